@@ -1,0 +1,410 @@
+//! Typed, span-keeping access to one TOML table, collecting diagnostics.
+//!
+//! Every section of `stack.toml` is read through a [`TableReader`]: it asks
+//! for its keys by name and type, and everything it did not ask for is
+//! reported as an unknown key with the nearest known one as a suggestion.
+
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use crate::diag::{Diagnostics, Span};
+
+/// The outcome of reading one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Field<T> {
+    /// The key is not in the table.
+    Absent,
+    /// The key is there but its value is wrong; an error was recorded.
+    Invalid,
+    /// The key's value and the span of that value.
+    Value(T, Span),
+}
+
+impl<T> Field<T> {
+    /// The value, or `default` when absent or invalid (an invalid value has
+    /// already produced an error, so the default is never generated).
+    pub(crate) fn or(self, default: T) -> T {
+        match self {
+            Field::Value(v, _) => v,
+            Field::Absent | Field::Invalid => default,
+        }
+    }
+
+    /// The value and its span, if valid.
+    pub(crate) fn value(self) -> Option<(T, Span)> {
+        match self {
+            Field::Value(v, s) => Some((v, s)),
+            Field::Absent | Field::Invalid => None,
+        }
+    }
+
+    /// Whether the key is present (valid or not).
+    pub(crate) fn is_present(&self) -> bool {
+        !matches!(self, Field::Absent)
+    }
+}
+
+/// Reads the keys of one table (a section, or the document root).
+pub(crate) struct TableReader<'a, 'i, 's> {
+    /// `[arp]` for a section, empty for the root.
+    path: String,
+    header: Span,
+    table: Option<&'a DeTable<'i>>,
+    known: Vec<&'static str>,
+    /// The subset of `known` that are tables (sections).
+    sections: Vec<&'static str>,
+    diags: &'a mut Diagnostics<'s>,
+}
+
+impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
+    /// A reader for `table`, whose header (or, for an absent table, the
+    /// place a missing-key error points at) is `header`. `name` is the
+    /// section name, empty for the document root.
+    pub(crate) fn new(
+        name: &str,
+        header: Span,
+        table: Option<&'a DeTable<'i>>,
+        diags: &'a mut Diagnostics<'s>,
+    ) -> Self {
+        let path = if name.is_empty() {
+            String::new()
+        } else {
+            format!("[{name}]")
+        };
+        TableReader {
+            path,
+            header,
+            table,
+            known: Vec::new(),
+            sections: Vec::new(),
+            diags,
+        }
+    }
+
+    /// The diagnostics collector (for errors that are not about one key).
+    pub(crate) fn diags(&mut self) -> &mut Diagnostics<'s> {
+        self.diags
+    }
+
+    /// `[arp] entries` — how messages name `key` in this table.
+    pub(crate) fn key_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            display_key(key)
+        } else {
+            format!("{} {}", self.path, display_key(key))
+        }
+    }
+
+    /// Records an error about `key` at `span`: `[arp] entries: {message}`.
+    pub(crate) fn error(&mut self, key: &str, span: Span, message: impl Into<String>) {
+        let path = self.key_path(key);
+        self.diags
+            .error(span, format!("{path}: {}", message.into()));
+    }
+
+    /// Records that the required `key` is missing (pointing at the header),
+    /// if the table is present at all (an absent required table is
+    /// reported once, by whoever requires it).
+    pub(crate) fn missing(&mut self, key: &str, why: &str) {
+        if self.table.is_some() {
+            let span = self.header.clone();
+            self.error(key, span, format!("missing key; {why}"));
+        }
+    }
+
+    /// The raw value of `key`, marking it known.
+    pub(crate) fn raw(&mut self, key: &'static str) -> Option<&'a Spanned<DeValue<'i>>> {
+        self.known.push(key);
+        self.table?.get(key)
+    }
+
+    /// An integer in `min..=max`.
+    pub(crate) fn int(&mut self, key: &'static str, min: i64, max: i64) -> Field<i64> {
+        let Some(v) = self.raw(key) else {
+            return Field::Absent;
+        };
+        let expected = format!("expected an integer from {min} to {max}");
+        let span = v.span();
+        match v.get_ref() {
+            DeValue::Integer(i) => {
+                match i128::from_str_radix(i.as_str(), i.radix())
+                    .ok()
+                    .filter(|n| (i128::from(min)..=i128::from(max)).contains(n))
+                    .and_then(|n| i64::try_from(n).ok())
+                {
+                    Some(n) => Field::Value(n, span),
+                    None => {
+                        let found = self.found(v);
+                        self.error(key, span, format!("{expected}, found {found}"));
+                        Field::Invalid
+                    }
+                }
+            }
+            DeValue::String(s) if s.trim().parse::<i64>().is_ok() => {
+                let found = self.found(v);
+                let hint = s.trim();
+                self.error(
+                    key,
+                    span,
+                    format!("{expected}, found {found}; did you mean `{hint}` (without quotes)?"),
+                );
+                Field::Invalid
+            }
+            _ => {
+                let found = self.found(v);
+                self.error(key, span, format!("{expected}, found {found}"));
+                Field::Invalid
+            }
+        }
+    }
+
+    /// A boolean.
+    pub(crate) fn bool(&mut self, key: &'static str) -> Field<bool> {
+        let Some(v) = self.raw(key) else {
+            return Field::Absent;
+        };
+        let span = v.span();
+        match v.get_ref() {
+            DeValue::Boolean(b) => Field::Value(*b, span),
+            other => {
+                let found = self.found(v);
+                let hint = match other {
+                    DeValue::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                        "true" | "yes" | "on" | "1" => "; did you mean `true` (without quotes)?",
+                        "false" | "no" | "off" | "0" => "; did you mean `false` (without quotes)?",
+                        _ => "",
+                    },
+                    DeValue::Integer(i) if i.as_str() == "1" => "; did you mean `true`?",
+                    DeValue::Integer(i) if i.as_str() == "0" => "; did you mean `false`?",
+                    _ => "",
+                };
+                self.error(
+                    key,
+                    span,
+                    format!("expected a boolean (`true` or `false`), found {found}{hint}"),
+                );
+                Field::Invalid
+            }
+        }
+    }
+
+    /// A string; `what` describes the expected content (`a MAC address like
+    /// "02:00:00:00:00:01"`) for the wrong-type message.
+    pub(crate) fn string(&mut self, key: &'static str, what: &str) -> Field<String> {
+        let Some(v) = self.raw(key) else {
+            return Field::Absent;
+        };
+        let span = v.span();
+        match v.get_ref() {
+            DeValue::String(s) => Field::Value(s.to_string(), span),
+            _ => {
+                let found = self.found(v);
+                self.error(key, span, format!("expected {what}, found {found}"));
+                Field::Invalid
+            }
+        }
+    }
+
+    /// A sub-table (section), marking `key` known. A present non-table
+    /// value is reported and treated as absent.
+    pub(crate) fn table(&mut self, key: &'static str) -> Field<&'a DeTable<'i>> {
+        self.sections.push(key);
+        let Some(v) = self.raw(key) else {
+            return Field::Absent;
+        };
+        match v.get_ref() {
+            DeValue::Table(t) => Field::Value(t, v.span()),
+            _ => {
+                let found = self.found(v);
+                self.diags.error(
+                    v.span(),
+                    format!("[{key}]: expected a table (a `[{key}]` section), found {found}"),
+                );
+                Field::Invalid
+            }
+        }
+    }
+
+    /// The span of the part `range` of a string value `value` at `span`,
+    /// when the string is written without escapes (so positions inside it
+    /// are exact); otherwise the whole value's span.
+    pub(crate) fn sub_span(&self, span: &Span, value: &str, range: Span) -> Span {
+        let source = self.diags.source();
+        let written = source.get(span.clone()).unwrap_or("");
+        let plain = written.len() == value.len() + 2
+            && (written.starts_with('"') || written.starts_with('\''))
+            && written.get(1..written.len() - 1) == Some(value);
+        if plain && range.end <= value.len() && range.start <= range.end {
+            span.start + 1 + range.start..span.start + 1 + range.end
+        } else {
+            span.clone()
+        }
+    }
+
+    /// Reports every key not asked for, with the nearest known key.
+    pub(crate) fn finish(self) {
+        let Some(table) = self.table else {
+            return;
+        };
+        for (key, value) in table.iter() {
+            let name = key.get_ref().as_ref();
+            if self.known.contains(&name) {
+                continue;
+            }
+            let is_section = self.path.is_empty() && matches!(value.get_ref(), DeValue::Table(_));
+            let message = if is_section {
+                let mut m = format!("[{}]: unknown section", display_key(name));
+                match nearest(name, &self.sections) {
+                    Some(s) => m.push_str(&format!("; did you mean `[{s}]`?")),
+                    None => {
+                        m.push_str(&format!("; expected one of {}", list(&self.sections, true)))
+                    }
+                }
+                m
+            } else {
+                let mut m = format!("{}: unknown key", self_key_path(&self.path, name));
+                let top_level =
+                    !self.path.is_empty() && crate::schema::TOP_LEVEL_KEYS.contains(&name);
+                match nearest(name, &self.known) {
+                    _ if top_level => m.push_str(&format!(
+                        "; `{name}` is a top-level key: move it above the first section"
+                    )),
+                    Some(s) => m.push_str(&format!("; did you mean `{s}`?")),
+                    None if self.known.is_empty() => m.push_str("; this section has no keys"),
+                    None => m.push_str(&format!("; expected one of {}", list(&self.known, false))),
+                }
+                m
+            };
+            self.diags.error(key.span(), message);
+        }
+    }
+
+    /// How a value is shown after "found": scalars as written (strings
+    /// quoted, long ones cut), compound values by kind.
+    pub(crate) fn found(&self, v: &Spanned<DeValue<'_>>) -> String {
+        found(self.diags.source(), v)
+    }
+}
+
+fn self_key_path(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        display_key(key)
+    } else {
+        format!("{path} {}", display_key(key))
+    }
+}
+
+/// How a value is shown after "found" in a message.
+pub(crate) fn found(source: &str, v: &Spanned<DeValue<'_>>) -> String {
+    match v.get_ref() {
+        DeValue::String(s) => quote_str(s),
+        DeValue::Array(a) if !a.is_empty() && a.iter().all(|v| v.get_ref().is_table()) => {
+            "an array of tables".to_owned()
+        }
+        DeValue::Array(_) => "an array".to_owned(),
+        DeValue::Table(_) => "a table".to_owned(),
+        DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) | DeValue::Datetime(_) => {
+            match source.get(v.span()) {
+                Some(text) if !text.is_empty() && !text.contains('\n') => cut(text.trim()),
+                _ => match v.get_ref() {
+                    DeValue::Integer(i) => cut(i.as_str()),
+                    DeValue::Float(f) => cut(f.as_str()),
+                    DeValue::Boolean(b) => b.to_string(),
+                    DeValue::Datetime(d) => d.to_string(),
+                    _ => "a value".to_owned(),
+                },
+            }
+        }
+    }
+}
+
+/// `s` as a double-quoted string with escapes, at most ~40 characters.
+pub(crate) fn quote_str(s: &str) -> String {
+    let escaped: String = s.escape_debug().collect();
+    format!("\"{}\"", cut(&escaped))
+}
+
+fn cut(s: &str) -> String {
+    const MAX: usize = 40;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(MAX).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// A key as written in TOML: bare when it can be, else quoted.
+pub(crate) fn display_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare {
+        key.to_owned()
+    } else {
+        quote_str(key)
+    }
+}
+
+/// `` `a`, `b` or `c` `` (as sections `` `[a]` `` when `sections`).
+fn list(items: &[&str], sections: bool) -> String {
+    let shown: Vec<String> = items
+        .iter()
+        .map(|k| {
+            if sections {
+                format!("`[{k}]`")
+            } else {
+                format!("`{k}`")
+            }
+        })
+        .collect();
+    match shown.split_last() {
+        None => "nothing".to_owned(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The known name closest to `name` by edit distance (case-insensitive,
+/// transpositions count once), if it is close enough to be a likely typo.
+pub(crate) fn nearest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    let lower = name.to_ascii_lowercase();
+    let limit = match lower.chars().count() {
+        0..=3 => 1,
+        4..=6 => 2,
+        _ => 3,
+    };
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&lower, k), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_finds_typos() {
+        let known = ["entries", "lifetime"];
+        assert_eq!(nearest("entires", &known), Some("entries"));
+        assert_eq!(nearest("Entries", &known), Some("entries"));
+        assert_eq!(nearest("lifetim", &known), Some("lifetime"));
+        assert_eq!(nearest("colour", &known), None);
+        assert_eq!(nearest("", &known), None);
+    }
+
+    #[test]
+    fn keys_and_lists_render_as_toml() {
+        assert_eq!(display_key("entries"), "entries");
+        assert_eq!(display_key("a b"), "\"a b\"");
+        assert_eq!(display_key(""), "\"\"");
+        assert_eq!(list(&["a"], false), "`a`");
+        assert_eq!(list(&["a", "b", "c"], true), "`[a]`, `[b]` or `[c]`");
+        assert_eq!(cut(&"x".repeat(41)), format!("{}…", "x".repeat(40)));
+    }
+}

@@ -1,0 +1,161 @@
+//! The `stack.toml` schema: one module per section.
+//!
+//! Each section is one struct (its validated settings, with the documented
+//! defaults as `Default`), one `Section::parse` that reads and validates its
+//! table through a `TableReader` (typed, spanned errors; unknown keys
+//! reported with the nearest known one), and one `Section::impl_items` that
+//! emits its part of the generated `impl Config`. Adding a section later is:
+//! a new module here, a field in [`StackConfig`], one line in `parse` and in
+//! `generate.rs`, and removing its name from [`RESERVED`].
+
+mod arp;
+mod device;
+mod icmp;
+mod ipv4;
+mod poll;
+mod reserved;
+mod udp;
+
+use proc_macro2::TokenStream;
+use toml::de::DeTable;
+
+use crate::diag::{Diagnostics, Error};
+use crate::reader::{Field, TableReader};
+
+pub use arp::ArpSection;
+pub use device::DeviceSection;
+pub use icmp::IcmpSection;
+pub use ipv4::{Ipv4Cidr, Ipv4Section};
+pub use poll::PollSection;
+pub use reserved::{RawValue, ReservedSection};
+pub use udp::UdpSection;
+
+/// Sections accepted now and given meaning by later versions: their content
+/// is kept as written (any keys), `enabled = false` is allowed in each, and
+/// they generate nothing yet.
+pub const RESERVED: [&str; 8] = [
+    "tcp", "dhcp", "dns", "netbios", "sntp", "http", "smtp", "pop3",
+];
+
+/// Keys of the document root (outside any section). Written after a
+/// section header they belong to that section, a common TOML slip that gets
+/// its own hint.
+pub(crate) const TOP_LEVEL_KEYS: [&str; 1] = ["ram_budget"];
+
+/// A validated `stack.toml`: every setting with its default filled in.
+///
+/// Produced by [`parse_config`](crate::parse_config); this is what the code
+/// generator works from, and what a build script can inspect (for example to
+/// print the configured socket counts).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct StackConfig {
+    /// `ram_budget`: the most bytes the configured stack state may occupy;
+    /// the generated code fails to compile when `RAM_BYTES` exceeds it.
+    pub ram_budget: Option<u64>,
+    /// `[device]`: name and MAC address.
+    pub device: DeviceSection,
+    /// `[ipv4]`: DHCP or a static address.
+    pub ipv4: Ipv4Section,
+    /// `[arp]`: ARP cache size and entry lifetime.
+    pub arp: ArpSection,
+    /// `[udp]`: number of UDP sockets.
+    pub udp: UdpSection,
+    /// `[icmp]`: ICMP echo (ping) answering.
+    pub icmp: IcmpSection,
+    /// `[poll]`: per-`poll` work bound.
+    pub poll: PollSection,
+    /// Reserved sections present in the file, in file order.
+    pub reserved: Vec<ReservedSection>,
+}
+
+impl StackConfig {
+    /// The reserved section called `name` (`"http"`), if present.
+    pub fn reserved(&self, name: &str) -> Option<&ReservedSection> {
+        self.reserved.iter().find(|s| s.name() == name)
+    }
+}
+
+/// One section of `stack.toml`.
+pub(crate) trait Section: Sized {
+    /// The section's name: `[NAME]` in the file.
+    const NAME: &'static str;
+    /// When the file must contain the section: how to add it.
+    const REQUIRED: Option<&'static str> = None;
+    /// Reads and validates the section's keys, recording errors in `r`.
+    /// Invalid or absent keys take their defaults (an invalid file is never
+    /// generated, so those values are never used).
+    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self;
+    /// The section's items of the generated `impl ::emberstack::Config`.
+    fn impl_items(&self) -> TokenStream;
+}
+
+/// Parses and validates `source` (named `file` in messages).
+pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
+    let mut diags = Diagnostics::new(file, source);
+    let (root, syntax) = DeTable::parse_recoverable(source);
+    if !syntax.is_empty() {
+        // The recovered document would give misleading follow-on errors:
+        // report the syntax errors alone.
+        for e in &syntax {
+            diags.error(
+                e.span().unwrap_or(0..0),
+                format!("invalid TOML: {}", e.message()),
+            );
+        }
+        return Err(diags
+            .finish(())
+            .err()
+            .unwrap_or_else(|| Error::other(file, "invalid TOML".to_owned())));
+    }
+
+    let mut r = TableReader::new("", 0..0, Some(root.get_ref()), &mut diags);
+    let ram_budget = r
+        .int(TOP_LEVEL_KEYS[0], 1, i64::from(u32::MAX))
+        .value()
+        .and_then(|(v, _)| u64::try_from(v).ok());
+    let device = section::<DeviceSection>(&mut r);
+    let ipv4 = section::<Ipv4Section>(&mut r);
+    let arp = section::<ArpSection>(&mut r);
+    let udp = section::<UdpSection>(&mut r);
+    let icmp = section::<IcmpSection>(&mut r);
+    let poll = section::<PollSection>(&mut r);
+    let mut reserved = Vec::new();
+    for name in RESERVED {
+        if let Some(s) = reserved::parse(name, &mut r) {
+            reserved.push(s);
+        }
+    }
+    reserved.sort_by_key(|s| s.span_start());
+    r.finish();
+
+    diags.finish(StackConfig {
+        ram_budget,
+        device,
+        ipv4,
+        arp,
+        udp,
+        icmp,
+        poll,
+        reserved,
+    })
+}
+
+/// Reads section `S` from the root table.
+fn section<S: Section>(root: &mut TableReader<'_, '_, '_>) -> S {
+    let (table, header) = match root.table(S::NAME) {
+        Field::Value(t, span) => (Some(t), span),
+        Field::Absent => {
+            if let Some(how) = S::REQUIRED {
+                root.diags()
+                    .error(0..0, format!("[{}]: missing section; {how}", S::NAME));
+            }
+            (None, 0..0)
+        }
+        Field::Invalid => (None, 0..0),
+    };
+    let mut r = TableReader::new(S::NAME, header, table, root.diags());
+    let s = S::parse(&mut r);
+    r.finish();
+    s
+}

@@ -1,0 +1,809 @@
+//! Every diagnostic, rendered exactly (file, line, column, key, expected,
+//! found, suggestion), and the shape of the generated code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use crate::{generate_from_str, parse_config};
+
+/// The rendered diagnostics for `source`.
+fn errors(source: &str) -> Vec<String> {
+    match parse_config("stack.toml", source) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.diagnostics().iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+/// Asserts `source` has exactly the one error `expected`.
+#[track_caller]
+fn one_error(source: &str, expected: &str) {
+    assert_eq!(
+        errors(source),
+        vec![expected.to_owned()],
+        "for source:\n{source}"
+    );
+}
+
+/// A valid `[device]` section: 3 lines, so a following section starts at line 4.
+const DEVICE: &str = "[device]\nname = \"EMBER\"\nmac = \"02:00:00:00:00:02\"\n";
+
+fn with_device(rest: &str) -> String {
+    format!("{DEVICE}{rest}")
+}
+
+// ---- valid files ------------------------------------------------------------
+
+#[test]
+fn minimal_file_gets_defaults() {
+    let c = parse_config("stack.toml", DEVICE).unwrap();
+    assert_eq!(c.device.name, "EMBER");
+    assert_eq!(c.device.mac, [2, 0, 0, 0, 0, 2]);
+    assert!(c.ipv4.dhcp);
+    assert_eq!(c.ipv4.address, None);
+    assert_eq!(c.arp.entries, 4);
+    assert_eq!(c.arp.lifetime_secs, 300);
+    assert_eq!(c.udp.sockets, 4);
+    assert!(c.icmp.echo);
+    assert_eq!(c.poll.frames_per_poll, 8);
+    assert_eq!(c.ram_budget, None);
+    assert!(c.reserved.is_empty());
+}
+
+#[test]
+fn full_file_parses() {
+    let src = r#"
+ram_budget = 4096
+[device]
+name = "my-dev_1"
+mac = "02-AB-CD-00-00-01"
+[ipv4]
+dhcp = false
+address = "192.168.1.10/24"
+gateway = "192.168.1.1"
+dns = "8.8.8.8"
+[arp]
+entries = 64
+lifetime = 86400
+[udp]
+sockets = 0
+[icmp]
+echo = false
+[poll]
+frames_per_poll = 1
+[http]
+web_root = "web"
+anything = { goes = [1, 2.5, "x", true, 1979-05-27] }
+[tcp]
+enabled = false
+"#;
+    let c = parse_config("stack.toml", src).unwrap();
+    assert_eq!(c.ram_budget, Some(4096));
+    assert_eq!(c.device.mac, [2, 0xab, 0xcd, 0, 0, 1]);
+    assert!(!c.ipv4.dhcp);
+    let a = c.ipv4.address.unwrap();
+    assert_eq!(a.to_string(), "192.168.1.10/24");
+    assert_eq!(c.ipv4.gateway, Some("192.168.1.1".parse().unwrap()));
+    assert_eq!(c.ipv4.dns, Some("8.8.8.8".parse().unwrap()));
+    assert_eq!((c.arp.entries, c.arp.lifetime_secs), (64, 86400));
+    assert_eq!(c.udp.sockets, 0);
+    assert!(!c.icmp.echo);
+    assert_eq!(c.poll.frames_per_poll, 1);
+    let names: Vec<_> = c.reserved.iter().map(|s| (s.name(), s.enabled())).collect();
+    assert_eq!(names, [("http", true), ("tcp", false)]);
+    assert_eq!(c.reserved("http").unwrap().string("web_root"), Some("web"));
+    assert!(c.reserved("http").unwrap().get("anything").is_some());
+}
+
+#[test]
+fn every_reserved_section_is_accepted() {
+    for name in crate::schema::RESERVED {
+        let src = with_device(&format!(
+            "[{name}]\nenabled = false\nfuture_key = 1\n[{name}.sub]\nx = \"y\"\n"
+        ));
+        let c = parse_config("stack.toml", &src).unwrap();
+        let s = c.reserved(name).unwrap();
+        assert!(!s.enabled());
+        assert_eq!(s.entries().count(), 3);
+        // A reserved section generates nothing yet.
+        assert_eq!(
+            generate_from_str("stack.toml", &src).unwrap(),
+            generate_from_str("stack.toml", DEVICE).unwrap()
+        );
+    }
+}
+
+#[test]
+fn dotted_and_inline_tables_are_sections_too() {
+    let c = parse_config(
+        "stack.toml",
+        &with_device("arp.entries = 2\nudp = { sockets = 1 }\n"),
+    )
+    .unwrap_err();
+    // `arp.entries` at the top level after [device] belongs to [device].
+    assert_eq!(
+        c.diagnostics()[0].to_string(),
+        "error: stack.toml:4:1: [device] arp: unknown key; expected one of `name` or `mac`"
+    );
+    let c = parse_config(
+        "stack.toml",
+        &format!("arp.entries = 2\nudp = {{ sockets = 1 }}\n{DEVICE}"),
+    )
+    .unwrap();
+    assert_eq!((c.arp.entries, c.udp.sockets), (2, 1));
+}
+
+#[test]
+fn crlf_and_comments_are_fine() {
+    let src = "# comment\r\n[device] # c\r\nname = \"E\"\r\nmac = \"02:00:00:00:00:02\"\r\n";
+    assert!(parse_config("stack.toml", src).is_ok());
+}
+
+// ---- TOML syntax ------------------------------------------------------------
+
+#[test]
+fn toml_syntax_error() {
+    one_error(
+        &with_device("[arp]\nentries = \n"),
+        "error: stack.toml:5:11: invalid TOML: string values must be quoted, expected literal string",
+    );
+    one_error(
+        &with_device("[arp\n"),
+        "error: stack.toml:4:5: invalid TOML: unclosed table, expected `]`",
+    );
+}
+
+#[test]
+fn toml_duplicate_key() {
+    one_error(
+        &with_device("[arp]\nentries = 2\nentries = 3\n"),
+        "error: stack.toml:6:1: invalid TOML: duplicate key",
+    );
+}
+
+// ---- unknown keys and sections --------------------------------------------
+
+#[test]
+fn unknown_key_with_suggestion() {
+    one_error(
+        &with_device("[udp]\nsocket = 4\n"),
+        "error: stack.toml:5:1: [udp] socket: unknown key; did you mean `sockets`?",
+    );
+    one_error(
+        &with_device("[arp]\nEntires = 4\n"),
+        "error: stack.toml:5:1: [arp] Entires: unknown key; did you mean `entries`?",
+    );
+}
+
+#[test]
+fn unknown_key_without_suggestion() {
+    one_error(
+        &with_device("[arp]\ncolour = \"red\"\n"),
+        "error: stack.toml:5:1: [arp] colour: unknown key; expected one of `entries` or `lifetime`",
+    );
+    one_error(
+        &with_device("[ipv4]\n\"a b\" = 1\n"),
+        "error: stack.toml:5:1: [ipv4] \"a b\": unknown key; expected one of `dhcp`, `address`, `gateway` or `dns`",
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    one_error(
+        &format!("ram_budgt = 100\n{DEVICE}"),
+        "error: stack.toml:1:1: ram_budgt: unknown key; did you mean `ram_budget`?",
+    );
+}
+
+#[test]
+fn top_level_key_inside_a_section() {
+    one_error(
+        &with_device("ram_budget = 100\n"),
+        "error: stack.toml:4:1: [device] ram_budget: unknown key; `ram_budget` is a top-level \
+         key: move it above the first section",
+    );
+}
+
+#[test]
+fn unknown_section_with_suggestion() {
+    one_error(
+        &with_device("[apr]\nentries = 4\n"),
+        "error: stack.toml:4:2: [apr]: unknown section; did you mean `[arp]`?",
+    );
+    one_error(
+        &with_device("[netbois]\n"),
+        "error: stack.toml:4:2: [netbois]: unknown section; did you mean `[netbios]`?",
+    );
+}
+
+#[test]
+fn unknown_section_without_suggestion() {
+    one_error(
+        &with_device("[wifi]\n"),
+        "error: stack.toml:4:2: [wifi]: unknown section; expected one of `[device]`, `[ipv4]`, \
+         `[arp]`, `[udp]`, `[icmp]`, `[poll]`, `[tcp]`, `[dhcp]`, `[dns]`, `[netbios]`, \
+         `[sntp]`, `[http]`, `[smtp]` or `[pop3]`",
+    );
+}
+
+// ---- wrong types ------------------------------------------------------------
+
+#[test]
+fn wrong_type_integer() {
+    one_error(
+        &with_device("[arp]\nentries = \"4\"\n"),
+        "error: stack.toml:5:11: [arp] entries: expected an integer from 1 to 64, found \"4\"; \
+         did you mean `4` (without quotes)?",
+    );
+    one_error(
+        &with_device("[arp]\nentries = 4.5\n"),
+        "error: stack.toml:5:11: [arp] entries: expected an integer from 1 to 64, found 4.5",
+    );
+    one_error(
+        &with_device("[udp]\nsockets = [1]\n"),
+        "error: stack.toml:5:11: [udp] sockets: expected an integer from 0 to 64, found an array",
+    );
+}
+
+#[test]
+fn wrong_type_boolean() {
+    one_error(
+        &with_device("[ipv4]\ndhcp = \"yes\"\n"),
+        "error: stack.toml:5:8: [ipv4] dhcp: expected a boolean (`true` or `false`), found \"yes\"; \
+         did you mean `true` (without quotes)?",
+    );
+    one_error(
+        &with_device("[icmp]\necho = 0\n"),
+        "error: stack.toml:5:8: [icmp] echo: expected a boolean (`true` or `false`), found 0; \
+         did you mean `false`?",
+    );
+    one_error(
+        &with_device("[icmp]\necho = 1979-05-27\n"),
+        "error: stack.toml:5:8: [icmp] echo: expected a boolean (`true` or `false`), found 1979-05-27",
+    );
+}
+
+#[test]
+fn wrong_type_string() {
+    one_error(
+        "[device]\nname = 5\nmac = \"02:00:00:00:00:02\"\n",
+        "error: stack.toml:2:8: [device] name: expected a string of 1 to 15 ASCII letters, \
+         digits, `-` or `_`, found 5",
+    );
+    one_error(
+        "[device]\nname = \"E\"\nmac = { a = 1 }\n",
+        "error: stack.toml:3:7: [device] mac: expected a MAC address like \"02:00:00:00:00:01\", \
+         found a table",
+    );
+}
+
+#[test]
+fn wrong_type_section() {
+    one_error(
+        &format!("arp = 5\n{DEVICE}"),
+        "error: stack.toml:1:7: [arp]: expected a table (a `[arp]` section), found 5",
+    );
+    one_error(
+        &with_device("[[udp]]\nsockets = 1\n"),
+        "error: stack.toml:4:1: [udp]: expected a table (a `[udp]` section), found an array of tables",
+    );
+}
+
+#[test]
+fn reserved_enabled_must_be_boolean() {
+    one_error(
+        &with_device("[smtp]\nenabled = \"no\"\nserver = 1\n"),
+        "error: stack.toml:5:11: [smtp] enabled: expected a boolean (`true` or `false`), \
+         found \"no\"; did you mean `false` (without quotes)?",
+    );
+}
+
+// ---- ranges -----------------------------------------------------------------
+
+#[test]
+fn out_of_range_zero_where_one_needed() {
+    one_error(
+        &with_device("[arp]\nentries = 0\n"),
+        "error: stack.toml:5:11: [arp] entries: expected an integer from 1 to 64, found 0",
+    );
+    one_error(
+        &with_device("[poll]\nframes_per_poll = 0\n"),
+        "error: stack.toml:5:19: [poll] frames_per_poll: expected an integer from 1 to 64, found 0",
+    );
+    one_error(
+        &with_device("[arp]\nlifetime = 0\n"),
+        "error: stack.toml:5:12: [arp] lifetime: expected an integer from 1 to 86400, found 0",
+    );
+    one_error(
+        &format!("ram_budget = 0\n{DEVICE}"),
+        "error: stack.toml:1:14: ram_budget: expected an integer from 1 to 4294967295, found 0",
+    );
+}
+
+#[test]
+fn out_of_range_too_big_or_negative() {
+    one_error(
+        &with_device("[udp]\nsockets = 65\n"),
+        "error: stack.toml:5:11: [udp] sockets: expected an integer from 0 to 64, found 65",
+    );
+    one_error(
+        &with_device("[udp]\nsockets = -1\n"),
+        "error: stack.toml:5:11: [udp] sockets: expected an integer from 0 to 64, found -1",
+    );
+    one_error(
+        &with_device("[arp]\nlifetime = 0x15181\n"),
+        "error: stack.toml:5:12: [arp] lifetime: expected an integer from 1 to 86400, found 0x15181",
+    );
+    one_error(
+        &with_device("[arp]\nentries = 9_223_372_036_854_775_807\n"),
+        "error: stack.toml:5:11: [arp] entries: expected an integer from 1 to 64, found 9_223_372_036_854_775_807",
+    );
+}
+
+#[test]
+fn udp_zero_sockets_is_allowed() {
+    let c = parse_config("stack.toml", &with_device("[udp]\nsockets = 0\n")).unwrap();
+    assert_eq!(c.udp.sockets, 0);
+}
+
+// ---- [device] ---------------------------------------------------------------
+
+#[test]
+fn missing_device_section() {
+    one_error(
+        "[arp]\nentries = 4\n",
+        "error: stack.toml:1:1: [device]: missing section; add `[device]` with \
+         `name = \"EMBER\"` and `mac = \"02:00:00:00:00:01\"`",
+    );
+}
+
+#[test]
+fn missing_name_and_mac() {
+    assert_eq!(
+        errors("\n[device]\n"),
+        [
+            "error: stack.toml:2:1: [device] name: missing key; expected the device name, e.g. `name = \"EMBER\"`",
+            "error: stack.toml:2:1: [device] mac: missing key; expected the MAC address, e.g. `mac = \"02:00:00:00:00:01\"`",
+        ]
+    );
+}
+
+#[test]
+fn name_too_long() {
+    one_error(
+        "[device]\nname = \"ABCDEFGHIJKLMNOPQ\"\nmac = \"02:00:00:00:00:02\"\n",
+        // Points at the 16th character.
+        "error: stack.toml:2:24: [device] name: expected at most 15 characters (a NetBIOS name), \
+         found 17 in \"ABCDEFGHIJKLMNOPQ\"",
+    );
+}
+
+#[test]
+fn name_bad_characters() {
+    one_error(
+        "[device]\nname = \"MY DEV\"\nmac = \"02:00:00:00:00:02\"\n",
+        "error: stack.toml:2:11: [device] name: expected only ASCII letters, digits, `-` and `_`, \
+         found ' ' in \"MY DEV\"",
+    );
+    // An escaped string: the column is the string's start.
+    one_error(
+        "[device]\nname = \"caf\\u00e9\"\nmac = \"02:00:00:00:00:02\"\n",
+        "error: stack.toml:2:8: [device] name: expected only ASCII letters, digits, `-` and `_`, \
+         found 'é' in \"café\"",
+    );
+}
+
+#[test]
+fn name_too_long_and_bad_characters_are_both_reported() {
+    assert_eq!(
+        errors("[device]\nname = \"a.b.c.d.e.f.g.h.i\"\nmac = \"02:00:00:00:00:02\"\n").len(),
+        2
+    );
+}
+
+#[test]
+fn name_empty() {
+    one_error(
+        "[device]\nname = \"\"\nmac = \"02:00:00:00:00:02\"\n",
+        "error: stack.toml:2:8: [device] name: expected 1 to 15 characters, found an empty string",
+    );
+}
+
+#[test]
+fn mac_multicast() {
+    one_error(
+        "[device]\nname = \"E\"\nmac = \"03:00:00:00:00:02\"\n",
+        "error: stack.toml:3:7: [device] mac: expected a unicast address (lowest bit of the first \
+         byte clear), found multicast \"03:00:00:00:00:02\"; did you mean \"02:00:00:00:00:02\"?",
+    );
+    one_error(
+        "[device]\nname = \"E\"\nmac = \"FF-FF-FF-FF-FF-FF\"\n",
+        "error: stack.toml:3:7: [device] mac: expected a unicast address (lowest bit of the first \
+         byte clear), found multicast \"FF-FF-FF-FF-FF-FF\"; did you mean \"fe-ff-ff-ff-ff-ff\"?",
+    );
+}
+
+#[test]
+fn mac_all_zero() {
+    one_error(
+        "[device]\nname = \"E\"\nmac = \"00:00:00:00:00:00\"\n",
+        "error: stack.toml:3:7: [device] mac: expected a non-zero address, found \"00:00:00:00:00:00\"",
+    );
+}
+
+#[test]
+fn mac_bad_syntax() {
+    for bad in [
+        "02:00:00:00:00",
+        "02:00:00:00:00:0g",
+        "0200.0000.0002",
+        "2:0:0:0:0:2",
+    ] {
+        one_error(
+            &format!("[device]\nname = \"E\"\nmac = \"{bad}\"\n"),
+            &format!(
+                "error: stack.toml:3:7: [device] mac: expected a MAC address like \
+                 \"02:00:00:00:00:01\" (six two-digit hex bytes separated by `:` or `-`), \
+                 found \"{bad}\""
+            ),
+        );
+    }
+}
+
+// ---- [ipv4] -----------------------------------------------------------------
+
+/// `[ipv4]` starting on line 4 with static addressing and `body`.
+fn ipv4(body: &str) -> String {
+    with_device(&format!("[ipv4]\ndhcp = false\n{body}"))
+}
+
+#[test]
+fn static_address_missing() {
+    one_error(
+        &ipv4(""),
+        "error: stack.toml:4:1: [ipv4] address: missing key; required when `dhcp = false`, \
+         e.g. `address = \"10.0.0.2/24\"`",
+    );
+}
+
+#[test]
+fn address_octet_out_of_range() {
+    one_error(
+        &ipv4("address = \"10.0.0.300/24\"\n"),
+        // Points at `300`.
+        "error: stack.toml:6:19: [ipv4] address: expected each part of the address to be a \
+         number from 0 to 255, found 300",
+    );
+}
+
+#[test]
+fn address_leading_zero() {
+    one_error(
+        &ipv4("address = \"10.0.010.1/24\"\n"),
+        "error: stack.toml:6:17: [ipv4] address: expected a number from 0 to 255 without leading \
+         zeros, found 010",
+    );
+}
+
+#[test]
+fn address_prefix_out_of_range() {
+    one_error(
+        &ipv4("address = \"10.0.0.2/33\"\n"),
+        // Points at `33`.
+        "error: stack.toml:6:21: [ipv4] address: expected a prefix length from 1 to 32 after `/`, \
+         found 33",
+    );
+    one_error(
+        &ipv4("address = \"10.0.0.2/0\"\n"),
+        "error: stack.toml:6:21: [ipv4] address: expected a prefix length from 1 to 32 after `/`, \
+         found 0",
+    );
+    one_error(
+        &ipv4("address = \"10.0.0.2/\"\n"),
+        "error: stack.toml:6:21: [ipv4] address: expected a prefix length from 1 to 32 after `/`, \
+         found nothing",
+    );
+}
+
+#[test]
+fn address_missing_prefix() {
+    one_error(
+        &ipv4("address = \"10.0.0.2\"\n"),
+        "error: stack.toml:6:11: [ipv4] address: expected an address with a prefix length like \
+         \"10.0.0.2/24\", found \"10.0.0.2\" without `/prefix`",
+    );
+    one_error(
+        &ipv4("address = \"my-host\"\n"),
+        "error: stack.toml:6:11: [ipv4] address: expected an address with a prefix length like \
+         \"10.0.0.2/24\", found \"my-host\"",
+    );
+}
+
+#[test]
+fn address_bad_shape() {
+    one_error(
+        &ipv4("address = \"10.0.0/24\"\n"),
+        "error: stack.toml:6:11: [ipv4] address: expected an IPv4 address like \"10.0.0.2/24\", \
+         found \"10.0.0/24\"",
+    );
+}
+
+#[test]
+fn address_not_a_host() {
+    let cases = [
+        ("0.0.0.0/8", "the unspecified address 0.0.0.0"),
+        ("224.0.0.1/4", "the multicast address 224.0.0.1"),
+        (
+            "255.255.255.255/32",
+            "the broadcast address 255.255.255.255",
+        ),
+        ("127.0.0.1/8", "the loopback address 127.0.0.1"),
+        ("240.0.0.1/8", "the reserved (class E) address 240.0.0.1"),
+        ("10.0.0.0/24", "the network address of 10.0.0.0/24"),
+        ("10.0.0.255/24", "the broadcast address of 10.0.0.0/24"),
+    ];
+    for (addr, what) in cases {
+        one_error(
+            &ipv4(&format!("address = \"{addr}\"\n")),
+            &format!(
+                "error: stack.toml:6:11: [ipv4] address: expected a host address, found {what}"
+            ),
+        );
+    }
+    // /31 and /32 have no network or broadcast address.
+    assert!(parse_config("s", &ipv4("address = \"10.0.0.0/31\"\n")).is_ok());
+    assert!(parse_config("s", &ipv4("address = \"10.0.0.255/32\"\n")).is_ok());
+}
+
+#[test]
+fn gateway_outside_subnet() {
+    one_error(
+        &ipv4("address = \"10.0.0.2/24\"\ngateway = \"10.0.1.1\"\n"),
+        "error: stack.toml:7:11: [ipv4] gateway: expected an address inside 10.0.0.0/24 (the \
+         subnet of `address`), found 10.0.1.1",
+    );
+}
+
+#[test]
+fn gateway_is_own_address() {
+    one_error(
+        &ipv4("address = \"10.0.0.2/24\"\ngateway = \"10.0.0.2\"\n"),
+        "error: stack.toml:7:11: [ipv4] gateway: expected the router's address, found the \
+         device's own address 10.0.0.2",
+    );
+}
+
+#[test]
+fn gateway_with_prefix_or_bad() {
+    one_error(
+        &ipv4("address = \"10.0.0.2/24\"\ngateway = \"10.0.0.1/24\"\n"),
+        "error: stack.toml:7:11: [ipv4] gateway: expected an address without a prefix length \
+         like \"10.0.0.1\", found \"10.0.0.1/24\"",
+    );
+    one_error(
+        &ipv4("address = \"10.0.0.2/24\"\ngateway = \"10.0.0.256\"\n"),
+        "error: stack.toml:7:19: [ipv4] gateway: expected each part of the address to be a \
+         number from 0 to 255, found 256",
+    );
+    one_error(
+        &ipv4("address = \"10.0.0.2/24\"\ngateway = \"router\"\n"),
+        "error: stack.toml:7:11: [ipv4] gateway: expected an IPv4 address like \"10.0.0.1\", \
+         found \"router\"",
+    );
+}
+
+#[test]
+fn dns_checks() {
+    one_error(
+        &ipv4("address = \"10.0.0.2/24\"\ndns = \"239.1.1.1\"\n"),
+        "error: stack.toml:7:7: [ipv4] dns: expected a host address, found the multicast \
+         address 239.1.1.1",
+    );
+    // A DNS server may be outside the subnet.
+    assert!(parse_config("s", &ipv4("address = \"10.0.0.2/24\"\ndns = \"1.1.1.1\"\n")).is_ok());
+}
+
+#[test]
+fn gateway_or_dns_without_address() {
+    let src = with_device("[ipv4]\ngateway = \"10.0.0.1\"\ndns = \"10.0.0.1\"\n");
+    assert_eq!(
+        errors(&src),
+        [
+            "error: stack.toml:5:11: [ipv4] gateway: `gateway` is set but `address` is not; add \
+             `address = \"10.0.0.2/24\"` (used as the static settings) or remove `gateway`",
+            "error: stack.toml:6:7: [ipv4] dns: `dns` is set but `address` is not; add \
+             `address = \"10.0.0.2/24\"` (used as the static settings) or remove `dns`",
+        ]
+    );
+}
+
+// ---- collecting -------------------------------------------------------------
+
+#[test]
+fn all_errors_are_collected_in_file_order() {
+    let src = "\
+[udp]
+sockets = 100
+[device]
+name = \"THIS-NAME-IS-TOO-LONG\"
+mac = \"01:00:00:00:00:00\"
+[arp]
+entires = 2
+lifetime = 0
+[ipv4]
+dhcp = false
+";
+    let e = parse_config("stack.toml", src).unwrap_err();
+    let lines: Vec<String> = e.diagnostics().iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            "error: stack.toml:2:11: [udp] sockets: expected an integer from 0 to 64, found 100",
+            "error: stack.toml:4:24: [device] name: expected at most 15 characters (a NetBIOS \
+             name), found 21 in \"THIS-NAME-IS-TOO-LONG\"",
+            "error: stack.toml:5:7: [device] mac: expected a unicast address (lowest bit of the \
+             first byte clear), found multicast \"01:00:00:00:00:00\"; did you mean \
+             \"00:00:00:00:00:00\"?",
+            "error: stack.toml:7:1: [arp] entires: unknown key; did you mean `entries`?",
+            "error: stack.toml:8:12: [arp] lifetime: expected an integer from 1 to 86400, found 0",
+            "error: stack.toml:9:1: [ipv4] address: missing key; required when `dhcp = false`, \
+             e.g. `address = \"10.0.0.2/24\"`",
+        ]
+    );
+    let shown = e.to_string();
+    assert_eq!(shown.lines().count(), 7);
+    assert!(shown.ends_with("error: aborting due to 6 errors in the stack configuration"));
+    let d = &e.diagnostics()[0];
+    assert_eq!(d.file_name(), "stack.toml");
+    assert_eq!(d.line_col(), Some((2, 11)));
+    assert_eq!(
+        d.message(),
+        "[udp] sockets: expected an integer from 0 to 64, found 100"
+    );
+}
+
+#[test]
+fn long_values_are_cut() {
+    let long = "x".repeat(50);
+    one_error(
+        &with_device(&format!("[arp]\nentries = \"{long}\"\n")),
+        &format!(
+            "error: stack.toml:5:11: [arp] entries: expected an integer from 1 to 64, found \"{}…\"",
+            "x".repeat(40)
+        ),
+    );
+}
+
+// ---- generated code ---------------------------------------------------------
+
+const SAMPLE: &str = r#"
+ram_budget = 1024
+[device]
+name = "EMBER"
+mac = "02:00:00:00:00:02"
+[ipv4]
+dhcp = true
+address = "10.0.0.2/24"
+gateway = "10.0.0.1"
+[arp]
+entries = 6
+lifetime = 120
+[udp]
+sockets = 3
+[icmp]
+echo = false
+[poll]
+frames_per_poll = 16
+"#;
+
+/// `code` without whitespace and trailing commas, so checks do not depend
+/// on the line breaks chosen by the formatter.
+fn squash(code: &str) -> String {
+    let s: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    s.replace(",)", ")").replace(",]", "]").replace(",}", "}")
+}
+
+#[test]
+fn generated_code_is_valid_rust_with_expected_items() {
+    let code = generate_from_str("stack.toml", SAMPLE).unwrap();
+    assert!(
+        code.starts_with("// @generated by emberstack-codegen from stack.toml — do not edit.\n")
+    );
+    let file = syn::parse_file(&code).unwrap();
+    let mut names = Vec::new();
+    for item in &file.items {
+        match item {
+            syn::Item::Struct(s) => names.push(format!("struct {}", s.ident)),
+            syn::Item::Impl(i) => {
+                let tr = i.trait_.as_ref().unwrap();
+                let path: Vec<String> = tr.0.segments.iter().map(|s| s.ident.to_string()).collect();
+                names.push(format!("impl {}", path.join("::")));
+                let mut members: Vec<String> = i
+                    .items
+                    .iter()
+                    .map(|m| match m {
+                        syn::ImplItem::Const(c) => c.ident.to_string(),
+                        syn::ImplItem::Type(t) => t.ident.to_string(),
+                        _ => panic!("unexpected impl item"),
+                    })
+                    .collect();
+                members.sort();
+                assert_eq!(
+                    members,
+                    [
+                        "ARP_LIFETIME",
+                        "ArpCache",
+                        "DEVICE_NAME",
+                        "DHCP",
+                        "FRAMES_PER_POLL",
+                        "ICMP_ECHO",
+                        "MAC",
+                        "STATIC_IPV4",
+                        "UdpSockets"
+                    ]
+                );
+            }
+            syn::Item::Type(t) => names.push(format!("type {}", t.ident)),
+            syn::Item::Const(c) => names.push(format!("const {}", c.ident)),
+            _ => panic!("unexpected item"),
+        }
+    }
+    assert_eq!(
+        names,
+        [
+            "struct Device",
+            "impl emberstack::Config",
+            "type Stack",
+            "const RAM_BYTES",
+            "const _"
+        ]
+    );
+    let flat = squash(&code);
+    for expected in [
+        "constDEVICE_NAME:&'staticstr=\"EMBER\";",
+        "constMAC:::emberstack::wire::EthernetAddress=::emberstack::wire::EthernetAddress([0x02,0x00,0x00,0x00,0x00,0x02]);",
+        "constDHCP:bool=true;",
+        "constSTATIC_IPV4:::core::option::Option<::emberstack::config::StaticIpv4>=::core::option::Option::Some(::emberstack::config::StaticIpv4{cidr:::emberstack::wire::Ipv4Cidr::new(::emberstack::wire::Ipv4Address([10,0,0,2]),24),gateway:::core::option::Option::Some(::emberstack::wire::Ipv4Address([10,0,0,1])),dns:::core::option::Option::None});",
+        "constARP_LIFETIME:::emberstack::Duration=::emberstack::Duration::from_secs(120);",
+        "constICMP_ECHO:bool=false;",
+        "constFRAMES_PER_POLL:usize=16;",
+        "typeArpCache=[::emberstack::iface::arp::ArpEntry;6];",
+        "typeUdpSockets=[::emberstack::udp::UdpSocket;3];",
+        "pubtypeStack=::emberstack::Stack<Device>;",
+        "pubconstRAM_BYTES:usize=::core::mem::size_of::<Stack>();",
+        "const_:()=::core::assert!(RAM_BYTES<=1024,\"stack.toml:ram_budget=1024bytesislessthanRAM_BYTES(theconfiguredstackstate)\");",
+    ] {
+        assert!(flat.contains(expected), "missing {expected}\nin:\n{code}");
+    }
+    // Every public item is documented (the including crate may deny missing_docs).
+    assert!(code.contains("/// The device configuration from `stack.toml`.\n///\n/// `EMBER` (02:00:00:00:00:02), IPv4 from DHCP, 10.0.0.2/24 when static; 6 ARP entries, 3 UDP sockets, ping ignored.\n"));
+    assert!(code.contains("/// The configured stack."));
+    assert!(code.contains("/// Bytes of RAM the configured stack state occupies"));
+}
+
+#[test]
+fn generated_code_without_budget_or_static_address() {
+    let code = generate_from_str("dev.toml", DEVICE).unwrap();
+    syn::parse_file(&code).unwrap();
+    let flat = squash(&code);
+    assert!(flat.contains("constSTATIC_IPV4:::core::option::Option<::emberstack::config::StaticIpv4>=::core::option::Option::None;"));
+    assert!(flat.contains("typeUdpSockets=[::emberstack::udp::UdpSocket;4];"));
+    assert!(!code.contains("assert!"));
+    assert!(code.starts_with("// @generated by emberstack-codegen from dev.toml"));
+}
+
+#[test]
+fn generated_code_is_deterministic() {
+    assert_eq!(
+        generate_from_str("stack.toml", SAMPLE).unwrap(),
+        generate_from_str("stack.toml", SAMPLE).unwrap()
+    );
+}
+
+#[test]
+fn generate_reports_errors_too() {
+    let e = generate_from_str("stack.toml", "[device]\n").unwrap_err();
+    assert_eq!(e.diagnostics().len(), 2);
+}

@@ -1,0 +1,221 @@
+//! The ARP cache (RFC 826) as a fixed table of entries.
+//!
+//! Resolution never blocks: [`resolve`] answers from the cache or marks the
+//! address pending and tells the caller to send a request and retry later
+//! (the seed's resolve / is-complete pair). Requests for one address are
+//! rate-limited to one per [`REQUEST_INTERVAL`] (RFC 1122 §2.3.2.1).
+
+use crate::time::{Duration, Instant};
+use crate::wire::{EthernetAddress, Ipv4Address};
+
+/// At most one ARP request per address per second (RFC 1122 §2.3.2.1).
+pub const REQUEST_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What a cache slot holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Slot {
+    /// Unused.
+    #[default]
+    Free,
+    /// A request was sent at `stamp`; no answer yet.
+    Pending,
+    /// `mac` answered for `ip` at `stamp`.
+    Resolved,
+}
+
+/// One ARP cache entry.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ArpEntry {
+    ip: Ipv4Address,
+    mac: EthernetAddress,
+    slot: Slot,
+    stamp: Instant,
+}
+
+/// The outcome of a cache lookup for sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// The link-layer address to send to.
+    Resolved(EthernetAddress),
+    /// Not known: send an ARP request for this address now, then retry.
+    SendRequest,
+    /// A request is already out; retry later.
+    Waiting,
+}
+
+fn is_live(e: &ArpEntry, now: Instant, lifetime: Duration) -> bool {
+    e.slot == Slot::Resolved && now.since(e.stamp) < lifetime
+}
+
+/// Looks `ip` up; on a miss marks it pending (taking a slot) and says
+/// whether a request is due.
+pub fn resolve(
+    cache: &mut [ArpEntry],
+    ip: Ipv4Address,
+    now: Instant,
+    lifetime: Duration,
+) -> Resolution {
+    if let Some(e) = cache
+        .iter_mut()
+        .find(|e| e.slot != Slot::Free && e.ip == ip)
+    {
+        if is_live(e, now, lifetime) {
+            return Resolution::Resolved(e.mac);
+        }
+        if e.slot == Slot::Pending && now.since(e.stamp) < REQUEST_INTERVAL {
+            return Resolution::Waiting;
+        }
+        e.slot = Slot::Pending;
+        e.stamp = now;
+        return Resolution::SendRequest;
+    }
+    if let Some(e) = victim(cache, now, lifetime) {
+        *e = ArpEntry {
+            ip,
+            mac: EthernetAddress::default(),
+            slot: Slot::Pending,
+            stamp: now,
+        };
+    }
+    // With no table at all (0 entries) every send asks again.
+    Resolution::SendRequest
+}
+
+/// Non-mutating lookup of a live entry.
+pub fn lookup(
+    cache: &[ArpEntry],
+    ip: Ipv4Address,
+    now: Instant,
+    lifetime: Duration,
+) -> Option<EthernetAddress> {
+    cache
+        .iter()
+        .find(|e| e.ip == ip && is_live(e, now, lifetime))
+        .map(|e| e.mac)
+}
+
+/// Records `ip` → `mac`. With `create` false only an existing entry (live,
+/// stale or pending) is refreshed: RFC 826's merge step, used for ARP
+/// packets not addressed to us. Returns true when the mapping is new or
+/// changed.
+pub fn learn(
+    cache: &mut [ArpEntry],
+    ip: Ipv4Address,
+    mac: EthernetAddress,
+    now: Instant,
+    lifetime: Duration,
+    create: bool,
+) -> bool {
+    if let Some(e) = cache
+        .iter_mut()
+        .find(|e| e.slot != Slot::Free && e.ip == ip)
+    {
+        let changed = e.slot != Slot::Resolved || e.mac != mac;
+        e.mac = mac;
+        e.slot = Slot::Resolved;
+        e.stamp = now;
+        return changed;
+    }
+    if !create {
+        return false;
+    }
+    match victim(cache, now, lifetime) {
+        Some(e) => {
+            *e = ArpEntry {
+                ip,
+                mac,
+                slot: Slot::Resolved,
+                stamp: now,
+            };
+            true
+        }
+        None => false,
+    }
+}
+
+/// Forgets every entry (the address changed, the link went down).
+pub fn flush(cache: &mut [ArpEntry]) {
+    cache.iter_mut().for_each(|e| *e = ArpEntry::default());
+}
+
+/// The slot to reuse: a free one, else an expired one, else the oldest.
+fn victim(cache: &mut [ArpEntry], now: Instant, lifetime: Duration) -> Option<&mut ArpEntry> {
+    let mut best: Option<(u8, Instant, usize)> = None;
+    for (i, e) in cache.iter().enumerate() {
+        let rank = match e.slot {
+            Slot::Free => 0,
+            _ if e.slot == Slot::Resolved && !is_live(e, now, lifetime) => 1,
+            _ => 2,
+        };
+        let better = match best {
+            None => true,
+            Some((r, t, _)) => rank < r || (rank == r && e.stamp < t),
+        };
+        if better {
+            best = Some((rank, e.stamp, i));
+        }
+    }
+    best.and_then(move |(_, _, i)| cache.get_mut(i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIFE: Duration = Duration::from_secs(60);
+    fn ip(n: u8) -> Ipv4Address {
+        Ipv4Address::new(10, 0, 0, n)
+    }
+    fn mac(n: u8) -> EthernetAddress {
+        EthernetAddress([2, 0, 0, 0, 0, n])
+    }
+
+    #[test]
+    fn miss_then_answer_then_expire() {
+        let mut c = [ArpEntry::default(); 2];
+        let t0 = Instant::from_secs(10);
+        assert_eq!(resolve(&mut c, ip(1), t0, LIFE), Resolution::SendRequest);
+        assert_eq!(resolve(&mut c, ip(1), t0, LIFE), Resolution::Waiting);
+        let t1 = t0 + Duration::from_millis(1000);
+        assert_eq!(resolve(&mut c, ip(1), t1, LIFE), Resolution::SendRequest);
+        assert!(learn(&mut c, ip(1), mac(1), t1, LIFE, false));
+        assert_eq!(
+            resolve(&mut c, ip(1), t1, LIFE),
+            Resolution::Resolved(mac(1))
+        );
+        let late = t1 + LIFE;
+        assert_eq!(lookup(&c, ip(1), late, LIFE), None);
+        assert_eq!(resolve(&mut c, ip(1), late, LIFE), Resolution::SendRequest);
+    }
+
+    #[test]
+    fn merge_does_not_create() {
+        let mut c = [ArpEntry::default(); 2];
+        assert!(!learn(&mut c, ip(1), mac(1), Instant::ZERO, LIFE, false));
+        assert_eq!(lookup(&c, ip(1), Instant::ZERO, LIFE), None);
+        assert!(learn(&mut c, ip(1), mac(1), Instant::ZERO, LIFE, true));
+        assert_eq!(lookup(&c, ip(1), Instant::ZERO, LIFE), Some(mac(1)));
+    }
+
+    #[test]
+    fn full_table_replaces_oldest() {
+        let mut c = [ArpEntry::default(); 2];
+        learn(&mut c, ip(1), mac(1), Instant::from_secs(1), LIFE, true);
+        learn(&mut c, ip(2), mac(2), Instant::from_secs(2), LIFE, true);
+        learn(&mut c, ip(3), mac(3), Instant::from_secs(3), LIFE, true);
+        let t = Instant::from_secs(3);
+        assert_eq!(lookup(&c, ip(1), t, LIFE), None);
+        assert_eq!(lookup(&c, ip(2), t, LIFE), Some(mac(2)));
+        assert_eq!(lookup(&c, ip(3), t, LIFE), Some(mac(3)));
+    }
+
+    #[test]
+    fn zero_entries_still_requests() {
+        let mut c: [ArpEntry; 0] = [];
+        assert_eq!(
+            resolve(&mut c, ip(1), Instant::ZERO, LIFE),
+            Resolution::SendRequest
+        );
+        assert!(!learn(&mut c, ip(1), mac(1), Instant::ZERO, LIFE, true));
+    }
+}

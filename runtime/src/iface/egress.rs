@@ -1,0 +1,442 @@
+//! Egress framing: Ethernet + IPv4 + a transport header + a streamed payload.
+//!
+//! One routine serves both kinds of controller ([`TxMode`]):
+//!
+//! - `Rewrite`: headers go out with zero length/checksum fields, the payload
+//!   streams once while it is summed, then the IPv4 and transport headers are
+//!   rewritten in place (the seed's `ip_tx_packet`).
+//! - `LengthFirst`: the payload producer runs once into a measuring sink
+//!   (length and checksum, nothing written), then the frame is written front
+//!   to back with final headers. A producer that writes different bytes the
+//!   second time is caught here and the frame is abandoned.
+
+use crate::nic::{Nic, NicError, TxMode, MAX_FRAME_LEN, MIN_FRAME_LEN};
+use crate::wire::{ethernet, icmp, ipv4, udp};
+use crate::wire::{Checksum, EtherType, EthernetAddress, IpProtocol, Ipv4Address};
+
+/// Largest IPv4 packet the stack sends (the Ethernet MTU).
+pub const MTU: usize = 1500;
+/// Longest transport header emitted (TCP with options).
+pub const MAX_TRANSPORT_HEADER: usize = 60;
+/// Bytes moved per NIC call when a payload streams from a received frame.
+const CHUNK: usize = 64;
+
+/// Where payload bytes go: the NIC, or a measuring pass that only counts.
+pub trait PayloadSink {
+    /// Appends bytes to the payload.
+    fn write(&mut self, bytes: &[u8]);
+    /// Appends `len` bytes of the *received* frame, starting at `offset` in
+    /// that frame (an echo reply streams from the request this way).
+    fn write_from_rx(&mut self, offset: usize, len: usize);
+}
+
+/// Produces a packet's payload, possibly more than once.
+///
+/// **Rule:** every call writes exactly the same bytes. A FIFO controller is
+/// fed by a measuring pass and then a writing pass, and TCP regenerates
+/// segments on retransmission instead of keeping copies.
+pub trait Payload {
+    /// Writes the whole payload into `sink`.
+    fn write_to(&mut self, sink: &mut dyn PayloadSink);
+    /// Length and checksum when already known, which skips the measuring
+    /// pass on `LengthFirst` controllers.
+    fn known(&self) -> Option<(usize, Checksum)> {
+        None
+    }
+}
+
+/// A payload held in memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl Payload for Bytes<'_> {
+    fn write_to(&mut self, sink: &mut dyn PayloadSink) {
+        sink.write(self.0);
+    }
+}
+
+/// A payload copied from the received frame still held by the NIC.
+#[derive(Clone, Copy, Debug)]
+pub struct FromRx {
+    /// Offset in the received frame.
+    pub offset: usize,
+    /// Bytes to copy.
+    pub len: usize,
+    /// Their checksum, when the receive path summed them already.
+    pub sum: Option<Checksum>,
+}
+
+impl Payload for FromRx {
+    fn write_to(&mut self, sink: &mut dyn PayloadSink) {
+        sink.write_from_rx(self.offset, self.len);
+    }
+    fn known(&self) -> Option<(usize, Checksum)> {
+        self.sum.map(|s| (self.len, s))
+    }
+}
+
+/// A payload produced by a closure (which must obey the [`Payload`] rule).
+pub struct FnPayload<F>(pub F);
+
+impl<F: FnMut(&mut dyn PayloadSink)> Payload for FnPayload<F> {
+    fn write_to(&mut self, sink: &mut dyn PayloadSink) {
+        (self.0)(sink)
+    }
+}
+
+/// Reads received-frame bytes at an absolute offset.
+pub(crate) fn rx_read_at<N: Nic>(nic: &mut N, offset: usize, buf: &mut [u8]) -> usize {
+    nic.rx_seek(offset);
+    nic.rx_read(buf)
+}
+
+/// Sums `len` bytes of the received frame from `offset`; `None` when the
+/// frame is shorter than that.
+pub(crate) fn rx_sum<N: Nic>(nic: &mut N, offset: usize, len: usize) -> Option<Checksum> {
+    let mut sum = Checksum::new();
+    let mut buf = [0u8; CHUNK];
+    let mut done = 0usize;
+    nic.rx_seek(offset);
+    while done < len {
+        let want = len.saturating_sub(done).min(CHUNK);
+        let got = nic.rx_read(buf.get_mut(..want)?);
+        if got == 0 {
+            return None;
+        }
+        sum.add_bytes(buf.get(..got)?);
+        done = done.saturating_add(got);
+    }
+    Some(sum)
+}
+
+/// A sink that sums and counts, and writes to the NIC when `emit` is set.
+struct StreamSink<'n, N: Nic> {
+    nic: &'n mut N,
+    emit: bool,
+    limit: usize,
+    len: usize,
+    sum: Checksum,
+    overflow: bool,
+}
+
+impl<'n, N: Nic> StreamSink<'n, N> {
+    fn new(nic: &'n mut N, emit: bool, limit: usize) -> Self {
+        StreamSink {
+            nic,
+            emit,
+            limit,
+            len: 0,
+            sum: Checksum::new(),
+            overflow: false,
+        }
+    }
+}
+
+impl<N: Nic> PayloadSink for StreamSink<'_, N> {
+    fn write(&mut self, bytes: &[u8]) {
+        let room = self.limit.saturating_sub(self.len);
+        let take = bytes.len().min(room);
+        if take < bytes.len() {
+            self.overflow = true;
+        }
+        let Some(part) = bytes.get(..take) else {
+            return;
+        };
+        self.sum.add_bytes(part);
+        self.len = self.len.saturating_add(take);
+        if self.emit {
+            self.nic.tx_write(part);
+        }
+    }
+
+    fn write_from_rx(&mut self, offset: usize, len: usize) {
+        let mut buf = [0u8; CHUNK];
+        let mut done = 0usize;
+        while done < len {
+            let want = len.saturating_sub(done).min(CHUNK);
+            let Some(chunk) = buf.get_mut(..want) else {
+                return;
+            };
+            let got = rx_read_at(self.nic, offset.saturating_add(done), chunk);
+            if got == 0 {
+                // The received frame is shorter than claimed: the result
+                // would be short; flag it so the frame is abandoned.
+                self.overflow = true;
+                return;
+            }
+            if let Some(part) = buf.get(..got) {
+                self.write(part);
+            }
+            done = done.saturating_add(got);
+        }
+    }
+}
+
+/// The transport header in front of a payload.
+#[derive(Clone, Copy, Debug)]
+pub enum Transport {
+    /// A UDP header (RFC 768).
+    Udp {
+        /// Our port.
+        src_port: u16,
+        /// Their port.
+        dst_port: u16,
+    },
+    /// An ICMP header (RFC 792): type, code, and the 4 bytes after the
+    /// checksum (echo identifier and sequence, or zeros for errors).
+    Icmp {
+        /// Message type.
+        msg_type: u8,
+        /// Message code.
+        code: u8,
+        /// Bytes 4..8 of the header.
+        rest: [u8; 4],
+    },
+}
+
+impl Transport {
+    fn protocol(&self) -> IpProtocol {
+        match self {
+            Transport::Udp { .. } => IpProtocol::Udp,
+            Transport::Icmp { .. } => IpProtocol::Icmp,
+        }
+    }
+
+    fn header_len(&self) -> usize {
+        match self {
+            Transport::Udp { .. } => udp::HEADER_LEN,
+            Transport::Icmp { .. } => icmp::HEADER_LEN,
+        }
+    }
+
+    /// Writes the header with its final checksum into `buf`.
+    fn emit(&self, buf: &mut [u8], ip: &IpHeader, payload_len: usize, payload_sum: Checksum) {
+        let hdr_len = self.header_len();
+        let total = hdr_len.saturating_add(payload_len);
+        match *self {
+            Transport::Udp { src_port, dst_port } => {
+                let repr = udp::Repr {
+                    src_port,
+                    dst_port,
+                    payload_len,
+                };
+                let mut sum = ipv4::pseudo_header(
+                    ip.src,
+                    ip.dst,
+                    IpProtocol::Udp,
+                    u16::try_from(total).unwrap_or(u16::MAX),
+                );
+                let mut pkt = udp::Packet::new_unchecked(&mut *buf);
+                repr.emit_header(&mut pkt, 0);
+                sum.add_bytes(buf.get(..hdr_len).unwrap_or(&[]));
+                sum.add_checksum(payload_sum);
+                let mut pkt = udp::Packet::new_unchecked(&mut *buf);
+                pkt.set_checksum(udp::checksum_field(sum));
+            }
+            Transport::Icmp {
+                msg_type,
+                code,
+                rest,
+            } => {
+                let hdr = [msg_type, code, 0, 0, rest[0], rest[1], rest[2], rest[3]];
+                let mut sum = Checksum::new();
+                sum.add_bytes(&hdr);
+                sum.add_checksum(payload_sum);
+                let ck = sum.finish().to_be_bytes();
+                crate::wire::put_slice(buf, 0, &hdr);
+                crate::wire::put_slice(buf, 2, &ck);
+            }
+        }
+    }
+}
+
+/// Addressing for one outgoing IPv4 packet.
+#[derive(Clone, Copy, Debug)]
+pub struct IpHeader {
+    /// Next-hop MAC address.
+    pub dst_mac: EthernetAddress,
+    /// Our MAC address.
+    pub src_mac: EthernetAddress,
+    /// Source address (0.0.0.0 before DHCP has bound).
+    pub src: Ipv4Address,
+    /// Destination address.
+    pub dst: Ipv4Address,
+}
+
+/// Why a packet was not sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// The next hop's MAC address is not known yet; an ARP request is out.
+    /// Send again on a later poll.
+    ArpPending,
+    /// The destination is off-link and there is no gateway.
+    NoRoute,
+    /// The interface has no IPv4 address (DHCP has not bound).
+    NoAddress,
+    /// The NIC has no room now; send again on a later poll.
+    Busy,
+    /// The payload does not fit one frame.
+    TooLong,
+    /// The payload producer wrote different bytes on its second run; the
+    /// frame was abandoned (see [`Payload`]).
+    PayloadChanged,
+    /// The NIC failed.
+    Nic(NicError),
+    /// No such socket (closed or never bound).
+    BadSocket,
+}
+
+impl From<NicError> for SendError {
+    fn from(e: NicError) -> Self {
+        match e {
+            NicError::Busy => SendError::Busy,
+            NicError::TooLong => SendError::TooLong,
+            other => SendError::Nic(other),
+        }
+    }
+}
+
+/// Fixed part of every frame: Ethernet + IPv4 headers.
+const FIXED: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
+
+/// Sends one IPv4 packet; returns the frame length.
+pub(crate) fn send_ipv4<N: Nic>(
+    nic: &mut N,
+    ip: &IpHeader,
+    transport: &Transport,
+    payload: &mut dyn Payload,
+) -> Result<usize, SendError> {
+    let th_len = transport.header_len();
+    let max_payload = MTU.saturating_sub(ipv4::HEADER_LEN).saturating_sub(th_len);
+    let mut hdr = [0u8; FIXED + MAX_TRANSPORT_HEADER];
+    let hdr_len = FIXED.saturating_add(th_len).min(hdr.len());
+
+    match N::TX_MODE {
+        TxMode::LengthFirst => {
+            let (plen, psum) = match payload.known() {
+                Some(k) => k,
+                None => {
+                    let mut m = StreamSink::new(nic, false, max_payload);
+                    payload.write_to(&mut m);
+                    if m.overflow {
+                        return Err(SendError::TooLong);
+                    }
+                    (m.len, m.sum)
+                }
+            };
+            if plen > max_payload {
+                return Err(SendError::TooLong);
+            }
+            let frame_len = hdr_len.saturating_add(plen).max(MIN_FRAME_LEN);
+            if !nic.tx_ready(frame_len) {
+                return Err(SendError::Busy);
+            }
+            fill_headers(&mut hdr, ip, transport, plen, psum);
+            nic.tx_begin(frame_len)?;
+            nic.tx_write(hdr.get(..hdr_len).unwrap_or(&[]));
+            let mut w = StreamSink::new(nic, true, plen);
+            payload.write_to(&mut w);
+            let (len, sum, overflow) = (w.len, w.sum, w.overflow);
+            pad(nic, hdr_len.saturating_add(len), frame_len);
+            if overflow || len != plen || sum.fold() != psum.fold() {
+                nic.tx_abort();
+                return Err(SendError::PayloadChanged);
+            }
+            nic.tx_send()?;
+            Ok(frame_len)
+        }
+        TxMode::Rewrite => {
+            if !nic.tx_ready(MAX_FRAME_LEN) {
+                return Err(SendError::Busy);
+            }
+            nic.tx_begin(MAX_FRAME_LEN)?;
+            // Ethernet header final, IP/transport placeholders for now.
+            fill_ethernet(&mut hdr, ip);
+            nic.tx_write(hdr.get(..hdr_len).unwrap_or(&[]));
+            let mut w = StreamSink::new(nic, true, max_payload);
+            payload.write_to(&mut w);
+            let (plen, psum, overflow) = (w.len, w.sum, w.overflow);
+            if overflow {
+                nic.tx_abort();
+                return Err(SendError::TooLong);
+            }
+            fill_headers(&mut hdr, ip, transport, plen, psum);
+            nic.tx_rewrite(
+                ethernet::HEADER_LEN,
+                hdr.get(ethernet::HEADER_LEN..hdr_len).unwrap_or(&[]),
+            );
+            let len = hdr_len.saturating_add(plen);
+            pad(nic, len, MIN_FRAME_LEN);
+            nic.tx_send()?;
+            Ok(len.max(MIN_FRAME_LEN))
+        }
+    }
+}
+
+fn fill_ethernet(buf: &mut [u8], ip: &IpHeader) {
+    fill_ethernet_raw(buf, ip.src_mac, ip.dst_mac, EtherType::Ipv4);
+}
+
+/// Writes an Ethernet II header at the start of `buf`.
+pub(crate) fn fill_ethernet_raw(
+    buf: &mut [u8],
+    src: EthernetAddress,
+    dst: EthernetAddress,
+    ethertype: EtherType,
+) {
+    let repr = ethernet::Repr {
+        src_addr: src,
+        dst_addr: dst,
+        ethertype,
+    };
+    let mut frame = ethernet::Frame::new_unchecked(buf);
+    repr.emit(&mut frame);
+}
+
+fn fill_headers(
+    buf: &mut [u8],
+    ip: &IpHeader,
+    transport: &Transport,
+    payload_len: usize,
+    payload_sum: Checksum,
+) {
+    fill_ethernet(buf, ip);
+    let repr = ipv4::Repr {
+        src_addr: ip.src,
+        dst_addr: ip.dst,
+        next_header: transport.protocol(),
+        payload_len: transport.header_len().saturating_add(payload_len),
+        hop_limit: 64,
+    };
+    if let Some(ip_buf) = buf.get_mut(ethernet::HEADER_LEN..FIXED) {
+        let mut pkt = ipv4::Packet::new_unchecked(ip_buf);
+        repr.emit(&mut pkt);
+    }
+    if let Some(th) = buf.get_mut(FIXED..) {
+        transport.emit(th, ip, payload_len, payload_sum);
+    }
+}
+
+/// Zero-fills from `written` up to `target` bytes.
+pub(crate) fn pad<N: Nic>(nic: &mut N, written: usize, target: usize) {
+    const ZEROS: [u8; MIN_FRAME_LEN] = [0; MIN_FRAME_LEN];
+    let mut left = target.saturating_sub(written);
+    while left > 0 {
+        let n = left.min(ZEROS.len());
+        nic.tx_write(ZEROS.get(..n).unwrap_or(&[]));
+        left = left.saturating_sub(n);
+    }
+}
+
+/// Sends a frame whose bytes are all in `frame` (ARP), padded to 60.
+pub(crate) fn send_raw<N: Nic>(nic: &mut N, frame: &[u8]) -> Result<(), SendError> {
+    let len = frame.len().max(MIN_FRAME_LEN);
+    if !nic.tx_ready(len) {
+        return Err(SendError::Busy);
+    }
+    nic.tx_begin(len)?;
+    nic.tx_write(frame);
+    pad(nic, frame.len(), len);
+    nic.tx_send()?;
+    Ok(())
+}

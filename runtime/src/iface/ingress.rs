@@ -1,0 +1,311 @@
+//! Ingress: one received frame, from the Ethernet header to its owner.
+//!
+//! Headers (at most 14 + 60 + 60 bytes) are read into a stack buffer once;
+//! payloads stay in the NIC. Every payload is checksummed by a first pass
+//! over the NIC before anyone sees it. Each frame ends in exactly one of:
+//! handled, or dropped with a [`DropReason`] counted and reported.
+
+use super::egress::{rx_sum, FromRx, Transport};
+use super::{arp, DropReason, Event, Io};
+use crate::nic::Nic;
+use crate::stack::App;
+use crate::udp::{self, Endpoint, UdpDatagram, UdpSocket};
+use crate::wire::{arp as arp_wire, ethernet, icmp, ipv4, udp as udp_wire};
+use crate::wire::{Checksum, EtherType, EthernetAddress, IpProtocol};
+
+/// Ethernet + the largest IPv4 header + the largest transport header.
+const HEADER_BUF: usize = ethernet::HEADER_LEN + 60 + 60;
+
+/// What ingress needs besides the interface.
+pub(crate) struct Sockets<'s> {
+    pub udp: &'s mut [UdpSocket],
+    pub icmp_echo: bool,
+}
+
+/// Handles the NIC's current frame of `frame_len` bytes.
+pub(crate) fn handle_frame<N: Nic, A: App>(
+    io: &mut Io<'_, N>,
+    sockets: &mut Sockets<'_>,
+    app: &mut A,
+    frame_len: usize,
+) {
+    let c = &mut io.iface.counters;
+    c.frames_in = c.frames_in.wrapping_add(1);
+    if let Err(reason) = dispatch(io, sockets, app, frame_len) {
+        io.iface.counters.drop(reason);
+        app.event(Event::Dropped(reason));
+    }
+}
+
+fn dispatch<N: Nic, A: App>(
+    io: &mut Io<'_, N>,
+    sockets: &mut Sockets<'_>,
+    app: &mut A,
+    frame_len: usize,
+) -> Result<(), DropReason> {
+    let mut buf = [0u8; HEADER_BUF];
+    io.nic.rx_seek(0);
+    let n = io.nic.rx_read(&mut buf).min(frame_len);
+    let head = buf.get(..n).ok_or(DropReason::Truncated)?;
+    let frame = ethernet::Frame::new_checked(head).map_err(|_| DropReason::Truncated)?;
+    let eth = ethernet::Repr::parse(&frame).map_err(|_| DropReason::Truncated)?;
+    if eth.dst_addr != io.iface.mac && !eth.dst_addr.is_broadcast() {
+        return Err(DropReason::NotOurMac);
+    }
+    let body = head.get(ethernet::HEADER_LEN..).unwrap_or(&[]);
+    match eth.ethertype {
+        EtherType::Arp => handle_arp(io, app, body),
+        EtherType::Ipv4 => {
+            let l3_len = frame_len.saturating_sub(ethernet::HEADER_LEN);
+            handle_ipv4(io, sockets, app, eth.src_addr, body, l3_len)
+        }
+        EtherType::Unknown(_) => Err(DropReason::UnknownEthertype),
+    }
+}
+
+fn handle_arp<N: Nic, A: App>(
+    io: &mut Io<'_, N>,
+    app: &mut A,
+    body: &[u8],
+) -> Result<(), DropReason> {
+    let pkt = arp_wire::Packet::new_checked(body).map_err(|_| DropReason::ArpMalformed)?;
+    let repr = arp_wire::Repr::parse(&pkt).map_err(|_| DropReason::ArpMalformed)?;
+    let sender_ip = repr.source_protocol_addr;
+    let sender_mac = repr.source_hardware_addr;
+    let for_us = io.address() == Some(repr.target_protocol_addr);
+    // RFC 826: merge the sender into the cache, create only when the
+    // packet is for us. Probes (sender 0.0.0.0) teach nothing.
+    if !sender_ip.is_unspecified() && sender_mac.is_unicast() {
+        let learned = arp::learn(
+            io.arp,
+            sender_ip,
+            sender_mac,
+            io.now,
+            io.arp_lifetime,
+            for_us,
+        );
+        if learned {
+            app.event(Event::ArpLearned {
+                ip: sender_ip,
+                mac: sender_mac,
+            });
+        }
+    }
+    if for_us
+        && repr.operation == arp_wire::Operation::Request
+        && sender_mac.is_unicast()
+        && io
+            .send_arp(
+                arp_wire::Operation::Reply,
+                sender_mac,
+                sender_mac,
+                sender_ip,
+            )
+            .is_ok()
+    {
+        app.event(Event::ArpReplied { to: sender_ip });
+    }
+    Ok(())
+}
+
+fn handle_ipv4<N: Nic, A: App>(
+    io: &mut Io<'_, N>,
+    sockets: &mut Sockets<'_>,
+    app: &mut A,
+    src_mac: EthernetAddress,
+    head: &[u8],
+    l3_len: usize,
+) -> Result<(), DropReason> {
+    let pkt = ipv4::Packet::new_header_checked(head).map_err(|e| match e {
+        crate::wire::Error::Truncated => DropReason::Truncated,
+        _ => DropReason::Ipv4Malformed,
+    })?;
+    let hlen = pkt.header_len();
+    let total = usize::from(pkt.total_len());
+    if total > l3_len {
+        return Err(DropReason::Ipv4Malformed);
+    }
+    if !pkt.verify_checksum() {
+        return Err(DropReason::Ipv4Checksum);
+    }
+    let ip = ipv4::Repr::parse(&pkt, false).map_err(|_| DropReason::Ipv4Malformed)?;
+    if pkt.is_fragment() {
+        return Err(DropReason::Ipv4Fragment);
+    }
+    if !io.iface.accepts(ip.dst_addr) {
+        return Err(DropReason::Ipv4NotOurs);
+    }
+    let l4 = Layer4 {
+        src_mac,
+        ip,
+        ip_header_len: hlen,
+        offset: ethernet::HEADER_LEN.saturating_add(hlen),
+        len: total.saturating_sub(hlen),
+        head: head.get(hlen..).unwrap_or(&[]),
+    };
+    match ip.next_header {
+        IpProtocol::Icmp => handle_icmp(io, sockets, app, &l4),
+        IpProtocol::Udp => handle_udp(io, sockets, app, &l4),
+        IpProtocol::Tcp => Err(DropReason::Tcp),
+        IpProtocol::Unknown(_) => Err(DropReason::UnknownProtocol),
+    }
+}
+
+/// A transport packet inside a verified IPv4 header.
+struct Layer4<'h> {
+    src_mac: EthernetAddress,
+    ip: ipv4::Repr,
+    ip_header_len: usize,
+    /// Offset of the transport header in the frame.
+    offset: usize,
+    /// Transport header + payload length.
+    len: usize,
+    /// The transport header bytes that were read (may be longer than it).
+    head: &'h [u8],
+}
+
+fn handle_icmp<N: Nic, A: App>(
+    io: &mut Io<'_, N>,
+    sockets: &Sockets<'_>,
+    app: &mut A,
+    l4: &Layer4<'_>,
+) -> Result<(), DropReason> {
+    let hdr = l4
+        .head
+        .get(..icmp::HEADER_LEN)
+        .ok_or(DropReason::IcmpUnsupported)?;
+    if l4.len < icmp::HEADER_LEN {
+        return Err(DropReason::IcmpUnsupported);
+    }
+    let data_off = l4.offset.saturating_add(icmp::HEADER_LEN);
+    let data_len = l4.len.saturating_sub(icmp::HEADER_LEN);
+    let data_sum = rx_sum(io.nic, data_off, data_len).ok_or(DropReason::Truncated)?;
+    let mut sum = Checksum::new();
+    sum.add_bytes(hdr);
+    sum.add_checksum(data_sum);
+    if !sum.is_valid() {
+        return Err(DropReason::IcmpChecksum);
+    }
+    let pkt = icmp::Packet::new_unchecked(hdr);
+    // Only echo requests to our own address are answered (RFC 1122
+    // §3.2.2.6 lets a host ignore broadcast echoes; we do).
+    let to_us = io.address() == Some(l4.ip.dst_addr);
+    if pkt.msg_type() == icmp::Message::EchoReply && to_us {
+        app.event(Event::EchoReplyReceived {
+            from: l4.ip.src_addr,
+            ident: pkt.echo_ident(),
+            seq_no: pkt.echo_seq_no(),
+            len: data_len,
+        });
+        return Ok(());
+    }
+    if pkt.msg_type() != icmp::Message::EchoRequest || !sockets.icmp_echo || !to_us {
+        return Err(DropReason::IcmpUnsupported);
+    }
+    let [_, _, _, _, r0, r1, r2, r3] = crate::wire::array::<8>(hdr, 0);
+    let reply = Transport::Icmp {
+        msg_type: 0,
+        code: 0,
+        rest: [r0, r1, r2, r3],
+    };
+    let mut payload = FromRx {
+        offset: data_off,
+        len: data_len,
+        sum: Some(data_sum),
+    };
+    if io
+        .send_ipv4_to(l4.src_mac, l4.ip.src_addr, &reply, &mut payload)
+        .is_ok()
+    {
+        let c = &mut io.iface.counters;
+        c.echo_replies = c.echo_replies.wrapping_add(1);
+        app.event(Event::EchoReplied {
+            to: l4.ip.src_addr,
+            len: data_len,
+        });
+    }
+    Ok(())
+}
+
+fn handle_udp<N: Nic, A: App>(
+    io: &mut Io<'_, N>,
+    sockets: &mut Sockets<'_>,
+    app: &mut A,
+    l4: &Layer4<'_>,
+) -> Result<(), DropReason> {
+    let hdr = l4
+        .head
+        .get(..udp_wire::HEADER_LEN)
+        .ok_or(DropReason::UdpMalformed)?;
+    let pkt = udp_wire::Packet::new_unchecked(hdr);
+    let udp_len = usize::from(pkt.len());
+    if udp_len < udp_wire::HEADER_LEN || udp_len > l4.len {
+        return Err(DropReason::UdpMalformed);
+    }
+    let data_off = l4.offset.saturating_add(udp_wire::HEADER_LEN);
+    let data_len = udp_len.saturating_sub(udp_wire::HEADER_LEN);
+    let mut data_sum = None;
+    if pkt.checksum() != 0 {
+        let s = rx_sum(io.nic, data_off, data_len).ok_or(DropReason::Truncated)?;
+        let mut sum = ipv4::pseudo_header(
+            l4.ip.src_addr,
+            l4.ip.dst_addr,
+            IpProtocol::Udp,
+            u16::try_from(udp_len).unwrap_or(u16::MAX),
+        );
+        sum.add_bytes(hdr);
+        sum.add_checksum(s);
+        if !sum.is_valid() {
+            return Err(DropReason::UdpChecksum);
+        }
+        data_sum = Some(s);
+    }
+    let remote = Endpoint::new(l4.ip.src_addr, pkt.src_port());
+    let local = Endpoint::new(l4.ip.dst_addr, pkt.dst_port());
+    let Some(socket) = udp::lookup(sockets.udp, local.port, remote) else {
+        port_unreachable(io, app, l4, local.port);
+        return Err(DropReason::UdpNoSocket);
+    };
+    let c = &mut io.iface.counters;
+    c.udp_delivered = c.udp_delivered.wrapping_add(1);
+    let mut dgram = UdpDatagram {
+        io,
+        socket,
+        local,
+        remote,
+        src_mac: l4.src_mac,
+        offset: data_off,
+        len: data_len,
+        sum: data_sum,
+    };
+    app.udp_datagram(&mut dgram);
+    Ok(())
+}
+
+/// RFC 1122 §4.1.3.1: a host SHOULD send port unreachable; only for
+/// datagrams sent to our unicast address (never answer a broadcast).
+fn port_unreachable<N: Nic, A: App>(io: &mut Io<'_, N>, app: &mut A, l4: &Layer4<'_>, port: u16) {
+    if io.address() != Some(l4.ip.dst_addr) || l4.ip.src_addr.is_broadcast() {
+        return;
+    }
+    let t = Transport::Icmp {
+        msg_type: 3,
+        code: 3,
+        rest: [0; 4],
+    };
+    // The original IP header and the first 8 bytes of its payload (RFC 792).
+    let mut quote = FromRx {
+        offset: ethernet::HEADER_LEN,
+        len: l4.ip_header_len.saturating_add(udp_wire::HEADER_LEN),
+        sum: None,
+    };
+    if io
+        .send_ipv4_to(l4.src_mac, l4.ip.src_addr, &t, &mut quote)
+        .is_ok()
+    {
+        app.event(Event::PortUnreachable {
+            from: l4.ip.src_addr,
+            port,
+        });
+    }
+}

@@ -1,0 +1,361 @@
+//! The IPv4-over-Ethernet interface: addresses, ARP, ingress dispatch,
+//! egress framing and the counters that say what happened to every frame.
+
+pub mod arp;
+pub mod egress;
+pub(crate) mod ingress;
+
+use crate::config::StaticIpv4;
+use crate::nic::Nic;
+use crate::time::{Duration, Instant};
+use crate::wire::{arp as arp_wire, ethernet, EtherType, EthernetAddress, Ipv4Address};
+use arp::{ArpEntry, Resolution};
+pub use egress::{Bytes, FnPayload, FromRx, IpHeader, Payload, PayloadSink, SendError, Transport};
+
+/// Why an incoming frame was dropped. Every dropped frame is counted under
+/// exactly one reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum DropReason {
+    /// Shorter than an Ethernet header, or than a header inside it.
+    Truncated = 0,
+    /// Addressed to another MAC (multicast we did not join, another host).
+    NotOurMac,
+    /// An EtherType we do not speak (IPv6, VLAN...).
+    UnknownEthertype,
+    /// ARP that is not Ethernet/IPv4 or is cut short.
+    ArpMalformed,
+    /// IPv4 header invalid: version, IHL < 5, total length beyond the frame.
+    Ipv4Malformed,
+    /// IPv4 header checksum wrong.
+    Ipv4Checksum,
+    /// A fragment: reassembly is not supported.
+    Ipv4Fragment,
+    /// IPv4 destination is not ours (or we have no address yet).
+    Ipv4NotOurs,
+    /// An IP protocol we do not speak.
+    UnknownProtocol,
+    /// ICMP too short, or a type we do not answer.
+    IcmpUnsupported,
+    /// ICMP checksum wrong.
+    IcmpChecksum,
+    /// UDP length field inconsistent with the IP length.
+    UdpMalformed,
+    /// UDP checksum wrong.
+    UdpChecksum,
+    /// No socket bound to the destination port.
+    UdpNoSocket,
+    /// TCP segment for which nothing listens or is invalid.
+    Tcp,
+}
+
+impl DropReason {
+    /// How many reasons there are.
+    pub const COUNT: usize = 15;
+    /// All reasons, in counter order.
+    pub const ALL: [DropReason; Self::COUNT] = [
+        DropReason::Truncated,
+        DropReason::NotOurMac,
+        DropReason::UnknownEthertype,
+        DropReason::ArpMalformed,
+        DropReason::Ipv4Malformed,
+        DropReason::Ipv4Checksum,
+        DropReason::Ipv4Fragment,
+        DropReason::Ipv4NotOurs,
+        DropReason::UnknownProtocol,
+        DropReason::IcmpUnsupported,
+        DropReason::IcmpChecksum,
+        DropReason::UdpMalformed,
+        DropReason::UdpChecksum,
+        DropReason::UdpNoSocket,
+        DropReason::Tcp,
+    ];
+
+    /// A short stable name for logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DropReason::Truncated => "truncated",
+            DropReason::NotOurMac => "not-our-mac",
+            DropReason::UnknownEthertype => "unknown-ethertype",
+            DropReason::ArpMalformed => "arp-malformed",
+            DropReason::Ipv4Malformed => "ipv4-malformed",
+            DropReason::Ipv4Checksum => "ipv4-checksum",
+            DropReason::Ipv4Fragment => "ipv4-fragment",
+            DropReason::Ipv4NotOurs => "ipv4-not-ours",
+            DropReason::UnknownProtocol => "unknown-protocol",
+            DropReason::IcmpUnsupported => "icmp-unsupported",
+            DropReason::IcmpChecksum => "icmp-checksum",
+            DropReason::UdpMalformed => "udp-malformed",
+            DropReason::UdpChecksum => "udp-checksum",
+            DropReason::UdpNoSocket => "udp-no-socket",
+            DropReason::Tcp => "tcp",
+        }
+    }
+}
+
+/// Frame counters. They wrap at 2^32.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames taken from the NIC.
+    pub frames_in: u32,
+    /// Frames handed to the NIC.
+    pub frames_out: u32,
+    /// Frames the NIC refused (busy, error).
+    pub tx_errors: u32,
+    /// ICMP echo requests answered.
+    pub echo_replies: u32,
+    /// UDP datagrams delivered to sockets.
+    pub udp_delivered: u32,
+    /// Dropped frames by [`DropReason`].
+    pub drops: [u32; DropReason::COUNT],
+}
+
+impl Counters {
+    /// Dropped frames for one reason.
+    pub fn dropped(&self, reason: DropReason) -> u32 {
+        self.drops.get(reason as usize).copied().unwrap_or(0)
+    }
+
+    /// All dropped frames.
+    pub fn dropped_total(&self) -> u32 {
+        self.drops.iter().fold(0u32, |a, &b| a.wrapping_add(b))
+    }
+
+    pub(crate) fn drop(&mut self, reason: DropReason) {
+        if let Some(c) = self.drops.get_mut(reason as usize) {
+            *c = c.wrapping_add(1);
+        }
+    }
+}
+
+/// Something that happened inside `poll`, for the application's log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A frame was dropped.
+    Dropped(DropReason),
+    /// An ARP reply (or request to us) taught us a mapping.
+    ArpLearned {
+        /// The address.
+        ip: Ipv4Address,
+        /// Its MAC.
+        mac: EthernetAddress,
+    },
+    /// We answered an ARP request for our address.
+    ArpReplied {
+        /// The asker.
+        to: Ipv4Address,
+    },
+    /// A gratuitous ARP announced our address.
+    AddressAnnounced {
+        /// Our address.
+        ip: Ipv4Address,
+    },
+    /// An echo request was answered.
+    EchoReplied {
+        /// The pinger.
+        to: Ipv4Address,
+        /// Echo data length.
+        len: usize,
+    },
+    /// An answer to our own echo request (see [`Io::send_echo_request`]).
+    EchoReplyReceived {
+        /// Who answered.
+        from: Ipv4Address,
+        /// Identifier we sent.
+        ident: u16,
+        /// Sequence number we sent.
+        seq_no: u16,
+        /// Echo data length.
+        len: usize,
+    },
+    /// A datagram to a closed UDP port was answered with ICMP port
+    /// unreachable (unicast only).
+    PortUnreachable {
+        /// The sender.
+        from: Ipv4Address,
+        /// The closed port.
+        port: u16,
+    },
+}
+
+/// The interface state that is not a table.
+#[derive(Debug)]
+pub struct Interface {
+    pub(crate) mac: EthernetAddress,
+    pub(crate) ipv4: Option<StaticIpv4>,
+    pub(crate) counters: Counters,
+    /// A gratuitous ARP is due for the current address.
+    pub(crate) announce: bool,
+}
+
+impl Interface {
+    pub(crate) fn new(mac: EthernetAddress, ipv4: Option<StaticIpv4>) -> Self {
+        Interface {
+            mac,
+            ipv4,
+            counters: Counters::default(),
+            announce: ipv4.is_some(),
+        }
+    }
+
+    /// Our address, if we have one.
+    pub(crate) fn address(&self) -> Option<Ipv4Address> {
+        self.ipv4.map(|c| c.cidr.address)
+    }
+
+    /// True when `dst` is ours: our address, the limited broadcast, or our
+    /// subnet's broadcast.
+    pub(crate) fn accepts(&self, dst: Ipv4Address) -> bool {
+        if dst.is_broadcast() {
+            return true;
+        }
+        match self.ipv4 {
+            Some(c) => {
+                dst == c.cidr.address || (c.cidr.prefix_len < 31 && dst == c.cidr.broadcast())
+            }
+            None => false,
+        }
+    }
+}
+
+/// Everything needed to send: the NIC and the interface, borrowed from the
+/// stack for one call. Handed to the application inside `poll` callbacks
+/// and obtained with [`Stack::io`](crate::Stack::io) outside them.
+pub struct Io<'a, N: Nic> {
+    pub(crate) nic: &'a mut N,
+    pub(crate) iface: &'a mut Interface,
+    pub(crate) arp: &'a mut [ArpEntry],
+    pub(crate) arp_lifetime: Duration,
+    pub(crate) now: Instant,
+}
+
+impl<N: Nic> Io<'_, N> {
+    /// The time this call runs at.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Our IPv4 address, if we have one.
+    pub fn address(&self) -> Option<Ipv4Address> {
+        self.iface.address()
+    }
+
+    /// The next-hop MAC for `dst`: broadcast for broadcasts, the host on
+    /// our subnet, else the gateway. Sends an ARP request when needed and
+    /// returns [`SendError::ArpPending`]: the caller retries later.
+    pub fn resolve(&mut self, dst: Ipv4Address) -> Result<EthernetAddress, SendError> {
+        if dst.is_broadcast() {
+            return Ok(EthernetAddress::BROADCAST);
+        }
+        let Some(cfg) = self.iface.ipv4 else {
+            return Err(SendError::NoAddress);
+        };
+        if cfg.cidr.prefix_len < 31 && dst == cfg.cidr.broadcast() {
+            return Ok(EthernetAddress::BROADCAST);
+        }
+        let hop = if cfg.cidr.contains(dst) {
+            dst
+        } else {
+            cfg.gateway.ok_or(SendError::NoRoute)?
+        };
+        match arp::resolve(self.arp, hop, self.now, self.arp_lifetime) {
+            Resolution::Resolved(mac) => Ok(mac),
+            Resolution::Waiting => Err(SendError::ArpPending),
+            Resolution::SendRequest => {
+                self.send_arp(
+                    arp_wire::Operation::Request,
+                    EthernetAddress::BROADCAST,
+                    EthernetAddress::default(),
+                    hop,
+                )?;
+                Err(SendError::ArpPending)
+            }
+        }
+    }
+
+    /// Sends one IPv4 packet to `dst` (ARP resolution included).
+    pub fn send_ipv4(
+        &mut self,
+        dst: Ipv4Address,
+        transport: &Transport,
+        payload: &mut dyn Payload,
+    ) -> Result<(), SendError> {
+        let dst_mac = self.resolve(dst)?;
+        self.send_ipv4_to(dst_mac, dst, transport, payload)
+    }
+
+    /// Sends one IPv4 packet to a known next-hop MAC (replies go back to the
+    /// MAC the request came from, with no ARP round trip).
+    pub fn send_ipv4_to(
+        &mut self,
+        dst_mac: EthernetAddress,
+        dst: Ipv4Address,
+        transport: &Transport,
+        payload: &mut dyn Payload,
+    ) -> Result<(), SendError> {
+        let hdr = IpHeader {
+            dst_mac,
+            src_mac: self.iface.mac,
+            src: self.iface.address().unwrap_or(Ipv4Address::UNSPECIFIED),
+            dst,
+        };
+        let r = egress::send_ipv4(self.nic, &hdr, transport, payload);
+        self.count_tx(r.map(|_| ()))
+    }
+
+    /// Sends an ICMP echo request (ping) carrying `data`; the answer
+    /// arrives as [`Event::EchoReplyReceived`].
+    pub fn send_echo_request(
+        &mut self,
+        dst: Ipv4Address,
+        ident: u16,
+        seq_no: u16,
+        data: &[u8],
+    ) -> Result<(), SendError> {
+        let [i0, i1] = ident.to_be_bytes();
+        let [s0, s1] = seq_no.to_be_bytes();
+        let t = Transport::Icmp {
+            msg_type: 8,
+            code: 0,
+            rest: [i0, i1, s0, s1],
+        };
+        self.send_ipv4(dst, &t, &mut Bytes(data))
+    }
+
+    /// Sends an ARP packet from our MAC and address.
+    pub(crate) fn send_arp(
+        &mut self,
+        operation: arp_wire::Operation,
+        dst_mac: EthernetAddress,
+        target_mac: EthernetAddress,
+        target_ip: Ipv4Address,
+    ) -> Result<(), SendError> {
+        let src_ip = self.iface.address().unwrap_or(Ipv4Address::UNSPECIFIED);
+        let mut frame = [0u8; ethernet::HEADER_LEN + arp_wire::PACKET_LEN];
+        egress::fill_ethernet_raw(&mut frame, self.iface.mac, dst_mac, EtherType::Arp);
+        let repr = arp_wire::Repr {
+            operation,
+            source_hardware_addr: self.iface.mac,
+            source_protocol_addr: src_ip,
+            target_hardware_addr: target_mac,
+            target_protocol_addr: target_ip,
+        };
+        if let Some(body) = frame.get_mut(ethernet::HEADER_LEN..) {
+            repr.emit(&mut arp_wire::Packet::new_unchecked(body));
+        }
+        let r = egress::send_raw(self.nic, &frame);
+        self.count_tx(r)
+    }
+
+    fn count_tx(&mut self, r: Result<(), SendError>) -> Result<(), SendError> {
+        let c = &mut self.iface.counters;
+        match r {
+            Ok(()) => c.frames_out = c.frames_out.wrapping_add(1),
+            Err(SendError::Busy | SendError::Nic(_) | SendError::PayloadChanged) => {
+                c.tx_errors = c.tx_errors.wrapping_add(1)
+            }
+            Err(_) => {}
+        }
+        r
+    }
+}

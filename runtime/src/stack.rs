@@ -1,0 +1,208 @@
+//! The configured stack: state sized by a [`Config`], advanced by [`Stack::poll`].
+
+use crate::config::{Config, StaticIpv4, Table};
+use crate::iface::ingress::{self, Sockets};
+use crate::iface::{arp, Counters, Event, Interface, Io, Payload, SendError, Transport};
+use crate::nic::Nic;
+use crate::time::Instant;
+use crate::udp::{self, BindError, Endpoint, UdpDatagram, UdpHandle};
+use crate::wire::{arp as arp_wire, EthernetAddress, Ipv4Address};
+use core::marker::PhantomData;
+
+/// The application as the stack sees it during `poll`: a source of
+/// randomness and the receiver of datagrams and events.
+pub trait App {
+    /// A random 32-bit value (ephemeral ports, DNS ids, TCP ISNs, DHCP
+    /// xids). Use a hardware RNG or a seeded CSPRNG.
+    fn random_u32(&mut self) -> u32;
+
+    /// Something happened that a log may want (see [`Event`]).
+    fn event(&mut self, event: Event) {
+        let _ = event;
+    }
+
+    /// A datagram arrived for a socket the application bound. Its payload
+    /// is read from the NIC during this call and is gone afterwards.
+    fn udp_datagram<N: Nic>(&mut self, datagram: &mut UdpDatagram<'_, '_, N>) {
+        let _ = datagram;
+    }
+}
+
+/// The whole network stack for one interface, sized by `C`.
+///
+/// Nothing in it blocks: the application calls [`poll`](Stack::poll) from
+/// its main loop, and may sleep until [`poll_at`](Stack::poll_at) or a NIC
+/// interrupt.
+pub struct Stack<C: Config> {
+    iface: Interface,
+    arp: C::ArpCache,
+    udp: C::UdpSockets,
+    _config: PhantomData<C>,
+}
+
+impl<C: Config> Default for Stack<C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Config> Stack<C> {
+    /// A stack with the configured MAC and, when DHCP is off, the static
+    /// address.
+    pub fn new() -> Self {
+        Self::with_mac(C::MAC)
+    }
+
+    /// A stack with another MAC address (a board's EEPROM, a command line).
+    pub fn with_mac(mac: EthernetAddress) -> Self {
+        let ipv4 = if C::DHCP { None } else { C::STATIC_IPV4 };
+        Stack {
+            iface: Interface::new(mac, ipv4),
+            arp: C::ArpCache::new_table(),
+            udp: C::UdpSockets::new_table(),
+            _config: PhantomData,
+        }
+    }
+
+    /// Our MAC address.
+    pub fn mac(&self) -> EthernetAddress {
+        self.iface.mac
+    }
+
+    /// The IPv4 settings in use, if any.
+    pub fn ipv4(&self) -> Option<StaticIpv4> {
+        self.iface.ipv4
+    }
+
+    /// Changes the IPv4 settings (static configuration, a DHCP lease, or
+    /// `None` to go offline). The ARP cache is flushed and a new address is
+    /// announced with a gratuitous ARP on the next poll.
+    pub fn set_ipv4(&mut self, ipv4: Option<StaticIpv4>) {
+        if self.iface.ipv4 != ipv4 {
+            arp::flush(self.arp.slots_mut());
+            self.iface.ipv4 = ipv4;
+            self.iface.announce = ipv4.is_some();
+        }
+    }
+
+    /// Frame counters and drops by reason.
+    pub fn counters(&self) -> &Counters {
+        &self.iface.counters
+    }
+
+    /// Looks up a live ARP cache entry.
+    pub fn arp_lookup(&self, ip: Ipv4Address, now: Instant) -> Option<EthernetAddress> {
+        arp::lookup(self.arp.slots(), ip, now, C::ARP_LIFETIME)
+    }
+
+    /// The sending side, for use outside `poll` callbacks.
+    pub fn io<'a, N: Nic>(&'a mut self, nic: &'a mut N, now: Instant) -> Io<'a, N> {
+        Io {
+            nic,
+            iface: &mut self.iface,
+            arp: self.arp.slots_mut(),
+            arp_lifetime: C::ARP_LIFETIME,
+            now,
+        }
+    }
+
+    /// Handles up to `C::FRAMES_PER_POLL` received frames and any due timer
+    /// work; never blocks. Returns true when it did something, so a main
+    /// loop can poll again at once instead of sleeping.
+    pub fn poll<N: Nic, A: App>(&mut self, now: Instant, nic: &mut N, app: &mut A) -> bool {
+        let mut busy = false;
+        let Stack {
+            iface, arp, udp, ..
+        } = self;
+        let mut io = Io {
+            nic,
+            iface,
+            arp: arp.slots_mut(),
+            arp_lifetime: C::ARP_LIFETIME,
+            now,
+        };
+        if io.iface.announce {
+            if let Some(ip) = io.address() {
+                // Gratuitous ARP (RFC 5227 §3): a request for our own address.
+                let r = io.send_arp(
+                    arp_wire::Operation::Request,
+                    EthernetAddress::BROADCAST,
+                    EthernetAddress::default(),
+                    ip,
+                );
+                if r.is_ok() {
+                    io.iface.announce = false;
+                    app.event(Event::AddressAnnounced { ip });
+                }
+                busy = true;
+            }
+        }
+        let mut sockets = Sockets {
+            udp: udp.slots_mut(),
+            icmp_echo: C::ICMP_ECHO,
+        };
+        for _ in 0..C::FRAMES_PER_POLL {
+            let Some(len) = io.nic.rx_pending() else {
+                break;
+            };
+            ingress::handle_frame(&mut io, &mut sockets, app, len);
+            io.nic.rx_dump();
+            busy = true;
+        }
+        busy
+    }
+
+    /// When the stack next needs `poll` without new frames arriving:
+    /// `Some(now)` for work already due, `None` when only a frame can wake it.
+    pub fn poll_at(&self, now: Instant) -> Option<Instant> {
+        if self.iface.announce && self.iface.ipv4.is_some() {
+            return Some(now);
+        }
+        None
+    }
+
+    /// Binds a UDP socket to `port`.
+    pub fn udp_bind(&mut self, port: u16) -> Result<UdpHandle, BindError> {
+        udp::bind(self.udp.slots_mut(), port)
+    }
+
+    /// Binds a UDP socket to a random free port in 49152..=65535; pass
+    /// `App::random_u32()`.
+    pub fn udp_bind_ephemeral(&mut self, random: u32) -> Result<UdpHandle, BindError> {
+        udp::bind_ephemeral(self.udp.slots_mut(), random)
+    }
+
+    /// Restricts a socket to datagrams from `remote` (`None` = anyone).
+    /// Returns false for a closed handle.
+    pub fn udp_connect(&mut self, socket: UdpHandle, remote: Option<Endpoint>) -> bool {
+        udp::connect(self.udp.slots_mut(), socket, remote)
+    }
+
+    /// Frees a socket.
+    pub fn udp_close(&mut self, socket: UdpHandle) {
+        udp::close(self.udp.slots_mut(), socket)
+    }
+
+    /// The local port of a bound socket.
+    pub fn udp_local_port(&self, socket: UdpHandle) -> Option<u16> {
+        udp::local_port(self.udp.slots(), socket)
+    }
+
+    /// Sends a datagram from `socket` to `dst` (ARP and routing included).
+    /// [`SendError::ArpPending`] means: poll, then send again.
+    pub fn udp_send<N: Nic>(
+        &mut self,
+        nic: &mut N,
+        now: Instant,
+        socket: UdpHandle,
+        dst: Endpoint,
+        payload: &mut dyn Payload,
+    ) -> Result<(), SendError> {
+        let src_port = udp::local_port(self.udp.slots(), socket).ok_or(SendError::BadSocket)?;
+        let t = Transport::Udp {
+            src_port,
+            dst_port: dst.port,
+        };
+        self.io(nic, now).send_ipv4(dst.addr, &t, payload)
+    }
+}

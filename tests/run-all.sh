@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every check emberstack has: installs the peers the tests need (when
+# missing; idempotent), then format, lints, docs, the no_std build for
+# Cortex-M, and all tests (unit, simulated wire, real peers in network
+# namespaces). Run as root: peer tests create namespaces and TAPs.
+#
+#   tests/run-all.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+need_apt=()
+want() { command -v "$1" >/dev/null 2>&1 || need_apt+=("$2"); }
+want ip iproute2
+want ping iputils-ping
+want socat socat
+want tcpdump tcpdump
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -q thumbv7em-none-eabihf; then
+  log "adding target thumbv7em-none-eabihf"
+  rustup target add thumbv7em-none-eabihf
+fi
+
+log "cargo fmt"
+cargo fmt --all -- --check
+
+log "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+log "no_std build for Cortex-M"
+cargo build -p emberstack --no-default-features --target thumbv7em-none-eabihf --quiet
+
+log "tests"
+# Examples are built first: the peer tests run the reference device binary.
+cargo build --workspace --examples --quiet
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+cargo test --workspace 2>&1 | tee "$out"
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "\nall tests: %d passed, %d failed\n", p, f }' "$out"
