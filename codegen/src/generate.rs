@@ -6,6 +6,11 @@ use quote::quote;
 use crate::diag::Error;
 use crate::schema::{Section, StackConfig};
 
+/// `Config` service slots whose `stack.toml` section has no schema yet:
+/// they are generated as `Disabled`. A protocol that lands removes its name
+/// here and emits its own `type` from its section's `impl_items`.
+const SERVICES_WITHOUT_SCHEMA: [&str; 4] = ["Dhcp", "Dns", "NetBios", "Sntp"];
+
 /// The generated file's contents for `cfg`, read from `file`.
 pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
     let items: [TokenStream; 6] = [
@@ -16,6 +21,10 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
         cfg.icmp.impl_items(),
         cfg.poll.impl_items(),
     ];
+    let disabled = SERVICES_WITHOUT_SCHEMA.iter().map(|name| {
+        let ident = proc_macro2::Ident::new(name, proc_macro2::Span::call_site());
+        quote!(type #ident = ::emberstack::service::Disabled;)
+    });
     // One `#[doc]` per line, so the output has `///` comments.
     let device_doc = device_doc(file, cfg);
     let device_doc = device_doc.lines().map(|l| quote!(#[doc = #l]));
@@ -35,6 +44,7 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
 
         impl ::emberstack::Config for Device {
             #(#items)*
+            #(#disabled)*
         }
 
         /// The configured stack.

@@ -737,10 +737,14 @@ fn generated_code_is_valid_rust_with_expected_items() {
                         "ArpCache",
                         "DEVICE_NAME",
                         "DHCP",
+                        "Dhcp",
+                        "Dns",
                         "FRAMES_PER_POLL",
                         "ICMP_ECHO",
                         "MAC",
+                        "NetBios",
                         "STATIC_IPV4",
+                        "Sntp",
                         "UdpSockets"
                     ]
                 );

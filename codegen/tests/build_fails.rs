@@ -125,7 +125,7 @@ fn good_stack_toml_compiles_and_ram_budget_is_enforced() {
     );
     assert!(
         out.stderr
-            .contains("over_budget.toml: ram_budget = 100 bytes is less than RAM_BYTES"),
+            .contains("over_budget.toml: ram_budget = 16 bytes is less than RAM_BYTES"),
         "stderr:\n{}",
         out.stderr
     );

@@ -170,7 +170,7 @@ impl<L: Log> App for DeviceApp<L> {
     }
 
     fn udp_datagram<N: Nic>(&mut self, d: &mut UdpDatagram<'_, '_, N>) {
-        if Some(d.socket()) == self.udp_echo {
+        if d.socket().is_some() && d.socket() == self.udp_echo {
             let (len, to) = (d.len(), d.remote());
             match d.echo() {
                 Ok(()) => self.log.line(format_args!("udp: echo {len} bytes to {to}")),

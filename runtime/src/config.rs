@@ -7,6 +7,7 @@
 //! code is removed by the optimiser because the branch into it is constant.
 
 use crate::iface::arp::ArpEntry;
+use crate::service::Service;
 use crate::time::Duration;
 use crate::udp::UdpSocket;
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
@@ -68,4 +69,13 @@ pub trait Config: 'static {
     type ArpCache: Table<ArpEntry>;
     /// The UDP socket table: `[UdpSocket; N]` (`N = 0` disables UDP).
     type UdpSockets: Table<UdpSocket>;
+
+    /// The DHCP client, or [`Disabled`](crate::service::Disabled).
+    type Dhcp: Service;
+    /// The DNS client, or `Disabled`.
+    type Dns: Service;
+    /// The NetBIOS name responder, or `Disabled`.
+    type NetBios: Service;
+    /// The SNTP client, or `Disabled`.
+    type Sntp: Service;
 }

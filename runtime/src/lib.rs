@@ -30,6 +30,7 @@
 pub mod config;
 pub mod iface;
 pub mod nic;
+pub mod service;
 pub mod stack;
 pub mod time;
 pub mod udp;

@@ -1,9 +1,10 @@
 //! The configured stack: state sized by a [`Config`], advanced by [`Stack::poll`].
 
 use crate::config::{Config, StaticIpv4, Table};
-use crate::iface::ingress::{self, Sockets};
+use crate::iface::ingress::{self, Sockets, UdpOffer};
 use crate::iface::{arp, Counters, Event, Interface, Io, Payload, SendError, Transport};
 use crate::nic::Nic;
+use crate::service::{earliest, Service};
 use crate::time::Instant;
 use crate::udp::{self, BindError, Endpoint, UdpDatagram, UdpHandle};
 use crate::wire::{arp as arp_wire, EthernetAddress, Ipv4Address};
@@ -37,7 +38,49 @@ pub struct Stack<C: Config> {
     iface: Interface,
     arp: C::ArpCache,
     udp: C::UdpSockets,
+    services: Services<C>,
     _config: PhantomData<C>,
+}
+
+/// The protocol services, each present only when enabled.
+struct Services<C: Config> {
+    dhcp: C::Dhcp,
+    dns: C::Dns,
+    netbios: C::NetBios,
+    sntp: C::Sntp,
+}
+
+impl<C: Config> Services<C> {
+    fn new() -> Self {
+        Services {
+            dhcp: C::Dhcp::new_service::<C>(),
+            dns: C::Dns::new_service::<C>(),
+            netbios: C::NetBios::new_service::<C>(),
+            sntp: C::Sntp::new_service::<C>(),
+        }
+    }
+
+    fn poll<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
+        self.dhcp.poll(io, app);
+        self.dns.poll(io, app);
+        self.netbios.poll(io, app);
+        self.sntp.poll(io, app);
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        let t = earliest(self.dhcp.poll_at(), self.dns.poll_at());
+        let t = earliest(t, self.netbios.poll_at());
+        earliest(t, self.sntp.poll_at())
+    }
+}
+
+impl<C: Config> UdpOffer for Services<C> {
+    fn offer<N: Nic, A: App>(&mut self, d: &mut UdpDatagram<'_, '_, N>, app: &mut A) -> bool {
+        self.dhcp.on_udp(d, app)
+            || self.dns.on_udp(d, app)
+            || self.netbios.on_udp(d, app)
+            || self.sntp.on_udp(d, app)
+    }
 }
 
 impl<C: Config> Default for Stack<C> {
@@ -60,6 +103,7 @@ impl<C: Config> Stack<C> {
             iface: Interface::new(mac, ipv4),
             arp: C::ArpCache::new_table(),
             udp: C::UdpSockets::new_table(),
+            services: Services::new(),
             _config: PhantomData,
         }
     }
@@ -112,7 +156,11 @@ impl<C: Config> Stack<C> {
     pub fn poll<N: Nic, A: App>(&mut self, now: Instant, nic: &mut N, app: &mut A) -> bool {
         let mut busy = false;
         let Stack {
-            iface, arp, udp, ..
+            iface,
+            arp,
+            udp,
+            services,
+            ..
         } = self;
         let mut io = Io {
             nic,
@@ -140,6 +188,7 @@ impl<C: Config> Stack<C> {
         let mut sockets = Sockets {
             udp: udp.slots_mut(),
             icmp_echo: C::ICMP_ECHO,
+            services,
         };
         for _ in 0..C::FRAMES_PER_POLL {
             let Some(len) = io.nic.rx_pending() else {
@@ -149,6 +198,7 @@ impl<C: Config> Stack<C> {
             io.nic.rx_dump();
             busy = true;
         }
+        services.poll(&mut io, app);
         busy
     }
 
@@ -158,7 +208,27 @@ impl<C: Config> Stack<C> {
         if self.iface.announce && self.iface.ipv4.is_some() {
             return Some(now);
         }
-        None
+        self.services.poll_at().map(|t| t.max(now))
+    }
+
+    /// The DHCP client (a compile error to use when `[dhcp]` is off).
+    pub fn dhcp(&mut self) -> &mut C::Dhcp {
+        &mut self.services.dhcp
+    }
+
+    /// The DNS client.
+    pub fn dns(&mut self) -> &mut C::Dns {
+        &mut self.services.dns
+    }
+
+    /// The NetBIOS name responder.
+    pub fn netbios(&mut self) -> &mut C::NetBios {
+        &mut self.services.netbios
+    }
+
+    /// The SNTP client.
+    pub fn sntp(&mut self) -> &mut C::Sntp {
+        &mut self.services.sntp
     }
 
     /// Binds a UDP socket to `port`.

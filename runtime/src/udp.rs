@@ -156,7 +156,7 @@ pub(crate) fn lookup(table: &[UdpSocket], port: u16, remote: Endpoint) -> Option
 /// callback, with a way to answer it.
 pub struct UdpDatagram<'d, 'a, N: Nic> {
     pub(crate) io: &'d mut Io<'a, N>,
-    pub(crate) socket: UdpHandle,
+    pub(crate) socket: Option<UdpHandle>,
     pub(crate) local: Endpoint,
     pub(crate) remote: Endpoint,
     pub(crate) src_mac: EthernetAddress,
@@ -168,8 +168,9 @@ pub struct UdpDatagram<'d, 'a, N: Nic> {
 }
 
 impl<'a, N: Nic> UdpDatagram<'_, 'a, N> {
-    /// The receiving socket.
-    pub fn socket(&self) -> UdpHandle {
+    /// The receiving socket (`None` while a stack service is offered the
+    /// datagram before the socket table).
+    pub fn socket(&self) -> Option<UdpHandle> {
         self.socket
     }
     /// Our address and port as the sender addressed them (may be broadcast).

@@ -14,6 +14,7 @@ use emberstack::config::StaticIpv4;
 use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::{DropReason, Event};
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
+use emberstack::service::Disabled;
 use emberstack::udp::UdpSocket;
 use emberstack::wire::checksum::checksum;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
@@ -34,6 +35,10 @@ impl Config for Dut {
     const ICMP_ECHO: bool = true;
     type ArpCache = [ArpEntry; 2];
     type UdpSockets = [UdpSocket; 1];
+    type Dhcp = Disabled;
+    type Dns = Disabled;
+    type NetBios = Disabled;
+    type Sntp = Disabled;
 }
 
 const DUT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];

@@ -13,6 +13,7 @@ use emberstack::config::StaticIpv4;
 use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::{Event, SendError};
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
+use emberstack::service::Disabled;
 use emberstack::udp::UdpSocket;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 use emberstack::{App, Config, Duration, Instant, Stack};
@@ -33,6 +34,10 @@ macro_rules! sim_config {
             const ICMP_ECHO: bool = true;
             type ArpCache = [ArpEntry; 4];
             type UdpSockets = [UdpSocket; 2];
+            type Dhcp = Disabled;
+            type Dns = Disabled;
+            type NetBios = Disabled;
+            type Sntp = Disabled;
         }
     };
 }

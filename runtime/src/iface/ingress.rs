@@ -16,16 +16,24 @@ use crate::wire::{Checksum, EtherType, EthernetAddress, IpProtocol};
 /// Ethernet + the largest IPv4 header + the largest transport header.
 const HEADER_BUF: usize = ethernet::HEADER_LEN + 60 + 60;
 
+/// Takes datagrams for the stack's own services before the socket table.
+pub(crate) trait UdpOffer {
+    /// True when a service consumed the datagram.
+    fn offer<N: Nic, A: App>(&mut self, datagram: &mut UdpDatagram<'_, '_, N>, app: &mut A)
+        -> bool;
+}
+
 /// What ingress needs besides the interface.
-pub(crate) struct Sockets<'s> {
+pub(crate) struct Sockets<'s, S: UdpOffer> {
     pub udp: &'s mut [UdpSocket],
     pub icmp_echo: bool,
+    pub services: &'s mut S,
 }
 
 /// Handles the NIC's current frame of `frame_len` bytes.
-pub(crate) fn handle_frame<N: Nic, A: App>(
+pub(crate) fn handle_frame<N: Nic, A: App, S: UdpOffer>(
     io: &mut Io<'_, N>,
-    sockets: &mut Sockets<'_>,
+    sockets: &mut Sockets<'_, S>,
     app: &mut A,
     frame_len: usize,
 ) {
@@ -37,9 +45,9 @@ pub(crate) fn handle_frame<N: Nic, A: App>(
     }
 }
 
-fn dispatch<N: Nic, A: App>(
+fn dispatch<N: Nic, A: App, S: UdpOffer>(
     io: &mut Io<'_, N>,
-    sockets: &mut Sockets<'_>,
+    sockets: &mut Sockets<'_, S>,
     app: &mut A,
     frame_len: usize,
 ) -> Result<(), DropReason> {
@@ -108,9 +116,9 @@ fn handle_arp<N: Nic, A: App>(
     Ok(())
 }
 
-fn handle_ipv4<N: Nic, A: App>(
+fn handle_ipv4<N: Nic, A: App, S: UdpOffer>(
     io: &mut Io<'_, N>,
-    sockets: &mut Sockets<'_>,
+    sockets: &mut Sockets<'_, S>,
     app: &mut A,
     src_mac: EthernetAddress,
     head: &[u8],
@@ -164,9 +172,9 @@ struct Layer4<'h> {
     head: &'h [u8],
 }
 
-fn handle_icmp<N: Nic, A: App>(
+fn handle_icmp<N: Nic, A: App, S: UdpOffer>(
     io: &mut Io<'_, N>,
-    sockets: &Sockets<'_>,
+    sockets: &Sockets<'_, S>,
     app: &mut A,
     l4: &Layer4<'_>,
 ) -> Result<(), DropReason> {
@@ -227,9 +235,9 @@ fn handle_icmp<N: Nic, A: App>(
     Ok(())
 }
 
-fn handle_udp<N: Nic, A: App>(
+fn handle_udp<N: Nic, A: App, S: UdpOffer>(
     io: &mut Io<'_, N>,
-    sockets: &mut Sockets<'_>,
+    sockets: &mut Sockets<'_, S>,
     app: &mut A,
     l4: &Layer4<'_>,
 ) -> Result<(), DropReason> {
@@ -262,12 +270,7 @@ fn handle_udp<N: Nic, A: App>(
     }
     let remote = Endpoint::new(l4.ip.src_addr, pkt.src_port());
     let local = Endpoint::new(l4.ip.dst_addr, pkt.dst_port());
-    let Some(socket) = udp::lookup(sockets.udp, local.port, remote) else {
-        port_unreachable(io, app, l4, local.port);
-        return Err(DropReason::UdpNoSocket);
-    };
-    let c = &mut io.iface.counters;
-    c.udp_delivered = c.udp_delivered.wrapping_add(1);
+    let socket = udp::lookup(sockets.udp, local.port, remote);
     let mut dgram = UdpDatagram {
         io,
         socket,
@@ -278,6 +281,15 @@ fn handle_udp<N: Nic, A: App>(
         len: data_len,
         sum: data_sum,
     };
+    if sockets.services.offer(&mut dgram, app) {
+        return Ok(());
+    }
+    if socket.is_none() {
+        port_unreachable(io, app, l4, local.port);
+        return Err(DropReason::UdpNoSocket);
+    }
+    let c = &mut dgram.io.iface.counters;
+    c.udp_delivered = c.udp_delivered.wrapping_add(1);
     app.udp_datagram(&mut dgram);
     Ok(())
 }

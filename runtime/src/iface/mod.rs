@@ -240,6 +240,28 @@ impl<N: Nic> Io<'_, N> {
         self.iface.address()
     }
 
+    /// The IPv4 settings in use, if any.
+    pub fn ipv4(&self) -> Option<StaticIpv4> {
+        self.iface.ipv4
+    }
+
+    /// Changes the IPv4 settings (a DHCP lease, static settings, or `None`
+    /// to go offline: nothing is then sent from the old address). A change
+    /// flushes the ARP cache and announces the new address with a
+    /// gratuitous ARP on the next poll.
+    pub fn set_ipv4(&mut self, ipv4: Option<StaticIpv4>) {
+        if self.iface.ipv4 != ipv4 {
+            arp::flush(self.arp);
+            self.iface.ipv4 = ipv4;
+            self.iface.announce = ipv4.is_some();
+        }
+    }
+
+    /// Our MAC address.
+    pub fn mac(&self) -> EthernetAddress {
+        self.iface.mac
+    }
+
     /// The next-hop MAC for `dst`: broadcast for broadcasts, the host on
     /// our subnet, else the gateway. Sends an ARP request when needed and
     /// returns [`SendError::ArpPending`]: the caller retries later.
