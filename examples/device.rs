@@ -12,6 +12,7 @@ use emberstack::config::StaticIpv4;
 use emberstack::nic::pcap::Pcap;
 use emberstack::nic::tap::Tap;
 use emberstack::nic::Nic;
+use emberstack::udp::Endpoint;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 use emberstack::Instant;
 use std::fmt;
@@ -35,6 +36,8 @@ struct Cli {
     dns: Option<Ipv4Address>,
     mac: Option<EthernetAddress>,
     pcap: Option<String>,
+    tcp_send: Option<String>,
+    bytes: Option<u32>,
 }
 
 const USAGE: &str =
@@ -84,6 +87,14 @@ fn parse_cli() -> Result<Cli, String> {
                 cli.mac = Some(mac);
             }
             "--pcap" => cli.pcap = Some(value()?),
+            "--tcp-send" => cli.tcp_send = Some(value()?),
+            "--bytes" => {
+                let v = value()?;
+                cli.bytes = Some(
+                    v.parse()
+                        .map_err(|_| format!("--bytes wants a number, got {v}"))?,
+                );
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -127,10 +138,25 @@ fn main() -> ExitCode {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
         ^ u64::from(std::process::id());
+    let tcp_send = match (&cli.tcp_send, cli.bytes) {
+        (Some(target), Some(n)) => match target.parse::<std::net::SocketAddrV4>() {
+            Ok(a) => Some((Endpoint::new(Ipv4Address(a.ip().octets()), a.port()), n)),
+            Err(_) => {
+                eprintln!("--tcp-send wants A.B.C.D:PORT, got {target}");
+                return ExitCode::from(2);
+            }
+        },
+        (None, None) => None,
+        _ => {
+            eprintln!("--tcp-send and --bytes go together\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let options = Options {
         mac: cli.mac,
         ipv4,
         seed,
+        tcp_send,
     };
     println!("device: tap {}", cli.tap);
     match cli.pcap {

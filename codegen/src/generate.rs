@@ -13,13 +13,14 @@ const SERVICES_WITHOUT_SCHEMA: [&str; 4] = ["Dhcp", "Dns", "NetBios", "Sntp"];
 
 /// The generated file's contents for `cfg`, read from `file`.
 pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
-    let items: [TokenStream; 6] = [
+    let items: [TokenStream; 7] = [
         cfg.device.impl_items(),
         cfg.ipv4.impl_items(),
         cfg.arp.impl_items(),
         cfg.udp.impl_items(),
         cfg.icmp.impl_items(),
         cfg.poll.impl_items(),
+        cfg.tcp.impl_items(),
     ];
     let disabled = SERVICES_WITHOUT_SCHEMA.iter().map(|name| {
         let ident = proc_macro2::Ident::new(name, proc_macro2::Span::call_site());

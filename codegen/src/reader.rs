@@ -81,6 +81,11 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
         }
     }
 
+    /// True when the table exists in the file.
+    pub(crate) fn table_present(&self) -> bool {
+        self.table.is_some()
+    }
+
     /// The diagnostics collector (for errors that are not about one key).
     pub(crate) fn diags(&mut self) -> &mut Diagnostics<'s> {
         self.diags
@@ -202,6 +207,38 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
                 self.error(key, span, format!("expected {what}, found {found}"));
                 Field::Invalid
             }
+        }
+    }
+
+    /// A string that must be one of `options`; a near miss is suggested.
+    pub(crate) fn choice(
+        &mut self,
+        key: &'static str,
+        options: &[&'static str],
+    ) -> Field<&'static str> {
+        let list = options
+            .iter()
+            .map(|o| format!("\"{o}\""))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        match self.string(key, &format!("one of {list}")) {
+            Field::Value(s, span) => match options.iter().find(|o| **o == s) {
+                Some(o) => Field::Value(o, span),
+                None => {
+                    let hint = match nearest(&s, options) {
+                        Some(n) => format!("; did you mean \"{n}\"?"),
+                        None => String::new(),
+                    };
+                    self.error(
+                        key,
+                        span,
+                        format!("expected one of {list}, found {}{hint}", quote_str(&s)),
+                    );
+                    Field::Invalid
+                }
+            },
+            Field::Absent => Field::Absent,
+            Field::Invalid => Field::Invalid,
         }
     }
 

@@ -92,9 +92,55 @@ enabled = false
     assert!(!c.icmp.echo);
     assert_eq!(c.poll.frames_per_poll, 1);
     let names: Vec<_> = c.reserved.iter().map(|s| (s.name(), s.enabled())).collect();
-    assert_eq!(names, [("http", true), ("tcp", false)]);
+    assert_eq!(names, [("http", true)]);
+    assert!(!c.tcp.enabled);
+    assert_eq!(c.tcp.effective_sockets(), 0);
     assert_eq!(c.reserved("http").unwrap().string("web_root"), Some("web"));
     assert!(c.reserved("http").unwrap().get("anything").is_some());
+}
+
+#[test]
+fn tcp_section_values_and_errors() {
+    let c = parse_config(
+        "stack.toml",
+        &with_device("[tcp]\nsockets = 6\nwindow = 4\nretransmission = \"buffer\"\nsplit = true\n"),
+    )
+    .unwrap();
+    assert!(c.tcp.enabled && c.tcp.buffer && c.tcp.split);
+    assert_eq!((c.tcp.effective_sockets(), c.tcp.window), (6, 4));
+    let code = generate_from_str(
+        "stack.toml",
+        &with_device("[tcp]\nsockets = 6\nwindow = 4\nretransmission = \"buffer\"\nsplit = true\n"),
+    )
+    .unwrap();
+    let code = squash(&code);
+    assert!(
+        code.contains("typeTcpSockets=[::emberstack::tcp::TcpSocket;6];"),
+        "{code}"
+    );
+    assert!(
+        code.contains("typeTcpSegments=[::emberstack::tcp::SentSegment;48];"),
+        "{code}"
+    );
+    assert!(code.contains("typeTcpBuffer=[u8;35040];"), "{code}");
+
+    let src = with_device(
+        "[tcp]\nretransmission = \"bufer\"\nwindow = 9\nrto_min_ms = 500\nrto_max_ms = 400\n",
+    );
+    let err = parse_config("stack.toml", &src).unwrap_err().to_string();
+    assert!(
+        err.contains("[tcp] retransmission: expected one of \"regenerate\" or \"buffer\", found \"bufer\"; did you mean \"buffer\"?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[tcp] window: expected an integer from 1 to 8, found 9"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[tcp] rto_max_ms: must be at least rto_min_ms (500 ms), found 400"),
+        "{err}"
+    );
+    assert!(err.contains("stack.toml:"), "{err}");
 }
 
 #[test]
@@ -745,6 +791,10 @@ fn generated_code_is_valid_rust_with_expected_items() {
                         "NetBios",
                         "STATIC_IPV4",
                         "Sntp",
+                        "TCP",
+                        "TcpBuffer",
+                        "TcpSegments",
+                        "TcpSockets",
                         "UdpSockets"
                     ]
                 );

@@ -7,16 +7,30 @@
 
 emberstack::include_stack!();
 
+pub mod tcp_services;
+
 use core::fmt;
 use emberstack::config::StaticIpv4;
+use emberstack::config::Table;
+use emberstack::iface::PayloadSink;
 use emberstack::iface::{DropReason, Event};
 use emberstack::nic::Nic;
+use emberstack::tcp::{TcpEvent, TcpHandle, TcpReader, TcpSocket};
+use emberstack::udp::Endpoint;
 use emberstack::udp::{UdpDatagram, UdpHandle};
 use emberstack::wire::EthernetAddress;
 use emberstack::{App, Instant};
+use tcp_services::{Service, ECHO_RING};
 
-/// The UDP echo service port (RFC 862).
+/// The UDP and TCP echo service port (RFC 862).
 pub const ECHO_PORT: u16 = 7;
+/// The TCP discard port (RFC 863).
+pub const DISCARD_PORT: u16 = 9;
+/// The TCP chargen port (RFC 864).
+pub const CHARGEN_PORT: u16 = 19;
+/// TCP sockets in the configuration.
+pub const TCP_SOCKETS: usize =
+    <<Device as emberstack::Config>::TcpSockets as Table<TcpSocket>>::LEN;
 
 /// Where log lines go: stdout on the host, semihosting on the board.
 pub trait Log {
@@ -34,6 +48,9 @@ pub struct Options {
     pub ipv4: Option<StaticIpv4>,
     /// Seed for the application's random numbers.
     pub seed: u64,
+    /// Send this many bytes of the `i mod 251` pattern to this endpoint
+    /// once, then close (`--tcp-send HOST:PORT --bytes N`).
+    pub tcp_send: Option<(Endpoint, u32)>,
 }
 
 /// The application half: services and logging, called by the stack.
@@ -41,6 +58,13 @@ pub struct DeviceApp<L: Log> {
     log: L,
     rng: u64,
     udp_echo: Option<UdpHandle>,
+    tcp: [Service; TCP_SOCKETS],
+    /// Per socket: the listening service to return to after a connection.
+    listening: [Service; TCP_SOCKETS],
+    rings: [[u8; ECHO_RING]; TCP_SOCKETS],
+    tcp_send: Option<(Endpoint, u32)>,
+    /// Sockets whose peer closed: we close too (bit i = socket i).
+    close_requests: u64,
 }
 
 /// The reference device: the configured stack plus its application.
@@ -65,10 +89,36 @@ impl<L: Log> ReferenceDevice<L> {
             log,
             rng: options.seed,
             udp_echo: None,
+            tcp: [Service::None; TCP_SOCKETS],
+            listening: [Service::None; TCP_SOCKETS],
+            rings: [[0; ECHO_RING]; TCP_SOCKETS],
+            tcp_send: options.tcp_send,
+            close_requests: 0,
         };
         match stack.udp_bind(ECHO_PORT) {
             Ok(h) => app.udp_echo = Some(h),
             Err(e) => app.log.line(format_args!("udp: echo not bound: {e}")),
+        }
+        // Sockets: one each for discard and chargen, one kept free for
+        // client connections, the rest listen for echo.
+        let echo = TCP_SOCKETS.saturating_sub(3).max(1);
+        let plan = [
+            (DISCARD_PORT, 1, Service::Discard { bytes: 0, crc: 0 }),
+            (CHARGEN_PORT, 1, Service::Chargen),
+            (ECHO_PORT, echo, Service::Echo(Default::default())),
+        ];
+        for (port, count, service) in plan {
+            for _ in 0..count {
+                match stack.tcp_listen(port) {
+                    Ok(h) => {
+                        app.tcp[h.index()] = service;
+                        app.listening[h.index()] = service;
+                    }
+                    Err(e) => app
+                        .log
+                        .line(format_args!("tcp: port {port} not opened: {e}")),
+                }
+            }
         }
         app.log.line(format_args!(
             "device: {} mac {} ram {} bytes",
@@ -89,7 +139,31 @@ impl<L: Log> ReferenceDevice<L> {
 
     /// Runs the stack once; true when it did work (poll again at once).
     pub fn poll<N: Nic>(&mut self, now: Instant, nic: &mut N) -> bool {
-        self.stack.poll(now, nic, &mut self.app)
+        if let Some((remote, total)) = self.app.tcp_send.take() {
+            match self.stack.tcp_connect(&mut self.app, now, remote) {
+                Ok(h) => {
+                    self.app.tcp[h.index()] = Service::Sender { total };
+                    self.stack.tcp_close(h); // FIN once all is produced
+                    self.app
+                        .log
+                        .line(format_args!("tcp: sending {total} bytes to {remote}"));
+                }
+                Err(e) => self
+                    .app
+                    .log
+                    .line(format_args!("tcp: cannot connect to {remote}: {e}")),
+            }
+        }
+        let busy = self.stack.poll(now, nic, &mut self.app);
+        let closing = core::mem::take(&mut self.app.close_requests);
+        for i in 0..TCP_SOCKETS {
+            if closing & (1 << i) != 0 {
+                if let Ok(h) = u8::try_from(i) {
+                    self.stack.tcp_close(TcpHandle::from_index(h));
+                }
+            }
+        }
+        busy || closing != 0
     }
 
     /// When the device next needs to run without a frame arriving.
@@ -169,6 +243,98 @@ impl<L: Log> App for DeviceApp<L> {
         }
     }
 
+    fn tcp_event(&mut self, h: TcpHandle, event: TcpEvent) {
+        let i = h.index();
+        let Some(service) = self.tcp.get_mut(i) else {
+            return;
+        };
+        let log = &mut self.log;
+        match (event, &mut *service) {
+            (TcpEvent::Connected { remote }, s) => {
+                log.line(format_args!("tcp: connected {remote} on {h} ({})", name(s)))
+            }
+            (TcpEvent::Acked { offset }, Service::Echo(e)) => e.acked = offset,
+            (TcpEvent::Acked { offset }, Service::Sender { total }) if offset == *total => {
+                log.line(format_args!("tcp: sent {total}"))
+            }
+            (TcpEvent::Acked { .. }, _) => {}
+            (TcpEvent::Retransmit { offset }, _) => {
+                log.line(format_args!("tcp: retransmit {h} from {offset}"))
+            }
+            (TcpEvent::PeerClosed, Service::Discard { bytes, crc }) => {
+                log.line(format_args!("tcp: discard {bytes} bytes crc32={crc:08x}"))
+            }
+            (TcpEvent::PeerClosed, Service::Echo(e)) => {
+                log.line(format_args!("tcp: echo {} bytes", e.total))
+            }
+            (TcpEvent::PeerClosed, s) => {
+                log.line(format_args!("tcp: peer closed {h} ({})", name(s)))
+            }
+            (TcpEvent::Closed, _) => log.line(format_args!("tcp: closed {h}")),
+            (TcpEvent::Reset, _) => log.line(format_args!("tcp: reset {h}")),
+            (TcpEvent::TimedOut, _) => log.line(format_args!("tcp: timed out {h}")),
+            (TcpEvent::RegenerationMismatch { offset }, _) => {
+                log.line(format_args!("tcp: regeneration mismatch {h} at {offset}"))
+            }
+        }
+        if matches!(
+            event,
+            TcpEvent::Closed
+                | TcpEvent::Reset
+                | TcpEvent::TimedOut
+                | TcpEvent::RegenerationMismatch { .. }
+        ) {
+            // Fresh state for the next connection on a listening socket.
+            *service = self.listening.get(i).copied().unwrap_or_default();
+        }
+        if event == TcpEvent::PeerClosed {
+            self.close_requests |= 1 << i;
+        }
+    }
+
+    fn tcp_received<N: Nic>(&mut self, h: TcpHandle, data: &mut TcpReader<'_, N>) -> usize {
+        let i = h.index();
+        match self.tcp.get_mut(i) {
+            Some(Service::Echo(e)) => match self.rings.get_mut(i) {
+                Some(ring) => tcp_services::ring_take(ring, e, data),
+                None => 0,
+            },
+            Some(Service::Discard { bytes, crc }) => {
+                let (n, c) = tcp_services::discard(data, *crc);
+                *bytes += n as u64;
+                *crc = c;
+                n
+            }
+            _ => data.len(),
+        }
+    }
+
+    fn tcp_produce(&mut self, h: TcpHandle, offset: u32, max: usize, sink: &mut dyn PayloadSink) {
+        let i = h.index();
+        match self.tcp.get(i) {
+            Some(Service::Echo(e)) => {
+                if let Some(ring) = self.rings.get(i) {
+                    tcp_services::ring_produce(ring, e, offset, max, sink)
+                }
+            }
+            Some(Service::Chargen) => {
+                tcp_services::produce_fn(offset, max, sink, tcp_services::chargen_byte)
+            }
+            Some(Service::Sender { total }) => {
+                let left = total.saturating_sub(offset) as usize;
+                tcp_services::produce_fn(offset, max.min(left), sink, tcp_services::pattern_byte)
+            }
+            _ => {}
+        }
+    }
+
+    fn tcp_recv_space(&mut self, h: TcpHandle) -> usize {
+        match self.tcp.get(h.index()) {
+            Some(Service::Echo(e)) => e.space(),
+            _ => usize::MAX,
+        }
+    }
+
     fn udp_datagram<N: Nic>(&mut self, d: &mut UdpDatagram<'_, '_, N>) {
         if d.socket().is_some() && d.socket() == self.udp_echo {
             let (len, to) = (d.len(), d.remote());
@@ -182,12 +348,25 @@ impl<L: Log> App for DeviceApp<L> {
     }
 }
 
+fn name(s: &Service) -> &'static str {
+    match s {
+        Service::None => "none",
+        Service::Echo(_) => "echo",
+        Service::Discard { .. } => "discard",
+        Service::Chargen => "chargen",
+        Service::Sender { .. } => "sender",
+    }
+}
+
 fn layer(r: DropReason) -> &'static str {
     match r {
         DropReason::ArpMalformed => "arp",
         DropReason::IcmpChecksum | DropReason::IcmpUnsupported => "icmp",
         DropReason::UdpChecksum | DropReason::UdpMalformed | DropReason::UdpNoSocket => "udp",
-        DropReason::Tcp => "tcp",
+        DropReason::TcpMalformed
+        | DropReason::TcpChecksum
+        | DropReason::TcpNoSocket
+        | DropReason::TcpOutOfWindow => "tcp",
         _ => "ip",
     }
 }

@@ -8,6 +8,7 @@
 
 use crate::iface::arp::ArpEntry;
 use crate::service::Service;
+use crate::tcp::{SentSegment, TcpConfig, TcpSocket};
 use crate::time::Duration;
 use crate::udp::UdpSocket;
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
@@ -69,6 +70,16 @@ pub trait Config: 'static {
     type ArpCache: Table<ArpEntry>;
     /// The UDP socket table: `[UdpSocket; N]` (`N = 0` disables UDP).
     type UdpSockets: Table<UdpSocket>;
+
+    /// TCP settings (`[tcp]`).
+    const TCP: TcpConfig = TcpConfig::DEFAULT;
+    /// The TCP socket table: `[TcpSocket; N]` (`N = 0` disables TCP).
+    type TcpSockets: Table<TcpSocket>;
+    /// In-flight segment records: `[SentSegment; N × segments per socket]`.
+    type TcpSegments: Table<SentSegment>;
+    /// Retransmit buffers in buffer mode: `[u8; N × window × mss]`, else
+    /// `[u8; 0]`.
+    type TcpBuffer: Table<u8>;
 
     /// The DHCP client, or [`Disabled`](crate::service::Disabled).
     type Dhcp: Service;

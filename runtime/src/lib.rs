@@ -32,6 +32,7 @@ pub mod iface;
 pub mod nic;
 pub mod service;
 pub mod stack;
+pub mod tcp;
 pub mod time;
 pub mod udp;
 pub mod wire;

@@ -2,9 +2,11 @@
 
 use crate::config::{Config, StaticIpv4, Table};
 use crate::iface::ingress::{self, Sockets, UdpOffer};
+use crate::iface::PayloadSink;
 use crate::iface::{arp, Counters, Event, Interface, Io, Payload, SendError, Transport};
 use crate::nic::Nic;
 use crate::service::{earliest, Service};
+use crate::tcp::{self, TcpError, TcpEvent, TcpHandle, TcpReader, TcpShared, TcpState, TcpTables};
 use crate::time::Instant;
 use crate::udp::{self, BindError, Endpoint, UdpDatagram, UdpHandle};
 use crate::wire::{arp as arp_wire, EthernetAddress, Ipv4Address};
@@ -27,6 +29,41 @@ pub trait App {
     fn udp_datagram<N: Nic>(&mut self, datagram: &mut UdpDatagram<'_, '_, N>) {
         let _ = datagram;
     }
+
+    /// A TCP socket the application owns changed state (see [`TcpEvent`]).
+    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
+        let _ = (socket, event);
+    }
+
+    /// In-order TCP data arrived, readable from the NIC during this call.
+    /// Return how many bytes (a prefix) were taken; only those are
+    /// acknowledged, the peer resends the rest. The default discards all.
+    fn tcp_received<N: Nic>(&mut self, socket: TcpHandle, data: &mut TcpReader<'_, N>) -> usize {
+        let _ = socket;
+        data.len()
+    }
+
+    /// Write the bytes of the outgoing stream starting at `offset` (at most
+    /// `max`; fewer or none is fine) into `sink`. **The same offset must
+    /// always give the same bytes**: a lost segment is sent again by asking
+    /// for its offset again (see [`tcp`]). Offsets count from 0
+    /// at the start of the stream, modulo 2^32.
+    fn tcp_produce(
+        &mut self,
+        socket: TcpHandle,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+    ) {
+        let _ = (socket, offset, max, sink);
+    }
+
+    /// Bytes the application can take on this socket now; the advertised
+    /// window is at most this. The default is unlimited.
+    fn tcp_recv_space(&mut self, socket: TcpHandle) -> usize {
+        let _ = socket;
+        usize::MAX
+    }
 }
 
 /// The whole network stack for one interface, sized by `C`.
@@ -38,8 +75,29 @@ pub struct Stack<C: Config> {
     iface: Interface,
     arp: C::ArpCache,
     udp: C::UdpSockets,
+    tcp: TcpState_<C>,
     services: Services<C>,
     _config: PhantomData<C>,
+}
+
+/// The TCP tables, sized by the configuration.
+struct TcpState_<C: Config> {
+    sockets: C::TcpSockets,
+    segments: C::TcpSegments,
+    buffer: C::TcpBuffer,
+    shared: TcpShared,
+}
+
+impl<C: Config> TcpState_<C> {
+    fn tables(&mut self) -> TcpTables<'_> {
+        TcpTables {
+            sockets: self.sockets.slots_mut(),
+            segments: self.segments.slots_mut(),
+            buffer: self.buffer.slots_mut(),
+            shared: &mut self.shared,
+            config: &C::TCP,
+        }
+    }
 }
 
 /// The protocol services, each present only when enabled.
@@ -103,6 +161,12 @@ impl<C: Config> Stack<C> {
             iface: Interface::new(mac, ipv4),
             arp: C::ArpCache::new_table(),
             udp: C::UdpSockets::new_table(),
+            tcp: TcpState_ {
+                sockets: C::TcpSockets::new_table(),
+                segments: C::TcpSegments::new_table(),
+                buffer: C::TcpBuffer::new_table(),
+                shared: TcpShared::default(),
+            },
             services: Services::new(),
             _config: PhantomData,
         }
@@ -159,6 +223,7 @@ impl<C: Config> Stack<C> {
             iface,
             arp,
             udp,
+            tcp,
             services,
             ..
         } = self;
@@ -187,6 +252,7 @@ impl<C: Config> Stack<C> {
         }
         let mut sockets = Sockets {
             udp: udp.slots_mut(),
+            tcp: tcp.tables(),
             icmp_echo: C::ICMP_ECHO,
             services,
         };
@@ -198,6 +264,7 @@ impl<C: Config> Stack<C> {
             io.nic.rx_dump();
             busy = true;
         }
+        tcp::output::poll(&mut io, &mut sockets.tcp, app);
         services.poll(&mut io, app);
         busy
     }
@@ -208,7 +275,88 @@ impl<C: Config> Stack<C> {
         if self.iface.announce && self.iface.ipv4.is_some() {
             return Some(now);
         }
-        self.services.poll_at().map(|t| t.max(now))
+        let tcp = tcp::output::poll_at(self.tcp.sockets.slots(), &C::TCP, now);
+        crate::service::earliest(tcp, self.services.poll_at()).map(|t| t.max(now))
+    }
+
+    /// Opens a listening TCP socket on `port`. Call it N times for N
+    /// connections at once on one port; each socket goes back to listening
+    /// when its connection ends.
+    pub fn tcp_listen(&mut self, port: u16) -> Result<TcpHandle, TcpError> {
+        tcp::listen(self.tcp.sockets.slots_mut(), port)
+    }
+
+    /// Starts connecting to `remote` from a random local port; the SYN goes
+    /// out on the next poll (after ARP). [`TcpEvent::Connected`] follows.
+    pub fn tcp_connect<A: App>(
+        &mut self,
+        app: &mut A,
+        now: Instant,
+        remote: Endpoint,
+    ) -> Result<TcpHandle, TcpError> {
+        if remote.port == 0 || remote.addr.is_unspecified() || remote.addr.is_broadcast() {
+            return Err(TcpError::InvalidEndpoint);
+        }
+        let local_addr = self.iface.address().ok_or(TcpError::InvalidEndpoint)?;
+        let t = &mut self.tcp;
+        let sockets = t.sockets.slots_mut();
+        let i = sockets
+            .iter()
+            .position(|s| s.state() == TcpState::Closed)
+            .ok_or(TcpError::NoFreeSocket)?;
+        let port = t
+            .shared
+            .ephemeral_port(app, sockets)
+            .ok_or(TcpError::NoFreeSocket)?;
+        let iss = t
+            .shared
+            .isn(app, now.millis(), Endpoint::new(local_addr, port), remote);
+        let handle = TcpHandle(u8::try_from(i).map_err(|_| TcpError::NoFreeSocket)?);
+        if let Some(s) = sockets.get_mut(i) {
+            tcp::connect(s, port, remote, iss, &C::TCP, now);
+        }
+        Ok(handle)
+    }
+
+    /// Closes gracefully: FIN goes out once the owner produces no more
+    /// data. A listening socket stops listening and is freed.
+    pub fn tcp_close(&mut self, socket: TcpHandle) {
+        if let Some(s) = self.tcp.sockets.slots_mut().get_mut(socket.index()) {
+            tcp::close(s);
+        }
+    }
+
+    /// Resets the connection at once (RST) and frees the socket.
+    pub fn tcp_abort<N: Nic>(&mut self, nic: &mut N, now: Instant, socket: TcpHandle) {
+        let mut io = Io {
+            nic,
+            iface: &mut self.iface,
+            arp: self.arp.slots_mut(),
+            arp_lifetime: C::ARP_LIFETIME,
+            now,
+        };
+        if let Some(s) = self.tcp.sockets.slots_mut().get_mut(socket.index()) {
+            tcp::output::abort_now(&mut io, s);
+        }
+    }
+
+    /// A socket's state.
+    pub fn tcp_state(&self, socket: TcpHandle) -> TcpState {
+        self.tcp
+            .sockets
+            .slots()
+            .get(socket.index())
+            .map(|s| s.state())
+            .unwrap_or_default()
+    }
+
+    /// A socket's peer, when connected.
+    pub fn tcp_remote(&self, socket: TcpHandle) -> Option<Endpoint> {
+        self.tcp
+            .sockets
+            .slots()
+            .get(socket.index())
+            .and_then(|s| s.remote())
     }
 
     /// The DHCP client (a compile error to use when `[dhcp]` is off).

@@ -15,6 +15,7 @@ use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::{DropReason, Event};
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
 use emberstack::service::Disabled;
+use emberstack::tcp::{SentSegment, TcpSocket};
 use emberstack::udp::UdpSocket;
 use emberstack::wire::checksum::checksum;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
@@ -35,6 +36,9 @@ impl Config for Dut {
     const ICMP_ECHO: bool = true;
     type ArpCache = [ArpEntry; 2];
     type UdpSockets = [UdpSocket; 1];
+    type TcpSockets = [TcpSocket; 2];
+    type TcpSegments = [SentSegment; 2];
+    type TcpBuffer = [u8; 0];
     type Dhcp = Disabled;
     type Dns = Disabled;
     type NetBios = Disabled;

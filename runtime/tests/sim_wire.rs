@@ -14,6 +14,7 @@ use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::{Event, SendError};
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
 use emberstack::service::Disabled;
+use emberstack::tcp::{SentSegment, TcpSocket};
 use emberstack::udp::UdpSocket;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 use emberstack::{App, Config, Duration, Instant, Stack};
@@ -34,6 +35,9 @@ macro_rules! sim_config {
             const ICMP_ECHO: bool = true;
             type ArpCache = [ArpEntry; 4];
             type UdpSockets = [UdpSocket; 2];
+            type TcpSockets = [TcpSocket; 2];
+            type TcpSegments = [SentSegment; 2];
+            type TcpBuffer = [u8; 0];
             type Dhcp = Disabled;
             type Dns = Disabled;
             type NetBios = Disabled;

@@ -14,6 +14,7 @@ mod icmp;
 mod ipv4;
 mod poll;
 mod reserved;
+mod tcp;
 mod udp;
 
 use proc_macro2::TokenStream;
@@ -28,14 +29,13 @@ pub use icmp::IcmpSection;
 pub use ipv4::{Ipv4Cidr, Ipv4Section};
 pub use poll::PollSection;
 pub use reserved::{RawValue, ReservedSection};
+pub use tcp::TcpSection;
 pub use udp::UdpSection;
 
 /// Sections accepted now and given meaning by later versions: their content
 /// is kept as written (any keys), `enabled = false` is allowed in each, and
 /// they generate nothing yet.
-pub const RESERVED: [&str; 8] = [
-    "tcp", "dhcp", "dns", "netbios", "sntp", "http", "smtp", "pop3",
-];
+pub const RESERVED: [&str; 7] = ["dhcp", "dns", "netbios", "sntp", "http", "smtp", "pop3"];
 
 /// Keys of the document root (outside any section). Written after a
 /// section header they belong to that section, a common TOML slip that gets
@@ -65,6 +65,8 @@ pub struct StackConfig {
     pub icmp: IcmpSection,
     /// `[poll]`: per-`poll` work bound.
     pub poll: PollSection,
+    /// `[tcp]`: TCP sockets, windows, timers.
+    pub tcp: TcpSection,
     /// Reserved sections present in the file, in file order.
     pub reserved: Vec<ReservedSection>,
 }
@@ -120,6 +122,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     let udp = section::<UdpSection>(&mut r);
     let icmp = section::<IcmpSection>(&mut r);
     let poll = section::<PollSection>(&mut r);
+    let tcp = section::<TcpSection>(&mut r);
     let mut reserved = Vec::new();
     for name in RESERVED {
         if let Some(s) = reserved::parse(name, &mut r) {
@@ -137,6 +140,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         udp,
         icmp,
         poll,
+        tcp,
         reserved,
     })
 }

@@ -11,7 +11,7 @@
 //!   second time is caught here and the frame is abandoned.
 
 use crate::nic::{Nic, NicError, TxMode, MAX_FRAME_LEN, MIN_FRAME_LEN};
-use crate::wire::{ethernet, icmp, ipv4, udp};
+use crate::wire::{ethernet, icmp, ipv4, tcp, udp};
 use crate::wire::{Checksum, EtherType, EthernetAddress, IpProtocol, Ipv4Address};
 
 /// Largest IPv4 packet the stack sends (the Ethernet MTU).
@@ -43,6 +43,25 @@ pub trait Payload {
     fn known(&self) -> Option<(usize, Checksum)> {
         None
     }
+    /// Called with the produced length and sum before the frame is sent;
+    /// returning false abandons the frame ([`SendError::PayloadChanged`]).
+    /// TCP uses it to refuse a regenerated segment that differs from the
+    /// original.
+    fn accept(&self, len: usize, sum: Checksum) -> bool {
+        let _ = (len, sum);
+        true
+    }
+}
+
+/// What went out: the frame and payload sizes and the payload's sum.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent {
+    /// Frame bytes handed to the NIC (padding included).
+    pub frame_len: usize,
+    /// Payload bytes.
+    pub payload_len: usize,
+    /// One's-complement sum of the payload.
+    pub payload_sum: Checksum,
 }
 
 /// A payload held in memory.
@@ -182,6 +201,9 @@ pub enum Transport {
         /// Their port.
         dst_port: u16,
     },
+    /// A TCP header (RFC 9293); its `payload_len` is filled in from the
+    /// payload actually produced.
+    Tcp(tcp::Repr),
     /// An ICMP header (RFC 792): type, code, and the 4 bytes after the
     /// checksum (echo identifier and sequence, or zeros for errors).
     Icmp {
@@ -198,6 +220,7 @@ impl Transport {
     fn protocol(&self) -> IpProtocol {
         match self {
             Transport::Udp { .. } => IpProtocol::Udp,
+            Transport::Tcp(_) => IpProtocol::Tcp,
             Transport::Icmp { .. } => IpProtocol::Icmp,
         }
     }
@@ -205,6 +228,7 @@ impl Transport {
     fn header_len(&self) -> usize {
         match self {
             Transport::Udp { .. } => udp::HEADER_LEN,
+            Transport::Tcp(repr) => repr.header_len(),
             Transport::Icmp { .. } => icmp::HEADER_LEN,
         }
     }
@@ -232,6 +256,19 @@ impl Transport {
                 sum.add_checksum(payload_sum);
                 let mut pkt = udp::Packet::new_unchecked(&mut *buf);
                 pkt.set_checksum(udp::checksum_field(sum));
+            }
+            Transport::Tcp(repr) => {
+                let repr = tcp::Repr {
+                    payload_len,
+                    ..repr
+                };
+                let mut sum = ipv4::pseudo_header(ip.src, ip.dst, IpProtocol::Tcp, repr.tcp_len());
+                let mut pkt = tcp::Packet::new_unchecked(&mut *buf);
+                repr.emit_header(&mut pkt, 0);
+                sum.add_bytes(buf.get(..hdr_len).unwrap_or(&[]));
+                sum.add_checksum(payload_sum);
+                let mut pkt = tcp::Packet::new_unchecked(&mut *buf);
+                pkt.set_checksum(sum.finish());
             }
             Transport::Icmp {
                 msg_type,
@@ -299,13 +336,13 @@ impl From<NicError> for SendError {
 /// Fixed part of every frame: Ethernet + IPv4 headers.
 const FIXED: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
 
-/// Sends one IPv4 packet; returns the frame length.
+/// Sends one IPv4 packet.
 pub(crate) fn send_ipv4<N: Nic>(
     nic: &mut N,
     ip: &IpHeader,
     transport: &Transport,
     payload: &mut dyn Payload,
-) -> Result<usize, SendError> {
+) -> Result<Sent, SendError> {
     let th_len = transport.header_len();
     let max_payload = MTU.saturating_sub(ipv4::HEADER_LEN).saturating_sub(th_len);
     let mut hdr = [0u8; FIXED + MAX_TRANSPORT_HEADER];
@@ -327,6 +364,9 @@ pub(crate) fn send_ipv4<N: Nic>(
             if plen > max_payload {
                 return Err(SendError::TooLong);
             }
+            if !payload.accept(plen, psum) {
+                return Err(SendError::PayloadChanged);
+            }
             let frame_len = hdr_len.saturating_add(plen).max(MIN_FRAME_LEN);
             if !nic.tx_ready(frame_len) {
                 return Err(SendError::Busy);
@@ -343,7 +383,11 @@ pub(crate) fn send_ipv4<N: Nic>(
                 return Err(SendError::PayloadChanged);
             }
             nic.tx_send()?;
-            Ok(frame_len)
+            Ok(Sent {
+                frame_len,
+                payload_len: plen,
+                payload_sum: psum,
+            })
         }
         TxMode::Rewrite => {
             if !nic.tx_ready(MAX_FRAME_LEN) {
@@ -360,6 +404,10 @@ pub(crate) fn send_ipv4<N: Nic>(
                 nic.tx_abort();
                 return Err(SendError::TooLong);
             }
+            if !payload.accept(plen, psum) {
+                nic.tx_abort();
+                return Err(SendError::PayloadChanged);
+            }
             fill_headers(&mut hdr, ip, transport, plen, psum);
             nic.tx_rewrite(
                 ethernet::HEADER_LEN,
@@ -368,7 +416,11 @@ pub(crate) fn send_ipv4<N: Nic>(
             let len = hdr_len.saturating_add(plen);
             pad(nic, len, MIN_FRAME_LEN);
             nic.tx_send()?;
-            Ok(len.max(MIN_FRAME_LEN))
+            Ok(Sent {
+                frame_len: len.max(MIN_FRAME_LEN),
+                payload_len: plen,
+                payload_sum: psum,
+            })
         }
     }
 }

@@ -9,7 +9,10 @@ use super::egress::{rx_sum, FromRx, Transport};
 use super::{arp, DropReason, Event, Io};
 use crate::nic::Nic;
 use crate::stack::App;
+use crate::tcp::input::{segment_arrives, Segment};
+use crate::tcp::TcpTables;
 use crate::udp::{self, Endpoint, UdpDatagram, UdpSocket};
+use crate::wire::tcp as tcp_wire;
 use crate::wire::{arp as arp_wire, ethernet, icmp, ipv4, udp as udp_wire};
 use crate::wire::{Checksum, EtherType, EthernetAddress, IpProtocol};
 
@@ -26,6 +29,7 @@ pub(crate) trait UdpOffer {
 /// What ingress needs besides the interface.
 pub(crate) struct Sockets<'s, S: UdpOffer> {
     pub udp: &'s mut [UdpSocket],
+    pub tcp: TcpTables<'s>,
     pub icmp_echo: bool,
     pub services: &'s mut S,
 }
@@ -154,7 +158,7 @@ fn handle_ipv4<N: Nic, A: App, S: UdpOffer>(
     match ip.next_header {
         IpProtocol::Icmp => handle_icmp(io, sockets, app, &l4),
         IpProtocol::Udp => handle_udp(io, sockets, app, &l4),
-        IpProtocol::Tcp => Err(DropReason::Tcp),
+        IpProtocol::Tcp => handle_tcp(io, sockets, app, &l4),
         IpProtocol::Unknown(_) => Err(DropReason::UnknownProtocol),
     }
 }
@@ -292,6 +296,49 @@ fn handle_udp<N: Nic, A: App, S: UdpOffer>(
     c.udp_delivered = c.udp_delivered.wrapping_add(1);
     app.udp_datagram(&mut dgram);
     Ok(())
+}
+
+fn handle_tcp<N: Nic, A: App, S: UdpOffer>(
+    io: &mut Io<'_, N>,
+    sockets: &mut Sockets<'_, S>,
+    app: &mut A,
+    l4: &Layer4<'_>,
+) -> Result<(), DropReason> {
+    let pkt =
+        tcp_wire::Packet::new_header_checked(l4.head).map_err(|_| DropReason::TcpMalformed)?;
+    let hlen = pkt.header_len();
+    if hlen > l4.len {
+        return Err(DropReason::TcpMalformed);
+    }
+    let hdr = l4.head.get(..hlen).ok_or(DropReason::TcpMalformed)?;
+    let payload_offset = l4.offset.saturating_add(hlen);
+    let payload_len = l4.len.saturating_sub(hlen);
+    let data_sum = rx_sum(io.nic, payload_offset, payload_len).ok_or(DropReason::Truncated)?;
+    let mut sum = ipv4::pseudo_header(
+        l4.ip.src_addr,
+        l4.ip.dst_addr,
+        IpProtocol::Tcp,
+        u16::try_from(l4.len).unwrap_or(u16::MAX),
+    );
+    sum.add_bytes(hdr);
+    sum.add_checksum(data_sum);
+    if !sum.is_valid() {
+        return Err(DropReason::TcpChecksum);
+    }
+    let repr = tcp_wire::Repr::parse(&tcp_wire::Packet::new_unchecked(hdr), payload_len)
+        .map_err(|_| DropReason::TcpMalformed)?;
+    // TCP is unicast only.
+    if io.address() != Some(l4.ip.dst_addr) || l4.ip.src_addr.is_broadcast() {
+        return Err(DropReason::TcpMalformed);
+    }
+    let seg = Segment {
+        src_ip: l4.ip.src_addr,
+        dst_ip: l4.ip.dst_addr,
+        src_mac: l4.src_mac,
+        repr,
+        payload_offset,
+    };
+    segment_arrives(io, &mut sockets.tcp, app, &seg)
 }
 
 /// RFC 1122 §4.1.3.1: a host SHOULD send port unreachable; only for

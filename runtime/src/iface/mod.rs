@@ -10,7 +10,9 @@ use crate::nic::Nic;
 use crate::time::{Duration, Instant};
 use crate::wire::{arp as arp_wire, ethernet, EtherType, EthernetAddress, Ipv4Address};
 use arp::{ArpEntry, Resolution};
-pub use egress::{Bytes, FnPayload, FromRx, IpHeader, Payload, PayloadSink, SendError, Transport};
+pub use egress::{
+    Bytes, FnPayload, FromRx, IpHeader, Payload, PayloadSink, SendError, Sent, Transport,
+};
 
 /// Why an incoming frame was dropped. Every dropped frame is counted under
 /// exactly one reason.
@@ -45,13 +47,21 @@ pub enum DropReason {
     UdpChecksum,
     /// No socket bound to the destination port.
     UdpNoSocket,
-    /// TCP segment for which nothing listens or is invalid.
-    Tcp,
+    /// TCP header invalid (data offset, options, contradictory flags).
+    TcpMalformed,
+    /// TCP checksum wrong.
+    TcpChecksum,
+    /// No socket for the segment (answered with RST), or a SYN for a port
+    /// whose sockets are all busy (ignored, the peer retries).
+    TcpNoSocket,
+    /// Outside the receive window, an unacceptable ACK, or a challenged
+    /// RST/SYN (answered with an ACK, RFC 5961).
+    TcpOutOfWindow,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 15;
+    pub const COUNT: usize = 18;
     /// All reasons, in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Truncated,
@@ -68,7 +78,10 @@ impl DropReason {
         DropReason::UdpMalformed,
         DropReason::UdpChecksum,
         DropReason::UdpNoSocket,
-        DropReason::Tcp,
+        DropReason::TcpMalformed,
+        DropReason::TcpChecksum,
+        DropReason::TcpNoSocket,
+        DropReason::TcpOutOfWindow,
     ];
 
     /// A short stable name for logs.
@@ -88,7 +101,10 @@ impl DropReason {
             DropReason::UdpMalformed => "udp-malformed",
             DropReason::UdpChecksum => "udp-checksum",
             DropReason::UdpNoSocket => "udp-no-socket",
-            DropReason::Tcp => "tcp",
+            DropReason::TcpMalformed => "tcp-malformed",
+            DropReason::TcpChecksum => "tcp-checksum",
+            DropReason::TcpNoSocket => "tcp-no-socket",
+            DropReason::TcpOutOfWindow => "tcp-out-of-window",
         }
     }
 }
@@ -315,6 +331,18 @@ impl<N: Nic> Io<'_, N> {
         transport: &Transport,
         payload: &mut dyn Payload,
     ) -> Result<(), SendError> {
+        self.send_ipv4_sent(dst_mac, dst, transport, payload)
+            .map(|_| ())
+    }
+
+    /// [`Io::send_ipv4_to`], reporting what went out.
+    pub fn send_ipv4_sent(
+        &mut self,
+        dst_mac: EthernetAddress,
+        dst: Ipv4Address,
+        transport: &Transport,
+        payload: &mut dyn Payload,
+    ) -> Result<Sent, SendError> {
         let hdr = IpHeader {
             dst_mac,
             src_mac: self.iface.mac,
@@ -322,7 +350,8 @@ impl<N: Nic> Io<'_, N> {
             dst,
         };
         let r = egress::send_ipv4(self.nic, &hdr, transport, payload);
-        self.count_tx(r.map(|_| ()))
+        self.count_tx(r.map(|_| ()))?;
+        r
     }
 
     /// Sends an ICMP echo request (ping) carrying `data`; the answer

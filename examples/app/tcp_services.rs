@@ -1,0 +1,202 @@
+//! The reference device's TCP services: echo (RFC 862, port 7), discard
+//! (RFC 863, port 9), chargen (RFC 864, port 19) and a one-shot sender.
+//!
+//! Each produces its stream by offset, as the stack asks (see
+//! `emberstack::tcp`): chargen and the sender compute the byte at any
+//! offset; echo keeps what it received until the peer has acknowledged the
+//! echo, in a ring the size of its advertised window.
+
+use emberstack::iface::PayloadSink;
+use emberstack::nic::Nic;
+use emberstack::tcp::{TcpHandle, TcpReader};
+
+/// Bytes an echo socket holds between receiving and the peer's ACK of the
+/// echo; also its receive window.
+pub const ECHO_RING: usize = 2048;
+
+/// What a TCP socket of the device does.
+#[derive(Clone, Copy, Debug, Default)]
+pub enum Service {
+    /// Unused slot.
+    #[default]
+    None,
+    /// Echo: send back what arrives.
+    Echo(EchoState),
+    /// Discard: count and checksum what arrives.
+    Discard {
+        /// Bytes received.
+        bytes: u64,
+        /// CRC-32 of them so far.
+        crc: u32,
+    },
+    /// Chargen: an endless RFC 864 pattern.
+    Chargen,
+    /// Send `total` bytes of `i mod 251`, then close.
+    Sender {
+        /// Bytes to send.
+        total: u32,
+    },
+}
+
+/// Echo socket state; the bytes live in the app's ring for that socket.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EchoState {
+    /// Stream offset up to which the peer acknowledged our echo.
+    pub acked: u32,
+    /// Stream offset up to which we have received (and will echo).
+    pub received: u32,
+    /// Bytes echoed in all.
+    pub total: u64,
+}
+
+impl EchoState {
+    /// Free ring space.
+    pub fn space(&self) -> usize {
+        ECHO_RING.saturating_sub(self.received.wrapping_sub(self.acked) as usize)
+    }
+}
+
+/// The RFC 864 character at stream offset `i`: lines of 72 printable
+/// characters starting one later each line, then CR LF.
+pub fn chargen_byte(i: u64) -> u8 {
+    let line = i / 74;
+    let col = i % 74;
+    match col {
+        72 => b'\r',
+        73 => b'\n',
+        _ => b' ' + ((line + col) % 95) as u8,
+    }
+}
+
+/// The sender's byte at offset `i`.
+pub fn pattern_byte(i: u64) -> u8 {
+    (i % 251) as u8
+}
+
+/// Writes `max` bytes of `f(offset + k)` in small chunks.
+pub fn produce_fn(offset: u32, max: usize, sink: &mut dyn PayloadSink, f: impl Fn(u64) -> u8) {
+    let mut chunk = [0u8; 64];
+    let mut done = 0usize;
+    while done < max {
+        let n = (max - done).min(chunk.len());
+        for (k, b) in chunk[..n].iter_mut().enumerate() {
+            *b = f(u64::from(offset) + (done + k) as u64);
+        }
+        sink.write(&chunk[..n]);
+        done += n;
+    }
+}
+
+/// Takes what fits of `data` into `ring` at stream offset `at`.
+pub fn ring_take<N: Nic>(
+    ring: &mut [u8],
+    echo: &mut EchoState,
+    data: &mut TcpReader<'_, N>,
+) -> usize {
+    let take = data.len().min(echo.space());
+    let mut buf = [0u8; 128];
+    let mut done = 0;
+    while done < take {
+        let n = data.read(done, &mut buf[..(take - done).min(128)]);
+        if n == 0 {
+            break;
+        }
+        for (k, &b) in buf[..n].iter().enumerate() {
+            let pos = (echo.received as usize + done + k) % ring.len();
+            ring[pos] = b;
+        }
+        done += n;
+    }
+    echo.received = echo.received.wrapping_add(done as u32);
+    echo.total += done as u64;
+    done
+}
+
+/// Writes the ring's bytes from stream offset `offset` (at most `max`).
+pub fn ring_produce(
+    ring: &[u8],
+    echo: &EchoState,
+    offset: u32,
+    max: usize,
+    sink: &mut dyn PayloadSink,
+) {
+    let available = echo.received.wrapping_sub(offset) as usize;
+    if available > ECHO_RING {
+        return; // an offset outside what we hold: nothing
+    }
+    let n = available.min(max);
+    let start = offset as usize % ring.len();
+    let first = n.min(ring.len() - start);
+    sink.write(&ring[start..start + first]);
+    sink.write(&ring[..n - first]);
+}
+
+/// CRC-32 (IEEE 802.3, as zlib), updated with `bytes`.
+pub fn crc32_update(crc: u32, bytes: &[u8]) -> u32 {
+    let mut c = !crc;
+    for &b in bytes {
+        c = CRC_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+const CRC_TABLE: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+/// Reads all of `data`, updating a CRC; returns (bytes, crc).
+pub fn discard<N: Nic>(data: &mut TcpReader<'_, N>, mut crc: u32) -> (usize, u32) {
+    let mut buf = [0u8; 128];
+    let mut done = 0;
+    while done < data.len() {
+        let n = data.read(done, &mut buf);
+        if n == 0 {
+            break;
+        }
+        crc = crc32_update(crc, &buf[..n]);
+        done += n;
+    }
+    (done, crc)
+}
+
+/// Lets a socket handle index the per-socket arrays.
+pub fn slot(h: TcpHandle) -> usize {
+    h.index()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_check_value() {
+        assert_eq!(crc32_update(0, b"123456789"), 0xcbf4_3926);
+    }
+
+    #[test]
+    fn chargen_lines() {
+        let mut line = [0u8; 74];
+        for (i, b) in line.iter_mut().enumerate() {
+            *b = chargen_byte(i as u64);
+        }
+        assert_eq!(&line[..5], b" !\"#$");
+        assert_eq!(&line[72..], b"\r\n");
+        assert_eq!(chargen_byte(74), b'!');
+    }
+}

@@ -1,0 +1,506 @@
+//! Segment arrival, following RFC 9293 §3.10.7 step by step, with the
+//! RFC 5961 checks for RST and SYN. Nothing is sent from here: the
+//! socket's flags say what output owes the peer, and output runs at the end
+//! of the same `poll`. The exception is RST for segments without a socket,
+//! which has no socket to remember it.
+
+use super::{flag, recycle, tick, TcpEvent, TcpHandle, TcpOwner, TcpReader, TcpSocket, TcpState};
+use super::{TcpTables, WhenFull};
+use crate::iface::{Bytes, DropReason, Io, SendError, Transport};
+use crate::nic::Nic;
+use crate::udp::Endpoint;
+use crate::wire::tcp::{Control, Repr, SeqNumber};
+use crate::wire::{EthernetAddress, Ipv4Address};
+
+/// A checksum-verified segment addressed to us.
+pub(crate) struct Segment {
+    pub src_ip: Ipv4Address,
+    pub dst_ip: Ipv4Address,
+    pub src_mac: EthernetAddress,
+    pub repr: Repr,
+    /// Frame offset of the payload.
+    pub payload_offset: usize,
+}
+
+impl Segment {
+    fn len(&self) -> usize {
+        self.repr.segment_len()
+    }
+    fn seq(&self) -> SeqNumber {
+        self.repr.seq_number
+    }
+    fn syn(&self) -> bool {
+        self.repr.control == Control::Syn
+    }
+    fn fin(&self) -> bool {
+        self.repr.control == Control::Fin
+    }
+    fn rst(&self) -> bool {
+        self.repr.control == Control::Rst
+    }
+}
+
+/// Handles one segment. `Err` says why it was dropped (it may still have
+/// been answered: RST or ACK).
+pub(crate) fn segment_arrives<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    seg: &Segment,
+) -> Result<(), DropReason> {
+    let r = &seg.repr;
+    let remote = Endpoint::new(seg.src_ip, r.src_port);
+    let exact = t.sockets.iter().position(|s| {
+        s.state.is_connected()
+            && s.local_port == r.dst_port
+            && s.remote_port == r.src_port
+            && s.remote_ip == seg.src_ip
+    });
+    let listener = || {
+        t.sockets
+            .iter()
+            .position(|s| s.state == TcpState::Listen && s.local_port == r.dst_port)
+    };
+    let Some(i) = exact.or_else(listener) else {
+        let port_has_listeners = t
+            .sockets
+            .iter()
+            .any(|s| s.local_port == r.dst_port && s.has(flag::RELISTEN));
+        if port_has_listeners && seg.syn() && t.config.when_full == WhenFull::Ignore {
+            // All busy: the peer's SYN retry will find a free socket later.
+            return Err(DropReason::TcpNoSocket);
+        }
+        reset_for(io, seg);
+        return Err(DropReason::TcpNoSocket);
+    };
+    let Ok(handle) = u8::try_from(i).map(TcpHandle) else {
+        return Err(DropReason::TcpNoSocket);
+    };
+    let now = tick(io.now);
+    let state = t.sockets.get(i).map(|s| s.state).unwrap_or_default();
+    match state {
+        TcpState::Listen => listen(io, t, owner, i, seg, remote),
+        TcpState::SynSent => syn_sent(io, t, owner, i, handle, seg, now),
+        TcpState::Closed => Err(DropReason::TcpNoSocket),
+        _ => synchronized(io, t, owner, i, handle, seg, now),
+    }
+}
+
+/// RST for a segment no socket wants (RFC 9293 §3.10.7.1).
+pub(crate) fn reset_for<N: Nic>(io: &mut Io<'_, N>, seg: &Segment) {
+    let r = &seg.repr;
+    if seg.rst() {
+        return;
+    }
+    let (seq, ack) = match r.ack_number {
+        Some(ack) => (ack, None),
+        None => (SeqNumber(0), Some(r.seq_number.add(seg.len()))),
+    };
+    let rst = Repr {
+        src_port: r.dst_port,
+        dst_port: r.src_port,
+        control: Control::Rst,
+        seq_number: seq,
+        ack_number: ack,
+        window_len: 0,
+        max_seg_size: None,
+        payload_len: 0,
+    };
+    let _ = io.send_ipv4_to(
+        seg.src_mac,
+        seg.src_ip,
+        &Transport::Tcp(rst),
+        &mut Bytes(&[]),
+    );
+}
+
+fn listen<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    seg: &Segment,
+    remote: Endpoint,
+) -> Result<(), DropReason> {
+    if seg.rst() {
+        return Err(DropReason::TcpMalformed);
+    }
+    if seg.repr.ack_number.is_some() {
+        reset_for(io, seg);
+        return Err(DropReason::TcpNoSocket);
+    }
+    if !seg.syn() {
+        return Err(DropReason::TcpMalformed);
+    }
+    let local = Endpoint::new(seg.dst_ip, seg.repr.dst_port);
+    let iss = t.shared.isn(owner, io.now.millis(), local, remote);
+    let cfg = *t.config;
+    let now = tick(io.now);
+    let Some(s) = t.sockets.get_mut(i) else {
+        return Err(DropReason::TcpNoSocket);
+    };
+    // Any data on the SYN is not acknowledged: the peer sends it again.
+    *s = TcpSocket {
+        state: TcpState::SynReceived,
+        flags: (s.flags & flag::RELISTEN) | flag::SEND_SYN,
+        local_port: s.local_port,
+        remote_port: remote.port,
+        remote_ip: remote.addr,
+        remote_mac: seg.src_mac,
+        mac_known: true,
+        snd_base: iss.add(1),
+        snd_una: iss,
+        snd_nxt: iss,
+        snd_max: iss,
+        rcv_nxt: seg.seq().add(1),
+        snd_wnd: seg.repr.window_len,
+        peer_mss: peer_mss(&seg.repr),
+        rto_ms: super::initial_rto(&cfg),
+        last_rx: now,
+        ..TcpSocket::default()
+    };
+    Ok(())
+}
+
+/// The peer's MSS option, or RFC 9293's default of 536.
+fn peer_mss(r: &Repr) -> u16 {
+    r.max_seg_size.filter(|&m| m > 0).unwrap_or(536)
+}
+
+fn syn_sent<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    seg: &Segment,
+    now: u32,
+) -> Result<(), DropReason> {
+    let Some(s) = t.sockets.get_mut(i) else {
+        return Err(DropReason::TcpNoSocket);
+    };
+    let iss = s.snd_una;
+    let acceptable_ack = match seg.repr.ack_number {
+        Some(ack) => {
+            if ack <= iss || ack > s.snd_max {
+                reset_for(io, seg);
+                return Err(DropReason::TcpOutOfWindow);
+            }
+            true
+        }
+        None => false,
+    };
+    if seg.rst() {
+        if acceptable_ack {
+            recycle(s);
+            owner.tcp_event(handle, TcpEvent::Reset);
+            return Ok(());
+        }
+        return Err(DropReason::TcpOutOfWindow);
+    }
+    if !seg.syn() {
+        return Err(DropReason::TcpMalformed);
+    }
+    s.rcv_nxt = seg.seq().add(1);
+    s.snd_wnd = seg.repr.window_len;
+    s.peer_mss = peer_mss(&seg.repr);
+    s.last_rx = now;
+    if let Some(ack) = seg.repr.ack_number {
+        s.snd_una = ack;
+        s.state = TcpState::Established;
+        s.retries = 0;
+        s.set(flag::TIMER | flag::SEND_SYN, false);
+        s.set(flag::ACK_NOW, true);
+        let remote = Endpoint::new(s.remote_ip, s.remote_port);
+        owner.tcp_event(handle, TcpEvent::Connected { remote });
+    } else {
+        // Simultaneous open: answer with SYN-ACK from the same ISS.
+        s.state = TcpState::SynReceived;
+        s.snd_nxt = iss;
+        s.set(flag::SEND_SYN, true);
+    }
+    Ok(())
+}
+
+/// RFC 9293 §3.10.7.4 segment acceptability.
+fn acceptable(s: &TcpSocket, seg: &Segment) -> bool {
+    let wnd = usize::from(s.rcv_wnd);
+    let seq = seg.seq();
+    let len = seg.len();
+    let in_window = |x: SeqNumber| s.rcv_nxt <= x && x < s.rcv_nxt.add(wnd);
+    match (len, wnd) {
+        (0, 0) => seq == s.rcv_nxt,
+        (0, _) => in_window(seq),
+        (_, 0) => false,
+        _ => in_window(seq) || in_window(seq.add(len.saturating_sub(1))),
+    }
+}
+
+fn synchronized<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    seg: &Segment,
+    now: u32,
+) -> Result<(), DropReason> {
+    let Some(s) = t.sockets.get_mut(i) else {
+        return Err(DropReason::TcpNoSocket);
+    };
+    // 1. Sequence number check. A zero window still takes pure ACKs and
+    // RSTs exactly at RCV.NXT.
+    if !acceptable(s, seg) {
+        if !seg.rst() {
+            s.set(flag::ACK_NOW, true);
+            if s.state == TcpState::TimeWait && seg.fin() {
+                // A retransmitted FIN: ACK again and restart 2MSL.
+                s.timer = now.wrapping_add(t.config.time_wait_ms);
+            }
+        }
+        return Err(DropReason::TcpOutOfWindow);
+    }
+    s.last_rx = now;
+    // 2. RST (RFC 5961 §3.2): exact → reset; elsewhere in window → challenge.
+    if seg.rst() {
+        if seg.seq() != s.rcv_nxt {
+            s.set(flag::ACK_NOW, true);
+            return Err(DropReason::TcpOutOfWindow);
+        }
+        let passive_open = s.state == TcpState::SynReceived && s.has(flag::RELISTEN);
+        recycle(s);
+        if !passive_open {
+            owner.tcp_event(handle, TcpEvent::Reset);
+        }
+        return Ok(());
+    }
+    // 4. SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
+    if seg.syn() {
+        s.set(flag::ACK_NOW, true);
+        return Err(DropReason::TcpOutOfWindow);
+    }
+    // 5. ACK.
+    let Some(ack) = seg.repr.ack_number else {
+        return Err(DropReason::TcpMalformed);
+    };
+    if s.state == TcpState::SynReceived {
+        if s.snd_una < ack && ack <= s.snd_max {
+            s.state = TcpState::Established;
+            let remote = Endpoint::new(s.remote_ip, s.remote_port);
+            owner.tcp_event(handle, TcpEvent::Connected { remote });
+        } else {
+            reset_for(io, seg);
+            return Err(DropReason::TcpOutOfWindow);
+        }
+    }
+    let Some(s) = t.sockets.get_mut(i) else {
+        return Err(DropReason::TcpNoSocket);
+    };
+    if ack > s.snd_max {
+        // Acknowledges something we never sent: ACK back, drop.
+        s.set(flag::ACK_NOW, true);
+        return Err(DropReason::TcpOutOfWindow);
+    }
+    let window_changed = seg.repr.window_len != s.snd_wnd;
+    if ack >= s.snd_una {
+        s.snd_wnd = seg.repr.window_len;
+    }
+    if s.snd_una < ack {
+        acknowledge(t, owner, i, handle, ack, now);
+    } else if ack == s.snd_una
+        && seg.repr.payload_len == 0
+        && !seg.fin()
+        && !window_changed
+        && s.in_flight() > 0
+    {
+        // RFC 5681 §3.2 duplicate ACK; the third triggers a resend.
+        s.dupacks = s.dupacks.saturating_add(1);
+        if s.dupacks == 3 {
+            s.snd_nxt = s.snd_una;
+            s.set(flag::TIMING, false);
+            let offset = s.offset_of(s.snd_una);
+            owner.tcp_event(handle, TcpEvent::Retransmit { offset });
+        }
+    }
+    let Some(s) = t.sockets.get_mut(i) else {
+        return Ok(());
+    };
+    // Our FIN acknowledged?
+    let fin_acked = s.has(flag::FIN_SENT) && s.snd_una == s.snd_max;
+    match s.state {
+        TcpState::FinWait1 if fin_acked => s.state = TcpState::FinWait2,
+        TcpState::Closing if fin_acked => enter_time_wait(s, t.config.time_wait_ms, now),
+        TcpState::LastAck if fin_acked => {
+            recycle(s);
+            owner.tcp_event(handle, TcpEvent::Closed);
+            return Ok(());
+        }
+        TcpState::TimeWait if seg.fin() => {
+            s.set(flag::ACK_NOW, true);
+            s.timer = now.wrapping_add(t.config.time_wait_ms);
+        }
+        _ => {}
+    }
+    // 7. Data.
+    let mut all_data_taken = true;
+    if seg.repr.payload_len > 0 && s.state.can_receive() {
+        all_data_taken = deliver(io, t, owner, i, handle, seg);
+    }
+    // 8. FIN, once everything before it was taken.
+    let Some(s) = t.sockets.get_mut(i) else {
+        return Ok(());
+    };
+    if seg.fin() && all_data_taken && s.rcv_nxt == seg.seq().add(seg.repr.payload_len) {
+        s.rcv_nxt = s.rcv_nxt.add(1);
+        s.set(flag::ACK_NOW | flag::PEER_FIN, true);
+        let fin_acked = s.has(flag::FIN_SENT) && s.snd_una == s.snd_max;
+        match s.state {
+            TcpState::SynReceived | TcpState::Established => s.state = TcpState::CloseWait,
+            TcpState::FinWait1 if fin_acked => enter_time_wait(s, t.config.time_wait_ms, now),
+            TcpState::FinWait1 => s.state = TcpState::Closing,
+            TcpState::FinWait2 => enter_time_wait(s, t.config.time_wait_ms, now),
+            _ => return Ok(()),
+        }
+        owner.tcp_event(handle, TcpEvent::PeerClosed);
+    }
+    Ok(())
+}
+
+fn enter_time_wait(s: &mut TcpSocket, time_wait_ms: u32, now: u32) {
+    s.state = TcpState::TimeWait;
+    s.timer = now.wrapping_add(time_wait_ms);
+    s.set(flag::TIMER, true);
+}
+
+/// A new cumulative ACK: release records, time the RTT, rearm the timer.
+fn acknowledge<O: TcpOwner>(
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    ack: SeqNumber,
+    now: u32,
+) {
+    let cfg = *t.config;
+    let Some(s) = t.sockets.get_mut(i) else {
+        return;
+    };
+    // Data bytes newly acknowledged (SYN and FIN occupy one number each).
+    let data_start = s.snd_una.max(s.snd_base);
+    let fin_seq = s.snd_max.sub_len(1);
+    let data_end = if s.has(flag::FIN_SENT) && ack > fin_seq {
+        fin_seq
+    } else {
+        ack
+    };
+    let mut acked_data = if data_end > data_start {
+        data_end.distance(data_start)
+    } else {
+        0
+    };
+    s.snd_una = ack;
+    if s.snd_nxt < ack {
+        s.snd_nxt = ack;
+    }
+    s.retries = 0;
+    s.dupacks = 0;
+    if s.has(flag::TIMING) && ack > s.rtt_seq {
+        s.set(flag::TIMING, false);
+        rtt_sample(s, now.wrapping_sub(s.rtt_start), &cfg);
+    }
+    let all_acked = s.snd_una == s.snd_max;
+    s.set(flag::TIMER, !all_acked);
+    if !all_acked {
+        s.timer = now.wrapping_add(u32::from(s.rto_ms));
+    }
+    let offset = s.offset_of(data_end.max(s.snd_base));
+    let had_data = acked_data > 0;
+    // Pop whole records, trim a partly acknowledged one.
+    let records = t.records(i);
+    while acked_data > 0 {
+        let Some(front) = records.first_mut() else {
+            break;
+        };
+        let len = usize::from(front.len);
+        if len == 0 {
+            break;
+        }
+        if acked_data >= len {
+            acked_data = acked_data.saturating_sub(len);
+            records.rotate_left(1);
+            if let Some(last) = records.last_mut() {
+                *last = super::SentSegment::default();
+            }
+        } else {
+            front.len = u16::try_from(len.saturating_sub(acked_data)).unwrap_or(0);
+            front.sum = None;
+            acked_data = 0;
+        }
+    }
+    if had_data {
+        owner.tcp_event(handle, TcpEvent::Acked { offset });
+    }
+}
+
+/// RFC 6298 §2.2–2.3 in Van Jacobson's fixed point (srtt ×8, rttvar ×4).
+pub(crate) fn rtt_sample(s: &mut TcpSocket, r_ms: u32, cfg: &super::TcpConfig) {
+    let r = r_ms.min(60_000);
+    let (srtt8, rttvar4) = if s.srtt8 == 0 {
+        (r.saturating_mul(8), r.saturating_mul(2))
+    } else {
+        let srtt8 = u32::from(s.srtt8);
+        let rttvar4 = u32::from(s.rttvar4);
+        let err = r.abs_diff(srtt8 / 8);
+        let rttvar4 = rttvar4.saturating_sub(rttvar4 / 4).saturating_add(err);
+        let srtt8 = srtt8.saturating_sub(srtt8 / 8).saturating_add(r);
+        (srtt8, rttvar4)
+    };
+    s.srtt8 = srtt8.min(u32::from(u16::MAX)) as u16;
+    s.rttvar4 = rttvar4.min(u32::from(u16::MAX)) as u16;
+    // RTO = SRTT + max(G, 4·RTTVAR), G = 1 ms here.
+    let rto = (srtt8 / 8).saturating_add(rttvar4.max(1));
+    s.rto_ms = rto
+        .clamp(cfg.rto_min_ms, cfg.rto_max_ms.max(cfg.rto_min_ms))
+        .min(u32::from(u16::MAX)) as u16;
+}
+
+/// Hands in-order data to the owner; true when it took all of it.
+fn deliver<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    seg: &Segment,
+) -> bool {
+    let Some(s) = t.sockets.get_mut(i) else {
+        return false;
+    };
+    s.set(flag::ACK_NOW, true);
+    let seq = seg.seq();
+    if seq > s.rcv_nxt {
+        // A gap: nowhere to keep it. The duplicate ACK asks for the gap.
+        return false;
+    }
+    let skip = s.rcv_nxt.distance(seq);
+    let len = seg.repr.payload_len;
+    if skip >= len {
+        return true; // all old
+    }
+    let fresh = len.saturating_sub(skip).min(usize::from(s.rcv_wnd));
+    let mut reader = TcpReader {
+        nic: &mut *io.nic,
+        offset: seg.payload_offset.saturating_add(skip),
+        len: fresh,
+    };
+    let taken = owner.tcp_received(handle, &mut reader).min(fresh);
+    if let Some(s) = t.sockets.get_mut(i) {
+        s.rcv_nxt = s.rcv_nxt.add(taken);
+    }
+    taken == len.saturating_sub(skip)
+}
+
+/// Whether a send error means "try again on a later poll".
+pub(crate) fn is_transient(e: SendError) -> bool {
+    matches!(e, SendError::ArpPending | SendError::Busy)
+}

@@ -1,0 +1,643 @@
+//! TCP (RFC 9293): client and server sockets without send buffers.
+//!
+//! # How data moves
+//!
+//! A socket keeps no copy of what it sent (unless `[tcp] retransmission =
+//! "buffer"`). Sending is *pulled*: when the window has room the stack calls
+//! the owner's [`App::tcp_produce`] with a stream offset and a maximum, and
+//! the owner writes the bytes at that offset. A retransmission is the same
+//! call with an older offset and exactly the length sent before. The owner
+//! must therefore be able to produce the bytes at any offset from the last
+//! [`TcpEvent::Acked`] on, and produce the *same* bytes each time — the
+//! rule that makes buffer-free retransmission safe. Each in-flight segment's
+//! length is recorded so a retransmission is byte-identical to the original;
+//! debug builds also record its checksum and report a regenerated segment
+//! that differs as [`TcpEvent::RegenerationMismatch`] (and abort the
+//! connection rather than send corrupt data).
+//!
+//! Receiving is *pushed*: an in-order segment is handed to
+//! [`App::tcp_received`] while it is still in the NIC; the owner returns how
+//! many bytes it took, and only those are acknowledged. Out-of-order segments
+//! are dropped (there is nowhere to keep them) and answered with a duplicate
+//! ACK, so the peer resends.
+//!
+//! # Windows
+//!
+//! `[tcp] window` counts segments in both directions: we advertise
+//! `window × mss` bytes (less when the owner has less room, from
+//! [`App::tcp_recv_space`]) and keep at most `window` segments in flight.
+//! A sender with one segment in flight stalls against a delayed-ACK receiver
+//! (it waits up to 40–200 ms for each ACK). With `split = true` every segment
+//! carries at most half an MSS and two are kept in flight per window slot:
+//! the same bytes in flight, but the receiver sees two segments and ACKs at
+//! once (uIP's trick; Linux's receive-MSS estimator sees the half-size
+//! segments, and two of them exceed it).
+//!
+//! # Timers
+//!
+//! RFC 6298 retransmission timeout with Karn's rule and exponential backoff
+//! between `rto_min` and `rto_max`, giving up after `retries`
+//! ([`TcpEvent::TimedOut`]); the persist timer probes a zero window; TIME-WAIT
+//! lasts `time_wait`; an idle connection is closed after `idle_timeout`
+//! (keep-alive probes go out after `keepalive`, when set).
+//!
+//! # Security
+//!
+//! Initial sequence numbers follow RFC 6528 (a 4 µs clock plus a keyed hash
+//! of the connection's addresses, keyed from the application's entropy);
+//! RST and SYN inside the window but not exactly at `RCV.NXT` get a challenge
+//! ACK (RFC 5961); segments outside the window are answered with an ACK and
+//! never accepted.
+
+pub(crate) mod input;
+pub(crate) mod output;
+
+use crate::iface::PayloadSink;
+use crate::nic::Nic;
+use crate::udp::Endpoint;
+use crate::wire::tcp::SeqNumber;
+use crate::wire::{EthernetAddress, Ipv4Address};
+use core::fmt;
+
+/// How a socket recovers lost data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retransmission {
+    /// The owner produces the bytes again (no copy kept).
+    Regenerate,
+    /// The stack keeps `window × mss` bytes per socket and resends them
+    /// itself; the owner's output may then differ between calls.
+    Buffer,
+}
+
+/// What to do with a SYN for a port whose listening sockets are all busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Drop it: the peer retries its SYN (after 1 s, 3 s, ...) and is
+    /// served once a socket is free again.
+    Ignore,
+    /// Answer RST: the peer sees "connection refused" at once.
+    Reset,
+}
+
+/// TCP settings from `[tcp]` in `stack.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// Our maximum segment size (what we accept), ≤ 1460 on Ethernet.
+    pub mss: u16,
+    /// Window in segments, both directions (1 as in the seed).
+    pub window: u8,
+    /// Regenerate (default) or buffer.
+    pub retransmission: Retransmission,
+    /// Smallest retransmission timeout, ms.
+    pub rto_min_ms: u32,
+    /// Largest retransmission timeout, ms.
+    pub rto_max_ms: u32,
+    /// Retransmissions of one segment before giving up.
+    pub retries: u8,
+    /// TIME-WAIT length, ms.
+    pub time_wait_ms: u32,
+    /// Close a connection that received nothing for this long (0 = never).
+    pub idle_timeout_ms: u32,
+    /// Send a keep-alive probe after this long without traffic (0 = off).
+    pub keepalive_ms: u32,
+    /// Split segments in halves against delayed-ACK receivers.
+    pub split: bool,
+    /// SYN to a busy port.
+    pub when_full: WhenFull,
+}
+
+impl TcpConfig {
+    /// The defaults documented for `[tcp]`.
+    pub const DEFAULT: TcpConfig = TcpConfig {
+        mss: 1460,
+        window: 1,
+        retransmission: Retransmission::Regenerate,
+        rto_min_ms: 200,
+        rto_max_ms: 60_000,
+        retries: 8,
+        time_wait_ms: 2_000,
+        idle_timeout_ms: 0,
+        keepalive_ms: 0,
+        split: false,
+        when_full: WhenFull::Ignore,
+    };
+
+    /// In-flight segment records per socket.
+    pub const fn segments_per_socket(&self) -> usize {
+        if self.split {
+            (self.window as usize).saturating_mul(2)
+        } else {
+            self.window as usize
+        }
+    }
+
+    /// Retransmit-buffer bytes per socket (0 in regenerate mode).
+    pub const fn buffer_per_socket(&self) -> usize {
+        match self.retransmission {
+            Retransmission::Regenerate => 0,
+            Retransmission::Buffer => (self.window as usize).saturating_mul(self.mss as usize),
+        }
+    }
+}
+
+/// The RFC 9293 connection states.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TcpState {
+    /// The slot is free.
+    #[default]
+    Closed,
+    /// Waiting for a SYN.
+    Listen,
+    /// Our SYN is out.
+    SynSent,
+    /// Their SYN arrived and our SYN-ACK is out.
+    SynReceived,
+    /// Data flows both ways.
+    Established,
+    /// We closed; our FIN is not yet acknowledged.
+    FinWait1,
+    /// We closed and our FIN is acknowledged; they may still send.
+    FinWait2,
+    /// They closed; we may still send.
+    CloseWait,
+    /// Both closed at once; waiting for the ACK of our FIN.
+    Closing,
+    /// They closed, then we did; waiting for the ACK of our FIN.
+    LastAck,
+    /// Both closed; waiting out old duplicates.
+    TimeWait,
+}
+
+impl TcpState {
+    /// True in the states where a connection exists (not Closed/Listen).
+    pub fn is_connected(self) -> bool {
+        !matches!(self, TcpState::Closed | TcpState::Listen)
+    }
+
+    /// True where we may still send data.
+    pub fn can_send(self) -> bool {
+        matches!(self, TcpState::Established | TcpState::CloseWait)
+    }
+
+    /// True where the peer may still send data.
+    pub fn can_receive(self) -> bool {
+        matches!(
+            self,
+            TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
+        )
+    }
+}
+
+/// Names a TCP socket (its slot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TcpHandle(pub(crate) u8);
+
+impl TcpHandle {
+    /// The handle of slot `i` (handles are slot numbers; one that names no
+    /// socket of yours is harmless: operations on it do nothing).
+    pub const fn from_index(i: u8) -> Self {
+        TcpHandle(i)
+    }
+
+    /// The slot index.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+impl fmt::Display for TcpHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tcp#{}", self.0)
+    }
+}
+
+/// What happened to a socket, reported to its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpEvent {
+    /// The handshake completed (either side).
+    Connected {
+        /// The peer.
+        remote: Endpoint,
+    },
+    /// The peer acknowledged the stream up to this offset (exclusive): the
+    /// owner need not produce anything before it again.
+    Acked {
+        /// Stream offset, modulo 2^32.
+        offset: u32,
+    },
+    /// The stack is about to produce an already-sent range again.
+    Retransmit {
+        /// Stream offset of the first byte resent.
+        offset: u32,
+    },
+    /// The peer sent FIN: no more data will arrive. We may still send.
+    PeerClosed,
+    /// Both directions are closed and acknowledged (or TIME-WAIT ended).
+    /// The slot is free again (or listening again, for a server socket).
+    Closed,
+    /// The peer reset the connection.
+    Reset,
+    /// Retransmissions, the handshake, or the idle timer gave up.
+    TimedOut,
+    /// A regenerated segment differed from the original (wrong length, or
+    /// in debug builds a different checksum). The connection was reset.
+    RegenerationMismatch {
+        /// Stream offset of the segment.
+        offset: u32,
+    },
+}
+
+/// Why a socket operation was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpError {
+    /// Every socket slot is in use (`[tcp] sockets` in stack.toml).
+    NoFreeSocket,
+    /// Port 0, or an unusable remote address.
+    InvalidEndpoint,
+    /// No such socket, or not in a state that allows this.
+    InvalidState,
+}
+
+impl fmt::Display for TcpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TcpError::NoFreeSocket => "no free TCP socket (raise [tcp] sockets in stack.toml)",
+            TcpError::InvalidEndpoint => "invalid endpoint",
+            TcpError::InvalidState => "socket not in a state that allows this",
+        })
+    }
+}
+
+/// Milliseconds since boot, wrapping every 49.7 days; compared by signed
+/// difference (deadlines are never more than 24 days apart).
+pub(crate) type Tick = u32;
+
+pub(crate) fn tick(now: crate::Instant) -> Tick {
+    now.millis() as u32
+}
+
+/// True when `deadline` has come at `now`.
+pub(crate) fn due(now: Tick, deadline: Tick) -> bool {
+    (now.wrapping_sub(deadline) as i32) >= 0
+}
+
+/// Socket flags.
+pub(crate) mod flag {
+    /// Go back to LISTEN when the connection ends (made by `listen`).
+    pub const RELISTEN: u8 = 0x01;
+    /// The owner asked to close: send FIN once it produces nothing more.
+    pub const CLOSE: u8 = 0x02;
+    /// An ACK must go out (data or FIN received, out-of-order, challenge).
+    pub const ACK_NOW: u8 = 0x04;
+    /// Our FIN has been sent (its sequence number is `snd_max - 1`).
+    pub const FIN_SENT: u8 = 0x08;
+    /// The retransmission/persist/TIME-WAIT timer is armed.
+    pub const TIMER: u8 = 0x10;
+    /// An RTT sample is being timed (`rtt_seq`, `rtt_start`).
+    pub const TIMING: u8 = 0x20;
+    /// The peer's FIN has been received.
+    pub const PEER_FIN: u8 = 0x40;
+    /// Our SYN (or SYN-ACK) must be (re)sent.
+    pub const SEND_SYN: u8 = 0x80;
+}
+
+/// One TCP socket: the connection's state, about 68 bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TcpSocket {
+    pub(crate) state: TcpState,
+    pub(crate) flags: u8,
+    /// Retransmissions of the oldest unacknowledged segment so far.
+    pub(crate) retries: u8,
+    /// Duplicate ACKs in a row (fast retransmit at 3).
+    pub(crate) dupacks: u8,
+    pub(crate) local_port: u16,
+    pub(crate) remote_port: u16,
+    pub(crate) remote_ip: Ipv4Address,
+    pub(crate) remote_mac: EthernetAddress,
+    /// Whether `remote_mac` is known (server sockets learn it from the SYN).
+    pub(crate) mac_known: bool,
+    /// Stream offset 0 (ISS + 1).
+    pub(crate) snd_base: SeqNumber,
+    pub(crate) snd_una: SeqNumber,
+    pub(crate) snd_nxt: SeqNumber,
+    /// Highest sequence number sent so far (+1); above `snd_nxt` after a
+    /// timeout made us go back.
+    pub(crate) snd_max: SeqNumber,
+    pub(crate) rcv_nxt: SeqNumber,
+    /// The peer's advertised window.
+    pub(crate) snd_wnd: u16,
+    /// The peer's MSS (536 when it sent none).
+    pub(crate) peer_mss: u16,
+    /// The window we last advertised.
+    pub(crate) rcv_wnd: u16,
+    pub(crate) rto_ms: u16,
+    /// Smoothed RTT ×8 and RTT variance ×4 (RFC 6298 in fixed point), ms;
+    /// `srtt8 == 0` means no sample yet.
+    pub(crate) srtt8: u16,
+    pub(crate) rttvar4: u16,
+    pub(crate) rtt_seq: SeqNumber,
+    pub(crate) rtt_start: Tick,
+    pub(crate) timer: Tick,
+    /// Last time a segment arrived (idle and keep-alive timers).
+    pub(crate) last_rx: Tick,
+}
+
+impl TcpSocket {
+    /// The connection state.
+    pub fn state(&self) -> TcpState {
+        self.state
+    }
+
+    /// The peer, when connected.
+    pub fn remote(&self) -> Option<Endpoint> {
+        self.state
+            .is_connected()
+            .then_some(Endpoint::new(self.remote_ip, self.remote_port))
+    }
+
+    /// Our port (0 when the slot is free).
+    pub fn local_port(&self) -> u16 {
+        self.local_port
+    }
+
+    pub(crate) fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    pub(crate) fn set(&mut self, f: u8, on: bool) {
+        if on {
+            self.flags |= f;
+        } else {
+            self.flags &= !f;
+        }
+    }
+
+    /// Bytes (and SYN/FIN) sent but not acknowledged.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.snd_nxt.distance(self.snd_una)
+    }
+
+    /// Stream offset of a sequence number.
+    pub(crate) fn offset_of(&self, seq: SeqNumber) -> u32 {
+        seq.0.wrapping_sub(self.snd_base.0)
+    }
+}
+
+/// One in-flight segment: its data length and (debug builds) checksum.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SentSegment {
+    pub(crate) len: u16,
+    /// Folded one's-complement sum of the payload; `None` after a partial
+    /// ACK trimmed the segment.
+    pub(crate) sum: Option<u16>,
+}
+
+/// A received in-order segment, readable from the NIC during
+/// [`App::tcp_received`].
+pub struct TcpReader<'n, N: Nic> {
+    pub(crate) nic: &'n mut N,
+    /// Frame offset of the first new byte.
+    pub(crate) offset: usize,
+    pub(crate) len: usize,
+}
+
+impl<N: Nic> TcpReader<'_, N> {
+    /// New bytes available (already trimmed to what we had not received).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies bytes from `at` into `buf`; returns how many.
+    pub fn read(&mut self, at: usize, buf: &mut [u8]) -> usize {
+        if at >= self.len {
+            return 0;
+        }
+        let want = self.len.saturating_sub(at).min(buf.len());
+        match buf.get_mut(..want) {
+            Some(b) => {
+                crate::iface::egress::rx_read_at(self.nic, self.offset.saturating_add(at), b)
+            }
+            None => 0,
+        }
+    }
+}
+
+/// What the stack needs from whoever owns TCP sockets (the application, or
+/// a stack service such as the HTTP server). [`App`] provides
+/// it with defaults.
+pub trait TcpOwner {
+    /// A socket event.
+    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent);
+    /// In-order data arrived; return how many bytes (a prefix) were taken.
+    fn tcp_received<N: Nic>(&mut self, socket: TcpHandle, data: &mut TcpReader<'_, N>) -> usize;
+    /// Write the stream bytes at `offset` (at most `max`) into `sink`.
+    fn tcp_produce(
+        &mut self,
+        socket: TcpHandle,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+    );
+    /// Bytes the owner can take now (advertised window, capped by config).
+    fn tcp_recv_space(&mut self, socket: TcpHandle) -> usize;
+    /// Entropy for ISNs and ports.
+    fn tcp_random(&mut self) -> u32;
+}
+
+use crate::stack::App;
+
+impl<A: App> TcpOwner for A {
+    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
+        App::tcp_event(self, socket, event)
+    }
+    fn tcp_received<N: Nic>(&mut self, socket: TcpHandle, data: &mut TcpReader<'_, N>) -> usize {
+        App::tcp_received(self, socket, data)
+    }
+    fn tcp_produce(
+        &mut self,
+        socket: TcpHandle,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+    ) {
+        App::tcp_produce(self, socket, offset, max, sink)
+    }
+    fn tcp_recv_space(&mut self, socket: TcpHandle) -> usize {
+        App::tcp_recv_space(self, socket)
+    }
+    fn tcp_random(&mut self) -> u32 {
+        App::random_u32(self)
+    }
+}
+
+/// The TCP state that is not per socket: the RFC 6528 secret.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TcpShared {
+    key: Option<(u64, u64)>,
+    /// Next ephemeral port candidate.
+    next_port: u16,
+}
+
+impl TcpShared {
+    /// RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, key),
+    /// M a 4 µs clock, F SipHash keyed from the application's entropy.
+    pub(crate) fn isn<O: TcpOwner>(
+        &mut self,
+        owner: &mut O,
+        now_ms: u64,
+        local: Endpoint,
+        remote: Endpoint,
+    ) -> SeqNumber {
+        use core::hash::Hasher;
+        let (k0, k1) = match self.key {
+            Some(k) => k,
+            None => {
+                let mut word = || u64::from(owner.tcp_random());
+                let k = ((word() << 32) | word(), (word() << 32) | word());
+                self.key = Some(k);
+                k
+            }
+        };
+        #[allow(deprecated)] // core's SipHasher is the no_std SipHash-2-4 we need
+        let mut h = core::hash::SipHasher::new_with_keys(k0, k1);
+        h.write(&local.addr.0);
+        h.write_u16(local.port);
+        h.write(&remote.addr.0);
+        h.write_u16(remote.port);
+        let m = now_ms.wrapping_mul(250) as u32; // 4 µs ticks
+        SeqNumber(m.wrapping_add(h.finish() as u32))
+    }
+
+    /// A free ephemeral port (49152..=65535) not used by any socket.
+    pub(crate) fn ephemeral_port<O: TcpOwner>(
+        &mut self,
+        owner: &mut O,
+        sockets: &[TcpSocket],
+    ) -> Option<u16> {
+        const FIRST: u16 = 49152;
+        const SPAN: u16 = u16::MAX - FIRST;
+        if self.next_port < FIRST {
+            self.next_port = FIRST.saturating_add((owner.tcp_random() as u16) % SPAN);
+        }
+        for _ in 0..=SPAN {
+            let p = self.next_port;
+            self.next_port = if p == u16::MAX {
+                FIRST
+            } else {
+                p.saturating_add(1)
+            };
+            if !sockets.iter().any(|s| s.local_port == p) {
+                return Some(p);
+            }
+        }
+        None
+    }
+}
+
+/// The TCP tables of a stack, borrowed for one call.
+pub(crate) struct TcpTables<'t> {
+    pub sockets: &'t mut [TcpSocket],
+    pub segments: &'t mut [SentSegment],
+    pub buffer: &'t mut [u8],
+    pub shared: &'t mut TcpShared,
+    pub config: &'t TcpConfig,
+}
+
+impl TcpTables<'_> {
+    /// Socket `i`'s in-flight segment records.
+    pub(crate) fn records(&mut self, i: usize) -> &mut [SentSegment] {
+        per_socket(self.segments, self.config.segments_per_socket(), i)
+    }
+}
+
+/// Socket `i`'s share of a table split evenly, `per` items each.
+pub(crate) fn per_socket<T>(table: &mut [T], per: usize, i: usize) -> &mut [T] {
+    let start = i.saturating_mul(per);
+    table
+        .get_mut(start..start.saturating_add(per))
+        .unwrap_or(&mut [])
+}
+
+/// Opens a listening socket on `port` (call it N times for N sockets on one
+/// port). The socket returns to LISTEN after each connection.
+pub(crate) fn listen(sockets: &mut [TcpSocket], port: u16) -> Result<TcpHandle, TcpError> {
+    if port == 0 {
+        return Err(TcpError::InvalidEndpoint);
+    }
+    let (i, s) = sockets
+        .iter_mut()
+        .enumerate()
+        .find(|(_, s)| s.state == TcpState::Closed)
+        .ok_or(TcpError::NoFreeSocket)?;
+    *s = TcpSocket {
+        state: TcpState::Listen,
+        flags: flag::RELISTEN,
+        local_port: port,
+        ..TcpSocket::default()
+    };
+    u8::try_from(i)
+        .map(TcpHandle)
+        .map_err(|_| TcpError::NoFreeSocket)
+}
+
+/// Resets a socket to LISTEN (server) or CLOSED, keeping its port.
+pub(crate) fn recycle(s: &mut TcpSocket) {
+    if s.has(flag::RELISTEN) {
+        *s = TcpSocket {
+            state: TcpState::Listen,
+            flags: flag::RELISTEN,
+            local_port: s.local_port,
+            ..TcpSocket::default()
+        };
+    } else {
+        *s = TcpSocket::default();
+    }
+}
+
+/// The initial RTO before any RTT sample (RFC 6298 §2.1: 1 s), within the
+/// configured bounds.
+pub(crate) fn initial_rto(cfg: &TcpConfig) -> u16 {
+    1000u32
+        .clamp(cfg.rto_min_ms, cfg.rto_max_ms.max(cfg.rto_min_ms))
+        .min(u32::from(u16::MAX)) as u16
+}
+
+/// Makes a free socket an active open towards `remote` (SYN on next poll).
+pub(crate) fn connect(
+    s: &mut TcpSocket,
+    local_port: u16,
+    remote: Endpoint,
+    iss: SeqNumber,
+    cfg: &TcpConfig,
+    now: crate::Instant,
+) {
+    *s = TcpSocket {
+        state: TcpState::SynSent,
+        flags: flag::SEND_SYN,
+        local_port,
+        remote_port: remote.port,
+        remote_ip: remote.addr,
+        snd_base: iss.add(1),
+        snd_una: iss,
+        snd_nxt: iss,
+        snd_max: iss,
+        peer_mss: 536,
+        rto_ms: initial_rto(cfg),
+        last_rx: tick(now),
+        ..TcpSocket::default()
+    };
+}
+
+/// Graceful close (see [`Stack::tcp_close`](crate::Stack::tcp_close)).
+pub(crate) fn close(s: &mut TcpSocket) {
+    match s.state {
+        TcpState::Listen | TcpState::SynSent | TcpState::Closed => *s = TcpSocket::default(),
+        _ => s.set(flag::CLOSE, true),
+    }
+}

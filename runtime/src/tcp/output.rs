@@ -1,0 +1,523 @@
+//! Output for each socket at the end of `poll`: timers first, then what
+//! the socket owes the peer — SYN or SYN-ACK, regenerated data after a loss,
+//! new data the owner produces, FIN, and an ACK or window update if nothing
+//! else carried one.
+
+use super::{due, flag, recycle, tick, Retransmission, SentSegment, TcpEvent, TcpHandle};
+use super::{TcpOwner, TcpSocket, TcpState, TcpTables};
+use crate::iface::{Io, Payload, PayloadSink, SendError, Transport};
+use crate::nic::Nic;
+use crate::wire::tcp::{Control, Repr, SeqNumber};
+use crate::wire::Checksum;
+use crate::Instant;
+
+/// Runs timers and sends for every socket.
+pub(crate) fn poll<N: Nic, O: TcpOwner>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, owner: &mut O) {
+    for i in 0..t.sockets.len() {
+        let Ok(handle) = u8::try_from(i).map(TcpHandle) else {
+            break;
+        };
+        let state = t.sockets.get(i).map(|s| s.state).unwrap_or_default();
+        if !state.is_connected() {
+            continue;
+        }
+        if timers(io, t, owner, i, handle) {
+            send(io, t, owner, i, handle);
+        }
+    }
+}
+
+/// The earliest deadline of any socket, or `now` when one has output due.
+pub(crate) fn poll_at(
+    sockets: &[TcpSocket],
+    cfg: &super::TcpConfig,
+    now: Instant,
+) -> Option<Instant> {
+    let t_now = tick(now);
+    let mut best: Option<u32> = None;
+    let mut consider = |deadline: u32| {
+        // Milliseconds from now (0 when overdue).
+        let d = if due(t_now, deadline) {
+            0
+        } else {
+            deadline.wrapping_sub(t_now)
+        };
+        best = Some(best.map_or(d, |b| b.min(d)));
+    };
+    for s in sockets.iter().filter(|s| s.state.is_connected()) {
+        if s.has(flag::ACK_NOW | flag::SEND_SYN) || (s.has(flag::CLOSE) && !s.has(flag::FIN_SENT)) {
+            consider(t_now);
+        }
+        if s.has(flag::TIMER) {
+            consider(s.timer);
+        }
+        if cfg.idle_timeout_ms > 0 {
+            consider(s.last_rx.wrapping_add(cfg.idle_timeout_ms));
+        }
+        if cfg.keepalive_ms > 0 && s.state == TcpState::Established {
+            consider(s.last_rx.wrapping_add(cfg.keepalive_ms));
+        }
+    }
+    best.map(|d| now.after(crate::Duration::from_millis(u64::from(d))))
+}
+
+/// Fires due timers; false when the socket is gone.
+fn timers<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+) -> bool {
+    let cfg = *t.config;
+    let now = tick(io.now);
+    let Some(s) = t.sockets.get_mut(i) else {
+        return false;
+    };
+    if cfg.idle_timeout_ms > 0 && due(now, s.last_rx.wrapping_add(cfg.idle_timeout_ms)) {
+        abort(io, s);
+        recycle(s);
+        owner.tcp_event(handle, TcpEvent::TimedOut);
+        return false;
+    }
+    if !s.has(flag::TIMER) || !due(now, s.timer) {
+        if cfg.keepalive_ms > 0
+            && s.state == TcpState::Established
+            && s.in_flight() == 0
+            && due(now, s.last_rx.wrapping_add(cfg.keepalive_ms))
+            && !s.has(flag::TIMER)
+        {
+            // RFC 9293 §3.8.4: a probe one below SND.NXT draws an ACK.
+            let probe = s.snd_nxt.sub_len(1);
+            let _ = segment(io, s, probe, Control::None, &mut Empty);
+            s.timer = now.wrapping_add(cfg.keepalive_ms);
+            s.set(flag::TIMER, true);
+        }
+        return true;
+    }
+    s.set(flag::TIMER, false);
+    if s.state == TcpState::TimeWait {
+        recycle(s);
+        owner.tcp_event(handle, TcpEvent::Closed);
+        return false;
+    }
+    if s.snd_una == s.snd_max {
+        return true; // keep-alive interval passed; idle timer decides
+    }
+    // Retransmission timeout (RFC 6298 §5.4–5.7).
+    if s.retries >= cfg.retries {
+        abort(io, s);
+        recycle(s);
+        owner.tcp_event(handle, TcpEvent::TimedOut);
+        return false;
+    }
+    s.retries = s.retries.saturating_add(1);
+    s.rto_ms = u32::from(s.rto_ms)
+        .saturating_mul(2)
+        .clamp(cfg.rto_min_ms, cfg.rto_max_ms.max(cfg.rto_min_ms))
+        .min(u32::from(u16::MAX)) as u16;
+    s.set(flag::TIMING, false); // Karn: no RTT samples from resends
+    s.snd_nxt = s.snd_una;
+    if matches!(s.state, TcpState::SynSent | TcpState::SynReceived) {
+        s.set(flag::SEND_SYN, true);
+    } else {
+        let offset = s.offset_of(s.snd_una);
+        owner.tcp_event(handle, TcpEvent::Retransmit { offset });
+    }
+    true
+}
+
+/// Sends RST for a connection we give up (best effort).
+fn abort<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket) {
+    if matches!(s.state, TcpState::SynSent | TcpState::TimeWait) {
+        return;
+    }
+    let seq = s.snd_nxt;
+    let _ = segment(io, s, seq, Control::Rst, &mut Empty);
+}
+
+struct Empty;
+impl Payload for Empty {
+    fn write_to(&mut self, _: &mut dyn PayloadSink) {}
+    fn known(&self) -> Option<(usize, Checksum)> {
+        Some((0, Checksum::new()))
+    }
+}
+
+/// The window we advertise: `window × mss`, less when the owner has less
+/// room, never below what we advertised before (no shrinking).
+fn receive_window<O: TcpOwner>(
+    s: &TcpSocket,
+    cfg: &super::TcpConfig,
+    owner: &mut O,
+    handle: TcpHandle,
+) -> u16 {
+    if !s.state.can_receive() && s.state != TcpState::SynReceived {
+        return s.rcv_wnd;
+    }
+    let cap = usize::from(cfg.window).saturating_mul(usize::from(cfg.mss));
+    let room = owner
+        .tcp_recv_space(handle)
+        .min(cap)
+        .min(usize::from(u16::MAX));
+    room as u16
+}
+
+/// Sends one segment from socket state; `Ok(payload bytes)`.
+fn segment<N: Nic>(
+    io: &mut Io<'_, N>,
+    s: &mut TcpSocket,
+    seq: SeqNumber,
+    control: Control,
+    payload: &mut dyn Payload,
+) -> Result<usize, SendError> {
+    let syn = control == Control::Syn;
+    let repr = Repr {
+        src_port: s.local_port,
+        dst_port: s.remote_port,
+        control,
+        seq_number: seq,
+        ack_number: (s.state != TcpState::SynSent).then_some(s.rcv_nxt),
+        window_len: s.rcv_wnd,
+        max_seg_size: syn.then_some(crate::iface::egress::MTU.saturating_sub(40) as u16),
+        payload_len: 0,
+    };
+    if !s.mac_known {
+        s.remote_mac = io.resolve(s.remote_ip)?;
+        s.mac_known = true;
+    }
+    let sent = io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), payload)?;
+    s.set(flag::ACK_NOW, false);
+    Ok(sent.payload_len)
+}
+
+/// Produces stream bytes from the owner (or the retransmit buffer), capped
+/// at `max`, and checks a regeneration against its record.
+struct Produce<'a, O: TcpOwner> {
+    owner: &'a mut O,
+    handle: TcpHandle,
+    offset: u32,
+    max: usize,
+    /// The retransmit buffer (buffer mode) and whether to read from it
+    /// (a resend) or fill it (new data).
+    ring: &'a mut [u8],
+    from_ring: bool,
+    expect: Option<SentSegment>,
+}
+
+struct Limit<'s> {
+    inner: &'s mut dyn PayloadSink,
+    left: usize,
+    ring: &'s mut [u8],
+    pos: usize,
+}
+
+impl PayloadSink for Limit<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        let take = bytes.len().min(self.left);
+        let Some(part) = bytes.get(..take) else {
+            return;
+        };
+        if !self.ring.is_empty() {
+            let cap = self.ring.len();
+            for &b in part {
+                if let Some(slot) = self.ring.get_mut(self.pos.checked_rem(cap).unwrap_or(0)) {
+                    *slot = b;
+                }
+                self.pos = self.pos.wrapping_add(1);
+            }
+        }
+        self.inner.write(part);
+        self.left = self.left.saturating_sub(take);
+    }
+    fn write_from_rx(&mut self, offset: usize, len: usize) {
+        // Stream bytes never come from a received frame through here
+        // unless copied by the owner; keep the cap and ring semantics by
+        // forwarding only when no ring copy is needed.
+        if self.ring.is_empty() {
+            let take = len.min(self.left);
+            self.inner.write_from_rx(offset, take);
+            self.left = self.left.saturating_sub(take);
+        }
+    }
+}
+
+impl<O: TcpOwner> Payload for Produce<'_, O> {
+    fn write_to(&mut self, sink: &mut dyn PayloadSink) {
+        let cap = self.ring.len();
+        let start = (self.offset as usize).checked_rem(cap).unwrap_or(0);
+        if self.from_ring {
+            // Buffer mode resend: the bytes we kept, in up to two pieces.
+            let first = self.max.min(cap.saturating_sub(start));
+            if let Some(a) = self.ring.get(start..start.saturating_add(first)) {
+                sink.write(a);
+            }
+            if let Some(b) = self.ring.get(..self.max.saturating_sub(first)) {
+                sink.write(b);
+            }
+            return;
+        }
+        let mut limited = Limit {
+            inner: sink,
+            left: self.max,
+            ring: self.ring,
+            pos: start,
+        };
+        self.owner
+            .tcp_produce(self.handle, self.offset, self.max, &mut limited);
+    }
+
+    fn accept(&self, len: usize, sum: Checksum) -> bool {
+        match self.expect {
+            None => true,
+            Some(rec) => usize::from(rec.len) == len && rec.sum.is_none_or(|s| s == sum.fold()),
+        }
+    }
+}
+
+/// Sends what socket `i` owes.
+fn send<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+) {
+    let cfg = *t.config;
+    let now = tick(io.now);
+    let window = {
+        let Some(s) = t.sockets.get(i) else { return };
+        let s = *s;
+        receive_window(&s, &cfg, owner, handle)
+    };
+    let Some(s) = t.sockets.get_mut(i) else {
+        return;
+    };
+    let window_update = window > s.rcv_wnd
+        && (s.rcv_wnd == 0 || window.saturating_sub(s.rcv_wnd) >= cfg.mss.min(window));
+    s.rcv_wnd = window;
+
+    // SYN or SYN-ACK.
+    if s.has(flag::SEND_SYN) {
+        let iss = s.snd_base.sub_len(1);
+        match segment(io, s, iss, Control::Syn, &mut Empty) {
+            Ok(_) => {
+                s.set(flag::SEND_SYN, false);
+                s.snd_nxt = s.snd_base;
+                s.snd_max = s.snd_max.max(s.snd_base);
+                arm(s, now);
+            }
+            Err(e) if super::input::is_transient(e) => {}
+            Err(_) => {}
+        }
+        return;
+    }
+
+    let eff_mss = usize::from(s.peer_mss.min(cfg.mss)).max(1);
+    let seg_size = if cfg.split {
+        (eff_mss / 2).max(1)
+    } else {
+        eff_mss
+    };
+    let max_flight = usize::from(cfg.window).saturating_mul(eff_mss);
+    let buffered = cfg.retransmission == Retransmission::Buffer;
+
+    // Data: first what a timeout or fast retransmit asked to resend (exact
+    // original boundaries), then new data while the windows allow.
+    for _ in 0..cfg.segments_per_socket().saturating_add(1) {
+        let Some(s) = t.sockets.get(i) else { return };
+        let s = *s;
+        let data_end = if s.has(flag::FIN_SENT) {
+            s.snd_max.sub_len(1)
+        } else {
+            s.snd_max
+        };
+        let resend = s.snd_nxt < data_end;
+        let (len, expect) = if resend {
+            // Find the record of the segment starting at snd_nxt.
+            let skip = s.snd_nxt.distance(s.snd_una.max(s.snd_base));
+            let mut at = 0usize;
+            let mut found = None;
+            for rec in t.records(i).iter() {
+                if rec.len == 0 {
+                    break;
+                }
+                if at == skip {
+                    found = Some(*rec);
+                    break;
+                }
+                at = at.saturating_add(usize::from(rec.len));
+            }
+            match found {
+                Some(rec) => (usize::from(rec.len), Some(rec)),
+                // Not on a record boundary (partial ACK): resend the rest
+                // of the data in flight as one new segment.
+                None => (data_end.distance(s.snd_nxt).min(seg_size), None),
+            }
+        } else {
+            if !s.state.can_send() || s.has(flag::CLOSE) && s.has(flag::FIN_SENT) {
+                break;
+            }
+            let flight = s.snd_nxt.distance(s.snd_una);
+            let records_free = t.records(i).iter().any(|r| r.len == 0);
+            let peer_room = usize::from(s.snd_wnd).saturating_sub(flight);
+            let our_room = max_flight.saturating_sub(flight);
+            let mut room = peer_room.min(our_room).min(seg_size);
+            if s.snd_wnd == 0 && flight == 0 {
+                room = 1; // zero-window probe (RFC 9293 §3.8.6.1)
+            }
+            if room == 0 || !records_free {
+                break;
+            }
+            (room, None)
+        };
+        let offset = s.offset_of(s.snd_nxt);
+        let (ring, from_ring) = if buffered {
+            (
+                super::per_socket(&mut *t.buffer, cfg.buffer_per_socket(), i),
+                resend,
+            )
+        } else {
+            (&mut [][..], false)
+        };
+        let mut produce = Produce {
+            owner,
+            handle,
+            offset,
+            max: len,
+            ring,
+            from_ring,
+            expect,
+        };
+        let Some(sock) = t.sockets.get_mut(i) else {
+            return;
+        };
+        let seq = sock.snd_nxt;
+        let result = segment_with_sum(io, sock, seq, &mut produce);
+        match result {
+            Ok((0, _)) => {
+                if !resend {
+                    // The owner has nothing more: a requested close may go.
+                    send_fin(io, t, i, now);
+                }
+                break;
+            }
+            Ok((n, sum)) => {
+                let Some(sock) = t.sockets.get_mut(i) else {
+                    return;
+                };
+                sock.snd_nxt = sock.snd_nxt.add(n);
+                if !resend {
+                    sock.snd_max = sock.snd_nxt;
+                    if !sock.has(flag::TIMING) {
+                        sock.set(flag::TIMING, true);
+                        sock.rtt_seq = seq;
+                        sock.rtt_start = now;
+                    }
+                    let rec = SentSegment {
+                        len: u16::try_from(n).unwrap_or(u16::MAX),
+                        sum: cfg!(debug_assertions).then_some(sum),
+                    };
+                    if let Some(slot) = t.records(i).iter_mut().find(|r| r.len == 0) {
+                        *slot = rec;
+                    }
+                }
+                if let Some(sock) = t.sockets.get_mut(i) {
+                    arm(sock, now);
+                }
+            }
+            Err(SendError::PayloadChanged) => {
+                let Some(sock) = t.sockets.get_mut(i) else {
+                    return;
+                };
+                abort(io, sock);
+                recycle(sock);
+                owner.tcp_event(handle, TcpEvent::RegenerationMismatch { offset });
+                return;
+            }
+            Err(_) => return, // ARP pending, NIC busy: next poll
+        }
+    }
+
+    // FIN resend after a go-back, or a close with nothing in flight.
+    send_fin(io, t, i, now);
+
+    let Some(s) = t.sockets.get_mut(i) else {
+        return;
+    };
+    if s.has(flag::ACK_NOW) || window_update {
+        let seq = s.snd_nxt;
+        let _ = segment(io, s, seq, Control::None, &mut Empty);
+    }
+}
+
+fn segment_with_sum<N: Nic>(
+    io: &mut Io<'_, N>,
+    s: &mut TcpSocket,
+    seq: SeqNumber,
+    payload: &mut dyn Payload,
+) -> Result<(usize, u16), SendError> {
+    let repr = Repr {
+        src_port: s.local_port,
+        dst_port: s.remote_port,
+        control: Control::Psh,
+        seq_number: seq,
+        ack_number: Some(s.rcv_nxt),
+        window_len: s.rcv_wnd,
+        max_seg_size: None,
+        payload_len: 0,
+    };
+    if !s.mac_known {
+        s.remote_mac = io.resolve(s.remote_ip)?;
+        s.mac_known = true;
+    }
+    let sent = io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), payload)?;
+    if sent.payload_len > 0 {
+        s.set(flag::ACK_NOW, false);
+    }
+    Ok((sent.payload_len, sent.payload_sum.fold()))
+}
+
+/// Sends (or resends) our FIN when it is due.
+fn send_fin<N: Nic>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, i: usize, now: u32) {
+    let Some(s) = t.sockets.get_mut(i) else {
+        return;
+    };
+    let resend = s.has(flag::FIN_SENT) && s.snd_nxt == s.snd_max.sub_len(1);
+    let first = s.has(flag::CLOSE)
+        && !s.has(flag::FIN_SENT)
+        && s.snd_nxt == s.snd_max
+        && matches!(s.state, TcpState::Established | TcpState::CloseWait);
+    if !(resend || first) {
+        return;
+    }
+    let seq = s.snd_nxt;
+    if segment(io, s, seq, Control::Fin, &mut Empty).is_ok() {
+        s.snd_nxt = s.snd_nxt.add(1);
+        if first {
+            s.snd_max = s.snd_nxt;
+            s.set(flag::FIN_SENT, true);
+            s.state = match s.state {
+                TcpState::CloseWait => TcpState::LastAck,
+                _ => TcpState::FinWait1,
+            };
+        }
+        arm(s, now);
+    }
+}
+
+/// Starts the retransmission timer unless it runs already.
+fn arm(s: &mut TcpSocket, now: u32) {
+    if !s.has(flag::TIMER) {
+        s.timer = now.wrapping_add(u32::from(s.rto_ms));
+        s.set(flag::TIMER, true);
+    }
+}
+
+/// Sends RST and frees the socket (the owner asked to abort).
+pub(crate) fn abort_now<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket) {
+    if s.state.is_connected() {
+        abort(io, s);
+    }
+    *s = TcpSocket::default();
+}
