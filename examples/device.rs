@@ -3,18 +3,22 @@
 //! ```text
 //! cargo run --example device -- --tap tap0 [--ip 10.78.0.2/24 --gateway 10.78.0.1]
 //!     [--dns D] [--mac 02:00:00:00:00:02] [--pcap run.pcap]
+//!     [--config NAME] [--fault loss=0.1,reorder=0.05,dup=0.05,seed=1]
+//!     [--tcp-send A.B.C.D:PORT --bytes N]
 //! ```
-//! Logs one line per event (`arp: ...`, `icmp: ...`, `udp: ...`) and prints
-//! the counters on Ctrl-C or SIGTERM, then exits 0.
+//! Logs one line per event (`arp: ...`, `icmp: ...`, `udp: ...`, `tcp: ...`)
+//! and prints the counters on Ctrl-C or SIGTERM, then exits 0.
 
-use ember_device::{Log, Options, ReferenceDevice};
+use ember_device::{variants, with_config, Log, Options, ReferenceDevice};
 use emberstack::config::StaticIpv4;
+use emberstack::nic::faulty::Faulty;
 use emberstack::nic::pcap::Pcap;
+use emberstack::nic::sim::Faults;
 use emberstack::nic::tap::Tap;
-use emberstack::nic::Nic;
+use emberstack::nic::{Nic, NicError, TxMode};
 use emberstack::udp::Endpoint;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-use emberstack::Instant;
+use emberstack::{Config, Instant};
 use std::fmt;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,12 +40,15 @@ struct Cli {
     dns: Option<Ipv4Address>,
     mac: Option<EthernetAddress>,
     pcap: Option<String>,
+    config: String,
+    fault: Option<(u64, Faults)>,
     tcp_send: Option<String>,
     bytes: Option<u32>,
 }
 
-const USAGE: &str =
-    "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [--dns D] [--mac M] [--pcap FILE]";
+const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [--dns D] [--mac M]
+              [--pcap FILE] [--config NAME] [--fault loss=P,reorder=P,dup=P,corrupt=P,delay=MS-MS,seed=N]
+              [--tcp-send A.B.C.D:PORT --bytes N]";
 
 fn parse_ip(s: &str) -> Result<Ipv4Address, String> {
     s.parse::<std::net::Ipv4Addr>()
@@ -49,9 +56,41 @@ fn parse_ip(s: &str) -> Result<Ipv4Address, String> {
         .map_err(|_| format!("not an IPv4 address: {s}"))
 }
 
+/// `loss=0.1,reorder=0.05,dup=0.05,corrupt=0.01,delay=0-5,seed=7`.
+fn parse_fault(spec: &str) -> Result<(u64, Faults), String> {
+    let mut f = Faults::none();
+    let mut seed = 1;
+    for part in spec.split(',').filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or(format!("--fault: `{part}` is not key=value"))?;
+        let p = || -> Result<f64, String> {
+            v.parse::<f64>()
+                .ok()
+                .filter(|p| (0.0..=1.0).contains(p))
+                .ok_or(format!("--fault {k}: expected a probability 0..1, got {v}"))
+        };
+        match k {
+            "loss" => f.loss = p()?,
+            "reorder" => f.reorder = p()?,
+            "dup" => f.duplicate = p()?,
+            "corrupt" => f.corrupt = p()?,
+            "delay" => {
+                let (a, b) = v.split_once('-').unwrap_or((v, v));
+                let ms = |x: &str| x.parse::<u64>().map_err(|_| format!("--fault delay: bad {v}"));
+                f.delay_ms = (ms(a)?, ms(b)?);
+            }
+            "seed" => seed = v.parse().map_err(|_| format!("--fault seed: bad {v}"))?,
+            other => return Err(format!("--fault: unknown key {other} (loss, reorder, dup, corrupt, delay, seed)")),
+        }
+    }
+    Ok((seed, f))
+}
+
 fn parse_cli() -> Result<Cli, String> {
     let mut cli = Cli {
         tap: "tap0".into(),
+        config: "stack".into(),
         ..Cli::default()
     };
     let mut args = std::env::args().skip(1);
@@ -61,9 +100,7 @@ fn parse_cli() -> Result<Cli, String> {
             "--tap" => cli.tap = value()?,
             "--ip" => {
                 let v = value()?;
-                let (a, p) = v
-                    .split_once('/')
-                    .ok_or(format!("--ip wants A.B.C.D/N, got {v}"))?;
+                let (a, p) = v.split_once('/').ok_or(format!("--ip wants A.B.C.D/N, got {v}"))?;
                 let prefix: u8 = p
                     .parse()
                     .ok()
@@ -87,19 +124,83 @@ fn parse_cli() -> Result<Cli, String> {
                 cli.mac = Some(mac);
             }
             "--pcap" => cli.pcap = Some(value()?),
+            "--config" => {
+                let v = value()?;
+                if !variants::NAMES.contains(&v.as_str()) {
+                    return Err(format!("--config {v}: one of {}", variants::NAMES.join(", ")));
+                }
+                cli.config = v;
+            }
+            "--fault" => cli.fault = Some(parse_fault(&value()?)?),
             "--tcp-send" => cli.tcp_send = Some(value()?),
             "--bytes" => {
                 let v = value()?;
-                cli.bytes = Some(
-                    v.parse()
-                        .map_err(|_| format!("--bytes wants a number, got {v}"))?,
-                );
+                cli.bytes = Some(v.parse().map_err(|_| format!("--bytes wants a number, got {v}"))?);
             }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     Ok(cli)
+}
+
+/// The TAP, with or without the fault injector in front.
+enum HostNic {
+    Plain(Tap),
+    Faulty(Box<Faulty<Tap>>),
+}
+
+impl HostNic {
+    fn wait(&mut self, timeout: Duration) -> std::io::Result<bool> {
+        match self {
+            HostNic::Plain(t) => t.wait(timeout),
+            HostNic::Faulty(f) => f.wait(timeout),
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $n:ident => $e:expr) => {
+        match $self {
+            HostNic::Plain($n) => $e,
+            HostNic::Faulty($n) => $e,
+        }
+    };
+}
+
+impl Nic for HostNic {
+    // Both the TAP and the injector's host buffer can rewrite.
+    const TX_MODE: TxMode = TxMode::Rewrite;
+    fn rx_pending(&mut self) -> Option<usize> {
+        delegate!(self, n => n.rx_pending())
+    }
+    fn rx_read(&mut self, buf: &mut [u8]) -> usize {
+        delegate!(self, n => n.rx_read(buf))
+    }
+    fn rx_seek(&mut self, offset: usize) {
+        delegate!(self, n => n.rx_seek(offset))
+    }
+    fn rx_dump(&mut self) {
+        delegate!(self, n => n.rx_dump())
+    }
+    fn tx_ready(&mut self, len: usize) -> bool {
+        delegate!(self, n => n.tx_ready(len))
+    }
+    fn tx_begin(&mut self, len: usize) -> Result<(), NicError> {
+        delegate!(self, n => n.tx_begin(len))
+    }
+    fn tx_write(&mut self, bytes: &[u8]) {
+        delegate!(self, n => n.tx_write(bytes))
+    }
+    fn tx_rewrite(&mut self, offset: usize, bytes: &[u8]) {
+        delegate!(self, n => n.tx_rewrite(offset, bytes))
+    }
+    fn tx_send(&mut self) -> Result<(), NicError> {
+        delegate!(self, n => n.tx_send())
+    }
+    fn tx_abort(&mut self) {
+        delegate!(self, n => n.tx_abort())
+    }
 }
 
 fn main() -> ExitCode {
@@ -158,8 +259,27 @@ fn main() -> ExitCode {
         seed,
         tcp_send,
     };
-    println!("device: tap {}", cli.tap);
-    match cli.pcap {
+    println!("device: tap {} config {}", cli.tap, cli.config);
+    let nic = match cli.fault {
+        Some((seed, faults)) => {
+            println!("device: faults {faults:?} seed {seed}");
+            HostNic::Faulty(Box::new(Faulty::new(tap, seed, faults, faults)))
+        }
+        None => HostNic::Plain(tap),
+    };
+    let config = cli.config.clone();
+    let code = with_config!(config.as_str(), start(nic, options, cli.pcap.clone(), stop.clone()));
+    code.unwrap_or(ExitCode::from(2))
+}
+
+/// Runs the device with configuration `C`, recording to a pcap if asked.
+fn start<C: Config>(
+    nic: HostNic,
+    options: Options,
+    pcap: Option<String>,
+    stop: Arc<AtomicBool>,
+) -> ExitCode {
+    match pcap {
         Some(path) => {
             let file = match std::fs::File::create(&path) {
                 Ok(f) => std::io::BufWriter::new(f),
@@ -168,21 +288,21 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            let mut nic = match Pcap::new(tap, file) {
+            let mut nic = match Pcap::new(nic, file) {
                 Ok(n) => n,
                 Err(e) => {
                     eprintln!("device: cannot write {path}: {e}");
                     return ExitCode::from(1);
                 }
             };
-            run(&mut nic, options, &stop, |n, d| n.inner().wait(d));
+            run::<C, _>(&mut nic, options, &stop, |n, d| n.inner_mut().wait(d));
             if let Err(e) = nic.flush() {
                 eprintln!("device: pcap flush failed: {e}");
             }
         }
         None => {
-            let mut nic = tap;
-            run(&mut nic, options, &stop, |n, d| n.wait(d));
+            let mut nic = nic;
+            run::<C, _>(&mut nic, options, &stop, |n, d| n.wait(d));
         }
     }
     ExitCode::SUCCESS
@@ -190,15 +310,15 @@ fn main() -> ExitCode {
 
 /// The main loop: poll until idle, then sleep on the TAP until a frame
 /// arrives or the stack's next deadline (at most 100 ms, to notice Ctrl-C).
-fn run<N: Nic>(
+fn run<C: Config, N: Nic>(
     nic: &mut N,
     options: Options,
     stop: &AtomicBool,
-    wait: impl Fn(&N, Duration) -> std::io::Result<bool>,
+    wait: impl Fn(&mut N, Duration) -> std::io::Result<bool>,
 ) {
     let start = std::time::Instant::now();
     let now = || Instant::from_millis(start.elapsed().as_millis() as u64);
-    let mut device = ReferenceDevice::new(options, Stdout);
+    let mut device = ReferenceDevice::<C, _>::new(options, Stdout);
     while !stop.load(Ordering::SeqCst) {
         let t = now();
         // Bounded: at most 64 busy rounds before checking the stop flag.

@@ -7,6 +7,11 @@
 
 emberstack::include_stack!();
 
+/// The variants in `examples/configs/` (see `build.rs`).
+pub mod variants {
+    include!(concat!(env!("OUT_DIR"), "/emberstack_variants.rs"));
+}
+
 pub mod tcp_services;
 
 use core::fmt;
@@ -19,7 +24,7 @@ use emberstack::tcp::{TcpEvent, TcpHandle, TcpReader, TcpSocket};
 use emberstack::udp::Endpoint;
 use emberstack::udp::{UdpDatagram, UdpHandle};
 use emberstack::wire::EthernetAddress;
-use emberstack::{App, Instant};
+use emberstack::{App, Config, Instant};
 use tcp_services::{Service, ECHO_RING};
 
 /// The UDP and TCP echo service port (RFC 862).
@@ -28,9 +33,14 @@ pub const ECHO_PORT: u16 = 7;
 pub const DISCARD_PORT: u16 = 9;
 /// The TCP chargen port (RFC 864).
 pub const CHARGEN_PORT: u16 = 19;
-/// TCP sockets in the configuration.
-pub const TCP_SOCKETS: usize =
-    <<Device as emberstack::Config>::TcpSockets as Table<TcpSocket>>::LEN;
+/// Most TCP sockets a configuration of the device may have (the app keeps
+/// per-socket service state in arrays of this size).
+pub const MAX_TCP: usize = 16;
+
+/// TCP sockets in configuration `C`, capped at [`MAX_TCP`].
+pub fn tcp_sockets<C: Config>() -> usize {
+    <C::TcpSockets as Table<TcpSocket>>::LEN.min(MAX_TCP)
+}
 
 /// Where log lines go: stdout on the host, semihosting on the board.
 pub trait Log {
@@ -58,29 +68,29 @@ pub struct DeviceApp<L: Log> {
     log: L,
     rng: u64,
     udp_echo: Option<UdpHandle>,
-    tcp: [Service; TCP_SOCKETS],
+    tcp: [Service; MAX_TCP],
     /// Per socket: the listening service to return to after a connection.
-    listening: [Service; TCP_SOCKETS],
-    rings: [[u8; ECHO_RING]; TCP_SOCKETS],
+    listening: [Service; MAX_TCP],
+    rings: [[u8; ECHO_RING]; MAX_TCP],
     tcp_send: Option<(Endpoint, u32)>,
     /// Sockets whose peer closed: we close too (bit i = socket i).
     close_requests: u64,
 }
 
-/// The reference device: the configured stack plus its application.
-pub struct ReferenceDevice<L: Log> {
-    /// The stack generated from `stack.toml`.
-    pub stack: Stack,
+/// The reference device: a configured stack plus its application.
+pub struct ReferenceDevice<C: Config, L: Log> {
+    /// The stack generated from `stack.toml` (or a variant).
+    pub stack: emberstack::Stack<C>,
     /// The services.
     pub app: DeviceApp<L>,
 }
 
-impl<L: Log> ReferenceDevice<L> {
+impl<C: Config, L: Log> ReferenceDevice<C, L> {
     /// Builds the device and binds its services.
     pub fn new(options: Options, log: L) -> Self {
         let mut stack = match options.mac {
-            Some(mac) => Stack::with_mac(mac),
-            None => Stack::new(),
+            Some(mac) => emberstack::Stack::<C>::with_mac(mac),
+            None => emberstack::Stack::<C>::new(),
         };
         if options.ipv4.is_some() {
             stack.set_ipv4(options.ipv4);
@@ -89,9 +99,9 @@ impl<L: Log> ReferenceDevice<L> {
             log,
             rng: options.seed,
             udp_echo: None,
-            tcp: [Service::None; TCP_SOCKETS],
-            listening: [Service::None; TCP_SOCKETS],
-            rings: [[0; ECHO_RING]; TCP_SOCKETS],
+            tcp: [Service::None; MAX_TCP],
+            listening: [Service::None; MAX_TCP],
+            rings: [[0; ECHO_RING]; MAX_TCP],
             tcp_send: options.tcp_send,
             close_requests: 0,
         };
@@ -101,7 +111,7 @@ impl<L: Log> ReferenceDevice<L> {
         }
         // Sockets: one each for discard and chargen, one kept free for
         // client connections, the rest listen for echo.
-        let echo = TCP_SOCKETS.saturating_sub(3).max(1);
+        let echo = tcp_sockets::<C>().saturating_sub(3).max(1);
         let plan = [
             (DISCARD_PORT, 1, Service::Discard { bytes: 0, crc: 0 }),
             (CHARGEN_PORT, 1, Service::Chargen),
@@ -122,9 +132,9 @@ impl<L: Log> ReferenceDevice<L> {
         }
         app.log.line(format_args!(
             "device: {} mac {} ram {} bytes",
-            <Device as emberstack::Config>::DEVICE_NAME,
+            C::DEVICE_NAME,
             stack.mac(),
-            RAM_BYTES
+            core::mem::size_of::<emberstack::Stack<C>>()
         ));
         match stack.ipv4() {
             Some(c) => app.log.line(format_args!(
@@ -156,7 +166,7 @@ impl<L: Log> ReferenceDevice<L> {
         }
         let busy = self.stack.poll(now, nic, &mut self.app);
         let closing = core::mem::take(&mut self.app.close_requests);
-        for i in 0..TCP_SOCKETS {
+        for i in 0..tcp_sockets::<C>() {
             if closing & (1 << i) != 0 {
                 if let Ok(h) = u8::try_from(i) {
                     self.stack.tcp_close(TcpHandle::from_index(h));

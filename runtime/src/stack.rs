@@ -319,7 +319,9 @@ impl<C: Config> Stack<C> {
     }
 
     /// Closes gracefully: FIN goes out once the owner produces no more
-    /// data. A listening socket stops listening and is freed.
+    /// data (a connection still opening completes first, so "connect,
+    /// close, produce N bytes" sends N bytes and FIN). A listening socket
+    /// stops listening and is freed. See [`Stack::tcp_abort`] for RST.
     pub fn tcp_close(&mut self, socket: TcpHandle) {
         if let Some(s) = self.tcp.sockets.slots_mut().get_mut(socket.index()) {
             tcp::close(s);

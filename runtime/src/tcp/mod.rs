@@ -635,9 +635,12 @@ pub(crate) fn connect(
 }
 
 /// Graceful close (see [`Stack::tcp_close`](crate::Stack::tcp_close)).
+/// Closing means "the stream ends where the owner stops producing", so a
+/// connection still opening keeps opening and sends FIN after its data; only
+/// a listening (or free) socket is freed at once. `tcp_abort` tears down.
 pub(crate) fn close(s: &mut TcpSocket) {
     match s.state {
-        TcpState::Listen | TcpState::SynSent | TcpState::Closed => *s = TcpSocket::default(),
+        TcpState::Listen | TcpState::Closed => *s = TcpSocket::default(),
         _ => s.set(flag::CLOSE, true),
     }
 }
