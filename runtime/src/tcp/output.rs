@@ -372,6 +372,12 @@ fn send<N: Nic, O: TcpOwner>(
             (room, None)
         };
         let offset = s.offset_of(s.snd_nxt);
+        if !resend && !has_data(owner, handle, offset) {
+            // The owner has nothing more: a requested close may go. (Asked
+            // first because a frame, once started, goes out even if empty.)
+            send_fin(io, t, i, now);
+            break;
+        }
         let (ring, from_ring) = if buffered {
             (
                 super::per_socket(&mut *t.buffer, cfg.buffer_per_socket(), i),
@@ -449,6 +455,25 @@ fn send<N: Nic, O: TcpOwner>(
         let seq = s.snd_nxt;
         let _ = segment(io, s, seq, Control::None, &mut Empty);
     }
+}
+
+/// Counts what a producer writes, sending nothing.
+struct Count(usize);
+
+impl PayloadSink for Count {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = self.0.saturating_add(bytes.len());
+    }
+    fn write_from_rx(&mut self, _offset: usize, len: usize) {
+        self.0 = self.0.saturating_add(len);
+    }
+}
+
+/// Whether the owner has a byte at `offset` (asks for one byte).
+fn has_data<O: TcpOwner>(owner: &mut O, handle: TcpHandle, offset: u32) -> bool {
+    let mut count = Count(0);
+    owner.tcp_produce(handle, offset, 1, &mut count);
+    count.0 > 0
 }
 
 fn segment_with_sum<N: Nic>(
