@@ -131,7 +131,7 @@ fn active_open_resolves_arp_then_handshakes() {
     s.advance(100);
     s.expect_nothing(); // at most one ARP request a second
     s.send_arp_reply();
-    let syn = s.expect(seg!(SYN, dport = 7, mss = 1460));
+    let syn = s.expect(seg!(SYN, dport = 7, mss = 1460, win = 1460));
     assert!(syn.sport >= 49152, "ephemeral port {}", syn.sport);
     s.port = syn.sport;
     s.peer_port = 7;

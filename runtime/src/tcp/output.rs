@@ -152,7 +152,7 @@ fn receive_window<O: TcpOwner>(
     owner: &mut O,
     handle: TcpHandle,
 ) -> u16 {
-    if !s.state.can_receive() && s.state != TcpState::SynReceived {
+    if !s.state.can_receive() && !matches!(s.state, TcpState::SynSent | TcpState::SynReceived) {
         return s.rcv_wnd;
     }
     let cap = usize::from(cfg.window).saturating_mul(usize::from(cfg.mss));
