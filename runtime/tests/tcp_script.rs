@@ -641,6 +641,37 @@ fn fin_acked_together_with_their_fin_goes_straight_to_time_wait() {
     assert_eq!(s.state(h), TcpState::TimeWait);
 }
 
+#[test]
+fn close_waits_for_the_owner_to_finish_producing() {
+    let mut s = Script::<Std>::new();
+    let (h, iss) = open(&mut s);
+    s.sock(h).source = Source::Pattern(2000);
+    s.close(h);
+    s.expect(seg!(PSH | ACK, seq = iss.plus(1), len = 1460));
+    s.expect_nothing();
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1461)));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1461),
+        data = &pattern(1460, 540)
+    ));
+    // Window 1: the owner is asked again (and the FIN sent) after the ACK.
+    s.expect_nothing();
+    assert_eq!(s.state(h), TcpState::Established);
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(2001)));
+    s.expect(seg!(FIN | ACK, seq = iss.plus(2001)));
+    assert_eq!(s.state(h), TcpState::FinWait1);
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(2002)));
+    assert_eq!(s.state(h), TcpState::FinWait2);
+    assert_eq!(
+        s.events(h),
+        [
+            TcpEvent::Acked { offset: 1460 },
+            TcpEvent::Acked { offset: 2000 }
+        ]
+    );
+}
+
 // ------------------------------------------------------ RST, SYN, RFC 5961
 
 #[test]

@@ -445,8 +445,11 @@ fn send<N: Nic, O: TcpOwner>(
         }
     }
 
-    // FIN resend after a go-back, or a close with nothing in flight.
-    send_fin(io, t, i, now);
+    // FIN resend after a go-back. A first FIN goes out only from the loop
+    // above, once the owner has been asked and had nothing more.
+    if t.sockets.get(i).is_some_and(|s| s.has(flag::FIN_SENT)) {
+        send_fin(io, t, i, now);
+    }
 
     let Some(s) = t.sockets.get_mut(i) else {
         return;
