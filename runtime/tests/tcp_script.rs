@@ -980,6 +980,48 @@ fn rtt_sample_sets_the_rto() {
 }
 
 #[test]
+fn zero_window_is_probed_and_transfer_resumes_when_it_opens() {
+    let mut s = Script::<Std>::new();
+    let h = s.listen(PORT);
+    s.send(seg!(SYN, seq = IRS, win = 8192, mss = 1460));
+    let iss = s.expect(seg!(SYN | ACK)).seq;
+    s.sock(h).source = Source::Bytes(b"hello world".to_vec());
+    // The handshake's ACK closes the window.
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1), win = 0));
+    assert_eq!(s.state(h), TcpState::Established);
+    let probe = s.expect(seg!(PSH | ACK, seq = iss.plus(1), data = b"h"));
+    s.expect_nothing();
+    // The peer answers every probe without taking it; probes back off
+    // like retransmissions and the connection outlives `retries`
+    // (RFC 1122 4.2.2.17: it stays open while the probes are answered).
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1), win = 0));
+    let mut last = probe.at;
+    let mut gap = 1_000;
+    for _ in 0..12 {
+        let p = s.wait(seg!(PSH | ACK, seq = iss.plus(1), data = b"h"), 70_000);
+        assert_eq!(p.at - last, gap);
+        assert_eq!(p.frame, probe.frame);
+        last = p.at;
+        gap = (gap * 2).min(60_000);
+        s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1), win = 0));
+        s.expect_nothing();
+    }
+    assert_eq!(s.state(h), TcpState::Established);
+    // The window opens without taking the probe byte: it goes again at
+    // once (not after the backed-off RTO), then the rest.
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1), win = 4000));
+    s.expect(seg!(PSH | ACK, seq = iss.plus(1), data = b"h"));
+    s.expect_nothing(); // window 1: one segment in flight
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(2), win = 4000));
+    s.expect(seg!(PSH | ACK, seq = iss.plus(2), data = b"ello world"));
+    s.expect_nothing();
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(12), win = 4000));
+    assert!(s.events(h).ends_with(&[TcpEvent::Acked { offset: 11 }]));
+    s.advance(100_000);
+    s.expect_nothing();
+}
+
+#[test]
 fn zero_window_probe_taken_when_the_window_opens() {
     let mut s = Script::<Std>::new();
     let h = s.listen(PORT);
