@@ -57,6 +57,15 @@ script_config!(
     }
 );
 script_config!(
+    KeepAlive,
+    3,
+    TcpConfig {
+        keepalive_ms: 10_000,
+        idle_timeout_ms: 45_000,
+        ..TcpConfig::DEFAULT
+    }
+);
+script_config!(
     ShortRto,
     3,
     TcpConfig {
@@ -977,6 +986,38 @@ fn rtt_sample_sets_the_rto() {
     let second = s.expect(seg!(PSH | ACK, seq = iss.plus(1461), len = 1460));
     let again = s.wait(seg!(PSH | ACK, seq = iss.plus(1461)), 2_000);
     assert_eq!(again.at - second.at, 300);
+}
+
+#[test]
+fn keepalive_probes_an_idle_connection_and_idle_timeout_ends_it() {
+    let mut s = Script::<KeepAlive>::new();
+    let (h, iss) = open(&mut s);
+    let start = s.now;
+    s.advance(9_999);
+    s.expect_nothing();
+    // RFC 9293 3.8.4: one below SND.NXT, no data, draws an ACK.
+    let k1 = s.wait(seg!(ACK, seq = iss, ack = IRS.plus(1), len = 0), 10);
+    assert_eq!(k1.at - start, 10_000);
+    assert!(
+        s.stack.poll_at(s.instant()).unwrap().millis() > s.now,
+        "nothing due right after a probe: the device may sleep"
+    );
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1)));
+    s.expect_nothing();
+    let k2 = s.wait(seg!(ACK, seq = iss, len = 0), 20_000);
+    assert_eq!(k2.at - k1.at, 10_000);
+    // No more answers: probes every 10 s, then the idle timer (45 s after
+    // the last segment received) resets the connection.
+    let k3 = s.wait(seg!(ACK, seq = iss, len = 0), 20_000);
+    assert_eq!(k3.at - k2.at, 10_000);
+    let k4 = s.wait(seg!(ACK, seq = iss, len = 0), 20_000);
+    assert_eq!(k4.at - k3.at, 10_000);
+    let k5 = s.wait(seg!(ACK, seq = iss, len = 0), 20_000);
+    assert_eq!(k5.at - k4.at, 10_000);
+    let rst = s.wait(seg!(RST | ACK, seq = iss.plus(1)), 20_000);
+    assert_eq!(rst.at - k1.at, 45_000);
+    assert_eq!(s.events(h), [TcpEvent::TimedOut]);
+    assert_eq!(s.state(h), TcpState::Listen);
 }
 
 #[test]

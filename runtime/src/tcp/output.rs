@@ -54,7 +54,7 @@ pub(crate) fn poll_at(
         if cfg.idle_timeout_ms > 0 {
             consider(s.last_rx.wrapping_add(cfg.idle_timeout_ms));
         }
-        if cfg.keepalive_ms > 0 && s.state == TcpState::Established {
+        if cfg.keepalive_ms > 0 && s.state == TcpState::Established && !s.has(flag::TIMER) {
             consider(s.last_rx.wrapping_add(cfg.keepalive_ms));
         }
     }
