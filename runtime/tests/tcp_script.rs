@@ -428,6 +428,26 @@ fn fin_behind_data_not_taken_is_not_acknowledged() {
 }
 
 #[test]
+fn out_of_order_fin_draws_a_duplicate_ack() {
+    let mut s = Script::<Std>::new();
+    let (h, iss) = open(&mut s);
+    // The data before it was lost.
+    s.send(seg!(FIN | ACK, seq = IRS.plus(11), ack = iss.plus(1)));
+    s.expect(seg!(ACK, ack = IRS.plus(1)));
+    assert_eq!(s.state(h), TcpState::Established);
+    s.send(seg!(
+        PSH | ACK,
+        seq = IRS.plus(1),
+        ack = iss.plus(1),
+        data = b"0123456789"
+    ));
+    s.expect(seg!(ACK, ack = IRS.plus(11)));
+    s.send(seg!(FIN | ACK, seq = IRS.plus(11), ack = iss.plus(1)));
+    s.expect(seg!(ACK, ack = IRS.plus(12)));
+    assert_eq!(s.state(h), TcpState::CloseWait);
+}
+
+#[test]
 fn duplicate_segment_is_delivered_once() {
     let mut s = Script::<Std>::new();
     let (h, iss) = open(&mut s);

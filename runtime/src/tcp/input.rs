@@ -361,6 +361,11 @@ fn synchronized<N: Nic, O: TcpOwner>(
     let Some(s) = t.sockets.get_mut(i) else {
         return Ok(());
     };
+    if seg.fin() && s.state.can_receive() {
+        // Even when it cannot be taken yet (a gap, data left): say where
+        // we are, as for out-of-order data (RFC 5681 §4.2).
+        s.set(flag::ACK_NOW, true);
+    }
     if seg.fin() && all_data_taken && s.rcv_nxt == seg.seq().add(seg.repr.payload_len) {
         s.rcv_nxt = s.rcv_nxt.add(1);
         s.set(flag::ACK_NOW | flag::PEER_FIN, true);
