@@ -1122,7 +1122,8 @@ fn three_duplicate_acks_trigger_fast_retransmit() {
     let r = s.expect(seg!(PSH | ACK, seq = iss.plus(1461), len = 1460));
     assert_eq!(r.frame, segs[1].frame, "byte-identical");
     assert!(s.events(h).contains(&TcpEvent::Retransmit { offset: 1460 }));
-    // Whatever else it resends, only the in-flight range and in order.
+    // Go-back-N: the rest of the flight follows, on the original
+    // boundaries and byte-identical (the stack keeps no scoreboard).
     let mut next = iss.plus(2921);
     while let Some(Heard::Tcp(c)) = s.next_heard() {
         assert_eq!(c.seq, next);

@@ -11,9 +11,9 @@
 //! let h = s.listen(80);
 //! s.send(seg!(SYN, seq = 1000, mss = 1460));
 //! let syn_ack = s.expect(seg!(SYN | ACK, ack = 1001, mss = 1460));
-//! s.send(seg!(ACK, seq = 1001, ack = syn_ack.seq + 1));
+//! s.send(seg!(ACK, seq = 1001, ack = syn_ack.seq.plus(1)));
 //! s.expect_nothing();
-//! assert_eq!(s.events(h), [TcpEvent::Connected { .. }]);
+//! assert!(matches!(s.events(h)[..], [TcpEvent::Connected { .. }]));
 //! s.advance(1000); // virtual milliseconds
 //! ```
 //!
