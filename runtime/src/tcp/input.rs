@@ -302,11 +302,16 @@ fn synchronized<N: Nic, O: TcpOwner>(
         return Err(DropReason::TcpOutOfWindow);
     }
     let window_changed = seg.repr.window_len != s.snd_wnd;
+    let window_opened = s.snd_wnd == 0 && seg.repr.window_len > 0 && ack >= s.snd_una;
     if ack >= s.snd_una {
         s.snd_wnd = seg.repr.window_len;
     }
     if s.snd_una < ack {
         acknowledge(t, owner, i, handle, ack, now);
+    } else if ack == s.snd_una && seg.repr.window_len == 0 {
+        // A zero-window probe answered: the peer is alive, so probing
+        // never gives up (RFC 1122 §4.2.2.17); not a duplicate ACK.
+        s.retries = 0;
     } else if ack == s.snd_una
         && seg.repr.payload_len == 0
         && !seg.fin()
@@ -325,6 +330,12 @@ fn synchronized<N: Nic, O: TcpOwner>(
     let Some(s) = t.sockets.get_mut(i) else {
         return Ok(());
     };
+    if window_opened && s.snd_una < s.snd_nxt {
+        // The window opened without the probe being taken: resend from
+        // SND.UNA now rather than leave a hole until the backed-off RTO.
+        s.snd_nxt = s.snd_una;
+        s.set(flag::TIMING, false);
+    }
     // Our FIN acknowledged?
     let fin_acked = s.has(flag::FIN_SENT) && s.snd_una == s.snd_max;
     match s.state {
@@ -350,6 +361,11 @@ fn synchronized<N: Nic, O: TcpOwner>(
     let Some(s) = t.sockets.get_mut(i) else {
         return Ok(());
     };
+    if seg.fin() && s.state.can_receive() {
+        // Even when it cannot be taken yet (a gap, data left): say where
+        // we are, as for out-of-order data (RFC 5681 §4.2).
+        s.set(flag::ACK_NOW, true);
+    }
     if seg.fin() && all_data_taken && s.rcv_nxt == seg.seq().add(seg.repr.payload_len) {
         s.rcv_nxt = s.rcv_nxt.add(1);
         s.set(flag::ACK_NOW | flag::PEER_FIN, true);

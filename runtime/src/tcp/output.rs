@@ -54,7 +54,7 @@ pub(crate) fn poll_at(
         if cfg.idle_timeout_ms > 0 {
             consider(s.last_rx.wrapping_add(cfg.idle_timeout_ms));
         }
-        if cfg.keepalive_ms > 0 && s.state == TcpState::Established {
+        if cfg.keepalive_ms > 0 && s.state == TcpState::Established && !s.has(flag::TIMER) {
             consider(s.last_rx.wrapping_add(cfg.keepalive_ms));
         }
     }
@@ -152,7 +152,7 @@ fn receive_window<O: TcpOwner>(
     owner: &mut O,
     handle: TcpHandle,
 ) -> u16 {
-    if !s.state.can_receive() && s.state != TcpState::SynReceived {
+    if !s.state.can_receive() && !matches!(s.state, TcpState::SynSent | TcpState::SynReceived) {
         return s.rcv_wnd;
     }
     let cap = usize::from(cfg.window).saturating_mul(usize::from(cfg.mss));
@@ -372,6 +372,12 @@ fn send<N: Nic, O: TcpOwner>(
             (room, None)
         };
         let offset = s.offset_of(s.snd_nxt);
+        if !resend && !has_data(owner, handle, offset) {
+            // The owner has nothing more: a requested close may go. (Asked
+            // first because a frame, once started, goes out even if empty.)
+            send_fin(io, t, i, now);
+            break;
+        }
         let (ring, from_ring) = if buffered {
             (
                 super::per_socket(&mut *t.buffer, cfg.buffer_per_socket(), i),
@@ -439,8 +445,11 @@ fn send<N: Nic, O: TcpOwner>(
         }
     }
 
-    // FIN resend after a go-back, or a close with nothing in flight.
-    send_fin(io, t, i, now);
+    // FIN resend after a go-back. A first FIN goes out only from the loop
+    // above, once the owner has been asked and had nothing more.
+    if t.sockets.get(i).is_some_and(|s| s.has(flag::FIN_SENT)) {
+        send_fin(io, t, i, now);
+    }
 
     let Some(s) = t.sockets.get_mut(i) else {
         return;
@@ -449,6 +458,25 @@ fn send<N: Nic, O: TcpOwner>(
         let seq = s.snd_nxt;
         let _ = segment(io, s, seq, Control::None, &mut Empty);
     }
+}
+
+/// Counts what a producer writes, sending nothing.
+struct Count(usize);
+
+impl PayloadSink for Count {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = self.0.saturating_add(bytes.len());
+    }
+    fn write_from_rx(&mut self, _offset: usize, len: usize) {
+        self.0 = self.0.saturating_add(len);
+    }
+}
+
+/// Whether the owner has a byte at `offset` (asks for one byte).
+fn has_data<O: TcpOwner>(owner: &mut O, handle: TcpHandle, offset: u32) -> bool {
+    let mut count = Count(0);
+    owner.tcp_produce(handle, offset, 1, &mut count);
+    count.0 > 0
 }
 
 fn segment_with_sum<N: Nic>(
