@@ -3,9 +3,11 @@
 //! ```text
 //! cargo run --example device -- --tap tap0 [--ip 10.78.0.2/24 --gateway 10.78.0.1]
 //!     [--dns D] [--mac 02:00:00:00:00:02] [--pcap run.pcap]
+//!     [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...
 //! ```
-//! Logs one line per event (`arp: ...`, `icmp: ...`, `udp: ...`) and prints
-//! the counters on Ctrl-C or SIGTERM, then exits 0.
+//! Logs one line per event (`arp: ...`, `icmp: ...`, `udp: ...`, `dns: ...`,
+//! `netbios: ...`, `sntp: ...`) and prints the counters on Ctrl-C or
+//! SIGTERM, then exits 0.
 
 use ember_device::{Log, Options, ReferenceDevice};
 use emberstack::config::StaticIpv4;
@@ -35,10 +37,20 @@ struct Cli {
     dns: Option<Ipv4Address>,
     mac: Option<EthernetAddress>,
     pcap: Option<String>,
+    names: Names,
 }
 
-const USAGE: &str =
-    "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [--dns D] [--mac M] [--pcap FILE]";
+/// What to ask the name services at start.
+#[derive(Default)]
+struct Names {
+    sntp_server: Option<String>,
+    resolve: Vec<String>,
+    resolve_mx: Vec<String>,
+}
+
+const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [--dns D] \
+                     [--mac M] [--pcap FILE] [--sntp-server ADDR_OR_NAME] [--resolve NAME]... \
+                     [--resolve-mx DOMAIN]...";
 
 fn parse_ip(s: &str) -> Result<Ipv4Address, String> {
     s.parse::<std::net::Ipv4Addr>()
@@ -84,6 +96,9 @@ fn parse_cli() -> Result<Cli, String> {
                 cli.mac = Some(mac);
             }
             "--pcap" => cli.pcap = Some(value()?),
+            "--sntp-server" => cli.names.sntp_server = Some(value()?),
+            "--resolve" => cli.names.resolve.push(value()?),
+            "--resolve-mx" => cli.names.resolve_mx.push(value()?),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -92,7 +107,7 @@ fn parse_cli() -> Result<Cli, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = match parse_cli() {
+    let mut cli = match parse_cli() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -133,7 +148,7 @@ fn main() -> ExitCode {
         seed,
     };
     println!("device: tap {}", cli.tap);
-    match cli.pcap {
+    match cli.pcap.take() {
         Some(path) => {
             let file = match std::fs::File::create(&path) {
                 Ok(f) => std::io::BufWriter::new(f),
@@ -149,14 +164,16 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            run(&mut nic, options, &stop, |n, d| n.inner().wait(d));
+            run(&mut nic, options, &cli.names, &stop, |n, d| {
+                n.inner().wait(d)
+            });
             if let Err(e) = nic.flush() {
                 eprintln!("device: pcap flush failed: {e}");
             }
         }
         None => {
             let mut nic = tap;
-            run(&mut nic, options, &stop, |n, d| n.wait(d));
+            run(&mut nic, options, &cli.names, &stop, |n, d| n.wait(d));
         }
     }
     ExitCode::SUCCESS
@@ -167,12 +184,22 @@ fn main() -> ExitCode {
 fn run<N: Nic>(
     nic: &mut N,
     options: Options,
+    names: &Names,
     stop: &AtomicBool,
     wait: impl Fn(&N, Duration) -> std::io::Result<bool>,
 ) {
     let start = std::time::Instant::now();
     let now = || Instant::from_millis(start.elapsed().as_millis() as u64);
     let mut device = ReferenceDevice::new(options, Stdout);
+    if let Some(server) = &names.sntp_server {
+        device.start_sntp(server);
+    }
+    for name in &names.resolve {
+        device.resolve(name);
+    }
+    for domain in &names.resolve_mx {
+        device.resolve_mx(domain);
+    }
     while !stop.load(Ordering::SeqCst) {
         let t = now();
         // Bounded: at most 64 busy rounds before checking the stop flag.

@@ -81,6 +81,11 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
         }
     }
 
+    /// Whether the table is in the file (a section may be absent).
+    pub(crate) fn is_present(&self) -> bool {
+        self.table.is_some()
+    }
+
     /// The diagnostics collector (for errors that are not about one key).
     pub(crate) fn diags(&mut self) -> &mut Diagnostics<'s> {
         self.diags

@@ -10,10 +10,13 @@
 
 mod arp;
 mod device;
+mod dns;
 mod icmp;
 mod ipv4;
+mod netbios;
 mod poll;
 mod reserved;
+mod sntp;
 mod udp;
 
 use proc_macro2::TokenStream;
@@ -24,18 +27,19 @@ use crate::reader::{Field, TableReader};
 
 pub use arp::ArpSection;
 pub use device::DeviceSection;
+pub use dns::DnsSection;
 pub use icmp::IcmpSection;
 pub use ipv4::{Ipv4Cidr, Ipv4Section};
+pub use netbios::NetBiosSection;
 pub use poll::PollSection;
 pub use reserved::{RawValue, ReservedSection};
+pub use sntp::{SntpSection, SntpServer};
 pub use udp::UdpSection;
 
 /// Sections accepted now and given meaning by later versions: their content
 /// is kept as written (any keys), `enabled = false` is allowed in each, and
 /// they generate nothing yet.
-pub const RESERVED: [&str; 8] = [
-    "tcp", "dhcp", "dns", "netbios", "sntp", "http", "smtp", "pop3",
-];
+pub const RESERVED: [&str; 5] = ["tcp", "dhcp", "http", "smtp", "pop3"];
 
 /// Keys of the document root (outside any section). Written after a
 /// section header they belong to that section, a common TOML slip that gets
@@ -65,6 +69,12 @@ pub struct StackConfig {
     pub icmp: IcmpSection,
     /// `[poll]`: per-`poll` work bound.
     pub poll: PollSection,
+    /// `[dns]`: the DNS client.
+    pub dns: DnsSection,
+    /// `[netbios]`: the NetBIOS name responder.
+    pub netbios: NetBiosSection,
+    /// `[sntp]`: the SNTP client.
+    pub sntp: SntpSection,
     /// Reserved sections present in the file, in file order.
     pub reserved: Vec<ReservedSection>,
 }
@@ -120,6 +130,10 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     let udp = section::<UdpSection>(&mut r);
     let icmp = section::<IcmpSection>(&mut r);
     let poll = section::<PollSection>(&mut r);
+    let dns = section::<DnsSection>(&mut r);
+    let netbios = section::<NetBiosSection>(&mut r);
+    let mut sntp = section::<SntpSection>(&mut r);
+    sntp::check_against_dns(&mut sntp, &dns, r.diags());
     let mut reserved = Vec::new();
     for name in RESERVED {
         if let Some(s) = reserved::parse(name, &mut r) {
@@ -137,6 +151,9 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         udp,
         icmp,
         poll,
+        dns,
+        netbios,
+        sntp,
         reserved,
     })
 }
