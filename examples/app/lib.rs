@@ -354,11 +354,12 @@ impl<L: Log> App for DeviceApp<L> {
                     log.line(format_args!("sntp: request sent to {server}"))
                 }
                 SntpEvent::Synced(t) => log.line(format_args!(
-                    "sntp: unix={} stratum={} era={} server={}",
+                    "sntp: unix={} stratum={} era={} server={} unix_ms={}",
                     t.unix_secs(),
                     t.stratum,
                     t.time.era(),
-                    t.server
+                    t.server,
+                    t.time.unix_millis()
                 )),
                 SntpEvent::Rejected(why) => log.line(format_args!("sntp: rejected {}", why.name())),
                 SntpEvent::Failed(f) => match f {
