@@ -864,6 +864,43 @@ fn names_sections_parse_and_generate() {
     assert!(code.contains(
         "/// Services: DNS client (3 queries at once, 96-byte names), NetBIOS name responder for `EMBER`, SNTP client."
     ));
+    // The impl's members: the sample's, plus the two settings constants.
+    let file = syn::parse_file(&code).unwrap();
+    let mut members: Vec<String> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Impl(i) => Some(i),
+            _ => None,
+        })
+        .flat_map(|i| i.items.iter())
+        .map(|m| match m {
+            syn::ImplItem::Const(c) => c.ident.to_string(),
+            syn::ImplItem::Type(t) => t.ident.to_string(),
+            _ => panic!("unexpected impl item"),
+        })
+        .collect();
+    members.sort();
+    assert_eq!(
+        members,
+        [
+            "ARP_LIFETIME",
+            "ArpCache",
+            "DEVICE_NAME",
+            "DHCP",
+            "DNS",
+            "Dhcp",
+            "Dns",
+            "FRAMES_PER_POLL",
+            "ICMP_ECHO",
+            "MAC",
+            "NetBios",
+            "SNTP",
+            "STATIC_IPV4",
+            "Sntp",
+            "UdpSockets"
+        ]
+    );
 }
 
 #[test]

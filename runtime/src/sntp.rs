@@ -57,6 +57,13 @@ pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 const SEND_RETRY: Duration = Duration::from_millis(200);
 /// How often a due request waits for the interface to get an address.
 const ADDRESS_WAIT: Duration = Duration::from_secs(1);
+/// "No request due".
+const NEVER: Instant = Instant::from_millis(u64::MAX);
+
+/// Whole seconds of `d`, saturating at `u32::MAX` (136 years).
+fn secs_u32(d: Duration) -> u32 {
+    u32::try_from(d.secs()).unwrap_or(u32::MAX)
+}
 
 /// The server in `stack.toml`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,11 +270,12 @@ pub struct SntpClient<const NAME: usize> {
     /// Arp: when to try again if no frame wakes the stack; Wait: when the
     /// request went out.
     mark: Instant,
-    /// When the next request is due.
-    next: Option<Instant>,
+    /// When the next request is due ([`NEVER`]: not at all).
+    next: Instant,
     xmt: Timestamp,
-    timeout: Duration,
-    interval: Duration,
+    /// Step timeout and poll interval, in seconds (RAM is precious).
+    timeout_s: u32,
+    interval_s: u32,
     last: Option<SntpTime>,
     counters: SntpCounters,
     name: [u8; NAME],
@@ -286,10 +294,10 @@ impl<const NAME: usize> SntpClient<NAME> {
             server: Ipv4Address::UNSPECIFIED,
             deadline: Instant::ZERO,
             mark: Instant::ZERO,
-            next: None,
+            next: NEVER,
             xmt: Timestamp(0),
-            timeout: settings.timeout,
-            interval: settings.poll_interval,
+            timeout_s: secs_u32(settings.timeout),
+            interval_s: secs_u32(settings.poll_interval),
             last: None,
             counters: SntpCounters::default(),
             name: [0; NAME],
@@ -344,14 +352,14 @@ impl<const NAME: usize> SntpClient<NAME> {
             _ => Step::Idle,
         };
         self.port = 0;
-        self.next = Some(Instant::ZERO);
+        self.next = Instant::ZERO;
     }
 
     /// Stops asking (a request under way is abandoned).
     pub fn stop(&mut self) {
         self.restart();
         self.has_server = false;
-        self.next = None;
+        self.next = NEVER;
     }
 
     /// The last time learned, if any.
@@ -385,15 +393,28 @@ impl<const NAME: usize> SntpClient<NAME> {
         self.port = 0;
         self.counters.failed = self.counters.failed.wrapping_add(1);
         self.next = match why {
-            SntpFailure::KissOfDeath(code) if &code == b"DENY" || &code == b"RSTR" => None,
-            SntpFailure::KissOfDeath(_) => self.after_interval(now, self.interval),
-            _ => self.after_interval(now, self.interval.min(RETRY_AFTER_FAILURE)),
+            SntpFailure::KissOfDeath(code) if &code == b"DENY" || &code == b"RSTR" => NEVER,
+            SntpFailure::KissOfDeath(_) => self.after_interval(now, self.interval()),
+            _ => self.after_interval(now, self.interval().min(RETRY_AFTER_FAILURE)),
         };
         app.event(Event::Sntp(SntpEvent::Failed(why)));
     }
 
-    fn after_interval(&self, now: Instant, wait: Duration) -> Option<Instant> {
-        (self.interval > Duration::ZERO).then(|| now.after(wait))
+    /// `now + wait` when periodic requests are on, else [`NEVER`].
+    fn after_interval(&self, now: Instant, wait: Duration) -> Instant {
+        if self.interval_s > 0 {
+            now.after(wait)
+        } else {
+            NEVER
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.interval_s))
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.timeout_s))
     }
 
     fn send<N: Nic>(&self, io: &mut Io<'_, N>) -> Result<(), SendError> {
@@ -421,15 +442,15 @@ impl<const NAME: usize> SntpClient<NAME> {
                     self.step = Step::Idle;
                 }
                 Step::Idle => {
-                    if !self.has_server || self.next.is_none_or(|t| now < t) {
+                    if !self.has_server || now < self.next {
                         return;
                     }
                     if io.address().is_none() {
-                        self.next = Some(now.after(ADDRESS_WAIT));
+                        self.next = now.after(ADDRESS_WAIT);
                         return;
                     }
-                    self.next = None;
-                    self.deadline = now.after(self.timeout);
+                    self.next = NEVER;
+                    self.deadline = now.after(self.timeout());
                     if self.by_name {
                         match resolver.start_resolve(self.name_str()) {
                             Ok(h) => self.step = Step::Resolve(h),
@@ -449,7 +470,7 @@ impl<const NAME: usize> SntpClient<NAME> {
                     }
                     core::task::Poll::Ready(Ok(addr)) => {
                         self.server = addr;
-                        self.deadline = now.after(self.timeout);
+                        self.deadline = now.after(self.timeout());
                         self.enter_arp(now, app);
                     }
                     core::task::Poll::Ready(Err(e)) => {
@@ -463,7 +484,7 @@ impl<const NAME: usize> SntpClient<NAME> {
                         Ok(()) => {
                             self.step = Step::Wait;
                             self.mark = now;
-                            self.deadline = now.after(self.timeout);
+                            self.deadline = now.after(self.timeout());
                             self.counters.sent = self.counters.sent.wrapping_add(1);
                             app.event(Event::Sntp(SntpEvent::Sent {
                                 server: self.server,
@@ -592,7 +613,7 @@ impl<const NAME: usize> Service for SntpClient<NAME> {
                 self.last = Some(t);
                 self.step = Step::Idle;
                 self.port = 0;
-                self.next = self.after_interval(now, self.interval);
+                self.next = self.after_interval(now, self.interval());
                 self.counters.synced = self.counters.synced.wrapping_add(1);
                 app.event(Event::Sntp(SntpEvent::Synced(t)));
             }
@@ -616,7 +637,7 @@ impl<const NAME: usize> Service for SntpClient<NAME> {
 
     fn poll_at(&self) -> Option<Instant> {
         match self.step {
-            Step::Idle if self.has_server => self.next,
+            Step::Idle if self.has_server && self.next != NEVER => Some(self.next),
             Step::Idle => None,
             Step::Cancel(_) => Some(Instant::ZERO),
             // The DNS client's own deadline wakes the stack; this is the
