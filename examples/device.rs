@@ -5,10 +5,13 @@
 //!     [--dns D] [--mac 02:00:00:00:00:02] [--pcap run.pcap]
 //!     [--config NAME] [--fault loss=0.1,reorder=0.05,dup=0.05,seed=1]
 //!     [--tcp-send A.B.C.D:PORT --bytes N]
+//!     [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...
 //! ```
-//! Logs one line per event (`arp: ...`, `icmp: ...`, `udp: ...`, `tcp: ...`)
-//! and prints the counters on Ctrl-C or SIGTERM, then exits 0.
+//! Logs one line per event (`arp: ...`, `icmp: ...`, `udp: ...`, `tcp: ...`,
+//! `dns: ...`, `netbios: ...`, `sntp: ...`) and prints the counters on
+//! Ctrl-C or SIGTERM, then exits 0.
 
+use ember_device::names::{Lookups, TimeSync};
 use ember_device::{variants, with_config, Log, Options, ReferenceDevice};
 use emberstack::config::StaticIpv4;
 use emberstack::nic::faulty::Faulty;
@@ -44,11 +47,21 @@ struct Cli {
     fault: Option<(u64, Faults)>,
     tcp_send: Option<String>,
     bytes: Option<u32>,
+    names: Names,
+}
+
+/// What to ask the name services at start.
+#[derive(Clone, Default)]
+struct Names {
+    sntp_server: Option<String>,
+    resolve: Vec<String>,
+    resolve_mx: Vec<String>,
 }
 
 const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [--dns D] [--mac M]
               [--pcap FILE] [--config NAME] [--fault loss=P,reorder=P,dup=P,corrupt=P,delay=MS-MS,seed=N]
-              [--tcp-send A.B.C.D:PORT --bytes N]";
+              [--tcp-send A.B.C.D:PORT --bytes N]
+              [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...";
 
 fn parse_ip(s: &str) -> Result<Ipv4Address, String> {
     s.parse::<std::net::Ipv4Addr>()
@@ -77,11 +90,18 @@ fn parse_fault(spec: &str) -> Result<(u64, Faults), String> {
             "corrupt" => f.corrupt = p()?,
             "delay" => {
                 let (a, b) = v.split_once('-').unwrap_or((v, v));
-                let ms = |x: &str| x.parse::<u64>().map_err(|_| format!("--fault delay: bad {v}"));
+                let ms = |x: &str| {
+                    x.parse::<u64>()
+                        .map_err(|_| format!("--fault delay: bad {v}"))
+                };
                 f.delay_ms = (ms(a)?, ms(b)?);
             }
             "seed" => seed = v.parse().map_err(|_| format!("--fault seed: bad {v}"))?,
-            other => return Err(format!("--fault: unknown key {other} (loss, reorder, dup, corrupt, delay, seed)")),
+            other => {
+                return Err(format!(
+                    "--fault: unknown key {other} (loss, reorder, dup, corrupt, delay, seed)"
+                ))
+            }
         }
     }
     Ok((seed, f))
@@ -100,7 +120,9 @@ fn parse_cli() -> Result<Cli, String> {
             "--tap" => cli.tap = value()?,
             "--ip" => {
                 let v = value()?;
-                let (a, p) = v.split_once('/').ok_or(format!("--ip wants A.B.C.D/N, got {v}"))?;
+                let (a, p) = v
+                    .split_once('/')
+                    .ok_or(format!("--ip wants A.B.C.D/N, got {v}"))?;
                 let prefix: u8 = p
                     .parse()
                     .ok()
@@ -127,15 +149,24 @@ fn parse_cli() -> Result<Cli, String> {
             "--config" => {
                 let v = value()?;
                 if !variants::NAMES.contains(&v.as_str()) {
-                    return Err(format!("--config {v}: one of {}", variants::NAMES.join(", ")));
+                    return Err(format!(
+                        "--config {v}: one of {}",
+                        variants::NAMES.join(", ")
+                    ));
                 }
                 cli.config = v;
             }
             "--fault" => cli.fault = Some(parse_fault(&value()?)?),
             "--tcp-send" => cli.tcp_send = Some(value()?),
+            "--sntp-server" => cli.names.sntp_server = Some(value()?),
+            "--resolve" => cli.names.resolve.push(value()?),
+            "--resolve-mx" => cli.names.resolve_mx.push(value()?),
             "--bytes" => {
                 let v = value()?;
-                cli.bytes = Some(v.parse().map_err(|_| format!("--bytes wants a number, got {v}"))?);
+                cli.bytes = Some(
+                    v.parse()
+                        .map_err(|_| format!("--bytes wants a number, got {v}"))?,
+                );
             }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
@@ -268,7 +299,16 @@ fn main() -> ExitCode {
         None => HostNic::Plain(tap),
     };
     let config = cli.config.clone();
-    let code = with_config!(config.as_str(), start(nic, options, cli.pcap.clone(), stop.clone()));
+    let code = with_config!(
+        config.as_str(),
+        start(
+            nic,
+            options,
+            cli.names.clone(),
+            cli.pcap.clone(),
+            stop.clone()
+        )
+    );
     code.unwrap_or(ExitCode::from(2))
 }
 
@@ -276,9 +316,14 @@ fn main() -> ExitCode {
 fn start<C: Config>(
     nic: HostNic,
     options: Options,
+    names: Names,
     pcap: Option<String>,
     stop: Arc<AtomicBool>,
-) -> ExitCode {
+) -> ExitCode
+where
+    C::Dns: Lookups,
+    C::Sntp: TimeSync,
+{
     match pcap {
         Some(path) => {
             let file = match std::fs::File::create(&path) {
@@ -295,14 +340,16 @@ fn start<C: Config>(
                     return ExitCode::from(1);
                 }
             };
-            run::<C, _>(&mut nic, options, &stop, |n, d| n.inner_mut().wait(d));
+            run::<C, _>(&mut nic, options, &names, &stop, |n, d| {
+                n.inner_mut().wait(d)
+            });
             if let Err(e) = nic.flush() {
                 eprintln!("device: pcap flush failed: {e}");
             }
         }
         None => {
             let mut nic = nic;
-            run::<C, _>(&mut nic, options, &stop, |n, d| n.wait(d));
+            run::<C, _>(&mut nic, options, &names, &stop, |n, d| n.wait(d));
         }
     }
     ExitCode::SUCCESS
@@ -313,12 +360,25 @@ fn start<C: Config>(
 fn run<C: Config, N: Nic>(
     nic: &mut N,
     options: Options,
+    names: &Names,
     stop: &AtomicBool,
     wait: impl Fn(&mut N, Duration) -> std::io::Result<bool>,
-) {
+) where
+    C::Dns: Lookups,
+    C::Sntp: TimeSync,
+{
     let start = std::time::Instant::now();
     let now = || Instant::from_millis(start.elapsed().as_millis() as u64);
     let mut device = ReferenceDevice::<C, _>::new(options, Stdout);
+    if let Some(server) = &names.sntp_server {
+        device.start_sntp(server);
+    }
+    for name in &names.resolve {
+        device.resolve(name);
+    }
+    for domain in &names.resolve_mx {
+        device.resolve_mx(domain);
+    }
     while !stop.load(Ordering::SeqCst) {
         let t = now();
         // Bounded: at most 64 busy rounds before checking the stop flag.

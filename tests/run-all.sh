@@ -16,11 +16,24 @@ want ip iproute2
 want ping iputils-ping
 want socat socat
 want tcpdump tcpdump
+# Name services (tests/names_peer.rs).
+want dnsmasq dnsmasq-base
+want chronyd chrony
+want ntpdig ntpsec-ntpdig
+want nmblookup samba-common-bin
+want ss iproute2
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# Python peers in a venv (PEERS.md): dnslib for tests/names_peer.rs.
+if ! /opt/peers/bin/python -c 'import dnslib' >/dev/null 2>&1; then
+  log "installing the Python peers in /opt/peers"
+  [ -x /opt/peers/bin/python ] || python3 -m venv /opt/peers
+  /opt/peers/bin/pip install -q dnslib
 fi
 
 if ! rustup target list --installed | grep -q thumbv7em-none-eabihf; then

@@ -9,11 +9,11 @@ use crate::schema::{Section, StackConfig};
 /// `Config` service slots whose `stack.toml` section has no schema yet:
 /// they are generated as `Disabled`. A protocol that lands removes its name
 /// here and emits its own `type` from its section's `impl_items`.
-const SERVICES_WITHOUT_SCHEMA: [&str; 4] = ["Dhcp", "Dns", "NetBios", "Sntp"];
+const SERVICES_WITHOUT_SCHEMA: [&str; 1] = ["Dhcp"];
 
 /// The generated file's contents for `cfg`, read from `file`.
 pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
-    let items: [TokenStream; 7] = [
+    let items: [TokenStream; 10] = [
         cfg.device.impl_items(),
         cfg.ipv4.impl_items(),
         cfg.arp.impl_items(),
@@ -21,6 +21,9 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
         cfg.icmp.impl_items(),
         cfg.poll.impl_items(),
         cfg.tcp.impl_items(),
+        cfg.dns.impl_items(),
+        cfg.netbios.impl_items(),
+        cfg.sntp.impl_items(),
     ];
     let disabled = SERVICES_WITHOUT_SCHEMA.iter().map(|name| {
         let ident = proc_macro2::Ident::new(name, proc_macro2::Span::call_site());
@@ -95,6 +98,22 @@ fn device_doc(file: &str, cfg: &StackConfig) -> String {
         cfg.udp.sockets,
         if cfg.icmp.echo { "answered" } else { "ignored" },
     );
+    let mut services = Vec::new();
+    if cfg.dns.enabled {
+        services.push(format!(
+            "DNS client ({} queries at once, {}-byte names)",
+            cfg.dns.slots, cfg.dns.name_len
+        ));
+    }
+    if cfg.netbios.enabled {
+        services.push(format!("NetBIOS name responder for `{}`", cfg.device.name));
+    }
+    if cfg.sntp.enabled {
+        services.push("SNTP client".to_owned());
+    }
+    if !services.is_empty() {
+        doc.push_str(&format!("\n\n Services: {}.", services.join(", ")));
+    }
     if !enabled.is_empty() {
         doc.push_str(&format!(
             "\n\n Sections not yet generated (reserved): {}.",

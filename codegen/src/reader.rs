@@ -81,8 +81,8 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
         }
     }
 
-    /// True when the table exists in the file.
-    pub(crate) fn table_present(&self) -> bool {
+    /// Whether the table is in the file (a section may be absent).
+    pub(crate) fn is_present(&self) -> bool {
         self.table.is_some()
     }
 

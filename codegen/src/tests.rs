@@ -269,8 +269,8 @@ fn unknown_section_without_suggestion() {
     one_error(
         &with_device("[wifi]\n"),
         "error: stack.toml:4:2: [wifi]: unknown section; expected one of `[device]`, `[ipv4]`, \
-         `[arp]`, `[udp]`, `[icmp]`, `[poll]`, `[tcp]`, `[dhcp]`, `[dns]`, `[netbios]`, \
-         `[sntp]`, `[http]`, `[smtp]` or `[pop3]`",
+         `[arp]`, `[udp]`, `[icmp]`, `[poll]`, `[tcp]`, `[dns]`, `[netbios]`, `[sntp]`, \
+         `[dhcp]`, `[http]`, `[smtp]` or `[pop3]`",
     );
 }
 
@@ -860,4 +860,282 @@ fn generated_code_is_deterministic() {
 fn generate_reports_errors_too() {
     let e = generate_from_str("stack.toml", "[device]\n").unwrap_err();
     assert_eq!(e.diagnostics().len(), 2);
+}
+
+// ---- [dns], [netbios], [sntp] -------------------------------------------------
+
+const NAMES: &str = r#"
+[dns]
+server = "10.0.0.53"
+timeout = 4
+retries = 1
+slots = 3
+name_len = 96
+[netbios]
+[sntp]
+server = "pool.ntp.org"
+timeout = 7
+poll_interval = 600
+"#;
+
+#[test]
+fn names_sections_parse_and_generate() {
+    let c = parse_config("stack.toml", &with_device(NAMES)).unwrap();
+    assert!(c.dns.enabled && c.netbios.enabled && c.sntp.enabled);
+    assert_eq!(c.dns.server, Some("10.0.0.53".parse().unwrap()));
+    assert_eq!(
+        (
+            c.dns.timeout_secs,
+            c.dns.retries,
+            c.dns.slots,
+            c.dns.name_len
+        ),
+        (4, 1, 3, 96)
+    );
+    assert_eq!(
+        c.sntp.server,
+        Some(crate::schema::SntpServer::Name("pool.ntp.org".into()))
+    );
+    assert_eq!((c.sntp.timeout_secs, c.sntp.poll_interval_secs), (7, 600));
+    assert_eq!(c.sntp.name_len, 96);
+    let code = generate_from_str("stack.toml", &with_device(NAMES)).unwrap();
+    syn::parse_file(&code).unwrap();
+    let flat = squash(&code);
+    for expected in [
+        "typeDns=::emberstack::dns::DnsClient<3,96>;",
+        "constDNS:::emberstack::dns::DnsSettings=::emberstack::dns::DnsSettings{server:::core::option::Option::Some(::emberstack::wire::Ipv4Address([10,0,0,53])),timeout:::emberstack::Duration::from_secs(4),retries:1};",
+        "typeNetBios=::emberstack::netbios::NetBiosResponder;",
+        "typeSntp=::emberstack::sntp::SntpClient<96>;",
+        "constSNTP:::emberstack::sntp::SntpSettings=::emberstack::sntp::SntpSettings{server:::core::option::Option::Some(::emberstack::sntp::SntpServer::Name(\"pool.ntp.org\")),timeout:::emberstack::Duration::from_secs(7),poll_interval:::emberstack::Duration::from_secs(600)};",
+        "typeDhcp=::emberstack::service::Disabled;",
+    ] {
+        assert!(flat.contains(expected), "missing {expected}\nin:\n{code}");
+    }
+    assert!(code.contains(
+        "/// Services: DNS client (3 queries at once, 96-byte names), NetBIOS name responder for `EMBER`, SNTP client."
+    ));
+    // The impl's members: the sample's, plus the two settings constants.
+    let file = syn::parse_file(&code).unwrap();
+    let mut members: Vec<String> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Impl(i) => Some(i),
+            _ => None,
+        })
+        .flat_map(|i| i.items.iter())
+        .map(|m| match m {
+            syn::ImplItem::Const(c) => c.ident.to_string(),
+            syn::ImplItem::Type(t) => t.ident.to_string(),
+            _ => panic!("unexpected impl item"),
+        })
+        .collect();
+    members.sort();
+    assert_eq!(
+        members,
+        [
+            "ARP_LIFETIME",
+            "ArpCache",
+            "DEVICE_NAME",
+            "DHCP",
+            "DNS",
+            "Dhcp",
+            "Dns",
+            "FRAMES_PER_POLL",
+            "ICMP_ECHO",
+            "MAC",
+            "NetBios",
+            "SNTP",
+            "STATIC_IPV4",
+            "Sntp",
+            "TCP",
+            "TcpBuffer",
+            "TcpSegments",
+            "TcpSockets",
+            "UdpSockets"
+        ]
+    );
+}
+
+#[test]
+fn names_sections_default_and_address_server() {
+    let src = with_device("[dns]\n[sntp]\nserver = \"10.0.0.1\"\n");
+    let c = parse_config("stack.toml", &src).unwrap();
+    assert_eq!(
+        (
+            c.dns.server,
+            c.dns.timeout_secs,
+            c.dns.retries,
+            c.dns.slots,
+            c.dns.name_len
+        ),
+        (None, 3, 2, 2, 64)
+    );
+    assert_eq!((c.sntp.timeout_secs, c.sntp.poll_interval_secs), (5, 3600));
+    let flat = squash(&generate_from_str("stack.toml", &src).unwrap());
+    assert!(flat.contains("typeDns=::emberstack::dns::DnsClient<2,64>;"));
+    assert!(flat.contains("server:::core::option::Option::None,timeout"));
+    assert!(flat.contains(
+        "::emberstack::sntp::SntpServer::Addr(::emberstack::wire::Ipv4Address([10,0,0,1]))"
+    ));
+    assert!(flat.contains("typeNetBios=::emberstack::service::Disabled;"));
+    // Without [dns] an address is fine, and the client holds no name.
+    let src = with_device("[sntp]\nserver = \"10.0.0.1\"\npoll_interval = 0\n");
+    let flat = squash(&generate_from_str("stack.toml", &src).unwrap());
+    assert!(flat.contains("typeSntp=::emberstack::sntp::SntpClient<0>;"));
+    assert!(flat.contains("poll_interval:::emberstack::Duration::from_secs(0)"));
+}
+
+#[test]
+fn names_sections_absent_or_disabled_are_disabled() {
+    for src in [
+        DEVICE.to_owned(),
+        with_device("[dns]\nenabled = false\nslots = 4\n[netbios]\nenabled = false\n[sntp]\nenabled = false\nserver = \"ntp.lan\"\n"),
+    ] {
+        let c = parse_config("stack.toml", &src).unwrap();
+        assert!(!c.dns.enabled && !c.netbios.enabled && !c.sntp.enabled);
+        let flat = squash(&generate_from_str("stack.toml", &src).unwrap());
+        for t in ["Dhcp", "Dns", "NetBios", "Sntp"] {
+            assert!(flat.contains(&format!("type{t}=::emberstack::service::Disabled;")), "{t}");
+        }
+        assert!(!flat.contains("constDNS") && !flat.contains("constSNTP"));
+    }
+}
+
+#[test]
+fn dns_errors() {
+    let cases = [
+        (
+            "timeout = 0",
+            "5:11: [dns] timeout: expected an integer from 1 to 60, found 0",
+        ),
+        (
+            "retries = 11",
+            "5:11: [dns] retries: expected an integer from 0 to 10, found 11",
+        ),
+        (
+            "slots = 0",
+            "5:9: [dns] slots: expected an integer from 1 to 16, found 0",
+        ),
+        (
+            "slots = 17",
+            "5:9: [dns] slots: expected an integer from 1 to 16, found 17",
+        ),
+        (
+            "name_len = 15",
+            "5:12: [dns] name_len: expected an integer from 16 to 255, found 15",
+        ),
+        (
+            "name_len = 256",
+            "5:12: [dns] name_len: expected an integer from 16 to 255, found 256",
+        ),
+        (
+            "server = \"10.0.0\"",
+            "5:10: [dns] server: expected an IPv4 address like \"10.0.0.1\", found \"10.0.0\"",
+        ),
+        (
+            "server = \"224.0.0.1\"",
+            "5:10: [dns] server: expected a host address, found the multicast address 224.0.0.1",
+        ),
+        (
+            "server = \"dns.lan\"",
+            "5:10: [dns] server: expected an IPv4 address like \"10.0.0.1\", found \"dns.lan\"",
+        ),
+        (
+            "enabled = \"yes\"",
+            "5:11: [dns] enabled: expected a boolean (`true` or `false`), found \"yes\"; did you \
+             mean `true` (without quotes)?",
+        ),
+        (
+            "slot = 2",
+            "5:1: [dns] slot: unknown key; did you mean `slots`?",
+        ),
+        (
+            "cache = 4",
+            "5:1: [dns] cache: unknown key; expected one of `enabled`, `server`, `timeout`, \
+             `retries`, `slots` or `name_len`",
+        ),
+    ];
+    for (line, msg) in cases {
+        one_error(
+            &with_device(&format!("[dns]\n{line}\n")),
+            &format!("error: stack.toml:{msg}"),
+        );
+    }
+}
+
+#[test]
+fn netbios_errors() {
+    one_error(
+        &with_device("[netbios]\nname = \"OTHER\"\n"),
+        "error: stack.toml:5:8: [netbios] name: the NetBIOS name is `[device] name`; remove \
+         `name` here",
+    );
+    one_error(
+        &with_device("[netbios]\nenabled = 1\n"),
+        "error: stack.toml:5:11: [netbios] enabled: expected a boolean (`true` or `false`), \
+         found 1; did you mean `true`?",
+    );
+}
+
+#[test]
+fn sntp_errors() {
+    let cases = [
+        (
+            "[sntp]\npoll_interval = 5\n",
+            "5:17: [sntp] poll_interval: expected 0 (ask only on request) or at least 15 seconds \
+             (RFC 4330 forbids polling more often), found 5",
+        ),
+        (
+            "[sntp]\npoll_interval = 604801\n",
+            "5:17: [sntp] poll_interval: expected an integer from 0 to 604800, found 604801",
+        ),
+        (
+            "[sntp]\ntimeout = 61\n",
+            "5:11: [sntp] timeout: expected an integer from 1 to 60, found 61",
+        ),
+        (
+            "[sntp]\nserver = \"ntp.lan\"\n",
+            "5:10: [sntp] server: \"ntp.lan\" is a host name, which needs the DNS client; add a \
+             `[dns]` section or give an address",
+        ),
+        (
+            "[dns]\nname_len = 16\n[sntp]\nserver = \"a-very-long-name.lan\"\n",
+            "7:10: [sntp] server: expected a name of at most 14 characters (`[dns] name_len` \
+             minus 2), found 20 in \"a-very-long-name.lan\"",
+        ),
+        (
+            "[sntp]\nserver = \"ntp..lan\"\n",
+            "5:10: [sntp] server: expected an IPv4 address or a host name, found \"ntp..lan\" \
+             (empty label)",
+        ),
+        (
+            "[sntp]\nserver = \"ntp lan\"\n",
+            "5:10: [sntp] server: expected an IPv4 address or a host name, found \"ntp lan\" \
+             (only letters, digits, `-`, `_` and dots)",
+        ),
+        (
+            "[sntp]\nserver = \"10.0.0.300\"\n",
+            "5:18: [sntp] server: expected each part of the address to be a number from 0 to \
+             255, found 300",
+        ),
+        (
+            "[sntp]\nserver = 5\n",
+            "5:10: [sntp] server: expected an IPv4 address like \"10.0.0.1\" or a host name like \
+             \"ntp.example.com\", found 5",
+        ),
+        (
+            "[sntp]\nservers = \"10.0.0.1\"\n",
+            "5:1: [sntp] servers: unknown key; did you mean `server`?",
+        ),
+    ];
+    for (src, msg) in cases {
+        one_error(&with_device(src), &format!("error: stack.toml:{msg}"));
+    }
+    // A disabled [sntp] may name a server without [dns].
+    assert!(parse_config(
+        "s",
+        &with_device("[sntp]\nenabled = false\nserver = \"ntp.lan\"\n")
+    )
+    .is_ok());
 }

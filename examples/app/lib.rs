@@ -12,19 +12,22 @@ pub mod variants {
     include!(concat!(env!("OUT_DIR"), "/emberstack_variants.rs"));
 }
 
+pub mod names;
 pub mod tcp_services;
 
 use core::fmt;
 use emberstack::config::StaticIpv4;
 use emberstack::config::Table;
+use emberstack::dns::QueryType;
 use emberstack::iface::PayloadSink;
 use emberstack::iface::{DropReason, Event};
 use emberstack::nic::Nic;
 use emberstack::tcp::{TcpEvent, TcpHandle, TcpReader, TcpSocket};
 use emberstack::udp::Endpoint;
 use emberstack::udp::{UdpDatagram, UdpHandle};
-use emberstack::wire::EthernetAddress;
+use emberstack::wire::{EthernetAddress, Ipv4Address};
 use emberstack::{App, Config, Instant};
+use names::{Lookup, Lookups, TimeSync, MAX_LOOKUPS};
 use tcp_services::{Service, ECHO_RING};
 
 /// The UDP and TCP echo service port (RFC 862).
@@ -81,11 +84,16 @@ pub struct DeviceApp<L: Log> {
 pub struct ReferenceDevice<C: Config, L: Log> {
     /// The stack generated from `stack.toml` (or a variant).
     pub stack: emberstack::Stack<C>,
+    lookups: [Option<Lookup>; MAX_LOOKUPS],
     /// The services.
     pub app: DeviceApp<L>,
 }
 
-impl<C: Config, L: Log> ReferenceDevice<C, L> {
+impl<C: Config, L: Log> ReferenceDevice<C, L>
+where
+    C::Dns: Lookups,
+    C::Sntp: TimeSync,
+{
     /// Builds the device and binds its services.
     pub fn new(options: Options, log: L) -> Self {
         let mut stack = match options.mac {
@@ -136,6 +144,15 @@ impl<C: Config, L: Log> ReferenceDevice<C, L> {
             stack.mac(),
             core::mem::size_of::<emberstack::Stack<C>>()
         ));
+        {
+            use core::mem::size_of;
+            app.log.line(format_args!(
+                "device: ram dns {} netbios {} sntp {} bytes",
+                size_of::<C::Dns>(),
+                size_of::<C::NetBios>(),
+                size_of::<C::Sntp>(),
+            ));
+        }
         match stack.ipv4() {
             Some(c) => app.log.line(format_args!(
                 "ip: address {} gateway {}",
@@ -144,7 +161,11 @@ impl<C: Config, L: Log> ReferenceDevice<C, L> {
             )),
             None => app.log.line(format_args!("ip: no address")),
         }
-        ReferenceDevice { stack, app }
+        ReferenceDevice {
+            stack,
+            lookups: [None; MAX_LOOKUPS],
+            app,
+        }
     }
 
     /// Runs the stack once; true when it did work (poll again at once).
@@ -173,7 +194,68 @@ impl<C: Config, L: Log> ReferenceDevice<C, L> {
                 }
             }
         }
-        busy || closing != 0
+        let looked =
+            names::run_lookups(&mut self.lookups, self.stack.dns(), now, &mut self.app.log);
+        busy || closing != 0 || looked
+    }
+
+    /// Looks up the IPv4 address of `name`; logs `dns: NAME A a.b.c.d`
+    /// (or `dns: NAME failed NameError`...). False when the name is longer
+    /// than [`names::MAX_LOOKUP_NAME`] or [`MAX_LOOKUPS`] are already waiting.
+    pub fn resolve(&mut self, name: &str) -> bool {
+        self.lookup(name, QueryType::A)
+    }
+
+    /// Looks up the mail exchanges of `domain`; logs one line per
+    /// exchange, most preferred first: `dns: DOMAIN MX 10 mail.example.com
+    /// a.b.c.d` (`none` when no address was found).
+    pub fn resolve_mx(&mut self, domain: &str) -> bool {
+        self.lookup(domain, QueryType::Mx)
+    }
+
+    fn lookup(&mut self, name: &str, kind: QueryType) -> bool {
+        let Some(free) = self.lookups.iter_mut().find(|l| l.is_none()) else {
+            self.app
+                .log
+                .line(format_args!("dns: {name} not queued: too many lookups"));
+            return false;
+        };
+        match Lookup::new(name, kind) {
+            Some(l) => {
+                *free = Some(l);
+                true
+            }
+            None => {
+                self.app
+                    .log
+                    .line(format_args!("dns: {name} failed NameTooLong"));
+                false
+            }
+        }
+    }
+
+    /// Asks `server` (an address or a host name) for the time now and
+    /// every `[sntp] poll_interval`; logs `sntp: unix=SECONDS stratum=S`.
+    pub fn start_sntp(&mut self, server: &str) -> bool {
+        match self.stack.sntp().start(server) {
+            Ok(()) => true,
+            Err(e) => {
+                self.app
+                    .log
+                    .line(format_args!("sntp: server {server} refused: {e}"));
+                false
+            }
+        }
+    }
+
+    /// [`start_sntp`](Self::start_sntp) for a server given as an address
+    /// (the form the DHCP NTP-server option has).
+    pub fn start_sntp_addr(&mut self, server: Ipv4Address) {
+        if let Err(e) = self.stack.sntp().start_addr(server) {
+            self.app
+                .log
+                .line(format_args!("sntp: server {server} refused: {e}"));
+        }
     }
 
     /// When the device next needs to run without a frame arriving.
@@ -209,7 +291,7 @@ impl<C: Config, L: Log> ReferenceDevice<C, L> {
     }
 }
 
-struct OptAddr(Option<emberstack::wire::Ipv4Address>);
+pub(crate) struct OptAddr(pub(crate) Option<Ipv4Address>);
 impl fmt::Display for OptAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
@@ -243,6 +325,9 @@ impl<L: Log> App for DeviceApp<L> {
             } => log.line(format_args!(
                 "icmp: echo reply from {from} seq {seq_no} len {len}"
             )),
+            Event::Dns(e) => names::log_dns(log, e),
+            Event::NetBios(e) => names::log_netbios(log, e),
+            Event::Sntp(e) => names::log_sntp(log, e),
             Event::PortUnreachable { from, port } => {
                 log.line(format_args!("udp: port {port} closed, from {from}"))
             }

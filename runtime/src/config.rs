@@ -6,8 +6,10 @@
 //! A disabled component is a zero-length table (or a `false` constant); its
 //! code is removed by the optimiser because the branch into it is constant.
 
+use crate::dns::{DnsSettings, Resolver};
 use crate::iface::arp::ArpEntry;
 use crate::service::Service;
+use crate::sntp::SntpSettings;
 use crate::tcp::{SentSegment, TcpConfig, TcpSocket};
 use crate::time::Duration;
 use crate::udp::UdpSocket;
@@ -65,6 +67,10 @@ pub trait Config: 'static {
     const ICMP_ECHO: bool;
     /// Frames handled per call to `poll`, so one call is bounded in time.
     const FRAMES_PER_POLL: usize = 8;
+    /// DNS client settings (`[dns]`), used when `Dns` is the client.
+    const DNS: DnsSettings = DnsSettings::DEFAULT;
+    /// SNTP client settings (`[sntp]`), used when `Sntp` is the client.
+    const SNTP: SntpSettings = SntpSettings::DEFAULT;
 
     /// The ARP cache: `[ArpEntry; N]`.
     type ArpCache: Table<ArpEntry>;
@@ -83,8 +89,9 @@ pub trait Config: 'static {
 
     /// The DHCP client, or [`Disabled`](crate::service::Disabled).
     type Dhcp: Service;
-    /// The DNS client, or `Disabled`.
-    type Dns: Service;
+    /// The DNS client, or `Disabled`. Other services resolve names through
+    /// it (its [`Resolver`] side).
+    type Dns: Service + Resolver;
     /// The NetBIOS name responder, or `Disabled`.
     type NetBios: Service;
     /// The SNTP client, or `Disabled`.

@@ -10,7 +10,8 @@
 //! 3. [`iface`]: MAC/IPv4 configuration, the ARP cache, ingress dispatch and
 //!    egress framing.
 //! 4. transport: [`udp`] sockets (TCP follows).
-//! 5. protocols, each a state machine advanced by [`Stack::poll`].
+//! 5. protocols, each a state machine advanced by [`Stack::poll`]: the
+//!    [`dns`] client, the [`netbios`] name responder, the [`sntp`] client.
 //!
 //! A device describes itself in `stack.toml`; `emberstack-codegen` turns that
 //! into a [`Config`] implementation with every table sized, and
@@ -28,9 +29,12 @@
 )]
 
 pub mod config;
+pub mod dns;
 pub mod iface;
+pub mod netbios;
 pub mod nic;
 pub mod service;
+pub mod sntp;
 pub mod stack;
 pub mod tcp;
 pub mod time;

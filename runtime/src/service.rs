@@ -10,6 +10,7 @@
 //! none of its code is in the binary and calling its API does not compile.
 
 use crate::config::Config;
+use crate::dns::Resolver;
 use crate::iface::Io;
 use crate::nic::Nic;
 use crate::stack::App;
@@ -35,6 +36,18 @@ pub trait Service {
     /// Sends what is due and runs timers. `io.now()` is the time.
     fn poll<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
         let _ = (io, app);
+    }
+
+    /// `poll` for a service that resolves names (SNTP): the stack passes
+    /// its DNS client here. Others need not implement it.
+    fn poll_with_resolver<N: Nic, A: App, R: Resolver>(
+        &mut self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        resolver: &mut R,
+    ) {
+        let _ = resolver;
+        self.poll(io, app);
     }
 
     /// When the service next needs `poll` (None: only a datagram wakes it).

@@ -122,7 +122,7 @@ impl<C: Config> Services<C> {
         self.dhcp.poll(io, app);
         self.dns.poll(io, app);
         self.netbios.poll(io, app);
-        self.sntp.poll(io, app);
+        self.sntp.poll_with_resolver(io, app, &mut self.dns);
     }
 
     fn poll_at(&self) -> Option<Instant> {

@@ -185,12 +185,12 @@ fn no_address(key: &str) -> String {
     )
 }
 
-fn addr_tokens(a: Ipv4Addr) -> TokenStream {
+pub(super) fn addr_tokens(a: Ipv4Addr) -> TokenStream {
     let o = a.octets().map(proc_macro2::Literal::u8_unsuffixed);
     quote!(::emberstack::wire::Ipv4Address([#(#o),*]))
 }
 
-fn opt_addr_tokens(a: Option<Ipv4Addr>) -> TokenStream {
+pub(super) fn opt_addr_tokens(a: Option<Ipv4Addr>) -> TokenStream {
     match a {
         Some(a) => {
             let t = addr_tokens(a);
@@ -280,8 +280,9 @@ fn cidr(r: &mut TableReader<'_, '_, '_>, text: &str, span: &Span) -> Option<Ipv4
     Some(cidr)
 }
 
-/// Parses and checks a plain host address (`gateway`, `dns`).
-fn host(
+/// Parses and checks a plain host address (`gateway`, `dns`, and the
+/// servers of `[dns]` and `[sntp]`).
+pub(super) fn host(
     r: &mut TableReader<'_, '_, '_>,
     key: &str,
     text: &str,

@@ -10,10 +10,13 @@
 
 mod arp;
 mod device;
+mod dns;
 mod icmp;
 mod ipv4;
+mod netbios;
 mod poll;
 mod reserved;
+mod sntp;
 mod tcp;
 mod udp;
 
@@ -25,17 +28,20 @@ use crate::reader::{Field, TableReader};
 
 pub use arp::ArpSection;
 pub use device::DeviceSection;
+pub use dns::DnsSection;
 pub use icmp::IcmpSection;
 pub use ipv4::{Ipv4Cidr, Ipv4Section};
+pub use netbios::NetBiosSection;
 pub use poll::PollSection;
 pub use reserved::{RawValue, ReservedSection};
+pub use sntp::{SntpSection, SntpServer};
 pub use tcp::TcpSection;
 pub use udp::UdpSection;
 
 /// Sections accepted now and given meaning by later versions: their content
 /// is kept as written (any keys), `enabled = false` is allowed in each, and
 /// they generate nothing yet.
-pub const RESERVED: [&str; 7] = ["dhcp", "dns", "netbios", "sntp", "http", "smtp", "pop3"];
+pub const RESERVED: [&str; 4] = ["dhcp", "http", "smtp", "pop3"];
 
 /// Keys of the document root (outside any section). Written after a
 /// section header they belong to that section, a common TOML slip that gets
@@ -67,6 +73,12 @@ pub struct StackConfig {
     pub poll: PollSection,
     /// `[tcp]`: TCP sockets, windows, timers.
     pub tcp: TcpSection,
+    /// `[dns]`: the DNS client.
+    pub dns: DnsSection,
+    /// `[netbios]`: the NetBIOS name responder.
+    pub netbios: NetBiosSection,
+    /// `[sntp]`: the SNTP client.
+    pub sntp: SntpSection,
     /// Reserved sections present in the file, in file order.
     pub reserved: Vec<ReservedSection>,
 }
@@ -123,6 +135,10 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     let icmp = section::<IcmpSection>(&mut r);
     let poll = section::<PollSection>(&mut r);
     let tcp = section::<TcpSection>(&mut r);
+    let dns = section::<DnsSection>(&mut r);
+    let netbios = section::<NetBiosSection>(&mut r);
+    let mut sntp = section::<SntpSection>(&mut r);
+    sntp::check_against_dns(&mut sntp, &dns, r.diags());
     let mut reserved = Vec::new();
     for name in RESERVED {
         if let Some(s) = reserved::parse(name, &mut r) {
@@ -141,6 +157,9 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         icmp,
         poll,
         tcp,
+        dns,
+        netbios,
+        sntp,
         reserved,
     })
 }

@@ -75,7 +75,7 @@ impl Section for TcpSection {
 
     fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
         let d = TcpSection::default();
-        let present = r.table_present();
+        let present = r.is_present();
         let int = |r: &mut TableReader<'_, '_, '_>, key, min, max, def: u32| {
             r.int(key, min, max)
                 .value()

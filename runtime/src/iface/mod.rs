@@ -192,6 +192,12 @@ pub enum Event {
         /// The closed port.
         port: u16,
     },
+    /// The DNS client sent, answered, failed or rejected something.
+    Dns(crate::dns::DnsEvent),
+    /// The NetBIOS name responder answered or ignored a query.
+    NetBios(crate::netbios::NetBiosEvent),
+    /// The SNTP client's request went out, was answered, failed or timed out.
+    Sntp(crate::sntp::SntpEvent),
 }
 
 /// The interface state that is not a table.

@@ -11,9 +11,12 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod dns;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
+pub mod netbios;
+pub mod ntp;
 pub mod tcp;
 pub mod udp;
 

@@ -1,0 +1,127 @@
+//! NetBIOS name service responder (RFC 1001/1002): answers name queries
+//! for the device name on UDP port 137, so `nmblookup EMBER` and Windows
+//! hosts on the LAN find the device without DNS.
+//!
+//! A name query request (unicast, or broadcast with the B flag) for the
+//! device name ([`Config::DEVICE_NAME`], compared without regard to case)
+//! with suffix 0x00 (workstation) and no scope gets a positive response
+//! with our address, sent to the requester. Queries for other names,
+//! responses, registrations and the like from other nodes are ignored;
+//! packets that are not well-formed name service packets are ignored too.
+//! Both are counted ([`NetBiosResponder::counters`]). The responder never
+//! registers or defends its name: it only answers.
+
+use crate::config::Config;
+use crate::iface::{Bytes, Event};
+use crate::nic::Nic;
+use crate::service::Service;
+use crate::stack::App;
+use crate::udp::UdpDatagram;
+use crate::wire::netbios::{self as wire, Malformed, Parsed};
+use crate::wire::Ipv4Address;
+
+/// The TTL given with our name, in seconds.
+pub const TTL: u32 = 300;
+
+/// What the responder has done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetBiosCounters {
+    /// Queries answered.
+    pub answered: u32,
+    /// Well-formed packets that needed no answer (other names, other
+    /// opcodes, responses, node status).
+    pub ignored: u32,
+    /// Packets that are not well-formed name service packets.
+    pub malformed: u32,
+}
+
+/// What the responder reports through [`App::event`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetBiosEvent {
+    /// A query for our name was answered.
+    Answered {
+        /// The requester.
+        to: Ipv4Address,
+        /// The query was broadcast.
+        broadcast: bool,
+    },
+    /// A malformed packet arrived on port 137 (counted, not answered).
+    Malformed {
+        /// The sender.
+        from: Ipv4Address,
+        /// What was wrong.
+        why: Malformed,
+    },
+}
+
+/// The NetBIOS name responder for the device name.
+#[derive(Clone, Copy, Debug)]
+pub struct NetBiosResponder {
+    name: &'static str,
+    counters: NetBiosCounters,
+}
+
+impl NetBiosResponder {
+    /// A responder for `name` (at most 15 characters; a longer name is
+    /// never matched).
+    pub const fn new(name: &'static str) -> Self {
+        NetBiosResponder {
+            name,
+            counters: NetBiosCounters {
+                answered: 0,
+                ignored: 0,
+                malformed: 0,
+            },
+        }
+    }
+
+    /// The name answered for.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// What the responder has done.
+    pub fn counters(&self) -> &NetBiosCounters {
+        &self.counters
+    }
+}
+
+impl Service for NetBiosResponder {
+    fn new_service<C: Config>() -> Self {
+        NetBiosResponder::new(C::DEVICE_NAME)
+    }
+
+    fn on_udp<N: Nic, A: App>(&mut self, d: &mut UdpDatagram<'_, '_, N>, app: &mut A) -> bool {
+        if d.local().port != wire::PORT {
+            return false;
+        }
+        let mut head = [0u8; wire::QUERY_LEN];
+        let n = d.read(0, &mut head);
+        let c = &mut self.counters;
+        match wire::parse(head.get(..n).unwrap_or(&[]), d.len()) {
+            Ok(Parsed::Query(q)) if wire::name_is(&q.name, self.name, wire::SUFFIX_WORKSTATION) => {
+                let Some(addr) = d.io().address() else {
+                    c.ignored = c.ignored.wrapping_add(1);
+                    return true;
+                };
+                let response = wire::positive_response(&q, TTL, addr);
+                if d.reply(&mut Bytes(&response)).is_ok() {
+                    c.answered = c.answered.wrapping_add(1);
+                    app.event(Event::NetBios(NetBiosEvent::Answered {
+                        to: d.remote().addr,
+                        broadcast: q.broadcast(),
+                    }));
+                }
+            }
+            Ok(_) => c.ignored = c.ignored.wrapping_add(1),
+            Err(why) => {
+                c.malformed = c.malformed.wrapping_add(1);
+                app.event(Event::NetBios(NetBiosEvent::Malformed {
+                    from: d.remote().addr,
+                    why,
+                }));
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,769 @@
+//! SNTP client (RFC 4330): the time from an NTP server, by name or address.
+//!
+//! [`SntpClient::request`] takes a server (`"10.0.0.1"` or `"ntp.lan"`);
+//! the request then goes through its steps, each reported through
+//! [`App::event`] and each bounded by the configured timeout:
+//!
+//! 1. **Resolve** (names only): an A query through the stack's DNS client
+//!    (the [`Resolver`] the stack passes in);
+//! 2. **ARP**: the server's (or the gateway's) MAC address;
+//! 3. **Reply**: the request goes out from a random port to UDP 123
+//!    ([`SntpEvent::Sent`]) and the answer is awaited
+//!    ([`SntpEvent::Synced`]).
+//!
+//! A step that runs out of time ends the request with
+//! [`SntpFailure::Timeout`] naming the step. With a poll interval the
+//! client asks again after it (after a failure, after at most
+//! [`RETRY_AFTER_FAILURE`]).
+//!
+//! # Validation
+//!
+//! A reply must come from the server's address and port 123, be at least
+//! 48 bytes, have mode 4 (server), version 3 or 4, an originate timestamp
+//! equal to the transmit timestamp we sent, and a non-zero transmit
+//! timestamp; otherwise it is rejected ([`SntpEvent::Rejected`], counted)
+//! and the client keeps waiting. A valid reply with stratum 0 is a
+//! kiss-o'-death and ends the request with its code (`DENY` and `RSTR`
+//! also stop the periodic requests, RFC 4330 §8); leap indicator 3 or a
+//! stratum above 15 means the server is not synchronised and ends it too.
+//!
+//! # Time
+//!
+//! The device has no clock: the answer is the server's transmit time plus
+//! half the round trip (measured with `poll`'s millisecond clock, less the
+//! server's own holding time), pinned to the local [`Instant`] it was
+//! computed at ([`SntpTime`]); [`SntpTime::at`] extrapolates. The full NTP
+//! time keeps its era ([`NtpTime`]), so Unix time is right after
+//! 2036-02-07. The transmit timestamp we send is our estimate of the time
+//! when we have one, otherwise random; either way its low 16 bits are
+//! random, so the originate check also stops blind spoofing.
+
+use crate::config::Config;
+use crate::dns::{DnsError, DnsHandle, Resolver};
+use crate::iface::{Bytes, Event, Io, SendError, Transport};
+use crate::nic::Nic;
+use crate::service::Service;
+use crate::stack::App;
+use crate::time::{Duration, Instant};
+use crate::udp::{Endpoint, UdpDatagram, EPHEMERAL_FIRST};
+use crate::wire::ntp::{self as wire, Leap, Mode, NtpTime, Timestamp, PACKET_LEN};
+use crate::wire::Ipv4Address;
+use core::fmt;
+
+/// How soon a failed request is repeated (when a poll interval is set and
+/// longer than this).
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
+/// How often a request waiting for ARP tries again.
+const SEND_RETRY: Duration = Duration::from_millis(200);
+/// How often a due request waits for the interface to get an address.
+const ADDRESS_WAIT: Duration = Duration::from_secs(1);
+/// "No request due".
+const NEVER: Instant = Instant::from_millis(u64::MAX);
+
+/// Whole seconds of `d`, saturating at `u32::MAX` (136 years).
+fn secs_u32(d: Duration) -> u32 {
+    u32::try_from(d.secs()).unwrap_or(u32::MAX)
+}
+
+/// The server in `stack.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SntpServer {
+    /// An address.
+    Addr(Ipv4Address),
+    /// A host name, resolved through the DNS client.
+    Name(&'static str),
+}
+
+/// The SNTP settings from `stack.toml` (`[sntp]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SntpSettings {
+    /// A server to ask from the start; `None` waits for
+    /// [`SntpClient::request`].
+    pub server: Option<SntpServer>,
+    /// How long each step (resolve, ARP, reply) may take.
+    pub timeout: Duration,
+    /// How often to ask again; zero asks only when requested.
+    pub poll_interval: Duration,
+}
+
+impl SntpSettings {
+    /// The defaults: no server, 5 s per step, every hour.
+    pub const DEFAULT: SntpSettings = SntpSettings {
+        server: None,
+        timeout: Duration::from_secs(5),
+        poll_interval: Duration::from_secs(3600),
+    };
+}
+
+impl Default for SntpSettings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A step of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SntpStep {
+    /// Resolving the server's name.
+    Resolve,
+    /// Resolving the next hop's MAC address.
+    Arp,
+    /// Waiting for the reply.
+    Reply,
+}
+
+impl SntpStep {
+    /// A short stable name for logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SntpStep::Resolve => "resolve",
+            SntpStep::Arp => "arp",
+            SntpStep::Reply => "reply",
+        }
+    }
+}
+
+/// Why a request ended without a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SntpFailure {
+    /// A step ran out of time.
+    Timeout(SntpStep),
+    /// The server sent a kiss-o'-death (stratum 0) with this code.
+    KissOfDeath([u8; 4]),
+    /// The server is not synchronised (leap indicator 3, or stratum > 15).
+    Unsynchronised,
+    /// The name could not be resolved.
+    Resolve(DnsError),
+    /// The request could not be sent.
+    Send(SendError),
+}
+
+/// Why a datagram to the request's port was not taken as the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SntpReject {
+    /// Not from the server's address and port 123.
+    WrongSource,
+    /// Shorter than 48 bytes.
+    Truncated,
+    /// Not mode 4 (server).
+    BadMode,
+    /// Not version 3 or 4.
+    BadVersion,
+    /// The originate timestamp is not our transmit timestamp.
+    BadOrigin,
+    /// The transmit timestamp is zero.
+    ZeroTransmit,
+}
+
+impl SntpReject {
+    /// A short stable name for logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SntpReject::WrongSource => "wrong-source",
+            SntpReject::Truncated => "truncated",
+            SntpReject::BadMode => "bad-mode",
+            SntpReject::BadVersion => "bad-version",
+            SntpReject::BadOrigin => "bad-origin",
+            SntpReject::ZeroTransmit => "zero-transmit",
+        }
+    }
+}
+
+/// A time learned from a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SntpTime {
+    /// The time at `local`.
+    pub time: NtpTime,
+    /// The local clock (`poll`'s `now`) when the answer was computed.
+    pub local: Instant,
+    /// The server's stratum.
+    pub stratum: u8,
+    /// The server.
+    pub server: Ipv4Address,
+}
+
+impl SntpTime {
+    /// The time at local instant `now` (not before `local`).
+    pub fn at(&self, now: Instant) -> NtpTime {
+        self.time.add_millis(now.since(self.local).millis())
+    }
+
+    /// Seconds since the Unix epoch at `local`.
+    pub fn unix_secs(&self) -> i64 {
+        self.time.unix_secs()
+    }
+}
+
+/// What the SNTP client reports through [`App::event`]: the "user
+/// callback" when the request goes out, when the answer comes, and when
+/// a step fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SntpEvent {
+    /// The request went out.
+    Sent {
+        /// The server.
+        server: Ipv4Address,
+    },
+    /// The answer came and passed every check.
+    Synced(SntpTime),
+    /// The request ended without a time.
+    Failed(SntpFailure),
+    /// A datagram was rejected (counted); the request keeps waiting.
+    Rejected(SntpReject),
+}
+
+/// Why [`SntpClient::request`] refused a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SntpError {
+    /// Not an address and not a host name.
+    InvalidServer,
+    /// The name is longer than the client holds (the DNS `name_len`), or
+    /// names are not possible because DNS is disabled.
+    NameTooLong,
+    /// `[sntp]` is not enabled in this configuration (only application
+    /// code that serves several configurations can see this).
+    Disabled,
+}
+
+impl fmt::Display for SntpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SntpError::InvalidServer => "not an IPv4 address or host name",
+            SntpError::NameTooLong => "name too long (or [dns] disabled)",
+            SntpError::Disabled => "[sntp] is not enabled in stack.toml",
+        })
+    }
+}
+
+/// What the client has done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SntpCounters {
+    /// Requests sent.
+    pub sent: u32,
+    /// Answers accepted.
+    pub synced: u32,
+    /// Requests that failed.
+    pub failed: u32,
+    /// Datagrams rejected.
+    pub rejected: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Idle,
+    /// A new request replaced one that was resolving: free its query.
+    Cancel(DnsHandle),
+    Resolve(DnsHandle),
+    Arp,
+    Wait,
+}
+
+/// The SNTP client; `NAME` bytes hold a server name.
+#[derive(Clone, Copy, Debug)]
+pub struct SntpClient<const NAME: usize> {
+    step: Step,
+    /// A server is set (by name or address).
+    has_server: bool,
+    by_name: bool,
+    name_len: u8,
+    port: u16,
+    /// The server's address (given, or resolved).
+    server: Ipv4Address,
+    /// The current step ends.
+    deadline: Instant,
+    /// Arp: when to try again if no frame wakes the stack; Wait: when the
+    /// request went out.
+    mark: Instant,
+    /// When the next request is due ([`NEVER`]: not at all).
+    next: Instant,
+    xmt: Timestamp,
+    /// Step timeout and poll interval, in seconds (RAM is precious).
+    timeout_s: u32,
+    interval_s: u32,
+    last: Option<SntpTime>,
+    counters: SntpCounters,
+    name: [u8; NAME],
+}
+
+impl<const NAME: usize> SntpClient<NAME> {
+    /// A client with these settings (the server in them is asked at the
+    /// first poll).
+    pub fn new(settings: SntpSettings) -> Self {
+        let mut c = SntpClient {
+            step: Step::Idle,
+            has_server: false,
+            by_name: false,
+            name_len: 0,
+            port: 0,
+            server: Ipv4Address::UNSPECIFIED,
+            deadline: Instant::ZERO,
+            mark: Instant::ZERO,
+            next: NEVER,
+            xmt: Timestamp(0),
+            timeout_s: secs_u32(settings.timeout),
+            interval_s: secs_u32(settings.poll_interval),
+            last: None,
+            counters: SntpCounters::default(),
+            name: [0; NAME],
+        };
+        let _ = match settings.server {
+            Some(SntpServer::Addr(a)) => {
+                c.request_addr(a);
+                Ok(())
+            }
+            Some(SntpServer::Name(n)) => c.request(n),
+            None => Ok(()),
+        };
+        c
+    }
+
+    /// Asks `server` (dotted address or host name) for the time on the
+    /// next poll, and from then on every poll interval. Replaces the
+    /// server and any request under way.
+    pub fn request(&mut self, server: &str) -> Result<(), SntpError> {
+        if let Some(a) = parse_addr(server) {
+            self.request_addr(a);
+            return Ok(());
+        }
+        let b = server.strip_suffix('.').unwrap_or(server).as_bytes();
+        if b.is_empty()
+            || !b
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'.' || *c == b'_')
+        {
+            return Err(SntpError::InvalidServer);
+        }
+        let dst = self.name.get_mut(..b.len()).ok_or(SntpError::NameTooLong)?;
+        dst.copy_from_slice(b);
+        self.name_len = u8::try_from(b.len()).map_err(|_| SntpError::NameTooLong)?;
+        self.by_name = true;
+        self.restart();
+        Ok(())
+    }
+
+    /// Asks the server at `addr` on the next poll (and every poll
+    /// interval). Replaces the server and any request under way.
+    pub fn request_addr(&mut self, addr: Ipv4Address) {
+        self.by_name = false;
+        self.server = addr;
+        self.restart();
+    }
+
+    fn restart(&mut self) {
+        self.has_server = true;
+        self.step = match self.step {
+            Step::Resolve(h) | Step::Cancel(h) => Step::Cancel(h),
+            _ => Step::Idle,
+        };
+        self.port = 0;
+        self.next = Instant::ZERO;
+    }
+
+    /// Stops asking (a request under way is abandoned).
+    pub fn stop(&mut self) {
+        self.restart();
+        self.has_server = false;
+        self.next = NEVER;
+    }
+
+    /// The last time learned, if any.
+    pub fn last(&self) -> Option<SntpTime> {
+        self.last
+    }
+
+    /// The current time at local instant `now`, from the last answer.
+    pub fn now(&self, now: Instant) -> Option<NtpTime> {
+        self.last.map(|t| t.at(now))
+    }
+
+    /// True while a request is under way.
+    pub fn busy(&self) -> bool {
+        self.step != Step::Idle
+    }
+
+    /// What the client has done.
+    pub fn counters(&self) -> &SntpCounters {
+        &self.counters
+    }
+
+    fn name_str(&self) -> &str {
+        let b = self.name.get(..usize::from(self.name_len)).unwrap_or(&[]);
+        core::str::from_utf8(b).unwrap_or("")
+    }
+
+    /// Ends the request; schedules the next one.
+    fn fail<A: App>(&mut self, now: Instant, why: SntpFailure, app: &mut A) {
+        self.step = Step::Idle;
+        self.port = 0;
+        self.counters.failed = self.counters.failed.wrapping_add(1);
+        self.next = match why {
+            SntpFailure::KissOfDeath(code) if &code == b"DENY" || &code == b"RSTR" => NEVER,
+            SntpFailure::KissOfDeath(_) => self.after_interval(now, self.interval()),
+            _ => self.after_interval(now, self.interval().min(RETRY_AFTER_FAILURE)),
+        };
+        app.event(Event::Sntp(SntpEvent::Failed(why)));
+    }
+
+    /// `now + wait` when periodic requests are on, else [`NEVER`].
+    fn after_interval(&self, now: Instant, wait: Duration) -> Instant {
+        if self.interval_s > 0 {
+            now.after(wait)
+        } else {
+            NEVER
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.interval_s))
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.timeout_s))
+    }
+
+    fn send<N: Nic>(&self, io: &mut Io<'_, N>) -> Result<(), SendError> {
+        let mut pkt = [0u8; PACKET_LEN];
+        wire::Repr::client_request(self.xmt).emit(&mut pkt);
+        let t = Transport::Udp {
+            src_port: self.port,
+            dst_port: wire::PORT,
+        };
+        io.send_ipv4(self.server, &t, &mut Bytes(&pkt))
+    }
+
+    fn run<N: Nic, A: App, R: Resolver>(
+        &mut self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        resolver: &mut R,
+    ) {
+        let now = io.now();
+        // At most one pass through each step per poll.
+        for _ in 0..4 {
+            match self.step {
+                Step::Cancel(h) => {
+                    resolver.cancel(h);
+                    self.step = Step::Idle;
+                }
+                Step::Idle => {
+                    if !self.has_server || now < self.next {
+                        return;
+                    }
+                    if io.address().is_none() {
+                        self.next = now.after(ADDRESS_WAIT);
+                        return;
+                    }
+                    self.next = NEVER;
+                    self.deadline = now.after(self.timeout());
+                    if self.by_name {
+                        match resolver.start_resolve(self.name_str()) {
+                            Ok(h) => self.step = Step::Resolve(h),
+                            Err(e) => return self.fail(now, SntpFailure::Resolve(e), app),
+                        }
+                    } else {
+                        self.enter_arp(now, app);
+                    }
+                }
+                Step::Resolve(h) => match resolver.take_resolved(h) {
+                    core::task::Poll::Pending => {
+                        if now >= self.deadline {
+                            resolver.cancel(h);
+                            self.fail(now, SntpFailure::Timeout(SntpStep::Resolve), app);
+                        }
+                        return;
+                    }
+                    core::task::Poll::Ready(Ok(addr)) => {
+                        self.server = addr;
+                        self.deadline = now.after(self.timeout());
+                        self.enter_arp(now, app);
+                    }
+                    core::task::Poll::Ready(Err(e)) => {
+                        return self.fail(now, SntpFailure::Resolve(e), app)
+                    }
+                },
+                Step::Arp => {
+                    // Tried on every poll (an ARP reply arriving is a poll);
+                    // `mark` wakes the stack when nothing else does.
+                    match self.send(io) {
+                        Ok(()) => {
+                            self.step = Step::Wait;
+                            self.mark = now;
+                            self.deadline = now.after(self.timeout());
+                            self.counters.sent = self.counters.sent.wrapping_add(1);
+                            app.event(Event::Sntp(SntpEvent::Sent {
+                                server: self.server,
+                            }));
+                        }
+                        Err(SendError::ArpPending | SendError::Busy) if now < self.deadline => {
+                            self.mark = now.after(SEND_RETRY);
+                        }
+                        Err(SendError::ArpPending | SendError::Busy) => {
+                            self.fail(now, SntpFailure::Timeout(SntpStep::Arp), app)
+                        }
+                        Err(e) => self.fail(now, SntpFailure::Send(e), app),
+                    }
+                    return;
+                }
+                Step::Wait => {
+                    if now >= self.deadline {
+                        self.fail(now, SntpFailure::Timeout(SntpStep::Reply), app);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Picks the port and transmit timestamp for a request about to go out.
+    fn enter_arp<A: App>(&mut self, now: Instant, app: &mut A) {
+        self.step = Step::Arp;
+        self.mark = now;
+        let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
+        let off = app.random_u32().checked_rem(span).unwrap_or(0);
+        self.port = EPHEMERAL_FIRST.saturating_add(off as u16);
+        let noise = u64::from(app.random_u32());
+        let x = match self.last {
+            Some(t) => (t.at(now).timestamp().0 & !0xffff) | (noise & 0xffff),
+            None => (noise << 32) | u64::from(app.random_u32()),
+        };
+        self.xmt = Timestamp(x.max(1));
+    }
+
+    /// Checks a reply; `Ok(None)` for a valid time, `Ok(Some)` for a valid
+    /// reply that ends the request without one.
+    fn check(&self, p: &wire::Packet<&[u8]>) -> Result<Option<SntpFailure>, SntpReject> {
+        if p.mode() != Mode::Server {
+            return Err(SntpReject::BadMode);
+        }
+        if !(3..=4).contains(&p.version()) {
+            return Err(SntpReject::BadVersion);
+        }
+        if p.orig_ts() != self.xmt {
+            return Err(SntpReject::BadOrigin);
+        }
+        if p.xmit_ts().is_zero() {
+            return Err(SntpReject::ZeroTransmit);
+        }
+        if p.stratum() == 0 {
+            return Ok(Some(SntpFailure::KissOfDeath(p.ref_id())));
+        }
+        if p.leap() == Leap::Unsynchronised || p.stratum() > 15 {
+            return Ok(Some(SntpFailure::Unsynchronised));
+        }
+        Ok(None)
+    }
+}
+
+/// The server time at the moment the reply was received: its transmit
+/// time plus half the round trip less its holding time (RFC 4330 §5).
+fn time_at_receipt(p: &wire::Packet<&[u8]>, round_trip: Duration) -> NtpTime {
+    let rtt = wire::millis_to_fixed(round_trip.millis());
+    let hold = if p.recv_ts().is_zero() {
+        0
+    } else {
+        p.xmit_ts().0.wrapping_sub(p.recv_ts().0)
+    };
+    let delay = rtt.saturating_sub(hold);
+    NtpTime::from_timestamp(p.xmit_ts()).add_fixed(i64::try_from(delay >> 1).unwrap_or(0))
+}
+
+/// Parses a dotted-quad IPv4 address.
+fn parse_addr(s: &str) -> Option<Ipv4Address> {
+    let mut out = [0u8; 4];
+    let mut parts = s.split('.');
+    for o in &mut out {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        *o = p.parse().ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Address(out))
+}
+
+impl<const NAME: usize> Service for SntpClient<NAME> {
+    fn new_service<C: Config>() -> Self {
+        SntpClient::new(C::SNTP)
+    }
+
+    fn on_udp<N: Nic, A: App>(&mut self, d: &mut UdpDatagram<'_, '_, N>, app: &mut A) -> bool {
+        if self.step != Step::Wait || d.local().port != self.port || self.port == 0 {
+            return false;
+        }
+        let now = d.io().now();
+        let mut buf = [0u8; PACKET_LEN];
+        let n = d.read(0, &mut buf);
+        let result = if d.remote() != Endpoint::new(self.server, wire::PORT) {
+            Err(SntpReject::WrongSource)
+        } else if n < PACKET_LEN {
+            Err(SntpReject::Truncated)
+        } else {
+            self.check(&wire::Packet::new_unchecked(&buf[..]))
+        };
+        match result {
+            Err(why) => {
+                self.counters.rejected = self.counters.rejected.wrapping_add(1);
+                app.event(Event::Sntp(SntpEvent::Rejected(why)));
+            }
+            Ok(Some(failure)) => self.fail(now, failure, app),
+            Ok(None) => {
+                let p = wire::Packet::new_unchecked(&buf[..]);
+                let t = SntpTime {
+                    time: time_at_receipt(&p, now.since(self.mark)),
+                    local: now,
+                    stratum: p.stratum(),
+                    server: self.server,
+                };
+                self.last = Some(t);
+                self.step = Step::Idle;
+                self.port = 0;
+                self.next = self.after_interval(now, self.interval());
+                self.counters.synced = self.counters.synced.wrapping_add(1);
+                app.event(Event::Sntp(SntpEvent::Synced(t)));
+            }
+        }
+        true
+    }
+
+    fn poll_with_resolver<N: Nic, A: App, R: Resolver>(
+        &mut self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        resolver: &mut R,
+    ) {
+        self.run(io, app, resolver)
+    }
+
+    fn poll<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
+        // Without a resolver names fail at the resolve step.
+        self.run(io, app, &mut crate::service::Disabled)
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        match self.step {
+            Step::Idle if self.has_server && self.next != NEVER => Some(self.next),
+            Step::Idle => None,
+            Step::Cancel(_) => Some(Instant::ZERO),
+            // The DNS client's own deadline wakes the stack; this is the
+            // resolve step's limit.
+            Step::Resolve(_) | Step::Wait => Some(self.deadline),
+            Step::Arp => Some(self.mark.min(self.deadline)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(
+        li_vn_mode: u8,
+        stratum: u8,
+        ref_id: [u8; 4],
+        orig: u64,
+        recv: u64,
+        xmit: u64,
+    ) -> [u8; 48] {
+        let mut b = [0u8; 48];
+        b[0] = li_vn_mode;
+        b[1] = stratum;
+        b[12..16].copy_from_slice(&ref_id);
+        b[24..32].copy_from_slice(&orig.to_be_bytes());
+        b[32..40].copy_from_slice(&recv.to_be_bytes());
+        b[40..48].copy_from_slice(&xmit.to_be_bytes());
+        b
+    }
+
+    fn client(xmt: u64) -> SntpClient<16> {
+        let mut c = SntpClient::<16>::new(SntpSettings::DEFAULT);
+        c.xmt = Timestamp(xmt);
+        c
+    }
+
+    #[test]
+    fn checks() {
+        let c = client(0x1234);
+        let ok = reply(0x24, 2, *b"GPS\0", 0x1234, 5, 6);
+        let check = |b: &[u8; 48]| c.check(&wire::Packet::new_unchecked(&b[..]));
+        assert_eq!(check(&ok), Ok(None));
+        // Version 3 is fine; 2 and 5 are not.
+        assert_eq!(check(&reply(0x1c, 2, [0; 4], 0x1234, 5, 6)), Ok(None));
+        assert_eq!(
+            check(&reply(0x14, 2, [0; 4], 0x1234, 5, 6)),
+            Err(SntpReject::BadVersion)
+        );
+        assert_eq!(
+            check(&reply(0x2c, 2, [0; 4], 0x1234, 5, 6)),
+            Err(SntpReject::BadVersion)
+        );
+        // Modes 3 (client) and 5 (broadcast) are not answers.
+        assert_eq!(
+            check(&reply(0x23, 2, [0; 4], 0x1234, 5, 6)),
+            Err(SntpReject::BadMode)
+        );
+        assert_eq!(
+            check(&reply(0x25, 2, [0; 4], 0x1234, 5, 6)),
+            Err(SntpReject::BadMode)
+        );
+        assert_eq!(
+            check(&reply(0x24, 2, [0; 4], 0x1235, 5, 6)),
+            Err(SntpReject::BadOrigin)
+        );
+        assert_eq!(
+            check(&reply(0x24, 2, [0; 4], 0x1234, 5, 0)),
+            Err(SntpReject::ZeroTransmit)
+        );
+        assert_eq!(
+            check(&reply(0x24, 0, *b"RATE", 0x1234, 5, 6)),
+            Ok(Some(SntpFailure::KissOfDeath(*b"RATE")))
+        );
+        // A kiss-o'-death with a wrong origin is just rejected.
+        assert_eq!(
+            check(&reply(0x24, 0, *b"DENY", 0x9999, 5, 6)),
+            Err(SntpReject::BadOrigin)
+        );
+        assert_eq!(
+            check(&reply(0xe4, 2, [0; 4], 0x1234, 5, 6)),
+            Ok(Some(SntpFailure::Unsynchronised))
+        );
+        assert_eq!(
+            check(&reply(0x24, 16, [0; 4], 0x1234, 5, 6)),
+            Ok(Some(SntpFailure::Unsynchronised))
+        );
+    }
+
+    #[test]
+    fn time_is_transmit_plus_half_the_delay() {
+        let t2 = wire::Timestamp::new(0xe000_0000, 0).0;
+        let t3 = t2 + wire::millis_to_fixed(10); // the server held it 10 ms
+        let b = reply(0x24, 2, [0; 4], 1, t2, t3);
+        let p = wire::Packet::new_unchecked(&b[..]);
+        // 110 ms round trip, 10 of them in the server: 50 ms each way.
+        let t = time_at_receipt(&p, Duration::from_millis(110));
+        let want = NtpTime::from_timestamp(Timestamp(t3)).add_millis(50);
+        assert!(t.unix_millis().abs_diff(want.unix_millis()) <= 1);
+        // Era 1: seconds without the top bit are after 2036.
+        let b = reply(0x24, 2, [0; 4], 1, 0, wire::Timestamp::new(1000, 0).0);
+        let t = time_at_receipt(&wire::Packet::new_unchecked(&b[..]), Duration::ZERO);
+        assert_eq!(t.era(), 1);
+        assert_eq!(t.unix_secs(), 2_085_978_496 + 1000);
+    }
+
+    #[test]
+    fn servers() {
+        let mut c = SntpClient::<8>::new(SntpSettings::DEFAULT);
+        assert_eq!(c.request("10.1.2.3"), Ok(()));
+        assert!(!c.by_name);
+        assert_eq!(c.server, Ipv4Address::new(10, 1, 2, 3));
+        assert_eq!(c.request("ntp.lan"), Ok(()));
+        assert_eq!(c.name_str(), "ntp.lan");
+        assert_eq!(c.request("ntp.local"), Err(SntpError::NameTooLong));
+        assert_eq!(c.request("a b"), Err(SntpError::InvalidServer));
+        assert_eq!(c.request(""), Err(SntpError::InvalidServer));
+        assert_eq!(parse_addr("1.2.3.256"), None);
+        assert_eq!(parse_addr("1.2.3"), None);
+        let mut none = SntpClient::<0>::new(SntpSettings::DEFAULT);
+        assert_eq!(none.request("ntp"), Err(SntpError::NameTooLong));
+        assert_eq!(none.request("1.2.3.4"), Ok(()));
+    }
+}

@@ -1,0 +1,319 @@
+//! NetBIOS name service packets (RFC 1002 §4.2), the part a name
+//! responder needs: name query requests in, positive responses out.
+//!
+//! The packet format is the DNS one (header as [`super::dns`]); the name is
+//! a 16-byte NetBIOS name (15 characters padded with spaces, then a suffix
+//! byte saying which service: 0x00 is the workstation) turned into a 32-byte
+//! DNS label by "first-level encoding" (RFC 1001 §14.1): each byte becomes
+//! two letters `'A' + high nibble`, `'A' + low nibble`. NetBIOS names
+//! compare without regard to case, and senders upper-case them.
+
+use super::dns::{self, flags, CLASS_IN, HEADER_LEN};
+use super::{be16, Ipv4Address};
+
+/// The name service port.
+pub const PORT: u16 = 137;
+/// Length of a NetBIOS name: 15 characters and the suffix.
+pub const NAME_LEN: usize = 16;
+/// Length of a first-level encoded name (the one DNS label).
+pub const ENCODED_LEN: usize = 32;
+/// The workstation service suffix, the one a device answers for.
+pub const SUFFIX_WORKSTATION: u8 = 0x00;
+/// Record type NB (general name service resource record).
+pub const TYPE_NB: u16 = 0x0020;
+/// Record type NBSTAT (node status).
+pub const TYPE_NBSTAT: u16 = 0x0021;
+/// A name query request without a scope: header, label length byte,
+/// encoded name, root byte, type, class.
+pub const QUERY_LEN: usize = HEADER_LEN + 1 + ENCODED_LEN + 1 + 4;
+/// A positive name query response: header, the name, type, class, TTL,
+/// data length, NB_FLAGS and the address.
+pub const RESPONSE_LEN: usize = HEADER_LEN + 1 + ENCODED_LEN + 1 + 10 + 6;
+/// Opcode of a name query (RFC 1002 §4.2.1.1).
+pub const OPCODE_QUERY: u8 = 0;
+
+/// First-level encodes `name` (at most 15 bytes used, upper-cased, padded
+/// with spaces) with `suffix` as the 16th byte.
+pub fn encode_name(name: &[u8], suffix: u8) -> [u8; ENCODED_LEN] {
+    let mut raw = [b' '; NAME_LEN];
+    for (d, s) in raw.iter_mut().zip(name.iter().take(NAME_LEN - 1)) {
+        *d = s.to_ascii_uppercase();
+    }
+    if let Some(last) = raw.last_mut() {
+        *last = suffix;
+    }
+    let mut out = [0u8; ENCODED_LEN];
+    for (pair, b) in out.chunks_exact_mut(2).zip(raw) {
+        if let [hi, lo] = pair {
+            *hi = b'A'.wrapping_add(b >> 4);
+            *lo = b'A'.wrapping_add(b & 0x0f);
+        }
+    }
+    out
+}
+
+/// Decodes a first-level encoded name; `None` when a byte is outside
+/// `'A'..='P'` (either case, as some senders use lower case).
+pub fn decode_name(encoded: &[u8; ENCODED_LEN]) -> Option<[u8; NAME_LEN]> {
+    let mut out = [0u8; NAME_LEN];
+    for (d, pair) in out.iter_mut().zip(encoded.chunks_exact(2)) {
+        let nibble = |c: u8| {
+            let c = c.to_ascii_uppercase();
+            (b'A'..=b'P').contains(&c).then(|| c.wrapping_sub(b'A'))
+        };
+        match pair {
+            [hi, lo] => *d = (nibble(*hi)? << 4) | nibble(*lo)?,
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// True when the decoded 16-byte name is `name` (case-insensitive, the
+/// rest padded with spaces) with `suffix`.
+pub fn name_is(decoded: &[u8; NAME_LEN], name: &str, suffix: u8) -> bool {
+    let (chars, last) = decoded.split_at(NAME_LEN - 1);
+    if last != [suffix] || name.len() > NAME_LEN - 1 {
+        return false;
+    }
+    let mut padded = [b' '; NAME_LEN - 1];
+    for (d, s) in padded.iter_mut().zip(name.bytes()) {
+        *d = s;
+    }
+    chars.eq_ignore_ascii_case(&padded)
+}
+
+/// What a name service packet is, as far as a responder cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// A name query request for an unscoped name.
+    Query(NameQuery),
+    /// Well-formed but not a query for us to consider: a response,
+    /// another opcode (registration, release, refresh, WACK), a node
+    /// status request, or a name with a scope.
+    Other,
+}
+
+/// Why a packet sent to port 137 is malformed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// Shorter than a name query.
+    Truncated,
+    /// A query whose counts are not one question and no records.
+    Counts,
+    /// The question name is not one 32-byte label of `A`–`P`.
+    Name,
+    /// The question is not type NB/NBSTAT, class IN.
+    Question,
+}
+
+/// A name query request (RFC 1002 §4.2.12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameQuery {
+    /// NAME_TRN_ID, echoed in the response.
+    pub id: u16,
+    /// The flags word; [`flags::RD`] is echoed, [`flags::BROADCAST`] says
+    /// it was broadcast.
+    pub flags: u16,
+    /// The name as encoded in the request (echoed in the response).
+    pub encoded: [u8; ENCODED_LEN],
+    /// The decoded name.
+    pub name: [u8; NAME_LEN],
+}
+
+impl NameQuery {
+    /// True when the query was broadcast (the B flag).
+    pub fn broadcast(&self) -> bool {
+        self.flags & flags::BROADCAST != 0
+    }
+}
+
+/// Reads the first [`QUERY_LEN`] bytes of a packet to port 137 (`head`),
+/// with `total` the datagram's length.
+pub fn parse(head: &[u8], total: usize) -> Result<Parsed, Malformed> {
+    let hdr = dns::Packet::new_checked(head).map_err(|_| Malformed::Truncated)?;
+    let h = dns::Repr::parse(&hdr).map_err(|_| Malformed::Truncated)?;
+    if h.is_response() || h.opcode() != OPCODE_QUERY {
+        return Ok(Parsed::Other);
+    }
+    if total < QUERY_LEN || head.len() < QUERY_LEN {
+        return Err(Malformed::Truncated);
+    }
+    if h.questions != 1 || h.answers != 0 || h.authorities != 0 {
+        return Err(Malformed::Counts);
+    }
+    let label_len = head.get(HEADER_LEN).copied().unwrap_or(0);
+    if usize::from(label_len) != ENCODED_LEN {
+        return Err(Malformed::Name);
+    }
+    let encoded: [u8; ENCODED_LEN] = super::array(head, HEADER_LEN + 1);
+    let name = decode_name(&encoded).ok_or(Malformed::Name)?;
+    /// Offset of the root byte (or a scope's first label).
+    const AFTER: usize = HEADER_LEN + 1 + ENCODED_LEN;
+    let scope = head.get(AFTER).copied().unwrap_or(0);
+    let qtype = be16(head, AFTER + 1);
+    let qclass = be16(head, AFTER + 3);
+    if scope != 0 {
+        // A scoped name (RFC 1001 §9): never ours. Its type is elsewhere.
+        return Ok(Parsed::Other);
+    }
+    if qclass != CLASS_IN || (qtype != TYPE_NB && qtype != TYPE_NBSTAT) {
+        return Err(Malformed::Question);
+    }
+    if qtype == TYPE_NBSTAT {
+        return Ok(Parsed::Other);
+    }
+    Ok(Parsed::Query(NameQuery {
+        id: h.id,
+        flags: h.flags,
+        encoded,
+        name,
+    }))
+}
+
+/// A positive name query response (RFC 1002 §4.2.13) to `q`: the name as
+/// asked, type NB, class IN, `ttl` seconds, one unique B-node entry with
+/// `addr`.
+pub fn positive_response(q: &NameQuery, ttl: u32, addr: Ipv4Address) -> [u8; RESPONSE_LEN] {
+    let mut out = [0u8; RESPONSE_LEN];
+    let header = dns::Repr {
+        id: q.id,
+        flags: flags::QR | flags::AA | (q.flags & flags::RD),
+        questions: 0,
+        answers: 1,
+        authorities: 0,
+        additionals: 0,
+    };
+    /// Offset of the record's fixed fields (after the name's root byte).
+    const RR: usize = HEADER_LEN + 1 + ENCODED_LEN + 1;
+    super::put_slice(&mut out, 0, &header.to_bytes());
+    super::put_slice(&mut out, HEADER_LEN, &[ENCODED_LEN as u8]);
+    super::put_slice(&mut out, HEADER_LEN + 1, &q.encoded);
+    super::put16(&mut out, RR, TYPE_NB);
+    super::put16(&mut out, RR + 2, CLASS_IN);
+    super::put32(&mut out, RR + 4, ttl);
+    super::put16(&mut out, RR + 8, 6);
+    // NB_FLAGS: G = 0 (unique), ONT = 00 (B node); then NB_ADDRESS.
+    super::put16(&mut out, RR + 10, 0);
+    super::put_slice(&mut out, RR + 12, addr.as_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // Captured with tcpdump in a network namespace: `nmblookup -U IP ember`
+    // (unicast, flags 0) and `nmblookup -B BCAST ember` (RD and B set).
+    const UNICAST: &str = "414800000001000000000000\
+                           204546454e454345464643434143414341434143414341434143414341434141410000200001";
+    const BROADCAST: &str = "7b0201100001000000000000\
+                             204546454e454345464643434143414341434143414341434143414341434141410000200001";
+
+    #[test]
+    fn captured_queries() {
+        for (text, id, bcast) in [(UNICAST, 0x4148, false), (BROADCAST, 0x7b02, true)] {
+            let b = hex(text);
+            assert_eq!(b.len(), QUERY_LEN);
+            let Parsed::Query(q) = parse(&b, b.len()).unwrap() else {
+                panic!("not a query")
+            };
+            assert_eq!(q.id, id);
+            assert_eq!(q.broadcast(), bcast);
+            assert_eq!(&q.name[..], b"EMBER          \0");
+            assert!(name_is(&q.name, "ember", 0));
+            assert!(name_is(&q.name, "EMBER", 0));
+            assert!(!name_is(&q.name, "EMBE", 0));
+            assert!(!name_is(&q.name, "EMBER", 0x20));
+            assert_eq!(q.encoded, encode_name(b"Ember", 0));
+            assert_eq!(decode_name(&q.encoded), Some(q.name));
+        }
+    }
+
+    #[test]
+    fn response_layout() {
+        let b = hex(BROADCAST);
+        let Parsed::Query(q) = parse(&b, b.len()).unwrap() else {
+            panic!()
+        };
+        let r = positive_response(&q, 300, Ipv4Address::new(10, 1, 2, 3));
+        let h = dns::Repr::parse(&dns::Packet::new_checked(&r[..]).unwrap()).unwrap();
+        assert_eq!(h.id, 0x7b02);
+        // QR, opcode 0, AA, RD echoed, RCODE 0.
+        assert_eq!(h.flags, 0x8500);
+        assert_eq!((h.questions, h.answers), (0, 1));
+        // The record reads as a DNS record: name, NB, IN, TTL, 6 bytes.
+        let m = &mut dns::Bytes(&r);
+        let rec = dns::Record::read(m, HEADER_LEN).unwrap();
+        assert_eq!(rec.rtype, dns::Type::Nb);
+        assert_eq!((rec.class, rec.ttl, rec.data_len), (1, 300, 6));
+        assert_eq!(rec.end(), RESPONSE_LEN);
+        assert_eq!(&r[rec.data_at..], &[0, 0, 10, 1, 2, 3]);
+        assert_eq!(
+            &r[HEADER_LEN + 1..HEADER_LEN + 33],
+            &b[HEADER_LEN + 1..HEADER_LEN + 33]
+        );
+    }
+
+    #[test]
+    fn malformed_and_other() {
+        let good = hex(UNICAST);
+        assert_eq!(parse(&good[..20], 20), Err(Malformed::Truncated));
+        assert_eq!(parse(&good[..11], 11), Err(Malformed::Truncated));
+        let mut counts = good.clone();
+        counts[5] = 2;
+        assert_eq!(parse(&counts, 50), Err(Malformed::Counts));
+        let mut label = good.clone();
+        label[12] = 0x1f;
+        assert_eq!(parse(&label, 50), Err(Malformed::Name));
+        let mut letter = good.clone();
+        letter[20] = b'Z';
+        assert_eq!(parse(&letter, 50), Err(Malformed::Name));
+        let mut qtype = good.clone();
+        qtype[47] = 0x01;
+        assert_eq!(parse(&qtype, 50), Err(Malformed::Question));
+        let mut response = good.clone();
+        response[2] |= 0x80;
+        assert_eq!(parse(&response, 50), Ok(Parsed::Other));
+        let mut register = good.clone();
+        register[2] = 0x28; // opcode 5
+        assert_eq!(parse(&register, 50), Ok(Parsed::Other));
+        let mut nbstat = good.clone();
+        nbstat[47] = 0x21;
+        assert_eq!(parse(&nbstat, 50), Ok(Parsed::Other));
+        let mut scoped = good.clone();
+        scoped[45] = 3;
+        assert_eq!(parse(&scoped, 54), Ok(Parsed::Other));
+        // Lower-case encoding is accepted.
+        let mut lower = good.clone();
+        lower[13..45].make_ascii_lowercase();
+        assert!(matches!(parse(&lower, 50), Ok(Parsed::Query(_))));
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let _ = parse(&bytes, bytes.len());
+            if let Ok(Parsed::Query(q)) = parse(&bytes, bytes.len()) {
+                let r = positive_response(&q, 1, Ipv4Address::new(1, 2, 3, 4));
+                prop_assert_eq!(&r[13..45], &q.encoded[..]);
+                prop_assert_eq!(decode_name(&q.encoded), Some(q.name));
+            }
+        }
+
+        #[test]
+        fn encoding_round_trips(name in "[A-Z0-9_-]{1,15}", suffix in any::<u8>()) {
+            let e = encode_name(name.as_bytes(), suffix);
+            let d = decode_name(&e).unwrap();
+            prop_assert!(name_is(&d, &name.to_lowercase(), suffix));
+        }
+    }
+}
