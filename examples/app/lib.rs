@@ -9,6 +9,7 @@ emberstack::include_stack!();
 
 use core::fmt;
 use emberstack::config::StaticIpv4;
+use emberstack::dhcp::DhcpEvent;
 use emberstack::iface::{DropReason, Event};
 use emberstack::nic::Nic;
 use emberstack::udp::{UdpDatagram, UdpHandle};
@@ -162,6 +163,7 @@ impl<L: Log> App for DeviceApp<L> {
             Event::PortUnreachable { from, port } => {
                 log.line(format_args!("udp: port {port} closed, from {from}"))
             }
+            Event::Dhcp(e) => log_dhcp(log, e),
             // Other hosts' multicast and IPv6 are normal background on a
             // LAN: counted, not logged.
             Event::Dropped(DropReason::NotOurMac | DropReason::UnknownEthertype) => {}
@@ -177,6 +179,42 @@ impl<L: Log> App for DeviceApp<L> {
                 Err(e) => self
                     .log
                     .line(format_args!("udp: echo to {to} failed: {e:?}")),
+            }
+        }
+    }
+}
+
+/// One `dhcp: ...` line per client event.
+fn log_dhcp<L: Log>(log: &mut L, e: DhcpEvent) {
+    match e {
+        DhcpEvent::Discovering => log.line(format_args!("dhcp: discovering")),
+        DhcpEvent::Offered { address, server } => {
+            log.line(format_args!("dhcp: offer {address} from {server}"))
+        }
+        DhcpEvent::Bound(l) => log.line(format_args!(
+            "dhcp: bound {} gw {} dns {} lease {}s ntp {} server {} t1 {}s t2 {}s",
+            l.cidr,
+            OptAddr(l.router),
+            OptAddr(l.dns),
+            l.lease_secs,
+            OptAddr(l.ntp),
+            l.server,
+            l.renew_secs,
+            l.rebind_secs
+        )),
+        DhcpEvent::Renewing => log.line(format_args!("dhcp: renewing")),
+        DhcpEvent::Rebinding => log.line(format_args!("dhcp: rebinding")),
+        DhcpEvent::Renewed(l) => log.line(format_args!(
+            "dhcp: renewed {} lease {}s server {}",
+            l.cidr, l.lease_secs, l.server
+        )),
+        DhcpEvent::Nak { server } => log.line(format_args!("dhcp: nak from {server}")),
+        DhcpEvent::Expired { address } => log.line(format_args!("dhcp: expired {address}")),
+        DhcpEvent::Stopped { ipv4, released } => {
+            let released = if released { ", lease released" } else { "" };
+            match ipv4 {
+                Some(c) => log.line(format_args!("dhcp: off, address {}{released}", c.cidr)),
+                None => log.line(format_args!("dhcp: off, no address{released}")),
             }
         }
     }

@@ -28,6 +28,7 @@
 )]
 
 pub mod config;
+pub mod dhcp;
 pub mod iface;
 pub mod nic;
 pub mod service;

@@ -176,6 +176,8 @@ pub enum Event {
         /// The closed port.
         port: u16,
     },
+    /// The DHCP client did something (see [`DhcpEvent`](crate::dhcp::DhcpEvent)).
+    Dhcp(crate::dhcp::DhcpEvent),
 }
 
 /// The interface state that is not a table.
