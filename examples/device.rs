@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! cargo run --example device -- --tap tap0 [--ip 10.78.0.2/24 --gateway 10.78.0.1]
-//!     [--dns D] [--mac 02:00:00:00:00:02] [--pcap run.pcap]
+//!     [--dns D] [--no-dhcp] [--mac 02:00:00:00:00:02] [--pcap run.pcap]
 //! ```
-//! Logs one line per event (`arp: ...`, `icmp: ...`, `udp: ...`) and prints
-//! the counters on Ctrl-C or SIGTERM, then exits 0.
+//! The address comes from DHCP unless `--ip` gives one (or `--no-dhcp`
+//! selects the static settings from `stack.toml`). Logs one line per event
+//! (`dhcp: ...`, `arp: ...`, `icmp: ...`, `udp: ...`) and prints the
+//! counters on Ctrl-C or SIGTERM, then exits 0.
 
 use ember_device::{Log, Options, ReferenceDevice};
 use emberstack::config::StaticIpv4;
@@ -35,10 +37,11 @@ struct Cli {
     dns: Option<Ipv4Address>,
     mac: Option<EthernetAddress>,
     pcap: Option<String>,
+    no_dhcp: bool,
 }
 
-const USAGE: &str =
-    "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [--dns D] [--mac M] [--pcap FILE]";
+const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [--dns D] \
+                     [--no-dhcp] [--mac M] [--pcap FILE]";
 
 fn parse_ip(s: &str) -> Result<Ipv4Address, String> {
     s.parse::<std::net::Ipv4Addr>()
@@ -84,6 +87,7 @@ fn parse_cli() -> Result<Cli, String> {
                 cli.mac = Some(mac);
             }
             "--pcap" => cli.pcap = Some(value()?),
+            "--no-dhcp" => cli.no_dhcp = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -130,6 +134,7 @@ fn main() -> ExitCode {
     let options = Options {
         mac: cli.mac,
         ipv4,
+        no_dhcp: cli.no_dhcp,
         seed,
     };
     println!("device: tap {}", cli.tap);

@@ -9,22 +9,24 @@ use crate::schema::{Section, StackConfig};
 /// `Config` service slots whose `stack.toml` section has no schema yet:
 /// they are generated as `Disabled`. A protocol that lands removes its name
 /// here and emits its own `type` from its section's `impl_items`.
-const SERVICES_WITHOUT_SCHEMA: [&str; 4] = ["Dhcp", "Dns", "NetBios", "Sntp"];
+const SERVICES_WITHOUT_SCHEMA: [&str; 3] = ["Dns", "NetBios", "Sntp"];
 
 /// The generated file's contents for `cfg`, read from `file`.
 pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
-    let items: [TokenStream; 6] = [
+    let items: [TokenStream; 7] = [
         cfg.device.impl_items(),
         cfg.ipv4.impl_items(),
         cfg.arp.impl_items(),
         cfg.udp.impl_items(),
         cfg.icmp.impl_items(),
         cfg.poll.impl_items(),
+        cfg.dhcp.impl_items(),
     ];
     let disabled = SERVICES_WITHOUT_SCHEMA.iter().map(|name| {
         let ident = proc_macro2::Ident::new(name, proc_macro2::Span::call_site());
         quote!(type #ident = ::emberstack::service::Disabled;)
     });
+    let dhcp_settings = cfg.dhcp.settings_impl();
     // One `#[doc]` per line, so the output has `///` comments.
     let device_doc = device_doc(file, cfg);
     let device_doc = device_doc.lines().map(|l| quote!(#[doc = #l]));
@@ -46,6 +48,8 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
             #(#items)*
             #(#disabled)*
         }
+
+        #dhcp_settings
 
         /// The configured stack.
         pub type Stack = ::emberstack::Stack<Device>;

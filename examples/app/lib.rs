@@ -31,8 +31,11 @@ pub trait Log {
 pub struct Options {
     /// Another MAC address.
     pub mac: Option<EthernetAddress>,
-    /// A static address instead of the configured one.
+    /// A static address instead of the configured one (DHCP is then
+    /// switched off).
     pub ipv4: Option<StaticIpv4>,
+    /// Switch DHCP off and use the static settings from `stack.toml`.
+    pub no_dhcp: bool,
     /// Seed for the application's random numbers.
     pub seed: u64,
 }
@@ -62,6 +65,14 @@ impl<L: Log> ReferenceDevice<L> {
         if options.ipv4.is_some() {
             stack.set_ipv4(options.ipv4);
         }
+        if options.ipv4.is_some() || options.no_dhcp {
+            // Before the first poll: the client never touches the address,
+            // and with `--no-dhcp` the configured static settings apply.
+            stack.dhcp().set_enabled(false);
+            if options.ipv4.is_none() {
+                stack.set_ipv4(<Device as emberstack::Config>::STATIC_IPV4);
+            }
+        }
         let mut app = DeviceApp {
             log,
             rng: options.seed,
@@ -83,6 +94,7 @@ impl<L: Log> ReferenceDevice<L> {
                 c.cidr,
                 OptAddr(c.gateway)
             )),
+            None if stack.dhcp().is_enabled() => app.log.line(format_args!("ip: from dhcp")),
             None => app.log.line(format_args!("ip: no address")),
         }
         ReferenceDevice { stack, app }

@@ -10,6 +10,7 @@
 
 mod arp;
 mod device;
+mod dhcp;
 mod icmp;
 mod ipv4;
 mod poll;
@@ -24,6 +25,7 @@ use crate::reader::{Field, TableReader};
 
 pub use arp::ArpSection;
 pub use device::DeviceSection;
+pub use dhcp::DhcpSection;
 pub use icmp::IcmpSection;
 pub use ipv4::{Ipv4Cidr, Ipv4Section};
 pub use poll::PollSection;
@@ -33,9 +35,7 @@ pub use udp::UdpSection;
 /// Sections accepted now and given meaning by later versions: their content
 /// is kept as written (any keys), `enabled = false` is allowed in each, and
 /// they generate nothing yet.
-pub const RESERVED: [&str; 8] = [
-    "tcp", "dhcp", "dns", "netbios", "sntp", "http", "smtp", "pop3",
-];
+pub const RESERVED: [&str; 7] = ["tcp", "dns", "netbios", "sntp", "http", "smtp", "pop3"];
 
 /// Keys of the document root (outside any section). Written after a
 /// section header they belong to that section, a common TOML slip that gets
@@ -65,6 +65,8 @@ pub struct StackConfig {
     pub icmp: IcmpSection,
     /// `[poll]`: per-`poll` work bound.
     pub poll: PollSection,
+    /// `[dhcp]`: the DHCP client.
+    pub dhcp: DhcpSection,
     /// Reserved sections present in the file, in file order.
     pub reserved: Vec<ReservedSection>,
 }
@@ -120,6 +122,8 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     let udp = section::<UdpSection>(&mut r);
     let icmp = section::<IcmpSection>(&mut r);
     let poll = section::<PollSection>(&mut r);
+    let mut dhcp = section::<DhcpSection>(&mut r);
+    dhcp.resolve(ipv4.dhcp, &device.name, r.diags());
     let mut reserved = Vec::new();
     for name in RESERVED {
         if let Some(s) = reserved::parse(name, &mut r) {
@@ -137,6 +141,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         udp,
         icmp,
         poll,
+        dhcp,
         reserved,
     })
 }

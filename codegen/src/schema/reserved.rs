@@ -1,4 +1,4 @@
-//! Reserved sections (`[tcp]`, `[dhcp]`, `[dns]`, `[netbios]`, `[sntp]`,
+//! Reserved sections (`[tcp]`, `[dns]`, `[netbios]`, `[sntp]`,
 //! `[http]`, `[smtp]`, `[pop3]`): accepted with any content, kept as
 //! written, generating nothing yet.
 
