@@ -16,6 +16,8 @@ want ip iproute2
 want ping iputils-ping
 want socat socat
 want tcpdump tcpdump
+want dnsmasq dnsmasq-base
+want kea-dhcp4 kea-dhcp4-server
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
