@@ -1066,3 +1066,53 @@ fn binds_and_keeps_the_lease_over_a_lossy_wire() {
         }
     }
 }
+
+mod arbitrary_replies {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any datagram to port 68 (random bytes, or random options behind
+        /// a header that matches our exchange) leaves the client in a valid
+        /// state, never panics, and binds nothing it should not.
+        #[test]
+        fn random_replies_never_confuse_the_client(
+            mut msg in proptest::collection::vec(any::<u8>(), 0..420),
+            matching in any::<bool>(),
+            options in proptest::collection::vec(
+                prop_oneof![Just(53u8), Just(54), Just(52), Just(1), Just(51), Just(0), Just(255), Just(4), any::<u8>()],
+                0..120,
+            ),
+        ) {
+            let mut b = bench::<Dut>();
+            b.server.discover = false;
+            b.run_for(10);
+            let xid = b.server.messages()[0].2;
+            if matching && msg.len() >= dhcp::OPTIONS_OFFSET {
+                msg[0] = 2;
+                msg[1] = 1;
+                msg[2] = 6;
+                msg[4..8].copy_from_slice(&xid.to_be_bytes());
+                msg[28..34].copy_from_slice(&DUT_MAC.0);
+                msg[dhcp::MAGIC_OFFSET..dhcp::OPTIONS_OFFSET]
+                    .copy_from_slice(&dhcp::MAGIC_COOKIE.to_be_bytes());
+                msg.truncate(dhcp::OPTIONS_OFFSET);
+                msg.extend(&options);
+            }
+            let frame = udp_frame(EthernetAddress::BROADCAST, SERVER_ID, Ipv4Address::BROADCAST, &msg);
+            b.server.nic.send_frame(&frame).unwrap();
+            b.run_for(10);
+            let state = b.state();
+            prop_assert!(matches!(state, DhcpState::Discovering | DhcpState::Requesting), "{state:?}");
+            prop_assert_eq!(b.stack.ipv4(), None);
+            if state == DhcpState::Requesting {
+                // Only an OFFER with a server identifier and a host address.
+                let r = b.server.dhcp_heard().last().unwrap().dhcp();
+                prop_assert_eq!(r.message_type, MessageType::Request);
+                prop_assert!(r.server_identifier.is_some() && r.requested_ip.is_some());
+            }
+        }
+    }
+}
