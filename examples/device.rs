@@ -2,16 +2,18 @@
 //!
 //! ```text
 //! cargo run --example device -- --tap tap0 [--ip 10.78.0.2/24 --gateway 10.78.0.1]
-//!     [--dns D] [--mac 02:00:00:00:00:02] [--pcap run.pcap]
+//!     [--dns D] [--no-dhcp] [--mac 02:00:00:00:00:02] [--pcap run.pcap]
 //!     [--config NAME] [--fault loss=0.1,reorder=0.05,dup=0.05,seed=1]
 //!     [--tcp-send A.B.C.D:PORT --bytes N]
 //!     [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...
 //! ```
-//! Logs one line per event (`arp: ...`, `icmp: ...`, `udp: ...`, `tcp: ...`,
-//! `dns: ...`, `netbios: ...`, `sntp: ...`) and prints the counters on
-//! Ctrl-C or SIGTERM, then exits 0.
+//! The address comes from DHCP unless `--ip` gives one (or `--no-dhcp`
+//! selects the static settings from `stack.toml`). Logs one line per event
+//! (`dhcp: ...`, `arp: ...`, `icmp: ...`, `udp: ...`, `tcp: ...`, `dns: ...`,
+//! `netbios: ...`, `sntp: ...`) and prints the counters on Ctrl-C or
+//! SIGTERM, then exits 0.
 
-use ember_device::names::{Lookups, TimeSync};
+use ember_device::names::{LeaseClient, Lookups, TimeSync};
 use ember_device::{variants, with_config, Log, Options, ReferenceDevice};
 use emberstack::config::StaticIpv4;
 use emberstack::nic::faulty::Faulty;
@@ -48,6 +50,7 @@ struct Cli {
     tcp_send: Option<String>,
     bytes: Option<u32>,
     names: Names,
+    no_dhcp: bool,
 }
 
 /// What to ask the name services at start.
@@ -58,7 +61,7 @@ struct Names {
     resolve_mx: Vec<String>,
 }
 
-const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [--dns D] [--mac M]
+const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [--dns D] [--no-dhcp] [--mac M]
               [--pcap FILE] [--config NAME] [--fault loss=P,reorder=P,dup=P,corrupt=P,delay=MS-MS,seed=N]
               [--tcp-send A.B.C.D:PORT --bytes N]
               [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...";
@@ -168,6 +171,7 @@ fn parse_cli() -> Result<Cli, String> {
                         .map_err(|_| format!("--bytes wants a number, got {v}"))?,
                 );
             }
+            "--no-dhcp" => cli.no_dhcp = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -287,6 +291,7 @@ fn main() -> ExitCode {
     let options = Options {
         mac: cli.mac,
         ipv4,
+        no_dhcp: cli.no_dhcp,
         seed,
         tcp_send,
     };
@@ -323,6 +328,7 @@ fn start<C: Config>(
 where
     C::Dns: Lookups,
     C::Sntp: TimeSync,
+    C::Dhcp: LeaseClient,
 {
     match pcap {
         Some(path) => {
@@ -366,6 +372,7 @@ fn run<C: Config, N: Nic>(
 ) where
     C::Dns: Lookups,
     C::Sntp: TimeSync,
+    C::Dhcp: LeaseClient,
 {
     let start = std::time::Instant::now();
     let now = || Instant::from_millis(start.elapsed().as_millis() as u64);

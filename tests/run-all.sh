@@ -22,6 +22,7 @@ want chronyd chrony
 want ntpdig ntpsec-ntpdig
 want nmblookup samba-common-bin
 want ss iproute2
+want kea-dhcp4 kea-dhcp4-server
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

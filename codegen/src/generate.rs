@@ -9,11 +9,11 @@ use crate::schema::{Section, StackConfig};
 /// `Config` service slots whose `stack.toml` section has no schema yet:
 /// they are generated as `Disabled`. A protocol that lands removes its name
 /// here and emits its own `type` from its section's `impl_items`.
-const SERVICES_WITHOUT_SCHEMA: [&str; 1] = ["Dhcp"];
+const SERVICES_WITHOUT_SCHEMA: [&str; 0] = [];
 
 /// The generated file's contents for `cfg`, read from `file`.
 pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
-    let items: [TokenStream; 10] = [
+    let items: [TokenStream; 11] = [
         cfg.device.impl_items(),
         cfg.ipv4.impl_items(),
         cfg.arp.impl_items(),
@@ -24,11 +24,13 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
         cfg.dns.impl_items(),
         cfg.netbios.impl_items(),
         cfg.sntp.impl_items(),
+        cfg.dhcp.impl_items(),
     ];
     let disabled = SERVICES_WITHOUT_SCHEMA.iter().map(|name| {
         let ident = proc_macro2::Ident::new(name, proc_macro2::Span::call_site());
         quote!(type #ident = ::emberstack::service::Disabled;)
     });
+    let dhcp_settings = cfg.dhcp.settings_impl();
     // One `#[doc]` per line, so the output has `///` comments.
     let device_doc = device_doc(file, cfg);
     let device_doc = device_doc.lines().map(|l| quote!(#[doc = #l]));
@@ -50,6 +52,8 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
             #(#items)*
             #(#disabled)*
         }
+
+        #dhcp_settings
 
         /// The configured stack.
         pub type Stack = ::emberstack::Stack<Device>;

@@ -50,6 +50,10 @@ fn minimal_file_gets_defaults() {
     assert_eq!(c.poll.frames_per_poll, 8);
     assert_eq!(c.ram_budget, None);
     assert!(c.reserved.is_empty());
+    assert_eq!(c.dhcp.enabled, None);
+    assert!(c.dhcp.client, "built in: `[ipv4] dhcp` defaults to true");
+    assert_eq!((c.dhcp.retransmit_base, c.dhcp.retransmit_max), (4, 64));
+    assert_eq!(c.dhcp.effective_hostname, "EMBER");
 }
 
 #[test]
@@ -665,6 +669,158 @@ fn gateway_or_dns_without_address() {
     );
 }
 
+// ---- [dhcp] -----------------------------------------------------------------
+
+/// The DHCP client in the generated code: its `type Dhcp` and settings.
+fn dhcp_items(source: &str) -> (String, bool) {
+    let code = squash(&generate_from_str("stack.toml", source).unwrap());
+    let client = code.contains("typeDhcp=::emberstack::dhcp::DhcpClient<Device>;");
+    let disabled = code.contains("typeDhcp=::emberstack::service::Disabled;");
+    assert!(client != disabled, "exactly one `type Dhcp`:\n{code}");
+    assert_eq!(
+        client,
+        code.contains("impl::emberstack::dhcp::DhcpSettingsforDevice{")
+    );
+    (code, client)
+}
+
+#[test]
+fn dhcp_client_follows_ipv4_dhcp_by_default() {
+    let static_ip = "[ipv4]\ndhcp = false\naddress = \"10.0.0.2/24\"\n";
+    assert!(dhcp_items(DEVICE).1, "DHCP at start: client built in");
+    assert!(
+        !dhcp_items(&with_device(static_ip)).1,
+        "static, no [dhcp]: Disabled"
+    );
+    // Static at start, but the client built in to be switched on later.
+    let (code, client) = dhcp_items(&with_device(&format!(
+        "{static_ip}[dhcp]\nenabled = true\n"
+    )));
+    assert!(client);
+    assert!(code.contains("constDHCP:bool=false;"));
+    // Off in the file, settings kept.
+    let src = with_device(&format!(
+        "{static_ip}[dhcp]\nenabled = false\nretransmit_base = 2\n"
+    ));
+    assert!(!dhcp_items(&src).1);
+}
+
+#[test]
+fn dhcp_settings_are_generated() {
+    let (code, _) = dhcp_items(&with_device(
+        "[dhcp]\nretransmit_base = 2\nretransmit_max = 0x20\nhostname = \"ember-1\"\n",
+    ));
+    assert!(code.contains(
+        "constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(2);\
+         constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(32);\
+         constHOSTNAME:&'staticstr=\"ember-1\";"
+    ));
+    // The default host name is the device name, `_` made `-`.
+    let c = parse_config(
+        "s",
+        "[device]\nname = \"my_dev\"\nmac = \"02:00:00:00:00:02\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.dhcp.effective_hostname, "my-dev");
+    assert_eq!(c.dhcp.hostname, None);
+}
+
+#[test]
+fn dhcp_disabled_while_ipv4_needs_it() {
+    one_error(
+        &with_device("[ipv4]\ndhcp = true\n[dhcp]\nenabled = false\n"),
+        "error: stack.toml:7:11: [dhcp] enabled: `false` leaves the DHCP client out, but \
+         `[ipv4] dhcp = true` needs it at start; set `[ipv4] dhcp = false` (static address) or \
+         remove `enabled = false`",
+    );
+    // `[ipv4] dhcp` defaults to true.
+    assert_eq!(errors(&with_device("[dhcp]\nenabled = false\n")).len(), 1);
+}
+
+#[test]
+fn dhcp_settings_without_the_client() {
+    one_error(
+        &with_device("[ipv4]\ndhcp = false\naddress = \"10.0.0.2/24\"\n[dhcp]\nhostname = \"x\"\n"),
+        "error: stack.toml:8:12: [dhcp] hostname: the DHCP client is not built in (`[ipv4] dhcp \
+         = false`); add `enabled = true` to [dhcp] to build it in (switched on at run time with \
+         `stack.dhcp().set_enabled(true)`), or remove `hostname`",
+    );
+}
+
+#[test]
+fn dhcp_retransmit_ranges() {
+    one_error(
+        &with_device("[dhcp]\nretransmit_base = 0\n"),
+        "error: stack.toml:5:19: [dhcp] retransmit_base: expected an integer from 1 to 60, found 0",
+    );
+    one_error(
+        &with_device("[dhcp]\nretransmit_max = 3601\n"),
+        "error: stack.toml:5:18: [dhcp] retransmit_max: expected an integer from 1 to 3600, found 3601",
+    );
+    one_error(
+        &with_device("[dhcp]\nretransmit_base = 8\nretransmit_max = 4\n"),
+        "error: stack.toml:6:18: [dhcp] retransmit_max: expected at least `retransmit_base` (8 s), \
+         found 4",
+    );
+    one_error(
+        &with_device("[dhcp]\nretransmit_base = \"4\"\n"),
+        "error: stack.toml:5:19: [dhcp] retransmit_base: expected an integer from 1 to 60, found \
+         \"4\"; did you mean `4` (without quotes)?",
+    );
+}
+
+#[test]
+fn dhcp_hostname_checks() {
+    one_error(
+        &with_device("[dhcp]\nhostname = \"my_dev\"\n"),
+        // Points at `_`.
+        "error: stack.toml:5:15: [dhcp] hostname: expected only ASCII letters, digits and `-`, \
+         found '_' in \"my_dev\"",
+    );
+    one_error(
+        &with_device("[dhcp]\nhostname = \"\"\n"),
+        "error: stack.toml:5:12: [dhcp] hostname: expected 1 to 63 characters, found an empty string",
+    );
+    one_error(
+        &with_device("[dhcp]\nhostname = \"-dev\"\n"),
+        "error: stack.toml:5:12: [dhcp] hostname: expected a name that does not start or end \
+         with `-`, found \"-dev\"",
+    );
+    let long = "a".repeat(64);
+    one_error(
+        &with_device(&format!("[dhcp]\nhostname = \"{long}\"\n")),
+        // Points at the 64th character.
+        &format!(
+            "error: stack.toml:5:76: [dhcp] hostname: expected at most 63 characters (one DNS \
+             label), found 64 in \"{}…\"",
+            "a".repeat(40)
+        ),
+    );
+    one_error(
+        &with_device("[dhcp]\nhostname = 7\n"),
+        "error: stack.toml:5:12: [dhcp] hostname: expected a host name of 1 to 63 ASCII letters, \
+         digits and `-`, found 7",
+    );
+}
+
+#[test]
+fn dhcp_unknown_key_and_bad_enabled() {
+    one_error(
+        &with_device("[dhcp]\nretransmit_bas = 4\n"),
+        "error: stack.toml:5:1: [dhcp] retransmit_bas: unknown key; did you mean `retransmit_base`?",
+    );
+    one_error(
+        &with_device("[dhcp]\nretransmit = 4\n"),
+        "error: stack.toml:5:1: [dhcp] retransmit: unknown key; expected one of `enabled`, \
+         `retransmit_base`, `retransmit_max` or `hostname`",
+    );
+    one_error(
+        &with_device("[dhcp]\nenabled = \"yes\"\n"),
+        "error: stack.toml:5:11: [dhcp] enabled: expected a boolean (`true` or `false`), found \
+         \"yes\"; did you mean `true` (without quotes)?",
+    );
+}
+
 // ---- collecting -------------------------------------------------------------
 
 #[test]
@@ -766,6 +922,9 @@ fn generated_code_is_valid_rust_with_expected_items() {
                 let tr = i.trait_.as_ref().unwrap();
                 let path: Vec<String> = tr.0.segments.iter().map(|s| s.ident.to_string()).collect();
                 names.push(format!("impl {}", path.join("::")));
+                if path.join("::") != "emberstack::Config" {
+                    continue;
+                }
                 let mut members: Vec<String> = i
                     .items
                     .iter()
@@ -809,6 +968,7 @@ fn generated_code_is_valid_rust_with_expected_items() {
         [
             "struct Device",
             "impl emberstack::Config",
+            "impl emberstack::dhcp::DhcpSettings",
             "type Stack",
             "const RAM_BYTES",
             "const _"
@@ -825,6 +985,8 @@ fn generated_code_is_valid_rust_with_expected_items() {
         "constFRAMES_PER_POLL:usize=16;",
         "typeArpCache=[::emberstack::iface::arp::ArpEntry;6];",
         "typeUdpSockets=[::emberstack::udp::UdpSocket;3];",
+        "typeDhcp=::emberstack::dhcp::DhcpClient<Device>;",
+        "impl::emberstack::dhcp::DhcpSettingsforDevice{constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(4);constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(64);constHOSTNAME:&'staticstr=\"EMBER\";}",
         "pubtypeStack=::emberstack::Stack<Device>;",
         "pubconstRAM_BYTES:usize=::core::mem::size_of::<Stack>();",
         "const_:()=::core::assert!(RAM_BYTES<=1024,\"stack.toml:ram_budget=1024bytesislessthanRAM_BYTES(theconfiguredstackstate)\");",
@@ -907,7 +1069,6 @@ fn names_sections_parse_and_generate() {
         "typeNetBios=::emberstack::netbios::NetBiosResponder;",
         "typeSntp=::emberstack::sntp::SntpClient<96>;",
         "constSNTP:::emberstack::sntp::SntpSettings=::emberstack::sntp::SntpSettings{server:::core::option::Option::Some(::emberstack::sntp::SntpServer::Name(\"pool.ntp.org\")),timeout:::emberstack::Duration::from_secs(7),poll_interval:::emberstack::Duration::from_secs(600)};",
-        "typeDhcp=::emberstack::service::Disabled;",
     ] {
         assert!(flat.contains(expected), "missing {expected}\nin:\n{code}");
     }
@@ -920,7 +1081,15 @@ fn names_sections_parse_and_generate() {
         .items
         .iter()
         .filter_map(|item| match item {
-            syn::Item::Impl(i) => Some(i),
+            // Only `impl Config` (DHCP adds an `impl DhcpSettings` beside it).
+            syn::Item::Impl(i)
+                if i.trait_
+                    .as_ref()
+                    .and_then(|t| t.0.segments.last())
+                    .is_some_and(|s| s.ident == "Config") =>
+            {
+                Some(i)
+            }
             _ => None,
         })
         .flat_map(|i| i.items.iter())
@@ -995,7 +1164,7 @@ fn names_sections_absent_or_disabled_are_disabled() {
         let c = parse_config("stack.toml", &src).unwrap();
         assert!(!c.dns.enabled && !c.netbios.enabled && !c.sntp.enabled);
         let flat = squash(&generate_from_str("stack.toml", &src).unwrap());
-        for t in ["Dhcp", "Dns", "NetBios", "Sntp"] {
+        for t in ["Dns", "NetBios", "Sntp"] {
             assert!(flat.contains(&format!("type{t}=::emberstack::service::Disabled;")), "{t}");
         }
         assert!(!flat.contains("constDNS") && !flat.contains("constSNTP"));

@@ -30,6 +30,11 @@ sockets = 4
 echo = true
 [poll]
 frames_per_poll = 8
+[dhcp]
+enabled = true
+retransmit_base = 4
+retransmit_max = 64
+hostname = "ember"
 [http]
 enabled = false
 web_root = "web"
@@ -171,7 +176,8 @@ proptest! {
         key in prop::sample::select(vec![
             "ram_budget", "[device] name", "[device] mac", "[ipv4] dhcp", "[ipv4] address",
             "[ipv4] gateway", "[ipv4] dns", "[arp] entries", "[arp] lifetime", "[udp] sockets",
-            "[icmp] echo", "[poll] frames_per_poll", "[http] enabled",
+            "[icmp] echo", "[poll] frames_per_poll", "[dhcp] enabled", "[dhcp] retransmit_base",
+            "[dhcp] retransmit_max", "[dhcp] hostname", "[http] enabled",
         ]),
         value in prop_oneof![
             any::<i64>().prop_map(|n| n.to_string()),

@@ -18,6 +18,7 @@ pub mod tcp_services;
 use core::fmt;
 use emberstack::config::StaticIpv4;
 use emberstack::config::Table;
+use emberstack::dhcp::DhcpEvent;
 use emberstack::dns::QueryType;
 use emberstack::iface::PayloadSink;
 use emberstack::iface::{DropReason, Event};
@@ -27,7 +28,7 @@ use emberstack::udp::Endpoint;
 use emberstack::udp::{UdpDatagram, UdpHandle};
 use emberstack::wire::{EthernetAddress, Ipv4Address};
 use emberstack::{App, Config, Instant};
-use names::{Lookup, Lookups, TimeSync, MAX_LOOKUPS};
+use names::{LeaseClient, Lookup, Lookups, TimeSync, MAX_LOOKUPS};
 use tcp_services::{Service, ECHO_RING};
 
 /// The UDP and TCP echo service port (RFC 862).
@@ -57,8 +58,11 @@ pub trait Log {
 pub struct Options {
     /// Another MAC address.
     pub mac: Option<EthernetAddress>,
-    /// A static address instead of the configured one.
+    /// A static address instead of the configured one (DHCP is then
+    /// switched off).
     pub ipv4: Option<StaticIpv4>,
+    /// Switch DHCP off and use the static settings from `stack.toml`.
+    pub no_dhcp: bool,
     /// Seed for the application's random numbers.
     pub seed: u64,
     /// Send this many bytes of the `i mod 251` pattern to this endpoint
@@ -78,6 +82,11 @@ pub struct DeviceApp<L: Log> {
     tcp_send: Option<(Endpoint, u32)>,
     /// Sockets whose peer closed: we close too (bit i = socket i).
     close_requests: u64,
+    /// The NTP server of the latest DHCP lease, not yet handed to SNTP.
+    dhcp_ntp: Option<Ipv4Address>,
+    /// SNTP was pointed at a server explicitly (`--sntp-server`): DHCP's
+    /// NTP option does not override it.
+    sntp_chosen: bool,
 }
 
 /// The reference device: a configured stack plus its application.
@@ -93,6 +102,7 @@ impl<C: Config, L: Log> ReferenceDevice<C, L>
 where
     C::Dns: Lookups,
     C::Sntp: TimeSync,
+    C::Dhcp: LeaseClient,
 {
     /// Builds the device and binds its services.
     pub fn new(options: Options, log: L) -> Self {
@@ -103,6 +113,14 @@ where
         if options.ipv4.is_some() {
             stack.set_ipv4(options.ipv4);
         }
+        if options.ipv4.is_some() || options.no_dhcp {
+            // Before the first poll: the client never touches the address,
+            // and with `--no-dhcp` the configured static settings apply.
+            stack.dhcp().stop();
+            if options.ipv4.is_none() {
+                stack.set_ipv4(C::STATIC_IPV4);
+            }
+        }
         let mut app = DeviceApp {
             log,
             rng: options.seed,
@@ -112,6 +130,8 @@ where
             rings: [[0; ECHO_RING]; MAX_TCP],
             tcp_send: options.tcp_send,
             close_requests: 0,
+            dhcp_ntp: None,
+            sntp_chosen: false,
         };
         match stack.udp_bind(ECHO_PORT) {
             Ok(h) => app.udp_echo = Some(h),
@@ -159,6 +179,7 @@ where
                 c.cidr,
                 OptAddr(c.gateway)
             )),
+            None if stack.dhcp().running() => app.log.line(format_args!("ip: from dhcp")),
             None => app.log.line(format_args!("ip: no address")),
         }
         ReferenceDevice {
@@ -192,6 +213,11 @@ where
                 if let Ok(h) = u8::try_from(i) {
                     self.stack.tcp_close(TcpHandle::from_index(h));
                 }
+            }
+        }
+        if let Some(ntp) = self.app.dhcp_ntp.take() {
+            if !self.app.sntp_chosen {
+                self.start_sntp_addr(ntp);
             }
         }
         let looked =
@@ -237,6 +263,7 @@ where
     /// Asks `server` (an address or a host name) for the time now and
     /// every `[sntp] poll_interval`; logs `sntp: unix=SECONDS stratum=S`.
     pub fn start_sntp(&mut self, server: &str) -> bool {
+        self.app.sntp_chosen = true;
         match self.stack.sntp().start(server) {
             Ok(()) => true,
             Err(e) => {
@@ -330,6 +357,12 @@ impl<L: Log> App for DeviceApp<L> {
             Event::Sntp(e) => names::log_sntp(log, e),
             Event::PortUnreachable { from, port } => {
                 log.line(format_args!("udp: port {port} closed, from {from}"))
+            }
+            Event::Dhcp(e) => {
+                if let DhcpEvent::Bound(l) | DhcpEvent::Renewed(l) = e {
+                    self.dhcp_ntp = l.ntp;
+                }
+                log_dhcp(log, e)
             }
             // Other hosts' multicast and IPv6 are normal background on a
             // LAN: counted, not logged.
@@ -450,6 +483,42 @@ fn name(s: &Service) -> &'static str {
         Service::Discard { .. } => "discard",
         Service::Chargen => "chargen",
         Service::Sender { .. } => "sender",
+    }
+}
+
+/// One `dhcp: ...` line per client event.
+fn log_dhcp<L: Log>(log: &mut L, e: DhcpEvent) {
+    match e {
+        DhcpEvent::Discovering => log.line(format_args!("dhcp: discovering")),
+        DhcpEvent::Offered { address, server } => {
+            log.line(format_args!("dhcp: offer {address} from {server}"))
+        }
+        DhcpEvent::Bound(l) => log.line(format_args!(
+            "dhcp: bound {} gw {} dns {} lease {}s ntp {} server {} t1 {}s t2 {}s",
+            l.cidr,
+            OptAddr(l.router),
+            OptAddr(l.dns),
+            l.lease_secs,
+            OptAddr(l.ntp),
+            l.server,
+            l.renew_secs,
+            l.rebind_secs
+        )),
+        DhcpEvent::Renewing => log.line(format_args!("dhcp: renewing")),
+        DhcpEvent::Rebinding => log.line(format_args!("dhcp: rebinding")),
+        DhcpEvent::Renewed(l) => log.line(format_args!(
+            "dhcp: renewed {} lease {}s server {}",
+            l.cidr, l.lease_secs, l.server
+        )),
+        DhcpEvent::Nak { server } => log.line(format_args!("dhcp: nak from {server}")),
+        DhcpEvent::Expired { address } => log.line(format_args!("dhcp: expired {address}")),
+        DhcpEvent::Stopped { ipv4, released } => {
+            let released = if released { ", lease released" } else { "" };
+            match ipv4 {
+                Some(c) => log.line(format_args!("dhcp: off, address {}{released}", c.cidr)),
+                None => log.line(format_args!("dhcp: off, no address{released}")),
+            }
+        }
     }
 }
 

@@ -221,3 +221,27 @@ pub(crate) fn log_sntp(log: &mut dyn Log, e: SntpEvent) {
         },
     }
 }
+
+/// The DHCP client as the device app uses it, or its absence.
+pub trait LeaseClient {
+    /// Whether the client is running.
+    fn running(&self) -> bool;
+    /// Switches the client off (the app's own address then stands).
+    fn stop(&mut self);
+}
+
+impl<S: emberstack::dhcp::DhcpSettings> LeaseClient for emberstack::dhcp::DhcpClient<S> {
+    fn running(&self) -> bool {
+        self.is_enabled()
+    }
+    fn stop(&mut self) {
+        self.set_enabled(false);
+    }
+}
+
+impl LeaseClient for Disabled {
+    fn running(&self) -> bool {
+        false
+    }
+    fn stop(&mut self) {}
+}

@@ -29,6 +29,7 @@
 )]
 
 pub mod config;
+pub mod dhcp;
 pub mod dns;
 pub mod iface;
 pub mod netbios;

@@ -179,6 +179,20 @@ impl Netns {
         pid
     }
 
+    /// Stops a peer started with [`Netns::spawn`] (by its PID) and waits
+    /// for it; false when no such peer is running.
+    pub fn kill(&mut self, pid: u32) -> bool {
+        match self.children.iter().position(|(_, c)| c.id() == pid) {
+            Some(i) => {
+                let (_, mut child) = self.children.remove(i);
+                let _ = child.kill();
+                let _ = child.wait();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Starts the reference device (`--tap tap0` plus `args`) in the namespace.
     pub fn spawn_device(&self, args: &[&str]) -> DeviceProc {
         DeviceProc::start(self, &example_path("device"), args)

@@ -10,6 +10,7 @@
 
 mod arp;
 mod device;
+mod dhcp;
 mod dns;
 mod icmp;
 mod ipv4;
@@ -28,6 +29,7 @@ use crate::reader::{Field, TableReader};
 
 pub use arp::ArpSection;
 pub use device::DeviceSection;
+pub use dhcp::DhcpSection;
 pub use dns::DnsSection;
 pub use icmp::IcmpSection;
 pub use ipv4::{Ipv4Cidr, Ipv4Section};
@@ -41,7 +43,7 @@ pub use udp::UdpSection;
 /// Sections accepted now and given meaning by later versions: their content
 /// is kept as written (any keys), `enabled = false` is allowed in each, and
 /// they generate nothing yet.
-pub const RESERVED: [&str; 4] = ["dhcp", "http", "smtp", "pop3"];
+pub const RESERVED: [&str; 3] = ["http", "smtp", "pop3"];
 
 /// Keys of the document root (outside any section). Written after a
 /// section header they belong to that section, a common TOML slip that gets
@@ -79,6 +81,8 @@ pub struct StackConfig {
     pub netbios: NetBiosSection,
     /// `[sntp]`: the SNTP client.
     pub sntp: SntpSection,
+    /// `[dhcp]`: the DHCP client.
+    pub dhcp: DhcpSection,
     /// Reserved sections present in the file, in file order.
     pub reserved: Vec<ReservedSection>,
 }
@@ -139,6 +143,8 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     let netbios = section::<NetBiosSection>(&mut r);
     let mut sntp = section::<SntpSection>(&mut r);
     sntp::check_against_dns(&mut sntp, &dns, r.diags());
+    let mut dhcp = section::<DhcpSection>(&mut r);
+    dhcp.resolve(ipv4.dhcp, &device.name, r.diags());
     let mut reserved = Vec::new();
     for name in RESERVED {
         if let Some(s) = reserved::parse(name, &mut r) {
@@ -160,6 +166,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         dns,
         netbios,
         sntp,
+        dhcp,
         reserved,
     })
 }

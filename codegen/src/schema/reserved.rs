@@ -1,5 +1,4 @@
-//! Reserved sections (`[tcp]`, `[dhcp]`,
-//! `[http]`, `[smtp]`, `[pop3]`): accepted with any content, kept as
+//! Reserved sections (`[http]`, `[smtp]`, `[pop3]`): accepted with any content, kept as
 //! written, generating nothing yet.
 
 use std::collections::BTreeMap;

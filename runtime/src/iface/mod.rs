@@ -198,6 +198,8 @@ pub enum Event {
     NetBios(crate::netbios::NetBiosEvent),
     /// The SNTP client's request went out, was answered, failed or timed out.
     Sntp(crate::sntp::SntpEvent),
+    /// The DHCP client did something (see [`DhcpEvent`](crate::dhcp::DhcpEvent)).
+    Dhcp(crate::dhcp::DhcpEvent),
 }
 
 /// The interface state that is not a table.

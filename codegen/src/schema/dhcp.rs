@@ -1,0 +1,218 @@
+//! `[dhcp]`: the DHCP client (whether it is built in, its retransmission
+//! timing and the host name it sends).
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use super::Section;
+use crate::diag::{Diagnostics, Span};
+use crate::reader::{quote_str, Field, TableReader};
+
+/// Longest host name: one DNS label (RFC 1035 §2.3.4).
+pub const MAX_HOSTNAME_LEN: usize = 63;
+
+/// `[dhcp]` settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DhcpSection {
+    /// `enabled` as written; absent means "as `[ipv4] dhcp`".
+    pub enabled: Option<bool>,
+    /// `retransmit_base` (seconds, 1 to 60, default 4): the delay before the
+    /// first retransmission of a DISCOVER or REQUEST; it doubles each time.
+    pub retransmit_base: u64,
+    /// `retransmit_max` (seconds, 1 to 3600, not below `retransmit_base`,
+    /// default 64): the longest retransmission delay.
+    pub retransmit_max: u64,
+    /// `hostname` as written (default: the device name).
+    pub hostname: Option<String>,
+    /// Whether the DHCP client is built in: `enabled`, else `[ipv4] dhcp`
+    /// (decided once the whole file is read).
+    pub client: bool,
+    /// The host name sent in option 12: `hostname`, else the device name
+    /// with `_` (not allowed in host names) turned into `-`.
+    pub effective_hostname: String,
+    enabled_span: Option<Span>,
+    /// Keys other than `enabled` that were written, for the "not built in"
+    /// check.
+    settings_span: Option<(&'static str, Span)>,
+}
+
+impl Default for DhcpSection {
+    fn default() -> Self {
+        DhcpSection {
+            enabled: None,
+            retransmit_base: 4,
+            retransmit_max: 64,
+            hostname: None,
+            client: true,
+            effective_hostname: String::new(),
+            enabled_span: None,
+            settings_span: None,
+        }
+    }
+}
+
+impl DhcpSection {
+    /// Settles what depends on other sections: whether the client is built
+    /// in (`[ipv4] dhcp`) and the default host name (`[device] name`), and
+    /// reports settings that contradict them.
+    pub(crate) fn resolve(
+        &mut self,
+        ipv4_dhcp: bool,
+        device_name: &str,
+        diags: &mut Diagnostics<'_>,
+    ) {
+        self.client = self.enabled.unwrap_or(ipv4_dhcp);
+        self.effective_hostname = self
+            .hostname
+            .clone()
+            .unwrap_or_else(|| device_name.replace('_', "-"));
+        if ipv4_dhcp && self.enabled == Some(false) {
+            let span = self.enabled_span.clone().unwrap_or(0..0);
+            diags.error(
+                span,
+                "[dhcp] enabled: `false` leaves the DHCP client out, but `[ipv4] dhcp = true` \
+                 needs it at start; set `[ipv4] dhcp = false` (static address) or remove \
+                 `enabled = false`"
+                    .to_owned(),
+            );
+        }
+        if let (None, false, Some((key, span))) = (self.enabled, ipv4_dhcp, &self.settings_span) {
+            diags.error(
+                span.clone(),
+                format!(
+                    "[dhcp] {key}: the DHCP client is not built in (`[ipv4] dhcp = false`); add \
+                     `enabled = true` to [dhcp] to build it in (switched on at run time with \
+                     `stack.dhcp().set_enabled(true)`), or remove `{key}`"
+                ),
+            );
+        }
+    }
+
+    /// Items outside the `impl Config`: the client's settings, when it is
+    /// built in.
+    pub(crate) fn settings_impl(&self) -> TokenStream {
+        if !self.client {
+            return TokenStream::new();
+        }
+        let base = Literal::u64_unsuffixed(self.retransmit_base);
+        let max = Literal::u64_unsuffixed(self.retransmit_max);
+        let hostname = &self.effective_hostname;
+        quote! {
+            impl ::emberstack::dhcp::DhcpSettings for Device {
+                const RETRANSMIT_BASE: ::emberstack::Duration = ::emberstack::Duration::from_secs(#base);
+                const RETRANSMIT_MAX: ::emberstack::Duration = ::emberstack::Duration::from_secs(#max);
+                const HOSTNAME: &'static str = #hostname;
+            }
+        }
+    }
+}
+
+impl Section for DhcpSection {
+    const NAME: &'static str = "dhcp";
+
+    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
+        let mut out = DhcpSection::default();
+        match r.bool("enabled") {
+            Field::Value(v, span) => {
+                out.enabled = Some(v);
+                out.enabled_span = Some(span);
+            }
+            Field::Absent | Field::Invalid => {}
+        }
+        if let Some((v, span)) = r.int("retransmit_base", 1, 60).value() {
+            out.retransmit_base = v.unsigned_abs();
+            out.settings_span = Some(("retransmit_base", span));
+        }
+        match r.int("retransmit_max", 1, 3600).value() {
+            Some((v, span)) if v.unsigned_abs() < out.retransmit_base => r.error(
+                "retransmit_max",
+                span,
+                format!(
+                    "expected at least `retransmit_base` ({} s), found {v}",
+                    out.retransmit_base
+                ),
+            ),
+            Some((v, span)) => {
+                out.retransmit_max = v.unsigned_abs();
+                out.settings_span = out.settings_span.take().or(Some(("retransmit_max", span)));
+            }
+            None => {}
+        }
+        if let Field::Value(name, span) = r.string(
+            "hostname",
+            "a host name of 1 to 63 ASCII letters, digits and `-`",
+        ) {
+            if check_hostname(r, &name, &span) {
+                out.hostname = Some(name);
+            }
+            out.settings_span = out.settings_span.take().or(Some(("hostname", span)));
+        }
+        out
+    }
+
+    fn impl_items(&self) -> TokenStream {
+        if self.client {
+            quote!(
+                type Dhcp = ::emberstack::dhcp::DhcpClient<Device>;
+            )
+        } else {
+            quote!(
+                type Dhcp = ::emberstack::service::Disabled;
+            )
+        }
+    }
+}
+
+/// Checks a host name (RFC 1123 §2.1: one label of letters, digits and
+/// hyphens, not starting or ending with a hyphen); reports and returns
+/// false when it is not one.
+fn check_hostname(r: &mut TableReader<'_, '_, '_>, name: &str, span: &Span) -> bool {
+    let len = name.chars().count();
+    if len == 0 {
+        r.error(
+            "hostname",
+            span.clone(),
+            format!("expected 1 to {MAX_HOSTNAME_LEN} characters, found an empty string"),
+        );
+        return false;
+    }
+    if let Some((i, c)) = name
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        let sub = r.sub_span(span, name, i..i + c.len_utf8());
+        r.error(
+            "hostname",
+            sub,
+            format!(
+                "expected only ASCII letters, digits and `-`, found {c:?} in {}",
+                quote_str(name)
+            ),
+        );
+        return false;
+    }
+    if len > MAX_HOSTNAME_LEN {
+        let sub = r.sub_span(span, name, MAX_HOSTNAME_LEN..MAX_HOSTNAME_LEN + 1);
+        r.error(
+            "hostname",
+            sub,
+            format!(
+                "expected at most {MAX_HOSTNAME_LEN} characters (one DNS label), found {len} in {}",
+                quote_str(name)
+            ),
+        );
+        return false;
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        r.error(
+            "hostname",
+            span.clone(),
+            format!(
+                "expected a name that does not start or end with `-`, found {}",
+                quote_str(name)
+            ),
+        );
+        return false;
+    }
+    true
+}

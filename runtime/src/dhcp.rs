@@ -1,0 +1,900 @@
+//! DHCP client (RFC 2131, options from RFC 2132): gets the interface's
+//! address, router, DNS and NTP server from a server and keeps the lease.
+//!
+//! ```text
+//!   Off ──enable──▶ Discovering ──OFFER──▶ Requesting ──ACK──▶ Bound
+//!                       ▲   ▲                  │ NAK/timeout      │ T1
+//!                       │   └──────────────────┘                  ▼
+//!                       │ expiry/NAK       Rebinding ◀──T2── Renewing
+//!                       └───────────────────┘  └───────ACK──────────▶ Bound
+//! ```
+//!
+//! - **Discovering**: DISCOVER broadcast (BROADCAST flag set: without an
+//!   address we cannot receive unicast), retransmitted with randomized
+//!   exponential backoff (RFC 2131 §4.1: 4 s, 8 s, … up to 64 s, ±1 s; the
+//!   base and the cap come from `[dhcp]` in `stack.toml`). The first OFFER
+//!   carrying a server identifier is taken.
+//! - **Requesting**: REQUEST broadcast naming the offered address (option
+//!   50) and the server identifier from the OFFER (option 54, which is
+//!   right even when a relay agent forwarded the OFFER and the packet's
+//!   source is the relay). After [`REQUEST_TRIES`] unanswered REQUESTs, or
+//!   a NAK, discovery starts again.
+//! - **Bound**: the interface has the leased address. The lease counts from
+//!   when the REQUEST that got the ACK was sent (RFC 2131 §4.4.1).
+//! - **Renewing** (from T1, default ½ of the lease): REQUEST unicast to the
+//!   server, retransmitted after half the time left to T2, at least 60 s
+//!   (RFC 2131 §4.4.5).
+//! - **Rebinding** (from T2, default ⅞): REQUEST broadcast to any server,
+//!   retransmitted after half the time left to expiry, at least 60 s.
+//! - **Expiry**: the address is removed from the interface at once (no
+//!   frame leaves from a stale address), [`DhcpEvent::Expired`] is
+//!   reported, and discovery starts again.
+//!
+//! Every reply must match our transaction id, be a BOOTREPLY for an
+//! Ethernet `chaddr` equal to our MAC and carry the magic cookie. Replies
+//! are read straight from the NIC: the 44-byte header, the cookie, then
+//! the options in 32-byte chunks through [`OptionScanner`]; the client
+//! itself keeps a few dozen bytes ([`DhcpClient`]).
+//!
+//! DHCP can be switched off and on at run time ([`DhcpClient::set_enabled`]).
+//! Switched off, the client releases its lease (best effort: a RELEASE is
+//! sent when the server's MAC address is known) and the interface falls
+//! back to the static settings from `stack.toml` (`Config::STATIC_IPV4`),
+//! unless the application has put settings of its own on the interface
+//! meanwhile ([`Stack::set_ipv4`](crate::Stack::set_ipv4)), which are kept.
+//! Switched on, the interface's address is removed and discovery starts.
+//!
+//! Not done: probing the offered address with ARP before using it (and
+//! DECLINE), INIT-REBOOT, DHCPINFORM, a client identifier (option 61; the
+//! server keys the lease on `chaddr`).
+
+use core::marker::PhantomData;
+
+use crate::config::{Config, StaticIpv4};
+use crate::iface::{Event, FnPayload, Io, PayloadSink, SendError, Transport};
+use crate::nic::Nic;
+use crate::service::{earliest, Service};
+use crate::stack::App;
+use crate::time::{Duration, Instant};
+use crate::udp::UdpDatagram;
+use crate::wire::dhcp::{
+    mask_prefix_len, option, MessageType, OpCode, OptionScanner, Packet, ReplyOptions, Repr,
+    CLIENT_PORT, FILE_RANGE, HEADER_LEN, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET,
+    OPTIONS_OFFSET, SERVER_PORT, SNAME_RANGE,
+};
+use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+
+/// The DHCP settings a device's configuration adds to [`Config`]
+/// (`[dhcp]` in `stack.toml`; the generated code implements it).
+pub trait DhcpSettings: Config {
+    /// Delay before the first retransmission of a DISCOVER or REQUEST; it
+    /// doubles per retransmission (RFC 2131 §4.1: 4 s).
+    const RETRANSMIT_BASE: Duration = Duration::from_secs(4);
+    /// The longest retransmission delay (RFC 2131 §4.1: 64 s).
+    const RETRANSMIT_MAX: Duration = Duration::from_secs(64);
+    /// The host name sent in option 12 (default: the device name).
+    const HOSTNAME: &'static str = Self::DEVICE_NAME;
+}
+
+/// Unanswered REQUESTs in the Requesting state before discovery restarts.
+pub const REQUEST_TRIES: u8 = 4;
+/// The shortest wait between REQUESTs while Renewing or Rebinding
+/// (RFC 2131 §4.4.5).
+pub const RENEW_RETRANSMIT_MIN: Duration = Duration::from_secs(60);
+/// A lease time of all ones means "infinite" (RFC 2132 §9.2).
+pub const INFINITE: u32 = u32::MAX;
+/// Lease time assumed when an ACK has none (it must have one, RFC 2131
+/// Table 3).
+pub const DEFAULT_LEASE_SECS: u32 = 3600;
+/// How soon a send is tried again when it could not go out (the next hop's
+/// MAC is being resolved, or the NIC is busy).
+const RETRY_SOON: Duration = Duration::from_millis(250);
+/// Options asked for in option 55: subnet mask, router, DNS, NTP, lease
+/// time, T1, T2.
+const PARAMETERS: [u8; 7] = [
+    option::SUBNET_MASK,
+    option::ROUTER,
+    option::DNS_SERVER,
+    option::NTP_SERVER,
+    option::LEASE_TIME,
+    option::RENEWAL_TIME,
+    option::REBINDING_TIME,
+];
+
+/// Where the client is (RFC 2131 §4.4, Figure 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DhcpState {
+    /// Switched off (or not yet polled): the interface has its static
+    /// settings, or whatever the application gave it.
+    Off,
+    /// Broadcasting DISCOVERs, waiting for an OFFER.
+    Discovering,
+    /// Broadcasting REQUESTs for an offered address, waiting for an ACK.
+    Requesting,
+    /// The lease is valid and T1 has not passed.
+    Bound,
+    /// T1 passed: asking the server that granted the lease to extend it.
+    Renewing,
+    /// T2 passed: asking any server to extend the lease.
+    Rebinding,
+}
+
+/// A lease: the settings a server granted and how long they hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// Our address and the subnet's prefix (option 1; the classful prefix
+    /// when the server sends no mask).
+    pub cidr: Ipv4Cidr,
+    /// The default router (option 3, the first one).
+    pub router: Option<Ipv4Address>,
+    /// The DNS server (option 6, the first one).
+    pub dns: Option<Ipv4Address>,
+    /// The NTP server (option 42, the first one).
+    pub ntp: Option<Ipv4Address>,
+    /// The server identifier (option 54): where renewals go.
+    pub server: Ipv4Address,
+    /// Lease time in seconds ([`INFINITE`]: no expiry).
+    pub lease_secs: u32,
+    /// T1 in seconds from the start of the lease.
+    pub renew_secs: u32,
+    /// T2 in seconds from the start of the lease.
+    pub rebind_secs: u32,
+}
+
+impl Lease {
+    const EMPTY: Lease = Lease {
+        cidr: Ipv4Cidr::new(Ipv4Address::UNSPECIFIED, 0),
+        router: None,
+        dns: None,
+        ntp: None,
+        server: Ipv4Address::UNSPECIFIED,
+        lease_secs: 0,
+        renew_secs: 0,
+        rebind_secs: 0,
+    };
+
+    /// The interface settings this lease gives.
+    pub fn ipv4(&self) -> StaticIpv4 {
+        StaticIpv4 {
+            cidr: self.cidr,
+            gateway: self.router,
+            dns: self.dns,
+        }
+    }
+
+    /// True for a lease that never expires.
+    pub fn is_infinite(&self) -> bool {
+        self.lease_secs == INFINITE
+    }
+}
+
+/// What the DHCP client did, reported through [`Event::Dhcp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DhcpEvent {
+    /// Discovery started (at start, after a NAK, an expiry or unanswered
+    /// REQUESTs).
+    Discovering,
+    /// An OFFER was taken; a REQUEST for it follows.
+    Offered {
+        /// The offered address.
+        address: Ipv4Address,
+        /// The offering server (its identifier, option 54).
+        server: Ipv4Address,
+    },
+    /// A new lease is on the interface.
+    Bound(Lease),
+    /// T1 passed; renewing with the server.
+    Renewing,
+    /// T2 passed; rebinding with any server.
+    Rebinding,
+    /// The lease was extended (same address).
+    Renewed(Lease),
+    /// A server refused our REQUEST; discovery starts again.
+    Nak {
+        /// The refusing server (0.0.0.0 when it did not say).
+        server: Ipv4Address,
+    },
+    /// The lease ran out: the address is gone from the interface.
+    Expired {
+        /// The address that was given up.
+        address: Ipv4Address,
+    },
+    /// DHCP was switched off.
+    Stopped {
+        /// The interface settings now in use (the static ones from
+        /// `stack.toml`, the application's, or none).
+        ipv4: Option<StaticIpv4>,
+        /// Whether a RELEASE was sent for the lease we held.
+        released: bool,
+    },
+}
+
+/// The DHCP client service: 72 bytes on a 32-bit MCU (state, transaction
+/// id, three deadlines and the lease).
+///
+/// `S` is the device's configuration (the generated `Device`). The
+/// application reaches it with [`Stack::dhcp`](crate::Stack::dhcp).
+pub struct DhcpClient<S: DhcpSettings> {
+    state: DhcpState,
+    enabled: bool,
+    /// Transmissions in the current exchange.
+    tries: u8,
+    xid: u32,
+    /// When the next transmission is due.
+    next: Instant,
+    /// Start of the current exchange (Discovering, Requesting) or of the
+    /// lease (Bound, Renewing, Rebinding).
+    began: Instant,
+    /// When the last REQUEST went out: the start of the lease its ACK grants.
+    sent: Instant,
+    /// The lease (Bound and after); the offered address and server while
+    /// Requesting; the last address (asked for again) while Discovering.
+    lease: Lease,
+    _settings: PhantomData<fn() -> S>,
+}
+
+impl<S: DhcpSettings> Default for DhcpClient<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: DhcpSettings> core::fmt::Debug for DhcpClient<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DhcpClient")
+            .field("state", &self.state)
+            .field("enabled", &self.enabled)
+            .field("lease", &self.lease())
+            .finish()
+    }
+}
+
+impl<S: DhcpSettings> DhcpClient<S> {
+    /// A client that starts discovery on the first poll when the device
+    /// configuration says DHCP (`Config::DHCP`), and is off otherwise.
+    pub fn new() -> Self {
+        DhcpClient {
+            state: DhcpState::Off,
+            enabled: S::DHCP,
+            tries: 0,
+            xid: 0,
+            next: Instant::ZERO,
+            began: Instant::ZERO,
+            sent: Instant::ZERO,
+            lease: Lease::EMPTY,
+            _settings: PhantomData,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> DhcpState {
+        self.state
+    }
+
+    /// The lease in use (Bound, Renewing, Rebinding).
+    pub fn lease(&self) -> Option<Lease> {
+        match self.state {
+            DhcpState::Bound | DhcpState::Renewing | DhcpState::Rebinding => Some(self.lease),
+            _ => None,
+        }
+    }
+
+    /// Whether DHCP is switched on (it takes effect on the next poll).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Switches DHCP on or off; the change happens on the next poll.
+    ///
+    /// Off: a held lease is released (best effort) and the interface gets
+    /// the static settings from `stack.toml` — unless the application set
+    /// its own with [`Stack::set_ipv4`](crate::Stack::set_ipv4), which stay.
+    /// On: the interface's address is removed and discovery starts.
+    pub fn set_enabled(&mut self, enabled: bool) {
+        self.enabled = enabled;
+    }
+
+    /// Drops the lease and starts discovery again on the next poll (for
+    /// example after the link came back up on another network). Does
+    /// nothing while DHCP is off.
+    pub fn restart(&mut self) {
+        if self.enabled {
+            self.state = DhcpState::Off;
+        }
+    }
+
+    /// T1, T2 or expiry of the lease as an instant; `None` for an infinite
+    /// lease.
+    fn lease_at(&self, secs: u32) -> Option<Instant> {
+        if self.lease.is_infinite() {
+            None
+        } else {
+            Some(self.began.after(Duration::from_secs(u64::from(secs))))
+        }
+    }
+
+    fn t1_at(&self) -> Option<Instant> {
+        self.lease_at(self.lease.renew_secs)
+    }
+
+    fn t2_at(&self) -> Option<Instant> {
+        self.lease_at(self.lease.rebind_secs)
+    }
+
+    fn expires_at(&self) -> Option<Instant> {
+        self.lease_at(self.lease.lease_secs)
+    }
+
+    /// The delay before retransmission number `tries` (0 = after the first
+    /// transmission): base × 2^tries up to the cap, randomized by up to
+    /// ±1 s (±¼ of the delay when that is shorter).
+    pub fn retransmit_delay(tries: u8, random: u32) -> Duration {
+        let base = S::RETRANSMIT_BASE.millis().max(1);
+        let max = S::RETRANSMIT_MAX.millis().max(base);
+        let factor = 1u64.checked_shl(u32::from(tries)).unwrap_or(u64::MAX);
+        let nominal = base.saturating_mul(factor).min(max);
+        let jitter = (nominal / 4).min(1000);
+        let spread = jitter.saturating_mul(2).saturating_add(1);
+        let offset = u64::from(random).checked_rem(spread).unwrap_or(0);
+        Duration::from_millis(nominal.saturating_sub(jitter).saturating_add(offset))
+    }
+
+    fn enter_discovering<A: App>(&mut self, app: &mut A, at: Instant) {
+        self.state = DhcpState::Discovering;
+        self.xid = app.random_u32();
+        self.tries = 0;
+        self.next = at;
+        self.began = at;
+        app.event(Event::Dhcp(DhcpEvent::Discovering));
+    }
+
+    /// A new exchange for a renewal or rebinding.
+    fn enter<A: App>(&mut self, app: &mut A, state: DhcpState, now: Instant, event: DhcpEvent) {
+        self.state = state;
+        self.xid = app.random_u32();
+        self.tries = 0;
+        self.next = now;
+        app.event(Event::Dhcp(event));
+    }
+
+    /// Runs the timers once; true when the state changed and the new state
+    /// must be looked at too.
+    fn step<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) -> bool {
+        let due = now >= self.next;
+        match self.state {
+            DhcpState::Off => false,
+            DhcpState::Discovering => {
+                if due {
+                    self.transmit(io, app, now);
+                }
+                false
+            }
+            DhcpState::Requesting => {
+                if !due {
+                    false
+                } else if self.tries >= REQUEST_TRIES {
+                    self.lease = Lease::EMPTY;
+                    self.enter_discovering(app, now);
+                    true
+                } else {
+                    self.transmit(io, app, now);
+                    false
+                }
+            }
+            DhcpState::Bound => match self.t1_at() {
+                Some(t1) if now >= t1 => {
+                    self.enter(app, DhcpState::Renewing, now, DhcpEvent::Renewing);
+                    true
+                }
+                _ => false,
+            },
+            DhcpState::Renewing => match self.t2_at() {
+                Some(t2) if now >= t2 => {
+                    self.enter(app, DhcpState::Rebinding, now, DhcpEvent::Rebinding);
+                    true
+                }
+                _ => {
+                    if due {
+                        self.transmit(io, app, now);
+                    }
+                    false
+                }
+            },
+            DhcpState::Rebinding => match self.expires_at() {
+                Some(end) if now >= end => {
+                    let address = self.lease.cidr.address;
+                    io.set_ipv4(None);
+                    app.event(Event::Dhcp(DhcpEvent::Expired { address }));
+                    // Keep the address as a hint: DISCOVER asks for it again.
+                    self.enter_discovering(app, now);
+                    true
+                }
+                _ => {
+                    if due {
+                        self.transmit(io, app, now);
+                    }
+                    false
+                }
+            },
+        }
+    }
+
+    /// Sends the message the current state calls for and schedules the
+    /// next one.
+    fn transmit<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
+        let mac = io.mac();
+        let ours = self.lease.cidr.address;
+        let mut repr = Repr {
+            hostname: Some(S::HOSTNAME),
+            parameter_request_list: Some(&PARAMETERS),
+            ..Repr::new(MessageType::Request, self.xid, mac)
+        };
+        let mut dst = Ipv4Address::BROADCAST;
+        let exchange_start = match self.state {
+            DhcpState::Renewing | DhcpState::Rebinding => self.t1_at().unwrap_or(self.began),
+            _ => self.began,
+        };
+        repr.secs = u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX);
+        match self.state {
+            DhcpState::Discovering => {
+                repr.message_type = MessageType::Discover;
+                repr.broadcast = true;
+                repr.requested_ip = Some(ours).filter(|a| !a.is_unspecified());
+            }
+            DhcpState::Requesting => {
+                repr.broadcast = true;
+                repr.requested_ip = Some(ours);
+                repr.server_identifier = Some(self.lease.server);
+            }
+            DhcpState::Renewing => {
+                repr.client_ip = ours;
+                dst = self.lease.server;
+            }
+            DhcpState::Rebinding => repr.client_ip = ours,
+            DhcpState::Off | DhcpState::Bound => return,
+        }
+        // Sent, or failed in a way an immediate retry would not fix: either
+        // way the normal schedule applies. Not sent yet: soon again.
+        if let Err(SendError::ArpPending | SendError::Busy) = send(io, dst, &repr) {
+            self.next = now.after(RETRY_SOON);
+            return;
+        }
+        let tries = self.tries;
+        self.tries = tries.saturating_add(1);
+        if self.state != DhcpState::Discovering {
+            self.sent = now;
+        }
+        let wait = match self.state {
+            DhcpState::Renewing => half_left(now, self.t2_at()),
+            DhcpState::Rebinding => half_left(now, self.expires_at()),
+            _ => Self::retransmit_delay(tries, app.random_u32()),
+        };
+        self.next = now.after(wait);
+    }
+
+    /// Switches off: release, static settings, [`DhcpEvent::Stopped`].
+    fn stop<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
+        let held = self.lease();
+        let mut released = false;
+        if let Some(lease) = held {
+            let repr = Repr {
+                client_ip: lease.cidr.address,
+                server_identifier: Some(lease.server),
+                ..Repr::new(MessageType::Release, app.random_u32(), io.mac())
+            };
+            released = send(io, lease.server, &repr).is_ok();
+        }
+        // The interface is the client's while it has no address or has the
+        // leased one; settings the application put there stay.
+        let current = io.ipv4();
+        let ours = match (current, held) {
+            (None, _) => true,
+            (Some(c), Some(l)) => c.cidr.address == l.cidr.address,
+            (Some(_), None) => false,
+        };
+        if ours {
+            io.set_ipv4(S::STATIC_IPV4);
+        }
+        self.state = DhcpState::Off;
+        self.lease = Lease::EMPTY;
+        app.event(Event::Dhcp(DhcpEvent::Stopped {
+            ipv4: io.ipv4(),
+            released,
+        }));
+    }
+
+    /// Acts on a reply that matched our exchange.
+    fn on_reply<N: Nic, A: App>(
+        &mut self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        your_ip: Ipv4Address,
+        o: &ReplyOptions,
+    ) {
+        let now = io.now();
+        let Some(kind) = o.message_type else {
+            return;
+        };
+        // In Requesting and Renewing the answer must come from the server
+        // we asked; in Rebinding any server may answer.
+        let from_our_server = self.state == DhcpState::Rebinding
+            || o.server_identifier.is_none_or(|s| s == self.lease.server);
+        match (self.state, kind) {
+            (DhcpState::Discovering, MessageType::Offer) => {
+                let Some(server) = o.server_identifier else {
+                    return;
+                };
+                if !is_host(your_ip) {
+                    return;
+                }
+                self.lease = Lease {
+                    cidr: Ipv4Cidr::new(your_ip, 32),
+                    server,
+                    ..Lease::EMPTY
+                };
+                self.state = DhcpState::Requesting;
+                self.tries = 0;
+                self.next = now;
+                app.event(Event::Dhcp(DhcpEvent::Offered {
+                    address: your_ip,
+                    server,
+                }));
+            }
+            (
+                DhcpState::Requesting | DhcpState::Renewing | DhcpState::Rebinding,
+                MessageType::Ack,
+            ) if from_our_server => {
+                let server = o.server_identifier.unwrap_or(self.lease.server);
+                let Some(lease) = lease_from(your_ip, server, o) else {
+                    return;
+                };
+                let renewal = self.state != DhcpState::Requesting
+                    && lease.cidr.address == self.lease.cidr.address;
+                self.lease = lease;
+                self.began = self.sent;
+                self.state = DhcpState::Bound;
+                self.tries = 0;
+                io.set_ipv4(Some(lease.ipv4()));
+                let event = if renewal {
+                    DhcpEvent::Renewed(lease)
+                } else {
+                    DhcpEvent::Bound(lease)
+                };
+                app.event(Event::Dhcp(event));
+            }
+            (
+                DhcpState::Requesting | DhcpState::Renewing | DhcpState::Rebinding,
+                MessageType::Nak,
+            ) if from_our_server => {
+                if self.state != DhcpState::Requesting {
+                    io.set_ipv4(None);
+                }
+                app.event(Event::Dhcp(DhcpEvent::Nak {
+                    server: o.server_identifier.unwrap_or(Ipv4Address::UNSPECIFIED),
+                }));
+                // The server said no to this address: do not ask for it
+                // again. Wait up to a second, so a server that refuses
+                // everything does not cause a storm.
+                self.lease = Lease::EMPTY;
+                let delay = u64::from(app.random_u32().checked_rem(1000).unwrap_or(0));
+                self.enter_discovering(app, now.after(Duration::from_millis(delay)));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<S: DhcpSettings> Service for DhcpClient<S> {
+    /// `C` is the same configuration as `S` in generated code; the client
+    /// reads its settings from `S`.
+    fn new_service<C: Config>() -> Self {
+        Self::new()
+    }
+
+    fn on_udp<N: Nic, A: App>(
+        &mut self,
+        datagram: &mut UdpDatagram<'_, '_, N>,
+        app: &mut A,
+    ) -> bool {
+        if datagram.local().port != CLIENT_PORT || self.state == DhcpState::Off {
+            return false;
+        }
+        let mac = datagram.io().mac();
+        if let Some((your_ip, options)) = read_reply(datagram, self.xid, mac) {
+            self.on_reply(datagram.io(), app, your_ip, &options);
+        }
+        // Port 68 is ours while DHCP runs, whatever the datagram was.
+        true
+    }
+
+    fn poll<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
+        let now = io.now();
+        if !self.enabled {
+            if self.state != DhcpState::Off {
+                self.stop(io, app);
+            }
+            return;
+        }
+        if self.state == DhcpState::Off {
+            io.set_ipv4(None);
+            self.enter_discovering(app, now);
+        }
+        // Deadlines passed while the device slept are taken in order
+        // (Bound → Renewing → Rebinding → expired → Discovering): bounded.
+        for _ in 0..5 {
+            if !self.step(io, app, now) {
+                break;
+            }
+        }
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        if self.enabled != (self.state != DhcpState::Off) {
+            return Some(Instant::ZERO);
+        }
+        match self.state {
+            DhcpState::Off => None,
+            DhcpState::Discovering | DhcpState::Requesting => Some(self.next),
+            DhcpState::Bound => self.t1_at(),
+            DhcpState::Renewing => earliest(Some(self.next), self.t2_at()),
+            DhcpState::Rebinding => earliest(Some(self.next), self.expires_at()),
+        }
+    }
+}
+
+/// Sends one client message from port 68 to port 67 of `dst`, streamed.
+fn send<N: Nic>(io: &mut Io<'_, N>, dst: Ipv4Address, repr: &Repr<'_>) -> Result<(), SendError> {
+    let transport = Transport::Udp {
+        src_port: CLIENT_PORT,
+        dst_port: SERVER_PORT,
+    };
+    let mut payload = FnPayload(|sink: &mut dyn PayloadSink| repr.emit(&mut |b| sink.write(b)));
+    io.send_ipv4(dst, &transport, &mut payload)
+}
+
+/// Half the time from `now` to `end`, at least [`RENEW_RETRANSMIT_MIN`]
+/// (the state's own deadline cuts it short).
+fn half_left(now: Instant, end: Option<Instant>) -> Duration {
+    let half = end.map_or(RENEW_RETRANSMIT_MIN, |e| {
+        Duration::from_millis(e.since(now).millis() / 2)
+    });
+    half.max(RENEW_RETRANSMIT_MIN)
+}
+
+/// An address a host may have: not 0.0.0.0, broadcast, multicast,
+/// loopback or class E.
+fn is_host(a: Ipv4Address) -> bool {
+    let [first, ..] = a.0;
+    !a.is_unspecified() && !a.is_broadcast() && !a.is_multicast() && first != 127 && first < 240
+}
+
+/// The prefix an address had before subnets (RFC 1122 §3.3.1.1 defaults).
+fn classful_prefix(a: Ipv4Address) -> u8 {
+    match a.0[0] {
+        0..=127 => 8,
+        128..=191 => 16,
+        _ => 24,
+    }
+}
+
+/// T1 and T2 from the server's values when they make sense (T1 ≤ T2 ≤
+/// lease), else the RFC 2131 §4.4.5 defaults ½ and ⅞ of the lease.
+pub fn lease_timers(lease: u32, t1: Option<u32>, t2: Option<u32>) -> (u32, u32) {
+    if lease == INFINITE {
+        return (INFINITE, INFINITE);
+    }
+    let seven_eighths = u32::try_from(u64::from(lease).saturating_mul(7) / 8).unwrap_or(lease);
+    let t2 = t2.filter(|&t| t <= lease).unwrap_or(seven_eighths);
+    let t1 = t1.filter(|&t| t <= t2).unwrap_or((lease / 2).min(t2));
+    (t1, t2)
+}
+
+/// The lease an ACK grants, or `None` when it cannot be used (no usable
+/// address, a zero lease time).
+fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Option<Lease> {
+    if !is_host(your_ip) {
+        return None;
+    }
+    let prefix = o
+        .subnet_mask
+        .and_then(mask_prefix_len)
+        .filter(|p| (1..=32).contains(p))
+        .unwrap_or_else(|| classful_prefix(your_ip));
+    let cidr = Ipv4Cidr::new(your_ip, prefix);
+    if prefix <= 30
+        && (your_ip == cidr.broadcast()
+            || your_ip.to_u32() & cidr.netmask_u32() == your_ip.to_u32())
+    {
+        return None;
+    }
+    let lease_secs = o.lease_duration.unwrap_or(DEFAULT_LEASE_SECS);
+    if lease_secs == 0 {
+        return None;
+    }
+    let (renew_secs, rebind_secs) = lease_timers(lease_secs, o.renew_duration, o.rebind_duration);
+    Some(Lease {
+        cidr,
+        router: o.router.filter(|&a| is_host(a)),
+        dns: o.dns_server.filter(|&a| is_host(a)),
+        ntp: o.ntp_server.filter(|&a| is_host(a)),
+        server,
+        lease_secs,
+        renew_secs,
+        rebind_secs,
+    })
+}
+
+/// Reads a datagram as a reply to exchange `xid` for `mac`: its `yiaddr`
+/// and options, or `None` when it is not one (or is malformed).
+fn read_reply<N: Nic>(
+    d: &mut UdpDatagram<'_, '_, N>,
+    xid: u32,
+    mac: EthernetAddress,
+) -> Option<(Ipv4Address, ReplyOptions)> {
+    if d.len() < OPTIONS_OFFSET {
+        return None;
+    }
+    let mut head = [0u8; HEADER_LEN];
+    if d.read(0, &mut head) != HEADER_LEN {
+        return None;
+    }
+    let p = Packet::new_header_checked(&head[..]).ok()?;
+    if p.opcode() != OpCode::Reply
+        || p.hardware_type() != HTYPE_ETHERNET
+        || p.hardware_len() != 6
+        || p.transaction_id() != xid
+        || p.client_hardware_address() != mac
+    {
+        return None;
+    }
+    let mut cookie = [0u8; 4];
+    if d.read(MAGIC_OFFSET, &mut cookie) != cookie.len()
+        || u32::from_be_bytes(cookie) != MAGIC_COOKIE
+    {
+        return None;
+    }
+    let mut options = ReplyOptions::default();
+    let len = d.len();
+    scan(d, OPTIONS_OFFSET, len, &mut options)?;
+    // RFC 2131 §4.1: the options field first, then `file`, then `sname`.
+    let overload = options.overload;
+    if overload & 1 != 0 {
+        scan(d, FILE_RANGE.start, FILE_RANGE.end, &mut options)?;
+    }
+    if overload & 2 != 0 {
+        scan(d, SNAME_RANGE.start, SNAME_RANGE.end, &mut options)?;
+    }
+    Some((p.your_ip(), options))
+}
+
+/// Feeds the options in `from..to` of the datagram to `options`, 32 bytes
+/// at a time; `None` when they are cut short.
+fn scan<N: Nic>(
+    d: &mut UdpDatagram<'_, '_, N>,
+    from: usize,
+    to: usize,
+    options: &mut ReplyOptions,
+) -> Option<()> {
+    let mut scanner = OptionScanner::new();
+    let mut buf = [0u8; 32];
+    let mut at = from;
+    while at < to && !scanner.ended() {
+        let want = to.saturating_sub(at).min(buf.len());
+        let got = d.read(at, buf.get_mut(..want)?);
+        if got == 0 {
+            return None;
+        }
+        scanner.feed(buf.get(..got)?, &mut |k, v, l| options.absorb(k, v, l));
+        at = at.saturating_add(got);
+    }
+    scanner.finish().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iface::arp::ArpEntry;
+    use crate::service::Disabled;
+    use crate::udp::UdpSocket;
+
+    struct Dev;
+    impl Config for Dev {
+        const DEVICE_NAME: &'static str = "DEV";
+        const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 9]);
+        const DHCP: bool = true;
+        const STATIC_IPV4: Option<StaticIpv4> = None;
+        const ARP_LIFETIME: Duration = Duration::from_secs(60);
+        const ICMP_ECHO: bool = true;
+        type ArpCache = [ArpEntry; 1];
+        type UdpSockets = [UdpSocket; 0];
+        type TcpSockets = [crate::tcp::TcpSocket; 0];
+        type TcpSegments = [crate::tcp::SentSegment; 0];
+        type TcpBuffer = [u8; 0];
+        type Dhcp = DhcpClient<Self>;
+        type Dns = Disabled;
+        type NetBios = Disabled;
+        type Sntp = Disabled;
+    }
+    impl DhcpSettings for Dev {}
+
+    #[test]
+    fn backoff_follows_rfc_2131() {
+        let d = DhcpClient::<Dev>::retransmit_delay;
+        for (tries, nominal) in [
+            (0, 4000),
+            (1, 8000),
+            (2, 16000),
+            (3, 32000),
+            (4, 64000),
+            (5, 64000),
+            (200, 64000),
+        ] {
+            assert_eq!(d(tries, 1000).millis(), nominal, "centre of the range");
+            assert_eq!(d(tries, 0).millis(), nominal - 1000);
+            assert_eq!(d(tries, 2000).millis(), nominal + 1000);
+            for r in [0u32, 7, 999, 1234, u32::MAX] {
+                let ms = d(tries, r).millis();
+                assert!((nominal - 1000..=nominal + 1000).contains(&ms));
+            }
+        }
+    }
+
+    #[test]
+    fn timers_default_and_sanitized() {
+        assert_eq!(lease_timers(120, None, None), (60, 105));
+        assert_eq!(lease_timers(120, Some(60), Some(105)), (60, 105));
+        assert_eq!(lease_timers(30, Some(10), Some(20)), (10, 20));
+        // T2 beyond the lease, T1 beyond T2: defaults.
+        assert_eq!(lease_timers(100, Some(90), Some(200)), (50, 87));
+        assert_eq!(lease_timers(100, Some(95), Some(90)), (50, 90));
+        assert_eq!(lease_timers(1, None, None), (0, 0));
+        assert_eq!(lease_timers(u32::MAX - 1, None, None).1, 3_758_096_382);
+        assert_eq!(
+            lease_timers(INFINITE, Some(5), Some(6)),
+            (INFINITE, INFINITE)
+        );
+    }
+
+    #[test]
+    fn leases_from_acks() {
+        let s = Ipv4Address([10, 0, 0, 1]);
+        let mut o = ReplyOptions {
+            subnet_mask: Some(Ipv4Address([255, 255, 255, 0])),
+            router: Some(s),
+            lease_duration: Some(600),
+            ..ReplyOptions::default()
+        };
+        let l = lease_from(Ipv4Address([10, 0, 0, 50]), s, &o).unwrap();
+        assert_eq!(l.cidr, Ipv4Cidr::new(Ipv4Address([10, 0, 0, 50]), 24));
+        assert_eq!((l.renew_secs, l.rebind_secs), (300, 525));
+        assert!(lease_from(Ipv4Address([10, 0, 0, 255]), s, &o).is_none());
+        assert!(lease_from(Ipv4Address([10, 0, 0, 0]), s, &o).is_none());
+        assert!(lease_from(Ipv4Address::UNSPECIFIED, s, &o).is_none());
+        assert!(lease_from(Ipv4Address([224, 0, 0, 1]), s, &o).is_none());
+        // A mask with holes: the classful prefix instead.
+        o.subnet_mask = Some(Ipv4Address([255, 0, 255, 0]));
+        let l = lease_from(Ipv4Address([192, 168, 1, 9]), s, &o).unwrap();
+        assert_eq!(l.cidr.prefix_len, 24);
+        o.subnet_mask = None;
+        let l = lease_from(Ipv4Address([10, 1, 2, 3]), s, &o).unwrap();
+        assert_eq!(l.cidr.prefix_len, 8);
+        o.lease_duration = Some(0);
+        assert!(lease_from(Ipv4Address([10, 1, 2, 3]), s, &o).is_none());
+        o.lease_duration = None;
+        assert_eq!(
+            lease_from(Ipv4Address([10, 1, 2, 3]), s, &o)
+                .unwrap()
+                .lease_secs,
+            DEFAULT_LEASE_SECS
+        );
+    }
+
+    #[test]
+    fn client_is_a_few_dozen_bytes() {
+        let size = core::mem::size_of::<DhcpClient<Dev>>();
+        assert!(size <= 72, "DhcpClient is {size} bytes");
+        assert_eq!(DhcpClient::<Dev>::new().state(), DhcpState::Off);
+        assert!(DhcpClient::<Dev>::new().is_enabled());
+        assert_eq!(DhcpClient::<Dev>::new().poll_at(), Some(Instant::ZERO));
+    }
+}
