@@ -54,6 +54,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 log "no_std build for Cortex-M"
 cargo build -p emberstack --no-default-features --target thumbv7em-none-eabihf --quiet
 
+log "footprint (firmware-shaped build, thumbv7em)"
+benches/footprint.sh stack.toml benches/footprint/minimal.toml
+
 log "tests"
 # Examples are built first: the peer tests run the reference device binary.
 cargo build --workspace --examples --quiet

@@ -80,8 +80,9 @@ pub struct DeviceApp<L: Log> {
     listening: [Service; MAX_TCP],
     rings: [[u8; ECHO_RING]; MAX_TCP],
     tcp_send: Option<(Endpoint, u32)>,
-    /// Sockets whose peer closed: we close too (bit i = socket i).
-    close_requests: u64,
+    /// Sockets whose peer closed: we close too once everything is echoed
+    /// (bit i = socket i).
+    peer_closed: u64,
     /// The NTP server of the latest DHCP lease, not yet handed to SNTP.
     dhcp_ntp: Option<Ipv4Address>,
     /// SNTP was pointed at a server explicitly (`--sntp-server`): DHCP's
@@ -129,7 +130,7 @@ where
             listening: [Service::None; MAX_TCP],
             rings: [[0; ECHO_RING]; MAX_TCP],
             tcp_send: options.tcp_send,
-            close_requests: 0,
+            peer_closed: 0,
             dhcp_ntp: None,
             sntp_chosen: false,
         };
@@ -207,14 +208,6 @@ where
             }
         }
         let busy = self.stack.poll(now, nic, &mut self.app);
-        let closing = core::mem::take(&mut self.app.close_requests);
-        for i in 0..tcp_sockets::<C>() {
-            if closing & (1 << i) != 0 {
-                if let Ok(h) = u8::try_from(i) {
-                    self.stack.tcp_close(TcpHandle::from_index(h));
-                }
-            }
-        }
         if let Some(ntp) = self.app.dhcp_ntp.take() {
             if !self.app.sntp_chosen {
                 self.start_sntp_addr(ntp);
@@ -222,7 +215,7 @@ where
         }
         let looked =
             names::run_lookups(&mut self.lookups, self.stack.dns(), now, &mut self.app.log);
-        busy || closing != 0 || looked
+        busy || looked
     }
 
     /// Looks up the IPv4 address of `name`; logs `dns: NAME A a.b.c.d`
@@ -414,10 +407,15 @@ impl<L: Log> App for DeviceApp<L> {
         ) {
             // Fresh state for the next connection on a listening socket.
             *service = self.listening.get(i).copied().unwrap_or_default();
+            self.peer_closed &= !(1 << i);
         }
         if event == TcpEvent::PeerClosed {
-            self.close_requests |= 1 << i;
+            self.peer_closed |= 1 << i;
         }
+    }
+
+    fn tcp_wants_close(&mut self, h: TcpHandle) -> bool {
+        self.peer_closed & (1 << h.index()) != 0
     }
 
     fn tcp_received<N: Nic>(&mut self, h: TcpHandle, data: &mut TcpReader<'_, N>) -> usize {

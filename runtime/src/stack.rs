@@ -58,6 +58,16 @@ pub trait App {
         let _ = (socket, offset, max, sink);
     }
 
+    /// Asked when the application has produced everything it has for the
+    /// socket so far (its `tcp_produce` wrote nothing at the current
+    /// offset): return true to end the stream there (FIN goes out, as with
+    /// [`Stack::tcp_close`]). Lets an owner close from inside the callbacks,
+    /// e.g. after a response with `Connection: close`.
+    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
+        let _ = socket;
+        false
+    }
+
     /// Bytes the application can take on this socket now; the advertised
     /// window is at most this. The default is unlimited.
     fn tcp_recv_space(&mut self, socket: TcpHandle) -> usize {

@@ -446,6 +446,10 @@ pub trait TcpOwner {
     );
     /// Bytes the owner can take now (advertised window, capped by config).
     fn tcp_recv_space(&mut self, socket: TcpHandle) -> usize;
+    /// Asked when the owner has produced everything it has: true ends the
+    /// stream there (FIN), as [`Stack::tcp_close`](crate::Stack::tcp_close)
+    /// would.
+    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool;
     /// Entropy for ISNs and ports.
     fn tcp_random(&mut self) -> u32;
 }
@@ -470,6 +474,9 @@ impl<A: App> TcpOwner for A {
     }
     fn tcp_recv_space(&mut self, socket: TcpHandle) -> usize {
         App::tcp_recv_space(self, socket)
+    }
+    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
+        App::tcp_wants_close(self, socket)
     }
     fn tcp_random(&mut self) -> u32 {
         App::random_u32(self)

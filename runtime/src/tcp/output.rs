@@ -375,6 +375,7 @@ fn send<N: Nic, O: TcpOwner>(
         if !resend && !has_data(owner, handle, offset) {
             // The owner has nothing more: a requested close may go. (Asked
             // first because a frame, once started, goes out even if empty.)
+            drained(t, owner, i, handle);
             send_fin(io, t, i, now);
             break;
         }
@@ -404,6 +405,7 @@ fn send<N: Nic, O: TcpOwner>(
             Ok((0, _)) => {
                 if !resend {
                     // The owner has nothing more: a requested close may go.
+                    drained(t, owner, i, handle);
                     send_fin(io, t, i, now);
                 }
                 break;
@@ -531,6 +533,15 @@ fn send_fin<N: Nic>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, i: usize, now: u3
             };
         }
         arm(s, now);
+    }
+}
+
+/// The owner produced everything it has: it may end the stream here.
+fn drained<O: TcpOwner>(t: &mut TcpTables<'_>, owner: &mut O, i: usize, handle: TcpHandle) {
+    if let Some(s) = t.sockets.get_mut(i) {
+        if !s.has(flag::CLOSE) && owner.tcp_wants_close(handle) {
+            s.set(flag::CLOSE, true);
+        }
     }
 }
 

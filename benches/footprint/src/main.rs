@@ -1,0 +1,293 @@
+//! A firmware-shaped binary whose only purpose is to be measured: the stack
+//! generated from `$EMBERSTACK_TOML`, kept in a static (so its state shows in
+//! `.bss` as on a device), polled forever over a minimal memory-mapped NIC.
+//!
+//! It is never run. The NIC, clock and random source are volatile accesses
+//! to a fake register block, so the optimiser must keep every receive and
+//! transmit path of the stack but the NIC itself stays a few hundred bytes.
+//! Its methods are `#[inline(never)]`: they are the same functions in the
+//! `baseline` build (same binary without the stack), so "stack" = full −
+//! baseline excludes the vector table, runtime start-up and the NIC.
+#![no_std]
+#![no_main]
+
+use core::ptr::{read_volatile, write_volatile};
+use cortex_m_rt::entry;
+use emberstack::iface::PayloadSink;
+use emberstack::nic::{Nic, NicError, TxMode};
+use emberstack::tcp::TcpHandle;
+use emberstack::udp::{UdpDatagram, UdpHandle};
+use emberstack::{App, Instant};
+use panic_halt as _;
+
+/// The generated configuration (`Device`, `Stack`, `RAM_BYTES`).
+#[cfg(not(feature = "baseline"))]
+#[allow(dead_code)]
+mod config {
+    emberstack::include_stack!();
+}
+
+/// The stack state, in `.bss` like on a real device. Its symbol size is
+/// `RAM_BYTES`; the footprint script reads it from the ELF.
+#[cfg(not(feature = "baseline"))]
+#[no_mangle]
+static mut EMBERSTACK_STATE: core::mem::MaybeUninit<config::Stack> =
+    core::mem::MaybeUninit::uninit();
+
+// A fake controller at the LAN9118's base address. Offsets:
+const BASE: usize = 0x4020_0000;
+/// Length of the oldest received frame without FCS; 0 when none.
+const RX_LEN: usize = 0x00;
+/// Read pointer into the current frame (addressable receive memory).
+const RX_PTR: usize = 0x04;
+/// Next four bytes at the read pointer; the pointer advances by four.
+const RX_DATA: usize = 0x08;
+/// Writing frees the current frame.
+const RX_DUMP: usize = 0x0C;
+/// Free transmit space in bytes.
+const TX_FREE: usize = 0x10;
+/// Writing a length starts a frame; writing 0 abandons it.
+const TX_CMD: usize = 0x14;
+/// Appends four bytes to the frame.
+const TX_DATA: usize = 0x18;
+/// Rewrite pointer (Rewrite mode).
+const TX_PTR: usize = 0x1C;
+/// Writes one byte at the rewrite pointer and advances it.
+const TX_BYTE: usize = 0x20;
+/// Writing sends the frame; reading gives its status (non-zero = error).
+const TX_SEND: usize = 0x24;
+/// A hardware random number.
+const RNG: usize = 0x28;
+/// A free-running millisecond counter.
+const CLOCK: usize = 0x2C;
+
+#[inline(always)]
+fn reg_read(offset: usize) -> u32 {
+    // SAFETY: a device register address; the binary is only measured.
+    unsafe { read_volatile((BASE + offset) as *const u32) }
+}
+
+#[inline(always)]
+fn reg_write(offset: usize, value: u32) {
+    // SAFETY: as above.
+    unsafe { write_volatile((BASE + offset) as *mut u32, value) }
+}
+
+/// The minimal NIC: receive memory addressed by a pointer register, a
+/// transmit port taking words.
+struct MmioNic {
+    rx_len: usize,
+    rx_pos: usize,
+    tx_word: u32,
+    tx_bytes: u32,
+}
+
+impl MmioNic {
+    const fn new() -> Self {
+        MmioNic {
+            rx_len: 0,
+            rx_pos: 0,
+            tx_word: 0,
+            tx_bytes: 0,
+        }
+    }
+}
+
+impl Nic for MmioNic {
+    #[cfg(not(feature = "tx-rewrite"))]
+    const TX_MODE: TxMode = TxMode::LengthFirst;
+    #[cfg(feature = "tx-rewrite")]
+    const TX_MODE: TxMode = TxMode::Rewrite;
+
+    #[inline(never)]
+    fn rx_pending(&mut self) -> Option<usize> {
+        if self.rx_len == 0 {
+            let len = reg_read(RX_LEN) as usize;
+            if len == 0 {
+                return None;
+            }
+            self.rx_len = len.min(emberstack::nic::MAX_FRAME_LEN);
+            self.rx_pos = 0;
+            reg_write(RX_PTR, 0);
+        }
+        Some(self.rx_len)
+    }
+
+    #[inline(never)]
+    fn rx_read(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.rx_len.saturating_sub(self.rx_pos));
+        for chunk in buf[..n].chunks_mut(4) {
+            let word = reg_read(RX_DATA).to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+        self.rx_pos += n;
+        if !n.is_multiple_of(4) {
+            reg_write(RX_PTR, self.rx_pos as u32);
+        }
+        n
+    }
+
+    #[inline(never)]
+    fn rx_seek(&mut self, offset: usize) {
+        self.rx_pos = offset.min(self.rx_len);
+        reg_write(RX_PTR, self.rx_pos as u32);
+    }
+
+    #[inline(never)]
+    fn rx_dump(&mut self) {
+        if self.rx_len != 0 {
+            reg_write(RX_DUMP, 1);
+            self.rx_len = 0;
+            self.rx_pos = 0;
+        }
+    }
+
+    #[inline(never)]
+    fn tx_ready(&mut self, len: usize) -> bool {
+        reg_read(TX_FREE) as usize >= len + 8
+    }
+
+    #[inline(never)]
+    fn tx_begin(&mut self, len: usize) -> Result<(), NicError> {
+        if len > emberstack::nic::MAX_FRAME_LEN {
+            return Err(NicError::TooLong);
+        }
+        if !self.tx_ready(len) {
+            return Err(NicError::Busy);
+        }
+        self.tx_word = 0;
+        self.tx_bytes = 0;
+        reg_write(TX_CMD, len as u32);
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn tx_write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.tx_word |= u32::from(b) << (8 * (self.tx_bytes % 4));
+            self.tx_bytes += 1;
+            if self.tx_bytes.is_multiple_of(4) {
+                reg_write(TX_DATA, self.tx_word);
+                self.tx_word = 0;
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn tx_rewrite(&mut self, offset: usize, bytes: &[u8]) {
+        if Self::TX_MODE == TxMode::Rewrite {
+            reg_write(TX_PTR, offset as u32);
+            for &b in bytes {
+                reg_write(TX_BYTE, u32::from(b));
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn tx_send(&mut self) -> Result<(), NicError> {
+        if !self.tx_bytes.is_multiple_of(4) {
+            reg_write(TX_DATA, self.tx_word);
+        }
+        reg_write(TX_SEND, 1);
+        match reg_read(TX_SEND) {
+            0 => Ok(()),
+            _ => Err(NicError::Device),
+        }
+    }
+
+    #[inline(never)]
+    fn tx_abort(&mut self) {
+        reg_write(TX_CMD, 0);
+        self.tx_word = 0;
+        self.tx_bytes = 0;
+    }
+}
+
+fn now() -> Instant {
+    Instant::from_millis(u64::from(reg_read(CLOCK)))
+}
+
+/// What the TCP service sends on every connection (a static page).
+const PAGE: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+/// The application half, like the reference device's without the log:
+/// UDP echo on port 7, one TCP listener that sends a static page (so TCP
+/// receive, send and retransmission are all reachable when `[tcp]` has
+/// sockets), randomness from the hardware.
+struct FwApp {
+    echo: Option<UdpHandle>,
+}
+
+impl App for FwApp {
+    fn random_u32(&mut self) -> u32 {
+        reg_read(RNG)
+    }
+
+    fn tcp_produce(&mut self, _: TcpHandle, offset: u32, max: usize, sink: &mut dyn PayloadSink) {
+        let rest = PAGE.get(offset as usize..).unwrap_or_default();
+        sink.write(&rest[..rest.len().min(max)]);
+    }
+
+    fn udp_datagram<N: Nic>(&mut self, d: &mut UdpDatagram<'_, '_, N>) {
+        if d.socket().is_some() && d.socket() == self.echo {
+            let _ = d.echo();
+        }
+    }
+}
+
+/// The UDP echo service port (RFC 862), as on the reference device.
+#[cfg(not(feature = "baseline"))]
+const ECHO_PORT: u16 = 7;
+/// The TCP service's port.
+#[cfg(not(feature = "baseline"))]
+const PAGE_PORT: u16 = 80;
+
+#[cfg(not(feature = "baseline"))]
+#[entry]
+fn main() -> ! {
+    let state = &raw mut EMBERSTACK_STATE;
+    // SAFETY: `main` runs once and is the only user of the static.
+    let stack: &'static mut config::Stack = unsafe { (*state).write(config::Stack::new()) };
+    let mut app = FwApp {
+        echo: stack.udp_bind(ECHO_PORT).ok(),
+    };
+    let _ = stack.tcp_listen(PAGE_PORT);
+    let mut nic = MmioNic::new();
+    loop {
+        let now = now();
+        let busy = stack.poll(now, &mut nic, &mut app);
+        if !busy && stack.poll_at(now).is_none_or(|t| t > now) {
+            // A device sleeps until the NIC interrupt or its timer.
+            cortex_m::asm::wfi();
+        }
+    }
+}
+
+/// The same skeleton without the stack: every NIC method, the clock and the
+/// random source stay, so full − baseline is the stack's own share.
+#[cfg(feature = "baseline")]
+#[entry]
+fn main() -> ! {
+    let mut app = FwApp { echo: None };
+    let mut nic = MmioNic::new();
+    let mut buf = [0u8; 16];
+    loop {
+        let now = now();
+        if let Some(len) = nic.rx_pending() {
+            let n = nic.rx_read(&mut buf);
+            nic.rx_seek(n);
+            if nic.tx_ready(len) && nic.tx_begin(len).is_ok() {
+                nic.tx_write(&buf[..n]);
+                if MmioNic::TX_MODE == TxMode::Rewrite {
+                    nic.tx_rewrite(0, &buf[..2]);
+                }
+                if nic.tx_send().is_err() {
+                    nic.tx_abort();
+                }
+            }
+            nic.rx_dump();
+        } else if app.random_u32() as u64 > now.millis() {
+            cortex_m::asm::wfi();
+        }
+    }
+}
