@@ -47,10 +47,23 @@ struct Cli {
     pcap: Option<String>,
     config: String,
     fault: Option<(u64, Faults)>,
+    /// Which way the faults apply: frames to the stack, from it, or both.
+    fault_dir: FaultDir,
     tcp_send: Option<String>,
     bytes: Option<u32>,
     names: Names,
     no_dhcp: bool,
+}
+
+/// Which frames `--fault` applies to.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum FaultDir {
+    #[default]
+    Both,
+    /// Frames arriving at the stack only.
+    Rx,
+    /// Frames the stack sends only.
+    Tx,
 }
 
 /// What to ask the name services at start.
@@ -62,7 +75,7 @@ struct Names {
 }
 
 const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [--dns D] [--no-dhcp] [--mac M]
-              [--pcap FILE] [--config NAME] [--fault loss=P,reorder=P,dup=P,corrupt=P,delay=MS-MS,seed=N]
+              [--pcap FILE] [--config NAME] [--fault loss=P,reorder=P,dup=P,corrupt=P,delay=MS-MS,seed=N] [--fault-dir rx|tx|both]
               [--tcp-send A.B.C.D:PORT --bytes N]
               [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...";
 
@@ -160,6 +173,14 @@ fn parse_cli() -> Result<Cli, String> {
                 cli.config = v;
             }
             "--fault" => cli.fault = Some(parse_fault(&value()?)?),
+            "--fault-dir" => {
+                cli.fault_dir = match value()?.as_str() {
+                    "both" => FaultDir::Both,
+                    "rx" => FaultDir::Rx,
+                    "tx" => FaultDir::Tx,
+                    other => return Err(format!("--fault-dir: rx, tx or both, not {other}")),
+                }
+            }
             "--tcp-send" => cli.tcp_send = Some(value()?),
             "--sntp-server" => cli.names.sntp_server = Some(value()?),
             "--resolve" => cli.names.resolve.push(value()?),
@@ -299,7 +320,13 @@ fn main() -> ExitCode {
     let nic = match cli.fault {
         Some((seed, faults)) => {
             println!("device: faults {faults:?} seed {seed}");
-            HostNic::Faulty(Box::new(Faulty::new(tap, seed, faults, faults)))
+            let none = Faults::none();
+            let (rx, tx) = match cli.fault_dir {
+                FaultDir::Both => (faults, faults),
+                FaultDir::Rx => (faults, none),
+                FaultDir::Tx => (none, faults),
+            };
+            HostNic::Faulty(Box::new(Faulty::new(tap, seed, rx, tx)))
         }
         None => HostNic::Plain(tap),
     };
@@ -387,10 +414,11 @@ fn run<C: Config, N: Nic>(
         device.resolve_mx(domain);
     }
     while !stop.load(Ordering::SeqCst) {
-        let t = now();
         // Bounded: at most 64 busy rounds before checking the stop flag.
+        // The clock is read each round: a slow round must not leave timers
+        // looking earlier than they are.
         let mut rounds = 0;
-        while device.poll(t, nic) && rounds < 64 {
+        while device.poll(now(), nic) && rounds < 64 {
             rounds += 1;
         }
         let t = now();

@@ -50,7 +50,7 @@ pub struct EchoState {
 }
 
 impl EchoState {
-    /// Free ring space.
+    /// Free ring space: the receive window offered on this socket.
     pub fn space(&self) -> usize {
         ECHO_RING.saturating_sub(self.received.wrapping_sub(self.acked) as usize)
     }

@@ -69,7 +69,8 @@ pub trait App {
     }
 
     /// Bytes the application can take on this socket now; the advertised
-    /// window is at most this. The default is unlimited.
+    /// window is at most this (the stack extends it in whole segments
+    /// only: receiver silly-window avoidance). The default is unlimited.
     fn tcp_recv_space(&mut self, socket: TcpHandle) -> usize {
         let _ = socket;
         usize::MAX

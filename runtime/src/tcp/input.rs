@@ -104,6 +104,7 @@ pub(crate) fn reset_for<N: Nic>(io: &mut Io<'_, N>, seg: &Segment) {
         ack_number: ack,
         window_len: 0,
         max_seg_size: None,
+        timestamp: None,
         payload_len: 0,
     };
     let _ = io.send_ipv4_to(
@@ -157,6 +158,8 @@ fn listen<N: Nic, O: TcpOwner>(
         peer_mss: peer_mss(&seg.repr),
         rto_ms: super::initial_rto(&cfg),
         last_rx: now,
+        ts_ok: seg.repr.timestamp.is_some(),
+        ts_recent: seg.repr.timestamp.map_or(0, |ts| ts.tsval),
         ..TcpSocket::default()
     };
     Ok(())
@@ -205,6 +208,8 @@ fn syn_sent<N: Nic, O: TcpOwner>(
     s.snd_wnd = seg.repr.window_len;
     s.peer_mss = peer_mss(&seg.repr);
     s.last_rx = now;
+    s.ts_ok = seg.repr.timestamp.is_some();
+    s.ts_recent = seg.repr.timestamp.map_or(0, |ts| ts.tsval);
     if let Some(ack) = seg.repr.ack_number {
         s.snd_una = ack;
         s.state = TcpState::Established;
@@ -261,6 +266,13 @@ fn synchronized<N: Nic, O: TcpOwner>(
         return Err(DropReason::TcpOutOfWindow);
     }
     s.last_rx = now;
+    // RFC 7323 §4.3: remember the newest timestamp of a segment that does
+    // not lie beyond what we acknowledge.
+    if let Some(ts) = seg.repr.timestamp {
+        if s.ts_ok && seg.seq() <= s.rcv_nxt && ts.tsval.wrapping_sub(s.ts_recent) as i32 >= 0 {
+            s.ts_recent = ts.tsval;
+        }
+    }
     // 2. RST (RFC 5961 §3.2): exact → reset; elsewhere in window → challenge.
     if seg.rst() {
         if seg.seq() != s.rcv_nxt {
@@ -307,7 +319,8 @@ fn synchronized<N: Nic, O: TcpOwner>(
         s.snd_wnd = seg.repr.window_len;
     }
     if s.snd_una < ack {
-        acknowledge(t, owner, i, handle, ack, now);
+        let echoed = seg.repr.timestamp.map(|ts| ts.tsecr);
+        acknowledge(t, owner, i, handle, ack, now, echoed);
     } else if ack == s.snd_una && seg.repr.window_len == 0 {
         // A zero-window probe answered: the peer is alive, so probing
         // never gives up (RFC 1122 §4.2.2.17); not a duplicate ACK.
@@ -396,6 +409,7 @@ fn acknowledge<O: TcpOwner>(
     handle: TcpHandle,
     ack: SeqNumber,
     now: u32,
+    echoed: Option<u32>,
 ) {
     let cfg = *t.config;
     let Some(s) = t.sockets.get_mut(i) else {
@@ -420,9 +434,20 @@ fn acknowledge<O: TcpOwner>(
     }
     s.retries = 0;
     s.dupacks = 0;
-    if s.has(flag::TIMING) && ack > s.rtt_seq {
-        s.set(flag::TIMING, false);
-        rtt_sample(s, now.wrapping_sub(s.rtt_start), &cfg);
+    match echoed {
+        // RFC 7323 §4.1 (RTTM): our own clock echoed back times every ACK
+        // of new data, retransmitted or not, so a backed-off RTO recovers
+        // as soon as one segment gets through (Karn's rule has no sample).
+        Some(tsecr) if s.ts_ok && tsecr != 0 => {
+            s.set(flag::TIMING, false);
+            rtt_sample(s, now.wrapping_sub(tsecr), &cfg);
+        }
+        _ => {
+            if s.has(flag::TIMING) && ack > s.rtt_seq {
+                s.set(flag::TIMING, false);
+                rtt_sample(s, now.wrapping_sub(s.rtt_start), &cfg);
+            }
+        }
     }
     let all_acked = s.snd_una == s.snd_max;
     s.set(flag::TIMER, !all_acked);
@@ -512,6 +537,9 @@ fn deliver<N: Nic, O: TcpOwner>(
     let taken = owner.tcp_received(handle, &mut reader).min(fresh);
     if let Some(s) = t.sockets.get_mut(i) {
         s.rcv_nxt = s.rcv_nxt.add(taken);
+        // What remains of the window we promised (output may extend it).
+        let taken16 = u16::try_from(taken).unwrap_or(u16::MAX);
+        s.rcv_wnd = s.rcv_wnd.saturating_sub(taken16);
     }
     taken == len.saturating_sub(skip)
 }

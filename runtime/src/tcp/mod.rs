@@ -41,6 +41,19 @@
 //! lasts `time_wait`; an idle connection is closed after `idle_timeout`
 //! (keep-alive probes go out after `keepalive`, when set).
 //!
+//! # Timestamps
+//!
+//! RFC 7323 timestamps are offered on every SYN and used when the peer
+//! agrees. They matter more here than in a buffered stack: out-of-order
+//! segments are dropped, so losses are often repaired by the peer's
+//! retransmission timeout, and a sender without timestamps cannot take an
+//! RTT sample from the ACK of a retransmitted segment (Karn) — Linux then
+//! never resets its RTO backoff and stalls for seconds. Echoing the peer's
+//! TSval gives it a sample on every ACK. The option costs 12 bytes per
+//! segment (taken from the payload, so frames stay within the MTU) and 5
+//! bytes per socket. Header fields (ACK, window, timestamps) may differ on
+//! a retransmission; the payload is what stays byte-identical.
+//!
 //! # Security
 //!
 //! Initial sequence numbers follow RFC 6528 (a 4 µs clock plus a keyed hash
@@ -341,6 +354,13 @@ pub struct TcpSocket {
     pub(crate) timer: Tick,
     /// Last time a segment arrived (idle and keep-alive timers).
     pub(crate) last_rx: Tick,
+    /// Both sides use RFC 7323 timestamps (negotiated on the SYNs).
+    pub(crate) ts_ok: bool,
+    /// The largest room the owner offered: the "buffer" of receiver
+    /// silly-window avoidance.
+    pub(crate) max_room: u16,
+    /// TS.Recent: the peer's timestamp we echo (RFC 7323 §4.3).
+    pub(crate) ts_recent: u32,
 }
 
 impl TcpSocket {

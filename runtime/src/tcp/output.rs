@@ -7,7 +7,7 @@ use super::{due, flag, recycle, tick, Retransmission, SentSegment, TcpEvent, Tcp
 use super::{TcpOwner, TcpSocket, TcpState, TcpTables};
 use crate::iface::{Io, Payload, PayloadSink, SendError, Transport};
 use crate::nic::Nic;
-use crate::wire::tcp::{Control, Repr, SeqNumber};
+use crate::wire::tcp::{Control, Repr, SeqNumber, Timestamp, TIMESTAMPS_LEN};
 use crate::wire::Checksum;
 use crate::Instant;
 
@@ -144,23 +144,44 @@ impl Payload for Empty {
     }
 }
 
-/// The window we advertise: `window × mss`, less when the owner has less
-/// room, never below what we advertised before (no shrinking).
+/// The window we advertise, and the owner's room it was derived from.
 fn receive_window<O: TcpOwner>(
     s: &TcpSocket,
     cfg: &super::TcpConfig,
     owner: &mut O,
     handle: TcpHandle,
-) -> u16 {
+) -> (u16, u16) {
     if !s.state.can_receive() && !matches!(s.state, TcpState::SynSent | TcpState::SynReceived) {
-        return s.rcv_wnd;
+        return (s.rcv_wnd, 0);
     }
-    let cap = usize::from(cfg.window).saturating_mul(usize::from(cfg.mss));
+    // Whole segments only: with timestamps a segment carries 12 bytes less,
+    // and a window that is not a multiple of it invites runt segments.
+    let options = if s.ts_ok { TIMESTAMPS_LEN } else { 0 };
+    let segment = usize::from(cfg.mss).saturating_sub(options);
+    let cap = usize::from(cfg.window).saturating_mul(segment);
     let room = owner
         .tcp_recv_space(handle)
         .min(cap)
         .min(usize::from(u16::MAX));
-    room as u16
+    // Receiver silly-window avoidance (RFC 9293 §3.8.6.2.2): keep the
+    // right edge where it is until it can move by min(MSS, buffer / 2) —
+    // a sliver of window makes a sender like Linux wait ~200 ms before
+    // filling it. With no receive buffer, "buffer" is the largest room the
+    // owner ever offered on this socket, so an owner whose room is always
+    // small still gets a window. What was promised and not yet used
+    // (`rcv_wnd`: input subtracts what arrives) stays offered, so the edge
+    // never moves left unless the owner's room itself shrank: a bufferless
+    // stack never offers more than the owner can take.
+    let buffer = usize::from(s.max_room).max(room);
+    let threshold = segment.min(buffer / 2).max(1);
+    let promised = usize::from(s.rcv_wnd).min(room);
+    let window = if room.saturating_sub(promised) >= threshold {
+        room
+    } else {
+        promised
+    };
+    let clamp = |v: usize| v.min(usize::from(u16::MAX)) as u16;
+    (clamp(window), clamp(room))
 }
 
 /// Sends one segment from socket state; `Ok(payload bytes)`.
@@ -180,6 +201,8 @@ fn segment<N: Nic>(
         ack_number: (s.state != TcpState::SynSent).then_some(s.rcv_nxt),
         window_len: s.rcv_wnd,
         max_seg_size: syn.then_some(crate::iface::egress::MTU.saturating_sub(40) as u16),
+        // Offered on our SYN; otherwise only when both sides agreed.
+        timestamp: timestamp(s, io.now, syn && s.state == TcpState::SynSent),
         payload_len: 0,
     };
     if !s.mac_known {
@@ -285,7 +308,7 @@ fn send<N: Nic, O: TcpOwner>(
 ) {
     let cfg = *t.config;
     let now = tick(io.now);
-    let window = {
+    let (window, room) = {
         let Some(s) = t.sockets.get(i) else { return };
         let s = *s;
         receive_window(&s, &cfg, owner, handle)
@@ -293,6 +316,7 @@ fn send<N: Nic, O: TcpOwner>(
     let Some(s) = t.sockets.get_mut(i) else {
         return;
     };
+    s.max_room = s.max_room.max(room);
     let window_update = window > s.rcv_wnd
         && (s.rcv_wnd == 0 || window.saturating_sub(s.rcv_wnd) >= cfg.mss.min(window));
     s.rcv_wnd = window;
@@ -313,7 +337,12 @@ fn send<N: Nic, O: TcpOwner>(
         return;
     }
 
-    let eff_mss = usize::from(s.peer_mss.min(cfg.mss)).max(1);
+    // The payload per segment: the MSS less any options every segment
+    // carries (RFC 9293 §3.7.1), so frames stay within the MTU.
+    let options = if s.ts_ok { TIMESTAMPS_LEN } else { 0 };
+    let eff_mss = usize::from(s.peer_mss.min(cfg.mss))
+        .saturating_sub(options)
+        .max(1);
     let seg_size = if cfg.split {
         (eff_mss / 2).max(1)
     } else {
@@ -495,6 +524,7 @@ fn segment_with_sum<N: Nic>(
         ack_number: Some(s.rcv_nxt),
         window_len: s.rcv_wnd,
         max_seg_size: None,
+        timestamp: timestamp(s, io.now, false),
         payload_len: 0,
     };
     if !s.mac_known {
@@ -543,6 +573,15 @@ fn drained<O: TcpOwner>(t: &mut TcpTables<'_>, owner: &mut O, i: usize, handle: 
             s.set(flag::CLOSE, true);
         }
     }
+}
+
+/// The timestamps option for an outgoing segment (RFC 7323 §3.2): our ms
+/// clock and TS.Recent; `offer` puts it on our SYN before agreement.
+fn timestamp(s: &TcpSocket, now: crate::Instant, offer: bool) -> Option<Timestamp> {
+    (s.ts_ok || offer).then(|| Timestamp {
+        tsval: tick(now),
+        tsecr: if offer { 0 } else { s.ts_recent },
+    })
 }
 
 /// Starts the retransmission timer unless it runs already.

@@ -57,10 +57,16 @@ mod option {
     pub const SACK_PERM: u8 = 4;
     /// Length of the SACK-permitted option.
     pub const SACK_PERM_LEN: u8 = 2;
+    /// Kind 8: timestamps (RFC 7323 §3.2).
+    pub const TS: u8 = 8;
+    /// Length of the timestamps option: kind, length, TSval, TSecr.
+    pub const TS_LEN: u8 = 10;
 }
 
 /// Length of a TCP header without options.
 pub const HEADER_LEN: usize = field::OPTIONS;
+/// Bytes the timestamps option takes with its two aligning NOPs.
+pub const TIMESTAMPS_LEN: usize = 12;
 
 /// A TCP sequence number: arithmetic and comparison are modulo 2^32
 /// (RFC 9293 section 3.4).
@@ -190,6 +196,16 @@ impl core::ops::BitOr for Flags {
     }
 }
 
+/// The timestamps option's values (RFC 7323 §3.2): the sender's clock and
+/// the most recent peer clock value it received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timestamp {
+    /// The sender's timestamp clock.
+    pub tsval: u32,
+    /// The TSval being echoed (0 on a SYN).
+    pub tsecr: u32,
+}
+
 /// One TCP option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpOption {
@@ -203,7 +219,9 @@ pub enum TcpOption {
     WindowScale(u8),
     /// Kind 4: selective acknowledgment permitted (RFC 2018).
     SackPermitted,
-    /// Any other well-formed option (timestamps, SACK blocks...), skipped.
+    /// Kind 8: timestamps (RFC 7323 §3).
+    Timestamps(Timestamp),
+    /// Any other well-formed option (SACK blocks...), skipped.
     Unknown {
         /// Option kind.
         kind: u8,
@@ -239,7 +257,15 @@ impl TcpOption {
             }
             (option::WS, option::WS_LEN, &[shift]) => TcpOption::WindowScale(shift),
             (option::SACK_PERM, option::SACK_PERM_LEN, &[]) => TcpOption::SackPermitted,
-            (option::MSS | option::WS | option::SACK_PERM, _, _) => return Err(Error::Malformed),
+            (option::TS, option::TS_LEN, &[a, b, c, d, e, f, g, h]) => {
+                TcpOption::Timestamps(Timestamp {
+                    tsval: u32::from_be_bytes([a, b, c, d]),
+                    tsecr: u32::from_be_bytes([e, f, g, h]),
+                })
+            }
+            (option::MSS | option::WS | option::SACK_PERM | option::TS, _, _) => {
+                return Err(Error::Malformed)
+            }
             (kind, len, _) => TcpOption::Unknown { kind, len },
         };
         Ok((rest, parsed))
@@ -252,6 +278,7 @@ impl TcpOption {
             TcpOption::MaxSegmentSize(_) => option::MSS_LEN as usize,
             TcpOption::WindowScale(_) => option::WS_LEN as usize,
             TcpOption::SackPermitted => option::SACK_PERM_LEN as usize,
+            TcpOption::Timestamps(_) => option::TS_LEN as usize,
             TcpOption::Unknown { len, .. } => len as usize,
         }
     }
@@ -278,6 +305,11 @@ impl TcpOption {
             }
             TcpOption::SackPermitted => {
                 put_slice(out, 0, &[option::SACK_PERM, option::SACK_PERM_LEN]);
+            }
+            TcpOption::Timestamps(ts) => {
+                put_slice(out, 0, &[option::TS, option::TS_LEN]);
+                put32(out, 2, ts.tsval);
+                put32(out, 6, ts.tsecr);
             }
             TcpOption::Unknown { kind, len } => put_slice(out, 0, &[kind, len]),
         }
@@ -683,6 +715,8 @@ pub struct Repr {
     pub window_len: u16,
     /// The MSS option, if present (meaningful on SYN).
     pub max_seg_size: Option<u16>,
+    /// The timestamps option, if present.
+    pub timestamp: Option<Timestamp>,
     /// Data bytes after the header.
     pub payload_len: usize,
 }
@@ -709,9 +743,12 @@ impl Repr {
             _ => return Err(Error::Malformed),
         };
         let mut max_seg_size = None;
+        let mut timestamp = None;
         for opt in packet.option_iter() {
-            if let TcpOption::MaxSegmentSize(mss) = opt? {
-                max_seg_size = Some(mss);
+            match opt? {
+                TcpOption::MaxSegmentSize(mss) => max_seg_size = Some(mss),
+                TcpOption::Timestamps(ts) => timestamp = Some(ts),
+                _ => {}
             }
         }
         Ok(Repr {
@@ -722,18 +759,25 @@ impl Repr {
             ack_number: packet.ack().then(|| packet.ack_number()),
             window_len: packet.window_len(),
             max_seg_size,
+            timestamp,
             payload_len,
         })
     }
 
-    /// The header length [`Repr::emit_header`] writes: 20, or 24 with the
-    /// MSS option.
+    /// The header length [`Repr::emit_header`] writes: 20, plus 4 with the
+    /// MSS option, plus 12 with timestamps (two NOPs keep them aligned).
     pub const fn header_len(&self) -> usize {
-        if self.max_seg_size.is_some() {
-            HEADER_LEN.saturating_add(option::MSS_LEN as usize)
+        let mss = if self.max_seg_size.is_some() {
+            option::MSS_LEN as usize
         } else {
-            HEADER_LEN
-        }
+            0
+        };
+        let ts = if self.timestamp.is_some() {
+            TIMESTAMPS_LEN
+        } else {
+            0
+        };
+        HEADER_LEN.saturating_add(mss).saturating_add(ts)
     }
 
     /// Bytes [`Repr::emit_header`] writes: [`Repr::header_len`] (the payload
@@ -773,8 +817,20 @@ impl Repr {
         packet.set_window_len(self.window_len);
         packet.set_checksum(checksum);
         packet.set_urgent_at(0);
+        let options = packet.options_mut();
+        let mut at = 0usize;
         if let Some(mss) = self.max_seg_size {
-            TcpOption::MaxSegmentSize(mss).emit(packet.options_mut());
+            at = TcpOption::MaxSegmentSize(mss).emit(options);
+        }
+        if let Some(ts) = self.timestamp {
+            // NOP NOP TS: the layout RFC 7323 Appendix A recommends.
+            if let Some(area) = options.get_mut(at..) {
+                let n = TcpOption::NoOperation.emit(area);
+                let n = n.saturating_add(
+                    TcpOption::NoOperation.emit(area.get_mut(n..).unwrap_or(&mut [])),
+                );
+                TcpOption::Timestamps(ts).emit(area.get_mut(n..).unwrap_or(&mut []));
+            }
         }
     }
 
@@ -783,7 +839,7 @@ impl Repr {
     /// then store `finish()` of the result (TCP has no "no checksum" value,
     /// so a computed 0 is sent as 0).
     pub fn header_sum(&self, src: Ipv4Address, dst: Ipv4Address) -> Checksum {
-        let mut header = [0u8; HEADER_LEN + option::MSS_LEN as usize];
+        let mut header = [0u8; HEADER_LEN + option::MSS_LEN as usize + TIMESTAMPS_LEN];
         let mut packet = Packet::new_unchecked(&mut header[..]);
         self.emit_header(&mut packet, 0);
         let mut sum = ipv4::pseudo_header(src, dst, IpProtocol::Tcp, self.tcp_len());
@@ -841,7 +897,10 @@ mod tests {
             [
                 Ok(TcpOption::MaxSegmentSize(1460)),
                 Ok(TcpOption::SackPermitted),
-                Ok(TcpOption::Unknown { kind: 8, len: 10 }),
+                Ok(TcpOption::Timestamps(Timestamp {
+                    tsval: 0xda19_06ef,
+                    tsecr: 0
+                })),
                 Ok(TcpOption::NoOperation),
                 Ok(TcpOption::WindowScale(10)),
             ]
@@ -856,6 +915,10 @@ mod tests {
                 ack_number: None,
                 window_len: 64240,
                 max_seg_size: Some(1460),
+                timestamp: Some(Timestamp {
+                    tsval: 0xda19_06ef,
+                    tsecr: 0
+                }),
                 payload_len: 0,
             }
         );
@@ -894,6 +957,7 @@ mod tests {
                 ack_number: Some(SeqNumber(883667820)),
                 window_len: 0,
                 max_seg_size: None,
+                timestamp: None,
                 payload_len: 0,
             }
         );
@@ -913,6 +977,7 @@ mod tests {
             ack_number: Some(SeqNumber(3475537469)),
             window_len: 1460,
             max_seg_size: Some(1460),
+            timestamp: None,
             payload_len: 0,
         };
         assert_eq!(repr.header_len(), 24);
@@ -933,6 +998,7 @@ mod tests {
         let repr = Repr {
             control: Control::Psh,
             max_seg_size: None,
+            timestamp: None,
             payload_len: data.len(),
             ..repr
         };
@@ -1040,7 +1106,11 @@ mod tests {
             TcpOption::MaxSegmentSize(1460),
             TcpOption::WindowScale(7),
             TcpOption::SackPermitted,
-            TcpOption::Unknown { kind: 8, len: 10 },
+            TcpOption::Timestamps(Timestamp {
+                tsval: 7,
+                tsecr: 0xdead_beef,
+            }),
+            TcpOption::Unknown { kind: 30, len: 6 },
         ] {
             let mut buf = [0xffu8; 12];
             let n = opt.emit(&mut buf);
@@ -1120,7 +1190,7 @@ mod tests {
                 src_port, dst_port, control,
                 seq_number: SeqNumber(seq),
                 ack_number: ack.map(SeqNumber),
-                window_len, max_seg_size: mss, payload_len,
+                window_len, max_seg_size: mss, timestamp: None, payload_len,
             };
             let mut buf = [0u8; 24];
             repr.emit_header(&mut Packet::new_unchecked(&mut buf[..]), 0);
@@ -1137,5 +1207,37 @@ mod tests {
             prop_assert_eq!(y.distance(x), d as usize);
             prop_assert_eq!(y.sub(x), d as i32);
         }
+    }
+
+    #[test]
+    fn timestamps_option_round_trip_and_layout() {
+        let repr = Repr {
+            src_port: 80,
+            dst_port: 4000,
+            control: Control::Syn,
+            seq_number: SeqNumber(1),
+            ack_number: None,
+            window_len: 1460,
+            max_seg_size: Some(1460),
+            timestamp: Some(Timestamp {
+                tsval: 0x0102_0304,
+                tsecr: 0,
+            }),
+            payload_len: 0,
+        };
+        assert_eq!(repr.header_len(), 36);
+        let mut buf = [0u8; 36];
+        repr.emit_header(&mut Packet::new_unchecked(&mut buf[..]), 0);
+        // MSS, then NOP NOP TS as Linux lays them out.
+        assert_eq!(&buf[20..24], &[2, 4, 0x05, 0xb4]);
+        assert_eq!(&buf[24..36], &[1, 1, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0]);
+        let parsed = Repr::parse(&Packet::new_unchecked(&buf[..]), 0).unwrap();
+        assert_eq!(parsed, repr);
+        // A timestamps option of the wrong length is malformed.
+        buf[27] = 9;
+        assert_eq!(
+            Repr::parse(&Packet::new_unchecked(&buf[..]), 0),
+            Err(Error::Malformed)
+        );
     }
 }
