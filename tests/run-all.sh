@@ -25,6 +25,8 @@ want ss iproute2
 want kea-dhcp4 kea-dhcp4-server
 # The firmware under QEMU (tests/firmware_peer.rs).
 want qemu-system-arm qemu-system-arm
+# The firmware footprint's code-per-module table (DWARF line tables).
+want llvm-dwarfdump llvm
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -52,6 +54,7 @@ export FIRMWARE_TARGET_DIR="${FIRMWARE_TARGET_DIR:-$PWD/target/firmware}"
 log "cargo fmt"
 cargo fmt --all -- --check
 cargo fmt --manifest-path examples/firmware/Cargo.toml -- --check
+cargo fmt --manifest-path benches/smoltcp-firmware/Cargo.toml -- --check
 
 log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
@@ -59,6 +62,8 @@ cargo clippy -p emberstack --no-default-features --features lan9118 --target thu
 for features in "" quiet baseline; do
   (cd examples/firmware && CARGO_TARGET_DIR="$FIRMWARE_TARGET_DIR" \
     cargo clippy --release --quiet ${features:+--features $features} -- -D warnings)
+  (cd benches/smoltcp-firmware && CARGO_TARGET_DIR="$PWD/../../target/footprint-firmware/smoltcp-firmware" \
+    cargo clippy --release --quiet ${features:+--features ${features/quiet/log}} -- -D warnings)
 done
 
 log "cargo doc"
@@ -73,6 +78,9 @@ examples/firmware/run.sh --build-only
 
 log "footprint (firmware-shaped build, thumbv7em)"
 benches/footprint.sh stack.toml benches/footprint/minimal.toml
+
+log "footprint (the real firmware on mps2-an385, beside smoltcp 0.14)"
+benches/footprint.sh --firmware
 
 log "tests"
 # Examples are built first: the peer tests run the reference device binary.
