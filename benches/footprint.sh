@@ -2,6 +2,11 @@
 # Flash and static RAM of an emberstack configuration on Cortex-M4F.
 #
 #   benches/footprint.sh [--rewrite] [--top N] [STACK_TOML...]
+#   benches/footprint.sh --firmware [--run]
+#
+# --firmware measures the real firmware instead (examples/firmware on QEMU's
+# mps2-an385, reference and "everything on" configurations, side by side
+# with smoltcp 0.14 on the same board): see benches/footprint/firmware.sh.
 #
 # Builds benches/footprint/ (a firmware-shaped binary: the configured stack in
 # a static, polled forever over a minimal MMIO NIC, UDP echo on port 7) for
@@ -24,6 +29,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ " $* " == *" --firmware "* ]]; then
+    exec "$ROOT/benches/footprint/firmware.sh" "$@"
+fi
 CRATE="$ROOT/benches/footprint"
 TARGET=thumbv7em-none-eabihf
 export CARGO_TARGET_DIR="$ROOT/target/footprint"
@@ -41,7 +49,7 @@ while (($#)); do
     case "$1" in
         --rewrite) features+=(tx-rewrite); mode=Rewrite ;;
         --top) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || die "--top needs a number"; top=$2; shift ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) configs+=("$1") ;;
     esac

@@ -23,6 +23,10 @@ want ntpdig ntpsec-ntpdig
 want nmblookup samba-common-bin
 want ss iproute2
 want kea-dhcp4 kea-dhcp4-server
+# The firmware under QEMU (tests/firmware_peer.rs).
+want qemu-system-arm qemu-system-arm
+# The firmware footprint's code-per-module table (DWARF line tables).
+want llvm-dwarfdump llvm
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -37,25 +41,46 @@ if ! /opt/peers/bin/python -c 'import dnslib' >/dev/null 2>&1; then
   /opt/peers/bin/pip install -q dnslib
 fi
 
-if ! rustup target list --installed | grep -q thumbv7em-none-eabihf; then
-  log "adding target thumbv7em-none-eabihf"
-  rustup target add thumbv7em-none-eabihf
-fi
+for target in thumbv7em-none-eabihf thumbv7m-none-eabi; do
+  if ! rustup target list --installed | grep -qx "$target"; then
+    log "adding target $target"
+    rustup target add "$target"
+  fi
+done
+# The firmware (examples/firmware, its own workspace) builds into its own
+# target directory; tests/firmware_peer.rs runs it from there via run.sh.
+export FIRMWARE_TARGET_DIR="${FIRMWARE_TARGET_DIR:-$PWD/target/firmware}"
 
 log "cargo fmt"
 cargo fmt --all -- --check
+cargo fmt --manifest-path examples/firmware/Cargo.toml -- --check
+cargo fmt --manifest-path benches/smoltcp-firmware/Cargo.toml -- --check
 
 log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p emberstack --no-default-features --features lan9118 --target thumbv7m-none-eabi -- -D warnings
+for features in "" quiet baseline; do
+  (cd examples/firmware && CARGO_TARGET_DIR="$FIRMWARE_TARGET_DIR" \
+    cargo clippy --release --quiet ${features:+--features $features} -- -D warnings)
+  (cd benches/smoltcp-firmware && CARGO_TARGET_DIR="$PWD/../../target/footprint-firmware/smoltcp-firmware" \
+    cargo clippy --release --quiet ${features:+--features ${features/quiet/log}} -- -D warnings)
+done
 
 log "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc -p emberstack --features std,lan9118 --no-deps --quiet
 
 log "no_std build for Cortex-M"
 cargo build -p emberstack --no-default-features --target thumbv7em-none-eabihf --quiet
 
+log "firmware (QEMU mps2-an385, thumbv7m)"
+examples/firmware/run.sh --build-only
+
 log "footprint (firmware-shaped build, thumbv7em)"
 benches/footprint.sh stack.toml benches/footprint/minimal.toml
+
+log "footprint (the real firmware on mps2-an385, beside smoltcp 0.14)"
+benches/footprint.sh --firmware
 
 log "tests"
 # Examples are built first: the peer tests run the reference device binary.

@@ -198,6 +198,17 @@ impl Netns {
         DeviceProc::start(self, &example_path("device"), args)
     }
 
+    /// Starts the reference device *firmware* under QEMU (`mps2-an385`, its
+    /// LAN9118 on `tap0`) through `examples/firmware/run.sh`, which builds
+    /// it first; `args` reach the firmware as on the host device. Its
+    /// semihosting log is the process's stdout, so the [`DeviceProc`]
+    /// methods work the same.
+    pub fn spawn_firmware(&self, args: &[&str]) -> DeviceProc {
+        require_tool("qemu-system-arm", "qemu-system-arm");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/firmware/run.sh");
+        DeviceProc::start(self, &script, args)
+    }
+
     /// Runs `f` on a thread that has joined this namespace, so sockets it
     /// opens live there: the test itself can be a peer.
     pub fn run_inside<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -257,6 +268,8 @@ pub fn example_path(name: &str) -> PathBuf {
 pub struct DeviceProc {
     child: Option<Child>,
     lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+    /// Set (under the lines' lock) when its stdout closed: it exited.
+    ended: Arc<std::sync::atomic::AtomicBool>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -272,7 +285,8 @@ impl DeviceProc {
             .unwrap_or_else(|e| panic!("cannot start device: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
-        let sink = lines.clone();
+        let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (sink, end) = (lines.clone(), ended.clone());
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
@@ -280,10 +294,15 @@ impl DeviceProc {
                 m.lock().expect("log lock").push(line);
                 cv.notify_all();
             }
+            let (m, cv) = &*sink;
+            let _guard = m.lock().expect("log lock");
+            end.store(true, Ordering::SeqCst);
+            cv.notify_all();
         });
         DeviceProc {
             child: Some(child),
             lines,
+            ended,
             reader: Some(reader),
         }
     }
@@ -302,6 +321,12 @@ impl DeviceProc {
         loop {
             if let Some(l) = lines.iter().filter(|l| l.contains(needle)).nth(n - 1) {
                 return l.clone();
+            }
+            if self.ended.load(Ordering::SeqCst) {
+                panic!(
+                    "device exited before logging {n}× `{needle}`; log:\n{}",
+                    lines.join("\n")
+                );
             }
             let now = Instant::now();
             if now >= deadline {
@@ -322,6 +347,39 @@ impl DeviceProc {
     /// Lines containing `needle`.
     pub fn count(&self, needle: &str) -> usize {
         self.log().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// True while the process runs (a firmware that panicked or faulted
+    /// has ended QEMU).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Waits (bounded) for the process to exit by itself; returns its
+    /// status and full log. Panics with the log after `limit`.
+    pub fn wait_exit(mut self, limit: Duration) -> (Option<i32>, Vec<String>) {
+        let deadline = Instant::now() + limit;
+        let mut child = self.child.take().expect("device process");
+        let status = loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                break st.code();
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "device still running after {limit:?}; log:\n{}",
+                    self.log().join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        (status, self.log())
     }
 
     /// Stops the device with SIGTERM (as Ctrl-C would) and returns its

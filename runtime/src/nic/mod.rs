@@ -43,9 +43,14 @@
 //! in-memory wire with seeded faults), [`pcap::Pcap`] (records any Nic) and
 //! [`faulty::Faulty`] (seeded loss, delay, reordering, duplication and
 //! corruption in front of any Nic, e.g. the TAP against the real kernel).
+//! With the `lan9118` feature: `lan9118::Lan9118`, the SMSC LAN9118 FIFO
+//! MAC of ARM's MPS2 boards (QEMU `mps2-an385`), which stages the current
+//! received frame in RAM and is `LengthFirst` for transmit.
 
 #[cfg(feature = "std")]
 pub mod faulty;
+#[cfg(feature = "lan9118")]
+pub mod lan9118;
 #[cfg(feature = "std")]
 pub mod pcap;
 #[cfg(feature = "std")]
