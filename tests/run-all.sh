@@ -23,6 +23,9 @@ want ntpdig ntpsec-ntpdig
 want nmblookup samba-common-bin
 want ss iproute2
 want kea-dhcp4 kea-dhcp4-server
+# Mail (tests/mail_peer.rs): dovecot as the POP3 server.
+want dovecot dovecot-core
+[ -x /usr/lib/dovecot/pop3 ] || need_apt+=(dovecot-pop3d)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -30,11 +33,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# Python peers in a venv (PEERS.md): dnslib for tests/names_peer.rs.
-if ! /opt/peers/bin/python -c 'import dnslib' >/dev/null 2>&1; then
+# Python peers in a venv (PEERS.md): dnslib for tests/names_peer.rs,
+# aiosmtpd for tests/mail_peer.rs.
+if ! /opt/peers/bin/python -c 'import dnslib, aiosmtpd' >/dev/null 2>&1; then
   log "installing the Python peers in /opt/peers"
   [ -x /opt/peers/bin/python ] || python3 -m venv /opt/peers
-  /opt/peers/bin/pip install -q dnslib
+  /opt/peers/bin/pip install -q dnslib aiosmtpd
 fi
 
 if ! rustup target list --installed | grep -q thumbv7em-none-eabihf; then
