@@ -346,6 +346,10 @@ pub(crate) struct Link {
     resolved: bool,
     /// Stream offset the peer has acknowledged up to.
     pub(crate) acked: u32,
+    /// Our bytes are not all acknowledged yet: TCP's retransmission (and
+    /// its own give-up) decides, not our reply deadline — after a loss
+    /// TCP's timer may back off past it.
+    pub(crate) sending: bool,
 }
 
 impl Link {
@@ -568,7 +572,7 @@ impl Link {
                 }
             }
             Phase::Connecting | Phase::Open => {
-                if due {
+                if due && !(self.phase == Phase::Open && self.sending) {
                     Err(LinkFailure::Timeout)
                 } else {
                     Ok(())

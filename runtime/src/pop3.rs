@@ -569,6 +569,9 @@ impl<S: Pop3Settings> Pop3Client<S> {
             Some(s) => Target::parse(s),
             None => S::SERVER.map_or(Target::Name(""), Target::from_setting),
         };
+        self.link.sending = self.link.phase == Phase::Open
+            && self.rx != Rx::Lines
+            && self.link.acked.wrapping_sub(self.cmd_start) < self.command_len(mailbox);
         let before = self.link.phase;
         let r = self
             .link

@@ -688,6 +688,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 None => Target::Name(""),
             },
         };
+        self.link.sending = self.link.phase == Phase::Open
+            && self
+                .command_len(message)
+                .is_none_or(|len| self.link.acked.wrapping_sub(self.cmd_start) < len);
         let before = self.link.phase;
         let r = self
             .link
