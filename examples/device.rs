@@ -6,7 +6,7 @@
 //!     [--config NAME] [--fault loss=0.1,reorder=0.05,dup=0.05,seed=1]
 //!     [--tcp-send A.B.C.D:PORT --bytes N]
 //!     [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...
-//!     [--smtp-server HOST] [--pop3-server HOST] [--mail-user U] [--mail-password P]
+//!     [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
 //!     [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
 //!     [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-interval S]
 //!     [--mail-repeat N] [--seed N]
@@ -72,7 +72,7 @@ const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [
               [--pcap FILE] [--config NAME] [--fault loss=P,reorder=P,dup=P,corrupt=P,delay=MS-MS,seed=N]
               [--tcp-send A.B.C.D:PORT --bytes N]
               [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...
-              [--smtp-server HOST] [--pop3-server HOST] [--mail-user U] [--mail-password P]
+              [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
               [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
               [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-interval S]
               [--mail-repeat N] [--seed N]";
@@ -197,6 +197,7 @@ fn parse_cli() -> Result<Cli, String> {
             }
             "--no-dhcp" => cli.no_dhcp = true,
             "--smtp-server" => cli.mail.smtp_server = Some(keep(value()?)),
+            "--smtp-mx" => cli.mail.smtp_mx = true,
             "--pop3-server" => cli.mail.pop3_server = Some(keep(value()?)),
             "--mail-user" => cli.mail.user = Some(keep(value()?)),
             "--mail-password" => cli.mail.password = Some(keep(value()?)),

@@ -1,5 +1,5 @@
 //! The mail clients against real peers in a network namespace: aiosmtpd
-//! with AUTH required (a MIME message with a 100 KB attachment that
+//! (found by address, by name and by MX through dnsmasq) with AUTH required (a MIME message with a 100 KB attachment that
 //! Python's `email` parses and whose SHA-256 matches, dot-leading lines
 //! intact, 535 for a wrong password, 530 without AUTH, byte-identical under
 //! 10 % loss), dovecot (three messages: lines exactly as stored, a
@@ -350,6 +350,78 @@ fn smtp_under_10_percent_loss_arrives_byte_identical() {
         field(&parse_with_python(&lossy), "sha"),
         sha256_hex(&s2.path("data.bin"))
     );
+}
+
+/// dnsmasq as the namespace's DNS server (no DHCP), authoritative for
+/// test.lan, with `records`.
+fn start_dnsmasq(ns: &mut Netns, s: &Scratch, records: &[String]) {
+    require_tool("dnsmasq", "dnsmasq-base");
+    let host = ns.host_ip().to_string();
+    let mut args = vec![
+        "--keep-in-foreground".to_owned(),
+        "--conf-file=/dev/null".to_owned(),
+        "--no-resolv".to_owned(),
+        "--no-hosts".to_owned(),
+        "--bind-interfaces".to_owned(),
+        "--interface=tap0".to_owned(),
+        format!("--listen-address={host}"),
+        "--port=53".to_owned(),
+        "--local=/test.lan/".to_owned(),
+        format!("--pid-file={}", s.path("dnsmasq.pid")),
+    ];
+    args.extend(records.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ns.spawn("dnsmasq", "dnsmasq", &args);
+    let deadline = Instant::now() + SECS(10);
+    loop {
+        let out = ns.exec("ss", &["-Huln"], SECS(5));
+        if String::from_utf8_lossy(&out.stdout).contains(&format!("{host}:53 ")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "dnsmasq does not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn smtp_finds_the_server_by_name_and_by_mx_through_dnsmasq() {
+    let mut ns = Netns::new("mailmx");
+    let s = Scratch::new(&ns);
+    let host = ns.host_ip();
+    start_dnsmasq(
+        &mut ns,
+        &s,
+        &[
+            format!("--host-record=mail.test.lan,{host}"),
+            "--mx-host=test.lan,mail.test.lan,10".to_owned(),
+        ],
+    );
+    let store = s.dir("store");
+    start_aiosmtpd(&mut ns, &store, false);
+    let dns = host.to_string();
+    let common = [
+        "--dns",
+        &dns,
+        "--mail-user",
+        "alice",
+        "--mail-password",
+        "secret",
+        "--mail-to",
+        "bob@test.lan",
+    ];
+    // stack.toml's `[smtp] server = "mail.test.lan"`, then the MX of test.lan.
+    for (i, extra) in [&[][..], &["--smtp-mx"][..]].iter().enumerate() {
+        let mut args = common.to_vec();
+        args.extend_from_slice(extra);
+        let dev = start_device(&ns, &args);
+        dev.wait_for("smtp: sent to bob@test.lan", SECS(30));
+        let (_, log) = dev.stop();
+        assert!(
+            log.iter().any(|l| l.starts_with("dns: query")),
+            "resolved through DNS: {log:#?}"
+        );
+        wait_file(&format!("{store}/{}.eml", i + 1), "the stored message");
+    }
 }
 
 // ---- POP3 against dovecot ----------------------------------------------------

@@ -52,6 +52,8 @@ pub struct MailOptions {
     pub user: Option<&'static str>,
     /// Password for both servers.
     pub password: Option<&'static str>,
+    /// Send to the recipient's mail exchange (MX) instead of a server.
+    pub smtp_mx: bool,
     /// Recipient of the status email; set: one is sent at start.
     pub to: Option<&'static str>,
     /// Sender (default `ember@` the recipient's domain).
@@ -208,6 +210,9 @@ impl Outgoing for StatusMail {
     }
     fn credentials(&self) -> Option<(&str, &str)> {
         self.opts.user.zip(self.opts.password)
+    }
+    fn use_mx(&self) -> Option<bool> {
+        self.opts.smtp_mx.then_some(true)
     }
 }
 

@@ -27,7 +27,8 @@
 //! server commits nothing of this session: messages deleted before the
 //! failure are offered again next time (POP3 has no other way to make the
 //! deletions conditional on a clean end). No reply within `[pop3] timeout`
-//! ([`Pop3Error::Timeout`]), a connection the server closes or resets, or
+//! ([`Pop3Error::Timeout`]; TCP's own limit while a command is not yet
+//! acknowledged), a connection the server closes or resets, or
 //! a reply that is not POP3 ends it too, with the connection reset.
 
 use crate::config::{Config, Table};

@@ -22,7 +22,9 @@
 //! Every reply code is checked: anything but the expected one ends the
 //! session with [`SmtpError::Rejected`] carrying the server's code and
 //! text; QUIT is still sent politely, and the connection closed. No reply
-//! within `[smtp] timeout` ([`SmtpError::Timeout`]), a connection closed
+//! within `[smtp] timeout` ([`SmtpError::Timeout`]; while our bytes are not
+//! all acknowledged TCP's own retransmission limit applies instead, since
+//! its backed-off timer may exceed ours), a connection closed
 //! or reset by the server ([`SmtpError::Closed`], [`SmtpError::Reset`]) or
 //! a reply that is not SMTP ([`SmtpError::Malformed`]) end it too, with
 //! the connection reset. Either way the client is idle again when `poll`
@@ -154,6 +156,12 @@ pub trait Outgoing {
     }
     /// User name and password when not the ones in `stack.toml`.
     fn credentials(&self) -> Option<(&str, &str)> {
+        None
+    }
+    /// Send to the first recipient's domain's mail exchange (MX) rather
+    /// than to a server; `None`: as `[smtp] mx` says. Ignored when
+    /// [`server`](Outgoing::server) names one.
+    fn use_mx(&self) -> Option<bool> {
         None
     }
 }
@@ -602,7 +610,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if message.to(0).is_none() {
             return Err(SmtpError::NoRecipient);
         }
-        if message.server().is_none() && S::SERVER.is_none() && !S::USE_MX {
+        if message.server().is_none() && S::SERVER.is_none() && !Self::mx(message) {
             return Err(SmtpError::NoServer);
         }
         self.link.start();
@@ -678,7 +686,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let domain;
         let target = match message.server() {
             Some(s) => Target::parse(s),
-            None if S::USE_MX => {
+            None if Self::mx(message) => {
                 let to = message.to(0).unwrap_or("");
                 domain = to.rsplit_once('@').map_or(to, |(_, d)| d);
                 Target::Mx(domain)
@@ -824,6 +832,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 Some(Err(())) => self.fail(SmtpError::Malformed(self.step)),
             }
         }
+    }
+
+    fn mx<M: Outgoing>(message: &M) -> bool {
+        message.use_mx().unwrap_or(S::USE_MX)
     }
 
     fn credentials<M: Outgoing>(message: &M) -> Option<(&str, &str)> {

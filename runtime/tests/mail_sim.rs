@@ -681,3 +681,22 @@ fn with_every_socket_busy_a_send_waits_for_one() {
     assert_eq!(send(&mut sim), Ok(()));
     assert!(sim.now - start >= 1800, "waited for TIME-WAIT to end");
 }
+
+#[test]
+fn pop3_checks_by_itself_every_interval() {
+    let mut sim = Sim::<W1>::new(5, Faults::none(), true);
+    sim.app.pop3.set_interval(Duration::from_secs(10));
+    // No receive(): the first check comes one interval after the start,
+    // the next one an interval after the first ended.
+    assert!(sim.run_pop3(11_000).is_ok());
+    let first = sim.now;
+    assert!((10_000..10_500).contains(&first), "{first}");
+    assert!(sim.run_pop3(11_000).is_ok());
+    let second = sim.now - first;
+    assert!((10_000..10_500).contains(&second), "{second}");
+    assert!(
+        sim.app.pop3.poll_at().is_some(),
+        "a timer, so the device can sleep"
+    );
+    assert_eq!(sim.app.pop3.stats().checks, 2);
+}
