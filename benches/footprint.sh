@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Flash and static RAM of an emberstack configuration on Cortex-M4F.
 #
-#   benches/footprint.sh [--rewrite] [--top N] [STACK_TOML...]
+#   benches/footprint.sh [--rewrite] [--mail] [--top N] [STACK_TOML...]
 #   benches/footprint.sh --firmware [--run]
 #
 # --firmware measures the real firmware instead (examples/firmware on QEMU's
@@ -23,7 +23,9 @@
 #           size of the `EMBERSTACK_STATE` static in .bss)
 #
 # --rewrite: the fake NIC declares TxMode::Rewrite (ENC28J60-like) instead of
-# TxMode::LengthFirst (LAN9118-like FIFO). --top N: the N largest symbols.
+# TxMode::LengthFirst (LAN9118-like FIFO). --mail: the firmware also embeds
+# the SMTP and POP3 clients (each config needs [smtp] and [pop3]) and uses
+# them. --top N: the N largest symbols.
 # Sizes come from the ELF section headers (benches/footprint/elfsize.py, plain
 # python3): no binutils or llvm-tools needed.
 set -euo pipefail
@@ -48,8 +50,9 @@ configs=()
 while (($#)); do
     case "$1" in
         --rewrite) features+=(tx-rewrite); mode=Rewrite ;;
+        --mail) features+=(mail) ;;
         --top) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || die "--top needs a number"; top=$2; shift ;;
-        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) configs+=("$1") ;;
     esac

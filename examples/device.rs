@@ -6,6 +6,10 @@
 //!     [--config NAME] [--fault loss=0.1,reorder=0.05,dup=0.05,seed=1]
 //!     [--tcp-send A.B.C.D:PORT --bytes N]
 //!     [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...
+//!     [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
+//!     [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
+//!     [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-interval S]
+//!     [--mail-repeat N] [--seed N]
 //! ```
 //! The address comes from DHCP unless `--ip` gives one (or `--no-dhcp`
 //! selects the static settings from `stack.toml`). Logs one line per event
@@ -13,6 +17,7 @@
 //! `netbios: ...`, `sntp: ...`) and prints the counters on Ctrl-C or
 //! SIGTERM, then exits 0.
 
+use ember_device::mail::{Checker, MailOptions, Sender};
 use ember_device::names::{LeaseClient, Lookups, TimeSync};
 use ember_device::{variants, with_config, Log, Options, ReferenceDevice};
 use emberstack::config::StaticIpv4;
@@ -53,6 +58,8 @@ struct Cli {
     bytes: Option<u32>,
     names: Names,
     no_dhcp: bool,
+    mail: MailOptions,
+    seed: Option<u64>,
 }
 
 /// Which frames `--fault` applies to.
@@ -77,7 +84,24 @@ struct Names {
 const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [--dns D] [--no-dhcp] [--mac M]
               [--pcap FILE] [--config NAME] [--fault loss=P,reorder=P,dup=P,corrupt=P,delay=MS-MS,seed=N] [--fault-dir rx|tx|both]
               [--tcp-send A.B.C.D:PORT --bytes N]
-              [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...";
+              [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...
+              [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
+              [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
+              [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-interval S]
+              [--mail-repeat N] [--seed N]";
+
+/// A command-line string kept for the whole run (the mail settings are
+/// `&'static`, as they would be in a firmware's flash).
+fn keep(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// A file's bytes, kept for the whole run.
+fn keep_file(path: &str) -> Result<&'static [u8], String> {
+    std::fs::read(path)
+        .map(|b| &*Box::leak(b.into_boxed_slice()))
+        .map_err(|e| format!("cannot read {path}: {e}"))
+}
 
 fn parse_ip(s: &str) -> Result<Ipv4Address, String> {
     s.parse::<std::net::Ipv4Addr>()
@@ -193,6 +217,48 @@ fn parse_cli() -> Result<Cli, String> {
                 );
             }
             "--no-dhcp" => cli.no_dhcp = true,
+            "--smtp-server" => cli.mail.smtp_server = Some(keep(value()?)),
+            "--smtp-mx" => cli.mail.smtp_mx = true,
+            "--pop3-server" => cli.mail.pop3_server = Some(keep(value()?)),
+            "--mail-user" => cli.mail.user = Some(keep(value()?)),
+            "--mail-password" => cli.mail.password = Some(keep(value()?)),
+            "--mail-to" => cli.mail.to = Some(keep(value()?)),
+            "--mail-from" => cli.mail.from = Some(keep(value()?)),
+            "--mail-body" => cli.mail.body = Some(keep_file(&value()?)?),
+            "--mail-attach" => {
+                let path = value()?;
+                let name = std::path::Path::new(&path)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "attachment.bin".into());
+                cli.mail.attachment = Some((keep(name), keep_file(&path)?));
+            }
+            "--check-mail" => cli.mail.check_at_start = true,
+            "--mail-repeat" => {
+                let v = value()?;
+                cli.mail.repeat = v
+                    .parse()
+                    .map_err(|_| format!("--mail-repeat wants a count, got {v}"))?;
+            }
+            "--seed" => {
+                let v = value()?;
+                cli.seed = Some(
+                    v.parse()
+                        .map_err(|_| format!("--seed wants a number, got {v}"))?,
+                );
+            }
+            "--mail-delete" => cli.mail.delete_matching = Some(keep(value()?)),
+            "--mail-timeout" | "--mail-interval" => {
+                let v = value()?;
+                let secs: u32 = v
+                    .parse()
+                    .map_err(|_| format!("{flag} wants seconds, got {v}"))?;
+                if flag == "--mail-timeout" {
+                    cli.mail.timeout_secs = Some(secs.max(1));
+                } else {
+                    cli.mail.interval_secs = Some(secs);
+                }
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -290,11 +356,13 @@ fn main() -> ExitCode {
         gateway: cli.gateway,
         dns: cli.dns,
     });
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        ^ u64::from(std::process::id());
+    let seed = cli.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+            ^ u64::from(std::process::id())
+    });
     let tcp_send = match (&cli.tcp_send, cli.bytes) {
         (Some(target), Some(n)) => match target.parse::<std::net::SocketAddrV4>() {
             Ok(a) => Some((Endpoint::new(Ipv4Address(a.ip().octets()), a.port()), n)),
@@ -315,6 +383,7 @@ fn main() -> ExitCode {
         no_dhcp: cli.no_dhcp,
         seed,
         tcp_send,
+        mail: cli.mail,
     };
     println!("device: tap {} config {}", cli.tap, cli.config);
     let nic = match cli.fault {
@@ -356,6 +425,8 @@ where
     C::Dns: Lookups,
     C::Sntp: TimeSync,
     C::Dhcp: LeaseClient,
+    C::Smtp: Sender,
+    C::Pop3: Checker,
 {
     match pcap {
         Some(path) => {
@@ -400,6 +471,8 @@ fn run<C: Config, N: Nic>(
     C::Dns: Lookups,
     C::Sntp: TimeSync,
     C::Dhcp: LeaseClient,
+    C::Smtp: Sender,
+    C::Pop3: Checker,
 {
     let start = std::time::Instant::now();
     let now = || Instant::from_millis(start.elapsed().as_millis() as u64);

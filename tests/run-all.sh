@@ -27,6 +27,9 @@ want kea-dhcp4 kea-dhcp4-server
 want qemu-system-arm qemu-system-arm
 # The firmware footprint's code-per-module table (DWARF line tables).
 want llvm-dwarfdump llvm
+# Mail (tests/mail_peer.rs): dovecot as the POP3 server.
+want dovecot dovecot-core
+[ -x /usr/lib/dovecot/pop3 ] || need_apt+=(dovecot-pop3d)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -34,11 +37,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# Python peers in a venv (PEERS.md): dnslib for tests/names_peer.rs.
-if ! /opt/peers/bin/python -c 'import dnslib' >/dev/null 2>&1; then
+# Python peers in a venv (PEERS.md): dnslib for tests/names_peer.rs,
+# aiosmtpd for tests/mail_peer.rs.
+if ! /opt/peers/bin/python -c 'import dnslib, aiosmtpd' >/dev/null 2>&1; then
   log "installing the Python peers in /opt/peers"
   [ -x /opt/peers/bin/python ] || python3 -m venv /opt/peers
-  /opt/peers/bin/pip install -q dnslib
+  /opt/peers/bin/pip install -q dnslib aiosmtpd
 fi
 
 for target in thumbv7em-none-eabihf thumbv7m-none-eabi; do

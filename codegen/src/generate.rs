@@ -13,7 +13,7 @@ const SERVICES_WITHOUT_SCHEMA: [&str; 0] = [];
 
 /// The generated file's contents for `cfg`, read from `file`.
 pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
-    let items: [TokenStream; 11] = [
+    let items: [TokenStream; 13] = [
         cfg.device.impl_items(),
         cfg.ipv4.impl_items(),
         cfg.arp.impl_items(),
@@ -25,22 +25,27 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
         cfg.netbios.impl_items(),
         cfg.sntp.impl_items(),
         cfg.dhcp.impl_items(),
+        cfg.smtp.impl_items(),
+        cfg.pop3.impl_items(),
     ];
     let disabled = SERVICES_WITHOUT_SCHEMA.iter().map(|name| {
         let ident = proc_macro2::Ident::new(name, proc_macro2::Span::call_site());
         quote!(type #ident = ::emberstack::service::Disabled;)
     });
     let dhcp_settings = cfg.dhcp.settings_impl();
+    let smtp_settings = cfg.smtp.settings_impl();
+    let pop3_settings = cfg.pop3.settings_impl();
     // One `#[doc]` per line, so the output has `///` comments.
     let device_doc = device_doc(file, cfg);
     let device_doc = device_doc.lines().map(|l| quote!(#[doc = #l]));
     let budget = cfg.ram_budget.map(|b| {
         let lit = Literal::u64_unsuffixed(b);
         let msg = format!(
-            "{file}: ram_budget = {b} bytes is less than RAM_BYTES (the configured stack state)"
+            "{file}: ram_budget = {b} bytes is less than RAM_BYTES + MAIL_RAM_BYTES (the \
+             configured stack state and the mail clients the application embeds)"
         );
         quote! {
-            const _: () = ::core::assert!(RAM_BYTES <= #lit, #msg);
+            const _: () = ::core::assert!(RAM_BYTES + MAIL_RAM_BYTES <= #lit, #msg);
         }
     });
     let tokens = quote! {
@@ -54,12 +59,19 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
         }
 
         #dhcp_settings
+        #smtp_settings
+        #pop3_settings
 
         /// The configured stack.
         pub type Stack = ::emberstack::Stack<Device>;
 
         /// Bytes of RAM the configured stack state occupies (its size in memory).
         pub const RAM_BYTES: usize = ::core::mem::size_of::<Stack>();
+
+        /// Bytes of RAM the mail clients (`[smtp]`, `[pop3]`) take in the
+        /// application that embeds them; 0 for those not configured.
+        pub const MAIL_RAM_BYTES: usize = ::core::mem::size_of::<<Device as ::emberstack::Config>::Smtp>()
+            + ::core::mem::size_of::<<Device as ::emberstack::Config>::Pop3>();
 
         #budget
     };
@@ -114,6 +126,12 @@ fn device_doc(file: &str, cfg: &StackConfig) -> String {
     }
     if cfg.sntp.enabled {
         services.push("SNTP client".to_owned());
+    }
+    if cfg.smtp.common.enabled {
+        services.push("SMTP client".to_owned());
+    }
+    if cfg.pop3.common.enabled {
+        services.push("POP3 client".to_owned());
     }
     if !services.is_empty() {
         doc.push_str(&format!("\n\n Services: {}.", services.join(", ")));

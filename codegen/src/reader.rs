@@ -86,6 +86,11 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
         self.table.is_some()
     }
 
+    /// Where the table's header is (for errors about the whole section).
+    pub(crate) fn header_span(&self) -> Span {
+        self.header.clone()
+    }
+
     /// The diagnostics collector (for errors that are not about one key).
     pub(crate) fn diags(&mut self) -> &mut Diagnostics<'s> {
         self.diags

@@ -344,8 +344,8 @@ fn wrong_type_section() {
 #[test]
 fn reserved_enabled_must_be_boolean() {
     one_error(
-        &with_device("[smtp]\nenabled = \"no\"\nserver = 1\n"),
-        "error: stack.toml:5:11: [smtp] enabled: expected a boolean (`true` or `false`), \
+        &with_device("[http]\nenabled = \"no\"\nserver = 1\n"),
+        "error: stack.toml:5:11: [http] enabled: expected a boolean (`true` or `false`), \
          found \"no\"; did you mean `false` (without quotes)?",
     );
 }
@@ -948,7 +948,9 @@ fn generated_code_is_valid_rust_with_expected_items() {
                         "ICMP_ECHO",
                         "MAC",
                         "NetBios",
+                        "Pop3",
                         "STATIC_IPV4",
+                        "Smtp",
                         "Sntp",
                         "TCP",
                         "TcpBuffer",
@@ -971,6 +973,7 @@ fn generated_code_is_valid_rust_with_expected_items() {
             "impl emberstack::dhcp::DhcpSettings",
             "type Stack",
             "const RAM_BYTES",
+            "const MAIL_RAM_BYTES",
             "const _"
         ]
     );
@@ -989,7 +992,7 @@ fn generated_code_is_valid_rust_with_expected_items() {
         "impl::emberstack::dhcp::DhcpSettingsforDevice{constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(4);constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(64);constHOSTNAME:&'staticstr=\"EMBER\";}",
         "pubtypeStack=::emberstack::Stack<Device>;",
         "pubconstRAM_BYTES:usize=::core::mem::size_of::<Stack>();",
-        "const_:()=::core::assert!(RAM_BYTES<=1024,\"stack.toml:ram_budget=1024bytesislessthanRAM_BYTES(theconfiguredstackstate)\");",
+        "const_:()=::core::assert!(RAM_BYTES+MAIL_RAM_BYTES<=1024,\"stack.toml:ram_budget=1024bytesislessthanRAM_BYTES+MAIL_RAM_BYTES(theconfiguredstackstateandthemailclientstheapplicationembeds)\");",
     ] {
         assert!(flat.contains(expected), "missing {expected}\nin:\n{code}");
     }
@@ -1114,8 +1117,10 @@ fn names_sections_parse_and_generate() {
             "ICMP_ECHO",
             "MAC",
             "NetBios",
+            "Pop3",
             "SNTP",
             "STATIC_IPV4",
+            "Smtp",
             "Sntp",
             "TCP",
             "TcpBuffer",
@@ -1307,4 +1312,141 @@ fn sntp_errors() {
         &with_device("[sntp]\nenabled = false\nserver = \"ntp.lan\"\n")
     )
     .is_ok());
+}
+
+// ---- [smtp] and [pop3] ------------------------------------------------------
+
+const MAIL_BASE: &str = "[tcp]\nsockets = 2\nwindow = 2\nsplit = true\n[dns]\n";
+
+#[test]
+fn mail_sections_parse_and_generate() {
+    let src = with_device(&format!(
+        "{MAIL_BASE}[smtp]\nserver = \"mail.test.lan\"\nport = 587\nuser = \"alice\"\n\
+         password = \"s3cret\"\nhelo = \"ember.test.lan\"\ntimeout = 20\n\
+         [pop3]\nserver = \"10.0.0.1\"\nline_limit = 128\nheader_len = 32\ninterval = 300\n"
+    ));
+    let c = parse_config("stack.toml", &src).unwrap();
+    assert!(c.smtp.common.enabled && c.pop3.common.enabled);
+    assert_eq!(c.smtp.common.port, 587);
+    assert_eq!(
+        c.smtp.snapshots, 6,
+        "window 2, split: 4 segments in flight + 2"
+    );
+    assert_eq!(c.pop3.common.port, 110);
+    assert_eq!(c.pop3.common.timeout_secs, 30);
+    assert_eq!((c.pop3.line_limit, c.pop3.header_len), (128, 32));
+    let code = squash(&generate_from_str("stack.toml", &src).unwrap());
+    for want in [
+        "typeSmtp=::emberstack::smtp::SmtpClient<Device>;",
+        "typePop3=::emberstack::pop3::Pop3Client<Device>;",
+        "impl::emberstack::smtp::SmtpSettingsforDevice{",
+        "constSERVER:::core::option::Option<::emberstack::mail::MailServer>=::core::option::Option::Some(::emberstack::mail::MailServer::Name(\"mail.test.lan\"));",
+        "constPORT:u16=587;",
+        "constUSER:::core::option::Option<&'staticstr>=::core::option::Option::Some(\"alice\");",
+        "constTIMEOUT:::emberstack::Duration=::emberstack::Duration::from_secs(20);",
+        "constUSE_MX:bool=false;",
+        "constHELO:::core::option::Option<&'staticstr>=::core::option::Option::Some(\"ember.test.lan\");",
+        "typeSnapshots=[::emberstack::smtp::Snapshot;6];",
+        "impl::emberstack::pop3::Pop3SettingsforDevice{",
+        "::emberstack::mail::MailServer::Addr(::emberstack::wire::Ipv4Address([10,0,0,1]))",
+        "constINTERVAL:::emberstack::Duration=::emberstack::Duration::from_secs(300);",
+        "typeLine=[u8;128];",
+        "typeHeader=[u8;32];",
+        "pubconstMAIL_RAM_BYTES:usize=",
+    ] {
+        assert!(code.contains(want), "{want} in {code}");
+    }
+    // Absent: `Disabled`, no settings impl.
+    let code = squash(&generate_from_str("stack.toml", DEVICE).unwrap());
+    assert!(code.contains("typeSmtp=::emberstack::service::Disabled;"));
+    assert!(code.contains("typePop3=::emberstack::service::Disabled;"));
+    assert!(!code.contains("SmtpSettings"));
+    // `enabled = false` keeps the settings without building the client.
+    let off = with_device("[smtp]\nenabled = false\nserver = \"mail.lan\"\n");
+    let code = squash(&generate_from_str("stack.toml", &off).unwrap());
+    assert!(code.contains("typeSmtp=::emberstack::service::Disabled;"));
+}
+
+#[test]
+fn mail_errors() {
+    let cases = [
+        (
+            "[smtp]\nserver = \"mail.lan\"\n",
+            "11:10: [smtp] server: \"mail.lan\" is a host name, which needs the DNS client; add \
+             a `[dns]` section or give an address",
+            "[tcp]\nsockets = 2\n[udp]\nsockets = 2\n[arp]\nentries = 4\n",
+        ),
+        (
+            "[smtp]\nserver = \"10.0.0.1\"\n",
+            "4:1: [smtp]: the client needs a TCP socket; add a `[tcp]` section with `sockets` \
+             (one more for this client)",
+            "",
+        ),
+        (
+            "[smtp]\nserver = \"10.0.0.1\"\nuser = \"alice\"\n",
+            "9:1: [smtp] password: missing key; `user` needs a `password` (or leave both out)",
+            MAIL_BASE,
+        ),
+        (
+            "[pop3]\npassword = \"x\"\n",
+            "9:1: [pop3] user: missing key; `password` needs a `user` (or leave both out)",
+            MAIL_BASE,
+        ),
+        (
+            "[pop3]\nuser = \"a\\r\\nb\"\npassword = \"x\"\n",
+            "10:8: [pop3] user: expected no control characters, found '\\r'",
+            MAIL_BASE,
+        ),
+        (
+            "[smtp]\nmx = true\nserver = \"10.0.0.1\"\n",
+            "10:6: [smtp] mx: `mx = true` sends to the recipient's mail exchange, so `server` \
+             would never be used; remove one of them",
+            MAIL_BASE,
+        ),
+        (
+            "[pop3]\nline_limit = 32\n",
+            "10:14: [pop3] line_limit: expected an integer from 64 to 1024, found 32",
+            MAIL_BASE,
+        ),
+        (
+            "[pop3]\ninterval = 5\n",
+            "10:12: [pop3] interval: expected 0 (check only on request) or at least 10 seconds, \
+             found 5",
+            MAIL_BASE,
+        ),
+        (
+            "[smtp]\nport = 0\n",
+            "10:8: [smtp] port: expected an integer from 1 to 65535, found 0",
+            MAIL_BASE,
+        ),
+        (
+            "[smtp]\nhelo = \"bad name\"\n",
+            "10:8: [smtp] helo: expected a host name, found \"bad name\" (only letters, digits, \
+             `-`, `_` and dots)",
+            MAIL_BASE,
+        ),
+        (
+            "[smtp]\nsever = \"10.0.0.1\"\n",
+            "10:1: [smtp] sever: unknown key; did you mean `server`?",
+            MAIL_BASE,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (src, msg, base) in cases {
+        let got = errors(&with_device(&format!("{base}{src}")));
+        let want = vec![format!("error: stack.toml:{msg}")];
+        if got != want {
+            wrong.push(format!("{src:?}:\n  got  {got:?}\n  want {want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // `mx = true` needs [dns].
+    let e = errors(&with_device("[tcp]\n[smtp]\nmx = true\n"));
+    assert_eq!(
+        e,
+        [
+            "error: stack.toml:6:6: [smtp] mx: `mx = true` looks up the recipient's mail \
+          exchange, which needs the DNS client; add a `[dns]` section or give an address"
+        ]
+    );
 }

@@ -12,6 +12,7 @@ pub mod variants {
     include!(concat!(env!("OUT_DIR"), "/emberstack_variants.rs"));
 }
 
+pub mod mail;
 pub mod names;
 pub mod tcp_services;
 
@@ -28,6 +29,7 @@ use emberstack::udp::Endpoint;
 use emberstack::udp::{UdpDatagram, UdpHandle};
 use emberstack::wire::{EthernetAddress, Ipv4Address};
 use emberstack::{App, Config, Instant};
+use mail::{Checker, Mail, MailOptions, Sender};
 use names::{LeaseClient, Lookup, Lookups, TimeSync, MAX_LOOKUPS};
 use tcp_services::{Service, ECHO_RING};
 
@@ -68,12 +70,16 @@ pub struct Options {
     /// Send this many bytes of the `i mod 251` pattern to this endpoint
     /// once, then close (`--tcp-send HOST:PORT --bytes N`).
     pub tcp_send: Option<(Endpoint, u32)>,
+    /// Mail servers, credentials and start-up actions.
+    pub mail: MailOptions,
 }
 
 /// The application half: services and logging, called by the stack.
-pub struct DeviceApp<L: Log> {
+pub struct DeviceApp<C: Config, L: Log> {
     log: L,
     rng: u64,
+    /// The mail clients (their TCP callbacks come here).
+    mail: Mail<C>,
     udp_echo: Option<UdpHandle>,
     tcp: [Service; MAX_TCP],
     /// Per socket: the listening service to return to after a connection.
@@ -96,7 +102,7 @@ pub struct ReferenceDevice<C: Config, L: Log> {
     pub stack: emberstack::Stack<C>,
     lookups: [Option<Lookup>; MAX_LOOKUPS],
     /// The services.
-    pub app: DeviceApp<L>,
+    pub app: DeviceApp<C, L>,
 }
 
 impl<C: Config, L: Log> ReferenceDevice<C, L>
@@ -104,6 +110,8 @@ where
     C::Dns: Lookups,
     C::Sntp: TimeSync,
     C::Dhcp: LeaseClient,
+    C::Smtp: Sender,
+    C::Pop3: Checker,
 {
     /// Builds the device and binds its services.
     pub fn new(options: Options, log: L) -> Self {
@@ -125,6 +133,7 @@ where
         let mut app = DeviceApp {
             log,
             rng: options.seed,
+            mail: Mail::new(options.mail),
             udp_echo: None,
             tcp: [Service::None; MAX_TCP],
             listening: [Service::None; MAX_TCP],
@@ -139,8 +148,10 @@ where
             Err(e) => app.log.line(format_args!("udp: echo not bound: {e}")),
         }
         // Sockets: one each for discard and chargen, one kept free for
-        // client connections, the rest listen for echo.
-        let echo = tcp_sockets::<C>().saturating_sub(3).max(1);
+        // client connections, one per mail client, the rest listen for echo.
+        let echo = tcp_sockets::<C>()
+            .saturating_sub(3 + Mail::<C>::SOCKETS)
+            .max(1);
         let plan = [
             (DISCARD_PORT, 1, Service::Discard { bytes: 0, crc: 0 }),
             (CHARGEN_PORT, 1, Service::Chargen),
@@ -168,10 +179,12 @@ where
         {
             use core::mem::size_of;
             app.log.line(format_args!(
-                "device: ram dns {} netbios {} sntp {} bytes",
+                "device: ram dns {} netbios {} sntp {} smtp {} pop3 {} bytes",
                 size_of::<C::Dns>(),
                 size_of::<C::NetBios>(),
                 size_of::<C::Sntp>(),
+                size_of::<C::Smtp>(),
+                size_of::<C::Pop3>(),
             ));
         }
         match stack.ipv4() {
@@ -215,7 +228,50 @@ where
         }
         let looked =
             names::run_lookups(&mut self.lookups, self.stack.dns(), now, &mut self.app.log);
-        busy || looked
+        busy | looked | self.poll_mail(now, nic)
+    }
+
+    fn poll_mail<N: Nic>(&mut self, now: Instant, nic: &mut N) -> bool {
+        if self.app.mail.wants_report(self.stack.ipv4().is_some()) {
+            let c = *self.stack.counters();
+            let ip = self.stack.ipv4().map(|c| c.cidr);
+            self.app.mail.report(format_args!(
+                "Status of {}\n\nuptime: {} s\naddress: {}\nframes in: {}\nframes out: {}\n\
+                 dropped: {}\n\nThe attachment is the device's latest file.\n",
+                C::DEVICE_NAME,
+                now.millis() / 1000,
+                OptCidr(ip),
+                c.frames_in,
+                c.frames_out,
+                c.dropped_total()
+            ));
+        }
+        let unix = self
+            .stack
+            .sntp()
+            .unix_now(now)
+            .and_then(|t| u64::try_from(t).ok());
+        let DeviceApp { mail, rng, log, .. } = &mut self.app;
+        mail.poll(&mut self.stack, nic, now, unix, log, &mut || splitmix(rng))
+    }
+
+    /// Sends the status email (the web UI's button): the report and the
+    /// attachment go to the recipient of the options (`--mail-to`); logs
+    /// `smtp: sent to ADDR` or `smtp: failed ...`. Waits for an address
+    /// first when the device has none yet.
+    pub fn send_status_email(&mut self) {
+        self.app.mail.request_send();
+    }
+
+    /// Checks the mailbox now (the web UI's button); logs one
+    /// `pop3: message N ...` line per message.
+    pub fn check_mail(&mut self) {
+        self.app.mail.request_check();
+    }
+
+    /// The mail clients: progress and the last message read.
+    pub fn mail(&self) -> &Mail<C> {
+        &self.app.mail
     }
 
     /// Looks up the IPv4 address of `name`; logs `dns: NAME A a.b.c.d`
@@ -280,7 +336,8 @@ where
 
     /// When the device next needs to run without a frame arriving.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
-        self.stack.poll_at(now)
+        emberstack::service::earliest(self.stack.poll_at(now), self.app.mail.poll_at())
+            .map(|t| t.max(now))
     }
 
     /// Logs the frame counters (at exit).
@@ -311,6 +368,25 @@ where
     }
 }
 
+/// splitmix64: a seeded generator is enough for ports and ids here.
+fn splitmix(state: &mut u64) -> u32 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) as u32
+}
+
+struct OptCidr(Option<emberstack::wire::Ipv4Cidr>);
+impl fmt::Display for OptCidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(c) => write!(f, "{c}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
 pub(crate) struct OptAddr(pub(crate) Option<Ipv4Address>);
 impl fmt::Display for OptAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -321,14 +397,13 @@ impl fmt::Display for OptAddr {
     }
 }
 
-impl<L: Log> App for DeviceApp<L> {
+impl<C: Config, L: Log> App for DeviceApp<C, L>
+where
+    C::Smtp: Sender,
+    C::Pop3: Checker,
+{
     fn random_u32(&mut self) -> u32 {
-        // splitmix64: a seeded generator is enough for ports and ids here.
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) as u32
+        splitmix(&mut self.rng)
     }
 
     fn event(&mut self, event: Event) {
@@ -365,6 +440,9 @@ impl<L: Log> App for DeviceApp<L> {
     }
 
     fn tcp_event(&mut self, h: TcpHandle, event: TcpEvent) {
+        if self.mail.owns(h) {
+            return self.mail.tcp_event(h, event);
+        }
         let i = h.index();
         let Some(service) = self.tcp.get_mut(i) else {
             return;
@@ -415,10 +493,16 @@ impl<L: Log> App for DeviceApp<L> {
     }
 
     fn tcp_wants_close(&mut self, h: TcpHandle) -> bool {
+        if self.mail.owns(h) {
+            return self.mail.tcp_wants_close(h);
+        }
         self.peer_closed & (1 << h.index()) != 0
     }
 
     fn tcp_received<N: Nic>(&mut self, h: TcpHandle, data: &mut TcpReader<'_, N>) -> usize {
+        if self.mail.owns(h) {
+            return self.mail.tcp_received(h, data, &mut self.log);
+        }
         let i = h.index();
         match self.tcp.get_mut(i) {
             Some(Service::Echo(e)) => match self.rings.get_mut(i) {
@@ -436,6 +520,9 @@ impl<L: Log> App for DeviceApp<L> {
     }
 
     fn tcp_produce(&mut self, h: TcpHandle, offset: u32, max: usize, sink: &mut dyn PayloadSink) {
+        if self.mail.owns(h) {
+            return self.mail.tcp_produce(h, offset, max, sink, &mut self.log);
+        }
         let i = h.index();
         match self.tcp.get(i) {
             Some(Service::Echo(e)) => {

@@ -71,6 +71,11 @@ pub trait TimeSync {
     fn start(&mut self, server: &str) -> Result<(), SntpError>;
     /// The same for an address (the DHCP NTP-server option's form).
     fn start_addr(&mut self, server: Ipv4Address) -> Result<(), SntpError>;
+    /// Unix time (seconds) at local `now`, once the time is known.
+    fn unix_now(&self, now: Instant) -> Option<i64> {
+        let _ = now;
+        None
+    }
 }
 
 impl<const N: usize> TimeSync for SntpClient<N> {
@@ -80,6 +85,9 @@ impl<const N: usize> TimeSync for SntpClient<N> {
     fn start_addr(&mut self, server: Ipv4Address) -> Result<(), SntpError> {
         self.request_addr(server);
         Ok(())
+    }
+    fn unix_now(&self, now: Instant) -> Option<i64> {
+        self.now(now).map(|t| t.unix_secs())
     }
 }
 

@@ -96,4 +96,12 @@ pub trait Config: 'static {
     type NetBios: Service;
     /// The SNTP client, or `Disabled`.
     type Sntp: Service;
+
+    /// The SMTP client ([`SmtpClient<Device>`](crate::smtp::SmtpClient)),
+    /// or `Disabled`. Not part of the stack: the application embeds it
+    /// (see [`mail`](crate::mail)).
+    type Smtp: Default;
+    /// The POP3 client ([`Pop3Client<Device>`](crate::pop3::Pop3Client)),
+    /// or `Disabled`; embedded by the application like `Smtp`.
+    type Pop3: Default;
 }

@@ -814,6 +814,8 @@ mod tests {
         type Dns = Disabled;
         type NetBios = Disabled;
         type Sntp = Disabled;
+        type Smtp = Disabled;
+        type Pop3 = Disabled;
     }
     impl DhcpSettings for Dev {}
 

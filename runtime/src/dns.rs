@@ -330,6 +330,18 @@ pub trait Resolver {
     fn take_resolved(&mut self, query: DnsHandle) -> Poll<Result<Ipv4Address, DnsError>>;
     /// Abandons a query.
     fn cancel(&mut self, query: DnsHandle);
+    /// Starts an MX query for a mail domain (the SMTP client's "send to
+    /// the recipient's exchange"). Resolvers without MX refuse.
+    fn start_mx(&mut self, domain: &str) -> Result<DnsHandle, DnsError> {
+        let _ = domain;
+        Err(DnsError::Disabled)
+    }
+    /// The address of the most preferred exchange of a query `start_mx`
+    /// returned that has one (`NoData` when none has); `Ready` frees it.
+    fn take_mx(&mut self, query: DnsHandle) -> Poll<Result<Ipv4Address, DnsError>> {
+        let _ = query;
+        Poll::Ready(Err(DnsError::Disabled))
+    }
 }
 
 impl Resolver for Disabled {
@@ -1058,6 +1070,23 @@ impl<const SLOTS: usize, const NAME: usize> Resolver for DnsClient<SLOTS, NAME> 
 
     fn cancel(&mut self, query: DnsHandle) {
         self.release(query)
+    }
+
+    fn start_mx(&mut self, domain: &str) -> Result<DnsHandle, DnsError> {
+        self.query(domain, QueryType::Mx)
+    }
+
+    fn take_mx(&mut self, query: DnsHandle) -> Poll<Result<Ipv4Address, DnsError>> {
+        let r = match self.result(query) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(Answer::Mx(mut list))) => {
+                list.find_map(|mx| mx.addr).ok_or(DnsError::NoData)
+            }
+            Poll::Ready(Ok(Answer::A(_))) => Err(DnsError::BadHandle),
+            Poll::Ready(Err(e)) => Err(e),
+        };
+        self.release(query);
+        Poll::Ready(r)
     }
 }
 

@@ -11,7 +11,9 @@
 //!    egress framing.
 //! 4. transport: [`udp`] sockets (TCP follows).
 //! 5. protocols, each a state machine advanced by [`Stack::poll`]: the
-//!    [`dns`] client, the [`netbios`] name responder, the [`sntp`] client.
+//!    [`dns`] client, the [`netbios`] name responder, the [`sntp`] client;
+//!    and the mail clients the application embeds: [`smtp`] and [`pop3`]
+//!    (see [`mail`]).
 //!
 //! A device describes itself in `stack.toml`; `emberstack-codegen` turns that
 //! into a [`Config`] implementation with every table sized, and
@@ -32,9 +34,12 @@ pub mod config;
 pub mod dhcp;
 pub mod dns;
 pub mod iface;
+pub mod mail;
 pub mod netbios;
 pub mod nic;
+pub mod pop3;
 pub mod service;
+pub mod smtp;
 pub mod sntp;
 pub mod stack;
 pub mod tcp;

@@ -568,7 +568,7 @@ fn time_at_receipt(p: &wire::Packet<&[u8]>, round_trip: Duration) -> NtpTime {
 }
 
 /// Parses a dotted-quad IPv4 address.
-fn parse_addr(s: &str) -> Option<Ipv4Address> {
+pub(crate) fn parse_addr(s: &str) -> Option<Ipv4Address> {
     let mut out = [0u8; 4];
     let mut parts = s.split('.');
     for o in &mut out {

@@ -43,6 +43,8 @@ impl Config for Dut {
     type Dns = Disabled;
     type NetBios = Disabled;
     type Sntp = Disabled;
+    type Smtp = Disabled;
+    type Pop3 = Disabled;
 }
 
 const DUT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];

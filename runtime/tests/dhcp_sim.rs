@@ -63,6 +63,8 @@ macro_rules! dut_config {
             type Dns = Disabled;
             type NetBios = Disabled;
             type Sntp = Disabled;
+            type Smtp = Disabled;
+            type Pop3 = Disabled;
         }
         impl DhcpSettings for $name {
             const RETRANSMIT_BASE: Duration = Duration::from_secs($base);

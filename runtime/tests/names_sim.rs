@@ -72,6 +72,8 @@ impl Config for Dut {
     type Dns = DnsClient<2, 64>;
     type NetBios = NetBiosResponder;
     type Sntp = SntpClient<64>;
+    type Smtp = Disabled;
+    type Pop3 = Disabled;
 }
 
 #[derive(Default)]

@@ -42,6 +42,8 @@ macro_rules! sim_config {
             type Dns = Disabled;
             type NetBios = Disabled;
             type Sntp = Disabled;
+            type Smtp = Disabled;
+            type Pop3 = Disabled;
         }
     };
 }

@@ -216,6 +216,9 @@ const PAGE: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
 /// sockets), randomness from the hardware.
 struct FwApp {
     echo: Option<UdpHandle>,
+    /// With `--mail`: both mail clients, a message and a mailbox.
+    #[cfg(all(feature = "mail", not(feature = "baseline")))]
+    mail: mail::Mail,
 }
 
 impl App for FwApp {
@@ -223,14 +226,161 @@ impl App for FwApp {
         reg_read(RNG)
     }
 
-    fn tcp_produce(&mut self, _: TcpHandle, offset: u32, max: usize, sink: &mut dyn PayloadSink) {
+    fn tcp_produce(&mut self, _h: TcpHandle, offset: u32, max: usize, sink: &mut dyn PayloadSink) {
+        #[cfg(all(feature = "mail", not(feature = "baseline")))]
+        if self.mail.owns(_h) {
+            return self.mail.produce(_h, offset, max, sink);
+        }
         let rest = PAGE.get(offset as usize..).unwrap_or_default();
         sink.write(&rest[..rest.len().min(max)]);
+    }
+
+    #[cfg(all(feature = "mail", not(feature = "baseline")))]
+    fn tcp_event(&mut self, h: TcpHandle, e: emberstack::tcp::TcpEvent) {
+        self.mail.smtp.tcp_event(h, e);
+        self.mail.pop3.tcp_event(h, e);
+    }
+
+    #[cfg(all(feature = "mail", not(feature = "baseline")))]
+    fn tcp_received<N: Nic>(
+        &mut self,
+        h: TcpHandle,
+        d: &mut emberstack::tcp::TcpReader<'_, N>,
+    ) -> usize {
+        let m = &mut self.mail;
+        if m.smtp.owns(h) {
+            return m.smtp.tcp_received(h, d, &m.msg);
+        }
+        m.pop3.tcp_received(h, d, &mut m.inbox)
+    }
+
+    #[cfg(all(feature = "mail", not(feature = "baseline")))]
+    fn tcp_wants_close(&mut self, h: TcpHandle) -> bool {
+        self.mail.smtp.tcp_wants_close(h) || self.mail.pop3.tcp_wants_close(h)
     }
 
     fn udp_datagram<N: Nic>(&mut self, d: &mut UdpDatagram<'_, '_, N>) {
         if d.socket().is_some() && d.socket() == self.echo {
             let _ = d.echo();
+        }
+    }
+}
+
+/// `--mail`: the SMTP and POP3 clients of `[smtp]`/`[pop3]`, started by a
+/// register, with a message generated from the position (4 KB attachment)
+/// and a mailbox that writes what it gets to a register.
+#[cfg(all(feature = "mail", not(feature = "baseline")))]
+mod mail {
+    use super::{config, reg_read, reg_write};
+    use emberstack::iface::PayloadSink;
+    use emberstack::nic::Nic;
+    use emberstack::pop3::{Disposition, Line, Mailbox, MessageInfo, Pop3Client};
+    use emberstack::smtp::{Attachment, Outgoing, Part, SmtpClient};
+    use emberstack::tcp::TcpHandle;
+    use emberstack::Instant;
+
+    /// Starts a send (bit 0) or a check (bit 1); mailbox output.
+    const MAIL: usize = 0x30;
+
+    pub struct Msg;
+    impl Outgoing for Msg {
+        fn from(&self) -> &str {
+            "ember@example.com"
+        }
+        fn to(&self, i: usize) -> Option<&str> {
+            (i == 0).then_some("admin@example.com")
+        }
+        fn subject(&self) -> &str {
+            "status"
+        }
+        fn attachment(&self) -> Option<Attachment<'_>> {
+            Some(Attachment {
+                file_name: "status.bin",
+                content_type: "application/octet-stream",
+            })
+        }
+        fn read(&mut self, part: Part, at: u32, buf: &mut [u8]) -> usize {
+            let len: u32 = match part {
+                Part::Text => 200,
+                Part::Attachment => 4096,
+            };
+            let n = (len.saturating_sub(at) as usize).min(buf.len());
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = (at as usize + i) as u8 | 0x20;
+            }
+            n
+        }
+    }
+
+    pub struct Inbox;
+    impl Mailbox for Inbox {
+        fn message(&mut self, info: &MessageInfo<'_>) {
+            reg_write(MAIL, info.subject.len() as u32);
+        }
+        fn line(&mut self, _: u32, line: Line<'_>) {
+            reg_write(MAIL, line.bytes.len() as u32);
+        }
+        fn end(&mut self, n: u32) -> Disposition {
+            if reg_read(MAIL) & (1 << n.min(31)) != 0 {
+                Disposition::Delete
+            } else {
+                Disposition::Keep
+            }
+        }
+    }
+
+    pub struct Mail {
+        pub smtp: SmtpClient<config::Device>,
+        pub pop3: Pop3Client<config::Device>,
+        pub msg: Msg,
+        pub inbox: Inbox,
+    }
+
+    impl Mail {
+        pub fn new() -> Self {
+            Mail {
+                smtp: SmtpClient::new(),
+                pop3: Pop3Client::new(),
+                msg: Msg,
+                inbox: Inbox,
+            }
+        }
+
+        pub fn owns(&self, h: TcpHandle) -> bool {
+            self.smtp.owns(h) || self.pop3.owns(h)
+        }
+
+        pub fn produce(
+            &mut self,
+            h: TcpHandle,
+            offset: u32,
+            max: usize,
+            sink: &mut dyn PayloadSink,
+        ) {
+            if self.smtp.owns(h) {
+                self.smtp.tcp_produce(h, offset, max, sink, &mut self.msg);
+            } else {
+                self.pop3.tcp_produce(h, offset, max, sink, &self.inbox);
+            }
+        }
+
+        pub fn poll<N: Nic>(&mut self, stack: &mut config::Stack, nic: &mut N, now: Instant) {
+            let go = reg_read(MAIL);
+            if go & 1 != 0 {
+                let _ = self
+                    .smtp
+                    .send(&self.msg, None, u64::from(reg_read(super::RNG)));
+            }
+            if go & 2 != 0 {
+                let _ = self.pop3.receive(&self.inbox);
+            }
+            let mut random = || reg_read(super::RNG);
+            if let Some(r) = self.smtp.poll(stack, nic, now, &self.msg, &mut random) {
+                reg_write(MAIL, r.is_ok() as u32);
+            }
+            if let Some(r) = self.pop3.poll(stack, nic, now, &self.inbox, &mut random) {
+                reg_write(MAIL, r.map_or(0, |s| s.messages));
+            }
         }
     }
 }
@@ -250,12 +400,16 @@ fn main() -> ! {
     let stack: &'static mut config::Stack = unsafe { (*state).write(config::Stack::new()) };
     let mut app = FwApp {
         echo: stack.udp_bind(ECHO_PORT).ok(),
+        #[cfg(feature = "mail")]
+        mail: mail::Mail::new(),
     };
     let _ = stack.tcp_listen(PAGE_PORT);
     let mut nic = MmioNic::new();
     loop {
         let now = now();
         let busy = stack.poll(now, &mut nic, &mut app);
+        #[cfg(feature = "mail")]
+        app.mail.poll(stack, &mut nic, now);
         if !busy && stack.poll_at(now).is_none_or(|t| t > now) {
             // A device sleeps until the NIC interrupt or its timer.
             cortex_m::asm::wfi();

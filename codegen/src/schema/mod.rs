@@ -14,6 +14,7 @@ mod dhcp;
 mod dns;
 mod icmp;
 mod ipv4;
+mod mail;
 mod netbios;
 mod poll;
 mod reserved;
@@ -33,6 +34,7 @@ pub use dhcp::DhcpSection;
 pub use dns::DnsSection;
 pub use icmp::IcmpSection;
 pub use ipv4::{Ipv4Cidr, Ipv4Section};
+pub use mail::{MailCommon, MailServer, Pop3Section, SmtpSection};
 pub use netbios::NetBiosSection;
 pub use poll::PollSection;
 pub use reserved::{RawValue, ReservedSection};
@@ -43,7 +45,7 @@ pub use udp::UdpSection;
 /// Sections accepted now and given meaning by later versions: their content
 /// is kept as written (any keys), `enabled = false` is allowed in each, and
 /// they generate nothing yet.
-pub const RESERVED: [&str; 3] = ["http", "smtp", "pop3"];
+pub const RESERVED: [&str; 1] = ["http"];
 
 /// Keys of the document root (outside any section). Written after a
 /// section header they belong to that section, a common TOML slip that gets
@@ -83,6 +85,10 @@ pub struct StackConfig {
     pub sntp: SntpSection,
     /// `[dhcp]`: the DHCP client.
     pub dhcp: DhcpSection,
+    /// `[smtp]`: the SMTP client the application embeds.
+    pub smtp: SmtpSection,
+    /// `[pop3]`: the POP3 client the application embeds.
+    pub pop3: Pop3Section,
     /// Reserved sections present in the file, in file order.
     pub reserved: Vec<ReservedSection>,
 }
@@ -152,6 +158,10 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         }
     }
     reserved.sort_by_key(|s| s.span_start());
+    let mut smtp = section::<SmtpSection>(&mut r);
+    smtp.resolve(&dns, &tcp, r.diags());
+    let mut pop3 = section::<Pop3Section>(&mut r);
+    pop3.resolve(&dns, &tcp, r.diags());
     r.finish();
 
     diags.finish(StackConfig {
@@ -167,6 +177,8 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         netbios,
         sntp,
         dhcp,
+        smtp,
+        pop3,
         reserved,
     })
 }

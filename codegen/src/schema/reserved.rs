@@ -1,4 +1,4 @@
-//! Reserved sections (`[http]`, `[smtp]`, `[pop3]`): accepted with any content, kept as
+//! Reserved sections (`[http]`): accepted with any content, kept as
 //! written, generating nothing yet.
 
 use std::collections::BTreeMap;

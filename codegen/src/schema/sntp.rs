@@ -148,7 +148,7 @@ impl Section for SntpSection {
 
 /// Why `name` is not a host name (labels of letters, digits, `-` and `_`,
 /// 1 to 63 bytes, dot-separated, at most 253 bytes; a trailing dot is fine).
-fn bad_host_name(name: &str) -> Option<&'static str> {
+pub(super) fn bad_host_name(name: &str) -> Option<&'static str> {
     let n = name.strip_suffix('.').unwrap_or(name);
     if n.is_empty() {
         return Some("empty");

@@ -1,0 +1,934 @@
+//! Mail for the reference device: a status email with an attachment
+//! (SMTP) and a mailbox check (POP3), plus their log lines.
+//!
+//! The clients are the configuration's `Config::Smtp` / `Config::Pop3`
+//! types, embedded here because their TCP callbacks come to the
+//! application (see `emberstack::mail`). Some configurations of the device
+//! (`examples/configs/`) have no mail; the app-local traits [`Sender`] and
+//! [`Checker`] let the generic code treat "not configured" as a logged
+//! refusal, as `names.rs` does for DNS and SNTP.
+//!
+//! Log lines: `smtp: sent to ADDR in MS ms rewinds=N` (rewinds: times TCP
+//! went back in the message), `smtp: failed CODE text
+//! (step)` (or `smtp: failed timeout (step)`...), `smtp: progress STATE`;
+//! `pop3: message N from=ADDR subject=TEXT`, `pop3: end N lines=L
+//! pieces=P longest=B bytes=B crc32=X` (over the header lines, an empty
+//! line and the body lines as delivered, each followed by LF),
+//! `pop3: deleted N`, `pop3: done messages=M deleted=D`, `pop3: failed
+//! ...`, `pop3: progress STATE`.
+
+use crate::tcp_services::{crc32_update, pattern_byte};
+use crate::Log;
+use core::fmt::{self, Write as _};
+use emberstack::iface::PayloadSink;
+use emberstack::nic::Nic;
+use emberstack::pop3::{
+    Disposition, Line, Mailbox, MessageInfo, Pop3Client, Pop3Error, Pop3Settings, Pop3State,
+    Pop3Summary,
+};
+use emberstack::service::Disabled;
+use emberstack::smtp::{
+    Attachment, Outgoing, Part, SmtpClient, SmtpError, SmtpSettings, SmtpState,
+};
+use emberstack::tcp::{TcpEvent, TcpHandle, TcpReader};
+use emberstack::{Config, Duration, Instant, Stack};
+
+/// Bytes of the generated attachment when no file is given.
+pub const GENERATED_ATTACHMENT: u32 = 4096;
+/// Room for the status text of a status email.
+const STATUS_TEXT: usize = 384;
+/// Room for the last message's `From:` / `Subject:` shown by the UI.
+const LAST_LEN: usize = 64;
+
+/// Mail settings from the command line (or, later, the settings page);
+/// what is `None` comes from `stack.toml`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MailOptions {
+    /// The SMTP server (address or host name).
+    pub smtp_server: Option<&'static str>,
+    /// The POP3 server.
+    pub pop3_server: Option<&'static str>,
+    /// User name for both servers.
+    pub user: Option<&'static str>,
+    /// Password for both servers.
+    pub password: Option<&'static str>,
+    /// Send to the recipient's mail exchange (MX) instead of a server.
+    pub smtp_mx: bool,
+    /// Recipient of the status email; set: one is sent at start.
+    pub to: Option<&'static str>,
+    /// Sender (default `ember@` the recipient's domain).
+    pub from: Option<&'static str>,
+    /// Text instead of the generated status report.
+    pub body: Option<&'static [u8]>,
+    /// Attachment (file name, bytes) instead of the generated 4 KB.
+    pub attachment: Option<(&'static str, &'static [u8])>,
+    /// Check the mailbox once at start.
+    pub check_at_start: bool,
+    /// Delete messages whose subject contains this (`""`: all); default:
+    /// keep every message.
+    pub delete_matching: Option<&'static str>,
+    /// Per-step timeout instead of `stack.toml`'s (seconds).
+    pub timeout_secs: Option<u32>,
+    /// Periodic check interval instead of `stack.toml`'s (seconds, 0 off).
+    pub interval_secs: Option<u32>,
+    /// Repeat the start-up send and check this many times more, each after
+    /// the previous one's outcome (scripted runs: a button pressed again).
+    pub repeat: u32,
+}
+
+/// The status email: headers from the options, the text from a report
+/// written when the send starts (or a file), the attachment from a file or
+/// generated. Everything stays fixed while the send runs, so any position
+/// can be read again (the retransmission rewind).
+#[derive(Clone, Copy, Debug)]
+pub struct StatusMail {
+    opts: MailOptions,
+    from: [u8; 64],
+    from_len: usize,
+    subject: [u8; 40],
+    subject_len: usize,
+    text: [u8; STATUS_TEXT],
+    text_len: usize,
+}
+
+/// A `fmt::Write` into a fixed buffer (cuts what does not fit).
+struct Buf<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl fmt::Write for Buf<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.buf.len() - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+fn as_str(b: &[u8]) -> &str {
+    core::str::from_utf8(b).unwrap_or("?")
+}
+
+impl StatusMail {
+    fn new(opts: MailOptions, device: &str) -> StatusMail {
+        let mut m = StatusMail {
+            opts,
+            from: [0; 64],
+            from_len: 0,
+            subject: [0; 40],
+            subject_len: 0,
+            text: [0; STATUS_TEXT],
+            text_len: 0,
+        };
+        let mut b = Buf {
+            buf: &mut m.from,
+            len: 0,
+        };
+        let _ = match (opts.from, opts.to) {
+            (Some(f), _) => b.write_str(f),
+            (None, Some(to)) => write!(
+                b,
+                "ember@{}",
+                to.rsplit_once('@').map_or("localhost", |(_, d)| d)
+            ),
+            (None, None) => b.write_str("ember@localhost"),
+        };
+        m.from_len = b.len;
+        let mut b = Buf {
+            buf: &mut m.subject,
+            len: 0,
+        };
+        let _ = write!(b, "{device} status");
+        m.subject_len = b.len;
+        m
+    }
+
+    /// Writes the status report (frozen until the next send).
+    fn report(&mut self, args: fmt::Arguments<'_>) {
+        let mut b = Buf {
+            buf: &mut self.text,
+            len: 0,
+        };
+        let _ = b.write_fmt(args);
+        self.text_len = b.len;
+    }
+
+    fn attachment_len(&self) -> u32 {
+        match self.opts.attachment {
+            Some((_, bytes)) => bytes.len() as u32,
+            None => GENERATED_ATTACHMENT,
+        }
+    }
+}
+
+impl Outgoing for StatusMail {
+    fn from(&self) -> &str {
+        as_str(&self.from[..self.from_len])
+    }
+    fn to(&self, index: usize) -> Option<&str> {
+        (index == 0).then_some(self.opts.to).flatten()
+    }
+    fn subject(&self) -> &str {
+        as_str(&self.subject[..self.subject_len])
+    }
+    fn attachment(&self) -> Option<Attachment<'_>> {
+        Some(Attachment {
+            file_name: self.opts.attachment.map_or("status.bin", |(name, _)| name),
+            content_type: "application/octet-stream",
+        })
+    }
+    fn read(&mut self, part: Part, at: u32, buf: &mut [u8]) -> usize {
+        let at = at as usize;
+        match (part, self.opts.attachment) {
+            (Part::Text, _) => {
+                let text = self.opts.body.unwrap_or(&self.text[..self.text_len]);
+                let rest = text.get(at..).unwrap_or(&[]);
+                let n = rest.len().min(buf.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                n
+            }
+            (Part::Attachment, Some((_, bytes))) => {
+                let rest = bytes.get(at..).unwrap_or(&[]);
+                let n = rest.len().min(buf.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                n
+            }
+            (Part::Attachment, None) => {
+                let left = (self.attachment_len() as usize).saturating_sub(at);
+                let n = left.min(buf.len());
+                for (i, b) in buf[..n].iter_mut().enumerate() {
+                    *b = pattern_byte((at + i) as u64);
+                }
+                n
+            }
+        }
+    }
+    fn server(&self) -> Option<&str> {
+        self.opts.smtp_server
+    }
+    fn credentials(&self) -> Option<(&str, &str)> {
+        self.opts.user.zip(self.opts.password)
+    }
+    fn use_mx(&self) -> Option<bool> {
+        self.opts.smtp_mx.then_some(true)
+    }
+}
+
+/// The mailbox side: what the device remembers of the messages it reads.
+#[derive(Clone, Copy, Debug)]
+pub struct InboxState {
+    opts: MailOptions,
+    lines: u32,
+    pieces: u32,
+    longest: usize,
+    bytes: u64,
+    crc: u32,
+    /// The current line has more pieces to come.
+    in_line: bool,
+    deleting: bool,
+    /// `From:` address of the last message read.
+    pub last_from: [u8; LAST_LEN],
+    /// Its length.
+    pub last_from_len: usize,
+    /// `Subject:` of the last message read.
+    pub last_subject: [u8; LAST_LEN],
+    /// Its length.
+    pub last_subject_len: usize,
+}
+
+impl Default for InboxState {
+    fn default() -> Self {
+        InboxState {
+            opts: MailOptions::default(),
+            lines: 0,
+            pieces: 0,
+            longest: 0,
+            bytes: 0,
+            crc: 0,
+            in_line: false,
+            deleting: false,
+            last_from: [0; LAST_LEN],
+            last_from_len: 0,
+            last_subject: [0; LAST_LEN],
+            last_subject_len: 0,
+        }
+    }
+}
+
+impl InboxState {
+    fn piece(&mut self, line: &Line<'_>) {
+        self.pieces += 1;
+        self.longest = self.longest.max(line.bytes.len());
+        self.bytes += line.bytes.len() as u64;
+        self.crc = crc32_update(self.crc, line.bytes);
+        if !line.more {
+            self.crc = crc32_update(self.crc, b"\n");
+            self.lines += 1;
+        }
+        self.in_line = line.more;
+    }
+}
+
+/// Bytes as log text: UTF-8 as is, other bytes as `?`.
+struct Text<'a>(&'a [u8]);
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                f.write_char(if c.is_control() { '?' } else { c })?;
+            }
+            if !chunk.invalid().is_empty() {
+                f.write_char('?')?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The mailbox the POP3 client calls: logs and decides keep or delete.
+struct Inbox<'a, L: Log> {
+    log: &'a mut L,
+    state: &'a mut InboxState,
+}
+
+impl<L: Log> Mailbox for Inbox<'_, L> {
+    fn server(&self) -> Option<&str> {
+        self.state.opts.pop3_server
+    }
+    fn credentials(&self) -> Option<(&str, &str)> {
+        self.state.opts.user.zip(self.state.opts.password)
+    }
+    fn header(&mut self, _number: u32, line: Line<'_>) {
+        self.state.piece(&line);
+    }
+    fn message(&mut self, info: &MessageInfo<'_>) {
+        // The empty line between headers and body counts as a line.
+        self.state.piece(&Line {
+            bytes: b"",
+            more: false,
+        });
+        self.log.line(format_args!(
+            "pop3: message {} from={} subject={}",
+            info.number,
+            Text(info.address()),
+            Text(info.subject)
+        ));
+        let s = &mut *self.state;
+        let n = info.address().len().min(LAST_LEN);
+        s.last_from[..n].copy_from_slice(&info.address()[..n]);
+        s.last_from_len = n;
+        let n = info.subject.len().min(LAST_LEN);
+        s.last_subject[..n].copy_from_slice(&info.subject[..n]);
+        s.last_subject_len = n;
+        s.deleting = match s.opts.delete_matching {
+            Some(needle) => info
+                .subject
+                .windows(needle.len().max(1))
+                .any(|w| needle.is_empty() || w == needle.as_bytes()),
+            None => false,
+        };
+    }
+    fn line(&mut self, _number: u32, line: Line<'_>) {
+        self.state.piece(&line);
+    }
+    fn end(&mut self, number: u32) -> Disposition {
+        let s = &mut *self.state;
+        self.log.line(format_args!(
+            "pop3: end {number} lines={} pieces={} longest={} bytes={} crc32={:08x}",
+            s.lines, s.pieces, s.longest, s.bytes, s.crc
+        ));
+        let keep = !s.deleting;
+        *s = InboxState {
+            opts: s.opts,
+            last_from: s.last_from,
+            last_from_len: s.last_from_len,
+            last_subject: s.last_subject,
+            last_subject_len: s.last_subject_len,
+            ..InboxState::default()
+        };
+        if keep {
+            self.log.line(format_args!("pop3: keep {number}"));
+            Disposition::Keep
+        } else {
+            Disposition::Delete
+        }
+    }
+    fn deleted(&mut self, number: u32) {
+        self.log.line(format_args!("pop3: deleted {number}"));
+    }
+}
+
+/// The SMTP client as the device uses it, or its absence.
+pub trait Sender {
+    /// Whether `[smtp]` is configured.
+    const ENABLED: bool;
+    /// Starts a send.
+    fn send(&mut self, m: &StatusMail, unix: Option<u64>, random: u64) -> Result<(), SmtpError>;
+    /// Runs it; the outcome once it is over.
+    fn poll<C: Config, N: Nic>(
+        &mut self,
+        stack: &mut Stack<C>,
+        nic: &mut N,
+        now: Instant,
+        m: &StatusMail,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Option<Result<(), SmtpError>>;
+    /// See `SmtpClient::poll_at`.
+    fn poll_at(&self) -> Option<Instant>;
+    /// The progress.
+    fn state(&self) -> SmtpState;
+    /// Times TCP went back in the message.
+    fn rewinds(&self) -> u32;
+    /// Whether the socket is the client's.
+    fn owns(&self, socket: TcpHandle) -> bool;
+    /// See `SmtpClient::tcp_event`.
+    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent);
+    /// See `SmtpClient::tcp_received`.
+    fn tcp_received<N: Nic>(
+        &mut self,
+        socket: TcpHandle,
+        data: &mut TcpReader<'_, N>,
+        m: &StatusMail,
+    ) -> usize;
+    /// See `SmtpClient::tcp_produce`.
+    fn tcp_produce(
+        &mut self,
+        socket: TcpHandle,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        m: &mut StatusMail,
+    );
+    /// See `SmtpClient::tcp_wants_close`.
+    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool;
+    /// See `SmtpClient::set_timeout`.
+    fn set_timeout(&mut self, timeout: Duration);
+}
+
+impl<S: SmtpSettings> Sender for SmtpClient<S> {
+    const ENABLED: bool = true;
+    fn send(&mut self, m: &StatusMail, unix: Option<u64>, random: u64) -> Result<(), SmtpError> {
+        SmtpClient::send(self, m, unix, random)
+    }
+    fn poll<C: Config, N: Nic>(
+        &mut self,
+        stack: &mut Stack<C>,
+        nic: &mut N,
+        now: Instant,
+        m: &StatusMail,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Option<Result<(), SmtpError>> {
+        SmtpClient::poll(self, stack, nic, now, m, random)
+    }
+    fn poll_at(&self) -> Option<Instant> {
+        SmtpClient::poll_at(self)
+    }
+    fn state(&self) -> SmtpState {
+        SmtpClient::state(self)
+    }
+    fn rewinds(&self) -> u32 {
+        self.stats().rewinds
+    }
+    fn owns(&self, socket: TcpHandle) -> bool {
+        SmtpClient::owns(self, socket)
+    }
+    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
+        SmtpClient::tcp_event(self, socket, event)
+    }
+    fn tcp_received<N: Nic>(
+        &mut self,
+        socket: TcpHandle,
+        data: &mut TcpReader<'_, N>,
+        m: &StatusMail,
+    ) -> usize {
+        SmtpClient::tcp_received(self, socket, data, m)
+    }
+    fn tcp_produce(
+        &mut self,
+        socket: TcpHandle,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        m: &mut StatusMail,
+    ) {
+        SmtpClient::tcp_produce(self, socket, offset, max, sink, m)
+    }
+    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
+        SmtpClient::tcp_wants_close(self, socket)
+    }
+    fn set_timeout(&mut self, timeout: Duration) {
+        SmtpClient::set_timeout(self, timeout)
+    }
+}
+
+impl Sender for Disabled {
+    const ENABLED: bool = false;
+    fn send(&mut self, _: &StatusMail, _: Option<u64>, _: u64) -> Result<(), SmtpError> {
+        Err(SmtpError::Disabled)
+    }
+    fn poll<C: Config, N: Nic>(
+        &mut self,
+        _: &mut Stack<C>,
+        _: &mut N,
+        _: Instant,
+        _: &StatusMail,
+        _: &mut dyn FnMut() -> u32,
+    ) -> Option<Result<(), SmtpError>> {
+        None
+    }
+    fn poll_at(&self) -> Option<Instant> {
+        None
+    }
+    fn state(&self) -> SmtpState {
+        SmtpState::Idle
+    }
+    fn rewinds(&self) -> u32 {
+        0
+    }
+    fn owns(&self, _: TcpHandle) -> bool {
+        false
+    }
+    fn tcp_event(&mut self, _: TcpHandle, _: TcpEvent) {}
+    fn tcp_received<N: Nic>(
+        &mut self,
+        _: TcpHandle,
+        data: &mut TcpReader<'_, N>,
+        _: &StatusMail,
+    ) -> usize {
+        data.len()
+    }
+    fn tcp_produce(
+        &mut self,
+        _: TcpHandle,
+        _: u32,
+        _: usize,
+        _: &mut dyn PayloadSink,
+        _: &mut StatusMail,
+    ) {
+    }
+    fn tcp_wants_close(&mut self, _: TcpHandle) -> bool {
+        false
+    }
+    fn set_timeout(&mut self, _: Duration) {}
+}
+
+/// The POP3 client as the device uses it, or its absence.
+pub trait Checker {
+    /// Whether `[pop3]` is configured.
+    const ENABLED: bool;
+    /// Starts a check.
+    fn receive<M: Mailbox>(&mut self, mailbox: &M) -> Result<(), Pop3Error>;
+    /// Runs it (and the periodic check); the outcome once it is over.
+    fn poll<C: Config, N: Nic, M: Mailbox>(
+        &mut self,
+        stack: &mut Stack<C>,
+        nic: &mut N,
+        now: Instant,
+        mailbox: &M,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Option<Result<Pop3Summary, Pop3Error>>;
+    /// See `Pop3Client::poll_at`.
+    fn poll_at(&self) -> Option<Instant>;
+    /// The progress.
+    fn state(&self) -> Pop3State;
+    /// Whether the socket is the client's.
+    fn owns(&self, socket: TcpHandle) -> bool;
+    /// See `Pop3Client::tcp_event`.
+    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent);
+    /// See `Pop3Client::tcp_received`.
+    fn tcp_received<N: Nic, M: Mailbox>(
+        &mut self,
+        socket: TcpHandle,
+        data: &mut TcpReader<'_, N>,
+        mailbox: &mut M,
+    ) -> usize;
+    /// See `Pop3Client::tcp_produce`.
+    fn tcp_produce<M: Mailbox>(
+        &mut self,
+        socket: TcpHandle,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        mailbox: &M,
+    );
+    /// See `Pop3Client::tcp_wants_close`.
+    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool;
+    /// See `Pop3Client::set_timeout`.
+    fn set_timeout(&mut self, timeout: Duration);
+    /// See `Pop3Client::set_interval`.
+    fn set_interval(&mut self, interval: Duration);
+}
+
+impl<S: Pop3Settings> Checker for Pop3Client<S> {
+    const ENABLED: bool = true;
+    fn receive<M: Mailbox>(&mut self, mailbox: &M) -> Result<(), Pop3Error> {
+        Pop3Client::receive(self, mailbox)
+    }
+    fn poll<C: Config, N: Nic, M: Mailbox>(
+        &mut self,
+        stack: &mut Stack<C>,
+        nic: &mut N,
+        now: Instant,
+        mailbox: &M,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Option<Result<Pop3Summary, Pop3Error>> {
+        Pop3Client::poll(self, stack, nic, now, mailbox, random)
+    }
+    fn poll_at(&self) -> Option<Instant> {
+        Pop3Client::poll_at(self)
+    }
+    fn state(&self) -> Pop3State {
+        Pop3Client::state(self)
+    }
+    fn owns(&self, socket: TcpHandle) -> bool {
+        Pop3Client::owns(self, socket)
+    }
+    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
+        Pop3Client::tcp_event(self, socket, event)
+    }
+    fn tcp_received<N: Nic, M: Mailbox>(
+        &mut self,
+        socket: TcpHandle,
+        data: &mut TcpReader<'_, N>,
+        mailbox: &mut M,
+    ) -> usize {
+        Pop3Client::tcp_received(self, socket, data, mailbox)
+    }
+    fn tcp_produce<M: Mailbox>(
+        &mut self,
+        socket: TcpHandle,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        mailbox: &M,
+    ) {
+        Pop3Client::tcp_produce(self, socket, offset, max, sink, mailbox)
+    }
+    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
+        Pop3Client::tcp_wants_close(self, socket)
+    }
+    fn set_timeout(&mut self, timeout: Duration) {
+        Pop3Client::set_timeout(self, timeout)
+    }
+    fn set_interval(&mut self, interval: Duration) {
+        Pop3Client::set_interval(self, interval)
+    }
+}
+
+impl Checker for Disabled {
+    const ENABLED: bool = false;
+    fn receive<M: Mailbox>(&mut self, _: &M) -> Result<(), Pop3Error> {
+        Err(Pop3Error::Disabled)
+    }
+    fn poll<C: Config, N: Nic, M: Mailbox>(
+        &mut self,
+        _: &mut Stack<C>,
+        _: &mut N,
+        _: Instant,
+        _: &M,
+        _: &mut dyn FnMut() -> u32,
+    ) -> Option<Result<Pop3Summary, Pop3Error>> {
+        None
+    }
+    fn poll_at(&self) -> Option<Instant> {
+        None
+    }
+    fn state(&self) -> Pop3State {
+        Pop3State::Idle
+    }
+    fn owns(&self, _: TcpHandle) -> bool {
+        false
+    }
+    fn tcp_event(&mut self, _: TcpHandle, _: TcpEvent) {}
+    fn tcp_received<N: Nic, M: Mailbox>(
+        &mut self,
+        _: TcpHandle,
+        data: &mut TcpReader<'_, N>,
+        _: &mut M,
+    ) -> usize {
+        data.len()
+    }
+    fn tcp_produce<M: Mailbox>(
+        &mut self,
+        _: TcpHandle,
+        _: u32,
+        _: usize,
+        _: &mut dyn PayloadSink,
+        _: &M,
+    ) {
+    }
+    fn tcp_wants_close(&mut self, _: TcpHandle) -> bool {
+        false
+    }
+    fn set_timeout(&mut self, _: Duration) {}
+    fn set_interval(&mut self, _: Duration) {}
+}
+
+/// The device's mail: both clients, the status email and the inbox state.
+pub struct Mail<C: Config> {
+    smtp: C::Smtp,
+    pop3: C::Pop3,
+    outgoing: StatusMail,
+    inbox: InboxState,
+    /// A send / check asked for before the interface had an address.
+    send_pending: bool,
+    check_pending: bool,
+    shown_smtp: Option<SmtpState>,
+    shown_pop3: Option<Pop3State>,
+    /// When the current send started (for the log).
+    send_started: Instant,
+    /// Repeats left of the start-up send / check.
+    repeat_send: u32,
+    repeat_check: u32,
+}
+
+/// A state with its changing counter zeroed, so progress is logged once
+/// per step.
+fn smtp_key(s: SmtpState) -> SmtpState {
+    match s {
+        SmtpState::Sending { .. } => SmtpState::Sending { acked: 0 },
+        s => s,
+    }
+}
+
+impl<C: Config> Mail<C>
+where
+    C::Smtp: Sender,
+    C::Pop3: Checker,
+{
+    /// The clients with `opts` applied.
+    pub fn new(opts: MailOptions) -> Self {
+        let mut m: Mail<C> = Mail {
+            smtp: C::Smtp::default(),
+            pop3: C::Pop3::default(),
+            outgoing: StatusMail::new(opts, C::DEVICE_NAME),
+            inbox: InboxState {
+                opts,
+                ..InboxState::default()
+            },
+            send_pending: opts.to.is_some(),
+            check_pending: opts.check_at_start,
+            shown_smtp: None,
+            shown_pop3: None,
+            send_started: Instant::ZERO,
+            repeat_send: if opts.to.is_some() { opts.repeat } else { 0 },
+            repeat_check: if opts.check_at_start { opts.repeat } else { 0 },
+        };
+        if let Some(t) = opts.timeout_secs {
+            let t = Duration::from_secs(u64::from(t));
+            Sender::set_timeout(&mut m.smtp, t);
+            Checker::set_timeout(&mut m.pop3, t);
+        }
+        if let Some(i) = opts.interval_secs {
+            Checker::set_interval(&mut m.pop3, Duration::from_secs(u64::from(i)));
+        }
+        m
+    }
+
+    /// TCP sockets the mail clients may use at once.
+    pub const SOCKETS: usize =
+        <C::Smtp as Sender>::ENABLED as usize + <C::Pop3 as Checker>::ENABLED as usize;
+
+    /// Asks for a status email (sent once the interface has an address).
+    pub fn request_send(&mut self) {
+        self.send_pending = true;
+    }
+
+    /// Asks for a mailbox check.
+    pub fn request_check(&mut self) {
+        self.check_pending = true;
+    }
+
+    /// The SMTP progress (for a status page).
+    pub fn smtp_state(&self) -> SmtpState {
+        self.smtp.state()
+    }
+
+    /// The POP3 progress.
+    pub fn pop3_state(&self) -> Pop3State {
+        self.pop3.state()
+    }
+
+    /// The last message read: (from, subject).
+    pub fn last_message(&self) -> (&[u8], &[u8]) {
+        (
+            &self.inbox.last_from[..self.inbox.last_from_len],
+            &self.inbox.last_subject[..self.inbox.last_subject_len],
+        )
+    }
+
+    /// Whether `socket` belongs to a mail client.
+    pub fn owns(&self, socket: TcpHandle) -> bool {
+        self.smtp.owns(socket) || self.pop3.owns(socket)
+    }
+
+    /// When the clients next need a poll.
+    pub fn poll_at(&self) -> Option<Instant> {
+        emberstack::service::earliest(self.smtp.poll_at(), self.pop3.poll_at())
+    }
+
+    /// True when a send waits only for the status report: the caller
+    /// writes it with [`Mail::report`] before the next [`Mail::poll`].
+    pub fn wants_report(&self, online: bool) -> bool {
+        self.send_pending && online
+    }
+
+    /// Writes the status email's text (frozen until the next send).
+    pub fn report(&mut self, args: fmt::Arguments<'_>) {
+        self.outgoing.report(args);
+    }
+
+    /// Starts what is pending, runs both clients and logs their outcomes.
+    pub fn poll<N: Nic, L: Log>(
+        &mut self,
+        stack: &mut Stack<C>,
+        nic: &mut N,
+        now: Instant,
+        unix: Option<u64>,
+        log: &mut L,
+        random: &mut dyn FnMut() -> u32,
+    ) -> bool {
+        let mut busy = false;
+        let online = stack.ipv4().is_some();
+        if self.send_pending && online {
+            self.send_pending = false;
+            let id = (u64::from(random()) << 32) | u64::from(random());
+            self.send_started = now;
+            match self.smtp.send(&self.outgoing, unix, id) {
+                Ok(()) => log.line(format_args!(
+                    "smtp: sending to {} ({} byte attachment)",
+                    self.outgoing.to(0).unwrap_or("?"),
+                    self.outgoing.attachment_len()
+                )),
+                Err(e) => log.line(format_args!("smtp: failed {e}")),
+            }
+            busy = true;
+        }
+        if self.check_pending && online {
+            self.check_pending = false;
+            let inbox = Inbox {
+                log: &mut *log,
+                state: &mut self.inbox,
+            };
+            if let Err(e) = self.pop3.receive(&inbox) {
+                log.line(format_args!("pop3: failed {e}"));
+            }
+            busy = true;
+        }
+        let sent = self.smtp.poll(stack, nic, now, &self.outgoing, random);
+        if sent.is_some() && self.repeat_send > 0 {
+            self.repeat_send -= 1;
+            self.send_pending = true;
+        }
+        match sent {
+            Some(Ok(())) => {
+                log.line(format_args!(
+                    "smtp: sent to {} in {} ms rewinds={}",
+                    self.outgoing.to(0).unwrap_or("?"),
+                    now.since(self.send_started).millis(),
+                    self.smtp.rewinds()
+                ));
+                busy = true;
+            }
+            Some(Err(e)) => {
+                log.line(format_args!("smtp: failed {e}"));
+                busy = true;
+            }
+            None => {}
+        }
+        let outcome = {
+            let inbox = Inbox {
+                log: &mut *log,
+                state: &mut self.inbox,
+            };
+            self.pop3.poll(stack, nic, now, &inbox, random)
+        };
+        if outcome.is_some() && self.repeat_check > 0 {
+            self.repeat_check -= 1;
+            self.check_pending = true;
+        }
+        match outcome {
+            Some(Ok(s)) => {
+                log.line(format_args!(
+                    "pop3: done messages={} deleted={}",
+                    s.messages, s.deleted
+                ));
+                busy = true;
+            }
+            Some(Err(e)) => {
+                log.line(format_args!("pop3: failed {e}"));
+                busy = true;
+            }
+            None => {}
+        }
+        let s = smtp_key(self.smtp.state());
+        if self.shown_smtp != Some(s) {
+            if self.shown_smtp.is_some() || s != SmtpState::Idle {
+                log.line(format_args!("smtp: progress {s}"));
+            }
+            self.shown_smtp = Some(s);
+        }
+        let p = match self.pop3.state() {
+            Pop3State::Retrieving { number, count } => Pop3State::Retrieving { number, count },
+            p => p,
+        };
+        if self.shown_pop3 != Some(p) {
+            if self.shown_pop3.is_some() || p != Pop3State::Idle {
+                log.line(format_args!("pop3: progress {p}"));
+            }
+            self.shown_pop3 = Some(p);
+        }
+        busy
+    }
+
+    /// Forwards a TCP event of a mail socket.
+    pub fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
+        self.smtp.tcp_event(socket, event);
+        self.pop3.tcp_event(socket, event);
+    }
+
+    /// Forwards received data of a mail socket.
+    pub fn tcp_received<N: Nic, L: Log>(
+        &mut self,
+        socket: TcpHandle,
+        data: &mut TcpReader<'_, N>,
+        log: &mut L,
+    ) -> usize {
+        if self.smtp.owns(socket) {
+            return self.smtp.tcp_received(socket, data, &self.outgoing);
+        }
+        let mut inbox = Inbox {
+            log,
+            state: &mut self.inbox,
+        };
+        self.pop3.tcp_received(socket, data, &mut inbox)
+    }
+
+    /// Produces the stream of a mail socket.
+    pub fn tcp_produce<L: Log>(
+        &mut self,
+        socket: TcpHandle,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        log: &mut L,
+    ) {
+        if self.smtp.owns(socket) {
+            self.smtp
+                .tcp_produce(socket, offset, max, sink, &mut self.outgoing);
+            return;
+        }
+        let inbox = Inbox {
+            log,
+            state: &mut self.inbox,
+        };
+        self.pop3.tcp_produce(socket, offset, max, sink, &inbox);
+    }
+
+    /// Whether a mail socket may close.
+    pub fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
+        self.smtp.tcp_wants_close(socket) || self.pop3.tcp_wants_close(socket)
+    }
+}

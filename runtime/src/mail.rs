@@ -1,0 +1,733 @@
+//! What the [`smtp`](crate::smtp) and [`pop3`](crate::pop3) clients share:
+//! the way to the server (name → address → TCP connection, each step under
+//! a deadline), the command stream produced by offset, the reply text kept
+//! for a failure, and the end of a session (close, or abort, then idle).
+//!
+//! # Components, not services
+//!
+//! The mail clients are components the application embeds (its
+//! `Config::Smtp` and `Config::Pop3` types), not services the stack owns.
+//! In the middle of a session they call the application — for message
+//! bytes, for each mailbox line, for keep-or-delete — and they do it from
+//! the TCP callbacks the application receives anyway for the socket the
+//! client opened. As stack services every [`App`] would have to implement
+//! the mail traits, mail or not. The application therefore:
+//!
+//! 1. keeps the client and calls its `poll` after [`Stack::poll`] (DNS,
+//!    connecting, deadlines, closing happen there: it has the stack);
+//! 2. forwards `tcp_event`, `tcp_received`, `tcp_produce` and
+//!    `tcp_wants_close` for the socket the client [`owns`](crate::smtp::SmtpClient::owns),
+//!    passing its message source or mailbox along;
+//! 3. includes the client's `poll_at` in its sleep.
+//!
+//! # The command stream
+//!
+//! TCP pulls outgoing bytes by stream offset and asks for an older offset
+//! again to retransmit (see [`tcp`](crate::tcp)). Both protocols are
+//! strictly command → reply, so the stream is a sequence of commands, each
+//! starting where the previous one ended. A client knows the offset where
+//! its current command starts and regenerates the command's bytes from its
+//! state (command, arguments from the application) for any offset inside
+//! it. Nothing is buffered; a retransmission is byte-identical because the
+//! same state gives the same bytes.
+
+use crate::config::Config;
+use crate::dns::{DnsError, DnsHandle, Resolver};
+use crate::iface::PayloadSink;
+use crate::nic::Nic;
+use crate::stack::{App, Stack};
+use crate::tcp::{TcpError, TcpEvent, TcpHandle, TcpState};
+use crate::time::{Duration, Instant};
+use crate::udp::Endpoint;
+use crate::wire::Ipv4Address;
+use core::fmt;
+use core::task::Poll;
+
+/// A mail server as `stack.toml` names it (`server = "..."`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailServer {
+    /// An address.
+    Addr(Ipv4Address),
+    /// A host name, resolved through the stack's DNS client.
+    Name(&'static str),
+}
+
+/// Where a session connects to, as the client works it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target<'a> {
+    /// An address: connect at once.
+    Addr(Ipv4Address),
+    /// A host name: A query first.
+    Name(&'a str),
+    /// A mail domain: MX query, most preferred exchange with an address;
+    /// a domain without MX records is its own exchange (RFC 5321 §5.1).
+    Mx(&'a str),
+}
+
+impl<'a> Target<'a> {
+    /// An address written as a dotted quad, otherwise a host name.
+    pub(crate) fn parse(server: &'a str) -> Target<'a> {
+        match crate::sntp::parse_addr(server) {
+            Some(a) => Target::Addr(a),
+            None => Target::Name(server),
+        }
+    }
+
+    pub(crate) fn from_setting(server: MailServer) -> Target<'static> {
+        match server {
+            MailServer::Addr(a) => Target::Addr(a),
+            MailServer::Name(n) => Target::Name(n),
+        }
+    }
+}
+
+/// Bytes of a server's reply text kept in a failure (the rest is dropped).
+pub const REPLY_TEXT: usize = 60;
+
+/// The start of a server's reply text (after the code or `-ERR`), kept
+/// for the failure it caused. Only printable ASCII is kept; other bytes
+/// become `?`, so it is safe to log.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ReplyText {
+    len: u8,
+    bytes: [u8; REPLY_TEXT],
+}
+
+impl ReplyText {
+    /// No text.
+    pub const EMPTY: ReplyText = ReplyText {
+        len: 0,
+        bytes: [0; REPLY_TEXT],
+    };
+
+    /// The text (printable ASCII).
+    pub fn as_str(&self) -> &str {
+        let b = self.bytes.get(..usize::from(self.len)).unwrap_or(&[]);
+        core::str::from_utf8(b).unwrap_or("")
+    }
+
+    /// True when nothing was kept.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends one byte (dropped once full).
+    pub(crate) fn push(&mut self, b: u8) {
+        let c = if (0x20..0x7f).contains(&b) { b } else { b'?' };
+        if let Some(slot) = self.bytes.get_mut(usize::from(self.len)) {
+            *slot = c;
+            self.len = self.len.saturating_add(1);
+        }
+    }
+
+    /// The text of `bytes`, cut to [`REPLY_TEXT`].
+    pub fn from_bytes(bytes: &[u8]) -> ReplyText {
+        let mut t = ReplyText::EMPTY;
+        for &b in bytes.iter().take(REPLY_TEXT) {
+            t.push(b);
+        }
+        t
+    }
+
+    /// Drops trailing spaces (and a CR a line ended with).
+    pub(crate) fn trim_end(&mut self) {
+        while self.len > 0
+            && matches!(
+                self.bytes.get(usize::from(self.len).saturating_sub(1)),
+                Some(b' ' | b'?')
+            )
+        {
+            self.len = self.len.saturating_sub(1);
+        }
+    }
+}
+
+impl Default for ReplyText {
+    fn default() -> Self {
+        ReplyText::EMPTY
+    }
+}
+
+impl fmt::Display for ReplyText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for ReplyText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+/// A generator's view of the payload: it writes its whole output through
+/// `put`, and only the bytes in `[skip, skip + max)` reach the sink. With
+/// no sink it just counts (`pos` is then the output's length).
+pub(crate) struct Window<'s> {
+    sink: Option<&'s mut dyn PayloadSink>,
+    skip: usize,
+    left: usize,
+    /// Bytes generated so far (written or not).
+    pub(crate) pos: usize,
+}
+
+impl<'s> Window<'s> {
+    /// Passes `max` bytes from `skip` on to `sink`.
+    pub(crate) fn new(sink: &'s mut dyn PayloadSink, skip: usize, max: usize) -> Window<'s> {
+        Window {
+            sink: Some(sink),
+            skip,
+            left: max,
+            pos: 0,
+        }
+    }
+
+    /// Only counts.
+    pub(crate) fn counter() -> Window<'static> {
+        Window {
+            sink: None,
+            skip: 0,
+            left: 0,
+            pos: 0,
+        }
+    }
+
+    /// Bytes the sink can still take.
+    pub(crate) fn remaining(&self) -> usize {
+        self.left
+    }
+
+    /// Generates `bytes`.
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
+        let start = self.pos;
+        self.pos = start.saturating_add(bytes.len());
+        if self.left == 0 || self.pos <= self.skip {
+            return;
+        }
+        let from = self.skip.saturating_sub(start);
+        let take = bytes.len().saturating_sub(from).min(self.left);
+        if let (Some(sink), Some(part)) = (
+            self.sink.as_deref_mut(),
+            bytes.get(from..from.saturating_add(take)),
+        ) {
+            sink.write(part);
+        }
+        self.left = self.left.saturating_sub(take);
+    }
+
+    /// Generates the bytes of `text` that `keep` accepts (the others are
+    /// dropped: CR and LF in a header value, `<` in an address...).
+    pub(crate) fn put_filtered(&mut self, text: &[u8], keep: fn(u8) -> bool) {
+        for run in text.split(|&b| !keep(b)) {
+            self.put(run);
+        }
+    }
+
+    /// Generates `value` in decimal.
+    pub(crate) fn put_u64(&mut self, value: u64) {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let mut v = value;
+        loop {
+            i = i.saturating_sub(1);
+            if let Some(d) = buf.get_mut(i) {
+                *d = b'0'.saturating_add((v % 10) as u8);
+            }
+            v /= 10;
+            if v == 0 || i == 0 {
+                break;
+            }
+        }
+        self.put(buf.get(i..).unwrap_or(&[]));
+    }
+
+    /// Generates `value` as `digits` lowercase hex digits.
+    pub(crate) fn put_hex(&mut self, value: u64, digits: u32) {
+        for k in (0..digits.min(16)).rev() {
+            let nibble = (value >> k.saturating_mul(4)) & 0xf;
+            self.put(&[b"0123456789abcdef"
+                .get(nibble as usize)
+                .copied()
+                .unwrap_or(b'0')]);
+        }
+    }
+}
+
+/// A byte a command argument may contain: printable ASCII or UTF-8, no
+/// controls (so CR LF cannot end a command early and inject another).
+pub(crate) fn command_byte(b: u8) -> bool {
+    b >= 0x20 && b != 0x7f
+}
+
+/// Writes `bytes` as base64 (RFC 4648, padded) in 3-byte groups, so any
+/// length streams through a small buffer. Uses the `base64` crate.
+pub(crate) fn put_base64(w: &mut Window<'_>, bytes: &[u8]) {
+    use base64::Engine as _;
+    for chunk in bytes.chunks(48) {
+        let mut out = [0u8; 64];
+        let n = base64::engine::general_purpose::STANDARD
+            .encode_slice(chunk, &mut out)
+            .unwrap_or(0);
+        w.put(out.get(..n).unwrap_or(&[]));
+    }
+}
+
+/// How long a session waits for the server to close after its reply to
+/// QUIT before closing itself (then our socket goes through TIME-WAIT).
+pub const QUIT_GRACE: Duration = Duration::from_secs(1);
+/// How often a session retries getting a socket or a DNS slot.
+const RETRY: Duration = Duration::from_millis(100);
+
+/// Entropy for `tcp_connect` (its ISN key and port) from the caller's
+/// source, without the application itself (which holds the client).
+struct Entropy<'a>(&'a mut dyn FnMut() -> u32);
+
+impl App for Entropy<'_> {
+    fn random_u32(&mut self) -> u32 {
+        (self.0)()
+    }
+}
+
+/// Where a session's connection is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// No session.
+    #[default]
+    Idle,
+    /// Asked to start: resolve or connect on the next poll.
+    Start,
+    /// Waiting for DNS.
+    Resolving,
+    /// SYN sent (ARP first): waiting for the handshake.
+    Connecting,
+    /// Connected: the protocol runs.
+    Open,
+    /// Our side is closing; done when the connection is gone.
+    Closing,
+    /// Reset the connection on the next poll.
+    Aborting,
+    /// The connection is gone: the session reports its outcome.
+    Finished,
+}
+
+/// Why the way to the server failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LinkFailure {
+    Dns(DnsError),
+    Tcp(TcpError),
+    Timeout,
+}
+
+/// A session's connection: resolving, connecting, its deadline and its
+/// end. Both clients embed one.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Link {
+    pub(crate) phase: Phase,
+    pub(crate) socket: Option<TcpHandle>,
+    pub(crate) remote: Endpoint,
+    /// Our address when the connection was opened (SMTP's EHLO literal).
+    pub(crate) local: Ipv4Address,
+    query: Option<DnsHandle>,
+    /// The query is an MX query (no data → an A query for the domain).
+    query_mx: bool,
+    deadline: Option<Instant>,
+    /// A callback saw progress: the deadline restarts at the next poll
+    /// (callbacks do not get the time).
+    pub(crate) touched: bool,
+    /// The peer closed its side.
+    pub(crate) peer_closed: bool,
+    /// Closing: our FIN may go now (otherwise we wait for the peer's
+    /// first, until `grace`).
+    fin_now: bool,
+    /// Start: when to try again (no free socket or DNS slot yet);
+    /// Closing politely: when we stop waiting for the peer's FIN.
+    wake: Option<Instant>,
+    /// `remote.addr` is resolved (kept while no socket is free).
+    resolved: bool,
+    /// Stream offset the peer has acknowledged up to.
+    pub(crate) acked: u32,
+    /// Our bytes are not all acknowledged yet: TCP's retransmission (and
+    /// its own give-up) decides, not our reply deadline — after a loss
+    /// TCP's timer may back off past it.
+    pub(crate) sending: bool,
+}
+
+impl Link {
+    /// Starts a session: resolve or connect on the next poll.
+    pub(crate) fn start(&mut self) {
+        *self = Link {
+            phase: Phase::Start,
+            touched: true,
+            ..Link::default()
+        };
+    }
+
+    /// Whether `socket` is this session's connection.
+    pub(crate) fn owns(&self, socket: TcpHandle) -> bool {
+        self.socket == Some(socket)
+    }
+
+    /// The next deadline, for `poll_at`.
+    pub(crate) fn poll_at(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Idle => None,
+            Phase::Start => Some(self.wake.unwrap_or(Instant::ZERO)),
+            Phase::Aborting | Phase::Finished => Some(Instant::ZERO),
+            _ if self.touched => Some(Instant::ZERO),
+            Phase::Closing if !self.fin_now => {
+                crate::service::earliest(self.wake, self.deadline).or(Some(Instant::ZERO))
+            }
+            _ => self.deadline,
+        }
+    }
+
+    /// Closes gracefully now (FIN after what is being sent); done when
+    /// the connection is gone, aborted if that takes longer than the
+    /// timeout.
+    pub(crate) fn close(&mut self) {
+        self.fin_now = true;
+        self.close_after_peer();
+    }
+
+    /// Closes after the server's reply to QUIT: the server closes first
+    /// (RFC 5321 §4.1.1.10, RFC 1939 §6), so our socket skips TIME-WAIT
+    /// and is free at once; after [`QUIT_GRACE`] we close anyway.
+    pub(crate) fn close_after_peer(&mut self) {
+        match self.phase {
+            Phase::Open | Phase::Connecting if self.socket.is_some() => {
+                self.phase = Phase::Closing;
+                self.wake = None;
+                self.touched = true;
+            }
+            Phase::Closing | Phase::Finished | Phase::Idle => {}
+            _ => self.abort(),
+        }
+    }
+
+    /// Whether our FIN may go (see `close_after_peer`).
+    pub(crate) fn wants_close(&self) -> bool {
+        self.phase == Phase::Closing && (self.fin_now || self.peer_closed)
+    }
+
+    /// Resets the connection (or stops resolving) on the next poll.
+    pub(crate) fn abort(&mut self) {
+        if !matches!(self.phase, Phase::Finished | Phase::Idle) {
+            self.phase = Phase::Aborting;
+        }
+    }
+
+    /// A TCP event for our socket. Returns true when the connection is
+    /// gone (the socket was freed by the stack).
+    pub(crate) fn on_event(&mut self, event: TcpEvent) -> bool {
+        self.touched = true;
+        match event {
+            TcpEvent::Connected { .. } => {
+                if self.phase == Phase::Connecting {
+                    self.phase = Phase::Open;
+                }
+                false
+            }
+            TcpEvent::Acked { offset } => {
+                self.acked = offset;
+                false
+            }
+            TcpEvent::Retransmit { .. } => false,
+            TcpEvent::PeerClosed => {
+                self.peer_closed = true;
+                false
+            }
+            TcpEvent::Closed
+            | TcpEvent::Reset
+            | TcpEvent::TimedOut
+            | TcpEvent::RegenerationMismatch { .. } => {
+                self.socket = None;
+                if self.phase != Phase::Idle {
+                    self.phase = Phase::Finished;
+                }
+                true
+            }
+        }
+    }
+
+    /// Runs the connection's steps. `target` and `port` say where to
+    /// connect (read when the session starts). Returns a failure of the
+    /// way to the server or the deadline; the caller then aborts.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn poll<C: Config, N: Nic>(
+        &mut self,
+        stack: &mut Stack<C>,
+        nic: &mut N,
+        now: Instant,
+        target: Target<'_>,
+        port: u16,
+        timeout: Duration,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Result<(), LinkFailure> {
+        if self.touched || self.deadline.is_none() {
+            self.deadline = Some(now.after(timeout));
+            self.touched = false;
+        }
+        let due = self.deadline.is_some_and(|d| now >= d);
+        match self.phase {
+            Phase::Idle | Phase::Finished => Ok(()),
+            Phase::Start => {
+                if self.wake.is_some_and(|t| now < t) {
+                    return Ok(());
+                }
+                self.wake = Some(now.after(RETRY));
+                if stack.ipv4().is_none() {
+                    // No address yet (DHCP): wait for one until the deadline.
+                    return if due {
+                        Err(LinkFailure::Timeout)
+                    } else {
+                        Ok(())
+                    };
+                }
+                let addr = match target {
+                    Target::Addr(a) => Some(a),
+                    _ => self.resolved.then_some(self.remote.addr),
+                };
+                if let Some(addr) = addr {
+                    return match self.connect(stack, now, addr, port, random) {
+                        // Every socket busy (some in TIME-WAIT): again
+                        // shortly, until the deadline.
+                        Err(LinkFailure::Tcp(TcpError::NoFreeSocket)) if !due => {
+                            self.remote.addr = addr;
+                            self.resolved = true;
+                            Ok(())
+                        }
+                        r => r,
+                    };
+                }
+                let started = match target {
+                    Target::Addr(_) => return Ok(()),
+                    Target::Name(n) => stack.dns().start_resolve(n),
+                    Target::Mx(d) => stack.dns().start_mx(d),
+                };
+                match started {
+                    Ok(h) => {
+                        self.query = Some(h);
+                        self.query_mx = matches!(target, Target::Mx(_));
+                        self.phase = Phase::Resolving;
+                        Ok(())
+                    }
+                    // Another query holds every slot: try again next poll.
+                    Err(DnsError::NoFreeSlot) if !due => Ok(()),
+                    Err(DnsError::NoFreeSlot) => Err(LinkFailure::Timeout),
+                    Err(e) => Err(LinkFailure::Dns(e)),
+                }
+            }
+            Phase::Resolving => {
+                let Some(h) = self.query else {
+                    return Err(LinkFailure::Dns(DnsError::BadHandle));
+                };
+                let dns = stack.dns();
+                let r = if self.query_mx {
+                    dns.take_mx(h)
+                } else {
+                    dns.take_resolved(h)
+                };
+                match r {
+                    Poll::Pending if due => {
+                        dns.cancel(h);
+                        self.query = None;
+                        Err(LinkFailure::Timeout)
+                    }
+                    Poll::Pending => Ok(()),
+                    Poll::Ready(Ok(addr)) => {
+                        self.query = None;
+                        match self.connect(stack, now, addr, port, random) {
+                            Err(LinkFailure::Tcp(TcpError::NoFreeSocket)) if !due => {
+                                // Connect from Start, shortly.
+                                self.remote.addr = addr;
+                                self.resolved = true;
+                                self.wake = Some(now.after(RETRY));
+                                self.phase = Phase::Start;
+                                Ok(())
+                            }
+                            r => r,
+                        }
+                    }
+                    Poll::Ready(Err(DnsError::NoData)) if self.query_mx => {
+                        // No MX records: the domain is its own exchange.
+                        self.query = None;
+                        self.phase = Phase::Start;
+                        let Target::Mx(domain) = target else {
+                            return Err(LinkFailure::Dns(DnsError::NoData));
+                        };
+                        match stack.dns().start_resolve(domain) {
+                            Ok(h) => {
+                                self.query = Some(h);
+                                self.query_mx = false;
+                                self.phase = Phase::Resolving;
+                                Ok(())
+                            }
+                            Err(e) => Err(LinkFailure::Dns(e)),
+                        }
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.query = None;
+                        Err(LinkFailure::Dns(e))
+                    }
+                }
+            }
+            Phase::Connecting | Phase::Open => {
+                if due && !(self.phase == Phase::Open && self.sending) {
+                    Err(LinkFailure::Timeout)
+                } else {
+                    Ok(())
+                }
+            }
+            Phase::Closing => {
+                if !self.fin_now {
+                    let grace = *self.wake.get_or_insert(now.after(QUIT_GRACE));
+                    if now >= grace {
+                        self.fin_now = true;
+                    }
+                }
+                let gone = self.socket.is_none_or(|s| {
+                    matches!(stack.tcp_state(s), TcpState::Closed | TcpState::TimeWait)
+                });
+                if gone {
+                    // TIME-WAIT belongs to the stack now; the session is over.
+                    self.socket = None;
+                    self.phase = Phase::Finished;
+                } else if due {
+                    self.phase = Phase::Aborting;
+                    return self.poll(stack, nic, now, target, port, timeout, random);
+                }
+                Ok(())
+            }
+            Phase::Aborting => {
+                if let Some(h) = self.query.take() {
+                    stack.dns().cancel(h);
+                }
+                if let Some(s) = self.socket.take() {
+                    stack.tcp_abort(nic, now, s);
+                }
+                self.phase = Phase::Finished;
+                Ok(())
+            }
+        }
+    }
+
+    fn connect<C: Config>(
+        &mut self,
+        stack: &mut Stack<C>,
+        now: Instant,
+        addr: Ipv4Address,
+        port: u16,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Result<(), LinkFailure> {
+        let remote = Endpoint::new(addr, port);
+        let socket = stack
+            .tcp_connect(&mut Entropy(random), now, remote)
+            .map_err(LinkFailure::Tcp)?;
+        self.local = stack.ipv4().map(|c| c.cidr.address).unwrap_or_default();
+        self.socket = Some(socket);
+        self.remote = remote;
+        self.phase = Phase::Connecting;
+        self.touched = true;
+        Ok(())
+    }
+
+    /// True once the session's connection is gone and it may report.
+    pub(crate) fn finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+
+    /// Back to idle after the outcome was reported.
+    pub(crate) fn reset(&mut self) {
+        *self = Link::default();
+    }
+}
+
+/// Assembles received bytes into lines of at most `buf.len()` bytes
+/// (at least 2): a longer line comes out in pieces (`more` set on all but
+/// the last), and the CR of the CR LF ending is removed. A piece is read
+/// from `buf` by the caller before the next byte is pushed.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LineState {
+    /// Bytes of the current piece in the buffer.
+    len: u16,
+    /// A piece of the current line has been delivered already.
+    continued: bool,
+    /// The buffer is full and a CR came: the line's end if LF follows.
+    cr_pending: bool,
+    /// Bytes that did not fit after a full piece (they start the next).
+    stash: [u8; 2],
+    stash_len: u8,
+}
+
+/// One piece of a line from [`LineState::push`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Piece {
+    /// Bytes in the buffer (from 0).
+    pub(crate) len: usize,
+    /// Not the line's first piece.
+    pub(crate) continued: bool,
+    /// More of the line follows.
+    pub(crate) more: bool,
+}
+
+impl LineState {
+    /// Adds one byte; returns a piece when one is complete. A full buffer
+    /// is delivered only when the next bytes show the line goes on, so a
+    /// line of exactly `buf.len()` bytes is one piece; a CR not followed
+    /// by LF is content.
+    pub(crate) fn push(&mut self, buf: &mut [u8], b: u8) -> Option<Piece> {
+        let stash = self.stash;
+        for &s in stash.get(..usize::from(self.stash_len)).unwrap_or(&[]) {
+            if let Some(slot) = buf.get_mut(usize::from(self.len)) {
+                *slot = s;
+                self.len = self.len.saturating_add(1);
+            }
+        }
+        self.stash_len = 0;
+        let len = usize::from(self.len);
+        if b == b'\n' {
+            let n = if !self.cr_pending && len > 0 && buf.get(len.wrapping_sub(1)) == Some(&b'\r') {
+                len.saturating_sub(1)
+            } else {
+                len
+            };
+            let piece = Piece {
+                len: n,
+                continued: self.continued,
+                more: false,
+            };
+            *self = LineState::default();
+            return Some(piece);
+        }
+        if let Some(slot) = buf.get_mut(len) {
+            *slot = b;
+            self.len = self.len.saturating_add(1);
+            return None;
+        }
+        if b == b'\r' && !self.cr_pending {
+            self.cr_pending = true;
+            return None;
+        }
+        let piece = Piece {
+            len,
+            continued: self.continued,
+            more: true,
+        };
+        self.continued = true;
+        self.len = 0;
+        if self.cr_pending {
+            self.stash = [b'\r', b];
+            self.stash_len = 2;
+        } else {
+            self.stash = [b, 0];
+            self.stash_len = 1;
+        }
+        self.cr_pending = false;
+        Some(piece)
+    }
+
+    /// Starts over (a new response).
+    pub(crate) fn clear(&mut self) {
+        *self = LineState::default();
+    }
+}

@@ -1,0 +1,1297 @@
+//! POP3 client (RFC 1939): fetches every message of a mailbox line by line
+//! and deletes the ones the application says to.
+//!
+//! [`Pop3Client::receive`] starts a session (or `[pop3] interval` does,
+//! periodically); [`Pop3Client::poll`] (called by the application after
+//! `Stack::poll`) runs it and returns the outcome once the connection is
+//! closed and the client idle again. The steps:
+//!
+//! 1. **Resolve** the server's name (DNS), **connect** (ARP, TCP 110);
+//! 2. the **greeting** `+OK`, **USER**, **PASS**, **STAT** (the count);
+//! 3. for each message **RETR n**: the header lines go to
+//!    [`Mailbox::header`]; at the blank line [`Mailbox::message`] gets the
+//!    start-of-message with `Subject:` and `From:` (folded lines unfolded);
+//!    each body line goes to [`Mailbox::line`]; at the closing `.`
+//!    [`Mailbox::end`] returns keep or delete, and **DELE n** follows when
+//!    asked ([`Mailbox::deleted`] on its `+OK`);
+//! 4. **QUIT**: the server commits the deletions; the connection closes.
+//!
+//! The multi-line response is dot-unstuffed (a leading `.` removed) and
+//! ends at the line holding a lone `.`. A line longer than `[pop3]
+//! line_limit` is delivered in pieces ([`Line::more`] set on all but the
+//! last), never overflowing; a `Subject:`/`From:` value longer than
+//! `[pop3] header_len` is cut ([`MessageInfo::subject_cut`]).
+//!
+//! `-ERR` at any step ends the session with [`Pop3Error::Err`] (the
+//! server's text kept) and the connection closed *without* QUIT, so the
+//! server commits nothing of this session: messages deleted before the
+//! failure are offered again next time (POP3 has no other way to make the
+//! deletions conditional on a clean end). No reply within `[pop3] timeout`
+//! ([`Pop3Error::Timeout`]; TCP's own limit while a command is not yet
+//! acknowledged), a connection the server closes or resets, or
+//! a reply that is not POP3 ends it too, with the connection reset.
+
+use crate::config::{Config, Table};
+use crate::dns::DnsError;
+use crate::iface::PayloadSink;
+use crate::mail::{
+    command_byte, LineState, Link, LinkFailure, MailServer, Phase, Piece, ReplyText, Target, Window,
+};
+use crate::nic::Nic;
+use crate::stack::Stack;
+use crate::tcp::{TcpError, TcpEvent, TcpHandle, TcpReader};
+use crate::time::{Duration, Instant};
+use crate::udp::Endpoint;
+use core::fmt;
+
+/// The POP3 settings from `stack.toml` (`[pop3]`), implemented by the
+/// generated `Device` when the section is present.
+pub trait Pop3Settings: 'static {
+    /// The server (`server`); `None`: the application names it
+    /// ([`Mailbox::server`]).
+    const SERVER: Option<MailServer>;
+    /// The server's port (`port`, 110).
+    const PORT: u16;
+    /// The user name (`user`); [`Mailbox::credentials`] take precedence.
+    const USER: Option<&'static str>;
+    /// The password (`password`).
+    const PASSWORD: Option<&'static str>;
+    /// How long each step may take (`timeout`): resolving, connecting,
+    /// each reply; while a message arrives, the time without progress.
+    const TIMEOUT: Duration;
+    /// How often to check the mailbox by itself (`interval`; zero: only
+    /// when [`Pop3Client::receive`] is called).
+    const INTERVAL: Duration;
+    /// The line buffer: `[u8; line_limit]`.
+    type Line: Table<u8>;
+    /// Each of the `Subject:` and `From:` buffers: `[u8; header_len]`.
+    type Header: Table<u8>;
+}
+
+/// One piece of a line: the whole line, or a part of a line longer than
+/// `[pop3] line_limit` (`more` set on every part but the last). Without
+/// its CR LF, dot-unstuffed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// The bytes.
+    pub bytes: &'a [u8],
+    /// More of the same line follows in the next piece.
+    pub more: bool,
+}
+
+/// The start of a message: [`Mailbox::message`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageInfo<'a> {
+    /// Its number in this session (1 ..= `count`).
+    pub number: u32,
+    /// Messages in the mailbox (from STAT).
+    pub count: u32,
+    /// Its size in octets, when the server said (`+OK 1234 octets`).
+    pub size: Option<u32>,
+    /// The `From:` value, unfolded (at most `[pop3] header_len` bytes).
+    pub from: &'a [u8],
+    /// The `Subject:` value, unfolded (RFC 2047 words are not decoded).
+    pub subject: &'a [u8],
+    /// `from` was longer and is cut.
+    pub from_cut: bool,
+    /// `subject` was longer and is cut.
+    pub subject_cut: bool,
+}
+
+impl MessageInfo<'_> {
+    /// The address in `From:`: what is between `<` and `>` when there
+    /// are angle brackets, otherwise the value trimmed.
+    pub fn address(&self) -> &[u8] {
+        let f = self.from;
+        if let Some(open) = f.iter().position(|&b| b == b'<') {
+            let rest = f.get(open.saturating_add(1)..).unwrap_or(&[]);
+            let close = rest.iter().position(|&b| b == b'>').unwrap_or(rest.len());
+            return rest.get(..close).unwrap_or(&[]);
+        }
+        f.trim_ascii()
+    }
+}
+
+/// What to do with a message once it has been read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Leave it on the server.
+    Keep,
+    /// Delete it (DELE; committed by the server at QUIT).
+    Delete,
+}
+
+/// The application's side of a POP3 session. Called from `poll` and from
+/// the TCP callbacks the application forwards.
+pub trait Mailbox {
+    /// The server (address or host name) when not the one in `stack.toml`.
+    fn server(&self) -> Option<&str> {
+        None
+    }
+    /// User name and password when not the ones in `stack.toml`.
+    fn credentials(&self) -> Option<(&str, &str)> {
+        None
+    }
+    /// A header line of message `number` (the default ignores it).
+    fn header(&mut self, number: u32, line: Line<'_>) {
+        let _ = (number, line);
+    }
+    /// A message starts: its headers are read.
+    fn message(&mut self, info: &MessageInfo<'_>);
+    /// A body line of message `number`.
+    fn line(&mut self, number: u32, line: Line<'_>);
+    /// Message `number` has ended: keep or delete it?
+    fn end(&mut self, number: u32) -> Disposition;
+    /// The server accepted the deletion of message `number` (it happens
+    /// at QUIT).
+    fn deleted(&mut self, number: u32) {
+        let _ = number;
+    }
+}
+
+/// A step of the session (also where a failure happened).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pop3Step {
+    /// Looking up the server's address.
+    Resolve,
+    /// ARP and the TCP handshake.
+    Connect,
+    /// Waiting for `+OK`.
+    Greeting,
+    /// `USER`.
+    User,
+    /// `PASS`.
+    Pass,
+    /// `STAT`.
+    Stat,
+    /// `RETR`.
+    Retr,
+    /// `DELE`.
+    Dele,
+    /// `QUIT`.
+    Quit,
+}
+
+impl Pop3Step {
+    /// The step's name in logs (`RETR`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Pop3Step::Resolve => "resolve",
+            Pop3Step::Connect => "connect",
+            Pop3Step::Greeting => "greeting",
+            Pop3Step::User => "USER",
+            Pop3Step::Pass => "PASS",
+            Pop3Step::Stat => "STAT",
+            Pop3Step::Retr => "RETR",
+            Pop3Step::Dele => "DELE",
+            Pop3Step::Quit => "QUIT",
+        }
+    }
+}
+
+impl fmt::Display for Pop3Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a session is: [`Pop3Client::state`]; `Display` gives the
+/// progress line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pop3State {
+    /// No session.
+    Idle,
+    /// Looking up the server.
+    Resolving,
+    /// ARP and the handshake.
+    Connecting {
+        /// The server.
+        server: Endpoint,
+    },
+    /// A command is out and its reply awaited.
+    Command(Pop3Step),
+    /// Reading message `number` of `count`.
+    Retrieving {
+        /// Which message.
+        number: u32,
+        /// How many.
+        count: u32,
+    },
+    /// Deleting message `number`.
+    Deleting {
+        /// Which message.
+        number: u32,
+    },
+    /// The session is over; the connection is closing.
+    Closing,
+}
+
+impl fmt::Display for Pop3State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pop3State::Idle => f.write_str("idle"),
+            Pop3State::Resolving => f.write_str("looking up the mail server"),
+            Pop3State::Connecting { server } => write!(f, "connecting to {server}"),
+            Pop3State::Command(Pop3Step::Greeting) => f.write_str("waiting for the greeting"),
+            Pop3State::Command(step) => write!(f, "{step}"),
+            Pop3State::Retrieving { number, count } => {
+                write!(f, "reading message {number} of {count}")
+            }
+            Pop3State::Deleting { number } => write!(f, "deleting message {number}"),
+            Pop3State::Closing => f.write_str("closing"),
+        }
+    }
+}
+
+/// Why a mailbox check failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pop3Error {
+    /// A session is under way.
+    Busy,
+    /// No server in `stack.toml` and none from the application.
+    NoServer,
+    /// No user name and password.
+    NoCredentials,
+    /// The server's name could not be resolved.
+    Dns(DnsError),
+    /// No TCP connection could be opened.
+    Tcp(TcpError),
+    /// The server answered `-ERR`.
+    Err {
+        /// The step.
+        step: Pop3Step,
+        /// The start of its text.
+        text: ReplyText,
+    },
+    /// A reply that is not POP3 (or came too early).
+    Malformed(Pop3Step),
+    /// Nothing happened for `[pop3] timeout` at this step.
+    Timeout(Pop3Step),
+    /// The server closed the connection during this step.
+    Closed(Pop3Step),
+    /// The connection was reset (or TCP gave up) during this step.
+    Reset(Pop3Step),
+    /// `[pop3]` is not in `stack.toml` (for applications generic over
+    /// configurations; the client itself never returns it).
+    Disabled,
+}
+
+impl fmt::Display for Pop3Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pop3Error::Busy => f.write_str("busy: a check is under way"),
+            Pop3Error::NoServer => f.write_str("no server ([pop3] server in stack.toml)"),
+            Pop3Error::NoCredentials => f.write_str("no user name and password"),
+            Pop3Error::Dns(e) => write!(f, "resolve failed: {e}"),
+            Pop3Error::Tcp(e) => write!(f, "connect failed: {e}"),
+            Pop3Error::Err { step, text } => write!(f, "-ERR {text} ({step})"),
+            Pop3Error::Malformed(step) => write!(f, "malformed reply ({step})"),
+            Pop3Error::Timeout(step) => write!(f, "timeout ({step})"),
+            Pop3Error::Closed(step) => write!(f, "closed by the server ({step})"),
+            Pop3Error::Reset(step) => write!(f, "connection reset ({step})"),
+            Pop3Error::Disabled => f.write_str("[pop3] is not enabled in stack.toml"),
+        }
+    }
+}
+
+/// A finished session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pop3Summary {
+    /// Messages read.
+    pub messages: u32,
+    /// Messages deleted (committed at QUIT).
+    pub deleted: u32,
+}
+
+/// What the client has done, for diagnostics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pop3Stats {
+    /// Sessions that ended with QUIT.
+    pub checks: u32,
+    /// Sessions that failed.
+    pub failed: u32,
+    /// Messages read.
+    pub messages: u32,
+    /// Messages deleted.
+    pub deleted: u32,
+}
+
+/// What received bytes are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Rx {
+    /// A status line (`+OK`/`-ERR`).
+    #[default]
+    Status,
+    /// The rest of a status line longer than the buffer: ignored.
+    StatusTail,
+    /// The lines of a message (RETR).
+    Lines,
+}
+
+/// Which header a value is being collected for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Capture {
+    #[default]
+    None,
+    Subject,
+    From,
+}
+
+/// A collected header value.
+#[derive(Clone, Copy, Debug, Default)]
+struct Value {
+    len: u16,
+    started: bool,
+    cut: bool,
+}
+
+impl Value {
+    fn push(&mut self, buf: &mut [u8], bytes: &[u8]) {
+        for &b in bytes {
+            if !self.started && (b == b' ' || b == b'\t') {
+                continue;
+            }
+            self.started = true;
+            match buf.get_mut(usize::from(self.len)) {
+                Some(slot) => {
+                    *slot = b;
+                    self.len = self.len.saturating_add(1);
+                }
+                None => self.cut = true,
+            }
+        }
+    }
+}
+
+/// The POP3 client. The application embeds it (the generated
+/// `Config::Pop3` type) and forwards the TCP callbacks of the socket it
+/// [`owns`](Pop3Client::owns); see [`mail`](crate::mail).
+pub struct Pop3Client<S: Pop3Settings> {
+    link: Link,
+    step: Pop3Step,
+    timeout: Duration,
+    interval: Duration,
+    next_check: Option<Instant>,
+    /// Stream offset where the current command starts.
+    cmd_start: u32,
+    count: u32,
+    current: u32,
+    size: Option<u32>,
+    deleted: u32,
+    rx: Rx,
+    lines: LineState,
+    in_headers: bool,
+    capture: Capture,
+    subject: Value,
+    from: Value,
+    outcome: Option<Result<Pop3Summary, Pop3Error>>,
+    stats: Pop3Stats,
+    line: S::Line,
+    subject_buf: S::Header,
+    from_buf: S::Header,
+}
+
+impl<S: Pop3Settings> Default for Pop3Client<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Pop3Settings> fmt::Debug for Pop3Client<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pop3Client")
+            .field("state", &self.state())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+/// `b` starts with `prefix`, ignoring ASCII case.
+fn starts_with_ci(b: &[u8], prefix: &[u8]) -> bool {
+    b.get(..prefix.len())
+        .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+}
+
+/// The first decimal number in `b` after leading spaces.
+fn number(b: &[u8]) -> Option<u32> {
+    let b = b.trim_ascii_start();
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || digits > 9 {
+        return None;
+    }
+    let mut v = 0u32;
+    for &c in b.get(..digits)? {
+        v = v
+            .checked_mul(10)?
+            .checked_add(u32::from(c.wrapping_sub(b'0')))?;
+    }
+    Some(v)
+}
+
+impl<S: Pop3Settings> Pop3Client<S> {
+    /// An idle client with the `stack.toml` settings.
+    pub fn new() -> Self {
+        Pop3Client {
+            link: Link::default(),
+            step: Pop3Step::Resolve,
+            timeout: S::TIMEOUT,
+            interval: S::INTERVAL,
+            next_check: None,
+            cmd_start: 0,
+            count: 0,
+            current: 0,
+            size: None,
+            deleted: 0,
+            rx: Rx::Status,
+            lines: LineState::default(),
+            in_headers: false,
+            capture: Capture::None,
+            subject: Value::default(),
+            from: Value::default(),
+            outcome: None,
+            stats: Pop3Stats::default(),
+            line: S::Line::new_table(),
+            subject_buf: S::Header::new_table(),
+            from_buf: S::Header::new_table(),
+        }
+    }
+
+    /// Changes the per-step timeout for later sessions.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Changes how often the mailbox is checked by itself (zero: never).
+    pub fn set_interval(&mut self, interval: Duration) {
+        self.interval = interval;
+        self.next_check = None;
+    }
+
+    /// Starts a session now.
+    pub fn receive<M: Mailbox>(&mut self, mailbox: &M) -> Result<(), Pop3Error> {
+        if self.link.phase != Phase::Idle {
+            return Err(Pop3Error::Busy);
+        }
+        if mailbox.server().is_none() && S::SERVER.is_none() {
+            return Err(Pop3Error::NoServer);
+        }
+        if Self::credentials(mailbox).is_none() {
+            return Err(Pop3Error::NoCredentials);
+        }
+        self.link.start();
+        self.step = Pop3Step::Resolve;
+        self.cmd_start = 0;
+        self.count = 0;
+        self.current = 0;
+        self.deleted = 0;
+        self.rx = Rx::Status;
+        self.lines.clear();
+        self.outcome = None;
+        Ok(())
+    }
+
+    fn credentials<M: Mailbox>(mailbox: &M) -> Option<(&str, &str)> {
+        mailbox.credentials().or(match (S::USER, S::PASSWORD) {
+            (Some(u), Some(p)) => Some((u, p)),
+            _ => None,
+        })
+    }
+
+    /// Where the session is.
+    pub fn state(&self) -> Pop3State {
+        match self.link.phase {
+            Phase::Idle => Pop3State::Idle,
+            Phase::Start | Phase::Resolving => Pop3State::Resolving,
+            Phase::Connecting => Pop3State::Connecting {
+                server: self.link.remote,
+            },
+            Phase::Open => match self.step {
+                Pop3Step::Retr => Pop3State::Retrieving {
+                    number: self.current,
+                    count: self.count,
+                },
+                Pop3Step::Dele => Pop3State::Deleting {
+                    number: self.current,
+                },
+                step => Pop3State::Command(step),
+            },
+            Phase::Closing | Phase::Aborting | Phase::Finished => Pop3State::Closing,
+        }
+    }
+
+    /// True when no session is under way.
+    pub fn is_idle(&self) -> bool {
+        self.link.phase == Phase::Idle
+    }
+
+    /// What the client has done.
+    pub fn stats(&self) -> Pop3Stats {
+        self.stats
+    }
+
+    /// Whether `socket` is this client's connection.
+    pub fn owns(&self, socket: TcpHandle) -> bool {
+        self.link.owns(socket)
+    }
+
+    /// When `poll` is next needed.
+    pub fn poll_at(&self) -> Option<Instant> {
+        match self.link.phase {
+            Phase::Idle => self.next_check,
+            _ => self.link.poll_at(),
+        }
+    }
+
+    /// Runs the session (and starts the periodic check when due). Returns
+    /// the outcome once, when the session is over and the client idle.
+    pub fn poll<C: Config, N: Nic, M: Mailbox>(
+        &mut self,
+        stack: &mut Stack<C>,
+        nic: &mut N,
+        now: Instant,
+        mailbox: &M,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Option<Result<Pop3Summary, Pop3Error>> {
+        if self.link.phase == Phase::Idle {
+            if self.interval == Duration::ZERO {
+                self.next_check = None;
+                return None;
+            }
+            let due = *self.next_check.get_or_insert(now.after(self.interval));
+            if now < due {
+                return None;
+            }
+            self.next_check = Some(now.after(self.interval));
+            if let Err(e) = self.receive(mailbox) {
+                return Some(Err(e));
+            }
+        }
+        let target = match mailbox.server() {
+            Some(s) => Target::parse(s),
+            None => S::SERVER.map_or(Target::Name(""), Target::from_setting),
+        };
+        self.link.sending = self.link.phase == Phase::Open
+            && self.rx != Rx::Lines
+            && self.link.acked.wrapping_sub(self.cmd_start) < self.command_len(mailbox);
+        let before = self.link.phase;
+        let r = self
+            .link
+            .poll(stack, nic, now, target, S::PORT, self.timeout, random);
+        if before != Phase::Connecting && self.link.phase == Phase::Connecting {
+            self.step = Pop3Step::Connect;
+        }
+        if let Err(f) = r {
+            let step = self.step;
+            self.fail(match f {
+                LinkFailure::Dns(e) => Pop3Error::Dns(e),
+                LinkFailure::Tcp(e) => Pop3Error::Tcp(e),
+                LinkFailure::Timeout => Pop3Error::Timeout(step),
+            });
+            let _ = self
+                .link
+                .poll(stack, nic, now, target, S::PORT, self.timeout, random);
+        }
+        if !self.link.finished() {
+            return None;
+        }
+        let outcome = self
+            .outcome
+            .take()
+            .unwrap_or(Err(Pop3Error::Closed(self.step)));
+        match outcome {
+            Ok(_) => self.stats.checks = self.stats.checks.saturating_add(1),
+            Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
+        }
+        self.link.reset();
+        if self.interval > Duration::ZERO {
+            self.next_check = Some(now.after(self.interval));
+        }
+        Some(outcome)
+    }
+
+    /// Records a failure and ends the session: a graceful close after
+    /// `-ERR` (no QUIT: nothing is committed), a reset otherwise.
+    fn fail(&mut self, e: Pop3Error) {
+        if self.outcome.is_none() {
+            self.outcome = Some(Err(e));
+        }
+        if matches!(e, Pop3Error::Err { .. }) && !self.link.peer_closed {
+            self.link.close();
+        } else {
+            self.link.abort();
+        }
+    }
+
+    /// A TCP event for the socket it owns (others are ignored).
+    pub fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
+        if !self.owns(socket) {
+            return;
+        }
+        let closing = self.link.phase == Phase::Closing;
+        let gone = self.link.on_event(event);
+        match event {
+            TcpEvent::Connected { .. } => {
+                self.step = Pop3Step::Greeting;
+                self.cmd_start = 0;
+            }
+            TcpEvent::PeerClosed if !closing => {
+                self.fail(Pop3Error::Closed(self.step));
+            }
+            TcpEvent::PeerClosed => {}
+            TcpEvent::Reset | TcpEvent::RegenerationMismatch { .. } => {
+                self.fail(Pop3Error::Reset(self.step))
+            }
+            TcpEvent::TimedOut => self.fail(Pop3Error::Timeout(self.step)),
+            TcpEvent::Closed if !closing => self.fail(Pop3Error::Closed(self.step)),
+            _ => {}
+        }
+        if gone {
+            self.link.phase = Phase::Finished;
+        }
+    }
+
+    /// Whether the client is done with the socket (FIN may go).
+    pub fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
+        self.owns(socket) && self.link.wants_close()
+    }
+
+    /// Received bytes on its socket: replies and message lines, handed to
+    /// `mailbox` as they complete. Takes everything.
+    pub fn tcp_received<N: Nic, M: Mailbox>(
+        &mut self,
+        socket: TcpHandle,
+        data: &mut TcpReader<'_, N>,
+        mailbox: &mut M,
+    ) -> usize {
+        let len = data.len();
+        if !self.owns(socket) {
+            return len;
+        }
+        let mut at = 0;
+        let mut buf = [0u8; 64];
+        while at < len {
+            let n = data.read(at, &mut buf);
+            if n == 0 {
+                break;
+            }
+            self.on_bytes(buf.get(..n).unwrap_or(&[]), mailbox);
+            at = at.saturating_add(n);
+        }
+        len
+    }
+
+    /// Bytes from the server (what `tcp_received` reads).
+    fn on_bytes<M: Mailbox>(&mut self, bytes: &[u8], mailbox: &mut M) {
+        self.link.touched = true;
+        for &b in bytes {
+            if self.link.phase != Phase::Open {
+                return;
+            }
+            if let Some(piece) = self.lines.push(self.line.slots_mut(), b) {
+                self.on_piece(piece, mailbox);
+            }
+        }
+    }
+
+    fn on_piece<M: Mailbox>(&mut self, piece: Piece, mailbox: &mut M) {
+        match self.rx {
+            Rx::StatusTail => {
+                if !piece.more {
+                    self.rx = Rx::Status;
+                }
+            }
+            Rx::Status => {
+                if piece.more {
+                    self.rx = Rx::StatusTail;
+                }
+                self.on_status(piece.len, mailbox);
+            }
+            Rx::Lines => self.on_line(piece, mailbox),
+        }
+    }
+
+    fn command_len<M: Mailbox>(&self, mailbox: &M) -> u32 {
+        let mut w = Window::counter();
+        self.command(&mut w, mailbox);
+        u32::try_from(w.pos).unwrap_or(u32::MAX)
+    }
+
+    fn on_status<M: Mailbox>(&mut self, len: usize, mailbox: &mut M) {
+        let step = self.step;
+        let line = self.line.slots().get(..len).unwrap_or(&[]);
+        let cmd_len = self.command_len(mailbox);
+        if self.link.acked.wrapping_sub(self.cmd_start) < cmd_len {
+            return self.fail(Pop3Error::Malformed(step));
+        }
+        let end = self.cmd_start.wrapping_add(cmd_len);
+        if starts_with_ci(line, b"-ERR") {
+            let text = line.get(4..).unwrap_or(&[]).trim_ascii();
+            return self.fail(Pop3Error::Err {
+                step,
+                text: ReplyText::from_bytes(text),
+            });
+        }
+        if !starts_with_ci(line, b"+OK") {
+            return self.fail(Pop3Error::Malformed(step));
+        }
+        let rest = line.get(3..).unwrap_or(&[]);
+        self.cmd_start = end;
+        self.step = match step {
+            Pop3Step::Greeting => Pop3Step::User,
+            Pop3Step::User => Pop3Step::Pass,
+            Pop3Step::Pass => Pop3Step::Stat,
+            Pop3Step::Stat => {
+                let Some(count) = number(rest) else {
+                    return self.fail(Pop3Error::Malformed(step));
+                };
+                self.count = count;
+                self.current = 0;
+                self.next_message()
+            }
+            Pop3Step::Retr => {
+                self.size = number(rest);
+                self.rx = Rx::Lines;
+                self.in_headers = true;
+                self.capture = Capture::None;
+                self.subject = Value::default();
+                self.from = Value::default();
+                Pop3Step::Retr
+            }
+            Pop3Step::Dele => {
+                self.deleted = self.deleted.saturating_add(1);
+                self.stats.deleted = self.stats.deleted.saturating_add(1);
+                mailbox.deleted(self.current);
+                self.next_message()
+            }
+            Pop3Step::Quit => {
+                self.outcome.get_or_insert(Ok(Pop3Summary {
+                    messages: self.current,
+                    deleted: self.deleted,
+                }));
+                self.link.close_after_peer();
+                Pop3Step::Quit
+            }
+            Pop3Step::Resolve | Pop3Step::Connect => {
+                return self.fail(Pop3Error::Malformed(step));
+            }
+        };
+    }
+
+    /// RETR for the next message, or QUIT after the last.
+    fn next_message(&mut self) -> Pop3Step {
+        if self.current < self.count {
+            self.current = self.current.saturating_add(1);
+            Pop3Step::Retr
+        } else {
+            Pop3Step::Quit
+        }
+    }
+
+    /// A line (piece) of a message.
+    fn on_line<M: Mailbox>(&mut self, piece: Piece, mailbox: &mut M) {
+        let n = self.current;
+        let mut bytes = self.line.slots().get(..piece.len).unwrap_or(&[]);
+        if !piece.continued && bytes.first() == Some(&b'.') {
+            if bytes.len() == 1 && !piece.more {
+                return self.end_message(mailbox);
+            }
+            bytes = bytes.get(1..).unwrap_or(&[]); // dot-unstuffing
+        }
+        let line = Line {
+            bytes,
+            more: piece.more,
+        };
+        if !self.in_headers {
+            mailbox.line(n, line);
+            return;
+        }
+        if !piece.continued && bytes.is_empty() && !piece.more {
+            self.in_headers = false;
+            self.start_message(mailbox);
+            return;
+        }
+        mailbox.header(n, line);
+        let value = if piece.continued || matches!(bytes.first(), Some(b' ' | b'\t')) {
+            // The rest of a long line, or a folded continuation: unfolding
+            // keeps the whitespace and drops only the CR LF.
+            bytes
+        } else {
+            let (capture, skip) = if starts_with_ci(bytes, b"subject:") {
+                (Capture::Subject, 8)
+            } else if starts_with_ci(bytes, b"from:") {
+                (Capture::From, 5)
+            } else {
+                (Capture::None, 0)
+            };
+            self.capture = capture;
+            bytes.get(skip..).unwrap_or(&[])
+        };
+        match self.capture {
+            Capture::Subject => self.subject.push(self.subject_buf.slots_mut(), value),
+            Capture::From => self.from.push(self.from_buf.slots_mut(), value),
+            Capture::None => {}
+        }
+    }
+
+    fn start_message<M: Mailbox>(&mut self, mailbox: &mut M) {
+        let subject = self
+            .subject_buf
+            .slots()
+            .get(..usize::from(self.subject.len))
+            .unwrap_or(&[]);
+        let from = self
+            .from_buf
+            .slots()
+            .get(..usize::from(self.from.len))
+            .unwrap_or(&[]);
+        mailbox.message(&MessageInfo {
+            number: self.current,
+            count: self.count,
+            size: self.size,
+            from: from.trim_ascii_end(),
+            subject: subject.trim_ascii_end(),
+            from_cut: self.from.cut,
+            subject_cut: self.subject.cut,
+        });
+    }
+
+    fn end_message<M: Mailbox>(&mut self, mailbox: &mut M) {
+        if self.in_headers {
+            self.in_headers = false;
+            self.start_message(mailbox);
+        }
+        self.stats.messages = self.stats.messages.saturating_add(1);
+        self.rx = Rx::Status;
+        self.step = match mailbox.end(self.current) {
+            Disposition::Delete => Pop3Step::Dele,
+            Disposition::Keep => self.next_message(),
+        };
+    }
+
+    /// The bytes of the current command into `w`.
+    fn command<M: Mailbox>(&self, w: &mut Window<'_>, mailbox: &M) {
+        let (user, password) = Self::credentials(mailbox).unwrap_or(("", ""));
+        match self.step {
+            Pop3Step::User => {
+                w.put(b"USER ");
+                w.put_filtered(user.as_bytes(), command_byte);
+            }
+            Pop3Step::Pass => {
+                w.put(b"PASS ");
+                w.put_filtered(password.as_bytes(), command_byte);
+            }
+            Pop3Step::Stat => w.put(b"STAT"),
+            Pop3Step::Retr => {
+                w.put(b"RETR ");
+                w.put_u64(u64::from(self.current));
+            }
+            Pop3Step::Dele => {
+                w.put(b"DELE ");
+                w.put_u64(u64::from(self.current));
+            }
+            Pop3Step::Quit => w.put(b"QUIT"),
+            Pop3Step::Resolve | Pop3Step::Connect | Pop3Step::Greeting => return,
+        }
+        w.put(b"\r\n");
+    }
+
+    /// The stream bytes at `offset` for its socket: the command being
+    /// sent (nothing while a multi-line response arrives).
+    pub fn tcp_produce<M: Mailbox>(
+        &mut self,
+        socket: TcpHandle,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        mailbox: &M,
+    ) {
+        if !self.owns(socket) || self.link.phase != Phase::Open || self.rx == Rx::Lines {
+            return;
+        }
+        let rel = offset.wrapping_sub(self.cmd_start);
+        if rel > u32::MAX / 2 {
+            return;
+        }
+        let mut w = Window::new(sink, rel as usize, max);
+        self.command(&mut w, mailbox);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Ipv4Address;
+    use proptest::prelude::*;
+
+    struct Small;
+    impl Pop3Settings for Small {
+        const SERVER: Option<MailServer> = Some(MailServer::Addr(Ipv4Address([10, 0, 0, 1])));
+        const PORT: u16 = 110;
+        const USER: Option<&'static str> = Some("alice");
+        const PASSWORD: Option<&'static str> = Some("secret");
+        const TIMEOUT: Duration = Duration::from_secs(10);
+        const INTERVAL: Duration = Duration::ZERO;
+        type Line = [u8; 16];
+        type Header = [u8; 40];
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Ev {
+        Header(u32, Vec<u8>, bool),
+        Start(u32, Vec<u8>, Vec<u8>, bool),
+        Line(u32, Vec<u8>, bool),
+        End(u32),
+        Deleted(u32),
+    }
+
+    #[derive(Default)]
+    struct Box_ {
+        ev: Vec<Ev>,
+        delete: Vec<u32>,
+    }
+
+    impl Mailbox for Box_ {
+        fn header(&mut self, n: u32, line: Line<'_>) {
+            self.ev.push(Ev::Header(n, line.bytes.to_vec(), line.more));
+        }
+        fn message(&mut self, info: &MessageInfo<'_>) {
+            self.ev.push(Ev::Start(
+                info.number,
+                info.address().to_vec(),
+                info.subject.to_vec(),
+                info.subject_cut,
+            ));
+        }
+        fn line(&mut self, n: u32, line: Line<'_>) {
+            self.ev.push(Ev::Line(n, line.bytes.to_vec(), line.more));
+        }
+        fn end(&mut self, n: u32) -> Disposition {
+            self.ev.push(Ev::End(n));
+            if self.delete.contains(&n) {
+                Disposition::Delete
+            } else {
+                Disposition::Keep
+            }
+        }
+        fn deleted(&mut self, n: u32) {
+            self.ev.push(Ev::Deleted(n));
+        }
+    }
+
+    struct VecSink(Vec<u8>);
+    impl PayloadSink for VecSink {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.extend_from_slice(bytes);
+        }
+        fn write_from_rx(&mut self, _: usize, _: usize) {
+            panic!("stream bytes never come from a received frame")
+        }
+    }
+
+    const SOCK: TcpHandle = TcpHandle(0);
+
+    struct Dut {
+        c: Pop3Client<Small>,
+        mb: Box_,
+        offset: u32,
+    }
+
+    impl Dut {
+        fn new() -> Dut {
+            let mut c = Pop3Client::<Small>::new();
+            let mb = Box_::default();
+            c.receive(&mb).unwrap();
+            c.link.phase = Phase::Connecting;
+            c.link.socket = Some(SOCK);
+            c.tcp_event(
+                SOCK,
+                TcpEvent::Connected {
+                    remote: Endpoint::new(Ipv4Address([10, 0, 0, 1]), 110),
+                },
+            );
+            Dut { c, mb, offset: 0 }
+        }
+
+        /// The command the client sends now (acknowledged).
+        fn pull(&mut self) -> String {
+            let mut out = Vec::new();
+            loop {
+                let mut s = VecSink(Vec::new());
+                self.c.tcp_produce(SOCK, self.offset, 5, &mut s, &self.mb);
+                if s.0.is_empty() {
+                    break;
+                }
+                self.offset += s.0.len() as u32;
+                out.extend_from_slice(&s.0);
+            }
+            self.c.tcp_event(
+                SOCK,
+                TcpEvent::Acked {
+                    offset: self.offset,
+                },
+            );
+            String::from_utf8(out).unwrap()
+        }
+
+        fn server(&mut self, bytes: &[u8]) {
+            self.c.on_bytes(bytes, &mut self.mb);
+        }
+    }
+
+    const M1: &[u8] = b"From: Alice Example\r\n <alice@example.com>\r\nSubject: hello\r\n\tworld\r\nX-Long: 0123456789abcdefghij\r\n\r\nline one\r\n..dot line\r\n.\r\n";
+    const M2: &[u8] = b"Subject: a subject much longer than the buffer of forty\r\nFrom: bob@example.com\r\n\r\n0123456789abcdef\r\n0123456789abcdefX\r\n\r\n.\r\n";
+
+    fn run(d: &mut Dut, chunk: usize) {
+        let mut script: Vec<(Option<&str>, Vec<u8>)> = vec![
+            (None, b"+OK POP3 ready\r\n".to_vec()),
+            (Some("USER alice\r\n"), b"+OK\r\n".to_vec()),
+            (Some("PASS secret\r\n"), b"+OK logged in\r\n".to_vec()),
+            (Some("STAT\r\n"), b"+OK 2 320\r\n".to_vec()),
+        ];
+        let mut r1 = b"+OK 120 octets\r\n".to_vec();
+        r1.extend_from_slice(M1);
+        script.push((Some("RETR 1\r\n"), r1));
+        script.push((Some("DELE 1\r\n"), b"+OK marked\r\n".to_vec()));
+        let mut r2 = b"+OK\r\n".to_vec();
+        r2.extend_from_slice(M2);
+        script.push((Some("RETR 2\r\n"), r2));
+        script.push((Some("QUIT\r\n"), b"+OK bye\r\n".to_vec()));
+        for (cmd, reply) in script {
+            if let Some(cmd) = cmd {
+                assert_eq!(d.pull(), cmd);
+            }
+            for c in reply.chunks(chunk) {
+                d.server(c);
+            }
+        }
+    }
+
+    fn expected() -> Vec<Ev> {
+        use Ev::*;
+        vec![
+            Header(1, b"From: Alice Exam".to_vec(), true),
+            Header(1, b"ple".to_vec(), false),
+            Header(1, b" <alice@example.".to_vec(), true),
+            Header(1, b"com>".to_vec(), false),
+            Header(1, b"Subject: hello".to_vec(), false),
+            Header(1, b"\tworld".to_vec(), false),
+            Header(1, b"X-Long: 01234567".to_vec(), true),
+            Header(1, b"89abcdefghij".to_vec(), false),
+            Start(
+                1,
+                b"alice@example.com".to_vec(),
+                b"hello\tworld".to_vec(),
+                false,
+            ),
+            Line(1, b"line one".to_vec(), false),
+            Line(1, b".dot line".to_vec(), false),
+            End(1),
+            Deleted(1),
+            Header(2, b"Subject: a subje".to_vec(), true),
+            Header(2, b"ct much longer t".to_vec(), true),
+            Header(2, b"han the buffer o".to_vec(), true),
+            Header(2, b"f forty".to_vec(), false),
+            Header(2, b"From: bob@exampl".to_vec(), true),
+            Header(2, b"e.com".to_vec(), false),
+            Start(
+                2,
+                b"bob@example.com".to_vec(),
+                b"a subject much longer than the buffer of".to_vec(),
+                true,
+            ),
+            Line(2, b"0123456789abcdef".to_vec(), false),
+            Line(2, b"0123456789abcdef".to_vec(), true),
+            Line(2, b"X".to_vec(), false),
+            Line(2, b"".to_vec(), false),
+            End(2),
+        ]
+    }
+
+    #[test]
+    fn a_session_delivers_lines_unfolds_headers_and_deletes() {
+        let mut d = Dut::new();
+        d.mb.delete = vec![1];
+        run(&mut d, 1000);
+        assert_eq!(d.mb.ev, expected());
+        assert_eq!(
+            d.c.outcome,
+            Some(Ok(Pop3Summary {
+                messages: 2,
+                deleted: 1
+            }))
+        );
+        assert_eq!(d.c.link.phase, Phase::Closing);
+        // The server closes first after QUIT (no TIME-WAIT for us): our
+        // FIN answers its FIN.
+        assert!(!d.c.tcp_wants_close(SOCK));
+        d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
+        assert!(d.c.tcp_wants_close(SOCK));
+        assert!(d.c.outcome.unwrap().is_ok());
+    }
+
+    #[test]
+    fn empty_mailbox_quits_after_stat() {
+        let mut d = Dut::new();
+        d.server(b"+OK hi\r\n");
+        assert_eq!(d.pull(), "USER alice\r\n");
+        d.server(b"+OK\r\n");
+        assert_eq!(d.pull(), "PASS secret\r\n");
+        d.server(b"+OK\r\n");
+        assert_eq!(d.pull(), "STAT\r\n");
+        d.server(b"+OK 0 0\r\n");
+        assert_eq!(d.pull(), "QUIT\r\n");
+    }
+
+    #[test]
+    fn err_at_every_step_is_a_typed_failure_without_quit() {
+        let replies: [&[u8]; 6] = [
+            b"+OK hi\r\n",
+            b"+OK\r\n",
+            b"+OK\r\n",
+            b"+OK 1 10\r\n",
+            b"+OK\r\nSubject: s\r\n\r\nbody\r\n.\r\n",
+            b"+OK\r\n",
+        ];
+        let steps = [
+            Pop3Step::Greeting,
+            Pop3Step::User,
+            Pop3Step::Pass,
+            Pop3Step::Stat,
+            Pop3Step::Retr,
+            Pop3Step::Dele,
+            Pop3Step::Quit,
+        ];
+        for (i, step) in steps.iter().enumerate() {
+            let mut d = Dut::new();
+            d.mb.delete = vec![1];
+            for r in &replies[..i] {
+                d.server(r);
+                d.pull();
+            }
+            d.server(b"-ERR [AUTH] Authentication failed.\r\n");
+            assert_eq!(
+                d.c.outcome,
+                Some(Err(Pop3Error::Err {
+                    step: *step,
+                    // The status line is read into the line buffer (16 here).
+                    text: ReplyText::from_bytes(b"[AUTH] Auth"),
+                })),
+                "{step}"
+            );
+            assert_eq!(d.pull(), "", "no QUIT after -ERR");
+            assert_eq!(d.c.link.phase, Phase::Closing);
+        }
+    }
+
+    #[test]
+    fn malformed_status_and_stat_abort() {
+        let mut d = Dut::new();
+        d.server(b"HELLO\r\n");
+        assert_eq!(
+            d.c.outcome,
+            Some(Err(Pop3Error::Malformed(Pop3Step::Greeting)))
+        );
+        assert_eq!(d.c.link.phase, Phase::Aborting);
+        let mut d = Dut::new();
+        for r in [&b"+OK\r\n"[..], b"+OK\r\n", b"+OK\r\n"] {
+            d.server(r);
+            d.pull();
+        }
+        d.server(b"+OK many\r\n");
+        assert_eq!(d.c.outcome, Some(Err(Pop3Error::Malformed(Pop3Step::Stat))));
+        let mut d = Dut::new();
+        d.server(b"+OK\r\n+OK early\r\n");
+        assert_eq!(d.c.outcome, Some(Err(Pop3Error::Malformed(Pop3Step::User))));
+    }
+
+    #[test]
+    fn a_message_cut_by_the_server_is_a_typed_failure() {
+        let mut d = Dut::new();
+        for r in [&b"+OK\r\n"[..], b"+OK\r\n", b"+OK\r\n", b"+OK 1 99\r\n"] {
+            d.server(r);
+            d.pull();
+        }
+        d.server(b"+OK\r\nSubject: x\r\n\r\nhalf a");
+        d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
+        assert_eq!(d.c.outcome, Some(Err(Pop3Error::Closed(Pop3Step::Retr))));
+        assert_eq!(d.c.link.phase, Phase::Aborting);
+    }
+
+    #[test]
+    fn address_extraction() {
+        let info = |from: &'static [u8]| MessageInfo {
+            number: 1,
+            count: 1,
+            size: None,
+            from,
+            subject: b"",
+            from_cut: false,
+            subject_cut: false,
+        };
+        assert_eq!(info(b"Alice <a@b.c>").address(), b"a@b.c");
+        assert_eq!(info(b"  a@b.c ").address(), b"a@b.c");
+        assert_eq!(info(b"<a@b.c").address(), b"a@b.c");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// However the server's bytes are cut into segments, the mailbox
+        /// sees the same calls.
+        #[test]
+        fn segmentation_does_not_matter(chunk in 1usize..40) {
+            let mut d = Dut::new();
+            d.mb.delete = vec![1];
+            run(&mut d, chunk);
+            prop_assert_eq!(d.mb.ev, expected());
+        }
+
+        #[test]
+        fn random_server_bytes_never_panic(
+            chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..30),
+            prefix in 0usize..5,
+        ) {
+            let mut d = Dut::new();
+            let ok: [&[u8]; 4] = [b"+OK\r\n", b"+OK\r\n", b"+OK\r\n", b"+OK 3 10\r\n"];
+            for r in &ok[..prefix.min(4)] {
+                d.server(r);
+                d.pull();
+            }
+            if prefix == 4 {
+                d.server(b"+OK\r\n");
+            }
+            for c in chunks {
+                d.server(&c);
+                d.pull();
+            }
+        }
+
+        #[test]
+        fn line_assembly_never_overflows_and_keeps_every_byte(
+            bytes in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'a'), any::<u8>()], 0..400),
+        ) {
+            let mut st = LineState::default();
+            let mut buf = [0u8; 7];
+            let mut out = Vec::new();
+            for &b in &bytes {
+                if let Some(p) = st.push(&mut buf, b) {
+                    prop_assert!(p.len <= buf.len());
+                    out.extend_from_slice(&buf[..p.len]);
+                    if !p.more {
+                        out.push(b'\n');
+                    }
+                }
+            }
+            // Every complete line comes out with CR LF / LF made LF.
+            let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let mut expect = Vec::new();
+            for line in bytes[..complete].split_inclusive(|&b| b == b'\n') {
+                let l = &line[..line.len() - 1];
+                expect.extend_from_slice(l.strip_suffix(b"\r").unwrap_or(l));
+                expect.push(b'\n');
+            }
+            let end = out.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            prop_assert_eq!(&out[..end], &expect[..]);
+        }
+    }
+}
