@@ -11,51 +11,11 @@
 
 mod harness;
 
-use harness::{require_tool, DeviceProc, Netns};
-use std::path::{Path, PathBuf};
+use harness::{require_python_module, require_tool, DeviceProc, Netns, Scratch, PY};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-/// The Python venv with aiosmtpd (tests/run-all.sh creates it).
-const PY: &str = "/opt/peers/bin/python";
-
-fn require_aiosmtpd() {
-    let ok = Path::new(PY).is_file()
-        && std::process::Command::new(PY)
-            .args(["-c", "import aiosmtpd"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "{PY} with aiosmtpd is missing: python3 -m venv /opt/peers && /opt/peers/bin/pip install \
-         aiosmtpd (or run tests/run-all.sh, which installs every peer)"
-    );
-}
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(ns: &Netns) -> Scratch {
-        let dir = std::env::temp_dir().join(&ns.name);
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().expect("utf-8").to_owned()
-    }
-    fn dir(&self, name: &str) -> String {
-        let p = self.path(name);
-        std::fs::create_dir_all(&p).expect("mkdir");
-        p
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn peer_script(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -78,7 +38,7 @@ fn wait_file(path: &str, what: &str) {
 /// aiosmtpd on host:25 storing into `dir` (AUTH alice/secret required
 /// unless `optional`).
 fn start_aiosmtpd(ns: &mut Netns, dir: &str, optional: bool) {
-    require_aiosmtpd();
+    require_python_module("aiosmtpd");
     let host = ns.host_ip().to_string();
     let script = peer_script("smtp_server.py");
     let mut args = vec![

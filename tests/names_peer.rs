@@ -10,46 +10,10 @@
 
 mod harness;
 
-use harness::{require_tool, DeviceProc, Netns};
-use std::path::{Path, PathBuf};
+use harness::{require_python_module, require_tool, DeviceProc, Netns, Scratch, PY};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-/// The Python venv with dnslib (tests/run-all.sh creates it).
-const PY: &str = "/opt/peers/bin/python";
-
-fn require_python_peers() {
-    let ok = Path::new(PY).is_file()
-        && std::process::Command::new(PY)
-            .args(["-c", "import dnslib"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "{PY} with dnslib is missing: python3 -m venv /opt/peers && /opt/peers/bin/pip install \
-         dnslib (or run tests/run-all.sh, which installs every peer)"
-    );
-}
-
-/// A scratch directory for peer configuration, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(ns: &Netns) -> Scratch {
-        let dir = std::env::temp_dir().join(&ns.name);
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().expect("utf-8").to_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Waits until something in the namespace listens on UDP `addr:port`.
 fn wait_udp_listening(ns: &Netns, addr: &str, port: u16) {
@@ -173,7 +137,7 @@ fn dns_a_nxdomain_and_mx_against_dnsmasq() {
 
 #[test]
 fn dns_mx_compressed_and_cname_against_dnslib() {
-    require_python_peers();
+    require_python_module("dnslib");
     let mut ns = Netns::new("dnslib");
     let dir = Scratch::new(&ns);
     let host = ns.host_ip();
@@ -238,7 +202,7 @@ fn dns_mx_compressed_and_cname_against_dnslib() {
 
 #[test]
 fn dns_hostile_replies_from_a_scripted_responder() {
-    require_python_peers();
+    require_python_module("dnslib");
     let mut ns = Netns::new("dnsbad");
     let host = ns.host_ip().to_string();
     let spoof = ns.addr(3).to_string();
@@ -391,7 +355,7 @@ fn sntp_against_chrony_by_name_within_one_second() {
 
 /// The device asking the scripted SNTP responder in `mode`.
 fn sntp_scripted(mode: &str) -> (Netns, DeviceProc) {
-    require_python_peers();
+    require_python_module("dnslib");
     let mut ns = Netns::new("sntp");
     let host = ns.host_ip().to_string();
     let script = concat!(

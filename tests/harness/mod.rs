@@ -415,3 +415,52 @@ impl Drop for DeviceProc {
         self.terminate();
     }
 }
+
+/// The Python venv with the Python peers (aiosmtpd, dnslib, scapy);
+/// tests/run-all.sh creates it.
+pub const PY: &str = "/opt/peers/bin/python";
+
+/// Fails unless [`PY`] can import `module`, saying how to install it.
+pub fn require_python_module(module: &str) {
+    let ok = std::path::Path::new(PY).is_file()
+        && Command::new(PY)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "{PY} with {module} is missing: python3 -m venv /opt/peers && /opt/peers/bin/pip install \
+         {module} (or run tests/run-all.sh, which installs every peer)"
+    );
+}
+
+/// A scratch directory for peer configuration, named after the namespace
+/// and removed on drop.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// Makes `$TMPDIR/<namespace name>`.
+    pub fn new(ns: &Netns) -> Scratch {
+        let dir = std::env::temp_dir().join(&ns.name);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+
+    /// A path inside it.
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().expect("utf-8").to_owned()
+    }
+
+    /// A subdirectory, created.
+    pub fn dir(&self, name: &str) -> String {
+        let p = self.path(name);
+        std::fs::create_dir_all(&p).expect("mkdir");
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
