@@ -23,6 +23,12 @@ want ntpdig ntpsec-ntpdig
 want nmblookup samba-common-bin
 want ss iproute2
 want kea-dhcp4 kea-dhcp4-server
+# HTTP (tests/http_peer.rs): curl, ApacheBench, headless Chromium and a font
+# for its screenshot.
+want curl curl
+want ab apache2-utils
+want chromium chromium
+dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

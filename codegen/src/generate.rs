@@ -11,8 +11,13 @@ use crate::schema::{Section, StackConfig};
 /// here and emits its own `type` from its section's `impl_items`.
 const SERVICES_WITHOUT_SCHEMA: [&str; 0] = [];
 
-/// The generated file's contents for `cfg`, read from `file`.
-pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
+/// The generated file's contents for `cfg`, read from `file` (with the web
+/// ROM built from `[http] web_root` when the server is on).
+pub(crate) fn generate(
+    file: &str,
+    cfg: &StackConfig,
+    web: Option<&crate::web::WebRom>,
+) -> Result<String, Error> {
     let items: [TokenStream; 11] = [
         cfg.device.impl_items(),
         cfg.ipv4.impl_items(),
@@ -34,15 +39,26 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
     // One `#[doc]` per line, so the output has `///` comments.
     let device_doc = device_doc(file, cfg);
     let device_doc = device_doc.lines().map(|l| quote!(#[doc = #l]));
+    let web = web.filter(|_| cfg.http.enabled);
     let budget = cfg.ram_budget.map(|b| {
         let lit = Literal::u64_unsuffixed(b);
-        let msg = format!(
-            "{file}: ram_budget = {b} bytes is less than RAM_BYTES (the configured stack state)"
-        );
-        quote! {
-            const _: () = ::core::assert!(RAM_BYTES <= #lit, #msg);
+        if web.is_some() {
+            let msg = format!(
+                "{file}: ram_budget = {b} bytes is less than RAM_BYTES + web::RAM_BYTES (the configured stack state and HTTP server)"
+            );
+            quote! {
+                const _: () = ::core::assert!(RAM_BYTES + web::RAM_BYTES <= #lit, #msg);
+            }
+        } else {
+            let msg = format!(
+                "{file}: ram_budget = {b} bytes is less than RAM_BYTES (the configured stack state)"
+            );
+            quote! {
+                const _: () = ::core::assert!(RAM_BYTES <= #lit, #msg);
+            }
         }
     });
+    let web_module = web.map(|rom| crate::web::tokens(rom, &cfg.http, file));
     let tokens = quote! {
         #(#device_doc)*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -60,6 +76,8 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
 
         /// Bytes of RAM the configured stack state occupies (its size in memory).
         pub const RAM_BYTES: usize = ::core::mem::size_of::<Stack>();
+
+        #web_module
 
         #budget
     };
@@ -114,6 +132,12 @@ fn device_doc(file: &str, cfg: &StackConfig) -> String {
     }
     if cfg.sntp.enabled {
         services.push("SNTP client".to_owned());
+    }
+    if cfg.http.enabled {
+        services.push(format!(
+            "HTTP server ({} connections on port {}, see `web`)",
+            cfg.http.sockets, cfg.http.port
+        ));
     }
     if !services.is_empty() {
         doc.push_str(&format!("\n\n Services: {}.", services.join(", ")));

@@ -78,7 +78,9 @@ echo = false
 [poll]
 frames_per_poll = 1
 [http]
+enabled = false
 web_root = "web"
+[smtp]
 anything = { goes = [1, 2.5, "x", true, 1979-05-27] }
 [tcp]
 enabled = false
@@ -96,11 +98,12 @@ enabled = false
     assert!(!c.icmp.echo);
     assert_eq!(c.poll.frames_per_poll, 1);
     let names: Vec<_> = c.reserved.iter().map(|s| (s.name(), s.enabled())).collect();
-    assert_eq!(names, [("http", true)]);
+    assert_eq!(names, [("smtp", true)]);
     assert!(!c.tcp.enabled);
     assert_eq!(c.tcp.effective_sockets(), 0);
-    assert_eq!(c.reserved("http").unwrap().string("web_root"), Some("web"));
-    assert!(c.reserved("http").unwrap().get("anything").is_some());
+    assert!(!c.http.enabled);
+    assert_eq!(c.http.web_root, "web");
+    assert!(c.reserved("smtp").unwrap().get("anything").is_some());
 }
 
 #[test]

@@ -9,9 +9,10 @@
 //!    memory and are streamed in and out; no frame buffer in MCU RAM.
 //! 3. [`iface`]: MAC/IPv4 configuration, the ARP cache, ingress dispatch and
 //!    egress framing.
-//! 4. transport: [`udp`] sockets (TCP follows).
+//! 4. transport: [`udp`] and [`tcp`] sockets.
 //! 5. protocols, each a state machine advanced by [`Stack::poll`]: the
-//!    [`dns`] client, the [`netbios`] name responder, the [`sntp`] client.
+//!    [`dns`] client, the [`netbios`] name responder, the [`sntp`] client,
+//!    the [`dhcp`] client; and the [`http`] server the application embeds.
 //!
 //! A device describes itself in `stack.toml`; `emberstack-codegen` turns that
 //! into a [`Config`] implementation with every table sized, and
@@ -31,6 +32,7 @@
 pub mod config;
 pub mod dhcp;
 pub mod dns;
+pub mod http;
 pub mod iface;
 pub mod netbios;
 pub mod nic;
@@ -43,6 +45,11 @@ pub mod udp;
 pub mod wire;
 
 pub use config::Config;
+#[doc(hidden)]
+pub use emberstack_macros::__http_bind;
+/// Binds the application's dynamic-tag and form handlers (see
+/// [`http`]).
+pub use emberstack_macros::http_var;
 pub use stack::{App, Stack};
 pub use time::{Duration, Instant};
 

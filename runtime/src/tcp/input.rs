@@ -159,6 +159,9 @@ fn listen<N: Nic, O: TcpOwner>(
         last_rx: now,
         ..TcpSocket::default()
     };
+    // A connection that ended by reset or timeout left its in-flight
+    // records; the new one starts with none.
+    super::clear_records(t, i);
     Ok(())
 }
 
