@@ -30,6 +30,12 @@ want llvm-dwarfdump llvm
 # Mail (tests/mail_peer.rs): dovecot as the POP3 server.
 want dovecot dovecot-core
 [ -x /usr/lib/dovecot/pop3 ] || need_apt+=(dovecot-pop3d)
+# HTTP (tests/http_peer.rs): curl, ApacheBench, headless Chromium and a font
+# for its screenshot.
+want curl curl
+want ab apache2-utils
+want chromium chromium
+dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -11,8 +11,13 @@ use crate::schema::{Section, StackConfig};
 /// here and emits its own `type` from its section's `impl_items`.
 const SERVICES_WITHOUT_SCHEMA: [&str; 0] = [];
 
-/// The generated file's contents for `cfg`, read from `file`.
-pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
+/// The generated file's contents for `cfg`, read from `file` (with the web
+/// ROM built from `[http] web_root` when the server is on).
+pub(crate) fn generate(
+    file: &str,
+    cfg: &StackConfig,
+    web: Option<&crate::web::WebRom>,
+) -> Result<String, Error> {
     let items: [TokenStream; 13] = [
         cfg.device.impl_items(),
         cfg.ipv4.impl_items(),
@@ -38,16 +43,26 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
     // One `#[doc]` per line, so the output has `///` comments.
     let device_doc = device_doc(file, cfg);
     let device_doc = device_doc.lines().map(|l| quote!(#[doc = #l]));
-    let budget = cfg.ram_budget.map(|b| {
-        let lit = Literal::u64_unsuffixed(b);
-        let msg = format!(
-            "{file}: ram_budget = {b} bytes is less than RAM_BYTES + MAIL_RAM_BYTES (the \
-             configured stack state and the mail clients the application embeds)"
+    let web = web.filter(|_| cfg.http.enabled);
+    let budget =
+        cfg.ram_budget.map(|b| {
+            let lit = Literal::u64_unsuffixed(b);
+            let web_term = if web.is_some() {
+                quote!(+ web::RAM_BYTES)
+            } else {
+                quote!()
+            };
+            let msg =
+                format!(
+            "{file}: ram_budget = {b} bytes is less than RAM_BYTES + MAIL_RAM_BYTES{} (the \
+             configured stack state, the mail clients and the HTTP server the application embeds)",
+            if web.is_some() { " + web::RAM_BYTES" } else { "" }
         );
-        quote! {
-            const _: () = ::core::assert!(RAM_BYTES + MAIL_RAM_BYTES <= #lit, #msg);
-        }
-    });
+            quote! {
+                const _: () = ::core::assert!(RAM_BYTES + MAIL_RAM_BYTES #web_term <= #lit, #msg);
+            }
+        });
+    let web_module = web.map(|rom| crate::web::tokens(rom, &cfg.http, file));
     let tokens = quote! {
         #(#device_doc)*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -72,6 +87,7 @@ pub(crate) fn generate(file: &str, cfg: &StackConfig) -> Result<String, Error> {
         /// application that embeds them; 0 for those not configured.
         pub const MAIL_RAM_BYTES: usize = ::core::mem::size_of::<<Device as ::emberstack::Config>::Smtp>()
             + ::core::mem::size_of::<<Device as ::emberstack::Config>::Pop3>();
+        #web_module
 
         #budget
     };
@@ -132,6 +148,12 @@ fn device_doc(file: &str, cfg: &StackConfig) -> String {
     }
     if cfg.pop3.common.enabled {
         services.push("POP3 client".to_owned());
+    }
+    if cfg.http.enabled {
+        services.push(format!(
+            "HTTP server ({} connections on port {}, see `web`)",
+            cfg.http.sockets, cfg.http.port
+        ));
     }
     if !services.is_empty() {
         doc.push_str(&format!("\n\n Services: {}.", services.join(", ")));

@@ -27,6 +27,7 @@ mod reader;
 pub mod schema;
 #[cfg(test)]
 mod tests;
+pub mod web;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -44,9 +45,27 @@ pub fn parse_config(file_name: &str, source: &str) -> Result<StackConfig, Error>
 
 /// Parses, validates and generates the Rust code for a `stack.toml` held in
 /// memory: what [`Builder::generate`] writes, without touching files.
+///
+/// `[http] web_root` is read relative to the current directory; see
+/// [`generate_from_str_in`].
 pub fn generate_from_str(file_name: &str, source: &str) -> Result<String, Error> {
+    generate_from_str_in(file_name, source, Path::new("."))
+}
+
+/// [`generate_from_str`] with `[http] web_root` relative to `dir` (the
+/// directory `stack.toml` would be in).
+pub fn generate_from_str_in(file_name: &str, source: &str, dir: &Path) -> Result<String, Error> {
     let cfg = parse_config(file_name, source)?;
-    generate::generate(file_name, &cfg)
+    let web = web_rom(file_name, &cfg, dir)?;
+    generate::generate(file_name, &cfg, web.as_ref())
+}
+
+/// The web ROM when `[http]` is on.
+fn web_rom(file_name: &str, cfg: &StackConfig, dir: &Path) -> Result<Option<web::WebRom>, Error> {
+    if !cfg.http.enabled {
+        return Ok(None);
+    }
+    web::build(&cfg.http, file_name, &dir.join(&cfg.http.web_root)).map(Some)
 }
 
 /// Configures and runs the generator from a build script.
@@ -148,19 +167,16 @@ impl Builder {
         let source = std::fs::read_to_string(&path)
             .map_err(|e| Error::other(&shown, format!("cannot read {}: {e}", path.display())))?;
         let config = parse_config(&shown, &source)?;
-        let code = generate::generate(&shown, &config)?;
-
-        if let Some(web_root) = config
-            .reserved("http")
-            .filter(|h| h.enabled())
-            .and_then(|h| h.string("web_root"))
-        {
-            let web_root = path.parent().unwrap_or(Path::new("")).join(web_root);
+        let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        if config.http.enabled {
+            let web_root = dir.join(&config.http.web_root);
             if self.cargo_directives {
                 println!("cargo:rerun-if-changed={}", web_root.display());
             }
             watched.push(web_root);
         }
+        let web = web_rom(&shown, &config, &dir)?;
+        let code = generate::generate(&shown, &config, web.as_ref())?;
 
         let out_dir = match &self.out_dir {
             Some(d) => d.clone(),

@@ -81,6 +81,11 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
         }
     }
 
+    /// The span errors about the whole table point at (its header).
+    pub(crate) fn header(&self) -> Span {
+        self.header.clone()
+    }
+
     /// Whether the table is in the file (a section may be absent).
     pub(crate) fn is_present(&self) -> bool {
         self.table.is_some()

@@ -78,8 +78,8 @@ echo = false
 [poll]
 frames_per_poll = 1
 [http]
+enabled = false
 web_root = "web"
-anything = { goes = [1, 2.5, "x", true, 1979-05-27] }
 [tcp]
 enabled = false
 "#;
@@ -95,12 +95,11 @@ enabled = false
     assert_eq!(c.udp.sockets, 0);
     assert!(!c.icmp.echo);
     assert_eq!(c.poll.frames_per_poll, 1);
-    let names: Vec<_> = c.reserved.iter().map(|s| (s.name(), s.enabled())).collect();
-    assert_eq!(names, [("http", true)]);
+    assert!(c.reserved.is_empty());
     assert!(!c.tcp.enabled);
     assert_eq!(c.tcp.effective_sockets(), 0);
-    assert_eq!(c.reserved("http").unwrap().string("web_root"), Some("web"));
-    assert!(c.reserved("http").unwrap().get("anything").is_some());
+    assert!(!c.http.enabled);
+    assert_eq!(c.http.web_root, "web");
 }
 
 #[test]
@@ -338,15 +337,6 @@ fn wrong_type_section() {
     one_error(
         &with_device("[[udp]]\nsockets = 1\n"),
         "error: stack.toml:4:1: [udp]: expected a table (a `[udp]` section), found an array of tables",
-    );
-}
-
-#[test]
-fn reserved_enabled_must_be_boolean() {
-    one_error(
-        &with_device("[http]\nenabled = \"no\"\nserver = 1\n"),
-        "error: stack.toml:5:11: [http] enabled: expected a boolean (`true` or `false`), \
-         found \"no\"; did you mean `false` (without quotes)?",
     );
 }
 
@@ -992,7 +982,7 @@ fn generated_code_is_valid_rust_with_expected_items() {
         "impl::emberstack::dhcp::DhcpSettingsforDevice{constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(4);constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(64);constHOSTNAME:&'staticstr=\"EMBER\";}",
         "pubtypeStack=::emberstack::Stack<Device>;",
         "pubconstRAM_BYTES:usize=::core::mem::size_of::<Stack>();",
-        "const_:()=::core::assert!(RAM_BYTES+MAIL_RAM_BYTES<=1024,\"stack.toml:ram_budget=1024bytesislessthanRAM_BYTES+MAIL_RAM_BYTES(theconfiguredstackstateandthemailclientstheapplicationembeds)\");",
+        "const_:()=::core::assert!(RAM_BYTES+MAIL_RAM_BYTES<=1024,\"stack.toml:ram_budget=1024bytesislessthanRAM_BYTES+MAIL_RAM_BYTES(theconfiguredstackstate,themailclientsandtheHTTPservertheapplicationembeds)\");",
     ] {
         assert!(flat.contains(expected), "missing {expected}\nin:\n{code}");
     }

@@ -28,9 +28,11 @@ fn writes_the_output_file_and_lists_watched_paths() {
     let dir = scratch("writes");
     std::fs::write(
         dir.join("my.toml"),
-        format!("{DEVICE}[http]\nweb_root = \"www\"\n"),
+        format!("{DEVICE}[tcp]\n[http]\nweb_root = \"www\"\n"),
     )
     .unwrap();
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::write(dir.join("www/index.html"), "<p>{{hello}}</p>").unwrap();
     let g = Builder::new()
         .config(dir.join("my.toml"))
         .out_dir(&dir)
@@ -42,6 +44,8 @@ fn writes_the_output_file_and_lists_watched_paths() {
     assert_eq!(std::fs::read_to_string(&g.out_path).unwrap(), g.code);
     assert_eq!(g.watched, [dir.join("my.toml"), dir.join("www")]);
     assert_eq!(g.config.device.name, "E");
+    assert!(g.code.contains("pub mod web"), "{}", g.code);
+    assert!(g.code.contains("fn hello(&mut self"), "{}", g.code);
 
     // Unchanged output is not rewritten (dependents are not rebuilt).
     let before = std::fs::metadata(&g.out_path).unwrap().modified().unwrap();

@@ -5,7 +5,12 @@
 #![no_std]
 #![deny(missing_docs)]
 
-emberstack::include_stack!();
+/// The code generated from `stack.toml`: the stack configuration and the
+/// web site (`web`, from `web/`).
+pub mod generated {
+    emberstack::include_stack!();
+}
+pub use generated::{Device, Stack, RAM_BYTES};
 
 /// The variants in `examples/configs/` (see `build.rs`).
 pub mod variants {
@@ -15,6 +20,7 @@ pub mod variants {
 pub mod mail;
 pub mod names;
 pub mod tcp_services;
+pub mod web;
 
 use core::fmt;
 use emberstack::config::StaticIpv4;
@@ -29,9 +35,11 @@ use emberstack::udp::Endpoint;
 use emberstack::udp::{UdpDatagram, UdpHandle};
 use emberstack::wire::{EthernetAddress, Ipv4Address};
 use emberstack::{App, Config, Instant};
+use generated::web as site;
 use mail::{Checker, Mail, MailOptions, Sender};
 use names::{LeaseClient, Lookup, Lookups, TimeSync, MAX_LOOKUPS};
 use tcp_services::{Service, ECHO_RING};
+use web::{Web, WebState};
 
 /// The UDP and TCP echo service port (RFC 862).
 pub const ECHO_PORT: u16 = 7;
@@ -46,6 +54,18 @@ pub const MAX_TCP: usize = 16;
 /// TCP sockets in configuration `C`, capped at [`MAX_TCP`].
 pub fn tcp_sockets<C: Config>() -> usize {
     <C::TcpSockets as Table<TcpSocket>>::LEN.min(MAX_TCP)
+}
+
+/// Sockets the web server gets in configuration `C`: `[http] sockets`
+/// when discard, chargen, a free one and at least one echo socket still
+/// fit, else none (the small test variants).
+pub fn http_sockets<C: Config>() -> usize {
+    let want = site::HttpServer::CONNECTIONS;
+    if tcp_sockets::<C>() >= 4 + want {
+        want
+    } else {
+        0
+    }
 }
 
 /// Where log lines go: stdout on the host, semihosting on the board.
@@ -94,6 +114,14 @@ pub struct DeviceApp<C: Config, L: Log> {
     /// SNTP was pointed at a server explicitly (`--sntp-server`): DHCP's
     /// NTP option does not override it.
     sntp_chosen: bool,
+    /// The HTTP server (its sockets are forwarded to it).
+    http: site::HttpServer,
+    /// The web UI's state.
+    pub web: WebState,
+    /// Static settings from the web form, set once DHCP has stopped.
+    pending_ipv4: Option<Option<StaticIpv4>>,
+    /// Since when a settings change waits for responses to finish.
+    apply_since: Option<Instant>,
 }
 
 /// The reference device: a configured stack plus its application.
@@ -142,15 +170,22 @@ where
             peer_closed: 0,
             dhcp_ntp: None,
             sntp_chosen: false,
+            http: site::server(),
+            web: WebState::new(C::DEVICE_NAME, stack.mac(), stack.ipv4().or(C::STATIC_IPV4)),
+            pending_ipv4: None,
+            apply_since: None,
         };
         match stack.udp_bind(ECHO_PORT) {
             Ok(h) => app.udp_echo = Some(h),
             Err(e) => app.log.line(format_args!("udp: echo not bound: {e}")),
         }
         // Sockets: one each for discard and chargen, one kept free for
-        // client connections, one per mail client, the rest listen for echo.
+        // client connections, one per mail client, `[http] sockets` for the
+        // web server when there is room (not in the small test variants),
+        // the rest listen for echo.
+        let http = http_sockets::<C>();
         let echo = tcp_sockets::<C>()
-            .saturating_sub(3 + Mail::<C>::SOCKETS)
+            .saturating_sub(3 + Mail::<C>::SOCKETS + http)
             .max(1);
         let plan = [
             (DISCARD_PORT, 1, Service::Discard { bytes: 0, crc: 0 }),
@@ -169,6 +204,25 @@ where
                         .line(format_args!("tcp: port {port} not opened: {e}")),
                 }
             }
+        }
+        if http > 0 {
+            match app.http.listen(&mut stack) {
+                Ok(()) => app.log.line(format_args!(
+                    "http: listening on port {} ({http} sockets, {} files, ram {} bytes)",
+                    site::SETTINGS.port,
+                    site::SITE.files.len(),
+                    site::RAM_BYTES
+                )),
+                Err(e) => app.log.line(format_args!(
+                    "http: port {} not opened: {e}",
+                    site::SETTINGS.port
+                )),
+            }
+        } else {
+            app.log.line(format_args!(
+                "http: off ({} TCP sockets in this configuration)",
+                tcp_sockets::<C>()
+            ));
         }
         app.log.line(format_args!(
             "device: {} mac {} ram {} bytes",
@@ -205,6 +259,7 @@ where
 
     /// Runs the stack once; true when it did work (poll again at once).
     pub fn poll<N: Nic>(&mut self, now: Instant, nic: &mut N) -> bool {
+        self.snapshot(now);
         if let Some((remote, total)) = self.app.tcp_send.take() {
             match self.stack.tcp_connect(&mut self.app, now, remote) {
                 Ok(h) => {
@@ -221,6 +276,15 @@ where
             }
         }
         let busy = self.stack.poll(now, nic, &mut self.app);
+        {
+            let app = &mut self.app;
+            let mut web = Web {
+                state: &mut app.web,
+                log: &mut app.log,
+            };
+            app.http.poll(now, &mut self.stack, nic, &mut web);
+        }
+        self.apply_web_changes(now);
         if let Some(ntp) = self.app.dhcp_ntp.take() {
             if !self.app.sntp_chosen {
                 self.start_sntp_addr(ntp);
@@ -249,7 +313,7 @@ where
         let unix = self
             .stack
             .sntp()
-            .unix_now(now)
+            .unix_time(now)
             .and_then(|t| u64::try_from(t).ok());
         let DeviceApp { mail, rng, log, .. } = &mut self.app;
         mail.poll(&mut self.stack, nic, now, unix, log, &mut || splitmix(rng))
@@ -336,8 +400,98 @@ where
 
     /// When the device next needs to run without a frame arriving.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
-        emberstack::service::earliest(self.stack.poll_at(now), self.app.mail.poll_at())
-            .map(|t| t.max(now))
+        let http = self.app.http.poll_at();
+        let mail = self.app.mail.poll_at();
+        emberstack::service::earliest(
+            self.stack.poll_at(now),
+            emberstack::service::earliest(mail, http),
+        )
+        .map(|t| t.max(now))
+    }
+
+    /// Copies what the web pages show from the stack (the tag handlers
+    /// run inside the stack's callbacks, where the stack is borrowed).
+    fn snapshot(&mut self, now: Instant) {
+        let s = &mut self.app.web.status;
+        s.now = now;
+        s.ipv4 = self.stack.ipv4();
+        s.counters = *self.stack.counters();
+        s.dhcp = self.stack.dhcp().state();
+        s.lease = self.stack.dhcp().lease();
+        s.unix_time = self.stack.sntp().unix_time(now);
+    }
+
+    /// Carries out what the web pages asked for: new settings, a status
+    /// email. Address changes wait until no response is in flight (the
+    /// page confirming them must reach the browser from the old address),
+    /// at most 2 s.
+    fn apply_web_changes(&mut self, now: Instant) {
+        if let Some(ipv4) = self.pending_ipv4_due() {
+            self.stack.set_ipv4(ipv4);
+            self.app.log.line(format_args!(
+                "web: static address {}",
+                OptAddr(ipv4.map(|c| c.cidr.address))
+            ));
+        }
+        if let Some(a) = self.app.web.apply {
+            let since = *self.app.apply_since.get_or_insert(now);
+            let waited = now.since(since).millis() >= 2000;
+            if self.app.http.responding() && !waited {
+                return;
+            }
+            self.app.web.apply = None;
+            self.app.apply_since = None;
+            if a.dhcp {
+                if !self.stack.dhcp().running() && !self.stack.dhcp().enable() {
+                    self.app
+                        .log
+                        .line(format_args!("web: DHCP is not built in; address kept"));
+                }
+            } else {
+                self.stack.dhcp().stop();
+                // Set after the client has stopped (next poll), so its
+                // fallback to stack.toml's settings does not replace it.
+                if a.ipv4.is_some() {
+                    self.app.pending_ipv4 = Some(a.ipv4);
+                }
+            }
+            self.app.log.line(format_args!(
+                "web: applied name {} dhcp {}",
+                self.app.web.name(),
+                if a.dhcp { "on" } else { "off" }
+            ));
+        }
+        if core::mem::take(&mut self.app.web.mail_requested) {
+            self.send_status_mail();
+        }
+    }
+
+    fn pending_ipv4_due(&mut self) -> Option<Option<StaticIpv4>> {
+        // One poll after `stop`: the client has released and stepped back.
+        let due = self.app.pending_ipv4.is_some() && !self.stack.dhcp().running();
+        if due
+            && self
+                .stack
+                .dhcp()
+                .state()
+                .is_none_or(|s| s == emberstack::dhcp::DhcpState::Off)
+        {
+            return self.app.pending_ipv4.take();
+        }
+        None
+    }
+
+    /// The web UI's "send status email" button: hands the request to the
+    /// SMTP client (issue 6), which sends the status email with its
+    /// attachment and logs `smtp: sent to ...` or `smtp: failed ...`.
+    pub fn send_status_mail(&mut self) {
+        self.app
+            .log
+            .line(format_args!("mail: status email requested from the web UI"));
+        self.send_status_email();
+        self.app
+            .web
+            .set_mail_message("Status email requested; see the device log for the outcome.");
     }
 
     /// Logs the frame counters (at exit).
@@ -429,6 +583,7 @@ where
             Event::Dhcp(e) => {
                 if let DhcpEvent::Bound(l) | DhcpEvent::Renewed(l) = e {
                     self.dhcp_ntp = l.ntp;
+                    self.web.lease_granted();
                 }
                 log_dhcp(log, e)
             }
@@ -442,6 +597,24 @@ where
     fn tcp_event(&mut self, h: TcpHandle, event: TcpEvent) {
         if self.mail.owns(h) {
             return self.mail.tcp_event(h, event);
+        }
+        if self.http.owns(h) {
+            match event {
+                TcpEvent::Retransmit { offset } => self
+                    .log
+                    .line(format_args!("tcp: retransmit {h} from {offset}")),
+                TcpEvent::Reset => self.log.line(format_args!("tcp: reset {h}")),
+                TcpEvent::TimedOut => self.log.line(format_args!("tcp: timed out {h}")),
+                TcpEvent::RegenerationMismatch { offset } => self
+                    .log
+                    .line(format_args!("tcp: regeneration mismatch {h} at {offset}")),
+                _ => {}
+            }
+            let mut web = Web {
+                state: &mut self.web,
+                log: &mut self.log,
+            };
+            return self.http.tcp_event(h, event, &mut web);
         }
         let i = h.index();
         let Some(service) = self.tcp.get_mut(i) else {
@@ -496,12 +669,22 @@ where
         if self.mail.owns(h) {
             return self.mail.tcp_wants_close(h);
         }
+        if self.http.owns(h) {
+            return self.http.tcp_wants_close(h);
+        }
         self.peer_closed & (1 << h.index()) != 0
     }
 
     fn tcp_received<N: Nic>(&mut self, h: TcpHandle, data: &mut TcpReader<'_, N>) -> usize {
         if self.mail.owns(h) {
             return self.mail.tcp_received(h, data, &mut self.log);
+        }
+        if self.http.owns(h) {
+            let mut web = Web {
+                state: &mut self.web,
+                log: &mut self.log,
+            };
+            return self.http.tcp_received(h, data, &mut web);
         }
         let i = h.index();
         match self.tcp.get_mut(i) {
@@ -523,6 +706,13 @@ where
         if self.mail.owns(h) {
             return self.mail.tcp_produce(h, offset, max, sink, &mut self.log);
         }
+        if self.http.owns(h) {
+            let mut web = Web {
+                state: &mut self.web,
+                log: &mut self.log,
+            };
+            return self.http.tcp_produce(h, offset, max, sink, &mut web);
+        }
         let i = h.index();
         match self.tcp.get(i) {
             Some(Service::Echo(e)) => {
@@ -542,6 +732,9 @@ where
     }
 
     fn tcp_recv_space(&mut self, h: TcpHandle) -> usize {
+        if self.http.owns(h) {
+            return self.http.tcp_recv_space(h);
+        }
         match self.tcp.get(h.index()) {
             Some(Service::Echo(e)) => e.space(),
             _ => usize::MAX,

@@ -71,14 +71,14 @@ pub trait TimeSync {
     fn start(&mut self, server: &str) -> Result<(), SntpError>;
     /// The same for an address (the DHCP NTP-server option's form).
     fn start_addr(&mut self, server: Ipv4Address) -> Result<(), SntpError>;
-    /// Unix time (seconds) at local `now`, once the time is known.
-    fn unix_now(&self, now: Instant) -> Option<i64> {
-        let _ = now;
-        None
-    }
+    /// Unix time at local instant `now`, once a server answered.
+    fn unix_time(&self, now: emberstack::Instant) -> Option<i64>;
 }
 
 impl<const N: usize> TimeSync for SntpClient<N> {
+    fn unix_time(&self, now: emberstack::Instant) -> Option<i64> {
+        self.now(now).map(|t| t.unix_secs())
+    }
     fn start(&mut self, server: &str) -> Result<(), SntpError> {
         self.request(server)
     }
@@ -86,12 +86,12 @@ impl<const N: usize> TimeSync for SntpClient<N> {
         self.request_addr(server);
         Ok(())
     }
-    fn unix_now(&self, now: Instant) -> Option<i64> {
-        self.now(now).map(|t| t.unix_secs())
-    }
 }
 
 impl TimeSync for Disabled {
+    fn unix_time(&self, _: emberstack::Instant) -> Option<i64> {
+        None
+    }
     fn start(&mut self, _: &str) -> Result<(), SntpError> {
         Err(SntpError::Disabled)
     }
@@ -236,6 +236,13 @@ pub trait LeaseClient {
     fn running(&self) -> bool;
     /// Switches the client off (the app's own address then stands).
     fn stop(&mut self);
+    /// Switches the client on (discovery starts on the next poll); false
+    /// when it is not built in.
+    fn enable(&mut self) -> bool;
+    /// Its state, `None` when it is not built in.
+    fn state(&self) -> Option<emberstack::dhcp::DhcpState>;
+    /// The lease held, if any.
+    fn lease(&self) -> Option<emberstack::dhcp::Lease>;
 }
 
 impl<S: emberstack::dhcp::DhcpSettings> LeaseClient for emberstack::dhcp::DhcpClient<S> {
@@ -245,6 +252,16 @@ impl<S: emberstack::dhcp::DhcpSettings> LeaseClient for emberstack::dhcp::DhcpCl
     fn stop(&mut self) {
         self.set_enabled(false);
     }
+    fn enable(&mut self) -> bool {
+        self.set_enabled(true);
+        true
+    }
+    fn state(&self) -> Option<emberstack::dhcp::DhcpState> {
+        Some(emberstack::dhcp::DhcpClient::state(self))
+    }
+    fn lease(&self) -> Option<emberstack::dhcp::Lease> {
+        emberstack::dhcp::DhcpClient::lease(self)
+    }
 }
 
 impl LeaseClient for Disabled {
@@ -252,4 +269,13 @@ impl LeaseClient for Disabled {
         false
     }
     fn stop(&mut self) {}
+    fn enable(&mut self) -> bool {
+        false
+    }
+    fn state(&self) -> Option<emberstack::dhcp::DhcpState> {
+        None
+    }
+    fn lease(&self) -> Option<emberstack::dhcp::Lease> {
+        None
+    }
 }

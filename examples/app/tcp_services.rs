@@ -12,7 +12,12 @@ use emberstack::tcp::{TcpHandle, TcpReader};
 
 /// Bytes an echo socket holds between receiving and the peer's ACK of the
 /// echo; also its receive window.
-pub const ECHO_RING: usize = 2048;
+///
+/// Larger than a window plus a client's block, so the room it reports stays
+/// at the window cap while an echo waits for its ACK: with less, receiver
+/// silly-window avoidance keeps the window small until the peer's delayed
+/// ACK frees the ring (~40 ms per block against Linux).
+pub const ECHO_RING: usize = 4096;
 
 /// What a TCP socket of the device does.
 #[derive(Clone, Copy, Debug, Default)]

@@ -9,11 +9,11 @@
 //!    memory and are streamed in and out; no frame buffer in MCU RAM.
 //! 3. [`iface`]: MAC/IPv4 configuration, the ARP cache, ingress dispatch and
 //!    egress framing.
-//! 4. transport: [`udp`] sockets (TCP follows).
+//! 4. transport: [`udp`] and [`tcp`] sockets.
 //! 5. protocols, each a state machine advanced by [`Stack::poll`]: the
-//!    [`dns`] client, the [`netbios`] name responder, the [`sntp`] client;
-//!    and the mail clients the application embeds: [`smtp`] and [`pop3`]
-//!    (see [`mail`]).
+//!    [`dns`] client, the [`netbios`] name responder, the [`sntp`] client,
+//!    the [`dhcp`] client; and the clients and server the application
+//!    embeds: [`smtp`] and [`pop3`] (see [`mail`]) and [`http`].
 //!
 //! A device describes itself in `stack.toml`; `emberstack-codegen` turns that
 //! into a [`Config`] implementation with every table sized, and
@@ -33,6 +33,7 @@
 pub mod config;
 pub mod dhcp;
 pub mod dns;
+pub mod http;
 pub mod iface;
 pub mod mail;
 pub mod netbios;
@@ -48,6 +49,11 @@ pub mod udp;
 pub mod wire;
 
 pub use config::Config;
+#[doc(hidden)]
+pub use emberstack_macros::__http_bind;
+/// Binds the application's dynamic-tag and form handlers (see
+/// [`http`]).
+pub use emberstack_macros::http_var;
 pub use stack::{App, Stack};
 pub use time::{Duration, Instant};
 

@@ -326,6 +326,7 @@ impl<C: Config> Stack<C> {
         if let Some(s) = sockets.get_mut(i) {
             tcp::connect(s, port, remote, iss, &C::TCP, now);
         }
+        tcp::clear_records(&mut t.tables(), i);
         Ok(handle)
     }
 

@@ -12,6 +12,7 @@ mod arp;
 mod device;
 mod dhcp;
 mod dns;
+pub(crate) mod http;
 mod icmp;
 mod ipv4;
 mod mail;
@@ -32,6 +33,7 @@ pub use arp::ArpSection;
 pub use device::DeviceSection;
 pub use dhcp::DhcpSection;
 pub use dns::DnsSection;
+pub use http::{FormDecl, HttpSection};
 pub use icmp::IcmpSection;
 pub use ipv4::{Ipv4Cidr, Ipv4Section};
 pub use mail::{MailCommon, MailServer, Pop3Section, SmtpSection};
@@ -45,7 +47,7 @@ pub use udp::UdpSection;
 /// Sections accepted now and given meaning by later versions: their content
 /// is kept as written (any keys), `enabled = false` is allowed in each, and
 /// they generate nothing yet.
-pub const RESERVED: [&str; 1] = ["http"];
+pub const RESERVED: [&str; 0] = [];
 
 /// Keys of the document root (outside any section). Written after a
 /// section header they belong to that section, a common TOML slip that gets
@@ -89,6 +91,8 @@ pub struct StackConfig {
     pub smtp: SmtpSection,
     /// `[pop3]`: the POP3 client the application embeds.
     pub pop3: Pop3Section,
+    /// `[http]`: the HTTP server and its web root.
+    pub http: HttpSection,
     /// Reserved sections present in the file, in file order.
     pub reserved: Vec<ReservedSection>,
 }
@@ -151,6 +155,8 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     sntp::check_against_dns(&mut sntp, &dns, r.diags());
     let mut dhcp = section::<DhcpSection>(&mut r);
     dhcp.resolve(ipv4.dhcp, &device.name, r.diags());
+    let http = section::<HttpSection>(&mut r);
+    http.check_against_tcp(tcp.effective_sockets(), r.diags());
     let mut reserved = Vec::new();
     for name in RESERVED {
         if let Some(s) = reserved::parse(name, &mut r) {
@@ -179,6 +185,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         dhcp,
         smtp,
         pop3,
+        http,
         reserved,
     })
 }

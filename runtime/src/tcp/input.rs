@@ -162,6 +162,9 @@ fn listen<N: Nic, O: TcpOwner>(
         ts_recent: seg.repr.timestamp.map_or(0, |ts| ts.tsval),
         ..TcpSocket::default()
     };
+    // A connection that ended by reset or timeout left its in-flight
+    // records; the new one starts with none.
+    super::clear_records(t, i);
     Ok(())
 }
 

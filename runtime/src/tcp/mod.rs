@@ -583,6 +583,13 @@ impl TcpTables<'_> {
     }
 }
 
+/// Forgets socket `i`'s in-flight segment records (a new connection on
+/// the slot; the old one may have ended by reset or timeout with some
+/// outstanding, which would otherwise block its sending for good).
+pub(crate) fn clear_records(t: &mut TcpTables<'_>, i: usize) {
+    t.records(i).fill(SentSegment::default());
+}
+
 /// Socket `i`'s share of a table split evenly, `per` items each.
 pub(crate) fn per_socket<T>(table: &mut [T], per: usize, i: usize) -> &mut [T] {
     let start = i.saturating_mul(per);

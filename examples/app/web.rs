@@ -1,0 +1,626 @@
+//! The reference device's web UI: the handlers for the dynamic tags and
+//! forms of `web/` (bound at compile time with `#[http_var]`), and the
+//! state they show and change.
+//!
+//! The tag handlers run inside the stack's callbacks, where the stack
+//! itself is borrowed; they read a [`Status`] snapshot the device takes
+//! before each poll, and settings changes are handed back as an
+//! [`Apply`] that the device carries out after the poll.
+
+use crate::generated::web as site;
+use crate::tcp_services::crc32_update;
+use crate::Log;
+use core::fmt::{self, Write};
+use emberstack::config::StaticIpv4;
+use emberstack::dhcp::{DhcpState, Lease};
+use emberstack::http::{HttpEvent, Input, Method, TagOut};
+use emberstack::iface::Counters;
+use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use emberstack::Instant;
+
+/// What the pages show, copied from the stack before each poll.
+#[derive(Clone, Copy, Debug)]
+pub struct Status {
+    /// The device clock.
+    pub now: Instant,
+    /// Our MAC address.
+    pub mac: EthernetAddress,
+    /// The address in use.
+    pub ipv4: Option<StaticIpv4>,
+    /// The DHCP client's state (`None` when it is not built in).
+    pub dhcp: Option<DhcpState>,
+    /// The lease, while one is held.
+    pub lease: Option<Lease>,
+    /// Unix time from SNTP, once known.
+    pub unix_time: Option<i64>,
+    /// Frame counters.
+    pub counters: Counters,
+}
+
+/// A settings change for the device to carry out after the poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Apply {
+    /// DHCP on (the static address is then only the fallback).
+    pub dhcp: bool,
+    /// The static settings, when DHCP is off (`None`: keep the current
+    /// address).
+    pub ipv4: Option<StaticIpv4>,
+}
+
+/// Fixed-capacity text (no allocator on the device).
+#[derive(Clone, Copy, Debug)]
+pub struct Text<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Default for Text<N> {
+    fn default() -> Self {
+        Text {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+}
+
+impl<const N: usize> Text<N> {
+    /// The text (what fitted, cut at a character boundary).
+    pub fn as_str(&self) -> &str {
+        let b = &self.buf[..self.len];
+        match core::str::from_utf8(b) {
+            Ok(s) => s,
+            Err(e) => core::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+        }
+    }
+
+    fn set(&mut self, s: &str) {
+        self.len = 0;
+        let _ = self.write_str(s);
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl<const N: usize> Write for Text<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            let mut b = [0u8; 4];
+            let e = c.encode_utf8(&mut b).as_bytes();
+            if self.len + e.len() > N {
+                return Ok(()); // cut
+            }
+            self.buf[self.len..self.len + e.len()].copy_from_slice(e);
+            self.len += e.len();
+        }
+        Ok(())
+    }
+}
+
+/// The settings form as it is being submitted.
+#[derive(Clone, Copy, Debug, Default)]
+struct SettingsForm {
+    name: Text<32>,
+    dhcp: bool,
+    address: Text<24>,
+    gateway: Text<24>,
+    post: bool,
+}
+
+/// The last upload.
+#[derive(Clone, Copy, Debug, Default)]
+struct Upload {
+    name: Text<48>,
+    content_type: Text<48>,
+    size: u64,
+    crc: u32,
+    /// A file part is being received.
+    active: bool,
+    /// At least one upload completed.
+    done: bool,
+}
+
+/// Everything the web UI keeps between requests.
+#[derive(Clone, Copy, Debug)]
+pub struct WebState {
+    /// The snapshot the tags show.
+    pub status: Status,
+    /// The device name shown (changeable from the settings page).
+    name: Text<15>,
+    /// The static settings offered in the form.
+    static_ipv4: Option<StaticIpv4>,
+    /// When the current lease was granted (device clock).
+    lease_since: Option<Instant>,
+    form: SettingsForm,
+    message: Text<96>,
+    message_ok: bool,
+    upload: Upload,
+    /// A settings change to carry out (taken by the device).
+    pub apply: Option<Apply>,
+    /// The "send status email" button was pressed (taken by the device).
+    pub mail_requested: bool,
+    mail_message: Text<96>,
+    /// Responses sent.
+    responses: u32,
+    /// The diagnostics tag's counter (a new value on every call).
+    seq: u32,
+}
+
+impl WebState {
+    /// The initial state: `name` from the configuration.
+    pub fn new(name: &str, mac: EthernetAddress, static_ipv4: Option<StaticIpv4>) -> Self {
+        let mut n = Text::default();
+        n.set(name);
+        WebState {
+            status: Status {
+                now: Instant::from_millis(0),
+                mac,
+                ipv4: None,
+                dhcp: None,
+                lease: None,
+                unix_time: None,
+                counters: Counters::default(),
+            },
+            name: n,
+            static_ipv4,
+            lease_since: None,
+            form: SettingsForm::default(),
+            message: Text::default(),
+            message_ok: true,
+            upload: Upload::default(),
+            apply: None,
+            mail_requested: false,
+            mail_message: Text::default(),
+            responses: 0,
+            seq: 0,
+        }
+    }
+
+    /// The device name shown on the pages.
+    pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// A lease was granted or renewed now.
+    pub fn lease_granted(&mut self) {
+        self.lease_since = Some(self.status.now);
+    }
+
+    /// The outcome of the "send status email" request, for its page.
+    pub fn set_mail_message(&mut self, text: &str) {
+        self.mail_message.set(text);
+    }
+
+    fn lease_left(&self) -> Option<u64> {
+        let lease = self.status.lease?;
+        if lease.is_infinite() {
+            return None;
+        }
+        let since = self.lease_since?;
+        let gone = self.status.now.since(since).secs();
+        Some(u64::from(lease.lease_secs).saturating_sub(gone))
+    }
+
+    /// Checks a submitted settings form; on success queues an [`Apply`].
+    fn settings_done(&mut self) {
+        let f = self.form;
+        let name = f.name.as_str().trim();
+        let name_ok = (1..=15).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            self.fail("The name must be 1 to 15 letters, digits, - or _.");
+            return;
+        }
+        let mut ipv4 = None;
+        if !f.dhcp {
+            let addr = f.address.as_str().trim();
+            let gw = f.gateway.as_str().trim();
+            if !addr.is_empty() {
+                let Some(cidr) = parse_cidr(addr) else {
+                    self.fail("The address must look like 10.0.0.2/24.");
+                    return;
+                };
+                let gateway = if gw.is_empty() {
+                    None
+                } else {
+                    match parse_ip(gw) {
+                        Some(g) if cidr.contains(g) && g != cidr.address => Some(g),
+                        _ => {
+                            self.fail("The gateway must be another address in the same subnet.");
+                            return;
+                        }
+                    }
+                };
+                let dns = self.static_ipv4.and_then(|s| s.dns);
+                ipv4 = Some(StaticIpv4 { cidr, gateway, dns });
+                self.static_ipv4 = ipv4;
+            }
+        }
+        self.name.set(name);
+        self.apply = Some(Apply { dhcp: f.dhcp, ipv4 });
+        self.message.clear();
+        let _ = write!(
+            self.message,
+            "Saved: name {name}, {}.",
+            match (f.dhcp, ipv4) {
+                (true, _) => "address from DHCP",
+                (false, Some(_)) => "static address",
+                (false, None) => "DHCP off, address kept",
+            }
+        );
+        self.message_ok = true;
+    }
+
+    fn fail(&mut self, why: &str) {
+        self.message.set(why);
+        self.message_ok = false;
+    }
+}
+
+fn parse_ip(s: &str) -> Option<Ipv4Address> {
+    let mut o = [0u8; 4];
+    let mut parts = s.split('.');
+    for b in o.iter_mut() {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        *b = p.parse().ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Address(o))
+}
+
+fn parse_cidr(s: &str) -> Option<Ipv4Cidr> {
+    let (a, p) = s.split_once('/')?;
+    let prefix: u8 = p.parse().ok().filter(|p| (1..=30).contains(p))?;
+    let addr = parse_ip(a)?;
+    let cidr = Ipv4Cidr::new(addr, prefix);
+    let host = addr != Ipv4Address([0; 4])
+        && addr.0[0] != 127
+        && addr.0[0] < 224
+        && addr != cidr.broadcast()
+        && u32::from_be_bytes(addr.0) & cidr.netmask_u32() != u32::from_be_bytes(addr.0);
+    host.then_some(cidr)
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for a Unix time (proleptic Gregorian;
+/// Howard Hinnant's days-to-civil).
+pub fn utc(unix: i64, out: &mut dyn Write) -> fmt::Result {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    write!(
+        out,
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// `2 d 03:04:05`, `03:04:05`.
+fn duration(secs: u64, out: &mut dyn Write) -> fmt::Result {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        write!(out, "{d} d ")?;
+    }
+    write!(out, "{h:02}:{m:02}:{s:02}")
+}
+
+fn dhcp_name(s: Option<DhcpState>) -> &'static str {
+    match s {
+        None => "not built in",
+        Some(DhcpState::Off) => "off",
+        Some(DhcpState::Discovering) => "discovering",
+        Some(DhcpState::Requesting) => "requesting",
+        Some(DhcpState::Bound) => "bound",
+        Some(DhcpState::Renewing) => "renewing",
+        Some(DhcpState::Rebinding) => "rebinding",
+    }
+}
+
+/// The handlers, with the state and the log for one callback.
+pub struct Web<'a, L: Log> {
+    /// The web UI state.
+    pub state: &'a mut WebState,
+    /// The device log.
+    pub log: &'a mut L,
+}
+
+struct Or<'a>(Option<&'a dyn fmt::Display>, &'a str);
+impl fmt::Display for Or<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(v) => v.fmt(f),
+            None => f.write_str(self.1),
+        }
+    }
+}
+
+#[emberstack::http_var]
+impl<L: Log> site::Handlers for Web<'_, L> {
+    fn device_name(&mut self, out: &mut TagOut<'_>) {
+        out.write_str(self.state.name.as_str());
+    }
+
+    fn mac(&mut self, out: &mut TagOut<'_>) {
+        let _ = write!(out, "{}", self.state.status.mac);
+    }
+
+    fn ip(&mut self, out: &mut TagOut<'_>) {
+        let ip = self.state.status.ipv4.map(|c| c.cidr);
+        let _ = write!(out, "{}", Or(ip.as_ref().map(|c| c as _), "none"));
+    }
+
+    fn gateway(&mut self, out: &mut TagOut<'_>) {
+        let gw = self.state.status.ipv4.and_then(|c| c.gateway);
+        let _ = write!(out, "{}", Or(gw.as_ref().map(|a| a as _), "none"));
+    }
+
+    fn dns(&mut self, out: &mut TagOut<'_>) {
+        let dns = self.state.status.ipv4.and_then(|c| c.dns);
+        let _ = write!(out, "{}", Or(dns.as_ref().map(|a| a as _), "none"));
+    }
+
+    fn dhcp(&mut self, out: &mut TagOut<'_>) {
+        out.write_str(dhcp_name(self.state.status.dhcp));
+        if let Some(l) = self.state.status.lease {
+            let _ = write!(out, " (server {})", l.server);
+        }
+    }
+
+    fn lease(&mut self, out: &mut TagOut<'_>) {
+        match (self.state.status.lease, self.state.lease_left()) {
+            (Some(l), Some(left)) => {
+                let _ = write!(out, "{left} s left of {} s", l.lease_secs);
+            }
+            (Some(_), None) => out.write_str("infinite"),
+            (None, _) => out.write_str("none (static address)"),
+        }
+    }
+
+    fn uptime(&mut self, out: &mut TagOut<'_>) {
+        let _ = duration(self.state.status.now.millis() / 1000, out);
+    }
+
+    fn uptime_secs(&mut self, out: &mut TagOut<'_>) {
+        let _ = write!(out, "{}", self.state.status.now.millis() / 1000);
+    }
+
+    fn time(&mut self, out: &mut TagOut<'_>) {
+        match self.state.status.unix_time {
+            Some(t) => {
+                let _ = utc(t, out);
+            }
+            None => out.write_str("not synchronised"),
+        }
+    }
+
+    fn frames_in(&mut self, out: &mut TagOut<'_>) {
+        let _ = write!(out, "{}", self.state.status.counters.frames_in);
+    }
+
+    fn frames_out(&mut self, out: &mut TagOut<'_>) {
+        let _ = write!(out, "{}", self.state.status.counters.frames_out);
+    }
+
+    fn dropped(&mut self, out: &mut TagOut<'_>) {
+        let _ = write!(out, "{}", self.state.status.counters.dropped_total());
+    }
+
+    fn tx_errors(&mut self, out: &mut TagOut<'_>) {
+        let _ = write!(out, "{}", self.state.status.counters.tx_errors);
+    }
+
+    fn echo_replies(&mut self, out: &mut TagOut<'_>) {
+        let _ = write!(out, "{}", self.state.status.counters.echo_replies);
+    }
+
+    fn http_responses(&mut self, out: &mut TagOut<'_>) {
+        let _ = write!(out, "{}", self.state.responses);
+    }
+
+    fn settings_message(&mut self, out: &mut TagOut<'_>) {
+        out.write_str(self.state.message.as_str());
+    }
+
+    fn settings_class(&mut self, out: &mut TagOut<'_>) {
+        out.write_str(if self.state.message_ok { "ok" } else { "error" });
+    }
+
+    fn dhcp_checked(&mut self, out: &mut TagOut<'_>) {
+        let on = !matches!(self.state.status.dhcp, None | Some(DhcpState::Off));
+        out.write_str(if on { "checked" } else { "" });
+    }
+
+    fn static_address(&mut self, out: &mut TagOut<'_>) {
+        if let Some(s) = self.state.static_ipv4 {
+            let _ = write!(out, "{}", s.cidr);
+        }
+    }
+
+    fn static_gateway(&mut self, out: &mut TagOut<'_>) {
+        if let Some(g) = self.state.static_ipv4.and_then(|s| s.gateway) {
+            let _ = write!(out, "{g}");
+        }
+    }
+
+    fn upload_name(&mut self, out: &mut TagOut<'_>) {
+        let u = &self.state.upload;
+        out.write_str(if u.done { u.name.as_str() } else { "none yet" });
+    }
+
+    fn upload_type(&mut self, out: &mut TagOut<'_>) {
+        let u = &self.state.upload;
+        out.write_str(if u.done { u.content_type.as_str() } else { "-" });
+    }
+
+    fn upload_size(&mut self, out: &mut TagOut<'_>) {
+        if self.state.upload.done {
+            let _ = write!(out, "{} bytes", self.state.upload.size);
+        } else {
+            out.write_str("-");
+        }
+    }
+
+    fn upload_crc(&mut self, out: &mut TagOut<'_>) {
+        if self.state.upload.done {
+            let _ = write!(out, "{:08x}", self.state.upload.crc);
+        } else {
+            out.write_str("-");
+        }
+    }
+
+    fn mail_message(&mut self, out: &mut TagOut<'_>) {
+        out.write_str(self.state.mail_message.as_str());
+    }
+
+    fn seq(&mut self, out: &mut TagOut<'_>) {
+        // Wide enough that the 48 slots never fit the connection buffer
+        // at once: the page is always streamed (chunked), tag by tag.
+        self.state.seq = self.state.seq.wrapping_add(1);
+        let _ = write!(out, "{:08}", self.state.seq);
+    }
+
+    fn settings(&mut self, input: Input<'_>) {
+        let s = &mut *self.state;
+        match input {
+            Input::Begin { method } => {
+                s.form = SettingsForm {
+                    post: method == Method::Post,
+                    ..SettingsForm::default()
+                };
+            }
+            Input::Field { name, value } => match name {
+                "name" => s.form.name.set(value),
+                "dhcp" => s.form.dhcp = true,
+                "address" => s.form.address.set(value),
+                "gateway" => s.form.gateway.set(value),
+                _ => {}
+            },
+            Input::End if s.form.post => {
+                s.settings_done();
+                self.log
+                    .line(format_args!("web: settings: {}", s.message.as_str()));
+            }
+            _ => {}
+        }
+    }
+
+    fn upload(&mut self, input: Input<'_>) {
+        let u = &mut self.state.upload;
+        match input {
+            Input::PartStart {
+                name: "file",
+                filename,
+                content_type,
+            } => {
+                u.name.set(filename.unwrap_or("(no name)"));
+                u.content_type.set(content_type.unwrap_or("unknown"));
+                u.size = 0;
+                u.crc = 0;
+                u.active = true;
+            }
+            Input::PartData(d) if u.active => {
+                u.crc = crc32_update(u.crc, d);
+                u.size += d.len() as u64;
+            }
+            Input::PartEnd if u.active => {
+                u.active = false;
+                u.done = true;
+                self.log.line(format_args!(
+                    "web: upload {} {} bytes crc32={:08x}",
+                    u.name.as_str(),
+                    u.size,
+                    u.crc
+                ));
+            }
+            Input::Abort => u.active = false,
+            _ => {}
+        }
+    }
+
+    fn mail(&mut self, input: Input<'_>) {
+        if let Input::End = input {
+            self.state.mail_requested = true;
+            self.state.mail_message.set("Status email requested.");
+        }
+    }
+
+    fn http_event(&mut self, event: HttpEvent<'_>) {
+        match event {
+            HttpEvent::Response {
+                socket,
+                method,
+                path,
+                status,
+                gzip,
+            } => {
+                self.state.responses = self.state.responses.wrapping_add(1);
+                self.log.line(format_args!(
+                    "http: {} {path} {status}{} ({socket})",
+                    method.map_or("-", Method::as_str),
+                    if gzip { " gzip" } else { "" }
+                ));
+            }
+            HttpEvent::TagTruncated { tag } => {
+                let name = site::SITE
+                    .tags
+                    .get(usize::from(tag.0))
+                    .copied()
+                    .unwrap_or("?");
+                self.log.line(format_args!("http: tag {name} cut to fit"));
+            }
+            HttpEvent::Reset { socket, reason } => {
+                self.log
+                    .line(format_args!("http: reset {socket} ({})", reason.name()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct S(Text<64>);
+    impl Write for S {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0.write_str(s)
+        }
+    }
+
+    #[test]
+    fn dates() {
+        let mut s = S(Text::default());
+        utc(0, &mut s).unwrap();
+        assert_eq!(s.0.as_str(), "1970-01-01 00:00:00 UTC");
+        let mut s = S(Text::default());
+        utc(1_795_295_575, &mut s).unwrap();
+        assert_eq!(s.0.as_str(), "2026-11-21 21:12:55 UTC");
+        let mut s = S(Text::default());
+        utc(951_782_400, &mut s).unwrap(); // leap day
+        assert_eq!(s.0.as_str(), "2000-02-29 00:00:00 UTC");
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(parse_cidr("10.0.0.2/24").map(|c| c.prefix_len), Some(24));
+        assert!(parse_cidr("10.0.0.0/24").is_none());
+        assert!(parse_cidr("10.0.0.255/24").is_none());
+        assert!(parse_cidr("10.0.0.2").is_none());
+        assert!(parse_cidr("300.0.0.2/24").is_none());
+        assert!(parse_ip("1.2.3").is_none());
+    }
+}

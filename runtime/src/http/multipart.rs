@@ -1,0 +1,518 @@
+//! `multipart/form-data` (RFC 7578, RFC 2046 §5.1) parsed as it streams
+//! in: part data is handed on in runs straight from the received segment,
+//! never buffered. Only the delimiter (`CRLF--boundary`, in the
+//! connection's buffer) and one part-header line at a time are held.
+//!
+//! The delimiter is matched byte by byte across segment boundaries. A
+//! partial match that fails is data after all; since the boundary contains
+//! neither CR nor LF, the matched bytes are exactly the delimiter's first
+//! `k` bytes, so they are re-sent from the delimiter itself, and the
+//! mismatching byte can only restart a match if it is CR.
+
+use super::request::{lower_eq, trim_ows};
+
+/// Parser state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum St {
+    /// Before the first delimiter (the preamble is ignored).
+    #[default]
+    Preamble,
+    /// Right after a delimiter: `--` (the end), or padding and CRLF.
+    AfterDelim,
+    /// After `-`: a second one ends the body.
+    AfterDash,
+    /// Transport padding (spaces, tabs) before the CRLF.
+    Padding,
+    /// Part header lines.
+    Headers,
+    /// Part data.
+    Data,
+    /// After the close delimiter: ignored.
+    Epilogue,
+}
+
+/// A stored string in the buffer: `(start, len)`.
+type Slot = (u16, u16);
+
+/// The multipart parser of one request body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Multipart {
+    st: St,
+    /// Delimiter bytes matched so far.
+    k: u16,
+    /// Delimiter length (`\r\n--` + boundary) at the start of the buffer.
+    dlen: u16,
+    /// Next free byte in the buffer (after the delimiter and stored part
+    /// headers); a header line being read starts here.
+    store: u16,
+    /// Bytes of the header line being read (at `store`).
+    llen: u16,
+    /// The line did not fit; it is skipped unless it matters.
+    over: bool,
+    /// Part header bytes so far (bounded).
+    hbytes: u16,
+    name: Option<Slot>,
+    filename: Option<Slot>,
+    ctype: Option<Slot>,
+}
+
+/// What the parser hands on.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum MpOut<'a> {
+    /// A part begins.
+    Start {
+        name: &'a str,
+        filename: Option<&'a str>,
+        content_type: Option<&'a str>,
+    },
+    /// Some of its data.
+    Data(&'a [u8]),
+    /// It ended.
+    End,
+}
+
+/// Why the body is refused: 400 (malformed) or 413 (a part header line
+/// does not fit in the buffer).
+pub(crate) type Refused = u16;
+
+/// Most bytes of part headers per part.
+const MAX_PART_HEADERS: u16 = 2048;
+
+impl Multipart {
+    /// A parser for the delimiter already written at `buf[..dlen]`.
+    pub(crate) fn new(dlen: u16) -> Self {
+        Multipart {
+            // The body starts with `--boundary`: as if CRLF matched.
+            k: 2,
+            dlen,
+            store: dlen,
+            ..Multipart::default()
+        }
+    }
+
+    /// Whether the body may end here (the close delimiter was seen).
+    pub(crate) fn complete(&self) -> bool {
+        self.st == St::Epilogue
+    }
+
+    /// Feeds `chunk`; `emit` gets the parts. Returns an error status when
+    /// the body cannot be parsed.
+    pub(crate) fn feed(
+        &mut self,
+        chunk: &[u8],
+        buf: &mut [u8],
+        emit: &mut dyn FnMut(MpOut<'_>),
+    ) -> Result<(), Refused> {
+        let mut i = 0usize;
+        while let Some(&b) = chunk.get(i) {
+            match self.st {
+                St::Data if self.k == 0 => {
+                    // A run of data up to the next CR (where a delimiter
+                    // might start).
+                    let rest = chunk.get(i..).unwrap_or(&[]);
+                    let run = rest.iter().position(|&c| c == b'\r').unwrap_or(rest.len());
+                    if run > 0 {
+                        emit(MpOut::Data(rest.get(..run).unwrap_or(&[])));
+                        i = i.saturating_add(run);
+                        continue;
+                    }
+                    self.k = 1;
+                }
+                St::Preamble | St::Data => self.delimiter_byte(b, buf, emit),
+                St::AfterDelim => {
+                    self.st = match b {
+                        b'-' => St::AfterDash,
+                        b' ' | b'\t' | b'\r' => St::Padding,
+                        b'\n' => self.headers_begin(),
+                        _ => return Err(400),
+                    }
+                }
+                St::AfterDash => {
+                    if b != b'-' {
+                        return Err(400);
+                    }
+                    self.st = St::Epilogue;
+                }
+                St::Padding => match b {
+                    b' ' | b'\t' | b'\r' => {}
+                    b'\n' => self.st = self.headers_begin(),
+                    _ => return Err(400),
+                },
+                St::Headers => self.header_byte(b, buf, emit)?,
+                St::Epilogue => return Ok(()),
+            }
+            i = i.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    fn delimiter_byte(&mut self, b: u8, buf: &[u8], emit: &mut dyn FnMut(MpOut<'_>)) {
+        let k = usize::from(self.k);
+        if buf.get(k) == Some(&b) && k < usize::from(self.dlen) {
+            self.k = self.k.saturating_add(1);
+            if self.k == self.dlen {
+                self.k = 0;
+                if self.st == St::Data {
+                    emit(MpOut::End);
+                }
+                self.st = St::AfterDelim;
+            }
+            return;
+        }
+        // Mismatch: the matched prefix was data (in a part).
+        if self.st == St::Data && k > 0 {
+            emit(MpOut::Data(buf.get(..k).unwrap_or(&[])));
+        }
+        if b == b'\r' {
+            self.k = 1;
+        } else {
+            self.k = 0;
+            if self.st == St::Data {
+                emit(MpOut::Data(core::slice::from_ref(&b)));
+            }
+        }
+    }
+
+    fn headers_begin(&mut self) -> St {
+        self.store = self.dlen;
+        self.llen = 0;
+        self.over = false;
+        self.hbytes = 0;
+        self.name = None;
+        self.filename = None;
+        self.ctype = None;
+        St::Headers
+    }
+
+    fn header_byte(
+        &mut self,
+        b: u8,
+        buf: &mut [u8],
+        emit: &mut dyn FnMut(MpOut<'_>),
+    ) -> Result<(), Refused> {
+        self.hbytes = self.hbytes.saturating_add(1);
+        if self.hbytes > MAX_PART_HEADERS {
+            return Err(413);
+        }
+        match b {
+            b'\r' => Ok(()),
+            b'\n' if self.llen == 0 && !self.over => {
+                // End of the part headers.
+                let Some(name) = self.name else {
+                    return Err(400); // RFC 7578 §4.2: every part has a name
+                };
+                let text = |s: Slot| {
+                    let at = usize::from(s.0);
+                    buf.get(at..at.saturating_add(usize::from(s.1)))
+                        .and_then(|b| core::str::from_utf8(b).ok())
+                };
+                let name = text(name).ok_or(400u16)?;
+                let filename = match self.filename {
+                    Some(s) => Some(text(s).ok_or(400u16)?),
+                    None => None,
+                };
+                let content_type = match self.ctype {
+                    Some(s) => Some(text(s).ok_or(400u16)?),
+                    None => None,
+                };
+                emit(MpOut::Start {
+                    name,
+                    filename,
+                    content_type,
+                });
+                self.st = St::Data;
+                self.k = 0;
+                Ok(())
+            }
+            b'\n' => {
+                let line = (self.store, self.llen);
+                let over = self.over;
+                self.llen = 0;
+                self.over = false;
+                self.header_line(line, over, buf)
+            }
+            _ => {
+                if b < 0x20 && b != b'\t' || b == 0x7f {
+                    return Err(400);
+                }
+                let at = usize::from(self.store).saturating_add(usize::from(self.llen));
+                match buf.get_mut(at) {
+                    Some(slot) if !self.over => {
+                        *slot = b;
+                        self.llen = self.llen.saturating_add(1);
+                    }
+                    _ => self.over = true,
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// One complete part header line at `buf[line.0..][..line.1]`.
+    fn header_line(&mut self, line: Slot, over: bool, buf: &mut [u8]) -> Result<(), Refused> {
+        let start = usize::from(line.0);
+        let end = start.saturating_add(usize::from(line.1));
+        let Some(text) = buf.get(start..end) else {
+            return Err(400);
+        };
+        let Some(colon) = text.iter().position(|&c| c == b':') else {
+            return if over { Err(413) } else { Err(400) };
+        };
+        let name = text.get(..colon).unwrap_or(&[]);
+        let is_disposition = lower_eq(name, b"content-disposition");
+        let is_type = lower_eq(name, b"content-type");
+        if over {
+            // Other headers may be long; these two must fit.
+            return if is_disposition || is_type {
+                Err(413)
+            } else {
+                Ok(())
+            };
+        }
+        let value_at = start.saturating_add(colon).saturating_add(1);
+        if is_type {
+            let (a, b) = trim_ows(buf.get(value_at..end).unwrap_or(&[]));
+            let from = value_at.saturating_add(a);
+            self.ctype = Some(self.keep(buf, from, b.saturating_sub(a), false));
+        } else if is_disposition {
+            self.disposition(buf, value_at, end)?;
+        }
+        Ok(())
+    }
+
+    /// `form-data; name="x"; filename="y"` at `buf[from..to]`.
+    fn disposition(&mut self, buf: &mut [u8], from: usize, to: usize) -> Result<(), Refused> {
+        let mut i = from;
+        let at = |buf: &[u8], i: usize| buf.get(i).copied().filter(|_| i < to);
+        let skip_ows = |buf: &[u8], mut i: usize| {
+            while matches!(at(buf, i), Some(b' ' | b'\t')) {
+                i = i.saturating_add(1);
+            }
+            i
+        };
+        i = skip_ows(buf, i);
+        let kind_start = i;
+        while at(buf, i).is_some_and(|c| c != b';' && c != b' ' && c != b'\t') {
+            i = i.saturating_add(1);
+        }
+        if !lower_eq(buf.get(kind_start..i).unwrap_or(&[]), b"form-data") {
+            return Err(400);
+        }
+        loop {
+            i = skip_ows(buf, i);
+            match at(buf, i) {
+                None => return Ok(()),
+                Some(b';') => i = skip_ows(buf, i.saturating_add(1)),
+                Some(_) => return Err(400),
+            }
+            let pname_start = i;
+            while at(buf, i).is_some_and(|c| c != b'=' && c != b';') {
+                i = i.saturating_add(1);
+            }
+            let (a, b) = trim_ows(buf.get(pname_start..i).unwrap_or(&[]));
+            let pname_end = pname_start.saturating_add(b);
+            let pname_start = pname_start.saturating_add(a);
+            if at(buf, i) != Some(b'=') {
+                continue; // a parameter without value: ignored
+            }
+            i = skip_ows(buf, i.saturating_add(1));
+            let (vstart, vlen, quoted, next) = if at(buf, i) == Some(b'"') {
+                // quoted-string: up to the closing quote, `\` escapes.
+                let s = i.saturating_add(1);
+                let mut j = s;
+                loop {
+                    match at(buf, j) {
+                        None => return Err(400),
+                        Some(b'"') => break,
+                        Some(b'\\') => j = j.saturating_add(2),
+                        Some(_) => j = j.saturating_add(1),
+                    }
+                }
+                (s, j.saturating_sub(s), true, j.saturating_add(1))
+            } else {
+                let s = i;
+                let mut j = s;
+                while at(buf, j).is_some_and(|c| c != b';' && c != b' ' && c != b'\t') {
+                    j = j.saturating_add(1);
+                }
+                (s, j.saturating_sub(s), false, j)
+            };
+            let pname = buf.get(pname_start..pname_end).unwrap_or(&[]);
+            if lower_eq(pname, b"name") {
+                self.name = Some(self.keep(buf, vstart, vlen, quoted));
+            } else if lower_eq(pname, b"filename") {
+                self.filename = Some(self.keep(buf, vstart, vlen, quoted));
+            }
+            i = next;
+        }
+    }
+
+    /// Moves `buf[from..][..len]` down to the store (unescaping a quoted
+    /// string) and returns where it now is. Sources lie at or after the
+    /// store and are kept in order, so moving down never overwrites a
+    /// source not yet read.
+    fn keep(&mut self, buf: &mut [u8], from: usize, len: usize, quoted: bool) -> Slot {
+        let dst0 = usize::from(self.store);
+        let mut dst = dst0;
+        let mut src = from;
+        let end = from.saturating_add(len);
+        while src < end {
+            let mut c = buf.get(src).copied().unwrap_or(0);
+            if quoted && c == b'\\' {
+                src = src.saturating_add(1);
+                c = buf.get(src).copied().unwrap_or(0);
+            }
+            if let Some(d) = buf.get_mut(dst) {
+                *d = c;
+            }
+            dst = dst.saturating_add(1);
+            src = src.saturating_add(1);
+        }
+        let n = dst.saturating_sub(dst0);
+        self.store = u16::try_from(dst).unwrap_or(u16::MAX);
+        (
+            u16::try_from(dst0).unwrap_or(u16::MAX),
+            u16::try_from(n).unwrap_or(0),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum Ev {
+        Start(String, Option<String>, Option<String>),
+        Data(Vec<u8>),
+        End,
+    }
+
+    /// Runs the parser over `body` cut into `pieces`-byte segments; data
+    /// events are merged per part.
+    fn parse(boundary: &str, body: &[u8], piece: usize, cap: usize) -> Result<Vec<Ev>, u16> {
+        let mut buf = vec![0u8; cap];
+        let delim = format!("\r\n--{boundary}");
+        buf[..delim.len()].copy_from_slice(delim.as_bytes());
+        let mut p = Multipart::new(delim.len() as u16);
+        let mut evs: Vec<Ev> = Vec::new();
+        for seg in body.chunks(piece.max(1)) {
+            p.feed(seg, &mut buf, &mut |o| match o {
+                MpOut::Start {
+                    name,
+                    filename,
+                    content_type,
+                } => evs.push(Ev::Start(
+                    name.into(),
+                    filename.map(Into::into),
+                    content_type.map(Into::into),
+                )),
+                MpOut::Data(d) => {
+                    assert!(!d.is_empty());
+                    match evs.last_mut() {
+                        Some(Ev::Data(v)) => v.extend_from_slice(d),
+                        _ => evs.push(Ev::Data(d.to_vec())),
+                    }
+                }
+                MpOut::End => evs.push(Ev::End),
+            })?;
+        }
+        if !p.complete() {
+            return Err(400);
+        }
+        Ok(evs)
+    }
+
+    const BODY: &[u8] = b"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nEmber\r\n--XyZ  \r\nContent-Type: application/octet-stream\r\ncontent-disposition: form-data; filename=\"a \\\"b\\\".bin\"; name=file\r\nX-Other: 1\r\n\r\n\r\n--Xy\r\r\n-XyZ\r\r\n--XyZ--\r\nepilogue";
+
+    fn expected() -> Vec<Ev> {
+        vec![
+            Ev::Start("name".into(), None, None),
+            Ev::Data(b"Ember".to_vec()),
+            Ev::End,
+            Ev::Start(
+                "file".into(),
+                Some("a \"b\".bin".into()),
+                Some("application/octet-stream".into()),
+            ),
+            Ev::Data(b"\r\n--Xy\r\r\n-XyZ\r".to_vec()),
+            Ev::End,
+        ]
+    }
+
+    #[test]
+    fn parts_in_any_segmentation() {
+        for piece in [1, 2, 3, 5, 7, 16, 1000] {
+            assert_eq!(
+                parse("XyZ", BODY, piece, 128).unwrap(),
+                expected(),
+                "piece {piece}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_preamble() {
+        let body = b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--b--";
+        assert_eq!(
+            parse("b", body, 4, 64).unwrap(),
+            vec![
+                Ev::Start("a".into(), None, None),
+                Ev::Data(b"1".to_vec()),
+                Ev::End
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_bodies_are_refused() {
+        // No name.
+        assert_eq!(
+            parse(
+                "b",
+                b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--",
+                3,
+                64
+            ),
+            Err(400)
+        );
+        // Not form-data.
+        assert_eq!(
+            parse(
+                "b",
+                b"--b\r\nContent-Disposition: attachment; name=a\r\n\r\nx\r\n--b--",
+                3,
+                64
+            ),
+            Err(400)
+        );
+        // Never closed.
+        assert_eq!(
+            parse(
+                "b",
+                b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\nx",
+                3,
+                64
+            ),
+            Err(400)
+        );
+        // Garbage after a delimiter.
+        assert_eq!(parse("b", b"--bX\r\n", 3, 64), Err(400));
+        // A disposition line longer than the buffer.
+        let long = format!(
+            "--b\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\nx\r\n--b--",
+            "n".repeat(100)
+        );
+        assert_eq!(parse("b", long.as_bytes(), 7, 64), Err(413));
+        // Unterminated quote.
+        assert_eq!(
+            parse(
+                "b",
+                b"--b\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--b--",
+                3,
+                64
+            ),
+            Err(400)
+        );
+    }
+}

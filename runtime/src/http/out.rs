@@ -1,0 +1,190 @@
+//! Where a tag handler writes its value: a bounded, escaping writer.
+
+use super::rom::Escape;
+use core::fmt;
+
+/// The output of one dynamic tag. The handler writes text with
+/// [`write_str`](TagOut::write_str) or `write!`; it is escaped as the page
+/// asked ([`Escape`]) and kept by the server until the peer has
+/// acknowledged it, so a retransmission resends the same bytes.
+///
+/// Space is bounded by `[http] buffer`: output that does not fit is cut at
+/// a character boundary (never inside an escape) and
+/// [`is_truncated`](TagOut::is_truncated) says so.
+pub struct TagOut<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    escape: Escape,
+    truncated: bool,
+}
+
+impl<'a> TagOut<'a> {
+    /// A writer into `buf` (the server gives handlers one over the
+    /// connection's buffer; tests of handlers make their own).
+    pub fn new(buf: &'a mut [u8], escape: Escape) -> Self {
+        TagOut {
+            buf,
+            len: 0,
+            escape,
+            truncated: false,
+        }
+    }
+
+    /// Appends text, escaped for where the tag sits.
+    pub fn write_str(&mut self, s: &str) {
+        let mut utf8 = [0u8; 4];
+        for c in s.chars() {
+            let bytes = c.encode_utf8(&mut utf8).as_bytes();
+            match bytes {
+                [b] => self.byte(*b),
+                _ => {
+                    let _ = self.put(bytes);
+                }
+            }
+            if self.truncated {
+                return;
+            }
+        }
+    }
+
+    /// Appends bytes (for a `Raw` tag, any bytes; otherwise each byte is
+    /// escaped like an ASCII character and others pass through).
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.byte(b);
+            if self.truncated {
+                return;
+            }
+        }
+    }
+
+    /// What was written (after escaping).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Bytes written so far (after escaping).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True when output was cut because it did not fit.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// How the output is escaped.
+    pub fn escape(&self) -> Escape {
+        self.escape
+    }
+
+    fn byte(&mut self, b: u8) {
+        let mut hex = *b"\\u0000";
+        let esc: &[u8] = match (self.escape, b) {
+            (Escape::Raw, _) => &[b],
+            (Escape::Html, b'&') => b"&amp;",
+            (Escape::Html, b'<') => b"&lt;",
+            (Escape::Html, b'>') => b"&gt;",
+            (Escape::Html, b'"') => b"&quot;",
+            (Escape::Html, b'\'') => b"&#39;",
+            (Escape::Html, _) => &[b],
+            (Escape::Json, b'"') => b"\\\"",
+            (Escape::Json, b'\\') => b"\\\\",
+            (Escape::Json, b'\n') => b"\\n",
+            (Escape::Json, b'\r') => b"\\r",
+            (Escape::Json, b'\t') => b"\\t",
+            (Escape::Json, 0..=0x1f | 0x7f | b'<' | b'>' | b'&') => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                if let (Some(h), Some(l)) =
+                    (HEX.get(usize::from(b >> 4)), HEX.get(usize::from(b & 15)))
+                {
+                    hex[4] = *h;
+                    hex[5] = *l;
+                }
+                &hex
+            }
+            (Escape::Json, _) => &[b],
+        };
+        let _ = self.put(esc);
+    }
+
+    /// Appends `bytes` whole, or nothing (and marks the output cut).
+    fn put(&mut self, bytes: &[u8]) -> bool {
+        let end = self.len.saturating_add(bytes.len());
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) if !self.truncated => {
+                dst.copy_from_slice(bytes);
+                self.len = end;
+                true
+            }
+            _ => {
+                self.truncated = true;
+                false
+            }
+        }
+    }
+}
+
+impl fmt::Write for TagOut<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        TagOut::write_str(self, s);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::fmt::Write;
+
+    fn render(escape: Escape, cap: usize, f: impl FnOnce(&mut TagOut<'_>)) -> (String, bool) {
+        let mut buf = vec![0u8; cap];
+        let mut out = TagOut::new(&mut buf, escape);
+        f(&mut out);
+        let (len, cut) = (out.len(), out.is_truncated());
+        (String::from_utf8(buf[..len].to_vec()).unwrap(), cut)
+    }
+
+    #[test]
+    fn html_escapes_markup() {
+        let (s, cut) = render(Escape::Html, 64, |o| {
+            o.write_str(r#"<a href="x">'&'</a> é"#)
+        });
+        assert_eq!(s, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt; é");
+        assert!(!cut);
+    }
+
+    #[test]
+    fn json_escapes_strings() {
+        let (s, _) = render(Escape::Json, 64, |o| {
+            write!(o, "a\"b\\c\n\u{1}</script>").unwrap()
+        });
+        assert_eq!(s, "a\\\"b\\\\c\\n\\u0001\\u003c/script\\u003e");
+    }
+
+    #[test]
+    fn raw_passes_everything() {
+        let (s, _) = render(Escape::Raw, 64, |o| o.write_str("<b>&"));
+        assert_eq!(s, "<b>&");
+    }
+
+    #[test]
+    fn cut_never_splits_an_escape_or_a_character() {
+        let (s, cut) = render(Escape::Html, 7, |o| o.write_str("ab<cd"));
+        assert_eq!(s, "ab&lt;c");
+        assert!(cut);
+        let (s, cut) = render(Escape::Html, 5, |o| o.write_str("ab<cd"));
+        assert_eq!(s, "ab", "the entity does not fit whole");
+        assert!(cut);
+        let (s, cut) = render(Escape::Raw, 3, |o| o.write_str("aéb"));
+        assert_eq!(s, "aé");
+        assert!(cut);
+        let (s, _) = render(Escape::Raw, 2, |o| o.write_str("aéb"));
+        assert_eq!(s, "a");
+    }
+}

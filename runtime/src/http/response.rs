@@ -1,0 +1,587 @@
+//! A response as a sequence of pieces at known offsets, produced at any
+//! offset TCP asks for.
+//!
+//! The head is a handful of static pieces (the ROM's precomputed lines, a
+//! `Connection` line, the framing line). A static body is one ROM slice.
+//! A dynamic body is the page's parts, each framed as an HTTP chunk in
+//! chunked mode; tag output comes from the *journal* at the start of the
+//! connection's buffer: `[len lo, len hi, bytes...]` per rendered tag, in
+//! page order, from the oldest unacknowledged tag (the *anchor*) on. A tag
+//! is rendered once, when the send window first reaches it, and dropped
+//! from the journal when the peer acknowledges its last byte — so every
+//! resend of a range reads the same bytes.
+
+use super::out::TagOut;
+use super::rom::{Body, File, Part, Representation, Site};
+use super::{HttpApp, HttpEvent};
+use crate::iface::PayloadSink;
+
+/// What is being answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// No response.
+    #[default]
+    None,
+    /// Only `100 Continue` so far; the final response follows the body.
+    Pending,
+    /// A static file (`gzip`: its gzip twin).
+    File { file: u16, gzip: bool },
+    /// 304 for a static file.
+    NotModified { file: u16, gzip: bool },
+    /// A page with tags.
+    Dynamic { file: u16 },
+    /// An error (or other bodiless-in-the-ROM) status.
+    Status,
+}
+
+/// How a dynamic body is delimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// `Content-Length` (everything was rendered up front).
+    #[default]
+    Length,
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Until the connection closes (HTTP/1.0).
+    Close,
+}
+
+/// [`Resp::flags`].
+pub(crate) mod pf {
+    /// `100 Continue` precedes the response.
+    pub const CONTINUE: u8 = 1 << 0;
+    /// `Connection: close`, and the connection ends after the response.
+    pub const CLOSE: u8 = 1 << 1;
+    /// The client speaks HTTP/1.0 (keep-alive must be said).
+    pub const V10: u8 = 1 << 2;
+    /// HEAD: no body.
+    pub const HEAD: u8 = 1 << 3;
+    /// A tag did not fit in the journal: wait for acknowledgements before
+    /// calling its handler again.
+    pub const BLOCKED: u8 = 1 << 4;
+}
+
+/// The response of one request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Resp {
+    pub kind: Kind,
+    pub status: u16,
+    pub flags: u8,
+    pub framing: Framing,
+    /// Stream offset of its first byte.
+    pub start: u32,
+    /// Length of the head (with `100 Continue`).
+    pub head_len: u32,
+    /// Total length, once known.
+    pub end: Option<u32>,
+    /// Body length (`Framing::Length`).
+    pub body_len: u32,
+    /// The anchor: the first part not yet wholly acknowledged, and its
+    /// offset.
+    pub item: u16,
+    pub pos: u32,
+    /// Journal bytes in use.
+    pub jlen: u16,
+}
+
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+const CRLF: &[u8] = b"\r\n";
+const CHUNK_END: &[u8] = b"0\r\n\r\n";
+
+/// Status line and text body of the statuses the server makes itself.
+fn status_text(code: u16) -> (&'static [u8], &'static [u8]) {
+    match code {
+        400 => (b"HTTP/1.1 400 Bad Request\r\n", b"400 Bad Request\n"),
+        404 => (b"HTTP/1.1 404 Not Found\r\n", b"404 Not Found\n"),
+        405 => (
+            b"HTTP/1.1 405 Method Not Allowed\r\n",
+            b"405 Method Not Allowed\n",
+        ),
+        408 => (
+            b"HTTP/1.1 408 Request Timeout\r\n",
+            b"408 Request Timeout\n",
+        ),
+        411 => (
+            b"HTTP/1.1 411 Length Required\r\n",
+            b"411 Length Required\n",
+        ),
+        413 => (
+            b"HTTP/1.1 413 Content Too Large\r\n",
+            b"413 Content Too Large\n",
+        ),
+        414 => (b"HTTP/1.1 414 URI Too Long\r\n", b"414 URI Too Long\n"),
+        415 => (
+            b"HTTP/1.1 415 Unsupported Media Type\r\n",
+            b"415 Unsupported Media Type\n",
+        ),
+        417 => (
+            b"HTTP/1.1 417 Expectation Failed\r\n",
+            b"417 Expectation Failed\n",
+        ),
+        431 => (
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
+            b"431 Request Header Fields Too Large\n",
+        ),
+        501 => (
+            b"HTTP/1.1 501 Not Implemented\r\n",
+            b"501 Not Implemented\n",
+        ),
+        505 => (
+            b"HTTP/1.1 505 HTTP Version Not Supported\r\n",
+            b"505 HTTP Version Not Supported\n",
+        ),
+        _ => (
+            b"HTTP/1.1 500 Internal Server Error\r\n",
+            b"500 Internal Server Error\n",
+        ),
+    }
+}
+
+/// Decimal digits of `n` into `out`; the used part.
+fn decimal(n: u32, out: &mut [u8; 10]) -> &[u8] {
+    let mut i = out.len();
+    let mut n = n;
+    loop {
+        i = i.saturating_sub(1);
+        if let Some(d) = out.get_mut(i) {
+            *d = b'0'.wrapping_add((n % 10) as u8);
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    out.get(i..).unwrap_or(&[])
+}
+
+/// `len` in hex plus CRLF: a chunk's size line.
+fn chunk_line(len: usize, out: &mut [u8; 18]) -> &[u8] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut i = out.len().saturating_sub(2);
+    if let Some(t) = out.get_mut(i..) {
+        t.copy_from_slice(CRLF);
+    }
+    let mut n = len;
+    loop {
+        i = i.saturating_sub(1);
+        if let Some(d) = out.get_mut(i) {
+            *d = HEX.get(n & 15).copied().unwrap_or(b'0');
+        }
+        n >>= 4;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    out.get(i..).unwrap_or(&[])
+}
+
+/// Bytes a tag's (or text's) output occupies on the wire.
+fn framed_len(framing: Framing, n: usize) -> usize {
+    match framing {
+        Framing::Chunked if n == 0 => 0,
+        Framing::Chunked => {
+            let mut buf = [0u8; 18];
+            chunk_line(n, &mut buf)
+                .len()
+                .saturating_add(n)
+                .saturating_add(CRLF.len())
+        }
+        _ => n,
+    }
+}
+
+/// Writes the part of a sequence of pieces that falls in `[at, end)`.
+pub(crate) struct Window<'s> {
+    sink: &'s mut dyn PayloadSink,
+    at: usize,
+    end: usize,
+    /// Offset of the next piece.
+    pos: usize,
+}
+
+impl<'s> Window<'s> {
+    pub(crate) fn new(sink: &'s mut dyn PayloadSink, at: usize, max: usize) -> Self {
+        Window {
+            sink,
+            at,
+            end: at.saturating_add(max),
+            pos: 0,
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.pos >= self.end
+    }
+
+    fn piece(&mut self, bytes: &[u8]) {
+        let start = self.pos;
+        let stop = start.saturating_add(bytes.len());
+        if stop > self.at && start < self.end {
+            let from = self.at.saturating_sub(start);
+            let to = self.end.min(stop).saturating_sub(start);
+            if let Some(s) = bytes.get(from..to) {
+                self.sink.write(s);
+            }
+        }
+        self.pos = stop;
+    }
+
+    fn framed(&mut self, framing: Framing, bytes: &[u8]) {
+        match framing {
+            Framing::Chunked if bytes.is_empty() => {}
+            Framing::Chunked => {
+                let mut line = [0u8; 18];
+                self.piece(chunk_line(bytes.len(), &mut line));
+                self.piece(bytes);
+                self.piece(CRLF);
+            }
+            _ => self.piece(bytes),
+        }
+    }
+}
+
+/// A sink that writes nothing (measuring a head).
+struct Null;
+impl PayloadSink for Null {
+    fn write(&mut self, _: &[u8]) {}
+    fn write_from_rx(&mut self, _: usize, _: usize) {}
+}
+
+fn rep(file: &File, gzip: bool) -> Option<&Representation> {
+    match &file.body {
+        Body::Static { plain, gzip: g } => {
+            if gzip {
+                g.as_ref()
+            } else {
+                Some(plain)
+            }
+        }
+        Body::Dynamic { .. } => None,
+    }
+}
+
+impl Resp {
+    fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Sets the final response's kind and computes its head length (and
+    /// its end, when the body length is known).
+    pub(crate) fn set(&mut self, kind: Kind, status: u16, framing: Framing, site: &Site) {
+        self.kind = kind;
+        self.status = status;
+        self.framing = framing;
+        let mut null = Null;
+        let mut w = Window::new(&mut null, usize::MAX, 0);
+        self.head(site, &mut w);
+        self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
+        self.pos = self.head_len;
+        self.item = 0;
+        let body = if self.has(pf::HEAD) {
+            Some(0)
+        } else {
+            match kind {
+                Kind::None | Kind::Pending | Kind::NotModified { .. } => Some(0),
+                Kind::File { file, gzip } => site
+                    .file(file)
+                    .and_then(|f| rep(f, gzip))
+                    .map(|r| r.body.len()),
+                Kind::Status => Some(status_text(status).1.len()),
+                Kind::Dynamic { .. } if framing == Framing::Length => {
+                    usize::try_from(self.body_len).ok()
+                }
+                Kind::Dynamic { .. } => None,
+            }
+        };
+        self.end = match kind {
+            Kind::Pending | Kind::None => None,
+            _ => body.map(|b| self.head_len.saturating_add(u32::try_from(b).unwrap_or(0))),
+        };
+    }
+
+    /// The head's pieces.
+    fn head(&self, site: &Site, w: &mut Window<'_>) {
+        if self.has(pf::CONTINUE) {
+            w.piece(CONTINUE);
+        }
+        let file = |i: u16| site.file(i);
+        let mut num = [0u8; 10];
+        match self.kind {
+            Kind::None | Kind::Pending => return,
+            Kind::File { file: i, gzip } => {
+                if let Some(r) = file(i).and_then(|f| rep(f, gzip)) {
+                    w.piece(r.head);
+                }
+            }
+            Kind::NotModified { file: i, gzip } => {
+                w.piece(b"HTTP/1.1 304 Not Modified\r\nETag: ");
+                let f = file(i);
+                if let Some(r) = f.and_then(|f| rep(f, gzip)) {
+                    w.piece(r.etag);
+                }
+                w.piece(b"\r\nCache-Control: no-cache\r\n");
+                if f.and_then(|f| rep(f, true)).is_some() {
+                    w.piece(b"Vary: Accept-Encoding\r\n");
+                }
+            }
+            Kind::Dynamic { file: i } => {
+                if let Some(File {
+                    body: Body::Dynamic { head, .. },
+                    ..
+                }) = file(i)
+                {
+                    w.piece(head);
+                }
+                match self.framing {
+                    Framing::Length => {
+                        w.piece(b"Content-Length: ");
+                        w.piece(decimal(self.body_len, &mut num));
+                        w.piece(CRLF);
+                    }
+                    Framing::Chunked => w.piece(b"Transfer-Encoding: chunked\r\n"),
+                    Framing::Close => {}
+                }
+            }
+            Kind::Status => {
+                let (line, body) = status_text(self.status);
+                w.piece(line);
+                w.piece(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+                w.piece(decimal(u32::try_from(body.len()).unwrap_or(0), &mut num));
+                w.piece(CRLF);
+                if self.status == 405 {
+                    w.piece(b"Allow: GET, HEAD\r\n");
+                }
+            }
+        }
+        if self.has(pf::CLOSE) {
+            w.piece(b"Connection: close\r\n");
+        } else if self.has(pf::V10) {
+            w.piece(b"Connection: keep-alive\r\n");
+        }
+        w.piece(CRLF);
+    }
+
+    /// Writes the response bytes at `rel` (relative to its start), at most
+    /// `max`, rendering tags the window reaches for the first time.
+    pub(crate) fn produce<A: HttpApp>(
+        &mut self,
+        rel: usize,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        site: &Site,
+        journal: &mut [u8],
+        app: &mut A,
+    ) {
+        let mut w = Window::new(sink, rel, max);
+        let head_len = usize::try_from(self.head_len).unwrap_or(usize::MAX);
+        if self.kind == Kind::Pending {
+            self.head(site, &mut w);
+            return;
+        }
+        if rel < head_len {
+            self.head(site, &mut w);
+        }
+        w.pos = head_len;
+        if self.has(pf::HEAD) || w.full() {
+            return;
+        }
+        match self.kind {
+            Kind::File { file, gzip } => {
+                if let Some(r) = site.file(file).and_then(|f| rep(f, gzip)) {
+                    w.piece(r.body);
+                }
+            }
+            Kind::Status => w.piece(status_text(self.status).1),
+            Kind::Dynamic { file } => self.walk(&mut w, file, site, journal, app),
+            Kind::None | Kind::Pending | Kind::NotModified { .. } => {}
+        }
+    }
+
+    /// The dynamic body from the anchor on.
+    fn walk<A: HttpApp>(
+        &mut self,
+        w: &mut Window<'_>,
+        file: u16,
+        site: &Site,
+        journal: &mut [u8],
+        app: &mut A,
+    ) {
+        let Some(File {
+            body: Body::Dynamic { parts, .. },
+            ..
+        }) = site.file(file)
+        else {
+            return;
+        };
+        w.pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
+        let mut j = 0usize;
+        for part in parts.iter().skip(usize::from(self.item)) {
+            if w.full() {
+                return;
+            }
+            match *part {
+                Part::Text(t) => w.framed(self.framing, t),
+                Part::Tag(id, escape) => {
+                    if j >= usize::from(self.jlen)
+                        && (self.has(pf::BLOCKED) || !self.render(id, escape, journal, app))
+                    {
+                        self.flags |= pf::BLOCKED;
+                        return;
+                    }
+                    let (bytes, next) = entry(journal, j);
+                    w.framed(self.framing, bytes);
+                    j = next;
+                }
+            }
+        }
+        if self.framing == Framing::Chunked {
+            w.piece(CHUNK_END);
+        }
+        self.end = u32::try_from(w.pos).ok();
+    }
+
+    /// Renders tag `id` at the end of the journal. When the journal holds
+    /// other tags and this one does not fit, nothing is kept (false): it
+    /// is rendered again once acknowledgements made room. Alone, it keeps
+    /// what fits.
+    fn render<A: HttpApp>(
+        &mut self,
+        id: super::TagId,
+        escape: super::Escape,
+        journal: &mut [u8],
+        app: &mut A,
+    ) -> bool {
+        let j = usize::from(self.jlen);
+        let Some(space) = journal.get_mut(j.saturating_add(2)..) else {
+            return false;
+        };
+        let mut out = TagOut::new(space, escape);
+        app.tag(id, &mut out);
+        let (n, cut) = (out.len(), out.is_truncated());
+        if cut && j > 0 {
+            return false;
+        }
+        if cut {
+            app.event(HttpEvent::TagTruncated { tag: id });
+        }
+        let n16 = u16::try_from(n).unwrap_or(u16::MAX);
+        if let Some(len) = journal.get_mut(j..j.saturating_add(2)) {
+            len.copy_from_slice(&n16.to_le_bytes());
+        }
+        self.jlen = self.jlen.saturating_add(2).saturating_add(n16);
+        true
+    }
+
+    /// Renders every tag now (for `Content-Length`); false, with the
+    /// journal emptied, when they do not all fit.
+    pub(crate) fn render_all<A: HttpApp>(
+        &mut self,
+        parts: &[Part],
+        journal: &mut [u8],
+        app: &mut A,
+    ) -> Option<u32> {
+        self.jlen = 0;
+        let mut total = 0usize;
+        for part in parts {
+            match *part {
+                Part::Text(t) => total = total.saturating_add(t.len()),
+                Part::Tag(id, escape) => {
+                    let j = usize::from(self.jlen);
+                    let Some(space) = journal.get_mut(j.saturating_add(2)..) else {
+                        self.jlen = 0;
+                        return None;
+                    };
+                    let mut out = TagOut::new(space, escape);
+                    app.tag(id, &mut out);
+                    if out.is_truncated() {
+                        self.jlen = 0;
+                        return None;
+                    }
+                    let n = out.len();
+                    let n16 = u16::try_from(n).unwrap_or(u16::MAX);
+                    if let Some(len) = journal.get_mut(j..j.saturating_add(2)) {
+                        len.copy_from_slice(&n16.to_le_bytes());
+                    }
+                    self.jlen = self.jlen.saturating_add(2).saturating_add(n16);
+                    total = total.saturating_add(n);
+                }
+            }
+        }
+        u32::try_from(total).ok()
+    }
+
+    /// The peer acknowledged up to `rel`: move the anchor over whole
+    /// parts and drop their tag output from the journal.
+    pub(crate) fn acked(&mut self, rel: u32, site: &Site, journal: &mut [u8]) {
+        let Kind::Dynamic { file } = self.kind else {
+            return;
+        };
+        if self.has(pf::HEAD) {
+            return;
+        }
+        let Some(File {
+            body: Body::Dynamic { parts, .. },
+            ..
+        }) = site.file(file)
+        else {
+            return;
+        };
+        let rel = usize::try_from(rel).unwrap_or(usize::MAX);
+        for part in parts.iter().skip(usize::from(self.item)) {
+            let pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
+            let (len, tag_bytes) = match *part {
+                Part::Text(t) => (framed_len(self.framing, t.len()), None),
+                Part::Tag(..) => {
+                    if self.jlen == 0 {
+                        return; // not rendered: not sent, not acknowledged
+                    }
+                    let (bytes, next) = entry(journal, 0);
+                    (framed_len(self.framing, bytes.len()), Some(next))
+                }
+            };
+            if pos.saturating_add(len) > rel {
+                return;
+            }
+            self.pos = self
+                .pos
+                .saturating_add(u32::try_from(len).unwrap_or(u32::MAX));
+            self.item = self.item.saturating_add(1);
+            if let Some(next) = tag_bytes {
+                let used = usize::from(self.jlen);
+                journal.copy_within(next.min(used)..used, 0);
+                self.jlen = u16::try_from(used.saturating_sub(next)).unwrap_or(0);
+                self.flags &= !pf::BLOCKED;
+            }
+        }
+    }
+}
+
+/// The journal entry at `j`: its bytes and where the next one starts.
+fn entry(journal: &[u8], j: usize) -> (&[u8], usize) {
+    let n = journal.get(j..j.saturating_add(2)).map_or(0, |l| match l {
+        [a, b] => usize::from(u16::from_le_bytes([*a, *b])),
+        _ => 0,
+    });
+    let start = j.saturating_add(2);
+    let end = start.saturating_add(n);
+    (journal.get(start..end).unwrap_or(&[]), end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        let mut d = [0u8; 10];
+        assert_eq!(decimal(0, &mut d), b"0");
+        assert_eq!(decimal(4096, &mut d), b"4096");
+        assert_eq!(decimal(u32::MAX, &mut d), b"4294967295");
+        let mut h = [0u8; 18];
+        assert_eq!(chunk_line(0x1a3, &mut h), b"1a3\r\n");
+        assert_eq!(chunk_line(1, &mut h), b"1\r\n");
+        assert_eq!(framed_len(Framing::Chunked, 0x10), 2 + 2 + 16 + 2);
+        assert_eq!(framed_len(Framing::Chunked, 0), 0);
+        assert_eq!(framed_len(Framing::Length, 7), 7);
+    }
+}

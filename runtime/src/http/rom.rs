@@ -1,0 +1,153 @@
+//! The web ROM: what `emberstack-codegen` generates from the `[http]`
+//! web root, as static data the server reads and never copies.
+//!
+//! Every file is a [`File`] with its URL path. A file without dynamic tags
+//! is [`Body::Static`]: its 200 response head (status line, content type,
+//! length, strong ETag, cache policy) is precomputed, and a gzip twin with
+//! its own head and ETag sits beside it when compression made it smaller.
+//! A file with tags is [`Body::Dynamic`]: the build split it into
+//! [`Part`]s — static text and tag slots — so nothing is scanned at run
+//! time.
+
+/// How a tag's output is escaped, chosen by the page (the file's type,
+/// or an explicit `{{name|raw}}`-style filter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Escape {
+    /// HTML text and attribute values: `& < > " '` become entities.
+    Html,
+    /// Inside a JSON or JavaScript string: `" \` and control characters
+    /// are escaped, and `< > &` become `\u003c`-style escapes (safe in an
+    /// inline `<script>`).
+    Json,
+    /// Nothing is escaped (`{{name|raw}}`).
+    Raw,
+}
+
+/// A dynamic tag's number (its handler's place in the generated list).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TagId(pub u16);
+
+/// A form's number (its input handler's place in the generated list).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FormId(pub u8);
+
+/// A piece of a dynamic file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Bytes sent as they are.
+    Text(&'static [u8]),
+    /// The output of a tag's handler, escaped as given.
+    Tag(TagId, Escape),
+}
+
+/// One representation of a static file: its 200 response head (every
+/// header line, each ending in CRLF, without the `Connection` line and the
+/// blank line that ends the head), its body and its strong ETag (with the
+/// quotes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Representation {
+    /// `HTTP/1.1 200 OK\r\nContent-Type: …\r\nContent-Length: …\r\n…`.
+    pub head: &'static [u8],
+    /// The bytes.
+    pub body: &'static [u8],
+    /// `"0123456789abcdef"`.
+    pub etag: &'static [u8],
+}
+
+/// What a file's body is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// A file without tags.
+    Static {
+        /// As stored.
+        plain: Representation,
+        /// Compressed with gzip at build time, when that was smaller.
+        gzip: Option<Representation>,
+    },
+    /// A file with tags.
+    Dynamic {
+        /// The head lines (status, content type, `Cache-Control: no-store`);
+        /// the server adds the framing (`Content-Length` or
+        /// `Transfer-Encoding: chunked`).
+        head: &'static [u8],
+        /// Static text and tag slots in order.
+        parts: &'static [Part],
+    },
+}
+
+/// One file of the web root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct File {
+    /// The URL path, `/` plus the path under the web root (`/index.html`;
+    /// `/` for the index file, which appears under both names).
+    pub path: &'static str,
+    /// The content.
+    pub body: Body,
+    /// The form whose handler takes this path's query string and POST
+    /// body, if any. Without one, POST is answered with 405.
+    pub form: Option<FormId>,
+}
+
+/// The whole web root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// Every file, sorted by path (byte order) for binary search.
+    pub files: &'static [File],
+    /// Tag names by [`TagId`] (for logs).
+    pub tags: &'static [&'static str],
+    /// Form names by [`FormId`] (for logs).
+    pub forms: &'static [&'static str],
+}
+
+impl Site {
+    /// The file at `path` (exact match), with its index in `files`.
+    pub fn find(&self, path: &[u8]) -> Option<(u16, &'static File)> {
+        let i = self
+            .files
+            .binary_search_by(|f| f.path.as_bytes().cmp(path))
+            .ok()?;
+        let f = self.files.get(i)?;
+        Some((u16::try_from(i).ok()?, f))
+    }
+
+    /// The file with index `i`.
+    pub fn file(&self, i: u16) -> Option<&'static File> {
+        self.files.get(usize::from(i))
+    }
+}
+
+/// Server settings from `[http]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// The TCP port.
+    pub port: u16,
+    /// A keep-alive connection with no request for this long is closed.
+    pub idle_timeout_ms: u32,
+    /// A request's head and body must arrive within this time from its
+    /// first byte (else 408); a closing connection whose peer does not
+    /// finish within it is reset. (A response that makes no progress for
+    /// `idle_timeout_ms` — nothing acknowledged, nothing resent — is reset
+    /// too.)
+    pub request_timeout_ms: u32,
+    /// Longest request line (method, target, version); longer: 414.
+    pub max_request_line: u16,
+    /// Most bytes of header lines in a request; more: 431.
+    pub max_header_bytes: u16,
+    /// Largest request body (`Content-Length`); larger: 413.
+    pub max_body: u32,
+    /// Send gzip twins to clients that accept gzip.
+    pub gzip: bool,
+}
+
+impl HttpSettings {
+    /// The defaults documented for `[http]`.
+    pub const DEFAULT: HttpSettings = HttpSettings {
+        port: 80,
+        idle_timeout_ms: 10_000,
+        request_timeout_ms: 10_000,
+        max_request_line: 1024,
+        max_header_bytes: 4096,
+        max_body: 1 << 20,
+        gzip: true,
+    };
+}

@@ -1,0 +1,850 @@
+//! The server: per-connection state and the TCP callbacks the application
+//! forwards.
+
+use super::form::{FieldDec, Step};
+use super::multipart::{MpOut, Multipart};
+use super::request::{deliver_field, rf, Head, HeadStep, Req};
+use super::response::{pf, Framing, Kind, Resp};
+use super::rom::{Body, HttpSettings, Site};
+use super::{HttpApp, HttpEvent, Incoming, Input, Method, ResetReason};
+use crate::config::Config;
+use crate::iface::PayloadSink;
+use crate::nic::Nic;
+use crate::tcp::{due, tick, TcpError, TcpEvent, TcpHandle, TcpState};
+use crate::{Instant, Stack};
+
+/// What the connection is reading.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Rx {
+    /// Not connected.
+    #[default]
+    Free,
+    /// Between requests.
+    Idle,
+    /// A request head.
+    Head(Head),
+    /// An urlencoded body.
+    Form(FieldDec),
+    /// A multipart body.
+    Multipart(Multipart),
+    /// The request is complete; its response is going out.
+    Done,
+    /// Closing: whatever arrives is taken and dropped.
+    Drain,
+}
+
+/// [`Conn::flags`].
+mod cf {
+    /// The peer sent FIN.
+    pub const PEER_CLOSED: u8 = 1 << 0;
+    /// End the stream (FIN) once the response, if any, is produced.
+    pub const CLOSING: u8 = 1 << 1;
+    /// A response was completed: an idle keep-alive connection, which
+    /// may be reclaimed when every socket is busy.
+    pub const SERVED: u8 = 1 << 2;
+}
+
+/// One connection: its socket, request and response state, and its
+/// buffer (path, form field, multipart boundary and part headers while
+/// reading; the tag journal while answering).
+#[derive(Clone, Debug)]
+struct Conn<const B: usize> {
+    socket: Option<TcpHandle>,
+    rx: Rx,
+    req: Req,
+    resp: Resp,
+    /// Body bytes still to come.
+    body_left: u32,
+    /// Stream offset where the next response starts.
+    next: u32,
+    /// Deadline of the current phase (ms tick).
+    deadline: u32,
+    /// Retransmissions since the last acknowledgement that extended the
+    /// deadline (at most `MAX_RESEND_GRACE`).
+    resends: u8,
+    flags: u8,
+    buf: [u8; B],
+}
+
+impl<const B: usize> Conn<B> {
+    const NEW: Conn<B> = Conn {
+        socket: None,
+        rx: Rx::Free,
+        req: Req {
+            method: None,
+            minor: 0,
+            flags: 0,
+            file: None,
+            content_length: None,
+            form: None,
+            dlen: 0,
+            plen: 0,
+            status: 0,
+        },
+        resp: Resp {
+            kind: Kind::None,
+            status: 0,
+            flags: 0,
+            framing: Framing::Length,
+            start: 0,
+            head_len: 0,
+            end: None,
+            body_len: 0,
+            item: 0,
+            pos: 0,
+            jlen: 0,
+        },
+        body_left: 0,
+        next: 0,
+        deadline: 0,
+        resends: 0,
+        flags: 0,
+        buf: [0; B],
+    };
+
+    fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Back to "not connected", keeping the socket.
+    fn reset(&mut self) {
+        let socket = self.socket;
+        *self = Conn {
+            socket,
+            ..Self::NEW
+        };
+    }
+
+    /// The response is wholly produced and acknowledged.
+    fn response_done(&self, acked: u32) -> bool {
+        self.resp
+            .end
+            .is_some_and(|end| acked.wrapping_sub(self.resp.start) >= end)
+            && self.resp.kind != Kind::Pending
+    }
+}
+
+/// The HTTP server for `N` connections with `B`-byte buffers (both from
+/// `[http]`; codegen emits the `web::HttpServer` alias).
+///
+/// Embed it in the application, call [`listen`](Self::listen) once, call
+/// [`poll`](Self::poll) from the main loop (timeouts), and forward the TCP
+/// callbacks of the sockets it [`owns`](Self::owns) from the
+/// application's [`App`](crate::App) implementation.
+pub struct HttpServer<const N: usize, const B: usize> {
+    site: &'static Site,
+    settings: &'static HttpSettings,
+    conns: [Conn<B>; N],
+    /// Last stream offset acknowledged, per connection.
+    acked: [u32; N],
+    now: Instant,
+}
+
+impl<const N: usize, const B: usize> HttpServer<N, B> {
+    /// Connections at once (`[http] sockets`).
+    pub const CONNECTIONS: usize = N;
+    /// Bytes of buffer per connection (`[http] buffer`).
+    pub const BUFFER: usize = B;
+
+    /// A server for `site` (no sockets open yet).
+    pub const fn new(site: &'static Site, settings: &'static HttpSettings) -> Self {
+        HttpServer {
+            site,
+            settings,
+            conns: [Conn::NEW; N],
+            acked: [0; N],
+            now: Instant::from_millis(0),
+        }
+    }
+
+    /// The site served.
+    pub fn site(&self) -> &'static Site {
+        self.site
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &'static HttpSettings {
+        self.settings
+    }
+
+    /// Opens the `N` listening sockets on `[http] port`.
+    pub fn listen<C: Config>(&mut self, stack: &mut Stack<C>) -> Result<(), TcpError> {
+        for c in self.conns.iter_mut().filter(|c| c.socket.is_none()) {
+            c.socket = Some(stack.tcp_listen(self.settings.port)?);
+        }
+        Ok(())
+    }
+
+    /// Whether `socket` is one of the server's.
+    pub fn owns(&self, socket: TcpHandle) -> bool {
+        self.conns.iter().any(|c| c.socket == Some(socket))
+    }
+
+    /// Whether a response is being sent (not yet wholly acknowledged): an
+    /// application waits for this before changing the address.
+    pub fn responding(&self) -> bool {
+        self.conns
+            .iter()
+            .any(|c| c.rx == Rx::Done || (c.rx == Rx::Drain && c.resp.kind != Kind::None))
+    }
+
+    /// Connections with a client now.
+    pub fn connections(&self) -> usize {
+        self.conns.iter().filter(|c| c.rx != Rx::Free).count()
+    }
+
+    /// Test hook: serve `socket` in connection slot `i` (no stack).
+    #[cfg(test)]
+    pub(crate) fn adopt(&mut self, i: usize, socket: TcpHandle) {
+        if let Some(c) = self.conns.get_mut(i) {
+            c.socket = Some(socket);
+        }
+    }
+
+    /// Test hook: advance the clock without a stack.
+    #[cfg(test)]
+    pub(crate) fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    fn index(&self, socket: TcpHandle) -> Option<usize> {
+        self.conns.iter().position(|c| c.socket == Some(socket))
+    }
+
+    /// Forward of [`App::tcp_event`](crate::App::tcp_event).
+    pub fn tcp_event<A: HttpApp>(&mut self, socket: TcpHandle, event: TcpEvent, app: &mut A) {
+        let Some(i) = self.index(socket) else {
+            return;
+        };
+        let now = tick(self.now);
+        let (site, settings) = (self.site, self.settings);
+        let (Some(c), Some(acked)) = (self.conns.get_mut(i), self.acked.get_mut(i)) else {
+            return;
+        };
+        match event {
+            TcpEvent::Connected { .. } => {
+                c.reset();
+                *acked = 0;
+                c.rx = Rx::Idle;
+                c.deadline = now.wrapping_add(settings.idle_timeout_ms);
+            }
+            TcpEvent::Acked { offset } => {
+                *acked = offset;
+                c.resends = 0;
+                let rel = offset.wrapping_sub(c.resp.start);
+                c.resp.acked(rel, site, &mut c.buf);
+                if matches!(c.rx, Rx::Done | Rx::Drain) {
+                    // Progress: the peer is reading.
+                    c.deadline = now.wrapping_add(settings.idle_timeout_ms);
+                }
+                finish_if_done(c, offset, now, settings);
+            }
+            TcpEvent::Retransmit { .. }
+                if matches!(c.rx, Rx::Done | Rx::Drain) && c.resends < MAX_RESEND_GRACE =>
+            {
+                // Probably loss, not a stalled reader: a few resends extend
+                // the deadline. A peer that stops reading (zero window)
+                // draws endless probes, so the grace is bounded.
+                c.resends = c.resends.saturating_add(1);
+                c.deadline = now.wrapping_add(settings.idle_timeout_ms);
+            }
+            TcpEvent::PeerClosed => {
+                c.flags |= cf::PEER_CLOSED;
+                match c.rx {
+                    Rx::Idle => c.flags |= cf::CLOSING,
+                    Rx::Done | Rx::Drain => c.flags |= cf::CLOSING,
+                    Rx::Head(_) | Rx::Form(_) | Rx::Multipart(_) => {
+                        // The request can never complete.
+                        fail(c, 400, site, settings, app, now);
+                    }
+                    Rx::Free => {}
+                }
+            }
+            TcpEvent::Closed
+            | TcpEvent::Reset
+            | TcpEvent::TimedOut
+            | TcpEvent::RegenerationMismatch { .. } => {
+                abort_input(c, app);
+                c.reset();
+            }
+            TcpEvent::Retransmit { .. } => {}
+        }
+    }
+
+    /// Forward of [`App::tcp_received`](crate::App::tcp_received):
+    /// returns the bytes taken.
+    pub fn tcp_received<I: Incoming, A: HttpApp>(
+        &mut self,
+        socket: TcpHandle,
+        data: &mut I,
+        app: &mut A,
+    ) -> usize {
+        let Some(i) = self.index(socket) else {
+            return data.len();
+        };
+        let now = tick(self.now);
+        let (site, settings) = (self.site, self.settings);
+        let (Some(c), Some(&acked)) = (self.conns.get_mut(i), self.acked.get(i)) else {
+            return data.len();
+        };
+        let mut chunk = [0u8; 128];
+        let mut taken = 0usize;
+        while taken < data.len() {
+            if c.rx == Rx::Done {
+                // The next request waits until this response is
+                // acknowledged (pipelining); the peer sends it again.
+                finish_if_done(c, acked, now, settings);
+                if c.rx == Rx::Done {
+                    break;
+                }
+            }
+            if c.rx == Rx::Drain || c.rx == Rx::Free {
+                return data.len();
+            }
+            let n = data.read(taken, &mut chunk);
+            let Some(bytes) = chunk.get(..n) else { break };
+            if n == 0 {
+                break;
+            }
+            let used = consume(c, bytes, socket, site, settings, app, now);
+            taken = taken.saturating_add(used);
+            if used == 0 {
+                break;
+            }
+        }
+        taken
+    }
+
+    /// Forward of [`App::tcp_produce`](crate::App::tcp_produce).
+    pub fn tcp_produce<A: HttpApp>(
+        &mut self,
+        socket: TcpHandle,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        app: &mut A,
+    ) {
+        let Some(i) = self.index(socket) else {
+            return;
+        };
+        let site = self.site;
+        let Some(c) = self.conns.get_mut(i) else {
+            return;
+        };
+        if c.resp.kind == Kind::None {
+            return;
+        }
+        let rel = offset.wrapping_sub(c.resp.start);
+        let Ok(rel) = usize::try_from(rel) else {
+            return;
+        };
+        c.resp.produce(rel, max, sink, site, &mut c.buf, app);
+    }
+
+    /// Forward of [`App::tcp_wants_close`](crate::App::tcp_wants_close).
+    pub fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
+        let Some(c) = self.index(socket).and_then(|i| self.conns.get(i)) else {
+            return false;
+        };
+        c.has(cf::CLOSING) && (c.resp.kind == Kind::None || c.resp.end.is_some())
+    }
+
+    /// Forward of [`App::tcp_recv_space`](crate::App::tcp_recv_space).
+    pub fn tcp_recv_space(&mut self, socket: TcpHandle) -> usize {
+        let _ = socket;
+        usize::MAX
+    }
+
+    /// Timers: call from the main loop (before or after `Stack::poll`).
+    /// Closes idle keep-alive connections, answers requests that did not
+    /// arrive in time with 408, resets connections whose peer stopped
+    /// reading or never finished closing, and, when every socket is busy,
+    /// resets the longest-idle keep-alive connection so a new client's SYN
+    /// finds a listening socket.
+    pub fn poll<C: Config, Nc: Nic, A: HttpApp>(
+        &mut self,
+        now: Instant,
+        stack: &mut Stack<C>,
+        nic: &mut Nc,
+        app: &mut A,
+    ) {
+        let t = tick(now);
+        self.now = now;
+        let (site, settings) = (self.site, self.settings);
+        let mut listening = 0usize;
+        for c in self.conns.iter_mut() {
+            let Some(h) = c.socket else { continue };
+            let state = stack.tcp_state(h);
+            if state == TcpState::Listen {
+                listening = listening.saturating_add(1);
+            }
+            if c.rx == Rx::Free || !state.is_connected() || !due(t, c.deadline) {
+                continue;
+            }
+            let abort = match c.rx {
+                Rx::Idle if !c.has(cf::CLOSING) => {
+                    c.flags |= cf::CLOSING;
+                    stack.tcp_close(h);
+                    c.deadline = t.wrapping_add(settings.request_timeout_ms);
+                    None
+                }
+                Rx::Head(_) | Rx::Form(_) | Rx::Multipart(_) => {
+                    fail(c, 408, site, settings, app, t);
+                    c.deadline = t.wrapping_add(settings.request_timeout_ms);
+                    None
+                }
+                Rx::Done => Some(ResetReason::Stalled),
+                _ => Some(ResetReason::Closing),
+            };
+            if let Some(reason) = abort {
+                reset_conn(c, stack, nic, now, settings, app, reason);
+            }
+        }
+        if listening == 0 {
+            // Every socket has a client: reclaim the longest-idle one.
+            let oldest = self
+                .conns
+                .iter_mut()
+                .filter(|c| c.rx == Rx::Idle && c.has(cf::SERVED) && !c.has(cf::CLOSING))
+                .filter(|c| {
+                    // Idle for at least 100 ms (a client about to reuse
+                    // it has had its chance).
+                    let since = c.deadline.wrapping_sub(settings.idle_timeout_ms);
+                    due(t, since.wrapping_add(100))
+                })
+                .min_by_key(|c| c.deadline.wrapping_sub(t) as i32);
+            if let Some(c) = oldest {
+                reset_conn(c, stack, nic, now, settings, app, ResetReason::Reclaimed);
+            }
+        }
+    }
+
+    /// When [`poll`](Self::poll) next has work (a deadline), if any.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let now = tick(self.now);
+        self.conns
+            .iter()
+            .filter(|c| c.rx != Rx::Free)
+            .map(|c| {
+                if due(now, c.deadline) {
+                    0
+                } else {
+                    c.deadline.wrapping_sub(now)
+                }
+            })
+            .min()
+            .map(|d| self.now.after(crate::Duration::from_millis(u64::from(d))))
+    }
+}
+
+/// Retransmissions that may each extend a response's deadline before an
+/// acknowledgement (10 % loss rarely needs more in a row; a zero-window
+/// peer's probes soon exhaust them).
+const MAX_RESEND_GRACE: u8 = 4;
+
+/// Resets a connection (RST) and listens again on its port.
+fn reset_conn<const B: usize, C: Config, Nc: Nic, A: HttpApp>(
+    c: &mut Conn<B>,
+    stack: &mut Stack<C>,
+    nic: &mut Nc,
+    now: Instant,
+    settings: &HttpSettings,
+    app: &mut A,
+    reason: ResetReason,
+) {
+    let Some(h) = c.socket else { return };
+    abort_input(c, app);
+    stack.tcp_abort(nic, now, h);
+    app.event(HttpEvent::Reset { socket: h, reason });
+    c.socket = stack.tcp_listen(settings.port).ok();
+    c.reset();
+}
+
+/// Tells the form handler a request it began (and did not end) failed.
+fn abort_input<const B: usize, A: HttpApp>(c: &mut Conn<B>, app: &mut A) {
+    if let Some(form) = c.req.form.take() {
+        app.input(form, Input::Abort);
+    }
+}
+
+/// After an acknowledgement: a finished response frees the connection for
+/// the next request (or it closes).
+fn finish_if_done<const B: usize>(c: &mut Conn<B>, acked: u32, now: u32, settings: &HttpSettings) {
+    if c.rx != Rx::Done || !c.response_done(acked) {
+        return;
+    }
+    if c.has(cf::CLOSING) {
+        return; // FIN follows (tcp_wants_close)
+    }
+    c.next = c.resp.start.wrapping_add(c.resp.end.unwrap_or(0));
+    c.resp = Resp::default();
+    c.req = Req::default();
+    c.rx = Rx::Idle;
+    c.flags |= cf::SERVED;
+    c.deadline = now.wrapping_add(settings.idle_timeout_ms);
+}
+
+/// Feeds received bytes to the reader; returns how many were taken.
+fn consume<const B: usize, A: HttpApp>(
+    c: &mut Conn<B>,
+    bytes: &[u8],
+    socket: TcpHandle,
+    site: &Site,
+    settings: &HttpSettings,
+    app: &mut A,
+    now: u32,
+) -> usize {
+    let mut i = 0usize;
+    while let Some(&b) = bytes.get(i) {
+        match c.rx {
+            Rx::Free | Rx::Drain => return bytes.len(),
+            Rx::Done => return i,
+            Rx::Idle => {
+                c.req = Req::default();
+                c.resp = Resp {
+                    start: c.next,
+                    ..Resp::default()
+                };
+                c.rx = Rx::Head(Head::default());
+                c.deadline = now.wrapping_add(settings.request_timeout_ms);
+            }
+            Rx::Head(mut head) => {
+                let step = head.byte(b, &mut c.req, &mut c.buf, site, settings, app);
+                i = i.saturating_add(1);
+                match step {
+                    HeadStep::More => c.rx = Rx::Head(head),
+                    HeadStep::Fail(status) => {
+                        fail_at(c, status, socket, site, settings, app, now);
+                        return bytes.len();
+                    }
+                    HeadStep::Done => {
+                        c.rx = Rx::Done;
+                        c.deadline = now.wrapping_add(settings.idle_timeout_ms);
+                        answer(c, socket, site, settings, app, now);
+                    }
+                }
+            }
+            Rx::Form(_) | Rx::Multipart(_) => {
+                let n = bytes
+                    .len()
+                    .saturating_sub(i)
+                    .min(usize::try_from(c.body_left).unwrap_or(usize::MAX));
+                let part = bytes.get(i..i.saturating_add(n)).unwrap_or(&[]);
+                if let Err(status) = body(c, part, app) {
+                    fail_at(c, status, socket, site, settings, app, now);
+                    return bytes.len();
+                }
+                i = i.saturating_add(n);
+                c.body_left = c
+                    .body_left
+                    .saturating_sub(u32::try_from(n).unwrap_or(u32::MAX));
+                if c.body_left == 0 {
+                    if let Err(status) = body_end(c, app) {
+                        fail_at(c, status, socket, site, settings, app, now);
+                        return bytes.len();
+                    }
+                    c.rx = Rx::Done;
+                    c.deadline = now.wrapping_add(settings.idle_timeout_ms);
+                    respond_page(c, socket, site, settings, app);
+                }
+            }
+        }
+    }
+    i
+}
+
+/// Body bytes of a form POST.
+fn body<const B: usize, A: HttpApp>(c: &mut Conn<B>, part: &[u8], app: &mut A) -> Result<(), u16> {
+    let form = c.req.form;
+    match &mut c.rx {
+        Rx::Form(dec) => {
+            for &b in part {
+                match dec.byte(b, &mut c.buf) {
+                    Step::More => {}
+                    Step::TooLong => return Err(413),
+                    Step::Field(f) => deliver_field(form, &c.buf, f, app)?,
+                }
+            }
+            Ok(())
+        }
+        Rx::Multipart(mp) => {
+            let Some(form) = form else { return Ok(()) };
+            mp.feed(part, &mut c.buf, &mut |o| {
+                let input = match o {
+                    MpOut::Start {
+                        name,
+                        filename,
+                        content_type,
+                    } => Input::PartStart {
+                        name,
+                        filename,
+                        content_type,
+                    },
+                    MpOut::Data(d) => Input::PartData(d),
+                    MpOut::End => Input::PartEnd,
+                };
+                app.input(form, input);
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The body is complete.
+fn body_end<const B: usize, A: HttpApp>(c: &mut Conn<B>, app: &mut A) -> Result<(), u16> {
+    let form = c.req.form;
+    match &mut c.rx {
+        Rx::Form(dec) => match dec.finish(&mut c.buf) {
+            Step::More => Ok(()),
+            Step::TooLong => Err(413),
+            Step::Field(f) => deliver_field(form, &c.buf, f, app),
+        },
+        Rx::Multipart(mp) if !mp.complete() => Err(400),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the client asked to keep the connection.
+fn keep_alive(req: &Req) -> bool {
+    if req.flags & rf::CLOSE != 0 {
+        return false;
+    }
+    req.minor >= 1 || req.flags & rf::KEEP_ALIVE != 0
+}
+
+/// Decides the answer to a complete head.
+fn answer<const B: usize, A: HttpApp>(
+    c: &mut Conn<B>,
+    socket: TcpHandle,
+    site: &Site,
+    settings: &HttpSettings,
+    app: &mut A,
+    now: u32,
+) {
+    let req = c.req;
+    let file = req.file.and_then(|i| site.file(i));
+    let has_body = req.content_length.is_some_and(|n| n > 0);
+    let status = if req.method.is_none() {
+        501
+    } else if req.minor >= 1 && req.flags & rf::HOST == 0 {
+        400
+    } else if req.flags & rf::CHUNKED != 0 {
+        if req.content_length.is_some() {
+            400
+        } else {
+            501
+        }
+    } else if req.flags & rf::BAD_TARGET != 0 {
+        400
+    } else if req.status != 0 {
+        req.status
+    } else if req.content_length.is_some_and(|n| n > settings.max_body) {
+        413
+    } else if file.is_none() {
+        404
+    } else if req.method == Some(Method::Post) && req.form.is_none() {
+        405
+    } else if req.method == Some(Method::Post)
+        && has_body
+        && req.flags & (rf::URLENCODED | rf::MULTIPART) == 0
+    {
+        415
+    } else {
+        // A POST without Content-Length has an empty body (RFC 9112 §6.3).
+        0
+    };
+    if status != 0 {
+        // After 404/405 the connection stays usable unless a body we do
+        // not read follows.
+        let close = !matches!(status, 404 | 405) || has_body;
+        abort_input(c, app);
+        respond_status(c, status, close, socket, site, app);
+        return;
+    }
+    if req.method == Some(Method::Post) {
+        // Read the body into the form's handler first.
+        c.body_left = req.content_length.unwrap_or(0);
+        c.rx = if req.flags & rf::MULTIPART != 0 && c.body_left > 0 {
+            Rx::Multipart(Multipart::new(req.dlen))
+        } else {
+            Rx::Form(FieldDec::default())
+        };
+        if req.flags & rf::CONTINUE != 0 && c.body_left > 0 {
+            c.resp.flags |= pf::CONTINUE;
+            c.resp.set(Kind::Pending, 100, Framing::Length, site);
+        }
+        c.deadline = now.wrapping_add(settings.request_timeout_ms);
+        if c.body_left == 0 {
+            if let Err(status) = body_end(c, app) {
+                fail_at(c, status, socket, site, settings, app, now);
+                return;
+            }
+            c.rx = Rx::Done;
+            respond_page(c, socket, site, settings, app);
+        }
+        return;
+    }
+    if has_body {
+        // A GET or HEAD with a body we will not read: answer, then close.
+        c.flags |= cf::CLOSING;
+    }
+    respond_page(c, socket, site, settings, app);
+}
+
+/// Answers with the target file (GET, HEAD, or after a form's body).
+fn respond_page<const B: usize, A: HttpApp>(
+    c: &mut Conn<B>,
+    socket: TcpHandle,
+    site: &Site,
+    settings: &HttpSettings,
+    app: &mut A,
+) {
+    let req = c.req;
+    if let Some(form) = c.req.form.take() {
+        app.input(form, Input::End);
+    }
+    let Some((fi, file)) = req.file.and_then(|i| site.file(i).map(|f| (i, f))) else {
+        respond_status(c, 404, false, socket, site, app);
+        return;
+    };
+    let close = c.has(cf::CLOSING) || c.has(cf::PEER_CLOSED) || !keep_alive(&req);
+    c.resp.flags |= flags_for(&req, close);
+    let (kind, status, gzip) = match &file.body {
+        Body::Static { gzip, .. } => {
+            let gz = settings.gzip
+                && gzip.is_some()
+                && req.flags & rf::GZIP != 0
+                && req.flags & rf::GZIP_NO == 0;
+            let matched = if gz { rf::INM_GZIP } else { rf::INM_PLAIN };
+            if req.method != Some(Method::Post) && req.flags & matched != 0 {
+                (Kind::NotModified { file: fi, gzip: gz }, 304, gz)
+            } else {
+                (Kind::File { file: fi, gzip: gz }, 200, gz)
+            }
+        }
+        Body::Dynamic { parts, .. } => {
+            let framing = if req.method == Some(Method::Head) {
+                if req.minor >= 1 {
+                    Framing::Chunked
+                } else {
+                    Framing::Close
+                }
+            } else if let Some(len) = c.resp.render_all(parts, &mut c.buf, app) {
+                c.resp.body_len = len;
+                Framing::Length
+            } else if req.minor >= 1 {
+                Framing::Chunked
+            } else {
+                Framing::Close
+            };
+            if framing == Framing::Close && req.method != Some(Method::Head) {
+                c.resp.flags |= pf::CLOSE;
+                c.resp.flags &= !pf::V10;
+            }
+            c.resp.set(Kind::Dynamic { file: fi }, 200, framing, site);
+            (Kind::Dynamic { file: fi }, 200, false)
+        }
+    };
+    if !matches!(kind, Kind::Dynamic { .. }) {
+        c.resp.set(kind, status, Framing::Length, site);
+    }
+    if c.resp.flags & pf::CLOSE != 0 {
+        close_after(c);
+    }
+    app.event(HttpEvent::Response {
+        socket,
+        method: req.method,
+        path: file.path,
+        status,
+        gzip,
+    });
+}
+
+/// The connection ends after this response: anything more the peer sends
+/// is taken and dropped (so our response is not lost to a reset).
+fn close_after<const B: usize>(c: &mut Conn<B>) {
+    c.flags |= cf::CLOSING;
+    c.rx = Rx::Drain;
+}
+
+/// Response flags from the request.
+fn flags_for(req: &Req, close: bool) -> u8 {
+    let mut f = 0;
+    if close {
+        f |= pf::CLOSE;
+    }
+    if req.minor == 0 {
+        f |= pf::V10;
+    }
+    if req.method == Some(Method::Head) {
+        f |= pf::HEAD;
+    }
+    f
+}
+
+/// Answers with a status of our own.
+fn respond_status<const B: usize, A: HttpApp>(
+    c: &mut Conn<B>,
+    status: u16,
+    close: bool,
+    socket: TcpHandle,
+    site: &Site,
+    app: &mut A,
+) {
+    let req = c.req;
+    let close = close || c.has(cf::PEER_CLOSED) || c.has(cf::CLOSING) || !keep_alive(&req);
+    c.resp.flags |= flags_for(&req, close);
+    c.resp.jlen = 0;
+    c.resp.set(Kind::Status, status, Framing::Length, site);
+    if close {
+        close_after(c);
+    }
+    let path = req
+        .file
+        .and_then(|i| site.file(i))
+        .map(|f| f.path)
+        .or_else(|| {
+            c.buf
+                .get(..usize::from(req.plen))
+                .and_then(|p| core::str::from_utf8(p).ok())
+        })
+        .unwrap_or("?");
+    app.event(HttpEvent::Response {
+        socket,
+        method: req.method,
+        path,
+        status,
+        gzip: false,
+    });
+}
+
+/// The request failed while reading: answer `status` and close.
+fn fail_at<const B: usize, A: HttpApp>(
+    c: &mut Conn<B>,
+    status: u16,
+    socket: TcpHandle,
+    site: &Site,
+    settings: &HttpSettings,
+    app: &mut A,
+    now: u32,
+) {
+    abort_input(c, app);
+    respond_status(c, status, true, socket, site, app);
+    c.deadline = now.wrapping_add(settings.request_timeout_ms);
+}
+
+/// [`fail_at`] from a timer or event (socket from the connection).
+fn fail<const B: usize, A: HttpApp>(
+    c: &mut Conn<B>,
+    status: u16,
+    site: &Site,
+    settings: &HttpSettings,
+    app: &mut A,
+    now: u32,
+) {
+    let Some(socket) = c.socket else { return };
+    if c.rx == Rx::Idle || c.rx == Rx::Free {
+        return;
+    }
+    fail_at(c, status, socket, site, settings, app, now);
+}

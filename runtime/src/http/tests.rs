@@ -1,0 +1,774 @@
+//! The server driven directly (no stack): requests in as byte slices cut
+//! anywhere, responses pulled by offset as TCP would, with resends.
+
+use super::*;
+use crate::tcp::{TcpEvent, TcpHandle};
+use crate::Instant;
+use core::fmt::Write as _;
+use proptest::prelude::*;
+
+const FILLER: &[u8] = b"........10........20........30........40....48\n";
+
+const fn big_parts() -> [Part; 80] {
+    let mut p = [Part::Text(FILLER); 80];
+    let mut i = 1;
+    while i < 80 {
+        p[i] = Part::Tag(TagId(1), Escape::Raw);
+        i += 2;
+    }
+    p
+}
+static BIG: [Part; 80] = big_parts();
+
+static PAGE: [Part; 5] = [
+    Part::Text(b"<p>"),
+    Part::Tag(TagId(0), Escape::Html),
+    Part::Text(b"</p><i>"),
+    Part::Tag(TagId(1), Escape::Html),
+    Part::Text(b"</i>\n"),
+];
+
+const PLAIN: Representation = Representation {
+    head: b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 12\r\nETag: \"p1\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
+    body: b"hello world\n",
+    etag: b"\"p1\"",
+};
+const GZIP: Representation = Representation {
+    head: b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 2\r\nContent-Encoding: gzip\r\nETag: \"g1\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
+    body: b"GZ",
+    etag: b"\"g1\"",
+};
+const DYN_HEAD: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n";
+
+static FILES: [File; 5] = [
+    File {
+        path: "/",
+        body: Body::Static {
+            plain: PLAIN,
+            gzip: Some(GZIP),
+        },
+        form: None,
+    },
+    File {
+        path: "/big.txt",
+        body: Body::Dynamic {
+            head: DYN_HEAD,
+            parts: &BIG,
+        },
+        form: None,
+    },
+    File {
+        path: "/form.html",
+        body: Body::Dynamic {
+            head: DYN_HEAD,
+            parts: &PAGE,
+        },
+        form: Some(FormId(0)),
+    },
+    File {
+        path: "/index.html",
+        body: Body::Static {
+            plain: PLAIN,
+            gzip: Some(GZIP),
+        },
+        form: None,
+    },
+    File {
+        path: "/page.html",
+        body: Body::Dynamic {
+            head: DYN_HEAD,
+            parts: &PAGE,
+        },
+        form: None,
+    },
+];
+
+static SITE: Site = Site {
+    files: &FILES,
+    tags: &["name", "count"],
+    forms: &["form"],
+};
+
+static SETTINGS: HttpSettings = HttpSettings {
+    port: 80,
+    idle_timeout_ms: 5_000,
+    request_timeout_ms: 3_000,
+    max_request_line: 200,
+    max_header_bytes: 400,
+    max_body: 10_000,
+    gzip: true,
+};
+
+#[derive(Default)]
+struct TestApp {
+    name: String,
+    count: u32,
+    inputs: Vec<String>,
+    events: Vec<String>,
+}
+
+impl HttpApp for TestApp {
+    fn tag(&mut self, tag: TagId, out: &mut TagOut<'_>) {
+        match tag.0 {
+            0 => out.write_str(&self.name),
+            _ => {
+                self.count += 1;
+                let pad = "x".repeat((self.count % 5) as usize);
+                let _ = write!(out, "n={};{pad}", self.count);
+            }
+        }
+    }
+    fn input(&mut self, form: FormId, input: Input<'_>) {
+        assert_eq!(form, FormId(0));
+        self.inputs.push(match input {
+            Input::PartData(d) => format!("data:{}", String::from_utf8_lossy(d)),
+            other => format!("{other:?}"),
+        });
+    }
+    fn event(&mut self, event: HttpEvent<'_>) {
+        if let HttpEvent::Response {
+            method,
+            path,
+            status,
+            gzip,
+            ..
+        } = event
+        {
+            self.events.push(format!(
+                "{} {path} {status}{}",
+                method.map_or("?", Method::as_str),
+                if gzip { " gzip" } else { "" }
+            ));
+        }
+    }
+}
+
+struct Vsink(Vec<u8>);
+impl crate::iface::PayloadSink for Vsink {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+    fn write_from_rx(&mut self, _: usize, _: usize) {
+        panic!("the server never streams from a received frame")
+    }
+}
+
+const H: TcpHandle = TcpHandle::from_index(3);
+
+struct T {
+    srv: Box<HttpServer<2, 96>>,
+    app: TestApp,
+    /// Stream offset produced so far.
+    sent: u32,
+}
+
+impl T {
+    fn new() -> T {
+        let mut srv = Box::new(HttpServer::<2, 96>::new(&SITE, &SETTINGS));
+        srv.adopt(0, H);
+        let mut t = T {
+            srv,
+            app: TestApp {
+                name: "Ember <1>".into(),
+                ..TestApp::default()
+            },
+            sent: 0,
+        };
+        t.event(TcpEvent::Connected {
+            remote: crate::udp::Endpoint::new(crate::wire::Ipv4Address([10, 0, 0, 1]), 5000),
+        });
+        t
+    }
+
+    fn event(&mut self, e: TcpEvent) {
+        self.srv.tcp_event(H, e, &mut self.app);
+    }
+
+    /// Feeds bytes; returns how many were taken.
+    fn send(&mut self, bytes: &[u8]) -> usize {
+        let mut b = bytes;
+        self.srv.tcp_received(H, &mut b, &mut self.app)
+    }
+
+    fn produce(&mut self, offset: u32, max: usize) -> Vec<u8> {
+        let mut sink = Vsink(Vec::new());
+        self.srv
+            .tcp_produce(H, offset, max, &mut sink, &mut self.app);
+        assert!(sink.0.len() <= max);
+        sink.0
+    }
+
+    /// Pulls everything available in `seg`-byte segments, acknowledging
+    /// each.
+    fn pull(&mut self, seg: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let b = self.produce(self.sent, seg);
+            if b.is_empty() {
+                return out;
+            }
+            self.sent += b.len() as u32;
+            out.extend_from_slice(&b);
+            self.event(TcpEvent::Acked { offset: self.sent });
+        }
+    }
+
+    fn wants_close(&mut self) -> bool {
+        self.srv.tcp_wants_close(H)
+    }
+
+    /// One request, all of it taken, whole response.
+    fn get(&mut self, req: &str) -> String {
+        assert_eq!(self.send(req.as_bytes()), req.len(), "request taken whole");
+        String::from_utf8(self.pull(1460)).unwrap()
+    }
+}
+
+/// Head and body of a response.
+fn split(resp: &str) -> (&str, &str) {
+    let i = resp.find("\r\n\r\n").expect("a head") + 4;
+    (&resp[..i], &resp[i..])
+}
+
+/// A chunked body decoded (panics on bad framing).
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&body[..line_end]).unwrap(), 16)
+            .expect("hex size");
+        body = &body[line_end + 2..];
+        if size == 0 {
+            assert_eq!(body, b"\r\n", "chunked body ends with the last chunk");
+            return out;
+        }
+        assert!(size > 0);
+        out.extend_from_slice(&body[..size]);
+        assert_eq!(&body[size..size + 2], b"\r\n");
+        body = &body[size + 2..];
+    }
+}
+
+#[test]
+fn static_get_keep_alive_then_head() {
+    let mut t = T::new();
+    let r = t.get("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        r,
+        format!(
+            "{}\r\nhello world\n",
+            std::str::from_utf8(PLAIN.head).unwrap()
+        )
+    );
+    assert!(!t.wants_close());
+    let r = t.get("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(r.ends_with("Vary: Accept-Encoding\r\n\r\n"), "{r}");
+    assert!(r.contains("Content-Length: 12"));
+    assert_eq!(t.app.events, ["GET /index.html 200", "HEAD / 200"]);
+}
+
+#[test]
+fn gzip_and_conditional_requests() {
+    let mut t = T::new();
+    let r = t.get("GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: deflate, gzip;q=0.5\r\n\r\n");
+    assert!(
+        r.contains("Content-Encoding: gzip") && r.ends_with("\r\n\r\nGZ"),
+        "{r}"
+    );
+    let r = t.get("GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip;q=0, *\r\n\r\n");
+    assert!(r.ends_with("hello world\n"), "q=0 refuses gzip: {r}");
+    let r = t.get("GET / HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"zz\", W/\"p1\"\r\n\r\n");
+    assert_eq!(
+        r,
+        "HTTP/1.1 304 Not Modified\r\nETag: \"p1\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n\r\n"
+    );
+    // The gzip twin's tag does not match the plain representation.
+    let r = t.get("GET / HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"g1\"\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let r = t
+        .get("GET / HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"g1\"\r\nAccept-Encoding: gzip\r\n\r\n");
+    assert!(
+        r.starts_with("HTTP/1.1 304") && r.contains("ETag: \"g1\""),
+        "{r}"
+    );
+    assert_eq!(t.app.events[0], "GET / 200 gzip");
+}
+
+#[test]
+fn dynamic_page_with_exact_length_and_escaping() {
+    let mut t = T::new();
+    let r = t.get("GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (head, body) = split(&r);
+    assert_eq!(body, "<p>Ember &lt;1&gt;</p><i>n=1;x</i>\n");
+    assert!(
+        head.contains(&format!("Content-Length: {}\r\n", body.len())),
+        "{head}"
+    );
+    assert!(head.contains("Cache-Control: no-store"));
+    assert!(!t.wants_close());
+    // HEAD does not run the handlers.
+    let r = t.get("HEAD /page.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(r.contains("Transfer-Encoding: chunked") && r.ends_with("\r\n\r\n"));
+    assert_eq!(t.app.count, 1);
+}
+
+#[test]
+fn large_dynamic_page_is_chunked_and_each_tag_rendered_once() {
+    let mut t = T::new();
+    let r = t.get("GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (head, body) = split(&r);
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    let text = String::from_utf8(dechunk(body.as_bytes())).unwrap();
+    let mut expect = String::new();
+    for i in 1..=40 {
+        expect.push_str(std::str::from_utf8(FILLER).unwrap());
+        // One handler call per slot, in order: the first try (journal
+        // full) was not sent, so values may skip but never repeat.
+        let _ = i;
+    }
+    let values: Vec<u32> = text
+        .split(std::str::from_utf8(FILLER).unwrap())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.trim_start_matches("n=")
+                .split(';')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(values.len(), 40);
+    assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
+    assert!(!t.wants_close());
+}
+
+#[test]
+fn http10_large_dynamic_page_ends_with_close() {
+    let mut t = T::new();
+    let r = t.get("GET /big.txt HTTP/1.0\r\n\r\n");
+    let (head, body) = split(&r);
+    assert!(
+        head.contains("Connection: close") && !head.contains("chunked"),
+        "{head}"
+    );
+    assert_eq!(body.matches("n=").count(), 40);
+    assert!(t.wants_close());
+}
+
+#[test]
+fn http10_keep_alive_when_asked() {
+    let mut t = T::new();
+    let r = t.get("GET /page.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert!(r.contains("Connection: keep-alive\r\n") && r.contains("Content-Length:"));
+    assert!(!t.wants_close());
+    let r = t.get("GET / HTTP/1.0\r\n\r\n");
+    assert!(r.contains("Connection: close\r\n"), "{r}");
+    assert!(t.wants_close());
+}
+
+/// Resends of any range give the bytes first sent, although every
+/// handler call returns a new value.
+#[test]
+fn resends_are_byte_identical() {
+    let mut t = T::new();
+    t.send(b"GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut first: Vec<u8> = Vec::new();
+    let mut acked = 0u32;
+    let mut rng = 7u32;
+    let mut next = || {
+        rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        rng >> 8
+    };
+    loop {
+        // New data, in a segment of random size.
+        let seg = 1 + (next() % 300) as usize;
+        let mut b = t.produce(first.len() as u32, seg);
+        if b.is_empty() {
+            // Blocked on a full journal, or the end: acknowledge all.
+            acked = first.len() as u32;
+            t.event(TcpEvent::Acked { offset: acked });
+            b = t.produce(first.len() as u32, seg);
+            if b.is_empty() {
+                break;
+            }
+        }
+        first.extend_from_slice(&b);
+        // Resend random ranges of what is in flight.
+        for _ in 0..3 {
+            let lo = acked as usize + (next() as usize % (first.len() - acked as usize + 1));
+            let len = (next() as usize % 200).min(first.len() - lo);
+            let again = t.produce(lo as u32, len);
+            assert_eq!(again, first[lo..lo + len], "resend at {lo}");
+        }
+        // Acknowledge part of it.
+        if next() % 2 == 0 {
+            acked += (next() % (first.len() as u32 - acked + 1)).min(first.len() as u32 - acked);
+            t.event(TcpEvent::Acked { offset: acked });
+        }
+    }
+    let (_, body) = split(std::str::from_utf8(&first).unwrap());
+    assert_eq!(
+        dechunk(body.as_bytes()).len(),
+        40 * FILLER.len() + body_tags(body)
+    );
+}
+
+fn body_tags(body: &str) -> usize {
+    let text = String::from_utf8(dechunk(body.as_bytes())).unwrap();
+    text.len() - 40 * FILLER.len()
+}
+
+#[test]
+fn errors() {
+    let cases: &[(&str, u16, bool)] = &[
+        ("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404, false),
+        ("POST / HTTP/1.1\r\nHost: x\r\n\r\n", 405, false),
+        ("PUT / HTTP/1.1\r\nHost: x\r\n\r\n", 501, true),
+        ("GET / HTTP/1.1\r\n\r\n", 400, true),
+        ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, true),
+        ("GET /\r\n\r\n", 400, true),
+        ("GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, true),
+        ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, true),
+        ("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400, true),
+        ("GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400, true),
+        ("GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, true),
+        ("POST /form.html HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx", 415, true),
+        ("POST /form.html HTTP/1.1\r\nHost: x\r\nContent-Length: 10001\r\n\r\n", 413, true),
+        ("POST /form.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 501, true),
+        ("POST /form.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400, true),
+        ("GET / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n", 417, true),
+        ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, true),
+    ];
+    for &(req, status, close) in cases {
+        let mut t = T::new();
+        let r = t.get(req);
+        assert!(
+            r.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{req:?} → {r}"
+        );
+        let (head, body) = split(&r);
+        assert!(body.starts_with(&status.to_string()), "{body}");
+        assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())));
+        assert_eq!(
+            head.contains("Connection: close"),
+            close,
+            "{req:?} → {head}"
+        );
+        assert_eq!(t.wants_close(), close, "{req:?}");
+        if status == 405 {
+            assert!(head.contains("Allow: GET, HEAD\r\n"));
+        }
+    }
+    // Limits.
+    let mut t = T::new();
+    let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(300));
+    assert!(t.get(&long).starts_with("HTTP/1.1 414 "));
+    let mut t = T::new();
+    let many = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-A: {}\r\n\r\n",
+        "b".repeat(400)
+    );
+    assert!(t.get(&many).starts_with("HTTP/1.1 431 "));
+    // A 404 log line keeps the start of the path.
+    let mut t = T::new();
+    t.get("GET /missing/page HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(t.app.events, ["GET /missing/page 404"]);
+}
+
+#[test]
+fn keep_alive_after_404_and_pipelining() {
+    let mut t = T::new();
+    let two = b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\n\r\n";
+    let first = two.iter().position(|&b| b == b'\n').unwrap();
+    let taken = t.send(two);
+    // The first request is taken; the second waits until the first
+    // response is acknowledged (the peer sends it again).
+    assert!(taken > first && taken < two.len(), "took {taken}");
+    let r1 = String::from_utf8(t.pull(1460)).unwrap();
+    assert!(r1.starts_with("HTTP/1.1 404"));
+    assert_eq!(t.send(&two[taken..]), two.len() - taken);
+    let r2 = String::from_utf8(t.pull(1460)).unwrap();
+    assert!(r2.starts_with("HTTP/1.1 200") && r2.ends_with("hello world\n"));
+}
+
+#[test]
+fn query_and_urlencoded_form() {
+    let mut t = T::new();
+    let r = t.get("GET /form.html?a=1&b=x+y%21 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 200"));
+    assert_eq!(
+        t.app.inputs,
+        [
+            "Begin { method: Get }",
+            "Field { name: \"a\", value: \"1\" }",
+            "Field { name: \"b\", value: \"x y!\" }",
+            "End"
+        ]
+    );
+    t.app.inputs.clear();
+    let body = "name=Ember+Two&dhcp=on";
+    let req = format!(
+        "POST /form.html HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // Cut anywhere.
+    for (i, b) in req.as_bytes().chunks(3).enumerate() {
+        assert_eq!(t.send(b), b.len(), "chunk {i}");
+    }
+    let r = String::from_utf8(t.pull(1460)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert_eq!(
+        t.app.inputs,
+        [
+            "Begin { method: Post }",
+            "Field { name: \"name\", value: \"Ember Two\" }",
+            "Field { name: \"dhcp\", value: \"on\" }",
+            "End"
+        ]
+    );
+}
+
+#[test]
+fn multipart_with_continue() {
+    let mut t = T::new();
+    let body = "--BB\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.bin\"\r\nContent-Type: application/octet-stream\r\n\r\nabc\r\ndef\r\n--BB--\r\n";
+    let head = format!(
+        "POST /form.html HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: multipart/form-data; boundary=\"BB\"\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    assert_eq!(t.send(head.as_bytes()), head.len());
+    let cont = String::from_utf8(t.pull(1460)).unwrap();
+    assert_eq!(cont, "HTTP/1.1 100 Continue\r\n\r\n");
+    for b in body.as_bytes().chunks(5) {
+        assert_eq!(t.send(b), b.len());
+    }
+    let r = String::from_utf8(t.pull(1460)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let data: String = t
+        .app
+        .inputs
+        .iter()
+        .filter_map(|i| i.strip_prefix("data:"))
+        .collect();
+    assert_eq!(data, "abc\r\ndef");
+    assert_eq!(t.app.inputs[1], "PartStart { name: \"f\", filename: Some(\"x.bin\"), content_type: Some(\"application/octet-stream\") }");
+    assert_eq!(t.app.inputs.last().unwrap(), "End");
+    assert!(t.app.inputs.contains(&"PartEnd".to_string()));
+}
+
+#[test]
+fn bad_multipart_aborts_the_form() {
+    let mut t = T::new();
+    let body = "--BB\r\nContent-Disposition: form-data\r\n\r\nabc\r\n--BB--\r\n";
+    let req = format!(
+        "POST /form.html HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=BB\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let r = t.get(&req);
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    assert_eq!(t.app.inputs, ["Begin { method: Post }", "Abort"]);
+    assert!(t.wants_close());
+}
+
+#[test]
+fn timeouts() {
+    let mut t = T::new();
+    // A head that never ends: the stack-less test runs the timer logic
+    // through `poll_at` and the deadline only (no socket to reset).
+    t.send(b"GET / HTTP/1.1\r\nHost: x\r\n");
+    let at = t.srv.poll_at().unwrap();
+    assert_eq!(at.millis(), 3_000, "request timeout");
+    t.srv.set_now(Instant::from_millis(1_000));
+    assert_eq!(t.srv.poll_at().unwrap().millis(), 3_000);
+}
+
+#[test]
+fn peer_close_mid_request_aborts() {
+    let mut t = T::new();
+    t.send(b"GET /form.html?a=1 HTTP/1.1\r\nHo");
+    t.event(TcpEvent::PeerClosed);
+    let r = String::from_utf8(t.pull(1460)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    assert!(t.wants_close());
+    assert_eq!(t.app.inputs.last().unwrap(), "Abort");
+}
+
+/// Random request lines and headers, cut at random places.
+fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
+    let method = prop::sample::select(vec!["GET", "HEAD", "POST", "PUT", "G E", ""]);
+    let path = prop::sample::select(vec![
+        "/",
+        "/index.html",
+        "/form.html?a=%41&b",
+        "/big.txt",
+        "/page.html",
+        "/%",
+        "x",
+        "/form.html?%zz=+",
+    ]);
+    let version = prop::sample::select(vec!["HTTP/1.1", "HTTP/1.0", "HTTP/9.9", "HTP/1.1", ""]);
+    let header = prop::sample::select(vec![
+        "Host: x",
+        "Connection: close",
+        "Connection: keep-alive",
+        "Accept-Encoding: gzip",
+        "If-None-Match: *",
+        "Content-Length: 5",
+        "Content-Length: 99999999999",
+        "Content-Type: multipart/form-data; boundary=zz",
+        "Content-Type: application/x-www-form-urlencoded",
+        "Expect: 100-continue",
+        "Transfer-Encoding: chunked",
+        " folded",
+        ":",
+        "X:\u{1}",
+    ]);
+    (
+        method,
+        path,
+        version,
+        prop::collection::vec(header, 0..6),
+        prop::collection::vec(any::<u8>(), 0..40),
+    )
+        .prop_map(|(m, p, v, hs, tail)| {
+            let mut r = format!("{m} {p} {v}\r\n").into_bytes();
+            for h in hs {
+                r.extend_from_slice(h.as_bytes());
+                r.extend_from_slice(b"\r\n");
+            }
+            r.extend_from_slice(b"\r\n");
+            r.extend_from_slice(&tail);
+            r
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// Random bytes never panic and never make the server produce a
+    /// response that is not framed by a status line.
+    #[test]
+    fn random_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..600), cut in 1usize..64) {
+        let mut t = T::new();
+        for chunk in data.chunks(cut) {
+            t.send(chunk);
+            let out = t.pull(97);
+            if !out.is_empty() {
+                prop_assert!(out.starts_with(b"HTTP/1.1 "));
+            }
+        }
+    }
+
+    /// Random requests, cut anywhere, never panic; every answer starts
+    /// with a status line; the same request cut differently gets the same
+    /// answer.
+    #[test]
+    fn random_requests(req in request_strategy(), cut in 1usize..40, seg in 1usize..200) {
+        let answer = |cut: usize, seg: usize| {
+            let mut t = T::new();
+            let mut out = Vec::new();
+            for chunk in req.chunks(cut) {
+                let mut rest = chunk;
+                // What is not taken is offered again later, as TCP would.
+                for _ in 0..4 {
+                    let n = t.send(rest);
+                    out.extend(t.pull(seg));
+                    rest = &rest[n..];
+                    if rest.is_empty() { break; }
+                }
+            }
+            out.extend(t.pull(seg));
+            (out, t.app.count)
+        };
+        let (a, _) = answer(cut, seg);
+        let (b, _) = answer(req.len().max(1), 1460);
+        if !a.is_empty() {
+            prop_assert!(a.starts_with(b"HTTP/1.1 "));
+        }
+        // Counters differ between runs only in tag values; compare heads.
+        let head = |v: &[u8]| v.windows(4).position(|w| w == b"\r\n\r\n").map(|i| v[..i].to_vec());
+        prop_assert_eq!(head(&a), head(&b));
+    }
+}
+
+/// The device's diagnostics page shape: 48 slots of text + an 8-digit tag.
+const fn seq_parts() -> [Part; 97] {
+    let mut p = [Part::Text(b"\nslot .................................................... "); 97];
+    p[0] = Part::Text(b"Render diagnostics: every {{seq}} slot below is one call.\n");
+    let mut i = 2;
+    while i < 97 {
+        p[i] = Part::Tag(TagId(1), Escape::Raw);
+        i += 2;
+    }
+    p
+}
+static SEQ: [Part; 97] = seq_parts();
+static SEQ_FILES: [File; 1] = [File {
+    path: "/seq.txt",
+    body: Body::Dynamic {
+        head: DYN_HEAD,
+        parts: &SEQ,
+    },
+    form: None,
+}];
+static SEQ_SITE: Site = Site {
+    files: &SEQ_FILES,
+    tags: &["name", "count"],
+    forms: &[],
+};
+
+struct Wide(u32);
+impl HttpApp for Wide {
+    fn tag(&mut self, _: TagId, out: &mut TagOut<'_>) {
+        self.0 += 1;
+        let _ = write!(out, "{:08}", self.0);
+    }
+}
+
+/// As TCP does with one segment in flight: probe, send, lose, resend,
+/// acknowledge, probe the next offset — repeatedly.
+#[test]
+fn resend_then_ack_keeps_the_stream_going() {
+    let mut srv = Box::new(HttpServer::<1, 192>::new(&SEQ_SITE, &SETTINGS));
+    srv.adopt(0, H);
+    let mut app = Wide(0);
+    srv.tcp_event(
+        H,
+        TcpEvent::Connected {
+            remote: crate::udp::Endpoint::new(crate::wire::Ipv4Address([10, 0, 0, 1]), 5000),
+        },
+        &mut app,
+    );
+    let mut req: &[u8] = b"GET /seq.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    srv.tcp_received(H, &mut req, &mut app);
+    let produce = |srv: &mut HttpServer<1, 192>, app: &mut Wide, off: u32, max: usize| {
+        let mut sink = Vsink(Vec::new());
+        srv.tcp_produce(H, off, max, &mut sink, app);
+        sink.0
+    };
+    let mut off = 0u32;
+    let mut all = Vec::new();
+    for round in 0..20 {
+        let probe = produce(&mut srv, &mut app, off, 1);
+        if probe.is_empty() {
+            break;
+        }
+        let seg = produce(&mut srv, &mut app, off, 1460);
+        if round % 2 == 0 {
+            // Lost: resent whole.
+            assert_eq!(produce(&mut srv, &mut app, off, seg.len()), seg);
+        }
+        off += seg.len() as u32;
+        all.extend_from_slice(&seg);
+        srv.tcp_event(H, TcpEvent::Acked { offset: off }, &mut app);
+    }
+    let text = String::from_utf8(all).unwrap();
+    let (_, body) = split(&text);
+    let body = String::from_utf8(dechunk(body.as_bytes())).unwrap();
+    assert_eq!(body.matches("slot").count(), 48 + 1, "{body}");
+}
