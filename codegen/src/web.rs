@@ -792,7 +792,12 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, toml_file: &str) -> TokenStream {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
@@ -874,7 +879,8 @@ mod tests {
 
     /// A scratch web root with `files` (path, content) under `dir/web`.
     fn site(name: &str, files: &[(&str, &[u8])]) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("es-http-codegen-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("es-http-codegen-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         for (path, content) in files {
             let p = dir.join("web").join(path);
@@ -910,17 +916,35 @@ mod tests {
         let urls: Vec<&str> = rom.files.iter().map(|f| f.url.as_str()).collect();
         assert_eq!(
             urls,
-            ["/", "/docs/", "/docs/index.html", "/img/x.png", "/index.html", "/style.css"]
+            [
+                "/",
+                "/docs/",
+                "/docs/index.html",
+                "/img/x.png",
+                "/index.html",
+                "/style.css"
+            ]
         );
         let css_file = rom.files.iter().find(|f| f.url == "/style.css").unwrap();
-        let RomBody::Static { plain, gzip: Some(gz) } = &css_file.body else {
+        let RomBody::Static {
+            plain,
+            gzip: Some(gz),
+        } = &css_file.body
+        else {
             panic!("css has a gzip twin: {:?}", css_file.body)
         };
         assert_eq!(plain.body, css.as_bytes());
         assert!(gz.body.len() < css.len() / 4);
-        assert!(plain.head.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/css; charset=utf-8\r\n"));
-        assert!(plain.head.contains(&format!("Content-Length: {}\r\n", css.len())));
-        assert!(plain.head.contains("Vary: Accept-Encoding\r\n") && plain.head.contains("Cache-Control: no-cache\r\n"));
+        assert!(plain
+            .head
+            .starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/css; charset=utf-8\r\n"));
+        assert!(plain
+            .head
+            .contains(&format!("Content-Length: {}\r\n", css.len())));
+        assert!(
+            plain.head.contains("Vary: Accept-Encoding\r\n")
+                && plain.head.contains("Cache-Control: no-cache\r\n")
+        );
         assert!(gz.head.contains("Content-Encoding: gzip\r\n"));
         assert_ne!(plain.etag, gz.etag);
         assert_eq!(plain.etag.len(), 18);
@@ -946,11 +970,17 @@ mod tests {
                 ]
             }
         );
-        assert_eq!(rom.tags[0].uses, [("/index.html".to_owned(), "web/index.html:1:4".to_owned())]);
+        assert_eq!(
+            rom.tags[0].uses,
+            [("/index.html".to_owned(), "web/index.html:1:4".to_owned())]
+        );
         // And the generated code compiles as Rust (checked by syn in generate).
         let code = generate_from_str_in("stack.toml", TOML, &dir).unwrap();
         assert!(code.contains("fn uptime(&mut self, out: &mut ::emberstack::http::TagOut<'_>);"));
-        assert!(code.contains("/// `{{uptime}}` in /index.html (web/index.html:1:4)."), "{code}");
+        assert!(
+            code.contains("/// `{{uptime}}` in /index.html (web/index.html:1:4)."),
+            "{code}"
+        );
         assert!(code.contains("pub type HttpServer = ::emberstack::http::HttpServer<2, 128>;"));
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -960,20 +990,33 @@ mod tests {
         let css = "a { b: c }\n".repeat(50);
         let dir = site("nogz", &[("s.css", css.as_bytes())]);
         let rom = rom(&dir, &format!("{TOML}gzip = false\n")).unwrap();
-        assert!(matches!(&rom.files[0].body, RomBody::Static { gzip: None, .. }));
+        assert!(matches!(
+            &rom.files[0].body,
+            RomBody::Static { gzip: None, .. }
+        ));
         let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn forms_map_to_files() {
-        let dir = site("forms", &[("settings.html", b"<p>{{msg}}</p>"), ("up.html", b"x")]);
-        let toml = format!("{TOML}[http.forms]\nsettings = \"/settings.html\"\nupload = \"up.html\"\n");
+        let dir = site(
+            "forms",
+            &[("settings.html", b"<p>{{msg}}</p>"), ("up.html", b"x")],
+        );
+        let toml =
+            format!("{TOML}[http.forms]\nsettings = \"/settings.html\"\nupload = \"up.html\"\n");
         let rom = rom(&dir, &toml).unwrap();
         assert_eq!(
             rom.forms,
-            [("settings".to_owned(), "/settings.html".to_owned()), ("upload".to_owned(), "/up.html".to_owned())]
+            [
+                ("settings".to_owned(), "/settings.html".to_owned()),
+                ("upload".to_owned(), "/up.html".to_owned())
+            ]
         );
-        assert_eq!(rom.files.iter().find(|f| f.url == "/up.html").unwrap().form, Some(1));
+        assert_eq!(
+            rom.files.iter().find(|f| f.url == "/up.html").unwrap().form,
+            Some(1)
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -991,7 +1034,13 @@ mod tests {
         // Unreadable file (a dangling link: root reads any mode), a path
         // too long, and an unterminated marker: all reported.
         let long = format!("{}.html", "n".repeat(130));
-        let dir = site("errors", &[(long.as_str(), b"x"), ("bad.js", b"var a = 1;\nif (x) {{y();}}\n")]);
+        let dir = site(
+            "errors",
+            &[
+                (long.as_str(), b"x"),
+                ("bad.js", b"var a = 1;\nif (x) {{y();}}\n"),
+            ],
+        );
         std::os::unix::fs::symlink("/nonexistent/x", dir.join("web/gone.html")).unwrap();
         let e = rom(&dir, TOML).unwrap_err();
         assert_eq!(e.len(), 3, "{e:?}");
@@ -999,7 +1048,10 @@ mod tests {
             e[0],
             "error: web/bad.js:2:8: invalid tag `{{y();}}`: a tag name is its handler's name: lowercase letters, digits and `_`, not starting with a digit, not a Rust keyword (write `{{\"{{\"}}` for a literal `{{`)"
         );
-        assert!(e[1].starts_with("error: web/gone.html: cannot read: "), "{e:?}");
+        assert!(
+            e[1].starts_with("error: web/gone.html: cannot read: "),
+            "{e:?}"
+        );
         assert_eq!(
             e[2],
             format!("error: web/{long}: URL path /{long} is 136 bytes, longer than [http] buffer = 128 (requests are matched in that buffer); shorten the path or raise buffer")
@@ -1010,7 +1062,8 @@ mod tests {
     #[test]
     fn form_errors() {
         let dir = site("formerr", &[("settings.html", b"<p>{{msg}}</p>")]);
-        let toml = format!("{TOML}[http.forms]\nsetting = \"/setings.html\"\nmsg = \"/settings.html\"\n");
+        let toml =
+            format!("{TOML}[http.forms]\nsetting = \"/setings.html\"\nmsg = \"/settings.html\"\n");
         assert_eq!(
             rom(&dir, &toml).unwrap_err(),
             [
@@ -1047,4 +1100,3 @@ mod tests {
         assert!(errs(&format!("{device}[http]\nenabled = false\n")).is_empty());
     }
 }
-
