@@ -1031,6 +1031,7 @@ mod tests {
             e[0].starts_with("error: stack.toml:7:12: [http] web_root: \"www\" does not exist ("),
             "{e:?}"
         );
+        let _ = std::fs::remove_dir_all(dir);
         // Unreadable file (a dangling link: root reads any mode), a path
         // too long, and an unterminated marker: all reported.
         let long = format!("{}.html", "n".repeat(130));
