@@ -483,8 +483,21 @@ fn apache_bench_keep_alive() {
                 .unwrap_or_else(|| panic!("no `{name}` in:\n{out}"))
         };
         assert_eq!(field("Complete requests:"), 1000, "{out}");
-        assert_eq!(field("Failed requests:"), 0, "{out}");
         assert_eq!(field("Keep-Alive requests:"), 1000, "{out}");
+        assert!(!out.contains("Non-2xx responses"), "{out}");
+        if path == "/status.json" {
+            // ab counts a body whose length differs from the first one's as
+            // "failed (Length)": the live values change length. Nothing else
+            // may fail.
+            assert!(
+                field("Failed requests:") == 0
+                    || out.contains("(Connect: 0, Receive: 0, Length: ")
+                        && out.contains(", Exceptions: 0)"),
+                "{out}"
+            );
+        } else {
+            assert_eq!(field("Failed requests:"), 0, "{out}");
+        }
         eprintln!(
             "ab {path}: {}",
             out.lines()

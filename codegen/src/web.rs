@@ -792,7 +792,12 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, toml_file: &str) -> TokenStream {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
@@ -1026,6 +1031,7 @@ mod tests {
             e[0].starts_with("error: stack.toml:7:12: [http] web_root: \"www\" does not exist ("),
             "{e:?}"
         );
+        let _ = std::fs::remove_dir_all(dir);
         // Unreadable file (a dangling link: root reads any mode), a path
         // too long, and an unterminated marker: all reported.
         let long = format!("{}.html", "n".repeat(130));

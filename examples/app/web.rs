@@ -395,7 +395,7 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn uptime_secs(&mut self, out: &mut TagOut<'_>) {
-        let _ = write!(out, "{}", self.state.status.now.millis() / 1000);
+        out.write_uint(self.state.status.now.millis() / 1000);
     }
 
     fn time(&mut self, out: &mut TagOut<'_>) {
@@ -408,27 +408,27 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn frames_in(&mut self, out: &mut TagOut<'_>) {
-        let _ = write!(out, "{}", self.state.status.counters.frames_in);
+        out.write_uint(self.state.status.counters.frames_in.into());
     }
 
     fn frames_out(&mut self, out: &mut TagOut<'_>) {
-        let _ = write!(out, "{}", self.state.status.counters.frames_out);
+        out.write_uint(self.state.status.counters.frames_out.into());
     }
 
     fn dropped(&mut self, out: &mut TagOut<'_>) {
-        let _ = write!(out, "{}", self.state.status.counters.dropped_total());
+        out.write_uint(self.state.status.counters.dropped_total().into());
     }
 
     fn tx_errors(&mut self, out: &mut TagOut<'_>) {
-        let _ = write!(out, "{}", self.state.status.counters.tx_errors);
+        out.write_uint(self.state.status.counters.tx_errors.into());
     }
 
     fn echo_replies(&mut self, out: &mut TagOut<'_>) {
-        let _ = write!(out, "{}", self.state.status.counters.echo_replies);
+        out.write_uint(self.state.status.counters.echo_replies.into());
     }
 
     fn http_responses(&mut self, out: &mut TagOut<'_>) {
-        let _ = write!(out, "{}", self.state.responses);
+        out.write_uint(self.state.responses.into());
     }
 
     fn settings_message(&mut self, out: &mut TagOut<'_>) {

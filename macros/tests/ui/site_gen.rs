@@ -39,6 +39,8 @@ impl ::emberstack::Config for Device {
     type NetBios = ::emberstack::service::Disabled;
     type Sntp = ::emberstack::service::Disabled;
     type Dhcp = ::emberstack::dhcp::DhcpClient<Device>;
+    type Smtp = ::emberstack::service::Disabled;
+    type Pop3 = ::emberstack::service::Disabled;
 }
 impl ::emberstack::dhcp::DhcpSettings for Device {
     const RETRANSMIT_BASE: ::emberstack::Duration = ::emberstack::Duration::from_secs(4);
@@ -49,6 +51,11 @@ impl ::emberstack::dhcp::DhcpSettings for Device {
 pub type Stack = ::emberstack::Stack<Device>;
 /// Bytes of RAM the configured stack state occupies (its size in memory).
 pub const RAM_BYTES: usize = ::core::mem::size_of::<Stack>();
+/// Bytes of RAM the mail clients (`[smtp]`, `[pop3]`) take in the
+/// application that embeds them; 0 for those not configured.
+pub const MAIL_RAM_BYTES: usize = ::core::mem::size_of::<
+    <Device as ::emberstack::Config>::Smtp,
+>() + ::core::mem::size_of::<<Device as ::emberstack::Config>::Pop3>();
 /// The web site from `web` (`[http]` in `stack.toml`): 4 files, 4 tags, 1 forms; 1 connections on port 80 with 128-byte buffers.
 pub mod web {
     /// Server settings from `[http]`.

@@ -32,19 +32,51 @@ impl<'a> TagOut<'a> {
 
     /// Appends text, escaped for where the tag sits.
     pub fn write_str(&mut self, s: &str) {
-        let mut utf8 = [0u8; 4];
-        for c in s.chars() {
-            let bytes = c.encode_utf8(&mut utf8).as_bytes();
-            match bytes {
-                [b] => self.byte(*b),
-                _ => {
-                    let _ = self.put(bytes);
-                }
+        let bytes = s.as_bytes();
+        let mut i = 0usize;
+        while i < bytes.len() && !self.truncated {
+            let rest = bytes.get(i..).unwrap_or(&[]);
+            // A run that passes through unchanged is copied whole.
+            let run = rest
+                .iter()
+                .position(|&b| self.needs_escape(b))
+                .unwrap_or(rest.len());
+            if run == 0 {
+                self.byte(rest.first().copied().unwrap_or(0));
+                i = i.saturating_add(1);
+                continue;
             }
-            if self.truncated {
-                return;
+            let room = self.buf.len().saturating_sub(self.len);
+            let mut take = run.min(room);
+            // Never cut inside a character (escaped bytes are ASCII, so
+            // run boundaries are character boundaries).
+            while take < run && take > 0 && !s.is_char_boundary(i.saturating_add(take)) {
+                take = take.saturating_sub(1);
+            }
+            let _ = self.put(rest.get(..take).unwrap_or(&[]));
+            if take < run {
+                self.truncated = true;
+            }
+            i = i.saturating_add(run);
+        }
+    }
+
+    /// Appends an unsigned number in decimal (no `core::fmt` needed).
+    pub fn write_uint(&mut self, n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i = i.saturating_sub(1);
+            if let Some(d) = digits.get_mut(i) {
+                *d = b'0'.wrapping_add((n % 10) as u8);
+            }
+            n /= 10;
+            if n == 0 || i == 0 {
+                break;
             }
         }
+        let _ = self.put(digits.get(i..).unwrap_or(&[]));
     }
 
     /// Appends bytes (for a `Raw` tag, any bytes; otherwise each byte is
@@ -81,6 +113,14 @@ impl<'a> TagOut<'a> {
     /// How the output is escaped.
     pub fn escape(&self) -> Escape {
         self.escape
+    }
+
+    fn needs_escape(&self, b: u8) -> bool {
+        match self.escape {
+            Escape::Raw => false,
+            Escape::Html => matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''),
+            Escape::Json => matches!(b, b'"' | b'\\' | 0..=0x1f | 0x7f | b'<' | b'>' | b'&'),
+        }
     }
 
     fn byte(&mut self, b: u8) {
@@ -165,6 +205,22 @@ mod tests {
             write!(o, "a\"b\\c\n\u{1}</script>").unwrap()
         });
         assert_eq!(s, "a\\\"b\\\\c\\n\\u0001\\u003c/script\\u003e");
+    }
+
+    #[test]
+    fn numbers() {
+        let (s, _) = render(Escape::Html, 64, |o| {
+            o.write_uint(0);
+            o.write_str(" ");
+            o.write_uint(u64::MAX);
+        });
+        assert_eq!(s, "0 18446744073709551615");
+        let (s, cut) = render(Escape::Raw, 3, |o| o.write_uint(1234));
+        assert_eq!(
+            (s.as_str(), cut),
+            ("", true),
+            "a number is written whole or not at all"
+        );
     }
 
     #[test]

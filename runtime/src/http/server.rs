@@ -183,14 +183,17 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
     /// Whether a response is being sent (not yet wholly acknowledged): an
     /// application waits for this before changing the address.
     pub fn responding(&self) -> bool {
-        self.conns
-            .iter()
-            .any(|c| c.rx == Rx::Done || (c.rx == Rx::Drain && c.resp.kind != Kind::None))
+        self.conns.iter().any(|c| {
+            matches!(c.rx, Rx::Done) || (matches!(c.rx, Rx::Drain) && c.resp.kind != Kind::None)
+        })
     }
 
     /// Connections with a client now.
     pub fn connections(&self) -> usize {
-        self.conns.iter().filter(|c| c.rx != Rx::Free).count()
+        self.conns
+            .iter()
+            .filter(|c| !matches!(c.rx, Rx::Free))
+            .count()
     }
 
     /// Test hook: serve `socket` in connection slot `i` (no stack).
@@ -290,15 +293,15 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
         let mut chunk = [0u8; 128];
         let mut taken = 0usize;
         while taken < data.len() {
-            if c.rx == Rx::Done {
+            if matches!(c.rx, Rx::Done) {
                 // The next request waits until this response is
                 // acknowledged (pipelining); the peer sends it again.
                 finish_if_done(c, acked, now, settings);
-                if c.rx == Rx::Done {
+                if matches!(c.rx, Rx::Done) {
                     break;
                 }
             }
-            if c.rx == Rx::Drain || c.rx == Rx::Free {
+            if matches!(c.rx, Rx::Drain) || matches!(c.rx, Rx::Free) {
                 return data.len();
             }
             let n = data.read(taken, &mut chunk);
@@ -378,7 +381,7 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
             if state == TcpState::Listen {
                 listening = listening.saturating_add(1);
             }
-            if c.rx == Rx::Free || !state.is_connected() || !due(t, c.deadline) {
+            if matches!(c.rx, Rx::Free) || !state.is_connected() || !due(t, c.deadline) {
                 continue;
             }
             let abort = match c.rx {
@@ -405,7 +408,7 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
             let oldest = self
                 .conns
                 .iter_mut()
-                .filter(|c| c.rx == Rx::Idle && c.has(cf::SERVED) && !c.has(cf::CLOSING))
+                .filter(|c| matches!(c.rx, Rx::Idle) && c.has(cf::SERVED) && !c.has(cf::CLOSING))
                 .filter(|c| {
                     // Idle for at least 100 ms (a client about to reuse
                     // it has had its chance).
@@ -424,7 +427,7 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
         let now = tick(self.now);
         self.conns
             .iter()
-            .filter(|c| c.rx != Rx::Free)
+            .filter(|c| !matches!(c.rx, Rx::Free))
             .map(|c| {
                 if due(now, c.deadline) {
                     0
@@ -470,7 +473,7 @@ fn abort_input<const B: usize, A: HttpApp>(c: &mut Conn<B>, app: &mut A) {
 /// After an acknowledgement: a finished response frees the connection for
 /// the next request (or it closes).
 fn finish_if_done<const B: usize>(c: &mut Conn<B>, acked: u32, now: u32, settings: &HttpSettings) {
-    if c.rx != Rx::Done || !c.response_done(acked) {
+    if !matches!(c.rx, Rx::Done) || !c.response_done(acked) {
         return;
     }
     if c.has(cf::CLOSING) {
@@ -843,7 +846,7 @@ fn fail<const B: usize, A: HttpApp>(
     now: u32,
 ) {
     let Some(socket) = c.socket else { return };
-    if c.rx == Rx::Idle || c.rx == Rx::Free {
+    if matches!(c.rx, Rx::Idle) || matches!(c.rx, Rx::Free) {
         return;
     }
     fail_at(c, status, socket, site, settings, app, now);
