@@ -3,7 +3,10 @@
 //! `mps2-an385` board with its LAN9118 on the namespace's TAP
 //! (`examples/firmware/run.sh`), and checked against the Linux kernel and
 //! real peers: ping of every size class and a flood, UDP and TCP echo
-//! (1 MiB byte-exact), a DHCP lease from dnsmasq, NetBIOS via nmblookup.
+//! (1 MiB byte-exact), a DHCP lease from dnsmasq, NetBIOS via nmblookup,
+//! the web UI to curl (keep-alive, gzip, HEAD, 404, the upload form's
+//! multipart POST) and headless Chromium (live values, the "send status
+//! email" button), and the status email with its attachment to aiosmtpd.
 //! A panic or hard fault ends QEMU with status 1; every test fails with the
 //! firmware's log if that happens, and one test provokes it on purpose.
 //!
@@ -13,7 +16,8 @@
 
 mod harness;
 
-use harness::{require_tool, DeviceProc, Netns};
+use harness::peers::{chromium, field, parse_with_python, sha256_hex, start_aiosmtpd, wait_file};
+use harness::{require_tool, DeviceProc, Netns, Scratch};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::PathBuf;
@@ -21,11 +25,14 @@ use std::time::{Duration, Instant};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
-/// Boots the firmware with the namespace's static device address.
-fn boot_static(ns: &Netns) -> DeviceProc {
+/// Boots the firmware with the namespace's static device address and
+/// `extra` options.
+fn boot_static(ns: &Netns, extra: &[&str]) -> DeviceProc {
     let ip = format!("{}/24", ns.device_ip());
     let gw = ns.host_ip().to_string();
-    let dev = ns.spawn_firmware(&["--ip", &ip, "--gateway", &gw]);
+    let mut args = vec!["--ip", &ip, "--gateway", &gw];
+    args.extend_from_slice(extra);
+    let dev = ns.spawn_firmware(&args);
     // The first boot may include building the firmware (run.sh).
     dev.wait_for("arp: announced", SECS(300));
     dev
@@ -33,7 +40,7 @@ fn boot_static(ns: &Netns) -> DeviceProc {
 
 /// Starts dnsmasq (DHCP only) on the namespace and boots the firmware
 /// without an address; returns it once bound, with the leased address.
-fn boot_dhcp(ns: &mut Netns, tmp: &TempDir) -> (DeviceProc, Ipv4Addr) {
+fn boot_dhcp(ns: &mut Netns, tmp: &Scratch) -> (DeviceProc, Ipv4Addr) {
     require_tool("dnsmasq", "dnsmasq-base");
     let host = ns.host_ip().to_string();
     let args = [
@@ -101,28 +108,6 @@ fn finish(mut dev: DeviceProc) -> Vec<String> {
     log
 }
 
-/// A scratch directory for dnsmasq's files, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("es-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().expect("utf-8").to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn ping(ns: &Netns, args: &[&str], limit: Duration) -> String {
     let out = ns.exec("ping", args, limit);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -138,7 +123,7 @@ fn ping(ns: &Netns, args: &[&str], limit: Duration) -> String {
 fn firmware_answers_ping_of_every_size_and_a_flood() {
     require_tool("ping", "iputils-ping");
     let ns = Netns::new("fwping");
-    let dev = boot_static(&ns);
+    let dev = boot_static(&ns, &[]);
     let target = ns.device_ip().to_string();
     // Sizes across 0..=1472 (the largest without fragmentation), the
     // edges around word and minimum-frame boundaries, each with its own
@@ -172,7 +157,7 @@ fn firmware_answers_ping_of_every_size_and_a_flood() {
 #[test]
 fn firmware_echoes_udp_and_a_mebibyte_over_tcp() {
     let ns = Netns::new("fwecho");
-    let dev = boot_static(&ns);
+    let dev = boot_static(&ns, &[]);
     let target = ns.device_ip();
     let sizes = [1usize, 7, 18, 100, 512, 1000, 1472];
     ns.run_inside(move || {
@@ -237,7 +222,7 @@ fn firmware_gets_a_lease_from_dnsmasq_and_answers_nmblookup() {
     require_tool("ping", "iputils-ping");
     require_tool("nmblookup", "samba-common-bin");
     let mut ns = Netns::new("fwdhcp");
-    let tmp = TempDir::new("fwdhcp");
+    let tmp = Scratch::new(&ns);
     let (dev, addr) = boot_dhcp(&mut ns, &tmp);
     dev.wait_for(&format!("arp: announced {addr}"), SECS(5));
     let ip = addr.to_string();
@@ -278,4 +263,175 @@ fn firmware_panic_ends_qemu_with_failure_and_its_message() {
         "the panic message reaches the log:\n{}",
         log.join("\n")
     );
+}
+
+/// Checks a status email the firmware sent, as aiosmtpd stored it: a MIME
+/// message Python's `email` reads without defects, its generated 4 KB
+/// attachment byte-exact (`i mod 251`).
+fn check_status_mail(eml: &str) {
+    wait_file(eml, "the stored message");
+    let p = parse_with_python(eml);
+    assert_eq!(field(&p, "from"), "ember@test.lan");
+    assert_eq!(field(&p, "to"), "bob@test.lan");
+    assert_eq!(field(&p, "subject"), "EMBER status");
+    assert_eq!(field(&p, "type"), "multipart/mixed");
+    assert_eq!(field(&p, "parts"), "2");
+    assert_eq!(field(&p, "defects"), "0");
+    assert_eq!(field(&p, "name"), "status.bin");
+    let expected: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(field(&p, "len"), "4096");
+    assert_eq!(field(&p, "sha"), sha256_hex(&expected));
+    let text = String::from_utf8(
+        (0..field(&p, "text").len() / 2)
+            .map(|i| u8::from_str_radix(&field(&p, "text")[2 * i..2 * i + 2], 16).unwrap())
+            .collect(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("EMBER"),
+        "the status report names the device: {text}"
+    );
+    let env = std::fs::read_to_string(eml.replace(".eml", ".env")).unwrap();
+    assert_eq!(env, "ember@test.lan\nbob@test.lan\n");
+}
+
+fn curl(ns: &Netns, args: &[&str]) -> (String, String) {
+    let out = ns.exec("curl", args, SECS(60));
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "curl {args:?}: {e}");
+    (o, e)
+}
+
+#[test]
+fn firmware_serves_the_web_ui_and_sends_the_status_email() {
+    require_tool("curl", "curl");
+    let mut ns = Netns::new("fwweb");
+    let s = Scratch::new(&ns);
+    let store = s.dir("store");
+    start_aiosmtpd(&mut ns, &store, false);
+    let host = ns.host_ip().to_string();
+    let dev = boot_static(
+        &ns,
+        &[
+            "--smtp-server",
+            &host,
+            "--mail-user",
+            "alice",
+            "--mail-password",
+            "secret",
+            "--mail-to",
+            "bob@test.lan",
+        ],
+    );
+    dev.wait_for("http: listening on port 80", SECS(5));
+
+    // The status email of the start-up, with AUTH LOGIN and the attachment.
+    dev.wait_for("smtp: sent to bob@test.lan", SECS(60));
+    check_status_mail(&format!("{store}/1.eml"));
+
+    // curl: three requests on one connection (a 404 in between keeps it).
+    let ip = ns.device_ip().to_string();
+    let url = |path: &str| format!("http://{ip}{path}");
+    let web = |f: &str| {
+        std::fs::read(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("web")
+                .join(f),
+        )
+        .unwrap()
+    };
+    let (body, err) = curl(&ns, &["-sv", &url("/"), &url("/nope"), &url("/style.css")]);
+    assert_eq!(
+        err.matches("Re-using existing connection").count(),
+        2,
+        "{err}"
+    );
+    assert!(err.contains("< HTTP/1.1 404 Not Found"), "{err}");
+    assert!(body.contains("<title>EMBER · Status</title>"), "{body}");
+    assert!(body.contains(&format!("{ip}/24")), "{body}");
+    let css = String::from_utf8(web("style.css")).unwrap();
+    assert!(body.ends_with(&css), "{body}");
+    // gzip twin and HEAD.
+    let (gz, _) = curl(&ns, &["-s", "--compressed", &url("/style.css")]);
+    assert_eq!(gz, css);
+    let (head, _) = curl(&ns, &["-sI", &url("/style.css")]);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains(&format!("Content-Length: {}\r\n", css.len())));
+    // Live values.
+    let (json, _) = curl(&ns, &["-s", &url("/status.json")]);
+    assert!(json.contains(&format!("\"ip\":\"{ip}/24\"")), "{json}");
+    // A multipart upload, streamed: the page reports its size and CRC-32.
+    let upload = s.path("upload.bin");
+    let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    std::fs::write(&upload, &data).unwrap();
+    let (page, _) = curl(
+        &ns,
+        &["-s", "-F", &format!("file=@{upload}"), &url("/upload.html")],
+    );
+    let out = ns.exec(
+        "python3",
+        &[
+            "-c",
+            "import sys,zlib;print('%08x' % zlib.crc32(open(sys.argv[1],'rb').read()))",
+            &upload,
+        ],
+        SECS(10),
+    );
+    let crc = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        page.contains(&format!("<dd id=\"upload-size\">{} bytes</dd>", data.len()))
+            && page.contains(&format!("<dd id=\"upload-crc\">{crc}</dd>")),
+        "upload result (crc {crc}): {page}"
+    );
+
+    // Headless Chromium: the page's script replaces the values rendered
+    // with it by /status.json's, and the button sends the status email.
+    let profile = s.path("profile");
+    let o = chromium(
+        &ns,
+        &profile,
+        &["--virtual-time-budget=3000", "--dump-dom", &url("/")],
+    );
+    let dom = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        dom.contains("<h1 data-live=\"name\">EMBER</h1>"),
+        "{dom}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        dom.contains("<span id=\"live\">Updated "),
+        "no live refresh:\n{dom}"
+    );
+    let button = s.path("button.html");
+    std::fs::write(
+        &button,
+        format!(
+            "<form method=post action=\"{}\"><button>Send</button></form><script>document.forms[0].submit()</script>",
+            url("/mail.html")
+        ),
+    )
+    .unwrap();
+    let o = chromium(
+        &ns,
+        &profile,
+        &[
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            &format!("file://{button}"),
+        ],
+    );
+    let dom = String::from_utf8_lossy(&o.stdout);
+    assert!(dom.contains("Status email requested"), "{dom}");
+    dev.wait_for("mail: status email requested from the web UI", SECS(5));
+    dev.wait_for_nth("smtp: sent to bob@test.lan", 2, SECS(60));
+    check_status_mail(&format!("{store}/2.eml"));
+
+    let log = finish(dev);
+    assert!(log.iter().any(|l| l.contains("http: GET /status.json 200")));
+    assert!(log
+        .iter()
+        .any(|l| l.contains("http: GET /style.css 200 gzip")));
 }

@@ -732,22 +732,7 @@ fn start_dnsmasq(ns: &mut Netns, dir: &Scratch) {
 }
 
 fn chromium(ns: &Netns, dir: &Scratch, args: &[&str]) -> Output {
-    require_tool("chromium", "chromium");
-    let profile = format!("--user-data-dir={}", dir.path("profile"));
-    let mut a = vec![
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        &profile,
-    ];
-    a.extend_from_slice(args);
-    ns.exec("chromium", &a, SECS(90))
+    harness::peers::chromium(ns, &dir.path("profile"), args)
 }
 
 #[test]

@@ -11,51 +11,14 @@
 
 mod harness;
 
-use harness::{require_python_module, require_tool, DeviceProc, Netns, Scratch, PY};
+use harness::peers::{
+    field, parse_with_python, peer_script, sha256_hex, start_aiosmtpd, wait_file,
+};
+use harness::{require_tool, DeviceProc, Netns, Scratch};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-fn peer_script(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/peers")
-        .join(name)
-        .to_str()
-        .expect("utf-8")
-        .to_owned()
-}
-
-/// Waits for `path` to exist (a peer's readiness file).
-fn wait_file(path: &str, what: &str) {
-    let deadline = Instant::now() + SECS(15);
-    while !Path::new(path).exists() {
-        assert!(Instant::now() < deadline, "{what} did not start ({path})");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// aiosmtpd on host:25 storing into `dir` (AUTH alice/secret required
-/// unless `optional`).
-fn start_aiosmtpd(ns: &mut Netns, dir: &str, optional: bool) {
-    require_python_module("aiosmtpd");
-    let host = ns.host_ip().to_string();
-    let script = peer_script("smtp_server.py");
-    let mut args = vec![
-        script.as_str(),
-        "--address",
-        &host,
-        "--port",
-        "25",
-        "--dir",
-        dir,
-    ];
-    if optional {
-        args.push("--auth-optional");
-    }
-    ns.spawn("aiosmtpd", PY, &args);
-    wait_file(&format!("{dir}/ready"), "aiosmtpd");
-}
 
 /// The scripted server for `protocol` with `plan` on its usual port.
 fn start_script(ns: &mut Netns, protocol: &str, dir: &str, plan: &str) {
@@ -108,59 +71,8 @@ fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
 /// through intact.
 const DOT_BODY: &[u8] = b"Status report\n.hidden line starting with a dot\n..two dots\n.\nend\n";
 
-/// Python's `email` on a stored message: prints `from`, `to`, `subject`,
-/// the text part (hex), the attachment's name and SHA-256, and defects.
-fn parse_with_python(eml: &str) -> Vec<String> {
-    let script = r#"
-import email, email.policy, hashlib, sys
-m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)
-print('from=' + str(m['From']))
-print('to=' + str(m['To']))
-print('subject=' + str(m['Subject']))
-print('type=' + m.get_content_type())
-parts = [p for p in m.walk() if not p.is_multipart()]
-print('parts=%d' % len(parts))
-print('text=' + parts[0].get_payload(decode=True).hex())
-print('name=' + str(parts[1].get_filename()))
-print('sha=' + hashlib.sha256(parts[1].get_payload(decode=True)).hexdigest())
-print('defects=%d' % sum(len(p.defects) for p in m.walk()))
-"#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", script, eml])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "python could not parse {eml}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn sha256_hex(path: &str) -> String {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import hashlib,sys;print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())",
-            path,
-        ])
-        .output()
-        .expect("python3");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn field<'a>(lines: &'a [String], key: &str) -> &'a str {
-    lines
-        .iter()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-        .unwrap_or_else(|| panic!("no {key} in {lines:?}"))
 }
 
 /// Sends the status email with `body` and `attachment` to aiosmtpd;
@@ -225,7 +137,10 @@ fn smtp_to_aiosmtpd_with_auth_and_a_100k_attachment() {
     let text = String::from_utf8_lossy(DOT_BODY).replace('\n', "\r\n");
     assert_eq!(field(&p, "text"), hex(text.as_bytes()));
     assert_eq!(field(&p, "name"), "data.bin");
-    assert_eq!(field(&p, "sha"), sha256_hex(&s.path("data.bin")));
+    assert_eq!(
+        field(&p, "sha"),
+        sha256_hex(&std::fs::read(s.path("data.bin")).unwrap())
+    );
     let env = std::fs::read_to_string(eml.replace(".eml", ".env")).unwrap();
     assert_eq!(env, "ember@test.lan\nbob@test.lan\n");
 }
@@ -308,7 +223,7 @@ fn smtp_under_10_percent_loss_arrives_byte_identical() {
     assert!(got == reference, "the message differs under loss");
     assert_eq!(
         field(&parse_with_python(&lossy), "sha"),
-        sha256_hex(&s2.path("data.bin"))
+        sha256_hex(&std::fs::read(s2.path("data.bin")).unwrap())
     );
 }
 

@@ -6,7 +6,10 @@
 #
 #   examples/firmware/run.sh --tap NAME [--ip A.B.C.D/N --gateway G] [--dns D]
 #       [--no-dhcp] [--mac M] [--tcp-send A.B.C.D:PORT --bytes N]
-#       [--sntp-server S] [--resolve NAME]... [--resolve-mx DOMAIN]... [--panic]
+#       [--sntp-server S] [--resolve NAME]... [--resolve-mx DOMAIN]...
+#       [--smtp-server S] [--smtp-mx] [--pop3-server S] [--mail-user U]
+#       [--mail-password P] [--mail-to A] [--mail-from A] [--check-mail]
+#       [--mail-delete SUBJECT] [--panic]
 #   examples/firmware/run.sh --build-only      # prints the ELF's path
 #
 # Without --ip the firmware gets its address from DHCP. Every option but
@@ -38,8 +41,8 @@ while (($#)); do
         --tap) [[ $# -ge 2 ]] || die "--tap needs a name"; tap=$2; shift ;;
         --mac) [[ $# -ge 2 ]] || die "--mac needs an address"; mac=$2; args+=("$1" "$2"); shift ;;
         --build-only) build_only=1 ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        --no-dhcp|--panic) args+=("$1") ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --no-dhcp|--panic|--smtp-mx|--check-mail) args+=("$1") ;;
         --*) [[ $# -ge 2 ]] || die "$1 needs a value"; args+=("$1" "$2"); shift ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac

@@ -7,6 +7,8 @@
 //! left behind by a killed run are removed by the next one.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod peers;
+
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;

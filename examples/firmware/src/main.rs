@@ -21,8 +21,12 @@
 //! - Options: the QEMU command line (`-append`), read with semihosting's
 //!   `SYS_GET_CMDLINE`: `--ip A.B.C.D/N --gateway G --dns D --no-dhcp
 //!   --mac M --tcp-send A.B.C.D:PORT --bytes N --sntp-server S --resolve
-//!   NAME --resolve-mx DOMAIN`, as the host device takes them (and
-//!   `--panic`, which tests the failure path).
+//!   NAME --resolve-mx DOMAIN --smtp-server S --smtp-mx --pop3-server S
+//!   --mail-user U --mail-password P --mail-to A --mail-from A
+//!   --check-mail --mail-delete SUBJECT`, as the host device takes them
+//!   (and `--panic`, which tests the failure path). The status email's
+//!   text is the generated report and its attachment the generated 4 KB
+//!   (the host's `--mail-body`/`--mail-attach` read files).
 //! - Faults: a panic or a HardFault prints what it can and ends QEMU with a
 //!   failure status (semihosting `exit`), so a test sees it.
 //!
@@ -176,7 +180,7 @@ impl core::fmt::Write for LineBuf {
 
 /// The QEMU command line (`-kernel` path and `-append` text), or "" when
 /// the host does not give one.
-fn command_line(buf: &mut [u8]) -> &str {
+fn command_line(buf: &'static mut [u8]) -> &'static str {
     let mut block = [buf.as_mut_ptr() as usize, buf.len().saturating_sub(1)];
     // SAFETY: SYS_GET_CMDLINE writes at most block[1] bytes into `buf` and
     // the length into block[1]; both live across the call.
@@ -185,6 +189,7 @@ fn command_line(buf: &mut [u8]) -> &str {
         return "";
     }
     let len = block[1].min(buf.len());
+    let buf: &'static [u8] = buf;
     core::str::from_utf8(&buf[..len]).unwrap_or("")
 }
 
@@ -273,12 +278,13 @@ mod device {
 }
 
 /// Options from the command line (parsed in the baseline build too, so
-/// that the footprint's "stack" share does not include them).
-struct Cli<'a> {
+/// that the footprint's "stack" share does not include them). The words
+/// borrow the command-line buffer, a static: the mail options keep them.
+struct Cli {
     options: ember_device::Options,
-    sntp_server: Option<&'a str>,
-    resolve: [Option<&'a str>; 4],
-    resolve_mx: [Option<&'a str>; 4],
+    sntp_server: Option<&'static str>,
+    resolve: [Option<&'static str>; 4],
+    resolve_mx: [Option<&'static str>; 4],
 }
 
 fn parse_ipv4(s: &str) -> Option<emberstack::wire::Ipv4Address> {
@@ -288,7 +294,7 @@ fn parse_ipv4(s: &str) -> Option<emberstack::wire::Ipv4Address> {
 }
 
 /// Parses the host device's options; `Err` names the bad argument.
-fn parse_cli(line: &str) -> Result<Cli<'_>, &str> {
+fn parse_cli(line: &'static str) -> Result<Cli, &'static str> {
     use emberstack::config::StaticIpv4;
     use emberstack::wire::{EthernetAddress, Ipv4Cidr};
     let mut cli = Cli {
@@ -343,6 +349,15 @@ fn parse_cli(line: &str) -> Result<Cli<'_>, &str> {
                 bytes = Some(v.parse::<u32>().map_err(|_| v)?);
             }
             "--sntp-server" => cli.sntp_server = Some(value()?),
+            "--smtp-server" => cli.options.mail.smtp_server = Some(value()?),
+            "--smtp-mx" => cli.options.mail.smtp_mx = true,
+            "--pop3-server" => cli.options.mail.pop3_server = Some(value()?),
+            "--mail-user" => cli.options.mail.user = Some(value()?),
+            "--mail-password" => cli.options.mail.password = Some(value()?),
+            "--mail-to" => cli.options.mail.to = Some(value()?),
+            "--mail-from" => cli.options.mail.from = Some(value()?),
+            "--check-mail" => cli.options.mail.check_at_start = true,
+            "--mail-delete" => cli.options.mail.delete_matching = Some(value()?),
             "--resolve" | "--resolve-mx" => {
                 let v = value()?;
                 let list = if flag == "--resolve" {
@@ -383,6 +398,12 @@ static EMBERSTACK_RAM_BYTES: u32 = core::mem::size_of::<emberstack::Stack<device
 /// `MaybeUninit` it needs no initial image in flash).
 static mut NIC: core::mem::MaybeUninit<Lan9118> = core::mem::MaybeUninit::uninit();
 
+/// The QEMU command line; static because the parsed options borrow it for
+/// the device's lifetime (mail server names and credentials).
+static mut CMDLINE: [u8; CMDLINE_BYTES] = [0; CMDLINE_BYTES];
+/// Room for the kernel's path and the longest option list the tests pass.
+const CMDLINE_BYTES: usize = 512;
+
 #[cfg(not(feature = "baseline"))]
 static mut DEVICE: core::mem::MaybeUninit<device::Device> = core::mem::MaybeUninit::uninit();
 
@@ -398,8 +419,8 @@ fn main() -> ! {
         Lan9118::new(unsafe { Mmio::new(LAN9118_BASE) }),
     );
     let mut entropy = u64::from(nic.free_run());
-    let mut cmdline = [0u8; 256];
-    let line = command_line(&mut cmdline);
+    // SAFETY: `main` runs once; nothing else touches the static.
+    let line = command_line(unsafe { &mut *core::ptr::addr_of_mut!(CMDLINE) });
     entropy = mix(entropy ^ u64::from(nic.free_run()) << 32);
 
     let cli = match parse_cli(line) {

@@ -1,0 +1,136 @@
+//! Peers that more than one test binary starts: aiosmtpd (and Python's
+//! `email` to read what it stored) and headless Chromium.
+
+use super::{require_python_module, require_tool, Netns, PY};
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// The path of a peer script in `tests/peers/`.
+pub fn peer_script(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(name)
+        .to_str()
+        .expect("utf-8")
+        .to_owned()
+}
+
+/// Waits (at most 15 s) for `path` to exist: a peer's readiness file or
+/// a stored message.
+pub fn wait_file(path: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !Path::new(path).exists() {
+        assert!(Instant::now() < deadline, "{what} did not appear ({path})");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// aiosmtpd (`tests/peers/smtp_server.py`) on the namespace's host
+/// address, port 25, storing each message as `dir/N.eml` (+ `N.env`);
+/// AUTH LOGIN as alice/secret is required unless `optional`.
+pub fn start_aiosmtpd(ns: &mut Netns, dir: &str, optional: bool) {
+    require_python_module("aiosmtpd");
+    let host = ns.host_ip().to_string();
+    let script = peer_script("smtp_server.py");
+    let mut args = vec![
+        script.as_str(),
+        "--address",
+        &host,
+        "--port",
+        "25",
+        "--dir",
+        dir,
+    ];
+    if optional {
+        args.push("--auth-optional");
+    }
+    ns.spawn("aiosmtpd", PY, &args);
+    wait_file(&format!("{dir}/ready"), "aiosmtpd");
+}
+
+/// Python's `email` on a stored message: `key=value` lines for `from`,
+/// `to`, `subject`, `type`, `parts`, the text part (`text`, hex), the
+/// attachment's `name`, `len` and `sha` (SHA-256), and `defects`.
+pub fn parse_with_python(eml: &str) -> Vec<String> {
+    let script = r#"
+import email, email.policy, hashlib, sys
+m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)
+print('from=' + str(m['From']))
+print('to=' + str(m['To']))
+print('subject=' + str(m['Subject']))
+print('type=' + m.get_content_type())
+parts = [p for p in m.walk() if not p.is_multipart()]
+print('parts=%d' % len(parts))
+print('text=' + parts[0].get_payload(decode=True).hex())
+print('name=' + str(parts[1].get_filename()))
+print('len=%d' % len(parts[1].get_payload(decode=True)))
+print('sha=' + hashlib.sha256(parts[1].get_payload(decode=True)).hexdigest())
+print('defects=%d' % sum(len(p.defects) for p in m.walk()))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, eml])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "python could not parse {eml}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The value of `key` in [`parse_with_python`]'s output.
+pub fn field<'a>(lines: &'a [String], key: &str) -> &'a str {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("no {key} in {lines:?}"))
+}
+
+/// SHA-256 of `bytes`, hex (Python's hashlib, so the test has no crate
+/// for it).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import hashlib,sys;print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write to python3");
+    let out = child.wait_with_output().expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Headless Chromium in the namespace with a fresh profile under
+/// `profile_dir`, plus `args` (at most 90 s).
+pub fn chromium(ns: &Netns, profile_dir: &str, args: &[&str]) -> Output {
+    require_tool("chromium", "chromium");
+    let profile = format!("--user-data-dir={profile_dir}");
+    let mut a = vec![
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        &profile,
+    ];
+    a.extend_from_slice(args);
+    ns.exec("chromium", &a, Duration::from_secs(90))
+}
