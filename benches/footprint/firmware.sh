@@ -6,9 +6,8 @@
 #   ours (a)   examples/firmware with the reference stack.toml, logging on
 #   ours (a)q  the same, `quiet` (log lines compiled out: no core::fmt)
 #   ours (b)q  `quiet`, stack from benches/footprint/everything.toml (the
-#              seed's "everything on"; HTTP/SMTP/POP3 are not in the stack
-#              yet: 8 TCP sockets stand in for 6 + 2 HTTP; when they land,
-#              add their sections to everything.toml, nothing else changes)
+#              seed's "everything on": 8 TCP sockets, 3 of them the web
+#              server's, DHCP, DNS, NetBIOS, SNTP, SMTP, POP3)
 #   ours base  board support alone (NIC driver, clock, semihosting, faults)
 #   smoltcp    benches/smoltcp-firmware: smoltcp 0.14 doing the closest
 #              equal work (ICMP/UDP/TCP echo, 2 HTTP-like responders, DHCP,
@@ -85,39 +84,47 @@ sym() { py match "$1" "$2"; }
 read -r base_flash base_ram < <(sizes "$OUT/elf/base.elf")
 read -r sbase_flash sbase_ram < <(sizes "$OUT/elf/smol-base.elf")
 
-declare -A FLASH RAM STATE NICB APPB
+declare -A FLASH RAM STATE PROTO WEB NICB APPB
 for n in a a-q b-q; do
     e="$OUT/elf/$n.elf"
     read -r FLASH[$n] RAM[$n] < <(sizes "$e")
     STATE[$n]=$(py value "$e" EMBERSTACK_RAM_BYTES)
+    PROTO[$n]=$(py value "$e" EMBERSTACK_APP_PROTOCOL_RAM_BYTES)
+    WEB[$n]=$(py value "$e" EMBERSTACK_WEB_ROM_BYTES)
     NICB[$n]=$(sym "$e" 'emberstack_firmware3NIC')
-    APPB[$n]=$(( $(sym "$e" 'emberstack_firmware6DEVICE') - STATE[$n] ))
+    APPB[$n]=$(( $(sym "$e" 'emberstack_firmware6DEVICE') - STATE[$n] - PROTO[$n] ))
 done
 e="$OUT/elf/smol.elf"
 read -r FLASH[smol] RAM[smol] < <(sizes "$e")
 STATE[smol]=$(( $(py value "$e" SMOLTCP_IFACE_BYTES) + $(sym "$e" '(SOCKET_STORAGE|UDP_RX_META|UDP_TX_META|DNS_QUERIES)') ))
+PROTO[smol]=0
+WEB[smol]=0
 NICB[smol]=$(sym "$e" 'smoltcp_firmware3NIC')
 APPB[smol]=$(sym "$e" '(TCP_RX|TCP_TX|UDP_RX|UDP_TX)[0-9]')
 
 printf 'Firmware footprint, QEMU mps2-an385 (Cortex-M3, %s), opt-level "s", LTO, codegen-units 1, panic abort\n' "$TARGET"
-fmt='%-36s %7s %7s %7s %7s %7s %8s %8s\n'
-printf "$fmt" build flash "(stack)" RAM "state" "NIC buf" "app buf" "RAM-app"
+fmt='%-36s %7s %7s %7s %7s %7s %7s %7s %7s %8s %8s\n'
+printf "$fmt" build flash "(stack)" "web" "(code)" RAM "state" "+proto" "NIC buf" "app buf" "RAM-app"
 row() {
     local label=$1 n=$2 bflash=$3 bram=$4
-    printf "$fmt" "$label" "${FLASH[$n]}" $((FLASH[$n] - bflash)) "${RAM[$n]}" "${STATE[$n]}" \
-        "${NICB[$n]}" "${APPB[$n]}" $((RAM[$n] - APPB[$n] - bram))
+    printf "$fmt" "$label" "${FLASH[$n]}" $((FLASH[$n] - bflash)) "${WEB[$n]}" \
+        $((FLASH[$n] - bflash - WEB[$n])) "${RAM[$n]}" "${STATE[$n]}" \
+        $((STATE[$n] + PROTO[$n])) "${NICB[$n]}" "${APPB[$n]}" $((RAM[$n] - APPB[$n] - bram))
 }
-printf "$fmt" "ours: board baseline (no stack)" "$base_flash" - "$base_ram" - - - -
+printf "$fmt" "ours: board baseline (no stack)" "$base_flash" - - - "$base_ram" - - - - -
 row "ours (a) reference, logging" a "$base_flash" "$base_ram"
 row "ours (a) reference, quiet" a-q "$base_flash" "$base_ram"
 row "ours (b) everything on, quiet" b-q "$base_flash" "$base_ram"
-printf "$fmt" "smoltcp: board baseline" "$sbase_flash" - "$sbase_ram" - - - -
+printf "$fmt" "smoltcp: board baseline" "$sbase_flash" - - - "$sbase_ram" - - - - -
 row "smoltcp 0.14 (b)-like, no log" smol "$sbase_flash" "$sbase_ram"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "ours (b) / smoltcp: flash $(ratio "${FLASH[b-q]}" "${FLASH[smol]}"), stack flash $(ratio $((FLASH[b-q] - base_flash)) $((FLASH[smol] - sbase_flash))), state + NIC RAM $(ratio $((STATE[b-q] + NICB[b-q])) $((STATE[smol] + NICB[smol])))"
+echo "ours (b) / smoltcp: flash $(ratio "${FLASH[b-q]}" "${FLASH[smol]}"), stack flash $(ratio $((FLASH[b-q] - base_flash)) $((FLASH[smol] - sbase_flash))), stack code without the site $(ratio $((FLASH[b-q] - base_flash - WEB[b-q])) $((FLASH[smol] - sbase_flash))), state + NIC RAM $(ratio $((STATE[b-q] + NICB[b-q])) $((STATE[smol] + NICB[smol])))"
 echo "Bytes. flash = text + rodata + data image; (stack) = flash minus the same firmware's board"
-echo "baseline (stack + application code). RAM = data + bss (static). state = the stack's own"
-echo "state (ours: RAM_BYTES; smoltcp: Interface + socket storage + UDP metadata + DNS slots)."
+echo "baseline (stack + application code + web site); web = the site's content (web::ROM_BYTES:"
+echo "paths, heads, bodies, gzip twins, ETags); (code) = (stack) - web. RAM = data + bss (static)."
+echo "state = the stack's own state (ours: RAM_BYTES; smoltcp: Interface + socket storage + UDP"
+echo "metadata + DNS slots); +proto = state plus the protocol state the application embeds (the"
+echo "mail clients, MAIL_RAM_BYTES, and the HTTP server's connections, web::RAM_BYTES)."
 echo "NIC buf = the driver's frame buffers (ours: 1 staged RX frame; smoltcp: RX + TX)."
 echo "app buf = application buffers (ours: echo rings etc.; smoltcp: socket payload buffers,"
 echo "1460 B rx + tx per TCP socket). RAM-app = RAM - app buf - baseline RAM."

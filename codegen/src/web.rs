@@ -601,6 +601,42 @@ pub fn build(cfg: &HttpSection, toml_file: &str, root: &Path) -> Result<WebRom, 
     Ok(WebRom { files, tags, forms })
 }
 
+impl Rep {
+    fn bytes(&self) -> usize {
+        self.head.len() + self.body.len() + self.etag.len()
+    }
+}
+
+impl WebRom {
+    /// Bytes of web content the ROM puts in flash: paths, precomputed
+    /// heads, bodies and their gzip twins, ETags, the text of dynamic
+    /// pages (not the tables pointing at them), so that a footprint can
+    /// tell the site from the server's code.
+    pub fn content_bytes(&self) -> usize {
+        self.files
+            .iter()
+            .map(|f| {
+                f.url.len()
+                    + match &f.body {
+                        RomBody::Static { plain, gzip } => {
+                            plain.bytes() + gzip.as_ref().map_or(0, Rep::bytes)
+                        }
+                        RomBody::Dynamic { head, parts } => {
+                            head.len()
+                                + parts
+                                    .iter()
+                                    .map(|p| match p {
+                                        RomPart::Text(t) => t.len(),
+                                        RomPart::Tag(..) => 0,
+                                    })
+                                    .sum::<usize>()
+                        }
+                    }
+            })
+            .sum()
+    }
+}
+
 fn escape_tokens(e: Escape) -> TokenStream {
     match e {
         Escape::Html => quote!(::emberstack::http::Escape::Html),
@@ -681,6 +717,7 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, toml_file: &str) -> TokenStream {
     let gz = s.gzip;
     let n = Literal::usize_unsuffixed(s.sockets);
     let b = Literal::usize_unsuffixed(s.buffer);
+    let rom_bytes = Literal::usize_unsuffixed(rom.content_bytes());
 
     // The handler trait: one method per tag and per form.
     let tag_methods = rom.tags.iter().map(|t| {
@@ -759,6 +796,11 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, toml_file: &str) -> TokenStream {
 
             /// Bytes of RAM the server state occupies.
             pub const RAM_BYTES: usize = ::core::mem::size_of::<HttpServer>();
+
+            /// Bytes of web content in flash (paths, heads, bodies, gzip
+            /// twins, ETags, the text of dynamic pages), as counted at
+            /// build time: the site's share of a firmware's flash.
+            pub const ROM_BYTES: usize = #rom_bytes;
 
             /// The application's handlers: one method per dynamic tag and per
             /// form. Implement it with `#[emberstack::http_var]` on the `impl`
@@ -982,6 +1024,35 @@ mod tests {
             "{code}"
         );
         assert!(code.contains("pub type HttpServer = ::emberstack::http::HttpServer<2, 128>;"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn content_bytes_count_what_lands_in_flash() {
+        // A static file that does not compress (no twin) and a dynamic page.
+        let bin: Vec<u8> = (0..2000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let dir = site("bytes", &[("x.bin", &bin), ("p.html", b"ab{{t}}cd")]);
+        let rom = rom(&dir, TOML).unwrap();
+        let x = rom.files.iter().find(|f| f.url == "/x.bin").unwrap();
+        let RomBody::Static { plain, gzip: None } = &x.body else {
+            panic!("random bytes get no gzip twin: {:?}", x.body)
+        };
+        let page = rom.files.iter().find(|f| f.url == "/p.html").unwrap();
+        let RomBody::Dynamic { head, .. } = &page.body else {
+            panic!("p.html has a tag")
+        };
+        let expected = "/x.bin".len()
+            + plain.head.len()
+            + bin.len()
+            + plain.etag.len()
+            + "/p.html".len()
+            + head.len()
+            + "abcd".len();
+        assert_eq!(rom.content_bytes(), expected);
+        let code = generate_from_str_in("stack.toml", TOML, &dir).unwrap();
+        assert!(code.contains(&format!("pub const ROM_BYTES: usize = {expected};")));
         let _ = std::fs::remove_dir_all(dir);
     }
 

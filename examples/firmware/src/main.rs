@@ -394,6 +394,25 @@ fn parse_cli(line: &'static str) -> Result<Cli, &'static str> {
 #[used]
 static EMBERSTACK_RAM_BYTES: u32 = core::mem::size_of::<emberstack::Stack<device::Config>>() as u32;
 
+/// The RAM of the protocol state the application embeds rather than the
+/// stack holds: the mail clients (`MAIL_RAM_BYTES`) and the HTTP server's
+/// connections (`web::RAM_BYTES`), for the footprint script, which counts
+/// them with the stack's state.
+#[cfg(not(feature = "baseline"))]
+#[no_mangle]
+#[used]
+static EMBERSTACK_APP_PROTOCOL_RAM_BYTES: u32 =
+    (core::mem::size_of::<<device::Config as emberstack::Config>::Smtp>()
+        + core::mem::size_of::<<device::Config as emberstack::Config>::Pop3>()
+        + ember_device::generated::web::RAM_BYTES) as u32;
+
+/// Bytes of web content (the site in `web/`) in flash, for the footprint
+/// script, which reports the site apart from the code that serves it.
+#[cfg(not(feature = "baseline"))]
+#[no_mangle]
+#[used]
+static EMBERSTACK_WEB_ROM_BYTES: u32 = ember_device::generated::web::ROM_BYTES as u32;
+
 /// The NIC, in `.bss` (its receive staging buffer is most of it; as a
 /// `MaybeUninit` it needs no initial image in flash).
 static mut NIC: core::mem::MaybeUninit<Lan9118> = core::mem::MaybeUninit::uninit();

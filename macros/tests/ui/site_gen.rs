@@ -159,6 +159,10 @@ pub mod web {
     }
     /// Bytes of RAM the server state occupies.
     pub const RAM_BYTES: usize = ::core::mem::size_of::<HttpServer>();
+    /// Bytes of web content in flash (paths, heads, bodies, gzip
+    /// twins, ETags, the text of dynamic pages), as counted at
+    /// build time: the site's share of a firmware's flash.
+    pub const ROM_BYTES: usize = 475;
     /// The application's handlers: one method per dynamic tag and per
     /// form. Implement it with `#[emberstack::http_var]` on the `impl`
     /// block, which checks it against the pages and implements
