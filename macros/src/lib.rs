@@ -29,7 +29,10 @@ use syn::{FnArg, Ident, ImplItem, ItemImpl, LitStr, Path, ReturnType, Token, Typ
 /// finds the binding next to it; or name the module:
 /// `#[http_var(crate::web)]`).
 ///
-/// ```ignore
+/// The example needs a generated site, so it is not a doctest; the same
+/// shape compiles in `macros/tests/ui/` (trybuild) and `examples/app/web.rs`.
+///
+/// ```text
 /// #[emberstack::http_var]
 /// impl web::Handlers for WebState {
 ///     // `{{uptime}}` in a page: one method per tag...
