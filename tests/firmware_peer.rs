@@ -6,7 +6,8 @@
 //! (1 MiB byte-exact), a DHCP lease from dnsmasq, NetBIOS via nmblookup,
 //! the web UI to curl (keep-alive, gzip, HEAD, 404, the upload form's
 //! multipart POST) and headless Chromium (live values, the "send status
-//! email" button), and the status email with its attachment to aiosmtpd.
+//! email" button), the status email with its attachment to aiosmtpd, and
+//! POP3 from dovecot (lines exactly as stored, deletion by subject).
 //! A panic or hard fault ends QEMU with status 1; every test fails with the
 //! firmware's log if that happens, and one test provokes it on purpose.
 //!
@@ -16,7 +17,10 @@
 
 mod harness;
 
-use harness::peers::{chromium, field, parse_with_python, sha256_hex, start_aiosmtpd, wait_file};
+use harness::peers::{
+    chromium, expected_end, field, parse_with_python, sha256_hex, start_aiosmtpd, start_dovecot,
+    wait_file,
+};
 use harness::{require_tool, DeviceProc, Netns, Scratch};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
@@ -434,4 +438,83 @@ fn firmware_serves_the_web_ui_and_sends_the_status_email() {
     assert!(log
         .iter()
         .any(|l| l.contains("http: GET /style.css 200 gzip")));
+}
+
+#[test]
+fn firmware_fetches_mail_from_dovecot_and_deletes_by_subject() {
+    let mut ns = Netns::new("fwpop");
+    let s = Scratch::new(&ns);
+    let root = s.dir("dovecot");
+    let maildir = start_dovecot(&mut ns, &root);
+    let messages: [(&str, Vec<u8>); 2] = [
+        (
+            "keep me",
+            b"From: Carol <carol@test.lan>\r\nSubject: keep me\r\n\r\nfirst\r\n.dot\r\nlast\r\n"
+                .to_vec(),
+        ),
+        (
+            "DELETE-ME",
+            format!(
+                "From: dave@test.lan\r\nSubject: DELETE-ME\r\n\r\n{}\r\nend\r\n",
+                "x".repeat(600)
+            )
+            .into_bytes(),
+        ),
+    ];
+    for (i, (_, content)) in messages.iter().enumerate() {
+        std::fs::write(
+            format!("{maildir}/new/{}.fw{i}", 1_700_000_000 + i),
+            content,
+        )
+        .unwrap();
+    }
+    let own = std::process::Command::new("chown")
+        .args(["-R", "nobody:nogroup", &format!("{root}/alice")])
+        .status()
+        .unwrap();
+    assert!(own.success());
+    let host = ns.host_ip().to_string();
+    let dev = boot_static(
+        &ns,
+        &[
+            "--pop3-server",
+            &host,
+            "--mail-user",
+            "alice",
+            "--mail-password",
+            "secret",
+            "--check-mail",
+            "--mail-delete",
+            "DELETE-ME",
+        ],
+    );
+    dev.wait_for("pop3: done messages=2 deleted=1", SECS(30));
+    dev.wait_for("pop3: progress idle", SECS(10));
+    let log = finish(dev);
+    for (subject, content) in &messages {
+        let start = log
+            .iter()
+            .find(|l| {
+                l.starts_with("pop3: message ") && l.ends_with(&format!(" subject={subject}"))
+            })
+            .unwrap_or_else(|| panic!("no message {subject}: {log:#?}"));
+        let n = start["pop3: message ".len()..].split(' ').next().unwrap();
+        let end = log
+            .iter()
+            .find(|l| l.starts_with(&format!("pop3: end {n} ")))
+            .unwrap();
+        let (lines, bytes, crc) = expected_end(content);
+        assert!(
+            end.contains(&format!(" lines={lines} "))
+                && end.contains(&format!(" bytes={bytes} "))
+                && end.ends_with(&format!(" crc32={crc:08x}")),
+            "{subject}: {end}, expected lines={lines} bytes={bytes} crc32={crc:08x}"
+        );
+    }
+    // dovecot expunged the deleted one: one message left in the maildir.
+    let left: usize = ["new", "cur"]
+        .iter()
+        .map(|d| std::fs::read_dir(format!("{maildir}/{d}")).unwrap().count())
+        .sum();
+    assert_eq!(left, 1, "messages left in the maildir");
 }

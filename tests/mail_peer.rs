@@ -12,7 +12,8 @@
 mod harness;
 
 use harness::peers::{
-    field, parse_with_python, peer_script, sha256_hex, start_aiosmtpd, wait_file,
+    expected_end, field, parse_with_python, peer_script, sha256_hex, start_aiosmtpd, start_dovecot,
+    wait_file,
 };
 use harness::{require_tool, DeviceProc, Netns, Scratch};
 use std::path::Path;
@@ -301,43 +302,6 @@ fn smtp_finds_the_server_by_name_and_by_mx_through_dnsmasq() {
 
 // ---- POP3 against dovecot ----------------------------------------------------
 
-/// Writes a dovecot configuration for alice/secret with a maildir under
-/// `root`, and starts it; returns the maildir.
-fn start_dovecot(ns: &mut Netns, root: &str) -> String {
-    require_tool("dovecot", "dovecot-core dovecot-pop3d");
-    let maildir = format!("{root}/alice/Maildir");
-    for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(format!("{maildir}/{sub}")).unwrap();
-    }
-    std::fs::create_dir_all(format!("{root}/run")).unwrap();
-    let conf = format!(
-        "protocols = pop3\nlisten = {host}\nbase_dir = {root}/run\nstate_dir = {root}/state\n\
-         ssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n\
-         mail_location = maildir:{root}/%u/Maildir\nlog_path = {root}/dovecot.log\n\
-         passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {root}/passwd\n}}\n\
-         userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={root}/%u\n}}\n",
-        host = ns.host_ip()
-    );
-    std::fs::write(format!("{root}/dovecot.conf"), conf).unwrap();
-    std::fs::write(format!("{root}/passwd"), "alice:{PLAIN}secret\n").unwrap();
-    (ns.spawn(
-        "dovecot",
-        "dovecot",
-        &["-F", "-c", &format!("{root}/dovecot.conf")],
-    ));
-    // Listening once the log says so.
-    let deadline = Instant::now() + SECS(15);
-    loop {
-        let out = ns.exec("ss", &["-Hltn"], SECS(5));
-        if String::from_utf8_lossy(&out.stdout).contains(&format!("{}:110 ", ns.host_ip())) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "dovecot does not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    maildir
-}
-
 /// The three test messages: (subject, file content with CR LF).
 fn dovecot_messages() -> Vec<(&'static str, Vec<u8>)> {
     let long: String = (0..3000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
@@ -369,23 +333,6 @@ fn dovecot_messages() -> Vec<(&'static str, Vec<u8>)> {
             .into_bytes(),
         ),
     ]
-}
-
-/// What the device's `pop3: end` line should say for a stored message:
-/// every line (CR LF removed) followed by LF, through CRC-32.
-fn expected_end(content: &[u8]) -> (usize, usize, u32) {
-    let text = content.strip_suffix(b"\r\n").unwrap_or(content);
-    let mut crc = 0;
-    let mut lines = 0;
-    let mut bytes = 0;
-    for line in text.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        crc = ember_device::tcp_services::crc32_update(crc, line);
-        crc = ember_device::tcp_services::crc32_update(crc, b"\n");
-        lines += 1;
-        bytes += line.len();
-    }
-    (lines, bytes, crc)
 }
 
 fn check_mail(ns: &Netns, extra: &[&str]) -> Vec<String> {

@@ -134,3 +134,58 @@ pub fn chromium(ns: &Netns, profile_dir: &str, args: &[&str]) -> Output {
     a.extend_from_slice(args);
     ns.exec("chromium", &a, Duration::from_secs(90))
 }
+
+/// dovecot serving POP3 on the namespace's host address, port 110, from
+/// maildirs under `root` (user alice, password secret); returns alice's
+/// maildir (put messages in its `new/`, owned by nobody).
+pub fn start_dovecot(ns: &mut Netns, root: &str) -> String {
+    require_tool("dovecot", "dovecot-core dovecot-pop3d");
+    let maildir = format!("{root}/alice/Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(format!("{maildir}/{sub}")).unwrap();
+    }
+    std::fs::create_dir_all(format!("{root}/run")).unwrap();
+    let conf = format!(
+        "protocols = pop3\nlisten = {host}\nbase_dir = {root}/run\nstate_dir = {root}/state\n\
+         ssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n\
+         mail_location = maildir:{root}/%u/Maildir\nlog_path = {root}/dovecot.log\n\
+         passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {root}/passwd\n}}\n\
+         userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={root}/%u\n}}\n",
+        host = ns.host_ip()
+    );
+    std::fs::write(format!("{root}/dovecot.conf"), conf).unwrap();
+    std::fs::write(format!("{root}/passwd"), "alice:{PLAIN}secret\n").unwrap();
+    (ns.spawn(
+        "dovecot",
+        "dovecot",
+        &["-F", "-c", &format!("{root}/dovecot.conf")],
+    ));
+    // Listening once the log says so.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let out = ns.exec("ss", &["-Hltn"], Duration::from_secs(5));
+        if String::from_utf8_lossy(&out.stdout).contains(&format!("{}:110 ", ns.host_ip())) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "dovecot does not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    maildir
+}
+
+/// What the device's `pop3: end` line should say for a stored message:
+/// every line (CR LF removed) followed by LF, through CRC-32.
+pub fn expected_end(content: &[u8]) -> (usize, usize, u32) {
+    let text = content.strip_suffix(b"\r\n").unwrap_or(content);
+    let mut crc = 0;
+    let mut lines = 0;
+    let mut bytes = 0;
+    for line in text.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        crc = ember_device::tcp_services::crc32_update(crc, line);
+        crc = ember_device::tcp_services::crc32_update(crc, b"\n");
+        lines += 1;
+        bytes += line.len();
+    }
+    (lines, bytes, crc)
+}
