@@ -242,12 +242,20 @@ impl PayloadSink for Limit<'_> {
             return;
         };
         if !self.ring.is_empty() {
+            // At most two copies: up to the ring's end, then from its start.
             let cap = self.ring.len();
-            for &b in part {
-                if let Some(slot) = self.ring.get_mut(self.pos.checked_rem(cap).unwrap_or(0)) {
-                    *slot = b;
-                }
-                self.pos = self.pos.wrapping_add(1);
+            let mut rest = part;
+            while !rest.is_empty() {
+                let at = self.pos.checked_rem(cap).unwrap_or(0);
+                let n = cap.saturating_sub(at).min(rest.len());
+                let (Some(dst), Some(src)) =
+                    (self.ring.get_mut(at..at.saturating_add(n)), rest.get(..n))
+                else {
+                    break;
+                };
+                dst.copy_from_slice(src);
+                self.pos = self.pos.wrapping_add(n);
+                rest = rest.get(n..).unwrap_or(&[]);
             }
         }
         self.inner.write(part);

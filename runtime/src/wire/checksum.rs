@@ -29,7 +29,24 @@ impl Checksum {
                 bytes = rest;
             }
         }
-        let mut pairs = bytes.chunks_exact(2);
+        // RFC 1071 §2 (B, C): the sum is independent of byte order and
+        // may be taken over wider words, then folded. Native-order 32-bit
+        // words into a 64-bit accumulator (one load and an add-with-carry
+        // pair per 4 bytes on Cortex-M, no fold test per word); the fold
+        // is swapped to big-endian once. Cannot wrap below 2^32 words
+        // (16 GiB), far beyond any slice this sees.
+        let mut quads = bytes.chunks_exact(4);
+        let mut wide: u64 = 0;
+        for quad in &mut quads {
+            if let [a, b, c, d] = *quad {
+                wide = wide.wrapping_add(u64::from(u32::from_ne_bytes([a, b, c, d])));
+            }
+        }
+        while wide > 0xffff {
+            wide = (wide & 0xffff).wrapping_add(wide >> 16);
+        }
+        self.add_word_raw(u16::from_be(wide as u16));
+        let mut pairs = quads.remainder().chunks_exact(2);
         for pair in &mut pairs {
             if let [hi, lo] = *pair {
                 self.add_word_raw(u16::from_be_bytes([hi, lo]));
@@ -182,6 +199,38 @@ mod tests {
         pkt[0] = 0;
         pkt[2..4].copy_from_slice(&[0, 0]);
         assert_eq!(new, checksum(&pkt));
+    }
+
+    /// The plain RFC 1071 loop over 16-bit big-endian words, to compare with.
+    fn reference(bytes: &[u8]) -> u16 {
+        let mut sum: u64 = 0;
+        for pair in bytes.chunks(2) {
+            let hi = u64::from(pair[0]) << 8;
+            sum += hi | pair.get(1).map_or(0, |&lo| u64::from(lo));
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    #[test]
+    fn wide_words_match_the_16_bit_sum_at_every_length_and_split() {
+        let data: Vec<u8> = (0..300u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+            .collect();
+        for len in 0..data.len() {
+            assert_eq!(checksum(&data[..len]), reference(&data[..len]), "len {len}");
+        }
+        for cut in 0..64 {
+            let mut c = Checksum::new();
+            c.add_bytes(&data[..cut]);
+            c.add_bytes(&data[cut..]);
+            assert_eq!(c.finish(), reference(&data), "cut {cut}");
+        }
+        // Sums that are multiples of 0xffff keep the non-zero form.
+        assert_eq!(checksum(&[0xff, 0xff, 0xff, 0xff]), reference(&[0xff; 4]));
+        assert_eq!(checksum(&[0, 0, 0, 0]), 0xffff);
     }
 
     #[test]
