@@ -18,7 +18,7 @@
 mod harness;
 
 use harness::peers::{
-    chromium, expected_end, field, parse_with_python, sha256_hex, start_aiosmtpd, start_dovecot,
+    chromium, field, parse_with_python, pop3_message, sha256_hex, start_aiosmtpd, start_dovecot,
     wait_file,
 };
 use harness::{require_tool, DeviceProc, Netns, Scratch};
@@ -492,24 +492,7 @@ fn firmware_fetches_mail_from_dovecot_and_deletes_by_subject() {
     dev.wait_for("pop3: progress idle", SECS(10));
     let log = finish(dev);
     for (subject, content) in &messages {
-        let start = log
-            .iter()
-            .find(|l| {
-                l.starts_with("pop3: message ") && l.ends_with(&format!(" subject={subject}"))
-            })
-            .unwrap_or_else(|| panic!("no message {subject}: {log:#?}"));
-        let n = start["pop3: message ".len()..].split(' ').next().unwrap();
-        let end = log
-            .iter()
-            .find(|l| l.starts_with(&format!("pop3: end {n} ")))
-            .unwrap();
-        let (lines, bytes, crc) = expected_end(content);
-        assert!(
-            end.contains(&format!(" lines={lines} "))
-                && end.contains(&format!(" bytes={bytes} "))
-                && end.ends_with(&format!(" crc32={crc:08x}")),
-            "{subject}: {end}, expected lines={lines} bytes={bytes} crc32={crc:08x}"
-        );
+        pop3_message(&log, subject, content);
     }
     // dovecot expunged the deleted one: one message left in the maildir.
     let left: usize = ["new", "cur"]

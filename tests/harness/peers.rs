@@ -189,3 +189,35 @@ pub fn expected_end(content: &[u8]) -> (usize, usize, u32) {
     }
     (lines, bytes, crc)
 }
+
+/// Finds the device's log lines for the stored message with `subject`:
+/// `pop3: message N from=... subject=SUBJECT` and `pop3: end N ...`, and
+/// checks the end line's `lines=`, `bytes=` and `crc32=` against what
+/// dovecot holds ([`expected_end`]). Returns (start line, N, end line).
+pub fn pop3_message<'a>(
+    log: &'a [String],
+    subject: &str,
+    content: &[u8],
+) -> (&'a str, u32, &'a str) {
+    let start = log
+        .iter()
+        .find(|l| l.starts_with("pop3: message ") && l.ends_with(&format!(" subject={subject}")))
+        .unwrap_or_else(|| panic!("no message with subject {subject}: {log:#?}"));
+    let n: u32 = start["pop3: message ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number in {start}"));
+    let end = log
+        .iter()
+        .find(|l| l.starts_with(&format!("pop3: end {n} ")))
+        .unwrap_or_else(|| panic!("no end line for message {n}: {log:#?}"));
+    let (lines, bytes, crc) = expected_end(content);
+    assert!(
+        end.contains(&format!(" lines={lines} "))
+            && end.contains(&format!(" bytes={bytes} "))
+            && end.ends_with(&format!(" crc32={crc:08x}")),
+        "{subject}: {end}, expected lines={lines} bytes={bytes} crc32={crc:08x}"
+    );
+    (start, n, end)
+}
