@@ -587,7 +587,7 @@ impl Head {
         // `content-type:`), so moving it to 4.. and then writing the
         // prefix never overwrites it before it is read.
         let src = at.saturating_add(b_at);
-        buf.copy_within(src..src.saturating_add(b_len), 4);
+        super::move_down(buf, src..src.saturating_add(b_len), 4);
         if let Some(p) = buf.get_mut(..4) {
             p.copy_from_slice(b"\r\n--");
         }

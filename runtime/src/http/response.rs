@@ -548,7 +548,7 @@ impl Resp {
             self.item = self.item.saturating_add(1);
             if let Some(next) = tag_bytes {
                 let used = usize::from(self.jlen);
-                journal.copy_within(next.min(used)..used, 0);
+                super::move_down(journal, next.min(used)..used, 0);
                 self.jlen = u16::try_from(used.saturating_sub(next)).unwrap_or(0);
                 self.flags &= !pf::BLOCKED;
             }
