@@ -137,21 +137,27 @@ pub fn ring_produce(
 }
 
 /// CRC-32 (IEEE 802.3, as zlib), updated with `bytes`.
+///
+/// Four bits at a time from a 16-entry table: 64 bytes of flash instead
+/// of the usual 1 KiB byte table, at two lookups per byte.
 pub fn crc32_update(crc: u32, bytes: &[u8]) -> u32 {
     let mut c = !crc;
     for &b in bytes {
-        c = CRC_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+        c ^= u32::from(b);
+        c = CRC_NIBBLE[(c & 0xf) as usize] ^ (c >> 4);
+        c = CRC_NIBBLE[(c & 0xf) as usize] ^ (c >> 4);
     }
     !c
 }
 
-const CRC_TABLE: [u32; 256] = {
-    let mut t = [0u32; 256];
+/// The reflected polynomial's remainder for each 4-bit value.
+const CRC_NIBBLE: [u32; 16] = {
+    let mut t = [0u32; 16];
     let mut i = 0;
-    while i < 256 {
+    while i < 16 {
         let mut c = i as u32;
         let mut k = 0;
-        while k < 8 {
+        while k < 4 {
             c = if c & 1 != 0 {
                 0xedb8_8320 ^ (c >> 1)
             } else {
@@ -192,6 +198,13 @@ mod tests {
     #[test]
     fn crc32_check_value() {
         assert_eq!(crc32_update(0, b"123456789"), 0xcbf4_3926);
+        // In pieces, as the discard service and uploads feed it.
+        assert_eq!(
+            crc32_update(crc32_update(0, b"1234"), b"56789"),
+            0xcbf4_3926
+        );
+        assert_eq!(crc32_update(0, b""), 0);
+        assert_eq!(crc32_update(0, &[0u8; 32]), 0x190a_55ad);
     }
 
     #[test]
