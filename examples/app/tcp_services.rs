@@ -9,6 +9,7 @@
 use emberstack::iface::PayloadSink;
 use emberstack::nic::Nic;
 use emberstack::tcp::{TcpHandle, TcpReader};
+use emberstack::wire::text::div_rem;
 
 /// Bytes an echo socket holds between receiving and the peer's ACK of the
 /// echo; also its receive window.
@@ -63,19 +64,20 @@ impl EchoState {
 
 /// The RFC 864 character at stream offset `i`: lines of 72 printable
 /// characters starting one later each line, then CR LF.
+///
+/// (`div_rem` divides in 32-bit steps: a Cortex-M has no 64-bit divide.)
 pub fn chargen_byte(i: u64) -> u8 {
-    let line = i / 74;
-    let col = i % 74;
+    let (line, col) = div_rem(i, 74);
     match col {
         72 => b'\r',
         73 => b'\n',
-        _ => b' ' + ((line + col) % 95) as u8,
+        _ => b' ' + div_rem(line + u64::from(col), 95).1 as u8,
     }
 }
 
 /// The sender's byte at offset `i`.
 pub fn pattern_byte(i: u64) -> u8 {
-    (i % 251) as u8
+    div_rem(i, 251).1 as u8
 }
 
 /// Writes `max` bytes of `f(offset + k)` in small chunks.
@@ -216,5 +218,19 @@ mod tests {
         assert_eq!(&line[..5], b" !\"#$");
         assert_eq!(&line[72..], b"\r\n");
         assert_eq!(chargen_byte(74), b'!');
+        // As the plain u64 arithmetic gives them, past 4 GiB too.
+        for i in (0..20_000u64)
+            .chain((1 << 32) - 500..(1 << 32) + 500)
+            .chain([u64::MAX])
+        {
+            let (line, col) = (i / 74, i % 74);
+            let want = match col {
+                72 => b'\r',
+                73 => b'\n',
+                _ => b' ' + ((line + col) % 95) as u8,
+            };
+            assert_eq!(chargen_byte(i), want, "{i}");
+            assert_eq!(pattern_byte(i), (i % 251) as u8, "{i}");
+        }
     }
 }
