@@ -63,14 +63,12 @@ impl<const N: usize> Default for Text<N> {
     }
 }
 
+// The methods hand the buffer to non-generic functions, so the four
+// sizes of `Text` share one copy of the code.
 impl<const N: usize> Text<N> {
     /// The text (what fitted, cut at a character boundary).
     pub fn as_str(&self) -> &str {
-        let b = &self.buf[..self.len];
-        match core::str::from_utf8(b) {
-            Ok(s) => s,
-            Err(e) => core::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
-        }
+        valid_prefix(self.buf.get(..self.len).unwrap_or(&[]))
     }
 
     fn set(&mut self, s: &str) {
@@ -85,16 +83,27 @@ impl<const N: usize> Text<N> {
 
 impl<const N: usize> Sink for Text<N> {
     fn put(&mut self, s: &str) {
-        for c in s.chars() {
-            let mut b = [0u8; 4];
-            let e = c.encode_utf8(&mut b).as_bytes();
-            if self.len + e.len() > N {
-                return; // cut
-            }
-            self.buf[self.len..self.len + e.len()].copy_from_slice(e);
-            self.len += e.len();
-        }
+        append_cut(&mut self.buf, &mut self.len, s);
     }
+}
+
+/// The longest prefix of `b` that is UTF-8.
+fn valid_prefix(b: &[u8]) -> &str {
+    match core::str::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => core::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+    }
+}
+
+/// Appends to `buf[..*len]` as much of `s` as fits, cut at a character
+/// boundary.
+fn append_cut(buf: &mut [u8], len: &mut usize, s: &str) {
+    let mut n = s.len().min(buf.len().saturating_sub(*len));
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    buf[*len..*len + n].copy_from_slice(&s.as_bytes()[..n]);
+    *len += n;
 }
 
 /// The settings form as it is being submitted.
@@ -564,6 +573,22 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_cuts_at_a_character_boundary() {
+        let mut t = Text::<5>::default();
+        t.set("ab");
+        t.put("cé");
+        assert_eq!(t.as_str(), "abcé");
+        t.put("é");
+        assert_eq!(t.as_str(), "abcé");
+        t.set("abcdéf");
+        assert_eq!(t.as_str(), "abcd");
+        t.clear();
+        t.put("xyz");
+        t.put("123");
+        assert_eq!(t.as_str(), "xyz12");
+    }
 
     #[test]
     fn addresses() {
