@@ -88,53 +88,30 @@ const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 const CRLF: &[u8] = b"\r\n";
 const CHUNK_END: &[u8] = b"0\r\n\r\n";
 
-/// Status line and text body of the statuses the server makes itself.
-fn status_text(code: u16) -> (&'static [u8], &'static [u8]) {
-    match code {
-        400 => (b"HTTP/1.1 400 Bad Request\r\n", b"400 Bad Request\n"),
-        404 => (b"HTTP/1.1 404 Not Found\r\n", b"404 Not Found\n"),
-        405 => (
-            b"HTTP/1.1 405 Method Not Allowed\r\n",
-            b"405 Method Not Allowed\n",
-        ),
-        408 => (
-            b"HTTP/1.1 408 Request Timeout\r\n",
-            b"408 Request Timeout\n",
-        ),
-        411 => (
-            b"HTTP/1.1 411 Length Required\r\n",
-            b"411 Length Required\n",
-        ),
-        413 => (
-            b"HTTP/1.1 413 Content Too Large\r\n",
-            b"413 Content Too Large\n",
-        ),
-        414 => (b"HTTP/1.1 414 URI Too Long\r\n", b"414 URI Too Long\n"),
-        415 => (
-            b"HTTP/1.1 415 Unsupported Media Type\r\n",
-            b"415 Unsupported Media Type\n",
-        ),
-        417 => (
-            b"HTTP/1.1 417 Expectation Failed\r\n",
-            b"417 Expectation Failed\n",
-        ),
-        431 => (
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
-            b"431 Request Header Fields Too Large\n",
-        ),
-        501 => (
-            b"HTTP/1.1 501 Not Implemented\r\n",
-            b"501 Not Implemented\n",
-        ),
-        505 => (
-            b"HTTP/1.1 505 HTTP Version Not Supported\r\n",
-            b"505 HTTP Version Not Supported\n",
-        ),
-        _ => (
-            b"HTTP/1.1 500 Internal Server Error\r\n",
-            b"500 Internal Server Error\n",
-        ),
-    }
+/// Error statuses the server sends: code and reason phrase. One string
+/// serves the status line (`HTTP/1.1 ` before, CR LF after) and the
+/// plain-text body (LF after).
+const STATUS: [(u16, &[u8]); 12] = [
+    (400, b"400 Bad Request"),
+    (404, b"404 Not Found"),
+    (405, b"405 Method Not Allowed"),
+    (408, b"408 Request Timeout"),
+    (411, b"411 Length Required"),
+    (413, b"413 Content Too Large"),
+    (414, b"414 URI Too Long"),
+    (415, b"415 Unsupported Media Type"),
+    (417, b"417 Expectation Failed"),
+    (431, b"431 Request Header Fields Too Large"),
+    (501, b"501 Not Implemented"),
+    (505, b"505 HTTP Version Not Supported"),
+];
+
+/// `code` and its reason phrase; anything unknown is a 500.
+fn status_text(code: u16) -> &'static [u8] {
+    STATUS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(b"500 Internal Server Error", |(_, t)| t)
 }
 
 /// Decimal digits of `n` into `out`; the used part.
@@ -286,7 +263,7 @@ impl Resp {
                     .file(file)
                     .and_then(|f| rep(f, gzip))
                     .map(|r| r.body.len()),
-                Kind::Status => Some(status_text(status).1.len()),
+                Kind::Status => Some(status_text(status).len().saturating_add(1)),
                 Kind::Dynamic { .. } if framing == Framing::Length => {
                     usize::try_from(self.body_len).ok()
                 }
@@ -343,10 +320,12 @@ impl Resp {
                 }
             }
             Kind::Status => {
-                let (line, body) = status_text(self.status);
-                w.piece(line);
-                w.piece(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-                w.piece(decimal(u32::try_from(body.len()).unwrap_or(0), &mut num));
+                let text = status_text(self.status);
+                w.piece(b"HTTP/1.1 ");
+                w.piece(text);
+                w.piece(b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+                let body_len = text.len().saturating_add(1);
+                w.piece(decimal(u32::try_from(body_len).unwrap_or(0), &mut num));
                 w.piece(CRLF);
                 if self.status == 405 {
                     w.piece(b"Allow: GET, HEAD\r\n");
@@ -391,7 +370,10 @@ impl Resp {
                     w.piece(r.body);
                 }
             }
-            Kind::Status => w.piece(status_text(self.status).1),
+            Kind::Status => {
+                w.piece(status_text(self.status));
+                w.piece(b"\n");
+            }
             Kind::Dynamic { file } => self.walk(&mut w, file, site, journal, app),
             Kind::None | Kind::Pending | Kind::NotModified { .. } => {}
         }

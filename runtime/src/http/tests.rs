@@ -453,6 +453,9 @@ fn errors() {
         );
         let (head, body) = split(&r);
         assert!(body.starts_with(&status.to_string()), "{body}");
+        // The reason phrase is the body, and the status line is the same.
+        assert!(head.starts_with(&format!("HTTP/1.1 {}\r\n", body.trim_end())));
+        assert!(body.ends_with('\n') && !body.ends_with(" \n"));
         assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())));
         assert_eq!(
             head.contains("Connection: close"),
