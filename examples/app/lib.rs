@@ -534,6 +534,9 @@ where
 }
 
 /// splitmix64: a seeded generator is enough for ports and ids here.
+/// Not inlined: its 64-bit multiplies are long on a Cortex-M3 and the
+/// stack asks for randomness from several places.
+#[inline(never)]
 fn splitmix(state: &mut u64) -> u32 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;

@@ -116,7 +116,9 @@ pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// ASCII case-insensitive equality with a lowercase pattern.
+/// ASCII case-insensitive equality with a lowercase pattern. (Not
+/// inlined: it is called for many header names.)
+#[inline(never)]
 pub(crate) fn lower_eq(a: &[u8], lower: &[u8]) -> bool {
     a.len() == lower.len()
         && a.iter()
