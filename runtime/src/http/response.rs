@@ -114,21 +114,10 @@ fn status_text(code: u16) -> &'static [u8] {
         .map_or(b"500 Internal Server Error", |(_, t)| t)
 }
 
-/// Decimal digits of `n` into `out`; the used part.
-fn decimal(n: u32, out: &mut [u8; 10]) -> &[u8] {
-    let mut i = out.len();
-    let mut n = n;
-    loop {
-        i = i.saturating_sub(1);
-        if let Some(d) = out.get_mut(i) {
-            *d = b'0'.wrapping_add((n % 10) as u8);
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    out.get(i..).unwrap_or(&[])
+/// Decimal digits of `n` into `out`; the used part (the one decimal
+/// writer of the crate, `wire::text::decimal`).
+fn decimal(n: u32, out: &mut [u8; 20]) -> &[u8] {
+    crate::wire::text::decimal(n.into(), out).as_bytes()
 }
 
 /// `len` in hex plus CRLF: a chunk's size line.
@@ -282,7 +271,7 @@ impl Resp {
             w.piece(CONTINUE);
         }
         let file = |i: u16| site.file(i);
-        let mut num = [0u8; 10];
+        let mut num = [0u8; 20];
         match self.kind {
             Kind::None | Kind::Pending => return,
             Kind::File { file: i, gzip } => {
@@ -555,7 +544,7 @@ mod tests {
 
     #[test]
     fn numbers() {
-        let mut d = [0u8; 10];
+        let mut d = [0u8; 20];
         assert_eq!(decimal(0, &mut d), b"0");
         assert_eq!(decimal(4096, &mut d), b"4096");
         assert_eq!(decimal(u32::MAX, &mut d), b"4294967295");
