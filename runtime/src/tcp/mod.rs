@@ -542,18 +542,21 @@ fn chaskey_permute(v: [u32; 4], rounds: u32) -> [u32; 4] {
 /// F of RFC 6528: a keyed pseudorandom function of the 4-tuple.
 ///
 /// RFC 6528 §3: "ISN = M + F(localip, localport, remoteip, remoteport,
-/// secretkey) [...] F() is a pseudorandom function (PRF) of the
-/// connection-id and some secret data (secretkey) [...] It is RECOMMENDED
-/// that F() be a cryptographic hash function [...] The result of F() is no
-/// more secure than the secret key." The 4-tuple is one fixed-length
-/// 128-bit block (the two addresses, the two ports, a zero word), so
-/// Chaskey's message chaining and its K1/K2 subkeys (which tell complete
-/// from padded final blocks) have nothing to do; what remains is
-/// Chaskey on one block: the Even–Mansour cipher `π(K ⊕ m) ⊕ K` with the
-/// 128-bit key, truncated to 32 bits. It replaced SipHash-2-4 from
-/// `core::hash` (2.4 KB of flash on Cortex-M3, this is about 0.1 KB): the
-/// permutation is made for 32-bit microcontrollers, where SipHash's 64-bit
-/// words cost pairs of registers and instructions.
+/// secretkey) where M is the 4 microsecond timer, and F() is a
+/// pseudorandom function (PRF) of the connection-id. F() MUST NOT be
+/// computable from the outside, or an attacker could still guess at
+/// sequence numbers from the ISN used for some other connection. [...]
+/// The result of F() is no more secure than the secret key. [...] Key
+/// lengths of 128 bits should be adequate."
+///
+/// The 4-tuple is one fixed-length 128-bit block (the two addresses, the
+/// two ports, a zero word), so Chaskey's message chaining and its K1/K2
+/// subkeys (which tell complete from padded final blocks) have nothing to
+/// do; what remains is Chaskey on one block: the Even–Mansour cipher
+/// `π(K ⊕ m) ⊕ K` with the 128-bit key, truncated to 32 bits. It
+/// replaced SipHash-2-4 from `core::hash` (2.4 KB of flash on a
+/// Cortex-M3; this is under 0.2 KB): the permutation is made for 32-bit
+/// microcontrollers, where SipHash's 64-bit words cost register pairs.
 fn isn_hash(key: [u32; 4], local: Endpoint, remote: Endpoint) -> u32 {
     let [k0, k1, k2, k3] = key;
     let ports = u32::from(local.port) << 16 | u32::from(remote.port);
