@@ -20,6 +20,7 @@ pub mod variants {
 pub mod mail;
 pub mod names;
 pub mod tcp_services;
+pub mod text;
 pub mod web;
 
 use core::fmt;
@@ -299,16 +300,26 @@ where
         if self.app.mail.wants_report(self.stack.ipv4().is_some()) {
             let c = *self.stack.counters();
             let ip = self.stack.ipv4().map(|c| c.cidr);
-            self.app.mail.report(format_args!(
-                "Status of {}\n\nuptime: {} s\naddress: {}\nframes in: {}\nframes out: {}\n\
-                 dropped: {}\n\nThe attachment is the device's latest file.\n",
-                C::DEVICE_NAME,
-                now.millis() / 1000,
-                OptCidr(ip),
-                c.frames_in,
-                c.frames_out,
-                c.dropped_total()
-            ));
+            self.app.mail.report(|o| {
+                o.put("Status of ");
+                o.put(C::DEVICE_NAME);
+                o.put("\n\nuptime: ");
+                text::dec(o, now.since(Instant::ZERO).secs());
+                o.put(" s\naddress: ");
+                match ip {
+                    Some(c) => text::cidr(o, c),
+                    None => o.put("none"),
+                }
+                for (label, n) in [
+                    ("\nframes in: ", c.frames_in),
+                    ("\nframes out: ", c.frames_out),
+                    ("\ndropped: ", c.dropped_total()),
+                ] {
+                    o.put(label);
+                    text::dec(o, n.into());
+                }
+                o.put("\n\nThe attachment is the device's latest file.\n");
+            });
         }
         let unix = self
             .stack
@@ -523,22 +534,15 @@ where
 }
 
 /// splitmix64: a seeded generator is enough for ports and ids here.
+/// Not inlined: its 64-bit multiplies are long on a Cortex-M3 and the
+/// stack asks for randomness from several places.
+#[inline(never)]
 fn splitmix(state: &mut u64) -> u32 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     (z ^ (z >> 31)) as u32
-}
-
-struct OptCidr(Option<emberstack::wire::Ipv4Cidr>);
-impl fmt::Display for OptCidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(c) => write!(f, "{c}"),
-            None => f.write_str("none"),
-        }
-    }
 }
 
 pub(crate) struct OptAddr(pub(crate) Option<Ipv4Address>);

@@ -18,6 +18,7 @@
 //! ...`, `pop3: progress STATE`.
 
 use crate::tcp_services::{crc32_update, pattern_byte};
+use crate::text::Sink;
 use crate::Log;
 use core::fmt::{self, Write as _};
 use emberstack::iface::PayloadSink;
@@ -91,19 +92,18 @@ pub struct StatusMail {
     text_len: usize,
 }
 
-/// A `fmt::Write` into a fixed buffer (cuts what does not fit).
+/// Text into a fixed buffer (cuts what does not fit).
 struct Buf<'a> {
     buf: &'a mut [u8],
     len: usize,
 }
 
-impl fmt::Write for Buf<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
+impl Sink for Buf<'_> {
+    fn put(&mut self, s: &str) {
         let room = self.buf.len() - self.len;
         let n = s.len().min(room);
         self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
         self.len += n;
-        Ok(())
     }
 }
 
@@ -126,32 +126,34 @@ impl StatusMail {
             buf: &mut m.from,
             len: 0,
         };
-        let _ = match (opts.from, opts.to) {
-            (Some(f), _) => b.write_str(f),
-            (None, Some(to)) => write!(
-                b,
-                "ember@{}",
-                to.rsplit_once('@').map_or("localhost", |(_, d)| d)
-            ),
-            (None, None) => b.write_str("ember@localhost"),
-        };
+        match (opts.from, opts.to) {
+            (Some(f), _) => b.put(f),
+            (None, to) => {
+                b.put("ember@");
+                b.put(
+                    to.and_then(|t| t.rsplit_once('@'))
+                        .map_or("localhost", |(_, d)| d),
+                );
+            }
+        }
         m.from_len = b.len;
         let mut b = Buf {
             buf: &mut m.subject,
             len: 0,
         };
-        let _ = write!(b, "{device} status");
+        b.put(device);
+        b.put(" status");
         m.subject_len = b.len;
         m
     }
 
     /// Writes the status report (frozen until the next send).
-    fn report(&mut self, args: fmt::Arguments<'_>) {
+    fn report(&mut self, write: impl FnOnce(&mut dyn Sink)) {
         let mut b = Buf {
             buf: &mut self.text,
             len: 0,
         };
-        let _ = b.write_fmt(args);
+        write(&mut b);
         self.text_len = b.len;
     }
 
@@ -775,9 +777,10 @@ where
         self.send_pending && online
     }
 
-    /// Writes the status email's text (frozen until the next send).
-    pub fn report(&mut self, args: fmt::Arguments<'_>) {
-        self.outgoing.report(args);
+    /// Writes the status email's text (frozen until the next send) with
+    /// `write` (the [`crate::text`] writers: no `core::fmt` needed).
+    pub fn report(&mut self, write: impl FnOnce(&mut dyn Sink)) {
+        self.outgoing.report(write);
     }
 
     /// Starts what is pending, runs both clients and logs their outcomes.

@@ -9,8 +9,8 @@
 
 use crate::generated::web as site;
 use crate::tcp_services::crc32_update;
+use crate::text::{self, Sink};
 use crate::Log;
-use core::fmt::{self, Write};
 use emberstack::config::StaticIpv4;
 use emberstack::dhcp::{DhcpState, Lease};
 use emberstack::http::{HttpEvent, Input, Method, TagOut};
@@ -63,19 +63,17 @@ impl<const N: usize> Default for Text<N> {
     }
 }
 
+// The methods hand the buffer to non-generic functions, so the four
+// sizes of `Text` share one copy of the code.
 impl<const N: usize> Text<N> {
     /// The text (what fitted, cut at a character boundary).
     pub fn as_str(&self) -> &str {
-        let b = &self.buf[..self.len];
-        match core::str::from_utf8(b) {
-            Ok(s) => s,
-            Err(e) => core::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
-        }
+        valid_prefix(self.buf.get(..self.len).unwrap_or(&[]))
     }
 
     fn set(&mut self, s: &str) {
         self.len = 0;
-        let _ = self.write_str(s);
+        self.put(s);
     }
 
     fn clear(&mut self) {
@@ -83,19 +81,29 @@ impl<const N: usize> Text<N> {
     }
 }
 
-impl<const N: usize> Write for Text<N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            let mut b = [0u8; 4];
-            let e = c.encode_utf8(&mut b).as_bytes();
-            if self.len + e.len() > N {
-                return Ok(()); // cut
-            }
-            self.buf[self.len..self.len + e.len()].copy_from_slice(e);
-            self.len += e.len();
-        }
-        Ok(())
+impl<const N: usize> Sink for Text<N> {
+    fn put(&mut self, s: &str) {
+        append_cut(&mut self.buf, &mut self.len, s);
     }
+}
+
+/// The longest prefix of `b` that is UTF-8.
+fn valid_prefix(b: &[u8]) -> &str {
+    match core::str::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => core::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+    }
+}
+
+/// Appends to `buf[..*len]` as much of `s` as fits, cut at a character
+/// boundary.
+fn append_cut(buf: &mut [u8], len: &mut usize, s: &str) {
+    let mut n = s.len().min(buf.len().saturating_sub(*len));
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    buf[*len..*len + n].copy_from_slice(&s.as_bytes()[..n]);
+    *len += n;
 }
 
 /// The settings form as it is being submitted.
@@ -242,15 +250,17 @@ impl WebState {
         self.name.set(name);
         self.apply = Some(Apply { dhcp: f.dhcp, ipv4 });
         self.message.clear();
-        let _ = write!(
-            self.message,
-            "Saved: name {name}, {}.",
+        for part in [
+            "Saved: name ",
+            name,
             match (f.dhcp, ipv4) {
-                (true, _) => "address from DHCP",
-                (false, Some(_)) => "static address",
-                (false, None) => "DHCP off, address kept",
-            }
-        );
+                (true, _) => ", address from DHCP.",
+                (false, Some(_)) => ", static address.",
+                (false, None) => ", DHCP off, address kept.",
+            },
+        ] {
+            self.message.put(part);
+        }
         self.message_ok = true;
     }
 
@@ -286,36 +296,12 @@ fn parse_cidr(s: &str) -> Option<Ipv4Cidr> {
     host.then_some(cidr)
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC` for a Unix time (proleptic Gregorian;
-/// Howard Hinnant's days-to-civil).
-pub fn utc(unix: i64, out: &mut dyn Write) -> fmt::Result {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    write!(
-        out,
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-/// `2 d 03:04:05`, `03:04:05`.
-fn duration(secs: u64, out: &mut dyn Write) -> fmt::Result {
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    if d > 0 {
-        write!(out, "{d} d ")?;
+/// An address or `none`.
+fn opt_ipv4(out: &mut TagOut<'_>, a: Option<Ipv4Address>) {
+    match a {
+        Some(a) => text::ipv4(out, a),
+        None => out.write_str("none"),
     }
-    write!(out, "{h:02}:{m:02}:{s:02}")
 }
 
 fn dhcp_name(s: Option<DhcpState>) -> &'static str {
@@ -338,16 +324,6 @@ pub struct Web<'a, L: Log> {
     pub log: &'a mut L,
 }
 
-struct Or<'a>(Option<&'a dyn fmt::Display>, &'a str);
-impl fmt::Display for Or<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(v) => v.fmt(f),
-            None => f.write_str(self.1),
-        }
-    }
-}
-
 #[emberstack::http_var]
 impl<L: Log> site::Handlers for Web<'_, L> {
     fn device_name(&mut self, out: &mut TagOut<'_>) {
@@ -355,35 +331,40 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn mac(&mut self, out: &mut TagOut<'_>) {
-        let _ = write!(out, "{}", self.state.status.mac);
+        text::mac(out, self.state.status.mac);
     }
 
     fn ip(&mut self, out: &mut TagOut<'_>) {
-        let ip = self.state.status.ipv4.map(|c| c.cidr);
-        let _ = write!(out, "{}", Or(ip.as_ref().map(|c| c as _), "none"));
+        match self.state.status.ipv4 {
+            Some(c) => text::cidr(out, c.cidr),
+            None => out.write_str("none"),
+        }
     }
 
     fn gateway(&mut self, out: &mut TagOut<'_>) {
-        let gw = self.state.status.ipv4.and_then(|c| c.gateway);
-        let _ = write!(out, "{}", Or(gw.as_ref().map(|a| a as _), "none"));
+        opt_ipv4(out, self.state.status.ipv4.and_then(|c| c.gateway));
     }
 
     fn dns(&mut self, out: &mut TagOut<'_>) {
-        let dns = self.state.status.ipv4.and_then(|c| c.dns);
-        let _ = write!(out, "{}", Or(dns.as_ref().map(|a| a as _), "none"));
+        opt_ipv4(out, self.state.status.ipv4.and_then(|c| c.dns));
     }
 
     fn dhcp(&mut self, out: &mut TagOut<'_>) {
         out.write_str(dhcp_name(self.state.status.dhcp));
         if let Some(l) = self.state.status.lease {
-            let _ = write!(out, " (server {})", l.server);
+            out.write_str(" (server ");
+            text::ipv4(out, l.server);
+            out.write_str(")");
         }
     }
 
     fn lease(&mut self, out: &mut TagOut<'_>) {
         match (self.state.status.lease, self.state.lease_left()) {
             (Some(l), Some(left)) => {
-                let _ = write!(out, "{left} s left of {} s", l.lease_secs);
+                out.write_uint(left);
+                out.write_str(" s left of ");
+                out.write_uint(l.lease_secs.into());
+                out.write_str(" s");
             }
             (Some(_), None) => out.write_str("infinite"),
             (None, _) => out.write_str("none (static address)"),
@@ -391,18 +372,16 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn uptime(&mut self, out: &mut TagOut<'_>) {
-        let _ = duration(self.state.status.now.millis() / 1000, out);
+        text::duration(out, self.state.status.now.since(Instant::ZERO).secs());
     }
 
     fn uptime_secs(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.now.millis() / 1000);
+        out.write_uint(self.state.status.now.since(Instant::ZERO).secs());
     }
 
     fn time(&mut self, out: &mut TagOut<'_>) {
         match self.state.status.unix_time {
-            Some(t) => {
-                let _ = utc(t, out);
-            }
+            Some(t) => text::utc(out, t),
             None => out.write_str("not synchronised"),
         }
     }
@@ -446,13 +425,13 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn static_address(&mut self, out: &mut TagOut<'_>) {
         if let Some(s) = self.state.static_ipv4 {
-            let _ = write!(out, "{}", s.cidr);
+            text::cidr(out, s.cidr);
         }
     }
 
     fn static_gateway(&mut self, out: &mut TagOut<'_>) {
         if let Some(g) = self.state.static_ipv4.and_then(|s| s.gateway) {
-            let _ = write!(out, "{g}");
+            text::ipv4(out, g);
         }
     }
 
@@ -468,7 +447,8 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn upload_size(&mut self, out: &mut TagOut<'_>) {
         if self.state.upload.done {
-            let _ = write!(out, "{} bytes", self.state.upload.size);
+            out.write_uint(self.state.upload.size);
+            out.write_str(" bytes");
         } else {
             out.write_str("-");
         }
@@ -476,7 +456,7 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn upload_crc(&mut self, out: &mut TagOut<'_>) {
         if self.state.upload.done {
-            let _ = write!(out, "{:08x}", self.state.upload.crc);
+            text::hex(out, self.state.upload.crc, 8);
         } else {
             out.write_str("-");
         }
@@ -490,7 +470,7 @@ impl<L: Log> site::Handlers for Web<'_, L> {
         // Wide enough that the 48 slots never fit the connection buffer
         // at once: the page is always streamed (chunked), tag by tag.
         self.state.seq = self.state.seq.wrapping_add(1);
-        let _ = write!(out, "{:08}", self.state.seq);
+        text::dec_pad(out, self.state.seq.into(), 8);
     }
 
     fn settings(&mut self, input: Input<'_>) {
@@ -594,24 +574,20 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 mod tests {
     use super::*;
 
-    struct S(Text<64>);
-    impl Write for S {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            self.0.write_str(s)
-        }
-    }
-
     #[test]
-    fn dates() {
-        let mut s = S(Text::default());
-        utc(0, &mut s).unwrap();
-        assert_eq!(s.0.as_str(), "1970-01-01 00:00:00 UTC");
-        let mut s = S(Text::default());
-        utc(1_795_295_575, &mut s).unwrap();
-        assert_eq!(s.0.as_str(), "2026-11-21 21:12:55 UTC");
-        let mut s = S(Text::default());
-        utc(951_782_400, &mut s).unwrap(); // leap day
-        assert_eq!(s.0.as_str(), "2000-02-29 00:00:00 UTC");
+    fn text_cuts_at_a_character_boundary() {
+        let mut t = Text::<5>::default();
+        t.set("ab");
+        t.put("cé");
+        assert_eq!(t.as_str(), "abcé");
+        t.put("é");
+        assert_eq!(t.as_str(), "abcé");
+        t.set("abcdéf");
+        assert_eq!(t.as_str(), "abcd");
+        t.clear();
+        t.put("xyz");
+        t.put("123");
+        assert_eq!(t.as_str(), "xyz12");
     }
 
     #[test]

@@ -226,19 +226,7 @@ impl<'s> Window<'s> {
     /// Generates `value` in decimal.
     pub(crate) fn put_u64(&mut self, value: u64) {
         let mut buf = [0u8; 20];
-        let mut i = buf.len();
-        let mut v = value;
-        loop {
-            i = i.saturating_sub(1);
-            if let Some(d) = buf.get_mut(i) {
-                *d = b'0'.saturating_add((v % 10) as u8);
-            }
-            v /= 10;
-            if v == 0 || i == 0 {
-                break;
-            }
-        }
-        self.put(buf.get(i..).unwrap_or(&[]));
+        self.put(crate::wire::text::decimal(value, &mut buf).as_bytes());
     }
 
     /// Generates `value` as `digits` lowercase hex digits.

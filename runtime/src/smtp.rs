@@ -1090,9 +1090,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
             .slots()
             .iter()
             .chain(core::iter::once(&self.cursor))
+            .copied() // by value: selecting a reference made LLVM call memmove
             .filter(|s| s.has(snap::VALID) && s.wire <= target)
-            .max_by_key(|s| s.wire)
-            .copied()?;
+            .max_by_key(|s| s.wire)?;
         let mut scratch = [0u8; 128];
         while st.wire < target {
             let room = (target.saturating_sub(st.wire) as usize).min(scratch.len());

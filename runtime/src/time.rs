@@ -78,7 +78,7 @@ impl Duration {
 
     /// Length in whole seconds.
     pub const fn secs(self) -> u64 {
-        self.millis / 1000
+        crate::wire::text::div_rem(self.millis, 1000).0
     }
 
     /// `self * k`, saturating.
@@ -98,7 +98,8 @@ impl core::ops::Add<Duration> for Instant {
 
 impl fmt::Debug for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:03}s", self.millis / 1000, self.millis % 1000)
+        let (s, ms) = crate::wire::text::div_rem(self.millis, 1000);
+        write!(f, "{s}.{ms:03}s")
     }
 }
 

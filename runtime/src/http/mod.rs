@@ -242,3 +242,18 @@ impl Incoming for &[u8] {
         n
     }
 }
+
+/// Copies `buf[src]` to `buf[to..]`, front to back, so `to <= src.start`
+/// may overlap. `copy_within` would do it, but links `memmove` (1.6 KB on
+/// a Cortex-M3, nothing else needs it); these moves are a few dozen bytes.
+/// Bytes outside `buf` are skipped.
+pub(crate) fn move_down(buf: &mut [u8], src: core::ops::Range<usize>, to: usize) {
+    let mut d = to;
+    for s in src {
+        let Some(&b) = buf.get(s) else { break };
+        if let Some(x) = buf.get_mut(d) {
+            *x = b;
+        }
+        d = d.wrapping_add(1);
+    }
+}

@@ -64,19 +64,7 @@ impl<'a> TagOut<'a> {
     /// Appends an unsigned number in decimal (no `core::fmt` needed).
     pub fn write_uint(&mut self, n: u64) {
         let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut n = n;
-        loop {
-            i = i.saturating_sub(1);
-            if let Some(d) = digits.get_mut(i) {
-                *d = b'0'.wrapping_add((n % 10) as u8);
-            }
-            n /= 10;
-            if n == 0 || i == 0 {
-                break;
-            }
-        }
-        let _ = self.put(digits.get(i..).unwrap_or(&[]));
+        let _ = self.put(crate::wire::text::decimal(n, &mut digits).as_bytes());
     }
 
     /// Appends bytes (for a `Raw` tag, any bytes; otherwise each byte is

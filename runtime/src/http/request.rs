@@ -116,7 +116,9 @@ pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// ASCII case-insensitive equality with a lowercase pattern.
+/// ASCII case-insensitive equality with a lowercase pattern. (Not
+/// inlined: it is called for many header names.)
+#[inline(never)]
 pub(crate) fn lower_eq(a: &[u8], lower: &[u8]) -> bool {
     a.len() == lower.len()
         && a.iter()
@@ -587,7 +589,7 @@ impl Head {
         // `content-type:`), so moving it to 4.. and then writing the
         // prefix never overwrites it before it is read.
         let src = at.saturating_add(b_at);
-        buf.copy_within(src..src.saturating_add(b_len), 4);
+        super::move_down(buf, src..src.saturating_add(b_len), 4);
         if let Some(p) = buf.get_mut(..4) {
             p.copy_from_slice(b"\r\n--");
         }

@@ -88,70 +88,36 @@ const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 const CRLF: &[u8] = b"\r\n";
 const CHUNK_END: &[u8] = b"0\r\n\r\n";
 
-/// Status line and text body of the statuses the server makes itself.
-fn status_text(code: u16) -> (&'static [u8], &'static [u8]) {
-    match code {
-        400 => (b"HTTP/1.1 400 Bad Request\r\n", b"400 Bad Request\n"),
-        404 => (b"HTTP/1.1 404 Not Found\r\n", b"404 Not Found\n"),
-        405 => (
-            b"HTTP/1.1 405 Method Not Allowed\r\n",
-            b"405 Method Not Allowed\n",
-        ),
-        408 => (
-            b"HTTP/1.1 408 Request Timeout\r\n",
-            b"408 Request Timeout\n",
-        ),
-        411 => (
-            b"HTTP/1.1 411 Length Required\r\n",
-            b"411 Length Required\n",
-        ),
-        413 => (
-            b"HTTP/1.1 413 Content Too Large\r\n",
-            b"413 Content Too Large\n",
-        ),
-        414 => (b"HTTP/1.1 414 URI Too Long\r\n", b"414 URI Too Long\n"),
-        415 => (
-            b"HTTP/1.1 415 Unsupported Media Type\r\n",
-            b"415 Unsupported Media Type\n",
-        ),
-        417 => (
-            b"HTTP/1.1 417 Expectation Failed\r\n",
-            b"417 Expectation Failed\n",
-        ),
-        431 => (
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
-            b"431 Request Header Fields Too Large\n",
-        ),
-        501 => (
-            b"HTTP/1.1 501 Not Implemented\r\n",
-            b"501 Not Implemented\n",
-        ),
-        505 => (
-            b"HTTP/1.1 505 HTTP Version Not Supported\r\n",
-            b"505 HTTP Version Not Supported\n",
-        ),
-        _ => (
-            b"HTTP/1.1 500 Internal Server Error\r\n",
-            b"500 Internal Server Error\n",
-        ),
-    }
+/// Error statuses the server sends: code and reason phrase. One string
+/// serves the status line (`HTTP/1.1 ` before, CR LF after) and the
+/// plain-text body (LF after).
+const STATUS: [(u16, &[u8]); 12] = [
+    (400, b"400 Bad Request"),
+    (404, b"404 Not Found"),
+    (405, b"405 Method Not Allowed"),
+    (408, b"408 Request Timeout"),
+    (411, b"411 Length Required"),
+    (413, b"413 Content Too Large"),
+    (414, b"414 URI Too Long"),
+    (415, b"415 Unsupported Media Type"),
+    (417, b"417 Expectation Failed"),
+    (431, b"431 Request Header Fields Too Large"),
+    (501, b"501 Not Implemented"),
+    (505, b"505 HTTP Version Not Supported"),
+];
+
+/// `code` and its reason phrase; anything unknown is a 500.
+fn status_text(code: u16) -> &'static [u8] {
+    STATUS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(b"500 Internal Server Error", |(_, t)| t)
 }
 
-/// Decimal digits of `n` into `out`; the used part.
-fn decimal(n: u32, out: &mut [u8; 10]) -> &[u8] {
-    let mut i = out.len();
-    let mut n = n;
-    loop {
-        i = i.saturating_sub(1);
-        if let Some(d) = out.get_mut(i) {
-            *d = b'0'.wrapping_add((n % 10) as u8);
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    out.get(i..).unwrap_or(&[])
+/// Decimal digits of `n` into `out`; the used part (the one decimal
+/// writer of the crate, `wire::text::decimal`).
+fn decimal(n: u32, out: &mut [u8; 20]) -> &[u8] {
+    crate::wire::text::decimal(n.into(), out).as_bytes()
 }
 
 /// `len` in hex plus CRLF: a chunk's size line.
@@ -286,7 +252,7 @@ impl Resp {
                     .file(file)
                     .and_then(|f| rep(f, gzip))
                     .map(|r| r.body.len()),
-                Kind::Status => Some(status_text(status).1.len()),
+                Kind::Status => Some(status_text(status).len().saturating_add(1)),
                 Kind::Dynamic { .. } if framing == Framing::Length => {
                     usize::try_from(self.body_len).ok()
                 }
@@ -305,7 +271,7 @@ impl Resp {
             w.piece(CONTINUE);
         }
         let file = |i: u16| site.file(i);
-        let mut num = [0u8; 10];
+        let mut num = [0u8; 20];
         match self.kind {
             Kind::None | Kind::Pending => return,
             Kind::File { file: i, gzip } => {
@@ -343,10 +309,12 @@ impl Resp {
                 }
             }
             Kind::Status => {
-                let (line, body) = status_text(self.status);
-                w.piece(line);
-                w.piece(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-                w.piece(decimal(u32::try_from(body.len()).unwrap_or(0), &mut num));
+                let text = status_text(self.status);
+                w.piece(b"HTTP/1.1 ");
+                w.piece(text);
+                w.piece(b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+                let body_len = text.len().saturating_add(1);
+                w.piece(decimal(u32::try_from(body_len).unwrap_or(0), &mut num));
                 w.piece(CRLF);
                 if self.status == 405 {
                     w.piece(b"Allow: GET, HEAD\r\n");
@@ -391,7 +359,10 @@ impl Resp {
                     w.piece(r.body);
                 }
             }
-            Kind::Status => w.piece(status_text(self.status).1),
+            Kind::Status => {
+                w.piece(status_text(self.status));
+                w.piece(b"\n");
+            }
             Kind::Dynamic { file } => self.walk(&mut w, file, site, journal, app),
             Kind::None | Kind::Pending | Kind::NotModified { .. } => {}
         }
@@ -548,7 +519,7 @@ impl Resp {
             self.item = self.item.saturating_add(1);
             if let Some(next) = tag_bytes {
                 let used = usize::from(self.jlen);
-                journal.copy_within(next.min(used)..used, 0);
+                super::move_down(journal, next.min(used)..used, 0);
                 self.jlen = u16::try_from(used.saturating_sub(next)).unwrap_or(0);
                 self.flags &= !pf::BLOCKED;
             }
@@ -573,7 +544,7 @@ mod tests {
 
     #[test]
     fn numbers() {
-        let mut d = [0u8; 10];
+        let mut d = [0u8; 20];
         assert_eq!(decimal(0, &mut d), b"0");
         assert_eq!(decimal(4096, &mut d), b"4096");
         assert_eq!(decimal(u32::MAX, &mut d), b"4294967295");

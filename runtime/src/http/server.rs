@@ -106,7 +106,9 @@ impl<const B: usize> Conn<B> {
         self.flags & f != 0
     }
 
-    /// Back to "not connected", keeping the socket.
+    /// Back to "not connected", keeping the socket. (Not inlined: the
+    /// whole-struct store is large and has several callers.)
+    #[inline(never)]
     fn reset(&mut self) {
         let socket = self.socket;
         *self = Conn {

@@ -453,6 +453,9 @@ fn errors() {
         );
         let (head, body) = split(&r);
         assert!(body.starts_with(&status.to_string()), "{body}");
+        // The reason phrase is the body, and the status line is the same.
+        assert!(head.starts_with(&format!("HTTP/1.1 {}\r\n", body.trim_end())));
+        assert!(body.ends_with('\n') && !body.ends_with(" \n"));
         assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())));
         assert_eq!(
             head.contains("Connection: close"),
@@ -771,4 +774,26 @@ fn resend_then_ack_keeps_the_stream_going() {
     let (_, body) = split(&text);
     let body = String::from_utf8(dechunk(body.as_bytes())).unwrap();
     assert_eq!(body.matches("slot").count(), 48 + 1, "{body}");
+}
+
+#[test]
+fn move_down_is_copy_within_towards_the_front() {
+    for (len, from, to, n) in [
+        (10, 3, 0, 7),
+        (10, 5, 4, 5),
+        (10, 2, 2, 8),
+        (8, 0, 0, 8),
+        (6, 6, 0, 0),
+    ] {
+        let orig: Vec<u8> = (0..len).collect();
+        let mut want = orig.clone();
+        want.copy_within(from..from + n, to);
+        let mut got = orig.clone();
+        move_down(&mut got, from..from + n, to);
+        assert_eq!(got, want, "{len} {from} {to} {n}");
+    }
+    // Out of range moves what exists and never panics.
+    let mut b = *b"abcdef";
+    move_down(&mut b, 4..9, 0);
+    assert_eq!(&b, b"efcdef");
 }

@@ -471,9 +471,15 @@ fn acknowledge<O: TcpOwner>(
         }
         if acked_data >= len {
             acked_data = acked_data.saturating_sub(len);
-            records.rotate_left(1);
-            if let Some(last) = records.last_mut() {
-                *last = super::SentSegment::default();
+            // Each record one place forward, the popped one zeroed at
+            // the end: swaps, as `rotate_left` would link `memmove`.
+            *front = super::SentSegment::default();
+            let mut rest = records.iter_mut();
+            if let Some(mut prev) = rest.next() {
+                for r in rest {
+                    core::mem::swap(prev, r);
+                    prev = r;
+                }
             }
         } else {
             front.len = u16::try_from(len.saturating_sub(acked_data)).unwrap_or(0);

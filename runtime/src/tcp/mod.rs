@@ -57,7 +57,8 @@
 //! # Security
 //!
 //! Initial sequence numbers follow RFC 6528 (a 4 µs clock plus a keyed hash
-//! of the connection's addresses, keyed from the application's entropy);
+//! of the connection's addresses — Chaskey-12 on one block — keyed from the
+//! application's entropy);
 //! RST and SYN inside the window but not exactly at `RCV.NXT` get a challenge
 //! ACK (RFC 5961); segments outside the window are answered with an ACK and
 //! never accepted.
@@ -506,14 +507,72 @@ impl<A: App> TcpOwner for A {
 /// The TCP state that is not per socket: the RFC 6528 secret.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TcpShared {
-    key: Option<(u64, u64)>,
+    /// The 128-bit ISN key, drawn from the application's entropy when the
+    /// first connection needs it.
+    key: Option<[u32; 4]>,
     /// Next ephemeral port candidate.
     next_port: u16,
 }
 
+/// Rounds of the Chaskey permutation for the ISN function: Chaskey-12, the
+/// count its authors recommend since 7 of the original 8 rounds were
+/// attacked (the loop makes more rounds cost time, not code).
+const ISN_ROUNDS: u32 = 12;
+
+/// The Chaskey permutation (Mouha et al., "Chaskey: an efficient MAC
+/// algorithm for 32-bit microcontrollers", SAC 2014): 32-bit add, rotate,
+/// xor on four words, `rounds` times.
+fn chaskey_permute(v: [u32; 4], rounds: u32) -> [u32; 4] {
+    let [mut v0, mut v1, mut v2, mut v3] = v;
+    for _ in 0..rounds {
+        v0 = v0.wrapping_add(v1);
+        v1 = v1.rotate_left(5) ^ v0;
+        v0 = v0.rotate_left(16);
+        v2 = v2.wrapping_add(v3);
+        v3 = v3.rotate_left(8) ^ v2;
+        v0 = v0.wrapping_add(v3);
+        v3 = v3.rotate_left(13) ^ v0;
+        v2 = v2.wrapping_add(v1);
+        v1 = v1.rotate_left(7) ^ v2;
+        v2 = v2.rotate_left(16);
+    }
+    [v0, v1, v2, v3]
+}
+
+/// F of RFC 6528: a keyed pseudorandom function of the 4-tuple.
+///
+/// RFC 6528 §3: "ISN = M + F(localip, localport, remoteip, remoteport,
+/// secretkey) where M is the 4 microsecond timer, and F() is a
+/// pseudorandom function (PRF) of the connection-id. F() MUST NOT be
+/// computable from the outside, or an attacker could still guess at
+/// sequence numbers from the ISN used for some other connection. [...]
+/// The result of F() is no more secure than the secret key. [...] Key
+/// lengths of 128 bits should be adequate."
+///
+/// The 4-tuple is one fixed-length 128-bit block (the two addresses, the
+/// two ports, a zero word), so Chaskey's message chaining and its K1/K2
+/// subkeys (which tell complete from padded final blocks) have nothing to
+/// do; what remains is Chaskey on one block: the Even–Mansour cipher
+/// `π(K ⊕ m) ⊕ K` with the 128-bit key, truncated to 32 bits. It
+/// replaced SipHash-2-4 from `core::hash` (2.4 KB of flash on a
+/// Cortex-M3; this is under 0.2 KB): the permutation is made for 32-bit
+/// microcontrollers, where SipHash's 64-bit words cost register pairs.
+fn isn_hash(key: [u32; 4], local: Endpoint, remote: Endpoint) -> u32 {
+    let [k0, k1, k2, k3] = key;
+    let ports = u32::from(local.port) << 16 | u32::from(remote.port);
+    let block = [
+        k0 ^ u32::from_le_bytes(local.addr.0),
+        k1 ^ u32::from_le_bytes(remote.addr.0),
+        k2 ^ ports,
+        k3,
+    ];
+    let [v0, ..] = chaskey_permute(block, ISN_ROUNDS);
+    v0 ^ k0
+}
+
 impl TcpShared {
     /// RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, key),
-    /// M a 4 µs clock, F SipHash keyed from the application's entropy.
+    /// M a 4 µs clock, F [`isn_hash`] keyed from the application's entropy.
     pub(crate) fn isn<O: TcpOwner>(
         &mut self,
         owner: &mut O,
@@ -521,24 +580,20 @@ impl TcpShared {
         local: Endpoint,
         remote: Endpoint,
     ) -> SeqNumber {
-        use core::hash::Hasher;
-        let (k0, k1) = match self.key {
+        let key = match self.key {
             Some(k) => k,
             None => {
-                let mut word = || u64::from(owner.tcp_random());
-                let k = ((word() << 32) | word(), (word() << 32) | word());
+                // A loop, so an inlined generator appears once.
+                let mut k = [0u32; 4];
+                for w in &mut k {
+                    *w = owner.tcp_random();
+                }
                 self.key = Some(k);
                 k
             }
         };
-        #[allow(deprecated)] // core's SipHasher is the no_std SipHash-2-4 we need
-        let mut h = core::hash::SipHasher::new_with_keys(k0, k1);
-        h.write(&local.addr.0);
-        h.write_u16(local.port);
-        h.write(&remote.addr.0);
-        h.write_u16(remote.port);
-        let m = now_ms.wrapping_mul(250) as u32; // 4 µs ticks
-        SeqNumber(m.wrapping_add(h.finish() as u32))
+        let m = (now_ms as u32).wrapping_mul(250); // 4 µs ticks
+        SeqNumber(m.wrapping_add(isn_hash(key, local, remote)))
     }
 
     /// A free ephemeral port (49152..=65535) not used by any socket.
@@ -676,5 +731,133 @@ pub(crate) fn close(s: &mut TcpSocket) {
     match s.state {
         TcpState::Listen | TcpState::Closed => *s = TcpSocket::default(),
         _ => s.set(flag::CLOSE, true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Ipv4Address;
+
+    /// Chaskey's MAC as its reference code computes it (subkeys, padding),
+    /// built on [`chaskey_permute`], for the published test vectors.
+    fn chaskey_mac(key: [u32; 4], msg: &[u8], rounds: u32) -> [u32; 4] {
+        fn times_two(k: [u32; 4]) -> [u32; 4] {
+            let c = if k[3] >> 31 == 1 { 0x87 } else { 0 };
+            [
+                k[0] << 1 ^ c,
+                k[1] << 1 | k[0] >> 31,
+                k[2] << 1 | k[1] >> 31,
+                k[3] << 1 | k[2] >> 31,
+            ]
+        }
+        let words = |b: &[u8]| -> [u32; 4] {
+            core::array::from_fn(|i| u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().unwrap()))
+        };
+        let xor = |a: [u32; 4], b: [u32; 4]| -> [u32; 4] { core::array::from_fn(|i| a[i] ^ b[i]) };
+        let k1 = times_two(key);
+        let k2 = times_two(k1);
+        let mut v = key;
+        let mut rest = msg;
+        while rest.len() > 16 {
+            v = chaskey_permute(xor(v, words(&rest[..16])), rounds);
+            rest = &rest[16..];
+        }
+        let (last, l) = if rest.len() == 16 {
+            (words(rest), k1)
+        } else {
+            let mut b = [0u8; 16];
+            b[..rest.len()].copy_from_slice(rest);
+            b[rest.len()] = 1;
+            (words(&b), k2)
+        };
+        xor(chaskey_permute(xor(xor(v, last), l), rounds), l)
+    }
+
+    #[test]
+    fn chaskey_permutation_matches_the_reference_vectors() {
+        // Key and tags from the Chaskey reference implementation
+        // (message i = bytes 0, 1, ..., i-1; 8 rounds).
+        let key = [0x833D_3433, 0x009F_389F, 0x2398_E64F, 0x417A_CF39];
+        let msg: [u8; 64] = core::array::from_fn(|i| i as u8);
+        let expect: [(usize, [u32; 4]); 4] = [
+            (0, [0x792E_8FE5, 0x75CE_87AA, 0x2D14_50B5, 0x1191_970B]),
+            (12, [0xFC2C_3391, 0x285C_8CD5, 0x4565_08EE, 0xC789_E206]),
+            (16, [0x7927_1CA9, 0xD66A_1C71, 0x81CA_474E, 0x4983_1CAD]),
+            (63, [0x9047_FAD7, 0x8813_6D8C, 0xA488_286B, 0x7FE9_352C]),
+        ];
+        for (len, tag) in expect {
+            assert_eq!(chaskey_mac(key, &msg[..len], 8), tag, "length {len}");
+        }
+    }
+
+    fn ep(a: [u8; 4], port: u16) -> Endpoint {
+        Endpoint::new(Ipv4Address(a), port)
+    }
+
+    #[test]
+    fn isn_depends_on_every_part_of_the_tuple_and_the_key() {
+        let key = [1, 2, 3, 4];
+        let l = ep([10, 0, 0, 2], 80);
+        let r = ep([10, 0, 0, 1], 40000);
+        let base = isn_hash(key, l, r);
+        let variants = [
+            isn_hash(key, ep([10, 0, 0, 3], 80), r),
+            isn_hash(key, ep([10, 0, 0, 2], 81), r),
+            isn_hash(key, l, ep([10, 0, 0, 9], 40000)),
+            isn_hash(key, l, ep([10, 0, 0, 1], 40001)),
+            isn_hash(key, r, l),
+            isn_hash([1, 2, 3, 5], l, r),
+            isn_hash([0x8000_0001, 2, 3, 4], l, r),
+        ];
+        for (n, v) in variants.iter().enumerate() {
+            assert_ne!(*v, base, "variant {n}");
+        }
+        // One flipped input bit changes about half of the output bits.
+        let mut flips = 0;
+        for bit in 0..32 {
+            let r2 = ep(
+                (u32::from_be_bytes([10, 0, 0, 1]) ^ 1 << bit).to_be_bytes(),
+                40000,
+            );
+            flips += (isn_hash(key, l, r2) ^ base).count_ones();
+        }
+        assert!((12 * 32..=20 * 32).contains(&flips), "{flips}");
+    }
+
+    struct Entropy(u32);
+    impl TcpOwner for Entropy {
+        fn tcp_event(&mut self, _: TcpHandle, _: TcpEvent) {}
+        fn tcp_received<N: Nic>(&mut self, _: TcpHandle, _: &mut TcpReader<'_, N>) -> usize {
+            0
+        }
+        fn tcp_produce(&mut self, _: TcpHandle, _: u32, _: usize, _: &mut dyn PayloadSink) {}
+        fn tcp_recv_space(&mut self, _: TcpHandle) -> usize {
+            0
+        }
+        fn tcp_wants_close(&mut self, _: TcpHandle) -> bool {
+            false
+        }
+        fn tcp_random(&mut self) -> u32 {
+            self.0 = self.0.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            self.0
+        }
+    }
+
+    #[test]
+    fn isn_advances_with_a_4us_clock_and_keeps_its_key() {
+        let (l, r) = (ep([10, 0, 0, 2], 80), ep([10, 0, 0, 1], 40000));
+        let mut owner = Entropy(7);
+        let mut shared = TcpShared::default();
+        let a = shared.isn(&mut owner, 1000, l, r);
+        let b = shared.isn(&mut owner, 1001, l, r);
+        let c = shared.isn(&mut owner, 5000, l, r);
+        assert_eq!(b.0.wrapping_sub(a.0), 250);
+        assert_eq!(c.0.wrapping_sub(a.0), 1_000_000);
+        assert_eq!(shared.isn(&mut owner, 1000, l, r), a);
+        // Another device (another key) picks an unrelated ISN.
+        let mut other = TcpShared::default();
+        let d = other.isn(&mut Entropy(8), 1000, l, r);
+        assert_ne!(a, d);
     }
 }

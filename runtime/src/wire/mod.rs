@@ -19,6 +19,7 @@ pub mod ipv4;
 pub mod netbios;
 pub mod ntp;
 pub mod tcp;
+pub mod text;
 pub mod udp;
 
 pub use checksum::Checksum;

@@ -236,12 +236,17 @@ impl NtpTime {
 /// `millis` milliseconds as a 32.32 fixed-point duration (saturating at
 /// about 136 years).
 pub const fn millis_to_fixed(millis: u64) -> u64 {
-    let secs = millis / 1000;
-    let rem = millis % 1000;
+    let (secs, rem) = super::text::div_rem(millis, 1000);
     if secs >= 1 << 32 {
         return u64::MAX;
     }
-    (secs << 32) | ((rem << 32) / 1000)
+    // rem · 2^32 / 1000 in 32 bits (2^32 = 4,294,967 · 1000 + 296), so
+    // no 64-bit division (see `wire::text`).
+    let rem = rem as u32;
+    let frac = rem
+        .wrapping_mul(4_294_967)
+        .wrapping_add(rem.wrapping_mul(296).wrapping_div(1000));
+    (secs << 32) | frac as u64
 }
 
 /// A 32.32 fixed-point duration in whole milliseconds (rounded down).
