@@ -7,9 +7,9 @@
 //!
 //! - NIC: [`emberstack::nic::lan9118::Lan9118`] (stages one received frame
 //!   in RAM; transmits length-first straight into the FIFO).
-//! - Clock: the LAN9118's free-running 25 MHz counter, widened to 64 bits
-//!   (the main loop never sleeps longer than [`MAX_SLEEP_MS`], far less than
-//!   its 171-second wrap).
+//! - Clock: the LAN9118's free-running 25 MHz counter, counted into 64-bit
+//!   milliseconds (the main loop never sleeps longer than [`MAX_SLEEP_MS`],
+//!   far less than its 171-second wrap).
 //! - Sleep: with interrupts masked (PRIMASK), `WFI` until the LAN9118's
 //!   receive interrupt or SysTick (25 MHz core clock) set for the stack's
 //!   next deadline; no handler ever runs, the pending bits are cleared.
@@ -50,7 +50,7 @@ const LAN9118_BASE: usize = 0x4020_0000;
 /// The LAN9118's interrupt line on the MPS2 boards.
 const LAN9118_IRQ: u16 = 13;
 /// Ticks per millisecond of the free-running counter and of SysTick.
-const TICKS_PER_MS: u64 = 25_000;
+const TICKS_PER_MS: u32 = 25_000;
 /// Longest single sleep: SysTick's 24-bit reload at 25 MHz is 671 ms.
 const MAX_SLEEP_MS: u64 = 600;
 /// Bytes of call stack painted below the main loop to find the high-water mark.
@@ -201,17 +201,28 @@ fn mix(mut z: u64) -> u64 {
 }
 
 /// Milliseconds since boot from the LAN9118's 32-bit 25 MHz counter.
+///
+/// Whole milliseconds and the ticks of the one under way are kept apart,
+/// so converting needs only 32-bit division (a 64-bit one would link
+/// about 0.9 KB of compiler-builtins into every build).
 struct Clock {
     last: u32,
-    ticks: u64,
+    millis: u64,
+    /// Ticks into the current millisecond, below [`TICKS_PER_MS`].
+    part: u32,
 }
 
 impl Clock {
     fn now(&mut self, nic: &mut Lan9118) -> emberstack::Instant {
         let t = nic.free_run();
-        self.ticks += u64::from(t.wrapping_sub(self.last));
+        let ticks = t.wrapping_sub(self.last);
         self.last = t;
-        emberstack::Instant::from_millis(self.ticks / TICKS_PER_MS)
+        let per_ms = TICKS_PER_MS;
+        // `part` < 25 000 and `ticks % per_ms` < 25 000: no overflow.
+        let part = self.part + ticks % per_ms;
+        self.millis += u64::from(ticks / per_ms + part / per_ms);
+        self.part = part % per_ms;
+        emberstack::Instant::from_millis(self.millis)
     }
 }
 
@@ -223,7 +234,8 @@ fn sleep(nic: &mut Lan9118, syst: &mut SYST, ms: u64) {
     if nic.rx_waiting() {
         return; // arrived before the acknowledgement: no edge to wait for
     }
-    let ticks = (ms.clamp(1, MAX_SLEEP_MS) * TICKS_PER_MS) as u32;
+    // At most 600 ms: 15 000 000 ticks, well inside SysTick's 24 bits.
+    let ticks = ms.clamp(1, MAX_SLEEP_MS) as u32 * TICKS_PER_MS;
     syst.set_reload(ticks - 1);
     syst.clear_current();
     syst.enable_counter();
@@ -469,7 +481,8 @@ fn main() -> ! {
     core.SYST.enable_interrupt();
     let mut clock = Clock {
         last: nic.free_run(),
-        ticks: 0,
+        millis: 0,
+        part: 0,
     };
 
     #[cfg(not(feature = "baseline"))]
