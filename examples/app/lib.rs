@@ -725,11 +725,12 @@ where
                 }
             }
             Some(Service::Chargen) => {
-                tcp_services::produce_fn(offset, max, sink, tcp_services::chargen_byte)
+                tcp_services::produce_fn(max, sink, tcp_services::Chargen::at(offset.into()))
             }
             Some(Service::Sender { total }) => {
                 let left = total.saturating_sub(offset) as usize;
-                tcp_services::produce_fn(offset, max.min(left), sink, tcp_services::pattern_byte)
+                let from = tcp_services::Pattern::at(offset.into());
+                tcp_services::produce_fn(max.min(left), sink, from)
             }
             _ => {}
         }

@@ -17,7 +17,7 @@
 //! `pop3: deleted N`, `pop3: done messages=M deleted=D`, `pop3: failed
 //! ...`, `pop3: progress STATE`.
 
-use crate::tcp_services::{crc32_update, pattern_byte};
+use crate::tcp_services::{crc32_update, Pattern};
 use crate::text::Sink;
 use crate::Log;
 use core::fmt::{self, Write as _};
@@ -200,8 +200,8 @@ impl Outgoing for StatusMail {
             (Part::Attachment, None) => {
                 let left = (self.attachment_len() as usize).saturating_sub(at);
                 let n = left.min(buf.len());
-                for (i, b) in buf[..n].iter_mut().enumerate() {
-                    *b = pattern_byte((at + i) as u64);
+                for (b, p) in buf[..n].iter_mut().zip(Pattern::at(at as u64)) {
+                    *b = p;
                 }
                 n
             }

@@ -80,14 +80,76 @@ pub fn pattern_byte(i: u64) -> u8 {
     div_rem(i, 251).1 as u8
 }
 
-/// Writes `max` bytes of `f(offset + k)` in small chunks.
-pub fn produce_fn(offset: u32, max: usize, sink: &mut dyn PayloadSink, f: impl Fn(u64) -> u8) {
+/// [`pattern_byte`] from an offset on: one division for the start, then a
+/// counter (a division per byte halved the sender's throughput).
+#[derive(Clone, Copy, Debug)]
+pub struct Pattern(u8);
+
+impl Pattern {
+    /// The pattern from stream offset `i`.
+    pub fn at(i: u64) -> Self {
+        Pattern(div_rem(i, 251).1 as u8)
+    }
+}
+
+impl Iterator for Pattern {
+    type Item = u8;
+    fn next(&mut self) -> Option<u8> {
+        let b = self.0;
+        self.0 = if b == 250 { 0 } else { b + 1 };
+        Some(b)
+    }
+}
+
+/// [`chargen_byte`] from an offset on, stepping instead of dividing.
+#[derive(Clone, Copy, Debug)]
+pub struct Chargen {
+    /// The line number modulo 95 (the line's first character).
+    line: u8,
+    /// The column, 0..74 (72 and 73 are CR LF).
+    col: u8,
+}
+
+impl Chargen {
+    /// The character stream from offset `i`.
+    pub fn at(i: u64) -> Self {
+        let (line, col) = div_rem(i, 74);
+        Chargen {
+            line: div_rem(line, 95).1 as u8,
+            col: col as u8,
+        }
+    }
+}
+
+impl Iterator for Chargen {
+    type Item = u8;
+    fn next(&mut self) -> Option<u8> {
+        let b = match self.col {
+            72 => b'\r',
+            73 => b'\n',
+            c => {
+                // line < 95 and c < 72: one subtraction reduces mod 95.
+                let v = self.line + c;
+                b' ' + if v >= 95 { v - 95 } else { v }
+            }
+        };
+        self.col += 1;
+        if self.col == 74 {
+            self.col = 0;
+            self.line = if self.line == 94 { 0 } else { self.line + 1 };
+        }
+        Some(b)
+    }
+}
+
+/// Writes `max` bytes from `bytes` in small chunks.
+pub fn produce_fn(max: usize, sink: &mut dyn PayloadSink, mut bytes: impl Iterator<Item = u8>) {
     let mut chunk = [0u8; 64];
     let mut done = 0usize;
     while done < max {
         let n = (max - done).min(chunk.len());
-        for (k, b) in chunk[..n].iter_mut().enumerate() {
-            *b = f(u64::from(offset) + (done + k) as u64);
+        for b in chunk[..n].iter_mut() {
+            *b = bytes.next().unwrap_or(0);
         }
         sink.write(&chunk[..n]);
         done += n;
@@ -231,6 +293,31 @@ mod tests {
             };
             assert_eq!(chargen_byte(i), want, "{i}");
             assert_eq!(pattern_byte(i), (i % 251) as u8, "{i}");
+        }
+    }
+
+    #[test]
+    fn stepping_generators_match_the_byte_functions_from_any_offset() {
+        for start in [
+            0u64,
+            1,
+            71,
+            72,
+            73,
+            74,
+            250,
+            251,
+            7029,
+            7030,
+            (1 << 32) - 3,
+            u64::MAX - 800,
+        ] {
+            let both = Chargen::at(start).zip(Pattern::at(start));
+            for (k, (c, p)) in both.take(800).enumerate() {
+                let i = start + k as u64;
+                assert_eq!(c, chargen_byte(i), "chargen at {i}");
+                assert_eq!(p, pattern_byte(i), "pattern at {i}");
+            }
         }
     }
 }
