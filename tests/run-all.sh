@@ -69,6 +69,8 @@ cargo fmt --manifest-path benches/smoltcp-firmware/Cargo.toml -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p emberstack --no-default-features --features lan9118 --target thumbv7m-none-eabi -- -D warnings
+cargo clippy -p emberstack --no-default-features --features enc28j60 --target thumbv7m-none-eabi -- -D warnings
+cargo clippy -p emberstack --no-default-features --features enc28j60 --target thumbv7em-none-eabihf -- -D warnings
 for features in "" quiet baseline; do
   (cd examples/firmware && CARGO_TARGET_DIR="$FIRMWARE_TARGET_DIR" \
     cargo clippy --release --quiet ${features:+--features $features} -- -D warnings)
@@ -78,7 +80,7 @@ done
 
 log "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
-RUSTDOCFLAGS="-D warnings" cargo doc -p emberstack --features std,lan9118 --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc -p emberstack --features std,lan9118,enc28j60 --no-deps --quiet
 
 log "no_std build for Cortex-M"
 cargo build -p emberstack --no-default-features --target thumbv7em-none-eabihf --quiet

@@ -45,8 +45,17 @@
 //! corruption in front of any Nic, e.g. the TAP against the real kernel).
 //! With the `lan9118` feature: `lan9118::Lan9118`, the SMSC LAN9118 FIFO
 //! MAC of ARM's MPS2 boards (QEMU `mps2-an385`), which stages the current
-//! received frame in RAM and is `LengthFirst` for transmit.
+//! received frame in RAM and is `LengthFirst` for transmit. With the
+//! `enc28j60` feature: `enc28j60::Enc28j60`, the Microchip ENC28J60 over an
+//! embedded-hal 1.0 SPI device, which reads and patches frames in the
+//! chip's own buffer (`Rewrite`, no frame bytes in MCU RAM); with `std`
+//! too, `enc28j60_model::Model`, a register-level model of that chip
+//! whose wire is any other Nic (a TAP on the host).
 
+#[cfg(feature = "enc28j60")]
+pub mod enc28j60;
+#[cfg(all(feature = "std", feature = "enc28j60"))]
+pub mod enc28j60_model;
 #[cfg(feature = "std")]
 pub mod faulty;
 #[cfg(feature = "lan9118")]
