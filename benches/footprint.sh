@@ -26,6 +26,11 @@
 # TxMode::LengthFirst (LAN9118-like FIFO). --mail: the firmware also embeds
 # the SMTP and POP3 clients (each config needs [smtp] and [pop3]) and uses
 # them. --top N: the N largest symbols.
+# --drivers: instead, builds the first STACK_TOML (default
+# benches/footprint/everything.toml, "everything on") once per NIC — the
+# fake MMIO NIC, the LAN9118 driver (nic::lan9118) and the ENC28J60 driver
+# over an SPI port (nic::enc28j60) — each with its own baseline, and prints
+# flash, static RAM and the driver's RAM (the NIC_DRIVER static).
 # Sizes come from the ELF section headers (benches/footprint/elfsize.py, plain
 # python3): no binutils or llvm-tools needed.
 set -euo pipefail
@@ -44,6 +49,7 @@ ELFSIZE="$CRATE/elfsize.py"
 die() { echo "footprint: $*" >&2; exit 1; }
 
 features=()
+drivers=0
 mode=LengthFirst
 top=0
 configs=()
@@ -51,13 +57,17 @@ while (($#)); do
     case "$1" in
         --rewrite) features+=(tx-rewrite); mode=Rewrite ;;
         --mail) features+=(mail) ;;
+        --drivers) drivers=1 ;;
         --top) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || die "--top needs a number"; top=$2; shift ;;
-        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) configs+=("$1") ;;
     esac
     shift
 done
+if ((drivers)) && ((${#configs[@]} == 0)); then
+    configs=("$ROOT/benches/footprint/everything.toml")
+fi
 ((${#configs[@]})) || configs=("$ROOT/stack.toml")
 
 command -v python3 >/dev/null || die "python3 is needed to read the ELF"
@@ -94,6 +104,35 @@ abs() { (cd "$(dirname "$1")" 2>/dev/null && echo "$(pwd)/$(basename "$1")") || 
 
 first=$(abs "${configs[0]}")
 [[ -f "$first" ]] || die "no such file: ${configs[0]}"
+
+if ((drivers)); then
+    printf 'emberstack footprint by NIC driver: %s, %s, opt-level "s", LTO, codegen-units 1, panic abort\n' \
+        "${first#"$ROOT/"}" "$TARGET"
+    fmt='%-40s %7s %7s %11s %9s %9s %11s\n'
+    printf "$fmt" NIC flash RAM "stack flash" "stack RAM" RAM_BYTES "NIC driver RAM"
+    for nic in mmio lan9118 enc28j60; do
+        feat=(); [[ $nic == mmio ]] || feat=("$nic")
+        build "base-$nic" "$first" baseline "${feat[@]}" "${features[@]}"
+        build "full-$nic" "$first" "${feat[@]}" "${features[@]}"
+        read -r t r d b < <(sizes "$OUT/base-$nic.elf")
+        bflash=$((t + r + d)); bram=$((d + b))
+        read -r t r d b < <(sizes "$OUT/full-$nic.elf")
+        flash=$((t + r + d)); ram=$((d + b))
+        state=$(python3 "$ELFSIZE" symbol "$OUT/full-$nic.elf" EMBERSTACK_STATE)
+        drv=$(python3 "$ELFSIZE" symbol "$OUT/full-$nic.elf" NIC_DRIVER 2>/dev/null || echo 0)
+        case $nic in
+            mmio) label="fake MMIO NIC (TxMode::$mode, a local)"; drv="-" ;;
+            lan9118) label="LAN9118 (nic::lan9118, MMIO)" ;;
+            enc28j60) label="ENC28J60 (nic::enc28j60, SPI)" ;;
+        esac
+        printf "$fmt" "$label" "$flash" "$ram" $((flash - bflash)) $((ram - bram)) "$state" "$drv"
+    done
+    echo "Bytes. flash = text + rodata + data image; RAM = data + bss (static). stack = full - the"
+    echo "same NIC's baseline (driver, SPI port, clock, no stack). NIC driver RAM = the NIC_DRIVER"
+    echo "static: the LAN9118's includes its 1,516-byte receive staging buffer; the ENC28J60's is"
+    echo "pointers and counters only (no frame bytes in MCU RAM)."
+    exit 0
+fi
 build baseline "$first" baseline "${features[@]}"
 read -r b_text b_rodata b_data b_bss < <(sizes "$OUT/baseline.elf")
 b_flash=$((b_text + b_rodata + b_data))

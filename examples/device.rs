@@ -9,8 +9,12 @@
 //!     [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
 //!     [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
 //!     [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-interval S]
-//!     [--mail-repeat N] [--seed N]
+//!     [--mail-repeat N] [--seed N] [--nic tap|enc28j60]
 //! ```
+//! `--nic enc28j60` runs the stack through the ENC28J60 driver
+//! (`emberstack::nic::enc28j60`) talking SPI to the register-level model of
+//! the chip (`nic::enc28j60_model`), whose cable is the TAP (with `--fault`,
+//! the fault injector in front of it); the SPI traffic is printed at exit.
 //! The address comes from DHCP unless `--ip` gives one (or `--no-dhcp`
 //! selects the static settings from `stack.toml`). Logs one line per event
 //! (`dhcp: ...`, `arp: ...`, `icmp: ...`, `udp: ...`, `tcp: ...`, `dns: ...`,
@@ -21,6 +25,8 @@ use ember_device::mail::{Checker, MailOptions, Sender};
 use ember_device::names::{LeaseClient, Lookups, TimeSync};
 use ember_device::{variants, with_config, Log, Options, ReferenceDevice};
 use emberstack::config::StaticIpv4;
+use emberstack::nic::enc28j60::{self, Enc28j60};
+use emberstack::nic::enc28j60_model::Model;
 use emberstack::nic::faulty::Faulty;
 use emberstack::nic::pcap::Pcap;
 use emberstack::nic::sim::Faults;
@@ -60,6 +66,17 @@ struct Cli {
     no_dhcp: bool,
     mail: MailOptions,
     seed: Option<u64>,
+    nic: NicKind,
+}
+
+/// Which controller the stack talks to.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum NicKind {
+    /// The TAP directly (a host buffer).
+    #[default]
+    Tap,
+    /// The ENC28J60 driver over SPI to the chip model, the TAP its cable.
+    Enc28j60,
 }
 
 /// Which frames `--fault` applies to.
@@ -88,7 +105,7 @@ const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [
               [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
               [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
               [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-interval S]
-              [--mail-repeat N] [--seed N]";
+              [--mail-repeat N] [--seed N] [--nic tap|enc28j60]";
 
 /// A command-line string kept for the whole run (the mail settings are
 /// `&'static`, as they would be in a firmware's flash).
@@ -247,6 +264,13 @@ fn parse_cli() -> Result<Cli, String> {
                         .map_err(|_| format!("--seed wants a number, got {v}"))?,
                 );
             }
+            "--nic" => {
+                cli.nic = match value()?.as_str() {
+                    "tap" => NicKind::Tap,
+                    "enc28j60" => NicKind::Enc28j60,
+                    other => return Err(format!("--nic: tap or enc28j60, not {other}")),
+                }
+            }
             "--mail-delete" => cli.mail.delete_matching = Some(keep(value()?)),
             "--mail-timeout" | "--mail-interval" => {
                 let v = value()?;
@@ -404,6 +428,7 @@ fn main() -> ExitCode {
         config.as_str(),
         start(
             nic,
+            cli.nic,
             options,
             cli.names.clone(),
             cli.pcap.clone(),
@@ -413,13 +438,97 @@ fn main() -> ExitCode {
     code.unwrap_or(ExitCode::from(2))
 }
 
-/// Runs the device with configuration `C`, recording to a pcap if asked.
+/// A delay for the driver's reset wait.
+struct StdDelay;
+impl embedded_hal::delay::DelayNs for StdDelay {
+    fn delay_ns(&mut self, ns: u32) {
+        std::thread::sleep(Duration::from_nanos(u64::from(ns)));
+    }
+}
+
+/// Runs the device with configuration `C` on the chosen controller.
 fn start<C: Config>(
     nic: HostNic,
+    kind: NicKind,
     options: Options,
     names: Names,
     pcap: Option<String>,
     stop: Arc<AtomicBool>,
+) -> ExitCode
+where
+    C::Dns: Lookups,
+    C::Sntp: TimeSync,
+    C::Dhcp: LeaseClient,
+    C::Smtp: Sender,
+    C::Pop3: Checker,
+{
+    match kind {
+        NicKind::Tap => serve::<C, _>(nic, options, &names, pcap, &stop, |n, d| n.wait(d), |_| {}),
+        NicKind::Enc28j60 => {
+            // The chip filters on the station address: stack and chip
+            // must use the same one.
+            let mac = options.mac.unwrap_or(C::MAC);
+            let mut driver = Enc28j60::new(Model::new(nic));
+            let config = enc28j60::Config {
+                mac: mac.0,
+                ..enc28j60::Config::default()
+            };
+            match driver.init(config, &mut StdDelay) {
+                Ok(rev) => println!(
+                    "enc28j60: revision {rev:#04x}, receive ring {} bytes, link {}",
+                    driver.layout().rx_len(),
+                    if driver.link_up() { "up" } else { "down" }
+                ),
+                Err(e) => {
+                    eprintln!("device: enc28j60 init failed: {e:?}");
+                    return ExitCode::from(1);
+                }
+            }
+            let options = Options {
+                mac: Some(mac),
+                ..options
+            };
+            serve::<C, _>(
+                driver,
+                options,
+                &names,
+                pcap,
+                &stop,
+                |n, d| n.spi_mut().wire_mut().wait(d),
+                report_enc28j60,
+            )
+        }
+    }
+}
+
+/// The SPI traffic and the driver's and chip's counters, at exit.
+fn report_enc28j60(n: &mut Enc28j60<Model<HostNic>>) {
+    let (rx_errors, rx_resets, tx_errors) = (n.rx_errors(), n.rx_resets(), n.tx_errors());
+    let m = n.spi();
+    let (spi, st) = (m.spi(), m.stats());
+    println!(
+        "enc28j60: spi {} transactions {} bytes; rx {} frames tx {} frames; \
+         overflows {} rx errors {rx_errors} rx resets {rx_resets} tx errors {tx_errors}; \
+         errata violations {:?}",
+        spi.transactions,
+        spi.bytes,
+        st.rx_frames,
+        st.tx_frames,
+        st.rx_overflows,
+        m.violations()
+    );
+}
+
+/// Runs the device on `nic`, recording to a pcap if asked; `after` sees
+/// the controller once the loop has stopped.
+fn serve<C: Config, N: Nic>(
+    nic: N,
+    options: Options,
+    names: &Names,
+    pcap: Option<String>,
+    stop: &AtomicBool,
+    wait: impl Fn(&mut N, Duration) -> std::io::Result<bool>,
+    after: impl FnOnce(&mut N),
 ) -> ExitCode
 where
     C::Dns: Lookups,
@@ -444,16 +553,18 @@ where
                     return ExitCode::from(1);
                 }
             };
-            run::<C, _>(&mut nic, options, &names, &stop, |n, d| {
-                n.inner_mut().wait(d)
+            run::<C, _>(&mut nic, options, names, stop, |n, d| {
+                wait(n.inner_mut(), d)
             });
+            after(nic.inner_mut());
             if let Err(e) = nic.flush() {
                 eprintln!("device: pcap flush failed: {e}");
             }
         }
         None => {
             let mut nic = nic;
-            run::<C, _>(&mut nic, options, &names, &stop, |n, d| n.wait(d));
+            run::<C, _>(&mut nic, options, names, stop, wait);
+            after(&mut nic);
         }
     }
     ExitCode::SUCCESS

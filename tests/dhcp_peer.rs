@@ -118,27 +118,7 @@ fn dnsmasq_lease_with_router_dns_ntp_and_the_kernel_reaches_it() {
     let mut ns = Netns::new("dhcpdm");
     let tmp = TempDir::new("dnsmasq");
     let host = ns.host_ip().to_string();
-    let range = format!("{},{},255.255.255.0,2m", ns.addr(100), ns.addr(150));
-    let args = [
-        "--keep-in-foreground".to_owned(),
-        "--conf-file=/dev/null".to_owned(),
-        "--no-resolv".to_owned(),
-        "--no-hosts".to_owned(),
-        "--port=0".to_owned(),
-        "--bind-interfaces".to_owned(),
-        "--interface=tap0".to_owned(),
-        format!("--listen-address={host}"),
-        format!("--dhcp-range={range}"),
-        "--dhcp-authoritative".to_owned(),
-        "--no-ping".to_owned(),
-        format!("--dhcp-option=option:router,{host}"),
-        format!("--dhcp-option=option:dns-server,{host}"),
-        format!("--dhcp-option=option:ntp-server,{host}"),
-        format!("--dhcp-leasefile={}", tmp.path("leases")),
-        format!("--pid-file={}", tmp.path("pid")),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    ns.spawn("dnsmasq", "dnsmasq", &args);
+    harness::peers::start_dnsmasq(&mut ns, &tmp.path("leases"), &tmp.path("pid"));
     wait_for_file(&tmp.path("pid"));
     let started = Instant::now();
     let dev = ns.spawn_device(&[]);

@@ -29,7 +29,7 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 /// The web root the device serves (its files, to compare bodies with).
 fn web(file: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("web").join(file)).unwrap()
+    harness::web_file(file)
 }
 
 /// A scratch directory, removed on drop.
@@ -703,32 +703,7 @@ fn start_chrony(ns: &mut Netns, dir: &Scratch) {
 
 /// dnsmasq handing out 10.A.B.100-150 with router, DNS and NTP options.
 fn start_dnsmasq(ns: &mut Netns, dir: &Scratch) {
-    require_tool("dnsmasq", "dnsmasq-base");
-    let host = ns.host_ip().to_string();
-    let args = [
-        "--keep-in-foreground".to_owned(),
-        "--conf-file=/dev/null".to_owned(),
-        "--no-resolv".to_owned(),
-        "--no-hosts".to_owned(),
-        "--port=0".to_owned(),
-        "--bind-interfaces".to_owned(),
-        "--interface=tap0".to_owned(),
-        format!("--listen-address={host}"),
-        format!(
-            "--dhcp-range={},{},255.255.255.0,2m",
-            ns.addr(100),
-            ns.addr(150)
-        ),
-        "--dhcp-authoritative".to_owned(),
-        "--no-ping".to_owned(),
-        format!("--dhcp-option=option:router,{host}"),
-        format!("--dhcp-option=option:dns-server,{host}"),
-        format!("--dhcp-option=option:ntp-server,{host}"),
-        format!("--dhcp-leasefile={}", dir.path("leases")),
-        format!("--pid-file={}", dir.path("dnsmasq.pid")),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    ns.spawn("dnsmasq", "dnsmasq", &args);
+    harness::peers::start_dnsmasq(ns, &dir.path("leases"), &dir.path("dnsmasq.pid"));
 }
 
 fn chromium(ns: &Netns, dir: &Scratch, args: &[&str]) -> Output {

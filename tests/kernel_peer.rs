@@ -23,40 +23,11 @@ fn ping_every_size_class_with_pattern() {
     require_tool("ping", "iputils-ping");
     let ns = Netns::new("ping");
     let dev = start(&ns);
-    let target = ns.device_ip().to_string();
     // 200 sizes spread over 0..=1472 (the largest without fragmentation),
     // including the edges, each with its own fill pattern.
     let mut sizes: Vec<usize> = (0..200).map(|i| i * 1472 / 199).collect();
     sizes.extend([1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1471]);
-    for (i, size) in sizes.iter().enumerate() {
-        let pattern = format!("{:02x}{:02x}", (i * 7) % 256, (i * 13 + 1) % 256);
-        let out = ns.exec(
-            "ping",
-            &[
-                "-c",
-                "1",
-                "-W",
-                "2",
-                "-s",
-                &size.to_string(),
-                "-p",
-                &pattern,
-                &target,
-            ],
-            SECS(10),
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && text.contains("1 received"),
-            "ping -s {size} lost:\n{text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // iputils compares the echoed data with what it sent.
-        assert!(
-            !text.contains("wrong data"),
-            "ping -s {size} payload corrupted:\n{text}"
-        );
-    }
+    harness::ping_sizes(&ns, &sizes);
     let (status, log) = dev.stop();
     assert_eq!(status, Some(0), "device exit; log:\n{}", log.join("\n"));
     let replies = log

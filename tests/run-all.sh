@@ -90,6 +90,7 @@ examples/firmware/run.sh --build-only
 
 log "footprint (firmware-shaped build, thumbv7em)"
 benches/footprint.sh stack.toml benches/footprint/minimal.toml
+benches/footprint.sh --drivers
 
 log "footprint (the real firmware on mps2-an385, beside smoltcp 0.14)"
 benches/footprint.sh --firmware

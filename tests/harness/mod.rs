@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod peers;
+pub mod tcp;
 
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
@@ -465,4 +466,50 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Pings the device from the namespace's kernel once per payload size in
+/// `sizes` (1472 is the largest without fragmentation), each with its own
+/// fill pattern, and checks each reply came back intact (iputils compares
+/// the echoed data).
+pub fn ping_sizes(ns: &Netns, sizes: &[usize]) {
+    require_tool("ping", "iputils-ping");
+    let target = ns.device_ip().to_string();
+    for (i, size) in sizes.iter().enumerate() {
+        let pattern = format!("{:02x}{:02x}", (i * 7) % 256, (i * 13 + 1) % 256);
+        let out = ns.exec(
+            "ping",
+            &[
+                "-c",
+                "1",
+                "-W",
+                "2",
+                "-s",
+                &size.to_string(),
+                "-p",
+                &pattern,
+                &target,
+            ],
+            Duration::from_secs(10),
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("1 received"),
+            "ping -s {size} lost:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // iputils compares the echoed data with what it sent.
+        assert!(
+            !text.contains("wrong data"),
+            "ping -s {size} payload corrupted:\n{text}"
+        );
+    }
+}
+
+/// A file of the web root the reference device serves (to compare bodies).
+pub fn web_file(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("web")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -221,3 +221,35 @@ pub fn pop3_message<'a>(
     );
     (start, n, end)
 }
+
+/// dnsmasq (DHCP only, `--port=0`) handing out 10.A.B.100-150 for 2 min
+/// with router, DNS and NTP options pointing at the namespace's host
+/// address; its lease file and pid file at `leases` and `pid`.
+pub fn start_dnsmasq(ns: &mut Netns, leases: &str, pid: &str) {
+    require_tool("dnsmasq", "dnsmasq-base");
+    let host = ns.host_ip().to_string();
+    let args = [
+        "--keep-in-foreground".to_owned(),
+        "--conf-file=/dev/null".to_owned(),
+        "--no-resolv".to_owned(),
+        "--no-hosts".to_owned(),
+        "--port=0".to_owned(),
+        "--bind-interfaces".to_owned(),
+        "--interface=tap0".to_owned(),
+        format!("--listen-address={host}"),
+        format!(
+            "--dhcp-range={},{},255.255.255.0,2m",
+            ns.addr(100),
+            ns.addr(150)
+        ),
+        "--dhcp-authoritative".to_owned(),
+        "--no-ping".to_owned(),
+        format!("--dhcp-option=option:router,{host}"),
+        format!("--dhcp-option=option:dns-server,{host}"),
+        format!("--dhcp-option=option:ntp-server,{host}"),
+        format!("--dhcp-leasefile={leases}"),
+        format!("--pid-file={pid}"),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ns.spawn("dnsmasq", "dnsmasq", &args);
+}

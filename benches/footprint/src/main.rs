@@ -14,7 +14,14 @@
 use core::ptr::{read_volatile, write_volatile};
 use cortex_m_rt::entry;
 use emberstack::iface::PayloadSink;
-use emberstack::nic::{Nic, NicError, TxMode};
+use emberstack::nic::Nic;
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
+use emberstack::nic::NicError;
+#[cfg(any(
+    feature = "baseline",
+    not(any(feature = "lan9118", feature = "enc28j60"))
+))]
+use emberstack::nic::TxMode;
 use emberstack::tcp::TcpHandle;
 use emberstack::udp::{UdpDatagram, UdpHandle};
 use emberstack::{App, Instant};
@@ -37,24 +44,34 @@ static mut EMBERSTACK_STATE: core::mem::MaybeUninit<config::Stack> =
 // A fake controller at the LAN9118's base address. Offsets:
 const BASE: usize = 0x4020_0000;
 /// Length of the oldest received frame without FCS; 0 when none.
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 const RX_LEN: usize = 0x00;
 /// Read pointer into the current frame (addressable receive memory).
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 const RX_PTR: usize = 0x04;
 /// Next four bytes at the read pointer; the pointer advances by four.
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 const RX_DATA: usize = 0x08;
 /// Writing frees the current frame.
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 const RX_DUMP: usize = 0x0C;
 /// Free transmit space in bytes.
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 const TX_FREE: usize = 0x10;
 /// Writing a length starts a frame; writing 0 abandons it.
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 const TX_CMD: usize = 0x14;
 /// Appends four bytes to the frame.
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 const TX_DATA: usize = 0x18;
 /// Rewrite pointer (Rewrite mode).
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 const TX_PTR: usize = 0x1C;
 /// Writes one byte at the rewrite pointer and advances it.
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 const TX_BYTE: usize = 0x20;
 /// Writing sends the frame; reading gives its status (non-zero = error).
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 const TX_SEND: usize = 0x24;
 /// A hardware random number.
 const RNG: usize = 0x28;
@@ -68,13 +85,145 @@ fn reg_read(offset: usize) -> u32 {
 }
 
 #[inline(always)]
+#[cfg_attr(any(feature = "lan9118", feature = "enc28j60"), allow(dead_code))]
 fn reg_write(offset: usize, value: u32) {
     // SAFETY: as above.
     unsafe { write_volatile((BASE + offset) as *mut u32, value) }
 }
 
+/// The NIC the build measures: the fake MMIO NIC below (a local of
+/// `main`), or with the `lan9118` / `enc28j60` feature the real driver (in
+/// a static, so its RAM shows in `.bss` under the symbol `NIC_DRIVER`).
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
+#[cfg_attr(not(feature = "baseline"), allow(dead_code))]
+type TheNic = MmioNic;
+#[cfg(feature = "lan9118")]
+type TheNic = emberstack::nic::lan9118::Lan9118;
+#[cfg(feature = "enc28j60")]
+type TheNic = emberstack::nic::enc28j60::Enc28j60<spi::Port>;
+
+/// The LAN9118 at its MPS2 address, brought up with a MAC address.
+#[cfg(feature = "lan9118")]
+fn nic() -> &'static mut TheNic {
+    use emberstack::nic::lan9118::{Lan9118, Mmio};
+    #[no_mangle]
+    static mut NIC_DRIVER: Lan9118 = Lan9118::new(
+        // SAFETY: the LAN9118's register block on MPS2 boards; only the
+        // driver touches it.
+        unsafe { Mmio::new(BASE) },
+    );
+    let p = &raw mut NIC_DRIVER;
+    // SAFETY: called once, from `main`: the only reference to the static.
+    let nic = unsafe { &mut *p };
+    let _ = nic.init(Some([2, 0, 0, 0, 0, 2]));
+    nic
+}
+
+/// The ENC28J60 on an SPI port, brought up with a MAC address.
+#[cfg(feature = "enc28j60")]
+fn nic() -> &'static mut TheNic {
+    use emberstack::nic::enc28j60::{Config, Enc28j60};
+    #[no_mangle]
+    static mut NIC_DRIVER: Enc28j60<spi::Port> = Enc28j60::new(spi::Port);
+    let p = &raw mut NIC_DRIVER;
+    // SAFETY: called once, from `main`: the only reference to the static.
+    let nic = unsafe { &mut *p };
+    let config = Config {
+        mac: [2, 0, 0, 0, 0, 2],
+        ..Config::default()
+    };
+    let _ = nic.init(config, &mut spi::Delay);
+    nic
+}
+
+/// A minimal SPI master for the ENC28J60 build, shaped like an STM32F4's
+/// SPI1 (data register, status flags TXE/RXNE) with chip select on a GPIO
+/// set/reset register; every wait is bounded.
+#[cfg(feature = "enc28j60")]
+mod spi {
+    use core::convert::Infallible;
+    use core::ptr::{read_volatile, write_volatile};
+    use embedded_hal::spi::{ErrorType, Operation, SpiDevice};
+
+    const SPI_SR: usize = 0x4001_3008;
+    const SPI_DR: usize = 0x4001_300C;
+    const GPIO_BSRR: usize = 0x4002_0018;
+    const CS_PIN: u32 = 4;
+    const TXE: u32 = 1 << 1;
+    const RXNE: u32 = 1 << 0;
+
+    fn wait(flag: u32) {
+        for _ in 0..1000 {
+            // SAFETY: a device register address; the binary is only measured.
+            if unsafe { read_volatile(SPI_SR as *const u32) } & flag != 0 {
+                return;
+            }
+        }
+    }
+
+    fn exchange(out: u8) -> u8 {
+        wait(TXE);
+        // SAFETY: as above.
+        unsafe { write_volatile(SPI_DR as *mut u32, u32::from(out)) };
+        wait(RXNE);
+        // SAFETY: as above.
+        unsafe { read_volatile(SPI_DR as *const u32) as u8 }
+    }
+
+    fn select(on: bool) {
+        let bit = if on { 1 << (CS_PIN + 16) } else { 1 << CS_PIN };
+        // SAFETY: as above.
+        unsafe { write_volatile(GPIO_BSRR as *mut u32, bit) };
+    }
+
+    /// The SPI port with the chip's select line.
+    pub struct Port;
+
+    impl ErrorType for Port {
+        type Error = Infallible;
+    }
+
+    impl SpiDevice for Port {
+        #[inline(never)]
+        fn transaction(&mut self, ops: &mut [Operation<'_, u8>]) -> Result<(), Infallible> {
+            select(true);
+            for op in ops {
+                match op {
+                    Operation::Read(buf) => buf.iter_mut().for_each(|b| *b = exchange(0)),
+                    Operation::Write(buf) => buf.iter().for_each(|&b| {
+                        exchange(b);
+                    }),
+                    Operation::Transfer(r, w) => {
+                        for i in 0..r.len().max(w.len()) {
+                            let got = exchange(w.get(i).copied().unwrap_or(0));
+                            if let Some(x) = r.get_mut(i) {
+                                *x = got;
+                            }
+                        }
+                    }
+                    Operation::TransferInPlace(buf) => {
+                        buf.iter_mut().for_each(|b| *b = exchange(*b))
+                    }
+                    Operation::DelayNs(ns) => cortex_m::asm::delay(*ns / 6),
+                }
+            }
+            select(false);
+            Ok(())
+        }
+    }
+
+    /// Busy-wait delays at 168 MHz.
+    pub struct Delay;
+    impl embedded_hal::delay::DelayNs for Delay {
+        fn delay_ns(&mut self, ns: u32) {
+            cortex_m::asm::delay(ns / 6);
+        }
+    }
+}
+
 /// The minimal NIC: receive memory addressed by a pointer register, a
 /// transmit port taking words.
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 struct MmioNic {
     rx_len: usize,
     rx_pos: usize,
@@ -82,6 +231,7 @@ struct MmioNic {
     tx_bytes: u32,
 }
 
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 impl MmioNic {
     const fn new() -> Self {
         MmioNic {
@@ -93,6 +243,7 @@ impl MmioNic {
     }
 }
 
+#[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
 impl Nic for MmioNic {
     #[cfg(not(feature = "tx-rewrite"))]
     const TX_MODE: TxMode = TxMode::LengthFirst;
@@ -404,12 +555,17 @@ fn main() -> ! {
         mail: mail::Mail::new(),
     };
     let _ = stack.tcp_listen(PAGE_PORT);
-    let mut nic = MmioNic::new();
+    #[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
+    let mut local = MmioNic::new();
+    #[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
+    let nic = &mut local;
+    #[cfg(any(feature = "lan9118", feature = "enc28j60"))]
+    let nic = nic();
     loop {
         let now = now();
-        let busy = stack.poll(now, &mut nic, &mut app);
+        let busy = stack.poll(now, nic, &mut app);
         #[cfg(feature = "mail")]
-        app.mail.poll(stack, &mut nic, now);
+        app.mail.poll(stack, nic, now);
         if !busy && stack.poll_at(now).is_none_or(|t| t > now) {
             // A device sleeps until the NIC interrupt or its timer.
             cortex_m::asm::wfi();
@@ -423,7 +579,12 @@ fn main() -> ! {
 #[entry]
 fn main() -> ! {
     let mut app = FwApp { echo: None };
-    let mut nic = MmioNic::new();
+    #[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
+    let mut local = MmioNic::new();
+    #[cfg(not(any(feature = "lan9118", feature = "enc28j60")))]
+    let nic = &mut local;
+    #[cfg(any(feature = "lan9118", feature = "enc28j60"))]
+    let nic = nic();
     let mut buf = [0u8; 16];
     loop {
         let now = now();
@@ -432,7 +593,7 @@ fn main() -> ! {
             nic.rx_seek(n);
             if nic.tx_ready(len) && nic.tx_begin(len).is_ok() {
                 nic.tx_write(&buf[..n]);
-                if MmioNic::TX_MODE == TxMode::Rewrite {
+                if <TheNic as Nic>::TX_MODE == TxMode::Rewrite {
                     nic.tx_rewrite(0, &buf[..2]);
                 }
                 if nic.tx_send().is_err() {

@@ -72,6 +72,10 @@ pub struct SpiStats {
     pub transactions: u64,
     /// Bytes clocked, both directions counted once.
     pub bytes: u64,
+    /// Of those, buffer bytes read by RBM (after the opcode).
+    pub buffer_read: u64,
+    /// Of those, buffer bytes written by WBM (after the opcode).
+    pub buffer_written: u64,
 }
 
 /// What happened to frames in the model.
@@ -101,8 +105,6 @@ pub struct Violations {
     /// BFS/BFC on a MAC/MII register (the instruction only works on ETH
     /// registers).
     pub bit_op_on_mac: u64,
-    /// The buffer written while the chip was transmitting from it.
-    pub tx_area_write_in_flight: u64,
 }
 
 /// The decoding state of one chip-select assertion.
@@ -355,6 +357,7 @@ impl<W: Nic> Model<W> {
         cmd.n = cmd.n.saturating_add(1);
         match op {
             opcode::RBM => {
+                self.spi.buffer_read = self.spi.buffer_read.wrapping_add(1);
                 let a = self.get16(reg::ERDPTL, reg::ERDPTH);
                 let v = self.mem_get(a);
                 if self.get(reg::ECON2) & ECON2_AUTOINC != 0 {
@@ -368,6 +371,7 @@ impl<W: Nic> Model<W> {
                 v
             }
             opcode::WBM => {
+                self.spi.buffer_written = self.spi.buffer_written.wrapping_add(1);
                 let a = self.get16(reg::EWRPTL, reg::EWRPTH);
                 self.mem_set(a, mosi);
                 if self.get(reg::ECON2) & ECON2_AUTOINC != 0 {
