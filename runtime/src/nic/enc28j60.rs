@@ -69,6 +69,7 @@
 //! ([`Enc28j60::rx_errors`]). Every wait on the chip is bounded.
 
 use embedded_hal::delay::DelayNs;
+use embedded_hal::digital::OutputPin;
 use embedded_hal::spi::{Operation, SpiDevice};
 
 use super::{Nic, NicError, TxMode, MAX_FRAME_LEN};
@@ -436,6 +437,18 @@ impl<S: SpiDevice> Enc28j60<S> {
             tx_errors: 0,
             spi_errors: 0,
         }
+    }
+
+    /// Pulses the chip's RESET pin (low for 1 µs, datasheet: at least
+    /// 400 ns) and waits 1 ms for its clock (errata 2), for boards that
+    /// wire the pin; call before [`init`](Self::init), which resets the
+    /// chip again by command. Boards without the pin need only `init`.
+    pub fn reset_pin<P: OutputPin>(pin: &mut P, delay: &mut impl DelayNs) -> Result<(), P::Error> {
+        pin.set_low()?;
+        delay.delay_us(1);
+        pin.set_high()?;
+        delay.delay_ms(1);
+        Ok(())
     }
 
     /// Resets the chip (System Reset Command) and sets it up as the
@@ -1077,6 +1090,34 @@ mod tests {
         let got = n.rx_read(&mut all);
         all.truncate(got);
         all
+    }
+
+    #[test]
+    fn the_driver_holds_no_frame_bytes() {
+        // Pointers and counters only: less than the smallest frame on the
+        // wire (64 bytes with FCS). A staging buffer would not fit.
+        assert!(core::mem::size_of::<Enc28j60<()>>() < 64);
+    }
+
+    #[test]
+    fn reset_pin_pulses_low_then_high() {
+        struct Pin(Vec<bool>);
+        impl embedded_hal::digital::ErrorType for Pin {
+            type Error = core::convert::Infallible;
+        }
+        impl OutputPin for Pin {
+            fn set_low(&mut self) -> Result<(), Self::Error> {
+                self.0.push(false);
+                Ok(())
+            }
+            fn set_high(&mut self) -> Result<(), Self::Error> {
+                self.0.push(true);
+                Ok(())
+            }
+        }
+        let mut pin = Pin(Vec::new());
+        Enc28j60::<Model<QueueWire>>::reset_pin(&mut pin, &mut NoDelay).unwrap();
+        assert_eq!(pin.0, [false, true]);
     }
 
     #[test]
