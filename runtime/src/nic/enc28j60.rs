@@ -209,6 +209,8 @@ pub mod bits {
     pub const ECON1_BSEL: u8 = 0b11;
     pub const ECON2_AUTOINC: u8 = 1 << 7;
     pub const ECON2_PKTDEC: u8 = 1 << 6;
+    pub const EIE_INTIE: u8 = 1 << 7;
+    pub const EIE_PKTIE: u8 = 1 << 6;
     pub const EIR_PKTIF: u8 = 1 << 6;
     pub const EIR_DMAIF: u8 = 1 << 5;
     pub const EIR_LINKIF: u8 = 1 << 4;
@@ -591,6 +593,25 @@ impl<S: SpiDevice> Enc28j60<S> {
             }
         }
         Err(InitError::MiiTimeout)
+    }
+
+    /// Drives the chip's INT pin (active low) while received frames wait
+    /// (`EIE.PKTIE | INTIE`), so a main loop can sleep until one arrives.
+    /// `PKTIF` is a reliable interrupt source even though reading it is not
+    /// (errata 6): check [`rx_waiting`](Self::rx_waiting) after waking.
+    pub fn enable_rx_interrupt(&mut self) {
+        let r = self.bfs(reg::EIE, EIE_INTIE | EIE_PKTIE);
+        self.count_spi(r);
+    }
+
+    /// True when a received frame is current or waits in the ring
+    /// (`EPKTCNT`, errata 6).
+    pub fn rx_waiting(&mut self) -> bool {
+        if self.rx.is_some() || self.waiting > 0 {
+            return true;
+        }
+        let r = self.read(reg::EPKTCNT);
+        self.count_spi(r).is_some_and(|n| n > 0)
     }
 
     /// Received frames dropped because the chip flagged them (CRC, length)
@@ -1090,6 +1111,22 @@ mod tests {
         let got = n.rx_read(&mut all);
         all.truncate(got);
         all
+    }
+
+    #[test]
+    fn the_interrupt_pin_follows_waiting_frames() {
+        let mut n = nic();
+        assert!(!n.spi().int_asserted(), "interrupts off after init");
+        n.enable_rx_interrupt();
+        assert!(!n.rx_waiting());
+        assert!(!n.spi().int_asserted());
+        assert!(n.spi_mut().receive(&frame(100, 1)));
+        assert!(n.spi().int_asserted(), "a frame waits");
+        assert!(n.rx_waiting());
+        assert_eq!(n.rx_pending(), Some(100));
+        n.rx_dump();
+        assert!(!n.spi().int_asserted(), "released once the ring is empty");
+        assert!(!n.rx_waiting());
     }
 
     #[test]

@@ -34,7 +34,8 @@
 //! does. Transmission completes at once.
 //!
 //! Not modelled: the DMA and checksum engine, the hash-table and pattern
-//! filters, flow control, interrupts pins, power save, timing. Two errata
+//! filters, flow control, power save, timing (the INT pin is reported by
+//! [`Model::int_asserted`] from `EIE`/`EIR`). Two errata
 //! are *checked* rather than reproduced: [`Model::violations`] counts
 //! writes of an even `ERXRDPT` (errata 14) and a receive ring not starting
 //! at 0000h (errata 5), so tests can assert a driver avoids them.
@@ -214,6 +215,13 @@ impl<W: Nic> Model<W> {
     /// status vector's late-collision bit, nothing on the wire.
     pub fn inject_late_collisions(&mut self, n: u32) {
         self.late_collisions = n;
+    }
+
+    /// Whether the INT pin is driven (low): `EIE.INTIE` set and a flag of
+    /// `EIR` enabled in `EIE` (§12).
+    pub fn int_asserted(&self) -> bool {
+        let eie = self.get(reg::EIE);
+        eie & EIE_INTIE != 0 && self.get(reg::EIR) & eie & !EIE_INTIE != 0
     }
 
     /// `EPKTCNT`: frames waiting in the ring.
