@@ -4,9 +4,10 @@
 //! pipelining, clients that hold sockets), ApacheBench (1000 keep-alive
 //! requests), headless Chromium (live values, a form round trip, a
 //! screenshot, with the address from dnsmasq and the time from chrony),
-//! 10 parallel clients against 3 sockets, and responses that stay
-//! consistent while 10 % of frames are lost and every handler call returns
-//! a new value.
+//! 10 parallel clients against 3 sockets, responses that stay consistent
+//! while 10 % of frames are lost and every handler call returns a new
+//! value, and the small configuration's stalls counted by the client's
+//! kernel (SYN retransmissions, delayed ACKs) under ApacheBench.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
