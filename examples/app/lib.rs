@@ -608,6 +608,7 @@ where
                     .log
                     .line(format_args!("tcp: retransmit {h} from {offset}")),
                 TcpEvent::Reset => self.log.line(format_args!("tcp: reset {h}")),
+                TcpEvent::Reclaimed => self.log.line(format_args!("tcp: reclaimed {h}")),
                 TcpEvent::TimedOut => self.log.line(format_args!("tcp: timed out {h}")),
                 TcpEvent::RegenerationMismatch { offset } => self
                     .log
@@ -648,6 +649,10 @@ where
             }
             (TcpEvent::Closed, _) => log.line(format_args!("tcp: closed {h}")),
             (TcpEvent::Reset, _) => log.line(format_args!("tcp: reset {h}")),
+            (TcpEvent::Reclaimed, _) => log.line(format_args!("tcp: reclaimed {h}")),
+            // The services here stream until their client closes; an idle
+            // one is reclaimed after `[tcp] reclaim_idle_ms` instead.
+            (TcpEvent::Contended, _) => {}
             (TcpEvent::TimedOut, _) => log.line(format_args!("tcp: timed out {h}")),
             (TcpEvent::RegenerationMismatch { offset }, _) => {
                 log.line(format_args!("tcp: regeneration mismatch {h} at {offset}"))
@@ -657,6 +662,7 @@ where
             event,
             TcpEvent::Closed
                 | TcpEvent::Reset
+                | TcpEvent::Reclaimed
                 | TcpEvent::TimedOut
                 | TcpEvent::RegenerationMismatch { .. }
         ) {

@@ -419,13 +419,15 @@ impl Link {
                 self.acked = offset;
                 false
             }
-            TcpEvent::Retransmit { .. } => false,
+            // A client socket: never contended.
+            TcpEvent::Retransmit { .. } | TcpEvent::Contended => false,
             TcpEvent::PeerClosed => {
                 self.peer_closed = true;
                 false
             }
             TcpEvent::Closed
             | TcpEvent::Reset
+            | TcpEvent::Reclaimed
             | TcpEvent::TimedOut
             | TcpEvent::RegenerationMismatch { .. } => {
                 self.socket = None;

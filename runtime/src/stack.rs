@@ -286,7 +286,12 @@ impl<C: Config> Stack<C> {
         if self.iface.announce && self.iface.ipv4.is_some() {
             return Some(now);
         }
-        let tcp = tcp::output::poll_at(self.tcp.sockets.slots(), &C::TCP, now);
+        let tcp = tcp::output::poll_at(
+            self.tcp.sockets.slots(),
+            self.tcp.shared.pending,
+            &C::TCP,
+            now,
+        );
         crate::service::earliest(tcp, self.services.poll_at()).map(|t| t.max(now))
     }
 

@@ -707,11 +707,12 @@ fn close_waits_for_the_owner_to_finish_producing() {
         seq = iss.plus(1461),
         data = &pattern(1460, 540)
     ));
-    // Window 1: the owner is asked again (and the FIN sent) after the ACK.
-    s.expect_nothing();
-    assert_eq!(s.state(h), TcpState::Established);
-    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(2001)));
+    // The FIN needs no window: it follows the last data at once, so the
+    // end of a stream never waits for a delayed ACK.
     s.expect(seg!(FIN | ACK, seq = iss.plus(2001)));
+    s.expect_nothing();
+    assert_eq!(s.state(h), TcpState::FinWait1);
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(2001)));
     assert_eq!(s.state(h), TcpState::FinWait1);
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(2002)));
     assert_eq!(s.state(h), TcpState::FinWait2);
@@ -1170,19 +1171,167 @@ fn syn_to_a_busy_port_is_ignored_by_default() {
     let a = s.listen(PORT);
     let b = s.listen(PORT);
     s.accept(a, IRS, 8192);
+    s.advance(10);
     s.peer_port = PEER_PORT + 1;
     s.accept(b, IRS, 8192);
     s.peer_port = PEER_PORT + 2;
     s.send(seg!(SYN, seq = 3000, mss = 1460));
     s.expect_nothing();
     assert_eq!(s.dropped(DropReason::TcpNoSocket), 1);
-    // When a socket is free again, the peer's SYN retry is served.
+    // The quietest connection's owner hears that a client waits.
+    assert_eq!(s.events(a), [TcpEvent::Contended]);
+    assert_eq!(s.events(b), []);
+    // The peer's SYN retry is the same client: no second notice.
+    s.send(seg!(SYN, seq = 3000, mss = 1460));
+    s.expect_nothing();
+    assert_eq!(s.events(a), []);
+    // The moment a socket is free again, the remembered SYN is answered.
     s.peer_port = PEER_PORT;
     s.send(seg!(RST, seq = IRS.plus(1)));
+    let sa = s.expect(seg!(
+        SYN | ACK,
+        ack = 3001,
+        dport = PEER_PORT + 2,
+        mss = 1460
+    ));
+    assert_eq!(s.state(a), TcpState::SynReceived);
+    // Its SYN retry, crossing the SYN-ACK, draws the SYN-ACK again.
+    s.peer_port = PEER_PORT + 2;
+    s.send(seg!(SYN, seq = 3000, mss = 1460));
+    s.expect(seg!(SYN | ACK, seq = sa.seq, ack = 3001));
+    s.send(seg!(ACK, seq = 3001, ack = sa.seq.plus(1)));
+    assert_eq!(s.state(a), TcpState::Established);
+}
+
+#[test]
+fn a_remembered_syn_is_forgotten_when_its_peer_stops_retrying() {
+    let mut s = Script::<Std>::new();
+    let a = s.listen(PORT);
+    s.accept(a, IRS, 8192);
+    s.peer_port = PEER_PORT + 2;
+    s.send(seg!(SYN, seq = 3000, mss = 1460));
+    s.expect_nothing();
+    s.advance(3_000);
+    s.peer_port = PEER_PORT;
+    s.send(seg!(RST, seq = IRS.plus(1)));
+    s.expect_nothing();
     assert_eq!(s.state(a), TcpState::Listen);
+}
+
+#[test]
+fn a_syn_to_a_busy_port_ends_the_oldest_time_wait() {
+    let mut s = Script::<Std>::new();
+    let a = s.listen(PORT);
+    let b = s.listen(PORT);
+    // Two connections we close first: both end in TIME-WAIT.
+    for (h, port) in [(a, PEER_PORT), (b, PEER_PORT + 1)] {
+        s.peer_port = port;
+        let iss = s.accept(h, IRS, 8192);
+        s.close(h);
+        s.expect(seg!(FIN | ACK, seq = iss.plus(1)));
+        s.send(seg!(FIN | ACK, seq = IRS.plus(1), ack = iss.plus(2)));
+        s.expect(seg!(ACK, ack = IRS.plus(2)));
+        assert_eq!(s.state(h), TcpState::TimeWait);
+        s.advance(10);
+    }
+    s.events(a);
+    s.events(b);
+    // A new client takes the older one at once: no SYN retry needed.
     s.peer_port = PEER_PORT + 2;
     s.send(seg!(SYN, seq = 3000, mss = 1460));
     s.expect(seg!(SYN | ACK, ack = 3001, dport = PEER_PORT + 2));
+    assert_eq!(s.state(a), TcpState::SynReceived);
+    assert_eq!(s.state(b), TcpState::TimeWait);
+    assert_eq!(s.events(a), [TcpEvent::Closed]);
+    assert_eq!(s.dropped(DropReason::TcpNoSocket), 0);
+}
+
+#[test]
+fn a_syn_from_the_same_client_ends_time_wait_when_it_is_newer() {
+    let mut s = Script::<Std>::new();
+    let a = s.listen(PORT);
+    let iss = s.accept(a, IRS, 8192);
+    s.close(a);
+    s.expect(seg!(FIN | ACK, seq = iss.plus(1)));
+    s.send(seg!(FIN | ACK, seq = IRS.plus(1), ack = iss.plus(2)));
+    s.expect(seg!(ACK, ack = IRS.plus(2)));
+    assert_eq!(s.state(a), TcpState::TimeWait);
+    s.events(a);
+    // An old SYN (not beyond the connection's sequence space): challenge.
+    s.send(seg!(SYN, seq = IRS, mss = 1460));
+    s.expect(seg!(ACK, ack = IRS.plus(2)));
+    assert_eq!(s.state(a), TcpState::TimeWait);
+    // A new incarnation (RFC 1122 §4.2.2.13): accepted at once.
+    s.send(seg!(SYN, seq = IRS.plus(100_000), mss = 1460));
+    s.expect(seg!(SYN | ACK, ack = IRS.plus(100_001)));
+    assert_eq!(s.state(a), TcpState::SynReceived);
+    assert_eq!(s.events(a), [TcpEvent::Closed]);
+}
+
+#[test]
+fn spoofed_syns_never_hold_a_port() {
+    let mut s = Script::<Std>::new();
+    let a = s.listen(PORT);
+    let b = s.listen(PORT);
+    // A flood of SYNs from addresses that never answer: the first two take
+    // the sockets; a half-open socket is not taken from its client before
+    // `rto_min_ms` (a real client answers within a round trip).
+    for k in 0..50u16 {
+        s.peer_port = 20_000 + k;
+        s.send(seg!(SYN, seq = 7000 + u32::from(k), mss = 1460));
+        if k < 2 {
+            s.expect(seg!(SYN | ACK, dport = 20_000 + k));
+        } else {
+            s.expect_nothing();
+        }
+        s.advance(1);
+    }
+    assert_eq!(s.state(a), TcpState::SynReceived);
+    assert_eq!(s.state(b), TcpState::SynReceived);
+    // A real client's SYN is answered once the oldest half-open socket has
+    // waited `rto_min_ms` for its ACK, and its handshake completes.
+    s.peer_port = PEER_PORT;
+    s.send(seg!(SYN, seq = IRS, mss = 1460));
+    let sa = s.wait(seg!(SYN | ACK, ack = IRS.plus(1), dport = PEER_PORT), 250);
+    assert!(sa.at <= 1 + 200 + 1, "answered at {} ms", sa.at);
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = sa.seq.plus(1)));
+    assert!([s.state(a), s.state(b)].contains(&TcpState::Established));
+}
+
+#[test]
+fn half_open_connections_give_up_after_three_syn_ack_resends() {
+    let mut s = Script::<Std>::new();
+    let a = s.listen(PORT);
+    s.send(seg!(SYN, seq = 7000, mss = 1460));
+    let first = s.expect(seg!(SYN | ACK, ack = 7001));
+    let mut at = first.at;
+    for backoff in [2_000, 4_000, 8_000] {
+        let again = s.wait(seg!(SYN | ACK, ack = 7001), 20_000);
+        assert_eq!(again.at - at, backoff / 2, "RTO doubles from 1 s");
+        at = again.at;
+    }
+    s.advance(8_000);
+    s.expect_nothing();
+    assert_eq!(s.state(a), TcpState::Listen);
+}
+
+#[test]
+fn an_idle_connection_is_reclaimed_for_a_new_client() {
+    let mut s = Script::<Std>::new();
+    let a = s.listen(PORT);
+    s.accept(a, IRS, 8192);
+    s.advance(5_000);
+    // Idle 5 s: not yet; the SYN is remembered.
+    s.peer_port = PEER_PORT + 1;
+    s.send(seg!(SYN, seq = 3000, mss = 1460));
+    s.expect_nothing();
+    assert_eq!(s.events(a), [TcpEvent::Contended]);
+    // Idle 10 s (`reclaim_idle_ms`): the retry takes its socket.
+    s.advance(5_000);
+    s.send(seg!(SYN, seq = 3000, mss = 1460));
+    s.expect(seg!(RST | ACK, dport = PEER_PORT, ack = IRS.plus(1)));
+    s.expect(seg!(SYN | ACK, ack = 3001, dport = PEER_PORT + 1));
+    assert_eq!(s.events(a), [TcpEvent::Reclaimed]);
 }
 
 #[test]
@@ -1390,4 +1539,107 @@ fn inconsistent_producer_on_a_length_first_nic_never_reaches_the_wire() {
     s.expect(seg!(RST | ACK, seq = iss.plus(1), ack = IRS.plus(1)));
     s.expect_nothing();
     assert_eq!(s.events(h), [TcpEvent::RegenerationMismatch { offset: 0 }]);
+}
+
+#[test]
+fn split_sends_a_stream_that_fits_one_segment_whole() {
+    let mut s = Script::<Split>::new();
+    let (h, iss) = open(&mut s);
+    s.sock(h).source = Source::Pattern(1460);
+    s.expect(seg!(PSH | ACK, seq = iss.plus(1), data = &pattern(0, 1460)));
+    s.expect_nothing();
+    // One byte more than a segment: two halves, then the rest.
+    let (h2, iss2) = {
+        s.peer_port = PEER_PORT + 1;
+        open(&mut s)
+    };
+    s.sock(h2).source = Source::Pattern(1461);
+    s.expect(seg!(PSH | ACK, seq = iss2.plus(1), len = 730));
+    s.expect(seg!(PSH | ACK, seq = iss2.plus(731), len = 730));
+    s.expect_nothing();
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss2.plus(1461)));
+    s.expect(seg!(PSH | ACK, seq = iss2.plus(1461), len = 1));
+}
+
+// ---------------------------------------------------- hostile input (RFC 5961)
+
+#[test]
+fn a_tiny_mss_option_is_raised_to_536() {
+    let mut s = Script::<Std>::new();
+    let h = s.listen(PORT);
+    s.send(seg!(SYN, seq = IRS, win = 8192, mss = 1));
+    let sa = s.expect(seg!(SYN | ACK, ack = IRS.plus(1)));
+    s.send(seg!(
+        ACK,
+        seq = IRS.plus(1),
+        ack = sa.seq.plus(1),
+        win = 8192
+    ));
+    s.sock(h).source = Source::Pattern(600);
+    s.expect(seg!(PSH | ACK, seq = sa.seq.plus(1), len = 536));
+}
+
+#[test]
+fn an_ack_below_the_largest_window_is_challenged_and_ignored() {
+    let mut s = Script::<Std>::new();
+    let (h, iss) = open(&mut s);
+    s.sock(h).source = Source::Pattern(100);
+    s.expect(seg!(PSH | ACK, seq = iss.plus(1), len = 100));
+    // SND.UNA - 65536: older than any window could explain (RFC 5961 §5.2).
+    s.send(seg!(
+        PSH | ACK,
+        seq = IRS.plus(1),
+        ack = iss.plus(1).wrapping_sub(65_536),
+        data = b"forged"
+    ));
+    s.expect(seg!(ACK, seq = iss.plus(101), ack = IRS.plus(1)));
+    assert!(s.received(h).is_empty(), "data of a forged segment taken");
+    assert_eq!(s.dropped(DropReason::TcpOutOfWindow), 1);
+}
+
+#[test]
+fn a_connect_to_a_silent_host_sleeps_between_arp_tries_and_times_out() {
+    let mut s = Script::<ShortRto>::new();
+    let h = s.connect(7);
+    s.expect_arp_request(PEER_IP);
+    // Waiting for ARP, the stack sleeps until the retransmission timer.
+    let t = s.instant();
+    let at = s.stack.poll_at(t).expect("a timer");
+    assert!(at.millis() >= s.now + 200, "poll_at {at:?} at {} ms", s.now);
+    let mut arps = 1;
+    for _ in 0..20 {
+        s.advance(1_000);
+        arps += s
+            .drain_heard()
+            .iter()
+            .filter(|h| matches!(h, Heard::ArpRequest { .. }))
+            .count();
+        if s.state(h) == TcpState::Closed {
+            break;
+        }
+    }
+    assert_eq!(s.state(h), TcpState::Closed);
+    assert_eq!(s.events(h), [TcpEvent::TimedOut]);
+    // ARP asks at most once a second (and polls came every second here).
+    assert!((3..=16).contains(&arps), "{arps} ARP requests in 15 s");
+}
+
+#[test]
+fn a_remembered_syn_takes_a_socket_entering_time_wait_after_its_last_ack() {
+    let mut s = Script::<Std>::new();
+    let a = s.listen(PORT);
+    let iss = s.accept(a, IRS, 8192);
+    s.peer_port = PEER_PORT + 1;
+    s.send(seg!(SYN, seq = 3000, mss = 1460));
+    s.expect_nothing();
+    assert_eq!(s.events(a), [TcpEvent::Contended]);
+    // The owner closes; the peer's FIN crosses ours.
+    s.close(a);
+    s.peer_port = PEER_PORT;
+    s.expect(seg!(FIN | ACK, seq = iss.plus(1)));
+    s.send(seg!(FIN | ACK, seq = IRS.plus(1), ack = iss.plus(2)));
+    // Its last ACK goes out, then the waiting client's SYN-ACK at once.
+    s.expect(seg!(ACK, ack = IRS.plus(2), dport = PEER_PORT));
+    s.expect(seg!(SYN | ACK, ack = 3001, dport = PEER_PORT + 1));
+    assert_eq!(s.state(a), TcpState::SynReceived);
 }

@@ -235,8 +235,8 @@ pub struct SmtpSection {
     pub mx: bool,
     /// `helo`: the EHLO/HELO name (default: our address as a literal).
     pub helo: Option<String>,
-    /// Text-encoder snapshots: segments in flight (`[tcp] window`, twice
-    /// with `split`) plus two.
+    /// Text-encoder snapshots: segments in flight (`[tcp] window`, one
+    /// more with `split` at window 1) plus two.
     pub snapshots: usize,
     mx_span: Option<Span>,
 }
@@ -270,8 +270,7 @@ impl SmtpSection {
         tcp: &TcpSection,
         diags: &mut Diagnostics<'_>,
     ) {
-        let per = usize::from(tcp.window).saturating_mul(if tcp.split { 2 } else { 1 });
-        self.snapshots = per.saturating_add(2);
+        self.snapshots = tcp.segments_per_socket().saturating_add(2);
         let mx = self
             .mx_span
             .clone()

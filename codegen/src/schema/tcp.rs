@@ -33,10 +33,13 @@ pub struct TcpSection {
     pub idle_timeout_ms: u32,
     /// `keepalive_ms` (0 = off, default 0).
     pub keepalive_ms: u32,
-    /// `split` (default false): the delayed-ACK mitigation.
+    /// `split` (default true): the delayed-ACK mitigation at window 1.
     pub split: bool,
     /// `when_full` (`"ignore"` default, or `"reset"`).
     pub reset_when_full: bool,
+    /// `reclaim_idle_ms` (0 = never, default 10000): a server connection
+    /// idle this long may be reset for a new client of a busy port.
+    pub reclaim_idle_ms: u32,
 }
 
 impl Default for TcpSection {
@@ -53,8 +56,9 @@ impl Default for TcpSection {
             time_wait_ms: 2_000,
             idle_timeout_ms: 0,
             keepalive_ms: 0,
-            split: false,
+            split: true,
             reset_when_full: false,
+            reclaim_idle_ms: 10_000,
         }
     }
 }
@@ -67,6 +71,15 @@ impl TcpSection {
         } else {
             0
         }
+    }
+}
+
+impl TcpSection {
+    /// In-flight segment records per socket, as
+    /// `emberstack::tcp::TcpConfig::segments_per_socket` counts them: one
+    /// per window slot, one more with `split` at window 1.
+    pub fn segments_per_socket(&self) -> usize {
+        usize::from(self.window) + usize::from(self.split && self.window == 1)
     }
 }
 
@@ -96,8 +109,9 @@ impl Section for TcpSection {
             time_wait_ms: int(r, "time_wait_ms", 0, 240_000, d.time_wait_ms),
             idle_timeout_ms: int(r, "idle_timeout_ms", 0, 86_400_000, 0),
             keepalive_ms: int(r, "keepalive_ms", 0, 86_400_000, 0),
-            split: r.bool("split").or(false),
+            split: r.bool("split").or(d.split),
             reset_when_full: r.choice("when_full", &["ignore", "reset"]).or("ignore") == "reset",
+            reclaim_idle_ms: int(r, "reclaim_idle_ms", 0, 86_400_000, d.reclaim_idle_ms),
         };
         let mut s = s;
         if let Some((v, span)) = r.int("rto_max_ms", 100, 600_000).value() {
@@ -118,7 +132,7 @@ impl Section for TcpSection {
 
     fn impl_items(&self) -> TokenStream {
         let sockets = self.effective_sockets();
-        let per_seg = usize::from(self.window) * if self.split { 2 } else { 1 };
+        let per_seg = self.segments_per_socket();
         let per_buf = if self.buffer {
             usize::from(self.window) * usize::from(self.mss)
         } else {
@@ -142,6 +156,7 @@ impl Section for TcpSection {
             Literal::u32_unsuffixed(self.keepalive_ms),
         );
         let retries = Literal::u8_unsuffixed(self.retries);
+        let reclaim = Literal::u32_unsuffixed(self.reclaim_idle_ms);
         let split = self.split;
         let full = if self.reset_when_full {
             quote!(::emberstack::tcp::WhenFull::Reset)
@@ -161,6 +176,7 @@ impl Section for TcpSection {
                 keepalive_ms: #ka,
                 split: #split,
                 when_full: #full,
+                reclaim_idle_ms: #reclaim,
             };
             type TcpSockets = [::emberstack::tcp::TcpSocket; #n];
             type TcpSegments = [::emberstack::tcp::SentSegment; #segs];

@@ -175,9 +175,6 @@ pub enum ResetReason {
     /// It was closing and the peer did not finish within
     /// `[http] request_timeout`.
     Closing,
-    /// Every socket was busy: the longest-idle keep-alive connection (one
-    /// that had been answered) made room for a new client.
-    Reclaimed,
 }
 
 impl ResetReason {
@@ -186,7 +183,6 @@ impl ResetReason {
         match self {
             ResetReason::Stalled => "stalled",
             ResetReason::Closing => "closing",
-            ResetReason::Reclaimed => "reclaimed",
         }
     }
 }

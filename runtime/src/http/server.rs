@@ -10,7 +10,7 @@ use super::{HttpApp, HttpEvent, Incoming, Input, Method, ResetReason};
 use crate::config::Config;
 use crate::iface::PayloadSink;
 use crate::nic::Nic;
-use crate::tcp::{due, tick, TcpError, TcpEvent, TcpHandle, TcpState};
+use crate::tcp::{due, tick, TcpError, TcpEvent, TcpHandle};
 use crate::{Instant, Stack};
 
 /// What the connection is reading.
@@ -39,9 +39,14 @@ mod cf {
     pub const PEER_CLOSED: u8 = 1 << 0;
     /// End the stream (FIN) once the response, if any, is produced.
     pub const CLOSING: u8 = 1 << 1;
-    /// A response was completed: an idle keep-alive connection, which
-    /// may be reclaimed when every socket is busy.
-    pub const SERVED: u8 = 1 << 2;
+    /// A new client waits for a socket (`TcpEvent::Contended`): this
+    /// connection closes after its current (or next) response, and a slow
+    /// reader no longer extends its response's deadline.
+    pub const CONTENDED: u8 = 1 << 2;
+    /// A response was completed: between requests the connection is an
+    /// idle keep-alive one, which closes at once when contended (a fresh
+    /// connection's first request is on its way).
+    pub const SERVED: u8 = 1 << 3;
 }
 
 /// One connection: its socket, request and response state, and its
@@ -238,14 +243,18 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
                 c.resends = 0;
                 let rel = offset.wrapping_sub(c.resp.start);
                 c.resp.acked(rel, site, &mut c.buf);
-                if matches!(c.rx, Rx::Done | Rx::Drain) {
-                    // Progress: the peer is reading.
+                if matches!(c.rx, Rx::Done | Rx::Drain) && !c.has(cf::CONTENDED) {
+                    // Progress: the peer is reading. (Not while another
+                    // client waits: then `idle_timeout` bounds the whole
+                    // rest of the response, however slowly it is read.)
                     c.deadline = now.wrapping_add(settings.idle_timeout_ms);
                 }
                 finish_if_done(c, offset, now, settings);
             }
             TcpEvent::Retransmit { .. }
-                if matches!(c.rx, Rx::Done | Rx::Drain) && c.resends < MAX_RESEND_GRACE =>
+                if matches!(c.rx, Rx::Done | Rx::Drain)
+                    && c.resends < MAX_RESEND_GRACE
+                    && !c.has(cf::CONTENDED) =>
             {
                 // Probably loss, not a stalled reader: a few resends extend
                 // the deadline. A peer that stops reading (zero window)
@@ -265,8 +274,24 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
                     Rx::Free => {}
                 }
             }
+            TcpEvent::Contended => {
+                // Idle after a response: FIN now; answering, reading a
+                // request or fresh: FIN after the (next) response. The
+                // response still says keep-alive (it may be under way): a
+                // server may close a persistent connection between
+                // responses (RFC 9112 §9.6), and clients retry a request
+                // that crossed the FIN on a new connection.
+                // (Closing drains: a request that crosses our FIN is taken
+                // and dropped, so the peer's FIN behind it gets through.)
+                c.flags |= cf::CONTENDED;
+                let idle_served = matches!(c.rx, Rx::Idle) && c.has(cf::SERVED);
+                if idle_served || matches!(c.rx, Rx::Done) {
+                    close_after(c);
+                }
+            }
             TcpEvent::Closed
             | TcpEvent::Reset
+            | TcpEvent::Reclaimed
             | TcpEvent::TimedOut
             | TcpEvent::RegenerationMismatch { .. } => {
                 abort_input(c, app);
@@ -362,10 +387,9 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
 
     /// Timers: call from the main loop (before or after `Stack::poll`).
     /// Closes idle keep-alive connections, answers requests that did not
-    /// arrive in time with 408, resets connections whose peer stopped
-    /// reading or never finished closing, and, when every socket is busy,
-    /// resets the longest-idle keep-alive connection so a new client's SYN
-    /// finds a listening socket.
+    /// arrive in time with 408, and resets connections whose peer stopped
+    /// reading or never finished closing. (A new client that finds every
+    /// socket busy is the TCP layer's business: `TcpEvent::Contended`.)
     pub fn poll<C: Config, Nc: Nic, A: HttpApp>(
         &mut self,
         now: Instant,
@@ -376,13 +400,9 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
         let t = tick(now);
         self.now = now;
         let (site, settings) = (self.site, self.settings);
-        let mut listening = 0usize;
         for c in self.conns.iter_mut() {
             let Some(h) = c.socket else { continue };
             let state = stack.tcp_state(h);
-            if state == TcpState::Listen {
-                listening = listening.saturating_add(1);
-            }
             if matches!(c.rx, Rx::Free) || !state.is_connected() || !due(t, c.deadline) {
                 continue;
             }
@@ -403,23 +423,6 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
             };
             if let Some(reason) = abort {
                 reset_conn(c, stack, nic, now, settings, app, reason);
-            }
-        }
-        if listening == 0 {
-            // Every socket has a client: reclaim the longest-idle one.
-            let oldest = self
-                .conns
-                .iter_mut()
-                .filter(|c| matches!(c.rx, Rx::Idle) && c.has(cf::SERVED) && !c.has(cf::CLOSING))
-                .filter(|c| {
-                    // Idle for at least 100 ms (a client about to reuse
-                    // it has had its chance).
-                    let since = c.deadline.wrapping_sub(settings.idle_timeout_ms);
-                    due(t, since.wrapping_add(100))
-                })
-                .min_by_key(|c| c.deadline.wrapping_sub(t) as i32);
-            if let Some(c) = oldest {
-                reset_conn(c, stack, nic, now, settings, app, ResetReason::Reclaimed);
             }
         }
     }
@@ -712,7 +715,7 @@ fn respond_page<const B: usize, A: HttpApp>(
         respond_status(c, 404, false, socket, site, app);
         return;
     };
-    let close = c.has(cf::CLOSING) || c.has(cf::PEER_CLOSED) || !keep_alive(&req);
+    let close = c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive(&req);
     c.resp.flags |= flags_for(&req, close);
     let (kind, status, gzip) = match &file.body {
         Body::Static { gzip, .. } => {
@@ -753,7 +756,7 @@ fn respond_page<const B: usize, A: HttpApp>(
     if !matches!(kind, Kind::Dynamic { .. }) {
         c.resp.set(kind, status, Framing::Length, site);
     }
-    if c.resp.flags & pf::CLOSE != 0 {
+    if c.resp.flags & pf::CLOSE != 0 || c.has(cf::CONTENDED) {
         close_after(c);
     }
     app.event(HttpEvent::Response {
@@ -797,11 +800,11 @@ fn respond_status<const B: usize, A: HttpApp>(
     app: &mut A,
 ) {
     let req = c.req;
-    let close = close || c.has(cf::PEER_CLOSED) || c.has(cf::CLOSING) || !keep_alive(&req);
+    let close = close || c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive(&req);
     c.resp.flags |= flags_for(&req, close);
     c.resp.jlen = 0;
     c.resp.set(Kind::Status, status, Framing::Length, site);
-    if close {
+    if close || c.has(cf::CONTENDED) {
         close_after(c);
     }
     let path = req

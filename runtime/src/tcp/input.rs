@@ -4,9 +4,9 @@
 //! of the same `poll`. The exception is RST for segments without a socket,
 //! which has no socket to remember it.
 
+use super::TcpTables;
 use super::{flag, recycle, tick, TcpEvent, TcpHandle, TcpOwner, TcpReader, TcpSocket, TcpState};
-use super::{TcpTables, WhenFull};
-use crate::iface::{Bytes, DropReason, Io, SendError, Transport};
+use crate::iface::{Bytes, DropReason, Io, Transport};
 use crate::nic::Nic;
 use crate::udp::Endpoint;
 use crate::wire::tcp::{Control, Repr, SeqNumber};
@@ -62,13 +62,12 @@ pub(crate) fn segment_arrives<N: Nic, O: TcpOwner>(
             .position(|s| s.state == TcpState::Listen && s.local_port == r.dst_port)
     };
     let Some(i) = exact.or_else(listener) else {
-        let port_has_listeners = t
+        let server_port = t
             .sockets
             .iter()
             .any(|s| s.local_port == r.dst_port && s.has(flag::RELISTEN));
-        if port_has_listeners && seg.syn() && t.config.when_full == WhenFull::Ignore {
-            // All busy: the peer's SYN retry will find a free socket later.
-            return Err(DropReason::TcpNoSocket);
+        if server_port && seg.syn() && r.ack_number.is_none() {
+            return super::backlog::syn_to_busy_port(io, t, owner, seg);
         }
         reset_for(io, seg);
         return Err(DropReason::TcpNoSocket);
@@ -115,7 +114,9 @@ pub(crate) fn reset_for<N: Nic>(io: &mut Io<'_, N>, seg: &Segment) {
     );
 }
 
-fn listen<N: Nic, O: TcpOwner>(
+/// A SYN for a listening socket (or one made ready for it): on to
+/// SYN-RECEIVED, SYN-ACK on the next output.
+pub(crate) fn listen<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
     t: &mut TcpTables<'_>,
     owner: &mut O,
@@ -168,9 +169,15 @@ fn listen<N: Nic, O: TcpOwner>(
     Ok(())
 }
 
-/// The peer's MSS option, or RFC 9293's default of 536.
+/// RFC 9293's default MSS, and the smallest we send: every IPv4 host
+/// takes 576-byte datagrams (RFC 1122 §3.3.2), so a smaller MSS option only
+/// makes us send more, smaller segments — up to a segment per byte for an
+/// MSS of 1.
+const MIN_PEER_MSS: u16 = 536;
+
+/// The peer's MSS option, or the default, at least [`MIN_PEER_MSS`].
 fn peer_mss(r: &Repr) -> u16 {
-    r.max_seg_size.filter(|&m| m > 0).unwrap_or(536)
+    r.max_seg_size.unwrap_or(MIN_PEER_MSS).max(MIN_PEER_MSS)
 }
 
 fn syn_sent<N: Nic, O: TcpOwner>(
@@ -256,6 +263,21 @@ fn synchronized<N: Nic, O: TcpOwner>(
     let Some(s) = t.sockets.get_mut(i) else {
         return Err(DropReason::TcpNoSocket);
     };
+    if seg.syn() && seg.repr.ack_number.is_none() {
+        if s.state == TcpState::TimeWait && s.has(flag::RELISTEN) && new_incarnation(s, seg) {
+            // RFC 6191 / RFC 1122 §4.2.2.13: the same client again.
+            recycle(s);
+            owner.tcp_event(handle, TcpEvent::Closed);
+            let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
+            return listen(io, t, owner, i, seg, remote);
+        }
+        if s.state == TcpState::SynReceived && seg.seq().add(1) == s.rcv_nxt {
+            // Our SYN-ACK was lost: the peer's SYN retry gets it again.
+            s.snd_nxt = s.snd_una;
+            s.set(flag::SEND_SYN, true);
+            return Ok(());
+        }
+    }
     // 1. Sequence number check. A zero window still takes pure ACKs and
     // RSTs exactly at RCV.NXT.
     if !acceptable(s, seg) {
@@ -311,8 +333,10 @@ fn synchronized<N: Nic, O: TcpOwner>(
     let Some(s) = t.sockets.get_mut(i) else {
         return Err(DropReason::TcpNoSocket);
     };
-    if ack > s.snd_max {
-        // Acknowledges something we never sent: ACK back, drop.
+    // RFC 5961 §5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT, else
+    // a challenge ACK and drop. Without window scaling no peer window
+    // exceeds 65535, which stands in for MAX.SND.WND.
+    if ack > s.snd_max || ack < s.snd_una.sub_len(usize::from(u16::MAX)) {
         s.set(flag::ACK_NOW, true);
         return Err(DropReason::TcpOutOfWindow);
     }
@@ -396,6 +420,17 @@ fn synchronized<N: Nic, O: TcpOwner>(
         owner.tcp_event(handle, TcpEvent::PeerClosed);
     }
     Ok(())
+}
+
+/// Whether a SYN for a connection in TIME-WAIT starts a new one: its
+/// timestamp is newer than the last one seen (RFC 6191 §2), or, without
+/// timestamps, its sequence number lies beyond the old connection's
+/// (RFC 1122 §4.2.2.13).
+fn new_incarnation(s: &TcpSocket, seg: &Segment) -> bool {
+    match (s.ts_ok, seg.repr.timestamp) {
+        (true, Some(ts)) => ts.tsval.wrapping_sub(s.ts_recent) as i32 > 0,
+        _ => seg.seq() > s.rcv_nxt,
+    }
 }
 
 fn enter_time_wait(s: &mut TcpSocket, time_wait_ms: u32, now: u32) {
@@ -551,9 +586,4 @@ fn deliver<N: Nic, O: TcpOwner>(
         s.rcv_wnd = s.rcv_wnd.saturating_sub(taken16);
     }
     taken == len.saturating_sub(skip)
-}
-
-/// Whether a send error means "try again on a later poll".
-pub(crate) fn is_transient(e: SendError) -> bool {
-    matches!(e, SendError::ArpPending | SendError::Busy)
 }

@@ -27,12 +27,35 @@
 //! `window × mss` bytes (less when the owner has less room, from
 //! [`App::tcp_recv_space`]) and keep at most `window` segments in flight.
 //! A sender with one segment in flight stalls against a delayed-ACK receiver
-//! (it waits up to 40–200 ms for each ACK). With `split = true` every segment
-//! carries at most half an MSS and two are kept in flight per window slot:
-//! the same bytes in flight, but the receiver sees two segments and ACKs at
-//! once (uIP's trick; Linux's receive-MSS estimator sees the half-size
-//! segments, and two of them exceed it).
+//! (it waits up to 40–200 ms for each ACK). With `split = true` (the
+//! default) and `window = 1`, a segment that would be the only one in
+//! flight while the owner has more than a segment's worth to send goes as
+//! two halves: the same bytes in flight, but the receiver sees two segments
+//! and ACKs at once (uIP's trick; Linux ACKs at once when more than one
+//! receive-MSS worth arrived unacknowledged). A response that fits in one
+//! segment goes whole, and a larger window never needs it (two full
+//! segments are in flight), so split costs one segment record per socket
+//! at window 1 and nothing else. A FIN never waits for the window: once the
+//! owner has produced everything, it follows the data at once, so the
+//! last segment of a response never waits for a delayed ACK either.
 //!
+//! # Busy ports
+//!
+//! A SYN for a port whose listening sockets are all busy takes, in order:
+//! the socket of that port that has been in TIME-WAIT longest (RFC 1122
+//! §4.2.2.13 lets a new connection end TIME-WAIT; the old 4-tuple's
+//! duplicates then meet a different connection or none, and the clock-driven
+//! ISN puts them outside any new window); the oldest half-open
+//! (SYN-RECEIVED) socket, so spoofed SYNs can never hold a service; a
+//! connection idle for `reclaim_idle` (it is reset, [`TcpEvent::Reclaimed`]).
+//! Otherwise the SYN is remembered (one pending SYN per stack) and answered
+//! the moment a socket of its port frees, and the owner of the port's
+//! quietest connection hears [`TcpEvent::Contended`] so it can finish and
+//! close (the HTTP server closes an idle keep-alive connection, or the
+//! current one after its response). `when_full = "reset"` answers RST
+//! instead of remembering. A half-open socket gives up after
+//! `SYN_RECEIVED_RETRIES` SYN-ACK retransmissions.
+
 //! # Timers
 //!
 //! RFC 6298 retransmission timeout with Karn's rule and exponential backoff
@@ -63,6 +86,7 @@
 //! ACK (RFC 5961); segments outside the window are answered with an ACK and
 //! never accepted.
 
+pub(crate) mod backlog;
 pub(crate) mod input;
 pub(crate) mod output;
 
@@ -86,8 +110,9 @@ pub enum Retransmission {
 /// What to do with a SYN for a port whose listening sockets are all busy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WhenFull {
-    /// Drop it: the peer retries its SYN (after 1 s, 3 s, ...) and is
-    /// served once a socket is free again.
+    /// Remember it (one pending SYN per stack) and answer it as soon as a
+    /// socket of the port frees; a SYN that cannot be remembered is
+    /// dropped, and the peer's SYN retry is served later.
     Ignore,
     /// Answer RST: the peer sees "connection refused" at once.
     Reset,
@@ -114,10 +139,15 @@ pub struct TcpConfig {
     pub idle_timeout_ms: u32,
     /// Send a keep-alive probe after this long without traffic (0 = off).
     pub keepalive_ms: u32,
-    /// Split segments in halves against delayed-ACK receivers.
+    /// Split segments in halves against delayed-ACK receivers, where it
+    /// helps (see the module docs, "Windows").
     pub split: bool,
-    /// SYN to a busy port.
+    /// SYN to a busy port, when no socket can be recycled or reclaimed.
     pub when_full: WhenFull,
+    /// A server connection that received nothing for this long may be
+    /// reset to make room for a new client of its port when every socket
+    /// of the port is busy (0 = never).
+    pub reclaim_idle_ms: u32,
 }
 
 impl TcpConfig {
@@ -132,17 +162,21 @@ impl TcpConfig {
         time_wait_ms: 2_000,
         idle_timeout_ms: 0,
         keepalive_ms: 0,
-        split: false,
+        split: true,
         when_full: WhenFull::Ignore,
+        reclaim_idle_ms: 10_000,
     };
 
-    /// In-flight segment records per socket.
+    /// In-flight segment records per socket: one per window slot, and one
+    /// more with `split` at window 1 (a segment goes as two halves).
     pub const fn segments_per_socket(&self) -> usize {
-        if self.split {
-            (self.window as usize).saturating_mul(2)
-        } else {
-            self.window as usize
-        }
+        (self.window as usize).saturating_add(self.splits() as usize)
+    }
+
+    /// Whether segments are split: `split` at window 1 (see the module
+    /// docs, "Windows").
+    pub const fn splits(&self) -> bool {
+        self.split && self.window == 1
     }
 
     /// Retransmit-buffer bytes per socket (0 in regenerate mode).
@@ -260,6 +294,14 @@ pub enum TcpEvent {
         /// Stream offset of the segment.
         offset: u32,
     },
+    /// A new client of this socket's port is waiting for a socket (every
+    /// one is busy): finish what is under way and close when you can. Told
+    /// once per waiting client, to the port's quietest connection.
+    Contended,
+    /// The connection was idle for `reclaim_idle` while a new client of its
+    /// port waited: it was reset (RST) and the socket given to the new
+    /// client. The owner treats it as [`TcpEvent::Reset`].
+    Reclaimed,
 }
 
 /// Why a socket operation was refused.
@@ -504,7 +546,8 @@ impl<A: App> TcpOwner for A {
     }
 }
 
-/// The TCP state that is not per socket: the RFC 6528 secret.
+/// The TCP state that is not per socket: the RFC 6528 secret and the
+/// pending SYN.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TcpShared {
     /// The 128-bit ISN key, drawn from the application's entropy when the
@@ -512,7 +555,36 @@ pub struct TcpShared {
     key: Option<[u32; 4]>,
     /// Next ephemeral port candidate.
     next_port: u16,
+    /// A SYN that found every socket of its port busy, answered as soon as
+    /// one frees (see the module docs, "Busy ports").
+    pub(crate) pending: Option<PendingSyn>,
 }
+
+/// What a SYN carried that a passive open needs: enough to answer it later
+/// as if it had just arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PendingSyn {
+    pub src_ip: Ipv4Address,
+    pub dst_ip: Ipv4Address,
+    pub src_mac: EthernetAddress,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: SeqNumber,
+    pub window: u16,
+    pub mss: Option<u16>,
+    pub tsval: Option<u32>,
+    /// When it (or the peer's latest retry of it) arrived.
+    pub at: Tick,
+}
+
+/// How long a pending SYN is answered after its last copy arrived: past
+/// the peer's first SYN retry (1 s), whose copy refreshes it.
+pub(crate) const PENDING_SYN_MS: u32 = 3_000;
+
+/// SYN-ACK retransmissions before a half-open connection is given up
+/// (1 + 2 + 4 s of RTO backoff, then 8 s: about 15 s in all, where the
+/// connection retries would allow minutes).
+pub(crate) const SYN_RECEIVED_RETRIES: u8 = 3;
 
 /// Rounds of the Chaskey permutation for the ISN function: Chaskey-12, the
 /// count its authors recommend since 7 of the original 8 rounds were

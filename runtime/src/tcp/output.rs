@@ -11,8 +11,17 @@ use crate::wire::tcp::{Control, Repr, SeqNumber, Timestamp, TIMESTAMPS_LEN};
 use crate::wire::Checksum;
 use crate::Instant;
 
-/// Runs timers and sends for every socket.
+/// Runs timers and sends for every socket, then answers a pending SYN if
+/// a socket freed (after the sends, so a socket leaving TIME-WAIT for it
+/// has sent its last ACK).
 pub(crate) fn poll<N: Nic, O: TcpOwner>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, owner: &mut O) {
+    each_socket(io, t, owner);
+    if super::backlog::serve_pending(io, t, owner) {
+        each_socket(io, t, owner);
+    }
+}
+
+fn each_socket<N: Nic, O: TcpOwner>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, owner: &mut O) {
     for i in 0..t.sockets.len() {
         let Ok(handle) = u8::try_from(i).map(TcpHandle) else {
             break;
@@ -30,6 +39,7 @@ pub(crate) fn poll<N: Nic, O: TcpOwner>(io: &mut Io<'_, N>, t: &mut TcpTables<'_
 /// The earliest deadline of any socket, or `now` when one has output due.
 pub(crate) fn poll_at(
     sockets: &[TcpSocket],
+    pending: Option<super::PendingSyn>,
     cfg: &super::TcpConfig,
     now: Instant,
 ) -> Option<Instant> {
@@ -44,8 +54,13 @@ pub(crate) fn poll_at(
         };
         best = Some(best.map_or(d, |b| b.min(d)));
     };
+    if let Some(at) = super::backlog::poll_at(pending, sockets, cfg, t_now) {
+        consider(at);
+    }
     for s in sockets.iter().filter(|s| s.state.is_connected()) {
-        if s.has(flag::ACK_NOW | flag::SEND_SYN) || (s.has(flag::CLOSE) && !s.has(flag::FIN_SENT)) {
+        // A SYN waiting for ARP waits for the reply (a frame) or its timer.
+        let syn_due = s.has(flag::SEND_SYN) && !s.has(flag::TIMER);
+        if syn_due || s.has(flag::ACK_NOW) || (s.has(flag::CLOSE) && !s.has(flag::FIN_SENT)) {
             consider(t_now);
         }
         if s.has(flag::TIMER) {
@@ -101,11 +116,17 @@ fn timers<N: Nic, O: TcpOwner>(
         owner.tcp_event(handle, TcpEvent::Closed);
         return false;
     }
-    if s.snd_una == s.snd_max {
+    if s.snd_una == s.snd_max && !s.has(flag::SEND_SYN) {
         return true; // keep-alive interval passed; idle timer decides
     }
-    // Retransmission timeout (RFC 6298 §5.4–5.7).
-    if s.retries >= cfg.retries {
+    // Retransmission timeout (RFC 6298 §5.4–5.7). A half-open connection
+    // gives up sooner: it may be a spoofed SYN's.
+    let retries = if s.state == TcpState::SynReceived {
+        cfg.retries.min(super::SYN_RECEIVED_RETRIES)
+    } else {
+        cfg.retries
+    };
+    if s.retries >= retries {
         abort(io, s);
         recycle(s);
         owner.tcp_event(handle, TcpEvent::TimedOut);
@@ -127,9 +148,14 @@ fn timers<N: Nic, O: TcpOwner>(
     true
 }
 
-/// Sends RST for a connection we give up (best effort).
-fn abort<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket) {
-    if matches!(s.state, TcpState::SynSent | TcpState::TimeWait) {
+/// Sends RST for a connection we give up (best effort). Not to a
+/// half-open peer: a SYN-ACK that drew no answer is likely a spoofed SYN's,
+/// and the RST would go to its innocent source.
+pub(crate) fn abort<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket) {
+    if matches!(
+        s.state,
+        TcpState::SynSent | TcpState::SynReceived | TcpState::TimeWait
+    ) {
         return;
     }
     let seq = s.snd_nxt;
@@ -339,7 +365,10 @@ fn send<N: Nic, O: TcpOwner>(
                 s.snd_max = s.snd_max.max(s.snd_base);
                 arm(s, now);
             }
-            Err(e) if super::input::is_transient(e) => {}
+            // Waiting for ARP: the timer bounds the wait and counts it as
+            // a try, so a silent host times the connection out and the
+            // loop sleeps meanwhile (a reply's frame wakes it).
+            Err(SendError::ArpPending) => arm(s, now),
             Err(_) => {}
         }
         return;
@@ -351,11 +380,6 @@ fn send<N: Nic, O: TcpOwner>(
     let eff_mss = usize::from(s.peer_mss.min(cfg.mss))
         .saturating_sub(options)
         .max(1);
-    let seg_size = if cfg.split {
-        (eff_mss / 2).max(1)
-    } else {
-        eff_mss
-    };
     let max_flight = usize::from(cfg.window).saturating_mul(eff_mss);
     let buffered = cfg.retransmission == Retransmission::Buffer;
 
@@ -389,7 +413,7 @@ fn send<N: Nic, O: TcpOwner>(
                 Some(rec) => (usize::from(rec.len), Some(rec)),
                 // Not on a record boundary (partial ACK): resend the rest
                 // of the data in flight as one new segment.
-                None => (data_end.distance(s.snd_nxt).min(seg_size), None),
+                None => (data_end.distance(s.snd_nxt).min(eff_mss), None),
             }
         } else {
             if !s.state.can_send() || s.has(flag::CLOSE) && s.has(flag::FIN_SENT) {
@@ -399,11 +423,29 @@ fn send<N: Nic, O: TcpOwner>(
             let records_free = t.records(i).iter().any(|r| r.len == 0);
             let peer_room = usize::from(s.snd_wnd).saturating_sub(flight);
             let our_room = max_flight.saturating_sub(flight);
+            let offset = s.offset_of(s.snd_nxt);
+            let seg_size = if cfg.splits()
+                && flight == 0
+                && has_data(owner, handle, offset.wrapping_add(eff_mss as u32))
+            {
+                // More than a segment to send and one fits: two halves, so
+                // a delayed-ACK receiver ACKs at once.
+                eff_mss.div_ceil(2)
+            } else {
+                eff_mss
+            };
             let mut room = peer_room.min(our_room).min(seg_size);
             if s.snd_wnd == 0 && flight == 0 {
                 room = 1; // zero-window probe (RFC 9293 §3.8.6.1)
             }
             if room == 0 || !records_free {
+                // Our window full: the FIN takes no segment of it, so it
+                // follows the data at once when the owner has no more
+                // (the peer's window still has to admit it).
+                if peer_room > 0 && !has_data(owner, handle, offset) {
+                    drained(t, owner, i, handle);
+                    send_fin(io, t, i, now);
+                }
                 break;
             }
             (room, None)

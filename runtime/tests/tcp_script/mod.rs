@@ -671,9 +671,18 @@ pub const DUT_STATIC: StaticIpv4 = StaticIpv4 {
     dns: None,
 };
 
-// The defaults: 3 sockets, window 1, regenerate, RTO 200 ms..60 s,
-// 8 retries, TIME-WAIT 2 s, SYN to a busy port ignored.
-script_config!(Std, 3, TcpConfig::DEFAULT);
+// The defaults (3 sockets, window 1, regenerate, RTO 200 ms..60 s,
+// 8 retries, TIME-WAIT 2 s, a SYN to a busy port remembered) with whole
+// segments: most scripts follow one segment at a time. `Split` in
+// tcp_script.rs has the default `split`.
+script_config!(
+    Std,
+    3,
+    TcpConfig {
+        split: false,
+        ..TcpConfig::DEFAULT
+    }
+);
 
 /// The stack under test, its peer and the virtual clock.
 pub struct Script<C: Config, N: DutNic = SimNic> {

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# HTTP request rates with ApacheBench against the reference device, on the
+# host TAP and as firmware under QEMU beside smoltcp's firmware (README,
+# "Web server performance"). A benchmark, not a test: nothing is asserted.
+#
+#   benches/http.sh [--runs N] [--requests N] [--host-only] [--firmware-only]
+#                   [--device BIN] [--config NAME]...
+#
+# For each build it makes a network namespace with a TAP, starts the device
+# there (--ip 10.79.0.2/24), and runs `ab` with and without keep-alive
+# (-k), with one and four concurrent clients (-c 1 / -c 4), on:
+#   /status.json   dynamic, ~250 B (15 tags rendered per request)
+#   /              dynamic, the 1.7 KB status page
+#   /diag/sequence.txt  dynamic, ~3.6 KB (48 tags, chunked)
+#   /favicon.ico   static, 4.3 KB
+#   /app.js        static, 854 B
+# and prints the median requests/s of N runs (default 3) per cell, with
+# "stall" where ab needed more than 20 s (the old TIME-WAIT cap) and the
+# kernel's count of SYN retransmissions and delayed ACKs over the cell.
+# The firmware rows use the quiet builds of benches/footprint.sh --firmware
+# (ours: (a) reference, quiet; smoltcp 0.14: its 2 HTTP/1.0 responders,
+# a 108-byte response, closed after each request: new connections only).
+#
+# --device BIN measures another build of the host device (e.g. an older
+# checkout's target/release/examples/device) under the same conditions;
+# --config NAME (repeatable) adds `--config NAME` variants of the host
+# device (examples/configs/, e.g. web-w4). Needs root, ab, qemu-system-arm.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+runs=3
+requests=2000
+host=1
+firmware=1
+device=
+configs=()
+while (($#)); do
+    case "$1" in
+        --runs) runs=$2; shift ;;
+        --requests) requests=$2; shift ;;
+        --host-only) firmware=0 ;;
+        --firmware-only) host=0 ;;
+        --device) device=$2; shift ;;
+        --config) configs+=("$2"); shift ;;
+        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "http.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+die() { echo "http.sh: $*" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
+for t in ab ip nstat python3; do command -v "$t" >/dev/null || die "needs $t"; done
+
+if ((host)) && [[ -z $device ]]; then
+    (cd "$ROOT" && cargo build --release --quiet --example device)
+    device="$ROOT/target/release/examples/device"
+fi
+ELF="$ROOT/target/footprint-firmware/elf"
+if ((firmware)) && [[ ! -f $ELF/a-q.elf || ! -f $ELF/smol.elf ]]; then
+    "$ROOT/benches/footprint/firmware.sh" >/dev/null
+fi
+
+ns="httpbench-$$"
+ip_dev=10.79.0.2
+pid=
+teardown() {
+    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    pid=
+    ip netns del "$ns" 2>/dev/null || true
+}
+trap teardown EXIT
+
+# start LABEL CMD... : a fresh namespace with the device running in it.
+start() {
+    teardown
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip -n "$ns" tuntap add dev tap0 mode tap
+    ip -n "$ns" addr add 10.79.0.1/24 dev tap0
+    ip -n "$ns" link set tap0 up
+    ip netns exec "$ns" "$@" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do
+        if ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1; then return 0; fi
+    done
+    die "device did not answer: $*"
+}
+
+counter() { ip netns exec "$ns" nstat -asz "$1" | awk -v n="$1" '$1 == n { print $2 }'; }
+
+# cell ARGS PATH: median req/s of $runs ab runs, plus SYN retries and
+# delayed ACKs summed over them.
+cell() {
+    local args=$1 path=$2 rates=() syn0 dack0 out rate
+    syn0=$(counter TcpExtTCPSynRetrans)
+    dack0=$(counter TcpExtDelayedACKs)
+    for _ in $(seq 1 "$runs"); do
+        # shellcheck disable=SC2086
+        out=$(ip netns exec "$ns" timeout 60 ab -q -s 20 $args -n "$requests" \
+            "http://$ip_dev$path" 2>&1 || true)
+        rate=$(awk '/^Requests per second/ { print $4 }' <<<"$out")
+        rates+=("${rate:-0}")
+    done
+    local med
+    med=$(printf '%s\n' "${rates[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    printf '%s/%s/%s' "$med" "$(($(counter TcpExtTCPSynRetrans) - syn0))" \
+        "$(($(counter TcpExtDelayedACKs) - dack0))"
+}
+
+PATHS=(/status.json / /diag/sequence.txt /favicon.ico /app.js)
+MODES=("-c 1" "-c 4" "-k -c 1" "-k -c 4")
+header() {
+    printf '%-34s %-9s' "build" "ab"
+    for p in "${PATHS[@]}"; do printf ' %22s' "$p"; done
+    echo
+}
+# matrix LABEL PATHS...: every mode on the given paths.
+matrix() {
+    local label=$1; shift
+    for m in "${MODES[@]}"; do
+        printf '%-34s %-9s' "$label" "$m"
+        for p in "${PATHS[@]}"; do
+            if [[ " $* " == *" $p "* ]]; then
+                printf ' %22s' "$(cell "$m" "$p")"
+            else
+                printf ' %22s' "-"
+            fi
+        done
+        echo
+    done
+}
+
+echo "ApacheBench, $requests requests per run, median of $runs runs; each cell: req/s/SYN retransmissions/delayed ACKs (client kernel, all runs)"
+header
+if ((host)); then
+    start "$device" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1
+    matrix "host: $(basename "$(dirname "$(dirname "$device")")")/device" "${PATHS[@]}"
+    for c in "${configs[@]}"; do
+        start "$device" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1 --config "$c"
+        matrix "host: --config $c" "${PATHS[@]}"
+    done
+fi
+if ((firmware)); then
+    qemu() {
+        start qemu-system-arm -machine mps2-an385 -nographic -monitor none -serial none \
+            -semihosting-config enable=on,target=native -kernel "$1" \
+            -nic tap,ifname=tap0,script=no,downscript=no,model=lan9118,mac=02:00:00:00:00:02 \
+            -append "${2:-}"
+    }
+    qemu "$ELF/a-q.elf" "--ip $ip_dev/24 --gateway 10.79.0.1"
+    matrix "QEMU: ours (a) quiet" "${PATHS[@]}"
+    # smoltcp's firmware takes its address from DHCP.
+    teardown
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip -n "$ns" tuntap add dev tap0 mode tap
+    ip -n "$ns" addr add 10.79.0.1/24 dev tap0
+    ip -n "$ns" link set tap0 up
+    lease=$(mktemp -d)
+    ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
+        --no-hosts --port=0 --bind-interfaces --interface=tap0 --listen-address=10.79.0.1 \
+        --dhcp-range=$ip_dev,$ip_dev,255.255.255.0,2m --dhcp-authoritative --no-ping \
+        --dhcp-leasefile="$lease/leases" --pid-file="$lease/pid" &
+    dns=$!
+    ip netns exec "$ns" qemu-system-arm -machine mps2-an385 -nographic -monitor none -serial none \
+        -semihosting-config enable=on,target=native -kernel "$ELF/smol.elf" \
+        -nic tap,ifname=tap0,script=no,downscript=no,model=lan9118,mac=02:00:00:00:00:02 \
+        >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do
+        ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1 && break
+    done
+    MODES=("-c 1" "-c 4")
+    PATHS=(/status.json)
+    matrix "QEMU: smoltcp 0.14 (its 108 B page)" /status.json
+    kill "$dns" 2>/dev/null || true
+    rm -rf "$lease"
+fi

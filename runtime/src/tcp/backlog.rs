@@ -1,0 +1,197 @@
+//! Busy ports: which socket a SYN takes when every listening socket of its
+//! port has a connection, and the one SYN remembered until a socket frees
+//! (the policy is in the module docs of [`tcp`](super), "Busy ports").
+
+use super::input::{listen, reset_for, Segment};
+use super::{due, flag, recycle, tick, PendingSyn, TcpEvent, TcpHandle, TcpOwner, TcpState};
+use super::{TcpTables, WhenFull, PENDING_SYN_MS};
+use crate::iface::{DropReason, Io};
+use crate::nic::Nic;
+use crate::udp::Endpoint;
+use crate::wire::tcp::{Control, Repr, Timestamp};
+
+/// A SYN found no listening socket on a port that has server sockets:
+/// recycle or reclaim one for it, or remember it. `Err` is what the
+/// caller counts (the SYN was not answered now).
+pub(crate) fn syn_to_busy_port<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    seg: &Segment,
+) -> Result<(), DropReason> {
+    if let Some(i) = take_socket(io, t, owner, seg.repr.dst_port) {
+        let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
+        return listen(io, t, owner, i, seg, remote);
+    }
+    if t.config.when_full == WhenFull::Reset {
+        reset_for(io, seg);
+        return Err(DropReason::TcpNoSocket);
+    }
+    let now = tick(io.now);
+    let syn = PendingSyn {
+        src_ip: seg.src_ip,
+        dst_ip: seg.dst_ip,
+        src_mac: seg.src_mac,
+        src_port: seg.repr.src_port,
+        dst_port: seg.repr.dst_port,
+        seq: seg.repr.seq_number,
+        window: seg.repr.window_len,
+        mss: seg.repr.max_seg_size,
+        tsval: seg.repr.timestamp.map(|ts| ts.tsval),
+        at: now,
+    };
+    let retry = t.shared.pending.is_some_and(|p| {
+        (p.src_ip, p.src_port, p.dst_port) == (syn.src_ip, syn.src_port, syn.dst_port)
+    });
+    // The newest client waits: an older pending SYN's peer retries.
+    t.shared.pending = Some(syn);
+    if !retry {
+        contend(t, owner, syn.dst_port, now);
+    }
+    Err(DropReason::TcpNoSocket)
+}
+
+/// Takes the pending SYN to a socket of its port if one is free now
+/// (true: its SYN-ACK is due); forgets it once its peer has stopped
+/// retrying. Called at every poll.
+pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+) -> bool {
+    let Some(p) = t.shared.pending else {
+        return false;
+    };
+    let now = tick(io.now);
+    if due(now, p.at.wrapping_add(PENDING_SYN_MS)) {
+        t.shared.pending = None;
+        return false;
+    }
+    let listener = t
+        .sockets
+        .iter()
+        .position(|s| s.state == TcpState::Listen && s.local_port == p.dst_port);
+    let Some(i) = listener.or_else(|| take_socket(io, t, owner, p.dst_port)) else {
+        return false;
+    };
+    t.shared.pending = None;
+    let seg = Segment {
+        src_ip: p.src_ip,
+        dst_ip: p.dst_ip,
+        src_mac: p.src_mac,
+        repr: Repr {
+            src_port: p.src_port,
+            dst_port: p.dst_port,
+            control: Control::Syn,
+            seq_number: p.seq,
+            ack_number: None,
+            window_len: p.window,
+            max_seg_size: p.mss,
+            timestamp: p.tsval.map(|tsval| Timestamp { tsval, tsecr: 0 }),
+            payload_len: 0,
+        },
+        payload_offset: 0,
+    };
+    let remote = Endpoint::new(p.src_ip, p.src_port);
+    listen(io, t, owner, i, &seg, remote).is_ok()
+}
+
+/// A server socket of `port` that a new connection may take now, made
+/// ready for [`listen`]: the longest in TIME-WAIT, else the oldest
+/// half-open one whose SYN-ACK went unanswered for `rto_min_ms` (a real
+/// client answers within a round trip; one that has not is likely a
+/// spoofed SYN's), else the connection idle longest if idle for
+/// `reclaim_idle_ms` (reset, its owner told [`TcpEvent::Reclaimed`]).
+fn take_socket<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    port: u16,
+) -> Option<usize> {
+    let now = tick(io.now);
+    let cfg = *t.config;
+    let (i, (kind, _)) = t
+        .sockets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.local_port == port && s.has(flag::RELISTEN))
+        .filter_map(|(i, s)| {
+            let (kind, age) = rank(s, &cfg, now)?;
+            (age >= 0).then_some((i, (kind, age)))
+        })
+        .min_by_key(|&(_, (kind, age))| (kind, core::cmp::Reverse(age)))?;
+    let handle = TcpHandle(u8::try_from(i).ok()?);
+    let s = t.sockets.get_mut(i)?;
+    match kind {
+        0 => {
+            recycle(s);
+            owner.tcp_event(handle, TcpEvent::Closed);
+        }
+        // A half-open connection was never reported to its owner.
+        1 => recycle(s),
+        _ => {
+            super::output::abort(io, s);
+            recycle(s);
+            owner.tcp_event(handle, TcpEvent::Reclaimed);
+        }
+    }
+    Some(i)
+}
+
+/// Which way a server socket could be taken, and for how long it has been
+/// takeable (negative: not yet, it will be in that many ms). Lower kinds
+/// go first, then the longest-takeable within a kind.
+fn rank(s: &super::TcpSocket, cfg: &super::TcpConfig, now: u32) -> Option<(u8, i32)> {
+    let since = |t: u32| now.wrapping_sub(t) as i32;
+    let idle = s.last_rx;
+    match s.state {
+        // The timer holds TIME-WAIT's end: the earliest end is oldest. Not
+        // before the ACK of the peer's FIN has gone out.
+        TcpState::TimeWait if !s.has(flag::ACK_NOW) => {
+            Some((0, since(s.timer).saturating_add(i32::MAX / 2)))
+        }
+        TcpState::SynReceived => Some((1, since(idle.wrapping_add(cfg.rto_min_ms)))),
+        st if st.is_connected() && cfg.reclaim_idle_ms > 0 => {
+            Some((2, since(idle.wrapping_add(cfg.reclaim_idle_ms))))
+        }
+        _ => None,
+    }
+}
+
+/// While a SYN is pending: when a socket of its port becomes takeable
+/// (a half-open one going stale, an idle one reaching `reclaim_idle_ms`)
+/// or the pending SYN expires, whichever is first. Frees of sockets come
+/// with frames or the sockets' own timers, which wake the stack anyway.
+pub(crate) fn poll_at(
+    t_pending: Option<PendingSyn>,
+    sockets: &[super::TcpSocket],
+    cfg: &super::TcpConfig,
+    now: u32,
+) -> Option<u32> {
+    let p = t_pending?;
+    let expiry = p.at.wrapping_add(PENDING_SYN_MS).wrapping_sub(now) as i32;
+    let soonest = sockets
+        .iter()
+        .filter(|s| s.local_port == p.dst_port && s.has(flag::RELISTEN))
+        .filter_map(|s| rank(s, cfg, now))
+        .map(|(_, age)| age.saturating_neg())
+        .fold(expiry, i32::min);
+    Some(now.wrapping_add(soonest.max(0) as u32))
+}
+
+/// Tells the owner of `port`'s quietest connection that a client waits.
+fn contend<O: TcpOwner>(t: &mut TcpTables<'_>, owner: &mut O, port: u16, now: u32) {
+    let quietest = t
+        .sockets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.local_port == port
+                && s.has(flag::RELISTEN)
+                && matches!(s.state, TcpState::Established | TcpState::CloseWait)
+        })
+        .max_by_key(|(_, s)| now.wrapping_sub(s.last_rx));
+    if let Some(handle) = quietest.and_then(|(i, _)| u8::try_from(i).ok().map(TcpHandle)) {
+        owner.tcp_event(handle, TcpEvent::Contended);
+    }
+}
