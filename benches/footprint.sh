@@ -106,6 +106,7 @@ first=$(abs "${configs[0]}")
 [[ -f "$first" ]] || die "no such file: ${configs[0]}"
 
 if ((drivers)); then
+    budget=()
     printf 'emberstack footprint by NIC driver: %s, %s, opt-level "s", LTO, codegen-units 1, panic abort\n' \
         "${first#"$ROOT/"}" "$TARGET"
     fmt='%-40s %7s %7s %11s %9s %9s %11s\n'
@@ -126,11 +127,19 @@ if ((drivers)); then
             enc28j60) label="ENC28J60 (nic::enc28j60, SPI)" ;;
         esac
         printf "$fmt" "$label" "$flash" "$ram" $((flash - bflash)) $((ram - bram)) "$state" "$drv"
+        budget+=("$nic stack-flash $((flash - bflash))" "$nic ram $ram")
+    done
+    # The budget per NIC (benches/footprint/ceilings.txt).
+    . "$CRATE/ceiling.sh"
+    for entry in "${budget[@]}"; do
+        # shellcheck disable=SC2086
+        ceiling $entry
     done
     echo "Bytes. flash = text + rodata + data image; RAM = data + bss (static). stack = full - the"
     echo "same NIC's baseline (driver, SPI port, clock, no stack). NIC driver RAM = the NIC_DRIVER"
     echo "static: the LAN9118's includes its 1,516-byte receive staging buffer; the ENC28J60's is"
     echo "pointers and counters only (no frame bytes in MCU RAM)."
+    ceiling_verdict
     exit 0
 fi
 build baseline "$first" baseline "${features[@]}"

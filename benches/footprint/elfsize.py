@@ -131,7 +131,13 @@ def module_of(path):
     return "other"
 
 
-def modules(path):
+def code_ranges(sections):
+    """(start, end) of the allocated executable sections: the code in flash."""
+    return [(s["addr"], s["addr"] + s["size"]) for s in sections
+            if s["flags"] & SHF_ALLOC and s["flags"] & SHF_EXECINSTR and s["size"]]
+
+
+def modules(path, sections):
     tool = shutil.which("llvm-dwarfdump") or next(
         (shutil.which(f"llvm-dwarfdump-{v}") for v in range(20, 13, -1)
          if shutil.which(f"llvm-dwarfdump-{v}")), None)
@@ -145,10 +151,18 @@ def modules(path):
     comp_dir = ""
     cur_file = None
 
+    code = code_ranges(sections)
+
+    def in_code(a, b):
+        # Sequences of functions the linker discarded keep their rows at
+        # address 0 (or wherever they were before): only rows inside the
+        # executable sections describe code that is in the image.
+        return any(lo <= a and b <= hi for lo, hi in code)
+
     def flush():
         rows.sort(key=lambda r: r[0])
         for (a, f, end), (b, _, _) in zip(rows, rows[1:]):
-            if not end and b > a:
+            if not end and b > a and in_code(a, b):
                 segments.append((a, b - a, files.get(f, "?")))
         rows.clear()
 
@@ -187,6 +201,17 @@ def modules(path):
                 flush()
     flush()
 
+    # Sequences may overlap (one address described by two compile units
+    # after LTO): count each byte once, for the first row that covers it.
+    segments.sort(key=lambda seg: seg[0])
+    clipped, reach = [], 0
+    for a, n, f in segments:
+        start = max(a, reach)
+        if a + n > start:
+            clipped.append((start, a + n - start, f))
+            reach = a + n
+    segments[:] = clipped
+
     # Code inlined from core (slices, iterators, Option) belongs to the
     # function it was inlined into: with llvm-symbolizer, walk each
     # address's inline chain outwards to the first frame in a module of
@@ -210,11 +235,16 @@ def modules(path):
         if m in generic and owner.get(a):
             m = owner[a]
         sizes[m] += n
+    # Code without line rows (padding, veneers, the vector table, assembly
+    # of compiler_builtins without debug info) makes the total add up to
+    # the executable sections.
+    text = sum(hi - lo for lo, hi in code)
+    sizes["(no line information)"] += max(text - sum(sizes.values()), 0)
     total = sum(sizes.values())
     for name, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
         print(f"{size:8d}  {100.0 * size / max(total, 1):5.1f}%  {name}")
     how = "inlined core code counted in its caller" if sym else "innermost source file"
-    print(f"{total:8d}  100.0%  code with line information ({how})")
+    print(f"{total:8d}  100.0%  executable sections (rows outside them ignored; {how})")
 
 
 def main():
@@ -240,7 +270,7 @@ def main():
         else:
             print(struct.unpack_from("<I", data, sec["offset"] + addr - sec["addr"])[0])
     elif cmd == "modules":
-        modules(path)
+        modules(path, sections)
     elif cmd == "top":
         syms = sorted(set(symbols(data, sections, cstr)), key=lambda s: -s[1])
         for name, size, shndx in syms[:int(sys.argv[3])]:

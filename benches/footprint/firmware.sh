@@ -129,6 +129,13 @@ echo "NIC buf = the driver's frame buffers (ours: 1 staged RX frame; smoltcp: RX
 echo "app buf = application buffers (ours: echo rings etc.; smoltcp: socket payload buffers,"
 echo "1460 B rx + tx per TCP socket). RAM-app = RAM - app buf - baseline RAM."
 
+echo
+# The budget (benches/footprint/ceilings.txt): (b)'s code without the site
+# (stack + the demo application) and the stack's state.
+. "$ROOT/benches/footprint/ceiling.sh"
+ceiling b-q code $((FLASH[b-q] - base_flash - WEB[b-q]))
+ceiling b-q state "${STATE[b-q]}"
+
 for n in b-q smol; do
     echo
     echo "code per module, $n (bytes of .text):"
@@ -139,6 +146,7 @@ for n in b-q smol; do
     fi
 done
 
+ceiling_verdict
 ((run)) || exit 0
 [[ $(id -u) == 0 ]] || die "--run needs root (network namespaces)"
 for t in qemu-system-arm dnsmasq ping socat; do
