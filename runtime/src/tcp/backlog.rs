@@ -51,28 +51,27 @@ pub(crate) fn syn_to_busy_port<N: Nic, O: TcpOwner>(
     Err(DropReason::TcpNoSocket)
 }
 
-/// Takes the pending SYN to a socket of its port if one is free now
-/// (true: its SYN-ACK is due); forgets it once its peer has stopped
-/// retrying. Called at every poll.
+/// Takes the pending SYN to a socket of its port if one is free now;
+/// forgets it once its peer has stopped retrying. Called at every poll.
 pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
     t: &mut TcpTables<'_>,
     owner: &mut O,
-) -> bool {
+) {
     let Some(p) = t.shared.pending else {
-        return false;
+        return;
     };
     let now = tick(io.now);
     if due(now, p.at.wrapping_add(PENDING_SYN_MS)) {
         t.shared.pending = None;
-        return false;
+        return;
     }
     let listener = t
         .sockets
         .iter()
         .position(|s| s.state == TcpState::Listen && s.local_port == p.dst_port);
     let Some(i) = listener.or_else(|| take_socket(io, t, owner, p.dst_port)) else {
-        return false;
+        return;
     };
     t.shared.pending = None;
     let seg = Segment {
@@ -93,7 +92,7 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
         payload_offset: 0,
     };
     let remote = Endpoint::new(p.src_ip, p.src_port);
-    listen(io, t, owner, i, &seg, remote).is_ok()
+    let _ = listen(io, t, owner, i, &seg, remote);
 }
 
 /// A server socket of `port` that a new connection may take now, made
@@ -102,6 +101,7 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
 /// client answers within a round trip; one that has not is likely a
 /// spoofed SYN's), else the connection idle longest if idle for
 /// `reclaim_idle_ms` (reset, its owner told [`TcpEvent::Reclaimed`]).
+#[inline(never)]
 fn take_socket<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
     t: &mut TcpTables<'_>,

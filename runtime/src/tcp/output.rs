@@ -11,17 +11,11 @@ use crate::wire::tcp::{Control, Repr, SeqNumber, Timestamp, TIMESTAMPS_LEN};
 use crate::wire::Checksum;
 use crate::Instant;
 
-/// Runs timers and sends for every socket, then answers a pending SYN if
-/// a socket freed (after the sends, so a socket leaving TIME-WAIT for it
-/// has sent its last ACK).
+/// Runs timers and sends for every socket, a pending SYN first if a socket
+/// of its port is free, so its SYN-ACK goes out in this poll. (A socket in
+/// TIME-WAIT is not taken before it has sent its last ACK.)
 pub(crate) fn poll<N: Nic, O: TcpOwner>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, owner: &mut O) {
-    each_socket(io, t, owner);
-    if super::backlog::serve_pending(io, t, owner) {
-        each_socket(io, t, owner);
-    }
-}
-
-fn each_socket<N: Nic, O: TcpOwner>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, owner: &mut O) {
+    super::backlog::serve_pending(io, t, owner);
     for i in 0..t.sockets.len() {
         let Ok(handle) = u8::try_from(i).map(TcpHandle) else {
             break;
@@ -553,7 +547,10 @@ impl PayloadSink for Count {
     }
 }
 
-/// Whether the owner has a byte at `offset` (asks for one byte).
+/// Whether the owner has a byte at `offset` (asks for one byte). Out of
+/// line: it holds the owner's whole `tcp_produce`, and `send` asks in
+/// three places.
+#[inline(never)]
 fn has_data<O: TcpOwner>(owner: &mut O, handle: TcpHandle, offset: u32) -> bool {
     let mut count = Count(0);
     owner.tcp_produce(handle, offset, 1, &mut count);
