@@ -1643,3 +1643,32 @@ fn a_remembered_syn_takes_a_socket_entering_time_wait_after_its_last_ack() {
     s.expect(seg!(SYN | ACK, ack = 3001, dport = PEER_PORT + 1));
     assert_eq!(s.state(a), TcpState::SynReceived);
 }
+
+#[test]
+fn a_remembered_syn_goes_before_a_newer_one_when_a_socket_frees() {
+    let mut s = Script::<Std>::new();
+    let a = s.listen(PORT);
+    let b = s.listen(PORT);
+    s.accept(a, IRS, 8192);
+    // b is half-open (a SYN that is never completed).
+    s.peer_port = 20_000;
+    s.send(seg!(SYN, seq = 7000, mss = 1460));
+    let half = s.expect(seg!(SYN | ACK, dport = 20_000));
+    // Client X waits.
+    s.advance(10);
+    s.peer_port = PEER_PORT + 1;
+    s.send(seg!(SYN, seq = 3000, mss = 1460));
+    s.expect_nothing();
+    // Client Y's SYN arrives the moment b's SYN-ACK has gone unanswered for
+    // rto_min: X, who came first, takes b; Y waits in its place.
+    s.now = half.at + Std::TCP.rto_min_ms as u64;
+    s.peer_port = PEER_PORT + 2;
+    s.send(seg!(SYN, seq = 4000, mss = 1460));
+    s.expect(seg!(SYN | ACK, ack = 3001, dport = PEER_PORT + 1));
+    s.expect_nothing();
+    assert_eq!(s.state(b), TcpState::SynReceived);
+    // a frees: Y is answered.
+    s.peer_port = PEER_PORT;
+    s.send(seg!(RST, seq = IRS.plus(1)));
+    s.expect(seg!(SYN | ACK, ack = 4001, dport = PEER_PORT + 2));
+}

@@ -11,44 +11,93 @@ use crate::udp::Endpoint;
 use crate::wire::tcp::{Control, Repr, Timestamp};
 
 /// A SYN found no listening socket on a port that has server sockets:
-/// recycle or reclaim one for it, or remember it. `Err` is what the
-/// caller counts (the SYN was not answered now).
+/// recycle or reclaim one for it, or remember it. A remembered SYN of the
+/// same port goes first: it takes the socket and the new one waits in its
+/// place (first come, first served). `Err` is what the caller counts (the
+/// SYN was not answered now).
 pub(crate) fn syn_to_busy_port<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
     t: &mut TcpTables<'_>,
     owner: &mut O,
     seg: &Segment,
 ) -> Result<(), DropReason> {
-    if let Some(i) = take_socket(io, t, owner, seg.repr.dst_port) {
-        let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
-        return listen(io, t, owner, i, seg, remote);
-    }
-    if t.config.when_full == WhenFull::Reset {
+    let now = tick(io.now);
+    let syn = PendingSyn::of(seg, now);
+    let earlier = t
+        .shared
+        .pending
+        .filter(|p| p.dst_port == syn.dst_port && !p.same_client(&syn) && !due(now, p.expires()));
+    let retry = t.shared.pending.is_some_and(|p| p.same_client(&syn));
+    if let Some(i) = take_socket(io, t, owner, syn.dst_port) {
+        let Some(first) = earlier else {
+            let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
+            return listen(io, t, owner, i, seg, remote);
+        };
+        let _ = listen(io, t, owner, i, &first.segment(), first.remote());
+    } else if t.config.when_full == WhenFull::Reset {
         reset_for(io, seg);
         return Err(DropReason::TcpNoSocket);
     }
-    let now = tick(io.now);
-    let syn = PendingSyn {
-        src_ip: seg.src_ip,
-        dst_ip: seg.dst_ip,
-        src_mac: seg.src_mac,
-        src_port: seg.repr.src_port,
-        dst_port: seg.repr.dst_port,
-        seq: seg.repr.seq_number,
-        window: seg.repr.window_len,
-        mss: seg.repr.max_seg_size,
-        tsval: seg.repr.timestamp.map(|ts| ts.tsval),
-        at: now,
-    };
-    let retry = t.shared.pending.is_some_and(|p| {
-        (p.src_ip, p.src_port, p.dst_port) == (syn.src_ip, syn.src_port, syn.dst_port)
-    });
-    // The newest client waits: an older pending SYN's peer retries.
+    // The newest client waits (an older one still waiting retries its SYN).
     t.shared.pending = Some(syn);
     if !retry {
         contend(t, owner, syn.dst_port, now);
     }
     Err(DropReason::TcpNoSocket)
+}
+
+impl PendingSyn {
+    /// What a passive open needs of `seg`, arrived at `now`.
+    fn of(seg: &Segment, now: u32) -> PendingSyn {
+        PendingSyn {
+            src_ip: seg.src_ip,
+            dst_ip: seg.dst_ip,
+            src_mac: seg.src_mac,
+            src_port: seg.repr.src_port,
+            dst_port: seg.repr.dst_port,
+            seq: seg.repr.seq_number,
+            window: seg.repr.window_len,
+            mss: seg.repr.max_seg_size,
+            tsval: seg.repr.timestamp.map(|ts| ts.tsval),
+            at: now,
+        }
+    }
+
+    /// The SYN again, as if it had just arrived.
+    fn segment(&self) -> Segment {
+        Segment {
+            src_ip: self.src_ip,
+            dst_ip: self.dst_ip,
+            src_mac: self.src_mac,
+            repr: Repr {
+                src_port: self.src_port,
+                dst_port: self.dst_port,
+                control: Control::Syn,
+                seq_number: self.seq,
+                ack_number: None,
+                window_len: self.window,
+                max_seg_size: self.mss,
+                timestamp: self.tsval.map(|tsval| Timestamp { tsval, tsecr: 0 }),
+                payload_len: 0,
+            },
+            payload_offset: 0,
+        }
+    }
+
+    fn remote(&self) -> Endpoint {
+        Endpoint::new(self.src_ip, self.src_port)
+    }
+
+    /// A retry of the same connection attempt.
+    fn same_client(&self, other: &PendingSyn) -> bool {
+        (self.src_ip, self.src_port, self.dst_port)
+            == (other.src_ip, other.src_port, other.dst_port)
+    }
+
+    /// When it is forgotten: its peer has stopped retrying.
+    pub(crate) fn expires(&self) -> u32 {
+        self.at.wrapping_add(PENDING_SYN_MS)
+    }
 }
 
 /// Takes the pending SYN to a socket of its port if one is free now;
@@ -61,8 +110,7 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
     let Some(p) = t.shared.pending else {
         return;
     };
-    let now = tick(io.now);
-    if due(now, p.at.wrapping_add(PENDING_SYN_MS)) {
+    if due(tick(io.now), p.expires()) {
         t.shared.pending = None;
         return;
     }
@@ -74,25 +122,7 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
         return;
     };
     t.shared.pending = None;
-    let seg = Segment {
-        src_ip: p.src_ip,
-        dst_ip: p.dst_ip,
-        src_mac: p.src_mac,
-        repr: Repr {
-            src_port: p.src_port,
-            dst_port: p.dst_port,
-            control: Control::Syn,
-            seq_number: p.seq,
-            ack_number: None,
-            window_len: p.window,
-            max_seg_size: p.mss,
-            timestamp: p.tsval.map(|tsval| Timestamp { tsval, tsecr: 0 }),
-            payload_len: 0,
-        },
-        payload_offset: 0,
-    };
-    let remote = Endpoint::new(p.src_ip, p.src_port);
-    let _ = listen(io, t, owner, i, &seg, remote);
+    let _ = listen(io, t, owner, i, &p.segment(), p.remote());
 }
 
 /// A server socket of `port` that a new connection may take now, made
@@ -169,7 +199,7 @@ pub(crate) fn poll_at(
     now: u32,
 ) -> Option<u32> {
     let p = t_pending?;
-    let expiry = p.at.wrapping_add(PENDING_SYN_MS).wrapping_sub(now) as i32;
+    let expiry = p.expires().wrapping_sub(now) as i32;
     let soonest = sockets
         .iter()
         .filter(|s| s.local_port == p.dst_port && s.has(flag::RELISTEN))
