@@ -1,4 +1,5 @@
-//! Generates the reference device's stack from `stack.toml`, and one
+//! Generates the reference device's stack from `stack.toml`, the minimal
+//! example's from `examples/minimal/stack.toml`, and one
 //! variant per file in `examples/configs/` (the device picks one with
 //! `--config NAME`; tests and benchmarks use them for buffer mode, larger
 //! windows and the delayed-ACK mitigation).
@@ -8,6 +9,11 @@ use std::path::Path;
 fn main() {
     emberstack_codegen::Builder::new()
         .config("stack.toml")
+        .run_or_exit();
+    // The minimal example's own device (examples/minimal/).
+    emberstack_codegen::Builder::new()
+        .config("examples/minimal/stack.toml")
+        .out_file("emberstack_minimal.rs")
         .run_or_exit();
 
     let dir = Path::new("examples/configs");

@@ -368,6 +368,17 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let first_run = if tap.created() {
+        match first_run(&tap, &cli) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("device: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        FirstRun::default()
+    };
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -404,7 +415,7 @@ fn main() -> ExitCode {
     let options = Options {
         mac: cli.mac,
         ipv4,
-        no_dhcp: cli.no_dhcp,
+        no_dhcp: cli.no_dhcp || first_run.static_address,
         seed,
         tcp_send,
         mail: cli.mail,
@@ -436,6 +447,43 @@ fn main() -> ExitCode {
         )
     );
     code.unwrap_or(ExitCode::from(2))
+}
+
+/// What setting up a TAP this process created decided.
+#[derive(Default)]
+struct FirstRun {
+    /// No DHCP server can be on a TAP that did not exist: use the static
+    /// address of `stack.toml`.
+    static_address: bool,
+}
+
+/// A TAP this process created is down and the host side has no address, so
+/// nothing could reach the device: bring it up and give the host side the
+/// gateway's address (`--gateway`, else `stack.toml`'s), and, without
+/// `--ip`, use the static address (a new TAP has no DHCP server). Says what
+/// it did and where the web UI is.
+fn first_run(tap: &Tap, cli: &Cli) -> Result<FirstRun, String> {
+    let fallback = <ember_device::Device as Config>::STATIC_IPV4;
+    let device = cli.ip.or(fallback.map(|s| s.cidr));
+    let gateway = cli.gateway.or(fallback.and_then(|s| s.gateway));
+    let (Some(device), Some(gateway)) = (device, gateway) else {
+        return Err(format!(
+            "created TAP {} but know no address for it: pass --ip A.B.C.D/N --gateway G",
+            cli.tap
+        ));
+    };
+    tap.link_up().map_err(|e| e.to_string())?;
+    tap.set_host_address(gateway.0, device.prefix_len)
+        .map_err(|e| e.to_string())?;
+    let static_address = cli.ip.is_none() && !cli.no_dhcp;
+    println!(
+        "device: created TAP {} (up, host side {gateway}/{}); the device is {} — open http://{}/",
+        cli.tap, device.prefix_len, device, device.address
+    );
+    if static_address {
+        println!("device: a new TAP has no DHCP server: using the static address of stack.toml");
+    }
+    Ok(FirstRun { static_address })
 }
 
 /// A delay for the driver's reset wait.

@@ -81,10 +81,13 @@ pub(crate) fn generate(
         pub type Stack = ::emberstack::Stack<Device>;
 
         /// Bytes of RAM the configured stack state occupies (its size in memory).
+        /// (Figures for the application to report; unused is fine.)
+        #[allow(dead_code)]
         pub const RAM_BYTES: usize = ::core::mem::size_of::<Stack>();
 
         /// Bytes of RAM the mail clients (`[smtp]`, `[pop3]`) take in the
         /// application that embeds them; 0 for those not configured.
+        #[allow(dead_code)]
         pub const MAIL_RAM_BYTES: usize = ::core::mem::size_of::<<Device as ::emberstack::Config>::Smtp>()
             + ::core::mem::size_of::<<Device as ::emberstack::Config>::Pop3>();
         #web_module

@@ -795,11 +795,13 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, toml_file: &str) -> TokenStream {
             }
 
             /// Bytes of RAM the server state occupies.
+            #[allow(dead_code)]
             pub const RAM_BYTES: usize = ::core::mem::size_of::<HttpServer>();
 
             /// Bytes of web content in flash (paths, heads, bodies, gzip
             /// twins, ETags, the text of dynamic pages), as counted at
             /// build time: the site's share of a firmware's flash.
+            #[allow(dead_code)]
             pub const ROM_BYTES: usize = #rom_bytes;
 
             /// The application's handlers: one method per dynamic tag and per

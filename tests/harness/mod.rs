@@ -198,7 +198,12 @@ impl Netns {
 
     /// Starts the reference device (`--tap tap0` plus `args`) in the namespace.
     pub fn spawn_device(&self, args: &[&str]) -> DeviceProc {
-        DeviceProc::start(self, &example_path("device"), args)
+        self.spawn_example("device", args)
+    }
+
+    /// Starts the example `name` (`--tap tap0` plus `args`) in the namespace.
+    pub fn spawn_example(&self, name: &str, args: &[&str]) -> DeviceProc {
+        DeviceProc::start(self, &example_path(name), args)
     }
 
     /// Starts the reference device *firmware* under QEMU (`mps2-an385`, its

@@ -104,6 +104,54 @@ fn is_permission(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
 }
 
+/// An `AF_INET` datagram socket for interface ioctls (it resolves names in
+/// the calling thread's network namespace).
+fn control_socket() -> io::Result<OwnedFd> {
+    // SAFETY: socket has no memory preconditions; the result is checked.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a freshly created fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Runs one interface ioctl on `ifr`.
+fn interface_ioctl(
+    sock: &OwnedFd,
+    request: libc::c_ulong,
+    ifr: &mut libc::ifreq,
+) -> io::Result<()> {
+    // SAFETY: the SIOC[GS]IF* requests read and write one `ifreq`, which
+    // lives across the call; the socket is valid.
+    let rc = unsafe {
+        libc::ioctl(
+            sock.as_raw_fd(),
+            request as libc::Ioctl,
+            ifr as *mut libc::ifreq,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// An IPv4 address as the `sockaddr` of an `ifreq`.
+fn sockaddr_v4(addr: [u8; 4]) -> libc::sockaddr {
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(addr),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sockaddr_in and sockaddr have the same size on Linux and
+    // every bit pattern is a valid sockaddr.
+    unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
+}
+
 impl Tap {
     /// Attaches to the TAP `name` in the calling thread's network namespace,
     /// creating a transient one if there is none and the process may
@@ -197,39 +245,13 @@ impl Tap {
     /// network namespace (the control socket resolves the name there).
     pub fn link_up(&self) -> io::Result<()> {
         let cname = check_name(&self.name)?;
-        // SAFETY: socket has no memory preconditions; the result is checked.
-        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a freshly created fd that nothing else owns.
-        let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+        let sock = control_socket()?;
         let mut ifr = ifreq_for(&cname);
-        // SAFETY: SIOCGIFFLAGS reads and writes one `ifreq` that lives
-        // across the call; the socket is valid.
-        let rc = unsafe {
-            libc::ioctl(
-                sock.as_raw_fd(),
-                libc::SIOCGIFFLAGS as libc::Ioctl,
-                &mut ifr,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        interface_ioctl(&sock, libc::SIOCGIFFLAGS, &mut ifr)?;
         // SAFETY: SIOCGIFFLAGS succeeded, so the kernel wrote `ifru_flags`.
         let flags = unsafe { ifr.ifr_ifru.ifru_flags };
         ifr.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short;
-        // SAFETY: as above, for SIOCSIFFLAGS.
-        let rc = unsafe {
-            libc::ioctl(
-                sock.as_raw_fd(),
-                libc::SIOCSIFFLAGS as libc::Ioctl,
-                &mut ifr,
-            )
-        };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
+        if let Err(e) = interface_ioctl(&sock, libc::SIOCSIFFLAGS, &mut ifr) {
             if is_permission(&e) {
                 return Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
@@ -240,6 +262,38 @@ impl Tap {
                 ));
             }
             return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Gives the kernel's side of the TAP the address `addr/prefix_len`
+    /// (`SIOCSIFADDR` and `SIOCSIFNETMASK`), as `ip addr add` would, so the
+    /// host can reach the device on that subnet. For a TAP this process
+    /// created; needs `CAP_NET_ADMIN` and a thread in the TAP's namespace.
+    pub fn set_host_address(&self, addr: [u8; 4], prefix_len: u8) -> io::Result<()> {
+        let cname = check_name(&self.name)?;
+        let sock = control_socket()?;
+        let mask = u32::MAX
+            .checked_shl(32u32.saturating_sub(u32::from(prefix_len.min(32))))
+            .unwrap_or(0);
+        for (request, value) in [
+            (libc::SIOCSIFADDR, addr),
+            (libc::SIOCSIFNETMASK, mask.to_be_bytes()),
+        ] {
+            let mut ifr = ifreq_for(&cname);
+            ifr.ifr_ifru.ifru_addr = sockaddr_v4(value);
+            interface_ioctl(&sock, request, &mut ifr).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "giving {} the address {}/{prefix_len} failed ({e}); run as root: ip addr add {}/{prefix_len} dev {}",
+                        self.name,
+                        std::net::Ipv4Addr::from(addr),
+                        std::net::Ipv4Addr::from(addr),
+                        self.name
+                    ),
+                )
+            })?;
         }
         Ok(())
     }
