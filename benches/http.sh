@@ -107,6 +107,31 @@ cell() {
         "$(($(counter TcpExtDelayedACKs) - dack0))"
 }
 
+# echo_rate: bytes/s of 1 MiB sent to the device's TCP echo (port 7) and
+# read back at once (the device sends as much as it receives): median of
+# $runs runs.
+echo_rate() {
+    local rates=()
+    for _ in $(seq 1 "$runs"); do
+        rates+=("$(ip netns exec "$ns" timeout 120 python3 -c '
+import socket, sys, threading, time
+data = bytes((i * 7) % 251 for i in range(1 << 20))
+s = socket.create_connection((sys.argv[1], 7), timeout=30)
+t0 = time.monotonic()
+threading.Thread(target=lambda: s.sendall(data), daemon=True).start()
+got = 0
+while got < len(data):
+    n = len(s.recv(65536))
+    if n == 0:
+        break
+    got += n
+dt = time.monotonic() - t0
+print(f"{got / dt / 1e6:.2f}" if got == len(data) else "0")
+' "$ip_dev" 2>/dev/null || echo 0)")
+    done
+    printf '%s MB/s' "$(printf '%s\n' "${rates[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
+}
+
 PATHS=(/status.json / /diag/sequence.txt /favicon.ico /app.js)
 MODES=("-c 1" "-c 4" "-k -c 1" "-k -c 4")
 header() {
@@ -149,6 +174,7 @@ if ((firmware)); then
     }
     qemu "$ELF/a-q.elf" "--ip $ip_dev/24 --gateway 10.79.0.1"
     matrix "QEMU: ours (a) quiet" "${PATHS[@]}"
+    ours_echo=$(echo_rate)
     # smoltcp's firmware takes its address from DHCP.
     teardown
     ip netns add "$ns"
@@ -173,6 +199,9 @@ if ((firmware)); then
     MODES=("-c 1" "-c 4")
     PATHS=(/status.json)
     matrix "QEMU: smoltcp 0.14 (its 108 B page)" /status.json
+    smol_echo=$(echo_rate)
     kill "$dns" 2>/dev/null || true
     rm -rf "$lease"
+    echo
+    echo "TCP echo (port 7), 1 MiB each way, median of $runs: ours $ours_echo, smoltcp $smol_echo"
 fi

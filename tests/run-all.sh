@@ -73,8 +73,8 @@ cargo clippy -p emberstack --no-default-features --features lan9118 --target thu
 cargo clippy -p emberstack --no-default-features --features enc28j60 --target thumbv7m-none-eabi -- -D warnings
 cargo clippy -p emberstack --no-default-features --features enc28j60 --target thumbv7em-none-eabihf -- -D warnings
 # The ENC28J60 board example (STM32F411, stm32f4xx-hal): built, not run.
-(cd examples/boards/stm32f411-enc28j60 && CARGO_TARGET_DIR="$PWD/../../../target/boards" \
-  cargo clippy --release --quiet -- -D warnings && cargo build --release --quiet)
+(cd examples/boards/stm32f411-enc28j60 && export CARGO_TARGET_DIR="$PWD/../../../target/boards" \
+  && cargo clippy --release --quiet -- -D warnings && cargo build --release --quiet)
 for features in "" quiet baseline; do
   (cd examples/firmware && CARGO_TARGET_DIR="$FIRMWARE_TARGET_DIR" \
     cargo clippy --release --quiet ${features:+--features $features} -- -D warnings)
