@@ -252,6 +252,7 @@ fn acceptable(s: &TcpSocket, seg: &Segment) -> bool {
     }
 }
 
+/// A segment for a connection (RFC 9293 §3.10.7.4), step by step.
 fn synchronized<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
     t: &mut TcpTables<'_>,
@@ -261,56 +262,16 @@ fn synchronized<N: Nic, O: TcpOwner>(
     seg: &Segment,
     now: u32,
 ) -> Result<(), DropReason> {
-    let Some(s) = t.sockets.get_mut(i) else {
-        return Err(DropReason::TcpNoSocket);
-    };
-    if seg.syn() && seg.repr.ack_number.is_none() {
-        if s.state == TcpState::TimeWait && s.has(flag::RELISTEN) && new_incarnation(s, seg) {
-            // RFC 6191 / RFC 1122 §4.2.2.13: the same client again.
-            recycle(s);
-            owner.tcp_event(handle, TcpEvent::Closed);
-            let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
-            return listen(io, t, owner, i, seg, remote);
-        }
-        if s.state == TcpState::SynReceived && seg.seq().add(1) == s.rcv_nxt {
-            // Our SYN-ACK was lost: the peer's SYN retry gets it again.
-            s.snd_nxt = s.snd_una;
-            s.set(flag::SEND_SYN, true);
-            return Ok(());
-        }
+    if let Some(done) = syn_again(io, t, owner, i, handle, seg) {
+        return done;
     }
-    // 1. Sequence number check. A zero window still takes pure ACKs and
-    // RSTs exactly at RCV.NXT.
-    if !acceptable(s, seg) {
-        if !seg.rst() {
-            s.set(flag::ACK_NOW, true);
-            if s.state == TcpState::TimeWait && seg.fin() {
-                // A retransmitted FIN: ACK again and restart 2MSL.
-                s.timer = now.wrapping_add(t.config.time_wait_ms);
-            }
-        }
-        return Err(DropReason::TcpOutOfWindow);
-    }
-    s.last_rx = now;
-    // RFC 7323 §4.3: remember the newest timestamp of a segment that does
-    // not lie beyond what we acknowledge.
-    if let Some(ts) = seg.repr.timestamp {
-        if s.ts_ok && seg.seq() <= s.rcv_nxt && ts.tsval.wrapping_sub(s.ts_recent) as i32 >= 0 {
-            s.ts_recent = ts.tsval;
-        }
-    }
-    // 2. RST (RFC 5961 §3.2): exact → reset; elsewhere in window → challenge.
+    let time_wait_ms = t.config.time_wait_ms;
+    let s = t.sockets.get_mut(i).ok_or(DropReason::TcpNoSocket)?;
+    // 1. Sequence number check.
+    check_sequence(s, seg, now, time_wait_ms)?;
+    // 2. RST.
     if seg.rst() {
-        if seg.seq() != s.rcv_nxt {
-            s.set(flag::ACK_NOW, true);
-            return Err(DropReason::TcpOutOfWindow);
-        }
-        let passive_open = s.state == TcpState::SynReceived && s.has(flag::RELISTEN);
-        recycle(s);
-        if !passive_open {
-            owner.tcp_event(handle, TcpEvent::Reset);
-        }
-        return Ok(());
+        return reset_arrives(s, owner, handle, seg);
     }
     // 4. SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
     if seg.syn() {
@@ -318,25 +279,144 @@ fn synchronized<N: Nic, O: TcpOwner>(
         return Err(DropReason::TcpOutOfWindow);
     }
     // 5. ACK.
-    let Some(ack) = seg.repr.ack_number else {
-        return Err(DropReason::TcpMalformed);
-    };
+    let ack = seg.repr.ack_number.ok_or(DropReason::TcpMalformed)?;
     if s.state == TcpState::SynReceived {
-        if s.snd_una < ack && ack <= s.snd_max {
-            s.state = TcpState::Established;
-            let remote = Endpoint::new(s.remote_ip, s.remote_port);
-            owner.tcp_event(handle, TcpEvent::Connected { remote });
-        } else {
-            reset_for(io, seg);
-            return Err(DropReason::TcpOutOfWindow);
+        complete_handshake(io, s, owner, handle, seg, ack)?;
+    }
+    ack_arrives(t, owner, i, handle, seg, ack, now)?;
+    if !our_fin_acked(t, owner, i, handle, seg, now) {
+        return Ok(()); // LAST-ACK ended: the socket is free
+    }
+    // 7. Data.
+    let receiving = t.sockets.get(i).is_some_and(|s| s.state.can_receive());
+    let all_data_taken = if seg.repr.payload_len > 0 && receiving {
+        deliver(io, t, owner, i, handle, seg)
+    } else {
+        true
+    };
+    // 8. FIN, once everything before it was taken.
+    if seg.fin() {
+        fin_arrives(t, owner, i, handle, seg, all_data_taken, now);
+    }
+    Ok(())
+}
+
+/// A SYN for a connection that exists: the same client starting anew after
+/// TIME-WAIT (RFC 6191 / RFC 1122 §4.2.2.13), or a retry crossing our lost
+/// SYN-ACK. `None`: not such a SYN, go on.
+fn syn_again<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    seg: &Segment,
+) -> Option<Result<(), DropReason>> {
+    if !seg.syn() || seg.repr.ack_number.is_some() {
+        return None;
+    }
+    let s = t.sockets.get_mut(i)?;
+    if s.state == TcpState::TimeWait && s.has(flag::RELISTEN) && new_incarnation(s, seg) {
+        recycle(s);
+        owner.tcp_event(handle, TcpEvent::Closed);
+        let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
+        return Some(listen(io, t, owner, i, seg, remote));
+    }
+    if s.state == TcpState::SynReceived && seg.seq().add(1) == s.rcv_nxt {
+        // Our SYN-ACK was lost: the peer's SYN retry gets it again.
+        s.snd_nxt = s.snd_una;
+        s.set(flag::SEND_SYN, true);
+        return Some(Ok(()));
+    }
+    None
+}
+
+/// Step 1: an unacceptable segment is answered with an ACK (unless it is
+/// a RST) and dropped; a zero window still takes pure ACKs and RSTs
+/// exactly at RCV.NXT. An acceptable one refreshes the idle clock and
+/// TS.Recent (RFC 7323 §4.3: the newest timestamp of a segment that does
+/// not lie beyond what we acknowledge).
+fn check_sequence(
+    s: &mut TcpSocket,
+    seg: &Segment,
+    now: u32,
+    time_wait_ms: u32,
+) -> Result<(), DropReason> {
+    if !acceptable(s, seg) {
+        if !seg.rst() {
+            s.set(flag::ACK_NOW, true);
+            if s.state == TcpState::TimeWait && seg.fin() {
+                // A retransmitted FIN: ACK again and restart 2MSL.
+                s.timer = now.wrapping_add(time_wait_ms);
+            }
+        }
+        return Err(DropReason::TcpOutOfWindow);
+    }
+    s.last_rx = now;
+    if let Some(ts) = seg.repr.timestamp {
+        if s.ts_ok && seg.seq() <= s.rcv_nxt && ts.tsval.wrapping_sub(s.ts_recent) as i32 >= 0 {
+            s.ts_recent = ts.tsval;
         }
     }
-    let Some(s) = t.sockets.get_mut(i) else {
-        return Err(DropReason::TcpNoSocket);
-    };
-    // RFC 5961 §5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT, else
-    // a challenge ACK and drop. Without window scaling no peer window
-    // exceeds 65535, which stands in for MAX.SND.WND.
+    Ok(())
+}
+
+/// Step 2 (RFC 5961 §3.2): a RST exactly at RCV.NXT resets; elsewhere in
+/// the window it draws a challenge ACK.
+fn reset_arrives<O: TcpOwner>(
+    s: &mut TcpSocket,
+    owner: &mut O,
+    handle: TcpHandle,
+    seg: &Segment,
+) -> Result<(), DropReason> {
+    if seg.seq() != s.rcv_nxt {
+        s.set(flag::ACK_NOW, true);
+        return Err(DropReason::TcpOutOfWindow);
+    }
+    // A passive open that never completed was never reported.
+    let passive_open = s.state == TcpState::SynReceived && s.has(flag::RELISTEN);
+    recycle(s);
+    if !passive_open {
+        owner.tcp_event(handle, TcpEvent::Reset);
+    }
+    Ok(())
+}
+
+/// The ACK of our SYN-ACK: the connection is established; any other ACK
+/// is answered with RST.
+fn complete_handshake<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    s: &mut TcpSocket,
+    owner: &mut O,
+    handle: TcpHandle,
+    seg: &Segment,
+    ack: SeqNumber,
+) -> Result<(), DropReason> {
+    if !(s.snd_una < ack && ack <= s.snd_max) {
+        reset_for(io, seg);
+        return Err(DropReason::TcpOutOfWindow);
+    }
+    s.state = TcpState::Established;
+    let remote = Endpoint::new(s.remote_ip, s.remote_port);
+    owner.tcp_event(handle, TcpEvent::Connected { remote });
+    Ok(())
+}
+
+/// Step 5: the ACK field. Out of range (RFC 5961 §5.2: SND.UNA −
+/// MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT; without window scaling no peer window
+/// exceeds 65535, which stands in for MAX.SND.WND): challenge ACK and
+/// drop. Else the send window, new acknowledgements, duplicate ACKs (RFC
+/// 5681 §3.2, the third resends) and a reopened zero window.
+fn ack_arrives<O: TcpOwner>(
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    seg: &Segment,
+    ack: SeqNumber,
+    now: u32,
+) -> Result<(), DropReason> {
+    let s = t.sockets.get_mut(i).ok_or(DropReason::TcpNoSocket)?;
     if ack > s.snd_max || ack < s.snd_una.sub_len(usize::from(u16::MAX)) {
         s.set(flag::ACK_NOW, true);
         return Err(DropReason::TcpOutOfWindow);
@@ -359,7 +439,6 @@ fn synchronized<N: Nic, O: TcpOwner>(
         && !window_changed
         && s.in_flight() > 0
     {
-        // RFC 5681 §3.2 duplicate ACK; the third triggers a resend.
         s.dupacks = s.dupacks.saturating_add(1);
         if s.dupacks == 3 {
             s.snd_nxt = s.snd_una;
@@ -368,59 +447,83 @@ fn synchronized<N: Nic, O: TcpOwner>(
             owner.tcp_event(handle, TcpEvent::Retransmit { offset });
         }
     }
-    let Some(s) = t.sockets.get_mut(i) else {
-        return Ok(());
-    };
-    if window_opened && s.snd_una < s.snd_nxt {
-        // The window opened without the probe being taken: resend from
-        // SND.UNA now rather than leave a hole until the backed-off RTO.
-        s.snd_nxt = s.snd_una;
-        s.set(flag::TIMING, false);
+    if let Some(s) = t.sockets.get_mut(i) {
+        if window_opened && s.snd_una < s.snd_nxt {
+            // The window opened without the probe being taken: resend
+            // from SND.UNA now rather than leave a hole until the
+            // backed-off RTO.
+            s.snd_nxt = s.snd_una;
+            s.set(flag::TIMING, false);
+        }
     }
-    // Our FIN acknowledged?
+    Ok(())
+}
+
+/// The state changes an acknowledged FIN of ours makes; false when the
+/// connection ended (LAST-ACK) and the socket is free.
+fn our_fin_acked<O: TcpOwner>(
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    seg: &Segment,
+    now: u32,
+) -> bool {
+    let time_wait_ms = t.config.time_wait_ms;
+    let Some(s) = t.sockets.get_mut(i) else {
+        return false;
+    };
     let fin_acked = s.has(flag::FIN_SENT) && s.snd_una == s.snd_max;
     match s.state {
         TcpState::FinWait1 if fin_acked => s.state = TcpState::FinWait2,
-        TcpState::Closing if fin_acked => enter_time_wait(s, t.config.time_wait_ms, now),
+        TcpState::Closing if fin_acked => enter_time_wait(s, time_wait_ms, now),
         TcpState::LastAck if fin_acked => {
             recycle(s);
             owner.tcp_event(handle, TcpEvent::Closed);
-            return Ok(());
+            return false;
         }
         TcpState::TimeWait if seg.fin() => {
             s.set(flag::ACK_NOW, true);
-            s.timer = now.wrapping_add(t.config.time_wait_ms);
+            s.timer = now.wrapping_add(time_wait_ms);
         }
         _ => {}
     }
-    // 7. Data.
-    let mut all_data_taken = true;
-    if seg.repr.payload_len > 0 && s.state.can_receive() {
-        all_data_taken = deliver(io, t, owner, i, handle, seg);
-    }
-    // 8. FIN, once everything before it was taken.
+    true
+}
+
+/// Step 8: the peer's FIN, taken once everything before it was; an ACK
+/// says where we are even when it cannot be taken yet (a gap, data left),
+/// as for out-of-order data (RFC 5681 §4.2).
+fn fin_arrives<O: TcpOwner>(
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    seg: &Segment,
+    all_data_taken: bool,
+    now: u32,
+) {
+    let time_wait_ms = t.config.time_wait_ms;
     let Some(s) = t.sockets.get_mut(i) else {
-        return Ok(());
+        return;
     };
-    if seg.fin() && s.state.can_receive() {
-        // Even when it cannot be taken yet (a gap, data left): say where
-        // we are, as for out-of-order data (RFC 5681 §4.2).
+    if s.state.can_receive() {
         s.set(flag::ACK_NOW, true);
     }
-    if seg.fin() && all_data_taken && s.rcv_nxt == seg.seq().add(seg.repr.payload_len) {
-        s.rcv_nxt = s.rcv_nxt.add(1);
-        s.set(flag::ACK_NOW | flag::PEER_FIN, true);
-        let fin_acked = s.has(flag::FIN_SENT) && s.snd_una == s.snd_max;
-        match s.state {
-            TcpState::SynReceived | TcpState::Established => s.state = TcpState::CloseWait,
-            TcpState::FinWait1 if fin_acked => enter_time_wait(s, t.config.time_wait_ms, now),
-            TcpState::FinWait1 => s.state = TcpState::Closing,
-            TcpState::FinWait2 => enter_time_wait(s, t.config.time_wait_ms, now),
-            _ => return Ok(()),
-        }
-        owner.tcp_event(handle, TcpEvent::PeerClosed);
+    if !all_data_taken || s.rcv_nxt != seg.seq().add(seg.repr.payload_len) {
+        return;
     }
-    Ok(())
+    s.rcv_nxt = s.rcv_nxt.add(1);
+    s.set(flag::ACK_NOW | flag::PEER_FIN, true);
+    let fin_acked = s.has(flag::FIN_SENT) && s.snd_una == s.snd_max;
+    match s.state {
+        TcpState::SynReceived | TcpState::Established => s.state = TcpState::CloseWait,
+        TcpState::FinWait1 if fin_acked => enter_time_wait(s, time_wait_ms, now),
+        TcpState::FinWait1 => s.state = TcpState::Closing,
+        TcpState::FinWait2 => enter_time_wait(s, time_wait_ms, now),
+        _ => return,
+    }
+    owner.tcp_event(handle, TcpEvent::PeerClosed);
 }
 
 /// Whether a SYN for a connection in TIME-WAIT starts a new one: its

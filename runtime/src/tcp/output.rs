@@ -326,7 +326,10 @@ impl<O: TcpOwner> Payload for Produce<'_, O> {
     }
 }
 
-/// Sends what socket `i` owes.
+/// Sends what socket `i` owes: its SYN or SYN-ACK; else data (what a
+/// timeout or fast retransmit asked to resend first, on the original
+/// boundaries, then new data while the windows allow) and the FIN; then an
+/// ACK or a window update if no segment carried one.
 fn send<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
     t: &mut TcpTables<'_>,
@@ -334,204 +337,292 @@ fn send<N: Nic, O: TcpOwner>(
     i: usize,
     handle: TcpHandle,
 ) {
-    let cfg = *t.config;
     let now = tick(io.now);
-    let (window, room) = {
-        let Some(s) = t.sockets.get(i) else { return };
-        let s = *s;
-        receive_window(&s, &cfg, owner, handle)
+    let Some(window_update) = advertise(t, owner, i, handle) else {
+        return;
     };
     let Some(s) = t.sockets.get_mut(i) else {
         return;
     };
-    s.max_room = s.max_room.max(room);
-    let window_update = window > s.rcv_wnd
-        && (s.rcv_wnd == 0 || window.saturating_sub(s.rcv_wnd) >= cfg.mss.min(window));
-    s.rcv_wnd = window;
-
-    // SYN or SYN-ACK.
     if s.has(flag::SEND_SYN) {
-        let iss = s.snd_base.sub_len(1);
-        match segment(io, s, iss, Control::Syn, &mut Empty) {
-            Ok(_) => {
-                s.set(flag::SEND_SYN, false);
-                s.snd_nxt = s.snd_base;
-                s.snd_max = s.snd_max.max(s.snd_base);
-                arm(s, now);
-            }
-            // Waiting for ARP: the timer bounds the wait and counts it as
-            // a try, so a silent host times the connection out and the
-            // loop sleeps meanwhile (a reply's frame wakes it).
-            Err(SendError::ArpPending) => arm(s, now),
-            Err(_) => {}
-        }
+        send_syn(io, s, now);
         return;
     }
-
-    // The payload per segment: the MSS less any options every segment
-    // carries (RFC 9293 §3.7.1), so frames stay within the MTU.
-    let options = if s.ts_ok { TIMESTAMPS_LEN } else { 0 };
-    let eff_mss = usize::from(s.peer_mss.min(cfg.mss))
-        .saturating_sub(options)
-        .max(1);
-    let max_flight = usize::from(cfg.window).saturating_mul(eff_mss);
-    let buffered = cfg.retransmission == Retransmission::Buffer;
-
-    // Data: first what a timeout or fast retransmit asked to resend (exact
-    // original boundaries), then new data while the windows allow.
-    for _ in 0..cfg.segments_per_socket().saturating_add(1) {
-        let Some(s) = t.sockets.get(i) else { return };
-        let s = *s;
-        let data_end = if s.has(flag::FIN_SENT) {
-            s.snd_max.sub_len(1)
-        } else {
-            s.snd_max
-        };
-        let resend = s.snd_nxt < data_end;
-        let (len, expect) = if resend {
-            // Find the record of the segment starting at snd_nxt.
-            let skip = s.snd_nxt.distance(s.snd_una.max(s.snd_base));
-            let mut at = 0usize;
-            let mut found = None;
-            for rec in t.records(i).iter() {
-                if rec.len == 0 {
-                    break;
-                }
-                if at == skip {
-                    found = Some(*rec);
-                    break;
-                }
-                at = at.saturating_add(usize::from(rec.len));
-            }
-            match found {
-                Some(rec) => (usize::from(rec.len), Some(rec)),
-                // Not on a record boundary (partial ACK): resend the rest
-                // of the data in flight as one new segment.
-                None => (data_end.distance(s.snd_nxt).min(eff_mss), None),
-            }
-        } else {
-            if !s.state.can_send() || s.has(flag::CLOSE) && s.has(flag::FIN_SENT) {
-                break;
-            }
-            let flight = s.snd_nxt.distance(s.snd_una);
-            let records_free = t.records(i).iter().any(|r| r.len == 0);
-            let peer_room = usize::from(s.snd_wnd).saturating_sub(flight);
-            let our_room = max_flight.saturating_sub(flight);
-            let offset = s.offset_of(s.snd_nxt);
-            let seg_size = if cfg.splits()
-                && flight == 0
-                && has_data(owner, handle, offset.wrapping_add(eff_mss as u32))
-            {
-                // More than a segment to send and one fits: two halves, so
-                // a delayed-ACK receiver ACKs at once.
-                eff_mss.div_ceil(2)
-            } else {
-                eff_mss
-            };
-            let mut room = peer_room.min(our_room).min(seg_size);
-            if s.snd_wnd == 0 && flight == 0 {
-                room = 1; // zero-window probe (RFC 9293 §3.8.6.1)
-            }
-            if room == 0 || !records_free {
-                // Our window full: the FIN takes no segment of it, so it
-                // follows the data at once when the owner has no more
-                // (the peer's window still has to admit it).
-                if peer_room > 0 && !has_data(owner, handle, offset) {
-                    drained(t, owner, i, handle);
-                    send_fin(io, t, i, now);
-                }
-                break;
-            }
-            (room, None)
-        };
-        let offset = s.offset_of(s.snd_nxt);
-        if !resend && !has_data(owner, handle, offset) {
-            // The owner has nothing more: a requested close may go. (Asked
-            // first because a frame, once started, goes out even if empty.)
-            drained(t, owner, i, handle);
-            send_fin(io, t, i, now);
+    let eff_mss = effective_mss(s, t.config);
+    for _ in 0..t.config.segments_per_socket().saturating_add(1) {
+        let Some(next) = next_segment(io, t, owner, i, handle, eff_mss) else {
             break;
-        }
-        let (ring, from_ring) = if buffered {
-            (
-                super::per_socket(&mut *t.buffer, cfg.buffer_per_socket(), i),
-                resend,
-            )
-        } else {
-            (&mut [][..], false)
         };
-        let mut produce = Produce {
-            owner,
-            handle,
-            offset,
-            max: len,
-            ring,
-            from_ring,
-            expect,
-        };
-        let Some(sock) = t.sockets.get_mut(i) else {
-            return;
-        };
-        let seq = sock.snd_nxt;
-        let result = segment_with_sum(io, sock, seq, &mut produce);
-        match result {
-            Ok((0, _)) => {
-                if !resend {
-                    // The owner has nothing more: a requested close may go.
-                    drained(t, owner, i, handle);
-                    send_fin(io, t, i, now);
-                }
-                break;
-            }
-            Ok((n, sum)) => {
-                let Some(sock) = t.sockets.get_mut(i) else {
-                    return;
-                };
-                sock.snd_nxt = sock.snd_nxt.add(n);
-                if !resend {
-                    sock.snd_max = sock.snd_nxt;
-                    if !sock.has(flag::TIMING) {
-                        sock.set(flag::TIMING, true);
-                        sock.rtt_seq = seq;
-                        sock.rtt_start = now;
-                    }
-                    let rec = SentSegment {
-                        len: u16::try_from(n).unwrap_or(u16::MAX),
-                        sum: cfg!(debug_assertions).then_some(sum),
-                    };
-                    if let Some(slot) = t.records(i).iter_mut().find(|r| r.len == 0) {
-                        *slot = rec;
-                    }
-                }
-                if let Some(sock) = t.sockets.get_mut(i) {
-                    arm(sock, now);
-                }
-            }
-            Err(SendError::PayloadChanged) => {
-                let Some(sock) = t.sockets.get_mut(i) else {
-                    return;
-                };
-                abort(io, sock);
-                recycle(sock);
-                owner.tcp_event(handle, TcpEvent::RegenerationMismatch { offset });
-                return;
-            }
-            Err(_) => return, // ARP pending, NIC busy: next poll
+        match send_data(io, t, owner, i, handle, next) {
+            Sent::More => {}
+            Sent::Done => break,
+            Sent::Gone => return,
         }
     }
-
     // FIN resend after a go-back. A first FIN goes out only from the loop
     // above, once the owner has been asked and had nothing more.
     if t.sockets.get(i).is_some_and(|s| s.has(flag::FIN_SENT)) {
         send_fin(io, t, i, now);
     }
-
     let Some(s) = t.sockets.get_mut(i) else {
         return;
     };
     if s.has(flag::ACK_NOW) || window_update {
         let seq = s.snd_nxt;
         let _ = segment(io, s, seq, Control::None, &mut Empty);
+    }
+}
+
+/// Updates the window socket `i` advertises from its owner's room; `Some`
+/// (whether the change deserves a window update of its own) unless the
+/// socket is gone.
+fn advertise<O: TcpOwner>(
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+) -> Option<bool> {
+    let cfg = *t.config;
+    let (window, room) = receive_window(t.sockets.get(i)?, &cfg, owner, handle);
+    let s = t.sockets.get_mut(i)?;
+    s.max_room = s.max_room.max(room);
+    let update = window > s.rcv_wnd
+        && (s.rcv_wnd == 0 || window.saturating_sub(s.rcv_wnd) >= cfg.mss.min(window));
+    s.rcv_wnd = window;
+    Some(update)
+}
+
+/// Sends our SYN (active open) or SYN-ACK (passive).
+fn send_syn<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
+    let iss = s.snd_base.sub_len(1);
+    match segment(io, s, iss, Control::Syn, &mut Empty) {
+        Ok(_) => {
+            s.set(flag::SEND_SYN, false);
+            s.snd_nxt = s.snd_base;
+            s.snd_max = s.snd_max.max(s.snd_base);
+            arm(s, now);
+        }
+        // Waiting for ARP: the timer bounds the wait and counts it as a
+        // try, so a silent host times the connection out and the loop
+        // sleeps meanwhile (a reply's frame wakes it).
+        Err(SendError::ArpPending) => arm(s, now),
+        Err(_) => {}
+    }
+}
+
+/// The payload per segment: the MSS less any options every segment
+/// carries (RFC 9293 §3.7.1), so frames stay within the MTU.
+fn effective_mss(s: &TcpSocket, cfg: &super::TcpConfig) -> usize {
+    let options = if s.ts_ok { TIMESTAMPS_LEN } else { 0 };
+    usize::from(s.peer_mss.min(cfg.mss))
+        .saturating_sub(options)
+        .max(1)
+}
+
+/// A data segment to send: where, how long, and (a resend) its record.
+struct NextSegment {
+    offset: u32,
+    len: usize,
+    expect: Option<SentSegment>,
+    resend: bool,
+}
+
+/// The next data segment of socket `i`, or `None` when nothing more goes
+/// now — after sending the FIN if the owner has produced everything.
+fn next_segment<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    eff_mss: usize,
+) -> Option<NextSegment> {
+    let s = *t.sockets.get(i)?;
+    let data_end = if s.has(flag::FIN_SENT) {
+        s.snd_max.sub_len(1)
+    } else {
+        s.snd_max
+    };
+    let offset = s.offset_of(s.snd_nxt);
+    if s.snd_nxt < data_end {
+        let (len, expect) = resend_record(t.records(i), &s, data_end, eff_mss);
+        return Some(NextSegment {
+            offset,
+            len,
+            expect,
+            resend: true,
+        });
+    }
+    if !s.state.can_send() || s.has(flag::CLOSE) && s.has(flag::FIN_SENT) {
+        return None;
+    }
+    let now = tick(io.now);
+    let len = new_data_room(t, owner, i, handle, &s, eff_mss);
+    let owner_done = match len {
+        // Our window is full: the FIN takes no segment of it, so it
+        // follows the data at once when the owner has no more (the peer's
+        // window still has to admit it).
+        0 => usize::from(s.snd_wnd) > s.in_flight() && !has_data(owner, handle, offset),
+        // Asked before producing, because a frame, once started, goes out
+        // even if empty.
+        _ => !has_data(owner, handle, offset),
+    };
+    if owner_done {
+        drained(t, owner, i, handle);
+        send_fin(io, t, i, now);
+    }
+    (len > 0 && !owner_done).then_some(NextSegment {
+        offset,
+        len,
+        expect: None,
+        resend: false,
+    })
+}
+
+/// The length and record of the segment to resend at `SND.NXT`: the
+/// recorded one that starts there, or, off a record boundary (after a
+/// partial ACK), the rest of the data in flight as one new segment.
+fn resend_record(
+    records: &[SentSegment],
+    s: &TcpSocket,
+    data_end: SeqNumber,
+    eff_mss: usize,
+) -> (usize, Option<SentSegment>) {
+    let skip = s.snd_nxt.distance(s.snd_una.max(s.snd_base));
+    let mut at = 0usize;
+    for rec in records.iter().take_while(|r| r.len != 0) {
+        if at == skip {
+            return (usize::from(rec.len), Some(*rec));
+        }
+        at = at.saturating_add(usize::from(rec.len));
+    }
+    (data_end.distance(s.snd_nxt).min(eff_mss), None)
+}
+
+/// How many new bytes socket `i` may send in one segment now (0: a window
+/// is full, or no record is free): both windows, half a segment when
+/// splitting, one byte to probe a zero window.
+fn new_data_room<O: TcpOwner>(
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    s: &TcpSocket,
+    eff_mss: usize,
+) -> usize {
+    let cfg = *t.config;
+    let flight = s.in_flight();
+    if !t.records(i).iter().any(|r| r.len == 0) {
+        return 0;
+    }
+    if s.snd_wnd == 0 && flight == 0 {
+        return 1; // zero-window probe (RFC 9293 §3.8.6.1)
+    }
+    let peer_room = usize::from(s.snd_wnd).saturating_sub(flight);
+    let our_room = usize::from(cfg.window)
+        .saturating_mul(eff_mss)
+        .saturating_sub(flight);
+    let next_after_one = s.offset_of(s.snd_nxt).wrapping_add(eff_mss as u32);
+    let seg_size = if cfg.splits() && flight == 0 && has_data(owner, handle, next_after_one) {
+        // More than a segment to send and one fits: two halves, so a
+        // delayed-ACK receiver ACKs at once.
+        eff_mss.div_ceil(2)
+    } else {
+        eff_mss
+    };
+    peer_room.min(our_room).min(seg_size)
+}
+
+/// What sending a data segment left to do.
+enum Sent {
+    /// Another segment may follow.
+    More,
+    /// Nothing more this time (NIC busy, ARP pending, owner done).
+    Done,
+    /// The socket was reset (a regenerated segment differed).
+    Gone,
+}
+
+/// Produces and sends one data segment, then records it (new data) and
+/// arms the retransmission timer.
+fn send_data<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    next: NextSegment,
+) -> Sent {
+    let cfg = *t.config;
+    let now = tick(io.now);
+    let NextSegment {
+        offset,
+        len,
+        expect,
+        resend,
+    } = next;
+    let (ring, from_ring) = if cfg.retransmission == Retransmission::Buffer {
+        (
+            super::per_socket(&mut *t.buffer, cfg.buffer_per_socket(), i),
+            resend,
+        )
+    } else {
+        (&mut [][..], false)
+    };
+    let mut produce = Produce {
+        owner,
+        handle,
+        offset,
+        max: len,
+        ring,
+        from_ring,
+        expect,
+    };
+    let Some(sock) = t.sockets.get_mut(i) else {
+        return Sent::Gone;
+    };
+    let seq = sock.snd_nxt;
+    match segment_with_sum(io, sock, seq, &mut produce) {
+        Ok((0, _)) => {
+            if !resend {
+                // The owner has nothing more: a requested close may go.
+                drained(t, owner, i, handle);
+                send_fin(io, t, i, now);
+            }
+            Sent::Done
+        }
+        Ok((n, sum)) => {
+            let Some(sock) = t.sockets.get_mut(i) else {
+                return Sent::Gone;
+            };
+            sock.snd_nxt = sock.snd_nxt.add(n);
+            arm(sock, now);
+            if !resend {
+                sock.snd_max = sock.snd_nxt;
+                if !sock.has(flag::TIMING) {
+                    sock.set(flag::TIMING, true);
+                    sock.rtt_seq = seq;
+                    sock.rtt_start = now;
+                }
+                let rec = SentSegment {
+                    len: u16::try_from(n).unwrap_or(u16::MAX),
+                    sum: cfg!(debug_assertions).then_some(sum),
+                };
+                if let Some(slot) = t.records(i).iter_mut().find(|r| r.len == 0) {
+                    *slot = rec;
+                }
+            }
+            Sent::More
+        }
+        Err(SendError::PayloadChanged) => {
+            if let Some(sock) = t.sockets.get_mut(i) {
+                abort(io, sock);
+                recycle(sock);
+            }
+            owner.tcp_event(handle, TcpEvent::RegenerationMismatch { offset });
+            Sent::Gone
+        }
+        Err(_) => Sent::Gone, // ARP pending, NIC busy: next poll
     }
 }
 
