@@ -797,3 +797,55 @@ fn move_down_is_copy_within_towards_the_front() {
     move_down(&mut b, 4..9, 0);
     assert_eq!(&b, b"efcdef");
 }
+
+#[test]
+fn a_contended_slow_reader_no_longer_extends_its_deadline() {
+    let mut t = T::new();
+    let idle = u64::from(SETTINGS.idle_timeout_ms);
+    t.send(b"GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    // A reader that acknowledges a few bytes at a time: each ACK of new
+    // data moves the response's deadline on, for as long as it likes.
+    let read = |t: &mut T, at: u64| {
+        t.srv.set_now(Instant::from_millis(at));
+        let b = t.produce(t.sent, 4);
+        t.sent += b.len() as u32;
+        t.event(TcpEvent::Acked { offset: t.sent });
+    };
+    read(&mut t, 1_000);
+    assert_eq!(t.srv.poll_at().unwrap().millis(), 1_000 + idle);
+    read(&mut t, 2_000);
+    assert_eq!(t.srv.poll_at().unwrap().millis(), 2_000 + idle);
+    // Another client waits: from now on `idle_timeout` bounds the rest of
+    // the response however the reader goes on, and it ends the connection
+    // after it (FIN) instead of keeping it alive.
+    t.event(TcpEvent::Contended);
+    for at in [3_000, 4_000, 5_000] {
+        read(&mut t, at);
+        assert_eq!(t.srv.poll_at().unwrap().millis(), 2_000 + idle);
+    }
+    t.pull(1460);
+    assert!(
+        t.wants_close(),
+        "a contended connection closes after its response"
+    );
+}
+
+#[test]
+fn a_contended_idle_keep_alive_connection_closes_at_once() {
+    let mut t = T::new();
+    let fresh = t.srv.poll_at();
+    // Fresh (its first request on its way): it stays open for it.
+    t.event(TcpEvent::Contended);
+    assert!(!t.wants_close());
+    assert_eq!(t.srv.poll_at(), fresh);
+    let resp = t.get("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(resp.starts_with("HTTP/1.1 200 OK"), "{resp}");
+    // ...and closes after that response.
+    assert!(t.wants_close());
+    // A served, idle connection closes at once when contended.
+    let mut t = T::new();
+    t.get("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(!t.wants_close());
+    t.event(TcpEvent::Contended);
+    assert!(t.wants_close());
+}
