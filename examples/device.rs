@@ -8,7 +8,7 @@
 //!     [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...
 //!     [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
 //!     [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
-//!     [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-interval S]
+//!     [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-session-timeout S] [--mail-interval S]
 //!     [--mail-repeat N] [--seed N]
 //! ```
 //! The address comes from DHCP unless `--ip` gives one (or `--no-dhcp`
@@ -87,7 +87,7 @@ const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [
               [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...
               [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
               [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
-              [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-interval S]
+              [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-session-timeout S] [--mail-interval S]
               [--mail-repeat N] [--seed N]";
 
 /// A command-line string kept for the whole run (the mail settings are
@@ -248,13 +248,15 @@ fn parse_cli() -> Result<Cli, String> {
                 );
             }
             "--mail-delete" => cli.mail.delete_matching = Some(keep(value()?)),
-            "--mail-timeout" | "--mail-interval" => {
+            "--mail-timeout" | "--mail-session-timeout" | "--mail-interval" => {
                 let v = value()?;
                 let secs: u32 = v
                     .parse()
                     .map_err(|_| format!("{flag} wants seconds, got {v}"))?;
                 if flag == "--mail-timeout" {
                     cli.mail.timeout_secs = Some(secs.max(1));
+                } else if flag == "--mail-session-timeout" {
+                    cli.mail.session_timeout_secs = Some(secs.max(1));
                 } else {
                     cli.mail.interval_secs = Some(secs);
                 }

@@ -332,7 +332,7 @@ fn firmware_serves_the_web_ui_and_sends_the_status_email() {
     );
     dev.wait_for("http: listening on port 80", SECS(5));
 
-    // The status email of the start-up, with AUTH LOGIN and the attachment.
+    // The status email of the start-up, with AUTH (PLAIN: aiosmtpd offers PLAIN and LOGIN) and the attachment.
     dev.wait_for("smtp: sent to bob@test.lan", SECS(60));
     check_status_mail(&format!("{store}/1.eml"));
 

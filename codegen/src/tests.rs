@@ -1313,6 +1313,7 @@ fn mail_sections_parse_and_generate() {
     let src = with_device(&format!(
         "{MAIL_BASE}[smtp]\nserver = \"mail.test.lan\"\nport = 587\nuser = \"alice\"\n\
          password = \"s3cret\"\nhelo = \"ember.test.lan\"\ntimeout = 20\n\
+         session_timeout = 120\ncleartext_auth_by_name = true\n\
          [pop3]\nserver = \"10.0.0.1\"\nline_limit = 128\nheader_len = 32\ninterval = 300\n"
     ));
     let c = parse_config("stack.toml", &src).unwrap();
@@ -1334,6 +1335,10 @@ fn mail_sections_parse_and_generate() {
         "constPORT:u16=587;",
         "constUSER:::core::option::Option<&'staticstr>=::core::option::Option::Some(\"alice\");",
         "constTIMEOUT:::emberstack::Duration=::emberstack::Duration::from_secs(20);",
+        "constSESSION_TIMEOUT:::emberstack::Duration=::emberstack::Duration::from_secs(120);",
+        "constAUTH_BY_NAME:bool=true;",
+        "constSESSION_TIMEOUT:::emberstack::Duration=::emberstack::Duration::from_secs(300);",
+        "constAUTH_BY_NAME:bool=false;",
         "constUSE_MX:bool=false;",
         "constHELO:::core::option::Option<&'staticstr>=::core::option::Option::Some(\"ember.test.lan\");",
         "typeSnapshots=[::emberstack::smtp::Snapshot;6];",
@@ -1413,6 +1418,25 @@ fn mail_errors() {
             "[smtp]\nhelo = \"bad name\"\n",
             "10:8: [smtp] helo: expected a host name, found \"bad name\" (only letters, digits, \
              `-`, `_` and dots)",
+            MAIL_BASE,
+        ),
+        (
+            "[smtp]\nserver = \"mail.lan\"\nuser = \"a\"\npassword = \"b\"\n",
+            "10:10: [smtp] server: \"mail.lan\" is a host name, found through DNS, and the \
+             compiled-in `user` and `password` would go to it in clear text; give the server as \
+             an address or set `cleartext_auth_by_name = true`",
+            MAIL_BASE,
+        ),
+        (
+            "[pop3]\ntimeout = 60\nsession_timeout = 30\n",
+            "11:19: [pop3] session_timeout: expected at least `timeout` (60 s): the whole \
+             session includes every step, found 30",
+            MAIL_BASE,
+        ),
+        (
+            "[smtp]\ncleartext_auth_by_name = \"yes\"\n",
+            "10:26: [smtp] cleartext_auth_by_name: expected a boolean (`true` or `false`), \
+             found \"yes\"; did you mean `true` (without quotes)?",
             MAIL_BASE,
         ),
         (

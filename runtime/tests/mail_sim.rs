@@ -80,6 +80,8 @@ macro_rules! client_config {
             const PASSWORD: Option<&'static str> = Some("secret");
             const HELO: Option<&'static str> = Some("client.test");
             const TIMEOUT: Duration = Duration::from_secs(5);
+            const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+            const AUTH_BY_NAME: bool = false;
             type Snapshots = [Snapshot; $window * (1 + $split as usize) + 2];
         }
         impl Pop3Settings for $name {
@@ -88,6 +90,8 @@ macro_rules! client_config {
             const USER: Option<&'static str> = Some("alice");
             const PASSWORD: Option<&'static str> = Some("secret");
             const TIMEOUT: Duration = Duration::from_secs(5);
+            const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+            const AUTH_BY_NAME: bool = false;
             const INTERVAL: Duration = Duration::ZERO;
             type Line = [u8; 100];
             type Header = [u8; 32];
