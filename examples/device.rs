@@ -295,6 +295,9 @@ macro_rules! delegate {
 impl Nic for HostNic {
     // Both the TAP and the injector's host buffer can rewrite.
     const TX_MODE: TxMode = TxMode::Rewrite;
+    fn link_up(&mut self) -> bool {
+        delegate!(self, n => n.link_up())
+    }
     fn rx_pending(&mut self) -> Option<usize> {
         delegate!(self, n => n.rx_pending())
     }

@@ -570,6 +570,8 @@ where
             Event::ArpLearned { ip, mac } => log.line(format_args!("arp: learned {ip} at {mac}")),
             Event::ArpReplied { to } => log.line(format_args!("arp: replied to {to}")),
             Event::AddressAnnounced { ip } => log.line(format_args!("arp: announced {ip}")),
+            Event::Link { up: true } => log.line(format_args!("link: up")),
+            Event::Link { up: false } => log.line(format_args!("link: down (sending stopped)")),
             Event::EchoReplied { to, len } => {
                 log.line(format_args!("icmp: echo reply to {to} len {len}"))
             }
@@ -789,6 +791,10 @@ fn log_dhcp<L: Log>(log: &mut L, e: DhcpEvent) {
         )),
         DhcpEvent::Renewing => log.line(format_args!("dhcp: renewing")),
         DhcpEvent::Rebinding => log.line(format_args!("dhcp: rebinding")),
+        DhcpEvent::Rebooting { address } => log.line(format_args!("dhcp: rebooting {address}")),
+        DhcpEvent::RebootUnanswered => {
+            log.line(format_args!("dhcp: reboot unanswered, lease kept"))
+        }
         DhcpEvent::Renewed(l) => log.line(format_args!(
             "dhcp: renewed {} lease {}s server {}",
             l.cidr, l.lease_secs, l.server

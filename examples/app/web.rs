@@ -315,6 +315,7 @@ fn dhcp_name(s: Option<DhcpState>) -> &'static str {
         Some(DhcpState::Bound) => "bound",
         Some(DhcpState::Renewing) => "renewing",
         Some(DhcpState::Rebinding) => "rebinding",
+        Some(DhcpState::Rebooting) => "rebooting",
     }
 }
 

@@ -86,6 +86,11 @@ pub const INFINITE: u32 = u32::MAX;
 /// Lease time assumed when an ACK has none (it must have one, RFC 2131
 /// Table 3).
 pub const DEFAULT_LEASE_SECS: u32 = 3600;
+/// The shortest lease the client takes (seconds). An ACK granting less is
+/// ignored like one without a usable address: the REQUEST is retried on
+/// its schedule, then discovery starts again, so a server handing out
+/// second-long leases cannot make the client send REQUEST after REQUEST.
+pub const MIN_LEASE_SECS: u32 = 16;
 /// How soon a send is tried again when it could not go out (the next hop's
 /// MAC is being resolved, or the NIC is busy).
 const RETRY_SOON: Duration = Duration::from_millis(250);
@@ -117,6 +122,10 @@ pub enum DhcpState {
     Renewing,
     /// T2 passed: asking any server to extend the lease.
     Rebinding,
+    /// INIT-REBOOT (RFC 2131 §3.2, §4.3.2): the link came back (or the
+    /// application gave a remembered address): REQUESTs broadcast for the
+    /// address we had, without a server identifier, while still using it.
+    Rebooting,
 }
 
 /// A lease: the settings a server granted and how long they hold.
@@ -187,6 +196,15 @@ pub enum DhcpEvent {
     Renewing,
     /// T2 passed; rebinding with any server.
     Rebinding,
+    /// INIT-REBOOT started: asking any server for `address` again (the
+    /// link came back).
+    Rebooting {
+        /// The address asked for.
+        address: Ipv4Address,
+    },
+    /// INIT-REBOOT got no answer: the lease is kept as it was (RFC 2131
+    /// §3.2 step 5), in its own timers.
+    RebootUnanswered,
     /// The lease was extended (same address).
     Renewed(Lease),
     /// A server refused our REQUEST; discovery starts again.
@@ -230,6 +248,8 @@ pub struct DhcpClient<S: DhcpSettings> {
     /// The lease (Bound and after); the offered address and server while
     /// Requesting; the last address (asked for again) while Discovering.
     lease: Lease,
+    /// The link came back: INIT-REBOOT at the next poll.
+    reboot: bool,
     _settings: PhantomData<fn() -> S>,
 }
 
@@ -262,6 +282,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
             began: Instant::ZERO,
             sent: Instant::ZERO,
             lease: Lease::EMPTY,
+            reboot: false,
             _settings: PhantomData,
         }
     }
@@ -274,7 +295,10 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// The lease in use (Bound, Renewing, Rebinding).
     pub fn lease(&self) -> Option<Lease> {
         match self.state {
-            DhcpState::Bound | DhcpState::Renewing | DhcpState::Rebinding => Some(self.lease),
+            DhcpState::Bound
+            | DhcpState::Renewing
+            | DhcpState::Rebinding
+            | DhcpState::Rebooting => Some(self.lease),
             _ => None,
         }
     }
@@ -349,6 +373,17 @@ impl<S: DhcpSettings> DhcpClient<S> {
     }
 
     /// A new exchange for a renewal or rebinding.
+    /// Where a held lease's timers put it at `now`.
+    fn lease_state(&self, now: Instant) -> DhcpState {
+        if self.t2_at().is_some_and(|t| now >= t) {
+            DhcpState::Rebinding
+        } else if self.t1_at().is_some_and(|t| now >= t) {
+            DhcpState::Renewing
+        } else {
+            DhcpState::Bound
+        }
+    }
+
     fn enter<A: App>(&mut self, app: &mut A, state: DhcpState, now: Instant, event: DhcpEvent) {
         self.state = state;
         self.xid = app.random_u32();
@@ -400,7 +435,23 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     false
                 }
             },
-            DhcpState::Rebinding => match self.expires_at() {
+            DhcpState::Rebooting if self.expires_at().is_none_or(|end| now < end) => {
+                if !due {
+                    false
+                } else if self.tries >= REQUEST_TRIES {
+                    // No server answered: keep using the lease in its own
+                    // timers (RFC 2131 §3.2 step 5).
+                    self.state = self.lease_state(now);
+                    self.xid = app.random_u32();
+                    self.next = now;
+                    app.event(Event::Dhcp(DhcpEvent::RebootUnanswered));
+                    true
+                } else {
+                    self.transmit(io, app, now);
+                    false
+                }
+            }
+            DhcpState::Rebinding | DhcpState::Rebooting => match self.expires_at() {
                 Some(end) if now >= end => {
                     let address = self.lease.cidr.address;
                     io.set_ipv4(None);
@@ -432,6 +483,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         let mut dst = Ipv4Address::BROADCAST;
         let exchange_start = match self.state {
             DhcpState::Renewing | DhcpState::Rebinding => self.t1_at().unwrap_or(self.began),
+            DhcpState::Rebooting => now,
             _ => self.began,
         };
         repr.secs = u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX);
@@ -451,6 +503,12 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 dst = self.lease.server;
             }
             DhcpState::Rebinding => repr.client_ip = ours,
+            DhcpState::Rebooting => {
+                // RFC 2131 §4.3.2: requested address, no server
+                // identifier, `ciaddr` zero; broadcast.
+                repr.broadcast = true;
+                repr.requested_ip = Some(ours);
+            }
             DhcpState::Off | DhcpState::Bound => return,
         }
         // Sent, or failed in a way an immediate retry would not fix: either
@@ -515,10 +573,15 @@ impl<S: DhcpSettings> DhcpClient<S> {
         let Some(kind) = o.message_type else {
             return;
         };
-        // In Requesting and Renewing the answer must come from the server
-        // we asked; in Rebinding any server may answer.
-        let from_our_server = self.state == DhcpState::Rebinding
-            || o.server_identifier.is_none_or(|s| s == self.lease.server);
+        // Every ACK and NAK carries the server identifier (RFC 2131 §4.3.1,
+        // table 3: MUST). In Requesting and Renewing it must be the server
+        // we asked; in Rebinding and Rebooting (where we named none) any
+        // server may answer.
+        let from_our_server = match o.server_identifier {
+            None => false,
+            Some(_) if matches!(self.state, DhcpState::Rebinding | DhcpState::Rebooting) => true,
+            Some(s) => s == self.lease.server,
+        };
         match (self.state, kind) {
             (DhcpState::Discovering, MessageType::Offer) => {
                 let Some(server) = o.server_identifier else {
@@ -541,7 +604,10 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 }));
             }
             (
-                DhcpState::Requesting | DhcpState::Renewing | DhcpState::Rebinding,
+                DhcpState::Requesting
+                | DhcpState::Renewing
+                | DhcpState::Rebinding
+                | DhcpState::Rebooting,
                 MessageType::Ack,
             ) if from_our_server => {
                 let server = o.server_identifier.unwrap_or(self.lease.server);
@@ -563,7 +629,10 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 app.event(Event::Dhcp(event));
             }
             (
-                DhcpState::Requesting | DhcpState::Renewing | DhcpState::Rebinding,
+                DhcpState::Requesting
+                | DhcpState::Renewing
+                | DhcpState::Rebinding
+                | DhcpState::Rebooting,
                 MessageType::Nak,
             ) if from_our_server => {
                 if self.state != DhcpState::Requesting {
@@ -619,6 +688,15 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             io.set_ipv4(None);
             self.enter_discovering(app, now);
         }
+        if core::mem::take(&mut self.reboot) && self.lease().is_some() {
+            let address = self.lease.cidr.address;
+            self.enter(
+                app,
+                DhcpState::Rebooting,
+                now,
+                DhcpEvent::Rebooting { address },
+            );
+        }
         // Deadlines passed while the device slept are taken in order
         // (Bound → Renewing → Rebinding → expired → Discovering): bounded.
         for _ in 0..5 {
@@ -637,8 +715,16 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             DhcpState::Discovering | DhcpState::Requesting => Some(self.next),
             DhcpState::Bound => self.t1_at(),
             DhcpState::Renewing => earliest(Some(self.next), self.t2_at()),
-            DhcpState::Rebinding => earliest(Some(self.next), self.expires_at()),
+            DhcpState::Rebinding | DhcpState::Rebooting => {
+                earliest(Some(self.next), self.expires_at())
+            }
         }
+    }
+
+    fn link_changed(&mut self, up: bool) {
+        // Down: nothing (the stack sends nothing meanwhile, the lease's
+        // timers go on). Up: the network may be another one now.
+        self.reboot = up;
     }
 }
 
@@ -677,15 +763,24 @@ fn classful_prefix(a: Ipv4Address) -> u8 {
     }
 }
 
-/// T1 and T2 from the server's values when they make sense (T1 ≤ T2 ≤
-/// lease), else the RFC 2131 §4.4.5 defaults ½ and ⅞ of the lease.
+/// T1 and T2 from the server's values when they make sense — `floor ≤
+/// T1 < T2 < lease`, where `floor` is ⅛ of the lease and at least
+/// [`MIN_LEASE_SECS`]` / 2` — else the RFC 2131 §4.4.5 defaults ½ and ⅞ of
+/// the lease. The floor keeps a rogue or broken server (T1 = 0, T1 = T2)
+/// from making the client renew continually: a REQUEST storm. Meant for
+/// leases of at least [`MIN_LEASE_SECS`] (shorter ones are not taken).
 pub fn lease_timers(lease: u32, t1: Option<u32>, t2: Option<u32>) -> (u32, u32) {
     if lease == INFINITE {
         return (INFINITE, INFINITE);
     }
+    let floor = (lease / 8).max(MIN_LEASE_SECS / 2);
     let seven_eighths = u32::try_from(u64::from(lease).saturating_mul(7) / 8).unwrap_or(lease);
-    let t2 = t2.filter(|&t| t <= lease).unwrap_or(seven_eighths);
-    let t1 = t1.filter(|&t| t <= t2).unwrap_or((lease / 2).min(t2));
+    let t2 = t2
+        .filter(|&t| t > floor && t < lease)
+        .unwrap_or(seven_eighths);
+    let t1 = t1
+        .filter(|&t| t >= floor && t < t2)
+        .unwrap_or_else(|| (lease / 2).min(t2.saturating_sub(1)).max(floor));
     (t1, t2)
 }
 
@@ -708,7 +803,7 @@ fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Op
         return None;
     }
     let lease_secs = o.lease_duration.unwrap_or(DEFAULT_LEASE_SECS);
-    if lease_secs == 0 {
+    if lease_secs < MIN_LEASE_SECS {
         return None;
     }
     let (renew_secs, rebind_secs) = lease_timers(lease_secs, o.renew_duration, o.rebind_duration);
@@ -849,7 +944,16 @@ mod tests {
         // T2 beyond the lease, T1 beyond T2: defaults.
         assert_eq!(lease_timers(100, Some(90), Some(200)), (50, 87));
         assert_eq!(lease_timers(100, Some(95), Some(90)), (50, 90));
-        assert_eq!(lease_timers(1, None, None), (0, 0));
+        // A rogue server's T1 = 0, T2 = 1 would renew continually.
+        assert_eq!(lease_timers(3600, Some(0), Some(1)), (1800, 3150));
+        assert_eq!(lease_timers(3600, Some(10), Some(3000)), (1800, 3000));
+        assert_eq!(lease_timers(3600, Some(2000), Some(2000)), (1800, 2000));
+        assert_eq!(lease_timers(16, Some(1), Some(2)), (8, 14));
+        assert_eq!(lease_timers(16, None, None), (8, 14));
+        for lease in MIN_LEASE_SECS..2000 {
+            let (t1, t2) = lease_timers(lease, Some(lease / 3), Some(lease / 3));
+            assert!(t1 >= MIN_LEASE_SECS / 2 && t1 < t2 && t2 < lease, "{lease}");
+        }
         assert_eq!(lease_timers(u32::MAX - 1, None, None).1, 3_758_096_382);
         assert_eq!(
             lease_timers(INFINITE, Some(5), Some(6)),

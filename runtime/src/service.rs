@@ -54,6 +54,12 @@ pub trait Service {
     fn poll_at(&self) -> Option<Instant> {
         None
     }
+
+    /// The NIC's link went down (`false`) or came back (`true`): a DHCP
+    /// client asks for its lease again (INIT-REBOOT). Default: nothing.
+    fn link_changed(&mut self, up: bool) {
+        let _ = up;
+    }
 }
 
 /// A protocol switched off in `stack.toml`: no state, no code.

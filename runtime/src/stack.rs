@@ -7,10 +7,14 @@ use crate::iface::{arp, Counters, Event, Interface, Io, Payload, SendError, Tran
 use crate::nic::Nic;
 use crate::service::{earliest, Service};
 use crate::tcp::{self, TcpError, TcpEvent, TcpHandle, TcpReader, TcpShared, TcpState, TcpTables};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::udp::{self, BindError, Endpoint, UdpDatagram, UdpHandle};
 use crate::wire::{arp as arp_wire, EthernetAddress, Ipv4Address};
 use core::marker::PhantomData;
+
+/// How often a stack whose NIC reports the link down asks it again
+/// (`poll_at` says so; nothing else runs meanwhile).
+pub const LINK_POLL: Duration = Duration::from_millis(500);
 
 /// The application as the stack sees it during `poll`: a source of
 /// randomness and the receiver of datagrams and events.
@@ -136,6 +140,10 @@ impl<C: Config> Services<C> {
         self.sntp.poll_with_resolver(io, app, &mut self.dns);
     }
 
+    fn link_changed(&mut self, up: bool) {
+        self.dhcp.link_changed(up);
+    }
+
     fn poll_at(&self) -> Option<Instant> {
         let t = earliest(self.dhcp.poll_at(), self.dns.poll_at());
         let t = earliest(t, self.netbios.poll_at());
@@ -238,6 +246,26 @@ impl<C: Config> Stack<C> {
             services,
             ..
         } = self;
+        let up = nic.link_up();
+        if up == iface.link_down {
+            // Changed: say so once; back up, announce and renew at once.
+            if up {
+                iface.link_restored();
+            } else {
+                iface.link_down = true;
+            }
+            services.link_changed(up);
+            app.event(Event::Link { up });
+            busy = true;
+        }
+        if !up {
+            // Nothing goes out; what arrives meanwhile is dropped unread.
+            while nic.rx_pending().is_some() {
+                nic.rx_dump();
+            }
+            return busy;
+        }
+        let may_send = iface.may_send(now);
         let mut io = Io {
             nic,
             iface,
@@ -245,7 +273,7 @@ impl<C: Config> Stack<C> {
             arp_lifetime: C::ARP_LIFETIME,
             now,
         };
-        if io.iface.announce {
+        if io.iface.announce && may_send {
             if let Some(ip) = io.address() {
                 // Gratuitous ARP (RFC 5227 §3): a request for our own address.
                 let r = io.send_arp(
@@ -275,19 +303,27 @@ impl<C: Config> Stack<C> {
             io.nic.rx_dump();
             busy = true;
         }
-        tcp::output::poll(&mut io, &mut sockets.tcp, app);
-        services.poll(&mut io, app);
+        if may_send {
+            tcp::output::poll(&mut io, &mut sockets.tcp, app);
+            services.poll(&mut io, app);
+        }
         busy
     }
 
     /// When the stack next needs `poll` without new frames arriving:
     /// `Some(now)` for work already due, `None` when only a frame can wake it.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
+        if self.iface.link_down {
+            // Only the link's return matters; the NIC is asked again then.
+            return Some(now.after(LINK_POLL));
+        }
+        // Backing off after NIC failures: nothing is sent before then.
+        let not_before = self.iface.tx_backoff_until.max(now);
         if self.iface.announce && self.iface.ipv4.is_some() {
-            return Some(now);
+            return Some(not_before);
         }
         let tcp = tcp::output::poll_at(self.tcp.sockets.slots(), &C::TCP, now);
-        crate::service::earliest(tcp, self.services.poll_at()).map(|t| t.max(now))
+        crate::service::earliest(tcp, self.services.poll_at()).map(|t| t.max(not_before))
     }
 
     /// Opens a listening TCP socket on `port`. Call it N times for N

@@ -81,6 +81,7 @@ struct Recorder {
     now: u64,
     rng: u64,
     events: Vec<(u64, DhcpEvent)>,
+    links: Vec<(u64, bool)>,
 }
 
 impl App for Recorder {
@@ -92,8 +93,10 @@ impl App for Recorder {
         (self.rng >> 32) as u32
     }
     fn event(&mut self, event: Event) {
-        if let Event::Dhcp(e) = event {
-            self.events.push((self.now, e));
+        match event {
+            Event::Dhcp(e) => self.events.push((self.now, e)),
+            Event::Link { up } => self.links.push((self.now, up)),
+            _ => {}
         }
     }
 }
@@ -163,6 +166,8 @@ struct Server {
     tamper: Option<Tamper>,
     /// Put the message type and server id into `file` (option overload).
     overload: bool,
+    /// Leave the server identifier (option 54) out of ACKs and NAKs.
+    no_id: bool,
     heard: Vec<Heard>,
 }
 
@@ -180,6 +185,7 @@ impl Server {
             renew: Answer::Ack,
             tamper: None,
             overload: false,
+            no_id: false,
             heard: Vec::new(),
         }
     }
@@ -233,7 +239,7 @@ impl Server {
             // relay here. The client must use option 54.
             server_ip: self.src,
             relay_agent_ip: Ipv4Address::UNSPECIFIED,
-            server_identifier: Some(self.id),
+            server_identifier: Some(self.id).filter(|_| !self.no_id || kind == MessageType::Offer),
             subnet_mask: granted.then_some(Ipv4Address([255, 255, 255, 0])),
             router: granted.then_some(ROUTER),
             dns_server: granted.then_some(DNS),
@@ -332,6 +338,8 @@ struct Bench<C: Config, N: Nic> {
     app: Recorder,
     server: Server,
     now: u64,
+    /// `Stack::poll` calls so far (a spinning stack makes many).
+    polls: u64,
 }
 
 fn bench<C: Config>() -> Bench<C, SimNic> {
@@ -343,6 +351,7 @@ fn bench<C: Config>() -> Bench<C, SimNic> {
         stack: Stack::new(),
         app: Recorder::default(),
         now: 0,
+        polls: 0,
     }
 }
 
@@ -355,6 +364,7 @@ impl<C: Config, N: Nic> Bench<C, N> {
                 self.app.now = self.now;
                 let t = Instant::from_millis(self.now);
                 let a = self.stack.poll(t, &mut self.nic, &mut self.app);
+                self.polls += 1;
                 let b = self.server.step(self.now);
                 if !a && !b {
                     break;
@@ -484,6 +494,7 @@ fn binds_on_a_fifo_nic_too() {
         stack: Stack::new(),
         app: Recorder::default(),
         now: 0,
+        polls: 0,
     };
     b.run_for(SEC);
     assert_eq!(b.state(), DhcpState::Bound);
@@ -1025,6 +1036,7 @@ fn binds_and_keeps_the_lease_over_a_lossy_wire() {
             stack: Stack::new(),
             app: Recorder::default(),
             now: 0,
+            polls: 0,
         };
         b.server.lease = 600;
         b.run_until(3600 * SEC);
@@ -1120,4 +1132,164 @@ mod arbitrary_replies {
             }
         }
     }
+}
+
+/// Gratuitous ARP requests (sender = target = `ip`) the server heard
+/// at or after `from`.
+fn announcements(b: &Bench<Dut, SimNic>, ip: Ipv4Address, from: u64) -> usize {
+    b.server
+        .heard
+        .iter()
+        .filter(|h| h.at >= from && h.ethertype() == 0x0806)
+        .filter(|h| h.arp_sender() == ip && h.arp_target() == ip)
+        .count()
+}
+
+#[test]
+fn link_down_stops_sending_without_spinning_and_link_up_reboots_the_lease() {
+    let mut b = bench::<Dut>();
+    b.run_for(SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    let heard = b.server.heard.len();
+    b.nic.set_cable(false);
+    let polls = b.polls;
+    b.run_for(8 * SEC);
+    assert_eq!(b.app.links.len(), 1, "link down reported once");
+    assert!(!b.app.links[0].1);
+    assert_eq!(b.server.heard.len(), heard, "nothing sent while down");
+    assert_eq!(b.nic.tx_failures(), 0, "nothing even tried");
+    let t = Instant::from_millis(b.now);
+    assert!(b.stack.poll_at(t).unwrap() >= t.after(emberstack::stack::LINK_POLL));
+    assert!(
+        b.polls - polls < 40,
+        "{} polls in 8 s while down",
+        b.polls - polls
+    );
+    // Plugged again: link up once, INIT-REBOOT for the leased address,
+    // then the address is announced.
+    let up_at = b.now;
+    b.nic.set_cable(true);
+    b.run_for(2 * SEC);
+    assert_eq!(b.app.links.len(), 2);
+    assert!(b.app.links[1].1);
+    let reboot = b
+        .server
+        .dhcp_heard()
+        .into_iter()
+        .find(|h| h.at >= up_at)
+        .expect("a REQUEST after the link came back")
+        .dhcp();
+    assert_eq!(reboot.message_type, MessageType::Request);
+    assert_eq!(reboot.requested_ip, Some(POOL), "the address we had");
+    assert_eq!(
+        reboot.server_identifier, None,
+        "INIT-REBOOT names no server"
+    );
+    assert!(reboot.client_ip.is_unspecified(), "ciaddr zero");
+    assert!(reboot.broadcast);
+    assert!(b
+        .when(|e| matches!(e, DhcpEvent::Rebooting { address } if *address == POOL))
+        .is_some());
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Renewed(_))));
+    assert_eq!(b.state(), DhcpState::Bound);
+    assert!(
+        announcements(&b, POOL, up_at) >= 1,
+        "gratuitous ARP after link up"
+    );
+}
+
+#[test]
+fn reboot_unanswered_keeps_the_lease_and_a_nak_drops_it() {
+    let mut b = bench::<Dut>();
+    b.server.lease = 600;
+    b.run_for(SEC);
+    b.server.request = Answer::Silent;
+    b.nic.set_cable(false);
+    b.run_for(2 * SEC);
+    b.nic.set_cable(true);
+    // Four REQUESTs 4, 8, 16 and 32 s apart (±1 s), then give up.
+    b.run_for(70 * SEC);
+    assert!(b.events().contains(&DhcpEvent::RebootUnanswered));
+    assert_eq!(b.state(), DhcpState::Bound, "the lease still holds");
+    assert_eq!(b.stack.ipv4().unwrap().cidr.address, POOL);
+    // Another network after the next outage: the server says no.
+    b.server.request = Answer::Nak;
+    b.nic.set_cable(false);
+    b.run_for(2 * SEC);
+    b.nic.set_cable(true);
+    b.run_for(SEC);
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Nak { .. })));
+    assert_eq!(b.stack.ipv4(), None, "the refused address is gone at once");
+}
+
+#[test]
+fn a_nic_that_cannot_report_its_link_backs_off_its_failing_sends() {
+    // Before: every poll retried (DHCP, the ARP announcement) and poll_at
+    // stayed at "now": millions of failed sends a second.
+    let mut b = bench::<Dut>();
+    b.nic.set_reports_link(false);
+    b.nic.set_cable(false);
+    let polls = b.polls;
+    b.run_for(10 * SEC);
+    assert!(b.app.links.is_empty(), "the NIC cannot tell");
+    assert!(
+        b.nic.tx_failures() <= 20,
+        "{} failed sends in 10 s",
+        b.nic.tx_failures()
+    );
+    assert!(b.polls - polls < 100, "{} polls in 10 s", b.polls - polls);
+    // The cable comes: sends work again within the longest backoff.
+    b.nic.set_cable(true);
+    b.run_for(80 * SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+}
+
+#[test]
+fn an_ack_without_a_server_identifier_is_ignored() {
+    let mut b = bench::<Dut>();
+    b.server.no_id = true;
+    b.run_for(30 * SEC);
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Offered { .. })));
+    assert_ne!(b.state(), DhcpState::Bound);
+    assert_eq!(b.stack.ipv4(), None);
+}
+
+#[test]
+fn rogue_timers_and_tiny_leases_cause_no_request_storm() {
+    // T1 = 0, T2 = 1 on an hour's lease: renewal at half the lease.
+    let mut b = bench::<Dut>();
+    b.server.lease = 3600;
+    b.server.t1 = Some(0);
+    b.server.t2 = Some(1);
+    b.run_for(SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    b.run_for(1700 * SEC);
+    let requests = b
+        .server
+        .messages()
+        .iter()
+        .filter(|m| m.1 == MessageType::Request)
+        .count();
+    assert_eq!(requests, 1, "no renewal before T1 = 1800 s");
+    // A 2-second lease is not taken: REQUESTs on the backoff schedule.
+    let mut b = bench::<Dut>();
+    b.server.lease = 2;
+    b.run_for(120 * SEC);
+    assert_eq!(b.stack.ipv4(), None);
+    let requests = b
+        .server
+        .messages()
+        .iter()
+        .filter(|m| m.1 == MessageType::Request)
+        .count();
+    assert!(requests <= 12, "{requests} REQUESTs in 2 minutes");
 }

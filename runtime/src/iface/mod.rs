@@ -161,6 +161,13 @@ pub enum Event {
         /// The asker.
         to: Ipv4Address,
     },
+    /// The NIC reported the link down (`up: false`: nothing is sent until
+    /// it is back) or up again (the address is announced, DHCP asks for its
+    /// lease). Reported once per change.
+    Link {
+        /// The new state.
+        up: bool,
+    },
     /// A gratuitous ARP announced our address.
     AddressAnnounced {
         /// Our address.
@@ -210,7 +217,20 @@ pub struct Interface {
     pub(crate) counters: Counters,
     /// A gratuitous ARP is due for the current address.
     pub(crate) announce: bool,
+    /// The NIC said the link is down: nothing is sent.
+    pub(crate) link_down: bool,
+    /// After a NIC failure (`NicError::Device`) nothing is sent before
+    /// this; the wait doubles with each failure in a row (see
+    /// [`TX_BACKOFF_MAX_MS`]), so a NIC that cannot report its link does not
+    /// make the stack spin on failing sends.
+    pub(crate) tx_backoff_until: Instant,
+    tx_backoff_ms: u16,
 }
+
+/// The first wait after a NIC failure, in ms; doubled per failure in a row.
+pub const TX_BACKOFF_MIN_MS: u16 = 10;
+/// The longest wait after NIC failures in a row, in ms.
+pub const TX_BACKOFF_MAX_MS: u16 = 1000;
 
 impl Interface {
     pub(crate) fn new(mac: EthernetAddress, ipv4: Option<StaticIpv4>) -> Self {
@@ -219,12 +239,46 @@ impl Interface {
             ipv4,
             counters: Counters::default(),
             announce: ipv4.is_some(),
+            link_down: false,
+            tx_backoff_until: Instant::ZERO,
+            tx_backoff_ms: 0,
         }
     }
 
     /// Our address, if we have one.
     pub(crate) fn address(&self) -> Option<Ipv4Address> {
         self.ipv4.map(|c| c.cidr.address)
+    }
+
+    /// Whether frames may be sent at `now` (link up, not backing off).
+    pub(crate) fn may_send(&self, now: Instant) -> bool {
+        !self.link_down && now >= self.tx_backoff_until
+    }
+
+    /// Records a send's outcome for the backoff: a NIC failure doubles
+    /// the wait (from [`TX_BACKOFF_MIN_MS`] to [`TX_BACKOFF_MAX_MS`]), a
+    /// frame sent ends it; other errors (ARP pending...) leave it.
+    fn tx_outcome(&mut self, now: Instant, r: Result<(), SendError>) {
+        match r {
+            Ok(()) => self.tx_backoff_ms = 0,
+            Err(SendError::Nic(crate::nic::NicError::Device)) => {
+                self.tx_backoff_ms = self
+                    .tx_backoff_ms
+                    .saturating_mul(2)
+                    .clamp(TX_BACKOFF_MIN_MS, TX_BACKOFF_MAX_MS);
+                let wait = Duration::from_millis(u64::from(self.tx_backoff_ms));
+                self.tx_backoff_until = now.after(wait);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// The link came back: send again at once.
+    pub(crate) fn link_restored(&mut self) {
+        self.link_down = false;
+        self.tx_backoff_ms = 0;
+        self.tx_backoff_until = Instant::ZERO;
+        self.announce = self.ipv4.is_some();
     }
 
     /// True when `dst` is ours: our address, the limited broadcast, or our
@@ -407,6 +461,7 @@ impl<N: Nic> Io<'_, N> {
     }
 
     fn count_tx(&mut self, r: Result<(), SendError>) -> Result<(), SendError> {
+        self.iface.tx_outcome(self.now, r);
         let c = &mut self.iface.counters;
         match r {
             Ok(()) => c.frames_out = c.frames_out.wrapping_add(1),

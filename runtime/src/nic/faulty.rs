@@ -234,6 +234,10 @@ impl<N: Nic> Nic for Faulty<N> {
         self.inner.mac_address()
     }
 
+    fn link_up(&mut self) -> bool {
+        self.inner.link_up()
+    }
+
     fn rx_pending(&mut self) -> Option<usize> {
         self.flush_tx();
         if self.rx.is_none() {

@@ -172,6 +172,10 @@ impl<N: Nic, W: Write> Nic for Pcap<N, W> {
         self.inner.mac_address()
     }
 
+    fn link_up(&mut self) -> bool {
+        self.inner.link_up()
+    }
+
     fn rx_pending(&mut self) -> Option<usize> {
         let len = self.inner.rx_pending()?;
         if !self.rx_recorded {
