@@ -703,8 +703,10 @@ fn dhcp_settings_are_generated() {
     assert!(code.contains(
         "constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(2);\
          constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(32);\
-         constHOSTNAME:&'staticstr=\"ember-1\";"
+         constHOSTNAME:&'staticstr=\"ember-1\";constARP_PROBES:u8=2;"
     ));
+    let (code, _) = dhcp_items(&with_device("[dhcp]\narp_probes = 0\n"));
+    assert!(code.contains("constARP_PROBES:u8=0;"));
     // The default host name is the device name, `_` made `-`.
     let c = parse_config(
         "s",
@@ -751,6 +753,10 @@ fn dhcp_retransmit_ranges() {
         &with_device("[dhcp]\nretransmit_base = 8\nretransmit_max = 4\n"),
         "error: stack.toml:6:18: [dhcp] retransmit_max: expected at least `retransmit_base` (8 s), \
          found 4",
+    );
+    one_error(
+        &with_device("[dhcp]\narp_probes = 4\n"),
+        "error: stack.toml:5:14: [dhcp] arp_probes: expected an integer from 0 to 3, found 4",
     );
     one_error(
         &with_device("[dhcp]\nretransmit_base = \"4\"\n"),
@@ -802,7 +808,7 @@ fn dhcp_unknown_key_and_bad_enabled() {
     one_error(
         &with_device("[dhcp]\nretransmit = 4\n"),
         "error: stack.toml:5:1: [dhcp] retransmit: unknown key; expected one of `enabled`, \
-         `retransmit_base`, `retransmit_max` or `hostname`",
+         `retransmit_base`, `retransmit_max`, `arp_probes` or `hostname`",
     );
     one_error(
         &with_device("[dhcp]\nenabled = \"yes\"\n"),
@@ -979,7 +985,7 @@ fn generated_code_is_valid_rust_with_expected_items() {
         "typeArpCache=[::emberstack::iface::arp::ArpEntry;6];",
         "typeUdpSockets=[::emberstack::udp::UdpSocket;3];",
         "typeDhcp=::emberstack::dhcp::DhcpClient<Device>;",
-        "impl::emberstack::dhcp::DhcpSettingsforDevice{constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(4);constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(64);constHOSTNAME:&'staticstr=\"EMBER\";}",
+        "impl::emberstack::dhcp::DhcpSettingsforDevice{constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(4);constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(64);constHOSTNAME:&'staticstr=\"EMBER\";constARP_PROBES:u8=2;}",
         "pubtypeStack=::emberstack::Stack<Device>;",
         "pubconstRAM_BYTES:usize=::core::mem::size_of::<Stack>();",
         "const_:()=::core::assert!(RAM_BYTES+MAIL_RAM_BYTES<=1024,\"stack.toml:ram_budget=1024bytesislessthanRAM_BYTES+MAIL_RAM_BYTES(theconfiguredstackstate,themailclientsandtheHTTPservertheapplicationembeds)\");",

@@ -570,6 +570,10 @@ where
             Event::ArpLearned { ip, mac } => log.line(format_args!("arp: learned {ip} at {mac}")),
             Event::ArpReplied { to } => log.line(format_args!("arp: replied to {to}")),
             Event::AddressAnnounced { ip } => log.line(format_args!("arp: announced {ip}")),
+            Event::AddressConflict { ip, mac, defended } => log.line(format_args!(
+                "arp: conflict for {ip} from {mac} ({})",
+                if defended { "defended" } else { "given up" }
+            )),
             Event::Link { up: true } => log.line(format_args!("link: up")),
             Event::Link { up: false } => log.line(format_args!("link: down (sending stopped)")),
             Event::EchoReplied { to, len } => {
@@ -792,6 +796,10 @@ fn log_dhcp<L: Log>(log: &mut L, e: DhcpEvent) {
         DhcpEvent::Renewing => log.line(format_args!("dhcp: renewing")),
         DhcpEvent::Rebinding => log.line(format_args!("dhcp: rebinding")),
         DhcpEvent::Rebooting { address } => log.line(format_args!("dhcp: rebooting {address}")),
+        DhcpEvent::Probing { address } => log.line(format_args!("dhcp: probing {address}")),
+        DhcpEvent::Declined { address } => {
+            log.line(format_args!("dhcp: declined {address} (in use)"))
+        }
         DhcpEvent::RebootUnanswered => {
             log.line(format_args!("dhcp: reboot unanswered, lease kept"))
         }

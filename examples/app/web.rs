@@ -316,6 +316,7 @@ fn dhcp_name(s: Option<DhcpState>) -> &'static str {
         Some(DhcpState::Renewing) => "renewing",
         Some(DhcpState::Rebinding) => "rebinding",
         Some(DhcpState::Rebooting) => "rebooting",
+        Some(DhcpState::Probing) => "probing",
     }
 }
 

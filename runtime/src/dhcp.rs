@@ -74,6 +74,9 @@ pub trait DhcpSettings: Config {
     const RETRANSMIT_MAX: Duration = Duration::from_secs(64);
     /// The host name sent in option 12 (default: the device name).
     const HOSTNAME: &'static str = Self::DEVICE_NAME;
+    /// ARP probes for an ACKed address before it is used (`arp_probes`,
+    /// RFC 5227 §2.1; 0: none, the probing code is left out).
+    const ARP_PROBES: u8 = 0;
 }
 
 /// Unanswered REQUESTs in the Requesting state before discovery restarts.
@@ -94,6 +97,17 @@ pub const MIN_LEASE_SECS: u32 = 16;
 /// How soon a send is tried again when it could not go out (the next hop's
 /// MAC is being resolved, or the NIC is busy).
 const RETRY_SOON: Duration = Duration::from_millis(250);
+/// The first ARP probe goes out within this (RFC 5227's PROBE_WAIT is
+/// 1 s; see README "DHCP address conflicts" for the shorter LAN timing).
+const PROBE_DELAY_MAX_MS: u32 = 100;
+/// Between probes (RFC 5227: PROBE_MIN..PROBE_MAX, 1–2 s).
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+/// After the last probe, how long an answer may take (RFC 5227:
+/// ANNOUNCE_WAIT, 2 s).
+const PROBE_ANSWER_WAIT: Duration = Duration::from_millis(500);
+/// After a DECLINE, discovery waits this long (RFC 2131 §3.1 step 5:
+/// at least ten seconds, against loops).
+const DECLINE_WAIT: Duration = Duration::from_secs(10);
 /// Options asked for in option 55: subnet mask, router, DNS, NTP, lease
 /// time, T1, T2.
 const PARAMETERS: [u8; 7] = [
@@ -126,6 +140,9 @@ pub enum DhcpState {
     /// application gave a remembered address): REQUESTs broadcast for the
     /// address we had, without a server identifier, while still using it.
     Rebooting,
+    /// ACKed, not yet used: ARP probes ask whether another host holds the
+    /// address (RFC 5227 §2.1; RFC 2131 §4.4.1); a conflict is DECLINEd.
+    Probing,
 }
 
 /// A lease: the settings a server granted and how long they hold.
@@ -200,6 +217,18 @@ pub enum DhcpEvent {
     /// link came back).
     Rebooting {
         /// The address asked for.
+        address: Ipv4Address,
+    },
+    /// The ACKed `address` is being probed with ARP before use.
+    Probing {
+        /// The address.
+        address: Ipv4Address,
+    },
+    /// Another host holds `address` (it answered a probe, probed it too,
+    /// or claimed it twice within 10 s while we had it): DECLINE sent,
+    /// discovery again after 10 s (RFC 2131 §3.1 step 5).
+    Declined {
+        /// The address given up.
         address: Ipv4Address,
     },
     /// INIT-REBOOT got no answer: the lease is kept as it was (RFC 2131
@@ -396,6 +425,13 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// must be looked at too.
     fn step<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) -> bool {
         let due = now >= self.next;
+        if S::ARP_PROBES > 0 && self.lease().is_some() && io.take_address_lost() {
+            // Claimed twice within 10 s by another host (RFC 5227 §2.4
+            // (b)): stop using the address and tell the server.
+            io.set_ipv4(None);
+            self.decline(io, app, now);
+            return true;
+        }
         match self.state {
             DhcpState::Off => false,
             DhcpState::Discovering => {
@@ -435,6 +471,37 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     false
                 }
             },
+            DhcpState::Probing => {
+                if io.probe_conflict() {
+                    self.decline(io, app, now);
+                    return true;
+                }
+                if !due {
+                    return false;
+                }
+                if self.tries < S::ARP_PROBES {
+                    let address = self.lease.cidr.address;
+                    match io.send_arp_probe(address) {
+                        Ok(()) => {
+                            self.tries = self.tries.saturating_add(1);
+                            let wait = if self.tries < S::ARP_PROBES {
+                                PROBE_INTERVAL
+                            } else {
+                                PROBE_ANSWER_WAIT
+                            };
+                            self.next = now.after(wait);
+                        }
+                        Err(_) => self.next = now.after(RETRY_SOON),
+                    }
+                    return false;
+                }
+                // Nobody answered: the address is ours.
+                io.watch_probe(None);
+                self.state = DhcpState::Bound;
+                io.set_ipv4(Some(self.lease.ipv4()));
+                app.event(Event::Dhcp(DhcpEvent::Bound(self.lease)));
+                true
+            }
             DhcpState::Rebooting if self.expires_at().is_none_or(|end| now < end) => {
                 if !due {
                     false
@@ -509,7 +576,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 repr.broadcast = true;
                 repr.requested_ip = Some(ours);
             }
-            DhcpState::Off | DhcpState::Bound => return,
+            DhcpState::Off | DhcpState::Bound | DhcpState::Probing => return,
         }
         // Sent, or failed in a way an immediate retry would not fix: either
         // way the normal schedule applies. Not sent yet: soon again.
@@ -531,6 +598,25 @@ impl<S: DhcpSettings> DhcpClient<S> {
     }
 
     /// Switches off: release, static settings, [`DhcpEvent::Stopped`].
+    /// Another host holds the lease's address: DHCPDECLINE (RFC 2131
+    /// §4.4.1: broadcast, the address as option 50, the server's
+    /// identifier), then discovery after [`DECLINE_WAIT`] without asking
+    /// for that address again.
+    fn decline<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
+        io.watch_probe(None);
+        let address = self.lease.cidr.address;
+        let repr = Repr {
+            requested_ip: Some(address),
+            server_identifier: Some(self.lease.server),
+            ..Repr::new(MessageType::Decline, app.random_u32(), io.mac())
+        };
+        // Best effort: the server also learns when the lease is not used.
+        let _ = send(io, Ipv4Address::BROADCAST, &repr);
+        app.event(Event::Dhcp(DhcpEvent::Declined { address }));
+        self.lease = Lease::EMPTY;
+        self.enter_discovering(app, now.after(DECLINE_WAIT));
+    }
+
     fn stop<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
         let held = self.lease();
         let mut released = false;
@@ -618,8 +704,21 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     && lease.cidr.address == self.lease.cidr.address;
                 self.lease = lease;
                 self.began = self.sent;
-                self.state = DhcpState::Bound;
                 self.tries = 0;
+                if S::ARP_PROBES > 0 && self.state == DhcpState::Requesting {
+                    // Not used until nobody else turns out to hold it.
+                    let address = lease.cidr.address;
+                    self.state = DhcpState::Probing;
+                    let delay = app
+                        .random_u32()
+                        .checked_rem(PROBE_DELAY_MAX_MS)
+                        .unwrap_or(0);
+                    self.next = now.after(Duration::from_millis(u64::from(delay)));
+                    io.watch_probe(Some(address));
+                    app.event(Event::Dhcp(DhcpEvent::Probing { address }));
+                    return;
+                }
+                self.state = DhcpState::Bound;
                 io.set_ipv4(Some(lease.ipv4()));
                 let event = if renewal {
                     DhcpEvent::Renewed(lease)
@@ -718,6 +817,7 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             DhcpState::Rebinding | DhcpState::Rebooting => {
                 earliest(Some(self.next), self.expires_at())
             }
+            DhcpState::Probing => Some(self.next),
         }
     }
 

@@ -46,6 +46,9 @@ const SEC: u64 = 1000;
 
 macro_rules! dut_config {
     ($name:ident, $base:expr, $max:expr) => {
+        dut_config!($name, $base, $max, 0);
+    };
+    ($name:ident, $base:expr, $max:expr, $probes:expr) => {
         struct $name;
         impl Config for $name {
             const DEVICE_NAME: &'static str = "DUT";
@@ -69,11 +72,13 @@ macro_rules! dut_config {
         impl DhcpSettings for $name {
             const RETRANSMIT_BASE: Duration = Duration::from_secs($base);
             const RETRANSMIT_MAX: Duration = Duration::from_secs($max);
+            const ARP_PROBES: u8 = $probes;
         }
     };
 }
 dut_config!(Dut, 4, 64);
 dut_config!(Quick, 1, 8);
+dut_config!(Prober, 4, 64, 2);
 
 /// The device's application: records events with their (virtual) time.
 #[derive(Default)]
@@ -168,6 +173,9 @@ struct Server {
     overload: bool,
     /// Leave the server identifier (option 54) out of ACKs and NAKs.
     no_id: bool,
+    /// An address another host on the wire holds: ARP requests (probes
+    /// included) for it are answered.
+    holder: Option<Ipv4Address>,
     heard: Vec<Heard>,
 }
 
@@ -186,6 +194,7 @@ impl Server {
             tamper: None,
             overload: false,
             no_id: false,
+            holder: None,
             heard: Vec::new(),
         }
     }
@@ -198,7 +207,7 @@ impl Server {
             let h = Heard { at: now, frame };
             if h.ethertype() == 0x0806 && h.frame[21] == 1 {
                 let target = h.arp_target();
-                if target == self.id || target == self.src {
+                if target == self.id || target == self.src || Some(target) == self.holder {
                     let reply = arp_reply(&h.frame, target);
                     self.nic.send_frame(&reply).unwrap();
                 }
@@ -1292,4 +1301,149 @@ fn rogue_timers_and_tiny_leases_cause_no_request_storm() {
         .filter(|m| m.1 == MessageType::Request)
         .count();
     assert!(requests <= 12, "{requests} REQUESTs in 2 minutes");
+}
+
+/// ARP frames the server heard from the device: (time, op, sender, target).
+fn arp_heard<C: Config>(b: &Bench<C, SimNic>) -> Vec<(u64, u8, Ipv4Address, Ipv4Address)> {
+    b.server
+        .heard
+        .iter()
+        .filter(|h| h.ethertype() == 0x0806)
+        .map(|h| (h.at, h.frame[21], h.arp_sender(), h.arp_target()))
+        .collect()
+}
+
+/// An ARP frame from another host (`mac`) with sender `ip`.
+fn foreign_arp(op: u8, mac: [u8; 6], ip: Ipv4Address, target: Ipv4Address) -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend(mac);
+    f.extend([0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, op]);
+    f.extend(mac);
+    f.extend(ip.0);
+    f.extend([0; 6]);
+    f.extend(target.0);
+    f.resize(60, 0);
+    f
+}
+
+#[test]
+fn an_acked_address_is_probed_before_use() {
+    let mut b = bench::<Prober>();
+    b.run_for(3 * SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    let ack = b
+        .server
+        .messages()
+        .iter()
+        .find(|m| m.1 == MessageType::Request)
+        .unwrap()
+        .0;
+    let probes: Vec<_> = arp_heard(&b)
+        .into_iter()
+        .filter(|a| a.1 == 1 && a.2.is_unspecified() && a.3 == POOL)
+        .collect();
+    assert_eq!(probes.len(), 2, "two probes, sender 0.0.0.0: {probes:?}");
+    let bound = b.bound_at();
+    assert!(probes.iter().all(|p| p.0 < bound), "probes before use");
+    assert!(
+        bound - ack >= 700 && bound - ack <= 900,
+        "bound {} ms after the ACK",
+        bound - ack
+    );
+    // Nothing left from the address before it was ours.
+    assert!(b
+        .server
+        .heard
+        .iter()
+        .filter(|h| h.at < bound && h.ethertype() == 0x0800)
+        .all(|h| h.ip_src().is_unspecified()));
+    assert!(announcements_of(&b, POOL, bound) >= 1);
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Probing { .. })));
+}
+
+fn announcements_of<C: Config>(b: &Bench<C, SimNic>, ip: Ipv4Address, from: u64) -> usize {
+    arp_heard(b)
+        .iter()
+        .filter(|a| a.0 >= from && a.2 == ip && a.3 == ip)
+        .count()
+}
+
+#[test]
+fn an_address_another_host_holds_is_declined_and_discovery_waits_10_s() {
+    let mut b = bench::<Prober>();
+    b.server.holder = Some(POOL);
+    b.run_for(3 * SEC);
+    let declined = b
+        .when(|e| matches!(e, DhcpEvent::Declined { address } if *address == POOL))
+        .expect("declined");
+    assert_eq!(b.stack.ipv4(), None, "never used");
+    let decline = b
+        .server
+        .dhcp_heard()
+        .into_iter()
+        .map(|h| h.dhcp())
+        .find(|r| r.message_type == MessageType::Decline)
+        .expect("DHCPDECLINE sent");
+    assert_eq!(decline.requested_ip, Some(POOL));
+    assert_eq!(decline.server_identifier, Some(SERVER_ID));
+    assert!(decline.client_ip.is_unspecified());
+    // The next DISCOVER waits 10 s and does not ask for the address again.
+    b.run_for(15 * SEC);
+    let next = b
+        .server
+        .dhcp_heard()
+        .into_iter()
+        .filter(|h| h.at > declined && h.dhcp().message_type == MessageType::Discover)
+        .map(|h| (h.at, h.dhcp().requested_ip))
+        .next()
+        .expect("discovery again");
+    assert!(
+        next.0 >= declined + 10 * SEC,
+        "{} ms after",
+        next.0 - declined
+    );
+    assert_eq!(next.1, None);
+}
+
+#[test]
+fn a_bound_address_is_defended_once_then_given_up() {
+    let mut b = bench::<Prober>();
+    b.run_for(3 * SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    let other = [2, 0, 0, 0, 0, 0x66];
+    let t0 = b.now;
+    b.server
+        .nic
+        .send_frame(&foreign_arp(2, other, POOL, ROUTER))
+        .unwrap();
+    b.run_for(SEC);
+    assert_eq!(b.stack.ipv4().unwrap().cidr.address, POOL, "defended, kept");
+    assert!(
+        announcements_of(&b, POOL, t0) >= 1,
+        "defence: an announcement"
+    );
+    // Again within 10 s: given up and declined.
+    b.server
+        .nic
+        .send_frame(&foreign_arp(1, other, POOL, ROUTER))
+        .unwrap();
+    b.run_for(SEC);
+    assert_eq!(b.stack.ipv4(), None);
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Declined { .. })));
+    // A flood of claims makes no storm of answers.
+    let heard = b.server.heard.len();
+    for _ in 0..100 {
+        b.server
+            .nic
+            .send_frame(&foreign_arp(2, other, POOL, ROUTER))
+            .unwrap();
+    }
+    b.run_for(SEC);
+    assert!(b.server.heard.len() - heard <= 2);
 }

@@ -84,6 +84,9 @@ fn handle_arp<N: Nic, A: App>(
     let repr = arp_wire::Repr::parse(&pkt).map_err(|_| DropReason::ArpMalformed)?;
     let sender_ip = repr.source_protocol_addr;
     let sender_mac = repr.source_hardware_addr;
+    if let Some(e) = io.iface.watch_arp(io.now, &repr) {
+        app.event(e);
+    }
     let for_us = io.address() == Some(repr.target_protocol_addr);
     // RFC 826: merge the sender into the cache, create only when the
     // packet is for us. Probes (sender 0.0.0.0) teach nothing.
