@@ -703,7 +703,7 @@ fn dhcp_settings_are_generated() {
     assert!(code.contains(
         "constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(2);\
          constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(32);\
-         constHOSTNAME:&'staticstr=\"ember-1\";constARP_PROBES:u8=2;"
+         constHOSTNAME:::core::option::Option<&'staticstr>=::core::option::Option::Some(\"ember-1\");constARP_PROBES:u8=2;"
     ));
     let (code, _) = dhcp_items(&with_device("[dhcp]\narp_probes = 0\n"));
     assert!(code.contains("constARP_PROBES:u8=0;"));
@@ -985,7 +985,7 @@ fn generated_code_is_valid_rust_with_expected_items() {
         "typeArpCache=[::emberstack::iface::arp::ArpEntry;6];",
         "typeUdpSockets=[::emberstack::udp::UdpSocket;3];",
         "typeDhcp=::emberstack::dhcp::DhcpClient<Device>;",
-        "impl::emberstack::dhcp::DhcpSettingsforDevice{constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(4);constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(64);constHOSTNAME:&'staticstr=\"EMBER\";constARP_PROBES:u8=2;}",
+        "impl::emberstack::dhcp::DhcpSettingsforDevice{constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(4);constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(64);constHOSTNAME:::core::option::Option<&'staticstr>=::core::option::Option::None;constARP_PROBES:u8=2;}",
         "pubtypeStack=::emberstack::Stack<Device>;",
         "pubconstRAM_BYTES:usize=::core::mem::size_of::<Stack>();",
         "const_:()=::core::assert!(RAM_BYTES+MAIL_RAM_BYTES<=1024,\"stack.toml:ram_budget=1024bytesislessthanRAM_BYTES+MAIL_RAM_BYTES(theconfiguredstackstate,themailclientsandtheHTTPservertheapplicationembeds)\");",

@@ -452,6 +452,11 @@ where
             }
             self.app.web.apply = None;
             self.app.apply_since = None;
+            // NetBIOS, the DHCP host name and mDNS follow the page's name
+            // (checked by the same rules there).
+            if let Err(e) = self.stack.set_device_name(self.app.web.name()) {
+                self.app.log.line(format_args!("web: name refused: {e}"));
+            }
             if a.dhcp {
                 if !self.stack.dhcp().running() && !self.stack.dhcp().enable() {
                     self.app

@@ -72,8 +72,10 @@ pub trait DhcpSettings: Config {
     const RETRANSMIT_BASE: Duration = Duration::from_secs(4);
     /// The longest retransmission delay (RFC 2131 §4.1: 64 s).
     const RETRANSMIT_MAX: Duration = Duration::from_secs(64);
-    /// The host name sent in option 12 (default: the device name).
-    const HOSTNAME: &'static str = Self::DEVICE_NAME;
+    /// The host name sent in option 12 (`[dhcp] hostname`); `None`: the
+    /// device's name at the time ([`Stack::device_name`](crate::Stack::device_name),
+    /// `_` written as `-`), so a rename reaches the server.
+    const HOSTNAME: Option<&'static str> = None;
     /// ARP probes for an ACKed address before it is used (`arp_probes`,
     /// RFC 5227 §2.1; 0: none, the probing code is left out).
     const ARP_PROBES: u8 = 0;
@@ -542,8 +544,11 @@ impl<S: DhcpSettings> DhcpClient<S> {
     fn transmit<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
         let mac = io.mac();
         let ours = self.lease.cidr.address;
+        let mut label = [0u8; crate::iface::name::MAX_LEN];
+        let name = *io.device_name();
+        let hostname = S::HOSTNAME.unwrap_or_else(|| name.host_label(&mut label));
         let mut repr = Repr {
-            hostname: Some(S::HOSTNAME),
+            hostname: Some(hostname),
             parameter_request_list: Some(&PARAMETERS),
             ..Repr::new(MessageType::Request, self.xid, mac)
         };

@@ -60,6 +60,11 @@ pub trait Service {
     fn link_changed(&mut self, up: bool) {
         let _ = up;
     }
+
+    /// The application renamed the device
+    /// ([`Stack::set_device_name`](crate::Stack::set_device_name)).
+    /// Default: nothing (services read the name when they need it).
+    fn name_changed(&mut self) {}
 }
 
 /// A protocol switched off in `stack.toml`: no state, no code.

@@ -2,6 +2,7 @@
 
 use crate::config::{Config, StaticIpv4, Table};
 use crate::iface::ingress::{self, Sockets, UdpOffer};
+use crate::iface::name::{DeviceName, NameError};
 use crate::iface::PayloadSink;
 use crate::iface::{arp, Counters, Event, Interface, Io, Payload, SendError, Transport};
 use crate::nic::Nic;
@@ -144,6 +145,10 @@ impl<C: Config> Services<C> {
         self.dhcp.link_changed(up);
     }
 
+    fn name_changed(&mut self) {
+        self.dhcp.name_changed();
+    }
+
     fn poll_at(&self) -> Option<Instant> {
         let t = earliest(self.dhcp.poll_at(), self.dns.poll_at());
         let t = earliest(t, self.netbios.poll_at());
@@ -177,7 +182,7 @@ impl<C: Config> Stack<C> {
     pub fn with_mac(mac: EthernetAddress) -> Self {
         let ipv4 = if C::DHCP { None } else { C::STATIC_IPV4 };
         Stack {
-            iface: Interface::new(mac, ipv4),
+            iface: Interface::new(mac, ipv4, DeviceName::from_config(C::DEVICE_NAME)),
             arp: C::ArpCache::new_table(),
             udp: C::UdpSockets::new_table(),
             tcp: TcpState_ {
@@ -199,6 +204,27 @@ impl<C: Config> Stack<C> {
     /// The IPv4 settings in use, if any.
     pub fn ipv4(&self) -> Option<StaticIpv4> {
         self.iface.ipv4
+    }
+
+    /// The device's name now: `[device] name` until
+    /// [`set_device_name`](Stack::set_device_name).
+    pub fn device_name(&self) -> &DeviceName {
+        &self.iface.name
+    }
+
+    /// Renames the device at run time (a settings page): NetBIOS answers
+    /// to the new name, DHCP sends it as the host name (option 12) from
+    /// its next message, and an mDNS responder probes and announces it.
+    /// The same rules as `[device] name` (see
+    /// [`iface::name`](crate::iface::name)); a refused name changes
+    /// nothing.
+    pub fn set_device_name(&mut self, name: &str) -> Result<(), NameError> {
+        let new = DeviceName::new(name)?;
+        if new != self.iface.name {
+            self.iface.name = new;
+            self.services.name_changed();
+        }
+        Ok(())
     }
 
     /// Changes the IPv4 settings (static configuration, a DHCP lease, or

@@ -100,13 +100,17 @@ impl DhcpSection {
         }
         let base = Literal::u64_unsuffixed(self.retransmit_base);
         let max = Literal::u64_unsuffixed(self.retransmit_max);
-        let hostname = &self.effective_hostname;
+        // Absent: the run-time device name (renames reach the server).
+        let hostname = match &self.hostname {
+            Some(h) => quote!(::core::option::Option::Some(#h)),
+            None => quote!(::core::option::Option::None),
+        };
         let probes = Literal::u8_unsuffixed(self.arp_probes);
         quote! {
             impl ::emberstack::dhcp::DhcpSettings for Device {
                 const RETRANSMIT_BASE: ::emberstack::Duration = ::emberstack::Duration::from_secs(#base);
                 const RETRANSMIT_MAX: ::emberstack::Duration = ::emberstack::Duration::from_secs(#max);
-                const HOSTNAME: &'static str = #hostname;
+                const HOSTNAME: ::core::option::Option<&'static str> = #hostname;
                 const ARP_PROBES: u8 = #probes;
             }
         }

@@ -45,7 +45,8 @@ impl ::emberstack::Config for Device {
 impl ::emberstack::dhcp::DhcpSettings for Device {
     const RETRANSMIT_BASE: ::emberstack::Duration = ::emberstack::Duration::from_secs(4);
     const RETRANSMIT_MAX: ::emberstack::Duration = ::emberstack::Duration::from_secs(64);
-    const HOSTNAME: &'static str = "SITE";
+    const HOSTNAME: ::core::option::Option<&'static str> = ::core::option::Option::None;
+    const ARP_PROBES: u8 = 2;
 }
 /// The configured stack.
 pub type Stack = ::emberstack::Stack<Device>;

@@ -4,6 +4,7 @@
 pub mod arp;
 pub mod egress;
 pub(crate) mod ingress;
+pub mod name;
 
 use crate::config::StaticIpv4;
 use crate::nic::Nic;
@@ -231,6 +232,8 @@ pub struct Interface {
     pub(crate) counters: Counters,
     /// A gratuitous ARP is due for the current address.
     pub(crate) announce: bool,
+    /// The device's name now (`[device] name`, or the application's).
+    pub(crate) name: name::DeviceName,
     /// The NIC said the link is down: nothing is sent.
     pub(crate) link_down: bool,
     /// After a NIC failure (`NicError::Device`) nothing is sent before
@@ -260,8 +263,13 @@ pub const TX_BACKOFF_MIN_MS: u16 = 10;
 pub const TX_BACKOFF_MAX_MS: u16 = 1000;
 
 impl Interface {
-    pub(crate) fn new(mac: EthernetAddress, ipv4: Option<StaticIpv4>) -> Self {
+    pub(crate) fn new(
+        mac: EthernetAddress,
+        ipv4: Option<StaticIpv4>,
+        name: name::DeviceName,
+    ) -> Self {
         Interface {
+            name,
             mac,
             ipv4,
             counters: Counters::default(),
@@ -448,6 +456,11 @@ impl<N: Nic> Io<'_, N> {
     /// Our MAC address.
     pub fn mac(&self) -> EthernetAddress {
         self.iface.mac
+    }
+
+    /// The device's name now (see [`name`]).
+    pub fn device_name(&self) -> &name::DeviceName {
+        &self.iface.name
     }
 
     /// The next-hop MAC for `dst`: broadcast for broadcasts, the host on
