@@ -18,11 +18,12 @@ pub(crate) fn generate(
     cfg: &StackConfig,
     web: Option<&crate::web::WebRom>,
 ) -> Result<String, Error> {
-    let items: [TokenStream; 13] = [
+    let items: [TokenStream; 14] = [
         cfg.device.impl_items(),
         cfg.ipv4.impl_items(),
         cfg.arp.impl_items(),
         cfg.udp.impl_items(),
+        cfg.raw.impl_items(),
         cfg.icmp.impl_items(),
         cfg.poll.impl_items(),
         cfg.tcp.impl_items(),

@@ -272,7 +272,7 @@ fn unknown_section_without_suggestion() {
     one_error(
         &with_device("[wifi]\n"),
         "error: stack.toml:4:2: [wifi]: unknown section; expected one of `[device]`, `[ipv4]`, \
-         `[arp]`, `[udp]`, `[icmp]`, `[poll]`, `[tcp]`, `[dns]`, `[netbios]`, `[sntp]`, \
+         `[arp]`, `[udp]`, `[raw]`, `[icmp]`, `[poll]`, `[tcp]`, `[dns]`, `[netbios]`, `[sntp]`, \
          `[dhcp]`, `[http]`, `[smtp]` or `[pop3]`",
     );
 }
@@ -659,6 +659,30 @@ fn gateway_or_dns_without_address() {
     );
 }
 
+// ---- [raw] ------------------------------------------------------------------
+
+#[test]
+fn raw_sockets_are_sized_from_the_section() {
+    let code = squash(&generate_from_str("stack.toml", DEVICE).unwrap());
+    assert!(
+        code.contains("typeRawSockets=[::emberstack::raw::RawSocket;0];"),
+        "absent: none"
+    );
+    let code = squash(&generate_from_str("stack.toml", &with_device("[raw]\n")).unwrap());
+    assert!(code.contains("typeRawSockets=[::emberstack::raw::RawSocket;1];"));
+    let code =
+        squash(&generate_from_str("stack.toml", &with_device("[raw]\nsockets = 3\n")).unwrap());
+    assert!(code.contains("typeRawSockets=[::emberstack::raw::RawSocket;3];"));
+    one_error(
+        &with_device("[raw]\nsockets = 17\n"),
+        "error: stack.toml:5:11: [raw] sockets: expected an integer from 0 to 16, found 17",
+    );
+    one_error(
+        &with_device("[raw]\nprotocol = 253\n"),
+        "error: stack.toml:5:1: [raw] protocol: unknown key; expected one of `sockets`",
+    );
+}
+
 // ---- [dhcp] -----------------------------------------------------------------
 
 /// The DHCP client in the generated code: its `type Dhcp` and settings.
@@ -945,6 +969,7 @@ fn generated_code_is_valid_rust_with_expected_items() {
                         "MAC",
                         "NetBios",
                         "Pop3",
+                        "RawSockets",
                         "STATIC_IPV4",
                         "Smtp",
                         "Sntp",
@@ -1114,6 +1139,7 @@ fn names_sections_parse_and_generate() {
             "MAC",
             "NetBios",
             "Pop3",
+            "RawSockets",
             "SNTP",
             "STATIC_IPV4",
             "Smtp",

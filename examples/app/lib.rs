@@ -44,6 +44,9 @@ use web::{Web, WebState};
 
 /// The UDP and TCP echo service port (RFC 862).
 pub const ECHO_PORT: u16 = 7;
+/// The IP protocol the raw socket echoes: 253, for experimentation (RFC
+/// 3692).
+pub const RAW_ECHO_PROTOCOL: u8 = 253;
 /// The TCP discard port (RFC 863).
 pub const DISCARD_PORT: u16 = 9;
 /// The TCP chargen port (RFC 864).
@@ -102,6 +105,9 @@ pub struct DeviceApp<C: Config, L: Log> {
     /// The mail clients (their TCP callbacks come here).
     mail: Mail<C>,
     udp_echo: Option<UdpHandle>,
+    /// The raw socket for IP protocol 253 (RFC 3692, experimental),
+    /// echoed back (`[raw] sockets`).
+    raw_echo: Option<emberstack::raw::RawHandle>,
     tcp: [Service; MAX_TCP],
     /// Per socket: the listening service to return to after a connection.
     listening: [Service; MAX_TCP],
@@ -164,6 +170,7 @@ where
             rng: options.seed,
             mail: Mail::new(options.mail),
             udp_echo: None,
+            raw_echo: None,
             tcp: [Service::None; MAX_TCP],
             listening: [Service::None; MAX_TCP],
             rings: [[0; ECHO_RING]; MAX_TCP],
@@ -179,6 +186,12 @@ where
         match stack.udp_bind(ECHO_PORT) {
             Ok(h) => app.udp_echo = Some(h),
             Err(e) => app.log.line(format_args!("udp: echo not bound: {e}")),
+        }
+        if <C::RawSockets as emberstack::config::Table<_>>::LEN > 0 {
+            match stack.raw_open(RAW_ECHO_PROTOCOL) {
+                Ok(h) => app.raw_echo = Some(h),
+                Err(e) => app.log.line(format_args!("raw: not opened: {e}")),
+            }
         }
         // Sockets: one each for discard and chargen, one kept free for
         // client connections, one per mail client, `[http] sockets` for the
@@ -754,6 +767,22 @@ where
         match self.tcp.get(h.index()) {
             Some(Service::Echo(e)) => e.space(),
             _ => usize::MAX,
+        }
+    }
+
+    fn raw_received<N: Nic>(&mut self, p: &mut emberstack::raw::RawPacket<'_, '_, N>) {
+        // Only packets sent to us (not broadcast) are echoed: no reflector.
+        if Some(p.socket()) != self.raw_echo || !p.to_us() {
+            return;
+        }
+        let (len, to, proto) = (p.len(), p.src(), p.protocol());
+        match p.echo() {
+            Ok(()) => self.log.line(format_args!(
+                "raw: echo {len} bytes to {to} (protocol {proto})"
+            )),
+            Err(e) => self
+                .log
+                .line(format_args!("raw: echo to {to} failed: {e:?}")),
         }
     }
 

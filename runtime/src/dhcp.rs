@@ -1016,6 +1016,7 @@ mod tests {
         type Sntp = Disabled;
         type Smtp = Disabled;
         type Pop3 = Disabled;
+        type RawSockets = [crate::raw::RawSocket; 0];
     }
     impl DhcpSettings for Dev {}
 

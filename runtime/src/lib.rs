@@ -39,6 +39,7 @@ pub mod mail;
 pub mod netbios;
 pub mod nic;
 pub mod pop3;
+pub mod raw;
 pub mod service;
 pub mod smtp;
 pub mod sntp;

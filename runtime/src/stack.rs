@@ -6,6 +6,7 @@ use crate::iface::name::{DeviceName, NameError};
 use crate::iface::PayloadSink;
 use crate::iface::{arp, Counters, Event, Interface, Io, Payload, SendError, Transport};
 use crate::nic::Nic;
+use crate::raw::{self, RawError, RawHandle, RawPacket};
 use crate::service::{earliest, Service};
 use crate::tcp::{self, TcpError, TcpEvent, TcpHandle, TcpReader, TcpShared, TcpState, TcpTables};
 use crate::time::{Duration, Instant};
@@ -80,6 +81,13 @@ pub trait App {
         let _ = socket;
         usize::MAX
     }
+
+    /// A packet arrived for an open raw socket
+    /// ([`Stack::raw_open`]); its payload is read from the NIC by offset
+    /// while this runs. Default: ignored.
+    fn raw_received<N: Nic>(&mut self, packet: &mut RawPacket<'_, '_, N>) {
+        let _ = packet;
+    }
 }
 
 /// The whole network stack for one interface, sized by `C`.
@@ -91,6 +99,7 @@ pub struct Stack<C: Config> {
     iface: Interface,
     arp: C::ArpCache,
     udp: C::UdpSockets,
+    raw: C::RawSockets,
     tcp: TcpState_<C>,
     services: Services<C>,
     _config: PhantomData<C>,
@@ -185,6 +194,7 @@ impl<C: Config> Stack<C> {
             iface: Interface::new(mac, ipv4, DeviceName::from_config(C::DEVICE_NAME)),
             arp: C::ArpCache::new_table(),
             udp: C::UdpSockets::new_table(),
+            raw: C::RawSockets::new_table(),
             tcp: TcpState_ {
                 sockets: C::TcpSockets::new_table(),
                 segments: C::TcpSegments::new_table(),
@@ -268,6 +278,7 @@ impl<C: Config> Stack<C> {
             iface,
             arp,
             udp,
+            raw,
             tcp,
             services,
             ..
@@ -317,6 +328,7 @@ impl<C: Config> Stack<C> {
         }
         let mut sockets = Sockets {
             udp: udp.slots_mut(),
+            raw: raw.slots(),
             tcp: tcp.tables(),
             icmp_echo: C::ICMP_ECHO,
             services,
@@ -350,6 +362,36 @@ impl<C: Config> Stack<C> {
         }
         let tcp = tcp::output::poll_at(self.tcp.sockets.slots(), &C::TCP, now);
         crate::service::earliest(tcp, self.services.poll_at()).map(|t| t.max(not_before))
+    }
+
+    /// Opens a raw socket for IP protocol `protocol` (not ICMP, TCP or
+    /// UDP): packets of that protocol go to
+    /// [`App::raw_received`], and [`raw_send`](Stack::raw_send) sends them.
+    pub fn raw_open(&mut self, protocol: u8) -> Result<RawHandle, RawError> {
+        raw::open(self.raw.slots_mut(), protocol)
+    }
+
+    /// Closes a raw socket: its protocol is dropped again.
+    pub fn raw_close(&mut self, socket: RawHandle) {
+        raw::close(self.raw.slots_mut(), socket);
+    }
+
+    /// Sends `payload` as one IPv4 packet of `socket`'s protocol to `dst`:
+    /// the IP header (total length, header checksum) is filled in when the
+    /// payload has been written. Needs ARP first like any send
+    /// ([`SendError::ArpPending`]: try again on a later poll).
+    pub fn raw_send<N: Nic>(
+        &mut self,
+        nic: &mut N,
+        now: Instant,
+        socket: RawHandle,
+        dst: Ipv4Address,
+        payload: &mut dyn Payload,
+    ) -> Result<(), SendError> {
+        let protocol =
+            raw::protocol_of(self.raw.slots(), socket).map_err(|_| SendError::BadSocket)?;
+        let mut io = self.io(nic, now);
+        raw::send(&mut io, protocol, dst, payload)
     }
 
     /// Opens a listening TCP socket on `port`. Call it N times for N

@@ -45,6 +45,7 @@ impl Config for Dut {
     type Sntp = Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 const DUT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];

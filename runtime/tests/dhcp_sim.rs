@@ -68,6 +68,7 @@ macro_rules! dut_config {
             type Sntp = Disabled;
             type Smtp = Disabled;
             type Pop3 = Disabled;
+            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
         impl DhcpSettings for $name {
             const RETRANSMIT_BASE: Duration = Duration::from_secs($base);

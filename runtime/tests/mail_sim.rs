@@ -71,6 +71,7 @@ macro_rules! client_config {
             type Sntp = Disabled;
             type Smtp = SmtpClient<$name>;
             type Pop3 = Pop3Client<$name>;
+            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
         impl SmtpSettings for $name {
             const SERVER: Option<MailServer> = Some(MailServer::Addr(Ipv4Address(SERVER_IP)));
@@ -131,6 +132,7 @@ impl Config for ServerCfg {
     type Sntp = Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 fn lcg(state: &mut u32) -> u32 {

@@ -74,6 +74,7 @@ impl Config for Dut {
     type Sntp = SntpClient<64>;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 #[derive(Default)]

@@ -44,6 +44,7 @@ macro_rules! sim_config {
             type Sntp = Disabled;
             type Smtp = Disabled;
             type Pop3 = Disabled;
+            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
     };
 }

@@ -18,6 +18,7 @@ mod ipv4;
 mod mail;
 mod netbios;
 mod poll;
+mod raw;
 mod reserved;
 mod sntp;
 mod tcp;
@@ -39,6 +40,7 @@ pub use ipv4::{Ipv4Cidr, Ipv4Section};
 pub use mail::{MailCommon, MailServer, Pop3Section, SmtpSection};
 pub use netbios::NetBiosSection;
 pub use poll::PollSection;
+pub use raw::RawSection;
 pub use reserved::{RawValue, ReservedSection};
 pub use sntp::{SntpSection, SntpServer};
 pub use tcp::TcpSection;
@@ -73,6 +75,8 @@ pub struct StackConfig {
     pub arp: ArpSection,
     /// `[udp]`: number of UDP sockets.
     pub udp: UdpSection,
+    /// `[raw]`: number of raw IPv4 sockets.
+    pub raw: RawSection,
     /// `[icmp]`: ICMP echo (ping) answering.
     pub icmp: IcmpSection,
     /// `[poll]`: per-`poll` work bound.
@@ -146,6 +150,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     let ipv4 = section::<Ipv4Section>(&mut r);
     let arp = section::<ArpSection>(&mut r);
     let udp = section::<UdpSection>(&mut r);
+    let raw = section::<RawSection>(&mut r);
     let icmp = section::<IcmpSection>(&mut r);
     let poll = section::<PollSection>(&mut r);
     let tcp = section::<TcpSection>(&mut r);
@@ -176,6 +181,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         ipv4,
         arp,
         udp,
+        raw,
         icmp,
         poll,
         tcp,

@@ -17,6 +17,7 @@ impl ::emberstack::Config for Device {
     const ARP_LIFETIME: ::emberstack::Duration = ::emberstack::Duration::from_secs(300);
     type ArpCache = [::emberstack::iface::arp::ArpEntry; 4];
     type UdpSockets = [::emberstack::udp::UdpSocket; 4];
+    type RawSockets = [::emberstack::raw::RawSocket; 0];
     const ICMP_ECHO: bool = true;
     const FRAMES_PER_POLL: usize = 8;
     const TCP: ::emberstack::tcp::TcpConfig = ::emberstack::tcp::TcpConfig {

@@ -42,6 +42,7 @@ impl Config for Fuzz {
     type Sntp = SntpClient<64>;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 impl emberstack::dhcp::DhcpSettings for Fuzz {}
 

@@ -29,6 +29,7 @@ pub(crate) trait UdpOffer {
 /// What ingress needs besides the interface.
 pub(crate) struct Sockets<'s, S: UdpOffer> {
     pub udp: &'s mut [UdpSocket],
+    pub raw: &'s [crate::raw::RawSocket],
     pub tcp: TcpTables<'s>,
     pub icmp_echo: bool,
     pub services: &'s mut S,
@@ -162,7 +163,20 @@ fn handle_ipv4<N: Nic, A: App, S: UdpOffer>(
         IpProtocol::Icmp => handle_icmp(io, sockets, app, &l4),
         IpProtocol::Udp => handle_udp(io, sockets, app, &l4),
         IpProtocol::Tcp => handle_tcp(io, sockets, app, &l4),
-        IpProtocol::Unknown(_) => Err(DropReason::UnknownProtocol),
+        IpProtocol::Unknown(p) => crate::raw::deliver(io, sockets.raw, app, p, &l4.raw()),
+    }
+}
+
+impl Layer4<'_> {
+    /// What a raw socket's receiver needs.
+    fn raw(&self) -> crate::raw::Arrived {
+        crate::raw::Arrived {
+            src: self.ip.src_addr,
+            dst: self.ip.dst_addr,
+            src_mac: self.src_mac,
+            offset: self.offset,
+            len: self.len,
+        }
     }
 }
 

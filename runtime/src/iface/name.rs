@@ -75,13 +75,16 @@ impl DeviceName {
         })
     }
 
-    /// The name from `stack.toml` (codegen checked it); a name that fails
-    /// the check (a hand-written `Config`) becomes `EMBER`.
+    /// The name from `stack.toml`, which codegen checked: copied as it is
+    /// (at most [`MAX_LEN`] bytes), without checking again.
     pub(crate) fn from_config(name: &'static str) -> DeviceName {
-        DeviceName::new(name).unwrap_or(DeviceName {
-            len: 5,
-            bytes: *b"EMBER\0\0\0\0\0\0\0\0\0\0",
-        })
+        let mut bytes = [0u8; MAX_LEN];
+        let mut len = 0u8;
+        for (d, &s) in bytes.iter_mut().zip(name.as_bytes()) {
+            *d = s;
+            len = len.saturating_add(1);
+        }
+        DeviceName { len, bytes }
     }
 
     /// The name as given.
@@ -134,6 +137,6 @@ mod tests {
             DeviceName::new("my_dev").unwrap().host_label(&mut buf),
             "my-dev"
         );
-        assert_eq!(DeviceName::from_config("bad name").as_str(), "EMBER");
+        assert_eq!(DeviceName::from_config("EMBER").as_str(), "EMBER");
     }
 }

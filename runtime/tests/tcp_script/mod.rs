@@ -660,6 +660,7 @@ macro_rules! script_config {
             type Sntp = emberstack::service::Disabled;
             type Smtp = emberstack::service::Disabled;
             type Pop3 = emberstack::service::Disabled;
+            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
     };
 }
