@@ -110,6 +110,9 @@ const PROBE_ANSWER_WAIT: Duration = Duration::from_millis(500);
 /// After a DECLINE, discovery waits this long (RFC 2131 §3.1 step 5:
 /// at least ten seconds, against loops).
 const DECLINE_WAIT: Duration = Duration::from_secs(10);
+/// RFC 5227 §2.4 DEFEND_INTERVAL: one defence per this long; a second
+/// claim within it gives the address up.
+pub const DEFEND_INTERVAL: Duration = Duration::from_secs(10);
 /// Options asked for in option 55: subnet mask, router, DNS, NTP, lease
 /// time, T1, T2.
 const PARAMETERS: [u8; 7] = [
@@ -281,6 +284,12 @@ pub struct DhcpClient<S: DhcpSettings> {
     lease: Lease,
     /// The link came back: INIT-REBOOT at the next poll.
     reboot: bool,
+    /// Probing: another host answered for the address or probes it too.
+    conflict: bool,
+    /// When the held address was last defended (RFC 5227 §2.4 (b)).
+    defended_at: Option<Instant>,
+    /// A second claim within [`DEFEND_INTERVAL`]: give the address up.
+    lost: bool,
     _settings: PhantomData<fn() -> S>,
 }
 
@@ -314,6 +323,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
             sent: Instant::ZERO,
             lease: Lease::EMPTY,
             reboot: false,
+            conflict: false,
+            defended_at: None,
+            lost: false,
             _settings: PhantomData,
         }
     }
@@ -427,7 +439,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// must be looked at too.
     fn step<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) -> bool {
         let due = now >= self.next;
-        if S::ARP_PROBES > 0 && self.lease().is_some() && io.take_address_lost() {
+        if S::ARP_PROBES > 0 && self.lease().is_some() && core::mem::take(&mut self.lost) {
             // Claimed twice within 10 s by another host (RFC 5227 §2.4
             // (b)): stop using the address and tell the server.
             io.set_ipv4(None);
@@ -474,7 +486,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 }
             },
             DhcpState::Probing => {
-                if io.probe_conflict() {
+                if self.conflict {
                     self.decline(io, app, now);
                     return true;
                 }
@@ -498,7 +510,6 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     return false;
                 }
                 // Nobody answered: the address is ours.
-                io.watch_probe(None);
                 self.state = DhcpState::Bound;
                 io.set_ipv4(Some(self.lease.ipv4()));
                 app.event(Event::Dhcp(DhcpEvent::Bound(self.lease)));
@@ -608,7 +619,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// identifier), then discovery after [`DECLINE_WAIT`] without asking
     /// for that address again.
     fn decline<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
-        io.watch_probe(None);
+        self.conflict = false;
         let address = self.lease.cidr.address;
         let repr = Repr {
             requested_ip: Some(address),
@@ -719,7 +730,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
                         .checked_rem(PROBE_DELAY_MAX_MS)
                         .unwrap_or(0);
                     self.next = now.after(Duration::from_millis(u64::from(delay)));
-                    io.watch_probe(Some(address));
+                    self.conflict = false;
+                    self.defended_at = None;
+                    self.lost = false;
                     app.event(Event::Dhcp(DhcpEvent::Probing { address }));
                     return;
                 }
@@ -824,6 +837,53 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             }
             DhcpState::Probing => Some(self.next),
         }
+    }
+
+    /// Address conflicts (RFC 5227), with `arp_probes` > 0: while
+    /// probing, ARP from another host with the address as sender, or its
+    /// probe for the same address, is a conflict (§2.1.1); while the lease
+    /// is held, ARP from another MAC with our address as sender is
+    /// answered with one announcement per [`DEFEND_INTERVAL`], and a
+    /// second claim within it gives the address up (§2.4 (b)).
+    fn on_arp<N: Nic, A: App>(
+        &mut self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        arp: &crate::wire::arp::Repr,
+    ) {
+        let mac = arp.source_hardware_addr;
+        if S::ARP_PROBES == 0 || mac == io.mac() {
+            return;
+        }
+        let sender = arp.source_protocol_addr;
+        let ours = self.lease.cidr.address;
+        if self.state == DhcpState::Probing {
+            let probe_for_it = arp.operation == crate::wire::arp::Operation::Request
+                && sender.is_unspecified()
+                && arp.target_protocol_addr == ours;
+            self.conflict |= sender == ours || probe_for_it;
+            return;
+        }
+        if self.lease().is_none() || sender != ours || io.address() != Some(ours) {
+            return;
+        }
+        let now = io.now();
+        let recent = self
+            .defended_at
+            .is_some_and(|t| now < t.after(DEFEND_INTERVAL));
+        if recent && self.lost {
+            return; // given up already: reported once
+        }
+        self.lost = recent;
+        if !recent {
+            self.defended_at = Some(now);
+            io.announce_address();
+        }
+        app.event(Event::AddressConflict {
+            ip: ours,
+            mac,
+            defended: !recent,
+        });
     }
 
     fn link_changed(&mut self, up: bool) {

@@ -61,6 +61,17 @@ pub trait Service {
         let _ = up;
     }
 
+    /// A valid ARP packet arrived (for address conflict detection, RFC
+    /// 5227). Default: nothing.
+    fn on_arp<N: Nic, A: App>(
+        &mut self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        arp: &crate::wire::arp::Repr,
+    ) {
+        let _ = (io, app, arp);
+    }
+
     /// The application renamed the device
     /// ([`Stack::set_device_name`](crate::Stack::set_device_name)).
     /// Default: nothing (services read the name when they need it).

@@ -172,6 +172,10 @@ impl<C: Config> UdpOffer for Services<C> {
             || self.netbios.on_udp(d, app)
             || self.sntp.on_udp(d, app)
     }
+
+    fn arp_seen<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, arp: &arp_wire::Repr) {
+        self.dhcp.on_arp(io, app, arp);
+    }
 }
 
 impl<C: Config> Default for Stack<C> {

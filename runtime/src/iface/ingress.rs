@@ -24,6 +24,10 @@ pub(crate) trait UdpOffer {
     /// True when a service consumed the datagram.
     fn offer<N: Nic, A: App>(&mut self, datagram: &mut UdpDatagram<'_, '_, N>, app: &mut A)
         -> bool;
+
+    /// Every valid ARP packet, for address conflict detection (RFC 5227;
+    /// the DHCP client's).
+    fn arp_seen<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, arp: &arp_wire::Repr);
 }
 
 /// What ingress needs besides the interface.
@@ -67,7 +71,7 @@ fn dispatch<N: Nic, A: App, S: UdpOffer>(
     }
     let body = head.get(ethernet::HEADER_LEN..).unwrap_or(&[]);
     match eth.ethertype {
-        EtherType::Arp => handle_arp(io, app, body),
+        EtherType::Arp => handle_arp(io, sockets, app, body),
         EtherType::Ipv4 => {
             let l3_len = frame_len.saturating_sub(ethernet::HEADER_LEN);
             handle_ipv4(io, sockets, app, eth.src_addr, body, l3_len)
@@ -76,8 +80,9 @@ fn dispatch<N: Nic, A: App, S: UdpOffer>(
     }
 }
 
-fn handle_arp<N: Nic, A: App>(
+fn handle_arp<N: Nic, A: App, S: UdpOffer>(
     io: &mut Io<'_, N>,
+    sockets: &mut Sockets<'_, S>,
     app: &mut A,
     body: &[u8],
 ) -> Result<(), DropReason> {
@@ -85,9 +90,7 @@ fn handle_arp<N: Nic, A: App>(
     let repr = arp_wire::Repr::parse(&pkt).map_err(|_| DropReason::ArpMalformed)?;
     let sender_ip = repr.source_protocol_addr;
     let sender_mac = repr.source_hardware_addr;
-    if let Some(e) = io.iface.watch_arp(io.now, &repr) {
-        app.event(e);
-    }
+    sockets.services.arp_seen(io, app, &repr);
     let for_us = io.address() == Some(repr.target_protocol_addr);
     // RFC 826: merge the sender into the cache, create only when the
     // packet is for us. Probes (sender 0.0.0.0) teach nothing.

@@ -169,12 +169,11 @@ pub enum Event {
         /// The new state.
         up: bool,
     },
-    /// Another host (`mac`) claims our address `ip` in ARP (RFC 5227
-    /// §2.4). `defended`: the first in 10 s, answered with an
-    /// announcement; otherwise a second conflict within 10 s: the address
-    /// is lost (a DHCP client declines it and starts over; a static
-    /// address stays and is defended again after 10 s). At most one event
-    /// per 10 s.
+    /// Another host (`mac`) claims our leased address `ip` in ARP (RFC
+    /// 5227 §2.4; the DHCP client's, with `[dhcp] arp_probes` > 0).
+    /// `defended`: the first in 10 s, answered with an announcement;
+    /// otherwise a second claim within 10 s: the address is given up
+    /// (declined, discovery again).
     AddressConflict {
         /// Our address.
         ip: Ipv4Address,
@@ -242,20 +241,7 @@ pub struct Interface {
     /// make the stack spin on failing sends.
     pub(crate) tx_backoff_until: Instant,
     tx_backoff_ms: u16,
-    /// An address being probed (RFC 5227 §2.1): ARP from another host
-    /// with it as sender, or another host's probe for it, is a conflict.
-    pub(crate) probe_target: Option<Ipv4Address>,
-    /// A conflict was seen for `probe_target`.
-    pub(crate) probe_conflict: bool,
-    /// When our address was last defended (RFC 5227 §2.4 (b)).
-    defended_at: Option<Instant>,
-    /// A second conflict within [`DEFEND_INTERVAL`]: the address is lost.
-    pub(crate) address_lost: bool,
 }
-
-/// RFC 5227 §2.4 DEFEND_INTERVAL: one defence per this long; a second
-/// conflict within it gives the address up.
-pub const DEFEND_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The first wait after a NIC failure, in ms; doubled per failure in a row.
 pub const TX_BACKOFF_MIN_MS: u16 = 10;
@@ -277,10 +263,6 @@ impl Interface {
             link_down: false,
             tx_backoff_until: Instant::ZERO,
             tx_backoff_ms: 0,
-            probe_target: None,
-            probe_conflict: false,
-            defended_at: None,
-            address_lost: false,
         }
     }
 
@@ -310,51 +292,6 @@ impl Interface {
             }
             Err(_) => {}
         }
-    }
-
-    /// Watches a received ARP packet for address conflicts (RFC 5227):
-    /// with the address being probed (§2.1.1), and with ours (§2.4,
-    /// defended once per [`DEFEND_INTERVAL`]). Returns the event to report.
-    pub(crate) fn watch_arp(&mut self, now: Instant, repr: &arp_wire::Repr) -> Option<Event> {
-        let mac = repr.source_hardware_addr;
-        if mac == self.mac {
-            return None;
-        }
-        let sender = repr.source_protocol_addr;
-        if let Some(target) = self.probe_target {
-            let probe_for_it = repr.operation == arp_wire::Operation::Request
-                && sender.is_unspecified()
-                && repr.target_protocol_addr == target;
-            if sender == target || probe_for_it {
-                self.probe_conflict = true;
-            }
-        }
-        let ours = self.address()?;
-        if sender != ours {
-            return None;
-        }
-        let recent = self
-            .defended_at
-            .is_some_and(|t| now < t.after(DEFEND_INTERVAL));
-        if recent {
-            if self.address_lost {
-                return None; // already reported within the interval
-            }
-            self.address_lost = true;
-            return Some(Event::AddressConflict {
-                ip: ours,
-                mac,
-                defended: false,
-            });
-        }
-        self.defended_at = Some(now);
-        self.address_lost = false;
-        self.announce = true;
-        Some(Event::AddressConflict {
-            ip: ours,
-            mac,
-            defended: true,
-        })
     }
 
     /// The link came back: send again at once.
@@ -416,27 +353,13 @@ impl<N: Nic> Io<'_, N> {
             arp::flush(self.arp);
             self.iface.ipv4 = ipv4;
             self.iface.announce = ipv4.is_some();
-            self.iface.address_lost = false;
-            self.iface.defended_at = None;
         }
     }
 
-    /// Starts (`Some`) or ends watching ARP for conflicts with an address
-    /// being probed (RFC 5227 §2.1); clears the conflict flag.
-    pub fn watch_probe(&mut self, target: Option<Ipv4Address>) {
-        self.iface.probe_target = target;
-        self.iface.probe_conflict = false;
-    }
-
-    /// Whether a conflict was seen for the address being probed.
-    pub fn probe_conflict(&self) -> bool {
-        self.iface.probe_conflict
-    }
-
-    /// Takes the "address lost" flag: a second conflict for our address
-    /// within [`DEFEND_INTERVAL`] (RFC 5227 §2.4).
-    pub fn take_address_lost(&mut self) -> bool {
-        core::mem::take(&mut self.iface.address_lost)
+    /// Announces our address again (a gratuitous ARP on the next poll):
+    /// the defence of RFC 5227 §2.4 (b).
+    pub fn announce_address(&mut self) {
+        self.iface.announce = self.iface.ipv4.is_some();
     }
 
     /// Sends an RFC 5227 ARP probe for `target`: a broadcast request with
