@@ -9,6 +9,7 @@
 //!     [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
 //!     [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
 //!     [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-session-timeout S] [--mail-interval S]
+//!     [--dhcp-reboot A.B.C.D]
 //!     [--mail-repeat N] [--seed N]
 //! ```
 //! The address comes from DHCP unless `--ip` gives one (or `--no-dhcp`
@@ -58,6 +59,7 @@ struct Cli {
     bytes: Option<u32>,
     names: Names,
     no_dhcp: bool,
+    dhcp_reboot: Option<Ipv4Address>,
     mail: MailOptions,
     seed: Option<u64>,
 }
@@ -88,7 +90,7 @@ const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [
               [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
               [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
               [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-session-timeout S] [--mail-interval S]
-              [--mail-repeat N] [--seed N]";
+              [--mail-repeat N] [--seed N] [--dhcp-reboot A.B.C.D]";
 
 /// A command-line string kept for the whole run (the mail settings are
 /// `&'static`, as they would be in a firmware's flash).
@@ -217,6 +219,7 @@ fn parse_cli() -> Result<Cli, String> {
                 );
             }
             "--no-dhcp" => cli.no_dhcp = true,
+            "--dhcp-reboot" => cli.dhcp_reboot = Some(parse_ip(&value()?)?),
             "--smtp-server" => cli.mail.smtp_server = Some(keep(value()?)),
             "--smtp-mx" => cli.mail.smtp_mx = true,
             "--pop3-server" => cli.mail.pop3_server = Some(keep(value()?)),
@@ -386,6 +389,7 @@ fn main() -> ExitCode {
         mac: cli.mac,
         ipv4,
         no_dhcp: cli.no_dhcp,
+        dhcp_reboot: cli.dhcp_reboot,
         seed,
         tcp_send,
         mail: cli.mail,

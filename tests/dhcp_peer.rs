@@ -585,3 +585,55 @@ fn kea_hands_out_another_address_after_a_decline() {
         "kea logged the decline:\n{kea}"
     );
 }
+
+#[test]
+fn dnsmasq_acks_a_remembered_address_with_init_reboot_and_naks_a_foreign_one() {
+    require_tool("dnsmasq", "dnsmasq-base");
+    let mut ns = Netns::new("dhcprbt");
+    let tmp = TempDir::new("dnsmasq-reboot");
+    let host = ns.host_ip().to_string();
+    let range = format!("{},{},255.255.255.0,2m", ns.addr(100), ns.addr(150));
+    let args = [
+        "--keep-in-foreground".to_owned(),
+        "--conf-file=/dev/null".to_owned(),
+        "--no-resolv".to_owned(),
+        "--no-hosts".to_owned(),
+        "--port=0".to_owned(),
+        "--bind-interfaces".to_owned(),
+        "--interface=tap0".to_owned(),
+        format!("--listen-address={host}"),
+        format!("--dhcp-range={range}"),
+        "--dhcp-authoritative".to_owned(),
+        "--no-ping".to_owned(),
+        format!("--dhcp-leasefile={}", tmp.path("leases")),
+        format!("--pid-file={}", tmp.path("pid")),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ns.spawn("dnsmasq", "dnsmasq", &args);
+    wait_for_file(&tmp.path("pid"));
+    // First run: an address the usual way; the device "remembers" it.
+    let dev = ns.spawn_device(&[]);
+    let first = Bound::parse(&dev.wait_for("dhcp: bound", SECS(30)));
+    let (status, _) = dev.stop();
+    assert_eq!(status, Some(0));
+    // Restart with it: INIT-REBOOT, no discovery, the same address.
+    let remembered = first.address.to_string();
+    let dev = ns.spawn_device(&["--dhcp-reboot", &remembered]);
+    let line = dev.wait_for("dhcp: bound", SECS(30));
+    assert_eq!(Bound::parse(&line).address, first.address);
+    let log = dev.log();
+    let dhcp: Vec<&str> = log
+        .iter()
+        .filter(|l| l.starts_with("dhcp: "))
+        .map(|l| l.split_whitespace().nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(dhcp, ["rebooting", "probing", "bound"], "{log:#?}");
+    let (status, _) = dev.stop();
+    assert_eq!(status, Some(0));
+    // An address from another network: the authoritative server says no,
+    // and the device discovers.
+    let dev = ns.spawn_device(&["--dhcp-reboot", "192.168.77.7"]);
+    dev.wait_for("dhcp: nak", SECS(10));
+    let line = dev.wait_for("dhcp: bound", SECS(30));
+    assert!(pool(&ns).contains(&Bound::parse(&line).address), "{line}");
+}

@@ -89,6 +89,9 @@ pub struct Options {
     pub ipv4: Option<StaticIpv4>,
     /// Switch DHCP off and use the static settings from `stack.toml`.
     pub no_dhcp: bool,
+    /// Ask DHCP for this address at start (INIT-REBOOT): the one the
+    /// device had before (`--dhcp-reboot`; a product keeps it in flash).
+    pub dhcp_reboot: Option<emberstack::wire::Ipv4Address>,
     /// Seed for the application's random numbers.
     pub seed: u64,
     /// Send this many bytes of the `i mod 251` pattern to this endpoint
@@ -156,6 +159,9 @@ where
         };
         if options.ipv4.is_some() {
             stack.set_ipv4(options.ipv4);
+        }
+        if let Some(a) = options.dhcp_reboot {
+            stack.dhcp().reboot_with(a);
         }
         if options.ipv4.is_some() || options.no_dhcp {
             // Before the first poll: the client never touches the address,

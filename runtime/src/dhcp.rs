@@ -44,9 +44,20 @@
 //! meanwhile ([`Stack::set_ipv4`](crate::Stack::set_ipv4)), which are kept.
 //! Switched on, the interface's address is removed and discovery starts.
 //!
-//! Not done: probing the offered address with ARP before using it (and
-//! DECLINE), INIT-REBOOT, DHCPINFORM, a client identifier (option 61; the
-//! server keys the lease on `chaddr`).
+//! - **Probing** (`[dhcp] arp_probes`, RFC 5227): an ACKed new address is
+//!   probed with ARP before use; a conflict is DECLINEd (discovery again
+//!   after 10 s); a held address is defended once per 10 s, then given up.
+//! - **Rebooting** (INIT-REBOOT, RFC 2131 §3.2): after the link comes back
+//!   ([`Service::link_changed`]) or for an address the application kept
+//!   ([`DhcpClient::reboot_with`]), a broadcast REQUEST for it without a
+//!   server identifier.
+//!
+//! ACK and NAK must carry a server identifier, naming the server asked
+//! (any server in Rebinding and Rebooting); T1/T2 are sanity-checked with
+//! floors and a lease under [`MIN_LEASE_SECS`] is not taken.
+//!
+//! Not done: DHCPINFORM, a client identifier (option 61; the server keys
+//! the lease on `chaddr`).
 
 use core::marker::PhantomData;
 
@@ -341,7 +352,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
             DhcpState::Bound
             | DhcpState::Renewing
             | DhcpState::Rebinding
-            | DhcpState::Rebooting => Some(self.lease),
+            | DhcpState::Rebooting => Some(self.lease).filter(|l| l.lease_secs != 0),
             _ => None,
         }
     }
@@ -361,6 +372,22 @@ impl<S: DhcpSettings> DhcpClient<S> {
         self.enabled = enabled;
     }
 
+    /// Asks for `address` at start (INIT-REBOOT, RFC 2131 §3.2) instead of
+    /// discovering: the address the device had before a restart, kept by
+    /// the application (in flash). Takes effect when the client starts
+    /// (the first poll, or after `restart`); the address is used only once
+    /// a server ACKs it; a NAK or no answer after 4 REQUESTs starts
+    /// discovery (asking for it).
+    pub fn reboot_with(&mut self, address: Ipv4Address) {
+        if self.state == DhcpState::Off {
+            self.lease = Lease {
+                cidr: Ipv4Cidr::new(address, 32),
+                ..Lease::EMPTY
+            };
+            self.reboot = true;
+        }
+    }
+
     /// Drops the lease and starts discovery again on the next poll (for
     /// example after the link came back up on another network). Does
     /// nothing while DHCP is off.
@@ -373,7 +400,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// T1, T2 or expiry of the lease as an instant; `None` for an infinite
     /// lease.
     fn lease_at(&self, secs: u32) -> Option<Instant> {
-        if self.lease.is_infinite() {
+        // No lease held (a remembered address being asked for): no timers.
+        if self.lease.is_infinite() || self.lease.lease_secs == 0 {
             None
         } else {
             Some(self.began.after(Duration::from_secs(u64::from(secs))))
@@ -514,6 +542,19 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 io.set_ipv4(Some(self.lease.ipv4()));
                 app.event(Event::Dhcp(DhcpEvent::Bound(self.lease)));
                 true
+            }
+            DhcpState::Rebooting if self.lease.lease_secs == 0 => {
+                // A remembered address, no lease known: not used before an
+                // ACK; unanswered, discovery asks for it again.
+                if !due {
+                    false
+                } else if self.tries >= REQUEST_TRIES {
+                    self.enter_discovering(app, now);
+                    true
+                } else {
+                    self.transmit(io, app, now);
+                    false
+                }
             }
             DhcpState::Rebooting if self.expires_at().is_none_or(|end| now < end) => {
                 if !due {
@@ -716,12 +757,14 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 let Some(lease) = lease_from(your_ip, server, o) else {
                     return;
                 };
-                let renewal = self.state != DhcpState::Requesting
-                    && lease.cidr.address == self.lease.cidr.address;
+                // A new address (Requesting, or a remembered one asked for at
+                // start) is probed before use; a renewal keeps it.
+                let fresh = self.state == DhcpState::Requesting || self.lease.lease_secs == 0;
+                let renewal = !fresh && lease.cidr.address == self.lease.cidr.address;
                 self.lease = lease;
                 self.began = self.sent;
                 self.tries = 0;
-                if S::ARP_PROBES > 0 && self.state == DhcpState::Requesting {
+                if S::ARP_PROBES > 0 && fresh {
                     // Not used until nobody else turns out to hold it.
                     let address = lease.cidr.address;
                     self.state = DhcpState::Probing;
@@ -803,7 +846,21 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
         }
         if self.state == DhcpState::Off {
             io.set_ipv4(None);
-            self.enter_discovering(app, now);
+            let remembered = self.lease.cidr.address;
+            if core::mem::take(&mut self.reboot) && is_host(remembered) {
+                // INIT-REBOOT for the address the application kept.
+                self.began = now;
+                self.enter(
+                    app,
+                    DhcpState::Rebooting,
+                    now,
+                    DhcpEvent::Rebooting {
+                        address: remembered,
+                    },
+                );
+            } else {
+                self.enter_discovering(app, now);
+            }
         }
         if core::mem::take(&mut self.reboot) && self.lease().is_some() {
             let address = self.lease.cidr.address;

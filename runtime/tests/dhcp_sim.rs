@@ -1448,3 +1448,57 @@ fn a_bound_address_is_defended_once_then_given_up() {
     b.run_for(SEC);
     assert!(b.server.heard.len() - heard <= 2);
 }
+
+#[test]
+fn a_remembered_address_is_asked_for_with_init_reboot_at_start() {
+    // ACKed: bound without discovery, the address unused before the ACK.
+    let mut b = bench::<Dut>();
+    b.stack.dhcp().reboot_with(POOL);
+    b.run_for(SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    let first = b.server.dhcp_heard()[0].dhcp();
+    assert_eq!(first.message_type, MessageType::Request);
+    assert_eq!(first.requested_ip, Some(POOL));
+    assert_eq!(first.server_identifier, None);
+    assert!(first.client_ip.is_unspecified());
+    assert!(!b
+        .server
+        .messages()
+        .iter()
+        .any(|m| m.1 == MessageType::Discover));
+    assert!(b.events().iter().any(is_bound), "a new lease: Bound");
+    assert!(b
+        .server
+        .heard
+        .iter()
+        .filter(|h| h.ethertype() == 0x0800)
+        .all(|h| h.ip_src().is_unspecified()));
+    // Refused (another network): discovery at once.
+    let mut b = bench::<Dut>();
+    b.server.request = Answer::Nak;
+    b.stack.dhcp().reboot_with(Ipv4Address([192, 168, 1, 50]));
+    b.run_for(2 * SEC);
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Nak { .. })));
+    assert!(b.events().contains(&DhcpEvent::Discovering));
+    // Unanswered: four REQUESTs, then discovery asking for it.
+    let mut b = bench::<Dut>();
+    b.server.request = Answer::Silent;
+    b.server.discover = false;
+    b.stack.dhcp().reboot_with(POOL);
+    b.run_for(70 * SEC);
+    let msgs = b.server.messages();
+    let requests = msgs.iter().filter(|m| m.1 == MessageType::Request).count();
+    assert_eq!(requests, 4);
+    let discover = b
+        .server
+        .dhcp_heard()
+        .into_iter()
+        .map(|h| h.dhcp())
+        .find(|r| r.message_type == MessageType::Discover)
+        .expect("discovery after the unanswered REQUESTs");
+    assert_eq!(discover.requested_ip, Some(POOL));
+    assert_eq!(b.stack.ipv4(), None);
+}
