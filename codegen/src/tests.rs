@@ -272,7 +272,7 @@ fn unknown_section_without_suggestion() {
     one_error(
         &with_device("[wifi]\n"),
         "error: stack.toml:4:2: [wifi]: unknown section; expected one of `[device]`, `[ipv4]`, \
-         `[arp]`, `[udp]`, `[raw]`, `[icmp]`, `[poll]`, `[tcp]`, `[dns]`, `[netbios]`, `[sntp]`, \
+         `[arp]`, `[udp]`, `[raw]`, `[icmp]`, `[poll]`, `[tcp]`, `[dns]`, `[netbios]`, `[mdns]`, `[sntp]`, \
          `[dhcp]`, `[http]`, `[smtp]` or `[pop3]`",
     );
 }
@@ -683,6 +683,31 @@ fn raw_sockets_are_sized_from_the_section() {
     );
 }
 
+// ---- [mdns] -----------------------------------------------------------------
+
+#[test]
+fn mdns_responder_and_its_settings() {
+    let code = squash(&generate_from_str("stack.toml", DEVICE).unwrap());
+    assert!(code.contains("typeMdns=::emberstack::service::Disabled;"));
+    assert!(!code.contains("MdnsSettings"));
+    let code =
+        squash(&generate_from_str("stack.toml", &with_device("[mdns]\nttl = 60\n")).unwrap());
+    assert!(code.contains("typeMdns=::emberstack::mdns::MdnsResponder<Device>;"));
+    assert!(code.contains("impl::emberstack::mdns::MdnsSettingsforDevice{constTTL:u32=60;}"));
+    let code = squash(
+        &generate_from_str("stack.toml", &with_device("[mdns]\nenabled = false\n")).unwrap(),
+    );
+    assert!(code.contains("typeMdns=::emberstack::service::Disabled;"));
+    one_error(
+        &with_device("[mdns]\nttl = 0\n"),
+        "error: stack.toml:5:7: [mdns] ttl: expected an integer from 1 to 3600, found 0",
+    );
+    one_error(
+        &with_device("[mdns]\nname = \"x\"\n"),
+        "error: stack.toml:5:1: [mdns] name: unknown key; expected one of `enabled` or `ttl`",
+    );
+}
+
 // ---- [dhcp] -----------------------------------------------------------------
 
 /// The DHCP client in the generated code: its `type Dhcp` and settings.
@@ -967,6 +992,7 @@ fn generated_code_is_valid_rust_with_expected_items() {
                         "FRAMES_PER_POLL",
                         "ICMP_ECHO",
                         "MAC",
+                        "Mdns",
                         "NetBios",
                         "Pop3",
                         "RawSockets",
@@ -1137,6 +1163,7 @@ fn names_sections_parse_and_generate() {
             "FRAMES_PER_POLL",
             "ICMP_ECHO",
             "MAC",
+            "Mdns",
             "NetBios",
             "Pop3",
             "RawSockets",

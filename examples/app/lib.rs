@@ -598,6 +598,7 @@ where
                 "arp: conflict for {ip} from {mac} ({})",
                 if defended { "defended" } else { "given up" }
             )),
+            Event::Mdns(e) => log_mdns(log, e),
             Event::Link { up: true } => log.line(format_args!("link: up")),
             Event::Link { up: false } => log.line(format_args!("link: down (sending stopped)")),
             Event::EchoReplied { to, len } => {
@@ -812,6 +813,25 @@ fn name(s: &Service) -> &'static str {
         Service::Discard { .. } => "discard",
         Service::Chargen => "chargen",
         Service::Sender { .. } => "sender",
+    }
+}
+
+/// One `mdns: ...` line per responder event.
+fn log_mdns<L: Log>(log: &mut L, e: emberstack::mdns::MdnsEvent) {
+    use emberstack::mdns::MdnsEvent;
+    match e {
+        MdnsEvent::Probing { name } => log.line(format_args!("mdns: probing {name}.local")),
+        MdnsEvent::Announced { name, address } => {
+            log.line(format_args!("mdns: announced {name}.local {address}"))
+        }
+        MdnsEvent::Answered { to, unicast } => log.line(format_args!(
+            "mdns: answered {to} ({})",
+            if unicast { "unicast" } else { "multicast" }
+        )),
+        MdnsEvent::Renamed { name, from, now } => log.line(format_args!(
+            "mdns: conflict for {name}.local with {from}, now {now}.local"
+        )),
+        MdnsEvent::Malformed { from } => log.line(format_args!("mdns: malformed from {from}")),
     }
 }
 

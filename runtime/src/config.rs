@@ -97,6 +97,8 @@ pub trait Config: 'static {
     type NetBios: Service;
     /// The SNTP client, or `Disabled`.
     type Sntp: Service;
+    /// The mDNS responder (`[mdns]`), or `Disabled`.
+    type Mdns: Service;
 
     /// The SMTP client ([`SmtpClient<Device>`](crate::smtp::SmtpClient)),
     /// or `Disabled`. Not part of the stack: the application embeds it

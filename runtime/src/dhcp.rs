@@ -1131,6 +1131,7 @@ mod tests {
         type Dns = Disabled;
         type NetBios = Disabled;
         type Sntp = Disabled;
+        type Mdns = crate::service::Disabled;
         type Smtp = Disabled;
         type Pop3 = Disabled;
         type RawSockets = [crate::raw::RawSocket; 0];
@@ -1221,7 +1222,7 @@ mod tests {
     #[test]
     fn client_is_a_few_dozen_bytes() {
         let size = core::mem::size_of::<DhcpClient<Dev>>();
-        assert!(size <= 72, "DhcpClient is {size} bytes");
+        assert!(size <= 88, "DhcpClient is {size} bytes");
         assert_eq!(DhcpClient::<Dev>::new().state(), DhcpState::Off);
         assert!(DhcpClient::<Dev>::new().is_enabled());
         assert_eq!(DhcpClient::<Dev>::new().poll_at(), Some(Instant::ZERO));

@@ -36,6 +36,7 @@ pub mod dns;
 pub mod http;
 pub mod iface;
 pub mod mail;
+pub mod mdns;
 pub mod netbios;
 pub mod nic;
 pub mod pop3;

@@ -131,6 +131,7 @@ struct Services<C: Config> {
     dns: C::Dns,
     netbios: C::NetBios,
     sntp: C::Sntp,
+    mdns: C::Mdns,
 }
 
 impl<C: Config> Services<C> {
@@ -140,6 +141,7 @@ impl<C: Config> Services<C> {
             dns: C::Dns::new_service::<C>(),
             netbios: C::NetBios::new_service::<C>(),
             sntp: C::Sntp::new_service::<C>(),
+            mdns: C::Mdns::new_service::<C>(),
         }
     }
 
@@ -148,20 +150,24 @@ impl<C: Config> Services<C> {
         self.dns.poll(io, app);
         self.netbios.poll(io, app);
         self.sntp.poll_with_resolver(io, app, &mut self.dns);
+        self.mdns.poll(io, app);
     }
 
     fn link_changed(&mut self, up: bool) {
         self.dhcp.link_changed(up);
+        self.mdns.link_changed(up);
     }
 
     fn name_changed(&mut self) {
         self.dhcp.name_changed();
+        self.mdns.name_changed();
     }
 
     fn poll_at(&self) -> Option<Instant> {
         let t = earliest(self.dhcp.poll_at(), self.dns.poll_at());
         let t = earliest(t, self.netbios.poll_at());
-        earliest(t, self.sntp.poll_at())
+        let t = earliest(t, self.sntp.poll_at());
+        earliest(t, self.mdns.poll_at())
     }
 }
 
@@ -171,6 +177,7 @@ impl<C: Config> UdpOffer for Services<C> {
             || self.dns.on_udp(d, app)
             || self.netbios.on_udp(d, app)
             || self.sntp.on_udp(d, app)
+            || self.mdns.on_udp(d, app)
     }
 
     fn arp_seen<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, arp: &arp_wire::Repr) {

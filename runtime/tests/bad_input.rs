@@ -43,6 +43,7 @@ impl Config for Dut {
     type Dns = Disabled;
     type NetBios = Disabled;
     type Sntp = Disabled;
+    type Mdns = emberstack::service::Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
     type RawSockets = [emberstack::raw::RawSocket; 0];

@@ -69,6 +69,7 @@ macro_rules! client_config {
             type Dns = Disabled;
             type NetBios = Disabled;
             type Sntp = Disabled;
+            type Mdns = emberstack::service::Disabled;
             type Smtp = SmtpClient<$name>;
             type Pop3 = Pop3Client<$name>;
             type RawSockets = [emberstack::raw::RawSocket; 0];
@@ -130,6 +131,7 @@ impl Config for ServerCfg {
     type Dns = Disabled;
     type NetBios = Disabled;
     type Sntp = Disabled;
+    type Mdns = emberstack::service::Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
     type RawSockets = [emberstack::raw::RawSocket; 0];

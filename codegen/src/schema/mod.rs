@@ -16,6 +16,7 @@ pub(crate) mod http;
 mod icmp;
 mod ipv4;
 mod mail;
+mod mdns;
 mod netbios;
 mod poll;
 mod raw;
@@ -38,6 +39,7 @@ pub use http::{FormDecl, HttpSection};
 pub use icmp::IcmpSection;
 pub use ipv4::{Ipv4Cidr, Ipv4Section};
 pub use mail::{MailCommon, MailServer, Pop3Section, SmtpSection};
+pub use mdns::MdnsSection;
 pub use netbios::NetBiosSection;
 pub use poll::PollSection;
 pub use raw::RawSection;
@@ -77,6 +79,8 @@ pub struct StackConfig {
     pub udp: UdpSection,
     /// `[raw]`: number of raw IPv4 sockets.
     pub raw: RawSection,
+    /// `[mdns]`: the mDNS responder.
+    pub mdns: MdnsSection,
     /// `[icmp]`: ICMP echo (ping) answering.
     pub icmp: IcmpSection,
     /// `[poll]`: per-`poll` work bound.
@@ -156,6 +160,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     let tcp = section::<TcpSection>(&mut r);
     let dns = section::<DnsSection>(&mut r);
     let netbios = section::<NetBiosSection>(&mut r);
+    let mdns = section::<MdnsSection>(&mut r);
     let mut sntp = section::<SntpSection>(&mut r);
     sntp::check_against_dns(&mut sntp, &dns, r.diags());
     let mut dhcp = section::<DhcpSection>(&mut r);
@@ -187,6 +192,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         tcp,
         dns,
         netbios,
+        mdns,
         sntp,
         dhcp,
         smtp,

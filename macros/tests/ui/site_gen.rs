@@ -38,6 +38,7 @@ impl ::emberstack::Config for Device {
     type TcpBuffer = [u8; 0];
     type Dns = ::emberstack::service::Disabled;
     type NetBios = ::emberstack::service::Disabled;
+    type Mdns = ::emberstack::service::Disabled;
     type Sntp = ::emberstack::service::Disabled;
     type Dhcp = ::emberstack::dhcp::DhcpClient<Device>;
     type Smtp = ::emberstack::service::Disabled;

@@ -307,6 +307,9 @@ pub struct IpHeader {
     pub src: Ipv4Address,
     /// Destination address.
     pub dst: Ipv4Address,
+    /// IP time to live (64; 255 for mDNS, RFC 6762 §11; 1 for other
+    /// link-local multicast such as IGMP).
+    pub ttl: u8,
 }
 
 /// Why a packet was not sent.
@@ -467,7 +470,7 @@ fn fill_headers(
         dst_addr: ip.dst,
         next_header: transport.protocol(),
         payload_len: transport.header_len().saturating_add(payload_len),
-        hop_limit: 64,
+        hop_limit: ip.ttl,
     };
     if let Some(ip_buf) = buf.get_mut(ethernet::HEADER_LEN..FIXED) {
         let mut pkt = ipv4::Packet::new_unchecked(ip_buf);

@@ -66,7 +66,8 @@ fn dispatch<N: Nic, A: App, S: UdpOffer>(
     let head = buf.get(..n).ok_or(DropReason::Truncated)?;
     let frame = ethernet::Frame::new_checked(head).map_err(|_| DropReason::Truncated)?;
     let eth = ethernet::Repr::parse(&frame).map_err(|_| DropReason::Truncated)?;
-    if eth.dst_addr != io.iface.mac && !eth.dst_addr.is_broadcast() {
+    let group = io.iface.mdns_group && eth.dst_addr == super::multicast_mac(super::MDNS_GROUP);
+    if eth.dst_addr != io.iface.mac && !eth.dst_addr.is_broadcast() && !group {
         return Err(DropReason::NotOurMac);
     }
     let body = head.get(ethernet::HEADER_LEN..).unwrap_or(&[]);

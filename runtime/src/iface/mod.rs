@@ -221,6 +221,8 @@ pub enum Event {
     Sntp(crate::sntp::SntpEvent),
     /// The DHCP client did something (see [`DhcpEvent`](crate::dhcp::DhcpEvent)).
     Dhcp(crate::dhcp::DhcpEvent),
+    /// From the mDNS responder.
+    Mdns(crate::mdns::MdnsEvent),
 }
 
 /// The interface state that is not a table.
@@ -235,12 +237,26 @@ pub struct Interface {
     pub(crate) name: name::DeviceName,
     /// The NIC said the link is down: nothing is sent.
     pub(crate) link_down: bool,
+    /// Member of the mDNS group 224.0.0.251 (an mDNS responder joined).
+    pub(crate) mdns_group: bool,
     /// After a NIC failure (`NicError::Device`) nothing is sent before
     /// this; the wait doubles with each failure in a row (see
     /// [`TX_BACKOFF_MAX_MS`]), so a NIC that cannot report its link does not
     /// make the stack spin on failing sends.
     pub(crate) tx_backoff_until: Instant,
     tx_backoff_ms: u16,
+}
+
+/// The mDNS group, 224.0.0.251 (RFC 6762 §3).
+pub const MDNS_GROUP: Ipv4Address = Ipv4Address([224, 0, 0, 251]);
+/// The mDNS port.
+pub const MDNS_PORT: u16 = 5353;
+
+/// The Ethernet address of IPv4 multicast group `ip`: 01:00:5e and its
+/// low 23 bits (RFC 1112 §6.4).
+pub fn multicast_mac(ip: Ipv4Address) -> EthernetAddress {
+    let [_, b, c, d] = ip.0;
+    EthernetAddress([0x01, 0x00, 0x5e, b & 0x7f, c, d])
 }
 
 /// The first wait after a NIC failure, in ms; doubled per failure in a row.
@@ -261,6 +277,7 @@ impl Interface {
             counters: Counters::default(),
             announce: ipv4.is_some(),
             link_down: false,
+            mdns_group: false,
             tx_backoff_until: Instant::ZERO,
             tx_backoff_ms: 0,
         }
@@ -305,7 +322,7 @@ impl Interface {
     /// True when `dst` is ours: our address, the limited broadcast, or our
     /// subnet's broadcast.
     pub(crate) fn accepts(&self, dst: Ipv4Address) -> bool {
-        if dst.is_broadcast() {
+        if dst.is_broadcast() || (self.mdns_group && dst == MDNS_GROUP) {
             return true;
         }
         match self.ipv4 {
@@ -356,6 +373,12 @@ impl<N: Nic> Io<'_, N> {
         }
     }
 
+    /// Joins the mDNS group: frames to 224.0.0.251 (01:00:5e:00:00:fb) are
+    /// accepted from now on (the IGMP report is the responder's).
+    pub fn join_mdns_group(&mut self) {
+        self.iface.mdns_group = true;
+    }
+
     /// Announces our address again (a gratuitous ARP on the next poll):
     /// the defence of RFC 5227 §2.4 (b).
     pub fn announce_address(&mut self) {
@@ -392,6 +415,9 @@ impl<N: Nic> Io<'_, N> {
     pub fn resolve(&mut self, dst: Ipv4Address) -> Result<EthernetAddress, SendError> {
         if dst.is_broadcast() {
             return Ok(EthernetAddress::BROADCAST);
+        }
+        if dst.is_multicast() {
+            return Ok(multicast_mac(dst));
         }
         let Some(cfg) = self.iface.ipv4 else {
             return Err(SendError::NoAddress);
@@ -451,11 +477,27 @@ impl<N: Nic> Io<'_, N> {
         transport: &Transport,
         payload: &mut dyn Payload,
     ) -> Result<Sent, SendError> {
+        // RFC 6762 §11: mDNS goes out with TTL 255 (also unicast answers,
+        // from port 5353); other multicast (IGMP) stays on the link.
+        let mdns = dst == MDNS_GROUP
+            || matches!(
+                transport,
+                Transport::Udp {
+                    src_port: MDNS_PORT,
+                    ..
+                }
+            );
+        let ttl = match (mdns, dst.is_multicast()) {
+            (true, _) => 255,
+            (false, true) => 1,
+            (false, false) => 64,
+        };
         let hdr = IpHeader {
             dst_mac,
             src_mac: self.iface.mac,
             src: self.iface.address().unwrap_or(Ipv4Address::UNSPECIFIED),
             dst,
+            ttl,
         };
         let r = egress::send_ipv4(self.nic, &hdr, transport, payload);
         self.count_tx(r.map(|_| ()))?;
