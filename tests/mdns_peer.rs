@@ -43,7 +43,9 @@ fn start_with(ns: &Netns, extra: &[&str]) -> DeviceProc {
     assert!(o.status.success(), "{o:?}");
     let ip = format!("{}/24", ns.device_ip());
     let gw = ns.host_ip().to_string();
-    let dev = ns.spawn_device(&["--ip", &ip, "--gateway", &gw]);
+    let mut args = vec!["--ip", ip.as_str(), "--gateway", gw.as_str()];
+    args.extend_from_slice(extra);
+    let dev = ns.spawn_device(&args);
     dev.wait_for(
         &format!("mdns: announced EMBER.local {}", ns.device_ip()),
         SECS(10),
@@ -77,6 +79,38 @@ fn zeroconf_resolves_the_device_and_the_packet_fields_are_right() {
     }
     let (status, log) = dev.stop();
     assert_eq!(status, Some(0));
+    // The group was joined with an IGMPv2 membership report (RFC 2236).
+    // The device's own frames (the capture has both directions).
+    let frames: Vec<Vec<u8>> = pcap_frames(&std::fs::read(&pcap).unwrap())
+        .into_iter()
+        .filter(|f| f.len() > 14 && f[6..12] == [2, 0, 0, 0, 0, 2])
+        .collect();
+    let _ = std::fs::remove_file(&pcap);
+    let report = frames
+        .iter()
+        .find(|f| f.len() >= 42 && f[12..14] == [8, 0] && f[23] == 2)
+        .expect("an IGMP frame from the device");
+    assert_eq!(report[..6], [1, 0, 0x5e, 0, 0, 0xfb], "to the group's MAC");
+    assert_eq!(report[22], 1, "IP TTL 1");
+    assert_eq!(report[30..34], [224, 0, 0, 251], "to the group");
+    let igmp = &report[34..42];
+    assert_eq!(igmp[0], 0x16, "IGMPv2 membership report");
+    assert_eq!(igmp[4..8], [224, 0, 0, 251]);
+    let sum: u32 = igmp
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    assert_eq!((sum & 0xffff) + (sum >> 16), 0xffff, "IGMP checksum");
+    // Probes: three queries for the name (QU, type ANY), before the
+    // announcement; every mDNS frame with IP TTL 255.
+    let mdns: Vec<&Vec<u8>> = frames
+        .iter()
+        .filter(|f| f.len() > 46 && f[12..14] == [8, 0] && f[23] == 17)
+        .filter(|f| f[34..36] == [0x14, 0xe9])
+        .collect();
+    assert!(mdns.iter().all(|f| f[22] == 255), "IP TTL 255");
+    let probes = mdns.iter().filter(|f| f[44..46] == [0, 0]).count();
+    assert_eq!(probes, 3, "three probes");
     assert!(log
         .iter()
         .any(|l| l.ends_with("(unicast)") && l.starts_with("mdns: answered")));

@@ -307,8 +307,12 @@ impl<C: Config> Stack<C> {
             busy = true;
         }
         if !up {
-            // Nothing goes out; what arrives meanwhile is dropped unread.
-            while nic.rx_pending().is_some() {
+            // Nothing goes out; what arrives meanwhile is dropped unread
+            // (a poll's worth at a time, like frames handled when up).
+            for _ in 0..C::FRAMES_PER_POLL {
+                if nic.rx_pending().is_none() {
+                    break;
+                }
                 nic.rx_dump();
             }
             return busy;

@@ -479,14 +479,10 @@ impl<N: Nic> Io<'_, N> {
     ) -> Result<Sent, SendError> {
         // RFC 6762 §11: mDNS goes out with TTL 255 (also unicast answers,
         // from port 5353); other multicast (IGMP) stays on the link.
-        let mdns = dst == MDNS_GROUP
-            || matches!(
-                transport,
-                Transport::Udp {
-                    src_port: MDNS_PORT,
-                    ..
-                }
-            );
+        let mdns = match transport {
+            Transport::Udp { src_port, .. } => dst == MDNS_GROUP || *src_port == MDNS_PORT,
+            _ => false,
+        };
         let ttl = match (mdns, dst.is_multicast()) {
             (true, _) => 255,
             (false, true) => 1,
