@@ -301,6 +301,9 @@ impl Nic for HostNic {
     fn link_up(&mut self) -> bool {
         delegate!(self, n => n.link_up())
     }
+    fn join_multicast(&mut self, group: EthernetAddress) {
+        delegate!(self, n => n.join_multicast(group))
+    }
     fn rx_pending(&mut self) -> Option<usize> {
         delegate!(self, n => n.rx_pending())
     }

@@ -377,6 +377,7 @@ impl<N: Nic> Io<'_, N> {
     /// accepted from now on (the IGMP report is the responder's).
     pub fn join_mdns_group(&mut self) {
         self.iface.mdns_group = true;
+        self.nic.join_multicast(multicast_mac(MDNS_GROUP));
     }
 
     /// Announces our address again (a gratuitous ARP on the next poll):

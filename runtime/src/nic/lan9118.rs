@@ -116,6 +116,9 @@ mod mac {
     pub const CR_RXEN: u32 = 1 << 2;
     /// Full duplex.
     pub const CR_FDPX: u32 = 1 << 20;
+    /// Pass all multicast frames (the receive filter otherwise drops
+    /// multicast not matching the station address).
+    pub const CR_MCPAS: u32 = 1 << 19;
 }
 
 /// The internal PHY (IEEE 802.3 clause 22 registers, through `MII_ACC`).
@@ -438,6 +441,13 @@ impl<R: Registers> Lan9118<R> {
 
 impl<R: Registers> Nic for Lan9118<R> {
     const TX_MODE: TxMode = TxMode::LengthFirst;
+
+    /// Lets multicast in (`MAC_CR.MCPAS`): the one group the stack joins
+    /// (mDNS) needs no hash table; the stack drops other groups itself.
+    fn join_multicast(&mut self, _group: crate::wire::EthernetAddress) {
+        let cr = mac::CR_TXEN | mac::CR_RXEN | mac::CR_FDPX | mac::CR_MCPAS;
+        let _ = self.mac_write(mac::CR, cr);
+    }
 
     /// The PHY's basic status link bit (QEMU: off after the monitor's
     /// `set_link ... off`), read at most every 100 ms (by `FREE_RUN`); a
@@ -769,6 +779,16 @@ mod tests {
         n.registers().phy_status |= 0x0024;
         n.registers().free_run = 1234u32.wrapping_sub(1); // the counter wrapped
         assert!(n.link_up());
+    }
+
+    #[test]
+    fn joining_a_group_passes_multicast() {
+        let mut n = nic();
+        n.join_multicast(crate::wire::EthernetAddress([1, 0, 0x5e, 0, 0, 0xfb]));
+        assert_eq!(
+            n.registers().mac_cr,
+            mac::CR_TXEN | mac::CR_RXEN | mac::CR_FDPX | mac::CR_MCPAS
+        );
     }
 
     #[test]

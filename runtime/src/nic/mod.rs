@@ -114,6 +114,14 @@ pub trait Nic {
         true
     }
 
+    /// Accepts frames sent to the multicast address `group` from now on
+    /// (a receive filter that drops foreign multicast must let it in; the
+    /// mDNS responder joins 01:00:5e:00:00:fb). Default: nothing to do,
+    /// for a NIC that hands up all multicast (a TAP).
+    fn join_multicast(&mut self, group: crate::wire::EthernetAddress) {
+        let _ = group;
+    }
+
     /// Makes the oldest received frame current and returns its length in
     /// bytes (without FCS), or `None` when nothing has arrived. Calling it
     /// again before [`rx_dump`](Nic::rx_dump) returns the same frame.
