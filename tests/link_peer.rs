@@ -73,6 +73,7 @@ fn tap_down_stops_sending_without_spinning_and_up_reboots_the_lease() {
         let out = ns.exec("ip", args, SECS(5));
         assert!(out.status.success(), "ip {args:?}: {out:?}");
     };
+    assert_eq!(dev.count("link: "), 0, "no link change before the test's");
     ip(&["link", "set", "tap0", "down"]);
     dev.wait_for("link: down", SECS(3));
     let before = cpu_ticks(pid);

@@ -512,13 +512,16 @@ fn a_rename_on_the_settings_page_reaches_netbios_and_the_dhcp_host_name() {
         out.contains("name_query failed to find name EMBER"),
         "{out}"
     );
+    // mDNS follows: probed and announced as Kiln-7.local (`_` as `-`).
+    dev.wait_for(&format!("mdns: announced Kiln-7.local {ip}"), SECS(10));
 
     // The next DHCP message carries the new name (option 12, `_` as `-`):
     // a link flap makes one now (INIT-REBOOT).
     for state in ["down", "up"] {
+        let before = dev.count(&format!("link: {state}"));
         let o = ns.exec("ip", &["link", "set", "tap0", state], SECS(5));
         assert!(o.status.success(), "{o:?}");
-        dev.wait_for(&format!("link: {state}"), SECS(5));
+        dev.wait_for_nth(&format!("link: {state}"), before + 1, SECS(5));
     }
     dev.wait_for("dhcp: renewed", SECS(15));
     let deadline = Instant::now() + SECS(5);

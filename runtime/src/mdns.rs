@@ -1,6 +1,8 @@
 //! mDNS responder (RFC 6762): answers A queries for `<name>.local`, so
 //! `ping ember.local` and `http://ember.local/` work from every desktop
-//! and phone without a DNS server.
+//! and phone without a DNS server. The name is the device's
+//! ([`Stack::device_name`](crate::Stack::device_name)), `_` written as `-`
+//! as in a host name.
 //!
 //! - **Joining**: once the interface has an address the responder joins
 //!   224.0.0.251 (the interface accepts the group's frames; an IGMPv2
@@ -212,8 +214,16 @@ impl<S: MdnsSettings> MdnsResponder<S> {
         DeviceName::new(s).unwrap_or(*base)
     }
 
+    /// The device name as a host label (`_` written as `-`, as in DHCP's
+    /// option 12), the base of the name claimed.
+    fn base<N: Nic>(io: &Io<'_, N>) -> DeviceName {
+        let name = *io.device_name();
+        let mut buf = [0u8; MAX_LEN];
+        DeviceName::new(name.host_label(&mut buf)).unwrap_or(name)
+    }
+
     fn start<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
-        self.name = Self::with_suffix(io.device_name(), self.suffix);
+        self.name = Self::with_suffix(&Self::base(io), self.suffix);
         self.phase = Phase::Probing;
         self.sent = 0;
         let delay = app.random_u32().checked_rem(250).unwrap_or(0);
@@ -390,7 +400,7 @@ impl<S: MdnsSettings> Service for MdnsResponder<S> {
             let conflict = self.check_conflict(&mut Datagram(d), &header, ours);
             match conflict {
                 Ok(true) => {
-                    let base = *d.io().device_name();
+                    let base = Self::base(d.io());
                     self.rename(app, &base, from.addr);
                 }
                 Ok(false) => {}

@@ -174,7 +174,7 @@ impl Tap {
             .take_while(|&&c| c != 0)
             .map(|&c| char::from(c as u8))
             .collect();
-        Ok(Tap {
+        let tap = Tap {
             fd,
             name,
             created: !existed,
@@ -188,7 +188,9 @@ impl Tap {
             link: true,
             link_checked: None,
             tx_failed: false,
-        })
+        };
+        tap.await_carrier();
+        Ok(tap)
     }
 
     /// The interface name as the kernel knows it.
@@ -233,6 +235,23 @@ impl Tap {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Attaching gives the TAP its carrier, but the kernel reports it as
+    /// `IFF_RUNNING` only once its link watcher has run (a few ms later):
+    /// an interface that is up waits for it, at most 250 ms, so the first
+    /// [`Nic::link_up`] does not report a link that was never down.
+    fn await_carrier(&self) {
+        let up = libc::IFF_UP as libc::c_short;
+        let running = libc::IFF_RUNNING as libc::c_short;
+        for _ in 0..50 {
+            match self.flags() {
+                Ok((_, _, f)) if f & up != 0 && f & running == 0 => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                _ => return,
+            }
+        }
     }
 
     /// The interface flags (`SIOCGIFFLAGS`), with the control socket and
