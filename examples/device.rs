@@ -8,7 +8,8 @@
 //!     [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...
 //!     [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
 //!     [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
-//!     [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-interval S]
+//!     [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-session-timeout S] [--mail-interval S]
+//!     [--dhcp-reboot A.B.C.D]
 //!     [--mail-repeat N] [--seed N] [--nic tap|enc28j60]
 //! ```
 //! `--nic enc28j60` runs the stack through the ENC28J60 driver
@@ -64,6 +65,7 @@ struct Cli {
     bytes: Option<u32>,
     names: Names,
     no_dhcp: bool,
+    dhcp_reboot: Option<Ipv4Address>,
     mail: MailOptions,
     seed: Option<u64>,
     nic: NicKind,
@@ -104,8 +106,8 @@ const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [
               [--sntp-server ADDR_OR_NAME] [--resolve NAME]... [--resolve-mx DOMAIN]...
               [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
               [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
-              [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-interval S]
-              [--mail-repeat N] [--seed N] [--nic tap|enc28j60]";
+              [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-session-timeout S] [--mail-interval S]
+              [--mail-repeat N] [--seed N] [--dhcp-reboot A.B.C.D] [--nic tap|enc28j60]";
 
 /// A command-line string kept for the whole run (the mail settings are
 /// `&'static`, as they would be in a firmware's flash).
@@ -234,6 +236,7 @@ fn parse_cli() -> Result<Cli, String> {
                 );
             }
             "--no-dhcp" => cli.no_dhcp = true,
+            "--dhcp-reboot" => cli.dhcp_reboot = Some(parse_ip(&value()?)?),
             "--smtp-server" => cli.mail.smtp_server = Some(keep(value()?)),
             "--smtp-mx" => cli.mail.smtp_mx = true,
             "--pop3-server" => cli.mail.pop3_server = Some(keep(value()?)),
@@ -272,13 +275,15 @@ fn parse_cli() -> Result<Cli, String> {
                 }
             }
             "--mail-delete" => cli.mail.delete_matching = Some(keep(value()?)),
-            "--mail-timeout" | "--mail-interval" => {
+            "--mail-timeout" | "--mail-session-timeout" | "--mail-interval" => {
                 let v = value()?;
                 let secs: u32 = v
                     .parse()
                     .map_err(|_| format!("{flag} wants seconds, got {v}"))?;
                 if flag == "--mail-timeout" {
                     cli.mail.timeout_secs = Some(secs.max(1));
+                } else if flag == "--mail-session-timeout" {
+                    cli.mail.session_timeout_secs = Some(secs.max(1));
                 } else {
                     cli.mail.interval_secs = Some(secs);
                 }
@@ -317,6 +322,12 @@ macro_rules! delegate {
 impl Nic for HostNic {
     // Both the TAP and the injector's host buffer can rewrite.
     const TX_MODE: TxMode = TxMode::Rewrite;
+    fn link_up(&mut self) -> bool {
+        delegate!(self, n => n.link_up())
+    }
+    fn join_multicast(&mut self, group: EthernetAddress) {
+        delegate!(self, n => n.join_multicast(group))
+    }
     fn rx_pending(&mut self) -> Option<usize> {
         delegate!(self, n => n.rx_pending())
     }
@@ -416,6 +427,7 @@ fn main() -> ExitCode {
         mac: cli.mac,
         ipv4,
         no_dhcp: cli.no_dhcp || first_run.static_address,
+        dhcp_reboot: cli.dhcp_reboot,
         seed,
         tcp_send,
         mail: cli.mail,
@@ -472,7 +484,7 @@ fn first_run(tap: &Tap, cli: &Cli) -> Result<FirstRun, String> {
             cli.tap
         ));
     };
-    tap.link_up().map_err(|e| e.to_string())?;
+    tap.set_link_up().map_err(|e| e.to_string())?;
     tap.set_host_address(gateway.0, device.prefix_len)
         .map_err(|e| e.to_string())?;
     let static_address = cli.ip.is_none() && !cli.no_dhcp;

@@ -18,10 +18,10 @@
 mod harness;
 
 use harness::peers::{
-    chromium, field, parse_with_python, pop3_message, sha256_hex, start_aiosmtpd, start_dovecot,
-    wait_file,
+    chromium, field, parse_with_python, peer_script, pop3_message, sha256_hex, start_aiosmtpd,
+    start_dovecot, wait_file,
 };
-use harness::{require_tool, DeviceProc, Netns, Scratch};
+use harness::{require_python_module, require_tool, DeviceProc, Netns, Scratch, PY};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::PathBuf;
@@ -239,6 +239,23 @@ fn firmware_gets_a_lease_from_dnsmasq_and_answers_nmblookup() {
     assert!(out.contains(&format!("{ip} EMBER<00>")), "unicast: {out}");
     let out = run(&["-B", &ns.addr(255).to_string(), "ember"]);
     assert!(out.contains(&format!("{ip} ember<00>")), "broadcast: {out}");
+    // mDNS: the LAN9118's receive filter lets the group in once joined.
+    require_python_module("zeroconf");
+    let route = ns.exec(
+        "ip",
+        &["route", "add", "224.0.0.0/4", "dev", "tap0"],
+        SECS(5),
+    );
+    assert!(route.status.success(), "{route:?}");
+    dev.wait_for(&format!("mdns: announced EMBER.local {ip}"), SECS(10));
+    // After both announcements: only an answer to zeroconf's own query
+    // can resolve the name now.
+    std::thread::sleep(Duration::from_millis(2500));
+    let host = ns.host_ip().to_string();
+    let script = peer_script("mdns_peer.py");
+    let out = ns.exec(PY, &[&script, "resolve", &host, "ember"], SECS(30));
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.trim(), format!("resolved ember {ip}"));
     let log = finish(dev);
     let host = ns.host_ip();
     assert!(log.contains(&format!("netbios: answered {host} (unicast)")));
@@ -332,7 +349,7 @@ fn firmware_serves_the_web_ui_and_sends_the_status_email() {
     );
     dev.wait_for("http: listening on port 80", SECS(5));
 
-    // The status email of the start-up, with AUTH LOGIN and the attachment.
+    // The status email of the start-up, with AUTH (PLAIN: aiosmtpd offers PLAIN and LOGIN) and the attachment.
     dev.wait_for("smtp: sent to bob@test.lan", SECS(60));
     check_status_mail(&format!("{store}/1.eml"));
 

@@ -7,13 +7,17 @@
 //! messages still there), and scripted SMTP/POP3 servers
 //! (tests/peers/mail_script.py) for slow replies, a refusal at every step,
 //! a silent server and a connection closed mid-transfer: each a typed
-//! failure, and the next attempt on the same device succeeds.
+//! failure, and the next attempt on the same device succeeds. AUTH PLAIN
+//! and AUTH LOGIN each against aiosmtpd; hostile servers (an endless reply
+//! line, a byte at a time, endless continuation lines, a zero window, no
+//! AUTH offered) each end in a typed failure within the step or session
+//! deadline.
 
 mod harness;
 
 use harness::peers::{
     expected_end, field, parse_with_python, peer_script, pop3_message, sha256_hex, start_aiosmtpd,
-    start_dovecot, wait_file,
+    start_aiosmtpd_offering, start_dovecot, wait_file,
 };
 use harness::{require_tool, DeviceProc, Netns, Scratch};
 use std::path::Path;
@@ -120,7 +124,7 @@ fn smtp_to_aiosmtpd_with_auth_and_a_100k_attachment() {
     let sent = log.iter().find(|l| l.contains("smtp: sent")).unwrap();
     println!("100 KB attachment, clean link: {sent}");
     // Every step was observable.
-    for step in ["EHLO", "AUTH LOGIN", "MAIL FROM", "RCPT TO", "DATA", "QUIT"] {
+    for step in ["EHLO", "AUTH PLAIN", "MAIL FROM", "RCPT TO", "DATA", "QUIT"] {
         assert!(
             log.iter()
                 .any(|l| l.starts_with("smtp: progress ") && l.contains(step)),
@@ -168,7 +172,7 @@ fn smtp_wrong_password_is_a_typed_535_and_the_client_is_idle_again() {
     );
     let line = dev.wait_for("smtp: failed", SECS(30));
     assert!(line.starts_with("smtp: failed 535 "), "{line}");
-    assert!(line.ends_with("(AUTH password)"), "{line}");
+    assert!(line.ends_with("(AUTH PLAIN)"), "{line}");
     dev.wait_for("smtp: progress idle", SECS(10));
     let (_, log) = dev.stop();
     assert!(!log.iter().any(|l| l.contains("smtp: sent")));
@@ -603,4 +607,148 @@ fn pop3_errors_at_every_step_slow_silent_and_cut_then_success() {
             .any(|l| l.ends_with(&want)),
         "{want} in {log:#?}"
     );
+}
+
+#[test]
+fn smtp_auth_plain_and_auth_login_each_against_aiosmtpd() {
+    // aiosmtpd offers one mechanism at a time; the client uses the one
+    // offered (PLAIN when both are) and the message arrives either way.
+    for mechanism in ["PLAIN", "LOGIN"] {
+        let mut ns = Netns::new("mauth");
+        let s = Scratch::new(&ns);
+        let store = s.dir("store");
+        start_aiosmtpd_offering(&mut ns, &store, false, Some(mechanism));
+        let host = ns.host_ip().to_string();
+        let dev = start_device(
+            &ns,
+            &[
+                "--smtp-server",
+                &host,
+                "--mail-user",
+                "alice",
+                "--mail-password",
+                "secret",
+                "--mail-to",
+                "bob@test.lan",
+            ],
+        );
+        dev.wait_for("smtp: sent to bob@test.lan", SECS(30));
+        dev.wait_for("smtp: progress idle", SECS(10));
+        let (_, log) = dev.stop();
+        assert!(
+            log.iter()
+                .any(|l| l == &format!("smtp: progress AUTH {mechanism}")),
+            "{mechanism}: {log:#?}"
+        );
+        let used = std::fs::read_to_string(format!("{store}/auth")).unwrap();
+        assert_eq!(used, format!("{mechanism}\n"));
+        let p = parse_with_python(&format!("{store}/1.eml"));
+        assert_eq!(field(&p, "defects"), "0");
+    }
+}
+
+/// Runs the device against the scripted server with `plan` (one entry per
+/// session), a 2 s step timeout and a 6 s session timeout; returns the
+/// outcome lines, the sessions file and how long the run took.
+fn hostile_run(protocol: &str, plan: &[&str], extra: &[&str]) -> (Vec<String>, String, Duration) {
+    let mut ns = Netns::new(if protocol == "smtp" { "smtph" } else { "pop3h" });
+    let s = Scratch::new(&ns);
+    let dir = s.dir("script");
+    start_script(&mut ns, protocol, &dir, &plan.join(","));
+    let host = ns.host_ip().to_string();
+    let repeat = (plan.len() - 1).to_string();
+    let server_flag = format!("--{protocol}-server");
+    let mut args = vec![
+        server_flag.as_str(),
+        &host,
+        "--mail-user",
+        "alice",
+        "--mail-password",
+        "secret",
+        "--mail-timeout",
+        "2",
+        "--mail-session-timeout",
+        "6",
+        "--mail-repeat",
+        &repeat,
+    ];
+    args.extend_from_slice(extra);
+    let started = Instant::now();
+    let dev = start_device(&ns, &args);
+    let done = if protocol == "smtp" {
+        "smtp: sent to"
+    } else {
+        "pop3: done"
+    };
+    dev.wait_for(done, SECS(60));
+    let took = started.elapsed();
+    let (_, log) = dev.stop();
+    let prefix = [format!("{protocol}: failed"), done.to_owned()];
+    let got = log
+        .iter()
+        .filter(|l| prefix.iter().any(|p| l.starts_with(p.as_str())))
+        .cloned()
+        .collect();
+    let sessions = std::fs::read_to_string(format!("{dir}/sessions")).unwrap_or_default();
+    (got, sessions, took)
+}
+
+#[test]
+fn smtp_hostile_servers_cannot_hold_the_client() {
+    // Before: a flood grew one reply line without bound, a byte every
+    // 0.5 s restarted the step deadline for ever, endless `220-` lines
+    // and a zero window (TCP probing, the deadline suspended) held the
+    // session indefinitely; credentials with no usable AUTH mechanism
+    // were dropped and the message sent unauthenticated.
+    let plan = [
+        "flood:ehlo",
+        "dribble:greeting",
+        "drip:greeting",
+        "zerowin",
+        "noauth",
+        "plain",
+    ];
+    let dir = std::env::temp_dir().join(format!("es-zw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let att = dir.join("a.bin");
+    std::fs::write(&att, random_bytes(60_000, 5)).unwrap();
+    let att = att.to_string_lossy().into_owned();
+    let (got, sessions, took) = hostile_run(
+        "smtp",
+        &plan,
+        &["--mail-to", "bob@test.lan", "--mail-attach", &att],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let expected = [
+        "smtp: failed malformed reply (EHLO)",
+        "smtp: failed timeout (greeting)",
+        "smtp: failed timeout (greeting)",
+        "smtp: failed timeout (message)",
+        "smtp: failed the server offers no AUTH mechanism we speak (PLAIN, LOGIN)",
+    ];
+    assert_eq!(got.len(), expected.len() + 1, "{got:#?}\n{sessions}");
+    for (g, e) in got.iter().zip(expected) {
+        assert_eq!(g, e, "{got:#?}");
+    }
+    assert!(got[expected.len()].starts_with("smtp: sent to bob@test.lan"));
+    assert!(sessions.contains("zero-window"), "{sessions}");
+    // No AUTH offered: QUIT right after EHLO, no MAIL FROM, nothing stored.
+    assert!(sessions.contains("5 noauth done"), "{sessions}");
+    assert!(sessions.contains("plain-ok"), "{sessions}");
+    // Step deadlines 2 s, two session deadlines 6 s, the rest quick.
+    assert!(took < SECS(30), "took {took:?}");
+}
+
+#[test]
+fn pop3_hostile_servers_cannot_hold_the_client() {
+    let plan = ["flood:greeting", "dribble:greeting", "drip:retr", "ok"];
+    let (got, sessions, took) = hostile_run("pop3", &plan, &["--check-mail"]);
+    let expected = [
+        "pop3: failed malformed reply (greeting)",
+        "pop3: failed timeout (greeting)",
+        "pop3: failed timeout (RETR)",
+        "pop3: done messages=2 deleted=0",
+    ];
+    assert_eq!(got, expected, "{sessions}");
+    assert!(took < SECS(30), "took {took:?}");
 }

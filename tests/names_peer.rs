@@ -6,7 +6,8 @@
 //! clock, the server found by name through dnsmasq), the scripted SNTP
 //! responder (kiss-o'-death, leap indicator 3, a wrong originate
 //! timestamp, a time in NTP era 1), and nmblookup (unicast, broadcast,
-//! another name).
+//! another name); a rename on the settings page reaching nmblookup and
+//! dnsmasq's lease (DHCP option 12).
 
 mod harness;
 
@@ -445,4 +446,104 @@ fn netbios_answers_nmblookup_unicast_and_broadcast() {
         "{}",
         log.join("\n")
     );
+}
+
+#[test]
+fn a_rename_on_the_settings_page_reaches_netbios_and_the_dhcp_host_name() {
+    require_tool("nmblookup", "samba-common-bin");
+    require_tool("curl", "curl");
+    let mut ns = Netns::new("rename");
+    let dir = Scratch::new(&ns);
+    let leases = dir.path("leases");
+    let dhcp = [
+        format!(
+            "--dhcp-range={},{},255.255.255.0,2m",
+            ns.addr(100),
+            ns.addr(150)
+        ),
+        "--dhcp-authoritative".to_owned(),
+        "--no-ping".to_owned(),
+        format!("--dhcp-leasefile={leases}"),
+    ];
+    start_dnsmasq(&mut ns, &dir, &dhcp);
+    let dev = ns.spawn_device(&[]);
+    let bound = dev.wait_for("dhcp: bound", SECS(30));
+    let ip = bound
+        .split_whitespace()
+        .nth(2)
+        .and_then(|a| a.split('/').next())
+        .unwrap()
+        .to_owned();
+    dev.wait_for(&format!("arp: announced {ip}"), SECS(5));
+    let lease_has = |name: &str| {
+        std::fs::read_to_string(&leases)
+            .unwrap_or_default()
+            .contains(&format!(" {ip} {name} "))
+    };
+    assert!(lease_has("EMBER"), "the configured name first");
+    let nmb = |name: &str| {
+        let out = ns.exec("nmblookup", &["-U", &ip, name], SECS(15));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(nmb("EMBER").contains(&format!("{ip} EMBER<00>")));
+
+    // Renamed on the settings page (DHCP stays on).
+    let out = ns.exec(
+        "curl",
+        &[
+            "-s",
+            "-d",
+            "name=Kiln_7",
+            "-d",
+            "dhcp=on",
+            &format!("http://{ip}/settings.html"),
+        ],
+        SECS(10),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Saved: name Kiln_7"),
+        "{out:?}"
+    );
+    dev.wait_for("web: applied name Kiln_7", SECS(5));
+    let out = nmb("kiln_7");
+    assert!(out.contains(&format!("{ip} kiln_7<00>")), "{out}");
+    let out = nmb("EMBER");
+    assert!(
+        out.contains("name_query failed to find name EMBER"),
+        "{out}"
+    );
+    // mDNS follows: probed and announced as Kiln-7.local (`_` as `-`).
+    dev.wait_for(&format!("mdns: announced Kiln-7.local {ip}"), SECS(10));
+
+    // The next DHCP message carries the new name (option 12, `_` as `-`):
+    // a link flap makes one now (INIT-REBOOT).
+    for state in ["down", "up"] {
+        let before = dev.count(&format!("link: {state}"));
+        let o = ns.exec("ip", &["link", "set", "tap0", state], SECS(5));
+        assert!(o.status.success(), "{o:?}");
+        dev.wait_for_nth(&format!("link: {state}"), before + 1, SECS(5));
+    }
+    dev.wait_for("dhcp: renewed", SECS(15));
+    let deadline = Instant::now() + SECS(5);
+    while !lease_has("Kiln-7") {
+        assert!(
+            Instant::now() < deadline,
+            "dnsmasq's lease: {}",
+            std::fs::read_to_string(&leases).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A bad name is refused by the page and changes nothing.
+    let out = ns.exec(
+        "curl",
+        &[
+            "-s",
+            "-d",
+            "name=-bad",
+            &format!("http://{ip}/settings.html"),
+        ],
+        SECS(10),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("The name must be"));
+    assert!(nmb("KILN_7").contains("KILN_7<00>"));
 }

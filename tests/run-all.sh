@@ -44,11 +44,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # Python peers in a venv (PEERS.md): dnslib for tests/names_peer.rs,
-# aiosmtpd for tests/mail_peer.rs.
-if ! /opt/peers/bin/python -c 'import dnslib, aiosmtpd' >/dev/null 2>&1; then
+# aiosmtpd for tests/mail_peer.rs, zeroconf for tests/mdns_peer.rs.
+if ! /opt/peers/bin/python -c 'import dnslib, aiosmtpd, zeroconf' >/dev/null 2>&1; then
   log "installing the Python peers in /opt/peers"
   [ -x /opt/peers/bin/python ] || python3 -m venv /opt/peers
-  /opt/peers/bin/pip install -q dnslib aiosmtpd
+  /opt/peers/bin/pip install -q dnslib aiosmtpd zeroconf
 fi
 
 for target in thumbv7em-none-eabihf thumbv7m-none-eabi; do

@@ -18,16 +18,18 @@ pub(crate) fn generate(
     cfg: &StackConfig,
     web: Option<&crate::web::WebRom>,
 ) -> Result<String, Error> {
-    let items: [TokenStream; 13] = [
+    let items: [TokenStream; 15] = [
         cfg.device.impl_items(),
         cfg.ipv4.impl_items(),
         cfg.arp.impl_items(),
         cfg.udp.impl_items(),
+        cfg.raw.impl_items(),
         cfg.icmp.impl_items(),
         cfg.poll.impl_items(),
         cfg.tcp.impl_items(),
         cfg.dns.impl_items(),
         cfg.netbios.impl_items(),
+        cfg.mdns.impl_items(),
         cfg.sntp.impl_items(),
         cfg.dhcp.impl_items(),
         cfg.smtp.impl_items(),
@@ -40,6 +42,7 @@ pub(crate) fn generate(
     let dhcp_settings = cfg.dhcp.settings_impl();
     let smtp_settings = cfg.smtp.settings_impl();
     let pop3_settings = cfg.pop3.settings_impl();
+    let mdns_settings = cfg.mdns.settings_impl();
     // One `#[doc]` per line, so the output has `///` comments.
     let device_doc = device_doc(file, cfg);
     let device_doc = device_doc.lines().map(|l| quote!(#[doc = #l]));
@@ -76,6 +79,7 @@ pub(crate) fn generate(
         #dhcp_settings
         #smtp_settings
         #pop3_settings
+        #mdns_settings
 
         /// The configured stack.
         pub type Stack = ::emberstack::Stack<Device>;

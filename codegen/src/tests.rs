@@ -273,7 +273,7 @@ fn unknown_section_without_suggestion() {
     one_error(
         &with_device("[wifi]\n"),
         "error: stack.toml:4:2: [wifi]: unknown section; expected one of `[device]`, `[ipv4]`, \
-         `[arp]`, `[udp]`, `[icmp]`, `[poll]`, `[tcp]`, `[dns]`, `[netbios]`, `[sntp]`, \
+         `[arp]`, `[udp]`, `[raw]`, `[icmp]`, `[poll]`, `[tcp]`, `[dns]`, `[netbios]`, `[mdns]`, `[sntp]`, \
          `[dhcp]`, `[http]`, `[smtp]` or `[pop3]`",
     );
 }
@@ -660,6 +660,55 @@ fn gateway_or_dns_without_address() {
     );
 }
 
+// ---- [raw] ------------------------------------------------------------------
+
+#[test]
+fn raw_sockets_are_sized_from_the_section() {
+    let code = squash(&generate_from_str("stack.toml", DEVICE).unwrap());
+    assert!(
+        code.contains("typeRawSockets=[::emberstack::raw::RawSocket;0];"),
+        "absent: none"
+    );
+    let code = squash(&generate_from_str("stack.toml", &with_device("[raw]\n")).unwrap());
+    assert!(code.contains("typeRawSockets=[::emberstack::raw::RawSocket;1];"));
+    let code =
+        squash(&generate_from_str("stack.toml", &with_device("[raw]\nsockets = 3\n")).unwrap());
+    assert!(code.contains("typeRawSockets=[::emberstack::raw::RawSocket;3];"));
+    one_error(
+        &with_device("[raw]\nsockets = 17\n"),
+        "error: stack.toml:5:11: [raw] sockets: expected an integer from 0 to 16, found 17",
+    );
+    one_error(
+        &with_device("[raw]\nprotocol = 253\n"),
+        "error: stack.toml:5:1: [raw] protocol: unknown key; expected one of `sockets`",
+    );
+}
+
+// ---- [mdns] -----------------------------------------------------------------
+
+#[test]
+fn mdns_responder_and_its_settings() {
+    let code = squash(&generate_from_str("stack.toml", DEVICE).unwrap());
+    assert!(code.contains("typeMdns=::emberstack::service::Disabled;"));
+    assert!(!code.contains("MdnsSettings"));
+    let code =
+        squash(&generate_from_str("stack.toml", &with_device("[mdns]\nttl = 60\n")).unwrap());
+    assert!(code.contains("typeMdns=::emberstack::mdns::MdnsResponder<Device>;"));
+    assert!(code.contains("impl::emberstack::mdns::MdnsSettingsforDevice{constTTL:u32=60;}"));
+    let code = squash(
+        &generate_from_str("stack.toml", &with_device("[mdns]\nenabled = false\n")).unwrap(),
+    );
+    assert!(code.contains("typeMdns=::emberstack::service::Disabled;"));
+    one_error(
+        &with_device("[mdns]\nttl = 0\n"),
+        "error: stack.toml:5:7: [mdns] ttl: expected an integer from 1 to 3600, found 0",
+    );
+    one_error(
+        &with_device("[mdns]\nname = \"x\"\n"),
+        "error: stack.toml:5:1: [mdns] name: unknown key; expected one of `enabled` or `ttl`",
+    );
+}
+
 // ---- [dhcp] -----------------------------------------------------------------
 
 /// The DHCP client in the generated code: its `type Dhcp` and settings.
@@ -704,8 +753,10 @@ fn dhcp_settings_are_generated() {
     assert!(code.contains(
         "constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(2);\
          constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(32);\
-         constHOSTNAME:&'staticstr=\"ember-1\";"
+         constHOSTNAME:::core::option::Option<&'staticstr>=::core::option::Option::Some(\"ember-1\");constARP_PROBES:u8=2;"
     ));
+    let (code, _) = dhcp_items(&with_device("[dhcp]\narp_probes = 0\n"));
+    assert!(code.contains("constARP_PROBES:u8=0;"));
     // The default host name is the device name, `_` made `-`.
     let c = parse_config(
         "s",
@@ -752,6 +803,10 @@ fn dhcp_retransmit_ranges() {
         &with_device("[dhcp]\nretransmit_base = 8\nretransmit_max = 4\n"),
         "error: stack.toml:6:18: [dhcp] retransmit_max: expected at least `retransmit_base` (8 s), \
          found 4",
+    );
+    one_error(
+        &with_device("[dhcp]\narp_probes = 4\n"),
+        "error: stack.toml:5:14: [dhcp] arp_probes: expected an integer from 0 to 3, found 4",
     );
     one_error(
         &with_device("[dhcp]\nretransmit_base = \"4\"\n"),
@@ -803,7 +858,7 @@ fn dhcp_unknown_key_and_bad_enabled() {
     one_error(
         &with_device("[dhcp]\nretransmit = 4\n"),
         "error: stack.toml:5:1: [dhcp] retransmit: unknown key; expected one of `enabled`, \
-         `retransmit_base`, `retransmit_max` or `hostname`",
+         `retransmit_base`, `retransmit_max`, `arp_probes` or `hostname`",
     );
     one_error(
         &with_device("[dhcp]\nenabled = \"yes\"\n"),
@@ -938,8 +993,10 @@ fn generated_code_is_valid_rust_with_expected_items() {
                         "FRAMES_PER_POLL",
                         "ICMP_ECHO",
                         "MAC",
+                        "Mdns",
                         "NetBios",
                         "Pop3",
+                        "RawSockets",
                         "STATIC_IPV4",
                         "Smtp",
                         "Sntp",
@@ -980,7 +1037,7 @@ fn generated_code_is_valid_rust_with_expected_items() {
         "typeArpCache=[::emberstack::iface::arp::ArpEntry;6];",
         "typeUdpSockets=[::emberstack::udp::UdpSocket;3];",
         "typeDhcp=::emberstack::dhcp::DhcpClient<Device>;",
-        "impl::emberstack::dhcp::DhcpSettingsforDevice{constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(4);constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(64);constHOSTNAME:&'staticstr=\"EMBER\";}",
+        "impl::emberstack::dhcp::DhcpSettingsforDevice{constRETRANSMIT_BASE:::emberstack::Duration=::emberstack::Duration::from_secs(4);constRETRANSMIT_MAX:::emberstack::Duration=::emberstack::Duration::from_secs(64);constHOSTNAME:::core::option::Option<&'staticstr>=::core::option::Option::None;constARP_PROBES:u8=2;}",
         "pubtypeStack=::emberstack::Stack<Device>;",
         "pubconstRAM_BYTES:usize=::core::mem::size_of::<Stack>();",
         "const_:()=::core::assert!(RAM_BYTES+MAIL_RAM_BYTES<=1024,\"stack.toml:ram_budget=1024bytesislessthanRAM_BYTES+MAIL_RAM_BYTES(theconfiguredstackstate,themailclientsandtheHTTPservertheapplicationembeds)\");",
@@ -1107,8 +1164,10 @@ fn names_sections_parse_and_generate() {
             "FRAMES_PER_POLL",
             "ICMP_ECHO",
             "MAC",
+            "Mdns",
             "NetBios",
             "Pop3",
+            "RawSockets",
             "SNTP",
             "STATIC_IPV4",
             "Smtp",
@@ -1314,6 +1373,7 @@ fn mail_sections_parse_and_generate() {
     let src = with_device(&format!(
         "{MAIL_BASE}[smtp]\nserver = \"mail.test.lan\"\nport = 587\nuser = \"alice\"\n\
          password = \"s3cret\"\nhelo = \"ember.test.lan\"\ntimeout = 20\n\
+         session_timeout = 120\ncleartext_auth_by_name = true\n\
          [pop3]\nserver = \"10.0.0.1\"\nline_limit = 128\nheader_len = 32\ninterval = 300\n"
     ));
     let c = parse_config("stack.toml", &src).unwrap();
@@ -1335,6 +1395,10 @@ fn mail_sections_parse_and_generate() {
         "constPORT:u16=587;",
         "constUSER:::core::option::Option<&'staticstr>=::core::option::Option::Some(\"alice\");",
         "constTIMEOUT:::emberstack::Duration=::emberstack::Duration::from_secs(20);",
+        "constSESSION_TIMEOUT:::emberstack::Duration=::emberstack::Duration::from_secs(120);",
+        "constAUTH_BY_NAME:bool=true;",
+        "constSESSION_TIMEOUT:::emberstack::Duration=::emberstack::Duration::from_secs(300);",
+        "constAUTH_BY_NAME:bool=false;",
         "constUSE_MX:bool=false;",
         "constHELO:::core::option::Option<&'staticstr>=::core::option::Option::Some(\"ember.test.lan\");",
         "typeSnapshots=[::emberstack::smtp::Snapshot;4];",
@@ -1414,6 +1478,25 @@ fn mail_errors() {
             "[smtp]\nhelo = \"bad name\"\n",
             "10:8: [smtp] helo: expected a host name, found \"bad name\" (only letters, digits, \
              `-`, `_` and dots)",
+            MAIL_BASE,
+        ),
+        (
+            "[smtp]\nserver = \"mail.lan\"\nuser = \"a\"\npassword = \"b\"\n",
+            "10:10: [smtp] server: \"mail.lan\" is a host name, found through DNS, and the \
+             compiled-in `user` and `password` would go to it in clear text; give the server as \
+             an address or set `cleartext_auth_by_name = true`",
+            MAIL_BASE,
+        ),
+        (
+            "[pop3]\ntimeout = 60\nsession_timeout = 30\n",
+            "11:19: [pop3] session_timeout: expected at least `timeout` (60 s): the whole \
+             session includes every step, found 30",
+            MAIL_BASE,
+        ),
+        (
+            "[smtp]\ncleartext_auth_by_name = \"yes\"\n",
+            "10:26: [smtp] cleartext_auth_by_name: expected a boolean (`true` or `false`), \
+             found \"yes\"; did you mean `true` (without quotes)?",
             MAIL_BASE,
         ),
         (

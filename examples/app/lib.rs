@@ -44,6 +44,9 @@ use web::{Web, WebState};
 
 /// The UDP and TCP echo service port (RFC 862).
 pub const ECHO_PORT: u16 = 7;
+/// The IP protocol the raw socket echoes: 253, for experimentation (RFC
+/// 3692).
+pub const RAW_ECHO_PROTOCOL: u8 = 253;
 /// The TCP discard port (RFC 863).
 pub const DISCARD_PORT: u16 = 9;
 /// The TCP chargen port (RFC 864).
@@ -86,6 +89,9 @@ pub struct Options {
     pub ipv4: Option<StaticIpv4>,
     /// Switch DHCP off and use the static settings from `stack.toml`.
     pub no_dhcp: bool,
+    /// Ask DHCP for this address at start (INIT-REBOOT): the one the
+    /// device had before (`--dhcp-reboot`; a product keeps it in flash).
+    pub dhcp_reboot: Option<emberstack::wire::Ipv4Address>,
     /// Seed for the application's random numbers.
     pub seed: u64,
     /// Send this many bytes of the `i mod 251` pattern to this endpoint
@@ -102,6 +108,9 @@ pub struct DeviceApp<C: Config, L: Log> {
     /// The mail clients (their TCP callbacks come here).
     mail: Mail<C>,
     udp_echo: Option<UdpHandle>,
+    /// The raw socket for IP protocol 253 (RFC 3692, experimental),
+    /// echoed back (`[raw] sockets`).
+    raw_echo: Option<emberstack::raw::RawHandle>,
     tcp: [Service; MAX_TCP],
     /// Per socket: the listening service to return to after a connection.
     listening: [Service; MAX_TCP],
@@ -151,6 +160,9 @@ where
         if options.ipv4.is_some() {
             stack.set_ipv4(options.ipv4);
         }
+        if let Some(a) = options.dhcp_reboot {
+            stack.dhcp().reboot_with(a);
+        }
         if options.ipv4.is_some() || options.no_dhcp {
             // Before the first poll: the client never touches the address,
             // and with `--no-dhcp` the configured static settings apply.
@@ -164,6 +176,7 @@ where
             rng: options.seed,
             mail: Mail::new(options.mail),
             udp_echo: None,
+            raw_echo: None,
             tcp: [Service::None; MAX_TCP],
             listening: [Service::None; MAX_TCP],
             rings: [[0; ECHO_RING]; MAX_TCP],
@@ -179,6 +192,12 @@ where
         match stack.udp_bind(ECHO_PORT) {
             Ok(h) => app.udp_echo = Some(h),
             Err(e) => app.log.line(format_args!("udp: echo not bound: {e}")),
+        }
+        if <C::RawSockets as emberstack::config::Table<_>>::LEN > 0 {
+            match stack.raw_open(RAW_ECHO_PROTOCOL) {
+                Ok(h) => app.raw_echo = Some(h),
+                Err(e) => app.log.line(format_args!("raw: not opened: {e}")),
+            }
         }
         // Sockets: one each for discard and chargen, one kept free for
         // client connections, one per mail client, `[http] sockets` for the
@@ -452,6 +471,11 @@ where
             }
             self.app.web.apply = None;
             self.app.apply_since = None;
+            // NetBIOS, the DHCP host name and mDNS follow the page's name
+            // (checked by the same rules there).
+            if let Err(e) = self.stack.set_device_name(self.app.web.name()) {
+                self.app.log.line(format_args!("web: name refused: {e}"));
+            }
             if a.dhcp {
                 if !self.stack.dhcp().running() && !self.stack.dhcp().enable() {
                     self.app
@@ -570,6 +594,13 @@ where
             Event::ArpLearned { ip, mac } => log.line(format_args!("arp: learned {ip} at {mac}")),
             Event::ArpReplied { to } => log.line(format_args!("arp: replied to {to}")),
             Event::AddressAnnounced { ip } => log.line(format_args!("arp: announced {ip}")),
+            Event::AddressConflict { ip, mac, defended } => log.line(format_args!(
+                "arp: conflict for {ip} from {mac} ({})",
+                if defended { "defended" } else { "given up" }
+            )),
+            Event::Mdns(e) => log_mdns(log, e),
+            Event::Link { up: true } => log.line(format_args!("link: up")),
+            Event::Link { up: false } => log.line(format_args!("link: down (sending stopped)")),
             Event::EchoReplied { to, len } => {
                 log.line(format_args!("icmp: echo reply to {to} len {len}"))
             }
@@ -752,6 +783,22 @@ where
         }
     }
 
+    fn raw_received<N: Nic>(&mut self, p: &mut emberstack::raw::RawPacket<'_, '_, N>) {
+        // Only packets sent to us (not broadcast) are echoed: no reflector.
+        if Some(p.socket()) != self.raw_echo || !p.to_us() {
+            return;
+        }
+        let (len, to, proto) = (p.len(), p.src(), p.protocol());
+        match p.echo() {
+            Ok(()) => self.log.line(format_args!(
+                "raw: echo {len} bytes to {to} (protocol {proto})"
+            )),
+            Err(e) => self
+                .log
+                .line(format_args!("raw: echo to {to} failed: {e:?}")),
+        }
+    }
+
     fn udp_datagram<N: Nic>(&mut self, d: &mut UdpDatagram<'_, '_, N>) {
         if d.socket().is_some() && d.socket() == self.udp_echo {
             let (len, to) = (d.len(), d.remote());
@@ -775,6 +822,25 @@ fn name(s: &Service) -> &'static str {
     }
 }
 
+/// One `mdns: ...` line per responder event.
+fn log_mdns<L: Log>(log: &mut L, e: emberstack::mdns::MdnsEvent) {
+    use emberstack::mdns::MdnsEvent;
+    match e {
+        MdnsEvent::Probing { name } => log.line(format_args!("mdns: probing {name}.local")),
+        MdnsEvent::Announced { name, address } => {
+            log.line(format_args!("mdns: announced {name}.local {address}"))
+        }
+        MdnsEvent::Answered { to, unicast } => log.line(format_args!(
+            "mdns: answered {to} ({})",
+            if unicast { "unicast" } else { "multicast" }
+        )),
+        MdnsEvent::Renamed { name, from, now } => log.line(format_args!(
+            "mdns: conflict for {name}.local with {from}, now {now}.local"
+        )),
+        MdnsEvent::Malformed { from } => log.line(format_args!("mdns: malformed from {from}")),
+    }
+}
+
 /// One `dhcp: ...` line per client event.
 fn log_dhcp<L: Log>(log: &mut L, e: DhcpEvent) {
     match e {
@@ -795,6 +861,14 @@ fn log_dhcp<L: Log>(log: &mut L, e: DhcpEvent) {
         )),
         DhcpEvent::Renewing => log.line(format_args!("dhcp: renewing")),
         DhcpEvent::Rebinding => log.line(format_args!("dhcp: rebinding")),
+        DhcpEvent::Rebooting { address } => log.line(format_args!("dhcp: rebooting {address}")),
+        DhcpEvent::Probing { address } => log.line(format_args!("dhcp: probing {address}")),
+        DhcpEvent::Declined { address } => {
+            log.line(format_args!("dhcp: declined {address} (in use)"))
+        }
+        DhcpEvent::RebootUnanswered => {
+            log.line(format_args!("dhcp: reboot unanswered, lease kept"))
+        }
         DhcpEvent::Renewed(l) => log.line(format_args!(
             "dhcp: renewed {} lease {}s server {}",
             l.cidr, l.lease_secs, l.server

@@ -70,6 +70,8 @@ pub struct MailOptions {
     pub delete_matching: Option<&'static str>,
     /// Per-step timeout instead of `stack.toml`'s (seconds).
     pub timeout_secs: Option<u32>,
+    /// Whole-session deadline instead of `stack.toml`'s (seconds).
+    pub session_timeout_secs: Option<u32>,
     /// Periodic check interval instead of `stack.toml`'s (seconds, 0 off).
     pub interval_secs: Option<u32>,
     /// Repeat the start-up send and check this many times more, each after
@@ -407,6 +409,8 @@ pub trait Sender {
     fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool;
     /// See `SmtpClient::set_timeout`.
     fn set_timeout(&mut self, timeout: Duration);
+    /// See `SmtpClient::set_session_timeout`.
+    fn set_session_timeout(&mut self, timeout: Duration);
 }
 
 impl<S: SmtpSettings> Sender for SmtpClient<S> {
@@ -463,6 +467,9 @@ impl<S: SmtpSettings> Sender for SmtpClient<S> {
     fn set_timeout(&mut self, timeout: Duration) {
         SmtpClient::set_timeout(self, timeout)
     }
+    fn set_session_timeout(&mut self, timeout: Duration) {
+        SmtpClient::set_session_timeout(self, timeout)
+    }
 }
 
 impl Sender for Disabled {
@@ -514,6 +521,7 @@ impl Sender for Disabled {
         false
     }
     fn set_timeout(&mut self, _: Duration) {}
+    fn set_session_timeout(&mut self, _: Duration) {}
 }
 
 /// The POP3 client as the device uses it, or its absence.
@@ -559,6 +567,8 @@ pub trait Checker {
     fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool;
     /// See `Pop3Client::set_timeout`.
     fn set_timeout(&mut self, timeout: Duration);
+    /// See `Pop3Client::set_session_timeout`.
+    fn set_session_timeout(&mut self, timeout: Duration);
     /// See `Pop3Client::set_interval`.
     fn set_interval(&mut self, interval: Duration);
 }
@@ -614,6 +624,9 @@ impl<S: Pop3Settings> Checker for Pop3Client<S> {
     fn set_timeout(&mut self, timeout: Duration) {
         Pop3Client::set_timeout(self, timeout)
     }
+    fn set_session_timeout(&mut self, timeout: Duration) {
+        Pop3Client::set_session_timeout(self, timeout)
+    }
     fn set_interval(&mut self, interval: Duration) {
         Pop3Client::set_interval(self, interval)
     }
@@ -665,6 +678,7 @@ impl Checker for Disabled {
         false
     }
     fn set_timeout(&mut self, _: Duration) {}
+    fn set_session_timeout(&mut self, _: Duration) {}
     fn set_interval(&mut self, _: Duration) {}
 }
 
@@ -722,6 +736,11 @@ where
             let t = Duration::from_secs(u64::from(t));
             Sender::set_timeout(&mut m.smtp, t);
             Checker::set_timeout(&mut m.pop3, t);
+        }
+        if let Some(t) = opts.session_timeout_secs {
+            let t = Duration::from_secs(u64::from(t));
+            Sender::set_session_timeout(&mut m.smtp, t);
+            Checker::set_session_timeout(&mut m.pop3, t);
         }
         if let Some(i) = opts.interval_secs {
             Checker::set_interval(&mut m.pop3, Duration::from_secs(u64::from(i)));

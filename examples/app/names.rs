@@ -243,6 +243,9 @@ pub trait LeaseClient {
     fn state(&self) -> Option<emberstack::dhcp::DhcpState>;
     /// The lease held, if any.
     fn lease(&self) -> Option<emberstack::dhcp::Lease>;
+    /// INIT-REBOOT for a remembered address at start (nothing when the
+    /// client is not built in).
+    fn reboot_with(&mut self, address: emberstack::wire::Ipv4Address);
 }
 
 impl<S: emberstack::dhcp::DhcpSettings> LeaseClient for emberstack::dhcp::DhcpClient<S> {
@@ -262,6 +265,9 @@ impl<S: emberstack::dhcp::DhcpSettings> LeaseClient for emberstack::dhcp::DhcpCl
     fn lease(&self) -> Option<emberstack::dhcp::Lease> {
         emberstack::dhcp::DhcpClient::lease(self)
     }
+    fn reboot_with(&mut self, address: emberstack::wire::Ipv4Address) {
+        emberstack::dhcp::DhcpClient::reboot_with(self, address)
+    }
 }
 
 impl LeaseClient for Disabled {
@@ -278,4 +284,5 @@ impl LeaseClient for Disabled {
     fn lease(&self) -> Option<emberstack::dhcp::Lease> {
         None
     }
+    fn reboot_with(&mut self, _: emberstack::wire::Ipv4Address) {}
 }

@@ -216,12 +216,11 @@ impl WebState {
         // ASCII trimming: every accepted value is ASCII anyway, and `trim`
         // would link Unicode's whitespace table (about 0.65 KB of flash).
         let name = f.name.as_str().trim_ascii();
-        let name_ok = (1..=15).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !name_ok {
-            self.fail("The name must be 1 to 15 letters, digits, - or _.");
+        // The stack's rules: NetBIOS, DHCP and mDNS carry it.
+        if emberstack::iface::name::DeviceName::new(name).is_err() {
+            self.fail(
+                "The name must be 1 to 15 letters, digits, - or _, not starting or ending with -.",
+            );
             return;
         }
         let mut ipv4 = None;
@@ -315,6 +314,8 @@ fn dhcp_name(s: Option<DhcpState>) -> &'static str {
         Some(DhcpState::Bound) => "bound",
         Some(DhcpState::Renewing) => "renewing",
         Some(DhcpState::Rebinding) => "rebinding",
+        Some(DhcpState::Rebooting) => "rebooting",
+        Some(DhcpState::Probing) => "probing",
     }
 }
 

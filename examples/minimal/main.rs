@@ -81,7 +81,7 @@ fn main() -> std::io::Result<()> {
         .map_or("tap0", |s| s);
     let mut tap = Tap::open(name)?;
     if tap.created() {
-        tap.link_up()?;
+        tap.set_link_up()?;
         tap.set_host_address([10, 78, 0, 1], 24)?; // stack.toml's gateway
     }
     let mut stack = site::Stack::new();

@@ -8,6 +8,7 @@
 
 use crate::dns::{DnsSettings, Resolver};
 use crate::iface::arp::ArpEntry;
+use crate::raw::RawSocket;
 use crate::service::Service;
 use crate::sntp::SntpSettings;
 use crate::tcp::{SentSegment, TcpConfig, TcpSocket};
@@ -96,6 +97,8 @@ pub trait Config: 'static {
     type NetBios: Service;
     /// The SNTP client, or `Disabled`.
     type Sntp: Service;
+    /// The mDNS responder (`[mdns]`), or `Disabled`.
+    type Mdns: Service;
 
     /// The SMTP client ([`SmtpClient<Device>`](crate::smtp::SmtpClient)),
     /// or `Disabled`. Not part of the stack: the application embeds it
@@ -104,4 +107,7 @@ pub trait Config: 'static {
     /// The POP3 client ([`Pop3Client<Device>`](crate::pop3::Pop3Client)),
     /// or `Disabled`; embedded by the application like `Smtp`.
     type Pop3: Default;
+
+    /// Raw IPv4 sockets (`[raw] sockets`; `[RawSocket; 0]` without).
+    type RawSockets: Table<RawSocket>;
 }

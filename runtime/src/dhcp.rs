@@ -44,9 +44,20 @@
 //! meanwhile ([`Stack::set_ipv4`](crate::Stack::set_ipv4)), which are kept.
 //! Switched on, the interface's address is removed and discovery starts.
 //!
-//! Not done: probing the offered address with ARP before using it (and
-//! DECLINE), INIT-REBOOT, DHCPINFORM, a client identifier (option 61; the
-//! server keys the lease on `chaddr`).
+//! - **Probing** (`[dhcp] arp_probes`, RFC 5227): an ACKed new address is
+//!   probed with ARP before use; a conflict is DECLINEd (discovery again
+//!   after 10 s); a held address is defended once per 10 s, then given up.
+//! - **Rebooting** (INIT-REBOOT, RFC 2131 §3.2): after the link comes back
+//!   ([`Service::link_changed`]) or for an address the application kept
+//!   ([`DhcpClient::reboot_with`]), a broadcast REQUEST for it without a
+//!   server identifier.
+//!
+//! ACK and NAK must carry a server identifier, naming the server asked
+//! (any server in Rebinding and Rebooting); T1/T2 are sanity-checked with
+//! floors and a lease under [`MIN_LEASE_SECS`] is not taken.
+//!
+//! Not done: DHCPINFORM, a client identifier (option 61; the server keys
+//! the lease on `chaddr`).
 
 use core::marker::PhantomData;
 
@@ -72,8 +83,13 @@ pub trait DhcpSettings: Config {
     const RETRANSMIT_BASE: Duration = Duration::from_secs(4);
     /// The longest retransmission delay (RFC 2131 §4.1: 64 s).
     const RETRANSMIT_MAX: Duration = Duration::from_secs(64);
-    /// The host name sent in option 12 (default: the device name).
-    const HOSTNAME: &'static str = Self::DEVICE_NAME;
+    /// The host name sent in option 12 (`[dhcp] hostname`); `None`: the
+    /// device's name at the time ([`Stack::device_name`](crate::Stack::device_name),
+    /// `_` written as `-`), so a rename reaches the server.
+    const HOSTNAME: Option<&'static str> = None;
+    /// ARP probes for an ACKed address before it is used (`arp_probes`,
+    /// RFC 5227 §2.1; 0: none, the probing code is left out).
+    const ARP_PROBES: u8 = 0;
 }
 
 /// Unanswered REQUESTs in the Requesting state before discovery restarts.
@@ -86,9 +102,28 @@ pub const INFINITE: u32 = u32::MAX;
 /// Lease time assumed when an ACK has none (it must have one, RFC 2131
 /// Table 3).
 pub const DEFAULT_LEASE_SECS: u32 = 3600;
+/// The shortest lease the client takes (seconds). An ACK granting less is
+/// ignored like one without a usable address: the REQUEST is retried on
+/// its schedule, then discovery starts again, so a server handing out
+/// second-long leases cannot make the client send REQUEST after REQUEST.
+pub const MIN_LEASE_SECS: u32 = 16;
 /// How soon a send is tried again when it could not go out (the next hop's
 /// MAC is being resolved, or the NIC is busy).
 const RETRY_SOON: Duration = Duration::from_millis(250);
+/// The first ARP probe goes out within this (RFC 5227's PROBE_WAIT is
+/// 1 s; see README "DHCP address conflicts" for the shorter LAN timing).
+const PROBE_DELAY_MAX_MS: u32 = 100;
+/// Between probes (RFC 5227: PROBE_MIN..PROBE_MAX, 1–2 s).
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+/// After the last probe, how long an answer may take (RFC 5227:
+/// ANNOUNCE_WAIT, 2 s).
+const PROBE_ANSWER_WAIT: Duration = Duration::from_millis(500);
+/// After a DECLINE, discovery waits this long (RFC 2131 §3.1 step 5:
+/// at least ten seconds, against loops).
+const DECLINE_WAIT: Duration = Duration::from_secs(10);
+/// RFC 5227 §2.4 DEFEND_INTERVAL: one defence per this long; a second
+/// claim within it gives the address up.
+pub const DEFEND_INTERVAL: Duration = Duration::from_secs(10);
 /// Options asked for in option 55: subnet mask, router, DNS, NTP, lease
 /// time, T1, T2.
 const PARAMETERS: [u8; 7] = [
@@ -117,6 +152,13 @@ pub enum DhcpState {
     Renewing,
     /// T2 passed: asking any server to extend the lease.
     Rebinding,
+    /// INIT-REBOOT (RFC 2131 §3.2, §4.3.2): the link came back (or the
+    /// application gave a remembered address): REQUESTs broadcast for the
+    /// address we had, without a server identifier, while still using it.
+    Rebooting,
+    /// ACKed, not yet used: ARP probes ask whether another host holds the
+    /// address (RFC 5227 §2.1; RFC 2131 §4.4.1); a conflict is DECLINEd.
+    Probing,
 }
 
 /// A lease: the settings a server granted and how long they hold.
@@ -187,6 +229,27 @@ pub enum DhcpEvent {
     Renewing,
     /// T2 passed; rebinding with any server.
     Rebinding,
+    /// INIT-REBOOT started: asking any server for `address` again (the
+    /// link came back).
+    Rebooting {
+        /// The address asked for.
+        address: Ipv4Address,
+    },
+    /// The ACKed `address` is being probed with ARP before use.
+    Probing {
+        /// The address.
+        address: Ipv4Address,
+    },
+    /// Another host holds `address` (it answered a probe, probed it too,
+    /// or claimed it twice within 10 s while we had it): DECLINE sent,
+    /// discovery again after 10 s (RFC 2131 §3.1 step 5).
+    Declined {
+        /// The address given up.
+        address: Ipv4Address,
+    },
+    /// INIT-REBOOT got no answer: the lease is kept as it was (RFC 2131
+    /// §3.2 step 5), in its own timers.
+    RebootUnanswered,
     /// The lease was extended (same address).
     Renewed(Lease),
     /// A server refused our REQUEST; discovery starts again.
@@ -230,6 +293,14 @@ pub struct DhcpClient<S: DhcpSettings> {
     /// The lease (Bound and after); the offered address and server while
     /// Requesting; the last address (asked for again) while Discovering.
     lease: Lease,
+    /// The link came back: INIT-REBOOT at the next poll.
+    reboot: bool,
+    /// Probing: another host answered for the address or probes it too.
+    conflict: bool,
+    /// When the held address was last defended (RFC 5227 §2.4 (b)).
+    defended_at: Option<Instant>,
+    /// A second claim within [`DEFEND_INTERVAL`]: give the address up.
+    lost: bool,
     _settings: PhantomData<fn() -> S>,
 }
 
@@ -262,6 +333,10 @@ impl<S: DhcpSettings> DhcpClient<S> {
             began: Instant::ZERO,
             sent: Instant::ZERO,
             lease: Lease::EMPTY,
+            reboot: false,
+            conflict: false,
+            defended_at: None,
+            lost: false,
             _settings: PhantomData,
         }
     }
@@ -274,7 +349,10 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// The lease in use (Bound, Renewing, Rebinding).
     pub fn lease(&self) -> Option<Lease> {
         match self.state {
-            DhcpState::Bound | DhcpState::Renewing | DhcpState::Rebinding => Some(self.lease),
+            DhcpState::Bound
+            | DhcpState::Renewing
+            | DhcpState::Rebinding
+            | DhcpState::Rebooting => Some(self.lease).filter(|l| l.lease_secs != 0),
             _ => None,
         }
     }
@@ -294,6 +372,22 @@ impl<S: DhcpSettings> DhcpClient<S> {
         self.enabled = enabled;
     }
 
+    /// Asks for `address` at start (INIT-REBOOT, RFC 2131 §3.2) instead of
+    /// discovering: the address the device had before a restart, kept by
+    /// the application (in flash). Takes effect when the client starts
+    /// (the first poll, or after `restart`); the address is used only once
+    /// a server ACKs it; a NAK or no answer after 4 REQUESTs starts
+    /// discovery (asking for it).
+    pub fn reboot_with(&mut self, address: Ipv4Address) {
+        if self.state == DhcpState::Off {
+            self.lease = Lease {
+                cidr: Ipv4Cidr::new(address, 32),
+                ..Lease::EMPTY
+            };
+            self.reboot = true;
+        }
+    }
+
     /// Drops the lease and starts discovery again on the next poll (for
     /// example after the link came back up on another network). Does
     /// nothing while DHCP is off.
@@ -306,7 +400,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// T1, T2 or expiry of the lease as an instant; `None` for an infinite
     /// lease.
     fn lease_at(&self, secs: u32) -> Option<Instant> {
-        if self.lease.is_infinite() {
+        // No lease held (a remembered address being asked for): no timers.
+        if self.lease.is_infinite() || self.lease.lease_secs == 0 {
             None
         } else {
             Some(self.began.after(Duration::from_secs(u64::from(secs))))
@@ -349,6 +444,17 @@ impl<S: DhcpSettings> DhcpClient<S> {
     }
 
     /// A new exchange for a renewal or rebinding.
+    /// Where a held lease's timers put it at `now`.
+    fn lease_state(&self, now: Instant) -> DhcpState {
+        if self.t2_at().is_some_and(|t| now >= t) {
+            DhcpState::Rebinding
+        } else if self.t1_at().is_some_and(|t| now >= t) {
+            DhcpState::Renewing
+        } else {
+            DhcpState::Bound
+        }
+    }
+
     fn enter<A: App>(&mut self, app: &mut A, state: DhcpState, now: Instant, event: DhcpEvent) {
         self.state = state;
         self.xid = app.random_u32();
@@ -361,6 +467,13 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// must be looked at too.
     fn step<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) -> bool {
         let due = now >= self.next;
+        if S::ARP_PROBES > 0 && self.lease().is_some() && core::mem::take(&mut self.lost) {
+            // Claimed twice within 10 s by another host (RFC 5227 §2.4
+            // (b)): stop using the address and tell the server.
+            io.set_ipv4(None);
+            self.decline(io, app, now);
+            return true;
+        }
         match self.state {
             DhcpState::Off => false,
             DhcpState::Discovering => {
@@ -400,7 +513,66 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     false
                 }
             },
-            DhcpState::Rebinding => match self.expires_at() {
+            DhcpState::Probing => {
+                if self.conflict {
+                    self.decline(io, app, now);
+                    return true;
+                }
+                if !due {
+                    return false;
+                }
+                if self.tries < S::ARP_PROBES {
+                    let address = self.lease.cidr.address;
+                    match io.send_arp_probe(address) {
+                        Ok(()) => {
+                            self.tries = self.tries.saturating_add(1);
+                            let wait = if self.tries < S::ARP_PROBES {
+                                PROBE_INTERVAL
+                            } else {
+                                PROBE_ANSWER_WAIT
+                            };
+                            self.next = now.after(wait);
+                        }
+                        Err(_) => self.next = now.after(RETRY_SOON),
+                    }
+                    return false;
+                }
+                // Nobody answered: the address is ours.
+                self.state = DhcpState::Bound;
+                io.set_ipv4(Some(self.lease.ipv4()));
+                app.event(Event::Dhcp(DhcpEvent::Bound(self.lease)));
+                true
+            }
+            DhcpState::Rebooting if self.lease.lease_secs == 0 => {
+                // A remembered address, no lease known: not used before an
+                // ACK; unanswered, discovery asks for it again.
+                if !due {
+                    false
+                } else if self.tries >= REQUEST_TRIES {
+                    self.enter_discovering(app, now);
+                    true
+                } else {
+                    self.transmit(io, app, now);
+                    false
+                }
+            }
+            DhcpState::Rebooting if self.expires_at().is_none_or(|end| now < end) => {
+                if !due {
+                    false
+                } else if self.tries >= REQUEST_TRIES {
+                    // No server answered: keep using the lease in its own
+                    // timers (RFC 2131 §3.2 step 5).
+                    self.state = self.lease_state(now);
+                    self.xid = app.random_u32();
+                    self.next = now;
+                    app.event(Event::Dhcp(DhcpEvent::RebootUnanswered));
+                    true
+                } else {
+                    self.transmit(io, app, now);
+                    false
+                }
+            }
+            DhcpState::Rebinding | DhcpState::Rebooting => match self.expires_at() {
                 Some(end) if now >= end => {
                     let address = self.lease.cidr.address;
                     io.set_ipv4(None);
@@ -424,14 +596,18 @@ impl<S: DhcpSettings> DhcpClient<S> {
     fn transmit<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
         let mac = io.mac();
         let ours = self.lease.cidr.address;
+        let mut label = [0u8; crate::iface::name::MAX_LEN];
+        let name = *io.device_name();
+        let hostname = S::HOSTNAME.unwrap_or_else(|| name.host_label(&mut label));
         let mut repr = Repr {
-            hostname: Some(S::HOSTNAME),
+            hostname: Some(hostname),
             parameter_request_list: Some(&PARAMETERS),
             ..Repr::new(MessageType::Request, self.xid, mac)
         };
         let mut dst = Ipv4Address::BROADCAST;
         let exchange_start = match self.state {
             DhcpState::Renewing | DhcpState::Rebinding => self.t1_at().unwrap_or(self.began),
+            DhcpState::Rebooting => now,
             _ => self.began,
         };
         repr.secs = u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX);
@@ -451,7 +627,13 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 dst = self.lease.server;
             }
             DhcpState::Rebinding => repr.client_ip = ours,
-            DhcpState::Off | DhcpState::Bound => return,
+            DhcpState::Rebooting => {
+                // RFC 2131 §4.3.2: requested address, no server
+                // identifier, `ciaddr` zero; broadcast.
+                repr.broadcast = true;
+                repr.requested_ip = Some(ours);
+            }
+            DhcpState::Off | DhcpState::Bound | DhcpState::Probing => return,
         }
         // Sent, or failed in a way an immediate retry would not fix: either
         // way the normal schedule applies. Not sent yet: soon again.
@@ -473,6 +655,25 @@ impl<S: DhcpSettings> DhcpClient<S> {
     }
 
     /// Switches off: release, static settings, [`DhcpEvent::Stopped`].
+    /// Another host holds the lease's address: DHCPDECLINE (RFC 2131
+    /// §4.4.1: broadcast, the address as option 50, the server's
+    /// identifier), then discovery after [`DECLINE_WAIT`] without asking
+    /// for that address again.
+    fn decline<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
+        self.conflict = false;
+        let address = self.lease.cidr.address;
+        let repr = Repr {
+            requested_ip: Some(address),
+            server_identifier: Some(self.lease.server),
+            ..Repr::new(MessageType::Decline, app.random_u32(), io.mac())
+        };
+        // Best effort: the server also learns when the lease is not used.
+        let _ = send(io, Ipv4Address::BROADCAST, &repr);
+        app.event(Event::Dhcp(DhcpEvent::Declined { address }));
+        self.lease = Lease::EMPTY;
+        self.enter_discovering(app, now.after(DECLINE_WAIT));
+    }
+
     fn stop<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
         let held = self.lease();
         let mut released = false;
@@ -515,10 +716,15 @@ impl<S: DhcpSettings> DhcpClient<S> {
         let Some(kind) = o.message_type else {
             return;
         };
-        // In Requesting and Renewing the answer must come from the server
-        // we asked; in Rebinding any server may answer.
-        let from_our_server = self.state == DhcpState::Rebinding
-            || o.server_identifier.is_none_or(|s| s == self.lease.server);
+        // Every ACK and NAK carries the server identifier (RFC 2131 §4.3.1,
+        // table 3: MUST). In Requesting and Renewing it must be the server
+        // we asked; in Rebinding and Rebooting (where we named none) any
+        // server may answer.
+        let from_our_server = match o.server_identifier {
+            None => false,
+            Some(_) if matches!(self.state, DhcpState::Rebinding | DhcpState::Rebooting) => true,
+            Some(s) => s == self.lease.server,
+        };
         match (self.state, kind) {
             (DhcpState::Discovering, MessageType::Offer) => {
                 let Some(server) = o.server_identifier else {
@@ -541,19 +747,39 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 }));
             }
             (
-                DhcpState::Requesting | DhcpState::Renewing | DhcpState::Rebinding,
+                DhcpState::Requesting
+                | DhcpState::Renewing
+                | DhcpState::Rebinding
+                | DhcpState::Rebooting,
                 MessageType::Ack,
             ) if from_our_server => {
                 let server = o.server_identifier.unwrap_or(self.lease.server);
                 let Some(lease) = lease_from(your_ip, server, o) else {
                     return;
                 };
-                let renewal = self.state != DhcpState::Requesting
-                    && lease.cidr.address == self.lease.cidr.address;
+                // A new address (Requesting, or a remembered one asked for at
+                // start) is probed before use; a renewal keeps it.
+                let fresh = self.state == DhcpState::Requesting || self.lease.lease_secs == 0;
+                let renewal = !fresh && lease.cidr.address == self.lease.cidr.address;
                 self.lease = lease;
                 self.began = self.sent;
-                self.state = DhcpState::Bound;
                 self.tries = 0;
+                if S::ARP_PROBES > 0 && fresh {
+                    // Not used until nobody else turns out to hold it.
+                    let address = lease.cidr.address;
+                    self.state = DhcpState::Probing;
+                    let delay = app
+                        .random_u32()
+                        .checked_rem(PROBE_DELAY_MAX_MS)
+                        .unwrap_or(0);
+                    self.next = now.after(Duration::from_millis(u64::from(delay)));
+                    self.conflict = false;
+                    self.defended_at = None;
+                    self.lost = false;
+                    app.event(Event::Dhcp(DhcpEvent::Probing { address }));
+                    return;
+                }
+                self.state = DhcpState::Bound;
                 io.set_ipv4(Some(lease.ipv4()));
                 let event = if renewal {
                     DhcpEvent::Renewed(lease)
@@ -563,7 +789,10 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 app.event(Event::Dhcp(event));
             }
             (
-                DhcpState::Requesting | DhcpState::Renewing | DhcpState::Rebinding,
+                DhcpState::Requesting
+                | DhcpState::Renewing
+                | DhcpState::Rebinding
+                | DhcpState::Rebooting,
                 MessageType::Nak,
             ) if from_our_server => {
                 if self.state != DhcpState::Requesting {
@@ -617,7 +846,30 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
         }
         if self.state == DhcpState::Off {
             io.set_ipv4(None);
-            self.enter_discovering(app, now);
+            let remembered = self.lease.cidr.address;
+            if core::mem::take(&mut self.reboot) && is_host(remembered) {
+                // INIT-REBOOT for the address the application kept.
+                self.began = now;
+                self.enter(
+                    app,
+                    DhcpState::Rebooting,
+                    now,
+                    DhcpEvent::Rebooting {
+                        address: remembered,
+                    },
+                );
+            } else {
+                self.enter_discovering(app, now);
+            }
+        }
+        if core::mem::take(&mut self.reboot) && self.lease().is_some() {
+            let address = self.lease.cidr.address;
+            self.enter(
+                app,
+                DhcpState::Rebooting,
+                now,
+                DhcpEvent::Rebooting { address },
+            );
         }
         // Deadlines passed while the device slept are taken in order
         // (Bound → Renewing → Rebinding → expired → Discovering): bounded.
@@ -637,8 +889,64 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             DhcpState::Discovering | DhcpState::Requesting => Some(self.next),
             DhcpState::Bound => self.t1_at(),
             DhcpState::Renewing => earliest(Some(self.next), self.t2_at()),
-            DhcpState::Rebinding => earliest(Some(self.next), self.expires_at()),
+            DhcpState::Rebinding | DhcpState::Rebooting => {
+                earliest(Some(self.next), self.expires_at())
+            }
+            DhcpState::Probing => Some(self.next),
         }
+    }
+
+    /// Address conflicts (RFC 5227), with `arp_probes` > 0: while
+    /// probing, ARP from another host with the address as sender, or its
+    /// probe for the same address, is a conflict (§2.1.1); while the lease
+    /// is held, ARP from another MAC with our address as sender is
+    /// answered with one announcement per [`DEFEND_INTERVAL`], and a
+    /// second claim within it gives the address up (§2.4 (b)).
+    fn on_arp<N: Nic, A: App>(
+        &mut self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        arp: &crate::wire::arp::Repr,
+    ) {
+        let mac = arp.source_hardware_addr;
+        if S::ARP_PROBES == 0 || mac == io.mac() {
+            return;
+        }
+        let sender = arp.source_protocol_addr;
+        let ours = self.lease.cidr.address;
+        if self.state == DhcpState::Probing {
+            let probe_for_it = arp.operation == crate::wire::arp::Operation::Request
+                && sender.is_unspecified()
+                && arp.target_protocol_addr == ours;
+            self.conflict |= sender == ours || probe_for_it;
+            return;
+        }
+        if self.lease().is_none() || sender != ours || io.address() != Some(ours) {
+            return;
+        }
+        let now = io.now();
+        let recent = self
+            .defended_at
+            .is_some_and(|t| now < t.after(DEFEND_INTERVAL));
+        if recent && self.lost {
+            return; // given up already: reported once
+        }
+        self.lost = recent;
+        if !recent {
+            self.defended_at = Some(now);
+            io.announce_address();
+        }
+        app.event(Event::AddressConflict {
+            ip: ours,
+            mac,
+            defended: !recent,
+        });
+    }
+
+    fn link_changed(&mut self, up: bool) {
+        // Down: nothing (the stack sends nothing meanwhile, the lease's
+        // timers go on). Up: the network may be another one now.
+        self.reboot = up;
     }
 }
 
@@ -677,15 +985,24 @@ fn classful_prefix(a: Ipv4Address) -> u8 {
     }
 }
 
-/// T1 and T2 from the server's values when they make sense (T1 ≤ T2 ≤
-/// lease), else the RFC 2131 §4.4.5 defaults ½ and ⅞ of the lease.
+/// T1 and T2 from the server's values when they make sense — `floor ≤
+/// T1 < T2 < lease`, where `floor` is ⅛ of the lease and at least
+/// [`MIN_LEASE_SECS`]` / 2` — else the RFC 2131 §4.4.5 defaults ½ and ⅞ of
+/// the lease. The floor keeps a rogue or broken server (T1 = 0, T1 = T2)
+/// from making the client renew continually: a REQUEST storm. Meant for
+/// leases of at least [`MIN_LEASE_SECS`] (shorter ones are not taken).
 pub fn lease_timers(lease: u32, t1: Option<u32>, t2: Option<u32>) -> (u32, u32) {
     if lease == INFINITE {
         return (INFINITE, INFINITE);
     }
+    let floor = (lease / 8).max(MIN_LEASE_SECS / 2);
     let seven_eighths = u32::try_from(u64::from(lease).saturating_mul(7) / 8).unwrap_or(lease);
-    let t2 = t2.filter(|&t| t <= lease).unwrap_or(seven_eighths);
-    let t1 = t1.filter(|&t| t <= t2).unwrap_or((lease / 2).min(t2));
+    let t2 = t2
+        .filter(|&t| t > floor && t < lease)
+        .unwrap_or(seven_eighths);
+    let t1 = t1
+        .filter(|&t| t >= floor && t < t2)
+        .unwrap_or_else(|| (lease / 2).min(t2.saturating_sub(1)).max(floor));
     (t1, t2)
 }
 
@@ -708,7 +1025,7 @@ fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Op
         return None;
     }
     let lease_secs = o.lease_duration.unwrap_or(DEFAULT_LEASE_SECS);
-    if lease_secs == 0 {
+    if lease_secs < MIN_LEASE_SECS {
         return None;
     }
     let (renew_secs, rebind_secs) = lease_timers(lease_secs, o.renew_duration, o.rebind_duration);
@@ -814,8 +1131,10 @@ mod tests {
         type Dns = Disabled;
         type NetBios = Disabled;
         type Sntp = Disabled;
+        type Mdns = crate::service::Disabled;
         type Smtp = Disabled;
         type Pop3 = Disabled;
+        type RawSockets = [crate::raw::RawSocket; 0];
     }
     impl DhcpSettings for Dev {}
 
@@ -849,7 +1168,16 @@ mod tests {
         // T2 beyond the lease, T1 beyond T2: defaults.
         assert_eq!(lease_timers(100, Some(90), Some(200)), (50, 87));
         assert_eq!(lease_timers(100, Some(95), Some(90)), (50, 90));
-        assert_eq!(lease_timers(1, None, None), (0, 0));
+        // A rogue server's T1 = 0, T2 = 1 would renew continually.
+        assert_eq!(lease_timers(3600, Some(0), Some(1)), (1800, 3150));
+        assert_eq!(lease_timers(3600, Some(10), Some(3000)), (1800, 3000));
+        assert_eq!(lease_timers(3600, Some(2000), Some(2000)), (1800, 2000));
+        assert_eq!(lease_timers(16, Some(1), Some(2)), (8, 14));
+        assert_eq!(lease_timers(16, None, None), (8, 14));
+        for lease in MIN_LEASE_SECS..2000 {
+            let (t1, t2) = lease_timers(lease, Some(lease / 3), Some(lease / 3));
+            assert!(t1 >= MIN_LEASE_SECS / 2 && t1 < t2 && t2 < lease, "{lease}");
+        }
         assert_eq!(lease_timers(u32::MAX - 1, None, None).1, 3_758_096_382);
         assert_eq!(
             lease_timers(INFINITE, Some(5), Some(6)),
@@ -894,7 +1222,7 @@ mod tests {
     #[test]
     fn client_is_a_few_dozen_bytes() {
         let size = core::mem::size_of::<DhcpClient<Dev>>();
-        assert!(size <= 72, "DhcpClient is {size} bytes");
+        assert!(size <= 88, "DhcpClient is {size} bytes");
         assert_eq!(DhcpClient::<Dev>::new().state(), DhcpState::Off);
         assert!(DhcpClient::<Dev>::new().is_enabled());
         assert_eq!(DhcpClient::<Dev>::new().poll_at(), Some(Instant::ZERO));

@@ -260,6 +260,39 @@ pub(crate) fn put_base64(w: &mut Window<'_>, bytes: &[u8]) {
     }
 }
 
+/// A session's deadlines: `step` for each step (resolving, connecting,
+/// each reply; restarted by progress: a complete reply line, an
+/// acknowledgement), `session` for the whole session from its start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Timeouts {
+    pub(crate) step: Duration,
+    pub(crate) session: Duration,
+}
+
+/// Longest reply line a client reads as one (RFC 5321 §4.5.3.1.5: 512
+/// octets with CR LF; RFC 1939 §3 the same for POP3 status lines). A
+/// longer one is not the protocol: the session fails as malformed.
+pub const MAX_REPLY_LINE: u16 = 512;
+
+/// Writes the concatenation of `parts` as one base64 text (RFC 4648,
+/// padded), through a 48-byte buffer: the parts need not be multiples of
+/// three bytes long.
+pub(crate) fn put_base64_parts(w: &mut Window<'_>, parts: &[&[u8]]) {
+    let mut buf = [0u8; 48];
+    let mut n = 0;
+    for &b in parts.iter().flat_map(|p| p.iter()) {
+        if let Some(slot) = buf.get_mut(n) {
+            *slot = b;
+            n = n.saturating_add(1);
+        }
+        if n == buf.len() {
+            put_base64(w, &buf);
+            n = 0;
+        }
+    }
+    put_base64(w, buf.get(..n).unwrap_or(&[]));
+}
+
 /// How long a session waits for the server to close after its reply to
 /// QUIT before closing itself (then our socket goes through TIME-WAIT).
 pub const QUIT_GRACE: Duration = Duration::from_secs(1);
@@ -319,6 +352,9 @@ pub(crate) struct Link {
     /// The query is an MX query (no data → an A query for the domain).
     query_mx: bool,
     deadline: Option<Instant>,
+    /// The whole session's deadline (`session_timeout` from its start):
+    /// nothing a server does — dribbling bytes, a zero window — moves it.
+    session_deadline: Option<Instant>,
     /// A callback saw progress: the deadline restarts at the next poll
     /// (callbacks do not get the time).
     pub(crate) touched: bool,
@@ -365,7 +401,11 @@ impl Link {
             Phase::Closing if !self.fin_now => {
                 crate::service::earliest(self.wake, self.deadline).or(Some(Instant::ZERO))
             }
-            _ => self.deadline,
+            // Our bytes in flight: TCP's events wake us; the step deadline
+            // waits (a past one would make the caller spin), the session's
+            // does not.
+            Phase::Open if self.sending => self.session_deadline,
+            _ => crate::service::earliest(self.deadline, self.session_deadline),
         }
     }
 
@@ -407,7 +447,12 @@ impl Link {
     /// A TCP event for our socket. Returns true when the connection is
     /// gone (the socket was freed by the stack).
     pub(crate) fn on_event(&mut self, event: TcpEvent) -> bool {
-        self.touched = true;
+        // Progress restarts the step deadline; a resend is not progress.
+        self.touched |= match event {
+            TcpEvent::Retransmit { .. } => false,
+            TcpEvent::Acked { offset } => offset != self.acked,
+            _ => true,
+        };
         match event {
             TcpEvent::Connected { .. } => {
                 if self.phase == Phase::Connecting {
@@ -450,14 +495,27 @@ impl Link {
         now: Instant,
         target: Target<'_>,
         port: u16,
-        timeout: Duration,
+        timeouts: Timeouts,
         random: &mut dyn FnMut() -> u32,
     ) -> Result<(), LinkFailure> {
         if self.touched || self.deadline.is_none() {
-            self.deadline = Some(now.after(timeout));
+            self.deadline = Some(now.after(timeouts.step));
             self.touched = false;
         }
+        let session = *self
+            .session_deadline
+            .get_or_insert(now.after(timeouts.session));
         let due = self.deadline.is_some_and(|d| now >= d);
+        if now >= session
+            && matches!(
+                self.phase,
+                Phase::Resolving | Phase::Connecting | Phase::Open
+            )
+        {
+            // However the server keeps the session going, it ends here.
+            return Err(LinkFailure::Timeout);
+        }
+        let due = due || now >= session;
         match self.phase {
             Phase::Idle | Phase::Finished => Ok(()),
             Phase::Start => {
@@ -584,7 +642,7 @@ impl Link {
                     self.phase = Phase::Finished;
                 } else if due {
                     self.phase = Phase::Aborting;
-                    return self.poll(stack, nic, now, target, port, timeout, random);
+                    return self.poll(stack, nic, now, target, port, timeouts, random);
                 }
                 Ok(())
             }

@@ -3,7 +3,8 @@
 //! hosts on the LAN find the device without DNS.
 //!
 //! A name query request (unicast, or broadcast with the B flag) for the
-//! device name ([`Config::DEVICE_NAME`], compared without regard to case)
+//! device name ([`Stack::device_name`](crate::Stack::device_name): `[device] name`
+//! or the application's rename; compared without regard to case)
 //! with suffix 0x00 (workstation) and no scope gets a positive response
 //! with our address, sent to the requester. Queries for other names,
 //! responses, registrations and the like from other nodes are ignored;
@@ -55,29 +56,23 @@ pub enum NetBiosEvent {
 }
 
 /// The NetBIOS name responder for the device name.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct NetBiosResponder {
-    name: &'static str,
     counters: NetBiosCounters,
 }
 
 impl NetBiosResponder {
-    /// A responder for `name` (at most 15 characters; a longer name is
-    /// never matched).
-    pub const fn new(name: &'static str) -> Self {
+    /// A responder for the device's name (read from the interface for
+    /// each query: [`Stack::set_device_name`](crate::Stack::set_device_name)
+    /// renames it).
+    pub const fn new() -> Self {
         NetBiosResponder {
-            name,
             counters: NetBiosCounters {
                 answered: 0,
                 ignored: 0,
                 malformed: 0,
             },
         }
-    }
-
-    /// The name answered for.
-    pub fn name(&self) -> &'static str {
-        self.name
     }
 
     /// What the responder has done.
@@ -88,7 +83,7 @@ impl NetBiosResponder {
 
 impl Service for NetBiosResponder {
     fn new_service<C: Config>() -> Self {
-        NetBiosResponder::new(C::DEVICE_NAME)
+        NetBiosResponder::new()
     }
 
     fn on_udp<N: Nic, A: App>(&mut self, d: &mut UdpDatagram<'_, '_, N>, app: &mut A) -> bool {
@@ -99,7 +94,13 @@ impl Service for NetBiosResponder {
         let n = d.read(0, &mut head);
         let c = &mut self.counters;
         match wire::parse(head.get(..n).unwrap_or(&[]), d.len()) {
-            Ok(Parsed::Query(q)) if wire::name_is(&q.name, self.name, wire::SUFFIX_WORKSTATION) => {
+            Ok(Parsed::Query(q))
+                if wire::name_is(
+                    &q.name,
+                    d.io().device_name().as_str(),
+                    wire::SUFFIX_WORKSTATION,
+                ) =>
+            {
                 let Some(addr) = d.io().address() else {
                     c.ignored = c.ignored.wrapping_add(1);
                     return true;

@@ -35,7 +35,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, LineState, Link, LinkFailure, MailServer, Phase, Piece, ReplyText, Target, Window,
+    command_byte, LineState, Link, LinkFailure, MailServer, Phase, Piece, ReplyText, Target,
+    Timeouts, Window, MAX_REPLY_LINE,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -59,6 +60,13 @@ pub trait Pop3Settings: 'static {
     /// How long each step may take (`timeout`): resolving, connecting,
     /// each reply; while a message arrives, the time without progress.
     const TIMEOUT: Duration;
+    /// How long a whole session may take (`session_timeout`), whatever
+    /// the server does.
+    const SESSION_TIMEOUT: Duration;
+    /// The credentials may go (in clear text: USER/PASS, no TLS) to a
+    /// server found by name through DNS (`cleartext_auth_by_name`);
+    /// otherwise only to a server given as an address.
+    const AUTH_BY_NAME: bool;
     /// How often to check the mailbox by itself (`interval`; zero: only
     /// when [`Pop3Client::receive`] is called).
     const INTERVAL: Duration;
@@ -271,6 +279,10 @@ pub enum Pop3Error {
     Closed(Pop3Step),
     /// The connection was reset (or TCP gave up) during this step.
     Reset(Pop3Step),
+    /// The server was to be found by name (DNS), which `[pop3]
+    /// cleartext_auth_by_name` does not allow for the credentials:
+    /// nothing was sent.
+    CleartextAuthByName,
     /// `[pop3]` is not in `stack.toml` (for applications generic over
     /// configurations; the client itself never returns it).
     Disabled,
@@ -289,6 +301,10 @@ impl fmt::Display for Pop3Error {
             Pop3Error::Timeout(step) => write!(f, "timeout ({step})"),
             Pop3Error::Closed(step) => write!(f, "closed by the server ({step})"),
             Pop3Error::Reset(step) => write!(f, "connection reset ({step})"),
+            Pop3Error::CleartextAuthByName => f.write_str(
+                "credentials not sent in clear text to a server found by name \
+                 ([pop3] cleartext_auth_by_name)",
+            ),
             Pop3Error::Disabled => f.write_str("[pop3] is not enabled in stack.toml"),
         }
     }
@@ -369,7 +385,7 @@ impl Value {
 pub struct Pop3Client<S: Pop3Settings> {
     link: Link,
     step: Pop3Step,
-    timeout: Duration,
+    timeouts: Timeouts,
     interval: Duration,
     next_check: Option<Instant>,
     /// Stream offset where the current command starts.
@@ -380,6 +396,9 @@ pub struct Pop3Client<S: Pop3Settings> {
     deleted: u32,
     rx: Rx,
     lines: LineState,
+    /// Bytes of the current status line so far (bounded by
+    /// [`MAX_REPLY_LINE`]).
+    status_len: u16,
     in_headers: bool,
     capture: Capture,
     subject: Value,
@@ -434,7 +453,10 @@ impl<S: Pop3Settings> Pop3Client<S> {
         Pop3Client {
             link: Link::default(),
             step: Pop3Step::Resolve,
-            timeout: S::TIMEOUT,
+            timeouts: Timeouts {
+                step: S::TIMEOUT,
+                session: S::SESSION_TIMEOUT,
+            },
             interval: S::INTERVAL,
             next_check: None,
             cmd_start: 0,
@@ -444,6 +466,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             deleted: 0,
             rx: Rx::Status,
             lines: LineState::default(),
+            status_len: 0,
             in_headers: false,
             capture: Capture::None,
             subject: Value::default(),
@@ -458,7 +481,13 @@ impl<S: Pop3Settings> Pop3Client<S> {
 
     /// Changes the per-step timeout for later sessions.
     pub fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+        self.timeouts.step = timeout;
+    }
+
+    /// Changes the whole-session deadline (`[pop3] session_timeout`) for
+    /// later sessions.
+    pub fn set_session_timeout(&mut self, timeout: Duration) {
+        self.timeouts.session = timeout;
     }
 
     /// Changes how often the mailbox is checked by itself (zero: never).
@@ -478,6 +507,9 @@ impl<S: Pop3Settings> Pop3Client<S> {
         if Self::credentials(mailbox).is_none() {
             return Err(Pop3Error::NoCredentials);
         }
+        if !S::AUTH_BY_NAME && !matches!(Self::target(mailbox), Target::Addr(_)) {
+            return Err(Pop3Error::CleartextAuthByName);
+        }
         self.link.start();
         self.step = Pop3Step::Resolve;
         self.cmd_start = 0;
@@ -486,8 +518,17 @@ impl<S: Pop3Settings> Pop3Client<S> {
         self.deleted = 0;
         self.rx = Rx::Status;
         self.lines.clear();
+        self.status_len = 0;
         self.outcome = None;
         Ok(())
+    }
+
+    /// The application's server or `stack.toml`'s.
+    fn target<M: Mailbox>(mailbox: &M) -> Target<'_> {
+        match mailbox.server() {
+            Some(s) => Target::parse(s),
+            None => S::SERVER.map_or(Target::Name(""), Target::from_setting),
+        }
     }
 
     fn credentials<M: Mailbox>(mailbox: &M) -> Option<(&str, &str)> {
@@ -566,17 +607,14 @@ impl<S: Pop3Settings> Pop3Client<S> {
                 return Some(Err(e));
             }
         }
-        let target = match mailbox.server() {
-            Some(s) => Target::parse(s),
-            None => S::SERVER.map_or(Target::Name(""), Target::from_setting),
-        };
+        let target = Self::target(mailbox);
         self.link.sending = self.link.phase == Phase::Open
             && self.rx != Rx::Lines
             && self.link.acked.wrapping_sub(self.cmd_start) < self.command_len(mailbox);
         let before = self.link.phase;
         let r = self
             .link
-            .poll(stack, nic, now, target, S::PORT, self.timeout, random);
+            .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
         if before != Phase::Connecting && self.link.phase == Phase::Connecting {
             self.step = Pop3Step::Connect;
         }
@@ -589,7 +627,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             });
             let _ = self
                 .link
-                .poll(stack, nic, now, target, S::PORT, self.timeout, random);
+                .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
         }
         if !self.link.finished() {
             return None;
@@ -682,10 +720,20 @@ impl<S: Pop3Settings> Pop3Client<S> {
 
     /// Bytes from the server (what `tcp_received` reads).
     fn on_bytes<M: Mailbox>(&mut self, bytes: &[u8], mailbox: &mut M) {
-        self.link.touched = true;
         for &b in bytes {
             if self.link.phase != Phase::Open {
                 return;
+            }
+            // A complete line is progress; single bytes are not (a server
+            // dribbling one byte at a time cannot hold the step open).
+            self.link.touched |= b == b'\n';
+            if b == b'\n' {
+                self.status_len = 0;
+            } else if self.rx != Rx::Lines {
+                self.status_len = self.status_len.saturating_add(1);
+                if self.status_len >= MAX_REPLY_LINE {
+                    return self.fail(Pop3Error::Malformed(self.step));
+                }
             }
             if let Some(piece) = self.lines.push(self.line.slots_mut(), b) {
                 self.on_piece(piece, mailbox);
@@ -930,6 +978,8 @@ mod tests {
         const USER: Option<&'static str> = Some("alice");
         const PASSWORD: Option<&'static str> = Some("secret");
         const TIMEOUT: Duration = Duration::from_secs(10);
+        const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+        const AUTH_BY_NAME: bool = false;
         const INTERVAL: Duration = Duration::ZERO;
         type Line = [u8; 16];
         type Header = [u8; 40];
@@ -1140,6 +1190,29 @@ mod tests {
         assert_eq!(d.pull(), "STAT\r\n");
         d.server(b"+OK 0 0\r\n");
         assert_eq!(d.pull(), "QUIT\r\n");
+    }
+
+    #[test]
+    fn a_status_line_over_512_bytes_is_malformed_but_message_lines_are_not() {
+        let mut d = Dut::new();
+        d.server(&[b'+'; 600]);
+        assert_eq!(
+            d.c.outcome,
+            Some(Err(Pop3Error::Malformed(Pop3Step::Greeting)))
+        );
+        let mut d = Dut::new();
+        d.server(b"+OK hi\r\n");
+        d.pull();
+        d.server(b"+OK\r\n");
+        d.pull();
+        d.server(b"+OK\r\n");
+        d.pull();
+        d.server(b"+OK 1 10\r\n");
+        d.pull();
+        let mut long = b"+OK\r\nSubject: s\r\n\r\n".to_vec();
+        long.extend_from_slice(&[b'x'; 3000]);
+        d.server(&long);
+        assert_eq!(d.c.outcome, None, "message lines come in pieces");
     }
 
     #[test]

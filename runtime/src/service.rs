@@ -54,6 +54,28 @@ pub trait Service {
     fn poll_at(&self) -> Option<Instant> {
         None
     }
+
+    /// The NIC's link went down (`false`) or came back (`true`): a DHCP
+    /// client asks for its lease again (INIT-REBOOT). Default: nothing.
+    fn link_changed(&mut self, up: bool) {
+        let _ = up;
+    }
+
+    /// A valid ARP packet arrived (for address conflict detection, RFC
+    /// 5227). Default: nothing.
+    fn on_arp<N: Nic, A: App>(
+        &mut self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        arp: &crate::wire::arp::Repr,
+    ) {
+        let _ = (io, app, arp);
+    }
+
+    /// The application renamed the device
+    /// ([`Stack::set_device_name`](crate::Stack::set_device_name)).
+    /// Default: nothing (services read the name when they need it).
+    fn name_changed(&mut self) {}
 }
 
 /// A protocol switched off in `stack.toml`: no state, no code.

@@ -1,5 +1,6 @@
-//! SMTP client (RFC 5321) with AUTH LOGIN (RFC 4954) and a MIME message
-//! (RFC 2045–2049): a text part and, when asked, a base64 attachment.
+//! SMTP client (RFC 5321) with AUTH PLAIN or LOGIN (RFC 4954, 4616) and a
+//! MIME message (RFC 2045–2049): a text part and, when asked, a base64
+//! attachment.
 //!
 //! [`SmtpClient::send`] starts a session; [`SmtpClient::poll`] (called by
 //! the application after `Stack::poll`) runs it and returns the outcome
@@ -13,18 +14,25 @@
 //! 3. **Greeting** `220`, **EHLO** (the multi-line `250-` reply read to
 //!    its end for `AUTH ... LOGIN` and `8BITMIME`), or **HELO** when the
 //!    server does not know EHLO (500–504, 550).
-//! 4. **AUTH LOGIN** when there are credentials and the server offers
-//!    LOGIN: user name and password in base64, each after a `334`. The
-//!    challenge text is not checked (servers word it differently).
+//! 4. **AUTH** when there are credentials: **PLAIN** (RFC 4616, the
+//!    initial response `\0user\0password` in base64 with the command) when
+//!    the server offers it, else **LOGIN**: user name and password in
+//!    base64, each after a `334` (the challenge text is not checked:
+//!    servers word it differently). Neither offered (or only HELO known):
+//!    [`SmtpError::NoAuthMechanism`], never an unauthenticated send. To a
+//!    server found by name, only with `cleartext_auth_by_name`
+//!    ([`SmtpError::CleartextAuthByName`] from `send` otherwise).
 //! 5. **MAIL FROM**, **RCPT TO** for every recipient (`250`/`251`),
 //!    **DATA** `354`, the message, `.`, `250`, **QUIT**.
 //!
 //! Every reply code is checked: anything but the expected one ends the
 //! session with [`SmtpError::Rejected`] carrying the server's code and
-//! text; QUIT is still sent politely, and the connection closed. No reply
-//! within `[smtp] timeout` ([`SmtpError::Timeout`]; while our bytes are not
-//! all acknowledged TCP's own retransmission limit applies instead, since
-//! its backed-off timer may exceed ours), a connection closed
+//! text; QUIT is still sent politely, and the connection closed. No
+//! complete reply line within `[smtp] timeout` ([`SmtpError::Timeout`];
+//! while our bytes are not all acknowledged TCP's own retransmission limit
+//! applies instead, since its backed-off timer may exceed ours), the whole
+//! session over `[smtp] session_timeout` (whatever the server does: a zero
+//! window included), a reply line over 512 bytes, a connection closed
 //! or reset by the server ([`SmtpError::Closed`], [`SmtpError::Reset`]) or
 //! a reply that is not SMTP ([`SmtpError::Malformed`]) end it too, with
 //! the connection reset. Either way the client is idle again when `poll`
@@ -77,7 +85,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, put_base64, Link, LinkFailure, MailServer, Phase, ReplyText, Target, Window,
+    command_byte, put_base64, put_base64_parts, Link, LinkFailure, MailServer, Phase, ReplyText,
+    Target, Timeouts, Window,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -96,10 +105,10 @@ pub trait SmtpSettings: 'static {
     const PORT: u16;
     /// Send to the first recipient's domain's mail exchange (`mx`).
     const USE_MX: bool;
-    /// AUTH LOGIN user name (`user`); the application's
+    /// AUTH user name (`user`); the application's
     /// [`Outgoing::credentials`] take precedence.
     const USER: Option<&'static str>;
-    /// AUTH LOGIN password (`password`).
+    /// AUTH password (`password`).
     const PASSWORD: Option<&'static str>;
     /// The EHLO/HELO name (`helo`); `None`: our address as a literal,
     /// `[10.0.0.2]`.
@@ -107,6 +116,13 @@ pub trait SmtpSettings: 'static {
     /// How long each step may take (`timeout`): resolving, connecting,
     /// each reply; while the message is sent, the time without progress.
     const TIMEOUT: Duration;
+    /// How long a whole session may take (`session_timeout`), whatever
+    /// the server does.
+    const SESSION_TIMEOUT: Duration;
+    /// Credentials may go (in clear text: there is no TLS) to a server
+    /// found by name through DNS (`cleartext_auth_by_name`); otherwise
+    /// only to a server given as an address.
+    const AUTH_BY_NAME: bool;
     /// Text-encoder snapshots: `[Snapshot; segments in flight + 2]`.
     type Snapshots: Table<Snapshot>;
 }
@@ -179,6 +195,8 @@ pub enum SmtpStep {
     Ehlo,
     /// `HELO` (the server does not know EHLO).
     Helo,
+    /// `AUTH PLAIN` with the credentials (RFC 4616).
+    AuthPlain,
     /// `AUTH LOGIN`.
     AuthLogin,
     /// The base64 user name.
@@ -206,6 +224,7 @@ impl SmtpStep {
             SmtpStep::Greeting => "greeting",
             SmtpStep::Ehlo => "EHLO",
             SmtpStep::Helo => "HELO",
+            SmtpStep::AuthPlain => "AUTH PLAIN",
             SmtpStep::AuthLogin => "AUTH LOGIN",
             SmtpStep::AuthUser => "AUTH user",
             SmtpStep::AuthPassword => "AUTH password",
@@ -306,6 +325,14 @@ pub enum SmtpError {
     Closed(SmtpStep),
     /// The connection was reset (or TCP gave up) during this step.
     Reset(SmtpStep),
+    /// There are credentials, but the server offers no AUTH mechanism the
+    /// client speaks (PLAIN, LOGIN) or does not know EHLO: the message is
+    /// not sent unauthenticated.
+    NoAuthMechanism,
+    /// There are credentials and the server was to be found by name (DNS
+    /// A or MX), which `[smtp] cleartext_auth_by_name` does not allow:
+    /// nothing was sent.
+    CleartextAuthByName,
     /// `[smtp]` is not in `stack.toml` (for applications generic over
     /// configurations; the client itself never returns it).
     Disabled,
@@ -334,6 +361,13 @@ impl fmt::Display for SmtpError {
             SmtpError::Timeout(step) => write!(f, "timeout ({step})"),
             SmtpError::Closed(step) => write!(f, "closed by the server ({step})"),
             SmtpError::Reset(step) => write!(f, "connection reset ({step})"),
+            SmtpError::NoAuthMechanism => {
+                f.write_str("the server offers no AUTH mechanism we speak (PLAIN, LOGIN)")
+            }
+            SmtpError::CleartextAuthByName => f.write_str(
+                "credentials not sent in clear text to a server found by name \
+                 ([smtp] cleartext_auth_by_name)",
+            ),
             SmtpError::Disabled => f.write_str("[smtp] is not enabled in stack.toml"),
         }
     }
@@ -409,6 +443,7 @@ const B64_LINE: u32 = B64_OUT + 2;
 mod cap {
     pub const LOGIN: u8 = 1;
     pub const EIGHT_BIT: u8 = 2;
+    pub const PLAIN: u8 = 4;
 }
 
 /// Reads SMTP replies byte by byte: `ddd-text` lines up to `ddd text`
@@ -435,6 +470,10 @@ impl ReplyParser {
     /// One byte; `Some(Ok(code))` when a reply is complete, `Some(Err)`
     /// for one that is not SMTP.
     fn push(&mut self, b: u8) -> Option<Result<u16, ()>> {
+        if self.col >= crate::mail::MAX_REPLY_LINE {
+            *self = ReplyParser::default();
+            return Some(Err(()));
+        }
         if b == b'\n' {
             self.end_token();
             let ok = !self.bad && self.col >= 3 && (self.first == 0 || self.first == self.code);
@@ -506,14 +545,20 @@ impl ReplyParser {
         let tok = self.tok.get(..len).unwrap_or(&[]);
         if self.tok_index == 0 {
             self.auth_line = tok == b"AUTH";
+            // `AUTH=LOGIN`: the pre-RFC 4954 form some servers still send.
             if tok == b"AUTH=LOGIN" {
                 self.caps |= cap::LOGIN;
+            }
+            if tok == b"AUTH=PLAIN" {
+                self.caps |= cap::PLAIN;
             }
             if tok == b"8BITMIME" {
                 self.caps |= cap::EIGHT_BIT;
             }
         } else if self.auth_line && tok == b"LOGIN" {
             self.caps |= cap::LOGIN;
+        } else if self.auth_line && tok == b"PLAIN" {
+            self.caps |= cap::PLAIN;
         }
         self.tok_index = self.tok_index.saturating_add(1);
         self.tok_len = 0;
@@ -533,7 +578,7 @@ struct Meta {
 pub struct SmtpClient<S: SmtpSettings> {
     link: Link,
     step: SmtpStep,
-    timeout: Duration,
+    timeouts: Timeouts,
     /// Stream offset where the current command starts.
     cmd_start: u32,
     rcpt: u16,
@@ -573,7 +618,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
         SmtpClient {
             link: Link::default(),
             step: SmtpStep::Resolve,
-            timeout: S::TIMEOUT,
+            timeouts: Timeouts {
+                step: S::TIMEOUT,
+                session: S::SESSION_TIMEOUT,
+            },
             cmd_start: 0,
             rcpt: 0,
             caps: 0,
@@ -592,7 +640,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
 
     /// Changes the per-step timeout (`[smtp] timeout`) for later sessions.
     pub fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+        self.timeouts.step = timeout;
+    }
+
+    /// Changes the whole-session deadline (`[smtp] session_timeout`) for
+    /// later sessions.
+    pub fn set_session_timeout(&mut self, timeout: Duration) {
+        self.timeouts.session = timeout;
     }
 
     /// Starts sending `message` (its content is read later, as the
@@ -612,6 +666,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
         }
         if message.server().is_none() && S::SERVER.is_none() && !Self::mx(message) {
             return Err(SmtpError::NoServer);
+        }
+        let by_name = !matches!(Self::target(message), Target::Addr(_));
+        if Self::credentials(message).is_some() && by_name && !S::AUTH_BY_NAME {
+            return Err(SmtpError::CleartextAuthByName);
         }
         self.link.start();
         self.step = SmtpStep::Resolve;
@@ -683,19 +741,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if self.link.phase == Phase::Idle {
             return None;
         }
-        let domain;
-        let target = match message.server() {
-            Some(s) => Target::parse(s),
-            None if Self::mx(message) => {
-                let to = message.to(0).unwrap_or("");
-                domain = to.rsplit_once('@').map_or(to, |(_, d)| d);
-                Target::Mx(domain)
-            }
-            None => match S::SERVER {
-                Some(s) => Target::from_setting(s),
-                None => Target::Name(""),
-            },
-        };
+        let target = Self::target(message);
         self.link.sending = self.link.phase == Phase::Open
             && self
                 .command_len(message)
@@ -703,7 +749,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let before = self.link.phase;
         let r = self
             .link
-            .poll(stack, nic, now, target, S::PORT, self.timeout, random);
+            .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
         if before != Phase::Connecting && self.link.phase == Phase::Connecting {
             self.step = SmtpStep::Connect;
         }
@@ -717,7 +763,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             // Abort at once rather than on the next poll.
             let _ = self
                 .link
-                .poll(stack, nic, now, target, S::PORT, self.timeout, random);
+                .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
         }
         if !self.link.finished() {
             return None;
@@ -740,7 +786,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if self.outcome.is_none() {
             self.outcome = Some(Err(e));
         }
-        let polite = matches!(e, SmtpError::Rejected { .. })
+        let polite = matches!(e, SmtpError::Rejected { .. } | SmtpError::NoAuthMechanism)
             && self.link.phase == Phase::Open
             && self.step != SmtpStep::Quit
             && !self.link.peer_closed;
@@ -821,16 +867,34 @@ impl<S: SmtpSettings> SmtpClient<S> {
 
     /// Replies from the server (what `tcp_received` reads).
     fn on_bytes<M: Outgoing>(&mut self, bytes: &[u8], message: &M) {
-        self.link.touched = true;
         for &b in bytes {
             if self.link.phase != Phase::Open {
                 return; // failed or closing: the rest does not matter
             }
+            // A complete line is progress; single bytes are not (a server
+            // dribbling one byte at a time cannot hold the step open).
+            self.link.touched |= b == b'\n';
             match self.reply.push(b) {
                 None => {}
                 Some(Ok(code)) => self.on_reply(code, message),
                 Some(Err(())) => self.fail(SmtpError::Malformed(self.step)),
             }
+        }
+    }
+
+    /// Where the session connects: the application's server, the
+    /// recipient's mail exchange, or `stack.toml`'s server.
+    fn target<M: Outgoing>(message: &M) -> Target<'_> {
+        match message.server() {
+            Some(s) => Target::parse(s),
+            None if Self::mx(message) => {
+                let to = message.to(0).unwrap_or("");
+                Target::Mx(to.rsplit_once('@').map_or(to, |(_, d)| d))
+            }
+            None => match S::SERVER {
+                Some(s) => Target::from_setting(s),
+                None => Target::Name(""),
+            },
         }
     }
 
@@ -870,14 +934,24 @@ impl<S: SmtpSettings> SmtpClient<S> {
             (SmtpStep::Greeting, 220) => SmtpStep::Ehlo,
             (SmtpStep::Ehlo, 250) => {
                 self.caps = self.reply.caps;
-                if Self::credentials(message).is_some() && self.caps & cap::LOGIN != 0 {
-                    SmtpStep::AuthLogin
-                } else {
-                    SmtpStep::MailFrom
+                match Self::credentials(message) {
+                    None => SmtpStep::MailFrom,
+                    Some(_) if self.caps & cap::PLAIN != 0 => SmtpStep::AuthPlain,
+                    Some(_) if self.caps & cap::LOGIN != 0 => SmtpStep::AuthLogin,
+                    Some(_) => {
+                        self.cmd_start = end;
+                        return self.fail(SmtpError::NoAuthMechanism);
+                    }
                 }
             }
             (SmtpStep::Ehlo, 500..=504 | 550) => SmtpStep::Helo,
+            (SmtpStep::Helo, 250) if Self::credentials(message).is_some() => {
+                // HELO has no extensions, so no AUTH.
+                self.cmd_start = end;
+                return self.fail(SmtpError::NoAuthMechanism);
+            }
             (SmtpStep::Helo, 250) => SmtpStep::MailFrom,
+            (SmtpStep::AuthPlain, 235) => SmtpStep::MailFrom,
             (SmtpStep::AuthLogin, 334) => SmtpStep::AuthUser,
             (SmtpStep::AuthUser, 334) => SmtpStep::AuthPassword,
             (SmtpStep::AuthPassword, 235) => SmtpStep::MailFrom,
@@ -951,6 +1025,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
                         w.put(b"]");
                     }
                 }
+            }
+            SmtpStep::AuthPlain => {
+                // RFC 4616: [authzid] NUL authcid NUL passwd, as the
+                // initial response (RFC 4954 §4), one round trip.
+                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
+                w.put(b"AUTH PLAIN ");
+                put_base64_parts(w, &[b"\0", user.as_bytes(), b"\0", password.as_bytes()]);
             }
             SmtpStep::AuthLogin => w.put(b"AUTH LOGIN"),
             SmtpStep::AuthUser | SmtpStep::AuthPassword => {
@@ -1555,6 +1636,8 @@ mod tests {
         const PASSWORD: Option<&'static str> = Some("secret");
         const HELO: Option<&'static str> = None;
         const TIMEOUT: Duration = Duration::from_secs(10);
+        const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+        const AUTH_BY_NAME: bool = false;
         type Snapshots = [Snapshot; 3];
     }
 
@@ -1690,7 +1773,7 @@ mod tests {
         };
         cmd(
             &mut d,
-            "250-mail.example.com\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250 HELP\r\n",
+            "250-mail.example.com\r\n250-8BITMIME\r\n250-AUTH CRAM-MD5 LOGIN\r\n250 HELP\r\n",
         );
         cmd(&mut d, "334 VXNlciBOYW1lAA==\r\n");
         cmd(&mut d, "334 UGFzc3dvcmQA\r\n");
@@ -1826,32 +1909,79 @@ mod tests {
     }
 
     #[test]
-    fn ehlo_refused_falls_back_to_helo_without_auth() {
+    fn ehlo_refused_falls_back_to_helo_which_cannot_authenticate() {
         let mut d = Dut::new(Msg::new(b"t", None));
         d.reply("220 old server\r\n");
         assert_eq!(d.pull(1460), b"EHLO [10.0.0.2]\r\n");
         d.reply("502 5.5.2 Error: command not recognized\r\n");
         assert_eq!(d.pull(1460), b"HELO [10.0.0.2]\r\n");
         d.reply("250 hi\r\n");
+        // Credentials are set and HELO has no AUTH: never unauthenticated.
+        assert_eq!(d.c.outcome, Some(Err(SmtpError::NoAuthMechanism)));
+        assert_eq!(d.pull(1460), b"QUIT\r\n");
+    }
+
+    #[test]
+    fn auth_plain_is_one_command_with_the_initial_response() {
+        let mut d = Dut::new(Msg::new(b"t", None));
+        d.reply("220 x\r\n");
+        d.pull(1460);
+        // PLAIN is preferred when both are offered (one round trip).
+        d.reply("250-x\r\n250 AUTH LOGIN PLAIN\r\n");
+        let cmd = String::from_utf8(d.pull(1460)).unwrap();
+        let b64 = cmd
+            .strip_prefix("AUTH PLAIN ")
+            .and_then(|c| c.strip_suffix("\r\n"))
+            .unwrap();
+        let mut raw = vec![0u8; b64.len()];
+        let n = base64::engine::general_purpose::STANDARD
+            .decode_slice(b64, &mut raw)
+            .unwrap();
+        assert_eq!(
+            &raw[..n],
+            b"\0alice\0secret",
+            "RFC 4616: authzid NUL authcid NUL passwd"
+        );
+        d.reply("235 2.7.0 Authentication successful\r\n");
         assert_eq!(d.pull(1460), b"MAIL FROM:<dev@example.com>\r\n");
     }
 
     #[test]
-    fn no_auth_when_the_server_does_not_offer_login() {
+    fn auth_plain_in_the_old_auth_equals_form() {
         let mut d = Dut::new(Msg::new(b"t", None));
         d.reply("220 x\r\n");
         d.pull(1460);
-        d.reply("250-x\r\n250 AUTH PLAIN\r\n");
-        assert_eq!(d.pull(1460), b"MAIL FROM:<dev@example.com>\r\n");
-        d.reply("530 5.7.0 Authentication required\r\n");
-        assert_eq!(
-            d.c.outcome,
-            Some(Err(SmtpError::Rejected {
-                step: SmtpStep::MailFrom,
-                code: 530,
-                text: ReplyText::from_bytes(b"5.7.0 Authentication required"),
-            }))
-        );
+        d.reply("250-x\r\n250 AUTH=PLAIN\r\n");
+        assert!(d.pull(1460).starts_with(b"AUTH PLAIN "));
+        d.reply("535 5.7.8 no\r\n");
+        assert_eq!(d.c.outcome.unwrap().unwrap_err().code(), Some(535));
+        assert_eq!(d.pull(1460), b"QUIT\r\n");
+    }
+
+    #[test]
+    fn base64_of_parts_matches_base64_of_their_concatenation() {
+        for lens in [(0, 0), (1, 1), (5, 7), (47, 3), (48, 48), (100, 31)] {
+            let a: Vec<u8> = (0..lens.0).map(|i| i as u8).collect();
+            let b: Vec<u8> = (0..lens.1).map(|i| (i * 3) as u8).collect();
+            let mut sink = VecSink(Vec::new());
+            let mut w = Window::new(&mut sink, 0, usize::MAX);
+            crate::mail::put_base64_parts(&mut w, &[b"\0", &a, b"\0", &b]);
+            let whole = [&b"\0"[..], &a, b"\0", &b].concat();
+            let mut want = vec![0u8; whole.len() * 4 / 3 + 4];
+            let n = base64::engine::general_purpose::STANDARD
+                .encode_slice(&whole, &mut want)
+                .unwrap();
+            assert_eq!(sink.0, &want[..n], "{lens:?}");
+        }
+    }
+
+    #[test]
+    fn credentials_without_a_usable_mechanism_are_a_typed_error_not_a_plain_send() {
+        let mut d = Dut::new(Msg::new(b"t", None));
+        d.reply("220 x\r\n");
+        d.pull(1460);
+        d.reply("250-x\r\n250 AUTH CRAM-MD5 GSSAPI\r\n");
+        assert_eq!(d.c.outcome, Some(Err(SmtpError::NoAuthMechanism)));
         assert_eq!(d.pull(1460), b"QUIT\r\n", "a refusal still ends with QUIT");
         d.reply("221 bye\r\n");
         assert_eq!(d.c.link.phase, Phase::Closing);
@@ -1860,7 +1990,41 @@ mod tests {
         assert!(!d.c.tcp_wants_close(SOCK));
         d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
         assert!(d.c.tcp_wants_close(SOCK));
-        assert_eq!(d.c.outcome.unwrap().unwrap_err().code(), Some(530));
+        assert_eq!(d.c.outcome, Some(Err(SmtpError::NoAuthMechanism)));
+    }
+
+    #[test]
+    fn a_reply_line_over_512_bytes_is_malformed() {
+        let mut d = Dut::new(Msg::new(b"t", None));
+        d.reply("220 x\r\n");
+        d.pull(1460);
+        d.reply(&format!("250-{}", "x".repeat(600)));
+        assert_eq!(d.c.outcome, Some(Err(SmtpError::Malformed(SmtpStep::Ehlo))));
+        assert_eq!(d.c.link.phase, Phase::Aborting);
+    }
+
+    #[test]
+    fn credentials_to_a_server_found_by_name_need_the_setting() {
+        struct ByName;
+        impl SmtpSettings for ByName {
+            const SERVER: Option<MailServer> = Some(MailServer::Name("mail.example.com"));
+            const PORT: u16 = 25;
+            const USE_MX: bool = false;
+            const USER: Option<&'static str> = Some("alice");
+            const PASSWORD: Option<&'static str> = Some("secret");
+            const HELO: Option<&'static str> = None;
+            const TIMEOUT: Duration = Duration::from_secs(10);
+            const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+            const AUTH_BY_NAME: bool = false;
+            type Snapshots = [Snapshot; 3];
+        }
+        let mut c = SmtpClient::<ByName>::new();
+        let msg = Msg::new(b"t", None);
+        assert_eq!(c.send(&msg, None, 1), Err(SmtpError::CleartextAuthByName));
+        assert!(c.is_idle(), "nothing started");
+        // An address given for the session is the user's choice.
+        let mut c = SmtpClient::<Auth>::new();
+        assert_eq!(c.send(&msg, None, 1), Ok(()));
     }
 
     #[test]

@@ -2,15 +2,21 @@
 
 use crate::config::{Config, StaticIpv4, Table};
 use crate::iface::ingress::{self, Sockets, UdpOffer};
+use crate::iface::name::{DeviceName, NameError};
 use crate::iface::PayloadSink;
 use crate::iface::{arp, Counters, Event, Interface, Io, Payload, SendError, Transport};
 use crate::nic::Nic;
+use crate::raw::{self, RawError, RawHandle, RawPacket};
 use crate::service::{earliest, Service};
 use crate::tcp::{self, TcpError, TcpEvent, TcpHandle, TcpReader, TcpShared, TcpState, TcpTables};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::udp::{self, BindError, Endpoint, UdpDatagram, UdpHandle};
 use crate::wire::{arp as arp_wire, EthernetAddress, Ipv4Address};
 use core::marker::PhantomData;
+
+/// How often a stack whose NIC reports the link down asks it again
+/// (`poll_at` says so; nothing else runs meanwhile).
+pub const LINK_POLL: Duration = Duration::from_millis(500);
 
 /// The application as the stack sees it during `poll`: a source of
 /// randomness and the receiver of datagrams and events.
@@ -75,6 +81,13 @@ pub trait App {
         let _ = socket;
         usize::MAX
     }
+
+    /// A packet arrived for an open raw socket
+    /// ([`Stack::raw_open`]); its payload is read from the NIC by offset
+    /// while this runs. Default: ignored.
+    fn raw_received<N: Nic>(&mut self, packet: &mut RawPacket<'_, '_, N>) {
+        let _ = packet;
+    }
 }
 
 /// The whole network stack for one interface, sized by `C`.
@@ -86,6 +99,7 @@ pub struct Stack<C: Config> {
     iface: Interface,
     arp: C::ArpCache,
     udp: C::UdpSockets,
+    raw: C::RawSockets,
     tcp: TcpState_<C>,
     services: Services<C>,
     _config: PhantomData<C>,
@@ -117,6 +131,7 @@ struct Services<C: Config> {
     dns: C::Dns,
     netbios: C::NetBios,
     sntp: C::Sntp,
+    mdns: C::Mdns,
 }
 
 impl<C: Config> Services<C> {
@@ -126,6 +141,7 @@ impl<C: Config> Services<C> {
             dns: C::Dns::new_service::<C>(),
             netbios: C::NetBios::new_service::<C>(),
             sntp: C::Sntp::new_service::<C>(),
+            mdns: C::Mdns::new_service::<C>(),
         }
     }
 
@@ -134,12 +150,24 @@ impl<C: Config> Services<C> {
         self.dns.poll(io, app);
         self.netbios.poll(io, app);
         self.sntp.poll_with_resolver(io, app, &mut self.dns);
+        self.mdns.poll(io, app);
+    }
+
+    fn link_changed(&mut self, up: bool) {
+        self.dhcp.link_changed(up);
+        self.mdns.link_changed(up);
+    }
+
+    fn name_changed(&mut self) {
+        self.dhcp.name_changed();
+        self.mdns.name_changed();
     }
 
     fn poll_at(&self) -> Option<Instant> {
         let t = earliest(self.dhcp.poll_at(), self.dns.poll_at());
         let t = earliest(t, self.netbios.poll_at());
-        earliest(t, self.sntp.poll_at())
+        let t = earliest(t, self.sntp.poll_at());
+        earliest(t, self.mdns.poll_at())
     }
 }
 
@@ -149,6 +177,11 @@ impl<C: Config> UdpOffer for Services<C> {
             || self.dns.on_udp(d, app)
             || self.netbios.on_udp(d, app)
             || self.sntp.on_udp(d, app)
+            || self.mdns.on_udp(d, app)
+    }
+
+    fn arp_seen<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, arp: &arp_wire::Repr) {
+        self.dhcp.on_arp(io, app, arp);
     }
 }
 
@@ -169,9 +202,10 @@ impl<C: Config> Stack<C> {
     pub fn with_mac(mac: EthernetAddress) -> Self {
         let ipv4 = if C::DHCP { None } else { C::STATIC_IPV4 };
         Stack {
-            iface: Interface::new(mac, ipv4),
+            iface: Interface::new(mac, ipv4, DeviceName::from_config(C::DEVICE_NAME)),
             arp: C::ArpCache::new_table(),
             udp: C::UdpSockets::new_table(),
+            raw: C::RawSockets::new_table(),
             tcp: TcpState_ {
                 sockets: C::TcpSockets::new_table(),
                 segments: C::TcpSegments::new_table(),
@@ -191,6 +225,27 @@ impl<C: Config> Stack<C> {
     /// The IPv4 settings in use, if any.
     pub fn ipv4(&self) -> Option<StaticIpv4> {
         self.iface.ipv4
+    }
+
+    /// The device's name now: `[device] name` until
+    /// [`set_device_name`](Stack::set_device_name).
+    pub fn device_name(&self) -> &DeviceName {
+        &self.iface.name
+    }
+
+    /// Renames the device at run time (a settings page): NetBIOS answers
+    /// to the new name, DHCP sends it as the host name (option 12) from
+    /// its next message, and an mDNS responder probes and announces it.
+    /// The same rules as `[device] name` (see
+    /// [`iface::name`](crate::iface::name)); a refused name changes
+    /// nothing.
+    pub fn set_device_name(&mut self, name: &str) -> Result<(), NameError> {
+        let new = DeviceName::new(name)?;
+        if new != self.iface.name {
+            self.iface.name = new;
+            self.services.name_changed();
+        }
+        Ok(())
     }
 
     /// Changes the IPv4 settings (static configuration, a DHCP lease, or
@@ -234,10 +289,35 @@ impl<C: Config> Stack<C> {
             iface,
             arp,
             udp,
+            raw,
             tcp,
             services,
             ..
         } = self;
+        let up = nic.link_up();
+        if up == iface.link_down {
+            // Changed: say so once; back up, announce and renew at once.
+            if up {
+                iface.link_restored();
+            } else {
+                iface.link_down = true;
+            }
+            services.link_changed(up);
+            app.event(Event::Link { up });
+            busy = true;
+        }
+        if !up {
+            // Nothing goes out; what arrives meanwhile is dropped unread
+            // (a poll's worth at a time, like frames handled when up).
+            for _ in 0..C::FRAMES_PER_POLL {
+                if nic.rx_pending().is_none() {
+                    break;
+                }
+                nic.rx_dump();
+            }
+            return busy;
+        }
+        let may_send = iface.may_send(now);
         let mut io = Io {
             nic,
             iface,
@@ -245,7 +325,7 @@ impl<C: Config> Stack<C> {
             arp_lifetime: C::ARP_LIFETIME,
             now,
         };
-        if io.iface.announce {
+        if io.iface.announce && may_send {
             if let Some(ip) = io.address() {
                 // Gratuitous ARP (RFC 5227 §3): a request for our own address.
                 let r = io.send_arp(
@@ -263,6 +343,7 @@ impl<C: Config> Stack<C> {
         }
         let mut sockets = Sockets {
             udp: udp.slots_mut(),
+            raw: raw.slots(),
             tcp: tcp.tables(),
             icmp_echo: C::ICMP_ECHO,
             services,
@@ -275,16 +356,24 @@ impl<C: Config> Stack<C> {
             io.nic.rx_dump();
             busy = true;
         }
-        tcp::output::poll(&mut io, &mut sockets.tcp, app);
-        services.poll(&mut io, app);
+        if may_send {
+            tcp::output::poll(&mut io, &mut sockets.tcp, app);
+            services.poll(&mut io, app);
+        }
         busy
     }
 
     /// When the stack next needs `poll` without new frames arriving:
     /// `Some(now)` for work already due, `None` when only a frame can wake it.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
+        if self.iface.link_down {
+            // Only the link's return matters; the NIC is asked again then.
+            return Some(now.after(LINK_POLL));
+        }
+        // Backing off after NIC failures: nothing is sent before then.
+        let not_before = self.iface.tx_backoff_until.max(now);
         if self.iface.announce && self.iface.ipv4.is_some() {
-            return Some(now);
+            return Some(not_before);
         }
         let tcp = tcp::output::poll_at(
             self.tcp.sockets.slots(),
@@ -292,7 +381,37 @@ impl<C: Config> Stack<C> {
             &C::TCP,
             now,
         );
-        crate::service::earliest(tcp, self.services.poll_at()).map(|t| t.max(now))
+        crate::service::earliest(tcp, self.services.poll_at()).map(|t| t.max(not_before))
+    }
+
+    /// Opens a raw socket for IP protocol `protocol` (not ICMP, TCP or
+    /// UDP): packets of that protocol go to
+    /// [`App::raw_received`], and [`raw_send`](Stack::raw_send) sends them.
+    pub fn raw_open(&mut self, protocol: u8) -> Result<RawHandle, RawError> {
+        raw::open(self.raw.slots_mut(), protocol)
+    }
+
+    /// Closes a raw socket: its protocol is dropped again.
+    pub fn raw_close(&mut self, socket: RawHandle) {
+        raw::close(self.raw.slots_mut(), socket);
+    }
+
+    /// Sends `payload` as one IPv4 packet of `socket`'s protocol to `dst`:
+    /// the IP header (total length, header checksum) is filled in when the
+    /// payload has been written. Needs ARP first like any send
+    /// ([`SendError::ArpPending`]: try again on a later poll).
+    pub fn raw_send<N: Nic>(
+        &mut self,
+        nic: &mut N,
+        now: Instant,
+        socket: RawHandle,
+        dst: Ipv4Address,
+        payload: &mut dyn Payload,
+    ) -> Result<(), SendError> {
+        let protocol =
+            raw::protocol_of(self.raw.slots(), socket).map_err(|_| SendError::BadSocket)?;
+        let mut io = self.io(nic, now);
+        raw::send(&mut io, protocol, dst, payload)
     }
 
     /// Opens a listening TCP socket on `port`. Call it N times for N

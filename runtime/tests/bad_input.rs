@@ -43,8 +43,10 @@ impl Config for Dut {
     type Dns = Disabled;
     type NetBios = Disabled;
     type Sntp = Disabled;
+    type Mdns = emberstack::service::Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 const DUT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];

@@ -46,6 +46,9 @@ const SEC: u64 = 1000;
 
 macro_rules! dut_config {
     ($name:ident, $base:expr, $max:expr) => {
+        dut_config!($name, $base, $max, 0);
+    };
+    ($name:ident, $base:expr, $max:expr, $probes:expr) => {
         struct $name;
         impl Config for $name {
             const DEVICE_NAME: &'static str = "DUT";
@@ -63,17 +66,21 @@ macro_rules! dut_config {
             type Dns = Disabled;
             type NetBios = Disabled;
             type Sntp = Disabled;
+            type Mdns = emberstack::service::Disabled;
             type Smtp = Disabled;
             type Pop3 = Disabled;
+            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
         impl DhcpSettings for $name {
             const RETRANSMIT_BASE: Duration = Duration::from_secs($base);
             const RETRANSMIT_MAX: Duration = Duration::from_secs($max);
+            const ARP_PROBES: u8 = $probes;
         }
     };
 }
 dut_config!(Dut, 4, 64);
 dut_config!(Quick, 1, 8);
+dut_config!(Prober, 4, 64, 2);
 
 /// The device's application: records events with their (virtual) time.
 #[derive(Default)]
@@ -81,6 +88,7 @@ struct Recorder {
     now: u64,
     rng: u64,
     events: Vec<(u64, DhcpEvent)>,
+    links: Vec<(u64, bool)>,
 }
 
 impl App for Recorder {
@@ -92,8 +100,10 @@ impl App for Recorder {
         (self.rng >> 32) as u32
     }
     fn event(&mut self, event: Event) {
-        if let Event::Dhcp(e) = event {
-            self.events.push((self.now, e));
+        match event {
+            Event::Dhcp(e) => self.events.push((self.now, e)),
+            Event::Link { up } => self.links.push((self.now, up)),
+            _ => {}
         }
     }
 }
@@ -163,6 +173,11 @@ struct Server {
     tamper: Option<Tamper>,
     /// Put the message type and server id into `file` (option overload).
     overload: bool,
+    /// Leave the server identifier (option 54) out of ACKs and NAKs.
+    no_id: bool,
+    /// An address another host on the wire holds: ARP requests (probes
+    /// included) for it are answered.
+    holder: Option<Ipv4Address>,
     heard: Vec<Heard>,
 }
 
@@ -180,6 +195,8 @@ impl Server {
             renew: Answer::Ack,
             tamper: None,
             overload: false,
+            no_id: false,
+            holder: None,
             heard: Vec::new(),
         }
     }
@@ -192,7 +209,7 @@ impl Server {
             let h = Heard { at: now, frame };
             if h.ethertype() == 0x0806 && h.frame[21] == 1 {
                 let target = h.arp_target();
-                if target == self.id || target == self.src {
+                if target == self.id || target == self.src || Some(target) == self.holder {
                     let reply = arp_reply(&h.frame, target);
                     self.nic.send_frame(&reply).unwrap();
                 }
@@ -233,7 +250,7 @@ impl Server {
             // relay here. The client must use option 54.
             server_ip: self.src,
             relay_agent_ip: Ipv4Address::UNSPECIFIED,
-            server_identifier: Some(self.id),
+            server_identifier: Some(self.id).filter(|_| !self.no_id || kind == MessageType::Offer),
             subnet_mask: granted.then_some(Ipv4Address([255, 255, 255, 0])),
             router: granted.then_some(ROUTER),
             dns_server: granted.then_some(DNS),
@@ -332,6 +349,8 @@ struct Bench<C: Config, N: Nic> {
     app: Recorder,
     server: Server,
     now: u64,
+    /// `Stack::poll` calls so far (a spinning stack makes many).
+    polls: u64,
 }
 
 fn bench<C: Config>() -> Bench<C, SimNic> {
@@ -343,6 +362,7 @@ fn bench<C: Config>() -> Bench<C, SimNic> {
         stack: Stack::new(),
         app: Recorder::default(),
         now: 0,
+        polls: 0,
     }
 }
 
@@ -355,6 +375,7 @@ impl<C: Config, N: Nic> Bench<C, N> {
                 self.app.now = self.now;
                 let t = Instant::from_millis(self.now);
                 let a = self.stack.poll(t, &mut self.nic, &mut self.app);
+                self.polls += 1;
                 let b = self.server.step(self.now);
                 if !a && !b {
                     break;
@@ -484,6 +505,7 @@ fn binds_on_a_fifo_nic_too() {
         stack: Stack::new(),
         app: Recorder::default(),
         now: 0,
+        polls: 0,
     };
     b.run_for(SEC);
     assert_eq!(b.state(), DhcpState::Bound);
@@ -1025,6 +1047,7 @@ fn binds_and_keeps_the_lease_over_a_lossy_wire() {
             stack: Stack::new(),
             app: Recorder::default(),
             now: 0,
+            polls: 0,
         };
         b.server.lease = 600;
         b.run_until(3600 * SEC);
@@ -1120,4 +1143,363 @@ mod arbitrary_replies {
             }
         }
     }
+}
+
+/// Gratuitous ARP requests (sender = target = `ip`) the server heard
+/// at or after `from`.
+fn announcements(b: &Bench<Dut, SimNic>, ip: Ipv4Address, from: u64) -> usize {
+    b.server
+        .heard
+        .iter()
+        .filter(|h| h.at >= from && h.ethertype() == 0x0806)
+        .filter(|h| h.arp_sender() == ip && h.arp_target() == ip)
+        .count()
+}
+
+#[test]
+fn link_down_stops_sending_without_spinning_and_link_up_reboots_the_lease() {
+    let mut b = bench::<Dut>();
+    b.run_for(SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    let heard = b.server.heard.len();
+    b.nic.set_cable(false);
+    let polls = b.polls;
+    b.run_for(8 * SEC);
+    assert_eq!(b.app.links.len(), 1, "link down reported once");
+    assert!(!b.app.links[0].1);
+    assert_eq!(b.server.heard.len(), heard, "nothing sent while down");
+    assert_eq!(b.nic.tx_failures(), 0, "nothing even tried");
+    let t = Instant::from_millis(b.now);
+    assert!(b.stack.poll_at(t).unwrap() >= t.after(emberstack::stack::LINK_POLL));
+    assert!(
+        b.polls - polls < 40,
+        "{} polls in 8 s while down",
+        b.polls - polls
+    );
+    // Plugged again: link up once, INIT-REBOOT for the leased address,
+    // then the address is announced.
+    let up_at = b.now;
+    b.nic.set_cable(true);
+    b.run_for(2 * SEC);
+    assert_eq!(b.app.links.len(), 2);
+    assert!(b.app.links[1].1);
+    let reboot = b
+        .server
+        .dhcp_heard()
+        .into_iter()
+        .find(|h| h.at >= up_at)
+        .expect("a REQUEST after the link came back")
+        .dhcp();
+    assert_eq!(reboot.message_type, MessageType::Request);
+    assert_eq!(reboot.requested_ip, Some(POOL), "the address we had");
+    assert_eq!(
+        reboot.server_identifier, None,
+        "INIT-REBOOT names no server"
+    );
+    assert!(reboot.client_ip.is_unspecified(), "ciaddr zero");
+    assert!(reboot.broadcast);
+    assert!(b
+        .when(|e| matches!(e, DhcpEvent::Rebooting { address } if *address == POOL))
+        .is_some());
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Renewed(_))));
+    assert_eq!(b.state(), DhcpState::Bound);
+    assert!(
+        announcements(&b, POOL, up_at) >= 1,
+        "gratuitous ARP after link up"
+    );
+}
+
+#[test]
+fn reboot_unanswered_keeps_the_lease_and_a_nak_drops_it() {
+    let mut b = bench::<Dut>();
+    b.server.lease = 600;
+    b.run_for(SEC);
+    b.server.request = Answer::Silent;
+    b.nic.set_cable(false);
+    b.run_for(2 * SEC);
+    b.nic.set_cable(true);
+    // Four REQUESTs 4, 8, 16 and 32 s apart (±1 s), then give up.
+    b.run_for(70 * SEC);
+    assert!(b.events().contains(&DhcpEvent::RebootUnanswered));
+    assert_eq!(b.state(), DhcpState::Bound, "the lease still holds");
+    assert_eq!(b.stack.ipv4().unwrap().cidr.address, POOL);
+    // Another network after the next outage: the server says no.
+    b.server.request = Answer::Nak;
+    b.nic.set_cable(false);
+    b.run_for(2 * SEC);
+    b.nic.set_cable(true);
+    b.run_for(SEC);
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Nak { .. })));
+    assert_eq!(b.stack.ipv4(), None, "the refused address is gone at once");
+}
+
+#[test]
+fn a_nic_that_cannot_report_its_link_backs_off_its_failing_sends() {
+    // Before: every poll retried (DHCP, the ARP announcement) and poll_at
+    // stayed at "now": millions of failed sends a second.
+    let mut b = bench::<Dut>();
+    b.nic.set_reports_link(false);
+    b.nic.set_cable(false);
+    let polls = b.polls;
+    b.run_for(10 * SEC);
+    assert!(b.app.links.is_empty(), "the NIC cannot tell");
+    assert!(
+        b.nic.tx_failures() <= 20,
+        "{} failed sends in 10 s",
+        b.nic.tx_failures()
+    );
+    assert!(b.polls - polls < 100, "{} polls in 10 s", b.polls - polls);
+    // The cable comes: sends work again within the longest backoff.
+    b.nic.set_cable(true);
+    b.run_for(80 * SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+}
+
+#[test]
+fn an_ack_without_a_server_identifier_is_ignored() {
+    let mut b = bench::<Dut>();
+    b.server.no_id = true;
+    b.run_for(30 * SEC);
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Offered { .. })));
+    assert_ne!(b.state(), DhcpState::Bound);
+    assert_eq!(b.stack.ipv4(), None);
+}
+
+#[test]
+fn rogue_timers_and_tiny_leases_cause_no_request_storm() {
+    // T1 = 0, T2 = 1 on an hour's lease: renewal at half the lease.
+    let mut b = bench::<Dut>();
+    b.server.lease = 3600;
+    b.server.t1 = Some(0);
+    b.server.t2 = Some(1);
+    b.run_for(SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    b.run_for(1700 * SEC);
+    let requests = b
+        .server
+        .messages()
+        .iter()
+        .filter(|m| m.1 == MessageType::Request)
+        .count();
+    assert_eq!(requests, 1, "no renewal before T1 = 1800 s");
+    // A 2-second lease is not taken: REQUESTs on the backoff schedule.
+    let mut b = bench::<Dut>();
+    b.server.lease = 2;
+    b.run_for(120 * SEC);
+    assert_eq!(b.stack.ipv4(), None);
+    let requests = b
+        .server
+        .messages()
+        .iter()
+        .filter(|m| m.1 == MessageType::Request)
+        .count();
+    assert!(requests <= 12, "{requests} REQUESTs in 2 minutes");
+}
+
+/// ARP frames the server heard from the device: (time, op, sender, target).
+fn arp_heard<C: Config>(b: &Bench<C, SimNic>) -> Vec<(u64, u8, Ipv4Address, Ipv4Address)> {
+    b.server
+        .heard
+        .iter()
+        .filter(|h| h.ethertype() == 0x0806)
+        .map(|h| (h.at, h.frame[21], h.arp_sender(), h.arp_target()))
+        .collect()
+}
+
+/// An ARP frame from another host (`mac`) with sender `ip`.
+fn foreign_arp(op: u8, mac: [u8; 6], ip: Ipv4Address, target: Ipv4Address) -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend(mac);
+    f.extend([0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, op]);
+    f.extend(mac);
+    f.extend(ip.0);
+    f.extend([0; 6]);
+    f.extend(target.0);
+    f.resize(60, 0);
+    f
+}
+
+#[test]
+fn an_acked_address_is_probed_before_use() {
+    let mut b = bench::<Prober>();
+    b.run_for(3 * SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    let ack = b
+        .server
+        .messages()
+        .iter()
+        .find(|m| m.1 == MessageType::Request)
+        .unwrap()
+        .0;
+    let probes: Vec<_> = arp_heard(&b)
+        .into_iter()
+        .filter(|a| a.1 == 1 && a.2.is_unspecified() && a.3 == POOL)
+        .collect();
+    assert_eq!(probes.len(), 2, "two probes, sender 0.0.0.0: {probes:?}");
+    let bound = b.bound_at();
+    assert!(probes.iter().all(|p| p.0 < bound), "probes before use");
+    assert!(
+        bound - ack >= 700 && bound - ack <= 900,
+        "bound {} ms after the ACK",
+        bound - ack
+    );
+    // Nothing left from the address before it was ours.
+    assert!(b
+        .server
+        .heard
+        .iter()
+        .filter(|h| h.at < bound && h.ethertype() == 0x0800)
+        .all(|h| h.ip_src().is_unspecified()));
+    assert!(announcements_of(&b, POOL, bound) >= 1);
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Probing { .. })));
+}
+
+fn announcements_of<C: Config>(b: &Bench<C, SimNic>, ip: Ipv4Address, from: u64) -> usize {
+    arp_heard(b)
+        .iter()
+        .filter(|a| a.0 >= from && a.2 == ip && a.3 == ip)
+        .count()
+}
+
+#[test]
+fn an_address_another_host_holds_is_declined_and_discovery_waits_10_s() {
+    let mut b = bench::<Prober>();
+    b.server.holder = Some(POOL);
+    b.run_for(3 * SEC);
+    let declined = b
+        .when(|e| matches!(e, DhcpEvent::Declined { address } if *address == POOL))
+        .expect("declined");
+    assert_eq!(b.stack.ipv4(), None, "never used");
+    let decline = b
+        .server
+        .dhcp_heard()
+        .into_iter()
+        .map(|h| h.dhcp())
+        .find(|r| r.message_type == MessageType::Decline)
+        .expect("DHCPDECLINE sent");
+    assert_eq!(decline.requested_ip, Some(POOL));
+    assert_eq!(decline.server_identifier, Some(SERVER_ID));
+    assert!(decline.client_ip.is_unspecified());
+    // The next DISCOVER waits 10 s and does not ask for the address again.
+    b.run_for(15 * SEC);
+    let next = b
+        .server
+        .dhcp_heard()
+        .into_iter()
+        .filter(|h| h.at > declined && h.dhcp().message_type == MessageType::Discover)
+        .map(|h| (h.at, h.dhcp().requested_ip))
+        .next()
+        .expect("discovery again");
+    assert!(
+        next.0 >= declined + 10 * SEC,
+        "{} ms after",
+        next.0 - declined
+    );
+    assert_eq!(next.1, None);
+}
+
+#[test]
+fn a_bound_address_is_defended_once_then_given_up() {
+    let mut b = bench::<Prober>();
+    b.run_for(3 * SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    let other = [2, 0, 0, 0, 0, 0x66];
+    let t0 = b.now;
+    b.server
+        .nic
+        .send_frame(&foreign_arp(2, other, POOL, ROUTER))
+        .unwrap();
+    b.run_for(SEC);
+    assert_eq!(b.stack.ipv4().unwrap().cidr.address, POOL, "defended, kept");
+    assert!(
+        announcements_of(&b, POOL, t0) >= 1,
+        "defence: an announcement"
+    );
+    // Again within 10 s: given up and declined.
+    b.server
+        .nic
+        .send_frame(&foreign_arp(1, other, POOL, ROUTER))
+        .unwrap();
+    b.run_for(SEC);
+    assert_eq!(b.stack.ipv4(), None);
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Declined { .. })));
+    // A flood of claims makes no storm of answers.
+    let heard = b.server.heard.len();
+    for _ in 0..100 {
+        b.server
+            .nic
+            .send_frame(&foreign_arp(2, other, POOL, ROUTER))
+            .unwrap();
+    }
+    b.run_for(SEC);
+    assert!(b.server.heard.len() - heard <= 2);
+}
+
+#[test]
+fn a_remembered_address_is_asked_for_with_init_reboot_at_start() {
+    // ACKed: bound without discovery, the address unused before the ACK.
+    let mut b = bench::<Dut>();
+    b.stack.dhcp().reboot_with(POOL);
+    b.run_for(SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    let first = b.server.dhcp_heard()[0].dhcp();
+    assert_eq!(first.message_type, MessageType::Request);
+    assert_eq!(first.requested_ip, Some(POOL));
+    assert_eq!(first.server_identifier, None);
+    assert!(first.client_ip.is_unspecified());
+    assert!(!b
+        .server
+        .messages()
+        .iter()
+        .any(|m| m.1 == MessageType::Discover));
+    assert!(b.events().iter().any(is_bound), "a new lease: Bound");
+    assert!(b
+        .server
+        .heard
+        .iter()
+        .filter(|h| h.ethertype() == 0x0800)
+        .all(|h| h.ip_src().is_unspecified()));
+    // Refused (another network): discovery at once.
+    let mut b = bench::<Dut>();
+    b.server.request = Answer::Nak;
+    b.stack.dhcp().reboot_with(Ipv4Address([192, 168, 1, 50]));
+    b.run_for(2 * SEC);
+    assert!(b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Nak { .. })));
+    assert!(b.events().contains(&DhcpEvent::Discovering));
+    // Unanswered: four REQUESTs, then discovery asking for it.
+    let mut b = bench::<Dut>();
+    b.server.request = Answer::Silent;
+    b.server.discover = false;
+    b.stack.dhcp().reboot_with(POOL);
+    b.run_for(70 * SEC);
+    let msgs = b.server.messages();
+    let requests = msgs.iter().filter(|m| m.1 == MessageType::Request).count();
+    assert_eq!(requests, 4);
+    let discover = b
+        .server
+        .dhcp_heard()
+        .into_iter()
+        .map(|h| h.dhcp())
+        .find(|r| r.message_type == MessageType::Discover)
+        .expect("discovery after the unanswered REQUESTs");
+    assert_eq!(discover.requested_ip, Some(POOL));
+    assert_eq!(b.stack.ipv4(), None);
 }

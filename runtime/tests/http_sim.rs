@@ -51,8 +51,10 @@ macro_rules! sim_config {
             type Dns = Disabled;
             type NetBios = Disabled;
             type Sntp = Disabled;
+            type Mdns = emberstack::service::Disabled;
             type Smtp = Disabled;
             type Pop3 = Disabled;
+            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
     };
 }

@@ -69,8 +69,10 @@ macro_rules! client_config {
             type Dns = Disabled;
             type NetBios = Disabled;
             type Sntp = Disabled;
+            type Mdns = emberstack::service::Disabled;
             type Smtp = SmtpClient<$name>;
             type Pop3 = Pop3Client<$name>;
+            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
         impl SmtpSettings for $name {
             const SERVER: Option<MailServer> = Some(MailServer::Addr(Ipv4Address(SERVER_IP)));
@@ -80,6 +82,8 @@ macro_rules! client_config {
             const PASSWORD: Option<&'static str> = Some("secret");
             const HELO: Option<&'static str> = Some("client.test");
             const TIMEOUT: Duration = Duration::from_secs(5);
+            const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+            const AUTH_BY_NAME: bool = false;
             type Snapshots = [Snapshot; $window * (1 + $split as usize) + 2];
         }
         impl Pop3Settings for $name {
@@ -88,6 +92,8 @@ macro_rules! client_config {
             const USER: Option<&'static str> = Some("alice");
             const PASSWORD: Option<&'static str> = Some("secret");
             const TIMEOUT: Duration = Duration::from_secs(5);
+            const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+            const AUTH_BY_NAME: bool = false;
             const INTERVAL: Duration = Duration::ZERO;
             type Line = [u8; 100];
             type Header = [u8; 32];
@@ -125,8 +131,10 @@ impl Config for ServerCfg {
     type Dns = Disabled;
     type NetBios = Disabled;
     type Sntp = Disabled;
+    type Mdns = emberstack::service::Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 fn lcg(state: &mut u32) -> u32 {

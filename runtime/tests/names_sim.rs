@@ -72,8 +72,10 @@ impl Config for Dut {
     type Dns = DnsClient<2, 64>;
     type NetBios = NetBiosResponder;
     type Sntp = SntpClient<64>;
+    type Mdns = emberstack::service::Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 #[derive(Default)]

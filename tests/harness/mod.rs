@@ -315,6 +315,11 @@ impl DeviceProc {
         }
     }
 
+    /// The device's process id (`ip netns exec` execs it: the same PID).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Waits until a log line contains `needle`; returns it. Panics with
     /// the whole log after `limit`.
     pub fn wait_for(&self, needle: &str, limit: Duration) -> String {

@@ -30,6 +30,12 @@ pub fn wait_file(path: &str, what: &str) {
 /// address, port 25, storing each message as `dir/N.eml` (+ `N.env`);
 /// AUTH LOGIN as alice/secret is required unless `optional`.
 pub fn start_aiosmtpd(ns: &mut Netns, dir: &str, optional: bool) {
+    start_aiosmtpd_offering(ns, dir, optional, None);
+}
+
+/// [`start_aiosmtpd`] offering only `mechanism` (`"PLAIN"`, `"LOGIN"`)
+/// when given; each successful AUTH's mechanism is appended to DIR/auth.
+pub fn start_aiosmtpd_offering(ns: &mut Netns, dir: &str, optional: bool, mechanism: Option<&str>) {
     require_python_module("aiosmtpd");
     let host = ns.host_ip().to_string();
     let script = peer_script("smtp_server.py");
@@ -44,6 +50,9 @@ pub fn start_aiosmtpd(ns: &mut Netns, dir: &str, optional: bool) {
     ];
     if optional {
         args.push("--auth-optional");
+    }
+    if let Some(m) = mechanism {
+        args.extend(["--mechanism", m]);
     }
     ns.spawn("aiosmtpd", PY, &args);
     wait_file(&format!("{dir}/ready"), "aiosmtpd");

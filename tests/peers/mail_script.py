@@ -15,6 +15,18 @@ repeats):
   fail:STEP:CODE   answer STEP with CODE (SMTP) or -ERR (POP3)
   close:STEP       close the connection at STEP (for `message` / `retr`:
                    in the middle of the transfer)
+  flood:STEP       at STEP, 64 KiB without a line end (a reply line has a
+                   bound), then silence
+  dribble:STEP     at STEP, one byte every 0.5 s and never a line end (bytes
+                   are not progress: the step deadline holds)
+  drip:STEP        at STEP, a complete line every 0.5 s forever (`220-...`
+                   for SMTP; for POP3 `retr`, message lines): only the
+                   session's deadline ends it
+  zerowin          SMTP: after 354 never read again (a small receive buffer:
+                   the client sees a zero window)
+  plain            SMTP: EHLO offers only AUTH PLAIN (RFC 4616 initial
+                   response checked as alice/secret), otherwise `ok`
+  noauth           SMTP: EHLO offers no AUTH at all
 SMTP steps: greeting ehlo auth user pass mail rcpt data message quit.
 POP3 steps: greeting user pass stat retr dele quit.
 
@@ -25,7 +37,9 @@ appears once the server listens.
 
 import argparse
 import asyncio
+import base64
 import os
+import socket
 
 POP3_MESSAGES = [
     b"From: Alice <alice@test.lan>\r\nSubject: one\r\n\r\nfirst body\r\n.leading dot\r\n",
@@ -73,8 +87,45 @@ class Session:
             raise ConnectionError("client closed")
         return line.rstrip(b"\r\n").decode("latin-1")
 
+    async def hostile(self, step):
+        """The hostile plans at `step`; returns once the client is gone."""
+        if self.at("flood", step):
+            self.w.write(b"x" * 65536)
+            await self.w.drain()
+            await self.gone(3600)
+        elif self.at("dribble", step):
+            for _ in range(1200):
+                self.w.write(b"2")
+                await self.w.drain()
+                if await self.gone(0.5):
+                    break
+        elif self.at("drip", step):
+            line = b"220-still here\r\n" if isinstance(self, Smtp) else b"line\r\n"
+            if not isinstance(self, Smtp):
+                self.w.write(b"+OK\r\n")
+            for _ in range(1200):
+                self.w.write(line)
+                await self.w.drain()
+                if await self.gone(0.5):
+                    break
+        self.record("held-until-client-left")
+
+    async def gone(self, seconds):
+        """Waits up to `seconds` for the client to close: True if it did."""
+        try:
+            data = await asyncio.wait_for(self.r.read(4096), seconds)
+            return not data
+        except asyncio.TimeoutError:
+            return False
+        except (ConnectionError, OSError):
+            return True
+
     async def gate(self, step, fail_line):
         """Handles the plan at `step`: True when the session must stop."""
+        if self.mode in ("flood", "dribble", "drip") and self.step == step:
+            await self.hostile(step)
+            self.w.close()
+            return True
         if self.at("silent", step):
             await asyncio.sleep(3600)
         if self.at("close", step):
@@ -102,7 +153,18 @@ class Smtp(Session):
             if verb in ("EHLO", "HELO"):
                 if await self.gate("ehlo", fail()):
                     return await self.drain_quit()
-                await self.send(b"250-script\r\n250-8BITMIME\r\n250 AUTH LOGIN PLAIN\r\n")
+                if self.mode == "noauth":
+                    await self.send(b"250-script\r\n250 8BITMIME\r\n")
+                elif self.mode == "plain":
+                    await self.send(b"250-script\r\n250-8BITMIME\r\n250 AUTH PLAIN\r\n")
+                else:
+                    await self.send(b"250-script\r\n250-8BITMIME\r\n250 AUTH LOGIN\r\n")
+            elif verb == "AUTH" and self.mode == "plain":
+                words = line.split(" ")
+                ok = len(words) == 3 and words[1].upper() == "PLAIN" and \
+                    base64.b64decode(words[2]) == b"\0alice\0secret"
+                self.record("plain-ok" if ok else "plain-bad:" + line)
+                await self.send("235 2.7.0 ok" if ok else "535 5.7.8 bad")
             elif verb == "AUTH":
                 if await self.gate("auth", fail()):
                     return await self.drain_quit()
@@ -127,6 +189,13 @@ class Smtp(Session):
                 if await self.gate("data", fail()):
                     return await self.drain_quit()
                 await self.send("354 go ahead")
+                if self.mode == "zerowin":
+                    # Never read again: our receive buffer fills, the
+                    # client's sends meet a zero window (asyncio would
+                    # otherwise keep reading into its own buffer).
+                    self.w.transport.pause_reading()
+                    self.record("zero-window")
+                    await asyncio.sleep(3600)
                 data = b""
                 while not data.endswith(b"\r\n.\r\n"):
                     chunk = await self.r.read(4096)
@@ -254,7 +323,15 @@ async def main():
             s.record("error-" + str(e).replace(" ", "-"))
             writer.close()
 
-    server = await asyncio.start_server(handle, args.address, args.port)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if any(entry[0] == "zerowin" for entry in plan):
+        # Before listen(): the window scale and the buffer the accepted
+        # sockets inherit.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sock.bind((args.address, args.port))
+    sock.listen(16)
+    server = await asyncio.start_server(handle, sock=sock)
     open(os.path.join(args.dir, "ready"), "w").close()
     async with server:
         await server.serve_forever()

@@ -5,10 +5,11 @@ Runs inside the test's network namespace (started by the test, killed by
 PID) from the /opt/peers venv:
 
   smtp_server.py --address IP --port 25 --dir DIR [--user U --password P]
-                 [--auth-optional]
+                 [--auth-optional] [--mechanism PLAIN|LOGIN]
 
-AUTH LOGIN/PLAIN with the one account; auth is required unless
---auth-optional. Each message is stored as DIR/N.eml (the DATA content as
+AUTH LOGIN/PLAIN with the one account (only the one named by --mechanism
+when given); auth is required unless --auth-optional. Each successful
+AUTH appends its mechanism to DIR/auth. Each message is stored as DIR/N.eml (the DATA content as
 received, dot-unstuffed by aiosmtpd) with DIR/N.env holding the envelope
 (MAIL FROM, then one RCPT TO per line); DIR/ready appears once the server
 listens.
@@ -52,6 +53,7 @@ def main():
     p.add_argument("--user", default="alice")
     p.add_argument("--password", default="secret")
     p.add_argument("--auth-optional", action="store_true")
+    p.add_argument("--mechanism", choices=["PLAIN", "LOGIN"])
     a = p.parse_args()
 
     def authenticator(server, session, envelope, mechanism, auth_data):
@@ -60,6 +62,9 @@ def main():
             and auth_data.login == a.user.encode()
             and auth_data.password == a.password.encode()
         )
+        if ok:
+            with open(os.path.join(a.dir, "auth"), "a") as f:
+                f.write(mechanism + "\n")
         # handled=False: aiosmtpd answers 535 itself (its default, True,
         # means "already answered" and would leave the client waiting).
         return AuthResult(success=ok, handled=False)
@@ -71,6 +76,7 @@ def main():
         authenticator=authenticator,
         auth_required=not a.auth_optional,
         auth_require_tls=False,
+        auth_exclude_mechanism=[m for m in ("PLAIN", "LOGIN") if a.mechanism not in (None, m)],
         data_size_limit=8 * 1024 * 1024,
     )
     controller.start()

@@ -24,6 +24,9 @@ pub struct DhcpSection {
     pub retransmit_max: u64,
     /// `hostname` as written (default: the device name).
     pub hostname: Option<String>,
+    /// `arp_probes` (0 to 3, default 2): ARP probes for an ACKed address
+    /// before it is used (RFC 5227); 0 leaves probing out.
+    pub arp_probes: u8,
     /// Whether the DHCP client is built in: `enabled`, else `[ipv4] dhcp`
     /// (decided once the whole file is read).
     pub client: bool,
@@ -43,6 +46,7 @@ impl Default for DhcpSection {
             retransmit_base: 4,
             retransmit_max: 64,
             hostname: None,
+            arp_probes: 2,
             client: true,
             effective_hostname: String::new(),
             enabled_span: None,
@@ -96,12 +100,18 @@ impl DhcpSection {
         }
         let base = Literal::u64_unsuffixed(self.retransmit_base);
         let max = Literal::u64_unsuffixed(self.retransmit_max);
-        let hostname = &self.effective_hostname;
+        // Absent: the run-time device name (renames reach the server).
+        let hostname = match &self.hostname {
+            Some(h) => quote!(::core::option::Option::Some(#h)),
+            None => quote!(::core::option::Option::None),
+        };
+        let probes = Literal::u8_unsuffixed(self.arp_probes);
         quote! {
             impl ::emberstack::dhcp::DhcpSettings for Device {
                 const RETRANSMIT_BASE: ::emberstack::Duration = ::emberstack::Duration::from_secs(#base);
                 const RETRANSMIT_MAX: ::emberstack::Duration = ::emberstack::Duration::from_secs(#max);
-                const HOSTNAME: &'static str = #hostname;
+                const HOSTNAME: ::core::option::Option<&'static str> = #hostname;
+                const ARP_PROBES: u8 = #probes;
             }
         }
     }
@@ -137,6 +147,10 @@ impl Section for DhcpSection {
                 out.settings_span = out.settings_span.take().or(Some(("retransmit_max", span)));
             }
             None => {}
+        }
+        if let Some((v, span)) = r.int("arp_probes", 0, 3).value() {
+            out.arp_probes = u8::try_from(v).unwrap_or(2);
+            out.settings_span = out.settings_span.take().or(Some(("arp_probes", span)));
         }
         if let Field::Value(name, span) = r.string(
             "hostname",

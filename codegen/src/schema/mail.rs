@@ -39,6 +39,13 @@ pub struct MailCommon {
     /// `timeout` (seconds, 1 to 600, default 30): how long each step may
     /// take.
     pub timeout_secs: u64,
+    /// `session_timeout` (seconds, 1 to 86400, default 300): how long a
+    /// whole session may take, whatever the server does.
+    pub session_timeout_secs: u64,
+    /// `cleartext_auth_by_name` (default false): credentials may go, in
+    /// clear text, to a server found by name through DNS (a host name,
+    /// MX); otherwise only to a server given as an address.
+    pub auth_by_name: bool,
     /// Where `server` is when it is a name (for the `[dns]` check).
     name_span: Option<Span>,
     /// Where the section starts (for the `[tcp]` check).
@@ -123,6 +130,21 @@ impl MailCommon {
             .int("timeout", 1, 600)
             .value()
             .map_or(30, |(v, _)| v.unsigned_abs());
+        let session_timeout_secs = match r.int("session_timeout", 1, 86_400) {
+            Field::Value(v, span) if v.unsigned_abs() < timeout_secs => {
+                r.error(
+                    "session_timeout",
+                    span,
+                    format!(
+                        "expected at least `timeout` ({timeout_secs} s): the whole session \
+                         includes every step, found {v}"
+                    ),
+                );
+                300
+            }
+            f => f.value().map_or(300, |(v, _)| v.unsigned_abs()),
+        };
+        let auth_by_name = r.bool("cleartext_auth_by_name").or(false);
         MailCommon {
             enabled,
             server,
@@ -130,6 +152,8 @@ impl MailCommon {
             user,
             password,
             timeout_secs,
+            session_timeout_secs,
+            auth_by_name,
             name_span,
             header,
         }
@@ -156,6 +180,16 @@ impl MailCommon {
             )),
             _ => needs_dns.map(|(what, span)| ("mx", what.to_owned(), span)),
         };
+        if let (Some((key, what, span)), Some(_), false) = (&name, &self.user, self.auth_by_name) {
+            diags.error(
+                span.clone(),
+                format!(
+                    "[{section}] {key}: {what}, found through DNS, and the compiled-in `user` \
+                     and `password` would go to it in clear text; give the server as an \
+                     address or set `cleartext_auth_by_name = true`"
+                ),
+            );
+        }
         if let Some((key, what, span)) = name {
             if !dns.enabled {
                 diags.error(
@@ -215,7 +249,12 @@ impl MailCommon {
         let user = opt(&self.user);
         let password = opt(&self.password);
         let timeout = Literal::u64_unsuffixed(self.timeout_secs);
+        let session = Literal::u64_unsuffixed(self.session_timeout_secs);
+        let by_name = self.auth_by_name;
         quote! {
+            const SESSION_TIMEOUT: ::emberstack::Duration =
+                ::emberstack::Duration::from_secs(#session);
+            const AUTH_BY_NAME: bool = #by_name;
             const SERVER: ::core::option::Option<::emberstack::mail::MailServer> = #server;
             const PORT: u16 = #port;
             const USER: ::core::option::Option<&'static str> = #user;
@@ -251,6 +290,8 @@ impl Default for SmtpSection {
                 user: None,
                 password: None,
                 timeout_secs: 30,
+                session_timeout_secs: 300,
+                auth_by_name: false,
                 name_span: None,
                 header: None,
             },
@@ -381,6 +422,8 @@ impl Default for Pop3Section {
                 user: None,
                 password: None,
                 timeout_secs: 30,
+                session_timeout_secs: 300,
+                auth_by_name: false,
                 name_span: None,
                 header: None,
             },

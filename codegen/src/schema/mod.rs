@@ -16,8 +16,10 @@ pub(crate) mod http;
 mod icmp;
 mod ipv4;
 mod mail;
+mod mdns;
 mod netbios;
 mod poll;
+mod raw;
 mod reserved;
 mod sntp;
 mod tcp;
@@ -37,8 +39,10 @@ pub use http::{FormDecl, HttpSection};
 pub use icmp::IcmpSection;
 pub use ipv4::{Ipv4Cidr, Ipv4Section};
 pub use mail::{MailCommon, MailServer, Pop3Section, SmtpSection};
+pub use mdns::MdnsSection;
 pub use netbios::NetBiosSection;
 pub use poll::PollSection;
+pub use raw::RawSection;
 pub use reserved::{RawValue, ReservedSection};
 pub use sntp::{SntpSection, SntpServer};
 pub use tcp::TcpSection;
@@ -73,6 +77,10 @@ pub struct StackConfig {
     pub arp: ArpSection,
     /// `[udp]`: number of UDP sockets.
     pub udp: UdpSection,
+    /// `[raw]`: number of raw IPv4 sockets.
+    pub raw: RawSection,
+    /// `[mdns]`: the mDNS responder.
+    pub mdns: MdnsSection,
     /// `[icmp]`: ICMP echo (ping) answering.
     pub icmp: IcmpSection,
     /// `[poll]`: per-`poll` work bound.
@@ -146,11 +154,13 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     let ipv4 = section::<Ipv4Section>(&mut r);
     let arp = section::<ArpSection>(&mut r);
     let udp = section::<UdpSection>(&mut r);
+    let raw = section::<RawSection>(&mut r);
     let icmp = section::<IcmpSection>(&mut r);
     let poll = section::<PollSection>(&mut r);
     let tcp = section::<TcpSection>(&mut r);
     let dns = section::<DnsSection>(&mut r);
     let netbios = section::<NetBiosSection>(&mut r);
+    let mdns = section::<MdnsSection>(&mut r);
     let mut sntp = section::<SntpSection>(&mut r);
     sntp::check_against_dns(&mut sntp, &dns, r.diags());
     let mut dhcp = section::<DhcpSection>(&mut r);
@@ -176,11 +186,13 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         ipv4,
         arp,
         udp,
+        raw,
         icmp,
         poll,
         tcp,
         dns,
         netbios,
+        mdns,
         sntp,
         dhcp,
         smtp,

@@ -17,6 +17,7 @@ impl ::emberstack::Config for Device {
     const ARP_LIFETIME: ::emberstack::Duration = ::emberstack::Duration::from_secs(300);
     type ArpCache = [::emberstack::iface::arp::ArpEntry; 4];
     type UdpSockets = [::emberstack::udp::UdpSocket; 4];
+    type RawSockets = [::emberstack::raw::RawSocket; 0];
     const ICMP_ECHO: bool = true;
     const FRAMES_PER_POLL: usize = 8;
     const TCP: ::emberstack::tcp::TcpConfig = ::emberstack::tcp::TcpConfig {
@@ -38,6 +39,7 @@ impl ::emberstack::Config for Device {
     type TcpBuffer = [u8; 0];
     type Dns = ::emberstack::service::Disabled;
     type NetBios = ::emberstack::service::Disabled;
+    type Mdns = ::emberstack::service::Disabled;
     type Sntp = ::emberstack::service::Disabled;
     type Dhcp = ::emberstack::dhcp::DhcpClient<Device>;
     type Smtp = ::emberstack::service::Disabled;
@@ -46,7 +48,8 @@ impl ::emberstack::Config for Device {
 impl ::emberstack::dhcp::DhcpSettings for Device {
     const RETRANSMIT_BASE: ::emberstack::Duration = ::emberstack::Duration::from_secs(4);
     const RETRANSMIT_MAX: ::emberstack::Duration = ::emberstack::Duration::from_secs(64);
-    const HOSTNAME: &'static str = "SITE";
+    const HOSTNAME: ::core::option::Option<&'static str> = ::core::option::Option::None;
+    const ARP_PROBES: u8 = 2;
 }
 /// The configured stack.
 pub type Stack = ::emberstack::Stack<Device>;

@@ -40,8 +40,10 @@ impl Config for Fuzz {
     type Dns = DnsClient<2, 64>;
     type NetBios = NetBiosResponder;
     type Sntp = SntpClient<64>;
+    type Mdns = emberstack::service::Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 impl emberstack::dhcp::DhcpSettings for Fuzz {}
 

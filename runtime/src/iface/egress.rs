@@ -214,6 +214,12 @@ pub enum Transport {
         /// Bytes 4..8 of the header.
         rest: [u8; 4],
     },
+    /// No transport header: the payload follows the IP header as it is
+    /// (a [`raw`](crate::raw) socket's protocol).
+    Raw {
+        /// The IP protocol number.
+        protocol: u8,
+    },
 }
 
 impl Transport {
@@ -222,6 +228,7 @@ impl Transport {
             Transport::Udp { .. } => IpProtocol::Udp,
             Transport::Tcp(_) => IpProtocol::Tcp,
             Transport::Icmp { .. } => IpProtocol::Icmp,
+            Transport::Raw { protocol } => IpProtocol::from(*protocol),
         }
     }
 
@@ -230,6 +237,7 @@ impl Transport {
             Transport::Udp { .. } => udp::HEADER_LEN,
             Transport::Tcp(repr) => repr.header_len(),
             Transport::Icmp { .. } => icmp::HEADER_LEN,
+            Transport::Raw { .. } => 0,
         }
     }
 
@@ -283,6 +291,7 @@ impl Transport {
                 crate::wire::put_slice(buf, 0, &hdr);
                 crate::wire::put_slice(buf, 2, &ck);
             }
+            Transport::Raw { .. } => {}
         }
     }
 }
@@ -298,6 +307,9 @@ pub struct IpHeader {
     pub src: Ipv4Address,
     /// Destination address.
     pub dst: Ipv4Address,
+    /// IP time to live (64; 255 for mDNS, RFC 6762 §11; 1 for other
+    /// link-local multicast such as IGMP).
+    pub ttl: u8,
 }
 
 /// Why a packet was not sent.
@@ -458,7 +470,7 @@ fn fill_headers(
         dst_addr: ip.dst,
         next_header: transport.protocol(),
         payload_len: transport.header_len().saturating_add(payload_len),
-        hop_limit: 64,
+        hop_limit: ip.ttl,
     };
     if let Some(ip_buf) = buf.get_mut(ethernet::HEADER_LEN..FIXED) {
         let mut pkt = ipv4::Packet::new_unchecked(ip_buf);

@@ -24,11 +24,16 @@ pub(crate) trait UdpOffer {
     /// True when a service consumed the datagram.
     fn offer<N: Nic, A: App>(&mut self, datagram: &mut UdpDatagram<'_, '_, N>, app: &mut A)
         -> bool;
+
+    /// Every valid ARP packet, for address conflict detection (RFC 5227;
+    /// the DHCP client's).
+    fn arp_seen<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, arp: &arp_wire::Repr);
 }
 
 /// What ingress needs besides the interface.
 pub(crate) struct Sockets<'s, S: UdpOffer> {
     pub udp: &'s mut [UdpSocket],
+    pub raw: &'s [crate::raw::RawSocket],
     pub tcp: TcpTables<'s>,
     pub icmp_echo: bool,
     pub services: &'s mut S,
@@ -61,12 +66,13 @@ fn dispatch<N: Nic, A: App, S: UdpOffer>(
     let head = buf.get(..n).ok_or(DropReason::Truncated)?;
     let frame = ethernet::Frame::new_checked(head).map_err(|_| DropReason::Truncated)?;
     let eth = ethernet::Repr::parse(&frame).map_err(|_| DropReason::Truncated)?;
-    if eth.dst_addr != io.iface.mac && !eth.dst_addr.is_broadcast() {
+    let group = io.iface.mdns_group && eth.dst_addr == super::multicast_mac(super::MDNS_GROUP);
+    if eth.dst_addr != io.iface.mac && !eth.dst_addr.is_broadcast() && !group {
         return Err(DropReason::NotOurMac);
     }
     let body = head.get(ethernet::HEADER_LEN..).unwrap_or(&[]);
     match eth.ethertype {
-        EtherType::Arp => handle_arp(io, app, body),
+        EtherType::Arp => handle_arp(io, sockets, app, body),
         EtherType::Ipv4 => {
             let l3_len = frame_len.saturating_sub(ethernet::HEADER_LEN);
             handle_ipv4(io, sockets, app, eth.src_addr, body, l3_len)
@@ -75,8 +81,9 @@ fn dispatch<N: Nic, A: App, S: UdpOffer>(
     }
 }
 
-fn handle_arp<N: Nic, A: App>(
+fn handle_arp<N: Nic, A: App, S: UdpOffer>(
     io: &mut Io<'_, N>,
+    sockets: &mut Sockets<'_, S>,
     app: &mut A,
     body: &[u8],
 ) -> Result<(), DropReason> {
@@ -84,6 +91,7 @@ fn handle_arp<N: Nic, A: App>(
     let repr = arp_wire::Repr::parse(&pkt).map_err(|_| DropReason::ArpMalformed)?;
     let sender_ip = repr.source_protocol_addr;
     let sender_mac = repr.source_hardware_addr;
+    sockets.services.arp_seen(io, app, &repr);
     let for_us = io.address() == Some(repr.target_protocol_addr);
     // RFC 826: merge the sender into the cache, create only when the
     // packet is for us. Probes (sender 0.0.0.0) teach nothing.
@@ -159,7 +167,20 @@ fn handle_ipv4<N: Nic, A: App, S: UdpOffer>(
         IpProtocol::Icmp => handle_icmp(io, sockets, app, &l4),
         IpProtocol::Udp => handle_udp(io, sockets, app, &l4),
         IpProtocol::Tcp => handle_tcp(io, sockets, app, &l4),
-        IpProtocol::Unknown(_) => Err(DropReason::UnknownProtocol),
+        IpProtocol::Unknown(p) => crate::raw::deliver(io, sockets.raw, app, p, &l4.raw()),
+    }
+}
+
+impl Layer4<'_> {
+    /// What a raw socket's receiver needs.
+    fn raw(&self) -> crate::raw::Arrived {
+        crate::raw::Arrived {
+            src: self.ip.src_addr,
+            dst: self.ip.dst_addr,
+            src_mac: self.src_mac,
+            offset: self.offset,
+            len: self.len,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod arp;
 pub mod egress;
 pub(crate) mod ingress;
+pub mod name;
 
 use crate::config::StaticIpv4;
 use crate::nic::Nic;
@@ -161,6 +162,26 @@ pub enum Event {
         /// The asker.
         to: Ipv4Address,
     },
+    /// The NIC reported the link down (`up: false`: nothing is sent until
+    /// it is back) or up again (the address is announced, DHCP asks for its
+    /// lease). Reported once per change.
+    Link {
+        /// The new state.
+        up: bool,
+    },
+    /// Another host (`mac`) claims our leased address `ip` in ARP (RFC
+    /// 5227 §2.4; the DHCP client's, with `[dhcp] arp_probes` > 0).
+    /// `defended`: the first in 10 s, answered with an announcement;
+    /// otherwise a second claim within 10 s: the address is given up
+    /// (declined, discovery again).
+    AddressConflict {
+        /// Our address.
+        ip: Ipv4Address,
+        /// The other host.
+        mac: EthernetAddress,
+        /// Answered with an announcement (else given up).
+        defended: bool,
+    },
     /// A gratuitous ARP announced our address.
     AddressAnnounced {
         /// Our address.
@@ -200,6 +221,8 @@ pub enum Event {
     Sntp(crate::sntp::SntpEvent),
     /// The DHCP client did something (see [`DhcpEvent`](crate::dhcp::DhcpEvent)).
     Dhcp(crate::dhcp::DhcpEvent),
+    /// From the mDNS responder.
+    Mdns(crate::mdns::MdnsEvent),
 }
 
 /// The interface state that is not a table.
@@ -210,15 +233,53 @@ pub struct Interface {
     pub(crate) counters: Counters,
     /// A gratuitous ARP is due for the current address.
     pub(crate) announce: bool,
+    /// The device's name now (`[device] name`, or the application's).
+    pub(crate) name: name::DeviceName,
+    /// The NIC said the link is down: nothing is sent.
+    pub(crate) link_down: bool,
+    /// Member of the mDNS group 224.0.0.251 (an mDNS responder joined).
+    pub(crate) mdns_group: bool,
+    /// After a NIC failure (`NicError::Device`) nothing is sent before
+    /// this; the wait doubles with each failure in a row (see
+    /// [`TX_BACKOFF_MAX_MS`]), so a NIC that cannot report its link does not
+    /// make the stack spin on failing sends.
+    pub(crate) tx_backoff_until: Instant,
+    tx_backoff_ms: u16,
 }
 
+/// The mDNS group, 224.0.0.251 (RFC 6762 §3).
+pub const MDNS_GROUP: Ipv4Address = Ipv4Address([224, 0, 0, 251]);
+/// The mDNS port.
+pub const MDNS_PORT: u16 = 5353;
+
+/// The Ethernet address of IPv4 multicast group `ip`: 01:00:5e and its
+/// low 23 bits (RFC 1112 §6.4).
+pub fn multicast_mac(ip: Ipv4Address) -> EthernetAddress {
+    let [_, b, c, d] = ip.0;
+    EthernetAddress([0x01, 0x00, 0x5e, b & 0x7f, c, d])
+}
+
+/// The first wait after a NIC failure, in ms; doubled per failure in a row.
+pub const TX_BACKOFF_MIN_MS: u16 = 10;
+/// The longest wait after NIC failures in a row, in ms.
+pub const TX_BACKOFF_MAX_MS: u16 = 1000;
+
 impl Interface {
-    pub(crate) fn new(mac: EthernetAddress, ipv4: Option<StaticIpv4>) -> Self {
+    pub(crate) fn new(
+        mac: EthernetAddress,
+        ipv4: Option<StaticIpv4>,
+        name: name::DeviceName,
+    ) -> Self {
         Interface {
+            name,
             mac,
             ipv4,
             counters: Counters::default(),
             announce: ipv4.is_some(),
+            link_down: false,
+            mdns_group: false,
+            tx_backoff_until: Instant::ZERO,
+            tx_backoff_ms: 0,
         }
     }
 
@@ -227,10 +288,41 @@ impl Interface {
         self.ipv4.map(|c| c.cidr.address)
     }
 
+    /// Whether frames may be sent at `now` (link up, not backing off).
+    pub(crate) fn may_send(&self, now: Instant) -> bool {
+        !self.link_down && now >= self.tx_backoff_until
+    }
+
+    /// Records a send's outcome for the backoff: a NIC failure doubles
+    /// the wait (from [`TX_BACKOFF_MIN_MS`] to [`TX_BACKOFF_MAX_MS`]), a
+    /// frame sent ends it; other errors (ARP pending...) leave it.
+    fn tx_outcome(&mut self, now: Instant, r: Result<(), SendError>) {
+        match r {
+            Ok(()) => self.tx_backoff_ms = 0,
+            Err(SendError::Nic(crate::nic::NicError::Device)) => {
+                self.tx_backoff_ms = self
+                    .tx_backoff_ms
+                    .saturating_mul(2)
+                    .clamp(TX_BACKOFF_MIN_MS, TX_BACKOFF_MAX_MS);
+                let wait = Duration::from_millis(u64::from(self.tx_backoff_ms));
+                self.tx_backoff_until = now.after(wait);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// The link came back: send again at once.
+    pub(crate) fn link_restored(&mut self) {
+        self.link_down = false;
+        self.tx_backoff_ms = 0;
+        self.tx_backoff_until = Instant::ZERO;
+        self.announce = self.ipv4.is_some();
+    }
+
     /// True when `dst` is ours: our address, the limited broadcast, or our
     /// subnet's broadcast.
     pub(crate) fn accepts(&self, dst: Ipv4Address) -> bool {
-        if dst.is_broadcast() {
+        if dst.is_broadcast() || (self.mdns_group && dst == MDNS_GROUP) {
             return true;
         }
         match self.ipv4 {
@@ -281,9 +373,41 @@ impl<N: Nic> Io<'_, N> {
         }
     }
 
+    /// Joins the mDNS group: frames to 224.0.0.251 (01:00:5e:00:00:fb) are
+    /// accepted from now on (the IGMP report is the responder's).
+    pub fn join_mdns_group(&mut self) {
+        self.iface.mdns_group = true;
+        self.nic.join_multicast(multicast_mac(MDNS_GROUP));
+    }
+
+    /// Announces our address again (a gratuitous ARP on the next poll):
+    /// the defence of RFC 5227 §2.4 (b).
+    pub fn announce_address(&mut self) {
+        self.iface.announce = self.iface.ipv4.is_some();
+    }
+
+    /// Sends an RFC 5227 ARP probe for `target`: a broadcast request with
+    /// sender address 0.0.0.0.
+    pub fn send_arp_probe(&mut self, target: Ipv4Address) -> Result<(), SendError> {
+        let saved = self.iface.ipv4.take();
+        let r = self.send_arp(
+            arp_wire::Operation::Request,
+            EthernetAddress::BROADCAST,
+            EthernetAddress::default(),
+            target,
+        );
+        self.iface.ipv4 = saved;
+        r
+    }
+
     /// Our MAC address.
     pub fn mac(&self) -> EthernetAddress {
         self.iface.mac
+    }
+
+    /// The device's name now (see [`name`]).
+    pub fn device_name(&self) -> &name::DeviceName {
+        &self.iface.name
     }
 
     /// The next-hop MAC for `dst`: broadcast for broadcasts, the host on
@@ -292,6 +416,9 @@ impl<N: Nic> Io<'_, N> {
     pub fn resolve(&mut self, dst: Ipv4Address) -> Result<EthernetAddress, SendError> {
         if dst.is_broadcast() {
             return Ok(EthernetAddress::BROADCAST);
+        }
+        if dst.is_multicast() {
+            return Ok(multicast_mac(dst));
         }
         let Some(cfg) = self.iface.ipv4 else {
             return Err(SendError::NoAddress);
@@ -351,11 +478,23 @@ impl<N: Nic> Io<'_, N> {
         transport: &Transport,
         payload: &mut dyn Payload,
     ) -> Result<Sent, SendError> {
+        // RFC 6762 §11: mDNS goes out with TTL 255 (also unicast answers,
+        // from port 5353); other multicast (IGMP) stays on the link.
+        let mdns = match transport {
+            Transport::Udp { src_port, .. } => dst == MDNS_GROUP || *src_port == MDNS_PORT,
+            _ => false,
+        };
+        let ttl = match (mdns, dst.is_multicast()) {
+            (true, _) => 255,
+            (false, true) => 1,
+            (false, false) => 64,
+        };
         let hdr = IpHeader {
             dst_mac,
             src_mac: self.iface.mac,
             src: self.iface.address().unwrap_or(Ipv4Address::UNSPECIFIED),
             dst,
+            ttl,
         };
         let r = egress::send_ipv4(self.nic, &hdr, transport, payload);
         self.count_tx(r.map(|_| ()))?;
@@ -407,6 +546,7 @@ impl<N: Nic> Io<'_, N> {
     }
 
     fn count_tx(&mut self, r: Result<(), SendError>) -> Result<(), SendError> {
+        self.iface.tx_outcome(self.now, r);
         let c = &mut self.iface.counters;
         match r {
             Ok(()) => c.frames_out = c.frames_out.wrapping_add(1),

@@ -234,6 +234,14 @@ impl<N: Nic> Nic for Faulty<N> {
         self.inner.mac_address()
     }
 
+    fn link_up(&mut self) -> bool {
+        self.inner.link_up()
+    }
+
+    fn join_multicast(&mut self, group: crate::wire::EthernetAddress) {
+        self.inner.join_multicast(group)
+    }
+
     fn rx_pending(&mut self) -> Option<usize> {
         self.flush_tx();
         if self.rx.is_none() {

@@ -103,13 +103,38 @@ mod mac {
     pub const CR: u32 = 1;
     pub const ADDRH: u32 = 2;
     pub const ADDRL: u32 = 3;
+    /// MII access: PHY address 15:11, PHY register 10:6, write bit 1,
+    /// busy bit 0.
+    pub const MII_ACC: u32 = 6;
+    /// MII data: the PHY register's 16 bits.
+    pub const MII_DATA: u32 = 7;
+    /// `MII_ACC` busy: set to start an access, clear when done.
+    pub const MII_BUSY: u32 = 1;
     /// Transmitter enable.
     pub const CR_TXEN: u32 = 1 << 3;
     /// Receiver enable.
     pub const CR_RXEN: u32 = 1 << 2;
     /// Full duplex.
     pub const CR_FDPX: u32 = 1 << 20;
+    /// Pass all multicast frames (the receive filter otherwise drops
+    /// multicast not matching the station address).
+    pub const CR_MCPAS: u32 = 1 << 19;
 }
+
+/// The internal PHY (IEEE 802.3 clause 22 registers, through `MII_ACC`).
+mod phy {
+    /// The internal PHY's address on the MII bus.
+    pub const ADDRESS: u32 = 1;
+    /// Basic status register.
+    pub const BASIC_STATUS: u32 = 1;
+    /// Basic status: link up (latched low on silicon: a drop since the
+    /// last read reads as down once).
+    pub const BSR_LINK: u32 = 1 << 2;
+}
+
+/// Free-running counter ticks (25 MHz) between PHY reads in `link_up`:
+/// 100 ms, so a poll loop does not pay an MII access per poll.
+const LINK_CHECK_TICKS: u32 = 2_500_000;
 
 const BYTE_TEST_VALUE: u32 = 0x8765_4321;
 const HW_CFG_SRST: u32 = 1;
@@ -218,6 +243,10 @@ pub struct Lan9118<R: Registers = Mmio> {
     tx_word: u32,
     rx_errors: u32,
     tx_dumped: u32,
+    /// The link as the PHY last said.
+    link: bool,
+    /// `FREE_RUN` at the last PHY read (`None`: never read).
+    link_checked: Option<u32>,
 }
 
 /// The staging buffer, word aligned so words go in with one store.
@@ -248,6 +277,8 @@ impl<R: Registers> Lan9118<R> {
             tx_word: 0,
             rx_errors: 0,
             tx_dumped: 0,
+            link: true,
+            link_checked: None,
         }
     }
 
@@ -358,6 +389,19 @@ impl<R: Registers> Lan9118<R> {
         Ok(self.regs.read(reg::MAC_CSR_DATA))
     }
 
+    /// Reads PHY register `index` through `MII_ACC`/`MII_DATA` (both
+    /// modelled by QEMU: a read completes at once there).
+    fn phy_read(&mut self, index: u32) -> Result<u32, InitError> {
+        let access = (phy::ADDRESS << 11) | ((index & 0x1f) << 6) | mac::MII_BUSY;
+        self.mac_write(mac::MII_ACC, access)?;
+        for _ in 0..SPIN_LIMIT {
+            if self.mac_read(mac::MII_ACC)? & mac::MII_BUSY == 0 {
+                return Ok(self.mac_read(mac::MII_DATA)? & 0xffff);
+            }
+        }
+        Err(InitError::CsrTimeout)
+    }
+
     fn rx_status_count(&mut self) -> u32 {
         (self.regs.read(reg::RX_FIFO_INF) >> 16) & 0xff
     }
@@ -397,6 +441,31 @@ impl<R: Registers> Lan9118<R> {
 
 impl<R: Registers> Nic for Lan9118<R> {
     const TX_MODE: TxMode = TxMode::LengthFirst;
+
+    /// Lets multicast in (`MAC_CR.MCPAS`): the one group the stack joins
+    /// (mDNS) needs no hash table; the stack drops other groups itself.
+    fn join_multicast(&mut self, _group: crate::wire::EthernetAddress) {
+        let cr = mac::CR_TXEN | mac::CR_RXEN | mac::CR_FDPX | mac::CR_MCPAS;
+        let _ = self.mac_write(mac::CR, cr);
+    }
+
+    /// The PHY's basic status link bit (QEMU: off after the monitor's
+    /// `set_link ... off`), read at most every 100 ms (by `FREE_RUN`); a
+    /// PHY that does not answer leaves the last state.
+    fn link_up(&mut self) -> bool {
+        let now = self.regs.read(reg::FREE_RUN);
+        if self
+            .link_checked
+            .is_some_and(|t| now.wrapping_sub(t) < LINK_CHECK_TICKS)
+        {
+            return self.link;
+        }
+        self.link_checked = Some(now);
+        if let Ok(status) = self.phy_read(phy::BASIC_STATUS) {
+            self.link = status & phy::BSR_LINK != 0;
+        }
+        self.link
+    }
 
     fn rx_pending(&mut self) -> Option<usize> {
         if let Some(f) = self.rx {
@@ -551,6 +620,12 @@ mod tests {
         irq_cfg: u32,
         tx_cfg: u32,
         data_reads: usize,
+        mii_acc: u32,
+        mii_data: u32,
+        /// PHY basic status (QEMU's reset value with the link up).
+        phy_status: u32,
+        free_run: u32,
+        phy_reads: usize,
     }
 
     #[derive(Default, PartialEq)]
@@ -594,7 +669,7 @@ mod tests {
                 reg::PMT_CTRL => PMT_READY,
                 reg::RX_FIFO_INF => (self.rx_status.len() as u32) << 16,
                 reg::TX_FIFO_INF => 4608,
-                reg::FREE_RUN => 1234,
+                reg::FREE_RUN => self.free_run,
                 reg::INT_STS => self.int_sts,
                 reg::MAC_CSR_CMD => 0,
                 reg::MAC_CSR_DATA => self.csr_data,
@@ -654,6 +729,18 @@ mod tests {
                         (mac::ADDRH, true) => {
                             self.csr_data = u32::from_le_bytes([m[4], m[5], 0, 0])
                         }
+                        // As QEMU: the access completes at once (busy
+                        // reads back clear); a read fills MII_DATA.
+                        (mac::MII_ACC, false) => {
+                            self.mii_acc = self.csr_data & 0xffc2;
+                            assert_eq!(self.csr_data & 2, 0, "the driver only reads the PHY");
+                            let index = (self.csr_data >> 6) & 0x1f;
+                            assert_eq!(index, phy::BASIC_STATUS, "unmodelled PHY register");
+                            self.phy_reads += 1;
+                            self.mii_data = self.phy_status;
+                        }
+                        (mac::MII_ACC, true) => self.csr_data = self.mii_acc,
+                        (mac::MII_DATA, true) => self.csr_data = self.mii_data,
                         other => panic!("unmodelled MAC CSR {other:?}"),
                     }
                 }
@@ -665,6 +752,8 @@ mod tests {
     fn nic() -> Lan9118<Model> {
         let mut n = Lan9118::new(Model {
             mac: [2, 0, 0, 0, 0, 9],
+            phy_status: 0x782d,
+            free_run: 1234,
             ..Model::default()
         });
         assert_eq!(n.init(None), Ok([2, 0, 0, 0, 0, 9]));
@@ -673,6 +762,33 @@ mod tests {
 
     fn frame(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 7 + 3) as u8).collect()
+    }
+
+    #[test]
+    fn link_state_comes_from_the_phy_at_most_every_100_ms() {
+        let mut n = nic();
+        assert!(n.link_up());
+        assert_eq!(n.registers().phy_reads, 1);
+        // QEMU's `set_link off` clears 0x0024 in the basic status.
+        n.registers().phy_status &= !0x0024;
+        assert!(n.link_up(), "within 100 ms: the last reading");
+        assert_eq!(n.registers().phy_reads, 1);
+        n.registers().free_run = 1234 + LINK_CHECK_TICKS;
+        assert!(!n.link_up());
+        assert_eq!(n.registers().phy_reads, 2);
+        n.registers().phy_status |= 0x0024;
+        n.registers().free_run = 1234u32.wrapping_sub(1); // the counter wrapped
+        assert!(n.link_up());
+    }
+
+    #[test]
+    fn joining_a_group_passes_multicast() {
+        let mut n = nic();
+        n.join_multicast(crate::wire::EthernetAddress([1, 0, 0x5e, 0, 0, 0xfb]));
+        assert_eq!(
+            n.registers().mac_cr,
+            mac::CR_TXEN | mac::CR_RXEN | mac::CR_FDPX | mac::CR_MCPAS
+        );
     }
 
     #[test]

@@ -113,6 +113,24 @@ pub trait Nic {
         None
     }
 
+    /// Whether the link is up (cable in, PHY linked, interface running).
+    /// The stack asks once per `poll`: while it is down nothing is sent
+    /// and the stack checks again every [`LINK_POLL`](crate::stack::LINK_POLL);
+    /// when it comes back the stack announces its address and DHCP asks
+    /// for its lease again. A controller that cannot tell keeps this
+    /// default, `true`: its failed sends then back off instead.
+    fn link_up(&mut self) -> bool {
+        true
+    }
+
+    /// Accepts frames sent to the multicast address `group` from now on
+    /// (a receive filter that drops foreign multicast must let it in; the
+    /// mDNS responder joins 01:00:5e:00:00:fb). Default: nothing to do,
+    /// for a NIC that hands up all multicast (a TAP).
+    fn join_multicast(&mut self, group: crate::wire::EthernetAddress) {
+        let _ = group;
+    }
+
     /// Makes the oldest received frame current and returns its length in
     /// bytes (without FCS), or `None` when nothing has arrived. Calling it
     /// again before [`rx_dump`](Nic::rx_dump) returns the same frame.

@@ -172,6 +172,14 @@ impl<N: Nic, W: Write> Nic for Pcap<N, W> {
         self.inner.mac_address()
     }
 
+    fn link_up(&mut self) -> bool {
+        self.inner.link_up()
+    }
+
+    fn join_multicast(&mut self, group: crate::wire::EthernetAddress) {
+        self.inner.join_multicast(group)
+    }
+
     fn rx_pending(&mut self) -> Option<usize> {
         let len = self.inner.rx_pending()?;
         if !self.rx_recorded {

@@ -413,6 +413,9 @@ impl SimWire {
             tx: Vec::new(),
             tx_declared: None,
             violations: 0,
+            unplugged: false,
+            reports_link: true,
+            tx_failures: 0,
         }
     }
 
@@ -501,6 +504,13 @@ pub struct SimNic<const LENGTH_FIRST: bool = false> {
     tx: Vec<u8>,
     tx_declared: Option<usize>,
     violations: u64,
+    /// The cable: unplugged, frames are neither sent nor received and
+    /// `tx_send` fails with [`NicError::Device`].
+    unplugged: bool,
+    /// Whether `link_up` tells the truth (a PHY it can read) or always
+    /// says up (a controller that cannot tell).
+    reports_link: bool,
+    tx_failures: u64,
 }
 
 impl<const LENGTH_FIRST: bool> SimNic<LENGTH_FIRST> {
@@ -520,6 +530,22 @@ impl<const LENGTH_FIRST: bool> SimNic<LENGTH_FIRST> {
     /// [`MIN_FRAME_LEN`](super::MIN_FRAME_LEN) (the stack pads).
     pub fn contract_violations(&self) -> u64 {
         self.violations
+    }
+
+    /// Plugs (`true`) or unplugs the cable.
+    pub fn set_cable(&mut self, plugged: bool) {
+        self.unplugged = !plugged;
+    }
+
+    /// Whether [`Nic::link_up`] reports the cable (default) or always
+    /// says up, like a controller without a readable PHY.
+    pub fn set_reports_link(&mut self, reports: bool) {
+        self.reports_link = reports;
+    }
+
+    /// Sends that failed because the cable was out.
+    pub fn tx_failures(&self) -> u64 {
+        self.tx_failures
     }
 
     fn violation(&mut self) {
@@ -550,7 +576,14 @@ impl<const LENGTH_FIRST: bool> Nic for SimNic<LENGTH_FIRST> {
         TxMode::Rewrite
     };
 
+    fn link_up(&mut self) -> bool {
+        !(self.reports_link && self.unplugged)
+    }
+
     fn rx_pending(&mut self) -> Option<usize> {
+        if self.unplugged {
+            return None;
+        }
         if self.rx.is_none() {
             self.rx = self.wire.receive(self.id);
             self.rx_cursor = 0;
@@ -632,6 +665,10 @@ impl<const LENGTH_FIRST: bool> Nic for SimNic<LENGTH_FIRST> {
         }
         if frame.len() < super::MIN_FRAME_LEN {
             self.violation();
+        }
+        if self.unplugged {
+            self.tx_failures = self.tx_failures.saturating_add(1);
+            return Err(NicError::Device);
         }
         self.wire.send(self.id, frame);
         Ok(())

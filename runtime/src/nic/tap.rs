@@ -59,7 +59,17 @@ pub struct Tap {
     tx: Vec<u8>,
     tx_declared: Option<usize>,
     last_error: Option<io::Error>,
+    /// The link as last read from the interface flags (up and running).
+    link: bool,
+    /// When the flags were last read (`None`: never).
+    link_checked: Option<std::time::Instant>,
+    /// A write failed since: read the flags again at once.
+    tx_failed: bool,
 }
+
+/// How often [`Nic::link_up`] reads the interface flags again (between
+/// reads it answers from the last one; a failed write forces a read).
+pub const LINK_CHECK_EVERY: Duration = Duration::from_millis(500);
 
 /// Builds an `ifreq` holding `name` (already checked to fit).
 fn ifreq_for(name: &CString) -> libc::ifreq {
@@ -212,7 +222,7 @@ impl Tap {
             .take_while(|&&c| c != 0)
             .map(|&c| char::from(c as u8))
             .collect();
-        Ok(Tap {
+        let tap = Tap {
             fd,
             name,
             created: !existed,
@@ -223,7 +233,12 @@ impl Tap {
             tx: Vec::with_capacity(MAX_FRAME_LEN),
             tx_declared: None,
             last_error: None,
-        })
+            link: true,
+            link_checked: None,
+            tx_failed: false,
+        };
+        tap.await_carrier();
+        Ok(tap)
     }
 
     /// The interface name as the kernel knows it.
@@ -233,7 +248,7 @@ impl Tap {
 
     /// True if [`open`](Tap::open) created the TAP (it is then transient:
     /// removed when this `Tap` is dropped, and down until
-    /// [`link_up`](Tap::link_up)).
+    /// [`set_link_up`](Tap::set_link_up)).
     pub fn created(&self) -> bool {
         self.created
     }
@@ -243,13 +258,8 @@ impl Tap {
     /// process created; harmless if it is already up. Needs
     /// `CAP_NET_ADMIN`, and must be called from a thread in the TAP's
     /// network namespace (the control socket resolves the name there).
-    pub fn link_up(&self) -> io::Result<()> {
-        let cname = check_name(&self.name)?;
-        let sock = control_socket()?;
-        let mut ifr = ifreq_for(&cname);
-        interface_ioctl(&sock, libc::SIOCGIFFLAGS, &mut ifr)?;
-        // SAFETY: SIOCGIFFLAGS succeeded, so the kernel wrote `ifru_flags`.
-        let flags = unsafe { ifr.ifr_ifru.ifru_flags };
+    pub fn set_link_up(&self) -> io::Result<()> {
+        let (sock, mut ifr, flags) = self.flags()?;
         ifr.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short;
         if let Err(e) = interface_ioctl(&sock, libc::SIOCSIFFLAGS, &mut ifr) {
             if is_permission(&e) {
@@ -296,6 +306,35 @@ impl Tap {
             })?;
         }
         Ok(())
+    }
+
+    /// Attaching gives the TAP its carrier, but the kernel reports it as
+    /// `IFF_RUNNING` only once its link watcher has run (a few ms later):
+    /// an interface that is up waits for it, at most 250 ms, so the first
+    /// [`Nic::link_up`] does not report a link that was never down.
+    fn await_carrier(&self) {
+        let up = libc::IFF_UP as libc::c_short;
+        let running = libc::IFF_RUNNING as libc::c_short;
+        for _ in 0..50 {
+            match self.flags() {
+                Ok((_, _, f)) if f & up != 0 && f & running == 0 => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// The interface flags (`SIOCGIFFLAGS`), with the control socket and
+    /// the `ifreq` used to read them (for a `SIOCSIFFLAGS` after).
+    fn flags(&self) -> io::Result<(OwnedFd, libc::ifreq, libc::c_short)> {
+        let cname = check_name(&self.name)?;
+        let sock = control_socket()?;
+        let mut ifr = ifreq_for(&cname);
+        interface_ioctl(&sock, libc::SIOCGIFFLAGS, &mut ifr)?;
+        // SAFETY: SIOCGIFFLAGS succeeded, so the kernel wrote `ifru_flags`.
+        let flags = unsafe { ifr.ifr_ifru.ifru_flags };
+        Ok((sock, ifr, flags))
     }
 
     /// The TAP's file descriptor, for an event loop of the caller's own.
@@ -396,6 +435,28 @@ impl Nic for Tap {
     /// the link (another host on the segment), not to the stack.
     fn mac_address(&self) -> Option<[u8; 6]> {
         None
+    }
+
+    /// Up when the interface is administratively up (`IFF_UP`) and has a
+    /// carrier (`IFF_RUNNING`; `ip link set NAME down` clears both), read
+    /// at most every [`LINK_CHECK_EVERY`] and at once after a failed write
+    /// (`EIO` when the interface is down). Flags that cannot be read count
+    /// as up: the stack's send backoff covers that case.
+    fn link_up(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let stale = self.tx_failed
+            || self
+                .link_checked
+                .is_none_or(|t| now.duration_since(t) >= LINK_CHECK_EVERY);
+        if stale {
+            self.link_checked = Some(now);
+            self.tx_failed = false;
+            let running = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            self.link = self
+                .flags()
+                .map_or(true, |(_, _, f)| f & running == running);
+        }
+        self.link
     }
 
     fn rx_pending(&mut self) -> Option<usize> {
@@ -519,6 +580,7 @@ impl Nic for Tap {
                         Some(libc::EAGAIN) | Some(libc::ENOBUFS) => Err(NicError::Busy),
                         _ => {
                             self.last_error = Some(e);
+                            self.tx_failed = true;
                             Err(NicError::Device)
                         }
                     }
@@ -725,8 +787,8 @@ mod tests {
             assert_eq!(tap.rx_pending(), None, "non-blocking, nothing yet");
             assert!(!tap.wait(Duration::from_millis(1)).unwrap());
             ip(&["-n", &nsname, "addr", "add", &addr, "dev", "estap0"]);
-            tap.link_up().unwrap();
-            tap.link_up().unwrap(); // idempotent
+            tap.set_link_up().unwrap();
+            tap.set_link_up().unwrap(); // idempotent
             let mac = arp_roundtrip(&mut tap, subnet);
             assert!(tap.take_error().is_none());
             mac

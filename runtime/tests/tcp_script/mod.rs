@@ -658,8 +658,10 @@ macro_rules! script_config {
             type Dns = emberstack::service::Disabled;
             type NetBios = emberstack::service::Disabled;
             type Sntp = emberstack::service::Disabled;
+            type Mdns = emberstack::service::Disabled;
             type Smtp = emberstack::service::Disabled;
             type Pop3 = emberstack::service::Disabled;
+            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
     };
 }
