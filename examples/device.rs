@@ -19,7 +19,7 @@
 
 use ember_device::mail::{Checker, MailOptions, Sender};
 use ember_device::names::{LeaseClient, Lookups, TimeSync};
-use ember_device::{variants, with_config, Log, Options, ReferenceDevice};
+use ember_device::{variants, with_config, Log, OneLine, Options, ReferenceDevice};
 use emberstack::config::StaticIpv4;
 use emberstack::nic::faulty::Faulty;
 use emberstack::nic::pcap::Pcap;
@@ -38,7 +38,10 @@ use std::time::Duration;
 struct Stdout;
 impl Log for Stdout {
     fn line(&mut self, args: fmt::Arguments<'_>) {
-        println!("{args}");
+        use std::fmt::Write as _;
+        let mut text = String::new();
+        let _ = OneLine(&mut text).write_fmt(args);
+        println!("{text}");
     }
 }
 

@@ -28,8 +28,8 @@ use emberstack::config::StaticIpv4;
 use emberstack::config::Table;
 use emberstack::dhcp::DhcpEvent;
 use emberstack::dns::QueryType;
-use emberstack::iface::PayloadSink;
 use emberstack::iface::{DropReason, Event};
+use emberstack::iface::{PayloadSink, SendError};
 use emberstack::nic::Nic;
 use emberstack::tcp::{TcpEvent, TcpHandle, TcpReader, TcpSocket};
 use emberstack::udp::Endpoint;
@@ -70,9 +70,59 @@ pub fn http_sockets<C: Config>() -> usize {
 }
 
 /// Where log lines go: stdout on the host, semihosting on the board.
+///
+/// Lines carry text from the network (request paths, file names, mail
+/// subjects, server replies): a sink writes them through [`OneLine`], so
+/// none can end a line early and forge the next one.
 pub trait Log {
     /// Writes one line (without a newline).
     fn line(&mut self, args: fmt::Arguments<'_>);
+}
+
+/// A writer that keeps one log line one line: control characters (CR, LF,
+/// ESC, NUL, C1 controls...), the Unicode line and paragraph separators
+/// and the backslash are written as `\xNN` / `\u{NNNN}` / `\\`, so a
+/// decoded `%0A` in a path shows as `\x0a` instead of starting a line.
+pub struct OneLine<W: fmt::Write>(pub W);
+
+impl<W: fmt::Write> fmt::Write for OneLine<W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s;
+        while let Some(at) = rest.find(|c: char| needs_escape(c)) {
+            let (plain, tail) = rest.split_at(at);
+            self.0.write_str(plain)?;
+            let mut chars = tail.chars();
+            if let Some(c) = chars.next() {
+                escape(&mut self.0, c)?;
+            }
+            rest = chars.as_str();
+        }
+        self.0.write_str(rest)
+    }
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || c == '\\' || c == '\u{2028}' || c == '\u{2029}'
+}
+
+fn escape<W: fmt::Write>(out: &mut W, c: char) -> fmt::Result {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    if c == '\\' {
+        return out.write_str("\\\\");
+    }
+    let n = u32::from(c);
+    if n < 0x100 {
+        let hi = char::from(HEX[(n >> 4) as usize]);
+        let lo = char::from(HEX[(n & 15) as usize]);
+        out.write_str("\\x")?;
+        out.write_char(hi)?;
+        return out.write_char(lo);
+    }
+    out.write_str("\\u{")?;
+    for shift in [12u32, 8, 4, 0] {
+        out.write_char(char::from(HEX[((n >> shift) & 15) as usize]))?;
+    }
+    out.write_str("}")
 }
 
 /// Start-up choices that may override `stack.toml` (command line, QEMU
@@ -123,6 +173,43 @@ pub struct DeviceApp<C: Config, L: Log> {
     pending_ipv4: Option<Option<StaticIpv4>>,
     /// Since when a settings change waits for responses to finish.
     apply_since: Option<Instant>,
+    /// Bounds the log lines frames from the LAN can cause.
+    flood_quota: LogQuota,
+}
+
+/// At most [`LogQuota::PER_SECOND`] lines a second for one kind of event;
+/// the rest are counted and reported in one line when lines are allowed
+/// again.
+#[derive(Clone, Copy, Debug, Default)]
+struct LogQuota {
+    window: Instant,
+    used: u8,
+    suppressed: u32,
+}
+
+impl LogQuota {
+    const PER_SECOND: u8 = 10;
+
+    /// True when one more line may be written at `now`.
+    fn allow<L: Log>(&mut self, now: Instant, log: &mut L) -> bool {
+        if now.since(self.window).millis() >= 1000 {
+            self.window = now;
+            self.used = 0;
+            if self.suppressed > 0 {
+                log.line(format_args!(
+                    "log: {} lines about frames suppressed",
+                    self.suppressed
+                ));
+                self.suppressed = 0;
+            }
+        }
+        if self.used < Self::PER_SECOND {
+            self.used += 1;
+            return true;
+        }
+        self.suppressed = self.suppressed.saturating_add(1);
+        false
+    }
 }
 
 /// The reference device: a configured stack plus its application.
@@ -175,6 +262,7 @@ where
             web: WebState::new(C::DEVICE_NAME, stack.mac(), stack.ipv4().or(C::STATIC_IPV4)),
             pending_ipv4: None,
             apply_since: None,
+            flood_quota: LogQuota::default(),
         };
         match stack.udp_bind(ECHO_PORT) {
             Ok(h) => app.udp_echo = Some(h),
@@ -565,6 +653,15 @@ where
     }
 
     fn event(&mut self, event: Event) {
+        // Lines any host can cause once per frame it sends go through a
+        // quota, so a flood costs a few lines, not one per frame.
+        if matches!(
+            event,
+            Event::ArpLearned { .. } | Event::ArpReplied { .. } | Event::Dropped(_)
+        ) && !self.flood_quota.allow(self.web.status.now, &mut self.log)
+        {
+            return;
+        }
         let log = &mut self.log;
         match event {
             Event::ArpLearned { ip, mac } => log.line(format_args!("arp: learned {ip} at {mac}")),
@@ -751,6 +848,13 @@ where
             let (len, to) = (d.len(), d.remote());
             match d.echo() {
                 Ok(()) => self.log.line(format_args!("udp: echo {len} bytes to {to}")),
+                Err(SendError::Refused) => {
+                    if self.flood_quota.allow(self.web.status.now, &mut self.log) {
+                        let at = d.local();
+                        self.log
+                            .line(format_args!("udp: echo refused, {to} to {at}"))
+                    }
+                }
                 Err(e) => self
                     .log
                     .line(format_args!("udp: echo to {to} failed: {e:?}")),

@@ -137,7 +137,7 @@ impl ember_device::Log for Semihost {
             buf: [0; 128],
             len: 0,
         };
-        let _ = line.write_fmt(args);
+        let _ = ember_device::OneLine(&mut line).write_fmt(args);
         let _ = line.write_str("\n");
         line.flush();
     }
