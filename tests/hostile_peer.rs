@@ -187,3 +187,104 @@ fn log_lines_cannot_be_forged() {
         "the path is logged escaped: {line}"
     );
 }
+
+/// The generator the device used to seed from the clock and its PID
+/// (splitmix64): the attacker's model.
+fn splitmix(state: &mut u64) -> u32 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) as u32
+}
+
+/// True when `draws` holds the (port, id) draws of both queries in order:
+/// a DNS query draws its port (49152 + r mod 16384), then its id.
+fn explains(draws: &[u32], queries: &[(u16, u16)]) -> bool {
+    let mut from = 0;
+    for &(id, port) in queries {
+        let found = (from..draws.len().saturating_sub(1))
+            .find(|&k| 49152 + (draws[k] % 16384) as u16 == port && draws[k + 1] as u16 == id);
+        match found {
+            Some(k) => from = k + 2,
+            None => return false,
+        }
+    }
+    true
+}
+
+#[test]
+fn dns_ids_and_ports_do_not_reveal_the_seed() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Instant, UNIX_EPOCH};
+    let ns = Netns::new("seed");
+    let host = ns.host_ip().to_string();
+    let mut capture = ns
+        .command(PY)
+        .args([&peer_script("hostile.py"), "dns-capture"])
+        .args(["--host-ip", &host, "--count", "2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start hostile.py dns-capture");
+    let mut lines = BufReader::new(capture.stdout.take().expect("stdout")).lines();
+    let ready = lines.next().and_then(Result::ok);
+    assert_eq!(ready.as_deref(), Some("ready"), "dns-capture did not start");
+    // The attacker knows roughly when the device started and its PID
+    // (both are visible on a host; on a board the clock starts at boot).
+    let before = std::time::SystemTime::now();
+    let ip = format!("{}/24", ns.device_ip());
+    let dev = ns.spawn_device(&[
+        "--ip",
+        &ip,
+        "--gateway",
+        &host,
+        "--dns",
+        &host,
+        "--resolve",
+        "one.test",
+        "--resolve",
+        "two.test",
+    ]);
+    dev.wait_for("device: tap", SECS(10));
+    let after = std::time::SystemTime::now();
+    let pid = u64::from(dev.pid().expect("device pid"));
+    let deadline = Instant::now() + SECS(15);
+    let mut queries = Vec::new();
+    while queries.len() < 2 && Instant::now() < deadline {
+        match lines.next() {
+            Some(Ok(l)) => {
+                let f: Vec<u16> = l
+                    .split_whitespace()
+                    .skip(1)
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                if let [id, port] = f[..] {
+                    queries.push((id, port));
+                }
+            }
+            _ => break,
+        }
+    }
+    let _ = capture.kill();
+    let _ = capture.wait();
+    drop(dev);
+    assert_eq!(queries.len(), 2, "two DNS queries captured: {queries:?}");
+    // Every seed the old scheme (nanoseconds since 1970 XOR PID) could
+    // have produced in that window, with 16 draws each.
+    let lo = before.duration_since(UNIX_EPOCH).expect("clock").as_nanos() as u64;
+    let hi = after.duration_since(UNIX_EPOCH).expect("clock").as_nanos() as u64;
+    assert!(hi - lo < 2_000_000_000, "device start took {} ns", hi - lo);
+    let mut draws = [0u32; 16];
+    let recovered = (lo..=hi).find(|nanos| {
+        let mut state = nanos ^ pid;
+        for d in draws.iter_mut() {
+            *d = splitmix(&mut state);
+        }
+        explains(&draws, &queries)
+    });
+    assert_eq!(
+        recovered, None,
+        "the seed was recovered from two DNS queries ({queries:?}): it is the clock XOR the PID"
+    );
+}

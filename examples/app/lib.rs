@@ -23,6 +23,8 @@ pub mod tcp_services;
 pub mod text;
 pub mod web;
 
+use chacha20::rand_core::{Rng as _, SeedableRng as _};
+use chacha20::ChaCha12Rng;
 use core::fmt;
 use emberstack::config::StaticIpv4;
 use emberstack::config::Table;
@@ -136,8 +138,12 @@ pub struct Options {
     pub ipv4: Option<StaticIpv4>,
     /// Switch DHCP off and use the static settings from `stack.toml`.
     pub no_dhcp: bool,
-    /// Seed for the application's random numbers.
-    pub seed: u64,
+    /// Seed of the application's CSPRNG (ChaCha12): every random number
+    /// the stack and the application use (ISN key, DNS ids and ports, DHCP
+    /// xid, SNTP nonce, Message-IDs) is drawn from it. From the OS on the
+    /// host, from the board's best entropy on the firmware;
+    /// [`Options::seed_from_u64`] for reproducible runs.
+    pub seed: [u8; 32],
     /// Send this many bytes of the `i mod 251` pattern to this endpoint
     /// once, then close (`--tcp-send HOST:PORT --bytes N`).
     pub tcp_send: Option<(Endpoint, u32)>,
@@ -145,10 +151,18 @@ pub struct Options {
     pub mail: MailOptions,
 }
 
+impl Options {
+    /// A seed expanded from a number (`--seed N`): the same ports, ids and
+    /// Message-IDs every run. For tests only: a number is guessable.
+    pub fn seed_from_u64(n: u64) -> [u8; 32] {
+        ChaCha12Rng::seed_from_u64(n).get_seed()
+    }
+}
+
 /// The application half: services and logging, called by the stack.
 pub struct DeviceApp<C: Config, L: Log> {
     log: L,
-    rng: u64,
+    rng: ChaCha12Rng,
     /// The mail clients (their TCP callbacks come here).
     mail: Mail<C>,
     udp_echo: Option<UdpHandle>,
@@ -248,7 +262,7 @@ where
         }
         let mut app = DeviceApp {
             log,
-            rng: options.seed,
+            rng: ChaCha12Rng::from_seed(options.seed),
             mail: Mail::new(options.mail),
             udp_echo: None,
             tcp: [Service::None; MAX_TCP],
@@ -415,7 +429,7 @@ where
             .unix_time(now)
             .and_then(|t| u64::try_from(t).ok());
         let DeviceApp { mail, rng, log, .. } = &mut self.app;
-        mail.poll(&mut self.stack, nic, now, unix, log, &mut || splitmix(rng))
+        mail.poll(&mut self.stack, nic, now, unix, log, &mut || rng.next_u32())
     }
 
     /// Sends the status email (the web UI's button): the report and the
@@ -621,18 +635,6 @@ where
     }
 }
 
-/// splitmix64: a seeded generator is enough for ports and ids here.
-/// Not inlined: its 64-bit multiplies are long on a Cortex-M3 and the
-/// stack asks for randomness from several places.
-#[inline(never)]
-fn splitmix(state: &mut u64) -> u32 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) as u32
-}
-
 pub(crate) struct OptAddr(pub(crate) Option<Ipv4Address>);
 impl fmt::Display for OptAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -649,7 +651,7 @@ where
     C::Pop3: Checker,
 {
     fn random_u32(&mut self) -> u32 {
-        splitmix(&mut self.rng)
+        self.rng.next_u32()
     }
 
     fn event(&mut self, event: Event) {

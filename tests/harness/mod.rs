@@ -341,6 +341,11 @@ impl DeviceProc {
         }
     }
 
+    /// The device's process id (`ip netns exec` execs it: the child's).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// All lines so far.
     pub fn log(&self) -> Vec<String> {
         self.lines.0.lock().expect("log lock").clone()

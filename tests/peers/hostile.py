@@ -27,6 +27,10 @@ the test reads them.
       retry. Prints `flood replies R`, and `rearp` if the device had to ask
       for the host's MAC again before the retry (the flood evicted it),
       then `retry seen`.
+
+  hostile.py dns-capture --host-ip IP --count N
+      Listens on HOST:53 (no answer) and prints `query ID PORT` for the
+      first N distinct queries (retries share id and port), then exits.
 """
 
 import argparse
@@ -261,15 +265,34 @@ def arp_flood(a):
         print("retry seen", flush=True)
 
 
+def dns_capture(a):
+    dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dns.bind((a.host_ip, 53))
+    dns.settimeout(10)
+    print("ready", flush=True)
+    seen = []
+    while len(seen) < a.count:
+        try:
+            msg, (_, port) = dns.recvfrom(512)
+        except socket.timeout:
+            break
+        key = (struct.unpack("!H", msg[:2])[0], port)
+        if key not in seen:
+            seen.append(key)
+            print("query", key[0], key[1], flush=True)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["bad-sources", "echo-loops", "arp-flood"])
-    p.add_argument("--dev-ip", required=True)
-    p.add_argument("--dev-mac", required=True)
+    p.add_argument("mode", choices=["bad-sources", "echo-loops", "arp-flood", "dns-capture"])
+    p.add_argument("--dev-ip")
+    p.add_argument("--dev-mac")
     p.add_argument("--host-ip", required=True)
     p.add_argument("--count", type=int, default=50)
     a = p.parse_args()
-    {"bad-sources": bad_sources, "echo-loops": echo_loops, "arp-flood": arp_flood}[a.mode](a)
+    modes = {"bad-sources": bad_sources, "echo-loops": echo_loops, "arp-flood": arp_flood,
+             "dns-capture": dns_capture}
+    modes[a.mode](a)
     return 0
 
 
