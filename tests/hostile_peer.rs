@@ -288,3 +288,139 @@ fn dns_ids_and_ports_do_not_reveal_the_seed() {
         "the seed was recovered from two DNS queries ({queries:?}): it is the clock XOR the PID"
     );
 }
+
+/// `curl` in the namespace; returns (status code, body).
+fn curl(ns: &Netns, args: &[&str]) -> (String, String) {
+    require_tool("curl", "curl");
+    let mut all = vec!["-s", "-m", "5", "-w", "\n%{http_code}"];
+    all.extend_from_slice(args);
+    let out = ns.exec("curl", &all, SECS(10));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.to_owned(), body.to_owned())
+}
+
+#[test]
+fn the_web_ui_cannot_be_driven_from_another_site() {
+    let ns = Netns::new("csrf");
+    let dev = start(&ns, &[]);
+    dev.wait_for("http: listening", SECS(5));
+    let ip = ns.device_ip().to_string();
+    let base = format!("http://{ip}");
+    let same = format!("Origin: {base}");
+    let form = format!("name=Friend&address={ip}/24&gateway={}", ns.host_ip());
+    // DNS rebinding: the page's own name in Host.
+    let (code, _) = curl(
+        &ns,
+        &["-H", "Host: rebind.evil.example", &format!("{base}/")],
+    );
+    assert_eq!(code, "403", "a foreign Host is refused");
+    let (code, _) = curl(&ns, &["-H", "Host: EMBER.local", &format!("{base}/")]);
+    assert_eq!(code, "200", "the device's name.local is accepted");
+    // CSRF: forms on another site (or a file: page, Origin null).
+    for origin in ["Origin: http://evil.example", "Origin: null"] {
+        let (code, _) = curl(
+            &ns,
+            &[
+                "-H",
+                origin,
+                "-d",
+                "name=PWNED",
+                &format!("{base}/settings.html"),
+            ],
+        );
+        assert_eq!(code, "403", "{origin} settings");
+        let (code, _) = curl(
+            &ns,
+            &["-H", origin, "-X", "POST", &format!("{base}/mail.html")],
+        );
+        assert_eq!(code, "403", "{origin} mail");
+    }
+    let (code, _) = curl(
+        &ns,
+        &[
+            "-H",
+            "Referer: http://evil.example/form.html",
+            "-d",
+            "name=PWNED",
+            &format!("{base}/settings.html"),
+        ],
+    );
+    assert_eq!(code, "403", "a foreign Referer without Origin");
+    // The device's own page (same origin) is served.
+    let (code, body) = curl(
+        &ns,
+        &["-H", &same, "-d", &form, &format!("{base}/settings.html")],
+    );
+    assert_eq!(code, "200", "same-origin settings: {body}");
+    dev.wait_for("web: applied name Friend", SECS(5));
+    let (status, log) = dev.stop();
+    assert_eq!(status, Some(0));
+    let text = log.join("\n");
+    assert!(
+        !text.contains("PWNED"),
+        "a foreign form reached the handler:\n{text}"
+    );
+    assert!(
+        !text.contains("mail: status email requested"),
+        "a foreign page requested mail:\n{text}"
+    );
+}
+
+#[test]
+fn two_concurrent_posts_never_mix_their_fields() {
+    let ns = Netns::new("formmix");
+    let dev = start(&ns, &[]);
+    dev.wait_for("http: listening", SECS(5));
+    let ip = ns.device_ip();
+    let gw = ns.host_ip();
+    let addr = std::net::SocketAddr::from((ip, 80));
+    let post = move |name: &str| {
+        let body = format!("name={name}&address={ip}/24&gateway={gw}");
+        format!(
+            "POST /settings.html HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let (alice, bobby) = (post("Alice"), post("Bobby"));
+    let (first, second) = ns.run_inside(move || {
+        use std::io::{Read, Write};
+        let open = || {
+            let s = std::net::TcpStream::connect_timeout(&addr, SECS(5)).expect("connect");
+            s.set_read_timeout(Some(SECS(5))).expect("timeout");
+            s
+        };
+        let (mut a, mut b) = (open(), open());
+        // Alice's request stops after her name...
+        let cut = alice.find("&address").expect("field") + 1;
+        a.write_all(&alice.as_bytes()[..cut]).expect("send");
+        std::thread::sleep(Duration::from_millis(300));
+        // ... while Bobby's arrives whole.
+        b.write_all(bobby.as_bytes()).expect("send");
+        let mut second = Vec::new();
+        let _ = b.read_to_end(&mut second);
+        a.write_all(&alice.as_bytes()[cut..]).expect("send");
+        let mut first = Vec::new();
+        let _ = a.read_to_end(&mut first);
+        (
+            String::from_utf8_lossy(&first).into_owned(),
+            String::from_utf8_lossy(&second).into_owned(),
+        )
+    });
+    assert!(first.starts_with("HTTP/1.1 200"), "first: {first}");
+    assert!(
+        first.contains("Saved: name Alice"),
+        "the first form kept its own fields: {first}"
+    );
+    assert!(
+        second.starts_with("HTTP/1.1 503"),
+        "the second POST waits its turn: {second}"
+    );
+    dev.wait_for("web: applied name Alice", SECS(5));
+    let (_, log) = dev.stop();
+    assert!(
+        !log.iter().any(|l| l.contains("Bobby")),
+        "{}",
+        log.join("\n")
+    );
+}

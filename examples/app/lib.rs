@@ -89,17 +89,17 @@ pub struct OneLine<W: fmt::Write>(pub W);
 
 impl<W: fmt::Write> fmt::Write for OneLine<W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let mut rest = s;
-        while let Some(at) = rest.find(|c: char| needs_escape(c)) {
-            let (plain, tail) = rest.split_at(at);
-            self.0.write_str(plain)?;
-            let mut chars = tail.chars();
-            if let Some(c) = chars.next() {
+        // `get` rather than slicing: no panic path (and no panic message
+        // formatting) in the firmware.
+        let mut plain = 0;
+        for (at, c) in s.char_indices() {
+            if needs_escape(c) {
+                self.0.write_str(s.get(plain..at).unwrap_or(""))?;
                 escape(&mut self.0, c)?;
+                plain = at + c.len_utf8();
             }
-            rest = chars.as_str();
         }
-        self.0.write_str(rest)
+        self.0.write_str(s.get(plain..).unwrap_or(""))
     }
 }
 
