@@ -813,25 +813,18 @@ fn chromium_live_values_form_round_trip_and_screenshot() {
         !dev.log().iter().any(|l| l.contains("Browser-1")),
         "a foreign page's form was applied"
     );
-    // The same form from the device's own origin (what the browser sends
-    // when the form comes from the device's page) is applied.
-    let o = curl(
+    // The same form on the device's own page, filled in and submitted by
+    // the browser (same origin), is applied.
+    let page = harness::peers::chromium_click(
         &ns,
-        &[
-            "-s",
-            "-H",
-            &format!("Origin: {base}"),
-            "-H",
-            &format!("Referer: {base}/settings.html"),
-            "-d",
-            "name=Browser-1&dhcp=on",
-            &format!("{base}/settings.html"),
-        ],
+        &dir.path("profile-click"),
+        &format!("{base}/settings.html"),
+        "form[action='/settings.html'] [type=submit]",
+        &["name=Browser-1"],
     );
     assert!(
-        text(&o).contains("Saved: name Browser-1, address from DHCP."),
-        "{}",
-        text(&o)
+        page.contains("Saved: name Browser-1, address from DHCP."),
+        "{page}"
     );
     dev.wait_for("web: applied name Browser-1", SECS(5));
     let o = chromium(

@@ -923,3 +923,38 @@ fn layer(r: DropReason) -> &'static str {
         _ => "ip",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::OneLine;
+    use core::fmt::Write as _;
+
+    /// A fixed buffer (the crate is `no_std`).
+    struct Buf([u8; 96], usize);
+    impl core::fmt::Write for Buf {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.1 + s.len();
+            self.0
+                .get_mut(self.1..end)
+                .ok_or(core::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+
+    fn one_line(s: &str) -> Buf {
+        let mut b = Buf([0; 96], 0);
+        write!(OneLine(&mut b), "http: GET {s} 404").unwrap();
+        b
+    }
+
+    #[test]
+    fn controls_separators_and_backslash_are_escaped() {
+        let b = one_line("/a\nforged\r\x1b[2K\u{85}\u{2028}\\é");
+        assert_eq!(
+            core::str::from_utf8(&b.0[..b.1]).unwrap(),
+            r"http: GET /a\x0aforged\x0d\x1b[2K\x85\u{2028}\\é 404"
+        );
+    }
+}
