@@ -12,7 +12,7 @@
 #   runtime/fuzz/fuzz.sh run TARGET [ARGS]    one target, libFuzzer ARGS
 #                                             (e.g. -runs=10000000), new
 #                                             inputs into target/fuzz-corpus/TARGET
-#   runtime/fuzz/fuzz.sh minimize TARGET      merge target/fuzz-corpus/TARGET
+#   runtime/fuzz/fuzz.sh minimize TARGET      set-cover merge of target/fuzz-corpus/TARGET
 #                                             into the committed corpus/TARGET
 #   runtime/fuzz/fuzz.sh list                 the targets
 set -euo pipefail
@@ -56,7 +56,7 @@ case "${1:-}" in
         echo "fuzz: $t failed; input in $CARGO_TARGET_DIR/artifacts/$t/" >&2
         exit 1
       fi
-      grep -E '^(#[0-9]+ +DONE|stat::average_exec_per_sec)' "$log" || true
+      grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' "$log" || true
     done
     ;;
   run)
@@ -69,7 +69,7 @@ case "${1:-}" in
     t=${2:?target}
     build
     mkdir -p "corpus/$t.min"
-    "$BIN/$t" -merge=1 -max_len=4096 "corpus/$t.min" "corpus/$t" "$CARGO_TARGET_DIR/fuzz-corpus/$t"
+    "$BIN/$t" -set_cover_merge=1 -max_len=4096 "corpus/$t.min" "corpus/$t" "$CARGO_TARGET_DIR/fuzz-corpus/$t"
     rm -rf "corpus/$t"
     mv "corpus/$t.min" "corpus/$t"
     ;;
