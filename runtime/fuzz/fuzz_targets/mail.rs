@@ -147,7 +147,7 @@ impl Mailbox for Inbox {
         assert!(line.bytes.len() <= 40, "a piece within [pop3] line_limit");
     }
     fn end(&mut self, n: u32) -> Disposition {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             Disposition::Delete
         } else {
             Disposition::Keep
@@ -291,12 +291,10 @@ fuzz_target!(|data: &[u8]| {
             smtp, pop3: p, rng, ..
         } = &mut app;
         let done = if pop3 {
-            p.poll(&mut client, &mut client_nic, t, &mut Inbox, &mut || {
-                lcg(rng)
-            })
-            .is_some()
+            p.poll(&mut client, &mut client_nic, t, &Inbox, &mut || lcg(rng))
+                .is_some()
         } else {
-            smtp.poll(&mut client, &mut client_nic, t, &mut Msg, &mut || lcg(rng))
+            smtp.poll(&mut client, &mut client_nic, t, &Msg, &mut || lcg(rng))
                 .is_some()
         };
         if done {

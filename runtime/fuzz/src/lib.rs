@@ -157,7 +157,7 @@ pub fn tcp_frame(
     payload: &[u8],
 ) -> Vec<u8> {
     let mut opts = options[..options.len().min(40)].to_vec();
-    while opts.len() % 4 != 0 {
+    while !opts.len().is_multiple_of(4) {
         opts.push(0);
     }
     let hlen = 20 + opts.len();
