@@ -24,7 +24,7 @@
 
 use ember_device::mail::{Checker, MailOptions, Sender};
 use ember_device::names::{LeaseClient, Lookups, TimeSync};
-use ember_device::{variants, with_config, Log, Options, ReferenceDevice};
+use ember_device::{variants, with_config, Log, OneLine, Options, ReferenceDevice};
 use emberstack::config::StaticIpv4;
 use emberstack::nic::enc28j60::{self, Enc28j60};
 use emberstack::nic::enc28j60_model::Model;
@@ -45,7 +45,10 @@ use std::time::Duration;
 struct Stdout;
 impl Log for Stdout {
     fn line(&mut self, args: fmt::Arguments<'_>) {
-        println!("{args}");
+        use std::fmt::Write as _;
+        let mut text = String::new();
+        let _ = OneLine(&mut text).write_fmt(args);
+        println!("{text}");
     }
 }
 
@@ -402,13 +405,18 @@ fn main() -> ExitCode {
         gateway: cli.gateway,
         dns: cli.dns,
     });
-    let seed = cli.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-            ^ u64::from(std::process::id())
-    });
+    // The OS's random source (getrandom(2)); `--seed N` for repeatable runs.
+    let seed = match cli.seed {
+        Some(n) => Options::seed_from_u64(n),
+        None => {
+            let mut seed = [0u8; 32];
+            if let Err(e) = getrandom::fill(&mut seed) {
+                eprintln!("device: no random seed from the OS: {e}");
+                return ExitCode::from(1);
+            }
+            seed
+        }
+    };
     let tcp_send = match (&cli.tcp_send, cli.bytes) {
         (Some(target), Some(n)) => match target.parse::<std::net::SocketAddrV4>() {
             Ok(a) => Some((Endpoint::new(Ipv4Address(a.ip().octets()), a.port()), n)),

@@ -446,7 +446,7 @@ fn every_error_status() {
 fn pipelined_requests_answered_in_order() {
     let ns = Netns::new("httppipe");
     let _dev = start(&ns, &[]);
-    let req = b"GET /app.js HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nHEAD /style.css HTTP/1.1\r\nHost: x\r\n\r\nGET /status.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let req = b"GET /app.js HTTP/1.1\r\nHost: ember\r\n\r\nGET /nope HTTP/1.1\r\nHost: ember\r\n\r\nHEAD /style.css HTTP/1.1\r\nHost: ember\r\n\r\nGET /status.json HTTP/1.1\r\nHost: ember\r\nConnection: close\r\n\r\n";
     let out = raw(&ns, req.to_vec(), SECS(20));
     let r = responses(&out, &[false, false, true, false]);
     let statuses: Vec<u16> = r.iter().map(|x| x.0).collect();
@@ -855,8 +855,9 @@ fn chromium_live_values_form_round_trip_and_screenshot() {
     assert!(log.contains("http: GET /favicon.ico 200"), "{log}");
     assert!(log.contains("http: GET /style.css 200 gzip"), "{log}");
 
-    // The settings form, submitted by the browser (a page that posts it on
-    // load), and the device's answer.
+    // The settings form posted by a page of another origin (a file: page
+    // that posts it on load): the browser sends `Origin: null` and the
+    // device refuses it (issue 15, CSRF); nothing is applied.
     let submit = dir.path("submit.html");
     std::fs::write(
         &submit,
@@ -875,10 +876,23 @@ fn chromium_live_values_form_round_trip_and_screenshot() {
         ],
     );
     let dom = text(&o);
+    assert!(dom.contains("403 Forbidden"), "{dom}\n{}", stderr(&o));
     assert!(
-        dom.contains("Saved: name Browser-1, address from DHCP."),
-        "{dom}\n{}",
-        stderr(&o)
+        !dev.log().iter().any(|l| l.contains("Browser-1")),
+        "a foreign page's form was applied"
+    );
+    // The same form on the device's own page, filled in and submitted by
+    // the browser (same origin), is applied.
+    let page = harness::peers::chromium_click(
+        &ns,
+        &dir.path("profile-click"),
+        &format!("{base}/settings.html"),
+        "form[action='/settings.html'] [type=submit]",
+        &["name=Browser-1"],
+    );
+    assert!(
+        page.contains("Saved: name Browser-1, address from DHCP."),
+        "{page}"
     );
     dev.wait_for("web: applied name Browser-1", SECS(5));
     let o = chromium(

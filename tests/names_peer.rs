@@ -547,3 +547,44 @@ fn a_rename_on_the_settings_page_reaches_netbios_and_the_dhcp_host_name() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("The name must be"));
     assert!(nmb("KILN_7").contains("KILN_7<00>"));
 }
+
+/// Issue 15 item 13: `--resolve` at start with DHCP. The query is made
+/// before the lease (and its DNS server) arrives; it waits for the server
+/// instead of failing at once with `NoServer`.
+#[test]
+fn a_name_asked_before_the_dhcp_lease_waits_for_its_dns_server() {
+    let mut ns = Netns::new("dnsboot");
+    let dir = Scratch::new(&ns);
+    let host = ns.host_ip().to_string();
+    let www = ns.addr(78);
+    let range = format!("{},{},255.255.255.0,2m", ns.addr(100), ns.addr(150));
+    start_dnsmasq(
+        &mut ns,
+        &dir,
+        &[
+            format!("--host-record=boot.test.lan,{www}"),
+            format!("--dhcp-range={range}"),
+            "--dhcp-authoritative".to_owned(),
+            "--no-ping".to_owned(),
+            format!("--dhcp-option=option:router,{host}"),
+            format!("--dhcp-option=option:dns-server,{host}"),
+            format!("--dhcp-leasefile={}", dir.path("leases")),
+        ],
+    );
+    let dev = ns.spawn_device(&["--resolve", "boot.test.lan"]);
+    let line = dev.wait_for("dns: boot.test.lan", SECS(15));
+    let (status, log) = dev.stop();
+    assert_eq!(status, Some(0));
+    assert!(
+        line.starts_with(&format!("dns: boot.test.lan A {www} (")),
+        "{line}; log:\n{}",
+        log.join("\n")
+    );
+    let bound = log.iter().position(|l| l.starts_with("dhcp: bound"));
+    let answered = log.iter().position(|l| l.starts_with("dns: boot.test.lan"));
+    assert!(
+        bound < answered,
+        "answered after the lease:\n{}",
+        log.join("\n")
+    );
+}

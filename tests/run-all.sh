@@ -35,6 +35,8 @@ want dovecot dovecot-core
 want curl curl
 want ab apache2-utils
 want chromium chromium
+# The fuzz targets (runtime/fuzz): libfuzzer-sys builds libFuzzer's C++.
+want c++ g++
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
@@ -66,6 +68,7 @@ cargo fmt --all -- --check
 cargo fmt --manifest-path examples/firmware/Cargo.toml -- --check
 cargo fmt --manifest-path benches/smoltcp-firmware/Cargo.toml -- --check
 cargo fmt --manifest-path examples/boards/stm32f411-enc28j60/Cargo.toml -- --check
+cargo fmt --manifest-path runtime/fuzz/Cargo.toml -- --check
 
 log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
@@ -98,6 +101,9 @@ benches/footprint.sh --drivers
 
 log "footprint (the real firmware on mps2-an385, beside smoltcp 0.14)"
 benches/footprint.sh --firmware
+
+log "fuzz targets (stable toolchain; each target 8 s from its corpus)"
+runtime/fuzz/fuzz.sh smoke 8
 
 log "tests"
 # Examples are built first: the peer tests run the reference device binary.

@@ -65,7 +65,7 @@ pub(crate) fn generate(
                 const _: () = ::core::assert!(RAM_BYTES + MAIL_RAM_BYTES #web_term <= #lit, #msg);
             }
         });
-    let web_module = web.map(|rom| crate::web::tokens(rom, &cfg.http, file));
+    let web_module = web.map(|rom| crate::web::tokens(rom, &cfg.http, &cfg.device.name, file));
     let tokens = quote! {
         #(#device_doc)*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

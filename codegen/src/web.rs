@@ -664,7 +664,7 @@ fn and_list(items: &[String]) -> String {
 }
 
 /// The `web` module of the generated file.
-pub fn tokens(rom: &WebRom, cfg: &HttpSection, toml_file: &str) -> TokenStream {
+pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &str) -> TokenStream {
     let files = rom.files.iter().map(|f| {
         let path = Literal::string(&f.url);
         let body = match &f.body {
@@ -776,6 +776,7 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, toml_file: &str) -> TokenStream {
                 max_header_bytes: #hdr,
                 max_body: #body,
                 gzip: #gz,
+                host_name: #device_name,
             };
 
             /// Every file of the web root, sorted by path.

@@ -23,13 +23,15 @@ pub mod tcp_services;
 pub mod text;
 pub mod web;
 
+use chacha20::rand_core::{Rng as _, SeedableRng as _};
+use chacha20::ChaCha12Rng;
 use core::fmt;
 use emberstack::config::StaticIpv4;
 use emberstack::config::Table;
 use emberstack::dhcp::DhcpEvent;
 use emberstack::dns::QueryType;
-use emberstack::iface::PayloadSink;
 use emberstack::iface::{DropReason, Event};
+use emberstack::iface::{PayloadSink, SendError};
 use emberstack::nic::Nic;
 use emberstack::tcp::{TcpEvent, TcpHandle, TcpReader, TcpSocket};
 use emberstack::udp::Endpoint;
@@ -73,9 +75,59 @@ pub fn http_sockets<C: Config>() -> usize {
 }
 
 /// Where log lines go: stdout on the host, semihosting on the board.
+///
+/// Lines carry text from the network (request paths, file names, mail
+/// subjects, server replies): a sink writes them through [`OneLine`], so
+/// none can end a line early and forge the next one.
 pub trait Log {
     /// Writes one line (without a newline).
     fn line(&mut self, args: fmt::Arguments<'_>);
+}
+
+/// A writer that keeps one log line one line: control characters (CR, LF,
+/// ESC, NUL, C1 controls...), the Unicode line and paragraph separators
+/// and the backslash are written as `\xNN` / `\u{NNNN}` / `\\`, so a
+/// decoded `%0A` in a path shows as `\x0a` instead of starting a line.
+pub struct OneLine<W: fmt::Write>(pub W);
+
+impl<W: fmt::Write> fmt::Write for OneLine<W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // `get` rather than slicing: no panic path (and no panic message
+        // formatting) in the firmware.
+        let mut plain = 0;
+        for (at, c) in s.char_indices() {
+            if needs_escape(c) {
+                self.0.write_str(s.get(plain..at).unwrap_or(""))?;
+                escape(&mut self.0, c)?;
+                plain = at + c.len_utf8();
+            }
+        }
+        self.0.write_str(s.get(plain..).unwrap_or(""))
+    }
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || c == '\\' || c == '\u{2028}' || c == '\u{2029}'
+}
+
+fn escape<W: fmt::Write>(out: &mut W, c: char) -> fmt::Result {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    if c == '\\' {
+        return out.write_str("\\\\");
+    }
+    let n = u32::from(c);
+    if n < 0x100 {
+        let hi = char::from(HEX[(n >> 4) as usize]);
+        let lo = char::from(HEX[(n & 15) as usize]);
+        out.write_str("\\x")?;
+        out.write_char(hi)?;
+        return out.write_char(lo);
+    }
+    out.write_str("\\u{")?;
+    for shift in [12u32, 8, 4, 0] {
+        out.write_char(char::from(HEX[((n >> shift) & 15) as usize]))?;
+    }
+    out.write_str("}")
 }
 
 /// Start-up choices that may override `stack.toml` (command line, QEMU
@@ -92,8 +144,12 @@ pub struct Options {
     /// Ask DHCP for this address at start (INIT-REBOOT): the one the
     /// device had before (`--dhcp-reboot`; a product keeps it in flash).
     pub dhcp_reboot: Option<emberstack::wire::Ipv4Address>,
-    /// Seed for the application's random numbers.
-    pub seed: u64,
+    /// Seed of the application's CSPRNG (ChaCha12): every random number
+    /// the stack and the application use (ISN key, DNS ids and ports, DHCP
+    /// xid, SNTP nonce, Message-IDs) is drawn from it. From the OS on the
+    /// host, from the board's best entropy on the firmware;
+    /// [`Options::seed_from_u64`] for reproducible runs.
+    pub seed: [u8; 32],
     /// Send this many bytes of the `i mod 251` pattern to this endpoint
     /// once, then close (`--tcp-send HOST:PORT --bytes N`).
     pub tcp_send: Option<(Endpoint, u32)>,
@@ -101,10 +157,18 @@ pub struct Options {
     pub mail: MailOptions,
 }
 
+impl Options {
+    /// A seed expanded from a number (`--seed N`): the same ports, ids and
+    /// Message-IDs every run. For tests only: a number is guessable.
+    pub fn seed_from_u64(n: u64) -> [u8; 32] {
+        ChaCha12Rng::seed_from_u64(n).get_seed()
+    }
+}
+
 /// The application half: services and logging, called by the stack.
 pub struct DeviceApp<C: Config, L: Log> {
     log: L,
-    rng: u64,
+    rng: ChaCha12Rng,
     /// The mail clients (their TCP callbacks come here).
     mail: Mail<C>,
     udp_echo: Option<UdpHandle>,
@@ -132,6 +196,43 @@ pub struct DeviceApp<C: Config, L: Log> {
     pending_ipv4: Option<Option<StaticIpv4>>,
     /// Since when a settings change waits for responses to finish.
     apply_since: Option<Instant>,
+    /// Bounds the log lines frames from the LAN can cause.
+    flood_quota: LogQuota,
+}
+
+/// At most [`LogQuota::PER_SECOND`] lines a second for one kind of event;
+/// the rest are counted and reported in one line when lines are allowed
+/// again.
+#[derive(Clone, Copy, Debug, Default)]
+struct LogQuota {
+    window: Instant,
+    used: u8,
+    suppressed: u32,
+}
+
+impl LogQuota {
+    const PER_SECOND: u8 = 10;
+
+    /// True when one more line may be written at `now`.
+    fn allow<L: Log>(&mut self, now: Instant, log: &mut L) -> bool {
+        if now.since(self.window).millis() >= 1000 {
+            self.window = now;
+            self.used = 0;
+            if self.suppressed > 0 {
+                log.line(format_args!(
+                    "log: {} lines about frames suppressed",
+                    self.suppressed
+                ));
+                self.suppressed = 0;
+            }
+        }
+        if self.used < Self::PER_SECOND {
+            self.used += 1;
+            return true;
+        }
+        self.suppressed = self.suppressed.saturating_add(1);
+        false
+    }
 }
 
 /// The reference device: a configured stack plus its application.
@@ -173,7 +274,7 @@ where
         }
         let mut app = DeviceApp {
             log,
-            rng: options.seed,
+            rng: ChaCha12Rng::from_seed(options.seed),
             mail: Mail::new(options.mail),
             udp_echo: None,
             raw_echo: None,
@@ -188,6 +289,7 @@ where
             web: WebState::new(C::DEVICE_NAME, stack.mac(), stack.ipv4().or(C::STATIC_IPV4)),
             pending_ipv4: None,
             apply_since: None,
+            flood_quota: LogQuota::default(),
         };
         match stack.udp_bind(ECHO_PORT) {
             Ok(h) => app.udp_echo = Some(h),
@@ -346,7 +448,7 @@ where
             .unix_time(now)
             .and_then(|t| u64::try_from(t).ok());
         let DeviceApp { mail, rng, log, .. } = &mut self.app;
-        mail.poll(&mut self.stack, nic, now, unix, log, &mut || splitmix(rng))
+        mail.poll(&mut self.stack, nic, now, unix, log, &mut || rng.next_u32())
     }
 
     /// Sends the status email (the web UI's button): the report and the
@@ -557,18 +659,6 @@ where
     }
 }
 
-/// splitmix64: a seeded generator is enough for ports and ids here.
-/// Not inlined: its 64-bit multiplies are long on a Cortex-M3 and the
-/// stack asks for randomness from several places.
-#[inline(never)]
-fn splitmix(state: &mut u64) -> u32 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) as u32
-}
-
 pub(crate) struct OptAddr(pub(crate) Option<Ipv4Address>);
 impl fmt::Display for OptAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -585,10 +675,19 @@ where
     C::Pop3: Checker,
 {
     fn random_u32(&mut self) -> u32 {
-        splitmix(&mut self.rng)
+        self.rng.next_u32()
     }
 
     fn event(&mut self, event: Event) {
+        // Lines any host can cause once per frame it sends go through a
+        // quota, so a flood costs a few lines, not one per frame.
+        if matches!(
+            event,
+            Event::ArpLearned { .. } | Event::ArpReplied { .. } | Event::Dropped(_)
+        ) && !self.flood_quota.allow(self.web.status.now, &mut self.log)
+        {
+            return;
+        }
         let log = &mut self.log;
         match event {
             Event::ArpLearned { ip, mac } => log.line(format_args!("arp: learned {ip} at {mac}")),
@@ -804,6 +903,13 @@ where
             let (len, to) = (d.len(), d.remote());
             match d.echo() {
                 Ok(()) => self.log.line(format_args!("udp: echo {len} bytes to {to}")),
+                Err(SendError::Refused) => {
+                    if self.flood_quota.allow(self.web.status.now, &mut self.log) {
+                        let at = d.local();
+                        self.log
+                            .line(format_args!("udp: echo refused, {to} to {at}"))
+                    }
+                }
                 Err(e) => self
                     .log
                     .line(format_args!("udp: echo to {to} failed: {e:?}")),
@@ -895,5 +1001,40 @@ fn layer(r: DropReason) -> &'static str {
         | DropReason::TcpNoSocket
         | DropReason::TcpOutOfWindow => "tcp",
         _ => "ip",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OneLine;
+    use core::fmt::Write as _;
+
+    /// A fixed buffer (the crate is `no_std`).
+    struct Buf([u8; 96], usize);
+    impl core::fmt::Write for Buf {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.1 + s.len();
+            self.0
+                .get_mut(self.1..end)
+                .ok_or(core::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+
+    fn one_line(s: &str) -> Buf {
+        let mut b = Buf([0; 96], 0);
+        write!(OneLine(&mut b), "http: GET {s} 404").unwrap();
+        b
+    }
+
+    #[test]
+    fn controls_separators_and_backslash_are_escaped() {
+        let b = one_line("/a\nforged\r\x1b[2K\u{85}\u{2028}\\é");
+        assert_eq!(
+            core::str::from_utf8(&b.0[..b.1]).unwrap(),
+            r"http: GET /a\x0aforged\x0d\x1b[2K\x85\u{2028}\\é 404"
+        );
     }
 }

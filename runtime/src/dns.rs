@@ -58,6 +58,9 @@ pub const MAX_RESTARTS: u8 = 4;
 /// How soon a query that could not be sent (ARP pending, NIC busy) is
 /// tried again when no frame wakes the stack before.
 const SEND_RETRY: Duration = Duration::from_millis(200);
+/// How often a query waiting for a DNS server (DHCP not bound yet) looks
+/// again when no frame wakes the stack.
+const SERVER_WAIT_POLL: Duration = Duration::from_millis(250);
 /// Bytes in front of each name in an MX answer: preference and address.
 const MX_FIXED: usize = 6;
 
@@ -138,7 +141,9 @@ pub enum DnsError {
     TooManyCnames,
     /// No answer after every retry.
     Timeout,
-    /// No DNS server is configured or known yet (DHCP not bound).
+    /// No DNS server is configured, and none became known (a DHCP lease
+    /// with the DNS option) within the query's time, `timeout × (retries
+    /// + 1)`: a query made before the lease waits for it.
     NoServer,
     /// The name is not a valid domain name.
     InvalidName,
@@ -453,6 +458,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
     fn requeue(&mut self) {
         self.phase = Phase::Queued;
         self.fresh = true;
+        self.retry_at = Instant::ZERO;
     }
 
     /// MX: queries the next exchange after `from` without an address;
@@ -881,6 +887,16 @@ impl<const SLOTS: usize, const NAME: usize> DnsClient<SLOTS, NAME> {
             Phase::Queued => {
                 if slot.fresh {
                     let Some(server) = settings.server.or(io.ipv4().and_then(|c| c.dns)) else {
+                        // No server yet (a DHCP lease is on its way): wait
+                        // as long as the query itself may take.
+                        if slot.deadline == Instant::ZERO {
+                            let attempts = u64::from(settings.retries).saturating_add(1);
+                            slot.deadline = now.after(settings.timeout.saturating_mul(attempts));
+                        }
+                        if now < slot.deadline {
+                            slot.retry_at = now.after(SERVER_WAIT_POLL);
+                            return;
+                        }
                         slot.phase = Phase::Failed(DnsError::NoServer);
                         app.event(Event::Dns(DnsEvent::Failed {
                             query: handle,
@@ -1043,7 +1059,8 @@ impl<const SLOTS: usize, const NAME: usize> Service for DnsClient<SLOTS, NAME> {
         self.slots
             .iter()
             .filter_map(|s| match s.phase {
-                Phase::Queued if s.fresh => Some(Instant::ZERO),
+                // Zero until it first ran; then when it looks for a server again.
+                Phase::Queued if s.fresh => Some(s.retry_at),
                 Phase::Queued => Some(s.deadline.min(s.retry_at)),
                 Phase::Waiting => Some(s.deadline),
                 _ => None,

@@ -75,6 +75,11 @@ impl fmt::Display for BindError {
     }
 }
 
+/// Lowest source port an automatic answer goes back to: ports below 1024
+/// are the well-known services' (RFC 6335), which clients never send from
+/// and which may answer whatever they get.
+pub const REFLECT_MIN_PORT: u16 = 1024;
+
 /// First port of the dynamic range (RFC 6335) used for ephemeral ports.
 pub const EPHEMERAL_FIRST: u16 = 49152;
 
@@ -210,8 +215,22 @@ impl<'a, N: Nic> UdpDatagram<'_, 'a, N> {
         self.io
             .send_ipv4_to(self.src_mac, self.remote.addr, &t, payload)
     }
-    /// Sends the same payload back, streamed from the received frame.
+    /// True when an automatic answer (an echo) may go back: the datagram
+    /// was sent to our own unicast address (not a broadcast: no smurf- or
+    /// fraggle-style amplification) and from an ephemeral port
+    /// ([`REFLECT_MIN_PORT`] and up). Well-known services (echo, discard,
+    /// daytime, chargen, time, DNS, NTP, NetBIOS, SNMP...) may answer
+    /// anything they receive, so a datagram spoofed "from" one of them
+    /// would start an endless ping-pong.
+    pub fn may_reflect(&self) -> bool {
+        self.remote.port >= REFLECT_MIN_PORT && self.io.address() == Some(self.local.addr)
+    }
+    /// Sends the same payload back, streamed from the received frame;
+    /// [`SendError::Refused`] unless [`may_reflect`](Self::may_reflect).
     pub fn echo(&mut self) -> Result<(), SendError> {
+        if !self.may_reflect() {
+            return Err(SendError::Refused);
+        }
         let mut p = FromRx {
             offset: self.offset,
             len: self.len,

@@ -103,7 +103,10 @@ static SITE: Site = Site {
     tags: &["seq"],
     forms: &[],
 };
-static SETTINGS: HttpSettings = HttpSettings::DEFAULT;
+static SETTINGS: HttpSettings = HttpSettings {
+    host_name: "sim",
+    ..HttpSettings::DEFAULT
+};
 
 /// A new 8-digit number on every call; server events kept.
 #[derive(Default)]

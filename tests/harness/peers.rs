@@ -144,6 +144,42 @@ pub fn chromium(ns: &Netns, profile_dir: &str, args: &[&str]) -> Output {
     ns.exec("chromium", &a, Duration::from_secs(90))
 }
 
+/// Headless Chromium opens `url`, fills `fills` (`name=value`), clicks
+/// the element matching `selector` and returns the text of the page that
+/// answers: a form posted from the device's own page, with the `Origin`
+/// and `Referer` a browser sends (`tests/peers/browser_click.py`, the
+/// DevTools protocol on a pipe; at most 90 s).
+pub fn chromium_click(
+    ns: &Netns,
+    profile_dir: &str,
+    url: &str,
+    selector: &str,
+    fills: &[&str],
+) -> String {
+    require_tool("chromium", "chromium");
+    let script = peer_script("browser_click.py");
+    let mut a = vec![
+        script.as_str(),
+        "--url",
+        url,
+        "--click",
+        selector,
+        "--profile",
+        profile_dir,
+    ];
+    for f in fills {
+        a.extend_from_slice(&["--fill", f]);
+    }
+    let out = ns.exec(PY, &a, Duration::from_secs(90));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "browser_click.py {url} {selector}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 /// dovecot serving POP3 on the namespace's host address, port 110, from
 /// maildirs under `root` (user alice, password secret); returns alice's
 /// maildir (put messages in its `new/`, owned by nobody).

@@ -13,9 +13,11 @@
 //! - Sleep: with interrupts masked (PRIMASK), `WFI` until the LAN9118's
 //!   receive interrupt or SysTick (25 MHz core clock) set for the stack's
 //!   next deadline; no handler ever runs, the pending bits are cleared.
-//! - Entropy: the free-running counter sampled around semihosting calls,
-//!   whose host-side latency jitters (seeds ISNs, ports, ids; not
-//!   cryptographic).
+//! - Entropy: the board has no RNG. [`Entropy`] folds 32 rounds of the
+//!   free-running counter read around a semihosting call (its host-side
+//!   latency jitters), the host's nanosecond clock (`SYS_ELAPSED`), its
+//!   wall-clock seconds (`SYS_TIME`) and the MAC into the 32-byte seed of
+//!   the application's ChaCha12 CSPRNG (ISN key, ports, ids).
 //! - Log: one semihosting write per line, the same lines as the host
 //!   device (`dhcp: bound ...`). The `quiet` feature drops them.
 //! - Options: the QEMU command line (`-append`), read with semihosting's
@@ -137,7 +139,7 @@ impl ember_device::Log for Semihost {
             buf: [0; 128],
             len: 0,
         };
-        let _ = line.write_fmt(args);
+        let _ = ember_device::OneLine(&mut line).write_fmt(args);
         let _ = line.write_str("\n");
         line.flush();
     }
@@ -191,6 +193,63 @@ fn command_line(buf: &'static mut [u8]) -> &'static str {
     let len = block[1].min(buf.len());
     let buf: &'static [u8] = buf;
     core::str::from_utf8(&buf[..len]).unwrap_or("")
+}
+
+/// The board's entropy, gathered once at boot into the CSPRNG's seed.
+///
+/// mps2-an385 (and QEMU's model of it) has no random number generator.
+/// What varies from boot to boot: when the LAN9118's 25 MHz counter is
+/// read relative to semihosting calls (each is a trap into the host, whose
+/// latency jitters by microseconds: tens of counter ticks), the host's
+/// nanosecond clock (`SYS_ELAPSED`: time since QEMU started, which
+/// depends on the host's load) and its wall-clock seconds (`SYS_TIME`).
+/// Each sample is folded into four 64-bit lanes with the splitmix64
+/// finaliser. A board with a TRNG (an STM32's RNG, an nRF's RNG) should
+/// seed from it instead; this is the best this board has.
+#[derive(Default)]
+struct Entropy {
+    lanes: [u64; 4],
+    samples: usize,
+}
+
+impl Entropy {
+    /// Rounds of timing samples in [`Entropy::stir`].
+    const ROUNDS: usize = 32;
+
+    fn add(&mut self, sample: u64) {
+        let i = self.samples % 4;
+        let prev = self.lanes[(i + 3) % 4];
+        self.lanes[i] = mix(self.lanes[i] ^ sample ^ prev.rotate_left(23));
+        self.samples = self.samples.wrapping_add(1);
+    }
+
+    /// Samples the counter around semihosting clock calls.
+    fn stir(&mut self, nic: &mut Lan9118) {
+        let mut block = [0u32; 2];
+        for _ in 0..Self::ROUNDS {
+            let before = nic.free_run();
+            // SAFETY: SYS_ELAPSED writes two words into `block`.
+            let r = unsafe { syscall1(nr::ELAPSED, block.as_mut_ptr() as usize) };
+            let after = nic.free_run();
+            self.add(u64::from(before) | u64::from(after) << 32);
+            if r == 0 {
+                self.add(u64::from(block[0]) | u64::from(block[1]) << 32);
+            }
+        }
+        // SAFETY: SYS_TIME takes no argument.
+        let secs = unsafe { syscall1(nr::TIME, 0) };
+        self.add(secs as u64);
+    }
+
+    /// The 32-byte seed.
+    #[cfg(not(feature = "baseline"))]
+    fn seed(&self) -> [u8; 32] {
+        let mut seed = [0u8; 32];
+        for (chunk, lane) in seed.chunks_exact_mut(8).zip(self.lanes) {
+            chunk.copy_from_slice(&mix(lane).to_le_bytes());
+        }
+        seed
+    }
 }
 
 /// splitmix64 finaliser: spreads the entropy samples over 64 bits.
@@ -449,10 +508,11 @@ fn main() -> ! {
         // SAFETY: the board's LAN9118; this driver is its only user.
         Lan9118::new(unsafe { Mmio::new(LAN9118_BASE) }),
     );
-    let mut entropy = u64::from(nic.free_run());
+    let mut entropy = Entropy::default();
+    entropy.add(u64::from(nic.free_run()));
     // SAFETY: `main` runs once; nothing else touches the static.
     let line = command_line(unsafe { &mut *core::ptr::addr_of_mut!(CMDLINE) });
-    entropy = mix(entropy ^ u64::from(nic.free_run()) << 32);
+    entropy.add(u64::from(nic.free_run()));
 
     let cli = match parse_cli(line) {
         Ok(c) => c,
@@ -473,7 +533,11 @@ fn main() -> ! {
             fail()
         }
     };
-    entropy = mix(entropy ^ u64::from(nic.free_run()) ^ u64::from(mac[5]) << 40);
+    entropy.add(u64::from(nic.free_run()));
+    entropy.add(u64::from_le_bytes([
+        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0,
+    ]));
+    entropy.stir(nic);
     nic.enable_rx_interrupt();
     // SAFETY: no handler runs (PRIMASK stays set); the line only wakes WFI.
     unsafe { NVIC::unmask(Irq(LAN9118_IRQ)) };
@@ -494,8 +558,8 @@ fn main() -> ! {
         ));
         let mut options = cli.options;
         options.mac = Some(emberstack::wire::EthernetAddress(mac));
-        entropy = mix(entropy ^ u64::from(nic.free_run()));
-        options.seed = entropy;
+        entropy.add(u64::from(nic.free_run()));
+        options.seed = entropy.seed();
         // SAFETY: `main` runs once; nothing else touches the static.
         let slot = unsafe { &mut *core::ptr::addr_of_mut!(DEVICE) };
         let device = slot.write(device::Device::new(options, Semihost));

@@ -72,13 +72,17 @@ fuzz_target!(|data: &[u8]| {
     let _ = stack.udp_bind(7);
     let _ = stack.tcp_listen(80);
     let _ = stack.tcp_listen(80);
-    let _ = stack.dns().query("example.com", emberstack::dns::QueryType::Mx);
+    let _ = stack
+        .dns()
+        .query("example.com", emberstack::dns::QueryType::Mx);
     let _ = stack.sntp().request("10.9.0.1");
     let mut rest = data;
     let mut frames = 0u32;
     let mut now = 0u64;
     while let [hi, lo, tail @ ..] = rest {
-        let len = (usize::from(*hi) << 8 | usize::from(*lo)).min(tail.len()).min(1514);
+        let len = (usize::from(*hi) << 8 | usize::from(*lo))
+            .min(tail.len())
+            .min(1514);
         let (frame, after) = tail.split_at(len);
         rest = after;
         if peer.send_frame(frame).is_ok() {

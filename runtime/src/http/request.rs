@@ -33,6 +33,124 @@ pub(crate) struct Req {
     /// A status decided while parsing the head (4xx/5xx), answered at its
     /// end; 0 when none.
     pub status: u16,
+    /// The `Host` header's authority, when it names the device.
+    pub host: Authority,
+    /// The authority of `Origin` (or, without one, of `Referer`): the
+    /// page that sent the request.
+    pub source: Authority,
+}
+
+/// `host[:port]` of a request's `Host`, `Origin` or `Referer`, in one of
+/// the forms that name the device (see [`HttpSettings::host_name`]).
+/// `Invalid` is anything else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Authority {
+    /// No such header.
+    #[default]
+    Absent,
+    /// An IPv4 literal and port.
+    Ip([u8; 4], u16),
+    /// The device's name (`NAME` or `NAME.local`; `local` true for the
+    /// latter) and port.
+    Name(bool, u16),
+    /// Present but not a name of the device (another site, `null`).
+    Invalid,
+}
+
+impl Authority {
+    /// Parses `host[:port]` (port 80 when absent).
+    fn parse(v: &[u8], settings: &HttpSettings) -> Authority {
+        let (host, port) = match v.iter().rposition(|&c| c == b':') {
+            Some(i) => {
+                let digits = v.get(i.saturating_add(1)..).unwrap_or(&[]);
+                match parse_port(digits) {
+                    Some(p) => (v.get(..i).unwrap_or(&[]), p),
+                    None => return Authority::Invalid,
+                }
+            }
+            None => (v, 80),
+        };
+        if let Some(ip) = parse_ipv4(host) {
+            return Authority::Ip(ip, port);
+        }
+        let name = settings.host_name.as_bytes();
+        if name.is_empty() {
+            return Authority::Invalid;
+        }
+        if host.eq_ignore_ascii_case(name) {
+            return Authority::Name(false, port);
+        }
+        let local = host
+            .len()
+            .checked_sub(name.len())
+            .and_then(|n| host.split_at_checked(name.len()).filter(|_| n == 6));
+        match local {
+            Some((n, suffix)) if n.eq_ignore_ascii_case(name) && lower_eq(suffix, b".local") => {
+                Authority::Name(true, port)
+            }
+            _ => Authority::Invalid,
+        }
+    }
+
+    /// The authority of an `Origin` (`http://host[:port]`) or `Referer`
+    /// (`http://host[:port]/...`) value.
+    fn of_url(v: &[u8], settings: &HttpSettings) -> Authority {
+        let Some(rest) = v
+            .get(..7)
+            .filter(|p| lower_eq(p, b"http://"))
+            .and_then(|_| v.get(7..))
+        else {
+            return Authority::Invalid;
+        };
+        let end = rest
+            .iter()
+            .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+            .unwrap_or(rest.len());
+        Authority::parse(rest.get(..end).unwrap_or(&[]), settings)
+    }
+
+    /// Names the device.
+    pub(crate) fn is_device(self) -> bool {
+        matches!(self, Authority::Ip(..) | Authority::Name(..))
+    }
+}
+
+/// A port number (1-65535), digits only.
+fn parse_port(d: &[u8]) -> Option<u16> {
+    if d.is_empty() || d.len() > 5 {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &c in d {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n
+            .saturating_mul(10)
+            .saturating_add(u32::from(c.wrapping_sub(b'0')));
+    }
+    u16::try_from(n).ok().filter(|&p| p != 0)
+}
+
+/// A dotted-quad IPv4 literal (four decimal octets of 1-3 digits).
+fn parse_ipv4(h: &[u8]) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = h.split(|&c| c == b'.');
+    for o in out.iter_mut() {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = p.iter().fold(0u16, |a, &c| {
+            a.saturating_mul(10)
+                .saturating_add(u16::from(c.wrapping_sub(b'0')))
+        });
+        *o = u8::try_from(n).ok()?;
+    }
+    match parts.next() {
+        None => Some(out),
+        Some(_) => None,
+    }
 }
 
 /// [`Req::flags`].
@@ -54,6 +172,8 @@ pub(crate) mod rf {
     pub const LONG_PATH: u16 = 1 << 13;
     /// A `Content-Type` header was seen.
     pub const CTYPE: u16 = 1 << 14;
+    /// [`Req::source`] came from `Origin` (a `Referer` does not replace it).
+    pub const ORIGIN: u16 = 1 << 15;
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -110,6 +230,10 @@ pub(crate) struct Head {
     colon: bool,
     /// The current line did not fit in the buffer.
     over: bool,
+    /// Forms (bit = [`FormId`]) that another connection is submitting:
+    /// a request for one of them is answered 503, so the handler never
+    /// sees two requests' fields interleaved.
+    pub(crate) busy_forms: u32,
 }
 
 pub(crate) fn is_tchar(b: u8) -> bool {
@@ -306,14 +430,14 @@ impl Head {
             }
             St::Header => match b {
                 b'\r' => self.st = St::HeaderCr,
-                b'\n' => return self.header_end(req, buf, site),
+                b'\n' => return self.header_end(req, buf, site, settings),
                 _ => return self.header_byte(b, buf),
             },
             St::HeaderCr => {
                 if b != b'\n' {
                     return HeadStep::Fail(400);
                 }
-                return self.header_end(req, buf, site);
+                return self.header_end(req, buf, site, settings);
             }
         }
         HeadStep::More
@@ -371,6 +495,13 @@ impl Head {
             req.method,
             req.file.and_then(|i| site.file(i)).and_then(|f| f.form),
         ) {
+            let busy = 1u32
+                .checked_shl(u32::from(form.0))
+                .is_some_and(|bit| self.busy_forms & bit != 0);
+            if busy {
+                req.status = 503;
+                return;
+            }
             app.input(form, Input::Begin { method: m });
             req.form = Some(form);
         }
@@ -426,7 +557,13 @@ impl Head {
     }
 
     /// A complete header line: act on the fields we read.
-    fn header_end(&mut self, req: &mut Req, buf: &mut [u8], site: &Site) -> HeadStep {
+    fn header_end(
+        &mut self,
+        req: &mut Req,
+        buf: &mut [u8],
+        site: &Site,
+        settings: &HttpSettings,
+    ) -> HeadStep {
         self.st = St::LineStart;
         if !self.colon {
             return HeadStep::Fail(400);
@@ -454,6 +591,26 @@ impl Head {
                 return HeadStep::Fail(400);
             }
             req.flags |= rf::HOST;
+            req.host = if over {
+                Authority::Invalid
+            } else {
+                Authority::parse(value, settings)
+            };
+        } else if lower_eq(name, b"origin") {
+            req.flags |= rf::ORIGIN;
+            req.source = if over {
+                Authority::Invalid
+            } else {
+                Authority::of_url(value, settings)
+            };
+        } else if lower_eq(name, b"referer") && req.flags & rf::ORIGIN == 0 {
+            // A line cut by the buffer might end inside the authority
+            // (`http://NAME` of `http://NAME.evil.example/`): refused.
+            req.source = if over {
+                Authority::Invalid
+            } else {
+                Authority::of_url(value, settings)
+            };
         } else if lower_eq(name, b"content-length") {
             if over || value.is_empty() {
                 return HeadStep::Fail(400);

@@ -91,8 +91,9 @@ const CHUNK_END: &[u8] = b"0\r\n\r\n";
 /// Error statuses the server sends: code and reason phrase. One string
 /// serves the status line (`HTTP/1.1 ` before, CR LF after) and the
 /// plain-text body (LF after).
-const STATUS: [(u16, &[u8]); 12] = [
+const STATUS: [(u16, &[u8]); 14] = [
     (400, b"400 Bad Request"),
+    (403, b"403 Forbidden"),
     (404, b"404 Not Found"),
     (405, b"405 Method Not Allowed"),
     (408, b"408 Request Timeout"),
@@ -103,6 +104,7 @@ const STATUS: [(u16, &[u8]); 12] = [
     (417, b"417 Expectation Failed"),
     (431, b"431 Request Header Fields Too Large"),
     (501, b"501 Not Implemented"),
+    (503, b"503 Service Unavailable"),
     (505, b"505 HTTP Version Not Supported"),
 ];
 

@@ -3,7 +3,7 @@
 
 use super::form::{FieldDec, Step};
 use super::multipart::{MpOut, Multipart};
-use super::request::{deliver_field, rf, Head, HeadStep, Req};
+use super::request::{deliver_field, rf, Authority, Head, HeadStep, Req};
 use super::response::{pf, Framing, Kind, Resp};
 use super::rom::{Body, HttpSettings, Site};
 use super::{HttpApp, HttpEvent, Incoming, Input, Method, ResetReason};
@@ -85,6 +85,8 @@ impl<const B: usize> Conn<B> {
             dlen: 0,
             plen: 0,
             status: 0,
+            host: Authority::Absent,
+            source: Authority::Absent,
         },
         resp: Resp {
             kind: Kind::None,
@@ -221,6 +223,17 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
         self.conns.iter().position(|c| c.socket == Some(socket))
     }
 
+    /// The forms (bit = form id) that connections other than `me` are in
+    /// the middle of: begun, not yet ended or aborted.
+    fn forms_in_use(&self, me: usize) -> u32 {
+        self.conns
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != me)
+            .filter_map(|(_, c)| c.req.form)
+            .fold(0, |m, f| m | 1u32.checked_shl(u32::from(f.0)).unwrap_or(0))
+    }
+
     /// Forward of [`App::tcp_event`](crate::App::tcp_event).
     pub fn tcp_event<A: HttpApp>(&mut self, socket: TcpHandle, event: TcpEvent, app: &mut A) {
         let Some(i) = self.index(socket) else {
@@ -314,6 +327,7 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
         };
         let now = tick(self.now);
         let (site, settings) = (self.site, self.settings);
+        let busy = self.forms_in_use(i);
         let (Some(c), Some(&acked)) = (self.conns.get_mut(i), self.acked.get(i)) else {
             return data.len();
         };
@@ -336,7 +350,7 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
             if n == 0 {
                 break;
             }
-            let used = consume(c, bytes, socket, site, settings, app, now);
+            let used = consume(c, bytes, socket, site, settings, app, now, busy);
             taken = taken.saturating_add(used);
             if used == 0 {
                 break;
@@ -493,6 +507,8 @@ fn finish_if_done<const B: usize>(c: &mut Conn<B>, acked: u32, now: u32, setting
 }
 
 /// Feeds received bytes to the reader; returns how many were taken.
+/// `busy`: the forms other connections are submitting.
+#[allow(clippy::too_many_arguments)]
 fn consume<const B: usize, A: HttpApp>(
     c: &mut Conn<B>,
     bytes: &[u8],
@@ -501,6 +517,7 @@ fn consume<const B: usize, A: HttpApp>(
     settings: &HttpSettings,
     app: &mut A,
     now: u32,
+    busy: u32,
 ) -> usize {
     let mut i = 0usize;
     while let Some(&b) = bytes.get(i) {
@@ -517,6 +534,7 @@ fn consume<const B: usize, A: HttpApp>(
                 c.deadline = now.wrapping_add(settings.request_timeout_ms);
             }
             Rx::Head(mut head) => {
+                head.busy_forms = busy;
                 let step = head.byte(b, &mut c.req, &mut c.buf, site, settings, app);
                 i = i.saturating_add(1);
                 match step {
@@ -620,6 +638,27 @@ fn keep_alive(req: &Req) -> bool {
     req.minor >= 1 || req.flags & rf::KEEP_ALIVE != 0
 }
 
+/// A request a page of another site made: a `Host` that does not name the
+/// device (DNS rebinding: the page's own name resolved to the device), or
+/// a cross-site POST (CSRF).
+fn foreign(req: &Req) -> bool {
+    (req.flags & rf::HOST != 0 && !req.host.is_device())
+        || (req.method == Some(Method::Post) && cross_site(req))
+}
+
+/// A POST sent by a page that is not the device's own: its `Origin` (or,
+/// without one, its `Referer`) is present and is not the authority of the
+/// `Host` it was sent to (or, without `Host`, no name of the device).
+/// Clients that send neither (curl, scripts) are not browsers a foreign
+/// page can drive, and pass.
+fn cross_site(req: &Req) -> bool {
+    match req.source {
+        Authority::Absent => false,
+        s if req.flags & rf::HOST != 0 => s != req.host,
+        s => !s.is_device(),
+    }
+}
+
 /// Decides the answer to a complete head.
 fn answer<const B: usize, A: HttpApp>(
     c: &mut Conn<B>,
@@ -636,6 +675,8 @@ fn answer<const B: usize, A: HttpApp>(
         501
     } else if req.minor >= 1 && req.flags & rf::HOST == 0 {
         400
+    } else if foreign(&req) {
+        403
     } else if req.flags & rf::CHUNKED != 0 {
         if req.content_length.is_some() {
             400

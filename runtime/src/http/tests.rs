@@ -98,6 +98,7 @@ static SETTINGS: HttpSettings = HttpSettings {
     max_header_bytes: 400,
     max_body: 10_000,
     gzip: true,
+    host_name: "dev",
 };
 
 #[derive(Default)]
@@ -256,7 +257,7 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 #[test]
 fn static_get_keep_alive_then_head() {
     let mut t = T::new();
-    let r = t.get("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = t.get("GET /index.html HTTP/1.1\r\nHost: dev\r\n\r\n");
     assert_eq!(
         r,
         format!(
@@ -265,7 +266,7 @@ fn static_get_keep_alive_then_head() {
         )
     );
     assert!(!t.wants_close());
-    let r = t.get("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = t.get("HEAD / HTTP/1.1\r\nHost: dev\r\n\r\n");
     assert!(r.ends_with("Vary: Accept-Encoding\r\n\r\n"), "{r}");
     assert!(r.contains("Content-Length: 12"));
     assert_eq!(t.app.events, ["GET /index.html 200", "HEAD / 200"]);
@@ -274,23 +275,24 @@ fn static_get_keep_alive_then_head() {
 #[test]
 fn gzip_and_conditional_requests() {
     let mut t = T::new();
-    let r = t.get("GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: deflate, gzip;q=0.5\r\n\r\n");
+    let r = t.get("GET / HTTP/1.1\r\nHost: dev\r\nAccept-Encoding: deflate, gzip;q=0.5\r\n\r\n");
     assert!(
         r.contains("Content-Encoding: gzip") && r.ends_with("\r\n\r\nGZ"),
         "{r}"
     );
-    let r = t.get("GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip;q=0, *\r\n\r\n");
+    let r = t.get("GET / HTTP/1.1\r\nHost: dev\r\nAccept-Encoding: gzip;q=0, *\r\n\r\n");
     assert!(r.ends_with("hello world\n"), "q=0 refuses gzip: {r}");
-    let r = t.get("GET / HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"zz\", W/\"p1\"\r\n\r\n");
+    let r = t.get("GET / HTTP/1.1\r\nHost: dev\r\nIf-None-Match: \"zz\", W/\"p1\"\r\n\r\n");
     assert_eq!(
         r,
         "HTTP/1.1 304 Not Modified\r\nETag: \"p1\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n\r\n"
     );
     // The gzip twin's tag does not match the plain representation.
-    let r = t.get("GET / HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"g1\"\r\n\r\n");
+    let r = t.get("GET / HTTP/1.1\r\nHost: dev\r\nIf-None-Match: \"g1\"\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
-    let r = t
-        .get("GET / HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"g1\"\r\nAccept-Encoding: gzip\r\n\r\n");
+    let r = t.get(
+        "GET / HTTP/1.1\r\nHost: dev\r\nIf-None-Match: \"g1\"\r\nAccept-Encoding: gzip\r\n\r\n",
+    );
     assert!(
         r.starts_with("HTTP/1.1 304") && r.contains("ETag: \"g1\""),
         "{r}"
@@ -301,7 +303,7 @@ fn gzip_and_conditional_requests() {
 #[test]
 fn dynamic_page_with_exact_length_and_escaping() {
     let mut t = T::new();
-    let r = t.get("GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = t.get("GET /page.html HTTP/1.1\r\nHost: dev\r\n\r\n");
     let (head, body) = split(&r);
     assert_eq!(body, "<p>Ember &lt;1&gt;</p><i>n=1;x</i>\n");
     assert!(
@@ -311,7 +313,7 @@ fn dynamic_page_with_exact_length_and_escaping() {
     assert!(head.contains("Cache-Control: no-store"));
     assert!(!t.wants_close());
     // HEAD does not run the handlers.
-    let r = t.get("HEAD /page.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = t.get("HEAD /page.html HTTP/1.1\r\nHost: dev\r\n\r\n");
     assert!(r.contains("Transfer-Encoding: chunked") && r.ends_with("\r\n\r\n"));
     assert_eq!(t.app.count, 1);
 }
@@ -319,7 +321,7 @@ fn dynamic_page_with_exact_length_and_escaping() {
 #[test]
 fn large_dynamic_page_is_chunked_and_each_tag_rendered_once() {
     let mut t = T::new();
-    let r = t.get("GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = t.get("GET /big.txt HTTP/1.1\r\nHost: dev\r\n\r\n");
     let (head, body) = split(&r);
     assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
     let text = String::from_utf8(dechunk(body.as_bytes())).unwrap();
@@ -376,7 +378,7 @@ fn http10_keep_alive_when_asked() {
 #[test]
 fn resends_are_byte_identical() {
     let mut t = T::new();
-    t.send(b"GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    t.send(b"GET /big.txt HTTP/1.1\r\nHost: dev\r\n\r\n");
     let mut first: Vec<u8> = Vec::new();
     let mut acked = 0u32;
     let mut rng = 7u32;
@@ -426,23 +428,23 @@ fn body_tags(body: &str) -> usize {
 #[test]
 fn errors() {
     let cases: &[(&str, u16, bool)] = &[
-        ("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404, false),
-        ("POST / HTTP/1.1\r\nHost: x\r\n\r\n", 405, false),
-        ("PUT / HTTP/1.1\r\nHost: x\r\n\r\n", 501, true),
+        ("GET /nope HTTP/1.1\r\nHost: dev\r\n\r\n", 404, false),
+        ("POST / HTTP/1.1\r\nHost: dev\r\n\r\n", 405, false),
+        ("PUT / HTTP/1.1\r\nHost: dev\r\n\r\n", 501, true),
         ("GET / HTTP/1.1\r\n\r\n", 400, true),
-        ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, true),
+        ("GET / HTTP/2.0\r\nHost: dev\r\n\r\n", 505, true),
         ("GET /\r\n\r\n", 400, true),
-        ("GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, true),
+        ("GET / HTTP/1.1\r\nHost: dev\r\n folded\r\n\r\n", 400, true),
         ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, true),
-        ("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400, true),
-        ("GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400, true),
-        ("GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, true),
-        ("POST /form.html HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx", 415, true),
-        ("POST /form.html HTTP/1.1\r\nHost: x\r\nContent-Length: 10001\r\n\r\n", 413, true),
-        ("POST /form.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 501, true),
-        ("POST /form.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400, true),
-        ("GET / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n", 417, true),
-        ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, true),
+        ("GET / HTTP/1.1\r\nHost: dev\r\nHost: y\r\n\r\n", 400, true),
+        ("GET http://x/ HTTP/1.1\r\nHost: dev\r\n\r\n", 400, true),
+        ("GET /%zz HTTP/1.1\r\nHost: dev\r\n\r\n", 400, true),
+        ("POST /form.html HTTP/1.1\r\nHost: dev\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx", 415, true),
+        ("POST /form.html HTTP/1.1\r\nHost: dev\r\nContent-Length: 10001\r\n\r\n", 413, true),
+        ("POST /form.html HTTP/1.1\r\nHost: dev\r\nTransfer-Encoding: chunked\r\n\r\n", 501, true),
+        ("POST /form.html HTTP/1.1\r\nHost: dev\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400, true),
+        ("GET / HTTP/1.1\r\nHost: dev\r\nExpect: 200-ok\r\n\r\n", 417, true),
+        ("GET / HTTP/1.1\r\nHost: dev\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, true),
     ];
     for &(req, status, close) in cases {
         let mut t = T::new();
@@ -473,20 +475,21 @@ fn errors() {
     assert!(t.get(&long).starts_with("HTTP/1.1 414 "));
     let mut t = T::new();
     let many = format!(
-        "GET / HTTP/1.1\r\nHost: x\r\nX-A: {}\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: dev\r\nX-A: {}\r\n\r\n",
         "b".repeat(400)
     );
     assert!(t.get(&many).starts_with("HTTP/1.1 431 "));
     // A 404 log line keeps the start of the path.
     let mut t = T::new();
-    t.get("GET /missing/page HTTP/1.1\r\nHost: x\r\n\r\n");
+    t.get("GET /missing/page HTTP/1.1\r\nHost: dev\r\n\r\n");
     assert_eq!(t.app.events, ["GET /missing/page 404"]);
 }
 
 #[test]
 fn keep_alive_after_404_and_pipelining() {
     let mut t = T::new();
-    let two = b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\n\r\n";
+    let two =
+        b"GET /nope HTTP/1.1\r\nHost: dev\r\n\r\nGET /index.html HTTP/1.1\r\nHost: dev\r\n\r\n";
     let first = two.iter().position(|&b| b == b'\n').unwrap();
     let taken = t.send(two);
     // The first request is taken; the second waits until the first
@@ -502,7 +505,7 @@ fn keep_alive_after_404_and_pipelining() {
 #[test]
 fn query_and_urlencoded_form() {
     let mut t = T::new();
-    let r = t.get("GET /form.html?a=1&b=x+y%21 HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = t.get("GET /form.html?a=1&b=x+y%21 HTTP/1.1\r\nHost: dev\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 200"));
     assert_eq!(
         t.app.inputs,
@@ -516,7 +519,7 @@ fn query_and_urlencoded_form() {
     t.app.inputs.clear();
     let body = "name=Ember+Two&dhcp=on";
     let req = format!(
-        "POST /form.html HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /form.html HTTP/1.1\r\nHost: dev\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     // Cut anywhere.
@@ -541,7 +544,7 @@ fn multipart_with_continue() {
     let mut t = T::new();
     let body = "--BB\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.bin\"\r\nContent-Type: application/octet-stream\r\n\r\nabc\r\ndef\r\n--BB--\r\n";
     let head = format!(
-        "POST /form.html HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: multipart/form-data; boundary=\"BB\"\r\nContent-Length: {}\r\n\r\n",
+        "POST /form.html HTTP/1.1\r\nHost: dev\r\nExpect: 100-continue\r\nContent-Type: multipart/form-data; boundary=\"BB\"\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     assert_eq!(t.send(head.as_bytes()), head.len());
@@ -569,7 +572,7 @@ fn bad_multipart_aborts_the_form() {
     let mut t = T::new();
     let body = "--BB\r\nContent-Disposition: form-data\r\n\r\nabc\r\n--BB--\r\n";
     let req = format!(
-        "POST /form.html HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=BB\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /form.html HTTP/1.1\r\nHost: dev\r\nContent-Type: multipart/form-data; boundary=BB\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     let r = t.get(&req);
@@ -583,7 +586,7 @@ fn timeouts() {
     let mut t = T::new();
     // A head that never ends: the stack-less test runs the timer logic
     // through `poll_at` and the deadline only (no socket to reset).
-    t.send(b"GET / HTTP/1.1\r\nHost: x\r\n");
+    t.send(b"GET / HTTP/1.1\r\nHost: dev\r\n");
     let at = t.srv.poll_at().unwrap();
     assert_eq!(at.millis(), 3_000, "request timeout");
     t.srv.set_now(Instant::from_millis(1_000));
@@ -617,6 +620,11 @@ fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
     let version = prop::sample::select(vec!["HTTP/1.1", "HTTP/1.0", "HTTP/9.9", "HTP/1.1", ""]);
     let header = prop::sample::select(vec![
         "Host: x",
+        "Host: dev",
+        "Host: 10.0.0.2:8080",
+        "Origin: http://evil.example",
+        "Origin: http://dev",
+        "Referer: http://dev.local/form.html",
         "Connection: close",
         "Connection: keep-alive",
         "Accept-Encoding: gzip",
@@ -747,7 +755,7 @@ fn resend_then_ack_keeps_the_stream_going() {
         },
         &mut app,
     );
-    let mut req: &[u8] = b"GET /seq.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut req: &[u8] = b"GET /seq.txt HTTP/1.1\r\nHost: dev\r\n\r\n";
     srv.tcp_received(H, &mut req, &mut app);
     let produce = |srv: &mut HttpServer<1, 192>, app: &mut Wide, off: u32, max: usize| {
         let mut sink = Vsink(Vec::new());
@@ -802,7 +810,7 @@ fn move_down_is_copy_within_towards_the_front() {
 fn a_contended_slow_reader_no_longer_extends_its_deadline() {
     let mut t = T::new();
     let idle = u64::from(SETTINGS.idle_timeout_ms);
-    t.send(b"GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    t.send(b"GET /big.txt HTTP/1.1\r\nHost: dev\r\n\r\n");
     // A reader that acknowledges a few bytes at a time: each ACK of new
     // data moves the response's deadline on, for as long as it likes.
     let read = |t: &mut T, at: u64| {
@@ -838,14 +846,131 @@ fn a_contended_idle_keep_alive_connection_closes_at_once() {
     t.event(TcpEvent::Contended);
     assert!(!t.wants_close());
     assert_eq!(t.srv.poll_at(), fresh);
-    let resp = t.get("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    let resp = t.get("GET /index.html HTTP/1.1\r\nHost: dev\r\n\r\n");
     assert!(resp.starts_with("HTTP/1.1 200 OK"), "{resp}");
     // ...and closes after that response.
     assert!(t.wants_close());
     // A served, idle connection closes at once when contended.
     let mut t = T::new();
-    t.get("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    t.get("GET /index.html HTTP/1.1\r\nHost: dev\r\n\r\n");
     assert!(!t.wants_close());
     t.event(TcpEvent::Contended);
     assert!(t.wants_close());
+}
+
+/// A form POST with `headers` (each ending in CR LF) and body `a=1`.
+fn post_with(headers: &str) -> String {
+    format!(
+        "POST /form.html HTTP/1.1\r\n{headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=1"
+    )
+}
+
+#[test]
+fn host_must_name_the_device() {
+    for (host, status) in [
+        ("Host: dev\r\n", 200),
+        ("Host: DEV.Local:80\r\n", 200),
+        ("Host: 10.1.2.3\r\n", 200),
+        ("Host: 10.1.2.3:8080\r\n", 200),
+        ("Host: evil.example\r\n", 403),
+        ("Host: dev.evil.example\r\n", 403),
+        ("Host: 10.1.2.300\r\n", 403),
+        ("Host: 10.1.2.3:0\r\n", 403),
+        ("Host: 10.1.2.3:99999\r\n", 403),
+        ("Host: [::1]\r\n", 403),
+    ] {
+        let mut t = T::new();
+        let r = t.get(&format!("GET /index.html HTTP/1.1\r\n{host}\r\n"));
+        assert!(
+            r.starts_with(&format!("HTTP/1.1 {status}")),
+            "{host:?}: {r}"
+        );
+    }
+    // HTTP/1.0 without Host (no browser sends that).
+    let mut t = T::new();
+    assert!(t
+        .get("GET /index.html HTTP/1.0\r\n\r\n")
+        .starts_with("HTTP/1.1 200"));
+}
+
+#[test]
+fn a_post_from_another_site_is_refused_and_aborts_the_form() {
+    for (headers, status) in [
+        ("Host: dev\r\n", 200),
+        ("Host: dev\r\nOrigin: http://dev\r\n", 200),
+        ("Host: dev:80\r\nOrigin: http://DEV\r\n", 200),
+        ("Host: 10.0.0.2\r\nOrigin: http://10.0.0.2\r\n", 200),
+        (
+            "Host: dev.local\r\nReferer: http://dev.local/form.html?x=1\r\n",
+            200,
+        ),
+        ("Origin: http://10.0.0.2\r\n", 403), // 1.1 without Host: 400 first
+        ("Host: dev\r\nOrigin: http://evil.example\r\n", 403),
+        ("Host: dev\r\nOrigin: null\r\n", 403),
+        ("Host: dev\r\nOrigin: https://dev\r\n", 403),
+        ("Host: dev\r\nOrigin: http://dev.local\r\n", 403),
+        ("Host: dev\r\nOrigin: http://dev:8080\r\n", 403),
+        ("Host: 10.0.0.2\r\nOrigin: http://10.0.0.3\r\n", 403),
+        ("Host: dev\r\nReferer: http://evil.example/dev\r\n", 403),
+        // Origin decides; a Referer does not override it.
+        (
+            "Host: dev\r\nOrigin: http://evil.example\r\nReferer: http://dev/\r\n",
+            403,
+        ),
+    ] {
+        let mut t = T::new();
+        let r = t.get(&post_with(headers));
+        let want = if headers.starts_with("Origin") {
+            400
+        } else {
+            status
+        };
+        assert!(
+            r.starts_with(&format!("HTTP/1.1 {want}")),
+            "{headers:?}: {r}"
+        );
+        let last = t.app.inputs.last().map(String::as_str);
+        if want == 200 {
+            assert_eq!(last, Some("End"), "{headers:?}");
+        } else {
+            assert_eq!(last, Some("Abort"), "{headers:?}: {:?}", t.app.inputs);
+        }
+    }
+}
+
+#[test]
+fn concurrent_requests_to_one_form_never_interleave() {
+    const H2: TcpHandle = TcpHandle::from_index(4);
+    let mut t = T::new();
+    t.srv.adopt(1, H2);
+    t.srv.tcp_event(
+        H2,
+        TcpEvent::Connected {
+            remote: crate::udp::Endpoint::new(crate::wire::Ipv4Address([10, 0, 0, 9]), 5001),
+        },
+        &mut t.app,
+    );
+    // The first POST is half way through its body...
+    let first = post_with("Host: dev\r\n");
+    let (head, rest) = first.split_at(first.len() - 2);
+    assert_eq!(t.send(head.as_bytes()), head.len());
+    // ... when a second one for the same form arrives: 503, no input.
+    let second = post_with("Host: dev\r\n").replace("a=1", "b=2");
+    let mut b = second.as_bytes();
+    assert_eq!(t.srv.tcp_received(H2, &mut b, &mut t.app), second.len());
+    let mut sink = Vsink(Vec::new());
+    t.srv.tcp_produce(H2, 0, 1460, &mut sink, &mut t.app);
+    let r2 = String::from_utf8(sink.0).unwrap();
+    assert!(r2.starts_with("HTTP/1.1 503"), "{r2}");
+    assert_eq!(t.send(rest.as_bytes()), rest.len());
+    let r = String::from_utf8(t.pull(1460)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert_eq!(
+        t.app.inputs,
+        [
+            "Begin { method: Post }",
+            "Field { name: \"a\", value: \"1\" }",
+            "End"
+        ]
+    );
 }

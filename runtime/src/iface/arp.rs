@@ -69,7 +69,7 @@ pub fn resolve(
         e.stamp = now;
         return Resolution::SendRequest;
     }
-    if let Some(e) = victim(cache, now, lifetime) {
+    if let Some((_, e)) = victim(cache, now, lifetime) {
         *e = ArpEntry {
             ip,
             mac: EthernetAddress::default(),
@@ -96,8 +96,11 @@ pub fn lookup(
 
 /// Records `ip` → `mac`. With `create` false only an existing entry (live,
 /// stale or pending) is refreshed: RFC 826's merge step, used for ARP
-/// packets not addressed to us. Returns true when the mapping is new or
-/// changed.
+/// packets not addressed to us. With `create` true (a request aimed at us)
+/// a new entry takes only a free or expired slot, never a live or pending
+/// one: a flood of requests from made-up senders cannot evict the gateway
+/// or an address being resolved; [`resolve`] (we need the address) is what
+/// replaces the oldest. Returns true when the mapping is new or changed.
 pub fn learn(
     cache: &mut [ArpEntry],
     ip: Ipv4Address,
@@ -120,7 +123,7 @@ pub fn learn(
         return false;
     }
     match victim(cache, now, lifetime) {
-        Some(e) => {
+        Some((rank, e)) if rank < IN_USE => {
             *e = ArpEntry {
                 ip,
                 mac,
@@ -129,7 +132,7 @@ pub fn learn(
             };
             true
         }
-        None => false,
+        _ => false,
     }
 }
 
@@ -138,14 +141,18 @@ pub fn flush(cache: &mut [ArpEntry]) {
     cache.iter_mut().for_each(|e| *e = ArpEntry::default());
 }
 
-/// The slot to reuse: a free one, else an expired one, else the oldest.
-fn victim(cache: &mut [ArpEntry], now: Instant, lifetime: Duration) -> Option<&mut ArpEntry> {
+/// [`victim`]'s rank of a live or pending entry.
+const IN_USE: u8 = 2;
+
+/// The slot to reuse and its rank: a free one (0), else an expired one
+/// (1), else the oldest live or pending one ([`IN_USE`]).
+fn victim(cache: &mut [ArpEntry], now: Instant, lifetime: Duration) -> Option<(u8, &mut ArpEntry)> {
     let mut best: Option<(u8, Instant, usize)> = None;
     for (i, e) in cache.iter().enumerate() {
         let rank = match e.slot {
             Slot::Free => 0,
             _ if e.slot == Slot::Resolved && !is_live(e, now, lifetime) => 1,
-            _ => 2,
+            _ => IN_USE,
         };
         let better = match best {
             None => true,
@@ -155,7 +162,7 @@ fn victim(cache: &mut [ArpEntry], now: Instant, lifetime: Duration) -> Option<&m
             best = Some((rank, e.stamp, i));
         }
     }
-    best.and_then(move |(_, _, i)| cache.get_mut(i))
+    best.and_then(move |(rank, _, i)| cache.get_mut(i).map(|e| (rank, e)))
 }
 
 #[cfg(test)]
@@ -198,15 +205,37 @@ mod tests {
     }
 
     #[test]
-    fn full_table_replaces_oldest() {
+    fn full_table_replaces_oldest_when_we_need_a_slot() {
         let mut c = [ArpEntry::default(); 2];
         learn(&mut c, ip(1), mac(1), Instant::from_secs(1), LIFE, true);
         learn(&mut c, ip(2), mac(2), Instant::from_secs(2), LIFE, true);
-        learn(&mut c, ip(3), mac(3), Instant::from_secs(3), LIFE, true);
         let t = Instant::from_secs(3);
+        assert_eq!(resolve(&mut c, ip(3), t, LIFE), Resolution::SendRequest);
+        assert!(learn(&mut c, ip(3), mac(3), t, LIFE, false));
         assert_eq!(lookup(&c, ip(1), t, LIFE), None);
         assert_eq!(lookup(&c, ip(2), t, LIFE), Some(mac(2)));
         assert_eq!(lookup(&c, ip(3), t, LIFE), Some(mac(3)));
+    }
+
+    #[test]
+    fn request_flood_never_evicts_live_or_pending_entries() {
+        let mut c = [ArpEntry::default(); 3];
+        let t = Instant::from_secs(1);
+        // The gateway is live, another address is being resolved.
+        resolve(&mut c, ip(1), t, LIFE);
+        learn(&mut c, ip(1), mac(1), t, LIFE, false);
+        resolve(&mut c, ip(2), t, LIFE);
+        for n in 10..=200 {
+            learn(&mut c, ip(n), mac(n), t, LIFE, true);
+        }
+        assert_eq!(lookup(&c, ip(1), t, LIFE), Some(mac(1)));
+        assert_eq!(resolve(&mut c, ip(2), t, LIFE), Resolution::Waiting);
+        // The free slot went to the first flood sender; later ones found none.
+        assert_eq!(lookup(&c, ip(10), t, LIFE), Some(mac(10)));
+        assert_eq!(lookup(&c, ip(200), t, LIFE), None);
+        // Once that entry expires, a new request may take its slot.
+        let later = t + LIFE;
+        assert!(learn(&mut c, ip(201), mac(201), later, LIFE, true));
     }
 
     #[test]

@@ -333,6 +333,11 @@ pub enum SendError {
     Nic(NicError),
     /// No such socket (closed or never bound).
     BadSocket,
+    /// Not answered on purpose: an echo of a datagram sent to a broadcast
+    /// address or from a well-known port (see [`UdpDatagram::echo`]).
+    ///
+    /// [`UdpDatagram::echo`]: crate::udp::UdpDatagram::echo
+    Refused,
 }
 
 impl From<NicError> for SendError {

@@ -72,7 +72,7 @@ fn dispatch<N: Nic, A: App, S: UdpOffer>(
     }
     let body = head.get(ethernet::HEADER_LEN..).unwrap_or(&[]);
     match eth.ethertype {
-        EtherType::Arp => handle_arp(io, sockets, app, body),
+        EtherType::Arp => handle_arp(io, sockets, app, eth.src_addr, body),
         EtherType::Ipv4 => {
             let l3_len = frame_len.saturating_sub(ethernet::HEADER_LEN);
             handle_ipv4(io, sockets, app, eth.src_addr, body, l3_len)
@@ -85,17 +85,29 @@ fn handle_arp<N: Nic, A: App, S: UdpOffer>(
     io: &mut Io<'_, N>,
     sockets: &mut Sockets<'_, S>,
     app: &mut A,
+    src_mac: EthernetAddress,
     body: &[u8],
 ) -> Result<(), DropReason> {
     let pkt = arp_wire::Packet::new_checked(body).map_err(|_| DropReason::ArpMalformed)?;
     let repr = arp_wire::Repr::parse(&pkt).map_err(|_| DropReason::ArpMalformed)?;
     let sender_ip = repr.source_protocol_addr;
     let sender_mac = repr.source_hardware_addr;
+    // Address conflict detection (the DHCP client's, RFC 5227) sees every
+    // valid ARP packet, our own address as the sender included.
     sockets.services.arp_seen(io, app, &repr);
+    // A probe (RFC 5227) comes from 0.0.0.0 and is answered; any other
+    // impossible sender (our own address included: a conflict) or a group
+    // MAC is neither learned nor answered.
+    if !sender_mac.is_unicast()
+        || !src_mac.is_unicast()
+        || (!sender_ip.is_unspecified() && io.iface.impossible_source(sender_ip))
+    {
+        return Err(DropReason::BadSource);
+    }
     let for_us = io.address() == Some(repr.target_protocol_addr);
     // RFC 826: merge the sender into the cache, create only when the
     // packet is for us. Probes (sender 0.0.0.0) teach nothing.
-    if !sender_ip.is_unspecified() && sender_mac.is_unicast() {
+    if !sender_ip.is_unspecified() {
         let learned = arp::learn(
             io.arp,
             sender_ip,
@@ -113,7 +125,6 @@ fn handle_arp<N: Nic, A: App, S: UdpOffer>(
     }
     if for_us
         && repr.operation == arp_wire::Operation::Request
-        && sender_mac.is_unicast()
         && io
             .send_arp(
                 arp_wire::Operation::Reply,
@@ -155,13 +166,17 @@ fn handle_ipv4<N: Nic, A: App, S: UdpOffer>(
     if !io.iface.accepts(ip.dst_addr) {
         return Err(DropReason::Ipv4NotOurs);
     }
+    let l4_head = head.get(hlen..).unwrap_or(&[]);
+    if !source_possible(io.iface, src_mac, &ip, l4_head) {
+        return Err(DropReason::BadSource);
+    }
     let l4 = Layer4 {
         src_mac,
         ip,
         ip_header_len: hlen,
         offset: ethernet::HEADER_LEN.saturating_add(hlen),
         len: total.saturating_sub(hlen),
-        head: head.get(hlen..).unwrap_or(&[]),
+        head: l4_head,
     };
     match ip.next_header {
         IpProtocol::Icmp => handle_icmp(io, sockets, app, &l4),
@@ -182,6 +197,32 @@ impl Layer4<'_> {
             len: self.len,
         }
     }
+}
+
+/// UDP port of a DHCP server (RFC 2131): its clients send from 0.0.0.0.
+const DHCP_SERVER_PORT: u16 = 67;
+
+/// RFC 1122 §3.2.1.3 and §3.2.2: a datagram whose source no host can have
+/// is silently discarded, and no reply, RST or ICMP error is ever sent to
+/// it. The one exception is a DHCP client's 0.0.0.0 to a DHCP server port
+/// (an application may run a server); the stack's own DHCP client never
+/// receives from 0.0.0.0.
+fn source_possible(
+    iface: &super::Interface,
+    src_mac: EthernetAddress,
+    ip: &ipv4::Repr,
+    l4_head: &[u8],
+) -> bool {
+    if !src_mac.is_unicast() {
+        return false;
+    }
+    if !iface.impossible_source(ip.src_addr) {
+        return true;
+    }
+    let dhcp_client = ip.src_addr.is_unspecified()
+        && ip.next_header == IpProtocol::Udp
+        && l4_head.get(2..4) == Some(&DHCP_SERVER_PORT.to_be_bytes()[..]);
+    dhcp_client
 }
 
 /// A transport packet inside a verified IPv4 header.
@@ -348,8 +389,8 @@ fn handle_tcp<N: Nic, A: App, S: UdpOffer>(
     }
     let repr = tcp_wire::Repr::parse(&tcp_wire::Packet::new_unchecked(hdr), payload_len)
         .map_err(|_| DropReason::TcpMalformed)?;
-    // TCP is unicast only.
-    if io.address() != Some(l4.ip.dst_addr) || l4.ip.src_addr.is_broadcast() {
+    // TCP is unicast only (impossible sources were dropped before).
+    if io.address() != Some(l4.ip.dst_addr) {
         return Err(DropReason::TcpMalformed);
     }
     let seg = Segment {
@@ -365,7 +406,7 @@ fn handle_tcp<N: Nic, A: App, S: UdpOffer>(
 /// RFC 1122 §4.1.3.1: a host SHOULD send port unreachable; only for
 /// datagrams sent to our unicast address (never answer a broadcast).
 fn port_unreachable<N: Nic, A: App>(io: &mut Io<'_, N>, app: &mut A, l4: &Layer4<'_>, port: u16) {
-    if io.address() != Some(l4.ip.dst_addr) || l4.ip.src_addr.is_broadcast() {
+    if io.address() != Some(l4.ip.dst_addr) || l4.ip.src_addr.is_unspecified() {
         return;
     }
     let t = Transport::Icmp {

@@ -58,11 +58,16 @@ pub enum DropReason {
     /// Outside the receive window, an unacceptable ACK, or a challenged
     /// RST/SYN (answered with an ACK, RFC 5961).
     TcpOutOfWindow,
+    /// A source no host can have (RFC 1122 §3.2.1.3, §3.2.2): broadcast
+    /// (limited or our subnet's), multicast, loopback, 0.0.0.0 or our own
+    /// address as the IP source, a group MAC as the Ethernet source.
+    /// Never answered, so the device is no reflector.
+    BadSource,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
     /// All reasons, in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Truncated,
@@ -83,6 +88,7 @@ impl DropReason {
         DropReason::TcpChecksum,
         DropReason::TcpNoSocket,
         DropReason::TcpOutOfWindow,
+        DropReason::BadSource,
     ];
 
     /// A short stable name for logs.
@@ -106,6 +112,7 @@ impl DropReason {
             DropReason::TcpChecksum => "tcp-checksum",
             DropReason::TcpNoSocket => "tcp-no-socket",
             DropReason::TcpOutOfWindow => "tcp-out-of-window",
+            DropReason::BadSource => "bad-source",
         }
     }
 }
@@ -317,6 +324,21 @@ impl Interface {
         self.tx_backoff_ms = 0;
         self.tx_backoff_until = Instant::ZERO;
         self.announce = self.ipv4.is_some();
+    }
+
+    /// True when no host may send from `src` (RFC 1122 §3.2.1.3): 0.0.0.0,
+    /// the limited broadcast, multicast, loopback (127/8), our subnet's
+    /// broadcast, or our own address (someone else is using it).
+    pub(crate) fn impossible_source(&self, src: Ipv4Address) -> bool {
+        if src.is_unspecified() || src.is_broadcast() || src.is_multicast() || src.is_loopback() {
+            return true;
+        }
+        match self.ipv4 {
+            Some(c) => {
+                src == c.cidr.address || (c.cidr.prefix_len < 31 && src == c.cidr.broadcast())
+            }
+            None => false,
+        }
     }
 
     /// True when `dst` is ours: our address, the limited broadcast, or our

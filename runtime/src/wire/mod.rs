@@ -140,6 +140,11 @@ impl Ipv4Address {
     pub const fn is_multicast(&self) -> bool {
         self.0[0] & 0xf0 == 0xe0
     }
+
+    /// 127.0.0.0/8 (RFC 1122 §3.2.1.3 (g): never on a wire).
+    pub const fn is_loopback(&self) -> bool {
+        self.0[0] == 127
+    }
 }
 
 impl fmt::Display for Ipv4Address {

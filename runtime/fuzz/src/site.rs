@@ -1,0 +1,144 @@
+//! A small web site for the HTTP targets: a static page with a gzip twin,
+//! a form page whose tags show the fields received (so form input reaches
+//! the handler and the response both), and an upload form.
+
+use core::fmt::Write as _;
+use emberstack::http::{
+    Body, Escape, File, FormId, HttpApp, HttpSettings, Input, Part, Representation, Site, TagId,
+    TagOut,
+};
+
+const PLAIN: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nETag: \"1\"\r\n";
+const GZIP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\nETag: \"2\"\r\n";
+const DYN: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n";
+
+static FORM_PARTS: [Part; 5] = [
+    Part::Text(b"<p>"),
+    Part::Tag(TagId(0), Escape::Html),
+    Part::Text(b"</p><pre>"),
+    Part::Tag(TagId(1), Escape::Html),
+    Part::Text(b"</pre>"),
+];
+static JSON_PARTS: [Part; 3] = [
+    Part::Text(b"{\"n\":\""),
+    Part::Tag(TagId(1), Escape::Json),
+    Part::Text(b"\"}"),
+];
+
+static FILES: [File; 4] = [
+    File {
+        path: "/",
+        body: Body::Static {
+            plain: Representation {
+                head: PLAIN,
+                body: b"ok\n",
+                etag: b"\"1\"",
+            },
+            gzip: Some(Representation {
+                head: GZIP,
+                body: b"gz\n",
+                etag: b"\"2\"",
+            }),
+        },
+        form: None,
+    },
+    File {
+        path: "/form.html",
+        body: Body::Dynamic {
+            head: DYN,
+            parts: &FORM_PARTS,
+        },
+        form: Some(FormId(0)),
+    },
+    File {
+        path: "/s.json",
+        body: Body::Dynamic {
+            head: DYN,
+            parts: &JSON_PARTS,
+        },
+        form: None,
+    },
+    File {
+        path: "/upload.html",
+        body: Body::Dynamic {
+            head: DYN,
+            parts: &FORM_PARTS,
+        },
+        form: Some(FormId(1)),
+    },
+];
+
+/// The site.
+pub static SITE: Site = Site {
+    files: &FILES,
+    tags: &["last", "count"],
+    forms: &["form", "upload"],
+};
+
+/// Small limits so the fuzzer reaches them.
+pub static SETTINGS: HttpSettings = HttpSettings {
+    port: 80,
+    idle_timeout_ms: 2_000,
+    request_timeout_ms: 1_000,
+    max_request_line: 300,
+    max_header_bytes: 600,
+    max_body: 4_000,
+    gzip: true,
+    host_name: "fuzz",
+};
+
+/// Handlers that keep what the forms sent (bounded) and check the
+/// server's promises: inputs come as Begin, parts, then End or Abort.
+#[derive(Default)]
+pub struct Handlers {
+    last: String,
+    count: u32,
+    open: [bool; 2],
+}
+
+impl HttpApp for Handlers {
+    fn tag(&mut self, tag: TagId, out: &mut TagOut<'_>) {
+        match tag.0 {
+            0 => out.write_str(&self.last),
+            _ => {
+                let _ = write!(out, "{}", self.count);
+            }
+        }
+    }
+
+    fn input(&mut self, form: FormId, input: Input<'_>) {
+        let i = usize::from(form.0).min(1);
+        match input {
+            Input::Begin { .. } => {
+                assert!(!self.open[i], "Begin twice without End/Abort");
+                self.open[i] = true;
+                self.last.clear();
+            }
+            Input::End | Input::Abort => {
+                assert!(self.open[i], "End/Abort without Begin");
+                self.open[i] = false;
+            }
+            Input::Field { name, value } => {
+                assert!(self.open[i], "a field outside a request");
+                self.count = self.count.wrapping_add(1);
+                if self.last.len() < 200 {
+                    self.last.push_str(name);
+                    self.last.push('=');
+                    self.last.push_str(value);
+                }
+            }
+            Input::PartStart { name, .. } => {
+                assert!(self.open[i], "a part outside a request");
+                if self.last.len() < 200 {
+                    self.last.push_str(name);
+                }
+            }
+            Input::PartData(d) => {
+                assert!(self.open[i], "part data outside a request");
+                self.count = self.count.wrapping_add(d.len() as u32);
+            }
+            Input::PartEnd => assert!(self.open[i], "a part end outside a request"),
+        }
+    }
+}
