@@ -34,6 +34,8 @@ impl Config for Cfg {
     type Sntp = Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type Mdns = emberstack::service::Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 impl emberstack::dhcp::DhcpSettings for Cfg {}
 

@@ -38,6 +38,8 @@ impl Config for Cfg {
     type Sntp = Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type Mdns = emberstack::service::Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 struct Sink(Vec<u8>);

@@ -54,6 +54,8 @@ impl Config for Cli {
     type Sntp = Disabled;
     type Smtp = SmtpClient<Cli>;
     type Pop3 = Pop3Client<Cli>;
+    type Mdns = emberstack::service::Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 impl SmtpSettings for Cli {
     const SERVER: Option<MailServer> = Some(MailServer::Addr(Ipv4Address(SERVER_IP)));
@@ -63,6 +65,8 @@ impl SmtpSettings for Cli {
     const PASSWORD: Option<&'static str> = Some("secret");
     const HELO: Option<&'static str> = Some("client.test");
     const TIMEOUT: Duration = Duration::from_secs(2);
+    const SESSION_TIMEOUT: Duration = Duration::from_secs(20);
+    const AUTH_BY_NAME: bool = false;
     type Snapshots = [Snapshot; 4];
 }
 impl Pop3Settings for Cli {
@@ -71,6 +75,8 @@ impl Pop3Settings for Cli {
     const USER: Option<&'static str> = Some("alice");
     const PASSWORD: Option<&'static str> = Some("secret");
     const TIMEOUT: Duration = Duration::from_secs(2);
+    const SESSION_TIMEOUT: Duration = Duration::from_secs(20);
+    const AUTH_BY_NAME: bool = false;
     const INTERVAL: Duration = Duration::ZERO;
     type Line = [u8; 40];
     type Header = [u8; 16];
@@ -104,6 +110,8 @@ impl Config for Srv {
     type Sntp = Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type Mdns = emberstack::service::Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 struct Msg;

@@ -43,6 +43,8 @@ impl Config for Cfg {
     type Sntp = SntpClient<64>;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type Mdns = emberstack::service::Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 struct Rng(u32);

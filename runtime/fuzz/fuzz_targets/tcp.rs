@@ -50,6 +50,8 @@ impl Config for Cfg {
     type Sntp = Disabled;
     type Smtp = Disabled;
     type Pop3 = Disabled;
+    type Mdns = emberstack::service::Disabled;
+    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 /// Echo: what arrives is sent back (a bounded ring), closing when the
