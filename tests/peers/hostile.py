@@ -152,6 +152,15 @@ def describe(frame):
     return "%s %s->%s mac %s%s" % (name, src_ip, dst_ip, dst, detail)
 
 
+def is_answer(frame):
+    """An IP frame that could answer a probe: not the device's own
+    announcements to an IPv4 multicast group (mDNS probes and
+    announcements, IGMP reports go to 01:00:5e:...), which it sends
+    unasked at start."""
+    group = frame[0] == 0x01 and frame[1] == 0x00 and frame[2] == 0x5E
+    return struct.unpack("!H", frame[12:14])[0] == ETH_IP and not group
+
+
 def bad_sources(a):
     tap = Tap()
     dev_mac = mac_bytes(a.dev_mac)
@@ -178,11 +187,11 @@ def bad_sources(a):
         for kind, packet in probes:
             tap.send(ether(dev_mac, smac, ETH_IP, packet))
             for f in tap.frames_from(dev_mac, 0.15):
-                if struct.unpack("!H", f[12:14])[0] == ETH_IP:
+                if is_answer(f):
                     answered.append("%s/%s: %s" % (label, kind, describe(f)))
     # Late answers (a SYN-ACK resent) count too.
     for f in tap.frames_from(dev_mac, 1.5):
-        if struct.unpack("!H", f[12:14])[0] == ETH_IP:
+        if is_answer(f):
             answered.append("late: %s" % describe(f))
     for line in answered:
         print("answered", line, flush=True)
