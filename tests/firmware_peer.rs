@@ -19,7 +19,7 @@ mod harness;
 
 use harness::peers::{
     chromium, chromium_click, field, parse_with_python, peer_script, pop3_message, sha256_hex,
-    start_aiosmtpd, start_dovecot, wait_file,
+    start_aiosmtpd, start_dnsmasq, start_dovecot, wait_file,
 };
 use harness::{require_python_module, require_tool, DeviceProc, Netns, Scratch, PY};
 use std::io::{Read, Write};
@@ -45,30 +45,7 @@ fn boot_static(ns: &Netns, extra: &[&str]) -> DeviceProc {
 /// Starts dnsmasq (DHCP only) on the namespace and boots the firmware
 /// without an address; returns it once bound, with the leased address.
 fn boot_dhcp(ns: &mut Netns, tmp: &Scratch) -> (DeviceProc, Ipv4Addr) {
-    require_tool("dnsmasq", "dnsmasq-base");
-    let host = ns.host_ip().to_string();
-    let args = [
-        "--keep-in-foreground".to_owned(),
-        "--conf-file=/dev/null".to_owned(),
-        "--no-resolv".to_owned(),
-        "--no-hosts".to_owned(),
-        "--port=0".to_owned(),
-        "--bind-interfaces".to_owned(),
-        "--interface=tap0".to_owned(),
-        format!("--listen-address={host}"),
-        format!(
-            "--dhcp-range={},{},255.255.255.0,2m",
-            ns.addr(100),
-            ns.addr(150)
-        ),
-        "--dhcp-authoritative".to_owned(),
-        "--no-ping".to_owned(),
-        format!("--dhcp-option=option:router,{host}"),
-        format!("--dhcp-leasefile={}", tmp.path("leases")),
-        format!("--pid-file={}", tmp.path("pid")),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    ns.spawn("dnsmasq", "dnsmasq", &args);
+    start_dnsmasq(ns, &tmp.path("leases"), &tmp.path("pid"));
     let deadline = Instant::now() + SECS(10);
     while !PathBuf::from(tmp.path("pid")).exists() {
         assert!(
