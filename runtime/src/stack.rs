@@ -64,11 +64,13 @@ pub trait App {
         let _ = (socket, offset, max, sink);
     }
 
-    /// Asked when the application has produced everything it has for the
-    /// socket so far (its `tcp_produce` wrote nothing at the current
-    /// offset): return true to end the stream there (FIN goes out, as with
-    /// [`Stack::tcp_close`]). Lets an owner close from inside the callbacks,
-    /// e.g. after a response with `Connection: close`.
+    /// Asked when what the application has for the socket so far ends
+    /// within the segment about to go out (or has ended: its `tcp_produce`
+    /// has nothing beyond): return true to end the stream there (the FIN
+    /// rides on that last segment, as with [`Stack::tcp_close`]). Lets an
+    /// owner close from inside the callbacks, e.g. after a response with
+    /// `Connection: close`. The answer must not depend on how much of the
+    /// data was already produced.
     fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
         let _ = socket;
         false

@@ -45,7 +45,7 @@ macro_rules! sim_config {
             type ArpCache = [ArpEntry; 4];
             type UdpSockets = [UdpSocket; 1];
             type TcpSockets = [TcpSocket; 2];
-            type TcpSegments = [SentSegment; 2];
+            type TcpSegments = [SentSegment; 4]; // 2 sockets × (window 1 + split)
             type TcpBuffer = [u8; 0];
             type Dhcp = Disabled;
             type Dns = Disabled;

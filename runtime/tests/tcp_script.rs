@@ -702,14 +702,13 @@ fn close_waits_for_the_owner_to_finish_producing() {
     s.expect(seg!(PSH | ACK, seq = iss.plus(1), len = 1460));
     s.expect_nothing();
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1461)));
+    // The FIN rides on the last data (it needs no window of ours), so
+    // the end of a stream never waits for a delayed ACK or costs a frame.
     s.expect(seg!(
-        PSH | ACK,
+        FIN | ACK,
         seq = iss.plus(1461),
         data = &pattern(1460, 540)
     ));
-    // The FIN needs no window: it follows the last data at once, so the
-    // end of a stream never waits for a delayed ACK.
-    s.expect(seg!(FIN | ACK, seq = iss.plus(2001)));
     s.expect_nothing();
     assert_eq!(s.state(h), TcpState::FinWait1);
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(2001)));
@@ -723,6 +722,23 @@ fn close_waits_for_the_owner_to_finish_producing() {
             TcpEvent::Acked { offset: 2000 }
         ]
     );
+}
+
+#[test]
+fn a_fin_that_rode_on_data_is_resent_with_it() {
+    let mut s = Script::<Std>::new();
+    let (h, iss) = open(&mut s);
+    s.sock(h).source = Source::Pattern(300);
+    s.close(h);
+    let first = s.expect(seg!(FIN | ACK, seq = iss.plus(1), data = &pattern(0, 300)));
+    assert_eq!(s.state(h), TcpState::FinWait1);
+    // Lost: the timeout resends data and FIN as one segment, as first sent.
+    let again = s.wait(seg!(FIN | ACK, seq = iss.plus(1)), 1_500);
+    assert_eq!(again.frame, first.frame, "retransmission is byte-identical");
+    assert_eq!(s.events(h), [TcpEvent::Retransmit { offset: 0 }]);
+    s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(302)));
+    assert_eq!(s.state(h), TcpState::FinWait2);
+    assert_eq!(s.events(h), [TcpEvent::Acked { offset: 300 }]);
 }
 
 // ------------------------------------------------------ RST, SYN, RFC 5961

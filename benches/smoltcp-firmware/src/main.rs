@@ -279,7 +279,11 @@ mod app {
     use smoltcp::wire::{IpAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 
     pub const ECHO_SOCKETS: usize = 6;
+    #[cfg(not(feature = "equal-pages"))]
     pub const HTTP_SOCKETS: usize = 2;
+    /// As many as the reference device's web server.
+    #[cfg(feature = "equal-pages")]
+    pub const HTTP_SOCKETS: usize = 3;
     const TCP_SOCKETS: usize = ECHO_SOCKETS + HTTP_SOCKETS;
     /// Receive and transmit buffer per TCP socket (one MSS, as emberstack's
     /// one-segment window).
@@ -287,6 +291,13 @@ mod app {
     const UDP_BUF: usize = 1472;
     pub const SOCKETS: usize = TCP_SOCKETS + 3;
 
+    #[cfg(feature = "equal-pages")]
+    mod pages {
+        //! The reference device's pages (build.rs).
+        include!(concat!(env!("OUT_DIR"), "/pages.rs"));
+    }
+
+    #[cfg(not(feature = "equal-pages"))]
     const PAGE: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 44\r\n\r\n<html><body><h1>EMBER</h1></body></html>\r\n\r\n";
 
     /// Socket payload buffers: the application's RAM (emberstack's device
@@ -305,8 +316,8 @@ mod app {
     pub struct App {
         pub sockets: SocketSet<'static>,
         tcp: [SocketHandle; TCP_SOCKETS],
-        /// Per HTTP socket: the last 4 request bytes (end of headers).
-        tail: [u32; HTTP_SOCKETS],
+        /// Per HTTP socket: the request being read.
+        tail: [Request; HTTP_SOCKETS],
         udp: SocketHandle,
         dhcp: Option<SocketHandle>,
         dns: SocketHandle,
@@ -368,11 +379,90 @@ mod app {
         App {
             sockets,
             tcp: handles,
-            tail: [0; HTTP_SOCKETS],
+            tail: [Request::NEW; HTTP_SOCKETS],
             udp,
             dhcp,
             dns,
             query: None,
+        }
+    }
+
+    /// An HTTP request as the responder reads it: the end of its head
+    /// (the last 4 bytes) and, with `equal-pages`, which page (the byte
+    /// after `GET /`) and whether it asked for keep-alive.
+    #[derive(Clone, Copy)]
+    pub struct Request {
+        tail: u32,
+        #[cfg(feature = "equal-pages")]
+        at: u16,
+        #[cfg(feature = "equal-pages")]
+        page: u8,
+        #[cfg(feature = "equal-pages")]
+        keep_match: u8,
+        #[cfg(feature = "equal-pages")]
+        keep: bool,
+    }
+
+    impl Request {
+        pub const NEW: Request = Request {
+            tail: 0,
+            #[cfg(feature = "equal-pages")]
+            at: 0,
+            #[cfg(feature = "equal-pages")]
+            page: 0,
+            #[cfg(feature = "equal-pages")]
+            keep_match: 0,
+            #[cfg(feature = "equal-pages")]
+            keep: false,
+        };
+
+        /// One request byte; true at the end of the head.
+        fn byte(&mut self, b: u8) -> bool {
+            self.tail = (self.tail << 8) | u32::from(b);
+            #[cfg(feature = "equal-pages")]
+            {
+                const KEEP: &[u8] = b"keep-alive";
+                if self.at == 5 {
+                    self.page = b;
+                }
+                self.at = self.at.saturating_add(1);
+                let lower = b.to_ascii_lowercase();
+                if KEEP.get(usize::from(self.keep_match)) == Some(&lower) {
+                    self.keep_match += 1;
+                    if usize::from(self.keep_match) == KEEP.len() {
+                        self.keep = true;
+                        self.keep_match = 0;
+                    }
+                } else {
+                    self.keep_match = u8::from(lower == KEEP[0]);
+                }
+            }
+            self.tail == 0x0d0a_0d0a
+        }
+
+        /// Sends the page; closes unless keep-alive was asked for.
+        #[cfg(not(feature = "equal-pages"))]
+        fn answer(&mut self, s: &mut tcp::Socket) {
+            if s.send_slice(PAGE).is_ok() {
+                s.close();
+            }
+        }
+
+        /// Sends the page asked for; closes unless keep-alive was asked for.
+        #[cfg(feature = "equal-pages")]
+        fn answer(&mut self, s: &mut tcp::Socket) {
+            let (head, body) = match (self.page, self.keep) {
+                (b'a', false) => (pages::APP_HEAD_CLOSE, pages::APP_BODY),
+                (b'a', true) => (pages::APP_HEAD_KEEP, pages::APP_BODY),
+                (_, false) => (pages::STATUS_HEAD_CLOSE, pages::STATUS_BODY),
+                (_, true) => (pages::STATUS_HEAD_KEEP, pages::STATUS_BODY),
+            };
+            let _ = s.send_slice(head);
+            let _ = s.send_slice(body);
+            if !self.keep {
+                s.close();
+            }
+            *self = Request::NEW;
         }
     }
 
@@ -395,23 +485,26 @@ mod app {
                 if !s.is_open() {
                     let _ = s.listen(if http { 80 } else { 7 });
                     if let Some(t) = self.tail.get_mut(i.wrapping_sub(ECHO_SOCKETS)) {
-                        *t = 0;
+                        *t = Request::NEW;
                     }
                     continue;
                 }
                 if http {
-                    let tail = &mut self.tail[i - ECHO_SOCKETS];
+                    let req = &mut self.tail[i - ECHO_SOCKETS];
                     while let Ok(n) = s.recv_slice(&mut buf) {
                         if n == 0 {
                             break;
                         }
                         for &b in &buf[..n] {
-                            *tail = (*tail << 8) | u32::from(b);
-                            if *tail == 0x0d0a_0d0a && s.send_slice(PAGE).is_ok() {
-                                s.close();
+                            if req.byte(b) {
+                                req.answer(s);
                                 super::log(format_args!("http: GET 200"));
                             }
                         }
+                    }
+                    // A keep-alive client that is done: close too.
+                    if s.state() == tcp::State::CloseWait {
+                        s.close();
                     }
                 } else {
                     while s.can_recv() && s.can_send() {

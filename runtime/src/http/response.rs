@@ -484,7 +484,8 @@ impl Resp {
     }
 
     /// The peer acknowledged up to `rel`: move the anchor over whole
-    /// parts and drop their tag output from the journal.
+    /// parts and drop their tag output from the journal (one move for all
+    /// of them: a move per tag made a page of many tags quadratic).
     pub(crate) fn acked(&mut self, rel: u32, site: &Site, journal: &mut [u8]) {
         let Kind::Dynamic { file } = self.kind else {
             return;
@@ -499,33 +500,44 @@ impl Resp {
         else {
             return;
         };
+        let dropped = self.pass_acked(parts, rel, journal);
+        if dropped > 0 {
+            let used = usize::from(self.jlen);
+            super::move_down(journal, dropped.min(used)..used, 0);
+            self.jlen = u16::try_from(used.saturating_sub(dropped)).unwrap_or(0);
+            self.flags &= !pf::BLOCKED;
+        }
+    }
+
+    /// Moves the anchor over the parts that end at or below `rel`; returns
+    /// how many journal bytes the tags among them used (from its start).
+    fn pass_acked(&mut self, parts: &[Part], rel: u32, journal: &[u8]) -> usize {
         let rel = usize::try_from(rel).unwrap_or(usize::MAX);
+        let mut dropped = 0usize;
         for part in parts.iter().skip(usize::from(self.item)) {
             let pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
-            let (len, tag_bytes) = match *part {
+            let (len, tag_end) = match *part {
                 Part::Text(t) => (framed_len(self.framing, t.len()), None),
                 Part::Tag(..) => {
-                    if self.jlen == 0 {
-                        return; // not rendered: not sent, not acknowledged
+                    if dropped >= usize::from(self.jlen) {
+                        return dropped; // not rendered: not sent, not acknowledged
                     }
-                    let (bytes, next) = entry(journal, 0);
+                    let (bytes, next) = entry(journal, dropped);
                     (framed_len(self.framing, bytes.len()), Some(next))
                 }
             };
             if pos.saturating_add(len) > rel {
-                return;
+                return dropped;
             }
             self.pos = self
                 .pos
                 .saturating_add(u32::try_from(len).unwrap_or(u32::MAX));
             self.item = self.item.saturating_add(1);
-            if let Some(next) = tag_bytes {
-                let used = usize::from(self.jlen);
-                super::move_down(journal, next.min(used)..used, 0);
-                self.jlen = u16::try_from(used.saturating_sub(next)).unwrap_or(0);
-                self.flags &= !pf::BLOCKED;
+            if let Some(next) = tag_end {
+                dropped = next;
             }
         }
+        dropped
     }
 }
 

@@ -533,12 +533,14 @@ fn consume<const B: usize, A: HttpApp>(
                 c.rx = Rx::Head(Head::default());
                 c.deadline = now.wrapping_add(settings.request_timeout_ms);
             }
-            Rx::Head(mut head) => {
+            // In place: the head parser is large, and a copy out of and
+            // back into `rx` per byte was most of the request's cost.
+            Rx::Head(ref mut head) => {
                 head.busy_forms = busy;
                 let step = head.byte(b, &mut c.req, &mut c.buf, site, settings, app);
                 i = i.saturating_add(1);
                 match step {
-                    HeadStep::More => c.rx = Rx::Head(head),
+                    HeadStep::More => {}
                     HeadStep::Fail(status) => {
                         fail_at(c, status, socket, site, settings, app, now);
                         return bytes.len();

@@ -427,6 +427,18 @@ impl<R: Registers> Lan9118<R> {
         }
     }
 
+    /// One byte of frame `len` into the word being assembled; a completed
+    /// word goes out unless it is the frame's last (`tx_send` pushes that).
+    fn tx_byte(&mut self, b: u8, len: usize) {
+        let shift = ((self.tx_written & 3) as u32).wrapping_mul(8);
+        self.tx_word |= u32::from(b).wrapping_shl(shift);
+        self.tx_written = self.tx_written.saturating_add(1);
+        if self.tx_written.is_multiple_of(4) && self.tx_written < len {
+            let w = core::mem::take(&mut self.tx_word);
+            self.tx_push(w);
+        }
+    }
+
     fn tx_push(&mut self, word: u32) {
         self.regs.write(reg::TX_DATA, word);
     }
@@ -554,21 +566,32 @@ impl<R: Registers> Nic for Lan9118<R> {
     fn tx_write(&mut self, bytes: &[u8]) {
         let Some(len) = self.tx_len else { return };
         let room = len.saturating_sub(self.tx_written);
-        let take = bytes.len().min(room);
-        // Overflow is remembered as extra length and refused at `tx_send`.
-        self.tx_written = self
-            .tx_written
-            .saturating_add(bytes.len().saturating_sub(take));
-        for &b in bytes.iter().take(take) {
-            let shift = ((self.tx_written & 3) as u32).wrapping_mul(8);
-            self.tx_word |= u32::from(b).wrapping_shl(shift);
-            self.tx_written = self.tx_written.saturating_add(1);
+        let (fits, over) = bytes.split_at(bytes.len().min(room));
+        // Bytes up to a word boundary, then whole words (most of a
+        // payload: one FIFO write per 4 bytes, no per-byte shifting), then
+        // the tail.
+        let lead = 4usize.wrapping_sub(self.tx_written) & 3;
+        let (head, body) = fits.split_at(lead.min(fits.len()));
+        for &b in head {
+            self.tx_byte(b, len);
+        }
+        let mut words = body.chunks_exact(4);
+        for w in &mut words {
+            let Ok(w) = <[u8; 4]>::try_from(w) else { break };
+            let word = u32::from_le_bytes(w);
+            self.tx_written = self.tx_written.saturating_add(4);
             // A completed word goes out unless it is the frame's last.
-            if self.tx_written.is_multiple_of(4) && self.tx_written < len {
-                let w = core::mem::take(&mut self.tx_word);
-                self.tx_push(w);
+            if self.tx_written < len {
+                self.tx_push(word);
+            } else {
+                self.tx_word = word;
             }
         }
+        for &b in words.remainder() {
+            self.tx_byte(b, len);
+        }
+        // Overflow is remembered as extra length and refused at `tx_send`.
+        self.tx_written = self.tx_written.saturating_add(over.len());
     }
 
     fn tx_rewrite(&mut self, _offset: usize, _bytes: &[u8]) {

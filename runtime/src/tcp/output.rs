@@ -419,12 +419,14 @@ fn effective_mss(s: &TcpSocket, cfg: &super::TcpConfig) -> usize {
         .max(1)
 }
 
-/// A data segment to send: where, how long, and (a resend) its record.
+/// A data segment to send: where, how long, (a resend) its record, and
+/// whether our FIN rides on it.
 struct NextSegment {
     offset: u32,
     len: usize,
     expect: Option<SentSegment>,
     resend: bool,
+    fin: bool,
 }
 
 /// The next data segment of socket `i`, or `None` when nothing more goes
@@ -446,11 +448,14 @@ fn next_segment<N: Nic, O: TcpOwner>(
     let offset = s.offset_of(s.snd_nxt);
     if s.snd_nxt < data_end {
         let (len, expect) = resend_record(t.records(i), &s, data_end, eff_mss);
+        // The FIN went out on the last data segment: it goes again with it.
+        let fin = s.has(flag::FIN_SENT) && s.snd_nxt.add(len) == data_end;
         return Some(NextSegment {
             offset,
             len,
             expect,
             resend: true,
+            fin,
         });
     }
     if !s.state.can_send() || s.has(flag::CLOSE) && s.has(flag::FIN_SENT) {
@@ -471,12 +476,52 @@ fn next_segment<N: Nic, O: TcpOwner>(
         drained(t, owner, i, handle);
         send_fin(io, t, i, now);
     }
-    (len > 0 && !owner_done).then_some(NextSegment {
+    if len == 0 || owner_done {
+        return None;
+    }
+    let fin = fin_rides(t, owner, i, handle, offset, len);
+    Some(NextSegment {
         offset,
         len,
         expect: None,
         resend: false,
+        fin,
     })
+}
+
+/// Whether our FIN rides on the new data segment of `len` bytes at
+/// `offset`: the owner wants to close and has nothing beyond it, so this
+/// segment carries the rest of the stream, and the peer's window admits
+/// the FIN too. A FIN of its own would cost a frame and, at window 1, the
+/// peer's ACK of the data first — a round trip on every
+/// `Connection: close` response.
+fn fin_rides<O: TcpOwner>(
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    handle: TcpHandle,
+    offset: u32,
+    len: usize,
+) -> bool {
+    let Some(s) = t.sockets.get(i) else {
+        return false;
+    };
+    if s.has(flag::FIN_SENT)
+        || !matches!(s.state, TcpState::Established | TcpState::CloseWait)
+        || usize::from(s.snd_wnd) <= s.in_flight().saturating_add(len)
+    {
+        return false;
+    }
+    // A segment is at most an MSS: the end stays a stream offset (mod 2^32).
+    let end = offset.wrapping_add(len as u32);
+    let closing = s.has(flag::CLOSE);
+    if !(closing || owner.tcp_wants_close(handle)) || has_data(owner, handle, end) {
+        return false;
+    }
+    if let Some(s) = t.sockets.get_mut(i) {
+        s.set(flag::CLOSE, true);
+    }
+    true
 }
 
 /// The length and record of the segment to resend at `SND.NXT`: the
@@ -560,6 +605,7 @@ fn send_data<N: Nic, O: TcpOwner>(
         len,
         expect,
         resend,
+        fin,
     } = next;
     let (ring, from_ring) = if cfg.retransmission == Retransmission::Buffer {
         (
@@ -582,7 +628,8 @@ fn send_data<N: Nic, O: TcpOwner>(
         return Sent::Gone;
     };
     let seq = sock.snd_nxt;
-    match segment_with_sum(io, sock, seq, &mut produce) {
+    let control = if fin { Control::Fin } else { Control::Psh };
+    match segment_with_sum(io, sock, seq, control, &mut produce) {
         Ok((0, _)) => {
             if !resend {
                 // The owner has nothing more: a requested close may go.
@@ -596,6 +643,12 @@ fn send_data<N: Nic, O: TcpOwner>(
                 return Sent::Gone;
             };
             sock.snd_nxt = sock.snd_nxt.add(n);
+            if fin {
+                sock.snd_nxt = sock.snd_nxt.add(1);
+                if !resend {
+                    fin_sent(sock);
+                }
+            }
             arm(sock, now);
             if !resend {
                 sock.snd_max = sock.snd_nxt;
@@ -652,12 +705,13 @@ fn segment_with_sum<N: Nic>(
     io: &mut Io<'_, N>,
     s: &mut TcpSocket,
     seq: SeqNumber,
+    control: Control,
     payload: &mut dyn Payload,
 ) -> Result<(usize, u16), SendError> {
     let repr = Repr {
         src_port: s.local_port,
         dst_port: s.remote_port,
-        control: Control::Psh,
+        control,
         seq_number: seq,
         ack_number: Some(s.rcv_nxt),
         window_len: s.rcv_wnd,
@@ -694,14 +748,19 @@ fn send_fin<N: Nic>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, i: usize, now: u3
         s.snd_nxt = s.snd_nxt.add(1);
         if first {
             s.snd_max = s.snd_nxt;
-            s.set(flag::FIN_SENT, true);
-            s.state = match s.state {
-                TcpState::CloseWait => TcpState::LastAck,
-                _ => TcpState::FinWait1,
-            };
+            fin_sent(s);
         }
         arm(s, now);
     }
+}
+
+/// Our first FIN went out: the state moves on (RFC 9293 §3.10.4).
+fn fin_sent(s: &mut TcpSocket) {
+    s.set(flag::FIN_SENT, true);
+    s.state = match s.state {
+        TcpState::CloseWait => TcpState::LastAck,
+        _ => TcpState::FinWait1,
+    };
 }
 
 /// The owner produced everything it has: it may end the stream here.

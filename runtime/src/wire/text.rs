@@ -38,15 +38,26 @@ pub const fn div_rem(n: u64, d: u16) -> (u64, u16) {
 /// `n` in decimal, written at the end of `buf`; returns the digits.
 pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
-    let mut n = n;
-    loop {
-        let (q, digit) = div_rem(n, 10);
+    let mut put = |digit: u32| {
         i = i.saturating_sub(1);
         if let Some(b) = buf.get_mut(i) {
             *b = b'0'.wrapping_add(digit as u8);
         }
+    };
+    // The long division only while the value needs more than 32 bits;
+    // then a 32-bit division by a constant (a multiply) per digit: a
+    // counter rendered on every page pays a few instructions a digit.
+    let mut n = n;
+    while n > u64::from(u32::MAX) {
+        let (q, digit) = div_rem(n, 10);
+        put(u32::from(digit));
         n = q;
-        if n == 0 || i == 0 {
+    }
+    let mut m = n as u32; // fits: the loop above ran while it did not
+    loop {
+        put(m % 10);
+        m /= 10;
+        if m == 0 {
             break;
         }
     }
