@@ -1110,31 +1110,14 @@ fn scan<N: Nic>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iface::arp::ArpEntry;
-    use crate::service::Disabled;
-    use crate::udp::UdpSocket;
 
-    struct Dev;
-    impl Config for Dev {
+    crate::test_config! {
+        struct Dev;
         const DEVICE_NAME: &'static str = "DEV";
         const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 9]);
         const DHCP: bool = true;
-        const STATIC_IPV4: Option<StaticIpv4> = None;
-        const ARP_LIFETIME: Duration = Duration::from_secs(60);
-        const ICMP_ECHO: bool = true;
-        type ArpCache = [ArpEntry; 1];
-        type UdpSockets = [UdpSocket; 0];
-        type TcpSockets = [crate::tcp::TcpSocket; 0];
-        type TcpSegments = [crate::tcp::SentSegment; 0];
-        type TcpBuffer = [u8; 0];
+        type ArpCache = [crate::iface::arp::ArpEntry; 1];
         type Dhcp = DhcpClient<Self>;
-        type Dns = Disabled;
-        type NetBios = Disabled;
-        type Sntp = Disabled;
-        type Mdns = crate::service::Disabled;
-        type Smtp = Disabled;
-        type Pop3 = Disabled;
-        type RawSockets = [crate::raw::RawSocket; 0];
     }
     impl DhcpSettings for Dev {}
 

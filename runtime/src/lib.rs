@@ -53,6 +53,8 @@ pub mod wire;
 pub use config::Config;
 #[doc(hidden)]
 pub use emberstack_macros::__http_bind;
+#[doc(hidden)]
+pub use emberstack_macros::__impl_with_defaults;
 /// Binds the application's dynamic-tag and form handlers (see
 /// [`http`]).
 pub use emberstack_macros::http_var;

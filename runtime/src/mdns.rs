@@ -629,27 +629,9 @@ impl Out {
 mod tests {
     use super::*;
 
-    struct Dev;
-    impl Config for Dev {
-        const DEVICE_NAME: &'static str = "EMBER";
-        const MAC: crate::wire::EthernetAddress = crate::wire::EthernetAddress([2, 0, 0, 0, 0, 2]);
-        const DHCP: bool = false;
-        const STATIC_IPV4: Option<crate::config::StaticIpv4> = None;
-        const ARP_LIFETIME: Duration = Duration::from_secs(60);
-        const ICMP_ECHO: bool = true;
+    crate::test_config! {
+        struct Dev;
         type ArpCache = [crate::iface::arp::ArpEntry; 1];
-        type UdpSockets = [crate::udp::UdpSocket; 0];
-        type TcpSockets = [crate::tcp::TcpSocket; 0];
-        type TcpSegments = [crate::tcp::SentSegment; 0];
-        type TcpBuffer = [u8; 0];
-        type Dhcp = crate::service::Disabled;
-        type Dns = crate::service::Disabled;
-        type NetBios = crate::service::Disabled;
-        type Sntp = crate::service::Disabled;
-        type Mdns = crate::service::Disabled;
-        type Smtp = crate::service::Disabled;
-        type Pop3 = crate::service::Disabled;
-        type RawSockets = [crate::raw::RawSocket; 0];
     }
     impl MdnsSettings for Dev {}
 

@@ -637,31 +637,16 @@ pub type Fifo = SimNic<true>;
 #[macro_export]
 macro_rules! script_config {
     ($name:ident, $sockets:expr, $tcp:expr) => {
-        #[doc = concat!("Test configuration `", stringify!($name), "`.")]
-        pub struct $name;
-        impl emberstack::Config for $name {
+        emberstack::test_config! {
+            #[doc = concat!("Test configuration `", stringify!($name), "`.")]
+            pub struct $name;
             const DEVICE_NAME: &'static str = stringify!($name);
             const MAC: emberstack::wire::EthernetAddress = $crate::script::DUT_MAC;
-            const DHCP: bool = false;
             const STATIC_IPV4: Option<emberstack::config::StaticIpv4> =
                 Some($crate::script::DUT_STATIC);
             const ARP_LIFETIME: emberstack::Duration = emberstack::Duration::from_secs(600);
-            const ICMP_ECHO: bool = true;
-            type ArpCache = [emberstack::iface::arp::ArpEntry; 2];
-            type UdpSockets = [emberstack::udp::UdpSocket; 0];
             const TCP: emberstack::tcp::TcpConfig = $tcp;
             type TcpSockets = [emberstack::tcp::TcpSocket; $sockets];
-            type TcpSegments =
-                [emberstack::tcp::SentSegment; { $tcp.segments_per_socket() * $sockets }];
-            type TcpBuffer = [u8; { $tcp.buffer_per_socket() * $sockets }];
-            type Dhcp = emberstack::service::Disabled;
-            type Dns = emberstack::service::Disabled;
-            type NetBios = emberstack::service::Disabled;
-            type Sntp = emberstack::service::Disabled;
-            type Mdns = emberstack::service::Disabled;
-            type Smtp = emberstack::service::Disabled;
-            type Pop3 = emberstack::service::Disabled;
-            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
     };
 }
