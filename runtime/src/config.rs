@@ -9,12 +9,12 @@
 use crate::dns::{DnsSettings, Resolver};
 use crate::iface::arp::ArpEntry;
 use crate::raw::RawSocket;
-use crate::service::Service;
+use crate::service::{Service, ServiceConfig};
 use crate::sntp::SntpSettings;
 use crate::tcp::{SentSegment, TcpConfig, TcpSocket};
 use crate::time::Duration;
 use crate::udp::UdpSocket;
-use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use crate::wire::EthernetAddress;
 
 /// Fixed-size storage for a table of `T`: implemented for `[T; N]`.
 pub trait Table<T> {
@@ -41,15 +41,16 @@ impl<T: Default, const N: usize> Table<T> for [T; N] {
     }
 }
 
-/// Static IPv4 settings: the address when DHCP is off (or as its fallback).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StaticIpv4 {
-    /// Address and prefix.
-    pub cidr: Ipv4Cidr,
-    /// Default router, if any.
-    pub gateway: Option<Ipv4Address>,
-    /// DNS server, if any.
-    pub dns: Option<Ipv4Address>,
+pub use crate::iface::StaticIpv4;
+
+/// The services read their settings through [`ServiceConfig`]: every
+/// configuration provides them.
+impl<C: Config> ServiceConfig for C {
+    const DEVICE_NAME: &'static str = <C as Config>::DEVICE_NAME;
+    const DHCP: bool = <C as Config>::DHCP;
+    const STATIC_IPV4: Option<StaticIpv4> = <C as Config>::STATIC_IPV4;
+    const DNS: DnsSettings = <C as Config>::DNS;
+    const SNTP: SntpSettings = <C as Config>::SNTP;
 }
 
 /// A device's configuration, generated from `stack.toml`.

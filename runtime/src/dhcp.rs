@@ -61,11 +61,10 @@
 
 use core::marker::PhantomData;
 
-use crate::config::{Config, StaticIpv4};
-use crate::iface::{Event, FnPayload, Io, PayloadSink, SendError, Transport};
+use crate::iface::StaticIpv4;
+use crate::iface::{FnPayload, Io, PayloadSink, SendError, Transport};
 use crate::nic::Nic;
-use crate::service::{earliest, Service};
-use crate::stack::App;
+use crate::service::{earliest, App, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::UdpDatagram;
 use crate::wire::dhcp::{
@@ -75,9 +74,9 @@ use crate::wire::dhcp::{
 };
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
-/// The DHCP settings a device's configuration adds to [`Config`]
+/// The DHCP settings a device's configuration adds to [`Config`](crate::Config)
 /// (`[dhcp]` in `stack.toml`; the generated code implements it).
-pub trait DhcpSettings: Config {
+pub trait DhcpSettings: ServiceConfig {
     /// Delay before the first retransmission of a DISCOVER or REQUEST; it
     /// doubles per retransmission (RFC 2131 §4.1: 4 s).
     const RETRANSMIT_BASE: Duration = Duration::from_secs(4);
@@ -816,7 +815,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
 impl<S: DhcpSettings> Service for DhcpClient<S> {
     /// `C` is the same configuration as `S` in generated code; the client
     /// reads its settings from `S`.
-    fn new_service<C: Config>() -> Self {
+    fn new_service<C: ServiceConfig>() -> Self {
         Self::new()
     }
 

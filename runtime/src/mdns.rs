@@ -32,19 +32,17 @@
 
 use core::marker::PhantomData;
 
-use crate::config::Config;
 use crate::iface::name::{DeviceName, MAX_LEN};
-use crate::iface::{Bytes, Event, Io, Transport, MDNS_GROUP, MDNS_PORT};
+use crate::iface::{Bytes, Io, Transport, MDNS_GROUP, MDNS_PORT};
 use crate::nic::Nic;
-use crate::service::Service;
-use crate::stack::App;
+use crate::service::{App, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::{Endpoint, UdpDatagram};
 use crate::wire::dns::{self as wire, Message};
 use crate::wire::Ipv4Address;
 
 /// The mDNS settings from `stack.toml` (`[mdns]`).
-pub trait MdnsSettings: Config {
+pub trait MdnsSettings: ServiceConfig {
     /// TTL of the A record in answers and announcements (`ttl`, seconds;
     /// RFC 6762 §10 recommends 120 for host records).
     const TTL: u32 = 120;
@@ -369,7 +367,7 @@ impl<S: MdnsSettings> Default for MdnsResponder<S> {
 }
 
 impl<S: MdnsSettings> Service for MdnsResponder<S> {
-    fn new_service<C: Config>() -> Self {
+    fn new_service<C: ServiceConfig>() -> Self {
         Self::new()
     }
 

@@ -402,7 +402,7 @@ impl<C: Config, N: Nic> Bench<C, N> {
     }
 }
 
-impl<C: DhcpSettings<Dhcp = DhcpClient<C>>, N: Nic> Bench<C, N> {
+impl<C: Config<Dhcp = DhcpClient<C>> + DhcpSettings, N: Nic> Bench<C, N> {
     fn state(&mut self) -> DhcpState {
         self.stack.dhcp().state()
     }
