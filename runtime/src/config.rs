@@ -16,6 +16,9 @@ use crate::time::Duration;
 use crate::udp::UdpSocket;
 use crate::wire::EthernetAddress;
 
+// Its old path (the type is the interface's).
+pub use crate::iface::StaticIpv4;
+
 /// Fixed-size storage for a table of `T`: implemented for `[T; N]`.
 pub trait Table<T> {
     /// The number of slots, known at compile time.
@@ -40,8 +43,6 @@ impl<T: Default, const N: usize> Table<T> for [T; N] {
         self
     }
 }
-
-pub use crate::iface::StaticIpv4;
 
 /// The services read their settings through [`ServiceConfig`]: every
 /// configuration provides them.

@@ -1,14 +1,20 @@
-//! Protocol services: DHCP, DNS, NetBIOS, SNTP (and later the TCP users).
+//! Protocol services: DHCP, DNS, NetBIOS, SNTP, mDNS — and the application
+//! as the stack sees it ([`App`], the [`Event`]s it hears).
 //!
 //! A service is a state machine the stack owns and advances in `poll`. It
 //! is offered each verified UDP datagram before the socket table (it takes
 //! the ones for its ports), gets a turn to send and run timers, and says
 //! when it next needs a turn.
 //!
-//! Each service occupies an associated type of [`Config`](crate::Config); a protocol
-//! switched off in `stack.toml` is [`Disabled`], whose hooks are empty, so
-//! none of its code is in the binary and calling its API does not compile.
-
+//! Each service occupies an associated type of [`Config`](crate::Config);
+//! a protocol switched off in `stack.toml` is [`Disabled`], whose hooks
+//! are empty, so none of its code is in the binary and calling its API
+//! does not compile.
+//!
+//! `App` and `Event` live here, the lowest layer that can hold them
+//! (`Event` carries the services' events); the interface and the
+//! transport below name only their own owner traits, which every `App`
+//! implements (below).
 use crate::dhcp::DhcpEvent;
 use crate::dns::{DnsEvent, DnsSettings, Resolver};
 use crate::iface::{DropReason, IfaceEvents, Io, PayloadSink, StaticIpv4};
