@@ -85,6 +85,9 @@ for features in "" quiet baseline; do
     cargo clippy --release --quiet ${features:+--features ${features/quiet/log}} -- -D warnings)
 done
 
+log "layers (runtime imports only run down: runtime/tests/layers.rs)"
+cargo test -p emberstack --test layers --quiet
+
 log "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 RUSTDOCFLAGS="-D warnings" cargo doc -p emberstack --features std,lan9118,enc28j60 --no-deps --quiet

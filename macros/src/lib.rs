@@ -450,3 +450,53 @@ fn bind(tags: &[Tag], forms: &[Form], mut imp: ItemImpl) -> TokenStream2 {
     out.extend(dispatch);
     out
 }
+
+/// Completes a trait `impl` with default items: the engine of
+/// `emberstack::test_config!` (which holds the defaults next to the
+/// `Config` trait, so a new item is added in one place).
+///
+/// Input: `impl Trait for Type { items... } defaults { items... }`.
+/// Output: the `impl` with every default whose name the `impl` does not
+/// already define appended. A default given twice, or an `impl` item the
+/// defaults do not know, is left to rustc (which names the item).
+#[doc(hidden)]
+#[proc_macro]
+pub fn __impl_with_defaults(input: TokenStream) -> TokenStream {
+    match Parser::parse(parse_with_defaults, input) {
+        Ok((mut imp, defaults)) => {
+            let given: Vec<Ident> = imp.items.iter().filter_map(impl_item_name).collect();
+            imp.items.extend(
+                defaults
+                    .into_iter()
+                    .filter(|d| impl_item_name(d).is_none_or(|name| !given.contains(&name))),
+            );
+            imp.into_token_stream().into()
+        }
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn parse_with_defaults(input: ParseStream<'_>) -> syn::Result<(ItemImpl, Vec<ImplItem>)> {
+    let imp: ItemImpl = input.parse()?;
+    let kw: Ident = input.parse()?;
+    if kw != "defaults" {
+        return Err(syn::Error::new(kw.span(), "expected `defaults { ... }`"));
+    }
+    let content;
+    syn::braced!(content in input);
+    let mut defaults = Vec::new();
+    while !content.is_empty() {
+        defaults.push(content.parse()?);
+    }
+    Ok((imp, defaults))
+}
+
+/// The name an `impl` item defines (a constant, a type or a method).
+fn impl_item_name(item: &ImplItem) -> Option<Ident> {
+    match item {
+        ImplItem::Const(c) => Some(c.ident.clone()),
+        ImplItem::Type(t) => Some(t.ident.clone()),
+        ImplItem::Fn(f) => Some(f.sig.ident.clone()),
+        _ => None,
+    }
+}

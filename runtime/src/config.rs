@@ -9,12 +9,15 @@
 use crate::dns::{DnsSettings, Resolver};
 use crate::iface::arp::ArpEntry;
 use crate::raw::RawSocket;
-use crate::service::Service;
+use crate::service::{Service, ServiceConfig};
 use crate::sntp::SntpSettings;
 use crate::tcp::{SentSegment, TcpConfig, TcpSocket};
 use crate::time::Duration;
 use crate::udp::UdpSocket;
-use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use crate::wire::EthernetAddress;
+
+// Its old path (the type is the interface's).
+pub use crate::iface::StaticIpv4;
 
 /// Fixed-size storage for a table of `T`: implemented for `[T; N]`.
 pub trait Table<T> {
@@ -41,15 +44,14 @@ impl<T: Default, const N: usize> Table<T> for [T; N] {
     }
 }
 
-/// Static IPv4 settings: the address when DHCP is off (or as its fallback).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StaticIpv4 {
-    /// Address and prefix.
-    pub cidr: Ipv4Cidr,
-    /// Default router, if any.
-    pub gateway: Option<Ipv4Address>,
-    /// DNS server, if any.
-    pub dns: Option<Ipv4Address>,
+/// The services read their settings through [`ServiceConfig`]: every
+/// configuration provides them.
+impl<C: Config> ServiceConfig for C {
+    const DEVICE_NAME: &'static str = <C as Config>::DEVICE_NAME;
+    const DHCP: bool = <C as Config>::DHCP;
+    const STATIC_IPV4: Option<StaticIpv4> = <C as Config>::STATIC_IPV4;
+    const DNS: DnsSettings = <C as Config>::DNS;
+    const SNTP: SntpSettings = <C as Config>::SNTP;
 }
 
 /// A device's configuration, generated from `stack.toml`.
@@ -110,4 +112,77 @@ pub trait Config: 'static {
 
     /// Raw IPv4 sockets (`[raw] sockets`; `[RawSocket; 0]` without).
     type RawSockets: Table<RawSocket>;
+}
+
+/// Defines a test [`Config`]: a unit struct whose `impl Config` takes the
+/// items the test writes and the defaults below for every other one, so a
+/// test states only what it depends on and a new `Config` item is added
+/// here once, not in every test.
+///
+/// The defaults: device `EMBER`, MAC `02:00:00:00:00:02`, DHCP off and no
+/// static address, ARP entries valid 60 s, ping answered, 2 ARP entries,
+/// no UDP, raw or TCP sockets, every service `Disabled`, and the TCP
+/// segment records and retransmit buffer sized from `TCP` and the socket
+/// count (as `emberstack-codegen` sizes them); `FRAMES_PER_POLL`, `DNS`,
+/// `SNTP` and `TCP` keep the trait's own defaults.
+///
+/// ```
+/// use emberstack::tcp::{TcpConfig, TcpSocket};
+/// emberstack::test_config! {
+///     /// Two TCP sockets with a window of 4, everything else default.
+///     struct Dut;
+///     const TCP: TcpConfig = TcpConfig { window: 4, ..TcpConfig::DEFAULT };
+///     type TcpSockets = [TcpSocket; 2];
+/// }
+/// # use emberstack::config::Table;
+/// # use emberstack::Config;
+/// # assert_eq!(<<Dut as Config>::TcpSegments as Table<_>>::LEN, 8);
+/// ```
+///
+/// It is for tests (the runtime's, the fuzz targets', an application's
+/// own): a device's real configuration is generated from `stack.toml`.
+#[macro_export]
+macro_rules! test_config {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident; $($item:tt)*) => {
+        $(#[$meta])*
+        $vis struct $name;
+        $crate::__impl_with_defaults! {
+            impl $crate::Config for $name {
+                $($item)*
+            }
+            defaults {
+                const DEVICE_NAME: &'static str = "EMBER";
+                const MAC: $crate::wire::EthernetAddress =
+                    $crate::wire::EthernetAddress([2, 0, 0, 0, 0, 2]);
+                const DHCP: bool = false;
+                const STATIC_IPV4: ::core::option::Option<$crate::config::StaticIpv4> =
+                    ::core::option::Option::None;
+                const ARP_LIFETIME: $crate::Duration = $crate::Duration::from_secs(60);
+                const ICMP_ECHO: bool = true;
+                type ArpCache = [$crate::iface::arp::ArpEntry; 2];
+                type UdpSockets = [$crate::udp::UdpSocket; 0];
+                type RawSockets = [$crate::raw::RawSocket; 0];
+                type TcpSockets = [$crate::tcp::TcpSocket; 0];
+                type TcpSegments = [$crate::tcp::SentSegment; {
+                    <$name as $crate::Config>::TCP.segments_per_socket()
+                        * <<$name as $crate::Config>::TcpSockets as $crate::config::Table<
+                            $crate::tcp::TcpSocket,
+                        >>::LEN
+                }];
+                type TcpBuffer = [u8; {
+                    <$name as $crate::Config>::TCP.buffer_per_socket()
+                        * <<$name as $crate::Config>::TcpSockets as $crate::config::Table<
+                            $crate::tcp::TcpSocket,
+                        >>::LEN
+                }];
+                type Dhcp = $crate::service::Disabled;
+                type Dns = $crate::service::Disabled;
+                type NetBios = $crate::service::Disabled;
+                type Sntp = $crate::service::Disabled;
+                type Mdns = $crate::service::Disabled;
+                type Smtp = $crate::service::Disabled;
+                type Pop3 = $crate::service::Disabled;
+            }
+        }
+    };
 }

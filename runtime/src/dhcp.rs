@@ -61,11 +61,10 @@
 
 use core::marker::PhantomData;
 
-use crate::config::{Config, StaticIpv4};
-use crate::iface::{Event, FnPayload, Io, PayloadSink, SendError, Transport};
+use crate::iface::StaticIpv4;
+use crate::iface::{FnPayload, Io, PayloadSink, SendError, Transport};
 use crate::nic::Nic;
-use crate::service::{earliest, Service};
-use crate::stack::App;
+use crate::service::{earliest, App, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::UdpDatagram;
 use crate::wire::dhcp::{
@@ -75,9 +74,9 @@ use crate::wire::dhcp::{
 };
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
-/// The DHCP settings a device's configuration adds to [`Config`]
+/// The DHCP settings a device's configuration adds to [`Config`](crate::Config)
 /// (`[dhcp]` in `stack.toml`; the generated code implements it).
-pub trait DhcpSettings: Config {
+pub trait DhcpSettings: ServiceConfig {
     /// Delay before the first retransmission of a DISCOVER or REQUEST; it
     /// doubles per retransmission (RFC 2131 §4.1: 4 s).
     const RETRANSMIT_BASE: Duration = Duration::from_secs(4);
@@ -816,7 +815,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
 impl<S: DhcpSettings> Service for DhcpClient<S> {
     /// `C` is the same configuration as `S` in generated code; the client
     /// reads its settings from `S`.
-    fn new_service<C: Config>() -> Self {
+    fn new_service<C: ServiceConfig>() -> Self {
         Self::new()
     }
 
@@ -1110,31 +1109,14 @@ fn scan<N: Nic>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iface::arp::ArpEntry;
-    use crate::service::Disabled;
-    use crate::udp::UdpSocket;
 
-    struct Dev;
-    impl Config for Dev {
+    crate::test_config! {
+        struct Dev;
         const DEVICE_NAME: &'static str = "DEV";
         const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 9]);
         const DHCP: bool = true;
-        const STATIC_IPV4: Option<StaticIpv4> = None;
-        const ARP_LIFETIME: Duration = Duration::from_secs(60);
-        const ICMP_ECHO: bool = true;
-        type ArpCache = [ArpEntry; 1];
-        type UdpSockets = [UdpSocket; 0];
-        type TcpSockets = [crate::tcp::TcpSocket; 0];
-        type TcpSegments = [crate::tcp::SentSegment; 0];
-        type TcpBuffer = [u8; 0];
+        type ArpCache = [crate::iface::arp::ArpEntry; 1];
         type Dhcp = DhcpClient<Self>;
-        type Dns = Disabled;
-        type NetBios = Disabled;
-        type Sntp = Disabled;
-        type Mdns = crate::service::Disabled;
-        type Smtp = Disabled;
-        type Pop3 = Disabled;
-        type RawSockets = [crate::raw::RawSocket; 0];
     }
     impl DhcpSettings for Dev {}
 

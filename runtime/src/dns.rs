@@ -35,11 +35,9 @@
 //! A query for each exchange that has none; an exchange whose address
 //! cannot be found is kept, without address.
 
-use crate::config::Config;
-use crate::iface::{Event, FnPayload, Io, Transport};
+use crate::iface::{FnPayload, Io, Transport};
 use crate::nic::Nic;
-use crate::service::{Disabled, Service};
-use crate::stack::App;
+use crate::service::{App, Disabled, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::{Endpoint, UdpDatagram, EPHEMERAL_FIRST};
 use crate::wire::dns::{
@@ -1009,7 +1007,7 @@ fn send<const NAME: usize, N: Nic>(
 }
 
 impl<const SLOTS: usize, const NAME: usize> Service for DnsClient<SLOTS, NAME> {
-    fn new_service<C: Config>() -> Self {
+    fn new_service<C: ServiceConfig>() -> Self {
         DnsClient::new(C::DNS)
     }
 

@@ -1,19 +1,24 @@
 //! emberstack: a `no_std`, allocation-free TCP/IP stack for small
 //! microcontrollers with an Ethernet controller, configured at build time.
 //!
-//! The layers, lowest first (a layer only calls down):
+//! The layers, lowest first (a layer only uses its own and lower ones;
+//! `tests/layers.rs` checks every `crate::` path):
 //!
-//! 1. [`wire`]: stateless, zero-copy parse/emit of the protocol headers and
-//!    the incremental internet checksum.
+//! 1. [`wire`] and [`time`]: stateless, zero-copy parse/emit of the
+//!    protocol headers, the incremental internet checksum; the clock types.
 //! 2. [`nic`]: the [`Nic`](nic::Nic) trait. Frames stay in the controller's
 //!    memory and are streamed in and out; no frame buffer in MCU RAM.
 //! 3. [`iface`]: MAC/IPv4 configuration, the ARP cache, ingress dispatch and
-//!    egress framing.
-//! 4. transport: [`udp`] and [`tcp`] sockets.
-//! 5. protocols, each a state machine advanced by [`Stack::poll`]: the
-//!    [`dns`] client, the [`netbios`] name responder, the [`sntp`] client,
-//!    the [`dhcp`] client; and the clients and server the application
-//!    embeds: [`smtp`] and [`pop3`] (see [`mail`]) and [`http`].
+//!    egress framing. Ingress handing a packet to the transport's sockets
+//!    is the one call up.
+//! 4. transport: [`udp`], [`tcp`] and [`raw`] sockets.
+//! 5. services, each a state machine advanced by [`Stack::poll`]: the
+//!    [`dhcp`] client, the [`dns`] client, the [`netbios`] and [`mdns`]
+//!    responders, the [`sntp`] client; with them ([`service`]) the
+//!    application's [`App`] and the [`Event`](service::Event)s it hears.
+//! 6. [`Stack`] and its [`Config`].
+//! 7. what the application embeds and drives with the `Stack`: the
+//!    [`http`] server and the [`smtp`] and [`pop3`] clients (see [`mail`]).
 //!
 //! A device describes itself in `stack.toml`; `emberstack-codegen` turns that
 //! into a [`Config`] implementation with every table sized, and
@@ -53,6 +58,8 @@ pub mod wire;
 pub use config::Config;
 #[doc(hidden)]
 pub use emberstack_macros::__http_bind;
+#[doc(hidden)]
+pub use emberstack_macros::__impl_with_defaults;
 /// Binds the application's dynamic-tag and form handlers (see
 /// [`http`]).
 pub use emberstack_macros::http_var;

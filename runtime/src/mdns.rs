@@ -32,19 +32,17 @@
 
 use core::marker::PhantomData;
 
-use crate::config::Config;
 use crate::iface::name::{DeviceName, MAX_LEN};
-use crate::iface::{Bytes, Event, Io, Transport, MDNS_GROUP, MDNS_PORT};
+use crate::iface::{Bytes, Io, Transport, MDNS_GROUP, MDNS_PORT};
 use crate::nic::Nic;
-use crate::service::Service;
-use crate::stack::App;
+use crate::service::{App, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::{Endpoint, UdpDatagram};
 use crate::wire::dns::{self as wire, Message};
 use crate::wire::Ipv4Address;
 
 /// The mDNS settings from `stack.toml` (`[mdns]`).
-pub trait MdnsSettings: Config {
+pub trait MdnsSettings: ServiceConfig {
     /// TTL of the A record in answers and announcements (`ttl`, seconds;
     /// RFC 6762 §10 recommends 120 for host records).
     const TTL: u32 = 120;
@@ -369,7 +367,7 @@ impl<S: MdnsSettings> Default for MdnsResponder<S> {
 }
 
 impl<S: MdnsSettings> Service for MdnsResponder<S> {
-    fn new_service<C: Config>() -> Self {
+    fn new_service<C: ServiceConfig>() -> Self {
         Self::new()
     }
 
@@ -629,27 +627,9 @@ impl Out {
 mod tests {
     use super::*;
 
-    struct Dev;
-    impl Config for Dev {
-        const DEVICE_NAME: &'static str = "EMBER";
-        const MAC: crate::wire::EthernetAddress = crate::wire::EthernetAddress([2, 0, 0, 0, 0, 2]);
-        const DHCP: bool = false;
-        const STATIC_IPV4: Option<crate::config::StaticIpv4> = None;
-        const ARP_LIFETIME: Duration = Duration::from_secs(60);
-        const ICMP_ECHO: bool = true;
+    crate::test_config! {
+        struct Dev;
         type ArpCache = [crate::iface::arp::ArpEntry; 1];
-        type UdpSockets = [crate::udp::UdpSocket; 0];
-        type TcpSockets = [crate::tcp::TcpSocket; 0];
-        type TcpSegments = [crate::tcp::SentSegment; 0];
-        type TcpBuffer = [u8; 0];
-        type Dhcp = crate::service::Disabled;
-        type Dns = crate::service::Disabled;
-        type NetBios = crate::service::Disabled;
-        type Sntp = crate::service::Disabled;
-        type Mdns = crate::service::Disabled;
-        type Smtp = crate::service::Disabled;
-        type Pop3 = crate::service::Disabled;
-        type RawSockets = [crate::raw::RawSocket; 0];
     }
     impl MdnsSettings for Dev {}
 

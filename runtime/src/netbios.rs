@@ -12,11 +12,9 @@
 //! Both are counted ([`NetBiosResponder::counters`]). The responder never
 //! registers or defends its name: it only answers.
 
-use crate::config::Config;
-use crate::iface::{Bytes, Event};
+use crate::iface::Bytes;
 use crate::nic::Nic;
-use crate::service::Service;
-use crate::stack::App;
+use crate::service::{App, Event, Service, ServiceConfig};
 use crate::udp::UdpDatagram;
 use crate::wire::netbios::{self as wire, Malformed, Parsed};
 use crate::wire::Ipv4Address;
@@ -82,7 +80,7 @@ impl NetBiosResponder {
 }
 
 impl Service for NetBiosResponder {
-    fn new_service<C: Config>() -> Self {
+    fn new_service<C: ServiceConfig>() -> Self {
         NetBiosResponder::new()
     }
 

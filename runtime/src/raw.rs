@@ -3,7 +3,7 @@
 //! packet with a protocol number, write its payload, and the stack fills
 //! in the IP header (total length, header checksum) when the packet is
 //! closed; received packets of an open protocol are streamed to the
-//! application ([`App::raw_received`]) straight
+//! application ([`App::raw_received`](crate::App::raw_received)) straight
 //! from the NIC. `[raw] sockets` in `stack.toml` sizes the table; without
 //! it the table is empty and the code is removed.
 //!
@@ -18,7 +18,6 @@ use core::fmt;
 use crate::iface::egress::rx_read_at;
 use crate::iface::{DropReason, FromRx, Io, Payload, SendError, Transport};
 use crate::nic::Nic;
-use crate::stack::App;
 use crate::wire::{EthernetAddress, IpProtocol, Ipv4Address};
 
 /// One slot of the raw socket table: the protocol it is open for.
@@ -135,9 +134,17 @@ pub(crate) struct Arrived {
     pub(crate) len: usize,
 }
 
+/// The receiver of raw packets: the application ([`App::raw_received`](crate::App::raw_received);
+/// implemented for every `App` next to it, so this layer names nothing
+/// above it).
+pub(crate) trait RawOwner {
+    /// A packet arrived for an open raw socket.
+    fn raw_deliver<N: Nic>(&mut self, packet: &mut RawPacket<'_, '_, N>);
+}
+
 /// Hands a packet of `protocol` to the application when a raw socket is
 /// open for it; otherwise it is dropped as an unknown protocol.
-pub(crate) fn deliver<N: Nic, A: App>(
+pub(crate) fn deliver<N: Nic, A: RawOwner>(
     io: &mut Io<'_, N>,
     table: &[RawSocket],
     app: &mut A,
@@ -155,7 +162,7 @@ pub(crate) fn deliver<N: Nic, A: App>(
         offset: at.offset,
         len: at.len,
     };
-    app.raw_received(&mut packet);
+    app.raw_deliver(&mut packet);
     Ok(())
 }
 

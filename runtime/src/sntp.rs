@@ -38,12 +38,10 @@
 //! when we have one, otherwise random; either way its low 16 bits are
 //! random, so the originate check also stops blind spoofing.
 
-use crate::config::Config;
 use crate::dns::{DnsError, DnsHandle, Resolver};
-use crate::iface::{Bytes, Event, Io, SendError, Transport};
+use crate::iface::{Bytes, Io, SendError, Transport};
 use crate::nic::Nic;
-use crate::service::Service;
-use crate::stack::App;
+use crate::service::{App, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::{Endpoint, UdpDatagram, EPHEMERAL_FIRST};
 use crate::wire::ntp::{self as wire, Leap, Mode, NtpTime, Timestamp, PACKET_LEN};
@@ -582,7 +580,7 @@ pub(crate) fn parse_addr(s: &str) -> Option<Ipv4Address> {
 }
 
 impl<const NAME: usize> Service for SntpClient<NAME> {
-    fn new_service<C: Config>() -> Self {
+    fn new_service<C: ServiceConfig>() -> Self {
         SntpClient::new(C::SNTP)
     }
 

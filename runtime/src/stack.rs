@@ -1,14 +1,14 @@
 //! The configured stack: state sized by a [`Config`], advanced by [`Stack::poll`].
 
-use crate::config::{Config, StaticIpv4, Table};
+use crate::config::{Config, Table};
 use crate::iface::ingress::{self, Sockets, UdpOffer};
 use crate::iface::name::{DeviceName, NameError};
-use crate::iface::PayloadSink;
-use crate::iface::{arp, Counters, Event, Interface, Io, Payload, SendError, Transport};
+use crate::iface::{arp, Counters, Interface, Io, Payload, SendError, StaticIpv4, Transport};
 use crate::nic::Nic;
-use crate::raw::{self, RawError, RawHandle, RawPacket};
+use crate::raw::{self, RawError, RawHandle};
+use crate::service::Event;
 use crate::service::{earliest, Service};
-use crate::tcp::{self, TcpError, TcpEvent, TcpHandle, TcpReader, TcpShared, TcpState, TcpTables};
+use crate::tcp::{self, TcpError, TcpHandle, TcpShared, TcpState, TcpTables};
 use crate::time::{Duration, Instant};
 use crate::udp::{self, BindError, Endpoint, UdpDatagram, UdpHandle};
 use crate::wire::{arp as arp_wire, EthernetAddress, Ipv4Address};
@@ -18,79 +18,7 @@ use core::marker::PhantomData;
 /// (`poll_at` says so; nothing else runs meanwhile).
 pub const LINK_POLL: Duration = Duration::from_millis(500);
 
-/// The application as the stack sees it during `poll`: a source of
-/// randomness and the receiver of datagrams and events.
-pub trait App {
-    /// A random 32-bit value (ephemeral ports, DNS ids, TCP ISNs, DHCP
-    /// xids). Use a hardware RNG or a seeded CSPRNG.
-    fn random_u32(&mut self) -> u32;
-
-    /// Something happened that a log may want (see [`Event`]).
-    fn event(&mut self, event: Event) {
-        let _ = event;
-    }
-
-    /// A datagram arrived for a socket the application bound. Its payload
-    /// is read from the NIC during this call and is gone afterwards.
-    fn udp_datagram<N: Nic>(&mut self, datagram: &mut UdpDatagram<'_, '_, N>) {
-        let _ = datagram;
-    }
-
-    /// A TCP socket the application owns changed state (see [`TcpEvent`]).
-    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
-        let _ = (socket, event);
-    }
-
-    /// In-order TCP data arrived, readable from the NIC during this call.
-    /// Return how many bytes (a prefix) were taken; only those are
-    /// acknowledged, the peer resends the rest. The default discards all.
-    fn tcp_received<N: Nic>(&mut self, socket: TcpHandle, data: &mut TcpReader<'_, N>) -> usize {
-        let _ = socket;
-        data.len()
-    }
-
-    /// Write the bytes of the outgoing stream starting at `offset` (at most
-    /// `max`; fewer or none is fine) into `sink`. **The same offset must
-    /// always give the same bytes**: a lost segment is sent again by asking
-    /// for its offset again (see [`tcp`]). Offsets count from 0
-    /// at the start of the stream, modulo 2^32.
-    fn tcp_produce(
-        &mut self,
-        socket: TcpHandle,
-        offset: u32,
-        max: usize,
-        sink: &mut dyn PayloadSink,
-    ) {
-        let _ = (socket, offset, max, sink);
-    }
-
-    /// Asked when what the application has for the socket so far ends
-    /// within the segment about to go out (or has ended: its `tcp_produce`
-    /// has nothing beyond): return true to end the stream there (the FIN
-    /// rides on that last segment, as with [`Stack::tcp_close`]). Lets an
-    /// owner close from inside the callbacks, e.g. after a response with
-    /// `Connection: close`. The answer must not depend on how much of the
-    /// data was already produced.
-    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
-        let _ = socket;
-        false
-    }
-
-    /// Bytes the application can take on this socket now; the advertised
-    /// window is at most this (the stack extends it in whole segments
-    /// only: receiver silly-window avoidance). The default is unlimited.
-    fn tcp_recv_space(&mut self, socket: TcpHandle) -> usize {
-        let _ = socket;
-        usize::MAX
-    }
-
-    /// A packet arrived for an open raw socket
-    /// ([`Stack::raw_open`]); its payload is read from the NIC by offset
-    /// while this runs. Default: ignored.
-    fn raw_received<N: Nic>(&mut self, packet: &mut RawPacket<'_, '_, N>) {
-        let _ = packet;
-    }
-}
+pub use crate::service::App;
 
 /// The whole network stack for one interface, sized by `C`.
 ///
@@ -173,8 +101,8 @@ impl<C: Config> Services<C> {
     }
 }
 
-impl<C: Config> UdpOffer for Services<C> {
-    fn offer<N: Nic, A: App>(&mut self, d: &mut UdpDatagram<'_, '_, N>, app: &mut A) -> bool {
+impl<C: Config, A: App> UdpOffer<A> for Services<C> {
+    fn offer<N: Nic>(&mut self, d: &mut UdpDatagram<'_, '_, N>, app: &mut A) -> bool {
         self.dhcp.on_udp(d, app)
             || self.dns.on_udp(d, app)
             || self.netbios.on_udp(d, app)
@@ -182,7 +110,7 @@ impl<C: Config> UdpOffer for Services<C> {
             || self.mdns.on_udp(d, app)
     }
 
-    fn arp_seen<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, arp: &arp_wire::Repr) {
+    fn arp_seen<N: Nic>(&mut self, io: &mut Io<'_, N>, app: &mut A, arp: &arp_wire::Repr) {
         self.dhcp.on_arp(io, app, arp);
     }
 }
@@ -424,7 +352,7 @@ impl<C: Config> Stack<C> {
     }
 
     /// Starts connecting to `remote` from a random local port; the SYN goes
-    /// out on the next poll (after ARP). [`TcpEvent::Connected`] follows.
+    /// out on the next poll (after ARP). [`TcpEvent::Connected`](crate::tcp::TcpEvent::Connected) follows.
     pub fn tcp_connect<A: App>(
         &mut self,
         app: &mut A,

@@ -12,6 +12,14 @@ use crate::nic::Nic;
 use crate::wire::{Checksum, EthernetAddress, Ipv4Address};
 use core::fmt;
 
+/// The receiver of datagrams for the application's sockets: the
+/// application ([`App::udp_datagram`](crate::App::udp_datagram); implemented for every `App` next to
+/// it, so this layer names nothing above it).
+pub(crate) trait UdpOwner {
+    /// A datagram arrived for a socket the application bound.
+    fn udp_deliver<N: Nic>(&mut self, datagram: &mut UdpDatagram<'_, '_, N>);
+}
+
 /// An IPv4 address and port.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Endpoint {

@@ -11,42 +11,27 @@
 )]
 
 use emberstack::config::StaticIpv4;
-use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::{DropReason, Event};
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
-use emberstack::service::Disabled;
 use emberstack::tcp::{SentSegment, TcpSocket};
 use emberstack::udp::UdpSocket;
 use emberstack::wire::checksum::checksum;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-use emberstack::{App, Config, Duration, Instant, Stack};
+use emberstack::{App, Instant, Stack};
 use proptest::prelude::*;
 
-struct Dut;
-impl Config for Dut {
+emberstack::test_config! {
+    struct Dut;
     const DEVICE_NAME: &'static str = "DUT";
     const MAC: EthernetAddress = EthernetAddress(DUT_MAC);
-    const DHCP: bool = false;
     const STATIC_IPV4: Option<StaticIpv4> = Some(StaticIpv4 {
         cidr: Ipv4Cidr::new(Ipv4Address(DUT_IP), 24),
         gateway: None,
         dns: None,
     });
-    const ARP_LIFETIME: Duration = Duration::from_secs(60);
-    const ICMP_ECHO: bool = true;
-    type ArpCache = [ArpEntry; 2];
     type UdpSockets = [UdpSocket; 1];
     type TcpSockets = [TcpSocket; 2];
     type TcpSegments = [SentSegment; 2];
-    type TcpBuffer = [u8; 0];
-    type Dhcp = Disabled;
-    type Dns = Disabled;
-    type NetBios = Disabled;
-    type Sntp = Disabled;
-    type Mdns = emberstack::service::Disabled;
-    type Smtp = Disabled;
-    type Pop3 = Disabled;
-    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 const DUT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];

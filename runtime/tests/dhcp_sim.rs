@@ -16,11 +16,9 @@
 
 use emberstack::config::StaticIpv4;
 use emberstack::dhcp::{DhcpClient, DhcpEvent, DhcpSettings, DhcpState};
-use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::Event;
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
 use emberstack::nic::Nic;
-use emberstack::service::Disabled;
 use emberstack::udp::UdpSocket;
 use emberstack::wire::checksum::checksum;
 use emberstack::wire::dhcp::{self, MessageType, Packet, Repr};
@@ -49,27 +47,15 @@ macro_rules! dut_config {
         dut_config!($name, $base, $max, 0);
     };
     ($name:ident, $base:expr, $max:expr, $probes:expr) => {
-        struct $name;
-        impl Config for $name {
+        emberstack::test_config! {
+            struct $name;
             const DEVICE_NAME: &'static str = "DUT";
             const MAC: EthernetAddress = DUT_MAC;
             const DHCP: bool = true;
             const STATIC_IPV4: Option<StaticIpv4> = Some(FALLBACK);
             const ARP_LIFETIME: Duration = Duration::from_secs(600);
-            const ICMP_ECHO: bool = true;
-            type ArpCache = [ArpEntry; 2];
             type UdpSockets = [UdpSocket; 1];
-            type TcpSockets = [emberstack::tcp::TcpSocket; 0];
-            type TcpSegments = [emberstack::tcp::SentSegment; 0];
-            type TcpBuffer = [u8; 0];
             type Dhcp = DhcpClient<Self>;
-            type Dns = Disabled;
-            type NetBios = Disabled;
-            type Sntp = Disabled;
-            type Mdns = emberstack::service::Disabled;
-            type Smtp = Disabled;
-            type Pop3 = Disabled;
-            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
         impl DhcpSettings for $name {
             const RETRANSMIT_BASE: Duration = Duration::from_secs($base);
@@ -416,7 +402,7 @@ impl<C: Config, N: Nic> Bench<C, N> {
     }
 }
 
-impl<C: DhcpSettings<Dhcp = DhcpClient<C>>, N: Nic> Bench<C, N> {
+impl<C: Config<Dhcp = DhcpClient<C>> + DhcpSettings, N: Nic> Bench<C, N> {
     fn state(&mut self) -> DhcpState {
         self.stack.dhcp().state()
     }

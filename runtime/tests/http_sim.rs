@@ -22,39 +22,27 @@ use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::PayloadSink;
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
 use emberstack::nic::Nic;
-use emberstack::service::Disabled;
 use emberstack::tcp::{SentSegment, TcpEvent, TcpHandle, TcpReader, TcpSocket};
 use emberstack::udp::{Endpoint, UdpSocket};
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-use emberstack::{App, Config, Duration, Instant, Stack};
+use emberstack::{App, Duration, Instant, Stack};
 
 macro_rules! sim_config {
     ($name:ident, $mac:expr, $ip:expr) => {
-        struct $name;
-        impl Config for $name {
+        emberstack::test_config! {
+            struct $name;
             const DEVICE_NAME: &'static str = stringify!($name);
             const MAC: EthernetAddress = EthernetAddress($mac);
-            const DHCP: bool = false;
             const STATIC_IPV4: Option<StaticIpv4> = Some(StaticIpv4 {
                 cidr: Ipv4Cidr::new(Ipv4Address($ip), 24),
                 gateway: None,
                 dns: None,
             });
             const ARP_LIFETIME: Duration = Duration::from_secs(600);
-            const ICMP_ECHO: bool = true;
             type ArpCache = [ArpEntry; 4];
             type UdpSockets = [UdpSocket; 1];
             type TcpSockets = [TcpSocket; 2];
             type TcpSegments = [SentSegment; 4]; // 2 sockets × (window 1 + split)
-            type TcpBuffer = [u8; 0];
-            type Dhcp = Disabled;
-            type Dns = Disabled;
-            type NetBios = Disabled;
-            type Sntp = Disabled;
-            type Mdns = emberstack::service::Disabled;
-            type Smtp = Disabled;
-            type Pop3 = Disabled;
-            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
     };
 }

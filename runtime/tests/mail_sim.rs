@@ -16,7 +16,6 @@
 )]
 
 use emberstack::config::{StaticIpv4, Table};
-use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::PayloadSink;
 use emberstack::mail::MailServer;
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
@@ -25,14 +24,12 @@ use emberstack::pop3::{
     Disposition, Line, Mailbox, MessageInfo, Pop3Client, Pop3Error, Pop3Settings, Pop3Step,
     Pop3Summary,
 };
-use emberstack::service::Disabled;
 use emberstack::smtp::{
     Attachment, Outgoing, Part, SmtpClient, SmtpError, SmtpSettings, SmtpStep, Snapshot,
 };
 use emberstack::tcp::{
     SentSegment, TcpConfig, TcpEvent, TcpHandle, TcpReader, TcpSocket, TcpState,
 };
-use emberstack::udp::UdpSocket;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 use emberstack::{App, Config, Duration, Instant, Stack};
 
@@ -41,18 +38,15 @@ const SERVER_IP: [u8; 4] = [10, 9, 0, 2];
 
 macro_rules! client_config {
     ($name:ident, $window:expr, $split:expr, $sockets:expr) => {
-        struct $name;
-        impl Config for $name {
+        emberstack::test_config! {
+            struct $name;
             const DEVICE_NAME: &'static str = "CLIENT";
             const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
-            const DHCP: bool = false;
             const STATIC_IPV4: Option<StaticIpv4> = Some(StaticIpv4 {
                 cidr: Ipv4Cidr::new(Ipv4Address(CLIENT_IP), 24),
                 gateway: None,
                 dns: None,
             });
-            const ARP_LIFETIME: Duration = Duration::from_secs(60);
-            const ICMP_ECHO: bool = true;
             const TCP: TcpConfig = TcpConfig {
                 window: $window,
                 split: $split,
@@ -60,19 +54,10 @@ macro_rules! client_config {
                 time_wait_ms: 2000,
                 ..TcpConfig::DEFAULT
             };
-            type ArpCache = [ArpEntry; 2];
-            type UdpSockets = [UdpSocket; 0];
             type TcpSockets = [TcpSocket; $sockets];
             type TcpSegments = [SentSegment; $sockets * $window * (1 + $split as usize)];
-            type TcpBuffer = [u8; 0];
-            type Dhcp = Disabled;
-            type Dns = Disabled;
-            type NetBios = Disabled;
-            type Sntp = Disabled;
-            type Mdns = emberstack::service::Disabled;
             type Smtp = SmtpClient<$name>;
             type Pop3 = Pop3Client<$name>;
-            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
         impl SmtpSettings for $name {
             const SERVER: Option<MailServer> = Some(MailServer::Addr(Ipv4Address(SERVER_IP)));
@@ -105,36 +90,20 @@ client_config!(W4, 4, false, 2);
 client_config!(W2Split, 2, true, 2);
 client_config!(OneSocket, 1, false, 1);
 
-struct ServerCfg;
-impl Config for ServerCfg {
+emberstack::test_config! {
+    struct ServerCfg;
     const DEVICE_NAME: &'static str = "SERVER";
-    const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
-    const DHCP: bool = false;
     const STATIC_IPV4: Option<StaticIpv4> = Some(StaticIpv4 {
         cidr: Ipv4Cidr::new(Ipv4Address(SERVER_IP), 24),
         gateway: None,
         dns: None,
     });
-    const ARP_LIFETIME: Duration = Duration::from_secs(60);
-    const ICMP_ECHO: bool = true;
     const TCP: TcpConfig = TcpConfig {
         window: 4,
         rto_min_ms: 20,
         ..TcpConfig::DEFAULT
     };
-    type ArpCache = [ArpEntry; 2];
-    type UdpSockets = [UdpSocket; 0];
     type TcpSockets = [TcpSocket; 2];
-    type TcpSegments = [SentSegment; 8];
-    type TcpBuffer = [u8; 0];
-    type Dhcp = Disabled;
-    type Dns = Disabled;
-    type NetBios = Disabled;
-    type Sntp = Disabled;
-    type Mdns = emberstack::service::Disabled;
-    type Smtp = Disabled;
-    type Pop3 = Disabled;
-    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 fn lcg(state: &mut u32) -> u32 {

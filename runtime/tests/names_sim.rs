@@ -22,13 +22,12 @@ use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::Event;
 use emberstack::netbios::{NetBiosEvent, NetBiosResponder};
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
-use emberstack::service::Disabled;
 use emberstack::sntp::{SntpClient, SntpEvent, SntpFailure, SntpSettings, SntpStep};
 use emberstack::udp::UdpSocket;
 use emberstack::wire::checksum::checksum;
 use emberstack::wire::dns::ParseError;
 use emberstack::wire::{netbios, EthernetAddress, Ipv4Address, Ipv4Cidr};
-use emberstack::{App, Config, Duration, Instant, Stack};
+use emberstack::{App, Duration, Instant, Stack};
 use proptest::prelude::*;
 
 const DUT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
@@ -41,18 +40,16 @@ const OTHER: [u8; 4] = [10, 9, 0, 3];
 /// An address nobody answers ARP for.
 const SILENT: [u8; 4] = [10, 9, 0, 99];
 
-struct Dut;
-impl Config for Dut {
+emberstack::test_config! {
+    struct Dut;
     const DEVICE_NAME: &'static str = "Ember";
     const MAC: EthernetAddress = EthernetAddress(DUT_MAC);
-    const DHCP: bool = false;
     const STATIC_IPV4: Option<StaticIpv4> = Some(StaticIpv4 {
         cidr: Ipv4Cidr::new(Ipv4Address(DUT_IP), 24),
         gateway: Some(Ipv4Address(SERVER)),
         dns: Some(Ipv4Address(SERVER)),
     });
     const ARP_LIFETIME: Duration = Duration::from_secs(600);
-    const ICMP_ECHO: bool = true;
     const DNS: DnsSettings = DnsSettings {
         server: None,
         timeout: Duration::from_secs(1),
@@ -65,17 +62,9 @@ impl Config for Dut {
     };
     type ArpCache = [ArpEntry; 4];
     type UdpSockets = [UdpSocket; 2];
-    type TcpSockets = [emberstack::tcp::TcpSocket; 0];
-    type TcpSegments = [emberstack::tcp::SentSegment; 0];
-    type TcpBuffer = [u8; 0];
-    type Dhcp = Disabled;
     type Dns = DnsClient<2, 64>;
     type NetBios = NetBiosResponder;
     type Sntp = SntpClient<64>;
-    type Mdns = emberstack::service::Disabled;
-    type Smtp = Disabled;
-    type Pop3 = Disabled;
-    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 #[derive(Default)]

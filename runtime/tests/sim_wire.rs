@@ -13,39 +13,26 @@ use emberstack::config::StaticIpv4;
 use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::{Event, SendError};
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
-use emberstack::service::Disabled;
 use emberstack::tcp::{SentSegment, TcpSocket};
 use emberstack::udp::UdpSocket;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-use emberstack::{App, Config, Duration, Instant, Stack};
+use emberstack::{App, Instant, Stack};
 
 macro_rules! sim_config {
     ($name:ident, $mac:expr, $ip:expr) => {
-        struct $name;
-        impl Config for $name {
+        emberstack::test_config! {
+            struct $name;
             const DEVICE_NAME: &'static str = stringify!($name);
             const MAC: EthernetAddress = EthernetAddress($mac);
-            const DHCP: bool = false;
             const STATIC_IPV4: Option<StaticIpv4> = Some(StaticIpv4 {
                 cidr: Ipv4Cidr::new(Ipv4Address($ip), 24),
                 gateway: None,
                 dns: None,
             });
-            const ARP_LIFETIME: Duration = Duration::from_secs(60);
-            const ICMP_ECHO: bool = true;
             type ArpCache = [ArpEntry; 4];
             type UdpSockets = [UdpSocket; 2];
             type TcpSockets = [TcpSocket; 2];
             type TcpSegments = [SentSegment; 2];
-            type TcpBuffer = [u8; 0];
-            type Dhcp = Disabled;
-            type Dns = Disabled;
-            type NetBios = Disabled;
-            type Sntp = Disabled;
-            type Mdns = emberstack::service::Disabled;
-            type Smtp = Disabled;
-            type Pop3 = Disabled;
-            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
     };
 }

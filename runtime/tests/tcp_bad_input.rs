@@ -68,10 +68,16 @@ fn still_working(s: &mut Script<Std>, conn: TcpHandle, spare: TcpHandle, iss: u3
         ack = iss.plus(1),
         data = b"ok?"
     ));
-    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(4)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(4), win = 1457));
     assert_eq!(s.received(conn), b"ok?");
     s.sock(conn).source = Source::Bytes(b"ok".to_vec());
-    s.expect(seg!(PSH | ACK, seq = iss.plus(1), data = b"ok"));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(4),
+        win = 1457,
+        data = b"ok"
+    ));
     s.peer_port = PEER_PORT + 9;
     s.accept(spare, 7777, 8192);
     s.peer_port = PEER_PORT;
@@ -239,7 +245,14 @@ fn malformed_segments_are_dropped_and_counted() {
             data = b"abc"
         )),
         DropReason::TcpNoSocket,
-        Some(seg!(RST | ACK, seq = 0, ack = 5003, sport = 81)),
+        Some(seg!(
+            RST | ACK,
+            seq = 0,
+            ack = 5003,
+            win = 0,
+            sport = 81,
+            dport = 50_000
+        )),
     );
     check(
         &mut s,
@@ -279,7 +292,7 @@ fn unused_header_bits_are_ignored() {
         p.fill_checksum(PEER_IP, DUT_IP);
     }
     s.send_frame(&f);
-    s.expect(seg!(ACK, ack = IRS.plus(8)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(8), win = 1453));
     assert_eq!(s.received(conn), b"urgent?");
     assert_eq!(s.stack.counters().dropped_total(), 0);
 }
@@ -331,6 +344,7 @@ fn arb_seg(iss: u32) -> impl Strategy<Value = Seg> {
                 doff,
                 bad_checksum: bad,
                 len: None,
+                any: 0,
             },
         )
 }
@@ -362,6 +376,6 @@ proptest! {
         s.advance(600_000);
         s.drain_heard();
         s.send(seg!(SYN, seq = 42, sport = 50_123, dport = 9));
-        s.expect(seg!(RST | ACK, seq = 0, ack = 43, sport = 9, dport = 50_123));
+        s.expect(seg!(RST | ACK, seq = 0, ack = 43, win = 0, sport = 9, dport = 50_123));
     }
 }

@@ -89,6 +89,82 @@ fn open<C: Config, N: DutNic>(s: &mut Script<C, N>) -> (TcpHandle, u32) {
 
 // ---------------------------------------------------------------- opening
 
+/// The pattern language itself: every field is compared unless the
+/// pattern says `any`, so a script cannot pass by leaving a field out.
+#[test]
+fn patterns_are_strict() {
+    let sent = Captured {
+        at: 0,
+        frame: Vec::new(),
+        sport: PORT,
+        dport: PEER_PORT,
+        seq: 5,
+        ack: Some(IRS.plus(1)),
+        flags: flag::PSH | flag::ACK,
+        win: 1460,
+        mss: None,
+        data: b"hi".to_vec(),
+    };
+    let d = Defaults {
+        sport: PORT,
+        dport: PEER_PORT,
+        win: 1460,
+    };
+    let full = seg!(PSH | ACK, seq = 5, ack = IRS.plus(1), data = b"hi");
+    assert_eq!(matches(&sent, &full, d), Ok(()));
+    for (pattern, why) in [
+        (
+            seg!(PSH | ACK, ack = IRS.plus(1), data = b"hi"),
+            "names no seq",
+        ),
+        (seg!(PSH | ACK, seq = 5, data = b"hi"), "names no ack"),
+        (seg!(ACK, seq = 5, ack = IRS.plus(1), data = b"hi"), "flags"),
+        (seg!(PSH | ACK, seq = 5, ack = IRS.plus(1)), "len 2 != 0"),
+        (
+            seg!(
+                PSH | ACK,
+                seq = 5,
+                ack = IRS.plus(1),
+                data = b"hi",
+                mss = 1460
+            ),
+            "mss none != 1460",
+        ),
+        (
+            seg!(PSH | ACK, seq = 5, ack = IRS.plus(1), data = b"hi", win = 0),
+            "win 1460 != 0",
+        ),
+        (
+            seg!(
+                PSH | ACK,
+                seq = 5,
+                ack = IRS.plus(1),
+                data = b"hi",
+                dport = 7
+            ),
+            "dport 40000 != 7",
+        ),
+    ] {
+        let err = matches(&sent, &pattern, d).unwrap_err();
+        assert!(err.contains(why), "{pattern:?}: {err}");
+    }
+    // The defaults are compared too: another window or port is a mismatch.
+    let other = Defaults { win: 1000, ..d };
+    assert!(matches(&sent, &full, other)
+        .unwrap_err()
+        .contains("win 1460 != 1000"));
+    // `any` leaves exactly that field open.
+    let open = seg!(
+        PSH | ACK,
+        seq = any,
+        ack = any,
+        win = any,
+        data = any,
+        sport = any
+    );
+    assert_eq!(matches(&sent, &open, other), Ok(()));
+}
+
 #[test]
 fn passive_open() {
     let mut s = Script::<Std>::new();
@@ -97,9 +173,10 @@ fn passive_open() {
     s.send(seg!(SYN, seq = IRS, win = 8192, mss = 1460));
     let sa = s.expect(seg!(
         SYN | ACK,
+        seq = any,
         ack = IRS.plus(1),
-        mss = 1460,
         win = 1460,
+        mss = 1460,
         sport = PORT,
         dport = PEER_PORT
     ));
@@ -121,8 +198,11 @@ fn syn_ack_is_retransmitted_until_the_ack_arrives() {
     let mut s = Script::<Std>::new();
     let h = s.listen(PORT);
     s.send(seg!(SYN, seq = IRS, mss = 1460));
-    let sa = s.expect(seg!(SYN | ACK, ack = IRS.plus(1)));
-    let again = s.wait(seg!(SYN | ACK, seq = sa.seq, ack = IRS.plus(1)), 2_000);
+    let sa = s.expect(seg!(SYN | ACK, seq = any, ack = IRS.plus(1), mss = 1460));
+    let again = s.wait(
+        seg!(SYN | ACK, seq = sa.seq, ack = IRS.plus(1), mss = 1460),
+        2_000,
+    );
     assert_eq!(again.at - sa.at, 1_000, "initial RTO 1 s");
     assert_eq!(again.frame, sa.frame, "byte-identical");
     s.send(seg!(ACK, seq = IRS.plus(1), ack = sa.seq.plus(1)));
@@ -140,7 +220,14 @@ fn active_open_resolves_arp_then_handshakes() {
     s.advance(100);
     s.expect_nothing(); // at most one ARP request a second
     s.send_arp_reply();
-    let syn = s.expect(seg!(SYN, dport = 7, mss = 1460, win = 1460));
+    let syn = s.expect(seg!(
+        SYN,
+        seq = any,
+        win = 1460,
+        mss = 1460,
+        sport = any,
+        dport = 7
+    ));
     assert!(syn.sport >= 49152, "ephemeral port {}", syn.sport);
     s.port = syn.sport;
     s.peer_port = 7;
@@ -175,7 +262,7 @@ fn active_open_without_answer_backs_off_and_times_out_silently() {
     let h = s.connect(7);
     s.expect_arp_request(PEER_IP);
     s.send_arp_reply();
-    let syn = s.expect(seg!(SYN, dport = 7));
+    let syn = s.expect(seg!(SYN, seq = any, mss = 1460, sport = any, dport = 7));
     let mut last = syn.at;
     // A resent SYN is the same SYN; only its timestamp (and so the TCP
     // checksum) is new (RFC 7323: TSval is the clock when sent).
@@ -186,7 +273,10 @@ fn active_open_without_answer_backs_off_and_times_out_silently() {
         f
     };
     for gap in [1_000, 2_000, 4_000, 4_000] {
-        let r = s.wait(seg!(SYN, seq = syn.seq), 10_000);
+        let r = s.wait(
+            seg!(SYN, seq = syn.seq, mss = 1460, sport = any, dport = 7),
+            10_000,
+        );
         assert_eq!(r.at - last, gap);
         assert_eq!(masked(&r.frame), masked(&syn.frame));
         last = r.at;
@@ -205,7 +295,7 @@ fn simultaneous_open() {
     let h = s.connect(7);
     s.expect_arp_request(PEER_IP);
     s.send_arp_reply();
-    let syn = s.expect(seg!(SYN, dport = 7));
+    let syn = s.expect(seg!(SYN, seq = any, mss = 1460, sport = any, dport = 7));
     s.port = syn.sport;
     s.peer_port = 7;
     // Their SYN crosses ours.
@@ -285,6 +375,7 @@ fn bulk<N: DutNic>(mut s: Script<Std, N>) {
         let d = s.expect(seg!(
             PSH | ACK,
             seq = iss.plus(1 + off as usize),
+            ack = IRS.plus(1),
             data = &pattern(off, want)
         ));
         s.expect_nothing(); // window: one segment
@@ -317,7 +408,12 @@ fn bulk<N: DutNic>(mut s: Script<Std, N>) {
         } else {
             1460 - chunk.len() as u16
         };
-        s.expect(seg!(ACK, ack = IRS.plus(1 + sent), win = win));
+        s.expect(seg!(
+            ACK,
+            seq = iss.plus(1 + TOTAL as usize),
+            ack = IRS.plus(1 + sent),
+            win = win
+        ));
     }
     assert_eq!(s.received(h), &data[..]);
     s.expect_nothing();
@@ -344,7 +440,7 @@ fn receiver_taking_part_acks_only_that() {
         ack = iss.plus(1),
         data = b"0123456789"
     ));
-    let a = s.expect(seg!(ACK, ack = IRS.plus(5)));
+    let a = s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(5), win = 0));
     assert!(a.win <= 4, "window {} above the owner's room", a.win);
     assert_eq!(s.received(h), b"0123");
     s.expect_nothing();
@@ -356,13 +452,13 @@ fn receiver_taking_part_acks_only_that() {
             ack = iss.plus(1),
             data = b"4"
         ));
-        s.expect(seg!(ACK, ack = IRS.plus(5), win = 0));
+        s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(5), win = 0));
         assert_eq!(s.received(h), b"0123");
     }
     // The owner makes room: a window update goes out.
     s.sock(h).room = 1000;
     s.advance(1);
-    s.expect(seg!(ACK, ack = IRS.plus(5), win = 1000));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(5), win = 1000));
     // The peer resends the rest.
     s.send(seg!(
         PSH | ACK,
@@ -370,7 +466,7 @@ fn receiver_taking_part_acks_only_that() {
         ack = iss.plus(1),
         data = b"456789"
     ));
-    s.expect(seg!(ACK, ack = IRS.plus(11)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(11), win = 994));
     assert_eq!(s.received(h), b"0123456789");
 }
 
@@ -379,14 +475,16 @@ fn data_on_the_handshake_ack_is_delivered() {
     let mut s = Script::<Std>::new();
     let h = s.listen(PORT);
     s.send(seg!(SYN, seq = IRS, mss = 1460));
-    let iss = s.expect(seg!(SYN | ACK, ack = IRS.plus(1))).seq;
+    let iss = s
+        .expect(seg!(SYN | ACK, seq = any, ack = IRS.plus(1), mss = 1460))
+        .seq;
     s.send(seg!(
         PSH | ACK,
         seq = IRS.plus(1),
         ack = iss.plus(1),
         data = b"GET /"
     ));
-    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(6)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(6), win = 1455));
     assert_eq!(s.state(h), TcpState::Established);
     assert_eq!(s.received(h), b"GET /");
 }
@@ -396,7 +494,9 @@ fn data_on_a_syn_is_not_acknowledged() {
     let mut s = Script::<Std>::new();
     let h = s.listen(PORT);
     s.send(seg!(SYN, seq = IRS, mss = 1460, data = b"early"));
-    let iss = s.expect(seg!(SYN | ACK, ack = IRS.plus(1))).seq;
+    let iss = s
+        .expect(seg!(SYN | ACK, seq = any, ack = IRS.plus(1), mss = 1460))
+        .seq;
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1)));
     assert!(s.received(h).is_empty(), "the peer sends it again");
 }
@@ -411,7 +511,7 @@ fn data_and_fin_in_one_segment() {
         ack = iss.plus(1),
         data = b"end"
     ));
-    s.expect(seg!(ACK, ack = IRS.plus(5)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(5), win = 1457));
     assert_eq!(s.received(h), b"end");
     assert_eq!(s.state(h), TcpState::CloseWait);
     assert_eq!(s.events(h), [TcpEvent::PeerClosed]);
@@ -428,7 +528,7 @@ fn fin_behind_data_not_taken_is_not_acknowledged() {
         ack = iss.plus(1),
         data = b"end"
     ));
-    s.expect(seg!(ACK, ack = IRS.plus(3)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(3), win = 0));
     assert_eq!(s.state(h), TcpState::Established);
     // Room for a sliver only: the window stays shut (silly-window
     // avoidance, RFC 9293 §3.8.6.2.2)...
@@ -438,14 +538,14 @@ fn fin_behind_data_not_taken_is_not_acknowledged() {
     // ...and opens once it can move by half the buffer.
     s.sock(h).room = 1000;
     s.advance(1);
-    s.expect(seg!(ACK, ack = IRS.plus(3), win = 1000));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(3), win = 1000));
     s.send(seg!(
         FIN | PSH | ACK,
         seq = IRS.plus(3),
         ack = iss.plus(1),
         data = b"d"
     ));
-    s.expect(seg!(ACK, ack = IRS.plus(5)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(5), win = 999));
     assert_eq!(s.received(h), b"end");
     assert_eq!(s.state(h), TcpState::CloseWait);
 }
@@ -456,7 +556,7 @@ fn out_of_order_fin_draws_a_duplicate_ack() {
     let (h, iss) = open(&mut s);
     // The data before it was lost.
     s.send(seg!(FIN | ACK, seq = IRS.plus(11), ack = iss.plus(1)));
-    s.expect(seg!(ACK, ack = IRS.plus(1)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(1)));
     assert_eq!(s.state(h), TcpState::Established);
     s.send(seg!(
         PSH | ACK,
@@ -464,9 +564,9 @@ fn out_of_order_fin_draws_a_duplicate_ack() {
         ack = iss.plus(1),
         data = b"0123456789"
     ));
-    s.expect(seg!(ACK, ack = IRS.plus(11)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(11), win = 1450));
     s.send(seg!(FIN | ACK, seq = IRS.plus(11), ack = iss.plus(1)));
-    s.expect(seg!(ACK, ack = IRS.plus(12)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(12), win = 1450));
     assert_eq!(s.state(h), TcpState::CloseWait);
 }
 
@@ -481,9 +581,9 @@ fn duplicate_segment_is_delivered_once() {
         data = b"once"
     );
     s.send(data.clone());
-    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(5)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(5), win = 1456));
     s.send(data);
-    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(5)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(5), win = 1456));
     assert_eq!(s.received(h), b"once");
     assert_eq!(s.dropped(DropReason::TcpOutOfWindow), 1);
     // Half old, half new: only the new half is delivered.
@@ -493,7 +593,7 @@ fn duplicate_segment_is_delivered_once() {
         ack = iss.plus(1),
         data = b"ce more"
     ));
-    s.expect(seg!(ACK, ack = IRS.plus(10)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(10), win = 1451));
     assert_eq!(s.received(h), b"once more");
 }
 
@@ -510,7 +610,7 @@ fn reordered_segments_are_delivered_in_order() {
         ack = iss.plus(1),
         data = &b
     ));
-    s.expect(seg!(ACK, ack = IRS.plus(1)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(1)));
     assert!(s.received(h).is_empty());
     s.send(seg!(
         PSH | ACK,
@@ -518,7 +618,12 @@ fn reordered_segments_are_delivered_in_order() {
         ack = iss.plus(1),
         data = &a
     ));
-    s.expect(seg!(ACK, ack = IRS.plus(101)));
+    s.expect(seg!(
+        ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(101),
+        win = 5740
+    ));
     // The peer's retransmission of the second fills it in.
     s.send(seg!(
         PSH | ACK,
@@ -526,7 +631,12 @@ fn reordered_segments_are_delivered_in_order() {
         ack = iss.plus(1),
         data = &b
     ));
-    s.expect(seg!(ACK, ack = IRS.plus(201)));
+    s.expect(seg!(
+        ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(201),
+        win = 5640
+    ));
     assert_eq!(s.received(h), &pattern(0, 200)[..]);
     s.expect_nothing();
 }
@@ -607,7 +717,7 @@ fn peer_closes_first_then_we_do_and_the_socket_relistens() {
     s.sock(h).source = Source::Nothing;
     s.peer_port = PEER_PORT + 1;
     s.send(seg!(SYN, seq = 9000, mss = 1460));
-    let sa = s.expect(seg!(SYN | ACK, ack = 9001));
+    let sa = s.expect(seg!(SYN | ACK, seq = any, ack = 9001, mss = 1460));
     s.send(seg!(ACK, seq = 9001, ack = sa.seq.plus(1)));
     assert_eq!(s.state(h), TcpState::Established);
 }
@@ -617,7 +727,7 @@ fn last_ack_fin_is_retransmitted() {
     let mut s = Script::<Std>::new();
     let (h, iss) = open(&mut s);
     s.send(seg!(FIN | ACK, seq = IRS.plus(1), ack = iss.plus(1)));
-    s.expect(seg!(ACK, ack = IRS.plus(2)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(2)));
     s.close(h);
     let fin = s.expect(seg!(FIN | ACK, seq = iss.plus(1), ack = IRS.plus(2)));
     let again = s.wait(seg!(FIN | ACK, seq = iss.plus(1), ack = IRS.plus(2)), 1_500);
@@ -644,16 +754,16 @@ fn we_close_first_and_time_wait_lasts_the_configured_time() {
         ack = iss.plus(2),
         data = b"last"
     ));
-    s.expect(seg!(ACK, ack = IRS.plus(5)));
+    s.expect(seg!(ACK, seq = iss.plus(2), ack = IRS.plus(5), win = 1456));
     assert_eq!(s.received(h), b"last");
     s.send(seg!(FIN | ACK, seq = IRS.plus(5), ack = iss.plus(2)));
-    s.expect(seg!(ACK, seq = iss.plus(2), ack = IRS.plus(6)));
+    s.expect(seg!(ACK, seq = iss.plus(2), ack = IRS.plus(6), win = 1456));
     assert_eq!(s.state(h), TcpState::TimeWait);
     assert_eq!(s.events(h), [TcpEvent::PeerClosed]);
     // A retransmitted FIN is ACKed again and restarts 2MSL.
     s.advance(1_000);
     s.send(seg!(FIN | ACK, seq = IRS.plus(5), ack = iss.plus(2)));
-    s.expect(seg!(ACK, seq = iss.plus(2), ack = IRS.plus(6)));
+    s.expect(seg!(ACK, seq = iss.plus(2), ack = IRS.plus(6), win = 1456));
     let tw = Std::TCP.time_wait_ms as u64;
     s.advance(tw - 1);
     assert_eq!(s.state(h), TcpState::TimeWait);
@@ -687,7 +797,7 @@ fn fin_acked_together_with_their_fin_goes_straight_to_time_wait() {
     let mut s = Script::<Std>::new();
     let (h, iss) = open(&mut s);
     s.close(h);
-    s.expect(seg!(FIN | ACK, seq = iss.plus(1)));
+    s.expect(seg!(FIN | ACK, seq = iss.plus(1), ack = IRS.plus(1)));
     s.send(seg!(FIN | ACK, seq = IRS.plus(1), ack = iss.plus(2)));
     s.expect(seg!(ACK, seq = iss.plus(2), ack = IRS.plus(2)));
     assert_eq!(s.state(h), TcpState::TimeWait);
@@ -699,7 +809,12 @@ fn close_waits_for_the_owner_to_finish_producing() {
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Pattern(2000);
     s.close(h);
-    s.expect(seg!(PSH | ACK, seq = iss.plus(1), len = 1460));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        len = 1460
+    ));
     s.expect_nothing();
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1461)));
     // The FIN rides on the last data (it needs no window of ours), so
@@ -707,6 +822,7 @@ fn close_waits_for_the_owner_to_finish_producing() {
     s.expect(seg!(
         FIN | ACK,
         seq = iss.plus(1461),
+        ack = IRS.plus(1),
         data = &pattern(1460, 540)
     ));
     s.expect_nothing();
@@ -730,10 +846,23 @@ fn a_fin_that_rode_on_data_is_resent_with_it() {
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Pattern(300);
     s.close(h);
-    let first = s.expect(seg!(FIN | ACK, seq = iss.plus(1), data = &pattern(0, 300)));
+    let first = s.expect(seg!(
+        FIN | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        data = &pattern(0, 300)
+    ));
     assert_eq!(s.state(h), TcpState::FinWait1);
     // Lost: the timeout resends data and FIN as one segment, as first sent.
-    let again = s.wait(seg!(FIN | ACK, seq = iss.plus(1)), 1_500);
+    let again = s.wait(
+        seg!(
+            FIN | ACK,
+            seq = iss.plus(1),
+            ack = IRS.plus(1),
+            data = &pattern(0, 300)
+        ),
+        1_500,
+    );
     assert_eq!(again.frame, first.frame, "retransmission is byte-identical");
     assert_eq!(s.events(h), [TcpEvent::Retransmit { offset: 0 }]);
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(302)));
@@ -763,11 +892,11 @@ fn rst_on_a_client_socket_frees_it() {
     let h = s.connect(7);
     s.expect_arp_request(PEER_IP);
     s.send_arp_reply();
-    let syn = s.expect(seg!(SYN));
+    let syn = s.expect(seg!(SYN, seq = any, mss = 1460, sport = any, dport = 7));
     s.port = syn.sport;
     s.peer_port = 7;
     s.send(seg!(SYN | ACK, seq = 5000, ack = syn.seq.plus(1)));
-    s.expect(seg!(ACK));
+    s.expect(seg!(ACK, seq = syn.seq.plus(1), ack = 5001));
     s.events(h);
     s.send(seg!(RST | ACK, seq = 5001, ack = syn.seq.plus(1)));
     assert_eq!(s.events(h), [TcpEvent::Reset]);
@@ -781,7 +910,7 @@ fn rst_refusing_our_syn_resets_only_with_an_acceptable_ack() {
     let h = s.connect(7);
     s.expect_arp_request(PEER_IP);
     s.send_arp_reply();
-    let syn = s.expect(seg!(SYN));
+    let syn = s.expect(seg!(SYN, seq = any, mss = 1460, sport = any, dport = 7));
     s.port = syn.sport;
     s.peer_port = 7;
     // RST without ACK in SYN-SENT: ignored.
@@ -791,7 +920,7 @@ fn rst_refusing_our_syn_resets_only_with_an_acceptable_ack() {
     s.send(seg!(RST | ACK, seq = 0, ack = syn.seq.plus(7)));
     assert_eq!(s.state(h), TcpState::SynSent);
     s.send(seg!(ACK, seq = 0, ack = syn.seq.plus(7)));
-    s.expect(seg!(RST, seq = syn.seq.plus(7)));
+    s.expect(seg!(RST, seq = syn.seq.plus(7), win = 0));
     assert_eq!(s.state(h), TcpState::SynSent);
     // Connection refused.
     s.send(seg!(RST | ACK, seq = 0, ack = syn.seq.plus(1)));
@@ -816,7 +945,7 @@ fn rst_in_window_but_not_exact_draws_a_challenge_ack() {
         ack = iss.plus(1),
         data = b"still"
     ));
-    s.expect(seg!(ACK, ack = IRS.plus(6)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(6), win = 1455));
     assert_eq!(s.received(h), b"still");
 }
 
@@ -853,7 +982,7 @@ fn rst_to_syn_received_returns_a_server_socket_to_listen() {
     let mut s = Script::<Std>::new();
     let h = s.listen(PORT);
     s.send(seg!(SYN, seq = IRS, mss = 1460));
-    s.expect(seg!(SYN | ACK));
+    s.expect(seg!(SYN | ACK, seq = any, ack = IRS.plus(1), mss = 1460));
     s.send(seg!(RST, seq = IRS.plus(1)));
     assert_eq!(s.state(h), TcpState::Listen);
     assert!(
@@ -880,11 +1009,16 @@ fn peer_sequence_numbers_wrap() {
             ack = iss.plus(1),
             data = chunk
         ));
-        s.expect(seg!(ACK, ack = irs.plus(1 + 200 * (k + 1))));
+        s.expect(seg!(
+            ACK,
+            seq = iss.plus(1),
+            ack = irs.plus(1 + 200 * (k + 1)),
+            win = 1460 - 200 * (k as u16 + 1)
+        ));
     }
     assert_eq!(s.received(h), &data[..]);
     s.send(seg!(FIN | ACK, seq = irs.plus(601), ack = iss.plus(1)));
-    s.expect(seg!(ACK, ack = irs.plus(602)));
+    s.expect(seg!(ACK, seq = iss.plus(1), ack = irs.plus(602), win = 860));
     assert_eq!(s.state(h), TcpState::CloseWait);
 }
 
@@ -923,7 +1057,12 @@ fn our_sequence_numbers_wrap() {
     s.sock(h).source = Source::Pattern(4000);
     let mut off = 0usize;
     while off < 4000 {
-        let d = s.expect(seg!(PSH | ACK, seq = iss.plus(1 + off), ack = 50_001));
+        let d = s.expect(seg!(
+            PSH | ACK,
+            seq = iss.plus(1 + off),
+            ack = 50_001,
+            len = (4000 - off).min(1460)
+        ));
         assert_eq!(d.data, pattern(off as u32, d.data.len()));
         off += d.data.len();
         s.send(seg!(ACK, seq = 50_001, ack = iss.plus(1 + off)));
@@ -931,7 +1070,7 @@ fn our_sequence_numbers_wrap() {
     }
     assert!(iss.plus(1 + off) < 10_000, "the stream crossed 2^32");
     s.close(h);
-    s.expect(seg!(FIN | ACK, seq = iss.plus(4001)));
+    s.expect(seg!(FIN | ACK, seq = iss.plus(4001), ack = 50_001));
     s.send(seg!(FIN | ACK, seq = 50_001, ack = iss.plus(4002)));
     s.expect(seg!(ACK, seq = iss.plus(4002), ack = 50_002));
     assert_eq!(s.state(h), TcpState::TimeWait);
@@ -942,8 +1081,16 @@ fn our_sequence_numbers_wrap() {
 fn retransmission_is_byte_identical<N: DutNic>(mut s: Script<Std, N>) {
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Pattern(1000);
-    let first = s.expect(seg!(PSH | ACK, seq = iss.plus(1), data = &pattern(0, 1000)));
-    let again = s.wait(seg!(PSH | ACK, seq = iss.plus(1)), 1_500);
+    let first = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        data = &pattern(0, 1000)
+    ));
+    let again = s.wait(
+        seg!(PSH | ACK, seq = iss.plus(1), ack = IRS.plus(1), len = 1000),
+        1_500,
+    );
     assert_eq!(again.at - first.at, 1_000);
     assert_eq!(again.frame, first.frame, "retransmission is byte-identical");
     assert_eq!(s.events(h), [TcpEvent::Retransmit { offset: 0 }]);
@@ -968,7 +1115,12 @@ fn partial_ack_then_timeout_resends_the_rest() {
     let mut s = Script::<Std>::new();
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Pattern(1000);
-    s.expect(seg!(PSH | ACK, seq = iss.plus(1), len = 1000));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        len = 1000
+    ));
     s.advance(50);
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(401)));
     assert_eq!(s.events(h), [TcpEvent::Acked { offset: 400 }]);
@@ -976,7 +1128,12 @@ fn partial_ack_then_timeout_resends_the_rest() {
     // RTO = 50 + 4·25 = 150, raised to rto_min = 200.
     let acked_at = s.now;
     let r = s.wait(
-        seg!(PSH | ACK, seq = iss.plus(401), data = &pattern(400, 600)),
+        seg!(
+            PSH | ACK,
+            seq = iss.plus(401),
+            ack = IRS.plus(1),
+            data = &pattern(400, 600)
+        ),
         1_500,
     );
     assert_eq!(r.at - acked_at, 200);
@@ -991,13 +1148,21 @@ fn rto_backs_off_exponentially_then_gives_up_with_rst() {
     let mut s = Script::<Std>::new();
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Bytes(vec![7; 100]);
-    let first = s.expect(seg!(PSH | ACK, seq = iss.plus(1), len = 100));
+    let first = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        len = 100
+    ));
     let mut last = first.at;
     // 1 s initial RTO doubling, clamped at rto_max = 60 s; 8 retries.
     let gaps = [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000];
     assert_eq!(gaps.len(), usize::from(Std::TCP.retries));
     for (k, gap) in gaps.into_iter().enumerate() {
-        let r = s.wait(seg!(PSH | ACK, seq = iss.plus(1)), 70_000);
+        let r = s.wait(
+            seg!(PSH | ACK, seq = iss.plus(1), ack = IRS.plus(1), len = 100),
+            70_000,
+        );
         assert_eq!(r.at - last, gap, "retransmission {}", k + 1);
         assert_eq!(r.frame, first.frame);
         last = r.at;
@@ -1022,14 +1187,25 @@ fn rto_is_clamped_by_rto_max() {
     let mut s = Script::<ShortRto>::new();
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Bytes(vec![1; 10]);
-    let first = s.expect(seg!(PSH | ACK, seq = iss.plus(1), len = 10));
+    let first = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        len = 10
+    ));
     let mut last = first.at;
     for gap in [1_000, 2_000, 4_000, 4_000] {
-        let r = s.wait(seg!(PSH | ACK, seq = iss.plus(1), len = 10), 10_000);
+        let r = s.wait(
+            seg!(PSH | ACK, seq = iss.plus(1), ack = IRS.plus(1), len = 10),
+            10_000,
+        );
         assert_eq!(r.at - last, gap);
         last = r.at;
     }
-    let rst = s.wait(seg!(RST | ACK), 10_000);
+    let rst = s.wait(
+        seg!(RST | ACK, seq = iss.plus(11), ack = IRS.plus(1)),
+        10_000,
+    );
     assert_eq!(rst.at - last, 4_000);
     assert!(s.events(h).ends_with(&[TcpEvent::TimedOut]));
 }
@@ -1039,12 +1215,30 @@ fn rtt_sample_sets_the_rto() {
     let mut s = Script::<Std>::new();
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Pattern(3000);
-    s.expect(seg!(PSH | ACK, seq = iss.plus(1), len = 1460));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        len = 1460
+    ));
     // Answered after 100 ms: SRTT 100, RTTVAR 50, RTO = 100 + 4·50 = 300.
     s.advance(100);
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1461)));
-    let second = s.expect(seg!(PSH | ACK, seq = iss.plus(1461), len = 1460));
-    let again = s.wait(seg!(PSH | ACK, seq = iss.plus(1461)), 2_000);
+    let second = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1461),
+        ack = IRS.plus(1),
+        len = 1460
+    ));
+    let again = s.wait(
+        seg!(
+            PSH | ACK,
+            seq = iss.plus(1461),
+            ack = IRS.plus(1),
+            len = 1460
+        ),
+        2_000,
+    );
     assert_eq!(again.at - second.at, 300);
 }
 
@@ -1064,17 +1258,20 @@ fn keepalive_probes_an_idle_connection_and_idle_timeout_ends_it() {
     );
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1)));
     s.expect_nothing();
-    let k2 = s.wait(seg!(ACK, seq = iss, len = 0), 20_000);
+    let k2 = s.wait(seg!(ACK, seq = iss, ack = IRS.plus(1), len = 0), 20_000);
     assert_eq!(k2.at - k1.at, 10_000);
     // No more answers: probes every 10 s, then the idle timer (45 s after
     // the last segment received) resets the connection.
-    let k3 = s.wait(seg!(ACK, seq = iss, len = 0), 20_000);
+    let k3 = s.wait(seg!(ACK, seq = iss, ack = IRS.plus(1), len = 0), 20_000);
     assert_eq!(k3.at - k2.at, 10_000);
-    let k4 = s.wait(seg!(ACK, seq = iss, len = 0), 20_000);
+    let k4 = s.wait(seg!(ACK, seq = iss, ack = IRS.plus(1), len = 0), 20_000);
     assert_eq!(k4.at - k3.at, 10_000);
-    let k5 = s.wait(seg!(ACK, seq = iss, len = 0), 20_000);
+    let k5 = s.wait(seg!(ACK, seq = iss, ack = IRS.plus(1), len = 0), 20_000);
     assert_eq!(k5.at - k4.at, 10_000);
-    let rst = s.wait(seg!(RST | ACK, seq = iss.plus(1)), 20_000);
+    let rst = s.wait(
+        seg!(RST | ACK, seq = iss.plus(1), ack = IRS.plus(1)),
+        20_000,
+    );
     assert_eq!(rst.at - k1.at, 45_000);
     assert_eq!(s.events(h), [TcpEvent::TimedOut]);
     assert_eq!(s.state(h), TcpState::Listen);
@@ -1085,12 +1282,19 @@ fn zero_window_is_probed_and_transfer_resumes_when_it_opens() {
     let mut s = Script::<Std>::new();
     let h = s.listen(PORT);
     s.send(seg!(SYN, seq = IRS, win = 8192, mss = 1460));
-    let iss = s.expect(seg!(SYN | ACK)).seq;
+    let iss = s
+        .expect(seg!(SYN | ACK, seq = any, ack = IRS.plus(1), mss = 1460))
+        .seq;
     s.sock(h).source = Source::Bytes(b"hello world".to_vec());
     // The handshake's ACK closes the window.
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1), win = 0));
     assert_eq!(s.state(h), TcpState::Established);
-    let probe = s.expect(seg!(PSH | ACK, seq = iss.plus(1), data = b"h"));
+    let probe = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        data = b"h"
+    ));
     s.expect_nothing();
     // The peer answers every probe without taking it; probes back off
     // like retransmissions and the connection outlives `retries`
@@ -1099,7 +1303,10 @@ fn zero_window_is_probed_and_transfer_resumes_when_it_opens() {
     let mut last = probe.at;
     let mut gap = 1_000;
     for _ in 0..12 {
-        let p = s.wait(seg!(PSH | ACK, seq = iss.plus(1), data = b"h"), 70_000);
+        let p = s.wait(
+            seg!(PSH | ACK, seq = iss.plus(1), ack = IRS.plus(1), data = b"h"),
+            70_000,
+        );
         assert_eq!(p.at - last, gap);
         assert_eq!(p.frame, probe.frame);
         last = p.at;
@@ -1111,10 +1318,20 @@ fn zero_window_is_probed_and_transfer_resumes_when_it_opens() {
     // The window opens without taking the probe byte: it goes again at
     // once (not after the backed-off RTO), then the rest.
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1), win = 4000));
-    s.expect(seg!(PSH | ACK, seq = iss.plus(1), data = b"h"));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        data = b"h"
+    ));
     s.expect_nothing(); // window 1: one segment in flight
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(2), win = 4000));
-    s.expect(seg!(PSH | ACK, seq = iss.plus(2), data = b"ello world"));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(2),
+        ack = IRS.plus(1),
+        data = b"ello world"
+    ));
     s.expect_nothing();
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(12), win = 4000));
     assert!(s.events(h).ends_with(&[TcpEvent::Acked { offset: 11 }]));
@@ -1127,15 +1344,30 @@ fn zero_window_probe_taken_when_the_window_opens() {
     let mut s = Script::<Std>::new();
     let h = s.listen(PORT);
     s.send(seg!(SYN, seq = IRS, win = 8192, mss = 1460));
-    let iss = s.expect(seg!(SYN | ACK)).seq;
+    let iss = s
+        .expect(seg!(SYN | ACK, seq = any, ack = IRS.plus(1), mss = 1460))
+        .seq;
     s.sock(h).source = Source::Bytes(b"hello world".to_vec());
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1), win = 0));
-    s.expect(seg!(PSH | ACK, seq = iss.plus(1), data = b"h"));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        data = b"h"
+    ));
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1), win = 0));
-    let p = s.wait(seg!(PSH | ACK, seq = iss.plus(1), data = b"h"), 1_500);
+    let p = s.wait(
+        seg!(PSH | ACK, seq = iss.plus(1), ack = IRS.plus(1), data = b"h"),
+        1_500,
+    );
     // This time the peer has room and takes the probe's byte.
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(2), win = 4000));
-    let rest = s.expect(seg!(PSH | ACK, seq = iss.plus(2), data = b"ello world"));
+    let rest = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(2),
+        ack = IRS.plus(1),
+        data = b"ello world"
+    ));
     assert_eq!(rest.at, p.at);
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(12), win = 4000));
     s.expect_nothing();
@@ -1148,7 +1380,12 @@ fn three_duplicate_acks_trigger_fast_retransmit() {
     s.sock(h).source = Source::Pattern(4 * 1460);
     let mut segs = Vec::new();
     for k in 0..4 {
-        segs.push(s.expect(seg!(PSH | ACK, seq = iss.plus(1 + 1460 * k), len = 1460)));
+        segs.push(s.expect(seg!(
+            PSH | ACK,
+            seq = iss.plus(1 + 1460 * k),
+            ack = IRS.plus(1),
+            len = 1460
+        )));
     }
     s.expect_nothing();
     s.advance(10);
@@ -1159,7 +1396,12 @@ fn three_duplicate_acks_trigger_fast_retransmit() {
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1461)));
     s.expect_nothing();
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1461)));
-    let r = s.expect(seg!(PSH | ACK, seq = iss.plus(1461), len = 1460));
+    let r = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1461),
+        ack = IRS.plus(1),
+        len = 1460
+    ));
     assert_eq!(r.frame, segs[1].frame, "byte-identical");
     assert!(s.events(h).contains(&TcpEvent::Retransmit { offset: 1460 }));
     // Go-back-N: the rest of the flight follows, on the original
@@ -1206,15 +1448,16 @@ fn syn_to_a_busy_port_is_ignored_by_default() {
     s.send(seg!(RST, seq = IRS.plus(1)));
     let sa = s.expect(seg!(
         SYN | ACK,
+        seq = any,
         ack = 3001,
-        dport = PEER_PORT + 2,
-        mss = 1460
+        mss = 1460,
+        dport = PEER_PORT + 2
     ));
     assert_eq!(s.state(a), TcpState::SynReceived);
     // Its SYN retry, crossing the SYN-ACK, draws the SYN-ACK again.
     s.peer_port = PEER_PORT + 2;
     s.send(seg!(SYN, seq = 3000, mss = 1460));
-    s.expect(seg!(SYN | ACK, seq = sa.seq, ack = 3001));
+    s.expect(seg!(SYN | ACK, seq = sa.seq, ack = 3001, mss = 1460));
     s.send(seg!(ACK, seq = 3001, ack = sa.seq.plus(1)));
     assert_eq!(s.state(a), TcpState::Established);
 }
@@ -1244,9 +1487,9 @@ fn a_syn_to_a_busy_port_ends_the_oldest_time_wait() {
         s.peer_port = port;
         let iss = s.accept(h, IRS, 8192);
         s.close(h);
-        s.expect(seg!(FIN | ACK, seq = iss.plus(1)));
+        s.expect(seg!(FIN | ACK, seq = iss.plus(1), ack = IRS.plus(1)));
         s.send(seg!(FIN | ACK, seq = IRS.plus(1), ack = iss.plus(2)));
-        s.expect(seg!(ACK, ack = IRS.plus(2)));
+        s.expect(seg!(ACK, seq = iss.plus(2), ack = IRS.plus(2)));
         assert_eq!(s.state(h), TcpState::TimeWait);
         s.advance(10);
     }
@@ -1255,7 +1498,13 @@ fn a_syn_to_a_busy_port_ends_the_oldest_time_wait() {
     // A new client takes the older one at once: no SYN retry needed.
     s.peer_port = PEER_PORT + 2;
     s.send(seg!(SYN, seq = 3000, mss = 1460));
-    s.expect(seg!(SYN | ACK, ack = 3001, dport = PEER_PORT + 2));
+    s.expect(seg!(
+        SYN | ACK,
+        seq = any,
+        ack = 3001,
+        mss = 1460,
+        dport = PEER_PORT + 2
+    ));
     assert_eq!(s.state(a), TcpState::SynReceived);
     assert_eq!(s.state(b), TcpState::TimeWait);
     assert_eq!(s.events(a), [TcpEvent::Closed]);
@@ -1268,18 +1517,23 @@ fn a_syn_from_the_same_client_ends_time_wait_when_it_is_newer() {
     let a = s.listen(PORT);
     let iss = s.accept(a, IRS, 8192);
     s.close(a);
-    s.expect(seg!(FIN | ACK, seq = iss.plus(1)));
+    s.expect(seg!(FIN | ACK, seq = iss.plus(1), ack = IRS.plus(1)));
     s.send(seg!(FIN | ACK, seq = IRS.plus(1), ack = iss.plus(2)));
-    s.expect(seg!(ACK, ack = IRS.plus(2)));
+    s.expect(seg!(ACK, seq = iss.plus(2), ack = IRS.plus(2)));
     assert_eq!(s.state(a), TcpState::TimeWait);
     s.events(a);
     // An old SYN (not beyond the connection's sequence space): challenge.
     s.send(seg!(SYN, seq = IRS, mss = 1460));
-    s.expect(seg!(ACK, ack = IRS.plus(2)));
+    s.expect(seg!(ACK, seq = iss.plus(2), ack = IRS.plus(2)));
     assert_eq!(s.state(a), TcpState::TimeWait);
     // A new incarnation (RFC 1122 §4.2.2.13): accepted at once.
     s.send(seg!(SYN, seq = IRS.plus(100_000), mss = 1460));
-    s.expect(seg!(SYN | ACK, ack = IRS.plus(100_001)));
+    s.expect(seg!(
+        SYN | ACK,
+        seq = any,
+        ack = IRS.plus(100_001),
+        mss = 1460
+    ));
     assert_eq!(s.state(a), TcpState::SynReceived);
     assert_eq!(s.events(a), [TcpEvent::Closed]);
 }
@@ -1296,7 +1550,13 @@ fn spoofed_syns_never_hold_a_port() {
         s.peer_port = 20_000 + k;
         s.send(seg!(SYN, seq = 7000 + u32::from(k), mss = 1460));
         if k < 2 {
-            s.expect(seg!(SYN | ACK, dport = 20_000 + k));
+            s.expect(seg!(
+                SYN | ACK,
+                seq = any,
+                ack = 7001 + u32::from(k),
+                mss = 1460,
+                dport = 20_000 + k
+            ));
         } else {
             s.expect_nothing();
         }
@@ -1308,7 +1568,16 @@ fn spoofed_syns_never_hold_a_port() {
     // waited `rto_min_ms` for its ACK, and its handshake completes.
     s.peer_port = PEER_PORT;
     s.send(seg!(SYN, seq = IRS, mss = 1460));
-    let sa = s.wait(seg!(SYN | ACK, ack = IRS.plus(1), dport = PEER_PORT), 250);
+    let sa = s.wait(
+        seg!(
+            SYN | ACK,
+            seq = any,
+            ack = IRS.plus(1),
+            mss = 1460,
+            dport = PEER_PORT
+        ),
+        250,
+    );
     assert!(sa.at <= 1 + 200 + 1, "answered at {} ms", sa.at);
     s.send(seg!(ACK, seq = IRS.plus(1), ack = sa.seq.plus(1)));
     assert!([s.state(a), s.state(b)].contains(&TcpState::Established));
@@ -1319,10 +1588,13 @@ fn half_open_connections_give_up_after_three_syn_ack_resends() {
     let mut s = Script::<Std>::new();
     let a = s.listen(PORT);
     s.send(seg!(SYN, seq = 7000, mss = 1460));
-    let first = s.expect(seg!(SYN | ACK, ack = 7001));
+    let first = s.expect(seg!(SYN | ACK, seq = any, ack = 7001, mss = 1460));
     let mut at = first.at;
     for backoff in [2_000, 4_000, 8_000] {
-        let again = s.wait(seg!(SYN | ACK, ack = 7001), 20_000);
+        let again = s.wait(
+            seg!(SYN | ACK, seq = first.seq, ack = 7001, mss = 1460),
+            20_000,
+        );
         assert_eq!(again.at - at, backoff / 2, "RTO doubles from 1 s");
         at = again.at;
     }
@@ -1335,7 +1607,7 @@ fn half_open_connections_give_up_after_three_syn_ack_resends() {
 fn an_idle_connection_is_reclaimed_for_a_new_client() {
     let mut s = Script::<Std>::new();
     let a = s.listen(PORT);
-    s.accept(a, IRS, 8192);
+    let iss = s.accept(a, IRS, 8192);
     s.advance(5_000);
     // Idle 5 s: not yet; the SYN is remembered.
     s.peer_port = PEER_PORT + 1;
@@ -1345,8 +1617,19 @@ fn an_idle_connection_is_reclaimed_for_a_new_client() {
     // Idle 10 s (`reclaim_idle_ms`): the retry takes its socket.
     s.advance(5_000);
     s.send(seg!(SYN, seq = 3000, mss = 1460));
-    s.expect(seg!(RST | ACK, dport = PEER_PORT, ack = IRS.plus(1)));
-    s.expect(seg!(SYN | ACK, ack = 3001, dport = PEER_PORT + 1));
+    s.expect(seg!(
+        RST | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        dport = PEER_PORT
+    ));
+    s.expect(seg!(
+        SYN | ACK,
+        seq = any,
+        ack = 3001,
+        mss = 1460,
+        dport = PEER_PORT + 1
+    ));
     assert_eq!(s.events(a), [TcpEvent::Reclaimed]);
 }
 
@@ -1364,6 +1647,7 @@ fn syn_to_a_busy_port_is_reset_when_configured() {
         RST | ACK,
         seq = 0,
         ack = 3001,
+        win = 0,
         sport = PORT,
         dport = PEER_PORT + 2
     ));
@@ -1380,10 +1664,10 @@ fn syn_to_a_port_without_listener_is_reset() {
     s.expect(seg!(RST | ACK, seq = 0, ack = 3001, win = 0, sport = 81));
     // With data on the SYN, the ACK covers it.
     s.send(seg!(SYN, seq = 3000, dport = 81, data = b"early"));
-    s.expect(seg!(RST | ACK, seq = 0, ack = 3006));
+    s.expect(seg!(RST | ACK, seq = 0, ack = 3006, win = 0, sport = 81));
     // A segment with ACK gets RST from that ACK number, without ACK.
     s.send(seg!(ACK, seq = 3001, ack = 777, dport = 81));
-    s.expect(seg!(RST, seq = 777));
+    s.expect(seg!(RST, seq = 777, win = 0, sport = 81));
     // RST is never answered.
     s.send(seg!(RST, seq = 3001, dport = 81));
     s.expect_nothing();
@@ -1395,7 +1679,7 @@ fn ack_to_a_listening_socket_is_reset() {
     let mut s = Script::<Std>::new();
     let h = s.listen(PORT);
     s.send(seg!(ACK, seq = 3000, ack = 5000));
-    s.expect(seg!(RST, seq = 5000));
+    s.expect(seg!(RST, seq = 5000, win = 0));
     assert_eq!(s.state(h), TcpState::Listen);
     // RST and bare segments to LISTEN are dropped without answer.
     s.send(seg!(RST, seq = 3000));
@@ -1412,7 +1696,7 @@ fn listening_socket_stops_on_close() {
     s.close(h);
     assert_eq!(s.state(h), TcpState::Closed);
     s.send(seg!(SYN, seq = 3000));
-    s.expect(seg!(RST | ACK, ack = 3001));
+    s.expect(seg!(RST | ACK, seq = 0, ack = 3001, win = 0));
 }
 
 #[test]
@@ -1431,10 +1715,16 @@ fn split_keeps_two_half_segments_in_flight() {
     let mut s = Script::<Split>::new();
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Pattern(3000);
-    s.expect(seg!(PSH | ACK, seq = iss.plus(1), data = &pattern(0, 730)));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        data = &pattern(0, 730)
+    ));
     s.expect(seg!(
         PSH | ACK,
         seq = iss.plus(731),
+        ack = IRS.plus(1),
         data = &pattern(730, 730)
     ));
     s.expect_nothing();
@@ -1442,6 +1732,7 @@ fn split_keeps_two_half_segments_in_flight() {
     s.expect(seg!(
         PSH | ACK,
         seq = iss.plus(1461),
+        ack = IRS.plus(1),
         data = &pattern(1460, 730)
     ));
     s.expect_nothing();
@@ -1449,18 +1740,33 @@ fn split_keeps_two_half_segments_in_flight() {
     s.expect(seg!(
         PSH | ACK,
         seq = iss.plus(2191),
+        ack = IRS.plus(1),
         data = &pattern(2190, 730)
     ));
     s.expect_nothing();
     // A timeout resends from the oldest, on the original boundaries.
-    let r1 = s.wait(seg!(PSH | ACK, seq = iss.plus(1461), len = 730), 1_500);
-    let r2 = s.expect(seg!(PSH | ACK, seq = iss.plus(2191), len = 730));
+    let r1 = s.wait(
+        seg!(
+            PSH | ACK,
+            seq = iss.plus(1461),
+            ack = IRS.plus(1),
+            len = 730
+        ),
+        1_500,
+    );
+    let r2 = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(2191),
+        ack = IRS.plus(1),
+        len = 730
+    ));
     assert_eq!(r1.at, r2.at);
     s.expect_nothing();
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(2921)));
     s.expect(seg!(
         PSH | ACK,
         seq = iss.plus(2921),
+        ack = IRS.plus(1),
         data = &pattern(2920, 80)
     ));
     s.expect_nothing();
@@ -1470,12 +1776,30 @@ fn buffered_retransmission<N: DutNic>(mut s: Script<Buffered, N>, tamper: Tamper
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Pattern(2000);
     s.sock(h).tamper = tamper;
-    let a = s.expect(seg!(PSH | ACK, seq = iss.plus(1), len = 1460));
-    let b = s.expect(seg!(PSH | ACK, seq = iss.plus(1461), len = 540));
+    let a = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        len = 1460
+    ));
+    let b = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1461),
+        ack = IRS.plus(1),
+        len = 540
+    ));
     s.expect_nothing();
     let asked = s.sock(h).produced.len();
-    let ra = s.wait(seg!(PSH | ACK, seq = iss.plus(1)), 1_500);
-    let rb = s.expect(seg!(PSH | ACK, seq = iss.plus(1461)));
+    let ra = s.wait(
+        seg!(PSH | ACK, seq = iss.plus(1), ack = IRS.plus(1), len = 1460),
+        1_500,
+    );
+    let rb = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1461),
+        ack = IRS.plus(1),
+        len = 540
+    ));
     assert_eq!(ra.frame, a.frame);
     assert_eq!(rb.frame, b.frame);
     assert!(
@@ -1507,7 +1831,12 @@ fn regeneration_mismatch_aborts_instead_of_sending_corrupt_data() {
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Pattern(1000);
     s.sock(h).tamper = Tamper::Flip;
-    let first = s.expect(seg!(PSH | ACK, seq = iss.plus(1), len = 1000));
+    let first = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        len = 1000
+    ));
     s.advance(1_000);
     if cfg!(debug_assertions) {
         // The regenerated payload's checksum differs from the record.
@@ -1534,10 +1863,15 @@ fn regeneration_with_another_length_is_refused_in_every_build() {
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Pattern(1000);
     s.sock(h).tamper = Tamper::Shorten;
-    let first = s.expect(seg!(PSH | ACK, seq = iss.plus(1)));
+    let first = s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        len = 997
+    ));
     assert!(first.data.len() < 1000);
     s.advance(1_000);
-    s.expect(seg!(RST | ACK, seq = iss.plus(1)));
+    s.expect(seg!(RST | ACK, seq = iss.plus(1), ack = IRS.plus(1)));
     s.expect_nothing();
     assert!(s
         .events(h)
@@ -1562,7 +1896,12 @@ fn split_sends_a_stream_that_fits_one_segment_whole() {
     let mut s = Script::<Split>::new();
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Pattern(1460);
-    s.expect(seg!(PSH | ACK, seq = iss.plus(1), data = &pattern(0, 1460)));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        data = &pattern(0, 1460)
+    ));
     s.expect_nothing();
     // One byte more than a segment: two halves, then the rest.
     let (h2, iss2) = {
@@ -1570,11 +1909,26 @@ fn split_sends_a_stream_that_fits_one_segment_whole() {
         open(&mut s)
     };
     s.sock(h2).source = Source::Pattern(1461);
-    s.expect(seg!(PSH | ACK, seq = iss2.plus(1), len = 730));
-    s.expect(seg!(PSH | ACK, seq = iss2.plus(731), len = 730));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss2.plus(1),
+        ack = IRS.plus(1),
+        len = 730
+    ));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss2.plus(731),
+        ack = IRS.plus(1),
+        len = 730
+    ));
     s.expect_nothing();
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss2.plus(1461)));
-    s.expect(seg!(PSH | ACK, seq = iss2.plus(1461), len = 1));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss2.plus(1461),
+        ack = IRS.plus(1),
+        len = 1
+    ));
 }
 
 // ---------------------------------------------------- hostile input (RFC 5961)
@@ -1584,7 +1938,7 @@ fn a_tiny_mss_option_is_raised_to_536() {
     let mut s = Script::<Std>::new();
     let h = s.listen(PORT);
     s.send(seg!(SYN, seq = IRS, win = 8192, mss = 1));
-    let sa = s.expect(seg!(SYN | ACK, ack = IRS.plus(1)));
+    let sa = s.expect(seg!(SYN | ACK, seq = any, ack = IRS.plus(1), mss = 1460));
     s.send(seg!(
         ACK,
         seq = IRS.plus(1),
@@ -1592,7 +1946,12 @@ fn a_tiny_mss_option_is_raised_to_536() {
         win = 8192
     ));
     s.sock(h).source = Source::Pattern(600);
-    s.expect(seg!(PSH | ACK, seq = sa.seq.plus(1), len = 536));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = sa.seq.plus(1),
+        ack = IRS.plus(1),
+        len = 536
+    ));
 }
 
 #[test]
@@ -1600,7 +1959,12 @@ fn an_ack_below_the_largest_window_is_challenged_and_ignored() {
     let mut s = Script::<Std>::new();
     let (h, iss) = open(&mut s);
     s.sock(h).source = Source::Pattern(100);
-    s.expect(seg!(PSH | ACK, seq = iss.plus(1), len = 100));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1),
+        len = 100
+    ));
     // SND.UNA - 65536: older than any window could explain (RFC 5961 §5.2).
     s.send(seg!(
         PSH | ACK,
@@ -1652,11 +2016,22 @@ fn a_remembered_syn_takes_a_socket_entering_time_wait_after_its_last_ack() {
     // The owner closes; the peer's FIN crosses ours.
     s.close(a);
     s.peer_port = PEER_PORT;
-    s.expect(seg!(FIN | ACK, seq = iss.plus(1)));
+    s.expect(seg!(FIN | ACK, seq = iss.plus(1), ack = IRS.plus(1)));
     s.send(seg!(FIN | ACK, seq = IRS.plus(1), ack = iss.plus(2)));
     // Its last ACK goes out, then the waiting client's SYN-ACK at once.
-    s.expect(seg!(ACK, ack = IRS.plus(2), dport = PEER_PORT));
-    s.expect(seg!(SYN | ACK, ack = 3001, dport = PEER_PORT + 1));
+    s.expect(seg!(
+        ACK,
+        seq = iss.plus(2),
+        ack = IRS.plus(2),
+        dport = PEER_PORT
+    ));
+    s.expect(seg!(
+        SYN | ACK,
+        seq = any,
+        ack = 3001,
+        mss = 1460,
+        dport = PEER_PORT + 1
+    ));
     assert_eq!(s.state(a), TcpState::SynReceived);
 }
 
@@ -1669,7 +2044,13 @@ fn a_remembered_syn_goes_before_a_newer_one_when_a_socket_frees() {
     // b is half-open (a SYN that is never completed).
     s.peer_port = 20_000;
     s.send(seg!(SYN, seq = 7000, mss = 1460));
-    let half = s.expect(seg!(SYN | ACK, dport = 20_000));
+    let half = s.expect(seg!(
+        SYN | ACK,
+        seq = any,
+        ack = 7001,
+        mss = 1460,
+        dport = 20_000
+    ));
     // Client X waits.
     s.advance(10);
     s.peer_port = PEER_PORT + 1;
@@ -1680,11 +2061,23 @@ fn a_remembered_syn_goes_before_a_newer_one_when_a_socket_frees() {
     s.now = half.at + Std::TCP.rto_min_ms as u64;
     s.peer_port = PEER_PORT + 2;
     s.send(seg!(SYN, seq = 4000, mss = 1460));
-    s.expect(seg!(SYN | ACK, ack = 3001, dport = PEER_PORT + 1));
+    s.expect(seg!(
+        SYN | ACK,
+        seq = any,
+        ack = 3001,
+        mss = 1460,
+        dport = PEER_PORT + 1
+    ));
     s.expect_nothing();
     assert_eq!(s.state(b), TcpState::SynReceived);
     // a frees: Y is answered.
     s.peer_port = PEER_PORT;
     s.send(seg!(RST, seq = IRS.plus(1)));
-    s.expect(seg!(SYN | ACK, ack = 4001, dport = PEER_PORT + 2));
+    s.expect(seg!(
+        SYN | ACK,
+        seq = any,
+        ack = 4001,
+        mss = 1460,
+        dport = PEER_PORT + 2
+    ));
 }

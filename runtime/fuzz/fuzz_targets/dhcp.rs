@@ -6,36 +6,19 @@
 //! rebinding and expiry. Nothing may panic.
 #![no_main]
 
-use emberstack::iface::arp::ArpEntry;
-use emberstack::service::Disabled;
-use emberstack::tcp::{SentSegment, TcpSocket};
 use emberstack::udp::UdpSocket;
 use emberstack::wire::EthernetAddress;
-use emberstack::{App, Config, Duration};
+use emberstack::App;
 use emberstack_fuzz::{lcg, udp_frame, Bench, Bytes, DUT_MAC, PEER_IP};
 use libfuzzer_sys::fuzz_target;
 
-struct Cfg;
-impl Config for Cfg {
+emberstack::test_config! {
+    struct Cfg;
     const DEVICE_NAME: &'static str = "FUZZ";
     const MAC: EthernetAddress = EthernetAddress(DUT_MAC);
     const DHCP: bool = true;
-    const STATIC_IPV4: Option<emberstack::config::StaticIpv4> = None;
-    const ARP_LIFETIME: Duration = Duration::from_secs(60);
-    const ICMP_ECHO: bool = true;
-    type ArpCache = [ArpEntry; 2];
     type UdpSockets = [UdpSocket; 1];
-    type TcpSockets = [TcpSocket; 0];
-    type TcpSegments = [SentSegment; 0];
-    type TcpBuffer = [u8; 0];
     type Dhcp = emberstack::dhcp::DhcpClient<Cfg>;
-    type Dns = Disabled;
-    type NetBios = Disabled;
-    type Sntp = Disabled;
-    type Smtp = Disabled;
-    type Pop3 = Disabled;
-    type Mdns = emberstack::service::Disabled;
-    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 impl emberstack::dhcp::DhcpSettings for Cfg {}
 

@@ -10,36 +10,21 @@ use emberstack::http::HttpServer;
 use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::PayloadSink;
 use emberstack::nic::sim::{Faults, SimWire};
-use emberstack::service::Disabled;
 use emberstack::tcp::{SentSegment, TcpEvent, TcpHandle, TcpSocket};
-use emberstack::udp::{Endpoint, UdpSocket};
-use emberstack::wire::{EthernetAddress, Ipv4Address};
-use emberstack::{Config, Duration, Instant, Stack};
+use emberstack::udp::Endpoint;
+use emberstack::wire::Ipv4Address;
+use emberstack::{Instant, Stack};
 use emberstack_fuzz::site::{Handlers, SETTINGS, SITE};
 use emberstack_fuzz::Bytes;
 use libfuzzer_sys::fuzz_target;
 
-struct Cfg;
-impl Config for Cfg {
+emberstack::test_config! {
+    struct Cfg;
     const DEVICE_NAME: &'static str = "FUZZ";
-    const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
-    const DHCP: bool = false;
-    const STATIC_IPV4: Option<emberstack::config::StaticIpv4> = None;
-    const ARP_LIFETIME: Duration = Duration::from_secs(60);
     const ICMP_ECHO: bool = false;
     type ArpCache = [ArpEntry; 1];
-    type UdpSockets = [UdpSocket; 0];
     type TcpSockets = [TcpSocket; 2];
     type TcpSegments = [SentSegment; 2];
-    type TcpBuffer = [u8; 0];
-    type Dhcp = Disabled;
-    type Dns = Disabled;
-    type NetBios = Disabled;
-    type Sntp = Disabled;
-    type Smtp = Disabled;
-    type Pop3 = Disabled;
-    type Mdns = emberstack::service::Disabled;
-    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 struct Sink(Vec<u8>);

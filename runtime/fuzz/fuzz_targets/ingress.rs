@@ -8,42 +8,30 @@
 use emberstack::config::StaticIpv4;
 use emberstack::dhcp::DhcpClient;
 use emberstack::dns::DnsClient;
-use emberstack::iface::arp::ArpEntry;
 use emberstack::netbios::NetBiosResponder;
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
-use emberstack::service::Disabled;
 use emberstack::sntp::SntpClient;
 use emberstack::tcp::{SentSegment, TcpSocket};
 use emberstack::udp::UdpSocket;
-use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-use emberstack::{App, Config, Duration, Instant, Stack};
+use emberstack::wire::{Ipv4Address, Ipv4Cidr};
+use emberstack::{App, Instant, Stack};
 use libfuzzer_sys::fuzz_target;
 
-struct Fuzz;
-impl Config for Fuzz {
+emberstack::test_config! {
+    struct Fuzz;
     const DEVICE_NAME: &'static str = "FUZZ";
-    const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
-    const DHCP: bool = false;
     const STATIC_IPV4: Option<StaticIpv4> = Some(StaticIpv4 {
         cidr: Ipv4Cidr::new(Ipv4Address([10, 9, 0, 2]), 24),
         gateway: Some(Ipv4Address([10, 9, 0, 1])),
         dns: Some(Ipv4Address([10, 9, 0, 1])),
     });
-    const ARP_LIFETIME: Duration = Duration::from_secs(60);
-    const ICMP_ECHO: bool = true;
-    type ArpCache = [ArpEntry; 2];
     type UdpSockets = [UdpSocket; 2];
     type TcpSockets = [TcpSocket; 3];
     type TcpSegments = [SentSegment; 3];
-    type TcpBuffer = [u8; 0];
     type Dhcp = DhcpClient<Fuzz>;
     type Dns = DnsClient<2, 64>;
     type NetBios = NetBiosResponder;
     type Sntp = SntpClient<64>;
-    type Mdns = emberstack::service::Disabled;
-    type Smtp = Disabled;
-    type Pop3 = Disabled;
-    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 impl emberstack::dhcp::DhcpSettings for Fuzz {}
 

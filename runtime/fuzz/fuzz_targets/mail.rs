@@ -7,55 +7,40 @@
 #![no_main]
 
 use emberstack::config::StaticIpv4;
-use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::PayloadSink;
 use emberstack::mail::MailServer;
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
 use emberstack::nic::Nic;
 use emberstack::pop3::{Disposition, Line, Mailbox, MessageInfo, Pop3Client, Pop3Settings};
-use emberstack::service::Disabled;
 use emberstack::smtp::{Attachment, Outgoing, Part, SmtpClient, SmtpSettings, Snapshot};
 use emberstack::tcp::{SentSegment, TcpConfig, TcpEvent, TcpHandle, TcpReader, TcpSocket};
-use emberstack::udp::UdpSocket;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-use emberstack::{App, Config, Duration, Instant, Stack};
+use emberstack::{App, Duration, Instant, Stack};
 use emberstack_fuzz::{lcg, Bytes};
 use libfuzzer_sys::fuzz_target;
 
 const CLIENT_IP: [u8; 4] = [10, 9, 0, 2];
 const SERVER_IP: [u8; 4] = [10, 9, 0, 1];
 
-struct Cli;
-impl Config for Cli {
+emberstack::test_config! {
+    struct Cli;
     const DEVICE_NAME: &'static str = "CLIENT";
-    const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
-    const DHCP: bool = false;
     const STATIC_IPV4: Option<StaticIpv4> = Some(StaticIpv4 {
         cidr: Ipv4Cidr::new(Ipv4Address(CLIENT_IP), 24),
         gateway: None,
         dns: None,
     });
     const ARP_LIFETIME: Duration = Duration::from_secs(600);
-    const ICMP_ECHO: bool = true;
     const TCP: TcpConfig = TcpConfig {
         window: 2,
         rto_min_ms: 20,
         time_wait_ms: 100,
         ..TcpConfig::DEFAULT
     };
-    type ArpCache = [ArpEntry; 2];
-    type UdpSockets = [UdpSocket; 0];
     type TcpSockets = [TcpSocket; 2];
     type TcpSegments = [SentSegment; 4];
-    type TcpBuffer = [u8; 0];
-    type Dhcp = Disabled;
-    type Dns = Disabled;
-    type NetBios = Disabled;
-    type Sntp = Disabled;
     type Smtp = SmtpClient<Cli>;
     type Pop3 = Pop3Client<Cli>;
-    type Mdns = emberstack::service::Disabled;
-    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 impl SmtpSettings for Cli {
     const SERVER: Option<MailServer> = Some(MailServer::Addr(Ipv4Address(SERVER_IP)));
@@ -82,36 +67,23 @@ impl Pop3Settings for Cli {
     type Header = [u8; 16];
 }
 
-struct Srv;
-impl Config for Srv {
+emberstack::test_config! {
+    struct Srv;
     const DEVICE_NAME: &'static str = "SERVER";
     const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
-    const DHCP: bool = false;
     const STATIC_IPV4: Option<StaticIpv4> = Some(StaticIpv4 {
         cidr: Ipv4Cidr::new(Ipv4Address(SERVER_IP), 24),
         gateway: None,
         dns: None,
     });
     const ARP_LIFETIME: Duration = Duration::from_secs(600);
-    const ICMP_ECHO: bool = true;
     const TCP: TcpConfig = TcpConfig {
         window: 4,
         rto_min_ms: 20,
         ..TcpConfig::DEFAULT
     };
-    type ArpCache = [ArpEntry; 2];
-    type UdpSockets = [UdpSocket; 0];
     type TcpSockets = [TcpSocket; 1];
     type TcpSegments = [SentSegment; 4];
-    type TcpBuffer = [u8; 0];
-    type Dhcp = Disabled;
-    type Dns = Disabled;
-    type NetBios = Disabled;
-    type Sntp = Disabled;
-    type Smtp = Disabled;
-    type Pop3 = Disabled;
-    type Mdns = emberstack::service::Disabled;
-    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 struct Msg;

@@ -9,42 +9,28 @@
 use core::task::Poll;
 use emberstack::config::StaticIpv4;
 use emberstack::dns::{DnsClient, QueryType};
-use emberstack::iface::arp::ArpEntry;
 use emberstack::netbios::NetBiosResponder;
-use emberstack::service::Disabled;
 use emberstack::sntp::SntpClient;
-use emberstack::tcp::{SentSegment, TcpSocket};
 use emberstack::udp::UdpSocket;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-use emberstack::{App, Config, Duration};
+use emberstack::{App, Duration};
 use emberstack_fuzz::{lcg, udp_frame, Bench, Bytes, DUT_IP, DUT_MAC, PEER_IP};
 use libfuzzer_sys::fuzz_target;
 
-struct Cfg;
-impl Config for Cfg {
+emberstack::test_config! {
+    struct Cfg;
     const DEVICE_NAME: &'static str = "FUZZ";
     const MAC: EthernetAddress = EthernetAddress(DUT_MAC);
-    const DHCP: bool = false;
     const STATIC_IPV4: Option<StaticIpv4> = Some(StaticIpv4 {
         cidr: Ipv4Cidr::new(Ipv4Address(DUT_IP), 24),
         gateway: Some(Ipv4Address(PEER_IP)),
         dns: Some(Ipv4Address(PEER_IP)),
     });
     const ARP_LIFETIME: Duration = Duration::from_secs(600);
-    const ICMP_ECHO: bool = true;
-    type ArpCache = [ArpEntry; 2];
     type UdpSockets = [UdpSocket; 4];
-    type TcpSockets = [TcpSocket; 0];
-    type TcpSegments = [SentSegment; 0];
-    type TcpBuffer = [u8; 0];
-    type Dhcp = Disabled;
     type Dns = DnsClient<2, 64>;
     type NetBios = NetBiosResponder;
     type Sntp = SntpClient<64>;
-    type Smtp = Disabled;
-    type Pop3 = Disabled;
-    type Mdns = emberstack::service::Disabled;
-    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 struct Rng(u32);

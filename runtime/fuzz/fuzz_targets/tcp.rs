@@ -8,29 +8,25 @@
 #![no_main]
 
 use emberstack::config::StaticIpv4;
-use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::PayloadSink;
 use emberstack::nic::Nic;
-use emberstack::service::Disabled;
 use emberstack::tcp::{Retransmission, SentSegment, TcpConfig, TcpHandle, TcpReader, TcpSocket};
-use emberstack::udp::{Endpoint, UdpSocket};
+use emberstack::udp::Endpoint;
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-use emberstack::{App, Config, Duration, Instant};
+use emberstack::{App, Duration, Instant};
 use emberstack_fuzz::{lcg, tcp_frame, Bench, Bytes, DUT_IP, DUT_MAC, PEER_IP};
 use libfuzzer_sys::fuzz_target;
 
-struct Cfg;
-impl Config for Cfg {
+emberstack::test_config! {
+    struct Cfg;
     const DEVICE_NAME: &'static str = "FUZZ";
     const MAC: EthernetAddress = EthernetAddress(DUT_MAC);
-    const DHCP: bool = false;
     const STATIC_IPV4: Option<StaticIpv4> = Some(StaticIpv4 {
         cidr: Ipv4Cidr::new(Ipv4Address(DUT_IP), 24),
         gateway: Some(Ipv4Address(PEER_IP)),
         dns: None,
     });
     const ARP_LIFETIME: Duration = Duration::from_secs(600);
-    const ICMP_ECHO: bool = true;
     const TCP: TcpConfig = TcpConfig {
         window: 4,
         retransmission: Retransmission::Buffer,
@@ -39,19 +35,9 @@ impl Config for Cfg {
         keepalive_ms: 1_000,
         ..TcpConfig::DEFAULT
     };
-    type ArpCache = [ArpEntry; 2];
-    type UdpSockets = [UdpSocket; 0];
     type TcpSockets = [TcpSocket; 3];
     type TcpSegments = [SentSegment; 12];
     type TcpBuffer = [u8; 3 * 4 * 1460];
-    type Dhcp = Disabled;
-    type Dns = Disabled;
-    type NetBios = Disabled;
-    type Sntp = Disabled;
-    type Smtp = Disabled;
-    type Pop3 = Disabled;
-    type Mdns = emberstack::service::Disabled;
-    type RawSockets = [emberstack::raw::RawSocket; 0];
 }
 
 /// Echo: what arrives is sent back (a bounded ring), closing when the

@@ -6,12 +6,12 @@
 //! handled, or dropped with a [`DropReason`] counted and reported.
 
 use super::egress::{rx_sum, FromRx, Transport};
-use super::{arp, DropReason, Event, Io};
+use super::{arp, DropReason, IfaceEvents, Io};
 use crate::nic::Nic;
-use crate::stack::App;
+use crate::raw::RawOwner;
 use crate::tcp::input::{segment_arrives, Segment};
-use crate::tcp::TcpTables;
-use crate::udp::{self, Endpoint, UdpDatagram, UdpSocket};
+use crate::tcp::{TcpOwner, TcpTables};
+use crate::udp::{self, Endpoint, UdpDatagram, UdpOwner, UdpSocket};
 use crate::wire::tcp as tcp_wire;
 use crate::wire::{arp as arp_wire, ethernet, icmp, ipv4, udp as udp_wire};
 use crate::wire::{Checksum, EtherType, EthernetAddress, IpProtocol};
@@ -19,19 +19,28 @@ use crate::wire::{Checksum, EtherType, EthernetAddress, IpProtocol};
 /// Ethernet + the largest IPv4 header + the largest transport header.
 const HEADER_BUF: usize = ethernet::HEADER_LEN + 60 + 60;
 
-/// Takes datagrams for the stack's own services before the socket table.
-pub(crate) trait UdpOffer {
+/// The application as ingress sees it: it hears what the interface
+/// reports and receives what arrives for its UDP, TCP and raw sockets.
+/// Every [`App`](crate::App) is one (the services layer implements the
+/// parts for it), so ingress names nothing above the transport it hands
+/// packets to.
+pub(crate) trait Owner: IfaceEvents + UdpOwner + TcpOwner + RawOwner {}
+
+impl<T: IfaceEvents + UdpOwner + TcpOwner + RawOwner> Owner for T {}
+
+/// Takes datagrams for the stack's own services before the socket table
+/// (the stack implements it for its services, for its application `A`).
+pub(crate) trait UdpOffer<A> {
     /// True when a service consumed the datagram.
-    fn offer<N: Nic, A: App>(&mut self, datagram: &mut UdpDatagram<'_, '_, N>, app: &mut A)
-        -> bool;
+    fn offer<N: Nic>(&mut self, datagram: &mut UdpDatagram<'_, '_, N>, app: &mut A) -> bool;
 
     /// Every valid ARP packet, for address conflict detection (RFC 5227;
     /// the DHCP client's).
-    fn arp_seen<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, arp: &arp_wire::Repr);
+    fn arp_seen<N: Nic>(&mut self, io: &mut Io<'_, N>, app: &mut A, arp: &arp_wire::Repr);
 }
 
 /// What ingress needs besides the interface.
-pub(crate) struct Sockets<'s, S: UdpOffer> {
+pub(crate) struct Sockets<'s, S> {
     pub udp: &'s mut [UdpSocket],
     pub raw: &'s [crate::raw::RawSocket],
     pub tcp: TcpTables<'s>,
@@ -40,7 +49,7 @@ pub(crate) struct Sockets<'s, S: UdpOffer> {
 }
 
 /// Handles the NIC's current frame of `frame_len` bytes.
-pub(crate) fn handle_frame<N: Nic, A: App, S: UdpOffer>(
+pub(crate) fn handle_frame<N: Nic, A: Owner, S: UdpOffer<A>>(
     io: &mut Io<'_, N>,
     sockets: &mut Sockets<'_, S>,
     app: &mut A,
@@ -50,11 +59,11 @@ pub(crate) fn handle_frame<N: Nic, A: App, S: UdpOffer>(
     c.frames_in = c.frames_in.wrapping_add(1);
     if let Err(reason) = dispatch(io, sockets, app, frame_len) {
         io.iface.counters.drop(reason);
-        app.event(Event::Dropped(reason));
+        app.dropped(reason);
     }
 }
 
-fn dispatch<N: Nic, A: App, S: UdpOffer>(
+fn dispatch<N: Nic, A: Owner, S: UdpOffer<A>>(
     io: &mut Io<'_, N>,
     sockets: &mut Sockets<'_, S>,
     app: &mut A,
@@ -81,7 +90,7 @@ fn dispatch<N: Nic, A: App, S: UdpOffer>(
     }
 }
 
-fn handle_arp<N: Nic, A: App, S: UdpOffer>(
+fn handle_arp<N: Nic, A: Owner, S: UdpOffer<A>>(
     io: &mut Io<'_, N>,
     sockets: &mut Sockets<'_, S>,
     app: &mut A,
@@ -117,10 +126,7 @@ fn handle_arp<N: Nic, A: App, S: UdpOffer>(
             for_us,
         );
         if learned {
-            app.event(Event::ArpLearned {
-                ip: sender_ip,
-                mac: sender_mac,
-            });
+            app.arp_learned(sender_ip, sender_mac);
         }
     }
     if for_us
@@ -134,12 +140,12 @@ fn handle_arp<N: Nic, A: App, S: UdpOffer>(
             )
             .is_ok()
     {
-        app.event(Event::ArpReplied { to: sender_ip });
+        app.arp_replied(sender_ip);
     }
     Ok(())
 }
 
-fn handle_ipv4<N: Nic, A: App, S: UdpOffer>(
+fn handle_ipv4<N: Nic, A: Owner, S: UdpOffer<A>>(
     io: &mut Io<'_, N>,
     sockets: &mut Sockets<'_, S>,
     app: &mut A,
@@ -238,7 +244,7 @@ struct Layer4<'h> {
     head: &'h [u8],
 }
 
-fn handle_icmp<N: Nic, A: App, S: UdpOffer>(
+fn handle_icmp<N: Nic, A: Owner, S: UdpOffer<A>>(
     io: &mut Io<'_, N>,
     sockets: &Sockets<'_, S>,
     app: &mut A,
@@ -265,12 +271,12 @@ fn handle_icmp<N: Nic, A: App, S: UdpOffer>(
     // §3.2.2.6 lets a host ignore broadcast echoes; we do).
     let to_us = io.address() == Some(l4.ip.dst_addr);
     if pkt.msg_type() == icmp::Message::EchoReply && to_us {
-        app.event(Event::EchoReplyReceived {
-            from: l4.ip.src_addr,
-            ident: pkt.echo_ident(),
-            seq_no: pkt.echo_seq_no(),
-            len: data_len,
-        });
+        app.echo_reply_received(
+            l4.ip.src_addr,
+            pkt.echo_ident(),
+            pkt.echo_seq_no(),
+            data_len,
+        );
         return Ok(());
     }
     if pkt.msg_type() != icmp::Message::EchoRequest || !sockets.icmp_echo || !to_us {
@@ -293,15 +299,12 @@ fn handle_icmp<N: Nic, A: App, S: UdpOffer>(
     {
         let c = &mut io.iface.counters;
         c.echo_replies = c.echo_replies.wrapping_add(1);
-        app.event(Event::EchoReplied {
-            to: l4.ip.src_addr,
-            len: data_len,
-        });
+        app.echo_replied(l4.ip.src_addr, data_len);
     }
     Ok(())
 }
 
-fn handle_udp<N: Nic, A: App, S: UdpOffer>(
+fn handle_udp<N: Nic, A: Owner, S: UdpOffer<A>>(
     io: &mut Io<'_, N>,
     sockets: &mut Sockets<'_, S>,
     app: &mut A,
@@ -356,11 +359,11 @@ fn handle_udp<N: Nic, A: App, S: UdpOffer>(
     }
     let c = &mut dgram.io.iface.counters;
     c.udp_delivered = c.udp_delivered.wrapping_add(1);
-    app.udp_datagram(&mut dgram);
+    app.udp_deliver(&mut dgram);
     Ok(())
 }
 
-fn handle_tcp<N: Nic, A: App, S: UdpOffer>(
+fn handle_tcp<N: Nic, A: Owner, S: UdpOffer<A>>(
     io: &mut Io<'_, N>,
     sockets: &mut Sockets<'_, S>,
     app: &mut A,
@@ -405,7 +408,12 @@ fn handle_tcp<N: Nic, A: App, S: UdpOffer>(
 
 /// RFC 1122 §4.1.3.1: a host SHOULD send port unreachable; only for
 /// datagrams sent to our unicast address (never answer a broadcast).
-fn port_unreachable<N: Nic, A: App>(io: &mut Io<'_, N>, app: &mut A, l4: &Layer4<'_>, port: u16) {
+fn port_unreachable<N: Nic, A: IfaceEvents>(
+    io: &mut Io<'_, N>,
+    app: &mut A,
+    l4: &Layer4<'_>,
+    port: u16,
+) {
     if io.address() != Some(l4.ip.dst_addr) || l4.ip.src_addr.is_unspecified() {
         return;
     }
@@ -424,9 +432,6 @@ fn port_unreachable<N: Nic, A: App>(io: &mut Io<'_, N>, app: &mut A, l4: &Layer4
         .send_ipv4_to(l4.src_mac, l4.ip.src_addr, &t, &mut quote)
         .is_ok()
     {
-        app.event(Event::PortUnreachable {
-            from: l4.ip.src_addr,
-            port,
-        });
+        app.port_unreachable(l4.ip.src_addr, port);
     }
 }

@@ -6,14 +6,26 @@ pub mod egress;
 pub(crate) mod ingress;
 pub mod name;
 
-use crate::config::StaticIpv4;
 use crate::nic::Nic;
 use crate::time::{Duration, Instant};
-use crate::wire::{arp as arp_wire, ethernet, EtherType, EthernetAddress, Ipv4Address};
+use crate::wire::{arp as arp_wire, ethernet, EtherType, EthernetAddress, Ipv4Address, Ipv4Cidr};
 use arp::{ArpEntry, Resolution};
+// `Event` is the services layer's (it carries their events); its old path.
+pub use crate::service::Event;
 pub use egress::{
     Bytes, FnPayload, FromRx, IpHeader, Payload, PayloadSink, SendError, Sent, Transport,
 };
+
+/// Static IPv4 settings: the address when DHCP is off (or as its fallback).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaticIpv4 {
+    /// Address and prefix.
+    pub cidr: Ipv4Cidr,
+    /// Default router, if any.
+    pub gateway: Option<Ipv4Address>,
+    /// DNS server, if any.
+    pub dns: Option<Ipv4Address>,
+}
 
 /// Why an incoming frame was dropped. Every dropped frame is counted under
 /// exactly one reason.
@@ -152,84 +164,22 @@ impl Counters {
     }
 }
 
-/// Something that happened inside `poll`, for the application's log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// A frame was dropped.
-    Dropped(DropReason),
-    /// An ARP reply (or request to us) taught us a mapping.
-    ArpLearned {
-        /// The address.
-        ip: Ipv4Address,
-        /// Its MAC.
-        mac: EthernetAddress,
-    },
-    /// We answered an ARP request for our address.
-    ArpReplied {
-        /// The asker.
-        to: Ipv4Address,
-    },
-    /// The NIC reported the link down (`up: false`: nothing is sent until
-    /// it is back) or up again (the address is announced, DHCP asks for its
-    /// lease). Reported once per change.
-    Link {
-        /// The new state.
-        up: bool,
-    },
-    /// Another host (`mac`) claims our leased address `ip` in ARP (RFC
-    /// 5227 §2.4; the DHCP client's, with `[dhcp] arp_probes` > 0).
-    /// `defended`: the first in 10 s, answered with an announcement;
-    /// otherwise a second claim within 10 s: the address is given up
-    /// (declined, discovery again).
-    AddressConflict {
-        /// Our address.
-        ip: Ipv4Address,
-        /// The other host.
-        mac: EthernetAddress,
-        /// Answered with an announcement (else given up).
-        defended: bool,
-    },
-    /// A gratuitous ARP announced our address.
-    AddressAnnounced {
-        /// Our address.
-        ip: Ipv4Address,
-    },
-    /// An echo request was answered.
-    EchoReplied {
-        /// The pinger.
-        to: Ipv4Address,
-        /// Echo data length.
-        len: usize,
-    },
-    /// An answer to our own echo request (see [`Io::send_echo_request`]).
-    EchoReplyReceived {
-        /// Who answered.
-        from: Ipv4Address,
-        /// Identifier we sent.
-        ident: u16,
-        /// Sequence number we sent.
-        seq_no: u16,
-        /// Echo data length.
-        len: usize,
-    },
-    /// A datagram to a closed UDP port was answered with ICMP port
-    /// unreachable (unicast only).
-    PortUnreachable {
-        /// The sender.
-        from: Ipv4Address,
-        /// The closed port.
-        port: u16,
-    },
-    /// The DNS client sent, answered, failed or rejected something.
-    Dns(crate::dns::DnsEvent),
-    /// The NetBIOS name responder answered or ignored a query.
-    NetBios(crate::netbios::NetBiosEvent),
-    /// The SNTP client's request went out, was answered, failed or timed out.
-    Sntp(crate::sntp::SntpEvent),
-    /// The DHCP client did something (see [`DhcpEvent`](crate::dhcp::DhcpEvent)).
-    Dhcp(crate::dhcp::DhcpEvent),
-    /// From the mDNS responder.
-    Mdns(crate::mdns::MdnsEvent),
+/// What the interface reports to the application while it handles a
+/// frame. Implemented for every [`App`](crate::App), which receives each as
+/// an [`Event`]; declared here so that ingress names nothing above it.
+pub(crate) trait IfaceEvents {
+    /// [`Event::Dropped`].
+    fn dropped(&mut self, reason: DropReason);
+    /// [`Event::ArpLearned`].
+    fn arp_learned(&mut self, ip: Ipv4Address, mac: EthernetAddress);
+    /// [`Event::ArpReplied`].
+    fn arp_replied(&mut self, to: Ipv4Address);
+    /// [`Event::EchoReplied`].
+    fn echo_replied(&mut self, to: Ipv4Address, len: usize);
+    /// [`Event::EchoReplyReceived`].
+    fn echo_reply_received(&mut self, from: Ipv4Address, ident: u16, seq_no: u16, len: usize);
+    /// [`Event::PortUnreachable`].
+    fn port_unreachable(&mut self, from: Ipv4Address, port: u16);
 }
 
 /// The interface state that is not a table.

@@ -4,7 +4,7 @@
 //!
 //! A socket keeps no copy of what it sent (unless `[tcp] retransmission =
 //! "buffer"`). Sending is *pulled*: when the window has room the stack calls
-//! the owner's [`App::tcp_produce`] with a stream offset and a maximum, and
+//! the owner's [`App::tcp_produce`](crate::App::tcp_produce) with a stream offset and a maximum, and
 //! the owner writes the bytes at that offset. A retransmission is the same
 //! call with an older offset and exactly the length sent before. The owner
 //! must therefore be able to produce the bytes at any offset from the last
@@ -16,7 +16,7 @@
 //! connection rather than send corrupt data).
 //!
 //! Receiving is *pushed*: an in-order segment is handed to
-//! [`App::tcp_received`] while it is still in the NIC; the owner returns how
+//! [`App::tcp_received`](crate::App::tcp_received) while it is still in the NIC; the owner returns how
 //! many bytes it took, and only those are acknowledged. Out-of-order segments
 //! are dropped (there is nowhere to keep them) and answered with a duplicate
 //! ACK, so the peer resends.
@@ -25,7 +25,7 @@
 //!
 //! `[tcp] window` counts segments in both directions: we advertise
 //! `window × mss` bytes (less when the owner has less room, from
-//! [`App::tcp_recv_space`]) and keep at most `window` segments in flight.
+//! [`App::tcp_recv_space`](crate::App::tcp_recv_space)) and keep at most `window` segments in flight.
 //! A sender with one segment in flight stalls against a delayed-ACK receiver
 //! (it waits up to 40–200 ms for each ACK). With `split = true` (the
 //! default) and `window = 1`, a segment that would be the only one in
@@ -457,7 +457,7 @@ pub struct SentSegment {
 }
 
 /// A received in-order segment, readable from the NIC during
-/// [`App::tcp_received`].
+/// [`App::tcp_received`](crate::App::tcp_received).
 pub struct TcpReader<'n, N: Nic> {
     pub(crate) nic: &'n mut N,
     /// Frame offset of the first new byte.
@@ -492,7 +492,7 @@ impl<N: Nic> TcpReader<'_, N> {
 }
 
 /// What the stack needs from whoever owns TCP sockets (the application, or
-/// a stack service such as the HTTP server). [`App`] provides
+/// a stack service such as the HTTP server). [`App`](crate::App) provides
 /// it with defaults.
 pub trait TcpOwner {
     /// A socket event.
@@ -515,35 +515,6 @@ pub trait TcpOwner {
     fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool;
     /// Entropy for ISNs and ports.
     fn tcp_random(&mut self) -> u32;
-}
-
-use crate::stack::App;
-
-impl<A: App> TcpOwner for A {
-    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
-        App::tcp_event(self, socket, event)
-    }
-    fn tcp_received<N: Nic>(&mut self, socket: TcpHandle, data: &mut TcpReader<'_, N>) -> usize {
-        App::tcp_received(self, socket, data)
-    }
-    fn tcp_produce(
-        &mut self,
-        socket: TcpHandle,
-        offset: u32,
-        max: usize,
-        sink: &mut dyn PayloadSink,
-    ) {
-        App::tcp_produce(self, socket, offset, max, sink)
-    }
-    fn tcp_recv_space(&mut self, socket: TcpHandle) -> usize {
-        App::tcp_recv_space(self, socket)
-    }
-    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
-        App::tcp_wants_close(self, socket)
-    }
-    fn tcp_random(&mut self) -> u32 {
-        App::random_u32(self)
-    }
 }
 
 /// The TCP state that is not per socket: the RFC 6528 secret and the

@@ -10,7 +10,7 @@
 //! let mut s = Script::<Std>::new();
 //! let h = s.listen(80);
 //! s.send(seg!(SYN, seq = 1000, mss = 1460));
-//! let syn_ack = s.expect(seg!(SYN | ACK, ack = 1001, mss = 1460));
+//! let syn_ack = s.expect(seg!(SYN | ACK, seq = any, ack = 1001, mss = 1460));
 //! s.send(seg!(ACK, seq = 1001, ack = syn_ack.seq.plus(1)));
 //! s.expect_nothing();
 //! assert!(matches!(s.events(h)[..], [TcpEvent::Connected { .. }]));
@@ -19,9 +19,13 @@
 //!
 //! `send` builds Ethernet + IPv4 + TCP with correct checksums (or with the
 //! damage a [`Seg`] asks for), injects it and polls the stack; `expect`
-//! polls, takes the next frame the stack sent and checks every field the
-//! pattern names (flags exactly, PSH only when the pattern names it),
-//! returning the parsed segment so a test can capture our ISN. Time moves
+//! polls, takes the next frame the stack sent and checks it strictly, as
+//! smoltcp's `recv!` compares a whole `TcpRepr`: flags exactly (PSH too),
+//! `seq` and (with ACK) `ack` as the pattern writes them, window, ports,
+//! MSS option and payload against the pattern or the script's defaults
+//! (see [`seg!`]); only a field written `= any` is not compared. It
+//! returns the parsed segment so a test can capture our ISN (`seq = any`
+//! in the SYN-ACK, then `sa.seq.plus(1)` after it). Time moves
 //! only in `advance`/`wait`, which poll the stack at every instant its
 //! `poll_at` names (and at least once per virtual millisecond when work is
 //! due), stamping each frame the peer hears with the time it went out.
@@ -81,13 +85,85 @@ pub mod flag {
 /// Builds a [`Seg`]: `seg!(SYN | ACK, seq = 1, ack = 2, win = 0, mss = 536,
 /// data = b"..", sport = 1, dport = 2)`; any builder method of `Seg`
 /// taking one argument may be named.
+///
+/// As a pattern for [`Script::expect`] and [`Script::wait`] it is strict:
+/// every field is compared. `seq` must be given, and `ack` whenever the
+/// flags have ACK; the others default to what the stack sends most of the
+/// time — `sport`/`dport` the script's `port`/`peer_port`, `win` its
+/// `win`, no MSS option, no data, PSH clear (flags are exact). A field
+/// whose value the script cannot know is written `= any` (our ISN in a
+/// SYN, an ephemeral port, a payload compared afterwards).
 #[macro_export]
 macro_rules! seg {
     ($($f:ident)|+ $(, $field:ident = $val:expr)* $(,)?) => {{
+        #[allow(unused_imports)]
+        use $crate::script::ANY as any;
         let s = $crate::script::Seg::new($($crate::script::flag::$f)|+);
         $(let s = s.$field($val);)*
         s
     }};
+}
+
+/// `any` in a [`seg!`] pattern: the field is not compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Any;
+
+/// The value `seg!` brings into scope as `any`.
+pub const ANY: Any = Any;
+
+/// A pattern field: a value, or [`Any`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Want<T> {
+    /// This value.
+    Is(T),
+    /// Whatever the stack sent.
+    Any,
+}
+
+impl<T> From<Any> for Want<T> {
+    fn from(_: Any) -> Self {
+        Want::Any
+    }
+}
+
+macro_rules! want_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Want<$t> {
+            fn from(v: $t) -> Self {
+                Want::Is(v)
+            }
+        }
+    )*};
+}
+want_from!(u16, u32, usize);
+
+impl From<&[u8]> for Want<Vec<u8>> {
+    fn from(v: &[u8]) -> Self {
+        Want::Is(v.to_vec())
+    }
+}
+
+impl From<&Vec<u8>> for Want<Vec<u8>> {
+    fn from(v: &Vec<u8>) -> Self {
+        Want::Is(v.clone())
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for Want<Vec<u8>> {
+    fn from(v: &[u8; N]) -> Self {
+        Want::Is(v.to_vec())
+    }
+}
+
+/// Bits of [`Seg::any`]: the fields a pattern leaves open.
+pub mod open {
+    pub const SEQ: u8 = 0x01;
+    pub const ACK: u8 = 0x02;
+    pub const WIN: u8 = 0x04;
+    pub const MSS: u8 = 0x08;
+    pub const DATA: u8 = 0x10;
+    pub const SPORT: u8 = 0x20;
+    pub const DPORT: u8 = 0x40;
 }
 
 /// A TCP segment to send, or a pattern to expect.
@@ -109,6 +185,8 @@ pub struct Seg {
     pub bad_checksum: bool,
     /// Expecting only: the payload length (when `data` is not given).
     pub len: Option<usize>,
+    /// Expecting only: the fields written `= any` ([`open`] bits).
+    pub any: u8,
 }
 
 impl Seg {
@@ -118,36 +196,46 @@ impl Seg {
             ..Seg::default()
         }
     }
-    pub fn seq(mut self, v: u32) -> Seg {
-        self.seq = Some(v);
+    /// Stores a pattern field: the value, or its [`open`] bit.
+    fn want<T>(&mut self, v: Want<T>, bit: u8) -> Option<T> {
+        match v {
+            Want::Is(v) => Some(v),
+            Want::Any => {
+                self.any |= bit;
+                None
+            }
+        }
+    }
+    pub fn seq(mut self, v: impl Into<Want<u32>>) -> Seg {
+        self.seq = self.want(v.into(), open::SEQ);
         self
     }
-    pub fn ack(mut self, v: u32) -> Seg {
-        self.ack = Some(v);
+    pub fn ack(mut self, v: impl Into<Want<u32>>) -> Seg {
+        self.ack = self.want(v.into(), open::ACK);
         self
     }
-    pub fn win(mut self, v: u16) -> Seg {
-        self.win = Some(v);
+    pub fn win(mut self, v: impl Into<Want<u16>>) -> Seg {
+        self.win = self.want(v.into(), open::WIN);
         self
     }
-    pub fn mss(mut self, v: u16) -> Seg {
-        self.mss = Some(v);
+    pub fn mss(mut self, v: impl Into<Want<u16>>) -> Seg {
+        self.mss = self.want(v.into(), open::MSS);
         self
     }
-    pub fn data(mut self, v: &[u8]) -> Seg {
-        self.data = Some(v.to_vec());
+    pub fn data(mut self, v: impl Into<Want<Vec<u8>>>) -> Seg {
+        self.data = self.want(v.into(), open::DATA);
         self
     }
-    pub fn len(mut self, v: usize) -> Seg {
-        self.len = Some(v);
+    pub fn len(mut self, v: impl Into<Want<usize>>) -> Seg {
+        self.len = self.want(v.into(), open::DATA);
         self
     }
-    pub fn sport(mut self, v: u16) -> Seg {
-        self.sport = Some(v);
+    pub fn sport(mut self, v: impl Into<Want<u16>>) -> Seg {
+        self.sport = self.want(v.into(), open::SPORT);
         self
     }
-    pub fn dport(mut self, v: u16) -> Seg {
-        self.dport = Some(v);
+    pub fn dport(mut self, v: impl Into<Want<u16>>) -> Seg {
+        self.dport = self.want(v.into(), open::DPORT);
         self
     }
     pub fn options(mut self, v: &[u8]) -> Seg {
@@ -161,6 +249,10 @@ impl Seg {
     pub fn bad_checksum(mut self, v: bool) -> Seg {
         self.bad_checksum = v;
         self
+    }
+    /// Whether the pattern leaves `bit` open.
+    pub fn is_open(&self, bit: u8) -> bool {
+        self.any & bit != 0
     }
 }
 
@@ -413,43 +505,85 @@ pub fn ip_frame_to(dst: Ipv4Address, proto: IpProtocol, transport: &[u8]) -> Vec
     f
 }
 
-/// Checks a captured segment against a pattern; `Err` says what differs.
-pub fn matches(c: &Captured, p: &Seg) -> Result<(), String> {
+/// What a pattern's unnamed fields must be: the script's defaults.
+#[derive(Clone, Copy, Debug)]
+pub struct Defaults {
+    /// Our port (`Script::port`).
+    pub sport: u16,
+    /// The peer's port (`Script::peer_port`).
+    pub dport: u16,
+    /// The window we advertise (`Script::win`).
+    pub win: u16,
+}
+
+/// Checks a captured segment against a pattern, strictly: every field is
+/// compared — with the pattern's value, with `d` for the ports and window
+/// it does not name, with "none" for the MSS option and data — unless the
+/// pattern wrote `any` for it. `seq`, and `ack` when the flags carry ACK,
+/// have no default. `Err` says what differs.
+pub fn matches(c: &Captured, p: &Seg, d: Defaults) -> Result<(), String> {
     let mut why = Vec::new();
-    let mask = if p.flags & flag::PSH != 0 {
-        0xff
-    } else {
-        !flag::PSH
-    };
-    if c.flags & mask != p.flags {
+    if p.seq.is_none() && !p.is_open(open::SEQ) {
+        why.push("the pattern names no seq (write `seq = ...` or `seq = any`)".to_owned());
+    }
+    if p.flags & flag::ACK != 0 && p.ack.is_none() && !p.is_open(open::ACK) {
+        why.push(
+            "the pattern has ACK but names no ack (write `ack = ...` or `ack = any`)".to_owned(),
+        );
+    }
+    if c.flags != p.flags {
         why.push(format!(
             "flags {} != {}",
             flag_names(c.flags),
             flag_names(p.flags)
         ));
     }
-    let mut check = |name: &str, got: Option<u64>, want: Option<u64>| {
-        if let Some(w) = want {
-            if got != Some(w) {
-                why.push(format!("{name} {got:?} != {w}"));
-            }
+    let mut check = |name: &str, bit: u8, got: Option<u64>, want: Option<u64>| {
+        if !p.is_open(bit) && got != want {
+            let show = |v: Option<u64>| v.map_or("none".to_owned(), |v| v.to_string());
+            why.push(format!("{name} {} != {}", show(got), show(want)));
         }
     };
-    check("seq", Some(c.seq.into()), p.seq.map(u64::from));
-    check("ack", c.ack.map(u64::from), p.ack.map(u64::from));
-    check("win", Some(c.win.into()), p.win.map(u64::from));
-    check("mss", c.mss.map(u64::from), p.mss.map(u64::from));
-    check("sport", Some(c.sport.into()), p.sport.map(u64::from));
-    check("dport", Some(c.dport.into()), p.dport.map(u64::from));
-    check("len", Some(c.data.len() as u64), p.len.map(|l| l as u64));
-    if let Some(d) = &p.data {
-        if &c.data != d {
-            why.push(format!(
-                "data {:?} != {:?}",
-                String::from_utf8_lossy(&c.data),
-                String::from_utf8_lossy(d)
-            ));
+    if p.seq.is_some() {
+        check("seq", open::SEQ, Some(c.seq.into()), p.seq.map(u64::from));
+    }
+    if p.ack.is_some() {
+        check("ack", open::ACK, c.ack.map(u64::from), p.ack.map(u64::from));
+    }
+    let win = p.win.unwrap_or(d.win);
+    check("win", open::WIN, Some(c.win.into()), Some(win.into()));
+    check("mss", open::MSS, c.mss.map(u64::from), p.mss.map(u64::from));
+    let sport = p.sport.unwrap_or(d.sport);
+    check(
+        "sport",
+        open::SPORT,
+        Some(c.sport.into()),
+        Some(sport.into()),
+    );
+    let dport = p.dport.unwrap_or(d.dport);
+    check(
+        "dport",
+        open::DPORT,
+        Some(c.dport.into()),
+        Some(dport.into()),
+    );
+    match (&p.data, p.len) {
+        (Some(data), _) => {
+            if &c.data != data {
+                why.push(format!(
+                    "data {:?} != {:?}",
+                    String::from_utf8_lossy(&c.data),
+                    String::from_utf8_lossy(data)
+                ));
+            }
         }
+        (None, Some(len)) => check(
+            "len",
+            open::DATA,
+            Some(c.data.len() as u64),
+            Some(len as u64),
+        ),
+        (None, None) => check("len", open::DATA, Some(c.data.len() as u64), Some(0)),
     }
     if why.is_empty() {
         Ok(())
@@ -637,31 +771,16 @@ pub type Fifo = SimNic<true>;
 #[macro_export]
 macro_rules! script_config {
     ($name:ident, $sockets:expr, $tcp:expr) => {
-        #[doc = concat!("Test configuration `", stringify!($name), "`.")]
-        pub struct $name;
-        impl emberstack::Config for $name {
+        emberstack::test_config! {
+            #[doc = concat!("Test configuration `", stringify!($name), "`.")]
+            pub struct $name;
             const DEVICE_NAME: &'static str = stringify!($name);
             const MAC: emberstack::wire::EthernetAddress = $crate::script::DUT_MAC;
-            const DHCP: bool = false;
             const STATIC_IPV4: Option<emberstack::config::StaticIpv4> =
                 Some($crate::script::DUT_STATIC);
             const ARP_LIFETIME: emberstack::Duration = emberstack::Duration::from_secs(600);
-            const ICMP_ECHO: bool = true;
-            type ArpCache = [emberstack::iface::arp::ArpEntry; 2];
-            type UdpSockets = [emberstack::udp::UdpSocket; 0];
             const TCP: emberstack::tcp::TcpConfig = $tcp;
             type TcpSockets = [emberstack::tcp::TcpSocket; $sockets];
-            type TcpSegments =
-                [emberstack::tcp::SentSegment; { $tcp.segments_per_socket() * $sockets }];
-            type TcpBuffer = [u8; { $tcp.buffer_per_socket() * $sockets }];
-            type Dhcp = emberstack::service::Disabled;
-            type Dns = emberstack::service::Disabled;
-            type NetBios = emberstack::service::Disabled;
-            type Sntp = emberstack::service::Disabled;
-            type Mdns = emberstack::service::Disabled;
-            type Smtp = emberstack::service::Disabled;
-            type Pop3 = emberstack::service::Disabled;
-            type RawSockets = [emberstack::raw::RawSocket; 0];
         }
     };
 }
@@ -699,6 +818,9 @@ pub struct Script<C: Config, N: DutNic = SimNic> {
     pub port: u16,
     /// The peer's port in segments it sends (unless they name one).
     pub peer_port: u16,
+    /// The window we advertise unless a pattern names one: `[tcp] window`
+    /// whole segments of `mss` (no timestamps, an owner with room).
+    pub win: u16,
     heard: VecDeque<Heard>,
 }
 
@@ -729,6 +851,8 @@ impl<C: Config, N: DutNic> Script<C, N> {
             now: 1,
             port: PORT,
             peer_port: PEER_PORT,
+            win: u16::try_from(usize::from(C::TCP.window) * usize::from(C::TCP.mss))
+                .unwrap_or(u16::MAX),
             heard: VecDeque::new(),
         };
         s.poll();
@@ -773,7 +897,8 @@ impl<C: Config, N: DutNic> Script<C, N> {
     }
 
     /// Advances until the stack sends something (at most `ms`); the time
-    /// it went out is in the captured segment.
+    /// it went out is in the captured segment, which must match `pattern`.
+    #[track_caller]
     pub fn wait(&mut self, pattern: Seg, ms: u64) -> Captured {
         let target = self.now + ms;
         self.run_until(target, |s| !s.heard.is_empty());
@@ -801,6 +926,10 @@ impl<C: Config, N: DutNic> Script<C, N> {
 
     /// Injects a segment from the peer and polls.
     pub fn send(&mut self, s: Seg) {
+        assert_eq!(
+            s.any, 0,
+            "`any` is for patterns, not for what the peer sends"
+        );
         let s = Seg {
             sport: s.sport.or(Some(self.peer_port)),
             dport: s.dport.or(Some(self.port)),
@@ -822,16 +951,24 @@ impl<C: Config, N: DutNic> Script<C, N> {
         self.heard.pop_front()
     }
 
-    /// The next segment the stack sent must match `pattern`.
+    /// The next segment the stack sent must match `pattern` (strictly:
+    /// see [`seg!`]).
+    #[track_caller]
     pub fn expect(&mut self, pattern: Seg) -> Captured {
         self.poll();
         self.take(pattern)
     }
 
+    #[track_caller]
     fn take(&mut self, pattern: Seg) -> Captured {
         match self.heard.pop_front() {
             Some(Heard::Tcp(c)) => {
-                if let Err(why) = matches(&c, &pattern) {
+                let defaults = Defaults {
+                    sport: self.port,
+                    dport: self.peer_port,
+                    win: self.win,
+                };
+                if let Err(why) = matches(&c, &pattern, defaults) {
                     panic!(
                         "at {} ms: got {c:?}\n  expected {pattern:?}\n  {why}\n  then: {:?}",
                         self.now, self.heard
@@ -950,7 +1087,12 @@ impl<C: Config, N: DutNic> Script<C, N> {
     pub fn accept(&mut self, h: TcpHandle, irs: u32, win: u16) -> u32 {
         assert_eq!(self.state(h), TcpState::Listen);
         self.send(seg!(SYN, seq = irs, win = win, mss = 1460));
-        let sa = self.expect(seg!(SYN | ACK, ack = irs.wrapping_add(1), mss = 1460));
+        let sa = self.expect(seg!(
+            SYN | ACK,
+            seq = any,
+            ack = irs.wrapping_add(1),
+            mss = 1460
+        ));
         let iss = sa.seq;
         self.send(seg!(
             ACK,
