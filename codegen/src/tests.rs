@@ -1524,3 +1524,54 @@ fn mail_errors() {
         ]
     );
 }
+
+// ---- the schema and its reference -------------------------------------------
+
+/// The key tables of codegen/README.md are generated from the schema;
+/// `EMBERSTACK_BLESS=1` rewrites them.
+#[test]
+fn readme_reference_tables_are_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let updated = crate::schema::readme::update(&readme).unwrap();
+    if std::env::var_os("EMBERSTACK_BLESS").is_some() {
+        if updated != readme {
+            std::fs::write(&path, &updated).unwrap();
+        }
+        return;
+    }
+    assert!(
+        updated == readme,
+        "codegen/README.md's key tables are out of date: run \
+         `EMBERSTACK_BLESS=1 cargo test -p emberstack-codegen readme`"
+    );
+}
+
+/// Every default a key declares (shown in the README) is what the section
+/// gets without the key, and serde knows every declared key.
+#[test]
+fn declared_defaults_are_the_defaults() {
+    use crate::schema::key::KeyDefault;
+    use crate::schema::Schema;
+    use std::fmt::Debug;
+
+    fn check<S: Schema + PartialEq + Debug>() {
+        let none: S = toml::from_str("").unwrap();
+        for key in S::KEYS.iter().flat_map(|g| g.iter()) {
+            if !key.is_plain() {
+                continue;
+            }
+            let KeyDefault::Value(v) = key.default else {
+                continue;
+            };
+            let text = format!("{} = {v}", key.name);
+            let mut ignored = Vec::new();
+            let de = toml::de::Deserializer::parse(&text).unwrap();
+            let written: S =
+                serde_ignored::deserialize(de, |p| ignored.push(p.to_string())).unwrap();
+            assert!(ignored.is_empty(), "`{text}`: serde ignored {ignored:?}");
+            assert_eq!(written, none, "`{text}` is not the default");
+        }
+    }
+    check::<crate::schema::ArpSection>();
+}

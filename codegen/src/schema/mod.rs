@@ -15,11 +15,13 @@ mod dns;
 pub(crate) mod http;
 mod icmp;
 mod ipv4;
+pub(crate) mod key;
 mod mail;
 mod mdns;
 mod netbios;
 mod poll;
 mod raw;
+pub(crate) mod readme;
 mod reserved;
 mod sntp;
 mod tcp;
@@ -30,6 +32,8 @@ use toml::de::DeTable;
 
 use crate::diag::{Diagnostics, Error};
 use crate::reader::{Field, TableReader};
+use key::Key;
+use serde::de::DeserializeOwned;
 
 pub use arp::ArpSection;
 pub use device::DeviceSection;
@@ -56,7 +60,16 @@ pub const RESERVED: [&str; 0] = [];
 /// Keys of the document root (outside any section). Written after a
 /// section header they belong to that section, a common TOML slip that gets
 /// its own hint.
-pub(crate) const TOP_LEVEL_KEYS: [&str; 1] = ["ram_budget"];
+pub(crate) const TOP_LEVEL_KEYS: [&str; 1] = [TOP_KEYS[0].name];
+
+/// The keys of the document root.
+pub(crate) const TOP_KEYS: [Key; 1] = [Key::int("ram_budget", 1, u32::MAX as i64)
+    .ty("integer (bytes)")
+    .doc(
+        "The most RAM the stack state and the protocol state the application embeds may \
+         occupy (`RAM_BYTES + MAIL_RAM_BYTES`, plus `web::RAM_BYTES` with `[http]`); a larger \
+         configuration fails to compile with a message naming the budget.",
+    )];
 
 /// A validated `stack.toml`: every setting with its default filled in.
 ///
@@ -126,6 +139,36 @@ pub(crate) trait Section: Sized {
     fn impl_items(&self) -> TokenStream;
 }
 
+/// A section whose keys are declared once ([`Key`]) and read by serde: the
+/// struct derives `Deserialize` (its `Default` holds the defaults of a
+/// present section), `KEYS` gives each key's check, default, range and
+/// meaning, and `check` what involves several keys.
+pub(crate) trait Schema: DeserializeOwned + Default {
+    /// The section's keys, in groups (`[smtp]` and `[pop3]` share one).
+    const KEYS: &'static [&'static [Key]];
+
+    /// Checks that involve several of the section's keys, once serde has
+    /// read them (`r` still has the table, for spans).
+    fn check(&mut self, _r: &mut TableReader<'_, '_, '_>) {}
+
+    /// Settles the settings of a section that is not in the file (a
+    /// service is off).
+    fn absent(&mut self) {}
+}
+
+/// Reads a [`Schema`] section through `r`: each key checked, the valid ones
+/// read by serde, then the section's own checks.
+pub(crate) fn read<S: Schema>(r: &mut TableReader<'_, '_, '_>) -> S {
+    let keys: Vec<&Key> = S::KEYS.iter().flat_map(|group| group.iter()).collect();
+    let mut s: S = r.deserialize(&keys);
+    if r.is_present() {
+        s.check(r);
+    } else {
+        s.absent();
+    }
+    s
+}
+
 /// Parses and validates `source` (named `file` in messages).
 pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     let mut diags = Diagnostics::new(file, source);
@@ -147,7 +190,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
 
     let mut r = TableReader::new("", 0..0, Some(root.get_ref()), &mut diags);
     let ram_budget = r
-        .int(TOP_LEVEL_KEYS[0], 1, i64::from(u32::MAX))
+        .int(TOP_KEYS[0].name, 1, i64::from(u32::MAX))
         .value()
         .and_then(|(v, _)| u64::try_from(v).ok());
     let device = section::<DeviceSection>(&mut r);
