@@ -1574,4 +1574,10 @@ fn declared_defaults_are_the_defaults() {
         }
     }
     check::<crate::schema::ArpSection>();
+    check::<crate::schema::UdpSection>();
+    check::<crate::schema::RawSection>();
+    check::<crate::schema::IcmpSection>();
+    check::<crate::schema::PollSection>();
+    check::<crate::schema::NetBiosSection>();
+    check::<crate::schema::MdnsSection>();
 }

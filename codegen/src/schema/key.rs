@@ -233,7 +233,8 @@ impl Key {
         };
         let name = self.name;
         let doc = self.doc;
-        format!("| `{name}` | {ty} | {default} | {range} | {doc} |")
+        // An empty cell is written `| |`, as by hand.
+        format!("| `{name}` | {ty} | {default} | {range} | {doc} |").replace("|  |", "| |")
     }
 }
 

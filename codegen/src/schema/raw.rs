@@ -3,29 +3,43 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::Section;
+use serde::Deserialize;
+
+use super::key::Key;
+use super::{Schema, Section};
 use crate::reader::TableReader;
 
 /// `[raw]` settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct RawSection {
-    /// `sockets` (0 to 16; 1 when the section is present without it, 0
-    /// without the section): raw socket slots, each open for one IP
-    /// protocol number at a time. 0: no raw sockets, no code.
+    /// `sockets`: raw socket slots, each open for one IP protocol number
+    /// at a time (1 when the section is present without it, 0 without the
+    /// section). 0: no raw sockets, no code.
     pub sockets: usize,
+}
+
+impl Default for RawSection {
+    fn default() -> Self {
+        RawSection { sockets: 1 }
+    }
+}
+
+impl Schema for RawSection {
+    const KEYS: &'static [&'static [Key]] = &[&[Key::int("sockets", 0, 16)
+        .default_text("`1` with the section, `0` without")
+        .doc("Raw socket slots (`Config::RawSockets`, 2 bytes each).")]];
+
+    fn absent(&mut self) {
+        self.sockets = 0;
+    }
 }
 
 impl Section for RawSection {
     const NAME: &'static str = "raw";
 
     fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let present = r.is_present();
-        RawSection {
-            sockets: r
-                .int("sockets", 0, 16)
-                .value()
-                .map_or(usize::from(present), |(v, _)| v.unsigned_abs() as usize),
-        }
+        super::read(r)
     }
 
     fn impl_items(&self) -> TokenStream {

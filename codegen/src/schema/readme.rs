@@ -18,6 +18,12 @@ pub(crate) fn tables() -> Vec<(&'static str, String)> {
     vec![
         ("top", key::table(&TOP_KEYS)),
         ("arp", key::table(&keys::<ArpSection>())),
+        ("udp", key::table(&keys::<UdpSection>())),
+        ("raw", key::table(&keys::<RawSection>())),
+        ("icmp", key::table(&keys::<IcmpSection>())),
+        ("poll", key::table(&keys::<PollSection>())),
+        ("netbios", key::table(&keys::<NetBiosSection>())),
+        ("mdns", key::table(&keys::<MdnsSection>())),
     ]
 }
 
