@@ -1580,4 +1580,6 @@ fn declared_defaults_are_the_defaults() {
     check::<crate::schema::PollSection>();
     check::<crate::schema::NetBiosSection>();
     check::<crate::schema::MdnsSection>();
+    check::<crate::schema::TcpSection>();
+    check::<crate::schema::DnsSection>();
 }

@@ -319,6 +319,16 @@ pub(super) fn host(
     }
 }
 
+/// A [`Content`](super::key::Content) check: `text` is a host address.
+pub(super) fn is_host(
+    r: &mut TableReader<'_, '_, '_>,
+    key: &'static str,
+    text: &str,
+    span: &Span,
+) -> bool {
+    host(r, key, text, span, "\"10.0.0.1\"").is_some()
+}
+
 /// Why `a` cannot be a host's address, if it cannot.
 fn not_a_host(a: Ipv4Addr) -> Option<String> {
     if a.is_unspecified() {

@@ -24,6 +24,8 @@ pub(crate) fn tables() -> Vec<(&'static str, String)> {
         ("poll", key::table(&keys::<PollSection>())),
         ("netbios", key::table(&keys::<NetBiosSection>())),
         ("mdns", key::table(&keys::<MdnsSection>())),
+        ("tcp", key::table(&keys::<TcpSection>())),
+        ("dns", key::table(&keys::<DnsSection>())),
     ]
 }
 
