@@ -1573,6 +1573,7 @@ fn declared_defaults_are_the_defaults() {
             assert_eq!(written, none, "`{text}` is not the default");
         }
     }
+    check::<crate::schema::Ipv4Section>();
     check::<crate::schema::ArpSection>();
     check::<crate::schema::UdpSection>();
     check::<crate::schema::RawSection>();

@@ -17,6 +17,8 @@ fn keys<S: Schema>() -> Vec<Key> {
 pub(crate) fn tables() -> Vec<(&'static str, String)> {
     vec![
         ("top", key::table(&TOP_KEYS)),
+        ("device", key::table(&keys::<DeviceSection>())),
+        ("ipv4", key::table(&keys::<Ipv4Section>())),
         ("arp", key::table(&keys::<ArpSection>())),
         ("udp", key::table(&keys::<UdpSection>())),
         ("raw", key::table(&keys::<RawSection>())),
