@@ -14,7 +14,7 @@ use crate::reader::TableReader;
 
 /// `[dns]` settings. The section's presence enables the client.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default = "DnsSection::present")]
 pub struct DnsSection {
     /// The section is present and `enabled` is not `false`.
     pub enabled: bool,
@@ -35,7 +35,18 @@ pub struct DnsSection {
 }
 
 impl Default for DnsSection {
+    /// Without the section: off.
     fn default() -> Self {
+        DnsSection {
+            enabled: false,
+            ..DnsSection::present()
+        }
+    }
+}
+
+impl DnsSection {
+    /// The defaults of a present section.
+    fn present() -> Self {
         DnsSection {
             enabled: true,
             server: None,

@@ -11,7 +11,7 @@ use crate::reader::TableReader;
 
 /// `[mdns]` settings.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default = "MdnsSection::present")]
 pub struct MdnsSection {
     /// The section is present and `enabled` is not `false`.
     pub enabled: bool,
@@ -21,7 +21,18 @@ pub struct MdnsSection {
 }
 
 impl Default for MdnsSection {
+    /// Without the section: off.
     fn default() -> Self {
+        MdnsSection {
+            enabled: false,
+            ..MdnsSection::present()
+        }
+    }
+}
+
+impl MdnsSection {
+    /// The defaults of a present section.
+    fn present() -> Self {
         MdnsSection {
             enabled: true,
             ttl: 120,

@@ -11,15 +11,16 @@ use crate::reader::TableReader;
 
 /// `[netbios]` settings. The section's presence enables the responder;
 /// the name it answers for is `[device] name`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default = "NetBiosSection::present")]
 pub struct NetBiosSection {
     /// The section is present and `enabled` is not `false`.
     pub enabled: bool,
 }
 
-impl Default for NetBiosSection {
-    fn default() -> Self {
+impl NetBiosSection {
+    /// The defaults of a present section.
+    fn present() -> Self {
         NetBiosSection { enabled: true }
     }
 }

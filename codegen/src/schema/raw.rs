@@ -10,8 +10,8 @@ use super::{Schema, Section};
 use crate::reader::TableReader;
 
 /// `[raw]` settings.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default = "RawSection::present")]
 pub struct RawSection {
     /// `sockets`: raw socket slots, each open for one IP protocol number
     /// at a time (1 when the section is present without it, 0 without the
@@ -19,8 +19,9 @@ pub struct RawSection {
     pub sockets: usize,
 }
 
-impl Default for RawSection {
-    fn default() -> Self {
+impl RawSection {
+    /// The defaults of a present section.
+    fn present() -> Self {
         RawSection { sockets: 1 }
     }
 }

@@ -11,7 +11,7 @@ use crate::reader::TableReader;
 
 /// `[tcp]` settings. Absent means no TCP (0 sockets).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default = "TcpSection::present")]
 pub struct TcpSection {
     /// `enabled` (`true` when the section is present).
     pub enabled: bool,
@@ -47,7 +47,19 @@ pub struct TcpSection {
 }
 
 impl Default for TcpSection {
+    /// No `[tcp]`: no sockets.
     fn default() -> Self {
+        TcpSection {
+            enabled: false,
+            sockets: 0,
+            ..TcpSection::present()
+        }
+    }
+}
+
+impl TcpSection {
+    /// The defaults of a `[tcp]` section.
+    fn present() -> Self {
         TcpSection {
             enabled: true,
             sockets: 4,
