@@ -56,6 +56,8 @@ pub(crate) struct TableReader<'a, 'i, 's> {
     sections: Vec<&'static str>,
     /// Unknown keys are already reported (the table was read by serde).
     reported: bool,
+    /// The declared keys whose values passed their checks.
+    accepted: Vec<&'static str>,
     diags: &'a mut Diagnostics<'s>,
 }
 
@@ -81,6 +83,7 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
             known: Vec::new(),
             sections: Vec::new(),
             reported: false,
+            accepted: Vec::new(),
             diags,
         }
     }
@@ -345,6 +348,15 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
         self.table?.get(key).map(|v| v.span())
     }
 
+    /// Where the value of `key` is, when it is written and passed its check.
+    pub(crate) fn accepted(&self, key: &str) -> Option<Span> {
+        if self.accepted.contains(&key) {
+            self.span(key)
+        } else {
+            None
+        }
+    }
+
     /// Reads the table with serde into `S`, after checking each key
     /// declared in `keys` (a key that fails its check is reported and left
     /// out, so `S` takes its default there; an invalid file is never
@@ -366,6 +378,10 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
             for (name, value) in table.iter() {
                 match keys.iter().find(|k| k.name == name.get_ref().as_ref()) {
                     Some(key) if !key.accepts(self, value) => {}
+                    Some(key) => {
+                        self.accepted.push(key.name);
+                        input.insert(name.clone(), value.clone());
+                    }
                     // Unknown keys go to serde too: it names them below.
                     _ => {
                         input.insert(name.clone(), value.clone());

@@ -1583,4 +1583,6 @@ fn declared_defaults_are_the_defaults() {
     check::<crate::schema::MdnsSection>();
     check::<crate::schema::TcpSection>();
     check::<crate::schema::DnsSection>();
+    check::<crate::schema::SntpSection>();
+    check::<crate::schema::DhcpSection>();
 }

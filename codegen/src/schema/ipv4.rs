@@ -387,7 +387,7 @@ fn not_a_host(a: Ipv4Addr) -> Option<String> {
 
 /// What is wrong with an address's text.
 #[derive(Debug, PartialEq, Eq)]
-enum AddrError {
+pub(super) enum AddrError {
     /// Not four dot-separated numbers.
     Shape,
     /// The part at this byte range is over 255 or has leading zeros.
@@ -395,7 +395,7 @@ enum AddrError {
 }
 
 /// Parses `a.b.c.d`, each part a decimal number 0..=255 without leading zeros.
-fn parse_addr(text: &str) -> Result<Ipv4Addr, AddrError> {
+pub(super) fn parse_addr(text: &str) -> Result<Ipv4Addr, AddrError> {
     let mut octets = [0u8; 4];
     let mut parts = text.split('.');
     let mut at = 0;

@@ -28,6 +28,8 @@ pub(crate) fn tables() -> Vec<(&'static str, String)> {
         ("mdns", key::table(&keys::<MdnsSection>())),
         ("tcp", key::table(&keys::<TcpSection>())),
         ("dns", key::table(&keys::<DnsSection>())),
+        ("sntp", key::table(&keys::<SntpSection>())),
+        ("dhcp", key::table(&keys::<DhcpSection>())),
     ]
 }
 
