@@ -360,9 +360,9 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
     /// Reads the table with serde into `S`, after checking each key
     /// declared in `keys` (a key that fails its check is reported and left
     /// out, so `S` takes its default there; an invalid file is never
-    /// generated). Keys serde does not know are reported with the nearest
-    /// declared key; a required key that is missing is reported at the
-    /// header.
+    /// generated). Keys not declared, or declared but not read by serde,
+    /// are reported with the nearest declared key; a required key that is
+    /// missing is reported at the header.
     pub(crate) fn deserialize<S>(&mut self, keys: &[&Key]) -> S
     where
         S: serde::de::DeserializeOwned + Default,
@@ -382,9 +382,9 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
                         self.accepted.push(key.name);
                         input.insert(name.clone(), value.clone());
                     }
-                    // Unknown keys go to serde too: it names them below.
-                    _ => {
-                        input.insert(name.clone(), value.clone());
+                    None => {
+                        let is_table = matches!(value.get_ref(), DeValue::Table(_));
+                        self.unknown(name.get_ref(), name.span(), is_table);
                     }
                 }
             }

@@ -1585,4 +1585,6 @@ fn declared_defaults_are_the_defaults() {
     check::<crate::schema::DnsSection>();
     check::<crate::schema::SntpSection>();
     check::<crate::schema::DhcpSection>();
+    check::<crate::schema::SmtpSection>();
+    check::<crate::schema::Pop3Section>();
 }

@@ -30,6 +30,9 @@ pub(crate) fn tables() -> Vec<(&'static str, String)> {
         ("dns", key::table(&keys::<DnsSection>())),
         ("sntp", key::table(&keys::<SntpSection>())),
         ("dhcp", key::table(&keys::<DhcpSection>())),
+        ("mail", key::table(mail::MAIL_KEYS)),
+        ("smtp", key::table(mail::SMTP_KEYS)),
+        ("pop3", key::table(mail::POP3_KEYS)),
     ]
 }
 
