@@ -1587,4 +1587,6 @@ fn declared_defaults_are_the_defaults() {
     check::<crate::schema::DhcpSection>();
     check::<crate::schema::SmtpSection>();
     check::<crate::schema::Pop3Section>();
+    check::<crate::schema::HttpSection>();
+    check::<crate::schema::DeviceSection>();
 }

@@ -33,6 +33,7 @@ pub(crate) fn tables() -> Vec<(&'static str, String)> {
         ("mail", key::table(mail::MAIL_KEYS)),
         ("smtp", key::table(mail::SMTP_KEYS)),
         ("pop3", key::table(mail::POP3_KEYS)),
+        ("http", key::table(&keys::<HttpSection>())),
     ]
 }
 
