@@ -1,8 +1,10 @@
 //! Typed, span-keeping access to one TOML table, collecting diagnostics.
 //!
-//! Every section of `stack.toml` is read through a [`TableReader`]: it asks
-//! for its keys by name and type, and everything it did not ask for is
-//! reported as an unknown key with the nearest known one as a suggestion.
+//! Every section of `stack.toml` is read through a [`TableReader`]: it
+//! checks each declared key's value (typed errors with the value's span),
+//! hands the valid ones to serde, and reports every other key as unknown
+//! with the nearest declared one as a suggestion. The document root asks
+//! for its key and sections by name the same way.
 
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
@@ -22,26 +24,12 @@ pub(crate) enum Field<T> {
 }
 
 impl<T> Field<T> {
-    /// The value, or `default` when absent or invalid (an invalid value has
-    /// already produced an error, so the default is never generated).
-    pub(crate) fn or(self, default: T) -> T {
-        match self {
-            Field::Value(v, _) => v,
-            Field::Absent | Field::Invalid => default,
-        }
-    }
-
     /// The value and its span, if valid.
     pub(crate) fn value(self) -> Option<(T, Span)> {
         match self {
             Field::Value(v, s) => Some((v, s)),
             Field::Absent | Field::Invalid => None,
         }
-    }
-
-    /// Whether the key is present (valid or not).
-    pub(crate) fn is_present(&self) -> bool {
-        !matches!(self, Field::Absent)
     }
 }
 
@@ -194,17 +182,6 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
         }
     }
 
-    /// A boolean.
-    pub(crate) fn bool(&mut self, key: &'static str) -> Field<bool> {
-        let Some(v) = self.raw(key) else {
-            return Field::Absent;
-        };
-        match self.bool_value(key, v) {
-            Some(b) => Field::Value(b, v.span()),
-            None => Field::Invalid,
-        }
-    }
-
     /// Checks that `v`, the value of `key`, is a boolean.
     pub(crate) fn bool_value(&mut self, key: &str, v: &Spanned<DeValue<'_>>) -> Option<bool> {
         let span = v.span();
@@ -232,18 +209,6 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
         }
     }
 
-    /// A string; `what` describes the expected content (`a MAC address like
-    /// "02:00:00:00:00:01"`) for the wrong-type message.
-    pub(crate) fn string(&mut self, key: &'static str, what: &str) -> Field<String> {
-        let Some(v) = self.raw(key) else {
-            return Field::Absent;
-        };
-        match self.string_value(key, v, what) {
-            Some(s) => Field::Value(s, v.span()),
-            None => Field::Invalid,
-        }
-    }
-
     /// Checks that `v`, the value of `key`, is a string (`what` describes
     /// the expected content for the wrong-type message).
     pub(crate) fn string_value(
@@ -259,21 +224,6 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
                 self.error(key, v.span(), format!("expected {what}, found {found}"));
                 None
             }
-        }
-    }
-
-    /// A string that must be one of `options`; a near miss is suggested.
-    pub(crate) fn choice(
-        &mut self,
-        key: &'static str,
-        options: &[&'static str],
-    ) -> Field<&'static str> {
-        let Some(v) = self.raw(key) else {
-            return Field::Absent;
-        };
-        match self.choice_value(key, v, options) {
-            Some(o) => Field::Value(o, v.span()),
-            None => Field::Invalid,
         }
     }
 

@@ -49,7 +49,6 @@ fn minimal_file_gets_defaults() {
     assert!(c.icmp.echo);
     assert_eq!(c.poll.frames_per_poll, 8);
     assert_eq!(c.ram_budget, None);
-    assert!(c.reserved.is_empty());
     assert_eq!(c.dhcp.enabled, None);
     assert!(c.dhcp.client, "built in: `[ipv4] dhcp` defaults to true");
     assert_eq!((c.dhcp.retransmit_base, c.dhcp.retransmit_max), (4, 64));
@@ -95,7 +94,6 @@ enabled = false
     assert_eq!(c.udp.sockets, 0);
     assert!(!c.icmp.echo);
     assert_eq!(c.poll.frames_per_poll, 1);
-    assert!(c.reserved.is_empty());
     assert!(!c.tcp.enabled);
     assert_eq!(c.tcp.effective_sockets(), 0);
     assert!(!c.http.enabled);
@@ -145,24 +143,6 @@ fn tcp_section_values_and_errors() {
         "{err}"
     );
     assert!(err.contains("stack.toml:"), "{err}");
-}
-
-#[test]
-fn every_reserved_section_is_accepted() {
-    for name in crate::schema::RESERVED {
-        let src = with_device(&format!(
-            "[{name}]\nenabled = false\nfuture_key = 1\n[{name}.sub]\nx = \"y\"\n"
-        ));
-        let c = parse_config("stack.toml", &src).unwrap();
-        let s = c.reserved(name).unwrap();
-        assert!(!s.enabled());
-        assert_eq!(s.entries().count(), 3);
-        // A reserved section generates nothing yet.
-        assert_eq!(
-            generate_from_str("stack.toml", &src).unwrap(),
-            generate_from_str("stack.toml", DEVICE).unwrap()
-        );
-    }
 }
 
 #[test]

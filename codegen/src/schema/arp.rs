@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::key::Key;
 use super::{Schema, Section};
-use crate::reader::TableReader;
 
 /// `[arp]` settings.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -44,9 +43,6 @@ impl Schema for ArpSection {
 impl Section for ArpSection {
     const NAME: &'static str = "arp";
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
     fn impl_items(&self) -> TokenStream {
         let entries = Literal::usize_unsuffixed(self.entries);
         let lifetime = Literal::u64_unsuffixed(self.lifetime_secs);

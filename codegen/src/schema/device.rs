@@ -110,10 +110,6 @@ impl Section for DeviceSection {
     const REQUIRED: Option<&'static str> =
         Some("add `[device]` with `name = \"EMBER\"` and `mac = \"02:00:00:00:00:01\"`");
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
-
     fn impl_items(&self) -> TokenStream {
         let name = &self.name;
         let mac = self

@@ -206,10 +206,6 @@ impl DhcpSection {
 impl Section for DhcpSection {
     const NAME: &'static str = "dhcp";
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
-
     fn impl_items(&self) -> TokenStream {
         if self.client {
             quote!(

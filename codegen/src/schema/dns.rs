@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::key::Key;
 use super::{Schema, Section};
-use crate::reader::TableReader;
 
 /// `[dns]` settings. The section's presence enables the client.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -98,10 +97,6 @@ impl Schema for DnsSection {
 
 impl Section for DnsSection {
     const NAME: &'static str = "dns";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
 
     fn impl_items(&self) -> TokenStream {
         if !self.enabled {

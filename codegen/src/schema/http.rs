@@ -307,10 +307,6 @@ fn forms(r: &mut TableReader<'_, '_, '_>) -> Vec<FormDecl> {
 impl Section for HttpSection {
     const NAME: &'static str = "http";
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
-
     fn impl_items(&self) -> proc_macro2::TokenStream {
         // The server is not part of `impl Config`: it is emitted as the
         // `web` module by `crate::web`.

@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::key::Key;
 use super::{Schema, Section};
-use crate::reader::TableReader;
 
 /// `[icmp]` settings.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -31,10 +30,6 @@ impl Schema for IcmpSection {
 
 impl Section for IcmpSection {
     const NAME: &'static str = "icmp";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
 
     fn impl_items(&self) -> TokenStream {
         let echo = self.echo;

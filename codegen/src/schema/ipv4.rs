@@ -188,10 +188,6 @@ fn is_cidr(r: &mut TableReader<'_, '_, '_>, _key: &'static str, text: &str, span
 impl Section for Ipv4Section {
     const NAME: &'static str = "ipv4";
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
-
     fn impl_items(&self) -> TokenStream {
         let dhcp = self.dhcp;
         let static_ipv4 = match self.address {

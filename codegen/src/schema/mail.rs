@@ -285,10 +285,6 @@ impl SmtpSection {
 impl Section for SmtpSection {
     const NAME: &'static str = "smtp";
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
-
     fn impl_items(&self) -> TokenStream {
         if self.common.enabled {
             quote!(
@@ -374,10 +370,6 @@ impl Pop3Section {
 
 impl Section for Pop3Section {
     const NAME: &'static str = "pop3";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
 
     fn impl_items(&self) -> TokenStream {
         if self.common.enabled {

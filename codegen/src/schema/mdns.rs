@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::key::Key;
 use super::{Schema, Section};
-use crate::reader::TableReader;
 
 /// `[mdns]` settings.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -73,10 +72,6 @@ impl MdnsSection {
 
 impl Section for MdnsSection {
     const NAME: &'static str = "mdns";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
 
     fn impl_items(&self) -> TokenStream {
         if self.enabled {

@@ -1,12 +1,16 @@
 //! The `stack.toml` schema: one module per section.
 //!
-//! Each section is one struct (its validated settings, with the documented
-//! defaults as `Default`), one `Section::parse` that reads and validates its
-//! table through a `TableReader` (typed, spanned errors; unknown keys
-//! reported with the nearest known one), and one `Section::impl_items` that
-//! emits its part of the generated `impl Config`. Adding a section later is:
-//! a new module here, a field in [`StackConfig`], one line in `parse` and in
-//! `generate.rs`, and removing its name from [`RESERVED`].
+//! Each section is one struct deriving serde's `Deserialize` (its validated
+//! settings; `Default` is the section absent from the file), its keys
+//! declared once in `Schema::KEYS` (check, default, range and meaning,
+//! which the errors and the reference tables of `codegen/README.md` both
+//! read: `key`, `readme`), `Schema::check` for what involves several
+//! keys, and `Section::impl_items`, its part of the generated `impl Config`.
+//! Each key is checked first (typed, spanned errors, all collected), the
+//! valid ones are read by serde, and keys serde ignores are reported with
+//! the nearest declared one. Adding a section is: a new module here, a field
+//! in [`StackConfig`], one line in `parse`, `readme::tables` and
+//! `generate.rs`, and a `<!-- keys: NAME -->` marker in the README.
 
 mod arp;
 mod device;
@@ -21,8 +25,9 @@ mod mdns;
 mod netbios;
 mod poll;
 mod raw;
+// The README generator runs as a test (`tests::readme_reference_tables_are_current`).
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod readme;
-mod reserved;
 mod sntp;
 mod tcp;
 mod udp;
@@ -47,15 +52,9 @@ pub use mdns::MdnsSection;
 pub use netbios::NetBiosSection;
 pub use poll::PollSection;
 pub use raw::RawSection;
-pub use reserved::{RawValue, ReservedSection};
 pub use sntp::{SntpSection, SntpServer};
 pub use tcp::TcpSection;
 pub use udp::UdpSection;
-
-/// Sections accepted now and given meaning by later versions: their content
-/// is kept as written (any keys), `enabled = false` is allowed in each, and
-/// they generate nothing yet.
-pub const RESERVED: [&str; 0] = [];
 
 /// Keys of the document root (outside any section). Written after a
 /// section header they belong to that section, a common TOML slip that gets
@@ -114,27 +113,14 @@ pub struct StackConfig {
     pub pop3: Pop3Section,
     /// `[http]`: the HTTP server and its web root.
     pub http: HttpSection,
-    /// Reserved sections present in the file, in file order.
-    pub reserved: Vec<ReservedSection>,
-}
-
-impl StackConfig {
-    /// The reserved section called `name` (`"http"`), if present.
-    pub fn reserved(&self, name: &str) -> Option<&ReservedSection> {
-        self.reserved.iter().find(|s| s.name() == name)
-    }
 }
 
 /// One section of `stack.toml`.
-pub(crate) trait Section: Sized {
+pub(crate) trait Section: Schema {
     /// The section's name: `[NAME]` in the file.
     const NAME: &'static str;
     /// When the file must contain the section: how to add it.
     const REQUIRED: Option<&'static str> = None;
-    /// Reads and validates the section's keys, recording errors in `r`.
-    /// Invalid or absent keys take their defaults (an invalid file is never
-    /// generated, so those values are never used).
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self;
     /// The section's items of the generated `impl ::emberstack::Config`.
     fn impl_items(&self) -> TokenStream;
 }
@@ -210,13 +196,6 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     dhcp.resolve(ipv4.dhcp, &device.name, r.diags());
     let http = section::<HttpSection>(&mut r);
     http.check_against_tcp(tcp.effective_sockets(), r.diags());
-    let mut reserved = Vec::new();
-    for name in RESERVED {
-        if let Some(s) = reserved::parse(name, &mut r) {
-            reserved.push(s);
-        }
-    }
-    reserved.sort_by_key(|s| s.span_start());
     let mut smtp = section::<SmtpSection>(&mut r);
     smtp.resolve(&dns, &tcp, r.diags());
     let mut pop3 = section::<Pop3Section>(&mut r);
@@ -241,7 +220,6 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         smtp,
         pop3,
         http,
-        reserved,
     })
 }
 
@@ -259,7 +237,7 @@ fn section<S: Section>(root: &mut TableReader<'_, '_, '_>) -> S {
         Field::Invalid => (None, 0..0),
     };
     let mut r = TableReader::new(S::NAME, header, table, root.diags());
-    let s = S::parse(&mut r);
+    let s = read::<S>(&mut r);
     r.finish();
     s
 }

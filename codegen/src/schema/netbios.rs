@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::key::Key;
 use super::{Schema, Section};
-use crate::reader::TableReader;
 
 /// `[netbios]` settings. The section's presence enables the responder;
 /// the name it answers for is `[device] name`.
@@ -44,10 +43,6 @@ impl Schema for NetBiosSection {
 
 impl Section for NetBiosSection {
     const NAME: &'static str = "netbios";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
 
     fn impl_items(&self) -> TokenStream {
         if self.enabled {

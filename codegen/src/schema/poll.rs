@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::key::Key;
 use super::{Schema, Section};
-use crate::reader::TableReader;
 
 /// `[poll]` settings.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -31,10 +30,6 @@ impl Schema for PollSection {
 
 impl Section for PollSection {
     const NAME: &'static str = "poll";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
 
     fn impl_items(&self) -> TokenStream {
         let n = Literal::usize_unsuffixed(self.frames_per_poll);

@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::key::Key;
 use super::{Schema, Section};
-use crate::reader::TableReader;
 
 /// `[raw]` settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -38,10 +37,6 @@ impl Schema for RawSection {
 
 impl Section for RawSection {
     const NAME: &'static str = "raw";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
 
     fn impl_items(&self) -> TokenStream {
         let sockets = Literal::usize_unsuffixed(self.sockets);

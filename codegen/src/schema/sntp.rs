@@ -178,10 +178,6 @@ pub(super) fn is_server(
 impl Section for SntpSection {
     const NAME: &'static str = "sntp";
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
-
     fn impl_items(&self) -> TokenStream {
         if !self.enabled {
             return quote!(

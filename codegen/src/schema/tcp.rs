@@ -209,10 +209,6 @@ impl TcpSection {
 impl Section for TcpSection {
     const NAME: &'static str = "tcp";
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
-
     fn impl_items(&self) -> TokenStream {
         let sockets = self.effective_sockets();
         let per_seg = self.segments_per_socket();

@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::key::Key;
 use super::{Schema, Section};
-use crate::reader::TableReader;
 
 /// `[udp]` settings.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -31,10 +30,6 @@ impl Schema for UdpSection {
 
 impl Section for UdpSection {
     const NAME: &'static str = "udp";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        super::read(r)
-    }
 
     fn impl_items(&self) -> TokenStream {
         let sockets = Literal::usize_unsuffixed(self.sockets);
