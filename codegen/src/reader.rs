@@ -23,16 +23,6 @@ pub(crate) enum Field<T> {
     Value(T, Span),
 }
 
-impl<T> Field<T> {
-    /// The value and its span, if valid.
-    pub(crate) fn value(self) -> Option<(T, Span)> {
-        match self {
-            Field::Value(v, s) => Some((v, s)),
-            Field::Absent | Field::Invalid => None,
-        }
-    }
-}
-
 /// Reads the keys of one table (a section, or the document root).
 pub(crate) struct TableReader<'a, 'i, 's> {
     /// `[arp]` for a section, empty for the root.
@@ -126,17 +116,6 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
     pub(crate) fn raw(&mut self, key: &'static str) -> Option<&'a Spanned<DeValue<'i>>> {
         self.known.push(key);
         self.table?.get(key)
-    }
-
-    /// An integer in `min..=max`.
-    pub(crate) fn int(&mut self, key: &'static str, min: i64, max: i64) -> Field<i64> {
-        let Some(v) = self.raw(key) else {
-            return Field::Absent;
-        };
-        match self.int_value(key, v, min, max) {
-            Some(n) => Field::Value(n, v.span()),
-            None => Field::Invalid,
-        }
     }
 
     /// Checks that `v`, the value of `key`, is an integer in `min..=max`.

@@ -33,7 +33,7 @@ mod tcp;
 mod udp;
 
 use proc_macro2::TokenStream;
-use toml::de::DeTable;
+use toml::de::{DeTable, DeValue};
 
 use crate::diag::{Diagnostics, Error};
 use crate::reader::{Field, TableReader};
@@ -175,10 +175,14 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     }
 
     let mut r = TableReader::new("", 0..0, Some(root.get_ref()), &mut diags);
-    let ram_budget = r
-        .int(TOP_KEYS[0].name, 1, i64::from(u32::MAX))
-        .value()
-        .and_then(|(v, _)| u64::try_from(v).ok());
+    let budget = &TOP_KEYS[0];
+    let ram_budget = match r.raw(budget.name) {
+        Some(v) if budget.accepts(&mut r, v) => match v.get_ref() {
+            DeValue::Integer(i) => u64::from_str_radix(i.as_str(), i.radix()).ok(),
+            _ => None,
+        },
+        _ => None,
+    };
     let device = section::<DeviceSection>(&mut r);
     let ipv4 = section::<Ipv4Section>(&mut r);
     let arp = section::<ArpSection>(&mut r);
