@@ -17,18 +17,26 @@
 //! column. A file whose markers are all literals is static. Files are
 //! split at build time into text and tag slots: nothing is scanned at run
 //! time.
+//!
+//! The steps, one module each: [`walk`] finds the files under the web root,
+//! [`template`] splits dynamic pages at their markers, [`compress`] builds a
+//! static file's representations (gzip twin, ETags, heads), and [`tokens`]
+//! writes the generated module. [`build`] runs them in order.
+
+mod compress;
+mod template;
+mod tokens;
+mod walk;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-
-use proc_macro2::{Ident, Literal, Span, TokenStream};
-use quote::quote;
+use std::path::Path;
 
 use crate::diag::{Diagnostic, Error};
 use crate::reader::nearest;
-use crate::schema::http::{handler_name_ok, RESERVED_HANDLER};
 use crate::schema::HttpSection;
+
+pub use template::split_markers;
+pub use tokens::tokens;
 
 /// How a tag's output is escaped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,138 +139,6 @@ pub struct WebRom {
     pub forms: Vec<(String, String)>,
 }
 
-/// 1-based line and column (in characters) of byte `at` of `text`.
-fn position(text: &[u8], at: usize) -> (usize, usize) {
-    let before = text.get(..at).unwrap_or(text);
-    let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
-    let start = before
-        .iter()
-        .rposition(|&c| c == b'\n')
-        .map_or(0, |p| p + 1);
-    let col = String::from_utf8_lossy(before.get(start..).unwrap_or(&[]))
-        .chars()
-        .count()
-        + 1;
-    (line, col)
-}
-
-/// Splits a text file at its markers. `shown` names the file in messages.
-pub fn split_markers(
-    text: &[u8],
-    default: Escape,
-    shown: &str,
-) -> Result<Vec<Segment>, Vec<Diagnostic>> {
-    let mut segs = Vec::new();
-    let mut errors = Vec::new();
-    let mut cur = Vec::new();
-    let mut i = 0;
-    while i < text.len() {
-        if !text.get(i..).is_some_and(|r| r.starts_with(b"{{")) {
-            cur.push(text.get(i).copied().unwrap_or(0));
-            i += 1;
-            continue;
-        }
-        let at = position(text, i);
-        let line_end = text
-            .get(i..)
-            .and_then(|r| r.iter().position(|&c| c == b'\n'))
-            .map_or(text.len(), |p| i + p);
-        let line = text.get(i + 2..line_end).unwrap_or(&[]);
-        let err = |msg: String| Diagnostic::at(shown, at, msg);
-        let lead = line
-            .iter()
-            .take_while(|&&c| c == b' ' || c == b'\t')
-            .count();
-        if line.get(lead) == Some(&b'"') {
-            // A literal: {{"text"}}.
-            let body = line.get(lead + 1..).unwrap_or(&[]);
-            let Some(q) = body.iter().position(|&c| c == b'"') else {
-                errors.push(err(
-                    "unterminated literal in `{{\"…\"}}`: no closing `\"` on the same line"
-                        .to_owned(),
-                ));
-                i += 2;
-                continue;
-            };
-            let after = body.get(q + 1..).unwrap_or(&[]);
-            let sp = after
-                .iter()
-                .take_while(|&&c| c == b' ' || c == b'\t')
-                .count();
-            if !after.get(sp..).is_some_and(|r| r.starts_with(b"}}")) {
-                errors.push(err(
-                    "expected `}}` after the literal in `{{\"…\"}}`".to_owned()
-                ));
-                i += 2;
-                continue;
-            }
-            cur.extend_from_slice(body.get(..q).unwrap_or(&[]));
-            i = i + 2 + lead + 1 + q + 1 + sp + 2;
-            continue;
-        }
-        let Some(close) = line.windows(2).position(|w| w == b"}}") else {
-            errors.push(err(
-                "unterminated tag: `{{` has no `}}` on the same line (write `{{\"{{\"}}` for a literal `{{`)"
-                    .to_owned(),
-            ));
-            i += 2;
-            continue;
-        };
-        let inner = String::from_utf8_lossy(line.get(..close).unwrap_or(&[])).into_owned();
-        i = i + 2 + close + 2;
-        let (name, filter) = match inner.split_once('|') {
-            Some((n, f)) => (n.trim(), Some(f.trim())),
-            None => (inner.trim(), None),
-        };
-        if !handler_name_ok(name) {
-            let why = if name == RESERVED_HANDLER {
-                format!("`{RESERVED_HANDLER}` is reserved for the log hook")
-            } else if name.is_empty() {
-                "the tag has no name".to_owned()
-            } else {
-                "a tag name is its handler's name: lowercase letters, digits and `_`, not starting with a digit, not a Rust keyword".to_owned()
-            };
-            errors.push(err(format!(
-                "invalid tag `{{{{{}}}}}`: {why} (write `{{{{\"{{{{\"}}}}` for a literal `{{{{`)",
-                inner.trim()
-            )));
-            continue;
-        }
-        let escape = match filter {
-            None => default,
-            Some("raw") => Escape::Raw,
-            Some("html") => Escape::Html,
-            Some("json") => Escape::Json,
-            Some(other) => {
-                let hint = match nearest(other, &["raw", "html", "json"]) {
-                    Some(n) => format!("; did you mean `{n}`?"),
-                    None => String::new(),
-                };
-                errors.push(err(format!(
-                    "tag `{name}`: unknown filter `|{other}`: expected `|raw`, `|html` or `|json`{hint}"
-                )));
-                continue;
-            }
-        };
-        if !cur.is_empty() {
-            segs.push(Segment::Text(std::mem::take(&mut cur)));
-        }
-        segs.push(Segment::Tag {
-            name: name.to_owned(),
-            escape,
-            at,
-        });
-    }
-    if !cur.is_empty() {
-        segs.push(Segment::Text(cur));
-    }
-    if errors.is_empty() {
-        Ok(segs)
-    } else {
-        Err(errors)
-    }
-}
-
 /// What the server knows about a MIME type.
 struct Kind {
     /// `Content-Type` value.
@@ -313,216 +189,165 @@ fn kind_of(path: &Path) -> Kind {
     }
 }
 
-/// FNV-1a 64: a stable content hash for ETags.
-fn fnv64(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-fn gzip(data: &[u8]) -> Option<Vec<u8>> {
-    // No file name, mtime 0: the same input gives the same bytes.
-    let mut enc = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::best());
-    enc.write_all(data).ok()?;
-    enc.finish().ok()
-}
-
-fn static_head(content_type: &str, len: usize, etag: &str, gzip: bool, vary: bool) -> String {
-    let mut h =
-        format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n");
-    if gzip {
-        h.push_str("Content-Encoding: gzip\r\n");
-    }
-    h.push_str(&format!("ETag: {etag}\r\nCache-Control: no-cache\r\n"));
-    if vary {
-        h.push_str("Vary: Accept-Encoding\r\n");
-    }
-    h
-}
-
-/// Files under `dir`, recursively, sorted; dot files and directories are
-/// skipped.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<Diagnostic>, shown: &str) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            errors.push(Diagnostic::file(
-                shown,
-                format!("cannot read directory: {e}"),
-            ));
-            return;
-        }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.starts_with('.') {
-            continue;
-        }
-        let shown_p = format!("{shown}/{name}");
-        if p.is_dir() {
-            walk(&p, out, errors, &shown_p);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 /// Reads the web root and builds the ROM. `toml_file` and the section's
 /// positions name `stack.toml` places; files are shown as
 /// `<web_root>/<path>`.
 pub fn build(cfg: &HttpSection, toml_file: &str, root: &Path) -> Result<WebRom, Error> {
+    walk::check_root(cfg, toml_file, root)?;
     let shown_root = cfg.web_root.trim_end_matches('/').to_owned();
     let mut errors: Vec<Diagnostic> = Vec::new();
-    if !root.is_dir() {
-        let what = if root.exists() {
-            "is not a directory"
-        } else {
-            "does not exist"
-        };
-        return Err(Error::new(vec![Diagnostic::at(
-            toml_file,
-            cfg.web_root_at,
-            format!(
-                "[http] web_root: {:?} {what} ({}); create it or fix the path (relative to the directory of {toml_file})",
-                cfg.web_root,
-                root.display()
-            ),
-        )]));
-    }
     let mut paths = Vec::new();
-    walk(root, &mut paths, &mut errors, &shown_root);
+    walk::walk(root, &mut paths, &mut errors, &shown_root);
 
     let mut files: Vec<RomFile> = Vec::new();
     let mut tag_uses: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut dyn_segments: Vec<(usize, Vec<Segment>)> = Vec::new();
     for path in &paths {
-        let rel = path.strip_prefix(root).unwrap_or(path);
-        let Some(rel_str) = rel.to_str() else {
-            errors.push(Diagnostic::file(
-                &format!("{shown_root}/{}", rel.display()),
-                "the file name is not UTF-8; rename it".to_owned(),
-            ));
+        let Some((file, segments)) = read_file(cfg, root, &shown_root, path, &mut errors) else {
             continue;
         };
-        let rel_url = rel_str.replace('\\', "/");
-        let shown = format!("{shown_root}/{rel_url}");
-        let url = format!("/{rel_url}");
-        if url.len() > cfg.buffer {
-            errors.push(Diagnostic::file(
-                &shown,
-                format!(
-                    "URL path {url} is {} bytes, longer than [http] buffer = {} (requests are matched in that buffer); shorten the path or raise buffer",
-                    url.len(),
-                    cfg.buffer
-                ),
-            ));
-            continue;
+        if let Some(segments) = segments {
+            record_tag_uses(&mut tag_uses, &file, &segments);
+            dyn_segments.push((files.len(), segments));
         }
-        let data = match std::fs::read(path) {
-            Ok(d) => d,
-            Err(e) => {
-                errors.push(Diagnostic::file(&shown, format!("cannot read: {e}")));
-                continue;
-            }
-        };
-        let kind = kind_of(path);
-        let segments = if kind.text && data.windows(2).any(|w| w == b"{{") {
-            match split_markers(&data, kind.escape, &shown) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    errors.extend(e);
-                    continue;
-                }
-            }
-        } else {
-            None
-        };
-        let has_tags = segments
-            .as_ref()
-            .is_some_and(|s| s.iter().any(|p| matches!(p, Segment::Tag { .. })));
-        let body = if has_tags {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nCache-Control: no-store\r\n",
-                kind.content_type
-            );
-            for seg in segments.iter().flatten() {
-                if let Segment::Tag { name, at, .. } = seg {
-                    tag_uses
-                        .entry(name.clone())
-                        .or_default()
-                        .push((url.clone(), format!("{shown}:{}:{}", at.0, at.1)));
-                }
-            }
-            dyn_segments.push((files.len(), segments.unwrap_or_default()));
-            RomBody::Dynamic {
-                head,
-                parts: Vec::new(),
-            }
-        } else {
-            // Literal markers resolved, or the file as is.
-            let bytes = match segments {
-                Some(s) => s
-                    .into_iter()
-                    .flat_map(|p| match p {
-                        Segment::Text(t) => t,
-                        Segment::Tag { .. } => Vec::new(),
-                    })
-                    .collect(),
-                None => data,
-            };
-            let etag = format!("\"{:016x}\"", fnv64(&bytes));
-            let gz = (cfg.gzip && kind.compressible)
-                .then(|| gzip(&bytes))
-                .flatten()
-                .filter(|g| g.len() < bytes.len() - bytes.len() / 16);
-            let gzip_rep = gz.map(|g| {
-                let etag = format!("\"{:016x}\"", fnv64(&g));
-                Rep {
-                    head: static_head(&kind.content_type, g.len(), &etag, true, true),
-                    body: g,
-                    etag,
-                }
-            });
-            RomBody::Static {
-                plain: Rep {
-                    head: static_head(
-                        &kind.content_type,
-                        bytes.len(),
-                        &etag,
-                        false,
-                        gzip_rep.is_some(),
-                    ),
-                    body: bytes,
-                    etag,
-                },
-                gzip: gzip_rep,
-            }
-        };
-        files.push(RomFile {
-            url,
-            shown,
-            content_type: kind.content_type,
-            body,
-            form: None,
-        });
+        files.push(file);
     }
+    number_tags(&mut files, dyn_segments, &tag_uses);
+    add_index_aliases(&mut files, &cfg.index);
+    let forms = attach_forms(cfg, toml_file, &mut files, &tag_uses, &mut errors);
+    if !errors.is_empty() {
+        return Err(Error::new(errors));
+    }
+    let tags = tag_uses
+        .into_iter()
+        .map(|(name, uses)| TagInfo { name, uses })
+        .collect();
+    Ok(WebRom { files, tags, forms })
+}
 
-    // Tags are numbered by name; forms may not share a tag's name.
-    let tag_names: Vec<String> = tag_uses.keys().cloned().collect();
+/// One file of the web root as a ROM file: static (with its
+/// representations), or dynamic with the segments its parts are made from
+/// once every tag is known. `None` when it cannot be part of the ROM (the
+/// error is recorded).
+fn read_file(
+    cfg: &HttpSection,
+    root: &Path,
+    shown_root: &str,
+    path: &Path,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<(RomFile, Option<Vec<Segment>>)> {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let Some(rel_str) = rel.to_str() else {
+        errors.push(Diagnostic::file(
+            &format!("{shown_root}/{}", rel.display()),
+            "the file name is not UTF-8; rename it".to_owned(),
+        ));
+        return None;
+    };
+    let rel_url = rel_str.replace('\\', "/");
+    let shown = format!("{shown_root}/{rel_url}");
+    let url = format!("/{rel_url}");
+    if url.len() > cfg.buffer {
+        errors.push(Diagnostic::file(
+            &shown,
+            format!(
+                "URL path {url} is {} bytes, longer than [http] buffer = {} (requests are matched in that buffer); shorten the path or raise buffer",
+                url.len(),
+                cfg.buffer
+            ),
+        ));
+        return None;
+    }
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) => {
+            errors.push(Diagnostic::file(&shown, format!("cannot read: {e}")));
+            return None;
+        }
+    };
+    let kind = kind_of(path);
+    let segments = if kind.text && data.windows(2).any(|w| w == b"{{") {
+        match split_markers(&data, kind.escape, &shown) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                errors.extend(e);
+                return None;
+            }
+        }
+    } else {
+        None
+    };
+    let has_tags = segments
+        .as_ref()
+        .is_some_and(|s| s.iter().any(|p| matches!(p, Segment::Tag { .. })));
+    let (body, dynamic) = if has_tags {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nCache-Control: no-store\r\n",
+            kind.content_type
+        );
+        let body = RomBody::Dynamic {
+            head,
+            parts: Vec::new(),
+        };
+        (body, Some(segments.unwrap_or_default()))
+    } else {
+        // Literal markers resolved, or the file as is.
+        let bytes = match segments {
+            Some(s) => s
+                .into_iter()
+                .flat_map(|p| match p {
+                    Segment::Text(t) => t,
+                    Segment::Tag { .. } => Vec::new(),
+                })
+                .collect(),
+            None => data,
+        };
+        let compress = cfg.gzip && kind.compressible;
+        (
+            compress::static_body(bytes, &kind.content_type, compress),
+            None,
+        )
+    };
+    let file = RomFile {
+        url,
+        shown,
+        content_type: kind.content_type,
+        body,
+        form: None,
+    };
+    Some((file, dynamic))
+}
+
+/// Notes where `file` uses each of its tags (`web/index.html:12:7`).
+fn record_tag_uses(
+    tag_uses: &mut BTreeMap<String, Vec<(String, String)>>,
+    file: &RomFile,
+    segments: &[Segment],
+) {
+    for seg in segments {
+        if let Segment::Tag { name, at, .. } = seg {
+            tag_uses.entry(name.clone()).or_default().push((
+                file.url.clone(),
+                format!("{}:{}:{}", file.shown, at.0, at.1),
+            ));
+        }
+    }
+}
+
+/// Fills in the parts of the dynamic files: tags are numbered by name.
+fn number_tags(
+    files: &mut [RomFile],
+    dyn_segments: Vec<(usize, Vec<Segment>)>,
+    tag_uses: &BTreeMap<String, Vec<(String, String)>>,
+) {
+    let tag_names: Vec<&String> = tag_uses.keys().collect();
     for (fi, segs) in dyn_segments {
         let parts = segs
             .into_iter()
             .map(|s| match s {
                 Segment::Text(t) => RomPart::Text(t),
                 Segment::Tag { name, escape, .. } => RomPart::Tag(
-                    tag_names.iter().position(|n| *n == name).unwrap_or(0),
+                    tag_names.iter().position(|n| **n == name).unwrap_or(0),
                     escape,
                 ),
             })
@@ -535,19 +360,33 @@ pub fn build(cfg: &HttpSection, toml_file: &str, root: &Path) -> Result<WebRom, 
             *p = parts;
         }
     }
+}
 
-    // Index files also answer for their directory.
+/// Index files also answer for their directory; the files end up sorted
+/// by URL.
+fn add_index_aliases(files: &mut Vec<RomFile>, index: &str) {
     let aliases: Vec<RomFile> = files
         .iter()
-        .filter(|f| f.url.rsplit('/').next() == Some(cfg.index.as_str()))
+        .filter(|f| f.url.rsplit('/').next() == Some(index))
         .map(|f| RomFile {
-            url: f.url.trim_end_matches(cfg.index.as_str()).to_owned(),
+            url: f.url.trim_end_matches(index).to_owned(),
             ..f.clone()
         })
         .collect();
     files.extend(aliases);
     files.sort_by(|a, b| a.url.as_bytes().cmp(b.url.as_bytes()));
+}
 
+/// Marks the files of `[http.forms]` with their form's number, checking
+/// that each path is a file, no tag shares the form's name and no path has
+/// two forms. Returns the forms `(name, url)`.
+fn attach_forms(
+    cfg: &HttpSection,
+    toml_file: &str,
+    files: &mut [RomFile],
+    tag_uses: &BTreeMap<String, Vec<(String, String)>>,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<(String, String)> {
     let mut forms = Vec::new();
     for (fi, f) in cfg.forms.iter().enumerate() {
         let urls: Vec<&str> = files.iter().map(|x| x.url.as_str()).collect();
@@ -591,14 +430,7 @@ pub fn build(cfg: &HttpSection, toml_file: &str, root: &Path) -> Result<WebRom, 
         }
         forms.push((f.name.clone(), f.path.clone()));
     }
-    if !errors.is_empty() {
-        return Err(Error::new(errors));
-    }
-    let tags = tag_uses
-        .into_iter()
-        .map(|(name, uses)| TagInfo { name, uses })
-        .collect();
-    Ok(WebRom { files, tags, forms })
+    forms
 }
 
 impl Rep {
@@ -636,206 +468,6 @@ impl WebRom {
             .sum()
     }
 }
-
-fn escape_tokens(e: Escape) -> TokenStream {
-    match e {
-        Escape::Html => quote!(::emberstack::http::Escape::Html),
-        Escape::Json => quote!(::emberstack::http::Escape::Json),
-        Escape::Raw => quote!(::emberstack::http::Escape::Raw),
-    }
-}
-
-fn rep_tokens(r: &Rep) -> TokenStream {
-    let head = Literal::byte_string(r.head.as_bytes());
-    let body = Literal::byte_string(&r.body);
-    let etag = Literal::byte_string(r.etag.as_bytes());
-    quote! {
-        ::emberstack::http::Representation { head: #head, body: #body, etag: #etag }
-    }
-}
-
-/// "/index.html and /status.json" style lists.
-fn and_list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
-}
-
-/// The `web` module of the generated file.
-pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &str) -> TokenStream {
-    let files = rom.files.iter().map(|f| {
-        let path = Literal::string(&f.url);
-        let body = match &f.body {
-            RomBody::Static { plain, gzip } => {
-                let plain = rep_tokens(plain);
-                let gzip = match gzip {
-                    Some(g) => {
-                        let g = rep_tokens(g);
-                        quote!(::core::option::Option::Some(#g))
-                    }
-                    None => quote!(::core::option::Option::None),
-                };
-                quote!(::emberstack::http::Body::Static { plain: #plain, gzip: #gzip })
-            }
-            RomBody::Dynamic { head, parts } => {
-                let head = Literal::byte_string(head.as_bytes());
-                let parts = parts.iter().map(|p| match p {
-                    RomPart::Text(t) => {
-                        let t = Literal::byte_string(t);
-                        quote!(::emberstack::http::Part::Text(#t))
-                    }
-                    RomPart::Tag(id, e) => {
-                        let id = Literal::u16_unsuffixed(u16::try_from(*id).unwrap_or(u16::MAX));
-                        let e = escape_tokens(*e);
-                        quote!(::emberstack::http::Part::Tag(::emberstack::http::TagId(#id), #e))
-                    }
-                });
-                quote!(::emberstack::http::Body::Dynamic { head: #head, parts: &[#(#parts),*] })
-            }
-        };
-        let form = match f.form {
-            Some(i) => {
-                let i = Literal::u8_unsuffixed(u8::try_from(i).unwrap_or(u8::MAX));
-                quote!(::core::option::Option::Some(::emberstack::http::FormId(#i)))
-            }
-            None => quote!(::core::option::Option::None),
-        };
-        quote!(::emberstack::http::File { path: #path, body: #body, form: #form })
-    });
-    let tag_names = rom.tags.iter().map(|t| Literal::string(&t.name));
-    let form_names = rom.forms.iter().map(|(n, _)| Literal::string(n));
-
-    let s = cfg;
-    let port = Literal::u16_unsuffixed(s.port);
-    let idle = Literal::u32_unsuffixed(s.idle_timeout_secs.saturating_mul(1000));
-    let req = Literal::u32_unsuffixed(s.request_timeout_secs.saturating_mul(1000));
-    let line = Literal::u16_unsuffixed(s.max_request_line);
-    let hdr = Literal::u16_unsuffixed(s.max_header_bytes);
-    let body = Literal::u32_unsuffixed(s.max_body);
-    let gz = s.gzip;
-    let n = Literal::usize_unsuffixed(s.sockets);
-    let b = Literal::usize_unsuffixed(s.buffer);
-    let rom_bytes = Literal::usize_unsuffixed(rom.content_bytes());
-
-    // The handler trait: one method per tag and per form.
-    let tag_methods = rom.tags.iter().map(|t| {
-        let ident = Ident::new(&t.name, Span::call_site());
-        let pages: Vec<String> = t.uses.iter().map(|(u, at)| format!("{u} ({at})")).collect();
-        let doc = format!(" `{{{{{}}}}}` in {}.", t.name, and_list(&pages));
-        quote! {
-            #[doc = #doc]
-            fn #ident(&mut self, out: &mut ::emberstack::http::TagOut<'_>);
-        }
-    });
-    let form_methods = rom.forms.iter().map(|(name, url)| {
-        let ident = Ident::new(name, Span::call_site());
-        let doc = format!(
-            " Form input for {url} (`[http.forms] {name}`): its query string and POST body."
-        );
-        quote! {
-            #[doc = #doc]
-            fn #ident(&mut self, input: ::emberstack::http::Input<'_>);
-        }
-    });
-    // What `#[http_var]` checks against.
-    let bind_tags = rom.tags.iter().map(|t| {
-        let ident = Ident::new(&t.name, Span::call_site());
-        let mut pages: Vec<String> = t.uses.iter().map(|(u, _)| u.clone()).collect();
-        pages.dedup();
-        let pages = Literal::string(&and_list(&pages));
-        let at = Literal::string(&t.uses.first().map(|u| u.1.clone()).unwrap_or_default());
-        quote!(#ident : #pages #at,)
-    });
-    let bind_forms = rom.forms.iter().map(|(name, url)| {
-        let ident = Ident::new(name, Span::call_site());
-        let url = Literal::string(url);
-        quote!(#ident : #url,)
-    });
-    let reserved = Ident::new(RESERVED_HANDLER, Span::call_site());
-    let summary = format!(
-        " The web site from `{}` (`[http]` in `{toml_file}`): {} files, {} tags, {} forms; {} connections on port {} with {}-byte buffers.",
-        s.web_root,
-        rom.files.len(),
-        rom.tags.len(),
-        rom.forms.len(),
-        s.sockets,
-        s.port,
-        s.buffer
-    );
-    quote! {
-        #[doc = #summary]
-        pub mod web {
-            /// Server settings from `[http]`.
-            pub static SETTINGS: ::emberstack::http::HttpSettings = ::emberstack::http::HttpSettings {
-                port: #port,
-                idle_timeout_ms: #idle,
-                request_timeout_ms: #req,
-                max_request_line: #line,
-                max_header_bytes: #hdr,
-                max_body: #body,
-                gzip: #gz,
-                host_name: #device_name,
-            };
-
-            /// Every file of the web root, sorted by path.
-            pub static SITE: ::emberstack::http::Site = ::emberstack::http::Site {
-                files: &[#(#files),*],
-                tags: &[#(#tag_names),*],
-                forms: &[#(#form_names),*],
-            };
-
-            /// The server sized from `[http]` (`sockets` connections,
-            /// `buffer` bytes each).
-            pub type HttpServer = ::emberstack::http::HttpServer<#n, #b>;
-
-            /// A server for [`SITE`] with [`SETTINGS`] (no sockets open yet).
-            pub const fn server() -> HttpServer {
-                ::emberstack::http::HttpServer::new(&SITE, &SETTINGS)
-            }
-
-            /// Bytes of RAM the server state occupies.
-            #[allow(dead_code)]
-            pub const RAM_BYTES: usize = ::core::mem::size_of::<HttpServer>();
-
-            /// Bytes of web content in flash (paths, heads, bodies, gzip
-            /// twins, ETags, the text of dynamic pages), as counted at
-            /// build time: the site's share of a firmware's flash.
-            #[allow(dead_code)]
-            pub const ROM_BYTES: usize = #rom_bytes;
-
-            /// The application's handlers: one method per dynamic tag and per
-            /// form. Implement it with `#[emberstack::http_var]` on the `impl`
-            /// block, which checks it against the pages and implements
-            /// `emberstack::http::HttpApp` (the dispatch the server calls).
-            pub trait Handlers {
-                #(#tag_methods)*
-                #(#form_methods)*
-                /// Server events (responses, cut tags, resets), for a log.
-                fn #reserved(&mut self, event: ::emberstack::http::HttpEvent<'_>) {
-                    let _ = event;
-                }
-            }
-
-            #[doc(hidden)]
-            #[allow(unused_macros)]
-            macro_rules! __emberstack_http_bind {
-                ($($item:tt)*) => {
-                    ::emberstack::__http_bind! {
-                        tags { #(#bind_tags)* }
-                        forms { #(#bind_forms)* }
-                        $($item)*
-                    }
-                };
-            }
-            #[doc(hidden)]
-            #[allow(unused_imports)]
-            pub(crate) use __emberstack_http_bind as __bind;
-        }
-    }
-}
-
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
