@@ -476,80 +476,8 @@ impl WebRom {
     clippy::indexing_slicing
 )]
 mod tests {
-    use super::*;
-
-    fn segs(s: &str, e: Escape) -> Result<Vec<Segment>, Vec<String>> {
-        split_markers(s.as_bytes(), e, "web/x.html")
-            .map_err(|v| v.iter().map(|d| d.to_string()).collect())
-    }
-
-    fn tag(name: &str, escape: Escape, at: (usize, usize)) -> Segment {
-        Segment::Tag {
-            name: name.into(),
-            escape,
-            at,
-        }
-    }
-
-    #[test]
-    fn markers_split() {
-        assert_eq!(
-            segs(
-                "<p>{{ uptime }}</p>\n<i>{{name|raw}}</i>{{ n|json }}",
-                Escape::Html
-            )
-            .unwrap(),
-            vec![
-                Segment::Text(b"<p>".to_vec()),
-                tag("uptime", Escape::Html, (1, 4)),
-                Segment::Text(b"</p>\n<i>".to_vec()),
-                tag("name", Escape::Raw, (2, 4)),
-                Segment::Text(b"</i>".to_vec()),
-                tag("n", Escape::Json, (2, 20)),
-            ]
-        );
-    }
-
-    #[test]
-    fn literal_markers() {
-        assert_eq!(
-            segs("a {{\"{{\"}} b {{ \"}}\" }} c", Escape::Raw).unwrap(),
-            vec![Segment::Text(b"a {{ b }} c".to_vec())]
-        );
-        // `}}` alone is text.
-        assert_eq!(
-            segs("x }} y", Escape::Raw).unwrap(),
-            vec![Segment::Text(b"x }} y".to_vec())]
-        );
-    }
-
-    #[test]
-    fn marker_errors() {
-        assert_eq!(
-            segs("ok\n  é {{ uptime\n}}", Escape::Html).unwrap_err(),
-            ["error: web/x.html:2:5: unterminated tag: `{{` has no `}}` on the same line (write `{{\"{{\"}}` for a literal `{{`)"]
-        );
-        assert_eq!(
-            segs("{{Uptime}}", Escape::Html).unwrap_err(),
-            ["error: web/x.html:1:1: invalid tag `{{Uptime}}`: a tag name is its handler's name: lowercase letters, digits and `_`, not starting with a digit, not a Rust keyword (write `{{\"{{\"}}` for a literal `{{`)"]
-        );
-        assert_eq!(
-            segs("{{x|rwa}}", Escape::Html).unwrap_err(),
-            ["error: web/x.html:1:1: tag `x`: unknown filter `|rwa`: expected `|raw`, `|html` or `|json`; did you mean `raw`?"]
-        );
-        assert_eq!(
-            segs("{{}} {{fn}} {{http_event}}", Escape::Html)
-                .unwrap_err()
-                .len(),
-            3
-        );
-        assert_eq!(
-            segs("{{\"abc}}", Escape::Html).unwrap_err(),
-            ["error: web/x.html:1:1: unterminated literal in `{{\"…\"}}`: no closing `\"` on the same line"]
-        );
-    }
-
     // ---- the ROM from a directory -----------------------------------------
+    use super::*;
 
     use crate::{generate_from_str_in, parse_config};
     use std::path::PathBuf;
