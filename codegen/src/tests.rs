@@ -1570,3 +1570,83 @@ fn declared_defaults_are_the_defaults() {
     check::<crate::schema::HttpSection>();
     check::<crate::schema::DeviceSection>();
 }
+
+/// The fields serde reads for `S` (the names in `stack.toml`), found by
+/// asking its `Deserialize` for a struct.
+fn serde_fields<S: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+    use serde::de::{Error as _, Visitor};
+    struct Fields(Vec<&'static str>);
+    impl<'de> serde::Deserializer<'de> for &mut Fields {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.extend(fields);
+            Err(Self::Error::custom("fields taken"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut fields = Fields(Vec::new());
+    let _ = S::deserialize(&mut fields);
+    fields.0
+}
+
+/// Every declared key is a field serde reads, and (but for the mail
+/// sections, which share one reader) every field is a declared key: the
+/// declarations and the structs cannot drift apart.
+#[test]
+fn declared_keys_are_the_serde_fields() {
+    use crate::schema::key::Check;
+    use crate::schema::Schema;
+
+    fn check<S: Schema>(all_declared: bool) {
+        let fields = serde_fields::<S>();
+        let keys: Vec<_> = S::KEYS.iter().flat_map(|g| g.iter()).collect();
+        assert!(!fields.is_empty(), "{}", std::any::type_name::<S>());
+        for key in keys.iter().filter(|k| k.is_plain()) {
+            assert!(
+                fields.contains(&key.name),
+                "{}: `{}` is declared but serde does not read it",
+                std::any::type_name::<S>(),
+                key.name
+            );
+        }
+        if all_declared {
+            for field in &fields {
+                assert!(
+                    keys.iter()
+                        .any(|k| k.name == *field && !matches!(k.check, Check::Refused(_))),
+                    "{}: serde reads `{field}` but no key declares it",
+                    std::any::type_name::<S>()
+                );
+            }
+        }
+    }
+    use crate::schema::*;
+    check::<DeviceSection>(true);
+    check::<Ipv4Section>(true);
+    check::<ArpSection>(true);
+    check::<UdpSection>(true);
+    check::<RawSection>(true);
+    check::<IcmpSection>(true);
+    check::<PollSection>(true);
+    check::<TcpSection>(true);
+    check::<DnsSection>(true);
+    check::<NetBiosSection>(true);
+    check::<MdnsSection>(true);
+    check::<SntpSection>(true);
+    check::<DhcpSection>(true);
+    check::<HttpSection>(true);
+    check::<SmtpSection>(false);
+    check::<Pop3Section>(false);
+}
