@@ -387,7 +387,8 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
             m
         } else {
             let mut m = format!("{}: unknown key", self_key_path(&self.path, name));
-            let top_level = !self.path.is_empty() && crate::schema::TOP_LEVEL_KEYS.contains(&name);
+            let top_level =
+                !self.path.is_empty() && crate::schema::TOP_KEYS.iter().any(|k| k.name == name);
             match nearest(name, &self.known) {
                 _ if top_level => m.push_str(&format!(
                     "; `{name}` is a top-level key: move it above the first section"

@@ -56,12 +56,9 @@ pub use sntp::{SntpSection, SntpServer};
 pub use tcp::TcpSection;
 pub use udp::UdpSection;
 
-/// Keys of the document root (outside any section). Written after a
+/// The keys of the document root (outside any section). Written after a
 /// section header they belong to that section, a common TOML slip that gets
 /// its own hint.
-pub(crate) const TOP_LEVEL_KEYS: [&str; 1] = [TOP_KEYS[0].name];
-
-/// The keys of the document root.
 pub(crate) const TOP_KEYS: [Key; 1] = [Key::int("ram_budget", 1, u32::MAX as i64)
     .ty("integer (bytes)")
     .doc(
@@ -126,9 +123,11 @@ pub(crate) trait Section: Schema {
 }
 
 /// A section whose keys are declared once ([`Key`]) and read by serde: the
-/// struct derives `Deserialize` (its `Default` holds the defaults of a
-/// present section), `KEYS` gives each key's check, default, range and
-/// meaning, and `check` what involves several keys.
+/// struct derives `Deserialize` (`#[serde(default)]` fills the keys a
+/// present section leaves out), `KEYS` gives each key's check, default,
+/// range and meaning, and `check` what involves several keys. `Default`
+/// is what the section is without the file saying anything (only used
+/// when serde fails, which the checks before it rule out).
 pub(crate) trait Schema: DeserializeOwned + Default {
     /// The section's keys, in groups (`[smtp]` and `[pop3]` share one).
     const KEYS: &'static [&'static [Key]];
