@@ -18,8 +18,8 @@
 //! split at build time into text and tag slots: nothing is scanned at run
 //! time.
 //!
-//! The steps, one module each: [`walk`] finds the files under the web root,
-//! [`template`] splits dynamic pages at their markers, [`compress`] builds a
+//! The steps, one module each: `walk` finds the files under the web root,
+//! `template` splits dynamic pages at their markers, `compress` builds a
 //! static file's representations (gzip twin, ETags, heads), and [`tokens`]
 //! writes the generated module. [`build`] runs them in order.
 
