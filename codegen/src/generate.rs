@@ -124,12 +124,6 @@ fn device_doc(file: &str, cfg: &StackConfig) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(":");
-    let enabled: Vec<&str> = cfg
-        .reserved
-        .iter()
-        .filter(|s| s.enabled())
-        .map(|s| s.name())
-        .collect();
     let mut doc = format!(
         " The device configuration from `{file}`.\n\n `{}` ({mac}), {ip}; {} ARP entries, {} UDP sockets, ping {}.",
         cfg.device.name,
@@ -164,12 +158,6 @@ fn device_doc(file: &str, cfg: &StackConfig) -> String {
     }
     if !services.is_empty() {
         doc.push_str(&format!("\n\n Services: {}.", services.join(", ")));
-    }
-    if !enabled.is_empty() {
-        doc.push_str(&format!(
-            "\n\n Sections not yet generated (reserved): {}.",
-            enabled.join(", ")
-        ));
     }
     doc
 }

@@ -1,13 +1,16 @@
 //! Typed, span-keeping access to one TOML table, collecting diagnostics.
 //!
-//! Every section of `stack.toml` is read through a [`TableReader`]: it asks
-//! for its keys by name and type, and everything it did not ask for is
-//! reported as an unknown key with the nearest known one as a suggestion.
+//! Every section of `stack.toml` is read through a [`TableReader`]: it
+//! checks each declared key's value (typed errors with the value's span),
+//! hands the valid ones to serde, and reports every other key as unknown
+//! with the nearest declared one as a suggestion. The document root asks
+//! for its key and sections by name the same way.
 
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::diag::{Diagnostics, Span};
+use crate::schema::key::{Check, Key};
 
 /// The outcome of reading one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,30 +23,6 @@ pub(crate) enum Field<T> {
     Value(T, Span),
 }
 
-impl<T> Field<T> {
-    /// The value, or `default` when absent or invalid (an invalid value has
-    /// already produced an error, so the default is never generated).
-    pub(crate) fn or(self, default: T) -> T {
-        match self {
-            Field::Value(v, _) => v,
-            Field::Absent | Field::Invalid => default,
-        }
-    }
-
-    /// The value and its span, if valid.
-    pub(crate) fn value(self) -> Option<(T, Span)> {
-        match self {
-            Field::Value(v, s) => Some((v, s)),
-            Field::Absent | Field::Invalid => None,
-        }
-    }
-
-    /// Whether the key is present (valid or not).
-    pub(crate) fn is_present(&self) -> bool {
-        !matches!(self, Field::Absent)
-    }
-}
-
 /// Reads the keys of one table (a section, or the document root).
 pub(crate) struct TableReader<'a, 'i, 's> {
     /// `[arp]` for a section, empty for the root.
@@ -53,6 +32,10 @@ pub(crate) struct TableReader<'a, 'i, 's> {
     known: Vec<&'static str>,
     /// The subset of `known` that are tables (sections).
     sections: Vec<&'static str>,
+    /// Unknown keys are already reported (the table was read by serde).
+    reported: bool,
+    /// The declared keys whose values passed their checks.
+    accepted: Vec<&'static str>,
     diags: &'a mut Diagnostics<'s>,
 }
 
@@ -77,6 +60,8 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
             table,
             known: Vec::new(),
             sections: Vec::new(),
+            reported: false,
+            accepted: Vec::new(),
             diags,
         }
     }
@@ -133,11 +118,14 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
         self.table?.get(key)
     }
 
-    /// An integer in `min..=max`.
-    pub(crate) fn int(&mut self, key: &'static str, min: i64, max: i64) -> Field<i64> {
-        let Some(v) = self.raw(key) else {
-            return Field::Absent;
-        };
+    /// Checks that `v`, the value of `key`, is an integer in `min..=max`.
+    pub(crate) fn int_value(
+        &mut self,
+        key: &str,
+        v: &Spanned<DeValue<'_>>,
+        min: i64,
+        max: i64,
+    ) -> Option<i64> {
         let expected = format!("expected an integer from {min} to {max}");
         let span = v.span();
         match v.get_ref() {
@@ -147,11 +135,11 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
                     .filter(|n| (i128::from(min)..=i128::from(max)).contains(n))
                     .and_then(|n| i64::try_from(n).ok())
                 {
-                    Some(n) => Field::Value(n, span),
+                    Some(n) => Some(n),
                     None => {
                         let found = self.found(v);
                         self.error(key, span, format!("{expected}, found {found}"));
-                        Field::Invalid
+                        None
                     }
                 }
             }
@@ -163,24 +151,21 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
                     span,
                     format!("{expected}, found {found}; did you mean `{hint}` (without quotes)?"),
                 );
-                Field::Invalid
+                None
             }
             _ => {
                 let found = self.found(v);
                 self.error(key, span, format!("{expected}, found {found}"));
-                Field::Invalid
+                None
             }
         }
     }
 
-    /// A boolean.
-    pub(crate) fn bool(&mut self, key: &'static str) -> Field<bool> {
-        let Some(v) = self.raw(key) else {
-            return Field::Absent;
-        };
+    /// Checks that `v`, the value of `key`, is a boolean.
+    pub(crate) fn bool_value(&mut self, key: &str, v: &Spanned<DeValue<'_>>) -> Option<bool> {
         let span = v.span();
         match v.get_ref() {
-            DeValue::Boolean(b) => Field::Value(*b, span),
+            DeValue::Boolean(b) => Some(*b),
             other => {
                 let found = self.found(v);
                 let hint = match other {
@@ -198,57 +183,56 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
                     span,
                     format!("expected a boolean (`true` or `false`), found {found}{hint}"),
                 );
-                Field::Invalid
+                None
             }
         }
     }
 
-    /// A string; `what` describes the expected content (`a MAC address like
-    /// "02:00:00:00:00:01"`) for the wrong-type message.
-    pub(crate) fn string(&mut self, key: &'static str, what: &str) -> Field<String> {
-        let Some(v) = self.raw(key) else {
-            return Field::Absent;
-        };
-        let span = v.span();
+    /// Checks that `v`, the value of `key`, is a string (`what` describes
+    /// the expected content for the wrong-type message).
+    pub(crate) fn string_value(
+        &mut self,
+        key: &str,
+        v: &Spanned<DeValue<'_>>,
+        what: &str,
+    ) -> Option<String> {
         match v.get_ref() {
-            DeValue::String(s) => Field::Value(s.to_string(), span),
+            DeValue::String(s) => Some(s.to_string()),
             _ => {
                 let found = self.found(v);
-                self.error(key, span, format!("expected {what}, found {found}"));
-                Field::Invalid
+                self.error(key, v.span(), format!("expected {what}, found {found}"));
+                None
             }
         }
     }
 
-    /// A string that must be one of `options`; a near miss is suggested.
-    pub(crate) fn choice(
+    /// Checks that `v`, the value of `key`, is one of `options`.
+    pub(crate) fn choice_value(
         &mut self,
-        key: &'static str,
+        key: &str,
+        v: &Spanned<DeValue<'_>>,
         options: &[&'static str],
-    ) -> Field<&'static str> {
+    ) -> Option<&'static str> {
         let list = options
             .iter()
             .map(|o| format!("\"{o}\""))
             .collect::<Vec<_>>()
             .join(" or ");
-        match self.string(key, &format!("one of {list}")) {
-            Field::Value(s, span) => match options.iter().find(|o| **o == s) {
-                Some(o) => Field::Value(o, span),
-                None => {
-                    let hint = match nearest(&s, options) {
-                        Some(n) => format!("; did you mean \"{n}\"?"),
-                        None => String::new(),
-                    };
-                    self.error(
-                        key,
-                        span,
-                        format!("expected one of {list}, found {}{hint}", quote_str(&s)),
-                    );
-                    Field::Invalid
-                }
-            },
-            Field::Absent => Field::Absent,
-            Field::Invalid => Field::Invalid,
+        let s = self.string_value(key, v, &format!("one of {list}"))?;
+        match options.iter().find(|o| **o == s) {
+            Some(o) => Some(o),
+            None => {
+                let hint = match nearest(&s, options) {
+                    Some(n) => format!("; did you mean \"{n}\"?"),
+                    None => String::new(),
+                };
+                self.error(
+                    key,
+                    v.span(),
+                    format!("expected one of {list}, found {}{hint}", quote_str(&s)),
+                );
+                None
+            }
         }
     }
 
@@ -288,42 +272,134 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
         }
     }
 
+    /// Where the value of `key` is, when the key is written (valid or not).
+    pub(crate) fn span(&self, key: &str) -> Option<Span> {
+        self.table?.get(key).map(|v| v.span())
+    }
+
+    /// Where the value of `key` is, when it is written and passed its check.
+    pub(crate) fn accepted(&self, key: &str) -> Option<Span> {
+        if self.accepted.contains(&key) {
+            self.span(key)
+        } else {
+            None
+        }
+    }
+
+    /// Reads the table with serde into `S`, after checking each key
+    /// declared in `keys` (a key that fails its check is reported and left
+    /// out, so `S` takes its default there; an invalid file is never
+    /// generated). Keys not declared, or declared but not read by serde,
+    /// are reported with the nearest declared key; a required key that is
+    /// missing is reported at the header.
+    pub(crate) fn deserialize<S>(&mut self, keys: &[&Key]) -> S
+    where
+        S: serde::de::DeserializeOwned + Default,
+    {
+        for key in keys
+            .iter()
+            .filter(|k| !matches!(k.check, Check::Refused(_)))
+        {
+            self.known.push(key.name);
+        }
+        let mut input = DeTable::new();
+        if let Some(table) = self.table {
+            for (name, value) in table.iter() {
+                match keys.iter().find(|k| k.name == name.get_ref().as_ref()) {
+                    Some(key) if !key.accepts(self, value) => {}
+                    Some(key) => {
+                        self.accepted.push(key.name);
+                        input.insert(name.clone(), value.clone());
+                    }
+                    None => {
+                        let is_table = matches!(value.get_ref(), DeValue::Table(_));
+                        self.unknown(name.get_ref(), name.span(), is_table);
+                    }
+                }
+            }
+            for key in keys {
+                if let (Some(how), None) = (key.required, table.get(key.name)) {
+                    self.missing(key.name, how);
+                }
+            }
+        }
+        let mut ignored = Vec::new();
+        let de = toml::de::Deserializer::from(Spanned::new(self.header.clone(), input));
+        let read = serde_ignored::deserialize(de, |path| {
+            ignored.push(match path {
+                serde_ignored::Path::Map {
+                    parent: serde_ignored::Path::Root,
+                    key,
+                } => key,
+                other => other.to_string(),
+            })
+        });
+        self.reported = true;
+        for name in ignored {
+            let span = self
+                .table
+                .and_then(|t| t.get_key_value(name.as_str()))
+                .map_or(self.header.clone(), |(k, _)| k.span());
+            self.unknown(&name, span, false);
+        }
+        match read {
+            Ok(s) => s,
+            Err(e) => {
+                // The checks above let only valid values through, so this
+                // is a schema whose checks and types disagree.
+                let span = e.span().unwrap_or(self.header.clone());
+                self.diags
+                    .error(span, format!("{}: {}", self.path, e.message()));
+                S::default()
+            }
+        }
+    }
+
     /// Reports every key not asked for, with the nearest known key.
-    pub(crate) fn finish(self) {
+    pub(crate) fn finish(mut self) {
         let Some(table) = self.table else {
             return;
         };
+        if self.reported {
+            return;
+        }
         for (key, value) in table.iter() {
             let name = key.get_ref().as_ref();
             if self.known.contains(&name) {
                 continue;
             }
-            let is_section = self.path.is_empty() && matches!(value.get_ref(), DeValue::Table(_));
-            let message = if is_section {
-                let mut m = format!("[{}]: unknown section", display_key(name));
-                match nearest(name, &self.sections) {
-                    Some(s) => m.push_str(&format!("; did you mean `[{s}]`?")),
-                    None => {
-                        m.push_str(&format!("; expected one of {}", list(&self.sections, true)))
-                    }
-                }
-                m
-            } else {
-                let mut m = format!("{}: unknown key", self_key_path(&self.path, name));
-                let top_level =
-                    !self.path.is_empty() && crate::schema::TOP_LEVEL_KEYS.contains(&name);
-                match nearest(name, &self.known) {
-                    _ if top_level => m.push_str(&format!(
-                        "; `{name}` is a top-level key: move it above the first section"
-                    )),
-                    Some(s) => m.push_str(&format!("; did you mean `{s}`?")),
-                    None if self.known.is_empty() => m.push_str("; this section has no keys"),
-                    None => m.push_str(&format!("; expected one of {}", list(&self.known, false))),
-                }
-                m
-            };
-            self.diags.error(key.span(), message);
+            let is_section = matches!(value.get_ref(), DeValue::Table(_));
+            self.unknown(name, key.span(), is_section);
         }
+    }
+
+    /// Reports the unknown key `name` (written at `span`) with the nearest
+    /// known key, or, for a table at the document root, as an unknown
+    /// section.
+    fn unknown(&mut self, name: &str, span: Span, is_table: bool) {
+        let is_section = self.path.is_empty() && is_table;
+        let message = if is_section {
+            let mut m = format!("[{}]: unknown section", display_key(name));
+            match nearest(name, &self.sections) {
+                Some(s) => m.push_str(&format!("; did you mean `[{s}]`?")),
+                None => m.push_str(&format!("; expected one of {}", list(&self.sections, true))),
+            }
+            m
+        } else {
+            let mut m = format!("{}: unknown key", self_key_path(&self.path, name));
+            let top_level =
+                !self.path.is_empty() && crate::schema::TOP_KEYS.iter().any(|k| k.name == name);
+            match nearest(name, &self.known) {
+                _ if top_level => m.push_str(&format!(
+                    "; `{name}` is a top-level key: move it above the first section"
+                )),
+                Some(s) => m.push_str(&format!("; did you mean `{s}`?")),
+                None if self.known.is_empty() => m.push_str("; this section has no keys"),
+                None => m.push_str(&format!("; expected one of {}", list(&self.known, false))),
+            }
+            m
+        };
+        self.diags.error(span, message);
     }
 
     /// How a value is shown after "found": scalars as written (strings

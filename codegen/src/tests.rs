@@ -49,7 +49,6 @@ fn minimal_file_gets_defaults() {
     assert!(c.icmp.echo);
     assert_eq!(c.poll.frames_per_poll, 8);
     assert_eq!(c.ram_budget, None);
-    assert!(c.reserved.is_empty());
     assert_eq!(c.dhcp.enabled, None);
     assert!(c.dhcp.client, "built in: `[ipv4] dhcp` defaults to true");
     assert_eq!((c.dhcp.retransmit_base, c.dhcp.retransmit_max), (4, 64));
@@ -95,7 +94,6 @@ enabled = false
     assert_eq!(c.udp.sockets, 0);
     assert!(!c.icmp.echo);
     assert_eq!(c.poll.frames_per_poll, 1);
-    assert!(c.reserved.is_empty());
     assert!(!c.tcp.enabled);
     assert_eq!(c.tcp.effective_sockets(), 0);
     assert!(!c.http.enabled);
@@ -145,24 +143,6 @@ fn tcp_section_values_and_errors() {
         "{err}"
     );
     assert!(err.contains("stack.toml:"), "{err}");
-}
-
-#[test]
-fn every_reserved_section_is_accepted() {
-    for name in crate::schema::RESERVED {
-        let src = with_device(&format!(
-            "[{name}]\nenabled = false\nfuture_key = 1\n[{name}.sub]\nx = \"y\"\n"
-        ));
-        let c = parse_config("stack.toml", &src).unwrap();
-        let s = c.reserved(name).unwrap();
-        assert!(!s.enabled());
-        assert_eq!(s.entries().count(), 3);
-        // A reserved section generates nothing yet.
-        assert_eq!(
-            generate_from_str("stack.toml", &src).unwrap(),
-            generate_from_str("stack.toml", DEVICE).unwrap()
-        );
-    }
 }
 
 #[test]
@@ -1523,4 +1503,150 @@ fn mail_errors() {
           exchange, which needs the DNS client; add a `[dns]` section or give an address"
         ]
     );
+}
+
+// ---- the schema and its reference -------------------------------------------
+
+/// The key tables of codegen/README.md are generated from the schema;
+/// `EMBERSTACK_BLESS=1` rewrites them.
+#[test]
+fn readme_reference_tables_are_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let updated = crate::schema::readme::update(&readme).unwrap();
+    if std::env::var_os("EMBERSTACK_BLESS").is_some() {
+        if updated != readme {
+            std::fs::write(&path, &updated).unwrap();
+        }
+        return;
+    }
+    assert!(
+        updated == readme,
+        "codegen/README.md's key tables are out of date: run \
+         `EMBERSTACK_BLESS=1 cargo test -p emberstack-codegen readme`"
+    );
+}
+
+/// Every default a key declares (shown in the README) is what the section
+/// gets without the key, and serde knows every declared key.
+#[test]
+fn declared_defaults_are_the_defaults() {
+    use crate::schema::key::KeyDefault;
+    use crate::schema::Schema;
+    use std::fmt::Debug;
+
+    fn check<S: Schema + PartialEq + Debug>() {
+        let none: S = toml::from_str("").unwrap();
+        for key in S::KEYS.iter().flat_map(|g| g.iter()) {
+            if !key.is_plain() {
+                continue;
+            }
+            let KeyDefault::Value(v) = key.default else {
+                continue;
+            };
+            let text = format!("{} = {v}", key.name);
+            let mut ignored = Vec::new();
+            let de = toml::de::Deserializer::parse(&text).unwrap();
+            let written: S =
+                serde_ignored::deserialize(de, |p| ignored.push(p.to_string())).unwrap();
+            assert!(ignored.is_empty(), "`{text}`: serde ignored {ignored:?}");
+            assert_eq!(written, none, "`{text}` is not the default");
+        }
+    }
+    check::<crate::schema::Ipv4Section>();
+    check::<crate::schema::ArpSection>();
+    check::<crate::schema::UdpSection>();
+    check::<crate::schema::RawSection>();
+    check::<crate::schema::IcmpSection>();
+    check::<crate::schema::PollSection>();
+    check::<crate::schema::NetBiosSection>();
+    check::<crate::schema::MdnsSection>();
+    check::<crate::schema::TcpSection>();
+    check::<crate::schema::DnsSection>();
+    check::<crate::schema::SntpSection>();
+    check::<crate::schema::DhcpSection>();
+    check::<crate::schema::SmtpSection>();
+    check::<crate::schema::Pop3Section>();
+    check::<crate::schema::HttpSection>();
+    check::<crate::schema::DeviceSection>();
+}
+
+/// The fields serde reads for `S` (the names in `stack.toml`), found by
+/// asking its `Deserialize` for a struct.
+fn serde_fields<S: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+    use serde::de::{Error as _, Visitor};
+    struct Fields(Vec<&'static str>);
+    impl<'de> serde::Deserializer<'de> for &mut Fields {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.extend(fields);
+            Err(Self::Error::custom("fields taken"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut fields = Fields(Vec::new());
+    let _ = S::deserialize(&mut fields);
+    fields.0
+}
+
+/// Every declared key is a field serde reads, and (but for the mail
+/// sections, which share one reader) every field is a declared key: the
+/// declarations and the structs cannot drift apart.
+#[test]
+fn declared_keys_are_the_serde_fields() {
+    use crate::schema::key::Check;
+    use crate::schema::Schema;
+
+    fn check<S: Schema>(all_declared: bool) {
+        let fields = serde_fields::<S>();
+        let keys: Vec<_> = S::KEYS.iter().flat_map(|g| g.iter()).collect();
+        assert!(!fields.is_empty(), "{}", std::any::type_name::<S>());
+        for key in keys.iter().filter(|k| k.is_plain()) {
+            assert!(
+                fields.contains(&key.name),
+                "{}: `{}` is declared but serde does not read it",
+                std::any::type_name::<S>(),
+                key.name
+            );
+        }
+        if all_declared {
+            for field in &fields {
+                assert!(
+                    keys.iter()
+                        .any(|k| k.name == *field && !matches!(k.check, Check::Refused(_))),
+                    "{}: serde reads `{field}` but no key declares it",
+                    std::any::type_name::<S>()
+                );
+            }
+        }
+    }
+    use crate::schema::*;
+    check::<DeviceSection>(true);
+    check::<Ipv4Section>(true);
+    check::<ArpSection>(true);
+    check::<UdpSection>(true);
+    check::<RawSection>(true);
+    check::<IcmpSection>(true);
+    check::<PollSection>(true);
+    check::<TcpSection>(true);
+    check::<DnsSection>(true);
+    check::<NetBiosSection>(true);
+    check::<MdnsSection>(true);
+    check::<SntpSection>(true);
+    check::<DhcpSection>(true);
+    check::<HttpSection>(true);
+    check::<SmtpSection>(false);
+    check::<Pop3Section>(false);
 }

@@ -3,16 +3,19 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::Section;
-use crate::reader::TableReader;
+use serde::Deserialize;
+
+use super::key::Key;
+use super::{Schema, Section};
 
 /// `[arp]` settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct ArpSection {
-    /// `entries` (1 to 64, default 4): ARP cache slots.
+    /// `entries`: ARP cache slots.
     pub entries: usize,
-    /// `lifetime` (seconds, 1 to 86400, default 300): how long an entry
-    /// stays valid.
+    /// `lifetime` (seconds): how long an entry stays valid.
+    #[serde(rename = "lifetime")]
     pub lifetime_secs: u64,
 }
 
@@ -25,22 +28,20 @@ impl Default for ArpSection {
     }
 }
 
+impl Schema for ArpSection {
+    const KEYS: &'static [&'static [Key]] = &[&[
+        Key::int("entries", 1, 64)
+            .default("4")
+            .doc("ARP cache slots (`Config::ArpCache`)."),
+        Key::int("lifetime", 1, 86_400)
+            .unit("seconds")
+            .default("300")
+            .doc("How long a learned entry stays valid."),
+    ]];
+}
+
 impl Section for ArpSection {
     const NAME: &'static str = "arp";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let d = ArpSection::default();
-        ArpSection {
-            entries: r
-                .int("entries", 1, 64)
-                .value()
-                .map_or(d.entries, |(v, _)| v.unsigned_abs() as usize),
-            lifetime_secs: r
-                .int("lifetime", 1, 86_400)
-                .value()
-                .map_or(d.lifetime_secs, |(v, _)| v.unsigned_abs()),
-        }
-    }
 
     fn impl_items(&self) -> TokenStream {
         let entries = Literal::usize_unsuffixed(self.entries);

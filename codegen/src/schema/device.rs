@@ -3,88 +3,112 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::Section;
-use crate::reader::{quote_str, Field, TableReader};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+
+use super::key::Key;
+use super::{Schema, Section};
+use crate::diag::Span;
+use crate::reader::{quote_str, TableReader};
 
 /// Longest device name: a NetBIOS name has 15 characters.
 pub const MAX_NAME_LEN: usize = 15;
 
 /// `[device]` settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct DeviceSection {
     /// `name`: NetBIOS name and DHCP hostname, 1 to 15 ASCII letters,
     /// digits, `-` or `_`.
     pub name: String,
     /// `mac`: the unicast MAC address used when the NIC has none of its own.
+    #[serde(deserialize_with = "mac")]
     pub mac: [u8; 6],
+}
+
+impl Schema for DeviceSection {
+    const KEYS: &'static [&'static [Key]] = &[&[
+        Key::string(
+            "name",
+            "a string of 1 to 15 ASCII letters, digits, `-` or `_`",
+        )
+        .content(is_name)
+        .required("expected the device name, e.g. `name = \"EMBER\"`")
+        .range("1 to 15 characters: ASCII letters, digits, `-`, `_`")
+        .doc("The device name: its NetBIOS name and DHCP hostname."),
+        Key::string("mac", "a MAC address like \"02:00:00:00:00:01\"")
+            .content(is_mac)
+            .required("expected the MAC address, e.g. `mac = \"02:00:00:00:00:01\"`")
+            .range(
+                "six two-digit hex bytes separated by `:` or `-` (one kind), e.g. \
+                 `\"02:00:00:00:00:02\"`; unicast (lowest bit of the first byte clear), not \
+                 all zero",
+            )
+            .doc(
+                "The MAC address used when the NIC has none of its own. A locally administered \
+                 address has `02` in its first byte.",
+            ),
+    ]];
+}
+
+/// `mac`, checked by [`is_mac`] before.
+fn mac<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 6], D::Error> {
+    let text = String::deserialize(d)?;
+    parse_mac(&text).map_err(|()| D::Error::custom(format!("not a MAC address: {text:?}")))
+}
+
+/// A [`Content`](super::key::Content) check: `text` is a unicast, non-zero
+/// MAC address.
+fn is_mac(r: &mut TableReader<'_, '_, '_>, key: &'static str, text: &str, span: &Span) -> bool {
+    match parse_mac(text) {
+        Ok(mac) if mac == [0; 6] => {
+            r.error(
+                key,
+                span.clone(),
+                format!("expected a non-zero address, found {}", quote_str(text)),
+            );
+            false
+        }
+        Ok(mac) if mac[0] & 1 == 1 => {
+            let sep = if text.contains('-') { "-" } else { ":" };
+            let mut fixed = mac;
+            fixed[0] &= !1;
+            let suggestion = fixed
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(sep);
+            r.error(
+                key,
+                span.clone(),
+                format!(
+                    "expected a unicast address (lowest bit of the first byte clear), \
+                     found multicast {}; did you mean \"{suggestion}\"?",
+                    quote_str(text)
+                ),
+            );
+            false
+        }
+        Ok(_) => true,
+        Err(()) => {
+            r.error(
+                key,
+                span.clone(),
+                format!(
+                    "expected a MAC address like \"02:00:00:00:00:01\" (six two-digit hex \
+                     bytes separated by `:` or `-`), found {}",
+                    quote_str(text)
+                ),
+            );
+            false
+        }
+    }
 }
 
 impl Section for DeviceSection {
     const NAME: &'static str = "device";
     const REQUIRED: Option<&'static str> =
         Some("add `[device]` with `name = \"EMBER\"` and `mac = \"02:00:00:00:00:01\"`");
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let mut out = DeviceSection::default();
-        match r.string(
-            "name",
-            "a string of 1 to 15 ASCII letters, digits, `-` or `_`",
-        ) {
-            Field::Value(name, span) => {
-                if check_name(r, &name, &span) {
-                    out.name = name;
-                }
-            }
-            Field::Absent => r.missing("name", "expected the device name, e.g. `name = \"EMBER\"`"),
-            Field::Invalid => {}
-        }
-        match r.string("mac", "a MAC address like \"02:00:00:00:00:01\"") {
-            Field::Value(text, span) => match parse_mac(&text) {
-                Ok(mac) if mac == [0; 6] => {
-                    r.error(
-                        "mac",
-                        span,
-                        format!("expected a non-zero address, found {}", quote_str(&text)),
-                    );
-                }
-                Ok(mac) if mac[0] & 1 == 1 => {
-                    let sep = if text.contains('-') { "-" } else { ":" };
-                    let mut fixed = mac;
-                    fixed[0] &= !1;
-                    let suggestion = fixed
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect::<Vec<_>>()
-                        .join(sep);
-                    r.error(
-                        "mac",
-                        span,
-                        format!(
-                            "expected a unicast address (lowest bit of the first byte clear), \
-                             found multicast {}; did you mean \"{suggestion}\"?",
-                            quote_str(&text)
-                        ),
-                    );
-                }
-                Ok(mac) => out.mac = mac,
-                Err(()) => r.error(
-                    "mac",
-                    span,
-                    format!(
-                        "expected a MAC address like \"02:00:00:00:00:01\" (six two-digit hex \
-                         bytes separated by `:` or `-`), found {}",
-                        quote_str(&text)
-                    ),
-                ),
-            },
-            Field::Absent => r.missing(
-                "mac",
-                "expected the MAC address, e.g. `mac = \"02:00:00:00:00:01\"`",
-            ),
-            Field::Invalid => {}
-        }
-        out
-    }
 
     fn impl_items(&self) -> TokenStream {
         let name = &self.name;
@@ -100,8 +124,9 @@ impl Section for DeviceSection {
     }
 }
 
-/// Checks the name's length and characters, reporting each problem.
-fn check_name(r: &mut TableReader<'_, '_, '_>, name: &str, span: &crate::diag::Span) -> bool {
+/// A [`Content`](super::key::Content) check of the name's length and
+/// characters, reporting each problem.
+fn is_name(r: &mut TableReader<'_, '_, '_>, _key: &'static str, name: &str, span: &Span) -> bool {
     let mut ok = true;
     let len = name.chars().count();
     if len == 0 {

@@ -4,38 +4,46 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::Section;
+use serde::Deserialize;
+
+use super::key::Key;
+use super::{Schema, Section};
 use crate::diag::{Diagnostics, Span};
-use crate::reader::{quote_str, Field, TableReader};
+use crate::reader::{quote_str, TableReader};
 
 /// Longest host name: one DNS label (RFC 1035 §2.3.4).
 pub const MAX_HOSTNAME_LEN: usize = 63;
 
 /// `[dhcp]` settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct DhcpSection {
     /// `enabled` as written; absent means "as `[ipv4] dhcp`".
     pub enabled: Option<bool>,
-    /// `retransmit_base` (seconds, 1 to 60, default 4): the delay before the
-    /// first retransmission of a DISCOVER or REQUEST; it doubles each time.
+    /// `retransmit_base` (seconds): the delay before the first
+    /// retransmission of a DISCOVER or REQUEST; it doubles each time.
     pub retransmit_base: u64,
-    /// `retransmit_max` (seconds, 1 to 3600, not below `retransmit_base`,
-    /// default 64): the longest retransmission delay.
+    /// `retransmit_max` (seconds, not below `retransmit_base`): the longest
+    /// retransmission delay.
     pub retransmit_max: u64,
     /// `hostname` as written (default: the device name).
     pub hostname: Option<String>,
-    /// `arp_probes` (0 to 3, default 2): ARP probes for an ACKed address
-    /// before it is used (RFC 5227); 0 leaves probing out.
+    /// `arp_probes`: ARP probes for an ACKed address before it is used
+    /// (RFC 5227); 0 leaves probing out.
     pub arp_probes: u8,
     /// Whether the DHCP client is built in: `enabled`, else `[ipv4] dhcp`
     /// (decided once the whole file is read).
+    #[serde(skip)]
     pub client: bool,
     /// The host name sent in option 12: `hostname`, else the device name
     /// with `_` (not allowed in host names) turned into `-`.
+    #[serde(skip)]
     pub effective_hostname: String,
+    #[serde(skip)]
     enabled_span: Option<Span>,
     /// Keys other than `enabled` that were written, for the "not built in"
     /// check.
+    #[serde(skip)]
     settings_span: Option<(&'static str, Span)>,
 }
 
@@ -52,6 +60,84 @@ impl Default for DhcpSection {
             enabled_span: None,
             settings_span: None,
         }
+    }
+}
+
+impl Schema for DhcpSection {
+    const KEYS: &'static [&'static [Key]] = &[&[
+        Key::bool("enabled")
+            .default_text("`[ipv4] dhcp`")
+            .range("`false` only with `[ipv4] dhcp = false`")
+            .doc(
+                "Build the DHCP client in (`type Dhcp = DhcpClient<Device>`); `false` leaves it \
+                 out (`Disabled`: no code, no RAM, and `stack.dhcp()`'s API does not compile). \
+                 With `[ipv4] dhcp = false` and `enabled = true` the device starts static and \
+                 can switch DHCP on later.",
+            ),
+        Key::int("retransmit_base", 1, 60)
+            .unit("seconds")
+            .default("4")
+            .doc(
+                "Delay before the first retransmission of a DISCOVER or REQUEST; it doubles \
+                 with each one (RFC 2131 §4.1), randomized by ±1 s (±¼ of the delay when that \
+                 is less).",
+            ),
+        Key::int("retransmit_max", 1, 3600)
+            .unit("seconds")
+            .default("64")
+            .range_more("at least `retransmit_base`")
+            .doc("The longest retransmission delay."),
+        Key::int("arp_probes", 0, 3).default("2").doc(
+            "ARP probes (RFC 5227 §2.1, sender 0.0.0.0) for an ACKed address before it is used, \
+             250 ms apart, the first within 100 ms, then 500 ms for an answer; a host that \
+             answers or probes the same address makes the client send DHCPDECLINE and discover \
+             again after 10 s. `0` leaves probing (and the conflict handling after binding) \
+             out: no code.",
+        ),
+        Key::string(
+            "hostname",
+            "a host name of 1 to 63 ASCII letters, digits and `-`",
+        )
+        .content(is_hostname)
+        .default_text(
+            "the device's name at run time (`[device] name` until the application renames it \
+             with `Stack::set_device_name`), `_` written as `-`",
+        )
+        .range(
+            "1 to 63 ASCII letters, digits and `-`, not starting or ending with `-` (one DNS \
+             label, RFC 1123)",
+        )
+        .doc("Sent in option 12, so the server (and its DNS) knows the device by name."),
+    ]];
+
+    fn check(&mut self, r: &mut TableReader<'_, '_, '_>) {
+        self.enabled_span = r.accepted("enabled");
+        if let Some(span) = r.accepted("retransmit_max") {
+            if self.retransmit_max < self.retransmit_base {
+                r.error(
+                    "retransmit_max",
+                    span,
+                    format!(
+                        "expected at least `retransmit_base` ({} s), found {}",
+                        self.retransmit_base, self.retransmit_max
+                    ),
+                );
+                self.retransmit_max = DhcpSection::default().retransmit_max;
+            }
+        }
+        // The first setting written (the host name even when invalid).
+        self.settings_span = [
+            ("retransmit_base", r.accepted("retransmit_base")),
+            (
+                "retransmit_max",
+                r.accepted("retransmit_max")
+                    .filter(|_| self.retransmit_max >= self.retransmit_base),
+            ),
+            ("arp_probes", r.accepted("arp_probes")),
+            ("hostname", r.span("hostname")),
+        ]
+        .into_iter()
+        .find_map(|(key, span)| Some((key, span?)));
     }
 }
 
@@ -120,50 +206,6 @@ impl DhcpSection {
 impl Section for DhcpSection {
     const NAME: &'static str = "dhcp";
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let mut out = DhcpSection::default();
-        match r.bool("enabled") {
-            Field::Value(v, span) => {
-                out.enabled = Some(v);
-                out.enabled_span = Some(span);
-            }
-            Field::Absent | Field::Invalid => {}
-        }
-        if let Some((v, span)) = r.int("retransmit_base", 1, 60).value() {
-            out.retransmit_base = v.unsigned_abs();
-            out.settings_span = Some(("retransmit_base", span));
-        }
-        match r.int("retransmit_max", 1, 3600).value() {
-            Some((v, span)) if v.unsigned_abs() < out.retransmit_base => r.error(
-                "retransmit_max",
-                span,
-                format!(
-                    "expected at least `retransmit_base` ({} s), found {v}",
-                    out.retransmit_base
-                ),
-            ),
-            Some((v, span)) => {
-                out.retransmit_max = v.unsigned_abs();
-                out.settings_span = out.settings_span.take().or(Some(("retransmit_max", span)));
-            }
-            None => {}
-        }
-        if let Some((v, span)) = r.int("arp_probes", 0, 3).value() {
-            out.arp_probes = u8::try_from(v).unwrap_or(2);
-            out.settings_span = out.settings_span.take().or(Some(("arp_probes", span)));
-        }
-        if let Field::Value(name, span) = r.string(
-            "hostname",
-            "a host name of 1 to 63 ASCII letters, digits and `-`",
-        ) {
-            if check_hostname(r, &name, &span) {
-                out.hostname = Some(name);
-            }
-            out.settings_span = out.settings_span.take().or(Some(("hostname", span)));
-        }
-        out
-    }
-
     fn impl_items(&self) -> TokenStream {
         if self.client {
             quote!(
@@ -180,7 +222,12 @@ impl Section for DhcpSection {
 /// Checks a host name (RFC 1123 §2.1: one label of letters, digits and
 /// hyphens, not starting or ending with a hyphen); reports and returns
 /// false when it is not one.
-fn check_hostname(r: &mut TableReader<'_, '_, '_>, name: &str, span: &Span) -> bool {
+fn is_hostname(
+    r: &mut TableReader<'_, '_, '_>,
+    _key: &'static str,
+    name: &str,
+    span: &Span,
+) -> bool {
     let len = name.chars().count();
     if len == 0 {
         r.error(

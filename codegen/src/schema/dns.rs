@@ -5,35 +5,49 @@ use std::net::Ipv4Addr;
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::ipv4::{host, opt_addr_tokens};
-use super::Section;
-use crate::reader::{Field, TableReader};
+use super::ipv4::{is_host, opt_addr_tokens};
+use serde::Deserialize;
+
+use super::key::Key;
+use super::{Schema, Section};
 
 /// `[dns]` settings. The section's presence enables the client.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default = "DnsSection::present")]
 pub struct DnsSection {
     /// The section is present and `enabled` is not `false`.
     pub enabled: bool,
     /// `server`: a fixed DNS server; default: the interface's (DHCP, or
     /// `[ipv4] dns`).
     pub server: Option<Ipv4Addr>,
-    /// `timeout` (seconds, 1 to 60, default 3): how long each attempt
-    /// waits for the answer.
+    /// `timeout` (seconds): how long each attempt waits for the answer.
+    #[serde(rename = "timeout")]
     pub timeout_secs: u64,
-    /// `retries` (0 to 10, default 2): attempts after the first.
+    /// `retries`: attempts after the first.
     pub retries: u8,
-    /// `slots` (1 to 16, default 2): queries that can run at once.
+    /// `slots`: queries that can run at once.
     pub slots: usize,
-    /// `name_len` (16 to 255, default 64): bytes per slot for the name in
-    /// wire form (a name of `name_len - 2` characters fits) and, for MX
-    /// queries, the exchanges found.
+    /// `name_len`: bytes per slot for the name in wire form (a name of
+    /// `name_len - 2` characters fits) and, for MX queries, the exchanges
+    /// found.
     pub name_len: usize,
 }
 
 impl Default for DnsSection {
+    /// Without the section: off.
     fn default() -> Self {
         DnsSection {
             enabled: false,
+            ..DnsSection::present()
+        }
+    }
+}
+
+impl DnsSection {
+    /// The defaults of a present section.
+    fn present() -> Self {
+        DnsSection {
+            enabled: true,
             server: None,
             timeout_secs: 3,
             retries: 2,
@@ -43,30 +57,46 @@ impl Default for DnsSection {
     }
 }
 
+impl Schema for DnsSection {
+    const KEYS: &'static [&'static [Key]] = &[&[
+        Key::bool("enabled")
+            .default("true")
+            .doc("`false` turns the client off without deleting the section."),
+        Key::string("server", "an IPv4 address like \"10.0.0.1\"")
+            .content(is_host)
+            .ty("string `\"A.B.C.D\"`")
+            .range("a host address")
+            .doc(
+                "A fixed DNS server. Without it the interface's is used: from DHCP, or \
+                 `[ipv4] dns`.",
+            ),
+        Key::int("timeout", 1, 60)
+            .unit("seconds")
+            .default("3")
+            .doc("How long each attempt waits for the answer."),
+        Key::int("retries", 0, 10)
+            .default("2")
+            .doc("Attempts after the first before the query fails with `Timeout`."),
+        Key::int("slots", 1, 16)
+            .default("2")
+            .doc("Queries that can run at once (each is one slot of RAM)."),
+        Key::int("name_len", 16, 255)
+            .unit("bytes")
+            .default("64")
+            .doc(
+                "Bytes per slot for the name in wire form (a name of `name_len - 2` characters \
+             fits) and, for an MX query, the exchanges found (preference, address and name \
+             each), most preferred first. Also the longest `[sntp]` server name.",
+            ),
+    ]];
+
+    fn absent(&mut self) {
+        self.enabled = false;
+    }
+}
+
 impl Section for DnsSection {
     const NAME: &'static str = "dns";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let d = DnsSection::default();
-        let enabled = r.is_present() && r.bool("enabled").or(true);
-        let server = match r.string("server", "an IPv4 address like \"10.0.0.1\"") {
-            Field::Value(text, span) => host(r, "server", &text, &span, "\"10.0.0.1\""),
-            _ => None,
-        };
-        let int = |r: &mut TableReader<'_, '_, '_>, key, min, max, default: u64| {
-            r.int(key, min, max)
-                .value()
-                .map_or(default, |(v, _)| v.unsigned_abs())
-        };
-        DnsSection {
-            enabled,
-            server,
-            timeout_secs: int(r, "timeout", 1, 60, d.timeout_secs),
-            retries: int(r, "retries", 0, 10, u64::from(d.retries)) as u8,
-            slots: int(r, "slots", 1, 16, d.slots as u64) as usize,
-            name_len: int(r, "name_len", 16, 255, d.name_len as u64) as usize,
-        }
-    }
 
     fn impl_items(&self) -> TokenStream {
         if !self.enabled {

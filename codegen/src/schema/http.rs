@@ -3,9 +3,12 @@
 
 use toml::de::DeValue;
 
-use super::Section;
-use crate::diag::line_col;
-use crate::reader::{display_key, Field, TableReader};
+use serde::Deserialize;
+
+use super::key::Key;
+use super::{Schema, Section};
+use crate::diag::{line_col, Span};
+use crate::reader::{display_key, TableReader};
 
 /// A form declared in `[http.forms]`: its handler's name and the path it
 /// takes input for.
@@ -20,7 +23,8 @@ pub struct FormDecl {
 }
 
 /// `[http]` settings. The section's presence enables the server.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default = "HttpSection::present")]
 pub struct HttpSection {
     /// The section is present and `enabled` is not `false`.
     pub enabled: bool,
@@ -28,41 +32,56 @@ pub struct HttpSection {
     /// directory of `stack.toml`.
     pub web_root: String,
     /// Where `web_root` is in `stack.toml` (for errors about it).
+    #[serde(skip)]
     pub web_root_at: (usize, usize),
-    /// `sockets` (1 to 16, default 2): connections at once.
+    /// `sockets`: connections at once.
     pub sockets: usize,
-    /// `port` (default 80).
+    /// `port`: the TCP port.
     pub port: u16,
-    /// `index` (default `"index.html"`): the file served for a directory
-    /// path (`/`, `/docs/`).
+    /// `index`: the file served for a directory path (`/`, `/docs/`).
     pub index: String,
-    /// `buffer` (64 to 4096 bytes, default 128): per connection; holds the
-    /// path, one form field, a multipart boundary and part headers, and the
-    /// dynamic tag output not yet acknowledged.
+    /// `buffer` (bytes): per connection; holds the path, one form field, a
+    /// multipart boundary and part headers, and the dynamic tag output not
+    /// yet acknowledged.
     pub buffer: usize,
-    /// `idle_timeout` (seconds, 1 to 3600, default 10).
+    /// `idle_timeout` (seconds).
+    #[serde(rename = "idle_timeout")]
     pub idle_timeout_secs: u32,
-    /// `request_timeout` (seconds, 1 to 3600, default 10).
+    /// `request_timeout` (seconds).
+    #[serde(rename = "request_timeout")]
     pub request_timeout_secs: u32,
-    /// `max_request_line` (32 to 65535, default 1024).
+    /// `max_request_line` (bytes).
     pub max_request_line: u16,
-    /// `max_header_bytes` (64 to 65535, default 4096).
+    /// `max_header_bytes`.
     pub max_header_bytes: u16,
-    /// `max_body` (0 to 4294967295, default 1048576).
+    /// `max_body` (bytes).
     pub max_body: u32,
-    /// `gzip` (default true): build gzip twins and send them.
+    /// `gzip`: build gzip twins and send them.
     pub gzip: bool,
     /// `[http.forms]`: handler name → path.
+    #[serde(skip)]
     pub forms: Vec<FormDecl>,
     /// Where errors about the section as a whole point (`sockets`, or the
     /// header).
+    #[serde(skip)]
     pub(crate) span: crate::diag::Span,
 }
 
 impl Default for HttpSection {
+    /// Without the section: off.
     fn default() -> Self {
         HttpSection {
             enabled: false,
+            ..HttpSection::present()
+        }
+    }
+}
+
+impl HttpSection {
+    /// The defaults of a present section.
+    fn present() -> Self {
+        HttpSection {
+            enabled: true,
             web_root: String::new(),
             web_root_at: (1, 1),
             sockets: 2,
@@ -103,113 +122,190 @@ pub(crate) fn handler_name_ok(s: &str) -> bool {
 /// no tag or form may be called this.
 pub(crate) const RESERVED_HANDLER: &str = "http_event";
 
-impl Section for HttpSection {
-    const NAME: &'static str = "http";
+impl Schema for HttpSection {
+    const KEYS: &'static [&'static [Key]] = &[&[
+        Key::bool("enabled")
+            .default("true")
+            .doc("`false` turns the server off without deleting the section."),
+        Key::string("web_root", "a directory path like \"web\"")
+            .content(is_web_root)
+            .default_text("required")
+            .range("a directory, relative to the directory of `stack.toml`")
+            .doc(
+                "The files served. Every file under it (recursively; names starting with `.` \
+                 are skipped) becomes part of the ROM.",
+            ),
+        Key::int("sockets", 1, 16)
+            .default("2")
+            .range_more("at most `[tcp] sockets`")
+            .doc(
+                "Connections at once. The application opens them with `HttpServer::listen`; \
+                 they are TCP sockets, so `[tcp] sockets` counts them.",
+            ),
+        Key::int("port", 1, 65_535)
+            .default("80")
+            .doc("The TCP port."),
+        Key::string("index", "a file name like \"index.html\"")
+            .content(is_index)
+            .default("\"index.html\"")
+            .range("a file name without `/`")
+            .doc(
+                "The file served for a directory path: `/` and `/docs/` answer as \
+                 `/index.html` and `/docs/index.html`.",
+            ),
+        Key::int("buffer", 64, 4096)
+            .unit("bytes")
+            .default("128")
+            .doc(
+                "Per connection: holds the decoded path, one form field, a multipart boundary and \
+             one part's headers while a request is read, and the dynamic tag output not yet \
+             acknowledged while a response is sent. Every URL path must fit in it.",
+            ),
+        Key::int("idle_timeout", 1, 3600)
+            .unit("seconds")
+            .default("10")
+            .doc(
+                "A keep-alive connection without a request for this long is closed; a response \
+                 that makes no progress for this long (nothing acknowledged; a few resends \
+                 extend it) is reset.",
+            ),
+        Key::int("request_timeout", 1, 3600)
+            .unit("seconds")
+            .default("10")
+            .doc(
+                "A request's head and body must arrive within this time from its first byte, \
+                 else 408 and close; a closing connection whose peer does not finish within it \
+                 is reset.",
+            ),
+        Key::int("max_request_line", 32, 65_535)
+            .unit("bytes")
+            .default("1024")
+            .doc("Longer request lines are answered with 414."),
+        Key::int("max_header_bytes", 64, 65_535)
+            .unit("bytes")
+            .default("4096")
+            .doc("More header bytes are answered with 431."),
+        Key::int("max_body", 0, u32::MAX as i64)
+            .unit("bytes")
+            .default("1048576")
+            .doc(
+                "A larger `Content-Length` is answered with 413 (before the body is sent, with \
+                 `Expect: 100-continue`). Bodies are streamed, never held.",
+            ),
+        Key::bool("gzip").default("true").doc(
+            "Build gzip twins of compressible files (when at least 1/16 smaller) and send them \
+             to clients whose `Accept-Encoding` allows gzip.",
+        ),
+        Key::manual("forms"),
+    ]];
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let d = HttpSection::default();
-        let enabled = r.is_present() && r.bool("enabled").or(true);
-        let int = |r: &mut TableReader<'_, '_, '_>, key, min, max, def: i64| {
-            r.int(key, min, max).value().map_or(def, |(v, _)| v)
-        };
-        let sockets = r.int("sockets", 1, 16);
-        let span = match &sockets {
-            Field::Value(_, span) => span.clone(),
-            _ => r.header(),
-        };
-        let mut s = HttpSection {
-            enabled,
-            span,
-            sockets: sockets.or(2) as usize,
-            port: int(r, "port", 1, 65535, 80) as u16,
-            buffer: int(r, "buffer", 64, 4096, 128) as usize,
-            idle_timeout_secs: int(r, "idle_timeout", 1, 3600, 10) as u32,
-            request_timeout_secs: int(r, "request_timeout", 1, 3600, 10) as u32,
-            max_request_line: int(r, "max_request_line", 32, 65535, 1024) as u16,
-            max_header_bytes: int(r, "max_header_bytes", 64, 65535, 4096) as u16,
-            max_body: int(r, "max_body", 0, i64::from(u32::MAX), 1 << 20) as u32,
-            gzip: r.bool("gzip").or(true),
-            ..d
-        };
-        match r.string("web_root", "a directory path like \"web\"") {
-            Field::Value(root, span) => {
-                s.web_root_at = line_col(r.diags().source(), span.start);
-                if root.trim().is_empty() {
-                    r.error(
-                        "web_root",
-                        span,
-                        "expected a directory path like \"web\", found \"\"",
-                    );
-                }
-                s.web_root = root;
-            }
-            Field::Absent if enabled => r.missing(
+    fn check(&mut self, r: &mut TableReader<'_, '_, '_>) {
+        self.span = r.accepted("sockets").unwrap_or_else(|| r.header());
+        if let Some(span) = r.accepted("web_root") {
+            self.web_root_at = line_col(r.diags().source(), span.start);
+        }
+        if self.enabled && r.span("web_root").is_none() {
+            r.missing(
                 "web_root",
                 "add `web_root = \"web\"` (the directory served, relative to stack.toml)",
-            ),
-            _ => {}
+            );
         }
-        if let Field::Value(index, span) = r.string("index", "a file name like \"index.html\"") {
-            if index.is_empty() || index.contains('/') || index.contains('\\') {
-                r.error(
-                    "index",
-                    span,
-                    format!("expected a file name without `/`, found {index:?}"),
-                );
-            } else {
-                s.index = index;
-            }
-        }
-        if let Some(v) = r.raw("forms") {
-            match v.get_ref() {
-                DeValue::Table(t) => {
-                    for (k, v) in t.iter() {
-                        let name = k.get_ref().to_string();
-                        let key = format!("forms.{}", display_key(&name));
-                        let at = line_col(r.diags().source(), k.span().start);
-                        if !handler_name_ok(&name) {
-                            r.diags().error(
-                                k.span(),
-                                format!(
-                                    "[http] {key}: a form's name is its handler's name: lowercase letters, digits and `_`, not starting with a digit, not a Rust keyword or `{RESERVED_HANDLER}`"
-                                ),
-                            );
-                            continue;
-                        }
-                        match v.get_ref() {
-                            DeValue::String(p) => s.forms.push(FormDecl {
-                                name,
-                                path: if p.starts_with('/') {
-                                    p.to_string()
-                                } else {
-                                    format!("/{p}")
-                                },
-                                at,
-                            }),
-                            _ => {
-                                let found = r.found(v);
-                                r.diags().error(
-                                    v.span(),
-                                    format!(
-                                        "[http] {key}: expected the path of a file in web_root like \"/settings.html\", found {found}"
-                                    ),
-                                );
-                            }
-                        }
+        self.forms = forms(r);
+    }
+
+    fn absent(&mut self) {
+        self.enabled = false;
+    }
+}
+
+/// A [`Content`](super::key::Content) check of `web_root`: not empty.
+fn is_web_root(
+    r: &mut TableReader<'_, '_, '_>,
+    key: &'static str,
+    root: &str,
+    span: &Span,
+) -> bool {
+    if root.trim().is_empty() {
+        r.error(
+            key,
+            span.clone(),
+            "expected a directory path like \"web\", found \"\"",
+        );
+        return false;
+    }
+    true
+}
+
+/// A [`Content`](super::key::Content) check of `index`: a file name.
+fn is_index(r: &mut TableReader<'_, '_, '_>, key: &'static str, index: &str, span: &Span) -> bool {
+    if index.is_empty() || index.contains('/') || index.contains('\\') {
+        r.error(
+            key,
+            span.clone(),
+            format!("expected a file name without `/`, found {index:?}"),
+        );
+        return false;
+    }
+    true
+}
+
+/// `[http.forms]`: each entry's handler name and path, in file order.
+fn forms(r: &mut TableReader<'_, '_, '_>) -> Vec<FormDecl> {
+    let mut forms = Vec::new();
+    let Some(v) = r.raw("forms") else {
+        return forms;
+    };
+    match v.get_ref() {
+        DeValue::Table(t) => {
+            for (k, v) in t.iter() {
+                let name = k.get_ref().to_string();
+                let key = format!("forms.{}", display_key(&name));
+                let at = line_col(r.diags().source(), k.span().start);
+                if !handler_name_ok(&name) {
+                    r.diags().error(
+                        k.span(),
+                        format!(
+                            "[http] {key}: a form's name is its handler's name: lowercase letters, digits and `_`, not starting with a digit, not a Rust keyword or `{RESERVED_HANDLER}`"
+                        ),
+                    );
+                    continue;
+                }
+                match v.get_ref() {
+                    DeValue::String(p) => forms.push(FormDecl {
+                        name,
+                        path: if p.starts_with('/') {
+                            p.to_string()
+                        } else {
+                            format!("/{p}")
+                        },
+                        at,
+                    }),
+                    _ => {
+                        let found = r.found(v);
+                        r.diags().error(
+                            v.span(),
+                            format!(
+                                "[http] {key}: expected the path of a file in web_root like \"/settings.html\", found {found}"
+                            ),
+                        );
                     }
                 }
-                _ => {
-                    let found = r.found(v);
-                    r.diags().error(
-                        v.span(),
-                        format!("[http] forms: expected a table like `[http.forms]` with `settings = \"/settings.html\"`, found {found}"),
-                    );
-                }
             }
         }
-        s.forms.sort_by_key(|f| f.at);
-        s
+        _ => {
+            let found = r.found(v);
+            r.diags().error(
+                v.span(),
+                format!("[http] forms: expected a table like `[http.forms]` with `settings = \"/settings.html\"`, found {found}"),
+            );
+        }
     }
+    forms.sort_by_key(|f| f.at);
+    forms
+}
+
+impl Section for HttpSection {
+    const NAME: &'static str = "http";
 
     fn impl_items(&self) -> proc_macro2::TokenStream {
         // The server is not part of `impl Config`: it is emitted as the

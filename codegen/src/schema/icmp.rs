@@ -3,13 +3,16 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::Section;
-use crate::reader::TableReader;
+use serde::Deserialize;
+
+use super::key::Key;
+use super::{Schema, Section};
 
 /// `[icmp]` settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct IcmpSection {
-    /// `echo` (default `true`): answer ICMP echo requests.
+    /// `echo`: answer ICMP echo requests.
     pub echo: bool,
 }
 
@@ -19,14 +22,14 @@ impl Default for IcmpSection {
     }
 }
 
+impl Schema for IcmpSection {
+    const KEYS: &'static [&'static [Key]] = &[&[Key::bool("echo")
+        .default("true")
+        .doc("Answer ICMP echo requests (ping).")]];
+}
+
 impl Section for IcmpSection {
     const NAME: &'static str = "icmp";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        IcmpSection {
-            echo: r.bool("echo").or(true),
-        }
-    }
 
     fn impl_items(&self) -> TokenStream {
         let echo = self.echo;

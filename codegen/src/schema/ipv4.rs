@@ -6,9 +6,13 @@ use std::net::Ipv4Addr;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::Section;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+
+use super::key::Key;
+use super::{Schema, Section};
 use crate::diag::Span;
-use crate::reader::{quote_str, Field, TableReader};
+use crate::reader::{quote_str, TableReader};
 
 /// An IPv4 address with its prefix length (`10.0.0.2/24`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,12 +55,14 @@ impl fmt::Display for Ipv4Cidr {
 }
 
 /// `[ipv4]` settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct Ipv4Section {
-    /// `dhcp` (default `true`): get the address from DHCP at start.
+    /// `dhcp`: get the address from DHCP at start.
     pub dhcp: bool,
     /// `address`: the static address and prefix; required when `dhcp` is
     /// false, and the fallback when DHCP is on.
+    #[serde(deserialize_with = "some_cidr")]
     pub address: Option<Ipv4Cidr>,
     /// `gateway`: the default router, inside `address`'s subnet.
     pub gateway: Option<Ipv4Addr>,
@@ -77,81 +83,110 @@ impl Default for Ipv4Section {
 
 const CIDR_EXAMPLE: &str = "\"10.0.0.2/24\"";
 
-impl Section for Ipv4Section {
-    const NAME: &'static str = "ipv4";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let dhcp = r.bool("dhcp").or(true);
-        let address = r.string(
+impl Schema for Ipv4Section {
+    const KEYS: &'static [&'static [Key]] = &[&[
+        Key::bool("dhcp")
+            .default("true")
+            .doc("Get the address from DHCP at start (the client is then built in; see `[dhcp]`)."),
+        Key::string(
             "address",
             "an address with prefix length like \"10.0.0.2/24\"",
-        );
-        let address_given = address.is_present();
-        let address = match address {
-            Field::Value(text, span) => cidr(r, &text, &span),
-            Field::Absent => {
-                if !dhcp {
-                    r.missing(
-                        "address",
-                        "required when `dhcp = false`, e.g. `address = \"10.0.0.2/24\"`",
+        )
+        .content(is_cidr)
+        .ty("string `\"A.B.C.D/N\"`")
+        .default_text("none; required when `dhcp = false`")
+        .range(
+            "prefix 1 to 32; a host address: not `0.0.0.0`, loopback, multicast, class E or \
+             broadcast, and (for prefixes up to /30) not the subnet's network or broadcast \
+             address",
+        )
+        .doc(
+            "The static address and prefix. With `dhcp = true` it is the fallback \
+             (`Config::STATIC_IPV4`).",
+        ),
+        Key::string("gateway", "an IPv4 address like \"10.0.0.1\"")
+            .content(is_host)
+            .ty("string `\"A.B.C.D\"`")
+            .range(
+                "a host address inside `address`'s subnet, not `address` itself; needs `address`",
+            )
+            .doc("The default router."),
+        Key::string("dns", "an IPv4 address like \"10.0.0.1\"")
+            .content(is_host)
+            .ty("string `\"A.B.C.D\"`")
+            .range("a host address (any subnet); needs `address`")
+            .doc("The DNS server."),
+    ]];
+
+    fn check(&mut self, r: &mut TableReader<'_, '_, '_>) {
+        let address_given = r.span("address").is_some();
+        if !address_given && !self.dhcp {
+            r.missing(
+                "address",
+                "required when `dhcp = false`, e.g. `address = \"10.0.0.2/24\"`",
+            );
+        }
+        if let (Some(gw), Some(span)) = (self.gateway, r.span("gateway")) {
+            match self.address {
+                Some(cidr) if !cidr.contains(gw) => {
+                    r.error(
+                        "gateway",
+                        span,
+                        format!(
+                            "expected an address inside {}/{} (the subnet of `address`), found {gw}",
+                            cidr.network(),
+                            cidr.prefix_len
+                        ),
                     );
+                    self.gateway = None;
                 }
-                None
-            }
-            Field::Invalid => None,
-        };
-        let gateway = match r.string("gateway", "an IPv4 address like \"10.0.0.1\"") {
-            Field::Value(text, span) => {
-                let gw = host(r, "gateway", &text, &span, "\"10.0.0.1\"");
-                match (gw, address) {
-                    (Some(gw), Some(cidr)) if !cidr.contains(gw) => {
-                        r.error(
-                            "gateway",
-                            span,
-                            format!(
-                                "expected an address inside {}/{} (the subnet of `address`), found {gw}",
-                                cidr.network(),
-                                cidr.prefix_len
-                            ),
-                        );
-                        None
-                    }
-                    (Some(gw), Some(cidr)) if gw == cidr.address => {
-                        r.error(
-                            "gateway",
-                            span,
-                            format!("expected the router's address, found the device's own address {gw}"),
-                        );
-                        None
-                    }
-                    (Some(_), None) if !address_given => {
-                        r.error("gateway", span, no_address("gateway"));
-                        None
-                    }
-                    (gw, _) => gw,
+                Some(cidr) if gw == cidr.address => {
+                    r.error(
+                        "gateway",
+                        span,
+                        format!(
+                            "expected the router's address, found the device's own address {gw}"
+                        ),
+                    );
+                    self.gateway = None;
                 }
-            }
-            _ => None,
-        };
-        let dns = match r.string("dns", "an IPv4 address like \"10.0.0.1\"") {
-            Field::Value(text, span) => {
-                let dns = host(r, "dns", &text, &span, "\"10.0.0.1\"");
-                if dns.is_some() && !address_given {
-                    r.error("dns", span, no_address("dns"));
-                    None
-                } else {
-                    dns
+                None if !address_given => {
+                    r.error("gateway", span, no_address("gateway"));
+                    self.gateway = None;
                 }
+                _ => {}
             }
-            _ => None,
-        };
-        Ipv4Section {
-            dhcp,
-            address,
-            gateway,
-            dns,
+        }
+        if let (Some(_), Some(span), false) = (self.dns, r.span("dns"), address_given) {
+            r.error("dns", span, no_address("dns"));
+            self.dns = None;
         }
     }
+}
+
+/// `address`, checked by [`is_cidr`] before.
+fn some_cidr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Ipv4Cidr>, D::Error> {
+    let text = String::deserialize(d)?;
+    let cidr = text.split_once('/').and_then(|(addr, prefix)| {
+        Some(Ipv4Cidr {
+            address: parse_addr(addr).ok()?,
+            prefix_len: prefix.parse().ok()?,
+        })
+    });
+    match cidr {
+        Some(c) => Ok(Some(c)),
+        None => Err(D::Error::custom(format!("not an address/prefix: {text:?}"))),
+    }
+}
+
+/// A [`Content`](super::key::Content) check: `text` is a host address with
+/// its prefix.
+fn is_cidr(r: &mut TableReader<'_, '_, '_>, _key: &'static str, text: &str, span: &Span) -> bool {
+    cidr(r, text, span).is_some()
+}
+
+impl Section for Ipv4Section {
+    const NAME: &'static str = "ipv4";
 
     fn impl_items(&self) -> TokenStream {
         let dhcp = self.dhcp;
@@ -319,6 +354,16 @@ pub(super) fn host(
     }
 }
 
+/// A [`Content`](super::key::Content) check: `text` is a host address.
+pub(super) fn is_host(
+    r: &mut TableReader<'_, '_, '_>,
+    key: &'static str,
+    text: &str,
+    span: &Span,
+) -> bool {
+    host(r, key, text, span, "\"10.0.0.1\"").is_some()
+}
+
 /// Why `a` cannot be a host's address, if it cannot.
 fn not_a_host(a: Ipv4Addr) -> Option<String> {
     if a.is_unspecified() {
@@ -338,7 +383,7 @@ fn not_a_host(a: Ipv4Addr) -> Option<String> {
 
 /// What is wrong with an address's text.
 #[derive(Debug, PartialEq, Eq)]
-enum AddrError {
+pub(super) enum AddrError {
     /// Not four dot-separated numbers.
     Shape,
     /// The part at this byte range is over 255 or has leading zeros.
@@ -346,7 +391,7 @@ enum AddrError {
 }
 
 /// Parses `a.b.c.d`, each part a decimal number 0..=255 without leading zeros.
-fn parse_addr(text: &str) -> Result<Ipv4Addr, AddrError> {
+pub(super) fn parse_addr(text: &str) -> Result<Ipv4Addr, AddrError> {
     let mut octets = [0u8; 4];
     let mut parts = text.split('.');
     let mut at = 0;

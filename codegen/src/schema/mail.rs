@@ -6,11 +6,14 @@ use std::net::Ipv4Addr;
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::ipv4::{addr_tokens, host};
-use super::sntp::bad_host_name;
-use super::{DnsSection, Section, TcpSection};
+use serde::{Deserialize, Deserializer};
+
+use super::ipv4::addr_tokens;
+use super::key::Key;
+use super::sntp::{bad_host_name, is_server, server_addr};
+use super::{DnsSection, Schema, Section, TcpSection};
 use crate::diag::{Diagnostics, Span};
-use crate::reader::{quote_str, Field, TableReader};
+use crate::reader::{quote_str, TableReader};
 
 /// A mail server setting.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,110 +55,37 @@ pub struct MailCommon {
     header: Option<Span>,
 }
 
-/// A credential: printable, no CR/LF (it goes into a command line).
-fn check_credential(r: &mut TableReader<'_, '_, '_>, key: &'static str) -> Option<String> {
-    match r.string(key, "a string") {
-        Field::Value(s, span) => {
-            if s.is_empty() {
-                r.error(
-                    key,
-                    span,
-                    "expected a non-empty string, found \"\"".to_owned(),
-                );
-                None
-            } else if let Some((i, c)) = s.char_indices().find(|(_, c)| c.is_control()) {
-                let sub = r.sub_span(&span, &s, i..i + c.len_utf8());
-                r.error(
-                    key,
-                    sub,
-                    format!("expected no control characters, found {c:?}"),
-                );
-                None
-            } else {
-                Some(s)
-            }
-        }
-        _ => None,
-    }
-}
-
 impl MailCommon {
-    /// Reads the shared keys.
-    pub(super) fn parse(r: &mut TableReader<'_, '_, '_>, default_port: u16) -> MailCommon {
-        let enabled = r.is_present() && r.bool("enabled").or(true);
-        let header = r.is_present().then(|| r.header_span());
-        let mut name_span = None;
-        let server = match r.string(
-            "server",
-            "an IPv4 address like \"10.0.0.1\" or a host name like \"mail.example.com\"",
-        ) {
-            Field::Value(text, span) => {
-                if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-                    host(r, "server", &text, &span, "\"10.0.0.1\"").map(MailServer::Addr)
-                } else if let Some(why) = bad_host_name(&text) {
-                    r.error(
-                        "server",
-                        span,
-                        format!(
-                            "expected an IPv4 address or a host name, found {} ({why})",
-                            quote_str(&text)
-                        ),
-                    );
-                    None
-                } else {
-                    name_span = Some(span);
-                    Some(MailServer::Name(text))
-                }
-            }
-            _ => None,
-        };
-        let port = r
-            .int("port", 1, 65_535)
-            .value()
-            .map_or(default_port, |(v, _)| {
-                u16::try_from(v).unwrap_or(default_port)
-            });
-        let user = check_credential(r, "user");
-        let password = check_credential(r, "password");
-        match (&user, &password) {
-            (Some(_), None) if r.raw("password").is_none() => {
+    /// Settles the shared keys once serde has read them: the spans the
+    /// cross-section checks point at, credentials in pairs, the session
+    /// timeout not below a step's.
+    fn settle(&mut self, r: &mut TableReader<'_, '_, '_>) {
+        self.header = Some(r.header_span());
+        if let Some(MailServer::Name(_)) = self.server {
+            self.name_span = r.span("server");
+        }
+        match (&self.user, &self.password) {
+            (Some(_), None) if r.span("password").is_none() => {
                 r.missing("password", "`user` needs a `password` (or leave both out)")
             }
-            (None, Some(_)) if r.raw("user").is_none() => {
+            (None, Some(_)) if r.span("user").is_none() => {
                 r.missing("user", "`password` needs a `user` (or leave both out)")
             }
             _ => {}
         }
-        let timeout_secs = r
-            .int("timeout", 1, 600)
-            .value()
-            .map_or(30, |(v, _)| v.unsigned_abs());
-        let session_timeout_secs = match r.int("session_timeout", 1, 86_400) {
-            Field::Value(v, span) if v.unsigned_abs() < timeout_secs => {
+        if let Some(span) = r.accepted("session_timeout") {
+            if self.session_timeout_secs < self.timeout_secs {
                 r.error(
                     "session_timeout",
                     span,
                     format!(
-                        "expected at least `timeout` ({timeout_secs} s): the whole session \
-                         includes every step, found {v}"
+                        "expected at least `timeout` ({} s): the whole session includes every \
+                         step, found {}",
+                        self.timeout_secs, self.session_timeout_secs
                     ),
                 );
-                300
+                self.session_timeout_secs = 300;
             }
-            f => f.value().map_or(300, |(v, _)| v.unsigned_abs()),
-        };
-        let auth_by_name = r.bool("cleartext_auth_by_name").or(false);
-        MailCommon {
-            enabled,
-            server,
-            port,
-            user,
-            password,
-            timeout_secs,
-            session_timeout_secs,
-            auth_by_name,
-            name_span,
-            header,
         }
     }
 
@@ -265,7 +195,8 @@ impl MailCommon {
 }
 
 /// `[smtp]` settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "MailFile")]
 pub struct SmtpSection {
     /// The shared keys (`port` defaults to 25).
     pub common: MailCommon,
@@ -354,35 +285,6 @@ impl SmtpSection {
 impl Section for SmtpSection {
     const NAME: &'static str = "smtp";
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let common = MailCommon::parse(r, 25);
-        let (mx, mx_span) = match r.bool("mx") {
-            Field::Value(v, span) => (v, Some(span)),
-            _ => (false, None),
-        };
-        let helo = match r.string("helo", "a host name like \"device.example.com\"") {
-            Field::Value(text, span) => match bad_host_name(&text) {
-                Some(why) => {
-                    r.error(
-                        "helo",
-                        span,
-                        format!("expected a host name, found {} ({why})", quote_str(&text)),
-                    );
-                    None
-                }
-                None => Some(text),
-            },
-            _ => None,
-        };
-        SmtpSection {
-            common,
-            mx,
-            helo,
-            snapshots: 3,
-            mx_span,
-        }
-    }
-
     fn impl_items(&self) -> TokenStream {
         if self.common.enabled {
             quote!(
@@ -397,7 +299,8 @@ impl Section for SmtpSection {
 }
 
 /// `[pop3]` settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "MailFile")]
 pub struct Pop3Section {
     /// The shared keys (`port` defaults to 110).
     pub common: MailCommon,
@@ -468,36 +371,6 @@ impl Pop3Section {
 impl Section for Pop3Section {
     const NAME: &'static str = "pop3";
 
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let d = Pop3Section::default();
-        let common = MailCommon::parse(r, 110);
-        let line_limit = r
-            .int("line_limit", 64, 1024)
-            .value()
-            .map_or(d.line_limit, |(v, _)| v.unsigned_abs() as usize);
-        let header_len = r
-            .int("header_len", 16, 255)
-            .value()
-            .map_or(d.header_len, |(v, _)| v.unsigned_abs() as usize);
-        let interval_secs = match r.int("interval", 0, 86_400) {
-            Field::Value(v, span) if (1..10).contains(&v) => {
-                r.error(
-                    "interval",
-                    span,
-                    format!("expected 0 (check only on request) or at least 10 seconds, found {v}"),
-                );
-                d.interval_secs
-            }
-            f => f.value().map_or(d.interval_secs, |(v, _)| v.unsigned_abs()),
-        };
-        Pop3Section {
-            common,
-            line_limit,
-            header_len,
-            interval_secs,
-        }
-    }
-
     fn impl_items(&self) -> TokenStream {
         if self.common.enabled {
             quote!(
@@ -508,5 +381,250 @@ impl Section for Pop3Section {
                 type Pop3 = ::emberstack::service::Disabled;
             )
         }
+    }
+}
+
+/// The keys `[smtp]` and `[pop3]` share.
+pub(super) const MAIL_KEYS: &[Key] = &[
+    Key::bool("enabled")
+        .default("true")
+        .doc("`false` turns the client off."),
+    Key::string(
+        "server",
+        "an IPv4 address like \"10.0.0.1\" or a host name like \"mail.example.com\"",
+    )
+    .content(is_server)
+    .range(
+        "`\"A.B.C.D\"` (a host address) or a host name (needs `[dns]`, at most `[dns] \
+         name_len - 2` characters)",
+    )
+    .doc(
+        "The server. Without it the application names one at run time (`Outgoing::server` / \
+         `Mailbox::server`, e.g. from a settings page).",
+    ),
+    Key::int("port", 1, 65_535)
+        .default_text("`25` (`[smtp]`), `110` (`[pop3]`)")
+        .doc("The server's port (587 for SMTP submission)."),
+    Key::string("user", "a string")
+        .content(is_credential)
+        .range("non-empty, no control characters; needs `password`")
+        .doc(
+            "Compiled-in user name. It and the password end up in flash as plain text, so a \
+             product leaves both out and has the application supply them (`credentials()` of \
+             its `Outgoing` / `Mailbox`, which take precedence).",
+        ),
+    Key::string("password", "a string")
+        .content(is_credential)
+        .range("as `user`; needs `user`")
+        .doc("Compiled-in password."),
+    Key::int("timeout", 1, 600)
+        .unit("seconds")
+        .default("30")
+        .doc(
+            "How long each step may take: resolving, connecting, each reply; while a message \
+             moves, the time without progress. Progress is a complete reply line or newly \
+             acknowledged bytes, not any byte.",
+        ),
+    Key::int("session_timeout", 1, 86_400)
+        .unit("seconds")
+        .default("300")
+        .range_more("at least `timeout`")
+        .doc(
+            "How long a whole session may take, from `send()`/`receive()` to the end, whatever \
+             the server does (a byte at a time, endless continuation lines, a zero window).",
+        ),
+    Key::bool("cleartext_auth_by_name").default("false").doc(
+        "Credentials may go to a server found by name through DNS (a `server` name, `mx`, or a \
+         name the application gives). There is no TLS, so they travel in clear text, and \
+         whoever answers DNS (or the DNS server DHCP named) picks the host. `false`: \
+         credentials go only to a server given as an address; with a name, \
+         `send()`/`receive()` fail at once with `CleartextAuthByName` and nothing is sent. \
+         Compiled-in `user`/`password` with a `server` name (or `mx`) and this `false` is a \
+         build error.",
+    ),
+];
+
+/// The keys only `[smtp]` has.
+pub(super) const SMTP_KEYS: &[Key] = &[
+    Key::bool("mx")
+        .default("false")
+        .range("not with `server`; needs `[dns]`")
+        .doc(
+            "Send to the first recipient's domain's mail exchange (MX, most preferred with an \
+             address; a domain without MX records is its own exchange).",
+        ),
+    Key::string("helo", "a host name like \"device.example.com\"")
+        .content(is_helo)
+        .default_text("our address as a literal, `[10.0.0.2]`")
+        .range("a host name")
+        .doc("The EHLO/HELO name."),
+];
+
+/// The keys only `[pop3]` has.
+pub(super) const POP3_KEYS: &[Key] = &[
+    Key::int("line_limit", 64, 1024)
+        .unit("bytes")
+        .default("256")
+        .doc(
+            "The line buffer: a longer line is delivered in pieces (`Line::more`); also how \
+             much of a status line is read.",
+        ),
+    Key::int("header_len", 16, 255)
+        .unit("bytes")
+        .default("64")
+        .doc(
+            "Bytes kept of each of the `Subject:` and `From:` values (unfolded) for the \
+             start-of-message call.",
+        ),
+    Key::int("interval", 0, 86_400)
+        .unit("seconds")
+        .default("0")
+        .range("0, or 10 to 86400")
+        .doc(
+            "Check the mailbox by itself this often; `0`: only when the application calls \
+             `receive()`.",
+        ),
+];
+
+/// What `[smtp]` or `[pop3]` says, as serde reads it (each section's
+/// `KEYS` decide which of these it accepts).
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct MailFile {
+    enabled: Option<bool>,
+    #[serde(deserialize_with = "some_server")]
+    server: Option<MailServer>,
+    port: Option<u16>,
+    user: Option<String>,
+    password: Option<String>,
+    timeout: Option<u64>,
+    session_timeout: Option<u64>,
+    cleartext_auth_by_name: Option<bool>,
+    mx: Option<bool>,
+    helo: Option<String>,
+    line_limit: Option<usize>,
+    header_len: Option<usize>,
+    interval: Option<u64>,
+}
+
+impl MailFile {
+    /// The shared keys, with `default_port`.
+    fn common(&mut self, default_port: u16) -> MailCommon {
+        MailCommon {
+            enabled: self.enabled.unwrap_or(true),
+            server: self.server.take(),
+            port: self.port.unwrap_or(default_port),
+            user: self.user.take(),
+            password: self.password.take(),
+            timeout_secs: self.timeout.unwrap_or(30),
+            session_timeout_secs: self.session_timeout.unwrap_or(300),
+            auth_by_name: self.cleartext_auth_by_name.unwrap_or(false),
+            name_span: None,
+            header: None,
+        }
+    }
+}
+
+impl From<MailFile> for SmtpSection {
+    fn from(mut file: MailFile) -> Self {
+        SmtpSection {
+            common: file.common(25),
+            mx: file.mx.unwrap_or(false),
+            helo: file.helo,
+            snapshots: 3,
+            mx_span: None,
+        }
+    }
+}
+
+impl From<MailFile> for Pop3Section {
+    fn from(mut file: MailFile) -> Self {
+        let d = Pop3Section::default();
+        Pop3Section {
+            common: file.common(110),
+            line_limit: file.line_limit.unwrap_or(d.line_limit),
+            header_len: file.header_len.unwrap_or(d.header_len),
+            interval_secs: file.interval.unwrap_or(d.interval_secs),
+        }
+    }
+}
+
+/// `server`: an address when only digits and dots (checked by
+/// [`is_server`] before), else a name.
+fn some_server<'de, D: Deserializer<'de>>(d: D) -> Result<Option<MailServer>, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok(Some(match server_addr(&text) {
+        Some(a) => MailServer::Addr(a),
+        None => MailServer::Name(text),
+    }))
+}
+
+/// A [`Content`](super::key::Content) check of a credential: printable,
+/// no CR/LF (it goes into a command line).
+fn is_credential(r: &mut TableReader<'_, '_, '_>, key: &'static str, s: &str, span: &Span) -> bool {
+    if s.is_empty() {
+        r.error(key, span.clone(), "expected a non-empty string, found \"\"");
+        false
+    } else if let Some((i, c)) = s.char_indices().find(|(_, c)| c.is_control()) {
+        let sub = r.sub_span(span, s, i..i + c.len_utf8());
+        r.error(
+            key,
+            sub,
+            format!("expected no control characters, found {c:?}"),
+        );
+        false
+    } else {
+        true
+    }
+}
+
+/// A [`Content`](super::key::Content) check of `helo`: a host name.
+fn is_helo(r: &mut TableReader<'_, '_, '_>, key: &'static str, text: &str, span: &Span) -> bool {
+    match bad_host_name(text) {
+        Some(why) => {
+            r.error(
+                key,
+                span.clone(),
+                format!("expected a host name, found {} ({why})", quote_str(text)),
+            );
+            false
+        }
+        None => true,
+    }
+}
+
+impl Schema for SmtpSection {
+    const KEYS: &'static [&'static [Key]] = &[MAIL_KEYS, SMTP_KEYS];
+
+    fn check(&mut self, r: &mut TableReader<'_, '_, '_>) {
+        self.common.settle(r);
+        self.mx_span = r.accepted("mx");
+    }
+
+    fn absent(&mut self) {
+        self.common.enabled = false;
+    }
+}
+
+impl Schema for Pop3Section {
+    const KEYS: &'static [&'static [Key]] = &[MAIL_KEYS, POP3_KEYS];
+
+    fn check(&mut self, r: &mut TableReader<'_, '_, '_>) {
+        self.common.settle(r);
+        if let (1..10, Some(span)) = (self.interval_secs, r.accepted("interval")) {
+            r.error(
+                "interval",
+                span,
+                format!(
+                    "expected 0 (check only on request) or at least 10 seconds, found {}",
+                    self.interval_secs
+                ),
+            );
+            self.interval_secs = 0;
+        }
+    }
+
+    fn absent(&mut self) {
+        self.common.enabled = false;
     }
 }

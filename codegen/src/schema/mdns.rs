@@ -3,25 +3,55 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::Section;
-use crate::reader::TableReader;
+use serde::Deserialize;
+
+use super::key::Key;
+use super::{Schema, Section};
 
 /// `[mdns]` settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default = "MdnsSection::present")]
 pub struct MdnsSection {
     /// The section is present and `enabled` is not `false`.
     pub enabled: bool,
-    /// `ttl` (seconds, 1 to 3600, default 120): the A record's TTL in
-    /// answers and announcements (RFC 6762 §10: 120 s for host records).
+    /// `ttl` (seconds): the A record's TTL in answers and announcements
+    /// (RFC 6762 §10: 120 s for host records).
     pub ttl: u32,
 }
 
 impl Default for MdnsSection {
+    /// Without the section: off.
     fn default() -> Self {
         MdnsSection {
             enabled: false,
+            ..MdnsSection::present()
+        }
+    }
+}
+
+impl MdnsSection {
+    /// The defaults of a present section.
+    fn present() -> Self {
+        MdnsSection {
+            enabled: true,
             ttl: 120,
         }
+    }
+}
+
+impl Schema for MdnsSection {
+    const KEYS: &'static [&'static [Key]] = &[&[
+        Key::bool("enabled")
+            .default("true")
+            .doc("`false` turns the responder off."),
+        Key::int("ttl", 1, 3600).unit("seconds").default("120").doc(
+            "TTL of the A record in answers and announcements (RFC 6762 §10: 120 s for host \
+             names); answers to legacy resolvers (not from port 5353) get at most 10 s (§6.7).",
+        ),
+    ]];
+
+    fn absent(&mut self) {
+        self.enabled = false;
     }
 }
 
@@ -42,16 +72,6 @@ impl MdnsSection {
 
 impl Section for MdnsSection {
     const NAME: &'static str = "mdns";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let d = MdnsSection::default();
-        let enabled = r.is_present() && r.bool("enabled").or(true);
-        let ttl = r
-            .int("ttl", 1, 3600)
-            .value()
-            .map_or(d.ttl, |(v, _)| u32::try_from(v).unwrap_or(d.ttl));
-        MdnsSection { enabled, ttl }
-    }
 
     fn impl_items(&self) -> TokenStream {
         if self.enabled {

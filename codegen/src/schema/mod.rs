@@ -1,12 +1,16 @@
 //! The `stack.toml` schema: one module per section.
 //!
-//! Each section is one struct (its validated settings, with the documented
-//! defaults as `Default`), one `Section::parse` that reads and validates its
-//! table through a `TableReader` (typed, spanned errors; unknown keys
-//! reported with the nearest known one), and one `Section::impl_items` that
-//! emits its part of the generated `impl Config`. Adding a section later is:
-//! a new module here, a field in [`StackConfig`], one line in `parse` and in
-//! `generate.rs`, and removing its name from [`RESERVED`].
+//! Each section is one struct deriving serde's `Deserialize` (its validated
+//! settings; `Default` is the section absent from the file), its keys
+//! declared once in `Schema::KEYS` (check, default, range and meaning,
+//! which the errors and the reference tables of `codegen/README.md` both
+//! read: `key`, `readme`), `Schema::check` for what involves several
+//! keys, and `Section::impl_items`, its part of the generated `impl Config`.
+//! Each key is checked first (typed, spanned errors, all collected), the
+//! valid ones are read by serde, and keys serde ignores are reported with
+//! the nearest declared one. Adding a section is: a new module here, a field
+//! in [`StackConfig`], one line in `parse`, `readme::tables` and
+//! `generate.rs`, and a `<!-- keys: NAME -->` marker in the README.
 
 mod arp;
 mod device;
@@ -15,21 +19,26 @@ mod dns;
 pub(crate) mod http;
 mod icmp;
 mod ipv4;
+pub(crate) mod key;
 mod mail;
 mod mdns;
 mod netbios;
 mod poll;
 mod raw;
-mod reserved;
+// The README generator runs as a test (`tests::readme_reference_tables_are_current`).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod readme;
 mod sntp;
 mod tcp;
 mod udp;
 
 use proc_macro2::TokenStream;
-use toml::de::DeTable;
+use toml::de::{DeTable, DeValue};
 
 use crate::diag::{Diagnostics, Error};
 use crate::reader::{Field, TableReader};
+use key::Key;
+use serde::de::DeserializeOwned;
 
 pub use arp::ArpSection;
 pub use device::DeviceSection;
@@ -43,20 +52,20 @@ pub use mdns::MdnsSection;
 pub use netbios::NetBiosSection;
 pub use poll::PollSection;
 pub use raw::RawSection;
-pub use reserved::{RawValue, ReservedSection};
 pub use sntp::{SntpSection, SntpServer};
 pub use tcp::TcpSection;
 pub use udp::UdpSection;
 
-/// Sections accepted now and given meaning by later versions: their content
-/// is kept as written (any keys), `enabled = false` is allowed in each, and
-/// they generate nothing yet.
-pub const RESERVED: [&str; 0] = [];
-
-/// Keys of the document root (outside any section). Written after a
+/// The keys of the document root (outside any section). Written after a
 /// section header they belong to that section, a common TOML slip that gets
 /// its own hint.
-pub(crate) const TOP_LEVEL_KEYS: [&str; 1] = ["ram_budget"];
+pub(crate) const TOP_KEYS: [Key; 1] = [Key::int("ram_budget", 1, u32::MAX as i64)
+    .ty("integer (bytes)")
+    .doc(
+        "The most RAM the stack state and the protocol state the application embeds may \
+         occupy (`RAM_BYTES + MAIL_RAM_BYTES`, plus `web::RAM_BYTES` with `[http]`); a larger \
+         configuration fails to compile with a message naming the budget.",
+    )];
 
 /// A validated `stack.toml`: every setting with its default filled in.
 ///
@@ -101,29 +110,48 @@ pub struct StackConfig {
     pub pop3: Pop3Section,
     /// `[http]`: the HTTP server and its web root.
     pub http: HttpSection,
-    /// Reserved sections present in the file, in file order.
-    pub reserved: Vec<ReservedSection>,
-}
-
-impl StackConfig {
-    /// The reserved section called `name` (`"http"`), if present.
-    pub fn reserved(&self, name: &str) -> Option<&ReservedSection> {
-        self.reserved.iter().find(|s| s.name() == name)
-    }
 }
 
 /// One section of `stack.toml`.
-pub(crate) trait Section: Sized {
+pub(crate) trait Section: Schema {
     /// The section's name: `[NAME]` in the file.
     const NAME: &'static str;
     /// When the file must contain the section: how to add it.
     const REQUIRED: Option<&'static str> = None;
-    /// Reads and validates the section's keys, recording errors in `r`.
-    /// Invalid or absent keys take their defaults (an invalid file is never
-    /// generated, so those values are never used).
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self;
     /// The section's items of the generated `impl ::emberstack::Config`.
     fn impl_items(&self) -> TokenStream;
+}
+
+/// A section whose keys are declared once ([`Key`]) and read by serde: the
+/// struct derives `Deserialize` (`#[serde(default)]` fills the keys a
+/// present section leaves out), `KEYS` gives each key's check, default,
+/// range and meaning, and `check` what involves several keys. `Default`
+/// is what the section is without the file saying anything (only used
+/// when serde fails, which the checks before it rule out).
+pub(crate) trait Schema: DeserializeOwned + Default {
+    /// The section's keys, in groups (`[smtp]` and `[pop3]` share one).
+    const KEYS: &'static [&'static [Key]];
+
+    /// Checks that involve several of the section's keys, once serde has
+    /// read them (`r` still has the table, for spans).
+    fn check(&mut self, _r: &mut TableReader<'_, '_, '_>) {}
+
+    /// Settles the settings of a section that is not in the file (a
+    /// service is off).
+    fn absent(&mut self) {}
+}
+
+/// Reads a [`Schema`] section through `r`: each key checked, the valid ones
+/// read by serde, then the section's own checks.
+pub(crate) fn read<S: Schema>(r: &mut TableReader<'_, '_, '_>) -> S {
+    let keys: Vec<&Key> = S::KEYS.iter().flat_map(|group| group.iter()).collect();
+    let mut s: S = r.deserialize(&keys);
+    if r.is_present() {
+        s.check(r);
+    } else {
+        s.absent();
+    }
+    s
 }
 
 /// Parses and validates `source` (named `file` in messages).
@@ -146,10 +174,14 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     }
 
     let mut r = TableReader::new("", 0..0, Some(root.get_ref()), &mut diags);
-    let ram_budget = r
-        .int(TOP_LEVEL_KEYS[0], 1, i64::from(u32::MAX))
-        .value()
-        .and_then(|(v, _)| u64::try_from(v).ok());
+    let budget = &TOP_KEYS[0];
+    let ram_budget = match r.raw(budget.name) {
+        Some(v) if budget.accepts(&mut r, v) => match v.get_ref() {
+            DeValue::Integer(i) => u64::from_str_radix(i.as_str(), i.radix()).ok(),
+            _ => None,
+        },
+        _ => None,
+    };
     let device = section::<DeviceSection>(&mut r);
     let ipv4 = section::<Ipv4Section>(&mut r);
     let arp = section::<ArpSection>(&mut r);
@@ -167,13 +199,6 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
     dhcp.resolve(ipv4.dhcp, &device.name, r.diags());
     let http = section::<HttpSection>(&mut r);
     http.check_against_tcp(tcp.effective_sockets(), r.diags());
-    let mut reserved = Vec::new();
-    for name in RESERVED {
-        if let Some(s) = reserved::parse(name, &mut r) {
-            reserved.push(s);
-        }
-    }
-    reserved.sort_by_key(|s| s.span_start());
     let mut smtp = section::<SmtpSection>(&mut r);
     smtp.resolve(&dns, &tcp, r.diags());
     let mut pop3 = section::<Pop3Section>(&mut r);
@@ -198,7 +223,6 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<StackConfig, Error> {
         smtp,
         pop3,
         http,
-        reserved,
     })
 }
 
@@ -216,7 +240,7 @@ fn section<S: Section>(root: &mut TableReader<'_, '_, '_>) -> S {
         Field::Invalid => (None, 0..0),
     };
     let mut r = TableReader::new(S::NAME, header, table, root.diags());
-    let s = S::parse(&mut r);
+    let s = read::<S>(&mut r);
     r.finish();
     s
 }

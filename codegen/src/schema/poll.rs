@@ -3,14 +3,16 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::Section;
-use crate::reader::TableReader;
+use serde::Deserialize;
+
+use super::key::Key;
+use super::{Schema, Section};
 
 /// `[poll]` settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct PollSection {
-    /// `frames_per_poll` (1 to 64, default 8): received frames handled per
-    /// call to `poll`, so one call is bounded in time.
+    /// `frames_per_poll`: received frames handled per call to `poll`.
     pub frames_per_poll: usize,
 }
 
@@ -20,18 +22,14 @@ impl Default for PollSection {
     }
 }
 
+impl Schema for PollSection {
+    const KEYS: &'static [&'static [Key]] = &[&[Key::int("frames_per_poll", 1, 64)
+        .default("8")
+        .doc("Received frames handled per call to `poll`, so one call is bounded in time.")]];
+}
+
 impl Section for PollSection {
     const NAME: &'static str = "poll";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let d = PollSection::default();
-        PollSection {
-            frames_per_poll: r
-                .int("frames_per_poll", 1, 64)
-                .value()
-                .map_or(d.frames_per_poll, |(v, _)| v.unsigned_abs() as usize),
-        }
-    }
 
     fn impl_items(&self) -> TokenStream {
         let n = Literal::usize_unsuffixed(self.frames_per_poll);

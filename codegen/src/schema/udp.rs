@@ -3,13 +3,16 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::Section;
-use crate::reader::TableReader;
+use serde::Deserialize;
+
+use super::key::Key;
+use super::{Schema, Section};
 
 /// `[udp]` settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct UdpSection {
-    /// `sockets` (0 to 64, default 4): UDP socket slots; 0 disables UDP.
+    /// `sockets`: UDP socket slots; 0 disables UDP.
     pub sockets: usize,
 }
 
@@ -19,18 +22,14 @@ impl Default for UdpSection {
     }
 }
 
+impl Schema for UdpSection {
+    const KEYS: &'static [&'static [Key]] = &[&[Key::int("sockets", 0, 64)
+        .default("4")
+        .doc("UDP socket slots (`Config::UdpSockets`); `0` disables UDP.")]];
+}
+
 impl Section for UdpSection {
     const NAME: &'static str = "udp";
-
-    fn parse(r: &mut TableReader<'_, '_, '_>) -> Self {
-        let d = UdpSection::default();
-        UdpSection {
-            sockets: r
-                .int("sockets", 0, 64)
-                .value()
-                .map_or(d.sockets, |(v, _)| v.unsigned_abs() as usize),
-        }
-    }
 
     fn impl_items(&self) -> TokenStream {
         let sockets = Literal::usize_unsuffixed(self.sockets);

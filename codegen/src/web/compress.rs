@@ -1,0 +1,64 @@
+//! Compress: a static file's representations — the bytes as stored and,
+//! when it pays, a gzip twin — each with its ETag and precomputed head.
+
+use std::io::Write as _;
+
+use super::{Rep, RomBody};
+
+/// FNV-1a 64: a stable content hash for ETags.
+fn fnv64(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// `data` gzip-compressed, reproducibly.
+fn gzip(data: &[u8]) -> Option<Vec<u8>> {
+    // No file name, mtime 0: the same input gives the same bytes.
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    enc.write_all(data).ok()?;
+    enc.finish().ok()
+}
+
+/// The precomputed 200 head of one representation.
+fn static_head(content_type: &str, len: usize, etag: &str, gzip: bool, vary: bool) -> String {
+    let mut h =
+        format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n");
+    if gzip {
+        h.push_str("Content-Encoding: gzip\r\n");
+    }
+    h.push_str(&format!("ETag: {etag}\r\nCache-Control: no-cache\r\n"));
+    if vary {
+        h.push_str("Vary: Accept-Encoding\r\n");
+    }
+    h
+}
+
+/// The ROM body of a static file: `bytes` with its ETag and head, and a
+/// gzip twin when `compress` is on and it saves at least 1/16 (both then
+/// say `Vary: Accept-Encoding`).
+pub(super) fn static_body(bytes: Vec<u8>, content_type: &str, compress: bool) -> RomBody {
+    let etag = format!("\"{:016x}\"", fnv64(&bytes));
+    let gz = compress
+        .then(|| gzip(&bytes))
+        .flatten()
+        .filter(|g| g.len() < bytes.len() - bytes.len() / 16);
+    let gzip_rep = gz.map(|g| {
+        let etag = format!("\"{:016x}\"", fnv64(&g));
+        Rep {
+            head: static_head(content_type, g.len(), &etag, true, true),
+            body: g,
+            etag,
+        }
+    });
+    RomBody::Static {
+        plain: Rep {
+            head: static_head(content_type, bytes.len(), &etag, false, gzip_rep.is_some()),
+            body: bytes,
+            etag,
+        },
+        gzip: gzip_rep,
+    }
+}
