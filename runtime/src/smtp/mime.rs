@@ -112,6 +112,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
         (st.wire == target).then_some(st)
     }
 
+    /// Message bytes from offset `rel` (after DATA's `354`), at most
+    /// `max`, into `sink`: the same offset always gives the same bytes.
     pub(super) fn produce_message<M: Outgoing>(
         &mut self,
         rel: u32,
@@ -119,88 +121,105 @@ impl<S: SmtpSettings> SmtpClient<S> {
         sink: &mut dyn PayloadSink,
         message: &mut M,
     ) {
-        let meta = self.meta;
         let mut pos = rel;
         let mut left = max;
-        let mut buf = [0u8; 128];
+        // Each step writes from one part (and may learn where it ends);
+        // a handful of steps fill any segment.
         let mut guard = 0u32;
         while left > 0 && guard < 64 {
             guard = guard.saturating_add(1);
-            let before = left;
-            if pos < self.head_len {
-                let mut w = Window::new(sink, pos as usize, left);
-                self.head(&mut w, message);
-                let n = before.saturating_sub(w.remaining());
-                pos = pos.saturating_add(u32::try_from(n).unwrap_or(0));
-                left = left.saturating_sub(n);
-            } else if self.text_end.is_none_or(|e| pos < e) {
-                let target = pos.saturating_sub(self.head_len);
-                let Some(mut st) = self.text_state(target, message) else {
-                    return; // cannot regenerate: the stack will reset
-                };
-                self.push_snapshot(st);
-                let mut ended = false;
-                while left > 0 {
-                    let room = left.min(buf.len());
-                    let Some(out) = buf.get_mut(..room) else {
-                        break;
-                    };
-                    let (n, end) = encode_text(&mut st, message, out);
-                    sink.write(out.get(..n).unwrap_or(&[]));
-                    left = left.saturating_sub(n);
-                    pos = pos.saturating_add(u32::try_from(n).unwrap_or(0));
-                    if end {
-                        ended = true;
-                        break;
-                    }
-                    if n == 0 {
-                        break;
-                    }
+            let Some(n) = self.produce_step(pos, left, sink, message) else {
+                return;
+            };
+            pos = pos.saturating_add(u32::try_from(n).unwrap_or(0));
+            left = left.saturating_sub(n);
+        }
+    }
+
+    /// Writes at most `left` bytes from message offset `pos`, from the
+    /// part it lies in: the head, the text, the attachment's part headers,
+    /// its base64, the trailer. `None` once the message has ended (or the
+    /// text cannot be regenerated: the stack then resets).
+    fn produce_step<M: Outgoing>(
+        &mut self,
+        pos: u32,
+        left: usize,
+        sink: &mut dyn PayloadSink,
+        message: &mut M,
+    ) -> Option<usize> {
+        let meta = self.meta;
+        if pos < self.head_len {
+            let mut w = Window::new(sink, pos as usize, left);
+            self.head(&mut w, message);
+            return Some(left.saturating_sub(w.remaining()));
+        }
+        if self.text_end.is_none_or(|e| pos < e) {
+            return self.produce_text(pos, left, sink, message);
+        }
+        let text_end = self.text_end?;
+        let trailer_start = if self.has_attachment {
+            let mut w = Window::counter();
+            middle(&mut w, meta, message);
+            let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
+            if pos < att_start {
+                let mut w = Window::new(sink, pos.saturating_sub(text_end) as usize, left);
+                middle(&mut w, meta, message);
+                return Some(left.saturating_sub(w.remaining()));
+            }
+            if self.att_end.is_none_or(|e| pos < e) {
+                let (n, end) = base64_part(pos.saturating_sub(att_start), left, sink, message);
+                if let Some(e) = end {
+                    self.att_end = Some(att_start.saturating_add(e));
                 }
-                self.cursor = st;
-                if ended {
-                    self.text_end = Some(self.head_len.saturating_add(st.wire));
-                }
-            } else {
-                let Some(text_end) = self.text_end else {
-                    return;
-                };
-                let trailer_start = if self.has_attachment {
-                    let mut w = Window::counter();
-                    middle(&mut w, meta, message);
-                    let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
-                    if pos < att_start {
-                        let mut w = Window::new(sink, pos.saturating_sub(text_end) as usize, left);
-                        middle(&mut w, meta, message);
-                        let n = before.saturating_sub(w.remaining());
-                        pos = pos.saturating_add(u32::try_from(n).unwrap_or(0));
-                        left = left.saturating_sub(n);
-                        continue;
-                    }
-                    if self.att_end.is_none_or(|e| pos < e) {
-                        let (n, end) =
-                            base64_part(pos.saturating_sub(att_start), left, sink, message);
-                        pos = pos.saturating_add(u32::try_from(n).unwrap_or(0));
-                        left = left.saturating_sub(n);
-                        if let Some(e) = end {
-                            self.att_end = Some(att_start.saturating_add(e));
-                        }
-                        continue;
-                    }
-                    self.att_end.unwrap_or(u32::MAX)
-                } else {
-                    text_end
-                };
-                let mut w = Window::new(sink, pos.saturating_sub(trailer_start) as usize, left);
-                trailer(&mut w, meta);
-                let n = before.saturating_sub(w.remaining());
-                if n == 0 {
-                    break; // the message has ended
-                }
-                pos = pos.saturating_add(u32::try_from(n).unwrap_or(0));
-                left = left.saturating_sub(n);
+                return Some(n);
+            }
+            self.att_end.unwrap_or(u32::MAX)
+        } else {
+            text_end
+        };
+        let mut w = Window::new(sink, pos.saturating_sub(trailer_start) as usize, left);
+        trailer(&mut w, meta);
+        let n = left.saturating_sub(w.remaining());
+        (n > 0).then_some(n)
+    }
+
+    /// The text part from message offset `pos`: the encoder restarts there
+    /// (from the cursor or a snapshot) and runs until `left` bytes are
+    /// written or the text ends, which fixes `text_end`.
+    fn produce_text<M: Outgoing>(
+        &mut self,
+        pos: u32,
+        left: usize,
+        sink: &mut dyn PayloadSink,
+        message: &mut M,
+    ) -> Option<usize> {
+        let target = pos.saturating_sub(self.head_len);
+        let mut st = self.text_state(target, message)?;
+        self.push_snapshot(st);
+        let mut buf = [0u8; 128];
+        let mut written = 0usize;
+        let mut ended = false;
+        while written < left {
+            let room = left.saturating_sub(written).min(buf.len());
+            let Some(out) = buf.get_mut(..room) else {
+                break;
+            };
+            let (n, end) = encode_text(&mut st, message, out);
+            sink.write(out.get(..n).unwrap_or(&[]));
+            written = written.saturating_add(n);
+            if end {
+                ended = true;
+                break;
+            }
+            if n == 0 {
+                break;
             }
         }
+        self.cursor = st;
+        if ended {
+            self.text_end = Some(self.head_len.saturating_add(st.wire));
+        }
+        Some(written)
     }
 
     /// Headers, the preamble and the text part's own headers.
