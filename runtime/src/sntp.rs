@@ -258,13 +258,14 @@ enum Step {
     Wait,
 }
 
-/// The SNTP client; `NAME` bytes (at most 255) hold a server name.
-#[derive(Clone, Debug)]
+/// The SNTP client; `NAME` bytes hold a server name.
+#[derive(Clone, Copy, Debug)]
 pub struct SntpClient<const NAME: usize> {
     step: Step,
     /// A server is set (by name or address).
     has_server: bool,
     by_name: bool,
+    name_len: u8,
     port: u16,
     /// The server's address (given, or resolved).
     server: Ipv4Address,
@@ -281,7 +282,7 @@ pub struct SntpClient<const NAME: usize> {
     interval_s: u32,
     last: Option<SntpTime>,
     counters: SntpCounters,
-    name: heapless::String<NAME, u8>,
+    name: [u8; NAME],
 }
 
 impl<const NAME: usize> SntpClient<NAME> {
@@ -292,6 +293,7 @@ impl<const NAME: usize> SntpClient<NAME> {
             step: Step::Idle,
             has_server: false,
             by_name: false,
+            name_len: 0,
             port: 0,
             server: Ipv4Address::UNSPECIFIED,
             deadline: Instant::ZERO,
@@ -302,7 +304,7 @@ impl<const NAME: usize> SntpClient<NAME> {
             interval_s: secs_u32(settings.poll_interval),
             last: None,
             counters: SntpCounters::default(),
-            name: heapless::String::new(),
+            name: [0; NAME],
         };
         let _ = match settings.server {
             Some(SntpServer::Addr(a)) => {
@@ -323,22 +325,17 @@ impl<const NAME: usize> SntpClient<NAME> {
             self.request_addr(a);
             return Ok(());
         }
-        let name = server.strip_suffix('.').unwrap_or(server);
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_')
+        let b = server.strip_suffix('.').unwrap_or(server).as_bytes();
+        if b.is_empty()
+            || !b
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'.' || *c == b'_')
         {
             return Err(SntpError::InvalidServer);
         }
-        // Checked first: a name that does not fit leaves the old one.
-        if name.len() > self.name.capacity() {
-            return Err(SntpError::NameTooLong);
-        }
-        self.name.clear();
-        self.name
-            .push_str(name)
-            .map_err(|_| SntpError::NameTooLong)?;
+        let dst = self.name.get_mut(..b.len()).ok_or(SntpError::NameTooLong)?;
+        dst.copy_from_slice(b);
+        self.name_len = u8::try_from(b.len()).map_err(|_| SntpError::NameTooLong)?;
         self.by_name = true;
         self.restart();
         Ok(())
@@ -390,7 +387,8 @@ impl<const NAME: usize> SntpClient<NAME> {
     }
 
     fn name_str(&self) -> &str {
-        &self.name
+        let b = self.name.get(..usize::from(self.name_len)).unwrap_or(&[]);
+        core::str::from_utf8(b).unwrap_or("")
     }
 
     /// Ends the request; schedules the next one.
