@@ -22,6 +22,47 @@ impl Sink for TagOut<'_> {
     }
 }
 
+/// Fixed-capacity text (no allocator on the device): a
+/// `heapless::String` that takes what fits, cut at a character boundary.
+#[derive(Clone, Debug, Default)]
+pub struct Text<const N: usize>(heapless::String<N>);
+
+// The methods hand a view of the string to non-generic code, so the
+// sizes of `Text` share one copy of it.
+impl<const N: usize> Text<N> {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Replaces the text with (what fits of) `s`.
+    pub fn set(&mut self, s: &str) {
+        self.0.clear();
+        self.put(s);
+    }
+
+    /// Empties it.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl<const N: usize> Sink for Text<N> {
+    fn put(&mut self, s: &str) {
+        append_cut(self.0.as_mut_view(), s);
+    }
+}
+
+/// Appends as much of `s` as fits, cut at a character boundary.
+fn append_cut(text: &mut heapless::string::StringView, s: &str) {
+    let mut n = s.len().min(text.capacity() - text.len());
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    // `n` bytes fit: this cannot fail.
+    let _ = text.push_str(&s[..n]);
+}
+
 /// `n` in decimal.
 pub fn dec(out: &mut dyn Sink, n: u64) {
     let mut buf = [0u8; 20];
@@ -160,6 +201,22 @@ mod tests {
         let mut s = S(String::new());
         f(&mut s);
         s.0
+    }
+
+    #[test]
+    fn text_cuts_at_a_character_boundary() {
+        let mut t = Text::<5>::default();
+        t.set("ab");
+        t.put("cé");
+        assert_eq!(t.as_str(), "abcé");
+        t.put("é");
+        assert_eq!(t.as_str(), "abcé");
+        t.set("abcdéf");
+        assert_eq!(t.as_str(), "abcd");
+        t.clear();
+        t.put("xyz");
+        t.put("123");
+        assert_eq!(t.as_str(), "xyz12");
     }
 
     #[test]

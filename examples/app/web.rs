@@ -9,7 +9,7 @@
 
 use crate::generated::web as site;
 use crate::tcp_services::crc32_update;
-use crate::text::{self, Sink};
+use crate::text::{self, Sink, Text};
 use crate::Log;
 use emberstack::config::StaticIpv4;
 use emberstack::dhcp::{DhcpState, Lease};
@@ -47,67 +47,8 @@ pub struct Apply {
     pub ipv4: Option<StaticIpv4>,
 }
 
-/// Fixed-capacity text (no allocator on the device).
-#[derive(Clone, Copy, Debug)]
-pub struct Text<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> Default for Text<N> {
-    fn default() -> Self {
-        Text {
-            buf: [0; N],
-            len: 0,
-        }
-    }
-}
-
-// The methods hand the buffer to non-generic functions, so the four
-// sizes of `Text` share one copy of the code.
-impl<const N: usize> Text<N> {
-    /// The text (what fitted, cut at a character boundary).
-    pub fn as_str(&self) -> &str {
-        valid_prefix(self.buf.get(..self.len).unwrap_or(&[]))
-    }
-
-    fn set(&mut self, s: &str) {
-        self.len = 0;
-        self.put(s);
-    }
-
-    fn clear(&mut self) {
-        self.len = 0;
-    }
-}
-
-impl<const N: usize> Sink for Text<N> {
-    fn put(&mut self, s: &str) {
-        append_cut(&mut self.buf, &mut self.len, s);
-    }
-}
-
-/// The longest prefix of `b` that is UTF-8.
-fn valid_prefix(b: &[u8]) -> &str {
-    match core::str::from_utf8(b) {
-        Ok(s) => s,
-        Err(e) => core::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
-    }
-}
-
-/// Appends to `buf[..*len]` as much of `s` as fits, cut at a character
-/// boundary.
-fn append_cut(buf: &mut [u8], len: &mut usize, s: &str) {
-    let mut n = s.len().min(buf.len().saturating_sub(*len));
-    while !s.is_char_boundary(n) {
-        n -= 1;
-    }
-    buf[*len..*len + n].copy_from_slice(&s.as_bytes()[..n]);
-    *len += n;
-}
-
 /// The settings form as it is being submitted.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct SettingsForm {
     name: Text<32>,
     dhcp: bool,
@@ -117,7 +58,7 @@ struct SettingsForm {
 }
 
 /// The last upload.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Upload {
     name: Text<48>,
     content_type: Text<48>,
@@ -130,7 +71,7 @@ struct Upload {
 }
 
 /// Everything the web UI keeps between requests.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WebState {
     /// The snapshot the tags show.
     pub status: Status,
@@ -212,7 +153,7 @@ impl WebState {
 
     /// Checks a submitted settings form; on success queues an [`Apply`].
     fn settings_done(&mut self) {
-        let f = self.form;
+        let f = self.form.clone();
         // ASCII trimming: every accepted value is ASCII anyway, and `trim`
         // would link Unicode's whitespace table (about 0.65 KB of flash).
         let name = f.name.as_str().trim_ascii();
@@ -576,22 +517,6 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_cuts_at_a_character_boundary() {
-        let mut t = Text::<5>::default();
-        t.set("ab");
-        t.put("cé");
-        assert_eq!(t.as_str(), "abcé");
-        t.put("é");
-        assert_eq!(t.as_str(), "abcé");
-        t.set("abcdéf");
-        assert_eq!(t.as_str(), "abcd");
-        t.clear();
-        t.put("xyz");
-        t.put("123");
-        assert_eq!(t.as_str(), "xyz12");
-    }
 
     #[test]
     fn addresses() {

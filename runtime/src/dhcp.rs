@@ -512,36 +512,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     false
                 }
             },
-            DhcpState::Probing => {
-                if self.conflict {
-                    self.decline(io, app, now);
-                    return true;
-                }
-                if !due {
-                    return false;
-                }
-                if self.tries < S::ARP_PROBES {
-                    let address = self.lease.cidr.address;
-                    match io.send_arp_probe(address) {
-                        Ok(()) => {
-                            self.tries = self.tries.saturating_add(1);
-                            let wait = if self.tries < S::ARP_PROBES {
-                                PROBE_INTERVAL
-                            } else {
-                                PROBE_ANSWER_WAIT
-                            };
-                            self.next = now.after(wait);
-                        }
-                        Err(_) => self.next = now.after(RETRY_SOON),
-                    }
-                    return false;
-                }
-                // Nobody answered: the address is ours.
-                self.state = DhcpState::Bound;
-                io.set_ipv4(Some(self.lease.ipv4()));
-                app.event(Event::Dhcp(DhcpEvent::Bound(self.lease)));
-                true
-            }
+            DhcpState::Probing => self.probe(io, app, now, due),
             DhcpState::Rebooting if self.lease.lease_secs == 0 => {
                 // A remembered address, no lease known: not used before an
                 // ACK; unanswered, discovery asks for it again.
@@ -588,6 +559,46 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 }
             },
         }
+    }
+
+    /// Probing the offered address (RFC 5227 §2.1.1): declines it on a
+    /// conflict, sends the next probe when due, and binds when none was
+    /// answered. True when the state changed.
+    fn probe<N: Nic, A: App>(
+        &mut self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        now: Instant,
+        due: bool,
+    ) -> bool {
+        if self.conflict {
+            self.decline(io, app, now);
+            return true;
+        }
+        if !due {
+            return false;
+        }
+        if self.tries < S::ARP_PROBES {
+            let address = self.lease.cidr.address;
+            match io.send_arp_probe(address) {
+                Ok(()) => {
+                    self.tries = self.tries.saturating_add(1);
+                    let wait = if self.tries < S::ARP_PROBES {
+                        PROBE_INTERVAL
+                    } else {
+                        PROBE_ANSWER_WAIT
+                    };
+                    self.next = now.after(wait);
+                }
+                Err(_) => self.next = now.after(RETRY_SOON),
+            }
+            return false;
+        }
+        // Nobody answered: the address is ours.
+        self.state = DhcpState::Bound;
+        io.set_ipv4(Some(self.lease.ipv4()));
+        app.event(Event::Dhcp(DhcpEvent::Bound(self.lease)));
+        true
     }
 
     /// Sends the message the current state calls for and schedules the

@@ -498,15 +498,8 @@ impl Link {
         timeouts: Timeouts,
         random: &mut dyn FnMut() -> u32,
     ) -> Result<(), LinkFailure> {
-        if self.touched || self.deadline.is_none() {
-            self.deadline = Some(now.after(timeouts.step));
-            self.touched = false;
-        }
-        let session = *self
-            .session_deadline
-            .get_or_insert(now.after(timeouts.session));
-        let due = self.deadline.is_some_and(|d| now >= d);
-        if now >= session
+        let (due, session_over) = self.deadlines(now, timeouts);
+        if session_over
             && matches!(
                 self.phase,
                 Phase::Resolving | Phase::Connecting | Phase::Open
@@ -515,110 +508,10 @@ impl Link {
             // However the server keeps the session going, it ends here.
             return Err(LinkFailure::Timeout);
         }
-        let due = due || now >= session;
         match self.phase {
             Phase::Idle | Phase::Finished => Ok(()),
-            Phase::Start => {
-                if self.wake.is_some_and(|t| now < t) {
-                    return Ok(());
-                }
-                self.wake = Some(now.after(RETRY));
-                if stack.ipv4().is_none() {
-                    // No address yet (DHCP): wait for one until the deadline.
-                    return if due {
-                        Err(LinkFailure::Timeout)
-                    } else {
-                        Ok(())
-                    };
-                }
-                let addr = match target {
-                    Target::Addr(a) => Some(a),
-                    _ => self.resolved.then_some(self.remote.addr),
-                };
-                if let Some(addr) = addr {
-                    return match self.connect(stack, now, addr, port, random) {
-                        // Every socket busy (some in TIME-WAIT): again
-                        // shortly, until the deadline.
-                        Err(LinkFailure::Tcp(TcpError::NoFreeSocket)) if !due => {
-                            self.remote.addr = addr;
-                            self.resolved = true;
-                            Ok(())
-                        }
-                        r => r,
-                    };
-                }
-                let started = match target {
-                    Target::Addr(_) => return Ok(()),
-                    Target::Name(n) => stack.dns().start_resolve(n),
-                    Target::Mx(d) => stack.dns().start_mx(d),
-                };
-                match started {
-                    Ok(h) => {
-                        self.query = Some(h);
-                        self.query_mx = matches!(target, Target::Mx(_));
-                        self.phase = Phase::Resolving;
-                        Ok(())
-                    }
-                    // Another query holds every slot: try again next poll.
-                    Err(DnsError::NoFreeSlot) if !due => Ok(()),
-                    Err(DnsError::NoFreeSlot) => Err(LinkFailure::Timeout),
-                    Err(e) => Err(LinkFailure::Dns(e)),
-                }
-            }
-            Phase::Resolving => {
-                let Some(h) = self.query else {
-                    return Err(LinkFailure::Dns(DnsError::BadHandle));
-                };
-                let dns = stack.dns();
-                let r = if self.query_mx {
-                    dns.take_mx(h)
-                } else {
-                    dns.take_resolved(h)
-                };
-                match r {
-                    Poll::Pending if due => {
-                        dns.cancel(h);
-                        self.query = None;
-                        Err(LinkFailure::Timeout)
-                    }
-                    Poll::Pending => Ok(()),
-                    Poll::Ready(Ok(addr)) => {
-                        self.query = None;
-                        match self.connect(stack, now, addr, port, random) {
-                            Err(LinkFailure::Tcp(TcpError::NoFreeSocket)) if !due => {
-                                // Connect from Start, shortly.
-                                self.remote.addr = addr;
-                                self.resolved = true;
-                                self.wake = Some(now.after(RETRY));
-                                self.phase = Phase::Start;
-                                Ok(())
-                            }
-                            r => r,
-                        }
-                    }
-                    Poll::Ready(Err(DnsError::NoData)) if self.query_mx => {
-                        // No MX records: the domain is its own exchange.
-                        self.query = None;
-                        self.phase = Phase::Start;
-                        let Target::Mx(domain) = target else {
-                            return Err(LinkFailure::Dns(DnsError::NoData));
-                        };
-                        match stack.dns().start_resolve(domain) {
-                            Ok(h) => {
-                                self.query = Some(h);
-                                self.query_mx = false;
-                                self.phase = Phase::Resolving;
-                                Ok(())
-                            }
-                            Err(e) => Err(LinkFailure::Dns(e)),
-                        }
-                    }
-                    Poll::Ready(Err(e)) => {
-                        self.query = None;
-                        Err(LinkFailure::Dns(e))
-                    }
-                }
-            }
+            Phase::Start => self.start_step(stack, now, target, port, due, random),
+            Phase::Resolving => self.resolve_step(stack, now, target, port, due, random),
             Phase::Connecting | Phase::Open => {
                 if due && !(self.phase == Phase::Open && self.sending) {
                     Err(LinkFailure::Timeout)
@@ -627,36 +520,198 @@ impl Link {
                 }
             }
             Phase::Closing => {
-                if !self.fin_now {
-                    let grace = *self.wake.get_or_insert(now.after(QUIT_GRACE));
-                    if now >= grace {
-                        self.fin_now = true;
-                    }
-                }
-                let gone = self.socket.is_none_or(|s| {
-                    matches!(stack.tcp_state(s), TcpState::Closed | TcpState::TimeWait)
-                });
-                if gone {
-                    // TIME-WAIT belongs to the stack now; the session is over.
-                    self.socket = None;
-                    self.phase = Phase::Finished;
-                } else if due {
-                    self.phase = Phase::Aborting;
-                    return self.poll(stack, nic, now, target, port, timeouts, random);
-                }
+                self.closing_step(stack, nic, now, due);
                 Ok(())
             }
             Phase::Aborting => {
-                if let Some(h) = self.query.take() {
-                    stack.dns().cancel(h);
-                }
-                if let Some(s) = self.socket.take() {
-                    stack.tcp_abort(nic, now, s);
-                }
-                self.phase = Phase::Finished;
+                self.abort_now(stack, nic, now);
                 Ok(())
             }
         }
+    }
+
+    /// Restarts the step deadline after progress (and sets the session's
+    /// at the first poll). Returns whether the step is due (the session's
+    /// end counts) and whether the session is over.
+    fn deadlines(&mut self, now: Instant, timeouts: Timeouts) -> (bool, bool) {
+        if self.touched || self.deadline.is_none() {
+            self.deadline = Some(now.after(timeouts.step));
+            self.touched = false;
+        }
+        let session = *self
+            .session_deadline
+            .get_or_insert(now.after(timeouts.session));
+        let over = now >= session;
+        (over || self.deadline.is_some_and(|d| now >= d), over)
+    }
+
+    /// Start: once the stack has an address, connect (to the target's
+    /// address or the one resolved before no socket was free) or start
+    /// the DNS query. Retried every [`RETRY`] until the deadline.
+    fn start_step<C: Config>(
+        &mut self,
+        stack: &mut Stack<C>,
+        now: Instant,
+        target: Target<'_>,
+        port: u16,
+        due: bool,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Result<(), LinkFailure> {
+        if self.wake.is_some_and(|t| now < t) {
+            return Ok(());
+        }
+        self.wake = Some(now.after(RETRY));
+        if stack.ipv4().is_none() {
+            // No address yet (DHCP): wait for one until the deadline.
+            return if due {
+                Err(LinkFailure::Timeout)
+            } else {
+                Ok(())
+            };
+        }
+        let addr = match target {
+            Target::Addr(a) => Some(a),
+            _ => self.resolved.then_some(self.remote.addr),
+        };
+        if let Some(addr) = addr {
+            return self.connect_or_retry(stack, now, addr, port, due, random);
+        }
+        let started = match target {
+            Target::Addr(_) => return Ok(()),
+            Target::Name(n) => stack.dns().start_resolve(n),
+            Target::Mx(d) => stack.dns().start_mx(d),
+        };
+        match started {
+            Ok(h) => {
+                self.resolving(h, matches!(target, Target::Mx(_)));
+                Ok(())
+            }
+            // Another query holds every slot: try again next poll.
+            Err(DnsError::NoFreeSlot) if !due => Ok(()),
+            Err(DnsError::NoFreeSlot) => Err(LinkFailure::Timeout),
+            Err(e) => Err(LinkFailure::Dns(e)),
+        }
+    }
+
+    /// Waits for the DNS query `h` (an MX query when `mx`).
+    fn resolving(&mut self, h: DnsHandle, mx: bool) {
+        self.query = Some(h);
+        self.query_mx = mx;
+        self.phase = Phase::Resolving;
+    }
+
+    /// Resolving: takes the answer and connects; an MX query without
+    /// records falls back to the domain's own address.
+    fn resolve_step<C: Config>(
+        &mut self,
+        stack: &mut Stack<C>,
+        now: Instant,
+        target: Target<'_>,
+        port: u16,
+        due: bool,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Result<(), LinkFailure> {
+        let Some(h) = self.query else {
+            return Err(LinkFailure::Dns(DnsError::BadHandle));
+        };
+        let dns = stack.dns();
+        let r = if self.query_mx {
+            dns.take_mx(h)
+        } else {
+            dns.take_resolved(h)
+        };
+        match r {
+            Poll::Pending if due => {
+                dns.cancel(h);
+                self.query = None;
+                Err(LinkFailure::Timeout)
+            }
+            Poll::Pending => Ok(()),
+            Poll::Ready(Ok(addr)) => {
+                self.query = None;
+                self.connect_or_retry(stack, now, addr, port, due, random)
+            }
+            Poll::Ready(Err(DnsError::NoData)) if self.query_mx => {
+                // No MX records: the domain is its own exchange.
+                self.query = None;
+                self.phase = Phase::Start;
+                let Target::Mx(domain) = target else {
+                    return Err(LinkFailure::Dns(DnsError::NoData));
+                };
+                let h = stack
+                    .dns()
+                    .start_resolve(domain)
+                    .map_err(LinkFailure::Dns)?;
+                self.resolving(h, false);
+                Ok(())
+            }
+            Poll::Ready(Err(e)) => {
+                self.query = None;
+                Err(LinkFailure::Dns(e))
+            }
+        }
+    }
+
+    /// Connects to `addr`; when every socket is busy (some in TIME-WAIT)
+    /// the address is kept and Start tries again shortly, until the
+    /// deadline.
+    fn connect_or_retry<C: Config>(
+        &mut self,
+        stack: &mut Stack<C>,
+        now: Instant,
+        addr: Ipv4Address,
+        port: u16,
+        due: bool,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Result<(), LinkFailure> {
+        match self.connect(stack, now, addr, port, random) {
+            Err(LinkFailure::Tcp(TcpError::NoFreeSocket)) if !due => {
+                self.remote.addr = addr;
+                self.resolved = true;
+                self.wake = Some(now.after(RETRY));
+                self.phase = Phase::Start;
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
+    /// Closing: our FIN goes once the peer's came or the grace ran out;
+    /// done when the connection is gone, aborted at the deadline.
+    fn closing_step<C: Config, N: Nic>(
+        &mut self,
+        stack: &mut Stack<C>,
+        nic: &mut N,
+        now: Instant,
+        due: bool,
+    ) {
+        if !self.fin_now {
+            let grace = *self.wake.get_or_insert(now.after(QUIT_GRACE));
+            if now >= grace {
+                self.fin_now = true;
+            }
+        }
+        let gone = self
+            .socket
+            .is_none_or(|s| matches!(stack.tcp_state(s), TcpState::Closed | TcpState::TimeWait));
+        if gone {
+            // TIME-WAIT belongs to the stack now; the session is over.
+            self.socket = None;
+            self.phase = Phase::Finished;
+        } else if due {
+            self.abort_now(stack, nic, now);
+        }
+    }
+
+    /// Stops the query and resets the connection; the session is over.
+    fn abort_now<C: Config, N: Nic>(&mut self, stack: &mut Stack<C>, nic: &mut N, now: Instant) {
+        if let Some(h) = self.query.take() {
+            stack.dns().cancel(h);
+        }
+        if let Some(s) = self.socket.take() {
+            stack.tcp_abort(nic, now, s);
+        }
+        self.phase = Phase::Finished;
     }
 
     fn connect<C: Config>(

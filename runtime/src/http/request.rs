@@ -290,157 +290,216 @@ impl Head {
         settings: &HttpSettings,
         app: &mut A,
     ) -> HeadStep {
-        match self.st {
-            St::Method | St::Target | St::Path | St::Query | St::Version | St::VersionCr => {
-                self.line = self.line.saturating_add(1);
-                if self.line > settings.max_request_line {
-                    return HeadStep::Fail(414);
-                }
-            }
-            _ => {
-                self.hbytes = self.hbytes.saturating_add(1);
-                if self.hbytes > settings.max_header_bytes {
-                    return HeadStep::Fail(431);
-                }
-            }
+        if let Err(status) = self.count(settings) {
+            return HeadStep::Fail(status);
         }
         match self.st {
-            St::Method => {
-                if self.pos == 0 && self.cand == 0 {
-                    self.cand = 0b111;
-                }
-                if b == b' ' {
-                    if self.pos == 0 {
-                        return HeadStep::Fail(400);
-                    }
-                    req.method = METHODS
-                        .iter()
-                        .zip(METHOD_OF)
-                        .enumerate()
-                        .find(|(i, (m, _))| {
-                            self.cand & (1 << i) != 0 && m.len() == usize::from(self.pos)
-                        })
-                        .map(|(_, (_, k))| k);
-                    self.st = St::Target;
-                } else if is_tchar(b) {
-                    for (i, m) in METHODS.iter().enumerate() {
-                        if m.get(usize::from(self.pos)) != Some(&b) {
-                            self.cand &= !(1 << i);
-                        }
-                    }
-                    self.pos = self.pos.saturating_add(1);
-                } else {
-                    return HeadStep::Fail(400);
-                }
-            }
-            St::Target => {
-                if b == b'/' {
-                    self.st = St::Path;
-                    return self.path_byte(b, req, buf);
-                }
-                if !(0x21..=0x7e).contains(&b) {
-                    return HeadStep::Fail(400);
-                }
-                req.flags |= rf::BAD_TARGET;
-                req.flags |= rf::LONG_PATH;
-                self.st = St::Path;
-            }
-            St::Path => match b {
-                b' ' => {
-                    self.resolve(req, buf, site, app);
-                    self.lbase = req.plen;
-                    self.st = St::Version;
-                    self.pos = 0;
-                }
-                b'?' => {
-                    self.resolve(req, buf, site, app);
-                    self.st = St::Query;
-                }
-                0..=0x20 | 0x7f..=0xff | b'#' => return HeadStep::Fail(400),
-                _ if req.flags & rf::BAD_TARGET != 0 => {}
-                _ => return self.path_byte(b, req, buf),
-            },
-            St::Query => match b {
-                b' ' => {
-                    if let Err(s) = self.query_step(None, req, buf, app) {
-                        return HeadStep::Fail(s);
-                    }
-                    self.lbase = req.plen;
-                    self.st = St::Version;
-                    self.pos = 0;
-                }
-                0..=0x20 | 0x7f..=0xff | b'#' => return HeadStep::Fail(400),
-                _ => {
-                    if let Err(s) = self.query_step(Some(b), req, buf, app) {
-                        return HeadStep::Fail(s);
-                    }
-                }
-            },
-            St::Version => {
-                const HTTP: &[u8] = b"HTTP/";
-                let p = usize::from(self.pos);
-                let ok = match p {
-                    0..=4 => HTTP.get(p) == Some(&b),
-                    5 if b == b'1' => true,
-                    5 if b.is_ascii_digit() => return HeadStep::Fail(505),
-                    6 => b == b'.',
-                    7 if b.is_ascii_digit() => {
-                        req.minor = if b == b'0' { 0 } else { 1 };
-                        true
-                    }
-                    8 if b == b'\r' => {
-                        self.st = St::VersionCr;
-                        true
-                    }
-                    8 if b == b'\n' => {
-                        self.line_start(req);
-                        true
-                    }
-                    _ => false,
-                };
-                if !ok {
-                    return HeadStep::Fail(400);
-                }
-                self.pos = self.pos.saturating_add(1);
-            }
+            St::Method => self.method_byte(b, req),
+            St::Target => self.target_byte(b, req, buf),
+            St::Path => self.path_char(b, req, buf, site, app),
+            St::Query => self.query_char(b, req, buf, app),
+            St::Version => self.version_byte(b, req),
             St::VersionCr => {
                 if b != b'\n' {
                     return HeadStep::Fail(400);
                 }
                 self.line_start(req);
+                HeadStep::More
             }
-            St::LineStart => match b {
-                b'\r' => self.st = St::EndCr,
-                b'\n' => return HeadStep::Done,
-                b' ' | b'\t' => return HeadStep::Fail(400), // obsolete line folding
-                _ => {
-                    self.st = St::Header;
-                    self.llen = 0;
-                    self.colon = false;
-                    self.over = false;
-                    return self.header_byte(b, buf);
-                }
-            },
+            St::LineStart => self.line_first_byte(b, buf),
             St::EndCr => {
-                return if b == b'\n' {
+                if b == b'\n' {
                     HeadStep::Done
                 } else {
                     HeadStep::Fail(400)
-                };
+                }
             }
             St::Header => match b {
-                b'\r' => self.st = St::HeaderCr,
-                b'\n' => return self.header_end(req, buf, site, settings),
-                _ => return self.header_byte(b, buf),
+                b'\r' => {
+                    self.st = St::HeaderCr;
+                    HeadStep::More
+                }
+                b'\n' => self.header_end(req, buf, site, settings),
+                _ => self.header_byte(b, buf),
             },
             St::HeaderCr => {
                 if b != b'\n' {
                     return HeadStep::Fail(400);
                 }
-                return self.header_end(req, buf, site, settings);
+                self.header_end(req, buf, site, settings)
             }
         }
+    }
+
+    /// Counts one byte against the request line's or the header
+    /// section's limit (414, 431 beyond it).
+    fn count(&mut self, settings: &HttpSettings) -> Result<(), u16> {
+        match self.st {
+            St::Method | St::Target | St::Path | St::Query | St::Version | St::VersionCr => {
+                self.line = self.line.saturating_add(1);
+                if self.line > settings.max_request_line {
+                    return Err(414);
+                }
+            }
+            _ => {
+                self.hbytes = self.hbytes.saturating_add(1);
+                if self.hbytes > settings.max_header_bytes {
+                    return Err(431);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A byte of the method: narrows the candidates in `METHODS`; the
+    /// space after it picks the one of that length (`None`: 501 later).
+    fn method_byte(&mut self, b: u8, req: &mut Req) -> HeadStep {
+        if self.pos == 0 && self.cand == 0 {
+            self.cand = 0b111;
+        }
+        if b == b' ' {
+            if self.pos == 0 {
+                return HeadStep::Fail(400);
+            }
+            req.method = METHODS
+                .iter()
+                .zip(METHOD_OF)
+                .enumerate()
+                .find(|(i, (m, _))| self.cand & (1 << i) != 0 && m.len() == usize::from(self.pos))
+                .map(|(_, (_, k))| k);
+            self.st = St::Target;
+        } else if is_tchar(b) {
+            for (i, m) in METHODS.iter().enumerate() {
+                if m.get(usize::from(self.pos)) != Some(&b) {
+                    self.cand &= !(1 << i);
+                }
+            }
+            self.pos = self.pos.saturating_add(1);
+        } else {
+            return HeadStep::Fail(400);
+        }
         HeadStep::More
+    }
+
+    /// The target's first byte: an origin-form path (`/...`) is kept;
+    /// anything else (absolute-form, `*`) is read but matches no file.
+    fn target_byte(&mut self, b: u8, req: &mut Req, buf: &mut [u8]) -> HeadStep {
+        if b == b'/' {
+            self.st = St::Path;
+            return self.path_byte(b, req, buf);
+        }
+        if !(0x21..=0x7e).contains(&b) {
+            return HeadStep::Fail(400);
+        }
+        req.flags |= rf::BAD_TARGET;
+        req.flags |= rf::LONG_PATH;
+        self.st = St::Path;
+        HeadStep::More
+    }
+
+    /// A byte of the path: the space or `?` ending it looks it up.
+    fn path_char<A: HttpApp>(
+        &mut self,
+        b: u8,
+        req: &mut Req,
+        buf: &mut [u8],
+        site: &Site,
+        app: &mut A,
+    ) -> HeadStep {
+        match b {
+            b' ' => {
+                self.resolve(req, buf, site, app);
+                self.version_start(req);
+            }
+            b'?' => {
+                self.resolve(req, buf, site, app);
+                self.st = St::Query;
+            }
+            0..=0x20 | 0x7f..=0xff | b'#' => return HeadStep::Fail(400),
+            _ if req.flags & rf::BAD_TARGET != 0 => {}
+            _ => return self.path_byte(b, req, buf),
+        }
+        HeadStep::More
+    }
+
+    /// A byte of the query string (the space ends it).
+    fn query_char<A: HttpApp>(
+        &mut self,
+        b: u8,
+        req: &mut Req,
+        buf: &mut [u8],
+        app: &mut A,
+    ) -> HeadStep {
+        let field = match b {
+            b' ' => None,
+            0..=0x20 | 0x7f..=0xff | b'#' => return HeadStep::Fail(400),
+            _ => Some(b),
+        };
+        if let Err(s) = self.query_step(field, req, buf, app) {
+            return HeadStep::Fail(s);
+        }
+        if field.is_none() {
+            self.version_start(req);
+        }
+        HeadStep::More
+    }
+
+    /// After the target: the version follows; header lines will be kept
+    /// after the path (which the log line still needs).
+    fn version_start(&mut self, req: &Req) {
+        self.lbase = req.plen;
+        self.st = St::Version;
+        self.pos = 0;
+    }
+
+    /// A byte of `HTTP/1.x` and the line end after it.
+    fn version_byte(&mut self, b: u8, req: &mut Req) -> HeadStep {
+        const HTTP: &[u8] = b"HTTP/";
+        let p = usize::from(self.pos);
+        let ok = match p {
+            0..=4 => HTTP.get(p) == Some(&b),
+            5 if b == b'1' => true,
+            5 if b.is_ascii_digit() => return HeadStep::Fail(505),
+            6 => b == b'.',
+            7 if b.is_ascii_digit() => {
+                req.minor = if b == b'0' { 0 } else { 1 };
+                true
+            }
+            8 if b == b'\r' => {
+                self.st = St::VersionCr;
+                true
+            }
+            8 if b == b'\n' => {
+                self.line_start(req);
+                true
+            }
+            _ => false,
+        };
+        if !ok {
+            return HeadStep::Fail(400);
+        }
+        self.pos = self.pos.saturating_add(1);
+        HeadStep::More
+    }
+
+    /// The first byte of a header line, or of the blank line ending the
+    /// head.
+    fn line_first_byte(&mut self, b: u8, buf: &mut [u8]) -> HeadStep {
+        match b {
+            b'\r' => {
+                self.st = St::EndCr;
+                HeadStep::More
+            }
+            b'\n' => HeadStep::Done,
+            b' ' | b'\t' => HeadStep::Fail(400), // obsolete line folding
+            _ => {
+                self.st = St::Header;
+                self.llen = 0;
+                self.colon = false;
+                self.over = false;
+                self.header_byte(b, buf)
+            }
+        }
     }
 
     /// A decoded path byte into the buffer.
@@ -585,89 +644,7 @@ impl Head {
         let value = line
             .get(rest_at.saturating_add(va)..rest_at.saturating_add(vb))
             .unwrap_or(&[]);
-        let file = req.file.and_then(|i| site.file(i));
-        if lower_eq(name, b"host") {
-            if req.flags & rf::HOST != 0 {
-                return HeadStep::Fail(400);
-            }
-            req.flags |= rf::HOST;
-            req.host = if over {
-                Authority::Invalid
-            } else {
-                Authority::parse(value, settings)
-            };
-        } else if lower_eq(name, b"origin") {
-            req.flags |= rf::ORIGIN;
-            req.source = if over {
-                Authority::Invalid
-            } else {
-                Authority::of_url(value, settings)
-            };
-        } else if lower_eq(name, b"referer") && req.flags & rf::ORIGIN == 0 {
-            // A line cut by the buffer might end inside the authority
-            // (`http://NAME` of `http://NAME.evil.example/`): refused.
-            req.source = if over {
-                Authority::Invalid
-            } else {
-                Authority::of_url(value, settings)
-            };
-        } else if lower_eq(name, b"content-length") {
-            if over || value.is_empty() {
-                return HeadStep::Fail(400);
-            }
-            let mut n: u64 = 0;
-            for &c in value {
-                if !c.is_ascii_digit() {
-                    return HeadStep::Fail(400);
-                }
-                n = n
-                    .saturating_mul(10)
-                    .saturating_add(u64::from(c.wrapping_sub(b'0')));
-            }
-            let n = u32::try_from(n).unwrap_or(u32::MAX);
-            match req.content_length {
-                Some(old) if old != n => return HeadStep::Fail(400),
-                _ => req.content_length = Some(n),
-            }
-        } else if lower_eq(name, b"transfer-encoding") {
-            req.flags |= rf::CHUNKED;
-        } else if lower_eq(name, b"connection") {
-            for t in elements(value) {
-                if lower_eq(t, b"close") {
-                    req.flags |= rf::CLOSE;
-                } else if lower_eq(t, b"keep-alive") {
-                    req.flags |= rf::KEEP_ALIVE;
-                }
-            }
-        } else if lower_eq(name, b"expect") {
-            if !over && lower_eq(value, b"100-continue") {
-                req.flags |= rf::CONTINUE;
-            } else if req.status == 0 {
-                req.status = 417;
-            }
-        } else if lower_eq(name, b"accept-encoding") && !over {
-            accept_encoding(req, value);
-        } else if lower_eq(name, b"if-none-match") && !over {
-            if let Some(File {
-                body: Body::Static { plain, gzip },
-                ..
-            }) = file
-            {
-                for tag in elements(value) {
-                    if tag == b"*" {
-                        req.flags |= rf::INM_PLAIN | rf::INM_GZIP;
-                    }
-                    // Weak comparison (RFC 9110 §13.1.2).
-                    let tag = tag.strip_prefix(b"W/").unwrap_or(tag);
-                    if tag == plain.etag {
-                        req.flags |= rf::INM_PLAIN;
-                    }
-                    if gzip.is_some_and(|g| tag == g.etag) {
-                        req.flags |= rf::INM_GZIP;
-                    }
-                }
-            }
-        } else if lower_eq(name, b"content-type") {
+        if lower_eq(name, b"content-type") {
             req.flags |= rf::CTYPE;
             if req.form.is_some() && req.method == Some(Method::Post) {
                 if over {
@@ -677,8 +654,10 @@ impl Head {
                 let len = vb.saturating_sub(va);
                 return self.content_type(req, buf, at, len);
             }
+            return HeadStep::More;
         }
-        HeadStep::More
+        let file = req.file.and_then(|i| site.file(i));
+        header_field(req, name, value, over, file, settings)
     }
 
     /// `Content-Type` of a POST to a form: the kind of body, and for
@@ -754,6 +733,121 @@ impl Head {
         req.flags |= rf::MULTIPART;
         self.lbase = req.dlen;
         HeadStep::More
+    }
+}
+
+/// A header field other than `Content-Type` (which may move bytes in the
+/// buffer: [`Head::content_type`]). `over`: the line did not fit, so
+/// `value` is cut.
+fn header_field(
+    req: &mut Req,
+    name: &[u8],
+    value: &[u8],
+    over: bool,
+    file: Option<&File>,
+    settings: &HttpSettings,
+) -> HeadStep {
+    if lower_eq(name, b"host") {
+        if req.flags & rf::HOST != 0 {
+            return HeadStep::Fail(400);
+        }
+        req.flags |= rf::HOST;
+        req.host = if over {
+            Authority::Invalid
+        } else {
+            Authority::parse(value, settings)
+        };
+    } else if lower_eq(name, b"origin") {
+        req.flags |= rf::ORIGIN;
+        req.source = if over {
+            Authority::Invalid
+        } else {
+            Authority::of_url(value, settings)
+        };
+    } else if lower_eq(name, b"referer") && req.flags & rf::ORIGIN == 0 {
+        // A line cut by the buffer might end inside the authority
+        // (`http://NAME` of `http://NAME.evil.example/`): refused.
+        req.source = if over {
+            Authority::Invalid
+        } else {
+            Authority::of_url(value, settings)
+        };
+    } else if lower_eq(name, b"content-length") {
+        if over {
+            return HeadStep::Fail(400);
+        }
+        return content_length(req, value);
+    } else if lower_eq(name, b"transfer-encoding") {
+        req.flags |= rf::CHUNKED;
+    } else if lower_eq(name, b"connection") {
+        for t in elements(value) {
+            if lower_eq(t, b"close") {
+                req.flags |= rf::CLOSE;
+            } else if lower_eq(t, b"keep-alive") {
+                req.flags |= rf::KEEP_ALIVE;
+            }
+        }
+    } else if lower_eq(name, b"expect") {
+        if !over && lower_eq(value, b"100-continue") {
+            req.flags |= rf::CONTINUE;
+        } else if req.status == 0 {
+            req.status = 417;
+        }
+    } else if lower_eq(name, b"accept-encoding") && !over {
+        accept_encoding(req, value);
+    } else if lower_eq(name, b"if-none-match") && !over {
+        if_none_match(req, value, file);
+    }
+    HeadStep::More
+}
+
+/// `Content-Length`: digits only; a repeated one must agree (RFC 9112
+/// §6.3). Values beyond 32 bits read as `u32::MAX`.
+fn content_length(req: &mut Req, value: &[u8]) -> HeadStep {
+    if value.is_empty() {
+        return HeadStep::Fail(400);
+    }
+    let mut n: u64 = 0;
+    for &c in value {
+        if !c.is_ascii_digit() {
+            return HeadStep::Fail(400);
+        }
+        n = n
+            .saturating_mul(10)
+            .saturating_add(u64::from(c.wrapping_sub(b'0')));
+    }
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    match req.content_length {
+        Some(old) if old != n => HeadStep::Fail(400),
+        _ => {
+            req.content_length = Some(n);
+            HeadStep::More
+        }
+    }
+}
+
+/// `If-None-Match` for a static file: which of its ETags (plain, gzip)
+/// the client holds.
+fn if_none_match(req: &mut Req, value: &[u8], file: Option<&File>) {
+    let Some(File {
+        body: Body::Static { plain, gzip },
+        ..
+    }) = file
+    else {
+        return;
+    };
+    for tag in elements(value) {
+        if tag == b"*" {
+            req.flags |= rf::INM_PLAIN | rf::INM_GZIP;
+        }
+        // Weak comparison (RFC 9110 §13.1.2).
+        let tag = tag.strip_prefix(b"W/").unwrap_or(tag);
+        if tag == plain.etag {
+            req.flags |= rf::INM_PLAIN;
+        }
+        if gzip.is_some_and(|g| tag == g.etag) {
+            req.flags |= rf::INM_GZIP;
+        }
     }
 }
 

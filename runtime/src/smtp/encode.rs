@@ -1,0 +1,211 @@
+//! The body encoders: the text part (line ends, dot-stuffing, line
+//! length) with the snapshots that let it restart at any segment, and the
+//! attachment as base64 lines.
+
+use super::{Outgoing, Part};
+use crate::iface::PayloadSink;
+
+/// The text encoder's state at one offset of the text part; restarting
+/// from it gives the same bytes as the first time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Offset in the encoded text part.
+    pub(super) wire: u32,
+    /// Position in the application's text.
+    src: u32,
+    /// Column in the current line.
+    col: u16,
+    flags: u8,
+}
+
+/// `Snapshot::flags`.
+pub(super) mod snap {
+    pub const VALID: u8 = 1;
+    pub const LINE_START: u8 = 2;
+    /// The LF of a CR LF is still to be written.
+    pub const LF: u8 = 4;
+    /// The second dot of a stuffed line start is still to be written.
+    pub const DOT: u8 = 8;
+}
+
+impl Snapshot {
+    pub(super) const START: Snapshot = Snapshot {
+        wire: 0,
+        src: 0,
+        col: 0,
+        flags: snap::VALID | snap::LINE_START,
+    };
+
+    pub(super) fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    fn set(&mut self, f: u8, on: bool) {
+        if on {
+            self.flags |= f;
+        } else {
+            self.flags &= !f;
+        }
+    }
+}
+
+/// Longest line RFC 5321 §4.5.3.1.6 allows, without CR LF.
+const MAX_LINE: u16 = 998;
+/// Base64 attachment: source bytes and characters per line.
+const B64_IN: u32 = 57;
+const B64_OUT: u32 = 76;
+/// A base64 line with its CR LF.
+const B64_LINE: u32 = B64_OUT + 2;
+
+/// Encodes text from `st` into `out`: CR dropped, LF → CR LF, a dot at a
+/// line start doubled, a line reaching 998 bytes broken. Returns the bytes
+/// written and whether the text has ended (nothing pending, nothing left).
+pub(super) fn encode_text<M: Outgoing>(
+    st: &mut Snapshot,
+    message: &mut M,
+    out: &mut [u8],
+) -> (usize, bool) {
+    let mut n = 0usize;
+    let mut chunk = [0u8; 64];
+    let mut have = 0usize;
+    let mut at = 0usize;
+    let mut ended = false;
+    while n < out.len() {
+        let emit = if st.has(snap::LF) {
+            st.set(snap::LF, false);
+            st.set(snap::LINE_START, true);
+            st.col = 0;
+            b'\n'
+        } else if st.has(snap::DOT) {
+            st.set(snap::DOT, false);
+            st.col = st.col.saturating_add(1);
+            b'.'
+        } else {
+            if at >= have {
+                let room = out.len().saturating_sub(n).clamp(1, chunk.len());
+                have = message.read(Part::Text, st.src, chunk.get_mut(..room).unwrap_or(&mut []));
+                at = 0;
+                if have == 0 {
+                    ended = true;
+                    break;
+                }
+            }
+            let b = chunk.get(at).copied().unwrap_or(b'\n');
+            match b {
+                b'\r' => {
+                    st.src = st.src.wrapping_add(1);
+                    at = at.saturating_add(1);
+                    continue;
+                }
+                b'\n' => {
+                    st.src = st.src.wrapping_add(1);
+                    at = at.saturating_add(1);
+                    st.set(snap::LF, true);
+                    b'\r'
+                }
+                _ if st.col >= MAX_LINE => {
+                    // Break the line; the byte comes after the CR LF.
+                    st.set(snap::LF, true);
+                    b'\r'
+                }
+                b'.' if st.has(snap::LINE_START) => {
+                    st.src = st.src.wrapping_add(1);
+                    at = at.saturating_add(1);
+                    st.set(snap::LINE_START, false);
+                    st.set(snap::DOT, true);
+                    st.col = st.col.saturating_add(1);
+                    b'.'
+                }
+                _ => {
+                    st.src = st.src.wrapping_add(1);
+                    at = at.saturating_add(1);
+                    st.set(snap::LINE_START, false);
+                    st.col = st.col.saturating_add(1);
+                    b
+                }
+            }
+        };
+        if let Some(o) = out.get_mut(n) {
+            *o = emit;
+        }
+        n = n.saturating_add(1);
+    }
+    st.wire = st.wire.wrapping_add(u32::try_from(n).unwrap_or(0));
+    (n, ended)
+}
+
+/// Reads up to `buf.len()` bytes of the attachment at `at`, calling the
+/// application until the buffer is full or the part ends.
+fn read_full<M: Outgoing>(message: &mut M, at: u32, buf: &mut [u8]) -> usize {
+    let mut n = 0usize;
+    while n < buf.len() {
+        let pos = at.wrapping_add(u32::try_from(n).unwrap_or(0));
+        let got = message.read(Part::Attachment, pos, buf.get_mut(n..).unwrap_or(&mut []));
+        if got == 0 {
+            break;
+        }
+        n = n.saturating_add(got).min(buf.len());
+    }
+    n
+}
+
+/// The base64 attachment from its offset `k`: line `k / 78` encodes bytes
+/// `57 × line ..`, lines joined by CR LF (none after the last). Returns
+/// the bytes written and, once seen, the part's length.
+pub(super) fn base64_part<M: Outgoing>(
+    k: u32,
+    max: usize,
+    sink: &mut dyn PayloadSink,
+    message: &mut M,
+) -> (usize, Option<u32>) {
+    use base64::Engine as _;
+    let mut k = k;
+    let mut written = 0usize;
+    while written < max {
+        let line = k / B64_LINE;
+        let c = k % B64_LINE;
+        let mut raw = [0u8; B64_IN as usize];
+        let n = read_full(message, line.wrapping_mul(B64_IN), &mut raw);
+        if n == 0 {
+            return (written, Some(line.wrapping_mul(B64_LINE)));
+        }
+        let mut enc = [0u8; B64_OUT as usize];
+        let chars = base64::engine::general_purpose::STANDARD
+            .encode_slice(raw.get(..n).unwrap_or(&[]), &mut enc)
+            .unwrap_or(0);
+        let chars = u32::try_from(chars).unwrap_or(0);
+        let piece: &[u8] = if c < chars {
+            enc.get(c as usize..chars as usize).unwrap_or(&[])
+        } else if chars == B64_OUT {
+            let mut probe = [0u8; 1];
+            if read_full(
+                message,
+                line.wrapping_add(1).wrapping_mul(B64_IN),
+                &mut probe,
+            ) == 0
+            {
+                return (
+                    written,
+                    Some(line.wrapping_mul(B64_LINE).wrapping_add(B64_OUT)),
+                );
+            }
+            b"\r\n"
+                .get(c.saturating_sub(B64_OUT) as usize..)
+                .unwrap_or(&[])
+        } else {
+            return (
+                written,
+                Some(line.wrapping_mul(B64_LINE).wrapping_add(chars)),
+            );
+        };
+        let take = piece.len().min(max.saturating_sub(written));
+        let part = piece.get(..take).unwrap_or(&[]);
+        if part.is_empty() {
+            break;
+        }
+        sink.write(part);
+        written = written.saturating_add(take);
+        k = k.wrapping_add(u32::try_from(take).unwrap_or(0));
+    }
+    (written, None)
+}

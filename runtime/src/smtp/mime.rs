@@ -1,0 +1,414 @@
+//! The message (RFC 5322 headers, a MIME multipart/mixed body: RFC
+//! 2045–2049), produced by stream offset: the headers and part headers are
+//! regenerated, the text part restarts from the nearest encoder snapshot,
+//! the attachment's base64 is a function of the position.
+
+use super::encode::{base64_part, encode_text, snap, Snapshot};
+use super::{Attachment, Outgoing, SmtpClient, SmtpSettings};
+use crate::config::Table;
+use crate::iface::PayloadSink;
+use crate::mail::{command_byte, put_base64, Window};
+
+/// What the message generator needs besides the application.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Meta {
+    pub(super) id: u64,
+    pub(super) date: Option<u64>,
+}
+
+impl<S: SmtpSettings> SmtpClient<S> {
+    pub(super) fn begin_message<M: Outgoing>(&mut self, message: &M) {
+        self.has_attachment = message.attachment().is_some();
+        let mut w = Window::counter();
+        self.head(&mut w, message);
+        self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
+        self.text_end = None;
+        self.att_end = None;
+        for s in self.snapshots.slots_mut() {
+            *s = Snapshot::default();
+        }
+        self.cursor = Snapshot::START;
+        self.push_snapshot(Snapshot::START);
+    }
+
+    /// The message's length, once the last part's end is known.
+    pub(super) fn message_len(&self) -> Option<u32> {
+        let mut end = self.text_end?;
+        if self.has_attachment {
+            end = self.att_end?;
+        }
+        Some(end.saturating_add(trailer_len(self.meta)))
+    }
+
+    pub(super) fn message_acked(&mut self, rel: u32) {
+        // Snapshots the stack can no longer ask for (before the latest one
+        // at or below the acknowledged offset) are freed.
+        let Some(t) = rel.checked_sub(self.head_len) else {
+            return;
+        };
+        let keep = self
+            .snapshots
+            .slots()
+            .iter()
+            .filter(|s| s.has(snap::VALID) && s.wire <= t)
+            .map(|s| s.wire)
+            .max();
+        if let Some(keep) = keep {
+            for s in self.snapshots.slots_mut() {
+                if s.wire < keep {
+                    *s = Snapshot::default();
+                }
+            }
+        }
+    }
+
+    fn push_snapshot(&mut self, st: Snapshot) {
+        let slots = self.snapshots.slots_mut();
+        if slots
+            .iter()
+            .any(|s| s.has(snap::VALID) && s.wire == st.wire)
+        {
+            return;
+        }
+        let free = slots.iter().position(|s| !s.has(snap::VALID));
+        let i = free.or_else(|| {
+            slots
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, s)| s.wire)
+                .map(|(i, _)| i)
+        });
+        if let Some(s) = i.and_then(|i| slots.get_mut(i)) {
+            *s = st;
+        }
+    }
+
+    /// The text encoder's state at text offset `target`, from the cursor
+    /// or the nearest snapshot before it (encoding forward to it).
+    fn text_state<M: Outgoing>(&mut self, target: u32, message: &mut M) -> Option<Snapshot> {
+        if self.cursor.wire == target {
+            return Some(self.cursor);
+        }
+        let mut st = self
+            .snapshots
+            .slots()
+            .iter()
+            .chain(core::iter::once(&self.cursor))
+            .copied() // by value: selecting a reference made LLVM call memmove
+            .filter(|s| s.has(snap::VALID) && s.wire <= target)
+            .max_by_key(|s| s.wire)?;
+        let mut scratch = [0u8; 128];
+        while st.wire < target {
+            let room = (target.saturating_sub(st.wire) as usize).min(scratch.len());
+            let (n, ended) = encode_text(&mut st, message, scratch.get_mut(..room)?);
+            self.stats.regenerated = self
+                .stats
+                .regenerated
+                .saturating_add(u32::try_from(n).unwrap_or(0));
+            if n == 0 || ended {
+                break;
+            }
+        }
+        (st.wire == target).then_some(st)
+    }
+
+    /// Message bytes from offset `rel` (after DATA's `354`), at most
+    /// `max`, into `sink`: the same offset always gives the same bytes.
+    pub(super) fn produce_message<M: Outgoing>(
+        &mut self,
+        rel: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        message: &mut M,
+    ) {
+        let mut pos = rel;
+        let mut left = max;
+        // Each step writes from one part (and may learn where it ends);
+        // a handful of steps fill any segment.
+        let mut guard = 0u32;
+        while left > 0 && guard < 64 {
+            guard = guard.saturating_add(1);
+            let Some(n) = self.produce_step(pos, left, sink, message) else {
+                return;
+            };
+            pos = pos.saturating_add(u32::try_from(n).unwrap_or(0));
+            left = left.saturating_sub(n);
+        }
+    }
+
+    /// Writes at most `left` bytes from message offset `pos`, from the
+    /// part it lies in: the head, the text, the attachment's part headers,
+    /// its base64, the trailer. `None` once the message has ended (or the
+    /// text cannot be regenerated: the stack then resets).
+    fn produce_step<M: Outgoing>(
+        &mut self,
+        pos: u32,
+        left: usize,
+        sink: &mut dyn PayloadSink,
+        message: &mut M,
+    ) -> Option<usize> {
+        let meta = self.meta;
+        if pos < self.head_len {
+            let mut w = Window::new(sink, pos as usize, left);
+            self.head(&mut w, message);
+            return Some(left.saturating_sub(w.remaining()));
+        }
+        if self.text_end.is_none_or(|e| pos < e) {
+            return self.produce_text(pos, left, sink, message);
+        }
+        let text_end = self.text_end?;
+        let trailer_start = if self.has_attachment {
+            let mut w = Window::counter();
+            middle(&mut w, meta, message);
+            let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
+            if pos < att_start {
+                let mut w = Window::new(sink, pos.saturating_sub(text_end) as usize, left);
+                middle(&mut w, meta, message);
+                return Some(left.saturating_sub(w.remaining()));
+            }
+            if self.att_end.is_none_or(|e| pos < e) {
+                let (n, end) = base64_part(pos.saturating_sub(att_start), left, sink, message);
+                if let Some(e) = end {
+                    self.att_end = Some(att_start.saturating_add(e));
+                }
+                return Some(n);
+            }
+            self.att_end.unwrap_or(u32::MAX)
+        } else {
+            text_end
+        };
+        let mut w = Window::new(sink, pos.saturating_sub(trailer_start) as usize, left);
+        trailer(&mut w, meta);
+        let n = left.saturating_sub(w.remaining());
+        (n > 0).then_some(n)
+    }
+
+    /// The text part from message offset `pos`: the encoder restarts there
+    /// (from the cursor or a snapshot) and runs until `left` bytes are
+    /// written or the text ends, which fixes `text_end`.
+    fn produce_text<M: Outgoing>(
+        &mut self,
+        pos: u32,
+        left: usize,
+        sink: &mut dyn PayloadSink,
+        message: &mut M,
+    ) -> Option<usize> {
+        let target = pos.saturating_sub(self.head_len);
+        let mut st = self.text_state(target, message)?;
+        self.push_snapshot(st);
+        let mut buf = [0u8; 128];
+        let mut written = 0usize;
+        let mut ended = false;
+        while written < left {
+            let room = left.saturating_sub(written).min(buf.len());
+            let Some(out) = buf.get_mut(..room) else {
+                break;
+            };
+            let (n, end) = encode_text(&mut st, message, out);
+            sink.write(out.get(..n).unwrap_or(&[]));
+            written = written.saturating_add(n);
+            if end {
+                ended = true;
+                break;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        self.cursor = st;
+        if ended {
+            self.text_end = Some(self.head_len.saturating_add(st.wire));
+        }
+        Some(written)
+    }
+
+    /// Headers, the preamble and the text part's own headers.
+    fn head<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
+        let meta = self.meta;
+        w.put(b"From: ");
+        w.put_filtered(message.from().as_bytes(), header_byte);
+        w.put(b"\r\nTo: ");
+        let mut i = 0;
+        while let Some(to) = message.to(i) {
+            if i > 0 {
+                w.put(b",\r\n ");
+            }
+            w.put_filtered(to.as_bytes(), header_byte);
+            i = i.saturating_add(1);
+        }
+        w.put(b"\r\nSubject: ");
+        put_subject(w, message.subject().as_bytes());
+        w.put(b"\r\n");
+        if let Some(t) = meta.date {
+            w.put(b"Date: ");
+            put_date(w, t);
+            w.put(b"\r\n");
+        }
+        w.put(b"Message-ID: <");
+        w.put_hex(meta.id, 16);
+        w.put(b".ember@");
+        let from = message.from();
+        let domain = from
+            .rsplit_once('@')
+            .map_or("emberstack.invalid", |(_, d)| d);
+        w.put_filtered(domain.as_bytes(), |b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']')
+        });
+        w.put(b">\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"");
+        put_boundary(w, meta);
+        w.put(b"\"\r\n\r\nThis is a multi-part message in MIME format.\r\n--");
+        put_boundary(w, meta);
+        w.put(
+            b"\r\nContent-Type: text/plain; charset=utf-8\r\n\
+              Content-Transfer-Encoding: 8bit\r\n\r\n",
+        );
+    }
+}
+
+/// A byte allowed in a header value: no controls (CR LF would end the
+/// header and start a forged one), UTF-8 kept.
+fn header_byte(b: u8) -> bool {
+    b == b'\t' || command_byte(b)
+}
+
+fn put_boundary(w: &mut Window<'_>, meta: Meta) {
+    w.put(b"=_ember_");
+    w.put_hex(meta.id, 16);
+}
+
+/// Between the text and the attachment: its part headers.
+fn middle<M: Outgoing>(w: &mut Window<'_>, meta: Meta, message: &M) {
+    fn name_byte(b: u8) -> bool {
+        command_byte(b) && !matches!(b, b'"' | b'\\')
+    }
+    fn type_byte(b: u8) -> bool {
+        b.is_ascii_graphic() && !matches!(b, b'"' | b';' | b'\\' | b',')
+    }
+    let a = message.attachment().unwrap_or(Attachment {
+        file_name: "attachment",
+        content_type: "application/octet-stream",
+    });
+    w.put(b"\r\n--");
+    put_boundary(w, meta);
+    w.put(b"\r\nContent-Type: ");
+    w.put_filtered(a.content_type.as_bytes(), type_byte);
+    w.put(b"; name=\"");
+    w.put_filtered(a.file_name.as_bytes(), name_byte);
+    w.put(b"\"\r\nContent-Disposition: attachment; filename=\"");
+    w.put_filtered(a.file_name.as_bytes(), name_byte);
+    w.put(b"\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+}
+
+/// The closing boundary and the end of DATA.
+fn trailer(w: &mut Window<'_>, meta: Meta) {
+    w.put(b"\r\n--");
+    put_boundary(w, meta);
+    w.put(b"--\r\n.\r\n");
+}
+
+fn trailer_len(meta: Meta) -> u32 {
+    let mut w = Window::counter();
+    trailer(&mut w, meta);
+    u32::try_from(w.pos).unwrap_or(0)
+}
+
+/// The subject as is when ASCII, otherwise as RFC 2047 "B" encoded words
+/// of at most 45 bytes (60 characters, whole UTF-8 characters each) on
+/// folded lines.
+pub(super) fn put_subject(w: &mut Window<'_>, subject: &[u8]) {
+    if subject.iter().all(|&b| b < 0x80) {
+        w.put_filtered(subject, header_byte);
+        return;
+    }
+    let mut rest = subject;
+    let mut first = true;
+    while !rest.is_empty() {
+        let mut n = rest.len().min(45);
+        // Do not split a UTF-8 character (continuation bytes are 10xxxxxx).
+        while n > 1 && n < rest.len() && rest.get(n).is_some_and(|b| b & 0xc0 == 0x80) {
+            n = n.saturating_sub(1);
+        }
+        let (word, tail) = rest.split_at(n);
+        if !first {
+            w.put(b"\r\n ");
+        }
+        w.put(b"=?utf-8?B?");
+        put_base64(w, word);
+        w.put(b"?=");
+        rest = tail;
+        first = false;
+    }
+}
+
+/// RFC 5322 date in UTC: `Thu, 01 Jan 1970 00:00:00 +0000`.
+pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
+    const DAYS: [&[u8]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    w.put(
+        DAYS.get(((days.wrapping_add(4)) % 7) as usize)
+            .copied()
+            .unwrap_or(b"Thu"),
+    );
+    w.put(b", ");
+    put2(w, d);
+    w.put(b" ");
+    w.put(
+        MONTHS
+            .get(m.wrapping_sub(1) as usize)
+            .copied()
+            .unwrap_or(b"Jan"),
+    );
+    w.put(b" ");
+    w.put_u64(y);
+    w.put(b" ");
+    put2(w, secs / 3600);
+    w.put(b":");
+    put2(w, secs % 3600 / 60);
+    w.put(b":");
+    put2(w, secs % 60);
+    w.put(b" +0000");
+}
+
+fn put2(w: &mut Window<'_>, v: u64) {
+    if v < 10 {
+        w.put(b"0");
+    }
+    w.put_u64(v);
+}
+
+/// Days since 1970-01-01 → (year, month 1–12, day 1–31); Howard
+/// Hinnant's algorithm for the proleptic Gregorian calendar.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days.wrapping_add(719_468);
+    let era = z / 146_097;
+    let doe = z.wrapping_sub(era.wrapping_mul(146_097));
+    let yoe = doe
+        .wrapping_sub(doe / 1460)
+        .wrapping_add(doe / 36_524)
+        .wrapping_sub(doe / 146_096)
+        / 365;
+    let doy = doe.wrapping_sub(
+        yoe.wrapping_mul(365)
+            .wrapping_add(yoe / 4)
+            .wrapping_sub(yoe / 100),
+    );
+    let mp = doy.wrapping_mul(5).wrapping_add(2) / 153;
+    let d = doy
+        .wrapping_sub(mp.wrapping_mul(153).wrapping_add(2) / 5)
+        .wrapping_add(1);
+    let m = if mp < 10 {
+        mp.wrapping_add(3)
+    } else {
+        mp.wrapping_sub(9)
+    };
+    let y = yoe
+        .wrapping_add(era.wrapping_mul(400))
+        .wrapping_add(u64::from(m <= 2));
+    (y, m, d)
+}

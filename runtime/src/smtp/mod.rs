@@ -1,0 +1,927 @@
+//! SMTP client (RFC 5321) with AUTH PLAIN or LOGIN (RFC 4954, 4616) and a
+//! MIME message (RFC 2045–2049): a text part and, when asked, a base64
+//! attachment.
+//!
+//! [`SmtpClient::send`] starts a session; [`SmtpClient::poll`] (called by
+//! the application after `Stack::poll`) runs it and returns the outcome
+//! once the connection is closed and the client idle again. The steps:
+//!
+//! 1. **Resolve**: the server's name through the stack's DNS client, or
+//!    with `[smtp] mx = true` the first recipient's domain's mail exchange
+//!    (MX, most preferred with an address; a domain without MX records is
+//!    its own exchange). An address needs no lookup.
+//! 2. **Connect**: ARP and the TCP handshake (`Stack::tcp_connect`).
+//! 3. **Greeting** `220`, **EHLO** (the multi-line `250-` reply read to
+//!    its end for `AUTH ... LOGIN` and `8BITMIME`), or **HELO** when the
+//!    server does not know EHLO (500–504, 550).
+//! 4. **AUTH** when there are credentials: **PLAIN** (RFC 4616, the
+//!    initial response `\0user\0password` in base64 with the command) when
+//!    the server offers it, else **LOGIN**: user name and password in
+//!    base64, each after a `334` (the challenge text is not checked:
+//!    servers word it differently). Neither offered (or only HELO known):
+//!    [`SmtpError::NoAuthMechanism`], never an unauthenticated send. To a
+//!    server found by name, only with `cleartext_auth_by_name`
+//!    ([`SmtpError::CleartextAuthByName`] from `send` otherwise).
+//! 5. **MAIL FROM**, **RCPT TO** for every recipient (`250`/`251`),
+//!    **DATA** `354`, the message, `.`, `250`, **QUIT**.
+//!
+//! Every reply code is checked: anything but the expected one ends the
+//! session with [`SmtpError::Rejected`] carrying the server's code and
+//! text; QUIT is still sent politely, and the connection closed. No
+//! complete reply line within `[smtp] timeout` ([`SmtpError::Timeout`];
+//! while our bytes are not all acknowledged TCP's own retransmission limit
+//! applies instead, since its backed-off timer may exceed ours), the whole
+//! session over `[smtp] session_timeout` (whatever the server does: a zero
+//! window included), a reply line over 512 bytes, a connection closed
+//! or reset by the server ([`SmtpError::Closed`], [`SmtpError::Reset`]) or
+//! a reply that is not SMTP ([`SmtpError::Malformed`]) end it too, with
+//! the connection reset. Either way the client is idle again when `poll`
+//! reports the outcome, and a new `send` may start.
+//!
+//! # The message
+//!
+//! ```text
+//! From: <from>
+//! To: <to 0>,
+//!  <to 1>
+//! Subject: <subject; RFC 2047 encoded words when not ASCII>
+//! Date: Thu, 01 Jan 2026 12:00:00 +0000          (when the time is known)
+//! Message-ID: <hex.ember@<from's domain>>
+//! MIME-Version: 1.0
+//! Content-Type: multipart/mixed; boundary="=_ember_<hex>"
+//!
+//! --=_ember_<hex>
+//! Content-Type: text/plain; charset=utf-8
+//! Content-Transfer-Encoding: 8bit
+//!
+//! <text: line ends made CR LF, lines starting with '.' dot-stuffed,
+//!  lines over 998 bytes broken>
+//! --=_ember_<hex>                                 (with an attachment)
+//! Content-Type: <type>; name="<file>"
+//! Content-Disposition: attachment; filename="<file>"
+//! Content-Transfer-Encoding: base64
+//!
+//! <base64, 76 characters a line>
+//! --=_ember_<hex>--
+//! .
+//! ```
+//!
+//! # Pulled, never buffered, and the rewind
+//!
+//! The text and the attachment are read from the application
+//! ([`Outgoing::read`]) by position, a few dozen bytes at a time, while TCP
+//! pulls the stream. When TCP retransmits it asks for an older stream
+//! offset (see [`tcp`](crate::tcp)); the client then moves its reading
+//! position back — the seed's "rewind" — and produces the same bytes
+//! again. The attachment's encoding is a pure function of the position
+//! (57 bytes make one 76-character line), so going back is a computation.
+//! The text's encoding depends on what came before (dot-stuffing, line
+//! ends, line length), so the client keeps [`Snapshot`]s of the text
+//! encoder at the start of each segment in flight (12 bytes each, as many
+//! as segments can be in flight plus two) and restarts from the nearest one.
+//! The application only has to give the same bytes for the same position.
+//!
+//! # Files
+//!
+//! `mod.rs` is the session (the state machine from `send` to the outcome,
+//! the commands and the reply codes each step expects); `reply.rs` reads
+//! the server's replies; `mime.rs` lays out the message (headers, parts,
+//! boundaries) and produces it by stream offset; `encode.rs` holds the
+//! body encoders (the text part's line rules and the base64 attachment).
+
+mod encode;
+mod mime;
+mod reply;
+#[cfg(test)]
+mod tests;
+
+use crate::config::{Config, Table};
+use crate::dns::DnsError;
+use crate::iface::PayloadSink;
+use crate::mail::{
+    command_byte, put_base64, put_base64_parts, Link, LinkFailure, MailServer, Phase, ReplyText,
+    Target, Timeouts, Window,
+};
+use crate::nic::Nic;
+use crate::stack::Stack;
+use crate::tcp::{TcpError, TcpEvent, TcpHandle, TcpReader};
+use crate::time::{Duration, Instant};
+use crate::udp::Endpoint;
+use core::fmt;
+
+pub use encode::Snapshot;
+use mime::Meta;
+use reply::{cap, ReplyParser};
+
+/// The SMTP settings from `stack.toml` (`[smtp]`), implemented by the
+/// generated `Device` when the section is present.
+pub trait SmtpSettings: 'static {
+    /// The server (`server`); `None`: the application names it
+    /// ([`Outgoing::server`]) or `USE_MX` is set.
+    const SERVER: Option<MailServer>;
+    /// The server's port (`port`, 25; 587 for submission).
+    const PORT: u16;
+    /// Send to the first recipient's domain's mail exchange (`mx`).
+    const USE_MX: bool;
+    /// AUTH user name (`user`); the application's
+    /// [`Outgoing::credentials`] take precedence.
+    const USER: Option<&'static str>;
+    /// AUTH password (`password`).
+    const PASSWORD: Option<&'static str>;
+    /// The EHLO/HELO name (`helo`); `None`: our address as a literal,
+    /// `[10.0.0.2]`.
+    const HELO: Option<&'static str>;
+    /// How long each step may take (`timeout`): resolving, connecting,
+    /// each reply; while the message is sent, the time without progress.
+    const TIMEOUT: Duration;
+    /// How long a whole session may take (`session_timeout`), whatever
+    /// the server does.
+    const SESSION_TIMEOUT: Duration;
+    /// Credentials may go (in clear text: there is no TLS) to a server
+    /// found by name through DNS (`cleartext_auth_by_name`); otherwise
+    /// only to a server given as an address.
+    const AUTH_BY_NAME: bool;
+    /// Text-encoder snapshots: `[Snapshot; segments in flight + 2]`.
+    type Snapshots: Table<Snapshot>;
+}
+
+/// The two streams a message reads from the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The text part (UTF-8; any line ends).
+    Text,
+    /// The attachment's bytes.
+    Attachment,
+}
+
+/// An attachment's name and type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attachment<'a> {
+    /// The file name shown to the recipient (`status.bin`).
+    pub file_name: &'a str,
+    /// Its MIME type (`application/octet-stream`).
+    pub content_type: &'a str,
+}
+
+/// The message being sent, as the application provides it. The client
+/// reads it while the session runs (from `poll` and the TCP callbacks),
+/// so it must not change until the outcome is reported: the same calls
+/// must give the same answers, or a retransmission would differ.
+pub trait Outgoing {
+    /// The sender (`MAIL FROM` and the `From:` header): `dev@example.com`.
+    fn from(&self) -> &str;
+    /// Recipient `index` (0, 1, ...), `None` after the last; at least one.
+    fn to(&self, index: usize) -> Option<&str>;
+    /// The subject (UTF-8).
+    fn subject(&self) -> &str;
+    /// The attachment's name and type, `None` for a text-only message.
+    fn attachment(&self) -> Option<Attachment<'_>> {
+        None
+    }
+    /// Copies bytes of `part` from position `at` into `buf`; returns how
+    /// many. Fewer than `buf.len()` means the part ends there. The same
+    /// position must always give the same bytes: after a retransmission
+    /// the client reads from an earlier position again (the rewind).
+    fn read(&mut self, part: Part, at: u32, buf: &mut [u8]) -> usize;
+    /// The server (address or host name) when not the one in
+    /// `stack.toml`, e.g. from a settings page.
+    fn server(&self) -> Option<&str> {
+        None
+    }
+    /// User name and password when not the ones in `stack.toml`.
+    fn credentials(&self) -> Option<(&str, &str)> {
+        None
+    }
+    /// Send to the first recipient's domain's mail exchange (MX) rather
+    /// than to a server; `None`: as `[smtp] mx` says. Ignored when
+    /// [`server`](Outgoing::server) names one.
+    fn use_mx(&self) -> Option<bool> {
+        None
+    }
+}
+
+/// A step of the session (also where a failure happened).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpStep {
+    /// Looking up the server's address (A or MX).
+    Resolve,
+    /// ARP and the TCP handshake.
+    Connect,
+    /// Waiting for `220`.
+    Greeting,
+    /// `EHLO`.
+    Ehlo,
+    /// `HELO` (the server does not know EHLO).
+    Helo,
+    /// `AUTH PLAIN` with the credentials (RFC 4616).
+    AuthPlain,
+    /// `AUTH LOGIN`.
+    AuthLogin,
+    /// The base64 user name.
+    AuthUser,
+    /// The base64 password.
+    AuthPassword,
+    /// `MAIL FROM`.
+    MailFrom,
+    /// `RCPT TO`.
+    RcptTo,
+    /// `DATA`.
+    Data,
+    /// The message and its final `.`.
+    Message,
+    /// `QUIT`.
+    Quit,
+}
+
+impl SmtpStep {
+    /// The step's name in logs (`MAIL FROM`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            SmtpStep::Resolve => "resolve",
+            SmtpStep::Connect => "connect",
+            SmtpStep::Greeting => "greeting",
+            SmtpStep::Ehlo => "EHLO",
+            SmtpStep::Helo => "HELO",
+            SmtpStep::AuthPlain => "AUTH PLAIN",
+            SmtpStep::AuthLogin => "AUTH LOGIN",
+            SmtpStep::AuthUser => "AUTH user",
+            SmtpStep::AuthPassword => "AUTH password",
+            SmtpStep::MailFrom => "MAIL FROM",
+            SmtpStep::RcptTo => "RCPT TO",
+            SmtpStep::Data => "DATA",
+            SmtpStep::Message => "message",
+            SmtpStep::Quit => "QUIT",
+        }
+    }
+}
+
+impl fmt::Display for SmtpStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a session is: [`SmtpClient::state`]. Its `Display` is the
+/// progress line a status page shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpState {
+    /// No session.
+    Idle,
+    /// Looking up the server.
+    Resolving,
+    /// ARP and the handshake with the server.
+    Connecting {
+        /// The server.
+        server: Endpoint,
+    },
+    /// A command is out (or going out) and its reply awaited.
+    Command(SmtpStep),
+    /// `RCPT TO` for recipient `index` (from 0).
+    Recipient {
+        /// Which recipient.
+        index: u16,
+    },
+    /// The message is going out.
+    Sending {
+        /// Message bytes the server has acknowledged.
+        acked: u32,
+    },
+    /// The session is over; the connection is closing.
+    Closing,
+}
+
+impl fmt::Display for SmtpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SmtpState::Idle => f.write_str("idle"),
+            SmtpState::Resolving => f.write_str("looking up the mail server"),
+            SmtpState::Connecting { server } => write!(f, "connecting to {server}"),
+            SmtpState::Command(SmtpStep::Greeting) => f.write_str("waiting for the greeting"),
+            SmtpState::Command(step) => write!(f, "{step}"),
+            SmtpState::Recipient { index } => {
+                write!(
+                    f,
+                    "RCPT TO (recipient {})",
+                    u32::from(*index).saturating_add(1)
+                )
+            }
+            SmtpState::Sending { acked } => write!(f, "sending the message ({acked} bytes)"),
+            SmtpState::Closing => f.write_str("closing"),
+        }
+    }
+}
+
+/// Why a message was not sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpError {
+    /// A session is under way ([`SmtpClient::send`]).
+    Busy,
+    /// The message has no recipient.
+    NoRecipient,
+    /// No server: none in `stack.toml`, none from the application, and no
+    /// `mx = true`.
+    NoServer,
+    /// The server's name (or MX) could not be resolved.
+    Dns(DnsError),
+    /// No TCP connection could be opened (no free socket...).
+    Tcp(TcpError),
+    /// The server answered a step with another code than expected
+    /// (4xx: try later; 5xx: refused).
+    Rejected {
+        /// The step.
+        step: SmtpStep,
+        /// The reply code (`535`).
+        code: u16,
+        /// The start of its text.
+        text: ReplyText,
+    },
+    /// A reply that is not SMTP, or one that came too early.
+    Malformed(SmtpStep),
+    /// Nothing happened for `[smtp] timeout` at this step.
+    Timeout(SmtpStep),
+    /// The server closed the connection during this step.
+    Closed(SmtpStep),
+    /// The connection was reset (or TCP gave up) during this step.
+    Reset(SmtpStep),
+    /// There are credentials, but the server offers no AUTH mechanism the
+    /// client speaks (PLAIN, LOGIN) or does not know EHLO: the message is
+    /// not sent unauthenticated.
+    NoAuthMechanism,
+    /// There are credentials and the server was to be found by name (DNS
+    /// A or MX), which `[smtp] cleartext_auth_by_name` does not allow:
+    /// nothing was sent.
+    CleartextAuthByName,
+    /// `[smtp]` is not in `stack.toml` (for applications generic over
+    /// configurations; the client itself never returns it).
+    Disabled,
+}
+
+impl SmtpError {
+    /// The server's reply code, when the server refused.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            SmtpError::Rejected { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SmtpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SmtpError::Busy => f.write_str("busy: a message is being sent"),
+            SmtpError::NoRecipient => f.write_str("no recipient"),
+            SmtpError::NoServer => f.write_str("no server ([smtp] server in stack.toml)"),
+            SmtpError::Dns(e) => write!(f, "resolve failed: {e}"),
+            SmtpError::Tcp(e) => write!(f, "connect failed: {e}"),
+            SmtpError::Rejected { step, code, text } => write!(f, "{code} {text} ({step})"),
+            SmtpError::Malformed(step) => write!(f, "malformed reply ({step})"),
+            SmtpError::Timeout(step) => write!(f, "timeout ({step})"),
+            SmtpError::Closed(step) => write!(f, "closed by the server ({step})"),
+            SmtpError::Reset(step) => write!(f, "connection reset ({step})"),
+            SmtpError::NoAuthMechanism => {
+                f.write_str("the server offers no AUTH mechanism we speak (PLAIN, LOGIN)")
+            }
+            SmtpError::CleartextAuthByName => f.write_str(
+                "credentials not sent in clear text to a server found by name \
+                 ([smtp] cleartext_auth_by_name)",
+            ),
+            SmtpError::Disabled => f.write_str("[smtp] is not enabled in stack.toml"),
+        }
+    }
+}
+
+/// What the client has done, for diagnostics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SmtpStats {
+    /// Messages sent.
+    pub sent: u32,
+    /// Sessions that failed.
+    pub failed: u32,
+    /// Times TCP went back to resend part of the message (each one moves
+    /// the reading position back: the rewind).
+    pub rewinds: u32,
+    /// Text-part bytes encoded again to reach a retransmitted offset.
+    pub regenerated: u32,
+}
+
+/// The SMTP client. The application embeds it (the generated
+/// `Config::Smtp` type) and forwards the TCP callbacks of the socket it
+/// [`owns`](SmtpClient::owns); see [`mail`](crate::mail).
+pub struct SmtpClient<S: SmtpSettings> {
+    link: Link,
+    step: SmtpStep,
+    timeouts: Timeouts,
+    /// Stream offset where the current command starts.
+    cmd_start: u32,
+    rcpt: u16,
+    caps: u8,
+    reply: ReplyParser,
+    meta: Meta,
+    /// The session's result so far (the first failure wins).
+    outcome: Option<Result<(), SmtpError>>,
+    // The message, once DATA was accepted.
+    has_attachment: bool,
+    head_len: u32,
+    text_end: Option<u32>,
+    att_end: Option<u32>,
+    cursor: Snapshot,
+    snapshots: S::Snapshots,
+    stats: SmtpStats,
+}
+
+impl<S: SmtpSettings> Default for SmtpClient<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: SmtpSettings> fmt::Debug for SmtpClient<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpClient")
+            .field("state", &self.state())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl<S: SmtpSettings> SmtpClient<S> {
+    /// An idle client with the `stack.toml` settings.
+    pub fn new() -> Self {
+        SmtpClient {
+            link: Link::default(),
+            step: SmtpStep::Resolve,
+            timeouts: Timeouts {
+                step: S::TIMEOUT,
+                session: S::SESSION_TIMEOUT,
+            },
+            cmd_start: 0,
+            rcpt: 0,
+            caps: 0,
+            reply: ReplyParser::default(),
+            meta: Meta::default(),
+            outcome: None,
+            has_attachment: false,
+            head_len: 0,
+            text_end: None,
+            att_end: None,
+            cursor: Snapshot::START,
+            snapshots: S::Snapshots::new_table(),
+            stats: SmtpStats::default(),
+        }
+    }
+
+    /// Changes the per-step timeout (`[smtp] timeout`) for later sessions.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeouts.step = timeout;
+    }
+
+    /// Changes the whole-session deadline (`[smtp] session_timeout`) for
+    /// later sessions.
+    pub fn set_session_timeout(&mut self, timeout: Duration) {
+        self.timeouts.session = timeout;
+    }
+
+    /// Starts sending `message` (its content is read later, as the
+    /// session goes). `unix_time` (seconds, from SNTP) becomes the `Date:`
+    /// header; `random` makes the Message-ID and the MIME boundary.
+    pub fn send<M: Outgoing>(
+        &mut self,
+        message: &M,
+        unix_time: Option<u64>,
+        random: u64,
+    ) -> Result<(), SmtpError> {
+        if self.link.phase != Phase::Idle {
+            return Err(SmtpError::Busy);
+        }
+        if message.to(0).is_none() {
+            return Err(SmtpError::NoRecipient);
+        }
+        if message.server().is_none() && S::SERVER.is_none() && !Self::mx(message) {
+            return Err(SmtpError::NoServer);
+        }
+        let by_name = !matches!(Self::target(message), Target::Addr(_));
+        if Self::credentials(message).is_some() && by_name && !S::AUTH_BY_NAME {
+            return Err(SmtpError::CleartextAuthByName);
+        }
+        self.link.start();
+        self.step = SmtpStep::Resolve;
+        self.cmd_start = 0;
+        self.rcpt = 0;
+        self.caps = 0;
+        self.reply = ReplyParser::default();
+        self.meta = Meta {
+            id: random,
+            date: unix_time,
+        };
+        self.outcome = None;
+        self.text_end = None;
+        self.att_end = None;
+        Ok(())
+    }
+
+    /// Where the session is.
+    pub fn state(&self) -> SmtpState {
+        match self.link.phase {
+            Phase::Idle => SmtpState::Idle,
+            Phase::Start | Phase::Resolving => SmtpState::Resolving,
+            Phase::Connecting => SmtpState::Connecting {
+                server: self.link.remote,
+            },
+            Phase::Open => match self.step {
+                SmtpStep::RcptTo => SmtpState::Recipient { index: self.rcpt },
+                SmtpStep::Message => SmtpState::Sending {
+                    acked: self.link.acked.wrapping_sub(self.cmd_start),
+                },
+                step => SmtpState::Command(step),
+            },
+            Phase::Closing | Phase::Aborting | Phase::Finished => SmtpState::Closing,
+        }
+    }
+
+    /// True when no session is under way (`send` may start one).
+    pub fn is_idle(&self) -> bool {
+        self.link.phase == Phase::Idle
+    }
+
+    /// What the client has done.
+    pub fn stats(&self) -> SmtpStats {
+        self.stats
+    }
+
+    /// Whether `socket` is this client's connection: forward its TCP
+    /// callbacks here.
+    pub fn owns(&self, socket: TcpHandle) -> bool {
+        self.link.owns(socket)
+    }
+
+    /// When `poll` is next needed (a deadline, or now).
+    pub fn poll_at(&self) -> Option<Instant> {
+        self.link.poll_at()
+    }
+
+    /// Runs the session: DNS, connecting, deadlines, closing. Returns the
+    /// outcome once, when the session is over and the client idle again.
+    /// `random` feeds `tcp_connect` (ephemeral port, ISN key).
+    pub fn poll<C: Config, N: Nic, M: Outgoing>(
+        &mut self,
+        stack: &mut Stack<C>,
+        nic: &mut N,
+        now: Instant,
+        message: &M,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Option<Result<(), SmtpError>> {
+        if self.link.phase == Phase::Idle {
+            return None;
+        }
+        let target = Self::target(message);
+        self.link.sending = self.link.phase == Phase::Open
+            && self
+                .command_len(message)
+                .is_none_or(|len| self.link.acked.wrapping_sub(self.cmd_start) < len);
+        let before = self.link.phase;
+        let r = self
+            .link
+            .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
+        if before != Phase::Connecting && self.link.phase == Phase::Connecting {
+            self.step = SmtpStep::Connect;
+        }
+        if let Err(f) = r {
+            let step = self.step;
+            self.fail(match f {
+                LinkFailure::Dns(e) => SmtpError::Dns(e),
+                LinkFailure::Tcp(e) => SmtpError::Tcp(e),
+                LinkFailure::Timeout => SmtpError::Timeout(step),
+            });
+            // Abort at once rather than on the next poll.
+            let _ = self
+                .link
+                .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
+        }
+        if !self.link.finished() {
+            return None;
+        }
+        let outcome = self
+            .outcome
+            .take()
+            .unwrap_or(Err(SmtpError::Closed(self.step)));
+        match outcome {
+            Ok(()) => self.stats.sent = self.stats.sent.saturating_add(1),
+            Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
+        }
+        self.link.reset();
+        Some(outcome)
+    }
+
+    /// Records a failure and ends the session: QUIT when a reply refused
+    /// something between commands, a reset otherwise.
+    fn fail(&mut self, e: SmtpError) {
+        if self.outcome.is_none() {
+            self.outcome = Some(Err(e));
+        }
+        let polite = matches!(e, SmtpError::Rejected { .. } | SmtpError::NoAuthMechanism)
+            && self.link.phase == Phase::Open
+            && self.step != SmtpStep::Quit
+            && !self.link.peer_closed;
+        if polite {
+            // The failed command's reply came, so the stream is at a
+            // command boundary: QUIT starts there.
+            self.step = SmtpStep::Quit;
+        } else {
+            self.link.abort();
+        }
+    }
+
+    /// A TCP event for the socket it owns (others are ignored).
+    pub fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
+        if !self.owns(socket) {
+            return;
+        }
+        let gone = self.link.on_event(event);
+        match event {
+            TcpEvent::Connected { .. } => {
+                self.step = SmtpStep::Greeting;
+                self.cmd_start = 0;
+            }
+            TcpEvent::Acked { offset } if self.step == SmtpStep::Message => {
+                self.message_acked(offset.wrapping_sub(self.cmd_start))
+            }
+            TcpEvent::Retransmit { .. } if self.step == SmtpStep::Message => {
+                self.stats.rewinds = self.stats.rewinds.saturating_add(1)
+            }
+            TcpEvent::PeerClosed => {
+                if self.step != SmtpStep::Quit {
+                    self.fail(SmtpError::Closed(self.step));
+                }
+                self.link.close_after_peer();
+            }
+            TcpEvent::Reset | TcpEvent::RegenerationMismatch { .. } => {
+                self.fail(SmtpError::Reset(self.step))
+            }
+            TcpEvent::TimedOut => self.fail(SmtpError::Timeout(self.step)),
+            TcpEvent::Closed if self.step != SmtpStep::Quit => {
+                self.fail(SmtpError::Closed(self.step))
+            }
+            _ => {}
+        }
+        if gone {
+            self.link.phase = Phase::Finished;
+        }
+    }
+
+    /// Whether the client is done with the socket (FIN may go).
+    pub fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
+        self.owns(socket) && self.link.wants_close()
+    }
+
+    /// Received bytes on its socket: replies. Takes everything.
+    pub fn tcp_received<N: Nic, M: Outgoing>(
+        &mut self,
+        socket: TcpHandle,
+        data: &mut TcpReader<'_, N>,
+        message: &M,
+    ) -> usize {
+        let len = data.len();
+        if !self.owns(socket) {
+            return len;
+        }
+        let mut at = 0;
+        let mut buf = [0u8; 64];
+        while at < len {
+            let n = data.read(at, &mut buf);
+            if n == 0 {
+                break;
+            }
+            self.on_bytes(buf.get(..n).unwrap_or(&[]), message);
+            at = at.saturating_add(n);
+        }
+        len
+    }
+
+    /// Replies from the server (what `tcp_received` reads).
+    fn on_bytes<M: Outgoing>(&mut self, bytes: &[u8], message: &M) {
+        for &b in bytes {
+            if self.link.phase != Phase::Open {
+                return; // failed or closing: the rest does not matter
+            }
+            // A complete line is progress; single bytes are not (a server
+            // dribbling one byte at a time cannot hold the step open).
+            self.link.touched |= b == b'\n';
+            match self.reply.push(b) {
+                None => {}
+                Some(Ok(code)) => self.on_reply(code, message),
+                Some(Err(())) => self.fail(SmtpError::Malformed(self.step)),
+            }
+        }
+    }
+
+    /// Where the session connects: the application's server, the
+    /// recipient's mail exchange, or `stack.toml`'s server.
+    fn target<M: Outgoing>(message: &M) -> Target<'_> {
+        match message.server() {
+            Some(s) => Target::parse(s),
+            None if Self::mx(message) => {
+                let to = message.to(0).unwrap_or("");
+                Target::Mx(to.rsplit_once('@').map_or(to, |(_, d)| d))
+            }
+            None => match S::SERVER {
+                Some(s) => Target::from_setting(s),
+                None => Target::Name(""),
+            },
+        }
+    }
+
+    fn mx<M: Outgoing>(message: &M) -> bool {
+        message.use_mx().unwrap_or(S::USE_MX)
+    }
+
+    fn credentials<M: Outgoing>(message: &M) -> Option<(&str, &str)> {
+        message.credentials().or(match (S::USER, S::PASSWORD) {
+            (Some(u), Some(p)) => Some((u, p)),
+            _ => None,
+        })
+    }
+
+    /// The length of the current command (the message's once known).
+    fn command_len<M: Outgoing>(&self, message: &M) -> Option<u32> {
+        if self.step == SmtpStep::Message {
+            return self.message_len();
+        }
+        let mut w = Window::counter();
+        self.command(&mut w, message);
+        u32::try_from(w.pos).ok()
+    }
+
+    fn on_reply<M: Outgoing>(&mut self, code: u16, message: &M) {
+        let step = self.step;
+        // The reply must follow the whole command: the server cannot have
+        // read it otherwise, and the next command starts where it ends.
+        let Some(len) = self.command_len(message) else {
+            return self.fail(SmtpError::Malformed(step));
+        };
+        let end = self.cmd_start.wrapping_add(len);
+        if self.link.acked.wrapping_sub(self.cmd_start) < len {
+            return self.fail(SmtpError::Malformed(step));
+        }
+        let next = match (step, code) {
+            (SmtpStep::Greeting, 220) => SmtpStep::Ehlo,
+            (SmtpStep::Ehlo, 250) => {
+                self.caps = self.reply.caps;
+                match Self::credentials(message) {
+                    None => SmtpStep::MailFrom,
+                    Some(_) if self.caps & cap::PLAIN != 0 => SmtpStep::AuthPlain,
+                    Some(_) if self.caps & cap::LOGIN != 0 => SmtpStep::AuthLogin,
+                    Some(_) => {
+                        self.cmd_start = end;
+                        return self.fail(SmtpError::NoAuthMechanism);
+                    }
+                }
+            }
+            (SmtpStep::Ehlo, 500..=504 | 550) => SmtpStep::Helo,
+            (SmtpStep::Helo, 250) if Self::credentials(message).is_some() => {
+                // HELO has no extensions, so no AUTH.
+                self.cmd_start = end;
+                return self.fail(SmtpError::NoAuthMechanism);
+            }
+            (SmtpStep::Helo, 250) => SmtpStep::MailFrom,
+            (SmtpStep::AuthPlain, 235) => SmtpStep::MailFrom,
+            (SmtpStep::AuthLogin, 334) => SmtpStep::AuthUser,
+            (SmtpStep::AuthUser, 334) => SmtpStep::AuthPassword,
+            (SmtpStep::AuthPassword, 235) => SmtpStep::MailFrom,
+            (SmtpStep::MailFrom, 250) => {
+                self.rcpt = 0;
+                SmtpStep::RcptTo
+            }
+            (SmtpStep::RcptTo, 250 | 251) => {
+                let more = message
+                    .to(usize::from(self.rcpt).saturating_add(1))
+                    .is_some();
+                if more && self.rcpt < u16::MAX {
+                    self.rcpt = self.rcpt.saturating_add(1);
+                    SmtpStep::RcptTo
+                } else {
+                    SmtpStep::Data
+                }
+            }
+            (SmtpStep::Data, 354) => {
+                self.begin_message(message);
+                SmtpStep::Message
+            }
+            (SmtpStep::Message, 250) => {
+                self.outcome.get_or_insert(Ok(()));
+                SmtpStep::Quit
+            }
+            (SmtpStep::Quit, _) => {
+                self.cmd_start = end;
+                self.link.close_after_peer();
+                return;
+            }
+            _ => {
+                // The refused command is complete: a QUIT starts after it.
+                self.cmd_start = end;
+                return self.fail(SmtpError::Rejected {
+                    step,
+                    code,
+                    text: self.reply.text,
+                });
+            }
+        };
+        if next == SmtpStep::Ehlo {
+            self.reply.caps = 0; // only the EHLO reply's keywords count
+        }
+        self.cmd_start = end;
+        self.step = next;
+    }
+
+    /// The bytes of the current command (not the message) into `w`.
+    fn command<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
+        fn address(b: u8) -> bool {
+            command_byte(b) && !matches!(b, b'<' | b'>' | b' ')
+        }
+        match self.step {
+            SmtpStep::Ehlo | SmtpStep::Helo => {
+                w.put(if self.step == SmtpStep::Ehlo {
+                    b"EHLO "
+                } else {
+                    b"HELO "
+                });
+                match S::HELO {
+                    Some(name) => w.put_filtered(name.as_bytes(), address),
+                    None => {
+                        w.put(b"[");
+                        for (i, o) in self.link.local.0.iter().enumerate() {
+                            if i > 0 {
+                                w.put(b".");
+                            }
+                            w.put_u64(u64::from(*o));
+                        }
+                        w.put(b"]");
+                    }
+                }
+            }
+            SmtpStep::AuthPlain => {
+                // RFC 4616: [authzid] NUL authcid NUL passwd, as the
+                // initial response (RFC 4954 §4), one round trip.
+                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
+                w.put(b"AUTH PLAIN ");
+                put_base64_parts(w, &[b"\0", user.as_bytes(), b"\0", password.as_bytes()]);
+            }
+            SmtpStep::AuthLogin => w.put(b"AUTH LOGIN"),
+            SmtpStep::AuthUser | SmtpStep::AuthPassword => {
+                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
+                let secret = if self.step == SmtpStep::AuthUser {
+                    user
+                } else {
+                    password
+                };
+                put_base64(w, secret.as_bytes());
+            }
+            SmtpStep::MailFrom => {
+                w.put(b"MAIL FROM:<");
+                w.put_filtered(message.from().as_bytes(), address);
+                w.put(b">");
+                if self.caps & cap::EIGHT_BIT != 0 {
+                    w.put(b" BODY=8BITMIME");
+                }
+            }
+            SmtpStep::RcptTo => {
+                w.put(b"RCPT TO:<");
+                let to = message.to(usize::from(self.rcpt)).unwrap_or("");
+                w.put_filtered(to.as_bytes(), address);
+                w.put(b">");
+            }
+            SmtpStep::Data => w.put(b"DATA"),
+            SmtpStep::Quit => w.put(b"QUIT"),
+            SmtpStep::Resolve | SmtpStep::Connect | SmtpStep::Greeting | SmtpStep::Message => {
+                return
+            }
+        }
+        w.put(b"\r\n");
+    }
+
+    /// The stream bytes at `offset` for its socket (the command being
+    /// sent, or the message), at most `max`. The same offset always gives
+    /// the same bytes; see the module docs.
+    pub fn tcp_produce<M: Outgoing>(
+        &mut self,
+        socket: TcpHandle,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        message: &mut M,
+    ) {
+        if !self.owns(socket) || self.link.phase != Phase::Open {
+            return;
+        }
+        let rel = offset.wrapping_sub(self.cmd_start);
+        if rel > u32::MAX / 2 {
+            return; // before the current command: long acknowledged
+        }
+        if self.step == SmtpStep::Message {
+            self.produce_message(rel, max, sink, message);
+        } else {
+            let mut w = Window::new(sink, rel as usize, max);
+            self.command(&mut w, message);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! SMTP replies (RFC 5321 §4.2), read byte by byte as they arrive.
+
+use crate::mail::ReplyText;
+
+/// EHLO keywords the client uses.
+pub(super) mod cap {
+    pub const LOGIN: u8 = 1;
+    pub const EIGHT_BIT: u8 = 2;
+    pub const PLAIN: u8 = 4;
+}
+
+/// Reads SMTP replies byte by byte: `ddd-text` lines up to `ddd text`
+/// (or a bare `ddd`), all with the same code; keeps the first line's text
+/// and the EHLO keywords seen.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct ReplyParser {
+    col: u16,
+    code: u16,
+    /// The reply's code from its first line (0 before).
+    first: u16,
+    last: bool,
+    bad: bool,
+    pub(super) text: ReplyText,
+    tok: [u8; 10],
+    /// Token length; 0xff: too long to be a keyword we know.
+    tok_len: u8,
+    tok_index: u8,
+    auth_line: bool,
+    pub(super) caps: u8,
+}
+
+impl ReplyParser {
+    /// One byte; `Some(Ok(code))` when a reply is complete, `Some(Err)`
+    /// for one that is not SMTP.
+    pub(super) fn push(&mut self, b: u8) -> Option<Result<u16, ()>> {
+        if self.col >= crate::mail::MAX_REPLY_LINE {
+            *self = ReplyParser::default();
+            return Some(Err(()));
+        }
+        if b == b'\n' {
+            self.end_token();
+            let ok = !self.bad && self.col >= 3 && (self.first == 0 || self.first == self.code);
+            let done = self.last || self.col <= 4;
+            if self.first == 0 {
+                self.first = self.code;
+                self.text.trim_end();
+            }
+            let first = self.first;
+            self.col = 0;
+            self.code = 0;
+            self.last = false;
+            self.bad = false;
+            self.tok_index = 0;
+            self.auth_line = false;
+            if !ok {
+                self.first = 0;
+                return Some(Err(()));
+            }
+            if done {
+                self.first = 0;
+                return Some(Ok(first));
+            }
+            return None;
+        }
+        if self.col == 0 && self.first == 0 {
+            self.text = ReplyText::EMPTY;
+        }
+        match self.col {
+            0..=2 => match b {
+                b'0'..=b'9' => {
+                    self.code = self
+                        .code
+                        .saturating_mul(10)
+                        .saturating_add(u16::from(b.wrapping_sub(b'0')))
+                }
+                _ => self.bad = true,
+            },
+            3 => match b {
+                b'-' => self.last = false,
+                b' ' | b'\r' => self.last = true,
+                _ => self.bad = true,
+            },
+            _ => {
+                if self.first == 0 && b != b'\r' {
+                    self.text.push(b);
+                }
+                if b == b' ' || b == b'\r' {
+                    self.end_token();
+                } else if usize::from(self.tok_len) < self.tok.len() {
+                    if let Some(t) = self.tok.get_mut(usize::from(self.tok_len)) {
+                        *t = b.to_ascii_uppercase();
+                    }
+                    self.tok_len = self.tok_len.saturating_add(1);
+                } else {
+                    self.tok_len = 0xff;
+                }
+            }
+        }
+        self.col = self.col.saturating_add(1);
+        None
+    }
+
+    fn end_token(&mut self) {
+        let len = usize::from(self.tok_len);
+        if len == 0 {
+            return;
+        }
+        let tok = self.tok.get(..len).unwrap_or(&[]);
+        if self.tok_index == 0 {
+            self.auth_line = tok == b"AUTH";
+            // `AUTH=LOGIN`: the pre-RFC 4954 form some servers still send.
+            if tok == b"AUTH=LOGIN" {
+                self.caps |= cap::LOGIN;
+            }
+            if tok == b"AUTH=PLAIN" {
+                self.caps |= cap::PLAIN;
+            }
+            if tok == b"8BITMIME" {
+                self.caps |= cap::EIGHT_BIT;
+            }
+        } else if self.auth_line && tok == b"LOGIN" {
+            self.caps |= cap::LOGIN;
+        } else if self.auth_line && tok == b"PLAIN" {
+            self.caps |= cap::PLAIN;
+        }
+        self.tok_index = self.tok_index.saturating_add(1);
+        self.tok_len = 0;
+    }
+}
