@@ -75,7 +75,7 @@ fn smtp() -> Part {
                 busy = true;
             }
         },
-        poll_at: quote!(.chain([self.smtp.poll_at()])),
+        poll_at: quote!(let at = ::emberstack::service::earliest(at, self.smtp.poll_at());),
         listen: quote!(),
         uses: quote!(
             use ::emberstack::compose::SmtpPart as _;
@@ -128,7 +128,7 @@ fn pop3() -> Part {
                 busy = true;
             }
         },
-        poll_at: quote!(.chain([self.pop3.poll_at()])),
+        poll_at: quote!(let at = ::emberstack::service::earliest(at, self.pop3.poll_at());),
         listen: quote!(),
         uses: quote!(
             use ::emberstack::compose::Pop3Part as _;
@@ -177,7 +177,7 @@ fn http() -> Part {
         poll: quote! {
             self.http.poll(now, stack, nic, &mut self.app.handlers());
         },
-        poll_at: quote!(.chain([self.http.poll_at()])),
+        poll_at: quote!(let at = ::emberstack::service::earliest(at, self.http.poll_at());),
         listen: quote! {
             self.http.listen(stack)?;
         },
@@ -190,10 +190,14 @@ fn http() -> Part {
 /// The `Services` type and its `App` implementation for the components
 /// that are on.
 pub(crate) fn tokens(http: bool, smtp: bool, pop3: bool) -> TokenStream {
+    // Routing asks the mail clients first, then the web server (the
+    // order the reference device's hand routing had; ownership is
+    // disjoint, so the order only shapes the code); polling runs the web
+    // server first, then the mail clients.
     let parts: Vec<Part> = [
-        http.then(self::http),
         smtp.then(self::smtp),
         pop3.then(self::pop3),
+        http.then(self::http),
     ]
     .into_iter()
     .flatten()
@@ -207,7 +211,9 @@ pub(crate) fn tokens(http: bool, smtp: bool, pop3: bool) -> TokenStream {
     let tcp_produce = pick(|p| &p.tcp_produce);
     let tcp_wants_close = pick(|p| &p.tcp_wants_close);
     let tcp_recv_space = pick(|p| &p.tcp_recv_space);
-    let poll = pick(|p| &p.poll);
+    // The web server (last in `parts` when on) polls first.
+    let (mail, web) = parts.split_at(parts.len().saturating_sub(usize::from(http)));
+    let poll: Vec<&TokenStream> = web.iter().chain(mail).map(|p| &p.poll).collect();
     let poll_at = pick(|p| &p.poll_at);
     let listen = pick(|p| &p.listen);
     let uses = pick(|p| &p.uses);
@@ -255,10 +261,15 @@ pub(crate) fn tokens(http: bool, smtp: bool, pop3: bool) -> TokenStream {
         /// own, `Disabled` when off there).
         ///
         /// [`App`]: emberstack::App
+        // (`repr(C)`, components first: they stay at small offsets from
+        // `self` however large the application is — the reference
+        // device's 64 KB of echo rings placed before them cost 3.3 KB of
+        // Cortex-M code in longer loads and stores.)
+        #[repr(C)]
         pub struct Services<A, C: ::emberstack::Config = Device> {
+            #(#field)*
             /// The application: its own services, handlers, mail content.
             pub app: A,
-            #(#field)*
             _config: ::core::marker::PhantomData<C>,
         }
 
@@ -312,12 +323,9 @@ pub(crate) fn tokens(http: bool, smtp: bool, pop3: bool) -> TokenStream {
                 stack: &::emberstack::Stack<C>,
                 now: ::emberstack::Instant,
             ) -> ::core::option::Option<::emberstack::Instant> {
-                [stack.poll_at(now)]
-                    .into_iter()
-                    #(#poll_at)*
-                    .flatten()
-                    .min()
-                    .map(|t| t.max(now))
+                let at = stack.poll_at(now);
+                #(#poll_at)*
+                at.map(|t| t.max(now))
             }
         }
 
@@ -392,6 +400,7 @@ pub(crate) fn tokens(http: bool, smtp: bool, pop3: bool) -> TokenStream {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::tokens;
 

@@ -231,11 +231,12 @@ mod composition {
     /// own, `Disabled` when off there).
     ///
     /// [`App`]: emberstack::App
+    #[repr(C)]
     pub struct Services<A, C: ::emberstack::Config = Device> {
-        /// The application: its own services, handlers, mail content.
-        pub app: A,
         /// The web server (`[http]`): its sockets open with `listen`.
         pub http: web::HttpServer,
+        /// The application: its own services, handlers, mail content.
+        pub app: A,
         _config: ::core::marker::PhantomData<C>,
     }
     #[allow(clippy::needless_return)]
@@ -285,12 +286,9 @@ mod composition {
             stack: &::emberstack::Stack<C>,
             now: ::emberstack::Instant,
         ) -> ::core::option::Option<::emberstack::Instant> {
-            [stack.poll_at(now)]
-                .into_iter()
-                .chain([self.http.poll_at()])
-                .flatten()
-                .min()
-                .map(|t| t.max(now))
+            let at = stack.poll_at(now);
+            let at = ::emberstack::service::earliest(at, self.http.poll_at());
+            at.map(|t| t.max(now))
         }
     }
     #[allow(clippy::needless_return)]
