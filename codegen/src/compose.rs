@@ -217,6 +217,11 @@ pub(crate) fn tokens(http: bool, smtp: bool, pop3: bool) -> TokenStream {
     let poll_at = pick(|p| &p.poll_at);
     let listen = pick(|p| &p.listen);
     let uses = pick(|p| &p.uses);
+    let unused_stack = if listen.iter().all(|l| l.is_empty()) {
+        quote!(let _ = stack;)
+    } else {
+        quote!()
+    };
     let owners: Vec<&str> = [
         (http, "the web server"),
         (smtp, "the SMTP client"),
@@ -230,7 +235,7 @@ pub(crate) fn tokens(http: bool, smtp: bool, pop3: bool) -> TokenStream {
             .to_owned()
     } else {
         format!(
-            " The components on here: {}. A socket one of them opened is\n routed to it; every other socket is the application's.",
+            " The components on here: {}.\n A socket one of them opened is routed to it; every other socket\n is the application's.",
             owners.join(", ")
         )
     };
@@ -296,8 +301,8 @@ pub(crate) fn tokens(http: bool, smtp: bool, pop3: bool) -> TokenStream {
                 &mut self,
                 stack: &mut ::emberstack::Stack<C>,
             ) -> ::core::result::Result<(), ::emberstack::tcp::TcpError> {
-                let _ = &stack;
                 #(#listen)*
+                #unused_stack
                 Ok(())
             }
 

@@ -95,7 +95,7 @@ pub(crate) fn generate(
         pub const RAM_BYTES: usize = ::core::mem::size_of::<Stack>();
 
         /// Bytes of RAM the mail clients (`[smtp]`, `[pop3]`) take in the
-        /// application that embeds them; 0 for those not configured.
+        /// generated `Services`; 0 for those not configured.
         #[allow(dead_code)]
         pub const MAIL_RAM_BYTES: usize = ::core::mem::size_of::<<Device as ::emberstack::Config>::Smtp>()
             + ::core::mem::size_of::<<Device as ::emberstack::Config>::Pop3>();

@@ -58,7 +58,7 @@ pub type Stack = ::emberstack::Stack<Device>;
 #[allow(dead_code)]
 pub const RAM_BYTES: usize = ::core::mem::size_of::<Stack>();
 /// Bytes of RAM the mail clients (`[smtp]`, `[pop3]`) take in the
-/// application that embeds them; 0 for those not configured.
+/// generated `Services`; 0 for those not configured.
 #[allow(dead_code)]
 pub const MAIL_RAM_BYTES: usize = ::core::mem::size_of::<
     <Device as ::emberstack::Config>::Smtp,
@@ -223,8 +223,9 @@ mod composition {
     /// not own — the application's own UDP, raw and TCP sockets, the
     /// events and the random numbers — goes to `A`'s [`App`].
     ///
-    /// The components on here: the web server. A socket one of them opened is
-    /// routed to it; every other socket is the application's.
+    /// The components on here: the web server.
+    /// A socket one of them opened is routed to it; every other socket
+    /// is the application's.
     ///
     /// `C` is the stack's configuration: this file's [`Device`], or
     /// another that shares the application (its mail clients are its
@@ -261,7 +262,6 @@ mod composition {
             &mut self,
             stack: &mut ::emberstack::Stack<C>,
         ) -> ::core::result::Result<(), ::emberstack::tcp::TcpError> {
-            let _ = &stack;
             self.http.listen(stack)?;
             Ok(())
         }
