@@ -22,9 +22,10 @@
 //! `netbios: ...`, `sntp: ...`) and prints the counters on Ctrl-C or
 //! SIGTERM, then exits 0.
 
-use ember_device::mail::{Checker, MailOptions, Sender};
+use ember_device::mail::MailOptions;
 use ember_device::names::{LeaseClient, Lookups, TimeSync};
 use ember_device::{variants, with_config, Log, OneLine, Options, ReferenceDevice};
+use emberstack::compose::{Pop3Part, SmtpPart};
 use emberstack::config::StaticIpv4;
 use emberstack::nic::enc28j60::{self, Enc28j60};
 use emberstack::nic::enc28j60_model::Model;
@@ -527,8 +528,8 @@ where
     C::Dns: Lookups,
     C::Sntp: TimeSync,
     C::Dhcp: LeaseClient,
-    C::Smtp: Sender,
-    C::Pop3: Checker,
+    C::Smtp: SmtpPart,
+    C::Pop3: Pop3Part,
 {
     match kind {
         NicKind::Tap => serve::<C, _>(nic, options, &names, pcap, &stop, |n, d| n.wait(d), |_| {}),
@@ -602,8 +603,8 @@ where
     C::Dns: Lookups,
     C::Sntp: TimeSync,
     C::Dhcp: LeaseClient,
-    C::Smtp: Sender,
-    C::Pop3: Checker,
+    C::Smtp: SmtpPart,
+    C::Pop3: Pop3Part,
 {
     match pcap {
         Some(path) => {
@@ -650,8 +651,8 @@ fn run<C: Config, N: Nic>(
     C::Dns: Lookups,
     C::Sntp: TimeSync,
     C::Dhcp: LeaseClient,
-    C::Smtp: Sender,
-    C::Pop3: Checker,
+    C::Smtp: SmtpPart,
+    C::Pop3: Pop3Part,
 {
     let start = std::time::Instant::now();
     let now = || Instant::from_millis(start.elapsed().as_millis() as u64);

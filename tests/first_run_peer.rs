@@ -82,3 +82,23 @@ fn the_minimal_example_serves_its_page_with_live_values() {
     assert_eq!(value(&second, "hits"), value(&first, "hits") + 1);
     assert!(value(&second, "uptime") >= 1, "{second}");
 }
+
+/// The README's first section shows `examples/minimal/main.rs` as it is
+/// (everything after the module doc), so what a new user copies runs.
+#[test]
+fn the_readme_shows_the_minimal_example_as_it_is() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let main = std::fs::read_to_string(root.join("examples/minimal/main.rs")).unwrap();
+    let section = &readme[readme
+        .find("## A web device in one small file")
+        .expect("README section")..];
+    let start = section.find("```rust\n").expect("a rust block") + "```rust\n".len();
+    let shown = &section[start..];
+    let shown = &shown[..shown.find("```").expect("end of the block")];
+    let code = &main[main.find("\nuse ").expect("use lines") + 1..];
+    assert_eq!(
+        shown, code,
+        "README's minimal example differs from examples/minimal/main.rs"
+    );
+}

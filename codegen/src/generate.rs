@@ -66,6 +66,11 @@ pub(crate) fn generate(
             }
         });
     let web_module = web.map(|rom| crate::web::tokens(rom, &cfg.http, &cfg.device.name, file));
+    let services = crate::compose::tokens(
+        web.is_some(),
+        cfg.smtp.common.enabled,
+        cfg.pop3.common.enabled,
+    );
     let tokens = quote! {
         #(#device_doc)*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -90,11 +95,13 @@ pub(crate) fn generate(
         pub const RAM_BYTES: usize = ::core::mem::size_of::<Stack>();
 
         /// Bytes of RAM the mail clients (`[smtp]`, `[pop3]`) take in the
-        /// application that embeds them; 0 for those not configured.
+        /// generated `Services`; 0 for those not configured.
         #[allow(dead_code)]
         pub const MAIL_RAM_BYTES: usize = ::core::mem::size_of::<<Device as ::emberstack::Config>::Smtp>()
             + ::core::mem::size_of::<<Device as ::emberstack::Config>::Pop3>();
         #web_module
+
+        #services
 
         #budget
     };

@@ -21,6 +21,7 @@
 //! error: stack.toml:9:1: [udp] socket: unknown key; did you mean `sockets`?
 //! ```
 
+mod compose;
 mod diag;
 mod generate;
 mod reader;

@@ -990,6 +990,8 @@ fn generated_code_is_valid_rust_with_expected_items() {
             }
             syn::Item::Type(t) => names.push(format!("type {}", t.ident)),
             syn::Item::Const(c) => names.push(format!("const {}", c.ident)),
+            syn::Item::Use(_) => names.push("use".to_owned()),
+            syn::Item::Mod(m) => names.push(format!("mod {}", m.ident)),
             _ => panic!("unexpected item"),
         }
     }
@@ -1002,6 +1004,8 @@ fn generated_code_is_valid_rust_with_expected_items() {
             "type Stack",
             "const RAM_BYTES",
             "const MAIL_RAM_BYTES",
+            "use",
+            "mod composition",
             "const _"
         ]
     );

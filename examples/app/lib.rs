@@ -26,6 +26,7 @@ pub mod web;
 use chacha20::rand_core::{Rng as _, SeedableRng as _};
 use chacha20::ChaCha12Rng;
 use core::fmt;
+use emberstack::compose::{Pop3App, Pop3Part, SmtpApp, SmtpPart, WebApp};
 use emberstack::config::StaticIpv4;
 use emberstack::config::Table;
 use emberstack::dhcp::DhcpEvent;
@@ -33,13 +34,15 @@ use emberstack::dns::QueryType;
 use emberstack::iface::{DropReason, Event};
 use emberstack::iface::{PayloadSink, SendError};
 use emberstack::nic::Nic;
+use emberstack::pop3::{Pop3Error, Pop3Summary};
+use emberstack::smtp::SmtpStats;
 use emberstack::tcp::{TcpEvent, TcpHandle, TcpReader, TcpSocket};
 use emberstack::udp::Endpoint;
 use emberstack::udp::{UdpDatagram, UdpHandle};
 use emberstack::wire::{EthernetAddress, Ipv4Address};
 use emberstack::{App, Config, Instant};
 use generated::web as site;
-use mail::{Checker, Mail, MailOptions, Sender};
+use mail::{Mail, MailOptions, StatusMail};
 use names::{LeaseClient, Lookup, Lookups, TimeSync, MAX_LOOKUPS};
 use tcp_services::{Service, ECHO_RING};
 use web::{Web, WebState};
@@ -72,6 +75,15 @@ pub fn http_sockets<C: Config>() -> usize {
     } else {
         0
     }
+}
+
+/// TCP sockets the mail clients of configuration `C` may use at once.
+pub fn mail_sockets<C: Config>() -> usize
+where
+    C::Smtp: SmtpPart,
+    C::Pop3: Pop3Part,
+{
+    usize::from(<C::Smtp as SmtpPart>::ENABLED) + usize::from(<C::Pop3 as Pop3Part>::ENABLED)
 }
 
 /// Where log lines go: stdout on the host, semihosting on the board.
@@ -165,12 +177,15 @@ impl Options {
     }
 }
 
-/// The application half: services and logging, called by the stack.
-pub struct DeviceApp<C: Config, L: Log> {
+/// The application half: its own services, the web UI's state, the mail
+/// it sends and reads, and logging. The generated composition
+/// ([`generated::Services`]) holds it beside the web server and the mail
+/// clients and calls it for everything they do not own.
+pub struct DeviceApp<L: Log> {
     log: L,
     rng: ChaCha12Rng,
-    /// The mail clients (their TCP callbacks come here).
-    mail: Mail<C>,
+    /// The status email and the inbox (the clients are the composition's).
+    mail: Mail,
     udp_echo: Option<UdpHandle>,
     /// The raw socket for IP protocol 253 (RFC 3692, experimental),
     /// echoed back (`[raw] sockets`).
@@ -188,8 +203,6 @@ pub struct DeviceApp<C: Config, L: Log> {
     /// SNTP was pointed at a server explicitly (`--sntp-server`): DHCP's
     /// NTP option does not override it.
     sntp_chosen: bool,
-    /// The HTTP server (its sockets are forwarded to it).
-    http: site::HttpServer,
     /// The web UI's state.
     pub web: WebState,
     /// Static settings from the web form, set once DHCP has stopped.
@@ -240,8 +253,9 @@ pub struct ReferenceDevice<C: Config, L: Log> {
     /// The stack generated from `stack.toml` (or a variant).
     pub stack: emberstack::Stack<C>,
     lookups: [Option<Lookup>; MAX_LOOKUPS],
-    /// The services.
-    pub app: DeviceApp<C, L>,
+    /// The application with the web server and the mail clients, as
+    /// generated from `stack.toml`: the stack's `App`.
+    pub services: generated::Services<DeviceApp<L>, C>,
 }
 
 impl<C: Config, L: Log> ReferenceDevice<C, L>
@@ -249,8 +263,8 @@ where
     C::Dns: Lookups,
     C::Sntp: TimeSync,
     C::Dhcp: LeaseClient,
-    C::Smtp: Sender,
-    C::Pop3: Checker,
+    C::Smtp: SmtpPart,
+    C::Pop3: Pop3Part,
 {
     /// Builds the device and binds its services.
     pub fn new(options: Options, log: L) -> Self {
@@ -275,7 +289,7 @@ where
         let mut app = DeviceApp {
             log,
             rng: ChaCha12Rng::from_seed(options.seed),
-            mail: Mail::new(options.mail),
+            mail: Mail::new(options.mail, C::DEVICE_NAME),
             udp_echo: None,
             raw_echo: None,
             tcp: [Service::None; MAX_TCP],
@@ -285,7 +299,6 @@ where
             peer_closed: 0,
             dhcp_ntp: None,
             sntp_chosen: false,
-            http: site::server(),
             web: WebState::new(C::DEVICE_NAME, stack.mac(), stack.ipv4().or(C::STATIC_IPV4)),
             pending_ipv4: None,
             apply_since: None,
@@ -307,7 +320,7 @@ where
         // the rest listen for echo.
         let http = http_sockets::<C>();
         let echo = tcp_sockets::<C>()
-            .saturating_sub(3 + Mail::<C>::SOCKETS + http)
+            .saturating_sub(3 + mail_sockets::<C>() + http)
             .max(1);
         let plan = [
             (DISCARD_PORT, 1, Service::Discard { bytes: 0, crc: 0 }),
@@ -327,8 +340,15 @@ where
                 }
             }
         }
-        if http > 0 {
-            match app.http.listen(&mut stack) {
+        let mut services = generated::Services::new(app);
+        services
+            .app
+            .mail
+            .configure(&mut services.smtp, &mut services.pop3);
+        let listened = (http > 0).then(|| services.listen(&mut stack));
+        let app = &mut services.app;
+        if let Some(listened) = listened {
+            match listened {
                 Ok(()) => app.log.line(format_args!(
                     "http: listening on port {} ({http} sockets, {} files, ram {} bytes)",
                     site::SETTINGS.port,
@@ -375,53 +395,58 @@ where
         ReferenceDevice {
             stack,
             lookups: [None; MAX_LOOKUPS],
-            app,
+            services,
         }
     }
 
     /// Runs the stack once; true when it did work (poll again at once).
     pub fn poll<N: Nic>(&mut self, now: Instant, nic: &mut N) -> bool {
         self.snapshot(now);
-        if let Some((remote, total)) = self.app.tcp_send.take() {
-            match self.stack.tcp_connect(&mut self.app, now, remote) {
+        if let Some((remote, total)) = self.services.app.tcp_send.take() {
+            match self.stack.tcp_connect(&mut self.services, now, remote) {
                 Ok(h) => {
-                    self.app.tcp[h.index()] = Service::Sender { total };
+                    self.services.app.tcp[h.index()] = Service::Sender { total };
                     self.stack.tcp_close(h); // FIN once all is produced
-                    self.app
+                    self.services
+                        .app
                         .log
                         .line(format_args!("tcp: sending {total} bytes to {remote}"));
                 }
                 Err(e) => self
+                    .services
                     .app
                     .log
                     .line(format_args!("tcp: cannot connect to {remote}: {e}")),
             }
         }
-        let busy = self.stack.poll(now, nic, &mut self.app);
-        {
-            let app = &mut self.app;
-            let mut web = Web {
-                state: &mut app.web,
-                log: &mut app.log,
-            };
-            app.http.poll(now, &mut self.stack, nic, &mut web);
-        }
+        let busy = self.start_mail(now);
+        let busy = self.services.poll(now, &mut self.stack, nic) | busy;
+        let app = &mut self.services.app;
+        let (smtp, pop3) = (self.services.smtp.state(), self.services.pop3.state());
+        app.mail.progress(smtp, pop3, &mut app.log);
         self.apply_web_changes(now);
-        if let Some(ntp) = self.app.dhcp_ntp.take() {
-            if !self.app.sntp_chosen {
+        if let Some(ntp) = self.services.app.dhcp_ntp.take() {
+            if !self.services.app.sntp_chosen {
                 self.start_sntp_addr(ntp);
             }
         }
-        let looked =
-            names::run_lookups(&mut self.lookups, self.stack.dns(), now, &mut self.app.log);
-        busy | looked | self.poll_mail(now, nic)
+        let looked = names::run_lookups(
+            &mut self.lookups,
+            self.stack.dns(),
+            now,
+            &mut self.services.app.log,
+        );
+        busy | looked
     }
 
-    fn poll_mail<N: Nic>(&mut self, now: Instant, nic: &mut N) -> bool {
-        if self.app.mail.wants_report(self.stack.ipv4().is_some()) {
+    /// Starts the status email and the mailbox check asked for, once the
+    /// interface has an address (the composition runs them).
+    fn start_mail(&mut self, now: Instant) -> bool {
+        let online = self.stack.ipv4().is_some();
+        if self.services.app.mail.wants_report(online) {
             let c = *self.stack.counters();
             let ip = self.stack.ipv4().map(|c| c.cidr);
-            self.app.mail.report(|o| {
+            self.services.app.mail.report(|o| {
                 o.put("Status of ");
                 o.put(C::DEVICE_NAME);
                 o.put("\n\nuptime: ");
@@ -447,8 +472,11 @@ where
             .sntp()
             .unix_time(now)
             .and_then(|t| u64::try_from(t).ok());
-        let DeviceApp { mail, rng, log, .. } = &mut self.app;
-        mail.poll(&mut self.stack, nic, now, unix, log, &mut || rng.next_u32())
+        let generated::Services {
+            app, smtp, pop3, ..
+        } = &mut self.services;
+        let DeviceApp { mail, rng, log, .. } = app;
+        mail.start(smtp, pop3, online, now, unix, log, &mut || rng.next_u32())
     }
 
     /// Sends the status email (the web UI's button): the report and the
@@ -456,18 +484,19 @@ where
     /// `smtp: sent to ADDR` or `smtp: failed ...`. Waits for an address
     /// first when the device has none yet.
     pub fn send_status_email(&mut self) {
-        self.app.mail.request_send();
+        self.services.app.mail.request_send();
     }
 
     /// Checks the mailbox now (the web UI's button); logs one
     /// `pop3: message N ...` line per message.
     pub fn check_mail(&mut self) {
-        self.app.mail.request_check();
+        self.services.app.mail.request_check();
     }
 
-    /// The mail clients: progress and the last message read.
-    pub fn mail(&self) -> &Mail<C> {
-        &self.app.mail
+    /// The device's mail: the status email and the last message read
+    /// (the clients are `services.smtp` / `services.pop3`).
+    pub fn mail(&self) -> &Mail {
+        &self.services.app.mail
     }
 
     /// Looks up the IPv4 address of `name`; logs `dns: NAME A a.b.c.d`
@@ -486,7 +515,8 @@ where
 
     fn lookup(&mut self, name: &str, kind: QueryType) -> bool {
         let Some(free) = self.lookups.iter_mut().find(|l| l.is_none()) else {
-            self.app
+            self.services
+                .app
                 .log
                 .line(format_args!("dns: {name} not queued: too many lookups"));
             return false;
@@ -497,7 +527,8 @@ where
                 true
             }
             None => {
-                self.app
+                self.services
+                    .app
                     .log
                     .line(format_args!("dns: {name} failed NameTooLong"));
                 false
@@ -508,11 +539,12 @@ where
     /// Asks `server` (an address or a host name) for the time now and
     /// every `[sntp] poll_interval`; logs `sntp: unix=SECONDS stratum=S`.
     pub fn start_sntp(&mut self, server: &str) -> bool {
-        self.app.sntp_chosen = true;
+        self.services.app.sntp_chosen = true;
         match self.stack.sntp().start(server) {
             Ok(()) => true,
             Err(e) => {
-                self.app
+                self.services
+                    .app
                     .log
                     .line(format_args!("sntp: server {server} refused: {e}"));
                 false
@@ -524,7 +556,8 @@ where
     /// (the form the DHCP NTP-server option has).
     pub fn start_sntp_addr(&mut self, server: Ipv4Address) {
         if let Err(e) = self.stack.sntp().start_addr(server) {
-            self.app
+            self.services
+                .app
                 .log
                 .line(format_args!("sntp: server {server} refused: {e}"));
         }
@@ -532,19 +565,13 @@ where
 
     /// When the device next needs to run without a frame arriving.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
-        let http = self.app.http.poll_at();
-        let mail = self.app.mail.poll_at();
-        emberstack::service::earliest(
-            self.stack.poll_at(now),
-            emberstack::service::earliest(mail, http),
-        )
-        .map(|t| t.max(now))
+        self.services.poll_at(&self.stack, now)
     }
 
     /// Copies what the web pages show from the stack (the tag handlers
     /// run inside the stack's callbacks, where the stack is borrowed).
     fn snapshot(&mut self, now: Instant) {
-        let s = &mut self.app.web.status;
+        let s = &mut self.services.app.web.status;
         s.now = now;
         s.ipv4 = self.stack.ipv4();
         s.counters = *self.stack.counters();
@@ -560,27 +587,31 @@ where
     fn apply_web_changes(&mut self, now: Instant) {
         if let Some(ipv4) = self.pending_ipv4_due() {
             self.stack.set_ipv4(ipv4);
-            self.app.log.line(format_args!(
+            self.services.app.log.line(format_args!(
                 "web: static address {}",
                 OptAddr(ipv4.map(|c| c.cidr.address))
             ));
         }
-        if let Some(a) = self.app.web.apply {
-            let since = *self.app.apply_since.get_or_insert(now);
+        if let Some(a) = self.services.app.web.apply {
+            let since = *self.services.app.apply_since.get_or_insert(now);
             let waited = now.since(since).millis() >= 2000;
-            if self.app.http.responding() && !waited {
+            if self.services.http.responding() && !waited {
                 return;
             }
-            self.app.web.apply = None;
-            self.app.apply_since = None;
+            self.services.app.web.apply = None;
+            self.services.app.apply_since = None;
             // NetBIOS, the DHCP host name and mDNS follow the page's name
             // (checked by the same rules there).
-            if let Err(e) = self.stack.set_device_name(self.app.web.name()) {
-                self.app.log.line(format_args!("web: name refused: {e}"));
+            if let Err(e) = self.stack.set_device_name(self.services.app.web.name()) {
+                self.services
+                    .app
+                    .log
+                    .line(format_args!("web: name refused: {e}"));
             }
             if a.dhcp {
                 if !self.stack.dhcp().running() && !self.stack.dhcp().enable() {
-                    self.app
+                    self.services
+                        .app
                         .log
                         .line(format_args!("web: DHCP is not built in; address kept"));
                 }
@@ -589,23 +620,23 @@ where
                 // Set after the client has stopped (next poll), so its
                 // fallback to stack.toml's settings does not replace it.
                 if a.ipv4.is_some() {
-                    self.app.pending_ipv4 = Some(a.ipv4);
+                    self.services.app.pending_ipv4 = Some(a.ipv4);
                 }
             }
-            self.app.log.line(format_args!(
+            self.services.app.log.line(format_args!(
                 "web: applied name {} dhcp {}",
-                self.app.web.name(),
+                self.services.app.web.name(),
                 if a.dhcp { "on" } else { "off" }
             ));
         }
-        if core::mem::take(&mut self.app.web.mail_requested) {
+        if core::mem::take(&mut self.services.app.web.mail_requested) {
             self.send_status_mail();
         }
     }
 
     fn pending_ipv4_due(&mut self) -> Option<Option<StaticIpv4>> {
         // One poll after `stop`: the client has released and stepped back.
-        let due = self.app.pending_ipv4.is_some() && !self.stack.dhcp().running();
+        let due = self.services.app.pending_ipv4.is_some() && !self.stack.dhcp().running();
         if due
             && self
                 .stack
@@ -613,7 +644,7 @@ where
                 .state()
                 .is_none_or(|s| s == emberstack::dhcp::DhcpState::Off)
         {
-            return self.app.pending_ipv4.take();
+            return self.services.app.pending_ipv4.take();
         }
         None
     }
@@ -622,11 +653,13 @@ where
     /// SMTP client (issue 6), which sends the status email with its
     /// attachment and logs `smtp: sent to ...` or `smtp: failed ...`.
     pub fn send_status_mail(&mut self) {
-        self.app
+        self.services
+            .app
             .log
             .line(format_args!("mail: status email requested from the web UI"));
         self.send_status_email();
-        self.app
+        self.services
+            .app
             .web
             .set_mail_message("Status email requested; see the device log for the outcome.");
     }
@@ -634,7 +667,7 @@ where
     /// Logs the frame counters (at exit).
     pub fn log_counters(&mut self) {
         let c = *self.stack.counters();
-        self.app.log.line(format_args!(
+        self.services.app.log.line(format_args!(
             "counters: in {} out {} tx-errors {} echo {} udp {} dropped {}",
             c.frames_in,
             c.frames_out,
@@ -646,7 +679,8 @@ where
         for r in DropReason::ALL {
             let n = c.dropped(r);
             if n > 0 {
-                self.app
+                self.services
+                    .app
                     .log
                     .line(format_args!("counters: drop {} {}", r.name(), n));
             }
@@ -655,7 +689,7 @@ where
 
     /// The log sink.
     pub fn log(&mut self) -> &mut L {
-        &mut self.app.log
+        &mut self.services.app.log
     }
 }
 
@@ -669,11 +703,78 @@ impl fmt::Display for OptAddr {
     }
 }
 
-impl<C: Config, L: Log> App for DeviceApp<C, L>
-where
-    C::Smtp: Sender,
-    C::Pop3: Checker,
-{
+/// The web pages' handlers are a view of the device's web state and its
+/// log; TCP events on the server's connections are logged like others.
+impl<L: Log> WebApp for DeviceApp<L> {
+    type Handlers<'a>
+        = Web<'a, L>
+    where
+        L: 'a;
+
+    fn handlers(&mut self) -> Web<'_, L> {
+        Web {
+            state: &mut self.web,
+            log: &mut self.log,
+        }
+    }
+
+    fn connection_event(&mut self, h: TcpHandle, event: TcpEvent) {
+        match event {
+            TcpEvent::Retransmit { offset } => self
+                .log
+                .line(format_args!("tcp: retransmit {h} from {offset}")),
+            TcpEvent::Reset => self.log.line(format_args!("tcp: reset {h}")),
+            TcpEvent::Reclaimed => self.log.line(format_args!("tcp: reclaimed {h}")),
+            TcpEvent::TimedOut => self.log.line(format_args!("tcp: timed out {h}")),
+            TcpEvent::RegenerationMismatch { offset } => self
+                .log
+                .line(format_args!("tcp: regeneration mismatch {h} at {offset}")),
+            _ => {}
+        }
+    }
+}
+
+/// The SMTP client sends the status email; its outcome is logged.
+impl<L: Log> SmtpApp for DeviceApp<L> {
+    type Message = StatusMail;
+
+    fn with_message<R>(
+        &mut self,
+        f: impl FnOnce(&mut StatusMail, &mut dyn FnMut() -> u32) -> R,
+    ) -> R {
+        let rng = &mut self.rng;
+        f(&mut self.mail.outgoing, &mut || rng.next_u32())
+    }
+
+    fn sent(&mut self, outcome: Result<(), emberstack::smtp::SmtpError>, stats: SmtpStats) {
+        let now = self.web.status.now;
+        self.mail.sent(outcome, stats, now, &mut self.log);
+    }
+}
+
+/// The POP3 client reads into the inbox, which logs and decides.
+impl<L: Log> Pop3App for DeviceApp<L> {
+    type Mailbox<'a>
+        = mail::Inbox<'a, L>
+    where
+        L: 'a;
+
+    fn with_mailbox<R>(
+        &mut self,
+        f: impl FnOnce(&mut mail::Inbox<'_, L>, &mut dyn FnMut() -> u32) -> R,
+    ) -> R {
+        let rng = &mut self.rng;
+        f(&mut self.mail.inbox(&mut self.log), &mut || rng.next_u32())
+    }
+
+    fn checked(&mut self, outcome: Result<Pop3Summary, Pop3Error>) {
+        self.mail.checked(outcome, &mut self.log);
+    }
+}
+
+/// Everything the composition does not own: echo, discard, chargen and
+/// the sender on TCP, UDP and raw echo, the events, random numbers.
+impl<L: Log> App for DeviceApp<L> {
     fn random_u32(&mut self) -> u32 {
         self.rng.next_u32()
     }
@@ -729,28 +830,6 @@ where
     }
 
     fn tcp_event(&mut self, h: TcpHandle, event: TcpEvent) {
-        if self.mail.owns(h) {
-            return self.mail.tcp_event(h, event);
-        }
-        if self.http.owns(h) {
-            match event {
-                TcpEvent::Retransmit { offset } => self
-                    .log
-                    .line(format_args!("tcp: retransmit {h} from {offset}")),
-                TcpEvent::Reset => self.log.line(format_args!("tcp: reset {h}")),
-                TcpEvent::Reclaimed => self.log.line(format_args!("tcp: reclaimed {h}")),
-                TcpEvent::TimedOut => self.log.line(format_args!("tcp: timed out {h}")),
-                TcpEvent::RegenerationMismatch { offset } => self
-                    .log
-                    .line(format_args!("tcp: regeneration mismatch {h} at {offset}")),
-                _ => {}
-            }
-            let mut web = Web {
-                state: &mut self.web,
-                log: &mut self.log,
-            };
-            return self.http.tcp_event(h, event, &mut web);
-        }
         let i = h.index();
         let Some(service) = self.tcp.get_mut(i) else {
             return;
@@ -806,26 +885,10 @@ where
     }
 
     fn tcp_wants_close(&mut self, h: TcpHandle) -> bool {
-        if self.mail.owns(h) {
-            return self.mail.tcp_wants_close(h);
-        }
-        if self.http.owns(h) {
-            return self.http.tcp_wants_close(h);
-        }
         self.peer_closed & (1 << h.index()) != 0
     }
 
     fn tcp_received<N: Nic>(&mut self, h: TcpHandle, data: &mut TcpReader<'_, N>) -> usize {
-        if self.mail.owns(h) {
-            return self.mail.tcp_received(h, data, &mut self.log);
-        }
-        if self.http.owns(h) {
-            let mut web = Web {
-                state: &mut self.web,
-                log: &mut self.log,
-            };
-            return self.http.tcp_received(h, data, &mut web);
-        }
         let i = h.index();
         match self.tcp.get_mut(i) {
             Some(Service::Echo(e)) => match self.rings.get_mut(i) {
@@ -843,16 +906,6 @@ where
     }
 
     fn tcp_produce(&mut self, h: TcpHandle, offset: u32, max: usize, sink: &mut dyn PayloadSink) {
-        if self.mail.owns(h) {
-            return self.mail.tcp_produce(h, offset, max, sink, &mut self.log);
-        }
-        if self.http.owns(h) {
-            let mut web = Web {
-                state: &mut self.web,
-                log: &mut self.log,
-            };
-            return self.http.tcp_produce(h, offset, max, sink, &mut web);
-        }
         let i = h.index();
         match self.tcp.get(i) {
             Some(Service::Echo(e)) => {
@@ -873,9 +926,6 @@ where
     }
 
     fn tcp_recv_space(&mut self, h: TcpHandle) -> usize {
-        if self.http.owns(h) {
-            return self.http.tcp_recv_space(h);
-        }
         match self.tcp.get(h.index()) {
             Some(Service::Echo(e)) => e.space(),
             _ => usize::MAX,

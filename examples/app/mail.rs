@@ -1,12 +1,13 @@
 //! Mail for the reference device: a status email with an attachment
 //! (SMTP) and a mailbox check (POP3), plus their log lines.
 //!
-//! The clients are the configuration's `Config::Smtp` / `Config::Pop3`
-//! types, embedded here because their TCP callbacks come to the
-//! application (see `emberstack::mail`). Some configurations of the device
-//! (`examples/configs/`) have no mail; the app-local traits [`Sender`] and
-//! [`Checker`] let the generic code treat "not configured" as a logged
-//! refusal, as `names.rs` does for DNS and SNTP.
+//! The clients are the generated composition's (`Services`, from
+//! `stack.toml`), which routes their sockets; the device provides the
+//! message and the mailbox (`SmtpApp`, `Pop3App` in `lib.rs`) and starts
+//! sends and checks. Some configurations of the device
+//! (`examples/configs/`) have no mail: their `Config::Smtp` is `Disabled`,
+//! which refuses a send with a logged error, as `names.rs` does for DNS
+//! and SNTP.
 //!
 //! Log lines: `smtp: sent to ADDR in MS ms rewinds=N` (rewinds: times TCP
 //! went back in the message), `smtp: failed CODE text
@@ -21,18 +22,12 @@ use crate::tcp_services::{crc32_update, Pattern};
 use crate::text::Sink;
 use crate::Log;
 use core::fmt::{self, Write as _};
-use emberstack::iface::PayloadSink;
-use emberstack::nic::Nic;
+use emberstack::compose::{Pop3Part, SmtpPart};
 use emberstack::pop3::{
-    Disposition, Line, Mailbox, MessageInfo, Pop3Client, Pop3Error, Pop3Settings, Pop3State,
-    Pop3Summary,
+    Disposition, Line, Mailbox, MessageInfo, Pop3Error, Pop3State, Pop3Summary,
 };
-use emberstack::service::Disabled;
-use emberstack::smtp::{
-    Attachment, Outgoing, Part, SmtpClient, SmtpError, SmtpSettings, SmtpState,
-};
-use emberstack::tcp::{TcpEvent, TcpHandle, TcpReader};
-use emberstack::{Config, Duration, Instant, Stack};
+use emberstack::smtp::{Attachment, Outgoing, Part, SmtpError, SmtpState, SmtpStats};
+use emberstack::{Duration, Instant};
 
 /// Bytes of the generated attachment when no file is given.
 pub const GENERATED_ATTACHMENT: u32 = 4096;
@@ -292,7 +287,7 @@ impl fmt::Display for Text<'_> {
 }
 
 /// The mailbox the POP3 client calls: logs and decides keep or delete.
-struct Inbox<'a, L: Log> {
+pub struct Inbox<'a, L: Log> {
     log: &'a mut L,
     state: &'a mut InboxState,
 }
@@ -364,329 +359,14 @@ impl<L: Log> Mailbox for Inbox<'_, L> {
     }
 }
 
-/// The SMTP client as the device uses it, or its absence.
-pub trait Sender {
-    /// Whether `[smtp]` is configured.
-    const ENABLED: bool;
-    /// Starts a send.
-    fn send(&mut self, m: &StatusMail, unix: Option<u64>, random: u64) -> Result<(), SmtpError>;
-    /// Runs it; the outcome once it is over.
-    fn poll<C: Config, N: Nic>(
-        &mut self,
-        stack: &mut Stack<C>,
-        nic: &mut N,
-        now: Instant,
-        m: &StatusMail,
-        random: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<(), SmtpError>>;
-    /// See `SmtpClient::poll_at`.
-    fn poll_at(&self) -> Option<Instant>;
-    /// The progress.
-    fn state(&self) -> SmtpState;
-    /// Times TCP went back in the message.
-    fn rewinds(&self) -> u32;
-    /// Whether the socket is the client's.
-    fn owns(&self, socket: TcpHandle) -> bool;
-    /// See `SmtpClient::tcp_event`.
-    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent);
-    /// See `SmtpClient::tcp_received`.
-    fn tcp_received<N: Nic>(
-        &mut self,
-        socket: TcpHandle,
-        data: &mut TcpReader<'_, N>,
-        m: &StatusMail,
-    ) -> usize;
-    /// See `SmtpClient::tcp_produce`.
-    fn tcp_produce(
-        &mut self,
-        socket: TcpHandle,
-        offset: u32,
-        max: usize,
-        sink: &mut dyn PayloadSink,
-        m: &mut StatusMail,
-    );
-    /// See `SmtpClient::tcp_wants_close`.
-    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool;
-    /// See `SmtpClient::set_timeout`.
-    fn set_timeout(&mut self, timeout: Duration);
-    /// See `SmtpClient::set_session_timeout`.
-    fn set_session_timeout(&mut self, timeout: Duration);
-}
-
-impl<S: SmtpSettings> Sender for SmtpClient<S> {
-    const ENABLED: bool = true;
-    fn send(&mut self, m: &StatusMail, unix: Option<u64>, random: u64) -> Result<(), SmtpError> {
-        SmtpClient::send(self, m, unix, random)
-    }
-    fn poll<C: Config, N: Nic>(
-        &mut self,
-        stack: &mut Stack<C>,
-        nic: &mut N,
-        now: Instant,
-        m: &StatusMail,
-        random: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<(), SmtpError>> {
-        SmtpClient::poll(self, stack, nic, now, m, random)
-    }
-    fn poll_at(&self) -> Option<Instant> {
-        SmtpClient::poll_at(self)
-    }
-    fn state(&self) -> SmtpState {
-        SmtpClient::state(self)
-    }
-    fn rewinds(&self) -> u32 {
-        self.stats().rewinds
-    }
-    fn owns(&self, socket: TcpHandle) -> bool {
-        SmtpClient::owns(self, socket)
-    }
-    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
-        SmtpClient::tcp_event(self, socket, event)
-    }
-    fn tcp_received<N: Nic>(
-        &mut self,
-        socket: TcpHandle,
-        data: &mut TcpReader<'_, N>,
-        m: &StatusMail,
-    ) -> usize {
-        SmtpClient::tcp_received(self, socket, data, m)
-    }
-    fn tcp_produce(
-        &mut self,
-        socket: TcpHandle,
-        offset: u32,
-        max: usize,
-        sink: &mut dyn PayloadSink,
-        m: &mut StatusMail,
-    ) {
-        SmtpClient::tcp_produce(self, socket, offset, max, sink, m)
-    }
-    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
-        SmtpClient::tcp_wants_close(self, socket)
-    }
-    fn set_timeout(&mut self, timeout: Duration) {
-        SmtpClient::set_timeout(self, timeout)
-    }
-    fn set_session_timeout(&mut self, timeout: Duration) {
-        SmtpClient::set_session_timeout(self, timeout)
-    }
-}
-
-impl Sender for Disabled {
-    const ENABLED: bool = false;
-    fn send(&mut self, _: &StatusMail, _: Option<u64>, _: u64) -> Result<(), SmtpError> {
-        Err(SmtpError::Disabled)
-    }
-    fn poll<C: Config, N: Nic>(
-        &mut self,
-        _: &mut Stack<C>,
-        _: &mut N,
-        _: Instant,
-        _: &StatusMail,
-        _: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<(), SmtpError>> {
-        None
-    }
-    fn poll_at(&self) -> Option<Instant> {
-        None
-    }
-    fn state(&self) -> SmtpState {
-        SmtpState::Idle
-    }
-    fn rewinds(&self) -> u32 {
-        0
-    }
-    fn owns(&self, _: TcpHandle) -> bool {
-        false
-    }
-    fn tcp_event(&mut self, _: TcpHandle, _: TcpEvent) {}
-    fn tcp_received<N: Nic>(
-        &mut self,
-        _: TcpHandle,
-        data: &mut TcpReader<'_, N>,
-        _: &StatusMail,
-    ) -> usize {
-        data.len()
-    }
-    fn tcp_produce(
-        &mut self,
-        _: TcpHandle,
-        _: u32,
-        _: usize,
-        _: &mut dyn PayloadSink,
-        _: &mut StatusMail,
-    ) {
-    }
-    fn tcp_wants_close(&mut self, _: TcpHandle) -> bool {
-        false
-    }
-    fn set_timeout(&mut self, _: Duration) {}
-    fn set_session_timeout(&mut self, _: Duration) {}
-}
-
-/// The POP3 client as the device uses it, or its absence.
-pub trait Checker {
-    /// Whether `[pop3]` is configured.
-    const ENABLED: bool;
-    /// Starts a check.
-    fn receive<M: Mailbox>(&mut self, mailbox: &M) -> Result<(), Pop3Error>;
-    /// Runs it (and the periodic check); the outcome once it is over.
-    fn poll<C: Config, N: Nic, M: Mailbox>(
-        &mut self,
-        stack: &mut Stack<C>,
-        nic: &mut N,
-        now: Instant,
-        mailbox: &M,
-        random: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<Pop3Summary, Pop3Error>>;
-    /// See `Pop3Client::poll_at`.
-    fn poll_at(&self) -> Option<Instant>;
-    /// The progress.
-    fn state(&self) -> Pop3State;
-    /// Whether the socket is the client's.
-    fn owns(&self, socket: TcpHandle) -> bool;
-    /// See `Pop3Client::tcp_event`.
-    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent);
-    /// See `Pop3Client::tcp_received`.
-    fn tcp_received<N: Nic, M: Mailbox>(
-        &mut self,
-        socket: TcpHandle,
-        data: &mut TcpReader<'_, N>,
-        mailbox: &mut M,
-    ) -> usize;
-    /// See `Pop3Client::tcp_produce`.
-    fn tcp_produce<M: Mailbox>(
-        &mut self,
-        socket: TcpHandle,
-        offset: u32,
-        max: usize,
-        sink: &mut dyn PayloadSink,
-        mailbox: &M,
-    );
-    /// See `Pop3Client::tcp_wants_close`.
-    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool;
-    /// See `Pop3Client::set_timeout`.
-    fn set_timeout(&mut self, timeout: Duration);
-    /// See `Pop3Client::set_session_timeout`.
-    fn set_session_timeout(&mut self, timeout: Duration);
-    /// See `Pop3Client::set_interval`.
-    fn set_interval(&mut self, interval: Duration);
-}
-
-impl<S: Pop3Settings> Checker for Pop3Client<S> {
-    const ENABLED: bool = true;
-    fn receive<M: Mailbox>(&mut self, mailbox: &M) -> Result<(), Pop3Error> {
-        Pop3Client::receive(self, mailbox)
-    }
-    fn poll<C: Config, N: Nic, M: Mailbox>(
-        &mut self,
-        stack: &mut Stack<C>,
-        nic: &mut N,
-        now: Instant,
-        mailbox: &M,
-        random: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<Pop3Summary, Pop3Error>> {
-        Pop3Client::poll(self, stack, nic, now, mailbox, random)
-    }
-    fn poll_at(&self) -> Option<Instant> {
-        Pop3Client::poll_at(self)
-    }
-    fn state(&self) -> Pop3State {
-        Pop3Client::state(self)
-    }
-    fn owns(&self, socket: TcpHandle) -> bool {
-        Pop3Client::owns(self, socket)
-    }
-    fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
-        Pop3Client::tcp_event(self, socket, event)
-    }
-    fn tcp_received<N: Nic, M: Mailbox>(
-        &mut self,
-        socket: TcpHandle,
-        data: &mut TcpReader<'_, N>,
-        mailbox: &mut M,
-    ) -> usize {
-        Pop3Client::tcp_received(self, socket, data, mailbox)
-    }
-    fn tcp_produce<M: Mailbox>(
-        &mut self,
-        socket: TcpHandle,
-        offset: u32,
-        max: usize,
-        sink: &mut dyn PayloadSink,
-        mailbox: &M,
-    ) {
-        Pop3Client::tcp_produce(self, socket, offset, max, sink, mailbox)
-    }
-    fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
-        Pop3Client::tcp_wants_close(self, socket)
-    }
-    fn set_timeout(&mut self, timeout: Duration) {
-        Pop3Client::set_timeout(self, timeout)
-    }
-    fn set_session_timeout(&mut self, timeout: Duration) {
-        Pop3Client::set_session_timeout(self, timeout)
-    }
-    fn set_interval(&mut self, interval: Duration) {
-        Pop3Client::set_interval(self, interval)
-    }
-}
-
-impl Checker for Disabled {
-    const ENABLED: bool = false;
-    fn receive<M: Mailbox>(&mut self, _: &M) -> Result<(), Pop3Error> {
-        Err(Pop3Error::Disabled)
-    }
-    fn poll<C: Config, N: Nic, M: Mailbox>(
-        &mut self,
-        _: &mut Stack<C>,
-        _: &mut N,
-        _: Instant,
-        _: &M,
-        _: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<Pop3Summary, Pop3Error>> {
-        None
-    }
-    fn poll_at(&self) -> Option<Instant> {
-        None
-    }
-    fn state(&self) -> Pop3State {
-        Pop3State::Idle
-    }
-    fn owns(&self, _: TcpHandle) -> bool {
-        false
-    }
-    fn tcp_event(&mut self, _: TcpHandle, _: TcpEvent) {}
-    fn tcp_received<N: Nic, M: Mailbox>(
-        &mut self,
-        _: TcpHandle,
-        data: &mut TcpReader<'_, N>,
-        _: &mut M,
-    ) -> usize {
-        data.len()
-    }
-    fn tcp_produce<M: Mailbox>(
-        &mut self,
-        _: TcpHandle,
-        _: u32,
-        _: usize,
-        _: &mut dyn PayloadSink,
-        _: &M,
-    ) {
-    }
-    fn tcp_wants_close(&mut self, _: TcpHandle) -> bool {
-        false
-    }
-    fn set_timeout(&mut self, _: Duration) {}
-    fn set_session_timeout(&mut self, _: Duration) {}
-    fn set_interval(&mut self, _: Duration) {}
-}
-
-/// The device's mail: both clients, the status email and the inbox state.
-pub struct Mail<C: Config> {
-    smtp: C::Smtp,
-    pop3: C::Pop3,
-    outgoing: StatusMail,
+/// The device's mail: the status email, the inbox state and what is
+/// asked for. The clients themselves are the generated composition's
+/// (`Services::smtp`, `Services::pop3`; `Disabled` in a configuration
+/// without them), which routes their sockets; this keeps what the device
+/// sends and decides.
+pub struct Mail {
+    /// The status email (the SMTP client reads it while a send runs).
+    pub(crate) outgoing: StatusMail,
     inbox: InboxState,
     /// A send / check asked for before the interface had an address.
     send_pending: bool,
@@ -709,17 +389,12 @@ fn smtp_key(s: SmtpState) -> SmtpState {
     }
 }
 
-impl<C: Config> Mail<C>
-where
-    C::Smtp: Sender,
-    C::Pop3: Checker,
-{
-    /// The clients with `opts` applied.
-    pub fn new(opts: MailOptions) -> Self {
-        let mut m: Mail<C> = Mail {
-            smtp: C::Smtp::default(),
-            pop3: C::Pop3::default(),
-            outgoing: StatusMail::new(opts, C::DEVICE_NAME),
+impl Mail {
+    /// The device's mail with `opts` applied; `device` names it in the
+    /// subject.
+    pub fn new(opts: MailOptions, device: &str) -> Self {
+        Mail {
+            outgoing: StatusMail::new(opts, device),
             inbox: InboxState {
                 opts,
                 ..InboxState::default()
@@ -731,26 +406,26 @@ where
             send_started: Instant::ZERO,
             repeat_send: if opts.to.is_some() { opts.repeat } else { 0 },
             repeat_check: if opts.check_at_start { opts.repeat } else { 0 },
-        };
+        }
+    }
+
+    /// Applies the options' timeouts and interval to the clients.
+    pub fn configure<S: SmtpPart, P: Pop3Part>(&self, smtp: &mut S, pop3: &mut P) {
+        let opts = self.inbox.opts;
         if let Some(t) = opts.timeout_secs {
             let t = Duration::from_secs(u64::from(t));
-            Sender::set_timeout(&mut m.smtp, t);
-            Checker::set_timeout(&mut m.pop3, t);
+            smtp.set_timeout(t);
+            pop3.set_timeout(t);
         }
         if let Some(t) = opts.session_timeout_secs {
             let t = Duration::from_secs(u64::from(t));
-            Sender::set_session_timeout(&mut m.smtp, t);
-            Checker::set_session_timeout(&mut m.pop3, t);
+            smtp.set_session_timeout(t);
+            pop3.set_session_timeout(t);
         }
         if let Some(i) = opts.interval_secs {
-            Checker::set_interval(&mut m.pop3, Duration::from_secs(u64::from(i)));
+            pop3.set_interval(Duration::from_secs(u64::from(i)));
         }
-        m
     }
-
-    /// TCP sockets the mail clients may use at once.
-    pub const SOCKETS: usize =
-        <C::Smtp as Sender>::ENABLED as usize + <C::Pop3 as Checker>::ENABLED as usize;
 
     /// Asks for a status email (sent once the interface has an address).
     pub fn request_send(&mut self) {
@@ -762,16 +437,6 @@ where
         self.check_pending = true;
     }
 
-    /// The SMTP progress (for a status page).
-    pub fn smtp_state(&self) -> SmtpState {
-        self.smtp.state()
-    }
-
-    /// The POP3 progress.
-    pub fn pop3_state(&self) -> Pop3State {
-        self.pop3.state()
-    }
-
     /// The last message read: (from, subject).
     pub fn last_message(&self) -> (&[u8], &[u8]) {
         (
@@ -780,18 +445,8 @@ where
         )
     }
 
-    /// Whether `socket` belongs to a mail client.
-    pub fn owns(&self, socket: TcpHandle) -> bool {
-        self.smtp.owns(socket) || self.pop3.owns(socket)
-    }
-
-    /// When the clients next need a poll.
-    pub fn poll_at(&self) -> Option<Instant> {
-        emberstack::service::earliest(self.smtp.poll_at(), self.pop3.poll_at())
-    }
-
     /// True when a send waits only for the status report: the caller
-    /// writes it with [`Mail::report`] before the next [`Mail::poll`].
+    /// writes it with [`Mail::report`] before the next [`Mail::start`].
     pub fn wants_report(&self, online: bool) -> bool {
         self.send_pending && online
     }
@@ -802,23 +457,34 @@ where
         self.outgoing.report(write);
     }
 
-    /// Starts what is pending, runs both clients and logs their outcomes.
-    pub fn poll<N: Nic, L: Log>(
+    /// The mailbox the POP3 client calls (logs to `log`).
+    pub fn inbox<'a, L: Log>(&'a mut self, log: &'a mut L) -> Inbox<'a, L> {
+        Inbox {
+            log,
+            state: &mut self.inbox,
+        }
+    }
+
+    /// Starts the send and the check asked for, once the interface has an
+    /// address (`online`); the clients run them from the next poll.
+    /// True when it started something.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start<S: SmtpPart, P: Pop3Part, L: Log>(
         &mut self,
-        stack: &mut Stack<C>,
-        nic: &mut N,
+        smtp: &mut S,
+        pop3: &mut P,
+        online: bool,
         now: Instant,
         unix: Option<u64>,
         log: &mut L,
         random: &mut dyn FnMut() -> u32,
     ) -> bool {
         let mut busy = false;
-        let online = stack.ipv4().is_some();
         if self.send_pending && online {
             self.send_pending = false;
             let id = (u64::from(random()) << 32) | u64::from(random());
             self.send_started = now;
-            match self.smtp.send(&self.outgoing, unix, id) {
+            match smtp.send(&self.outgoing, unix, id) {
                 Ok(()) => log.line(format_args!(
                     "smtp: sending to {} ({} byte attachment)",
                     self.outgoing.to(0).unwrap_or("?"),
@@ -830,69 +496,63 @@ where
         }
         if self.check_pending && online {
             self.check_pending = false;
-            let inbox = Inbox {
-                log: &mut *log,
-                state: &mut self.inbox,
-            };
-            if let Err(e) = self.pop3.receive(&inbox) {
+            let inbox = self.inbox(&mut *log);
+            if let Err(e) = pop3.receive(&inbox) {
                 log.line(format_args!("pop3: failed {e}"));
             }
             busy = true;
         }
-        let sent = self.smtp.poll(stack, nic, now, &self.outgoing, random);
-        if sent.is_some() && self.repeat_send > 0 {
+        busy
+    }
+
+    /// A send ended (the composition reports it): log it, repeat if asked.
+    pub fn sent<L: Log>(
+        &mut self,
+        outcome: Result<(), SmtpError>,
+        stats: SmtpStats,
+        now: Instant,
+        log: &mut L,
+    ) {
+        if self.repeat_send > 0 {
             self.repeat_send -= 1;
             self.send_pending = true;
         }
-        match sent {
-            Some(Ok(())) => {
-                log.line(format_args!(
-                    "smtp: sent to {} in {} ms rewinds={}",
-                    self.outgoing.to(0).unwrap_or("?"),
-                    now.since(self.send_started).millis(),
-                    self.smtp.rewinds()
-                ));
-                busy = true;
-            }
-            Some(Err(e)) => {
-                log.line(format_args!("smtp: failed {e}"));
-                busy = true;
-            }
-            None => {}
+        match outcome {
+            Ok(()) => log.line(format_args!(
+                "smtp: sent to {} in {} ms rewinds={}",
+                self.outgoing.to(0).unwrap_or("?"),
+                now.since(self.send_started).millis(),
+                stats.rewinds
+            )),
+            Err(e) => log.line(format_args!("smtp: failed {e}")),
         }
-        let outcome = {
-            let inbox = Inbox {
-                log: &mut *log,
-                state: &mut self.inbox,
-            };
-            self.pop3.poll(stack, nic, now, &inbox, random)
-        };
-        if outcome.is_some() && self.repeat_check > 0 {
+    }
+
+    /// A check ended: log it, repeat if asked.
+    pub fn checked<L: Log>(&mut self, outcome: Result<Pop3Summary, Pop3Error>, log: &mut L) {
+        if self.repeat_check > 0 {
             self.repeat_check -= 1;
             self.check_pending = true;
         }
         match outcome {
-            Some(Ok(s)) => {
-                log.line(format_args!(
-                    "pop3: done messages={} deleted={}",
-                    s.messages, s.deleted
-                ));
-                busy = true;
-            }
-            Some(Err(e)) => {
-                log.line(format_args!("pop3: failed {e}"));
-                busy = true;
-            }
-            None => {}
+            Ok(s) => log.line(format_args!(
+                "pop3: done messages={} deleted={}",
+                s.messages, s.deleted
+            )),
+            Err(e) => log.line(format_args!("pop3: failed {e}")),
         }
-        let s = smtp_key(self.smtp.state());
+    }
+
+    /// Logs each new step of the clients (`smtp: progress ...`).
+    pub fn progress<L: Log>(&mut self, smtp: SmtpState, pop3: Pop3State, log: &mut L) {
+        let s = smtp_key(smtp);
         if self.shown_smtp != Some(s) {
             if self.shown_smtp.is_some() || s != SmtpState::Idle {
                 log.line(format_args!("smtp: progress {s}"));
             }
             self.shown_smtp = Some(s);
         }
-        let p = match self.pop3.state() {
+        let p = match pop3 {
             Pop3State::Retrieving { number, count } => Pop3State::Retrieving { number, count },
             p => p,
         };
@@ -902,55 +562,5 @@ where
             }
             self.shown_pop3 = Some(p);
         }
-        busy
-    }
-
-    /// Forwards a TCP event of a mail socket.
-    pub fn tcp_event(&mut self, socket: TcpHandle, event: TcpEvent) {
-        self.smtp.tcp_event(socket, event);
-        self.pop3.tcp_event(socket, event);
-    }
-
-    /// Forwards received data of a mail socket.
-    pub fn tcp_received<N: Nic, L: Log>(
-        &mut self,
-        socket: TcpHandle,
-        data: &mut TcpReader<'_, N>,
-        log: &mut L,
-    ) -> usize {
-        if self.smtp.owns(socket) {
-            return self.smtp.tcp_received(socket, data, &self.outgoing);
-        }
-        let mut inbox = Inbox {
-            log,
-            state: &mut self.inbox,
-        };
-        self.pop3.tcp_received(socket, data, &mut inbox)
-    }
-
-    /// Produces the stream of a mail socket.
-    pub fn tcp_produce<L: Log>(
-        &mut self,
-        socket: TcpHandle,
-        offset: u32,
-        max: usize,
-        sink: &mut dyn PayloadSink,
-        log: &mut L,
-    ) {
-        if self.smtp.owns(socket) {
-            self.smtp
-                .tcp_produce(socket, offset, max, sink, &mut self.outgoing);
-            return;
-        }
-        let inbox = Inbox {
-            log,
-            state: &mut self.inbox,
-        };
-        self.pop3.tcp_produce(socket, offset, max, sink, &inbox);
-    }
-
-    /// Whether a mail socket may close.
-    pub fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
-        self.smtp.tcp_wants_close(socket) || self.pop3.tcp_wants_close(socket)
     }
 }

@@ -35,6 +35,7 @@
     )
 )]
 
+pub mod compose;
 pub mod config;
 pub mod dhcp;
 pub mod dns;

@@ -14,10 +14,10 @@
 //!   (a tag without handler, a handler for no tag, duplicates and wrong
 //!   signatures are compile errors naming the tag and page) and implements
 //!   [`HttpApp`], the dispatch the server calls.
-//! - The **server** ([`HttpServer`]): a component the application embeds.
-//!   It opens `[http] sockets` listening sockets and the application
-//!   forwards the TCP callbacks of those sockets to it
-//!   ([`HttpServer::owns`]).
+//! - The **server** ([`HttpServer`]): a component of the generated
+//!   composition (`Services`, see [`compose`](crate::compose)). It opens
+//!   `[http] sockets` listening sockets, and the composition routes the
+//!   TCP callbacks of those sockets to it ([`HttpServer::owns`]).
 //!
 //! # Sending by offset, and retransmission
 //!

@@ -136,10 +136,11 @@ impl<const B: usize> Conn<B> {
 /// The HTTP server for `N` connections with `B`-byte buffers (both from
 /// `[http]`; codegen emits the `web::HttpServer` alias).
 ///
-/// Embed it in the application, call [`listen`](Self::listen) once, call
-/// [`poll`](Self::poll) from the main loop (timeouts), and forward the TCP
-/// callbacks of the sockets it [`owns`](Self::owns) from the
-/// application's [`App`](crate::App) implementation.
+/// The generated `Services` holds it when `[http]` is on: it calls
+/// [`listen`](Self::listen), [`poll`](Self::poll) (timeouts) and routes
+/// the TCP callbacks of the sockets it [`owns`](Self::owns) here (see
+/// [`compose`](crate::compose)). An application that drives the stack
+/// itself does the same from its [`App`](crate::App).
 pub struct HttpServer<const N: usize, const B: usize> {
     site: &'static Site,
     settings: &'static HttpSettings,
