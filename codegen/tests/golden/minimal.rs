@@ -59,8 +59,134 @@ pub type Stack = ::emberstack::Stack<Device>;
 #[allow(dead_code)]
 pub const RAM_BYTES: usize = ::core::mem::size_of::<Stack>();
 /// Bytes of RAM the mail clients (`[smtp]`, `[pop3]`) take in the
-/// application that embeds them; 0 for those not configured.
+/// generated `Services`; 0 for those not configured.
 #[allow(dead_code)]
 pub const MAIL_RAM_BYTES: usize = ::core::mem::size_of::<
     <Device as ::emberstack::Config>::Smtp,
 >() + ::core::mem::size_of::<<Device as ::emberstack::Config>::Pop3>();
+#[allow(unused_imports)]
+pub use self::composition::Services;
+/// The generated composition (a module of its own for the `use`
+/// lines its calls need).
+#[allow(dead_code)]
+mod composition {
+    use super::Device;
+    /// The configured composition: the application `A` with the
+    /// components `stack.toml` switches on. It is the [`App`] the
+    /// stack calls (through [`Services::poll`]): it decides which
+    /// component owns each TCP socket, routes every callback to the
+    /// owner, and polls the components after the stack. What it does
+    /// not own — the application's own UDP, raw and TCP sockets, the
+    /// events and the random numbers — goes to `A`'s [`App`].
+    ///
+    /// No component is on in this configuration: every callback goes to the
+    /// application.
+    ///
+    /// `C` is the stack's configuration: this file's [`Device`], or
+    /// another that shares the application (its mail clients are its
+    /// own, `Disabled` when off there).
+    ///
+    /// [`App`]: emberstack::App
+    #[repr(C)]
+    pub struct Services<A, C: ::emberstack::Config = Device> {
+        /// The application: its own services, handlers, mail content.
+        pub app: A,
+        _config: ::core::marker::PhantomData<C>,
+    }
+    #[allow(clippy::needless_return)]
+    impl<A: ::emberstack::App, C: ::emberstack::Config> Services<A, C> {
+        /// The composition around `app`; no socket is open yet
+        /// ([`listen`](Self::listen)).
+        pub fn new(app: A) -> Self {
+            Services {
+                app,
+                _config: ::core::marker::PhantomData,
+            }
+        }
+        /// Opens the listening sockets of the servers that are on
+        /// (the web server's `[http] sockets` on `[http] port`).
+        /// Open the application's own listening sockets first when
+        /// they should take the lower socket numbers.
+        pub fn listen(
+            &mut self,
+            stack: &mut ::emberstack::Stack<C>,
+        ) -> ::core::result::Result<(), ::emberstack::tcp::TcpError> {
+            let _ = stack;
+            Ok(())
+        }
+        /// Runs the stack once with `self` as its [`App`](emberstack::App),
+        /// then the components' timers and sessions. True when it did
+        /// work: poll again at once instead of sleeping.
+        pub fn poll<N: ::emberstack::nic::Nic>(
+            &mut self,
+            now: ::emberstack::Instant,
+            stack: &mut ::emberstack::Stack<C>,
+            nic: &mut N,
+        ) -> bool {
+            #[allow(unused_mut)]
+            let mut busy = stack.poll(now, nic, self);
+            busy
+        }
+        /// When [`poll`](Self::poll) is next needed without a frame
+        /// arriving (never before `now`); `None`: only a frame wakes it.
+        pub fn poll_at(
+            &self,
+            stack: &::emberstack::Stack<C>,
+            now: ::emberstack::Instant,
+        ) -> ::core::option::Option<::emberstack::Instant> {
+            let at = stack.poll_at(now);
+            at.map(|t| t.max(now))
+        }
+    }
+    #[allow(clippy::needless_return)]
+    impl<A: ::emberstack::App, C: ::emberstack::Config> ::emberstack::App
+    for Services<A, C> {
+        fn random_u32(&mut self) -> u32 {
+            self.app.random_u32()
+        }
+        fn event(&mut self, event: ::emberstack::iface::Event) {
+            self.app.event(event)
+        }
+        fn udp_datagram<N: ::emberstack::nic::Nic>(
+            &mut self,
+            datagram: &mut ::emberstack::udp::UdpDatagram<'_, '_, N>,
+        ) {
+            self.app.udp_datagram(datagram)
+        }
+        fn raw_received<N: ::emberstack::nic::Nic>(
+            &mut self,
+            packet: &mut ::emberstack::raw::RawPacket<'_, '_, N>,
+        ) {
+            self.app.raw_received(packet)
+        }
+        fn tcp_event(
+            &mut self,
+            socket: ::emberstack::tcp::TcpHandle,
+            event: ::emberstack::tcp::TcpEvent,
+        ) {
+            self.app.tcp_event(socket, event)
+        }
+        fn tcp_received<N: ::emberstack::nic::Nic>(
+            &mut self,
+            socket: ::emberstack::tcp::TcpHandle,
+            data: &mut ::emberstack::tcp::TcpReader<'_, N>,
+        ) -> usize {
+            self.app.tcp_received(socket, data)
+        }
+        fn tcp_produce(
+            &mut self,
+            socket: ::emberstack::tcp::TcpHandle,
+            offset: u32,
+            max: usize,
+            sink: &mut dyn ::emberstack::iface::PayloadSink,
+        ) {
+            self.app.tcp_produce(socket, offset, max, sink)
+        }
+        fn tcp_wants_close(&mut self, socket: ::emberstack::tcp::TcpHandle) -> bool {
+            self.app.tcp_wants_close(socket)
+        }
+        fn tcp_recv_space(&mut self, socket: ::emberstack::tcp::TcpHandle) -> usize {
+            self.app.tcp_recv_space(socket)
+        }
+    }
+}

@@ -114,7 +114,7 @@ pub type Stack = ::emberstack::Stack<Device>;
 #[allow(dead_code)]
 pub const RAM_BYTES: usize = ::core::mem::size_of::<Stack>();
 /// Bytes of RAM the mail clients (`[smtp]`, `[pop3]`) take in the
-/// application that embeds them; 0 for those not configured.
+/// generated `Services`; 0 for those not configured.
 #[allow(dead_code)]
 pub const MAIL_RAM_BYTES: usize = ::core::mem::size_of::<
     <Device as ::emberstack::Config>::Smtp,
@@ -1163,6 +1163,241 @@ pub mod web {
     #[doc(hidden)]
     #[allow(unused_imports)]
     pub(crate) use __emberstack_http_bind as __bind;
+}
+#[allow(unused_imports)]
+pub use self::composition::Services;
+/// The generated composition (a module of its own for the `use`
+/// lines its calls need).
+#[allow(dead_code)]
+mod composition {
+    use super::Device;
+    use ::emberstack::compose::SmtpPart as _;
+    use ::emberstack::compose::Pop3Part as _;
+    use super::web;
+    /// The configured composition: the application `A` with the
+    /// components `stack.toml` switches on. It is the [`App`] the
+    /// stack calls (through [`Services::poll`]): it decides which
+    /// component owns each TCP socket, routes every callback to the
+    /// owner, and polls the components after the stack. What it does
+    /// not own — the application's own UDP, raw and TCP sockets, the
+    /// events and the random numbers — goes to `A`'s [`App`].
+    ///
+    /// The components on here: the web server, the SMTP client, the POP3 client.
+    /// A socket one of them opened is routed to it; every other socket
+    /// is the application's.
+    ///
+    /// `C` is the stack's configuration: this file's [`Device`], or
+    /// another that shares the application (its mail clients are its
+    /// own, `Disabled` when off there).
+    ///
+    /// [`App`]: emberstack::App
+    #[repr(C)]
+    pub struct Services<A, C: ::emberstack::Config = Device> {
+        /// The SMTP client (`[smtp]`; `Disabled` in a configuration
+        /// without it). Start a send with `smtp.send(...)`.
+        pub smtp: <C as ::emberstack::Config>::Smtp,
+        /// The POP3 client (`[pop3]`; `Disabled` in a configuration
+        /// without it). Start a check with `pop3.receive(...)`.
+        pub pop3: <C as ::emberstack::Config>::Pop3,
+        /// The web server (`[http]`): its sockets open with `listen`.
+        pub http: web::HttpServer,
+        /// The application: its own services, handlers, mail content.
+        pub app: A,
+        _config: ::core::marker::PhantomData<C>,
+    }
+    #[allow(clippy::needless_return)]
+    impl<A: ::emberstack::App, C: ::emberstack::Config> Services<A, C>
+    where
+        A: ::emberstack::compose::SmtpApp,
+        C::Smtp: ::emberstack::compose::SmtpPart,
+        A: ::emberstack::compose::Pop3App,
+        C::Pop3: ::emberstack::compose::Pop3Part,
+        A: ::emberstack::compose::WebApp,
+    {
+        /// The composition around `app`; no socket is open yet
+        /// ([`listen`](Self::listen)).
+        pub fn new(app: A) -> Self {
+            Services {
+                app,
+                smtp: ::core::default::Default::default(),
+                pop3: ::core::default::Default::default(),
+                http: web::server(),
+                _config: ::core::marker::PhantomData,
+            }
+        }
+        /// Opens the listening sockets of the servers that are on
+        /// (the web server's `[http] sockets` on `[http] port`).
+        /// Open the application's own listening sockets first when
+        /// they should take the lower socket numbers.
+        pub fn listen(
+            &mut self,
+            stack: &mut ::emberstack::Stack<C>,
+        ) -> ::core::result::Result<(), ::emberstack::tcp::TcpError> {
+            self.http.listen(stack)?;
+            Ok(())
+        }
+        /// Runs the stack once with `self` as its [`App`](emberstack::App),
+        /// then the components' timers and sessions. True when it did
+        /// work: poll again at once instead of sleeping.
+        pub fn poll<N: ::emberstack::nic::Nic>(
+            &mut self,
+            now: ::emberstack::Instant,
+            stack: &mut ::emberstack::Stack<C>,
+            nic: &mut N,
+        ) -> bool {
+            #[allow(unused_mut)]
+            let mut busy = stack.poll(now, nic, self);
+            self.http.poll(now, stack, nic, &mut self.app.handlers());
+            let smtp = &mut self.smtp;
+            let sent = self
+                .app
+                .with_message(|m, random| smtp.poll(stack, nic, now, &*m, random));
+            if let Some(outcome) = sent {
+                self.app.sent(outcome, self.smtp.stats());
+                busy = true;
+            }
+            let pop3 = &mut self.pop3;
+            let checked = self
+                .app
+                .with_mailbox(|m, random| pop3.poll(stack, nic, now, &*m, random));
+            if let Some(outcome) = checked {
+                self.app.checked(outcome);
+                busy = true;
+            }
+            busy
+        }
+        /// When [`poll`](Self::poll) is next needed without a frame
+        /// arriving (never before `now`); `None`: only a frame wakes it.
+        pub fn poll_at(
+            &self,
+            stack: &::emberstack::Stack<C>,
+            now: ::emberstack::Instant,
+        ) -> ::core::option::Option<::emberstack::Instant> {
+            let at = stack.poll_at(now);
+            let at = ::emberstack::service::earliest(at, self.smtp.poll_at());
+            let at = ::emberstack::service::earliest(at, self.pop3.poll_at());
+            let at = ::emberstack::service::earliest(at, self.http.poll_at());
+            at.map(|t| t.max(now))
+        }
+    }
+    #[allow(clippy::needless_return)]
+    impl<A: ::emberstack::App, C: ::emberstack::Config> ::emberstack::App
+    for Services<A, C>
+    where
+        A: ::emberstack::compose::SmtpApp,
+        C::Smtp: ::emberstack::compose::SmtpPart,
+        A: ::emberstack::compose::Pop3App,
+        C::Pop3: ::emberstack::compose::Pop3Part,
+        A: ::emberstack::compose::WebApp,
+    {
+        fn random_u32(&mut self) -> u32 {
+            self.app.random_u32()
+        }
+        fn event(&mut self, event: ::emberstack::iface::Event) {
+            self.app.event(event)
+        }
+        fn udp_datagram<N: ::emberstack::nic::Nic>(
+            &mut self,
+            datagram: &mut ::emberstack::udp::UdpDatagram<'_, '_, N>,
+        ) {
+            self.app.udp_datagram(datagram)
+        }
+        fn raw_received<N: ::emberstack::nic::Nic>(
+            &mut self,
+            packet: &mut ::emberstack::raw::RawPacket<'_, '_, N>,
+        ) {
+            self.app.raw_received(packet)
+        }
+        fn tcp_event(
+            &mut self,
+            socket: ::emberstack::tcp::TcpHandle,
+            event: ::emberstack::tcp::TcpEvent,
+        ) {
+            if self.smtp.owns(socket) {
+                return self.smtp.tcp_event(socket, event);
+            }
+            if self.pop3.owns(socket) {
+                return self.pop3.tcp_event(socket, event);
+            }
+            if self.http.owns(socket) {
+                self.app.connection_event(socket, event);
+                return self.http.tcp_event(socket, event, &mut self.app.handlers());
+            }
+            self.app.tcp_event(socket, event)
+        }
+        fn tcp_received<N: ::emberstack::nic::Nic>(
+            &mut self,
+            socket: ::emberstack::tcp::TcpHandle,
+            data: &mut ::emberstack::tcp::TcpReader<'_, N>,
+        ) -> usize {
+            if self.smtp.owns(socket) {
+                let smtp = &mut self.smtp;
+                return self
+                    .app
+                    .with_message(|m, _| smtp.tcp_received(socket, data, &*m));
+            }
+            if self.pop3.owns(socket) {
+                let pop3 = &mut self.pop3;
+                return self.app.with_mailbox(|m, _| pop3.tcp_received(socket, data, m));
+            }
+            if self.http.owns(socket) {
+                return self.http.tcp_received(socket, data, &mut self.app.handlers());
+            }
+            self.app.tcp_received(socket, data)
+        }
+        fn tcp_produce(
+            &mut self,
+            socket: ::emberstack::tcp::TcpHandle,
+            offset: u32,
+            max: usize,
+            sink: &mut dyn ::emberstack::iface::PayloadSink,
+        ) {
+            if self.smtp.owns(socket) {
+                let smtp = &mut self.smtp;
+                return self
+                    .app
+                    .with_message(|m, _| smtp.tcp_produce(socket, offset, max, sink, m));
+            }
+            if self.pop3.owns(socket) {
+                let pop3 = &mut self.pop3;
+                return self
+                    .app
+                    .with_mailbox(|m, _| {
+                        pop3.tcp_produce(socket, offset, max, sink, &*m)
+                    });
+            }
+            if self.http.owns(socket) {
+                return self
+                    .http
+                    .tcp_produce(socket, offset, max, sink, &mut self.app.handlers());
+            }
+            self.app.tcp_produce(socket, offset, max, sink)
+        }
+        fn tcp_wants_close(&mut self, socket: ::emberstack::tcp::TcpHandle) -> bool {
+            if self.smtp.owns(socket) {
+                return self.smtp.tcp_wants_close(socket);
+            }
+            if self.pop3.owns(socket) {
+                return self.pop3.tcp_wants_close(socket);
+            }
+            if self.http.owns(socket) {
+                return self.http.tcp_wants_close(socket);
+            }
+            self.app.tcp_wants_close(socket)
+        }
+        fn tcp_recv_space(&mut self, socket: ::emberstack::tcp::TcpHandle) -> usize {
+            if self.smtp.owns(socket) {
+                return usize::MAX;
+            }
+            if self.pop3.owns(socket) {
+                return usize::MAX;
+            }
+            if self.http.owns(socket) {
+                return self.http.tcp_recv_space(socket);
+            }
+            self.app.tcp_recv_space(socket)
+        }
+    }
 }
 const _: () = ::core::assert!(
     RAM_BYTES + MAIL_RAM_BYTES + web::RAM_BYTES <= 4608,
