@@ -284,7 +284,10 @@ mod app {
     /// As many as the reference device's web server.
     #[cfg(feature = "equal-pages")]
     pub const HTTP_SOCKETS: usize = 3;
-    const TCP_SOCKETS: usize = ECHO_SOCKETS + HTTP_SOCKETS;
+    /// With `equal-pages`, a character generator (RFC 864, port 19) as
+    /// the reference device has, for the bulk-send figure.
+    const CHARGEN_SOCKETS: usize = if cfg!(feature = "equal-pages") { 1 } else { 0 };
+    const TCP_SOCKETS: usize = ECHO_SOCKETS + HTTP_SOCKETS + CHARGEN_SOCKETS;
     /// Receive and transmit buffer per TCP socket (one MSS, as emberstack's
     /// one-segment window).
     pub const TCP_BUF: usize = 1460;
@@ -318,6 +321,8 @@ mod app {
         tcp: [SocketHandle; TCP_SOCKETS],
         /// Per HTTP socket: the request being read.
         tail: [Request; HTTP_SOCKETS],
+        /// The character generator's next line (mod 95) and column.
+        chargen: (u8, u8),
         udp: SocketHandle,
         dhcp: Option<SocketHandle>,
         dns: SocketHandle,
@@ -380,6 +385,7 @@ mod app {
             sockets,
             tcp: handles,
             tail: [Request::NEW; HTTP_SOCKETS],
+            chargen: (0, 0),
             udp,
             dhcp,
             dns,
@@ -466,6 +472,34 @@ mod app {
         }
     }
 
+    /// Fills the socket's free transmit buffer with RFC 864 lines (72
+    /// printable characters, each line starting one later, CR LF) — the
+    /// same bytes as the reference device's chargen.
+    fn generate(s: &mut tcp::Socket, at: &mut (u8, u8)) {
+        while s.can_send() {
+            let sent = s.send(|buf| {
+                let (mut line, mut col) = *at;
+                for b in buf.iter_mut() {
+                    *b = match col {
+                        72 => b'\r',
+                        73 => b'\n',
+                        c => b' ' + (line + c) % 95,
+                    };
+                    col += 1;
+                    if col == 74 {
+                        col = 0;
+                        line = if line == 94 { 0 } else { line + 1 };
+                    }
+                }
+                *at = (line, col);
+                (buf.len(), buf.len())
+            });
+            if !matches!(sent, Ok(n) if n > 0) {
+                break;
+            }
+        }
+    }
+
     impl App {
         /// One round of the services after `iface.poll`.
         pub fn run(&mut self, iface: &mut Interface) {
@@ -482,6 +516,18 @@ mod app {
             for (i, &h) in self.tcp.iter().enumerate() {
                 let s = self.sockets.get_mut::<tcp::Socket>(h);
                 let http = i >= ECHO_SOCKETS;
+                let chargen = i >= ECHO_SOCKETS + HTTP_SOCKETS;
+                if chargen {
+                    if !s.is_open() {
+                        let _ = s.listen(19);
+                        self.chargen = (0, 0);
+                    } else if s.state() == tcp::State::CloseWait {
+                        s.close();
+                    } else {
+                        generate(s, &mut self.chargen);
+                    }
+                    continue;
+                }
                 if !s.is_open() {
                     let _ = s.listen(if http { 80 } else { 7 });
                     if let Some(t) = self.tail.get_mut(i.wrapping_sub(ECHO_SOCKETS)) {
