@@ -17,9 +17,17 @@
 # and prints the median requests/s of N runs (default 3) per cell, with
 # "stall" where ab needed more than 20 s (the old TIME-WAIT cap) and the
 # kernel's count of SYN retransmissions and delayed ACKs over the cell.
-# The firmware rows use the quiet builds of benches/footprint.sh --firmware
-# (ours: (a) reference, quiet; smoltcp 0.14: its 2 HTTP/1.0 responders,
-# a 108-byte response, closed after each request: new connections only).
+# The firmware rows use the quiet reference firmware (a) of
+# benches/footprint.sh --firmware and smoltcp 0.14's firmware built with
+# `equal-pages` (benches/smoltcp-firmware): its 3 HTTP responders serve
+# /app.js and /status.json with the bytes ours sends (the same file and
+# head; a status body of the length ours renders), keep-alive when asked,
+# and a chargen socket. Beside the request rates: TCP echo (port 7, 1 MiB
+# each way) and bulk send (4 MB read from chargen, port 19), with the RAM
+# each firmware uses (benches/footprint.sh --firmware).
+#
+# A headless Chromium cold load of / (benches/page_load.py, Navigation
+# Timing) follows each host build and our firmware.
 #
 # --device BIN measures another build of the host device (e.g. an older
 # checkout's target/release/examples/device) under the same conditions;
@@ -42,7 +50,7 @@ while (($#)); do
         --firmware-only) host=0 ;;
         --device) device=$2; shift ;;
         --config) configs+=("$2"); shift ;;
-        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "http.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -56,8 +64,13 @@ if ((host)) && [[ -z $device ]]; then
     device="$ROOT/target/release/examples/device"
 fi
 ELF="$ROOT/target/footprint-firmware/elf"
-if ((firmware)) && [[ ! -f $ELF/a-q.elf || ! -f $ELF/smol.elf ]]; then
-    "$ROOT/benches/footprint/firmware.sh" >/dev/null
+if ((firmware)); then
+    [[ -f $ELF/a-q.elf ]] || "$ROOT/benches/footprint/firmware.sh" >/dev/null
+    (cd "$ROOT/benches/smoltcp-firmware" &&
+        CARGO_TARGET_DIR="$ROOT/target/footprint-firmware/smoltcp-firmware" \
+            cargo build --release --quiet --features equal-pages)
+    cp "$ROOT/target/footprint-firmware/smoltcp-firmware/thumbv7m-none-eabi/release/smoltcp-firmware" \
+        "$ELF/smol-eq.elf"
 fi
 
 ns="httpbench-$$"
@@ -132,6 +145,37 @@ print(f"{got / dt / 1e6:.2f}" if got == len(data) else "0")
     printf '%s MB/s' "$(printf '%s\n' "${rates[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
 }
 
+# bulk_rate: bytes/s of 4 MB read from the device's chargen (port 19):
+# median of $runs runs.
+bulk_rate() {
+    local rates=()
+    for _ in $(seq 1 "$runs"); do
+        rates+=("$(ip netns exec "$ns" timeout 120 python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 19), timeout=30)
+want, got = 4_000_000, 0
+t0 = time.monotonic()
+while got < want:
+    n = len(s.recv(65536))
+    if n == 0:
+        break
+    got += n
+dt = time.monotonic() - t0
+print(f"{got / dt / 1e6:.2f}" if got >= want else "0")
+' "$ip_dev" 2>/dev/null || echo 0)")
+    done
+    printf '%s MB/s' "$(printf '%s\n' "${rates[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
+}
+
+# page_load LABEL: a headless Chromium cold load of / (fresh profile each
+# run), Navigation Timing's loadEventEnd: median of $runs runs.
+loads=()
+page_load() {
+    command -v chromium >/dev/null || return 0
+    loads+=("$1: $(ip netns exec "$ns" timeout 300 python3 "$ROOT/benches/page_load.py" \
+        --url "http://$ip_dev/" --runs "$runs" 2>&1 | tail -1)")
+}
+
 PATHS=(/status.json / /diag/sequence.txt /favicon.ico /app.js)
 MODES=("-c 1" "-c 4" "-k -c 1" "-k -c 4")
 header() {
@@ -160,6 +204,7 @@ header
 if ((host)); then
     start "$device" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1
     matrix "host: $(basename "$(dirname "$(dirname "$device")")")/device" "${PATHS[@]}"
+    page_load "host $device"
     for c in "${configs[@]}"; do
         start "$device" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1 --config "$c"
         matrix "host: --config $c" "${PATHS[@]}"
@@ -174,7 +219,9 @@ if ((firmware)); then
     }
     qemu "$ELF/a-q.elf" "--ip $ip_dev/24 --gateway 10.79.0.1"
     matrix "QEMU: ours (a) quiet" "${PATHS[@]}"
+    page_load "QEMU ours (a) quiet"
     ours_echo=$(echo_rate)
+    ours_bulk=$(bulk_rate)
     # smoltcp's firmware takes its address from DHCP.
     teardown
     ip netns add "$ns"
@@ -189,19 +236,24 @@ if ((firmware)); then
         --dhcp-leasefile="$lease/leases" --pid-file="$lease/pid" &
     dns=$!
     ip netns exec "$ns" qemu-system-arm -machine mps2-an385 -nographic -monitor none -serial none \
-        -semihosting-config enable=on,target=native -kernel "$ELF/smol.elf" \
+        -semihosting-config enable=on,target=native -kernel "$ELF/smol-eq.elf" \
         -nic tap,ifname=tap0,script=no,downscript=no,model=lan9118,mac=02:00:00:00:00:02 \
         >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do
         ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1 && break
     done
-    MODES=("-c 1" "-c 4")
-    PATHS=(/status.json)
-    matrix "QEMU: smoltcp 0.14 (its 108 B page)" /status.json
+    matrix "QEMU: smoltcp 0.14, equal pages" /status.json /app.js
     smol_echo=$(echo_rate)
+    smol_bulk=$(bulk_rate)
     kill "$dns" 2>/dev/null || true
     rm -rf "$lease"
     echo
     echo "TCP echo (port 7), 1 MiB each way, median of $runs: ours $ours_echo, smoltcp $smol_echo"
+    echo "bulk send (chargen, port 19, 4 MB), median of $runs: ours $ours_bulk, smoltcp $smol_bulk"
+fi
+if ((${#loads[@]})); then
+    echo
+    echo "Chromium cold load of / (Navigation Timing), median of $runs:"
+    printf '  %s\n' "${loads[@]}"
 fi
