@@ -60,7 +60,8 @@ def main():
     p.add_argument("--profile-root", default=None)
     a = p.parse_args()
     loads = []
-    with tempfile.TemporaryDirectory(dir=a.profile_root) as root:
+    # Chromium's helper processes may still write as the profile goes.
+    with tempfile.TemporaryDirectory(dir=a.profile_root, ignore_cleanup_errors=True) as root:
         for i in range(a.runs):
             t = one_load(a.url, os.path.join(root, "profile%d" % i))
             loads.append(t)
