@@ -295,7 +295,10 @@ mod tests {
         assert_eq!((r.src_addr, r.dst_addr, r.hop_limit), (A, B, 64));
         let p = udp::Packet::new_checked(udp).unwrap();
         assert!(p.verify_checksum(A, B));
-        assert_eq!((p.src_port(), p.dst_port(), p.payload()), (1000, 7, &b"hello"[..]));
+        assert_eq!(
+            (p.src_port(), p.dst_port(), p.payload()),
+            (1000, 7, &b"hello"[..])
+        );
 
         let syn = tcp::Repr {
             src_port: 1000,
@@ -313,7 +316,13 @@ mod tests {
         let p = tcp::Packet::new_checked(seg).unwrap();
         assert!(p.verify_checksum(A, B));
         let parsed = tcp::Repr::parse(&p, 4).unwrap();
-        assert_eq!(parsed, tcp::Repr { payload_len: 4, ..syn });
+        assert_eq!(
+            parsed,
+            tcp::Repr {
+                payload_len: 4,
+                ..syn
+            }
+        );
 
         let echo = icmp::Repr::EchoRequest {
             ident: 1,
@@ -349,7 +358,10 @@ mod tests {
         }
         .udp(1, 2, b"x");
         let p = ipv4::Packet::new_checked(&bad_ip[ethernet::HEADER_LEN..]).unwrap();
-        assert_eq!(ipv4::Repr::parse(&p, true), Err(crate::wire::Error::Checksum));
+        assert_eq!(
+            ipv4::Repr::parse(&p, true),
+            Err(crate::wire::Error::Checksum)
+        );
 
         let long = Ipv4Frame {
             total_len: Some(1000),
