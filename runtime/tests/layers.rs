@@ -32,6 +32,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stack", &["stack", "config"]),
     // What the application embeds and drives with the `Stack`.
     ("embedded", &["http", "smtp", "pop3", "mail"]),
+    // The traits of the generated composition (`Services`), which holds
+    // the embedded components and routes the stack's callbacks to them.
+    ("composition", &["compose"]),
 ];
 
 /// Upward paths that are part of the design, each with its reason. Only
