@@ -449,8 +449,8 @@ pub fn build_frame(s: &Seg) -> Vec<u8> {
 }
 
 /// The TCP header and payload for `s` with a zero checksum field (the
-/// frame builder fills it in): written with `tcp::Packet`'s setters, since
-/// a script may ask for any flags, options or data offset.
+/// frame builder fills it in): a `TcpHeader`, not a `tcp::Repr`, since a
+/// script may ask for any flags, options or data offset.
 pub fn tcp_header(s: &Seg) -> Vec<u8> {
     let data = s.data.clone().unwrap_or_default();
     let mut opts = s.options.clone().unwrap_or_default();
