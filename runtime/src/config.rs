@@ -10,7 +10,7 @@ use crate::dns::{DnsSettings, Resolver};
 use crate::iface::arp::ArpEntry;
 use crate::raw::RawSocket;
 use crate::service::{Service, ServiceConfig};
-use crate::sntp::SntpSettings;
+use crate::sntp::{SntpPart, SntpSettings};
 use crate::tcp::{SentSegment, TcpConfig, TcpSocket};
 use crate::time::Duration;
 use crate::udp::UdpSocket;
@@ -97,8 +97,9 @@ pub trait Config: 'static {
     type Dns: Service + Resolver;
     /// The NetBIOS name responder, or `Disabled`.
     type NetBios: Service;
-    /// The SNTP client, or `Disabled`.
-    type Sntp: Service;
+    /// The SNTP client, or `Disabled`; the stack polls it with `Dns`
+    /// ([`SntpPart`]).
+    type Sntp: Service + SntpPart;
     /// The mDNS responder (`[mdns]`), or `Disabled`.
     type Mdns: Service;
 

@@ -5,20 +5,31 @@
 //!
 //! # Components, not services
 //!
-//! The mail clients are components the application embeds (its
-//! `Config::Smtp` and `Config::Pop3` types), not services the stack owns.
-//! In the middle of a session they call the application — for message
-//! bytes, for each mailbox line, for keep-or-delete — and they do it from
-//! the TCP callbacks the application receives anyway for the socket the
-//! client opened. As stack services every [`App`] would have to implement
-//! the mail traits, mail or not. The application therefore:
+//! The mail clients are components above the stack (its `Config::Smtp`
+//! and `Config::Pop3` types), not services the stack owns. In the middle
+//! of a session they call the application — for message bytes, for each
+//! mailbox line, for keep-or-delete — and they do it from the TCP
+//! callbacks for the socket the client opened. As stack services every
+//! [`App`] would have to implement the mail traits, mail or not.
 //!
-//! 1. keeps the client and calls its `poll` after [`Stack::poll`] (DNS,
-//!    connecting, deadlines, closing happen there: it has the stack);
-//! 2. forwards `tcp_event`, `tcp_received`, `tcp_produce` and
-//!    `tcp_wants_close` for the socket the client [`owns`](crate::smtp::SmtpClient::owns),
-//!    passing its message source or mailbox along;
-//! 3. includes the client's `poll_at` in its sleep.
+//! The generated composition (`Services`, see [`compose`](crate::compose))
+//! holds them when `stack.toml` has `[smtp]` / `[pop3]`, and does the
+//! plumbing, so the application only implements
+//! [`SmtpApp`](crate::compose::SmtpApp) / [`Pop3App`](crate::compose::Pop3App)
+//! and starts sessions (`services.smtp.send(...)`,
+//! `services.pop3.receive(...)`). `Services`:
+//!
+//! 1. polls each client after [`Stack::poll`], passing the stack (DNS
+//!    through [`Stack::dns`], connecting, deadlines and closing happen
+//!    there);
+//! 2. routes `tcp_event`, `tcp_received`, `tcp_produce`,
+//!    `tcp_wants_close` and `tcp_recv_space` for the socket a client
+//!    [`owns`](crate::smtp::SmtpClient::owns) to that client, with the
+//!    application's message source or mailbox;
+//! 3. includes the clients' `poll_at` in its own.
+//!
+//! A program that does not use `Services` does these three steps itself
+//! (`SmtpPart` / `Pop3Part` are their interface).
 //!
 //! # The command stream
 //!

@@ -16,7 +16,7 @@
 //! transport below name only their own owner traits, which every `App`
 //! implements (below).
 use crate::dhcp::DhcpEvent;
-use crate::dns::{DnsEvent, DnsSettings, Resolver};
+use crate::dns::{DnsEvent, DnsSettings};
 use crate::iface::{DropReason, IfaceEvents, Io, PayloadSink, StaticIpv4};
 use crate::mdns::MdnsEvent;
 use crate::netbios::NetBiosEvent;
@@ -287,18 +287,6 @@ pub trait Service {
     /// Sends what is due and runs timers. `io.now()` is the time.
     fn poll<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
         let _ = (io, app);
-    }
-
-    /// `poll` for a service that resolves names (SNTP): the stack passes
-    /// its DNS client here. Others need not implement it.
-    fn poll_with_resolver<N: Nic, A: App, R: Resolver>(
-        &mut self,
-        io: &mut Io<'_, N>,
-        app: &mut A,
-        resolver: &mut R,
-    ) {
-        let _ = resolver;
-        self.poll(io, app);
     }
 
     /// When the service next needs `poll` (None: only a datagram wakes it).

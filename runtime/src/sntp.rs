@@ -5,7 +5,7 @@
 //! [`App::event`] and each bounded by the configured timeout:
 //!
 //! 1. **Resolve** (names only): an A query through the stack's DNS client
-//!    (the [`Resolver`] the stack passes in);
+//!    (the [`Resolver`] the stack passes in, see [`SntpPart`]);
 //! 2. **ARP**: the server's (or the gateway's) MAC address;
 //! 3. **Reply**: the request goes out from a random port to UDP 123
 //!    ([`SntpEvent::Sent`]) and the answer is awaited
@@ -41,7 +41,7 @@
 use crate::dns::{DnsError, DnsHandle, Resolver};
 use crate::iface::{Bytes, Io, SendError, Transport};
 use crate::nic::Nic;
-use crate::service::{App, Event, Service, ServiceConfig};
+use crate::service::{App, Disabled, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::{Endpoint, UdpDatagram, EPHEMERAL_FIRST};
 use crate::wire::ntp::{self as wire, Leap, Mode, NtpTime, Timestamp, PACKET_LEN};
@@ -579,6 +579,31 @@ pub(crate) fn parse_addr(s: &str) -> Option<Ipv4Address> {
     parts.next().is_none().then_some(Ipv4Address(out))
 }
 
+/// The SNTP client as a [`Config`](crate::Config) names it: an
+/// [`SntpClient`] or [`Disabled`]. Its poll takes the DNS client: the
+/// stack, which assembles its services, hands it over, as the generated
+/// composition hands the stack (and so [`Stack::dns`](crate::Stack::dns))
+/// to the mail clients in theirs. Whoever assembles a component that
+/// resolves names decides where the names come from; the application
+/// never passes a resolver.
+pub trait SntpPart {
+    /// Sends what is due and runs the steps' timers (`io.now()` is the
+    /// time), resolving a server name through `dns`.
+    fn poll<N: Nic, A: App, R: Resolver>(&mut self, io: &mut Io<'_, N>, app: &mut A, dns: &mut R);
+}
+
+impl<const NAME: usize> SntpPart for SntpClient<NAME> {
+    fn poll<N: Nic, A: App, R: Resolver>(&mut self, io: &mut Io<'_, N>, app: &mut A, dns: &mut R) {
+        self.run(io, app, dns)
+    }
+}
+
+impl SntpPart for Disabled {
+    fn poll<N: Nic, A: App, R: Resolver>(&mut self, io: &mut Io<'_, N>, app: &mut A, dns: &mut R) {
+        let _ = (io, app, dns);
+    }
+}
+
 impl<const NAME: usize> Service for SntpClient<NAME> {
     fn new_service<C: ServiceConfig>() -> Self {
         SntpClient::new(C::SNTP)
@@ -621,20 +646,6 @@ impl<const NAME: usize> Service for SntpClient<NAME> {
             }
         }
         true
-    }
-
-    fn poll_with_resolver<N: Nic, A: App, R: Resolver>(
-        &mut self,
-        io: &mut Io<'_, N>,
-        app: &mut A,
-        resolver: &mut R,
-    ) {
-        self.run(io, app, resolver)
-    }
-
-    fn poll<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
-        // Without a resolver names fail at the resolve step.
-        self.run(io, app, &mut crate::service::Disabled)
     }
 
     fn poll_at(&self) -> Option<Instant> {

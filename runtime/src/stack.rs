@@ -8,6 +8,7 @@ use crate::nic::Nic;
 use crate::raw::{self, RawError, RawHandle};
 use crate::service::Event;
 use crate::service::{earliest, Service};
+use crate::sntp::SntpPart;
 use crate::tcp::{self, TcpError, TcpHandle, TcpShared, TcpState, TcpTables};
 use crate::time::{Duration, Instant};
 use crate::udp::{self, BindError, Endpoint, UdpDatagram, UdpHandle};
@@ -79,7 +80,7 @@ impl<C: Config> Services<C> {
         self.dhcp.poll(io, app);
         self.dns.poll(io, app);
         self.netbios.poll(io, app);
-        self.sntp.poll_with_resolver(io, app, &mut self.dns);
+        SntpPart::poll(&mut self.sntp, io, app, &mut self.dns);
         self.mdns.poll(io, app);
     }
 

@@ -1,7 +1,7 @@
 //! Malformed input: every bad frame is dropped, counted under its reason,
 //! answered with nothing, and the stack still answers ping afterwards.
-//! Frames are written by hand and injected from a scripted peer on the
-//! simulated wire.
+//! Frames are built with `emberstack::wire::build` (the field under test
+//! made wrong) and injected from a scripted peer on the simulated wire.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,8 +15,9 @@ use emberstack::iface::{DropReason, Event};
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
 use emberstack::tcp::{SentSegment, TcpSocket};
 use emberstack::udp::UdpSocket;
+use emberstack::wire::build::{arp_frame, ethernet_frame, Ipv4Frame};
 use emberstack::wire::checksum::checksum;
-use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use emberstack::wire::{arp, icmp, EtherType, EthernetAddress, IpProtocol, Ipv4Address, Ipv4Cidr};
 use emberstack::{App, Instant, Stack};
 use proptest::prelude::*;
 
@@ -107,72 +108,59 @@ impl Bench {
     }
 }
 
-fn eth(ethertype: u16) -> Vec<u8> {
-    let mut f = DUT_MAC.to_vec();
-    f.extend(PEER_MAC);
-    f.extend(ethertype.to_be_bytes());
-    f
-}
-
-/// An IPv4 header (20 bytes) with a correct checksum.
-fn ip_header(proto: u8, payload_len: usize) -> Vec<u8> {
-    let total = (20 + payload_len) as u16;
-    let mut h = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0];
-    h[2..4].copy_from_slice(&total.to_be_bytes());
-    h.extend(PEER_IP);
-    h.extend(DUT_IP);
-    let ck = checksum(&h);
-    h[10..12].copy_from_slice(&ck.to_be_bytes());
-    h
-}
-
-fn icmp_echo(seq: u16, data: &[u8]) -> Vec<u8> {
-    let mut m = vec![8, 0, 0, 0, 0x42, 0x42];
-    m.extend(seq.to_be_bytes());
-    m.extend(data);
-    let ck = checksum(&m);
-    m[2..4].copy_from_slice(&ck.to_be_bytes());
-    m
-}
-
-fn ping_frame(seq: u16, data: &[u8]) -> Vec<u8> {
-    let icmp = icmp_echo(seq, data);
-    let mut f = eth(0x0800);
-    f.extend(ip_header(1, icmp.len()));
-    f.extend(icmp);
-    f
-}
-
-fn udp_frame(port: u16, data: &[u8], fix_checksum: bool) -> Vec<u8> {
-    let len = (8 + data.len()) as u16;
-    let mut u = vec![0xc0, 0x00];
-    u.extend(port.to_be_bytes());
-    u.extend(len.to_be_bytes());
-    u.extend([0, 0]);
-    u.extend(data);
-    if fix_checksum {
-        let mut pseudo = PEER_IP.to_vec();
-        pseudo.extend(DUT_IP);
-        pseudo.extend([0, 17]);
-        pseudo.extend(len.to_be_bytes());
-        pseudo.extend(&u);
-        let ck = checksum(&pseudo);
-        u[6..8].copy_from_slice(&ck.to_be_bytes());
+/// Frames from the peer to the device.
+fn peer() -> Ipv4Frame {
+    Ipv4Frame {
+        ident: 0x1234,
+        ..Ipv4Frame::new(
+            EthernetAddress(PEER_MAC),
+            Ipv4Address(PEER_IP),
+            EthernetAddress(DUT_MAC),
+            Ipv4Address(DUT_IP),
+        )
     }
-    let mut f = eth(0x0800);
-    f.extend(ip_header(17, u.len()));
-    f.extend(u);
-    f
 }
 
+fn echo_request(seq: u16, data: &[u8]) -> icmp::Repr {
+    icmp::Repr::EchoRequest {
+        ident: 0x4242,
+        seq_no: seq,
+        data_len: data.len(),
+    }
+}
+
+/// A ping from the peer.
+fn ping_frame(seq: u16, data: &[u8]) -> Vec<u8> {
+    peer().icmp(&echo_request(seq, data), data)
+}
+
+/// A datagram from the peer's port 49152 to `port`, with a checksum or
+/// without one.
+fn udp_frame(port: u16, data: &[u8], fix_checksum: bool) -> Vec<u8> {
+    Ipv4Frame {
+        udp_checksum: fix_checksum,
+        ..peer()
+    }
+    .udp(0xc000, port, data)
+}
+
+/// An ARP request for the device whose hardware and protocol address
+/// lengths say `hlen` and `plen` (the addresses stay 6 and 4 bytes), cut
+/// to `cut` bytes.
 fn arp_request(hlen: u8, plen: u8, cut: Option<usize>) -> Vec<u8> {
-    let mut f = eth(0x0806);
-    f[..6].copy_from_slice(&[0xff; 6]);
-    f.extend([0, 1, 8, 0, hlen, plen, 0, 1]);
-    f.extend(PEER_MAC);
-    f.extend(PEER_IP);
-    f.extend([0; 6]);
-    f.extend(DUT_IP);
+    let mut f = arp_frame(
+        EthernetAddress(PEER_MAC),
+        EthernetAddress::BROADCAST,
+        &arp::Repr {
+            operation: arp::Operation::Request,
+            source_hardware_addr: EthernetAddress(PEER_MAC),
+            source_protocol_addr: Ipv4Address(PEER_IP),
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: Ipv4Address(DUT_IP),
+        },
+    );
+    f[18] = hlen;
+    f[19] = plen;
     if let Some(n) = cut {
         f.truncate(n);
     }
@@ -197,34 +185,38 @@ fn each_malformed_frame_is_counted_under_its_reason() {
     assert_ping_answered(&mut b, 1);
     let good = ping_frame(2, b"0123456789");
 
-    let mut bad_ip_ck = good.clone();
-    bad_ip_ck[24] ^= 0xff;
+    let good_icmp = echo_request(2, b"0123456789");
+    let bad_ip_ck = Ipv4Frame {
+        ip_checksum_xor: 0xff00,
+        ..peer()
+    }
+    .icmp(&good_icmp, b"0123456789");
     let mut ihl4 = good.clone();
     ihl4[14] = 0x44;
     let mut version6 = good.clone();
     version6[14] = 0x65;
-    let mut too_long = good.clone();
-    too_long[16..18].copy_from_slice(&1000u16.to_be_bytes());
-    // Fix the header checksum so only the length is wrong.
-    too_long[24..26].copy_from_slice(&[0, 0]);
-    let ck = checksum(&too_long[14..34]);
-    too_long[24..26].copy_from_slice(&ck.to_be_bytes());
-    let mut fragment = good.clone();
-    fragment[20] = 0x20; // MF
-    fragment[24..26].copy_from_slice(&[0, 0]);
-    let ck = checksum(&fragment[14..34]);
-    fragment[24..26].copy_from_slice(&ck.to_be_bytes());
+    let too_long = Ipv4Frame {
+        total_len: Some(1000),
+        ..peer()
+    }
+    .icmp(&good_icmp, b"0123456789");
+    let fragment = Ipv4Frame {
+        more_frags: true,
+        dont_frag: false,
+        ..peer()
+    }
+    .icmp(&good_icmp, b"0123456789");
     let mut bad_icmp_ck = good.clone();
     bad_icmp_ck[40] ^= 0x01;
     let mut bad_udp_ck = udp_frame(7, b"hello", true);
     bad_udp_ck[44] ^= 0x01;
-    let mut udp_len_over = udp_frame(7, b"hello", false);
-    udp_len_over[38..40].copy_from_slice(&200u16.to_be_bytes());
-    let mut unknown_proto = good.clone();
-    unknown_proto[23] = 99;
-    unknown_proto[24..26].copy_from_slice(&[0, 0]);
-    let ck = checksum(&unknown_proto[14..34]);
-    unknown_proto[24..26].copy_from_slice(&ck.to_be_bytes());
+    let udp_len_over = Ipv4Frame {
+        udp_checksum: false,
+        udp_len: Some(200),
+        ..peer()
+    }
+    .udp(0xc000, 7, b"hello");
+    let unknown_proto = peer().ip(IpProtocol::Unknown(99), &good[34..]);
 
     let cases: Vec<(&str, Vec<u8>, DropReason)> = vec![
         ("10-byte runt", good[..10].to_vec(), DropReason::Truncated),
@@ -261,7 +253,16 @@ fn each_malformed_frame_is_counted_under_its_reason() {
             arp_request(6, 4, Some(30)),
             DropReason::ArpMalformed,
         ),
-        ("IPv6 ethertype", eth(0x86dd), DropReason::UnknownEthertype),
+        (
+            "IPv6 ethertype",
+            ethernet_frame(
+                EthernetAddress(PEER_MAC),
+                EthernetAddress(DUT_MAC),
+                EtherType::Unknown(0x86dd),
+                &[],
+            ),
+            DropReason::UnknownEthertype,
+        ),
     ];
     for (name, frame, reason) in cases {
         let before = *b.stack.counters();

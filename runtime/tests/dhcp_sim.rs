@@ -20,9 +20,9 @@ use emberstack::iface::Event;
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
 use emberstack::nic::Nic;
 use emberstack::udp::UdpSocket;
-use emberstack::wire::checksum::checksum;
+use emberstack::wire::build::{self, Ipv4Frame};
 use emberstack::wire::dhcp::{self, MessageType, Packet, Repr};
-use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use emberstack::wire::{arp, EthernetAddress, Ipv4Address, Ipv4Cidr};
 use emberstack::{App, Config, Duration, Instant, Stack};
 
 const DUT_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
@@ -287,44 +287,21 @@ impl Server {
     }
 }
 
+/// A DHCP message from the server (`src`) to the client's port.
 fn udp_frame(dst_mac: EthernetAddress, src: Ipv4Address, dst: Ipv4Address, msg: &[u8]) -> Vec<u8> {
-    let len = (8 + msg.len()) as u16;
-    let mut udp = Vec::new();
-    udp.extend(dhcp::SERVER_PORT.to_be_bytes());
-    udp.extend(dhcp::CLIENT_PORT.to_be_bytes());
-    udp.extend(len.to_be_bytes());
-    udp.extend([0, 0]);
-    udp.extend(msg);
-    let mut pseudo = src.0.to_vec();
-    pseudo.extend(dst.0);
-    pseudo.extend([0, 17]);
-    pseudo.extend(len.to_be_bytes());
-    pseudo.extend(&udp);
-    let ck = checksum(&pseudo);
-    udp[6..8].copy_from_slice(&ck.to_be_bytes());
-    let total = (20 + udp.len()) as u16;
-    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0];
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    ip.extend(src.0);
-    ip.extend(dst.0);
-    let ck = checksum(&ip);
-    ip[10..12].copy_from_slice(&ck.to_be_bytes());
-    let mut f = dst_mac.0.to_vec();
-    f.extend(SERVER_MAC.0);
-    f.extend([0x08, 0x00]);
-    f.extend(ip);
-    f.extend(udp);
-    f
+    let frame = Ipv4Frame {
+        ident: 1,
+        dont_frag: false,
+        ..Ipv4Frame::new(SERVER_MAC, src, dst_mac, dst)
+    };
+    frame.udp(dhcp::SERVER_PORT, dhcp::CLIENT_PORT, msg)
 }
 
+/// The server's answer to the ARP request in `request` (a frame): `ip` is
+/// at the server's MAC.
 fn arp_reply(request: &[u8], ip: Ipv4Address) -> Vec<u8> {
-    let mut f = request[6..12].to_vec();
-    f.extend(SERVER_MAC.0);
-    f.extend([0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2]);
-    f.extend(SERVER_MAC.0);
-    f.extend(ip.0);
-    f.extend(&request[22..32]);
-    f
+    let asked = arp::Repr::parse(&arp::Packet::new_unchecked(&request[14..])).unwrap();
+    build::arp_reply(&asked, SERVER_MAC, ip)
 }
 
 /// The device, the server and the virtual clock.

@@ -32,7 +32,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stack", &["stack", "config"]),
     // What the application embeds and drives with the `Stack`.
     ("embedded", &["http", "smtp", "pop3", "mail"]),
-    // The traits of the generated composition (`Services`), over all of it.
+    // The traits of the generated composition (`Services`), which holds
+    // the embedded components and routes the stack's callbacks to them.
     ("composition", &["compose"]),
 ];
 

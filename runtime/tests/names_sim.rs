@@ -24,9 +24,9 @@ use emberstack::netbios::{NetBiosEvent, NetBiosResponder};
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
 use emberstack::sntp::{SntpClient, SntpEvent, SntpFailure, SntpSettings, SntpStep};
 use emberstack::udp::UdpSocket;
-use emberstack::wire::checksum::checksum;
+use emberstack::wire::build::{arp_reply, Ipv4Frame};
 use emberstack::wire::dns::ParseError;
-use emberstack::wire::{netbios, EthernetAddress, Ipv4Address, Ipv4Cidr};
+use emberstack::wire::{arp, netbios, EthernetAddress, Ipv4Address, Ipv4Cidr};
 use emberstack::{App, Duration, Instant, Stack};
 use proptest::prelude::*;
 
@@ -105,41 +105,24 @@ struct Bench {
     other: Vec<Vec<u8>>,
 }
 
-fn ip_header(src: [u8; 4], dst: [u8; 4], proto: u8, payload_len: usize) -> Vec<u8> {
-    let total = (20 + payload_len) as u16;
-    let mut h = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0];
-    h[2..4].copy_from_slice(&total.to_be_bytes());
-    h.extend(src);
-    h.extend(dst);
-    let ck = checksum(&h);
-    h[10..12].copy_from_slice(&ck.to_be_bytes());
-    h
-}
-
+/// A UDP datagram from the peer (`src`) to the device, or to everyone
+/// when `dst` is a broadcast address.
 fn udp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
-    let len = (8 + data.len()) as u16;
-    let mut u = sport.to_be_bytes().to_vec();
-    u.extend(dport.to_be_bytes());
-    u.extend(len.to_be_bytes());
-    u.extend([0, 0]);
-    u.extend(data);
-    let mut pseudo = src.to_vec();
-    pseudo.extend(dst);
-    pseudo.extend([0, 17]);
-    pseudo.extend(len.to_be_bytes());
-    pseudo.extend(&u);
-    let ck = checksum(&pseudo);
-    u[6..8].copy_from_slice(&ck.to_be_bytes());
-    let mut f = if dst == [255; 4] || dst[3] == 255 {
-        vec![0xff; 6]
+    let dst_mac = if dst == [255; 4] || dst[3] == 255 {
+        EthernetAddress::BROADCAST
     } else {
-        DUT_MAC.to_vec()
+        EthernetAddress(DUT_MAC)
     };
-    f.extend(PEER_MAC);
-    f.extend([0x08, 0x00]);
-    f.extend(ip_header(src, dst, 17, u.len()));
-    f.extend(u);
-    f
+    let frame = Ipv4Frame {
+        ident: 1,
+        ..Ipv4Frame::new(
+            EthernetAddress(PEER_MAC),
+            Ipv4Address(src),
+            dst_mac,
+            Ipv4Address(dst),
+        )
+    };
+    frame.udp(sport, dport, data)
 }
 
 impl Bench {
@@ -178,13 +161,8 @@ impl Bench {
         if f[12..14] == [0x08, 0x06] {
             let target: [u8; 4] = f[38..42].try_into().unwrap();
             if f[21] == 1 && (target == SERVER || target == OTHER) {
-                let mut r = f[6..12].to_vec();
-                r.extend(PEER_MAC);
-                r.extend([0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2]);
-                r.extend(PEER_MAC);
-                r.extend(target);
-                r.extend(&f[22..28]);
-                r.extend(&f[28..32]);
+                let request = arp::Repr::parse(&arp::Packet::new_unchecked(&f[14..])).unwrap();
+                let r = arp_reply(&request, EthernetAddress(PEER_MAC), Ipv4Address(target));
                 self.peer.send_frame(&r).unwrap();
             }
             return;

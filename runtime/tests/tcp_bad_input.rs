@@ -215,12 +215,12 @@ fn malformed_segments_are_dropped_and_counted() {
     assert!(s.received(conn).is_empty(), "nothing bad was delivered");
 
     // A TCP header cut short by the IP length.
-    let mut short = tcp_bytes(&syn(), PEER_IP, DUT_IP);
+    let mut short = tcp_header(&syn());
     short.truncate(12);
     check(
         &mut s,
         "12-byte TCP header",
-        &ip_frame(IpProtocol::Tcp, &short),
+        &peer_to(DUT_IP).ip(IpProtocol::Tcp, &short),
         DropReason::TcpMalformed,
         None,
     );
@@ -229,7 +229,7 @@ fn malformed_segments_are_dropped_and_counted() {
     check(
         &mut s,
         "SYN to the broadcast address",
-        &ip_frame_to(bcast, IpProtocol::Tcp, &tcp_bytes(&syn(), PEER_IP, bcast)),
+        &peer_to(bcast).tcp_segment(tcp_header(&syn())),
         DropReason::TcpMalformed,
         None,
     );
@@ -275,22 +275,16 @@ fn unused_header_bits_are_ignored() {
     let (mut s, conn, _, iss) = bench();
     // URG with an urgent pointer, ECE, CWR and the reserved bits: data is
     // still data.
-    let mut f = build_frame(&seg!(
+    let mut h = tcp_header(&seg!(
         PSH | ACK | URG,
         seq = IRS.plus(1),
         ack = iss.plus(1),
         data = b"urgent?"
     ));
-    let tcp = 14 + 20;
-    f[tcp + 12] |= 0x0f; // reserved bits
-    f[tcp + 13] |= 0xc0; // ECE, CWR
-    f[tcp + 18..tcp + 20].copy_from_slice(&3u16.to_be_bytes());
-    // Fix the checksum after the edits.
-    let len = f.len() - tcp;
-    {
-        let mut p = emberstack::wire::tcp::Packet::new_unchecked(&mut f[tcp..tcp + len]);
-        p.fill_checksum(PEER_IP, DUT_IP);
-    }
+    h[12] |= 0x0f; // reserved bits
+    h[13] |= 0xc0; // ECE, CWR
+    h[18..20].copy_from_slice(&3u16.to_be_bytes());
+    let f = peer_to(DUT_IP).tcp_segment(h);
     s.send_frame(&f);
     s.expect(seg!(ACK, seq = iss.plus(1), ack = IRS.plus(8), win = 1453));
     assert_eq!(s.received(conn), b"urgent?");

@@ -2,7 +2,8 @@
 //! stack's own output (ARP requests are answered; the last UDP datagram
 //! and TCP segment the stack sent are kept, so a target can copy a DHCP
 //! xid, a DNS id and port, an SNTP transmit timestamp or TCP sequence
-//! numbers into its reply), frame builders with correct checksums, and a
+//! numbers into its reply), its frames (built with `emberstack::wire::build`,
+//! checksums right), and a
 //! cursor over the fuzzer's bytes.
 #![allow(
     clippy::unwrap_used,
@@ -15,6 +16,8 @@
 pub mod site;
 
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
+use emberstack::wire::build::{arp_reply, Ipv4Frame, TcpHeader};
+use emberstack::wire::{arp, tcp, EthernetAddress, Ipv4Address};
 use emberstack::{App, Config, Instant, Stack};
 
 /// The device under test.
@@ -75,76 +78,32 @@ pub fn lcg(state: &mut u32) -> u32 {
     *state
 }
 
-/// The Internet checksum of `parts` concatenated.
-pub fn checksum(parts: &[&[u8]]) -> u16 {
-    let mut sum = 0u32;
-    let mut odd: Option<u8> = None;
-    for p in parts {
-        for &b in *p {
-            match odd.take() {
-                Some(hi) => sum += u32::from(u16::from_be_bytes([hi, b])),
-                None => odd = Some(b),
-            }
-        }
-    }
-    if let Some(hi) = odd {
-        sum += u32::from(u16::from_be_bytes([hi, 0]));
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+/// The peer's frames to the device's MAC and `dst` (the header
+/// `ipv4::Repr::emit` writes).
+fn peer_to(dst: [u8; 4]) -> Ipv4Frame {
+    Ipv4Frame::new(
+        EthernetAddress(PEER_MAC),
+        Ipv4Address(PEER_IP),
+        EthernetAddress(DUT_MAC),
+        Ipv4Address(dst),
+    )
 }
 
-/// An Ethernet frame carrying an IPv4 packet.
-pub fn ipv4_frame(dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(34 + l4.len());
-    f.extend_from_slice(&dst_mac);
-    f.extend_from_slice(&PEER_MAC);
-    f.extend_from_slice(&[0x08, 0x00]);
-    let total = (20 + l4.len()) as u16;
-    let mut ip = [0u8; 20];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    ip[6] = 0x40;
-    ip[8] = 64;
-    ip[9] = proto;
-    ip[12..16].copy_from_slice(&src);
-    ip[16..20].copy_from_slice(&dst);
-    let c = checksum(&[&ip]);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    f.extend_from_slice(&ip);
-    f.extend_from_slice(l4);
-    f
-}
-
-fn pseudo(src: [u8; 4], dst: [u8; 4], proto: u8, len: usize) -> [u8; 12] {
-    let mut p = [0u8; 12];
-    p[..4].copy_from_slice(&src);
-    p[4..8].copy_from_slice(&dst);
-    p[9] = proto;
-    p[10..12].copy_from_slice(&(len as u16).to_be_bytes());
-    p
-}
-
-/// A UDP datagram in a frame, checksum filled in.
+/// A UDP datagram in a frame to the device (or, to 255.255.255.255,
+/// broadcast), checksum filled in.
 pub fn udp_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, data: &[u8]) -> Vec<u8> {
-    let len = 8 + data.len();
-    let mut u = Vec::with_capacity(len);
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&(len as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(data);
-    let c = checksum(&[&pseudo(src, dst, 17, len), &u]);
-    let c = if c == 0 { 0xffff } else { c };
-    u[6..8].copy_from_slice(&c.to_be_bytes());
     let mac = if dst == [255; 4] { [0xff; 6] } else { DUT_MAC };
-    ipv4_frame(mac, src, dst, 17, &u)
+    let frame = Ipv4Frame {
+        src_addr: Ipv4Address(src),
+        dst_mac: EthernetAddress(mac),
+        ..peer_to(dst)
+    };
+    frame.udp(sport, dport, data)
 }
 
-/// A TCP segment from the peer to the device, checksum filled in.
-/// `options` is padded to a multiple of 4 (at most 40 bytes).
+/// A TCP segment from the peer to the device, checksum filled in: the
+/// fuzzer's flags byte as it is (any combination), `options` padded to a
+/// multiple of 4 (at most 40 bytes).
 #[allow(clippy::too_many_arguments)]
 pub fn tcp_frame(
     sport: u16,
@@ -156,25 +115,16 @@ pub fn tcp_frame(
     options: &[u8],
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut opts = options[..options.len().min(40)].to_vec();
-    while !opts.len().is_multiple_of(4) {
-        opts.push(0);
-    }
-    let hlen = 20 + opts.len();
-    let mut t = Vec::with_capacity(hlen + payload.len());
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&ack.to_be_bytes());
-    t.push(((hlen / 4) as u8) << 4);
-    t.push(flags);
-    t.extend_from_slice(&window.to_be_bytes());
-    t.extend_from_slice(&[0, 0, 0, 0]);
-    t.extend_from_slice(&opts);
-    t.extend_from_slice(payload);
-    let c = checksum(&[&pseudo(PEER_IP, DUT_IP, 6, t.len()), &t]);
-    t[16..18].copy_from_slice(&c.to_be_bytes());
-    ipv4_frame(DUT_MAC, PEER_IP, DUT_IP, 6, &t)
+    let header = TcpHeader {
+        src_port: sport,
+        dst_port: dport,
+        seq_number: tcp::SeqNumber(seq),
+        ack_number: tcp::SeqNumber(ack),
+        flags: tcp::Flags(flags),
+        window_len: window,
+        options: &options[..options.len().min(40)],
+    };
+    peer_to(DUT_IP).tcp_segment(header.segment(payload))
 }
 
 /// A UDP datagram the device sent.
@@ -268,23 +218,22 @@ impl<C: Config, A: App> Bench<C, A> {
 
     /// Reads the device's frames: answers ARP, remembers UDP and TCP.
     pub fn drain(&mut self) {
-        let mut arp = Vec::new();
+        let mut asked = Vec::new();
         while let Some(f) = self.peer.recv_frame() {
             if f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[21] == 1 {
-                arp.push((f[22..28].to_vec(), f[28..32].to_vec(), f[38..42].to_vec()));
+                if let Ok(request) = arp::Repr::parse(&arp::Packet::new_unchecked(&f[14..])) {
+                    asked.push(request);
+                }
             } else if f.len() >= 34 && f[12..14] == [0x08, 0x00] {
                 self.note_ipv4(&f[14..]);
             }
         }
-        for (sha, spa, tpa) in arp {
-            let mut r = Vec::with_capacity(42);
-            r.extend_from_slice(&sha);
-            r.extend_from_slice(&PEER_MAC);
-            r.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
-            r.extend_from_slice(&PEER_MAC);
-            r.extend_from_slice(&tpa);
-            r.extend_from_slice(&sha);
-            r.extend_from_slice(&spa);
+        for request in asked {
+            let r = arp_reply(
+                &request,
+                EthernetAddress(PEER_MAC),
+                request.target_protocol_addr,
+            );
             let _ = self.peer.send_frame(&r);
             for _ in 0..8 {
                 if !self

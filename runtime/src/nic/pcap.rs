@@ -414,10 +414,20 @@ mod tests {
         let mut pcap = Pcap::new(wire.endpoint(), Vec::new()).unwrap();
         let mut peer = wire.endpoint();
         // A real ARP request for 10.0.0.1 from 10.0.0.2.
-        let mut arp = vec![0xff; 6];
-        arp.extend_from_slice(&[2, 0, 0, 0, 0, 2, 0x08, 0x06]);
-        arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 10, 0, 0, 2]);
-        arp.extend_from_slice(&[0, 0, 0, 0, 0, 0, 10, 0, 0, 1]);
+        use crate::wire::build::arp_frame;
+        use crate::wire::{arp, EthernetAddress, Ipv4Address};
+        let mac = EthernetAddress([2, 0, 0, 0, 0, 2]);
+        let mut arp = arp_frame(
+            mac,
+            EthernetAddress::BROADCAST,
+            &arp::Repr {
+                operation: arp::Operation::Request,
+                source_hardware_addr: mac,
+                source_protocol_addr: Ipv4Address::new(10, 0, 0, 2),
+                target_hardware_addr: EthernetAddress([0; 6]),
+                target_protocol_addr: Ipv4Address::new(10, 0, 0, 1),
+            },
+        );
         arp.resize(60, 0);
         peer.send_frame(&arp).unwrap();
         assert_eq!(pcap.rx_pending(), Some(60));

@@ -714,14 +714,19 @@ mod tests {
 
     /// An ARP request "who has `target`, tell `sender`", padded to 60 bytes.
     fn arp_request(sender: [u8; 4], target: [u8; 4]) -> Vec<u8> {
-        let mut f = vec![0xff; 6];
-        f.extend_from_slice(&OUR_MAC);
-        f.extend_from_slice(&[0x08, 0x06]); // ethertype ARP
-        f.extend_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 1]); // Ethernet/IPv4, request
-        f.extend_from_slice(&OUR_MAC);
-        f.extend_from_slice(&sender);
-        f.extend_from_slice(&[0; 6]);
-        f.extend_from_slice(&target);
+        use crate::wire::build::arp_frame;
+        use crate::wire::{arp, EthernetAddress, Ipv4Address};
+        let mut f = arp_frame(
+            EthernetAddress(OUR_MAC),
+            EthernetAddress::BROADCAST,
+            &arp::Repr {
+                operation: arp::Operation::Request,
+                source_hardware_addr: EthernetAddress(OUR_MAC),
+                source_protocol_addr: Ipv4Address(sender),
+                target_hardware_addr: EthernetAddress([0; 6]),
+                target_protocol_addr: Ipv4Address(target),
+            },
+        );
         f.resize(60, 0);
         f
     }

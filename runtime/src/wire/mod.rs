@@ -10,6 +10,8 @@
 //! are never copied here, they stream (see [`crate::nic`]).
 
 pub mod arp;
+#[cfg(feature = "std")]
+pub mod build;
 pub mod checksum;
 pub mod dhcp;
 pub mod dns;

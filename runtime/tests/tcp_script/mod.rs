@@ -47,6 +47,7 @@ use emberstack::nic::sim::{Faults, SimNic, SimWire};
 use emberstack::nic::Nic;
 use emberstack::tcp::{TcpConfig, TcpEvent, TcpHandle, TcpReader, TcpState};
 use emberstack::udp::Endpoint;
+use emberstack::wire::build::{arp_frame, Ipv4Frame, TcpHeader};
 use emberstack::wire::{arp, ethernet, ipv4, tcp, EtherType, IpProtocol};
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 use emberstack::{App, Config, Instant, Stack};
@@ -432,77 +433,45 @@ pub fn parse_frame(at: u64, frame: &[u8]) -> Heard {
     }
 }
 
-/// Builds the Ethernet + IPv4 + TCP frame the peer sends for `s`.
-pub fn build_frame(s: &Seg) -> Vec<u8> {
-    ip_frame(IpProtocol::Tcp, &tcp_bytes(s, PEER_IP, DUT_IP))
+/// The peer's frames to `dst` (the DUT's address, or another a test
+/// tries): Ethernet + IPv4 from `PEER_MAC`/`PEER_IP`.
+pub fn peer_to(dst: Ipv4Address) -> Ipv4Frame {
+    Ipv4Frame::new(PEER_MAC, PEER_IP, DUT_MAC, dst)
 }
 
-/// The TCP header and payload for `s`, checksummed for `src` → `dst`.
-pub fn tcp_bytes(s: &Seg, src: Ipv4Address, dst: Ipv4Address) -> Vec<u8> {
+/// Builds the Ethernet + IPv4 + TCP frame the peer sends for `s`.
+pub fn build_frame(s: &Seg) -> Vec<u8> {
+    let frame = Ipv4Frame {
+        checksum_xor: if s.bad_checksum { 0x0101 } else { 0 },
+        ..peer_to(DUT_IP)
+    };
+    frame.tcp_segment(tcp_header(s))
+}
+
+/// The TCP header and payload for `s` with a zero checksum field (the
+/// frame builder fills it in): a `TcpHeader`, not a `tcp::Repr`, since a
+/// script may ask for any flags, options or data offset.
+pub fn tcp_header(s: &Seg) -> Vec<u8> {
     let data = s.data.clone().unwrap_or_default();
     let mut opts = s.options.clone().unwrap_or_default();
     if let Some(m) = s.mss {
         let [a, b] = m.to_be_bytes();
         opts.splice(0..0, [2, 4, a, b]);
     }
-    while !opts.len().is_multiple_of(4) {
-        opts.push(0);
+    let mut t = TcpHeader {
+        src_port: s.sport.unwrap_or(PEER_PORT),
+        dst_port: s.dport.unwrap_or(PORT),
+        seq_number: tcp::SeqNumber(s.seq.unwrap_or(0)),
+        ack_number: tcp::SeqNumber(s.ack.unwrap_or(0)),
+        flags: tcp::Flags(s.flags),
+        window_len: s.win.unwrap_or(8192),
+        options: &opts,
     }
-    let hlen = tcp::HEADER_LEN + opts.len();
-    let mut t = vec![0u8; hlen + data.len()];
-    {
-        let mut p = tcp::Packet::new_unchecked(&mut t[..]);
-        p.set_src_port(s.sport.unwrap_or(PEER_PORT));
-        p.set_dst_port(s.dport.unwrap_or(PORT));
-        p.set_seq_number(tcp::SeqNumber(s.seq.unwrap_or(0)));
-        p.set_ack_number(tcp::SeqNumber(s.ack.unwrap_or(0)));
-        p.set_header_len(hlen);
-        p.set_flags(tcp::Flags(s.flags));
-        p.set_window_len(s.win.unwrap_or(8192));
-        p.set_urgent_at(0);
-    }
-    t[tcp::HEADER_LEN..hlen].copy_from_slice(&opts);
-    t[hlen..].copy_from_slice(&data);
+    .segment(&data);
     if let Some(d) = s.doff {
         t[12] = d << 4;
     }
-    {
-        let mut p = tcp::Packet::new_unchecked(&mut t[..]);
-        p.fill_checksum(src, dst);
-        if s.bad_checksum {
-            let c = p.checksum();
-            p.set_checksum(c ^ 0x0101);
-        }
-    }
     t
-}
-
-/// Wraps a transport payload in Ethernet + IPv4 from the peer to the DUT.
-pub fn ip_frame(proto: IpProtocol, transport: &[u8]) -> Vec<u8> {
-    ip_frame_to(DUT_IP, proto, transport)
-}
-
-/// Wraps a transport payload in Ethernet + IPv4 from the peer to `dst`.
-pub fn ip_frame_to(dst: Ipv4Address, proto: IpProtocol, transport: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; ethernet::HEADER_LEN + ipv4::HEADER_LEN + transport.len()];
-    ethernet::Repr {
-        src_addr: PEER_MAC,
-        dst_addr: DUT_MAC,
-        ethertype: EtherType::Ipv4,
-    }
-    .emit(&mut ethernet::Frame::new_unchecked(&mut f[..]));
-    ipv4::Repr {
-        src_addr: PEER_IP,
-        dst_addr: dst,
-        next_header: proto,
-        payload_len: transport.len(),
-        hop_limit: 64,
-    }
-    .emit(&mut ipv4::Packet::new_unchecked(
-        &mut f[ethernet::HEADER_LEN..ethernet::HEADER_LEN + ipv4::HEADER_LEN],
-    ));
-    f[ethernet::HEADER_LEN + ipv4::HEADER_LEN..].copy_from_slice(transport);
-    f
 }
 
 /// What a pattern's unnamed fields must be: the script's defaults.
@@ -1007,23 +976,17 @@ impl<C: Config, N: DutNic> Script<C, N> {
 
     /// The peer answers ARP: `PEER_IP` is at `PEER_MAC`.
     pub fn send_arp_reply(&mut self) {
-        let mut f = vec![0u8; ethernet::HEADER_LEN + arp::PACKET_LEN];
-        ethernet::Repr {
-            src_addr: PEER_MAC,
-            dst_addr: DUT_MAC,
-            ethertype: EtherType::Arp,
-        }
-        .emit(&mut ethernet::Frame::new_unchecked(&mut f[..]));
-        arp::Repr {
-            operation: arp::Operation::Reply,
-            source_hardware_addr: PEER_MAC,
-            source_protocol_addr: PEER_IP,
-            target_hardware_addr: DUT_MAC,
-            target_protocol_addr: DUT_IP,
-        }
-        .emit(&mut arp::Packet::new_unchecked(
-            &mut f[ethernet::HEADER_LEN..],
-        ));
+        let f = arp_frame(
+            PEER_MAC,
+            DUT_MAC,
+            &arp::Repr {
+                operation: arp::Operation::Reply,
+                source_hardware_addr: PEER_MAC,
+                source_protocol_addr: PEER_IP,
+                target_hardware_addr: DUT_MAC,
+                target_protocol_addr: DUT_IP,
+            },
+        );
         self.send_frame(&f);
     }
 
