@@ -1,7 +1,7 @@
 //! The SMTP client driven directly (no stack): whole sessions, encoders,
 //! refusals and malformed replies.
 
-use super::mime::{put_date, put_subject};
+use super::mime::{put_date, put_subject, LAST_DATE};
 use super::*;
 use crate::wire::Ipv4Address;
 use base64::Engine as _;
@@ -495,6 +495,81 @@ fn peer_close_and_reset_are_typed_failures() {
     assert_eq!(d.c.outcome, Some(Err(SmtpError::Reset(SmtpStep::Greeting))));
     assert!(d.c.link.finished());
     assert!(!d.c.owns(SOCK));
+}
+
+fn date_text(unix: u64) -> String {
+    let mut buf = VecSink(Vec::new());
+    let mut w = Window::new(&mut buf, 0, 100);
+    put_date(&mut w, unix);
+    String::from_utf8(buf.0).unwrap()
+}
+
+/// The u64 reference (the algorithm before it moved to 32 bits, written
+/// plainly): what the Date header must keep saying.
+fn date_text_u64(unix: u64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (days, secs) = (unix / 86_400, unix % 86_400);
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    format!(
+        "{}, {d:02} {} {y} {:02}:{:02}:{:02} +0000",
+        DAYS[((days + 4) % 7) as usize],
+        MONTHS[(m - 1) as usize],
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[test]
+fn date_known_days() {
+    // Leap days (1972, 2000, 2024, 2400; 2100 is not one), 2038's 31-bit
+    // end, 2106's 32-bit end and the last date written as itself (from
+    // Python's datetime).
+    for (unix, text) in [
+        (0, "Thu, 01 Jan 1970 00:00:00 +0000"),
+        (68_169_600, "Tue, 29 Feb 1972 00:00:00 +0000"),
+        (951_825_600, "Tue, 29 Feb 2000 12:00:00 +0000"),
+        (1_709_164_800, "Thu, 29 Feb 2024 00:00:00 +0000"),
+        (1_709_251_199, "Thu, 29 Feb 2024 23:59:59 +0000"),
+        (2_147_483_647, "Tue, 19 Jan 2038 03:14:07 +0000"),
+        (2_147_483_648, "Tue, 19 Jan 2038 03:14:08 +0000"),
+        (4_102_444_799, "Thu, 31 Dec 2099 23:59:59 +0000"),
+        (4_107_542_399, "Sun, 28 Feb 2100 23:59:59 +0000"),
+        (4_107_542_400, "Mon, 01 Mar 2100 00:00:00 +0000"),
+        (4_294_967_295, "Sun, 07 Feb 2106 06:28:15 +0000"),
+        (4_294_967_296, "Sun, 07 Feb 2106 06:28:16 +0000"),
+        (13_574_563_200, "Tue, 29 Feb 2400 00:00:00 +0000"),
+        (253_402_300_799, "Fri, 31 Dec 9999 23:59:59 +0000"),
+    ] {
+        assert_eq!(date_text(unix), text, "{unix}");
+        assert_eq!(date_text_u64(unix), text, "reference, {unix}");
+    }
+    // Past the 32-bit day count: the last date, not garbage.
+    assert_eq!(date_text(LAST_DATE), date_text_u64(LAST_DATE));
+    assert_eq!(date_text(u64::MAX), date_text_u64(LAST_DATE));
+}
+
+proptest! {
+    #[test]
+    fn date_matches_u64_reference(unix in 0..=LAST_DATE) {
+        prop_assert_eq!(date_text(unix), date_text_u64(unix));
+    }
+
+    #[test]
+    fn date_matches_u64_reference_near_now(unix in 0u64..8_000_000_000) {
+        prop_assert_eq!(date_text(unix), date_text_u64(unix));
+    }
 }
 
 #[test]
