@@ -561,6 +561,34 @@ fn date_known_days() {
 }
 
 proptest! {
+    /// The attachment's base64 lines, produced from any offset in pieces
+    /// of any size (as TCP asks for segments and retransmissions), are
+    /// the crate's encoding wrapped at 76 characters.
+    #[test]
+    fn attachment_base64_in_any_pieces(
+        data in proptest::collection::vec(any::<u8>(), 0..400),
+        pieces in proptest::collection::vec(1usize..200, 1..40),
+    ) {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+        let expect = b64.as_bytes().chunks(76).collect::<Vec<_>>().join(&b"\r\n"[..]);
+        let mut msg = Msg::new(b"", Some(data));
+        let mut out = VecSink(Vec::new());
+        let mut k = 0u32;
+        let mut end = None;
+        for &max in pieces.iter().cycle().take(200) {
+            let (n, e) = super::encode::base64_part(k, max, &mut out, &mut msg);
+            k += n as u32;
+            end = end.or(e);
+            if n == 0 {
+                break;
+            }
+        }
+        prop_assert_eq!(&out.0, &expect);
+        prop_assert_eq!(end, Some(expect.len() as u32));
+    }
+}
+
+proptest! {
     #[test]
     fn date_matches_u64_reference(unix in 0..=LAST_DATE) {
         prop_assert_eq!(date_text(unix), date_text_u64(unix));
