@@ -18,7 +18,7 @@ pub(super) struct Meta {
 
 impl<S: SmtpSettings> SmtpClient<S> {
     pub(super) fn begin_message<M: Outgoing>(&mut self, message: &M) {
-        self.has_attachment = message.attachment().is_some();
+        self.has_attachment = S::ATTACHMENT && message.attachment().is_some();
         let mut w = Window::counter();
         self.head(&mut w, message);
         self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
@@ -34,7 +34,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// The message's length, once the last part's end is known.
     pub(super) fn message_len(&self) -> Option<u32> {
         let mut end = self.text_end?;
-        if self.has_attachment {
+        if S::ATTACHMENT && self.has_attachment {
             end = self.att_end?;
         }
         Some(end.saturating_add(trailer_len(self.meta)))
@@ -157,7 +157,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             return self.produce_text(pos, left, sink, message);
         }
         let text_end = self.text_end?;
-        let trailer_start = if self.has_attachment {
+        let trailer_start = if S::ATTACHMENT && self.has_attachment {
             let mut w = Window::counter();
             middle(&mut w, meta, message);
             let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
@@ -223,7 +223,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
     }
 
     /// Headers, the preamble and the text part's own headers.
-    fn head<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
+    pub(super) fn head<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
         let meta = self.meta;
         w.put(b"From: ");
         w.put_filtered(message.from().as_bytes(), header_byte);
@@ -237,7 +237,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
             i = i.saturating_add(1);
         }
         w.put(b"\r\nSubject: ");
-        put_subject(w, message.subject().as_bytes());
+        if S::ENCODED_SUBJECT {
+            put_subject(w, message.subject().as_bytes());
+        } else {
+            // `send` refused a non-ASCII subject; one that became so
+            // since loses those bytes.
+            w.put_filtered(message.subject().as_bytes(), |b| b < 0x80 && header_byte(b));
+        }
         w.put(b"\r\n");
         if let Some(t) = meta.date {
             w.put(b"Date: ");

@@ -739,3 +739,65 @@ proptest! {
         prop_assert_eq!(got, reference);
     }
 }
+
+/// `[smtp] attachment/auth/encoded_subject = false`: a message that needs
+/// one is refused at `send` (nothing starts); one that does not is sent
+/// as before.
+#[test]
+fn switched_off_features_are_refused_at_send() {
+    struct Lean;
+    impl SmtpSettings for Lean {
+        const SERVER: Option<MailServer> = Auth::SERVER;
+        const PORT: u16 = 25;
+        const USE_MX: bool = false;
+        const USER: Option<&'static str> = None;
+        const PASSWORD: Option<&'static str> = None;
+        const HELO: Option<&'static str> = None;
+        const TIMEOUT: Duration = Auth::TIMEOUT;
+        const SESSION_TIMEOUT: Duration = Auth::SESSION_TIMEOUT;
+        const AUTH_BY_NAME: bool = false;
+        type Snapshots = [Snapshot; 3];
+        const ATTACHMENT: bool = false;
+        const AUTH: bool = false;
+        const ENCODED_SUBJECT: bool = false;
+    }
+    struct WithCredentials(Msg);
+    impl Outgoing for WithCredentials {
+        fn from(&self) -> &str {
+            self.0.from()
+        }
+        fn to(&self, i: usize) -> Option<&str> {
+            self.0.to(i)
+        }
+        fn subject(&self) -> &str {
+            self.0.subject()
+        }
+        fn read(&mut self, part: Part, at: u32, buf: &mut [u8]) -> usize {
+            self.0.read(part, at, buf)
+        }
+        fn credentials(&self) -> Option<(&str, &str)> {
+            Some(("alice", "secret"))
+        }
+    }
+    let mut c = SmtpClient::<Lean>::new();
+    let attached = Msg::new(b"t", Some(vec![1, 2, 3]));
+    assert_eq!(c.send(&attached, None, 1), Err(SmtpError::Unsupported));
+    let mut umlaut = Msg::new(b"t", None);
+    umlaut.subject = "Grüße";
+    assert_eq!(c.send(&umlaut, None, 1), Err(SmtpError::Unsupported));
+    let creds = WithCredentials(Msg::new(b"t", None));
+    assert_eq!(c.send(&creds, None, 1), Err(SmtpError::Unsupported));
+    assert_eq!(c.link.phase, Phase::Idle);
+    // A plain message: accepted, and its head is as with every switch on.
+    let plain = Msg::new(b"hello\n", None);
+    assert_eq!(c.send(&plain, Some(0), 7), Ok(()));
+    let mut on = SmtpClient::<Auth>::new();
+    on.send(&plain, Some(0), 7).unwrap();
+    let head = |f: &dyn Fn(&mut Window<'_>)| {
+        let mut sink = VecSink(Vec::new());
+        let mut w = Window::new(&mut sink, 0, 10_000);
+        f(&mut w);
+        sink.0
+    };
+    assert_eq!(head(&|w| c.head(w, &plain)), head(&|w| on.head(w, &plain)));
+}
