@@ -8,6 +8,10 @@
 #   ours (b)q  `quiet`, stack from benches/footprint/everything.toml (the
 #              seed's "everything on": 8 TCP sockets, 3 of them the web
 #              server's, DHCP, DNS, NetBIOS, SNTP, SMTP, POP3)
+#   ours seed  `quiet`, stack from benches/footprint/seed.toml (the C
+#              driver's feature set: (b) with every other protocol switch
+#              off — no CNAME following, SMTP AUTH, RFC 2047 subjects,
+#              POP3 deletion, DHCP host name, INIT-REBOOT, ARP probing)
 #   ours base  board support alone (NIC driver, clock, semihosting, faults)
 #   smoltcp    benches/smoltcp-firmware: smoltcp 0.14 doing the closest
 #              equal work (ICMP/UDP/TCP echo, 2 HTTP-like responders, DHCP,
@@ -63,9 +67,11 @@ build() {
 FW="$ROOT/examples/firmware"
 SMOL="$ROOT/benches/smoltcp-firmware"
 EVERYTHING="$ROOT/benches/footprint/everything.toml"
+SEED="$ROOT/benches/footprint/seed.toml"
 build a     "$FW" ""
 build a-q   "$FW" quiet
 build b-q   "$FW" quiet "$EVERYTHING"
+build s-q   "$FW" quiet "$SEED"
 build base  "$FW" baseline,quiet
 build smol  "$SMOL" ""
 build smol-base "$SMOL" baseline
@@ -85,7 +91,7 @@ read -r base_flash base_ram < <(sizes "$OUT/elf/base.elf")
 read -r sbase_flash sbase_ram < <(sizes "$OUT/elf/smol-base.elf")
 
 declare -A FLASH RAM STATE PROTO WEB NICB APPB
-for n in a a-q b-q; do
+for n in a a-q b-q s-q; do
     e="$OUT/elf/$n.elf"
     read -r FLASH[$n] RAM[$n] < <(sizes "$e")
     STATE[$n]=$(py value "$e" EMBERSTACK_RAM_BYTES)
@@ -115,6 +121,7 @@ printf "$fmt" "ours: board baseline (no stack)" "$base_flash" - - - "$base_ram" 
 row "ours (a) reference, logging" a "$base_flash" "$base_ram"
 row "ours (a) reference, quiet" a-q "$base_flash" "$base_ram"
 row "ours (b) everything on, quiet" b-q "$base_flash" "$base_ram"
+row "ours seed (C driver's set), quiet" s-q "$base_flash" "$base_ram"
 printf "$fmt" "smoltcp: board baseline" "$sbase_flash" - - - "$sbase_ram" - - - - -
 row "smoltcp 0.14 (b)-like, no log" smol "$sbase_flash" "$sbase_ram"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

@@ -838,7 +838,8 @@ fn dhcp_unknown_key_and_bad_enabled() {
     one_error(
         &with_device("[dhcp]\nretransmit = 4\n"),
         "error: stack.toml:5:1: [dhcp] retransmit: unknown key; expected one of `enabled`, \
-         `retransmit_base`, `retransmit_max`, `arp_probes` or `hostname`",
+         `retransmit_base`, `retransmit_max`, `arp_probes`, `hostname`, `send_hostname` or \
+         `init_reboot`",
     );
     one_error(
         &with_device("[dhcp]\nenabled = \"yes\"\n"),
@@ -1261,7 +1262,7 @@ fn dns_errors() {
         (
             "cache = 4",
             "5:1: [dns] cache: unknown key; expected one of `enabled`, `server`, `timeout`, \
-             `retries`, `slots` or `name_len`",
+             `retries`, `slots`, `name_len`, `mx` or `cname`",
         ),
     ];
     for (line, msg) in cases {
@@ -1653,4 +1654,79 @@ fn declared_keys_are_the_serde_fields() {
     check::<HttpSection>(true);
     check::<SmtpSection>(false);
     check::<Pop3Section>(false);
+}
+
+// ---- compile-time protocol switches (issue 12) -------------------------------
+
+/// Every switch on (the default) generates what it did before the switches
+/// existed; each one off generates its constant (or const argument).
+#[test]
+fn protocol_switches_generate_constants_only_when_off() {
+    let base = "[ipv4]\ndhcp = true\n[tcp]\nsockets = 2\n";
+    let on = with_device(&format!(
+        "{base}[dns]\n[dhcp]\n[smtp]\nserver = \"10.0.0.1\"\n[pop3]\nserver = \"10.0.0.1\"\n"
+    ));
+    let flat = squash(&generate_from_str("stack.toml", &on).unwrap());
+    assert!(flat.contains("typeDns=::emberstack::dns::DnsClient<2,64>;"));
+    for name in [
+        "ATTACHMENT",
+        "AUTH:",
+        "ENCODED_SUBJECT",
+        "DELETE",
+        "SEND_HOSTNAME",
+        "INIT_REBOOT",
+    ] {
+        assert!(!flat.contains(name), "{name} written while on");
+    }
+    let off = with_device(&format!(
+        "{base}[dns]\nmx = false\ncname = false\n[dhcp]\nsend_hostname = false\n\
+         init_reboot = false\n[smtp]\nserver = \"10.0.0.1\"\nattachment = false\nauth = false\n\
+         encoded_subject = false\n[pop3]\nserver = \"10.0.0.1\"\ndelete = false\n"
+    ));
+    let c = parse_config("stack.toml", &off).unwrap();
+    assert!(!c.dns.mx && !c.dns.cname);
+    assert!(!c.dhcp.send_hostname && !c.dhcp.init_reboot);
+    assert!(!c.smtp.attachment && !c.smtp.auth && !c.smtp.encoded_subject);
+    assert!(!c.pop3.delete);
+    let flat = squash(&generate_from_str("stack.toml", &off).unwrap());
+    assert!(flat.contains("typeDns=::emberstack::dns::DnsClient<2,64,false,false>;"));
+    for item in [
+        "constATTACHMENT:bool=false;",
+        "constAUTH:bool=false;",
+        "constENCODED_SUBJECT:bool=false;",
+        "constDELETE:bool=false;",
+        "constSEND_HOSTNAME:bool=false;",
+        "constINIT_REBOOT:bool=false;",
+    ] {
+        assert!(flat.contains(item), "{item} missing");
+    }
+    let mx_only = with_device(&format!("{base}[dns]\ncname = false\n"));
+    let flat = squash(&generate_from_str("stack.toml", &mx_only).unwrap());
+    assert!(flat.contains("typeDns=::emberstack::dns::DnsClient<2,64,true,false>;"));
+}
+
+/// A switch off that another setting needs is a build error naming both.
+#[test]
+fn protocol_switches_that_contradict_settings() {
+    one_error(
+        &with_device(
+            "[tcp]\nsockets = 1\n[dns]\nmx = false\n[smtp]\nmx = true\n\
+             cleartext_auth_by_name = true\n",
+        ),
+        "error: stack.toml:9:6: [smtp] mx: `mx = true` needs MX queries, which `[dns] mx = \
+         false` leaves out; remove one of them",
+    );
+    one_error(
+        &with_device(
+            "[tcp]\nsockets = 1\n[smtp]\nserver = \"10.0.0.1\"\nuser = \"u\"\n\
+             password = \"p\"\nauth = false\n",
+        ),
+        "error: stack.toml:10:8: [smtp] auth: `auth = false` leaves AUTH out, but `user` and \
+         `password` are compiled in; remove them or `auth = false`",
+    );
+    one_error(
+        &with_device("[dhcp]\nsend_hostname = false\nhostname = \"dev\"\n"),
+        "error: stack.toml:6:12: [dhcp] hostname: `send_hostname = false` sends no host name; \
+         remove `hostname` or `send_hostname = false`",
+    );
 }

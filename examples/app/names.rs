@@ -30,7 +30,9 @@ pub trait Lookups {
     fn finish(&mut self, query: DnsHandle, name: &str, ms: u64, log: &mut dyn Log) -> Poll<()>;
 }
 
-impl<const S: usize, const N: usize> Lookups for DnsClient<S, N> {
+impl<const S: usize, const N: usize, const MX: bool, const CNAME: bool> Lookups
+    for DnsClient<S, N, MX, CNAME>
+{
     fn start(&mut self, name: &str, kind: QueryType) -> Result<DnsHandle, DnsError> {
         self.query(name, kind)
     }

@@ -89,6 +89,14 @@ pub trait DhcpSettings: ServiceConfig {
     /// ARP probes for an ACKed address before it is used (`arp_probes`,
     /// RFC 5227 §2.1; 0: none, the probing code is left out).
     const ARP_PROBES: u8 = 0;
+    /// Send the host name (option 12, `[dhcp] send_hostname`). Off, the
+    /// name code is not built.
+    const SEND_HOSTNAME: bool = true;
+    /// INIT-REBOOT (RFC 2131 §3.2, `[dhcp] init_reboot`): after the link
+    /// comes back, or for an address the application kept. Off, that
+    /// code is not built: the lease and its timers go on after a link
+    /// change, and [`DhcpClient::reboot_with`] is ignored (discovery).
+    const INIT_REBOOT: bool = true;
 }
 
 /// Unanswered REQUESTs in the Requesting state before discovery restarts.
@@ -377,8 +385,11 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// (the first poll, or after `restart`); the address is used only once
     /// a server ACKs it; a NAK or no answer after 4 REQUESTs starts
     /// discovery (asking for it).
+    ///
+    /// With `[dhcp] init_reboot = false` this does nothing: the client
+    /// discovers as usual.
     pub fn reboot_with(&mut self, address: Ipv4Address) {
-        if self.state == DhcpState::Off {
+        if S::INIT_REBOOT && self.state == DhcpState::Off {
             self.lease = Lease {
                 cidr: Ipv4Cidr::new(address, 32),
                 ..Lease::EMPTY
@@ -513,7 +524,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 }
             },
             DhcpState::Probing => self.probe(io, app, now, due),
-            DhcpState::Rebooting if self.lease.lease_secs == 0 => {
+            // Never entered without INIT_REBOOT: the arms go with it.
+            DhcpState::Rebooting if S::INIT_REBOOT && self.lease.lease_secs == 0 => {
                 // A remembered address, no lease known: not used before an
                 // ACK; unanswered, discovery asks for it again.
                 if !due {
@@ -526,7 +538,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     false
                 }
             }
-            DhcpState::Rebooting if self.expires_at().is_none_or(|end| now < end) => {
+            DhcpState::Rebooting
+                if S::INIT_REBOOT && self.expires_at().is_none_or(|end| now < end) =>
+            {
                 if !due {
                     false
                 } else if self.tries >= REQUEST_TRIES {
@@ -608,9 +622,13 @@ impl<S: DhcpSettings> DhcpClient<S> {
         let ours = self.lease.cidr.address;
         let mut label = [0u8; crate::iface::name::MAX_LEN];
         let name = *io.device_name();
-        let hostname = S::HOSTNAME.unwrap_or_else(|| name.host_label(&mut label));
+        let hostname = if S::SEND_HOSTNAME {
+            Some(S::HOSTNAME.unwrap_or_else(|| name.host_label(&mut label)))
+        } else {
+            None
+        };
         let mut repr = Repr {
-            hostname: Some(hostname),
+            hostname,
             parameter_request_list: Some(&PARAMETERS),
             ..Repr::new(MessageType::Request, self.xid, mac)
         };
@@ -857,7 +875,7 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
         if self.state == DhcpState::Off {
             io.set_ipv4(None);
             let remembered = self.lease.cidr.address;
-            if core::mem::take(&mut self.reboot) && is_host(remembered) {
+            if S::INIT_REBOOT && core::mem::take(&mut self.reboot) && is_host(remembered) {
                 // INIT-REBOOT for the address the application kept.
                 self.began = now;
                 self.enter(
@@ -872,7 +890,7 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
                 self.enter_discovering(app, now);
             }
         }
-        if core::mem::take(&mut self.reboot) && self.lease().is_some() {
+        if S::INIT_REBOOT && core::mem::take(&mut self.reboot) && self.lease().is_some() {
             let address = self.lease.cidr.address;
             self.enter(
                 app,
@@ -956,7 +974,7 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
     fn link_changed(&mut self, up: bool) {
         // Down: nothing (the stack sends nothing meanwhile, the lease's
         // timers go on). Up: the network may be another one now.
-        self.reboot = up;
+        self.reboot = S::INIT_REBOOT && up;
     }
 }
 

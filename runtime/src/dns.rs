@@ -153,6 +153,10 @@ pub enum DnsError {
     BadHandle,
     /// The DNS client is disabled in `stack.toml`.
     Disabled,
+    /// What the query needs is switched off in `stack.toml`: an MX query
+    /// with `[dns] mx = false`, or a name that is an alias (CNAME) with
+    /// `[dns] cname = false`.
+    Unsupported,
 }
 
 impl DnsError {
@@ -171,6 +175,7 @@ impl DnsError {
             DnsError::NoFreeSlot => "NoFreeSlot",
             DnsError::BadHandle => "BadHandle",
             DnsError::Disabled => "Disabled",
+            DnsError::Unsupported => "Unsupported",
         }
     }
 }
@@ -433,9 +438,10 @@ impl<const NAME: usize> DnsSlot<NAME> {
         self.buf.get(..usize::from(self.len)).unwrap_or(&[])
     }
 
-    /// The question being asked: its wire name and type.
-    fn question(&self) -> (&[u8], Type) {
-        match self.sub {
+    /// The question being asked: its wire name and type (with `MX`, the
+    /// A query for an exchange while one runs).
+    fn question_as<const MX: bool>(&self) -> (&[u8], Type) {
+        match self.sub.filter(|_| MX) {
             Some(at) => {
                 let name = self
                     .buf
@@ -496,8 +502,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
 
     /// The slot's query failed with `error` (or, for an MX exchange's
     /// query, that exchange stays without address).
-    fn failed(&mut self, error: DnsError) -> Outcome {
-        if self.sub.is_some() {
+    fn failed<const MX: bool>(&mut self, error: DnsError) -> Outcome {
+        if MX && self.sub.is_some() {
             self.sub_finished(None)
         } else {
             Outcome::Failed(error)
@@ -505,7 +511,13 @@ impl<const NAME: usize> DnsSlot<NAME> {
     }
 
     /// Checks a reply and applies it.
-    fn process<M: Message + ?Sized>(&mut self, m: &mut M) -> Result<Outcome, DnsReject> {
+    ///
+    /// `MX` and `CNAME` are the client's compile-time switches: off, the
+    /// code that handles MX answers or CNAME chains is not built.
+    fn process_as<const MX: bool, const CNAME: bool, M: Message + ?Sized>(
+        &mut self,
+        m: &mut M,
+    ) -> Result<Outcome, DnsReject> {
         let h = wire::Repr::read(m).map_err(|_| DnsReject::Truncated)?;
         if !h.is_response() || h.opcode() != 0 || h.id != self.id {
             return Err(DnsReject::WrongId);
@@ -517,7 +529,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
             return Err(DnsReject::WrongQuestion);
         }
         let q = Question::read(m, HEADER_LEN).map_err(DnsReject::Malformed)?;
-        let (name, qtype) = self.question();
+        let (name, qtype) = self.question_as::<MX>();
         if q.qtype != qtype
             || q.qclass != CLASS_IN
             || !wire::name_matches(m, q.name_at, name).map_err(DnsReject::Malformed)?
@@ -539,17 +551,19 @@ impl<const NAME: usize> DnsSlot<NAME> {
         };
         match h.rcode() {
             Rcode::NoError => {}
-            Rcode::NameError => return Ok(self.failed(DnsError::NameError)),
-            Rcode::ServerFailure => return Ok(self.failed(DnsError::ServerFailure)),
-            _ => return Ok(self.failed(DnsError::Refused)),
+            Rcode::NameError => return Ok(self.failed::<MX>(DnsError::NameError)),
+            Rcode::ServerFailure => return Ok(self.failed::<MX>(DnsError::ServerFailure)),
+            _ => return Ok(self.failed::<MX>(DnsError::Refused)),
         }
-        let owner = match r.follow_cnames(m, q.name_at, qtype)? {
+        let owner = match r.follow_cnames::<CNAME, M>(m, q.name_at, qtype)? {
             Some(owner) => owner,
-            None => return Ok(self.failed(DnsError::TooManyCnames)),
+            // Without CNAME following, `None` is an alias.
+            None if !CNAME => return Ok(self.failed::<MX>(DnsError::Unsupported)),
+            None => return Ok(self.failed::<MX>(DnsError::TooManyCnames)),
         };
-        if qtype == Type::A {
+        if !MX || qtype == Type::A {
             if let Some(addr) = r.find_a(m, owner, None)? {
-                return Ok(match self.sub {
+                return Ok(match self.sub.filter(|_| MX) {
                     Some(_) => self.sub_finished(Some(addr)),
                     None => {
                         self.addr = addr;
@@ -570,11 +584,11 @@ impl<const NAME: usize> DnsSlot<NAME> {
         }
         // No record of the type: a CNAME chain the server left unresolved
         // is asked again for its last name.
-        if owner == q.name_at || self.sub.is_some() {
-            return Ok(self.failed(DnsError::NoData));
+        if !CNAME || owner == q.name_at || (MX && self.sub.is_some()) {
+            return Ok(self.failed::<MX>(DnsError::NoData));
         }
         if self.restarts >= MAX_RESTARTS {
-            return Ok(self.failed(DnsError::TooManyCnames));
+            return Ok(self.failed::<MX>(DnsError::TooManyCnames));
         }
         let cap = self.cap();
         let dst = self.buf.get_mut(..cap).unwrap_or(&mut []);
@@ -585,8 +599,20 @@ impl<const NAME: usize> DnsSlot<NAME> {
                 self.requeue();
                 Ok(Outcome::Continue)
             }
-            None => Ok(self.failed(DnsError::NameTooLong)),
+            None => Ok(self.failed::<MX>(DnsError::NameTooLong)),
         }
+    }
+
+    /// [`Self::question_as`] with MX on.
+    #[cfg(test)]
+    fn question(&self) -> (&[u8], Type) {
+        self.question_as::<true>()
+    }
+
+    /// [`Self::process_as`] with every switch on.
+    #[cfg(test)]
+    fn process<M: Message + ?Sized>(&mut self, m: &mut M) -> Result<Outcome, DnsReject> {
+        self.process_as::<true, true, M>(m)
     }
 
     /// Writes the MX records of `owner` into the buffer, most preferred
@@ -675,15 +701,17 @@ struct Reply {
 
 impl Reply {
     /// Follows CNAMEs from the name at `name_at` to the name that owns the
-    /// records of `qtype` (or the chain's end); `None` on a too long chain.
-    fn follow_cnames<M: Message + ?Sized>(
+    /// records of `qtype` (or the chain's end); `None` on a too long chain
+    /// or, without `CNAME` following, when the name is an alias.
+    fn follow_cnames<const CNAME: bool, M: Message + ?Sized>(
         &self,
         m: &mut M,
         name_at: usize,
         qtype: Type,
     ) -> Result<Option<usize>, DnsReject> {
+        let hops = if CNAME { MAX_CNAME_HOPS } else { 0 };
         let mut current = name_at;
-        for _ in 0..=MAX_CNAME_HOPS {
+        for _ in 0..=hops {
             let mut cname = None;
             let mut at = self.answers_at;
             for _ in 0..self.answers {
@@ -757,14 +785,25 @@ impl<N: Nic> Message for Datagram<'_, '_, '_, N> {
 }
 
 /// The DNS client: `SLOTS` concurrent queries of `NAME`-byte names.
+///
+/// `MX` and `CNAME` (`[dns] mx`, `[dns] cname`; both on by default) are
+/// compile-time switches: off, MX queries (or CNAME following) fail with
+/// [`DnsError::Unsupported`] and their code is not in the build.
 #[derive(Debug)]
-pub struct DnsClient<const SLOTS: usize, const NAME: usize> {
+pub struct DnsClient<
+    const SLOTS: usize,
+    const NAME: usize,
+    const MX: bool = true,
+    const CNAME: bool = true,
+> {
     slots: [DnsSlot<NAME>; SLOTS],
     settings: DnsSettings,
     counters: DnsCounters,
 }
 
-impl<const SLOTS: usize, const NAME: usize> DnsClient<SLOTS, NAME> {
+impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
+    DnsClient<SLOTS, NAME, MX, CNAME>
+{
     /// A client with these settings and every slot free.
     pub fn new(settings: DnsSettings) -> Self {
         DnsClient {
@@ -794,6 +833,9 @@ impl<const SLOTS: usize, const NAME: usize> DnsClient<SLOTS, NAME> {
     /// invalid name, a name longer than the slot buffer holds, or when
     /// every slot is busy.
     pub fn query(&mut self, name: &str, kind: QueryType) -> Result<DnsHandle, DnsError> {
+        if !MX && kind == QueryType::Mx {
+            return Err(DnsError::Unsupported);
+        }
         let (i, slot) = self
             .slots
             .iter_mut()
@@ -834,8 +876,8 @@ impl<const SLOTS: usize, const NAME: usize> DnsClient<SLOTS, NAME> {
         match slot.phase {
             Phase::Queued | Phase::Waiting => Poll::Pending,
             Phase::Done => Poll::Ready(Ok(match slot.kind {
-                QueryType::A => Answer::A(slot.addr),
-                QueryType::Mx => Answer::Mx(MxRecords { buf: slot.used() }),
+                QueryType::Mx if MX => Answer::Mx(MxRecords { buf: slot.used() }),
+                _ => Answer::A(slot.addr),
             })),
             Phase::Failed(e) => Poll::Ready(Err(e)),
             Phase::Free => Poll::Ready(Err(DnsError::BadHandle)),
@@ -913,9 +955,9 @@ impl<const SLOTS: usize, const NAME: usize> DnsClient<SLOTS, NAME> {
                 // Sends are tried on every poll (an ARP reply arriving is
                 // a poll); `retry_at` only wakes the stack when nothing does.
                 if now >= slot.deadline {
-                    outcome = expire(slot, now, settings.timeout);
+                    outcome = expire::<MX, NAME>(slot, now, settings.timeout);
                 } else {
-                    match send(slot, io) {
+                    match send::<MX, NAME, N>(slot, io) {
                         Ok(()) => {
                             slot.phase = Phase::Waiting;
                             slot.deadline = now.after(settings.timeout);
@@ -930,7 +972,7 @@ impl<const SLOTS: usize, const NAME: usize> DnsClient<SLOTS, NAME> {
                 }
             }
             Phase::Waiting if now >= slot.deadline => {
-                outcome = expire(slot, now, settings.timeout);
+                outcome = expire::<MX, NAME>(slot, now, settings.timeout);
             }
             _ => {}
         }
@@ -941,7 +983,7 @@ impl<const SLOTS: usize, const NAME: usize> DnsClient<SLOTS, NAME> {
 }
 
 /// An attempt ran out of time: retry, or give up.
-fn expire<const NAME: usize>(
+fn expire<const MX: bool, const NAME: usize>(
     slot: &mut DnsSlot<NAME>,
     now: Instant,
     timeout: Duration,
@@ -953,7 +995,7 @@ fn expire<const NAME: usize>(
         slot.retry_at = now;
         None
     } else {
-        Some(slot.failed(DnsError::Timeout))
+        Some(slot.failed::<MX>(DnsError::Timeout))
     }
 }
 
@@ -979,7 +1021,7 @@ fn finish<const NAME: usize, A: App>(
 }
 
 /// Sends the slot's question: header, name, type, class.
-fn send<const NAME: usize, N: Nic>(
+fn send<const MX: bool, const NAME: usize, N: Nic>(
     slot: &DnsSlot<NAME>,
     io: &mut Io<'_, N>,
 ) -> Result<(), crate::iface::SendError> {
@@ -990,7 +1032,7 @@ fn send<const NAME: usize, N: Nic>(
         ..wire::Repr::default()
     }
     .to_bytes();
-    let (name, qtype) = slot.question();
+    let (name, qtype) = slot.question_as::<MX>();
     let [t0, t1] = u16::from(qtype).to_be_bytes();
     let [c0, c1] = CLASS_IN.to_be_bytes();
     let tail = [t0, t1, c0, c1];
@@ -1006,7 +1048,9 @@ fn send<const NAME: usize, N: Nic>(
     io.send_ipv4(slot.server, &t, &mut payload)
 }
 
-impl<const SLOTS: usize, const NAME: usize> Service for DnsClient<SLOTS, NAME> {
+impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> Service
+    for DnsClient<SLOTS, NAME, MX, CNAME>
+{
     fn new_service<C: ServiceConfig>() -> Self {
         DnsClient::new(C::DNS)
     }
@@ -1030,7 +1074,7 @@ impl<const SLOTS: usize, const NAME: usize> Service for DnsClient<SLOTS, NAME> {
         let result = if d.remote() != Endpoint::new(slot.server, wire::PORT) {
             Err(DnsReject::WrongSource)
         } else {
-            slot.process(&mut Datagram(d))
+            slot.process_as::<MX, CNAME, _>(&mut Datagram(d))
         };
         match result {
             Ok(outcome) => {
@@ -1067,7 +1111,9 @@ impl<const SLOTS: usize, const NAME: usize> Service for DnsClient<SLOTS, NAME> {
     }
 }
 
-impl<const SLOTS: usize, const NAME: usize> Resolver for DnsClient<SLOTS, NAME> {
+impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> Resolver
+    for DnsClient<SLOTS, NAME, MX, CNAME>
+{
     fn start_resolve(&mut self, name: &str) -> Result<DnsHandle, DnsError> {
         self.query(name, QueryType::A)
     }
@@ -1092,6 +1138,9 @@ impl<const SLOTS: usize, const NAME: usize> Resolver for DnsClient<SLOTS, NAME> 
     }
 
     fn take_mx(&mut self, query: DnsHandle) -> Poll<Result<Ipv4Address, DnsError>> {
+        if !MX {
+            return Poll::Ready(Err(DnsError::Unsupported));
+        }
         let r = match self.result(query) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Ok(Answer::Mx(mut list))) => {
@@ -1310,6 +1359,37 @@ mod tests {
             s.process(&mut Bytes(&l)),
             Ok(Outcome::Failed(DnsError::TooManyCnames))
         ));
+        // `[dns] cname = false`: an alias is `Unsupported` (with or
+        // without the chain's A record, and for a loop), never followed;
+        // a plain answer still works.
+        for reply in [&full, &partial, &l] {
+            let name = if reply == &l { "a" } else { "www.x" };
+            let mut s = sent(name, QueryType::A, 1);
+            assert!(matches!(
+                s.process_as::<true, false, _>(&mut Bytes(reply)),
+                Ok(Outcome::Failed(DnsError::Unsupported))
+            ));
+            assert_eq!(s.restarts, 0);
+        }
+        let mut s = sent("www.test.lan", QueryType::A, 0x1234);
+        assert!(matches!(
+            s.process_as::<true, false, _>(&mut Bytes(&hex(R_A))),
+            Ok(Outcome::Answered)
+        ));
+        assert_eq!(s.addr, Ipv4Address::new(10, 99, 0, 77));
+    }
+
+    #[test]
+    fn mx_switched_off() {
+        // `[dns] mx = false`: MX queries are refused at once; A works.
+        let mut c = DnsClient::<1, 64, false, true>::new(DnsSettings::DEFAULT);
+        assert_eq!(
+            c.query("test.lan", QueryType::Mx),
+            Err(DnsError::Unsupported)
+        );
+        assert_eq!(c.start_mx("test.lan"), Err(DnsError::Unsupported));
+        let h = c.query("www.test.lan", QueryType::A).unwrap();
+        assert_eq!(c.take_mx(h), Poll::Ready(Err(DnsError::Unsupported)));
     }
 
     #[test]

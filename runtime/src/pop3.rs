@@ -74,6 +74,10 @@ pub trait Pop3Settings: 'static {
     type Line: Table<u8>;
     /// Each of the `Subject:` and `From:` buffers: `[u8; header_len]`.
     type Header: Table<u8>;
+    /// Messages may be deleted (`delete`). Off, DELE is not built: a
+    /// [`Disposition::Delete`] ends the session at once with QUIT and
+    /// [`Pop3Error::Unsupported`], the message kept.
+    const DELETE: bool = true;
 }
 
 /// One piece of a line: the whole line, or a part of a line longer than
@@ -286,6 +290,9 @@ pub enum Pop3Error {
     /// `[pop3]` is not in `stack.toml` (for applications generic over
     /// configurations; the client itself never returns it).
     Disabled,
+    /// The application asked to delete a message with `[pop3] delete =
+    /// false`: the session ended there (QUIT), every message kept.
+    Unsupported,
 }
 
 impl fmt::Display for Pop3Error {
@@ -306,6 +313,9 @@ impl fmt::Display for Pop3Error {
                  ([pop3] cleartext_auth_by_name)",
             ),
             Pop3Error::Disabled => f.write_str("[pop3] is not enabled in stack.toml"),
+            Pop3Error::Unsupported => {
+                f.write_str("deleting is switched off in stack.toml ([pop3] delete)")
+            }
         }
     }
 }
@@ -805,6 +815,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
                 self.from = Value::default();
                 Pop3Step::Retr
             }
+            Pop3Step::Dele if !S::DELETE => return self.fail(Pop3Error::Malformed(step)),
             Pop3Step::Dele => {
                 self.deleted = self.deleted.saturating_add(1);
                 self.stats.deleted = self.stats.deleted.saturating_add(1);
@@ -911,7 +922,12 @@ impl<S: Pop3Settings> Pop3Client<S> {
         self.stats.messages = self.stats.messages.saturating_add(1);
         self.rx = Rx::Status;
         self.step = match mailbox.end(self.current) {
-            Disposition::Delete => Pop3Step::Dele,
+            Disposition::Delete if S::DELETE => Pop3Step::Dele,
+            Disposition::Delete => {
+                // Nothing was deleted: QUIT commits nothing.
+                self.outcome.get_or_insert(Err(Pop3Error::Unsupported));
+                Pop3Step::Quit
+            }
             Disposition::Keep => self.next_message(),
         };
     }
@@ -933,6 +949,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
                 w.put(b"RETR ");
                 w.put_u64(u64::from(self.current));
             }
+            Pop3Step::Dele if !S::DELETE => return,
             Pop3Step::Dele => {
                 w.put(b"DELE ");
                 w.put_u64(u64::from(self.current));
@@ -1177,6 +1194,63 @@ mod tests {
         d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
         assert!(d.c.tcp_wants_close(SOCK));
         assert!(d.c.outcome.unwrap().is_ok());
+    }
+
+    /// `[pop3] delete = false`: DELE is never sent; asking to delete ends
+    /// the session with QUIT and `Unsupported`, the message kept.
+    #[test]
+    fn delete_switched_off_quits_with_unsupported() {
+        struct NoDele;
+        impl Pop3Settings for NoDele {
+            const SERVER: Option<MailServer> = Small::SERVER;
+            const PORT: u16 = 110;
+            const USER: Option<&'static str> = Small::USER;
+            const PASSWORD: Option<&'static str> = Small::PASSWORD;
+            const TIMEOUT: Duration = Small::TIMEOUT;
+            const SESSION_TIMEOUT: Duration = Small::SESSION_TIMEOUT;
+            const AUTH_BY_NAME: bool = false;
+            const INTERVAL: Duration = Duration::ZERO;
+            type Line = [u8; 16];
+            type Header = [u8; 40];
+            const DELETE: bool = false;
+        }
+        let mut c = Pop3Client::<NoDele>::new();
+        let mut mb = Box_ {
+            delete: vec![1],
+            ..Box_::default()
+        };
+        c.receive(&mb).unwrap();
+        c.link.phase = Phase::Connecting;
+        c.link.socket = Some(SOCK);
+        c.tcp_event(
+            SOCK,
+            TcpEvent::Connected {
+                remote: Endpoint::new(Ipv4Address([10, 0, 0, 1]), 110),
+            },
+        );
+        let mut offset = 0u32;
+        let mut r1 = b"+OK 120 octets\r\n".to_vec();
+        r1.extend_from_slice(M1);
+        for (cmd, reply) in [
+            (None, b"+OK POP3 ready\r\n".to_vec()),
+            (Some("USER alice\r\n"), b"+OK\r\n".to_vec()),
+            (Some("PASS secret\r\n"), b"+OK logged in\r\n".to_vec()),
+            (Some("STAT\r\n"), b"+OK 2 320\r\n".to_vec()),
+            (Some("RETR 1\r\n"), r1),
+            (Some("QUIT\r\n"), b"+OK bye\r\n".to_vec()),
+        ] {
+            if let Some(cmd) = cmd {
+                let mut sink = VecSink(Vec::new());
+                c.tcp_produce(SOCK, offset, 100, &mut sink, &mb);
+                assert_eq!(String::from_utf8(sink.0.clone()).unwrap(), cmd);
+                offset += sink.0.len() as u32;
+                c.tcp_event(SOCK, TcpEvent::Acked { offset });
+            }
+            c.on_bytes(&reply, &mut mb);
+        }
+        assert_eq!(c.outcome, Some(Err(Pop3Error::Unsupported)));
+        assert!(!mb.ev.iter().any(|e| matches!(e, Ev::Deleted(_))));
+        assert_eq!(c.link.phase, Phase::Closing);
     }
 
     #[test]

@@ -1466,3 +1466,50 @@ fn a_remembered_address_is_asked_for_with_init_reboot_at_start() {
     assert_eq!(discover.requested_ip, Some(POOL));
     assert_eq!(b.stack.ipv4(), None);
 }
+
+/// `[dhcp] send_hostname = false`, `init_reboot = false` (issue 12): no
+/// option 12, and a link change leaves the lease (and its timers) alone:
+/// no INIT-REBOOT, the address kept.
+#[test]
+fn without_hostname_and_init_reboot() {
+    emberstack::test_config! {
+        struct Lean;
+        const DEVICE_NAME: &'static str = "DUT";
+        const MAC: EthernetAddress = DUT_MAC;
+        const DHCP: bool = true;
+        const STATIC_IPV4: Option<StaticIpv4> = Some(FALLBACK);
+        const ARP_LIFETIME: Duration = Duration::from_secs(600);
+        type UdpSockets = [UdpSocket; 1];
+        type Dhcp = DhcpClient<Self>;
+    }
+    impl DhcpSettings for Lean {
+        const SEND_HOSTNAME: bool = false;
+        const INIT_REBOOT: bool = false;
+    }
+    let mut b = bench::<Lean>();
+    b.stack.dhcp().reboot_with(Ipv4Address::new(10, 1, 1, 1));
+    b.run_for(SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    let heard = b.server.dhcp_heard();
+    assert_eq!(
+        heard
+            .iter()
+            .map(|h| h.dhcp().message_type)
+            .collect::<Vec<_>>(),
+        [MessageType::Discover, MessageType::Request],
+        "reboot_with is ignored: discovery"
+    );
+    assert!(heard.iter().all(|h| h.dhcp().hostname.is_none()));
+    b.nic.set_cable(false);
+    b.run_for(2 * SEC);
+    let up_at = b.now;
+    b.nic.set_cable(true);
+    b.run_for(2 * SEC);
+    assert!(b.server.dhcp_heard().iter().all(|h| h.at < up_at));
+    assert!(!b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Rebooting { .. })));
+    assert_eq!(b.state(), DhcpState::Bound);
+    assert_eq!(b.stack.ipv4().unwrap().cidr.address, POOL);
+}

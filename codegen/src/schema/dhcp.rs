@@ -31,6 +31,11 @@ pub struct DhcpSection {
     /// `arp_probes`: ARP probes for an ACKed address before it is used
     /// (RFC 5227); 0 leaves probing out.
     pub arp_probes: u8,
+    /// `send_hostname` (default true): option 12 is sent.
+    pub send_hostname: bool,
+    /// `init_reboot` (default true): INIT-REBOOT after a link change or
+    /// for a kept address.
+    pub init_reboot: bool,
     /// Whether the DHCP client is built in: `enabled`, else `[ipv4] dhcp`
     /// (decided once the whole file is read).
     #[serde(skip)]
@@ -55,6 +60,8 @@ impl Default for DhcpSection {
             retransmit_max: 64,
             hostname: None,
             arp_probes: 2,
+            send_hostname: true,
+            init_reboot: true,
             client: true,
             effective_hostname: String::new(),
             enabled_span: None,
@@ -108,6 +115,19 @@ impl Schema for DhcpSection {
              label, RFC 1123)",
         )
         .doc("Sent in option 12, so the server (and its DNS) knows the device by name."),
+        Key::bool("send_hostname")
+            .default("true")
+            .range("`false` not with `hostname`")
+            .doc(
+                "Send the host name (option 12). `false` leaves that code out; the server knows \
+                 the device by its MAC address only.",
+            ),
+        Key::bool("init_reboot").default("true").doc(
+            "INIT-REBOOT (RFC 2131 §3.2): after the link comes back, and for an address the \
+             application kept (`reboot_with`), ask for the address instead of discovering. \
+             `false` leaves that code out: a lease and its timers go on across a link change, \
+             and `reboot_with` is ignored (the client discovers).",
+        ),
     ]];
 
     fn check(&mut self, r: &mut TableReader<'_, '_, '_>) {
@@ -125,6 +145,14 @@ impl Schema for DhcpSection {
                 self.retransmit_max = DhcpSection::default().retransmit_max;
             }
         }
+        if let (false, Some(span)) = (self.send_hostname, r.span("hostname")) {
+            r.error(
+                "hostname",
+                span,
+                "`send_hostname = false` sends no host name; remove `hostname` or \
+                 `send_hostname = false`",
+            );
+        }
         // The first setting written (the host name even when invalid).
         self.settings_span = [
             ("retransmit_base", r.accepted("retransmit_base")),
@@ -135,6 +163,8 @@ impl Schema for DhcpSection {
             ),
             ("arp_probes", r.accepted("arp_probes")),
             ("hostname", r.span("hostname")),
+            ("send_hostname", r.accepted("send_hostname")),
+            ("init_reboot", r.accepted("init_reboot")),
         ]
         .into_iter()
         .find_map(|(key, span)| Some((key, span?)));
@@ -192,12 +222,26 @@ impl DhcpSection {
             None => quote!(::core::option::Option::None),
         };
         let probes = Literal::u8_unsuffixed(self.arp_probes);
+        // The switches are written only when off (the trait's defaults
+        // are on).
+        let mut switches = TokenStream::new();
+        if !self.send_hostname {
+            switches.extend(quote!(
+                const SEND_HOSTNAME: bool = false;
+            ));
+        }
+        if !self.init_reboot {
+            switches.extend(quote!(
+                const INIT_REBOOT: bool = false;
+            ));
+        }
         quote! {
             impl ::emberstack::dhcp::DhcpSettings for Device {
                 const RETRANSMIT_BASE: ::emberstack::Duration = ::emberstack::Duration::from_secs(#base);
                 const RETRANSMIT_MAX: ::emberstack::Duration = ::emberstack::Duration::from_secs(#max);
                 const HOSTNAME: ::core::option::Option<&'static str> = #hostname;
                 const ARP_PROBES: u8 = #probes;
+                #switches
             }
         }
     }

@@ -31,6 +31,10 @@ pub struct DnsSection {
     /// `name_len - 2` characters fits) and, for MX queries, the exchanges
     /// found.
     pub name_len: usize,
+    /// `mx` (default true): MX queries are built in.
+    pub mx: bool,
+    /// `cname` (default true): CNAME chains are followed.
+    pub cname: bool,
 }
 
 impl Default for DnsSection {
@@ -53,6 +57,8 @@ impl DnsSection {
             retries: 2,
             slots: 2,
             name_len: 64,
+            mx: true,
+            cname: true,
         }
     }
 }
@@ -88,6 +94,14 @@ impl Schema for DnsSection {
              fits) and, for an MX query, the exchanges found (preference, address and name \
              each), most preferred first. Also the longest `[sntp]` server name.",
             ),
+        Key::bool("mx").default("true").doc(
+            "Build MX queries in (a domain's mail exchanges with their addresses, for `[smtp] \
+             mx`). `false` leaves that code out; an MX query fails with `Unsupported`.",
+        ),
+        Key::bool("cname").default("true").doc(
+            "Follow CNAME chains (in the reply, then by asking again for the chain's end). \
+             `false` leaves that code out: a name that is an alias fails with `Unsupported`.",
+        ),
     ]];
 
     fn absent(&mut self) {
@@ -109,8 +123,13 @@ impl Section for DnsSection {
         let server = opt_addr_tokens(self.server);
         let timeout = Literal::u64_unsuffixed(self.timeout_secs);
         let retries = Literal::u8_unsuffixed(self.retries);
+        // The switches are written only when off (their defaults are on).
+        let switches = match (self.mx, self.cname) {
+            (true, true) => quote!(),
+            (mx, cname) => quote!(, #mx, #cname),
+        };
         quote! {
-            type Dns = ::emberstack::dns::DnsClient<#slots, #name_len>;
+            type Dns = ::emberstack::dns::DnsClient<#slots, #name_len #switches>;
             const DNS: ::emberstack::dns::DnsSettings = ::emberstack::dns::DnsSettings {
                 server: #server,
                 timeout: ::emberstack::Duration::from_secs(#timeout),

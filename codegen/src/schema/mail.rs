@@ -208,7 +208,15 @@ pub struct SmtpSection {
     /// Text-encoder snapshots: segments in flight (`[tcp] window`, one
     /// more with `split` at window 1) plus two.
     pub snapshots: usize,
+    /// `attachment` (default true): a base64 attachment may be sent.
+    pub attachment: bool,
+    /// `auth` (default true): AUTH PLAIN/LOGIN is built in.
+    pub auth: bool,
+    /// `encoded_subject` (default true): non-ASCII subjects as RFC 2047
+    /// encoded words.
+    pub encoded_subject: bool,
     mx_span: Option<Span>,
+    auth_span: Option<Span>,
 }
 
 impl Default for SmtpSection {
@@ -229,7 +237,11 @@ impl Default for SmtpSection {
             mx: false,
             helo: None,
             snapshots: 3,
+            attachment: true,
+            auth: true,
+            encoded_subject: true,
             mx_span: None,
+            auth_span: None,
         }
     }
 }
@@ -256,6 +268,24 @@ impl SmtpSection {
                     .to_owned(),
             );
         }
+        if let (true, false, Some(span)) = (self.mx, dns.mx, &self.mx_span) {
+            if dns.enabled {
+                diags.error(
+                    span.clone(),
+                    "[smtp] mx: `mx = true` needs MX queries, which `[dns] mx = false` leaves \
+                     out; remove one of them"
+                        .to_owned(),
+                );
+            }
+        }
+        if let (false, Some(_), Some(span)) = (self.auth, &self.common.user, &self.auth_span) {
+            diags.error(
+                span.clone(),
+                "[smtp] auth: `auth = false` leaves AUTH out, but `user` and `password` are \
+                 compiled in; remove them or `auth = false`"
+                    .to_owned(),
+            );
+        }
         self.common.check("smtp", mx, dns, tcp, diags);
     }
 
@@ -271,12 +301,25 @@ impl SmtpSection {
             None => quote!(::core::option::Option::None),
         };
         let n = Literal::usize_unsuffixed(self.snapshots);
+        // The switches are written only when off (the trait's defaults
+        // are on).
+        let mut switches = TokenStream::new();
+        for (on, name) in [
+            (self.attachment, quote!(ATTACHMENT)),
+            (self.auth, quote!(AUTH)),
+            (self.encoded_subject, quote!(ENCODED_SUBJECT)),
+        ] {
+            if !on {
+                switches.extend(quote!(const #name: bool = false;));
+            }
+        }
         quote! {
             impl ::emberstack::smtp::SmtpSettings for Device {
                 #consts
                 const USE_MX: bool = #mx;
                 const HELO: ::core::option::Option<&'static str> = #helo;
                 type Snapshots = [::emberstack::smtp::Snapshot; #n];
+                #switches
             }
         }
     }
@@ -313,6 +356,8 @@ pub struct Pop3Section {
     /// `interval` (seconds, 0 or 10 to 86400, default 0): how often the
     /// mailbox is checked by itself; 0 only on request.
     pub interval_secs: u64,
+    /// `delete` (default true): DELE is built in.
+    pub delete: bool,
 }
 
 impl Default for Pop3Section {
@@ -333,6 +378,7 @@ impl Default for Pop3Section {
             line_limit: 256,
             header_len: 64,
             interval_secs: 0,
+            delete: true,
         }
     }
 }
@@ -357,12 +403,21 @@ impl Pop3Section {
         let line = Literal::usize_unsuffixed(self.line_limit);
         let header = Literal::usize_unsuffixed(self.header_len);
         let interval = Literal::u64_unsuffixed(self.interval_secs);
+        // Written only when off (the trait's default is on).
+        let delete = if self.delete {
+            TokenStream::new()
+        } else {
+            quote!(
+                const DELETE: bool = false;
+            )
+        };
         quote! {
             impl ::emberstack::pop3::Pop3Settings for Device {
                 #consts
                 const INTERVAL: ::emberstack::Duration = ::emberstack::Duration::from_secs(#interval);
                 type Line = [u8; #line];
                 type Header = [u8; #header];
+                #delete
             }
         }
     }
@@ -458,6 +513,21 @@ pub(super) const SMTP_KEYS: &[Key] = &[
         .default_text("our address as a literal, `[10.0.0.2]`")
         .range("a host name")
         .doc("The EHLO/HELO name."),
+    Key::bool("attachment").default("true").doc(
+        "A message may carry a base64 attachment. `false` leaves the attachment's encoder and \
+         part headers out; `send()` refuses a message with one (`Unsupported`).",
+    ),
+    Key::bool("auth")
+        .default("true")
+        .range("`false` not with `user`/`password`")
+        .doc(
+            "AUTH PLAIN and LOGIN (RFC 4954). `false` leaves them out; `send()` refuses a \
+             message with credentials (`Unsupported`).",
+        ),
+    Key::bool("encoded_subject").default("true").doc(
+        "A subject with non-ASCII characters goes out as RFC 2047 encoded words. `false` \
+         leaves the encoder out; `send()` refuses such a subject (`Unsupported`).",
+    ),
 ];
 
 /// The keys only `[pop3]` has.
@@ -484,6 +554,10 @@ pub(super) const POP3_KEYS: &[Key] = &[
             "Check the mailbox by itself this often; `0`: only when the application calls \
              `receive()`.",
         ),
+    Key::bool("delete").default("true").doc(
+        "Messages may be deleted (DELE). `false` leaves that out; a message the application \
+         asks to delete ends the session there (QUIT, nothing deleted) with `Unsupported`.",
+    ),
 ];
 
 /// What `[smtp]` or `[pop3]` says, as serde reads it (each section's
@@ -505,6 +579,10 @@ struct MailFile {
     line_limit: Option<usize>,
     header_len: Option<usize>,
     interval: Option<u64>,
+    attachment: Option<bool>,
+    auth: Option<bool>,
+    encoded_subject: Option<bool>,
+    delete: Option<bool>,
 }
 
 impl MailFile {
@@ -532,7 +610,11 @@ impl From<MailFile> for SmtpSection {
             mx: file.mx.unwrap_or(false),
             helo: file.helo,
             snapshots: 3,
+            attachment: file.attachment.unwrap_or(true),
+            auth: file.auth.unwrap_or(true),
+            encoded_subject: file.encoded_subject.unwrap_or(true),
             mx_span: None,
+            auth_span: None,
         }
     }
 }
@@ -545,6 +627,7 @@ impl From<MailFile> for Pop3Section {
             line_limit: file.line_limit.unwrap_or(d.line_limit),
             header_len: file.header_len.unwrap_or(d.header_len),
             interval_secs: file.interval.unwrap_or(d.interval_secs),
+            delete: file.delete.unwrap_or(d.delete),
         }
     }
 }
@@ -599,6 +682,7 @@ impl Schema for SmtpSection {
     fn check(&mut self, r: &mut TableReader<'_, '_, '_>) {
         self.common.settle(r);
         self.mx_span = r.accepted("mx");
+        self.auth_span = r.accepted("auth");
     }
 
     fn absent(&mut self) {

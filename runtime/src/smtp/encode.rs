@@ -4,6 +4,7 @@
 
 use super::{Outgoing, Part};
 use crate::iface::PayloadSink;
+use crate::mail::encode_base64;
 
 /// The text encoder's state at one offset of the text part; restarting
 /// from it gives the same bytes as the first time.
@@ -158,7 +159,6 @@ pub(super) fn base64_part<M: Outgoing>(
     sink: &mut dyn PayloadSink,
     message: &mut M,
 ) -> (usize, Option<u32>) {
-    use base64::Engine as _;
     let mut k = k;
     let mut written = 0usize;
     while written < max {
@@ -170,9 +170,7 @@ pub(super) fn base64_part<M: Outgoing>(
             return (written, Some(line.wrapping_mul(B64_LINE)));
         }
         let mut enc = [0u8; B64_OUT as usize];
-        let chars = base64::engine::general_purpose::STANDARD
-            .encode_slice(raw.get(..n).unwrap_or(&[]), &mut enc)
-            .unwrap_or(0);
+        let chars = encode_base64(raw.get(..n).unwrap_or(&[]), &mut enc);
         let chars = u32::try_from(chars).unwrap_or(0);
         let piece: &[u8] = if c < chars {
             enc.get(c as usize..chars as usize).unwrap_or(&[])

@@ -18,7 +18,7 @@ pub(super) struct Meta {
 
 impl<S: SmtpSettings> SmtpClient<S> {
     pub(super) fn begin_message<M: Outgoing>(&mut self, message: &M) {
-        self.has_attachment = message.attachment().is_some();
+        self.has_attachment = S::ATTACHMENT && message.attachment().is_some();
         let mut w = Window::counter();
         self.head(&mut w, message);
         self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
@@ -34,7 +34,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// The message's length, once the last part's end is known.
     pub(super) fn message_len(&self) -> Option<u32> {
         let mut end = self.text_end?;
-        if self.has_attachment {
+        if S::ATTACHMENT && self.has_attachment {
             end = self.att_end?;
         }
         Some(end.saturating_add(trailer_len(self.meta)))
@@ -157,7 +157,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             return self.produce_text(pos, left, sink, message);
         }
         let text_end = self.text_end?;
-        let trailer_start = if self.has_attachment {
+        let trailer_start = if S::ATTACHMENT && self.has_attachment {
             let mut w = Window::counter();
             middle(&mut w, meta, message);
             let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
@@ -223,7 +223,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
     }
 
     /// Headers, the preamble and the text part's own headers.
-    fn head<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
+    pub(super) fn head<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
         let meta = self.meta;
         w.put(b"From: ");
         w.put_filtered(message.from().as_bytes(), header_byte);
@@ -237,7 +237,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
             i = i.saturating_add(1);
         }
         w.put(b"\r\nSubject: ");
-        put_subject(w, message.subject().as_bytes());
+        if S::ENCODED_SUBJECT {
+            put_subject(w, message.subject().as_bytes());
+        } else {
+            // `send` refused a non-ASCII subject; one that became so
+            // since loses those bytes.
+            w.put_filtered(message.subject().as_bytes(), |b| b < 0x80 && header_byte(b));
+        }
         w.put(b"\r\n");
         if let Some(t) = meta.date {
             w.put(b"Date: ");
@@ -340,18 +346,29 @@ pub(super) fn put_subject(w: &mut Window<'_>, subject: &[u8]) {
     }
 }
 
-/// RFC 5322 date in UTC: `Thu, 01 Jan 1970 00:00:00 +0000`.
+/// The latest time [`put_date`] writes as itself: 2^39 − 1 s, in the
+/// year 19391. Up to it the day count is a 32-bit quotient (`unix >> 7`
+/// fits 32 bits; 86,400 = 2^7 × 675), so no 64-bit division is linked;
+/// a later time (nonsense from a clock) is written as this one.
+pub(super) const LAST_DATE: u64 = (1 << 39) - 1;
+
+/// RFC 5322 date in UTC: `Thu, 01 Jan 1970 00:00:00 +0000`, in 32-bit
+/// arithmetic (see [`LAST_DATE`]).
 pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     const DAYS: [&[u8]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
     const MONTHS: [&[u8]; 12] = [
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
         b"Dec",
     ];
-    let days = unix / 86_400;
-    let secs = unix % 86_400;
+    let unix = unix.min(LAST_DATE);
+    // unix = (days × 675 + r) × 128 + low, with r × 128 + low < 86,400.
+    let units = (unix >> 7) as u32; // < 2^32: unix ≤ 2^39 − 1
+    let low = (unix & 0x7f) as u32;
+    let days = units / 675;
+    let secs = (units % 675) << 7 | low;
     let (y, m, d) = civil_from_days(days);
     w.put(
-        DAYS.get(((days.wrapping_add(4)) % 7) as usize)
+        DAYS.get((days % 7).wrapping_add(4) as usize % 7)
             .copied()
             .unwrap_or(b"Thu"),
     );
@@ -365,7 +382,7 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
             .unwrap_or(b"Jan"),
     );
     w.put(b" ");
-    w.put_u64(y);
+    w.put_u64(u64::from(y));
     w.put(b" ");
     put2(w, secs / 3600);
     w.put(b":");
@@ -375,16 +392,19 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     w.put(b" +0000");
 }
 
-fn put2(w: &mut Window<'_>, v: u64) {
+fn put2(w: &mut Window<'_>, v: u32) {
     if v < 10 {
         w.put(b"0");
     }
-    w.put_u64(v);
+    w.put_u64(u64::from(v));
 }
 
 /// Days since 1970-01-01 → (year, month 1–12, day 1–31); Howard
-/// Hinnant's algorithm for the proleptic Gregorian calendar.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+/// Hinnant's algorithm for the proleptic Gregorian calendar, in 32 bits:
+/// `days` is at most 2^32 / 675 (see [`LAST_DATE`]), so `z` stays under
+/// 2^23 and every product below is at most `z` (the wrapping ops never
+/// wrap).
+pub(super) fn civil_from_days(days: u32) -> (u32, u32, u32) {
     let z = days.wrapping_add(719_468);
     let era = z / 146_097;
     let doe = z.wrapping_sub(era.wrapping_mul(146_097));
@@ -409,6 +429,6 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     };
     let y = yoe
         .wrapping_add(era.wrapping_mul(400))
-        .wrapping_add(u64::from(m <= 2));
+        .wrapping_add(u32::from(m <= 2));
     (y, m, d)
 }

@@ -143,6 +143,17 @@ pub trait SmtpSettings: 'static {
     const AUTH_BY_NAME: bool;
     /// Text-encoder snapshots: `[Snapshot; segments in flight + 2]`.
     type Snapshots: Table<Snapshot>;
+    /// A base64 attachment may be sent (`attachment`). Off, its encoder
+    /// and part headers are not built and a message with one is refused
+    /// ([`SmtpError::Unsupported`]).
+    const ATTACHMENT: bool = true;
+    /// AUTH PLAIN/LOGIN (`auth`). Off, that code is not built and a
+    /// message with credentials is refused ([`SmtpError::Unsupported`]).
+    const AUTH: bool = true;
+    /// A subject with non-ASCII characters is sent as RFC 2047 encoded
+    /// words (`encoded_subject`). Off, the encoder is not built and such
+    /// a subject is refused ([`SmtpError::Unsupported`]).
+    const ENCODED_SUBJECT: bool = true;
 }
 
 /// The two streams a message reads from the application.
@@ -354,6 +365,10 @@ pub enum SmtpError {
     /// `[smtp]` is not in `stack.toml` (for applications generic over
     /// configurations; the client itself never returns it).
     Disabled,
+    /// The message needs what `[smtp]` switched off at compile time: an
+    /// attachment (`attachment = false`), credentials (`auth = false`) or
+    /// a non-ASCII subject (`encoded_subject = false`). Nothing was sent.
+    Unsupported,
 }
 
 impl SmtpError {
@@ -387,6 +402,9 @@ impl fmt::Display for SmtpError {
                  ([smtp] cleartext_auth_by_name)",
             ),
             SmtpError::Disabled => f.write_str("[smtp] is not enabled in stack.toml"),
+            SmtpError::Unsupported => {
+                f.write_str("the message needs a feature [smtp] switched off in stack.toml")
+            }
         }
     }
 }
@@ -499,6 +517,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
         }
         if message.server().is_none() && S::SERVER.is_none() && !Self::mx(message) {
             return Err(SmtpError::NoServer);
+        }
+        if (!S::ATTACHMENT && message.attachment().is_some())
+            || (!S::AUTH && message.credentials().is_some())
+            || (!S::ENCODED_SUBJECT && !message.subject().is_ascii())
+        {
+            return Err(SmtpError::Unsupported);
         }
         let by_name = !matches!(Self::target(message), Target::Addr(_));
         if Self::credentials(message).is_some() && by_name && !S::AUTH_BY_NAME {
@@ -735,7 +759,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
         message.use_mx().unwrap_or(S::USE_MX)
     }
 
+    /// The credentials to authenticate with; none without `AUTH` (then
+    /// `send` refused a message that had some).
     fn credentials<M: Outgoing>(message: &M) -> Option<(&str, &str)> {
+        if !S::AUTH {
+            return None;
+        }
         message.credentials().or(match (S::USER, S::PASSWORD) {
             (Some(u), Some(p)) => Some((u, p)),
             _ => None,
@@ -858,6 +887,14 @@ impl<S: SmtpSettings> SmtpClient<S> {
                         w.put(b"]");
                     }
                 }
+            }
+            SmtpStep::AuthPlain
+            | SmtpStep::AuthLogin
+            | SmtpStep::AuthUser
+            | SmtpStep::AuthPassword
+                if !S::AUTH =>
+            {
+                return
             }
             SmtpStep::AuthPlain => {
                 // RFC 4616: [authzid] NUL authcid NUL passwd, as the

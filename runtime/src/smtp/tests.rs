@@ -1,7 +1,7 @@
 //! The SMTP client driven directly (no stack): whole sessions, encoders,
 //! refusals and malformed replies.
 
-use super::mime::{put_date, put_subject};
+use super::mime::{put_date, put_subject, LAST_DATE};
 use super::*;
 use crate::wire::Ipv4Address;
 use base64::Engine as _;
@@ -497,6 +497,109 @@ fn peer_close_and_reset_are_typed_failures() {
     assert!(!d.c.owns(SOCK));
 }
 
+fn date_text(unix: u64) -> String {
+    let mut buf = VecSink(Vec::new());
+    let mut w = Window::new(&mut buf, 0, 100);
+    put_date(&mut w, unix);
+    String::from_utf8(buf.0).unwrap()
+}
+
+/// The u64 reference (the algorithm before it moved to 32 bits, written
+/// plainly): what the Date header must keep saying.
+fn date_text_u64(unix: u64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (days, secs) = (unix / 86_400, unix % 86_400);
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    format!(
+        "{}, {d:02} {} {y} {:02}:{:02}:{:02} +0000",
+        DAYS[((days + 4) % 7) as usize],
+        MONTHS[(m - 1) as usize],
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[test]
+fn date_known_days() {
+    // Leap days (1972, 2000, 2024, 2400; 2100 is not one), 2038's 31-bit
+    // end, 2106's 32-bit end and the last date written as itself (from
+    // Python's datetime).
+    for (unix, text) in [
+        (0, "Thu, 01 Jan 1970 00:00:00 +0000"),
+        (68_169_600, "Tue, 29 Feb 1972 00:00:00 +0000"),
+        (951_825_600, "Tue, 29 Feb 2000 12:00:00 +0000"),
+        (1_709_164_800, "Thu, 29 Feb 2024 00:00:00 +0000"),
+        (1_709_251_199, "Thu, 29 Feb 2024 23:59:59 +0000"),
+        (2_147_483_647, "Tue, 19 Jan 2038 03:14:07 +0000"),
+        (2_147_483_648, "Tue, 19 Jan 2038 03:14:08 +0000"),
+        (4_102_444_799, "Thu, 31 Dec 2099 23:59:59 +0000"),
+        (4_107_542_399, "Sun, 28 Feb 2100 23:59:59 +0000"),
+        (4_107_542_400, "Mon, 01 Mar 2100 00:00:00 +0000"),
+        (4_294_967_295, "Sun, 07 Feb 2106 06:28:15 +0000"),
+        (4_294_967_296, "Sun, 07 Feb 2106 06:28:16 +0000"),
+        (13_574_563_200, "Tue, 29 Feb 2400 00:00:00 +0000"),
+        (253_402_300_799, "Fri, 31 Dec 9999 23:59:59 +0000"),
+    ] {
+        assert_eq!(date_text(unix), text, "{unix}");
+        assert_eq!(date_text_u64(unix), text, "reference, {unix}");
+    }
+    // Past the 32-bit day count: the last date, not garbage.
+    assert_eq!(date_text(LAST_DATE), date_text_u64(LAST_DATE));
+    assert_eq!(date_text(u64::MAX), date_text_u64(LAST_DATE));
+}
+
+proptest! {
+    /// The attachment's base64 lines, produced from any offset in pieces
+    /// of any size (as TCP asks for segments and retransmissions), are
+    /// the crate's encoding wrapped at 76 characters.
+    #[test]
+    fn attachment_base64_in_any_pieces(
+        data in proptest::collection::vec(any::<u8>(), 0..400),
+        pieces in proptest::collection::vec(1usize..200, 1..40),
+    ) {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+        let expect = b64.as_bytes().chunks(76).collect::<Vec<_>>().join(&b"\r\n"[..]);
+        let mut msg = Msg::new(b"", Some(data));
+        let mut out = VecSink(Vec::new());
+        let mut k = 0u32;
+        let mut end = None;
+        for &max in pieces.iter().cycle().take(200) {
+            let (n, e) = super::encode::base64_part(k, max, &mut out, &mut msg);
+            k += n as u32;
+            end = end.or(e);
+            if n == 0 {
+                break;
+            }
+        }
+        prop_assert_eq!(&out.0, &expect);
+        prop_assert_eq!(end, Some(expect.len() as u32));
+    }
+}
+
+proptest! {
+    #[test]
+    fn date_matches_u64_reference(unix in 0..=LAST_DATE) {
+        prop_assert_eq!(date_text(unix), date_text_u64(unix));
+    }
+
+    #[test]
+    fn date_matches_u64_reference_near_now(unix in 0u64..8_000_000_000) {
+        prop_assert_eq!(date_text(unix), date_text_u64(unix));
+    }
+}
+
 #[test]
 fn date_and_subject_encoding() {
     let mut w_buf = VecSink(Vec::new());
@@ -635,4 +738,66 @@ proptest! {
         }
         prop_assert_eq!(got, reference);
     }
+}
+
+/// `[smtp] attachment/auth/encoded_subject = false`: a message that needs
+/// one is refused at `send` (nothing starts); one that does not is sent
+/// as before.
+#[test]
+fn switched_off_features_are_refused_at_send() {
+    struct Lean;
+    impl SmtpSettings for Lean {
+        const SERVER: Option<MailServer> = Auth::SERVER;
+        const PORT: u16 = 25;
+        const USE_MX: bool = false;
+        const USER: Option<&'static str> = None;
+        const PASSWORD: Option<&'static str> = None;
+        const HELO: Option<&'static str> = None;
+        const TIMEOUT: Duration = Auth::TIMEOUT;
+        const SESSION_TIMEOUT: Duration = Auth::SESSION_TIMEOUT;
+        const AUTH_BY_NAME: bool = false;
+        type Snapshots = [Snapshot; 3];
+        const ATTACHMENT: bool = false;
+        const AUTH: bool = false;
+        const ENCODED_SUBJECT: bool = false;
+    }
+    struct WithCredentials(Msg);
+    impl Outgoing for WithCredentials {
+        fn from(&self) -> &str {
+            self.0.from()
+        }
+        fn to(&self, i: usize) -> Option<&str> {
+            self.0.to(i)
+        }
+        fn subject(&self) -> &str {
+            self.0.subject()
+        }
+        fn read(&mut self, part: Part, at: u32, buf: &mut [u8]) -> usize {
+            self.0.read(part, at, buf)
+        }
+        fn credentials(&self) -> Option<(&str, &str)> {
+            Some(("alice", "secret"))
+        }
+    }
+    let mut c = SmtpClient::<Lean>::new();
+    let attached = Msg::new(b"t", Some(vec![1, 2, 3]));
+    assert_eq!(c.send(&attached, None, 1), Err(SmtpError::Unsupported));
+    let mut umlaut = Msg::new(b"t", None);
+    umlaut.subject = "Grüße";
+    assert_eq!(c.send(&umlaut, None, 1), Err(SmtpError::Unsupported));
+    let creds = WithCredentials(Msg::new(b"t", None));
+    assert_eq!(c.send(&creds, None, 1), Err(SmtpError::Unsupported));
+    assert_eq!(c.link.phase, Phase::Idle);
+    // A plain message: accepted, and its head is as with every switch on.
+    let plain = Msg::new(b"hello\n", None);
+    assert_eq!(c.send(&plain, Some(0), 7), Ok(()));
+    let mut on = SmtpClient::<Auth>::new();
+    on.send(&plain, Some(0), 7).unwrap();
+    let head = |f: &dyn Fn(&mut Window<'_>)| {
+        let mut sink = VecSink(Vec::new());
+        let mut w = Window::new(&mut sink, 0, 10_000);
+        f(&mut w);
+        sink.0
+    };
+    assert_eq!(head(&|w| c.head(w, &plain)), head(&|w| on.head(w, &plain)));
 }
