@@ -48,6 +48,7 @@
 //! bodies), 505. A POST without `Content-Length` has an empty body (RFC
 //! 9112 §6.3).
 
+mod features;
 mod form;
 mod multipart;
 mod out;
@@ -58,6 +59,7 @@ mod server;
 #[cfg(test)]
 mod tests;
 
+pub use features::{AllFeatures, HttpFeatures};
 pub use out::TagOut;
 pub use rom::{Body, Escape, File, FormId, HttpSettings, Part, Representation, Site, TagId};
 
