@@ -304,7 +304,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
                 // (Closing drains: a request that crosses our FIN is taken
                 // and dropped, so the peer's FIN behind it gets through.)
                 c.flags |= cf::CONTENDED;
-                let idle_served = matches!(c.rx, Rx::Idle) && c.has(cf::SERVED);
+                let idle_served = F::KEEP_ALIVE && matches!(c.rx, Rx::Idle) && c.has(cf::SERVED);
                 if idle_served || matches!(c.rx, Rx::Done) {
                     close_after(c);
                 }
