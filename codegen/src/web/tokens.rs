@@ -44,6 +44,7 @@ fn features(s: &HttpSection, n: &Literal, b: &Literal) -> (TokenStream, TokenStr
         return (
             quote! {
                 /// The optional features of `[http]`: all on.
+                #[allow(dead_code)]
                 pub type Features = ::emberstack::http::AllFeatures;
             },
             quote!(::emberstack::http::HttpServer<#n, #b>),

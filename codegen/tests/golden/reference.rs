@@ -1042,6 +1042,7 @@ pub mod web {
         forms: &["settings", "upload", "mail"],
     };
     /// The optional features of `[http]`: all on.
+    #[allow(dead_code)]
     pub type Features = ::emberstack::http::AllFeatures;
     /// The server sized from `[http]` (`sockets` connections,
     /// `buffer` bytes each) with its [`Features`].

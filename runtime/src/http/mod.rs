@@ -47,6 +47,12 @@
 //! time), 413, 414, 415, 417, 431, 501 (other methods, chunked request
 //! bodies), 505. A POST without `Content-Length` has an empty body (RFC
 //! 9112 §6.3).
+//!
+//! Multipart, query/urlencoded decoding, keep-alive and pipelining, gzip,
+//! 100-continue, ETag/304 and chunked output are compile-time switches in
+//! `[http]` ([`HttpFeatures`], the server's third parameter): one switched
+//! off is compiled out, and a request that needs it gets a correct answer
+//! instead (415, 417, `Connection: close`, a 200).
 
 mod features;
 mod form;
