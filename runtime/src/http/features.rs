@@ -31,8 +31,9 @@ pub trait HttpFeatures {
     const GZIP: bool;
     /// `Expect: 100-continue` is honoured with an interim `100 Continue`
     /// (`[http] expect_continue`). Off: an HTTP/1.1 request that expects
-    /// it and has a body is answered 417 before the body is sent (RFC 9110
-    /// §10.1.1; clients retry without the expectation).
+    /// it and has a body is answered 417 before the body is sent, on a
+    /// connection that stays open for the request repeated without the
+    /// expectation (RFC 9110 §10.1.1).
     const CONTINUE: bool;
     /// `If-None-Match` is compared with the file's ETag and answered 304
     /// when it matches (`[http] etag`). Off: the header is ignored (always

@@ -698,6 +698,10 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
     let req = c.req;
     let file = req.file.and_then(|i| site.file(i));
     let has_body = req.content_length.is_some_and(|n| n > 0);
+    // `Expect: 100-continue` in a server built without it (HTTP/1.0
+    // clients' expectations are ignored, RFC 9110 §10.1.1).
+    let unmet_continue =
+        !F::CONTINUE && req.flags & rf::CONTINUE != 0 && req.minor >= 1 && has_body;
     let status = if req.method.is_none() {
         501
     } else if req.minor >= 1 && req.flags & rf::HOST == 0 {
@@ -716,9 +720,9 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         req.status
     } else if req.content_length.is_some_and(|n| n > settings.max_body) {
         413
-    } else if !F::CONTINUE && req.flags & rf::CONTINUE != 0 && req.minor >= 1 && has_body {
+    } else if unmet_continue {
         // RFC 9110 §10.1.1: a final status at once instead of `100
-        // Continue`; the client sends the request again without it.
+        // Continue`; the client repeats the request without it.
         417
     } else if file.is_none() {
         404
@@ -736,7 +740,14 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
     if status != 0 {
         // After 404/405 the connection stays usable unless a body we do
         // not read follows.
-        let close = !matches!(status, 404 | 405) || has_body;
+        // (After a 417 for `100-continue` too: the client waits for our
+        // answer instead of sending the body, and repeats the request on
+        // this connection; curl gives up when it is closed.)
+        let close = if status == 417 && unmet_continue {
+            false
+        } else {
+            !matches!(status, 404 | 405) || has_body
+        };
         abort_input(c, app);
         respond_status(c, status, close, socket, site, app);
         return;

@@ -1115,20 +1115,30 @@ fn gzip_off_sends_the_plain_representation() {
 }
 
 #[test]
-fn continue_off_answers_417_before_the_body() {
+fn continue_off_answers_417_and_takes_the_repeated_request() {
     let mut t = T::<Without<NO_CONTINUE>>::built();
     let req = multipart_post("Expect: 100-continue\r\n");
     let head_len = req.find("\r\n\r\n").unwrap() + 4;
     assert_eq!(t.send(&req.as_bytes()[..head_len]), head_len);
     let r = String::from_utf8(t.pull(1460)).unwrap();
     assert!(r.starts_with("HTTP/1.1 417 Expectation Failed\r\n"), "{r}");
-    assert!(r.contains("Connection: close\r\n"), "{r}");
-    assert!(t.wants_close());
+    assert!(!r.contains("Connection: close"), "{r}");
+    assert!(!t.wants_close());
     assert_eq!(t.app.inputs, ["Begin { method: Post }", "Abort"]);
-    // The body that follows anyway is taken and dropped.
-    assert_eq!(t.send(&req.as_bytes()[head_len..]), req.len() - head_len);
+    // The client waited for the answer instead of sending the body, and
+    // repeats the request without the expectation (RFC 9110 §10.1.1).
+    t.app.inputs.clear();
+    let again = multipart_post("");
+    let r = t.get(&again);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(
+        t.app.inputs.contains(&"data:abc".to_string()),
+        "{:?}",
+        t.app.inputs
+    );
+    assert_eq!(t.app.inputs.last().unwrap(), "End");
 
-    // Without a body the expectation does not matter (RFC 9110 §10.1.1).
+    // Without a body the expectation does not matter.
     let mut t = T::<Without<NO_CONTINUE>>::built();
     let r = t.get("GET / HTTP/1.1\r\nHost: dev\r\nExpect: 100-continue\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
@@ -1141,6 +1151,23 @@ fn continue_off_answers_417_before_the_body() {
     );
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     assert_eq!(t.app.inputs.len(), 3, "{:?}", t.app.inputs);
+    // A client that sends the body anyway gets a 400 for it, then the
+    // connection closes: never a hang.
+    let mut t = T::<Without<NO_CONTINUE>>::built();
+    let req = multipart_post("Expect: 100-continue\r\n");
+    let head_len = req.find("\r\n\r\n").unwrap() + 4;
+    assert_eq!(
+        t.send(req.as_bytes()),
+        head_len,
+        "the body waits for the answer"
+    );
+    let r = String::from_utf8(t.pull(1460)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 417 "), "{r}");
+    let rest = &req.as_bytes()[head_len..];
+    assert_eq!(t.send(rest), rest.len());
+    let r = String::from_utf8(t.pull(1460)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 400 "), "{r}");
+    assert!(t.wants_close(), "{r}");
 }
 
 #[test]
