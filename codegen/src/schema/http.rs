@@ -56,8 +56,26 @@ pub struct HttpSection {
     pub max_header_bytes: u16,
     /// `max_body` (bytes).
     pub max_body: u32,
-    /// `gzip`: build gzip twins and send them.
+    /// `gzip`: build gzip twins and send them (compiled out when off).
     pub gzip: bool,
+    /// `multipart`: stream `multipart/form-data` bodies to forms
+    /// (compiled out when off: 415).
+    pub multipart: bool,
+    /// `urlencoded`: decode query strings and urlencoded bodies into form
+    /// fields (compiled out when off: queries ignored, bodies 415).
+    pub urlencoded: bool,
+    /// `keep_alive`: persistent connections and pipelining (compiled out
+    /// when off: `Connection: close` after every response).
+    pub keep_alive: bool,
+    /// `expect_continue`: answer `Expect: 100-continue` with `100
+    /// Continue` (compiled out when off: 417).
+    pub expect_continue: bool,
+    /// `etag`: ETags in the heads and 304 for a matching `If-None-Match`
+    /// (compiled out when off: always 200, no `ETag` line).
+    pub etag: bool,
+    /// `chunked`: chunked output of dynamic pages too large to render up
+    /// front (compiled out when off: delimited by closing the connection).
+    pub chunked: bool,
     /// `[http.forms]`: handler name → path.
     #[serde(skip)]
     pub forms: Vec<FormDecl>,
@@ -94,6 +112,12 @@ impl HttpSection {
             max_header_bytes: 4096,
             max_body: 1 << 20,
             gzip: true,
+            multipart: true,
+            urlencoded: true,
+            keep_alive: true,
+            expect_continue: true,
+            etag: true,
+            chunked: true,
             forms: Vec::new(),
             span: 0..0,
         }
@@ -194,7 +218,35 @@ impl Schema for HttpSection {
             ),
         Key::bool("gzip").default("true").doc(
             "Build gzip twins of compressible files (when at least 1/16 smaller) and send them \
-             to clients whose `Accept-Encoding` allows gzip.",
+             to clients whose `Accept-Encoding` allows gzip. `false` also compiles the \
+             negotiation out.",
+        ),
+        Key::bool("multipart").default("true").doc(
+            "Stream `multipart/form-data` bodies (file uploads) to the form's handler part by \
+             part. `false` compiles it out: such a POST is answered 415.",
+        ),
+        Key::bool("urlencoded").default("true").doc(
+            "Decode query strings and `application/x-www-form-urlencoded` bodies into fields \
+             for the form's handler. `false` compiles it out: a query string is ignored (the \
+             handler still sees `Begin` and `End`), an urlencoded POST body is answered 415.",
+        ),
+        Key::bool("keep_alive").default("true").doc(
+            "Persistent connections and pipelined requests. `false` compiles them out: every \
+             response says `Connection: close` and the connection ends after it.",
+        ),
+        Key::bool("expect_continue").default("true").doc(
+            "Answer `Expect: 100-continue` with `100 Continue` before reading the body. \
+             `false` compiles it out: such an HTTP/1.1 request with a body is answered 417 \
+             (clients send it again without the expectation).",
+        ),
+        Key::bool("etag").default("true").doc(
+            "Strong ETags in static files' heads, and 304 for a matching `If-None-Match`. \
+             `false` compiles it out: no `ETag` line, always 200.",
+        ),
+        Key::bool("chunked").default("true").doc(
+            "Send a dynamic page whose tags do not all fit in `buffer` at once with \
+             `Transfer-Encoding: chunked` to HTTP/1.1 clients. `false` compiles it out: its \
+             body ends when the connection closes (`Connection: close`), as for HTTP/1.0.",
         ),
         Key::manual("forms"),
     ]];

@@ -23,13 +23,17 @@ fn gzip(data: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The precomputed 200 head of one representation.
+/// (`etag` empty: no `ETag` line.)
 fn static_head(content_type: &str, len: usize, etag: &str, gzip: bool, vary: bool) -> String {
     let mut h =
         format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n");
     if gzip {
         h.push_str("Content-Encoding: gzip\r\n");
     }
-    h.push_str(&format!("ETag: {etag}\r\nCache-Control: no-cache\r\n"));
+    if !etag.is_empty() {
+        h.push_str(&format!("ETag: {etag}\r\n"));
+    }
+    h.push_str("Cache-Control: no-cache\r\n");
     if vary {
         h.push_str("Vary: Accept-Encoding\r\n");
     }
@@ -38,15 +42,28 @@ fn static_head(content_type: &str, len: usize, etag: &str, gzip: bool, vary: boo
 
 /// The ROM body of a static file: `bytes` with its ETag and head, and a
 /// gzip twin when `compress` is on and it saves at least 1/16 (both then
-/// say `Vary: Accept-Encoding`).
-pub(super) fn static_body(bytes: Vec<u8>, content_type: &str, compress: bool) -> RomBody {
-    let etag = format!("\"{:016x}\"", fnv64(&bytes));
+/// say `Vary: Accept-Encoding`). Without `etags` (`[http] etag = false`)
+/// the ETags are empty and the heads have none.
+pub(super) fn static_body(
+    bytes: Vec<u8>,
+    content_type: &str,
+    compress: bool,
+    etags: bool,
+) -> RomBody {
+    let tag = |b: &[u8]| {
+        if etags {
+            format!("\"{:016x}\"", fnv64(b))
+        } else {
+            String::new()
+        }
+    };
+    let etag = tag(&bytes);
     let gz = compress
         .then(|| gzip(&bytes))
         .flatten()
         .filter(|g| g.len() < bytes.len() - bytes.len() / 16);
     let gzip_rep = gz.map(|g| {
-        let etag = format!("\"{:016x}\"", fnv64(&g));
+        let etag = tag(&g);
         Rep {
             head: static_head(content_type, g.len(), &etag, true, true),
             body: g,

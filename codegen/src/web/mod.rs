@@ -304,7 +304,7 @@ fn read_file(
         };
         let compress = cfg.gzip && kind.compressible;
         (
-            compress::static_body(bytes, &kind.content_type, compress),
+            compress::static_body(bytes, &kind.content_type, compress, cfg.etag),
             None,
         )
     };
@@ -628,6 +628,101 @@ mod tests {
             &rom.files[0].body,
             RomBody::Static { gzip: None, .. }
         ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The feature switches of `[http]` (issue 12), in the order of
+    /// `HttpFeatures`' constants, with the constant each one sets.
+    const SWITCHES: [(&str, &str); 7] = [
+        ("multipart", "MULTIPART"),
+        ("urlencoded", "URLENCODED"),
+        ("keep_alive", "KEEP_ALIVE"),
+        ("gzip", "GZIP"),
+        ("expect_continue", "CONTINUE"),
+        ("etag", "ETAG"),
+        ("chunked", "CHUNKED"),
+    ];
+
+    #[test]
+    fn feature_switches_are_parsed_and_emitted_as_features() {
+        let dir = site("switches", &[("index.html", b"<p>hi</p>")]);
+        // All on (the default): the runtime's `AllFeatures`, the server's
+        // default parameter.
+        let code = generate_from_str_in("stack.toml", TOML, &dir).unwrap();
+        assert!(
+            code.contains("pub type Features = ::emberstack::http::AllFeatures;"),
+            "{code}"
+        );
+        assert!(code.contains("pub type HttpServer = ::emberstack::http::HttpServer<2, 128>;"));
+        let cfg = parse_config("stack.toml", TOML).unwrap();
+        let h = &cfg.http;
+        assert!(
+            h.multipart && h.urlencoded && h.keep_alive && h.gzip,
+            "{h:?}"
+        );
+        assert!(h.expect_continue && h.etag && h.chunked, "{h:?}");
+        // Each switch off alone: a `Features` type with that one constant
+        // false, the others true.
+        for (key, constant) in SWITCHES {
+            let toml = format!("{TOML}{key} = false\n");
+            let code = generate_from_str_in("stack.toml", &toml, &dir).unwrap();
+            let code: String = code.split_whitespace().collect();
+            assert!(
+                code.contains("pubtypeHttpServer=::emberstack::http::HttpServer<2,128,Features>;"),
+                "{key}: {code}"
+            );
+            for (_, c) in SWITCHES {
+                let want = format!("const{c}:bool={};", c != constant);
+                assert!(code.contains(&want), "{key}: {want} in {code}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn feature_switches_have_good_errors() {
+        for (key, _) in SWITCHES {
+            let toml = format!("{TOML}{key} = \"no\"\n");
+            let err = parse_config("stack.toml", &toml).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!(
+                    "stack.toml:8:{}: [http] {key}: expected a boolean (`true` or `false`), found \"no\"; did you mean `false` (without quotes)?",
+                    key.len() + 4
+                )),
+                "{err}"
+            );
+        }
+        // A misspelt switch names the nearest one.
+        let err = parse_config("stack.toml", &format!("{TOML}keepalive = false\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[http]") && err.contains("`keep_alive`"),
+            "{err}"
+        );
+        let err = parse_config("stack.toml", &format!("{TOML}etags = false\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`etag`"), "{err}");
+    }
+
+    #[test]
+    fn etag_off_leaves_the_etag_out_of_the_heads() {
+        let css = "a { b: c }\n".repeat(50);
+        let dir = site("noetag", &[("s.css", css.as_bytes())]);
+        let rom = rom(&dir, &format!("{TOML}etag = false\n")).unwrap();
+        let RomBody::Static {
+            plain,
+            gzip: Some(gz),
+        } = &rom.files[0].body
+        else {
+            panic!("s.css has a gzip twin: {:?}", rom.files[0].body)
+        };
+        for r in [plain, gz] {
+            assert!(r.etag.is_empty(), "{r:?}");
+            assert!(!r.head.contains("ETag"), "{}", r.head);
+            assert!(r.head.contains("Cache-Control: no-cache\r\n"), "{}", r.head);
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -27,6 +27,51 @@ fn rep_tokens(r: &Rep) -> TokenStream {
     }
 }
 
+/// The `Features` of the server (`HttpFeatures`: the switches of
+/// `[http]`) and the server type. With every switch on (the default) they
+/// are the runtime's `AllFeatures` and the server's default parameter.
+fn features(s: &HttpSection, n: &Literal, b: &Literal) -> (TokenStream, TokenStream) {
+    let on = [
+        s.multipart,
+        s.urlencoded,
+        s.keep_alive,
+        s.gzip,
+        s.expect_continue,
+        s.etag,
+        s.chunked,
+    ];
+    if on.iter().all(|&f| f) {
+        return (
+            quote! {
+                /// The optional features of `[http]`: all on.
+                #[allow(dead_code)]
+                pub type Features = ::emberstack::http::AllFeatures;
+            },
+            quote!(::emberstack::http::HttpServer<#n, #b>),
+        );
+    }
+    let [multipart, urlencoded, keep_alive, gzip, expect_continue, etag, chunked] = on;
+    (
+        quote! {
+            /// The optional features switched in `[http]`: a feature that
+            /// is off is compiled out of the server.
+            #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+            pub struct Features;
+
+            impl ::emberstack::http::HttpFeatures for Features {
+                const MULTIPART: bool = #multipart;
+                const URLENCODED: bool = #urlencoded;
+                const KEEP_ALIVE: bool = #keep_alive;
+                const GZIP: bool = #gzip;
+                const CONTINUE: bool = #expect_continue;
+                const ETAG: bool = #etag;
+                const CHUNKED: bool = #chunked;
+            }
+        },
+        quote!(::emberstack::http::HttpServer<#n, #b, Features>),
+    )
+}
+
 /// "/index.html and /status.json" style lists.
 fn and_list(items: &[String]) -> String {
     match items {
@@ -53,6 +98,7 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
     let n = Literal::usize_unsuffixed(s.sockets);
     let b = Literal::usize_unsuffixed(s.buffer);
     let rom_bytes = Literal::usize_unsuffixed(rom.content_bytes());
+    let (features, server) = features(s, &n, &b);
 
     let (tag_methods, form_methods) = handler_methods(rom);
     let (bind_tags, bind_forms) = bind_lists(rom);
@@ -89,9 +135,11 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
                 forms: &[#(#form_names),*],
             };
 
+            #features
+
             /// The server sized from `[http]` (`sockets` connections,
-            /// `buffer` bytes each).
-            pub type HttpServer = ::emberstack::http::HttpServer<#n, #b>;
+            /// `buffer` bytes each) with its [`Features`].
+            pub type HttpServer = #server;
 
             /// A server for [`SITE`] with [`SETTINGS`] (no sockets open yet).
             pub const fn server() -> HttpServer {

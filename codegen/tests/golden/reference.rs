@@ -1041,8 +1041,11 @@ pub mod web {
         ],
         forms: &["settings", "upload", "mail"],
     };
+    /// The optional features of `[http]`: all on.
+    #[allow(dead_code)]
+    pub type Features = ::emberstack::http::AllFeatures;
     /// The server sized from `[http]` (`sockets` connections,
-    /// `buffer` bytes each).
+    /// `buffer` bytes each) with its [`Features`].
     pub type HttpServer = ::emberstack::http::HttpServer<3, 192>;
     /// A server for [`SITE`] with [`SETTINGS`] (no sockets open yet).
     pub const fn server() -> HttpServer {

@@ -158,8 +158,11 @@ pub mod web {
         tags: &["device_name", "frames", "message", "uptime"],
         forms: &["settings"],
     };
+    /// The optional features of `[http]`: all on.
+    #[allow(dead_code)]
+    pub type Features = ::emberstack::http::AllFeatures;
     /// The server sized from `[http]` (`sockets` connections,
-    /// `buffer` bytes each).
+    /// `buffer` bytes each) with its [`Features`].
     pub type HttpServer = ::emberstack::http::HttpServer<1, 128>;
     /// A server for [`SITE`] with [`SETTINGS`] (no sockets open yet).
     pub const fn server() -> HttpServer {

@@ -47,7 +47,14 @@
 //! time), 413, 414, 415, 417, 431, 501 (other methods, chunked request
 //! bodies), 505. A POST without `Content-Length` has an empty body (RFC
 //! 9112 §6.3).
+//!
+//! Multipart, query/urlencoded decoding, keep-alive and pipelining, gzip,
+//! 100-continue, ETag/304 and chunked output are compile-time switches in
+//! `[http]` ([`HttpFeatures`], the server's third parameter): one switched
+//! off is compiled out, and a request that needs it gets a correct answer
+//! instead (415, 417, `Connection: close`, a 200).
 
+mod features;
 mod form;
 mod multipart;
 mod out;
@@ -58,6 +65,7 @@ mod server;
 #[cfg(test)]
 mod tests;
 
+pub use features::{AllFeatures, HttpFeatures};
 pub use out::TagOut;
 pub use rom::{Body, Escape, File, FormId, HttpSettings, Part, Representation, Site, TagId};
 

@@ -8,6 +8,7 @@
 //! line streams through, and query fields go to the application as they
 //! complete.
 
+use super::features::HttpFeatures;
 use super::form::{FieldDec, FieldSpan, Step};
 use super::rom::{Body, File, FormId, HttpSettings, Site};
 use super::{HttpApp, Input, Method};
@@ -281,7 +282,7 @@ fn elements(v: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 impl Head {
     /// Feeds one byte of the head.
-    pub(crate) fn byte<A: HttpApp>(
+    pub(crate) fn byte<F: HttpFeatures, A: HttpApp>(
         &mut self,
         b: u8,
         req: &mut Req,
@@ -297,7 +298,7 @@ impl Head {
             St::Method => self.method_byte(b, req),
             St::Target => self.target_byte(b, req, buf),
             St::Path => self.path_char(b, req, buf, site, app),
-            St::Query => self.query_char(b, req, buf, app),
+            St::Query => self.query_char::<F, A>(b, req, buf, app),
             St::Version => self.version_byte(b, req),
             St::VersionCr => {
                 if b != b'\n' {
@@ -319,14 +320,14 @@ impl Head {
                     self.st = St::HeaderCr;
                     HeadStep::More
                 }
-                b'\n' => self.header_end(req, buf, site, settings),
+                b'\n' => self.header_end::<F>(req, buf, site, settings),
                 _ => self.header_byte(b, buf),
             },
             St::HeaderCr => {
                 if b != b'\n' {
                     return HeadStep::Fail(400);
                 }
-                self.header_end(req, buf, site, settings)
+                self.header_end::<F>(req, buf, site, settings)
             }
         }
     }
@@ -423,7 +424,7 @@ impl Head {
     }
 
     /// A byte of the query string (the space ends it).
-    fn query_char<A: HttpApp>(
+    fn query_char<F: HttpFeatures, A: HttpApp>(
         &mut self,
         b: u8,
         req: &mut Req,
@@ -435,7 +436,9 @@ impl Head {
             0..=0x20 | 0x7f..=0xff | b'#' => return HeadStep::Fail(400),
             _ => Some(b),
         };
-        if let Err(s) = self.query_step(field, req, buf, app) {
+        if !F::URLENCODED {
+            // Not decoded: the form's handler sees `Begin` and `End` only.
+        } else if let Err(s) = self.query_step(field, req, buf, app) {
             return HeadStep::Fail(s);
         }
         if field.is_none() {
@@ -616,7 +619,7 @@ impl Head {
     }
 
     /// A complete header line: act on the fields we read.
-    fn header_end(
+    fn header_end<F: HttpFeatures>(
         &mut self,
         req: &mut Req,
         buf: &mut [u8],
@@ -646,34 +649,43 @@ impl Head {
             .unwrap_or(&[]);
         if lower_eq(name, b"content-type") {
             req.flags |= rf::CTYPE;
-            if req.form.is_some() && req.method == Some(Method::Post) {
+            if (F::URLENCODED || F::MULTIPART)
+                && req.form.is_some()
+                && req.method == Some(Method::Post)
+            {
                 if over {
                     return HeadStep::Fail(400);
                 }
                 let at = base.saturating_add(rest_at).saturating_add(va);
                 let len = vb.saturating_sub(va);
-                return self.content_type(req, buf, at, len);
+                return self.content_type::<F>(req, buf, at, len);
             }
             return HeadStep::More;
         }
         let file = req.file.and_then(|i| site.file(i));
-        header_field(req, name, value, over, file, settings)
+        header_field::<F>(req, name, value, over, file, settings)
     }
 
     /// `Content-Type` of a POST to a form: the kind of body, and for
     /// multipart the boundary, stored as the delimiter `\r\n--boundary` at
     /// the start of the buffer (later header lines go after it).
-    fn content_type(&mut self, req: &mut Req, buf: &mut [u8], at: usize, len: usize) -> HeadStep {
+    fn content_type<F: HttpFeatures>(
+        &mut self,
+        req: &mut Req,
+        buf: &mut [u8],
+        at: usize,
+        len: usize,
+    ) -> HeadStep {
         let Some(value) = buf.get(at..at.saturating_add(len)) else {
             return HeadStep::Fail(400);
         };
         let media_end = value.iter().position(|&c| c == b';').unwrap_or(value.len());
         let media = trimmed(value.get(..media_end).unwrap_or(&[]));
-        if lower_eq(media, b"application/x-www-form-urlencoded") {
+        if F::URLENCODED && lower_eq(media, b"application/x-www-form-urlencoded") {
             req.flags |= rf::URLENCODED;
             return HeadStep::More;
         }
-        if !lower_eq(media, b"multipart/form-data") {
+        if !F::MULTIPART || !lower_eq(media, b"multipart/form-data") {
             return HeadStep::More; // 415 at the end of the head
         }
         // Parameters: `; name=value` (a token or a quoted string).
@@ -739,7 +751,7 @@ impl Head {
 /// A header field other than `Content-Type` (which may move bytes in the
 /// buffer: [`Head::content_type`]). `over`: the line did not fit, so
 /// `value` is cut.
-fn header_field(
+fn header_field<F: HttpFeatures>(
     req: &mut Req,
     name: &[u8],
     value: &[u8],
@@ -779,7 +791,7 @@ fn header_field(
         return content_length(req, value);
     } else if lower_eq(name, b"transfer-encoding") {
         req.flags |= rf::CHUNKED;
-    } else if lower_eq(name, b"connection") {
+    } else if F::KEEP_ALIVE && lower_eq(name, b"connection") {
         for t in elements(value) {
             if lower_eq(t, b"close") {
                 req.flags |= rf::CLOSE;
@@ -793,9 +805,9 @@ fn header_field(
         } else if req.status == 0 {
             req.status = 417;
         }
-    } else if lower_eq(name, b"accept-encoding") && !over {
+    } else if F::GZIP && lower_eq(name, b"accept-encoding") && !over {
         accept_encoding(req, value);
-    } else if lower_eq(name, b"if-none-match") && !over {
+    } else if F::ETAG && lower_eq(name, b"if-none-match") && !over {
         if_none_match(req, value, file);
     }
     HeadStep::More

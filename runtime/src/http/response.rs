@@ -11,6 +11,7 @@
 //! from the journal when the peer acknowledges its last byte — so every
 //! resend of a range reads the same bytes.
 
+use super::features::HttpFeatures;
 use super::out::TagOut;
 use super::rom::{Body, File, Part, Representation, Site};
 use super::{HttpApp, HttpEvent};
@@ -143,6 +144,23 @@ fn chunk_line(len: usize, out: &mut [u8; 18]) -> &[u8] {
     out.get(i..).unwrap_or(&[])
 }
 
+impl Framing {
+    /// `Transfer-Encoding: chunked`, in a server built with it.
+    fn chunked<F: HttpFeatures>(self) -> bool {
+        F::CHUNKED && self == Framing::Chunked
+    }
+
+    /// [`framed_len`] in a server with features `F` (without chunked
+    /// output, no chunk framing is ever counted).
+    fn wire_len<F: HttpFeatures>(self, n: usize) -> usize {
+        if self.chunked::<F>() {
+            framed_len(Framing::Chunked, n)
+        } else {
+            n
+        }
+    }
+}
+
 /// Bytes a tag's (or text's) output occupies on the wire.
 fn framed_len(framing: Framing, n: usize) -> usize {
     match framing {
@@ -194,8 +212,9 @@ impl<'s> Window<'s> {
         self.pos = stop;
     }
 
-    fn framed(&mut self, framing: Framing, bytes: &[u8]) {
+    fn framed<F: HttpFeatures>(&mut self, framing: Framing, bytes: &[u8]) {
         match framing {
+            _ if !framing.chunked::<F>() => self.piece(bytes),
             Framing::Chunked if bytes.is_empty() => {}
             Framing::Chunked => {
                 let mut line = [0u8; 18];
@@ -215,10 +234,12 @@ impl PayloadSink for Null {
     fn write_from_rx(&mut self, _: usize, _: usize) {}
 }
 
-fn rep(file: &File, gzip: bool) -> Option<&Representation> {
+/// The representation of a static file (`gzip`: its twin, in a server
+/// built with gzip).
+fn rep<F: HttpFeatures>(file: &File, gzip: bool) -> Option<&Representation> {
     match &file.body {
         Body::Static { plain, gzip: g } => {
-            if gzip {
+            if F::GZIP && gzip {
                 g.as_ref()
             } else {
                 Some(plain)
@@ -235,13 +256,19 @@ impl Resp {
 
     /// Sets the final response's kind and computes its head length (and
     /// its end, when the body length is known).
-    pub(crate) fn set(&mut self, kind: Kind, status: u16, framing: Framing, site: &Site) {
+    pub(crate) fn set<F: HttpFeatures>(
+        &mut self,
+        kind: Kind,
+        status: u16,
+        framing: Framing,
+        site: &Site,
+    ) {
         self.kind = kind;
         self.status = status;
         self.framing = framing;
         let mut null = Null;
         let mut w = Window::new(&mut null, usize::MAX, 0);
-        self.head(site, &mut w);
+        self.head::<F>(site, &mut w);
         self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
         self.pos = self.head_len;
         self.item = 0;
@@ -252,7 +279,7 @@ impl Resp {
                 Kind::None | Kind::Pending | Kind::NotModified { .. } => Some(0),
                 Kind::File { file, gzip } => site
                     .file(file)
-                    .and_then(|f| rep(f, gzip))
+                    .and_then(|f| rep::<F>(f, gzip))
                     .map(|r| r.body.len()),
                 Kind::Status => Some(status_text(status).len().saturating_add(1)),
                 Kind::Dynamic { .. } if framing == Framing::Length => {
@@ -268,8 +295,8 @@ impl Resp {
     }
 
     /// The head's pieces.
-    fn head(&self, site: &Site, w: &mut Window<'_>) {
-        if self.has(pf::CONTINUE) {
+    fn head<F: HttpFeatures>(&self, site: &Site, w: &mut Window<'_>) {
+        if F::CONTINUE && self.has(pf::CONTINUE) {
             w.piece(CONTINUE);
         }
         let file = |i: u16| site.file(i);
@@ -277,18 +304,19 @@ impl Resp {
         match self.kind {
             Kind::None | Kind::Pending => return,
             Kind::File { file: i, gzip } => {
-                if let Some(r) = file(i).and_then(|f| rep(f, gzip)) {
+                if let Some(r) = file(i).and_then(|f| rep::<F>(f, gzip)) {
                     w.piece(r.head);
                 }
             }
+            Kind::NotModified { .. } if !F::ETAG => {}
             Kind::NotModified { file: i, gzip } => {
                 w.piece(b"HTTP/1.1 304 Not Modified\r\nETag: ");
                 let f = file(i);
-                if let Some(r) = f.and_then(|f| rep(f, gzip)) {
+                if let Some(r) = f.and_then(|f| rep::<F>(f, gzip)) {
                     w.piece(r.etag);
                 }
                 w.piece(b"\r\nCache-Control: no-cache\r\n");
-                if f.and_then(|f| rep(f, true)).is_some() {
+                if F::GZIP && f.and_then(|f| rep::<F>(f, true)).is_some() {
                     w.piece(b"Vary: Accept-Encoding\r\n");
                 }
             }
@@ -306,8 +334,8 @@ impl Resp {
                         w.piece(decimal(self.body_len, &mut num));
                         w.piece(CRLF);
                     }
-                    Framing::Chunked => w.piece(b"Transfer-Encoding: chunked\r\n"),
-                    Framing::Close => {}
+                    Framing::Chunked if F::CHUNKED => w.piece(b"Transfer-Encoding: chunked\r\n"),
+                    Framing::Chunked | Framing::Close => {}
                 }
             }
             Kind::Status => {
@@ -325,7 +353,7 @@ impl Resp {
         }
         if self.has(pf::CLOSE) {
             w.piece(b"Connection: close\r\n");
-        } else if self.has(pf::V10) {
+        } else if F::KEEP_ALIVE && self.has(pf::V10) {
             w.piece(b"Connection: keep-alive\r\n");
         }
         w.piece(CRLF);
@@ -333,7 +361,7 @@ impl Resp {
 
     /// Writes the response bytes at `rel` (relative to its start), at most
     /// `max`, rendering tags the window reaches for the first time.
-    pub(crate) fn produce<A: HttpApp>(
+    pub(crate) fn produce<F: HttpFeatures, A: HttpApp>(
         &mut self,
         rel: usize,
         max: usize,
@@ -344,12 +372,12 @@ impl Resp {
     ) {
         let mut w = Window::new(sink, rel, max);
         let head_len = usize::try_from(self.head_len).unwrap_or(usize::MAX);
-        if self.kind == Kind::Pending {
-            self.head(site, &mut w);
+        if F::CONTINUE && self.kind == Kind::Pending {
+            self.head::<F>(site, &mut w);
             return;
         }
         if rel < head_len {
-            self.head(site, &mut w);
+            self.head::<F>(site, &mut w);
         }
         w.pos = head_len;
         if self.has(pf::HEAD) || w.full() {
@@ -357,7 +385,7 @@ impl Resp {
         }
         match self.kind {
             Kind::File { file, gzip } => {
-                if let Some(r) = site.file(file).and_then(|f| rep(f, gzip)) {
+                if let Some(r) = site.file(file).and_then(|f| rep::<F>(f, gzip)) {
                     w.piece(r.body);
                 }
             }
@@ -365,13 +393,13 @@ impl Resp {
                 w.piece(status_text(self.status));
                 w.piece(b"\n");
             }
-            Kind::Dynamic { file } => self.walk(&mut w, file, site, journal, app),
+            Kind::Dynamic { file } => self.walk::<F, A>(&mut w, file, site, journal, app),
             Kind::None | Kind::Pending | Kind::NotModified { .. } => {}
         }
     }
 
     /// The dynamic body from the anchor on.
-    fn walk<A: HttpApp>(
+    fn walk<F: HttpFeatures, A: HttpApp>(
         &mut self,
         w: &mut Window<'_>,
         file: u16,
@@ -393,7 +421,7 @@ impl Resp {
                 return;
             }
             match *part {
-                Part::Text(t) => w.framed(self.framing, t),
+                Part::Text(t) => w.framed::<F>(self.framing, t),
                 Part::Tag(id, escape) => {
                     if j >= usize::from(self.jlen)
                         && (self.has(pf::BLOCKED) || !self.render(id, escape, journal, app))
@@ -402,12 +430,12 @@ impl Resp {
                         return;
                     }
                     let (bytes, next) = entry(journal, j);
-                    w.framed(self.framing, bytes);
+                    w.framed::<F>(self.framing, bytes);
                     j = next;
                 }
             }
         }
-        if self.framing == Framing::Chunked {
+        if self.framing.chunked::<F>() {
             w.piece(CHUNK_END);
         }
         self.end = u32::try_from(w.pos).ok();
@@ -486,7 +514,7 @@ impl Resp {
     /// The peer acknowledged up to `rel`: move the anchor over whole
     /// parts and drop their tag output from the journal (one move for all
     /// of them: a move per tag made a page of many tags quadratic).
-    pub(crate) fn acked(&mut self, rel: u32, site: &Site, journal: &mut [u8]) {
+    pub(crate) fn acked<F: HttpFeatures>(&mut self, rel: u32, site: &Site, journal: &mut [u8]) {
         let Kind::Dynamic { file } = self.kind else {
             return;
         };
@@ -500,7 +528,7 @@ impl Resp {
         else {
             return;
         };
-        let dropped = self.pass_acked(parts, rel, journal);
+        let dropped = self.pass_acked::<F>(parts, rel, journal);
         if dropped > 0 {
             let used = usize::from(self.jlen);
             super::move_down(journal, dropped.min(used)..used, 0);
@@ -511,19 +539,19 @@ impl Resp {
 
     /// Moves the anchor over the parts that end at or below `rel`; returns
     /// how many journal bytes the tags among them used (from its start).
-    fn pass_acked(&mut self, parts: &[Part], rel: u32, journal: &[u8]) -> usize {
+    fn pass_acked<F: HttpFeatures>(&mut self, parts: &[Part], rel: u32, journal: &[u8]) -> usize {
         let rel = usize::try_from(rel).unwrap_or(usize::MAX);
         let mut dropped = 0usize;
         for part in parts.iter().skip(usize::from(self.item)) {
             let pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
             let (len, tag_end) = match *part {
-                Part::Text(t) => (framed_len(self.framing, t.len()), None),
+                Part::Text(t) => (self.framing.wire_len::<F>(t.len()), None),
                 Part::Tag(..) => {
                     if dropped >= usize::from(self.jlen) {
                         return dropped; // not rendered: not sent, not acknowledged
                     }
                     let (bytes, next) = entry(journal, dropped);
-                    (framed_len(self.framing, bytes.len()), Some(next))
+                    (self.framing.wire_len::<F>(bytes.len()), Some(next))
                 }
             };
             if pos.saturating_add(len) > rel {

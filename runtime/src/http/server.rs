@@ -1,6 +1,7 @@
 //! The server: per-connection state and the TCP callbacks the application
 //! forwards.
 
+use super::features::{AllFeatures, HttpFeatures};
 use super::form::{FieldDec, Step};
 use super::multipart::{MpOut, Multipart};
 use super::request::{deliver_field, rf, Authority, Head, HeadStep, Req};
@@ -12,6 +13,7 @@ use crate::iface::PayloadSink;
 use crate::nic::Nic;
 use crate::tcp::{due, tick, TcpError, TcpEvent, TcpHandle};
 use crate::{Instant, Stack};
+use core::marker::PhantomData;
 
 /// What the connection is reading.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -53,7 +55,7 @@ mod cf {
 /// buffer (path, form field, multipart boundary and part headers while
 /// reading; the tag journal while answering).
 #[derive(Clone, Debug)]
-struct Conn<const B: usize> {
+struct Conn<const B: usize, F> {
     socket: Option<TcpHandle>,
     rx: Rx,
     req: Req,
@@ -69,10 +71,12 @@ struct Conn<const B: usize> {
     resends: u8,
     flags: u8,
     buf: [u8; B],
+    /// The server's features (a type: see [`HttpFeatures`]).
+    features: PhantomData<fn() -> F>,
 }
 
-impl<const B: usize> Conn<B> {
-    const NEW: Conn<B> = Conn {
+impl<const B: usize, F: HttpFeatures> Conn<B, F> {
+    const NEW: Conn<B, F> = Conn {
         socket: None,
         rx: Rx::Free,
         req: Req {
@@ -107,6 +111,7 @@ impl<const B: usize> Conn<B> {
         resends: 0,
         flags: 0,
         buf: [0; B],
+        features: PhantomData,
     };
 
     fn has(&self, f: u8) -> bool {
@@ -133,24 +138,25 @@ impl<const B: usize> Conn<B> {
     }
 }
 
-/// The HTTP server for `N` connections with `B`-byte buffers (both from
-/// `[http]`; codegen emits the `web::HttpServer` alias).
+/// The HTTP server for `N` connections with `B`-byte buffers and the
+/// optional features `F` (all from `[http]`; codegen emits the
+/// `web::HttpServer` alias, with `web::Features` for `F`).
 ///
 /// The generated `Services` holds it when `[http]` is on: it calls
 /// [`listen`](Self::listen), [`poll`](Self::poll) (timeouts) and routes
 /// the TCP callbacks of the sockets it [`owns`](Self::owns) here (see
 /// [`compose`](crate::compose)). An application that drives the stack
 /// itself does the same from its [`App`](crate::App).
-pub struct HttpServer<const N: usize, const B: usize> {
+pub struct HttpServer<const N: usize, const B: usize, F: HttpFeatures = AllFeatures> {
     site: &'static Site,
     settings: &'static HttpSettings,
-    conns: [Conn<B>; N],
+    conns: [Conn<B, F>; N],
     /// Last stream offset acknowledged, per connection.
     acked: [u32; N],
     now: Instant,
 }
 
-impl<const N: usize, const B: usize> HttpServer<N, B> {
+impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
     /// Connections at once (`[http] sockets`).
     pub const CONNECTIONS: usize = N;
     /// Bytes of buffer per connection (`[http] buffer`).
@@ -256,7 +262,7 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
                 *acked = offset;
                 c.resends = 0;
                 let rel = offset.wrapping_sub(c.resp.start);
-                c.resp.acked(rel, site, &mut c.buf);
+                c.resp.acked::<F>(rel, site, &mut c.buf);
                 if matches!(c.rx, Rx::Done | Rx::Drain) && !c.has(cf::CONTENDED) {
                     // Progress: the peer is reading. (Not while another
                     // client waits: then `idle_timeout` bounds the whole
@@ -298,7 +304,7 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
                 // (Closing drains: a request that crosses our FIN is taken
                 // and dropped, so the peer's FIN behind it gets through.)
                 c.flags |= cf::CONTENDED;
-                let idle_served = matches!(c.rx, Rx::Idle) && c.has(cf::SERVED);
+                let idle_served = F::KEEP_ALIVE && matches!(c.rx, Rx::Idle) && c.has(cf::SERVED);
                 if idle_served || matches!(c.rx, Rx::Done) {
                     close_after(c);
                 }
@@ -338,6 +344,10 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
             if matches!(c.rx, Rx::Done) {
                 // The next request waits until this response is
                 // acknowledged (pipelining); the peer sends it again.
+                // (Without keep-alive there is no next request.)
+                if !F::KEEP_ALIVE {
+                    break;
+                }
                 finish_if_done(c, acked, now, settings);
                 if matches!(c.rx, Rx::Done) {
                     break;
@@ -383,7 +393,8 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
         let Ok(rel) = usize::try_from(rel) else {
             return;
         };
-        c.resp.produce(rel, max, sink, site, &mut c.buf, app);
+        c.resp
+            .produce::<F, A>(rel, max, sink, site, &mut c.buf, app);
     }
 
     /// Forward of [`App::tcp_wants_close`](crate::App::tcp_wants_close).
@@ -466,8 +477,8 @@ impl<const N: usize, const B: usize> HttpServer<N, B> {
 const MAX_RESEND_GRACE: u8 = 4;
 
 /// Resets a connection (RST) and listens again on its port.
-fn reset_conn<const B: usize, C: Config, Nc: Nic, A: HttpApp>(
-    c: &mut Conn<B>,
+fn reset_conn<const B: usize, F: HttpFeatures, C: Config, Nc: Nic, A: HttpApp>(
+    c: &mut Conn<B, F>,
     stack: &mut Stack<C>,
     nic: &mut Nc,
     now: Instant,
@@ -484,7 +495,7 @@ fn reset_conn<const B: usize, C: Config, Nc: Nic, A: HttpApp>(
 }
 
 /// Tells the form handler a request it began (and did not end) failed.
-fn abort_input<const B: usize, A: HttpApp>(c: &mut Conn<B>, app: &mut A) {
+fn abort_input<const B: usize, F: HttpFeatures, A: HttpApp>(c: &mut Conn<B, F>, app: &mut A) {
     if let Some(form) = c.req.form.take() {
         app.input(form, Input::Abort);
     }
@@ -492,11 +503,16 @@ fn abort_input<const B: usize, A: HttpApp>(c: &mut Conn<B>, app: &mut A) {
 
 /// After an acknowledgement: a finished response frees the connection for
 /// the next request (or it closes).
-fn finish_if_done<const B: usize>(c: &mut Conn<B>, acked: u32, now: u32, settings: &HttpSettings) {
+fn finish_if_done<const B: usize, F: HttpFeatures>(
+    c: &mut Conn<B, F>,
+    acked: u32,
+    now: u32,
+    settings: &HttpSettings,
+) {
     if !matches!(c.rx, Rx::Done) || !c.response_done(acked) {
         return;
     }
-    if c.has(cf::CLOSING) {
+    if c.has(cf::CLOSING) || !F::KEEP_ALIVE {
         return; // FIN follows (tcp_wants_close)
     }
     c.next = c.resp.start.wrapping_add(c.resp.end.unwrap_or(0));
@@ -510,8 +526,8 @@ fn finish_if_done<const B: usize>(c: &mut Conn<B>, acked: u32, now: u32, setting
 /// Feeds received bytes to the reader; returns how many were taken.
 /// `busy`: the forms other connections are submitting.
 #[allow(clippy::too_many_arguments)]
-fn consume<const B: usize, A: HttpApp>(
-    c: &mut Conn<B>,
+fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
+    c: &mut Conn<B, F>,
     bytes: &[u8],
     socket: TcpHandle,
     site: &Site,
@@ -538,7 +554,7 @@ fn consume<const B: usize, A: HttpApp>(
             // back into `rx` per byte was most of the request's cost.
             Rx::Head(ref mut head) => {
                 head.busy_forms = busy;
-                let step = head.byte(b, &mut c.req, &mut c.buf, site, settings, app);
+                let step = head.byte::<F, A>(b, &mut c.req, &mut c.buf, site, settings, app);
                 i = i.saturating_add(1);
                 match step {
                     HeadStep::More => {}
@@ -583,10 +599,14 @@ fn consume<const B: usize, A: HttpApp>(
 }
 
 /// Body bytes of a form POST.
-fn body<const B: usize, A: HttpApp>(c: &mut Conn<B>, part: &[u8], app: &mut A) -> Result<(), u16> {
+fn body<const B: usize, F: HttpFeatures, A: HttpApp>(
+    c: &mut Conn<B, F>,
+    part: &[u8],
+    app: &mut A,
+) -> Result<(), u16> {
     let form = c.req.form;
     match &mut c.rx {
-        Rx::Form(dec) => {
+        Rx::Form(dec) if F::URLENCODED => {
             for &b in part {
                 match dec.byte(b, &mut c.buf) {
                     Step::More => {}
@@ -596,7 +616,7 @@ fn body<const B: usize, A: HttpApp>(c: &mut Conn<B>, part: &[u8], app: &mut A) -
             }
             Ok(())
         }
-        Rx::Multipart(mp) => {
+        Rx::Multipart(mp) if F::MULTIPART => {
             let Some(form) = form else { return Ok(()) };
             mp.feed(part, &mut c.buf, &mut |o| {
                 let input = match o {
@@ -620,22 +640,26 @@ fn body<const B: usize, A: HttpApp>(c: &mut Conn<B>, part: &[u8], app: &mut A) -
 }
 
 /// The body is complete.
-fn body_end<const B: usize, A: HttpApp>(c: &mut Conn<B>, app: &mut A) -> Result<(), u16> {
+fn body_end<const B: usize, F: HttpFeatures, A: HttpApp>(
+    c: &mut Conn<B, F>,
+    app: &mut A,
+) -> Result<(), u16> {
     let form = c.req.form;
     match &mut c.rx {
-        Rx::Form(dec) => match dec.finish(&mut c.buf) {
+        Rx::Form(dec) if F::URLENCODED => match dec.finish(&mut c.buf) {
             Step::More => Ok(()),
             Step::TooLong => Err(413),
             Step::Field(f) => deliver_field(form, &c.buf, f, app),
         },
-        Rx::Multipart(mp) if !mp.complete() => Err(400),
+        Rx::Multipart(mp) if F::MULTIPART && !mp.complete() => Err(400),
         _ => Ok(()),
     }
 }
 
-/// Whether the client asked to keep the connection.
-fn keep_alive(req: &Req) -> bool {
-    if req.flags & rf::CLOSE != 0 {
+/// Whether the client asked to keep the connection (and the server keeps
+/// connections).
+fn keep_alive<F: HttpFeatures>(req: &Req) -> bool {
+    if !F::KEEP_ALIVE || req.flags & rf::CLOSE != 0 {
         return false;
     }
     req.minor >= 1 || req.flags & rf::KEEP_ALIVE != 0
@@ -663,8 +687,8 @@ fn cross_site(req: &Req) -> bool {
 }
 
 /// Decides the answer to a complete head.
-fn answer<const B: usize, A: HttpApp>(
-    c: &mut Conn<B>,
+fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
+    c: &mut Conn<B, F>,
     socket: TcpHandle,
     site: &Site,
     settings: &HttpSettings,
@@ -674,6 +698,10 @@ fn answer<const B: usize, A: HttpApp>(
     let req = c.req;
     let file = req.file.and_then(|i| site.file(i));
     let has_body = req.content_length.is_some_and(|n| n > 0);
+    // `Expect: 100-continue` in a server built without it (HTTP/1.0
+    // clients' expectations are ignored, RFC 9110 §10.1.1).
+    let unmet_continue =
+        !F::CONTINUE && req.flags & rf::CONTINUE != 0 && req.minor >= 1 && has_body;
     let status = if req.method.is_none() {
         501
     } else if req.minor >= 1 && req.flags & rf::HOST == 0 {
@@ -692,6 +720,10 @@ fn answer<const B: usize, A: HttpApp>(
         req.status
     } else if req.content_length.is_some_and(|n| n > settings.max_body) {
         413
+    } else if unmet_continue {
+        // RFC 9110 §10.1.1: a final status at once instead of `100
+        // Continue`; the client repeats the request without it.
+        417
     } else if file.is_none() {
         404
     } else if req.method == Some(Method::Post) && req.form.is_none() {
@@ -708,7 +740,14 @@ fn answer<const B: usize, A: HttpApp>(
     if status != 0 {
         // After 404/405 the connection stays usable unless a body we do
         // not read follows.
-        let close = !matches!(status, 404 | 405) || has_body;
+        // (After a 417 for `100-continue` too: the client waits for our
+        // answer instead of sending the body, and repeats the request on
+        // this connection; curl gives up when it is closed.)
+        let close = if status == 417 && unmet_continue {
+            false
+        } else {
+            !matches!(status, 404 | 405) || has_body
+        };
         abort_input(c, app);
         respond_status(c, status, close, socket, site, app);
         return;
@@ -716,14 +755,14 @@ fn answer<const B: usize, A: HttpApp>(
     if req.method == Some(Method::Post) {
         // Read the body into the form's handler first.
         c.body_left = req.content_length.unwrap_or(0);
-        c.rx = if req.flags & rf::MULTIPART != 0 && c.body_left > 0 {
+        c.rx = if F::MULTIPART && req.flags & rf::MULTIPART != 0 && c.body_left > 0 {
             Rx::Multipart(Multipart::new(req.dlen))
         } else {
             Rx::Form(FieldDec::default())
         };
-        if req.flags & rf::CONTINUE != 0 && c.body_left > 0 {
+        if F::CONTINUE && req.flags & rf::CONTINUE != 0 && c.body_left > 0 {
             c.resp.flags |= pf::CONTINUE;
-            c.resp.set(Kind::Pending, 100, Framing::Length, site);
+            c.resp.set::<F>(Kind::Pending, 100, Framing::Length, site);
         }
         c.deadline = now.wrapping_add(settings.request_timeout_ms);
         if c.body_left == 0 {
@@ -744,8 +783,8 @@ fn answer<const B: usize, A: HttpApp>(
 }
 
 /// Answers with the target file (GET, HEAD, or after a form's body).
-fn respond_page<const B: usize, A: HttpApp>(
-    c: &mut Conn<B>,
+fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
+    c: &mut Conn<B, F>,
     socket: TcpHandle,
     site: &Site,
     settings: &HttpSettings,
@@ -759,16 +798,17 @@ fn respond_page<const B: usize, A: HttpApp>(
         respond_status(c, 404, false, socket, site, app);
         return;
     };
-    let close = c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive(&req);
+    let close = c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&req);
     c.resp.flags |= flags_for(&req, close);
     let (kind, status, gzip) = match &file.body {
         Body::Static { gzip, .. } => {
-            let gz = settings.gzip
+            let gz = F::GZIP
+                && settings.gzip
                 && gzip.is_some()
                 && req.flags & rf::GZIP != 0
                 && req.flags & rf::GZIP_NO == 0;
             let matched = if gz { rf::INM_GZIP } else { rf::INM_PLAIN };
-            if req.method != Some(Method::Post) && req.flags & matched != 0 {
+            if F::ETAG && req.method != Some(Method::Post) && req.flags & matched != 0 {
                 (Kind::NotModified { file: fi, gzip: gz }, 304, gz)
             } else {
                 (Kind::File { file: fi, gzip: gz }, 200, gz)
@@ -776,7 +816,7 @@ fn respond_page<const B: usize, A: HttpApp>(
         }
         Body::Dynamic { parts, .. } => {
             let framing = if req.method == Some(Method::Head) {
-                if req.minor >= 1 {
+                if F::CHUNKED && req.minor >= 1 {
                     Framing::Chunked
                 } else {
                     Framing::Close
@@ -784,7 +824,7 @@ fn respond_page<const B: usize, A: HttpApp>(
             } else if let Some(len) = c.resp.render_all(parts, &mut c.buf, app) {
                 c.resp.body_len = len;
                 Framing::Length
-            } else if req.minor >= 1 {
+            } else if F::CHUNKED && req.minor >= 1 {
                 Framing::Chunked
             } else {
                 Framing::Close
@@ -793,12 +833,13 @@ fn respond_page<const B: usize, A: HttpApp>(
                 c.resp.flags |= pf::CLOSE;
                 c.resp.flags &= !pf::V10;
             }
-            c.resp.set(Kind::Dynamic { file: fi }, 200, framing, site);
+            c.resp
+                .set::<F>(Kind::Dynamic { file: fi }, 200, framing, site);
             (Kind::Dynamic { file: fi }, 200, false)
         }
     };
     if !matches!(kind, Kind::Dynamic { .. }) {
-        c.resp.set(kind, status, Framing::Length, site);
+        c.resp.set::<F>(kind, status, Framing::Length, site);
     }
     if c.resp.flags & pf::CLOSE != 0 || c.has(cf::CONTENDED) {
         close_after(c);
@@ -814,7 +855,7 @@ fn respond_page<const B: usize, A: HttpApp>(
 
 /// The connection ends after this response: anything more the peer sends
 /// is taken and dropped (so our response is not lost to a reset).
-fn close_after<const B: usize>(c: &mut Conn<B>) {
+fn close_after<const B: usize, F: HttpFeatures>(c: &mut Conn<B, F>) {
     c.flags |= cf::CLOSING;
     c.rx = Rx::Drain;
 }
@@ -835,8 +876,8 @@ fn flags_for(req: &Req, close: bool) -> u8 {
 }
 
 /// Answers with a status of our own.
-fn respond_status<const B: usize, A: HttpApp>(
-    c: &mut Conn<B>,
+fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
+    c: &mut Conn<B, F>,
     status: u16,
     close: bool,
     socket: TcpHandle,
@@ -844,10 +885,10 @@ fn respond_status<const B: usize, A: HttpApp>(
     app: &mut A,
 ) {
     let req = c.req;
-    let close = close || c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive(&req);
+    let close = close || c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&req);
     c.resp.flags |= flags_for(&req, close);
     c.resp.jlen = 0;
-    c.resp.set(Kind::Status, status, Framing::Length, site);
+    c.resp.set::<F>(Kind::Status, status, Framing::Length, site);
     if close || c.has(cf::CONTENDED) {
         close_after(c);
     }
@@ -871,8 +912,8 @@ fn respond_status<const B: usize, A: HttpApp>(
 }
 
 /// The request failed while reading: answer `status` and close.
-fn fail_at<const B: usize, A: HttpApp>(
-    c: &mut Conn<B>,
+fn fail_at<const B: usize, F: HttpFeatures, A: HttpApp>(
+    c: &mut Conn<B, F>,
     status: u16,
     socket: TcpHandle,
     site: &Site,
@@ -886,8 +927,8 @@ fn fail_at<const B: usize, A: HttpApp>(
 }
 
 /// [`fail_at`] from a timer or event (socket from the connection).
-fn fail<const B: usize, A: HttpApp>(
-    c: &mut Conn<B>,
+fn fail<const B: usize, F: HttpFeatures, A: HttpApp>(
+    c: &mut Conn<B, F>,
     status: u16,
     site: &Site,
     settings: &HttpSettings,

@@ -157,8 +157,8 @@ impl crate::iface::PayloadSink for Vsink {
 
 const H: TcpHandle = TcpHandle::from_index(3);
 
-struct T {
-    srv: Box<HttpServer<2, 96>>,
+struct T<F: HttpFeatures = AllFeatures> {
+    srv: Box<HttpServer<2, 96, F>>,
     app: TestApp,
     /// Stream offset produced so far.
     sent: u32,
@@ -166,7 +166,14 @@ struct T {
 
 impl T {
     fn new() -> T {
-        let mut srv = Box::new(HttpServer::<2, 96>::new(&SITE, &SETTINGS));
+        T::built()
+    }
+}
+
+impl<F: HttpFeatures> T<F> {
+    /// A connected server built with features `F`.
+    fn built() -> T<F> {
+        let mut srv = Box::new(HttpServer::<2, 96, F>::new(&SITE, &SETTINGS));
         srv.adopt(0, H);
         let mut t = T {
             srv,
@@ -973,4 +980,250 @@ fn concurrent_requests_to_one_form_never_interleave() {
             "End"
         ]
     );
+}
+
+/// Features for tests: every one on except the bits of `OFF` (see the
+/// constants below).
+struct Without<const OFF: u8>;
+
+const NO_MULTIPART: u8 = 1 << 0;
+const NO_URLENCODED: u8 = 1 << 1;
+const NO_KEEP_ALIVE: u8 = 1 << 2;
+const NO_GZIP: u8 = 1 << 3;
+const NO_CONTINUE: u8 = 1 << 4;
+const NO_ETAG: u8 = 1 << 5;
+const NO_CHUNKED: u8 = 1 << 6;
+
+impl<const OFF: u8> HttpFeatures for Without<OFF> {
+    const MULTIPART: bool = OFF & NO_MULTIPART == 0;
+    const URLENCODED: bool = OFF & NO_URLENCODED == 0;
+    const KEEP_ALIVE: bool = OFF & NO_KEEP_ALIVE == 0;
+    const GZIP: bool = OFF & NO_GZIP == 0;
+    const CONTINUE: bool = OFF & NO_CONTINUE == 0;
+    const ETAG: bool = OFF & NO_ETAG == 0;
+    const CHUNKED: bool = OFF & NO_CHUNKED == 0;
+}
+
+const ALL_OFF: u8 = 0x7f;
+
+/// A multipart upload of one small file to `/form.html`.
+fn multipart_post(expect: &str) -> String {
+    let body = "--BB\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.bin\"\r\n\r\nabc\r\n--BB--\r\n";
+    format!(
+        "POST /form.html HTTP/1.1\r\nHost: dev\r\n{expect}Content-Type: multipart/form-data; boundary=BB\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// An urlencoded form POST to `/form.html`.
+fn urlencoded_post() -> String {
+    let body = "name=Ember+Two";
+    format!(
+        "POST /form.html HTTP/1.1\r\nHost: dev\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn multipart_off_answers_415_and_urlencoded_still_works() {
+    let mut t = T::<Without<NO_MULTIPART>>::built();
+    let r = t.get(&multipart_post(""));
+    assert!(r.starts_with("HTTP/1.1 415 "), "{r}");
+    assert!(r.contains("Connection: close\r\n"), "{r}");
+    assert!(t.wants_close());
+    assert_eq!(t.app.inputs, ["Begin { method: Post }", "Abort"]);
+
+    let mut t = T::<Without<NO_MULTIPART>>::built();
+    let r = t.get(&urlencoded_post());
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert_eq!(
+        t.app.inputs,
+        [
+            "Begin { method: Post }",
+            "Field { name: \"name\", value: \"Ember Two\" }",
+            "End"
+        ]
+    );
+}
+
+#[test]
+fn urlencoded_off_ignores_queries_and_answers_415_to_form_bodies() {
+    let mut t = T::<Without<NO_URLENCODED>>::built();
+    let r = t.get("GET /form.html?a=1&b=x+y%21 HTTP/1.1\r\nHost: dev\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert_eq!(t.app.inputs, ["Begin { method: Get }", "End"]);
+    assert!(!t.wants_close(), "the connection stays usable");
+    t.app.inputs.clear();
+    let r = t.get(&urlencoded_post());
+    assert!(r.starts_with("HTTP/1.1 415 "), "{r}");
+    assert!(t.wants_close());
+    assert_eq!(t.app.inputs, ["Begin { method: Post }", "Abort"]);
+
+    // Multipart still streams.
+    let mut t = T::<Without<NO_URLENCODED>>::built();
+    let r = t.get(&multipart_post(""));
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(
+        t.app.inputs.contains(&"data:abc".to_string()),
+        "{:?}",
+        t.app.inputs
+    );
+    // A POST without a body is still the form's (Begin, End).
+    let mut t = T::<Without<ALL_OFF>>::built();
+    let r = t.get("POST /form.html HTTP/1.1\r\nHost: dev\r\nContent-Length: 0\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert_eq!(t.app.inputs, ["Begin { method: Post }", "End"]);
+}
+
+#[test]
+fn keep_alive_off_closes_after_every_response() {
+    let mut t = T::<Without<NO_KEEP_ALIVE>>::built();
+    let two = b"GET /index.html HTTP/1.1\r\nHost: dev\r\n\r\nGET / HTTP/1.1\r\nHost: dev\r\n\r\n";
+    // The second request is taken and dropped: the connection closes.
+    assert_eq!(t.send(two), two.len());
+    let r = String::from_utf8(t.pull(1460)).unwrap();
+    let (head, body) = split(&r);
+    assert!(head.ends_with("Connection: close\r\n\r\n"), "{head}");
+    assert_eq!(body, "hello world\n");
+    assert!(t.wants_close());
+    assert_eq!(t.app.events, ["GET /index.html 200"]);
+
+    // HTTP/1.0 asking for keep-alive is told `close` too.
+    let mut t = T::<Without<NO_KEEP_ALIVE>>::built();
+    let r = t.get("GET /page.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert!(r.contains("Connection: close\r\n"), "{r}");
+    assert!(!r.contains("keep-alive"), "{r}");
+    assert!(t.wants_close());
+}
+
+#[test]
+fn gzip_off_sends_the_plain_representation() {
+    let mut t = T::<Without<NO_GZIP>>::built();
+    let r = t.get("GET / HTTP/1.1\r\nHost: dev\r\nAccept-Encoding: gzip\r\n\r\n");
+    assert!(!r.contains("Content-Encoding"), "{r}");
+    assert!(r.ends_with("\r\n\r\nhello world\n"), "{r}");
+    assert_eq!(t.app.events, ["GET / 200"]);
+    // The plain ETag still validates.
+    let r = t.get(
+        "GET / HTTP/1.1\r\nHost: dev\r\nAccept-Encoding: gzip\r\nIf-None-Match: \"p1\"\r\n\r\n",
+    );
+    assert!(
+        r.starts_with("HTTP/1.1 304") && r.contains("ETag: \"p1\""),
+        "{r}"
+    );
+    assert!(!r.contains("Vary"), "no twin is ever sent: {r}");
+}
+
+#[test]
+fn continue_off_answers_417_and_takes_the_repeated_request() {
+    let mut t = T::<Without<NO_CONTINUE>>::built();
+    let req = multipart_post("Expect: 100-continue\r\n");
+    let head_len = req.find("\r\n\r\n").unwrap() + 4;
+    assert_eq!(t.send(&req.as_bytes()[..head_len]), head_len);
+    let r = String::from_utf8(t.pull(1460)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 417 Expectation Failed\r\n"), "{r}");
+    assert!(!r.contains("Connection: close"), "{r}");
+    assert!(!t.wants_close());
+    assert_eq!(t.app.inputs, ["Begin { method: Post }", "Abort"]);
+    // The client waited for the answer instead of sending the body, and
+    // repeats the request without the expectation (RFC 9110 §10.1.1).
+    t.app.inputs.clear();
+    let again = multipart_post("");
+    let r = t.get(&again);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(
+        t.app.inputs.contains(&"data:abc".to_string()),
+        "{:?}",
+        t.app.inputs
+    );
+    assert_eq!(t.app.inputs.last().unwrap(), "End");
+
+    // Without a body the expectation does not matter.
+    let mut t = T::<Without<NO_CONTINUE>>::built();
+    let r = t.get("GET / HTTP/1.1\r\nHost: dev\r\nExpect: 100-continue\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    // An HTTP/1.0 client's expectation is ignored: the body is read.
+    let mut t = T::<Without<NO_CONTINUE>>::built();
+    let r = t.get(
+        &urlencoded_post()
+            .replace("HTTP/1.1", "HTTP/1.0")
+            .replace("Host: dev\r\n", "Host: dev\r\nExpect: 100-continue\r\n"),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert_eq!(t.app.inputs.len(), 3, "{:?}", t.app.inputs);
+    // A client that sends the body anyway gets a 400 for it, then the
+    // connection closes: never a hang.
+    let mut t = T::<Without<NO_CONTINUE>>::built();
+    let req = multipart_post("Expect: 100-continue\r\n");
+    let head_len = req.find("\r\n\r\n").unwrap() + 4;
+    assert_eq!(
+        t.send(req.as_bytes()),
+        head_len,
+        "the body waits for the answer"
+    );
+    let r = String::from_utf8(t.pull(1460)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 417 "), "{r}");
+    let rest = &req.as_bytes()[head_len..];
+    assert_eq!(t.send(rest), rest.len());
+    let r = String::from_utf8(t.pull(1460)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 400 "), "{r}");
+    assert!(t.wants_close(), "{r}");
+}
+
+#[test]
+fn etag_off_always_answers_200() {
+    let mut t = T::<Without<NO_ETAG>>::built();
+    let r = t.get("GET / HTTP/1.1\r\nHost: dev\r\nIf-None-Match: \"p1\"\r\n\r\n");
+    assert!(
+        r.starts_with("HTTP/1.1 200") && r.ends_with("hello world\n"),
+        "{r}"
+    );
+    let r = t.get("GET / HTTP/1.1\r\nHost: dev\r\nIf-None-Match: *\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert_eq!(t.app.events, ["GET / 200", "GET / 200"]);
+}
+
+#[test]
+fn chunked_off_ends_a_large_dynamic_page_with_close() {
+    let mut t = T::<Without<NO_CHUNKED>>::built();
+    let r = t.get("GET /big.txt HTTP/1.1\r\nHost: dev\r\n\r\n");
+    let (head, body) = split(&r);
+    assert!(!head.contains("Transfer-Encoding"), "{head}");
+    assert!(!head.contains("Content-Length"), "{head}");
+    assert!(head.contains("Connection: close\r\n"), "{head}");
+    assert_eq!(body.matches("n=").count(), 40, "{body}");
+    assert!(
+        body.starts_with(std::str::from_utf8(FILLER).unwrap()),
+        "{body}"
+    );
+    assert!(t.wants_close());
+
+    // A small page still has an exact length; HEAD of a page says neither.
+    let mut t = T::<Without<NO_CHUNKED>>::built();
+    let r = t.get("GET /page.html HTTP/1.1\r\nHost: dev\r\n\r\n");
+    assert!(r.contains("Content-Length: "), "{r}");
+    assert!(!t.wants_close());
+    let r = t.get("HEAD /page.html HTTP/1.1\r\nHost: dev\r\n\r\n");
+    assert!(
+        !r.contains("Transfer-Encoding") && r.ends_with("\r\n\r\n"),
+        "{r}"
+    );
+    assert_eq!(t.app.count, 1, "HEAD does not run the handlers");
+}
+
+#[test]
+fn everything_off_still_serves_files_and_pages() {
+    let mut t = T::<Without<ALL_OFF>>::built();
+    let r = t.get(
+        "GET / HTTP/1.1\r\nHost: dev\r\nAccept-Encoding: gzip\r\nIf-None-Match: \"p1\"\r\n\r\n",
+    );
+    assert!(
+        r.starts_with("HTTP/1.1 200") && r.ends_with("hello world\n"),
+        "{r}"
+    );
+    assert!(r.contains("Connection: close\r\n"), "{r}");
+    assert!(t.wants_close());
+    let mut t = T::<Without<ALL_OFF>>::built();
+    let r = t.get("GET /big.txt HTTP/1.1\r\nHost: dev\r\n\r\n");
+    assert_eq!(split(&r).1.matches("n=").count(), 40, "{r}");
 }
