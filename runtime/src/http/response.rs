@@ -370,6 +370,17 @@ impl Resp {
         journal: &mut [u8],
         app: &mut A,
     ) {
+        // At or past a known end there is nothing: TCP asks exactly there
+        // (is the stream drained? more than a segment left?), and a walk
+        // of every part of a dynamic page to find nothing cost as much as
+        // producing it.
+        if self
+            .end
+            .is_some_and(|end| rel >= usize::try_from(end).unwrap_or(usize::MAX))
+            && self.kind != Kind::Pending
+        {
+            return;
+        }
         let mut w = Window::new(sink, rel, max);
         let head_len = usize::try_from(self.head_len).unwrap_or(usize::MAX);
         if F::CONTINUE && self.kind == Kind::Pending {
