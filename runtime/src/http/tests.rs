@@ -492,6 +492,40 @@ fn errors() {
     assert_eq!(t.app.events, ["GET /missing/page 404"]);
 }
 
+/// Header lines are judged byte by byte at any cut of the request: each
+/// kind of bad byte, and the size limit to the byte.
+#[test]
+fn header_lines_are_judged_byte_by_byte_at_any_cut() {
+    let head = |line: &str| format!("GET / HTTP/1.1\r\nHost: dev\r\n{line}\r\n\r\n");
+    let cases = [
+        (head("X-A: a\tb"), 200),
+        (head("X-A: a:b"), 200),
+        (head("X A: b"), 400),
+        (head(": b"), 400),
+        (head("X-A: a\u{1}b"), 400),
+        (head("X-A: a\u{7f}b"), 400),
+        (head("X-\u{e9}: b"), 400),
+        // 11 (Host) + 7 + k + 2 header bytes; the limit is 400.
+        (head(&format!("X-A: {}", "b".repeat(380))), 200),
+        (head(&format!("X-A: {}", "b".repeat(381))), 431),
+    ];
+    for (req, status) in cases {
+        for cut in [1, 2, 7, 64, req.len()] {
+            let mut t = T::new();
+            let mut out = Vec::new();
+            for chunk in req.as_bytes().chunks(cut) {
+                t.send(chunk);
+                out.extend(t.pull(1460));
+            }
+            let text = String::from_utf8_lossy(&out);
+            assert!(
+                text.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{req:?} cut {cut}: {text}"
+            );
+        }
+    }
+}
+
 #[test]
 fn keep_alive_after_404_and_pipelining() {
     let mut t = T::new();
