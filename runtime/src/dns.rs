@@ -1063,7 +1063,8 @@ impl<const SLOTS: usize, const NAME: usize> Service for DnsClient<SLOTS, NAME> {
                 Phase::Waiting => Some(s.deadline),
                 _ => None,
             })
-            .min()
+            // The wrapping clock's order (not `Ord`, see `crate::time`).
+            .reduce(Instant::min)
     }
 }
 

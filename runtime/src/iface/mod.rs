@@ -247,7 +247,20 @@ impl Interface {
 
     /// Whether frames may be sent at `now` (link up, not backing off).
     pub(crate) fn may_send(&self, now: Instant) -> bool {
-        !self.link_down && now >= self.tx_backoff_until
+        !self.link_down && self.send_not_before(now) == now
+    }
+
+    /// The earliest time a frame may be sent, from `now`: `now`, or the end
+    /// of the backoff. The backoff lies at most [`TX_BACKOFF_MAX_MS`] ahead;
+    /// an end that reads as further ahead is a stale one from a clock cycle
+    /// ago (the wrapping clock, see [`crate::time`]) and is over.
+    pub(crate) fn send_not_before(&self, now: Instant) -> Instant {
+        let wait = self.tx_backoff_until.since(now);
+        if wait == Duration::ZERO || wait.millis() > u64::from(TX_BACKOFF_MAX_MS) {
+            now
+        } else {
+            self.tx_backoff_until
+        }
     }
 
     /// Records a send's outcome for the backoff: a NIC failure doubles
