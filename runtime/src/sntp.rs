@@ -42,7 +42,7 @@ use crate::dns::{DnsError, DnsHandle, Resolver};
 use crate::iface::{Bytes, Io, SendError, Transport};
 use crate::nic::Nic;
 use crate::service::{App, Event, Service, ServiceConfig};
-use crate::time::{Duration, Instant, MAX_AHEAD};
+use crate::time::{Duration, Instant};
 use crate::udp::{Endpoint, UdpDatagram, EPHEMERAL_FIRST};
 use crate::wire::ntp::{self as wire, Leap, Mode, NtpTime, Timestamp, PACKET_LEN};
 use crate::wire::Ipv4Address;
@@ -407,15 +407,14 @@ impl<const NAME: usize> SntpClient<NAME> {
         (self.interval_s > 0).then(|| now.after(wait))
     }
 
-    /// The poll interval, at most [`MAX_AHEAD`] (24.8 days): a deadline
-    /// further out would read as past on the wrapping clock.
+    /// The poll interval (a deadline from it is at most 24.8 days ahead:
+    /// [`Instant::after`]).
     fn interval(&self) -> Duration {
-        Duration::from_secs(u64::from(self.interval_s)).min(MAX_AHEAD)
+        Duration::from_secs(u64::from(self.interval_s))
     }
 
-    /// The step timeout, at most [`MAX_AHEAD`] like the interval.
     fn timeout(&self) -> Duration {
-        Duration::from_secs(u64::from(self.timeout_s)).min(MAX_AHEAD)
+        Duration::from_secs(u64::from(self.timeout_s))
     }
 
     fn send<N: Nic>(&self, io: &mut Io<'_, N>) -> Result<(), SendError> {

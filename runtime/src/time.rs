@@ -12,10 +12,11 @@
 //! 2^31. That is correct while the two are **less than 2^31 ms (24.8 days)
 //! apart**, so:
 //!
-//! - a deadline is at most 2^31 − 1 ms ahead of the `now` it was set from
-//!   ([`Duration`] itself can hold up to 2^32 − 1 ms; the users that
-//!   accept longer spans from outside — DHCP lease times, SNTP's poll
-//!   interval — keep them in seconds and clamp the deadline they derive);
+//! - a deadline is at most 2^31 − 1 ms ([`MAX_AHEAD`]) ahead of the `now`
+//!   it was set from: [`Instant::after`] cuts a longer wait to that, so a
+//!   configured interval of 30 days fires after 24.8 ([`Duration`] itself
+//!   holds up to 2^32 − 1 ms; DHCP keeps lease times in seconds and caps
+//!   the timers it derives, keeping T1 < T2 < expiry);
 //! - a stored time stamp that may grow old (the ARP cache, "last sent"
 //!   marks) is read with [`Instant::elapsed_since`], exact for ages up to
 //!   2^32 − 1 ms, rather than compared;
@@ -123,12 +124,18 @@ impl Instant {
         }
     }
 
-    /// `self + d`: a deadline. `d` must be at most [`MAX_AHEAD`] for the
-    /// deadline to compare as ahead of `self`. Never [`Instant::ZERO`]
-    /// (that would read as due at once): a sum of 0 becomes 1 ms.
+    /// `self + d`: a deadline. A `d` longer than [`MAX_AHEAD`] is cut to
+    /// it (the deadline comes early rather than reading as past). Never
+    /// [`Instant::ZERO`] (that would read as due at once): a sum of 0
+    /// becomes 1 ms.
     pub const fn after(self, d: Duration) -> Instant {
+        let ahead = if d.millis > MAX_AHEAD.millis {
+            MAX_AHEAD.millis
+        } else {
+            d.millis
+        };
         // Wraps by design: the clock is modulo 2^32.
-        let t = self.millis.wrapping_add(d.millis);
+        let t = self.millis.wrapping_add(ahead);
         Instant {
             millis: if t == 0 { 1 } else { t },
         }
@@ -274,8 +281,8 @@ mod tests {
         assert!(far > now, "2^31 - 1 ms ahead is still ahead");
         assert!(!now.reached(far));
         assert_eq!(far.since(now), MAX_AHEAD);
-        let beyond = now.after(Duration::from_millis(0x8000_0001));
-        assert!(beyond < now, "further than the bound reads as past");
+        let beyond = now.after(Duration::from_secs(30 * 86_400));
+        assert_eq!(beyond, far, "a longer wait is cut to the bound");
     }
 
     #[test]
