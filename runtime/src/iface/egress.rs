@@ -116,7 +116,9 @@ pub(crate) fn rx_sum<N: Nic>(nic: &mut N, offset: usize, len: usize) -> Option<C
     let mut buf = [0u8; CHUNK];
     let mut done = 0usize;
     nic.rx_seek(offset);
-    // Bounded: `done < len` in the loop and `got <= want <= len - done`.
+    // Bounded: `done < len` in the loop and `got <= want <= len - done`
+    // (`Nic::rx_read` reads at most the buffer; were a driver to return
+    // more, `done` would pass `len` and end the loop).
     while done < len {
         let want = len.wrapping_sub(done).min(CHUNK);
         let got = nic.rx_read(buf.get_mut(..want)?);
@@ -124,7 +126,7 @@ pub(crate) fn rx_sum<N: Nic>(nic: &mut N, offset: usize, len: usize) -> Option<C
             return None;
         }
         sum.add_bytes(buf.get(..got)?);
-        done = done.wrapping_add(got.min(want));
+        done = done.wrapping_add(got);
     }
     Some(sum)
 }
@@ -181,7 +183,7 @@ impl<N: Nic> PayloadSink for StreamSink<'_, N> {
             let Some(chunk) = buf.get_mut(..want) else {
                 return;
             };
-            let got = rx_read_at(self.nic, offset.wrapping_add(done), chunk).min(want);
+            let got = rx_read_at(self.nic, offset.wrapping_add(done), chunk);
             if got == 0 {
                 // The received frame is shorter than claimed: the result
                 // would be short; flag it so the frame is abandoned.
