@@ -543,3 +543,49 @@ impl<N: Nic> Io<'_, N> {
         r
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iface() -> Interface {
+        Interface::new(
+            EthernetAddress([2, 0, 0, 0, 0, 1]),
+            None,
+            name::DeviceName::new("dev").unwrap(),
+        )
+    }
+
+    #[test]
+    fn backoff_holds_sends_then_ends_across_the_clock_wrap() {
+        let mut i = iface();
+        let fail = Err(SendError::Nic(crate::nic::NicError::Device));
+        // A failure 5 ms before the u32 millisecond clock wraps.
+        let t = Instant::from_millis(u64::from(u32::MAX) - 5);
+        i.tx_outcome(t, fail);
+        let end = t.after(Duration::from_millis(u64::from(TX_BACKOFF_MIN_MS)));
+        assert!(end.millis() < 10, "the end lies after the wrap");
+        assert!(!i.may_send(t.after(Duration::from_millis(1))));
+        assert_eq!(i.send_not_before(t), end);
+        assert!(i.may_send(end));
+    }
+
+    #[test]
+    fn a_stale_backoff_does_not_hold_sends_a_clock_cycle_later() {
+        let mut i = iface();
+        let t = Instant::from_millis(1_000);
+        i.tx_outcome(t, Err(SendError::Nic(crate::nic::NicError::Device)));
+        // No send for 49.7 days minus 0.5 s: the old end now reads as 0.51 s
+        // ahead (within the 1 s a backoff may be) and holds at most that;
+        // further back it reads as far ahead, i.e. stale.
+        let cycle = 1u64 << 32;
+        let almost = Instant::from_millis(cycle + 1_000 - 500);
+        assert_eq!(
+            i.send_not_before(almost),
+            t.after(Duration::from_millis(10))
+        );
+        let later = Instant::from_millis(cycle / 2 + 1_000 + 5_000);
+        assert!(i.may_send(later), "an end 24.8 days old is over");
+        assert_eq!(i.send_not_before(later), later);
+    }
+}
