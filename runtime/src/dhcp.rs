@@ -109,6 +109,16 @@ pub const INFINITE: u32 = u32::MAX;
 /// Lease time assumed when an ACK has none (it must have one, RFC 2131
 /// Table 3).
 pub const DEFAULT_LEASE_SECS: u32 = 3600;
+/// How far ahead of the lease's start its expiry may lie (24 days): the
+/// stack's clock wraps, and a deadline must stay under 2^31 ms (24.8
+/// days) ahead ([`crate::time`]). Lease times stay in seconds as the
+/// server sent them; the client's timers take T1 at most ½, T2 at most ⅞
+/// and the expiry at most all of this horizon (12, 21 and 24 days), so a
+/// longer lease is renewed every 12 days (a client may renew early, RFC
+/// 2131 §4.4.5), and if no server answers it is given up after 24 days
+/// rather than at its end.
+pub const LEASE_HORIZON_SECS: u32 = 24 * 86_400;
+
 /// The shortest lease the client takes (seconds). An ACK granting less is
 /// ignored like one without a usable address: the REQUEST is retried on
 /// its schedule, then discovery starts again, so a server handing out
@@ -407,27 +417,29 @@ impl<S: DhcpSettings> DhcpClient<S> {
         }
     }
 
-    /// T1, T2 or expiry of the lease as an instant; `None` for an infinite
-    /// lease.
-    fn lease_at(&self, secs: u32) -> Option<Instant> {
+    /// T1, T2 or expiry of the lease as an instant, `secs` after its start
+    /// but at most `cap` (see [`LEASE_HORIZON_SECS`]); `None` for an
+    /// infinite lease.
+    fn lease_at(&self, secs: u32, cap: u32) -> Option<Instant> {
         // No lease held (a remembered address being asked for): no timers.
         if self.lease.is_infinite() || self.lease.lease_secs == 0 {
             None
         } else {
+            let secs = secs.min(cap);
             Some(self.began.after(Duration::from_secs(u64::from(secs))))
         }
     }
 
     fn t1_at(&self) -> Option<Instant> {
-        self.lease_at(self.lease.renew_secs)
+        self.lease_at(self.lease.renew_secs, LEASE_HORIZON_SECS / 2)
     }
 
     fn t2_at(&self) -> Option<Instant> {
-        self.lease_at(self.lease.rebind_secs)
+        self.lease_at(self.lease.rebind_secs, LEASE_HORIZON_SECS / 8 * 7)
     }
 
     fn expires_at(&self) -> Option<Instant> {
-        self.lease_at(self.lease.lease_secs)
+        self.lease_at(self.lease.lease_secs, LEASE_HORIZON_SECS)
     }
 
     /// The delay before retransmission number `tries` (0 = after the first
@@ -955,7 +967,7 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
         let now = io.now();
         let recent = self
             .defended_at
-            .is_some_and(|t| now < t.after(DEFEND_INTERVAL));
+            .is_some_and(|t| now.elapsed_since(t) < DEFEND_INTERVAL);
         if recent && self.lost {
             return; // given up already: reported once
         }

@@ -1107,7 +1107,8 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> S
                 Phase::Waiting => Some(s.deadline),
                 _ => None,
             })
-            .min()
+            // The wrapping clock's order (not `Ord`, see `crate::time`).
+            .reduce(Instant::min)
     }
 }
 

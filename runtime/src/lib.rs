@@ -23,6 +23,34 @@
 //! A device describes itself in `stack.toml`; `emberstack-codegen` turns that
 //! into a [`Config`] implementation with every table sized, and
 //! [`include_stack!`] pulls it in.
+//!
+//! # Arithmetic
+//!
+//! No panic may be reachable from the network, so clippy's
+//! `arithmetic_side_effects` (with `indexing_slicing`, `unwrap_used`...)
+//! denies plain `+ - *` in the runtime (`Cargo.toml`, `[lints.clippy]`).
+//! Which operation replaces it depends on where the value comes from:
+//!
+//! - **Bounded by construction** — an offset or length inside a frame of at
+//!   most 1,514 bytes whose parts were checked against the frame (`hlen ≤
+//!   total` once the header is parsed), header lengths (IPv4 ≤ 60, TCP ≤
+//!   60), configured table sizes, loop counters below a slice length:
+//!   `wrapping_*`, with a comment naming the bound (`// Bounded: ...`)
+//!   next to the operation or where the value is declared. The wrapping
+//!   operation compiles to the bare instruction; it never wraps because of
+//!   the bound, and would not panic if a bound were ever wrong.
+//! - **Modular by definition** — TCP sequence numbers, the millisecond
+//!   clock ([`time`]: compared by wrapping difference, deadlines at most
+//!   2^31 ms ahead), checksums, statistics counters meant to wrap:
+//!   `wrapping_*`, always.
+//! - **From input** — anything read from a packet or handed in by the
+//!   application before it is checked (a length field, a lease time, an
+//!   option value, a configured timeout): `checked_*` (and a typed error or
+//!   a drop when it fails) or `saturating_*` where a clamp is the right
+//!   answer (a window, a backoff, a retry count), and `get()` for indexing.
+//!   After the check the value is bounded, and the first rule applies.
+//!
+//! Division and remainder by a constant other than zero are plain.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![cfg_attr(
     test,

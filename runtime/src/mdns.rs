@@ -426,7 +426,7 @@ impl<S: MdnsSettings> Service for MdnsResponder<S> {
         if !unicast
             && self
                 .last_multicast
-                .is_some_and(|t| now < t.after(MULTICAST_MIN_INTERVAL))
+                .is_some_and(|t| now.elapsed_since(t) < MULTICAST_MIN_INTERVAL)
         {
             return true; // answered by multicast within the last second
         }

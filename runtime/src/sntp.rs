@@ -55,8 +55,6 @@ pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 const SEND_RETRY: Duration = Duration::from_millis(200);
 /// How often a due request waits for the interface to get an address.
 const ADDRESS_WAIT: Duration = Duration::from_secs(1);
-/// "No request due".
-const NEVER: Instant = Instant::from_millis(u64::MAX);
 
 /// Whole seconds of `d`, saturating at `u32::MAX` (136 years).
 fn secs_u32(d: Duration) -> u32 {
@@ -181,9 +179,11 @@ pub struct SntpTime {
 }
 
 impl SntpTime {
-    /// The time at local instant `now` (not before `local`).
+    /// The time at local instant `now`: not before `local`, and at most
+    /// 49.7 days (2^32 ms, one cycle of the wrapping clock) after it — the
+    /// client syncs again every poll interval.
     pub fn at(&self, now: Instant) -> NtpTime {
-        self.time.add_millis(now.since(self.local).millis())
+        self.time.add_millis(now.elapsed_since(self.local).millis())
     }
 
     /// Seconds since the Unix epoch at `local`.
@@ -272,8 +272,8 @@ pub struct SntpClient<const NAME: usize> {
     /// Arp: when to try again if no frame wakes the stack; Wait: when the
     /// request went out.
     mark: Instant,
-    /// When the next request is due ([`NEVER`]: not at all).
-    next: Instant,
+    /// When the next request is due (`None`: not at all).
+    next: Option<Instant>,
     xmt: Timestamp,
     /// Step timeout and poll interval, in seconds (RAM is precious).
     timeout_s: u32,
@@ -296,7 +296,7 @@ impl<const NAME: usize> SntpClient<NAME> {
             server: Ipv4Address::UNSPECIFIED,
             deadline: Instant::ZERO,
             mark: Instant::ZERO,
-            next: NEVER,
+            next: None,
             xmt: Timestamp(0),
             timeout_s: secs_u32(settings.timeout),
             interval_s: secs_u32(settings.poll_interval),
@@ -354,14 +354,14 @@ impl<const NAME: usize> SntpClient<NAME> {
             _ => Step::Idle,
         };
         self.port = 0;
-        self.next = Instant::ZERO;
+        self.next = Some(Instant::ZERO);
     }
 
     /// Stops asking (a request under way is abandoned).
     pub fn stop(&mut self) {
         self.restart();
         self.has_server = false;
-        self.next = NEVER;
+        self.next = None;
     }
 
     /// The last time learned, if any.
@@ -395,22 +395,20 @@ impl<const NAME: usize> SntpClient<NAME> {
         self.port = 0;
         self.counters.failed = self.counters.failed.wrapping_add(1);
         self.next = match why {
-            SntpFailure::KissOfDeath(code) if &code == b"DENY" || &code == b"RSTR" => NEVER,
+            SntpFailure::KissOfDeath(code) if &code == b"DENY" || &code == b"RSTR" => None,
             SntpFailure::KissOfDeath(_) => self.after_interval(now, self.interval()),
             _ => self.after_interval(now, self.interval().min(RETRY_AFTER_FAILURE)),
         };
         app.event(Event::Sntp(SntpEvent::Failed(why)));
     }
 
-    /// `now + wait` when periodic requests are on, else [`NEVER`].
-    fn after_interval(&self, now: Instant, wait: Duration) -> Instant {
-        if self.interval_s > 0 {
-            now.after(wait)
-        } else {
-            NEVER
-        }
+    /// `now + wait` when periodic requests are on, else `None`.
+    fn after_interval(&self, now: Instant, wait: Duration) -> Option<Instant> {
+        (self.interval_s > 0).then(|| now.after(wait))
     }
 
+    /// The poll interval (a deadline from it is at most 24.8 days ahead:
+    /// [`Instant::after`]).
     fn interval(&self) -> Duration {
         Duration::from_secs(u64::from(self.interval_s))
     }
@@ -444,14 +442,14 @@ impl<const NAME: usize> SntpClient<NAME> {
                     self.step = Step::Idle;
                 }
                 Step::Idle => {
-                    if !self.has_server || now < self.next {
+                    if !self.has_server || self.next.is_none_or(|t| now < t) {
                         return;
                     }
                     if io.address().is_none() {
-                        self.next = now.after(ADDRESS_WAIT);
+                        self.next = Some(now.after(ADDRESS_WAIT));
                         return;
                     }
-                    self.next = NEVER;
+                    self.next = None;
                     self.deadline = now.after(self.timeout());
                     if self.by_name {
                         match resolver.start_resolve(self.name_str()) {
@@ -650,7 +648,7 @@ impl<const NAME: usize> Service for SntpClient<NAME> {
 
     fn poll_at(&self) -> Option<Instant> {
         match self.step {
-            Step::Idle if self.has_server && self.next != NEVER => Some(self.next),
+            Step::Idle if self.has_server => self.next,
             Step::Idle => None,
             Step::Cancel(_) => Some(Instant::ZERO),
             // The DNS client's own deadline wakes the stack; this is the

@@ -302,7 +302,7 @@ impl<C: Config> Stack<C> {
             return Some(now.after(LINK_POLL));
         }
         // Backing off after NIC failures: nothing is sent before then.
-        let not_before = self.iface.tx_backoff_until.max(now);
+        let not_before = self.iface.send_not_before(now);
         if self.iface.announce && self.iface.ipv4.is_some() {
             return Some(not_before);
         }

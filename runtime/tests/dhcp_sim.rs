@@ -350,7 +350,7 @@ impl<C: Config, N: Nic> Bench<C, N> {
             let t = Instant::from_millis(self.now);
             let mut next = end_ms;
             if let Some(at) = self.stack.poll_at(t) {
-                next = next.min(at.millis());
+                next = next.min(self.now + at.since(t).millis());
             }
             if let Some(due) = self.wire.next_due() {
                 next = next.min(due);
@@ -865,6 +865,43 @@ fn infinite_lease_is_never_renewed() {
     b.run_for(10 * 24 * 3600 * SEC);
     assert_eq!(b.server.heard.len(), n);
     assert_eq!(b.state(), DhcpState::Bound);
+}
+
+#[test]
+fn a_lease_longer_than_the_clock_looks_ahead_is_renewed_and_kept() {
+    // 60 days: T1 (30 days) and T2 (52.5 days) lie further ahead than the
+    // 24.8 days a deadline on the wrapping millisecond clock may be, so the
+    // client renews after 12 days (half its 24-day horizon); over 100 days
+    // (two wraps of the clock) the lease is renewed 8 times, never lapses.
+    const DAY: u64 = 86_400 * SEC;
+    let mut b = bench::<Dut>();
+    b.server.lease = 60 * 86_400;
+    b.run_for(SEC);
+    let bound = b.bound_at();
+    b.run_until(bound + 100 * DAY);
+    let renewed: Vec<u64> = b
+        .app
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, DhcpEvent::Renewed(_)))
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(renewed.len(), 8, "renewed at {renewed:?}");
+    let mut start = bound;
+    for t in renewed {
+        let after = t - start;
+        assert!(
+            (12 * DAY..=12 * DAY + SEC).contains(&after),
+            "renewed {after} ms into the lease"
+        );
+        start = t;
+    }
+    assert!(!b
+        .events()
+        .iter()
+        .any(|e| matches!(e, DhcpEvent::Rebinding | DhcpEvent::Expired { .. })));
+    assert_eq!(b.state(), DhcpState::Bound);
+    assert_eq!(b.stack.ipv4().unwrap().cidr.address, POOL);
 }
 
 #[test]

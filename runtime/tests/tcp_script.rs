@@ -1100,6 +1100,23 @@ fn retransmission_is_byte_identical<N: DutNic>(mut s: Script<Std, N>) {
     s.expect_nothing();
 }
 
+/// `s` with its clock moved to `ms` before the stack's millisecond clock
+/// wraps (2^32 ms, 49.7 days after boot): timers set now fall due after
+/// the wrap.
+fn before_the_clock_wraps<C: Config>(mut s: Script<C>, ms: u64) -> Script<C> {
+    s.now = (1u64 << 32) - ms;
+    s.poll();
+    s.expect_nothing();
+    s
+}
+
+#[test]
+fn retransmission_across_the_clock_wrap() {
+    // The segment goes out 0.5 s before the wrap, its retransmission and
+    // the ACK come after it.
+    retransmission_is_byte_identical(before_the_clock_wraps(Script::<Std>::new(), 500));
+}
+
 #[test]
 fn retransmission_is_byte_identical_rewrite() {
     retransmission_is_byte_identical(Script::<Std>::new());
@@ -1253,7 +1270,7 @@ fn keepalive_probes_an_idle_connection_and_idle_timeout_ends_it() {
     let k1 = s.wait(seg!(ACK, seq = iss, ack = IRS.plus(1), len = 0), 10);
     assert_eq!(k1.at - start, 10_000);
     assert!(
-        s.stack.poll_at(s.instant()).unwrap().millis() > s.now,
+        s.stack.poll_at(s.instant()).unwrap() > s.instant(),
         "nothing due right after a probe: the device may sleep"
     );
     s.send(seg!(ACK, seq = IRS.plus(1), ack = iss.plus(1)));
@@ -1979,13 +1996,26 @@ fn an_ack_below_the_largest_window_is_challenged_and_ignored() {
 
 #[test]
 fn a_connect_to_a_silent_host_sleeps_between_arp_tries_and_times_out() {
-    let mut s = Script::<ShortRto>::new();
+    silent_host(Script::<ShortRto>::new());
+}
+
+#[test]
+fn arp_tries_and_the_connect_timeout_across_the_clock_wrap() {
+    // ARP's once-a-second limit and TCP's timers run through the wrap.
+    silent_host(before_the_clock_wraps(Script::<ShortRto>::new(), 4_000));
+}
+
+fn silent_host(mut s: Script<ShortRto>) {
     let h = s.connect(7);
     s.expect_arp_request(PEER_IP);
     // Waiting for ARP, the stack sleeps until the retransmission timer.
     let t = s.instant();
     let at = s.stack.poll_at(t).expect("a timer");
-    assert!(at.millis() >= s.now + 200, "poll_at {at:?} at {} ms", s.now);
+    assert!(
+        at.since(t).millis() >= 200,
+        "poll_at {at:?} at {} ms",
+        s.now
+    );
     let mut arps = 1;
     for _ in 0..20 {
         s.advance(1_000);

@@ -601,7 +601,7 @@ fn main() -> ! {
                 }
             }
             nic.rx_dump();
-        } else if app.random_u32() as u64 > now.millis() {
+        } else if app.random_u32() > now.millis() {
             cortex_m::asm::wfi();
         }
     }

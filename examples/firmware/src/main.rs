@@ -580,7 +580,7 @@ fn main() -> ! {
     let bottom = paint_stack();
     let loop_sp = cortex_m::register::msp::read() as usize;
     let mut reported = 0usize;
-    let mut next_check = 0u64;
+    let mut next_check = emberstack::Instant::ZERO;
     loop {
         #[cfg(not(feature = "baseline"))]
         let wait = {
@@ -597,9 +597,9 @@ fn main() -> ! {
         #[cfg(feature = "baseline")]
         let wait = baseline_echo(nic);
 
-        let now = clock.now(nic).millis();
+        let now = clock.now(nic);
         if now >= next_check {
-            next_check = now + 1000;
+            next_check = now.after(emberstack::Duration::from_millis(1000));
             let depth = loop_sp.saturating_sub(lowest_used(bottom));
             if depth > reported {
                 reported = depth;

@@ -861,16 +861,16 @@ fn a_contended_slow_reader_no_longer_extends_its_deadline() {
         t.event(TcpEvent::Acked { offset: t.sent });
     };
     read(&mut t, 1_000);
-    assert_eq!(t.srv.poll_at().unwrap().millis(), 1_000 + idle);
+    assert_eq!(u64::from(t.srv.poll_at().unwrap().millis()), 1_000 + idle);
     read(&mut t, 2_000);
-    assert_eq!(t.srv.poll_at().unwrap().millis(), 2_000 + idle);
+    assert_eq!(u64::from(t.srv.poll_at().unwrap().millis()), 2_000 + idle);
     // Another client waits: from now on `idle_timeout` bounds the rest of
     // the response however the reader goes on, and it ends the connection
     // after it (FIN) instead of keeping it alive.
     t.event(TcpEvent::Contended);
     for at in [3_000, 4_000, 5_000] {
         read(&mut t, at);
-        assert_eq!(t.srv.poll_at().unwrap().millis(), 2_000 + idle);
+        assert_eq!(u64::from(t.srv.poll_at().unwrap().millis()), 2_000 + idle);
     }
     t.pull(1460);
     assert!(

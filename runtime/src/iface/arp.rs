@@ -29,6 +29,8 @@ pub struct ArpEntry {
     ip: Ipv4Address,
     mac: EthernetAddress,
     slot: Slot,
+    /// Read as an age ([`Instant::elapsed_since`]): an entry left alone
+    /// for weeks must not look fresh on the wrapping clock.
     stamp: Instant,
 }
 
@@ -44,7 +46,7 @@ pub enum Resolution {
 }
 
 fn is_live(e: &ArpEntry, now: Instant, lifetime: Duration) -> bool {
-    e.slot == Slot::Resolved && now.since(e.stamp) < lifetime
+    e.slot == Slot::Resolved && now.elapsed_since(e.stamp) < lifetime
 }
 
 /// Looks `ip` up; on a miss marks it pending (taking a slot) and says
@@ -62,7 +64,7 @@ pub fn resolve(
         if is_live(e, now, lifetime) {
             return Resolution::Resolved(e.mac);
         }
-        if e.slot == Slot::Pending && now.since(e.stamp) < REQUEST_INTERVAL {
+        if e.slot == Slot::Pending && now.elapsed_since(e.stamp) < REQUEST_INTERVAL {
             return Resolution::Waiting;
         }
         e.slot = Slot::Pending;
@@ -147,19 +149,21 @@ const IN_USE: u8 = 2;
 /// The slot to reuse and its rank: a free one (0), else an expired one
 /// (1), else the oldest live or pending one ([`IN_USE`]).
 fn victim(cache: &mut [ArpEntry], now: Instant, lifetime: Duration) -> Option<(u8, &mut ArpEntry)> {
-    let mut best: Option<(u8, Instant, usize)> = None;
+    // The oldest by age, not by stamp: stamps may be a clock cycle apart.
+    let mut best: Option<(u8, Duration, usize)> = None;
     for (i, e) in cache.iter().enumerate() {
         let rank = match e.slot {
             Slot::Free => 0,
             _ if e.slot == Slot::Resolved && !is_live(e, now, lifetime) => 1,
             _ => IN_USE,
         };
+        let age = now.elapsed_since(e.stamp);
         let better = match best {
             None => true,
-            Some((r, t, _)) => rank < r || (rank == r && e.stamp < t),
+            Some((r, a, _)) => rank < r || (rank == r && age > a),
         };
         if better {
-            best = Some((rank, e.stamp, i));
+            best = Some((rank, age, i));
         }
     }
     best.and_then(move |(rank, _, i)| cache.get_mut(i).map(|e| (rank, e)))
@@ -193,6 +197,34 @@ mod tests {
         let late = t1 + LIFE;
         assert_eq!(lookup(&c, ip(1), late, LIFE), None);
         assert_eq!(resolve(&mut c, ip(1), late, LIFE), Resolution::SendRequest);
+    }
+
+    #[test]
+    fn ages_across_the_clock_wrap() {
+        let mut c = [ArpEntry::default(); 2];
+        // Learned 10 s before the u32 millisecond clock wraps.
+        let t0 = Instant::from_millis(u64::from(u32::MAX) - 10_000);
+        assert!(learn(&mut c, ip(1), mac(1), t0, LIFE, true));
+        let after_wrap = t0 + Duration::from_secs(30);
+        assert!(after_wrap.millis() < 30_000, "the clock wrapped");
+        assert_eq!(lookup(&c, ip(1), after_wrap, LIFE), Some(mac(1)));
+        assert_eq!(lookup(&c, ip(1), t0 + LIFE, LIFE), None);
+        // Left alone for 30 days (more than 2^31 ms): old, not "in the
+        // future", so it is asked for again.
+        let month = t0 + Duration::from_secs(15 * 86_400) + Duration::from_secs(15 * 86_400);
+        assert_eq!(lookup(&c, ip(1), month, LIFE), None);
+        assert_eq!(resolve(&mut c, ip(1), month, LIFE), Resolution::SendRequest);
+        // A request sent before the wrap holds the next one back for 1 s.
+        let t2 = Instant::from_millis(u64::from(u32::MAX) - 500);
+        assert_eq!(resolve(&mut c, ip(2), t2, LIFE), Resolution::SendRequest);
+        assert_eq!(
+            resolve(&mut c, ip(2), t2 + Duration::from_millis(999), LIFE),
+            Resolution::Waiting
+        );
+        assert_eq!(
+            resolve(&mut c, ip(2), t2 + Duration::from_millis(1000), LIFE),
+            Resolution::SendRequest
+        );
     }
 
     #[test]

@@ -116,14 +116,17 @@ pub(crate) fn rx_sum<N: Nic>(nic: &mut N, offset: usize, len: usize) -> Option<C
     let mut buf = [0u8; CHUNK];
     let mut done = 0usize;
     nic.rx_seek(offset);
+    // Bounded: `done < len` in the loop and `got <= want <= len - done`
+    // (`Nic::rx_read` reads at most the buffer; were a driver to return
+    // more, `done` would pass `len` and end the loop).
     while done < len {
-        let want = len.saturating_sub(done).min(CHUNK);
+        let want = len.wrapping_sub(done).min(CHUNK);
         let got = nic.rx_read(buf.get_mut(..want)?);
         if got == 0 {
             return None;
         }
         sum.add_bytes(buf.get(..got)?);
-        done = done.saturating_add(got);
+        done = done.wrapping_add(got);
     }
     Some(sum)
 }
@@ -153,7 +156,8 @@ impl<'n, N: Nic> StreamSink<'n, N> {
 
 impl<N: Nic> PayloadSink for StreamSink<'_, N> {
     fn write(&mut self, bytes: &[u8]) {
-        let room = self.limit.saturating_sub(self.len);
+        // Bounded: `len <= limit` always (it grows by at most `room`).
+        let room = self.limit.wrapping_sub(self.len);
         let take = bytes.len().min(room);
         if take < bytes.len() {
             self.overflow = true;
@@ -162,7 +166,7 @@ impl<N: Nic> PayloadSink for StreamSink<'_, N> {
             return;
         };
         self.sum.add_bytes(part);
-        self.len = self.len.saturating_add(take);
+        self.len = self.len.wrapping_add(take);
         if self.emit {
             self.nic.tx_write(part);
         }
@@ -171,12 +175,15 @@ impl<N: Nic> PayloadSink for StreamSink<'_, N> {
     fn write_from_rx(&mut self, offset: usize, len: usize) {
         let mut buf = [0u8; CHUNK];
         let mut done = 0usize;
+        // Bounded: `done < len` in the loop, `got <= want <= len - done`,
+        // and `offset + len` lies inside the received frame (callers pass
+        // a part of it, at most 1,514 bytes).
         while done < len {
-            let want = len.saturating_sub(done).min(CHUNK);
+            let want = len.wrapping_sub(done).min(CHUNK);
             let Some(chunk) = buf.get_mut(..want) else {
                 return;
             };
-            let got = rx_read_at(self.nic, offset.saturating_add(done), chunk);
+            let got = rx_read_at(self.nic, offset.wrapping_add(done), chunk);
             if got == 0 {
                 // The received frame is shorter than claimed: the result
                 // would be short; flag it so the frame is abandoned.
@@ -186,7 +193,7 @@ impl<N: Nic> PayloadSink for StreamSink<'_, N> {
             if let Some(part) = buf.get(..got) {
                 self.write(part);
             }
-            done = done.saturating_add(got);
+            done = done.wrapping_add(got);
         }
     }
 }
@@ -244,7 +251,8 @@ impl Transport {
     /// Writes the header with its final checksum into `buf`.
     fn emit(&self, buf: &mut [u8], ip: &IpHeader, payload_len: usize, payload_sum: Checksum) {
         let hdr_len = self.header_len();
-        let total = hdr_len.saturating_add(payload_len);
+        // Bounded: a header of at most 60 bytes and a payload within the MTU.
+        let total = hdr_len.wrapping_add(payload_len);
         match *self {
             Transport::Udp { src_port, dst_port } => {
                 let repr = udp::Repr {
@@ -361,9 +369,14 @@ pub(crate) fn send_ipv4<N: Nic>(
     payload: &mut dyn Payload,
 ) -> Result<Sent, SendError> {
     let th_len = transport.header_len();
-    let max_payload = MTU.saturating_sub(ipv4::HEADER_LEN).saturating_sub(th_len);
+    // Bounded: `th_len <= MAX_TRANSPORT_HEADER` (60), so these stay within
+    // the MTU; every payload length below is at most `max_payload` (checked
+    // or the sink's limit), so a frame is at most 1,514 bytes.
+    let max_payload = MTU
+        .wrapping_sub(ipv4::HEADER_LEN)
+        .wrapping_sub(th_len.min(MAX_TRANSPORT_HEADER));
     let mut hdr = [0u8; FIXED + MAX_TRANSPORT_HEADER];
-    let hdr_len = FIXED.saturating_add(th_len).min(hdr.len());
+    let hdr_len = FIXED.wrapping_add(th_len).min(hdr.len());
 
     match N::TX_MODE {
         TxMode::LengthFirst => {
@@ -384,7 +397,7 @@ pub(crate) fn send_ipv4<N: Nic>(
             if !payload.accept(plen, psum) {
                 return Err(SendError::PayloadChanged);
             }
-            let frame_len = hdr_len.saturating_add(plen).max(MIN_FRAME_LEN);
+            let frame_len = hdr_len.wrapping_add(plen).max(MIN_FRAME_LEN);
             if !nic.tx_ready(frame_len) {
                 return Err(SendError::Busy);
             }
@@ -394,7 +407,7 @@ pub(crate) fn send_ipv4<N: Nic>(
             let mut w = StreamSink::new(nic, true, plen);
             payload.write_to(&mut w);
             let (len, sum, overflow) = (w.len, w.sum, w.overflow);
-            pad(nic, hdr_len.saturating_add(len), frame_len);
+            pad(nic, hdr_len.wrapping_add(len), frame_len);
             if overflow || len != plen || sum.fold() != psum.fold() {
                 nic.tx_abort();
                 return Err(SendError::PayloadChanged);
@@ -430,7 +443,7 @@ pub(crate) fn send_ipv4<N: Nic>(
                 ethernet::HEADER_LEN,
                 hdr.get(ethernet::HEADER_LEN..hdr_len).unwrap_or(&[]),
             );
-            let len = hdr_len.saturating_add(plen);
+            let len = hdr_len.wrapping_add(plen);
             pad(nic, len, MIN_FRAME_LEN);
             nic.tx_send()?;
             Ok(Sent {
@@ -474,7 +487,8 @@ fn fill_headers(
         src_addr: ip.src,
         dst_addr: ip.dst,
         next_header: transport.protocol(),
-        payload_len: transport.header_len().saturating_add(payload_len),
+        // Bounded: header and payload fit the MTU (`send_ipv4`).
+        payload_len: transport.header_len().wrapping_add(payload_len),
         hop_limit: ip.ttl,
     };
     if let Some(ip_buf) = buf.get_mut(ethernet::HEADER_LEN..FIXED) {
@@ -493,7 +507,8 @@ pub(crate) fn pad<N: Nic>(nic: &mut N, written: usize, target: usize) {
     while left > 0 {
         let n = left.min(ZEROS.len());
         nic.tx_write(ZEROS.get(..n).unwrap_or(&[]));
-        left = left.saturating_sub(n);
+        // Bounded: `n <= left`.
+        left = left.wrapping_sub(n);
     }
 }
 

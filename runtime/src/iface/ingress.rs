@@ -83,7 +83,9 @@ fn dispatch<N: Nic, A: Owner, S: UdpOffer<A>>(
     match eth.ethertype {
         EtherType::Arp => handle_arp(io, sockets, app, eth.src_addr, body),
         EtherType::Ipv4 => {
-            let l3_len = frame_len.saturating_sub(ethernet::HEADER_LEN);
+            // Bounded: the Ethernet header was parsed from the first
+            // `frame_len` bytes, so `frame_len >= HEADER_LEN`.
+            let l3_len = frame_len.wrapping_sub(ethernet::HEADER_LEN);
             handle_ipv4(io, sockets, app, eth.src_addr, body, l3_len)
         }
         EtherType::Unknown(_) => Err(DropReason::UnknownEthertype),
@@ -180,8 +182,10 @@ fn handle_ipv4<N: Nic, A: Owner, S: UdpOffer<A>>(
         src_mac,
         ip,
         ip_header_len: hlen,
-        offset: ethernet::HEADER_LEN.saturating_add(hlen),
-        len: total.saturating_sub(hlen),
+        // Bounded: `hlen` is 20..=60 and at most `total` (checked by
+        // `new_header_checked`), `total <= l3_len`.
+        offset: ethernet::HEADER_LEN.wrapping_add(hlen),
+        len: total.wrapping_sub(hlen),
         head: l4_head,
     };
     match ip.next_header {
@@ -257,8 +261,9 @@ fn handle_icmp<N: Nic, A: Owner, S: UdpOffer<A>>(
     if l4.len < icmp::HEADER_LEN {
         return Err(DropReason::IcmpUnsupported);
     }
-    let data_off = l4.offset.saturating_add(icmp::HEADER_LEN);
-    let data_len = l4.len.saturating_sub(icmp::HEADER_LEN);
+    // Bounded: `l4.offset <= 74` and `l4.len >= HEADER_LEN` (checked above).
+    let data_off = l4.offset.wrapping_add(icmp::HEADER_LEN);
+    let data_len = l4.len.wrapping_sub(icmp::HEADER_LEN);
     let data_sum = rx_sum(io.nic, data_off, data_len).ok_or(DropReason::Truncated)?;
     let mut sum = Checksum::new();
     sum.add_bytes(hdr);
@@ -319,8 +324,9 @@ fn handle_udp<N: Nic, A: Owner, S: UdpOffer<A>>(
     if udp_len < udp_wire::HEADER_LEN || udp_len > l4.len {
         return Err(DropReason::UdpMalformed);
     }
-    let data_off = l4.offset.saturating_add(udp_wire::HEADER_LEN);
-    let data_len = udp_len.saturating_sub(udp_wire::HEADER_LEN);
+    // Bounded: `l4.offset <= 74` and `udp_len >= HEADER_LEN` (checked above).
+    let data_off = l4.offset.wrapping_add(udp_wire::HEADER_LEN);
+    let data_len = udp_len.wrapping_sub(udp_wire::HEADER_LEN);
     let mut data_sum = None;
     if pkt.checksum() != 0 {
         let s = rx_sum(io.nic, data_off, data_len).ok_or(DropReason::Truncated)?;
@@ -376,8 +382,10 @@ fn handle_tcp<N: Nic, A: Owner, S: UdpOffer<A>>(
         return Err(DropReason::TcpMalformed);
     }
     let hdr = l4.head.get(..hlen).ok_or(DropReason::TcpMalformed)?;
-    let payload_offset = l4.offset.saturating_add(hlen);
-    let payload_len = l4.len.saturating_sub(hlen);
+    // Bounded: `l4.offset <= 74`, `hlen` is 20..=60 and at most `l4.len`
+    // (checked above).
+    let payload_offset = l4.offset.wrapping_add(hlen);
+    let payload_len = l4.len.wrapping_sub(hlen);
     let data_sum = rx_sum(io.nic, payload_offset, payload_len).ok_or(DropReason::Truncated)?;
     let mut sum = ipv4::pseudo_header(
         l4.ip.src_addr,
@@ -425,7 +433,8 @@ fn port_unreachable<N: Nic, A: IfaceEvents>(
     // The original IP header and the first 8 bytes of its payload (RFC 792).
     let mut quote = FromRx {
         offset: ethernet::HEADER_LEN,
-        len: l4.ip_header_len.saturating_add(udp_wire::HEADER_LEN),
+        // Bounded: an IPv4 header is at most 60 bytes.
+        len: l4.ip_header_len.wrapping_add(udp_wire::HEADER_LEN),
         sum: None,
     };
     if io

@@ -247,7 +247,20 @@ impl Interface {
 
     /// Whether frames may be sent at `now` (link up, not backing off).
     pub(crate) fn may_send(&self, now: Instant) -> bool {
-        !self.link_down && now >= self.tx_backoff_until
+        !self.link_down && self.send_not_before(now) == now
+    }
+
+    /// The earliest time a frame may be sent, from `now`: `now`, or the end
+    /// of the backoff. The backoff lies at most [`TX_BACKOFF_MAX_MS`] ahead;
+    /// an end that reads as further ahead is a stale one from a clock cycle
+    /// ago (the wrapping clock, see [`crate::time`]) and is over.
+    pub(crate) fn send_not_before(&self, now: Instant) -> Instant {
+        let wait = self.tx_backoff_until.since(now);
+        if wait == Duration::ZERO || wait.millis() > u64::from(TX_BACKOFF_MAX_MS) {
+            now
+        } else {
+            self.tx_backoff_until
+        }
     }
 
     /// Records a send's outcome for the backoff: a NIC failure doubles
@@ -528,5 +541,51 @@ impl<N: Nic> Io<'_, N> {
             Err(_) => {}
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iface() -> Interface {
+        Interface::new(
+            EthernetAddress([2, 0, 0, 0, 0, 1]),
+            None,
+            name::DeviceName::new("dev").unwrap(),
+        )
+    }
+
+    #[test]
+    fn backoff_holds_sends_then_ends_across_the_clock_wrap() {
+        let mut i = iface();
+        let fail = Err(SendError::Nic(crate::nic::NicError::Device));
+        // A failure 5 ms before the u32 millisecond clock wraps.
+        let t = Instant::from_millis(u64::from(u32::MAX) - 5);
+        i.tx_outcome(t, fail);
+        let end = t.after(Duration::from_millis(u64::from(TX_BACKOFF_MIN_MS)));
+        assert!(end.millis() < 10, "the end lies after the wrap");
+        assert!(!i.may_send(t.after(Duration::from_millis(1))));
+        assert_eq!(i.send_not_before(t), end);
+        assert!(i.may_send(end));
+    }
+
+    #[test]
+    fn a_stale_backoff_does_not_hold_sends_a_clock_cycle_later() {
+        let mut i = iface();
+        let t = Instant::from_millis(1_000);
+        i.tx_outcome(t, Err(SendError::Nic(crate::nic::NicError::Device)));
+        // No send for 49.7 days minus 0.5 s: the old end now reads as 0.51 s
+        // ahead (within the 1 s a backoff may be) and holds at most that;
+        // further back it reads as far ahead, i.e. stale.
+        let cycle = 1u64 << 32;
+        let almost = Instant::from_millis(cycle + 1_000 - 500);
+        assert_eq!(
+            i.send_not_before(almost),
+            t.after(Duration::from_millis(10))
+        );
+        let later = Instant::from_millis(cycle / 2 + 1_000 + 5_000);
+        assert!(i.may_send(later), "an end 24.8 days old is over");
+        assert_eq!(i.send_not_before(later), later);
     }
 }

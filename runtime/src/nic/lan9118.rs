@@ -415,15 +415,17 @@ impl<R: Registers> Lan9118<R> {
     /// Pops FIFO words into the staging buffer until `upto` bytes are staged.
     fn stage(&mut self, upto: usize) {
         let Some(f) = self.rx.as_mut() else { return };
+        // Bounded: `staged` stops at the staging buffer's end (1,516 bytes)
+        // and `words_left > 0` in the loop.
         while f.staged < upto && f.words_left > 0 {
             let word = self.regs.read(reg::RX_DATA).to_le_bytes();
-            let end = f.staged.saturating_add(4);
+            let end = f.staged.wrapping_add(4);
             match self.staging.0.get_mut(f.staged..end) {
                 Some(slot) => slot.copy_from_slice(&word),
                 None => break,
             }
             f.staged = end;
-            f.words_left = f.words_left.saturating_sub(1);
+            f.words_left = f.words_left.wrapping_sub(1);
         }
     }
 
@@ -432,7 +434,8 @@ impl<R: Registers> Lan9118<R> {
     fn tx_byte(&mut self, b: u8, len: usize) {
         let shift = ((self.tx_written & 3) as u32).wrapping_mul(8);
         self.tx_word |= u32::from(b).wrapping_shl(shift);
-        self.tx_written = self.tx_written.saturating_add(1);
+        // Bounded: called for bytes that fit the frame, `tx_written < len`.
+        self.tx_written = self.tx_written.wrapping_add(1);
         if self.tx_written.is_multiple_of(4) && self.tx_written < len {
             let w = core::mem::take(&mut self.tx_word);
             self.tx_push(w);
@@ -507,8 +510,10 @@ impl<R: Registers> Nic for Lan9118<R> {
 
     fn rx_read(&mut self, buf: &mut [u8]) -> usize {
         let Some(f) = self.rx else { return 0 };
-        let n = buf.len().min(f.len.saturating_sub(f.cursor));
-        let end = f.cursor.saturating_add(n);
+        // Bounded: `cursor <= len` (`rx_seek` clamps it), a frame of at
+        // most 1,514 bytes.
+        let n = buf.len().min(f.len.wrapping_sub(f.cursor));
+        let end = f.cursor.wrapping_add(n);
         self.stage(end);
         let Some(f) = self.rx.as_mut() else { return 0 };
         match (self.staging.0.get(f.cursor..end), buf.get_mut(..n)) {

@@ -609,7 +609,8 @@ fn acknowledge<O: TcpOwner>(
             break;
         }
         if acked_data >= len {
-            acked_data = acked_data.saturating_sub(len);
+            // Bounded: `acked_data >= len` (just checked).
+            acked_data = acked_data.wrapping_sub(len);
             // Each record one place forward, the popped one zeroed at
             // the end: swaps, as `rotate_left` would link `memmove`.
             *front = super::SentSegment::default();
@@ -621,7 +622,8 @@ fn acknowledge<O: TcpOwner>(
                 }
             }
         } else {
-            front.len = u16::try_from(len.saturating_sub(acked_data)).unwrap_or(0);
+            // Bounded: `acked_data < len` here.
+            front.len = u16::try_from(len.wrapping_sub(acked_data)).unwrap_or(0);
             front.sum = None;
             acked_data = 0;
         }
@@ -676,10 +678,13 @@ fn deliver<N: Nic, O: TcpOwner>(
     if skip >= len {
         return true; // all old
     }
-    let fresh = len.saturating_sub(skip).min(usize::from(s.rcv_wnd));
+    // Bounded: `skip < len` (checked above), and the payload lies inside
+    // the received frame (at most 1,514 bytes).
+    let new = len.wrapping_sub(skip);
+    let fresh = new.min(usize::from(s.rcv_wnd));
     let mut reader = TcpReader {
         nic: &mut *io.nic,
-        offset: seg.payload_offset.saturating_add(skip),
+        offset: seg.payload_offset.wrapping_add(skip),
         len: fresh,
     };
     let taken = owner.tcp_received(handle, &mut reader).min(fresh);
@@ -689,5 +694,5 @@ fn deliver<N: Nic, O: TcpOwner>(
         let taken16 = u16::try_from(taken).unwrap_or(u16::MAX);
         s.rcv_wnd = s.rcv_wnd.saturating_sub(taken16);
     }
-    taken == len.saturating_sub(skip)
+    taken == new
 }

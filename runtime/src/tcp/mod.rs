@@ -330,7 +330,7 @@ impl fmt::Display for TcpError {
 pub(crate) type Tick = u32;
 
 pub(crate) fn tick(now: crate::Instant) -> Tick {
-    now.millis() as u32
+    now.millis()
 }
 
 /// True when `deadline` has come at `now`.
@@ -619,7 +619,7 @@ impl TcpShared {
     pub(crate) fn isn<O: TcpOwner>(
         &mut self,
         owner: &mut O,
-        now_ms: u64,
+        now_ms: u32,
         local: Endpoint,
         remote: Endpoint,
     ) -> SeqNumber {
@@ -635,7 +635,7 @@ impl TcpShared {
                 k
             }
         };
-        let m = (now_ms as u32).wrapping_mul(250); // 4 µs ticks
+        let m = now_ms.wrapping_mul(250); // 4 µs ticks
         SeqNumber(m.wrapping_add(isn_hash(key, local, remote)))
     }
 

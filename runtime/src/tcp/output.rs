@@ -539,7 +539,9 @@ fn resend_record(
         if at == skip {
             return (usize::from(rec.len), Some(*rec));
         }
-        at = at.saturating_add(usize::from(rec.len));
+        // Bounded: the records' lengths add up to what is in flight, at
+        // most the window (window × MSS, under 2^16 × 2^16).
+        at = at.wrapping_add(usize::from(rec.len));
     }
     (data_end.distance(s.snd_nxt).min(eff_mss), None)
 }

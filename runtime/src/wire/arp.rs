@@ -25,24 +25,26 @@ mod field {
     /// Sender hardware address (ar$sha): the first variable field.
     pub const SHA: usize = 8;
 
+    // Bounded: 8 plus at most four 8-bit lengths, at most 1,028.
+
     /// Sender protocol address (ar$spa).
     pub const fn spa(hlen: u8) -> usize {
-        SHA.saturating_add(hlen as usize)
+        SHA.wrapping_add(hlen as usize)
     }
 
     /// Target hardware address (ar$tha).
     pub const fn tha(hlen: u8, plen: u8) -> usize {
-        spa(hlen).saturating_add(plen as usize)
+        spa(hlen).wrapping_add(plen as usize)
     }
 
     /// Target protocol address (ar$tpa).
     pub const fn tpa(hlen: u8, plen: u8) -> usize {
-        tha(hlen, plen).saturating_add(hlen as usize)
+        tha(hlen, plen).wrapping_add(hlen as usize)
     }
 
     /// One past the last byte of the packet.
     pub const fn end(hlen: u8, plen: u8) -> usize {
-        tpa(hlen, plen).saturating_add(plen as usize)
+        tpa(hlen, plen).wrapping_add(plen as usize)
     }
 }
 
@@ -150,7 +152,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Bytes `start..start + len` of the buffer, clamped to what exists.
     fn span(&self, start: usize, len: u8) -> &[u8] {
         let buf = self.buffer.as_ref();
-        let end = start.saturating_add(usize::from(len)).min(buf.len());
+        // Bounded: `start` is a field offset (at most 1,028) plus 8 bits.
+        let end = start.wrapping_add(usize::from(len)).min(buf.len());
         buf.get(start..end).unwrap_or(&[])
     }
 

@@ -283,7 +283,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     fn ts(&self, at: usize) -> Timestamp {
         let b = self.buffer.as_ref();
-        Timestamp::new(be32(b, at), be32(b, at.saturating_add(4)))
+        // Bounded: `at` is a field offset (at most 40).
+        Timestamp::new(be32(b, at), be32(b, at.wrapping_add(4)))
     }
 
     /// The leap indicator.
@@ -437,7 +438,8 @@ impl Repr {
             (field::XMIT_TS, self.xmit_ts),
         ] {
             put32(buf, at, ts.secs());
-            put32(buf, at.saturating_add(4), ts.frac());
+            // Bounded: `at` is a field offset (at most 40).
+            put32(buf, at.wrapping_add(4), ts.frac());
         }
     }
 }

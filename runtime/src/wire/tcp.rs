@@ -777,7 +777,8 @@ impl Repr {
         } else {
             0
         };
-        HEADER_LEN.saturating_add(mss).saturating_add(ts)
+        // Bounded: 20 + 4 + 12.
+        HEADER_LEN.wrapping_add(mss).wrapping_add(ts)
     }
 
     /// Bytes [`Repr::emit_header`] writes: [`Repr::header_len`] (the payload
@@ -788,7 +789,8 @@ impl Repr {
 
     /// Sequence space the segment occupies: payload plus 1 for SYN or FIN.
     pub const fn segment_len(&self) -> usize {
-        self.payload_len.saturating_add(self.control.len())
+        // Bounded: a payload is at most 65,535 bytes (an IPv4 datagram).
+        self.payload_len.wrapping_add(self.control.len())
     }
 
     /// The TCP length of the pseudo-header: header plus payload, saturated
@@ -826,7 +828,8 @@ impl Repr {
             // NOP NOP TS: the layout RFC 7323 Appendix A recommends.
             if let Some(area) = options.get_mut(at..) {
                 let n = TcpOption::NoOperation.emit(area);
-                let n = n.saturating_add(
+                // Bounded: two one-byte options.
+                let n = n.wrapping_add(
                     TcpOption::NoOperation.emit(area.get_mut(n..).unwrap_or(&mut [])),
                 );
                 TcpOption::Timestamps(ts).emit(area.get_mut(n..).unwrap_or(&mut []));

@@ -208,7 +208,8 @@ impl Repr {
         Ok(Repr {
             src_port: packet.src_port(),
             dst_port: packet.dst_port(),
-            payload_len: usize::from(packet.len()).saturating_sub(HEADER_LEN),
+            // Bounded: the length field is at least 8 (`check_header_len`).
+            payload_len: usize::from(packet.len()).wrapping_sub(HEADER_LEN),
         })
     }
 

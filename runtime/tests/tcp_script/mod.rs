@@ -888,7 +888,7 @@ impl<C: Config, N: DutNic> Script<C, N> {
             let next = self
                 .stack
                 .poll_at(self.instant())
-                .map_or(target, |t| t.millis());
+                .map_or(target, |t| self.now + t.since(self.instant()).millis());
             self.now = next.max(self.now + 1).min(target);
         }
     }
