@@ -290,8 +290,9 @@ fuzz_target!(|data: &[u8]| {
         ]
         .into_iter()
         .flatten()
-        .min()
-        .map_or(now + 100, |n| n.millis());
+        // `Instant` wraps (no total order): the earliest by `Instant::min`.
+        .reduce(Instant::min)
+        .map_or(now + 100, |n| u64::from(n.millis()));
         now = now.max(next.saturating_sub(1));
     }
 });
