@@ -101,6 +101,11 @@ start() {
 
 counter() { ip netns exec "$ns" nstat -asz "$1" | awk -v n="$1" '$1 == n { print $2 }'; }
 
+# median VALUES...: the middle one (the lower of the two middle ones).
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
 # cell ARGS PATH: median req/s of $runs ab runs, plus SYN retries and
 # delayed ACKs summed over them.
 cell() {
@@ -115,7 +120,7 @@ cell() {
         rates+=("${rate:-0}")
     done
     local med
-    med=$(printf '%s\n' "${rates[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    med=$(median "${rates[@]}")
     printf '%s/%s/%s' "$med" "$(($(counter TcpExtTCPSynRetrans) - syn0))" \
         "$(($(counter TcpExtDelayedACKs) - dack0))"
 }
@@ -142,7 +147,7 @@ dt = time.monotonic() - t0
 print(f"{got / dt / 1e6:.2f}" if got == len(data) else "0")
 ' "$ip_dev" 2>/dev/null || echo 0)")
     done
-    printf '%s MB/s' "$(printf '%s\n' "${rates[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
+    printf '%s MB/s' "$(median "${rates[@]}")"
 }
 
 # bulk_rate: bytes/s of 4 MB read from the device's chargen (port 19):
@@ -164,7 +169,7 @@ dt = time.monotonic() - t0
 print(f"{got / dt / 1e6:.2f}" if got >= want else "0")
 ' "$ip_dev" 2>/dev/null || echo 0)")
     done
-    printf '%s MB/s' "$(printf '%s\n' "${rates[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
+    printf '%s MB/s' "$(median "${rates[@]}")"
 }
 
 # page_load LABEL: a headless Chromium cold load of / (fresh profile each
