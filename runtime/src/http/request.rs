@@ -321,7 +321,12 @@ impl Head {
                     HeadStep::More
                 }
                 b'\n' => self.header_end::<F>(req, buf, site, settings),
-                _ => self.header_byte(b, buf),
+                // Other bytes come as runs (`header_run`); one reaches
+                // here only past the limit, which `count` refused above.
+                _ => match self.header_bytes(core::slice::from_ref(&b), buf) {
+                    Ok(_) => HeadStep::More,
+                    Err(status) => HeadStep::Fail(status),
+                },
             },
             St::HeaderCr => {
                 if b != b'\n' {
@@ -500,7 +505,10 @@ impl Head {
                 self.llen = 0;
                 self.colon = false;
                 self.over = false;
-                self.header_byte(b, buf)
+                match self.header_bytes(core::slice::from_ref(&b), buf) {
+                    Ok(_) => HeadStep::More,
+                    Err(status) => HeadStep::Fail(status),
+                }
             }
         }
     }
@@ -596,26 +604,85 @@ impl Head {
         self.lbase = req.plen;
     }
 
-    fn header_byte(&mut self, b: u8, buf: &mut [u8]) -> HeadStep {
+    /// True inside a header line, where [`header_run`](Self::header_run)
+    /// can take bytes a run at a time.
+    pub(crate) fn in_header_line(&self) -> bool {
+        self.st == St::Header
+    }
+
+    /// Takes the bytes of the current header line up to (not including)
+    /// its CR or LF a run at a time, as far as the header section's limit
+    /// allows (the byte-wise parser then answers 431 for the next byte,
+    /// as [`count`](Self::count) would have): most of a request head is
+    /// header lines, and a byte at a time through the parser's state
+    /// machine was the request's largest cost.
+    pub(crate) fn header_run(
+        &mut self,
+        bytes: &[u8],
+        buf: &mut [u8],
+        settings: &HttpSettings,
+    ) -> Result<usize, u16> {
+        let room = settings.max_header_bytes.saturating_sub(self.hbytes);
+        let run = bytes.get(..usize::from(room)).unwrap_or(bytes);
+        let n = self.header_bytes(run, buf)?;
+        // Bounded: `n <= room`, so `hbytes` stays within the limit.
+        self.hbytes = self.hbytes.wrapping_add(n as u16);
+        Ok(n)
+    }
+
+    /// Checks and buffers header-line bytes up to a CR or LF; returns
+    /// how many it took (the bytes are counted by the caller).
+    fn header_bytes(&mut self, bytes: &[u8], buf: &mut [u8]) -> Result<usize, u16> {
+        let mut n = 0usize;
         if !self.colon {
-            if b == b':' {
-                if self.llen == 0 {
-                    return HeadStep::Fail(400);
+            // The field name: token characters up to the colon (a space
+            // before it is refused too); a line without a colon ends here
+            // and `header_end` refuses it.
+            for &b in bytes {
+                if b == b':' {
+                    if self.llen == 0 && n == 0 {
+                        return Err(400);
+                    }
+                    self.colon = true;
+                    n = n.wrapping_add(1);
+                    break;
                 }
-                self.colon = true;
-            } else if !is_tchar(b) {
-                return HeadStep::Fail(400); // includes space before the colon
+                if b == b'\r' || b == b'\n' {
+                    break;
+                }
+                if !is_tchar(b) {
+                    return Err(400);
+                }
+                n = n.wrapping_add(1);
             }
-        } else if (b < 0x20 && b != b'\t') || b == 0x7f {
-            return HeadStep::Fail(400);
+        }
+        if self.colon {
+            // The value: anything but control characters (tab allowed)
+            // up to the CR or LF.
+            let rest = bytes.get(n..).unwrap_or(&[]);
+            let end = rest
+                .iter()
+                .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+                .unwrap_or(rest.len());
+            if rest.get(end).is_some_and(|&b| b != b'\r' && b != b'\n') {
+                return Err(400);
+            }
+            // Bounded: `n + end <= bytes.len()`.
+            n = n.wrapping_add(end);
         }
         let at = usize::from(self.lbase).saturating_add(usize::from(self.llen));
-        match buf.get_mut(at) {
-            Some(slot) if !self.over => *slot = b,
-            _ => self.over = true,
+        let fits = buf.len().saturating_sub(at).min(n);
+        match (buf.get_mut(at..at.saturating_add(fits)), bytes.get(..fits)) {
+            (Some(dst), Some(src)) if !self.over => dst.copy_from_slice(src),
+            _ => {}
         }
-        self.llen = self.llen.saturating_add(1);
-        HeadStep::More
+        if fits < n {
+            self.over = true;
+        }
+        self.llen = self
+            .llen
+            .saturating_add(u16::try_from(n).unwrap_or(u16::MAX));
+        Ok(n)
     }
 
     /// A complete header line: act on the fields we read.

@@ -553,6 +553,20 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
             // In place: the head parser is large, and a copy out of and
             // back into `rx` per byte was most of the request's cost.
             Rx::Head(ref mut head) => {
+                if head.in_header_line() {
+                    let rest = bytes.get(i..).unwrap_or(&[]);
+                    match head.header_run(rest, &mut c.buf, settings) {
+                        Ok(0) => {} // at the line's CR or LF
+                        Ok(n) => {
+                            i = i.saturating_add(n);
+                            continue;
+                        }
+                        Err(status) => {
+                            fail_at(c, status, socket, site, settings, app, now);
+                            return bytes.len();
+                        }
+                    }
+                }
                 head.busy_forms = busy;
                 let step = head.byte::<F, A>(b, &mut c.req, &mut c.buf, site, settings, app);
                 i = i.saturating_add(1);

@@ -7,8 +7,15 @@
 //!   rewritten in place (the seed's `ip_tx_packet`).
 //! - `LengthFirst`: the payload producer runs once into a measuring sink
 //!   (length and checksum, nothing written), then the frame is written front
-//!   to back with final headers. A producer that writes different bytes the
-//!   second time is caught here and the frame is abandoned.
+//!   to back with final headers. A producer that writes a different length
+//!   the second time is caught here and the frame is abandoned; so is one
+//!   that writes different bytes, in debug builds (every test), which sum
+//!   the writing pass again. Release builds do not: every producer in the
+//!   stack replays what it recorded (HTTP's tag journal, the mail clients'
+//!   snapshots), and a second sum of every payload byte sat between a
+//!   request and its answer. Were a producer to break the rule anyway, the
+//!   frame would carry a wrong checksum and the peer would drop it: lost,
+//!   never corrupt.
 
 use crate::nic::{Nic, NicError, TxMode, MAX_FRAME_LEN, MIN_FRAME_LEN};
 use crate::wire::{ethernet, icmp, ipv4, tcp, udp};
@@ -20,6 +27,9 @@ pub const MTU: usize = 1500;
 pub const MAX_TRANSPORT_HEADER: usize = 60;
 /// Bytes moved per NIC call when a payload streams from a received frame.
 const CHUNK: usize = 64;
+/// Whether the writing pass of a `LengthFirst` send sums its bytes again to
+/// check them against the measuring pass (see the module docs).
+const VERIFY_WRITES: bool = cfg!(debug_assertions);
 
 /// Where payload bytes go: the NIC, or a measuring pass that only counts.
 pub trait PayloadSink {
@@ -131,10 +141,12 @@ pub(crate) fn rx_sum<N: Nic>(nic: &mut N, offset: usize, len: usize) -> Option<C
     Some(sum)
 }
 
-/// A sink that sums and counts, and writes to the NIC when `emit` is set.
+/// A sink that counts, sums when `sum_bytes` is set, and writes to the NIC
+/// when `emit` is set.
 struct StreamSink<'n, N: Nic> {
     nic: &'n mut N,
     emit: bool,
+    sum_bytes: bool,
     limit: usize,
     len: usize,
     sum: Checksum,
@@ -142,10 +154,11 @@ struct StreamSink<'n, N: Nic> {
 }
 
 impl<'n, N: Nic> StreamSink<'n, N> {
-    fn new(nic: &'n mut N, emit: bool, limit: usize) -> Self {
+    fn new(nic: &'n mut N, emit: bool, sum_bytes: bool, limit: usize) -> Self {
         StreamSink {
             nic,
             emit,
+            sum_bytes,
             limit,
             len: 0,
             sum: Checksum::new(),
@@ -165,7 +178,9 @@ impl<N: Nic> PayloadSink for StreamSink<'_, N> {
         let Some(part) = bytes.get(..take) else {
             return;
         };
-        self.sum.add_bytes(part);
+        if self.sum_bytes {
+            self.sum.add_bytes(part);
+        }
         self.len = self.len.wrapping_add(take);
         if self.emit {
             self.nic.tx_write(part);
@@ -383,7 +398,7 @@ pub(crate) fn send_ipv4<N: Nic>(
             let (plen, psum) = match payload.known() {
                 Some(k) => k,
                 None => {
-                    let mut m = StreamSink::new(nic, false, max_payload);
+                    let mut m = StreamSink::new(nic, false, true, max_payload);
                     payload.write_to(&mut m);
                     if m.overflow {
                         return Err(SendError::TooLong);
@@ -404,11 +419,11 @@ pub(crate) fn send_ipv4<N: Nic>(
             fill_headers(&mut hdr, ip, transport, plen, psum);
             nic.tx_begin(frame_len)?;
             nic.tx_write(hdr.get(..hdr_len).unwrap_or(&[]));
-            let mut w = StreamSink::new(nic, true, plen);
+            let mut w = StreamSink::new(nic, true, VERIFY_WRITES, plen);
             payload.write_to(&mut w);
             let (len, sum, overflow) = (w.len, w.sum, w.overflow);
             pad(nic, hdr_len.wrapping_add(len), frame_len);
-            if overflow || len != plen || sum.fold() != psum.fold() {
+            if overflow || len != plen || (VERIFY_WRITES && sum.fold() != psum.fold()) {
                 nic.tx_abort();
                 return Err(SendError::PayloadChanged);
             }
@@ -427,7 +442,7 @@ pub(crate) fn send_ipv4<N: Nic>(
             // Ethernet header final, IP/transport placeholders for now.
             fill_ethernet(&mut hdr, ip);
             nic.tx_write(hdr.get(..hdr_len).unwrap_or(&[]));
-            let mut w = StreamSink::new(nic, true, max_payload);
+            let mut w = StreamSink::new(nic, true, true, max_payload);
             payload.write_to(&mut w);
             let (plen, psum, overflow) = (w.len, w.sum, w.overflow);
             if overflow {
@@ -523,4 +538,87 @@ pub(crate) fn send_raw<N: Nic>(nic: &mut N, frame: &[u8]) -> Result<(), SendErro
     pad(nic, frame.len(), len);
     nic.tx_send()?;
     Ok(())
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::nic::sim::{Faults, SimWire};
+
+    /// Writes `first` on its first run and `later` on every run after.
+    struct Changing {
+        runs: u8,
+        first: &'static [u8],
+        later: &'static [u8],
+    }
+
+    impl Payload for Changing {
+        fn write_to(&mut self, sink: &mut dyn PayloadSink) {
+            let bytes = if self.runs == 0 {
+                self.first
+            } else {
+                self.later
+            };
+            self.runs = self.runs.saturating_add(1);
+            sink.write(bytes);
+        }
+    }
+
+    /// Sends `first`/`later` over a FIFO (`LengthFirst`) endpoint; the
+    /// result and the frame its peer heard, if any.
+    fn send_changing(
+        first: &'static [u8],
+        later: &'static [u8],
+    ) -> (Result<Sent, SendError>, Option<Vec<u8>>) {
+        let wire = SimWire::new(1, Faults::none());
+        let mut fifo = wire.endpoint_length_first();
+        let mut peer = wire.endpoint();
+        let ip = IpHeader {
+            dst_mac: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            src_mac: EthernetAddress([2, 0, 0, 0, 0, 2]),
+            src: Ipv4Address::new(10, 0, 0, 2),
+            dst: Ipv4Address::new(10, 0, 0, 1),
+            ttl: 64,
+        };
+        let udp = Transport::Udp {
+            src_port: 1024,
+            dst_port: 1025,
+        };
+        let mut payload = Changing {
+            runs: 0,
+            first,
+            later,
+        };
+        let sent = send_ipv4(&mut fifo, &ip, &udp, &mut payload);
+        wire.set_now(1);
+        (sent, peer.recv_frame())
+    }
+
+    #[test]
+    fn a_fifo_send_of_the_same_bytes_goes_out() {
+        let (sent, frame) = send_changing(b"same", b"same");
+        assert_eq!(sent.map(|s| s.payload_len), Ok(4));
+        // After the Ethernet, IPv4 and UDP headers (then padding).
+        assert_eq!(
+            frame.as_deref().and_then(|f| f.get(42..46)),
+            Some(&b"same"[..])
+        );
+    }
+
+    #[test]
+    fn a_fifo_send_whose_writing_pass_has_another_length_is_abandoned() {
+        let (sent, frame) = send_changing(b"1234", b"12345");
+        assert_eq!(sent.map(|s| s.payload_len), Err(SendError::PayloadChanged));
+        assert_eq!(frame, None);
+    }
+
+    /// With debug assertions (how tests run) the writing pass is summed
+    /// again; release builds skip that (see the module docs).
+    #[cfg(debug_assertions)]
+    #[test]
+    fn a_fifo_send_whose_writing_pass_has_other_bytes_is_abandoned_in_debug_builds() {
+        let (sent, frame) = send_changing(b"1234", b"1243");
+        assert_eq!(sent.map(|s| s.payload_len), Err(SendError::PayloadChanged));
+        assert_eq!(frame, None);
+    }
 }
