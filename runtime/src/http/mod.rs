@@ -222,6 +222,12 @@ pub trait Incoming {
     }
     /// Copies bytes from `at` into `buf`; returns how many.
     fn read(&mut self, at: usize, buf: &mut [u8]) -> usize;
+    /// The bytes from `at` on where they lie, when they are in RAM anyway
+    /// (see [`Nic::rx_peek`]); `None` means read them with `read`.
+    fn peek(&mut self, at: usize) -> Option<&[u8]> {
+        let _ = at;
+        None
+    }
 }
 
 impl<N: Nic> Incoming for TcpReader<'_, N> {
@@ -230,6 +236,9 @@ impl<N: Nic> Incoming for TcpReader<'_, N> {
     }
     fn read(&mut self, at: usize, buf: &mut [u8]) -> usize {
         TcpReader::read(self, at, buf)
+    }
+    fn peek(&mut self, at: usize) -> Option<&[u8]> {
+        TcpReader::peek(self, at)
     }
 }
 

@@ -356,12 +356,16 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
             if matches!(c.rx, Rx::Drain) || matches!(c.rx, Rx::Free) {
                 return data.len();
             }
-            let n = data.read(taken, &mut chunk);
-            let Some(bytes) = chunk.get(..n) else { break };
-            if n == 0 {
-                break;
-            }
-            let used = consume(c, bytes, socket, site, settings, app, now, busy);
+            let used = if let Some(bytes) = data.peek(taken) {
+                consume(c, bytes, socket, site, settings, app, now, busy)
+            } else {
+                let n = data.read(taken, &mut chunk);
+                let Some(bytes) = chunk.get(..n) else { break };
+                if n == 0 {
+                    break;
+                }
+                consume(c, bytes, socket, site, settings, app, now, busy)
+            };
             taken = taken.saturating_add(used);
             if used == 0 {
                 break;

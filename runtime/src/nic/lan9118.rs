@@ -532,6 +532,15 @@ impl<R: Registers> Nic for Lan9118<R> {
         }
     }
 
+    /// The staged bytes (staging them first): the FIFO cannot be re-read,
+    /// so the frame is in RAM anyway.
+    fn rx_peek(&mut self, offset: usize, len: usize) -> Option<&[u8]> {
+        let f = self.rx?;
+        let end = offset.checked_add(len).filter(|&e| e <= f.len)?;
+        self.stage(end);
+        self.staging.0.get(offset..end)
+    }
+
     fn rx_dump(&mut self) {
         if let Some(f) = self.rx.take() {
             self.drain(f.words_left);
@@ -871,6 +880,23 @@ mod tests {
         let mut buf = [0u8; 100];
         assert_eq!(n.rx_read(&mut buf), 70);
         assert_eq!(buf[..70], frame(70)[..]);
+    }
+
+    #[test]
+    fn peek_lends_the_staged_bytes_without_moving_the_cursor() {
+        let mut n = nic();
+        assert_eq!(n.rx_peek(0, 1), None, "no frame");
+        let f = frame(300);
+        n.registers().receive(&f, false);
+        assert_eq!(n.rx_pending(), Some(300));
+        assert_eq!(n.rx_peek(54, 100), Some(&f[54..154]));
+        assert_eq!(n.registers().data_reads, 39, "staged up to byte 154 only");
+        assert_eq!(n.rx_peek(0, 300), Some(&f[..]));
+        assert_eq!(n.rx_peek(200, 101), None, "beyond the frame");
+        assert_eq!(n.rx_peek(usize::MAX, 2), None, "no overflow");
+        let mut head = [0u8; 14];
+        assert_eq!(n.rx_read(&mut head), 14);
+        assert_eq!(head[..], f[..14], "the cursor did not move");
     }
 
     #[test]

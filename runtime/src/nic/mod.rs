@@ -145,6 +145,17 @@ pub trait Nic {
     /// length). Forward skips bytes; backward reads them again.
     fn rx_seek(&mut self, offset: usize);
 
+    /// Bytes `offset..offset + len` of the current frame where they lie,
+    /// for a driver that holds the frame in RAM anyway (a FIFO controller
+    /// that stages it): the stack sums a received payload there instead
+    /// of copying it out first. `None` (the default, and for a range
+    /// beyond the frame) makes the stack read through
+    /// [`rx_read`](Nic::rx_read). Does not move the cursor.
+    fn rx_peek(&mut self, offset: usize, len: usize) -> Option<&[u8]> {
+        let _ = (offset, len);
+        None
+    }
+
     /// Frees the current frame; the next `rx_pending` moves to the next one.
     fn rx_dump(&mut self);
 

@@ -476,6 +476,14 @@ impl<N: Nic> TcpReader<'_, N> {
         self.len == 0
     }
 
+    /// The new bytes from `at` on in place, when the NIC holds the frame
+    /// in RAM ([`Nic::rx_peek`]); `None`: copy them out with
+    /// [`read`](Self::read).
+    pub fn peek(&mut self, at: usize) -> Option<&[u8]> {
+        let len = self.len.checked_sub(at).filter(|&n| n > 0)?;
+        self.nic.rx_peek(self.offset.checked_add(at)?, len)
+    }
+
     /// Copies bytes from `at` into `buf`; returns how many.
     pub fn read(&mut self, at: usize, buf: &mut [u8]) -> usize {
         if at >= self.len {
