@@ -15,8 +15,8 @@
 use core::fmt::Write as _;
 use emberstack::config::StaticIpv4;
 use emberstack::http::{
-    Body, Escape, File, HttpApp, HttpServer, HttpSettings, Part, Representation, Site, TagId,
-    TagOut,
+    Body, Escape, File, HttpApp, HttpServer, HttpSettings, Part, Representation, Site, Summed,
+    TagId, TagOut,
 };
 use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::PayloadSink;
@@ -62,15 +62,16 @@ const fn seq_parts() -> [Part; 97] {
     p
 }
 static SEQ: [Part; 97] = seq_parts();
-const HEAD: &[u8] =
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n";
+const HEAD: Summed = Summed::new(
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n",
+);
 static FILES: [File; 2] = [
     File {
         path: "/",
         body: Body::Static {
             plain: Representation {
-                head: b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nETag: \"1\"\r\nCache-Control: no-cache\r\n",
-                body: b"ok\n",
+                head: Summed::new(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nETag: \"1\"\r\nCache-Control: no-cache\r\n"),
+                body: Summed::new(b"ok\n"),
                 etag: b"\"1\"",
             },
             gzip: None,

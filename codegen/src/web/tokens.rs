@@ -23,7 +23,11 @@ fn rep_tokens(r: &Rep) -> TokenStream {
     let body = Literal::byte_string(&r.body);
     let etag = Literal::byte_string(r.etag.as_bytes());
     quote! {
-        ::emberstack::http::Representation { head: #head, body: #body, etag: #etag }
+        ::emberstack::http::Representation {
+            head: ::emberstack::http::Summed::new(#head),
+            body: ::emberstack::http::Summed::new(#body),
+            etag: #etag,
+        }
     }
 }
 
@@ -215,7 +219,10 @@ fn file_tokens(f: &RomFile) -> TokenStream {
                     quote!(::emberstack::http::Part::Tag(::emberstack::http::TagId(#id), #e))
                 }
             });
-            quote!(::emberstack::http::Body::Dynamic { head: #head, parts: &[#(#parts),*] })
+            quote!(::emberstack::http::Body::Dynamic {
+                head: ::emberstack::http::Summed::new(#head),
+                parts: &[#(#parts),*],
+            })
         }
     };
     let form = match f.form {

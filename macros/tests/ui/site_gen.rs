@@ -82,7 +82,9 @@ pub mod web {
             ::emberstack::http::File {
                 path: "/",
                 body: ::emberstack::http::Body::Dynamic {
-                    head: b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
+                    head: ::emberstack::http::Summed::new(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
+                    ),
                     parts: &[
                         ::emberstack::http::Part::Text(b"<h1>"),
                         ::emberstack::http::Part::Tag(
@@ -102,7 +104,9 @@ pub mod web {
             ::emberstack::http::File {
                 path: "/form.html",
                 body: ::emberstack::http::Body::Dynamic {
-                    head: b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
+                    head: ::emberstack::http::Summed::new(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
+                    ),
                     parts: &[
                         ::emberstack::http::Part::Text(b"<form method=\"post\"><p>"),
                         ::emberstack::http::Part::Tag(
@@ -117,7 +121,9 @@ pub mod web {
             ::emberstack::http::File {
                 path: "/index.html",
                 body: ::emberstack::http::Body::Dynamic {
-                    head: b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
+                    head: ::emberstack::http::Summed::new(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
+                    ),
                     parts: &[
                         ::emberstack::http::Part::Text(b"<h1>"),
                         ::emberstack::http::Part::Tag(
@@ -137,7 +143,9 @@ pub mod web {
             ::emberstack::http::File {
                 path: "/status.json",
                 body: ::emberstack::http::Body::Dynamic {
-                    head: b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
+                    head: ::emberstack::http::Summed::new(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
+                    ),
                     parts: &[
                         ::emberstack::http::Part::Text(b"{\"uptime\": "),
                         ::emberstack::http::Part::Tag(

@@ -4,14 +4,15 @@
 
 use core::fmt::Write as _;
 use emberstack::http::{
-    Body, Escape, File, FormId, HttpApp, HttpSettings, Input, Part, Representation, Site, TagId,
-    TagOut,
+    Body, Escape, File, FormId, HttpApp, HttpSettings, Input, Part, Representation, Site, Summed,
+    TagId, TagOut,
 };
 
-const PLAIN: &[u8] =
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nETag: \"1\"\r\n";
-const GZIP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\nETag: \"2\"\r\n";
-const DYN: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n";
+const PLAIN: Summed = Summed::new(
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nETag: \"1\"\r\n",
+);
+const GZIP: Summed = Summed::new(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\nETag: \"2\"\r\n");
+const DYN: Summed = Summed::new(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n");
 
 static FORM_PARTS: [Part; 5] = [
     Part::Text(b"<p>"),
@@ -32,12 +33,12 @@ static FILES: [File; 4] = [
         body: Body::Static {
             plain: Representation {
                 head: PLAIN,
-                body: b"ok\n",
+                body: Summed::new(b"ok\n"),
                 etag: b"\"1\"",
             },
             gzip: Some(Representation {
                 head: GZIP,
-                body: b"gz\n",
+                body: Summed::new(b"gz\n"),
                 etag: b"\"2\"",
             }),
         },

@@ -67,7 +67,9 @@ mod tests;
 
 pub use features::{AllFeatures, HttpFeatures};
 pub use out::TagOut;
-pub use rom::{Body, Escape, File, FormId, HttpSettings, Part, Representation, Site, TagId};
+pub use rom::{
+    Body, Escape, File, FormId, HttpSettings, Part, Representation, Site, Summed, TagId,
+};
 
 pub use server::HttpServer;
 

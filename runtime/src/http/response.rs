@@ -13,7 +13,7 @@
 
 use super::features::HttpFeatures;
 use super::out::TagOut;
-use super::rom::{Body, File, Part, Representation, Site};
+use super::rom::{Body, File, Part, Representation, Site, Summed};
 use super::{HttpApp, HttpEvent};
 use crate::iface::PayloadSink;
 
@@ -86,6 +86,8 @@ pub(crate) struct Resp {
 }
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+const CLOSE: Summed = Summed::new(b"Connection: close\r\n");
+const KEEP_ALIVE: Summed = Summed::new(b"Connection: keep-alive\r\n");
 const CRLF: &[u8] = b"\r\n";
 const CHUNK_END: &[u8] = b"0\r\n\r\n";
 
@@ -212,6 +214,19 @@ impl<'s> Window<'s> {
         self.pos = stop;
     }
 
+    /// A piece summed ahead of time: the sum goes along when the whole
+    /// piece falls in the window.
+    fn summed(&mut self, piece: Summed) {
+        let start = self.pos;
+        let stop = start.saturating_add(piece.bytes.len());
+        if start >= self.at && stop <= self.end {
+            self.sink.write_summed(piece);
+            self.pos = stop;
+        } else {
+            self.piece(piece.bytes);
+        }
+    }
+
     fn framed<F: HttpFeatures>(&mut self, framing: Framing, bytes: &[u8]) {
         match framing {
             _ if !framing.chunked::<F>() => self.piece(bytes),
@@ -280,7 +295,7 @@ impl Resp {
                 Kind::File { file, gzip } => site
                     .file(file)
                     .and_then(|f| rep::<F>(f, gzip))
-                    .map(|r| r.body.len()),
+                    .map(|r| r.body.bytes.len()),
                 Kind::Status => Some(status_text(status).len().saturating_add(1)),
                 Kind::Dynamic { .. } if framing == Framing::Length => {
                     usize::try_from(self.body_len).ok()
@@ -305,7 +320,7 @@ impl Resp {
             Kind::None | Kind::Pending => return,
             Kind::File { file: i, gzip } => {
                 if let Some(r) = file(i).and_then(|f| rep::<F>(f, gzip)) {
-                    w.piece(r.head);
+                    w.summed(r.head);
                 }
             }
             Kind::NotModified { .. } if !F::ETAG => {}
@@ -326,7 +341,7 @@ impl Resp {
                     ..
                 }) = file(i)
                 {
-                    w.piece(head);
+                    w.summed(*head);
                 }
                 match self.framing {
                     Framing::Length => {
@@ -352,9 +367,9 @@ impl Resp {
             }
         }
         if self.has(pf::CLOSE) {
-            w.piece(b"Connection: close\r\n");
+            w.summed(CLOSE);
         } else if F::KEEP_ALIVE && self.has(pf::V10) {
-            w.piece(b"Connection: keep-alive\r\n");
+            w.summed(KEEP_ALIVE);
         }
         w.piece(CRLF);
     }
@@ -397,7 +412,7 @@ impl Resp {
         match self.kind {
             Kind::File { file, gzip } => {
                 if let Some(r) = site.file(file).and_then(|f| rep::<F>(f, gzip)) {
-                    w.piece(r.body);
+                    w.summed(r.body);
                 }
             }
             Kind::Status => {

@@ -7,7 +7,12 @@
 //! its own head and ETag sits beside it when compression made it smaller.
 //! A file with tags is [`Body::Dynamic`]: the build split it into
 //! [`Part`]s — static text and tag slots — so nothing is scanned at run
-//! time.
+//! time. Response heads and static bodies carry their checksum
+//! ([`Summed`], taken by a `const fn` at build time), so a response does not
+//! sum them again; a dynamic page's text pieces are short and are summed as
+//! they go (a sum each would cost 4 bytes of flash per piece).
+
+pub use crate::wire::Summed;
 
 /// How a tag's output is escaped, chosen by the page (the file's type,
 /// or an explicit `{{name|raw}}`-style filter).
@@ -47,9 +52,9 @@ pub enum Part {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Representation {
     /// `HTTP/1.1 200 OK\r\nContent-Type: …\r\nContent-Length: …\r\n…`.
-    pub head: &'static [u8],
+    pub head: Summed,
     /// The bytes.
-    pub body: &'static [u8],
+    pub body: Summed,
     /// `"0123456789abcdef"`.
     pub etag: &'static [u8],
 }
@@ -69,7 +74,7 @@ pub enum Body {
         /// The head lines (status, content type, `Cache-Control: no-store`);
         /// the server adds the framing (`Content-Length` or
         /// `Transfer-Encoding: chunked`).
-        head: &'static [u8],
+        head: Summed,
         /// Static text and tag slots in order.
         parts: &'static [Part],
     },

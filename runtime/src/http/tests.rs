@@ -29,17 +29,18 @@ static PAGE: [Part; 5] = [
 ];
 
 const PLAIN: Representation = Representation {
-    head: b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 12\r\nETag: \"p1\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
-    body: b"hello world\n",
+    head: Summed::new(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 12\r\nETag: \"p1\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n"),
+    body: Summed::new(b"hello world\n"),
     etag: b"\"p1\"",
 };
 const GZIP: Representation = Representation {
-    head: b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 2\r\nContent-Encoding: gzip\r\nETag: \"g1\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
-    body: b"GZ",
+    head: Summed::new(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 2\r\nContent-Encoding: gzip\r\nETag: \"g1\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n"),
+    body: Summed::new(b"GZ"),
     etag: b"\"g1\"",
 };
-const DYN_HEAD: &[u8] =
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n";
+const DYN_HEAD: Summed = Summed::new(
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
+);
 
 static FILES: [File; 5] = [
     File {
@@ -269,7 +270,7 @@ fn static_get_keep_alive_then_head() {
         r,
         format!(
             "{}\r\nhello world\n",
-            std::str::from_utf8(PLAIN.head).unwrap()
+            std::str::from_utf8(PLAIN.head.bytes).unwrap()
         )
     );
     assert!(!t.wants_close());

@@ -19,7 +19,7 @@
 
 use crate::nic::{Nic, NicError, TxMode, MAX_FRAME_LEN, MIN_FRAME_LEN};
 use crate::wire::{ethernet, icmp, ipv4, tcp, udp};
-use crate::wire::{Checksum, EtherType, EthernetAddress, IpProtocol, Ipv4Address};
+use crate::wire::{Checksum, EtherType, EthernetAddress, IpProtocol, Ipv4Address, Summed};
 
 /// Largest IPv4 packet the stack sends (the Ethernet MTU).
 pub const MTU: usize = 1500;
@@ -38,6 +38,11 @@ pub trait PayloadSink {
     /// Appends `len` bytes of the *received* frame, starting at `offset` in
     /// that frame (an echo reply streams from the request this way).
     fn write_from_rx(&mut self, offset: usize, len: usize);
+    /// Appends bytes whose sum is known (flash data summed at build
+    /// time): a sink that sums adds the word instead of the bytes.
+    fn write_summed(&mut self, piece: Summed) {
+        self.write(piece.bytes);
+    }
 }
 
 /// Produces a packet's payload, possibly more than once.
@@ -188,6 +193,26 @@ impl<N: Nic> PayloadSink for StreamSink<'_, N> {
         self.len = self.len.wrapping_add(take);
         if self.emit {
             self.nic.tx_write(part);
+        }
+    }
+
+    fn write_summed(&mut self, piece: Summed) {
+        let len = piece.bytes.len();
+        // Bounded: `len <= limit` always.
+        if len > self.limit.wrapping_sub(self.len) {
+            return self.write(piece.bytes); // cut at the limit
+        }
+        debug_assert_eq!(piece.checksum().fold(), {
+            let mut c = Checksum::new();
+            c.add_bytes(piece.bytes);
+            c.fold()
+        });
+        if self.sum_bytes {
+            self.sum.add_checksum(piece.checksum());
+        }
+        self.len = self.len.wrapping_add(len);
+        if self.emit {
+            self.nic.tx_write(piece.bytes);
         }
     }
 

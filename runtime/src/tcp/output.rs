@@ -281,6 +281,14 @@ impl PayloadSink for Limit<'_> {
         self.inner.write(part);
         self.left = self.left.saturating_sub(take);
     }
+    fn write_summed(&mut self, piece: crate::wire::Summed) {
+        if piece.bytes.len() > self.left || !self.ring.is_empty() {
+            return self.write(piece.bytes); // cut, or kept for a resend
+        }
+        self.inner.write_summed(piece);
+        self.left = self.left.wrapping_sub(piece.bytes.len());
+    }
+
     fn write_from_rx(&mut self, offset: usize, len: usize) {
         // Stream bytes never come from a received frame through here
         // unless copied by the owner; keep the cap and ring semantics by

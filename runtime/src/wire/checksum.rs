@@ -118,6 +118,60 @@ impl Checksum {
     }
 }
 
+/// Bytes with their sum taken ahead of time: [`Summed::new`] is a `const
+/// fn`, so for data in flash (the web ROM, fixed header lines) the sum is
+/// taken at build time, and a payload made of them adds one word instead
+/// of reading every byte again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summed {
+    /// The bytes.
+    pub bytes: &'static [u8],
+    /// Their one's-complement sum (RFC 1071), folded, as if they started
+    /// at an even offset.
+    pub sum: u16,
+}
+
+impl Summed {
+    /// `bytes` with their sum.
+    pub const fn new(bytes: &'static [u8]) -> Summed {
+        Summed {
+            bytes,
+            sum: sum_of(bytes),
+        }
+    }
+
+    /// The sum as an accumulator that has seen exactly these bytes (to
+    /// add with [`Checksum::add_checksum`] at any offset).
+    pub fn checksum(&self) -> Checksum {
+        Checksum {
+            sum: u32::from(self.sum),
+            odd: self.bytes.len() % 2 == 1,
+        }
+    }
+}
+
+/// The folded one's-complement sum of `bytes` from an even offset, in a
+/// `const` context.
+const fn sum_of(mut bytes: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    while let [hi, lo, rest @ ..] = bytes {
+        // Folded every word: never above 0x1_fffe, no wrap.
+        sum = (sum & 0xffff)
+            .wrapping_add(sum >> 16)
+            .wrapping_add(((*hi as u32) << 8) | *lo as u32);
+        bytes = rest;
+    }
+    if let [last] = bytes {
+        sum = (sum & 0xffff)
+            .wrapping_add(sum >> 16)
+            .wrapping_add((*last as u32) << 8);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff).wrapping_add(sum >> 16);
+    }
+    sum as u16
+}
+
 /// The checksum of `bytes` alone, ready to store.
 pub fn checksum(bytes: &[u8]) -> u16 {
     let mut c = Checksum::new();
@@ -138,6 +192,28 @@ pub fn update(old_field: u16, old_word: u16, new_word: u16) -> u16 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sum_taken_at_build_time_adds_up_at_any_offset() {
+        const ODD: Summed = Summed::new(b"HTTP/1.1 200 OK\r\nX");
+        const EVEN: Summed = Summed::new(b"\r\n\r\n");
+        for lead in [&b""[..], b"a", b"ab", b"abc"] {
+            let mut by_bytes = Checksum::new();
+            by_bytes.add_bytes(lead);
+            by_bytes.add_bytes(ODD.bytes);
+            by_bytes.add_bytes(EVEN.bytes);
+            let mut by_sums = Checksum::new();
+            by_sums.add_bytes(lead);
+            by_sums.add_checksum(ODD.checksum());
+            by_sums.add_checksum(EVEN.checksum());
+            assert_eq!(by_sums.fold(), by_bytes.fold(), "after {lead:?}");
+            by_bytes.add_bytes(b"z");
+            by_sums.add_bytes(b"z");
+            assert_eq!(by_sums.fold(), by_bytes.fold(), "parity after {lead:?}");
+        }
+        assert_eq!(Summed::new(&[0xff; 1000]).sum, 0xffff);
+        assert_eq!(Summed::new(b"").sum, 0);
+    }
+
     use super::*;
 
     // RFC 1071 section 3 example bytes.

@@ -24,7 +24,7 @@ pub mod tcp;
 pub mod text;
 pub mod udp;
 
-pub use checksum::Checksum;
+pub use checksum::{Checksum, Summed};
 
 use core::fmt;
 
