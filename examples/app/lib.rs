@@ -913,9 +913,7 @@ impl<L: Log> App for DeviceApp<L> {
                     tcp_services::ring_produce(ring, e, offset, max, sink)
                 }
             }
-            Some(Service::Chargen) => {
-                tcp_services::produce_fn(max, sink, tcp_services::Chargen::at(offset.into()))
-            }
+            Some(Service::Chargen) => tcp_services::chargen_produce(offset.into(), max, sink),
             Some(Service::Sender { total }) => {
                 let left = total.saturating_sub(offset) as usize;
                 let from = tcp_services::Pattern::at(offset.into());

@@ -142,6 +142,43 @@ impl Iterator for Chargen {
     }
 }
 
+/// The 95 printable characters twice over: every RFC 864 line (72 of
+/// them from a starting one) is one slice of it.
+const PRINTABLE: [u8; 95 + 72] = {
+    let mut t = [0u8; 95 + 72];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = b' ' + (i % 95) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Writes `max` bytes of the chargen stream from `offset`, a line's
+/// characters as one slice of [`PRINTABLE`] and its CR LF as another: no
+/// byte is generated or copied here (the stream is produced twice per
+/// segment on a FIFO NIC, and again on a resend).
+pub fn chargen_produce(offset: u64, max: usize, sink: &mut dyn PayloadSink) {
+    let Chargen { mut line, mut col } = Chargen::at(offset);
+    let mut left = max;
+    while left > 0 {
+        let piece: &[u8] = if col < 72 {
+            let first = usize::from(line) + usize::from(col);
+            &PRINTABLE[first..usize::from(line) + 72]
+        } else {
+            &b"\r\n"[usize::from(col) - 72..]
+        };
+        let n = piece.len().min(left);
+        sink.write(&piece[..n]);
+        left -= n;
+        col += n as u8;
+        if col == 74 {
+            col = 0;
+            line = if line == 94 { 0 } else { line + 1 };
+        }
+    }
+}
+
 /// Writes `max` bytes from `bytes` in small chunks.
 pub fn produce_fn(max: usize, sink: &mut dyn PayloadSink, mut bytes: impl Iterator<Item = u8>) {
     let mut chunk = [0u8; 64];
@@ -156,23 +193,21 @@ pub fn produce_fn(max: usize, sink: &mut dyn PayloadSink, mut bytes: impl Iterat
     }
 }
 
-/// Takes what fits of `data` into `ring` at stream offset `at`.
+/// Takes what fits of `data` into `ring` at stream offset `at`: straight
+/// into the ring, in at most two pieces (its end, then its start).
 pub fn ring_take<N: Nic>(
     ring: &mut [u8],
     echo: &mut EchoState,
     data: &mut TcpReader<'_, N>,
 ) -> usize {
     let take = data.len().min(echo.space());
-    let mut buf = [0u8; 128];
     let mut done = 0;
     while done < take {
-        let n = data.read(done, &mut buf[..(take - done).min(128)]);
+        let pos = (echo.received as usize + done) % ring.len();
+        let room = (ring.len() - pos).min(take - done);
+        let n = data.read(done, &mut ring[pos..pos + room]);
         if n == 0 {
             break;
-        }
-        for (k, &b) in buf[..n].iter().enumerate() {
-            let pos = (echo.received as usize + done + k) % ring.len();
-            ring[pos] = b;
         }
         done += n;
     }
@@ -293,6 +328,30 @@ mod tests {
             };
             assert_eq!(chargen_byte(i), want, "{i}");
             assert_eq!(pattern_byte(i), (i % 251) as u8, "{i}");
+        }
+    }
+
+    #[test]
+    fn chargen_produce_writes_the_byte_function_s_stream() {
+        struct Collect([u8; 1600], usize, usize);
+        impl PayloadSink for Collect {
+            fn write(&mut self, bytes: &[u8]) {
+                self.0[self.1..self.1 + bytes.len()].copy_from_slice(bytes);
+                self.1 += bytes.len();
+                self.2 += 1;
+            }
+            fn write_from_rx(&mut self, _: usize, _: usize) {}
+        }
+        for start in [0u64, 1, 71, 72, 73, 74, 7029, 7030, (1 << 32) - 3] {
+            for max in [0usize, 1, 2, 73, 74, 75, 1460] {
+                let mut sink = Collect([0; 1600], 0, 0);
+                chargen_produce(start, max, &mut sink);
+                assert_eq!(sink.1, max, "from {start}");
+                for (k, &b) in sink.0[..max].iter().enumerate() {
+                    assert_eq!(b, chargen_byte(start + k as u64), "from {start}, byte {k}");
+                }
+                assert!(sink.2 <= 2 * (max / 74 + 2), "two writes a line");
+            }
         }
     }
 

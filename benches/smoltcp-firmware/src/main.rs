@@ -472,20 +472,37 @@ mod app {
         }
     }
 
+    /// The 95 printable characters twice over: each RFC 864 line is one
+    /// slice of it (the reference device's chargen does the same).
+    const PRINTABLE: [u8; 95 + 72] = {
+        let mut t = [0u8; 95 + 72];
+        let mut i = 0;
+        while i < t.len() {
+            t[i] = b' ' + (i % 95) as u8;
+            i += 1;
+        }
+        t
+    };
+
     /// Fills the socket's free transmit buffer with RFC 864 lines (72
     /// printable characters, each line starting one later, CR LF) — the
-    /// same bytes as the reference device's chargen.
+    /// same bytes as the reference device's chargen, copied a line's
+    /// characters at a time.
     fn generate(s: &mut tcp::Socket, at: &mut (u8, u8)) {
         while s.can_send() {
             let sent = s.send(|buf| {
                 let (mut line, mut col) = *at;
-                for b in buf.iter_mut() {
-                    *b = match col {
-                        72 => b'\r',
-                        73 => b'\n',
-                        c => b' ' + (line + c) % 95,
+                let mut done = 0;
+                while done < buf.len() {
+                    let piece: &[u8] = if col < 72 {
+                        &PRINTABLE[usize::from(line + col)..usize::from(line) + 72]
+                    } else {
+                        &b"\r\n"[usize::from(col - 72)..]
                     };
-                    col += 1;
+                    let n = piece.len().min(buf.len() - done);
+                    buf[done..done + n].copy_from_slice(&piece[..n]);
+                    done += n;
+                    col += n as u8;
                     if col == 74 {
                         col = 0;
                         line = if line == 94 { 0 } else { line + 1 };
