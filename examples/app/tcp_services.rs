@@ -155,7 +155,7 @@ const PRINTABLE: [u8; 95 + 72] = {
 };
 
 /// Writes `max` bytes of the chargen stream from `offset`, a line's
-/// characters as one slice of [`PRINTABLE`] and its CR LF as another: no
+/// characters as one slice of `PRINTABLE` and its CR LF as another: no
 /// byte is generated or copied here (the stream is produced twice per
 /// segment on a FIFO NIC, and again on a resend).
 pub fn chargen_produce(offset: u64, max: usize, sink: &mut dyn PayloadSink) {
