@@ -486,7 +486,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
     }
 
     /// Runs the timers once; true when the state changed and the new state
-    /// must be looked at too.
+    /// must be looked at too. Out of line: `poll` calls it in a loop,
+    /// which the optimiser would otherwise unroll with a copy per pass.
+    #[inline(never)]
     fn step<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) -> bool {
         let due = now >= self.next;
         if S::ARP_PROBES > 0 && self.lease().is_some() && core::mem::take(&mut self.lost) {
