@@ -365,13 +365,15 @@ impl<S: DhcpSettings> DhcpClient<S> {
 
     /// The lease in use (Bound, Renewing, Rebinding).
     pub fn lease(&self) -> Option<Lease> {
-        match self.state {
-            DhcpState::Bound
-            | DhcpState::Renewing
-            | DhcpState::Rebinding
-            | DhcpState::Rebooting => Some(self.lease).filter(|l| l.lease_secs != 0),
-            _ => None,
-        }
+        self.holds_lease().then_some(self.lease)
+    }
+
+    /// True while a lease is in use ([`Self::lease`] without copying it).
+    fn holds_lease(&self) -> bool {
+        matches!(
+            self.state,
+            DhcpState::Bound | DhcpState::Renewing | DhcpState::Rebinding | DhcpState::Rebooting
+        ) && self.lease.lease_secs != 0
     }
 
     /// Whether DHCP is switched on (it takes effect on the next poll).
@@ -491,7 +493,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
     #[inline(never)]
     fn step<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) -> bool {
         let due = now >= self.next;
-        if S::ARP_PROBES > 0 && self.lease().is_some() && core::mem::take(&mut self.lost) {
+        if S::ARP_PROBES > 0 && self.holds_lease() && core::mem::take(&mut self.lost) {
             // Claimed twice within 10 s by another host (RFC 5227 §2.4
             // (b)): stop using the address and tell the server.
             io.set_ipv4(None);
@@ -904,7 +906,7 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
                 self.enter_discovering(app, now);
             }
         }
-        if S::INIT_REBOOT && core::mem::take(&mut self.reboot) && self.lease().is_some() {
+        if S::INIT_REBOOT && core::mem::take(&mut self.reboot) && self.holds_lease() {
             let address = self.lease.cidr.address;
             self.enter(
                 app,
@@ -963,7 +965,7 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             self.conflict |= sender == ours || probe_for_it;
             return;
         }
-        if self.lease().is_none() || sender != ours || io.address() != Some(ours) {
+        if !self.holds_lease() || sender != ours || io.address() != Some(ours) {
             return;
         }
         let now = io.now();
