@@ -908,6 +908,8 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         port
     }
 
+    // Out of line: `poll` calls it per slot.
+    #[inline(never)]
     fn drive<N: Nic, A: App>(&mut self, i: usize, io: &mut Io<'_, N>, app: &mut A) {
         let now = io.now();
         let settings = self.settings;
