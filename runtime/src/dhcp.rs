@@ -502,24 +502,6 @@ impl<S: DhcpSettings> DhcpClient<S> {
         }
         match self.state {
             DhcpState::Off => false,
-            DhcpState::Discovering => {
-                if due {
-                    self.transmit(io, app, now);
-                }
-                false
-            }
-            DhcpState::Requesting => {
-                if !due {
-                    false
-                } else if self.tries >= REQUEST_TRIES {
-                    self.lease = Lease::EMPTY;
-                    self.enter_discovering(app, now);
-                    true
-                } else {
-                    self.transmit(io, app, now);
-                    false
-                }
-            }
             DhcpState::Bound => match self.t1_at() {
                 Some(t1) if now >= t1 => {
                     self.enter(app, DhcpState::Renewing, now, DhcpEvent::Renewing);
@@ -527,67 +509,51 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 }
                 _ => false,
             },
-            DhcpState::Renewing => match self.t2_at() {
-                Some(t2) if now >= t2 => {
-                    self.enter(app, DhcpState::Rebinding, now, DhcpEvent::Rebinding);
-                    true
-                }
-                _ => {
-                    if due {
-                        self.transmit(io, app, now);
-                    }
-                    false
-                }
-            },
             DhcpState::Probing => self.probe(io, app, now, due),
-            // Never entered without INIT_REBOOT: the arms go with it.
-            DhcpState::Rebooting if S::INIT_REBOOT && self.lease.lease_secs == 0 => {
-                // A remembered address, no lease known: not used before an
-                // ACK; unanswered, discovery asks for it again.
-                if !due {
-                    false
-                } else if self.tries >= REQUEST_TRIES {
-                    self.enter_discovering(app, now);
-                    true
-                } else {
-                    self.transmit(io, app, now);
-                    false
-                }
+            DhcpState::Renewing if self.t2_at().is_some_and(|t2| now >= t2) => {
+                self.enter(app, DhcpState::Rebinding, now, DhcpEvent::Rebinding);
+                true
             }
-            DhcpState::Rebooting
-                if S::INIT_REBOOT && self.expires_at().is_none_or(|end| now < end) =>
+            // A remembered address being asked for (no lease known) has no
+            // expiry.
+            DhcpState::Rebinding | DhcpState::Rebooting
+                if self.expires_at().is_some_and(|end| now >= end) =>
             {
-                if !due {
-                    false
-                } else if self.tries >= REQUEST_TRIES {
+                let address = self.lease.cidr.address;
+                io.set_ipv4(None);
+                app.event(Event::Dhcp(DhcpEvent::Expired { address }));
+                // Keep the address as a hint: DISCOVER asks for it again.
+                self.enter_discovering(app, now);
+                true
+            }
+            // The states that send: nothing to do until the next send.
+            _ if !due => false,
+            DhcpState::Requesting if self.tries >= REQUEST_TRIES => {
+                self.lease = Lease::EMPTY;
+                self.enter_discovering(app, now);
+                true
+            }
+            // Never entered without INIT_REBOOT: the arm goes with it.
+            DhcpState::Rebooting if S::INIT_REBOOT && self.tries >= REQUEST_TRIES => {
+                if self.lease.lease_secs == 0 {
+                    // A remembered address, not used before an ACK:
+                    // discovery asks for it again.
+                    self.enter_discovering(app, now);
+                } else {
                     // No server answered: keep using the lease in its own
                     // timers (RFC 2131 §3.2 step 5).
                     self.state = self.lease_state(now);
                     self.xid = app.random_u32();
                     self.next = now;
                     app.event(Event::Dhcp(DhcpEvent::RebootUnanswered));
-                    true
-                } else {
-                    self.transmit(io, app, now);
-                    false
                 }
+                true
             }
-            DhcpState::Rebinding | DhcpState::Rebooting => match self.expires_at() {
-                Some(end) if now >= end => {
-                    let address = self.lease.cidr.address;
-                    io.set_ipv4(None);
-                    app.event(Event::Dhcp(DhcpEvent::Expired { address }));
-                    // Keep the address as a hint: DISCOVER asks for it again.
-                    self.enter_discovering(app, now);
-                    true
-                }
-                _ => {
-                    if due {
-                        self.transmit(io, app, now);
-                    }
-                    false
-                }
-            },
+            // Discovering, Requesting, Renewing, Rebinding, Rebooting.
+            _ => {
+                self.transmit(io, app, now);
+                false
+            }
         }
     }
 
