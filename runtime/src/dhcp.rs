@@ -33,7 +33,7 @@
 //! Every reply must match our transaction id, be a BOOTREPLY for an
 //! Ethernet `chaddr` equal to our MAC and carry the magic cookie. Replies
 //! are read straight from the NIC: the 44-byte header, the cookie, then
-//! the options in 32-byte chunks through [`OptionScanner`]; the client
+//! the options one by one (code, length, at most four value bytes); the client
 //! itself keeps a few dozen bytes ([`DhcpClient`]).
 //!
 //! DHCP can be switched off and on at run time ([`DhcpClient::set_enabled`]).
@@ -68,9 +68,9 @@ use crate::service::{earliest, App, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::UdpDatagram;
 use crate::wire::dhcp::{
-    mask_prefix_len, option, MessageType, OpCode, OptionScanner, Packet, ReplyOptions, Repr,
-    CLIENT_PORT, FILE_RANGE, HEADER_LEN, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET,
-    OPTIONS_OFFSET, SERVER_PORT, SNAME_RANGE,
+    mask_prefix_len, option, MessageType, OpCode, Packet, ReplyOptions, Repr, CLIENT_PORT,
+    FILE_RANGE, HEADER_LEN, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET, OPTIONS_OFFSET,
+    SERVER_PORT, SNAME_RANGE,
 };
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
@@ -1096,27 +1096,52 @@ fn read_reply<N: Nic>(
     Some((p.your_ip(), options))
 }
 
-/// Feeds the options in `from..to` of the datagram to `options`, 32 bytes
-/// at a time; `None` when they are cut short.
+/// Feeds the options in `from..to` of the datagram to `options`, one
+/// option at a time: its code, its length and at most its first four value
+/// bytes are read from the NIC (every option the client takes is at most
+/// four bytes, or a list whose first entry is the preferred one), the rest
+/// of its value is skipped. `None` when an option is cut short by the end
+/// of the area or of the datagram; an area that ends without END is fine.
+/// ([`OptionScanner`](crate::wire::dhcp::OptionScanner) does the same over
+/// chunks; reading by offset needs no scanner state or chunk buffer.)
 fn scan<N: Nic>(
     d: &mut UdpDatagram<'_, '_, N>,
     from: usize,
     to: usize,
     options: &mut ReplyOptions,
 ) -> Option<()> {
-    let mut scanner = OptionScanner::new();
-    let mut buf = [0u8; 32];
+    // The area, or as much of it as the datagram holds: an area the
+    // datagram cuts short must have ended (END) before.
+    let avail = to.min(d.len());
     let mut at = from;
-    while at < to && !scanner.ended() {
-        let want = to.saturating_sub(at).min(buf.len());
-        let got = d.read(at, buf.get_mut(..want)?);
+    while at < to {
+        let mut head = [0u8; 2];
+        let got = d.read(at, &mut head);
+        let [code, len] = head;
         if got == 0 {
             return None;
         }
-        scanner.feed(buf.get(..got)?, &mut |k, v, l| options.absorb(k, v, l));
-        at = at.saturating_add(got);
+        match code {
+            option::PAD => at = at.saturating_add(1),
+            option::END => return Some(()),
+            _ => {
+                if got < 2 {
+                    return None;
+                }
+                let value_at = at.saturating_add(2);
+                let end = value_at.saturating_add(usize::from(len));
+                if end > avail {
+                    return None;
+                }
+                let mut value = [0u8; 4];
+                let prefix = value.get_mut(..usize::from(len.min(4)))?;
+                d.read(value_at, prefix);
+                options.absorb(code, prefix, usize::from(len));
+                at = end;
+            }
+        }
     }
-    scanner.finish().ok()
+    Some(())
 }
 
 #[cfg(test)]
