@@ -479,6 +479,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         }
     }
 
+    #[inline(never)]
     fn enter<A: App>(&mut self, app: &mut A, state: DhcpState, now: Instant, event: DhcpEvent) {
         self.state = state;
         self.xid = app.random_u32();
@@ -1003,6 +1004,7 @@ fn classful_prefix(a: Ipv4Address) -> u8 {
 /// the lease. The floor keeps a rogue or broken server (T1 = 0, T1 = T2)
 /// from making the client renew continually: a REQUEST storm. Meant for
 /// leases of at least [`MIN_LEASE_SECS`] (shorter ones are not taken).
+#[inline(never)]
 pub fn lease_timers(lease: u32, t1: Option<u32>, t2: Option<u32>) -> (u32, u32) {
     if lease == INFINITE {
         return (INFINITE, INFINITE);
