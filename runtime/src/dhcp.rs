@@ -686,23 +686,23 @@ impl<S: DhcpSettings> DhcpClient<S> {
     }
 
     fn stop<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
-        let held = self.lease();
+        let held = self.holds_lease();
+        let address = self.lease.cidr.address;
+        let server = self.lease.server;
         let mut released = false;
-        if let Some(lease) = held {
+        if held {
             let repr = Repr {
-                client_ip: lease.cidr.address,
-                server_identifier: Some(lease.server),
+                client_ip: address,
+                server_identifier: Some(server),
                 ..Repr::new(MessageType::Release, app.random_u32(), io.mac())
             };
-            released = send(io, lease.server, &repr).is_ok();
+            released = send(io, server, &repr).is_ok();
         }
         // The interface is the client's while it has no address or has the
         // leased one; settings the application put there stay.
-        let current = io.ipv4();
-        let ours = match (current, held) {
-            (None, _) => true,
-            (Some(c), Some(l)) => c.cidr.address == l.cidr.address,
-            (Some(_), None) => false,
+        let ours = match io.ipv4() {
+            None => true,
+            Some(c) => held && c.cidr.address == address,
         };
         if ours {
             io.set_ipv4(S::STATIC_IPV4);
