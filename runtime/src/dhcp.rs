@@ -464,7 +464,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         self.tries = 0;
         self.next = at;
         self.began = at;
-        app.event(Event::Dhcp(DhcpEvent::Discovering));
+        report(app, DhcpEvent::Discovering);
     }
 
     /// A new exchange for a renewal or rebinding.
@@ -485,7 +485,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         self.xid = app.random_u32();
         self.tries = 0;
         self.next = now;
-        app.event(Event::Dhcp(event));
+        report(app, event);
     }
 
     /// Runs the timers once; true when the state changed and the new state
@@ -522,7 +522,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
             {
                 let address = self.lease.cidr.address;
                 io.set_ipv4(None);
-                app.event(Event::Dhcp(DhcpEvent::Expired { address }));
+                report(app, DhcpEvent::Expired { address });
                 // Keep the address as a hint: DISCOVER asks for it again.
                 self.enter_discovering(app, now);
                 true
@@ -546,7 +546,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     self.state = self.lease_state(now);
                     self.xid = app.random_u32();
                     self.next = now;
-                    app.event(Event::Dhcp(DhcpEvent::RebootUnanswered));
+                    report(app, DhcpEvent::RebootUnanswered);
                 }
                 true
             }
@@ -594,7 +594,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         // Nobody answered: the address is ours.
         self.state = DhcpState::Bound;
         io.set_ipv4(Some(self.lease.ipv4()));
-        app.event(Event::Dhcp(DhcpEvent::Bound(self.lease)));
+        report(app, DhcpEvent::Bound(self.lease));
         true
     }
 
@@ -680,7 +680,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         };
         // Best effort: the server also learns when the lease is not used.
         let _ = send(io, Ipv4Address::BROADCAST, &repr);
-        app.event(Event::Dhcp(DhcpEvent::Declined { address }));
+        report(app, DhcpEvent::Declined { address });
         self.lease = Lease::EMPTY;
         self.enter_discovering(app, now.after(DECLINE_WAIT));
     }
@@ -709,10 +709,13 @@ impl<S: DhcpSettings> DhcpClient<S> {
         }
         self.state = DhcpState::Off;
         self.lease = Lease::EMPTY;
-        app.event(Event::Dhcp(DhcpEvent::Stopped {
-            ipv4: io.ipv4(),
-            released,
-        }));
+        report(
+            app,
+            DhcpEvent::Stopped {
+                ipv4: io.ipv4(),
+                released,
+            },
+        );
     }
 
     /// Acts on a reply that matched our exchange (out of line: inlined
@@ -754,10 +757,13 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 self.state = DhcpState::Requesting;
                 self.tries = 0;
                 self.next = now;
-                app.event(Event::Dhcp(DhcpEvent::Offered {
-                    address: your_ip,
-                    server,
-                }));
+                report(
+                    app,
+                    DhcpEvent::Offered {
+                        address: your_ip,
+                        server,
+                    },
+                );
             }
             (
                 DhcpState::Requesting
@@ -789,7 +795,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     self.conflict = false;
                     self.defended_at = None;
                     self.lost = false;
-                    app.event(Event::Dhcp(DhcpEvent::Probing { address }));
+                    report(app, DhcpEvent::Probing { address });
                     return;
                 }
                 self.state = DhcpState::Bound;
@@ -799,7 +805,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 } else {
                     DhcpEvent::Bound(lease)
                 };
-                app.event(Event::Dhcp(event));
+                report(app, event);
             }
             (
                 DhcpState::Requesting
@@ -811,9 +817,12 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 if self.state != DhcpState::Requesting {
                     io.set_ipv4(None);
                 }
-                app.event(Event::Dhcp(DhcpEvent::Nak {
-                    server: o.server_identifier.unwrap_or(Ipv4Address::UNSPECIFIED),
-                }));
+                report(
+                    app,
+                    DhcpEvent::Nak {
+                        server: o.server_identifier.unwrap_or(Ipv4Address::UNSPECIFIED),
+                    },
+                );
                 // The server said no to this address: do not ask for it
                 // again. Wait up to a second, so a server that refuses
                 // everything does not cause a storm.
@@ -961,6 +970,13 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
         // timers go on). Up: the network may be another one now.
         self.reboot = S::INIT_REBOOT && up;
     }
+}
+
+/// Reports `event` to the application (one copy of the wrapping into
+/// [`Event::Dhcp`] for every site).
+#[inline(never)]
+fn report<A: App>(app: &mut A, event: DhcpEvent) {
+    app.event(Event::Dhcp(event));
 }
 
 /// Sends one client message from port 68 to port 67 of `dst`, streamed.
