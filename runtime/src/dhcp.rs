@@ -289,7 +289,7 @@ pub enum DhcpEvent {
     },
 }
 
-/// The DHCP client service: 72 bytes on a 32-bit MCU (state, transaction
+/// The DHCP client service: 64 bytes on a 32-bit MCU (state, transaction
 /// id, three deadlines and the lease).
 ///
 /// `S` is the device's configuration (the generated `Device`). The
@@ -314,8 +314,9 @@ pub struct DhcpClient<S: DhcpSettings> {
     reboot: bool,
     /// Probing: another host answered for the address or probes it too.
     conflict: bool,
-    /// When the held address was last defended (RFC 5227 §2.4 (b)).
-    defended_at: Option<Instant>,
+    /// The held address was defended (RFC 5227 §2.4 (b)), at `defended_at`.
+    defended: bool,
+    defended_at: Instant,
     /// A second claim within [`DEFEND_INTERVAL`]: give the address up.
     lost: bool,
     _settings: PhantomData<fn() -> S>,
@@ -352,7 +353,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
             lease: Lease::EMPTY,
             reboot: false,
             conflict: false,
-            defended_at: None,
+            defended: false,
+            defended_at: Instant::ZERO,
             lost: false,
             _settings: PhantomData,
         }
@@ -793,7 +795,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                         .unwrap_or(0);
                     self.next = now.after(Duration::from_millis(u64::from(delay)));
                     self.conflict = false;
-                    self.defended_at = None;
+                    self.defended = false;
                     self.lost = false;
                     report(app, DhcpEvent::Probing { address });
                     return;
@@ -947,15 +949,14 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             return;
         }
         let now = io.now();
-        let recent = self
-            .defended_at
-            .is_some_and(|t| now.elapsed_since(t) < DEFEND_INTERVAL);
+        let recent = self.defended && now.elapsed_since(self.defended_at) < DEFEND_INTERVAL;
         if recent && self.lost {
             return; // given up already: reported once
         }
         self.lost = recent;
         if !recent {
-            self.defended_at = Some(now);
+            self.defended = true;
+            self.defended_at = now;
             io.announce_address();
         }
         app.event(Event::AddressConflict {
