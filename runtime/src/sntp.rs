@@ -402,6 +402,8 @@ impl<const NAME: usize> SntpClient<NAME> {
         self.restart();
     }
 
+    /// Drops the request under way; the next one is due at once.
+    #[inline(never)]
     fn restart(&mut self) {
         self.step = match self.step {
             Step::Resolve(h) | Step::Cancel(h) => Step::Cancel(h),
