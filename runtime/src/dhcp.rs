@@ -450,14 +450,19 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// transmission): base × 2^tries up to the cap, randomized by up to
     /// ±1 s (±¼ of the delay when that is shorter).
     pub fn retransmit_delay(tries: u8, random: u32) -> Duration {
-        let base = S::RETRANSMIT_BASE.millis().max(1);
-        let max = S::RETRANSMIT_MAX.millis().max(base);
-        let factor = 1u64.checked_shl(u32::from(tries)).unwrap_or(u64::MAX);
-        let nominal = base.saturating_mul(factor).min(max);
+        // In 32 bits: a Duration is at most 2^32 - 1 ms.
+        let base = u32::try_from(S::RETRANSMIT_BASE.millis()).unwrap_or(u32::MAX).max(1);
+        let max = u32::try_from(S::RETRANSMIT_MAX.millis()).unwrap_or(u32::MAX).max(base);
+        // base × 2^tries, capped: doubling stops at the cap.
+        let mut nominal = base;
+        for _ in 0..tries.min(32) {
+            nominal = nominal.saturating_mul(2).min(max);
+        }
         let jitter = (nominal / 4).min(1000);
-        let spread = jitter.saturating_mul(2).saturating_add(1);
-        let offset = u64::from(random).checked_rem(spread).unwrap_or(0);
-        Duration::from_millis(nominal.saturating_sub(jitter).saturating_add(offset))
+        // Bounded: jitter <= 1000, nominal >= jitter.
+        let spread = jitter.wrapping_mul(2).wrapping_add(1);
+        let offset = random.checked_rem(spread).unwrap_or(0);
+        Duration::from_millis(u64::from(nominal.wrapping_sub(jitter).saturating_add(offset)))
     }
 
     fn enter_discovering<A: App>(&mut self, app: &mut A, at: Instant) {
