@@ -451,8 +451,12 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// ±1 s (±¼ of the delay when that is shorter).
     pub fn retransmit_delay(tries: u8, random: u32) -> Duration {
         // In 32 bits: a Duration is at most 2^32 - 1 ms.
-        let base = u32::try_from(S::RETRANSMIT_BASE.millis()).unwrap_or(u32::MAX).max(1);
-        let max = u32::try_from(S::RETRANSMIT_MAX.millis()).unwrap_or(u32::MAX).max(base);
+        let base = u32::try_from(S::RETRANSMIT_BASE.millis())
+            .unwrap_or(u32::MAX)
+            .max(1);
+        let max = u32::try_from(S::RETRANSMIT_MAX.millis())
+            .unwrap_or(u32::MAX)
+            .max(base);
         // base × 2^tries, capped: doubling stops at the cap.
         let mut nominal = base;
         for _ in 0..tries.min(32) {
@@ -462,7 +466,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
         // Bounded: jitter <= 1000, nominal >= jitter.
         let spread = jitter.wrapping_mul(2).wrapping_add(1);
         let offset = random.checked_rem(spread).unwrap_or(0);
-        Duration::from_millis(u64::from(nominal.wrapping_sub(jitter).saturating_add(offset)))
+        Duration::from_millis(u64::from(
+            nominal.wrapping_sub(jitter).saturating_add(offset),
+        ))
     }
 
     fn enter_discovering<A: App>(&mut self, app: &mut A, at: Instant) {
