@@ -22,9 +22,10 @@
 //!
 //! A slot holds its name in a `NAME`-byte buffer (wire form, so a name
 //! of `NAME - 2` characters fits). The reply is never copied: it is read
-//! from the NIC by offset, compression pointers included. An MX answer
-//! reuses the slot's buffer for its exchanges (preference, address, name),
-//! as many as fit, most preferred first.
+//! from the NIC by offset, compression pointers included. An answer
+//! reuses the slot's buffer: an A answer's address, or an MX answer's
+//! exchanges (preference, address, name), as many as fit, most preferred
+//! first.
 //!
 //! # Answers
 //!

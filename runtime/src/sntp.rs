@@ -221,7 +221,7 @@ pub enum SntpEvent {
 pub enum SntpError {
     /// Not an address and not a host name.
     InvalidServer,
-    /// The name is longer than the client holds (the DNS `name_len`), or
+    /// The name is longer than the client takes (its `NAME`, the DNS `name_len`), or
     /// names are not possible because DNS is disabled.
     NameTooLong,
     /// `[sntp]` is not enabled in this configuration (only application
