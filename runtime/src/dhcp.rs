@@ -686,31 +686,42 @@ impl<S: DhcpSettings> DhcpClient<S> {
     fn decline<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
         self.conflict = false;
         let address = self.lease.cidr.address;
-        let repr = Repr {
-            requested_ip: Some(address),
-            server_identifier: Some(self.lease.server),
-            ..Repr::new(MessageType::Decline, app.random_u32(), io.mac())
-        };
         // Best effort: the server also learns when the lease is not used.
-        let _ = send(io, Ipv4Address::BROADCAST, &repr);
+        let _ = self.tell_server(io, app, MessageType::Decline);
         report(app, DhcpEvent::Declined { address });
         self.lease = Lease::EMPTY;
         self.enter_discovering(app, now.after(DECLINE_WAIT));
     }
 
+    /// Sends a DECLINE (the lease's address as option 50, broadcast) or a
+    /// RELEASE (the address as `ciaddr`, to the server) naming the lease's
+    /// server, with a fresh transaction id; true when it went out.
+    fn tell_server<N: Nic, A: App>(
+        &self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        kind: MessageType,
+    ) -> bool {
+        let address = self.lease.cidr.address;
+        let server = self.lease.server;
+        let mut repr = Repr {
+            server_identifier: Some(server),
+            ..Repr::new(kind, app.random_u32(), io.mac())
+        };
+        let dst = if kind == MessageType::Release {
+            repr.client_ip = address;
+            server
+        } else {
+            repr.requested_ip = Some(address);
+            Ipv4Address::BROADCAST
+        };
+        send(io, dst, &repr).is_ok()
+    }
+
     fn stop<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
         let held = self.holds_lease();
         let address = self.lease.cidr.address;
-        let server = self.lease.server;
-        let mut released = false;
-        if held {
-            let repr = Repr {
-                client_ip: address,
-                server_identifier: Some(server),
-                ..Repr::new(MessageType::Release, app.random_u32(), io.mac())
-            };
-            released = send(io, server, &repr).is_ok();
-        }
+        let released = held && self.tell_server(io, app, MessageType::Release);
         // The interface is the client's while it has no address or has the
         // leased one; settings the application put there stay.
         let ours = match io.ipv4() {
