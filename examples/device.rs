@@ -99,7 +99,7 @@ enum FaultDir {
 /// What to ask the name services at start.
 #[derive(Clone, Default)]
 struct Names {
-    sntp_server: Option<String>,
+    sntp_server: Option<&'static str>,
     resolve: Vec<String>,
     resolve_mx: Vec<String>,
 }
@@ -229,7 +229,7 @@ fn parse_cli() -> Result<Cli, String> {
                 }
             }
             "--tcp-send" => cli.tcp_send = Some(value()?),
-            "--sntp-server" => cli.names.sntp_server = Some(value()?),
+            "--sntp-server" => cli.names.sntp_server = Some(keep(value()?)),
             "--resolve" => cli.names.resolve.push(value()?),
             "--resolve-mx" => cli.names.resolve_mx.push(value()?),
             "--bytes" => {
@@ -657,7 +657,7 @@ fn run<C: Config, N: Nic>(
     let start = std::time::Instant::now();
     let now = || Instant::from_millis(start.elapsed().as_millis() as u64);
     let mut device = ReferenceDevice::<C, _>::new(options, Stdout);
-    if let Some(server) = &names.sntp_server {
+    if let Some(server) = names.sntp_server {
         device.start_sntp(server);
     }
     for name in &names.resolve {

@@ -249,6 +249,13 @@ impl LogQuota {
 }
 
 /// The reference device: a configured stack plus its application.
+///
+/// `repr(C)` keeps the stack first: the compiler's own field order may
+/// put it after the application's large buffers (the echo rings), where
+/// every access to the stack's state needs a 32-bit offset: on the
+/// Cortex-M firmware a change of the stack's layout moved it there and
+/// cost about 1.8 KB of code.
+#[repr(C)]
 pub struct ReferenceDevice<C: Config, L: Log> {
     /// The stack generated from `stack.toml` (or a variant).
     pub stack: emberstack::Stack<C>,
@@ -538,7 +545,7 @@ where
 
     /// Asks `server` (an address or a host name) for the time now and
     /// every `[sntp] poll_interval`; logs `sntp: unix=SECONDS stratum=S`.
-    pub fn start_sntp(&mut self, server: &str) -> bool {
+    pub fn start_sntp(&mut self, server: &'static str) -> bool {
         self.services.app.sntp_chosen = true;
         match self.stack.sntp().start(server) {
             Ok(()) => true,

@@ -69,8 +69,9 @@ impl Lookups for Disabled {
 
 /// The SNTP client as the device app uses it, or its absence.
 pub trait TimeSync {
-    /// Asks `server` (address or name) for the time, now and periodically.
-    fn start(&mut self, server: &str) -> Result<(), SntpError>;
+    /// Asks `server` (address or name) for the time, now and periodically
+    /// (the client keeps the name: it is resolved for every request).
+    fn start(&mut self, server: &'static str) -> Result<(), SntpError>;
     /// The same for an address (the DHCP NTP-server option's form).
     fn start_addr(&mut self, server: Ipv4Address) -> Result<(), SntpError>;
     /// Unix time at local instant `now`, once a server answered.
@@ -81,7 +82,7 @@ impl<const N: usize> TimeSync for SntpClient<N> {
     fn unix_time(&self, now: emberstack::Instant) -> Option<i64> {
         self.now(now).map(|t| t.unix_secs())
     }
-    fn start(&mut self, server: &str) -> Result<(), SntpError> {
+    fn start(&mut self, server: &'static str) -> Result<(), SntpError> {
         self.request(server)
     }
     fn start_addr(&mut self, server: Ipv4Address) -> Result<(), SntpError> {
@@ -94,7 +95,7 @@ impl TimeSync for Disabled {
     fn unix_time(&self, _: emberstack::Instant) -> Option<i64> {
         None
     }
-    fn start(&mut self, _: &str) -> Result<(), SntpError> {
+    fn start(&mut self, _: &'static str) -> Result<(), SntpError> {
         Err(SntpError::Disabled)
     }
     fn start_addr(&mut self, _: Ipv4Address) -> Result<(), SntpError> {

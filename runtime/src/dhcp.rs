@@ -33,7 +33,7 @@
 //! Every reply must match our transaction id, be a BOOTREPLY for an
 //! Ethernet `chaddr` equal to our MAC and carry the magic cookie. Replies
 //! are read straight from the NIC: the 44-byte header, the cookie, then
-//! the options in 32-byte chunks through [`OptionScanner`]; the client
+//! the options one by one (code, length, at most four value bytes); the client
 //! itself keeps a few dozen bytes ([`DhcpClient`]).
 //!
 //! DHCP can be switched off and on at run time ([`DhcpClient::set_enabled`]).
@@ -68,9 +68,9 @@ use crate::service::{earliest, App, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::UdpDatagram;
 use crate::wire::dhcp::{
-    mask_prefix_len, option, MessageType, OpCode, OptionScanner, Packet, ReplyOptions, Repr,
-    CLIENT_PORT, FILE_RANGE, HEADER_LEN, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET,
-    OPTIONS_OFFSET, SERVER_PORT, SNAME_RANGE,
+    mask_prefix_len, option, MessageType, OpCode, Packet, ReplyOptions, Repr, CLIENT_PORT,
+    FILE_RANGE, HEADER_LEN, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET, OPTIONS_OFFSET,
+    SERVER_PORT, SNAME_RANGE,
 };
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
@@ -289,7 +289,7 @@ pub enum DhcpEvent {
     },
 }
 
-/// The DHCP client service: 72 bytes on a 32-bit MCU (state, transaction
+/// The DHCP client service: 64 bytes on a 32-bit MCU (state, transaction
 /// id, three deadlines and the lease).
 ///
 /// `S` is the device's configuration (the generated `Device`). The
@@ -314,8 +314,9 @@ pub struct DhcpClient<S: DhcpSettings> {
     reboot: bool,
     /// Probing: another host answered for the address or probes it too.
     conflict: bool,
-    /// When the held address was last defended (RFC 5227 §2.4 (b)).
-    defended_at: Option<Instant>,
+    /// The held address was defended (RFC 5227 §2.4 (b)), at `defended_at`.
+    defended: bool,
+    defended_at: Instant,
     /// A second claim within [`DEFEND_INTERVAL`]: give the address up.
     lost: bool,
     _settings: PhantomData<fn() -> S>,
@@ -352,7 +353,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
             lease: Lease::EMPTY,
             reboot: false,
             conflict: false,
-            defended_at: None,
+            defended: false,
+            defended_at: Instant::ZERO,
             lost: false,
             _settings: PhantomData,
         }
@@ -365,13 +367,15 @@ impl<S: DhcpSettings> DhcpClient<S> {
 
     /// The lease in use (Bound, Renewing, Rebinding).
     pub fn lease(&self) -> Option<Lease> {
-        match self.state {
-            DhcpState::Bound
-            | DhcpState::Renewing
-            | DhcpState::Rebinding
-            | DhcpState::Rebooting => Some(self.lease).filter(|l| l.lease_secs != 0),
-            _ => None,
-        }
+        self.holds_lease().then_some(self.lease)
+    }
+
+    /// True while a lease is in use ([`Self::lease`] without copying it).
+    fn holds_lease(&self) -> bool {
+        matches!(
+            self.state,
+            DhcpState::Bound | DhcpState::Renewing | DhcpState::Rebinding | DhcpState::Rebooting
+        ) && self.lease.lease_secs != 0
     }
 
     /// Whether DHCP is switched on (it takes effect on the next poll).
@@ -446,14 +450,25 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// transmission): base × 2^tries up to the cap, randomized by up to
     /// ±1 s (±¼ of the delay when that is shorter).
     pub fn retransmit_delay(tries: u8, random: u32) -> Duration {
-        let base = S::RETRANSMIT_BASE.millis().max(1);
-        let max = S::RETRANSMIT_MAX.millis().max(base);
-        let factor = 1u64.checked_shl(u32::from(tries)).unwrap_or(u64::MAX);
-        let nominal = base.saturating_mul(factor).min(max);
+        // In 32 bits: a Duration is at most 2^32 - 1 ms.
+        let base = u32::try_from(S::RETRANSMIT_BASE.millis())
+            .unwrap_or(u32::MAX)
+            .max(1);
+        let max = u32::try_from(S::RETRANSMIT_MAX.millis())
+            .unwrap_or(u32::MAX)
+            .max(base);
+        // base × 2^tries, capped: doubling stops at the cap.
+        let mut nominal = base;
+        for _ in 0..tries.min(32) {
+            nominal = nominal.saturating_mul(2).min(max);
+        }
         let jitter = (nominal / 4).min(1000);
-        let spread = jitter.saturating_mul(2).saturating_add(1);
-        let offset = u64::from(random).checked_rem(spread).unwrap_or(0);
-        Duration::from_millis(nominal.saturating_sub(jitter).saturating_add(offset))
+        // Bounded: jitter <= 1000, nominal >= jitter.
+        let spread = jitter.wrapping_mul(2).wrapping_add(1);
+        let offset = random.checked_rem(spread).unwrap_or(0);
+        Duration::from_millis(u64::from(
+            nominal.wrapping_sub(jitter).saturating_add(offset),
+        ))
     }
 
     fn enter_discovering<A: App>(&mut self, app: &mut A, at: Instant) {
@@ -462,7 +477,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         self.tries = 0;
         self.next = at;
         self.began = at;
-        app.event(Event::Dhcp(DhcpEvent::Discovering));
+        report(app, DhcpEvent::Discovering);
     }
 
     /// A new exchange for a renewal or rebinding.
@@ -477,19 +492,22 @@ impl<S: DhcpSettings> DhcpClient<S> {
         }
     }
 
+    #[inline(never)]
     fn enter<A: App>(&mut self, app: &mut A, state: DhcpState, now: Instant, event: DhcpEvent) {
         self.state = state;
         self.xid = app.random_u32();
         self.tries = 0;
         self.next = now;
-        app.event(Event::Dhcp(event));
+        report(app, event);
     }
 
     /// Runs the timers once; true when the state changed and the new state
-    /// must be looked at too.
+    /// must be looked at too. Out of line: `poll` calls it in a loop,
+    /// which the optimiser would otherwise unroll with a copy per pass.
+    #[inline(never)]
     fn step<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) -> bool {
         let due = now >= self.next;
-        if S::ARP_PROBES > 0 && self.lease().is_some() && core::mem::take(&mut self.lost) {
+        if S::ARP_PROBES > 0 && self.holds_lease() && core::mem::take(&mut self.lost) {
             // Claimed twice within 10 s by another host (RFC 5227 §2.4
             // (b)): stop using the address and tell the server.
             io.set_ipv4(None);
@@ -498,24 +516,6 @@ impl<S: DhcpSettings> DhcpClient<S> {
         }
         match self.state {
             DhcpState::Off => false,
-            DhcpState::Discovering => {
-                if due {
-                    self.transmit(io, app, now);
-                }
-                false
-            }
-            DhcpState::Requesting => {
-                if !due {
-                    false
-                } else if self.tries >= REQUEST_TRIES {
-                    self.lease = Lease::EMPTY;
-                    self.enter_discovering(app, now);
-                    true
-                } else {
-                    self.transmit(io, app, now);
-                    false
-                }
-            }
             DhcpState::Bound => match self.t1_at() {
                 Some(t1) if now >= t1 => {
                     self.enter(app, DhcpState::Renewing, now, DhcpEvent::Renewing);
@@ -523,67 +523,51 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 }
                 _ => false,
             },
-            DhcpState::Renewing => match self.t2_at() {
-                Some(t2) if now >= t2 => {
-                    self.enter(app, DhcpState::Rebinding, now, DhcpEvent::Rebinding);
-                    true
-                }
-                _ => {
-                    if due {
-                        self.transmit(io, app, now);
-                    }
-                    false
-                }
-            },
             DhcpState::Probing => self.probe(io, app, now, due),
-            // Never entered without INIT_REBOOT: the arms go with it.
-            DhcpState::Rebooting if S::INIT_REBOOT && self.lease.lease_secs == 0 => {
-                // A remembered address, no lease known: not used before an
-                // ACK; unanswered, discovery asks for it again.
-                if !due {
-                    false
-                } else if self.tries >= REQUEST_TRIES {
-                    self.enter_discovering(app, now);
-                    true
-                } else {
-                    self.transmit(io, app, now);
-                    false
-                }
+            DhcpState::Renewing if self.t2_at().is_some_and(|t2| now >= t2) => {
+                self.enter(app, DhcpState::Rebinding, now, DhcpEvent::Rebinding);
+                true
             }
-            DhcpState::Rebooting
-                if S::INIT_REBOOT && self.expires_at().is_none_or(|end| now < end) =>
+            // A remembered address being asked for (no lease known) has no
+            // expiry.
+            DhcpState::Rebinding | DhcpState::Rebooting
+                if self.expires_at().is_some_and(|end| now >= end) =>
             {
-                if !due {
-                    false
-                } else if self.tries >= REQUEST_TRIES {
+                let address = self.lease.cidr.address;
+                io.set_ipv4(None);
+                report(app, DhcpEvent::Expired { address });
+                // Keep the address as a hint: DISCOVER asks for it again.
+                self.enter_discovering(app, now);
+                true
+            }
+            // The states that send: nothing to do until the next send.
+            _ if !due => false,
+            DhcpState::Requesting if self.tries >= REQUEST_TRIES => {
+                self.lease = Lease::EMPTY;
+                self.enter_discovering(app, now);
+                true
+            }
+            // Never entered without INIT_REBOOT: the arm goes with it.
+            DhcpState::Rebooting if S::INIT_REBOOT && self.tries >= REQUEST_TRIES => {
+                if self.lease.lease_secs == 0 {
+                    // A remembered address, not used before an ACK:
+                    // discovery asks for it again.
+                    self.enter_discovering(app, now);
+                } else {
                     // No server answered: keep using the lease in its own
                     // timers (RFC 2131 §3.2 step 5).
                     self.state = self.lease_state(now);
                     self.xid = app.random_u32();
                     self.next = now;
-                    app.event(Event::Dhcp(DhcpEvent::RebootUnanswered));
-                    true
-                } else {
-                    self.transmit(io, app, now);
-                    false
+                    report(app, DhcpEvent::RebootUnanswered);
                 }
+                true
             }
-            DhcpState::Rebinding | DhcpState::Rebooting => match self.expires_at() {
-                Some(end) if now >= end => {
-                    let address = self.lease.cidr.address;
-                    io.set_ipv4(None);
-                    app.event(Event::Dhcp(DhcpEvent::Expired { address }));
-                    // Keep the address as a hint: DISCOVER asks for it again.
-                    self.enter_discovering(app, now);
-                    true
-                }
-                _ => {
-                    if due {
-                        self.transmit(io, app, now);
-                    }
-                    false
-                }
-            },
+            // Discovering, Requesting, Renewing, Rebinding, Rebooting.
+            _ => {
+                self.transmit(io, app, now);
+                false
+            }
         }
     }
 
@@ -623,7 +607,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         // Nobody answered: the address is ours.
         self.state = DhcpState::Bound;
         io.set_ipv4(Some(self.lease.ipv4()));
-        app.event(Event::Dhcp(DhcpEvent::Bound(self.lease)));
+        report(app, DhcpEvent::Bound(self.lease));
         true
     }
 
@@ -702,49 +686,65 @@ impl<S: DhcpSettings> DhcpClient<S> {
     fn decline<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
         self.conflict = false;
         let address = self.lease.cidr.address;
-        let repr = Repr {
-            requested_ip: Some(address),
-            server_identifier: Some(self.lease.server),
-            ..Repr::new(MessageType::Decline, app.random_u32(), io.mac())
-        };
         // Best effort: the server also learns when the lease is not used.
-        let _ = send(io, Ipv4Address::BROADCAST, &repr);
-        app.event(Event::Dhcp(DhcpEvent::Declined { address }));
+        let _ = self.tell_server(io, app, MessageType::Decline);
+        report(app, DhcpEvent::Declined { address });
         self.lease = Lease::EMPTY;
         self.enter_discovering(app, now.after(DECLINE_WAIT));
     }
 
+    /// Sends a DECLINE (the lease's address as option 50, broadcast) or a
+    /// RELEASE (the address as `ciaddr`, to the server) naming the lease's
+    /// server, with a fresh transaction id; true when it went out.
+    fn tell_server<N: Nic, A: App>(
+        &self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        kind: MessageType,
+    ) -> bool {
+        let address = self.lease.cidr.address;
+        let server = self.lease.server;
+        let mut repr = Repr {
+            server_identifier: Some(server),
+            ..Repr::new(kind, app.random_u32(), io.mac())
+        };
+        let dst = if kind == MessageType::Release {
+            repr.client_ip = address;
+            server
+        } else {
+            repr.requested_ip = Some(address);
+            Ipv4Address::BROADCAST
+        };
+        send(io, dst, &repr).is_ok()
+    }
+
     fn stop<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
-        let held = self.lease();
-        let mut released = false;
-        if let Some(lease) = held {
-            let repr = Repr {
-                client_ip: lease.cidr.address,
-                server_identifier: Some(lease.server),
-                ..Repr::new(MessageType::Release, app.random_u32(), io.mac())
-            };
-            released = send(io, lease.server, &repr).is_ok();
-        }
+        let held = self.holds_lease();
+        let address = self.lease.cidr.address;
+        let released = held && self.tell_server(io, app, MessageType::Release);
         // The interface is the client's while it has no address or has the
         // leased one; settings the application put there stay.
-        let current = io.ipv4();
-        let ours = match (current, held) {
-            (None, _) => true,
-            (Some(c), Some(l)) => c.cidr.address == l.cidr.address,
-            (Some(_), None) => false,
+        let ours = match io.ipv4() {
+            None => true,
+            Some(c) => held && c.cidr.address == address,
         };
         if ours {
             io.set_ipv4(S::STATIC_IPV4);
         }
         self.state = DhcpState::Off;
         self.lease = Lease::EMPTY;
-        app.event(Event::Dhcp(DhcpEvent::Stopped {
-            ipv4: io.ipv4(),
-            released,
-        }));
+        report(
+            app,
+            DhcpEvent::Stopped {
+                ipv4: io.ipv4(),
+                released,
+            },
+        );
     }
 
-    /// Acts on a reply that matched our exchange.
+    /// Acts on a reply that matched our exchange (out of line: inlined
+    /// into the stack's UDP dispatch it cost 208 bytes more).
+    #[inline(never)]
     fn on_reply<N: Nic, A: App>(
         &mut self,
         io: &mut Io<'_, N>,
@@ -781,10 +781,13 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 self.state = DhcpState::Requesting;
                 self.tries = 0;
                 self.next = now;
-                app.event(Event::Dhcp(DhcpEvent::Offered {
-                    address: your_ip,
-                    server,
-                }));
+                report(
+                    app,
+                    DhcpEvent::Offered {
+                        address: your_ip,
+                        server,
+                    },
+                );
             }
             (
                 DhcpState::Requesting
@@ -814,9 +817,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
                         .unwrap_or(0);
                     self.next = now.after(Duration::from_millis(u64::from(delay)));
                     self.conflict = false;
-                    self.defended_at = None;
+                    self.defended = false;
                     self.lost = false;
-                    app.event(Event::Dhcp(DhcpEvent::Probing { address }));
+                    report(app, DhcpEvent::Probing { address });
                     return;
                 }
                 self.state = DhcpState::Bound;
@@ -826,7 +829,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 } else {
                     DhcpEvent::Bound(lease)
                 };
-                app.event(Event::Dhcp(event));
+                report(app, event);
             }
             (
                 DhcpState::Requesting
@@ -838,9 +841,12 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 if self.state != DhcpState::Requesting {
                     io.set_ipv4(None);
                 }
-                app.event(Event::Dhcp(DhcpEvent::Nak {
-                    server: o.server_identifier.unwrap_or(Ipv4Address::UNSPECIFIED),
-                }));
+                report(
+                    app,
+                    DhcpEvent::Nak {
+                        server: o.server_identifier.unwrap_or(Ipv4Address::UNSPECIFIED),
+                    },
+                );
                 // The server said no to this address: do not ask for it
                 // again. Wait up to a second, so a server that refuses
                 // everything does not cause a storm.
@@ -902,7 +908,7 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
                 self.enter_discovering(app, now);
             }
         }
-        if S::INIT_REBOOT && core::mem::take(&mut self.reboot) && self.lease().is_some() {
+        if S::INIT_REBOOT && core::mem::take(&mut self.reboot) && self.holds_lease() {
             let address = self.lease.cidr.address;
             self.enter(
                 app,
@@ -961,19 +967,18 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             self.conflict |= sender == ours || probe_for_it;
             return;
         }
-        if self.lease().is_none() || sender != ours || io.address() != Some(ours) {
+        if !self.holds_lease() || sender != ours || io.address() != Some(ours) {
             return;
         }
         let now = io.now();
-        let recent = self
-            .defended_at
-            .is_some_and(|t| now.elapsed_since(t) < DEFEND_INTERVAL);
+        let recent = self.defended && now.elapsed_since(self.defended_at) < DEFEND_INTERVAL;
         if recent && self.lost {
             return; // given up already: reported once
         }
         self.lost = recent;
         if !recent {
-            self.defended_at = Some(now);
+            self.defended = true;
+            self.defended_at = now;
             io.announce_address();
         }
         app.event(Event::AddressConflict {
@@ -988,6 +993,13 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
         // timers go on). Up: the network may be another one now.
         self.reboot = S::INIT_REBOOT && up;
     }
+}
+
+/// Reports `event` to the application (one copy of the wrapping into
+/// [`Event::Dhcp`] for every site).
+#[inline(never)]
+fn report<A: App>(app: &mut A, event: DhcpEvent) {
+    app.event(Event::Dhcp(event));
 }
 
 /// Sends one client message from port 68 to port 67 of `dst`, streamed.
@@ -1031,6 +1043,7 @@ fn classful_prefix(a: Ipv4Address) -> u8 {
 /// the lease. The floor keeps a rogue or broken server (T1 = 0, T1 = T2)
 /// from making the client renew continually: a REQUEST storm. Meant for
 /// leases of at least [`MIN_LEASE_SECS`] (shorter ones are not taken).
+#[inline(never)]
 pub fn lease_timers(lease: u32, t1: Option<u32>, t2: Option<u32>) -> (u32, u32) {
     if lease == INFINITE {
         return (INFINITE, INFINITE);
@@ -1124,27 +1137,52 @@ fn read_reply<N: Nic>(
     Some((p.your_ip(), options))
 }
 
-/// Feeds the options in `from..to` of the datagram to `options`, 32 bytes
-/// at a time; `None` when they are cut short.
+/// Feeds the options in `from..to` of the datagram to `options`, one
+/// option at a time: its code, its length and at most its first four value
+/// bytes are read from the NIC (every option the client takes is at most
+/// four bytes, or a list whose first entry is the preferred one), the rest
+/// of its value is skipped. `None` when an option is cut short by the end
+/// of the area or of the datagram; an area that ends without END is fine.
+/// ([`OptionScanner`](crate::wire::dhcp::OptionScanner) does the same over
+/// chunks; reading by offset needs no scanner state or chunk buffer.)
 fn scan<N: Nic>(
     d: &mut UdpDatagram<'_, '_, N>,
     from: usize,
     to: usize,
     options: &mut ReplyOptions,
 ) -> Option<()> {
-    let mut scanner = OptionScanner::new();
-    let mut buf = [0u8; 32];
+    // The area, or as much of it as the datagram holds: an area the
+    // datagram cuts short must have ended (END) before.
+    let avail = to.min(d.len());
     let mut at = from;
-    while at < to && !scanner.ended() {
-        let want = to.saturating_sub(at).min(buf.len());
-        let got = d.read(at, buf.get_mut(..want)?);
+    while at < to {
+        let mut head = [0u8; 2];
+        let got = d.read(at, &mut head);
+        let [code, len] = head;
         if got == 0 {
             return None;
         }
-        scanner.feed(buf.get(..got)?, &mut |k, v, l| options.absorb(k, v, l));
-        at = at.saturating_add(got);
+        match code {
+            option::PAD => at = at.saturating_add(1),
+            option::END => return Some(()),
+            _ => {
+                if got < 2 {
+                    return None;
+                }
+                let value_at = at.saturating_add(2);
+                let end = value_at.saturating_add(usize::from(len));
+                if end > avail {
+                    return None;
+                }
+                let mut value = [0u8; 4];
+                let prefix = value.get_mut(..usize::from(len.min(4)))?;
+                d.read(value_at, prefix);
+                options.absorb(code, prefix, usize::from(len));
+                at = end;
+            }
+        }
     }
-    scanner.finish().ok()
+    Some(())
 }
 
 #[cfg(test)]

@@ -22,9 +22,10 @@
 //!
 //! A slot holds its name in a `NAME`-byte buffer (wire form, so a name
 //! of `NAME - 2` characters fits). The reply is never copied: it is read
-//! from the NIC by offset, compression pointers included. An MX answer
-//! reuses the slot's buffer for its exchanges (preference, address, name),
-//! as many as fit, most preferred first.
+//! from the NIC by offset, compression pointers included. An answer
+//! reuses the slot's buffer: an A answer's address, or an MX answer's
+//! exchanges (preference, address, name), as many as fit, most preferred
+//! first.
 //!
 //! # Answers
 //!
@@ -61,6 +62,12 @@ const SEND_RETRY: Duration = Duration::from_millis(200);
 const SERVER_WAIT_POLL: Duration = Duration::from_millis(250);
 /// Bytes in front of each name in an MX answer: preference and address.
 const MX_FIXED: usize = 6;
+/// [`DnsSlot`]'s `sub` when no MX exchange is being queried (an entry's
+/// offset is below 249: it needs at least 7 of the slot's at most 255
+/// bytes).
+const NO_SUB: u8 = u8::MAX;
+/// Bytes of an A answer, kept at the start of the slot's buffer.
+const A_LEN: usize = 4;
 
 /// The DNS settings from `stack.toml` (`[dns]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -383,14 +390,15 @@ pub struct DnsSlot<const NAME: usize> {
     fresh: bool,
     tries_left: u8,
     restarts: u8,
-    /// MX: the entry whose address is being queried.
-    sub: Option<u8>,
-    /// Bytes used in `buf`: the name, or the MX entries once answered.
+    /// MX: the offset of the entry whose address is being queried
+    /// ([`NO_SUB`]: none).
+    sub: u8,
+    /// Bytes used in `buf`: the name; once answered, the address (A) or
+    /// the MX entries.
     len: u8,
     id: u16,
     port: u16,
     server: Ipv4Address,
-    addr: Ipv4Address,
     /// The current attempt ends.
     deadline: Instant,
     /// Queued: when to try sending again if no frame wakes the stack.
@@ -407,12 +415,11 @@ impl<const NAME: usize> Default for DnsSlot<NAME> {
             fresh: false,
             tries_left: 0,
             restarts: 0,
-            sub: None,
+            sub: NO_SUB,
             len: 0,
             id: 0,
             port: 0,
             server: Ipv4Address::UNSPECIFIED,
-            addr: Ipv4Address::UNSPECIFIED,
             deadline: Instant::ZERO,
             retry_at: Instant::ZERO,
             buf: [0; NAME],
@@ -441,7 +448,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
     /// The question being asked: its wire name and type (with `MX`, the
     /// A query for an exchange while one runs).
     fn question_as<const MX: bool>(&self) -> (&[u8], Type) {
-        match self.sub.filter(|_| MX) {
+        match self.sub().filter(|_| MX) {
             Some(at) => {
                 let name = self
                     .buf
@@ -452,6 +459,16 @@ impl<const NAME: usize> DnsSlot<NAME> {
             }
             None => (self.used(), self.kind.rtype()),
         }
+    }
+
+    /// MX: the offset of the entry whose address is being queried.
+    fn sub(&self) -> Option<u8> {
+        (self.sub != NO_SUB).then_some(self.sub)
+    }
+
+    /// The address of an answered A query (at the start of the buffer).
+    fn answer(&self) -> Ipv4Address {
+        Ipv4Address(crate::wire::array::<A_LEN>(&self.buf, 0))
     }
 
     /// Listening for a reply: a query has gone out on `port`.
@@ -472,20 +489,20 @@ impl<const NAME: usize> DnsSlot<NAME> {
         while let Some((entry, len)) = mx_entry(self.used(), at) {
             if entry.addr.is_none() {
                 if let Ok(a) = u8::try_from(at) {
-                    self.sub = Some(a);
+                    self.sub = a;
                     self.requeue();
                     return true;
                 }
             }
             at = at.saturating_add(len);
         }
-        self.sub = None;
+        self.sub = NO_SUB;
         false
     }
 
     /// An MX exchange query ended (`addr` if it found one): on to the next.
     fn sub_finished(&mut self, addr: Option<Ipv4Address>) -> Outcome {
-        let Some(at) = self.sub.map(usize::from) else {
+        let Some(at) = self.sub().map(usize::from) else {
             return Outcome::Answered;
         };
         if let Some(a) = addr {
@@ -503,7 +520,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
     /// The slot's query failed with `error` (or, for an MX exchange's
     /// query, that exchange stays without address).
     fn failed<const MX: bool>(&mut self, error: DnsError) -> Outcome {
-        if MX && self.sub.is_some() {
+        if MX && self.sub().is_some() {
             self.sub_finished(None)
         } else {
             Outcome::Failed(error)
@@ -514,6 +531,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
     ///
     /// `MX` and `CNAME` are the client's compile-time switches: off, the
     /// code that handles MX answers or CNAME chains is not built.
+    // Out of line (one copy; measured on the firmware).
+    #[inline(never)]
     fn process_as<const MX: bool, const CNAME: bool, M: Message + ?Sized>(
         &mut self,
         m: &mut M,
@@ -563,10 +582,12 @@ impl<const NAME: usize> DnsSlot<NAME> {
         };
         if !MX || qtype == Type::A {
             if let Some(addr) = r.find_a(m, owner, None)? {
-                return Ok(match self.sub.filter(|_| MX) {
+                return Ok(match self.sub().filter(|_| MX) {
                     Some(_) => self.sub_finished(Some(addr)),
                     None => {
-                        self.addr = addr;
+                        // The name is not needed any more.
+                        crate::wire::put_slice(&mut self.buf, 0, addr.as_bytes());
+                        self.len = A_LEN as u8;
                         Outcome::Answered
                     }
                 });
@@ -584,7 +605,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
         }
         // No record of the type: a CNAME chain the server left unresolved
         // is asked again for its last name.
-        if !CNAME || owner == q.name_at || (MX && self.sub.is_some()) {
+        if !CNAME || owner == q.name_at || (MX && self.sub().is_some()) {
             return Ok(self.failed::<MX>(DnsError::NoData));
         }
         if self.restarts >= MAX_RESTARTS {
@@ -836,6 +857,12 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         if !MX && kind == QueryType::Mx {
             return Err(DnsError::Unsupported);
         }
+        // The answer's address takes the name's place: a slot of fewer
+        // bytes (no configuration has one, `name_len` is at least 16)
+        // could hold no answer.
+        if NAME < A_LEN {
+            return Err(DnsError::NameTooLong);
+        }
         let (i, slot) = self
             .slots
             .iter_mut()
@@ -877,7 +904,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
             Phase::Queued | Phase::Waiting => Poll::Pending,
             Phase::Done => Poll::Ready(Ok(match slot.kind {
                 QueryType::Mx if MX => Answer::Mx(MxRecords { buf: slot.used() }),
-                _ => Answer::A(slot.addr),
+                _ => Answer::A(slot.answer()),
             })),
             Phase::Failed(e) => Poll::Ready(Err(e)),
             Phase::Free => Poll::Ready(Err(DnsError::BadHandle)),
@@ -908,6 +935,8 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         port
     }
 
+    // Out of line: `poll` calls it per slot.
+    #[inline(never)]
     fn drive<N: Nic, A: App>(&mut self, i: usize, io: &mut Io<'_, N>, app: &mut A) {
         let now = io.now();
         let settings = self.settings;
@@ -1009,7 +1038,7 @@ fn finish<const NAME: usize, A: App>(
     match outcome {
         Outcome::Answered => {
             slot.phase = Phase::Done;
-            slot.sub = None;
+            slot.sub = NO_SUB;
             app.event(Event::Dns(DnsEvent::Answered { query }));
         }
         Outcome::Failed(error) => {
@@ -1097,6 +1126,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> S
         }
     }
 
+    #[inline(never)]
     fn poll_at(&self) -> Option<Instant> {
         self.slots
             .iter()
@@ -1199,7 +1229,7 @@ mod tests {
         let mut s = sent("www.test.lan", QueryType::A, 0x1234);
         let r = hex(R_A);
         assert!(matches!(s.process(&mut Bytes(&r)), Ok(Outcome::Answered)));
-        assert_eq!(s.addr, Ipv4Address::new(10, 99, 0, 77));
+        assert_eq!(s.answer(), Ipv4Address::new(10, 99, 0, 77));
         // Another id, another name: rejected.
         let mut other = sent("www.test.lan", QueryType::A, 0x1235);
         assert!(matches!(
@@ -1333,7 +1363,7 @@ mod tests {
             s.process(&mut Bytes(&full)),
             Ok(Outcome::Answered)
         ));
-        assert_eq!(s.addr, Ipv4Address::new(1, 2, 3, 4));
+        assert_eq!(s.answer(), Ipv4Address::new(1, 2, 3, 4));
         // Without the A record: the client asks for host.x.
         let mut s = sent("www.x", QueryType::A, 1);
         let mut partial = m.clone();
@@ -1377,7 +1407,7 @@ mod tests {
             s.process_as::<true, false, _>(&mut Bytes(&hex(R_A))),
             Ok(Outcome::Answered)
         ));
-        assert_eq!(s.addr, Ipv4Address::new(10, 99, 0, 77));
+        assert_eq!(s.answer(), Ipv4Address::new(10, 99, 0, 77));
     }
 
     #[test]

@@ -61,6 +61,12 @@ fn secs_u32(d: Duration) -> u32 {
     u32::try_from(d.secs()).unwrap_or(u32::MAX)
 }
 
+/// Whole seconds of `d`, saturating at `u16::MAX` (18 hours; `[sntp]
+/// timeout` is at most 60 s).
+fn secs_u16(d: Duration) -> u16 {
+    u16::try_from(d.secs()).unwrap_or(u16::MAX)
+}
+
 /// The server in `stack.toml`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SntpServer {
@@ -215,7 +221,7 @@ pub enum SntpEvent {
 pub enum SntpError {
     /// Not an address and not a host name.
     InvalidServer,
-    /// The name is longer than the client holds (the DNS `name_len`), or
+    /// The name is longer than the client takes (its `NAME`, the DNS `name_len`), or
     /// names are not possible because DNS is disabled.
     NameTooLong,
     /// `[sntp]` is not enabled in this configuration (only application
@@ -256,31 +262,77 @@ enum Step {
     Wait,
 }
 
-/// The SNTP client; `NAME` bytes hold a server name.
+/// The last [`SntpTime`] as the client keeps it: its fields without the
+/// padding of `Option<SntpTime>` (40 bytes against 24); stratum 0 (never
+/// synced: a stratum-0 reply is a kiss-o'-death) means none.
+#[derive(Clone, Copy, Debug)]
+struct Last {
+    secs: u64,
+    frac: u32,
+    local: Instant,
+    server: Ipv4Address,
+    stratum: u8,
+}
+
+impl Last {
+    const NONE: Last = Last {
+        secs: 0,
+        frac: 0,
+        local: Instant::ZERO,
+        server: Ipv4Address::UNSPECIFIED,
+        stratum: 0,
+    };
+
+    fn of(t: SntpTime) -> Last {
+        Last {
+            secs: t.time.secs,
+            frac: t.time.frac,
+            local: t.local,
+            server: t.server,
+            stratum: t.stratum,
+        }
+    }
+
+    fn get(&self) -> Option<SntpTime> {
+        (self.stratum != 0).then_some(SntpTime {
+            time: NtpTime {
+                secs: self.secs,
+                frac: self.frac,
+            },
+            local: self.local,
+            stratum: self.stratum,
+            server: self.server,
+        })
+    }
+}
+
+/// The SNTP client; it takes server names of at most `NAME` bytes (the
+/// DNS client's `name_len`), and keeps the name the application gave
+/// rather than a copy of it.
 #[derive(Clone, Copy, Debug)]
 pub struct SntpClient<const NAME: usize> {
     step: Step,
-    /// A server is set (by name or address).
-    has_server: bool,
-    by_name: bool,
-    name_len: u8,
+    /// Idle: a request is due at `at` (false: none is, no server or no
+    /// periodic requests).
+    due: bool,
     port: u16,
     /// The server's address (given, or resolved).
     server: Ipv4Address,
-    /// The current step ends.
-    deadline: Instant,
+    /// Idle: when the next request is due (with `due`); the other steps:
+    /// when the current step ends.
+    at: Instant,
     /// Arp: when to try again if no frame wakes the stack; Wait: when the
     /// request went out.
     mark: Instant,
-    /// When the next request is due (`None`: not at all).
-    next: Option<Instant>,
     xmt: Timestamp,
     /// Step timeout and poll interval, in seconds (RAM is precious).
-    timeout_s: u32,
+    timeout_s: u16,
     interval_s: u32,
-    last: Option<SntpTime>,
+    last: Last,
     counters: SntpCounters,
-    name: [u8; NAME],
+    /// The server's name, resolved for each request; empty: `server` is
+    /// the address to ask.
+    name: &'static str,
 }
 
 impl<const NAME: usize> SntpClient<NAME> {
@@ -289,20 +341,17 @@ impl<const NAME: usize> SntpClient<NAME> {
     pub fn new(settings: SntpSettings) -> Self {
         let mut c = SntpClient {
             step: Step::Idle,
-            has_server: false,
-            by_name: false,
-            name_len: 0,
+            due: false,
             port: 0,
             server: Ipv4Address::UNSPECIFIED,
-            deadline: Instant::ZERO,
+            at: Instant::ZERO,
             mark: Instant::ZERO,
-            next: None,
             xmt: Timestamp(0),
-            timeout_s: secs_u32(settings.timeout),
+            timeout_s: secs_u16(settings.timeout),
             interval_s: secs_u32(settings.poll_interval),
-            last: None,
+            last: Last::NONE,
             counters: SntpCounters::default(),
-            name: [0; NAME],
+            name: "",
         };
         let _ = match settings.server {
             Some(SntpServer::Addr(a)) => {
@@ -318,12 +367,18 @@ impl<const NAME: usize> SntpClient<NAME> {
     /// Asks `server` (dotted address or host name) for the time on the
     /// next poll, and from then on every poll interval. Replaces the
     /// server and any request under way.
-    pub fn request(&mut self, server: &str) -> Result<(), SntpError> {
+    ///
+    /// A name is resolved again for every request, so the client keeps
+    /// it: `'static`, like the mail clients' servers (a constant, or a
+    /// setting the application holds for the device's life), rather than
+    /// a copy in the client's RAM.
+    pub fn request(&mut self, server: &'static str) -> Result<(), SntpError> {
         if let Some(a) = parse_addr(server) {
             self.request_addr(a);
             return Ok(());
         }
-        let b = server.strip_suffix('.').unwrap_or(server).as_bytes();
+        let name = server.strip_suffix('.').unwrap_or(server);
+        let b = name.as_bytes();
         if b.is_empty()
             || !b
                 .iter()
@@ -331,10 +386,10 @@ impl<const NAME: usize> SntpClient<NAME> {
         {
             return Err(SntpError::InvalidServer);
         }
-        let dst = self.name.get_mut(..b.len()).ok_or(SntpError::NameTooLong)?;
-        dst.copy_from_slice(b);
-        self.name_len = u8::try_from(b.len()).map_err(|_| SntpError::NameTooLong)?;
-        self.by_name = true;
+        if b.len() > NAME {
+            return Err(SntpError::NameTooLong);
+        }
+        self.name = name;
         self.restart();
         Ok(())
     }
@@ -342,36 +397,42 @@ impl<const NAME: usize> SntpClient<NAME> {
     /// Asks the server at `addr` on the next poll (and every poll
     /// interval). Replaces the server and any request under way.
     pub fn request_addr(&mut self, addr: Ipv4Address) {
-        self.by_name = false;
+        self.name = "";
         self.server = addr;
         self.restart();
     }
 
+    /// Drops the request under way; the next one is due at once.
+    #[inline(never)]
     fn restart(&mut self) {
-        self.has_server = true;
         self.step = match self.step {
             Step::Resolve(h) | Step::Cancel(h) => Step::Cancel(h),
             _ => Step::Idle,
         };
         self.port = 0;
-        self.next = Some(Instant::ZERO);
+        self.schedule(Some(Instant::ZERO));
     }
 
     /// Stops asking (a request under way is abandoned).
     pub fn stop(&mut self) {
         self.restart();
-        self.has_server = false;
-        self.next = None;
+        self.due = false;
     }
 
     /// The last time learned, if any.
     pub fn last(&self) -> Option<SntpTime> {
-        self.last
+        self.last.get()
     }
 
     /// The current time at local instant `now`, from the last answer.
     pub fn now(&self, now: Instant) -> Option<NtpTime> {
-        self.last.map(|t| t.at(now))
+        self.last().map(|t| t.at(now))
+    }
+
+    /// Sets when the next request is due (`None`: none is).
+    fn schedule(&mut self, next: Option<Instant>) {
+        self.due = next.is_some();
+        self.at = next.unwrap_or(self.at);
     }
 
     /// True while a request is under way.
@@ -384,21 +445,17 @@ impl<const NAME: usize> SntpClient<NAME> {
         &self.counters
     }
 
-    fn name_str(&self) -> &str {
-        let b = self.name.get(..usize::from(self.name_len)).unwrap_or(&[]);
-        core::str::from_utf8(b).unwrap_or("")
-    }
-
     /// Ends the request; schedules the next one.
     fn fail<A: App>(&mut self, now: Instant, why: SntpFailure, app: &mut A) {
         self.step = Step::Idle;
         self.port = 0;
         self.counters.failed = self.counters.failed.wrapping_add(1);
-        self.next = match why {
+        let next = match why {
             SntpFailure::KissOfDeath(code) if &code == b"DENY" || &code == b"RSTR" => None,
             SntpFailure::KissOfDeath(_) => self.after_interval(now, self.interval()),
             _ => self.after_interval(now, self.interval().min(RETRY_AFTER_FAILURE)),
         };
+        self.schedule(next);
         app.event(Event::Sntp(SntpEvent::Failed(why)));
     }
 
@@ -427,6 +484,9 @@ impl<const NAME: usize> SntpClient<NAME> {
         io.send_ipv4(self.server, &t, &mut Bytes(&pkt))
     }
 
+    // Out of line: inlined into the stack's poll it costs more than the
+    // call (measured on the firmware).
+    #[inline(never)]
     fn run<N: Nic, A: App, R: Resolver>(
         &mut self,
         io: &mut Io<'_, N>,
@@ -442,17 +502,17 @@ impl<const NAME: usize> SntpClient<NAME> {
                     self.step = Step::Idle;
                 }
                 Step::Idle => {
-                    if !self.has_server || self.next.is_none_or(|t| now < t) {
+                    if !self.due || now < self.at {
                         return;
                     }
                     if io.address().is_none() {
-                        self.next = Some(now.after(ADDRESS_WAIT));
+                        self.at = now.after(ADDRESS_WAIT);
                         return;
                     }
-                    self.next = None;
-                    self.deadline = now.after(self.timeout());
-                    if self.by_name {
-                        match resolver.start_resolve(self.name_str()) {
+                    self.due = false;
+                    self.at = now.after(self.timeout());
+                    if !self.name.is_empty() {
+                        match resolver.start_resolve(self.name) {
                             Ok(h) => self.step = Step::Resolve(h),
                             Err(e) => return self.fail(now, SntpFailure::Resolve(e), app),
                         }
@@ -462,7 +522,7 @@ impl<const NAME: usize> SntpClient<NAME> {
                 }
                 Step::Resolve(h) => match resolver.take_resolved(h) {
                     core::task::Poll::Pending => {
-                        if now >= self.deadline {
+                        if now >= self.at {
                             resolver.cancel(h);
                             self.fail(now, SntpFailure::Timeout(SntpStep::Resolve), app);
                         }
@@ -470,7 +530,7 @@ impl<const NAME: usize> SntpClient<NAME> {
                     }
                     core::task::Poll::Ready(Ok(addr)) => {
                         self.server = addr;
-                        self.deadline = now.after(self.timeout());
+                        self.at = now.after(self.timeout());
                         self.enter_arp(now, app);
                     }
                     core::task::Poll::Ready(Err(e)) => {
@@ -484,13 +544,13 @@ impl<const NAME: usize> SntpClient<NAME> {
                         Ok(()) => {
                             self.step = Step::Wait;
                             self.mark = now;
-                            self.deadline = now.after(self.timeout());
+                            self.at = now.after(self.timeout());
                             self.counters.sent = self.counters.sent.wrapping_add(1);
                             app.event(Event::Sntp(SntpEvent::Sent {
                                 server: self.server,
                             }));
                         }
-                        Err(SendError::ArpPending | SendError::Busy) if now < self.deadline => {
+                        Err(SendError::ArpPending | SendError::Busy) if now < self.at => {
                             self.mark = now.after(SEND_RETRY);
                         }
                         Err(SendError::ArpPending | SendError::Busy) => {
@@ -501,7 +561,7 @@ impl<const NAME: usize> SntpClient<NAME> {
                     return;
                 }
                 Step::Wait => {
-                    if now >= self.deadline {
+                    if now >= self.at {
                         self.fail(now, SntpFailure::Timeout(SntpStep::Reply), app);
                     }
                     return;
@@ -518,7 +578,7 @@ impl<const NAME: usize> SntpClient<NAME> {
         let off = app.random_u32().checked_rem(span).unwrap_or(0);
         self.port = EPHEMERAL_FIRST.saturating_add(off as u16);
         let noise = u64::from(app.random_u32());
-        let x = match self.last {
+        let x = match self.last() {
             Some(t) => (t.at(now).timestamp().0 & !0xffff) | (noise & 0xffff),
             None => (noise << 32) | u64::from(app.random_u32()),
         };
@@ -635,10 +695,10 @@ impl<const NAME: usize> Service for SntpClient<NAME> {
                     stratum: p.stratum(),
                     server: self.server,
                 };
-                self.last = Some(t);
+                self.last = Last::of(t);
                 self.step = Step::Idle;
                 self.port = 0;
-                self.next = self.after_interval(now, self.interval());
+                self.schedule(self.after_interval(now, self.interval()));
                 self.counters.synced = self.counters.synced.wrapping_add(1);
                 app.event(Event::Sntp(SntpEvent::Synced(t)));
             }
@@ -648,13 +708,13 @@ impl<const NAME: usize> Service for SntpClient<NAME> {
 
     fn poll_at(&self) -> Option<Instant> {
         match self.step {
-            Step::Idle if self.has_server => self.next,
+            Step::Idle if self.due => Some(self.at),
             Step::Idle => None,
             Step::Cancel(_) => Some(Instant::ZERO),
             // The DNS client's own deadline wakes the stack; this is the
             // resolve step's limit.
-            Step::Resolve(_) | Step::Wait => Some(self.deadline),
-            Step::Arp => Some(self.mark.min(self.deadline)),
+            Step::Resolve(_) | Step::Wait => Some(self.at),
+            Step::Arp => Some(self.mark.min(self.at)),
         }
     }
 }
@@ -760,10 +820,10 @@ mod tests {
     fn servers() {
         let mut c = SntpClient::<8>::new(SntpSettings::DEFAULT);
         assert_eq!(c.request("10.1.2.3"), Ok(()));
-        assert!(!c.by_name);
+        assert_eq!(c.name, "");
         assert_eq!(c.server, Ipv4Address::new(10, 1, 2, 3));
-        assert_eq!(c.request("ntp.lan"), Ok(()));
-        assert_eq!(c.name_str(), "ntp.lan");
+        assert_eq!(c.request("ntp.lan."), Ok(()));
+        assert_eq!(c.name, "ntp.lan");
         assert_eq!(c.request("ntp.local"), Err(SntpError::NameTooLong));
         assert_eq!(c.request("a b"), Err(SntpError::InvalidServer));
         assert_eq!(c.request(""), Err(SntpError::InvalidServer));

@@ -538,33 +538,7 @@ fn label_bytes<'b, M: Message + ?Sized>(
 /// True when the names at offsets `a` and `b` are equal (ASCII case is
 /// ignored, RFC 1035 §2.3.3). Both are validated in full.
 pub fn names_equal<M: Message + ?Sized>(m: &mut M, a: usize, b: usize) -> Result<bool, ParseError> {
-    let mut la = Labels::new(a);
-    let mut lb = Labels::new(b);
-    let mut equal = true;
-    let mut ba = [0u8; MAX_LABEL_LEN];
-    let mut bb = [0u8; MAX_LABEL_LEN];
-    loop {
-        let x = la.next_label(m)?;
-        let y = lb.next_label(m)?;
-        match (x, y) {
-            (None, None) => return Ok(equal),
-            (Some(x), Some(y)) if equal && x.1 == y.1 => {
-                let sx = label_bytes(m, x, &mut ba)?;
-                let sy = label_bytes(m, y, &mut bb)?;
-                equal = sx.eq_ignore_ascii_case(sy);
-            }
-            (x, y) => {
-                // Different: finish validating both names.
-                if x.is_some() {
-                    while la.next_label(m)?.is_some() {}
-                }
-                if y.is_some() {
-                    while lb.next_label(m)?.is_some() {}
-                }
-                return Ok(false);
-            }
-        }
-    }
+    compare_names(m, a, NameSide::Message(Labels::new(b)))
 }
 
 /// True when the name at `at` equals `wire`, an uncompressed name in wire
@@ -574,21 +548,61 @@ pub fn name_matches<M: Message + ?Sized>(
     at: usize,
     wire: &[u8],
 ) -> Result<bool, ParseError> {
-    let mut labels = Labels::new(at);
-    let mut rest = WireLabels(wire);
-    let mut equal = true;
-    let mut buf = [0u8; MAX_LABEL_LEN];
-    while let Some(l) = labels.next_label(m)? {
-        if !equal {
-            continue;
+    compare_names(m, at, NameSide::Memory(WireLabels(wire)))
+}
+
+/// The second name of a comparison: one in the message (walked through
+/// its pointers, validated) or an uncompressed wire-form name in memory.
+enum NameSide<'w> {
+    Message(Labels),
+    Memory(WireLabels<'w>),
+}
+
+impl<'w> NameSide<'w> {
+    /// The next label: its bytes (read into `buf` from the message, when
+    /// `read`; otherwise only walked over, as an empty label), `None` after
+    /// the last one.
+    fn next<'b, M: Message + ?Sized>(
+        &mut self,
+        m: &mut M,
+        buf: &'b mut [u8; MAX_LABEL_LEN],
+        read: bool,
+    ) -> Result<Option<&'b [u8]>, ParseError>
+    where
+        'w: 'b,
+    {
+        match self {
+            NameSide::Message(labels) => match labels.next_label(m)? {
+                Some(l) if read => label_bytes(m, l, buf).map(Some),
+                Some(_) => Ok(Some(&[])),
+                None => Ok(None),
+            },
+            NameSide::Memory(wire) => Ok(wire.next()),
         }
-        let got = label_bytes(m, l, &mut buf)?;
-        match rest.next() {
-            Some(want) if want.eq_ignore_ascii_case(got) => {}
+    }
+}
+
+/// The one comparison behind [`names_equal`] and [`name_matches`]: walks
+/// both names to their ends (so a message name is validated in full even
+/// after a difference), comparing label by label while they are equal.
+fn compare_names<M: Message + ?Sized>(
+    m: &mut M,
+    at: usize,
+    mut other: NameSide<'_>,
+) -> Result<bool, ParseError> {
+    let mut first = NameSide::Message(Labels::new(at));
+    let mut equal = true;
+    let mut ba = [0u8; MAX_LABEL_LEN];
+    let mut bb = [0u8; MAX_LABEL_LEN];
+    loop {
+        let x = first.next(m, &mut ba, equal)?;
+        let y = other.next(m, &mut bb, equal)?;
+        match (x, y) {
+            (None, None) => return Ok(equal),
+            (Some(x), Some(y)) => equal = equal && x.eq_ignore_ascii_case(y),
             _ => equal = false,
         }
     }
-    Ok(equal && rest.next().is_none())
 }
 
 /// Copies the name at `at` into `out` in uncompressed wire form; returns
