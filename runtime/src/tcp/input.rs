@@ -623,8 +623,7 @@ fn acknowledge<O: TcpOwner>(
             }
         } else {
             // Bounded: `acked_data < len` here.
-            front.len = u16::try_from(len.wrapping_sub(acked_data)).unwrap_or(0);
-            front.sum = None;
+            front.trim_to(u16::try_from(len.wrapping_sub(acked_data)).unwrap_or(0));
             acked_data = 0;
         }
     }

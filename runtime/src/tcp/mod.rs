@@ -448,12 +448,52 @@ impl TcpSocket {
 }
 
 /// One in-flight segment: its data length and (debug builds) checksum.
+///
+/// Release builds keep the length alone (2 bytes a record, 4 fewer): the
+/// checksum is recorded and compared only under `debug_assertions`, so a
+/// release build never read it and need not store it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SentSegment {
     pub(crate) len: u16,
     /// Folded one's-complement sum of the payload; `None` after a partial
     /// ACK trimmed the segment.
+    #[cfg(debug_assertions)]
     pub(crate) sum: Option<u16>,
+}
+
+impl SentSegment {
+    /// A record of `len` bytes whose payload summed to `sum`.
+    pub(crate) fn new(len: u16, sum: u16) -> Self {
+        #[cfg(not(debug_assertions))]
+        let _ = sum;
+        SentSegment {
+            len,
+            #[cfg(debug_assertions)]
+            sum: Some(sum),
+        }
+    }
+
+    /// Whether a regenerated payload of `len` bytes summing to `sum`
+    /// matches this record (the sum only where it is kept).
+    pub(crate) fn matches(&self, len: usize, sum: u16) -> bool {
+        #[cfg(not(debug_assertions))]
+        let _ = sum;
+        #[cfg(debug_assertions)]
+        let sum_ok = self.sum.is_none_or(|s| s == sum);
+        #[cfg(not(debug_assertions))]
+        let sum_ok = true;
+        usize::from(self.len) == len && sum_ok
+    }
+
+    /// Shortens the record to its last `len` bytes (a partial ACK): the
+    /// sum no longer covers it.
+    pub(crate) fn trim_to(&mut self, len: u16) {
+        self.len = len;
+        #[cfg(debug_assertions)]
+        {
+            self.sum = None;
+        }
+    }
 }
 
 /// A received in-order segment, readable from the NIC during

@@ -321,7 +321,7 @@ impl<O: TcpOwner> Payload for Produce<'_, O> {
     fn accept(&self, len: usize, sum: Checksum) -> bool {
         match self.expect {
             None => true,
-            Some(rec) => usize::from(rec.len) == len && rec.sum.is_none_or(|s| s == sum.fold()),
+            Some(rec) => rec.matches(len, sum.fold()),
         }
     }
 }
@@ -659,10 +659,7 @@ fn send_data<N: Nic, O: TcpOwner>(
                     sock.rtt_seq = seq;
                     sock.rtt_start = now;
                 }
-                let rec = SentSegment {
-                    len: u16::try_from(n).unwrap_or(u16::MAX),
-                    sum: cfg!(debug_assertions).then_some(sum),
-                };
+                let rec = SentSegment::new(u16::try_from(n).unwrap_or(u16::MAX), sum);
                 if let Some(slot) = t.records(i).iter_mut().find(|r| r.len == 0) {
                     *slot = rec;
                 }
