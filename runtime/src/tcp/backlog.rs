@@ -57,8 +57,9 @@ impl PendingSyn {
             dst_port: seg.repr.dst_port,
             seq: seg.repr.seq_number,
             window: seg.repr.window_len,
-            mss: seg.repr.max_seg_size,
-            tsval: seg.repr.timestamp.map(|ts| ts.tsval),
+            mss: seg.repr.max_seg_size.unwrap_or(0),
+            tsval: seg.repr.timestamp.map_or(0, |ts| ts.tsval),
+            has_ts: seg.repr.timestamp.is_some(),
             at: now,
         }
     }
@@ -76,8 +77,11 @@ impl PendingSyn {
                 seq_number: self.seq,
                 ack_number: None,
                 window_len: self.window,
-                max_seg_size: self.mss,
-                timestamp: self.tsval.map(|tsval| Timestamp { tsval, tsecr: 0 }),
+                max_seg_size: (self.mss != 0).then_some(self.mss),
+                timestamp: self.has_ts.then_some(Timestamp {
+                    tsval: self.tsval,
+                    tsecr: 0,
+                }),
                 payload_len: 0,
             },
             payload_offset: 0,

@@ -145,12 +145,18 @@ pub(crate) fn listen<N: Nic, O: TcpOwner>(
     // Any data on the SYN is not acknowledged: the peer sends it again.
     *s = TcpSocket {
         state: TcpState::SynReceived,
-        flags: (s.flags & flag::RELISTEN) | flag::SEND_SYN,
+        flags: (s.flags & flag::RELISTEN)
+            | flag::SEND_SYN
+            | flag::MAC_KNOWN
+            | if seg.repr.timestamp.is_some() {
+                flag::TS_OK
+            } else {
+                0
+            },
         local_port: s.local_port,
         remote_port: remote.port,
         remote_ip: remote.addr,
         remote_mac: seg.src_mac,
-        mac_known: true,
         snd_base: iss.add(1),
         snd_una: iss,
         snd_nxt: iss,
@@ -160,7 +166,6 @@ pub(crate) fn listen<N: Nic, O: TcpOwner>(
         peer_mss: peer_mss(&seg.repr),
         rto_ms: super::initial_rto(&cfg),
         last_rx: now,
-        ts_ok: seg.repr.timestamp.is_some(),
         ts_recent: seg.repr.timestamp.map_or(0, |ts| ts.tsval),
         ..TcpSocket::default()
     };
@@ -219,7 +224,7 @@ fn syn_sent<N: Nic, O: TcpOwner>(
     s.snd_wnd = seg.repr.window_len;
     s.peer_mss = peer_mss(&seg.repr);
     s.last_rx = now;
-    s.ts_ok = seg.repr.timestamp.is_some();
+    s.set(flag::TS_OK, seg.repr.timestamp.is_some());
     s.ts_recent = seg.repr.timestamp.map_or(0, |ts| ts.tsval);
     if let Some(ack) = seg.repr.ack_number {
         s.snd_una = ack;
@@ -354,7 +359,10 @@ fn check_sequence(
     }
     s.last_rx = now;
     if let Some(ts) = seg.repr.timestamp {
-        if s.ts_ok && seg.seq() <= s.rcv_nxt && ts.tsval.wrapping_sub(s.ts_recent) as i32 >= 0 {
+        if s.has(flag::TS_OK)
+            && seg.seq() <= s.rcv_nxt
+            && ts.tsval.wrapping_sub(s.ts_recent) as i32 >= 0
+        {
             s.ts_recent = ts.tsval;
         }
     }
@@ -439,8 +447,8 @@ fn ack_arrives<O: TcpOwner>(
         && !window_changed
         && s.in_flight() > 0
     {
-        s.dupacks = s.dupacks.saturating_add(1);
-        if s.dupacks == 3 {
+        let dupacks = s.dupack();
+        if dupacks == 3 {
             s.snd_nxt = s.snd_una;
             s.set(flag::TIMING, false);
             let offset = s.offset_of(s.snd_una);
@@ -531,7 +539,7 @@ fn fin_arrives<O: TcpOwner>(
 /// timestamps, its sequence number lies beyond the old connection's
 /// (RFC 1122 §4.2.2.13).
 fn new_incarnation(s: &TcpSocket, seg: &Segment) -> bool {
-    match (s.ts_ok, seg.repr.timestamp) {
+    match (s.has(flag::TS_OK), seg.repr.timestamp) {
         (true, Some(ts)) => ts.tsval.wrapping_sub(s.ts_recent) as i32 > 0,
         _ => seg.seq() > s.rcv_nxt,
     }
@@ -575,19 +583,19 @@ fn acknowledge<O: TcpOwner>(
         s.snd_nxt = ack;
     }
     s.retries = 0;
-    s.dupacks = 0;
+    s.flags &= !flag::DUPACKS;
     match echoed {
         // RFC 7323 §4.1 (RTTM): our own clock echoed back times every ACK
         // of new data, retransmitted or not, so a backed-off RTO recovers
         // as soon as one segment gets through (Karn's rule has no sample).
-        Some(tsecr) if s.ts_ok && tsecr != 0 => {
+        Some(tsecr) if s.has(flag::TS_OK) && tsecr != 0 => {
             s.set(flag::TIMING, false);
             rtt_sample(s, now.wrapping_sub(tsecr), &cfg);
         }
         _ => {
-            if s.has(flag::TIMING) && ack > s.rtt_seq {
+            if s.has(flag::TIMING) && s.acks_timed(ack) {
                 s.set(flag::TIMING, false);
-                rtt_sample(s, now.wrapping_sub(s.rtt_start), &cfg);
+                rtt_sample(s, s.timed_rtt(now), &cfg);
             }
         }
     }

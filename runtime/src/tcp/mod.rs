@@ -338,41 +338,55 @@ pub(crate) fn due(now: Tick, deadline: Tick) -> bool {
     (now.wrapping_sub(deadline) as i32) >= 0
 }
 
-/// Socket flags.
+/// Socket flags (the low byte: state; the high byte: what was learnt of
+/// the peer and the duplicate-ACK count, packed here so a socket holds no
+/// byte-sized field of its own for them).
 pub(crate) mod flag {
     /// Go back to LISTEN when the connection ends (made by `listen`).
-    pub const RELISTEN: u8 = 0x01;
+    pub const RELISTEN: u16 = 0x01;
     /// The owner asked to close: send FIN once it produces nothing more.
-    pub const CLOSE: u8 = 0x02;
+    pub const CLOSE: u16 = 0x02;
     /// An ACK must go out (data or FIN received, out-of-order, challenge).
-    pub const ACK_NOW: u8 = 0x04;
+    pub const ACK_NOW: u16 = 0x04;
     /// Our FIN has been sent (its sequence number is `snd_max - 1`).
-    pub const FIN_SENT: u8 = 0x08;
+    pub const FIN_SENT: u16 = 0x08;
     /// The retransmission/persist/TIME-WAIT timer is armed.
-    pub const TIMER: u8 = 0x10;
+    pub const TIMER: u16 = 0x10;
     /// An RTT sample is being timed (`rtt_seq`, `rtt_start`).
-    pub const TIMING: u8 = 0x20;
+    pub const TIMING: u16 = 0x20;
     /// The peer's FIN has been received.
-    pub const PEER_FIN: u8 = 0x40;
+    pub const PEER_FIN: u16 = 0x40;
     /// Our SYN (or SYN-ACK) must be (re)sent.
-    pub const SEND_SYN: u8 = 0x80;
+    pub const SEND_SYN: u16 = 0x80;
+    /// `remote_mac` is known (server sockets learn it from the SYN).
+    pub const MAC_KNOWN: u16 = 0x100;
+    /// Both sides use RFC 7323 timestamps (negotiated on the SYNs).
+    pub const TS_OK: u16 = 0x200;
+    /// Duplicate ACKs in a row: a 3-bit count from bit 13, saturating at 7
+    /// (fast retransmit happens when it reaches 3, once per run).
+    pub const DUPACKS_SHIFT: u32 = 13;
+    /// The duplicate-ACK count's bits.
+    pub const DUPACKS: u16 = 0x7 << DUPACKS_SHIFT;
 }
 
-/// One TCP socket: the connection's state, about 68 bytes.
+/// One TCP socket: the connection's state, 68 bytes on a 32-bit MCU
+/// (eight 32-bit words, eleven 16-bit fields, the MAC, two bytes; no
+/// padding). The flags word also holds two booleans and the duplicate-ACK
+/// count ([`flag`]); the RTT timer keeps the low 16 bits of its sequence
+/// number and start time (see `rtt_seq`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TcpSocket {
     pub(crate) state: TcpState,
-    pub(crate) flags: u8,
     /// Retransmissions of the oldest unacknowledged segment so far.
     pub(crate) retries: u8,
-    /// Duplicate ACKs in a row (fast retransmit at 3).
-    pub(crate) dupacks: u8,
+    pub(crate) flags: u16,
     pub(crate) local_port: u16,
     pub(crate) remote_port: u16,
     pub(crate) remote_ip: Ipv4Address,
+    /// The peer's MAC, when [`flag::MAC_KNOWN`].
     pub(crate) remote_mac: EthernetAddress,
-    /// Whether `remote_mac` is known (server sockets learn it from the SYN).
-    pub(crate) mac_known: bool,
+    /// The peer's advertised window.
+    pub(crate) snd_wnd: u16,
     /// Stream offset 0 (ISS + 1).
     pub(crate) snd_base: SeqNumber,
     pub(crate) snd_una: SeqNumber,
@@ -381,8 +395,6 @@ pub struct TcpSocket {
     /// timeout made us go back.
     pub(crate) snd_max: SeqNumber,
     pub(crate) rcv_nxt: SeqNumber,
-    /// The peer's advertised window.
-    pub(crate) snd_wnd: u16,
     /// The peer's MSS (536 when it sent none).
     pub(crate) peer_mss: u16,
     /// The window we last advertised.
@@ -392,16 +404,21 @@ pub struct TcpSocket {
     /// `srtt8 == 0` means no sample yet.
     pub(crate) srtt8: u16,
     pub(crate) rttvar4: u16,
-    pub(crate) rtt_seq: SeqNumber,
-    pub(crate) rtt_start: Tick,
-    pub(crate) timer: Tick,
-    /// Last time a segment arrived (idle and keep-alive timers).
-    pub(crate) last_rx: Tick,
-    /// Both sides use RFC 7323 timestamps (negotiated on the SYNs).
-    pub(crate) ts_ok: bool,
     /// The largest room the owner offered: the "buffer" of receiver
     /// silly-window avoidance.
     pub(crate) max_room: u16,
+    /// The RTT timer ([`flag::TIMING`]): the low 16 bits of the timed
+    /// segment's first sequence number and of the time it left, ms.
+    /// Enough: the segment is acknowledged while at most the bytes in
+    /// flight lie between, `window × mss` + SYN/FIN (≤ 8 × 1460 + 2 from
+    /// `stack.toml`, so the 16-bit signed comparison is exact), and it is
+    /// retransmitted — which ends the timing (Karn) — after one RTO, at
+    /// most 65,535 ms (`rto_ms` is 16-bit), so the elapsed time fits too.
+    pub(crate) rtt_seq: u16,
+    pub(crate) rtt_start: u16,
+    pub(crate) timer: Tick,
+    /// Last time a segment arrived (idle and keep-alive timers).
+    pub(crate) last_rx: Tick,
     /// TS.Recent: the peer's timestamp we echo (RFC 7323 §4.3).
     pub(crate) ts_recent: u32,
 }
@@ -424,11 +441,36 @@ impl TcpSocket {
         self.local_port
     }
 
-    pub(crate) fn has(&self, f: u8) -> bool {
+    pub(crate) fn has(&self, f: u16) -> bool {
         self.flags & f != 0
     }
 
-    pub(crate) fn set(&mut self, f: u8, on: bool) {
+    /// Counts a duplicate ACK (saturating at 7); returns the count.
+    pub(crate) fn dupack(&mut self) -> u16 {
+        let n = (self.flags >> flag::DUPACKS_SHIFT).saturating_add(1).min(7);
+        self.flags = (self.flags & !flag::DUPACKS) | n << flag::DUPACKS_SHIFT;
+        n
+    }
+
+    /// Starts timing an RTT sample on the segment at `seq` sent at `now`.
+    pub(crate) fn start_timing(&mut self, seq: SeqNumber, now: Tick) {
+        self.set(flag::TIMING, true);
+        self.rtt_seq = seq.0 as u16; // the low bits: see `rtt_seq`
+        self.rtt_start = now as u16;
+    }
+
+    /// Whether `ack` covers the timed segment's first byte (16-bit serial
+    /// comparison, exact within the bound stated at `rtt_seq`).
+    pub(crate) fn acks_timed(&self, ack: SeqNumber) -> bool {
+        ((ack.0 as u16).wrapping_sub(self.rtt_seq) as i16) > 0
+    }
+
+    /// Milliseconds since the timed segment left (see `rtt_seq`).
+    pub(crate) fn timed_rtt(&self, now: Tick) -> u32 {
+        u32::from((now as u16).wrapping_sub(self.rtt_start))
+    }
+
+    pub(crate) fn set(&mut self, f: u16, on: bool) {
         if on {
             self.flags |= f;
         } else {
@@ -562,8 +604,9 @@ pub trait TcpOwner {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TcpShared {
     /// The 128-bit ISN key, drawn from the application's entropy when the
-    /// first connection needs it.
-    key: Option<[u32; 4]>,
+    /// first connection needs it; all zero until then (a drawn key of all
+    /// zeros, 2^-128 likely, is drawn again next time: no `Option` tag).
+    key: [u32; 4],
     /// Next ephemeral port candidate.
     next_port: u16,
     /// A SYN that found every socket of its port busy, answered as soon as
@@ -581,11 +624,17 @@ pub(crate) struct PendingSyn {
     pub src_port: u16,
     pub dst_port: u16,
     pub seq: SeqNumber,
-    pub window: u16,
-    pub mss: Option<u16>,
-    pub tsval: Option<u32>,
     /// When it (or the peer's latest retry of it) arrived.
     pub at: Tick,
+    /// The TSval of its timestamp option, when `has_ts`.
+    pub tsval: u32,
+    pub window: u16,
+    /// Its MSS option, 0 when it had none: a passive open reads both as
+    /// the 536-byte default (an MSS below that is raised to it anyway).
+    pub mss: u16,
+    /// It carried a timestamp option (a flag rather than an `Option`
+    /// around `tsval`: 36 bytes instead of 40).
+    pub has_ts: bool,
 }
 
 /// How long a pending SYN is answered after its last copy arrived: past
@@ -663,18 +712,13 @@ impl TcpShared {
         local: Endpoint,
         remote: Endpoint,
     ) -> SeqNumber {
-        let key = match self.key {
-            Some(k) => k,
-            None => {
-                // A loop, so an inlined generator appears once.
-                let mut k = [0u32; 4];
-                for w in &mut k {
-                    *w = owner.tcp_random();
-                }
-                self.key = Some(k);
-                k
+        if self.key == [0; 4] {
+            // A loop, so an inlined generator appears once.
+            for w in &mut self.key {
+                *w = owner.tcp_random();
             }
-        };
+        }
+        let key = self.key;
         let m = now_ms.wrapping_mul(250); // 4 µs ticks
         SeqNumber(m.wrapping_add(isn_hash(key, local, remote)))
     }

@@ -176,7 +176,11 @@ fn receive_window<O: TcpOwner>(
     }
     // Whole segments only: with timestamps a segment carries 12 bytes less,
     // and a window that is not a multiple of it invites runt segments.
-    let options = if s.ts_ok { TIMESTAMPS_LEN } else { 0 };
+    let options = if s.has(flag::TS_OK) {
+        TIMESTAMPS_LEN
+    } else {
+        0
+    };
     let segment = usize::from(cfg.mss).saturating_sub(options);
     let cap = usize::from(cfg.window).saturating_mul(segment);
     let room = owner
@@ -225,9 +229,9 @@ fn segment<N: Nic>(
         timestamp: timestamp(s, io.now, syn && s.state == TcpState::SynSent),
         payload_len: 0,
     };
-    if !s.mac_known {
+    if !s.has(flag::MAC_KNOWN) {
         s.remote_mac = io.resolve(s.remote_ip)?;
-        s.mac_known = true;
+        s.set(flag::MAC_KNOWN, true);
     }
     let sent = io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), payload)?;
     s.set(flag::ACK_NOW, false);
@@ -413,7 +417,11 @@ fn send_syn<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
 /// The payload per segment: the MSS less any options every segment
 /// carries (RFC 9293 §3.7.1), so frames stay within the MTU.
 fn effective_mss(s: &TcpSocket, cfg: &super::TcpConfig) -> usize {
-    let options = if s.ts_ok { TIMESTAMPS_LEN } else { 0 };
+    let options = if s.has(flag::TS_OK) {
+        TIMESTAMPS_LEN
+    } else {
+        0
+    };
     usize::from(s.peer_mss.min(cfg.mss))
         .saturating_sub(options)
         .max(1)
@@ -655,9 +663,7 @@ fn send_data<N: Nic, O: TcpOwner>(
             if !resend {
                 sock.snd_max = sock.snd_nxt;
                 if !sock.has(flag::TIMING) {
-                    sock.set(flag::TIMING, true);
-                    sock.rtt_seq = seq;
-                    sock.rtt_start = now;
+                    sock.start_timing(seq, now);
                 }
                 let rec = SentSegment::new(u16::try_from(n).unwrap_or(u16::MAX), sum);
                 if let Some(slot) = t.records(i).iter_mut().find(|r| r.len == 0) {
@@ -718,9 +724,9 @@ fn segment_with_sum<N: Nic>(
         timestamp: timestamp(s, io.now, false),
         payload_len: 0,
     };
-    if !s.mac_known {
+    if !s.has(flag::MAC_KNOWN) {
         s.remote_mac = io.resolve(s.remote_ip)?;
-        s.mac_known = true;
+        s.set(flag::MAC_KNOWN, true);
     }
     let sent = io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), payload)?;
     if sent.payload_len > 0 {
@@ -774,7 +780,7 @@ fn drained<O: TcpOwner>(t: &mut TcpTables<'_>, owner: &mut O, i: usize, handle: 
 /// The timestamps option for an outgoing segment (RFC 7323 §3.2): our ms
 /// clock and TS.Recent; `offer` puts it on our SYN before agreement.
 fn timestamp(s: &TcpSocket, now: crate::Instant, offer: bool) -> Option<Timestamp> {
-    (s.ts_ok || offer).then(|| Timestamp {
+    (s.has(flag::TS_OK) || offer).then(|| Timestamp {
         tsval: tick(now),
         tsecr: if offer { 0 } else { s.ts_recent },
     })
