@@ -129,7 +129,11 @@ impl DropReason {
     }
 }
 
-/// Frame counters. They wrap at 2^32.
+/// Frame counters. The frame, error, echo and UDP counters wrap at 2^32;
+/// the per-reason drop counters are 16-bit and wrap at 65,536 (38 bytes
+/// instead of 76 of the stack's state; a reason's count is a diagnostic
+/// read soon after it climbs, as lwIP's 16-bit `STAT_COUNTER`s are, and
+/// the application also hears every drop as [`Event::Dropped`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Frames taken from the NIC.
@@ -142,19 +146,22 @@ pub struct Counters {
     pub echo_replies: u32,
     /// UDP datagrams delivered to sockets.
     pub udp_delivered: u32,
-    /// Dropped frames by [`DropReason`].
-    pub drops: [u32; DropReason::COUNT],
+    /// Dropped frames by [`DropReason`] (each wraps at 65,536).
+    pub drops: [u16; DropReason::COUNT],
 }
 
 impl Counters {
-    /// Dropped frames for one reason.
+    /// Dropped frames for one reason (modulo 65,536).
     pub fn dropped(&self, reason: DropReason) -> u32 {
-        self.drops.get(reason as usize).copied().unwrap_or(0)
+        self.drops.get(reason as usize).map_or(0, |&n| u32::from(n))
     }
 
-    /// All dropped frames.
+    /// All dropped frames: the sum of the per-reason counts, each modulo
+    /// 65,536.
     pub fn dropped_total(&self) -> u32 {
-        self.drops.iter().fold(0u32, |a, &b| a.wrapping_add(b))
+        self.drops
+            .iter()
+            .fold(0u32, |a, &b| a.wrapping_add(u32::from(b)))
     }
 
     pub(crate) fn drop(&mut self, reason: DropReason) {
