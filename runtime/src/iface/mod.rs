@@ -208,7 +208,9 @@ pub struct Interface {
     /// [`TX_BACKOFF_MAX_MS`]), so a NIC that cannot report its link does not
     /// make the stack spin on failing sends.
     pub(crate) tx_backoff_until: Instant,
-    tx_backoff_ms: u16,
+    /// The current wait in units of 10 ms (0: none; at most
+    /// [`TX_BACKOFF_MAX_MS`] / 10 = 100, so a byte holds it).
+    tx_backoff_10ms: u8,
 }
 
 /// The mDNS group, 224.0.0.251 (RFC 6762 §3).
@@ -228,6 +230,13 @@ pub const TX_BACKOFF_MIN_MS: u16 = 10;
 /// The longest wait after NIC failures in a row, in ms.
 pub const TX_BACKOFF_MAX_MS: u16 = 1000;
 
+// The wait is kept in 10 ms units in a byte (`Interface::tx_backoff_10ms`).
+const _: () = assert!(
+    TX_BACKOFF_MIN_MS.is_multiple_of(10)
+        && TX_BACKOFF_MAX_MS.is_multiple_of(10)
+        && TX_BACKOFF_MAX_MS / 10 <= 255
+);
+
 impl Interface {
     pub(crate) fn new(
         mac: EthernetAddress,
@@ -243,7 +252,7 @@ impl Interface {
             link_down: false,
             mdns_group: false,
             tx_backoff_until: Instant::ZERO,
-            tx_backoff_ms: 0,
+            tx_backoff_10ms: 0,
         }
     }
 
@@ -275,13 +284,14 @@ impl Interface {
     /// frame sent ends it; other errors (ARP pending...) leave it.
     fn tx_outcome(&mut self, now: Instant, r: Result<(), SendError>) {
         match r {
-            Ok(()) => self.tx_backoff_ms = 0,
+            Ok(()) => self.tx_backoff_10ms = 0,
             Err(SendError::Nic(crate::nic::NicError::Device)) => {
-                self.tx_backoff_ms = self
-                    .tx_backoff_ms
-                    .saturating_mul(2)
+                let ms = u16::from(self.tx_backoff_10ms)
+                    .saturating_mul(20)
                     .clamp(TX_BACKOFF_MIN_MS, TX_BACKOFF_MAX_MS);
-                let wait = Duration::from_millis(u64::from(self.tx_backoff_ms));
+                // 10..=1000 ms, every step a multiple of 10: 1..=100 fits.
+                self.tx_backoff_10ms = (ms / 10) as u8;
+                let wait = Duration::from_millis(u64::from(ms));
                 self.tx_backoff_until = now.after(wait);
             }
             Err(_) => {}
@@ -291,7 +301,7 @@ impl Interface {
     /// The link came back: send again at once.
     pub(crate) fn link_restored(&mut self) {
         self.link_down = false;
-        self.tx_backoff_ms = 0;
+        self.tx_backoff_10ms = 0;
         self.tx_backoff_until = Instant::ZERO;
         self.announce = self.ipv4.is_some();
     }
