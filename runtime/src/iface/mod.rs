@@ -129,23 +129,24 @@ impl DropReason {
     }
 }
 
-/// Frame counters. The frame, error, echo and UDP counters wrap at 2^32;
-/// the per-reason drop counters are 16-bit and wrap at 65,536 (38 bytes
-/// instead of 76 of the stack's state; a reason's count is a diagnostic
-/// read soon after it climbs, as lwIP's 16-bit `STAT_COUNTER`s are, and
-/// the application also hears every drop as [`Event::Dropped`]).
+/// Frame counters. The two frame counters wrap at 2^32; the others are
+/// 16-bit and wrap at 65,536 (52 bytes of the stack's state instead of
+/// 96): they count exceptions and diagnostics — NIC refusals, pings,
+/// datagrams, drops by reason — read as they climb, as lwIP's 16-bit
+/// `STAT_COUNTER`s are, and the application also hears each drop as
+/// [`Event::Dropped`] and each ping as [`Event::EchoReplied`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Frames taken from the NIC.
     pub frames_in: u32,
     /// Frames handed to the NIC.
     pub frames_out: u32,
-    /// Frames the NIC refused (busy, error).
-    pub tx_errors: u32,
-    /// ICMP echo requests answered.
-    pub echo_replies: u32,
-    /// UDP datagrams delivered to sockets.
-    pub udp_delivered: u32,
+    /// Frames the NIC refused (busy, error); wraps at 65,536.
+    pub tx_errors: u16,
+    /// ICMP echo requests answered; wraps at 65,536.
+    pub echo_replies: u16,
+    /// UDP datagrams delivered to sockets; wraps at 65,536.
+    pub udp_delivered: u16,
     /// Dropped frames by [`DropReason`] (each wraps at 65,536).
     pub drops: [u16; DropReason::COUNT],
 }
