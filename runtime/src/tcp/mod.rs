@@ -369,11 +369,12 @@ pub(crate) mod flag {
     pub const DUPACKS: u16 = 0x7 << DUPACKS_SHIFT;
 }
 
-/// One TCP socket: the connection's state, 68 bytes on a 32-bit MCU
-/// (eight 32-bit words, eleven 16-bit fields, the MAC, two bytes; no
+/// One TCP socket: the connection's state, 64 bytes on a 32-bit MCU
+/// (seven 32-bit words, thirteen 16-bit fields, the MAC, two bytes; no
 /// padding). The flags word also holds two booleans and the duplicate-ACK
 /// count ([`flag`]); the RTT timer keeps the low 16 bits of its sequence
-/// number and start time (see `rtt_seq`).
+/// number and start time (see `rtt_seq`); SND.NXT and SND.MAX are 16-bit
+/// offsets from SND.UNA (see `max_off`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TcpSocket {
     pub(crate) state: TcpState,
@@ -390,10 +391,6 @@ pub struct TcpSocket {
     /// Stream offset 0 (ISS + 1).
     pub(crate) snd_base: SeqNumber,
     pub(crate) snd_una: SeqNumber,
-    pub(crate) snd_nxt: SeqNumber,
-    /// Highest sequence number sent so far (+1); above `snd_nxt` after a
-    /// timeout made us go back.
-    pub(crate) snd_max: SeqNumber,
     pub(crate) rcv_nxt: SeqNumber,
     /// The peer's MSS (536 when it sent none).
     pub(crate) peer_mss: u16,
@@ -416,6 +413,16 @@ pub struct TcpSocket {
     /// most 65,535 ms (`rto_ms` is 16-bit), so the elapsed time fits too.
     pub(crate) rtt_seq: u16,
     pub(crate) rtt_start: u16,
+    /// SND.NXT − SND.UNA ([`snd_nxt`](TcpSocket::snd_nxt)).
+    nxt_off: u16,
+    /// SND.MAX − SND.UNA: the highest sequence number sent so far (+1),
+    /// above SND.NXT after a timeout made us go back
+    /// ([`snd_max`](TcpSocket::snd_max)). Both are 16-bit offsets from
+    /// SND.UNA: new data goes out only while what is in flight fits the
+    /// peer's window — a 16-bit field, no window scaling — and a FIN only
+    /// inside it too, so SND.MAX − SND.UNA ≤ 65,535 always (a SYN
+    /// occupies one number of an empty flight).
+    max_off: u16,
     pub(crate) timer: Tick,
     /// Last time a segment arrived (idle and keep-alive timers).
     pub(crate) last_rx: Tick,
@@ -480,7 +487,42 @@ impl TcpSocket {
 
     /// Bytes (and SYN/FIN) sent but not acknowledged.
     pub(crate) fn in_flight(&self) -> usize {
-        self.snd_nxt.distance(self.snd_una)
+        usize::from(self.nxt_off)
+    }
+
+    /// SND.NXT: the next sequence number to send.
+    pub(crate) fn snd_nxt(&self) -> SeqNumber {
+        self.snd_una.add(usize::from(self.nxt_off))
+    }
+
+    /// SND.MAX: one past the highest sequence number sent.
+    pub(crate) fn snd_max(&self) -> SeqNumber {
+        self.snd_una.add(usize::from(self.max_off))
+    }
+
+    /// `seq`'s offset from SND.UNA (0 below it; within the bound stated at
+    /// `max_off` it fits).
+    fn off(&self, seq: SeqNumber) -> u16 {
+        u16::try_from(seq.sub(self.snd_una).max(0)).unwrap_or(u16::MAX)
+    }
+
+    /// Sets SND.NXT (at or above SND.UNA).
+    pub(crate) fn set_snd_nxt(&mut self, seq: SeqNumber) {
+        self.nxt_off = self.off(seq);
+    }
+
+    /// Sets SND.MAX (at or above SND.UNA).
+    pub(crate) fn set_snd_max(&mut self, seq: SeqNumber) {
+        self.max_off = self.off(seq);
+    }
+
+    /// Moves SND.UNA to `ack` (at most SND.MAX), SND.NXT with it when it
+    /// was below.
+    pub(crate) fn set_snd_una(&mut self, ack: SeqNumber) {
+        let acked = self.off(ack);
+        self.snd_una = ack;
+        self.nxt_off = self.nxt_off.saturating_sub(acked);
+        self.max_off = self.max_off.saturating_sub(acked);
     }
 
     /// Stream offset of a sequence number.
@@ -841,8 +883,6 @@ pub(crate) fn connect(
         remote_ip: remote.addr,
         snd_base: iss.add(1),
         snd_una: iss,
-        snd_nxt: iss,
-        snd_max: iss,
         peer_mss: 536,
         rto_ms: initial_rto(cfg),
         last_rx: tick(now),
