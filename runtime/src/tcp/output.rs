@@ -654,10 +654,8 @@ fn send_data<N: Nic, O: TcpOwner>(
             };
             let fin_len = usize::from(fin);
             sock.set_snd_nxt(sock.snd_nxt().add(n).add(fin_len));
-            if fin {
-                if !resend {
-                    fin_sent(sock);
-                }
+            if fin && !resend {
+                fin_sent(sock);
             }
             arm(sock, now);
             if !resend {
