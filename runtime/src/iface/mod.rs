@@ -299,6 +299,18 @@ impl Interface {
         }
     }
 
+    /// Changes the IPv4 settings; a change flushes `arp` and announces the
+    /// new address (for [`Io::set_ipv4`] and
+    /// [`Stack::set_ipv4`](crate::Stack::set_ipv4): one copy).
+    #[inline(never)]
+    pub(crate) fn set_ipv4(&mut self, arp: &mut [ArpEntry], ipv4: Option<StaticIpv4>) {
+        if self.ipv4 != ipv4 {
+            arp::flush(arp);
+            self.ipv4 = ipv4;
+            self.announce = ipv4.is_some();
+        }
+    }
+
     /// The link came back: send again at once.
     pub(crate) fn link_restored(&mut self) {
         self.link_down = false;
@@ -315,9 +327,7 @@ impl Interface {
             return true;
         }
         match self.ipv4 {
-            Some(c) => {
-                src == c.cidr.address || (c.cidr.prefix_len < 31 && src == c.cidr.broadcast())
-            }
+            Some(c) => src == c.cidr.address || c.cidr.is_directed_broadcast(src),
             None => false,
         }
     }
@@ -329,9 +339,7 @@ impl Interface {
             return true;
         }
         match self.ipv4 {
-            Some(c) => {
-                dst == c.cidr.address || (c.cidr.prefix_len < 31 && dst == c.cidr.broadcast())
-            }
+            Some(c) => dst == c.cidr.address || c.cidr.is_directed_broadcast(dst),
             None => false,
         }
     }
@@ -369,11 +377,7 @@ impl<N: Nic> Io<'_, N> {
     /// flushes the ARP cache and announces the new address with a
     /// gratuitous ARP on the next poll.
     pub fn set_ipv4(&mut self, ipv4: Option<StaticIpv4>) {
-        if self.iface.ipv4 != ipv4 {
-            arp::flush(self.arp);
-            self.iface.ipv4 = ipv4;
-            self.iface.announce = ipv4.is_some();
-        }
+        self.iface.set_ipv4(self.arp, ipv4);
     }
 
     /// Joins the mDNS group: frames to 224.0.0.251 (01:00:5e:00:00:fb) are
@@ -426,7 +430,7 @@ impl<N: Nic> Io<'_, N> {
         let Some(cfg) = self.iface.ipv4 else {
             return Err(SendError::NoAddress);
         };
-        if cfg.cidr.prefix_len < 31 && dst == cfg.cidr.broadcast() {
+        if cfg.cidr.is_directed_broadcast(dst) {
             return Ok(EthernetAddress::BROADCAST);
         }
         let hop = if cfg.cidr.contains(dst) {
