@@ -372,7 +372,7 @@ pub(crate) mod flag {
 /// One TCP socket: the connection's state, 64 bytes on a 32-bit MCU
 /// (seven 32-bit words, thirteen 16-bit fields, the MAC, two bytes; no
 /// padding). The flags word also holds two booleans and the duplicate-ACK
-/// count ([`flag`]); the RTT timer keeps the low 16 bits of its sequence
+/// count (`flag`); the RTT timer keeps the low 16 bits of its sequence
 /// number and start time (see `rtt_seq`); SND.NXT and SND.MAX are 16-bit
 /// offsets from SND.UNA (see `max_off`).
 #[derive(Clone, Copy, Debug, Default)]
