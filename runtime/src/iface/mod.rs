@@ -579,6 +579,35 @@ mod tests {
     }
 
     #[test]
+    fn interface_state_stays_packed() {
+        // README "Decisions: stack state toward 1 KB"; no pointer-sized
+        // field, so the host's layout is the MCU's.
+        assert_eq!(core::mem::size_of::<Counters>(), 52);
+        assert_eq!(core::mem::size_of::<Interface>(), 96);
+        assert_eq!(core::mem::size_of::<name::DeviceName>(), 15);
+    }
+
+    #[test]
+    fn backoff_doubles_in_10_ms_steps_up_to_its_maximum() {
+        let mut i = iface();
+        let t = Instant::from_secs(1);
+        let fail = Err(SendError::Nic(crate::nic::NicError::Device));
+        let mut waits = [0u32; 9];
+        for w in &mut waits {
+            i.tx_outcome(t, fail);
+            *w = i.send_not_before(t).since(t).millis() as u32;
+        }
+        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        i.tx_outcome(t, Ok(()));
+        i.tx_outcome(t, fail);
+        assert_eq!(
+            i.send_not_before(t).since(t).millis(),
+            10,
+            "a success ends it"
+        );
+    }
+
+    #[test]
     fn backoff_holds_sends_then_ends_across_the_clock_wrap() {
         let mut i = iface();
         let fail = Err(SendError::Nic(crate::nic::NicError::Device));

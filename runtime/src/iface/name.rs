@@ -138,5 +138,13 @@ mod tests {
             "my-dev"
         );
         assert_eq!(DeviceName::from_config("EMBER").as_str(), "EMBER");
+        // Held NUL-padded: the longest name has no room for a terminator.
+        let longest = "x".repeat(15);
+        assert_eq!(DeviceName::new(&longest).unwrap().as_str(), longest);
+        assert_eq!(DeviceName::new("a").unwrap().as_str(), "a");
+        assert_ne!(
+            DeviceName::new("ab").unwrap(),
+            DeviceName::new("abc").unwrap()
+        );
     }
 }

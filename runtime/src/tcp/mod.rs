@@ -73,8 +73,8 @@
 //! RTT sample from the ACK of a retransmitted segment (Karn) — Linux then
 //! never resets its RTO backoff and stalls for seconds. Echoing the peer's
 //! TSval gives it a sample on every ACK. The option costs 12 bytes per
-//! segment (taken from the payload, so frames stay within the MTU) and 5
-//! bytes per socket. Header fields (ACK, window, timestamps) may differ on
+//! segment (taken from the payload, so frames stay within the MTU) and 4
+//! bytes and a flag bit per socket. Header fields (ACK, window, timestamps) may differ on
 //! a retransmission; the payload is what stays byte-identical.
 //!
 //! # Security
@@ -370,7 +370,7 @@ pub(crate) mod flag {
 }
 
 /// One TCP socket: the connection's state, 64 bytes on a 32-bit MCU
-/// (seven 32-bit words, thirteen 16-bit fields, the MAC, two bytes; no
+/// (seven 32-bit words, fourteen 16-bit fields, the MAC, two bytes; no
 /// padding). The flags word also holds two booleans and the duplicate-ACK
 /// count (`flag`); the RTT timer keeps the low 16 bits of its sequence
 /// number and start time (see `rtt_seq`); SND.NXT and SND.MAX are 16-bit
@@ -990,6 +990,72 @@ mod tests {
             flips += (isn_hash(key, l, r2) ^ base).count_ones();
         }
         assert!((12 * 32..=20 * 32).contains(&flips), "{flips}");
+    }
+
+    #[test]
+    fn socket_state_stays_packed() {
+        // The sizes README "Decisions: stack state toward 1 KB" states (no
+        // field is pointer-sized, so a 64-bit host lays them out as a
+        // 32-bit MCU does).
+        assert_eq!(core::mem::size_of::<TcpSocket>(), 64);
+        assert_eq!(core::mem::size_of::<TcpShared>(), 52);
+    }
+
+    #[test]
+    fn duplicate_acks_count_to_seven_and_reach_three_once() {
+        let mut s = TcpSocket {
+            flags: flag::RELISTEN | flag::MAC_KNOWN | flag::TS_OK,
+            ..TcpSocket::default()
+        };
+        let counts: [u16; 10] = core::array::from_fn(|_| s.dupack());
+        assert_eq!(counts, [1, 2, 3, 4, 5, 6, 7, 7, 7, 7]);
+        assert_eq!(counts.iter().filter(|&&n| n == 3).count(), 1);
+        assert!(s.has(flag::RELISTEN) && s.has(flag::MAC_KNOWN) && s.has(flag::TS_OK));
+        assert!(!s.has(flag::SEND_SYN | flag::TIMING));
+    }
+
+    #[test]
+    fn rtt_timer_in_16_bits_across_its_wrap() {
+        let mut s = TcpSocket::default();
+        // Sequence number and clock both just below a multiple of 2^16.
+        let seq = SeqNumber(0x1234_fff0);
+        let sent = 0x0002_fffa;
+        s.start_timing(seq, sent);
+        assert!(s.has(flag::TIMING));
+        assert!(!s.acks_timed(seq), "an ACK of the first byte's start");
+        assert!(s.acks_timed(seq.add(1)));
+        assert!(
+            s.acks_timed(seq.add(8 * 1460 + 2)),
+            "a full flight past the wrap"
+        );
+        assert!(!s.acks_timed(SeqNumber(seq.0.wrapping_sub(100))));
+        assert_eq!(s.timed_rtt(sent.wrapping_add(30)), 30);
+        assert_eq!(s.timed_rtt(sent.wrapping_add(65_535)), 65_535);
+    }
+
+    #[test]
+    fn snd_nxt_and_snd_max_follow_snd_una() {
+        let iss = SeqNumber(u32::MAX - 10); // the sequence space wraps too
+        let mut s = TcpSocket {
+            snd_una: iss,
+            ..TcpSocket::default()
+        };
+        assert_eq!((s.snd_nxt(), s.snd_max(), s.in_flight()), (iss, iss, 0));
+        s.set_snd_nxt(iss.add(3000));
+        s.set_snd_max(iss.add(3000));
+        assert_eq!(s.in_flight(), 3000);
+        s.set_snd_una(iss.add(1000));
+        assert_eq!((s.snd_nxt(), s.snd_max()), (iss.add(3000), iss.add(3000)));
+        assert_eq!(s.in_flight(), 2000);
+        // A timeout goes back to SND.UNA; SND.MAX stays.
+        s.set_snd_nxt(s.snd_una);
+        assert_eq!((s.in_flight(), s.snd_max()), (0, iss.add(3000)));
+        // An ACK beyond SND.NXT (of data sent before going back) moves it.
+        s.set_snd_una(iss.add(2000));
+        assert_eq!((s.snd_nxt(), s.snd_max()), (iss.add(2000), iss.add(3000)));
+        // The largest flight the peer's 16-bit window admits.
+        s.set_snd_max(s.snd_una.add(65_535));
+        assert_eq!(s.snd_max(), iss.add(2000 + 65_535));
     }
 
     struct Entropy(u32);
