@@ -272,11 +272,15 @@ impl Interface {
     /// an end that reads as further ahead is a stale one from a clock cycle
     /// ago (the wrapping clock, see [`crate::time`]) and is over.
     pub(crate) fn send_not_before(&self, now: Instant) -> Instant {
-        let wait = self.tx_backoff_until.since(now);
-        if wait == Duration::ZERO || wait.millis() > u64::from(TX_BACKOFF_MAX_MS) {
-            now
+        // `tx_backoff_until.since(now)` within 1..=TX_BACKOFF_MAX_MS, written
+        // out: this runs at every poll, and the difference modulo 2^32 in
+        // that range already means "ahead" (no call into `time`).
+        let until = self.tx_backoff_until;
+        let wait = until.millis().wrapping_sub(now.millis());
+        if until != Instant::ZERO && (1..=u32::from(TX_BACKOFF_MAX_MS)).contains(&wait) {
+            until
         } else {
-            self.tx_backoff_until
+            now
         }
     }
 

@@ -182,9 +182,6 @@ impl Ipv4Cidr {
     }
 
     /// The subnet mask as an integer.
-    // One copy: inlined at every subnet test (ingress, routing, DHCP) it
-    // cost 144 bytes of flash on the everything-on firmware.
-    #[inline(never)]
     pub const fn netmask_u32(&self) -> u32 {
         // `prefix_len` is a public field: clamp it here too. A shift by 32
         // (prefix 0) is out of range for `<<`, hence `checked_shl`.
