@@ -183,11 +183,7 @@ impl<C: Config> Stack<C> {
     /// `None` to go offline). The ARP cache is flushed and a new address is
     /// announced with a gratuitous ARP on the next poll.
     pub fn set_ipv4(&mut self, ipv4: Option<StaticIpv4>) {
-        if self.iface.ipv4 != ipv4 {
-            arp::flush(self.arp.slots_mut());
-            self.iface.ipv4 = ipv4;
-            self.iface.announce = ipv4.is_some();
-        }
+        self.iface.set_ipv4(self.arp.slots_mut(), ipv4);
     }
 
     /// Frame counters and drops by reason.

@@ -129,32 +129,40 @@ impl DropReason {
     }
 }
 
-/// Frame counters. They wrap at 2^32.
+/// Frame counters. The two frame counters wrap at 2^32; the others are
+/// 16-bit and wrap at 65,536 (52 bytes of the stack's state instead of
+/// 96): they count exceptions and diagnostics — NIC refusals, pings,
+/// datagrams, drops by reason — read as they climb, as lwIP's 16-bit
+/// `STAT_COUNTER`s are, and the application also hears each drop as
+/// [`Event::Dropped`] and each ping as [`Event::EchoReplied`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Frames taken from the NIC.
     pub frames_in: u32,
     /// Frames handed to the NIC.
     pub frames_out: u32,
-    /// Frames the NIC refused (busy, error).
-    pub tx_errors: u32,
-    /// ICMP echo requests answered.
-    pub echo_replies: u32,
-    /// UDP datagrams delivered to sockets.
-    pub udp_delivered: u32,
-    /// Dropped frames by [`DropReason`].
-    pub drops: [u32; DropReason::COUNT],
+    /// Frames the NIC refused (busy, error); wraps at 65,536.
+    pub tx_errors: u16,
+    /// ICMP echo requests answered; wraps at 65,536.
+    pub echo_replies: u16,
+    /// UDP datagrams delivered to sockets; wraps at 65,536.
+    pub udp_delivered: u16,
+    /// Dropped frames by [`DropReason`] (each wraps at 65,536).
+    pub drops: [u16; DropReason::COUNT],
 }
 
 impl Counters {
-    /// Dropped frames for one reason.
+    /// Dropped frames for one reason (modulo 65,536).
     pub fn dropped(&self, reason: DropReason) -> u32 {
-        self.drops.get(reason as usize).copied().unwrap_or(0)
+        self.drops.get(reason as usize).map_or(0, |&n| u32::from(n))
     }
 
-    /// All dropped frames.
+    /// All dropped frames: the sum of the per-reason counts, each modulo
+    /// 65,536.
     pub fn dropped_total(&self) -> u32 {
-        self.drops.iter().fold(0u32, |a, &b| a.wrapping_add(b))
+        self.drops
+            .iter()
+            .fold(0u32, |a, &b| a.wrapping_add(u32::from(b)))
     }
 
     pub(crate) fn drop(&mut self, reason: DropReason) {
@@ -201,7 +209,9 @@ pub struct Interface {
     /// [`TX_BACKOFF_MAX_MS`]), so a NIC that cannot report its link does not
     /// make the stack spin on failing sends.
     pub(crate) tx_backoff_until: Instant,
-    tx_backoff_ms: u16,
+    /// The current wait in units of 10 ms (0: none; at most
+    /// [`TX_BACKOFF_MAX_MS`] / 10 = 100, so a byte holds it).
+    tx_backoff_10ms: u8,
 }
 
 /// The mDNS group, 224.0.0.251 (RFC 6762 §3).
@@ -221,6 +231,13 @@ pub const TX_BACKOFF_MIN_MS: u16 = 10;
 /// The longest wait after NIC failures in a row, in ms.
 pub const TX_BACKOFF_MAX_MS: u16 = 1000;
 
+// The wait is kept in 10 ms units in a byte (`Interface::tx_backoff_10ms`).
+const _: () = assert!(
+    TX_BACKOFF_MIN_MS.is_multiple_of(10)
+        && TX_BACKOFF_MAX_MS.is_multiple_of(10)
+        && TX_BACKOFF_MAX_MS / 10 <= 255
+);
+
 impl Interface {
     pub(crate) fn new(
         mac: EthernetAddress,
@@ -236,7 +253,7 @@ impl Interface {
             link_down: false,
             mdns_group: false,
             tx_backoff_until: Instant::ZERO,
-            tx_backoff_ms: 0,
+            tx_backoff_10ms: 0,
         }
     }
 
@@ -255,11 +272,15 @@ impl Interface {
     /// an end that reads as further ahead is a stale one from a clock cycle
     /// ago (the wrapping clock, see [`crate::time`]) and is over.
     pub(crate) fn send_not_before(&self, now: Instant) -> Instant {
-        let wait = self.tx_backoff_until.since(now);
-        if wait == Duration::ZERO || wait.millis() > u64::from(TX_BACKOFF_MAX_MS) {
-            now
+        // `tx_backoff_until.since(now)` within 1..=TX_BACKOFF_MAX_MS, written
+        // out: this runs at every poll, and the difference modulo 2^32 in
+        // that range already means "ahead" (no call into `time`).
+        let until = self.tx_backoff_until;
+        let wait = until.millis().wrapping_sub(now.millis());
+        if until != Instant::ZERO && (1..=u32::from(TX_BACKOFF_MAX_MS)).contains(&wait) {
+            until
         } else {
-            self.tx_backoff_until
+            now
         }
     }
 
@@ -268,23 +289,36 @@ impl Interface {
     /// frame sent ends it; other errors (ARP pending...) leave it.
     fn tx_outcome(&mut self, now: Instant, r: Result<(), SendError>) {
         match r {
-            Ok(()) => self.tx_backoff_ms = 0,
+            Ok(()) => self.tx_backoff_10ms = 0,
             Err(SendError::Nic(crate::nic::NicError::Device)) => {
-                self.tx_backoff_ms = self
-                    .tx_backoff_ms
-                    .saturating_mul(2)
+                let ms = u16::from(self.tx_backoff_10ms)
+                    .saturating_mul(20)
                     .clamp(TX_BACKOFF_MIN_MS, TX_BACKOFF_MAX_MS);
-                let wait = Duration::from_millis(u64::from(self.tx_backoff_ms));
+                // 10..=1000 ms, every step a multiple of 10: 1..=100 fits.
+                self.tx_backoff_10ms = (ms / 10) as u8;
+                let wait = Duration::from_millis(u64::from(ms));
                 self.tx_backoff_until = now.after(wait);
             }
             Err(_) => {}
         }
     }
 
+    /// Changes the IPv4 settings; a change flushes `arp` and announces the
+    /// new address (for [`Io::set_ipv4`] and
+    /// [`Stack::set_ipv4`](crate::Stack::set_ipv4): one copy).
+    #[inline(never)]
+    pub(crate) fn set_ipv4(&mut self, arp: &mut [ArpEntry], ipv4: Option<StaticIpv4>) {
+        if self.ipv4 != ipv4 {
+            arp::flush(arp);
+            self.ipv4 = ipv4;
+            self.announce = ipv4.is_some();
+        }
+    }
+
     /// The link came back: send again at once.
     pub(crate) fn link_restored(&mut self) {
         self.link_down = false;
-        self.tx_backoff_ms = 0;
+        self.tx_backoff_10ms = 0;
         self.tx_backoff_until = Instant::ZERO;
         self.announce = self.ipv4.is_some();
     }
@@ -297,9 +331,7 @@ impl Interface {
             return true;
         }
         match self.ipv4 {
-            Some(c) => {
-                src == c.cidr.address || (c.cidr.prefix_len < 31 && src == c.cidr.broadcast())
-            }
+            Some(c) => src == c.cidr.address || c.cidr.is_directed_broadcast(src),
             None => false,
         }
     }
@@ -311,9 +343,7 @@ impl Interface {
             return true;
         }
         match self.ipv4 {
-            Some(c) => {
-                dst == c.cidr.address || (c.cidr.prefix_len < 31 && dst == c.cidr.broadcast())
-            }
+            Some(c) => dst == c.cidr.address || c.cidr.is_directed_broadcast(dst),
             None => false,
         }
     }
@@ -351,11 +381,7 @@ impl<N: Nic> Io<'_, N> {
     /// flushes the ARP cache and announces the new address with a
     /// gratuitous ARP on the next poll.
     pub fn set_ipv4(&mut self, ipv4: Option<StaticIpv4>) {
-        if self.iface.ipv4 != ipv4 {
-            arp::flush(self.arp);
-            self.iface.ipv4 = ipv4;
-            self.iface.announce = ipv4.is_some();
-        }
+        self.iface.set_ipv4(self.arp, ipv4);
     }
 
     /// Joins the mDNS group: frames to 224.0.0.251 (01:00:5e:00:00:fb) are
@@ -408,7 +434,7 @@ impl<N: Nic> Io<'_, N> {
         let Some(cfg) = self.iface.ipv4 else {
             return Err(SendError::NoAddress);
         };
-        if cfg.cidr.prefix_len < 31 && dst == cfg.cidr.broadcast() {
+        if cfg.cidr.is_directed_broadcast(dst) {
             return Ok(EthernetAddress::BROADCAST);
         }
         let hop = if cfg.cidr.contains(dst) {
@@ -554,6 +580,35 @@ mod tests {
             None,
             name::DeviceName::new("dev").unwrap(),
         )
+    }
+
+    #[test]
+    fn interface_state_stays_packed() {
+        // README "Decisions: stack state toward 1 KB"; no pointer-sized
+        // field, so the host's layout is the MCU's.
+        assert_eq!(core::mem::size_of::<Counters>(), 52);
+        assert_eq!(core::mem::size_of::<Interface>(), 96);
+        assert_eq!(core::mem::size_of::<name::DeviceName>(), 15);
+    }
+
+    #[test]
+    fn backoff_doubles_in_10_ms_steps_up_to_its_maximum() {
+        let mut i = iface();
+        let t = Instant::from_secs(1);
+        let fail = Err(SendError::Nic(crate::nic::NicError::Device));
+        let mut waits = [0u32; 9];
+        for w in &mut waits {
+            i.tx_outcome(t, fail);
+            *w = i.send_not_before(t).since(t).millis() as u32;
+        }
+        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        i.tx_outcome(t, Ok(()));
+        i.tx_outcome(t, fail);
+        assert_eq!(
+            i.send_not_before(t).since(t).millis(),
+            10,
+            "a success ends it"
+        );
     }
 
     #[test]

@@ -11,10 +11,10 @@ use core::fmt;
 /// Longest device name (a NetBIOS name's 15 characters).
 pub const MAX_LEN: usize = 15;
 
-/// A validated device name, held in 16 bytes.
+/// A validated device name, held in 15 bytes: the name, then zeros (a
+/// name has no zero byte, so its length needs no byte of its own).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct DeviceName {
-    len: u8,
     bytes: [u8; MAX_LEN],
 }
 
@@ -69,34 +69,34 @@ impl DeviceName {
         if let Some(dst) = bytes.get_mut(..b.len()) {
             dst.copy_from_slice(b);
         }
-        Ok(DeviceName {
-            len: b.len() as u8, // at most MAX_LEN: fits
-            bytes,
-        })
+        Ok(DeviceName { bytes })
     }
 
     /// The name from `stack.toml`, which codegen checked: copied as it is
     /// (at most [`MAX_LEN`] bytes), without checking again.
     pub(crate) fn from_config(name: &'static str) -> DeviceName {
         let mut bytes = [0u8; MAX_LEN];
-        let mut len = 0u8;
         for (d, &s) in bytes.iter_mut().zip(name.as_bytes()) {
             *d = s;
-            len = len.saturating_add(1);
         }
-        DeviceName { len, bytes }
+        DeviceName { bytes }
+    }
+
+    /// Its length: up to the first zero byte.
+    fn len(&self) -> usize {
+        self.bytes.iter().position(|&b| b == 0).unwrap_or(MAX_LEN)
     }
 
     /// The name as given.
     pub fn as_str(&self) -> &str {
-        let b = self.bytes.get(..usize::from(self.len)).unwrap_or(&[]);
+        let b = self.bytes.get(..self.len()).unwrap_or(&[]);
         core::str::from_utf8(b).unwrap_or("")
     }
 
     /// The name as a host name label (DHCP option 12, mDNS): `_`, not
     /// allowed in host names, written as `-`; in `buf`.
     pub fn host_label<'b>(&self, buf: &'b mut [u8; MAX_LEN]) -> &'b str {
-        let n = usize::from(self.len);
+        let n = self.len();
         for (d, &s) in buf.iter_mut().zip(self.bytes.iter()) {
             *d = if s == b'_' { b'-' } else { s };
         }
@@ -138,5 +138,13 @@ mod tests {
             "my-dev"
         );
         assert_eq!(DeviceName::from_config("EMBER").as_str(), "EMBER");
+        // Held NUL-padded: the longest name has no room for a terminator.
+        let longest = "x".repeat(15);
+        assert_eq!(DeviceName::new(&longest).unwrap().as_str(), longest);
+        assert_eq!(DeviceName::new("a").unwrap().as_str(), "a");
+        assert_ne!(
+            DeviceName::new("ab").unwrap(),
+            DeviceName::new("abc").unwrap()
+        );
     }
 }

@@ -9,6 +9,7 @@ use crate::iface::{DropReason, Io};
 use crate::nic::Nic;
 use crate::udp::Endpoint;
 use crate::wire::tcp::{Control, Repr, Timestamp};
+use crate::wire::Ipv4Address;
 
 /// A SYN found no listening socket on a port that has server sockets:
 /// recycle or reclaim one for it, or remember it. A remembered SYN of the
@@ -33,7 +34,8 @@ pub(crate) fn syn_to_busy_port<N: Nic, O: TcpOwner>(
             let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
             return listen(io, t, owner, i, seg, remote);
         };
-        let _ = listen(io, t, owner, i, &first.segment(), first.remote());
+        let seg = first.segment(seg.dst_ip);
+        let _ = listen(io, t, owner, i, &seg, first.remote());
     } else if t.config.when_full == WhenFull::Reset {
         reset_for(io, seg);
         return Err(DropReason::TcpNoSocket);
@@ -51,23 +53,24 @@ impl PendingSyn {
     fn of(seg: &Segment, now: u32) -> PendingSyn {
         PendingSyn {
             src_ip: seg.src_ip,
-            dst_ip: seg.dst_ip,
             src_mac: seg.src_mac,
             src_port: seg.repr.src_port,
             dst_port: seg.repr.dst_port,
             seq: seg.repr.seq_number,
             window: seg.repr.window_len,
-            mss: seg.repr.max_seg_size,
-            tsval: seg.repr.timestamp.map(|ts| ts.tsval),
+            mss: seg.repr.max_seg_size.unwrap_or(0),
+            tsval: seg.repr.timestamp.map_or(0, |ts| ts.tsval),
+            has_ts: seg.repr.timestamp.is_some(),
             at: now,
         }
     }
 
-    /// The SYN again, as if it had just arrived.
-    fn segment(&self) -> Segment {
+    /// The SYN again, as if it had just arrived at `dst_ip` (our address:
+    /// the SYN was addressed to it, so it is not kept).
+    fn segment(&self, dst_ip: Ipv4Address) -> Segment {
         Segment {
             src_ip: self.src_ip,
-            dst_ip: self.dst_ip,
+            dst_ip,
             src_mac: self.src_mac,
             repr: Repr {
                 src_port: self.src_port,
@@ -76,8 +79,11 @@ impl PendingSyn {
                 seq_number: self.seq,
                 ack_number: None,
                 window_len: self.window,
-                max_seg_size: self.mss,
-                timestamp: self.tsval.map(|tsval| Timestamp { tsval, tsecr: 0 }),
+                max_seg_size: (self.mss != 0).then_some(self.mss),
+                timestamp: self.has_ts.then_some(Timestamp {
+                    tsval: self.tsval,
+                    tsecr: 0,
+                }),
                 payload_len: 0,
             },
             payload_offset: 0,
@@ -110,6 +116,11 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
     let Some(p) = t.shared.pending else {
         return;
     };
+    // Without an address (lost meanwhile) nothing could answer it.
+    let Some(ours) = io.address() else {
+        t.shared.pending = None;
+        return;
+    };
     if due(tick(io.now), p.expires()) {
         t.shared.pending = None;
         return;
@@ -122,7 +133,7 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
         return;
     };
     t.shared.pending = None;
-    let _ = listen(io, t, owner, i, &p.segment(), p.remote());
+    let _ = listen(io, t, owner, i, &p.segment(ours), p.remote());
 }
 
 /// A server socket of `port` that a new connection may take now, made

@@ -145,22 +145,25 @@ pub(crate) fn listen<N: Nic, O: TcpOwner>(
     // Any data on the SYN is not acknowledged: the peer sends it again.
     *s = TcpSocket {
         state: TcpState::SynReceived,
-        flags: (s.flags & flag::RELISTEN) | flag::SEND_SYN,
+        flags: (s.flags & flag::RELISTEN)
+            | flag::SEND_SYN
+            | flag::MAC_KNOWN
+            | if seg.repr.timestamp.is_some() {
+                flag::TS_OK
+            } else {
+                0
+            },
         local_port: s.local_port,
         remote_port: remote.port,
         remote_ip: remote.addr,
         remote_mac: seg.src_mac,
-        mac_known: true,
         snd_base: iss.add(1),
         snd_una: iss,
-        snd_nxt: iss,
-        snd_max: iss,
         rcv_nxt: seg.seq().add(1),
         snd_wnd: seg.repr.window_len,
         peer_mss: peer_mss(&seg.repr),
         rto_ms: super::initial_rto(&cfg),
         last_rx: now,
-        ts_ok: seg.repr.timestamp.is_some(),
         ts_recent: seg.repr.timestamp.map_or(0, |ts| ts.tsval),
         ..TcpSocket::default()
     };
@@ -196,7 +199,7 @@ fn syn_sent<N: Nic, O: TcpOwner>(
     let iss = s.snd_una;
     let acceptable_ack = match seg.repr.ack_number {
         Some(ack) => {
-            if ack <= iss || ack > s.snd_max {
+            if ack <= iss || ack > s.snd_max() {
                 reset_for(io, seg);
                 return Err(DropReason::TcpOutOfWindow);
             }
@@ -219,10 +222,10 @@ fn syn_sent<N: Nic, O: TcpOwner>(
     s.snd_wnd = seg.repr.window_len;
     s.peer_mss = peer_mss(&seg.repr);
     s.last_rx = now;
-    s.ts_ok = seg.repr.timestamp.is_some();
+    s.set(flag::TS_OK, seg.repr.timestamp.is_some());
     s.ts_recent = seg.repr.timestamp.map_or(0, |ts| ts.tsval);
     if let Some(ack) = seg.repr.ack_number {
-        s.snd_una = ack;
+        s.set_snd_una(ack);
         s.state = TcpState::Established;
         s.retries = 0;
         s.set(flag::TIMER | flag::SEND_SYN, false);
@@ -232,7 +235,7 @@ fn syn_sent<N: Nic, O: TcpOwner>(
     } else {
         // Simultaneous open: answer with SYN-ACK from the same ISS.
         s.state = TcpState::SynReceived;
-        s.snd_nxt = iss;
+        s.set_snd_nxt(iss);
         s.set(flag::SEND_SYN, true);
     }
     Ok(())
@@ -324,7 +327,7 @@ fn syn_again<N: Nic, O: TcpOwner>(
     }
     if s.state == TcpState::SynReceived && seg.seq().add(1) == s.rcv_nxt {
         // Our SYN-ACK was lost: the peer's SYN retry gets it again.
-        s.snd_nxt = s.snd_una;
+        s.set_snd_nxt(s.snd_una);
         s.set(flag::SEND_SYN, true);
         return Some(Ok(()));
     }
@@ -354,7 +357,10 @@ fn check_sequence(
     }
     s.last_rx = now;
     if let Some(ts) = seg.repr.timestamp {
-        if s.ts_ok && seg.seq() <= s.rcv_nxt && ts.tsval.wrapping_sub(s.ts_recent) as i32 >= 0 {
+        if s.has(flag::TS_OK)
+            && seg.seq() <= s.rcv_nxt
+            && ts.tsval.wrapping_sub(s.ts_recent) as i32 >= 0
+        {
             s.ts_recent = ts.tsval;
         }
     }
@@ -392,7 +398,7 @@ fn complete_handshake<N: Nic, O: TcpOwner>(
     seg: &Segment,
     ack: SeqNumber,
 ) -> Result<(), DropReason> {
-    if !(s.snd_una < ack && ack <= s.snd_max) {
+    if !(s.snd_una < ack && ack <= s.snd_max()) {
         reset_for(io, seg);
         return Err(DropReason::TcpOutOfWindow);
     }
@@ -417,7 +423,7 @@ fn ack_arrives<O: TcpOwner>(
     now: u32,
 ) -> Result<(), DropReason> {
     let s = t.sockets.get_mut(i).ok_or(DropReason::TcpNoSocket)?;
-    if ack > s.snd_max || ack < s.snd_una.sub_len(usize::from(u16::MAX)) {
+    if ack > s.snd_max() || ack < s.snd_una.sub_len(usize::from(u16::MAX)) {
         s.set(flag::ACK_NOW, true);
         return Err(DropReason::TcpOutOfWindow);
     }
@@ -439,20 +445,20 @@ fn ack_arrives<O: TcpOwner>(
         && !window_changed
         && s.in_flight() > 0
     {
-        s.dupacks = s.dupacks.saturating_add(1);
-        if s.dupacks == 3 {
-            s.snd_nxt = s.snd_una;
+        let dupacks = s.dupack();
+        if dupacks == 3 {
+            s.set_snd_nxt(s.snd_una);
             s.set(flag::TIMING, false);
             let offset = s.offset_of(s.snd_una);
             owner.tcp_event(handle, TcpEvent::Retransmit { offset });
         }
     }
     if let Some(s) = t.sockets.get_mut(i) {
-        if window_opened && s.snd_una < s.snd_nxt {
+        if window_opened && s.snd_una < s.snd_nxt() {
             // The window opened without the probe being taken: resend
             // from SND.UNA now rather than leave a hole until the
             // backed-off RTO.
-            s.snd_nxt = s.snd_una;
+            s.set_snd_nxt(s.snd_una);
             s.set(flag::TIMING, false);
         }
     }
@@ -473,7 +479,7 @@ fn our_fin_acked<O: TcpOwner>(
     let Some(s) = t.sockets.get_mut(i) else {
         return false;
     };
-    let fin_acked = s.has(flag::FIN_SENT) && s.snd_una == s.snd_max;
+    let fin_acked = s.has(flag::FIN_SENT) && s.snd_una == s.snd_max();
     match s.state {
         TcpState::FinWait1 if fin_acked => s.state = TcpState::FinWait2,
         TcpState::Closing if fin_acked => enter_time_wait(s, time_wait_ms, now),
@@ -515,7 +521,7 @@ fn fin_arrives<O: TcpOwner>(
     }
     s.rcv_nxt = s.rcv_nxt.add(1);
     s.set(flag::ACK_NOW | flag::PEER_FIN, true);
-    let fin_acked = s.has(flag::FIN_SENT) && s.snd_una == s.snd_max;
+    let fin_acked = s.has(flag::FIN_SENT) && s.snd_una == s.snd_max();
     match s.state {
         TcpState::SynReceived | TcpState::Established => s.state = TcpState::CloseWait,
         TcpState::FinWait1 if fin_acked => enter_time_wait(s, time_wait_ms, now),
@@ -531,7 +537,7 @@ fn fin_arrives<O: TcpOwner>(
 /// timestamps, its sequence number lies beyond the old connection's
 /// (RFC 1122 §4.2.2.13).
 fn new_incarnation(s: &TcpSocket, seg: &Segment) -> bool {
-    match (s.ts_ok, seg.repr.timestamp) {
+    match (s.has(flag::TS_OK), seg.repr.timestamp) {
         (true, Some(ts)) => ts.tsval.wrapping_sub(s.ts_recent) as i32 > 0,
         _ => seg.seq() > s.rcv_nxt,
     }
@@ -559,7 +565,7 @@ fn acknowledge<O: TcpOwner>(
     };
     // Data bytes newly acknowledged (SYN and FIN occupy one number each).
     let data_start = s.snd_una.max(s.snd_base);
-    let fin_seq = s.snd_max.sub_len(1);
+    let fin_seq = s.snd_max().sub_len(1);
     let data_end = if s.has(flag::FIN_SENT) && ack > fin_seq {
         fin_seq
     } else {
@@ -570,28 +576,25 @@ fn acknowledge<O: TcpOwner>(
     } else {
         0
     };
-    s.snd_una = ack;
-    if s.snd_nxt < ack {
-        s.snd_nxt = ack;
-    }
+    s.set_snd_una(ack);
     s.retries = 0;
-    s.dupacks = 0;
+    s.flags &= !flag::DUPACKS;
     match echoed {
         // RFC 7323 §4.1 (RTTM): our own clock echoed back times every ACK
         // of new data, retransmitted or not, so a backed-off RTO recovers
         // as soon as one segment gets through (Karn's rule has no sample).
-        Some(tsecr) if s.ts_ok && tsecr != 0 => {
+        Some(tsecr) if s.has(flag::TS_OK) && tsecr != 0 => {
             s.set(flag::TIMING, false);
             rtt_sample(s, now.wrapping_sub(tsecr), &cfg);
         }
         _ => {
-            if s.has(flag::TIMING) && ack > s.rtt_seq {
+            if s.has(flag::TIMING) && s.acks_timed(ack) {
                 s.set(flag::TIMING, false);
-                rtt_sample(s, now.wrapping_sub(s.rtt_start), &cfg);
+                rtt_sample(s, s.timed_rtt(now), &cfg);
             }
         }
     }
-    let all_acked = s.snd_una == s.snd_max;
+    let all_acked = s.snd_una == s.snd_max();
     s.set(flag::TIMER, !all_acked);
     if !all_acked {
         s.timer = now.wrapping_add(u32::from(s.rto_ms));
@@ -623,8 +626,7 @@ fn acknowledge<O: TcpOwner>(
             }
         } else {
             // Bounded: `acked_data < len` here.
-            front.len = u16::try_from(len.wrapping_sub(acked_data)).unwrap_or(0);
-            front.sum = None;
+            front.trim_to(u16::try_from(len.wrapping_sub(acked_data)).unwrap_or(0));
             acked_data = 0;
         }
     }

@@ -73,8 +73,8 @@
 //! RTT sample from the ACK of a retransmitted segment (Karn) — Linux then
 //! never resets its RTO backoff and stalls for seconds. Echoing the peer's
 //! TSval gives it a sample on every ACK. The option costs 12 bytes per
-//! segment (taken from the payload, so frames stay within the MTU) and 5
-//! bytes per socket. Header fields (ACK, window, timestamps) may differ on
+//! segment (taken from the payload, so frames stay within the MTU) and 4
+//! bytes and a flag bit per socket. Header fields (ACK, window, timestamps) may differ on
 //! a retransmission; the payload is what stays byte-identical.
 //!
 //! # Security
@@ -338,51 +338,60 @@ pub(crate) fn due(now: Tick, deadline: Tick) -> bool {
     (now.wrapping_sub(deadline) as i32) >= 0
 }
 
-/// Socket flags.
+/// Socket flags (the low byte: state; the high byte: what was learnt of
+/// the peer and the duplicate-ACK count, packed here so a socket holds no
+/// byte-sized field of its own for them).
 pub(crate) mod flag {
     /// Go back to LISTEN when the connection ends (made by `listen`).
-    pub const RELISTEN: u8 = 0x01;
+    pub const RELISTEN: u16 = 0x01;
     /// The owner asked to close: send FIN once it produces nothing more.
-    pub const CLOSE: u8 = 0x02;
+    pub const CLOSE: u16 = 0x02;
     /// An ACK must go out (data or FIN received, out-of-order, challenge).
-    pub const ACK_NOW: u8 = 0x04;
+    pub const ACK_NOW: u16 = 0x04;
     /// Our FIN has been sent (its sequence number is `snd_max - 1`).
-    pub const FIN_SENT: u8 = 0x08;
+    pub const FIN_SENT: u16 = 0x08;
     /// The retransmission/persist/TIME-WAIT timer is armed.
-    pub const TIMER: u8 = 0x10;
+    pub const TIMER: u16 = 0x10;
     /// An RTT sample is being timed (`rtt_seq`, `rtt_start`).
-    pub const TIMING: u8 = 0x20;
+    pub const TIMING: u16 = 0x20;
     /// The peer's FIN has been received.
-    pub const PEER_FIN: u8 = 0x40;
+    pub const PEER_FIN: u16 = 0x40;
     /// Our SYN (or SYN-ACK) must be (re)sent.
-    pub const SEND_SYN: u8 = 0x80;
+    pub const SEND_SYN: u16 = 0x80;
+    /// `remote_mac` is known (server sockets learn it from the SYN).
+    pub const MAC_KNOWN: u16 = 0x100;
+    /// Both sides use RFC 7323 timestamps (negotiated on the SYNs).
+    pub const TS_OK: u16 = 0x200;
+    /// Duplicate ACKs in a row: a 3-bit count from bit 13, saturating at 7
+    /// (fast retransmit happens when it reaches 3, once per run).
+    pub const DUPACKS_SHIFT: u32 = 13;
+    /// The duplicate-ACK count's bits.
+    pub const DUPACKS: u16 = 0x7 << DUPACKS_SHIFT;
 }
 
-/// One TCP socket: the connection's state, about 68 bytes.
+/// One TCP socket: the connection's state, 64 bytes on a 32-bit MCU
+/// (seven 32-bit words, fourteen 16-bit fields, the MAC, two bytes; no
+/// padding). The flags word also holds two booleans and the duplicate-ACK
+/// count (`flag`); the RTT timer keeps the low 16 bits of its sequence
+/// number and start time (see `rtt_seq`); SND.NXT and SND.MAX are 16-bit
+/// offsets from SND.UNA (see `max_off`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TcpSocket {
     pub(crate) state: TcpState,
-    pub(crate) flags: u8,
     /// Retransmissions of the oldest unacknowledged segment so far.
     pub(crate) retries: u8,
-    /// Duplicate ACKs in a row (fast retransmit at 3).
-    pub(crate) dupacks: u8,
+    pub(crate) flags: u16,
     pub(crate) local_port: u16,
     pub(crate) remote_port: u16,
     pub(crate) remote_ip: Ipv4Address,
+    /// The peer's MAC, when [`flag::MAC_KNOWN`].
     pub(crate) remote_mac: EthernetAddress,
-    /// Whether `remote_mac` is known (server sockets learn it from the SYN).
-    pub(crate) mac_known: bool,
+    /// The peer's advertised window.
+    pub(crate) snd_wnd: u16,
     /// Stream offset 0 (ISS + 1).
     pub(crate) snd_base: SeqNumber,
     pub(crate) snd_una: SeqNumber,
-    pub(crate) snd_nxt: SeqNumber,
-    /// Highest sequence number sent so far (+1); above `snd_nxt` after a
-    /// timeout made us go back.
-    pub(crate) snd_max: SeqNumber,
     pub(crate) rcv_nxt: SeqNumber,
-    /// The peer's advertised window.
-    pub(crate) snd_wnd: u16,
     /// The peer's MSS (536 when it sent none).
     pub(crate) peer_mss: u16,
     /// The window we last advertised.
@@ -392,16 +401,31 @@ pub struct TcpSocket {
     /// `srtt8 == 0` means no sample yet.
     pub(crate) srtt8: u16,
     pub(crate) rttvar4: u16,
-    pub(crate) rtt_seq: SeqNumber,
-    pub(crate) rtt_start: Tick,
-    pub(crate) timer: Tick,
-    /// Last time a segment arrived (idle and keep-alive timers).
-    pub(crate) last_rx: Tick,
-    /// Both sides use RFC 7323 timestamps (negotiated on the SYNs).
-    pub(crate) ts_ok: bool,
     /// The largest room the owner offered: the "buffer" of receiver
     /// silly-window avoidance.
     pub(crate) max_room: u16,
+    /// The RTT timer ([`flag::TIMING`]): the low 16 bits of the timed
+    /// segment's first sequence number and of the time it left, ms.
+    /// Enough: the segment is acknowledged while at most the bytes in
+    /// flight lie between, `window × mss` + SYN/FIN (≤ 8 × 1460 + 2 from
+    /// `stack.toml`, so the 16-bit signed comparison is exact), and it is
+    /// retransmitted — which ends the timing (Karn) — after one RTO, at
+    /// most 65,535 ms (`rto_ms` is 16-bit), so the elapsed time fits too.
+    pub(crate) rtt_seq: u16,
+    pub(crate) rtt_start: u16,
+    /// SND.NXT − SND.UNA ([`snd_nxt`](TcpSocket::snd_nxt)).
+    nxt_off: u16,
+    /// SND.MAX − SND.UNA: the highest sequence number sent so far (+1),
+    /// above SND.NXT after a timeout made us go back
+    /// ([`snd_max`](TcpSocket::snd_max)). Both are 16-bit offsets from
+    /// SND.UNA: new data goes out only while what is in flight fits the
+    /// peer's window — a 16-bit field, no window scaling — and a FIN only
+    /// inside it too, so SND.MAX − SND.UNA ≤ 65,535 always (a SYN
+    /// occupies one number of an empty flight).
+    max_off: u16,
+    pub(crate) timer: Tick,
+    /// Last time a segment arrived (idle and keep-alive timers).
+    pub(crate) last_rx: Tick,
     /// TS.Recent: the peer's timestamp we echo (RFC 7323 §4.3).
     pub(crate) ts_recent: u32,
 }
@@ -424,11 +448,36 @@ impl TcpSocket {
         self.local_port
     }
 
-    pub(crate) fn has(&self, f: u8) -> bool {
+    pub(crate) fn has(&self, f: u16) -> bool {
         self.flags & f != 0
     }
 
-    pub(crate) fn set(&mut self, f: u8, on: bool) {
+    /// Counts a duplicate ACK (saturating at 7); returns the count.
+    pub(crate) fn dupack(&mut self) -> u16 {
+        let n = (self.flags >> flag::DUPACKS_SHIFT).saturating_add(1).min(7);
+        self.flags = (self.flags & !flag::DUPACKS) | n << flag::DUPACKS_SHIFT;
+        n
+    }
+
+    /// Starts timing an RTT sample on the segment at `seq` sent at `now`.
+    pub(crate) fn start_timing(&mut self, seq: SeqNumber, now: Tick) {
+        self.set(flag::TIMING, true);
+        self.rtt_seq = seq.0 as u16; // the low bits: see `rtt_seq`
+        self.rtt_start = now as u16;
+    }
+
+    /// Whether `ack` covers the timed segment's first byte (16-bit serial
+    /// comparison, exact within the bound stated at `rtt_seq`).
+    pub(crate) fn acks_timed(&self, ack: SeqNumber) -> bool {
+        ((ack.0 as u16).wrapping_sub(self.rtt_seq) as i16) > 0
+    }
+
+    /// Milliseconds since the timed segment left (see `rtt_seq`).
+    pub(crate) fn timed_rtt(&self, now: Tick) -> u32 {
+        u32::from((now as u16).wrapping_sub(self.rtt_start))
+    }
+
+    pub(crate) fn set(&mut self, f: u16, on: bool) {
         if on {
             self.flags |= f;
         } else {
@@ -438,7 +487,42 @@ impl TcpSocket {
 
     /// Bytes (and SYN/FIN) sent but not acknowledged.
     pub(crate) fn in_flight(&self) -> usize {
-        self.snd_nxt.distance(self.snd_una)
+        usize::from(self.nxt_off)
+    }
+
+    /// SND.NXT: the next sequence number to send.
+    pub(crate) fn snd_nxt(&self) -> SeqNumber {
+        self.snd_una.add(usize::from(self.nxt_off))
+    }
+
+    /// SND.MAX: one past the highest sequence number sent.
+    pub(crate) fn snd_max(&self) -> SeqNumber {
+        self.snd_una.add(usize::from(self.max_off))
+    }
+
+    /// `seq`'s offset from SND.UNA (0 below it; within the bound stated at
+    /// `max_off` it fits).
+    fn off(&self, seq: SeqNumber) -> u16 {
+        u16::try_from(seq.sub(self.snd_una).max(0)).unwrap_or(u16::MAX)
+    }
+
+    /// Sets SND.NXT (at or above SND.UNA).
+    pub(crate) fn set_snd_nxt(&mut self, seq: SeqNumber) {
+        self.nxt_off = self.off(seq);
+    }
+
+    /// Sets SND.MAX (at or above SND.UNA).
+    pub(crate) fn set_snd_max(&mut self, seq: SeqNumber) {
+        self.max_off = self.off(seq);
+    }
+
+    /// Moves SND.UNA to `ack` (at most SND.MAX), SND.NXT with it when it
+    /// was below.
+    pub(crate) fn set_snd_una(&mut self, ack: SeqNumber) {
+        let acked = self.off(ack);
+        self.snd_una = ack;
+        self.nxt_off = self.nxt_off.saturating_sub(acked);
+        self.max_off = self.max_off.saturating_sub(acked);
     }
 
     /// Stream offset of a sequence number.
@@ -448,12 +532,52 @@ impl TcpSocket {
 }
 
 /// One in-flight segment: its data length and (debug builds) checksum.
+///
+/// Release builds keep the length alone (2 bytes a record, 4 fewer): the
+/// checksum is recorded and compared only under `debug_assertions`, so a
+/// release build never read it and need not store it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SentSegment {
     pub(crate) len: u16,
     /// Folded one's-complement sum of the payload; `None` after a partial
     /// ACK trimmed the segment.
+    #[cfg(debug_assertions)]
     pub(crate) sum: Option<u16>,
+}
+
+impl SentSegment {
+    /// A record of `len` bytes whose payload summed to `sum`.
+    pub(crate) fn new(len: u16, sum: u16) -> Self {
+        #[cfg(not(debug_assertions))]
+        let _ = sum;
+        SentSegment {
+            len,
+            #[cfg(debug_assertions)]
+            sum: Some(sum),
+        }
+    }
+
+    /// Whether a regenerated payload of `len` bytes summing to `sum`
+    /// matches this record (the sum only where it is kept).
+    pub(crate) fn matches(&self, len: usize, sum: u16) -> bool {
+        #[cfg(not(debug_assertions))]
+        let _ = sum;
+        #[cfg(debug_assertions)]
+        let sum_ok = self.sum.is_none_or(|s| s == sum);
+        #[cfg(not(debug_assertions))]
+        let sum_ok = true;
+        usize::from(self.len) == len && sum_ok
+    }
+
+    /// Shortens the record to its last `len` bytes (a partial ACK): the
+    /// sum no longer covers it.
+    pub(crate) fn trim_to(&mut self, len: u16) {
+        self.len = len;
+        #[cfg(debug_assertions)]
+        {
+            self.sum = None;
+        }
+    }
 }
 
 /// A received in-order segment, readable from the NIC during
@@ -530,8 +654,9 @@ pub trait TcpOwner {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TcpShared {
     /// The 128-bit ISN key, drawn from the application's entropy when the
-    /// first connection needs it.
-    key: Option<[u32; 4]>,
+    /// first connection needs it; all zero until then (a drawn key of all
+    /// zeros, 2^-128 likely, is drawn again next time: no `Option` tag).
+    key: [u32; 4],
     /// Next ephemeral port candidate.
     next_port: u16,
     /// A SYN that found every socket of its port busy, answered as soon as
@@ -544,16 +669,22 @@ pub struct TcpShared {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PendingSyn {
     pub src_ip: Ipv4Address,
-    pub dst_ip: Ipv4Address,
     pub src_mac: EthernetAddress,
     pub src_port: u16,
     pub dst_port: u16,
     pub seq: SeqNumber,
-    pub window: u16,
-    pub mss: Option<u16>,
-    pub tsval: Option<u32>,
     /// When it (or the peer's latest retry of it) arrived.
     pub at: Tick,
+    /// The TSval of its timestamp option, when `has_ts`.
+    pub tsval: u32,
+    pub window: u16,
+    /// Its MSS option, 0 when it had none: a passive open reads both as
+    /// the 536-byte default (an MSS below that is raised to it anyway).
+    pub mss: u16,
+    /// It carried a timestamp option (a flag rather than an `Option`
+    /// around `tsval`, and no destination address — it was ours: 32
+    /// bytes instead of 44).
+    pub has_ts: bool,
 }
 
 /// How long a pending SYN is answered after its last copy arrived: past
@@ -631,18 +762,13 @@ impl TcpShared {
         local: Endpoint,
         remote: Endpoint,
     ) -> SeqNumber {
-        let key = match self.key {
-            Some(k) => k,
-            None => {
-                // A loop, so an inlined generator appears once.
-                let mut k = [0u32; 4];
-                for w in &mut k {
-                    *w = owner.tcp_random();
-                }
-                self.key = Some(k);
-                k
+        if self.key == [0; 4] {
+            // A loop, so an inlined generator appears once.
+            for w in &mut self.key {
+                *w = owner.tcp_random();
             }
-        };
+        }
+        let key = self.key;
         let m = now_ms.wrapping_mul(250); // 4 µs ticks
         SeqNumber(m.wrapping_add(isn_hash(key, local, remote)))
     }
@@ -765,8 +891,6 @@ pub(crate) fn connect(
         remote_ip: remote.addr,
         snd_base: iss.add(1),
         snd_una: iss,
-        snd_nxt: iss,
-        snd_max: iss,
         peer_mss: 536,
         rto_ms: initial_rto(cfg),
         last_rx: tick(now),
@@ -874,6 +998,72 @@ mod tests {
             flips += (isn_hash(key, l, r2) ^ base).count_ones();
         }
         assert!((12 * 32..=20 * 32).contains(&flips), "{flips}");
+    }
+
+    #[test]
+    fn socket_state_stays_packed() {
+        // The sizes README "Decisions: stack state toward 1 KB" states (no
+        // field is pointer-sized, so a 64-bit host lays them out as a
+        // 32-bit MCU does).
+        assert_eq!(core::mem::size_of::<TcpSocket>(), 64);
+        assert_eq!(core::mem::size_of::<TcpShared>(), 52);
+    }
+
+    #[test]
+    fn duplicate_acks_count_to_seven_and_reach_three_once() {
+        let mut s = TcpSocket {
+            flags: flag::RELISTEN | flag::MAC_KNOWN | flag::TS_OK,
+            ..TcpSocket::default()
+        };
+        let counts: [u16; 10] = core::array::from_fn(|_| s.dupack());
+        assert_eq!(counts, [1, 2, 3, 4, 5, 6, 7, 7, 7, 7]);
+        assert_eq!(counts.iter().filter(|&&n| n == 3).count(), 1);
+        assert!(s.has(flag::RELISTEN) && s.has(flag::MAC_KNOWN) && s.has(flag::TS_OK));
+        assert!(!s.has(flag::SEND_SYN | flag::TIMING));
+    }
+
+    #[test]
+    fn rtt_timer_in_16_bits_across_its_wrap() {
+        let mut s = TcpSocket::default();
+        // Sequence number and clock both just below a multiple of 2^16.
+        let seq = SeqNumber(0x1234_fff0);
+        let sent = 0x0002_fffa;
+        s.start_timing(seq, sent);
+        assert!(s.has(flag::TIMING));
+        assert!(!s.acks_timed(seq), "an ACK of the first byte's start");
+        assert!(s.acks_timed(seq.add(1)));
+        assert!(
+            s.acks_timed(seq.add(8 * 1460 + 2)),
+            "a full flight past the wrap"
+        );
+        assert!(!s.acks_timed(SeqNumber(seq.0.wrapping_sub(100))));
+        assert_eq!(s.timed_rtt(sent.wrapping_add(30)), 30);
+        assert_eq!(s.timed_rtt(sent.wrapping_add(65_535)), 65_535);
+    }
+
+    #[test]
+    fn snd_nxt_and_snd_max_follow_snd_una() {
+        let iss = SeqNumber(u32::MAX - 10); // the sequence space wraps too
+        let mut s = TcpSocket {
+            snd_una: iss,
+            ..TcpSocket::default()
+        };
+        assert_eq!((s.snd_nxt(), s.snd_max(), s.in_flight()), (iss, iss, 0));
+        s.set_snd_nxt(iss.add(3000));
+        s.set_snd_max(iss.add(3000));
+        assert_eq!(s.in_flight(), 3000);
+        s.set_snd_una(iss.add(1000));
+        assert_eq!((s.snd_nxt(), s.snd_max()), (iss.add(3000), iss.add(3000)));
+        assert_eq!(s.in_flight(), 2000);
+        // A timeout goes back to SND.UNA; SND.MAX stays.
+        s.set_snd_nxt(s.snd_una);
+        assert_eq!((s.in_flight(), s.snd_max()), (0, iss.add(3000)));
+        // An ACK beyond SND.NXT (of data sent before going back) moves it.
+        s.set_snd_una(iss.add(2000));
+        assert_eq!((s.snd_nxt(), s.snd_max()), (iss.add(2000), iss.add(3000)));
+        // The largest flight the peer's 16-bit window admits.
+        s.set_snd_max(s.snd_una.add(65_535));
+        assert_eq!(s.snd_max(), iss.add(2000 + 65_535));
     }
 
     struct Entropy(u32);

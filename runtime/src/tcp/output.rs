@@ -97,7 +97,7 @@ fn timers<N: Nic, O: TcpOwner>(
             && !s.has(flag::TIMER)
         {
             // RFC 9293 §3.8.4: a probe one below SND.NXT draws an ACK.
-            let probe = s.snd_nxt.sub_len(1);
+            let probe = s.snd_nxt().sub_len(1);
             let _ = segment(io, s, probe, Control::None, &mut Empty);
             s.timer = now.wrapping_add(cfg.keepalive_ms);
             s.set(flag::TIMER, true);
@@ -110,7 +110,7 @@ fn timers<N: Nic, O: TcpOwner>(
         owner.tcp_event(handle, TcpEvent::Closed);
         return false;
     }
-    if s.snd_una == s.snd_max && !s.has(flag::SEND_SYN) {
+    if s.snd_una == s.snd_max() && !s.has(flag::SEND_SYN) {
         return true; // keep-alive interval passed; idle timer decides
     }
     // Retransmission timeout (RFC 6298 §5.4–5.7). A half-open connection
@@ -132,7 +132,7 @@ fn timers<N: Nic, O: TcpOwner>(
         .clamp(cfg.rto_min_ms, cfg.rto_max_ms.max(cfg.rto_min_ms))
         .min(u32::from(u16::MAX)) as u16;
     s.set(flag::TIMING, false); // Karn: no RTT samples from resends
-    s.snd_nxt = s.snd_una;
+    s.set_snd_nxt(s.snd_una);
     if matches!(s.state, TcpState::SynSent | TcpState::SynReceived) {
         s.set(flag::SEND_SYN, true);
     } else {
@@ -152,7 +152,7 @@ pub(crate) fn abort<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket) {
     ) {
         return;
     }
-    let seq = s.snd_nxt;
+    let seq = s.snd_nxt();
     let _ = segment(io, s, seq, Control::Rst, &mut Empty);
 }
 
@@ -176,7 +176,11 @@ fn receive_window<O: TcpOwner>(
     }
     // Whole segments only: with timestamps a segment carries 12 bytes less,
     // and a window that is not a multiple of it invites runt segments.
-    let options = if s.ts_ok { TIMESTAMPS_LEN } else { 0 };
+    let options = if s.has(flag::TS_OK) {
+        TIMESTAMPS_LEN
+    } else {
+        0
+    };
     let segment = usize::from(cfg.mss).saturating_sub(options);
     let cap = usize::from(cfg.window).saturating_mul(segment);
     let room = owner
@@ -225,9 +229,9 @@ fn segment<N: Nic>(
         timestamp: timestamp(s, io.now, syn && s.state == TcpState::SynSent),
         payload_len: 0,
     };
-    if !s.mac_known {
+    if !s.has(flag::MAC_KNOWN) {
         s.remote_mac = io.resolve(s.remote_ip)?;
-        s.mac_known = true;
+        s.set(flag::MAC_KNOWN, true);
     }
     let sent = io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), payload)?;
     s.set(flag::ACK_NOW, false);
@@ -329,7 +333,7 @@ impl<O: TcpOwner> Payload for Produce<'_, O> {
     fn accept(&self, len: usize, sum: Checksum) -> bool {
         match self.expect {
             None => true,
-            Some(rec) => usize::from(rec.len) == len && rec.sum.is_none_or(|s| s == sum.fold()),
+            Some(rec) => rec.matches(len, sum.fold()),
         }
     }
 }
@@ -376,7 +380,7 @@ fn send<N: Nic, O: TcpOwner>(
         return;
     };
     if s.has(flag::ACK_NOW) || window_update {
-        let seq = s.snd_nxt;
+        let seq = s.snd_nxt();
         let _ = segment(io, s, seq, Control::None, &mut Empty);
     }
 }
@@ -406,8 +410,8 @@ fn send_syn<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
     match segment(io, s, iss, Control::Syn, &mut Empty) {
         Ok(_) => {
             s.set(flag::SEND_SYN, false);
-            s.snd_nxt = s.snd_base;
-            s.snd_max = s.snd_max.max(s.snd_base);
+            s.set_snd_nxt(s.snd_base);
+            s.set_snd_max(s.snd_max().max(s.snd_base));
             arm(s, now);
         }
         // Waiting for ARP: the timer bounds the wait and counts it as a
@@ -421,7 +425,11 @@ fn send_syn<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
 /// The payload per segment: the MSS less any options every segment
 /// carries (RFC 9293 §3.7.1), so frames stay within the MTU.
 fn effective_mss(s: &TcpSocket, cfg: &super::TcpConfig) -> usize {
-    let options = if s.ts_ok { TIMESTAMPS_LEN } else { 0 };
+    let options = if s.has(flag::TS_OK) {
+        TIMESTAMPS_LEN
+    } else {
+        0
+    };
     usize::from(s.peer_mss.min(cfg.mss))
         .saturating_sub(options)
         .max(1)
@@ -449,15 +457,15 @@ fn next_segment<N: Nic, O: TcpOwner>(
 ) -> Option<NextSegment> {
     let s = *t.sockets.get(i)?;
     let data_end = if s.has(flag::FIN_SENT) {
-        s.snd_max.sub_len(1)
+        s.snd_max().sub_len(1)
     } else {
-        s.snd_max
+        s.snd_max()
     };
-    let offset = s.offset_of(s.snd_nxt);
-    if s.snd_nxt < data_end {
+    let offset = s.offset_of(s.snd_nxt());
+    if s.snd_nxt() < data_end {
         let (len, expect) = resend_record(t.records(i), &s, data_end, eff_mss);
         // The FIN went out on the last data segment: it goes again with it.
-        let fin = s.has(flag::FIN_SENT) && s.snd_nxt.add(len) == data_end;
+        let fin = s.has(flag::FIN_SENT) && s.snd_nxt().add(len) == data_end;
         return Some(NextSegment {
             offset,
             len,
@@ -541,7 +549,7 @@ fn resend_record(
     data_end: SeqNumber,
     eff_mss: usize,
 ) -> (usize, Option<SentSegment>) {
-    let skip = s.snd_nxt.distance(s.snd_una.max(s.snd_base));
+    let skip = s.snd_nxt().distance(s.snd_una.max(s.snd_base));
     let mut at = 0usize;
     for rec in records.iter().take_while(|r| r.len != 0) {
         if at == skip {
@@ -551,7 +559,7 @@ fn resend_record(
         // most the window (window × MSS, under 2^16 × 2^16).
         at = at.wrapping_add(usize::from(rec.len));
     }
-    (data_end.distance(s.snd_nxt).min(eff_mss), None)
+    (data_end.distance(s.snd_nxt()).min(eff_mss), None)
 }
 
 /// How many new bytes socket `i` may send in one segment now (0: a window
@@ -577,7 +585,7 @@ fn new_data_room<O: TcpOwner>(
     let our_room = usize::from(cfg.window)
         .saturating_mul(eff_mss)
         .saturating_sub(flight);
-    let next_after_one = s.offset_of(s.snd_nxt).wrapping_add(eff_mss as u32);
+    let next_after_one = s.offset_of(s.snd_nxt()).wrapping_add(eff_mss as u32);
     let seg_size = if cfg.splits() && flight == 0 && has_data(owner, handle, next_after_one) {
         // More than a segment to send and one fits: two halves, so a
         // delayed-ACK receiver ACKs at once.
@@ -637,7 +645,7 @@ fn send_data<N: Nic, O: TcpOwner>(
     let Some(sock) = t.sockets.get_mut(i) else {
         return Sent::Gone;
     };
-    let seq = sock.snd_nxt;
+    let seq = sock.snd_nxt();
     let control = if fin { Control::Fin } else { Control::Psh };
     match segment_with_sum(io, sock, seq, control, &mut produce) {
         Ok((0, _)) => {
@@ -652,25 +660,18 @@ fn send_data<N: Nic, O: TcpOwner>(
             let Some(sock) = t.sockets.get_mut(i) else {
                 return Sent::Gone;
             };
-            sock.snd_nxt = sock.snd_nxt.add(n);
-            if fin {
-                sock.snd_nxt = sock.snd_nxt.add(1);
-                if !resend {
-                    fin_sent(sock);
-                }
+            let fin_len = usize::from(fin);
+            sock.set_snd_nxt(sock.snd_nxt().add(n).add(fin_len));
+            if fin && !resend {
+                fin_sent(sock);
             }
             arm(sock, now);
             if !resend {
-                sock.snd_max = sock.snd_nxt;
+                sock.set_snd_max(sock.snd_nxt());
                 if !sock.has(flag::TIMING) {
-                    sock.set(flag::TIMING, true);
-                    sock.rtt_seq = seq;
-                    sock.rtt_start = now;
+                    sock.start_timing(seq, now);
                 }
-                let rec = SentSegment {
-                    len: u16::try_from(n).unwrap_or(u16::MAX),
-                    sum: cfg!(debug_assertions).then_some(sum),
-                };
+                let rec = SentSegment::new(u16::try_from(n).unwrap_or(u16::MAX), sum);
                 if let Some(slot) = t.records(i).iter_mut().find(|r| r.len == 0) {
                     *slot = rec;
                 }
@@ -729,9 +730,9 @@ fn segment_with_sum<N: Nic>(
         timestamp: timestamp(s, io.now, false),
         payload_len: 0,
     };
-    if !s.mac_known {
+    if !s.has(flag::MAC_KNOWN) {
         s.remote_mac = io.resolve(s.remote_ip)?;
-        s.mac_known = true;
+        s.set(flag::MAC_KNOWN, true);
     }
     let sent = io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), payload)?;
     if sent.payload_len > 0 {
@@ -745,19 +746,19 @@ fn send_fin<N: Nic>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, i: usize, now: u3
     let Some(s) = t.sockets.get_mut(i) else {
         return;
     };
-    let resend = s.has(flag::FIN_SENT) && s.snd_nxt == s.snd_max.sub_len(1);
+    let resend = s.has(flag::FIN_SENT) && s.snd_nxt() == s.snd_max().sub_len(1);
     let first = s.has(flag::CLOSE)
         && !s.has(flag::FIN_SENT)
-        && s.snd_nxt == s.snd_max
+        && s.snd_nxt() == s.snd_max()
         && matches!(s.state, TcpState::Established | TcpState::CloseWait);
     if !(resend || first) {
         return;
     }
-    let seq = s.snd_nxt;
+    let seq = s.snd_nxt();
     if segment(io, s, seq, Control::Fin, &mut Empty).is_ok() {
-        s.snd_nxt = s.snd_nxt.add(1);
+        s.set_snd_nxt(s.snd_nxt().add(1));
         if first {
-            s.snd_max = s.snd_nxt;
+            s.set_snd_max(s.snd_nxt());
             fin_sent(s);
         }
         arm(s, now);
@@ -785,7 +786,7 @@ fn drained<O: TcpOwner>(t: &mut TcpTables<'_>, owner: &mut O, i: usize, handle: 
 /// The timestamps option for an outgoing segment (RFC 7323 §3.2): our ms
 /// clock and TS.Recent; `offer` puts it on our SYN before agreement.
 fn timestamp(s: &TcpSocket, now: crate::Instant, offer: bool) -> Option<Timestamp> {
-    (s.ts_ok || offer).then(|| Timestamp {
+    (s.has(flag::TS_OK) || offer).then(|| Timestamp {
         tsval: tick(now),
         tsecr: if offer { 0 } else { s.ts_recent },
     })

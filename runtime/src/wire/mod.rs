@@ -206,6 +206,12 @@ impl Ipv4Cidr {
         Ipv4Address::from_u32(self.address.to_u32() | !self.netmask_u32())
     }
 
+    /// True when `addr` is this subnet's directed broadcast; /31 and /32
+    /// have none (RFC 3021: both addresses of a /31 are hosts).
+    pub fn is_directed_broadcast(&self, addr: Ipv4Address) -> bool {
+        self.prefix_len < 31 && addr == self.broadcast()
+    }
+
     /// True when `addr` is on this subnet.
     pub const fn contains(&self, addr: Ipv4Address) -> bool {
         let m = self.netmask_u32();
