@@ -522,10 +522,35 @@ impl Link {
     }
 
     /// Runs the connection's steps. `target` and `port` say where to
-    /// connect (read when the session starts). Returns a failure of the
-    /// way to the server or the deadline; the caller then aborts.
+    /// connect (read when the session starts). A failure of the way to
+    /// the server or the deadline aborts the session at once (the
+    /// connection reset, the query cancelled) and is returned for the
+    /// client's outcome. One copy for both clients (README, Decisions:
+    /// the mail clients' flash).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn poll<C: Config, N: Nic>(
+        &mut self,
+        stack: &mut Stack<C>,
+        nic: &mut N,
+        now: Instant,
+        target: Target<'_>,
+        port: u16,
+        timeouts: Timeouts,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Result<(), LinkFailure> {
+        let r = self.step(stack, nic, now, target, port, timeouts, random);
+        if r.is_err() {
+            self.abort();
+            // Abort at once rather than on the next poll.
+            let _ = self.step(stack, nic, now, target, port, timeouts, random);
+        }
+        r
+    }
+
+    /// One pass of [`poll`](Link::poll); its failure is not handled yet.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn step<C: Config, N: Nic>(
         &mut self,
         stack: &mut Stack<C>,
         nic: &mut N,

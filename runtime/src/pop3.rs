@@ -621,23 +621,20 @@ impl<S: Pop3Settings> Pop3Client<S> {
         self.link.sending = self.link.phase == Phase::Open
             && self.rx != Rx::Lines
             && self.link.acked.wrapping_sub(self.cmd_start) < self.command_len(mailbox);
-        let before = self.link.phase;
         let r = self
             .link
             .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
-        if before != Phase::Connecting && self.link.phase == Phase::Connecting {
+        if self.link.phase == Phase::Connecting {
             self.step = Pop3Step::Connect;
         }
         if let Err(f) = r {
+            // The link aborted the session already.
             let step = self.step;
             self.fail(match f {
                 LinkFailure::Dns(e) => Pop3Error::Dns(e),
                 LinkFailure::Tcp(e) => Pop3Error::Tcp(e),
                 LinkFailure::Timeout => Pop3Error::Timeout(step),
             });
-            let _ = self
-                .link
-                .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
         }
         if !self.link.finished() {
             return None;

@@ -603,24 +603,20 @@ impl<S: SmtpSettings> SmtpClient<S> {
             && self
                 .command_len(message)
                 .is_none_or(|len| self.link.acked.wrapping_sub(self.cmd_start) < len);
-        let before = self.link.phase;
         let r = self
             .link
             .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
-        if before != Phase::Connecting && self.link.phase == Phase::Connecting {
+        if self.link.phase == Phase::Connecting {
             self.step = SmtpStep::Connect;
         }
         if let Err(f) = r {
+            // The link aborted the session already.
             let step = self.step;
             self.fail(match f {
                 LinkFailure::Dns(e) => SmtpError::Dns(e),
                 LinkFailure::Tcp(e) => SmtpError::Tcp(e),
                 LinkFailure::Timeout => SmtpError::Timeout(step),
             });
-            // Abort at once rather than on the next poll.
-            let _ = self
-                .link
-                .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
         }
         if !self.link.finished() {
             return None;
