@@ -929,30 +929,30 @@ impl<S: Pop3Settings> Pop3Client<S> {
         };
     }
 
-    /// The bytes of the current command into `w`.
+    /// The bytes of the current command into `w`: the verb from a table,
+    /// then its argument.
     fn command<M: Mailbox>(&self, w: &mut Window<'_>, mailbox: &M) {
-        let (user, password) = Self::credentials(mailbox).unwrap_or(("", ""));
+        // By `Pop3Step` (steps without a command: empty).
+        const VERBS: [&[u8]; 9] = [
+            b"", b"", b"", b"USER ", b"PASS ", b"STAT", b"RETR ", b"DELE ", b"QUIT",
+        ];
+        let verb = VERBS.get(self.step as usize).copied().unwrap_or(b"");
+        if verb.is_empty() || (self.step == Pop3Step::Dele && !S::DELETE) {
+            return;
+        }
+        w.put(verb);
         match self.step {
-            Pop3Step::User => {
-                w.put(b"USER ");
-                w.put_filtered(user.as_bytes(), command_byte);
+            Pop3Step::User | Pop3Step::Pass => {
+                let (user, password) = Self::credentials(mailbox).unwrap_or(("", ""));
+                let arg = if self.step == Pop3Step::User {
+                    user
+                } else {
+                    password
+                };
+                w.put_filtered(arg.as_bytes(), command_byte);
             }
-            Pop3Step::Pass => {
-                w.put(b"PASS ");
-                w.put_filtered(password.as_bytes(), command_byte);
-            }
-            Pop3Step::Stat => w.put(b"STAT"),
-            Pop3Step::Retr => {
-                w.put(b"RETR ");
-                w.put_u64(u64::from(self.current));
-            }
-            Pop3Step::Dele if !S::DELETE => return,
-            Pop3Step::Dele => {
-                w.put(b"DELE ");
-                w.put_u64(u64::from(self.current));
-            }
-            Pop3Step::Quit => w.put(b"QUIT"),
-            Pop3Step::Resolve | Pop3Step::Connect | Pop3Step::Greeting => return,
+            Pop3Step::Retr | Pop3Step::Dele => w.put_u64(u64::from(self.current)),
+            _ => {}
         }
         w.put(b"\r\n");
     }

@@ -858,76 +858,83 @@ impl<S: SmtpSettings> SmtpClient<S> {
         self.step = next;
     }
 
-    /// The bytes of the current command (not the message) into `w`.
+    /// The bytes of the current command (not the message) into `w`: the
+    /// verb from a table, then its argument.
     fn command<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
         fn address(b: u8) -> bool {
             command_byte(b) && !matches!(b, b'<' | b'>' | b' ')
         }
-        match self.step {
-            SmtpStep::Ehlo | SmtpStep::Helo => {
-                w.put(if self.step == SmtpStep::Ehlo {
-                    b"EHLO "
-                } else {
-                    b"HELO "
-                });
-                match S::HELO {
-                    Some(name) => w.put_filtered(name.as_bytes(), address),
-                    None => {
-                        w.put(b"[");
-                        for (i, o) in self.link.local.0.iter().enumerate() {
-                            if i > 0 {
-                                w.put(b".");
-                            }
-                            w.put_u64(u64::from(*o));
+        // By `SmtpStep`: AUTH's user name and password have no verb.
+        const VERBS: [&[u8]; 14] = [
+            b"",
+            b"",
+            b"",
+            b"EHLO ",
+            b"HELO ",
+            b"AUTH PLAIN ",
+            b"AUTH LOGIN",
+            b"",
+            b"",
+            b"MAIL FROM:<",
+            b"RCPT TO:<",
+            b"DATA",
+            b"",
+            b"QUIT",
+        ];
+        let step = self.step;
+        let auth = matches!(
+            step,
+            SmtpStep::AuthPlain | SmtpStep::AuthLogin | SmtpStep::AuthUser | SmtpStep::AuthPassword
+        );
+        if matches!(
+            step,
+            SmtpStep::Resolve | SmtpStep::Connect | SmtpStep::Greeting | SmtpStep::Message
+        ) || (auth && !S::AUTH)
+        {
+            return;
+        }
+        w.put(VERBS.get(step as usize).copied().unwrap_or(b""));
+        match step {
+            SmtpStep::Ehlo | SmtpStep::Helo => match S::HELO {
+                Some(name) => w.put_filtered(name.as_bytes(), address),
+                None => {
+                    w.put(b"[");
+                    for (i, o) in self.link.local.0.iter().enumerate() {
+                        if i > 0 {
+                            w.put(b".");
                         }
-                        w.put(b"]");
+                        w.put_u64(u64::from(*o));
                     }
+                    w.put(b"]");
+                }
+            },
+            SmtpStep::AuthPlain | SmtpStep::AuthUser | SmtpStep::AuthPassword => {
+                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
+                match step {
+                    // RFC 4616: [authzid] NUL authcid NUL passwd, as the
+                    // initial response (RFC 4954 §4), one round trip.
+                    SmtpStep::AuthPlain => put_base64_parts(
+                        w,
+                        &[b"\0", user.as_bytes(), b"\0", password.as_bytes()],
+                    ),
+                    SmtpStep::AuthUser => put_base64(w, user.as_bytes()),
+                    _ => put_base64(w, password.as_bytes()),
                 }
             }
-            SmtpStep::AuthPlain
-            | SmtpStep::AuthLogin
-            | SmtpStep::AuthUser
-            | SmtpStep::AuthPassword
-                if !S::AUTH =>
-            {
-                return
-            }
-            SmtpStep::AuthPlain => {
-                // RFC 4616: [authzid] NUL authcid NUL passwd, as the
-                // initial response (RFC 4954 §4), one round trip.
-                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
-                w.put(b"AUTH PLAIN ");
-                put_base64_parts(w, &[b"\0", user.as_bytes(), b"\0", password.as_bytes()]);
-            }
-            SmtpStep::AuthLogin => w.put(b"AUTH LOGIN"),
-            SmtpStep::AuthUser | SmtpStep::AuthPassword => {
-                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
-                let secret = if self.step == SmtpStep::AuthUser {
-                    user
+            SmtpStep::MailFrom | SmtpStep::RcptTo => {
+                let mail_from = step == SmtpStep::MailFrom;
+                let addr = if mail_from {
+                    message.from()
                 } else {
-                    password
+                    message.to(usize::from(self.rcpt)).unwrap_or("")
                 };
-                put_base64(w, secret.as_bytes());
-            }
-            SmtpStep::MailFrom => {
-                w.put(b"MAIL FROM:<");
-                w.put_filtered(message.from().as_bytes(), address);
+                w.put_filtered(addr.as_bytes(), address);
                 w.put(b">");
-                if self.caps & cap::EIGHT_BIT != 0 {
+                if mail_from && self.caps & cap::EIGHT_BIT != 0 {
                     w.put(b" BODY=8BITMIME");
                 }
             }
-            SmtpStep::RcptTo => {
-                w.put(b"RCPT TO:<");
-                let to = message.to(usize::from(self.rcpt)).unwrap_or("");
-                w.put_filtered(to.as_bytes(), address);
-                w.put(b">");
-            }
-            SmtpStep::Data => w.put(b"DATA"),
-            SmtpStep::Quit => w.put(b"QUIT"),
-            SmtpStep::Resolve | SmtpStep::Connect | SmtpStep::Greeting | SmtpStep::Message => {
-                return
-            }
+            _ => {}
         }
         w.put(b"\r\n");
     }
