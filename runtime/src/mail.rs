@@ -416,11 +416,9 @@ pub(crate) struct Link {
 impl Link {
     /// Starts a session: resolve or connect on the next poll.
     pub(crate) fn start(&mut self) {
-        *self = Link {
-            phase: Phase::Start,
-            touched: true,
-            ..Link::default()
-        };
+        self.reset();
+        self.phase = Phase::Start;
+        self.touched = true;
     }
 
     /// Whether `socket` is this session's connection.
@@ -801,7 +799,9 @@ impl Link {
         self.phase == Phase::Finished
     }
 
-    /// Back to idle after the outcome was reported.
+    /// Back to idle after the outcome was reported. Out of line: the
+    /// clients' four calls shared one copy of the 52-byte clear.
+    #[inline(never)]
     pub(crate) fn reset(&mut self) {
         *self = Link::default();
     }
