@@ -355,11 +355,14 @@ pub(super) const LAST_DATE: u64 = (1 << 39) - 1;
 /// RFC 5322 date in UTC: `Thu, 01 Jan 1970 00:00:00 +0000`, in 32-bit
 /// arithmetic (see [`LAST_DATE`]).
 pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
-    const DAYS: [&[u8]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
-    const MONTHS: [&[u8]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
+    // Three letters each, by index: one string rather than a table of
+    // slices (8 bytes of flash per entry).
+    const DAYS: &[u8; 21] = b"SunMonTueWedThuFriSat";
+    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
+    fn name(names: &'static [u8], i: u32) -> &'static [u8] {
+        let at = (i as usize).wrapping_mul(3); // i < 12
+        names.get(at..at.wrapping_add(3)).unwrap_or(b"???")
+    }
     let unix = unix.min(LAST_DATE);
     // unix = (days × 675 + r) × 128 + low, with r × 128 + low < 86,400.
     let units = (unix >> 7) as u32; // < 2^32: unix ≤ 2^39 − 1
@@ -367,20 +370,11 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     let days = units / 675;
     let secs = (units % 675) << 7 | low;
     let (y, m, d) = civil_from_days(days);
-    w.put(
-        DAYS.get((days % 7).wrapping_add(4) as usize % 7)
-            .copied()
-            .unwrap_or(b"Thu"),
-    );
+    w.put(name(DAYS, (days % 7).wrapping_add(4) % 7));
     w.put(b", ");
     put2(w, d);
     w.put(b" ");
-    w.put(
-        MONTHS
-            .get(m.wrapping_sub(1) as usize)
-            .copied()
-            .unwrap_or(b"Jan"),
-    );
+    w.put(name(MONTHS, m.wrapping_sub(1)));
     w.put(b" ");
     w.put_u64(u64::from(y));
     w.put(b" ");
@@ -392,11 +386,9 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     w.put(b" +0000");
 }
 
+/// `v` (a day, hour, minute or second: below 100) as two digits.
 fn put2(w: &mut Window<'_>, v: u32) {
-    if v < 10 {
-        w.put(b"0");
-    }
-    w.put_u64(u64::from(v));
+    w.put(&[b'0'.wrapping_add((v / 10) as u8), b'0'.wrapping_add((v % 10) as u8)]);
 }
 
 /// Days since 1970-01-01 → (year, month 1–12, day 1–31); Howard
