@@ -7,7 +7,7 @@ use super::encode::{base64_part, encode_text, snap, Snapshot};
 use super::{Attachment, Outgoing, SmtpClient, SmtpSettings};
 use crate::config::Table;
 use crate::iface::PayloadSink;
-use crate::mail::{command_byte, put_base64, Window};
+use crate::mail::{command_byte, domain_of, put_base64, Window};
 
 /// What the message generator needs besides the application.
 #[derive(Clone, Copy, Debug, Default)]
@@ -254,9 +254,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         w.put_hex(meta.id, 16);
         w.put(b".ember@");
         let from = message.from();
-        let domain = from
-            .rsplit_once('@')
-            .map_or("emberstack.invalid", |(_, d)| d);
+        let domain = domain_of(from).unwrap_or("emberstack.invalid");
         w.put_filtered(domain.as_bytes(), |b| {
             b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']')
         });
@@ -388,7 +386,10 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
 
 /// `v` (a day, hour, minute or second: below 100) as two digits.
 fn put2(w: &mut Window<'_>, v: u32) {
-    w.put(&[b'0'.wrapping_add((v / 10) as u8), b'0'.wrapping_add((v % 10) as u8)]);
+    w.put(&[
+        b'0'.wrapping_add((v / 10) as u8),
+        b'0'.wrapping_add((v % 10) as u8),
+    ]);
 }
 
 /// Days since 1970-01-01 → (year, month 1–12, day 1–31); Howard

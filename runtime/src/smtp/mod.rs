@@ -99,8 +99,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, put_base64, put_base64_parts, Link, LinkFailure, MailServer, Phase, ReplyText,
-    Target, Timeouts, Window,
+    command_byte, domain_of, put_base64, put_base64_parts, Link, LinkFailure, MailServer, Phase,
+    ReplyText, Target, Timeouts, Window,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -742,7 +742,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             Some(s) => Target::parse(s),
             None if Self::mx(message) => {
                 let to = message.to(0).unwrap_or("");
-                Target::Mx(to.rsplit_once('@').map_or(to, |(_, d)| d))
+                Target::Mx(domain_of(to).unwrap_or(to))
             }
             None => match S::SERVER {
                 Some(s) => Target::from_setting(s),
@@ -913,10 +913,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 match step {
                     // RFC 4616: [authzid] NUL authcid NUL passwd, as the
                     // initial response (RFC 4954 §4), one round trip.
-                    SmtpStep::AuthPlain => put_base64_parts(
-                        w,
-                        &[b"\0", user.as_bytes(), b"\0", password.as_bytes()],
-                    ),
+                    SmtpStep::AuthPlain => {
+                        put_base64_parts(w, &[b"\0", user.as_bytes(), b"\0", password.as_bytes()])
+                    }
                     SmtpStep::AuthUser => put_base64(w, user.as_bytes()),
                     _ => put_base64(w, password.as_bytes()),
                 }
