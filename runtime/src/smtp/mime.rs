@@ -99,7 +99,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
             .max_by_key(|s| s.wire)?;
         let mut scratch = [0u8; 128];
         while st.wire < target {
-            let room = (target.saturating_sub(st.wire) as usize).min(scratch.len());
+            // st.wire < target
+            let room = (target.wrapping_sub(st.wire) as usize).min(scratch.len());
             let (n, ended) = encode_text(&mut st, message, scratch.get_mut(..room)?);
             self.stats.regenerated = self
                 .stats
@@ -127,12 +128,14 @@ impl<S: SmtpSettings> SmtpClient<S> {
         // a handful of steps fill any segment.
         let mut guard = 0u32;
         while left > 0 && guard < 64 {
-            guard = guard.saturating_add(1);
+            guard = guard.wrapping_add(1); // < 64
             let Some(n) = self.produce_step(pos, left, sink, message) else {
                 return;
             };
-            pos = pos.saturating_add(u32::try_from(n).unwrap_or(0));
-            left = left.saturating_sub(n);
+            // n <= left (each step writes at most `left`); `pos` stays
+            // below 2^31 + one segment (tcp_produce: rel <= u32::MAX / 2).
+            pos = pos.wrapping_add(n as u32);
+            left = left.wrapping_sub(n);
         }
     }
 
@@ -151,7 +154,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if pos < self.head_len {
             let mut w = Window::new(sink, pos as usize, left);
             self.head(&mut w, message);
-            return Some(left.saturating_sub(w.remaining()));
+            return Some(left.wrapping_sub(w.remaining())); // remaining <= left
         }
         if self.text_end.is_none_or(|e| pos < e) {
             return self.produce_text(pos, left, sink, message);
@@ -162,12 +165,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
             middle(&mut w, meta, message);
             let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
             if pos < att_start {
-                let mut w = Window::new(sink, pos.saturating_sub(text_end) as usize, left);
+                // pos >= text_end (not in the text); remaining <= left.
+                let mut w = Window::new(sink, pos.wrapping_sub(text_end) as usize, left);
                 middle(&mut w, meta, message);
-                return Some(left.saturating_sub(w.remaining()));
+                return Some(left.wrapping_sub(w.remaining()));
             }
             if self.att_end.is_none_or(|e| pos < e) {
-                let (n, end) = base64_part(pos.saturating_sub(att_start), left, sink, message);
+                let (n, end) = base64_part(pos.wrapping_sub(att_start), left, sink, message);
                 if let Some(e) = end {
                     self.att_end = Some(att_start.saturating_add(e));
                 }
@@ -177,9 +181,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
         } else {
             text_end
         };
-        let mut w = Window::new(sink, pos.saturating_sub(trailer_start) as usize, left);
+        // pos >= trailer_start (past the last part); remaining <= left.
+        let mut w = Window::new(sink, pos.wrapping_sub(trailer_start) as usize, left);
         trailer(&mut w, meta);
-        let n = left.saturating_sub(w.remaining());
+        let n = left.wrapping_sub(w.remaining());
         (n > 0).then_some(n)
     }
 
@@ -193,20 +198,20 @@ impl<S: SmtpSettings> SmtpClient<S> {
         sink: &mut dyn PayloadSink,
         message: &mut M,
     ) -> Option<usize> {
-        let target = pos.saturating_sub(self.head_len);
+        let target = pos.wrapping_sub(self.head_len); // pos >= head_len
         let mut st = self.text_state(target, message)?;
         self.push_snapshot(st);
         let mut buf = [0u8; 128];
         let mut written = 0usize;
         let mut ended = false;
         while written < left {
-            let room = left.saturating_sub(written).min(buf.len());
+            let room = left.wrapping_sub(written).min(buf.len()); // written < left
             let Some(out) = buf.get_mut(..room) else {
                 break;
             };
             let (n, end) = encode_text(&mut st, message, out);
             sink.write(out.get(..n).unwrap_or(&[]));
-            written = written.saturating_add(n);
+            written = written.wrapping_add(n); // n <= room: written <= left
             if end {
                 ended = true;
                 break;
@@ -330,7 +335,7 @@ pub(super) fn put_subject(w: &mut Window<'_>, subject: &[u8]) {
         let mut n = rest.len().min(45);
         // Do not split a UTF-8 character (continuation bytes are 10xxxxxx).
         while n > 1 && n < rest.len() && rest.get(n).is_some_and(|b| b & 0xc0 == 0x80) {
-            n = n.saturating_sub(1);
+            n = n.wrapping_sub(1); // n > 1
         }
         let (word, tail) = rest.split_at(n);
         if !first {
