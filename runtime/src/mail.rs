@@ -127,7 +127,7 @@ impl ReplyText {
         let c = if (0x20..0x7f).contains(&b) { b } else { b'?' };
         if let Some(slot) = self.bytes.get_mut(usize::from(self.len)) {
             *slot = c;
-            self.len = self.len.saturating_add(1);
+            self.len = self.len.wrapping_add(1); // < REPLY_TEXT
         }
     }
 
@@ -144,11 +144,11 @@ impl ReplyText {
     pub(crate) fn trim_end(&mut self) {
         while self.len > 0
             && matches!(
-                self.bytes.get(usize::from(self.len).saturating_sub(1)),
+                self.bytes.get(usize::from(self.len).wrapping_sub(1)), // len > 0
                 Some(b' ' | b'?')
             )
         {
-            self.len = self.len.saturating_sub(1);
+            self.len = self.len.wrapping_sub(1);
         }
     }
 }
@@ -219,11 +219,11 @@ impl<'s> Window<'s> {
         let take = bytes.len().saturating_sub(from).min(self.left);
         if let (Some(sink), Some(part)) = (
             self.sink.as_deref_mut(),
-            bytes.get(from..from.saturating_add(take)),
+            bytes.get(from..from.wrapping_add(take)), // <= bytes.len()
         ) {
             sink.write(part);
         }
-        self.left = self.left.saturating_sub(take);
+        self.left = self.left.wrapping_sub(take); // take <= left
     }
 
     /// Generates the bytes of `text` that `keep` accepts (the others are
@@ -243,7 +243,7 @@ impl<'s> Window<'s> {
     /// Generates `value` as `digits` lowercase hex digits.
     pub(crate) fn put_hex(&mut self, value: u64, digits: u32) {
         for k in (0..digits.min(16)).rev() {
-            let nibble = (value >> k.saturating_mul(4)) & 0xf;
+            let nibble = (value >> k.wrapping_mul(4)) & 0xf; // k < 16
             self.put(&[b"0123456789abcdef"
                 .get(nibble as usize)
                 .copied()
@@ -328,7 +328,7 @@ pub(crate) fn put_base64_parts(w: &mut Window<'_>, parts: &[&[u8]]) {
     for &b in parts.iter().flat_map(|p| p.iter()) {
         if let Some(slot) = buf.get_mut(n) {
             *slot = b;
-            n = n.saturating_add(1);
+            n = n.wrapping_add(1); // < buf.len()
         }
         if n == buf.len() {
             put_base64(w, &buf);

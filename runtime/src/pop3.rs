@@ -116,7 +116,8 @@ impl MessageInfo<'_> {
     pub fn address(&self) -> &[u8] {
         let f = self.from;
         if let Some(open) = f.iter().position(|&b| b == b'<') {
-            let rest = f.get(open.saturating_add(1)..).unwrap_or(&[]);
+            // open < f.len()
+            let rest = f.get(open.wrapping_add(1)..).unwrap_or(&[]);
             let close = rest.iter().position(|&b| b == b'>').unwrap_or(rest.len());
             return rest.get(..close).unwrap_or(&[]);
         }
@@ -381,7 +382,7 @@ impl Value {
             match buf.get_mut(usize::from(self.len)) {
                 Some(slot) => {
                     *slot = b;
-                    self.len = self.len.saturating_add(1);
+                    self.len = self.len.wrapping_add(1); // < buf.len()
                 }
                 None => self.cut = true,
             }
@@ -448,11 +449,12 @@ fn number(b: &[u8]) -> Option<u32> {
     if digits == 0 || digits > 9 {
         return None;
     }
+    // At most 9 digits: below 10^9, no overflow.
     let mut v = 0u32;
     for &c in b.get(..digits)? {
         v = v
-            .checked_mul(10)?
-            .checked_add(u32::from(c.wrapping_sub(b'0')))?;
+            .wrapping_mul(10)
+            .wrapping_add(u32::from(c.wrapping_sub(b'0')));
     }
     Some(v)
 }
@@ -720,7 +722,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
                 break;
             }
             self.on_bytes(buf.get(..n).unwrap_or(&[]), mailbox);
-            at = at.saturating_add(n);
+            at = at.wrapping_add(n); // <= len
         }
         len
     }
@@ -737,7 +739,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             if b == b'\n' {
                 self.status_len = 0;
             } else if self.rx != Rx::Lines {
-                self.status_len = self.status_len.saturating_add(1);
+                self.status_len = self.status_len.wrapping_add(1); // < MAX_REPLY_LINE
                 if self.status_len >= MAX_REPLY_LINE {
                     return self.fail(Pop3Error::Malformed(self.step));
                 }
@@ -836,7 +838,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
     /// RETR for the next message, or QUIT after the last.
     fn next_message(&mut self) -> Pop3Step {
         if self.current < self.count {
-            self.current = self.current.saturating_add(1);
+            self.current = self.current.wrapping_add(1); // < count
             Pop3Step::Retr
         } else {
             Pop3Step::Quit

@@ -713,7 +713,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 break;
             }
             self.on_bytes(buf.get(..n).unwrap_or(&[]), message);
-            at = at.saturating_add(n);
+            at = at.wrapping_add(n); // <= len
         }
         len
     }
@@ -818,11 +818,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 SmtpStep::RcptTo
             }
             (SmtpStep::RcptTo, 250 | 251) => {
-                let more = message
-                    .to(usize::from(self.rcpt).saturating_add(1))
-                    .is_some();
+                let more = message.to(usize::from(self.rcpt).wrapping_add(1)).is_some();
                 if more && self.rcpt < u16::MAX {
-                    self.rcpt = self.rcpt.saturating_add(1);
+                    self.rcpt = self.rcpt.wrapping_add(1); // < u16::MAX
                     SmtpStep::RcptTo
                 } else {
                     SmtpStep::Data

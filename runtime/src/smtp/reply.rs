@@ -68,10 +68,11 @@ impl ReplyParser {
         match self.col {
             0..=2 => match b {
                 b'0'..=b'9' => {
+                    // Three digits: below 1000.
                     self.code = self
                         .code
-                        .saturating_mul(10)
-                        .saturating_add(u16::from(b.wrapping_sub(b'0')))
+                        .wrapping_mul(10)
+                        .wrapping_add(u16::from(b.wrapping_sub(b'0')))
                 }
                 _ => self.bad = true,
             },
@@ -90,13 +91,13 @@ impl ReplyParser {
                     if let Some(t) = self.tok.get_mut(usize::from(self.tok_len)) {
                         *t = b.to_ascii_uppercase();
                     }
-                    self.tok_len = self.tok_len.saturating_add(1);
+                    self.tok_len = self.tok_len.wrapping_add(1); // < tok.len()
                 } else {
                     self.tok_len = 0xff;
                 }
             }
         }
-        self.col = self.col.saturating_add(1);
+        self.col = self.col.wrapping_add(1); // < MAX_REPLY_LINE (checked above)
         None
     }
 
