@@ -37,7 +37,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if S::ATTACHMENT && self.has_attachment {
             end = self.att_end?;
         }
-        Some(end.saturating_add(trailer_len(self.meta)))
+        Some(end.saturating_add(TRAILER_LEN))
     }
 
     pub(super) fn message_acked(&mut self, rel: u32) {
@@ -150,7 +150,6 @@ impl<S: SmtpSettings> SmtpClient<S> {
         sink: &mut dyn PayloadSink,
         message: &mut M,
     ) -> Option<usize> {
-        let meta = self.meta;
         if pos < self.head_len {
             let mut w = Window::new(sink, pos as usize, left);
             self.head(&mut w, message);
@@ -162,12 +161,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let text_end = self.text_end?;
         let trailer_start = if S::ATTACHMENT && self.has_attachment {
             let mut w = Window::counter();
-            middle(&mut w, meta, message);
+            self.middle(&mut w, message);
             let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
             if pos < att_start {
                 // pos >= text_end (not in the text); remaining <= left.
                 let mut w = Window::new(sink, pos.wrapping_sub(text_end) as usize, left);
-                middle(&mut w, meta, message);
+                self.middle(&mut w, message);
                 return Some(left.wrapping_sub(w.remaining()));
             }
             if self.att_end.is_none_or(|e| pos < e) {
@@ -183,7 +182,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         };
         // pos >= trailer_start (past the last part); remaining <= left.
         let mut w = Window::new(sink, pos.wrapping_sub(trailer_start) as usize, left);
-        trailer(&mut w, meta);
+        self.put_template(&mut w, TRAILER, message);
         let n = left.wrapping_sub(w.remaining());
         (n > 0).then_some(n)
     }
@@ -229,96 +228,140 @@ impl<S: SmtpSettings> SmtpClient<S> {
 
     /// Headers, the preamble and the text part's own headers.
     pub(super) fn head<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
-        let meta = self.meta;
-        w.put(b"From: ");
-        w.put_filtered(message.from().as_bytes(), header_byte);
-        w.put(b"\r\nTo: ");
-        let mut i = 0;
-        while let Some(to) = message.to(i) {
-            if i > 0 {
-                w.put(b",\r\n ");
+        self.put_template(w, HEAD, message);
+    }
+
+    /// Between the text and the attachment: its part headers.
+    fn middle<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
+        self.put_template(w, MIDDLE, message);
+    }
+
+    /// Writes `template`: its text, and each field's value where its code
+    /// stands (see [`field`]).
+    fn put_template<M: Outgoing>(&self, w: &mut Window<'_>, template: &[u8], message: &M) {
+        let mut rest = template;
+        loop {
+            let at = rest
+                .iter()
+                .position(|&b| b < field::END)
+                .unwrap_or(rest.len());
+            if at > 0 {
+                w.put(rest.get(..at).unwrap_or(&[]));
             }
-            w.put_filtered(to.as_bytes(), header_byte);
-            i = i.saturating_add(1);
+            let Some(&code) = rest.get(at) else {
+                return;
+            };
+            self.put_field(w, code, message);
+            rest = rest.get(at.wrapping_add(1)..).unwrap_or(&[]); // at < len
         }
-        w.put(b"\r\nSubject: ");
-        if S::ENCODED_SUBJECT {
-            put_subject(w, message.subject().as_bytes());
-        } else {
-            // `send` refused a non-ASCII subject; one that became so
-            // since loses those bytes.
-            w.put_filtered(message.subject().as_bytes(), |b| b < 0x80 && header_byte(b));
+    }
+
+    /// The value of field `code` (a [`field`] constant).
+    fn put_field<M: Outgoing>(&self, w: &mut Window<'_>, code: u8, message: &M) {
+        fn name_byte(b: u8) -> bool {
+            command_byte(b) && !matches!(b, b'"' | b'\\')
         }
-        w.put(b"\r\n");
-        if let Some(t) = meta.date {
-            w.put(b"Date: ");
-            put_date(w, t);
-            w.put(b"\r\n");
+        fn type_byte(b: u8) -> bool {
+            b.is_ascii_graphic() && !matches!(b, b'"' | b';' | b'\\' | b',')
         }
-        w.put(b"Message-ID: <");
-        w.put_hex(meta.id, 16);
-        w.put(b".ember@");
-        let from = message.from();
-        let domain = domain_of(from).unwrap_or("emberstack.invalid");
-        w.put_filtered(domain.as_bytes(), |b| {
+        fn domain_byte(b: u8) -> bool {
             b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']')
-        });
-        w.put(b">\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"");
-        put_boundary(w, meta);
-        w.put(b"\"\r\n\r\nThis is a multi-part message in MIME format.\r\n--");
-        put_boundary(w, meta);
-        w.put(
-            b"\r\nContent-Type: text/plain; charset=utf-8\r\n\
-              Content-Transfer-Encoding: 8bit\r\n\r\n",
-        );
+        }
+        match code {
+            field::FROM => w.put_filtered(message.from().as_bytes(), header_byte),
+            field::TO => {
+                let mut i = 0usize;
+                while let Some(to) = message.to(i) {
+                    if i > 0 {
+                        w.put(b",\r\n ");
+                    }
+                    w.put_filtered(to.as_bytes(), header_byte);
+                    i = i.saturating_add(1);
+                }
+            }
+            field::SUBJECT if S::ENCODED_SUBJECT => put_subject(w, message.subject().as_bytes()),
+            // `send` refused a non-ASCII subject; one that became so since
+            // loses those bytes.
+            field::SUBJECT => {
+                w.put_filtered(message.subject().as_bytes(), |b| b < 0x80 && header_byte(b))
+            }
+            field::DATE => {
+                if let Some(t) = self.meta.date {
+                    w.put(b"Date: ");
+                    put_date(w, t);
+                    w.put(b"\r\n");
+                }
+            }
+            field::ID => w.put_hex(self.meta.id, 16),
+            field::DOMAIN => {
+                let domain = domain_of(message.from()).unwrap_or("emberstack.invalid");
+                w.put_filtered(domain.as_bytes(), domain_byte);
+            }
+            field::TYPE | field::NAME => {
+                let a = message.attachment().unwrap_or(Attachment {
+                    file_name: "attachment",
+                    content_type: "application/octet-stream",
+                });
+                if code == field::TYPE {
+                    w.put_filtered(a.content_type.as_bytes(), type_byte);
+                } else {
+                    w.put_filtered(a.file_name.as_bytes(), name_byte);
+                }
+            }
+            _ => {}
+        }
     }
 }
+
+/// The fields of the header templates: a code (a control byte no
+/// template's text contains; TAB, LF and CR are above them) stands where
+/// the value goes. One walker and one match instead of a call per piece
+/// of text (README, Decisions: the mail clients' flash).
+mod field {
+    pub const FROM: u8 = 1;
+    pub const TO: u8 = 2;
+    pub const SUBJECT: u8 = 3;
+    /// The whole `Date:` line, when the time is known.
+    pub const DATE: u8 = 4;
+    /// The random id in 16 hex digits (Message-ID, boundary).
+    pub const ID: u8 = 5;
+    /// The sender's domain (Message-ID).
+    pub const DOMAIN: u8 = 6;
+    /// The attachment's content type.
+    pub const TYPE: u8 = 7;
+    /// The attachment's file name.
+    pub const NAME: u8 = 8;
+    /// Codes are below this.
+    pub const END: u8 = 9;
+}
+
+/// The message's headers, the preamble and the text part's headers.
+const HEAD: &[u8] = b"From: \x01\r\nTo: \x02\r\nSubject: \x03\r\n\x04\
+    Message-ID: <\x05.ember@\x06>\r\n\
+    MIME-Version: 1.0\r\n\
+    Content-Type: multipart/mixed; boundary=\"=_ember_\x05\"\r\n\r\n\
+    This is a multi-part message in MIME format.\r\n\
+    --=_ember_\x05\r\n\
+    Content-Type: text/plain; charset=utf-8\r\n\
+    Content-Transfer-Encoding: 8bit\r\n\r\n";
+
+/// Between the text and the attachment: its part headers.
+const MIDDLE: &[u8] = b"\r\n--=_ember_\x05\r\n\
+    Content-Type: \x07; name=\"\x08\"\r\n\
+    Content-Disposition: attachment; filename=\"\x08\"\r\n\
+    Content-Transfer-Encoding: base64\r\n\r\n";
+
+/// The closing boundary and the end of DATA.
+const TRAILER: &[u8] = b"\r\n--=_ember_\x05--\r\n.\r\n";
+
+/// The trailer's length: its text and the 16 hex digits for its one
+/// field.
+const TRAILER_LEN: u32 = TRAILER.len() as u32 - 1 + 16;
 
 /// A byte allowed in a header value: no controls (CR LF would end the
 /// header and start a forged one), UTF-8 kept.
 fn header_byte(b: u8) -> bool {
     b == b'\t' || command_byte(b)
-}
-
-fn put_boundary(w: &mut Window<'_>, meta: Meta) {
-    w.put(b"=_ember_");
-    w.put_hex(meta.id, 16);
-}
-
-/// Between the text and the attachment: its part headers.
-fn middle<M: Outgoing>(w: &mut Window<'_>, meta: Meta, message: &M) {
-    fn name_byte(b: u8) -> bool {
-        command_byte(b) && !matches!(b, b'"' | b'\\')
-    }
-    fn type_byte(b: u8) -> bool {
-        b.is_ascii_graphic() && !matches!(b, b'"' | b';' | b'\\' | b',')
-    }
-    let a = message.attachment().unwrap_or(Attachment {
-        file_name: "attachment",
-        content_type: "application/octet-stream",
-    });
-    w.put(b"\r\n--");
-    put_boundary(w, meta);
-    w.put(b"\r\nContent-Type: ");
-    w.put_filtered(a.content_type.as_bytes(), type_byte);
-    w.put(b"; name=\"");
-    w.put_filtered(a.file_name.as_bytes(), name_byte);
-    w.put(b"\"\r\nContent-Disposition: attachment; filename=\"");
-    w.put_filtered(a.file_name.as_bytes(), name_byte);
-    w.put(b"\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
-}
-
-/// The closing boundary and the end of DATA.
-fn trailer(w: &mut Window<'_>, meta: Meta) {
-    w.put(b"\r\n--");
-    put_boundary(w, meta);
-    w.put(b"--\r\n.\r\n");
-}
-
-fn trailer_len(meta: Meta) -> u32 {
-    let mut w = Window::counter();
-    trailer(&mut w, meta);
-    u32::try_from(w.pos).unwrap_or(0)
 }
 
 /// The subject as is when ASCII, otherwise as RFC 2047 "B" encoded words

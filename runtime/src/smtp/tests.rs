@@ -254,6 +254,35 @@ fn whole_session_with_auth_and_attachment() {
     assert_eq!(&dec[..n], &att[..]);
 }
 
+/// The whole message, byte for byte: the header templates give the text
+/// the generator always wrote (and the trailer's length is right, or the
+/// reply to it would be early).
+#[test]
+fn whole_message_bytes() {
+    let mut msg = Msg::new(b"hi", Some(vec![0, 1, 2]));
+    msg.to.push("carol@example.org");
+    let (d, _, data) = session(msg, 7);
+    assert_eq!(d.c.outcome, Some(Ok(())));
+    assert_eq!(
+        String::from_utf8(data).unwrap(),
+        "From: dev@example.com\r\nTo: bob@example.com,\r\n carol@example.org\r\n\
+         Subject: status\r\nDate: Thu, 01 Jan 1970 00:00:00 +0000\r\n\
+         Message-ID: <123456789abcdef0.ember@example.com>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"=_ember_123456789abcdef0\"\r\n\r\n\
+         This is a multi-part message in MIME format.\r\n\
+         --=_ember_123456789abcdef0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n\
+         hi\r\n\
+         --=_ember_123456789abcdef0\r\n\
+         Content-Type: application/octet-stream; name=\"data.bin\"\r\n\
+         Content-Disposition: attachment; filename=\"data.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n\
+         AAEC\r\n\
+         --=_ember_123456789abcdef0--\r\n.\r\n"
+    );
+}
+
 #[test]
 fn several_recipients_and_no_attachment() {
     let mut m = Msg::new(b"x", None);
