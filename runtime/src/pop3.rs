@@ -436,7 +436,9 @@ impl<S: Pop3Settings> fmt::Debug for Pop3Client<S> {
     }
 }
 
-/// `b` starts with `prefix`, ignoring ASCII case.
+/// `b` starts with `prefix`, ignoring ASCII case. Out of line: four
+/// callers.
+#[inline(never)]
 fn starts_with_ci(b: &[u8], prefix: &[u8]) -> bool {
     b.get(..prefix.len())
         .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
