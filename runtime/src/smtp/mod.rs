@@ -409,6 +409,38 @@ impl fmt::Display for SmtpError {
     }
 }
 
+/// A failure as the session records it until the outcome is reported:
+/// [`SmtpError`] without the reply text, which stays in the reply parser
+/// (frozen once a reply is refused). The client holds the 61-byte text
+/// once instead of twice (README, Decisions: the mail clients' footprint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Dns(DnsError),
+    Tcp(TcpError),
+    Rejected(SmtpStep, u16),
+    Malformed(SmtpStep),
+    Timeout(SmtpStep),
+    Closed(SmtpStep),
+    Reset(SmtpStep),
+    NoAuthMechanism,
+}
+
+impl Failure {
+    /// The error reported, with the refusal's `text`.
+    fn error(self, text: ReplyText) -> SmtpError {
+        match self {
+            Failure::Dns(e) => SmtpError::Dns(e),
+            Failure::Tcp(e) => SmtpError::Tcp(e),
+            Failure::Rejected(step, code) => SmtpError::Rejected { step, code, text },
+            Failure::Malformed(step) => SmtpError::Malformed(step),
+            Failure::Timeout(step) => SmtpError::Timeout(step),
+            Failure::Closed(step) => SmtpError::Closed(step),
+            Failure::Reset(step) => SmtpError::Reset(step),
+            Failure::NoAuthMechanism => SmtpError::NoAuthMechanism,
+        }
+    }
+}
+
 /// What the client has done, for diagnostics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SmtpStats {
@@ -437,7 +469,7 @@ pub struct SmtpClient<S: SmtpSettings> {
     reply: ReplyParser,
     meta: Meta,
     /// The session's result so far (the first failure wins).
-    outcome: Option<Result<(), SmtpError>>,
+    outcome: Option<Result<(), Failure>>,
     // The message, once DATA was accepted.
     has_attachment: bool,
     head_len: u32,
@@ -613,18 +645,15 @@ impl<S: SmtpSettings> SmtpClient<S> {
             // The link aborted the session already.
             let step = self.step;
             self.fail(match f {
-                LinkFailure::Dns(e) => SmtpError::Dns(e),
-                LinkFailure::Tcp(e) => SmtpError::Tcp(e),
-                LinkFailure::Timeout => SmtpError::Timeout(step),
+                LinkFailure::Dns(e) => Failure::Dns(e),
+                LinkFailure::Tcp(e) => Failure::Tcp(e),
+                LinkFailure::Timeout => Failure::Timeout(step),
             });
         }
         if !self.link.finished() {
             return None;
         }
-        let outcome = self
-            .outcome
-            .take()
-            .unwrap_or(Err(SmtpError::Closed(self.step)));
+        let outcome = self.outcome().unwrap_or(Err(SmtpError::Closed(self.step)));
         match outcome {
             Ok(()) => self.stats.sent = self.stats.sent.saturating_add(1),
             Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
@@ -633,13 +662,22 @@ impl<S: SmtpSettings> SmtpClient<S> {
         Some(outcome)
     }
 
+    /// The session's result so far (the first failure wins).
+    fn outcome(&self) -> Option<Result<(), SmtpError>> {
+        self.outcome
+            .map(|r| r.map_err(|f| f.error(self.reply.text)))
+    }
+
     /// Records a failure and ends the session: QUIT when a reply refused
     /// something between commands, a reset otherwise.
-    fn fail(&mut self, e: SmtpError) {
+    fn fail(&mut self, e: Failure) {
         if self.outcome.is_none() {
             self.outcome = Some(Err(e));
+            // The refusal's text is the error's: later replies (QUIT's)
+            // leave it.
+            self.reply.keep_text = true;
         }
-        let polite = matches!(e, SmtpError::Rejected { .. } | SmtpError::NoAuthMechanism)
+        let polite = matches!(e, Failure::Rejected(..) | Failure::NoAuthMechanism)
             && self.link.phase == Phase::Open
             && self.step != SmtpStep::Quit
             && !self.link.peer_closed;
@@ -671,16 +709,16 @@ impl<S: SmtpSettings> SmtpClient<S> {
             }
             TcpEvent::PeerClosed => {
                 if self.step != SmtpStep::Quit {
-                    self.fail(SmtpError::Closed(self.step));
+                    self.fail(Failure::Closed(self.step));
                 }
                 self.link.close_after_peer();
             }
             TcpEvent::Reset | TcpEvent::RegenerationMismatch { .. } => {
-                self.fail(SmtpError::Reset(self.step))
+                self.fail(Failure::Reset(self.step))
             }
-            TcpEvent::TimedOut => self.fail(SmtpError::Timeout(self.step)),
+            TcpEvent::TimedOut => self.fail(Failure::Timeout(self.step)),
             TcpEvent::Closed if self.step != SmtpStep::Quit => {
-                self.fail(SmtpError::Closed(self.step))
+                self.fail(Failure::Closed(self.step))
             }
             _ => {}
         }
@@ -730,7 +768,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             match self.reply.push(b) {
                 None => {}
                 Some(Ok(code)) => self.on_reply(code, message),
-                Some(Err(())) => self.fail(SmtpError::Malformed(self.step)),
+                Some(Err(())) => self.fail(Failure::Malformed(self.step)),
             }
         }
     }
@@ -782,11 +820,11 @@ impl<S: SmtpSettings> SmtpClient<S> {
         // The reply must follow the whole command: the server cannot have
         // read it otherwise, and the next command starts where it ends.
         let Some(len) = self.command_len(message) else {
-            return self.fail(SmtpError::Malformed(step));
+            return self.fail(Failure::Malformed(step));
         };
         let end = self.cmd_start.wrapping_add(len);
         if self.link.acked.wrapping_sub(self.cmd_start) < len {
-            return self.fail(SmtpError::Malformed(step));
+            return self.fail(Failure::Malformed(step));
         }
         let next = match (step, code) {
             (SmtpStep::Greeting, 220) => SmtpStep::Ehlo,
@@ -798,7 +836,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
                     Some(_) if self.caps & cap::LOGIN != 0 => SmtpStep::AuthLogin,
                     Some(_) => {
                         self.cmd_start = end;
-                        return self.fail(SmtpError::NoAuthMechanism);
+                        return self.fail(Failure::NoAuthMechanism);
                     }
                 }
             }
@@ -806,7 +844,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             (SmtpStep::Helo, 250) if Self::credentials(message).is_some() => {
                 // HELO has no extensions, so no AUTH.
                 self.cmd_start = end;
-                return self.fail(SmtpError::NoAuthMechanism);
+                return self.fail(Failure::NoAuthMechanism);
             }
             (SmtpStep::Helo, 250) => SmtpStep::MailFrom,
             (SmtpStep::AuthPlain, 235) => SmtpStep::MailFrom,
@@ -842,11 +880,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             _ => {
                 // The refused command is complete: a QUIT starts after it.
                 self.cmd_start = end;
-                return self.fail(SmtpError::Rejected {
-                    step,
-                    code,
-                    text: self.reply.text,
-                });
+                return self.fail(Failure::Rejected(step, code));
             }
         };
         if next == SmtpStep::Ehlo {

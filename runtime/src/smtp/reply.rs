@@ -21,6 +21,8 @@ pub(super) struct ReplyParser {
     last: bool,
     bad: bool,
     pub(super) text: ReplyText,
+    /// `text` is a failure's: kept as it is.
+    pub(super) keep_text: bool,
     tok: [u8; 10],
     /// Token length; 0xff: too long to be a keyword we know.
     tok_len: u8,
@@ -34,7 +36,12 @@ impl ReplyParser {
     /// for one that is not SMTP.
     pub(super) fn push(&mut self, b: u8) -> Option<Result<u16, ()>> {
         if self.col >= crate::mail::MAX_REPLY_LINE {
-            *self = ReplyParser::default();
+            // A failure's text survives (the reply to QUIT may be this).
+            *self = ReplyParser {
+                text: self.text,
+                keep_text: self.keep_text,
+                ..ReplyParser::default()
+            };
             return Some(Err(()));
         }
         if b == b'\n' {
@@ -43,7 +50,9 @@ impl ReplyParser {
             let done = self.last || self.col <= 4;
             if self.first == 0 {
                 self.first = self.code;
-                self.text.trim_end();
+                if !self.keep_text {
+                    self.text.trim_end();
+                }
             }
             let first = self.first;
             self.col = 0;
@@ -62,7 +71,7 @@ impl ReplyParser {
             }
             return None;
         }
-        if self.col == 0 && self.first == 0 {
+        if self.col == 0 && self.first == 0 && !self.keep_text {
             self.text = ReplyText::EMPTY;
         }
         match self.col {
@@ -82,7 +91,7 @@ impl ReplyParser {
                 _ => self.bad = true,
             },
             _ => {
-                if self.first == 0 && b != b'\r' {
+                if self.first == 0 && b != b'\r' && !self.keep_text {
                     self.text.push(b);
                 }
                 if b == b' ' || b == b'\r' {
