@@ -532,7 +532,7 @@ impl Link {
     /// the server or the deadline aborts the session at once (the
     /// connection reset, the query cancelled) and is returned for the
     /// client's outcome. One copy for both clients (README, Decisions:
-    /// the mail clients' flash).
+    /// the mail clients' footprint).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn poll<C: Config, N: Nic>(
         &mut self,

@@ -316,7 +316,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
 /// The fields of the header templates: a code (a control byte no
 /// template's text contains; TAB, LF and CR are above them) stands where
 /// the value goes. One walker and one match instead of a call per piece
-/// of text (README, Decisions: the mail clients' flash).
+/// of text (README, Decisions: the mail clients' footprint).
 mod field {
     pub const FROM: u8 = 1;
     pub const TO: u8 = 2;
