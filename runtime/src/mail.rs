@@ -277,18 +277,19 @@ const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 pub(crate) fn encode_base64(input: &[u8], out: &mut [u8]) -> usize {
     let mut n = 0usize;
     for (group, quad) in input.chunks(3).zip(out.chunks_exact_mut(4)) {
-        let byte = |i: usize| u32::from(group.get(i).copied().unwrap_or(0));
-        let bits = byte(0) << 16 | byte(1) << 8 | byte(2);
-        for (i, (slot, shift)) in quad.iter_mut().zip([18u32, 12, 6, 0]).enumerate() {
-            // A group of k bytes gives k + 1 characters, then `=`.
-            *slot = if i > group.len() {
-                b'='
-            } else {
-                BASE64
-                    .get((bits >> shift & 0x3f) as usize)
-                    .copied()
-                    .unwrap_or(b'=')
+        let mut bits = 0u32;
+        for i in 0..3 {
+            bits = bits << 8 | u32::from(group.get(i).copied().unwrap_or(0));
+        }
+        // A group of k bytes gives k + 1 characters, then `=`.
+        let mut shift = 18u32;
+        for (i, slot) in quad.iter_mut().enumerate() {
+            let six = (bits >> shift & 0x3f) as usize;
+            *slot = match BASE64.get(six) {
+                Some(&c) if i <= group.len() => c,
+                _ => b'=',
             };
+            shift = shift.wrapping_sub(6); // 18, 12, 6, 0 (then unused)
         }
         n = n.wrapping_add(4); // at most out.len()
     }
