@@ -399,7 +399,10 @@ pub(super) fn put_subject(w: &mut Window<'_>, subject: &[u8]) {
 pub(super) const LAST_DATE: u64 = (1 << 39) - 1;
 
 /// RFC 5322 date in UTC: `Thu, 01 Jan 1970 00:00:00 +0000`, in 32-bit
-/// arithmetic (see [`LAST_DATE`]).
+/// arithmetic (see [`LAST_DATE`]). Out of line: inlined, LLVM hoisted the
+/// whole computation out of the template walk (done for every piece of
+/// every header, its values kept on the stack).
+#[inline(never)]
 pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     // Three letters each, by index: one string rather than a table of
     // slices (8 bytes of flash per entry).
