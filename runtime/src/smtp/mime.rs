@@ -150,39 +150,37 @@ impl<S: SmtpSettings> SmtpClient<S> {
         sink: &mut dyn PayloadSink,
         message: &mut M,
     ) -> Option<usize> {
-        if pos < self.head_len {
-            let mut w = Window::new(sink, pos as usize, left);
-            self.head(&mut w, message);
-            return Some(left.wrapping_sub(w.remaining())); // remaining <= left
-        }
-        if self.text_end.is_none_or(|e| pos < e) {
+        // The head, the attachment's part headers and the trailer are
+        // templates: find which one `pos` is in and where it starts.
+        let (template, start) = if pos < self.head_len {
+            (HEAD, 0)
+        } else if self.text_end.is_none_or(|e| pos < e) {
             return self.produce_text(pos, left, sink, message);
-        }
-        let text_end = self.text_end?;
-        let trailer_start = if S::ATTACHMENT && self.has_attachment {
-            let mut w = Window::counter();
-            self.middle(&mut w, message);
-            let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
-            if pos < att_start {
-                // pos >= text_end (not in the text); remaining <= left.
-                let mut w = Window::new(sink, pos.wrapping_sub(text_end) as usize, left);
-                self.middle(&mut w, message);
-                return Some(left.wrapping_sub(w.remaining()));
-            }
-            if self.att_end.is_none_or(|e| pos < e) {
-                let (n, end) = base64_part(pos.wrapping_sub(att_start), left, sink, message);
-                if let Some(e) = end {
-                    self.att_end = Some(att_start.saturating_add(e));
-                }
-                return Some(n);
-            }
-            self.att_end.unwrap_or(u32::MAX)
         } else {
-            text_end
+            let text_end = self.text_end?;
+            if S::ATTACHMENT && self.has_attachment {
+                let mut w = Window::counter();
+                self.middle(&mut w, message);
+                let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
+                if pos < att_start {
+                    (MIDDLE, text_end)
+                } else if self.att_end.is_none_or(|e| pos < e) {
+                    let (n, end) = base64_part(pos.wrapping_sub(att_start), left, sink, message);
+                    if let Some(e) = end {
+                        self.att_end = Some(att_start.saturating_add(e));
+                    }
+                    return Some(n);
+                } else {
+                    (TRAILER, self.att_end.unwrap_or(u32::MAX))
+                }
+            } else {
+                (TRAILER, text_end)
+            }
         };
-        // pos >= trailer_start (past the last part); remaining <= left.
-        let mut w = Window::new(sink, pos.wrapping_sub(trailer_start) as usize, left);
-        self.put_template(&mut w, TRAILER, message);
+        // pos >= start (in or past that part); remaining <= left. A
+        // template at `pos` before its end writes at least a byte.
+        let mut w = Window::new(sink, pos.wrapping_sub(start) as usize, left);
+        self.put_template(&mut w, template, message);
         let n = left.wrapping_sub(w.remaining());
         (n > 0).then_some(n)
     }
