@@ -837,7 +837,9 @@ impl<S: Pop3Settings> Pop3Client<S> {
         };
     }
 
-    /// RETR for the next message, or QUIT after the last.
+    /// RETR for the next message, or QUIT after the last. Out of line:
+    /// three callers.
+    #[inline(never)]
     fn next_message(&mut self) -> Pop3Step {
         if self.current < self.count {
             self.current = self.current.wrapping_add(1); // < count
