@@ -47,7 +47,7 @@ use crate::dns::{DnsError, DnsHandle, Resolver};
 use crate::iface::PayloadSink;
 use crate::nic::Nic;
 use crate::stack::{App, Stack};
-use crate::tcp::{TcpError, TcpEvent, TcpHandle, TcpState};
+use crate::tcp::{TcpError, TcpEvent, TcpHandle, TcpReader, TcpState};
 use crate::time::{Duration, Instant};
 use crate::udp::Endpoint;
 use crate::wire::Ipv4Address;
@@ -258,6 +258,23 @@ impl<'s> Window<'s> {
 pub fn domain_of(address: &str) -> Option<&str> {
     let at = address.bytes().rposition(|b| b == b'@')?;
     address.get(at.wrapping_add(1)..) // `@` is one byte: at + 1 <= len
+}
+
+/// Hands every received byte of `data` to `f`, in pieces of up to 64
+/// bytes (one copy of the loop for both clients).
+#[inline(never)]
+pub(crate) fn read_each<N: Nic>(data: &mut TcpReader<'_, N>, f: &mut dyn FnMut(&[u8])) {
+    let len = data.len();
+    let mut at = 0;
+    let mut buf = [0u8; 64];
+    while at < len {
+        let n = data.read(at, &mut buf);
+        if n == 0 {
+            break;
+        }
+        f(buf.get(..n).unwrap_or(&[]));
+        at = at.wrapping_add(n); // <= len
+    }
 }
 
 /// A byte a command argument may contain: printable ASCII or UTF-8, no

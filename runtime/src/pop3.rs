@@ -35,8 +35,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, LineState, Link, LinkFailure, MailServer, Phase, Piece, ReplyText, Target,
-    Timeouts, Window, MAX_REPLY_LINE,
+    command_byte, read_each, LineState, Link, LinkFailure, MailServer, Phase, Piece, ReplyText,
+    Target, Timeouts, Window, MAX_REPLY_LINE,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -716,16 +716,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         if !self.owns(socket) {
             return len;
         }
-        let mut at = 0;
-        let mut buf = [0u8; 64];
-        while at < len {
-            let n = data.read(at, &mut buf);
-            if n == 0 {
-                break;
-            }
-            self.on_bytes(buf.get(..n).unwrap_or(&[]), mailbox);
-            at = at.wrapping_add(n); // <= len
-        }
+        read_each(data, &mut |bytes| self.on_bytes(bytes, mailbox));
         len
     }
 

@@ -99,8 +99,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, domain_of, put_base64, put_base64_parts, Link, LinkFailure, MailServer, Phase,
-    ReplyText, Target, Timeouts, Window,
+    command_byte, domain_of, put_base64, put_base64_parts, read_each, Link, LinkFailure,
+    MailServer, Phase, ReplyText, Target, Timeouts, Window,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -743,16 +743,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if !self.owns(socket) {
             return len;
         }
-        let mut at = 0;
-        let mut buf = [0u8; 64];
-        while at < len {
-            let n = data.read(at, &mut buf);
-            if n == 0 {
-                break;
-            }
-            self.on_bytes(buf.get(..n).unwrap_or(&[]), message);
-            at = at.wrapping_add(n); // <= len
-        }
+        read_each(data, &mut |bytes| self.on_bytes(bytes, message));
         len
     }
 
