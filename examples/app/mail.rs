@@ -128,8 +128,8 @@ impl StatusMail {
             (None, to) => {
                 b.put("ember@");
                 b.put(
-                    to.and_then(|t| t.rsplit_once('@'))
-                        .map_or("localhost", |(_, d)| d),
+                    to.and_then(emberstack::mail::domain_of)
+                        .unwrap_or("localhost"),
                 );
             }
         }

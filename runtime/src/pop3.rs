@@ -35,8 +35,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, LineState, Link, LinkFailure, MailServer, Phase, Piece, ReplyText, Target,
-    Timeouts, Window, MAX_REPLY_LINE,
+    command_byte, read_each, LineState, Link, LinkFailure, MailServer, Phase, Piece, ReplyText,
+    Target, Timeouts, Window, MAX_REPLY_LINE,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -116,7 +116,8 @@ impl MessageInfo<'_> {
     pub fn address(&self) -> &[u8] {
         let f = self.from;
         if let Some(open) = f.iter().position(|&b| b == b'<') {
-            let rest = f.get(open.saturating_add(1)..).unwrap_or(&[]);
+            // open < f.len()
+            let rest = f.get(open.wrapping_add(1)..).unwrap_or(&[]);
             let close = rest.iter().position(|&b| b == b'>').unwrap_or(rest.len());
             return rest.get(..close).unwrap_or(&[]);
         }
@@ -381,7 +382,7 @@ impl Value {
             match buf.get_mut(usize::from(self.len)) {
                 Some(slot) => {
                     *slot = b;
-                    self.len = self.len.saturating_add(1);
+                    self.len = self.len.wrapping_add(1); // < buf.len()
                 }
                 None => self.cut = true,
             }
@@ -435,7 +436,9 @@ impl<S: Pop3Settings> fmt::Debug for Pop3Client<S> {
     }
 }
 
-/// `b` starts with `prefix`, ignoring ASCII case.
+/// `b` starts with `prefix`, ignoring ASCII case. Out of line: four
+/// callers.
+#[inline(never)]
 fn starts_with_ci(b: &[u8], prefix: &[u8]) -> bool {
     b.get(..prefix.len())
         .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
@@ -448,11 +451,12 @@ fn number(b: &[u8]) -> Option<u32> {
     if digits == 0 || digits > 9 {
         return None;
     }
+    // At most 9 digits: below 10^9, no overflow.
     let mut v = 0u32;
     for &c in b.get(..digits)? {
         v = v
-            .checked_mul(10)?
-            .checked_add(u32::from(c.wrapping_sub(b'0')))?;
+            .wrapping_mul(10)
+            .wrapping_add(u32::from(c.wrapping_sub(b'0')));
     }
     Some(v)
 }
@@ -621,23 +625,20 @@ impl<S: Pop3Settings> Pop3Client<S> {
         self.link.sending = self.link.phase == Phase::Open
             && self.rx != Rx::Lines
             && self.link.acked.wrapping_sub(self.cmd_start) < self.command_len(mailbox);
-        let before = self.link.phase;
         let r = self
             .link
             .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
-        if before != Phase::Connecting && self.link.phase == Phase::Connecting {
+        if self.link.phase == Phase::Connecting {
             self.step = Pop3Step::Connect;
         }
         if let Err(f) = r {
+            // The link aborted the session already.
             let step = self.step;
             self.fail(match f {
                 LinkFailure::Dns(e) => Pop3Error::Dns(e),
                 LinkFailure::Tcp(e) => Pop3Error::Tcp(e),
                 LinkFailure::Timeout => Pop3Error::Timeout(step),
             });
-            let _ = self
-                .link
-                .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
         }
         if !self.link.finished() {
             return None;
@@ -715,16 +716,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         if !self.owns(socket) {
             return len;
         }
-        let mut at = 0;
-        let mut buf = [0u8; 64];
-        while at < len {
-            let n = data.read(at, &mut buf);
-            if n == 0 {
-                break;
-            }
-            self.on_bytes(buf.get(..n).unwrap_or(&[]), mailbox);
-            at = at.saturating_add(n);
-        }
+        read_each(data, &mut |bytes| self.on_bytes(bytes, mailbox));
         len
     }
 
@@ -740,7 +732,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             if b == b'\n' {
                 self.status_len = 0;
             } else if self.rx != Rx::Lines {
-                self.status_len = self.status_len.saturating_add(1);
+                self.status_len = self.status_len.wrapping_add(1); // < MAX_REPLY_LINE
                 if self.status_len >= MAX_REPLY_LINE {
                     return self.fail(Pop3Error::Malformed(self.step));
                 }
@@ -836,10 +828,12 @@ impl<S: Pop3Settings> Pop3Client<S> {
         };
     }
 
-    /// RETR for the next message, or QUIT after the last.
+    /// RETR for the next message, or QUIT after the last. Out of line:
+    /// three callers.
+    #[inline(never)]
     fn next_message(&mut self) -> Pop3Step {
         if self.current < self.count {
-            self.current = self.current.saturating_add(1);
+            self.current = self.current.wrapping_add(1); // < count
             Pop3Step::Retr
         } else {
             Pop3Step::Quit
@@ -932,30 +926,30 @@ impl<S: Pop3Settings> Pop3Client<S> {
         };
     }
 
-    /// The bytes of the current command into `w`.
+    /// The bytes of the current command into `w`: the verb from a table,
+    /// then its argument.
     fn command<M: Mailbox>(&self, w: &mut Window<'_>, mailbox: &M) {
-        let (user, password) = Self::credentials(mailbox).unwrap_or(("", ""));
+        // By `Pop3Step` (steps without a command: empty).
+        const VERBS: [&[u8]; 9] = [
+            b"", b"", b"", b"USER ", b"PASS ", b"STAT", b"RETR ", b"DELE ", b"QUIT",
+        ];
+        let verb = VERBS.get(self.step as usize).copied().unwrap_or(b"");
+        if verb.is_empty() || (self.step == Pop3Step::Dele && !S::DELETE) {
+            return;
+        }
+        w.put(verb);
         match self.step {
-            Pop3Step::User => {
-                w.put(b"USER ");
-                w.put_filtered(user.as_bytes(), command_byte);
+            Pop3Step::User | Pop3Step::Pass => {
+                let (user, password) = Self::credentials(mailbox).unwrap_or(("", ""));
+                let arg = if self.step == Pop3Step::User {
+                    user
+                } else {
+                    password
+                };
+                w.put_filtered(arg.as_bytes(), command_byte);
             }
-            Pop3Step::Pass => {
-                w.put(b"PASS ");
-                w.put_filtered(password.as_bytes(), command_byte);
-            }
-            Pop3Step::Stat => w.put(b"STAT"),
-            Pop3Step::Retr => {
-                w.put(b"RETR ");
-                w.put_u64(u64::from(self.current));
-            }
-            Pop3Step::Dele if !S::DELETE => return,
-            Pop3Step::Dele => {
-                w.put(b"DELE ");
-                w.put_u64(u64::from(self.current));
-            }
-            Pop3Step::Quit => w.put(b"QUIT"),
-            Pop3Step::Resolve | Pop3Step::Connect | Pop3Step::Greeting => return,
+            Pop3Step::Retr | Pop3Step::Dele => w.put_u64(u64::from(self.current)),
+            _ => {}
         }
         w.put(b"\r\n");
     }

@@ -66,6 +66,9 @@ pub(super) fn encode_text<M: Outgoing>(
     message: &mut M,
     out: &mut [u8],
 ) -> (usize, bool) {
+    // Bounds for the wrapping arithmetic below: `n < out.len()` in the
+    // loop; `at` counts the loop's passes; `col` stays at most
+    // `MAX_LINE` (a line is broken there, before the column grows).
     let mut n = 0usize;
     let mut chunk = [0u8; 64];
     let mut have = 0usize;
@@ -79,11 +82,11 @@ pub(super) fn encode_text<M: Outgoing>(
             b'\n'
         } else if st.has(snap::DOT) {
             st.set(snap::DOT, false);
-            st.col = st.col.saturating_add(1);
+            st.col = st.col.wrapping_add(1);
             b'.'
         } else {
             if at >= have {
-                let room = out.len().saturating_sub(n).clamp(1, chunk.len());
+                let room = out.len().wrapping_sub(n).clamp(1, chunk.len());
                 have = message.read(Part::Text, st.src, chunk.get_mut(..room).unwrap_or(&mut []));
                 at = 0;
                 if have == 0 {
@@ -95,12 +98,12 @@ pub(super) fn encode_text<M: Outgoing>(
             match b {
                 b'\r' => {
                     st.src = st.src.wrapping_add(1);
-                    at = at.saturating_add(1);
+                    at = at.wrapping_add(1);
                     continue;
                 }
                 b'\n' => {
                     st.src = st.src.wrapping_add(1);
-                    at = at.saturating_add(1);
+                    at = at.wrapping_add(1);
                     st.set(snap::LF, true);
                     b'\r'
                 }
@@ -111,17 +114,17 @@ pub(super) fn encode_text<M: Outgoing>(
                 }
                 b'.' if st.has(snap::LINE_START) => {
                     st.src = st.src.wrapping_add(1);
-                    at = at.saturating_add(1);
+                    at = at.wrapping_add(1);
                     st.set(snap::LINE_START, false);
                     st.set(snap::DOT, true);
-                    st.col = st.col.saturating_add(1);
+                    st.col = st.col.wrapping_add(1);
                     b'.'
                 }
                 _ => {
                     st.src = st.src.wrapping_add(1);
-                    at = at.saturating_add(1);
+                    at = at.wrapping_add(1);
                     st.set(snap::LINE_START, false);
-                    st.col = st.col.saturating_add(1);
+                    st.col = st.col.wrapping_add(1);
                     b
                 }
             }
@@ -129,7 +132,7 @@ pub(super) fn encode_text<M: Outgoing>(
         if let Some(o) = out.get_mut(n) {
             *o = emit;
         }
-        n = n.saturating_add(1);
+        n = n.wrapping_add(1);
     }
     st.wire = st.wire.wrapping_add(u32::try_from(n).unwrap_or(0));
     (n, ended)
@@ -188,7 +191,7 @@ pub(super) fn base64_part<M: Outgoing>(
                 );
             }
             b"\r\n"
-                .get(c.saturating_sub(B64_OUT) as usize..)
+                .get(c.wrapping_sub(B64_OUT) as usize..) // c >= chars == B64_OUT
                 .unwrap_or(&[])
         } else {
             return (
@@ -196,13 +199,13 @@ pub(super) fn base64_part<M: Outgoing>(
                 Some(line.wrapping_mul(B64_LINE).wrapping_add(chars)),
             );
         };
-        let take = piece.len().min(max.saturating_sub(written));
+        let take = piece.len().min(max.wrapping_sub(written)); // written < max
         let part = piece.get(..take).unwrap_or(&[]);
         if part.is_empty() {
             break;
         }
         sink.write(part);
-        written = written.saturating_add(take);
+        written = written.wrapping_add(take); // <= max
         k = k.wrapping_add(u32::try_from(take).unwrap_or(0));
     }
     (written, None)

@@ -7,7 +7,7 @@ use super::encode::{base64_part, encode_text, snap, Snapshot};
 use super::{Attachment, Outgoing, SmtpClient, SmtpSettings};
 use crate::config::Table;
 use crate::iface::PayloadSink;
-use crate::mail::{command_byte, put_base64, Window};
+use crate::mail::{command_byte, domain_of, put_base64, Window};
 
 /// What the message generator needs besides the application.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,7 +37,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if S::ATTACHMENT && self.has_attachment {
             end = self.att_end?;
         }
-        Some(end.saturating_add(trailer_len(self.meta)))
+        Some(end.saturating_add(TRAILER_LEN))
     }
 
     pub(super) fn message_acked(&mut self, rel: u32) {
@@ -99,7 +99,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
             .max_by_key(|s| s.wire)?;
         let mut scratch = [0u8; 128];
         while st.wire < target {
-            let room = (target.saturating_sub(st.wire) as usize).min(scratch.len());
+            // st.wire < target
+            let room = (target.wrapping_sub(st.wire) as usize).min(scratch.len());
             let (n, ended) = encode_text(&mut st, message, scratch.get_mut(..room)?);
             self.stats.regenerated = self
                 .stats
@@ -127,12 +128,14 @@ impl<S: SmtpSettings> SmtpClient<S> {
         // a handful of steps fill any segment.
         let mut guard = 0u32;
         while left > 0 && guard < 64 {
-            guard = guard.saturating_add(1);
+            guard = guard.wrapping_add(1); // < 64
             let Some(n) = self.produce_step(pos, left, sink, message) else {
                 return;
             };
-            pos = pos.saturating_add(u32::try_from(n).unwrap_or(0));
-            left = left.saturating_sub(n);
+            // n <= left (each step writes at most `left`); `pos` stays
+            // below 2^31 + one segment (tcp_produce: rel <= u32::MAX / 2).
+            pos = pos.wrapping_add(n as u32);
+            left = left.wrapping_sub(n);
         }
     }
 
@@ -147,39 +150,38 @@ impl<S: SmtpSettings> SmtpClient<S> {
         sink: &mut dyn PayloadSink,
         message: &mut M,
     ) -> Option<usize> {
-        let meta = self.meta;
-        if pos < self.head_len {
-            let mut w = Window::new(sink, pos as usize, left);
-            self.head(&mut w, message);
-            return Some(left.saturating_sub(w.remaining()));
-        }
-        if self.text_end.is_none_or(|e| pos < e) {
+        // The head, the attachment's part headers and the trailer are
+        // templates: find which one `pos` is in and where it starts.
+        let (template, start) = if pos < self.head_len {
+            (HEAD, 0)
+        } else if self.text_end.is_none_or(|e| pos < e) {
             return self.produce_text(pos, left, sink, message);
-        }
-        let text_end = self.text_end?;
-        let trailer_start = if S::ATTACHMENT && self.has_attachment {
-            let mut w = Window::counter();
-            middle(&mut w, meta, message);
-            let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
-            if pos < att_start {
-                let mut w = Window::new(sink, pos.saturating_sub(text_end) as usize, left);
-                middle(&mut w, meta, message);
-                return Some(left.saturating_sub(w.remaining()));
-            }
-            if self.att_end.is_none_or(|e| pos < e) {
-                let (n, end) = base64_part(pos.saturating_sub(att_start), left, sink, message);
-                if let Some(e) = end {
-                    self.att_end = Some(att_start.saturating_add(e));
-                }
-                return Some(n);
-            }
-            self.att_end.unwrap_or(u32::MAX)
         } else {
-            text_end
+            let text_end = self.text_end?;
+            if S::ATTACHMENT && self.has_attachment {
+                let mut w = Window::counter();
+                self.middle(&mut w, message);
+                let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
+                if pos < att_start {
+                    (MIDDLE, text_end)
+                } else if self.att_end.is_none_or(|e| pos < e) {
+                    let (n, end) = base64_part(pos.wrapping_sub(att_start), left, sink, message);
+                    if let Some(e) = end {
+                        self.att_end = Some(att_start.saturating_add(e));
+                    }
+                    return Some(n);
+                } else {
+                    (TRAILER, self.att_end.unwrap_or(u32::MAX))
+                }
+            } else {
+                (TRAILER, text_end)
+            }
         };
-        let mut w = Window::new(sink, pos.saturating_sub(trailer_start) as usize, left);
-        trailer(&mut w, meta);
-        let n = left.saturating_sub(w.remaining());
+        // pos >= start (in or past that part); remaining <= left. A
+        // template at `pos` before its end writes at least a byte.
+        let mut w = Window::new(sink, pos.wrapping_sub(start) as usize, left);
+        self.put_template(&mut w, template, message);
+        let n = left.wrapping_sub(w.remaining());
         (n > 0).then_some(n)
     }
 
@@ -193,20 +195,20 @@ impl<S: SmtpSettings> SmtpClient<S> {
         sink: &mut dyn PayloadSink,
         message: &mut M,
     ) -> Option<usize> {
-        let target = pos.saturating_sub(self.head_len);
+        let target = pos.wrapping_sub(self.head_len); // pos >= head_len
         let mut st = self.text_state(target, message)?;
         self.push_snapshot(st);
         let mut buf = [0u8; 128];
         let mut written = 0usize;
         let mut ended = false;
         while written < left {
-            let room = left.saturating_sub(written).min(buf.len());
+            let room = left.wrapping_sub(written).min(buf.len()); // written < left
             let Some(out) = buf.get_mut(..room) else {
                 break;
             };
             let (n, end) = encode_text(&mut st, message, out);
             sink.write(out.get(..n).unwrap_or(&[]));
-            written = written.saturating_add(n);
+            written = written.wrapping_add(n); // n <= room: written <= left
             if end {
                 ended = true;
                 break;
@@ -224,98 +226,140 @@ impl<S: SmtpSettings> SmtpClient<S> {
 
     /// Headers, the preamble and the text part's own headers.
     pub(super) fn head<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
-        let meta = self.meta;
-        w.put(b"From: ");
-        w.put_filtered(message.from().as_bytes(), header_byte);
-        w.put(b"\r\nTo: ");
-        let mut i = 0;
-        while let Some(to) = message.to(i) {
-            if i > 0 {
-                w.put(b",\r\n ");
+        self.put_template(w, HEAD, message);
+    }
+
+    /// Between the text and the attachment: its part headers.
+    fn middle<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
+        self.put_template(w, MIDDLE, message);
+    }
+
+    /// Writes `template`: its text, and each field's value where its code
+    /// stands (see [`field`]).
+    fn put_template<M: Outgoing>(&self, w: &mut Window<'_>, template: &[u8], message: &M) {
+        let mut rest = template;
+        loop {
+            let at = rest
+                .iter()
+                .position(|&b| b < field::END)
+                .unwrap_or(rest.len());
+            if at > 0 {
+                w.put(rest.get(..at).unwrap_or(&[]));
             }
-            w.put_filtered(to.as_bytes(), header_byte);
-            i = i.saturating_add(1);
+            let Some(&code) = rest.get(at) else {
+                return;
+            };
+            self.put_field(w, code, message);
+            rest = rest.get(at.wrapping_add(1)..).unwrap_or(&[]); // at < len
         }
-        w.put(b"\r\nSubject: ");
-        if S::ENCODED_SUBJECT {
-            put_subject(w, message.subject().as_bytes());
-        } else {
-            // `send` refused a non-ASCII subject; one that became so
-            // since loses those bytes.
-            w.put_filtered(message.subject().as_bytes(), |b| b < 0x80 && header_byte(b));
+    }
+
+    /// The value of field `code` (a [`field`] constant).
+    fn put_field<M: Outgoing>(&self, w: &mut Window<'_>, code: u8, message: &M) {
+        fn name_byte(b: u8) -> bool {
+            command_byte(b) && !matches!(b, b'"' | b'\\')
         }
-        w.put(b"\r\n");
-        if let Some(t) = meta.date {
-            w.put(b"Date: ");
-            put_date(w, t);
-            w.put(b"\r\n");
+        fn type_byte(b: u8) -> bool {
+            b.is_ascii_graphic() && !matches!(b, b'"' | b';' | b'\\' | b',')
         }
-        w.put(b"Message-ID: <");
-        w.put_hex(meta.id, 16);
-        w.put(b".ember@");
-        let from = message.from();
-        let domain = from
-            .rsplit_once('@')
-            .map_or("emberstack.invalid", |(_, d)| d);
-        w.put_filtered(domain.as_bytes(), |b| {
+        fn domain_byte(b: u8) -> bool {
             b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']')
-        });
-        w.put(b">\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"");
-        put_boundary(w, meta);
-        w.put(b"\"\r\n\r\nThis is a multi-part message in MIME format.\r\n--");
-        put_boundary(w, meta);
-        w.put(
-            b"\r\nContent-Type: text/plain; charset=utf-8\r\n\
-              Content-Transfer-Encoding: 8bit\r\n\r\n",
-        );
+        }
+        match code {
+            field::FROM => w.put_filtered(message.from().as_bytes(), header_byte),
+            field::TO => {
+                let mut i = 0usize;
+                while let Some(to) = message.to(i) {
+                    if i > 0 {
+                        w.put(b",\r\n ");
+                    }
+                    w.put_filtered(to.as_bytes(), header_byte);
+                    i = i.saturating_add(1);
+                }
+            }
+            field::SUBJECT if S::ENCODED_SUBJECT => put_subject(w, message.subject().as_bytes()),
+            // `send` refused a non-ASCII subject; one that became so since
+            // loses those bytes.
+            field::SUBJECT => {
+                w.put_filtered(message.subject().as_bytes(), |b| b < 0x80 && header_byte(b))
+            }
+            field::DATE => {
+                if let Some(t) = self.meta.date {
+                    w.put(b"Date: ");
+                    put_date(w, t);
+                    w.put(b"\r\n");
+                }
+            }
+            field::ID => w.put_hex(self.meta.id, 16),
+            field::DOMAIN => {
+                let domain = domain_of(message.from()).unwrap_or("emberstack.invalid");
+                w.put_filtered(domain.as_bytes(), domain_byte);
+            }
+            field::TYPE | field::NAME => {
+                let a = message.attachment().unwrap_or(Attachment {
+                    file_name: "attachment",
+                    content_type: "application/octet-stream",
+                });
+                if code == field::TYPE {
+                    w.put_filtered(a.content_type.as_bytes(), type_byte);
+                } else {
+                    w.put_filtered(a.file_name.as_bytes(), name_byte);
+                }
+            }
+            _ => {}
+        }
     }
 }
+
+/// The fields of the header templates: a code (a control byte no
+/// template's text contains; TAB, LF and CR are above them) stands where
+/// the value goes. One walker and one match instead of a call per piece
+/// of text (README, Decisions: the mail clients' footprint).
+mod field {
+    pub const FROM: u8 = 1;
+    pub const TO: u8 = 2;
+    pub const SUBJECT: u8 = 3;
+    /// The whole `Date:` line, when the time is known.
+    pub const DATE: u8 = 4;
+    /// The random id in 16 hex digits (Message-ID, boundary).
+    pub const ID: u8 = 5;
+    /// The sender's domain (Message-ID).
+    pub const DOMAIN: u8 = 6;
+    /// The attachment's content type.
+    pub const TYPE: u8 = 7;
+    /// The attachment's file name.
+    pub const NAME: u8 = 8;
+    /// Codes are below this.
+    pub const END: u8 = 9;
+}
+
+/// The message's headers, the preamble and the text part's headers.
+const HEAD: &[u8] = b"From: \x01\r\nTo: \x02\r\nSubject: \x03\r\n\x04\
+    Message-ID: <\x05.ember@\x06>\r\n\
+    MIME-Version: 1.0\r\n\
+    Content-Type: multipart/mixed; boundary=\"=_ember_\x05\"\r\n\r\n\
+    This is a multi-part message in MIME format.\r\n\
+    --=_ember_\x05\r\n\
+    Content-Type: text/plain; charset=utf-8\r\n\
+    Content-Transfer-Encoding: 8bit\r\n\r\n";
+
+/// Between the text and the attachment: its part headers.
+const MIDDLE: &[u8] = b"\r\n--=_ember_\x05\r\n\
+    Content-Type: \x07; name=\"\x08\"\r\n\
+    Content-Disposition: attachment; filename=\"\x08\"\r\n\
+    Content-Transfer-Encoding: base64\r\n\r\n";
+
+/// The closing boundary and the end of DATA.
+const TRAILER: &[u8] = b"\r\n--=_ember_\x05--\r\n.\r\n";
+
+/// The trailer's length: its text and the 16 hex digits for its one
+/// field.
+const TRAILER_LEN: u32 = TRAILER.len() as u32 - 1 + 16;
 
 /// A byte allowed in a header value: no controls (CR LF would end the
 /// header and start a forged one), UTF-8 kept.
 fn header_byte(b: u8) -> bool {
     b == b'\t' || command_byte(b)
-}
-
-fn put_boundary(w: &mut Window<'_>, meta: Meta) {
-    w.put(b"=_ember_");
-    w.put_hex(meta.id, 16);
-}
-
-/// Between the text and the attachment: its part headers.
-fn middle<M: Outgoing>(w: &mut Window<'_>, meta: Meta, message: &M) {
-    fn name_byte(b: u8) -> bool {
-        command_byte(b) && !matches!(b, b'"' | b'\\')
-    }
-    fn type_byte(b: u8) -> bool {
-        b.is_ascii_graphic() && !matches!(b, b'"' | b';' | b'\\' | b',')
-    }
-    let a = message.attachment().unwrap_or(Attachment {
-        file_name: "attachment",
-        content_type: "application/octet-stream",
-    });
-    w.put(b"\r\n--");
-    put_boundary(w, meta);
-    w.put(b"\r\nContent-Type: ");
-    w.put_filtered(a.content_type.as_bytes(), type_byte);
-    w.put(b"; name=\"");
-    w.put_filtered(a.file_name.as_bytes(), name_byte);
-    w.put(b"\"\r\nContent-Disposition: attachment; filename=\"");
-    w.put_filtered(a.file_name.as_bytes(), name_byte);
-    w.put(b"\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
-}
-
-/// The closing boundary and the end of DATA.
-fn trailer(w: &mut Window<'_>, meta: Meta) {
-    w.put(b"\r\n--");
-    put_boundary(w, meta);
-    w.put(b"--\r\n.\r\n");
-}
-
-fn trailer_len(meta: Meta) -> u32 {
-    let mut w = Window::counter();
-    trailer(&mut w, meta);
-    u32::try_from(w.pos).unwrap_or(0)
 }
 
 /// The subject as is when ASCII, otherwise as RFC 2047 "B" encoded words
@@ -332,7 +376,7 @@ pub(super) fn put_subject(w: &mut Window<'_>, subject: &[u8]) {
         let mut n = rest.len().min(45);
         // Do not split a UTF-8 character (continuation bytes are 10xxxxxx).
         while n > 1 && n < rest.len() && rest.get(n).is_some_and(|b| b & 0xc0 == 0x80) {
-            n = n.saturating_sub(1);
+            n = n.wrapping_sub(1); // n > 1
         }
         let (word, tail) = rest.split_at(n);
         if !first {
@@ -353,13 +397,19 @@ pub(super) fn put_subject(w: &mut Window<'_>, subject: &[u8]) {
 pub(super) const LAST_DATE: u64 = (1 << 39) - 1;
 
 /// RFC 5322 date in UTC: `Thu, 01 Jan 1970 00:00:00 +0000`, in 32-bit
-/// arithmetic (see [`LAST_DATE`]).
+/// arithmetic (see [`LAST_DATE`]). Out of line: inlined, LLVM hoisted the
+/// whole computation out of the template walk (done for every piece of
+/// every header, its values kept on the stack).
+#[inline(never)]
 pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
-    const DAYS: [&[u8]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
-    const MONTHS: [&[u8]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
+    // Three letters each, by index: one string rather than a table of
+    // slices (8 bytes of flash per entry).
+    const DAYS: &[u8; 21] = b"SunMonTueWedThuFriSat";
+    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
+    fn name(names: &'static [u8], i: u32) -> &'static [u8] {
+        let at = (i as usize).wrapping_mul(3); // i < 12
+        names.get(at..at.wrapping_add(3)).unwrap_or(b"???")
+    }
     let unix = unix.min(LAST_DATE);
     // unix = (days × 675 + r) × 128 + low, with r × 128 + low < 86,400.
     let units = (unix >> 7) as u32; // < 2^32: unix ≤ 2^39 − 1
@@ -367,20 +417,11 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     let days = units / 675;
     let secs = (units % 675) << 7 | low;
     let (y, m, d) = civil_from_days(days);
-    w.put(
-        DAYS.get((days % 7).wrapping_add(4) as usize % 7)
-            .copied()
-            .unwrap_or(b"Thu"),
-    );
+    w.put(name(DAYS, (days % 7).wrapping_add(4) % 7));
     w.put(b", ");
     put2(w, d);
     w.put(b" ");
-    w.put(
-        MONTHS
-            .get(m.wrapping_sub(1) as usize)
-            .copied()
-            .unwrap_or(b"Jan"),
-    );
+    w.put(name(MONTHS, m.wrapping_sub(1)));
     w.put(b" ");
     w.put_u64(u64::from(y));
     w.put(b" ");
@@ -392,11 +433,12 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     w.put(b" +0000");
 }
 
+/// `v` (a day, hour, minute or second: below 100) as two digits.
 fn put2(w: &mut Window<'_>, v: u32) {
-    if v < 10 {
-        w.put(b"0");
-    }
-    w.put_u64(u64::from(v));
+    w.put(&[
+        b'0'.wrapping_add((v / 10) as u8),
+        b'0'.wrapping_add((v % 10) as u8),
+    ]);
 }
 
 /// Days since 1970-01-01 → (year, month 1–12, day 1–31); Howard

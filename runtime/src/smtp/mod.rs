@@ -99,8 +99,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, put_base64, put_base64_parts, Link, LinkFailure, MailServer, Phase, ReplyText,
-    Target, Timeouts, Window,
+    command_byte, domain_of, put_base64, put_base64_parts, read_each, Link, LinkFailure,
+    MailServer, Phase, ReplyText, Target, Timeouts, Window,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -409,6 +409,38 @@ impl fmt::Display for SmtpError {
     }
 }
 
+/// A failure as the session records it until the outcome is reported:
+/// [`SmtpError`] without the reply text, which stays in the reply parser
+/// (frozen once a reply is refused). The client holds the 61-byte text
+/// once instead of twice (README, Decisions: the mail clients' footprint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Dns(DnsError),
+    Tcp(TcpError),
+    Rejected(SmtpStep, u16),
+    Malformed(SmtpStep),
+    Timeout(SmtpStep),
+    Closed(SmtpStep),
+    Reset(SmtpStep),
+    NoAuthMechanism,
+}
+
+impl Failure {
+    /// The error reported, with the refusal's `text`.
+    fn error(self, text: ReplyText) -> SmtpError {
+        match self {
+            Failure::Dns(e) => SmtpError::Dns(e),
+            Failure::Tcp(e) => SmtpError::Tcp(e),
+            Failure::Rejected(step, code) => SmtpError::Rejected { step, code, text },
+            Failure::Malformed(step) => SmtpError::Malformed(step),
+            Failure::Timeout(step) => SmtpError::Timeout(step),
+            Failure::Closed(step) => SmtpError::Closed(step),
+            Failure::Reset(step) => SmtpError::Reset(step),
+            Failure::NoAuthMechanism => SmtpError::NoAuthMechanism,
+        }
+    }
+}
+
 /// What the client has done, for diagnostics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SmtpStats {
@@ -437,7 +469,7 @@ pub struct SmtpClient<S: SmtpSettings> {
     reply: ReplyParser,
     meta: Meta,
     /// The session's result so far (the first failure wins).
-    outcome: Option<Result<(), SmtpError>>,
+    outcome: Option<Result<(), Failure>>,
     // The message, once DATA was accepted.
     has_attachment: bool,
     head_len: u32,
@@ -603,32 +635,25 @@ impl<S: SmtpSettings> SmtpClient<S> {
             && self
                 .command_len(message)
                 .is_none_or(|len| self.link.acked.wrapping_sub(self.cmd_start) < len);
-        let before = self.link.phase;
         let r = self
             .link
             .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
-        if before != Phase::Connecting && self.link.phase == Phase::Connecting {
+        if self.link.phase == Phase::Connecting {
             self.step = SmtpStep::Connect;
         }
         if let Err(f) = r {
+            // The link aborted the session already.
             let step = self.step;
             self.fail(match f {
-                LinkFailure::Dns(e) => SmtpError::Dns(e),
-                LinkFailure::Tcp(e) => SmtpError::Tcp(e),
-                LinkFailure::Timeout => SmtpError::Timeout(step),
+                LinkFailure::Dns(e) => Failure::Dns(e),
+                LinkFailure::Tcp(e) => Failure::Tcp(e),
+                LinkFailure::Timeout => Failure::Timeout(step),
             });
-            // Abort at once rather than on the next poll.
-            let _ = self
-                .link
-                .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
         }
         if !self.link.finished() {
             return None;
         }
-        let outcome = self
-            .outcome
-            .take()
-            .unwrap_or(Err(SmtpError::Closed(self.step)));
+        let outcome = self.outcome().unwrap_or(Err(SmtpError::Closed(self.step)));
         match outcome {
             Ok(()) => self.stats.sent = self.stats.sent.saturating_add(1),
             Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
@@ -637,13 +662,22 @@ impl<S: SmtpSettings> SmtpClient<S> {
         Some(outcome)
     }
 
+    /// The session's result so far (the first failure wins).
+    fn outcome(&self) -> Option<Result<(), SmtpError>> {
+        self.outcome
+            .map(|r| r.map_err(|f| f.error(self.reply.text)))
+    }
+
     /// Records a failure and ends the session: QUIT when a reply refused
     /// something between commands, a reset otherwise.
-    fn fail(&mut self, e: SmtpError) {
+    fn fail(&mut self, e: Failure) {
         if self.outcome.is_none() {
             self.outcome = Some(Err(e));
+            // The refusal's text is the error's: later replies (QUIT's)
+            // leave it.
+            self.reply.keep_text = true;
         }
-        let polite = matches!(e, SmtpError::Rejected { .. } | SmtpError::NoAuthMechanism)
+        let polite = matches!(e, Failure::Rejected(..) | Failure::NoAuthMechanism)
             && self.link.phase == Phase::Open
             && self.step != SmtpStep::Quit
             && !self.link.peer_closed;
@@ -675,16 +709,16 @@ impl<S: SmtpSettings> SmtpClient<S> {
             }
             TcpEvent::PeerClosed => {
                 if self.step != SmtpStep::Quit {
-                    self.fail(SmtpError::Closed(self.step));
+                    self.fail(Failure::Closed(self.step));
                 }
                 self.link.close_after_peer();
             }
             TcpEvent::Reset | TcpEvent::RegenerationMismatch { .. } => {
-                self.fail(SmtpError::Reset(self.step))
+                self.fail(Failure::Reset(self.step))
             }
-            TcpEvent::TimedOut => self.fail(SmtpError::Timeout(self.step)),
+            TcpEvent::TimedOut => self.fail(Failure::Timeout(self.step)),
             TcpEvent::Closed if self.step != SmtpStep::Quit => {
-                self.fail(SmtpError::Closed(self.step))
+                self.fail(Failure::Closed(self.step))
             }
             _ => {}
         }
@@ -709,16 +743,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if !self.owns(socket) {
             return len;
         }
-        let mut at = 0;
-        let mut buf = [0u8; 64];
-        while at < len {
-            let n = data.read(at, &mut buf);
-            if n == 0 {
-                break;
-            }
-            self.on_bytes(buf.get(..n).unwrap_or(&[]), message);
-            at = at.saturating_add(n);
-        }
+        read_each(data, &mut |bytes| self.on_bytes(bytes, message));
         len
     }
 
@@ -734,7 +759,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             match self.reply.push(b) {
                 None => {}
                 Some(Ok(code)) => self.on_reply(code, message),
-                Some(Err(())) => self.fail(SmtpError::Malformed(self.step)),
+                Some(Err(())) => self.fail(Failure::Malformed(self.step)),
             }
         }
     }
@@ -746,7 +771,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             Some(s) => Target::parse(s),
             None if Self::mx(message) => {
                 let to = message.to(0).unwrap_or("");
-                Target::Mx(to.rsplit_once('@').map_or(to, |(_, d)| d))
+                Target::Mx(domain_of(to).unwrap_or(to))
             }
             None => match S::SERVER {
                 Some(s) => Target::from_setting(s),
@@ -786,11 +811,11 @@ impl<S: SmtpSettings> SmtpClient<S> {
         // The reply must follow the whole command: the server cannot have
         // read it otherwise, and the next command starts where it ends.
         let Some(len) = self.command_len(message) else {
-            return self.fail(SmtpError::Malformed(step));
+            return self.fail(Failure::Malformed(step));
         };
         let end = self.cmd_start.wrapping_add(len);
         if self.link.acked.wrapping_sub(self.cmd_start) < len {
-            return self.fail(SmtpError::Malformed(step));
+            return self.fail(Failure::Malformed(step));
         }
         let next = match (step, code) {
             (SmtpStep::Greeting, 220) => SmtpStep::Ehlo,
@@ -802,7 +827,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
                     Some(_) if self.caps & cap::LOGIN != 0 => SmtpStep::AuthLogin,
                     Some(_) => {
                         self.cmd_start = end;
-                        return self.fail(SmtpError::NoAuthMechanism);
+                        return self.fail(Failure::NoAuthMechanism);
                     }
                 }
             }
@@ -810,7 +835,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             (SmtpStep::Helo, 250) if Self::credentials(message).is_some() => {
                 // HELO has no extensions, so no AUTH.
                 self.cmd_start = end;
-                return self.fail(SmtpError::NoAuthMechanism);
+                return self.fail(Failure::NoAuthMechanism);
             }
             (SmtpStep::Helo, 250) => SmtpStep::MailFrom,
             (SmtpStep::AuthPlain, 235) => SmtpStep::MailFrom,
@@ -822,11 +847,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 SmtpStep::RcptTo
             }
             (SmtpStep::RcptTo, 250 | 251) => {
-                let more = message
-                    .to(usize::from(self.rcpt).saturating_add(1))
-                    .is_some();
+                let more = message.to(usize::from(self.rcpt).wrapping_add(1)).is_some();
                 if more && self.rcpt < u16::MAX {
-                    self.rcpt = self.rcpt.saturating_add(1);
+                    self.rcpt = self.rcpt.wrapping_add(1); // < u16::MAX
                     SmtpStep::RcptTo
                 } else {
                     SmtpStep::Data
@@ -848,11 +871,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             _ => {
                 // The refused command is complete: a QUIT starts after it.
                 self.cmd_start = end;
-                return self.fail(SmtpError::Rejected {
-                    step,
-                    code,
-                    text: self.reply.text,
-                });
+                return self.fail(Failure::Rejected(step, code));
             }
         };
         if next == SmtpStep::Ehlo {
@@ -862,76 +881,82 @@ impl<S: SmtpSettings> SmtpClient<S> {
         self.step = next;
     }
 
-    /// The bytes of the current command (not the message) into `w`.
+    /// The bytes of the current command (not the message) into `w`: the
+    /// verb from a table, then its argument.
     fn command<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
         fn address(b: u8) -> bool {
             command_byte(b) && !matches!(b, b'<' | b'>' | b' ')
         }
-        match self.step {
-            SmtpStep::Ehlo | SmtpStep::Helo => {
-                w.put(if self.step == SmtpStep::Ehlo {
-                    b"EHLO "
-                } else {
-                    b"HELO "
-                });
-                match S::HELO {
-                    Some(name) => w.put_filtered(name.as_bytes(), address),
-                    None => {
-                        w.put(b"[");
-                        for (i, o) in self.link.local.0.iter().enumerate() {
-                            if i > 0 {
-                                w.put(b".");
-                            }
-                            w.put_u64(u64::from(*o));
+        // By `SmtpStep`: AUTH's user name and password have no verb.
+        const VERBS: [&[u8]; 14] = [
+            b"",
+            b"",
+            b"",
+            b"EHLO ",
+            b"HELO ",
+            b"AUTH PLAIN ",
+            b"AUTH LOGIN",
+            b"",
+            b"",
+            b"MAIL FROM:<",
+            b"RCPT TO:<",
+            b"DATA",
+            b"",
+            b"QUIT",
+        ];
+        let step = self.step;
+        let auth = matches!(
+            step,
+            SmtpStep::AuthPlain | SmtpStep::AuthLogin | SmtpStep::AuthUser | SmtpStep::AuthPassword
+        );
+        if matches!(
+            step,
+            SmtpStep::Resolve | SmtpStep::Connect | SmtpStep::Greeting | SmtpStep::Message
+        ) || (auth && !S::AUTH)
+        {
+            return;
+        }
+        w.put(VERBS.get(step as usize).copied().unwrap_or(b""));
+        match step {
+            SmtpStep::Ehlo | SmtpStep::Helo => match S::HELO {
+                Some(name) => w.put_filtered(name.as_bytes(), address),
+                None => {
+                    w.put(b"[");
+                    for (i, o) in self.link.local.0.iter().enumerate() {
+                        if i > 0 {
+                            w.put(b".");
                         }
-                        w.put(b"]");
+                        w.put_u64(u64::from(*o));
                     }
+                    w.put(b"]");
+                }
+            },
+            SmtpStep::AuthPlain | SmtpStep::AuthUser | SmtpStep::AuthPassword => {
+                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
+                match step {
+                    // RFC 4616: [authzid] NUL authcid NUL passwd, as the
+                    // initial response (RFC 4954 §4), one round trip.
+                    SmtpStep::AuthPlain => {
+                        put_base64_parts(w, &[b"\0", user.as_bytes(), b"\0", password.as_bytes()])
+                    }
+                    SmtpStep::AuthUser => put_base64(w, user.as_bytes()),
+                    _ => put_base64(w, password.as_bytes()),
                 }
             }
-            SmtpStep::AuthPlain
-            | SmtpStep::AuthLogin
-            | SmtpStep::AuthUser
-            | SmtpStep::AuthPassword
-                if !S::AUTH =>
-            {
-                return
-            }
-            SmtpStep::AuthPlain => {
-                // RFC 4616: [authzid] NUL authcid NUL passwd, as the
-                // initial response (RFC 4954 §4), one round trip.
-                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
-                w.put(b"AUTH PLAIN ");
-                put_base64_parts(w, &[b"\0", user.as_bytes(), b"\0", password.as_bytes()]);
-            }
-            SmtpStep::AuthLogin => w.put(b"AUTH LOGIN"),
-            SmtpStep::AuthUser | SmtpStep::AuthPassword => {
-                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
-                let secret = if self.step == SmtpStep::AuthUser {
-                    user
+            SmtpStep::MailFrom | SmtpStep::RcptTo => {
+                let mail_from = step == SmtpStep::MailFrom;
+                let addr = if mail_from {
+                    message.from()
                 } else {
-                    password
+                    message.to(usize::from(self.rcpt)).unwrap_or("")
                 };
-                put_base64(w, secret.as_bytes());
-            }
-            SmtpStep::MailFrom => {
-                w.put(b"MAIL FROM:<");
-                w.put_filtered(message.from().as_bytes(), address);
+                w.put_filtered(addr.as_bytes(), address);
                 w.put(b">");
-                if self.caps & cap::EIGHT_BIT != 0 {
+                if mail_from && self.caps & cap::EIGHT_BIT != 0 {
                     w.put(b" BODY=8BITMIME");
                 }
             }
-            SmtpStep::RcptTo => {
-                w.put(b"RCPT TO:<");
-                let to = message.to(usize::from(self.rcpt)).unwrap_or("");
-                w.put_filtered(to.as_bytes(), address);
-                w.put(b">");
-            }
-            SmtpStep::Data => w.put(b"DATA"),
-            SmtpStep::Quit => w.put(b"QUIT"),
-            SmtpStep::Resolve | SmtpStep::Connect | SmtpStep::Greeting | SmtpStep::Message => {
-                return
-            }
+            _ => {}
         }
         w.put(b"\r\n");
     }

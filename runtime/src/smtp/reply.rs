@@ -21,6 +21,8 @@ pub(super) struct ReplyParser {
     last: bool,
     bad: bool,
     pub(super) text: ReplyText,
+    /// `text` is a failure's: kept as it is.
+    pub(super) keep_text: bool,
     tok: [u8; 10],
     /// Token length; 0xff: too long to be a keyword we know.
     tok_len: u8,
@@ -34,7 +36,12 @@ impl ReplyParser {
     /// for one that is not SMTP.
     pub(super) fn push(&mut self, b: u8) -> Option<Result<u16, ()>> {
         if self.col >= crate::mail::MAX_REPLY_LINE {
-            *self = ReplyParser::default();
+            // A failure's text survives (the reply to QUIT may be this).
+            *self = ReplyParser {
+                text: self.text,
+                keep_text: self.keep_text,
+                ..ReplyParser::default()
+            };
             return Some(Err(()));
         }
         if b == b'\n' {
@@ -43,7 +50,9 @@ impl ReplyParser {
             let done = self.last || self.col <= 4;
             if self.first == 0 {
                 self.first = self.code;
-                self.text.trim_end();
+                if !self.keep_text {
+                    self.text.trim_end();
+                }
             }
             let first = self.first;
             self.col = 0;
@@ -62,16 +71,17 @@ impl ReplyParser {
             }
             return None;
         }
-        if self.col == 0 && self.first == 0 {
+        if self.col == 0 && self.first == 0 && !self.keep_text {
             self.text = ReplyText::EMPTY;
         }
         match self.col {
             0..=2 => match b {
                 b'0'..=b'9' => {
+                    // Three digits: below 1000.
                     self.code = self
                         .code
-                        .saturating_mul(10)
-                        .saturating_add(u16::from(b.wrapping_sub(b'0')))
+                        .wrapping_mul(10)
+                        .wrapping_add(u16::from(b.wrapping_sub(b'0')))
                 }
                 _ => self.bad = true,
             },
@@ -81,7 +91,7 @@ impl ReplyParser {
                 _ => self.bad = true,
             },
             _ => {
-                if self.first == 0 && b != b'\r' {
+                if self.first == 0 && b != b'\r' && !self.keep_text {
                     self.text.push(b);
                 }
                 if b == b' ' || b == b'\r' {
@@ -90,13 +100,13 @@ impl ReplyParser {
                     if let Some(t) = self.tok.get_mut(usize::from(self.tok_len)) {
                         *t = b.to_ascii_uppercase();
                     }
-                    self.tok_len = self.tok_len.saturating_add(1);
+                    self.tok_len = self.tok_len.wrapping_add(1); // < tok.len()
                 } else {
                     self.tok_len = 0xff;
                 }
             }
         }
-        self.col = self.col.saturating_add(1);
+        self.col = self.col.wrapping_add(1); // < MAX_REPLY_LINE (checked above)
         None
     }
 

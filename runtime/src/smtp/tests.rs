@@ -224,7 +224,7 @@ fn whole_session_with_auth_and_attachment() {
             "QUIT\r\n",
         ]
     );
-    assert_eq!(d.c.outcome, Some(Ok(())));
+    assert_eq!(d.c.outcome(), Some(Ok(())));
     assert_eq!(d.c.link.phase, Phase::Closing);
     let head = String::from_utf8_lossy(&data[..400]).into_owned();
     assert!(head.starts_with(
@@ -254,13 +254,42 @@ fn whole_session_with_auth_and_attachment() {
     assert_eq!(&dec[..n], &att[..]);
 }
 
+/// The whole message, byte for byte: the header templates give the text
+/// the generator always wrote (and the trailer's length is right, or the
+/// reply to it would be early).
+#[test]
+fn whole_message_bytes() {
+    let mut msg = Msg::new(b"hi", Some(vec![0, 1, 2]));
+    msg.to.push("carol@example.org");
+    let (d, _, data) = session(msg, 7);
+    assert_eq!(d.c.outcome(), Some(Ok(())));
+    assert_eq!(
+        String::from_utf8(data).unwrap(),
+        "From: dev@example.com\r\nTo: bob@example.com,\r\n carol@example.org\r\n\
+         Subject: status\r\nDate: Thu, 01 Jan 1970 00:00:00 +0000\r\n\
+         Message-ID: <123456789abcdef0.ember@example.com>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"=_ember_123456789abcdef0\"\r\n\r\n\
+         This is a multi-part message in MIME format.\r\n\
+         --=_ember_123456789abcdef0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n\
+         hi\r\n\
+         --=_ember_123456789abcdef0\r\n\
+         Content-Type: application/octet-stream; name=\"data.bin\"\r\n\
+         Content-Disposition: attachment; filename=\"data.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n\
+         AAEC\r\n\
+         --=_ember_123456789abcdef0--\r\n.\r\n"
+    );
+}
+
 #[test]
 fn several_recipients_and_no_attachment() {
     let mut m = Msg::new(b"x", None);
     m.to = vec!["a@x.org", "b@y.org", "c@z.org"];
     let (d, commands, data) = session(m, 7);
     assert!(commands.contains(&"RCPT TO:<b@y.org>\r\n".to_string()));
-    assert_eq!(d.c.outcome, Some(Ok(())));
+    assert_eq!(d.c.outcome(), Some(Ok(())));
     let s = String::from_utf8(data.clone()).unwrap();
     assert!(s.contains("To: a@x.org,\r\n b@y.org,\r\n c@z.org\r\n"));
     let p = parts(&data);
@@ -297,7 +326,7 @@ fn ehlo_refused_falls_back_to_helo_which_cannot_authenticate() {
     assert_eq!(d.pull(1460), b"HELO [10.0.0.2]\r\n");
     d.reply("250 hi\r\n");
     // Credentials are set and HELO has no AUTH: never unauthenticated.
-    assert_eq!(d.c.outcome, Some(Err(SmtpError::NoAuthMechanism)));
+    assert_eq!(d.c.outcome(), Some(Err(SmtpError::NoAuthMechanism)));
     assert_eq!(d.pull(1460), b"QUIT\r\n");
 }
 
@@ -334,7 +363,7 @@ fn auth_plain_in_the_old_auth_equals_form() {
     d.reply("250-x\r\n250 AUTH=PLAIN\r\n");
     assert!(d.pull(1460).starts_with(b"AUTH PLAIN "));
     d.reply("535 5.7.8 no\r\n");
-    assert_eq!(d.c.outcome.unwrap().unwrap_err().code(), Some(535));
+    assert_eq!(d.c.outcome().unwrap().unwrap_err().code(), Some(535));
     assert_eq!(d.pull(1460), b"QUIT\r\n");
 }
 
@@ -361,7 +390,7 @@ fn credentials_without_a_usable_mechanism_are_a_typed_error_not_a_plain_send() {
     d.reply("220 x\r\n");
     d.pull(1460);
     d.reply("250-x\r\n250 AUTH CRAM-MD5 GSSAPI\r\n");
-    assert_eq!(d.c.outcome, Some(Err(SmtpError::NoAuthMechanism)));
+    assert_eq!(d.c.outcome(), Some(Err(SmtpError::NoAuthMechanism)));
     assert_eq!(d.pull(1460), b"QUIT\r\n", "a refusal still ends with QUIT");
     d.reply("221 bye\r\n");
     assert_eq!(d.c.link.phase, Phase::Closing);
@@ -370,7 +399,7 @@ fn credentials_without_a_usable_mechanism_are_a_typed_error_not_a_plain_send() {
     assert!(!d.c.tcp_wants_close(SOCK));
     d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
     assert!(d.c.tcp_wants_close(SOCK));
-    assert_eq!(d.c.outcome, Some(Err(SmtpError::NoAuthMechanism)));
+    assert_eq!(d.c.outcome(), Some(Err(SmtpError::NoAuthMechanism)));
 }
 
 #[test]
@@ -379,7 +408,10 @@ fn a_reply_line_over_512_bytes_is_malformed() {
     d.reply("220 x\r\n");
     d.pull(1460);
     d.reply(&format!("250-{}", "x".repeat(600)));
-    assert_eq!(d.c.outcome, Some(Err(SmtpError::Malformed(SmtpStep::Ehlo))));
+    assert_eq!(
+        d.c.outcome(),
+        Some(Err(SmtpError::Malformed(SmtpStep::Ehlo)))
+    );
     assert_eq!(d.c.link.phase, Phase::Aborting);
 }
 
@@ -442,7 +474,7 @@ fn every_refusal_is_a_typed_failure_with_code_and_text() {
             }
             d.reply(&format!("{code} no way\r\n"));
             assert_eq!(
-                d.c.outcome,
+                d.c.outcome(),
                 Some(Err(SmtpError::Rejected {
                     step: *step,
                     code,
@@ -450,11 +482,27 @@ fn every_refusal_is_a_typed_failure_with_code_and_text() {
                 })),
                 "{step} {code}"
             );
-            assert_eq!(d.c.outcome.unwrap().unwrap_err().code(), Some(code));
+            assert_eq!(d.c.outcome().unwrap().unwrap_err().code(), Some(code));
             if *step == SmtpStep::Greeting {
                 // Nothing sent yet: QUIT is still polite.
             }
             assert_eq!(d.pull(1460), b"QUIT\r\n");
+            // The reply to QUIT (even one too long) leaves the refusal's
+            // text.
+            if code == 554 {
+                d.reply(&format!("221 {}\r\n", "x".repeat(600)));
+            } else {
+                d.reply("221 bye\r\n");
+            }
+            assert_eq!(
+                d.c.outcome().unwrap().unwrap_err(),
+                SmtpError::Rejected {
+                    step: *step,
+                    code,
+                    text: ReplyText::from_bytes(b"no way"),
+                },
+                "{step} {code} after QUIT"
+            );
         }
     }
 }
@@ -464,7 +512,7 @@ fn malformed_or_early_replies_abort() {
     let mut d = Dut::new(Msg::new(b"t", None));
     d.reply("hello\r\n");
     assert_eq!(
-        d.c.outcome,
+        d.c.outcome(),
         Some(Err(SmtpError::Malformed(SmtpStep::Greeting)))
     );
     assert_eq!(d.c.link.phase, Phase::Aborting);
@@ -472,12 +520,15 @@ fn malformed_or_early_replies_abort() {
     let mut d = Dut::new(Msg::new(b"t", None));
     d.reply("220 x\r\n");
     d.reply("250 too early\r\n"); // EHLO not sent yet
-    assert_eq!(d.c.outcome, Some(Err(SmtpError::Malformed(SmtpStep::Ehlo))));
+    assert_eq!(
+        d.c.outcome(),
+        Some(Err(SmtpError::Malformed(SmtpStep::Ehlo)))
+    );
 
     let mut d = Dut::new(Msg::new(b"t", None));
     d.reply("220-x\r\n221 other code\r\n");
     assert_eq!(
-        d.c.outcome,
+        d.c.outcome(),
         Some(Err(SmtpError::Malformed(SmtpStep::Greeting)))
     );
 }
@@ -488,11 +539,14 @@ fn peer_close_and_reset_are_typed_failures() {
     d.reply("220 x\r\n");
     d.pull(1460);
     d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
-    assert_eq!(d.c.outcome, Some(Err(SmtpError::Closed(SmtpStep::Ehlo))));
+    assert_eq!(d.c.outcome(), Some(Err(SmtpError::Closed(SmtpStep::Ehlo))));
     assert_eq!(d.c.link.phase, Phase::Aborting);
     let mut d = Dut::new(Msg::new(b"t", None));
     d.c.tcp_event(SOCK, TcpEvent::Reset);
-    assert_eq!(d.c.outcome, Some(Err(SmtpError::Reset(SmtpStep::Greeting))));
+    assert_eq!(
+        d.c.outcome(),
+        Some(Err(SmtpError::Reset(SmtpStep::Greeting)))
+    );
     assert!(d.c.link.finished());
     assert!(!d.c.owns(SOCK));
 }
@@ -575,7 +629,9 @@ proptest! {
         let mut out = VecSink(Vec::new());
         let mut k = 0u32;
         let mut end = None;
-        for &max in pieces.iter().cycle().take(200) {
+        // Enough pieces for the longest output (about 560 bytes) in 1-byte
+        // pieces.
+        for &max in pieces.iter().cycle().take(1000) {
             let (n, e) = super::encode::base64_part(k, max, &mut out, &mut msg);
             k += n as u32;
             end = end.or(e);
