@@ -22,7 +22,10 @@
 # `equal-pages` (benches/smoltcp-firmware): its 3 HTTP responders serve
 # /app.js and /status.json with the bytes ours sends (the same file and
 # head; a status body of the length ours renders), keep-alive when asked,
-# and a chargen socket. Beside the request rates: TCP echo (port 7, 1 MiB
+# and a chargen socket; and built with `render-status`, which renders
+# /status.json for each request from the firmware's own state (the same 15
+# fields, strings JSON-escaped, numbers by core::fmt: equal work). Beside
+# the request rates: TCP echo (port 7, 1 MiB
 # each way) and bulk send (4 MB read from chargen, port 19), with the RAM
 # each firmware uses (benches/footprint.sh --firmware).
 #
@@ -71,6 +74,11 @@ if ((firmware)); then
             cargo build --release --quiet --features equal-pages)
     cp "$ROOT/target/footprint-firmware/smoltcp-firmware/thumbv7m-none-eabi/release/smoltcp-firmware" \
         "$ELF/smol-eq.elf"
+    (cd "$ROOT/benches/smoltcp-firmware" &&
+        CARGO_TARGET_DIR="$ROOT/target/footprint-firmware/smoltcp-render" \
+            cargo build --release --quiet --features render-status)
+    cp "$ROOT/target/footprint-firmware/smoltcp-render/thumbv7m-none-eabi/release/smoltcp-firmware" \
+        "$ELF/smol-render.elf"
 fi
 
 ns="httpbench-$$"
@@ -81,6 +89,36 @@ teardown() {
     pid=
     ip netns del "$ns" 2>/dev/null || true
 }
+
+# smoltcp's firmware ELF booted in a fresh namespace; it takes its address
+# from DHCP (dnsmasq in the namespace).
+smoltcp() {
+    teardown
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip -n "$ns" tuntap add dev tap0 mode tap
+    ip -n "$ns" addr add 10.79.0.1/24 dev tap0
+    ip -n "$ns" link set tap0 up
+    lease=$(mktemp -d)
+    ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
+        --no-hosts --port=0 --bind-interfaces --interface=tap0 --listen-address=10.79.0.1 \
+        --dhcp-range=$ip_dev,$ip_dev,255.255.255.0,2m --dhcp-authoritative --no-ping \
+        --dhcp-leasefile="$lease/leases" --pid-file="$lease/pid" &
+    dns=$!
+    ip netns exec "$ns" qemu-system-arm -machine mps2-an385 -nographic -monitor none -serial none \
+        -semihosting-config enable=on,target=native -kernel "$1" \
+        -nic tap,ifname=tap0,script=no,downscript=no,model=lan9118,mac=02:00:00:00:00:02 \
+        >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do
+        ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1 && break
+    done
+}
+smoltcp_done() {
+    kill "$dns" 2>/dev/null || true
+    rm -rf "$lease"
+}
+
 trap teardown EXIT
 
 # start LABEL CMD... : a fresh namespace with the device running in it.
@@ -227,32 +265,14 @@ if ((firmware)); then
     page_load "QEMU ours (a) quiet"
     ours_echo=$(echo_rate)
     ours_bulk=$(bulk_rate)
-    # smoltcp's firmware takes its address from DHCP.
-    teardown
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    ip -n "$ns" tuntap add dev tap0 mode tap
-    ip -n "$ns" addr add 10.79.0.1/24 dev tap0
-    ip -n "$ns" link set tap0 up
-    lease=$(mktemp -d)
-    ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
-        --no-hosts --port=0 --bind-interfaces --interface=tap0 --listen-address=10.79.0.1 \
-        --dhcp-range=$ip_dev,$ip_dev,255.255.255.0,2m --dhcp-authoritative --no-ping \
-        --dhcp-leasefile="$lease/leases" --pid-file="$lease/pid" &
-    dns=$!
-    ip netns exec "$ns" qemu-system-arm -machine mps2-an385 -nographic -monitor none -serial none \
-        -semihosting-config enable=on,target=native -kernel "$ELF/smol-eq.elf" \
-        -nic tap,ifname=tap0,script=no,downscript=no,model=lan9118,mac=02:00:00:00:00:02 \
-        >/dev/null 2>&1 &
-    pid=$!
-    for _ in $(seq 1 100); do
-        ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1 && break
-    done
+    smoltcp "$ELF/smol-eq.elf"
     matrix "QEMU: smoltcp 0.14, equal pages" /status.json /app.js
     smol_echo=$(echo_rate)
     smol_bulk=$(bulk_rate)
-    kill "$dns" 2>/dev/null || true
-    rm -rf "$lease"
+    smoltcp_done
+    smoltcp "$ELF/smol-render.elf"
+    matrix "QEMU: smoltcp 0.14, status rendered" /status.json
+    smoltcp_done
     echo
     echo "TCP echo (port 7), 1 MiB each way, median of $runs: ours $ours_echo, smoltcp $smol_echo"
     echo "bulk send (chargen, port 19, 4 MB), median of $runs: ours $ours_bulk, smoltcp $smol_bulk"

@@ -188,6 +188,8 @@ mod net {
 
     impl phy::RxToken for Rx<'_> {
         fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+            #[cfg(feature = "render-status")]
+            super::count(&super::FRAMES_IN);
             f(self.0)
         }
     }
@@ -196,6 +198,8 @@ mod net {
         fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
             let frame = &mut self.0[..len.min(super::MAX_FRAME)];
             let r = f(frame);
+            #[cfg(feature = "render-status")]
+            super::count(&super::FRAMES_OUT);
             super::send(frame);
             r
         }
@@ -271,6 +275,20 @@ static mut NIC: Lan9118 = Lan9118 {
     tx: [0; MAX_FRAME + 2],
 };
 
+/// Frames received and sent, for the rendered status page.
+#[cfg(feature = "render-status")]
+static FRAMES_IN: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+#[cfg(feature = "render-status")]
+static FRAMES_OUT: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+/// Milliseconds since boot, as of the last poll.
+#[cfg(feature = "render-status")]
+static UPTIME_MS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+#[cfg(feature = "render-status")]
+fn count(c: &core::sync::atomic::AtomicU32) {
+    c.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+}
+
 #[cfg(not(feature = "baseline"))]
 mod app {
     //! The sockets and what the device does with them.
@@ -295,6 +313,7 @@ mod app {
     pub const SOCKETS: usize = TCP_SOCKETS + 3;
 
     #[cfg(feature = "equal-pages")]
+    #[cfg_attr(feature = "render-status", allow(dead_code))] // the constant status page
     mod pages {
         //! The reference device's pages (build.rs).
         include!(concat!(env!("OUT_DIR"), "/pages.rs"));
@@ -327,6 +346,20 @@ mod app {
         dhcp: Option<SocketHandle>,
         dns: SocketHandle,
         query: Option<dns::QueryHandle>,
+        /// What the rendered status page shows of the lease.
+        #[cfg(feature = "render-status")]
+        status: Status,
+    }
+
+    /// The state the rendered `/status.json` reads besides the interface.
+    #[cfg(feature = "render-status")]
+    #[derive(Clone, Copy, Default)]
+    pub struct Status {
+        gateway: Option<Ipv4Address>,
+        dns: Option<Ipv4Address>,
+        server: Option<Ipv4Address>,
+        responses: u32,
+        address: Option<Ipv4Cidr>,
     }
 
     /// Builds the sockets over the static buffers.
@@ -390,6 +423,8 @@ mod app {
             dhcp,
             dns,
             query: None,
+            #[cfg(feature = "render-status")]
+            status: Status::default(),
         }
     }
 
@@ -454,8 +489,42 @@ mod app {
             }
         }
 
+        /// Sends the page asked for, `/status.json` rendered now from the
+        /// firmware's state; closes unless keep-alive was asked for.
+        #[cfg(feature = "render-status")]
+        fn answer(&mut self, s: &mut tcp::Socket, status: &mut Status) {
+            use core::fmt::Write as _;
+            status.responses = status.responses.wrapping_add(1);
+            if self.page == b'a' {
+                let head = if self.keep {
+                    pages::APP_HEAD_KEEP
+                } else {
+                    pages::APP_HEAD_CLOSE
+                };
+                let _ = s.send_slice(head);
+                let _ = s.send_slice(pages::APP_BODY);
+            } else {
+                let mut body = render::Body::new();
+                render::status(&mut body, status);
+                let mut head = render::Body::new();
+                let _ = write!(
+                    head,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n\
+                     Cache-Control: no-store\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+                    body.bytes().len(),
+                    if self.keep { "keep-alive" } else { "close" }
+                );
+                let _ = s.send_slice(head.bytes());
+                let _ = s.send_slice(body.bytes());
+            }
+            if !self.keep {
+                s.close();
+            }
+            *self = Request::NEW;
+        }
+
         /// Sends the page asked for; closes unless keep-alive was asked for.
-        #[cfg(feature = "equal-pages")]
+        #[cfg(all(feature = "equal-pages", not(feature = "render-status")))]
         fn answer(&mut self, s: &mut tcp::Socket) {
             let (head, body) = match (self.page, self.keep) {
                 (b'a', false) => (pages::APP_HEAD_CLOSE, pages::APP_BODY),
@@ -469,6 +538,109 @@ mod app {
                 s.close();
             }
             *self = Request::NEW;
+        }
+    }
+
+    /// The rendered `/status.json`: the reference device's fields from
+    /// this firmware's state, strings escaped for JSON as the reference
+    /// device escapes its tags.
+    #[cfg(feature = "render-status")]
+    mod render {
+        use super::Status;
+        use core::fmt::{self, Display, Write};
+
+        /// A page being written.
+        pub struct Body {
+            buf: [u8; 384],
+            len: usize,
+        }
+
+        impl Body {
+            pub fn new() -> Body {
+                Body {
+                    buf: [0; 384],
+                    len: 0,
+                }
+            }
+            pub fn bytes(&self) -> &[u8] {
+                &self.buf[..self.len]
+            }
+        }
+
+        impl Write for Body {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                let end = self.len + s.len();
+                let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+                dst.copy_from_slice(s.as_bytes());
+                self.len = end;
+                Ok(())
+            }
+        }
+
+        /// Writes `s` as the inside of a JSON string (`"`, `\\`, control
+        /// characters and `< > &` escaped).
+        fn json(w: &mut Body, s: &str) {
+            for c in s.chars() {
+                let _ = match c {
+                    '"' => w.write_str("\\\""),
+                    '\\' => w.write_str("\\\\"),
+                    c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&') => {
+                        write!(w, "\\u{:04x}", c as u32)
+                    }
+                    c => w.write_char(c),
+                };
+            }
+        }
+
+        /// A value's text, escaped as a JSON string.
+        fn json_of(w: &mut Body, v: impl Display) {
+            let mut text = Body::new();
+            let _ = write!(text, "{v}");
+            json(w, core::str::from_utf8(text.bytes()).unwrap_or(""));
+        }
+
+        fn opt(w: &mut Body, v: Option<impl Display>) {
+            match v {
+                Some(v) => json_of(w, v),
+                None => json(w, "none"),
+            }
+        }
+
+        pub fn status(w: &mut Body, st: &Status) {
+            use core::sync::atomic::Ordering::Relaxed;
+            let up = super::super::UPTIME_MS.load(Relaxed) / 1000;
+            let _ = w.write_str("{\"name\":\"");
+            json(w, "EMBER");
+            let _ = w.write_str("\",\"ip\":\"");
+            opt(w, st.address);
+            let _ = w.write_str("\",\"gateway\":\"");
+            opt(w, st.gateway);
+            let _ = w.write_str("\",\"dns\":\"");
+            opt(w, st.dns);
+            let _ = w.write_str("\",\"dhcp\":\"");
+            json(w, if st.address.is_some() { "bound" } else { "off" });
+            let _ = w.write_str("\",\"lease\":\"");
+            match st.server {
+                Some(server) => json_of(w, format_args!("from {server}")),
+                None => json(w, "none (static address)"),
+            }
+            let _ = w.write_str("\",\"uptime\":\"");
+            json_of(
+                w,
+                format_args!("{:02}:{:02}:{:02}", up / 3600, up / 60 % 60, up % 60),
+            );
+            let _ = write!(w, "\",\"uptime_s\":{up},\"time\":\"");
+            json(w, "not synchronised");
+            let _ = write!(
+                w,
+                "\",\"frames_in\":{},\"frames_out\":{},\"dropped\":{},\"tx_errors\":{},\"echo\":{},\"http\":{}}}",
+                super::super::FRAMES_IN.load(Relaxed),
+                super::super::FRAMES_OUT.load(Relaxed),
+                0,
+                0,
+                0,
+                st.responses
+            );
         }
     }
 
@@ -560,6 +732,9 @@ mod app {
                         }
                         for &b in &buf[..n] {
                             if req.byte(b) {
+                                #[cfg(feature = "render-status")]
+                                req.answer(s, &mut self.status);
+                                #[cfg(not(feature = "render-status"))]
                                 req.answer(s);
                                 super::log(format_args!("http: GET 200"));
                             }
@@ -613,6 +788,13 @@ mod app {
                     let dns_server = c.dns_servers.first().copied();
                     set_address(iface, cidr, router);
                     super::log(format_args!("dhcp: bound {cidr}"));
+                    #[cfg(feature = "render-status")]
+                    {
+                        self.status.address = Some(cidr);
+                        self.status.gateway = router;
+                        self.status.dns = dns_server;
+                        self.status.server = Some(c.server.address);
+                    }
                     if let Some(server) = dns_server {
                         let d = self.sockets.get_mut::<dns::Socket>(self.dns);
                         d.update_servers(&[IpAddress::Ipv4(server)]);
@@ -747,6 +929,11 @@ fn main() -> ! {
         #[cfg(not(feature = "baseline"))]
         let wait = {
             let t = smoltcp::time::Instant::from_millis(now() as i64);
+            #[cfg(feature = "render-status")]
+            UPTIME_MS.store(
+                t.total_millis() as u32,
+                core::sync::atomic::Ordering::Relaxed,
+            );
             iface.poll(t, nic, &mut app.sockets);
             app.run(&mut iface);
             let t = smoltcp::time::Instant::from_millis(now() as i64);
