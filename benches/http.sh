@@ -90,51 +90,51 @@ teardown() {
     ip netns del "$ns" 2>/dev/null || true
 }
 
-# smoltcp's firmware ELF booted in a fresh namespace; it takes its address
-# from DHCP (dnsmasq in the namespace).
-smoltcp() {
-    teardown
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    ip -n "$ns" tuntap add dev tap0 mode tap
-    ip -n "$ns" addr add 10.79.0.1/24 dev tap0
-    ip -n "$ns" link set tap0 up
-    lease=$(mktemp -d)
-    ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
-        --no-hosts --port=0 --bind-interfaces --interface=tap0 --listen-address=10.79.0.1 \
-        --dhcp-range=$ip_dev,$ip_dev,255.255.255.0,2m --dhcp-authoritative --no-ping \
-        --dhcp-leasefile="$lease/leases" --pid-file="$lease/pid" &
-    dns=$!
-    ip netns exec "$ns" qemu-system-arm -machine mps2-an385 -nographic -monitor none -serial none \
-        -semihosting-config enable=on,target=native -kernel "$1" \
-        -nic tap,ifname=tap0,script=no,downscript=no,model=lan9118,mac=02:00:00:00:00:02 \
-        >/dev/null 2>&1 &
-    pid=$!
-    for _ in $(seq 1 100); do
-        ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1 && break
-    done
-}
-smoltcp_done() {
-    kill "$dns" 2>/dev/null || true
-    rm -rf "$lease"
-}
-
 trap teardown EXIT
 
-# start LABEL CMD... : a fresh namespace with the device running in it.
-start() {
+# A fresh namespace with the TAP (the host side 10.79.0.1/24).
+fresh_ns() {
     teardown
     ip netns add "$ns"
     ip -n "$ns" link set lo up
     ip -n "$ns" tuntap add dev tap0 mode tap
     ip -n "$ns" addr add 10.79.0.1/24 dev tap0
     ip -n "$ns" link set tap0 up
+}
+
+# launch CMD... : the device running in the namespace, answering pings.
+launch() {
     ip netns exec "$ns" "$@" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do
         if ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1; then return 0; fi
     done
     die "device did not answer: $*"
+}
+
+# start CMD... : a fresh namespace with the device running in it.
+start() {
+    fresh_ns
+    launch "$@"
+}
+
+# smoltcp ELF: its firmware in a fresh namespace; it takes its address
+# from DHCP (dnsmasq in the namespace, stopped by smoltcp_done).
+smoltcp() {
+    fresh_ns
+    lease=$(mktemp -d)
+    ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
+        --no-hosts --port=0 --bind-interfaces --interface=tap0 --listen-address=10.79.0.1 \
+        --dhcp-range=$ip_dev,$ip_dev,255.255.255.0,2m --dhcp-authoritative --no-ping \
+        --dhcp-leasefile="$lease/leases" --pid-file="$lease/pid" &
+    dns=$!
+    launch qemu-system-arm -machine mps2-an385 -nographic -monitor none -serial none \
+        -semihosting-config enable=on,target=native -kernel "$1" \
+        -nic tap,ifname=tap0,script=no,downscript=no,model=lan9118,mac=02:00:00:00:00:02
+}
+smoltcp_done() {
+    kill "$dns" 2>/dev/null || true
+    rm -rf "$lease"
 }
 
 counter() { ip netns exec "$ns" nstat -asz "$1" | awk -v n="$1" '$1 == n { print $2 }'; }
