@@ -264,21 +264,26 @@ pub enum DnsEvent {
     Rejected(DnsReject),
 }
 
-/// What the DNS client has done, for diagnostics.
+/// What the DNS client has done, for diagnostics. Each counter is 16-bit
+/// and wraps at 65,536 (14 bytes of the stack's state instead of 28), as
+/// the interface's exception counters do: they are read as they climb,
+/// and the application also hears each query and each rejection as a
+/// [`DnsEvent`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DnsCounters {
-    /// Queries sent (retries included).
-    pub sent: u32,
-    /// Replies accepted.
-    pub accepted: u32,
-    /// Replies rejected, by [`DnsReject::index`].
-    pub rejected: [u32; DnsReject::COUNT],
+    /// Queries sent (retries included); wraps at 65,536.
+    pub sent: u16,
+    /// Replies accepted; wraps at 65,536.
+    pub accepted: u16,
+    /// Replies rejected, by [`DnsReject::index`] (each wraps at 65,536).
+    pub rejected: [u16; DnsReject::COUNT],
 }
 
 impl DnsCounters {
-    /// Rejections of one kind (all [`DnsReject::Malformed`] share one).
+    /// Rejections of one kind (all [`DnsReject::Malformed`] share one),
+    /// modulo 65,536.
     pub fn rejected(&self, why: DnsReject) -> u32 {
-        self.rejected.get(why.index()).copied().unwrap_or(0)
+        self.rejected.get(why.index()).map_or(0, |&n| u32::from(n))
     }
 }
 
@@ -818,7 +823,11 @@ pub struct DnsClient<
     const CNAME: bool = true,
 > {
     slots: [DnsSlot<NAME>; SLOTS],
-    settings: DnsSettings,
+    // The settings' fields, not a `DnsSettings`: its padding (12 bytes for
+    // 10) would keep the client 4 bytes larger.
+    server: Option<Ipv4Address>,
+    timeout: Duration,
+    retries: u8,
     counters: DnsCounters,
 }
 
@@ -829,20 +838,28 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
     pub fn new(settings: DnsSettings) -> Self {
         DnsClient {
             slots: [DnsSlot::default(); SLOTS],
-            settings,
+            server: settings.server,
+            timeout: settings.timeout,
+            retries: settings.retries,
             counters: DnsCounters::default(),
         }
     }
 
     /// The settings in use.
     pub fn settings(&self) -> DnsSettings {
-        self.settings
+        DnsSettings {
+            server: self.server,
+            timeout: self.timeout,
+            retries: self.retries,
+        }
     }
 
     /// Replaces the settings (a server from the application's own
     /// configuration); queries under way keep their server.
     pub fn set_settings(&mut self, settings: DnsSettings) {
-        self.settings = settings;
+        self.server = settings.server;
+        self.timeout = settings.timeout;
+        self.retries = settings.retries;
     }
 
     /// What the client has done.
@@ -939,7 +956,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
     #[inline(never)]
     fn drive<N: Nic, A: App>(&mut self, i: usize, io: &mut Io<'_, N>, app: &mut A) {
         let now = io.now();
-        let settings = self.settings;
+        let settings = self.settings();
         let port = match self.slots.get(i) {
             Some(s) if s.phase == Phase::Queued && s.fresh => self.pick_port(app),
             _ => 0,
@@ -1223,6 +1240,25 @@ mod tests {
                                c00c000f00010000012c0009000a046d61696cc00c
                                c00c000f00010000012c000b0014066261636b7570c00c
                                c028000100010000012c00040a630001";
+
+    #[test]
+    fn client_state_stays_packed() {
+        // notes-state.md: 16-bit counters, the settings' fields without
+        // their struct's padding; no pointer-sized field, so the host's
+        // layout is the MCU's.
+        assert_eq!(core::mem::size_of::<DnsCounters>(), 14);
+        assert_eq!(core::mem::size_of::<DnsSlot<64>>(), 88);
+        assert_eq!(core::mem::size_of::<DnsClient<1, 64>>(), 112);
+        let s = DnsSettings {
+            server: Some(Ipv4Address::new(10, 0, 0, 53)),
+            timeout: Duration::from_millis(1500),
+            retries: 5,
+        };
+        let mut c = DnsClient::<1, 64>::new(DnsSettings::DEFAULT);
+        assert_eq!(c.settings(), DnsSettings::DEFAULT);
+        c.set_settings(s);
+        assert_eq!(c.settings(), s);
+    }
 
     #[test]
     fn a_answer_from_capture() {

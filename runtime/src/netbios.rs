@@ -22,16 +22,21 @@ use crate::wire::Ipv4Address;
 /// The TTL given with our name, in seconds.
 pub const TTL: u32 = 300;
 
-/// What the responder has done.
+/// What the responder has done. Each counter is 16-bit and wraps at
+/// 65,536 (6 bytes of the stack's state instead of 12), as the
+/// interface's exception counters do: they are read as they climb, and
+/// the application also hears each answer and each malformed packet as a
+/// [`NetBiosEvent`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NetBiosCounters {
-    /// Queries answered.
-    pub answered: u32,
+    /// Queries answered; wraps at 65,536.
+    pub answered: u16,
     /// Well-formed packets that needed no answer (other names, other
-    /// opcodes, responses, node status).
-    pub ignored: u32,
-    /// Packets that are not well-formed name service packets.
-    pub malformed: u32,
+    /// opcodes, responses, node status); wraps at 65,536.
+    pub ignored: u16,
+    /// Packets that are not well-formed name service packets; wraps at
+    /// 65,536.
+    pub malformed: u16,
 }
 
 /// What the responder reports through [`App::event`].
@@ -122,5 +127,17 @@ impl Service for NetBiosResponder {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responder_state_stays_small() {
+        // Three 16-bit counters (notes-state.md); no pointer-sized field,
+        // so the host's layout is the MCU's.
+        assert_eq!(core::mem::size_of::<NetBiosResponder>(), 6);
     }
 }

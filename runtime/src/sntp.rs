@@ -239,68 +239,104 @@ impl fmt::Display for SntpError {
     }
 }
 
-/// What the client has done.
+/// What the client has done. Each counter is 16-bit and wraps at 65,536
+/// (8 bytes of the stack's state instead of 16), as the interface's
+/// exception counters do: they are read as they climb, and the
+/// application also hears each of these as an [`SntpEvent`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SntpCounters {
-    /// Requests sent.
-    pub sent: u32,
-    /// Answers accepted.
-    pub synced: u32,
-    /// Requests that failed.
-    pub failed: u32,
-    /// Datagrams rejected.
-    pub rejected: u32,
+    /// Requests sent; wraps at 65,536.
+    pub sent: u16,
+    /// Answers accepted; wraps at 65,536.
+    pub synced: u16,
+    /// Requests that failed; wraps at 65,536.
+    pub failed: u16,
+    /// Datagrams rejected; wraps at 65,536.
+    pub rejected: u16,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
-    Idle,
-    /// A new request replaced one that was resolving: free its query.
-    Cancel(DnsHandle),
+    /// No request under way; one is due at `at` when `due` (false: none
+    /// is, no server or no periodic requests). The flag lives in the step
+    /// (whose other variants leave room for it) rather than in a byte of
+    /// its own.
+    Idle {
+        due: bool,
+    },
+    /// A new request (`due`) or `stop` replaced one that was resolving:
+    /// free its query, then idle.
+    Cancel {
+        query: DnsHandle,
+        due: bool,
+    },
     Resolve(DnsHandle),
     Arp,
     Wait,
 }
 
+/// A `u64` kept as two 32-bit halves: a `u64` field would make the client
+/// 8-aligned, and with it the whole `Stack` (its size then a multiple of 8,
+/// with padding to match).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct U64Halves {
+    lo: u32,
+    hi: u32,
+}
+
+impl U64Halves {
+    const ZERO: U64Halves = U64Halves { lo: 0, hi: 0 };
+
+    const fn of(v: u64) -> U64Halves {
+        U64Halves {
+            lo: v as u32,
+            hi: (v >> 32) as u32,
+        }
+    }
+
+    const fn get(self) -> u64 {
+        ((self.hi as u64) << 32) | self.lo as u64
+    }
+}
+
 /// The last [`SntpTime`] as the client keeps it: its fields without the
-/// padding of `Option<SntpTime>` (40 bytes against 24); stratum 0 (never
-/// synced: a stratum-0 reply is a kiss-o'-death) means none.
+/// padding of `Option<SntpTime>` (40 bytes against 20) and with the
+/// seconds in halves; the stratum is the client's `last_stratum` (0:
+/// never synced — a stratum-0 reply is a kiss-o'-death, never a time), so
+/// that it shares the padding of the client's other bytes.
 #[derive(Clone, Copy, Debug)]
 struct Last {
-    secs: u64,
+    secs: U64Halves,
     frac: u32,
     local: Instant,
     server: Ipv4Address,
-    stratum: u8,
 }
 
 impl Last {
     const NONE: Last = Last {
-        secs: 0,
+        secs: U64Halves::ZERO,
         frac: 0,
         local: Instant::ZERO,
         server: Ipv4Address::UNSPECIFIED,
-        stratum: 0,
     };
 
     fn of(t: SntpTime) -> Last {
         Last {
-            secs: t.time.secs,
+            secs: U64Halves::of(t.time.secs),
             frac: t.time.frac,
             local: t.local,
             server: t.server,
-            stratum: t.stratum,
         }
     }
 
-    fn get(&self) -> Option<SntpTime> {
-        (self.stratum != 0).then_some(SntpTime {
+    fn get(&self, stratum: u8) -> Option<SntpTime> {
+        (stratum != 0).then_some(SntpTime {
             time: NtpTime {
-                secs: self.secs,
+                secs: self.secs.get(),
                 frac: self.frac,
             },
             local: self.local,
-            stratum: self.stratum,
+            stratum,
             server: self.server,
         })
     }
@@ -312,23 +348,23 @@ impl Last {
 #[derive(Clone, Copy, Debug)]
 pub struct SntpClient<const NAME: usize> {
     step: Step,
-    /// Idle: a request is due at `at` (false: none is, no server or no
-    /// periodic requests).
-    due: bool,
     port: u16,
     /// The server's address (given, or resolved).
     server: Ipv4Address,
-    /// Idle: when the next request is due (with `due`); the other steps:
+    /// Idle: when the next request is due (with its `due`); the other steps:
     /// when the current step ends.
     at: Instant,
     /// Arp: when to try again if no frame wakes the stack; Wait: when the
     /// request went out.
     mark: Instant,
-    xmt: Timestamp,
+    /// The transmit timestamp sent (a `Timestamp` in halves).
+    xmt: U64Halves,
     /// Step timeout and poll interval, in seconds (RAM is precious).
     timeout_s: u16,
     interval_s: u32,
     last: Last,
+    /// The last answer's stratum; 0: no answer yet.
+    last_stratum: u8,
     counters: SntpCounters,
     /// The server's name, resolved for each request; empty: `server` is
     /// the address to ask.
@@ -340,16 +376,16 @@ impl<const NAME: usize> SntpClient<NAME> {
     /// first poll).
     pub fn new(settings: SntpSettings) -> Self {
         let mut c = SntpClient {
-            step: Step::Idle,
-            due: false,
+            step: Step::Idle { due: false },
             port: 0,
             server: Ipv4Address::UNSPECIFIED,
             at: Instant::ZERO,
             mark: Instant::ZERO,
-            xmt: Timestamp(0),
+            xmt: U64Halves::ZERO,
             timeout_s: secs_u16(settings.timeout),
             interval_s: secs_u32(settings.poll_interval),
             last: Last::NONE,
+            last_stratum: 0,
             counters: SntpCounters::default(),
             name: "",
         };
@@ -403,25 +439,31 @@ impl<const NAME: usize> SntpClient<NAME> {
     }
 
     /// Drops the request under way; the next one is due at once.
-    #[inline(never)]
     fn restart(&mut self) {
+        self.drop_request(Some(Instant::ZERO));
+    }
+
+    /// Drops the request under way (a query being resolved is freed at
+    /// the next poll); the next one is due at `next` (`None`: none is).
+    #[inline(never)]
+    fn drop_request(&mut self, next: Option<Instant>) {
+        let due = next.is_some();
         self.step = match self.step {
-            Step::Resolve(h) | Step::Cancel(h) => Step::Cancel(h),
-            _ => Step::Idle,
+            Step::Resolve(query) | Step::Cancel { query, .. } => Step::Cancel { query, due },
+            _ => Step::Idle { due },
         };
         self.port = 0;
-        self.schedule(Some(Instant::ZERO));
+        self.at = next.unwrap_or(self.at);
     }
 
     /// Stops asking (a request under way is abandoned).
     pub fn stop(&mut self) {
-        self.restart();
-        self.due = false;
+        self.drop_request(None);
     }
 
     /// The last time learned, if any.
     pub fn last(&self) -> Option<SntpTime> {
-        self.last.get()
+        self.last.get(self.last_stratum)
     }
 
     /// The current time at local instant `now`, from the last answer.
@@ -429,15 +471,19 @@ impl<const NAME: usize> SntpClient<NAME> {
         self.last().map(|t| t.at(now))
     }
 
-    /// Sets when the next request is due (`None`: none is).
-    fn schedule(&mut self, next: Option<Instant>) {
-        self.due = next.is_some();
+    /// Ends the request (it is done with its query, if any); the next
+    /// one is due at `next` (`None`: none is).
+    fn idle(&mut self, next: Option<Instant>) {
+        self.step = Step::Idle {
+            due: next.is_some(),
+        };
+        self.port = 0;
         self.at = next.unwrap_or(self.at);
     }
 
     /// True while a request is under way.
     pub fn busy(&self) -> bool {
-        self.step != Step::Idle
+        !matches!(self.step, Step::Idle { .. })
     }
 
     /// What the client has done.
@@ -447,15 +493,13 @@ impl<const NAME: usize> SntpClient<NAME> {
 
     /// Ends the request; schedules the next one.
     fn fail<A: App>(&mut self, now: Instant, why: SntpFailure, app: &mut A) {
-        self.step = Step::Idle;
-        self.port = 0;
         self.counters.failed = self.counters.failed.wrapping_add(1);
         let next = match why {
             SntpFailure::KissOfDeath(code) if &code == b"DENY" || &code == b"RSTR" => None,
             SntpFailure::KissOfDeath(_) => self.after_interval(now, self.interval()),
             _ => self.after_interval(now, self.interval().min(RETRY_AFTER_FAILURE)),
         };
-        self.schedule(next);
+        self.idle(next);
         app.event(Event::Sntp(SntpEvent::Failed(why)));
     }
 
@@ -476,7 +520,7 @@ impl<const NAME: usize> SntpClient<NAME> {
 
     fn send<N: Nic>(&self, io: &mut Io<'_, N>) -> Result<(), SendError> {
         let mut pkt = [0u8; PACKET_LEN];
-        wire::Repr::client_request(self.xmt).emit(&mut pkt);
+        wire::Repr::client_request(Timestamp(self.xmt.get())).emit(&mut pkt);
         let t = Transport::Udp {
             src_port: self.port,
             dst_port: wire::PORT,
@@ -497,19 +541,18 @@ impl<const NAME: usize> SntpClient<NAME> {
         // At most one pass through each step per poll.
         for _ in 0..4 {
             match self.step {
-                Step::Cancel(h) => {
-                    resolver.cancel(h);
-                    self.step = Step::Idle;
+                Step::Cancel { query, due } => {
+                    resolver.cancel(query);
+                    self.step = Step::Idle { due };
                 }
-                Step::Idle => {
-                    if !self.due || now < self.at {
+                Step::Idle { due } => {
+                    if !due || now < self.at {
                         return;
                     }
                     if io.address().is_none() {
                         self.at = now.after(ADDRESS_WAIT);
                         return;
                     }
-                    self.due = false;
                     self.at = now.after(self.timeout());
                     if !self.name.is_empty() {
                         match resolver.start_resolve(self.name) {
@@ -582,7 +625,7 @@ impl<const NAME: usize> SntpClient<NAME> {
             Some(t) => (t.at(now).timestamp().0 & !0xffff) | (noise & 0xffff),
             None => (noise << 32) | u64::from(app.random_u32()),
         };
-        self.xmt = Timestamp(x.max(1));
+        self.xmt = U64Halves::of(x.max(1));
     }
 
     /// Checks a reply; `Ok(None)` for a valid time, `Ok(Some)` for a valid
@@ -594,7 +637,7 @@ impl<const NAME: usize> SntpClient<NAME> {
         if !(3..=4).contains(&p.version()) {
             return Err(SntpReject::BadVersion);
         }
-        if p.orig_ts() != self.xmt {
+        if p.orig_ts().0 != self.xmt.get() {
             return Err(SntpReject::BadOrigin);
         }
         if p.xmit_ts().is_zero() {
@@ -696,9 +739,8 @@ impl<const NAME: usize> Service for SntpClient<NAME> {
                     server: self.server,
                 };
                 self.last = Last::of(t);
-                self.step = Step::Idle;
-                self.port = 0;
-                self.schedule(self.after_interval(now, self.interval()));
+                self.last_stratum = t.stratum;
+                self.idle(self.after_interval(now, self.interval()));
                 self.counters.synced = self.counters.synced.wrapping_add(1);
                 app.event(Event::Sntp(SntpEvent::Synced(t)));
             }
@@ -708,9 +750,9 @@ impl<const NAME: usize> Service for SntpClient<NAME> {
 
     fn poll_at(&self) -> Option<Instant> {
         match self.step {
-            Step::Idle if self.due => Some(self.at),
-            Step::Idle => None,
-            Step::Cancel(_) => Some(Instant::ZERO),
+            Step::Idle { due: true } => Some(self.at),
+            Step::Idle { due: false } => None,
+            Step::Cancel { .. } => Some(Instant::ZERO),
             // The DNS client's own deadline wakes the stack; this is the
             // resolve step's limit.
             Step::Resolve(_) | Step::Wait => Some(self.at),
@@ -743,7 +785,7 @@ mod tests {
 
     fn client(xmt: u64) -> SntpClient<16> {
         let mut c = SntpClient::<16>::new(SntpSettings::DEFAULT);
-        c.xmt = Timestamp(xmt);
+        c.xmt = U64Halves::of(xmt);
         c
     }
 
@@ -814,6 +856,62 @@ mod tests {
         let t = time_at_receipt(&wire::Packet::new_unchecked(&b[..]), Duration::ZERO);
         assert_eq!(t.era(), 1);
         assert_eq!(t.unix_secs(), 2_085_978_496 + 1000);
+    }
+
+    #[test]
+    fn client_state_stays_packed() {
+        // notes-state.md: 16-bit counters, the `u64`s in halves, the due
+        // flag in the step. 60 bytes besides the server name's `&str`
+        // (8 bytes on the MCU, 16 on a 64-bit host), and nothing wider
+        // than 4 bytes in them, so the client — and the `Stack` — is
+        // 4-aligned on the MCU.
+        use core::mem::{align_of, size_of};
+        let name = size_of::<&'static str>();
+        assert_eq!(
+            size_of::<SntpClient<64>>(),
+            (60 + name).next_multiple_of(align_of::<&'static str>())
+        );
+        assert_eq!(size_of::<Step>(), 3);
+        assert_eq!(align_of::<Last>(), 4);
+        assert_eq!(align_of::<U64Halves>(), 4);
+        assert_eq!(size_of::<SntpCounters>(), 8);
+    }
+
+    #[test]
+    fn halves_keep_every_bit() {
+        for v in [
+            0,
+            1,
+            u64::from(u32::MAX),
+            1 << 32,
+            0x8000_0000_0000_0001,
+            u64::MAX,
+        ] {
+            assert_eq!(U64Halves::of(v).get(), v);
+        }
+    }
+
+    #[test]
+    fn stop_and_restart_keep_the_due_flag_through_a_cancel() {
+        let mut c = SntpClient::<16>::new(SntpSettings::DEFAULT);
+        let mut dns = crate::dns::DnsClient::<1, 16>::new(crate::dns::DnsSettings::DEFAULT);
+        let query = dns.query("ntp.lan", crate::dns::QueryType::A).unwrap();
+        c.step = Step::Resolve(query);
+        c.stop();
+        assert_eq!(c.step, Step::Cancel { query, due: false });
+        assert_eq!(c.poll_at(), Some(Instant::ZERO));
+        assert!(c.busy());
+        c.restart();
+        assert_eq!(c.step, Step::Cancel { query, due: true });
+        c.request_addr(Ipv4Address::new(10, 0, 0, 1));
+        assert_eq!(c.step, Step::Cancel { query, due: true });
+        c.step = Step::Idle { due: true };
+        c.stop();
+        assert_eq!(c.step, Step::Idle { due: false });
+        assert_eq!(c.poll_at(), None);
+        assert!(!c.busy());
+        c.request_addr(Ipv4Address::new(10, 0, 0, 1));
+        assert_eq!(c.poll_at(), Some(Instant::ZERO));
     }
 
     #[test]
