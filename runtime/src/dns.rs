@@ -929,6 +929,8 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
     }
 
     /// Frees the query's slot (cancelling it if it still runs).
+    // Out of line: the resolver calls and the application inline it.
+    #[inline(never)]
     pub fn release(&mut self, query: DnsHandle) {
         if self.slot(query).is_some() {
             if let Some(s) = self.slots.get_mut(usize::from(query.slot)) {
