@@ -928,6 +928,28 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         }
     }
 
+    /// A finished `kind` query's address (an MX answer's: the most
+    /// preferred exchange's that has one), its slot freed; `Pending` while
+    /// it runs. One copy for both [`Resolver`] reads.
+    #[inline(never)]
+    fn take_address(
+        &mut self,
+        query: DnsHandle,
+        kind: QueryType,
+    ) -> Poll<Result<Ipv4Address, DnsError>> {
+        let r = match self.result(query) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(Answer::A(a))) if kind == QueryType::A => Ok(a),
+            Poll::Ready(Ok(Answer::Mx(mut list))) if kind == QueryType::Mx => {
+                list.find_map(|mx| mx.addr).ok_or(DnsError::NoData)
+            }
+            Poll::Ready(Ok(_)) => Err(DnsError::BadHandle),
+            Poll::Ready(Err(e)) => Err(e),
+        };
+        self.release(query);
+        Poll::Ready(r)
+    }
+
     /// Frees the query's slot (cancelling it if it still runs).
     // Out of line: the resolver calls and the application inline it.
     #[inline(never)]
@@ -1169,14 +1191,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> R
     }
 
     fn take_resolved(&mut self, query: DnsHandle) -> Poll<Result<Ipv4Address, DnsError>> {
-        let r = match self.result(query) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(Answer::A(a))) => Ok(a),
-            Poll::Ready(Ok(Answer::Mx(_))) => Err(DnsError::BadHandle),
-            Poll::Ready(Err(e)) => Err(e),
-        };
-        self.release(query);
-        Poll::Ready(r)
+        self.take_address(query, QueryType::A)
     }
 
     fn cancel(&mut self, query: DnsHandle) {
@@ -1191,16 +1206,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> R
         if !MX {
             return Poll::Ready(Err(DnsError::Unsupported));
         }
-        let r = match self.result(query) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(Answer::Mx(mut list))) => {
-                list.find_map(|mx| mx.addr).ok_or(DnsError::NoData)
-            }
-            Poll::Ready(Ok(Answer::A(_))) => Err(DnsError::BadHandle),
-            Poll::Ready(Err(e)) => Err(e),
-        };
-        self.release(query);
-        Poll::Ready(r)
+        self.take_address(query, QueryType::Mx)
     }
 }
 
