@@ -495,6 +495,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
         ))
     }
 
+    // Out of line: five states enter discovery.
+    #[inline(never)]
     fn enter_discovering<A: App>(&mut self, app: &mut A, at: Instant) {
         self.state = DhcpState::Discovering;
         self.xid = app.random_u32();
