@@ -523,7 +523,9 @@ impl<const NAME: usize> DnsSlot<NAME> {
     }
 
     /// The slot's query failed with `error` (or, for an MX exchange's
-    /// query, that exchange stays without address).
+    /// query, that exchange stays without address). Out of line: every
+    /// way a reply can end the query calls it.
+    #[inline(never)]
     fn failed<const MX: bool>(&mut self, error: DnsError) -> Outcome {
         if MX && self.sub().is_some() {
             self.sub_finished(None)
