@@ -446,6 +446,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
         NAME.min(usize::from(u8::MAX))
     }
 
+    // Out of line: the MX walk and the question read it at many sites.
+    #[inline(never)]
     fn used(&self) -> &[u8] {
         self.buf.get(..usize::from(self.len)).unwrap_or(&[])
     }
