@@ -213,6 +213,8 @@ impl Lease {
     };
 
     /// The interface settings this lease gives.
+    // Out of line: binding and probing call it, and so may the application.
+    #[inline(never)]
     pub fn ipv4(&self) -> StaticIpv4 {
         StaticIpv4 {
             cidr: self.cidr,
