@@ -392,6 +392,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
     }
 
     /// The lease in use (Bound, Renewing, Rebinding).
+    // Out of line: the application reads it at several places.
+    #[inline(never)]
     pub fn lease(&self) -> Option<Lease> {
         self.holds_lease().then_some(self.lease)
     }
