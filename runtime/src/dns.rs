@@ -38,7 +38,7 @@
 
 use crate::iface::{FnPayload, Io, Transport};
 use crate::nic::Nic;
-use crate::service::{App, Disabled, Event, Service, ServiceConfig};
+use crate::service::{earliest, App, Disabled, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::{Endpoint, UdpDatagram, EPHEMERAL_FIRST};
 use crate::wire::dns::{
@@ -1173,17 +1173,19 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> S
 
     #[inline(never)]
     fn poll_at(&self) -> Option<Instant> {
-        self.slots
-            .iter()
-            .filter_map(|s| match s.phase {
+        let mut at = None;
+        for s in &self.slots {
+            let due = match s.phase {
                 // Zero until it first ran; then when it looks for a server again.
-                Phase::Queued if s.fresh => Some(s.retry_at),
-                Phase::Queued => Some(s.deadline.min(s.retry_at)),
-                Phase::Waiting => Some(s.deadline),
-                _ => None,
-            })
+                Phase::Queued if s.fresh => s.retry_at,
+                Phase::Queued => s.deadline.min(s.retry_at),
+                Phase::Waiting => s.deadline,
+                _ => continue,
+            };
             // The wrapping clock's order (not `Ord`, see `crate::time`).
-            .reduce(Instant::min)
+            at = earliest(at, Some(due));
+        }
+        at
     }
 }
 
