@@ -1035,6 +1035,8 @@ fn report<A: App>(app: &mut A, event: DhcpEvent) {
 }
 
 /// Sends one client message from port 68 to port 67 of `dst`, streamed.
+/// (Out of line: `transmit` and `tell_server` send.)
+#[inline(never)]
 fn send<N: Nic>(io: &mut Io<'_, N>, dst: Ipv4Address, repr: &Repr<'_>) -> Result<(), SendError> {
     let transport = Transport::Udp {
         src_port: CLIENT_PORT,
