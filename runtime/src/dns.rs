@@ -577,11 +577,14 @@ impl<const NAME: usize> DnsSlot<NAME> {
             answers: h.answers,
             records,
         };
-        match h.rcode() {
-            Rcode::NoError => {}
-            Rcode::NameError => return Ok(self.failed::<MX>(DnsError::NameError)),
-            Rcode::ServerFailure => return Ok(self.failed::<MX>(DnsError::ServerFailure)),
-            _ => return Ok(self.failed::<MX>(DnsError::Refused)),
+        let refused = match h.rcode() {
+            Rcode::NoError => None,
+            Rcode::NameError => Some(DnsError::NameError),
+            Rcode::ServerFailure => Some(DnsError::ServerFailure),
+            _ => Some(DnsError::Refused),
+        };
+        if let Some(e) = refused {
+            return Ok(self.failed::<MX>(e));
         }
         let owner = match r.follow_cnames::<CNAME, M>(m, q.name_at, qtype)? {
             Some(owner) => owner,
