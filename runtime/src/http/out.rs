@@ -33,13 +33,14 @@ impl<'a> TagOut<'a> {
     /// Appends text, escaped for where the tag sits.
     pub fn write_str(&mut self, s: &str) {
         let bytes = s.as_bytes();
+        let special = self.escape.special();
         let mut i = 0usize;
         while i < bytes.len() && !self.truncated {
             let rest = bytes.get(i..).unwrap_or(&[]);
             // A run that passes through unchanged is copied whole.
             let run = rest
                 .iter()
-                .position(|&b| self.needs_escape(b))
+                .position(|&b| is_special(special, b))
                 .unwrap_or(rest.len());
             if run == 0 {
                 self.byte(rest.first().copied().unwrap_or(0));
@@ -103,42 +104,56 @@ impl<'a> TagOut<'a> {
         self.escape
     }
 
-    fn needs_escape(&self, b: u8) -> bool {
-        match self.escape {
-            Escape::Raw => false,
-            Escape::Html => matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''),
-            Escape::Json => matches!(b, b'"' | b'\\' | 0..=0x1f | 0x7f | b'<' | b'>' | b'&'),
-        }
-    }
-
     fn byte(&mut self, b: u8) {
-        let mut hex = *b"\\u0000";
-        let esc: &[u8] = match (self.escape, b) {
-            (Escape::Raw, _) => &[b],
-            (Escape::Html, b'&') => b"&amp;",
-            (Escape::Html, b'<') => b"&lt;",
-            (Escape::Html, b'>') => b"&gt;",
-            (Escape::Html, b'"') => b"&quot;",
-            (Escape::Html, b'\'') => b"&#39;",
-            (Escape::Html, _) => &[b],
-            (Escape::Json, b'"') => b"\\\"",
-            (Escape::Json, b'\\') => b"\\\\",
-            (Escape::Json, b'\n') => b"\\n",
-            (Escape::Json, b'\r') => b"\\r",
-            (Escape::Json, b'\t') => b"\\t",
-            (Escape::Json, 0..=0x1f | 0x7f | b'<' | b'>' | b'&') => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                if let (Some(h), Some(l)) =
-                    (HEX.get(usize::from(b >> 4)), HEX.get(usize::from(b & 15)))
-                {
-                    hex[4] = *h;
-                    hex[5] = *l;
-                }
-                &hex
+        let mut esc = [b'\\', b, b'0', b'0', 0, 0];
+        let n = if !is_special(self.escape.special(), b) {
+            esc[0] = b;
+            1
+        } else if self.escape == Escape::Html {
+            // `&amp;` `&lt;` `&gt;` `&quot;` `&#39;` from one table: the
+            // entity's name follows its byte.
+            let e: &[u8] = match b {
+                b'&' => b"amp",
+                b'<' => b"lt",
+                b'>' => b"gt",
+                b'"' => b"quot",
+                _ => b"#39",
+            };
+            esc[0] = b'&';
+            let n = e.len().min(4);
+            if let (Some(d), Some(s)) = (esc.get_mut(1..=n), e.get(..n)) {
+                d.copy_from_slice(s);
             }
-            (Escape::Json, _) => &[b],
+            if let Some(d) = esc.get_mut(n.wrapping_add(1)) {
+                *d = b';';
+            }
+            n.wrapping_add(2)
+        } else {
+            // JSON: two-character escapes where they exist, else `\u00XX`.
+            match b {
+                b'"' | b'\\' => 2,
+                b'\n' | b'\r' | b'\t' => {
+                    esc[1] = match b {
+                        b'\n' => b'n',
+                        b'\r' => b'r',
+                        _ => b't',
+                    };
+                    2
+                }
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    esc = [b'\\', b'u', b'0', b'0', 0, 0];
+                    if let (Some(h), Some(l)) =
+                        (HEX.get(usize::from(b >> 4)), HEX.get(usize::from(b & 15)))
+                    {
+                        esc[4] = *h;
+                        esc[5] = *l;
+                    }
+                    6
+                }
+            }
         };
-        let _ = self.put(esc);
+        let _ = self.put(esc.get(..n).unwrap_or(&[]));
     }
 
     /// Appends `bytes` whole, or nothing (and marks the output cut).
@@ -156,6 +171,33 @@ impl<'a> TagOut<'a> {
             }
         }
     }
+}
+
+impl Escape {
+    /// The ASCII bytes this escaping replaces, one bit per byte value
+    /// (bit `b & 7` of byte `b >> 3`; bytes from 0x80 on always pass
+    /// through).
+    fn special(self) -> &'static [u8; 16] {
+        /// `& < > " '`.
+        const HTML: [u8; 16] = [0, 0, 0, 0, 0xc4, 0, 0, 0x50, 0, 0, 0, 0, 0, 0, 0, 0];
+        /// Control characters, DEL and `" \\ < > &`.
+        const JSON: [u8; 16] = [
+            0xff, 0xff, 0xff, 0xff, 0x44, 0, 0, 0x50, 0, 0, 0, 0x10, 0, 0, 0, 0x80,
+        ];
+        const RAW: [u8; 16] = [0; 16];
+        match self {
+            Escape::Html => &HTML,
+            Escape::Json => &JSON,
+            Escape::Raw => &RAW,
+        }
+    }
+}
+
+/// Whether `b` is among `special` ([`Escape::special`]).
+fn is_special(special: &[u8; 16], b: u8) -> bool {
+    special
+        .get(usize::from(b >> 3))
+        .is_some_and(|m| (m >> (b & 7)) & 1 != 0)
 }
 
 impl fmt::Write for TagOut<'_> {
@@ -209,6 +251,18 @@ mod tests {
             ("", true),
             "a number is written whole or not at all"
         );
+    }
+
+    #[test]
+    fn escaped_bytes_are_exactly_the_tables() {
+        // Every byte alone, against the rules written out.
+        for b in 0..=255u8 {
+            let html = matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'');
+            let json = matches!(b, b'"' | b'\\' | 0..=0x1f | 0x7f | b'<' | b'>' | b'&');
+            assert_eq!(is_special(Escape::Html.special(), b), html, "{b:#x}");
+            assert_eq!(is_special(Escape::Json.special(), b), json, "{b:#x}");
+            assert!(!is_special(Escape::Raw.special(), b));
+        }
     }
 
     #[test]
