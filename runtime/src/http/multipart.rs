@@ -9,7 +9,7 @@
 //! `k` bytes, so they are re-sent from the delimiter itself, and the
 //! mismatching byte can only restart a match if it is CR.
 
-use super::request::{lower_eq, trim_ows};
+use super::request::{lower_eq, trim_ows, trimmed};
 
 /// Parser state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,6 +74,28 @@ pub(crate) enum MpOut<'a> {
 /// Why the body is refused: 400 (malformed) or 413 (a part header line
 /// does not fit in the buffer).
 pub(crate) type Refused = u16;
+
+/// Optional white space.
+const OWS: &[u8] = b" \t";
+
+/// `buf[i]` when `i < to`.
+fn at(buf: &[u8], i: usize, to: usize) -> Option<u8> {
+    buf.get(i).copied().filter(|_| i < to)
+}
+
+/// The first index from `i` on (at most `to`) whose byte is in `set`
+/// (`skip` false) or is not (`skip` true).
+#[inline(never)]
+fn scan(buf: &[u8], mut i: usize, to: usize, set: &[u8], skip: bool) -> usize {
+    while let Some(c) = at(buf, i, to) {
+        if set.iter().any(|&s| s == c) != skip {
+            break;
+        }
+        // Bounded: `i < to`.
+        i = i.wrapping_add(1);
+    }
+    i
+}
 
 /// Most bytes of part headers per part.
 const MAX_PART_HEADERS: u16 = 2048;
@@ -282,68 +304,63 @@ impl Multipart {
 
     /// `form-data; name="x"; filename="y"` at `buf[from..to]`.
     fn disposition(&mut self, buf: &mut [u8], from: usize, to: usize) -> Result<(), Refused> {
-        let mut i = from;
-        let at = |buf: &[u8], i: usize| buf.get(i).copied().filter(|_| i < to);
-        let skip_ows = |buf: &[u8], mut i: usize| {
-            while matches!(at(buf, i), Some(b' ' | b'\t')) {
-                i = i.saturating_add(1);
-            }
-            i
-        };
-        i = skip_ows(buf, i);
+        // Indices stay at most `to + 1` (`scan` and `at` stop at `to`,
+        // which is inside the buffer): plain increments cannot wrap.
+        let mut i = scan(buf, from, to, OWS, true);
         let kind_start = i;
-        while at(buf, i).is_some_and(|c| c != b';' && c != b' ' && c != b'\t') {
-            i = i.saturating_add(1);
-        }
+        i = scan(buf, i, to, b"; \t", false);
         if !lower_eq(buf.get(kind_start..i).unwrap_or(&[]), b"form-data") {
             return Err(400);
         }
         loop {
-            i = skip_ows(buf, i);
-            match at(buf, i) {
+            i = scan(buf, i, to, OWS, true);
+            match at(buf, i, to) {
                 None => return Ok(()),
-                Some(b';') => i = skip_ows(buf, i.saturating_add(1)),
+                Some(b';') => i = scan(buf, i.wrapping_add(1), to, OWS, true),
                 Some(_) => return Err(400),
             }
             let pname_start = i;
-            while at(buf, i).is_some_and(|c| c != b'=' && c != b';') {
-                i = i.saturating_add(1);
-            }
-            let (a, b) = trim_ows(buf.get(pname_start..i).unwrap_or(&[]));
-            let pname_end = pname_start.saturating_add(b);
-            let pname_start = pname_start.saturating_add(a);
-            if at(buf, i) != Some(b'=') {
+            i = scan(buf, i, to, b"=;", false);
+            if at(buf, i, to) != Some(b'=') {
                 continue; // a parameter without value: ignored
             }
-            i = skip_ows(buf, i.saturating_add(1));
-            let (vstart, vlen, quoted, next) = if at(buf, i) == Some(b'"') {
+            let pname = trimmed(buf.get(pname_start..i).unwrap_or(&[]));
+            let slot = if lower_eq(pname, b"name") {
+                Some(false)
+            } else if lower_eq(pname, b"filename") {
+                Some(true)
+            } else {
+                None
+            };
+            i = scan(buf, i.wrapping_add(1), to, OWS, true);
+            let quoted = at(buf, i, to) == Some(b'"');
+            let (vstart, vend) = if quoted {
                 // quoted-string: up to the closing quote, `\` escapes.
-                let s = i.saturating_add(1);
+                let s = i.wrapping_add(1);
                 let mut j = s;
                 loop {
-                    match at(buf, j) {
+                    match at(buf, j, to) {
                         None => return Err(400),
                         Some(b'"') => break,
-                        Some(b'\\') => j = j.saturating_add(2),
-                        Some(_) => j = j.saturating_add(1),
+                        Some(b'\\') => j = j.wrapping_add(2),
+                        Some(_) => j = j.wrapping_add(1),
                     }
                 }
-                (s, j.saturating_sub(s), true, j.saturating_add(1))
+                i = j.wrapping_add(1);
+                (s, j)
             } else {
                 let s = i;
-                let mut j = s;
-                while at(buf, j).is_some_and(|c| c != b';' && c != b' ' && c != b'\t') {
-                    j = j.saturating_add(1);
-                }
-                (s, j.saturating_sub(s), false, j)
+                i = scan(buf, i, to, b"; \t", false);
+                (s, i)
             };
-            let pname = buf.get(pname_start..pname_end).unwrap_or(&[]);
-            if lower_eq(pname, b"name") {
-                self.name = Some(self.keep(buf, vstart, vlen, quoted));
-            } else if lower_eq(pname, b"filename") {
-                self.filename = Some(self.keep(buf, vstart, vlen, quoted));
+            if let Some(file) = slot {
+                let kept = Some(self.keep(buf, vstart, vend.wrapping_sub(vstart), quoted));
+                if file {
+                    self.filename = kept;
+                } else {
+                    self.name = kept;
+                }
             }
-            i = next;
         }
     }
 

@@ -264,7 +264,8 @@ pub(crate) fn trim_ows(s: &[u8]) -> (usize, usize) {
     (start, end.max(start))
 }
 
-fn trimmed(s: &[u8]) -> &[u8] {
+/// `s` without leading and trailing spaces and tabs.
+pub(crate) fn trimmed(s: &[u8]) -> &[u8] {
     let (a, b) = trim_ows(s);
     s.get(a..b).unwrap_or(&[])
 }
