@@ -747,8 +747,8 @@ impl Head {
         let Some(value) = buf.get(at..at.saturating_add(len)) else {
             return HeadStep::Fail(400);
         };
-        let media_end = value.iter().position(|&c| c == b';').unwrap_or(value.len());
-        let media = trimmed(value.get(..media_end).unwrap_or(&[]));
+        let mut params = value.split(|&c| c == b';');
+        let media = trimmed(params.next().unwrap_or(&[]));
         if F::URLENCODED && lower_eq(media, b"application/x-www-form-urlencoded") {
             req.flags |= rf::URLENCODED;
             return HeadStep::More;
@@ -757,46 +757,31 @@ impl Head {
             return HeadStep::More; // 415 at the end of the head
         }
         // Parameters: `; name=value` (a token or a quoted string).
-        let mut boundary: Option<(usize, usize)> = None;
-        let mut i = media_end;
-        while i < value.len() {
-            let start = i.saturating_add(1);
-            let end = value
-                .get(start..)
-                .and_then(|r| r.iter().position(|&c| c == b';'))
-                .map_or(value.len(), |p| start.saturating_add(p));
-            let p = value.get(start..end).unwrap_or(&[]);
-            if let Some(eq) = p.iter().position(|&c| c == b'=') {
-                if lower_eq(trimmed(p.get(..eq).unwrap_or(&[])), b"boundary") {
-                    let v_at = eq.saturating_add(1);
-                    let (a, b) = trim_ows(p.get(v_at..).unwrap_or(&[]));
-                    let (mut a, mut b) = (
-                        start.saturating_add(v_at).saturating_add(a),
-                        start.saturating_add(v_at).saturating_add(b),
-                    );
-                    if b.saturating_sub(a) >= 2
-                        && value.get(a) == Some(&b'"')
-                        && value.get(b.saturating_sub(1)) == Some(&b'"')
-                    {
-                        a = a.saturating_add(1);
-                        b = b.saturating_sub(1);
-                    }
-                    boundary = Some((a, b.saturating_sub(a)));
+        let mut boundary: Option<&[u8]> = None;
+        for p in params {
+            let mut kv = p.splitn(2, |&c| c == b'=');
+            if let (Some(k), Some(v)) = (kv.next(), kv.next()) {
+                if lower_eq(trimmed(k), b"boundary") {
+                    let v = trimmed(v);
+                    boundary = Some(match v {
+                        [b'"', inner @ .., b'"'] => inner,
+                        _ => v,
+                    });
                 }
             }
-            i = end;
         }
-        let Some((b_at, b_len)) = boundary else {
+        let Some(b) = boundary else {
             return HeadStep::Fail(400);
         };
-        let valid = value
-            .get(b_at..b_at.saturating_add(b_len))
-            .is_some_and(|v| {
-                (1..=70).contains(&v.len())
-                    && v.iter()
-                        .all(|&c| c.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&c))
-                    && v.last() != Some(&b' ')
-            });
+        let valid = (1..=70).contains(&b.len())
+            && b.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&c))
+            && b.last() != Some(&b' ');
+        // Where the boundary lies in the buffer (it is a part of it).
+        let (src, b_len) = (
+            (b.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize),
+            b.len(),
+        );
         let dlen = b_len.saturating_add(4);
         if !valid || dlen > buf.len() {
             return HeadStep::Fail(400);
@@ -804,7 +789,6 @@ impl Head {
         // The boundary lies at or after byte 4 (the line starts with
         // `content-type:`), so moving it to 4.. and then writing the
         // prefix never overwrites it before it is read.
-        let src = at.saturating_add(b_at);
         super::move_down(buf, src..src.saturating_add(b_len), 4);
         if let Some(p) = buf.get_mut(..4) {
             p.copy_from_slice(b"\r\n--");
