@@ -63,9 +63,9 @@ impl Authority {
     fn parse(v: &[u8], settings: &HttpSettings) -> Authority {
         let (host, port) = match v.iter().rposition(|&c| c == b':') {
             Some(i) => {
-                let digits = v.get(i.saturating_add(1)..).unwrap_or(&[]);
-                match parse_port(digits) {
-                    Some(p) => (v.get(..i).unwrap_or(&[]), p),
+                let (host, digits) = v.split_at(i);
+                match parse_port(digits.get(1..).unwrap_or(&[])) {
+                    Some(p) => (host, p),
                     None => return Authority::Invalid,
                 }
             }
@@ -81,11 +81,8 @@ impl Authority {
         if host.eq_ignore_ascii_case(name) {
             return Authority::Name(false, port);
         }
-        let local = host
-            .len()
-            .checked_sub(name.len())
-            .and_then(|n| host.split_at_checked(name.len()).filter(|_| n == 6));
-        match local {
+        // `NAME.local`: the name and six bytes of suffix.
+        match host.split_at_checked(host.len().wrapping_sub(6)) {
             Some((n, suffix)) if n.eq_ignore_ascii_case(name) && lower_eq(suffix, b".local") => {
                 Authority::Name(true, port)
             }
@@ -96,18 +93,16 @@ impl Authority {
     /// The authority of an `Origin` (`http://host[:port]`) or `Referer`
     /// (`http://host[:port]/...`) value.
     fn of_url(v: &[u8], settings: &HttpSettings) -> Authority {
-        let Some(rest) = v
-            .get(..7)
-            .filter(|p| lower_eq(p, b"http://"))
-            .and_then(|_| v.get(7..))
-        else {
-            return Authority::Invalid;
-        };
-        let end = rest
-            .iter()
-            .position(|&c| matches!(c, b'/' | b'?' | b'#'))
-            .unwrap_or(rest.len());
-        Authority::parse(rest.get(..end).unwrap_or(&[]), settings)
+        match v.split_at_checked(7) {
+            Some((scheme, rest)) if lower_eq(scheme, b"http://") => {
+                let end = rest
+                    .iter()
+                    .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+                    .unwrap_or(rest.len());
+                Authority::parse(rest.get(..end).unwrap_or(&[]), settings)
+            }
+            _ => Authority::Invalid,
+        }
     }
 
     /// Names the device.
@@ -126,9 +121,10 @@ fn parse_port(d: &[u8]) -> Option<u16> {
         if !c.is_ascii_digit() {
             return None;
         }
+        // Bounded: at most 5 digits, below 10^5.
         n = n
-            .saturating_mul(10)
-            .saturating_add(u32::from(c.wrapping_sub(b'0')));
+            .wrapping_mul(10)
+            .wrapping_add(u32::from(c.wrapping_sub(b'0')));
     }
     u16::try_from(n).ok().filter(|&p| p != 0)
 }
@@ -136,22 +132,25 @@ fn parse_port(d: &[u8]) -> Option<u16> {
 /// A dotted-quad IPv4 literal (four decimal octets of 1-3 digits).
 fn parse_ipv4(h: &[u8]) -> Option<[u8; 4]> {
     let mut out = [0u8; 4];
-    let mut parts = h.split(|&c| c == b'.');
-    for o in out.iter_mut() {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
+    let (mut k, mut n, mut digits) = (0usize, 0u16, 0u8);
+    // A dot after the last octet ends it like the others.
+    for &c in h.iter().chain(core::iter::once(&b'.')) {
+        if c == b'.' {
+            *out.get_mut(k)? = u8::try_from(n).ok().filter(|_| digits > 0)?;
+            // Bounded: `k < 4` (`out.get_mut` above).
+            k = k.wrapping_add(1);
+            (n, digits) = (0, 0);
+        } else if c.is_ascii_digit() && digits < 3 {
+            // Bounded: at most 3 digits, below 1000.
+            n = n
+                .wrapping_mul(10)
+                .wrapping_add(u16::from(c.wrapping_sub(b'0')));
+            digits = digits.wrapping_add(1);
+        } else {
             return None;
         }
-        let n = p.iter().fold(0u16, |a, &c| {
-            a.saturating_mul(10)
-                .saturating_add(u16::from(c.wrapping_sub(b'0')))
-        });
-        *o = u8::try_from(n).ok()?;
     }
-    match parts.next() {
-        None => Some(out),
-        Some(_) => None,
-    }
+    (k == 4).then_some(out)
 }
 
 /// [`Req::flags`].
@@ -959,5 +958,85 @@ pub(crate) fn deliver_field<A: HttpApp>(
         }
         (Some(_), Some(_), None) => Ok(()),
         _ => Err(400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(name: &'static str) -> HttpSettings {
+        HttpSettings {
+            host_name: name,
+            ..HttpSettings::DEFAULT
+        }
+    }
+
+    #[test]
+    fn ipv4_literals_and_ports() {
+        for (text, want) in [
+            ("1.2.3.4", Some([1, 2, 3, 4])),
+            ("255.0.010.001", Some([255, 0, 10, 1])),
+            ("256.1.1.1", None),
+            ("1.2.3", None),
+            ("1.2.3.4.", None),
+            ("1..3.4", None),
+            ("1.2.3.4.5", None),
+            ("1234.1.1.1", None),
+            (".1.2.3", None),
+            ("1.2.3.x", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_ipv4(text.as_bytes()), want, "{text:?}");
+        }
+        for (text, want) in [
+            ("80", Some(80)),
+            ("65535", Some(65535)),
+            ("65536", None),
+            ("0", None),
+            ("000080", None),
+            ("", None),
+            ("8a", None),
+        ] {
+            assert_eq!(parse_port(text.as_bytes()), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn authorities() {
+        let dev = settings("Dev");
+        for (text, want) in [
+            ("10.0.0.2", Authority::Ip([10, 0, 0, 2], 80)),
+            ("10.0.0.2:8080", Authority::Ip([10, 0, 0, 2], 8080)),
+            ("10.0.0.2:", Authority::Invalid),
+            ("DEV", Authority::Name(false, 80)),
+            ("dev.LOCAL:81", Authority::Name(true, 81)),
+            ("dev.locals", Authority::Invalid),
+            ("devx.local", Authority::Invalid),
+            (".local", Authority::Invalid),
+            ("local", Authority::Invalid),
+            ("", Authority::Invalid),
+        ] {
+            assert_eq!(Authority::parse(text.as_bytes(), &dev), want, "{text:?}");
+        }
+        assert_eq!(
+            Authority::parse(b"dev", &settings("")),
+            Authority::Invalid,
+            "no name: literals only"
+        );
+        assert_eq!(
+            Authority::parse(b".local", &settings("")),
+            Authority::Invalid
+        );
+        for (text, want) in [
+            ("http://dev", Authority::Name(false, 80)),
+            ("HTTP://10.0.0.2:81/x?y", Authority::Ip([10, 0, 0, 2], 81)),
+            ("http://dev#frag", Authority::Name(false, 80)),
+            ("https://dev", Authority::Invalid),
+            ("http:/", Authority::Invalid),
+            ("null", Authority::Invalid),
+        ] {
+            assert_eq!(Authority::of_url(text.as_bytes(), &dev), want, "{text:?}");
+        }
     }
 }
