@@ -9,7 +9,7 @@
 //! `k` bytes, so they are re-sent from the delimiter itself, and the
 //! mismatching byte can only restart a match if it is CR.
 
-use super::request::{lower_eq, trim_ows, trimmed};
+use super::request::{lower_eq, offset_in, trimmed};
 
 /// Parser state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -293,9 +293,11 @@ impl Multipart {
         }
         let value_at = start.saturating_add(colon).saturating_add(1);
         if is_type {
-            let (a, b) = trim_ows(buf.get(value_at..end).unwrap_or(&[]));
-            let from = value_at.saturating_add(a);
-            self.ctype = Some(self.keep(buf, from, b.saturating_sub(a), false));
+            // (A line not in the buffer gives an empty `v`: nothing is
+            // copied, wherever `from` points.)
+            let v = trimmed(buf.get(value_at..end).unwrap_or(&[]));
+            let (from, len) = (offset_in(buf, v), v.len());
+            self.ctype = Some(self.keep(buf, from, len, false));
         } else if is_disposition {
             self.disposition(buf, value_at, end)?;
         }

@@ -250,23 +250,22 @@ pub(crate) fn lower_eq(a: &[u8], lower: &[u8]) -> bool {
             .all(|(x, y)| x.to_ascii_lowercase() == *y)
 }
 
-/// The range of `s` without leading and trailing spaces and tabs.
-pub(crate) fn trim_ows(s: &[u8]) -> (usize, usize) {
-    let start = s
-        .iter()
-        .position(|&c| c != b' ' && c != b'\t')
-        .unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|&c| c != b' ' && c != b'\t')
-        .map_or(start, |i| i.saturating_add(1));
-    (start, end.max(start))
+/// Where `part`, a subslice of `buf`, starts in it.
+pub(crate) fn offset_in(buf: &[u8], part: &[u8]) -> usize {
+    (part.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize)
 }
 
 /// `s` without leading and trailing spaces and tabs.
-pub(crate) fn trimmed(s: &[u8]) -> &[u8] {
-    let (a, b) = trim_ows(s);
-    s.get(a..b).unwrap_or(&[])
+/// (Not inlined: many callers.)
+#[inline(never)]
+pub(crate) fn trimmed(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -708,12 +707,8 @@ impl Head {
             return HeadStep::More;
         };
         let colon = line.iter().position(|&c| c == b':').unwrap_or(line.len());
-        let name = line.get(..colon).unwrap_or(&[]);
-        let rest_at = colon.saturating_add(1);
-        let (va, vb) = trim_ows(line.get(rest_at..).unwrap_or(&[]));
-        let value = line
-            .get(rest_at.saturating_add(va)..rest_at.saturating_add(vb))
-            .unwrap_or(&[]);
+        let (name, rest) = line.split_at(colon);
+        let value = trimmed(rest.split_first().map_or(rest, |(_, v)| v));
         if lower_eq(name, b"content-type") {
             req.flags |= rf::CTYPE;
             if (F::URLENCODED || F::MULTIPART)
@@ -723,8 +718,7 @@ impl Head {
                 if over {
                     return HeadStep::Fail(400);
                 }
-                let at = base.saturating_add(rest_at).saturating_add(va);
-                let len = vb.saturating_sub(va);
+                let (at, len) = (offset_in(buf, value), value.len());
                 return self.content_type::<F>(req, buf, at, len);
             }
             return HeadStep::More;
@@ -757,16 +751,12 @@ impl Head {
         }
         // Parameters: `; name=value` (a token or a quoted string).
         let mut boundary: Option<&[u8]> = None;
-        for p in params {
-            let mut kv = p.splitn(2, |&c| c == b'=');
-            if let (Some(k), Some(v)) = (kv.next(), kv.next()) {
-                if lower_eq(trimmed(k), b"boundary") {
-                    let v = trimmed(v);
-                    boundary = Some(match v {
-                        [b'"', inner @ .., b'"'] => inner,
-                        _ => v,
-                    });
-                }
+        for (k, v) in params.filter_map(param) {
+            if lower_eq(k, b"boundary") {
+                boundary = Some(match v {
+                    [b'"', inner @ .., b'"'] => inner,
+                    _ => v,
+                });
             }
         }
         let Some(b) = boundary else {
@@ -919,15 +909,11 @@ fn accept_encoding(req: &mut Req, value: &[u8]) {
     for e in elements(value) {
         let mut parts = e.split(|&c| c == b';');
         let coding = trimmed(parts.next().unwrap_or(&[]));
-        let zero = parts.any(|p| match trimmed(p).split_first() {
-            Some((q, rest)) if q.eq_ignore_ascii_case(&b'q') => match trimmed(rest).split_first() {
-                Some((b'=', num)) => {
-                    let num = trimmed(num);
-                    !num.is_empty() && num.iter().all(|&c| c == b'0' || c == b'.')
-                }
-                _ => false,
-            },
-            _ => false,
+        // `q=0` (any spelling of zero: `0.0`, `0.`, `00`) refuses it.
+        let zero = parts.any(|p| {
+            param(p).is_some_and(|(k, v)| {
+                lower_eq(k, b"q") && !v.is_empty() && v.iter().all(|&c| c == b'0' || c == b'.')
+            })
         });
         let gzip = lower_eq(coding, b"gzip") || lower_eq(coding, b"x-gzip");
         if gzip && zero {
@@ -936,6 +922,14 @@ fn accept_encoding(req: &mut Req, value: &[u8]) {
             req.flags |= rf::GZIP;
         }
     }
+}
+
+/// A parameter `name=value` (RFC 9110 §5.6.6): the name and the value,
+/// each without surrounding white space; `None` without `=`.
+#[inline(never)]
+fn param(p: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (k, v) = p.split_at(p.iter().position(|&c| c == b'=')?);
+    Some((trimmed(k), trimmed(v.get(1..).unwrap_or(&[]))))
 }
 
 /// Hands a decoded field to the form's handler (fields must be UTF-8).
