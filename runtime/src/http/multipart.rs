@@ -88,7 +88,7 @@ fn at(buf: &[u8], i: usize, to: usize) -> Option<u8> {
 #[inline(never)]
 fn scan(buf: &[u8], mut i: usize, to: usize, set: &[u8], skip: bool) -> usize {
     while let Some(c) = at(buf, i, to) {
-        if set.iter().any(|&s| s == c) != skip {
+        if set.contains(&c) != skip {
             break;
         }
         // Bounded: `i < to`.
