@@ -193,7 +193,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
 
     /// Whether `socket` is one of the server's.
     pub fn owns(&self, socket: TcpHandle) -> bool {
-        self.conns.iter().any(|c| c.socket == Some(socket))
+        self.index(socket).is_some()
     }
 
     /// Whether a response is being sent (not yet wholly acknowledged): an
@@ -226,6 +226,9 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         self.now = now;
     }
 
+    /// The connection slot serving `socket`. (Not inlined: every TCP
+    /// callback asks, twice with the composition's `owns`.)
+    #[inline(never)]
     fn index(&self, socket: TcpHandle) -> Option<usize> {
         self.conns.iter().position(|c| c.socket == Some(socket))
     }
