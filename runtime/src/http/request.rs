@@ -113,7 +113,19 @@ impl Authority {
 
 /// A port number (1-65535), digits only.
 fn parse_port(d: &[u8]) -> Option<u16> {
-    if d.is_empty() || d.len() > 5 {
+    if d.len() > 5 {
+        return None;
+    }
+    decimal(d)
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|&p| p != 0)
+}
+
+/// A decimal number of one or more digits (values beyond 32 bits read
+/// as `u32::MAX`).
+#[inline(never)]
+fn decimal(d: &[u8]) -> Option<u32> {
+    if d.is_empty() {
         return None;
     }
     let mut n: u32 = 0;
@@ -121,12 +133,13 @@ fn parse_port(d: &[u8]) -> Option<u16> {
         if !c.is_ascii_digit() {
             return None;
         }
-        // Bounded: at most 5 digits, below 10^5.
+        // Once beyond `u32::MAX` it stays there: the value is too large
+        // whatever digits follow.
         n = n
-            .wrapping_mul(10)
-            .wrapping_add(u32::from(c.wrapping_sub(b'0')));
+            .saturating_mul(10)
+            .saturating_add(u32::from(c.wrapping_sub(b'0')));
     }
-    u16::try_from(n).ok().filter(|&p| p != 0)
+    Some(n)
 }
 
 /// A dotted-quad IPv4 literal (four decimal octets of 1-3 digits).
@@ -857,19 +870,9 @@ fn header_field<F: HttpFeatures>(
 /// `Content-Length`: digits only; a repeated one must agree (RFC 9112
 /// §6.3). Values beyond 32 bits read as `u32::MAX`.
 fn content_length(req: &mut Req, value: &[u8]) -> HeadStep {
-    if value.is_empty() {
+    let Some(n) = decimal(value) else {
         return HeadStep::Fail(400);
-    }
-    let mut n: u64 = 0;
-    for &c in value {
-        if !c.is_ascii_digit() {
-            return HeadStep::Fail(400);
-        }
-        n = n
-            .saturating_mul(10)
-            .saturating_add(u64::from(c.wrapping_sub(b'0')));
-    }
-    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    };
     match req.content_length {
         Some(old) if old != n => HeadStep::Fail(400),
         _ => {
@@ -993,6 +996,18 @@ mod tests {
             ("8a", None),
         ] {
             assert_eq!(parse_port(text.as_bytes()), want, "{text:?}");
+        }
+        for (text, want) in [
+            ("0", Some(0)),
+            ("4294967295", Some(u32::MAX)),
+            ("4294967296", Some(u32::MAX)),
+            ("42949672950000000000000000001", Some(u32::MAX)),
+            ("00000000000000000000000000007", Some(7)),
+            ("", None),
+            ("+1", None),
+            ("1 ", None),
+        ] {
+            assert_eq!(decimal(text.as_bytes()), want, "{text:?}");
         }
     }
 
