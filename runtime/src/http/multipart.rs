@@ -125,6 +125,7 @@ impl Multipart {
         buf: &mut [u8],
         emit: &mut dyn FnMut(MpOut<'_>),
     ) -> Result<(), Refused> {
+        // `i` and `run` stay within `chunk`: plain increments are exact.
         let mut i = 0usize;
         while let Some(&b) = chunk.get(i) {
             match self.st {
@@ -135,7 +136,7 @@ impl Multipart {
                     let run = rest.iter().position(|&c| c == b'\r').unwrap_or(rest.len());
                     if run > 0 {
                         emit(MpOut::Data(rest.get(..run).unwrap_or(&[])));
-                        i = i.saturating_add(run);
+                        i = i.wrapping_add(run);
                         continue;
                     }
                     self.k = 1;
@@ -163,7 +164,7 @@ impl Multipart {
                 St::Headers => self.header_byte(b, buf, emit)?,
                 St::Epilogue => return Ok(()),
             }
-            i = i.saturating_add(1);
+            i = i.wrapping_add(1);
         }
         Ok(())
     }
@@ -171,7 +172,8 @@ impl Multipart {
     fn delimiter_byte(&mut self, b: u8, buf: &[u8], emit: &mut dyn FnMut(MpOut<'_>)) {
         let k = usize::from(self.k);
         if buf.get(k) == Some(&b) && k < usize::from(self.dlen) {
-            self.k = self.k.saturating_add(1);
+            // Bounded: `k < dlen`.
+            self.k = self.k.wrapping_add(1);
             if self.k == self.dlen {
                 self.k = 0;
                 if self.st == St::Data {
@@ -212,7 +214,8 @@ impl Multipart {
         buf: &mut [u8],
         emit: &mut dyn FnMut(MpOut<'_>),
     ) -> Result<(), Refused> {
-        self.hbytes = self.hbytes.saturating_add(1);
+        // Bounded: at most `MAX_PART_HEADERS` before (more fails the body).
+        self.hbytes = self.hbytes.wrapping_add(1);
         if self.hbytes > MAX_PART_HEADERS {
             return Err(413);
         }
@@ -225,7 +228,8 @@ impl Multipart {
                 };
                 let text = |s: Slot| {
                     let at = usize::from(s.0);
-                    buf.get(at..at.saturating_add(usize::from(s.1)))
+                    // Two `u16`s in a `usize`.
+                    buf.get(at..at.wrapping_add(usize::from(s.1)))
                         .and_then(|b| core::str::from_utf8(b).ok())
                 };
                 let name = text(name).ok_or(400u16)?;
@@ -257,11 +261,12 @@ impl Multipart {
                 if b < 0x20 && b != b'\t' || b == 0x7f {
                     return Err(400);
                 }
-                let at = usize::from(self.store).saturating_add(usize::from(self.llen));
+                // Two `u16`s in a `usize`; `llen` grows only below `buf.len()`.
+                let at = usize::from(self.store).wrapping_add(usize::from(self.llen));
                 match buf.get_mut(at) {
                     Some(slot) if !self.over => {
                         *slot = b;
-                        self.llen = self.llen.saturating_add(1);
+                        self.llen = self.llen.wrapping_add(1);
                     }
                     _ => self.over = true,
                 }
@@ -273,7 +278,8 @@ impl Multipart {
     /// One complete part header line at `buf[line.0..][..line.1]`.
     fn header_line(&mut self, line: Slot, over: bool, buf: &mut [u8]) -> Result<(), Refused> {
         let start = usize::from(line.0);
-        let end = start.saturating_add(usize::from(line.1));
+        // Positions in the buffer (`u16`s), the colon inside the line.
+        let end = start.wrapping_add(usize::from(line.1));
         let Some(text) = buf.get(start..end) else {
             return Err(400);
         };
@@ -291,7 +297,7 @@ impl Multipart {
                 Ok(())
             };
         }
-        let value_at = start.saturating_add(colon).saturating_add(1);
+        let value_at = start.wrapping_add(colon).wrapping_add(1);
         if is_type {
             // (A line not in the buffer gives an empty `v`: nothing is
             // copied, wherever `from` points.)
@@ -374,20 +380,22 @@ impl Multipart {
         let dst0 = usize::from(self.store);
         let mut dst = dst0;
         let mut src = from;
-        let end = from.saturating_add(len);
+        // Positions within the buffer (plus one past an escape): `src`
+        // advances to `end`, `dst` never passes `src`.
+        let end = from.wrapping_add(len);
         while src < end {
             let mut c = buf.get(src).copied().unwrap_or(0);
             if quoted && c == b'\\' {
-                src = src.saturating_add(1);
+                src = src.wrapping_add(1);
                 c = buf.get(src).copied().unwrap_or(0);
             }
             if let Some(d) = buf.get_mut(dst) {
                 *d = c;
             }
-            dst = dst.saturating_add(1);
-            src = src.saturating_add(1);
+            dst = dst.wrapping_add(1);
+            src = src.wrapping_add(1);
         }
-        let n = dst.saturating_sub(dst0);
+        let n = dst.wrapping_sub(dst0);
         self.store = u16::try_from(dst).unwrap_or(u16::MAX);
         (
             u16::try_from(dst0).unwrap_or(u16::MAX),

@@ -32,6 +32,8 @@ impl<'a> TagOut<'a> {
 
     /// Appends text, escaped for where the tag sits.
     pub fn write_str(&mut self, s: &str) {
+        // Indices stay within `bytes` (`i < len`, `run` and `take` within the
+        // rest); `len <= buf.len()` always (`put`): plain arithmetic is exact.
         let bytes = s.as_bytes();
         let special = self.escape.special();
         let mut i = 0usize;
@@ -44,21 +46,21 @@ impl<'a> TagOut<'a> {
                 .unwrap_or(rest.len());
             if run == 0 {
                 self.byte(rest.first().copied().unwrap_or(0));
-                i = i.saturating_add(1);
+                i = i.wrapping_add(1);
                 continue;
             }
-            let room = self.buf.len().saturating_sub(self.len);
+            let room = self.buf.len().wrapping_sub(self.len);
             let mut take = run.min(room);
             // Never cut inside a character (escaped bytes are ASCII, so
             // run boundaries are character boundaries).
-            while take < run && take > 0 && !s.is_char_boundary(i.saturating_add(take)) {
-                take = take.saturating_sub(1);
+            while take < run && take > 0 && !s.is_char_boundary(i.wrapping_add(take)) {
+                take = take.wrapping_sub(1);
             }
             let _ = self.put(rest.get(..take).unwrap_or(&[]));
             if take < run {
                 self.truncated = true;
             }
-            i = i.saturating_add(run);
+            i = i.wrapping_add(run);
         }
     }
 
@@ -158,7 +160,8 @@ impl<'a> TagOut<'a> {
 
     /// Appends `bytes` whole, or nothing (and marks the output cut).
     fn put(&mut self, bytes: &[u8]) -> bool {
-        let end = self.len.saturating_add(bytes.len());
+        // Two slice lengths (each at most `isize::MAX`): no wrap.
+        let end = self.len.wrapping_add(bytes.len());
         match self.buf.get_mut(self.len..end) {
             Some(dst) if !self.truncated => {
                 dst.copy_from_slice(bytes);

@@ -498,7 +498,8 @@ impl Head {
         if !ok {
             return HeadStep::Fail(400);
         }
-        self.pos = self.pos.saturating_add(1);
+        // Bounded: at most 8 (`HTTP/1.x`).
+        self.pos = self.pos.wrapping_add(1);
         HeadStep::More
     }
 
@@ -634,7 +635,8 @@ impl Head {
         buf: &mut [u8],
         settings: &HttpSettings,
     ) -> Result<usize, u16> {
-        let room = settings.max_header_bytes.saturating_sub(self.hbytes);
+        // `hbytes` is within the limit after every byte counted so far.
+        let room = settings.max_header_bytes.wrapping_sub(self.hbytes);
         let run = bytes.get(..usize::from(room)).unwrap_or(bytes);
         let n = self.header_bytes(run, buf)?;
         // Bounded: `n <= room`, so `hbytes` stays within the limit.
@@ -684,7 +686,8 @@ impl Head {
         }
         let at = usize::from(self.lbase).saturating_add(usize::from(self.llen));
         let fits = buf.len().saturating_sub(at).min(n);
-        match (buf.get_mut(at..at.saturating_add(fits)), bytes.get(..fits)) {
+        // `at + fits` is at most `buf.len()` when `at` is inside it.
+        match (buf.get_mut(at..at.wrapping_add(fits)), bytes.get(..fits)) {
             (Some(dst), Some(src)) if !self.over => dst.copy_from_slice(src),
             _ => {}
         }
@@ -791,7 +794,8 @@ impl Head {
         // The boundary lies at or after byte 4 (the line starts with
         // `content-type:`), so moving it to 4.. and then writing the
         // prefix never overwrites it before it is read.
-        super::move_down(buf, src..src.saturating_add(b_len), 4);
+        // (`src + b_len`: the boundary's end, inside the buffer.)
+        super::move_down(buf, src..src.wrapping_add(b_len), 4);
         if let Some(p) = buf.get_mut(..4) {
             p.copy_from_slice(b"\r\n--");
         }

@@ -282,7 +282,8 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
                 // Probably loss, not a stalled reader: a few resends extend
                 // the deadline. A peer that stops reading (zero window)
                 // draws endless probes, so the grace is bounded.
-                c.resends = c.resends.saturating_add(1);
+                // Bounded: below `MAX_RESEND_GRACE` (the guard).
+                c.resends = c.resends.wrapping_add(1);
                 c.deadline = now.wrapping_add(settings.idle_timeout_ms);
             }
             TcpEvent::PeerClosed => {
@@ -369,7 +370,8 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
                 }
                 consume(c, bytes, socket, site, settings, app, now, busy)
             };
-            taken = taken.saturating_add(used);
+            // Bounded: `used` is at most what is left of `data`.
+            taken = taken.wrapping_add(used);
             if used == 0 {
                 break;
             }
@@ -543,6 +545,8 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
     now: u32,
     busy: u32,
 ) -> usize {
+    // `i` and the runs taken stay within `bytes`, and a body run within
+    // `body_left`: plain arithmetic is exact.
     let mut i = 0usize;
     while let Some(&b) = bytes.get(i) {
         match c.rx {
@@ -565,7 +569,7 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
                     match head.header_run(rest, &mut c.buf, settings) {
                         Ok(0) => {} // at the line's CR or LF
                         Ok(n) => {
-                            i = i.saturating_add(n);
+                            i = i.wrapping_add(n);
                             continue;
                         }
                         Err(status) => {
@@ -576,7 +580,7 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
                 }
                 head.busy_forms = busy;
                 let step = head.byte::<F, A>(b, &mut c.req, &mut c.buf, site, settings, app);
-                i = i.saturating_add(1);
+                i = i.wrapping_add(1);
                 match step {
                     HeadStep::More => {}
                     HeadStep::Fail(status) => {
@@ -593,17 +597,17 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
             Rx::Form(_) | Rx::Multipart(_) => {
                 let n = bytes
                     .len()
-                    .saturating_sub(i)
+                    .wrapping_sub(i)
                     .min(usize::try_from(c.body_left).unwrap_or(usize::MAX));
-                let part = bytes.get(i..i.saturating_add(n)).unwrap_or(&[]);
+                let part = bytes.get(i..i.wrapping_add(n)).unwrap_or(&[]);
                 if let Err(status) = body(c, part, app) {
                     fail_at(c, status, socket, site, settings, app, now);
                     return bytes.len();
                 }
-                i = i.saturating_add(n);
+                i = i.wrapping_add(n);
                 c.body_left = c
                     .body_left
-                    .saturating_sub(u32::try_from(n).unwrap_or(u32::MAX));
+                    .wrapping_sub(u32::try_from(n).unwrap_or(u32::MAX));
                 if c.body_left == 0 {
                     if let Err(status) = body_end(c, app) {
                         fail_at(c, status, socket, site, settings, app, now);
