@@ -214,9 +214,6 @@ pub(crate) enum HeadStep {
     Fail(u16),
 }
 
-const METHODS: [&[u8]; 3] = [b"GET", b"HEAD", b"POST"];
-const METHOD_OF: [Method; 3] = [Method::Get, Method::Head, Method::Post];
-
 /// Bytes of an unknown path kept for the log line.
 const LOG_PATH: u16 = 32;
 
@@ -228,8 +225,6 @@ pub(crate) struct Head {
     line: u16,
     /// Bytes of the header section so far.
     hbytes: u16,
-    /// Candidate methods (bits of `METHODS`).
-    cand: u8,
     /// Position in the method or version.
     pos: u8,
     /// Percent escape in the path: see `FieldDec::pct`.
@@ -307,7 +302,7 @@ impl Head {
             return HeadStep::Fail(status);
         }
         match self.st {
-            St::Method => self.method_byte(b, req),
+            St::Method => self.method_byte(b, req, buf),
             St::Target => self.target_byte(b, req, buf),
             St::Path => self.path_char(b, req, buf, site, app),
             St::Query => self.query_char::<F, A>(b, req, buf, app),
@@ -369,28 +364,26 @@ impl Head {
         Ok(())
     }
 
-    /// A byte of the method: narrows the candidates in `METHODS`; the
-    /// space after it picks the one of that length (`None`: 501 later).
-    fn method_byte(&mut self, b: u8, req: &mut Req) -> HeadStep {
-        if self.pos == 0 && self.cand == 0 {
-            self.cand = 0b111;
-        }
+    /// A byte of the method, kept at the start of the buffer (the path
+    /// goes there next); the space after it names the method (`None`: 501
+    /// later).
+    fn method_byte(&mut self, b: u8, req: &mut Req, buf: &mut [u8]) -> HeadStep {
         if b == b' ' {
             if self.pos == 0 {
                 return HeadStep::Fail(400);
             }
-            req.method = METHODS
-                .iter()
-                .zip(METHOD_OF)
-                .enumerate()
-                .find(|(i, (m, _))| self.cand & (1 << i) != 0 && m.len() == usize::from(self.pos))
-                .map(|(_, (_, k))| k);
+            // A method longer than the buffer (or than 255 bytes, where
+            // `pos` stops) is none of these.
+            req.method = match buf.get(..usize::from(self.pos)) {
+                Some(b"GET") => Some(Method::Get),
+                Some(b"HEAD") => Some(Method::Head),
+                Some(b"POST") => Some(Method::Post),
+                _ => None,
+            };
             self.st = St::Target;
         } else if is_tchar(b) {
-            for (i, m) in METHODS.iter().enumerate() {
-                if m.get(usize::from(self.pos)) != Some(&b) {
-                    self.cand &= !(1 << i);
-                }
+            if let Some(slot) = buf.get_mut(usize::from(self.pos)) {
+                *slot = b;
             }
             self.pos = self.pos.saturating_add(1);
         } else {

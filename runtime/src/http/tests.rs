@@ -439,6 +439,12 @@ fn errors() {
         ("GET /nope HTTP/1.1\r\nHost: dev\r\n\r\n", 404, false),
         ("POST / HTTP/1.1\r\nHost: dev\r\n\r\n", 405, false),
         ("PUT / HTTP/1.1\r\nHost: dev\r\n\r\n", 501, true),
+        // Methods are case-sensitive and matched whole.
+        ("get / HTTP/1.1\r\nHost: dev\r\n\r\n", 501, true),
+        ("GETS / HTTP/1.1\r\nHost: dev\r\n\r\n", 501, true),
+        ("HEA / HTTP/1.1\r\nHost: dev\r\n\r\n", 501, true),
+        (" / HTTP/1.1\r\nHost: dev\r\n\r\n", 400, true),
+        ("G(T / HTTP/1.1\r\nHost: dev\r\n\r\n", 400, true),
         ("GET / HTTP/1.1\r\n\r\n", 400, true),
         ("GET / HTTP/2.0\r\nHost: dev\r\n\r\n", 505, true),
         ("GET /\r\n\r\n", 400, true),
