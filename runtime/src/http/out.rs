@@ -32,35 +32,38 @@ impl<'a> TagOut<'a> {
 
     /// Appends text, escaped for where the tag sits.
     pub fn write_str(&mut self, s: &str) {
-        // Indices stay within `bytes` (`i < len`, `run` and `take` within the
-        // rest); `len <= buf.len()` always (`put`): plain arithmetic is exact.
-        let bytes = s.as_bytes();
         let special = self.escape.special();
-        let mut i = 0usize;
-        while i < bytes.len() && !self.truncated {
-            let rest = bytes.get(i..).unwrap_or(&[]);
+        let mut rest = s.as_bytes();
+        while !rest.is_empty() && !self.truncated {
             // A run that passes through unchanged is copied whole.
             let run = rest
                 .iter()
                 .position(|&b| is_special(special, b))
                 .unwrap_or(rest.len());
-            if run == 0 {
-                self.byte(rest.first().copied().unwrap_or(0));
-                i = i.wrapping_add(1);
-                continue;
-            }
+            let (plain, tail) = rest.split_at(run);
+            // `len <= buf.len()` always (`put`).
             let room = self.buf.len().wrapping_sub(self.len);
-            let mut take = run.min(room);
-            // Never cut inside a character (escaped bytes are ASCII, so
-            // run boundaries are character boundaries).
-            while take < run && take > 0 && !s.is_char_boundary(i.wrapping_add(take)) {
-                take = take.wrapping_sub(1);
-            }
-            let _ = self.put(rest.get(..take).unwrap_or(&[]));
-            if take < run {
+            if plain.len() > room {
+                // Cut, never inside a character (escaped bytes are ASCII,
+                // so the run's end is a character boundary): back to the
+                // first byte that is not a continuation byte.
+                let mut take = room;
+                while plain.get(take).is_some_and(|&b| b & 0xc0 == 0x80) {
+                    // Bounded: a continuation byte at 0 would be no `str`.
+                    take = take.wrapping_sub(1);
+                }
+                let _ = self.put(plain.get(..take).unwrap_or(&[]));
                 self.truncated = true;
+                return;
             }
-            i = i.wrapping_add(run);
+            let _ = self.put(plain);
+            match tail.split_first() {
+                Some((&b, t)) => {
+                    self.byte(b);
+                    rest = t;
+                }
+                None => rest = tail,
+            }
         }
     }
 
@@ -265,6 +268,38 @@ mod tests {
             assert_eq!(is_special(Escape::Html.special(), b), html, "{b:#x}");
             assert_eq!(is_special(Escape::Json.special(), b), json, "{b:#x}");
             assert!(!is_special(Escape::Raw.special(), b));
+        }
+    }
+
+    #[test]
+    fn any_cut_is_the_longest_prefix_of_whole_units() {
+        // Units: a character passed through, or one escape; output stops
+        // before the first unit that does not fit.
+        let text = "a<é&\"€\n\u{1}z'>";
+        for escape in [Escape::Html, Escape::Json, Escape::Raw] {
+            let units: Vec<String> = text
+                .chars()
+                .map(|c| {
+                    let (full, _) = render(escape, 64, |o| o.write_str(c.encode_utf8(&mut [0; 4])));
+                    full
+                })
+                .collect();
+            for cap in 0..=64 {
+                let mut want = String::new();
+                for u in &units {
+                    if want.len() + u.len() > cap {
+                        break;
+                    }
+                    want.push_str(u);
+                }
+                let (got, cut) = render(escape, cap, |o| o.write_str(text));
+                assert_eq!(got, want, "{escape:?} cap {cap}");
+                assert_eq!(
+                    cut,
+                    want.len() < units.concat().len(),
+                    "{escape:?} cap {cap}"
+                );
+            }
         }
     }
 
