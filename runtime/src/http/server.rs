@@ -823,9 +823,7 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
         respond_status(c, 404, false, socket, site, app);
         return;
     };
-    let close = c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&req);
-    c.resp.flags |= flags_for(&req, close);
-    let (kind, status, gzip) = match &file.body {
+    let (kind, status, gzip, framing) = match &file.body {
         Body::Static { gzip, .. } => {
             let gz = F::GZIP
                 && settings.gzip
@@ -833,20 +831,25 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
                 && req.flags & rf::GZIP != 0
                 && req.flags & rf::GZIP_NO == 0;
             let matched = if gz { rf::INM_GZIP } else { rf::INM_PLAIN };
-            if F::ETAG && req.method != Some(Method::Post) && req.flags & matched != 0 {
-                (Kind::NotModified { file: fi, gzip: gz }, 304, gz)
+            let kind = if F::ETAG && req.method != Some(Method::Post) && req.flags & matched != 0 {
+                Kind::NotModified { file: fi, gzip: gz }
             } else {
-                (Kind::File { file: fi, gzip: gz }, 200, gz)
-            }
+                Kind::File { file: fi, gzip: gz }
+            };
+            let status = if matches!(kind, Kind::File { .. }) {
+                200
+            } else {
+                304
+            };
+            (kind, status, gz, Framing::Length)
         }
         Body::Dynamic { parts, .. } => {
-            let framing = if req.method == Some(Method::Head) {
-                if F::CHUNKED && req.minor >= 1 {
-                    Framing::Chunked
-                } else {
-                    Framing::Close
-                }
-            } else if let Some(len) = c.resp.render_all(parts, &mut c.buf, app) {
+            // Rendered now when every tag fits (not for HEAD).
+            let rendered = match req.method {
+                Some(Method::Head) => None,
+                _ => c.resp.render_all(parts, &mut c.buf, app),
+            };
+            let framing = if let Some(len) = rendered {
                 c.resp.body_len = len;
                 Framing::Length
             } else if F::CHUNKED && req.minor >= 1 {
@@ -854,21 +857,10 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
             } else {
                 Framing::Close
             };
-            if framing == Framing::Close && req.method != Some(Method::Head) {
-                c.resp.flags |= pf::CLOSE;
-                c.resp.flags &= !pf::V10;
-            }
-            c.resp
-                .set::<F>(Kind::Dynamic { file: fi }, 200, framing, site);
-            (Kind::Dynamic { file: fi }, 200, false)
+            (Kind::Dynamic { file: fi }, 200, false, framing)
         }
     };
-    if !matches!(kind, Kind::Dynamic { .. }) {
-        c.resp.set::<F>(kind, status, Framing::Length, site);
-    }
-    if c.resp.flags & pf::CLOSE != 0 || c.has(cf::CONTENDED) {
-        close_after(c);
-    }
+    start(c, kind, status, framing, false, site);
     app.event(HttpEvent::Response {
         socket,
         method: req.method,
@@ -900,6 +892,31 @@ fn flags_for(req: &Req, close: bool) -> u8 {
     f
 }
 
+/// Sets the response: its head says `Connection: close` when `close`,
+/// the connection is closing or the request did not ask to keep it, and
+/// a body delimited by the close (HTTP/1.0 framing) closes it too; then
+/// the connection closes after the response when it says so or another
+/// client waits.
+fn start<const B: usize, F: HttpFeatures>(
+    c: &mut Conn<B, F>,
+    kind: Kind,
+    status: u16,
+    framing: Framing,
+    close: bool,
+    site: &Site,
+) {
+    let close = close || c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&c.req);
+    c.resp.flags |= flags_for(&c.req, close);
+    if framing == Framing::Close && c.req.method != Some(Method::Head) {
+        c.resp.flags |= pf::CLOSE;
+        c.resp.flags &= !pf::V10;
+    }
+    c.resp.set::<F>(kind, status, framing, site);
+    if c.resp.flags & pf::CLOSE != 0 || c.has(cf::CONTENDED) {
+        close_after(c);
+    }
+}
+
 /// Answers with a status of our own.
 fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
     c: &mut Conn<B, F>,
@@ -910,13 +927,8 @@ fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
     app: &mut A,
 ) {
     let req = c.req;
-    let close = close || c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&req);
-    c.resp.flags |= flags_for(&req, close);
     c.resp.jlen = 0;
-    c.resp.set::<F>(Kind::Status, status, Framing::Length, site);
-    if close || c.has(cf::CONTENDED) {
-        close_after(c);
-    }
+    start(c, Kind::Status, status, Framing::Length, close, site);
     let path = req
         .file
         .and_then(|i| site.file(i))
