@@ -164,18 +164,22 @@ impl Framing {
     }
 }
 
+/// Hex digits of `n` (at least one), as [`chunk_line`] writes them.
+fn hex_digits(n: usize) -> usize {
+    // Bounded: at most `usize::BITS`, and the result at most 16.
+    (usize::BITS.wrapping_sub(n.leading_zeros()) as usize)
+        .wrapping_add(3)
+        .wrapping_div(4)
+        .max(1)
+}
+
 /// Bytes a tag's (or text's) output occupies on the wire.
 fn framed_len(framing: Framing, n: usize) -> usize {
     match framing {
         Framing::Chunked if n == 0 => 0,
-        Framing::Chunked => {
-            let mut buf = [0u8; 18];
-            // A chunk line (at most 18 bytes) around a piece of the page.
-            chunk_line(n, &mut buf)
-                .len()
-                .wrapping_add(n)
-                .wrapping_add(CRLF.len())
-        }
+        // The size line: hex digits (n > 0 here) and CRLF, then CRLF.
+        // Bounded: a few digits around a piece of the page.
+        Framing::Chunked => hex_digits(n).wrapping_add(4).wrapping_add(n),
         _ => n,
     }
 }
@@ -633,5 +637,9 @@ mod tests {
         assert_eq!(framed_len(Framing::Chunked, 0x10), 2 + 2 + 16 + 2);
         assert_eq!(framed_len(Framing::Chunked, 0), 0);
         assert_eq!(framed_len(Framing::Length, 7), 7);
+        for n in [1, 15, 16, 255, 256, 4095, 4096, 65535, 65536, usize::MAX] {
+            assert_eq!(hex_digits(n) + 2, chunk_line(n, &mut h).len(), "{n}");
+        }
+        assert_eq!(hex_digits(0), 1);
     }
 }
