@@ -78,14 +78,13 @@ impl Authority {
         if name.is_empty() {
             return Authority::Invalid;
         }
-        if host.eq_ignore_ascii_case(name) {
-            return Authority::Name(false, port);
-        }
-        // `NAME.local`: the name and six bytes of suffix.
-        match host.split_at_checked(host.len().wrapping_sub(6)) {
-            Some((n, suffix)) if n.eq_ignore_ascii_case(name) && lower_eq(suffix, b".local") => {
-                Authority::Name(true, port)
-            }
+        // `NAME` or `NAME.local`.
+        match host.split_at_checked(name.len()) {
+            Some((n, suffix)) if n.eq_ignore_ascii_case(name) => match suffix {
+                [] => Authority::Name(false, port),
+                s if lower_eq(s, b".local") => Authority::Name(true, port),
+                _ => Authority::Invalid,
+            },
             _ => Authority::Invalid,
         }
     }
