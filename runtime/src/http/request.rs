@@ -404,12 +404,16 @@ impl Head {
             if self.pos == 0 {
                 return HeadStep::Fail(400);
             }
-            // A method longer than the buffer (or than 255 bytes, where
-            // `pos` stops) is none of these.
-            req.method = match buf.get(..usize::from(self.pos)) {
-                Some(b"GET") => Some(Method::Get),
-                Some(b"HEAD") => Some(Method::Head),
-                Some(b"POST") => Some(Method::Post),
+            // The first four bytes as one word (a three-byte method's
+            // fourth is masked off); only the lengths 3 and 4 are ours.
+            let word = match buf.get(..4) {
+                Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+                _ => 0,
+            };
+            req.method = match (self.pos, word) {
+                (3, w) if w & 0x00ff_ffff == u32::from_le_bytes(*b"GET\0") => Some(Method::Get),
+                (4, w) if w == u32::from_le_bytes(*b"HEAD") => Some(Method::Head),
+                (4, w) if w == u32::from_le_bytes(*b"POST") => Some(Method::Post),
                 _ => None,
             };
             self.st = St::Target;
