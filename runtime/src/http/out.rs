@@ -162,6 +162,8 @@ impl<'a> TagOut<'a> {
     }
 
     /// Appends `bytes` whole, or nothing (and marks the output cut).
+    /// (Not inlined: called per run and per escape, and by `write_uint`.)
+    #[inline(never)]
     fn put(&mut self, bytes: &[u8]) -> bool {
         // Two slice lengths (each at most `isize::MAX`): no wrap.
         let end = self.len.wrapping_add(bytes.len());
