@@ -9,7 +9,7 @@
 //! complete.
 
 use super::features::HttpFeatures;
-use super::form::{FieldDec, FieldSpan, Step};
+use super::form::{hex, FieldDec, FieldSpan, Step};
 use super::rom::{Body, File, FormId, HttpSettings, Site};
 use super::{HttpApp, Input, Method};
 
@@ -273,10 +273,6 @@ pub(crate) fn trimmed(mut s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// The pieces of a header value between `sep` bytes, as `split` yields
