@@ -395,6 +395,9 @@ impl Head {
     /// A byte of the method, kept at the start of the buffer (the path
     /// goes there next); the space after it names the method (`None`: 501
     /// later).
+    // The steps of `byte` are always inlined (one caller each): LTO's
+    // choice varied with the size of `consume` and cost bytes.
+    #[inline(always)]
     fn method_byte(&mut self, b: u8, req: &mut Req, buf: &mut [u8]) -> HeadStep {
         if b == b' ' {
             if self.pos == 0 {
@@ -426,6 +429,7 @@ impl Head {
 
     /// The target's first byte: an origin-form path (`/...`) is kept;
     /// anything else (absolute-form, `*`) is read but matches no file.
+    #[inline(always)]
     fn target_byte(&mut self, b: u8, req: &mut Req, buf: &mut [u8]) -> HeadStep {
         if b == b'/' {
             self.st = St::Path;
@@ -498,6 +502,7 @@ impl Head {
     }
 
     /// A byte of `HTTP/1.x` and the line end after it.
+    #[inline(always)]
     fn version_byte(&mut self, b: u8, req: &mut Req) -> HeadStep {
         const HTTP: &[u8] = b"HTTP/";
         let p = usize::from(self.pos);
@@ -530,6 +535,7 @@ impl Head {
 
     /// The first byte of a header line, or of the blank line ending the
     /// head.
+    #[inline(always)]
     fn line_first_byte(&mut self, b: u8, buf: &mut [u8]) -> HeadStep {
         match b {
             b'\r' => {

@@ -548,7 +548,12 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
     // `i` and the runs taken stay within `bytes`, and a body run within
     // `body_left`: plain arithmetic is exact.
     let mut i = 0usize;
-    while let Some(&b) = bytes.get(i) {
+    // The loop ends with a byte count, or with the status a failed
+    // request is answered with (one exit for every failure).
+    let failed = loop {
+        let Some(&b) = bytes.get(i) else {
+            return i;
+        };
         match c.rx {
             Rx::Free | Rx::Drain => return bytes.len(),
             Rx::Done => return i,
@@ -572,10 +577,7 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
                             i = i.wrapping_add(n);
                             continue;
                         }
-                        Err(status) => {
-                            fail_at(c, status, socket, site, settings, app, now);
-                            return bytes.len();
-                        }
+                        Err(status) => break status,
                     }
                 }
                 head.busy_forms = busy;
@@ -583,14 +585,13 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
                 i = i.wrapping_add(1);
                 match step {
                     HeadStep::More => {}
-                    HeadStep::Fail(status) => {
-                        fail_at(c, status, socket, site, settings, app, now);
-                        return bytes.len();
-                    }
+                    HeadStep::Fail(status) => break status,
                     HeadStep::Done => {
                         c.rx = Rx::Done;
                         c.deadline = now.wrapping_add(settings.idle_timeout_ms);
-                        answer(c, socket, site, settings, app, now);
+                        if let Err(status) = answer(c, socket, site, settings, app, now) {
+                            break status;
+                        }
                     }
                 }
             }
@@ -601,8 +602,7 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
                     .min(usize::try_from(c.body_left).unwrap_or(usize::MAX));
                 let part = bytes.get(i..i.wrapping_add(n)).unwrap_or(&[]);
                 if let Err(status) = body(c, part, app) {
-                    fail_at(c, status, socket, site, settings, app, now);
-                    return bytes.len();
+                    break status;
                 }
                 i = i.wrapping_add(n);
                 c.body_left = c
@@ -610,8 +610,7 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
                     .wrapping_sub(u32::try_from(n).unwrap_or(u32::MAX));
                 if c.body_left == 0 {
                     if let Err(status) = body_end(c, app) {
-                        fail_at(c, status, socket, site, settings, app, now);
-                        return bytes.len();
+                        break status;
                     }
                     c.rx = Rx::Done;
                     c.deadline = now.wrapping_add(settings.idle_timeout_ms);
@@ -619,8 +618,9 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
                 }
             }
         }
-    }
-    i
+    };
+    fail_at(c, failed, socket, site, settings, app, now);
+    bytes.len()
 }
 
 /// Body bytes of a form POST.
@@ -693,6 +693,8 @@ fn keep_alive<F: HttpFeatures>(req: &Req) -> bool {
 /// A request a page of another site made: a `Host` that does not name the
 /// device (DNS rebinding: the page's own name resolved to the device), or
 /// a cross-site POST (CSRF).
+/// (Always inlined, as the head parser's steps: one caller.)
+#[inline(always)]
 fn foreign(req: &Req) -> bool {
     (req.flags & rf::HOST != 0 && !req.host.is_device())
         || (req.method == Some(Method::Post) && cross_site(req))
@@ -711,7 +713,8 @@ fn cross_site(req: &Req) -> bool {
     }
 }
 
-/// Decides the answer to a complete head.
+/// Decides the answer to a complete head; `Err`: the request failed
+/// (a form's empty body was refused), answer with that status.
 fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
     c: &mut Conn<B, F>,
     socket: TcpHandle,
@@ -719,7 +722,7 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
     settings: &HttpSettings,
     app: &mut A,
     now: u32,
-) {
+) -> Result<(), u16> {
     let req = c.req;
     let file = req.file.and_then(|i| site.file(i));
     let has_body = req.content_length.is_some_and(|n| n > 0);
@@ -775,7 +778,7 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         };
         abort_input(c, app);
         respond_status(c, status, close, socket, site, app);
-        return;
+        return Ok(());
     }
     if req.method == Some(Method::Post) {
         // Read the body into the form's handler first.
@@ -791,20 +794,18 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         }
         c.deadline = now.wrapping_add(settings.request_timeout_ms);
         if c.body_left == 0 {
-            if let Err(status) = body_end(c, app) {
-                fail_at(c, status, socket, site, settings, app, now);
-                return;
-            }
+            body_end(c, app)?;
             c.rx = Rx::Done;
             respond_page(c, socket, site, settings, app);
         }
-        return;
+        return Ok(());
     }
     if has_body {
         // A GET or HEAD with a body we will not read: answer, then close.
         c.flags |= cf::CLOSING;
     }
     respond_page(c, socket, site, settings, app);
+    Ok(())
 }
 
 /// Answers with the target file (GET, HEAD, or after a form's body).
