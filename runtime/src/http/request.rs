@@ -973,20 +973,19 @@ pub(crate) fn deliver_field<A: HttpApp>(
     f: FieldSpan,
     app: &mut A,
 ) -> Result<(), u16> {
-    let name = buf
-        .get(..f.name_end)
-        .and_then(|b| core::str::from_utf8(b).ok());
-    let value = buf
-        .get(f.value_start..f.value_end)
-        .and_then(|b| core::str::from_utf8(b).ok());
-    match (name, value, form) {
-        (Some(name), Some(value), Some(form)) => {
-            app.input(form, Input::Field { name, value });
-            Ok(())
-        }
-        (Some(_), Some(_), None) => Ok(()),
-        _ => Err(400),
+    // The value follows the name: both are UTF-8 exactly when the two
+    // together are and the name ends at a character boundary
+    // (`split_at_checked`).
+    let (name, value) = buf
+        .get(..f.value_end)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .filter(|_| f.value_start == f.name_end)
+        .and_then(|t| t.split_at_checked(f.name_end))
+        .ok_or(400u16)?;
+    if let Some(form) = form {
+        app.input(form, Input::Field { name, value });
     }
+    Ok(())
 }
 
 #[cfg(test)]

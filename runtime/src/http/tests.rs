@@ -1268,3 +1268,23 @@ fn everything_off_still_serves_files_and_pages() {
     let r = t.get("GET /big.txt HTTP/1.1\r\nHost: dev\r\n\r\n");
     assert_eq!(split(&r).1.matches("n=").count(), 40, "{r}");
 }
+
+#[test]
+fn form_fields_must_be_utf8_on_each_side_of_the_equals_sign() {
+    for (query, status) in [
+        ("n=%C3%A9", 200),   // é as the value
+        ("%C3%A9=v", 200),   // é as the name
+        ("%C3=%A9", 400),    // é cut by `=`: neither side is UTF-8
+        ("n=%FF", 400),      // not UTF-8
+        ("%E2%82=%AC", 400), // € cut by `=`
+    ] {
+        let mut t = T::new();
+        let r = t.get(&format!(
+            "GET /form.html?{query} HTTP/1.1\r\nHost: dev\r\n\r\n"
+        ));
+        assert!(
+            r.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{query}: {r}"
+        );
+    }
+}
