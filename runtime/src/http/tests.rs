@@ -1288,3 +1288,22 @@ fn form_fields_must_be_utf8_on_each_side_of_the_equals_sign() {
         );
     }
 }
+
+#[test]
+fn every_file_is_found_by_its_path_and_nothing_else() {
+    for site in [&SITE, &SEQ_SITE] {
+        for (i, f) in site.files.iter().enumerate() {
+            let (at, found) = site.find(f.path.as_bytes()).unwrap();
+            assert_eq!((usize::from(at), found.path), (i, f.path));
+            for miss in [
+                format!("{}x", f.path),
+                f.path[..f.path.len() - 1].to_string(),
+            ] {
+                if site.files.iter().all(|g| g.path != miss) {
+                    assert!(site.find(miss.as_bytes()).is_none(), "{miss}");
+                }
+            }
+        }
+        assert!(site.find(b"").is_none() && site.find(b"\xff").is_none());
+    }
+}
