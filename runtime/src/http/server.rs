@@ -525,8 +525,10 @@ fn finish_if_done<const B: usize, F: HttpFeatures>(
         return; // FIN follows (tcp_wants_close)
     }
     c.next = c.resp.start.wrapping_add(c.resp.end.unwrap_or(0));
-    c.resp = Resp::default();
-    c.req = Req::default();
+    // No response now (what reads it between requests asks only its
+    // kind); the next request starts with a fresh request and response
+    // (`consume`), and this one's form was ended when it was answered.
+    c.resp.kind = Kind::None;
     c.rx = Rx::Idle;
     c.flags |= cf::SERVED;
     c.deadline = now.wrapping_add(settings.idle_timeout_ms);
