@@ -366,12 +366,10 @@ impl Head {
                     HeadStep::More
                 }
                 b'\n' => self.header_end::<F>(req, buf, site, settings),
-                // Other bytes come as runs (`header_run`); one reaches
-                // here only past the limit, which `count` refused above.
-                _ => match self.header_bytes(core::slice::from_ref(&b), buf) {
-                    Ok(_) => HeadStep::More,
-                    Err(status) => HeadStep::Fail(status),
-                },
+                // Other bytes come as runs (`header_run`, which takes every
+                // byte up to the limit); one reaches here only past the
+                // limit, which `count` refused above.
+                _ => HeadStep::Fail(431),
             },
             St::HeaderCr => {
                 if b != b'\n' {
