@@ -725,30 +725,29 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
     app: &mut A,
     now: u32,
 ) -> Result<(), u16> {
-    let req = c.req;
-    let file = req.file.and_then(|i| site.file(i));
-    let has_body = req.content_length.is_some_and(|n| n > 0);
+    let file = c.req.file.and_then(|i| site.file(i));
+    let has_body = c.req.content_length.is_some_and(|n| n > 0);
     // `Expect: 100-continue` in a server built without it (HTTP/1.0
     // clients' expectations are ignored, RFC 9110 §10.1.1).
     let unmet_continue =
-        !F::CONTINUE && req.flags & rf::CONTINUE != 0 && req.minor >= 1 && has_body;
-    let status = if req.method.is_none() {
+        !F::CONTINUE && c.req.flags & rf::CONTINUE != 0 && c.req.minor >= 1 && has_body;
+    let status = if c.req.method.is_none() {
         501
-    } else if req.minor >= 1 && req.flags & rf::HOST == 0 {
+    } else if c.req.minor >= 1 && c.req.flags & rf::HOST == 0 {
         400
-    } else if foreign(&req) {
+    } else if foreign(&c.req) {
         403
-    } else if req.flags & rf::CHUNKED != 0 {
-        if req.content_length.is_some() {
+    } else if c.req.flags & rf::CHUNKED != 0 {
+        if c.req.content_length.is_some() {
             400
         } else {
             501
         }
-    } else if req.flags & rf::BAD_TARGET != 0 {
+    } else if c.req.flags & rf::BAD_TARGET != 0 {
         400
-    } else if req.status != 0 {
-        req.status
-    } else if req.content_length.is_some_and(|n| n > settings.max_body) {
+    } else if c.req.status != 0 {
+        c.req.status
+    } else if c.req.content_length.is_some_and(|n| n > settings.max_body) {
         413
     } else if unmet_continue {
         // RFC 9110 §10.1.1: a final status at once instead of `100
@@ -756,11 +755,11 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         417
     } else if file.is_none() {
         404
-    } else if req.method == Some(Method::Post) && req.form.is_none() {
+    } else if c.req.method == Some(Method::Post) && c.req.form.is_none() {
         405
-    } else if req.method == Some(Method::Post)
+    } else if c.req.method == Some(Method::Post)
         && has_body
-        && req.flags & (rf::URLENCODED | rf::MULTIPART) == 0
+        && c.req.flags & (rf::URLENCODED | rf::MULTIPART) == 0
     {
         415
     } else {
@@ -782,15 +781,15 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         respond_status(c, status, close, socket, site, app);
         return Ok(());
     }
-    if req.method == Some(Method::Post) {
+    if c.req.method == Some(Method::Post) {
         // Read the body into the form's handler first.
-        c.body_left = req.content_length.unwrap_or(0);
-        c.rx = if F::MULTIPART && req.flags & rf::MULTIPART != 0 && c.body_left > 0 {
-            Rx::Multipart(Multipart::new(req.dlen))
+        c.body_left = c.req.content_length.unwrap_or(0);
+        c.rx = if F::MULTIPART && c.req.flags & rf::MULTIPART != 0 && c.body_left > 0 {
+            Rx::Multipart(Multipart::new(c.req.dlen))
         } else {
             Rx::Form(FieldDec::default())
         };
-        if F::CONTINUE && req.flags & rf::CONTINUE != 0 && c.body_left > 0 {
+        if F::CONTINUE && c.req.flags & rf::CONTINUE != 0 && c.body_left > 0 {
             c.resp.flags |= pf::CONTINUE;
             c.resp.set::<F>(Kind::Pending, 100, Framing::Length, site);
         }
@@ -818,11 +817,10 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
     settings: &HttpSettings,
     app: &mut A,
 ) {
-    let req = c.req;
     if let Some(form) = c.req.form.take() {
         app.input(form, Input::End);
     }
-    let Some((fi, file)) = req.file.and_then(|i| site.file(i).map(|f| (i, f))) else {
+    let Some((fi, file)) = c.req.file.and_then(|i| site.file(i).map(|f| (i, f))) else {
         respond_status(c, 404, false, socket, site, app);
         return;
     };
@@ -831,14 +829,15 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
             let gz = F::GZIP
                 && settings.gzip
                 && gzip.is_some()
-                && req.flags & rf::GZIP != 0
-                && req.flags & rf::GZIP_NO == 0;
+                && c.req.flags & rf::GZIP != 0
+                && c.req.flags & rf::GZIP_NO == 0;
             let matched = if gz { rf::INM_GZIP } else { rf::INM_PLAIN };
-            let kind = if F::ETAG && req.method != Some(Method::Post) && req.flags & matched != 0 {
-                Kind::NotModified { file: fi, gzip: gz }
-            } else {
-                Kind::File { file: fi, gzip: gz }
-            };
+            let kind =
+                if F::ETAG && c.req.method != Some(Method::Post) && c.req.flags & matched != 0 {
+                    Kind::NotModified { file: fi, gzip: gz }
+                } else {
+                    Kind::File { file: fi, gzip: gz }
+                };
             let status = if matches!(kind, Kind::File { .. }) {
                 200
             } else {
@@ -848,14 +847,14 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
         }
         Body::Dynamic { parts, .. } => {
             // Rendered now when every tag fits (not for HEAD).
-            let rendered = match req.method {
+            let rendered = match c.req.method {
                 Some(Method::Head) => None,
                 _ => c.resp.render_all(parts, &mut c.buf, app),
             };
             let framing = if let Some(len) = rendered {
                 c.resp.body_len = len;
                 Framing::Length
-            } else if F::CHUNKED && req.minor >= 1 {
+            } else if F::CHUNKED && c.req.minor >= 1 {
                 Framing::Chunked
             } else {
                 Framing::Close
@@ -866,7 +865,7 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
     start(c, kind, status, framing, false, site);
     app.event(HttpEvent::Response {
         socket,
-        method: req.method,
+        method: c.req.method,
         path: file.path,
         status,
         gzip,
@@ -929,22 +928,22 @@ fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
     site: &Site,
     app: &mut A,
 ) {
-    let req = c.req;
     c.resp.jlen = 0;
     start(c, Kind::Status, status, Framing::Length, close, site);
-    let path = req
+    let path = c
+        .req
         .file
         .and_then(|i| site.file(i))
         .map(|f| f.path)
         .or_else(|| {
             c.buf
-                .get(..usize::from(req.plen))
+                .get(..usize::from(c.req.plen))
                 .and_then(|p| core::str::from_utf8(p).ok())
         })
         .unwrap_or("?");
     app.event(HttpEvent::Response {
         socket,
-        method: req.method,
+        method: c.req.method,
         path,
         status,
         gzip: false,
