@@ -144,23 +144,15 @@ fn decimal(d: &[u8]) -> Option<u32> {
 /// A dotted-quad IPv4 literal (four decimal octets of 1-3 digits).
 fn parse_ipv4(h: &[u8]) -> Option<[u8; 4]> {
     let mut out = [0u8; 4];
-    let (mut k, mut n, mut digits) = (0usize, 0u16, 0u8);
-    // A dot after the last octet ends it like the others.
-    for &c in h.iter().chain(core::iter::once(&b'.')) {
-        if c == b'.' {
-            *out.get_mut(k)? = u8::try_from(n).ok().filter(|_| digits > 0)?;
-            // Bounded: `k < 4` (`out.get_mut` above).
-            k = k.wrapping_add(1);
-            (n, digits) = (0, 0);
-        } else if c.is_ascii_digit() && digits < 3 {
-            // Bounded: at most 3 digits, below 1000.
-            n = n
-                .wrapping_mul(10)
-                .wrapping_add(u16::from(c.wrapping_sub(b'0')));
-            digits = digits.wrapping_add(1);
-        } else {
+    let mut k = 0usize;
+    for part in Items::new(h, b'.') {
+        if part.len() > 3 {
             return None;
         }
+        // `decimal` refuses an empty part and anything but digits.
+        *out.get_mut(k)? = u8::try_from(decimal(part)?).ok()?;
+        // Bounded: `k < 4` (`out.get_mut` above).
+        k = k.wrapping_add(1);
     }
     (k == 4).then_some(out)
 }
