@@ -76,13 +76,10 @@ impl FieldDec {
     }
 
     /// The input ended: the last field, if any.
+    /// (The end of the input ends a field as `&` does: an unfinished
+    /// escape is kept as text, then the field is complete.)
     pub(crate) fn finish(&mut self, buf: &mut [u8]) -> Step {
-        if let Some(pending) = self.pct.take() {
-            if !self.literal(pending, buf) {
-                return Step::TooLong;
-            }
-        }
-        self.end()
+        self.byte(b'&', buf)
     }
 
     /// An unfinished escape (`%` or `%X`) as the text it was.
