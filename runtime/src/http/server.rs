@@ -671,15 +671,12 @@ fn body_end<const B: usize, F: HttpFeatures, A: HttpApp>(
     c: &mut Conn<B, F>,
     app: &mut A,
 ) -> Result<(), u16> {
-    let form = c.req.form;
-    match &mut c.rx {
-        Rx::Form(dec) if F::URLENCODED => match dec.finish(&mut c.buf) {
-            Step::More => Ok(()),
-            Step::TooLong => Err(413),
-            Step::Field(f) => deliver_field(form, &c.buf, f, app),
-        },
+    match &c.rx {
         Rx::Multipart(mp) if F::MULTIPART && !mp.complete() => Err(400),
-        _ => Ok(()),
+        Rx::Multipart(_) => Ok(()),
+        // The end of an urlencoded body ends its last field as `&` does
+        // (`FieldDec::finish`): the same steps as one more body byte.
+        _ => body(c, b"&", app),
     }
 }
 
