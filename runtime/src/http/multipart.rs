@@ -142,9 +142,11 @@ impl Multipart {
                     self.k = 1;
                 }
                 St::Preamble | St::Data => self.delimiter_byte(b, buf, emit),
-                St::AfterDelim => {
+                // Right after a delimiter `-` may begin the close one;
+                // padding and the line end may follow either.
+                St::AfterDelim | St::Padding => {
                     self.st = match b {
-                        b'-' => St::AfterDash,
+                        b'-' if self.st == St::AfterDelim => St::AfterDash,
                         b' ' | b'\t' | b'\r' => St::Padding,
                         b'\n' => self.headers_begin(),
                         _ => return Err(400),
@@ -156,11 +158,6 @@ impl Multipart {
                     }
                     self.st = St::Epilogue;
                 }
-                St::Padding => match b {
-                    b' ' | b'\t' | b'\r' => {}
-                    b'\n' => self.st = self.headers_begin(),
-                    _ => return Err(400),
-                },
                 St::Headers => self.header_byte(b, buf, emit)?,
                 St::Epilogue => return Ok(()),
             }
