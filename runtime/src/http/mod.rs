@@ -261,7 +261,8 @@ impl Incoming for &[u8] {
 /// Copies `buf[src]` to `buf[to..]`, front to back, so `to <= src.start`
 /// may overlap. `copy_within` would do it, but links `memmove` (1.6 KB on
 /// a Cortex-M3, nothing else needs it); these moves are a few dozen bytes.
-/// Bytes outside `buf` are skipped.
+/// Bytes outside `buf` are skipped. (Not inlined: two callers.)
+#[inline(never)]
 pub(crate) fn move_down(buf: &mut [u8], src: core::ops::Range<usize>, to: usize) {
     let mut d = to;
     for s in src {

@@ -9,7 +9,7 @@
 //! `k` bytes, so they are re-sent from the delimiter itself, and the
 //! mismatching byte can only restart a match if it is CR.
 
-use super::request::{lower_eq, trim_ows};
+use super::request::{lower_eq, offset_in, trimmed};
 
 /// Parser state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,6 +75,28 @@ pub(crate) enum MpOut<'a> {
 /// does not fit in the buffer).
 pub(crate) type Refused = u16;
 
+/// Optional white space.
+const OWS: &[u8] = b" \t";
+
+/// `buf[i]` when `i < to`.
+fn at(buf: &[u8], i: usize, to: usize) -> Option<u8> {
+    buf.get(i).copied().filter(|_| i < to)
+}
+
+/// The first index from `i` on (at most `to`) whose byte is in `set`
+/// (`skip` false) or is not (`skip` true).
+#[inline(never)]
+fn scan(buf: &[u8], mut i: usize, to: usize, set: &[u8], skip: bool) -> usize {
+    while let Some(c) = at(buf, i, to) {
+        if set.contains(&c) != skip {
+            break;
+        }
+        // Bounded: `i < to`.
+        i = i.wrapping_add(1);
+    }
+    i
+}
+
 /// Most bytes of part headers per part.
 const MAX_PART_HEADERS: u16 = 2048;
 
@@ -103,6 +125,7 @@ impl Multipart {
         buf: &mut [u8],
         emit: &mut dyn FnMut(MpOut<'_>),
     ) -> Result<(), Refused> {
+        // `i` and `run` stay within `chunk`: plain increments are exact.
         let mut i = 0usize;
         while let Some(&b) = chunk.get(i) {
             match self.st {
@@ -113,15 +136,17 @@ impl Multipart {
                     let run = rest.iter().position(|&c| c == b'\r').unwrap_or(rest.len());
                     if run > 0 {
                         emit(MpOut::Data(rest.get(..run).unwrap_or(&[])));
-                        i = i.saturating_add(run);
+                        i = i.wrapping_add(run);
                         continue;
                     }
                     self.k = 1;
                 }
                 St::Preamble | St::Data => self.delimiter_byte(b, buf, emit),
-                St::AfterDelim => {
+                // Right after a delimiter `-` may begin the close one;
+                // padding and the line end may follow either.
+                St::AfterDelim | St::Padding => {
                     self.st = match b {
-                        b'-' => St::AfterDash,
+                        b'-' if self.st == St::AfterDelim => St::AfterDash,
                         b' ' | b'\t' | b'\r' => St::Padding,
                         b'\n' => self.headers_begin(),
                         _ => return Err(400),
@@ -133,15 +158,10 @@ impl Multipart {
                     }
                     self.st = St::Epilogue;
                 }
-                St::Padding => match b {
-                    b' ' | b'\t' | b'\r' => {}
-                    b'\n' => self.st = self.headers_begin(),
-                    _ => return Err(400),
-                },
                 St::Headers => self.header_byte(b, buf, emit)?,
                 St::Epilogue => return Ok(()),
             }
-            i = i.saturating_add(1);
+            i = i.wrapping_add(1);
         }
         Ok(())
     }
@@ -149,7 +169,8 @@ impl Multipart {
     fn delimiter_byte(&mut self, b: u8, buf: &[u8], emit: &mut dyn FnMut(MpOut<'_>)) {
         let k = usize::from(self.k);
         if buf.get(k) == Some(&b) && k < usize::from(self.dlen) {
-            self.k = self.k.saturating_add(1);
+            // Bounded: `k < dlen`.
+            self.k = self.k.wrapping_add(1);
             if self.k == self.dlen {
                 self.k = 0;
                 if self.st == St::Data {
@@ -190,7 +211,8 @@ impl Multipart {
         buf: &mut [u8],
         emit: &mut dyn FnMut(MpOut<'_>),
     ) -> Result<(), Refused> {
-        self.hbytes = self.hbytes.saturating_add(1);
+        // Bounded: at most `MAX_PART_HEADERS` before (more fails the body).
+        self.hbytes = self.hbytes.wrapping_add(1);
         if self.hbytes > MAX_PART_HEADERS {
             return Err(413);
         }
@@ -203,7 +225,8 @@ impl Multipart {
                 };
                 let text = |s: Slot| {
                     let at = usize::from(s.0);
-                    buf.get(at..at.saturating_add(usize::from(s.1)))
+                    // Two `u16`s in a `usize`.
+                    buf.get(at..at.wrapping_add(usize::from(s.1)))
                         .and_then(|b| core::str::from_utf8(b).ok())
                 };
                 let name = text(name).ok_or(400u16)?;
@@ -235,11 +258,12 @@ impl Multipart {
                 if b < 0x20 && b != b'\t' || b == 0x7f {
                     return Err(400);
                 }
-                let at = usize::from(self.store).saturating_add(usize::from(self.llen));
+                // Two `u16`s in a `usize`; `llen` grows only below `buf.len()`.
+                let at = usize::from(self.store).wrapping_add(usize::from(self.llen));
                 match buf.get_mut(at) {
                     Some(slot) if !self.over => {
                         *slot = b;
-                        self.llen = self.llen.saturating_add(1);
+                        self.llen = self.llen.wrapping_add(1);
                     }
                     _ => self.over = true,
                 }
@@ -251,7 +275,8 @@ impl Multipart {
     /// One complete part header line at `buf[line.0..][..line.1]`.
     fn header_line(&mut self, line: Slot, over: bool, buf: &mut [u8]) -> Result<(), Refused> {
         let start = usize::from(line.0);
-        let end = start.saturating_add(usize::from(line.1));
+        // Positions in the buffer (`u16`s), the colon inside the line.
+        let end = start.wrapping_add(usize::from(line.1));
         let Some(text) = buf.get(start..end) else {
             return Err(400);
         };
@@ -269,11 +294,13 @@ impl Multipart {
                 Ok(())
             };
         }
-        let value_at = start.saturating_add(colon).saturating_add(1);
+        let value_at = start.wrapping_add(colon).wrapping_add(1);
         if is_type {
-            let (a, b) = trim_ows(buf.get(value_at..end).unwrap_or(&[]));
-            let from = value_at.saturating_add(a);
-            self.ctype = Some(self.keep(buf, from, b.saturating_sub(a), false));
+            // (A line not in the buffer gives an empty `v`: nothing is
+            // copied, wherever `from` points.)
+            let v = trimmed(buf.get(value_at..end).unwrap_or(&[]));
+            let (from, len) = (offset_in(buf, v), v.len());
+            self.ctype = Some(self.keep(buf, from, len, false));
         } else if is_disposition {
             self.disposition(buf, value_at, end)?;
         }
@@ -282,68 +309,63 @@ impl Multipart {
 
     /// `form-data; name="x"; filename="y"` at `buf[from..to]`.
     fn disposition(&mut self, buf: &mut [u8], from: usize, to: usize) -> Result<(), Refused> {
-        let mut i = from;
-        let at = |buf: &[u8], i: usize| buf.get(i).copied().filter(|_| i < to);
-        let skip_ows = |buf: &[u8], mut i: usize| {
-            while matches!(at(buf, i), Some(b' ' | b'\t')) {
-                i = i.saturating_add(1);
-            }
-            i
-        };
-        i = skip_ows(buf, i);
+        // Indices stay at most `to + 1` (`scan` and `at` stop at `to`,
+        // which is inside the buffer): plain increments cannot wrap.
+        let mut i = scan(buf, from, to, OWS, true);
         let kind_start = i;
-        while at(buf, i).is_some_and(|c| c != b';' && c != b' ' && c != b'\t') {
-            i = i.saturating_add(1);
-        }
+        i = scan(buf, i, to, b"; \t", false);
         if !lower_eq(buf.get(kind_start..i).unwrap_or(&[]), b"form-data") {
             return Err(400);
         }
         loop {
-            i = skip_ows(buf, i);
-            match at(buf, i) {
+            i = scan(buf, i, to, OWS, true);
+            match at(buf, i, to) {
                 None => return Ok(()),
-                Some(b';') => i = skip_ows(buf, i.saturating_add(1)),
+                Some(b';') => i = scan(buf, i.wrapping_add(1), to, OWS, true),
                 Some(_) => return Err(400),
             }
             let pname_start = i;
-            while at(buf, i).is_some_and(|c| c != b'=' && c != b';') {
-                i = i.saturating_add(1);
-            }
-            let (a, b) = trim_ows(buf.get(pname_start..i).unwrap_or(&[]));
-            let pname_end = pname_start.saturating_add(b);
-            let pname_start = pname_start.saturating_add(a);
-            if at(buf, i) != Some(b'=') {
+            i = scan(buf, i, to, b"=;", false);
+            if at(buf, i, to) != Some(b'=') {
                 continue; // a parameter without value: ignored
             }
-            i = skip_ows(buf, i.saturating_add(1));
-            let (vstart, vlen, quoted, next) = if at(buf, i) == Some(b'"') {
+            let pname = trimmed(buf.get(pname_start..i).unwrap_or(&[]));
+            let slot = if lower_eq(pname, b"name") {
+                Some(false)
+            } else if lower_eq(pname, b"filename") {
+                Some(true)
+            } else {
+                None
+            };
+            i = scan(buf, i.wrapping_add(1), to, OWS, true);
+            let quoted = at(buf, i, to) == Some(b'"');
+            let (vstart, vend) = if quoted {
                 // quoted-string: up to the closing quote, `\` escapes.
-                let s = i.saturating_add(1);
+                let s = i.wrapping_add(1);
                 let mut j = s;
                 loop {
-                    match at(buf, j) {
+                    match at(buf, j, to) {
                         None => return Err(400),
                         Some(b'"') => break,
-                        Some(b'\\') => j = j.saturating_add(2),
-                        Some(_) => j = j.saturating_add(1),
+                        Some(b'\\') => j = j.wrapping_add(2),
+                        Some(_) => j = j.wrapping_add(1),
                     }
                 }
-                (s, j.saturating_sub(s), true, j.saturating_add(1))
+                i = j.wrapping_add(1);
+                (s, j)
             } else {
                 let s = i;
-                let mut j = s;
-                while at(buf, j).is_some_and(|c| c != b';' && c != b' ' && c != b'\t') {
-                    j = j.saturating_add(1);
-                }
-                (s, j.saturating_sub(s), false, j)
+                i = scan(buf, i, to, b"; \t", false);
+                (s, i)
             };
-            let pname = buf.get(pname_start..pname_end).unwrap_or(&[]);
-            if lower_eq(pname, b"name") {
-                self.name = Some(self.keep(buf, vstart, vlen, quoted));
-            } else if lower_eq(pname, b"filename") {
-                self.filename = Some(self.keep(buf, vstart, vlen, quoted));
+            if let Some(file) = slot {
+                let kept = Some(self.keep(buf, vstart, vend.wrapping_sub(vstart), quoted));
+                if file {
+                    self.filename = kept;
+                } else {
+                    self.name = kept;
+                }
             }
-            i = next;
         }
     }
 
@@ -355,20 +377,22 @@ impl Multipart {
         let dst0 = usize::from(self.store);
         let mut dst = dst0;
         let mut src = from;
-        let end = from.saturating_add(len);
+        // Positions within the buffer (plus one past an escape): `src`
+        // advances to `end`, `dst` never passes `src`.
+        let end = from.wrapping_add(len);
         while src < end {
             let mut c = buf.get(src).copied().unwrap_or(0);
             if quoted && c == b'\\' {
-                src = src.saturating_add(1);
+                src = src.wrapping_add(1);
                 c = buf.get(src).copied().unwrap_or(0);
             }
             if let Some(d) = buf.get_mut(dst) {
                 *d = c;
             }
-            dst = dst.saturating_add(1);
-            src = src.saturating_add(1);
+            dst = dst.wrapping_add(1);
+            src = src.wrapping_add(1);
         }
-        let n = dst.saturating_sub(dst0);
+        let n = dst.wrapping_sub(dst0);
         self.store = u16::try_from(dst).unwrap_or(u16::MAX);
         (
             u16::try_from(dst0).unwrap_or(u16::MAX),

@@ -32,32 +32,38 @@ impl<'a> TagOut<'a> {
 
     /// Appends text, escaped for where the tag sits.
     pub fn write_str(&mut self, s: &str) {
-        let bytes = s.as_bytes();
-        let mut i = 0usize;
-        while i < bytes.len() && !self.truncated {
-            let rest = bytes.get(i..).unwrap_or(&[]);
+        let special = self.escape.special();
+        let mut rest = s.as_bytes();
+        while !rest.is_empty() && !self.truncated {
             // A run that passes through unchanged is copied whole.
             let run = rest
                 .iter()
-                .position(|&b| self.needs_escape(b))
+                .position(|&b| is_special(special, b))
                 .unwrap_or(rest.len());
-            if run == 0 {
-                self.byte(rest.first().copied().unwrap_or(0));
-                i = i.saturating_add(1);
-                continue;
-            }
-            let room = self.buf.len().saturating_sub(self.len);
-            let mut take = run.min(room);
-            // Never cut inside a character (escaped bytes are ASCII, so
-            // run boundaries are character boundaries).
-            while take < run && take > 0 && !s.is_char_boundary(i.saturating_add(take)) {
-                take = take.saturating_sub(1);
-            }
-            let _ = self.put(rest.get(..take).unwrap_or(&[]));
-            if take < run {
+            let (plain, tail) = rest.split_at(run);
+            // `len <= buf.len()` always (`put`).
+            let room = self.buf.len().wrapping_sub(self.len);
+            if plain.len() > room {
+                // Cut, never inside a character (escaped bytes are ASCII,
+                // so the run's end is a character boundary): back to the
+                // first byte that is not a continuation byte.
+                let mut take = room;
+                while plain.get(take).is_some_and(|&b| b & 0xc0 == 0x80) {
+                    // Bounded: a continuation byte at 0 would be no `str`.
+                    take = take.wrapping_sub(1);
+                }
+                let _ = self.put(plain.get(..take).unwrap_or(&[]));
                 self.truncated = true;
+                return;
             }
-            i = i.saturating_add(run);
+            let _ = self.put(plain);
+            match tail.split_first() {
+                Some((&b, t)) => {
+                    self.byte(b);
+                    rest = t;
+                }
+                None => rest = tail,
+            }
         }
     }
 
@@ -103,47 +109,64 @@ impl<'a> TagOut<'a> {
         self.escape
     }
 
-    fn needs_escape(&self, b: u8) -> bool {
-        match self.escape {
-            Escape::Raw => false,
-            Escape::Html => matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''),
-            Escape::Json => matches!(b, b'"' | b'\\' | 0..=0x1f | 0x7f | b'<' | b'>' | b'&'),
-        }
-    }
-
     fn byte(&mut self, b: u8) {
-        let mut hex = *b"\\u0000";
-        let esc: &[u8] = match (self.escape, b) {
-            (Escape::Raw, _) => &[b],
-            (Escape::Html, b'&') => b"&amp;",
-            (Escape::Html, b'<') => b"&lt;",
-            (Escape::Html, b'>') => b"&gt;",
-            (Escape::Html, b'"') => b"&quot;",
-            (Escape::Html, b'\'') => b"&#39;",
-            (Escape::Html, _) => &[b],
-            (Escape::Json, b'"') => b"\\\"",
-            (Escape::Json, b'\\') => b"\\\\",
-            (Escape::Json, b'\n') => b"\\n",
-            (Escape::Json, b'\r') => b"\\r",
-            (Escape::Json, b'\t') => b"\\t",
-            (Escape::Json, 0..=0x1f | 0x7f | b'<' | b'>' | b'&') => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                if let (Some(h), Some(l)) =
-                    (HEX.get(usize::from(b >> 4)), HEX.get(usize::from(b & 15)))
-                {
-                    hex[4] = *h;
-                    hex[5] = *l;
-                }
-                &hex
+        let mut esc = [b'\\', b, b'0', b'0', 0, 0];
+        let n = if !is_special(self.escape.special(), b) {
+            esc[0] = b;
+            1
+        } else if self.escape == Escape::Html {
+            // `&amp;` `&lt;` `&gt;` `&quot;` `&#39;` from one table: the
+            // entity's name follows its byte.
+            let e: &[u8] = match b {
+                b'&' => b"amp",
+                b'<' => b"lt",
+                b'>' => b"gt",
+                b'"' => b"quot",
+                _ => b"#39",
+            };
+            esc[0] = b'&';
+            let n = e.len().min(4);
+            if let (Some(d), Some(s)) = (esc.get_mut(1..=n), e.get(..n)) {
+                d.copy_from_slice(s);
             }
-            (Escape::Json, _) => &[b],
+            if let Some(d) = esc.get_mut(n.wrapping_add(1)) {
+                *d = b';';
+            }
+            n.wrapping_add(2)
+        } else {
+            // JSON: two-character escapes where they exist, else `\u00XX`.
+            match b {
+                b'"' | b'\\' => 2,
+                b'\n' | b'\r' | b'\t' => {
+                    esc[1] = match b {
+                        b'\n' => b'n',
+                        b'\r' => b'r',
+                        _ => b't',
+                    };
+                    2
+                }
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    esc = [b'\\', b'u', b'0', b'0', 0, 0];
+                    if let (Some(h), Some(l)) =
+                        (HEX.get(usize::from(b >> 4)), HEX.get(usize::from(b & 15)))
+                    {
+                        esc[4] = *h;
+                        esc[5] = *l;
+                    }
+                    6
+                }
+            }
         };
-        let _ = self.put(esc);
+        let _ = self.put(esc.get(..n).unwrap_or(&[]));
     }
 
     /// Appends `bytes` whole, or nothing (and marks the output cut).
+    /// (Not inlined: called per run and per escape, and by `write_uint`.)
+    #[inline(never)]
     fn put(&mut self, bytes: &[u8]) -> bool {
-        let end = self.len.saturating_add(bytes.len());
+        // Two slice lengths (each at most `isize::MAX`): no wrap.
+        let end = self.len.wrapping_add(bytes.len());
         match self.buf.get_mut(self.len..end) {
             Some(dst) if !self.truncated => {
                 dst.copy_from_slice(bytes);
@@ -156,6 +179,33 @@ impl<'a> TagOut<'a> {
             }
         }
     }
+}
+
+impl Escape {
+    /// The ASCII bytes this escaping replaces, one bit per byte value
+    /// (bit `b & 7` of byte `b >> 3`; bytes from 0x80 on always pass
+    /// through).
+    fn special(self) -> &'static [u8; 16] {
+        /// `& < > " '`.
+        const HTML: [u8; 16] = [0, 0, 0, 0, 0xc4, 0, 0, 0x50, 0, 0, 0, 0, 0, 0, 0, 0];
+        /// Control characters, DEL and `" \\ < > &`.
+        const JSON: [u8; 16] = [
+            0xff, 0xff, 0xff, 0xff, 0x44, 0, 0, 0x50, 0, 0, 0, 0x10, 0, 0, 0, 0x80,
+        ];
+        const RAW: [u8; 16] = [0; 16];
+        match self {
+            Escape::Html => &HTML,
+            Escape::Json => &JSON,
+            Escape::Raw => &RAW,
+        }
+    }
+}
+
+/// Whether `b` is among `special` ([`Escape::special`]).
+fn is_special(special: &[u8; 16], b: u8) -> bool {
+    special
+        .get(usize::from(b >> 3))
+        .is_some_and(|m| (m >> (b & 7)) & 1 != 0)
 }
 
 impl fmt::Write for TagOut<'_> {
@@ -209,6 +259,50 @@ mod tests {
             ("", true),
             "a number is written whole or not at all"
         );
+    }
+
+    #[test]
+    fn escaped_bytes_are_exactly_the_tables() {
+        // Every byte alone, against the rules written out.
+        for b in 0..=255u8 {
+            let html = matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'');
+            let json = matches!(b, b'"' | b'\\' | 0..=0x1f | 0x7f | b'<' | b'>' | b'&');
+            assert_eq!(is_special(Escape::Html.special(), b), html, "{b:#x}");
+            assert_eq!(is_special(Escape::Json.special(), b), json, "{b:#x}");
+            assert!(!is_special(Escape::Raw.special(), b));
+        }
+    }
+
+    #[test]
+    fn any_cut_is_the_longest_prefix_of_whole_units() {
+        // Units: a character passed through, or one escape; output stops
+        // before the first unit that does not fit.
+        let text = "a<é&\"€\n\u{1}z'>";
+        for escape in [Escape::Html, Escape::Json, Escape::Raw] {
+            let units: Vec<String> = text
+                .chars()
+                .map(|c| {
+                    let (full, _) = render(escape, 64, |o| o.write_str(c.encode_utf8(&mut [0; 4])));
+                    full
+                })
+                .collect();
+            for cap in 0..=64 {
+                let mut want = String::new();
+                for u in &units {
+                    if want.len() + u.len() > cap {
+                        break;
+                    }
+                    want.push_str(u);
+                }
+                let (got, cut) = render(escape, cap, |o| o.write_str(text));
+                assert_eq!(got, want, "{escape:?} cap {cap}");
+                assert_eq!(
+                    cut,
+                    want.len() < units.concat().len(),
+                    "{escape:?} cap {cap}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! complete.
 
 use super::features::HttpFeatures;
-use super::form::{FieldDec, FieldSpan, Step};
+use super::form::{hex, FieldDec, FieldSpan, Step};
 use super::rom::{Body, File, FormId, HttpSettings, Site};
 use super::{HttpApp, Input, Method};
 
@@ -63,9 +63,9 @@ impl Authority {
     fn parse(v: &[u8], settings: &HttpSettings) -> Authority {
         let (host, port) = match v.iter().rposition(|&c| c == b':') {
             Some(i) => {
-                let digits = v.get(i.saturating_add(1)..).unwrap_or(&[]);
-                match parse_port(digits) {
-                    Some(p) => (v.get(..i).unwrap_or(&[]), p),
+                let (host, digits) = v.split_at(i);
+                match parse_port(digits.get(1..).unwrap_or(&[])) {
+                    Some(p) => (host, p),
                     None => return Authority::Invalid,
                 }
             }
@@ -78,17 +78,13 @@ impl Authority {
         if name.is_empty() {
             return Authority::Invalid;
         }
-        if host.eq_ignore_ascii_case(name) {
-            return Authority::Name(false, port);
-        }
-        let local = host
-            .len()
-            .checked_sub(name.len())
-            .and_then(|n| host.split_at_checked(name.len()).filter(|_| n == 6));
-        match local {
-            Some((n, suffix)) if n.eq_ignore_ascii_case(name) && lower_eq(suffix, b".local") => {
-                Authority::Name(true, port)
-            }
+        // `NAME` or `NAME.local`.
+        match host.split_at_checked(name.len()) {
+            Some((n, suffix)) if n.eq_ignore_ascii_case(name) => match suffix {
+                [] => Authority::Name(false, port),
+                s if lower_eq(s, b".local") => Authority::Name(true, port),
+                _ => Authority::Invalid,
+            },
             _ => Authority::Invalid,
         }
     }
@@ -96,18 +92,16 @@ impl Authority {
     /// The authority of an `Origin` (`http://host[:port]`) or `Referer`
     /// (`http://host[:port]/...`) value.
     fn of_url(v: &[u8], settings: &HttpSettings) -> Authority {
-        let Some(rest) = v
-            .get(..7)
-            .filter(|p| lower_eq(p, b"http://"))
-            .and_then(|_| v.get(7..))
-        else {
-            return Authority::Invalid;
-        };
-        let end = rest
-            .iter()
-            .position(|&c| matches!(c, b'/' | b'?' | b'#'))
-            .unwrap_or(rest.len());
-        Authority::parse(rest.get(..end).unwrap_or(&[]), settings)
+        match v.split_at_checked(7) {
+            Some((scheme, rest)) if lower_eq(scheme, b"http://") => {
+                let end = rest
+                    .iter()
+                    .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+                    .unwrap_or(rest.len());
+                Authority::parse(rest.get(..end).unwrap_or(&[]), settings)
+            }
+            _ => Authority::Invalid,
+        }
     }
 
     /// Names the device.
@@ -118,7 +112,19 @@ impl Authority {
 
 /// A port number (1-65535), digits only.
 fn parse_port(d: &[u8]) -> Option<u16> {
-    if d.is_empty() || d.len() > 5 {
+    if d.len() > 5 {
+        return None;
+    }
+    decimal(d)
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|&p| p != 0)
+}
+
+/// A decimal number of one or more digits (values beyond 32 bits read
+/// as `u32::MAX`).
+#[inline(never)]
+fn decimal(d: &[u8]) -> Option<u32> {
+    if d.is_empty() {
         return None;
     }
     let mut n: u32 = 0;
@@ -126,32 +132,29 @@ fn parse_port(d: &[u8]) -> Option<u16> {
         if !c.is_ascii_digit() {
             return None;
         }
+        // Once beyond `u32::MAX` it stays there: the value is too large
+        // whatever digits follow.
         n = n
             .saturating_mul(10)
             .saturating_add(u32::from(c.wrapping_sub(b'0')));
     }
-    u16::try_from(n).ok().filter(|&p| p != 0)
+    Some(n)
 }
 
 /// A dotted-quad IPv4 literal (four decimal octets of 1-3 digits).
 fn parse_ipv4(h: &[u8]) -> Option<[u8; 4]> {
     let mut out = [0u8; 4];
-    let mut parts = h.split(|&c| c == b'.');
-    for o in out.iter_mut() {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
+    let mut k = 0usize;
+    for part in Items::new(h, b'.') {
+        if part.len() > 3 {
             return None;
         }
-        let n = p.iter().fold(0u16, |a, &c| {
-            a.saturating_mul(10)
-                .saturating_add(u16::from(c.wrapping_sub(b'0')))
-        });
-        *o = u8::try_from(n).ok()?;
+        // `decimal` refuses an empty part and anything but digits.
+        *out.get_mut(k)? = u8::try_from(decimal(part)?).ok()?;
+        // Bounded: `k < 4` (`out.get_mut` above).
+        k = k.wrapping_add(1);
     }
-    match parts.next() {
-        None => Some(out),
-        Some(_) => None,
-    }
+    (k == 4).then_some(out)
 }
 
 /// [`Req::flags`].
@@ -202,9 +205,6 @@ pub(crate) enum HeadStep {
     Fail(u16),
 }
 
-const METHODS: [&[u8]; 3] = [b"GET", b"HEAD", b"POST"];
-const METHOD_OF: [Method; 3] = [Method::Get, Method::Head, Method::Post];
-
 /// Bytes of an unknown path kept for the log line.
 const LOG_PATH: u16 = 32;
 
@@ -216,8 +216,6 @@ pub(crate) struct Head {
     line: u16,
     /// Bytes of the header section so far.
     hbytes: u16,
-    /// Candidate methods (bits of `METHODS`).
-    cand: u8,
     /// Position in the method or version.
     pos: u8,
     /// Percent escape in the path: see `FieldDec::pct`.
@@ -237,8 +235,18 @@ pub(crate) struct Head {
     pub(crate) busy_forms: u32,
 }
 
+/// A token character (RFC 9110 §5.6.2): letters, digits and
+/// ``!#$%&'*+-.^_`|~``, from a bitmap (bit `b & 7` of byte `b >> 3`).
+/// (Not inlined: the method and every header name ask.)
+#[inline(never)]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    const TCHAR: [u8; 16] = [
+        0x00, 0x00, 0x00, 0x00, 0xfa, 0x6c, 0xff, 0x03, 0xfe, 0xff, 0xff, 0xc7, 0xff, 0xff, 0xff,
+        0x57,
+    ];
+    TCHAR
+        .get(usize::from(b >> 3))
+        .is_some_and(|m| (m >> (b & 7)) & 1 != 0)
 }
 
 /// ASCII case-insensitive equality with a lowercase pattern. (Not
@@ -251,33 +259,62 @@ pub(crate) fn lower_eq(a: &[u8], lower: &[u8]) -> bool {
             .all(|(x, y)| x.to_ascii_lowercase() == *y)
 }
 
-/// The range of `s` without leading and trailing spaces and tabs.
-pub(crate) fn trim_ows(s: &[u8]) -> (usize, usize) {
-    let start = s
-        .iter()
-        .position(|&c| c != b' ' && c != b'\t')
-        .unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|&c| c != b' ' && c != b'\t')
-        .map_or(start, |i| i.saturating_add(1));
-    (start, end.max(start))
+/// Where `part`, a subslice of `buf`, starts in it.
+pub(crate) fn offset_in(buf: &[u8], part: &[u8]) -> usize {
+    (part.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize)
 }
 
-fn trimmed(s: &[u8]) -> &[u8] {
-    let (a, b) = trim_ows(s);
-    s.get(a..b).unwrap_or(&[])
+/// `s` without leading and trailing spaces and tabs.
+/// (Not inlined: many callers.)
+#[inline(never)]
+pub(crate) fn trimmed(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
 }
 
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+/// The pieces of a header value between `sep` bytes, as `split` yields
+/// them: one copy of the code for every list the server reads (`split`
+/// with a closure is a new copy per use).
+struct Items<'a> {
+    /// What is left; `None` after the last piece.
+    rest: Option<&'a [u8]>,
+    sep: u8,
+}
+
+impl<'a> Items<'a> {
+    fn new(v: &'a [u8], sep: u8) -> Self {
+        Items { rest: Some(v), sep }
+    }
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = &'a [u8];
+
+    #[inline(never)]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        match rest.iter().position(|&c| c == self.sep) {
+            Some(i) => {
+                let (piece, tail) = rest.split_at(i);
+                self.rest = tail.get(1..);
+                Some(piece)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
 }
 
 /// Comma-separated list elements, trimmed, empty ones skipped.
 fn elements(v: &[u8]) -> impl Iterator<Item = &[u8]> {
-    v.split(|&c| c == b',')
-        .map(trimmed)
-        .filter(|e| !e.is_empty())
+    Items::new(v, b',').map(trimmed).filter(|e| !e.is_empty())
 }
 
 impl Head {
@@ -295,7 +332,7 @@ impl Head {
             return HeadStep::Fail(status);
         }
         match self.st {
-            St::Method => self.method_byte(b, req),
+            St::Method => self.method_byte(b, req, buf),
             St::Target => self.target_byte(b, req, buf),
             St::Path => self.path_char(b, req, buf, site, app),
             St::Query => self.query_char::<F, A>(b, req, buf, app),
@@ -321,12 +358,10 @@ impl Head {
                     HeadStep::More
                 }
                 b'\n' => self.header_end::<F>(req, buf, site, settings),
-                // Other bytes come as runs (`header_run`); one reaches
-                // here only past the limit, which `count` refused above.
-                _ => match self.header_bytes(core::slice::from_ref(&b), buf) {
-                    Ok(_) => HeadStep::More,
-                    Err(status) => HeadStep::Fail(status),
-                },
+                // Other bytes come as runs (`header_run`, which takes every
+                // byte up to the limit); one reaches here only past the
+                // limit, which `count` refused above.
+                _ => HeadStep::Fail(431),
             },
             St::HeaderCr => {
                 if b != b'\n' {
@@ -357,28 +392,33 @@ impl Head {
         Ok(())
     }
 
-    /// A byte of the method: narrows the candidates in `METHODS`; the
-    /// space after it picks the one of that length (`None`: 501 later).
-    fn method_byte(&mut self, b: u8, req: &mut Req) -> HeadStep {
-        if self.pos == 0 && self.cand == 0 {
-            self.cand = 0b111;
-        }
+    /// A byte of the method, kept at the start of the buffer (the path
+    /// goes there next); the space after it names the method (`None`: 501
+    /// later).
+    // The steps of `byte` are always inlined (one caller each): LTO's
+    // choice varied with the size of `consume` and cost bytes.
+    #[inline(always)]
+    fn method_byte(&mut self, b: u8, req: &mut Req, buf: &mut [u8]) -> HeadStep {
         if b == b' ' {
             if self.pos == 0 {
                 return HeadStep::Fail(400);
             }
-            req.method = METHODS
-                .iter()
-                .zip(METHOD_OF)
-                .enumerate()
-                .find(|(i, (m, _))| self.cand & (1 << i) != 0 && m.len() == usize::from(self.pos))
-                .map(|(_, (_, k))| k);
+            // The first four bytes as one word (a three-byte method's
+            // fourth is masked off); only the lengths 3 and 4 are ours.
+            let word = match buf.get(..4) {
+                Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+                _ => 0,
+            };
+            req.method = match (self.pos, word) {
+                (3, w) if w & 0x00ff_ffff == u32::from_le_bytes(*b"GET\0") => Some(Method::Get),
+                (4, w) if w == u32::from_le_bytes(*b"HEAD") => Some(Method::Head),
+                (4, w) if w == u32::from_le_bytes(*b"POST") => Some(Method::Post),
+                _ => None,
+            };
             self.st = St::Target;
         } else if is_tchar(b) {
-            for (i, m) in METHODS.iter().enumerate() {
-                if m.get(usize::from(self.pos)) != Some(&b) {
-                    self.cand &= !(1 << i);
-                }
+            if let Some(slot) = buf.get_mut(usize::from(self.pos)) {
+                *slot = b;
             }
             self.pos = self.pos.saturating_add(1);
         } else {
@@ -389,6 +429,7 @@ impl Head {
 
     /// The target's first byte: an origin-form path (`/...`) is kept;
     /// anything else (absolute-form, `*`) is read but matches no file.
+    #[inline(always)]
     fn target_byte(&mut self, b: u8, req: &mut Req, buf: &mut [u8]) -> HeadStep {
         if b == b'/' {
             self.st = St::Path;
@@ -461,6 +502,7 @@ impl Head {
     }
 
     /// A byte of `HTTP/1.x` and the line end after it.
+    #[inline(always)]
     fn version_byte(&mut self, b: u8, req: &mut Req) -> HeadStep {
         const HTTP: &[u8] = b"HTTP/";
         let p = usize::from(self.pos);
@@ -486,12 +528,14 @@ impl Head {
         if !ok {
             return HeadStep::Fail(400);
         }
-        self.pos = self.pos.saturating_add(1);
+        // Bounded: at most 8 (`HTTP/1.x`).
+        self.pos = self.pos.wrapping_add(1);
         HeadStep::More
     }
 
     /// The first byte of a header line, or of the blank line ending the
     /// head.
+    #[inline(always)]
     fn line_first_byte(&mut self, b: u8, buf: &mut [u8]) -> HeadStep {
         match b {
             b'\r' => {
@@ -622,7 +666,8 @@ impl Head {
         buf: &mut [u8],
         settings: &HttpSettings,
     ) -> Result<usize, u16> {
-        let room = settings.max_header_bytes.saturating_sub(self.hbytes);
+        // `hbytes` is within the limit after every byte counted so far.
+        let room = settings.max_header_bytes.wrapping_sub(self.hbytes);
         let run = bytes.get(..usize::from(room)).unwrap_or(bytes);
         let n = self.header_bytes(run, buf)?;
         // Bounded: `n <= room`, so `hbytes` stays within the limit.
@@ -672,7 +717,8 @@ impl Head {
         }
         let at = usize::from(self.lbase).saturating_add(usize::from(self.llen));
         let fits = buf.len().saturating_sub(at).min(n);
-        match (buf.get_mut(at..at.saturating_add(fits)), bytes.get(..fits)) {
+        // `at + fits` is at most `buf.len()` when `at` is inside it.
+        match (buf.get_mut(at..at.wrapping_add(fits)), bytes.get(..fits)) {
             (Some(dst), Some(src)) if !self.over => dst.copy_from_slice(src),
             _ => {}
         }
@@ -708,12 +754,8 @@ impl Head {
             return HeadStep::More;
         };
         let colon = line.iter().position(|&c| c == b':').unwrap_or(line.len());
-        let name = line.get(..colon).unwrap_or(&[]);
-        let rest_at = colon.saturating_add(1);
-        let (va, vb) = trim_ows(line.get(rest_at..).unwrap_or(&[]));
-        let value = line
-            .get(rest_at.saturating_add(va)..rest_at.saturating_add(vb))
-            .unwrap_or(&[]);
+        let (name, rest) = line.split_at(colon);
+        let value = trimmed(rest.split_first().map_or(rest, |(_, v)| v));
         if lower_eq(name, b"content-type") {
             req.flags |= rf::CTYPE;
             if (F::URLENCODED || F::MULTIPART)
@@ -723,8 +765,7 @@ impl Head {
                 if over {
                     return HeadStep::Fail(400);
                 }
-                let at = base.saturating_add(rest_at).saturating_add(va);
-                let len = vb.saturating_sub(va);
+                let (at, len) = (offset_in(buf, value), value.len());
                 return self.content_type::<F>(req, buf, at, len);
             }
             return HeadStep::More;
@@ -746,8 +787,8 @@ impl Head {
         let Some(value) = buf.get(at..at.saturating_add(len)) else {
             return HeadStep::Fail(400);
         };
-        let media_end = value.iter().position(|&c| c == b';').unwrap_or(value.len());
-        let media = trimmed(value.get(..media_end).unwrap_or(&[]));
+        let mut params = Items::new(value, b';');
+        let media = trimmed(params.next().unwrap_or(&[]));
         if F::URLENCODED && lower_eq(media, b"application/x-www-form-urlencoded") {
             req.flags |= rf::URLENCODED;
             return HeadStep::More;
@@ -756,46 +797,23 @@ impl Head {
             return HeadStep::More; // 415 at the end of the head
         }
         // Parameters: `; name=value` (a token or a quoted string).
-        let mut boundary: Option<(usize, usize)> = None;
-        let mut i = media_end;
-        while i < value.len() {
-            let start = i.saturating_add(1);
-            let end = value
-                .get(start..)
-                .and_then(|r| r.iter().position(|&c| c == b';'))
-                .map_or(value.len(), |p| start.saturating_add(p));
-            let p = value.get(start..end).unwrap_or(&[]);
-            if let Some(eq) = p.iter().position(|&c| c == b'=') {
-                if lower_eq(trimmed(p.get(..eq).unwrap_or(&[])), b"boundary") {
-                    let v_at = eq.saturating_add(1);
-                    let (a, b) = trim_ows(p.get(v_at..).unwrap_or(&[]));
-                    let (mut a, mut b) = (
-                        start.saturating_add(v_at).saturating_add(a),
-                        start.saturating_add(v_at).saturating_add(b),
-                    );
-                    if b.saturating_sub(a) >= 2
-                        && value.get(a) == Some(&b'"')
-                        && value.get(b.saturating_sub(1)) == Some(&b'"')
-                    {
-                        a = a.saturating_add(1);
-                        b = b.saturating_sub(1);
-                    }
-                    boundary = Some((a, b.saturating_sub(a)));
-                }
+        let mut boundary: Option<&[u8]> = None;
+        for (k, v) in params.filter_map(param) {
+            if lower_eq(k, b"boundary") {
+                boundary = Some(match v {
+                    [b'"', inner @ .., b'"'] => inner,
+                    _ => v,
+                });
             }
-            i = end;
         }
-        let Some((b_at, b_len)) = boundary else {
+        let Some(b) = boundary else {
             return HeadStep::Fail(400);
         };
-        let valid = value
-            .get(b_at..b_at.saturating_add(b_len))
-            .is_some_and(|v| {
-                (1..=70).contains(&v.len())
-                    && v.iter()
-                        .all(|&c| c.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&c))
-                    && v.last() != Some(&b' ')
-            });
+        let valid = (1..=70).contains(&b.len())
+            && b.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&c))
+            && b.last() != Some(&b' ');
+        let (src, b_len) = (offset_in(buf, b), b.len());
         let dlen = b_len.saturating_add(4);
         if !valid || dlen > buf.len() {
             return HeadStep::Fail(400);
@@ -803,8 +821,8 @@ impl Head {
         // The boundary lies at or after byte 4 (the line starts with
         // `content-type:`), so moving it to 4.. and then writing the
         // prefix never overwrites it before it is read.
-        let src = at.saturating_add(b_at);
-        super::move_down(buf, src..src.saturating_add(b_len), 4);
+        // (`src + b_len`: the boundary's end, inside the buffer.)
+        super::move_down(buf, src..src.wrapping_add(b_len), 4);
         if let Some(p) = buf.get_mut(..4) {
             p.copy_from_slice(b"\r\n--");
         }
@@ -883,19 +901,9 @@ fn header_field<F: HttpFeatures>(
 /// `Content-Length`: digits only; a repeated one must agree (RFC 9112
 /// §6.3). Values beyond 32 bits read as `u32::MAX`.
 fn content_length(req: &mut Req, value: &[u8]) -> HeadStep {
-    if value.is_empty() {
+    let Some(n) = decimal(value) else {
         return HeadStep::Fail(400);
-    }
-    let mut n: u64 = 0;
-    for &c in value {
-        if !c.is_ascii_digit() {
-            return HeadStep::Fail(400);
-        }
-        n = n
-            .saturating_mul(10)
-            .saturating_add(u64::from(c.wrapping_sub(b'0')));
-    }
-    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    };
     match req.content_length {
         Some(old) if old != n => HeadStep::Fail(400),
         _ => {
@@ -933,17 +941,13 @@ fn if_none_match(req: &mut Req, value: &[u8], file: Option<&File>) {
 /// `Accept-Encoding`: may we send gzip? (RFC 9110 §12.5.3)
 fn accept_encoding(req: &mut Req, value: &[u8]) {
     for e in elements(value) {
-        let mut parts = e.split(|&c| c == b';');
+        let mut parts = Items::new(e, b';');
         let coding = trimmed(parts.next().unwrap_or(&[]));
-        let zero = parts.any(|p| match trimmed(p).split_first() {
-            Some((q, rest)) if q.eq_ignore_ascii_case(&b'q') => match trimmed(rest).split_first() {
-                Some((b'=', num)) => {
-                    let num = trimmed(num);
-                    !num.is_empty() && num.iter().all(|&c| c == b'0' || c == b'.')
-                }
-                _ => false,
-            },
-            _ => false,
+        // `q=0` (any spelling of zero: `0.0`, `0.`, `00`) refuses it.
+        let zero = parts.any(|p| {
+            param(p).is_some_and(|(k, v)| {
+                lower_eq(k, b"q") && !v.is_empty() && v.iter().all(|&c| c == b'0' || c == b'.')
+            })
         });
         let gzip = lower_eq(coding, b"gzip") || lower_eq(coding, b"x-gzip");
         if gzip && zero {
@@ -954,6 +958,14 @@ fn accept_encoding(req: &mut Req, value: &[u8]) {
     }
 }
 
+/// A parameter `name=value` (RFC 9110 §5.6.6): the name and the value,
+/// each without surrounding white space; `None` without `=`.
+#[inline(never)]
+fn param(p: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (k, v) = p.split_at(p.iter().position(|&c| c == b'=')?);
+    Some((trimmed(k), trimmed(v.get(1..).unwrap_or(&[]))))
+}
+
 /// Hands a decoded field to the form's handler (fields must be UTF-8).
 pub(crate) fn deliver_field<A: HttpApp>(
     form: Option<FormId>,
@@ -961,18 +973,126 @@ pub(crate) fn deliver_field<A: HttpApp>(
     f: FieldSpan,
     app: &mut A,
 ) -> Result<(), u16> {
-    let name = buf
-        .get(..f.name_end)
-        .and_then(|b| core::str::from_utf8(b).ok());
-    let value = buf
-        .get(f.value_start..f.value_end)
-        .and_then(|b| core::str::from_utf8(b).ok());
-    match (name, value, form) {
-        (Some(name), Some(value), Some(form)) => {
-            app.input(form, Input::Field { name, value });
-            Ok(())
+    // The value follows the name: both are UTF-8 exactly when the two
+    // together are and the name ends at a character boundary
+    // (`split_at_checked`).
+    let (name, value) = buf
+        .get(..f.value_end)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .filter(|_| f.value_start == f.name_end)
+        .and_then(|t| t.split_at_checked(f.name_end))
+        .ok_or(400u16)?;
+    if let Some(form) = form {
+        app.input(form, Input::Field { name, value });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(name: &'static str) -> HttpSettings {
+        HttpSettings {
+            host_name: name,
+            ..HttpSettings::DEFAULT
         }
-        (Some(_), Some(_), None) => Ok(()),
-        _ => Err(400),
+    }
+
+    #[test]
+    fn ipv4_literals_and_ports() {
+        for (text, want) in [
+            ("1.2.3.4", Some([1, 2, 3, 4])),
+            ("255.0.010.001", Some([255, 0, 10, 1])),
+            ("256.1.1.1", None),
+            ("1.2.3", None),
+            ("1.2.3.4.", None),
+            ("1..3.4", None),
+            ("1.2.3.4.5", None),
+            ("1234.1.1.1", None),
+            (".1.2.3", None),
+            ("1.2.3.x", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_ipv4(text.as_bytes()), want, "{text:?}");
+        }
+        for (text, want) in [
+            ("80", Some(80)),
+            ("65535", Some(65535)),
+            ("65536", None),
+            ("0", None),
+            ("000080", None),
+            ("", None),
+            ("8a", None),
+        ] {
+            assert_eq!(parse_port(text.as_bytes()), want, "{text:?}");
+        }
+        for (text, want) in [
+            ("0", Some(0)),
+            ("4294967295", Some(u32::MAX)),
+            ("4294967296", Some(u32::MAX)),
+            ("42949672950000000000000000001", Some(u32::MAX)),
+            ("00000000000000000000000000007", Some(7)),
+            ("", None),
+            ("+1", None),
+            ("1 ", None),
+        ] {
+            assert_eq!(decimal(text.as_bytes()), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn tchar_table_is_the_rfc_set() {
+        for b in 0..=255u8 {
+            let want = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), want, "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn items_split_as_split_does() {
+        for v in ["", ";", "a", "a;", ";a", "a;;b", "gzip;q=0 ; x", ";;"] {
+            let ours: Vec<&[u8]> = Items::new(v.as_bytes(), b';').collect();
+            let std: Vec<&[u8]> = v.as_bytes().split(|&c| c == b';').collect();
+            assert_eq!(ours, std, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn authorities() {
+        let dev = settings("Dev");
+        for (text, want) in [
+            ("10.0.0.2", Authority::Ip([10, 0, 0, 2], 80)),
+            ("10.0.0.2:8080", Authority::Ip([10, 0, 0, 2], 8080)),
+            ("10.0.0.2:", Authority::Invalid),
+            ("DEV", Authority::Name(false, 80)),
+            ("dev.LOCAL:81", Authority::Name(true, 81)),
+            ("dev.locals", Authority::Invalid),
+            ("devx.local", Authority::Invalid),
+            (".local", Authority::Invalid),
+            ("local", Authority::Invalid),
+            ("", Authority::Invalid),
+        ] {
+            assert_eq!(Authority::parse(text.as_bytes(), &dev), want, "{text:?}");
+        }
+        assert_eq!(
+            Authority::parse(b"dev", &settings("")),
+            Authority::Invalid,
+            "no name: literals only"
+        );
+        assert_eq!(
+            Authority::parse(b".local", &settings("")),
+            Authority::Invalid
+        );
+        for (text, want) in [
+            ("http://dev", Authority::Name(false, 80)),
+            ("HTTP://10.0.0.2:81/x?y", Authority::Ip([10, 0, 0, 2], 81)),
+            ("http://dev#frag", Authority::Name(false, 80)),
+            ("https://dev", Authority::Invalid),
+            ("http:/", Authority::Invalid),
+            ("null", Authority::Invalid),
+        ] {
+            assert_eq!(Authority::of_url(text.as_bytes(), &dev), want, "{text:?}");
+        }
     }
 }

@@ -111,7 +111,9 @@ const STATUS: [(u16, &[u8]); 14] = [
     (505, b"505 HTTP Version Not Supported"),
 ];
 
-/// `code` and its reason phrase; anything unknown is a 500.
+/// `code` and its reason phrase; anything unknown is a 500. (Not
+/// inlined: the head, its length and the body each ask.)
+#[inline(never)]
 fn status_text(code: u16) -> &'static [u8] {
     STATUS
         .iter()
@@ -128,13 +130,14 @@ fn decimal(n: u32, out: &mut [u8; 20]) -> &[u8] {
 /// `len` in hex plus CRLF: a chunk's size line.
 fn chunk_line(len: usize, out: &mut [u8; 18]) -> &[u8] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut i = out.len().saturating_sub(2);
+    // Bounded: `i` starts at 16 and the loop stops at 0.
+    let mut i = out.len().wrapping_sub(2);
     if let Some(t) = out.get_mut(i..) {
         t.copy_from_slice(CRLF);
     }
     let mut n = len;
     loop {
-        i = i.saturating_sub(1);
+        i = i.wrapping_sub(1);
         if let Some(d) = out.get_mut(i) {
             *d = HEX.get(n & 15).copied().unwrap_or(b'0');
         }
@@ -163,17 +166,22 @@ impl Framing {
     }
 }
 
+/// Hex digits of `n` (at least one), as [`chunk_line`] writes them.
+fn hex_digits(n: usize) -> usize {
+    // Bounded: at most `usize::BITS`, and the result at most 16.
+    (usize::BITS.wrapping_sub(n.leading_zeros()) as usize)
+        .wrapping_add(3)
+        .wrapping_div(4)
+        .max(1)
+}
+
 /// Bytes a tag's (or text's) output occupies on the wire.
 fn framed_len(framing: Framing, n: usize) -> usize {
     match framing {
         Framing::Chunked if n == 0 => 0,
-        Framing::Chunked => {
-            let mut buf = [0u8; 18];
-            chunk_line(n, &mut buf)
-                .len()
-                .saturating_add(n)
-                .saturating_add(CRLF.len())
-        }
+        // The size line: hex digits (n > 0 here) and CRLF, then CRLF.
+        // Bounded: a few digits around a piece of the page.
+        Framing::Chunked => hex_digits(n).wrapping_add(4).wrapping_add(n),
         _ => n,
     }
 }
@@ -203,7 +211,8 @@ impl<'s> Window<'s> {
 
     fn piece(&mut self, bytes: &[u8]) {
         let start = self.pos;
-        let stop = start.saturating_add(bytes.len());
+        // Offsets in one response (a page of the site, a few KB): no wrap.
+        let stop = start.wrapping_add(bytes.len());
         if stop > self.at && start < self.end {
             let from = self.at.saturating_sub(start);
             let to = self.end.min(stop).saturating_sub(start);
@@ -218,7 +227,8 @@ impl<'s> Window<'s> {
     /// piece falls in the window.
     fn summed(&mut self, piece: Summed) {
         let start = self.pos;
-        let stop = start.saturating_add(piece.bytes.len());
+        // As in `piece`.
+        let stop = start.wrapping_add(piece.bytes.len());
         if start >= self.at && stop <= self.end {
             self.sink.write_summed(piece);
             self.pos = stop;
@@ -250,7 +260,8 @@ impl PayloadSink for Null {
 }
 
 /// The representation of a static file (`gzip`: its twin, in a server
-/// built with gzip).
+/// built with gzip). (Not inlined: three callers.)
+#[inline(never)]
 fn rep<F: HttpFeatures>(file: &File, gzip: bool) -> Option<&Representation> {
     match &file.body {
         Body::Static { plain, gzip: g } => {
@@ -296,7 +307,7 @@ impl Resp {
                     .file(file)
                     .and_then(|f| rep::<F>(f, gzip))
                     .map(|r| r.body.bytes.len()),
-                Kind::Status => Some(status_text(status).len().saturating_add(1)),
+                Kind::Status => Some(status_text(status).len().wrapping_add(1)),
                 Kind::Dynamic { .. } if framing == Framing::Length => {
                     usize::try_from(self.body_len).ok()
                 }
@@ -305,7 +316,8 @@ impl Resp {
         };
         self.end = match kind {
             Kind::Pending | Kind::None => None,
-            _ => body.map(|b| self.head_len.saturating_add(u32::try_from(b).unwrap_or(0))),
+            // Head and body of a file in flash: no wrap.
+            _ => body.map(|b| self.head_len.wrapping_add(u32::try_from(b).unwrap_or(0))),
         };
     }
 
@@ -358,7 +370,7 @@ impl Resp {
                 w.piece(b"HTTP/1.1 ");
                 w.piece(text);
                 w.piece(b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-                let body_len = text.len().saturating_add(1);
+                let body_len = text.len().wrapping_add(1);
                 w.piece(decimal(u32::try_from(body_len).unwrap_or(0), &mut num));
                 w.piece(CRLF);
                 if self.status == 405 {
@@ -479,7 +491,9 @@ impl Resp {
         app: &mut A,
     ) -> bool {
         let j = usize::from(self.jlen);
-        let Some(space) = journal.get_mut(j.saturating_add(2)..) else {
+        // Journal offsets: within the buffer (`[http] buffer` is at most
+        // 4096 bytes), so plain arithmetic on them is exact here and below.
+        let Some(space) = journal.get_mut(j.wrapping_add(2)..) else {
             return false;
         };
         let mut out = TagOut::new(space, escape);
@@ -492,10 +506,10 @@ impl Resp {
             app.event(HttpEvent::TagTruncated { tag: id });
         }
         let n16 = u16::try_from(n).unwrap_or(u16::MAX);
-        if let Some(len) = journal.get_mut(j..j.saturating_add(2)) {
+        if let Some(len) = journal.get_mut(j..j.wrapping_add(2)) {
             len.copy_from_slice(&n16.to_le_bytes());
         }
-        self.jlen = self.jlen.saturating_add(2).saturating_add(n16);
+        self.jlen = self.jlen.wrapping_add(2).wrapping_add(n16);
         true
     }
 
@@ -507,14 +521,16 @@ impl Resp {
         journal: &mut [u8],
         app: &mut A,
     ) -> Option<u32> {
+        // Journal offsets as in `render`; `total` is at most the page's
+        // length.
         self.jlen = 0;
         let mut total = 0usize;
         for part in parts {
             match *part {
-                Part::Text(t) => total = total.saturating_add(t.len()),
+                Part::Text(t) => total = total.wrapping_add(t.len()),
                 Part::Tag(id, escape) => {
                     let j = usize::from(self.jlen);
-                    let Some(space) = journal.get_mut(j.saturating_add(2)..) else {
+                    let Some(space) = journal.get_mut(j.wrapping_add(2)..) else {
                         self.jlen = 0;
                         return None;
                     };
@@ -526,11 +542,11 @@ impl Resp {
                     }
                     let n = out.len();
                     let n16 = u16::try_from(n).unwrap_or(u16::MAX);
-                    if let Some(len) = journal.get_mut(j..j.saturating_add(2)) {
+                    if let Some(len) = journal.get_mut(j..j.wrapping_add(2)) {
                         len.copy_from_slice(&n16.to_le_bytes());
                     }
-                    self.jlen = self.jlen.saturating_add(2).saturating_add(n16);
-                    total = total.saturating_add(n);
+                    self.jlen = self.jlen.wrapping_add(2).wrapping_add(n16);
+                    total = total.wrapping_add(n);
                 }
             }
         }
@@ -566,6 +582,7 @@ impl Resp {
     /// Moves the anchor over the parts that end at or below `rel`; returns
     /// how many journal bytes the tags among them used (from its start).
     fn pass_acked<F: HttpFeatures>(&mut self, parts: &[Part], rel: u32, journal: &[u8]) -> usize {
+        // Offsets in one response (a page: no wrap); `item` counts its parts.
         let rel = usize::try_from(rel).unwrap_or(usize::MAX);
         let mut dropped = 0usize;
         for part in parts.iter().skip(usize::from(self.item)) {
@@ -580,13 +597,13 @@ impl Resp {
                     (self.framing.wire_len::<F>(bytes.len()), Some(next))
                 }
             };
-            if pos.saturating_add(len) > rel {
+            if pos.wrapping_add(len) > rel {
                 return dropped;
             }
             self.pos = self
                 .pos
-                .saturating_add(u32::try_from(len).unwrap_or(u32::MAX));
-            self.item = self.item.saturating_add(1);
+                .wrapping_add(u32::try_from(len).unwrap_or(u32::MAX));
+            self.item = self.item.wrapping_add(1);
             if let Some(next) = tag_end {
                 dropped = next;
             }
@@ -596,13 +613,16 @@ impl Resp {
 }
 
 /// The journal entry at `j`: its bytes and where the next one starts.
+/// (Not inlined: producing and acknowledging both read entries.)
+#[inline(never)]
 fn entry(journal: &[u8], j: usize) -> (&[u8], usize) {
-    let n = journal.get(j..j.saturating_add(2)).map_or(0, |l| match l {
+    // Bounded: `j` within the journal, `n` a `u16`.
+    let n = journal.get(j..j.wrapping_add(2)).map_or(0, |l| match l {
         [a, b] => usize::from(u16::from_le_bytes([*a, *b])),
         _ => 0,
     });
-    let start = j.saturating_add(2);
-    let end = start.saturating_add(n);
+    let start = j.wrapping_add(2);
+    let end = start.wrapping_add(n);
     (journal.get(start..end).unwrap_or(&[]), end)
 }
 
@@ -622,5 +642,9 @@ mod tests {
         assert_eq!(framed_len(Framing::Chunked, 0x10), 2 + 2 + 16 + 2);
         assert_eq!(framed_len(Framing::Chunked, 0), 0);
         assert_eq!(framed_len(Framing::Length, 7), 7);
+        for n in [1, 15, 16, 255, 256, 4095, 4096, 65535, 65536, usize::MAX] {
+            assert_eq!(hex_digits(n) + 2, chunk_line(n, &mut h).len(), "{n}");
+        }
+        assert_eq!(hex_digits(0), 1);
     }
 }

@@ -107,12 +107,19 @@ pub struct Site {
 impl Site {
     /// The file at `path` (exact match), with its index in `files`.
     pub fn find(&self, path: &[u8]) -> Option<(u16, &'static File)> {
-        let i = self
-            .files
-            .binary_search_by(|f| f.path.as_bytes().cmp(path))
-            .ok()?;
-        let f = self.files.get(i)?;
-        Some((u16::try_from(i).ok()?, f))
+        // Binary search (`files` is sorted by path).
+        let (mut lo, mut hi) = (0usize, self.files.len());
+        while lo < hi {
+            // Bounded: `lo < hi <= files.len()`.
+            let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
+            let f = self.files.get(mid)?;
+            match f.path.as_bytes().cmp(path) {
+                core::cmp::Ordering::Less => lo = mid.wrapping_add(1),
+                core::cmp::Ordering::Greater => hi = mid,
+                core::cmp::Ordering::Equal => return Some((u16::try_from(mid).ok()?, f)),
+            }
+        }
+        None
     }
 
     /// The file with index `i`.

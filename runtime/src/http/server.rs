@@ -193,7 +193,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
 
     /// Whether `socket` is one of the server's.
     pub fn owns(&self, socket: TcpHandle) -> bool {
-        self.conns.iter().any(|c| c.socket == Some(socket))
+        self.index(socket).is_some()
     }
 
     /// Whether a response is being sent (not yet wholly acknowledged): an
@@ -226,6 +226,9 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         self.now = now;
     }
 
+    /// The connection slot serving `socket`. (Not inlined: every TCP
+    /// callback asks, twice with the composition's `owns`.)
+    #[inline(never)]
     fn index(&self, socket: TcpHandle) -> Option<usize> {
         self.conns.iter().position(|c| c.socket == Some(socket))
     }
@@ -279,7 +282,8 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
                 // Probably loss, not a stalled reader: a few resends extend
                 // the deadline. A peer that stops reading (zero window)
                 // draws endless probes, so the grace is bounded.
-                c.resends = c.resends.saturating_add(1);
+                // Bounded: below `MAX_RESEND_GRACE` (the guard).
+                c.resends = c.resends.wrapping_add(1);
                 c.deadline = now.wrapping_add(settings.idle_timeout_ms);
             }
             TcpEvent::PeerClosed => {
@@ -366,7 +370,8 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
                 }
                 consume(c, bytes, socket, site, settings, app, now, busy)
             };
-            taken = taken.saturating_add(used);
+            // Bounded: `used` is at most what is left of `data`.
+            taken = taken.wrapping_add(used);
             if used == 0 {
                 break;
             }
@@ -520,8 +525,10 @@ fn finish_if_done<const B: usize, F: HttpFeatures>(
         return; // FIN follows (tcp_wants_close)
     }
     c.next = c.resp.start.wrapping_add(c.resp.end.unwrap_or(0));
-    c.resp = Resp::default();
-    c.req = Req::default();
+    // No response now (what reads it between requests asks only its
+    // kind); the next request starts with a fresh request and response
+    // (`consume`), and this one's form was ended when it was answered.
+    c.resp.kind = Kind::None;
     c.rx = Rx::Idle;
     c.flags |= cf::SERVED;
     c.deadline = now.wrapping_add(settings.idle_timeout_ms);
@@ -540,8 +547,15 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
     now: u32,
     busy: u32,
 ) -> usize {
+    // `i` and the runs taken stay within `bytes`, and a body run within
+    // `body_left`: plain arithmetic is exact.
     let mut i = 0usize;
-    while let Some(&b) = bytes.get(i) {
+    // The loop ends with a byte count, or with the status a failed
+    // request is answered with (one exit for every failure).
+    let failed = loop {
+        let Some(&b) = bytes.get(i) else {
+            return i;
+        };
         match c.rx {
             Rx::Free | Rx::Drain => return bytes.len(),
             Rx::Done => return i,
@@ -562,49 +576,43 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
                     match head.header_run(rest, &mut c.buf, settings) {
                         Ok(0) => {} // at the line's CR or LF
                         Ok(n) => {
-                            i = i.saturating_add(n);
+                            i = i.wrapping_add(n);
                             continue;
                         }
-                        Err(status) => {
-                            fail_at(c, status, socket, site, settings, app, now);
-                            return bytes.len();
-                        }
+                        Err(status) => break status,
                     }
                 }
                 head.busy_forms = busy;
                 let step = head.byte::<F, A>(b, &mut c.req, &mut c.buf, site, settings, app);
-                i = i.saturating_add(1);
+                i = i.wrapping_add(1);
                 match step {
                     HeadStep::More => {}
-                    HeadStep::Fail(status) => {
-                        fail_at(c, status, socket, site, settings, app, now);
-                        return bytes.len();
-                    }
+                    HeadStep::Fail(status) => break status,
                     HeadStep::Done => {
                         c.rx = Rx::Done;
                         c.deadline = now.wrapping_add(settings.idle_timeout_ms);
-                        answer(c, socket, site, settings, app, now);
+                        if let Err(status) = answer(c, socket, site, settings, app, now) {
+                            break status;
+                        }
                     }
                 }
             }
             Rx::Form(_) | Rx::Multipart(_) => {
                 let n = bytes
                     .len()
-                    .saturating_sub(i)
+                    .wrapping_sub(i)
                     .min(usize::try_from(c.body_left).unwrap_or(usize::MAX));
-                let part = bytes.get(i..i.saturating_add(n)).unwrap_or(&[]);
+                let part = bytes.get(i..i.wrapping_add(n)).unwrap_or(&[]);
                 if let Err(status) = body(c, part, app) {
-                    fail_at(c, status, socket, site, settings, app, now);
-                    return bytes.len();
+                    break status;
                 }
-                i = i.saturating_add(n);
+                i = i.wrapping_add(n);
                 c.body_left = c
                     .body_left
-                    .saturating_sub(u32::try_from(n).unwrap_or(u32::MAX));
+                    .wrapping_sub(u32::try_from(n).unwrap_or(u32::MAX));
                 if c.body_left == 0 {
                     if let Err(status) = body_end(c, app) {
-                        fail_at(c, status, socket, site, settings, app, now);
-                        return bytes.len();
+                        break status;
                     }
                     c.rx = Rx::Done;
                     c.deadline = now.wrapping_add(settings.idle_timeout_ms);
@@ -612,8 +620,9 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
                 }
             }
         }
-    }
-    i
+    };
+    fail_at(c, failed, socket, site, settings, app, now);
+    bytes.len()
 }
 
 /// Body bytes of a form POST.
@@ -662,15 +671,12 @@ fn body_end<const B: usize, F: HttpFeatures, A: HttpApp>(
     c: &mut Conn<B, F>,
     app: &mut A,
 ) -> Result<(), u16> {
-    let form = c.req.form;
-    match &mut c.rx {
-        Rx::Form(dec) if F::URLENCODED => match dec.finish(&mut c.buf) {
-            Step::More => Ok(()),
-            Step::TooLong => Err(413),
-            Step::Field(f) => deliver_field(form, &c.buf, f, app),
-        },
+    match &c.rx {
         Rx::Multipart(mp) if F::MULTIPART && !mp.complete() => Err(400),
-        _ => Ok(()),
+        Rx::Multipart(_) => Ok(()),
+        // The end of an urlencoded body ends its last field as `&` does
+        // (`FieldDec::finish`): the same steps as one more body byte.
+        _ => body(c, b"&", app),
     }
 }
 
@@ -686,6 +692,8 @@ fn keep_alive<F: HttpFeatures>(req: &Req) -> bool {
 /// A request a page of another site made: a `Host` that does not name the
 /// device (DNS rebinding: the page's own name resolved to the device), or
 /// a cross-site POST (CSRF).
+/// (Always inlined, as the head parser's steps: one caller.)
+#[inline(always)]
 fn foreign(req: &Req) -> bool {
     (req.flags & rf::HOST != 0 && !req.host.is_device())
         || (req.method == Some(Method::Post) && cross_site(req))
@@ -704,7 +712,8 @@ fn cross_site(req: &Req) -> bool {
     }
 }
 
-/// Decides the answer to a complete head.
+/// Decides the answer to a complete head; `Err`: the request failed
+/// (a form's empty body was refused), answer with that status.
 fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
     c: &mut Conn<B, F>,
     socket: TcpHandle,
@@ -712,31 +721,30 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
     settings: &HttpSettings,
     app: &mut A,
     now: u32,
-) {
-    let req = c.req;
-    let file = req.file.and_then(|i| site.file(i));
-    let has_body = req.content_length.is_some_and(|n| n > 0);
+) -> Result<(), u16> {
+    let file = c.req.file.and_then(|i| site.file(i));
+    let has_body = c.req.content_length.is_some_and(|n| n > 0);
     // `Expect: 100-continue` in a server built without it (HTTP/1.0
     // clients' expectations are ignored, RFC 9110 §10.1.1).
     let unmet_continue =
-        !F::CONTINUE && req.flags & rf::CONTINUE != 0 && req.minor >= 1 && has_body;
-    let status = if req.method.is_none() {
+        !F::CONTINUE && c.req.flags & rf::CONTINUE != 0 && c.req.minor >= 1 && has_body;
+    let status = if c.req.method.is_none() {
         501
-    } else if req.minor >= 1 && req.flags & rf::HOST == 0 {
+    } else if c.req.minor >= 1 && c.req.flags & rf::HOST == 0 {
         400
-    } else if foreign(&req) {
+    } else if foreign(&c.req) {
         403
-    } else if req.flags & rf::CHUNKED != 0 {
-        if req.content_length.is_some() {
+    } else if c.req.flags & rf::CHUNKED != 0 {
+        if c.req.content_length.is_some() {
             400
         } else {
             501
         }
-    } else if req.flags & rf::BAD_TARGET != 0 {
+    } else if c.req.flags & rf::BAD_TARGET != 0 {
         400
-    } else if req.status != 0 {
-        req.status
-    } else if req.content_length.is_some_and(|n| n > settings.max_body) {
+    } else if c.req.status != 0 {
+        c.req.status
+    } else if c.req.content_length.is_some_and(|n| n > settings.max_body) {
         413
     } else if unmet_continue {
         // RFC 9110 §10.1.1: a final status at once instead of `100
@@ -744,11 +752,11 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         417
     } else if file.is_none() {
         404
-    } else if req.method == Some(Method::Post) && req.form.is_none() {
+    } else if c.req.method == Some(Method::Post) && c.req.form.is_none() {
         405
-    } else if req.method == Some(Method::Post)
+    } else if c.req.method == Some(Method::Post)
         && has_body
-        && req.flags & (rf::URLENCODED | rf::MULTIPART) == 0
+        && c.req.flags & (rf::URLENCODED | rf::MULTIPART) == 0
     {
         415
     } else {
@@ -768,36 +776,34 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         };
         abort_input(c, app);
         respond_status(c, status, close, socket, site, app);
-        return;
+        return Ok(());
     }
-    if req.method == Some(Method::Post) {
+    if c.req.method == Some(Method::Post) {
         // Read the body into the form's handler first.
-        c.body_left = req.content_length.unwrap_or(0);
-        c.rx = if F::MULTIPART && req.flags & rf::MULTIPART != 0 && c.body_left > 0 {
-            Rx::Multipart(Multipart::new(req.dlen))
+        c.body_left = c.req.content_length.unwrap_or(0);
+        c.rx = if F::MULTIPART && c.req.flags & rf::MULTIPART != 0 && c.body_left > 0 {
+            Rx::Multipart(Multipart::new(c.req.dlen))
         } else {
             Rx::Form(FieldDec::default())
         };
-        if F::CONTINUE && req.flags & rf::CONTINUE != 0 && c.body_left > 0 {
+        if F::CONTINUE && c.req.flags & rf::CONTINUE != 0 && c.body_left > 0 {
             c.resp.flags |= pf::CONTINUE;
             c.resp.set::<F>(Kind::Pending, 100, Framing::Length, site);
         }
         c.deadline = now.wrapping_add(settings.request_timeout_ms);
         if c.body_left == 0 {
-            if let Err(status) = body_end(c, app) {
-                fail_at(c, status, socket, site, settings, app, now);
-                return;
-            }
+            body_end(c, app)?;
             c.rx = Rx::Done;
             respond_page(c, socket, site, settings, app);
         }
-        return;
+        return Ok(());
     }
     if has_body {
         // A GET or HEAD with a body we will not read: answer, then close.
         c.flags |= cf::CLOSING;
     }
     respond_page(c, socket, site, settings, app);
+    Ok(())
 }
 
 /// Answers with the target file (GET, HEAD, or after a form's body).
@@ -808,63 +814,55 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
     settings: &HttpSettings,
     app: &mut A,
 ) {
-    let req = c.req;
     if let Some(form) = c.req.form.take() {
         app.input(form, Input::End);
     }
-    let Some((fi, file)) = req.file.and_then(|i| site.file(i).map(|f| (i, f))) else {
+    let Some((fi, file)) = c.req.file.and_then(|i| site.file(i).map(|f| (i, f))) else {
         respond_status(c, 404, false, socket, site, app);
         return;
     };
-    let close = c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&req);
-    c.resp.flags |= flags_for(&req, close);
-    let (kind, status, gzip) = match &file.body {
+    let (kind, status, gzip, framing) = match &file.body {
         Body::Static { gzip, .. } => {
             let gz = F::GZIP
                 && settings.gzip
                 && gzip.is_some()
-                && req.flags & rf::GZIP != 0
-                && req.flags & rf::GZIP_NO == 0;
+                && c.req.flags & rf::GZIP != 0
+                && c.req.flags & rf::GZIP_NO == 0;
             let matched = if gz { rf::INM_GZIP } else { rf::INM_PLAIN };
-            if F::ETAG && req.method != Some(Method::Post) && req.flags & matched != 0 {
-                (Kind::NotModified { file: fi, gzip: gz }, 304, gz)
+            let kind =
+                if F::ETAG && c.req.method != Some(Method::Post) && c.req.flags & matched != 0 {
+                    Kind::NotModified { file: fi, gzip: gz }
+                } else {
+                    Kind::File { file: fi, gzip: gz }
+                };
+            let status = if matches!(kind, Kind::File { .. }) {
+                200
             } else {
-                (Kind::File { file: fi, gzip: gz }, 200, gz)
-            }
+                304
+            };
+            (kind, status, gz, Framing::Length)
         }
         Body::Dynamic { parts, .. } => {
-            let framing = if req.method == Some(Method::Head) {
-                if F::CHUNKED && req.minor >= 1 {
-                    Framing::Chunked
-                } else {
-                    Framing::Close
-                }
-            } else if let Some(len) = c.resp.render_all(parts, &mut c.buf, app) {
+            // Rendered now when every tag fits (not for HEAD).
+            let rendered = match c.req.method {
+                Some(Method::Head) => None,
+                _ => c.resp.render_all(parts, &mut c.buf, app),
+            };
+            let framing = if let Some(len) = rendered {
                 c.resp.body_len = len;
                 Framing::Length
-            } else if F::CHUNKED && req.minor >= 1 {
+            } else if F::CHUNKED && c.req.minor >= 1 {
                 Framing::Chunked
             } else {
                 Framing::Close
             };
-            if framing == Framing::Close && req.method != Some(Method::Head) {
-                c.resp.flags |= pf::CLOSE;
-                c.resp.flags &= !pf::V10;
-            }
-            c.resp
-                .set::<F>(Kind::Dynamic { file: fi }, 200, framing, site);
-            (Kind::Dynamic { file: fi }, 200, false)
+            (Kind::Dynamic { file: fi }, 200, false, framing)
         }
     };
-    if !matches!(kind, Kind::Dynamic { .. }) {
-        c.resp.set::<F>(kind, status, Framing::Length, site);
-    }
-    if c.resp.flags & pf::CLOSE != 0 || c.has(cf::CONTENDED) {
-        close_after(c);
-    }
+    start(c, kind, status, framing, false, site);
     app.event(HttpEvent::Response {
         socket,
-        method: req.method,
+        method: c.req.method,
         path: file.path,
         status,
         gzip,
@@ -893,6 +891,31 @@ fn flags_for(req: &Req, close: bool) -> u8 {
     f
 }
 
+/// Sets the response: its head says `Connection: close` when `close`,
+/// the connection is closing or the request did not ask to keep it, and
+/// a body delimited by the close (HTTP/1.0 framing) closes it too; then
+/// the connection closes after the response when it says so or another
+/// client waits.
+fn start<const B: usize, F: HttpFeatures>(
+    c: &mut Conn<B, F>,
+    kind: Kind,
+    status: u16,
+    framing: Framing,
+    close: bool,
+    site: &Site,
+) {
+    let close = close || c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&c.req);
+    c.resp.flags |= flags_for(&c.req, close);
+    if framing == Framing::Close && c.req.method != Some(Method::Head) {
+        c.resp.flags |= pf::CLOSE;
+        c.resp.flags &= !pf::V10;
+    }
+    c.resp.set::<F>(kind, status, framing, site);
+    if c.resp.flags & pf::CLOSE != 0 || c.has(cf::CONTENDED) {
+        close_after(c);
+    }
+}
+
 /// Answers with a status of our own.
 fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
     c: &mut Conn<B, F>,
@@ -902,27 +925,22 @@ fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
     site: &Site,
     app: &mut A,
 ) {
-    let req = c.req;
-    let close = close || c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&req);
-    c.resp.flags |= flags_for(&req, close);
     c.resp.jlen = 0;
-    c.resp.set::<F>(Kind::Status, status, Framing::Length, site);
-    if close || c.has(cf::CONTENDED) {
-        close_after(c);
-    }
-    let path = req
+    start(c, Kind::Status, status, Framing::Length, close, site);
+    let path = c
+        .req
         .file
         .and_then(|i| site.file(i))
         .map(|f| f.path)
         .or_else(|| {
             c.buf
-                .get(..usize::from(req.plen))
+                .get(..usize::from(c.req.plen))
                 .and_then(|p| core::str::from_utf8(p).ok())
         })
         .unwrap_or("?");
     app.event(HttpEvent::Response {
         socket,
-        method: req.method,
+        method: c.req.method,
         path,
         status,
         gzip: false,

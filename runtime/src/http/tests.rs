@@ -439,6 +439,12 @@ fn errors() {
         ("GET /nope HTTP/1.1\r\nHost: dev\r\n\r\n", 404, false),
         ("POST / HTTP/1.1\r\nHost: dev\r\n\r\n", 405, false),
         ("PUT / HTTP/1.1\r\nHost: dev\r\n\r\n", 501, true),
+        // Methods are case-sensitive and matched whole.
+        ("get / HTTP/1.1\r\nHost: dev\r\n\r\n", 501, true),
+        ("GETS / HTTP/1.1\r\nHost: dev\r\n\r\n", 501, true),
+        ("HEA / HTTP/1.1\r\nHost: dev\r\n\r\n", 501, true),
+        (" / HTTP/1.1\r\nHost: dev\r\n\r\n", 400, true),
+        ("G(T / HTTP/1.1\r\nHost: dev\r\n\r\n", 400, true),
         ("GET / HTTP/1.1\r\n\r\n", 400, true),
         ("GET / HTTP/2.0\r\nHost: dev\r\n\r\n", 505, true),
         ("GET /\r\n\r\n", 400, true),
@@ -1261,4 +1267,43 @@ fn everything_off_still_serves_files_and_pages() {
     let mut t = T::<Without<ALL_OFF>>::built();
     let r = t.get("GET /big.txt HTTP/1.1\r\nHost: dev\r\n\r\n");
     assert_eq!(split(&r).1.matches("n=").count(), 40, "{r}");
+}
+
+#[test]
+fn form_fields_must_be_utf8_on_each_side_of_the_equals_sign() {
+    for (query, status) in [
+        ("n=%C3%A9", 200),   // é as the value
+        ("%C3%A9=v", 200),   // é as the name
+        ("%C3=%A9", 400),    // é cut by `=`: neither side is UTF-8
+        ("n=%FF", 400),      // not UTF-8
+        ("%E2%82=%AC", 400), // € cut by `=`
+    ] {
+        let mut t = T::new();
+        let r = t.get(&format!(
+            "GET /form.html?{query} HTTP/1.1\r\nHost: dev\r\n\r\n"
+        ));
+        assert!(
+            r.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{query}: {r}"
+        );
+    }
+}
+
+#[test]
+fn every_file_is_found_by_its_path_and_nothing_else() {
+    for site in [&SITE, &SEQ_SITE] {
+        for (i, f) in site.files.iter().enumerate() {
+            let (at, found) = site.find(f.path.as_bytes()).unwrap();
+            assert_eq!((usize::from(at), found.path), (i, f.path));
+            for miss in [
+                format!("{}x", f.path),
+                f.path[..f.path.len() - 1].to_string(),
+            ] {
+                if site.files.iter().all(|g| g.path != miss) {
+                    assert!(site.find(miss.as_bytes()).is_none(), "{miss}");
+                }
+            }
+        }
+        assert!(site.find(b"").is_none() && site.find(b"\xff").is_none());
+    }
 }
