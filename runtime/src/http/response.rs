@@ -251,13 +251,7 @@ impl<'s> Window<'s> {
             .and_then(|b| b.get_mut(self.gathered..end))
         {
             Some(slot) => {
-                // A byte loop: the pieces are a few bytes, less than
-                // `memcpy`'s prologue costs (the empty `black_box` keeps
-                // LLVM from turning the loop into that call).
-                for (d, &b) in slot.iter_mut().zip(bytes) {
-                    *d = b;
-                    core::hint::black_box(());
-                }
+                copy_small(slot, bytes);
                 self.gathered = end;
             }
             None => self.sink.write(bytes),
@@ -307,6 +301,23 @@ impl<'s> Window<'s> {
             }
             _ => self.piece(bytes),
         }
+    }
+}
+
+/// Copies a piece of a few bytes: words, then bytes. The pieces are
+/// shorter than `memcpy`'s prologue costs (the empty `black_box`es keep
+/// LLVM from turning the loops into that call); Cortex-M3 and up load and
+/// store unaligned words.
+fn copy_small(dst: &mut [u8], src: &[u8]) {
+    let (dw, dt) = dst.as_chunks_mut::<4>();
+    let (sw, st) = src.as_chunks::<4>();
+    for (d, s) in dw.iter_mut().zip(sw) {
+        *d = *s;
+        core::hint::black_box(());
+    }
+    for (d, s) in dt.iter_mut().zip(st) {
+        *d = *s;
+        core::hint::black_box(());
     }
 }
 
