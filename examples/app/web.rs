@@ -241,7 +241,7 @@ fn parse_cidr(s: &str) -> Option<Ipv4Cidr> {
 /// An address or `none`.
 fn opt_ipv4(out: &mut TagOut<'_>, a: Option<Ipv4Address>) {
     match a {
-        Some(a) => text::ipv4(out, a),
+        Some(a) => text::whole(out, |o| text::ipv4(o, a)),
         None => out.write_str("none"),
     }
 }
@@ -280,7 +280,7 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn ip(&mut self, out: &mut TagOut<'_>) {
         match self.state.status.ipv4 {
-            Some(c) => text::cidr(out, c.cidr),
+            Some(c) => text::whole(out, |o| text::cidr(o, c.cidr)),
             None => out.write_str("none"),
         }
     }
@@ -294,12 +294,15 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn dhcp(&mut self, out: &mut TagOut<'_>) {
-        out.write_str(dhcp_name(self.state.status.dhcp));
-        if let Some(l) = self.state.status.lease {
-            out.write_str(" (server ");
-            text::ipv4(out, l.server);
-            out.write_str(")");
-        }
+        let (state, lease) = (self.state.status.dhcp, self.state.status.lease);
+        text::whole(out, |o| {
+            o.put(dhcp_name(state));
+            if let Some(l) = lease {
+                o.put(" (server ");
+                text::ipv4(o, l.server);
+                o.put(")");
+            }
+        });
     }
 
     fn lease(&mut self, out: &mut TagOut<'_>) {
@@ -316,7 +319,8 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn uptime(&mut self, out: &mut TagOut<'_>) {
-        text::duration(out, self.state.status.now.since(Instant::ZERO).secs());
+        let secs = self.state.status.now.since(Instant::ZERO).secs();
+        text::whole(out, |o| text::duration(o, secs));
     }
 
     fn uptime_secs(&mut self, out: &mut TagOut<'_>) {
@@ -325,7 +329,7 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn time(&mut self, out: &mut TagOut<'_>) {
         match self.state.status.unix_time {
-            Some(t) => text::utc(out, t),
+            Some(t) => text::whole(out, |o| text::utc(o, t)),
             None => out.write_str("not synchronised"),
         }
     }
@@ -369,13 +373,13 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn static_address(&mut self, out: &mut TagOut<'_>) {
         if let Some(s) = self.state.static_ipv4 {
-            text::cidr(out, s.cidr);
+            text::whole(out, |o| text::cidr(o, s.cidr));
         }
     }
 
     fn static_gateway(&mut self, out: &mut TagOut<'_>) {
         if let Some(g) = self.state.static_ipv4.and_then(|s| s.gateway) {
-            text::ipv4(out, g);
+            text::whole(out, |o| text::ipv4(o, g));
         }
     }
 
