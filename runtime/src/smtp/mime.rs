@@ -399,17 +399,18 @@ pub(super) const LAST_DATE: u64 = (1 << 39) - 1;
 /// RFC 5322 date in UTC: `Thu, 01 Jan 1970 00:00:00 +0000`, in 32-bit
 /// arithmetic (see [`LAST_DATE`]). Out of line: inlined, LLVM hoisted the
 /// whole computation out of the template walk (done for every piece of
-/// every header, its values kept on the stack).
+/// every header, its values kept on the stack). The line is a picture
+/// walked byte by byte: a code below 7 stands for a field's value, so the
+/// names and numbers go through one call each rather than a call site
+/// per field (README, Decisions: the mail clients' footprint).
 #[inline(never)]
 pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
-    // Three letters each, by index: one string rather than a table of
-    // slices (8 bytes of flash per entry).
-    const DAYS: &[u8; 21] = b"SunMonTueWedThuFriSat";
-    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
-    fn name(names: &'static [u8], i: u32) -> &'static [u8] {
-        let at = (i as usize).wrapping_mul(3); // i < 12
-        names.get(at..at.wrapping_add(3)).unwrap_or(b"???")
-    }
+    // Three letters each, by index (days 0–6, months 7–18): one string
+    // rather than a table of slices (8 bytes of flash per entry).
+    const NAMES: &[u8; 57] = b"SunMonTueWedThuFriSatJanFebMarAprMayJunJulAugSepOctNovDec";
+    // Codes: 0 the day's name, 1 the day, 2 the month's name, 3 the
+    // year, 4–6 hours, minutes, seconds.
+    const PICTURE: &[u8] = b"\x00, \x01 \x02 \x03 \x04:\x05:\x06 +0000";
     let unix = unix.min(LAST_DATE);
     // unix = (days × 675 + r) × 128 + low, with r × 128 + low < 86,400.
     let units = (unix >> 7) as u32; // < 2^32: unix ≤ 2^39 − 1
@@ -417,28 +418,32 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     let days = units / 675;
     let secs = (units % 675) << 7 | low;
     let (y, m, d) = civil_from_days(days);
-    w.put(name(DAYS, (days % 7).wrapping_add(4) % 7));
-    w.put(b", ");
-    put2(w, d);
-    w.put(b" ");
-    w.put(name(MONTHS, m.wrapping_sub(1)));
-    w.put(b" ");
-    w.put_u64(u64::from(y));
-    w.put(b" ");
-    put2(w, secs / 3600);
-    w.put(b":");
-    put2(w, secs % 3600 / 60);
-    w.put(b":");
-    put2(w, secs % 60);
-    w.put(b" +0000");
-}
-
-/// `v` (a day, hour, minute or second: below 100) as two digits.
-fn put2(w: &mut Window<'_>, v: u32) {
-    w.put(&[
-        b'0'.wrapping_add((v / 10) as u8),
-        b'0'.wrapping_add((v % 10) as u8),
-    ]);
+    // m is 1–12: the month's name is at 7 + m − 1.
+    let values = [
+        (days % 7).wrapping_add(4) % 7,
+        d,
+        m.wrapping_add(6),
+        y,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    ];
+    for &c in PICTURE {
+        match values.get(usize::from(c)) {
+            None => w.put(&[c]),
+            Some(&v) if c == 0 || c == 2 => {
+                let at = (v as usize).wrapping_mul(3); // v < 19
+                w.put(NAMES.get(at..at.wrapping_add(3)).unwrap_or(b"???"));
+            }
+            Some(&v) => {
+                // Day, hour, minute, second: two digits; the year as is.
+                if v < 10 && c != 3 {
+                    w.put(b"0");
+                }
+                w.put_u64(u64::from(v));
+            }
+        }
+    }
 }
 
 /// Days since 1970-01-01 → (year, month 1–12, day 1–31); Howard
