@@ -277,6 +277,23 @@ pub(crate) fn read_each<N: Nic>(data: &mut TcpReader<'_, N>, f: &mut dyn FnMut(&
     }
 }
 
+/// Entry `index` of `table`, entries separated by `|`; empty past the
+/// last. The clients' verbs by step: one string rather than a table of
+/// slices at 8 bytes of flash an entry (README, Decisions: the mail
+/// clients' footprint).
+#[inline(never)]
+pub(crate) fn entry(table: &'static [u8], index: usize) -> &'static [u8] {
+    let mut rest = table;
+    for _ in 0..index {
+        match rest.iter().position(|&b| b == b'|') {
+            Some(at) => rest = rest.get(at.wrapping_add(1)..).unwrap_or(&[]), // at < len
+            None => return &[],
+        }
+    }
+    let end = rest.iter().position(|&b| b == b'|').unwrap_or(rest.len());
+    rest.get(..end).unwrap_or(&[])
+}
+
 /// A byte a command argument may contain: printable ASCII or UTF-8, no
 /// controls (so CR LF cannot end a command early and inject another).
 pub(crate) fn command_byte(b: u8) -> bool {

@@ -35,8 +35,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, read_each, LineState, Link, LinkFailure, MailServer, Phase, Piece, ReplyText,
-    Target, Timeouts, Window, MAX_REPLY_LINE,
+    command_byte, entry, read_each, LineState, Link, LinkFailure, MailServer, Phase, Piece,
+    ReplyText, Target, Timeouts, Window, MAX_REPLY_LINE,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -930,10 +930,8 @@ impl<S: Pop3Settings> Pop3Client<S> {
     /// then its argument.
     fn command<M: Mailbox>(&self, w: &mut Window<'_>, mailbox: &M) {
         // By `Pop3Step` (steps without a command: empty).
-        const VERBS: [&[u8]; 9] = [
-            b"", b"", b"", b"USER ", b"PASS ", b"STAT", b"RETR ", b"DELE ", b"QUIT",
-        ];
-        let verb = VERBS.get(self.step as usize).copied().unwrap_or(b"");
+        const VERBS: &[u8] = b"|||USER |PASS |STAT|RETR |DELE |QUIT";
+        let verb = entry(VERBS, self.step as usize);
         if verb.is_empty() || (self.step == Pop3Step::Dele && !S::DELETE) {
             return;
         }

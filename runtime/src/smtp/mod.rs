@@ -99,7 +99,7 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, domain_of, put_base64, put_base64_parts, read_each, Link, LinkFailure,
+    command_byte, domain_of, entry, put_base64, put_base64_parts, read_each, Link, LinkFailure,
     MailServer, Phase, ReplyText, Target, Timeouts, Window,
 };
 use crate::nic::Nic;
@@ -888,22 +888,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
             command_byte(b) && !matches!(b, b'<' | b'>' | b' ')
         }
         // By `SmtpStep`: AUTH's user name and password have no verb.
-        const VERBS: [&[u8]; 14] = [
-            b"",
-            b"",
-            b"",
-            b"EHLO ",
-            b"HELO ",
-            b"AUTH PLAIN ",
-            b"AUTH LOGIN",
-            b"",
-            b"",
-            b"MAIL FROM:<",
-            b"RCPT TO:<",
-            b"DATA",
-            b"",
-            b"QUIT",
-        ];
+        const VERBS: &[u8] =
+            b"|||EHLO |HELO |AUTH PLAIN |AUTH LOGIN|||MAIL FROM:<|RCPT TO:<|DATA||QUIT";
         let step = self.step;
         let auth = matches!(
             step,
@@ -916,7 +902,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         {
             return;
         }
-        w.put(VERBS.get(step as usize).copied().unwrap_or(b""));
+        w.put(entry(VERBS, step as usize));
         match step {
             SmtpStep::Ehlo | SmtpStep::Helo => match S::HELO {
                 Some(name) => w.put_filtered(name.as_bytes(), address),
