@@ -46,13 +46,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let Some(t) = rel.checked_sub(self.head_len) else {
             return;
         };
-        let keep = self
-            .snapshots
-            .slots()
-            .iter()
-            .filter(|s| s.has(snap::VALID) && s.wire <= t)
-            .map(|s| s.wire)
-            .max();
+        let mut keep = None;
+        for s in self.snapshots.slots() {
+            if s.has(snap::VALID) && s.wire <= t && keep.is_none_or(|k| s.wire > k) {
+                keep = Some(s.wire);
+            }
+        }
         if let Some(keep) = keep {
             for s in self.snapshots.slots_mut() {
                 if s.wire < keep {
@@ -63,22 +62,24 @@ impl<S: SmtpSettings> SmtpClient<S> {
     }
 
     fn push_snapshot(&mut self, st: Snapshot) {
+        // The first free slot, else the oldest (plain loops: the
+        // iterator adapters were larger).
         let slots = self.snapshots.slots_mut();
-        if slots
-            .iter()
-            .any(|s| s.has(snap::VALID) && s.wire == st.wire)
-        {
-            return;
+        let mut free = None;
+        let mut oldest: Option<(usize, u32)> = None;
+        for (i, s) in slots.iter().enumerate() {
+            if !s.has(snap::VALID) {
+                free = free.or(Some(i));
+            } else if s.wire == st.wire {
+                return; // kept already
+            } else if oldest.is_none_or(|(_, w)| s.wire < w) {
+                oldest = Some((i, s.wire));
+            }
         }
-        let free = slots.iter().position(|s| !s.has(snap::VALID));
-        let i = free.or_else(|| {
-            slots
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, s)| s.wire)
-                .map(|(i, _)| i)
-        });
-        if let Some(s) = i.and_then(|i| slots.get_mut(i)) {
+        if let Some(s) = free
+            .or(oldest.map(|(i, _)| i))
+            .and_then(|i| slots.get_mut(i))
+        {
             *s = st;
         }
     }
