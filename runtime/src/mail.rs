@@ -360,14 +360,16 @@ pub const MAX_REPLY_LINE: u16 = 512;
 pub(crate) fn put_base64_parts(w: &mut Window<'_>, parts: &[&[u8]]) {
     let mut buf = [0u8; 48];
     let mut n = 0;
-    for &b in parts.iter().flat_map(|p| p.iter()) {
-        if let Some(slot) = buf.get_mut(n) {
-            *slot = b;
-            n = n.wrapping_add(1); // < buf.len()
-        }
-        if n == buf.len() {
-            put_base64(w, &buf);
-            n = 0;
+    for &part in parts {
+        for &b in part {
+            if let Some(slot) = buf.get_mut(n) {
+                *slot = b;
+                n = n.wrapping_add(1); // < buf.len()
+            }
+            if n == buf.len() {
+                put_base64(w, &buf);
+                n = 0;
+            }
         }
     }
     put_base64(w, buf.get(..n).unwrap_or(&[]));
