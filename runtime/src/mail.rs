@@ -309,23 +309,32 @@ const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 /// `base64` crate's generic engine: 884 B of flash for this (README,
 /// Decisions: the mail clients' footprint).
 pub(crate) fn encode_base64(input: &[u8], out: &mut [u8]) -> usize {
+    // Indices rather than chunk iterators (smaller). Bounds: `at` <
+    // `input.len()` and `n + 4 <= out.len()` inside the loop, so the
+    // wrapping additions never wrap.
     let mut n = 0usize;
-    for (group, quad) in input.chunks(3).zip(out.chunks_exact_mut(4)) {
+    let mut at = 0usize;
+    while at < input.len() && out.len().wrapping_sub(n) >= 4 {
+        // A group of k bytes (the last may be short; past the input: 0).
+        let k = input.len().wrapping_sub(at).min(3);
         let mut bits = 0u32;
         for i in 0..3 {
-            bits = bits << 8 | u32::from(group.get(i).copied().unwrap_or(0));
+            bits = bits << 8 | u32::from(input.get(at.wrapping_add(i)).copied().unwrap_or(0));
         }
-        // A group of k bytes gives k + 1 characters, then `=`.
-        let mut shift = 18u32;
-        for (i, slot) in quad.iter_mut().enumerate() {
+        // k + 1 characters, then `=`.
+        for i in 0..4usize {
+            let shift = 18u32.wrapping_sub((i as u32).wrapping_mul(6)); // i < 4
             let six = (bits >> shift & 0x3f) as usize;
-            *slot = match BASE64.get(six) {
-                Some(&c) if i <= group.len() => c,
+            let c = match BASE64.get(six) {
+                Some(&c) if i <= k => c,
                 _ => b'=',
             };
-            shift = shift.wrapping_sub(6); // 18, 12, 6, 0 (then unused)
+            if let Some(slot) = out.get_mut(n.wrapping_add(i)) {
+                *slot = c;
+            }
         }
-        n = n.wrapping_add(4); // at most out.len()
+        n = n.wrapping_add(4);
+        at = at.wrapping_add(3);
     }
     n
 }
