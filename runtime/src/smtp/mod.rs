@@ -817,63 +817,79 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if self.link.acked.wrapping_sub(self.cmd_start) < len {
             return self.fail(Failure::Malformed(step));
         }
-        let next = match (step, code) {
-            (SmtpStep::Greeting, 220) => SmtpStep::Ehlo,
-            (SmtpStep::Ehlo, 250) => {
-                self.caps = self.reply.caps;
-                match Self::credentials(message) {
-                    None => SmtpStep::MailFrom,
-                    Some(_) if self.caps & cap::PLAIN != 0 => SmtpStep::AuthPlain,
-                    Some(_) if self.caps & cap::LOGIN != 0 => SmtpStep::AuthLogin,
-                    Some(_) => {
-                        self.cmd_start = end;
-                        return self.fail(Failure::NoAuthMechanism);
+        if step == SmtpStep::Quit {
+            self.cmd_start = end;
+            self.link.close_after_peer();
+            return;
+        }
+        // By `SmtpStep`: the code its command's reply must have, less 200
+        // (one byte), and the step that follows: a table rather than a
+        // match per pair. Steps without a command expect no reply (NONE).
+        use SmtpStep as T;
+        const NONE: u8 = u8::MAX;
+        const EXPECT: [(u8, SmtpStep); 14] = [
+            (NONE, T::Resolve),
+            (NONE, T::Connect),
+            (20, T::Ehlo),
+            (50, T::MailFrom),
+            (50, T::MailFrom),
+            (35, T::MailFrom),
+            (134, T::AuthUser),
+            (134, T::AuthPassword),
+            (35, T::MailFrom),
+            (50, T::RcptTo),
+            (50, T::Data),
+            (154, T::Message),
+            (50, T::Quit),
+            (NONE, T::Quit),
+        ];
+        let (want, mut next) = EXPECT.get(step as usize).copied().unwrap_or((NONE, step));
+        let want = if want == NONE {
+            u16::MAX
+        } else {
+            u16::from(want).wrapping_add(200)
+        };
+        if code == want || (step == T::RcptTo && code == 251) {
+            match step {
+                T::Ehlo => {
+                    self.caps = self.reply.caps;
+                    if Self::credentials(message).is_some() {
+                        if self.caps & cap::PLAIN != 0 {
+                            next = T::AuthPlain;
+                        } else if self.caps & cap::LOGIN != 0 {
+                            next = T::AuthLogin;
+                        } else {
+                            self.cmd_start = end;
+                            return self.fail(Failure::NoAuthMechanism);
+                        }
                     }
                 }
-            }
-            (SmtpStep::Ehlo, 500..=504 | 550) => SmtpStep::Helo,
-            (SmtpStep::Helo, 250) if Self::credentials(message).is_some() => {
                 // HELO has no extensions, so no AUTH.
-                self.cmd_start = end;
-                return self.fail(Failure::NoAuthMechanism);
-            }
-            (SmtpStep::Helo, 250) => SmtpStep::MailFrom,
-            (SmtpStep::AuthPlain, 235) => SmtpStep::MailFrom,
-            (SmtpStep::AuthLogin, 334) => SmtpStep::AuthUser,
-            (SmtpStep::AuthUser, 334) => SmtpStep::AuthPassword,
-            (SmtpStep::AuthPassword, 235) => SmtpStep::MailFrom,
-            (SmtpStep::MailFrom, 250) => {
-                self.rcpt = 0;
-                SmtpStep::RcptTo
-            }
-            (SmtpStep::RcptTo, 250 | 251) => {
-                let more = message.to(usize::from(self.rcpt).wrapping_add(1)).is_some();
-                if more && self.rcpt < u16::MAX {
-                    self.rcpt = self.rcpt.wrapping_add(1); // < u16::MAX
-                    SmtpStep::RcptTo
-                } else {
-                    SmtpStep::Data
+                T::Helo if Self::credentials(message).is_some() => {
+                    self.cmd_start = end;
+                    return self.fail(Failure::NoAuthMechanism);
                 }
+                T::MailFrom => self.rcpt = 0,
+                T::RcptTo => {
+                    let more = message.to(usize::from(self.rcpt).wrapping_add(1)).is_some();
+                    if more && self.rcpt < u16::MAX {
+                        self.rcpt = self.rcpt.wrapping_add(1); // < u16::MAX
+                        next = T::RcptTo;
+                    }
+                }
+                T::Data => self.begin_message(message),
+                T::Message => {
+                    self.outcome.get_or_insert(Ok(()));
+                }
+                _ => {}
             }
-            (SmtpStep::Data, 354) => {
-                self.begin_message(message);
-                SmtpStep::Message
-            }
-            (SmtpStep::Message, 250) => {
-                self.outcome.get_or_insert(Ok(()));
-                SmtpStep::Quit
-            }
-            (SmtpStep::Quit, _) => {
-                self.cmd_start = end;
-                self.link.close_after_peer();
-                return;
-            }
-            _ => {
-                // The refused command is complete: a QUIT starts after it.
-                self.cmd_start = end;
-                return self.fail(Failure::Rejected(step, code));
-            }
-        };
+        } else if step == T::Ehlo && matches!(code, 500..=504 | 550) {
+            next = T::Helo;
+        } else {
+            // The refused command is complete: a QUIT starts after it.
+            self.cmd_start = end;
+            return self.fail(Failure::Rejected(step, code));
+        }
         if next == SmtpStep::Ehlo {
             self.reply.caps = 0; // only the EHLO reply's keywords count
         }
