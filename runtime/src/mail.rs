@@ -76,7 +76,9 @@ pub(crate) enum Target<'a> {
 }
 
 impl<'a> Target<'a> {
-    /// An address written as a dotted quad, otherwise a host name.
+    /// An address written as a dotted quad, otherwise a host name. Out
+    /// of line: both clients call it twice (`send`/`receive` and `poll`).
+    #[inline(never)]
     pub(crate) fn parse(server: &'a str) -> Target<'a> {
         match crate::sntp::parse_addr(server) {
             Some(a) => Target::Addr(a),
@@ -468,7 +470,9 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Starts a session: resolve or connect on the next poll.
+    /// Starts a session: resolve or connect on the next poll. Out of
+    /// line: one copy for both clients.
+    #[inline(never)]
     pub(crate) fn start(&mut self) {
         self.reset();
         self.phase = Phase::Start;
@@ -526,7 +530,9 @@ impl Link {
         self.phase == Phase::Closing && (self.fin_now || self.peer_closed)
     }
 
-    /// Resets the connection (or stops resolving) on the next poll.
+    /// Resets the connection (or stops resolving) on the next poll. Out
+    /// of line: four callers.
+    #[inline(never)]
     pub(crate) fn abort(&mut self) {
         if !matches!(self.phase, Phase::Finished | Phase::Idle) {
             self.phase = Phase::Aborting;
