@@ -901,14 +901,16 @@ impl LineState {
     /// line of exactly `buf.len()` bytes is one piece; a CR not followed
     /// by LF is content.
     pub(crate) fn push(&mut self, buf: &mut [u8], b: u8) -> Option<Piece> {
-        let stash = self.stash;
-        for &s in stash.get(..usize::from(self.stash_len)).unwrap_or(&[]) {
-            if let Some(slot) = buf.get_mut(usize::from(self.len)) {
-                *slot = s;
-                self.len = self.len.saturating_add(1);
+        if self.stash_len > 0 {
+            // Right after a piece: the buffer is empty and (at least 2
+            // bytes long) takes both; a second byte not stashed is not
+            // part of the line (`len` says).
+            if let Some(head) = buf.get_mut(..2) {
+                head.copy_from_slice(&self.stash);
+                self.len = u16::from(self.stash_len);
             }
+            self.stash_len = 0;
         }
-        self.stash_len = 0;
         let len = usize::from(self.len);
         if b == b'\n' {
             let n = if !self.cr_pending && len > 0 && buf.get(len.wrapping_sub(1)) == Some(&b'\r') {
