@@ -740,20 +740,16 @@ impl Link {
         } else {
             dns.take_resolved(h)
         };
+        if r.is_ready() {
+            self.query = None;
+        }
         match r {
-            Poll::Pending if due => {
-                dns.cancel(h);
-                self.query = None;
-                Err(LinkFailure::Timeout)
-            }
+            // The query stays: the abort that follows cancels it.
+            Poll::Pending if due => Err(LinkFailure::Timeout),
             Poll::Pending => Ok(()),
-            Poll::Ready(Ok(addr)) => {
-                self.query = None;
-                self.connect_or_retry(stack, now, addr, port, due, random)
-            }
+            Poll::Ready(Ok(addr)) => self.connect_or_retry(stack, now, addr, port, due, random),
             Poll::Ready(Err(DnsError::NoData)) if self.query_mx => {
                 // No MX records: the domain is its own exchange.
-                self.query = None;
                 self.phase = Phase::Start;
                 let Target::Mx(domain) = target else {
                     return Err(LinkFailure::Dns(DnsError::NoData));
@@ -765,10 +761,7 @@ impl Link {
                 self.resolving(h, false);
                 Ok(())
             }
-            Poll::Ready(Err(e)) => {
-                self.query = None;
-                Err(LinkFailure::Dns(e))
-            }
+            Poll::Ready(Err(e)) => Err(LinkFailure::Dns(e)),
         }
     }
 
