@@ -242,15 +242,18 @@ impl<'s> Window<'s> {
         self.put(crate::wire::text::decimal(value, &mut buf).as_bytes());
     }
 
-    /// Generates `value` as `digits` lowercase hex digits.
-    pub(crate) fn put_hex(&mut self, value: u64, digits: u32) {
-        for k in (0..digits.min(16)).rev() {
-            let nibble = (value >> k.wrapping_mul(4)) & 0xf; // k < 16
-            self.put(&[b"0123456789abcdef"
-                .get(nibble as usize)
+    /// Generates `value` as 16 lowercase hex digits, in one piece.
+    pub(crate) fn put_hex(&mut self, value: u64) {
+        let mut digits = [0u8; 16];
+        let mut v = value;
+        for slot in digits.iter_mut().rev() {
+            *slot = b"0123456789abcdef"
+                .get((v & 0xf) as usize)
                 .copied()
-                .unwrap_or(b'0')]);
+                .unwrap_or(b'0');
+            v >>= 4;
         }
+        self.put(&digits);
     }
 }
 

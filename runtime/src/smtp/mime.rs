@@ -290,7 +290,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
                     w.put(b"\r\n");
                 }
             }
-            field::ID => w.put_hex(self.meta.id, 16),
+            field::ID => w.put_hex(self.meta.id),
             field::DOMAIN => {
                 let domain = domain_of(message.from()).unwrap_or("emberstack.invalid");
                 w.put_filtered(domain.as_bytes(), domain_byte);
