@@ -9,6 +9,17 @@ pub(super) mod cap {
     pub const PLAIN: u8 = 4;
 }
 
+/// Where a token stands on its line: `ReplyParser::tok_at` (one byte
+/// instead of a token count and an AUTH-line flag).
+mod tok {
+    /// The line's first token (the EHLO keyword).
+    pub const FIRST: u8 = 0;
+    /// A later token on an `AUTH` line (a mechanism).
+    pub const AUTH_LINE: u8 = 1;
+    /// A later token on another line.
+    pub const OTHER_LINE: u8 = 2;
+}
+
 /// Reads SMTP replies byte by byte: `ddd-text` lines up to `ddd text`
 /// (or a bare `ddd`), all with the same code; keeps the first line's text
 /// and the EHLO keywords seen.
@@ -26,8 +37,8 @@ pub(super) struct ReplyParser {
     tok: [u8; 10],
     /// Token length; 0xff: too long to be a keyword we know.
     tok_len: u8,
-    tok_index: u8,
-    auth_line: bool,
+    /// Where the next token stands on its line (a [`tok`] constant).
+    tok_at: u8,
     pub(super) caps: u8,
 }
 
@@ -59,8 +70,7 @@ impl ReplyParser {
             self.code = 0;
             self.last = false;
             self.bad = false;
-            self.tok_index = 0;
-            self.auth_line = false;
+            self.tok_at = tok::FIRST;
             if !ok {
                 self.first = 0;
                 return Some(Err(()));
@@ -115,25 +125,29 @@ impl ReplyParser {
         if len == 0 {
             return;
         }
-        let tok = self.tok.get(..len).unwrap_or(&[]);
-        if self.tok_index == 0 {
-            self.auth_line = tok == b"AUTH";
-            // `AUTH=LOGIN`: the pre-RFC 4954 form some servers still send.
-            if tok == b"AUTH=LOGIN" {
-                self.caps |= cap::LOGIN;
+        let word = self.tok.get(..len).unwrap_or(&[]);
+        match self.tok_at {
+            tok::FIRST => {
+                self.tok_at = if word == b"AUTH" {
+                    tok::AUTH_LINE
+                } else {
+                    tok::OTHER_LINE
+                };
+                // `AUTH=LOGIN`: the pre-RFC 4954 form some servers still send.
+                if word == b"AUTH=LOGIN" {
+                    self.caps |= cap::LOGIN;
+                }
+                if word == b"AUTH=PLAIN" {
+                    self.caps |= cap::PLAIN;
+                }
+                if word == b"8BITMIME" {
+                    self.caps |= cap::EIGHT_BIT;
+                }
             }
-            if tok == b"AUTH=PLAIN" {
-                self.caps |= cap::PLAIN;
-            }
-            if tok == b"8BITMIME" {
-                self.caps |= cap::EIGHT_BIT;
-            }
-        } else if self.auth_line && tok == b"LOGIN" {
-            self.caps |= cap::LOGIN;
-        } else if self.auth_line && tok == b"PLAIN" {
-            self.caps |= cap::PLAIN;
+            tok::AUTH_LINE if word == b"LOGIN" => self.caps |= cap::LOGIN,
+            tok::AUTH_LINE if word == b"PLAIN" => self.caps |= cap::PLAIN,
+            _ => {}
         }
-        self.tok_index = self.tok_index.saturating_add(1);
         self.tok_len = 0;
     }
 }
