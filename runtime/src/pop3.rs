@@ -35,8 +35,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, entry, read_each, LineState, Link, LinkFailure, MailServer, Phase, Piece,
-    ReplyText, Target, Timeouts, Window, MAX_REPLY_LINE,
+    entry, read_each, LineState, Link, LinkFailure, MailServer, Phase, Piece, ReplyText, Target,
+    Timeouts, Window, COMMAND, MAX_REPLY_LINE,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -947,7 +947,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
                 } else {
                     password
                 };
-                w.put_filtered(arg.as_bytes(), command_byte);
+                w.put_filtered(arg.as_bytes(), &COMMAND);
             }
             Pop3Step::Retr | Pop3Step::Dele => w.put_u64(u64::from(self.current)),
             _ => {}

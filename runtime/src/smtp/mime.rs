@@ -7,7 +7,7 @@ use super::encode::{base64_part, encode_text, snap, Snapshot};
 use super::{Attachment, Outgoing, SmtpClient, SmtpSettings};
 use crate::config::Table;
 use crate::iface::PayloadSink;
-use crate::mail::{command_byte, domain_of, put_base64, Window};
+use crate::mail::{byte_set, command_byte, domain_of, put_base64, ByteSet, Window};
 
 /// What the message generator needs besides the application.
 #[derive(Clone, Copy, Debug, Default)]
@@ -256,33 +256,22 @@ impl<S: SmtpSettings> SmtpClient<S> {
 
     /// The value of field `code` (a [`field`] constant).
     fn put_field<M: Outgoing>(&self, w: &mut Window<'_>, code: u8, message: &M) {
-        fn name_byte(b: u8) -> bool {
-            command_byte(b) && !matches!(b, b'"' | b'\\')
-        }
-        fn type_byte(b: u8) -> bool {
-            b.is_ascii_graphic() && !matches!(b, b'"' | b';' | b'\\' | b',')
-        }
-        fn domain_byte(b: u8) -> bool {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']')
-        }
         match code {
-            field::FROM => w.put_filtered(message.from().as_bytes(), header_byte),
+            field::FROM => w.put_filtered(message.from().as_bytes(), &HEADER),
             field::TO => {
                 let mut i = 0usize;
                 while let Some(to) = message.to(i) {
                     if i > 0 {
                         w.put(b",\r\n ");
                     }
-                    w.put_filtered(to.as_bytes(), header_byte);
+                    w.put_filtered(to.as_bytes(), &HEADER);
                     i = i.saturating_add(1);
                 }
             }
             field::SUBJECT if S::ENCODED_SUBJECT => put_subject(w, message.subject().as_bytes()),
             // `send` refused a non-ASCII subject; one that became so since
             // loses those bytes.
-            field::SUBJECT => {
-                w.put_filtered(message.subject().as_bytes(), |b| b < 0x80 && header_byte(b))
-            }
+            field::SUBJECT => w.put_filtered(message.subject().as_bytes(), &ASCII_HEADER),
             field::DATE => {
                 if let Some(t) = self.meta.date {
                     w.put(b"Date: ");
@@ -293,7 +282,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             field::ID => w.put_hex(self.meta.id),
             field::DOMAIN => {
                 let domain = domain_of(message.from()).unwrap_or("emberstack.invalid");
-                w.put_filtered(domain.as_bytes(), domain_byte);
+                w.put_filtered(domain.as_bytes(), &DOMAIN);
             }
             field::TYPE | field::NAME => {
                 let a = message.attachment().unwrap_or(Attachment {
@@ -301,9 +290,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
                     content_type: "application/octet-stream",
                 });
                 if code == field::TYPE {
-                    w.put_filtered(a.content_type.as_bytes(), type_byte);
+                    w.put_filtered(a.content_type.as_bytes(), &TYPE);
                 } else {
-                    w.put_filtered(a.file_name.as_bytes(), name_byte);
+                    w.put_filtered(a.file_name.as_bytes(), &NAME);
                 }
             }
             _ => {}
@@ -358,16 +347,45 @@ const TRAILER_LEN: u32 = TRAILER.len() as u32 - 1 + 16;
 
 /// A byte allowed in a header value: no controls (CR LF would end the
 /// header and start a forged one), UTF-8 kept.
-fn header_byte(b: u8) -> bool {
+pub(super) const fn header_byte(b: u8) -> bool {
     b == b'\t' || command_byte(b)
 }
+
+/// A byte allowed in a quoted file name: a header byte, no quote or
+/// backslash.
+pub(super) const fn name_byte(b: u8) -> bool {
+    command_byte(b) && !matches!(b, b'"' | b'\\')
+}
+
+/// A byte allowed in a MIME type: a token with its `/`, nothing that
+/// ends it.
+pub(super) const fn type_byte(b: u8) -> bool {
+    b.is_ascii_graphic() && !matches!(b, b'"' | b';' | b'\\' | b',')
+}
+
+/// A byte allowed in a domain (or an address literal).
+pub(super) const fn domain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']')
+}
+
+/// [`header_byte`] as a set. The filters are [`ByteSet`]s built at
+/// compile time from the rules above; a unit test checks every byte.
+pub(super) const HEADER: ByteSet = byte_set!(b => header_byte(b));
+/// A subject when `encoded_subject` is off: ASCII header bytes.
+pub(super) const ASCII_HEADER: ByteSet = byte_set!(b => b < 0x80 && header_byte(b));
+/// [`name_byte`] as a set.
+pub(super) const NAME: ByteSet = byte_set!(b => name_byte(b));
+/// [`type_byte`] as a set.
+pub(super) const TYPE: ByteSet = byte_set!(b => type_byte(b));
+/// [`domain_byte`] as a set.
+pub(super) const DOMAIN: ByteSet = byte_set!(b => domain_byte(b));
 
 /// The subject as is when ASCII, otherwise as RFC 2047 "B" encoded words
 /// of at most 45 bytes (60 characters, whole UTF-8 characters each) on
 /// folded lines.
 pub(super) fn put_subject(w: &mut Window<'_>, subject: &[u8]) {
     if subject.iter().all(|&b| b < 0x80) {
-        w.put_filtered(subject, header_byte);
+        w.put_filtered(subject, &HEADER);
         return;
     }
     let mut rest = subject;

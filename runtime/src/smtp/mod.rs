@@ -99,8 +99,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, domain_of, entry, put_base64, put_base64_parts, read_each, Link, LinkFailure,
-    MailServer, Phase, ReplyText, Target, Timeouts, Window,
+    byte_set, command_byte, domain_of, entry, put_base64, put_base64_parts, read_each, ByteSet,
+    Link, LinkFailure, MailServer, Phase, ReplyText, Target, Timeouts, Window,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -110,6 +110,15 @@ use crate::udp::Endpoint;
 use core::fmt;
 
 pub use encode::Snapshot;
+
+/// A byte allowed in an address in angle brackets (or a HELO name): a
+/// command byte, no bracket, no space.
+const fn address_byte(b: u8) -> bool {
+    command_byte(b) && !matches!(b, b'<' | b'>' | b' ')
+}
+
+/// [`address_byte`] as a set.
+const ADDRESS: ByteSet = byte_set!(b => address_byte(b));
 use mime::Meta;
 use reply::{cap, ReplyParser};
 
@@ -900,9 +909,6 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// The bytes of the current command (not the message) into `w`: the
     /// verb from a table, then its argument.
     fn command<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
-        fn address(b: u8) -> bool {
-            command_byte(b) && !matches!(b, b'<' | b'>' | b' ')
-        }
         // By `SmtpStep`: AUTH's user name and password have no verb.
         const VERBS: &[u8] =
             b"|||EHLO |HELO |AUTH PLAIN |AUTH LOGIN|||MAIL FROM:<|RCPT TO:<|DATA||QUIT";
@@ -921,7 +927,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         w.put(entry(VERBS, step as usize));
         match step {
             SmtpStep::Ehlo | SmtpStep::Helo => match S::HELO {
-                Some(name) => w.put_filtered(name.as_bytes(), address),
+                Some(name) => w.put_filtered(name.as_bytes(), &ADDRESS),
                 None => {
                     w.put(b"[");
                     for (i, o) in self.link.local.0.iter().enumerate() {
@@ -952,7 +958,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 } else {
                     message.to(usize::from(self.rcpt)).unwrap_or("")
                 };
-                w.put_filtered(addr.as_bytes(), address);
+                w.put_filtered(addr.as_bytes(), &ADDRESS);
                 w.put(b">");
                 if mail_from && self.caps & cap::EIGHT_BIT != 0 {
                     w.put(b" BODY=8BITMIME");

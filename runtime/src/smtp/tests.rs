@@ -857,3 +857,31 @@ fn switched_off_features_are_refused_at_send() {
     };
     assert_eq!(head(&|w| c.head(w, &plain)), head(&|w| on.head(w, &plain)));
 }
+
+#[test]
+fn byte_sets_match_their_rules_for_every_byte() {
+    use super::mime::{
+        domain_byte, header_byte, name_byte, type_byte, ASCII_HEADER, DOMAIN, HEADER, NAME, TYPE,
+    };
+    use crate::mail::{command_byte, COMMAND};
+    for b in 0..=255u8 {
+        assert_eq!(COMMAND.has(b), command_byte(b), "command {b:#x}");
+        assert_eq!(
+            super::ADDRESS.has(b),
+            super::address_byte(b),
+            "address {b:#x}"
+        );
+        assert_eq!(HEADER.has(b), header_byte(b), "header {b:#x}");
+        assert_eq!(
+            ASCII_HEADER.has(b),
+            b < 0x80 && header_byte(b),
+            "ascii {b:#x}"
+        );
+        assert_eq!(NAME.has(b), name_byte(b), "name {b:#x}");
+        assert_eq!(TYPE.has(b), type_byte(b), "type {b:#x}");
+        assert_eq!(DOMAIN.has(b), domain_byte(b), "domain {b:#x}");
+    }
+    // Spot checks of the rules themselves.
+    assert!(!HEADER.has(b'\r') && !HEADER.has(b'\n') && HEADER.has(b'\t') && HEADER.has(0xc3));
+    assert!(!super::ADDRESS.has(b'>') && !DOMAIN.has(0xc3) && !TYPE.has(b';'));
+}
