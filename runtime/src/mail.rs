@@ -352,6 +352,7 @@ pub(crate) use byte_set;
 pub(crate) const COMMAND: ByteSet = byte_set!(b => command_byte(b));
 
 /// The base64 alphabet (RFC 4648 §4).
+#[cfg(test)]
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Encodes `input` as padded base64 (RFC 4648 §4) into `out`, four
@@ -375,10 +376,16 @@ pub(crate) fn encode_base64(input: &[u8], out: &mut [u8]) -> usize {
         // k + 1 characters, then `=`.
         for i in 0..4usize {
             let shift = 18u32.wrapping_sub((i as u32).wrapping_mul(6)); // i < 4
-            let six = (bits >> shift & 0x3f) as usize;
-            let c = match BASE64.get(six) {
-                Some(&c) if i <= k => c,
-                _ => b'=',
+            let six = (bits >> shift & 0x3f) as u8;
+            // The alphabet's ranges by arithmetic rather than a 64-byte
+            // table (six < 64: no operation wraps).
+            let c = match six {
+                _ if i > k => b'=',
+                0..=25 => six.wrapping_add(b'A'),
+                26..=51 => six.wrapping_add(b'a').wrapping_sub(26),
+                52..=61 => six.wrapping_add(b'0').wrapping_sub(52),
+                62 => b'+',
+                _ => b'/',
             };
             if let Some(slot) = out.get_mut(n.wrapping_add(i)) {
                 *slot = c;
