@@ -351,7 +351,8 @@ pub(crate) use byte_set;
 /// [`command_byte`] as a set.
 pub(crate) const COMMAND: ByteSet = byte_set!(b => command_byte(b));
 
-/// The base64 alphabet (RFC 4648 §4).
+/// The base64 alphabet (RFC 4648 §4): the tests check the encoder's
+/// arithmetic against it.
 #[cfg(test)]
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
