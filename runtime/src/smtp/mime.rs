@@ -254,7 +254,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
         }
     }
 
-    /// The value of field `code` (a [`field`] constant).
+    /// The value of field `code` (a [`field`] constant). Out of line:
+    /// inlined, the template walk around it was larger.
+    #[inline(never)]
     fn put_field<M: Outgoing>(&self, w: &mut Window<'_>, code: u8, message: &M) {
         match code {
             field::FROM => w.put_filtered(message.from().as_bytes(), &HEADER),
