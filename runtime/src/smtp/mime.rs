@@ -142,7 +142,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// Writes at most `left` bytes from message offset `pos`, from the
     /// part it lies in: the head, the text, the attachment's part headers,
     /// its base64, the trailer. `None` once the message has ended (or the
-    /// text cannot be regenerated: the stack then resets).
+    /// text cannot be regenerated: the stack then resets). Out of line:
+    /// inlined into `produce_message`'s loop it was larger.
+    #[inline(never)]
     fn produce_step<M: Outgoing>(
         &mut self,
         pos: u32,
