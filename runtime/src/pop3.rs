@@ -561,7 +561,9 @@ impl<S: Pop3Settings> Pop3Client<S> {
         })
     }
 
-    /// Where the session is.
+    /// Where the session is. Out of line (smaller where the application
+    /// compares it with the last one).
+    #[inline(never)]
     pub fn state(&self) -> Pop3State {
         match self.link.phase {
             Phase::Idle => Pop3State::Idle,
