@@ -964,7 +964,7 @@ impl LineState {
         let len = usize::from(self.len);
         if b == b'\n' {
             let n = if !self.cr_pending && len > 0 && buf.get(len.wrapping_sub(1)) == Some(&b'\r') {
-                len.saturating_sub(1)
+                len.wrapping_sub(1) // len > 0
             } else {
                 len
             };
@@ -992,13 +992,10 @@ impl LineState {
         };
         self.continued = true;
         self.len = 0;
-        if self.cr_pending {
-            self.stash = [b'\r', b];
-            self.stash_len = 2;
-        } else {
-            self.stash = [b, 0];
-            self.stash_len = 1;
-        }
+        // The byte, after the CR that did not end the line (a second
+        // byte beyond `stash_len` is not used).
+        self.stash = [if self.cr_pending { b'\r' } else { b }, b];
+        self.stash_len = 1u8.wrapping_add(u8::from(self.cr_pending)); // 1 or 2
         self.cr_pending = false;
         Some(piece)
     }
