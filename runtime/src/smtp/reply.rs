@@ -134,10 +134,11 @@ impl ReplyParser {
                     tok::OTHER_LINE
                 };
                 // `AUTH=LOGIN`: the pre-RFC 4954 form some servers still send.
-                if word == b"AUTH=LOGIN" {
+                // Whole-array compares: no call to memcmp.
+                if len == 10 && self.tok == *b"AUTH=LOGIN" {
                     self.caps |= cap::LOGIN;
                 }
-                if word == b"AUTH=PLAIN" {
+                if len == 10 && self.tok == *b"AUTH=PLAIN" {
                     self.caps |= cap::PLAIN;
                 }
                 if word == b"8BITMIME" {
