@@ -555,7 +555,12 @@ fn date_text(unix: u64) -> String {
     let mut buf = VecSink(Vec::new());
     let mut w = Window::new(&mut buf, 0, 100);
     put_date(&mut w, unix);
-    String::from_utf8(buf.0).unwrap()
+    let line = String::from_utf8(buf.0).unwrap();
+    // The whole header line: the date between its name and CR LF.
+    line.strip_prefix("Date: ")
+        .and_then(|l| l.strip_suffix("\r\n"))
+        .unwrap()
+        .to_owned()
 }
 
 /// The u64 reference (the algorithm before it moved to 32 bits, written
@@ -670,8 +675,14 @@ fn date_and_subject_encoding() {
     );
     let s = String::from_utf8(w_buf.0).unwrap();
     let mut it = s.split('|');
-    assert_eq!(it.next().unwrap(), "Tue, 29 Feb 2000 12:00:00 +0000");
-    assert_eq!(it.next().unwrap(), "Thu, 31 Dec 2099 23:59:59 +0000");
+    assert_eq!(
+        it.next().unwrap(),
+        "Date: Tue, 29 Feb 2000 12:00:00 +0000\r\n"
+    );
+    assert_eq!(
+        it.next().unwrap(),
+        "Date: Thu, 31 Dec 2099 23:59:59 +0000\r\n"
+    );
     let subject = it.next().unwrap();
     let mut decoded = Vec::new();
     for word in subject.split("\r\n ") {
