@@ -346,11 +346,10 @@ pub struct Pop3Stats {
 /// What received bytes are.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Rx {
-    /// A status line (`+OK`/`-ERR`).
+    /// A status line (`+OK`/`-ERR`); the rest of one longer than the
+    /// buffer (its later pieces) is ignored.
     #[default]
     Status,
-    /// The rest of a status line longer than the buffer: ignored.
-    StatusTail,
     /// The lines of a message (RETR).
     Lines,
 }
@@ -767,17 +766,10 @@ impl<S: Pop3Settings> Pop3Client<S> {
     #[inline(never)]
     fn on_piece<M: Mailbox>(&mut self, piece: Piece, mailbox: &mut M) {
         match self.rx {
-            Rx::StatusTail => {
-                if !piece.more {
-                    self.rx = Rx::Status;
-                }
-            }
-            Rx::Status => {
-                if piece.more {
-                    self.rx = Rx::StatusTail;
-                }
-                self.on_status(piece.len, mailbox);
-            }
+            // A status line's later pieces: its tail, ignored (no state
+            // for it: the line assembler marks them).
+            Rx::Status if piece.continued => {}
+            Rx::Status => self.on_status(piece.len, mailbox),
             Rx::Lines => self.on_line(piece, mailbox),
         }
     }
@@ -1201,6 +1193,35 @@ mod tests {
         d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
         assert!(d.c.tcp_wants_close(SOCK));
         assert!(d.c.outcome.unwrap().is_ok());
+    }
+
+    /// A status line longer than the line buffer (16 bytes here) is read
+    /// by its first piece; the rest of it is ignored, whatever it holds.
+    #[test]
+    fn status_lines_longer_than_the_buffer_are_read_by_their_first_piece() {
+        for chunk in [1, 7, 1000] {
+            let mut d = Dut::new();
+            let replies: [&[u8]; 2] = [
+                b"+OK POP3 server ready, and a tail -ERR that is ignored\r\n",
+                b"+OK a long, long user reply going on\r\n",
+            ];
+            for (reply, next) in replies.iter().zip(["USER alice\r\n", "PASS secret\r\n"]) {
+                for c in reply.chunks(chunk) {
+                    d.server(c);
+                }
+                assert_eq!(d.pull(), next);
+            }
+            for c in b"-ERR wrong password, and more text after it\r\n".chunks(chunk) {
+                d.server(c);
+            }
+            match d.c.outcome {
+                Some(Err(Pop3Error::Err {
+                    step: Pop3Step::Pass,
+                    text,
+                })) => assert_eq!(text.as_str(), "wrong passw"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     /// `[pop3] delete = false`: DELE is never sent; asking to delete ends
