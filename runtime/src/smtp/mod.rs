@@ -580,8 +580,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             date: unix_time,
         };
         self.outcome = None;
-        self.text_end = None;
-        self.att_end = None;
+        // The message's part ends are set when DATA is accepted.
         Ok(())
     }
 
