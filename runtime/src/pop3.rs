@@ -542,8 +542,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         self.link.start();
         self.step = Pop3Step::Resolve;
         self.cmd_start = 0;
-        self.count = 0;
-        self.current = 0;
+        // `count` and `current` are set by STAT's reply, before any use.
         self.deleted = 0;
         self.rx = Rx::Status;
         self.lines.clear();
