@@ -895,11 +895,12 @@ impl<S: Pop3Settings> Pop3Client<S> {
             self.capture = capture;
             bytes.get(skip..).unwrap_or(&[])
         };
-        match self.capture {
-            Capture::Subject => self.subject.push(self.subject_buf.slots_mut(), value),
-            Capture::From => self.from.push(self.from_buf.slots_mut(), value),
-            Capture::None => {}
-        }
+        let (v, buf) = match self.capture {
+            Capture::Subject => (&mut self.subject, self.subject_buf.slots_mut()),
+            Capture::From => (&mut self.from, self.from_buf.slots_mut()),
+            Capture::None => return,
+        };
+        v.push(buf, value);
     }
 
     fn start_message<M: Mailbox>(&mut self, mailbox: &mut M) {
