@@ -715,7 +715,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
             TcpEvent::Retransmit { .. } if self.step == SmtpStep::Message => {
                 self.stats.rewinds = self.stats.rewinds.saturating_add(1)
             }
-            TcpEvent::PeerClosed => {
+            // After `Closed` the session is finished already, which
+            // `close_after_peer` (like the abort in `fail`) leaves.
+            TcpEvent::PeerClosed | TcpEvent::Closed => {
                 if self.step != SmtpStep::Quit {
                     self.fail(Failure::Closed(self.step));
                 }
@@ -725,9 +727,6 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 self.fail(Failure::Reset(self.step))
             }
             TcpEvent::TimedOut => self.fail(Failure::Timeout(self.step)),
-            TcpEvent::Closed if self.step != SmtpStep::Quit => {
-                self.fail(Failure::Closed(self.step))
-            }
             _ => {}
         }
         if gone {
