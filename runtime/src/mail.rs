@@ -76,7 +76,9 @@ pub(crate) enum Target<'a> {
 }
 
 impl<'a> Target<'a> {
-    /// An address written as a dotted quad, otherwise a host name.
+    /// An address written as a dotted quad, otherwise a host name. Out
+    /// of line: both clients call it twice (`send`/`receive` and `poll`).
+    #[inline(never)]
     pub(crate) fn parse(server: &'a str) -> Target<'a> {
         match crate::sntp::parse_addr(server) {
             Some(a) => Target::Addr(a),
@@ -226,10 +228,10 @@ impl<'s> Window<'s> {
         self.left = self.left.wrapping_sub(take); // take <= left
     }
 
-    /// Generates the bytes of `text` that `keep` accepts (the others are
-    /// dropped: CR and LF in a header value, `<` in an address...).
-    pub(crate) fn put_filtered(&mut self, text: &[u8], keep: fn(u8) -> bool) {
-        for run in text.split(|&b| !keep(b)) {
+    /// Generates the bytes of `text` in `keep` (the others are dropped:
+    /// CR and LF in a header value, `<` in an address...).
+    pub(crate) fn put_filtered(&mut self, text: &[u8], keep: &ByteSet) {
+        for run in text.split(|&b| !keep.has(b)) {
             self.put(run);
         }
     }
@@ -240,15 +242,18 @@ impl<'s> Window<'s> {
         self.put(crate::wire::text::decimal(value, &mut buf).as_bytes());
     }
 
-    /// Generates `value` as `digits` lowercase hex digits.
-    pub(crate) fn put_hex(&mut self, value: u64, digits: u32) {
-        for k in (0..digits.min(16)).rev() {
-            let nibble = (value >> k.wrapping_mul(4)) & 0xf; // k < 16
-            self.put(&[b"0123456789abcdef"
-                .get(nibble as usize)
+    /// Generates `value` as 16 lowercase hex digits, in one piece.
+    pub(crate) fn put_hex(&mut self, value: u64) {
+        let mut digits = [0u8; 16];
+        let mut v = value;
+        for slot in digits.iter_mut().rev() {
+            *slot = b"0123456789abcdef"
+                .get((v & 0xf) as usize)
                 .copied()
-                .unwrap_or(b'0')]);
+                .unwrap_or(b'0');
+            v >>= 4;
         }
+        self.put(&digits);
     }
 }
 
@@ -277,13 +282,78 @@ pub(crate) fn read_each<N: Nic>(data: &mut TcpReader<'_, N>, f: &mut dyn FnMut(&
     }
 }
 
+/// Entry `index` of `table`, entries separated by `|`; empty past the
+/// last. The clients' verbs by step: one string rather than a table of
+/// slices at 8 bytes of flash an entry (README, Decisions: the mail
+/// clients' footprint).
+#[inline(never)]
+pub(crate) fn entry(table: &'static [u8], index: usize) -> &'static [u8] {
+    let mut rest = table;
+    for _ in 0..index {
+        match rest.iter().position(|&b| b == b'|') {
+            Some(at) => rest = rest.get(at.wrapping_add(1)..).unwrap_or(&[]), // at < len
+            None => return &[],
+        }
+    }
+    let end = rest.iter().position(|&b| b == b'|').unwrap_or(rest.len());
+    rest.get(..end).unwrap_or(&[])
+}
+
 /// A byte a command argument may contain: printable ASCII or UTF-8, no
 /// controls (so CR LF cannot end a command early and inject another).
-pub(crate) fn command_byte(b: u8) -> bool {
+pub(crate) const fn command_byte(b: u8) -> bool {
     b >= 0x20 && b != 0x7f
 }
 
-/// The base64 alphabet (RFC 4648 §4).
+/// The bytes a generated field may contain ([`Window::put_filtered`]):
+/// ASCII by a 128-bit map, the bytes from 0x80 (UTF-8) all in or all
+/// out. Built at compile time from the rule ([`byte_set!`]), so a field
+/// is filtered by a table lookup instead of a call per byte to a function
+/// per rule (README, Decisions: the mail clients' footprint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ByteSet {
+    pub(crate) ascii: [u32; 4],
+    pub(crate) utf8: bool,
+}
+
+impl ByteSet {
+    /// Whether `b` is in the set.
+    pub(crate) fn has(&self, b: u8) -> bool {
+        match self.ascii.get(usize::from(b >> 5)) {
+            Some(bits) => bits >> (b & 31) & 1 != 0,
+            None => self.utf8,
+        }
+    }
+}
+
+/// `byte_set!(b => rule)`: the [`ByteSet`] of the bytes `b` for which
+/// `rule` holds, evaluated for every ASCII byte and for 0x80 (the rules
+/// treat every byte from 0x80 alike; a unit test checks all 256).
+macro_rules! byte_set {
+    ($b:ident => $rule:expr) => {{
+        let mut ascii = [0u32; 4];
+        let mut $b = 0u8;
+        while $b < 0x80 {
+            if $rule {
+                // Compile time: `$b >> 5` < 4.
+                #[allow(clippy::indexing_slicing)]
+                {
+                    ascii[($b >> 5) as usize] |= 1 << ($b & 31);
+                }
+            }
+            $b = $b.wrapping_add(1);
+        }
+        $crate::mail::ByteSet { ascii, utf8: $rule }
+    }};
+}
+pub(crate) use byte_set;
+
+/// [`command_byte`] as a set.
+pub(crate) const COMMAND: ByteSet = byte_set!(b => command_byte(b));
+
+/// The base64 alphabet (RFC 4648 §4): the tests check the encoder's
+/// arithmetic against it.
+#[cfg(test)]
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Encodes `input` as padded base64 (RFC 4648 §4) into `out`, four
@@ -292,23 +362,38 @@ const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 /// `base64` crate's generic engine: 884 B of flash for this (README,
 /// Decisions: the mail clients' footprint).
 pub(crate) fn encode_base64(input: &[u8], out: &mut [u8]) -> usize {
+    // Indices rather than chunk iterators (smaller). Bounds: `at` <
+    // `input.len()` and `n + 4 <= out.len()` inside the loop, so the
+    // wrapping additions never wrap.
     let mut n = 0usize;
-    for (group, quad) in input.chunks(3).zip(out.chunks_exact_mut(4)) {
+    let mut at = 0usize;
+    while at < input.len() && out.len().wrapping_sub(n) >= 4 {
+        // A group of k bytes (the last may be short; past the input: 0).
+        let k = input.len().wrapping_sub(at).min(3);
         let mut bits = 0u32;
         for i in 0..3 {
-            bits = bits << 8 | u32::from(group.get(i).copied().unwrap_or(0));
+            bits = bits << 8 | u32::from(input.get(at.wrapping_add(i)).copied().unwrap_or(0));
         }
-        // A group of k bytes gives k + 1 characters, then `=`.
-        let mut shift = 18u32;
-        for (i, slot) in quad.iter_mut().enumerate() {
-            let six = (bits >> shift & 0x3f) as usize;
-            *slot = match BASE64.get(six) {
-                Some(&c) if i <= group.len() => c,
-                _ => b'=',
+        // k + 1 characters, then `=`.
+        for i in 0..4usize {
+            let shift = 18u32.wrapping_sub((i as u32).wrapping_mul(6)); // i < 4
+            let six = (bits >> shift & 0x3f) as u8;
+            // The alphabet's ranges by arithmetic rather than a 64-byte
+            // table (six < 64: no operation wraps).
+            let c = match six {
+                _ if i > k => b'=',
+                0..=25 => six.wrapping_add(b'A'),
+                26..=51 => six.wrapping_add(b'a').wrapping_sub(26),
+                52..=61 => six.wrapping_add(b'0').wrapping_sub(52),
+                62 => b'+',
+                _ => b'/',
             };
-            shift = shift.wrapping_sub(6); // 18, 12, 6, 0 (then unused)
+            if let Some(slot) = out.get_mut(n.wrapping_add(i)) {
+                *slot = c;
+            }
         }
-        n = n.wrapping_add(4); // at most out.len()
+        n = n.wrapping_add(4);
+        at = at.wrapping_add(3);
     }
     n
 }
@@ -343,14 +428,16 @@ pub const MAX_REPLY_LINE: u16 = 512;
 pub(crate) fn put_base64_parts(w: &mut Window<'_>, parts: &[&[u8]]) {
     let mut buf = [0u8; 48];
     let mut n = 0;
-    for &b in parts.iter().flat_map(|p| p.iter()) {
-        if let Some(slot) = buf.get_mut(n) {
-            *slot = b;
-            n = n.wrapping_add(1); // < buf.len()
-        }
-        if n == buf.len() {
-            put_base64(w, &buf);
-            n = 0;
+    for &part in parts {
+        for &b in part {
+            if let Some(slot) = buf.get_mut(n) {
+                *slot = b;
+                n = n.wrapping_add(1); // < buf.len()
+            }
+            if n == buf.len() {
+                put_base64(w, &buf);
+                n = 0;
+            }
         }
     }
     put_base64(w, buf.get(..n).unwrap_or(&[]));
@@ -440,7 +527,9 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Starts a session: resolve or connect on the next poll.
+    /// Starts a session: resolve or connect on the next poll. Out of
+    /// line: one copy for both clients.
+    #[inline(never)]
     pub(crate) fn start(&mut self) {
         self.reset();
         self.phase = Phase::Start;
@@ -498,7 +587,9 @@ impl Link {
         self.phase == Phase::Closing && (self.fin_now || self.peer_closed)
     }
 
-    /// Resets the connection (or stops resolving) on the next poll.
+    /// Resets the connection (or stops resolving) on the next poll. Out
+    /// of line: four callers.
+    #[inline(never)]
     pub(crate) fn abort(&mut self) {
         if !matches!(self.phase, Phase::Finished | Phase::Idle) {
             self.phase = Phase::Aborting;
@@ -706,20 +797,16 @@ impl Link {
         } else {
             dns.take_resolved(h)
         };
+        if r.is_ready() {
+            self.query = None;
+        }
         match r {
-            Poll::Pending if due => {
-                dns.cancel(h);
-                self.query = None;
-                Err(LinkFailure::Timeout)
-            }
+            // The query stays: the abort that follows cancels it.
+            Poll::Pending if due => Err(LinkFailure::Timeout),
             Poll::Pending => Ok(()),
-            Poll::Ready(Ok(addr)) => {
-                self.query = None;
-                self.connect_or_retry(stack, now, addr, port, due, random)
-            }
+            Poll::Ready(Ok(addr)) => self.connect_or_retry(stack, now, addr, port, due, random),
             Poll::Ready(Err(DnsError::NoData)) if self.query_mx => {
                 // No MX records: the domain is its own exchange.
-                self.query = None;
                 self.phase = Phase::Start;
                 let Target::Mx(domain) = target else {
                     return Err(LinkFailure::Dns(DnsError::NoData));
@@ -731,10 +818,7 @@ impl Link {
                 self.resolving(h, false);
                 Ok(())
             }
-            Poll::Ready(Err(e)) => {
-                self.query = None;
-                Err(LinkFailure::Dns(e))
-            }
+            Poll::Ready(Err(e)) => Err(LinkFailure::Dns(e)),
         }
     }
 
@@ -867,18 +951,20 @@ impl LineState {
     /// line of exactly `buf.len()` bytes is one piece; a CR not followed
     /// by LF is content.
     pub(crate) fn push(&mut self, buf: &mut [u8], b: u8) -> Option<Piece> {
-        let stash = self.stash;
-        for &s in stash.get(..usize::from(self.stash_len)).unwrap_or(&[]) {
-            if let Some(slot) = buf.get_mut(usize::from(self.len)) {
-                *slot = s;
-                self.len = self.len.saturating_add(1);
+        if self.stash_len > 0 {
+            // Right after a piece: the buffer is empty and (at least 2
+            // bytes long) takes both; a second byte not stashed is not
+            // part of the line (`len` says).
+            if let Some(head) = buf.get_mut(..2) {
+                head.copy_from_slice(&self.stash);
+                self.len = u16::from(self.stash_len);
             }
+            self.stash_len = 0;
         }
-        self.stash_len = 0;
         let len = usize::from(self.len);
         if b == b'\n' {
             let n = if !self.cr_pending && len > 0 && buf.get(len.wrapping_sub(1)) == Some(&b'\r') {
-                len.saturating_sub(1)
+                len.wrapping_sub(1) // len > 0
             } else {
                 len
             };
@@ -906,13 +992,10 @@ impl LineState {
         };
         self.continued = true;
         self.len = 0;
-        if self.cr_pending {
-            self.stash = [b'\r', b];
-            self.stash_len = 2;
-        } else {
-            self.stash = [b, 0];
-            self.stash_len = 1;
-        }
+        // The byte, after the CR that did not end the line (a second
+        // byte beyond `stash_len` is not used).
+        self.stash = [if self.cr_pending { b'\r' } else { b }, b];
+        self.stash_len = 1u8.wrapping_add(u8::from(self.cr_pending)); // 1 or 2
         self.cr_pending = false;
         Some(piece)
     }

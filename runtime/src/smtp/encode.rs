@@ -95,38 +95,28 @@ pub(super) fn encode_text<M: Outgoing>(
                 }
             }
             let b = chunk.get(at).copied().unwrap_or(b'\n');
-            match b {
-                b'\r' => {
+            if b == b'\r' {
+                st.src = st.src.wrapping_add(1);
+                at = at.wrapping_add(1);
+                continue;
+            }
+            if b == b'\n' || st.col >= MAX_LINE {
+                // A line end, or a line broken before the byte (which
+                // comes after the CR LF).
+                if b == b'\n' {
                     st.src = st.src.wrapping_add(1);
                     at = at.wrapping_add(1);
-                    continue;
                 }
-                b'\n' => {
-                    st.src = st.src.wrapping_add(1);
-                    at = at.wrapping_add(1);
-                    st.set(snap::LF, true);
-                    b'\r'
-                }
-                _ if st.col >= MAX_LINE => {
-                    // Break the line; the byte comes after the CR LF.
-                    st.set(snap::LF, true);
-                    b'\r'
-                }
-                b'.' if st.has(snap::LINE_START) => {
-                    st.src = st.src.wrapping_add(1);
-                    at = at.wrapping_add(1);
-                    st.set(snap::LINE_START, false);
-                    st.set(snap::DOT, true);
-                    st.col = st.col.wrapping_add(1);
-                    b'.'
-                }
-                _ => {
-                    st.src = st.src.wrapping_add(1);
-                    at = at.wrapping_add(1);
-                    st.set(snap::LINE_START, false);
-                    st.col = st.col.wrapping_add(1);
-                    b
-                }
+                st.set(snap::LF, true);
+                b'\r'
+            } else {
+                st.src = st.src.wrapping_add(1);
+                at = at.wrapping_add(1);
+                // A dot at a line start is doubled (DOT is clear here).
+                st.set(snap::DOT, b == b'.' && st.has(snap::LINE_START));
+                st.set(snap::LINE_START, false);
+                st.col = st.col.wrapping_add(1);
+                b
             }
         };
         if let Some(o) = out.get_mut(n) {

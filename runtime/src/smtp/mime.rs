@@ -7,7 +7,7 @@ use super::encode::{base64_part, encode_text, snap, Snapshot};
 use super::{Attachment, Outgoing, SmtpClient, SmtpSettings};
 use crate::config::Table;
 use crate::iface::PayloadSink;
-use crate::mail::{command_byte, domain_of, put_base64, Window};
+use crate::mail::{byte_set, command_byte, domain_of, put_base64, ByteSet, Window};
 
 /// What the message generator needs besides the application.
 #[derive(Clone, Copy, Debug, Default)]
@@ -46,13 +46,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let Some(t) = rel.checked_sub(self.head_len) else {
             return;
         };
-        let keep = self
-            .snapshots
-            .slots()
-            .iter()
-            .filter(|s| s.has(snap::VALID) && s.wire <= t)
-            .map(|s| s.wire)
-            .max();
+        let mut keep = None;
+        for s in self.snapshots.slots() {
+            if s.has(snap::VALID) && s.wire <= t && keep.is_none_or(|k| s.wire > k) {
+                keep = Some(s.wire);
+            }
+        }
         if let Some(keep) = keep {
             for s in self.snapshots.slots_mut() {
                 if s.wire < keep {
@@ -63,22 +62,24 @@ impl<S: SmtpSettings> SmtpClient<S> {
     }
 
     fn push_snapshot(&mut self, st: Snapshot) {
+        // The first free slot, else the oldest (plain loops: the
+        // iterator adapters were larger).
         let slots = self.snapshots.slots_mut();
-        if slots
-            .iter()
-            .any(|s| s.has(snap::VALID) && s.wire == st.wire)
-        {
-            return;
+        let mut free = None;
+        let mut oldest: Option<(usize, u32)> = None;
+        for (i, s) in slots.iter().enumerate() {
+            if !s.has(snap::VALID) {
+                free = free.or(Some(i));
+            } else if s.wire == st.wire {
+                return; // kept already
+            } else if oldest.is_none_or(|(_, w)| s.wire < w) {
+                oldest = Some((i, s.wire));
+            }
         }
-        let free = slots.iter().position(|s| !s.has(snap::VALID));
-        let i = free.or_else(|| {
-            slots
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, s)| s.wire)
-                .map(|(i, _)| i)
-        });
-        if let Some(s) = i.and_then(|i| slots.get_mut(i)) {
+        if let Some(s) = free
+            .or(oldest.map(|(i, _)| i))
+            .and_then(|i| slots.get_mut(i))
+        {
             *s = st;
         }
     }
@@ -86,17 +87,16 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// The text encoder's state at text offset `target`, from the cursor
     /// or the nearest snapshot before it (encoding forward to it).
     fn text_state<M: Outgoing>(&mut self, target: u32, message: &mut M) -> Option<Snapshot> {
-        if self.cursor.wire == target {
-            return Some(self.cursor);
+        // The latest valid state at or before `target`: the cursor's or
+        // a snapshot's (a plain loop: the iterator chain was 248 B more).
+        let usable = |s: &Snapshot| s.has(snap::VALID) && s.wire <= target;
+        let mut best = Some(self.cursor).filter(usable);
+        for s in self.snapshots.slots() {
+            if usable(s) && best.is_none_or(|b| s.wire > b.wire) {
+                best = Some(*s);
+            }
         }
-        let mut st = self
-            .snapshots
-            .slots()
-            .iter()
-            .chain(core::iter::once(&self.cursor))
-            .copied() // by value: selecting a reference made LLVM call memmove
-            .filter(|s| s.has(snap::VALID) && s.wire <= target)
-            .max_by_key(|s| s.wire)?;
+        let mut st = best?;
         let mut scratch = [0u8; 128];
         while st.wire < target {
             // st.wire < target
@@ -142,7 +142,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// Writes at most `left` bytes from message offset `pos`, from the
     /// part it lies in: the head, the text, the attachment's part headers,
     /// its base64, the trailer. `None` once the message has ended (or the
-    /// text cannot be regenerated: the stack then resets).
+    /// text cannot be regenerated: the stack then resets). Out of line:
+    /// inlined into `produce_message`'s loop it was larger.
+    #[inline(never)]
     fn produce_step<M: Outgoing>(
         &mut self,
         pos: u32,
@@ -254,46 +256,35 @@ impl<S: SmtpSettings> SmtpClient<S> {
         }
     }
 
-    /// The value of field `code` (a [`field`] constant).
+    /// The value of field `code` (a [`field`] constant). Out of line:
+    /// inlined, the template walk around it was larger.
+    #[inline(never)]
     fn put_field<M: Outgoing>(&self, w: &mut Window<'_>, code: u8, message: &M) {
-        fn name_byte(b: u8) -> bool {
-            command_byte(b) && !matches!(b, b'"' | b'\\')
-        }
-        fn type_byte(b: u8) -> bool {
-            b.is_ascii_graphic() && !matches!(b, b'"' | b';' | b'\\' | b',')
-        }
-        fn domain_byte(b: u8) -> bool {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']')
-        }
         match code {
-            field::FROM => w.put_filtered(message.from().as_bytes(), header_byte),
+            field::FROM => w.put_filtered(message.from().as_bytes(), &HEADER),
             field::TO => {
                 let mut i = 0usize;
                 while let Some(to) = message.to(i) {
                     if i > 0 {
                         w.put(b",\r\n ");
                     }
-                    w.put_filtered(to.as_bytes(), header_byte);
+                    w.put_filtered(to.as_bytes(), &HEADER);
                     i = i.saturating_add(1);
                 }
             }
             field::SUBJECT if S::ENCODED_SUBJECT => put_subject(w, message.subject().as_bytes()),
             // `send` refused a non-ASCII subject; one that became so since
             // loses those bytes.
-            field::SUBJECT => {
-                w.put_filtered(message.subject().as_bytes(), |b| b < 0x80 && header_byte(b))
-            }
+            field::SUBJECT => w.put_filtered(message.subject().as_bytes(), &ASCII_HEADER),
             field::DATE => {
                 if let Some(t) = self.meta.date {
-                    w.put(b"Date: ");
                     put_date(w, t);
-                    w.put(b"\r\n");
                 }
             }
-            field::ID => w.put_hex(self.meta.id, 16),
+            field::ID => w.put_hex(self.meta.id),
             field::DOMAIN => {
                 let domain = domain_of(message.from()).unwrap_or("emberstack.invalid");
-                w.put_filtered(domain.as_bytes(), domain_byte);
+                w.put_filtered(domain.as_bytes(), &DOMAIN);
             }
             field::TYPE | field::NAME => {
                 let a = message.attachment().unwrap_or(Attachment {
@@ -301,9 +292,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
                     content_type: "application/octet-stream",
                 });
                 if code == field::TYPE {
-                    w.put_filtered(a.content_type.as_bytes(), type_byte);
+                    w.put_filtered(a.content_type.as_bytes(), &TYPE);
                 } else {
-                    w.put_filtered(a.file_name.as_bytes(), name_byte);
+                    w.put_filtered(a.file_name.as_bytes(), &NAME);
                 }
             }
             _ => {}
@@ -358,16 +349,45 @@ const TRAILER_LEN: u32 = TRAILER.len() as u32 - 1 + 16;
 
 /// A byte allowed in a header value: no controls (CR LF would end the
 /// header and start a forged one), UTF-8 kept.
-fn header_byte(b: u8) -> bool {
+pub(super) const fn header_byte(b: u8) -> bool {
     b == b'\t' || command_byte(b)
 }
+
+/// A byte allowed in a quoted file name: a header byte, no quote or
+/// backslash.
+pub(super) const fn name_byte(b: u8) -> bool {
+    command_byte(b) && !matches!(b, b'"' | b'\\')
+}
+
+/// A byte allowed in a MIME type: a token with its `/`, nothing that
+/// ends it.
+pub(super) const fn type_byte(b: u8) -> bool {
+    b.is_ascii_graphic() && !matches!(b, b'"' | b';' | b'\\' | b',')
+}
+
+/// A byte allowed in a domain (or an address literal).
+pub(super) const fn domain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']')
+}
+
+/// [`header_byte`] as a set. The filters are [`ByteSet`]s built at
+/// compile time from the rules above; a unit test checks every byte.
+pub(super) const HEADER: ByteSet = byte_set!(b => header_byte(b));
+/// A subject when `encoded_subject` is off: ASCII header bytes.
+pub(super) const ASCII_HEADER: ByteSet = byte_set!(b => b < 0x80 && header_byte(b));
+/// [`name_byte`] as a set.
+pub(super) const NAME: ByteSet = byte_set!(b => name_byte(b));
+/// [`type_byte`] as a set.
+pub(super) const TYPE: ByteSet = byte_set!(b => type_byte(b));
+/// [`domain_byte`] as a set.
+pub(super) const DOMAIN: ByteSet = byte_set!(b => domain_byte(b));
 
 /// The subject as is when ASCII, otherwise as RFC 2047 "B" encoded words
 /// of at most 45 bytes (60 characters, whole UTF-8 characters each) on
 /// folded lines.
 pub(super) fn put_subject(w: &mut Window<'_>, subject: &[u8]) {
     if subject.iter().all(|&b| b < 0x80) {
-        w.put_filtered(subject, header_byte);
+        w.put_filtered(subject, &HEADER);
         return;
     }
     let mut rest = subject;
@@ -396,20 +416,23 @@ pub(super) fn put_subject(w: &mut Window<'_>, subject: &[u8]) {
 /// a later time (nonsense from a clock) is written as this one.
 pub(super) const LAST_DATE: u64 = (1 << 39) - 1;
 
-/// RFC 5322 date in UTC: `Thu, 01 Jan 1970 00:00:00 +0000`, in 32-bit
-/// arithmetic (see [`LAST_DATE`]). Out of line: inlined, LLVM hoisted the
-/// whole computation out of the template walk (done for every piece of
-/// every header, its values kept on the stack).
+/// The `Date:` header line: `Date: Thu, 01 Jan 1970 00:00:00 +0000`
+/// and CR LF, the RFC 5322 date in UTC, in 32-bit arithmetic (see
+/// [`LAST_DATE`]). Out of line: inlined, LLVM hoisted the whole
+/// computation out of the template walk (done for every piece of every
+/// header, its values kept on the stack). The line is a picture walked
+/// byte by byte: a code below 7 stands for a field's value, so the names
+/// and numbers go through one call each rather than a call site per
+/// field, and the line's name and end are in the picture too (README,
+/// Decisions: the mail clients' footprint).
 #[inline(never)]
 pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
-    // Three letters each, by index: one string rather than a table of
-    // slices (8 bytes of flash per entry).
-    const DAYS: &[u8; 21] = b"SunMonTueWedThuFriSat";
-    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
-    fn name(names: &'static [u8], i: u32) -> &'static [u8] {
-        let at = (i as usize).wrapping_mul(3); // i < 12
-        names.get(at..at.wrapping_add(3)).unwrap_or(b"???")
-    }
+    // Three letters each, by index (days 0–6, months 7–18): one string
+    // rather than a table of slices (8 bytes of flash per entry).
+    const NAMES: &[u8; 57] = b"SunMonTueWedThuFriSatJanFebMarAprMayJunJulAugSepOctNovDec";
+    // Codes: 0 the day's name, 1 the day, 2 the month's name, 3 the
+    // year, 4–6 hours, minutes, seconds.
+    const PICTURE: &[u8] = b"Date: \x00, \x01 \x02 \x03 \x04:\x05:\x06 +0000\r\n";
     let unix = unix.min(LAST_DATE);
     // unix = (days × 675 + r) × 128 + low, with r × 128 + low < 86,400.
     let units = (unix >> 7) as u32; // < 2^32: unix ≤ 2^39 − 1
@@ -417,28 +440,32 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     let days = units / 675;
     let secs = (units % 675) << 7 | low;
     let (y, m, d) = civil_from_days(days);
-    w.put(name(DAYS, (days % 7).wrapping_add(4) % 7));
-    w.put(b", ");
-    put2(w, d);
-    w.put(b" ");
-    w.put(name(MONTHS, m.wrapping_sub(1)));
-    w.put(b" ");
-    w.put_u64(u64::from(y));
-    w.put(b" ");
-    put2(w, secs / 3600);
-    w.put(b":");
-    put2(w, secs % 3600 / 60);
-    w.put(b":");
-    put2(w, secs % 60);
-    w.put(b" +0000");
-}
-
-/// `v` (a day, hour, minute or second: below 100) as two digits.
-fn put2(w: &mut Window<'_>, v: u32) {
-    w.put(&[
-        b'0'.wrapping_add((v / 10) as u8),
-        b'0'.wrapping_add((v % 10) as u8),
-    ]);
+    // m is 1–12: the month's name is at 7 + m − 1.
+    let values = [
+        (days % 7).wrapping_add(4) % 7,
+        d,
+        m.wrapping_add(6),
+        y,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    ];
+    for &c in PICTURE {
+        match values.get(usize::from(c)) {
+            None => w.put(&[c]),
+            Some(&v) if c == 0 || c == 2 => {
+                let at = (v as usize).wrapping_mul(3); // v < 19
+                w.put(NAMES.get(at..at.wrapping_add(3)).unwrap_or(b"???"));
+            }
+            Some(&v) => {
+                // Day, hour, minute, second: two digits; the year as is.
+                if v < 10 && c != 3 {
+                    w.put(b"0");
+                }
+                w.put_u64(u64::from(v));
+            }
+        }
+    }
 }
 
 /// Days since 1970-01-01 → (year, month 1–12, day 1–31); Howard

@@ -99,8 +99,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    command_byte, domain_of, put_base64, put_base64_parts, read_each, Link, LinkFailure,
-    MailServer, Phase, ReplyText, Target, Timeouts, Window,
+    byte_set, command_byte, domain_of, entry, put_base64, put_base64_parts, read_each, ByteSet,
+    Link, LinkFailure, MailServer, Phase, ReplyText, Target, Timeouts, Window,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -110,6 +110,15 @@ use crate::udp::Endpoint;
 use core::fmt;
 
 pub use encode::Snapshot;
+
+/// A byte allowed in an address in angle brackets (or a HELO name): a
+/// command byte, no bracket, no space.
+const fn address_byte(b: u8) -> bool {
+    command_byte(b) && !matches!(b, b'<' | b'>' | b' ')
+}
+
+/// [`address_byte`] as a set.
+const ADDRESS: ByteSet = byte_set!(b => address_byte(b));
 use mime::Meta;
 use reply::{cap, ReplyParser};
 
@@ -571,8 +580,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             date: unix_time,
         };
         self.outcome = None;
-        self.text_end = None;
-        self.att_end = None;
+        // The message's part ends are set when DATA is accepted.
         Ok(())
     }
 
@@ -707,7 +715,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
             TcpEvent::Retransmit { .. } if self.step == SmtpStep::Message => {
                 self.stats.rewinds = self.stats.rewinds.saturating_add(1)
             }
-            TcpEvent::PeerClosed => {
+            // After `Closed` the session is finished already, which
+            // `close_after_peer` (like the abort in `fail`) leaves.
+            TcpEvent::PeerClosed | TcpEvent::Closed => {
                 if self.step != SmtpStep::Quit {
                     self.fail(Failure::Closed(self.step));
                 }
@@ -717,9 +727,6 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 self.fail(Failure::Reset(self.step))
             }
             TcpEvent::TimedOut => self.fail(Failure::Timeout(self.step)),
-            TcpEvent::Closed if self.step != SmtpStep::Quit => {
-                self.fail(Failure::Closed(self.step))
-            }
             _ => {}
         }
         if gone {
@@ -817,63 +824,79 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if self.link.acked.wrapping_sub(self.cmd_start) < len {
             return self.fail(Failure::Malformed(step));
         }
-        let next = match (step, code) {
-            (SmtpStep::Greeting, 220) => SmtpStep::Ehlo,
-            (SmtpStep::Ehlo, 250) => {
-                self.caps = self.reply.caps;
-                match Self::credentials(message) {
-                    None => SmtpStep::MailFrom,
-                    Some(_) if self.caps & cap::PLAIN != 0 => SmtpStep::AuthPlain,
-                    Some(_) if self.caps & cap::LOGIN != 0 => SmtpStep::AuthLogin,
-                    Some(_) => {
-                        self.cmd_start = end;
-                        return self.fail(Failure::NoAuthMechanism);
+        if step == SmtpStep::Quit {
+            self.cmd_start = end;
+            self.link.close_after_peer();
+            return;
+        }
+        // By `SmtpStep`: the code its command's reply must have, less 200
+        // (one byte), and the step that follows: a table rather than a
+        // match per pair. Steps without a command expect no reply (NONE).
+        use SmtpStep as T;
+        const NONE: u8 = u8::MAX;
+        const EXPECT: [(u8, SmtpStep); 14] = [
+            (NONE, T::Resolve),
+            (NONE, T::Connect),
+            (20, T::Ehlo),
+            (50, T::MailFrom),
+            (50, T::MailFrom),
+            (35, T::MailFrom),
+            (134, T::AuthUser),
+            (134, T::AuthPassword),
+            (35, T::MailFrom),
+            (50, T::RcptTo),
+            (50, T::Data),
+            (154, T::Message),
+            (50, T::Quit),
+            (NONE, T::Quit),
+        ];
+        let (want, mut next) = EXPECT.get(step as usize).copied().unwrap_or((NONE, step));
+        let want = if want == NONE {
+            u16::MAX
+        } else {
+            u16::from(want).wrapping_add(200)
+        };
+        if code == want || (step == T::RcptTo && code == 251) {
+            match step {
+                T::Ehlo => {
+                    self.caps = self.reply.caps;
+                    if Self::credentials(message).is_some() {
+                        if self.caps & cap::PLAIN != 0 {
+                            next = T::AuthPlain;
+                        } else if self.caps & cap::LOGIN != 0 {
+                            next = T::AuthLogin;
+                        } else {
+                            self.cmd_start = end;
+                            return self.fail(Failure::NoAuthMechanism);
+                        }
                     }
                 }
-            }
-            (SmtpStep::Ehlo, 500..=504 | 550) => SmtpStep::Helo,
-            (SmtpStep::Helo, 250) if Self::credentials(message).is_some() => {
                 // HELO has no extensions, so no AUTH.
-                self.cmd_start = end;
-                return self.fail(Failure::NoAuthMechanism);
-            }
-            (SmtpStep::Helo, 250) => SmtpStep::MailFrom,
-            (SmtpStep::AuthPlain, 235) => SmtpStep::MailFrom,
-            (SmtpStep::AuthLogin, 334) => SmtpStep::AuthUser,
-            (SmtpStep::AuthUser, 334) => SmtpStep::AuthPassword,
-            (SmtpStep::AuthPassword, 235) => SmtpStep::MailFrom,
-            (SmtpStep::MailFrom, 250) => {
-                self.rcpt = 0;
-                SmtpStep::RcptTo
-            }
-            (SmtpStep::RcptTo, 250 | 251) => {
-                let more = message.to(usize::from(self.rcpt).wrapping_add(1)).is_some();
-                if more && self.rcpt < u16::MAX {
-                    self.rcpt = self.rcpt.wrapping_add(1); // < u16::MAX
-                    SmtpStep::RcptTo
-                } else {
-                    SmtpStep::Data
+                T::Helo if Self::credentials(message).is_some() => {
+                    self.cmd_start = end;
+                    return self.fail(Failure::NoAuthMechanism);
                 }
+                T::MailFrom => self.rcpt = 0,
+                T::RcptTo => {
+                    let more = message.to(usize::from(self.rcpt).wrapping_add(1)).is_some();
+                    if more && self.rcpt < u16::MAX {
+                        self.rcpt = self.rcpt.wrapping_add(1); // < u16::MAX
+                        next = T::RcptTo;
+                    }
+                }
+                T::Data => self.begin_message(message),
+                T::Message => {
+                    self.outcome.get_or_insert(Ok(()));
+                }
+                _ => {}
             }
-            (SmtpStep::Data, 354) => {
-                self.begin_message(message);
-                SmtpStep::Message
-            }
-            (SmtpStep::Message, 250) => {
-                self.outcome.get_or_insert(Ok(()));
-                SmtpStep::Quit
-            }
-            (SmtpStep::Quit, _) => {
-                self.cmd_start = end;
-                self.link.close_after_peer();
-                return;
-            }
-            _ => {
-                // The refused command is complete: a QUIT starts after it.
-                self.cmd_start = end;
-                return self.fail(Failure::Rejected(step, code));
-            }
-        };
+        } else if step == T::Ehlo && matches!(code, 500..=504 | 550) {
+            next = T::Helo;
+        } else {
+            // The refused command is complete: a QUIT starts after it.
+            self.cmd_start = end;
+            return self.fail(Failure::Rejected(step, code));
+        }
         if next == SmtpStep::Ehlo {
             self.reply.caps = 0; // only the EHLO reply's keywords count
         }
@@ -884,26 +907,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// The bytes of the current command (not the message) into `w`: the
     /// verb from a table, then its argument.
     fn command<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
-        fn address(b: u8) -> bool {
-            command_byte(b) && !matches!(b, b'<' | b'>' | b' ')
-        }
         // By `SmtpStep`: AUTH's user name and password have no verb.
-        const VERBS: [&[u8]; 14] = [
-            b"",
-            b"",
-            b"",
-            b"EHLO ",
-            b"HELO ",
-            b"AUTH PLAIN ",
-            b"AUTH LOGIN",
-            b"",
-            b"",
-            b"MAIL FROM:<",
-            b"RCPT TO:<",
-            b"DATA",
-            b"",
-            b"QUIT",
-        ];
+        const VERBS: &[u8] =
+            b"|||EHLO |HELO |AUTH PLAIN |AUTH LOGIN|||MAIL FROM:<|RCPT TO:<|DATA||QUIT";
         let step = self.step;
         let auth = matches!(
             step,
@@ -916,10 +922,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
         {
             return;
         }
-        w.put(VERBS.get(step as usize).copied().unwrap_or(b""));
+        w.put(entry(VERBS, step as usize));
         match step {
             SmtpStep::Ehlo | SmtpStep::Helo => match S::HELO {
-                Some(name) => w.put_filtered(name.as_bytes(), address),
+                Some(name) => w.put_filtered(name.as_bytes(), &ADDRESS),
                 None => {
                     w.put(b"[");
                     for (i, o) in self.link.local.0.iter().enumerate() {
@@ -950,7 +956,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 } else {
                     message.to(usize::from(self.rcpt)).unwrap_or("")
                 };
-                w.put_filtered(addr.as_bytes(), address);
+                w.put_filtered(addr.as_bytes(), &ADDRESS);
                 w.put(b">");
                 if mail_from && self.caps & cap::EIGHT_BIT != 0 {
                     w.put(b" BODY=8BITMIME");

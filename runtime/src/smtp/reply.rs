@@ -9,33 +9,52 @@ pub(super) mod cap {
     pub const PLAIN: u8 = 4;
 }
 
+/// Where a token stands on its line: `LineScan::tok_at` (one byte
+/// instead of a token count and an AUTH-line flag).
+mod tok {
+    /// The line's first token (the EHLO keyword).
+    pub const FIRST: u8 = 0;
+    /// A later token on an `AUTH` line (a mechanism).
+    pub const AUTH_LINE: u8 = 1;
+    /// A later token on another line.
+    pub const OTHER_LINE: u8 = 2;
+}
+
 /// Reads SMTP replies byte by byte: `ddd-text` lines up to `ddd text`
 /// (or a bare `ddd`), all with the same code; keeps the first line's text
 /// and the EHLO keywords seen.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct ReplyParser {
-    col: u16,
-    code: u16,
+    line: LineScan,
     /// The reply's code from its first line (0 before).
     first: u16,
-    last: bool,
-    bad: bool,
     pub(super) text: ReplyText,
     /// `text` is a failure's: kept as it is.
     pub(super) keep_text: bool,
     tok: [u8; 10],
     /// Token length; 0xff: too long to be a keyword we know.
     tok_len: u8,
-    tok_index: u8,
-    auth_line: bool,
     pub(super) caps: u8,
+}
+
+/// What a reply line has shown so far: cleared together at its end (one
+/// store rather than one per field).
+#[derive(Clone, Copy, Debug, Default)]
+struct LineScan {
+    col: u16,
+    code: u16,
+    /// The line ends the reply (`ddd ` or a bare `ddd`).
+    last: bool,
+    bad: bool,
+    /// Where the next token stands on the line (a [`tok`] constant).
+    tok_at: u8,
 }
 
 impl ReplyParser {
     /// One byte; `Some(Ok(code))` when a reply is complete, `Some(Err)`
     /// for one that is not SMTP.
     pub(super) fn push(&mut self, b: u8) -> Option<Result<u16, ()>> {
-        if self.col >= crate::mail::MAX_REPLY_LINE {
+        if self.line.col >= crate::mail::MAX_REPLY_LINE {
             // A failure's text survives (the reply to QUIT may be this).
             *self = ReplyParser {
                 text: self.text,
@@ -46,21 +65,18 @@ impl ReplyParser {
         }
         if b == b'\n' {
             self.end_token();
-            let ok = !self.bad && self.col >= 3 && (self.first == 0 || self.first == self.code);
-            let done = self.last || self.col <= 4;
+            let ok = !self.line.bad
+                && self.line.col >= 3
+                && (self.first == 0 || self.first == self.line.code);
+            let done = self.line.last || self.line.col <= 4;
             if self.first == 0 {
-                self.first = self.code;
+                self.first = self.line.code;
                 if !self.keep_text {
                     self.text.trim_end();
                 }
             }
             let first = self.first;
-            self.col = 0;
-            self.code = 0;
-            self.last = false;
-            self.bad = false;
-            self.tok_index = 0;
-            self.auth_line = false;
+            self.line = LineScan::default(); // tok::FIRST is 0
             if !ok {
                 self.first = 0;
                 return Some(Err(()));
@@ -71,24 +87,25 @@ impl ReplyParser {
             }
             return None;
         }
-        if self.col == 0 && self.first == 0 && !self.keep_text {
+        if self.line.col == 0 && self.first == 0 && !self.keep_text {
             self.text = ReplyText::EMPTY;
         }
-        match self.col {
+        match self.line.col {
             0..=2 => match b {
                 b'0'..=b'9' => {
                     // Three digits: below 1000.
-                    self.code = self
+                    self.line.code = self
+                        .line
                         .code
                         .wrapping_mul(10)
                         .wrapping_add(u16::from(b.wrapping_sub(b'0')))
                 }
-                _ => self.bad = true,
+                _ => self.line.bad = true,
             },
             3 => match b {
-                b'-' => self.last = false,
-                b' ' | b'\r' => self.last = true,
-                _ => self.bad = true,
+                b'-' => self.line.last = false,
+                b' ' | b'\r' => self.line.last = true,
+                _ => self.line.bad = true,
             },
             _ => {
                 if self.first == 0 && b != b'\r' && !self.keep_text {
@@ -106,7 +123,7 @@ impl ReplyParser {
                 }
             }
         }
-        self.col = self.col.wrapping_add(1); // < MAX_REPLY_LINE (checked above)
+        self.line.col = self.line.col.wrapping_add(1); // < MAX_REPLY_LINE (checked above)
         None
     }
 
@@ -115,25 +132,30 @@ impl ReplyParser {
         if len == 0 {
             return;
         }
-        let tok = self.tok.get(..len).unwrap_or(&[]);
-        if self.tok_index == 0 {
-            self.auth_line = tok == b"AUTH";
-            // `AUTH=LOGIN`: the pre-RFC 4954 form some servers still send.
-            if tok == b"AUTH=LOGIN" {
-                self.caps |= cap::LOGIN;
+        let word = self.tok.get(..len).unwrap_or(&[]);
+        match self.line.tok_at {
+            tok::FIRST => {
+                self.line.tok_at = if word == b"AUTH" {
+                    tok::AUTH_LINE
+                } else {
+                    tok::OTHER_LINE
+                };
+                // `AUTH=LOGIN`: the pre-RFC 4954 form some servers still send.
+                // Whole-array compares: no call to memcmp.
+                if len == 10 && self.tok == *b"AUTH=LOGIN" {
+                    self.caps |= cap::LOGIN;
+                }
+                if len == 10 && self.tok == *b"AUTH=PLAIN" {
+                    self.caps |= cap::PLAIN;
+                }
+                if word == b"8BITMIME" {
+                    self.caps |= cap::EIGHT_BIT;
+                }
             }
-            if tok == b"AUTH=PLAIN" {
-                self.caps |= cap::PLAIN;
-            }
-            if tok == b"8BITMIME" {
-                self.caps |= cap::EIGHT_BIT;
-            }
-        } else if self.auth_line && tok == b"LOGIN" {
-            self.caps |= cap::LOGIN;
-        } else if self.auth_line && tok == b"PLAIN" {
-            self.caps |= cap::PLAIN;
+            tok::AUTH_LINE if word == b"LOGIN" => self.caps |= cap::LOGIN,
+            tok::AUTH_LINE if word == b"PLAIN" => self.caps |= cap::PLAIN,
+            _ => {}
         }
-        self.tok_index = self.tok_index.saturating_add(1);
         self.tok_len = 0;
     }
 }

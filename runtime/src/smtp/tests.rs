@@ -555,7 +555,12 @@ fn date_text(unix: u64) -> String {
     let mut buf = VecSink(Vec::new());
     let mut w = Window::new(&mut buf, 0, 100);
     put_date(&mut w, unix);
-    String::from_utf8(buf.0).unwrap()
+    let line = String::from_utf8(buf.0).unwrap();
+    // The whole header line: the date between its name and CR LF.
+    line.strip_prefix("Date: ")
+        .and_then(|l| l.strip_suffix("\r\n"))
+        .unwrap()
+        .to_owned()
 }
 
 /// The u64 reference (the algorithm before it moved to 32 bits, written
@@ -670,8 +675,14 @@ fn date_and_subject_encoding() {
     );
     let s = String::from_utf8(w_buf.0).unwrap();
     let mut it = s.split('|');
-    assert_eq!(it.next().unwrap(), "Tue, 29 Feb 2000 12:00:00 +0000");
-    assert_eq!(it.next().unwrap(), "Thu, 31 Dec 2099 23:59:59 +0000");
+    assert_eq!(
+        it.next().unwrap(),
+        "Date: Tue, 29 Feb 2000 12:00:00 +0000\r\n"
+    );
+    assert_eq!(
+        it.next().unwrap(),
+        "Date: Thu, 31 Dec 2099 23:59:59 +0000\r\n"
+    );
     let subject = it.next().unwrap();
     let mut decoded = Vec::new();
     for word in subject.split("\r\n ") {
@@ -856,4 +867,32 @@ fn switched_off_features_are_refused_at_send() {
         sink.0
     };
     assert_eq!(head(&|w| c.head(w, &plain)), head(&|w| on.head(w, &plain)));
+}
+
+#[test]
+fn byte_sets_match_their_rules_for_every_byte() {
+    use super::mime::{
+        domain_byte, header_byte, name_byte, type_byte, ASCII_HEADER, DOMAIN, HEADER, NAME, TYPE,
+    };
+    use crate::mail::{command_byte, COMMAND};
+    for b in 0..=255u8 {
+        assert_eq!(COMMAND.has(b), command_byte(b), "command {b:#x}");
+        assert_eq!(
+            super::ADDRESS.has(b),
+            super::address_byte(b),
+            "address {b:#x}"
+        );
+        assert_eq!(HEADER.has(b), header_byte(b), "header {b:#x}");
+        assert_eq!(
+            ASCII_HEADER.has(b),
+            b < 0x80 && header_byte(b),
+            "ascii {b:#x}"
+        );
+        assert_eq!(NAME.has(b), name_byte(b), "name {b:#x}");
+        assert_eq!(TYPE.has(b), type_byte(b), "type {b:#x}");
+        assert_eq!(DOMAIN.has(b), domain_byte(b), "domain {b:#x}");
+    }
+    // Spot checks of the rules themselves.
+    assert!(!HEADER.has(b'\r') && !HEADER.has(b'\n') && HEADER.has(b'\t') && HEADER.has(0xc3));
+    assert!(!super::ADDRESS.has(b'>') && !DOMAIN.has(0xc3) && !TYPE.has(b';'));
 }
