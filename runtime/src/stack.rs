@@ -210,6 +210,7 @@ impl<C: Config> Stack<C> {
     /// Handles up to `C::FRAMES_PER_POLL` received frames and any due timer
     /// work; never blocks. Returns true when it did something, so a main
     /// loop can poll again at once instead of sleeping.
+    #[inline(never)]
     pub fn poll<N: Nic, A: App>(&mut self, now: Instant, nic: &mut N, app: &mut A) -> bool {
         let mut busy = false;
         let Stack {
