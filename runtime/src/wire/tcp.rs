@@ -802,12 +802,19 @@ impl Repr {
     /// Writes the header, options included, with the given checksum field.
     /// Sets ACK when [`Repr::ack_number`] is present (the field is 0
     /// otherwise), the urgent pointer to 0 and the reserved bits to 0.
+    ///
+    /// The header is assembled in a local array (constant offsets, no
+    /// bounds checks) and written with one copy; a buffer shorter than
+    /// [`Repr::header_len`] is left as it is.
     pub fn emit_header<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>, checksum: u16) {
-        packet.set_src_port(self.src_port);
-        packet.set_dst_port(self.dst_port);
-        packet.set_seq_number(self.seq_number);
-        packet.set_ack_number(self.ack_number.unwrap_or(SeqNumber(0)));
-        packet.set_header_len(self.header_len());
+        let mut h = [0u8; HEADER_LEN + option::MSS_LEN as usize + TIMESTAMPS_LEN];
+        put16(&mut h, field::SRC_PORT, self.src_port);
+        put16(&mut h, field::DST_PORT, self.dst_port);
+        put32(&mut h, field::SEQ_NUM, self.seq_number.0);
+        put32(&mut h, field::ACK_NUM, self.ack_number.map_or(0, |a| a.0));
+        let len = self.header_len();
+        // Bounded: at most 36 bytes, 9 words.
+        put_slice(&mut h, field::DATA_OFF, &[((len >> 2) as u8) << 4]);
         let control = match self.control {
             Control::None => Flags::EMPTY,
             Control::Psh => Flags::PSH,
@@ -815,25 +822,38 @@ impl Repr {
             Control::Fin => Flags::FIN,
             Control::Rst => Flags::RST,
         };
-        packet.set_flags(control.with(Flags::ACK, self.ack_number.is_some()));
-        packet.set_window_len(self.window_len);
-        packet.set_checksum(checksum);
-        packet.set_urgent_at(0);
-        let options = packet.options_mut();
-        let mut at = 0usize;
+        let flags = control.with(Flags::ACK, self.ack_number.is_some());
+        put_slice(&mut h, field::FLAGS, &[flags.0]);
+        put16(&mut h, field::WIN_SIZE, self.window_len);
+        put16(&mut h, field::CHECKSUM, checksum);
+        let mut at = field::OPTIONS;
         if let Some(mss) = self.max_seg_size {
-            at = TcpOption::MaxSegmentSize(mss).emit(options);
+            let [hi, lo] = mss.to_be_bytes();
+            put_slice(&mut h, at, &[option::MSS, option::MSS_LEN, hi, lo]);
+            at = at.wrapping_add(option::MSS_LEN as usize); // bounded: 24
         }
         if let Some(ts) = self.timestamp {
             // NOP NOP TS: the layout RFC 7323 Appendix A recommends.
-            if let Some(area) = options.get_mut(at..) {
-                let n = TcpOption::NoOperation.emit(area);
-                // Bounded: two one-byte options.
-                let n = n.wrapping_add(
-                    TcpOption::NoOperation.emit(area.get_mut(n..).unwrap_or(&mut [])),
-                );
-                TcpOption::Timestamps(ts).emit(area.get_mut(n..).unwrap_or(&mut []));
-            }
+            let [v0, v1, v2, v3] = ts.tsval.to_be_bytes();
+            let [e0, e1, e2, e3] = ts.tsecr.to_be_bytes();
+            let opt = [
+                option::NOP,
+                option::NOP,
+                option::TS,
+                option::TS_LEN,
+                v0,
+                v1,
+                v2,
+                v3,
+                e0,
+                e1,
+                e2,
+                e3,
+            ];
+            put_slice(&mut h, at, &opt);
+        }
+        if let Some(header) = h.get(..len) {
+            put_slice(packet.buffer.as_mut(), 0, header);
         }
     }
 
