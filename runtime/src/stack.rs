@@ -130,6 +130,9 @@ impl<C: Config> Stack<C> {
     }
 
     /// A stack with another MAC address (a board's EEPROM, a command line).
+    /// (Out of line: built in place through the return slot, rather than
+    /// field by field inside the caller's frame.)
+    #[inline(never)]
     pub fn with_mac(mac: EthernetAddress) -> Self {
         let ipv4 = if C::DHCP { None } else { C::STATIC_IPV4 };
         Stack {
