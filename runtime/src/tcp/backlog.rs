@@ -151,16 +151,24 @@ fn take_socket<N: Nic, O: TcpOwner>(
 ) -> Option<usize> {
     let now = tick(io.now);
     let cfg = *t.config;
-    let (i, (kind, _)) = t
-        .sockets
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.local_port == port && s.has(flag::RELISTEN))
-        .filter_map(|(i, s)| {
-            let (kind, age) = rank(s, &cfg, now)?;
-            (age >= 0).then_some((i, (kind, age)))
-        })
-        .min_by_key(|&(_, (kind, age))| (kind, core::cmp::Reverse(age)))?;
+    // The lowest kind, then the oldest within it; the first on a tie.
+    let mut best: Option<(usize, u8, i32)> = None;
+    for (i, s) in t.sockets.iter().enumerate() {
+        if s.local_port != port || !s.has(flag::RELISTEN) {
+            continue;
+        }
+        let Some((kind, age)) = rank(s, &cfg, now) else {
+            continue;
+        };
+        let better = match best {
+            None => true,
+            Some((_, k, a)) => kind < k || (kind == k && age > a),
+        };
+        if age >= 0 && better {
+            best = Some((i, kind, age));
+        }
+    }
+    let (i, kind, _) = best?;
     let handle = TcpHandle(u8::try_from(i).ok()?);
     let s = t.sockets.get_mut(i)?;
     match kind {
