@@ -230,16 +230,18 @@ pub(crate) fn poll_at(
 
 /// Tells the owner of `port`'s quietest connection that a client waits.
 fn contend<O: TcpOwner>(t: &mut TcpTables<'_>, owner: &mut O, port: u16, now: u32) {
-    let quietest = t
-        .sockets
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| {
-            s.local_port == port
-                && s.has(flag::RELISTEN)
-                && matches!(s.state, TcpState::Established | TcpState::CloseWait)
-        })
-        .max_by_key(|(_, s)| now.wrapping_sub(s.last_rx));
+    // The longest since it heard from its peer; the last on a tie.
+    let mut quietest: Option<(usize, u32)> = None;
+    for (i, s) in t.sockets.iter().enumerate() {
+        let open = matches!(s.state, TcpState::Established | TcpState::CloseWait);
+        if s.local_port != port || !s.has(flag::RELISTEN) || !open {
+            continue;
+        }
+        let quiet = now.wrapping_sub(s.last_rx);
+        if quietest.is_none_or(|(_, q)| quiet >= q) {
+            quietest = Some((i, quiet));
+        }
+    }
     if let Some(handle) = quietest.and_then(|(i, _)| u8::try_from(i).ok().map(TcpHandle)) {
         owner.tcp_event(handle, TcpEvent::Contended);
     }
