@@ -873,61 +873,18 @@ impl<'a> Repr<'a> {
         Ok(())
     }
 
-    fn hostname_bytes(&self) -> &'a [u8] {
-        let name = self.hostname.map(str::as_bytes).unwrap_or(&[]);
-        name.get(..255).unwrap_or(name)
-    }
-
-    fn request_list(&self) -> &'a [u8] {
-        let list = self.parameter_request_list.unwrap_or(&[]);
-        list.get(..255).unwrap_or(list)
-    }
-
-    /// Bytes of options [`Repr::emit`] writes, END included.
-    fn options_len(&self) -> usize {
-        let mut n: usize = 3 + 1; // message type, END
-        let addrs = [
-            self.requested_ip,
-            self.server_identifier,
-            self.subnet_mask,
-            self.router,
-            self.dns_server,
-            self.ntp_server,
-        ];
-        n = n.saturating_add(addrs.iter().flatten().count().saturating_mul(6));
-        let times = [
-            self.lease_duration,
-            self.renew_duration,
-            self.rebind_duration,
-        ];
-        n = n.saturating_add(times.iter().flatten().count().saturating_mul(6));
-        if self.hostname.is_some() {
-            n = n
-                .saturating_add(2)
-                .saturating_add(self.hostname_bytes().len());
-        }
-        if self.parameter_request_list.is_some() {
-            n = n
-                .saturating_add(2)
-                .saturating_add(self.request_list().len());
-        }
-        if self.max_message_size.is_some() {
-            n = n.saturating_add(4);
-        }
+    /// Bytes [`Repr::emit`] writes: header, cookie, options, END, padded
+    /// to [`MIN_MESSAGE_LEN`] (counted by emitting, so the two agree).
+    pub fn buffer_len(&self) -> usize {
+        let mut n = 0usize;
+        self.emit(&mut |b| n = n.saturating_add(b.len()));
         n
     }
 
-    /// Bytes [`Repr::emit`] writes: header, cookie, options, END, padded
-    /// to [`MIN_MESSAGE_LEN`].
-    pub fn buffer_len(&self) -> usize {
-        OPTIONS_OFFSET
-            .saturating_add(self.options_len())
-            .max(MIN_MESSAGE_LEN)
-    }
-
-    /// Writes the message through `out` in small pieces (at most 44 bytes
-    /// each), [`Repr::buffer_len`] bytes in all, the same every call. The
-    /// message type comes first; the other options in a fixed order.
+    /// Writes the message through `out` in small pieces (at most 255
+    /// bytes each), [`Repr::buffer_len`] bytes in all, the same every
+    /// call. The message type comes first; the other options in a fixed
+    /// order.
     pub fn emit(&self, out: &mut dyn FnMut(&[u8])) {
         const ZEROS: [u8; 64] = [0; 64];
         let mut head = [0u8; HEADER_LEN];
@@ -946,25 +903,28 @@ impl<'a> Repr<'a> {
             p.set_relay_agent_ip(self.relay_agent_ip);
             p.set_client_hardware_address(self.client_hardware_address);
         }
-        out(&head);
+        let mut written = 0usize;
+        let w = &mut |b: &[u8]| {
+            written = written.saturating_add(b.len());
+            out(b);
+        };
+        w(&head);
         // sname (64) and file (128): empty.
-        out(&ZEROS);
-        out(&ZEROS);
-        out(&ZEROS);
-        out(&MAGIC_COOKIE.to_be_bytes());
-        out(&[option::MESSAGE_TYPE, 1, self.message_type.into()]);
+        w(&ZEROS);
+        w(&ZEROS);
+        w(&ZEROS);
+        w(&MAGIC_COOKIE.to_be_bytes());
+        put_option(w, option::MESSAGE_TYPE, Some(&[self.message_type.into()]));
         let addrs = [
-            (option::REQUESTED_IP, self.requested_ip),
-            (option::SERVER_ID, self.server_identifier),
-            (option::SUBNET_MASK, self.subnet_mask),
-            (option::ROUTER, self.router),
-            (option::DNS_SERVER, self.dns_server),
-            (option::NTP_SERVER, self.ntp_server),
+            (option::REQUESTED_IP, &self.requested_ip),
+            (option::SERVER_ID, &self.server_identifier),
+            (option::SUBNET_MASK, &self.subnet_mask),
+            (option::ROUTER, &self.router),
+            (option::DNS_SERVER, &self.dns_server),
+            (option::NTP_SERVER, &self.ntp_server),
         ];
         for (kind, addr) in addrs {
-            if let Some(Ipv4Address([a, b, c, d])) = addr {
-                out(&[kind, 4, a, b, c, d]);
-            }
+            put_option(w, kind, addr.as_ref().map(|a| &a.0[..]));
         }
         let times = [
             (option::LEASE_TIME, self.lease_duration),
@@ -972,39 +932,30 @@ impl<'a> Repr<'a> {
             (option::REBINDING_TIME, self.rebind_duration),
         ];
         for (kind, secs) in times {
-            if let Some(s) = secs {
-                let [a, b, c, d] = s.to_be_bytes();
-                out(&[kind, 4, a, b, c, d]);
-            }
+            put_option(w, kind, secs.map(u32::to_be_bytes).as_ref().map(|b| &b[..]));
         }
-        if self.hostname.is_some() {
-            let name = self.hostname_bytes();
-            out(&[
-                option::HOSTNAME,
-                u8::try_from(name.len()).unwrap_or(u8::MAX),
-            ]);
-            out(name);
-        }
-        if self.parameter_request_list.is_some() {
-            let list = self.request_list();
-            out(&[
-                option::PARAMETER_REQUEST_LIST,
-                u8::try_from(list.len()).unwrap_or(u8::MAX),
-            ]);
-            out(list);
-        }
-        if let Some(size) = self.max_message_size {
-            let [a, b] = size.to_be_bytes();
-            out(&[option::MAX_MESSAGE_SIZE, 2, a, b]);
-        }
-        out(&[option::END]);
-        let mut pad =
-            MIN_MESSAGE_LEN.saturating_sub(OPTIONS_OFFSET.saturating_add(self.options_len()));
+        put_option(w, option::HOSTNAME, self.hostname.map(str::as_bytes));
+        put_option(w, option::PARAMETER_REQUEST_LIST, self.parameter_request_list);
+        let size = self.max_message_size.map(u16::to_be_bytes);
+        put_option(w, option::MAX_MESSAGE_SIZE, size.as_ref().map(|b| &b[..]));
+        w(&[option::END]);
+        let mut pad = MIN_MESSAGE_LEN.saturating_sub(written);
         while pad > 0 {
             let n = pad.min(ZEROS.len());
             out(ZEROS.get(..n).unwrap_or(&[]));
             pad = pad.saturating_sub(n);
         }
+    }
+}
+
+/// Writes option `kind` with `value` (its first 255 bytes: the length is a
+/// byte) when there is one. (Out of line: one copy for every option.)
+#[inline(never)]
+fn put_option(w: &mut dyn FnMut(&[u8]), kind: u8, value: Option<&[u8]>) {
+    if let Some(v) = value {
+        let v = v.get(..255).unwrap_or(v);
+        w(&[kind, u8::try_from(v.len()).unwrap_or(u8::MAX)]);
+        w(v);
     }
 }
 
