@@ -903,17 +903,13 @@ impl<'a> Repr<'a> {
             p.set_relay_agent_ip(self.relay_agent_ip);
             p.set_client_hardware_address(self.client_hardware_address);
         }
-        let mut written = 0usize;
-        let w = &mut |b: &[u8]| {
-            written = written.saturating_add(b.len());
-            out(b);
-        };
-        w(&head);
+        let w = &mut Counted { out, written: 0 };
+        w.put(&head);
         // sname (64) and file (128): empty.
-        w(&ZEROS);
-        w(&ZEROS);
-        w(&ZEROS);
-        w(&MAGIC_COOKIE.to_be_bytes());
+        w.put(&ZEROS);
+        w.put(&ZEROS);
+        w.put(&ZEROS);
+        w.put(&MAGIC_COOKIE.to_be_bytes());
         put_option(w, option::MESSAGE_TYPE, Some(&[self.message_type.into()]));
         let addrs = [
             (option::REQUESTED_IP, &self.requested_ip),
@@ -938,24 +934,39 @@ impl<'a> Repr<'a> {
         put_option(w, option::PARAMETER_REQUEST_LIST, self.parameter_request_list);
         let size = self.max_message_size.map(u16::to_be_bytes);
         put_option(w, option::MAX_MESSAGE_SIZE, size.as_ref().map(|b| &b[..]));
-        w(&[option::END]);
-        let mut pad = MIN_MESSAGE_LEN.saturating_sub(written);
+        w.put(&[option::END]);
+        let mut pad = MIN_MESSAGE_LEN.saturating_sub(w.written);
         while pad > 0 {
             let n = pad.min(ZEROS.len());
-            out(ZEROS.get(..n).unwrap_or(&[]));
+            w.put(ZEROS.get(..n).unwrap_or(&[]));
             pad = pad.saturating_sub(n);
         }
+    }
+}
+
+/// [`Repr::emit`]'s output, counting what went out (for the padding).
+struct Counted<'o> {
+    out: &'o mut dyn FnMut(&[u8]),
+    written: usize,
+}
+
+impl Counted<'_> {
+    /// Writes `bytes`. (Out of line: a dozen calls.)
+    #[inline(never)]
+    fn put(&mut self, bytes: &[u8]) {
+        self.written = self.written.saturating_add(bytes.len());
+        (self.out)(bytes);
     }
 }
 
 /// Writes option `kind` with `value` (its first 255 bytes: the length is a
 /// byte) when there is one. (Out of line: one copy for every option.)
 #[inline(never)]
-fn put_option(w: &mut dyn FnMut(&[u8]), kind: u8, value: Option<&[u8]>) {
+fn put_option(w: &mut Counted<'_>, kind: u8, value: Option<&[u8]>) {
     if let Some(v) = value {
         let v = v.get(..255).unwrap_or(v);
-        w(&[kind, u8::try_from(v.len()).unwrap_or(u8::MAX)]);
-        w(v);
+        w.put(&[kind, u8::try_from(v.len()).unwrap_or(u8::MAX)]);
+        w.put(v);
     }
 }
 
