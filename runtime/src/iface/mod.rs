@@ -469,7 +469,9 @@ impl<N: Nic> Io<'_, N> {
     }
 
     /// Sends one IPv4 packet to a known next-hop MAC (replies go back to the
-    /// MAC the request came from, with no ARP round trip).
+    /// MAC the request came from, with no ARP round trip). (Out of line:
+    /// five callers.)
+    #[inline(never)]
     pub fn send_ipv4_to(
         &mut self,
         dst_mac: EthernetAddress,
