@@ -877,6 +877,8 @@ pub(crate) fn initial_rto(cfg: &TcpConfig) -> u16 {
 }
 
 /// Makes a free socket an active open towards `remote` (SYN on next poll).
+/// (Out of line: a 64-byte socket written for each connecting owner type.)
+#[inline(never)]
 pub(crate) fn connect(
     s: &mut TcpSocket,
     local_port: u16,
