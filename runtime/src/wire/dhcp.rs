@@ -931,7 +931,11 @@ impl<'a> Repr<'a> {
             put_option(w, kind, secs.map(u32::to_be_bytes).as_ref().map(|b| &b[..]));
         }
         put_option(w, option::HOSTNAME, self.hostname.map(str::as_bytes));
-        put_option(w, option::PARAMETER_REQUEST_LIST, self.parameter_request_list);
+        put_option(
+            w,
+            option::PARAMETER_REQUEST_LIST,
+            self.parameter_request_list,
+        );
         let size = self.max_message_size.map(u16::to_be_bytes);
         put_option(w, option::MAX_MESSAGE_SIZE, size.as_ref().map(|b| &b[..]));
         w.put(&[option::END]);

@@ -696,6 +696,45 @@ impl Control {
     }
 }
 
+/// The MSS and timestamps options of an options area (the last of each),
+/// with the checks of [`TcpOption::parse`] on every option on the way
+/// ([`Error::Malformed`]): the walk of [`TcpOptions`] without building
+/// each option.
+fn mss_and_timestamps(mut area: &[u8]) -> Result<(Option<u16>, Option<Timestamp>)> {
+    let (mut mss, mut ts) = (None, None);
+    while let Some((&kind, after_kind)) = area.split_first() {
+        match kind {
+            option::END => break,
+            option::NOP => {
+                area = after_kind;
+                continue;
+            }
+            _ => {}
+        }
+        let &len = after_kind.first().ok_or(Error::Malformed)?;
+        if len < 2 {
+            return Err(Error::Malformed);
+        }
+        let body = area.get(2..usize::from(len)).ok_or(Error::Malformed)?;
+        match (kind, len, body) {
+            (option::MSS, option::MSS_LEN, &[hi, lo]) => mss = Some(u16::from_be_bytes([hi, lo])),
+            (option::TS, option::TS_LEN, &[a, b, c, d, e, f, g, h]) => {
+                ts = Some(Timestamp {
+                    tsval: u32::from_be_bytes([a, b, c, d]),
+                    tsecr: u32::from_be_bytes([e, f, g, h]),
+                })
+            }
+            (option::WS, option::WS_LEN, _) | (option::SACK_PERM, option::SACK_PERM_LEN, _) => {}
+            (option::MSS | option::WS | option::SACK_PERM | option::TS, _, _) => {
+                return Err(Error::Malformed)
+            }
+            _ => {}
+        }
+        area = area.get(usize::from(len)..).unwrap_or(&[]);
+    }
+    Ok((mss, ts))
+}
+
 /// The high-level form of a TCP header. URG, ECE, CWR, the urgent pointer
 /// and options other than MSS are not represented (the stack neither uses
 /// nor sends them).
@@ -742,15 +781,7 @@ impl Repr {
             (false, false, true, _) => Control::Rst,
             _ => return Err(Error::Malformed),
         };
-        let mut max_seg_size = None;
-        let mut timestamp = None;
-        for opt in packet.option_iter() {
-            match opt? {
-                TcpOption::MaxSegmentSize(mss) => max_seg_size = Some(mss),
-                TcpOption::Timestamps(ts) => timestamp = Some(ts),
-                _ => {}
-            }
-        }
+        let (max_seg_size, timestamp) = mss_and_timestamps(packet.options())?;
         Ok(Repr {
             src_port: packet.src_port(),
             dst_port: packet.dst_port(),
@@ -1169,6 +1200,29 @@ mod tests {
     }
 
     proptest! {
+        /// `Repr::parse`'s own walk of the options agrees with the
+        /// option iterator on every options area: the same MSS and
+        /// timestamps, and an error exactly where the iterator has one.
+        #[test]
+        fn option_walk_matches_the_option_iterator(
+            area in proptest::collection::vec(
+                prop_oneof![Just(0u8), Just(1), Just(2), Just(3), Just(4), Just(8), Just(10), any::<u8>()],
+                0..40,
+            ),
+        ) {
+            let mut want = Ok((None, None));
+            for opt in TcpOptions::new(&area) {
+                want = match (want, opt) {
+                    (Ok((_, ts)), Ok(TcpOption::MaxSegmentSize(m))) => Ok((Some(m), ts)),
+                    (Ok((mss, _)), Ok(TcpOption::Timestamps(t))) => Ok((mss, Some(t))),
+                    (Ok(v), Ok(_)) => Ok(v),
+                    (_, Err(e)) => Err(e),
+                    (Err(e), _) => Err(e),
+                };
+            }
+            prop_assert_eq!(mss_and_timestamps(&area), want);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(
             bytes in proptest::collection::vec(any::<u8>(), 0..72),
