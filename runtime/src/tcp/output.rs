@@ -792,7 +792,9 @@ fn timestamp(s: &TcpSocket, now: crate::Instant, offer: bool) -> Option<Timestam
     })
 }
 
-/// Starts the retransmission timer unless it runs already.
+/// Starts the retransmission timer unless it runs already. (Out of line:
+/// five callers.)
+#[inline(never)]
 fn arm(s: &mut TcpSocket, now: u32) {
     if !s.has(flag::TIMER) {
         s.timer = now.wrapping_add(u32::from(s.rto_ms));
