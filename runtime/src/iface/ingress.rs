@@ -167,7 +167,17 @@ fn handle_ipv4<N: Nic, A: Owner, S: UdpOffer<A>>(
     if !pkt.verify_checksum() {
         return Err(DropReason::Ipv4Checksum);
     }
-    let ip = ipv4::Repr::parse(&pkt, false).map_err(|_| DropReason::Ipv4Malformed)?;
+    // The header was checked above (`new_header_checked`: version, IHL,
+    // total length at least the header's): read it as it is rather than
+    // checking it again in `Repr::parse`.
+    let ip = ipv4::Repr {
+        src_addr: pkt.src_addr(),
+        dst_addr: pkt.dst_addr(),
+        next_header: pkt.next_header(),
+        // Bounded: `total >= hlen` (`check_header_len`).
+        payload_len: total.wrapping_sub(hlen),
+        hop_limit: pkt.hop_limit(),
+    };
     if pkt.is_fragment() {
         return Err(DropReason::Ipv4Fragment);
     }
