@@ -652,43 +652,39 @@ impl ReplyOptions {
     /// Takes one option (`prefix`: up to its first four value bytes, `len`:
     /// its full length), as [`OptionScanner::feed`] reports it.
     pub fn absorb(&mut self, kind: u8, prefix: &[u8], len: usize) {
-        let addr = || match prefix {
-            &[a, b, c, d] => Some(Ipv4Address([a, b, c, d])),
-            _ => None,
-        };
-        let secs = || match prefix {
-            &[a, b, c, d] => Some(u32::from_be_bytes([a, b, c, d])),
-            _ => None,
-        };
         // A list of addresses: a non-zero multiple of 4 bytes.
         let list = len >= 4 && len.is_multiple_of(4);
-        match kind {
+        // The field the option fills (the first such option wins), and
+        // whether its length is right for it.
+        let (addr, secs) = match kind {
             option::MESSAGE_TYPE if len == 1 => {
                 if let (None, Some(&t)) = (self.message_type, prefix.first()) {
                     self.message_type = Some(MessageType::from(t));
                 }
-            }
-            option::SERVER_ID if len == 4 => {
-                self.server_identifier = self.server_identifier.or_else(addr)
-            }
-            option::SUBNET_MASK if len == 4 => self.subnet_mask = self.subnet_mask.or_else(addr),
-            option::ROUTER if list => self.router = self.router.or_else(addr),
-            option::DNS_SERVER if list => self.dns_server = self.dns_server.or_else(addr),
-            option::NTP_SERVER if list => self.ntp_server = self.ntp_server.or_else(addr),
-            option::LEASE_TIME if len == 4 => {
-                self.lease_duration = self.lease_duration.or_else(secs)
-            }
-            option::RENEWAL_TIME if len == 4 => {
-                self.renew_duration = self.renew_duration.or_else(secs)
-            }
-            option::REBINDING_TIME if len == 4 => {
-                self.rebind_duration = self.rebind_duration.or_else(secs)
+                return;
             }
             option::OVERLOAD if len == 1 => {
                 if let (0, Some(&v @ 1..=3)) = (self.overload, prefix.first()) {
                     self.overload = v;
                 }
+                return;
             }
+            option::SERVER_ID if len == 4 => (Some(&mut self.server_identifier), None),
+            option::SUBNET_MASK if len == 4 => (Some(&mut self.subnet_mask), None),
+            option::ROUTER if list => (Some(&mut self.router), None),
+            option::DNS_SERVER if list => (Some(&mut self.dns_server), None),
+            option::NTP_SERVER if list => (Some(&mut self.ntp_server), None),
+            option::LEASE_TIME if len == 4 => (None, Some(&mut self.lease_duration)),
+            option::RENEWAL_TIME if len == 4 => (None, Some(&mut self.renew_duration)),
+            option::REBINDING_TIME if len == 4 => (None, Some(&mut self.rebind_duration)),
+            _ => return,
+        };
+        let &[a, b, c, d] = prefix else {
+            return;
+        };
+        match (addr, secs) {
+            (Some(slot @ None), _) => *slot = Some(Ipv4Address([a, b, c, d])),
+            (_, Some(slot @ None)) => *slot = Some(u32::from_be_bytes([a, b, c, d])),
             _ => {}
         }
     }
