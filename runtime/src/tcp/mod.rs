@@ -94,7 +94,7 @@ use crate::iface::PayloadSink;
 use crate::nic::Nic;
 use crate::udp::Endpoint;
 use crate::wire::tcp::SeqNumber;
-use crate::wire::{EthernetAddress, Ipv4Address};
+use crate::wire::{Checksum, EthernetAddress, Ipv4Address};
 use core::fmt;
 
 /// How a socket recovers lost data.
@@ -546,24 +546,25 @@ pub struct SentSegment {
 }
 
 impl SentSegment {
-    /// A record of `len` bytes whose payload summed to `sum`.
-    pub(crate) fn new(len: u16, sum: u16) -> Self {
+    /// A record of `len` bytes whose payload summed to `sum` (folded only
+    /// where it is kept).
+    pub(crate) fn new(len: u16, sum: Checksum) -> Self {
         #[cfg(not(debug_assertions))]
         let _ = sum;
         SentSegment {
             len,
             #[cfg(debug_assertions)]
-            sum: Some(sum),
+            sum: Some(sum.fold()),
         }
     }
 
     /// Whether a regenerated payload of `len` bytes summing to `sum`
     /// matches this record (the sum only where it is kept).
-    pub(crate) fn matches(&self, len: usize, sum: u16) -> bool {
+    pub(crate) fn matches(&self, len: usize, sum: Checksum) -> bool {
         #[cfg(not(debug_assertions))]
         let _ = sum;
         #[cfg(debug_assertions)]
-        let sum_ok = self.sum.is_none_or(|s| s == sum);
+        let sum_ok = self.sum.is_none_or(|s| s == sum.fold());
         #[cfg(not(debug_assertions))]
         let sum_ok = true;
         usize::from(self.len) == len && sum_ok

@@ -333,7 +333,7 @@ impl<O: TcpOwner> Payload for Produce<'_, O> {
     fn accept(&self, len: usize, sum: Checksum) -> bool {
         match self.expect {
             None => true,
-            Some(rec) => rec.matches(len, sum.fold()),
+            Some(rec) => rec.matches(len, sum),
         }
     }
 }
@@ -718,7 +718,7 @@ fn segment_with_sum<N: Nic>(
     seq: SeqNumber,
     control: Control,
     payload: &mut dyn Payload,
-) -> Result<(usize, u16), SendError> {
+) -> Result<(usize, Checksum), SendError> {
     let repr = Repr {
         src_port: s.local_port,
         dst_port: s.remote_port,
@@ -738,7 +738,7 @@ fn segment_with_sum<N: Nic>(
     if sent.payload_len > 0 {
         s.set(flag::ACK_NOW, false);
     }
-    Ok((sent.payload_len, sent.payload_sum.fold()))
+    Ok((sent.payload_len, sent.payload_sum))
 }
 
 /// Sends (or resends) our FIN when it is due.
