@@ -279,7 +279,9 @@ impl Transport {
             Transport::Udp { .. } => IpProtocol::Udp,
             Transport::Tcp(_) => IpProtocol::Tcp,
             Transport::Icmp { .. } => IpProtocol::Icmp,
-            Transport::Raw { protocol } => IpProtocol::from(*protocol),
+            // Raw sockets are for the other protocols (not ICMP, TCP or
+            // UDP); the number goes out as it is either way.
+            Transport::Raw { protocol } => IpProtocol::Unknown(*protocol),
         }
     }
 
