@@ -34,8 +34,7 @@ pub(crate) fn syn_to_busy_port<N: Nic, O: TcpOwner>(
             let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
             return listen(io, t, owner, i, seg, remote);
         };
-        let seg = first.segment(seg.dst_ip);
-        let _ = listen(io, t, owner, i, &seg, first.remote());
+        answer(io, t, owner, i, &first, seg.dst_ip);
     } else if t.config.when_full == WhenFull::Reset {
         reset_for(io, seg);
         return Err(DropReason::TcpNoSocket);
@@ -133,7 +132,21 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
         return;
     };
     t.shared.pending = None;
-    let _ = listen(io, t, owner, i, &p.segment(ours), p.remote());
+    answer(io, t, owner, i, &p, ours);
+}
+
+/// Answers a remembered SYN from socket `i`, as if it had just arrived at
+/// `ours` (out of line: two callers).
+#[inline(never)]
+fn answer<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    syn: &PendingSyn,
+    ours: Ipv4Address,
+) {
+    let _ = listen(io, t, owner, i, &syn.segment(ours), syn.remote());
 }
 
 /// A server socket of `port` that a new connection may take now, made
