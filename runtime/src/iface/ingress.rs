@@ -92,6 +92,8 @@ fn dispatch<N: Nic, A: Owner, S: UdpOffer<A>>(
     }
 }
 
+/// (Out of line: not the IPv4 path, and kept out of its frame.)
+#[inline(never)]
 fn handle_arp<N: Nic, A: Owner, S: UdpOffer<A>>(
     io: &mut Io<'_, N>,
     sockets: &mut Sockets<'_, S>,
