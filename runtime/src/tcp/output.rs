@@ -408,7 +408,9 @@ fn advertise<O: TcpOwner>(
     Some(update)
 }
 
-/// Sends our SYN (active open) or SYN-ACK (passive).
+/// Sends our SYN (active open) or SYN-ACK (passive). (Out of line: once
+/// per connection, kept out of the data path's frame.)
+#[inline(never)]
 fn send_syn<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
     let iss = s.snd_base.sub_len(1);
     match segment(io, s, iss, Control::Syn, &mut Empty) {
