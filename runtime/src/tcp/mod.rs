@@ -609,7 +609,9 @@ impl<N: Nic> TcpReader<'_, N> {
         self.nic.rx_peek(self.offset.checked_add(at)?, len)
     }
 
-    /// Copies bytes from `at` into `buf`; returns how many.
+    /// Copies bytes from `at` into `buf`; returns how many. (Out of line:
+    /// each owner's receive path reads.)
+    #[inline(never)]
     pub fn read(&mut self, at: usize, buf: &mut [u8]) -> usize {
         if at >= self.len {
             return 0;
