@@ -181,7 +181,8 @@ impl Ipv4Cidr {
         }
     }
 
-    /// The subnet mask as an integer.
+    /// The subnet mask as an integer. (Out of line: eight callers.)
+    #[inline(never)]
     pub const fn netmask_u32(&self) -> u32 {
         // `prefix_len` is a public field: clamp it here too. A shift by 32
         // (prefix 0) is out of range for `<<`, hence `checked_shl`.
