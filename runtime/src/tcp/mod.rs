@@ -782,15 +782,21 @@ impl TcpShared {
         owner: &mut O,
         sockets: &[TcpSocket],
     ) -> Option<u16> {
-        const FIRST: u16 = 49152;
-        const SPAN: u16 = u16::MAX - FIRST;
-        if self.next_port < FIRST {
-            self.next_port = FIRST.saturating_add((owner.tcp_random() as u16) % SPAN);
+        if self.next_port < EPHEMERAL_FIRST {
+            let span = u16::MAX - EPHEMERAL_FIRST;
+            self.next_port = EPHEMERAL_FIRST.saturating_add((owner.tcp_random() as u16) % span);
         }
-        for _ in 0..=SPAN {
+        self.next_free_port(sockets)
+    }
+
+    /// The search of [`TcpShared::ephemeral_port`] from `next_port`, apart
+    /// from the owner: one copy serves every owner type.
+    #[inline(never)]
+    fn next_free_port(&mut self, sockets: &[TcpSocket]) -> Option<u16> {
+        for _ in 0..=(u16::MAX - EPHEMERAL_FIRST) {
             let p = self.next_port;
             self.next_port = if p == u16::MAX {
-                FIRST
+                EPHEMERAL_FIRST
             } else {
                 p.saturating_add(1)
             };
@@ -801,6 +807,9 @@ impl TcpShared {
         None
     }
 }
+
+/// The first ephemeral port (RFC 6335 §6: 49152..=65535).
+const EPHEMERAL_FIRST: u16 = 49152;
 
 /// The TCP tables of a stack, borrowed for one call.
 pub(crate) struct TcpTables<'t> {
