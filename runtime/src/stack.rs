@@ -264,6 +264,7 @@ impl<C: Config> Stack<C> {
                     EthernetAddress::BROADCAST,
                     EthernetAddress::default(),
                     ip,
+                    false,
                 );
                 if r.is_ok() {
                     io.iface.announce = false;

@@ -141,6 +141,7 @@ fn handle_arp<N: Nic, A: Owner, S: UdpOffer<A>>(
                 sender_mac,
                 sender_mac,
                 sender_ip,
+                false,
             )
             .is_ok()
     {
