@@ -136,7 +136,8 @@ impl<C: Config> Stack<C> {
     pub fn with_mac(mac: EthernetAddress) -> Self {
         let ipv4 = if C::DHCP { None } else { C::STATIC_IPV4 };
         Stack {
-            iface: Interface::new(mac, ipv4, DeviceName::from_config(C::DEVICE_NAME)),
+            // The configured name, made at compile time.
+            iface: Interface::new(mac, ipv4, const { DeviceName::from_config(C::DEVICE_NAME) }),
             arp: C::ArpCache::new_table(),
             udp: C::UdpSockets::new_table(),
             raw: C::RawSockets::new_table(),
