@@ -327,7 +327,9 @@ impl Service for Disabled {
     }
 }
 
-/// The earlier of two optional deadlines.
+/// The earlier of two optional deadlines. (Out of line: `poll_at` folds
+/// every service's and socket table's deadline with it.)
+#[inline(never)]
 pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),

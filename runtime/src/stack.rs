@@ -130,10 +130,14 @@ impl<C: Config> Stack<C> {
     }
 
     /// A stack with another MAC address (a board's EEPROM, a command line).
+    /// (Out of line: built in place through the return slot, rather than
+    /// field by field inside the caller's frame.)
+    #[inline(never)]
     pub fn with_mac(mac: EthernetAddress) -> Self {
         let ipv4 = if C::DHCP { None } else { C::STATIC_IPV4 };
         Stack {
-            iface: Interface::new(mac, ipv4, DeviceName::from_config(C::DEVICE_NAME)),
+            // The configured name, made at compile time.
+            iface: Interface::new(mac, ipv4, const { DeviceName::from_config(C::DEVICE_NAME) }),
             arp: C::ArpCache::new_table(),
             udp: C::UdpSockets::new_table(),
             raw: C::RawSockets::new_table(),
@@ -210,6 +214,7 @@ impl<C: Config> Stack<C> {
     /// Handles up to `C::FRAMES_PER_POLL` received frames and any due timer
     /// work; never blocks. Returns true when it did something, so a main
     /// loop can poll again at once instead of sleeping.
+    #[inline(never)]
     pub fn poll<N: Nic, A: App>(&mut self, now: Instant, nic: &mut N, app: &mut A) -> bool {
         let mut busy = false;
         let Stack {
@@ -260,6 +265,7 @@ impl<C: Config> Stack<C> {
                     EthernetAddress::BROADCAST,
                     EthernetAddress::default(),
                     ip,
+                    false,
                 );
                 if r.is_ok() {
                     io.iface.announce = false;

@@ -279,7 +279,9 @@ impl Transport {
             Transport::Udp { .. } => IpProtocol::Udp,
             Transport::Tcp(_) => IpProtocol::Tcp,
             Transport::Icmp { .. } => IpProtocol::Icmp,
-            Transport::Raw { protocol } => IpProtocol::from(*protocol),
+            // Raw sockets are for the other protocols (not ICMP, TCP or
+            // UDP); the number goes out as it is either way.
+            Transport::Raw { protocol } => IpProtocol::Unknown(*protocol),
         }
     }
 
@@ -292,43 +294,30 @@ impl Transport {
         }
     }
 
-    /// Writes the header with its final checksum into `buf`.
+    /// Writes the header with its final checksum into `buf`: the header
+    /// first with a zero checksum field, then one sum over the
+    /// pseudo-header (UDP, TCP), the header and the payload's sum.
     fn emit(&self, buf: &mut [u8], ip: &IpHeader, payload_len: usize, payload_sum: Checksum) {
         let hdr_len = self.header_len();
         // Bounded: a header of at most 60 bytes and a payload within the MTU.
         let total = hdr_len.wrapping_add(payload_len);
-        match *self {
+        let pseudo = match *self {
             Transport::Udp { src_port, dst_port } => {
                 let repr = udp::Repr {
                     src_port,
                     dst_port,
                     payload_len,
                 };
-                let mut sum = ipv4::pseudo_header(
-                    ip.src,
-                    ip.dst,
-                    IpProtocol::Udp,
-                    u16::try_from(total).unwrap_or(u16::MAX),
-                );
-                let mut pkt = udp::Packet::new_unchecked(&mut *buf);
-                repr.emit_header(&mut pkt, 0);
-                sum.add_bytes(buf.get(..hdr_len).unwrap_or(&[]));
-                sum.add_checksum(payload_sum);
-                let mut pkt = udp::Packet::new_unchecked(&mut *buf);
-                pkt.set_checksum(udp::checksum_field(sum));
+                repr.emit_header(&mut udp::Packet::new_unchecked(&mut *buf), 0);
+                Some(IpProtocol::Udp)
             }
             Transport::Tcp(repr) => {
                 let repr = tcp::Repr {
                     payload_len,
                     ..repr
                 };
-                let mut sum = ipv4::pseudo_header(ip.src, ip.dst, IpProtocol::Tcp, repr.tcp_len());
-                let mut pkt = tcp::Packet::new_unchecked(&mut *buf);
-                repr.emit_header(&mut pkt, 0);
-                sum.add_bytes(buf.get(..hdr_len).unwrap_or(&[]));
-                sum.add_checksum(payload_sum);
-                let mut pkt = tcp::Packet::new_unchecked(&mut *buf);
-                pkt.set_checksum(sum.finish());
+                repr.emit_header(&mut tcp::Packet::new_unchecked(&mut *buf), 0);
+                Some(IpProtocol::Tcp)
             }
             Transport::Icmp {
                 msg_type,
@@ -336,14 +325,26 @@ impl Transport {
                 rest,
             } => {
                 let hdr = [msg_type, code, 0, 0, rest[0], rest[1], rest[2], rest[3]];
-                let mut sum = Checksum::new();
-                sum.add_bytes(&hdr);
-                sum.add_checksum(payload_sum);
-                let ck = sum.finish().to_be_bytes();
                 crate::wire::put_slice(buf, 0, &hdr);
-                crate::wire::put_slice(buf, 2, &ck);
+                None
             }
-            Transport::Raw { .. } => {}
+            Transport::Raw { .. } => return,
+        };
+        let mut sum = match pseudo {
+            Some(p) => {
+                let len = u16::try_from(total).unwrap_or(u16::MAX);
+                ipv4::pseudo_header(ip.src, ip.dst, p, len)
+            }
+            None => Checksum::new(),
+        };
+        sum.add_bytes(buf.get(..hdr_len).unwrap_or(&[]));
+        sum.add_checksum(payload_sum);
+        match self {
+            Transport::Udp { .. } => {
+                udp::Packet::new_unchecked(&mut *buf).set_checksum(udp::checksum_field(sum))
+            }
+            Transport::Tcp(_) => tcp::Packet::new_unchecked(&mut *buf).set_checksum(sum.finish()),
+            _ => crate::wire::put_slice(buf, 2, &sum.finish().to_be_bytes()),
         }
     }
 }

@@ -92,6 +92,8 @@ fn dispatch<N: Nic, A: Owner, S: UdpOffer<A>>(
     }
 }
 
+/// (Out of line: not the IPv4 path, and kept out of its frame.)
+#[inline(never)]
 fn handle_arp<N: Nic, A: Owner, S: UdpOffer<A>>(
     io: &mut Io<'_, N>,
     sockets: &mut Sockets<'_, S>,
@@ -139,6 +141,7 @@ fn handle_arp<N: Nic, A: Owner, S: UdpOffer<A>>(
                 sender_mac,
                 sender_mac,
                 sender_ip,
+                false,
             )
             .is_ok()
     {
@@ -167,7 +170,17 @@ fn handle_ipv4<N: Nic, A: Owner, S: UdpOffer<A>>(
     if !pkt.verify_checksum() {
         return Err(DropReason::Ipv4Checksum);
     }
-    let ip = ipv4::Repr::parse(&pkt, false).map_err(|_| DropReason::Ipv4Malformed)?;
+    // The header was checked above (`new_header_checked`: version, IHL,
+    // total length at least the header's): read it as it is rather than
+    // checking it again in `Repr::parse`.
+    let ip = ipv4::Repr {
+        src_addr: pkt.src_addr(),
+        dst_addr: pkt.dst_addr(),
+        next_header: pkt.next_header(),
+        // Bounded: `total >= hlen` (`check_header_len`).
+        payload_len: total.wrapping_sub(hlen),
+        hop_limit: pkt.hop_limit(),
+    };
     if pkt.is_fragment() {
         return Err(DropReason::Ipv4Fragment);
     }

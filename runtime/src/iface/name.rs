@@ -74,10 +74,18 @@ impl DeviceName {
 
     /// The name from `stack.toml`, which codegen checked: copied as it is
     /// (at most [`MAX_LEN`] bytes), without checking again.
-    pub(crate) fn from_config(name: &'static str) -> DeviceName {
+    pub(crate) const fn from_config(name: &'static str) -> DeviceName {
         let mut bytes = [0u8; MAX_LEN];
-        for (d, &s) in bytes.iter_mut().zip(name.as_bytes()) {
-            *d = s;
+        let src = name.as_bytes();
+        let n = if src.len() < MAX_LEN {
+            src.len()
+        } else {
+            MAX_LEN
+        };
+        if let (Some((d, _)), Some((s, _))) =
+            (bytes.split_at_mut_checked(n), src.split_at_checked(n))
+        {
+            d.copy_from_slice(s);
         }
         DeviceName { bytes }
     }

@@ -34,8 +34,7 @@ pub(crate) fn syn_to_busy_port<N: Nic, O: TcpOwner>(
             let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
             return listen(io, t, owner, i, seg, remote);
         };
-        let seg = first.segment(seg.dst_ip);
-        let _ = listen(io, t, owner, i, &seg, first.remote());
+        answer(io, t, owner, i, &first, seg.dst_ip);
     } else if t.config.when_full == WhenFull::Reset {
         reset_for(io, seg);
         return Err(DropReason::TcpNoSocket);
@@ -133,7 +132,21 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
         return;
     };
     t.shared.pending = None;
-    let _ = listen(io, t, owner, i, &p.segment(ours), p.remote());
+    answer(io, t, owner, i, &p, ours);
+}
+
+/// Answers a remembered SYN from socket `i`, as if it had just arrived at
+/// `ours` (out of line: two callers).
+#[inline(never)]
+fn answer<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    syn: &PendingSyn,
+    ours: Ipv4Address,
+) {
+    let _ = listen(io, t, owner, i, &syn.segment(ours), syn.remote());
 }
 
 /// A server socket of `port` that a new connection may take now, made
@@ -151,16 +164,24 @@ fn take_socket<N: Nic, O: TcpOwner>(
 ) -> Option<usize> {
     let now = tick(io.now);
     let cfg = *t.config;
-    let (i, (kind, _)) = t
-        .sockets
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.local_port == port && s.has(flag::RELISTEN))
-        .filter_map(|(i, s)| {
-            let (kind, age) = rank(s, &cfg, now)?;
-            (age >= 0).then_some((i, (kind, age)))
-        })
-        .min_by_key(|&(_, (kind, age))| (kind, core::cmp::Reverse(age)))?;
+    // The lowest kind, then the oldest within it; the first on a tie.
+    let mut best: Option<(usize, u8, i32)> = None;
+    for (i, s) in t.sockets.iter().enumerate() {
+        if s.local_port != port || !s.has(flag::RELISTEN) {
+            continue;
+        }
+        let Some((kind, age)) = rank(s, &cfg, now) else {
+            continue;
+        };
+        let better = match best {
+            None => true,
+            Some((_, k, a)) => kind < k || (kind == k && age > a),
+        };
+        if age >= 0 && better {
+            best = Some((i, kind, age));
+        }
+    }
+    let (i, kind, _) = best?;
     let handle = TcpHandle(u8::try_from(i).ok()?);
     let s = t.sockets.get_mut(i)?;
     match kind {
@@ -222,16 +243,18 @@ pub(crate) fn poll_at(
 
 /// Tells the owner of `port`'s quietest connection that a client waits.
 fn contend<O: TcpOwner>(t: &mut TcpTables<'_>, owner: &mut O, port: u16, now: u32) {
-    let quietest = t
-        .sockets
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| {
-            s.local_port == port
-                && s.has(flag::RELISTEN)
-                && matches!(s.state, TcpState::Established | TcpState::CloseWait)
-        })
-        .max_by_key(|(_, s)| now.wrapping_sub(s.last_rx));
+    // The longest since it heard from its peer; the last on a tie.
+    let mut quietest: Option<(usize, u32)> = None;
+    for (i, s) in t.sockets.iter().enumerate() {
+        let open = matches!(s.state, TcpState::Established | TcpState::CloseWait);
+        if s.local_port != port || !s.has(flag::RELISTEN) || !open {
+            continue;
+        }
+        let quiet = now.wrapping_sub(s.last_rx);
+        if quietest.is_none_or(|(_, q)| quiet >= q) {
+            quietest = Some((i, quiet));
+        }
+    }
     if let Some(handle) = quietest.and_then(|(i, _)| u8::try_from(i).ok().map(TcpHandle)) {
         owner.tcp_event(handle, TcpEvent::Contended);
     }

@@ -50,22 +50,23 @@ pub(crate) fn segment_arrives<N: Nic, O: TcpOwner>(
 ) -> Result<(), DropReason> {
     let r = &seg.repr;
     let remote = Endpoint::new(seg.src_ip, r.src_port);
-    let exact = t.sockets.iter().position(|s| {
-        s.state.is_connected()
-            && s.local_port == r.dst_port
-            && s.remote_port == r.src_port
-            && s.remote_ip == seg.src_ip
-    });
-    let listener = || {
-        t.sockets
-            .iter()
-            .position(|s| s.state == TcpState::Listen && s.local_port == r.dst_port)
-    };
-    let Some(i) = exact.or_else(listener) else {
-        let server_port = t
-            .sockets
-            .iter()
-            .any(|s| s.local_port == r.dst_port && s.has(flag::RELISTEN));
+    // One pass over the sockets of the port: the connection (first), else
+    // the first listener, and whether the port has server sockets at all.
+    let (mut exact, mut listener, mut server_port) = (None, None, false);
+    for (i, s) in t.sockets.iter().enumerate() {
+        if s.local_port != r.dst_port {
+            continue;
+        }
+        server_port |= s.has(flag::RELISTEN);
+        if s.state.is_connected() && s.remote_port == r.src_port && s.remote_ip == seg.src_ip {
+            exact = Some(i);
+            break;
+        }
+        if listener.is_none() && s.state == TcpState::Listen {
+            listener = Some(i);
+        }
+    }
+    let Some(i) = exact.or(listener) else {
         if server_port && seg.syn() && r.ack_number.is_none() {
             return super::backlog::syn_to_busy_port(io, t, owner, seg);
         }

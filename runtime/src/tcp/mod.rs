@@ -94,7 +94,7 @@ use crate::iface::PayloadSink;
 use crate::nic::Nic;
 use crate::udp::Endpoint;
 use crate::wire::tcp::SeqNumber;
-use crate::wire::{EthernetAddress, Ipv4Address};
+use crate::wire::{Checksum, EthernetAddress, Ipv4Address};
 use core::fmt;
 
 /// How a socket recovers lost data.
@@ -546,24 +546,25 @@ pub struct SentSegment {
 }
 
 impl SentSegment {
-    /// A record of `len` bytes whose payload summed to `sum`.
-    pub(crate) fn new(len: u16, sum: u16) -> Self {
+    /// A record of `len` bytes whose payload summed to `sum` (folded only
+    /// where it is kept).
+    pub(crate) fn new(len: u16, sum: Checksum) -> Self {
         #[cfg(not(debug_assertions))]
         let _ = sum;
         SentSegment {
             len,
             #[cfg(debug_assertions)]
-            sum: Some(sum),
+            sum: Some(sum.fold()),
         }
     }
 
     /// Whether a regenerated payload of `len` bytes summing to `sum`
     /// matches this record (the sum only where it is kept).
-    pub(crate) fn matches(&self, len: usize, sum: u16) -> bool {
+    pub(crate) fn matches(&self, len: usize, sum: Checksum) -> bool {
         #[cfg(not(debug_assertions))]
         let _ = sum;
         #[cfg(debug_assertions)]
-        let sum_ok = self.sum.is_none_or(|s| s == sum);
+        let sum_ok = self.sum.is_none_or(|s| s == sum.fold());
         #[cfg(not(debug_assertions))]
         let sum_ok = true;
         usize::from(self.len) == len && sum_ok
@@ -608,7 +609,9 @@ impl<N: Nic> TcpReader<'_, N> {
         self.nic.rx_peek(self.offset.checked_add(at)?, len)
     }
 
-    /// Copies bytes from `at` into `buf`; returns how many.
+    /// Copies bytes from `at` into `buf`; returns how many. (Out of line:
+    /// each owner's receive path reads.)
+    #[inline(never)]
     pub fn read(&mut self, at: usize, buf: &mut [u8]) -> usize {
         if at >= self.len {
             return 0;
@@ -779,15 +782,21 @@ impl TcpShared {
         owner: &mut O,
         sockets: &[TcpSocket],
     ) -> Option<u16> {
-        const FIRST: u16 = 49152;
-        const SPAN: u16 = u16::MAX - FIRST;
-        if self.next_port < FIRST {
-            self.next_port = FIRST.saturating_add((owner.tcp_random() as u16) % SPAN);
+        if self.next_port < EPHEMERAL_FIRST {
+            let span = u16::MAX - EPHEMERAL_FIRST;
+            self.next_port = EPHEMERAL_FIRST.saturating_add((owner.tcp_random() as u16) % span);
         }
-        for _ in 0..=SPAN {
+        self.next_free_port(sockets)
+    }
+
+    /// The search of [`TcpShared::ephemeral_port`] from `next_port`, apart
+    /// from the owner: one copy serves every owner type.
+    #[inline(never)]
+    fn next_free_port(&mut self, sockets: &[TcpSocket]) -> Option<u16> {
+        for _ in 0..=(u16::MAX - EPHEMERAL_FIRST) {
             let p = self.next_port;
             self.next_port = if p == u16::MAX {
-                FIRST
+                EPHEMERAL_FIRST
             } else {
                 p.saturating_add(1)
             };
@@ -798,6 +807,9 @@ impl TcpShared {
         None
     }
 }
+
+/// The first ephemeral port (RFC 6335 §6: 49152..=65535).
+const EPHEMERAL_FIRST: u16 = 49152;
 
 /// The TCP tables of a stack, borrowed for one call.
 pub(crate) struct TcpTables<'t> {
@@ -852,7 +864,9 @@ pub(crate) fn listen(sockets: &mut [TcpSocket], port: u16) -> Result<TcpHandle, 
         .map_err(|_| TcpError::NoFreeSocket)
 }
 
-/// Resets a socket to LISTEN (server) or CLOSED, keeping its port.
+/// Resets a socket to LISTEN (server) or CLOSED, keeping its port. (Out
+/// of line: a 64-byte socket written at a dozen call sites.)
+#[inline(never)]
 pub(crate) fn recycle(s: &mut TcpSocket) {
     if s.has(flag::RELISTEN) {
         *s = TcpSocket {
@@ -875,6 +889,8 @@ pub(crate) fn initial_rto(cfg: &TcpConfig) -> u16 {
 }
 
 /// Makes a free socket an active open towards `remote` (SYN on next poll).
+/// (Out of line: a 64-byte socket written for each connecting owner type.)
+#[inline(never)]
 pub(crate) fn connect(
     s: &mut TcpSocket,
     local_port: u16,

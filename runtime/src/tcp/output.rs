@@ -239,8 +239,10 @@ fn segment<N: Nic>(
 }
 
 /// Produces stream bytes from the owner (or the retransmit buffer), capped
-/// at `max`, and checks a regeneration against its record.
-struct Produce<'a, O: TcpOwner> {
+/// at `max`, and checks a regeneration against its record. `RING`: the
+/// socket keeps a retransmit buffer (`[tcp] retransmission = "buffer"`);
+/// a constant, so a stack in regenerate mode has no ring code.
+struct Produce<'a, O: TcpOwner, const RING: bool> {
     owner: &'a mut O,
     handle: TcpHandle,
     offset: u32,
@@ -252,20 +254,22 @@ struct Produce<'a, O: TcpOwner> {
     expect: Option<SentSegment>,
 }
 
-struct Limit<'s> {
+/// The owner's sink, capped at `left` bytes (and copied into the ring
+/// when `RING`).
+struct Limit<'s, const RING: bool> {
     inner: &'s mut dyn PayloadSink,
     left: usize,
     ring: &'s mut [u8],
     pos: usize,
 }
 
-impl PayloadSink for Limit<'_> {
+impl<const RING: bool> PayloadSink for Limit<'_, RING> {
     fn write(&mut self, bytes: &[u8]) {
         let take = bytes.len().min(self.left);
         let Some(part) = bytes.get(..take) else {
             return;
         };
-        if !self.ring.is_empty() {
+        if RING && !self.ring.is_empty() {
             // At most two copies: up to the ring's end, then from its start.
             let cap = self.ring.len();
             let mut rest = part;
@@ -286,7 +290,7 @@ impl PayloadSink for Limit<'_> {
         self.left = self.left.saturating_sub(take);
     }
     fn write_summed(&mut self, piece: crate::wire::Summed) {
-        if piece.bytes.len() > self.left || !self.ring.is_empty() {
+        if piece.bytes.len() > self.left || (RING && !self.ring.is_empty()) {
             return self.write(piece.bytes); // cut, or kept for a resend
         }
         self.inner.write_summed(piece);
@@ -297,7 +301,7 @@ impl PayloadSink for Limit<'_> {
         // Stream bytes never come from a received frame through here
         // unless copied by the owner; keep the cap and ring semantics by
         // forwarding only when no ring copy is needed.
-        if self.ring.is_empty() {
+        if !RING || self.ring.is_empty() {
             let take = len.min(self.left);
             self.inner.write_from_rx(offset, take);
             self.left = self.left.saturating_sub(take);
@@ -305,11 +309,11 @@ impl PayloadSink for Limit<'_> {
     }
 }
 
-impl<O: TcpOwner> Payload for Produce<'_, O> {
+impl<O: TcpOwner, const RING: bool> Payload for Produce<'_, O, RING> {
     fn write_to(&mut self, sink: &mut dyn PayloadSink) {
         let cap = self.ring.len();
         let start = (self.offset as usize).checked_rem(cap).unwrap_or(0);
-        if self.from_ring {
+        if RING && self.from_ring {
             // Buffer mode resend: the bytes we kept, in up to two pieces.
             let first = self.max.min(cap.saturating_sub(start));
             if let Some(a) = self.ring.get(start..start.saturating_add(first)) {
@@ -320,7 +324,7 @@ impl<O: TcpOwner> Payload for Produce<'_, O> {
             }
             return;
         }
-        let mut limited = Limit {
+        let mut limited = Limit::<RING> {
             inner: sink,
             left: self.max,
             ring: self.ring,
@@ -333,7 +337,7 @@ impl<O: TcpOwner> Payload for Produce<'_, O> {
     fn accept(&self, len: usize, sum: Checksum) -> bool {
         match self.expect {
             None => true,
-            Some(rec) => rec.matches(len, sum.fold()),
+            Some(rec) => rec.matches(len, sum),
         }
     }
 }
@@ -404,7 +408,9 @@ fn advertise<O: TcpOwner>(
     Some(update)
 }
 
-/// Sends our SYN (active open) or SYN-ACK (passive).
+/// Sends our SYN (active open) or SYN-ACK (passive). (Out of line: once
+/// per connection, kept out of the data path's frame.)
+#[inline(never)]
 fn send_syn<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
     let iss = s.snd_base.sub_len(1);
     match segment(io, s, iss, Control::Syn, &mut Empty) {
@@ -625,29 +631,37 @@ fn send_data<N: Nic, O: TcpOwner>(
         resend,
         fin,
     } = next;
-    let (ring, from_ring) = if cfg.retransmission == Retransmission::Buffer {
-        (
-            super::per_socket(&mut *t.buffer, cfg.buffer_per_socket(), i),
-            resend,
-        )
+    // `cfg` is the configuration's constant: one of the two is compiled.
+    let (mut buffered, mut regenerated);
+    let produce: &mut dyn Payload = if cfg.retransmission == Retransmission::Buffer {
+        buffered = Produce::<O, true> {
+            owner: &mut *owner,
+            handle,
+            offset,
+            max: len,
+            ring: super::per_socket(&mut *t.buffer, cfg.buffer_per_socket(), i),
+            from_ring: resend,
+            expect,
+        };
+        &mut buffered
     } else {
-        (&mut [][..], false)
-    };
-    let mut produce = Produce {
-        owner,
-        handle,
-        offset,
-        max: len,
-        ring,
-        from_ring,
-        expect,
+        regenerated = Produce::<O, false> {
+            owner: &mut *owner,
+            handle,
+            offset,
+            max: len,
+            ring: &mut [],
+            from_ring: false,
+            expect,
+        };
+        &mut regenerated
     };
     let Some(sock) = t.sockets.get_mut(i) else {
         return Sent::Gone;
     };
     let seq = sock.snd_nxt();
     let control = if fin { Control::Fin } else { Control::Psh };
-    match segment_with_sum(io, sock, seq, control, &mut produce) {
+    match segment_with_sum(io, sock, seq, control, produce) {
         Ok((0, _)) => {
             if !resend {
                 // The owner has nothing more: a requested close may go.
@@ -718,7 +732,7 @@ fn segment_with_sum<N: Nic>(
     seq: SeqNumber,
     control: Control,
     payload: &mut dyn Payload,
-) -> Result<(usize, u16), SendError> {
+) -> Result<(usize, Checksum), SendError> {
     let repr = Repr {
         src_port: s.local_port,
         dst_port: s.remote_port,
@@ -738,7 +752,7 @@ fn segment_with_sum<N: Nic>(
     if sent.payload_len > 0 {
         s.set(flag::ACK_NOW, false);
     }
-    Ok((sent.payload_len, sent.payload_sum.fold()))
+    Ok((sent.payload_len, sent.payload_sum))
 }
 
 /// Sends (or resends) our FIN when it is due.
@@ -792,7 +806,9 @@ fn timestamp(s: &TcpSocket, now: crate::Instant, offer: bool) -> Option<Timestam
     })
 }
 
-/// Starts the retransmission timer unless it runs already.
+/// Starts the retransmission timer unless it runs already. (Out of line:
+/// five callers.)
+#[inline(never)]
 fn arm(s: &mut TcpSocket, now: u32) {
     if !s.has(flag::TIMER) {
         s.timer = now.wrapping_add(u32::from(s.rto_ms));

@@ -98,6 +98,8 @@ impl Checksum {
     }
 
     /// The one's-complement sum folded into 16 bits (not yet complemented).
+    /// (Out of line: every checksum ends here, at a dozen sites.)
+    #[inline(never)]
     pub fn fold(&self) -> u16 {
         let mut s = self.sum;
         while s > 0xffff {

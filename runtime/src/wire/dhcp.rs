@@ -652,43 +652,39 @@ impl ReplyOptions {
     /// Takes one option (`prefix`: up to its first four value bytes, `len`:
     /// its full length), as [`OptionScanner::feed`] reports it.
     pub fn absorb(&mut self, kind: u8, prefix: &[u8], len: usize) {
-        let addr = || match prefix {
-            &[a, b, c, d] => Some(Ipv4Address([a, b, c, d])),
-            _ => None,
-        };
-        let secs = || match prefix {
-            &[a, b, c, d] => Some(u32::from_be_bytes([a, b, c, d])),
-            _ => None,
-        };
         // A list of addresses: a non-zero multiple of 4 bytes.
         let list = len >= 4 && len.is_multiple_of(4);
-        match kind {
+        // The field the option fills (the first such option wins), and
+        // whether its length is right for it.
+        let (addr, secs) = match kind {
             option::MESSAGE_TYPE if len == 1 => {
                 if let (None, Some(&t)) = (self.message_type, prefix.first()) {
                     self.message_type = Some(MessageType::from(t));
                 }
-            }
-            option::SERVER_ID if len == 4 => {
-                self.server_identifier = self.server_identifier.or_else(addr)
-            }
-            option::SUBNET_MASK if len == 4 => self.subnet_mask = self.subnet_mask.or_else(addr),
-            option::ROUTER if list => self.router = self.router.or_else(addr),
-            option::DNS_SERVER if list => self.dns_server = self.dns_server.or_else(addr),
-            option::NTP_SERVER if list => self.ntp_server = self.ntp_server.or_else(addr),
-            option::LEASE_TIME if len == 4 => {
-                self.lease_duration = self.lease_duration.or_else(secs)
-            }
-            option::RENEWAL_TIME if len == 4 => {
-                self.renew_duration = self.renew_duration.or_else(secs)
-            }
-            option::REBINDING_TIME if len == 4 => {
-                self.rebind_duration = self.rebind_duration.or_else(secs)
+                return;
             }
             option::OVERLOAD if len == 1 => {
                 if let (0, Some(&v @ 1..=3)) = (self.overload, prefix.first()) {
                     self.overload = v;
                 }
+                return;
             }
+            option::SERVER_ID if len == 4 => (Some(&mut self.server_identifier), None),
+            option::SUBNET_MASK if len == 4 => (Some(&mut self.subnet_mask), None),
+            option::ROUTER if list => (Some(&mut self.router), None),
+            option::DNS_SERVER if list => (Some(&mut self.dns_server), None),
+            option::NTP_SERVER if list => (Some(&mut self.ntp_server), None),
+            option::LEASE_TIME if len == 4 => (None, Some(&mut self.lease_duration)),
+            option::RENEWAL_TIME if len == 4 => (None, Some(&mut self.renew_duration)),
+            option::REBINDING_TIME if len == 4 => (None, Some(&mut self.rebind_duration)),
+            _ => return,
+        };
+        let &[a, b, c, d] = prefix else {
+            return;
+        };
+        match (addr, secs) {
+            (Some(slot @ None), _) => *slot = Some(Ipv4Address([a, b, c, d])),
+            (_, Some(slot @ None)) => *slot = Some(u32::from_be_bytes([a, b, c, d])),
             _ => {}
         }
     }
@@ -873,61 +869,18 @@ impl<'a> Repr<'a> {
         Ok(())
     }
 
-    fn hostname_bytes(&self) -> &'a [u8] {
-        let name = self.hostname.map(str::as_bytes).unwrap_or(&[]);
-        name.get(..255).unwrap_or(name)
-    }
-
-    fn request_list(&self) -> &'a [u8] {
-        let list = self.parameter_request_list.unwrap_or(&[]);
-        list.get(..255).unwrap_or(list)
-    }
-
-    /// Bytes of options [`Repr::emit`] writes, END included.
-    fn options_len(&self) -> usize {
-        let mut n: usize = 3 + 1; // message type, END
-        let addrs = [
-            self.requested_ip,
-            self.server_identifier,
-            self.subnet_mask,
-            self.router,
-            self.dns_server,
-            self.ntp_server,
-        ];
-        n = n.saturating_add(addrs.iter().flatten().count().saturating_mul(6));
-        let times = [
-            self.lease_duration,
-            self.renew_duration,
-            self.rebind_duration,
-        ];
-        n = n.saturating_add(times.iter().flatten().count().saturating_mul(6));
-        if self.hostname.is_some() {
-            n = n
-                .saturating_add(2)
-                .saturating_add(self.hostname_bytes().len());
-        }
-        if self.parameter_request_list.is_some() {
-            n = n
-                .saturating_add(2)
-                .saturating_add(self.request_list().len());
-        }
-        if self.max_message_size.is_some() {
-            n = n.saturating_add(4);
-        }
+    /// Bytes [`Repr::emit`] writes: header, cookie, options, END, padded
+    /// to [`MIN_MESSAGE_LEN`] (counted by emitting, so the two agree).
+    pub fn buffer_len(&self) -> usize {
+        let mut n = 0usize;
+        self.emit(&mut |b| n = n.saturating_add(b.len()));
         n
     }
 
-    /// Bytes [`Repr::emit`] writes: header, cookie, options, END, padded
-    /// to [`MIN_MESSAGE_LEN`].
-    pub fn buffer_len(&self) -> usize {
-        OPTIONS_OFFSET
-            .saturating_add(self.options_len())
-            .max(MIN_MESSAGE_LEN)
-    }
-
-    /// Writes the message through `out` in small pieces (at most 44 bytes
-    /// each), [`Repr::buffer_len`] bytes in all, the same every call. The
-    /// message type comes first; the other options in a fixed order.
+    /// Writes the message through `out` in small pieces (at most 255
+    /// bytes each), [`Repr::buffer_len`] bytes in all, the same every
+    /// call. The message type comes first; the other options in a fixed
+    /// order.
     pub fn emit(&self, out: &mut dyn FnMut(&[u8])) {
         const ZEROS: [u8; 64] = [0; 64];
         let mut head = [0u8; HEADER_LEN];
@@ -946,25 +899,24 @@ impl<'a> Repr<'a> {
             p.set_relay_agent_ip(self.relay_agent_ip);
             p.set_client_hardware_address(self.client_hardware_address);
         }
-        out(&head);
+        let w = &mut Counted { out, written: 0 };
+        w.put(&head);
         // sname (64) and file (128): empty.
-        out(&ZEROS);
-        out(&ZEROS);
-        out(&ZEROS);
-        out(&MAGIC_COOKIE.to_be_bytes());
-        out(&[option::MESSAGE_TYPE, 1, self.message_type.into()]);
+        w.put(&ZEROS);
+        w.put(&ZEROS);
+        w.put(&ZEROS);
+        w.put(&MAGIC_COOKIE.to_be_bytes());
+        put_option(w, option::MESSAGE_TYPE, Some(&[self.message_type.into()]));
         let addrs = [
-            (option::REQUESTED_IP, self.requested_ip),
-            (option::SERVER_ID, self.server_identifier),
-            (option::SUBNET_MASK, self.subnet_mask),
-            (option::ROUTER, self.router),
-            (option::DNS_SERVER, self.dns_server),
-            (option::NTP_SERVER, self.ntp_server),
+            (option::REQUESTED_IP, &self.requested_ip),
+            (option::SERVER_ID, &self.server_identifier),
+            (option::SUBNET_MASK, &self.subnet_mask),
+            (option::ROUTER, &self.router),
+            (option::DNS_SERVER, &self.dns_server),
+            (option::NTP_SERVER, &self.ntp_server),
         ];
         for (kind, addr) in addrs {
-            if let Some(Ipv4Address([a, b, c, d])) = addr {
-                out(&[kind, 4, a, b, c, d]);
-            }
+            put_option(w, kind, addr.as_ref().map(|a| &a.0[..]));
         }
         let times = [
             (option::LEASE_TIME, self.lease_duration),
@@ -972,39 +924,49 @@ impl<'a> Repr<'a> {
             (option::REBINDING_TIME, self.rebind_duration),
         ];
         for (kind, secs) in times {
-            if let Some(s) = secs {
-                let [a, b, c, d] = s.to_be_bytes();
-                out(&[kind, 4, a, b, c, d]);
-            }
+            put_option(w, kind, secs.map(u32::to_be_bytes).as_ref().map(|b| &b[..]));
         }
-        if self.hostname.is_some() {
-            let name = self.hostname_bytes();
-            out(&[
-                option::HOSTNAME,
-                u8::try_from(name.len()).unwrap_or(u8::MAX),
-            ]);
-            out(name);
-        }
-        if self.parameter_request_list.is_some() {
-            let list = self.request_list();
-            out(&[
-                option::PARAMETER_REQUEST_LIST,
-                u8::try_from(list.len()).unwrap_or(u8::MAX),
-            ]);
-            out(list);
-        }
-        if let Some(size) = self.max_message_size {
-            let [a, b] = size.to_be_bytes();
-            out(&[option::MAX_MESSAGE_SIZE, 2, a, b]);
-        }
-        out(&[option::END]);
-        let mut pad =
-            MIN_MESSAGE_LEN.saturating_sub(OPTIONS_OFFSET.saturating_add(self.options_len()));
+        put_option(w, option::HOSTNAME, self.hostname.map(str::as_bytes));
+        put_option(
+            w,
+            option::PARAMETER_REQUEST_LIST,
+            self.parameter_request_list,
+        );
+        let size = self.max_message_size.map(u16::to_be_bytes);
+        put_option(w, option::MAX_MESSAGE_SIZE, size.as_ref().map(|b| &b[..]));
+        w.put(&[option::END]);
+        let mut pad = MIN_MESSAGE_LEN.saturating_sub(w.written);
         while pad > 0 {
             let n = pad.min(ZEROS.len());
-            out(ZEROS.get(..n).unwrap_or(&[]));
+            w.put(ZEROS.get(..n).unwrap_or(&[]));
             pad = pad.saturating_sub(n);
         }
+    }
+}
+
+/// [`Repr::emit`]'s output, counting what went out (for the padding).
+struct Counted<'o> {
+    out: &'o mut dyn FnMut(&[u8]),
+    written: usize,
+}
+
+impl Counted<'_> {
+    /// Writes `bytes`. (Out of line: a dozen calls.)
+    #[inline(never)]
+    fn put(&mut self, bytes: &[u8]) {
+        self.written = self.written.saturating_add(bytes.len());
+        (self.out)(bytes);
+    }
+}
+
+/// Writes option `kind` with `value` (its first 255 bytes: the length is a
+/// byte) when there is one. (Out of line: one copy for every option.)
+#[inline(never)]
+fn put_option(w: &mut Counted<'_>, kind: u8, value: Option<&[u8]>) {
+    if let Some(v) = value {
+        let v = v.get(..255).unwrap_or(v);
+        w.put(&[kind, u8::try_from(v.len()).unwrap_or(u8::MAX)]);
+        w.put(v);
     }
 }
 

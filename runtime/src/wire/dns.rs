@@ -536,7 +536,9 @@ fn label_bytes<'b, M: Message + ?Sized>(
 }
 
 /// True when the names at offsets `a` and `b` are equal (ASCII case is
-/// ignored, RFC 1035 §2.3.3). Both are validated in full.
+/// ignored, RFC 1035 §2.3.3). Both are validated in full. (Out of line:
+/// three callers.)
+#[inline(never)]
 pub fn names_equal<M: Message + ?Sized>(m: &mut M, a: usize, b: usize) -> Result<bool, ParseError> {
     compare_names(m, a, NameSide::Message(Labels::new(b)))
 }

@@ -181,7 +181,8 @@ impl Ipv4Cidr {
         }
     }
 
-    /// The subnet mask as an integer.
+    /// The subnet mask as an integer. (Out of line: eight callers.)
+    #[inline(never)]
     pub const fn netmask_u32(&self) -> u32 {
         // `prefix_len` is a public field: clamp it here too. A shift by 32
         // (prefix 0) is out of range for `<<`, hence `checked_shl`.
@@ -201,7 +202,9 @@ impl Ipv4Cidr {
         Ipv4Address::from_u32(self.netmask_u32())
     }
 
-    /// The subnet's directed broadcast address.
+    /// The subnet's directed broadcast address. (Out of line: five
+    /// callers.)
+    #[inline(never)]
     pub const fn broadcast(&self) -> Ipv4Address {
         Ipv4Address::from_u32(self.address.to_u32() | !self.netmask_u32())
     }

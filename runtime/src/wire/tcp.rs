@@ -696,6 +696,45 @@ impl Control {
     }
 }
 
+/// The MSS and timestamps options of an options area (the last of each),
+/// with the checks of [`TcpOption::parse`] on every option on the way
+/// ([`Error::Malformed`]): the walk of [`TcpOptions`] without building
+/// each option.
+fn mss_and_timestamps(mut area: &[u8]) -> Result<(Option<u16>, Option<Timestamp>)> {
+    let (mut mss, mut ts) = (None, None);
+    while let Some((&kind, after_kind)) = area.split_first() {
+        match kind {
+            option::END => break,
+            option::NOP => {
+                area = after_kind;
+                continue;
+            }
+            _ => {}
+        }
+        let &len = after_kind.first().ok_or(Error::Malformed)?;
+        if len < 2 {
+            return Err(Error::Malformed);
+        }
+        let body = area.get(2..usize::from(len)).ok_or(Error::Malformed)?;
+        match (kind, len, body) {
+            (option::MSS, option::MSS_LEN, &[hi, lo]) => mss = Some(u16::from_be_bytes([hi, lo])),
+            (option::TS, option::TS_LEN, &[a, b, c, d, e, f, g, h]) => {
+                ts = Some(Timestamp {
+                    tsval: u32::from_be_bytes([a, b, c, d]),
+                    tsecr: u32::from_be_bytes([e, f, g, h]),
+                })
+            }
+            (option::WS, option::WS_LEN, _) | (option::SACK_PERM, option::SACK_PERM_LEN, _) => {}
+            (option::MSS | option::WS | option::SACK_PERM | option::TS, _, _) => {
+                return Err(Error::Malformed)
+            }
+            _ => {}
+        }
+        area = area.get(usize::from(len)..).unwrap_or(&[]);
+    }
+    Ok((mss, ts))
+}
+
 /// The high-level form of a TCP header. URG, ECE, CWR, the urgent pointer
 /// and options other than MSS are not represented (the stack neither uses
 /// nor sends them).
@@ -742,15 +781,7 @@ impl Repr {
             (false, false, true, _) => Control::Rst,
             _ => return Err(Error::Malformed),
         };
-        let mut max_seg_size = None;
-        let mut timestamp = None;
-        for opt in packet.option_iter() {
-            match opt? {
-                TcpOption::MaxSegmentSize(mss) => max_seg_size = Some(mss),
-                TcpOption::Timestamps(ts) => timestamp = Some(ts),
-                _ => {}
-            }
-        }
+        let (max_seg_size, timestamp) = mss_and_timestamps(packet.options())?;
         Ok(Repr {
             src_port: packet.src_port(),
             dst_port: packet.dst_port(),
@@ -802,12 +833,19 @@ impl Repr {
     /// Writes the header, options included, with the given checksum field.
     /// Sets ACK when [`Repr::ack_number`] is present (the field is 0
     /// otherwise), the urgent pointer to 0 and the reserved bits to 0.
+    ///
+    /// The header is assembled in a local array (constant offsets, no
+    /// bounds checks) and written with one copy; a buffer shorter than
+    /// [`Repr::header_len`] is left as it is.
     pub fn emit_header<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>, checksum: u16) {
-        packet.set_src_port(self.src_port);
-        packet.set_dst_port(self.dst_port);
-        packet.set_seq_number(self.seq_number);
-        packet.set_ack_number(self.ack_number.unwrap_or(SeqNumber(0)));
-        packet.set_header_len(self.header_len());
+        let mut h = [0u8; HEADER_LEN + option::MSS_LEN as usize + TIMESTAMPS_LEN];
+        put16(&mut h, field::SRC_PORT, self.src_port);
+        put16(&mut h, field::DST_PORT, self.dst_port);
+        put32(&mut h, field::SEQ_NUM, self.seq_number.0);
+        put32(&mut h, field::ACK_NUM, self.ack_number.map_or(0, |a| a.0));
+        let len = self.header_len();
+        // Bounded: at most 36 bytes, 9 words.
+        put_slice(&mut h, field::DATA_OFF, &[((len >> 2) as u8) << 4]);
         let control = match self.control {
             Control::None => Flags::EMPTY,
             Control::Psh => Flags::PSH,
@@ -815,25 +853,38 @@ impl Repr {
             Control::Fin => Flags::FIN,
             Control::Rst => Flags::RST,
         };
-        packet.set_flags(control.with(Flags::ACK, self.ack_number.is_some()));
-        packet.set_window_len(self.window_len);
-        packet.set_checksum(checksum);
-        packet.set_urgent_at(0);
-        let options = packet.options_mut();
-        let mut at = 0usize;
+        let flags = control.with(Flags::ACK, self.ack_number.is_some());
+        put_slice(&mut h, field::FLAGS, &[flags.0]);
+        put16(&mut h, field::WIN_SIZE, self.window_len);
+        put16(&mut h, field::CHECKSUM, checksum);
+        let mut at = field::OPTIONS;
         if let Some(mss) = self.max_seg_size {
-            at = TcpOption::MaxSegmentSize(mss).emit(options);
+            let [hi, lo] = mss.to_be_bytes();
+            put_slice(&mut h, at, &[option::MSS, option::MSS_LEN, hi, lo]);
+            at = at.wrapping_add(option::MSS_LEN as usize); // bounded: 24
         }
         if let Some(ts) = self.timestamp {
             // NOP NOP TS: the layout RFC 7323 Appendix A recommends.
-            if let Some(area) = options.get_mut(at..) {
-                let n = TcpOption::NoOperation.emit(area);
-                // Bounded: two one-byte options.
-                let n = n.wrapping_add(
-                    TcpOption::NoOperation.emit(area.get_mut(n..).unwrap_or(&mut [])),
-                );
-                TcpOption::Timestamps(ts).emit(area.get_mut(n..).unwrap_or(&mut []));
-            }
+            let [v0, v1, v2, v3] = ts.tsval.to_be_bytes();
+            let [e0, e1, e2, e3] = ts.tsecr.to_be_bytes();
+            let opt = [
+                option::NOP,
+                option::NOP,
+                option::TS,
+                option::TS_LEN,
+                v0,
+                v1,
+                v2,
+                v3,
+                e0,
+                e1,
+                e2,
+                e3,
+            ];
+            put_slice(&mut h, at, &opt);
+        }
+        if let Some(header) = h.get(..len) {
+            put_slice(packet.buffer.as_mut(), 0, header);
         }
     }
 
@@ -1149,6 +1200,29 @@ mod tests {
     }
 
     proptest! {
+        /// `Repr::parse`'s own walk of the options agrees with the
+        /// option iterator on every options area: the same MSS and
+        /// timestamps, and an error exactly where the iterator has one.
+        #[test]
+        fn option_walk_matches_the_option_iterator(
+            area in proptest::collection::vec(
+                prop_oneof![Just(0u8), Just(1), Just(2), Just(3), Just(4), Just(8), Just(10), any::<u8>()],
+                0..40,
+            ),
+        ) {
+            let mut want = Ok((None, None));
+            for opt in TcpOptions::new(&area) {
+                want = match (want, opt) {
+                    (Ok((_, ts)), Ok(TcpOption::MaxSegmentSize(m))) => Ok((Some(m), ts)),
+                    (Ok((mss, _)), Ok(TcpOption::Timestamps(t))) => Ok((mss, Some(t))),
+                    (Ok(v), Ok(_)) => Ok(v),
+                    (_, Err(e)) => Err(e),
+                    (Err(e), _) => Err(e),
+                };
+            }
+            prop_assert_eq!(mss_and_timestamps(&area), want);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(
             bytes in proptest::collection::vec(any::<u8>(), 0..72),
