@@ -854,14 +854,14 @@ fn header_field<F: HttpFeatures>(
         } else {
             Authority::parse(value, settings)
         };
-    } else if lower_eq(name, b"origin") {
-        req.flags |= rf::ORIGIN;
-        req.source = if over {
-            Authority::Invalid
-        } else {
-            Authority::of_url(value, settings)
-        };
-    } else if lower_eq(name, b"referer") && req.flags & rf::ORIGIN == 0 {
+    } else if lower_eq(name, b"origin")
+        || (lower_eq(name, b"referer") && req.flags & rf::ORIGIN == 0)
+    {
+        // `Origin` (six letters; `Referer` has seven) wins over `Referer`
+        // in any order.
+        if name.len() == b"origin".len() {
+            req.flags |= rf::ORIGIN;
+        }
         // A line cut by the buffer might end inside the authority
         // (`http://NAME` of `http://NAME.evil.example/`): refused.
         req.source = if over {
