@@ -504,13 +504,12 @@ impl Head {
     /// A byte of `HTTP/1.x` and the line end after it.
     #[inline(always)]
     fn version_byte(&mut self, b: u8, req: &mut Req) -> HeadStep {
-        const HTTP: &[u8] = b"HTTP/";
+        const HTTP: &[u8] = b"HTTP/1.";
         let p = usize::from(self.pos);
         let ok = match p {
-            0..=4 => HTTP.get(p) == Some(&b),
-            5 if b == b'1' => true,
-            5 if b.is_ascii_digit() => return HeadStep::Fail(505),
-            6 => b == b'.',
+            // Another major version: 505.
+            5 if b != b'1' && b.is_ascii_digit() => return HeadStep::Fail(505),
+            0..=6 => HTTP.get(p) == Some(&b),
             7 if b.is_ascii_digit() => {
                 req.minor = if b == b'0' { 0 } else { 1 };
                 true
