@@ -829,17 +829,12 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
                 && c.req.flags & rf::GZIP != 0
                 && c.req.flags & rf::GZIP_NO == 0;
             let matched = if gz { rf::INM_GZIP } else { rf::INM_PLAIN };
-            let kind =
+            let (kind, status) =
                 if F::ETAG && c.req.method != Some(Method::Post) && c.req.flags & matched != 0 {
-                    Kind::NotModified { file: fi, gzip: gz }
+                    (Kind::NotModified { file: fi, gzip: gz }, 304)
                 } else {
-                    Kind::File { file: fi, gzip: gz }
+                    (Kind::File { file: fi, gzip: gz }, 200)
                 };
-            let status = if matches!(kind, Kind::File { .. }) {
-                200
-            } else {
-                304
-            };
             (kind, status, gz, Framing::Length)
         }
         Body::Dynamic { parts, .. } => {
