@@ -233,7 +233,11 @@ impl Multipart {
                         let at = usize::from(at);
                         // Two `u16`s in a `usize`.
                         let bytes = buf.get(at..at.wrapping_add(usize::from(len)));
-                        *t = Some(bytes.and_then(|b| core::str::from_utf8(b).ok()).ok_or(400u16)?);
+                        *t = Some(
+                            bytes
+                                .and_then(|b| core::str::from_utf8(b).ok())
+                                .ok_or(400u16)?,
+                        );
                     }
                 }
                 let [Some(name), filename, content_type] = text else {
