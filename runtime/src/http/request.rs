@@ -948,7 +948,12 @@ fn accept_encoding(req: &mut Req, value: &[u8]) {
                 lower_eq(k, b"q") && !v.is_empty() && v.iter().all(|&c| c == b'0' || c == b'.')
             })
         });
-        let gzip = lower_eq(coding, b"gzip") || lower_eq(coding, b"x-gzip");
+        // `gzip` or `x-gzip` (RFC 9110 §8.4.1.3), in any case.
+        let name = match coding {
+            [b'x' | b'X', b'-', rest @ ..] => rest,
+            c => c,
+        };
+        let gzip = lower_eq(name, b"gzip");
         if gzip && zero {
             req.flags |= rf::GZIP_NO;
         } else if gzip || (coding == b"*" && !zero) {
