@@ -1063,6 +1063,24 @@ mod tests {
     }
 
     #[test]
+    fn gzip_and_x_gzip_in_any_case() {
+        let flags = |v: &[u8]| {
+            let mut req = Req::default();
+            accept_encoding(&mut req, v);
+            req.flags & (rf::GZIP | rf::GZIP_NO)
+        };
+        assert_eq!(flags(b"gzip"), rf::GZIP);
+        assert_eq!(flags(b"x-gzip"), rf::GZIP);
+        assert_eq!(flags(b"X-GZip"), rf::GZIP);
+        assert_eq!(flags(b"deflate, x-gzip;q=0"), rf::GZIP_NO);
+        assert_eq!(flags(b"*"), rf::GZIP);
+        assert_eq!(flags(b"xgzip"), 0);
+        assert_eq!(flags(b"x-x-gzip"), 0);
+        assert_eq!(flags(b"y-gzip"), 0);
+        assert_eq!(flags(b"x-"), 0);
+    }
+
+    #[test]
     fn authorities() {
         let dev = settings("Dev");
         for (text, want) in [
