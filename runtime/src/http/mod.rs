@@ -79,9 +79,13 @@ use core::fmt;
 
 /// The request methods the server implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+// Discriminants from 1: `Option<Method>`'s `None` is then 0 (rustc puts
+// the niche there), so a fresh request (`Req::default()`, no method yet)
+// is all zeros and is cleared by a memset, not copied from flash.
+#[repr(u8)]
 pub enum Method {
     /// GET.
-    Get,
+    Get = 1,
     /// HEAD: GET without the body.
     Head,
     /// POST: a form's body.

@@ -51,10 +51,17 @@ pub(crate) struct Multipart {
     over: bool,
     /// Part header bytes so far (bounded).
     hbytes: u16,
-    name: Option<Slot>,
-    filename: Option<Slot>,
-    ctype: Option<Slot>,
+    /// The part's name, file name and content type, in that order
+    /// (indexed by `NAME`, `FILENAME`, `CTYPE`).
+    slots: [Option<Slot>; 3],
 }
+
+/// Index of the part's name in `Multipart::slots`.
+const NAME: usize = 0;
+/// Index of the part's file name in `Multipart::slots`.
+const FILENAME: usize = 1;
+/// Index of the part's content type in `Multipart::slots`.
+const CTYPE: usize = 2;
 
 /// What the parser hands on.
 #[derive(Debug, PartialEq, Eq)]
@@ -199,9 +206,7 @@ impl Multipart {
         self.llen = 0;
         self.over = false;
         self.hbytes = 0;
-        self.name = None;
-        self.filename = None;
-        self.ctype = None;
+        self.slots = [None; 3];
         St::Headers
     }
 
@@ -219,24 +224,24 @@ impl Multipart {
         match b {
             b'\r' => Ok(()),
             b'\n' if self.llen == 0 && !self.over => {
-                // End of the part headers.
-                let Some(name) = self.name else {
-                    return Err(400); // RFC 7578 §4.2: every part has a name
-                };
-                let text = |s: Slot| {
-                    let at = usize::from(s.0);
-                    // Two `u16`s in a `usize`.
-                    buf.get(at..at.wrapping_add(usize::from(s.1)))
-                        .and_then(|b| core::str::from_utf8(b).ok())
-                };
-                let name = text(name).ok_or(400u16)?;
-                let filename = match self.filename {
-                    Some(s) => Some(text(s).ok_or(400u16)?),
-                    None => None,
-                };
-                let content_type = match self.ctype {
-                    Some(s) => Some(text(s).ok_or(400u16)?),
-                    None => None,
+                // End of the part headers: each stored value as text (one
+                // loop for the three), and RFC 7578 §4.2: every part has a
+                // name.
+                let mut text: [Option<&str>; 3] = [None; 3];
+                for (t, s) in text.iter_mut().zip(self.slots) {
+                    if let Some((at, len)) = s {
+                        let at = usize::from(at);
+                        // Two `u16`s in a `usize`.
+                        let bytes = buf.get(at..at.wrapping_add(usize::from(len)));
+                        *t = Some(
+                            bytes
+                                .and_then(|b| core::str::from_utf8(b).ok())
+                                .ok_or(400u16)?,
+                        );
+                    }
+                }
+                let [Some(name), filename, content_type] = text else {
+                    return Err(400);
                 };
                 emit(MpOut::Start {
                     name,
@@ -300,7 +305,7 @@ impl Multipart {
             // copied, wherever `from` points.)
             let v = trimmed(buf.get(value_at..end).unwrap_or(&[]));
             let (from, len) = (offset_in(buf, v), v.len());
-            self.ctype = Some(self.keep(buf, from, len, false));
+            self.slots[CTYPE] = Some(self.keep(buf, from, len, false));
         } else if is_disposition {
             self.disposition(buf, value_at, end)?;
         }
@@ -331,9 +336,9 @@ impl Multipart {
             }
             let pname = trimmed(buf.get(pname_start..i).unwrap_or(&[]));
             let slot = if lower_eq(pname, b"name") {
-                Some(false)
+                Some(NAME)
             } else if lower_eq(pname, b"filename") {
-                Some(true)
+                Some(FILENAME)
             } else {
                 None
             };
@@ -358,12 +363,10 @@ impl Multipart {
                 i = scan(buf, i, to, b"; \t", false);
                 (s, i)
             };
-            if let Some(file) = slot {
+            if let Some(slot) = slot {
                 let kept = Some(self.keep(buf, vstart, vend.wrapping_sub(vstart), quoted));
-                if file {
-                    self.filename = kept;
-                } else {
-                    self.name = kept;
+                if let Some(s) = self.slots.get_mut(slot) {
+                    *s = kept;
                 }
             }
         }

@@ -109,6 +109,10 @@ impl<'a> TagOut<'a> {
         self.escape
     }
 
+    /// One byte, escaped as the tag asks. (Not inlined: `write_str` and
+    /// `write_bytes` each had a copy; `write_str` calls it only for the
+    /// byte that needs escaping, its plain runs are copied whole.)
+    #[inline(never)]
     fn byte(&mut self, b: u8) {
         let mut esc = [b'\\', b, b'0', b'0', 0, 0];
         let n = if !is_special(self.escape.special(), b) {

@@ -504,13 +504,12 @@ impl Head {
     /// A byte of `HTTP/1.x` and the line end after it.
     #[inline(always)]
     fn version_byte(&mut self, b: u8, req: &mut Req) -> HeadStep {
-        const HTTP: &[u8] = b"HTTP/";
+        const HTTP: &[u8] = b"HTTP/1.";
         let p = usize::from(self.pos);
         let ok = match p {
-            0..=4 => HTTP.get(p) == Some(&b),
-            5 if b == b'1' => true,
-            5 if b.is_ascii_digit() => return HeadStep::Fail(505),
-            6 => b == b'.',
+            // Another major version: 505.
+            5 if b != b'1' && b.is_ascii_digit() => return HeadStep::Fail(505),
+            0..=6 => HTTP.get(p) == Some(&b),
             7 if b.is_ascii_digit() => {
                 req.minor = if b == b'0' { 0 } else { 1 };
                 true
@@ -854,14 +853,14 @@ fn header_field<F: HttpFeatures>(
         } else {
             Authority::parse(value, settings)
         };
-    } else if lower_eq(name, b"origin") {
-        req.flags |= rf::ORIGIN;
-        req.source = if over {
-            Authority::Invalid
-        } else {
-            Authority::of_url(value, settings)
-        };
-    } else if lower_eq(name, b"referer") && req.flags & rf::ORIGIN == 0 {
+    } else if lower_eq(name, b"origin")
+        || (lower_eq(name, b"referer") && req.flags & rf::ORIGIN == 0)
+    {
+        // `Origin` (six letters; `Referer` has seven) wins over `Referer`
+        // in any order.
+        if name.len() == b"origin".len() {
+            req.flags |= rf::ORIGIN;
+        }
         // A line cut by the buffer might end inside the authority
         // (`http://NAME` of `http://NAME.evil.example/`): refused.
         req.source = if over {
@@ -949,7 +948,12 @@ fn accept_encoding(req: &mut Req, value: &[u8]) {
                 lower_eq(k, b"q") && !v.is_empty() && v.iter().all(|&c| c == b'0' || c == b'.')
             })
         });
-        let gzip = lower_eq(coding, b"gzip") || lower_eq(coding, b"x-gzip");
+        // `gzip` or `x-gzip` (RFC 9110 §8.4.1.3), in any case.
+        let name = match coding {
+            [b'x' | b'X', b'-', rest @ ..] => rest,
+            c => c,
+        };
+        let gzip = lower_eq(name, b"gzip");
         if gzip && zero {
             req.flags |= rf::GZIP_NO;
         } else if gzip || (coding == b"*" && !zero) {
@@ -1056,6 +1060,24 @@ mod tests {
             let std: Vec<&[u8]> = v.as_bytes().split(|&c| c == b';').collect();
             assert_eq!(ours, std, "{v:?}");
         }
+    }
+
+    #[test]
+    fn gzip_and_x_gzip_in_any_case() {
+        let flags = |v: &[u8]| {
+            let mut req = Req::default();
+            accept_encoding(&mut req, v);
+            req.flags & (rf::GZIP | rf::GZIP_NO)
+        };
+        assert_eq!(flags(b"gzip"), rf::GZIP);
+        assert_eq!(flags(b"x-gzip"), rf::GZIP);
+        assert_eq!(flags(b"X-GZip"), rf::GZIP);
+        assert_eq!(flags(b"deflate, x-gzip;q=0"), rf::GZIP_NO);
+        assert_eq!(flags(b"*"), rf::GZIP);
+        assert_eq!(flags(b"xgzip"), 0);
+        assert_eq!(flags(b"x-x-gzip"), 0);
+        assert_eq!(flags(b"y-gzip"), 0);
+        assert_eq!(flags(b"x-"), 0);
     }
 
     #[test]
