@@ -320,6 +320,17 @@ pub struct DhcpClient<S: DhcpSettings> {
     _settings: PhantomData<fn() -> S>,
 }
 
+/// One of a lease's three times ([`DhcpClient::lease_at`]).
+#[derive(Clone, Copy)]
+enum Timer {
+    /// Renewal.
+    T1,
+    /// Rebinding.
+    T2,
+    /// Expiry.
+    Expiry,
+}
+
 /// The client's one-bit states, in a byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Flags(u8);
@@ -449,29 +460,38 @@ impl<S: DhcpSettings> DhcpClient<S> {
         }
     }
 
-    /// T1, T2 or expiry of the lease as an instant, `secs` after its start
-    /// but at most `cap` (see [`LEASE_HORIZON_SECS`]); `None` for an
-    /// infinite lease.
-    fn lease_at(&self, secs: u32, cap: u32) -> Option<Instant> {
+    /// T1 ([`Timer::T1`]), T2 or expiry of the lease as an instant, its
+    /// seconds after the lease's start but at most its cap (see
+    /// [`LEASE_HORIZON_SECS`]); `None` for an infinite lease. One copy
+    /// behind a selector: the three timers are read at a dozen sites,
+    /// where a call with a constant is the smallest code.
+    #[inline(never)]
+    fn lease_at(&self, timer: Timer) -> Option<Instant> {
         // No lease held (a remembered address being asked for): no timers.
         if self.lease.is_infinite() || self.lease.lease_secs == 0 {
-            None
-        } else {
-            let secs = secs.min(cap);
-            Some(self.began.after(Duration::from_secs(u64::from(secs))))
+            return None;
         }
+        let (secs, cap) = match timer {
+            Timer::T1 => (self.lease.renew_secs, LEASE_HORIZON_SECS / 2),
+            Timer::T2 => (self.lease.rebind_secs, LEASE_HORIZON_SECS / 8 * 7),
+            Timer::Expiry => (self.lease.lease_secs, LEASE_HORIZON_SECS),
+        };
+        Some(
+            self.began
+                .after(Duration::from_secs(u64::from(secs.min(cap)))),
+        )
     }
 
     fn t1_at(&self) -> Option<Instant> {
-        self.lease_at(self.lease.renew_secs, LEASE_HORIZON_SECS / 2)
+        self.lease_at(Timer::T1)
     }
 
     fn t2_at(&self) -> Option<Instant> {
-        self.lease_at(self.lease.rebind_secs, LEASE_HORIZON_SECS / 8 * 7)
+        self.lease_at(Timer::T2)
     }
 
     fn expires_at(&self) -> Option<Instant> {
-        self.lease_at(self.lease.lease_secs, LEASE_HORIZON_SECS)
+        self.lease_at(Timer::Expiry)
     }
 
     /// The delay before retransmission number `tries` (0 = after the first
