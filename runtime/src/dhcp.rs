@@ -486,6 +486,13 @@ impl<S: DhcpSettings> DhcpClient<S> {
         self.lease_at(Timer::T1)
     }
 
+    /// Whether the lease's `timer` has come at `now` (never, for an
+    /// infinite lease). Out of line: five timer checks.
+    #[inline(never)]
+    fn passed(&self, timer: Timer, now: Instant) -> bool {
+        self.lease_at(timer).is_some_and(|t| now >= t)
+    }
+
     fn t2_at(&self) -> Option<Instant> {
         self.lease_at(Timer::T2)
     }
@@ -533,9 +540,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// A new exchange for a renewal or rebinding.
     /// Where a held lease's timers put it at `now`.
     fn lease_state(&self, now: Instant) -> DhcpState {
-        if self.t2_at().is_some_and(|t| now >= t) {
+        if self.passed(Timer::T2, now) {
             DhcpState::Rebinding
-        } else if self.t1_at().is_some_and(|t| now >= t) {
+        } else if self.passed(Timer::T1, now) {
             DhcpState::Renewing
         } else {
             DhcpState::Bound
@@ -566,23 +573,19 @@ impl<S: DhcpSettings> DhcpClient<S> {
         }
         match self.state {
             DhcpState::Off => false,
-            DhcpState::Bound => match self.t1_at() {
-                Some(t1) if now >= t1 => {
-                    self.enter(app, DhcpState::Renewing, now, DhcpEvent::Renewing);
-                    true
-                }
-                _ => false,
-            },
+            DhcpState::Bound if self.passed(Timer::T1, now) => {
+                self.enter(app, DhcpState::Renewing, now, DhcpEvent::Renewing);
+                true
+            }
+            DhcpState::Bound => false,
             DhcpState::Probing => self.probe(io, app, now, due),
-            DhcpState::Renewing if self.t2_at().is_some_and(|t2| now >= t2) => {
+            DhcpState::Renewing if self.passed(Timer::T2, now) => {
                 self.enter(app, DhcpState::Rebinding, now, DhcpEvent::Rebinding);
                 true
             }
             // A remembered address being asked for (no lease known) has no
             // expiry.
-            DhcpState::Rebinding | DhcpState::Rebooting
-                if self.expires_at().is_some_and(|end| now >= end) =>
-            {
+            DhcpState::Rebinding | DhcpState::Rebooting if self.passed(Timer::Expiry, now) => {
                 let address = self.lease.cidr.address;
                 io.set_ipv4(None);
                 report(app, DhcpEvent::Expired { address });
