@@ -864,11 +864,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     // Not used until nobody else turns out to hold it.
                     let address = lease.cidr.address;
                     self.state = DhcpState::Probing;
-                    let delay = app
-                        .random_u32()
-                        .checked_rem(PROBE_DELAY_MAX_MS)
-                        .unwrap_or(0);
-                    self.next = now.after(Duration::from_millis(u64::from(delay)));
+                    self.next = after_random(app, now, PROBE_DELAY_MAX_MS);
                     self.flags
                         .set(Flags::CONFLICT | Flags::DEFENDED | Flags::LOST, false);
                     report(app, DhcpEvent::Probing { address });
@@ -903,8 +899,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 // again. Wait up to a second, so a server that refuses
                 // everything does not cause a storm.
                 self.lease = Lease::EMPTY;
-                let delay = u64::from(app.random_u32().checked_rem(1000).unwrap_or(0));
-                self.enter_discovering(app, now.after(Duration::from_millis(delay)));
+                let at = after_random(app, now, 1000);
+                self.enter_discovering(app, at);
             }
             _ => {}
         }
@@ -1067,6 +1063,14 @@ fn send<N: Nic>(io: &mut Io<'_, N>, dst: Ipv4Address, repr: &Repr<'_>) -> Result
     };
     let mut payload = FnPayload(|sink: &mut dyn PayloadSink| repr.emit(&mut |b| sink.write(b)));
     io.send_ipv4(dst, &transport, &mut payload)
+}
+
+/// `now` plus a random delay under `max_ms` milliseconds. (Out of line:
+/// the probe's start and the wait after a NAK draw one.)
+#[inline(never)]
+fn after_random<A: App>(app: &mut A, now: Instant, max_ms: u32) -> Instant {
+    let delay = app.random_u32().checked_rem(max_ms).unwrap_or(0);
+    now.after(Duration::from_millis(u64::from(delay)))
 }
 
 /// Half the time from `now` to `end`, at least [`RENEW_RETRANSMIT_MIN`]
