@@ -971,11 +971,9 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
     /// A random port no other query uses (with at most 16 slots among
     /// 16384 ports, the first draw nearly always does).
     fn pick_port<A: App>(&self, app: &mut A) -> u16 {
-        let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
         let mut port = EPHEMERAL_FIRST;
         for _ in 0..32 {
-            let off = app.random_u32().checked_rem(span).unwrap_or(0);
-            port = EPHEMERAL_FIRST.saturating_add(off as u16);
+            port = random_port(app);
             if !self.slots.iter().any(|s| s.port == port && s.listening()) {
                 break;
             }
@@ -1057,6 +1055,16 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
             finish(slot, handle, o, app);
         }
     }
+}
+
+/// A random port of the dynamic range (RFC 6335), for a client's
+/// request (the DNS queries', SNTP's). Out of line: one copy for both.
+#[inline(never)]
+pub(crate) fn random_port<A: App>(app: &mut A) -> u16 {
+    let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
+    let off = app.random_u32().checked_rem(span).unwrap_or(0);
+    // Bounded: off < span = 65536 - EPHEMERAL_FIRST.
+    EPHEMERAL_FIRST.saturating_add(off as u16)
 }
 
 /// An attempt ran out of time: retry, or give up.
