@@ -529,12 +529,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
     // Out of line: five states enter discovery.
     #[inline(never)]
     fn enter_discovering<A: App>(&mut self, app: &mut A, at: Instant) {
-        self.state = DhcpState::Discovering;
-        self.xid = app.random_u32();
-        self.tries = 0;
-        self.next = at;
         self.began = at;
-        report(app, DhcpEvent::Discovering);
+        self.enter(app, DhcpState::Discovering, at, DhcpEvent::Discovering);
     }
 
     /// A new exchange for a renewal or rebinding.
