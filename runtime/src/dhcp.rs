@@ -605,10 +605,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 } else {
                     // No server answered: keep using the lease in its own
                     // timers (RFC 2131 §3.2 step 5).
-                    self.state = self.lease_state(now);
-                    self.xid = app.random_u32();
-                    self.next = now;
-                    report(app, DhcpEvent::RebootUnanswered);
+                    // (`tries` restarts too: no held-lease state reads it.)
+                    let state = self.lease_state(now);
+                    self.enter(app, state, now, DhcpEvent::RebootUnanswered);
                 }
                 true
             }
