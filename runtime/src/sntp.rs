@@ -474,11 +474,9 @@ impl<const NAME: usize> SntpClient<NAME> {
     /// Ends the request (it is done with its query, if any); the next
     /// one is due at `next` (`None`: none is).
     fn idle(&mut self, next: Option<Instant>) {
-        self.step = Step::Idle {
-            due: next.is_some(),
-        };
-        self.port = 0;
-        self.at = next.unwrap_or(self.at);
+        // Idle first, so `drop_request` has no query to keep.
+        self.step = Step::Idle { due: false };
+        self.drop_request(next);
     }
 
     /// True while a request is under way.
