@@ -933,25 +933,22 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             }
             return;
         }
+        // The link came back (INIT-REBOOT): ask for the address the client
+        // holds or the application kept, in one place for both.
+        let mut reboot = S::INIT_REBOOT && self.flags.take(Flags::REBOOT);
         if self.state == DhcpState::Off {
             io.set_ipv4(None);
-            let remembered = self.lease.cidr.address;
-            if S::INIT_REBOOT && self.flags.take(Flags::REBOOT) && is_host(remembered) {
+            if reboot && is_host(self.lease.cidr.address) {
                 // INIT-REBOOT for the address the application kept.
                 self.began = now;
-                self.enter(
-                    app,
-                    DhcpState::Rebooting,
-                    now,
-                    DhcpEvent::Rebooting {
-                        address: remembered,
-                    },
-                );
             } else {
+                reboot = false;
                 self.enter_discovering(app, now);
             }
+        } else {
+            reboot = reboot && self.holds_lease();
         }
-        if S::INIT_REBOOT && self.flags.take(Flags::REBOOT) && self.holds_lease() {
+        if reboot {
             let address = self.lease.cidr.address;
             self.enter(
                 app,
