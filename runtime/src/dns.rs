@@ -944,14 +944,19 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         query: DnsHandle,
         kind: QueryType,
     ) -> Poll<Result<Ipv4Address, DnsError>> {
-        let r = match self.result(query) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(Answer::A(a))) if kind == QueryType::A => Ok(a),
-            Poll::Ready(Ok(Answer::Mx(mut list))) if kind == QueryType::Mx => {
-                list.find_map(|mx| mx.addr).ok_or(DnsError::NoData)
-            }
-            Poll::Ready(Ok(_)) => Err(DnsError::BadHandle),
-            Poll::Ready(Err(e)) => Err(e),
+        // The slot directly, not through `result`'s `Answer`.
+        let r = match self.slot(query) {
+            None => Err(DnsError::BadHandle),
+            Some(slot) => match slot.phase {
+                Phase::Queued | Phase::Waiting => return Poll::Pending,
+                Phase::Failed(e) => Err(e),
+                Phase::Done if slot.kind != kind => Err(DnsError::BadHandle),
+                Phase::Done if MX && kind == QueryType::Mx => MxRecords { buf: slot.used() }
+                    .find_map(|mx| mx.addr)
+                    .ok_or(DnsError::NoData),
+                Phase::Done => Ok(slot.answer()),
+                Phase::Free => Err(DnsError::BadHandle),
+            },
         };
         self.release(query);
         Poll::Ready(r)
