@@ -966,8 +966,9 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
     // Out of line: the resolver calls and the application inline it.
     #[inline(never)]
     pub fn release(&mut self, query: DnsHandle) {
-        if self.slot(query).is_some() {
-            if let Some(s) = self.slots.get_mut(usize::from(query.slot)) {
+        // A free slot of the same generation stays free: no phase test.
+        if let Some(s) = self.slots.get_mut(usize::from(query.slot)) {
+            if s.gen == query.gen {
                 s.phase = Phase::Free;
             }
         }
