@@ -665,9 +665,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
         let mac = io.mac();
         let ours = self.lease.cidr.address;
         let mut label = [0u8; crate::iface::name::MAX_LEN];
-        let name = *io.device_name();
         let hostname = if S::SEND_HOSTNAME {
-            Some(S::HOSTNAME.unwrap_or_else(|| name.host_label(&mut label)))
+            // The label borrows `label` only, so the name is not copied.
+            Some(S::HOSTNAME.unwrap_or_else(|| io.device_name().host_label(&mut label)))
         } else {
             None
         };
