@@ -320,6 +320,17 @@ pub struct DhcpClient<S: DhcpSettings> {
     _settings: PhantomData<fn() -> S>,
 }
 
+/// One of a lease's three times ([`DhcpClient::lease_at`]).
+#[derive(Clone, Copy)]
+enum Timer {
+    /// Renewal.
+    T1,
+    /// Rebinding.
+    T2,
+    /// Expiry.
+    Expiry,
+}
+
 /// The client's one-bit states, in a byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Flags(u8);
@@ -449,29 +460,45 @@ impl<S: DhcpSettings> DhcpClient<S> {
         }
     }
 
-    /// T1, T2 or expiry of the lease as an instant, `secs` after its start
-    /// but at most `cap` (see [`LEASE_HORIZON_SECS`]); `None` for an
-    /// infinite lease.
-    fn lease_at(&self, secs: u32, cap: u32) -> Option<Instant> {
+    /// T1 ([`Timer::T1`]), T2 or expiry of the lease as an instant, its
+    /// seconds after the lease's start but at most its cap (see
+    /// [`LEASE_HORIZON_SECS`]); `None` for an infinite lease. One copy
+    /// behind a selector: the three timers are read at a dozen sites,
+    /// where a call with a constant is the smallest code.
+    #[inline(never)]
+    fn lease_at(&self, timer: Timer) -> Option<Instant> {
         // No lease held (a remembered address being asked for): no timers.
         if self.lease.is_infinite() || self.lease.lease_secs == 0 {
-            None
-        } else {
-            let secs = secs.min(cap);
-            Some(self.began.after(Duration::from_secs(u64::from(secs))))
+            return None;
         }
+        let (secs, cap) = match timer {
+            Timer::T1 => (self.lease.renew_secs, LEASE_HORIZON_SECS / 2),
+            Timer::T2 => (self.lease.rebind_secs, LEASE_HORIZON_SECS / 8 * 7),
+            Timer::Expiry => (self.lease.lease_secs, LEASE_HORIZON_SECS),
+        };
+        Some(
+            self.began
+                .after(Duration::from_secs(u64::from(secs.min(cap)))),
+        )
     }
 
     fn t1_at(&self) -> Option<Instant> {
-        self.lease_at(self.lease.renew_secs, LEASE_HORIZON_SECS / 2)
+        self.lease_at(Timer::T1)
+    }
+
+    /// Whether the lease's `timer` has come at `now` (never, for an
+    /// infinite lease). Out of line: five timer checks.
+    #[inline(never)]
+    fn passed(&self, timer: Timer, now: Instant) -> bool {
+        self.lease_at(timer).is_some_and(|t| now >= t)
     }
 
     fn t2_at(&self) -> Option<Instant> {
-        self.lease_at(self.lease.rebind_secs, LEASE_HORIZON_SECS / 8 * 7)
+        self.lease_at(Timer::T2)
     }
 
     fn expires_at(&self) -> Option<Instant> {
-        self.lease_at(self.lease.lease_secs, LEASE_HORIZON_SECS)
+        self.lease_at(Timer::Expiry)
     }
 
     /// The delay before retransmission number `tries` (0 = after the first
@@ -502,20 +529,16 @@ impl<S: DhcpSettings> DhcpClient<S> {
     // Out of line: five states enter discovery.
     #[inline(never)]
     fn enter_discovering<A: App>(&mut self, app: &mut A, at: Instant) {
-        self.state = DhcpState::Discovering;
-        self.xid = app.random_u32();
-        self.tries = 0;
-        self.next = at;
         self.began = at;
-        report(app, DhcpEvent::Discovering);
+        self.enter(app, DhcpState::Discovering, at, DhcpEvent::Discovering);
     }
 
     /// A new exchange for a renewal or rebinding.
     /// Where a held lease's timers put it at `now`.
     fn lease_state(&self, now: Instant) -> DhcpState {
-        if self.t2_at().is_some_and(|t| now >= t) {
+        if self.passed(Timer::T2, now) {
             DhcpState::Rebinding
-        } else if self.t1_at().is_some_and(|t| now >= t) {
+        } else if self.passed(Timer::T1, now) {
             DhcpState::Renewing
         } else {
             DhcpState::Bound
@@ -546,23 +569,19 @@ impl<S: DhcpSettings> DhcpClient<S> {
         }
         match self.state {
             DhcpState::Off => false,
-            DhcpState::Bound => match self.t1_at() {
-                Some(t1) if now >= t1 => {
-                    self.enter(app, DhcpState::Renewing, now, DhcpEvent::Renewing);
-                    true
-                }
-                _ => false,
-            },
+            DhcpState::Bound if self.passed(Timer::T1, now) => {
+                self.enter(app, DhcpState::Renewing, now, DhcpEvent::Renewing);
+                true
+            }
+            DhcpState::Bound => false,
             DhcpState::Probing => self.probe(io, app, now, due),
-            DhcpState::Renewing if self.t2_at().is_some_and(|t2| now >= t2) => {
+            DhcpState::Renewing if self.passed(Timer::T2, now) => {
                 self.enter(app, DhcpState::Rebinding, now, DhcpEvent::Rebinding);
                 true
             }
             // A remembered address being asked for (no lease known) has no
             // expiry.
-            DhcpState::Rebinding | DhcpState::Rebooting
-                if self.expires_at().is_some_and(|end| now >= end) =>
-            {
+            DhcpState::Rebinding | DhcpState::Rebooting if self.passed(Timer::Expiry, now) => {
                 let address = self.lease.cidr.address;
                 io.set_ipv4(None);
                 report(app, DhcpEvent::Expired { address });
@@ -586,10 +605,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 } else {
                     // No server answered: keep using the lease in its own
                     // timers (RFC 2131 §3.2 step 5).
-                    self.state = self.lease_state(now);
-                    self.xid = app.random_u32();
-                    self.next = now;
-                    report(app, DhcpEvent::RebootUnanswered);
+                    // (`tries` restarts too: no held-lease state reads it.)
+                    let state = self.lease_state(now);
+                    self.enter(app, state, now, DhcpEvent::RebootUnanswered);
                 }
                 true
             }
@@ -647,9 +665,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
         let mac = io.mac();
         let ours = self.lease.cidr.address;
         let mut label = [0u8; crate::iface::name::MAX_LEN];
-        let name = *io.device_name();
         let hostname = if S::SEND_HOSTNAME {
-            Some(S::HOSTNAME.unwrap_or_else(|| name.host_label(&mut label)))
+            // The label borrows `label` only, so the name is not copied.
+            Some(S::HOSTNAME.unwrap_or_else(|| io.device_name().host_label(&mut label)))
         } else {
             None
         };
@@ -841,11 +859,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     // Not used until nobody else turns out to hold it.
                     let address = lease.cidr.address;
                     self.state = DhcpState::Probing;
-                    let delay = app
-                        .random_u32()
-                        .checked_rem(PROBE_DELAY_MAX_MS)
-                        .unwrap_or(0);
-                    self.next = now.after(Duration::from_millis(u64::from(delay)));
+                    self.next = after_random(app, now, PROBE_DELAY_MAX_MS);
                     self.flags
                         .set(Flags::CONFLICT | Flags::DEFENDED | Flags::LOST, false);
                     report(app, DhcpEvent::Probing { address });
@@ -880,8 +894,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 // again. Wait up to a second, so a server that refuses
                 // everything does not cause a storm.
                 self.lease = Lease::EMPTY;
-                let delay = u64::from(app.random_u32().checked_rem(1000).unwrap_or(0));
-                self.enter_discovering(app, now.after(Duration::from_millis(delay)));
+                let at = after_random(app, now, 1000);
+                self.enter_discovering(app, at);
             }
             _ => {}
         }
@@ -919,25 +933,22 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             }
             return;
         }
+        // The link came back (INIT-REBOOT): ask for the address the client
+        // holds or the application kept, in one place for both.
+        let mut reboot = S::INIT_REBOOT && self.flags.take(Flags::REBOOT);
         if self.state == DhcpState::Off {
             io.set_ipv4(None);
-            let remembered = self.lease.cidr.address;
-            if S::INIT_REBOOT && self.flags.take(Flags::REBOOT) && is_host(remembered) {
+            if reboot && is_host(self.lease.cidr.address) {
                 // INIT-REBOOT for the address the application kept.
                 self.began = now;
-                self.enter(
-                    app,
-                    DhcpState::Rebooting,
-                    now,
-                    DhcpEvent::Rebooting {
-                        address: remembered,
-                    },
-                );
             } else {
+                reboot = false;
                 self.enter_discovering(app, now);
             }
+        } else {
+            reboot = reboot && self.holds_lease();
         }
-        if S::INIT_REBOOT && self.flags.take(Flags::REBOOT) && self.holds_lease() {
+        if reboot {
             let address = self.lease.cidr.address;
             self.enter(
                 app,
@@ -1044,6 +1055,14 @@ fn send<N: Nic>(io: &mut Io<'_, N>, dst: Ipv4Address, repr: &Repr<'_>) -> Result
     };
     let mut payload = FnPayload(|sink: &mut dyn PayloadSink| repr.emit(&mut |b| sink.write(b)));
     io.send_ipv4(dst, &transport, &mut payload)
+}
+
+/// `now` plus a random delay under `max_ms` milliseconds. (Out of line:
+/// the probe's start and the wait after a NAK draw one.)
+#[inline(never)]
+fn after_random<A: App>(app: &mut A, now: Instant, max_ms: u32) -> Instant {
+    let delay = app.random_u32().checked_rem(max_ms).unwrap_or(0);
+    now.after(Duration::from_millis(u64::from(delay)))
 }
 
 /// Half the time from `now` to `end`, at least [`RENEW_RETRANSMIT_MIN`]

@@ -944,14 +944,19 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         query: DnsHandle,
         kind: QueryType,
     ) -> Poll<Result<Ipv4Address, DnsError>> {
-        let r = match self.result(query) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(Answer::A(a))) if kind == QueryType::A => Ok(a),
-            Poll::Ready(Ok(Answer::Mx(mut list))) if kind == QueryType::Mx => {
-                list.find_map(|mx| mx.addr).ok_or(DnsError::NoData)
-            }
-            Poll::Ready(Ok(_)) => Err(DnsError::BadHandle),
-            Poll::Ready(Err(e)) => Err(e),
+        // The slot directly, not through `result`'s `Answer`.
+        let r = match self.slot(query) {
+            None => Err(DnsError::BadHandle),
+            Some(slot) => match slot.phase {
+                Phase::Queued | Phase::Waiting => return Poll::Pending,
+                Phase::Failed(e) => Err(e),
+                Phase::Done if slot.kind != kind => Err(DnsError::BadHandle),
+                Phase::Done if MX && kind == QueryType::Mx => MxRecords { buf: slot.used() }
+                    .find_map(|mx| mx.addr)
+                    .ok_or(DnsError::NoData),
+                Phase::Done => Ok(slot.answer()),
+                Phase::Free => Err(DnsError::BadHandle),
+            },
         };
         self.release(query);
         Poll::Ready(r)
@@ -961,8 +966,9 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
     // Out of line: the resolver calls and the application inline it.
     #[inline(never)]
     pub fn release(&mut self, query: DnsHandle) {
-        if self.slot(query).is_some() {
-            if let Some(s) = self.slots.get_mut(usize::from(query.slot)) {
+        // A free slot of the same generation stays free: no phase test.
+        if let Some(s) = self.slots.get_mut(usize::from(query.slot)) {
+            if s.gen == query.gen {
                 s.phase = Phase::Free;
             }
         }
@@ -971,11 +977,9 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
     /// A random port no other query uses (with at most 16 slots among
     /// 16384 ports, the first draw nearly always does).
     fn pick_port<A: App>(&self, app: &mut A) -> u16 {
-        let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
         let mut port = EPHEMERAL_FIRST;
         for _ in 0..32 {
-            let off = app.random_u32().checked_rem(span).unwrap_or(0);
-            port = EPHEMERAL_FIRST.saturating_add(off as u16);
+            port = random_port(app);
             if !self.slots.iter().any(|s| s.port == port && s.listening()) {
                 break;
             }
@@ -1057,6 +1061,16 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
             finish(slot, handle, o, app);
         }
     }
+}
+
+/// A random port of the dynamic range (RFC 6335), for a client's
+/// request (the DNS queries', SNTP's). Out of line: one copy for both.
+#[inline(never)]
+pub(crate) fn random_port<A: App>(app: &mut A) -> u16 {
+    let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
+    let off = app.random_u32().checked_rem(span).unwrap_or(0);
+    // Bounded: off < span = 65536 - EPHEMERAL_FIRST.
+    EPHEMERAL_FIRST.saturating_add(off as u16)
 }
 
 /// An attempt ran out of time: retry, or give up.

@@ -43,7 +43,7 @@ use crate::iface::{Bytes, Io, SendError, Transport};
 use crate::nic::Nic;
 use crate::service::{App, Disabled, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
-use crate::udp::{Endpoint, UdpDatagram, EPHEMERAL_FIRST};
+use crate::udp::{Endpoint, UdpDatagram};
 use crate::wire::ntp::{self as wire, Leap, Mode, NtpTime, Timestamp, PACKET_LEN};
 use crate::wire::Ipv4Address;
 use core::fmt;
@@ -474,11 +474,9 @@ impl<const NAME: usize> SntpClient<NAME> {
     /// Ends the request (it is done with its query, if any); the next
     /// one is due at `next` (`None`: none is).
     fn idle(&mut self, next: Option<Instant>) {
-        self.step = Step::Idle {
-            due: next.is_some(),
-        };
-        self.port = 0;
-        self.at = next.unwrap_or(self.at);
+        // Idle first, so `drop_request` has no query to keep.
+        self.step = Step::Idle { due: false };
+        self.drop_request(next);
     }
 
     /// True while a request is under way.
@@ -617,9 +615,7 @@ impl<const NAME: usize> SntpClient<NAME> {
     fn enter_arp<A: App>(&mut self, now: Instant, app: &mut A) {
         self.step = Step::Arp;
         self.mark = now;
-        let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
-        let off = app.random_u32().checked_rem(span).unwrap_or(0);
-        self.port = EPHEMERAL_FIRST.saturating_add(off as u16);
+        self.port = crate::dns::random_port(app);
         let noise = u64::from(app.random_u32());
         let x = match self.last() {
             Some(t) => (t.at(now).timestamp().0 & !0xffff) | (noise & 0xffff),
