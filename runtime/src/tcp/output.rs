@@ -165,6 +165,9 @@ impl Payload for Empty {
 }
 
 /// The window we advertise, and the owner's room it was derived from.
+/// (Out of line: the data path's sends and its window updates share one
+/// copy.)
+#[inline(never)]
 fn receive_window<O: TcpOwner>(
     s: &TcpSocket,
     cfg: &super::TcpConfig,
