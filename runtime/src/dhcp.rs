@@ -533,7 +533,6 @@ impl<S: DhcpSettings> DhcpClient<S> {
         self.enter(app, DhcpState::Discovering, at, DhcpEvent::Discovering);
     }
 
-    /// A new exchange for a renewal or rebinding.
     /// Where a held lease's timers put it at `now`.
     fn lease_state(&self, now: Instant) -> DhcpState {
         if self.passed(Timer::T2, now) {
