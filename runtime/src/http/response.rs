@@ -16,6 +16,7 @@ use super::out::TagOut;
 use super::rom::{Body, File, Part, Representation, Site, Summed};
 use super::{HttpApp, HttpEvent};
 use crate::iface::PayloadSink;
+use crate::wire::Checksum;
 
 /// What is being answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,6 +61,8 @@ pub(crate) mod pf {
     /// A tag did not fit in the journal: wait for acknowledgements before
     /// calling its handler again.
     pub const BLOCKED: u8 = 1 << 4;
+    /// [`Resp::sum`] holds the sum of the whole response.
+    pub const SUMMED: u8 = 1 << 5;
 }
 
 /// The response of one request.
@@ -83,6 +86,11 @@ pub(crate) struct Resp {
     pub pos: u32,
     /// Journal bytes in use.
     pub jlen: u16,
+    /// With [`pf::SUMMED`]: the folded sum of the body, then (once the
+    /// head is set) of the whole response. A dynamic page rendered up
+    /// front is summed as it is rendered, so the measuring pass of a FIFO
+    /// NIC ([`PayloadSink::write_measured`]) need not walk its parts.
+    pub sum: u16,
 }
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -337,10 +345,12 @@ impl Drop for Window<'_> {
     }
 }
 
-/// A sink that writes nothing (measuring a head).
-struct Null;
-impl PayloadSink for Null {
-    fn write(&mut self, _: &[u8]) {}
+/// A sink that only sums (a head's length and sum).
+struct Sum(Checksum);
+impl PayloadSink for Sum {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.add_bytes(bytes);
+    }
     fn write_from_rx(&mut self, _: usize, _: usize) {}
 }
 
@@ -377,10 +387,23 @@ impl Resp {
         self.kind = kind;
         self.status = status;
         self.framing = framing;
-        let mut null = Null;
-        let mut w = Window::new(&mut null, usize::MAX, 0);
+        let mut sum = Sum(Checksum::new());
+        // Only a summed response's head is summed (written); any other's
+        // is only measured.
+        let mut w = if self.has(pf::SUMMED) {
+            Window::new(&mut sum, 0, usize::MAX)
+        } else {
+            Window::new(&mut sum, usize::MAX, 0)
+        };
         self.head::<F>(site, &mut w);
         self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
+        drop(w);
+        if self.has(pf::SUMMED) {
+            // The body's sum follows the head's (at its parity).
+            let body = Checksum::from_folded(self.sum, self.body_len % 2 == 1);
+            sum.0.add_checksum(body);
+            self.sum = sum.0.fold();
+        }
         self.pos = self.head_len;
         self.item = 0;
         let body = if self.has(pf::HEAD) {
@@ -493,6 +516,9 @@ impl Resp {
         {
             return;
         }
+        if self.measured(rel, max, sink) {
+            return;
+        }
         let mut w = Window::new(sink, rel, max);
         if let Kind::Dynamic { .. } = self.kind {
             w.gather();
@@ -522,6 +548,16 @@ impl Resp {
             Kind::Dynamic { file } => self.walk::<F, A>(&mut w, file, site, journal, app),
             Kind::None | Kind::Pending | Kind::NotModified { .. } => {}
         }
+    }
+
+    /// A measuring pass over the whole of a summed response: its length
+    /// and sum without a walk (true when the sink took them).
+    fn measured(&self, rel: usize, max: usize, sink: &mut dyn PayloadSink) -> bool {
+        let Some(end) = self.end.filter(|_| self.has(pf::SUMMED) && rel == 0) else {
+            return false;
+        };
+        let end = usize::try_from(end).unwrap_or(usize::MAX);
+        end <= max && sink.write_measured(end, Checksum::from_folded(self.sum, end % 2 == 1))
     }
 
     /// The dynamic body from the anchor on.
@@ -613,9 +649,13 @@ impl Resp {
         // length.
         self.jlen = 0;
         let mut total = 0usize;
+        let mut sum = Checksum::new();
         for part in parts {
             match *part {
-                Part::Text(t) => total = total.wrapping_add(t.len()),
+                Part::Text(t) => {
+                    sum.add_bytes(t);
+                    total = total.wrapping_add(t.len());
+                }
                 Part::Tag(id, escape) => {
                     let j = usize::from(self.jlen);
                     let Some(space) = journal.get_mut(j.wrapping_add(2)..) else {
@@ -629,6 +669,7 @@ impl Resp {
                         return None;
                     }
                     let n = out.len();
+                    sum.add_bytes(out.as_bytes());
                     let n16 = u16::try_from(n).unwrap_or(u16::MAX);
                     if let Some(len) = journal.get_mut(j..j.wrapping_add(2)) {
                         len.copy_from_slice(&n16.to_le_bytes());
@@ -638,7 +679,10 @@ impl Resp {
                 }
             }
         }
-        u32::try_from(total).ok()
+        let total = u32::try_from(total).ok()?;
+        self.sum = sum.fold();
+        self.flags |= pf::SUMMED;
+        Some(total)
     }
 
     /// The peer acknowledged up to `rel`: move the anchor over whole

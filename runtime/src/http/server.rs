@@ -104,6 +104,7 @@ impl<const B: usize, F: HttpFeatures> Conn<B, F> {
             item: 0,
             pos: 0,
             jlen: 0,
+            sum: 0,
         },
         body_left: 0,
         next: 0,

@@ -326,6 +326,66 @@ fn dynamic_page_with_exact_length_and_escaping() {
     assert_eq!(t.app.count, 1);
 }
 
+/// A measuring sink, as a FIFO NIC's first pass: takes what the producer
+/// knows the sum of, and records every write.
+#[derive(Default)]
+struct Measuring {
+    measured: Option<(usize, u16)>,
+    written: Vec<u8>,
+}
+impl crate::iface::PayloadSink for Measuring {
+    fn write(&mut self, bytes: &[u8]) {
+        self.written.extend_from_slice(bytes);
+    }
+    fn write_from_rx(&mut self, _: usize, _: usize) {
+        panic!("the server never streams from a received frame")
+    }
+    fn write_measured(&mut self, len: usize, sum: crate::wire::Checksum) -> bool {
+        assert!(self.measured.is_none(), "one measured piece per pass");
+        self.measured = Some((len, sum.fold()));
+        true
+    }
+}
+
+#[test]
+fn a_dynamic_page_rendered_up_front_is_measured_without_a_walk() {
+    // Names of every parity, so the head, the body and the whole response
+    // are odd and even in turn; HTTP/1.0 adds a keep-alive line.
+    for (name, version) in [("a", "1.1"), ("ab", "1.1"), ("abc", "1.0"), ("<é>", "1.0")] {
+        let mut t = T::new();
+        t.app.name = name.into();
+        let req =
+            format!("GET /page.html HTTP/{version}\r\nConnection: keep-alive\r\nHost: dev\r\n\r\n");
+        assert_eq!(t.send(req.as_bytes()), req.len());
+        let mut m = Measuring::default();
+        t.srv.tcp_produce(H, 0, 1460, &mut m, &mut t.app);
+        let whole = t.produce(0, 1460);
+        let mut sum = crate::wire::Checksum::new();
+        sum.add_bytes(&whole);
+        assert_eq!(m.measured, Some((whole.len(), sum.fold())), "{name}");
+        assert!(m.written.is_empty(), "nothing written besides");
+        // A window short of the end, or not from the start, is walked.
+        for (at, max) in [(0, whole.len() - 1), (1, 1460)] {
+            let mut m = Measuring::default();
+            t.srv.tcp_produce(H, at, max, &mut m, &mut t.app);
+            assert_eq!(m.measured, None);
+            assert_eq!(
+                m.written,
+                &whole[at as usize..][..max.min(whole.len() - at as usize)]
+            );
+        }
+        assert_eq!(t.app.count, 1, "rendered once");
+    }
+    // A page whose tags do not all fit is chunked and never summed ahead.
+    let mut t = T::new();
+    let req = "GET /big.txt HTTP/1.1\r\nHost: dev\r\n\r\n";
+    assert_eq!(t.send(req.as_bytes()), req.len());
+    let mut m = Measuring::default();
+    t.srv.tcp_produce(H, 0, 100_000, &mut m, &mut t.app);
+    assert_eq!(m.measured, None);
+    assert!(!m.written.is_empty());
+}
+
 #[test]
 fn large_dynamic_page_is_chunked_and_each_tag_rendered_once() {
     let mut t = T::new();

@@ -43,6 +43,15 @@ pub trait PayloadSink {
     fn write_summed(&mut self, piece: Summed) {
         self.write(piece.bytes);
     }
+    /// Counts `len` bytes whose sum the producer knows without writing
+    /// them, when this sink only measures (the first pass of a
+    /// `LengthFirst` send): a dynamic HTTP response summed as it was
+    /// rendered skips a walk of its parts. False (the default, and for a
+    /// sink that writes): the producer writes the bytes.
+    fn write_measured(&mut self, len: usize, sum: Checksum) -> bool {
+        let _ = (len, sum);
+        false
+    }
 }
 
 /// Produces a packet's payload, possibly more than once.
@@ -214,6 +223,16 @@ impl<N: Nic> PayloadSink for StreamSink<'_, N> {
         if self.emit {
             self.nic.tx_write(piece.bytes);
         }
+    }
+
+    fn write_measured(&mut self, len: usize, sum: Checksum) -> bool {
+        // Bounded: `len <= limit` always.
+        if self.emit || len > self.limit.wrapping_sub(self.len) {
+            return false;
+        }
+        self.sum.add_checksum(sum);
+        self.len = self.len.wrapping_add(len);
+        true
     }
 
     fn write_from_rx(&mut self, offset: usize, len: usize) {

@@ -300,6 +300,17 @@ impl<const RING: bool> PayloadSink for Limit<'_, RING> {
         self.left = self.left.wrapping_sub(piece.bytes.len());
     }
 
+    fn write_measured(&mut self, len: usize, sum: Checksum) -> bool {
+        if len > self.left || (RING && !self.ring.is_empty()) {
+            return false; // cut, or the bytes are kept for a resend
+        }
+        let taken = self.inner.write_measured(len, sum);
+        if taken {
+            self.left = self.left.wrapping_sub(len);
+        }
+        taken
+    }
+
     fn write_from_rx(&mut self, offset: usize, len: usize) {
         // Stream bytes never come from a received frame through here
         // unless copied by the owner; keep the cap and ring semantics by

@@ -20,6 +20,16 @@ impl Checksum {
         Checksum { sum: 0, odd: false }
     }
 
+    /// The accumulator of a sum taken earlier: its folded value
+    /// ([`fold`](Self::fold)) and whether it covered an odd number of
+    /// bytes. (A producer that keeps a 16-bit sum of what it will send.)
+    pub const fn from_folded(sum: u16, odd: bool) -> Self {
+        Checksum {
+            sum: sum as u32,
+            odd,
+        }
+    }
+
     /// Adds bytes that follow everything added so far.
     pub fn add_bytes(&mut self, mut bytes: &[u8]) {
         if self.odd {
