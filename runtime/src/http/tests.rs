@@ -593,6 +593,52 @@ fn header_lines_are_judged_byte_by_byte_at_any_cut() {
     }
 }
 
+/// The request line is judged to the byte at any cut: the length limit
+/// (200 in these settings, CR LF included), escapes, the version.
+#[test]
+fn request_lines_are_judged_to_the_byte_at_any_cut() {
+    let line =
+        |path: &str, version: &str| format!("GET {path} HTTP/{version}\r\nHost: dev\r\n\r\n");
+    let mut cases = vec![
+        (line("/page.html", "1.1"), "200", 1),
+        (line("/page%2ehtml", "1.0"), "200", 0),
+        (line("/page.html?x=1", "1.1"), "200", 1),
+        (line("/pa%zzge.html", "1.1"), "400", 1),
+        (line("/page.html", "1.x"), "400", 1),
+        (line("/page.html", "2.0"), "505", 1),
+        (line("/p\u{e9}", "1.1"), "400", 1),
+        (line("/a#b", "1.1"), "400", 1),
+    ];
+    // "GET /" + k + " HTTP/1.1\r\n" is 16 + k bytes.
+    for (k, status) in [(183, "404"), (184, "404"), (185, "414")] {
+        cases.push((line(&format!("/{}", "a".repeat(k)), "1.1"), status, 1));
+    }
+    for (req, status, minor) in cases {
+        for cut in [1, 2, 3, 7, 64, req.len()] {
+            let mut t = T::new();
+            let mut out = Vec::new();
+            for chunk in req.as_bytes().chunks(cut) {
+                t.send(chunk);
+                out.extend(t.pull(1460));
+            }
+            let text = String::from_utf8_lossy(&out);
+            assert!(
+                text.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{req:?} cut {cut}: {text}"
+            );
+            if status == "200" {
+                // HTTP/1.0 is answered with a keep-alive line when asked
+                // (it is not here: the connection closes).
+                assert_eq!(
+                    text.contains("Connection: close"),
+                    minor == 0,
+                    "{req:?} cut {cut}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn keep_alive_after_404_and_pipelining() {
     let mut t = T::new();
