@@ -240,6 +240,12 @@ pub(crate) struct Head {
 /// (Not inlined: the method and every header name ask.)
 #[inline(never)]
 pub(crate) fn is_tchar(b: u8) -> bool {
+    tchar_bit(b)
+}
+
+/// [`is_tchar`] inline, for the loop over a header name.
+#[inline(always)]
+fn tchar_bit(b: u8) -> bool {
     const TCHAR: [u8; 16] = [
         0x00, 0x00, 0x00, 0x00, 0xfa, 0x6c, 0xff, 0x03, 0xfe, 0xff, 0xff, 0xc7, 0xff, 0xff, 0xff,
         0x57,
@@ -682,22 +688,20 @@ impl Head {
             // The field name: token characters up to the colon (a space
             // before it is refused too); a line without a colon ends here
             // and `header_end` refuses it.
-            for &b in bytes {
-                if b == b':' {
-                    if self.llen == 0 && n == 0 {
-                        return Err(400);
-                    }
+            // The bitmap inline here: a call per byte of every name was
+            // a tenth of a request's head.
+            n = bytes
+                .iter()
+                .position(|&b| !tchar_bit(b))
+                .unwrap_or(bytes.len());
+            match bytes.get(n) {
+                Some(b':') if self.llen == 0 && n == 0 => return Err(400),
+                Some(b':') => {
                     self.colon = true;
                     n = n.wrapping_add(1);
-                    break;
                 }
-                if b == b'\r' || b == b'\n' {
-                    break;
-                }
-                if !is_tchar(b) {
-                    return Err(400);
-                }
-                n = n.wrapping_add(1);
+                Some(b'\r' | b'\n') | None => {}
+                Some(_) => return Err(400),
             }
         }
         if self.colon {
