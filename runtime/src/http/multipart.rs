@@ -312,62 +312,69 @@ impl Multipart {
         Ok(())
     }
 
-    /// `form-data; name="x"; filename="y"` at `buf[from..to]`.
+    /// `form-data; name="x"; filename="y"` at `buf[from..to]`: items
+    /// split at `;`, the first `form-data` and the others parameters
+    /// (`name=value`, a value a token or a quoted string; an item without
+    /// `=` is ignored).
     fn disposition(&mut self, buf: &mut [u8], from: usize, to: usize) -> Result<(), Refused> {
         // Indices stay at most `to + 1` (`scan` and `at` stop at `to`,
         // which is inside the buffer): plain increments cannot wrap.
-        let mut i = scan(buf, from, to, OWS, true);
-        let kind_start = i;
-        i = scan(buf, i, to, b"; \t", false);
-        if !lower_eq(buf.get(kind_start..i).unwrap_or(&[]), b"form-data") {
-            return Err(400);
-        }
+        let mut i = from;
+        let mut kind = true;
         loop {
-            i = scan(buf, i, to, OWS, true);
-            match at(buf, i, to) {
-                None => return Ok(()),
-                Some(b';') => i = scan(buf, i.wrapping_add(1), to, OWS, true),
-                Some(_) => return Err(400),
-            }
-            let pname_start = i;
+            // An item's name (the type, or a parameter's): up to `=` or
+            // `;`, without surrounding white space.
+            let start = i;
             i = scan(buf, i, to, b"=;", false);
-            if at(buf, i, to) != Some(b'=') {
-                continue; // a parameter without value: ignored
-            }
-            let pname = trimmed(buf.get(pname_start..i).unwrap_or(&[]));
-            let slot = if lower_eq(pname, b"name") {
-                Some(NAME)
-            } else if lower_eq(pname, b"filename") {
-                Some(FILENAME)
-            } else {
-                None
-            };
-            i = scan(buf, i.wrapping_add(1), to, OWS, true);
-            let quoted = at(buf, i, to) == Some(b'"');
-            let (vstart, vend) = if quoted {
-                // quoted-string: up to the closing quote, `\` escapes.
-                let s = i.wrapping_add(1);
-                let mut j = s;
-                loop {
-                    match at(buf, j, to) {
-                        None => return Err(400),
-                        Some(b'"') => break,
-                        Some(b'\\') => j = j.wrapping_add(2),
-                        Some(_) => j = j.wrapping_add(1),
+            let name = trimmed(buf.get(start..i).unwrap_or(&[]));
+            if kind {
+                // (`form-data=` is refused below: `=` does not end an item.)
+                if !lower_eq(name, b"form-data") {
+                    return Err(400);
+                }
+                kind = false;
+            } else if at(buf, i, to) == Some(b'=') {
+                let slot = if lower_eq(name, b"name") {
+                    Some(NAME)
+                } else if lower_eq(name, b"filename") {
+                    Some(FILENAME)
+                } else {
+                    None
+                };
+                i = scan(buf, i.wrapping_add(1), to, OWS, true);
+                let quoted = at(buf, i, to) == Some(b'"');
+                let (vstart, vend) = if quoted {
+                    // quoted-string: up to the closing quote, `\` escapes.
+                    let s = i.wrapping_add(1);
+                    let mut j = s;
+                    loop {
+                        match at(buf, j, to) {
+                            None => return Err(400),
+                            Some(b'"') => break,
+                            Some(b'\\') => j = j.wrapping_add(2),
+                            Some(_) => j = j.wrapping_add(1),
+                        }
+                    }
+                    i = j.wrapping_add(1);
+                    (s, j)
+                } else {
+                    let s = i;
+                    i = scan(buf, i, to, b"; \t", false);
+                    (s, i)
+                };
+                if let Some(slot) = slot {
+                    let kept = Some(self.keep(buf, vstart, vend.wrapping_sub(vstart), quoted));
+                    if let Some(s) = self.slots.get_mut(slot) {
+                        *s = kept;
                     }
                 }
-                i = j.wrapping_add(1);
-                (s, j)
-            } else {
-                let s = i;
-                i = scan(buf, i, to, b"; \t", false);
-                (s, i)
-            };
-            if let Some(slot) = slot {
-                let kept = Some(self.keep(buf, vstart, vend.wrapping_sub(vstart), quoted));
-                if let Some(s) = self.slots.get_mut(slot) {
-                    *s = kept;
-                }
+                i = scan(buf, i, to, OWS, true);
+            }
+            // The item ends at `;` or at the end of the line.
+            match at(buf, i, to) {
+                None => return Ok(()),
+                Some(b';') => i = i.wrapping_add(1),
+                Some(_) => return Err(400),
             }
         }
     }
