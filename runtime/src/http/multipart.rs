@@ -228,7 +228,7 @@ impl Multipart {
                 // loop for the three), and RFC 7578 §4.2: every part has a
                 // name.
                 let mut text: [Option<&str>; 3] = [None; 3];
-                for (t, s) in text.iter_mut().zip(self.slots) {
+                for (t, &s) in text.iter_mut().zip(&self.slots) {
                     if let Some((at, len)) = s {
                         let at = usize::from(at);
                         // Two `u16`s in a `usize`.
