@@ -210,6 +210,9 @@ impl Multipart {
         St::Headers
     }
 
+    /// One byte of the part headers. (Not inlined: out of line it leaves
+    /// `feed`'s data loop its registers; the part headers are a few lines.)
+    #[inline(never)]
     fn header_byte(
         &mut self,
         b: u8,
