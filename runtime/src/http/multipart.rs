@@ -82,26 +82,36 @@ pub(crate) enum MpOut<'a> {
 /// does not fit in the buffer).
 pub(crate) type Refused = u16;
 
-/// Optional white space.
-const OWS: &[u8] = b" \t";
+/// Byte classes for [`scan`]: white space (SP, HT), `;`, `=`, anything
+/// else; a set of classes is their bits.
+const WS: u8 = 1;
+const SEMI: u8 = 2;
+const EQ: u8 = 4;
+const OTHER: u8 = 8;
 
-/// `buf[i]` when `i < to`.
-fn at(buf: &[u8], i: usize, to: usize) -> Option<u8> {
-    buf.get(i).copied().filter(|_| i < to)
-}
-
-/// The first index from `i` on (at most `to`) whose byte is in `set`
-/// (`skip` false) or is not (`skip` true).
+/// The first index from `i` on (at most `to`) whose byte's class is in
+/// `stop`.
 #[inline(never)]
-fn scan(buf: &[u8], mut i: usize, to: usize, set: &[u8], skip: bool) -> usize {
-    while let Some(c) = at(buf, i, to) {
-        if set.contains(&c) != skip {
+fn scan(buf: &[u8], mut i: usize, to: usize, stop: u8) -> usize {
+    while let Some(&c) = buf.get(i).filter(|_| i < to) {
+        let class = match c {
+            b' ' | b'\t' => WS,
+            b';' => SEMI,
+            b'=' => EQ,
+            _ => OTHER,
+        };
+        if class & stop != 0 {
             break;
         }
         // Bounded: `i < to`.
         i = i.wrapping_add(1);
     }
     i
+}
+
+/// `buf[i]` when `i < to`.
+fn at(buf: &[u8], i: usize, to: usize) -> Option<u8> {
+    buf.get(i).copied().filter(|_| i < to)
 }
 
 /// Most bytes of part headers per part.
@@ -328,7 +338,7 @@ impl Multipart {
             // An item's name (the type, or a parameter's): up to `=` or
             // `;`, without surrounding white space.
             let start = i;
-            i = scan(buf, i, to, b"=;", false);
+            i = scan(buf, i, to, EQ | SEMI);
             let name = trimmed(buf.get(start..i).unwrap_or(&[]));
             if kind {
                 // (`form-data=` is refused below: `=` does not end an item.)
@@ -344,7 +354,7 @@ impl Multipart {
                 } else {
                     None
                 };
-                i = scan(buf, i.wrapping_add(1), to, OWS, true);
+                i = scan(buf, i.wrapping_add(1), to, !WS);
                 let quoted = at(buf, i, to) == Some(b'"');
                 let (vstart, vend) = if quoted {
                     // quoted-string: up to the closing quote, `\` escapes.
@@ -362,7 +372,7 @@ impl Multipart {
                     (s, j)
                 } else {
                     let s = i;
-                    i = scan(buf, i, to, b"; \t", false);
+                    i = scan(buf, i, to, SEMI | WS);
                     (s, i)
                 };
                 if let Some(slot) = slot {
@@ -371,7 +381,7 @@ impl Multipart {
                         *s = kept;
                     }
                 }
-                i = scan(buf, i, to, OWS, true);
+                i = scan(buf, i, to, !WS);
             }
             // The item ends at `;` or at the end of the line.
             match at(buf, i, to) {
