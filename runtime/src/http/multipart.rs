@@ -562,4 +562,55 @@ mod tests {
             Err(400)
         );
     }
+
+    /// The part named by one `Content-Disposition` value (`Err` when the
+    /// body is refused).
+    fn disposition(value: &str) -> Result<Vec<Ev>, u16> {
+        let body = format!("--b\r\nContent-Disposition:{value}\r\n\r\nx\r\n--b--");
+        parse("b", body.as_bytes(), 5, 192)
+    }
+
+    fn start(name: &str, filename: Option<&str>) -> Result<Vec<Ev>, u16> {
+        Ok(vec![
+            Ev::Start(name.into(), filename.map(Into::into), None),
+            Ev::Data(b"x".to_vec()),
+            Ev::End,
+        ])
+    }
+
+    #[test]
+    fn disposition_items() {
+        // White space around items, names and `=`; names in any case.
+        assert_eq!(
+            disposition(" Form-Data ;\tNAME = \"q\" ; filename=b\t"),
+            start("q", Some("b"))
+        );
+        // `;` and `=` inside a quoted string, escapes.
+        assert_eq!(
+            disposition("form-data; name=\"a;b=c\"; filename=\"x\\\"y\\\\z\""),
+            start("a;b=c", Some("x\"y\\z"))
+        );
+        // Empty items and parameters without a value are ignored; other
+        // parameters are read and dropped; the last of two names counts.
+        assert_eq!(
+            disposition("form-data;; flag; name=a; x=\"1;2\"; name=z;"),
+            start("z", None)
+        );
+        // An empty value.
+        assert_eq!(disposition("form-data; name="), start("", None));
+        // A bare type without parameters has no name.
+        assert_eq!(disposition("form-data"), Err(400));
+        // The type must be `form-data`, alone in its item.
+        for bad in [
+            "form-data=x; name=a",
+            "form-data x; name=a",
+            "\"form-data\"; name=a",
+            "; name=a",
+            "form-data; name=a b",
+            "form-data; name=\"a\"b",
+            "form-data; name=\"a\\\"",
+        ] {
+            assert_eq!(disposition(bad), Err(400), "{bad}");
+        }
+    }
 }
