@@ -12,8 +12,8 @@ pub(crate) struct FieldDec {
     len: u16,
     /// Where the value starts (the name's length), once `=` was seen.
     eq: Option<u16>,
-    /// Percent escape in progress: `Some(None)` after `%`, `Some(Some(h))`
-    /// after `%` and one hex digit.
+    /// Percent escape in progress: `Some(None)` after `%`, `Some(Some(d))`
+    /// after `%` and the hex digit `d` (as written).
     pct: Option<Option<u8>>,
 }
 
@@ -49,11 +49,14 @@ impl FieldDec {
     pub(crate) fn byte(&mut self, b: u8, buf: &mut [u8]) -> Step {
         if let Some(pending) = self.pct.take() {
             match (pending, hex(b)) {
-                (None, Some(h)) => {
-                    self.pct = Some(Some(h));
+                (None, Some(_)) => {
+                    self.pct = Some(Some(b));
                     return Step::More;
                 }
-                (Some(h), Some(l)) => return self.push(h.wrapping_shl(4) | l, buf),
+                (Some(d), Some(l)) => {
+                    let h = hex(d).unwrap_or(0);
+                    return self.push(h.wrapping_shl(4) | l, buf);
+                }
                 // Not an escape: keep the text as written (WHATWG does).
                 _ => {
                     if !self.literal(pending, buf) {
@@ -90,10 +93,7 @@ impl FieldDec {
             return false;
         }
         match pending {
-            Some(h) => {
-                let digit = b"0123456789ABCDEF".get(usize::from(h)).copied();
-                self.push(digit.unwrap_or(b'0'), buf) != Step::TooLong
-            }
+            Some(d) => self.push(d, buf) != Step::TooLong,
             None => true,
         }
     }
@@ -179,6 +179,11 @@ mod tests {
             pairs(&[("p", "100%"), ("q", "%zz"), ("r", "%4")])
         );
         assert_eq!(fields(b"", 64).unwrap(), pairs(&[]));
+        // An unfinished escape stays as written, its digit's case too.
+        assert_eq!(
+            fields(b"s=%a&t=%aZ&u=%Fz", 64).unwrap(),
+            pairs(&[("s", "%a"), ("t", "%aZ"), ("u", "%Fz")])
+        );
     }
 
     #[test]

@@ -82,26 +82,36 @@ pub(crate) enum MpOut<'a> {
 /// does not fit in the buffer).
 pub(crate) type Refused = u16;
 
-/// Optional white space.
-const OWS: &[u8] = b" \t";
+/// Byte classes for [`scan`]: white space (SP, HT), `;`, `=`, anything
+/// else; a set of classes is their bits.
+const WS: u8 = 1;
+const SEMI: u8 = 2;
+const EQ: u8 = 4;
+const OTHER: u8 = 8;
 
-/// `buf[i]` when `i < to`.
-fn at(buf: &[u8], i: usize, to: usize) -> Option<u8> {
-    buf.get(i).copied().filter(|_| i < to)
-}
-
-/// The first index from `i` on (at most `to`) whose byte is in `set`
-/// (`skip` false) or is not (`skip` true).
+/// The first index from `i` on (at most `to`) whose byte's class is in
+/// `stop`.
 #[inline(never)]
-fn scan(buf: &[u8], mut i: usize, to: usize, set: &[u8], skip: bool) -> usize {
-    while let Some(c) = at(buf, i, to) {
-        if set.contains(&c) != skip {
+fn scan(buf: &[u8], mut i: usize, to: usize, stop: u8) -> usize {
+    while let Some(&c) = buf.get(i).filter(|_| i < to) {
+        let class = match c {
+            b' ' | b'\t' => WS,
+            b';' => SEMI,
+            b'=' => EQ,
+            _ => OTHER,
+        };
+        if class & stop != 0 {
             break;
         }
         // Bounded: `i < to`.
         i = i.wrapping_add(1);
     }
     i
+}
+
+/// `buf[i]` when `i < to`.
+fn at(buf: &[u8], i: usize, to: usize) -> Option<u8> {
+    buf.get(i).copied().filter(|_| i < to)
 }
 
 /// Most bytes of part headers per part.
@@ -210,6 +220,9 @@ impl Multipart {
         St::Headers
     }
 
+    /// One byte of the part headers. (Not inlined: out of line it leaves
+    /// `feed`'s data loop its registers; the part headers are a few lines.)
+    #[inline(never)]
     fn header_byte(
         &mut self,
         b: u8,
@@ -228,7 +241,7 @@ impl Multipart {
                 // loop for the three), and RFC 7578 §4.2: every part has a
                 // name.
                 let mut text: [Option<&str>; 3] = [None; 3];
-                for (t, s) in text.iter_mut().zip(self.slots) {
+                for (t, &s) in text.iter_mut().zip(&self.slots) {
                     if let Some((at, len)) = s {
                         let at = usize::from(at);
                         // Two `u16`s in a `usize`.
@@ -312,62 +325,69 @@ impl Multipart {
         Ok(())
     }
 
-    /// `form-data; name="x"; filename="y"` at `buf[from..to]`.
+    /// `form-data; name="x"; filename="y"` at `buf[from..to]`: items
+    /// split at `;`, the first `form-data` and the others parameters
+    /// (`name=value`, a value a token or a quoted string; an item without
+    /// `=` is ignored).
     fn disposition(&mut self, buf: &mut [u8], from: usize, to: usize) -> Result<(), Refused> {
         // Indices stay at most `to + 1` (`scan` and `at` stop at `to`,
         // which is inside the buffer): plain increments cannot wrap.
-        let mut i = scan(buf, from, to, OWS, true);
-        let kind_start = i;
-        i = scan(buf, i, to, b"; \t", false);
-        if !lower_eq(buf.get(kind_start..i).unwrap_or(&[]), b"form-data") {
-            return Err(400);
-        }
+        let mut i = from;
+        let mut kind = true;
         loop {
-            i = scan(buf, i, to, OWS, true);
-            match at(buf, i, to) {
-                None => return Ok(()),
-                Some(b';') => i = scan(buf, i.wrapping_add(1), to, OWS, true),
-                Some(_) => return Err(400),
-            }
-            let pname_start = i;
-            i = scan(buf, i, to, b"=;", false);
-            if at(buf, i, to) != Some(b'=') {
-                continue; // a parameter without value: ignored
-            }
-            let pname = trimmed(buf.get(pname_start..i).unwrap_or(&[]));
-            let slot = if lower_eq(pname, b"name") {
-                Some(NAME)
-            } else if lower_eq(pname, b"filename") {
-                Some(FILENAME)
-            } else {
-                None
-            };
-            i = scan(buf, i.wrapping_add(1), to, OWS, true);
-            let quoted = at(buf, i, to) == Some(b'"');
-            let (vstart, vend) = if quoted {
-                // quoted-string: up to the closing quote, `\` escapes.
-                let s = i.wrapping_add(1);
-                let mut j = s;
-                loop {
-                    match at(buf, j, to) {
-                        None => return Err(400),
-                        Some(b'"') => break,
-                        Some(b'\\') => j = j.wrapping_add(2),
-                        Some(_) => j = j.wrapping_add(1),
+            // An item's name (the type, or a parameter's): up to `=` or
+            // `;`, without surrounding white space.
+            let start = i;
+            i = scan(buf, i, to, EQ | SEMI);
+            let name = trimmed(buf.get(start..i).unwrap_or(&[]));
+            if kind {
+                // (`form-data=` is refused below: `=` does not end an item.)
+                if !lower_eq(name, b"form-data") {
+                    return Err(400);
+                }
+                kind = false;
+            } else if at(buf, i, to) == Some(b'=') {
+                let slot = if lower_eq(name, b"name") {
+                    Some(NAME)
+                } else if lower_eq(name, b"filename") {
+                    Some(FILENAME)
+                } else {
+                    None
+                };
+                i = scan(buf, i.wrapping_add(1), to, !WS);
+                let quoted = at(buf, i, to) == Some(b'"');
+                let (vstart, vend) = if quoted {
+                    // quoted-string: up to the closing quote, `\` escapes.
+                    let s = i.wrapping_add(1);
+                    let mut j = s;
+                    loop {
+                        match at(buf, j, to) {
+                            None => return Err(400),
+                            Some(b'"') => break,
+                            Some(b'\\') => j = j.wrapping_add(2),
+                            Some(_) => j = j.wrapping_add(1),
+                        }
+                    }
+                    i = j.wrapping_add(1);
+                    (s, j)
+                } else {
+                    let s = i;
+                    i = scan(buf, i, to, SEMI | WS);
+                    (s, i)
+                };
+                if let Some(slot) = slot {
+                    let kept = Some(self.keep(buf, vstart, vend.wrapping_sub(vstart), quoted));
+                    if let Some(s) = self.slots.get_mut(slot) {
+                        *s = kept;
                     }
                 }
-                i = j.wrapping_add(1);
-                (s, j)
-            } else {
-                let s = i;
-                i = scan(buf, i, to, b"; \t", false);
-                (s, i)
-            };
-            if let Some(slot) = slot {
-                let kept = Some(self.keep(buf, vstart, vend.wrapping_sub(vstart), quoted));
-                if let Some(s) = self.slots.get_mut(slot) {
-                    *s = kept;
-                }
+                i = scan(buf, i, to, !WS);
+            }
+            // The item ends at `;` or at the end of the line.
+            match at(buf, i, to) {
+                None => return Ok(()),
+                Some(b';') => i = i.wrapping_add(1),
+                Some(_) => return Err(400),
             }
         }
     }
@@ -541,5 +561,56 @@ mod tests {
             ),
             Err(400)
         );
+    }
+
+    /// The part named by one `Content-Disposition` value (`Err` when the
+    /// body is refused).
+    fn disposition(value: &str) -> Result<Vec<Ev>, u16> {
+        let body = format!("--b\r\nContent-Disposition:{value}\r\n\r\nx\r\n--b--");
+        parse("b", body.as_bytes(), 5, 192)
+    }
+
+    fn start(name: &str, filename: Option<&str>) -> Result<Vec<Ev>, u16> {
+        Ok(vec![
+            Ev::Start(name.into(), filename.map(Into::into), None),
+            Ev::Data(b"x".to_vec()),
+            Ev::End,
+        ])
+    }
+
+    #[test]
+    fn disposition_items() {
+        // White space around items, names and `=`; names in any case.
+        assert_eq!(
+            disposition(" Form-Data ;\tNAME = \"q\" ; filename=b\t"),
+            start("q", Some("b"))
+        );
+        // `;` and `=` inside a quoted string, escapes.
+        assert_eq!(
+            disposition("form-data; name=\"a;b=c\"; filename=\"x\\\"y\\\\z\""),
+            start("a;b=c", Some("x\"y\\z"))
+        );
+        // Empty items and parameters without a value are ignored; other
+        // parameters are read and dropped; the last of two names counts.
+        assert_eq!(
+            disposition("form-data;; flag; name=a; x=\"1;2\"; name=z;"),
+            start("z", None)
+        );
+        // An empty value.
+        assert_eq!(disposition("form-data; name="), start("", None));
+        // A bare type without parameters has no name.
+        assert_eq!(disposition("form-data"), Err(400));
+        // The type must be `form-data`, alone in its item.
+        for bad in [
+            "form-data=x; name=a",
+            "form-data x; name=a",
+            "\"form-data\"; name=a",
+            "; name=a",
+            "form-data; name=a b",
+            "form-data; name=\"a\"b",
+            "form-data; name=\"a\\\"",
+        ] {
+            assert_eq!(disposition(bad), Err(400), "{bad}");
+        }
     }
 }
