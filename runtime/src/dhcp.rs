@@ -68,9 +68,9 @@ use crate::service::{earliest, App, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::UdpDatagram;
 use crate::wire::dhcp::{
-    mask_prefix_len, option, MessageType, OpCode, Packet, ReplyOptions, Repr, CLIENT_PORT,
-    FILE_RANGE, HEADER_LEN, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET, OPTIONS_OFFSET,
-    SERVER_PORT, SNAME_RANGE,
+    emit_message, mask_prefix_len, option, Header, MessageType, OpCode, Packet, ReplyOptions,
+    CLIENT_PORT, FILE_RANGE, HEADER_LEN, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET,
+    OPTIONS_OFFSET, SERVER_PORT, SNAME_RANGE,
 };
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
@@ -329,6 +329,25 @@ enum Timer {
     T2,
     /// Expiry.
     Expiry,
+}
+
+/// A message the client sends ([`DhcpClient::send`]): what differs
+/// between DISCOVER, REQUEST, DECLINE and RELEASE. Every other field of
+/// the header is zero (BOOTREQUEST, Ethernet, our MAC in `chaddr`).
+struct Message {
+    kind: MessageType,
+    xid: u32,
+    secs: u16,
+    broadcast: bool,
+    /// `ciaddr` (Renewing, Rebinding, RELEASE).
+    client_ip: Ipv4Address,
+    /// Option 50.
+    requested_ip: Option<Ipv4Address>,
+    /// Option 54.
+    server: Option<Ipv4Address>,
+    /// DISCOVER and REQUEST: the host name (option 12, when configured)
+    /// and the parameter request list (option 55) go with it.
+    asks: bool,
 }
 
 /// The client's one-bit states, in a byte.
@@ -661,54 +680,50 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// Sends the message the current state calls for and schedules the
     /// next one.
     fn transmit<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
-        let mac = io.mac();
         let ours = self.lease.cidr.address;
-        let mut label = [0u8; crate::iface::name::MAX_LEN];
-        let hostname = if S::SEND_HOSTNAME {
-            // The label borrows `label` only, so the name is not copied.
-            Some(S::HOSTNAME.unwrap_or_else(|| io.device_name().host_label(&mut label)))
-        } else {
-            None
-        };
-        let mut repr = Repr {
-            hostname,
-            parameter_request_list: Some(&PARAMETERS),
-            ..Repr::new(MessageType::Request, self.xid, mac)
-        };
-        let mut dst = Ipv4Address::BROADCAST;
         let exchange_start = match self.state {
             DhcpState::Renewing | DhcpState::Rebinding => self.t1_at().unwrap_or(self.began),
             DhcpState::Rebooting => now,
             _ => self.began,
         };
-        repr.secs = u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX);
+        let mut m = Message {
+            kind: MessageType::Request,
+            xid: self.xid,
+            secs: u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX),
+            broadcast: false,
+            client_ip: Ipv4Address::UNSPECIFIED,
+            requested_ip: None,
+            server: None,
+            asks: true,
+        };
+        let mut dst = Ipv4Address::BROADCAST;
         match self.state {
             DhcpState::Discovering => {
-                repr.message_type = MessageType::Discover;
-                repr.broadcast = true;
-                repr.requested_ip = Some(ours).filter(|a| !a.is_unspecified());
+                m.kind = MessageType::Discover;
+                m.broadcast = true;
+                m.requested_ip = Some(ours).filter(|a| !a.is_unspecified());
             }
             DhcpState::Requesting => {
-                repr.broadcast = true;
-                repr.requested_ip = Some(ours);
-                repr.server_identifier = Some(self.lease.server);
+                m.broadcast = true;
+                m.requested_ip = Some(ours);
+                m.server = Some(self.lease.server);
             }
             DhcpState::Renewing => {
-                repr.client_ip = ours;
+                m.client_ip = ours;
                 dst = self.lease.server;
             }
-            DhcpState::Rebinding => repr.client_ip = ours,
+            DhcpState::Rebinding => m.client_ip = ours,
             DhcpState::Rebooting => {
                 // RFC 2131 §4.3.2: requested address, no server
                 // identifier, `ciaddr` zero; broadcast.
-                repr.broadcast = true;
-                repr.requested_ip = Some(ours);
+                m.broadcast = true;
+                m.requested_ip = Some(ours);
             }
             DhcpState::Off | DhcpState::Bound | DhcpState::Probing => return,
         }
         // Sent, or failed in a way an immediate retry would not fix: either
         // way the normal schedule applies. Not sent yet: soon again.
-        if let Err(SendError::ArpPending | SendError::Busy) = send(io, dst, &repr) {
+        if let Err(SendError::ArpPending | SendError::Busy) = Self::send(io, dst, &m) {
             self.next = now.after(RETRY_SOON);
             return;
         }
@@ -751,18 +766,75 @@ impl<S: DhcpSettings> DhcpClient<S> {
     ) -> bool {
         let address = self.lease.cidr.address;
         let server = self.lease.server;
-        let mut repr = Repr {
-            server_identifier: Some(server),
-            ..Repr::new(kind, app.random_u32(), io.mac())
+        let mut m = Message {
+            kind,
+            xid: app.random_u32(),
+            secs: 0,
+            broadcast: false,
+            client_ip: Ipv4Address::UNSPECIFIED,
+            requested_ip: None,
+            server: Some(server),
+            asks: false,
         };
         let dst = if kind == MessageType::Release {
-            repr.client_ip = address;
+            m.client_ip = address;
             server
         } else {
-            repr.requested_ip = Some(address);
+            m.requested_ip = Some(address);
             Ipv4Address::BROADCAST
         };
-        send(io, dst, &repr).is_ok()
+        Self::send(io, dst, &m).is_ok()
+    }
+
+    /// Sends one client message from port 68 to port 67 of `dst`,
+    /// streamed: the header, the message type, the requested address and
+    /// the server identifier when given, and for DISCOVER and REQUEST the
+    /// host name (`[dhcp]` settings) and the parameter request list.
+    /// (Out of line: `transmit` and `tell_server` send.)
+    #[inline(never)]
+    fn send<N: Nic>(io: &mut Io<'_, N>, dst: Ipv4Address, m: &Message) -> Result<(), SendError> {
+        let mut label = [0u8; crate::iface::name::MAX_LEN];
+        let hostname = if S::SEND_HOSTNAME && m.asks {
+            // The label borrows `label` only, so the name is not copied.
+            Some(S::HOSTNAME.unwrap_or_else(|| io.device_name().host_label(&mut label)))
+        } else {
+            None
+        };
+        let header = Header {
+            opcode: OpCode::Request,
+            transaction_id: m.xid,
+            secs: m.secs,
+            broadcast: m.broadcast,
+            addresses: [
+                m.client_ip,
+                Ipv4Address::UNSPECIFIED,
+                Ipv4Address::UNSPECIFIED,
+                Ipv4Address::UNSPECIFIED,
+            ],
+            client_hardware_address: io.mac(),
+        };
+        let kind = [u8::from(m.kind)];
+        let options = [
+            (option::MESSAGE_TYPE, Some(&kind[..])),
+            (
+                option::REQUESTED_IP,
+                m.requested_ip.as_ref().map(|a| &a.0[..]),
+            ),
+            (option::SERVER_ID, m.server.as_ref().map(|a| &a.0[..])),
+            (option::HOSTNAME, hostname.map(str::as_bytes)),
+            (
+                option::PARAMETER_REQUEST_LIST,
+                m.asks.then_some(&PARAMETERS[..]),
+            ),
+        ];
+        let transport = Transport::Udp {
+            src_port: CLIENT_PORT,
+            dst_port: SERVER_PORT,
+        };
+        let mut payload = FnPayload(|sink: &mut dyn PayloadSink| {
+            emit_message(&mut |b| sink.write(b), &header, &options)
+        });
+        io.send_ipv4(dst, &transport, &mut payload)
     }
 
     fn stop<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
@@ -1042,18 +1114,6 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
 #[inline(never)]
 fn report<A: App>(app: &mut A, event: DhcpEvent) {
     app.event(Event::Dhcp(event));
-}
-
-/// Sends one client message from port 68 to port 67 of `dst`, streamed.
-/// (Out of line: `transmit` and `tell_server` send.)
-#[inline(never)]
-fn send<N: Nic>(io: &mut Io<'_, N>, dst: Ipv4Address, repr: &Repr<'_>) -> Result<(), SendError> {
-    let transport = Transport::Udp {
-        src_port: CLIENT_PORT,
-        dst_port: SERVER_PORT,
-    };
-    let mut payload = FnPayload(|sink: &mut dyn PayloadSink| repr.emit(&mut |b| sink.write(b)));
-    io.send_ipv4(dst, &transport, &mut payload)
 }
 
 /// `now` plus a random delay under `max_ms` milliseconds. (Out of line:
