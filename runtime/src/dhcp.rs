@@ -335,7 +335,8 @@ enum Timer {
 /// between DISCOVER, REQUEST, DECLINE and RELEASE. Every other field of
 /// the header is zero (BOOTREQUEST, Ethernet, our MAC in `chaddr`).
 struct Message {
-    kind: MessageType,
+    /// Option 53's value (the [`MessageType`] as a byte).
+    kind: u8,
     xid: u32,
     secs: u16,
     broadcast: bool,
@@ -687,7 +688,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
             _ => self.began,
         };
         let mut m = Message {
-            kind: MessageType::Request,
+            kind: MessageType::Request.into(),
             xid: self.xid,
             secs: u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX),
             broadcast: false,
@@ -699,7 +700,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         let mut dst = Ipv4Address::BROADCAST;
         match self.state {
             DhcpState::Discovering => {
-                m.kind = MessageType::Discover;
+                m.kind = MessageType::Discover.into();
                 m.broadcast = true;
                 m.requested_ip = Some(ours).filter(|a| !a.is_unspecified());
             }
@@ -767,7 +768,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         let address = self.lease.cidr.address;
         let server = self.lease.server;
         let mut m = Message {
-            kind,
+            kind: kind.into(),
             xid: app.random_u32(),
             secs: 0,
             broadcast: false,
@@ -813,7 +814,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
             ],
             client_hardware_address: io.mac(),
         };
-        let kind = [u8::from(m.kind)];
+        let kind = [m.kind];
         let options = [
             (option::MESSAGE_TYPE, Some(&kind[..])),
             (
