@@ -1254,7 +1254,7 @@ fn read_reply<N: Nic>(
 
 /// Feeds the options in `from..to` of the datagram to `options`, one
 /// option at a time: its code, its length and at most its first four value
-/// bytes are read from the NIC (every option the client takes is at most
+/// bytes are read from the NIC in one read (every option the client takes is at most
 /// four bytes, or a list whose first entry is the preferred one), the rest
 /// of its value is skipped. `None` when an option is cut short by the end
 /// of the area or of the datagram; an area that ends without END is fine.
@@ -1271,9 +1271,11 @@ fn scan<N: Nic>(
     let avail = to.min(d.len());
     let mut at = from;
     while at < to {
-        let mut head = [0u8; 2];
+        // Code, length and up to four value bytes in one read (what lies
+        // past the option is not looked at).
+        let mut head = [0u8; 6];
         let got = d.read(at, &mut head);
-        let [code, len] = head;
+        let [code, len, value @ ..] = head;
         if got == 0 {
             return None;
         }
@@ -1284,14 +1286,12 @@ fn scan<N: Nic>(
                 if got < 2 {
                     return None;
                 }
-                let value_at = at.saturating_add(2);
-                let end = value_at.saturating_add(usize::from(len));
+                let end = at.saturating_add(2).saturating_add(usize::from(len));
                 if end > avail {
                     return None;
                 }
-                let mut value = [0u8; 4];
-                let prefix = value.get_mut(..usize::from(len.min(4)))?;
-                d.read(value_at, prefix);
+                // Read whole: the option ends inside the datagram.
+                let prefix = value.get(..usize::from(len.min(4)))?;
                 options.absorb(code, prefix, usize::from(len));
                 at = end;
             }
