@@ -1004,7 +1004,9 @@ impl Counted<'_> {
     }
 
     /// Writes `n` zero bytes, a few at a time from the stack (no run of
-    /// zeros kept in flash).
+    /// zeros kept in flash). (Out of line: the empty fields and the
+    /// padding.)
+    #[inline(never)]
     fn zeros(&mut self, mut n: usize) {
         let zeros = [0u8; 16];
         while n > 0 {
