@@ -873,23 +873,13 @@ impl<S: DhcpSettings> DhcpClient<S> {
         o: &ReplyOptions,
     ) {
         let now = io.now();
-        let Some(kind) = o.message_type else {
+        // OFFER, ACK and NAK all carry the server identifier (RFC 2131
+        // §4.3.1, table 3: MUST); a reply without one is not acted on.
+        let (Some(kind), Some(server)) = (o.message_type, o.server_identifier) else {
             return;
-        };
-        // Every ACK and NAK carries the server identifier (RFC 2131 §4.3.1,
-        // table 3: MUST). In Requesting and Renewing it must be the server
-        // we asked; in Rebinding and Rebooting (where we named none) any
-        // server may answer.
-        let from_our_server = match o.server_identifier {
-            None => false,
-            Some(_) if matches!(self.state, DhcpState::Rebinding | DhcpState::Rebooting) => true,
-            Some(s) => s == self.lease.server,
         };
         match (self.state, kind) {
             (DhcpState::Discovering, MessageType::Offer) => {
-                let Some(server) = o.server_identifier else {
-                    return;
-                };
                 if !is_host(your_ip) {
                     return;
                 }
@@ -914,9 +904,19 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 | DhcpState::Renewing
                 | DhcpState::Rebinding
                 | DhcpState::Rebooting,
-                MessageType::Ack,
-            ) if from_our_server => {
-                let server = o.server_identifier.unwrap_or(self.lease.server);
+                MessageType::Ack | MessageType::Nak,
+            ) => {
+                // In Requesting and Renewing it must be the server we
+                // asked; in Rebinding and Rebooting (where we named none)
+                // any server may answer.
+                if !matches!(self.state, DhcpState::Rebinding | DhcpState::Rebooting)
+                    && server != self.lease.server
+                {
+                    return;
+                }
+                if kind == MessageType::Nak {
+                    return self.on_nak(io, app, now, server);
+                }
                 let Some(lease) = lease_from(your_ip, server, o) else {
                     return;
                 };
@@ -946,31 +946,29 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 };
                 report(app, event);
             }
-            (
-                DhcpState::Requesting
-                | DhcpState::Renewing
-                | DhcpState::Rebinding
-                | DhcpState::Rebooting,
-                MessageType::Nak,
-            ) if from_our_server => {
-                if self.state != DhcpState::Requesting {
-                    io.set_ipv4(None);
-                }
-                report(
-                    app,
-                    DhcpEvent::Nak {
-                        server: o.server_identifier.unwrap_or(Ipv4Address::UNSPECIFIED),
-                    },
-                );
-                // The server said no to this address: do not ask for it
-                // again. Wait up to a second, so a server that refuses
-                // everything does not cause a storm.
-                self.lease = Lease::EMPTY;
-                let at = after_random(app, now, 1000);
-                self.enter_discovering(app, at);
-            }
             _ => {}
         }
+    }
+
+    /// A NAK from `server` (the one asked, or any while rebinding or
+    /// rebooting): the address is dropped and discovery starts again.
+    fn on_nak<N: Nic, A: App>(
+        &mut self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        now: Instant,
+        server: Ipv4Address,
+    ) {
+        if self.state != DhcpState::Requesting {
+            io.set_ipv4(None);
+        }
+        report(app, DhcpEvent::Nak { server });
+        // The server said no to this address: do not ask for it
+        // again. Wait up to a second, so a server that refuses
+        // everything does not cause a storm.
+        self.lease = Lease::EMPTY;
+        let at = after_random(app, now, 1000);
+        self.enter_discovering(app, at);
     }
 }
 
