@@ -988,7 +988,8 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             return false;
         }
         let mac = datagram.io().mac();
-        if let Some((your_ip, options)) = read_reply(datagram, self.xid, mac) {
+        let mut options = ReplyOptions::default();
+        if let Some(your_ip) = read_reply(datagram, self.xid, mac, &mut options) {
             self.on_reply(datagram.io(), app, your_ip, &options);
         }
         // Port 68 is ours while DHCP runs, whatever the datagram was.
@@ -1207,13 +1208,15 @@ fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Op
     })
 }
 
-/// Reads a datagram as a reply to exchange `xid` for `mac`: its `yiaddr`
-/// and options, or `None` when it is not one (or is malformed).
+/// Reads a datagram as a reply to exchange `xid` for `mac`: its `yiaddr`,
+/// with its options in `options`, or `None` when it is not one (or is
+/// malformed).
 fn read_reply<N: Nic>(
     d: &mut UdpDatagram<'_, '_, N>,
     xid: u32,
     mac: EthernetAddress,
-) -> Option<(Ipv4Address, ReplyOptions)> {
+    options: &mut ReplyOptions,
+) -> Option<Ipv4Address> {
     if d.len() < OPTIONS_OFFSET {
         return None;
     }
@@ -1236,18 +1239,17 @@ fn read_reply<N: Nic>(
     {
         return None;
     }
-    let mut options = ReplyOptions::default();
     let len = d.len();
-    scan(d, OPTIONS_OFFSET, len, &mut options)?;
+    scan(d, OPTIONS_OFFSET, len, options)?;
     // RFC 2131 §4.1: the options field first, then `file`, then `sname`.
     let overload = options.overload;
     if overload & 1 != 0 {
-        scan(d, FILE_RANGE.start, FILE_RANGE.end, &mut options)?;
+        scan(d, FILE_RANGE.start, FILE_RANGE.end, options)?;
     }
     if overload & 2 != 0 {
-        scan(d, SNAME_RANGE.start, SNAME_RANGE.end, &mut options)?;
+        scan(d, SNAME_RANGE.start, SNAME_RANGE.end, options)?;
     }
-    Some((p.your_ip(), options))
+    Some(p.your_ip())
 }
 
 /// Feeds the options in `from..to` of the datagram to `options`, one
