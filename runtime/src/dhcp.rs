@@ -929,7 +929,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 self.tries = 0;
                 if S::ARP_PROBES > 0 && fresh {
                     // Not used until nobody else turns out to hold it.
-                    let address = lease.cidr.address;
+                    let address = self.lease.cidr.address;
                     self.state = DhcpState::Probing;
                     self.next = after_random(app, now, PROBE_DELAY_MAX_MS);
                     self.flags
@@ -938,11 +938,11 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     return;
                 }
                 self.state = DhcpState::Bound;
-                io.set_ipv4(Some(lease.ipv4()));
+                io.set_ipv4(Some(self.lease.ipv4()));
                 let event = if renewal {
-                    DhcpEvent::Renewed(lease)
+                    DhcpEvent::Renewed(self.lease)
                 } else {
-                    DhcpEvent::Bound(lease)
+                    DhcpEvent::Bound(self.lease)
                 };
                 report(app, event);
             }
