@@ -463,10 +463,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// discovers as usual.
     pub fn reboot_with(&mut self, address: Ipv4Address) {
         if S::INIT_REBOOT && self.state == DhcpState::Off {
-            self.lease = Lease {
-                cidr: Ipv4Cidr::new(address, 32),
-                ..Lease::EMPTY
-            };
+            self.lease = Lease::EMPTY;
+            self.lease.cidr = Ipv4Cidr::new(address, 32);
             self.flags.set(Flags::REBOOT, true);
         }
     }
@@ -883,11 +881,11 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 if !is_host(your_ip) {
                     return;
                 }
-                self.lease = Lease {
-                    cidr: Ipv4Cidr::new(your_ip, 32),
-                    server,
-                    ..Lease::EMPTY
-                };
+                // Cleared whole, then the two fields set: smaller than the
+                // struct written field by field.
+                self.lease = Lease::EMPTY;
+                self.lease.cidr = Ipv4Cidr::new(your_ip, 32);
+                self.lease.server = server;
                 self.state = DhcpState::Requesting;
                 self.tries = 0;
                 self.next = now;
