@@ -1183,10 +1183,11 @@ fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Op
         .filter(|p| (1..=32).contains(p))
         .unwrap_or_else(|| classful_prefix(your_ip));
     let cidr = Ipv4Cidr::new(your_ip, prefix);
-    if prefix <= 30
-        && (your_ip == cidr.broadcast()
-            || your_ip.to_u32() & cidr.netmask_u32() == your_ip.to_u32())
-    {
+    // The subnet's own address (host bits all zero) or its broadcast (all
+    // one) is no host's; /31 and /32 have neither.
+    let host_bits = !cidr.netmask_u32();
+    let host = your_ip.to_u32() & host_bits;
+    if prefix <= 30 && (host == 0 || host == host_bits) {
         return None;
     }
     let lease_secs = o.lease_duration.unwrap_or(DEFAULT_LEASE_SECS);
