@@ -1087,8 +1087,10 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
         if recent && self.flags.get(Flags::LOST) {
             return; // given up already: reported once
         }
-        self.flags.set(Flags::LOST, recent);
-        if !recent {
+        if recent {
+            self.flags.set(Flags::LOST, true);
+        } else {
+            self.flags.set(Flags::LOST, false);
             self.flags.set(Flags::DEFENDED, true);
             self.defended_at = now;
             io.announce_address();
