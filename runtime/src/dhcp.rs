@@ -68,9 +68,9 @@ use crate::service::{earliest, App, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::UdpDatagram;
 use crate::wire::dhcp::{
-    mask_prefix_len, option, MessageType, OpCode, Packet, ReplyOptions, Repr, CLIENT_PORT,
-    FILE_RANGE, HEADER_LEN, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET, OPTIONS_OFFSET,
-    SERVER_PORT, SNAME_RANGE,
+    emit_message, mask_prefix_len, option, Header, MessageType, OpCode, Packet, ReplyOptions,
+    CLIENT_PORT, FILE_RANGE, HEADER_LEN, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET,
+    OPTIONS_OFFSET, SERVER_PORT, SNAME_RANGE,
 };
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
@@ -331,6 +331,26 @@ enum Timer {
     Expiry,
 }
 
+/// A message the client sends ([`DhcpClient::send`]): what differs
+/// between DISCOVER, REQUEST, DECLINE and RELEASE. Every other field of
+/// the header is zero (BOOTREQUEST, Ethernet, our MAC in `chaddr`).
+struct Message {
+    /// Option 53's value (the [`MessageType`] as a byte).
+    kind: u8,
+    xid: u32,
+    secs: u16,
+    broadcast: bool,
+    /// `ciaddr` (Renewing, Rebinding, RELEASE).
+    client_ip: Ipv4Address,
+    /// Option 50.
+    requested_ip: Option<Ipv4Address>,
+    /// Option 54.
+    server: Option<Ipv4Address>,
+    /// DISCOVER and REQUEST: the host name (option 12, when configured)
+    /// and the parameter request list (option 55) go with it.
+    asks: bool,
+}
+
 /// The client's one-bit states, in a byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Flags(u8);
@@ -443,10 +463,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// discovers as usual.
     pub fn reboot_with(&mut self, address: Ipv4Address) {
         if S::INIT_REBOOT && self.state == DhcpState::Off {
-            self.lease = Lease {
-                cidr: Ipv4Cidr::new(address, 32),
-                ..Lease::EMPTY
-            };
+            self.lease = Lease::EMPTY;
+            self.lease.cidr = Ipv4Cidr::new(address, 32);
             self.flags.set(Flags::REBOOT, true);
         }
     }
@@ -661,54 +679,50 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// Sends the message the current state calls for and schedules the
     /// next one.
     fn transmit<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
-        let mac = io.mac();
         let ours = self.lease.cidr.address;
-        let mut label = [0u8; crate::iface::name::MAX_LEN];
-        let hostname = if S::SEND_HOSTNAME {
-            // The label borrows `label` only, so the name is not copied.
-            Some(S::HOSTNAME.unwrap_or_else(|| io.device_name().host_label(&mut label)))
-        } else {
-            None
-        };
-        let mut repr = Repr {
-            hostname,
-            parameter_request_list: Some(&PARAMETERS),
-            ..Repr::new(MessageType::Request, self.xid, mac)
-        };
-        let mut dst = Ipv4Address::BROADCAST;
         let exchange_start = match self.state {
             DhcpState::Renewing | DhcpState::Rebinding => self.t1_at().unwrap_or(self.began),
             DhcpState::Rebooting => now,
             _ => self.began,
         };
-        repr.secs = u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX);
+        let mut m = Message {
+            kind: MessageType::Request.into(),
+            xid: self.xid,
+            secs: u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX),
+            broadcast: false,
+            client_ip: Ipv4Address::UNSPECIFIED,
+            requested_ip: None,
+            server: None,
+            asks: true,
+        };
+        let mut dst = Ipv4Address::BROADCAST;
         match self.state {
             DhcpState::Discovering => {
-                repr.message_type = MessageType::Discover;
-                repr.broadcast = true;
-                repr.requested_ip = Some(ours).filter(|a| !a.is_unspecified());
+                m.kind = MessageType::Discover.into();
+                m.broadcast = true;
+                m.requested_ip = Some(ours).filter(|a| !a.is_unspecified());
             }
             DhcpState::Requesting => {
-                repr.broadcast = true;
-                repr.requested_ip = Some(ours);
-                repr.server_identifier = Some(self.lease.server);
+                m.broadcast = true;
+                m.requested_ip = Some(ours);
+                m.server = Some(self.lease.server);
             }
             DhcpState::Renewing => {
-                repr.client_ip = ours;
+                m.client_ip = ours;
                 dst = self.lease.server;
             }
-            DhcpState::Rebinding => repr.client_ip = ours,
+            DhcpState::Rebinding => m.client_ip = ours,
             DhcpState::Rebooting => {
                 // RFC 2131 §4.3.2: requested address, no server
                 // identifier, `ciaddr` zero; broadcast.
-                repr.broadcast = true;
-                repr.requested_ip = Some(ours);
+                m.broadcast = true;
+                m.requested_ip = Some(ours);
             }
             DhcpState::Off | DhcpState::Bound | DhcpState::Probing => return,
         }
         // Sent, or failed in a way an immediate retry would not fix: either
         // way the normal schedule applies. Not sent yet: soon again.
-        if let Err(SendError::ArpPending | SendError::Busy) = send(io, dst, &repr) {
+        if let Err(SendError::ArpPending | SendError::Busy) = Self::send(io, dst, &m) {
             self.next = now.after(RETRY_SOON);
             return;
         }
@@ -743,6 +757,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// Sends a DECLINE (the lease's address as option 50, broadcast) or a
     /// RELEASE (the address as `ciaddr`, to the server) naming the lease's
     /// server, with a fresh transaction id; true when it went out.
+    /// (Inlined into its two callers: each passes a constant kind, so the
+    /// choice between the two folds away.)
+    #[inline(always)]
     fn tell_server<N: Nic, A: App>(
         &self,
         io: &mut Io<'_, N>,
@@ -751,18 +768,75 @@ impl<S: DhcpSettings> DhcpClient<S> {
     ) -> bool {
         let address = self.lease.cidr.address;
         let server = self.lease.server;
-        let mut repr = Repr {
-            server_identifier: Some(server),
-            ..Repr::new(kind, app.random_u32(), io.mac())
+        let mut m = Message {
+            kind: kind.into(),
+            xid: app.random_u32(),
+            secs: 0,
+            broadcast: false,
+            client_ip: Ipv4Address::UNSPECIFIED,
+            requested_ip: None,
+            server: Some(server),
+            asks: false,
         };
         let dst = if kind == MessageType::Release {
-            repr.client_ip = address;
+            m.client_ip = address;
             server
         } else {
-            repr.requested_ip = Some(address);
+            m.requested_ip = Some(address);
             Ipv4Address::BROADCAST
         };
-        send(io, dst, &repr).is_ok()
+        Self::send(io, dst, &m).is_ok()
+    }
+
+    /// Sends one client message from port 68 to port 67 of `dst`,
+    /// streamed: the header, the message type, the requested address and
+    /// the server identifier when given, and for DISCOVER and REQUEST the
+    /// host name (`[dhcp]` settings) and the parameter request list.
+    /// (Out of line: `transmit` and `tell_server` send.)
+    #[inline(never)]
+    fn send<N: Nic>(io: &mut Io<'_, N>, dst: Ipv4Address, m: &Message) -> Result<(), SendError> {
+        let mut label = [0u8; crate::iface::name::MAX_LEN];
+        let hostname = if S::SEND_HOSTNAME && m.asks {
+            // The label borrows `label` only, so the name is not copied.
+            Some(S::HOSTNAME.unwrap_or_else(|| io.device_name().host_label(&mut label)))
+        } else {
+            None
+        };
+        let header = Header {
+            opcode: OpCode::Request,
+            transaction_id: m.xid,
+            secs: m.secs,
+            broadcast: m.broadcast,
+            addresses: [
+                m.client_ip,
+                Ipv4Address::UNSPECIFIED,
+                Ipv4Address::UNSPECIFIED,
+                Ipv4Address::UNSPECIFIED,
+            ],
+            client_hardware_address: io.mac(),
+        };
+        let kind = [m.kind];
+        let options = [
+            (option::MESSAGE_TYPE, Some(&kind[..])),
+            (
+                option::REQUESTED_IP,
+                m.requested_ip.as_ref().map(|a| &a.0[..]),
+            ),
+            (option::SERVER_ID, m.server.as_ref().map(|a| &a.0[..])),
+            (option::HOSTNAME, hostname.map(str::as_bytes)),
+            (
+                option::PARAMETER_REQUEST_LIST,
+                m.asks.then_some(&PARAMETERS[..]),
+            ),
+        ];
+        let transport = Transport::Udp {
+            src_port: CLIENT_PORT,
+            dst_port: SERVER_PORT,
+        };
+        let mut payload = FnPayload(|sink: &mut dyn PayloadSink| {
+            emit_message(&mut |b| sink.write(b), &header, &options)
+        });
+        io.send_ipv4(dst, &transport, &mut payload)
     }
 
     fn stop<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A) {
@@ -800,31 +874,21 @@ impl<S: DhcpSettings> DhcpClient<S> {
         o: &ReplyOptions,
     ) {
         let now = io.now();
-        let Some(kind) = o.message_type else {
+        // OFFER, ACK and NAK all carry the server identifier (RFC 2131
+        // §4.3.1, table 3: MUST); a reply without one is not acted on.
+        let (Some(kind), Some(server)) = (o.message_type, o.server_identifier) else {
             return;
-        };
-        // Every ACK and NAK carries the server identifier (RFC 2131 §4.3.1,
-        // table 3: MUST). In Requesting and Renewing it must be the server
-        // we asked; in Rebinding and Rebooting (where we named none) any
-        // server may answer.
-        let from_our_server = match o.server_identifier {
-            None => false,
-            Some(_) if matches!(self.state, DhcpState::Rebinding | DhcpState::Rebooting) => true,
-            Some(s) => s == self.lease.server,
         };
         match (self.state, kind) {
             (DhcpState::Discovering, MessageType::Offer) => {
-                let Some(server) = o.server_identifier else {
-                    return;
-                };
                 if !is_host(your_ip) {
                     return;
                 }
-                self.lease = Lease {
-                    cidr: Ipv4Cidr::new(your_ip, 32),
-                    server,
-                    ..Lease::EMPTY
-                };
+                // Cleared whole, then the two fields set: smaller than the
+                // struct written field by field.
+                self.lease = Lease::EMPTY;
+                self.lease.cidr = Ipv4Cidr::new(your_ip, 32);
+                self.lease.server = server;
                 self.state = DhcpState::Requesting;
                 self.tries = 0;
                 self.next = now;
@@ -841,9 +905,19 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 | DhcpState::Renewing
                 | DhcpState::Rebinding
                 | DhcpState::Rebooting,
-                MessageType::Ack,
-            ) if from_our_server => {
-                let server = o.server_identifier.unwrap_or(self.lease.server);
+                MessageType::Ack | MessageType::Nak,
+            ) => {
+                // In Requesting and Renewing it must be the server we
+                // asked; in Rebinding and Rebooting (where we named none)
+                // any server may answer.
+                if !matches!(self.state, DhcpState::Rebinding | DhcpState::Rebooting)
+                    && server != self.lease.server
+                {
+                    return;
+                }
+                if kind == MessageType::Nak {
+                    return self.on_nak(io, app, now, server);
+                }
                 let Some(lease) = lease_from(your_ip, server, o) else {
                     return;
                 };
@@ -856,7 +930,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 self.tries = 0;
                 if S::ARP_PROBES > 0 && fresh {
                     // Not used until nobody else turns out to hold it.
-                    let address = lease.cidr.address;
+                    let address = self.lease.cidr.address;
                     self.state = DhcpState::Probing;
                     self.next = after_random(app, now, PROBE_DELAY_MAX_MS);
                     self.flags
@@ -865,39 +939,37 @@ impl<S: DhcpSettings> DhcpClient<S> {
                     return;
                 }
                 self.state = DhcpState::Bound;
-                io.set_ipv4(Some(lease.ipv4()));
+                io.set_ipv4(Some(self.lease.ipv4()));
                 let event = if renewal {
-                    DhcpEvent::Renewed(lease)
+                    DhcpEvent::Renewed(self.lease)
                 } else {
-                    DhcpEvent::Bound(lease)
+                    DhcpEvent::Bound(self.lease)
                 };
                 report(app, event);
             }
-            (
-                DhcpState::Requesting
-                | DhcpState::Renewing
-                | DhcpState::Rebinding
-                | DhcpState::Rebooting,
-                MessageType::Nak,
-            ) if from_our_server => {
-                if self.state != DhcpState::Requesting {
-                    io.set_ipv4(None);
-                }
-                report(
-                    app,
-                    DhcpEvent::Nak {
-                        server: o.server_identifier.unwrap_or(Ipv4Address::UNSPECIFIED),
-                    },
-                );
-                // The server said no to this address: do not ask for it
-                // again. Wait up to a second, so a server that refuses
-                // everything does not cause a storm.
-                self.lease = Lease::EMPTY;
-                let at = after_random(app, now, 1000);
-                self.enter_discovering(app, at);
-            }
             _ => {}
         }
+    }
+
+    /// A NAK from `server` (the one asked, or any while rebinding or
+    /// rebooting): the address is dropped and discovery starts again.
+    fn on_nak<N: Nic, A: App>(
+        &mut self,
+        io: &mut Io<'_, N>,
+        app: &mut A,
+        now: Instant,
+        server: Ipv4Address,
+    ) {
+        if self.state != DhcpState::Requesting {
+            io.set_ipv4(None);
+        }
+        report(app, DhcpEvent::Nak { server });
+        // The server said no to this address: do not ask for it
+        // again. Wait up to a second, so a server that refuses
+        // everything does not cause a storm.
+        self.lease = Lease::EMPTY;
+        let at = after_random(app, now, 1000);
+        self.enter_discovering(app, at);
     }
 }
 
@@ -917,7 +989,8 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
             return false;
         }
         let mac = datagram.io().mac();
-        if let Some((your_ip, options)) = read_reply(datagram, self.xid, mac) {
+        let mut options = ReplyOptions::default();
+        if let Some(your_ip) = read_reply(datagram, self.xid, mac, &mut options) {
             self.on_reply(datagram.io(), app, your_ip, &options);
         }
         // Port 68 is ours while DHCP runs, whatever the datagram was.
@@ -1017,8 +1090,10 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
         if recent && self.flags.get(Flags::LOST) {
             return; // given up already: reported once
         }
-        self.flags.set(Flags::LOST, recent);
-        if !recent {
+        if recent {
+            self.flags.set(Flags::LOST, true);
+        } else {
+            self.flags.set(Flags::LOST, false);
             self.flags.set(Flags::DEFENDED, true);
             self.defended_at = now;
             io.announce_address();
@@ -1042,18 +1117,6 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
 #[inline(never)]
 fn report<A: App>(app: &mut A, event: DhcpEvent) {
     app.event(Event::Dhcp(event));
-}
-
-/// Sends one client message from port 68 to port 67 of `dst`, streamed.
-/// (Out of line: `transmit` and `tell_server` send.)
-#[inline(never)]
-fn send<N: Nic>(io: &mut Io<'_, N>, dst: Ipv4Address, repr: &Repr<'_>) -> Result<(), SendError> {
-    let transport = Transport::Udp {
-        src_port: CLIENT_PORT,
-        dst_port: SERVER_PORT,
-    };
-    let mut payload = FnPayload(|sink: &mut dyn PayloadSink| repr.emit(&mut |b| sink.write(b)));
-    io.send_ipv4(dst, &transport, &mut payload)
 }
 
 /// `now` plus a random delay under `max_ms` milliseconds. (Out of line:
@@ -1125,10 +1188,11 @@ fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Op
         .filter(|p| (1..=32).contains(p))
         .unwrap_or_else(|| classful_prefix(your_ip));
     let cidr = Ipv4Cidr::new(your_ip, prefix);
-    if prefix <= 30
-        && (your_ip == cidr.broadcast()
-            || your_ip.to_u32() & cidr.netmask_u32() == your_ip.to_u32())
-    {
+    // The subnet's own address (host bits all zero) or its broadcast (all
+    // one) is no host's; /31 and /32 have neither.
+    let host_bits = !cidr.netmask_u32();
+    let host = your_ip.to_u32() & host_bits;
+    if prefix <= 30 && (host == 0 || host == host_bits) {
         return None;
     }
     let lease_secs = o.lease_duration.unwrap_or(DEFAULT_LEASE_SECS);
@@ -1148,13 +1212,15 @@ fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Op
     })
 }
 
-/// Reads a datagram as a reply to exchange `xid` for `mac`: its `yiaddr`
-/// and options, or `None` when it is not one (or is malformed).
+/// Reads a datagram as a reply to exchange `xid` for `mac`: its `yiaddr`,
+/// with its options in `options`, or `None` when it is not one (or is
+/// malformed).
 fn read_reply<N: Nic>(
     d: &mut UdpDatagram<'_, '_, N>,
     xid: u32,
     mac: EthernetAddress,
-) -> Option<(Ipv4Address, ReplyOptions)> {
+    options: &mut ReplyOptions,
+) -> Option<Ipv4Address> {
     if d.len() < OPTIONS_OFFSET {
         return None;
     }
@@ -1177,23 +1243,22 @@ fn read_reply<N: Nic>(
     {
         return None;
     }
-    let mut options = ReplyOptions::default();
     let len = d.len();
-    scan(d, OPTIONS_OFFSET, len, &mut options)?;
+    scan(d, OPTIONS_OFFSET, len, options)?;
     // RFC 2131 §4.1: the options field first, then `file`, then `sname`.
     let overload = options.overload;
     if overload & 1 != 0 {
-        scan(d, FILE_RANGE.start, FILE_RANGE.end, &mut options)?;
+        scan(d, FILE_RANGE.start, FILE_RANGE.end, options)?;
     }
     if overload & 2 != 0 {
-        scan(d, SNAME_RANGE.start, SNAME_RANGE.end, &mut options)?;
+        scan(d, SNAME_RANGE.start, SNAME_RANGE.end, options)?;
     }
-    Some((p.your_ip(), options))
+    Some(p.your_ip())
 }
 
 /// Feeds the options in `from..to` of the datagram to `options`, one
 /// option at a time: its code, its length and at most its first four value
-/// bytes are read from the NIC (every option the client takes is at most
+/// bytes are read from the NIC in one read (every option the client takes is at most
 /// four bytes, or a list whose first entry is the preferred one), the rest
 /// of its value is skipped. `None` when an option is cut short by the end
 /// of the area or of the datagram; an area that ends without END is fine.
@@ -1210,9 +1275,11 @@ fn scan<N: Nic>(
     let avail = to.min(d.len());
     let mut at = from;
     while at < to {
-        let mut head = [0u8; 2];
+        // Code, length and up to four value bytes in one read (what lies
+        // past the option is not looked at).
+        let mut head = [0u8; 6];
         let got = d.read(at, &mut head);
-        let [code, len] = head;
+        let [code, len, value @ ..] = head;
         if got == 0 {
             return None;
         }
@@ -1223,14 +1290,12 @@ fn scan<N: Nic>(
                 if got < 2 {
                     return None;
                 }
-                let value_at = at.saturating_add(2);
-                let end = value_at.saturating_add(usize::from(len));
+                let end = at.saturating_add(2).saturating_add(usize::from(len));
                 if end > avail {
                     return None;
                 }
-                let mut value = [0u8; 4];
-                let prefix = value.get_mut(..usize::from(len.min(4)))?;
-                d.read(value_at, prefix);
+                // Read whole: the option ends inside the datagram.
+                let prefix = value.get(..usize::from(len.min(4)))?;
                 options.absorb(code, prefix, usize::from(len));
                 at = end;
             }

@@ -458,6 +458,59 @@ fn binds_with_every_setting_from_the_server() {
     assert_eq!(b.server.heard.len(), n, "nothing sent before T1");
 }
 
+/// The bytes of a client message as RFC 2131 §2 lays them out, written
+/// here by hand: BOOTREQUEST, Ethernet, `xid`, `secs`, the BROADCAST flag,
+/// `chaddr` = our MAC, empty `sname`/`file`, the cookie, `options` in
+/// order, END, zeros up to 300 bytes.
+fn client_message(xid: u32, secs: u16, options: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut m = vec![1, 1, 6, 0];
+    m.extend_from_slice(&xid.to_be_bytes());
+    m.extend_from_slice(&secs.to_be_bytes());
+    m.extend_from_slice(&[0x80, 0]);
+    m.extend_from_slice(&[0; 16]); // ciaddr, yiaddr, siaddr, giaddr
+    m.extend_from_slice(&DUT_MAC.0);
+    m.extend_from_slice(&[0; 10 + 64 + 128]);
+    m.extend_from_slice(&[99, 130, 83, 99]);
+    for (code, value) in options {
+        m.extend_from_slice(&[*code, value.len() as u8]);
+        m.extend_from_slice(value);
+    }
+    m.push(255);
+    m.resize(300, 0);
+    m
+}
+
+#[test]
+fn discover_and_request_are_byte_for_byte_the_rfc_layout() {
+    let mut b = bench::<Dut>();
+    b.run_for(SEC);
+    assert_eq!(b.state(), DhcpState::Bound);
+    let heard = b.server.dhcp_heard();
+    assert_eq!(heard.len(), 2);
+    let params: &[u8] = &[1, 3, 6, 42, 51, 58, 59];
+    let expected = [
+        vec![(53, &[1][..]), (12, b"DUT"), (55, params)],
+        vec![
+            (53, &[3][..]),
+            (50, &POOL.0),
+            (54, &SERVER_ID.0),
+            (12, b"DUT"),
+            (55, params),
+        ],
+    ];
+    for (h, options) in heard.iter().zip(expected) {
+        let udp_len = u16::from_be_bytes([h.frame[38], h.frame[39]]) as usize;
+        let msg = &h.frame[42..34 + udp_len];
+        let r = h.dhcp();
+        assert_eq!(
+            msg,
+            &client_message(r.transaction_id, r.secs, &options)[..],
+            "{:?}",
+            r.message_type
+        );
+    }
+}
+
 #[test]
 fn binds_on_a_fifo_nic_too() {
     let wire = SimWire::new(3, Faults::none());

@@ -14,8 +14,10 @@
 //!   buffer with the entire message, the [`Options`] iterator, and [`Repr`]
 //!   with `parse` / `emit`.
 //!
-//! [`Repr::emit`] writes through a callback in small pieces, so the client
-//! streams its DISCOVER and REQUEST into the NIC without a message buffer.
+//! [`emit_message`] writes a [`Header`] and a list of options through a
+//! callback in small pieces, so the client streams its DISCOVER and
+//! REQUEST into the NIC without a message buffer (and without a [`Repr`]:
+//! it names its few options directly); [`Repr::emit`] writes through it.
 //!
 //! Option overload (option 52, RFC 2132 §9.3: more options in the `file`
 //! and `sname` fields) is honoured on input and never produced.
@@ -882,66 +884,109 @@ impl<'a> Repr<'a> {
     /// call. The message type comes first; the other options in a fixed
     /// order.
     pub fn emit(&self, out: &mut dyn FnMut(&[u8])) {
-        const ZEROS: [u8; 64] = [0; 64];
-        let mut head = [0u8; HEADER_LEN];
-        {
-            let mut p = Packet::new_unchecked(&mut head[..]);
-            p.set_opcode(self.message_type.opcode());
-            p.set_hardware_type(HTYPE_ETHERNET);
-            p.set_hardware_len(6);
-            p.set_hops(0);
-            p.set_transaction_id(self.transaction_id);
-            p.set_secs(self.secs);
-            p.set_flags(if self.broadcast { field::BROADCAST } else { 0 });
-            p.set_client_ip(self.client_ip);
-            p.set_your_ip(self.your_ip);
-            p.set_server_ip(self.server_ip);
-            p.set_relay_agent_ip(self.relay_agent_ip);
-            p.set_client_hardware_address(self.client_hardware_address);
+        let header = Header {
+            opcode: self.message_type.opcode(),
+            transaction_id: self.transaction_id,
+            secs: self.secs,
+            broadcast: self.broadcast,
+            addresses: [
+                self.client_ip,
+                self.your_ip,
+                self.server_ip,
+                self.relay_agent_ip,
+            ],
+            client_hardware_address: self.client_hardware_address,
+        };
+        let kind = [u8::from(self.message_type)];
+        fn addr(a: &Option<Ipv4Address>) -> Option<&[u8]> {
+            a.as_ref().map(|a| &a.0[..])
         }
-        let w = &mut Counted { out, written: 0 };
-        w.put(&head);
-        // sname (64) and file (128): empty.
-        w.put(&ZEROS);
-        w.put(&ZEROS);
-        w.put(&ZEROS);
-        w.put(&MAGIC_COOKIE.to_be_bytes());
-        put_option(w, option::MESSAGE_TYPE, Some(&[self.message_type.into()]));
-        let addrs = [
-            (option::REQUESTED_IP, &self.requested_ip),
-            (option::SERVER_ID, &self.server_identifier),
-            (option::SUBNET_MASK, &self.subnet_mask),
-            (option::ROUTER, &self.router),
-            (option::DNS_SERVER, &self.dns_server),
-            (option::NTP_SERVER, &self.ntp_server),
-        ];
-        for (kind, addr) in addrs {
-            put_option(w, kind, addr.as_ref().map(|a| &a.0[..]));
-        }
-        let times = [
-            (option::LEASE_TIME, self.lease_duration),
-            (option::RENEWAL_TIME, self.renew_duration),
-            (option::REBINDING_TIME, self.rebind_duration),
-        ];
-        for (kind, secs) in times {
-            put_option(w, kind, secs.map(u32::to_be_bytes).as_ref().map(|b| &b[..]));
-        }
-        put_option(w, option::HOSTNAME, self.hostname.map(str::as_bytes));
-        put_option(
-            w,
-            option::PARAMETER_REQUEST_LIST,
-            self.parameter_request_list,
-        );
+        let lease = self.lease_duration.map(u32::to_be_bytes);
+        let renew = self.renew_duration.map(u32::to_be_bytes);
+        let rebind = self.rebind_duration.map(u32::to_be_bytes);
         let size = self.max_message_size.map(u16::to_be_bytes);
-        put_option(w, option::MAX_MESSAGE_SIZE, size.as_ref().map(|b| &b[..]));
-        w.put(&[option::END]);
-        let mut pad = MIN_MESSAGE_LEN.saturating_sub(w.written);
-        while pad > 0 {
-            let n = pad.min(ZEROS.len());
-            w.put(ZEROS.get(..n).unwrap_or(&[]));
-            pad = pad.saturating_sub(n);
-        }
+        let options = [
+            (option::MESSAGE_TYPE, Some(&kind[..])),
+            (option::REQUESTED_IP, addr(&self.requested_ip)),
+            (option::SERVER_ID, addr(&self.server_identifier)),
+            (option::SUBNET_MASK, addr(&self.subnet_mask)),
+            (option::ROUTER, addr(&self.router)),
+            (option::DNS_SERVER, addr(&self.dns_server)),
+            (option::NTP_SERVER, addr(&self.ntp_server)),
+            (option::LEASE_TIME, lease.as_ref().map(|b| &b[..])),
+            (option::RENEWAL_TIME, renew.as_ref().map(|b| &b[..])),
+            (option::REBINDING_TIME, rebind.as_ref().map(|b| &b[..])),
+            (option::HOSTNAME, self.hostname.map(str::as_bytes)),
+            (option::PARAMETER_REQUEST_LIST, self.parameter_request_list),
+            (option::MAX_MESSAGE_SIZE, size.as_ref().map(|b| &b[..])),
+        ];
+        emit_message(out, &header, &options);
     }
+}
+
+/// The fixed header's fields a message sets (RFC 2131 §2, Figure 1); the
+/// rest is the same in every message [`emit_message`] writes: `htype` 1
+/// and `hlen` 6 (Ethernet), `hops` 0, `chaddr` padded with zeros, `sname`
+/// and `file` empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// `op`.
+    pub opcode: OpCode,
+    /// `xid`.
+    pub transaction_id: u32,
+    /// `secs`.
+    pub secs: u16,
+    /// The BROADCAST flag.
+    pub broadcast: bool,
+    /// `ciaddr`, `yiaddr`, `siaddr` and `giaddr`, in that order.
+    pub addresses: [Ipv4Address; 4],
+    /// `chaddr`.
+    pub client_hardware_address: EthernetAddress,
+}
+
+/// Writes a message through `out` in small pieces (at most 255 bytes
+/// each): the fixed header, the cookie, each option of `options` that has
+/// a value, in the order given (at most its first 255 bytes), END, then
+/// zeros up to [`MIN_MESSAGE_LEN`]. The same bytes every call.
+///
+/// [`Repr::emit`] writes through it; the client, which sends a handful of
+/// options, calls it with just those rather than building a [`Repr`].
+pub fn emit_message(out: &mut dyn FnMut(&[u8]), header: &Header, options: &[(u8, Option<&[u8]>)]) {
+    // op through the client's six `chaddr` bytes; the zeros after them
+    // are written with `sname` and `file`.
+    let mut head = [0u8; field::CHADDR + 6];
+    put_slice(
+        &mut head,
+        field::OP,
+        &[header.opcode.into(), HTYPE_ETHERNET, 6, 0],
+    );
+    put32(&mut head, field::XID, header.transaction_id);
+    put16(&mut head, field::SECS, header.secs);
+    let flags = if header.broadcast {
+        field::BROADCAST
+    } else {
+        0
+    };
+    put16(&mut head, field::FLAGS, flags);
+    for (i, a) in header.addresses.iter().enumerate() {
+        // Bounded: i < 4, so at most CIADDR + 12.
+        put_slice(
+            &mut head,
+            field::CIADDR.wrapping_add(i.wrapping_mul(4)),
+            &a.0,
+        );
+    }
+    put_slice(&mut head, field::CHADDR, &header.client_hardware_address.0);
+    let w = &mut Counted { out, written: 0 };
+    w.put(&head);
+    // The rest of `chaddr` (10 bytes), `sname` (64) and `file` (128).
+    w.zeros(field::MAGIC.wrapping_sub(head.len()));
+    w.put(&MAGIC_COOKIE.to_be_bytes());
+    for &(kind, value) in options {
+        put_option(w, kind, value);
+    }
+    w.put(&[option::END]);
+    w.zeros(MIN_MESSAGE_LEN.saturating_sub(w.written));
 }
 
 /// [`Repr::emit`]'s output, counting what went out (for the padding).
@@ -956,6 +1001,19 @@ impl Counted<'_> {
     fn put(&mut self, bytes: &[u8]) {
         self.written = self.written.saturating_add(bytes.len());
         (self.out)(bytes);
+    }
+
+    /// Writes `n` zero bytes, a few at a time from the stack (no run of
+    /// zeros kept in flash). (Out of line: the empty fields and the
+    /// padding.)
+    #[inline(never)]
+    fn zeros(&mut self, mut n: usize) {
+        let zeros = [0u8; 16];
+        while n > 0 {
+            let k = n.min(zeros.len());
+            self.put(zeros.get(..k).unwrap_or(&[]));
+            n = n.saturating_sub(k);
+        }
     }
 }
 

@@ -431,16 +431,11 @@ impl Repr {
         put32(buf, field::ROOT_DELAY, self.root_delay);
         put32(buf, field::ROOT_DISPERSION, self.root_dispersion);
         put_slice(buf, field::REF_ID, &self.ref_id);
-        for (at, ts) in [
-            (field::REF_TS, self.ref_ts),
-            (field::ORIG_TS, self.orig_ts),
-            (field::RECV_TS, self.recv_ts),
-            (field::XMIT_TS, self.xmit_ts),
-        ] {
-            put32(buf, at, ts.secs());
-            // Bounded: `at` is a field offset (at most 40).
-            put32(buf, at.wrapping_add(4), ts.frac());
-        }
+        // Seconds then fraction: the 64 bits big-endian.
+        put_slice(buf, field::REF_TS, &self.ref_ts.0.to_be_bytes());
+        put_slice(buf, field::ORIG_TS, &self.orig_ts.0.to_be_bytes());
+        put_slice(buf, field::RECV_TS, &self.recv_ts.0.to_be_bytes());
+        put_slice(buf, field::XMIT_TS, &self.xmit_ts.0.to_be_bytes());
     }
 }
 
