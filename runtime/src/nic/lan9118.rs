@@ -581,24 +581,39 @@ impl<R: Registers> Nic for Lan9118<R> {
         let Some(len) = self.tx_len else { return };
         let room = len.saturating_sub(self.tx_written);
         let (fits, over) = bytes.split_at(bytes.len().min(room));
-        // Bytes up to a word boundary, then whole words (most of a
-        // payload: one FIFO write per 4 bytes, no per-byte shifting), then
-        // the tail.
-        let lead = 4usize.wrapping_sub(self.tx_written) & 3;
-        let (head, body) = fits.split_at(lead.min(fits.len()));
-        for &b in head {
-            self.tx_byte(b, len);
-        }
-        let (words, tail) = body.as_chunks::<4>();
-        for w in words {
-            let word = u32::from_le_bytes(*w);
-            // At most `len` (≤ 1514) bytes are counted here: no wrap.
-            self.tx_written = self.tx_written.wrapping_add(4);
-            // A completed word goes out unless it is the frame's last.
-            if self.tx_written < len {
+        // Whole words of the input, one FIFO write per 4 bytes at any
+        // alignment: behind the `held` bytes of a word already begun, each
+        // input word completes that word and leaves its last `held` bytes
+        // (a funnel shift; payloads are written in pieces of any length,
+        // e.g. 74-byte chargen lines). Then the tail a byte at a time.
+        let held = (self.tx_written & 3) as u32;
+        let (words, tail) = fits.as_chunks::<4>();
+        if held == 0 {
+            for w in words {
+                let word = u32::from_le_bytes(*w);
+                // At most `len` (≤ 1514) bytes are counted here: no wrap.
+                self.tx_written = self.tx_written.wrapping_add(4);
+                // A completed word goes out unless it is the frame's last.
+                if self.tx_written < len {
+                    self.tx_push(word);
+                } else {
+                    self.tx_word = word;
+                }
+            }
+        } else {
+            // `held` is 1 to 3: both shifts are 8 to 24 bits.
+            let (up, down) = (
+                held.wrapping_mul(8),
+                32u32.wrapping_sub(held.wrapping_mul(8)),
+            );
+            for w in words {
+                let v = u32::from_le_bytes(*w);
+                let word = self.tx_word | v.wrapping_shl(up);
+                self.tx_word = v.wrapping_shr(down);
+                // As above; the completed word is never the frame's last:
+                // `held` bytes follow it.
+                self.tx_written = self.tx_written.wrapping_add(4);
                 self.tx_push(word);
-            } else {
-                self.tx_word = word;
             }
         }
         for &b in tail {
@@ -930,11 +945,23 @@ mod tests {
         let mut n = nic();
         for len in [60, 61, 62, 63, 64, 1514] {
             let f = frame(len);
-            for split in [1, 3, 4, 7, 64, 2000] {
+            // Even splits, and a chargen-like 72 + 2 (every word boundary
+            // crossed at every alignment).
+            for split in [1, 2, 3, 4, 5, 6, 7, 64, 74, 2000, 0] {
                 assert!(n.tx_ready(len));
                 n.tx_begin(len).unwrap();
-                for chunk in f.chunks(split) {
-                    n.tx_write(chunk);
+                let mut rest = &f[..];
+                let mut k = 0;
+                while !rest.is_empty() {
+                    let size = if split > 0 {
+                        split
+                    } else {
+                        [72, 2, 1, 5][k % 4]
+                    };
+                    let (piece, r) = rest.split_at(size.min(rest.len()));
+                    n.tx_write(piece);
+                    rest = r;
+                    k += 1;
                 }
                 let before = n.registers().sent.len();
                 n.tx_send().unwrap();
