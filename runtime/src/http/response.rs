@@ -307,17 +307,28 @@ impl<'s> Window<'s> {
         }
     }
 
+    /// `bytes` as a piece of the body, in its chunk when chunked. (The
+    /// unchunked case inline: it is every piece of a `Content-Length`
+    /// page, and a call each was a tenth of producing one.)
+    #[inline(always)]
     fn framed<F: HttpFeatures>(&mut self, framing: Framing, bytes: &[u8]) {
-        match framing {
-            _ if !framing.chunked::<F>() => self.piece(bytes),
-            Framing::Chunked if bytes.is_empty() => {}
-            Framing::Chunked => {
+        if framing.chunked::<F>() {
+            self.chunk(bytes);
+        } else {
+            self.piece(bytes);
+        }
+    }
+
+    /// `bytes` as an HTTP chunk (none for no bytes).
+    fn chunk(&mut self, bytes: &[u8]) {
+        match bytes.len() {
+            0 => {}
+            n => {
                 let mut line = [0u8; 18];
-                self.piece(chunk_line(bytes.len(), &mut line));
+                self.piece(chunk_line(n, &mut line));
                 self.piece(bytes);
                 self.piece(CRLF);
             }
-            _ => self.piece(bytes),
         }
     }
 }
