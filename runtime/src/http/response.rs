@@ -761,7 +761,10 @@ impl Resp {
         let Kind::Dynamic { file } = self.kind else {
             return;
         };
-        if self.has(pf::HEAD) {
+        // Wholly acknowledged (most pages, in one segment): nothing of it
+        // is produced again (TCP asks only past the end, which `produce`
+        // answers without the anchor), so no walk to move it.
+        if self.has(pf::HEAD) || self.end.is_some_and(|end| rel >= end) {
             return;
         }
         let Some(File {
