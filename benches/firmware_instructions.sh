@@ -5,7 +5,7 @@
 # benches/http.sh, these counts do not depend on the host's load or on
 # QEMU's translation caches, which is why the README quotes both.
 #
-#   benches/firmware_instructions.sh [--requests N]
+#   benches/firmware_instructions.sh [--requests N] [--ours ELF]
 #
 # Builds the quiet reference firmware (a) and smoltcp 0.14's firmware with
 # `equal-pages` (the same /app.js bytes, /status.json as a constant) and
@@ -16,15 +16,19 @@
 # benches/firmware_trace.py: request -> answer (from the first instruction
 # of the NIC driver's receive code for the request's frame to the last of
 # its send code for the answer) and per request. Needs root, ab,
-# qemu-system-arm, llvm-symbolizer; about a minute per case.
+# qemu-system-arm, llvm-symbolizer; about a minute per case. --ours ELF
+# measures another build of our firmware (e.g. an older checkout's) in
+# place of this tree's.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 requests=60
+ours_elf=
 while (($#)); do
     case "$1" in
         --requests) requests=$2; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --ours) ours_elf=$(realpath "$2"); shift ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "firmware_instructions.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -43,7 +47,7 @@ for f in equal-pages render-status; do
     (cd "$ROOT/benches/smoltcp-firmware" && CARGO_TARGET_DIR="$OUT/$f" \
         cargo build --release --quiet --features "$f")
 done
-ours="$OUT/ours/thumbv7m-none-eabi/release/emberstack-firmware"
+ours="${ours_elf:-$OUT/ours/thumbv7m-none-eabi/release/emberstack-firmware}"
 smol() { echo "$OUT/$1/thumbv7m-none-eabi/release/smoltcp-firmware"; }
 
 # fn_lines FILE NAME: FIRST-LAST source lines of `fn NAME` (up to the
