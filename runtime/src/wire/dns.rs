@@ -7,7 +7,7 @@
 //! [`Packet`]/[`Repr`] pair.
 //!
 //! Names are where DNS parsers break (the NAME:WRECK bug classes), so
-//! every name is walked by one routine, [`Labels`], that enforces:
+//! every name is walked by one routine, [`NameReader`], that enforces:
 //!
 //! - a label is at most 63 bytes; the length-byte forms `01xxxxxx` and
 //!   `10xxxxxx` (extended and reserved label types) are refused;
@@ -426,70 +426,81 @@ impl Repr {
     }
 }
 
-/// Walks the labels of a name in a message, following compression
-/// pointers under the rules in the [module docs](self).
+/// Reads a name in a message as the bytes of its uncompressed wire form
+/// (a length byte, that label's bytes, the next length byte, ..., the
+/// root byte), following compression pointers under the rules in the
+/// [module docs](self).
+///
+/// This is the one walker behind every name operation: skipping
+/// ([`skip_name`]), comparing ([`names_equal`], [`name_matches`]) and
+/// copying ([`copy_name`]) are each a loop over these bytes, so the
+/// hostile-input checks live in one place.
 #[derive(Clone, Copy, Debug)]
-pub struct Labels {
-    /// Offset of the next length byte.
+pub struct NameReader {
+    /// Offset of the next byte to read.
     pos: usize,
+    /// Bytes of the current label still to read (0: a length byte or a
+    /// pointer is next).
+    left: usize,
     /// Pointers must point below this: the start of the current segment.
     limit: usize,
     hops: usize,
     /// Wire length so far.
     total: usize,
-    /// Offset just after the name where it was first written.
-    end: Option<usize>,
+    /// Offset just after the name where it was first written (after its
+    /// root byte or its first pointer); 0 until the walk has passed it.
+    end: usize,
     done: bool,
 }
 
-impl Labels {
+impl NameReader {
     /// Starts at the name at offset `at`.
-    pub const fn new(at: usize) -> Labels {
-        Labels {
+    pub const fn new(at: usize) -> NameReader {
+        NameReader {
             pos: at,
+            left: 0,
             limit: at,
             hops: 0,
             total: 0,
-            end: None,
+            end: 0,
             done: false,
         }
     }
 
-    /// The next label as `(offset, length)`, or `None` after the root
-    /// label (the end of the name).
-    pub fn next_label<M: Message + ?Sized>(
-        &mut self,
-        m: &mut M,
-    ) -> Result<Option<(usize, usize)>, ParseError> {
-        if self.done {
-            return Ok(None);
-        }
+    /// The next byte of the name's uncompressed wire form, or `None` after
+    /// the root byte. Every byte is read from the message: a label or a
+    /// pointer cut by the message's end is [`ParseError::Truncated`].
+    pub fn next_byte<M: Message + ?Sized>(&mut self, m: &mut M) -> Result<Option<u8>, ParseError> {
         loop {
+            if self.done {
+                return Ok(None);
+            }
             let b = read_u8(m, self.pos)?;
+            let next = self.pos.saturating_add(1);
+            if self.left > 0 {
+                // Bounded: left > 0.
+                self.left = self.left.wrapping_sub(1);
+                self.pos = next;
+                return Ok(Some(b));
+            }
             match b & 0xc0 {
                 0x00 => {
-                    let len = usize::from(b);
-                    self.total = self.total.saturating_add(len).saturating_add(1);
+                    self.total = self.total.saturating_add(usize::from(b)).saturating_add(1);
                     if self.total > MAX_NAME_LEN {
                         return Err(ParseError::NameTooLong);
                     }
-                    let label_at = self.pos.saturating_add(1);
-                    if len == 0 {
-                        self.done = true;
-                        self.end.get_or_insert(label_at);
-                        return Ok(None);
-                    }
-                    let next = label_at.saturating_add(len);
-                    if next > m.len() {
-                        return Err(ParseError::Truncated);
-                    }
                     self.pos = next;
-                    return Ok(Some((label_at, len)));
+                    self.left = usize::from(b);
+                    if b == 0 {
+                        self.done = true;
+                        self.mark_end(next);
+                    }
+                    return Ok(Some(b));
                 }
                 0xc0 => {
-                    let lo = read_u8(m, self.pos.saturating_add(1))?;
+                    let lo = read_u8(m, next)?;
                     let target = usize::from(u16::from_be_bytes([b & 0x3f, lo]));
-                    self.end.get_or_insert(self.pos.saturating_add(2));
+                    self.mark_end(next.saturating_add(1));
                     if target >= self.limit || target < HEADER_LEN {
                         return Err(ParseError::BadPointer);
                     }
@@ -505,10 +516,17 @@ impl Labels {
         }
     }
 
+    /// Records where the name ends at its original place (the first time).
+    fn mark_end(&mut self, at: usize) {
+        if self.end == 0 {
+            self.end = at;
+        }
+    }
+
     /// The offset just after the name at its original place (after its
     /// root byte or its first pointer), once the walk has passed it.
     pub fn end(&self) -> Option<usize> {
-        self.end
+        (self.end != 0).then_some(self.end)
     }
 
     /// The name's wire length so far (complete once the walk is done).
@@ -519,28 +537,63 @@ impl Labels {
 
 /// Validates the whole name at `at`; returns the offset after it.
 pub fn skip_name<M: Message + ?Sized>(m: &mut M, at: usize) -> Result<usize, ParseError> {
-    let mut labels = Labels::new(at);
-    while labels.next_label(m)?.is_some() {}
-    labels.end().ok_or(ParseError::Truncated)
+    let mut name = NameReader::new(at);
+    while name.next_byte(m)?.is_some() {}
+    name.end().ok_or(ParseError::Truncated)
 }
 
-/// Reads one label's bytes into `buf`; returns them.
-fn label_bytes<'b, M: Message + ?Sized>(
+/// The second name of a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameRef<'w> {
+    /// A name in the message, at this offset (walked through its
+    /// pointers, validated in full).
+    At(usize),
+    /// An uncompressed wire-form name in memory, exactly its bytes (root
+    /// byte included).
+    Wire(&'w [u8]),
+}
+
+/// True when the name at `at` equals `other` (ASCII case is ignored, RFC
+/// 1035 §2.3.3). Both names' uncompressed wire forms are compared byte by
+/// byte: at the first difference each byte has the same role (length or
+/// label byte) in both, and length bytes (at most 63) are below `A`, so
+/// ignoring case changes only label bytes. The message names are walked
+/// to their ends, so they are validated in full even after a difference.
+// Out of line: every name comparison of the DNS client calls it.
+#[inline(never)]
+pub fn name_equals<M: Message + ?Sized>(
     m: &mut M,
-    (at, len): (usize, usize),
-    buf: &'b mut [u8; MAX_LABEL_LEN],
-) -> Result<&'b [u8], ParseError> {
-    let dst = buf.get_mut(..len).ok_or(ParseError::LabelTooLong)?;
-    read_exact(m, at, dst)?;
-    Ok(dst)
+    at: usize,
+    other: NameRef<'_>,
+) -> Result<bool, ParseError> {
+    let mut first = NameReader::new(at);
+    let mut second = NameReader::new(match other {
+        NameRef::At(b) => b,
+        NameRef::Wire(_) => 0,
+    });
+    let mut i = 0usize;
+    let mut equal = true;
+    loop {
+        let x = first.next_byte(m)?;
+        let y = match other {
+            NameRef::At(_) => second.next_byte(m)?,
+            NameRef::Wire(w) => {
+                let y = w.get(i).copied();
+                i = i.saturating_add(1);
+                y
+            }
+        };
+        if x.is_none() && y.is_none() {
+            return Ok(equal);
+        }
+        equal = equal && x.map(|c| c.to_ascii_lowercase()) == y.map(|c| c.to_ascii_lowercase());
+    }
 }
 
 /// True when the names at offsets `a` and `b` are equal (ASCII case is
-/// ignored, RFC 1035 §2.3.3). Both are validated in full. (Out of line:
-/// three callers.)
-#[inline(never)]
+/// ignored). Both are validated in full.
 pub fn names_equal<M: Message + ?Sized>(m: &mut M, a: usize, b: usize) -> Result<bool, ParseError> {
-    compare_names(m, a, NameSide::Message(Labels::new(b)))
+    name_equals(m, a, NameRef::At(b))
 }
 
 /// True when the name at `at` equals `wire`, an uncompressed name in wire
@@ -550,93 +603,28 @@ pub fn name_matches<M: Message + ?Sized>(
     at: usize,
     wire: &[u8],
 ) -> Result<bool, ParseError> {
-    compare_names(m, at, NameSide::Memory(WireLabels(wire)))
-}
-
-/// The second name of a comparison: one in the message (walked through
-/// its pointers, validated) or an uncompressed wire-form name in memory.
-enum NameSide<'w> {
-    Message(Labels),
-    Memory(WireLabels<'w>),
-}
-
-impl<'w> NameSide<'w> {
-    /// The next label: its bytes (read into `buf` from the message, when
-    /// `read`; otherwise only walked over, as an empty label), `None` after
-    /// the last one.
-    fn next<'b, M: Message + ?Sized>(
-        &mut self,
-        m: &mut M,
-        buf: &'b mut [u8; MAX_LABEL_LEN],
-        read: bool,
-    ) -> Result<Option<&'b [u8]>, ParseError>
-    where
-        'w: 'b,
-    {
-        match self {
-            NameSide::Message(labels) => match labels.next_label(m)? {
-                Some(l) if read => label_bytes(m, l, buf).map(Some),
-                Some(_) => Ok(Some(&[])),
-                None => Ok(None),
-            },
-            NameSide::Memory(wire) => Ok(wire.next()),
-        }
-    }
-}
-
-/// The one comparison behind [`names_equal`] and [`name_matches`]: walks
-/// both names to their ends (so a message name is validated in full even
-/// after a difference), comparing label by label while they are equal.
-fn compare_names<M: Message + ?Sized>(
-    m: &mut M,
-    at: usize,
-    mut other: NameSide<'_>,
-) -> Result<bool, ParseError> {
-    let mut first = NameSide::Message(Labels::new(at));
-    let mut equal = true;
-    let mut ba = [0u8; MAX_LABEL_LEN];
-    let mut bb = [0u8; MAX_LABEL_LEN];
-    loop {
-        let x = first.next(m, &mut ba, equal)?;
-        let y = other.next(m, &mut bb, equal)?;
-        match (x, y) {
-            (None, None) => return Ok(equal),
-            (Some(x), Some(y)) => equal = equal && x.eq_ignore_ascii_case(y),
-            _ => equal = false,
-        }
-    }
+    name_equals(m, at, NameRef::Wire(wire))
 }
 
 /// Copies the name at `at` into `out` in uncompressed wire form; returns
-/// its length. `Ok(None)` when it does not fit `out`.
+/// its length. `Ok(None)` when it does not fit `out` (whose bytes are
+/// then unspecified); the name is validated in full either way.
 pub fn copy_name<M: Message + ?Sized>(
     m: &mut M,
     at: usize,
     out: &mut [u8],
 ) -> Result<Option<usize>, ParseError> {
-    let mut labels = Labels::new(at);
+    let mut name = NameReader::new(at);
     let mut w = 0usize;
     let mut fits = true;
-    while let Some((l_at, len)) = labels.next_label(m)? {
-        let end = w.saturating_add(1).saturating_add(len);
-        match out.get_mut(w..end) {
-            Some(dst) if fits => {
-                if let Some((first, rest)) = dst.split_first_mut() {
-                    *first = len as u8;
-                    read_exact(m, l_at, rest)?;
-                }
-                w = end;
-            }
-            _ => fits = false,
+    while let Some(b) = name.next_byte(m)? {
+        match out.get_mut(w) {
+            Some(d) => *d = b,
+            None => fits = false,
         }
+        w = w.saturating_add(1);
     }
-    match out.get_mut(w) {
-        Some(root) if fits => {
-            *root = 0;
-            Ok(Some(w.saturating_add(1)))
-        }
-        _ => Ok(None),
-    }
+    Ok(fits.then_some(w))
 }
 
 /// Why text could not be turned into a name.
@@ -1143,6 +1131,68 @@ mod tests {
     }
 
     #[test]
+    fn the_root_name_through_every_operation() {
+        // The root name (one zero byte) at 12, "a" at 13, a pointer to the
+        // root at 16, and "a" + pointer to the root at 18.
+        let m = msg(&[0, 1, b'a', 0, 0xc0, 12, 1, b'a', 0xc0, 12]);
+        let b = &mut Bytes(&m);
+        assert_eq!(skip_name(b, 12), Ok(13));
+        assert_eq!(skip_name(b, 16), Ok(18));
+        assert!(names_equal(b, 12, 12).unwrap());
+        assert!(names_equal(b, 12, 16).unwrap());
+        assert!(!names_equal(b, 12, 13).unwrap());
+        assert!(!names_equal(b, 13, 12).unwrap());
+        assert!(names_equal(b, 13, 18).unwrap());
+        assert!(name_matches(b, 16, &[0]).unwrap());
+        assert!(!name_matches(b, 12, &[1, b'a', 0]).unwrap());
+        assert!(!name_matches(b, 13, &[0]).unwrap());
+        let mut out = [0xffu8; 4];
+        assert_eq!(copy_name(b, 16, &mut out), Ok(Some(1)));
+        assert_eq!(out[0], 0);
+        assert_eq!(copy_name(b, 12, &mut []), Ok(None));
+        let mut walk = NameReader::new(16);
+        assert_eq!(walk.next_byte(b), Ok(Some(0)));
+        assert_eq!(walk.next_byte(b), Ok(None));
+        assert_eq!((walk.end(), walk.wire_len()), (Some(18), 1));
+    }
+
+    #[test]
+    fn an_over_long_name_fails_every_operation() {
+        // 4 labels of 63 + root = 257 wire bytes; the comparison fails on
+        // it from either side and even when the other name differs early.
+        let mut body = Vec::new();
+        for _ in 0..4 {
+            body.push(63);
+            body.extend([b'x'; 63]);
+        }
+        body.push(0);
+        let mut m = msg(&body);
+        let short = m.len();
+        m.extend([1, b'y', 0]);
+        let b = &mut Bytes(&m);
+        let err = ParseError::NameTooLong;
+        assert_eq!(skip_name(b, 12).err(), Some(err));
+        assert_eq!(names_equal(b, 12, short).err(), Some(err));
+        assert_eq!(names_equal(b, short, 12).err(), Some(err));
+        assert_eq!(name_matches(b, 12, &[1, b'y', 0]).err(), Some(err));
+        assert_eq!(copy_name(b, 12, &mut [0u8; 300]).err(), Some(err));
+        assert_eq!(copy_name(b, 12, &mut [0u8; 8]).err(), Some(err));
+    }
+
+    #[test]
+    fn a_looped_pointer_fails_even_after_a_difference() {
+        // "b" at 12; "a" + pointer to itself at 15: a loop. Comparing
+        // differs at the first byte, but the loop is still found.
+        let m = msg(&[1, b'b', 0, 1, b'a', 0xc0, 15]);
+        let b = &mut Bytes(&m);
+        let err = ParseError::BadPointer;
+        assert_eq!(names_equal(b, 12, 15).err(), Some(err));
+        assert_eq!(names_equal(b, 15, 12).err(), Some(err));
+        assert_eq!(name_matches(b, 15, &[1, b'b', 0]).err(), Some(err));
+        assert_eq!(copy_name(b, 15, &mut [0u8; 1]).err(), Some(err));
+    }
+
+    #[test]
     fn names_compare_case_insensitively_across_pointers() {
         // "Mail.Test.LAN" at 12, then "mail" + pointer to "test.lan" (17).
         let mut m = msg(&[]);
@@ -1217,13 +1267,13 @@ mod tests {
         #[test]
         fn any_walk_terminates_within_the_limits(bytes in proptest::collection::vec(any::<u8>(), 12..200), at in 12usize..200) {
             let m = &mut Bytes(&bytes);
-            let mut labels = Labels::new(at);
+            let mut name = NameReader::new(at);
             let mut steps = 0;
-            while let Ok(Some(_)) = labels.next_label(m) {
+            while let Ok(Some(_)) = name.next_byte(m) {
                 steps += 1;
-                prop_assert!(steps <= 128);
+                prop_assert!(steps <= MAX_NAME_LEN);
             }
-            prop_assert!(labels.wire_len() <= MAX_NAME_LEN + 64);
+            prop_assert!(name.wire_len() <= MAX_NAME_LEN + 64);
         }
 
         #[test]
