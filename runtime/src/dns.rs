@@ -109,7 +109,7 @@ impl QueryType {
     fn rtype(self) -> Type {
         match self {
             QueryType::A => Type::A,
-            QueryType::Mx => Type::Mx,
+            QueryType::Mx => Type::MX,
         }
     }
 }
@@ -666,7 +666,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
             for idx in 0..r.answers {
                 let rec = Record::read(m, at).map_err(DnsReject::Malformed)?;
                 at = rec.end();
-                if rec.rtype != Type::Mx
+                if rec.rtype != Type::MX
                     || rec.class != CLASS_IN
                     || !wire::names_equal(m, rec.name_at, owner).map_err(DnsReject::Malformed)?
                 {
@@ -750,7 +750,7 @@ impl Reply {
             for _ in 0..self.answers {
                 let rec = Record::read(m, at).map_err(DnsReject::Malformed)?;
                 at = rec.end();
-                if rec.class != CLASS_IN || (rec.rtype != qtype && rec.rtype != Type::Cname) {
+                if rec.class != CLASS_IN || (rec.rtype != qtype && rec.rtype != Type::CNAME) {
                     continue;
                 }
                 if !wire::names_equal(m, rec.name_at, current).map_err(DnsReject::Malformed)? {

@@ -111,66 +111,44 @@ impl From<u8> for Rcode {
     }
 }
 
-/// Resource record types this stack meets (RFC 1035 §3.2.2, RFC 1002).
+/// A resource record type (RFC 1035 §3.2.2, RFC 1002): the 16-bit value
+/// itself, so reading and writing one is free and comparing one is a
+/// `u16` comparison; the types this stack meets are named constants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Type {
+pub struct Type(pub u16);
+
+impl Type {
     /// 1: an IPv4 address.
-    A,
+    pub const A: Type = Type(1);
     /// 2: a name server.
-    Ns,
+    pub const NS: Type = Type(2);
     /// 5: the canonical name for an alias.
-    Cname,
+    pub const CNAME: Type = Type(5);
     /// 6: start of a zone of authority.
-    Soa,
+    pub const SOA: Type = Type(6);
     /// 12: a domain name pointer.
-    Ptr,
+    pub const PTR: Type = Type(12);
     /// 15: a mail exchange.
-    Mx,
+    pub const MX: Type = Type(15);
     /// 16: text.
-    Txt,
+    pub const TXT: Type = Type(16);
     /// 28: an IPv6 address.
-    Aaaa,
+    pub const AAAA: Type = Type(28);
     /// 32: a NetBIOS name (RFC 1002 §4.2.1.3, NB).
-    Nb,
+    pub const NB: Type = Type(32);
     /// 33: NetBIOS node status (NBSTAT).
-    Nbstat,
-    /// Anything else.
-    Unknown(u16),
+    pub const NBSTAT: Type = Type(33);
 }
 
 impl From<u16> for Type {
     fn from(v: u16) -> Self {
-        match v {
-            1 => Type::A,
-            2 => Type::Ns,
-            5 => Type::Cname,
-            6 => Type::Soa,
-            12 => Type::Ptr,
-            15 => Type::Mx,
-            16 => Type::Txt,
-            28 => Type::Aaaa,
-            32 => Type::Nb,
-            33 => Type::Nbstat,
-            other => Type::Unknown(other),
-        }
+        Type(v)
     }
 }
 
 impl From<Type> for u16 {
     fn from(t: Type) -> u16 {
-        match t {
-            Type::A => 1,
-            Type::Ns => 2,
-            Type::Cname => 5,
-            Type::Soa => 6,
-            Type::Ptr => 12,
-            Type::Mx => 15,
-            Type::Txt => 16,
-            Type::Aaaa => 28,
-            Type::Nb => 32,
-            Type::Nbstat => 33,
-            Type::Unknown(v) => v,
-        }
+        t.0
     }
 }
 
@@ -834,12 +812,7 @@ impl Record {
         if r.end() > m.len() {
             return Err(ParseError::Truncated);
         }
-        let name_in_data = match r.rtype {
-            Type::Cname | Type::Ns | Type::Ptr => Some(data_at),
-            Type::Mx => Some(data_at.saturating_add(2)),
-            _ => None,
-        };
-        if let Some(n) = name_in_data {
+        if let Some(n) = r.data_name_at() {
             if skip_name(m, n)? > r.end() {
                 return Err(ParseError::BadRecord);
             }
@@ -869,15 +842,15 @@ impl Record {
     /// record's exchange.
     pub fn data_name_at(&self) -> Option<usize> {
         match self.rtype {
-            Type::Cname | Type::Ns | Type::Ptr => Some(self.data_at),
-            Type::Mx => Some(self.data_at.saturating_add(2)),
+            Type::CNAME | Type::NS | Type::PTR => Some(self.data_at),
+            Type::MX => Some(self.data_at.saturating_add(2)),
             _ => None,
         }
     }
 
     /// An MX record's preference.
     pub fn mx_preference<M: Message + ?Sized>(&self, m: &mut M) -> Result<u16, ParseError> {
-        if self.rtype != Type::Mx || self.data_len < 3 {
+        if self.rtype != Type::MX || self.data_len < 3 {
             return Err(ParseError::BadRecord);
         }
         read_u16(m, self.data_at)
@@ -986,7 +959,7 @@ mod tests {
             let m = &mut Bytes(&r);
             let h = Repr::read(m).unwrap();
             let q = Question::read(m, HEADER_LEN).unwrap();
-            assert_eq!(q.qtype, Type::Mx);
+            assert_eq!(q.qtype, Type::MX);
             let mut at = q.end;
             let mut got = Vec::new();
             for _ in 0..h.answers {

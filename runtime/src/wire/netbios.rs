@@ -253,7 +253,7 @@ mod tests {
         // The record reads as a DNS record: name, NB, IN, TTL, 6 bytes.
         let m = &mut dns::Bytes(&r);
         let rec = dns::Record::read(m, HEADER_LEN).unwrap();
-        assert_eq!(rec.rtype, dns::Type::Nb);
+        assert_eq!(rec.rtype, dns::Type::NB);
         assert_eq!((rec.class, rec.ttl, rec.data_len), (1, 300, 6));
         assert_eq!(rec.end(), RESPONSE_LEN);
         assert_eq!(&r[rec.data_at..], &[0, 0, 10, 1, 2, 3]);
