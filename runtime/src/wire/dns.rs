@@ -411,8 +411,8 @@ impl Repr {
 ///
 /// This is the one walker behind every name operation: skipping
 /// ([`skip_name`]), comparing ([`names_equal`], [`name_matches`]) and
-/// copying ([`copy_name`]) are each a loop over these bytes, so the
-/// hostile-input checks live in one place.
+/// copying ([`copy_name`]) are one loop over these bytes, [`walk_name`],
+/// so the hostile-input checks live in one place.
 #[derive(Clone, Copy, Debug)]
 pub struct NameReader {
     /// Offset of the next byte to read.
@@ -513,96 +513,118 @@ impl NameReader {
     }
 }
 
-/// Validates the whole name at `at`; returns the offset after it.
-pub fn skip_name<M: Message + ?Sized>(m: &mut M, at: usize) -> Result<usize, ParseError> {
-    let mut name = NameReader::new(at);
-    while name.next_byte(m)?.is_some() {}
-    name.end().ok_or(ParseError::Truncated)
+/// What [`walk_name`] does with the name it walks besides validating it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NameOp<'w> {
+    /// Nothing: the walk validates the name and finds its end.
+    Skip,
+    /// Compares it with the name in the message at this offset (walked
+    /// through its pointers, validated in full).
+    Compare(usize),
+    /// Compares it with an uncompressed wire-form name in memory, exactly
+    /// its bytes (root byte included).
+    Match(&'w [u8]),
+    /// Copies it, uncompressed, into this buffer.
+    Copy(&'w mut [u8]),
 }
 
-/// The second name of a comparison.
+/// What [`walk_name`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NameRef<'w> {
-    /// A name in the message, at this offset (walked through its
-    /// pointers, validated in full).
-    At(usize),
-    /// An uncompressed wire-form name in memory, exactly its bytes (root
-    /// byte included).
-    Wire(&'w [u8]),
+pub struct Walked {
+    /// The offset just after the name at its original place.
+    pub end: usize,
+    /// Its uncompressed wire length.
+    pub len: usize,
+    /// [`NameOp::Compare`], [`NameOp::Match`]: the names are equal (ASCII
+    /// case ignored). [`NameOp::Copy`]: the name fit the buffer.
+    pub same: bool,
 }
 
-/// True when the name at `at` equals `other` (ASCII case is ignored, RFC
-/// 1035 §2.3.3). Both names' uncompressed wire forms are compared byte by
-/// byte: at the first difference each byte has the same role (length or
-/// label byte) in both, and length bytes (at most 63) are below `A`, so
-/// ignoring case changes only label bytes. The message names are walked
-/// to their ends, so they are validated in full even after a difference.
-// Out of line: every name comparison of the DNS client calls it.
+/// The one loop behind every name operation: walks the name at `at` to
+/// its end (validating it in full, even after a difference) and does
+/// `op` with each byte of its uncompressed wire form.
+///
+/// Names are compared byte by byte in that form (RFC 1035 §2.3.3: ASCII
+/// case ignored): up to the first difference each byte has the same role
+/// (length or label byte) in both names, and length bytes (at most 63)
+/// are below `A`, so ignoring case changes only label bytes. A copy is
+/// the comparison of each byte with itself as written; a byte that finds
+/// no room is a difference.
+// Out of line: every name operation of the DNS client calls it.
 #[inline(never)]
-pub fn name_equals<M: Message + ?Sized>(
+pub fn walk_name<M: Message + ?Sized>(
     m: &mut M,
     at: usize,
-    other: NameRef<'_>,
-) -> Result<bool, ParseError> {
+    mut op: NameOp<'_>,
+) -> Result<Walked, ParseError> {
     let mut first = NameReader::new(at);
-    let mut second = NameReader::new(match other {
-        NameRef::At(b) => b,
-        NameRef::Wire(_) => 0,
+    let mut second = NameReader::new(match op {
+        NameOp::Compare(b) => b,
+        _ => 0,
     });
     let mut i = 0usize;
-    let mut equal = true;
+    let mut same = true;
     loop {
         let x = first.next_byte(m)?;
-        let y = match other {
-            NameRef::At(_) => second.next_byte(m)?,
-            NameRef::Wire(w) => {
-                let y = w.get(i).copied();
-                i = i.saturating_add(1);
-                y
-            }
+        let y = match &mut op {
+            NameOp::Skip => x,
+            NameOp::Compare(_) => second.next_byte(m)?,
+            NameOp::Match(w) => w.get(i).copied(),
+            NameOp::Copy(out) => match (out.get_mut(i), x) {
+                (Some(d), Some(c)) => {
+                    *d = c;
+                    x
+                }
+                _ => None,
+            },
         };
         if x.is_none() && y.is_none() {
-            return Ok(equal);
+            return Ok(Walked {
+                end: first.end,
+                len: i,
+                same,
+            });
         }
-        equal = equal && x.map(|c| c.to_ascii_lowercase()) == y.map(|c| c.to_ascii_lowercase());
+        same = same && x.map(|c| c.to_ascii_lowercase()) == y.map(|c| c.to_ascii_lowercase());
+        i = i.saturating_add(1);
     }
+}
+
+/// Validates the whole name at `at`; returns the offset after it.
+#[inline(always)]
+pub fn skip_name<M: Message + ?Sized>(m: &mut M, at: usize) -> Result<usize, ParseError> {
+    Ok(walk_name(m, at, NameOp::Skip)?.end)
 }
 
 /// True when the names at offsets `a` and `b` are equal (ASCII case is
 /// ignored). Both are validated in full.
+#[inline(always)]
 pub fn names_equal<M: Message + ?Sized>(m: &mut M, a: usize, b: usize) -> Result<bool, ParseError> {
-    name_equals(m, a, NameRef::At(b))
+    Ok(walk_name(m, a, NameOp::Compare(b))?.same)
 }
 
 /// True when the name at `at` equals `wire`, an uncompressed name in wire
 /// form (ASCII case ignored). The message name is validated in full.
+#[inline(always)]
 pub fn name_matches<M: Message + ?Sized>(
     m: &mut M,
     at: usize,
     wire: &[u8],
 ) -> Result<bool, ParseError> {
-    name_equals(m, at, NameRef::Wire(wire))
+    Ok(walk_name(m, at, NameOp::Match(wire))?.same)
 }
 
 /// Copies the name at `at` into `out` in uncompressed wire form; returns
 /// its length. `Ok(None)` when it does not fit `out` (whose bytes are
 /// then unspecified); the name is validated in full either way.
+#[inline(always)]
 pub fn copy_name<M: Message + ?Sized>(
     m: &mut M,
     at: usize,
     out: &mut [u8],
 ) -> Result<Option<usize>, ParseError> {
-    let mut name = NameReader::new(at);
-    let mut w = 0usize;
-    let mut fits = true;
-    while let Some(b) = name.next_byte(m)? {
-        match out.get_mut(w) {
-            Some(d) => *d = b,
-            None => fits = false,
-        }
-        w = w.saturating_add(1);
-    }
-    Ok(fits.then_some(w))
+    let w = walk_name(m, at, NameOp::Copy(out))?;
+    Ok(w.same.then_some(w.len))
 }
 
 /// Why text could not be turned into a name.
