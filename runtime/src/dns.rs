@@ -659,11 +659,17 @@ impl<const NAME: usize> DnsSlot<NAME> {
         let cap = self.cap();
         let mut w = 0usize;
         let mut count = 0usize;
-        let mut last: Option<(u16, u16)> = None;
+        // Each record's key is its preference, then its offset (ties in
+        // reply order): `pref << 16 | offset`, exact since a record starts
+        // below 65,535 (a UDP payload is shorter than 65,536 bytes) and
+        // after the header, so no key is 0 (`last`: none yet) or
+        // `u32::MAX` (`best`: none found).
+        let mut last = 0u32;
         loop {
-            let mut best: Option<(u16, u16, usize)> = None;
+            let mut best = u32::MAX;
+            let mut name_at = 0usize;
             let mut at = r.answers_at;
-            for idx in 0..r.answers {
+            for _ in 0..r.answers {
                 let rec = Record::read(m, at).map_err(DnsReject::Malformed)?;
                 at = rec.end();
                 if rec.rtype != Type::MX
@@ -672,18 +678,18 @@ impl<const NAME: usize> DnsSlot<NAME> {
                 {
                     continue;
                 }
-                let key = (rec.mx_preference(m).map_err(DnsReject::Malformed)?, idx);
-                if last.is_some_and(|l| key <= l) || best.is_some_and(|b| (b.0, b.1) <= key) {
-                    continue;
-                }
-                if let Some(n) = rec.data_name_at() {
-                    best = Some((key.0, key.1, n));
+                let pref = rec.mx_preference(m).map_err(DnsReject::Malformed)?;
+                let key = u32::from(pref) << 16 | (rec.name_at & 0xffff) as u32;
+                if key > last && key < best {
+                    best = key;
+                    name_at = rec.data_at.saturating_add(2);
                 }
             }
-            let Some((pref, idx, name_at)) = best else {
+            if best == u32::MAX {
                 break;
-            };
-            last = Some((pref, idx));
+            }
+            last = best;
+            let pref = (best >> 16) as u16;
             let Some(room) = self.buf.get_mut(w..cap) else {
                 break;
             };
@@ -742,9 +748,11 @@ impl Reply {
         name_at: usize,
         qtype: Type,
     ) -> Result<Option<usize>, DnsReject> {
-        let hops = if CNAME { MAX_CNAME_HOPS } else { 0 };
+        // One pass per name of the chain: the queried name, then each
+        // CNAME target.
+        let passes = if CNAME { MAX_CNAME_HOPS + 1 } else { 1 };
         let mut current = name_at;
-        for _ in 0..=hops {
+        for _ in 0..passes {
             let mut cname = None;
             let mut at = self.answers_at;
             for _ in 0..self.answers {
@@ -1387,6 +1395,70 @@ mod tests {
             .map(|e| (e.preference, e.exchange.to_string()))
             .collect();
         assert_eq!(got, [(10, "mx1.t.lan".into()), (20, "mx2.t.lan".into())]);
+    }
+
+    #[test]
+    fn mx_ties_keep_reply_order_and_the_list_stops_at_the_first_misfit() {
+        // Preferences 20 (b), 10 (a), 10 (c), 10 (longname), 30 (d): the
+        // order is a, c, longname, b, d; 57 bytes hold a and c (17 each)
+        // but not longname (24), so b and d, which would fit, are left
+        // out too: the entries are the most preferred prefix.
+        let mut m = wire::Repr {
+            id: 9,
+            flags: 0x8180,
+            questions: 1,
+            answers: 5,
+            ..Default::default()
+        }
+        .to_bytes()
+        .to_vec();
+        m.extend([1, b't', 3, b'l', b'a', b'n', 0, 0, 15, 0, 1]);
+        for (pref, label) in [
+            (20u16, &b"mxb"[..]),
+            (10, b"mxa"),
+            (10, b"mxc"),
+            (10, b"longname-x"),
+            (30, b"mxd"),
+        ] {
+            m.extend([0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0]);
+            m.push(2 + 1 + label.len() as u8 + 2);
+            m.extend(pref.to_be_bytes());
+            m.push(label.len() as u8);
+            m.extend(label);
+            m.extend([0xc0, 12]);
+        }
+        let mut c = DnsClient::<1, 57>::new(DnsSettings::DEFAULT);
+        c.query("t.lan", QueryType::Mx).unwrap();
+        let s = &mut c.slots[0];
+        s.fresh = false;
+        s.id = 9;
+        s.phase = Phase::Waiting;
+        assert!(matches!(s.process(&mut Bytes(&m)), Ok(Outcome::Continue)));
+        let got: Vec<(u16, String)> = MxRecords { buf: s.used() }
+            .map(|e| (e.preference, e.exchange.to_string()))
+            .collect();
+        assert_eq!(got, [(10, "mxa.t.lan".into()), (10, "mxc.t.lan".into())]);
+        // With room for all, every exchange in that order.
+        let mut c = DnsClient::<1, 128>::new(DnsSettings::DEFAULT);
+        c.query("t.lan", QueryType::Mx).unwrap();
+        let s = &mut c.slots[0];
+        s.fresh = false;
+        s.id = 9;
+        s.phase = Phase::Waiting;
+        assert!(matches!(s.process(&mut Bytes(&m)), Ok(Outcome::Continue)));
+        let got: Vec<String> = MxRecords { buf: s.used() }
+            .map(|e| e.exchange.to_string())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "mxa.t.lan",
+                "mxc.t.lan",
+                "longname-x.t.lan",
+                "mxb.t.lan",
+                "mxd.t.lan"
+            ]
+        );
     }
 
     #[test]
