@@ -336,7 +336,8 @@ fn mx_entry(buf: &[u8], at: usize) -> Option<(MxRecord<'_>, usize)> {
             exchange: Name(name.get(..n)?),
             addr: (!addr.is_unspecified()).then_some(addr),
         },
-        MX_FIXED.saturating_add(n),
+        // Bounded: `n` is at most the slot's 255 bytes.
+        MX_FIXED.wrapping_add(n),
     ))
 }
 
@@ -459,7 +460,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
             Some(at) => {
                 let name = self
                     .buf
-                    .get(usize::from(at).saturating_add(MX_FIXED)..usize::from(self.len))
+                    // Bounded: a `u8` offset plus 6.
+                    .get(usize::from(at).wrapping_add(MX_FIXED)..usize::from(self.len))
                     .unwrap_or(&[]);
                 let n = wire::wire_name_len(name).unwrap_or(0);
                 (name.get(..n).unwrap_or(&[]), Type::A)
@@ -501,7 +503,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
                     return true;
                 }
             }
-            at = at.saturating_add(len);
+            // Bounded: an entry inside the slot's at most 255 bytes.
+            at = at.wrapping_add(len);
         }
         self.sub = NO_SUB;
         false
@@ -513,10 +516,12 @@ impl<const NAME: usize> DnsSlot<NAME> {
             return Outcome::Answered;
         };
         if let Some(a) = addr {
-            crate::wire::put_slice(&mut self.buf, at.saturating_add(2), a.as_bytes());
+            // Bounded: an entry's offset inside the slot's 255 bytes.
+            crate::wire::put_slice(&mut self.buf, at.wrapping_add(2), a.as_bytes());
         }
         let next = mx_entry(self.used(), at)
-            .map_or(usize::from(self.len), |(_, len)| at.saturating_add(len));
+            // Bounded: an entry inside the slot's at most 255 bytes.
+            .map_or(usize::from(self.len), |(_, len)| at.wrapping_add(len));
         if self.next_sub(next) {
             Outcome::Continue
         } else {
@@ -565,9 +570,10 @@ impl<const NAME: usize> DnsSlot<NAME> {
             return Err(DnsReject::WrongQuestion);
         }
         // Validate every record before using any.
+        // Bounded: three 16-bit counts.
         let records = u32::from(h.answers)
-            .saturating_add(u32::from(h.authorities))
-            .saturating_add(u32::from(h.additionals));
+            .wrapping_add(u32::from(h.authorities))
+            .wrapping_add(u32::from(h.additionals));
         let mut at = q.end;
         for _ in 0..records {
             at = Record::read(m, at).map_err(DnsReject::Malformed)?.end();
@@ -628,7 +634,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
         match wire::copy_name(m, owner, dst).map_err(DnsReject::Malformed)? {
             Some(n) => {
                 self.len = u8::try_from(n).unwrap_or(0);
-                self.restarts = self.restarts.saturating_add(1);
+                // Bounded: below MAX_RESTARTS (checked above).
+                self.restarts = self.restarts.wrapping_add(1);
                 self.requeue();
                 Ok(Outcome::Continue)
             }
@@ -682,7 +689,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
                 let key = u32::from(pref) << 16 | (rec.name_at & 0xffff) as u32;
                 if key > last && key < best {
                     best = key;
-                    name_at = rec.data_at.saturating_add(2);
+                    // Bounded: `data_at` is inside the message.
+                    name_at = rec.data_at.wrapping_add(2);
                 }
             }
             if best == u32::MAX {
@@ -700,8 +708,9 @@ impl<const NAME: usize> DnsSlot<NAME> {
                 Some(n) => {
                     let [p0, p1] = pref.to_be_bytes();
                     crate::wire::put_slice(room, 0, &[p0, p1, 0, 0, 0, 0]);
-                    w = w.saturating_add(MX_FIXED).saturating_add(n);
-                    count = count.saturating_add(1);
+                    // Bounded: the entry fit the slot's at most 255 bytes.
+                    w = w.wrapping_add(MX_FIXED).wrapping_add(n);
+                    count = count.wrapping_add(1);
                 }
                 None => break,
             }
@@ -722,9 +731,11 @@ impl<const NAME: usize> DnsSlot<NAME> {
         while let Some((entry, len)) = mx_entry(self.used(), at) {
             let found = r.find_a(m, 0, Some(entry.exchange.0))?;
             if let Some(a) = found {
-                crate::wire::put_slice(&mut self.buf, at.saturating_add(2), a.as_bytes());
+                // Bounded: an entry's offset inside the slot's 255 bytes.
+                crate::wire::put_slice(&mut self.buf, at.wrapping_add(2), a.as_bytes());
             }
-            at = at.saturating_add(len);
+            // Bounded: an entry inside the slot's at most 255 bytes.
+            at = at.wrapping_add(len);
         }
         Ok(())
     }

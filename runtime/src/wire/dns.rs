@@ -454,7 +454,9 @@ impl NameReader {
                 return Ok(None);
             }
             let b = read_u8(m, self.pos)?;
-            let next = self.pos.saturating_add(1);
+            // Bounded: the byte at `pos` was just read, so `pos` is below
+            // the message's length (a slice's, at most `isize::MAX`).
+            let next = self.pos.wrapping_add(1);
             if self.left > 0 {
                 // Bounded: left > 0.
                 self.left = self.left.wrapping_sub(1);
@@ -463,7 +465,8 @@ impl NameReader {
             }
             match b & 0xc0 {
                 0x00 => {
-                    self.total = self.total.saturating_add(usize::from(b)).saturating_add(1);
+                    // Bounded: at most 255 so far, plus at most 64.
+                    self.total = self.total.wrapping_add(usize::from(b)).wrapping_add(1);
                     if self.total > MAX_NAME_LEN {
                         return Err(ParseError::NameTooLong);
                     }
@@ -478,11 +481,13 @@ impl NameReader {
                 0xc0 => {
                     let lo = read_u8(m, next)?;
                     let target = usize::from(u16::from_be_bytes([b & 0x3f, lo]));
-                    self.mark_end(next.saturating_add(1));
+                    // Bounded: the pointer's second byte, at `next`, was read.
+                    self.mark_end(next.wrapping_add(1));
                     if target >= self.limit || target < HEADER_LEN {
                         return Err(ParseError::BadPointer);
                     }
-                    self.hops = self.hops.saturating_add(1);
+                    // Bounded: at most MAX_POINTER_HOPS so far.
+                    self.hops = self.hops.wrapping_add(1);
                     if self.hops > MAX_POINTER_HOPS {
                         return Err(ParseError::TooManyPointers);
                     }
@@ -586,7 +591,8 @@ pub fn walk_name<M: Message + ?Sized>(
             });
         }
         same = same && x.map(|c| c.to_ascii_lowercase()) == y.map(|c| c.to_ascii_lowercase());
-        i = i.saturating_add(1);
+        // Bounded: a name yields at most MAX_NAME_LEN bytes.
+        i = i.wrapping_add(1);
     }
 }
 
@@ -783,12 +789,13 @@ impl Question {
     pub fn read<M: Message + ?Sized>(m: &mut M, at: usize) -> Result<Question, ParseError> {
         let after = skip_name(m, at)?;
         let qtype = Type::from(read_u16(m, after)?);
-        let qclass = read_u16(m, after.saturating_add(2))?;
+        // Bounded: `after` is inside the message (the name ended there).
+        let qclass = read_u16(m, after.wrapping_add(2))?;
         Ok(Question {
             name_at: at,
             qtype,
             qclass,
-            end: after.saturating_add(4),
+            end: after.wrapping_add(4),
         })
     }
 }
@@ -821,7 +828,8 @@ impl Record {
         let mut fixed = [0u8; 10];
         read_exact(m, after, &mut fixed)?;
         let [t0, t1, c0, c1, l0, l1, l2, l3, d0, d1] = fixed;
-        let data_at = after.saturating_add(10);
+        // Bounded: `after` is inside the message (the name ended there).
+        let data_at = after.wrapping_add(10);
         let data_len = usize::from(u16::from_be_bytes([d0, d1]));
         let r = Record {
             name_at: at,
@@ -847,7 +855,9 @@ impl Record {
 
     /// Offset after the record.
     pub fn end(&self) -> usize {
-        self.data_at.saturating_add(self.data_len)
+        // Bounded: `data_at` is at most 10 past a message offset, and
+        // `data_len` a 16-bit field.
+        self.data_at.wrapping_add(self.data_len)
     }
 
     /// The address of an A record.
@@ -865,7 +875,8 @@ impl Record {
     pub fn data_name_at(&self) -> Option<usize> {
         match self.rtype {
             Type::CNAME | Type::NS | Type::PTR => Some(self.data_at),
-            Type::MX => Some(self.data_at.saturating_add(2)),
+            // Bounded: as `end`.
+            Type::MX => Some(self.data_at.wrapping_add(2)),
             _ => None,
         }
     }
