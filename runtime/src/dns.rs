@@ -42,8 +42,8 @@ use crate::service::{earliest, App, Disabled, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::{Endpoint, UdpDatagram, EPHEMERAL_FIRST};
 use crate::wire::dns::{
-    self as wire, flags, Message, Name, ParseError, Question, Rcode, Record, Type, CLASS_IN,
-    HEADER_LEN,
+    self as wire, flags, Message, Name, NameOp, ParseError, Question, Rcode, Record, Type,
+    CLASS_IN, HEADER_LEN,
 };
 use crate::wire::Ipv4Address;
 use core::fmt;
@@ -561,12 +561,18 @@ impl<const NAME: usize> DnsSlot<NAME> {
         if h.questions != 1 {
             return Err(DnsReject::WrongQuestion);
         }
-        let q = Question::read(m, HEADER_LEN).map_err(DnsReject::Malformed)?;
+        // The question's name is validated and compared in one walk.
         let (name, qtype) = self.question_as::<MX>();
-        if q.qtype != qtype
-            || q.qclass != CLASS_IN
-            || !wire::name_matches(m, q.name_at, name).map_err(DnsReject::Malformed)?
-        {
+        let asked =
+            wire::walk_name(m, HEADER_LEN, NameOp::Match(name)).map_err(DnsReject::Malformed)?;
+        let q = Question {
+            name_at: HEADER_LEN,
+            qtype: Type(wire::read_u16(m, asked.end).map_err(DnsReject::Malformed)?),
+            qclass: wire::read_u16(m, asked.end.wrapping_add(2)).map_err(DnsReject::Malformed)?,
+            // Bounded: `asked.end` is inside the message.
+            end: asked.end.wrapping_add(4),
+        };
+        if q.qtype != qtype || q.qclass != CLASS_IN || !asked.same {
             return Err(DnsReject::WrongQuestion);
         }
         // Validate every record before using any.
