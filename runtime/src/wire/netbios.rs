@@ -56,15 +56,15 @@ pub fn encode_name(name: &[u8], suffix: u8) -> [u8; ENCODED_LEN] {
 /// `'A'..='P'` (either case, as some senders use lower case).
 pub fn decode_name(encoded: &[u8; ENCODED_LEN]) -> Option<[u8; NAME_LEN]> {
     let mut out = [0u8; NAME_LEN];
-    for (d, pair) in out.iter_mut().zip(encoded.chunks_exact(2)) {
-        let nibble = |c: u8| {
-            let c = c.to_ascii_uppercase();
-            (b'A'..=b'P').contains(&c).then(|| c.wrapping_sub(b'A'))
-        };
-        match pair {
-            [hi, lo] => *d = (nibble(*hi)? << 4) | nibble(*lo)?,
-            _ => return None,
+    // Each letter is a nibble, high first: shifting the byte left by 4
+    // and adding the next nibble builds it in two steps.
+    for (i, &c) in encoded.iter().enumerate() {
+        let nibble = c.to_ascii_uppercase().wrapping_sub(b'A');
+        if nibble > 0x0f {
+            return None;
         }
+        let d = out.get_mut(i / 2)?;
+        *d = (*d << 4) | nibble;
     }
     Some(out)
 }
@@ -76,11 +76,11 @@ pub fn name_is(decoded: &[u8; NAME_LEN], name: &str, suffix: u8) -> bool {
     if last != [suffix] || name.len() > NAME_LEN - 1 {
         return false;
     }
-    let mut padded = [b' '; NAME_LEN - 1];
-    for (d, s) in padded.iter_mut().zip(name.bytes()) {
-        *d = s;
-    }
-    chars.eq_ignore_ascii_case(&padded)
+    let name = name.as_bytes();
+    chars.iter().enumerate().all(|(i, c)| {
+        let want = name.get(i).copied().unwrap_or(b' ');
+        c.eq_ignore_ascii_case(&want)
+    })
 }
 
 /// What a name service packet is, as far as a responder cares.
@@ -236,6 +236,27 @@ mod tests {
             assert_eq!(q.encoded, encode_name(b"Ember", 0));
             assert_eq!(decode_name(&q.encoded), Some(q.name));
         }
+    }
+
+    #[test]
+    fn decoding_accepts_exactly_the_sixteen_letters_in_either_case() {
+        let good = encode_name(b"EMBER", 0);
+        for at in [0, 1, 30, 31] {
+            for c in 0..=255u8 {
+                let mut e = good;
+                e[at] = c;
+                let ok = matches!(c, b'A'..=b'P' | b'a'..=b'p');
+                let got = decode_name(&e);
+                assert_eq!(got.is_some(), ok, "byte {c:#04x} at {at}");
+                if let Some(name) = got {
+                    let nibble = u32::from(c.to_ascii_uppercase() - b'A');
+                    let byte = name[at / 2];
+                    let part = if at % 2 == 0 { byte >> 4 } else { byte & 0x0f };
+                    assert_eq!(u32::from(part), nibble);
+                }
+            }
+        }
+        assert_eq!(decode_name(&good), Some(*b"EMBER          \0"));
     }
 
     #[test]
