@@ -175,18 +175,15 @@ pub fn parse(head: &[u8], total: usize) -> Result<Parsed, Malformed> {
 /// asked, type NB, class IN, `ttl` seconds, one unique B-node entry with
 /// `addr`.
 pub fn positive_response(q: &NameQuery, ttl: u32, addr: Ipv4Address) -> [u8; RESPONSE_LEN] {
+    // Zeroed: the counts other than ANCOUNT, the root byte, NB_FLAGS.
     let mut out = [0u8; RESPONSE_LEN];
-    let header = dns::Repr {
-        id: q.id,
-        flags: flags::QR | flags::AA | (q.flags & flags::RD),
-        questions: 0,
-        answers: 1,
-        authorities: 0,
-        additionals: 0,
-    };
     /// Offset of the record's fixed fields (after the name's root byte).
     const RR: usize = HEADER_LEN + 1 + ENCODED_LEN + 1;
-    super::put_slice(&mut out, 0, &header.to_bytes());
+    // The header: no question, one answer.
+    let mut header = dns::Packet::new_unchecked(&mut out[..]);
+    header.set_id(q.id);
+    header.set_flags(flags::QR | flags::AA | (q.flags & flags::RD));
+    header.set_counts(0, 1, 0, 0);
     super::put_slice(&mut out, HEADER_LEN, &[ENCODED_LEN as u8]);
     super::put_slice(&mut out, HEADER_LEN + 1, &q.encoded);
     super::put16(&mut out, RR, TYPE_NB);
