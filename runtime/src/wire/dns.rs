@@ -240,13 +240,6 @@ pub fn read_exact<M: Message + ?Sized>(
     }
 }
 
-fn read_u8<M: Message + ?Sized>(m: &mut M, at: usize) -> Result<u8, ParseError> {
-    let mut b = [0u8; 1];
-    read_exact(m, at, &mut b)?;
-    let [v] = b;
-    Ok(v)
-}
-
 /// Reads a big-endian u16 at `at`.
 pub fn read_u16<M: Message + ?Sized>(m: &mut M, at: usize) -> Result<u16, ParseError> {
     let mut b = [0u8; 2];
@@ -453,7 +446,14 @@ impl NameReader {
             if self.done {
                 return Ok(None);
             }
-            let b = read_u8(m, self.pos)?;
+            // The byte and the one after it (a pointer's second byte): one
+            // read for both.
+            let mut two = [0u8; 2];
+            let got = m.read_at(self.pos, &mut two);
+            if got == 0 {
+                return Err(ParseError::Truncated);
+            }
+            let [b, lo] = two;
             // Bounded: the byte at `pos` was just read, so `pos` is below
             // the message's length (a slice's, at most `isize::MAX`).
             let next = self.pos.wrapping_add(1);
@@ -479,7 +479,9 @@ impl NameReader {
                     return Ok(Some(b));
                 }
                 0xc0 => {
-                    let lo = read_u8(m, next)?;
+                    if got < 2 {
+                        return Err(ParseError::Truncated);
+                    }
                     let target = usize::from(u16::from_be_bytes([b & 0x3f, lo]));
                     // Bounded: the pointer's second byte, at `next`, was read.
                     self.mark_end(next.wrapping_add(1));
