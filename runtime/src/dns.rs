@@ -457,15 +457,10 @@ impl<const NAME: usize> DnsSlot<NAME> {
     /// A query for an exchange while one runs).
     fn question_as<const MX: bool>(&self) -> (&[u8], Type) {
         match self.sub().filter(|_| MX) {
-            Some(at) => {
-                let name = self
-                    .buf
-                    // Bounded: a `u8` offset plus 6.
-                    .get(usize::from(at).wrapping_add(MX_FIXED)..usize::from(self.len))
-                    .unwrap_or(&[]);
-                let n = wire::wire_name_len(name).unwrap_or(0);
-                (name.get(..n).unwrap_or(&[]), Type::A)
-            }
+            Some(at) => (
+                mx_entry(self.used(), usize::from(at)).map_or(&[][..], |(e, _)| e.exchange.0),
+                Type::A,
+            ),
             None => (self.used(), self.kind.rtype()),
         }
     }
