@@ -317,28 +317,32 @@ pub struct MxRecord<'a> {
 impl<'a> Iterator for MxRecords<'a> {
     type Item = MxRecord<'a>;
     fn next(&mut self) -> Option<MxRecord<'a>> {
-        let (entry, len) = mx_entry(self.buf, 0)?;
-        self.buf = self.buf.get(len..).unwrap_or(&[]);
-        Some(entry)
+        let end = mx_end(self.buf, 0)?;
+        let entry = self.buf.get(..end)?;
+        self.buf = self.buf.get(end..).unwrap_or(&[]);
+        let [p0, p1, a0, a1, a2, a3] = crate::wire::array::<MX_FIXED>(entry, 0);
+        let addr = Ipv4Address([a0, a1, a2, a3]);
+        Some(MxRecord {
+            preference: u16::from_be_bytes([p0, p1]),
+            exchange: Name(entry.get(MX_FIXED..)?),
+            addr: (!addr.is_unspecified()).then_some(addr),
+        })
     }
 }
 
-/// The MX entry at `at` in a slot buffer, and its length.
-fn mx_entry(buf: &[u8], at: usize) -> Option<(MxRecord<'_>, usize)> {
-    let rest = buf.get(at..)?;
-    let [p0, p1, a0, a1, a2, a3] = crate::wire::array::<MX_FIXED>(rest, 0);
-    let name = rest.get(MX_FIXED..)?;
-    let n = wire::wire_name_len(name)?;
-    let addr = Ipv4Address([a0, a1, a2, a3]);
-    Some((
-        MxRecord {
-            preference: u16::from_be_bytes([p0, p1]),
-            exchange: Name(name.get(..n)?),
-            addr: (!addr.is_unspecified()).then_some(addr),
-        },
-        // Bounded: `n` is at most the slot's 255 bytes.
-        MX_FIXED.wrapping_add(n),
-    ))
+/// The end of the MX entry at `at` in a slot buffer (its fixed bytes,
+/// then its name: measured). Every walk over the entries steps with it.
+fn mx_end(buf: &[u8], at: usize) -> Option<usize> {
+    // Bounded: offsets inside the slot's at most 255 bytes.
+    let name_at = at.wrapping_add(MX_FIXED);
+    let n = wire::wire_name_len(buf.get(name_at..)?)?;
+    Some(name_at.wrapping_add(n))
+}
+
+/// True when the MX entry at `at` has an address.
+fn mx_has_address(buf: &[u8], at: usize) -> bool {
+    // Bounded: an entry's offset inside the slot's 255 bytes.
+    crate::wire::array::<4>(buf, at.wrapping_add(2)) != [0; 4]
 }
 
 /// Name resolution as another service sees it (SNTP resolves its server
@@ -457,11 +461,18 @@ impl<const NAME: usize> DnsSlot<NAME> {
     /// A query for an exchange while one runs).
     fn question_as<const MX: bool>(&self) -> (&[u8], Type) {
         match self.sub().filter(|_| MX) {
-            Some(at) => (
-                mx_entry(self.used(), usize::from(at)).map_or(&[][..], |(e, _)| e.exchange.0),
-                Type::A,
-            ),
+            Some(at) => (self.exchange_at(usize::from(at)), Type::A),
             None => (self.used(), self.kind.rtype()),
+        }
+    }
+
+    /// The exchange name of the MX entry at `at` (empty if there is none).
+    fn exchange_at(&self, at: usize) -> &[u8] {
+        let used = self.used();
+        match mx_end(used, at) {
+            // Bounded: an entry's offset inside the slot's 255 bytes.
+            Some(end) => used.get(at.wrapping_add(MX_FIXED)..end).unwrap_or(&[]),
+            None => &[],
         }
     }
 
@@ -490,16 +501,15 @@ impl<const NAME: usize> DnsSlot<NAME> {
     /// false when there is none.
     fn next_sub(&mut self, from: usize) -> bool {
         let mut at = from;
-        while let Some((entry, len)) = mx_entry(self.used(), at) {
-            if entry.addr.is_none() {
+        while let Some(end) = mx_end(self.used(), at) {
+            if !mx_has_address(self.used(), at) {
                 if let Ok(a) = u8::try_from(at) {
                     self.sub = a;
                     self.requeue();
                     return true;
                 }
             }
-            // Bounded: an entry inside the slot's at most 255 bytes.
-            at = at.wrapping_add(len);
+            at = end;
         }
         self.sub = NO_SUB;
         false
@@ -514,9 +524,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
             // Bounded: an entry's offset inside the slot's 255 bytes.
             crate::wire::put_slice(&mut self.buf, at.wrapping_add(2), a.as_bytes());
         }
-        let next = mx_entry(self.used(), at)
-            // Bounded: an entry inside the slot's at most 255 bytes.
-            .map_or(usize::from(self.len), |(_, len)| at.wrapping_add(len));
+        let next = mx_end(self.used(), at).unwrap_or(usize::from(self.len));
         if self.next_sub(next) {
             Outcome::Continue
         } else {
@@ -729,14 +737,13 @@ impl<const NAME: usize> DnsSlot<NAME> {
         r: &Reply,
     ) -> Result<(), DnsReject> {
         let mut at = 0usize;
-        while let Some((entry, len)) = mx_entry(self.used(), at) {
-            let found = r.find_a(m, 0, Some(entry.exchange.0))?;
+        while let Some(end) = mx_end(self.used(), at) {
+            let found = r.find_a(m, 0, Some(self.exchange_at(at)))?;
             if let Some(a) = found {
                 // Bounded: an entry's offset inside the slot's 255 bytes.
                 crate::wire::put_slice(&mut self.buf, at.wrapping_add(2), a.as_bytes());
             }
-            // Bounded: an entry inside the slot's at most 255 bytes.
-            at = at.wrapping_add(len);
+            at = end;
         }
         Ok(())
     }
