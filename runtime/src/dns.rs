@@ -42,8 +42,8 @@ use crate::service::{earliest, App, Disabled, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::{Endpoint, UdpDatagram, EPHEMERAL_FIRST};
 use crate::wire::dns::{
-    self as wire, flags, Message, Name, NameOp, ParseError, Question, Rcode, Record, Type,
-    CLASS_IN, HEADER_LEN,
+    self as wire, flags, Message, Name, NameOp, ParseError, Rcode, Record, Type, CLASS_IN,
+    HEADER_LEN,
 };
 use crate::wire::Ipv4Address;
 use core::fmt;
@@ -568,14 +568,11 @@ impl<const NAME: usize> DnsSlot<NAME> {
         let (name, qtype) = self.question_as::<MX>();
         let asked =
             wire::walk_name(m, HEADER_LEN, NameOp::Match(name)).map_err(DnsReject::Malformed)?;
-        let q = Question {
-            name_at: HEADER_LEN,
-            qtype: Type(wire::read_u16(m, asked.end).map_err(DnsReject::Malformed)?),
-            qclass: wire::read_u16(m, asked.end.wrapping_add(2)).map_err(DnsReject::Malformed)?,
-            // Bounded: `asked.end` is inside the message.
-            end: asked.end.wrapping_add(4),
-        };
-        if q.qtype != qtype || q.qclass != CLASS_IN || !asked.same {
+        // QTYPE and QCLASS, read and compared as one 32-bit word.
+        let type_class = wire::read_u32(m, asked.end).map_err(DnsReject::Malformed)?;
+        // Bounded: `asked.end` is inside the message.
+        let answers_at = asked.end.wrapping_add(4);
+        if type_class != u32::from(qtype.0) << 16 | u32::from(CLASS_IN) || !asked.same {
             return Err(DnsReject::WrongQuestion);
         }
         // Validate every record before using any.
@@ -583,12 +580,12 @@ impl<const NAME: usize> DnsSlot<NAME> {
         let records = u32::from(h.answers)
             .wrapping_add(u32::from(h.authorities))
             .wrapping_add(u32::from(h.additionals));
-        let mut at = q.end;
+        let mut at = answers_at;
         for _ in 0..records {
             at = Record::read(m, at).map_err(DnsReject::Malformed)?.end();
         }
         let r = Reply {
-            answers_at: q.end,
+            answers_at,
             answers: h.answers,
             records,
         };
@@ -601,7 +598,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
         if let Some(e) = refused {
             return Ok(self.failed::<MX>(e));
         }
-        let owner = match r.follow_cnames::<CNAME, M>(m, q.name_at, qtype)? {
+        let owner = match r.follow_cnames::<CNAME, M>(m, HEADER_LEN, qtype)? {
             Some(owner) => owner,
             // Without CNAME following, `None` is an alias.
             None if !CNAME => return Ok(self.failed::<MX>(DnsError::Unsupported)),
@@ -632,7 +629,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
         }
         // No record of the type: a CNAME chain the server left unresolved
         // is asked again for its last name.
-        if !CNAME || owner == q.name_at || (MX && self.sub().is_some()) {
+        if !CNAME || owner == HEADER_LEN || (MX && self.sub().is_some()) {
             return Ok(self.failed::<MX>(DnsError::NoData));
         }
         if self.restarts >= MAX_RESTARTS {
@@ -1339,6 +1336,23 @@ mod tests {
         assert!(matches!(
             other.process(&mut Bytes(&r)),
             Err(DnsReject::WrongQuestion)
+        ));
+        // The question's class (CH) or type (AAAA) differs: rejected; the
+        // question cut in its type or class: malformed.
+        let at = 12 + 14;
+        for (offset, byte) in [(at + 3, 3u8), (at + 1, 28)] {
+            let mut changed = r.clone();
+            changed[offset] = byte;
+            let mut s = sent("www.test.lan", QueryType::A, 0x1234);
+            assert!(matches!(
+                s.process(&mut Bytes(&changed)),
+                Err(DnsReject::WrongQuestion)
+            ));
+        }
+        let mut s = sent("www.test.lan", QueryType::A, 0x1234);
+        assert!(matches!(
+            s.process(&mut Bytes(&r[..at + 3])),
+            Err(DnsReject::Malformed(ParseError::Truncated))
         ));
     }
 
