@@ -975,9 +975,25 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
                 Phase::Queued | Phase::Waiting => return Poll::Pending,
                 Phase::Failed(e) => Err(e),
                 Phase::Done if slot.kind != kind => Err(DnsError::BadHandle),
-                Phase::Done if MX && kind == QueryType::Mx => MxRecords { buf: slot.used() }
-                    .find_map(|mx| mx.addr)
-                    .ok_or(DnsError::NoData),
+                Phase::Done if MX && kind == QueryType::Mx => {
+                    // The entries' walk (`mx_end`), not the iterator's
+                    // records.
+                    let used = slot.used();
+                    let mut at = 0;
+                    loop {
+                        let Some(end) = mx_end(used, at) else {
+                            break Err(DnsError::NoData);
+                        };
+                        if mx_has_address(used, at) {
+                            // Bounded: an entry's offset in the slot.
+                            break Ok(Ipv4Address(crate::wire::array::<4>(
+                                used,
+                                at.wrapping_add(2),
+                            )));
+                        }
+                        at = end;
+                    }
+                }
                 Phase::Done => Ok(slot.answer()),
                 Phase::Free => Err(DnsError::BadHandle),
             },
@@ -1492,6 +1508,48 @@ mod tests {
                 "mxd.t.lan"
             ]
         );
+    }
+
+    #[test]
+    fn take_mx_gives_the_first_exchange_with_an_address() {
+        // Entries as the MX answer leaves them: preference, address
+        // (0.0.0.0: none), name.
+        let entry = |pref: u8, addr: [u8; 4], name: &str| {
+            let mut e = vec![0, pref];
+            e.extend(addr);
+            let mut b = [0u8; 64];
+            let n = wire::encode_name(name, &mut b).unwrap();
+            e.extend(&b[..n]);
+            e
+        };
+        for (entries, want) in [
+            (
+                [entry(10, [0; 4], "a.t"), entry(20, [10, 0, 0, 2], "b.t")].concat(),
+                Ok(Ipv4Address::new(10, 0, 0, 2)),
+            ),
+            (
+                [
+                    entry(10, [10, 0, 0, 1], "a.t"),
+                    entry(20, [10, 0, 0, 2], "b.t"),
+                ]
+                .concat(),
+                Ok(Ipv4Address::new(10, 0, 0, 1)),
+            ),
+            (
+                [entry(10, [0; 4], "a.t"), entry(20, [0; 4], "b.t")].concat(),
+                Err(DnsError::NoData),
+            ),
+        ] {
+            let mut c = DnsClient::<1, 64>::new(DnsSettings::DEFAULT);
+            let h = c.start_mx("t").unwrap();
+            let s = &mut c.slots[0];
+            s.phase = Phase::Done;
+            s.buf[..entries.len()].copy_from_slice(&entries);
+            s.len = entries.len() as u8;
+            assert_eq!(c.take_mx(h), Poll::Ready(want));
+            // Taken: the slot is free.
+            assert_eq!(c.take_mx(h), Poll::Ready(Err(DnsError::BadHandle)));
+        }
     }
 
     #[test]
