@@ -619,7 +619,6 @@ impl<const NAME: usize> DnsSlot<NAME> {
         } else {
             let stored = self.store_mx(m, &r, owner)?;
             if stored > 0 {
-                self.fill_mx_addresses(m, &r)?;
                 return Ok(if self.next_sub(0) {
                     Outcome::Continue
                 } else {
@@ -662,7 +661,9 @@ impl<const NAME: usize> DnsSlot<NAME> {
     }
 
     /// Writes the MX records of `owner` into the buffer, most preferred
-    /// first (ties in reply order), as many as fit; returns how many.
+    /// first (ties in reply order), as many as fit, each with its
+    /// exchange's address when the reply has one (any section); returns
+    /// how many.
     fn store_mx<M: Message + ?Sized>(
         &mut self,
         m: &mut M,
@@ -712,8 +713,12 @@ impl<const NAME: usize> DnsSlot<NAME> {
             };
             match wire::copy_name(m, name_at, name_room).map_err(DnsReject::Malformed)? {
                 Some(n) => {
+                    // The exchange's address from the reply's A records, as
+                    // it is stored (0.0.0.0: none yet).
+                    let name = name_room.get(..n).unwrap_or(&[]);
+                    let [a0, a1, a2, a3] = r.find_a(m, 0, Some(name))?.unwrap_or_default().0;
                     let [p0, p1] = pref.to_be_bytes();
-                    crate::wire::put_slice(room, 0, &[p0, p1, 0, 0, 0, 0]);
+                    crate::wire::put_slice(room, 0, &[p0, p1, a0, a1, a2, a3]);
                     // Bounded: the entry fit the slot's at most 255 bytes.
                     w = w.wrapping_add(MX_FIXED).wrapping_add(n);
                     count = count.wrapping_add(1);
@@ -725,24 +730,6 @@ impl<const NAME: usize> DnsSlot<NAME> {
             self.len = u8::try_from(w).unwrap_or(0);
         }
         Ok(count)
-    }
-
-    /// Takes each stored exchange's address from the reply's A records.
-    fn fill_mx_addresses<M: Message + ?Sized>(
-        &mut self,
-        m: &mut M,
-        r: &Reply,
-    ) -> Result<(), DnsReject> {
-        let mut at = 0usize;
-        while let Some(end) = mx_end(self.used(), at) {
-            let found = r.find_a(m, 0, Some(self.exchange_at(at)))?;
-            if let Some(a) = found {
-                // Bounded: an entry's offset inside the slot's 255 bytes.
-                crate::wire::put_slice(&mut self.buf, at.wrapping_add(2), a.as_bytes());
-            }
-            at = end;
-        }
-        Ok(())
     }
 }
 
