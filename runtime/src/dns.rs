@@ -497,22 +497,22 @@ impl<const NAME: usize> DnsSlot<NAME> {
         self.retry_at = Instant::ZERO;
     }
 
-    /// MX: queries the next exchange after `from` without an address;
-    /// false when there is none.
-    fn next_sub(&mut self, from: usize) -> bool {
+    /// MX: queries the next exchange from `from` without an address
+    /// (`Continue`); `Answered` when there is none.
+    fn next_sub(&mut self, from: usize) -> Outcome {
         let mut at = from;
         while let Some(end) = mx_end(self.used(), at) {
             if !mx_has_address(self.used(), at) {
                 if let Ok(a) = u8::try_from(at) {
                     self.sub = a;
                     self.requeue();
-                    return true;
+                    return Outcome::Continue;
                 }
             }
             at = end;
         }
         self.sub = NO_SUB;
-        false
+        Outcome::Answered
     }
 
     /// An MX exchange query ended (`addr` if it found one): on to the next.
@@ -525,11 +525,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
             crate::wire::put_slice(&mut self.buf, at.wrapping_add(2), a.as_bytes());
         }
         let next = mx_end(self.used(), at).unwrap_or(usize::from(self.len));
-        if self.next_sub(next) {
-            Outcome::Continue
-        } else {
-            Outcome::Answered
-        }
+        self.next_sub(next)
     }
 
     /// The slot's query failed with `error` (or, for an MX exchange's
@@ -619,11 +615,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
         } else {
             let stored = self.store_mx(m, &r, owner)?;
             if stored > 0 {
-                return Ok(if self.next_sub(0) {
-                    Outcome::Continue
-                } else {
-                    Outcome::Answered
-                });
+                return Ok(self.next_sub(0));
             }
         }
         // No record of the type: a CNAME chain the server left unresolved
