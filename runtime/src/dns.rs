@@ -459,6 +459,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
 
     /// The question being asked: its wire name and type (with `MX`, the
     /// A query for an exchange while one runs).
+    // Inlined into its two callers (measured: −20 B).
+    #[inline(always)]
     fn question_as<const MX: bool>(&self) -> (&[u8], Type) {
         match self.sub().filter(|_| MX) {
             Some(at) => (self.exchange_at(usize::from(at)), Type::A),
@@ -516,6 +518,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
     }
 
     /// An MX exchange query ended (`addr` if it found one): on to the next.
+    // Inlined into its two callers (measured: −12 B).
+    #[inline(always)]
     fn sub_finished(&mut self, addr: Option<Ipv4Address>) -> Outcome {
         let Some(at) = self.sub().map(usize::from) else {
             return Outcome::Answered;
@@ -737,6 +741,8 @@ impl Reply {
     /// Follows CNAMEs from the name at `name_at` to the name that owns the
     /// records of `qtype` (or the chain's end); `None` on a too long chain
     /// or, without `CNAME` following, when the name is an alias.
+    // Inlined into its one caller, `process_as` (−80 B on the firmware).
+    #[inline(always)]
     fn follow_cnames<const CNAME: bool, M: Message + ?Sized>(
         &self,
         m: &mut M,
