@@ -300,8 +300,10 @@ impl<S: MdnsSettings> MdnsResponder<S> {
             .saturating_add(header.additionals)
             .min(MAX_RECORDS);
         for _ in 0..records {
-            let matches = wire::name_matches(m, at, name)?;
-            at = wire::skip_name(m, at)?;
+            // Compared and walked past in one walk.
+            let owner = wire::walk_name(m, at, wire::NameOp::Match(name))?;
+            let matches = owner.same;
+            at = owner.end;
             let rtype = wire::read_u16(m, at)?;
             let rdlen = usize::from(wire::read_u16(m, at.saturating_add(8))?);
             let rdata = at.saturating_add(10);
@@ -330,8 +332,10 @@ impl<S: MdnsSettings> MdnsResponder<S> {
         let mut at = wire::HEADER_LEN;
         for _ in 0..header.questions.min(MAX_RECORDS) {
             let start = at;
-            let matches = wire::name_matches(m, at, name)?;
-            at = wire::skip_name(m, at)?;
+            // Compared and walked past in one walk.
+            let owner = wire::walk_name(m, at, wire::NameOp::Match(name))?;
+            let matches = owner.same;
+            at = owner.end;
             let qtype = wire::read_u16(m, at)?;
             let qclass = wire::read_u16(m, at.saturating_add(2))?;
             at = at.saturating_add(4);

@@ -99,7 +99,7 @@ impl Service for NetBiosResponder {
         match wire::parse(head.get(..n).unwrap_or(&[]), d.len()) {
             Ok(Parsed::Query(q))
                 if wire::name_is(
-                    &q.name,
+                    &q.encoded,
                     d.io().device_name().as_str(),
                     wire::SUFFIX_WORKSTATION,
                 ) =>

@@ -7,7 +7,7 @@
 //! [`Packet`]/[`Repr`] pair.
 //!
 //! Names are where DNS parsers break (the NAME:WRECK bug classes), so
-//! every name is walked by one routine, [`Labels`], that enforces:
+//! every name is walked by one routine, [`NameReader`], that enforces:
 //!
 //! - a label is at most 63 bytes; the length-byte forms `01xxxxxx` and
 //!   `10xxxxxx` (extended and reserved label types) are refused;
@@ -111,66 +111,44 @@ impl From<u8> for Rcode {
     }
 }
 
-/// Resource record types this stack meets (RFC 1035 §3.2.2, RFC 1002).
+/// A resource record type (RFC 1035 §3.2.2, RFC 1002): the 16-bit value
+/// itself, so reading and writing one is free and comparing one is a
+/// `u16` comparison; the types this stack meets are named constants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Type {
+pub struct Type(pub u16);
+
+impl Type {
     /// 1: an IPv4 address.
-    A,
+    pub const A: Type = Type(1);
     /// 2: a name server.
-    Ns,
+    pub const NS: Type = Type(2);
     /// 5: the canonical name for an alias.
-    Cname,
+    pub const CNAME: Type = Type(5);
     /// 6: start of a zone of authority.
-    Soa,
+    pub const SOA: Type = Type(6);
     /// 12: a domain name pointer.
-    Ptr,
+    pub const PTR: Type = Type(12);
     /// 15: a mail exchange.
-    Mx,
+    pub const MX: Type = Type(15);
     /// 16: text.
-    Txt,
+    pub const TXT: Type = Type(16);
     /// 28: an IPv6 address.
-    Aaaa,
+    pub const AAAA: Type = Type(28);
     /// 32: a NetBIOS name (RFC 1002 §4.2.1.3, NB).
-    Nb,
+    pub const NB: Type = Type(32);
     /// 33: NetBIOS node status (NBSTAT).
-    Nbstat,
-    /// Anything else.
-    Unknown(u16),
+    pub const NBSTAT: Type = Type(33);
 }
 
 impl From<u16> for Type {
     fn from(v: u16) -> Self {
-        match v {
-            1 => Type::A,
-            2 => Type::Ns,
-            5 => Type::Cname,
-            6 => Type::Soa,
-            12 => Type::Ptr,
-            15 => Type::Mx,
-            16 => Type::Txt,
-            28 => Type::Aaaa,
-            32 => Type::Nb,
-            33 => Type::Nbstat,
-            other => Type::Unknown(other),
-        }
+        Type(v)
     }
 }
 
 impl From<Type> for u16 {
     fn from(t: Type) -> u16 {
-        match t {
-            Type::A => 1,
-            Type::Ns => 2,
-            Type::Cname => 5,
-            Type::Soa => 6,
-            Type::Ptr => 12,
-            Type::Mx => 15,
-            Type::Txt => 16,
-            Type::Aaaa => 28,
-            Type::Nb => 32,
-            Type::Nbstat => 33,
-            Type::Unknown(v) => v,
-        }
+        t.0
     }
 }
 
@@ -260,13 +238,6 @@ pub fn read_exact<M: Message + ?Sized>(
     } else {
         Err(ParseError::Truncated)
     }
-}
-
-fn read_u8<M: Message + ?Sized>(m: &mut M, at: usize) -> Result<u8, ParseError> {
-    let mut b = [0u8; 1];
-    read_exact(m, at, &mut b)?;
-    let [v] = b;
-    Ok(v)
 }
 
 /// Reads a big-endian u16 at `at`.
@@ -426,74 +397,99 @@ impl Repr {
     }
 }
 
-/// Walks the labels of a name in a message, following compression
-/// pointers under the rules in the [module docs](self).
+/// Reads a name in a message as the bytes of its uncompressed wire form
+/// (a length byte, that label's bytes, the next length byte, ..., the
+/// root byte), following compression pointers under the rules in the
+/// [module docs](self).
+///
+/// This is the one walker behind every name operation: skipping
+/// ([`skip_name`]), comparing ([`names_equal`], [`name_matches`]) and
+/// copying ([`copy_name`]) are one loop over these bytes, [`walk_name`],
+/// so the hostile-input checks live in one place.
 #[derive(Clone, Copy, Debug)]
-pub struct Labels {
-    /// Offset of the next length byte.
+pub struct NameReader {
+    /// Offset of the next byte to read.
     pos: usize,
+    /// Bytes of the current label still to read (0: a length byte or a
+    /// pointer is next).
+    left: usize,
     /// Pointers must point below this: the start of the current segment.
     limit: usize,
     hops: usize,
     /// Wire length so far.
     total: usize,
-    /// Offset just after the name where it was first written.
-    end: Option<usize>,
+    /// Offset just after the name where it was first written (after its
+    /// root byte or its first pointer); 0 until the walk has passed it.
+    end: usize,
     done: bool,
 }
 
-impl Labels {
+impl NameReader {
     /// Starts at the name at offset `at`.
-    pub const fn new(at: usize) -> Labels {
-        Labels {
+    pub const fn new(at: usize) -> NameReader {
+        NameReader {
             pos: at,
+            left: 0,
             limit: at,
             hops: 0,
             total: 0,
-            end: None,
+            end: 0,
             done: false,
         }
     }
 
-    /// The next label as `(offset, length)`, or `None` after the root
-    /// label (the end of the name).
-    pub fn next_label<M: Message + ?Sized>(
-        &mut self,
-        m: &mut M,
-    ) -> Result<Option<(usize, usize)>, ParseError> {
-        if self.done {
-            return Ok(None);
-        }
+    /// The next byte of the name's uncompressed wire form, or `None` after
+    /// the root byte. Every byte is read from the message: a label or a
+    /// pointer cut by the message's end is [`ParseError::Truncated`].
+    pub fn next_byte<M: Message + ?Sized>(&mut self, m: &mut M) -> Result<Option<u8>, ParseError> {
         loop {
-            let b = read_u8(m, self.pos)?;
+            if self.done {
+                return Ok(None);
+            }
+            // The byte and the one after it (a pointer's second byte): one
+            // read for both.
+            let mut two = [0u8; 2];
+            let got = m.read_at(self.pos, &mut two);
+            if got == 0 {
+                return Err(ParseError::Truncated);
+            }
+            let [b, lo] = two;
+            // Bounded: the byte at `pos` was just read, so `pos` is below
+            // the message's length (a slice's, at most `isize::MAX`).
+            let next = self.pos.wrapping_add(1);
+            if self.left > 0 {
+                // Bounded: left > 0.
+                self.left = self.left.wrapping_sub(1);
+                self.pos = next;
+                return Ok(Some(b));
+            }
             match b & 0xc0 {
                 0x00 => {
-                    let len = usize::from(b);
-                    self.total = self.total.saturating_add(len).saturating_add(1);
+                    // Bounded: at most 255 so far, plus at most 64.
+                    self.total = self.total.wrapping_add(usize::from(b)).wrapping_add(1);
                     if self.total > MAX_NAME_LEN {
                         return Err(ParseError::NameTooLong);
                     }
-                    let label_at = self.pos.saturating_add(1);
-                    if len == 0 {
-                        self.done = true;
-                        self.end.get_or_insert(label_at);
-                        return Ok(None);
-                    }
-                    let next = label_at.saturating_add(len);
-                    if next > m.len() {
-                        return Err(ParseError::Truncated);
-                    }
                     self.pos = next;
-                    return Ok(Some((label_at, len)));
+                    self.left = usize::from(b);
+                    if b == 0 {
+                        self.done = true;
+                        self.mark_end(next);
+                    }
+                    return Ok(Some(b));
                 }
                 0xc0 => {
-                    let lo = read_u8(m, self.pos.saturating_add(1))?;
+                    if got < 2 {
+                        return Err(ParseError::Truncated);
+                    }
                     let target = usize::from(u16::from_be_bytes([b & 0x3f, lo]));
-                    self.end.get_or_insert(self.pos.saturating_add(2));
+                    // Bounded: the pointer's second byte, at `next`, was read.
+                    self.mark_end(next.wrapping_add(1));
                     if target >= self.limit || target < HEADER_LEN {
                         return Err(ParseError::BadPointer);
                     }
-                    self.hops = self.hops.saturating_add(1);
+                    // Bounded: at most MAX_POINTER_HOPS so far.
+                    self.hops = self.hops.wrapping_add(1);
                     if self.hops > MAX_POINTER_HOPS {
                         return Err(ParseError::TooManyPointers);
                     }
@@ -505,10 +501,17 @@ impl Labels {
         }
     }
 
+    /// Records where the name ends at its original place (the first time).
+    fn mark_end(&mut self, at: usize) {
+        if self.end == 0 {
+            self.end = at;
+        }
+    }
+
     /// The offset just after the name at its original place (after its
     /// root byte or its first pointer), once the walk has passed it.
     pub fn end(&self) -> Option<usize> {
-        self.end
+        (self.end != 0).then_some(self.end)
     }
 
     /// The name's wire length so far (complete once the walk is done).
@@ -517,126 +520,119 @@ impl Labels {
     }
 }
 
-/// Validates the whole name at `at`; returns the offset after it.
-pub fn skip_name<M: Message + ?Sized>(m: &mut M, at: usize) -> Result<usize, ParseError> {
-    let mut labels = Labels::new(at);
-    while labels.next_label(m)?.is_some() {}
-    labels.end().ok_or(ParseError::Truncated)
+/// What [`walk_name`] does with the name it walks besides validating it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NameOp<'w> {
+    /// Nothing: the walk validates the name and finds its end.
+    Skip,
+    /// Compares it with the name in the message at this offset (walked
+    /// through its pointers, validated in full).
+    Compare(usize),
+    /// Compares it with an uncompressed wire-form name in memory, exactly
+    /// its bytes (root byte included).
+    Match(&'w [u8]),
+    /// Copies it, uncompressed, into this buffer.
+    Copy(&'w mut [u8]),
 }
 
-/// Reads one label's bytes into `buf`; returns them.
-fn label_bytes<'b, M: Message + ?Sized>(
+/// What [`walk_name`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Walked {
+    /// The offset just after the name at its original place.
+    pub end: usize,
+    /// Its uncompressed wire length.
+    pub len: usize,
+    /// [`NameOp::Compare`], [`NameOp::Match`]: the names are equal (ASCII
+    /// case ignored). [`NameOp::Copy`]: the name fit the buffer.
+    pub same: bool,
+}
+
+/// The one loop behind every name operation: walks the name at `at` to
+/// its end (validating it in full, even after a difference) and does
+/// `op` with each byte of its uncompressed wire form.
+///
+/// Names are compared byte by byte in that form (RFC 1035 §2.3.3: ASCII
+/// case ignored): up to the first difference each byte has the same role
+/// (length or label byte) in both names, and length bytes (at most 63)
+/// are below `A`, so ignoring case changes only label bytes. A copy is
+/// the comparison of each byte with itself as written; a byte that finds
+/// no room is a difference.
+// Out of line: every name operation of the DNS client calls it.
+#[inline(never)]
+pub fn walk_name<M: Message + ?Sized>(
     m: &mut M,
-    (at, len): (usize, usize),
-    buf: &'b mut [u8; MAX_LABEL_LEN],
-) -> Result<&'b [u8], ParseError> {
-    let dst = buf.get_mut(..len).ok_or(ParseError::LabelTooLong)?;
-    read_exact(m, at, dst)?;
-    Ok(dst)
+    at: usize,
+    mut op: NameOp<'_>,
+) -> Result<Walked, ParseError> {
+    let mut first = NameReader::new(at);
+    let mut second = NameReader::new(match op {
+        NameOp::Compare(b) => b,
+        _ => 0,
+    });
+    let mut i = 0usize;
+    let mut same = true;
+    loop {
+        let x = first.next_byte(m)?;
+        let y = match &mut op {
+            NameOp::Skip => x,
+            NameOp::Compare(_) => second.next_byte(m)?,
+            NameOp::Match(w) => w.get(i).copied(),
+            NameOp::Copy(out) => match (out.get_mut(i), x) {
+                (Some(d), Some(c)) => {
+                    *d = c;
+                    x
+                }
+                _ => None,
+            },
+        };
+        if x.is_none() && y.is_none() {
+            return Ok(Walked {
+                end: first.end,
+                len: i,
+                same,
+            });
+        }
+        same = same && x.map(|c| c.to_ascii_lowercase()) == y.map(|c| c.to_ascii_lowercase());
+        // Bounded: a name yields at most MAX_NAME_LEN bytes.
+        i = i.wrapping_add(1);
+    }
+}
+
+/// Validates the whole name at `at`; returns the offset after it.
+#[inline(always)]
+pub fn skip_name<M: Message + ?Sized>(m: &mut M, at: usize) -> Result<usize, ParseError> {
+    Ok(walk_name(m, at, NameOp::Skip)?.end)
 }
 
 /// True when the names at offsets `a` and `b` are equal (ASCII case is
-/// ignored, RFC 1035 §2.3.3). Both are validated in full. (Out of line:
-/// three callers.)
-#[inline(never)]
+/// ignored). Both are validated in full.
+#[inline(always)]
 pub fn names_equal<M: Message + ?Sized>(m: &mut M, a: usize, b: usize) -> Result<bool, ParseError> {
-    compare_names(m, a, NameSide::Message(Labels::new(b)))
+    Ok(walk_name(m, a, NameOp::Compare(b))?.same)
 }
 
 /// True when the name at `at` equals `wire`, an uncompressed name in wire
 /// form (ASCII case ignored). The message name is validated in full.
+#[inline(always)]
 pub fn name_matches<M: Message + ?Sized>(
     m: &mut M,
     at: usize,
     wire: &[u8],
 ) -> Result<bool, ParseError> {
-    compare_names(m, at, NameSide::Memory(WireLabels(wire)))
-}
-
-/// The second name of a comparison: one in the message (walked through
-/// its pointers, validated) or an uncompressed wire-form name in memory.
-enum NameSide<'w> {
-    Message(Labels),
-    Memory(WireLabels<'w>),
-}
-
-impl<'w> NameSide<'w> {
-    /// The next label: its bytes (read into `buf` from the message, when
-    /// `read`; otherwise only walked over, as an empty label), `None` after
-    /// the last one.
-    fn next<'b, M: Message + ?Sized>(
-        &mut self,
-        m: &mut M,
-        buf: &'b mut [u8; MAX_LABEL_LEN],
-        read: bool,
-    ) -> Result<Option<&'b [u8]>, ParseError>
-    where
-        'w: 'b,
-    {
-        match self {
-            NameSide::Message(labels) => match labels.next_label(m)? {
-                Some(l) if read => label_bytes(m, l, buf).map(Some),
-                Some(_) => Ok(Some(&[])),
-                None => Ok(None),
-            },
-            NameSide::Memory(wire) => Ok(wire.next()),
-        }
-    }
-}
-
-/// The one comparison behind [`names_equal`] and [`name_matches`]: walks
-/// both names to their ends (so a message name is validated in full even
-/// after a difference), comparing label by label while they are equal.
-fn compare_names<M: Message + ?Sized>(
-    m: &mut M,
-    at: usize,
-    mut other: NameSide<'_>,
-) -> Result<bool, ParseError> {
-    let mut first = NameSide::Message(Labels::new(at));
-    let mut equal = true;
-    let mut ba = [0u8; MAX_LABEL_LEN];
-    let mut bb = [0u8; MAX_LABEL_LEN];
-    loop {
-        let x = first.next(m, &mut ba, equal)?;
-        let y = other.next(m, &mut bb, equal)?;
-        match (x, y) {
-            (None, None) => return Ok(equal),
-            (Some(x), Some(y)) => equal = equal && x.eq_ignore_ascii_case(y),
-            _ => equal = false,
-        }
-    }
+    Ok(walk_name(m, at, NameOp::Match(wire))?.same)
 }
 
 /// Copies the name at `at` into `out` in uncompressed wire form; returns
-/// its length. `Ok(None)` when it does not fit `out`.
+/// its length. `Ok(None)` when it does not fit `out` (whose bytes are
+/// then unspecified); the name is validated in full either way.
+#[inline(always)]
 pub fn copy_name<M: Message + ?Sized>(
     m: &mut M,
     at: usize,
     out: &mut [u8],
 ) -> Result<Option<usize>, ParseError> {
-    let mut labels = Labels::new(at);
-    let mut w = 0usize;
-    let mut fits = true;
-    while let Some((l_at, len)) = labels.next_label(m)? {
-        let end = w.saturating_add(1).saturating_add(len);
-        match out.get_mut(w..end) {
-            Some(dst) if fits => {
-                if let Some((first, rest)) = dst.split_first_mut() {
-                    *first = len as u8;
-                    read_exact(m, l_at, rest)?;
-                }
-                w = end;
-            }
-            _ => fits = false,
-        }
-    }
-    match out.get_mut(w) {
-        Some(root) if fits => {
-            *root = 0;
-            Ok(Some(w.saturating_add(1)))
-        }
-        _ => Ok(None),
-    }
+    let w = walk_name(m, at, NameOp::Copy(out))?;
+    Ok(w.same.then_some(w.len))
 }
 
 /// Why text could not be turned into a name.
@@ -795,12 +791,13 @@ impl Question {
     pub fn read<M: Message + ?Sized>(m: &mut M, at: usize) -> Result<Question, ParseError> {
         let after = skip_name(m, at)?;
         let qtype = Type::from(read_u16(m, after)?);
-        let qclass = read_u16(m, after.saturating_add(2))?;
+        // Bounded: `after` is inside the message (the name ended there).
+        let qclass = read_u16(m, after.wrapping_add(2))?;
         Ok(Question {
             name_at: at,
             qtype,
             qclass,
-            end: after.saturating_add(4),
+            end: after.wrapping_add(4),
         })
     }
 }
@@ -833,7 +830,8 @@ impl Record {
         let mut fixed = [0u8; 10];
         read_exact(m, after, &mut fixed)?;
         let [t0, t1, c0, c1, l0, l1, l2, l3, d0, d1] = fixed;
-        let data_at = after.saturating_add(10);
+        // Bounded: `after` is inside the message (the name ended there).
+        let data_at = after.wrapping_add(10);
         let data_len = usize::from(u16::from_be_bytes([d0, d1]));
         let r = Record {
             name_at: at,
@@ -846,12 +844,7 @@ impl Record {
         if r.end() > m.len() {
             return Err(ParseError::Truncated);
         }
-        let name_in_data = match r.rtype {
-            Type::Cname | Type::Ns | Type::Ptr => Some(data_at),
-            Type::Mx => Some(data_at.saturating_add(2)),
-            _ => None,
-        };
-        if let Some(n) = name_in_data {
+        if let Some(n) = r.data_name_at() {
             if skip_name(m, n)? > r.end() {
                 return Err(ParseError::BadRecord);
             }
@@ -864,7 +857,9 @@ impl Record {
 
     /// Offset after the record.
     pub fn end(&self) -> usize {
-        self.data_at.saturating_add(self.data_len)
+        // Bounded: `data_at` is at most 10 past a message offset, and
+        // `data_len` a 16-bit field.
+        self.data_at.wrapping_add(self.data_len)
     }
 
     /// The address of an A record.
@@ -881,15 +876,16 @@ impl Record {
     /// record's exchange.
     pub fn data_name_at(&self) -> Option<usize> {
         match self.rtype {
-            Type::Cname | Type::Ns | Type::Ptr => Some(self.data_at),
-            Type::Mx => Some(self.data_at.saturating_add(2)),
+            Type::CNAME | Type::NS | Type::PTR => Some(self.data_at),
+            // Bounded: as `end`.
+            Type::MX => Some(self.data_at.wrapping_add(2)),
             _ => None,
         }
     }
 
     /// An MX record's preference.
     pub fn mx_preference<M: Message + ?Sized>(&self, m: &mut M) -> Result<u16, ParseError> {
-        if self.rtype != Type::Mx || self.data_len < 3 {
+        if self.rtype != Type::MX || self.data_len < 3 {
             return Err(ParseError::BadRecord);
         }
         read_u16(m, self.data_at)
@@ -998,7 +994,7 @@ mod tests {
             let m = &mut Bytes(&r);
             let h = Repr::read(m).unwrap();
             let q = Question::read(m, HEADER_LEN).unwrap();
-            assert_eq!(q.qtype, Type::Mx);
+            assert_eq!(q.qtype, Type::MX);
             let mut at = q.end;
             let mut got = Vec::new();
             for _ in 0..h.answers {
@@ -1143,6 +1139,68 @@ mod tests {
     }
 
     #[test]
+    fn the_root_name_through_every_operation() {
+        // The root name (one zero byte) at 12, "a" at 13, a pointer to the
+        // root at 16, and "a" + pointer to the root at 18.
+        let m = msg(&[0, 1, b'a', 0, 0xc0, 12, 1, b'a', 0xc0, 12]);
+        let b = &mut Bytes(&m);
+        assert_eq!(skip_name(b, 12), Ok(13));
+        assert_eq!(skip_name(b, 16), Ok(18));
+        assert!(names_equal(b, 12, 12).unwrap());
+        assert!(names_equal(b, 12, 16).unwrap());
+        assert!(!names_equal(b, 12, 13).unwrap());
+        assert!(!names_equal(b, 13, 12).unwrap());
+        assert!(names_equal(b, 13, 18).unwrap());
+        assert!(name_matches(b, 16, &[0]).unwrap());
+        assert!(!name_matches(b, 12, &[1, b'a', 0]).unwrap());
+        assert!(!name_matches(b, 13, &[0]).unwrap());
+        let mut out = [0xffu8; 4];
+        assert_eq!(copy_name(b, 16, &mut out), Ok(Some(1)));
+        assert_eq!(out[0], 0);
+        assert_eq!(copy_name(b, 12, &mut []), Ok(None));
+        let mut walk = NameReader::new(16);
+        assert_eq!(walk.next_byte(b), Ok(Some(0)));
+        assert_eq!(walk.next_byte(b), Ok(None));
+        assert_eq!((walk.end(), walk.wire_len()), (Some(18), 1));
+    }
+
+    #[test]
+    fn an_over_long_name_fails_every_operation() {
+        // 4 labels of 63 + root = 257 wire bytes; the comparison fails on
+        // it from either side and even when the other name differs early.
+        let mut body = Vec::new();
+        for _ in 0..4 {
+            body.push(63);
+            body.extend([b'x'; 63]);
+        }
+        body.push(0);
+        let mut m = msg(&body);
+        let short = m.len();
+        m.extend([1, b'y', 0]);
+        let b = &mut Bytes(&m);
+        let err = ParseError::NameTooLong;
+        assert_eq!(skip_name(b, 12).err(), Some(err));
+        assert_eq!(names_equal(b, 12, short).err(), Some(err));
+        assert_eq!(names_equal(b, short, 12).err(), Some(err));
+        assert_eq!(name_matches(b, 12, &[1, b'y', 0]).err(), Some(err));
+        assert_eq!(copy_name(b, 12, &mut [0u8; 300]).err(), Some(err));
+        assert_eq!(copy_name(b, 12, &mut [0u8; 8]).err(), Some(err));
+    }
+
+    #[test]
+    fn a_looped_pointer_fails_even_after_a_difference() {
+        // "b" at 12; "a" + pointer to itself at 15: a loop. Comparing
+        // differs at the first byte, but the loop is still found.
+        let m = msg(&[1, b'b', 0, 1, b'a', 0xc0, 15]);
+        let b = &mut Bytes(&m);
+        let err = ParseError::BadPointer;
+        assert_eq!(names_equal(b, 12, 15).err(), Some(err));
+        assert_eq!(names_equal(b, 15, 12).err(), Some(err));
+        assert_eq!(name_matches(b, 15, &[1, b'b', 0]).err(), Some(err));
+        assert_eq!(copy_name(b, 15, &mut [0u8; 1]).err(), Some(err));
+    }
+
+    #[test]
     fn names_compare_case_insensitively_across_pointers() {
         // "Mail.Test.LAN" at 12, then "mail" + pointer to "test.lan" (17).
         let mut m = msg(&[]);
@@ -1217,13 +1275,13 @@ mod tests {
         #[test]
         fn any_walk_terminates_within_the_limits(bytes in proptest::collection::vec(any::<u8>(), 12..200), at in 12usize..200) {
             let m = &mut Bytes(&bytes);
-            let mut labels = Labels::new(at);
+            let mut name = NameReader::new(at);
             let mut steps = 0;
-            while let Ok(Some(_)) = labels.next_label(m) {
+            while let Ok(Some(_)) = name.next_byte(m) {
                 steps += 1;
-                prop_assert!(steps <= 128);
+                prop_assert!(steps <= MAX_NAME_LEN);
             }
-            prop_assert!(labels.wire_len() <= MAX_NAME_LEN + 64);
+            prop_assert!(name.wire_len() <= MAX_NAME_LEN + 64);
         }
 
         #[test]

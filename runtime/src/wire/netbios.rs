@@ -52,35 +52,48 @@ pub fn encode_name(name: &[u8], suffix: u8) -> [u8; ENCODED_LEN] {
     out
 }
 
+/// The nibble a first-level encoding letter stands for: `'A'..='P'` (either
+/// case) are 0 to 15; anything else gives a value above 15.
+fn nibble(c: u8) -> u8 {
+    c.to_ascii_uppercase().wrapping_sub(b'A')
+}
+
 /// Decodes a first-level encoded name; `None` when a byte is outside
 /// `'A'..='P'` (either case, as some senders use lower case).
 pub fn decode_name(encoded: &[u8; ENCODED_LEN]) -> Option<[u8; NAME_LEN]> {
     let mut out = [0u8; NAME_LEN];
-    for (d, pair) in out.iter_mut().zip(encoded.chunks_exact(2)) {
-        let nibble = |c: u8| {
-            let c = c.to_ascii_uppercase();
-            (b'A'..=b'P').contains(&c).then(|| c.wrapping_sub(b'A'))
-        };
-        match pair {
-            [hi, lo] => *d = (nibble(*hi)? << 4) | nibble(*lo)?,
-            _ => return None,
+    // Each letter is a nibble, high first: shifting the byte left by 4
+    // and adding the next nibble builds it in two steps.
+    for (i, &c) in encoded.iter().enumerate() {
+        let n = nibble(c);
+        if n > 0x0f {
+            return None;
         }
+        let d = out.get_mut(i / 2)?;
+        *d = (*d << 4) | n;
     }
     Some(out)
 }
 
-/// True when the decoded 16-byte name is `name` (case-insensitive, the
-/// rest padded with spaces) with `suffix`.
-pub fn name_is(decoded: &[u8; NAME_LEN], name: &str, suffix: u8) -> bool {
-    let (chars, last) = decoded.split_at(NAME_LEN - 1);
-    if last != [suffix] || name.len() > NAME_LEN - 1 {
+/// True when the first-level encoded name (its letters already checked:
+/// [`parse`]) is `name` (case-insensitive, the rest padded with spaces)
+/// with `suffix`. Each byte is decoded as it is compared: no decoded copy.
+pub fn name_is(encoded: &[u8; ENCODED_LEN], name: &str, suffix: u8) -> bool {
+    if name.len() > NAME_LEN - 1 {
         return false;
     }
-    let mut padded = [b' '; NAME_LEN - 1];
-    for (d, s) in padded.iter_mut().zip(name.bytes()) {
-        *d = s;
-    }
-    chars.eq_ignore_ascii_case(&padded)
+    let name = name.as_bytes();
+    encoded.chunks_exact(2).enumerate().all(|(i, pair)| {
+        let got = match pair {
+            [hi, lo] => (nibble(*hi) << 4) | nibble(*lo),
+            _ => return false,
+        };
+        match name.get(i) {
+            _ if i == NAME_LEN - 1 => got == suffix,
+            Some(c) => got.eq_ignore_ascii_case(c),
+            None => got == b' ',
+        }
+    })
 }
 
 /// What a name service packet is, as far as a responder cares.
@@ -115,13 +128,17 @@ pub struct NameQuery {
     /// The flags word; [`flags::RD`] is echoed, [`flags::BROADCAST`] says
     /// it was broadcast.
     pub flags: u16,
-    /// The name as encoded in the request (echoed in the response).
+    /// The name as encoded in the request (echoed in the response; its
+    /// letters checked).
     pub encoded: [u8; ENCODED_LEN],
-    /// The decoded name.
-    pub name: [u8; NAME_LEN],
 }
 
 impl NameQuery {
+    /// The decoded name (for logs: [`name_is`] compares without it).
+    pub fn name(&self) -> [u8; NAME_LEN] {
+        decode_name(&self.encoded).unwrap_or([0; NAME_LEN])
+    }
+
     /// True when the query was broadcast (the B flag).
     pub fn broadcast(&self) -> bool {
         self.flags & flags::BROADCAST != 0
@@ -147,7 +164,9 @@ pub fn parse(head: &[u8], total: usize) -> Result<Parsed, Malformed> {
         return Err(Malformed::Name);
     }
     let encoded: [u8; ENCODED_LEN] = super::array(head, HEADER_LEN + 1);
-    let name = decode_name(&encoded).ok_or(Malformed::Name)?;
+    if encoded.iter().any(|&c| nibble(c) > 0x0f) {
+        return Err(Malformed::Name);
+    }
     /// Offset of the root byte (or a scope's first label).
     const AFTER: usize = HEADER_LEN + 1 + ENCODED_LEN;
     let scope = head.get(AFTER).copied().unwrap_or(0);
@@ -167,7 +186,6 @@ pub fn parse(head: &[u8], total: usize) -> Result<Parsed, Malformed> {
         id: h.id,
         flags: h.flags,
         encoded,
-        name,
     }))
 }
 
@@ -175,18 +193,15 @@ pub fn parse(head: &[u8], total: usize) -> Result<Parsed, Malformed> {
 /// asked, type NB, class IN, `ttl` seconds, one unique B-node entry with
 /// `addr`.
 pub fn positive_response(q: &NameQuery, ttl: u32, addr: Ipv4Address) -> [u8; RESPONSE_LEN] {
+    // Zeroed: the counts other than ANCOUNT, the root byte, NB_FLAGS.
     let mut out = [0u8; RESPONSE_LEN];
-    let header = dns::Repr {
-        id: q.id,
-        flags: flags::QR | flags::AA | (q.flags & flags::RD),
-        questions: 0,
-        answers: 1,
-        authorities: 0,
-        additionals: 0,
-    };
     /// Offset of the record's fixed fields (after the name's root byte).
     const RR: usize = HEADER_LEN + 1 + ENCODED_LEN + 1;
-    super::put_slice(&mut out, 0, &header.to_bytes());
+    // The header: no question, one answer.
+    let mut header = dns::Packet::new_unchecked(&mut out[..]);
+    header.set_id(q.id);
+    header.set_flags(flags::QR | flags::AA | (q.flags & flags::RD));
+    header.set_counts(0, 1, 0, 0);
     super::put_slice(&mut out, HEADER_LEN, &[ENCODED_LEN as u8]);
     super::put_slice(&mut out, HEADER_LEN + 1, &q.encoded);
     super::put16(&mut out, RR, TYPE_NB);
@@ -228,14 +243,37 @@ mod tests {
             };
             assert_eq!(q.id, id);
             assert_eq!(q.broadcast(), bcast);
-            assert_eq!(&q.name[..], b"EMBER          \0");
-            assert!(name_is(&q.name, "ember", 0));
-            assert!(name_is(&q.name, "EMBER", 0));
-            assert!(!name_is(&q.name, "EMBE", 0));
-            assert!(!name_is(&q.name, "EMBER", 0x20));
+            assert_eq!(&q.name()[..], b"EMBER          \0");
+            assert!(name_is(&q.encoded, "ember", 0));
+            assert!(name_is(&q.encoded, "EMBER", 0));
+            assert!(!name_is(&q.encoded, "EMBE", 0));
+            assert!(!name_is(&q.encoded, "EMBERS", 0));
+            assert!(!name_is(&q.encoded, "EMBER", 0x20));
+            assert!(!name_is(&q.encoded, "EMBER7890123456", 0));
             assert_eq!(q.encoded, encode_name(b"Ember", 0));
-            assert_eq!(decode_name(&q.encoded), Some(q.name));
+            assert_eq!(decode_name(&q.encoded), Some(q.name()));
         }
+    }
+
+    #[test]
+    fn decoding_accepts_exactly_the_sixteen_letters_in_either_case() {
+        let good = encode_name(b"EMBER", 0);
+        for at in [0, 1, 30, 31] {
+            for c in 0..=255u8 {
+                let mut e = good;
+                e[at] = c;
+                let ok = matches!(c, b'A'..=b'P' | b'a'..=b'p');
+                let got = decode_name(&e);
+                assert_eq!(got.is_some(), ok, "byte {c:#04x} at {at}");
+                if let Some(name) = got {
+                    let nibble = u32::from(c.to_ascii_uppercase() - b'A');
+                    let byte = name[at / 2];
+                    let part = if at % 2 == 0 { byte >> 4 } else { byte & 0x0f };
+                    assert_eq!(u32::from(part), nibble);
+                }
+            }
+        }
+        assert_eq!(decode_name(&good), Some(*b"EMBER          \0"));
     }
 
     #[test]
@@ -253,7 +291,7 @@ mod tests {
         // The record reads as a DNS record: name, NB, IN, TTL, 6 bytes.
         let m = &mut dns::Bytes(&r);
         let rec = dns::Record::read(m, HEADER_LEN).unwrap();
-        assert_eq!(rec.rtype, dns::Type::Nb);
+        assert_eq!(rec.rtype, dns::Type::NB);
         assert_eq!((rec.class, rec.ttl, rec.data_len), (1, 300, 6));
         assert_eq!(rec.end(), RESPONSE_LEN);
         assert_eq!(&r[rec.data_at..], &[0, 0, 10, 1, 2, 3]);
@@ -305,15 +343,18 @@ mod tests {
             if let Ok(Parsed::Query(q)) = parse(&bytes, bytes.len()) {
                 let r = positive_response(&q, 1, Ipv4Address::new(1, 2, 3, 4));
                 prop_assert_eq!(&r[13..45], &q.encoded[..]);
-                prop_assert_eq!(decode_name(&q.encoded), Some(q.name));
+                prop_assert!(decode_name(&q.encoded).is_some());
             }
         }
 
         #[test]
         fn encoding_round_trips(name in "[A-Z0-9_-]{1,15}", suffix in any::<u8>()) {
             let e = encode_name(name.as_bytes(), suffix);
-            let d = decode_name(&e).unwrap();
-            prop_assert!(name_is(&d, &name.to_lowercase(), suffix));
+            prop_assert!(decode_name(&e).is_some());
+            prop_assert!(name_is(&e, &name.to_lowercase(), suffix));
+            prop_assert!(!name_is(&e, &name.to_lowercase(), suffix ^ 1));
+            let other = format!("{name}X");
+            prop_assert_eq!(name_is(&e, &other, suffix), false);
         }
     }
 }
