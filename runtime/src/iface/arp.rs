@@ -34,6 +34,15 @@ pub struct ArpEntry {
     stamp: Instant,
 }
 
+impl crate::config::EmptySlot for ArpEntry {
+    const EMPTY: Self = ArpEntry {
+        ip: Ipv4Address::UNSPECIFIED,
+        mac: EthernetAddress([0; 6]),
+        slot: Slot::Free,
+        stamp: Instant::ZERO,
+    };
+}
+
 /// The outcome of a cache lookup for sending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resolution {

@@ -430,6 +430,36 @@ pub struct TcpSocket {
     pub(crate) ts_recent: u32,
 }
 
+/// A free slot: closed, every field zero.
+impl crate::config::EmptySlot for TcpSocket {
+    const EMPTY: Self = TcpSocket {
+        state: TcpState::Closed,
+        retries: 0,
+        flags: 0,
+        local_port: 0,
+        remote_port: 0,
+        remote_ip: Ipv4Address::UNSPECIFIED,
+        remote_mac: EthernetAddress([0; 6]),
+        snd_wnd: 0,
+        snd_base: SeqNumber(0),
+        snd_una: SeqNumber(0),
+        rcv_nxt: SeqNumber(0),
+        peer_mss: 0,
+        rcv_wnd: 0,
+        rto_ms: 0,
+        srtt8: 0,
+        rttvar4: 0,
+        max_room: 0,
+        rtt_seq: 0,
+        rtt_start: 0,
+        nxt_off: 0,
+        max_off: 0,
+        timer: 0,
+        last_rx: 0,
+        ts_recent: 0,
+    };
+}
+
 impl TcpSocket {
     /// The connection state.
     pub fn state(&self) -> TcpState {
@@ -543,6 +573,14 @@ pub struct SentSegment {
     /// ACK trimmed the segment.
     #[cfg(debug_assertions)]
     pub(crate) sum: Option<u16>,
+}
+
+impl crate::config::EmptySlot for SentSegment {
+    const EMPTY: Self = SentSegment {
+        len: 0,
+        #[cfg(debug_assertions)]
+        sum: None,
+    };
 }
 
 impl SentSegment {
