@@ -24,24 +24,29 @@ pub(crate) fn syn_to_busy_port<N: Nic, O: TcpOwner>(
 ) -> Result<(), DropReason> {
     let now = tick(io.now);
     let syn = PendingSyn::of(seg, now);
-    let earlier = t
-        .shared
-        .pending
+    let old = t.shared.pending;
+    let earlier = old
         .filter(|p| p.dst_port == syn.dst_port && !p.same_client(&syn) && !due(now, p.expires()));
-    let retry = t.shared.pending.is_some_and(|p| p.same_client(&syn));
     if let Some(i) = take_socket(io, t, owner, syn.dst_port) {
-        let Some(first) = earlier else {
-            let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
-            return listen(io, t, owner, i, seg, remote);
-        };
-        answer(io, t, owner, i, &first, seg.dst_ip);
+        // The SYN as remembered is the SYN as it arrived, to `listen`.
+        answer(
+            io,
+            t,
+            owner,
+            i,
+            earlier.as_ref().unwrap_or(&syn),
+            seg.dst_ip,
+        );
+        if earlier.is_none() {
+            return Ok(());
+        }
     } else if t.config.when_full == WhenFull::Reset {
         reset_for(io, seg);
         return Err(DropReason::TcpNoSocket);
     }
     // The newest client waits (an older one still waiting retries its SYN).
     t.shared.pending = Some(syn);
-    if !retry {
+    if !old.is_some_and(|p| p.same_client(&syn)) {
         contend(t, owner, syn.dst_port, now);
     }
     Err(DropReason::TcpNoSocket)
