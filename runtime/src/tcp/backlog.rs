@@ -2,14 +2,12 @@
 //! port has a connection, and the one SYN remembered until a socket frees
 //! (the policy is in the module docs of [`tcp`](super), "Busy ports").
 
-use super::input::{listen, reset_for, Segment};
+use super::input::{open, reset_for, Segment};
 use super::{due, flag, recycle, tick, PendingSyn, TcpEvent, TcpHandle, TcpOwner, TcpState};
 use super::{TcpTables, WhenFull, PENDING_SYN_MS};
 use crate::iface::{DropReason, Io};
 use crate::nic::Nic;
 use crate::udp::Endpoint;
-use crate::wire::tcp::{Control, Repr, Timestamp};
-use crate::wire::Ipv4Address;
 
 /// A SYN found no listening socket on a port that has server sockets:
 /// recycle or reclaim one for it, or remember it. A remembered SYN of the
@@ -28,8 +26,7 @@ pub(crate) fn syn_to_busy_port<N: Nic, O: TcpOwner>(
     let earlier = old
         .filter(|p| p.dst_port == syn.dst_port && !p.same_client(&syn) && !due(now, p.expires()));
     if let Some(i) = take_socket(io, t, owner, syn.dst_port) {
-        // The SYN as remembered is the SYN as it arrived, to `listen`.
-        answer(
+        let _ = open(
             io,
             t,
             owner,
@@ -54,7 +51,7 @@ pub(crate) fn syn_to_busy_port<N: Nic, O: TcpOwner>(
 
 impl PendingSyn {
     /// What a passive open needs of `seg`, arrived at `now`.
-    fn of(seg: &Segment, now: u32) -> PendingSyn {
+    pub(crate) fn of(seg: &Segment, now: u32) -> PendingSyn {
         PendingSyn {
             src_ip: seg.src_ip,
             src_mac: seg.src_mac,
@@ -69,32 +66,8 @@ impl PendingSyn {
         }
     }
 
-    /// The SYN again, as if it had just arrived at `dst_ip` (our address:
-    /// the SYN was addressed to it, so it is not kept).
-    fn segment(&self, dst_ip: Ipv4Address) -> Segment {
-        Segment {
-            src_ip: self.src_ip,
-            dst_ip,
-            src_mac: self.src_mac,
-            repr: Repr {
-                src_port: self.src_port,
-                dst_port: self.dst_port,
-                control: Control::Syn,
-                seq_number: self.seq,
-                ack_number: None,
-                window_len: self.window,
-                max_seg_size: (self.mss != 0).then_some(self.mss),
-                timestamp: self.has_ts.then_some(Timestamp {
-                    tsval: self.tsval,
-                    tsecr: 0,
-                }),
-                payload_len: 0,
-            },
-            payload_offset: 0,
-        }
-    }
-
-    fn remote(&self) -> Endpoint {
+    /// Its sender.
+    pub(crate) fn remote(&self) -> Endpoint {
         Endpoint::new(self.src_ip, self.src_port)
     }
 
@@ -137,21 +110,7 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
         return;
     };
     t.shared.pending = None;
-    answer(io, t, owner, i, &p, ours);
-}
-
-/// Answers a remembered SYN from socket `i`, as if it had just arrived at
-/// `ours` (out of line: two callers).
-#[inline(never)]
-fn answer<N: Nic, O: TcpOwner>(
-    io: &mut Io<'_, N>,
-    t: &mut TcpTables<'_>,
-    owner: &mut O,
-    i: usize,
-    syn: &PendingSyn,
-    ours: Ipv4Address,
-) {
-    let _ = listen(io, t, owner, i, &syn.segment(ours), syn.remote());
+    let _ = open(io, t, owner, i, &p, ours);
 }
 
 /// A server socket of `port` that a new connection may take now, made
