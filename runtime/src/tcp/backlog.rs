@@ -50,7 +50,9 @@ pub(crate) fn syn_to_busy_port<N: Nic, O: TcpOwner>(
 }
 
 impl PendingSyn {
-    /// What a passive open needs of `seg`, arrived at `now`.
+    /// What a passive open needs of `seg`, arrived at `now` (out of line:
+    /// two callers).
+    #[inline(never)]
     pub(crate) fn of(seg: &Segment, now: u32) -> PendingSyn {
         PendingSyn {
             src_ip: seg.src_ip,
