@@ -26,7 +26,7 @@ pub struct RawSocket {
     protocol: Option<u8>,
 }
 
-impl crate::config::EmptySlot for RawSocket {
+impl crate::table::EmptySlot for RawSocket {
     const EMPTY: Self = RawSocket { protocol: None };
 }
 

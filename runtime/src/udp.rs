@@ -51,7 +51,7 @@ pub struct UdpSocket {
     remote: Option<Endpoint>,
 }
 
-impl crate::config::EmptySlot for UdpSocket {
+impl crate::table::EmptySlot for UdpSocket {
     const EMPTY: Self = UdpSocket {
         local_port: 0,
         remote: None,

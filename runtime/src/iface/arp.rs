@@ -34,7 +34,7 @@ pub struct ArpEntry {
     stamp: Instant,
 }
 
-impl crate::config::EmptySlot for ArpEntry {
+impl crate::table::EmptySlot for ArpEntry {
     const EMPTY: Self = ArpEntry {
         ip: Ipv4Address::UNSPECIFIED,
         mac: EthernetAddress([0; 6]),

@@ -29,7 +29,7 @@ pub(super) mod snap {
     pub const DOT: u8 = 8;
 }
 
-impl crate::config::EmptySlot for Snapshot {
+impl crate::table::EmptySlot for Snapshot {
     const EMPTY: Self = Snapshot {
         wire: 0,
         src: 0,

@@ -431,7 +431,7 @@ pub struct TcpSocket {
 }
 
 /// A free slot: closed, every field zero.
-impl crate::config::EmptySlot for TcpSocket {
+impl crate::table::EmptySlot for TcpSocket {
     const EMPTY: Self = TcpSocket {
         state: TcpState::Closed,
         retries: 0,
@@ -575,7 +575,7 @@ pub struct SentSegment {
     pub(crate) sum: Option<u16>,
 }
 
-impl crate::config::EmptySlot for SentSegment {
+impl crate::table::EmptySlot for SentSegment {
     const EMPTY: Self = SentSegment {
         len: 0,
         #[cfg(debug_assertions)]
