@@ -557,7 +557,9 @@ fn fill_headers(
 fn pad<N: Nic>(nic: &mut N, hdr: &[u8], hdr_len: usize, written: usize, target: usize) {
     let zeros = hdr.get(hdr_len..).unwrap_or(&[]);
     let left = target.saturating_sub(written).min(zeros.len());
-    nic.tx_write(zeros.get(..left).unwrap_or(&[]));
+    if left > 0 {
+        nic.tx_write(zeros.get(..left).unwrap_or(&[]));
+    }
 }
 
 /// Sends a frame whose bytes are all in `frame` (ARP: its padding
