@@ -98,7 +98,7 @@ fn timers<N: Nic, O: TcpOwner>(
         {
             // RFC 9293 §3.8.4: a probe one below SND.NXT draws an ACK.
             let probe = s.snd_nxt().sub_len(1);
-            let _ = segment(io, s, probe, Control::None, &mut Empty);
+            let _ = segment(io, s, probe, Control::None);
             s.timer = now.wrapping_add(cfg.keepalive_ms);
             s.set(flag::TIMER, true);
         }
@@ -153,7 +153,7 @@ pub(crate) fn abort<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket) {
         return;
     }
     let seq = s.snd_nxt();
-    let _ = segment(io, s, seq, Control::Rst, &mut Empty);
+    let _ = segment(io, s, seq, Control::Rst);
 }
 
 struct Empty;
@@ -211,14 +211,14 @@ fn receive_window<O: TcpOwner>(
     (clamp(window), clamp(room))
 }
 
-/// Sends one segment from socket state; `Ok(payload bytes)`.
+/// Sends one segment without data from socket state: SYN, FIN, RST, an
+/// ACK or a window probe (data goes out through `segment_with_sum`).
 fn segment<N: Nic>(
     io: &mut Io<'_, N>,
     s: &mut TcpSocket,
     seq: SeqNumber,
     control: Control,
-    payload: &mut dyn Payload,
-) -> Result<usize, SendError> {
+) -> Result<(), SendError> {
     let syn = control == Control::Syn;
     let repr = Repr {
         src_port: s.local_port,
@@ -236,9 +236,9 @@ fn segment<N: Nic>(
         s.remote_mac = io.resolve(s.remote_ip)?;
         s.set(flag::MAC_KNOWN, true);
     }
-    let sent = io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), payload)?;
+    io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), &mut Empty)?;
     s.set(flag::ACK_NOW, false);
-    Ok(sent.payload_len)
+    Ok(())
 }
 
 /// Produces stream bytes from the owner (or the retransmit buffer), capped
@@ -388,7 +388,7 @@ fn send<N: Nic, O: TcpOwner>(
     };
     if s.has(flag::ACK_NOW) || window_update {
         let seq = s.snd_nxt();
-        let _ = segment(io, s, seq, Control::None, &mut Empty);
+        let _ = segment(io, s, seq, Control::None);
     }
 }
 
@@ -416,7 +416,7 @@ fn advertise<O: TcpOwner>(
 #[inline(never)]
 fn send_syn<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
     let iss = s.snd_base.sub_len(1);
-    match segment(io, s, iss, Control::Syn, &mut Empty) {
+    match segment(io, s, iss, Control::Syn) {
         Ok(_) => {
             s.set(flag::SEND_SYN, false);
             s.set_snd_nxt(s.snd_base);
@@ -775,7 +775,7 @@ fn send_fin<N: Nic>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, i: usize, now: u3
         return;
     }
     let seq = s.snd_nxt();
-    if segment(io, s, seq, Control::Fin, &mut Empty).is_ok() {
+    if segment(io, s, seq, Control::Fin).is_ok() {
         s.set_snd_nxt(s.snd_nxt().add(1));
         if first {
             s.set_snd_max(s.snd_nxt());
