@@ -128,26 +128,7 @@ fn take_socket<N: Nic, O: TcpOwner>(
     owner: &mut O,
     port: u16,
 ) -> Option<usize> {
-    let now = tick(io.now);
-    let cfg = *t.config;
-    // The lowest kind, then the oldest within it; the first on a tie.
-    let mut best: Option<(usize, u8, i32)> = None;
-    for (i, s) in t.sockets.iter().enumerate() {
-        if s.local_port != port || !s.has(flag::RELISTEN) {
-            continue;
-        }
-        let Some((kind, age)) = rank(s, &cfg, now) else {
-            continue;
-        };
-        let better = match best {
-            None => true,
-            Some((_, k, a)) => kind < k || (kind == k && age > a),
-        };
-        if age >= 0 && better {
-            best = Some((i, kind, age));
-        }
-    }
-    let (i, kind, _) = best?;
+    let (i, kind) = pick(t.sockets, t.config, port, tick(io.now))?;
     let handle = TcpHandle(u8::try_from(i).ok()?);
     let s = t.sockets.get_mut(i)?;
     match kind {
@@ -164,6 +145,34 @@ fn take_socket<N: Nic, O: TcpOwner>(
         }
     }
     Some(i)
+}
+
+/// The socket [`take_socket`] takes and [`rank`]'s kind for it: the
+/// lowest kind, then the longest-takeable within it; the first on a tie.
+/// (Inlined into its one caller; apart for its unit test.)
+#[inline(always)]
+fn pick(
+    sockets: &[super::TcpSocket],
+    cfg: &super::TcpConfig,
+    port: u16,
+    now: u32,
+) -> Option<(usize, u8)> {
+    // The largest (2 - kind, age) as one 64-bit key (`age >= 0` here).
+    let mut best: Option<(usize, u8)> = None;
+    let mut best_key = 0u64;
+    for (i, s) in sockets.iter().enumerate() {
+        if s.local_port != port || !s.has(flag::RELISTEN) {
+            continue;
+        }
+        let Some((kind, age)) = rank(s, cfg, now) else {
+            continue;
+        };
+        let key = u64::from(3u8.saturating_sub(kind)) << 32 | u64::from(age as u32);
+        if age >= 0 && key > best_key {
+            (best, best_key) = (Some((i, kind)), key);
+        }
+    }
+    best
 }
 
 /// Which way a server socket could be taken, and for how long it has been
@@ -223,5 +232,60 @@ fn contend<O: TcpOwner>(t: &mut TcpTables<'_>, owner: &mut O, port: u16, now: u3
     }
     if let Some(handle) = quietest.and_then(|(i, _)| u8::try_from(i).ok().map(TcpHandle)) {
         owner.tcp_event(handle, TcpEvent::Contended);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{flag, TcpConfig, TcpSocket, TcpState};
+    use super::pick;
+
+    const PORT: u16 = 80;
+
+    /// A server socket of `PORT` in `state`, last heard from at `last_rx`
+    /// (for TIME-WAIT: ending at `last_rx`).
+    fn socket(state: TcpState, last_rx: u32) -> TcpSocket {
+        TcpSocket {
+            state,
+            flags: flag::RELISTEN,
+            local_port: PORT,
+            last_rx,
+            timer: last_rx,
+            ..TcpSocket::default()
+        }
+    }
+
+    #[test]
+    fn a_syn_takes_time_wait_then_the_stalest_half_open_then_the_idlest() {
+        let cfg = TcpConfig {
+            rto_min_ms: 200,
+            reclaim_idle_ms: 1_000,
+            ..TcpConfig::DEFAULT
+        };
+        let now = 10_000;
+        let idle = socket(TcpState::Established, now - 5_000);
+        let idler = socket(TcpState::Established, now - 6_000);
+        let half = socket(TcpState::SynReceived, now - 300);
+        let fresh_half = socket(TcpState::SynReceived, now - 100);
+        let busy = socket(TcpState::Established, now - 10);
+        let wait = socket(TcpState::TimeWait, now + 500);
+        let older_wait = socket(TcpState::TimeWait, now + 400);
+        let pick = |s: &[TcpSocket]| pick(s, &cfg, PORT, now);
+        // Idle ones: the idlest; the first of two alike.
+        assert_eq!(pick(&[busy, idle, idler, idle]), Some((2, 2)));
+        assert_eq!(pick(&[busy, idle, idle]), Some((1, 2)));
+        // A stale half-open one before any idle one; a fresh one is not
+        // takeable yet.
+        assert_eq!(pick(&[idler, fresh_half, half]), Some((2, 1)));
+        assert_eq!(pick(&[fresh_half, busy]), None);
+        // TIME-WAIT before all: the one ending first.
+        assert_eq!(pick(&[half, wait, idler, older_wait]), Some((3, 0)));
+        // Another port's, or a client socket, is never taken.
+        let client = TcpSocket { flags: 0, ..wait };
+        let other = TcpSocket {
+            local_port: PORT + 1,
+            ..wait
+        };
+        assert_eq!(pick(&[client, other]), None);
     }
 }
