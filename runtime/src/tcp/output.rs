@@ -38,15 +38,17 @@ pub(crate) fn poll_at(
     now: Instant,
 ) -> Option<Instant> {
     let t_now = tick(now);
-    let mut best: Option<u32> = None;
+    // Milliseconds from now; `u32::MAX`: nothing (a deadline not yet due
+    // lies less than 2^31 ms ahead).
+    let mut best = u32::MAX;
     let mut consider = |deadline: u32| {
-        // Milliseconds from now (0 when overdue).
+        // 0 when overdue.
         let d = if due(t_now, deadline) {
             0
         } else {
             deadline.wrapping_sub(t_now)
         };
-        best = Some(best.map_or(d, |b| b.min(d)));
+        best = best.min(d);
     };
     if let Some(at) = super::backlog::poll_at(pending, sockets, cfg, t_now) {
         consider(at);
@@ -67,7 +69,7 @@ pub(crate) fn poll_at(
             consider(s.last_rx.wrapping_add(cfg.keepalive_ms));
         }
     }
-    best.map(|d| now.after(crate::Duration::from_millis(u64::from(d))))
+    (best != u32::MAX).then(|| now.after(crate::Duration::from_millis(u64::from(best))))
 }
 
 /// Fires due timers; false when the socket is gone.
