@@ -104,11 +104,7 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
         t.shared.pending = None;
         return;
     }
-    let listener = t
-        .sockets
-        .iter()
-        .position(|s| s.state == TcpState::Listen && s.local_port == p.dst_port);
-    let Some(i) = listener.or_else(|| take_socket(io, t, owner, p.dst_port)) else {
+    let Some(i) = take_socket(io, t, owner, p.dst_port) else {
         return;
     };
     t.shared.pending = None;
@@ -116,7 +112,8 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
 }
 
 /// A server socket of `port` that a new connection may take now, made
-/// ready for [`listen`]: the longest in TIME-WAIT, else the oldest
+/// ready for [`open`]: a listening one, else the longest in TIME-WAIT,
+/// else the oldest
 /// half-open one whose SYN-ACK went unanswered for `rto_min_ms` (a real
 /// client answers within a round trip; one that has not is likely a
 /// spoofed SYN's), else the connection idle longest if idle for
@@ -132,12 +129,14 @@ fn take_socket<N: Nic, O: TcpOwner>(
     let handle = TcpHandle(u8::try_from(i).ok()?);
     let s = t.sockets.get_mut(i)?;
     match kind {
-        0 => {
+        // A listening socket is ready as it is.
+        0 => {}
+        1 => {
             recycle(s);
             owner.tcp_event(handle, TcpEvent::Closed);
         }
         // A half-open connection was never reported to its owner.
-        1 => recycle(s),
+        2 => recycle(s),
         _ => {
             super::output::abort(io, s);
             recycle(s);
@@ -157,7 +156,7 @@ fn pick(
     port: u16,
     now: u32,
 ) -> Option<(usize, u8)> {
-    // The largest (2 - kind, age) as one 64-bit key (`age >= 0` here).
+    // The largest (4 - kind, age) as one 64-bit key (`age >= 0` here).
     let mut best: Option<(usize, u8)> = None;
     let mut best_key = 0u64;
     for (i, s) in sockets.iter().enumerate() {
@@ -167,7 +166,7 @@ fn pick(
         let Some((kind, age)) = rank(s, cfg, now) else {
             continue;
         };
-        let key = u64::from(3u8.saturating_sub(kind)) << 32 | u64::from(age as u32);
+        let key = u64::from(4u8.saturating_sub(kind)) << 32 | u64::from(age as u32);
         if age >= 0 && key > best_key {
             (best, best_key) = (Some((i, kind)), key);
         }
@@ -182,14 +181,17 @@ fn rank(s: &super::TcpSocket, cfg: &super::TcpConfig, now: u32) -> Option<(u8, i
     let since = |t: u32| now.wrapping_sub(t) as i32;
     let idle = s.last_rx;
     match s.state {
+        // A listener (a remembered SYN's port may have one again): the
+        // first of them.
+        TcpState::Listen => Some((0, 0)),
         // The timer holds TIME-WAIT's end: the earliest end is oldest. Not
         // before the ACK of the peer's FIN has gone out.
         TcpState::TimeWait if !s.has(flag::ACK_NOW) => {
-            Some((0, since(s.timer).saturating_add(i32::MAX / 2)))
+            Some((1, since(s.timer).saturating_add(i32::MAX / 2)))
         }
-        TcpState::SynReceived => Some((1, since(idle.wrapping_add(cfg.rto_min_ms)))),
+        TcpState::SynReceived => Some((2, since(idle.wrapping_add(cfg.rto_min_ms)))),
         st if st.is_connected() && cfg.reclaim_idle_ms > 0 => {
-            Some((2, since(idle.wrapping_add(cfg.reclaim_idle_ms))))
+            Some((3, since(idle.wrapping_add(cfg.reclaim_idle_ms))))
         }
         _ => None,
     }
@@ -256,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn a_syn_takes_time_wait_then_the_stalest_half_open_then_the_idlest() {
+    fn a_syn_takes_a_listener_then_time_wait_then_the_stalest_half_open_then_the_idlest() {
         let cfg = TcpConfig {
             rto_min_ms: 200,
             reclaim_idle_ms: 1_000,
@@ -272,14 +274,17 @@ mod tests {
         let older_wait = socket(TcpState::TimeWait, now + 400);
         let pick = |s: &[TcpSocket]| pick(s, &cfg, PORT, now);
         // Idle ones: the idlest; the first of two alike.
-        assert_eq!(pick(&[busy, idle, idler, idle]), Some((2, 2)));
-        assert_eq!(pick(&[busy, idle, idle]), Some((1, 2)));
+        assert_eq!(pick(&[busy, idle, idler, idle]), Some((2, 3)));
+        assert_eq!(pick(&[busy, idle, idle]), Some((1, 3)));
         // A stale half-open one before any idle one; a fresh one is not
         // takeable yet.
-        assert_eq!(pick(&[idler, fresh_half, half]), Some((2, 1)));
+        assert_eq!(pick(&[idler, fresh_half, half]), Some((2, 2)));
         assert_eq!(pick(&[fresh_half, busy]), None);
         // TIME-WAIT before all: the one ending first.
-        assert_eq!(pick(&[half, wait, idler, older_wait]), Some((3, 0)));
+        assert_eq!(pick(&[half, wait, idler, older_wait]), Some((3, 1)));
+        // A listener (the first) before all, taken as it is.
+        let listener = socket(TcpState::Listen, 0);
+        assert_eq!(pick(&[wait, listener, listener]), Some((1, 0)));
         // Another port's, or a client socket, is never taken.
         let client = TcpSocket { flags: 0, ..wait };
         let other = TcpSocket {
