@@ -138,8 +138,7 @@ fn take_socket<N: Nic, O: TcpOwner>(
         // A half-open connection was never reported to its owner.
         2 => recycle(s),
         _ => {
-            super::output::abort(io, s);
-            recycle(s);
+            super::output::give_up(io, s);
             owner.tcp_event(handle, TcpEvent::Reclaimed);
         }
     }

@@ -86,8 +86,7 @@ fn timers<N: Nic, O: TcpOwner>(
         return false;
     };
     if cfg.idle_timeout_ms > 0 && due(now, s.last_rx.wrapping_add(cfg.idle_timeout_ms)) {
-        abort(io, s);
-        recycle(s);
+        give_up(io, s);
         owner.tcp_event(handle, TcpEvent::TimedOut);
         return false;
     }
@@ -123,8 +122,7 @@ fn timers<N: Nic, O: TcpOwner>(
         cfg.retries
     };
     if s.retries >= retries {
-        abort(io, s);
-        recycle(s);
+        give_up(io, s);
         owner.tcp_event(handle, TcpEvent::TimedOut);
         return false;
     }
@@ -144,10 +142,19 @@ fn timers<N: Nic, O: TcpOwner>(
     true
 }
 
+/// Gives a connection up: RST to the peer ([`abort`]), then the socket
+/// back to LISTEN or free ([`recycle`]). (Out of line: four callers, none
+/// on the data path.)
+#[inline(never)]
+pub(crate) fn give_up<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket) {
+    abort(io, s);
+    recycle(s);
+}
+
 /// Sends RST for a connection we give up (best effort). Not to a
 /// half-open peer: a SYN-ACK that drew no answer is likely a spoofed SYN's,
-/// and the RST would go to its innocent source. (Out of line: four
-/// callers, none on the data path.)
+/// and the RST would go to its innocent source. (Out of line: called by
+/// [`give_up`] and [`abort_now`], none on the data path.)
 #[inline(never)]
 pub(crate) fn abort<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket) {
     if matches!(
@@ -704,8 +711,7 @@ fn send_data<N: Nic, O: TcpOwner>(
         }
         Err(SendError::PayloadChanged) => {
             if let Some(sock) = t.sockets.get_mut(i) {
-                abort(io, sock);
-                recycle(sock);
+                give_up(io, sock);
             }
             owner.tcp_event(handle, TcpEvent::RegenerationMismatch { offset });
             Sent::Gone
