@@ -891,12 +891,9 @@ pub(crate) fn listen(sockets: &mut [TcpSocket], port: u16) -> Result<TcpHandle, 
         .enumerate()
         .find(|(_, s)| s.state == TcpState::Closed)
         .ok_or(TcpError::NoFreeSocket)?;
-    *s = TcpSocket {
-        state: TcpState::Listen,
-        flags: flag::RELISTEN,
-        local_port: port,
-        ..TcpSocket::default()
-    };
+    // A server socket of `port`, recycled: LISTEN, all else cleared.
+    (s.local_port, s.flags) = (port, flag::RELISTEN);
+    recycle(s);
     u8::try_from(i)
         .map(TcpHandle)
         .map_err(|_| TcpError::NoFreeSocket)
