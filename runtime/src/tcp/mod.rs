@@ -903,15 +903,10 @@ pub(crate) fn listen(sockets: &mut [TcpSocket], port: u16) -> Result<TcpHandle, 
 /// of line: a 64-byte socket written at a dozen call sites.)
 #[inline(never)]
 pub(crate) fn recycle(s: &mut TcpSocket) {
-    if s.has(flag::RELISTEN) {
-        *s = TcpSocket {
-            state: TcpState::Listen,
-            flags: flag::RELISTEN,
-            local_port: s.local_port,
-            ..TcpSocket::default()
-        };
-    } else {
-        *s = TcpSocket::default();
+    let (server, port) = (s.has(flag::RELISTEN), s.local_port);
+    *s = TcpSocket::default();
+    if server {
+        (s.state, s.flags, s.local_port) = (TcpState::Listen, flag::RELISTEN, port);
     }
 }
 
