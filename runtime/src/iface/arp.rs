@@ -149,7 +149,7 @@ pub fn learn(
 
 /// Forgets every entry (the address changed, the link went down).
 pub fn flush(cache: &mut [ArpEntry]) {
-    cache.iter_mut().for_each(|e| *e = ArpEntry::default());
+    cache.fill(<ArpEntry as crate::table::EmptySlot>::EMPTY);
 }
 
 /// [`victim`]'s rank of a live or pending entry.
