@@ -18,31 +18,8 @@ use crate::wire::EthernetAddress;
 
 // Its old path (the type is the interface's).
 pub use crate::iface::StaticIpv4;
-
-/// Fixed-size storage for a table of `T`: implemented for `[T; N]`.
-pub trait Table<T> {
-    /// The number of slots, known at compile time.
-    const LEN: usize;
-    /// A table of empty slots.
-    fn new_table() -> Self;
-    /// All slots.
-    fn slots(&self) -> &[T];
-    /// All slots, mutably.
-    fn slots_mut(&mut self) -> &mut [T];
-}
-
-impl<T: Default, const N: usize> Table<T> for [T; N] {
-    const LEN: usize = N;
-    fn new_table() -> Self {
-        core::array::from_fn(|_| T::default())
-    }
-    fn slots(&self) -> &[T] {
-        self
-    }
-    fn slots_mut(&mut self) -> &mut [T] {
-        self
-    }
-}
+// Their old path (the slot types below `config` implement them).
+pub use crate::table::{EmptySlot, Table};
 
 /// The services read their settings through [`ServiceConfig`]: every
 /// configuration provides them.

@@ -79,6 +79,7 @@ pub mod service;
 pub mod smtp;
 pub mod sntp;
 pub mod stack;
+pub mod table;
 pub mod tcp;
 pub mod time;
 pub mod udp;

@@ -26,6 +26,10 @@ pub struct RawSocket {
     protocol: Option<u8>,
 }
 
+impl crate::table::EmptySlot for RawSocket {
+    const EMPTY: Self = RawSocket { protocol: None };
+}
+
 impl RawSocket {
     /// The protocol number it is open for, if open.
     pub fn protocol(&self) -> Option<u8> {

@@ -51,6 +51,13 @@ pub struct UdpSocket {
     remote: Option<Endpoint>,
 }
 
+impl crate::table::EmptySlot for UdpSocket {
+    const EMPTY: Self = UdpSocket {
+        local_port: 0,
+        remote: None,
+    };
+}
+
 /// Names a bound UDP socket (its slot in the table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct UdpHandle(pub(crate) u8);

@@ -34,6 +34,15 @@ pub struct ArpEntry {
     stamp: Instant,
 }
 
+impl crate::table::EmptySlot for ArpEntry {
+    const EMPTY: Self = ArpEntry {
+        ip: Ipv4Address::UNSPECIFIED,
+        mac: EthernetAddress([0; 6]),
+        slot: Slot::Free,
+        stamp: Instant::ZERO,
+    };
+}
+
 /// The outcome of a cache lookup for sending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resolution {
@@ -140,7 +149,7 @@ pub fn learn(
 
 /// Forgets every entry (the address changed, the link went down).
 pub fn flush(cache: &mut [ArpEntry]) {
-    cache.iter_mut().for_each(|e| *e = ArpEntry::default());
+    cache.fill(<ArpEntry as crate::table::EmptySlot>::EMPTY);
 }
 
 /// [`victim`]'s rank of a live or pending entry.
@@ -150,23 +159,24 @@ const IN_USE: u8 = 2;
 /// (1), else the oldest live or pending one ([`IN_USE`]).
 fn victim(cache: &mut [ArpEntry], now: Instant, lifetime: Duration) -> Option<(u8, &mut ArpEntry)> {
     // The oldest by age, not by stamp: stamps may be a clock cycle apart.
-    let mut best: Option<(u8, Duration, usize)> = None;
+    // The lowest rank, then the oldest, the first on a tie: the largest
+    // (3 - rank, age) as one 64-bit key (never 0, so the first entry
+    // always counts).
+    let mut best: Option<(u8, usize)> = None;
+    let mut best_key = 0u64;
     for (i, e) in cache.iter().enumerate() {
         let rank = match e.slot {
             Slot::Free => 0,
             _ if e.slot == Slot::Resolved && !is_live(e, now, lifetime) => 1,
             _ => IN_USE,
         };
-        let age = now.elapsed_since(e.stamp);
-        let better = match best {
-            None => true,
-            Some((r, a, _)) => rank < r || (rank == r && age > a),
-        };
-        if better {
-            best = Some((rank, age, i));
+        let age = now.elapsed_since(e.stamp).millis();
+        let key = u64::from(3u8.saturating_sub(rank)) << 32 | age;
+        if key > best_key {
+            (best, best_key) = (Some((rank, i)), key);
         }
     }
-    best.and_then(move |(rank, _, i)| cache.get_mut(i).map(|e| (rank, e)))
+    best.and_then(move |(rank, i)| cache.get_mut(i).map(|e| (rank, e)))
 }
 
 #[cfg(test)]

@@ -425,6 +425,9 @@ impl From<NicError> for SendError {
 /// Fixed part of every frame: Ethernet + IPv4 headers.
 const FIXED: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
 
+// `pad` takes its zeros from the header buffer's tail.
+const _: () = assert!(FIXED + MAX_TRANSPORT_HEADER >= MIN_FRAME_LEN);
+
 /// Sends one IPv4 packet.
 pub(crate) fn send_ipv4<N: Nic>(
     nic: &mut N,
@@ -471,7 +474,7 @@ pub(crate) fn send_ipv4<N: Nic>(
             let mut w = StreamSink::new(nic, true, VERIFY_WRITES, plen);
             payload.write_to(&mut w);
             let (len, sum, overflow) = (w.len, w.sum, w.overflow);
-            pad(nic, hdr_len.wrapping_add(len), frame_len);
+            pad(nic, &hdr, hdr_len, hdr_len.wrapping_add(len), frame_len);
             if overflow || len != plen || (VERIFY_WRITES && sum.fold() != psum.fold()) {
                 nic.tx_abort();
                 return Err(SendError::PayloadChanged);
@@ -508,7 +511,7 @@ pub(crate) fn send_ipv4<N: Nic>(
                 hdr.get(ethernet::HEADER_LEN..hdr_len).unwrap_or(&[]),
             );
             let len = hdr_len.wrapping_add(plen);
-            pad(nic, len, MIN_FRAME_LEN);
+            pad(nic, &hdr, hdr_len, len, MIN_FRAME_LEN);
             nic.tx_send()?;
             Ok(Sent {
                 frame_len: len.max(MIN_FRAME_LEN),
@@ -564,27 +567,28 @@ fn fill_headers(
     }
 }
 
-/// Zero-fills from `written` up to `target` bytes.
-pub(crate) fn pad<N: Nic>(nic: &mut N, written: usize, target: usize) {
-    const ZEROS: [u8; MIN_FRAME_LEN] = [0; MIN_FRAME_LEN];
-    let mut left = target.saturating_sub(written);
-    while left > 0 {
-        let n = left.min(ZEROS.len());
-        nic.tx_write(ZEROS.get(..n).unwrap_or(&[]));
-        // Bounded: `n <= left`.
-        left = left.wrapping_sub(n);
+/// Zero-fills from `written` up to `target` bytes with the bytes of `hdr`
+/// after its first `hdr_len`: the header buffer's unused tail, still zero
+/// (the headers are written only up to `hdr_len`), and long enough — a
+/// frame is padded only up to [`MIN_FRAME_LEN`], and `hdr` is longer than
+/// that. (No zero constant in flash for it.) Short only for a payload
+/// that wrote less than it said, whose frame is then aborted.
+fn pad<N: Nic>(nic: &mut N, hdr: &[u8], hdr_len: usize, written: usize, target: usize) {
+    let zeros = hdr.get(hdr_len..).unwrap_or(&[]);
+    let left = target.saturating_sub(written).min(zeros.len());
+    if left > 0 {
+        nic.tx_write(zeros.get(..left).unwrap_or(&[]));
     }
 }
 
-/// Sends a frame whose bytes are all in `frame` (ARP), padded to 60.
-pub(crate) fn send_raw<N: Nic>(nic: &mut N, frame: &[u8]) -> Result<(), SendError> {
-    let len = frame.len().max(MIN_FRAME_LEN);
-    if !nic.tx_ready(len) {
+/// Sends a frame whose bytes are all in `frame` (ARP: its padding
+/// included, so nothing is appended).
+pub(crate) fn send_raw<N: Nic>(nic: &mut N, frame: &[u8; MIN_FRAME_LEN]) -> Result<(), SendError> {
+    if !nic.tx_ready(MIN_FRAME_LEN) {
         return Err(SendError::Busy);
     }
-    nic.tx_begin(len)?;
+    nic.tx_begin(MIN_FRAME_LEN)?;
     nic.tx_write(frame);
-    pad(nic, frame.len(), len);
     nic.tx_send()?;
     Ok(())
 }
@@ -652,6 +656,50 @@ mod tests {
             frame.as_deref().and_then(|f| f.get(42..46)),
             Some(&b"same"[..])
         );
+    }
+
+    /// A short frame is padded to the minimum length with zeroes (taken
+    /// from the header buffer's tail), on either kind of NIC; an ARP frame
+    /// goes out as given.
+    #[test]
+    fn short_frames_are_padded_with_zeroes() {
+        let wire = SimWire::new(1, Faults::none());
+        let mut peer = wire.endpoint();
+        let mut arp = [0xa5; MIN_FRAME_LEN];
+        arp[42..].fill(0);
+        for length_first in [false, true] {
+            let sent = if length_first {
+                send_short(&mut wire.endpoint_length_first(), &arp)
+            } else {
+                send_short(&mut wire.endpoint(), &arp)
+            };
+            assert_eq!(sent, Ok(MIN_FRAME_LEN));
+            wire.set_now(if length_first { 2 } else { 1 });
+            let frame = peer.recv_frame().unwrap();
+            assert_eq!(frame.len(), MIN_FRAME_LEN);
+            assert_eq!(&frame[42..44], b"ab");
+            assert!(frame[44..].iter().all(|&b| b == 0), "{frame:?}");
+            assert_eq!(peer.recv_frame().as_deref(), Some(&arp[..]));
+        }
+    }
+
+    /// A UDP datagram of two bytes, then `arp` as it is; the first
+    /// frame's length.
+    fn send_short<N: Nic>(nic: &mut N, arp: &[u8; MIN_FRAME_LEN]) -> Result<usize, SendError> {
+        let ip = IpHeader {
+            dst_mac: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            src_mac: EthernetAddress([2, 0, 0, 0, 0, 2]),
+            src: Ipv4Address::new(10, 0, 0, 2),
+            dst: Ipv4Address::new(10, 0, 0, 1),
+            ttl: 64,
+        };
+        let udp = Transport::Udp {
+            src_port: 1024,
+            dst_port: 1025,
+        };
+        let sent = send_ipv4(nic, &ip, &udp, &mut crate::iface::Bytes(b"ab"))?;
+        send_raw(nic, arp)?;
+        Ok(sent.frame_len)
     }
 
     #[test]

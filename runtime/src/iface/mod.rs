@@ -548,7 +548,8 @@ impl<N: Nic> Io<'_, N> {
             Some(ip) if !probe => ip,
             _ => Ipv4Address::UNSPECIFIED,
         };
-        let mut frame = [0u8; ethernet::HEADER_LEN + arp_wire::PACKET_LEN];
+        // The whole frame, its padding to the minimum length included.
+        let mut frame = [0u8; crate::nic::MIN_FRAME_LEN];
         egress::fill_ethernet_raw(&mut frame, self.iface.mac, dst_mac, EtherType::Arp);
         let repr = arp_wire::Repr {
             operation,

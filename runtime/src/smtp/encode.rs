@@ -29,6 +29,15 @@ pub(super) mod snap {
     pub const DOT: u8 = 8;
 }
 
+impl crate::table::EmptySlot for Snapshot {
+    const EMPTY: Self = Snapshot {
+        wire: 0,
+        src: 0,
+        col: 0,
+        flags: 0,
+    };
+}
+
 impl Snapshot {
     pub(super) const START: Snapshot = Snapshot {
         wire: 0,

@@ -2,14 +2,12 @@
 //! port has a connection, and the one SYN remembered until a socket frees
 //! (the policy is in the module docs of [`tcp`](super), "Busy ports").
 
-use super::input::{listen, reset_for, Segment};
+use super::input::{open, reset_for, Segment};
 use super::{due, flag, recycle, tick, PendingSyn, TcpEvent, TcpHandle, TcpOwner, TcpState};
 use super::{TcpTables, WhenFull, PENDING_SYN_MS};
 use crate::iface::{DropReason, Io};
 use crate::nic::Nic;
 use crate::udp::Endpoint;
-use crate::wire::tcp::{Control, Repr, Timestamp};
-use crate::wire::Ipv4Address;
 
 /// A SYN found no listening socket on a port that has server sockets:
 /// recycle or reclaim one for it, or remember it. A remembered SYN of the
@@ -24,32 +22,38 @@ pub(crate) fn syn_to_busy_port<N: Nic, O: TcpOwner>(
 ) -> Result<(), DropReason> {
     let now = tick(io.now);
     let syn = PendingSyn::of(seg, now);
-    let earlier = t
-        .shared
-        .pending
+    let old = t.shared.pending;
+    let earlier = old
         .filter(|p| p.dst_port == syn.dst_port && !p.same_client(&syn) && !due(now, p.expires()));
-    let retry = t.shared.pending.is_some_and(|p| p.same_client(&syn));
     if let Some(i) = take_socket(io, t, owner, syn.dst_port) {
-        let Some(first) = earlier else {
-            let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
-            return listen(io, t, owner, i, seg, remote);
-        };
-        answer(io, t, owner, i, &first, seg.dst_ip);
+        let _ = open(
+            io,
+            t,
+            owner,
+            i,
+            earlier.as_ref().unwrap_or(&syn),
+            seg.dst_ip,
+        );
+        if earlier.is_none() {
+            return Ok(());
+        }
     } else if t.config.when_full == WhenFull::Reset {
         reset_for(io, seg);
         return Err(DropReason::TcpNoSocket);
     }
     // The newest client waits (an older one still waiting retries its SYN).
     t.shared.pending = Some(syn);
-    if !retry {
+    if !old.is_some_and(|p| p.same_client(&syn)) {
         contend(t, owner, syn.dst_port, now);
     }
     Err(DropReason::TcpNoSocket)
 }
 
 impl PendingSyn {
-    /// What a passive open needs of `seg`, arrived at `now`.
-    fn of(seg: &Segment, now: u32) -> PendingSyn {
+    /// What a passive open needs of `seg`, arrived at `now` (out of line:
+    /// two callers).
+    #[inline(never)]
+    pub(crate) fn of(seg: &Segment, now: u32) -> PendingSyn {
         PendingSyn {
             src_ip: seg.src_ip,
             src_mac: seg.src_mac,
@@ -64,32 +68,8 @@ impl PendingSyn {
         }
     }
 
-    /// The SYN again, as if it had just arrived at `dst_ip` (our address:
-    /// the SYN was addressed to it, so it is not kept).
-    fn segment(&self, dst_ip: Ipv4Address) -> Segment {
-        Segment {
-            src_ip: self.src_ip,
-            dst_ip,
-            src_mac: self.src_mac,
-            repr: Repr {
-                src_port: self.src_port,
-                dst_port: self.dst_port,
-                control: Control::Syn,
-                seq_number: self.seq,
-                ack_number: None,
-                window_len: self.window,
-                max_seg_size: (self.mss != 0).then_some(self.mss),
-                timestamp: self.has_ts.then_some(Timestamp {
-                    tsval: self.tsval,
-                    tsecr: 0,
-                }),
-                payload_len: 0,
-            },
-            payload_offset: 0,
-        }
-    }
-
-    fn remote(&self) -> Endpoint {
+    /// Its sender.
+    pub(crate) fn remote(&self) -> Endpoint {
         Endpoint::new(self.src_ip, self.src_port)
     }
 
@@ -124,33 +104,16 @@ pub(crate) fn serve_pending<N: Nic, O: TcpOwner>(
         t.shared.pending = None;
         return;
     }
-    let listener = t
-        .sockets
-        .iter()
-        .position(|s| s.state == TcpState::Listen && s.local_port == p.dst_port);
-    let Some(i) = listener.or_else(|| take_socket(io, t, owner, p.dst_port)) else {
+    let Some(i) = take_socket(io, t, owner, p.dst_port) else {
         return;
     };
     t.shared.pending = None;
-    answer(io, t, owner, i, &p, ours);
-}
-
-/// Answers a remembered SYN from socket `i`, as if it had just arrived at
-/// `ours` (out of line: two callers).
-#[inline(never)]
-fn answer<N: Nic, O: TcpOwner>(
-    io: &mut Io<'_, N>,
-    t: &mut TcpTables<'_>,
-    owner: &mut O,
-    i: usize,
-    syn: &PendingSyn,
-    ours: Ipv4Address,
-) {
-    let _ = listen(io, t, owner, i, &syn.segment(ours), syn.remote());
+    let _ = open(io, t, owner, i, &p, ours);
 }
 
 /// A server socket of `port` that a new connection may take now, made
-/// ready for [`listen`]: the longest in TIME-WAIT, else the oldest
+/// ready for [`open`]: a listening one, else the longest in TIME-WAIT,
+/// else the oldest
 /// half-open one whose SYN-ACK went unanswered for `rto_min_ms` (a real
 /// client answers within a round trip; one that has not is likely a
 /// spoofed SYN's), else the connection idle longest if idle for
@@ -162,42 +125,52 @@ fn take_socket<N: Nic, O: TcpOwner>(
     owner: &mut O,
     port: u16,
 ) -> Option<usize> {
-    let now = tick(io.now);
-    let cfg = *t.config;
-    // The lowest kind, then the oldest within it; the first on a tie.
-    let mut best: Option<(usize, u8, i32)> = None;
-    for (i, s) in t.sockets.iter().enumerate() {
-        if s.local_port != port || !s.has(flag::RELISTEN) {
-            continue;
-        }
-        let Some((kind, age)) = rank(s, &cfg, now) else {
-            continue;
-        };
-        let better = match best {
-            None => true,
-            Some((_, k, a)) => kind < k || (kind == k && age > a),
-        };
-        if age >= 0 && better {
-            best = Some((i, kind, age));
-        }
-    }
-    let (i, kind, _) = best?;
+    let (i, kind) = pick(t.sockets, t.config, port, tick(io.now))?;
     let handle = TcpHandle(u8::try_from(i).ok()?);
     let s = t.sockets.get_mut(i)?;
     match kind {
-        0 => {
+        // A listening socket is ready as it is.
+        0 => {}
+        1 => {
             recycle(s);
             owner.tcp_event(handle, TcpEvent::Closed);
         }
         // A half-open connection was never reported to its owner.
-        1 => recycle(s),
+        2 => recycle(s),
         _ => {
-            super::output::abort(io, s);
-            recycle(s);
+            super::output::give_up(io, s);
             owner.tcp_event(handle, TcpEvent::Reclaimed);
         }
     }
     Some(i)
+}
+
+/// The socket [`take_socket`] takes and [`rank`]'s kind for it: the
+/// lowest kind, then the longest-takeable within it; the first on a tie.
+/// (Inlined into its one caller; apart for its unit test.)
+#[inline(always)]
+fn pick(
+    sockets: &[super::TcpSocket],
+    cfg: &super::TcpConfig,
+    port: u16,
+    now: u32,
+) -> Option<(usize, u8)> {
+    // The largest (4 - kind, age) as one 64-bit key (`age >= 0` here).
+    let mut best: Option<(usize, u8)> = None;
+    let mut best_key = 0u64;
+    for (i, s) in sockets.iter().enumerate() {
+        if s.local_port != port || !s.has(flag::RELISTEN) {
+            continue;
+        }
+        let Some((kind, age)) = rank(s, cfg, now) else {
+            continue;
+        };
+        let key = u64::from(4u8.saturating_sub(kind)) << 32 | u64::from(age as u32);
+        if age >= 0 && key > best_key {
+            (best, best_key) = (Some((i, kind)), key);
+        }
+    }
+    best
 }
 
 /// Which way a server socket could be taken, and for how long it has been
@@ -207,14 +180,17 @@ fn rank(s: &super::TcpSocket, cfg: &super::TcpConfig, now: u32) -> Option<(u8, i
     let since = |t: u32| now.wrapping_sub(t) as i32;
     let idle = s.last_rx;
     match s.state {
+        // A listener (a remembered SYN's port may have one again): the
+        // first of them.
+        TcpState::Listen => Some((0, 0)),
         // The timer holds TIME-WAIT's end: the earliest end is oldest. Not
         // before the ACK of the peer's FIN has gone out.
         TcpState::TimeWait if !s.has(flag::ACK_NOW) => {
-            Some((0, since(s.timer).saturating_add(i32::MAX / 2)))
+            Some((1, since(s.timer).saturating_add(i32::MAX / 2)))
         }
-        TcpState::SynReceived => Some((1, since(idle.wrapping_add(cfg.rto_min_ms)))),
+        TcpState::SynReceived => Some((2, since(idle.wrapping_add(cfg.rto_min_ms)))),
         st if st.is_connected() && cfg.reclaim_idle_ms > 0 => {
-            Some((2, since(idle.wrapping_add(cfg.reclaim_idle_ms))))
+            Some((3, since(idle.wrapping_add(cfg.reclaim_idle_ms))))
         }
         _ => None,
     }
@@ -257,5 +233,63 @@ fn contend<O: TcpOwner>(t: &mut TcpTables<'_>, owner: &mut O, port: u16, now: u3
     }
     if let Some(handle) = quietest.and_then(|(i, _)| u8::try_from(i).ok().map(TcpHandle)) {
         owner.tcp_event(handle, TcpEvent::Contended);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{flag, TcpConfig, TcpSocket, TcpState};
+    use super::pick;
+
+    const PORT: u16 = 80;
+
+    /// A server socket of `PORT` in `state`, last heard from at `last_rx`
+    /// (for TIME-WAIT: ending at `last_rx`).
+    fn socket(state: TcpState, last_rx: u32) -> TcpSocket {
+        TcpSocket {
+            state,
+            flags: flag::RELISTEN,
+            local_port: PORT,
+            last_rx,
+            timer: last_rx,
+            ..TcpSocket::default()
+        }
+    }
+
+    #[test]
+    fn a_syn_takes_a_listener_then_time_wait_then_the_stalest_half_open_then_the_idlest() {
+        let cfg = TcpConfig {
+            rto_min_ms: 200,
+            reclaim_idle_ms: 1_000,
+            ..TcpConfig::DEFAULT
+        };
+        let now = 10_000;
+        let idle = socket(TcpState::Established, now - 5_000);
+        let idler = socket(TcpState::Established, now - 6_000);
+        let half = socket(TcpState::SynReceived, now - 300);
+        let fresh_half = socket(TcpState::SynReceived, now - 100);
+        let busy = socket(TcpState::Established, now - 10);
+        let wait = socket(TcpState::TimeWait, now + 500);
+        let older_wait = socket(TcpState::TimeWait, now + 400);
+        let pick = |s: &[TcpSocket]| pick(s, &cfg, PORT, now);
+        // Idle ones: the idlest; the first of two alike.
+        assert_eq!(pick(&[busy, idle, idler, idle]), Some((2, 3)));
+        assert_eq!(pick(&[busy, idle, idle]), Some((1, 3)));
+        // A stale half-open one before any idle one; a fresh one is not
+        // takeable yet.
+        assert_eq!(pick(&[idler, fresh_half, half]), Some((2, 2)));
+        assert_eq!(pick(&[fresh_half, busy]), None);
+        // TIME-WAIT before all: the one ending first.
+        assert_eq!(pick(&[half, wait, idler, older_wait]), Some((3, 1)));
+        // A listener (the first) before all, taken as it is.
+        let listener = socket(TcpState::Listen, 0);
+        assert_eq!(pick(&[wait, listener, listener]), Some((1, 0)));
+        // Another port's, or a client socket, is never taken.
+        let client = TcpSocket { flags: 0, ..wait };
+        let other = TcpSocket {
+            local_port: PORT + 1,
+            ..wait
+        };
+        assert_eq!(pick(&[client, other]), None);
     }
 }

@@ -5,7 +5,9 @@
 //! which has no socket to remember it.
 
 use super::TcpTables;
-use super::{flag, recycle, tick, TcpEvent, TcpHandle, TcpOwner, TcpReader, TcpSocket, TcpState};
+use super::{
+    flag, recycle, tick, PendingSyn, TcpEvent, TcpHandle, TcpOwner, TcpReader, TcpSocket, TcpState,
+};
 use crate::iface::{Bytes, DropReason, Io, Transport};
 use crate::nic::Nic;
 use crate::udp::Endpoint;
@@ -49,7 +51,6 @@ pub(crate) fn segment_arrives<N: Nic, O: TcpOwner>(
     seg: &Segment,
 ) -> Result<(), DropReason> {
     let r = &seg.repr;
-    let remote = Endpoint::new(seg.src_ip, r.src_port);
     // One pass over the sockets of the port: the connection (first), else
     // the first listener, and whether the port has server sockets at all.
     let (mut exact, mut listener, mut server_port) = (None, None, false);
@@ -79,7 +80,7 @@ pub(crate) fn segment_arrives<N: Nic, O: TcpOwner>(
     let now = tick(io.now);
     let state = t.sockets.get(i).map(|s| s.state).unwrap_or_default();
     match state {
-        TcpState::Listen => listen(io, t, owner, i, seg, remote),
+        TcpState::Listen => listen(io, t, owner, i, seg),
         TcpState::SynSent => syn_sent(io, t, owner, i, handle, seg, now),
         TcpState::Closed => Err(DropReason::TcpNoSocket),
         _ => synchronized(io, t, owner, i, handle, seg, now),
@@ -116,7 +117,7 @@ pub(crate) fn reset_for<N: Nic>(io: &mut Io<'_, N>, seg: &Segment) {
 }
 
 /// A SYN for a listening socket (or one made ready for it): on to
-/// SYN-RECEIVED, SYN-ACK on the next output. (Out of line: three callers.)
+/// SYN-RECEIVED, SYN-ACK on the next output. (Out of line: two callers.)
 #[inline(never)]
 pub(crate) fn listen<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
@@ -124,7 +125,6 @@ pub(crate) fn listen<N: Nic, O: TcpOwner>(
     owner: &mut O,
     i: usize,
     seg: &Segment,
-    remote: Endpoint,
 ) -> Result<(), DropReason> {
     if seg.rst() {
         return Err(DropReason::TcpMalformed);
@@ -136,8 +136,31 @@ pub(crate) fn listen<N: Nic, O: TcpOwner>(
     if !seg.syn() {
         return Err(DropReason::TcpMalformed);
     }
-    let local = Endpoint::new(seg.dst_ip, seg.repr.dst_port);
-    let iss = t.shared.isn(owner, io.now.millis(), local, remote);
+    open(
+        io,
+        t,
+        owner,
+        i,
+        &PendingSyn::of(seg, tick(io.now)),
+        seg.dst_ip,
+    )
+}
+
+/// The passive open of socket `i` by `syn`, addressed to `ours`: what
+/// [`listen`] does for a SYN as it arrives and the busy-port code for a
+/// remembered one (a SYN is answered from what [`PendingSyn`] keeps of
+/// it, the same either way). (Out of line: three callers.)
+#[inline(never)]
+pub(crate) fn open<N: Nic, O: TcpOwner>(
+    io: &mut Io<'_, N>,
+    t: &mut TcpTables<'_>,
+    owner: &mut O,
+    i: usize,
+    syn: &PendingSyn,
+    ours: Ipv4Address,
+) -> Result<(), DropReason> {
+    let local = Endpoint::new(ours, syn.dst_port);
+    let iss = t.shared.isn(owner, io.now.millis(), local, syn.remote());
     let cfg = *t.config;
     let now = tick(io.now);
     let Some(s) = t.sockets.get_mut(i) else {
@@ -149,23 +172,20 @@ pub(crate) fn listen<N: Nic, O: TcpOwner>(
         flags: (s.flags & flag::RELISTEN)
             | flag::SEND_SYN
             | flag::MAC_KNOWN
-            | if seg.repr.timestamp.is_some() {
-                flag::TS_OK
-            } else {
-                0
-            },
+            | if syn.has_ts { flag::TS_OK } else { 0 },
         local_port: s.local_port,
-        remote_port: remote.port,
-        remote_ip: remote.addr,
-        remote_mac: seg.src_mac,
+        remote_port: syn.src_port,
+        remote_ip: syn.src_ip,
+        remote_mac: syn.src_mac,
         snd_base: iss.add(1),
         snd_una: iss,
-        rcv_nxt: seg.seq().add(1),
-        snd_wnd: seg.repr.window_len,
-        peer_mss: peer_mss(&seg.repr),
+        rcv_nxt: syn.seq.add(1),
+        snd_wnd: syn.window,
+        // No MSS option reads as 0: the default, 536, either way.
+        peer_mss: syn.mss.max(MIN_PEER_MSS),
         rto_ms: super::initial_rto(&cfg),
         last_rx: now,
-        ts_recent: seg.repr.timestamp.map_or(0, |ts| ts.tsval),
+        ts_recent: syn.tsval,
         ..TcpSocket::default()
     };
     // A connection that ended by reset or timeout left its in-flight
@@ -323,8 +343,7 @@ fn syn_again<N: Nic, O: TcpOwner>(
     if s.state == TcpState::TimeWait && s.has(flag::RELISTEN) && new_incarnation(s, seg) {
         recycle(s);
         owner.tcp_event(handle, TcpEvent::Closed);
-        let remote = Endpoint::new(seg.src_ip, seg.repr.src_port);
-        return Some(listen(io, t, owner, i, seg, remote));
+        return Some(listen(io, t, owner, i, seg));
     }
     if s.state == TcpState::SynReceived && seg.seq().add(1) == s.rcv_nxt {
         // Our SYN-ACK was lost: the peer's SYN retry gets it again.

@@ -430,6 +430,36 @@ pub struct TcpSocket {
     pub(crate) ts_recent: u32,
 }
 
+/// A free slot: closed, every field zero.
+impl crate::table::EmptySlot for TcpSocket {
+    const EMPTY: Self = TcpSocket {
+        state: TcpState::Closed,
+        retries: 0,
+        flags: 0,
+        local_port: 0,
+        remote_port: 0,
+        remote_ip: Ipv4Address::UNSPECIFIED,
+        remote_mac: EthernetAddress([0; 6]),
+        snd_wnd: 0,
+        snd_base: SeqNumber(0),
+        snd_una: SeqNumber(0),
+        rcv_nxt: SeqNumber(0),
+        peer_mss: 0,
+        rcv_wnd: 0,
+        rto_ms: 0,
+        srtt8: 0,
+        rttvar4: 0,
+        max_room: 0,
+        rtt_seq: 0,
+        rtt_start: 0,
+        nxt_off: 0,
+        max_off: 0,
+        timer: 0,
+        last_rx: 0,
+        ts_recent: 0,
+    };
+}
+
 impl TcpSocket {
     /// The connection state.
     pub fn state(&self) -> TcpState {
@@ -543,6 +573,14 @@ pub struct SentSegment {
     /// ACK trimmed the segment.
     #[cfg(debug_assertions)]
     pub(crate) sum: Option<u16>,
+}
+
+impl crate::table::EmptySlot for SentSegment {
+    const EMPTY: Self = SentSegment {
+        len: 0,
+        #[cfg(debug_assertions)]
+        sum: None,
+    };
 }
 
 impl SentSegment {
@@ -853,12 +891,9 @@ pub(crate) fn listen(sockets: &mut [TcpSocket], port: u16) -> Result<TcpHandle, 
         .enumerate()
         .find(|(_, s)| s.state == TcpState::Closed)
         .ok_or(TcpError::NoFreeSocket)?;
-    *s = TcpSocket {
-        state: TcpState::Listen,
-        flags: flag::RELISTEN,
-        local_port: port,
-        ..TcpSocket::default()
-    };
+    // A server socket of `port`, recycled: LISTEN, all else cleared.
+    (s.local_port, s.flags) = (port, flag::RELISTEN);
+    recycle(s);
     u8::try_from(i)
         .map(TcpHandle)
         .map_err(|_| TcpError::NoFreeSocket)
@@ -868,15 +903,10 @@ pub(crate) fn listen(sockets: &mut [TcpSocket], port: u16) -> Result<TcpHandle, 
 /// of line: a 64-byte socket written at a dozen call sites.)
 #[inline(never)]
 pub(crate) fn recycle(s: &mut TcpSocket) {
-    if s.has(flag::RELISTEN) {
-        *s = TcpSocket {
-            state: TcpState::Listen,
-            flags: flag::RELISTEN,
-            local_port: s.local_port,
-            ..TcpSocket::default()
-        };
-    } else {
-        *s = TcpSocket::default();
+    let (server, port) = (s.has(flag::RELISTEN), s.local_port);
+    *s = TcpSocket::default();
+    if server {
+        (s.state, s.flags, s.local_port) = (TcpState::Listen, flag::RELISTEN, port);
     }
 }
 

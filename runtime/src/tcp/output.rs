@@ -38,15 +38,17 @@ pub(crate) fn poll_at(
     now: Instant,
 ) -> Option<Instant> {
     let t_now = tick(now);
-    let mut best: Option<u32> = None;
+    // Milliseconds from now; `u32::MAX`: nothing (a deadline not yet due
+    // lies less than 2^31 ms ahead).
+    let mut best = u32::MAX;
     let mut consider = |deadline: u32| {
-        // Milliseconds from now (0 when overdue).
+        // 0 when overdue.
         let d = if due(t_now, deadline) {
             0
         } else {
             deadline.wrapping_sub(t_now)
         };
-        best = Some(best.map_or(d, |b| b.min(d)));
+        best = best.min(d);
     };
     if let Some(at) = super::backlog::poll_at(pending, sockets, cfg, t_now) {
         consider(at);
@@ -67,7 +69,7 @@ pub(crate) fn poll_at(
             consider(s.last_rx.wrapping_add(cfg.keepalive_ms));
         }
     }
-    best.map(|d| now.after(crate::Duration::from_millis(u64::from(d))))
+    (best != u32::MAX).then(|| now.after(crate::Duration::from_millis(u64::from(best))))
 }
 
 /// Fires due timers; false when the socket is gone.
@@ -84,8 +86,7 @@ fn timers<N: Nic, O: TcpOwner>(
         return false;
     };
     if cfg.idle_timeout_ms > 0 && due(now, s.last_rx.wrapping_add(cfg.idle_timeout_ms)) {
-        abort(io, s);
-        recycle(s);
+        give_up(io, s);
         owner.tcp_event(handle, TcpEvent::TimedOut);
         return false;
     }
@@ -98,7 +99,7 @@ fn timers<N: Nic, O: TcpOwner>(
         {
             // RFC 9293 §3.8.4: a probe one below SND.NXT draws an ACK.
             let probe = s.snd_nxt().sub_len(1);
-            let _ = segment(io, s, probe, Control::None, &mut Empty);
+            let _ = segment(io, s, probe, Control::None);
             s.timer = now.wrapping_add(cfg.keepalive_ms);
             s.set(flag::TIMER, true);
         }
@@ -121,8 +122,7 @@ fn timers<N: Nic, O: TcpOwner>(
         cfg.retries
     };
     if s.retries >= retries {
-        abort(io, s);
-        recycle(s);
+        give_up(io, s);
         owner.tcp_event(handle, TcpEvent::TimedOut);
         return false;
     }
@@ -142,9 +142,20 @@ fn timers<N: Nic, O: TcpOwner>(
     true
 }
 
+/// Gives a connection up: RST to the peer ([`abort`]), then the socket
+/// back to LISTEN or free ([`recycle`]). (Out of line: four callers, none
+/// on the data path.)
+#[inline(never)]
+pub(crate) fn give_up<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket) {
+    abort(io, s);
+    recycle(s);
+}
+
 /// Sends RST for a connection we give up (best effort). Not to a
 /// half-open peer: a SYN-ACK that drew no answer is likely a spoofed SYN's,
-/// and the RST would go to its innocent source.
+/// and the RST would go to its innocent source. (Out of line: called by
+/// [`give_up`] and [`abort_now`], none on the data path.)
+#[inline(never)]
 pub(crate) fn abort<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket) {
     if matches!(
         s.state,
@@ -153,7 +164,7 @@ pub(crate) fn abort<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket) {
         return;
     }
     let seq = s.snd_nxt();
-    let _ = segment(io, s, seq, Control::Rst, &mut Empty);
+    let _ = segment(io, s, seq, Control::Rst);
 }
 
 struct Empty;
@@ -211,14 +222,14 @@ fn receive_window<O: TcpOwner>(
     (clamp(window), clamp(room))
 }
 
-/// Sends one segment from socket state; `Ok(payload bytes)`.
+/// Sends one segment without data from socket state: SYN, FIN, RST, an
+/// ACK or a window probe (data goes out through `segment_with_sum`).
 fn segment<N: Nic>(
     io: &mut Io<'_, N>,
     s: &mut TcpSocket,
     seq: SeqNumber,
     control: Control,
-    payload: &mut dyn Payload,
-) -> Result<usize, SendError> {
+) -> Result<(), SendError> {
     let syn = control == Control::Syn;
     let repr = Repr {
         src_port: s.local_port,
@@ -236,9 +247,9 @@ fn segment<N: Nic>(
         s.remote_mac = io.resolve(s.remote_ip)?;
         s.set(flag::MAC_KNOWN, true);
     }
-    let sent = io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), payload)?;
+    io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), &mut Empty)?;
     s.set(flag::ACK_NOW, false);
-    Ok(sent.payload_len)
+    Ok(())
 }
 
 /// Produces stream bytes from the owner (or the retransmit buffer), capped
@@ -399,7 +410,7 @@ fn send<N: Nic, O: TcpOwner>(
     };
     if s.has(flag::ACK_NOW) || window_update {
         let seq = s.snd_nxt();
-        let _ = segment(io, s, seq, Control::None, &mut Empty);
+        let _ = segment(io, s, seq, Control::None);
     }
 }
 
@@ -427,7 +438,7 @@ fn advertise<O: TcpOwner>(
 #[inline(never)]
 fn send_syn<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
     let iss = s.snd_base.sub_len(1);
-    match segment(io, s, iss, Control::Syn, &mut Empty) {
+    match segment(io, s, iss, Control::Syn) {
         Ok(_) => {
             s.set(flag::SEND_SYN, false);
             s.set_snd_nxt(s.snd_base);
@@ -711,8 +722,7 @@ fn send_data<N: Nic, O: TcpOwner>(
         }
         Err(SendError::PayloadChanged) => {
             if let Some(sock) = t.sockets.get_mut(i) {
-                abort(io, sock);
-                recycle(sock);
+                give_up(io, sock);
             }
             owner.tcp_event(handle, TcpEvent::RegenerationMismatch { offset });
             Sent::Gone
@@ -786,7 +796,7 @@ fn send_fin<N: Nic>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, i: usize, now: u3
         return;
     }
     let seq = s.snd_nxt();
-    if segment(io, s, seq, Control::Fin, &mut Empty).is_ok() {
+    if segment(io, s, seq, Control::Fin).is_ok() {
         s.set_snd_nxt(s.snd_nxt().add(1));
         if first {
             s.set_snd_max(s.snd_nxt());
