@@ -40,30 +40,14 @@ impl<S: SmtpSettings> SmtpClient<S> {
         Some(end.saturating_add(TRAILER_LEN))
     }
 
-    pub(super) fn message_acked(&mut self, rel: u32) {
-        // Snapshots the stack can no longer ask for (before the latest one
-        // at or below the acknowledged offset) are freed.
-        let Some(t) = rel.checked_sub(self.head_len) else {
-            return;
-        };
-        let mut keep = None;
-        for s in self.snapshots.slots() {
-            if s.has(snap::VALID) && s.wire <= t && keep.is_none_or(|k| s.wire > k) {
-                keep = Some(s.wire);
-            }
-        }
-        if let Some(keep) = keep {
-            for s in self.snapshots.slots_mut() {
-                if s.wire < keep {
-                    *s = Snapshot::default();
-                }
-            }
-        }
-    }
-
+    /// Keeps `st` for a later retransmission, in the first free slot or
+    /// else in the oldest's (the lowest offset). That also drops what the
+    /// stack can no longer ask for, so nothing is freed on an
+    /// acknowledgement: the stack goes back at most to the acknowledged
+    /// offset, and the latest snapshot at or before it is newer than every
+    /// one evicted before it.
     fn push_snapshot(&mut self, st: Snapshot) {
-        // The first free slot, else the oldest (plain loops: the
-        // iterator adapters were larger).
+        // Plain loops: the iterator adapters were larger.
         let slots = self.snapshots.slots_mut();
         let mut free = None;
         let mut oldest: Option<(usize, u32)> = None;

@@ -709,9 +709,6 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 self.step = SmtpStep::Greeting;
                 self.cmd_start = 0;
             }
-            TcpEvent::Acked { offset } if self.step == SmtpStep::Message => {
-                self.message_acked(offset.wrapping_sub(self.cmd_start))
-            }
             TcpEvent::Retransmit { .. } if self.step == SmtpStep::Message => {
                 self.stats.rewinds = self.stats.rewinds.saturating_add(1)
             }
