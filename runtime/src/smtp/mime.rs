@@ -68,35 +68,6 @@ impl<S: SmtpSettings> SmtpClient<S> {
         }
     }
 
-    /// The text encoder's state at text offset `target`, from the cursor
-    /// or the nearest snapshot before it (encoding forward to it).
-    fn text_state<M: Outgoing>(&mut self, target: u32, message: &mut M) -> Option<Snapshot> {
-        // The latest valid state at or before `target`: the cursor's or
-        // a snapshot's (a plain loop: the iterator chain was 248 B more).
-        let usable = |s: &Snapshot| s.has(snap::VALID) && s.wire <= target;
-        let mut best = Some(self.cursor).filter(usable);
-        for s in self.snapshots.slots() {
-            if usable(s) && best.is_none_or(|b| s.wire > b.wire) {
-                best = Some(*s);
-            }
-        }
-        let mut st = best?;
-        let mut scratch = [0u8; 128];
-        while st.wire < target {
-            // st.wire < target
-            let room = (target.wrapping_sub(st.wire) as usize).min(scratch.len());
-            let (n, ended) = encode_text(&mut st, message, scratch.get_mut(..room)?);
-            self.stats.regenerated = self
-                .stats
-                .regenerated
-                .saturating_add(u32::try_from(n).unwrap_or(0));
-            if n == 0 || ended {
-                break;
-            }
-        }
-        (st.wire == target).then_some(st)
-    }
-
     /// Message bytes from offset `rel` (after DATA's `354`), at most
     /// `max`, into `sink`: the same offset always gives the same bytes.
     pub(super) fn produce_message<M: Outgoing>(
@@ -171,9 +142,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
         (n > 0).then_some(n)
     }
 
-    /// The text part from message offset `pos`: the encoder restarts there
-    /// (from the cursor or a snapshot) and runs until `left` bytes are
-    /// written or the text ends, which fixes `text_end`.
+    /// The text part from message offset `pos`: the encoder restarts at
+    /// the latest state at or before it (the cursor's or a snapshot's),
+    /// encodes forward to it without writing (the rewind), keeps a
+    /// snapshot there, and writes until `left` bytes are written or the
+    /// text ends, which fixes `text_end`. `None` when no state reaches
+    /// `pos`. One encoder loop for both (README, Decisions: the mail
+    /// clients' footprint).
     fn produce_text<M: Outgoing>(
         &mut self,
         pos: u32,
@@ -182,31 +157,52 @@ impl<S: SmtpSettings> SmtpClient<S> {
         message: &mut M,
     ) -> Option<usize> {
         let target = pos.wrapping_sub(self.head_len); // pos >= head_len
-        let mut st = self.text_state(target, message)?;
-        self.push_snapshot(st);
+                                                      // The latest valid state at or before `target` (a plain loop:
+                                                      // the iterator chain was 248 B more).
+        let usable = |s: &Snapshot| s.has(snap::VALID) && s.wire <= target;
+        let mut best = Some(self.cursor).filter(usable);
+        for s in self.snapshots.slots() {
+            if usable(s) && best.is_none_or(|b| s.wire > b.wire) {
+                best = Some(*s);
+            }
+        }
+        let mut st = best?;
         let mut buf = [0u8; 128];
         let mut written = 0usize;
-        let mut ended = false;
         while written < left {
-            let room = left.wrapping_sub(written).min(buf.len()); // written < left
-            let Some(out) = buf.get_mut(..room) else {
-                break;
+            // Before `target` the bytes are only counted; from there on
+            // they are written (st.wire <= target; written < left).
+            let behind = target.wrapping_sub(st.wire) as usize;
+            if behind == 0 && written == 0 {
+                self.push_snapshot(st); // once: later passes have written
+            }
+            let room = if behind > 0 {
+                behind
+            } else {
+                left.wrapping_sub(written)
             };
+            let out = buf.get_mut(..room.min(128))?;
             let (n, end) = encode_text(&mut st, message, out);
+            if behind > 0 {
+                self.stats.regenerated = self
+                    .stats
+                    .regenerated
+                    .saturating_add(u32::try_from(n).unwrap_or(0));
+                if n == 0 || end {
+                    return None; // the text ends before `target`
+                }
+                continue;
+            }
             sink.write(out.get(..n).unwrap_or(&[]));
             written = written.wrapping_add(n); // n <= room: written <= left
             if end {
-                ended = true;
-                break;
+                self.text_end = Some(self.head_len.saturating_add(st.wire));
             }
-            if n == 0 {
+            if end || n == 0 {
                 break;
             }
         }
         self.cursor = st;
-        if ended {
-            self.text_end = Some(self.head_len.saturating_add(st.wire));
-        }
         Some(written)
     }
 
