@@ -654,10 +654,9 @@ impl Link {
         random: &mut dyn FnMut() -> u32,
     ) -> Result<(), LinkFailure> {
         let r = self.step(stack, nic, now, target, port, timeouts, random);
-        if r.is_err() {
-            self.abort();
+        if r.is_err() && !matches!(self.phase, Phase::Finished | Phase::Idle) {
             // Abort at once rather than on the next poll.
-            let _ = self.step(stack, nic, now, target, port, timeouts, random);
+            self.abort_now(stack, nic, now);
         }
         r
     }
@@ -806,8 +805,8 @@ impl Link {
             Poll::Pending => Ok(()),
             Poll::Ready(Ok(addr)) => self.connect_or_retry(stack, now, addr, port, due, random),
             Poll::Ready(Err(DnsError::NoData)) if self.query_mx => {
-                // No MX records: the domain is its own exchange.
-                self.phase = Phase::Start;
+                // No MX records: the domain is its own exchange (an A
+                // query that cannot start fails the session like any).
                 let Target::Mx(domain) = target else {
                     return Err(LinkFailure::Dns(DnsError::NoData));
                 };
