@@ -417,18 +417,18 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     // unix = (days × 675 + r) × 128 + low, with r × 128 + low < 86,400.
     let units = (unix >> 7) as u32; // < 2^32: unix ≤ 2^39 − 1
     let low = (unix & 0x7f) as u32;
-    let days = units / 675;
-    let secs = (units % 675) << 7 | low;
+    let days = div(units, 675);
+    let secs = units.wrapping_sub(days.wrapping_mul(675)) << 7 | low;
     let (y, m, d) = civil_from_days(days);
     // m is 1–12: the month's name is at 7 + m − 1.
     let values = [
-        (days % 7).wrapping_add(4) % 7,
+        rem(days.wrapping_add(4), 7), // days < 2^23
         d,
         m.wrapping_add(6),
         y,
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
+        div(secs, 3600),
+        div(rem(secs, 3600), 60),
+        rem(secs, 60),
     ];
     for &c in PICTURE {
         match values.get(usize::from(c)) {
@@ -455,21 +455,22 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
 /// wrap).
 pub(super) fn civil_from_days(days: u32) -> (u32, u32, u32) {
     let z = days.wrapping_add(719_468);
-    let era = z / 146_097;
+    let era = div(z, 146_097);
     let doe = z.wrapping_sub(era.wrapping_mul(146_097));
-    let yoe = doe
-        .wrapping_sub(doe / 1460)
-        .wrapping_add(doe / 36_524)
-        .wrapping_sub(doe / 146_096)
-        / 365;
+    let yoe = div(
+        doe.wrapping_sub(div(doe, 1460))
+            .wrapping_add(div(doe, 36_524))
+            .wrapping_sub(div(doe, 146_096)),
+        365,
+    );
     let doy = doe.wrapping_sub(
         yoe.wrapping_mul(365)
             .wrapping_add(yoe / 4)
-            .wrapping_sub(yoe / 100),
+            .wrapping_sub(div(yoe, 100)),
     );
-    let mp = doy.wrapping_mul(5).wrapping_add(2) / 153;
+    let mp = div(doy.wrapping_mul(5).wrapping_add(2), 153);
     let d = doy
-        .wrapping_sub(mp.wrapping_mul(153).wrapping_add(2) / 5)
+        .wrapping_sub(div(mp.wrapping_mul(153).wrapping_add(2), 5))
         .wrapping_add(1);
     let m = if mp < 10 {
         mp.wrapping_add(3)
@@ -480,4 +481,19 @@ pub(super) fn civil_from_days(days: u32) -> (u32, u32, u32) {
         .wrapping_add(era.wrapping_mul(400))
         .wrapping_add(u32::from(m <= 2));
     (y, m, d)
+}
+
+/// `n / d` by the divide instruction (Cortex-M3 has one), out of line:
+/// the date's dozen divisions by constants and the attachment's line
+/// arithmetic were each a multiply-and-shift sequence inline, larger than
+/// a call (README, Decisions: the mail clients' footprint). Every caller
+/// passes a nonzero constant `d`.
+#[inline(never)]
+pub(super) fn div(n: u32, d: u32) -> u32 {
+    n.checked_div(d).unwrap_or(0)
+}
+
+/// `n % d` through [`div`].
+pub(super) fn rem(n: u32, d: u32) -> u32 {
+    n.wrapping_sub(div(n, d).wrapping_mul(d)) // div(n, d) * d <= n
 }
