@@ -494,7 +494,13 @@ pub(crate) enum LinkFailure {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Link {
     pub(crate) phase: Phase,
-    pub(crate) socket: Option<TcpHandle>,
+    /// The connection's socket: its slot + 1, 0 for none (the default).
+    /// A byte rather than an `Option<TcpHandle>`: the ownership test at
+    /// every TCP callback is one compare (README, Decisions: the mail
+    /// clients' footprint). Slots are below 64 (`[tcp] sockets`), and
+    /// `tcp_connect` gives none above 255, so + 1 never wraps but for a
+    /// slot 255 no stack.toml can have.
+    socket: u8,
     pub(crate) remote: Endpoint,
     /// Our address when the connection was opened (SMTP's EHLO literal).
     pub(crate) local: Ipv4Address,
@@ -538,7 +544,18 @@ impl Link {
 
     /// Whether `socket` is this session's connection.
     pub(crate) fn owns(&self, socket: TcpHandle) -> bool {
-        self.socket == Some(socket)
+        self.socket == socket.0.wrapping_add(1)
+    }
+
+    /// The connection's socket, if any.
+    pub(crate) fn socket(&self) -> Option<TcpHandle> {
+        self.socket.checked_sub(1).map(TcpHandle)
+    }
+
+    /// Sets the connection's socket (`None`: there is none).
+    #[cfg(test)]
+    pub(crate) fn set_socket(&mut self, socket: Option<TcpHandle>) {
+        self.socket = socket.map_or(0, |s| s.0.wrapping_add(1));
     }
 
     /// The next deadline, for `poll_at`.
@@ -572,7 +589,7 @@ impl Link {
     /// and is free at once; after [`QUIT_GRACE`] we close anyway.
     pub(crate) fn close_after_peer(&mut self) {
         match self.phase {
-            Phase::Open | Phase::Connecting if self.socket.is_some() => {
+            Phase::Open | Phase::Connecting if self.socket != 0 => {
                 self.phase = Phase::Closing;
                 self.wake = None;
                 self.touched = true;
@@ -627,7 +644,7 @@ impl Link {
             | TcpEvent::Reclaimed
             | TcpEvent::TimedOut
             | TcpEvent::RegenerationMismatch { .. } => {
-                self.socket = None;
+                self.socket = 0;
                 if self.phase != Phase::Idle {
                     self.phase = Phase::Finished;
                 }
@@ -861,11 +878,11 @@ impl Link {
             }
         }
         let gone = self
-            .socket
+            .socket()
             .is_none_or(|s| matches!(stack.tcp_state(s), TcpState::Closed | TcpState::TimeWait));
         if gone {
             // TIME-WAIT belongs to the stack now; the session is over.
-            self.socket = None;
+            self.socket = 0;
             self.phase = Phase::Finished;
         } else if due {
             self.abort_now(stack, nic, now);
@@ -877,7 +894,8 @@ impl Link {
         if let Some(h) = self.query.take() {
             stack.dns().cancel(h);
         }
-        if let Some(s) = self.socket.take() {
+        if let Some(s) = self.socket() {
+            self.socket = 0;
             stack.tcp_abort(nic, now, s);
         }
         self.phase = Phase::Finished;
@@ -896,7 +914,7 @@ impl Link {
             .tcp_connect(&mut Entropy(random), now, remote)
             .map_err(LinkFailure::Tcp)?;
         self.local = stack.ipv4().map(|c| c.cidr.address).unwrap_or_default();
-        self.socket = Some(socket);
+        self.socket = socket.0.wrapping_add(1); // see `socket`
         self.remote = remote;
         self.phase = Phase::Connecting;
         self.touched = true;

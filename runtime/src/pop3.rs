@@ -1068,7 +1068,7 @@ mod tests {
             let mb = Box_::default();
             c.receive(&mb).unwrap();
             c.link.phase = Phase::Connecting;
-            c.link.socket = Some(SOCK);
+            c.link.set_socket(Some(SOCK));
             c.tcp_event(
                 SOCK,
                 TcpEvent::Connected {
@@ -1249,7 +1249,7 @@ mod tests {
         };
         c.receive(&mb).unwrap();
         c.link.phase = Phase::Connecting;
-        c.link.socket = Some(SOCK);
+        c.link.set_socket(Some(SOCK));
         c.tcp_event(
             SOCK,
             TcpEvent::Connected {
