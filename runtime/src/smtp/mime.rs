@@ -22,8 +22,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let mut w = Window::counter();
         self.head(&mut w, message);
         self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
-        self.text_end = None;
-        self.att_end = None;
+        self.text_end = UNKNOWN;
+        self.att_end = UNKNOWN;
         for s in self.snapshots.slots_mut() {
             *s = Snapshot::default();
         }
@@ -33,11 +33,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
 
     /// The message's length, once the last part's end is known.
     pub(super) fn message_len(&self) -> Option<u32> {
-        let mut end = self.text_end?;
-        if S::ATTACHMENT && self.has_attachment {
-            end = self.att_end?;
-        }
-        Some(end.saturating_add(TRAILER_LEN))
+        // The attachment's end is known only after the text's.
+        let end = if S::ATTACHMENT && self.has_attachment {
+            self.att_end
+        } else {
+            self.text_end
+        };
+        (end != UNKNOWN).then_some(end.saturating_add(TRAILER_LEN))
     }
 
     /// Keeps `st` for a later retransmission, in the first free slot or
@@ -111,24 +113,25 @@ impl<S: SmtpSettings> SmtpClient<S> {
         // templates: find which one `pos` is in and where it starts.
         let (template, start) = if pos < self.head_len {
             (HEAD, 0)
-        } else if self.text_end.is_none_or(|e| pos < e) {
+        } else if pos < self.text_end {
+            // (Also while the end is UNKNOWN: `pos` is below it.)
             return self.produce_text(pos, left, sink, message);
         } else {
-            let text_end = self.text_end?;
+            let text_end = self.text_end;
             if S::ATTACHMENT && self.has_attachment {
                 let mut w = Window::counter();
                 self.middle(&mut w, message);
                 let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
                 if pos < att_start {
                     (MIDDLE, text_end)
-                } else if self.att_end.is_none_or(|e| pos < e) {
+                } else if pos < self.att_end {
                     let (n, end) = base64_part(pos.wrapping_sub(att_start), left, sink, message);
                     if let Some(e) = end {
-                        self.att_end = Some(att_start.saturating_add(e));
+                        self.att_end = att_start.saturating_add(e);
                     }
                     return Some(n);
                 } else {
-                    (TRAILER, self.att_end.unwrap_or(u32::MAX))
+                    (TRAILER, self.att_end)
                 }
             } else {
                 (TRAILER, text_end)
@@ -196,7 +199,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             sink.write(out.get(..n).unwrap_or(&[]));
             written = written.wrapping_add(n); // n <= room: written <= left
             if end {
-                self.text_end = Some(self.head_len.saturating_add(st.wire));
+                self.text_end = self.head_len.saturating_add(st.wire);
             }
             if end || n == 0 {
                 break;
@@ -303,6 +306,11 @@ mod field {
     /// Codes are below this.
     pub const END: u8 = 9;
 }
+
+/// A part's end not known yet (`text_end`, `att_end`): above every real
+/// one, which is below 2^31 and a segment (`tcp_produce` asks for no
+/// offset from 2^31 on), so "before the end" is one compare either way.
+pub(super) const UNKNOWN: u32 = u32::MAX;
 
 /// The message's headers, the preamble and the text part's headers.
 const HEAD: &[u8] = b"From: \x01\r\nTo: \x02\r\nSubject: \x03\r\n\x04\

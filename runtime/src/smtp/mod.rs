@@ -482,8 +482,10 @@ pub struct SmtpClient<S: SmtpSettings> {
     // The message, once DATA was accepted.
     has_attachment: bool,
     head_len: u32,
-    text_end: Option<u32>,
-    att_end: Option<u32>,
+    /// Where the text and the attachment end ([`mime::UNKNOWN`] until
+    /// the encoders reach them).
+    text_end: u32,
+    att_end: u32,
     cursor: Snapshot,
     snapshots: S::Snapshots,
     stats: SmtpStats,
@@ -522,8 +524,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
             outcome: None,
             has_attachment: false,
             head_len: 0,
-            text_end: None,
-            att_end: None,
+            text_end: mime::UNKNOWN,
+            att_end: mime::UNKNOWN,
             cursor: Snapshot::START,
             snapshots: S::Snapshots::new_table(),
             stats: SmtpStats::default(),
