@@ -243,8 +243,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// inlined, the template walk around it was larger.
     #[inline(never)]
     fn put_field<M: Outgoing>(&self, w: &mut Window<'_>, code: u8, message: &M) {
-        match code {
-            field::FROM => w.put_filtered(message.from().as_bytes(), &HEADER),
+        // Most fields are a string through a filter: one call for them.
+        let (text, keep) = match code {
+            field::FROM => (message.from(), &HEADER),
             field::TO => {
                 let mut i = 0usize;
                 while let Some(to) = message.to(i) {
@@ -254,34 +255,39 @@ impl<S: SmtpSettings> SmtpClient<S> {
                     w.put_filtered(to.as_bytes(), &HEADER);
                     i = i.saturating_add(1);
                 }
+                return;
             }
-            field::SUBJECT if S::ENCODED_SUBJECT => put_subject(w, message.subject().as_bytes()),
+            field::SUBJECT if S::ENCODED_SUBJECT => {
+                return put_subject(w, message.subject().as_bytes())
+            }
             // `send` refused a non-ASCII subject; one that became so since
             // loses those bytes.
-            field::SUBJECT => w.put_filtered(message.subject().as_bytes(), &ASCII_HEADER),
+            field::SUBJECT => (message.subject(), &ASCII_HEADER),
             field::DATE => {
                 if let Some(t) = self.meta.date {
                     put_date(w, t);
                 }
+                return;
             }
-            field::ID => w.put_hex(self.meta.id),
-            field::DOMAIN => {
-                let domain = domain_of(message.from()).unwrap_or("emberstack.invalid");
-                w.put_filtered(domain.as_bytes(), &DOMAIN);
-            }
+            field::ID => return w.put_hex(self.meta.id),
+            field::DOMAIN => (
+                domain_of(message.from()).unwrap_or("emberstack.invalid"),
+                &DOMAIN,
+            ),
             field::TYPE | field::NAME => {
                 let a = message.attachment().unwrap_or(Attachment {
                     file_name: "attachment",
                     content_type: "application/octet-stream",
                 });
                 if code == field::TYPE {
-                    w.put_filtered(a.content_type.as_bytes(), &TYPE);
+                    (a.content_type, &TYPE)
                 } else {
-                    w.put_filtered(a.file_name.as_bytes(), &NAME);
+                    (a.file_name, &NAME)
                 }
             }
-            _ => {}
-        }
+            _ => return,
+        };
+        w.put_filtered(text.as_bytes(), keep);
     }
 }
 

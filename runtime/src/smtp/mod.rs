@@ -819,12 +819,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let Some(len) = self.command_len(message) else {
             return self.fail(Failure::Malformed(step));
         };
-        let end = self.cmd_start.wrapping_add(len);
         if self.link.acked.wrapping_sub(self.cmd_start) < len {
             return self.fail(Failure::Malformed(step));
         }
+        // Whatever the reply, the next command (QUIT after a refusal
+        // too) starts after this one.
+        self.cmd_start = self.cmd_start.wrapping_add(len);
         if step == SmtpStep::Quit {
-            self.cmd_start = end;
             self.link.close_after_peer();
             return;
         }
@@ -865,14 +866,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
                         } else if self.caps & cap::LOGIN != 0 {
                             next = T::AuthLogin;
                         } else {
-                            self.cmd_start = end;
                             return self.fail(Failure::NoAuthMechanism);
                         }
                     }
                 }
                 // HELO has no extensions, so no AUTH.
                 T::Helo if Self::credentials(message).is_some() => {
-                    self.cmd_start = end;
                     return self.fail(Failure::NoAuthMechanism);
                 }
                 T::MailFrom => self.rcpt = 0,
@@ -892,14 +891,11 @@ impl<S: SmtpSettings> SmtpClient<S> {
         } else if step == T::Ehlo && matches!(code, 500..=504 | 550) {
             next = T::Helo;
         } else {
-            // The refused command is complete: a QUIT starts after it.
-            self.cmd_start = end;
             return self.fail(Failure::Rejected(step, code));
         }
         if next == SmtpStep::Ehlo {
             self.reply.caps = 0; // only the EHLO reply's keywords count
         }
-        self.cmd_start = end;
         self.step = next;
     }
 
