@@ -507,7 +507,9 @@ pub(crate) struct Link {
     query: Option<DnsHandle>,
     /// The query is an MX query (no data → an A query for the domain).
     query_mx: bool,
-    deadline: Option<Instant>,
+    /// Set at the first poll (`start` marks the link touched) and after
+    /// each progress; meaningless before (every use is after a poll).
+    deadline: Instant,
     /// The whole session's deadline (`session_timeout` from its start):
     /// nothing a server does — dribbling bytes, a zero window — moves it.
     session_deadline: Option<Instant>,
@@ -566,13 +568,13 @@ impl Link {
             Phase::Aborting | Phase::Finished => Some(Instant::ZERO),
             _ if self.touched => Some(Instant::ZERO),
             Phase::Closing if !self.fin_now => {
-                crate::service::earliest(self.wake, self.deadline).or(Some(Instant::ZERO))
+                crate::service::earliest(self.wake, Some(self.deadline))
             }
             // Our bytes in flight: TCP's events wake us; the step deadline
             // waits (a past one would make the caller spin), the session's
             // does not.
             Phase::Open if self.sending => self.session_deadline,
-            _ => crate::service::earliest(self.deadline, self.session_deadline),
+            _ => crate::service::earliest(Some(self.deadline), self.session_deadline),
         }
     }
 
@@ -727,15 +729,15 @@ impl Link {
     /// at the first poll). Returns whether the step is due (the session's
     /// end counts) and whether the session is over.
     fn deadlines(&mut self, now: Instant, timeouts: Timeouts) -> (bool, bool) {
-        if self.touched || self.deadline.is_none() {
-            self.deadline = Some(now.after(timeouts.step));
+        if self.touched {
+            self.deadline = now.after(timeouts.step);
             self.touched = false;
         }
         let session = *self
             .session_deadline
             .get_or_insert(now.after(timeouts.session));
         let over = now >= session;
-        (over || self.deadline.is_some_and(|d| now >= d), over)
+        (over || now >= self.deadline, over)
     }
 
     /// Start: once the stack has an address, connect (to the target's
