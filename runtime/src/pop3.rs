@@ -566,9 +566,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         })
     }
 
-    /// Where the session is. Out of line (smaller where the application
-    /// compares it with the last one).
-    #[inline(never)]
+    /// Where the session is.
     pub fn state(&self) -> Pop3State {
         match self.link.phase {
             Phase::Idle => Pop3State::Idle,
