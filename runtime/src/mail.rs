@@ -535,9 +535,7 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Starts a session: resolve or connect on the next poll. Out of
-    /// line: one copy for both clients.
-    #[inline(never)]
+    /// Starts a session: resolve or connect on the next poll.
     pub(crate) fn start(&mut self) {
         self.reset();
         self.phase = Phase::Start;
@@ -606,9 +604,7 @@ impl Link {
         self.phase == Phase::Closing && (self.fin_now || self.peer_closed)
     }
 
-    /// Resets the connection (or stops resolving) on the next poll. Out
-    /// of line: four callers.
-    #[inline(never)]
+    /// Resets the connection (or stops resolving) on the next poll.
     pub(crate) fn abort(&mut self) {
         if !matches!(self.phase, Phase::Finished | Phase::Idle) {
             self.phase = Phase::Aborting;

@@ -771,9 +771,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         }
     }
 
-    /// The length of the current command. Out of line: `poll` and
-    /// `on_status` both need it.
-    #[inline(never)]
+    /// The length of the current command (`poll` and `on_status`).
     fn command_len<M: Mailbox>(&self, mailbox: &M) -> u32 {
         let mut w = Window::counter();
         self.command(&mut w, mailbox);
