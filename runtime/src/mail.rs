@@ -658,6 +658,7 @@ impl Link {
     /// client's outcome. One copy for both clients (README, Decisions:
     /// the mail clients' footprint).
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     pub(crate) fn poll<C: Config, N: Nic>(
         &mut self,
         stack: &mut Stack<C>,
@@ -677,8 +678,10 @@ impl Link {
     }
 
     /// One pass of [`poll`](Link::poll); its failure is not handled yet.
+    /// Inlined into `poll`, which is the one out-of-line copy for both
+    /// clients: the seven arguments are not passed on a second time.
     #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
+    #[inline(always)]
     fn step<C: Config, N: Nic>(
         &mut self,
         stack: &mut Stack<C>,
