@@ -497,9 +497,9 @@ pub(crate) struct Link {
     /// The connection's socket: its slot + 1, 0 for none (the default).
     /// A byte rather than an `Option<TcpHandle>`: the ownership test at
     /// every TCP callback is one compare (README, Decisions: the mail
-    /// clients' footprint). Slots are below 64 (`[tcp] sockets`), and
-    /// `tcp_connect` gives none above 255, so + 1 never wraps but for a
-    /// slot 255 no stack.toml can have.
+    /// clients' footprint). Bound: slots are below 64 (`[tcp] sockets`
+    /// is at most 64), so + 1 never wraps; only a hand-written `Config`
+    /// with 256 sockets would have a slot 255, which would read as none.
     socket: u8,
     pub(crate) remote: Endpoint,
     /// Our address when the connection was opened (SMTP's EHLO literal).
