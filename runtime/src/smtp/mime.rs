@@ -435,14 +435,18 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     let secs = units.wrapping_sub(days.wrapping_mul(675)) << 7 | low;
     let (y, m, d) = civil_from_days(days);
     // m is 1–12: the month's name is at 7 + m − 1.
+    // secs < 86,400: hours, then minutes of the rest (two divisions).
+    let hours = div(secs, 3600);
+    let rest = secs.wrapping_sub(hours.wrapping_mul(3600)); // < 3600
+    let minutes = div(rest, 60);
     let values = [
         rem(days.wrapping_add(4), 7), // days < 2^23
         d,
         m.wrapping_add(6),
         y,
-        div(secs, 3600),
-        div(rem(secs, 3600), 60),
-        rem(secs, 60),
+        hours,
+        minutes,
+        rest.wrapping_sub(minutes.wrapping_mul(60)), // < 60
     ];
     for &c in PICTURE {
         match values.get(usize::from(c)) {
