@@ -159,9 +159,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
         sink: &mut dyn PayloadSink,
         message: &mut M,
     ) -> Option<usize> {
-        let target = pos.wrapping_sub(self.head_len); // pos >= head_len
-                                                      // The latest valid state at or before `target` (a plain loop:
-                                                      // the iterator chain was 248 B more).
+        // pos >= head_len.
+        let target = pos.wrapping_sub(self.head_len);
+        // The latest valid state at or before `target` (a plain loop: the
+        // iterator chain was 248 B more).
         let usable = |s: &Snapshot| s.has(snap::VALID) && s.wire <= target;
         let mut best = Some(self.cursor).filter(usable);
         for s in self.snapshots.slots() {
@@ -183,8 +184,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 behind
             } else {
                 left.wrapping_sub(written)
-            };
-            let out = buf.get_mut(..room.min(128))?;
+            }
+            .min(buf.len());
+            let out = buf.get_mut(..room)?;
             let (n, end) = encode_text(&mut st, message, out);
             if behind > 0 {
                 self.stats.regenerated = self
