@@ -212,13 +212,18 @@ impl<'s> Window<'s> {
 
     /// Generates `bytes`.
     pub(crate) fn put(&mut self, bytes: &[u8]) {
+        // Bounds: what one window generates is a command line or a
+        // header template with the application's strings in it, far
+        // below 2^32 bytes (the head's length is kept as a `u32`), so
+        // `pos` does not wrap; past the check `skip < pos`, so `from` is
+        // below the length.
         let start = self.pos;
-        self.pos = start.saturating_add(bytes.len());
+        self.pos = start.wrapping_add(bytes.len());
         if self.left == 0 || self.pos <= self.skip {
             return;
         }
         let from = self.skip.saturating_sub(start);
-        let take = bytes.len().saturating_sub(from).min(self.left);
+        let take = bytes.len().wrapping_sub(from).min(self.left);
         if let (Some(sink), Some(part)) = (
             self.sink.as_deref_mut(),
             bytes.get(from..from.wrapping_add(take)), // <= bytes.len()
