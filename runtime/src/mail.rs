@@ -1001,7 +1001,7 @@ impl LineState {
         }
         if let Some(slot) = buf.get_mut(len) {
             *slot = b;
-            self.len = self.len.saturating_add(1);
+            self.len = self.len.wrapping_add(1); // < buf.len() <= 1024
             return None;
         }
         if b == b'\r' && !self.cr_pending {

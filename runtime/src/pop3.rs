@@ -821,7 +821,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             }
             Pop3Step::Dele if !S::DELETE => return self.fail(Pop3Error::Malformed(step)),
             Pop3Step::Dele => {
-                self.deleted = self.deleted.saturating_add(1);
+                self.deleted = self.deleted.wrapping_add(1); // <= count < 10^9
                 self.stats.deleted = self.stats.deleted.saturating_add(1);
                 mailbox.deleted(self.current);
                 self.next_message()

@@ -39,7 +39,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
         } else {
             self.text_end
         };
-        (end != UNKNOWN).then_some(end.saturating_add(TRAILER_LEN))
+        // A known end is below 2^31 and a segment (see UNKNOWN).
+        (end != UNKNOWN).then_some(end.wrapping_add(TRAILER_LEN))
     }
 
     /// Keeps `st` for a later retransmission, in the first free slot or
@@ -121,13 +122,15 @@ impl<S: SmtpSettings> SmtpClient<S> {
             if S::ATTACHMENT && self.has_attachment {
                 let mut w = Window::counter();
                 self.middle(&mut w, message);
-                let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
+                // Ends are below 2^31 and a segment; the part headers
+                // are a few hundred bytes: no wrap.
+                let att_start = text_end.wrapping_add(u32::try_from(w.pos).unwrap_or(0));
                 if pos < att_start {
                     (MIDDLE, text_end)
                 } else if pos < self.att_end {
                     let (n, end) = base64_part(pos.wrapping_sub(att_start), left, sink, message);
                     if let Some(e) = end {
-                        self.att_end = att_start.saturating_add(e);
+                        self.att_end = att_start.wrapping_add(e); // `pos` < 2^31 + a segment
                     }
                     return Some(n);
                 } else {
@@ -201,7 +204,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             sink.write(out.get(..n).unwrap_or(&[]));
             written = written.wrapping_add(n); // n <= room: written <= left
             if end {
-                self.text_end = self.head_len.saturating_add(st.wire);
+                self.text_end = self.head_len.wrapping_add(st.wire); // = pos + written
             }
             if end || n == 0 {
                 break;
@@ -255,7 +258,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
                         w.put(b",\r\n ");
                     }
                     w.put_filtered(to.as_bytes(), &HEADER);
-                    i = i.saturating_add(1);
+                    i = i.wrapping_add(1); // counts recipients
                 }
                 return;
             }
