@@ -212,13 +212,18 @@ impl<'s> Window<'s> {
 
     /// Generates `bytes`.
     pub(crate) fn put(&mut self, bytes: &[u8]) {
+        // Bounds: what one window generates is a command line or a
+        // header template with the application's strings in it, far
+        // below 2^32 bytes (the head's length is kept as a `u32`), so
+        // `pos` does not wrap; past the check `skip < pos`, so `from` is
+        // below the length.
         let start = self.pos;
-        self.pos = start.saturating_add(bytes.len());
+        self.pos = start.wrapping_add(bytes.len());
         if self.left == 0 || self.pos <= self.skip {
             return;
         }
         let from = self.skip.saturating_sub(start);
-        let take = bytes.len().saturating_sub(from).min(self.left);
+        let take = bytes.len().wrapping_sub(from).min(self.left);
         if let (Some(sink), Some(part)) = (
             self.sink.as_deref_mut(),
             bytes.get(from..from.wrapping_add(take)), // <= bytes.len()
@@ -494,14 +499,22 @@ pub(crate) enum LinkFailure {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Link {
     pub(crate) phase: Phase,
-    pub(crate) socket: Option<TcpHandle>,
+    /// The connection's socket: its slot + 1, 0 for none (the default).
+    /// A byte rather than an `Option<TcpHandle>`: the ownership test at
+    /// every TCP callback is one compare (README, Decisions: the mail
+    /// clients' footprint). Bound: slots are below 64 (`[tcp] sockets`
+    /// is at most 64), so + 1 never wraps; only a hand-written `Config`
+    /// with 256 sockets would have a slot 255, which would read as none.
+    socket: u8,
     pub(crate) remote: Endpoint,
     /// Our address when the connection was opened (SMTP's EHLO literal).
     pub(crate) local: Ipv4Address,
     query: Option<DnsHandle>,
     /// The query is an MX query (no data → an A query for the domain).
     query_mx: bool,
-    deadline: Option<Instant>,
+    /// Set at the first poll (`start` marks the link touched) and after
+    /// each progress; meaningless before (every use is after a poll).
+    deadline: Instant,
     /// The whole session's deadline (`session_timeout` from its start):
     /// nothing a server does — dribbling bytes, a zero window — moves it.
     session_deadline: Option<Instant>,
@@ -527,9 +540,7 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Starts a session: resolve or connect on the next poll. Out of
-    /// line: one copy for both clients.
-    #[inline(never)]
+    /// Starts a session: resolve or connect on the next poll.
     pub(crate) fn start(&mut self) {
         self.reset();
         self.phase = Phase::Start;
@@ -538,7 +549,18 @@ impl Link {
 
     /// Whether `socket` is this session's connection.
     pub(crate) fn owns(&self, socket: TcpHandle) -> bool {
-        self.socket == Some(socket)
+        self.socket == socket.0.wrapping_add(1)
+    }
+
+    /// The connection's socket, if any.
+    pub(crate) fn socket(&self) -> Option<TcpHandle> {
+        self.socket.checked_sub(1).map(TcpHandle)
+    }
+
+    /// Sets the connection's socket (`None`: there is none).
+    #[cfg(test)]
+    pub(crate) fn set_socket(&mut self, socket: Option<TcpHandle>) {
+        self.socket = socket.map_or(0, |s| s.0.wrapping_add(1));
     }
 
     /// The next deadline, for `poll_at`.
@@ -549,13 +571,13 @@ impl Link {
             Phase::Aborting | Phase::Finished => Some(Instant::ZERO),
             _ if self.touched => Some(Instant::ZERO),
             Phase::Closing if !self.fin_now => {
-                crate::service::earliest(self.wake, self.deadline).or(Some(Instant::ZERO))
+                crate::service::earliest(self.wake, Some(self.deadline))
             }
             // Our bytes in flight: TCP's events wake us; the step deadline
             // waits (a past one would make the caller spin), the session's
             // does not.
             Phase::Open if self.sending => self.session_deadline,
-            _ => crate::service::earliest(self.deadline, self.session_deadline),
+            _ => crate::service::earliest(Some(self.deadline), self.session_deadline),
         }
     }
 
@@ -572,7 +594,7 @@ impl Link {
     /// and is free at once; after [`QUIT_GRACE`] we close anyway.
     pub(crate) fn close_after_peer(&mut self) {
         match self.phase {
-            Phase::Open | Phase::Connecting if self.socket.is_some() => {
+            Phase::Open | Phase::Connecting if self.socket != 0 => {
                 self.phase = Phase::Closing;
                 self.wake = None;
                 self.touched = true;
@@ -587,9 +609,7 @@ impl Link {
         self.phase == Phase::Closing && (self.fin_now || self.peer_closed)
     }
 
-    /// Resets the connection (or stops resolving) on the next poll. Out
-    /// of line: four callers.
-    #[inline(never)]
+    /// Resets the connection (or stops resolving) on the next poll.
     pub(crate) fn abort(&mut self) {
         if !matches!(self.phase, Phase::Finished | Phase::Idle) {
             self.phase = Phase::Aborting;
@@ -627,7 +647,7 @@ impl Link {
             | TcpEvent::Reclaimed
             | TcpEvent::TimedOut
             | TcpEvent::RegenerationMismatch { .. } => {
-                self.socket = None;
+                self.socket = 0;
                 if self.phase != Phase::Idle {
                     self.phase = Phase::Finished;
                 }
@@ -643,6 +663,7 @@ impl Link {
     /// client's outcome. One copy for both clients (README, Decisions:
     /// the mail clients' footprint).
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     pub(crate) fn poll<C: Config, N: Nic>(
         &mut self,
         stack: &mut Stack<C>,
@@ -654,17 +675,18 @@ impl Link {
         random: &mut dyn FnMut() -> u32,
     ) -> Result<(), LinkFailure> {
         let r = self.step(stack, nic, now, target, port, timeouts, random);
-        if r.is_err() {
-            self.abort();
+        if r.is_err() && !matches!(self.phase, Phase::Finished | Phase::Idle) {
             // Abort at once rather than on the next poll.
-            let _ = self.step(stack, nic, now, target, port, timeouts, random);
+            self.abort_now(stack, nic, now);
         }
         r
     }
 
     /// One pass of [`poll`](Link::poll); its failure is not handled yet.
+    /// Inlined into `poll`, which is the one out-of-line copy for both
+    /// clients: the seven arguments are not passed on a second time.
     #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
+    #[inline(always)]
     fn step<C: Config, N: Nic>(
         &mut self,
         stack: &mut Stack<C>,
@@ -711,15 +733,15 @@ impl Link {
     /// at the first poll). Returns whether the step is due (the session's
     /// end counts) and whether the session is over.
     fn deadlines(&mut self, now: Instant, timeouts: Timeouts) -> (bool, bool) {
-        if self.touched || self.deadline.is_none() {
-            self.deadline = Some(now.after(timeouts.step));
+        if self.touched {
+            self.deadline = now.after(timeouts.step);
             self.touched = false;
         }
         let session = *self
             .session_deadline
             .get_or_insert(now.after(timeouts.session));
         let over = now >= session;
-        (over || self.deadline.is_some_and(|d| now >= d), over)
+        (over || now >= self.deadline, over)
     }
 
     /// Start: once the stack has an address, connect (to the target's
@@ -806,8 +828,8 @@ impl Link {
             Poll::Pending => Ok(()),
             Poll::Ready(Ok(addr)) => self.connect_or_retry(stack, now, addr, port, due, random),
             Poll::Ready(Err(DnsError::NoData)) if self.query_mx => {
-                // No MX records: the domain is its own exchange.
-                self.phase = Phase::Start;
+                // No MX records: the domain is its own exchange (an A
+                // query that cannot start fails the session like any).
                 let Target::Mx(domain) = target else {
                     return Err(LinkFailure::Dns(DnsError::NoData));
                 };
@@ -862,11 +884,11 @@ impl Link {
             }
         }
         let gone = self
-            .socket
+            .socket()
             .is_none_or(|s| matches!(stack.tcp_state(s), TcpState::Closed | TcpState::TimeWait));
         if gone {
             // TIME-WAIT belongs to the stack now; the session is over.
-            self.socket = None;
+            self.socket = 0;
             self.phase = Phase::Finished;
         } else if due {
             self.abort_now(stack, nic, now);
@@ -878,7 +900,8 @@ impl Link {
         if let Some(h) = self.query.take() {
             stack.dns().cancel(h);
         }
-        if let Some(s) = self.socket.take() {
+        if let Some(s) = self.socket() {
+            self.socket = 0;
             stack.tcp_abort(nic, now, s);
         }
         self.phase = Phase::Finished;
@@ -897,7 +920,7 @@ impl Link {
             .tcp_connect(&mut Entropy(random), now, remote)
             .map_err(LinkFailure::Tcp)?;
         self.local = stack.ipv4().map(|c| c.cidr.address).unwrap_or_default();
-        self.socket = Some(socket);
+        self.socket = socket.0.wrapping_add(1); // see `socket`
         self.remote = remote;
         self.phase = Phase::Connecting;
         self.touched = true;
@@ -978,7 +1001,7 @@ impl LineState {
         }
         if let Some(slot) = buf.get_mut(len) {
             *slot = b;
-            self.len = self.len.saturating_add(1);
+            self.len = self.len.wrapping_add(1); // < buf.len() <= 1024
             return None;
         }
         if b == b'\r' && !self.cr_pending {

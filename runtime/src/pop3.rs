@@ -566,9 +566,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         })
     }
 
-    /// Where the session is. Out of line (smaller where the application
-    /// compares it with the last one).
-    #[inline(never)]
+    /// Where the session is.
     pub fn state(&self) -> Pop3State {
         match self.link.phase {
             Phase::Idle => Pop3State::Idle,
@@ -773,9 +771,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         }
     }
 
-    /// The length of the current command. Out of line: `poll` and
-    /// `on_status` both need it.
-    #[inline(never)]
+    /// The length of the current command (`poll` and `on_status`).
     fn command_len<M: Mailbox>(&self, mailbox: &M) -> u32 {
         let mut w = Window::counter();
         self.command(&mut w, mailbox);
@@ -825,7 +821,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             }
             Pop3Step::Dele if !S::DELETE => return self.fail(Pop3Error::Malformed(step)),
             Pop3Step::Dele => {
-                self.deleted = self.deleted.saturating_add(1);
+                self.deleted = self.deleted.wrapping_add(1); // <= count < 10^9
                 self.stats.deleted = self.stats.deleted.saturating_add(1);
                 mailbox.deleted(self.current);
                 self.next_message()
@@ -1068,7 +1064,7 @@ mod tests {
             let mb = Box_::default();
             c.receive(&mb).unwrap();
             c.link.phase = Phase::Connecting;
-            c.link.socket = Some(SOCK);
+            c.link.set_socket(Some(SOCK));
             c.tcp_event(
                 SOCK,
                 TcpEvent::Connected {
@@ -1249,7 +1245,7 @@ mod tests {
         };
         c.receive(&mb).unwrap();
         c.link.phase = Phase::Connecting;
-        c.link.socket = Some(SOCK);
+        c.link.set_socket(Some(SOCK));
         c.tcp_event(
             SOCK,
             TcpEvent::Connected {

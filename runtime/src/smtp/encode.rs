@@ -164,8 +164,8 @@ pub(super) fn base64_part<M: Outgoing>(
     let mut k = k;
     let mut written = 0usize;
     while written < max {
-        let line = k / B64_LINE;
-        let c = k % B64_LINE;
+        let line = super::mime::div(k, B64_LINE);
+        let c = k.wrapping_sub(line.wrapping_mul(B64_LINE)); // < B64_LINE
         let mut raw = [0u8; B64_IN as usize];
         let n = read_full(message, line.wrapping_mul(B64_IN), &mut raw);
         if n == 0 {

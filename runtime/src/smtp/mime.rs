@@ -22,8 +22,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let mut w = Window::counter();
         self.head(&mut w, message);
         self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
-        self.text_end = None;
-        self.att_end = None;
+        self.text_end = UNKNOWN;
+        self.att_end = UNKNOWN;
         for s in self.snapshots.slots_mut() {
             *s = Snapshot::default();
         }
@@ -33,37 +33,24 @@ impl<S: SmtpSettings> SmtpClient<S> {
 
     /// The message's length, once the last part's end is known.
     pub(super) fn message_len(&self) -> Option<u32> {
-        let mut end = self.text_end?;
-        if S::ATTACHMENT && self.has_attachment {
-            end = self.att_end?;
-        }
-        Some(end.saturating_add(TRAILER_LEN))
-    }
-
-    pub(super) fn message_acked(&mut self, rel: u32) {
-        // Snapshots the stack can no longer ask for (before the latest one
-        // at or below the acknowledged offset) are freed.
-        let Some(t) = rel.checked_sub(self.head_len) else {
-            return;
+        // The attachment's end is known only after the text's.
+        let end = if S::ATTACHMENT && self.has_attachment {
+            self.att_end
+        } else {
+            self.text_end
         };
-        let mut keep = None;
-        for s in self.snapshots.slots() {
-            if s.has(snap::VALID) && s.wire <= t && keep.is_none_or(|k| s.wire > k) {
-                keep = Some(s.wire);
-            }
-        }
-        if let Some(keep) = keep {
-            for s in self.snapshots.slots_mut() {
-                if s.wire < keep {
-                    *s = Snapshot::default();
-                }
-            }
-        }
+        // A known end is below 2^31 and a segment (see UNKNOWN).
+        (end != UNKNOWN).then_some(end.wrapping_add(TRAILER_LEN))
     }
 
+    /// Keeps `st` for a later retransmission, in the first free slot or
+    /// else in the oldest's (the lowest offset). That also drops what the
+    /// stack can no longer ask for, so nothing is freed on an
+    /// acknowledgement: the stack goes back at most to the acknowledged
+    /// offset, and the latest snapshot at or before it is newer than every
+    /// one evicted before it.
     fn push_snapshot(&mut self, st: Snapshot) {
-        // The first free slot, else the oldest (plain loops: the
-        // iterator adapters were larger).
+        // Plain loops: the iterator adapters were larger.
         let slots = self.snapshots.slots_mut();
         let mut free = None;
         let mut oldest: Option<(usize, u32)> = None;
@@ -82,35 +69,6 @@ impl<S: SmtpSettings> SmtpClient<S> {
         {
             *s = st;
         }
-    }
-
-    /// The text encoder's state at text offset `target`, from the cursor
-    /// or the nearest snapshot before it (encoding forward to it).
-    fn text_state<M: Outgoing>(&mut self, target: u32, message: &mut M) -> Option<Snapshot> {
-        // The latest valid state at or before `target`: the cursor's or
-        // a snapshot's (a plain loop: the iterator chain was 248 B more).
-        let usable = |s: &Snapshot| s.has(snap::VALID) && s.wire <= target;
-        let mut best = Some(self.cursor).filter(usable);
-        for s in self.snapshots.slots() {
-            if usable(s) && best.is_none_or(|b| s.wire > b.wire) {
-                best = Some(*s);
-            }
-        }
-        let mut st = best?;
-        let mut scratch = [0u8; 128];
-        while st.wire < target {
-            // st.wire < target
-            let room = (target.wrapping_sub(st.wire) as usize).min(scratch.len());
-            let (n, ended) = encode_text(&mut st, message, scratch.get_mut(..room)?);
-            self.stats.regenerated = self
-                .stats
-                .regenerated
-                .saturating_add(u32::try_from(n).unwrap_or(0));
-            if n == 0 || ended {
-                break;
-            }
-        }
-        (st.wire == target).then_some(st)
     }
 
     /// Message bytes from offset `rel` (after DATA's `354`), at most
@@ -156,24 +114,27 @@ impl<S: SmtpSettings> SmtpClient<S> {
         // templates: find which one `pos` is in and where it starts.
         let (template, start) = if pos < self.head_len {
             (HEAD, 0)
-        } else if self.text_end.is_none_or(|e| pos < e) {
+        } else if pos < self.text_end {
+            // (Also while the end is UNKNOWN: `pos` is below it.)
             return self.produce_text(pos, left, sink, message);
         } else {
-            let text_end = self.text_end?;
+            let text_end = self.text_end;
             if S::ATTACHMENT && self.has_attachment {
                 let mut w = Window::counter();
                 self.middle(&mut w, message);
-                let att_start = text_end.saturating_add(u32::try_from(w.pos).unwrap_or(0));
+                // Ends are below 2^31 and a segment; the part headers
+                // are a few hundred bytes: no wrap.
+                let att_start = text_end.wrapping_add(u32::try_from(w.pos).unwrap_or(0));
                 if pos < att_start {
                     (MIDDLE, text_end)
-                } else if self.att_end.is_none_or(|e| pos < e) {
+                } else if pos < self.att_end {
                     let (n, end) = base64_part(pos.wrapping_sub(att_start), left, sink, message);
                     if let Some(e) = end {
-                        self.att_end = Some(att_start.saturating_add(e));
+                        self.att_end = att_start.wrapping_add(e); // `pos` < 2^31 + a segment
                     }
                     return Some(n);
                 } else {
-                    (TRAILER, self.att_end.unwrap_or(u32::MAX))
+                    (TRAILER, self.att_end)
                 }
             } else {
                 (TRAILER, text_end)
@@ -187,9 +148,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
         (n > 0).then_some(n)
     }
 
-    /// The text part from message offset `pos`: the encoder restarts there
-    /// (from the cursor or a snapshot) and runs until `left` bytes are
-    /// written or the text ends, which fixes `text_end`.
+    /// The text part from message offset `pos`: the encoder restarts at
+    /// the latest state at or before it (the cursor's or a snapshot's),
+    /// encodes forward to it without writing (the rewind), keeps a
+    /// snapshot there, and writes until `left` bytes are written or the
+    /// text ends, which fixes `text_end`. `None` when no state reaches
+    /// `pos`. One encoder loop for both (README, Decisions: the mail
+    /// clients' footprint).
     fn produce_text<M: Outgoing>(
         &mut self,
         pos: u32,
@@ -197,32 +162,55 @@ impl<S: SmtpSettings> SmtpClient<S> {
         sink: &mut dyn PayloadSink,
         message: &mut M,
     ) -> Option<usize> {
-        let target = pos.wrapping_sub(self.head_len); // pos >= head_len
-        let mut st = self.text_state(target, message)?;
-        self.push_snapshot(st);
+        // pos >= head_len.
+        let target = pos.wrapping_sub(self.head_len);
+        // The latest valid state at or before `target` (a plain loop: the
+        // iterator chain was 248 B more).
+        let usable = |s: &Snapshot| s.has(snap::VALID) && s.wire <= target;
+        let mut best = Some(self.cursor).filter(usable);
+        for s in self.snapshots.slots() {
+            if usable(s) && best.is_none_or(|b| s.wire > b.wire) {
+                best = Some(*s);
+            }
+        }
+        let mut st = best?;
         let mut buf = [0u8; 128];
         let mut written = 0usize;
-        let mut ended = false;
         while written < left {
-            let room = left.wrapping_sub(written).min(buf.len()); // written < left
-            let Some(out) = buf.get_mut(..room) else {
-                break;
-            };
+            // Before `target` the bytes are only counted; from there on
+            // they are written (st.wire <= target; written < left).
+            let behind = target.wrapping_sub(st.wire) as usize;
+            if behind == 0 && written == 0 {
+                self.push_snapshot(st); // once: later passes have written
+            }
+            let room = if behind > 0 {
+                behind
+            } else {
+                left.wrapping_sub(written)
+            }
+            .min(buf.len());
+            let out = buf.get_mut(..room)?;
             let (n, end) = encode_text(&mut st, message, out);
+            if behind > 0 {
+                self.stats.regenerated = self
+                    .stats
+                    .regenerated
+                    .saturating_add(u32::try_from(n).unwrap_or(0));
+                if n == 0 || end {
+                    return None; // the text ends before `target`
+                }
+                continue;
+            }
             sink.write(out.get(..n).unwrap_or(&[]));
             written = written.wrapping_add(n); // n <= room: written <= left
             if end {
-                ended = true;
-                break;
+                self.text_end = self.head_len.wrapping_add(st.wire); // = pos + written
             }
-            if n == 0 {
+            if end || n == 0 {
                 break;
             }
         }
         self.cursor = st;
-        if ended {
-            self.text_end = Some(self.head_len.saturating_add(st.wire));
-        }
         Some(written)
     }
 
@@ -260,8 +248,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// inlined, the template walk around it was larger.
     #[inline(never)]
     fn put_field<M: Outgoing>(&self, w: &mut Window<'_>, code: u8, message: &M) {
-        match code {
-            field::FROM => w.put_filtered(message.from().as_bytes(), &HEADER),
+        // Most fields are a string through a filter: one call for them.
+        let (text, keep) = match code {
+            field::FROM => (message.from(), &HEADER),
             field::TO => {
                 let mut i = 0usize;
                 while let Some(to) = message.to(i) {
@@ -269,36 +258,41 @@ impl<S: SmtpSettings> SmtpClient<S> {
                         w.put(b",\r\n ");
                     }
                     w.put_filtered(to.as_bytes(), &HEADER);
-                    i = i.saturating_add(1);
+                    i = i.wrapping_add(1); // counts recipients
                 }
+                return;
             }
-            field::SUBJECT if S::ENCODED_SUBJECT => put_subject(w, message.subject().as_bytes()),
+            field::SUBJECT if S::ENCODED_SUBJECT => {
+                return put_subject(w, message.subject().as_bytes())
+            }
             // `send` refused a non-ASCII subject; one that became so since
             // loses those bytes.
-            field::SUBJECT => w.put_filtered(message.subject().as_bytes(), &ASCII_HEADER),
+            field::SUBJECT => (message.subject(), &ASCII_HEADER),
             field::DATE => {
                 if let Some(t) = self.meta.date {
                     put_date(w, t);
                 }
+                return;
             }
-            field::ID => w.put_hex(self.meta.id),
-            field::DOMAIN => {
-                let domain = domain_of(message.from()).unwrap_or("emberstack.invalid");
-                w.put_filtered(domain.as_bytes(), &DOMAIN);
-            }
+            field::ID => return w.put_hex(self.meta.id),
+            field::DOMAIN => (
+                domain_of(message.from()).unwrap_or("emberstack.invalid"),
+                &DOMAIN,
+            ),
             field::TYPE | field::NAME => {
                 let a = message.attachment().unwrap_or(Attachment {
                     file_name: "attachment",
                     content_type: "application/octet-stream",
                 });
                 if code == field::TYPE {
-                    w.put_filtered(a.content_type.as_bytes(), &TYPE);
+                    (a.content_type, &TYPE)
                 } else {
-                    w.put_filtered(a.file_name.as_bytes(), &NAME);
+                    (a.file_name, &NAME)
                 }
             }
-            _ => {}
-        }
+            _ => return,
+        };
+        w.put_filtered(text.as_bytes(), keep);
     }
 }
 
@@ -323,6 +317,11 @@ mod field {
     /// Codes are below this.
     pub const END: u8 = 9;
 }
+
+/// A part's end not known yet (`text_end`, `att_end`): above every real
+/// one, which is below 2^31 and a segment (`tcp_produce` asks for no
+/// offset from 2^31 on), so "before the end" is one compare either way.
+pub(super) const UNKNOWN: u32 = u32::MAX;
 
 /// The message's headers, the preamble and the text part's headers.
 const HEAD: &[u8] = b"From: \x01\r\nTo: \x02\r\nSubject: \x03\r\n\x04\
@@ -437,18 +436,22 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     // unix = (days × 675 + r) × 128 + low, with r × 128 + low < 86,400.
     let units = (unix >> 7) as u32; // < 2^32: unix ≤ 2^39 − 1
     let low = (unix & 0x7f) as u32;
-    let days = units / 675;
-    let secs = (units % 675) << 7 | low;
+    let days = div(units, 675);
+    let secs = units.wrapping_sub(days.wrapping_mul(675)) << 7 | low;
     let (y, m, d) = civil_from_days(days);
     // m is 1–12: the month's name is at 7 + m − 1.
+    // secs < 86,400: hours, then minutes of the rest (two divisions).
+    let hours = div(secs, 3600);
+    let rest = secs.wrapping_sub(hours.wrapping_mul(3600)); // < 3600
+    let minutes = div(rest, 60);
     let values = [
-        (days % 7).wrapping_add(4) % 7,
+        rem(days.wrapping_add(4), 7), // days < 2^23
         d,
         m.wrapping_add(6),
         y,
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
+        hours,
+        minutes,
+        rest.wrapping_sub(minutes.wrapping_mul(60)), // < 60
     ];
     for &c in PICTURE {
         match values.get(usize::from(c)) {
@@ -475,21 +478,22 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
 /// wrap).
 pub(super) fn civil_from_days(days: u32) -> (u32, u32, u32) {
     let z = days.wrapping_add(719_468);
-    let era = z / 146_097;
+    let era = div(z, 146_097);
     let doe = z.wrapping_sub(era.wrapping_mul(146_097));
-    let yoe = doe
-        .wrapping_sub(doe / 1460)
-        .wrapping_add(doe / 36_524)
-        .wrapping_sub(doe / 146_096)
-        / 365;
+    let yoe = div(
+        doe.wrapping_sub(div(doe, 1460))
+            .wrapping_add(div(doe, 36_524))
+            .wrapping_sub(div(doe, 146_096)),
+        365,
+    );
     let doy = doe.wrapping_sub(
         yoe.wrapping_mul(365)
             .wrapping_add(yoe / 4)
-            .wrapping_sub(yoe / 100),
+            .wrapping_sub(div(yoe, 100)),
     );
-    let mp = doy.wrapping_mul(5).wrapping_add(2) / 153;
+    let mp = div(doy.wrapping_mul(5).wrapping_add(2), 153);
     let d = doy
-        .wrapping_sub(mp.wrapping_mul(153).wrapping_add(2) / 5)
+        .wrapping_sub(div(mp.wrapping_mul(153).wrapping_add(2), 5))
         .wrapping_add(1);
     let m = if mp < 10 {
         mp.wrapping_add(3)
@@ -500,4 +504,19 @@ pub(super) fn civil_from_days(days: u32) -> (u32, u32, u32) {
         .wrapping_add(era.wrapping_mul(400))
         .wrapping_add(u32::from(m <= 2));
     (y, m, d)
+}
+
+/// `n / d` by the divide instruction (Cortex-M3 has one), out of line:
+/// the date's dozen divisions by constants and the attachment's line
+/// arithmetic were each a multiply-and-shift sequence inline, larger than
+/// a call (README, Decisions: the mail clients' footprint). Every caller
+/// passes a nonzero constant `d`.
+#[inline(never)]
+pub(super) fn div(n: u32, d: u32) -> u32 {
+    n.checked_div(d).unwrap_or(0)
+}
+
+/// `n % d` through [`div`].
+pub(super) fn rem(n: u32, d: u32) -> u32 {
+    n.wrapping_sub(div(n, d).wrapping_mul(d)) // div(n, d) * d <= n
 }

@@ -482,8 +482,10 @@ pub struct SmtpClient<S: SmtpSettings> {
     // The message, once DATA was accepted.
     has_attachment: bool,
     head_len: u32,
-    text_end: Option<u32>,
-    att_end: Option<u32>,
+    /// Where the text and the attachment end ([`mime::UNKNOWN`] until
+    /// the encoders reach them).
+    text_end: u32,
+    att_end: u32,
     cursor: Snapshot,
     snapshots: S::Snapshots,
     stats: SmtpStats,
@@ -522,8 +524,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
             outcome: None,
             has_attachment: false,
             head_len: 0,
-            text_end: None,
-            att_end: None,
+            text_end: mime::UNKNOWN,
+            att_end: mime::UNKNOWN,
             cursor: Snapshot::START,
             snapshots: S::Snapshots::new_table(),
             stats: SmtpStats::default(),
@@ -709,9 +711,6 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 self.step = SmtpStep::Greeting;
                 self.cmd_start = 0;
             }
-            TcpEvent::Acked { offset } if self.step == SmtpStep::Message => {
-                self.message_acked(offset.wrapping_sub(self.cmd_start))
-            }
             TcpEvent::Retransmit { .. } if self.step == SmtpStep::Message => {
                 self.stats.rewinds = self.stats.rewinds.saturating_add(1)
             }
@@ -820,12 +819,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let Some(len) = self.command_len(message) else {
             return self.fail(Failure::Malformed(step));
         };
-        let end = self.cmd_start.wrapping_add(len);
         if self.link.acked.wrapping_sub(self.cmd_start) < len {
             return self.fail(Failure::Malformed(step));
         }
+        // Whatever the reply, the next command (QUIT after a refusal
+        // too) starts after this one.
+        self.cmd_start = self.cmd_start.wrapping_add(len);
         if step == SmtpStep::Quit {
-            self.cmd_start = end;
             self.link.close_after_peer();
             return;
         }
@@ -866,14 +866,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
                         } else if self.caps & cap::LOGIN != 0 {
                             next = T::AuthLogin;
                         } else {
-                            self.cmd_start = end;
                             return self.fail(Failure::NoAuthMechanism);
                         }
                     }
                 }
                 // HELO has no extensions, so no AUTH.
                 T::Helo if Self::credentials(message).is_some() => {
-                    self.cmd_start = end;
                     return self.fail(Failure::NoAuthMechanism);
                 }
                 T::MailFrom => self.rcpt = 0,
@@ -893,14 +891,11 @@ impl<S: SmtpSettings> SmtpClient<S> {
         } else if step == T::Ehlo && matches!(code, 500..=504 | 550) {
             next = T::Helo;
         } else {
-            // The refused command is complete: a QUIT starts after it.
-            self.cmd_start = end;
             return self.fail(Failure::Rejected(step, code));
         }
         if next == SmtpStep::Ehlo {
             self.reply.caps = 0; // only the EHLO reply's keywords count
         }
-        self.cmd_start = end;
         self.step = next;
     }
 

@@ -96,7 +96,7 @@ impl Dut {
         let mut c = SmtpClient::<Auth>::new();
         c.send(&msg, Some(0), 0x1234_5678_9abc_def0).unwrap();
         c.link.phase = Phase::Connecting;
-        c.link.socket = Some(SOCK);
+        c.link.set_socket(Some(SOCK));
         c.link.local = Ipv4Address([10, 0, 0, 2]);
         c.tcp_event(
             SOCK,
