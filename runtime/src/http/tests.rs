@@ -578,19 +578,24 @@ fn header_lines_are_judged_byte_by_byte_at_any_cut() {
     ];
     for (req, status) in cases {
         for cut in [1, 2, 7, 64, req.len()] {
-            let mut t = T::new();
-            let mut out = Vec::new();
-            for chunk in req.as_bytes().chunks(cut) {
-                t.send(chunk);
-                out.extend(t.pull(1460));
-            }
-            let text = String::from_utf8_lossy(&out);
+            let text = answer_in_pieces(&req, cut);
             assert!(
                 text.starts_with(&format!("HTTP/1.1 {status} ")),
                 "{req:?} cut {cut}: {text}"
             );
         }
     }
+}
+
+/// What a fresh connection answers to `req` sent `cut` bytes at a time.
+fn answer_in_pieces(req: &str, cut: usize) -> String {
+    let mut t = T::new();
+    let mut out = Vec::new();
+    for chunk in req.as_bytes().chunks(cut) {
+        t.send(chunk);
+        out.extend(t.pull(1460));
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The request line is judged to the byte at any cut: the length limit
@@ -615,13 +620,7 @@ fn request_lines_are_judged_to_the_byte_at_any_cut() {
     }
     for (req, status, minor) in cases {
         for cut in [1, 2, 3, 7, 64, req.len()] {
-            let mut t = T::new();
-            let mut out = Vec::new();
-            for chunk in req.as_bytes().chunks(cut) {
-                t.send(chunk);
-                out.extend(t.pull(1460));
-            }
-            let text = String::from_utf8_lossy(&out);
+            let text = answer_in_pieces(&req, cut);
             assert!(
                 text.starts_with(&format!("HTTP/1.1 {status} ")),
                 "{req:?} cut {cut}: {text}"
