@@ -1399,35 +1399,54 @@ mod tests {
         assert_eq!(entries(&s)[1].2, None);
     }
 
-    #[test]
-    fn mx_keeps_the_most_preferred_that_fit() {
-        // Three exchanges, preferences 30, 10, 20; 40 bytes hold two
-        // entries of 6 + 11 bytes (`mxN.t.lan` in wire form).
+    /// A reply (id 9) to an MX query for `t.lan` with one answer per
+    /// `(preference, label)`: the exchange `label.t.lan`, compressed.
+    fn mx_reply(exchanges: &[(u16, &[u8])]) -> Vec<u8> {
         let mut m = wire::Repr {
             id: 9,
             flags: 0x8180,
             questions: 1,
-            answers: 3,
+            answers: exchanges.len() as u16,
             ..Default::default()
         }
         .to_bytes()
         .to_vec();
         m.extend([1, b't', 3, b'l', b'a', b'n', 0, 0, 15, 0, 1]);
-        for (pref, n) in [(30u16, b'3'), (10, b'1'), (20, b'2')] {
-            m.extend([0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0, 8]);
+        for &(pref, label) in exchanges {
+            m.extend([0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0]);
+            m.push(2 + 1 + label.len() as u8 + 2);
             m.extend(pref.to_be_bytes());
-            m.extend([3, b'm', b'x', n, 0xc0, 12]);
+            m.push(label.len() as u8);
+            m.extend(label);
+            m.extend([0xc0, 12]);
         }
-        let mut c = DnsClient::<1, 40>::new(DnsSettings::DEFAULT);
+        m
+    }
+
+    /// The MX entries a `B`-byte slot keeps of `reply`, as (preference,
+    /// exchange).
+    fn mx_entries<const B: usize>(reply: &[u8]) -> Vec<(u16, String)> {
+        let mut c = DnsClient::<1, B>::new(DnsSettings::DEFAULT);
         c.query("t.lan", QueryType::Mx).unwrap();
         let s = &mut c.slots[0];
         s.fresh = false;
         s.id = 9;
         s.phase = Phase::Waiting;
-        assert!(matches!(s.process(&mut Bytes(&m)), Ok(Outcome::Continue)));
-        let got: Vec<_> = MxRecords { buf: s.used() }
+        assert!(matches!(
+            s.process(&mut Bytes(reply)),
+            Ok(Outcome::Continue)
+        ));
+        MxRecords { buf: s.used() }
             .map(|e| (e.preference, e.exchange.to_string()))
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn mx_keeps_the_most_preferred_that_fit() {
+        // Three exchanges, preferences 30, 10, 20; 40 bytes hold two
+        // entries of 6 + 11 bytes (`mxN.t.lan` in wire form).
+        let m = mx_reply(&[(30, b"mx3"), (10, b"mx1"), (20, b"mx2")]);
+        let got = mx_entries::<40>(&m);
         assert_eq!(got, [(10, "mx1.t.lan".into()), (20, "mx2.t.lan".into())]);
     }
 
@@ -1437,52 +1456,17 @@ mod tests {
         // order is a, c, longname, b, d; 57 bytes hold a and c (17 each)
         // but not longname (24), so b and d, which would fit, are left
         // out too: the entries are the most preferred prefix.
-        let mut m = wire::Repr {
-            id: 9,
-            flags: 0x8180,
-            questions: 1,
-            answers: 5,
-            ..Default::default()
-        }
-        .to_bytes()
-        .to_vec();
-        m.extend([1, b't', 3, b'l', b'a', b'n', 0, 0, 15, 0, 1]);
-        for (pref, label) in [
-            (20u16, &b"mxb"[..]),
+        let m = mx_reply(&[
+            (20, b"mxb"),
             (10, b"mxa"),
             (10, b"mxc"),
             (10, b"longname-x"),
             (30, b"mxd"),
-        ] {
-            m.extend([0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0]);
-            m.push(2 + 1 + label.len() as u8 + 2);
-            m.extend(pref.to_be_bytes());
-            m.push(label.len() as u8);
-            m.extend(label);
-            m.extend([0xc0, 12]);
-        }
-        let mut c = DnsClient::<1, 57>::new(DnsSettings::DEFAULT);
-        c.query("t.lan", QueryType::Mx).unwrap();
-        let s = &mut c.slots[0];
-        s.fresh = false;
-        s.id = 9;
-        s.phase = Phase::Waiting;
-        assert!(matches!(s.process(&mut Bytes(&m)), Ok(Outcome::Continue)));
-        let got: Vec<(u16, String)> = MxRecords { buf: s.used() }
-            .map(|e| (e.preference, e.exchange.to_string()))
-            .collect();
+        ]);
+        let got = mx_entries::<57>(&m);
         assert_eq!(got, [(10, "mxa.t.lan".into()), (10, "mxc.t.lan".into())]);
         // With room for all, every exchange in that order.
-        let mut c = DnsClient::<1, 128>::new(DnsSettings::DEFAULT);
-        c.query("t.lan", QueryType::Mx).unwrap();
-        let s = &mut c.slots[0];
-        s.fresh = false;
-        s.id = 9;
-        s.phase = Phase::Waiting;
-        assert!(matches!(s.process(&mut Bytes(&m)), Ok(Outcome::Continue)));
-        let got: Vec<String> = MxRecords { buf: s.used() }
-            .map(|e| e.exchange.to_string())
-            .collect();
+        let got: Vec<String> = mx_entries::<128>(&m).into_iter().map(|e| e.1).collect();
         assert_eq!(
             got,
             [

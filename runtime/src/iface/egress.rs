@@ -593,7 +593,8 @@ pub(crate) fn send_raw<N: Nic>(nic: &mut N, frame: &[u8; MIN_FRAME_LEN]) -> Resu
     Ok(())
 }
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(test)]
+#[cfg(feature = "std")]
 mod tests {
     use super::*;
     use crate::nic::sim::{Faults, SimWire};
@@ -617,15 +618,8 @@ mod tests {
         }
     }
 
-    /// Sends `first`/`later` over a FIFO (`LengthFirst`) endpoint; the
-    /// result and the frame its peer heard, if any.
-    fn send_changing(
-        first: &'static [u8],
-        later: &'static [u8],
-    ) -> (Result<Sent, SendError>, Option<Vec<u8>>) {
-        let wire = SimWire::new(1, Faults::none());
-        let mut fifo = wire.endpoint_length_first();
-        let mut peer = wire.endpoint();
+    /// The addresses and ports the tests' UDP datagrams go with.
+    fn udp_headers() -> (IpHeader, Transport) {
         let ip = IpHeader {
             dst_mac: EthernetAddress([2, 0, 0, 0, 0, 1]),
             src_mac: EthernetAddress([2, 0, 0, 0, 0, 2]),
@@ -637,6 +631,19 @@ mod tests {
             src_port: 1024,
             dst_port: 1025,
         };
+        (ip, udp)
+    }
+
+    /// Sends `first`/`later` over a FIFO (`LengthFirst`) endpoint; the
+    /// result and the frame its peer heard, if any.
+    fn send_changing(
+        first: &'static [u8],
+        later: &'static [u8],
+    ) -> (Result<Sent, SendError>, Option<Vec<u8>>) {
+        let wire = SimWire::new(1, Faults::none());
+        let mut fifo = wire.endpoint_length_first();
+        let mut peer = wire.endpoint();
+        let (ip, udp) = udp_headers();
         let mut payload = Changing {
             runs: 0,
             first,
@@ -686,17 +693,7 @@ mod tests {
     /// A UDP datagram of two bytes, then `arp` as it is; the first
     /// frame's length.
     fn send_short<N: Nic>(nic: &mut N, arp: &[u8; MIN_FRAME_LEN]) -> Result<usize, SendError> {
-        let ip = IpHeader {
-            dst_mac: EthernetAddress([2, 0, 0, 0, 0, 1]),
-            src_mac: EthernetAddress([2, 0, 0, 0, 0, 2]),
-            src: Ipv4Address::new(10, 0, 0, 2),
-            dst: Ipv4Address::new(10, 0, 0, 1),
-            ttl: 64,
-        };
-        let udp = Transport::Udp {
-            src_port: 1024,
-            dst_port: 1025,
-        };
+        let (ip, udp) = udp_headers();
         let sent = send_ipv4(nic, &ip, &udp, &mut crate::iface::Bytes(b"ab"))?;
         send_raw(nic, arp)?;
         Ok(sent.frame_len)
