@@ -470,6 +470,33 @@ fn receiver_taking_part_acks_only_that() {
     assert_eq!(s.received(h), b"0123456789");
 }
 
+/// An echo's turn: the peer fills our window and the owner has a reply
+/// ready. The reply's segment carries the reopened window, so no bare copy
+/// of its ACK follows it (that second frame per turn cost an echo a third
+/// of its frames).
+#[test]
+fn window_update_rides_on_the_data_sent_with_it() {
+    let mut s = Script::<Std>::new();
+    let (h, iss) = open(&mut s);
+    s.sock(h).source = Source::Bytes(b"reply".to_vec());
+    let full = pattern(0, 1460);
+    s.send(seg!(
+        PSH | ACK,
+        seq = IRS.plus(1),
+        ack = iss.plus(1),
+        data = &full
+    ));
+    s.expect(seg!(
+        PSH | ACK,
+        seq = iss.plus(1),
+        ack = IRS.plus(1461),
+        win = 1460,
+        data = b"reply"
+    ));
+    s.expect_nothing();
+    assert_eq!(s.received(h), &full[..]);
+}
+
 #[test]
 fn data_on_the_handshake_ack_is_delivered() {
     let mut s = Script::<Std>::new();

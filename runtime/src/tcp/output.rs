@@ -389,6 +389,13 @@ fn send<N: Nic, O: TcpOwner>(
         send_syn(io, s, now);
         return;
     }
+    // A window update is owed like an ACK: any segment sent below carries
+    // the new window and clears it, so it goes alone only if none did
+    // (an echo answering a full window otherwise sent its data segment and
+    // then a bare copy of that segment's ACK and window).
+    if window_update {
+        s.set(flag::ACK_NOW, true);
+    }
     let eff_mss = effective_mss(s, t.config);
     for _ in 0..t.config.segments_per_socket().saturating_add(1) {
         let Some(next) = next_segment(io, t, owner, i, handle, eff_mss) else {
@@ -408,7 +415,7 @@ fn send<N: Nic, O: TcpOwner>(
     let Some(s) = t.sockets.get_mut(i) else {
         return;
     };
-    if s.has(flag::ACK_NOW) || window_update {
+    if s.has(flag::ACK_NOW) {
         let seq = s.snd_nxt();
         let _ = segment(io, s, seq, Control::None);
     }
