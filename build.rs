@@ -3,13 +3,24 @@
 //! variant per file in `examples/configs/` (the device picks one with
 //! `--config NAME`; tests and benchmarks use them for buffer mode, larger
 //! windows and the delayed-ACK mitigation).
+//!
+//! When `EMBER_FIRMWARE_TOML` names a stack.toml (the firmware's other
+//! configuration, `examples/firmware/build.rs`) that has an `[http]` table,
+//! the application's web server (`generated::web`: its feature switches,
+//! sizes and site) comes from that table instead of `stack.toml`'s: the
+//! footprint's seed build compiles the demo application's server with the
+//! C driver's HTTP features. A file without `[http]` (everything.toml)
+//! changes nothing.
 use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    emberstack_codegen::Builder::new()
-        .config("stack.toml")
-        .run_or_exit();
+    let mut device = emberstack_codegen::Builder::new().config("stack.toml");
+    println!("cargo:rerun-if-env-changed=EMBER_FIRMWARE_TOML");
+    if let Some(toml) = std::env::var_os("EMBER_FIRMWARE_TOML").filter(|p| !p.is_empty()) {
+        device = device.http_from(toml);
+    }
+    device.run_or_exit();
     // The minimal example's own device (examples/minimal/).
     emberstack_codegen::Builder::new()
         .config("examples/minimal/stack.toml")

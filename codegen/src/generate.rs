@@ -12,11 +12,16 @@ use crate::schema::{Section, StackConfig};
 const SERVICES_WITHOUT_SCHEMA: [&str; 0] = [];
 
 /// The generated file's contents for `cfg`, read from `file` (with the web
-/// ROM built from `[http] web_root` when the server is on).
+/// ROM built from `[http] web_root` when the server is on; `web_file` is
+/// the file its `[http]` came from, `file` unless [`Builder::http_from`]
+/// named another).
+///
+/// [`Builder::http_from`]: crate::Builder::http_from
 pub(crate) fn generate(
     file: &str,
     cfg: &StackConfig,
     web: Option<&crate::web::WebRom>,
+    web_file: &str,
 ) -> Result<String, Error> {
     let items: [TokenStream; 15] = [
         cfg.device.impl_items(),
@@ -65,7 +70,7 @@ pub(crate) fn generate(
                 const _: () = ::core::assert!(RAM_BYTES + MAIL_RAM_BYTES #web_term <= #lit, #msg);
             }
         });
-    let web_module = web.map(|rom| crate::web::tokens(rom, &cfg.http, &cfg.device.name, file));
+    let web_module = web.map(|rom| crate::web::tokens(rom, &cfg.http, &cfg.device.name, web_file));
     let services = crate::compose::tokens(
         web.is_some(),
         cfg.smtp.common.enabled,

@@ -58,7 +58,7 @@ pub fn generate_from_str(file_name: &str, source: &str) -> Result<String, Error>
 pub fn generate_from_str_in(file_name: &str, source: &str, dir: &Path) -> Result<String, Error> {
     let cfg = parse_config(file_name, source)?;
     let web = web_rom(file_name, &cfg, dir)?;
-    generate::generate(file_name, &cfg, web.as_ref())
+    generate::generate(file_name, &cfg, web.as_ref(), file_name)
 }
 
 /// The web ROM when `[http]` is on.
@@ -77,6 +77,7 @@ fn web_rom(file_name: &str, cfg: &StackConfig, dir: &Path) -> Result<Option<web:
 #[derive(Clone, Debug)]
 pub struct Builder {
     config: PathBuf,
+    http_from: Option<PathBuf>,
     out_file: PathBuf,
     out_dir: Option<PathBuf>,
     cargo_directives: bool,
@@ -92,15 +93,16 @@ impl Default for Builder {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Generated {
-    /// The validated configuration.
+    /// The validated configuration (with the [`Builder::http_from`]
+    /// file's `[http]` when it had one).
     pub config: StackConfig,
     /// The generated Rust code.
     pub code: String,
     /// Where the code was written.
     pub out_path: PathBuf,
     /// The files and directories the output depends on (the config file,
-    /// and the web root when `[http]` names one): what
-    /// `cargo:rerun-if-changed` was printed for.
+    /// the [`Builder::http_from`] file, and the web root when `[http]`
+    /// names one): what `cargo:rerun-if-changed` was printed for.
     pub watched: Vec<PathBuf>,
 }
 
@@ -109,6 +111,7 @@ impl Builder {
     pub fn new() -> Self {
         Builder {
             config: PathBuf::from("stack.toml"),
+            http_from: None,
             out_file: PathBuf::from("emberstack_config.rs"),
             out_dir: None,
             cargo_directives: true,
@@ -119,6 +122,21 @@ impl Builder {
     /// package being built) unless absolute. Messages name it as given here.
     pub fn config(mut self, path: impl AsRef<Path>) -> Self {
         self.config = path.as_ref().to_path_buf();
+        self
+    }
+
+    /// Takes `[http]` (the web server's settings, feature switches, forms
+    /// and `web_root`, relative to that file's directory) from another
+    /// `stack.toml` when that file has an `[http]` table that is on, in
+    /// place of the config's own; without one the config's `[http]` stays.
+    /// The rest of that file is validated but not used.
+    ///
+    /// For an application generated from one file and built into a
+    /// firmware whose stack comes from another (the footprint builds:
+    /// the demo application's site with the seed configuration's HTTP
+    /// features). The path resolves as [`config`](Self::config)'s does.
+    pub fn http_from(mut self, path: impl AsRef<Path>) -> Self {
+        self.http_from = Some(path.as_ref().to_path_buf());
         self
     }
 
@@ -148,27 +166,23 @@ impl Builder {
     /// Reads, validates and generates; writes the output file (only when
     /// its contents change, so dependents are not rebuilt needlessly).
     ///
-    /// Prints `cargo:rerun-if-changed` for the config file and, when
-    /// `[http] web_root` is given, for the web root directory (relative to
-    /// the directory of `stack.toml`).
+    /// Prints `cargo:rerun-if-changed` for the config file (and the
+    /// [`http_from`](Self::http_from) file) and, when `[http] web_root` is
+    /// given, for the web root directory (relative to the directory of the
+    /// `stack.toml` the `[http]` came from).
     pub fn generate(&self) -> Result<Generated, Error> {
-        let shown = self.config.display().to_string();
-        let path = if self.config.is_absolute() {
-            self.config.clone()
-        } else {
-            match env::var_os("CARGO_MANIFEST_DIR") {
-                Some(dir) => PathBuf::from(dir).join(&self.config),
-                None => self.config.clone(),
+        let mut watched = Vec::new();
+        let (shown, path, mut config) = self.read(&self.config, &mut watched)?;
+        let mut dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let mut web_file = shown.clone();
+        if let Some(from) = &self.http_from {
+            let (from_shown, from_path, from_config) = self.read(from, &mut watched)?;
+            if from_config.http.enabled {
+                config.http = from_config.http;
+                dir = from_path.parent().unwrap_or(Path::new("")).to_path_buf();
+                web_file = from_shown;
             }
-        };
-        let mut watched = vec![path.clone()];
-        if self.cargo_directives {
-            println!("cargo:rerun-if-changed={}", path.display());
         }
-        let source = std::fs::read_to_string(&path)
-            .map_err(|e| Error::other(&shown, format!("cannot read {}: {e}", path.display())))?;
-        let config = parse_config(&shown, &source)?;
-        let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
         if config.http.enabled {
             let web_root = dir.join(&config.http.web_root);
             if self.cargo_directives {
@@ -176,8 +190,8 @@ impl Builder {
             }
             watched.push(web_root);
         }
-        let web = web_rom(&shown, &config, &dir)?;
-        let code = generate::generate(&shown, &config, web.as_ref())?;
+        let web = web_rom(&web_file, &config, &dir)?;
+        let code = generate::generate(&shown, &config, web.as_ref(), &web_file)?;
 
         let out_dir = match &self.out_dir {
             Some(d) => d.clone(),
@@ -203,6 +217,33 @@ impl Builder {
             out_path,
             watched,
         })
+    }
+
+    /// Reads and validates one `stack.toml` (relative to
+    /// `CARGO_MANIFEST_DIR` unless absolute), watching it: the name as
+    /// given (for messages), the path read, the configuration.
+    fn read(
+        &self,
+        file: &Path,
+        watched: &mut Vec<PathBuf>,
+    ) -> Result<(String, PathBuf, StackConfig), Error> {
+        let shown = file.display().to_string();
+        let path = if file.is_absolute() {
+            file.to_path_buf()
+        } else {
+            match env::var_os("CARGO_MANIFEST_DIR") {
+                Some(dir) => PathBuf::from(dir).join(file),
+                None => file.to_path_buf(),
+            }
+        };
+        if self.cargo_directives {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+        watched.push(path.clone());
+        let source = std::fs::read_to_string(&path)
+            .map_err(|e| Error::other(&shown, format!("cannot read {}: {e}", path.display())))?;
+        let config = parse_config(&shown, &source)?;
+        Ok((shown, path, config))
     }
 
     /// [`generate`](Self::generate) for build scripts: on error, prints

@@ -153,3 +153,119 @@ fn without_out_dir_outside_a_build_script_is_an_error() {
          Builder::out_dir"
     );
 }
+
+/// A base config with its own site in `www/`, and another file in `fw/`
+/// whose `[http]` (if any) `http_from` reads.
+fn base_and_other(name: &str, other_http: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    std::fs::write(
+        dir.join("stack.toml"),
+        format!("{DEVICE}[tcp]\nsockets = 4\n[http]\nweb_root = \"www\"\nsockets = 2\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::write(dir.join("www/index.html"), "<p>{{hello}}</p>").unwrap();
+    std::fs::create_dir_all(dir.join("fw")).unwrap();
+    std::fs::write(
+        dir.join("fw/other.toml"),
+        format!("[device]\nname = \"OTHER\"\nmac = \"02:00:00:00:00:09\"\n[tcp]\n{other_http}"),
+    )
+    .unwrap();
+    (dir.join("stack.toml"), dir.join("fw/other.toml"))
+}
+
+#[test]
+fn http_from_a_file_with_http_takes_its_section_and_site() {
+    let (base, other) = base_and_other(
+        "http_from",
+        "[http]\nweb_root = \"../www\"\nsockets = 1\ngzip = false\netag = false\n",
+    );
+    let dir = base.parent().unwrap().to_path_buf();
+    let g = Builder::new()
+        .config(&base)
+        .http_from(&other)
+        .out_dir(&dir)
+        .cargo_directives(false)
+        .generate()
+        .unwrap();
+    // The stack is the base's; the web server is the other file's.
+    assert_eq!(g.config.device.name, "E");
+    assert_eq!(g.config.http.sockets, 1);
+    assert!(!g.config.http.gzip && !g.config.http.etag && g.config.http.multipart);
+    assert_eq!(
+        g.watched,
+        [base.clone(), other.clone(), dir.join("fw/../www")]
+    );
+    let code = g.code.replace(char::is_whitespace, "");
+    assert!(code.contains("constGZIP:bool=false;"), "{}", g.code);
+    assert!(code.contains("HttpServer<1,"), "{}", g.code);
+    assert!(code.contains("fnhello(&mutself"), "{}", g.code);
+    assert!(
+        g.code
+            .contains(&format!("(`[http]` in `{}`)", other.display())),
+        "{}",
+        g.code
+    );
+    assert!(
+        g.code.contains(&format!("from `{}`", base.display())),
+        "{}",
+        g.code
+    );
+}
+
+#[test]
+fn http_from_a_file_without_http_changes_nothing() {
+    let (base, other) = base_and_other("http_from_none", "");
+    let dir = base.parent().unwrap().to_path_buf();
+    let alone = Builder::new()
+        .config(&base)
+        .out_dir(&dir)
+        .out_file("alone.rs")
+        .cargo_directives(false)
+        .generate()
+        .unwrap();
+    let with = Builder::new()
+        .config(&base)
+        .http_from(&other)
+        .out_dir(&dir)
+        .out_file("with.rs")
+        .cargo_directives(false)
+        .generate()
+        .unwrap();
+    assert_eq!(with.code, alone.code);
+    assert_eq!(with.watched, [base, other, dir.join("www")]);
+}
+
+#[test]
+fn http_from_errors_name_that_file() {
+    // A form on a page its web root does not have: reported against the
+    // file the `[http]` came from.
+    let (base, other) = base_and_other(
+        "http_from_bad",
+        "[http]\nweb_root = \"../www\"\n[http.forms]\nsettings = \"/nope.html\"\n",
+    );
+    let e = Builder::new()
+        .config(&base)
+        .http_from(&other)
+        .out_dir(base.parent().unwrap())
+        .cargo_directives(false)
+        .generate()
+        .unwrap_err();
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "error: {}:8:1: [http] forms.settings: no file /nope.html",
+            other.display()
+        )),
+        "{shown}"
+    );
+    // A missing file is an error, not "no [http]".
+    let e = Builder::new()
+        .config(&base)
+        .http_from(base.parent().unwrap().join("missing.toml"))
+        .out_dir(base.parent().unwrap())
+        .cargo_directives(false)
+        .generate()
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot read"), "{e}");
+}

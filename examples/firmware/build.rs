@@ -1,7 +1,10 @@
 //! Puts `memory.x` on the linker path (the cortex-m-rt pattern) and, when
-//! `EMBER_FIRMWARE_TOML` names a stack.toml, generates that configuration
-//! for the firmware instead of the reference device's (the footprint
-//! script's "everything on" build; the application code stays the same).
+//! `EMBER_FIRMWARE_TOML` names a stack.toml (an absolute path), generates
+//! that configuration for the firmware instead of the reference device's
+//! (the footprint script's "everything on" and seed builds; the
+//! application code stays the same). When that file has an `[http]` table,
+//! the application's build script (the root `build.rs`) generates its web
+//! server from it: the stack and the web server then both come from it.
 use std::{env, fs, path::PathBuf};
 
 fn main() {
