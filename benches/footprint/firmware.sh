@@ -138,10 +138,13 @@ echo "1460 B rx + tx per TCP socket). RAM-app = RAM - app buf - baseline RAM."
 
 echo
 # The budget (benches/footprint/ceilings.txt): (b)'s code without the site
-# (stack + the demo application) and the stack's state.
+# (stack + the demo application) and the stack's state, and the seed's.
 . "$ROOT/benches/footprint/ceiling.sh"
 ceiling b-q code $((FLASH[b-q] - base_flash - WEB[b-q]))
 ceiling b-q state "${STATE[b-q]}"
+# The seed (the C driver's feature set, its HTTP extras off) likewise.
+ceiling s-q code $((FLASH[s-q] - base_flash - WEB[s-q]))
+ceiling s-q state "${STATE[s-q]}"
 
 for n in b-q smol; do
     echo
