@@ -733,9 +733,15 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
     let file = c.req.file.and_then(|i| site.file(i));
     let has_body = c.req.content_length.is_some_and(|n| n > 0);
     // `Expect: 100-continue` in a server built without it (HTTP/1.0
-    // clients' expectations are ignored, RFC 9110 §10.1.1).
-    let unmet_continue =
-        !F::CONTINUE && c.req.flags & rf::CONTINUE != 0 && c.req.minor >= 1 && has_body;
+    // clients' expectations are ignored, RFC 9110 §10.1.1). The 417 asks
+    // the client to repeat the request on this connection, so a server
+    // without keep-alive ignores the expectation too and reads the body
+    // when the client sends it anyway (curl after a second).
+    let unmet_continue = !F::CONTINUE
+        && F::KEEP_ALIVE
+        && c.req.flags & rf::CONTINUE != 0
+        && c.req.minor >= 1
+        && has_body;
     let status = if c.req.method.is_none() {
         501
     } else if c.req.minor >= 1 && c.req.flags & rf::HOST == 0 {

@@ -1316,6 +1316,26 @@ fn continue_off_answers_417_and_takes_the_repeated_request() {
     assert!(t.wants_close(), "{r}");
 }
 
+/// Without keep-alive a 417 could not be answered by a repeat on the same
+/// connection (it closes), so the expectation is ignored as an HTTP/1.0
+/// client's is: the client's body, sent after its wait, is read.
+#[test]
+fn continue_and_keep_alive_off_read_the_body_without_100() {
+    let mut t = T::<Without<{ NO_CONTINUE | NO_KEEP_ALIVE }>>::built();
+    let req = multipart_post("Expect: 100-continue\r\n");
+    let head_len = req.find("\r\n\r\n").unwrap() + 4;
+    assert_eq!(t.send(&req.as_bytes()[..head_len]), head_len);
+    assert!(t.pull(1460).is_empty(), "no 100 and no 417 before the body");
+    let r = t.get(&req[head_len..]);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(
+        t.app.inputs.contains(&"data:abc".to_string()),
+        "{:?}",
+        t.app.inputs
+    );
+    assert_eq!(t.app.inputs.last().unwrap(), "End");
+}
+
 #[test]
 fn etag_off_always_answers_200() {
     let mut t = T::<Without<NO_ETAG>>::built();
