@@ -114,6 +114,10 @@ def module_of(path):
         return "generated config"
     if "/examples/app/" in p:
         return "app (ember_device)"
+    # The demo application's own dependencies (its CSPRNG): application
+    # code, not the stack's, though no path of ours holds it.
+    if re.search(r"/(chacha20|rand_core|cipher|zeroize)-[0-9.]+/", p):
+        return "app's crates (chacha20, rand_core)"
     m = re.search(r"/smoltcp-[0-9.]+/src/([^/.]+)", p)
     if m:
         return "smoltcp::" + m.group(1)
