@@ -683,57 +683,43 @@ impl Head {
     /// Checks and buffers header-line bytes up to a CR or LF; returns
     /// how many it took (the bytes are counted by the caller).
     fn header_bytes(&mut self, bytes: &[u8], buf: &mut [u8]) -> Result<usize, u16> {
+        // One pass checks each byte and keeps it: where it goes in the
+        // buffer (once past the buffer's end, the line did not fit:
+        // `over`). Bounded: `at` grows by at most `bytes.len()`.
+        let mut at = usize::from(self.lbase).saturating_add(usize::from(self.llen));
         let mut n = 0usize;
-        if !self.colon {
-            // The field name: token characters up to the colon (a space
-            // before it is refused too); a line without a colon ends here
-            // and `header_end` refuses it.
-            // The bitmap inline here: a call per byte of every name was
-            // a tenth of a request's head.
-            n = bytes
-                .iter()
-                .position(|&b| !tchar_bit(b))
-                .unwrap_or(bytes.len());
-            match bytes.get(n) {
-                Some(b':') if self.llen == 0 && n == 0 => return Err(400),
-                Some(b':') => {
-                    self.colon = true;
-                    n = n.wrapping_add(1);
+        for &b in bytes {
+            let ok = if self.colon {
+                // The value: anything but control characters (tab allowed).
+                (b >= 0x20 && b != 0x7f) || b == b'\t'
+            } else if b == b':' {
+                // The name's end (an empty name is refused).
+                if self.llen == 0 && n == 0 {
+                    return Err(400);
                 }
-                Some(b'\r' | b'\n') | None => {}
-                Some(_) => return Err(400),
-            }
-        }
-        if self.colon {
-            // The value: anything but control characters (tab allowed)
-            // up to the CR or LF.
-            let rest = bytes.get(n..).unwrap_or(&[]);
-            let end = rest
-                .iter()
-                .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-                .unwrap_or(rest.len());
-            if rest.get(end).is_some_and(|&b| b != b'\r' && b != b'\n') {
+                self.colon = true;
+                true
+            } else {
+                // The field name: token characters (a space before the
+                // colon is refused too). The bitmap inline here: a call
+                // per byte of every name was a tenth of a request's head.
+                tchar_bit(b)
+            };
+            if !ok {
+                // The line's CR or LF ends the run (a line without a colon
+                // ends here and `header_end` refuses it); anything else is
+                // refused.
+                if b == b'\r' || b == b'\n' {
+                    break;
+                }
                 return Err(400);
             }
-            // Bounded: `n + end <= bytes.len()`.
-            n = n.wrapping_add(end);
-        }
-        let at = usize::from(self.lbase).saturating_add(usize::from(self.llen));
-        let fits = buf.len().saturating_sub(at).min(n);
-        // `at + fits` is at most `buf.len()` when `at` is inside it.
-        match (buf.get_mut(at..at.wrapping_add(fits)), bytes.get(..fits)) {
-            // A line's run is a few dozen bytes: a byte loop costs less
-            // than `memcpy`'s call (`black_box` keeps it a loop).
-            (Some(dst), Some(src)) if !self.over => {
-                for (d, &b) in dst.iter_mut().zip(src) {
-                    *d = b;
-                    core::hint::black_box(());
-                }
+            match buf.get_mut(at) {
+                Some(d) => *d = b,
+                None => self.over = true,
             }
-            _ => {}
-        }
-        if fits < n {
-            self.over = true;
+            at = at.wrapping_add(1);
+            n = n.wrapping_add(1);
         }
         self.llen = self
             .llen
