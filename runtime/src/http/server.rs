@@ -862,14 +862,7 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
             (Kind::Dynamic { file: fi }, 200, false, framing)
         }
     };
-    start(c, kind, status, framing, false, site);
-    app.event(HttpEvent::Response {
-        socket,
-        method: c.req.method,
-        path: file.path,
-        status,
-        gzip,
-    });
+    start(c, kind, status, framing, false, socket, site, app, gzip);
 }
 
 /// The connection ends after this response: anything more the peer sends
@@ -898,14 +891,19 @@ fn flags_for(req: &Req, close: bool) -> u8 {
 /// the connection is closing or the request did not ask to keep it, and
 /// a body delimited by the close (HTTP/1.0 framing) closes it too; then
 /// the connection closes after the response when it says so or another
-/// client waits.
-fn start<const B: usize, F: HttpFeatures>(
+/// client waits. The application hears of the response (`gzip`: the body
+/// is the gzip twin).
+#[allow(clippy::too_many_arguments)]
+fn start<const B: usize, F: HttpFeatures, A: HttpApp>(
     c: &mut Conn<B, F>,
     kind: Kind,
     status: u16,
     framing: Framing,
     close: bool,
+    socket: TcpHandle,
     site: &Site,
+    app: &mut A,
+    gzip: bool,
 ) {
     let close = close || c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&c.req);
     c.resp.flags |= flags_for(&c.req, close);
@@ -917,19 +915,7 @@ fn start<const B: usize, F: HttpFeatures>(
     if c.resp.flags & pf::CLOSE != 0 || c.has(cf::CONTENDED) {
         close_after(c);
     }
-}
-
-/// Answers with a status of our own.
-fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
-    c: &mut Conn<B, F>,
-    status: u16,
-    close: bool,
-    socket: TcpHandle,
-    site: &Site,
-    app: &mut A,
-) {
-    c.resp.jlen = 0;
-    start(c, Kind::Status, status, Framing::Length, close, site);
+    // The site's path, or what was kept of an unknown one.
     let path = c
         .req
         .file
@@ -946,8 +932,31 @@ fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
         method: c.req.method,
         path,
         status,
-        gzip: false,
+        gzip,
     });
+}
+
+/// Answers with a status of our own.
+fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
+    c: &mut Conn<B, F>,
+    status: u16,
+    close: bool,
+    socket: TcpHandle,
+    site: &Site,
+    app: &mut A,
+) {
+    c.resp.jlen = 0;
+    start(
+        c,
+        Kind::Status,
+        status,
+        Framing::Length,
+        close,
+        socket,
+        site,
+        app,
+        false,
+    );
 }
 
 /// The request failed while reading: answer `status` and close.
