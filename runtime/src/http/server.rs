@@ -64,6 +64,8 @@ struct Conn<const B: usize, F> {
     body_left: u32,
     /// Stream offset where the next response starts.
     next: u32,
+    /// Last stream offset acknowledged (set when connected).
+    acked: u32,
     /// Deadline of the current phase (ms tick).
     deadline: u32,
     /// Retransmissions since the last acknowledgement that extended the
@@ -108,6 +110,7 @@ impl<const B: usize, F: HttpFeatures> Conn<B, F> {
         },
         body_left: 0,
         next: 0,
+        acked: 0,
         deadline: 0,
         resends: 0,
         flags: 0,
@@ -159,8 +162,6 @@ pub struct HttpServer<const N: usize, const B: usize, F: HttpFeatures = AllFeatu
     site: &'static Site,
     settings: &'static HttpSettings,
     conns: [Conn<B, F>; N],
-    /// Last stream offset acknowledged, per connection.
-    acked: [u32; N],
     now: Instant,
 }
 
@@ -176,7 +177,6 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
             site,
             settings,
             conns: [Conn::NEW; N],
-            acked: [0; N],
             now: Instant::from_millis(0),
         }
     }
@@ -259,18 +259,18 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         };
         let now = tick(self.now);
         let (site, settings) = (self.site, self.settings);
-        let (Some(c), Some(acked)) = (self.conns.get_mut(i), self.acked.get_mut(i)) else {
+        let Some(c) = self.conns.get_mut(i) else {
             return;
         };
         match event {
             TcpEvent::Connected { .. } => {
                 c.reset();
-                *acked = 0;
+                c.acked = 0;
                 c.rx = Rx::Idle;
                 c.deadline = now.wrapping_add(settings.idle_timeout_ms);
             }
             TcpEvent::Acked { offset } => {
-                *acked = offset;
+                c.acked = offset;
                 c.resends = 0;
                 let rel = offset.wrapping_sub(c.resp.start);
                 c.resp.acked::<F>(rel, site, &mut c.buf);
@@ -347,7 +347,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         let now = tick(self.now);
         let (site, settings) = (self.site, self.settings);
         let busy = self.forms_in_use(i);
-        let (Some(c), Some(&acked)) = (self.conns.get_mut(i), self.acked.get(i)) else {
+        let Some(c) = self.conns.get_mut(i) else {
             return data.len();
         };
         let mut chunk = [0u8; 128];
@@ -360,7 +360,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
                 if !F::KEEP_ALIVE {
                     break;
                 }
-                finish_if_done(c, acked, now, settings);
+                finish_if_done(c, c.acked, now, settings);
                 if matches!(c.rx, Rx::Done) {
                     break;
                 }
