@@ -189,8 +189,6 @@ enum St {
     Query,
     Version,
     VersionCr,
-    LineStart,
-    EndCr,
     Header,
     HeaderCr,
 }
@@ -350,20 +348,12 @@ impl Head {
                 self.line_start(req);
                 HeadStep::More
             }
-            St::LineStart => self.line_first_byte(b, buf),
-            St::EndCr => {
-                if b == b'\n' {
-                    HeadStep::Done
-                } else {
-                    HeadStep::Fail(400)
-                }
-            }
             St::Header => match b {
                 b'\r' => {
                     self.st = St::HeaderCr;
                     HeadStep::More
                 }
-                b'\n' => self.header_end::<F>(req, buf, site, settings),
+                b'\n' => self.line_end::<F>(req, buf, site, settings),
                 // Other bytes come as runs (`header_run`, which takes every
                 // byte up to the limit); one reaches here only past the
                 // limit, which `count` refused above.
@@ -373,7 +363,7 @@ impl Head {
                 if b != b'\n' {
                     return HeadStep::Fail(400);
                 }
-                self.header_end::<F>(req, buf, site, settings)
+                self.line_end::<F>(req, buf, site, settings)
             }
         }
     }
@@ -538,30 +528,6 @@ impl Head {
         HeadStep::More
     }
 
-    /// The first byte of a header line, or of the blank line ending the
-    /// head.
-    #[inline(always)]
-    fn line_first_byte(&mut self, b: u8, buf: &mut [u8]) -> HeadStep {
-        match b {
-            b'\r' => {
-                self.st = St::EndCr;
-                HeadStep::More
-            }
-            b'\n' => HeadStep::Done,
-            b' ' | b'\t' => HeadStep::Fail(400), // obsolete line folding
-            _ => {
-                self.st = St::Header;
-                self.llen = 0;
-                self.colon = false;
-                self.over = false;
-                match self.header_bytes(core::slice::from_ref(&b), buf) {
-                    Ok(_) => HeadStep::More,
-                    Err(status) => HeadStep::Fail(status),
-                }
-            }
-        }
-    }
-
     /// A decoded path byte into the buffer.
     fn path_byte(&mut self, b: u8, req: &mut Req, buf: &mut [u8]) -> HeadStep {
         let byte = match (self.pct, b) {
@@ -648,13 +614,33 @@ impl Head {
         }
     }
 
+    /// The request line ended: header lines follow (a fresh head's line
+    /// is empty), kept after the path.
     fn line_start(&mut self, req: &mut Req) {
-        self.st = St::LineStart;
+        self.st = St::Header;
         self.lbase = req.plen;
     }
 
-    /// True inside a header line, where [`header_run`](Self::header_run)
-    /// can take bytes a run at a time.
+    /// The end of a line after the request line: an empty one ends the
+    /// head, any other is a header line.
+    fn line_end<F: HttpFeatures>(
+        &mut self,
+        req: &mut Req,
+        buf: &mut [u8],
+        site: &Site,
+        settings: &HttpSettings,
+    ) -> HeadStep {
+        if self.llen == 0 {
+            return HeadStep::Done;
+        }
+        self.header_end::<F>(req, buf, site, settings)
+    }
+
+    /// True in a header line (or where one may start), where
+    /// [`header_run`](Self::header_run) can take bytes a run at a time:
+    /// its first byte too (a space, tab or colon there is no token
+    /// character, so obsolete line folding and an empty name are refused
+    /// as before), up to the line's CR or LF.
     pub(crate) fn in_header_line(&self) -> bool {
         self.st == St::Header
     }
@@ -681,7 +667,9 @@ impl Head {
     }
 
     /// Checks and buffers header-line bytes up to a CR or LF; returns
-    /// how many it took (the bytes are counted by the caller).
+    /// how many it took (the bytes are counted by the caller). (Not
+    /// inlined: `consume` keeps its registers for its own loop.)
+    #[inline(never)]
     fn header_bytes(&mut self, bytes: &[u8], buf: &mut [u8]) -> Result<usize, u16> {
         // One pass checks each byte and keeps it: where it goes in the
         // buffer (once past the buffer's end, the line did not fit:
@@ -735,16 +723,20 @@ impl Head {
         site: &Site,
         settings: &HttpSettings,
     ) -> HeadStep {
-        self.st = St::LineStart;
-        if !self.colon {
+        // The next line starts empty.
+        let (llen, over, colon) = (self.llen, self.over, self.colon);
+        self.st = St::Header;
+        self.llen = 0;
+        self.colon = false;
+        self.over = false;
+        if !colon {
             return HeadStep::Fail(400);
         }
         let base = usize::from(self.lbase);
-        let over = self.over;
         let kept = if over {
             buf.len().saturating_sub(base)
         } else {
-            usize::from(self.llen)
+            usize::from(llen)
         };
         let Some(line) = buf.get(base..base.saturating_add(kept)) else {
             return HeadStep::More;
