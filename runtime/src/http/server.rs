@@ -301,7 +301,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
                     Rx::Done | Rx::Drain => c.flags |= cf::CLOSING,
                     Rx::Head(_) | Rx::Form(_) | Rx::Multipart(_) => {
                         // The request can never complete.
-                        fail(c, 400, site, settings, app, now);
+                        fail_at(c, 400, socket, site, settings, app, now);
                     }
                     Rx::Free => {}
                 }
@@ -457,7 +457,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
                     None
                 }
                 Rx::Head(_) | Rx::Form(_) | Rx::Multipart(_) => {
-                    fail(c, 408, site, settings, app, t);
+                    fail_at(c, 408, h, site, settings, app, t);
                     c.deadline = t.wrapping_add(settings.request_timeout_ms);
                     None
                 }
@@ -972,22 +972,6 @@ fn fail_at<const B: usize, F: HttpFeatures, A: HttpApp>(
     abort_input(c, app);
     respond_status(c, status, true, socket, site, app);
     c.deadline = now.wrapping_add(settings.request_timeout_ms);
-}
-
-/// [`fail_at`] from a timer or event (socket from the connection).
-fn fail<const B: usize, F: HttpFeatures, A: HttpApp>(
-    c: &mut Conn<B, F>,
-    status: u16,
-    site: &Site,
-    settings: &HttpSettings,
-    app: &mut A,
-    now: u32,
-) {
-    let Some(socket) = c.socket else { return };
-    if matches!(c.rx, Rx::Idle) || matches!(c.rx, Rx::Free) {
-        return;
-    }
-    fail_at(c, status, socket, site, settings, app, now);
 }
 
 #[cfg(test)]
