@@ -59,8 +59,22 @@ pub(crate) enum Authority {
 }
 
 impl Authority {
-    /// Parses `host[:port]` (port 80 when absent).
-    fn parse(v: &[u8], settings: &HttpSettings) -> Authority {
+    /// The authority of a `Host` value (`host[:port]`, port 80 when
+    /// absent) or, `url`, of an `Origin` (`http://host[:port]`) or
+    /// `Referer` (`http://host[:port]/...`) value.
+    fn of(mut v: &[u8], url: bool, settings: &HttpSettings) -> Authority {
+        if url {
+            match v.split_at_checked(7) {
+                Some((scheme, rest)) if lower_eq(scheme, b"http://") => {
+                    let end = rest
+                        .iter()
+                        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+                        .unwrap_or(rest.len());
+                    v = rest.get(..end).unwrap_or(&[]);
+                }
+                _ => return Authority::Invalid,
+            }
+        }
         let (host, port) = match v.iter().rposition(|&c| c == b':') {
             Some(i) => {
                 let (host, digits) = v.split_at(i);
@@ -85,21 +99,6 @@ impl Authority {
                 s if lower_eq(s, b".local") => Authority::Name(true, port),
                 _ => Authority::Invalid,
             },
-            _ => Authority::Invalid,
-        }
-    }
-
-    /// The authority of an `Origin` (`http://host[:port]`) or `Referer`
-    /// (`http://host[:port]/...`) value.
-    fn of_url(v: &[u8], settings: &HttpSettings) -> Authority {
-        match v.split_at_checked(7) {
-            Some((scheme, rest)) if lower_eq(scheme, b"http://") => {
-                let end = rest
-                    .iter()
-                    .position(|&c| matches!(c, b'/' | b'?' | b'#'))
-                    .unwrap_or(rest.len());
-                Authority::parse(rest.get(..end).unwrap_or(&[]), settings)
-            }
             _ => Authority::Invalid,
         }
     }
@@ -832,31 +831,33 @@ fn header_field<F: HttpFeatures>(
     file: Option<&File>,
     settings: &HttpSettings,
 ) -> HeadStep {
-    if lower_eq(name, b"host") {
-        if req.flags & rf::HOST != 0 {
-            return HeadStep::Fail(400);
-        }
-        req.flags |= rf::HOST;
-        req.host = if over {
-            Authority::Invalid
-        } else {
-            Authority::parse(value, settings)
-        };
-    } else if lower_eq(name, b"origin")
+    let host = lower_eq(name, b"host");
+    if host
+        || lower_eq(name, b"origin")
         || (lower_eq(name, b"referer") && req.flags & rf::ORIGIN == 0)
     {
-        // `Origin` (six letters; `Referer` has seven) wins over `Referer`
-        // in any order.
-        if name.len() == b"origin".len() {
+        if host {
+            if req.flags & rf::HOST != 0 {
+                return HeadStep::Fail(400);
+            }
+            req.flags |= rf::HOST;
+        } else if name.len() == b"origin".len() {
+            // `Origin` (six letters; `Referer` has seven) wins over
+            // `Referer` in any order.
             req.flags |= rf::ORIGIN;
         }
         // A line cut by the buffer might end inside the authority
         // (`http://NAME` of `http://NAME.evil.example/`): refused.
-        req.source = if over {
+        let authority = if over {
             Authority::Invalid
         } else {
-            Authority::of_url(value, settings)
+            Authority::of(value, !host, settings)
         };
+        if host {
+            req.host = authority;
+        } else {
+            req.source = authority;
+        }
     } else if lower_eq(name, b"content-length") {
         if over {
             return HeadStep::Fail(400);
@@ -1084,15 +1085,19 @@ mod tests {
             ("local", Authority::Invalid),
             ("", Authority::Invalid),
         ] {
-            assert_eq!(Authority::parse(text.as_bytes(), &dev), want, "{text:?}");
+            assert_eq!(
+                Authority::of(text.as_bytes(), false, &dev),
+                want,
+                "{text:?}"
+            );
         }
         assert_eq!(
-            Authority::parse(b"dev", &settings("")),
+            Authority::of(b"dev", false, &settings("")),
             Authority::Invalid,
             "no name: literals only"
         );
         assert_eq!(
-            Authority::parse(b".local", &settings("")),
+            Authority::of(b".local", false, &settings("")),
             Authority::Invalid
         );
         for (text, want) in [
@@ -1103,7 +1108,7 @@ mod tests {
             ("http:/", Authority::Invalid),
             ("null", Authority::Invalid),
         ] {
-            assert_eq!(Authority::of_url(text.as_bytes(), &dev), want, "{text:?}");
+            assert_eq!(Authority::of(text.as_bytes(), true, &dev), want, "{text:?}");
         }
     }
 }
