@@ -782,7 +782,6 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         } else {
             !matches!(status, 404 | 405) || has_body
         };
-        abort_input(c, app);
         respond_status(c, status, close, socket, site, app);
         return Ok(());
     }
@@ -936,7 +935,8 @@ fn start<const B: usize, F: HttpFeatures, A: HttpApp>(
     });
 }
 
-/// Answers with a status of our own.
+/// Answers with a status of our own (a form still reading the request
+/// is told it failed).
 fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
     c: &mut Conn<B, F>,
     status: u16,
@@ -945,6 +945,9 @@ fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
     site: &Site,
     app: &mut A,
 ) {
+    // A request's form hears that it failed (after a page's form was
+    // ended, nothing more).
+    abort_input(c, app);
     c.resp.jlen = 0;
     start(
         c,
@@ -969,7 +972,6 @@ fn fail_at<const B: usize, F: HttpFeatures, A: HttpApp>(
     app: &mut A,
     now: u32,
 ) {
-    abort_input(c, app);
     respond_status(c, status, true, socket, site, app);
     c.deadline = now.wrapping_add(settings.request_timeout_ms);
 }
