@@ -64,7 +64,7 @@ struct Conn<const B: usize, F> {
     body_left: u32,
     /// Stream offset where the next response starts.
     next: u32,
-    /// Last stream offset acknowledged (set when connected).
+    /// Last stream offset acknowledged (0 when connected: `reset`).
     acked: u32,
     /// Deadline of the current phase (ms tick).
     deadline: u32,
@@ -261,7 +261,6 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         match event {
             TcpEvent::Connected { .. } => {
                 c.reset();
-                c.acked = 0;
                 c.rx = Rx::Idle;
                 c.deadline = now.wrapping_add(settings.idle_timeout_ms);
             }
