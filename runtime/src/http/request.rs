@@ -59,8 +59,22 @@ pub(crate) enum Authority {
 }
 
 impl Authority {
-    /// Parses `host[:port]` (port 80 when absent).
-    fn parse(v: &[u8], settings: &HttpSettings) -> Authority {
+    /// The authority of a `Host` value (`host[:port]`, port 80 when
+    /// absent) or, `url`, of an `Origin` (`http://host[:port]`) or
+    /// `Referer` (`http://host[:port]/...`) value.
+    fn of(mut v: &[u8], url: bool, settings: &HttpSettings) -> Authority {
+        if url {
+            match v.split_at_checked(7) {
+                Some((scheme, rest)) if lower_eq(scheme, b"http://") => {
+                    let end = rest
+                        .iter()
+                        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+                        .unwrap_or(rest.len());
+                    v = rest.get(..end).unwrap_or(&[]);
+                }
+                _ => return Authority::Invalid,
+            }
+        }
         let (host, port) = match v.iter().rposition(|&c| c == b':') {
             Some(i) => {
                 let (host, digits) = v.split_at(i);
@@ -85,21 +99,6 @@ impl Authority {
                 s if lower_eq(s, b".local") => Authority::Name(true, port),
                 _ => Authority::Invalid,
             },
-            _ => Authority::Invalid,
-        }
-    }
-
-    /// The authority of an `Origin` (`http://host[:port]`) or `Referer`
-    /// (`http://host[:port]/...`) value.
-    fn of_url(v: &[u8], settings: &HttpSettings) -> Authority {
-        match v.split_at_checked(7) {
-            Some((scheme, rest)) if lower_eq(scheme, b"http://") => {
-                let end = rest
-                    .iter()
-                    .position(|&c| matches!(c, b'/' | b'?' | b'#'))
-                    .unwrap_or(rest.len());
-                Authority::parse(rest.get(..end).unwrap_or(&[]), settings)
-            }
             _ => Authority::Invalid,
         }
     }
@@ -189,8 +188,6 @@ enum St {
     Query,
     Version,
     VersionCr,
-    LineStart,
-    EndCr,
     Header,
     HeaderCr,
 }
@@ -350,20 +347,12 @@ impl Head {
                 self.line_start(req);
                 HeadStep::More
             }
-            St::LineStart => self.line_first_byte(b, buf),
-            St::EndCr => {
-                if b == b'\n' {
-                    HeadStep::Done
-                } else {
-                    HeadStep::Fail(400)
-                }
-            }
             St::Header => match b {
                 b'\r' => {
                     self.st = St::HeaderCr;
                     HeadStep::More
                 }
-                b'\n' => self.header_end::<F>(req, buf, site, settings),
+                b'\n' => self.line_end::<F>(req, buf, site, settings),
                 // Other bytes come as runs (`header_run`, which takes every
                 // byte up to the limit); one reaches here only past the
                 // limit, which `count` refused above.
@@ -373,7 +362,7 @@ impl Head {
                 if b != b'\n' {
                     return HeadStep::Fail(400);
                 }
-                self.header_end::<F>(req, buf, site, settings)
+                self.line_end::<F>(req, buf, site, settings)
             }
         }
     }
@@ -538,30 +527,6 @@ impl Head {
         HeadStep::More
     }
 
-    /// The first byte of a header line, or of the blank line ending the
-    /// head.
-    #[inline(always)]
-    fn line_first_byte(&mut self, b: u8, buf: &mut [u8]) -> HeadStep {
-        match b {
-            b'\r' => {
-                self.st = St::EndCr;
-                HeadStep::More
-            }
-            b'\n' => HeadStep::Done,
-            b' ' | b'\t' => HeadStep::Fail(400), // obsolete line folding
-            _ => {
-                self.st = St::Header;
-                self.llen = 0;
-                self.colon = false;
-                self.over = false;
-                match self.header_bytes(core::slice::from_ref(&b), buf) {
-                    Ok(_) => HeadStep::More,
-                    Err(status) => HeadStep::Fail(status),
-                }
-            }
-        }
-    }
-
     /// A decoded path byte into the buffer.
     fn path_byte(&mut self, b: u8, req: &mut Req, buf: &mut [u8]) -> HeadStep {
         let byte = match (self.pct, b) {
@@ -648,13 +613,33 @@ impl Head {
         }
     }
 
+    /// The request line ended: header lines follow (a fresh head's line
+    /// is empty), kept after the path.
     fn line_start(&mut self, req: &mut Req) {
-        self.st = St::LineStart;
+        self.st = St::Header;
         self.lbase = req.plen;
     }
 
-    /// True inside a header line, where [`header_run`](Self::header_run)
-    /// can take bytes a run at a time.
+    /// The end of a line after the request line: an empty one ends the
+    /// head, any other is a header line.
+    fn line_end<F: HttpFeatures>(
+        &mut self,
+        req: &mut Req,
+        buf: &mut [u8],
+        site: &Site,
+        settings: &HttpSettings,
+    ) -> HeadStep {
+        if self.llen == 0 {
+            return HeadStep::Done;
+        }
+        self.header_end::<F>(req, buf, site, settings)
+    }
+
+    /// True in a header line (or where one may start), where
+    /// [`header_run`](Self::header_run) can take bytes a run at a time:
+    /// its first byte too (a space, tab or colon there is no token
+    /// character, so obsolete line folding and an empty name are refused
+    /// as before), up to the line's CR or LF.
     pub(crate) fn in_header_line(&self) -> bool {
         self.st == St::Header
     }
@@ -681,59 +666,47 @@ impl Head {
     }
 
     /// Checks and buffers header-line bytes up to a CR or LF; returns
-    /// how many it took (the bytes are counted by the caller).
+    /// how many it took (the bytes are counted by the caller). (Not
+    /// inlined: `consume` keeps its registers for its own loop.)
+    #[inline(never)]
     fn header_bytes(&mut self, bytes: &[u8], buf: &mut [u8]) -> Result<usize, u16> {
+        // One pass checks each byte and keeps it: where it goes in the
+        // buffer (once past the buffer's end, the line did not fit:
+        // `over`). Bounded: `at` grows by at most `bytes.len()`.
+        let mut at = usize::from(self.lbase).saturating_add(usize::from(self.llen));
         let mut n = 0usize;
-        if !self.colon {
-            // The field name: token characters up to the colon (a space
-            // before it is refused too); a line without a colon ends here
-            // and `header_end` refuses it.
-            // The bitmap inline here: a call per byte of every name was
-            // a tenth of a request's head.
-            n = bytes
-                .iter()
-                .position(|&b| !tchar_bit(b))
-                .unwrap_or(bytes.len());
-            match bytes.get(n) {
-                Some(b':') if self.llen == 0 && n == 0 => return Err(400),
-                Some(b':') => {
-                    self.colon = true;
-                    n = n.wrapping_add(1);
+        for &b in bytes {
+            let ok = if self.colon {
+                // The value: anything but control characters (tab allowed).
+                (b >= 0x20 && b != 0x7f) || b == b'\t'
+            } else if b == b':' {
+                // The name's end (an empty name is refused).
+                if self.llen == 0 && n == 0 {
+                    return Err(400);
                 }
-                Some(b'\r' | b'\n') | None => {}
-                Some(_) => return Err(400),
-            }
-        }
-        if self.colon {
-            // The value: anything but control characters (tab allowed)
-            // up to the CR or LF.
-            let rest = bytes.get(n..).unwrap_or(&[]);
-            let end = rest
-                .iter()
-                .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-                .unwrap_or(rest.len());
-            if rest.get(end).is_some_and(|&b| b != b'\r' && b != b'\n') {
+                self.colon = true;
+                true
+            } else {
+                // The field name: token characters (a space before the
+                // colon is refused too). The bitmap inline here: a call
+                // per byte of every name was a tenth of a request's head.
+                tchar_bit(b)
+            };
+            if !ok {
+                // The line's CR or LF ends the run (a line without a colon
+                // ends here and `header_end` refuses it); anything else is
+                // refused.
+                if b == b'\r' || b == b'\n' {
+                    break;
+                }
                 return Err(400);
             }
-            // Bounded: `n + end <= bytes.len()`.
-            n = n.wrapping_add(end);
-        }
-        let at = usize::from(self.lbase).saturating_add(usize::from(self.llen));
-        let fits = buf.len().saturating_sub(at).min(n);
-        // `at + fits` is at most `buf.len()` when `at` is inside it.
-        match (buf.get_mut(at..at.wrapping_add(fits)), bytes.get(..fits)) {
-            // A line's run is a few dozen bytes: a byte loop costs less
-            // than `memcpy`'s call (`black_box` keeps it a loop).
-            (Some(dst), Some(src)) if !self.over => {
-                for (d, &b) in dst.iter_mut().zip(src) {
-                    *d = b;
-                    core::hint::black_box(());
-                }
+            match buf.get_mut(at) {
+                Some(d) => *d = b,
+                None => self.over = true,
             }
-            _ => {}
-        }
-        if fits < n {
-            self.over = true;
+            at = at.wrapping_add(1);
+            n = n.wrapping_add(1);
         }
         self.llen = self
             .llen
@@ -749,16 +722,20 @@ impl Head {
         site: &Site,
         settings: &HttpSettings,
     ) -> HeadStep {
-        self.st = St::LineStart;
-        if !self.colon {
+        // The next line starts empty.
+        let (llen, over, colon) = (self.llen, self.over, self.colon);
+        self.st = St::Header;
+        self.llen = 0;
+        self.colon = false;
+        self.over = false;
+        if !colon {
             return HeadStep::Fail(400);
         }
         let base = usize::from(self.lbase);
-        let over = self.over;
         let kept = if over {
             buf.len().saturating_sub(base)
         } else {
-            usize::from(self.llen)
+            usize::from(llen)
         };
         let Some(line) = buf.get(base..base.saturating_add(kept)) else {
             return HeadStep::More;
@@ -854,31 +831,33 @@ fn header_field<F: HttpFeatures>(
     file: Option<&File>,
     settings: &HttpSettings,
 ) -> HeadStep {
-    if lower_eq(name, b"host") {
-        if req.flags & rf::HOST != 0 {
-            return HeadStep::Fail(400);
-        }
-        req.flags |= rf::HOST;
-        req.host = if over {
-            Authority::Invalid
-        } else {
-            Authority::parse(value, settings)
-        };
-    } else if lower_eq(name, b"origin")
+    let host = lower_eq(name, b"host");
+    if host
+        || lower_eq(name, b"origin")
         || (lower_eq(name, b"referer") && req.flags & rf::ORIGIN == 0)
     {
-        // `Origin` (six letters; `Referer` has seven) wins over `Referer`
-        // in any order.
-        if name.len() == b"origin".len() {
+        if host {
+            if req.flags & rf::HOST != 0 {
+                return HeadStep::Fail(400);
+            }
+            req.flags |= rf::HOST;
+        } else if name.len() == b"origin".len() {
+            // `Origin` (six letters; `Referer` has seven) wins over
+            // `Referer` in any order.
             req.flags |= rf::ORIGIN;
         }
         // A line cut by the buffer might end inside the authority
         // (`http://NAME` of `http://NAME.evil.example/`): refused.
-        req.source = if over {
+        let authority = if over {
             Authority::Invalid
         } else {
-            Authority::of_url(value, settings)
+            Authority::of(value, !host, settings)
         };
+        if host {
+            req.host = authority;
+        } else {
+            req.source = authority;
+        }
     } else if lower_eq(name, b"content-length") {
         if over {
             return HeadStep::Fail(400);
@@ -1106,15 +1085,19 @@ mod tests {
             ("local", Authority::Invalid),
             ("", Authority::Invalid),
         ] {
-            assert_eq!(Authority::parse(text.as_bytes(), &dev), want, "{text:?}");
+            assert_eq!(
+                Authority::of(text.as_bytes(), false, &dev),
+                want,
+                "{text:?}"
+            );
         }
         assert_eq!(
-            Authority::parse(b"dev", &settings("")),
+            Authority::of(b"dev", false, &settings("")),
             Authority::Invalid,
             "no name: literals only"
         );
         assert_eq!(
-            Authority::parse(b".local", &settings("")),
+            Authority::of(b".local", false, &settings("")),
             Authority::Invalid
         );
         for (text, want) in [
@@ -1125,7 +1108,7 @@ mod tests {
             ("http:/", Authority::Invalid),
             ("null", Authority::Invalid),
         ] {
-            assert_eq!(Authority::of_url(text.as_bytes(), &dev), want, "{text:?}");
+            assert_eq!(Authority::of(text.as_bytes(), true, &dev), want, "{text:?}");
         }
     }
 }

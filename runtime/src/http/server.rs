@@ -64,6 +64,8 @@ struct Conn<const B: usize, F> {
     body_left: u32,
     /// Stream offset where the next response starts.
     next: u32,
+    /// Last stream offset acknowledged (0 when connected: `reset`).
+    acked: u32,
     /// Deadline of the current phase (ms tick).
     deadline: u32,
     /// Retransmissions since the last acknowledgement that extended the
@@ -108,6 +110,7 @@ impl<const B: usize, F: HttpFeatures> Conn<B, F> {
         },
         body_left: 0,
         next: 0,
+        acked: 0,
         deadline: 0,
         resends: 0,
         flags: 0,
@@ -119,22 +122,18 @@ impl<const B: usize, F: HttpFeatures> Conn<B, F> {
         self.flags & f != 0
     }
 
-    /// Back to "not connected", keeping the socket. (Not inlined: the
-    /// whole-struct store is large and has several callers.)
+    /// Back to "not connected", keeping the socket. `NEW` is all zeros
+    /// but for the socket (`Method` counts from 1, so no request is zero;
+    /// the other enums' defaults are their first variants: the unit test
+    /// `reset_is_new`), so the whole-struct store is one memset: a field by
+    /// field reset was 100 bytes larger (and, before `Method` counted from
+    /// 1, this store copied a 316-byte image of `NEW` kept in flash).
+    /// (Not inlined: several callers.)
     #[inline(never)]
     fn reset(&mut self) {
-        // Field by field, to the values of `NEW` (its `req` and `resp`
-        // are the defaults: tested): a whole-struct store copied a
-        // 316-byte image of `NEW` kept in flash.
-        self.rx = Rx::Free;
-        self.req = Req::default();
-        self.resp = Resp::default();
-        self.body_left = 0;
-        self.next = 0;
-        self.deadline = 0;
-        self.resends = 0;
-        self.flags = 0;
-        self.buf = [0; B];
+        let socket = self.socket;
+        *self = Self::NEW;
+        self.socket = socket;
     }
 
     /// The response is wholly produced and acknowledged.
@@ -159,8 +158,6 @@ pub struct HttpServer<const N: usize, const B: usize, F: HttpFeatures = AllFeatu
     site: &'static Site,
     settings: &'static HttpSettings,
     conns: [Conn<B, F>; N],
-    /// Last stream offset acknowledged, per connection.
-    acked: [u32; N],
     now: Instant,
 }
 
@@ -176,7 +173,6 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
             site,
             settings,
             conns: [Conn::NEW; N],
-            acked: [0; N],
             now: Instant::from_millis(0),
         }
     }
@@ -259,18 +255,17 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         };
         let now = tick(self.now);
         let (site, settings) = (self.site, self.settings);
-        let (Some(c), Some(acked)) = (self.conns.get_mut(i), self.acked.get_mut(i)) else {
+        let Some(c) = self.conns.get_mut(i) else {
             return;
         };
         match event {
             TcpEvent::Connected { .. } => {
                 c.reset();
-                *acked = 0;
                 c.rx = Rx::Idle;
                 c.deadline = now.wrapping_add(settings.idle_timeout_ms);
             }
             TcpEvent::Acked { offset } => {
-                *acked = offset;
+                c.acked = offset;
                 c.resends = 0;
                 let rel = offset.wrapping_sub(c.resp.start);
                 c.resp.acked::<F>(rel, site, &mut c.buf);
@@ -301,7 +296,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
                     Rx::Done | Rx::Drain => c.flags |= cf::CLOSING,
                     Rx::Head(_) | Rx::Form(_) | Rx::Multipart(_) => {
                         // The request can never complete.
-                        fail(c, 400, site, settings, app, now);
+                        fail_at(c, 400, socket, site, settings, app, now);
                     }
                     Rx::Free => {}
                 }
@@ -347,7 +342,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         let now = tick(self.now);
         let (site, settings) = (self.site, self.settings);
         let busy = self.forms_in_use(i);
-        let (Some(c), Some(&acked)) = (self.conns.get_mut(i), self.acked.get(i)) else {
+        let Some(c) = self.conns.get_mut(i) else {
             return data.len();
         };
         let mut chunk = [0u8; 128];
@@ -360,7 +355,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
                 if !F::KEEP_ALIVE {
                     break;
                 }
-                finish_if_done(c, acked, now, settings);
+                finish_if_done(c, c.acked, now, settings);
                 if matches!(c.rx, Rx::Done) {
                     break;
                 }
@@ -457,7 +452,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
                     None
                 }
                 Rx::Head(_) | Rx::Form(_) | Rx::Multipart(_) => {
-                    fail(c, 408, site, settings, app, t);
+                    fail_at(c, 408, h, site, settings, app, t);
                     c.deadline = t.wrapping_add(settings.request_timeout_ms);
                     None
                 }
@@ -788,7 +783,6 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         } else {
             !matches!(status, 404 | 405) || has_body
         };
-        abort_input(c, app);
         respond_status(c, status, close, socket, site, app);
         return Ok(());
     }
@@ -868,14 +862,7 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
             (Kind::Dynamic { file: fi }, 200, false, framing)
         }
     };
-    start(c, kind, status, framing, false, site);
-    app.event(HttpEvent::Response {
-        socket,
-        method: c.req.method,
-        path: file.path,
-        status,
-        gzip,
-    });
+    start(c, kind, status, framing, false, socket, site, app, gzip);
 }
 
 /// The connection ends after this response: anything more the peer sends
@@ -904,14 +891,19 @@ fn flags_for(req: &Req, close: bool) -> u8 {
 /// the connection is closing or the request did not ask to keep it, and
 /// a body delimited by the close (HTTP/1.0 framing) closes it too; then
 /// the connection closes after the response when it says so or another
-/// client waits.
-fn start<const B: usize, F: HttpFeatures>(
+/// client waits. The application hears of the response (`gzip`: the body
+/// is the gzip twin).
+#[allow(clippy::too_many_arguments)]
+fn start<const B: usize, F: HttpFeatures, A: HttpApp>(
     c: &mut Conn<B, F>,
     kind: Kind,
     status: u16,
     framing: Framing,
     close: bool,
+    socket: TcpHandle,
     site: &Site,
+    app: &mut A,
+    gzip: bool,
 ) {
     let close = close || c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&c.req);
     c.resp.flags |= flags_for(&c.req, close);
@@ -923,19 +915,7 @@ fn start<const B: usize, F: HttpFeatures>(
     if c.resp.flags & pf::CLOSE != 0 || c.has(cf::CONTENDED) {
         close_after(c);
     }
-}
-
-/// Answers with a status of our own.
-fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
-    c: &mut Conn<B, F>,
-    status: u16,
-    close: bool,
-    socket: TcpHandle,
-    site: &Site,
-    app: &mut A,
-) {
-    c.resp.jlen = 0;
-    start(c, Kind::Status, status, Framing::Length, close, site);
+    // The site's path, or what was kept of an unknown one.
     let path = c
         .req
         .file
@@ -952,8 +932,35 @@ fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
         method: c.req.method,
         path,
         status,
-        gzip: false,
+        gzip,
     });
+}
+
+/// Answers with a status of our own (a form still reading the request
+/// is told it failed).
+fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
+    c: &mut Conn<B, F>,
+    status: u16,
+    close: bool,
+    socket: TcpHandle,
+    site: &Site,
+    app: &mut A,
+) {
+    // A request's form hears that it failed (after a page's form was
+    // ended, nothing more).
+    abort_input(c, app);
+    c.resp.jlen = 0;
+    start(
+        c,
+        Kind::Status,
+        status,
+        Framing::Length,
+        close,
+        socket,
+        site,
+        app,
+        false,
+    );
 }
 
 /// The request failed while reading: answer `status` and close.
@@ -966,25 +973,8 @@ fn fail_at<const B: usize, F: HttpFeatures, A: HttpApp>(
     app: &mut A,
     now: u32,
 ) {
-    abort_input(c, app);
     respond_status(c, status, true, socket, site, app);
     c.deadline = now.wrapping_add(settings.request_timeout_ms);
-}
-
-/// [`fail_at`] from a timer or event (socket from the connection).
-fn fail<const B: usize, F: HttpFeatures, A: HttpApp>(
-    c: &mut Conn<B, F>,
-    status: u16,
-    site: &Site,
-    settings: &HttpSettings,
-    app: &mut A,
-    now: u32,
-) {
-    let Some(socket) = c.socket else { return };
-    if matches!(c.rx, Rx::Idle) || matches!(c.rx, Rx::Free) {
-        return;
-    }
-    fail_at(c, status, socket, site, settings, app, now);
 }
 
 #[cfg(test)]
