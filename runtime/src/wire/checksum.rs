@@ -100,11 +100,12 @@ impl Checksum {
 
     #[inline]
     fn add_word_raw(&mut self, word: u16) {
-        // Fold before the top bit could be lost; `wrapping_add` cannot then wrap.
-        if self.sum >= 0x8000_0000 {
-            self.sum = (self.sum & 0xffff).wrapping_add(self.sum >> 16);
-        }
-        self.sum = self.sum.wrapping_add(u32::from(word));
+        // A one's-complement add in 32 bits: the carry out of bit 31 goes
+        // back in at bit 0 (2^32 ≡ 1 modulo 0xffff, so the folded sum is
+        // the same as with 16-bit end-around carries; it is 0 only when
+        // every word was). Two instructions (`adds`, `adc`), no fold test.
+        let (sum, carry) = self.sum.overflowing_add(u32::from(word));
+        self.sum = sum.wrapping_add(u32::from(carry));
     }
 
     /// The one's-complement sum folded into 16 bits (not yet complemented).
@@ -327,5 +328,34 @@ mod tests {
         let mut c = Checksum::new();
         c.add_bytes(&data);
         assert_eq!(c.fold(), 0xffff);
+    }
+
+    #[test]
+    fn word_sums_carry_past_32_bits_as_one_complement() {
+        // Enough words one at a time that the 32-bit sum carries out
+        // (about 2^16 large words), and odd-position words, compared with
+        // the 16-bit end-around-carry sum of RFC 1071.
+        for word in [0xffffu16, 0xfedc, 0x8001, 0x0001] {
+            for n in [0usize, 1, 65_537, 70_001, 140_000] {
+                let mut c = Checksum::new();
+                let mut reference: u32 = 0;
+                for _ in 0..n {
+                    c.add_u16(word);
+                    reference += u32::from(word);
+                    reference = (reference & 0xffff) + (reference >> 16);
+                }
+                assert_eq!(c.fold(), reference as u16, "{n} × {word:#x}");
+            }
+        }
+        let mut c = Checksum::new();
+        c.add_bytes(&[0xab]);
+        let mut reference: u32 = 0xab00;
+        for _ in 0..70_001 {
+            c.add_u16(0xffee);
+            // After an odd byte a word's bytes land swapped.
+            reference += 0xeeff;
+            reference = (reference & 0xffff) + (reference >> 16);
+        }
+        assert_eq!(c.fold(), reference as u16);
     }
 }
