@@ -52,10 +52,11 @@ impl Checksum {
         for quad in quads {
             wide = wide.wrapping_add(u64::from(u32::from_ne_bytes(*quad)));
         }
-        while wide > 0xffff {
-            wide = (wide & 0xffff).wrapping_add(wide >> 16);
-        }
-        self.add_word_raw(u16::from_be(wide as u16));
+        // Folded to 32 bits with the end-around carry (no loop), then
+        // into big-endian order: `from_be` also swaps the halves on a
+        // little-endian MCU, which the 16-bit sum does not see.
+        let (low, carry) = (wide as u32).overflowing_add((wide >> 32) as u32);
+        self.add_raw(u32::from_be(low.wrapping_add(u32::from(carry))));
         let mut pairs = rest.chunks_exact(2);
         for pair in &mut pairs {
             if let [hi, lo] = *pair {
@@ -100,11 +101,17 @@ impl Checksum {
 
     #[inline]
     fn add_word_raw(&mut self, word: u16) {
+        self.add_raw(u32::from(word));
+    }
+
+    /// Adds 32 bits of big-endian words (two 16-bit words at once).
+    #[inline]
+    fn add_raw(&mut self, words: u32) {
         // A one's-complement add in 32 bits: the carry out of bit 31 goes
         // back in at bit 0 (2^32 ≡ 1 modulo 0xffff, so the folded sum is
         // the same as with 16-bit end-around carries; it is 0 only when
         // every word was). Two instructions (`adds`, `adc`), no fold test.
-        let (sum, carry) = self.sum.overflowing_add(u32::from(word));
+        let (sum, carry) = self.sum.overflowing_add(words);
         self.sum = sum.wrapping_add(u32::from(carry));
     }
 
