@@ -71,13 +71,9 @@ impl Checksum {
 
     /// Adds one 16-bit word at an even offset (pseudo-header fields, lengths).
     pub fn add_u16(&mut self, word: u16) {
-        if self.odd {
-            // Keep the byte stream view consistent: a word after an odd byte
-            // is two bytes.
-            self.add_bytes(&word.to_be_bytes());
-        } else {
-            self.add_word_raw(word);
-        }
+        // Keep the byte stream view consistent: after an odd byte a word's
+        // two bytes land in the other halves (as `add_bytes` would put them).
+        self.add_word_raw(if self.odd { word.rotate_left(8) } else { word });
     }
 
     /// Adds a 32-bit value as two words (addresses in a pseudo-header).
