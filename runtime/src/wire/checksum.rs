@@ -115,11 +115,10 @@ impl Checksum {
     /// (Out of line: every checksum ends here, at a dozen sites.)
     #[inline(never)]
     pub fn fold(&self) -> u16 {
-        let mut s = self.sum;
-        while s > 0xffff {
-            s = (s & 0xffff).wrapping_add(s >> 16);
-        }
-        s as u16
+        // The halves added with the end-around carry: what the 16-bit
+        // fold loop gives, without the loop.
+        let (s, carry) = (self.sum as u16).overflowing_add((self.sum >> 16) as u16);
+        s.wrapping_add(u16::from(carry))
     }
 
     /// The value to store in a checksum field: the complement of the sum.
