@@ -78,8 +78,10 @@ impl Checksum {
 
     /// Adds a 32-bit value as two words (addresses in a pseudo-header).
     pub fn add_u32(&mut self, value: u32) {
-        self.add_u16((value >> 16) as u16);
-        self.add_u16(value as u16);
+        // Both words at once; after an odd byte each word's bytes land in
+        // the other halves (`swap_bytes` also swaps the words, which the
+        // 16-bit sum does not see).
+        self.add_raw(if self.odd { value.swap_bytes() } else { value });
     }
 
     /// Combines a sum computed separately over bytes that start at an even
