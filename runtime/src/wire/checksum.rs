@@ -87,13 +87,15 @@ impl Checksum {
     /// Combines a sum computed separately over bytes that start at an even
     /// offset after everything added so far.
     pub fn add_checksum(&mut self, other: Checksum) {
-        let folded = other.fold();
-        if self.odd {
-            // `other` started at an odd position: its words are byte-swapped.
-            self.add_word_raw(folded.rotate_left(8));
+        // Its 32-bit sum as it is, no fold first (the same modulo 0xffff).
+        // `other` started at an odd position: its words are byte-swapped
+        // (`swap_bytes` also swaps the words, which the 16-bit sum does not
+        // see).
+        self.add_raw(if self.odd {
+            other.sum.swap_bytes()
         } else {
-            self.add_word_raw(folded);
-        }
+            other.sum
+        });
         self.odd ^= other.odd;
     }
 
