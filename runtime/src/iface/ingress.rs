@@ -411,9 +411,9 @@ fn handle_tcp<N: Nic, A: Owner, S: UdpOffer<A>>(
     if !sum.is_valid() {
         return Err(DropReason::TcpChecksum);
     }
-    let repr = tcp_wire::Repr::parse(&tcp_wire::Packet::new_unchecked(hdr), payload_len)
-        .map_err(|_| DropReason::TcpMalformed)?;
-    // TCP is unicast only (impossible sources were dropped before).
+    // TCP is unicast only (impossible sources were dropped before). (The
+    // same drop reason as a malformed header: checked first, so the header
+    // is parsed straight into the segment.)
     if io.address() != Some(l4.ip.dst_addr) {
         return Err(DropReason::TcpMalformed);
     }
@@ -421,7 +421,8 @@ fn handle_tcp<N: Nic, A: Owner, S: UdpOffer<A>>(
         src_ip: l4.ip.src_addr,
         dst_ip: l4.ip.dst_addr,
         src_mac: l4.src_mac,
-        repr,
+        repr: tcp_wire::Repr::parse(&tcp_wire::Packet::new_unchecked(hdr), payload_len)
+            .map_err(|_| DropReason::TcpMalformed)?,
         payload_offset,
     };
     segment_arrives(io, &mut sockets.tcp, app, &seg)
