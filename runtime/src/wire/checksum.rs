@@ -31,14 +31,11 @@ impl Checksum {
     }
 
     /// Adds bytes that follow everything added so far.
-    pub fn add_bytes(&mut self, mut bytes: &[u8]) {
-        if self.odd {
-            if let Some((&first, rest)) = bytes.split_first() {
-                self.add_word_raw(u16::from(first));
-                self.odd = false;
-                bytes = rest;
-            }
-        }
+    pub fn add_bytes(&mut self, bytes: &[u8]) {
+        // The bytes are summed as if they started at an even offset, then
+        // added as a separate sum (`add_checksum`: byte-swapped when they
+        // follow an odd count, RFC 1071 §2 (B)).
+        let mut part = Checksum::new();
         // RFC 1071 §2 (B, C): the sum is independent of byte order and
         // may be taken over wider words, then folded. Native-order 32-bit
         // words into a 64-bit accumulator (one load and an add-with-carry
@@ -56,17 +53,18 @@ impl Checksum {
         // into big-endian order: `from_be` also swaps the halves on a
         // little-endian MCU, which the 16-bit sum does not see.
         let (low, carry) = (wide as u32).overflowing_add((wide >> 32) as u32);
-        self.add_raw(u32::from_be(low.wrapping_add(u32::from(carry))));
+        part.add_raw(u32::from_be(low.wrapping_add(u32::from(carry))));
         let mut pairs = rest.chunks_exact(2);
         for pair in &mut pairs {
             if let [hi, lo] = *pair {
-                self.add_word_raw(u16::from_be_bytes([hi, lo]));
+                part.add_word_raw(u16::from_be_bytes([hi, lo]));
             }
         }
         if let [last] = *pairs.remainder() {
-            self.add_word_raw(u16::from(last) << 8);
-            self.odd = true;
+            part.add_word_raw(u16::from(last) << 8);
+            part.odd = true;
         }
+        self.add_checksum(part);
     }
 
     /// Adds one 16-bit word at an even offset (pseudo-header fields, lengths).
