@@ -278,10 +278,7 @@ fn handle_icmp<N: Nic, A: Owner, S: UdpOffer<A>>(
     let data_off = l4.offset.wrapping_add(icmp::HEADER_LEN);
     let data_len = l4.len.wrapping_sub(icmp::HEADER_LEN);
     let data_sum = rx_sum(io.nic, data_off, data_len).ok_or(DropReason::Truncated)?;
-    let mut sum = Checksum::new();
-    sum.add_bytes(hdr);
-    sum.add_checksum(data_sum);
-    if !sum.is_valid() {
+    if !sums_to_zero(Checksum::new(), hdr, data_sum) {
         return Err(DropReason::IcmpChecksum);
     }
     let pkt = icmp::Packet::new_unchecked(hdr);
@@ -343,15 +340,13 @@ fn handle_udp<N: Nic, A: Owner, S: UdpOffer<A>>(
     let mut data_sum = None;
     if pkt.checksum() != 0 {
         let s = rx_sum(io.nic, data_off, data_len).ok_or(DropReason::Truncated)?;
-        let mut sum = ipv4::pseudo_header(
+        let sum = ipv4::pseudo_header(
             l4.ip.src_addr,
             l4.ip.dst_addr,
             IpProtocol::Udp,
             u16::try_from(udp_len).unwrap_or(u16::MAX),
         );
-        sum.add_bytes(hdr);
-        sum.add_checksum(s);
-        if !sum.is_valid() {
+        if !sums_to_zero(sum, hdr, s) {
             return Err(DropReason::UdpChecksum);
         }
         data_sum = Some(s);
@@ -400,20 +395,18 @@ fn handle_tcp<N: Nic, A: Owner, S: UdpOffer<A>>(
     let payload_offset = l4.offset.wrapping_add(hlen);
     let payload_len = l4.len.wrapping_sub(hlen);
     let data_sum = rx_sum(io.nic, payload_offset, payload_len).ok_or(DropReason::Truncated)?;
-    let mut sum = ipv4::pseudo_header(
+    let sum = ipv4::pseudo_header(
         l4.ip.src_addr,
         l4.ip.dst_addr,
         IpProtocol::Tcp,
         u16::try_from(l4.len).unwrap_or(u16::MAX),
     );
-    sum.add_bytes(hdr);
-    sum.add_checksum(data_sum);
-    if !sum.is_valid() {
+    if !sums_to_zero(sum, hdr, data_sum) {
         return Err(DropReason::TcpChecksum);
     }
-    let repr = tcp_wire::Repr::parse(&tcp_wire::Packet::new_unchecked(hdr), payload_len)
-        .map_err(|_| DropReason::TcpMalformed)?;
-    // TCP is unicast only (impossible sources were dropped before).
+    // TCP is unicast only (impossible sources were dropped before). (The
+    // same drop reason as a malformed header: checked first, so the header
+    // is parsed straight into the segment.)
     if io.address() != Some(l4.ip.dst_addr) {
         return Err(DropReason::TcpMalformed);
     }
@@ -421,10 +414,21 @@ fn handle_tcp<N: Nic, A: Owner, S: UdpOffer<A>>(
         src_ip: l4.ip.src_addr,
         dst_ip: l4.ip.dst_addr,
         src_mac: l4.src_mac,
-        repr,
+        repr: tcp_wire::Repr::parse(&tcp_wire::Packet::new_unchecked(hdr), payload_len)
+            .map_err(|_| DropReason::TcpMalformed)?,
         payload_offset,
     };
     segment_arrives(io, &mut sockets.tcp, app, &seg)
+}
+
+/// Whether `start` (a pseudo-header's sum, or none), the transport
+/// header `hdr` and the payload's sum `data` verify (ICMP, UDP and TCP
+/// share this one copy).
+#[inline(never)]
+fn sums_to_zero(mut start: Checksum, hdr: &[u8], data: Checksum) -> bool {
+    start.add_bytes(hdr);
+    start.add_checksum(data);
+    start.is_valid()
 }
 
 /// RFC 1122 §4.1.3.1: a host SHOULD send port unreachable; only for

@@ -327,11 +327,19 @@ impl Interface {
     /// the limited broadcast, multicast, loopback (127/8), our subnet's
     /// broadcast, or our own address (someone else is using it).
     pub(crate) fn impossible_source(&self, src: Ipv4Address) -> bool {
-        if src.is_unspecified() || src.is_broadcast() || src.is_multicast() || src.is_loopback() {
-            return true;
-        }
+        src.is_unspecified()
+            || src.is_broadcast()
+            || src.is_multicast()
+            || src.is_loopback()
+            || self.ours_or_directed_broadcast(src)
+    }
+
+    /// True when `a` is our address or our subnet's broadcast. (Out of
+    /// line: the source and destination checks of every packet share it.)
+    #[inline(never)]
+    fn ours_or_directed_broadcast(&self, a: Ipv4Address) -> bool {
         match self.ipv4 {
-            Some(c) => src == c.cidr.address || c.cidr.is_directed_broadcast(src),
+            Some(c) => a == c.cidr.address || c.cidr.is_directed_broadcast(a),
             None => false,
         }
     }
@@ -339,13 +347,9 @@ impl Interface {
     /// True when `dst` is ours: our address, the limited broadcast, or our
     /// subnet's broadcast.
     pub(crate) fn accepts(&self, dst: Ipv4Address) -> bool {
-        if dst.is_broadcast() || (self.mdns_group && dst == MDNS_GROUP) {
-            return true;
-        }
-        match self.ipv4 {
-            Some(c) => dst == c.cidr.address || c.cidr.is_directed_broadcast(dst),
-            None => false,
-        }
+        dst.is_broadcast()
+            || (self.mdns_group && dst == MDNS_GROUP)
+            || self.ours_or_directed_broadcast(dst)
     }
 }
 

@@ -243,13 +243,26 @@ fn segment<N: Nic>(
         timestamp: timestamp(s, io.now, syn && s.state == TcpState::SynSent),
         payload_len: 0,
     };
+    transmit(io, s, repr, &mut Empty)?;
+    s.set(flag::ACK_NOW, false);
+    Ok(())
+}
+
+/// Sends `repr` with `payload` to the socket's peer, resolving its MAC
+/// first when it is not known yet. (Out of line: control and data
+/// segments share one copy of the send.)
+#[inline(never)]
+fn transmit<N: Nic>(
+    io: &mut Io<'_, N>,
+    s: &mut TcpSocket,
+    repr: Repr,
+    payload: &mut dyn Payload,
+) -> Result<crate::iface::Sent, SendError> {
     if !s.has(flag::MAC_KNOWN) {
         s.remote_mac = io.resolve(s.remote_ip)?;
         s.set(flag::MAC_KNOWN, true);
     }
-    io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), &mut Empty)?;
-    s.set(flag::ACK_NOW, false);
-    Ok(())
+    io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), payload)
 }
 
 /// Produces stream bytes from the owner (or the retransmit buffer), capped
@@ -778,11 +791,7 @@ fn segment_with_sum<N: Nic>(
         timestamp: timestamp(s, io.now, false),
         payload_len: 0,
     };
-    if !s.has(flag::MAC_KNOWN) {
-        s.remote_mac = io.resolve(s.remote_ip)?;
-        s.set(flag::MAC_KNOWN, true);
-    }
-    let sent = io.send_ipv4_sent(s.remote_mac, s.remote_ip, &Transport::Tcp(repr), payload)?;
+    let sent = transmit(io, s, repr, payload)?;
     if sent.payload_len > 0 {
         s.set(flag::ACK_NOW, false);
     }

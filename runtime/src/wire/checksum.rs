@@ -31,14 +31,11 @@ impl Checksum {
     }
 
     /// Adds bytes that follow everything added so far.
-    pub fn add_bytes(&mut self, mut bytes: &[u8]) {
-        if self.odd {
-            if let Some((&first, rest)) = bytes.split_first() {
-                self.add_word_raw(u16::from(first));
-                self.odd = false;
-                bytes = rest;
-            }
-        }
+    pub fn add_bytes(&mut self, bytes: &[u8]) {
+        // The bytes are summed as if they started at an even offset, then
+        // added as a separate sum (`add_checksum`: byte-swapped when they
+        // follow an odd count, RFC 1071 §2 (B)).
+        let mut part = Checksum::new();
         // RFC 1071 §2 (B, C): the sum is independent of byte order and
         // may be taken over wider words, then folded. Native-order 32-bit
         // words into a 64-bit accumulator (one load and an add-with-carry
@@ -52,70 +49,78 @@ impl Checksum {
         for quad in quads {
             wide = wide.wrapping_add(u64::from(u32::from_ne_bytes(*quad)));
         }
-        while wide > 0xffff {
-            wide = (wide & 0xffff).wrapping_add(wide >> 16);
-        }
-        self.add_word_raw(u16::from_be(wide as u16));
+        // Folded to 32 bits with the end-around carry (no loop), then
+        // into big-endian order: `from_be` also swaps the halves on a
+        // little-endian MCU, which the 16-bit sum does not see.
+        let (low, carry) = (wide as u32).overflowing_add((wide >> 32) as u32);
+        part.add_raw(u32::from_be(low.wrapping_add(u32::from(carry))));
         let mut pairs = rest.chunks_exact(2);
         for pair in &mut pairs {
             if let [hi, lo] = *pair {
-                self.add_word_raw(u16::from_be_bytes([hi, lo]));
+                part.add_word_raw(u16::from_be_bytes([hi, lo]));
             }
         }
         if let [last] = *pairs.remainder() {
-            self.add_word_raw(u16::from(last) << 8);
-            self.odd = true;
+            part.add_word_raw(u16::from(last) << 8);
+            part.odd = true;
         }
+        self.add_checksum(part);
     }
 
     /// Adds one 16-bit word at an even offset (pseudo-header fields, lengths).
     pub fn add_u16(&mut self, word: u16) {
-        if self.odd {
-            // Keep the byte stream view consistent: a word after an odd byte
-            // is two bytes.
-            self.add_bytes(&word.to_be_bytes());
-        } else {
-            self.add_word_raw(word);
-        }
+        // Keep the byte stream view consistent: after an odd byte a word's
+        // two bytes land in the other halves (as `add_bytes` would put them).
+        self.add_word_raw(if self.odd { word.rotate_left(8) } else { word });
     }
 
     /// Adds a 32-bit value as two words (addresses in a pseudo-header).
     pub fn add_u32(&mut self, value: u32) {
-        self.add_u16((value >> 16) as u16);
-        self.add_u16(value as u16);
+        // Both words at once; after an odd byte each word's bytes land in
+        // the other halves (`swap_bytes` also swaps the words, which the
+        // 16-bit sum does not see).
+        self.add_raw(if self.odd { value.swap_bytes() } else { value });
     }
 
     /// Combines a sum computed separately over bytes that start at an even
     /// offset after everything added so far.
     pub fn add_checksum(&mut self, other: Checksum) {
-        let folded = other.fold();
-        if self.odd {
-            // `other` started at an odd position: its words are byte-swapped.
-            self.add_word_raw(folded.rotate_left(8));
+        // Its 32-bit sum as it is, no fold first (the same modulo 0xffff).
+        // `other` started at an odd position: its words are byte-swapped
+        // (`swap_bytes` also swaps the words, which the 16-bit sum does not
+        // see).
+        self.add_raw(if self.odd {
+            other.sum.swap_bytes()
         } else {
-            self.add_word_raw(folded);
-        }
+            other.sum
+        });
         self.odd ^= other.odd;
     }
 
     #[inline]
     fn add_word_raw(&mut self, word: u16) {
-        // Fold before the top bit could be lost; `wrapping_add` cannot then wrap.
-        if self.sum >= 0x8000_0000 {
-            self.sum = (self.sum & 0xffff).wrapping_add(self.sum >> 16);
-        }
-        self.sum = self.sum.wrapping_add(u32::from(word));
+        self.add_raw(u32::from(word));
+    }
+
+    /// Adds 32 bits of big-endian words (two 16-bit words at once).
+    #[inline]
+    fn add_raw(&mut self, words: u32) {
+        // A one's-complement add in 32 bits: the carry out of bit 31 goes
+        // back in at bit 0 (2^32 ≡ 1 modulo 0xffff, so the folded sum is
+        // the same as with 16-bit end-around carries; it is 0 only when
+        // every word was). Two instructions (`adds`, `adc`), no fold test.
+        let (sum, carry) = self.sum.overflowing_add(words);
+        self.sum = sum.wrapping_add(u32::from(carry));
     }
 
     /// The one's-complement sum folded into 16 bits (not yet complemented).
     /// (Out of line: every checksum ends here, at a dozen sites.)
     #[inline(never)]
     pub fn fold(&self) -> u16 {
-        let mut s = self.sum;
-        while s > 0xffff {
-            s = (s & 0xffff).wrapping_add(s >> 16);
-        }
-        s as u16
+        // The halves added with the end-around carry: what the 16-bit
+        // fold loop gives, without the loop.
+        let (s, carry) = (self.sum as u16).overflowing_add((self.sum >> 16) as u16);
+        s.wrapping_add(u16::from(carry))
     }
 
     /// The value to store in a checksum field: the complement of the sum.
@@ -327,5 +332,34 @@ mod tests {
         let mut c = Checksum::new();
         c.add_bytes(&data);
         assert_eq!(c.fold(), 0xffff);
+    }
+
+    #[test]
+    fn word_sums_carry_past_32_bits_as_one_complement() {
+        // Enough words one at a time that the 32-bit sum carries out
+        // (about 2^16 large words), and odd-position words, compared with
+        // the 16-bit end-around-carry sum of RFC 1071.
+        for word in [0xffffu16, 0xfedc, 0x8001, 0x0001] {
+            for n in [0usize, 1, 65_537, 70_001, 140_000] {
+                let mut c = Checksum::new();
+                let mut reference: u32 = 0;
+                for _ in 0..n {
+                    c.add_u16(word);
+                    reference += u32::from(word);
+                    reference = (reference & 0xffff) + (reference >> 16);
+                }
+                assert_eq!(c.fold(), reference as u16, "{n} × {word:#x}");
+            }
+        }
+        let mut c = Checksum::new();
+        c.add_bytes(&[0xab]);
+        let mut reference: u32 = 0xab00;
+        for _ in 0..70_001 {
+            c.add_u16(0xffee);
+            // After an odd byte a word's bytes land swapped.
+            reference += 0xeeff;
+            reference = (reference & 0xffff) + (reference >> 16);
+        }
+        assert_eq!(c.fold(), reference as u16);
     }
 }

@@ -424,8 +424,7 @@ pub fn pseudo_header(
     let mut sum = Checksum::new();
     sum.add_u32(src.to_u32());
     sum.add_u32(dst.to_u32());
-    sum.add_u16(u16::from(u8::from(protocol)));
-    sum.add_u16(length);
+    sum.add_u32(u32::from(u8::from(protocol)) << 16 | u32::from(length));
     sum
 }
 

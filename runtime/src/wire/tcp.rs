@@ -681,6 +681,35 @@ pub enum Control {
     Rst,
 }
 
+/// The control a segment's FIN, SYN, RST and PSH bits (the flag byte's
+/// low four bits, as the index) stand for; `None` for contradictory ones
+/// (SYN with FIN or RST, FIN with RST). PSH with SYN, FIN or RST is
+/// ignored.
+const CONTROLS: [Option<Control>; 16] = {
+    use Control::{Fin, Psh, Rst, Syn};
+    let x = None; // contradictory
+    [
+        // 0 (none), FIN, SYN, SYN+FIN, RST, RST+FIN, RST+SYN, RST+SYN+FIN
+        Some(Control::None),
+        Some(Fin),
+        Some(Syn),
+        x,
+        Some(Rst),
+        x,
+        x,
+        x,
+        // the same with PSH
+        Some(Psh),
+        Some(Fin),
+        Some(Syn),
+        x,
+        Some(Rst),
+        x,
+        x,
+        x,
+    ]
+};
+
 impl Control {
     /// Sequence space the control occupies: 1 for SYN and FIN.
     pub const fn len(self) -> usize {
@@ -773,14 +802,11 @@ impl Repr {
         if packet.src_port() == 0 || packet.dst_port() == 0 {
             return Err(Error::Malformed);
         }
-        let control = match (packet.syn(), packet.fin(), packet.rst(), packet.psh()) {
-            (false, false, false, false) => Control::None,
-            (false, false, false, true) => Control::Psh,
-            (true, false, false, _) => Control::Syn,
-            (false, true, false, _) => Control::Fin,
-            (false, false, true, _) => Control::Rst,
-            _ => return Err(Error::Malformed),
-        };
+        let control = CONTROLS
+            .get(usize::from(packet.flags().0 & 0x0f))
+            .copied()
+            .flatten()
+            .ok_or(Error::Malformed)?;
         let (max_seg_size, timestamp) = mss_and_timestamps(packet.options())?;
         Ok(Repr {
             src_port: packet.src_port(),
