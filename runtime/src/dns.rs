@@ -1643,6 +1643,71 @@ mod tests {
     }
 
     #[test]
+    fn one_record_scan_serves_every_lookup() {
+        // `Reply::best`: validation, the chain's end, the A answer.
+        let reply = |records: &[(u16, u16, &[u8])], additional: &[u8]| {
+            let mut m = wire::Repr {
+                id: 1,
+                flags: 0x8180,
+                questions: 1,
+                answers: records.len() as u16,
+                additionals: u16::from(!additional.is_empty()),
+                ..Default::default()
+            }
+            .to_bytes()
+            .to_vec();
+            m.extend([1, b'a', 0, 0, 1, 0, 1]); // question "a" A IN at 12
+            for &(t, class, data) in records {
+                m.extend([0xc0, 12]);
+                m.extend(t.to_be_bytes());
+                m.extend(class.to_be_bytes());
+                m.extend([0, 0, 0, 60]);
+                m.extend((data.len() as u16).to_be_bytes());
+                m.extend(data);
+            }
+            m.extend(additional);
+            m
+        };
+        let run = |m: &[u8]| {
+            let mut s = sent("a", QueryType::A, 1);
+            let r = s.process(&mut Bytes(m));
+            r.map(|o| match o {
+                Outcome::Answered => Ok(s.answer()),
+                Outcome::Failed(e) => Err(e),
+                Outcome::Continue => Err(DnsError::Timeout),
+            })
+        };
+        let cname_b = [1, b'b', 0];
+        // 0.0.0.0 is passed over for the next A record of the name, and an
+        // A record of another class is not the name's address.
+        let m = reply(
+            &[
+                (1, 3, &[9, 9, 9, 9]),
+                (1, 1, &[0, 0, 0, 0]),
+                (1, 1, &[5, 6, 7, 8]),
+            ],
+            &[],
+        );
+        assert_eq!(run(&m), Ok(Ok(Ipv4Address::new(5, 6, 7, 8))));
+        // An A record ends the chain even when it is 0.0.0.0 and the name
+        // also has a CNAME (wherever it stands): no data, no restart.
+        for records in [
+            [(5, 1, &cname_b[..]), (1, 1, &[0, 0, 0, 0][..])],
+            [(1, 1, &[0, 0, 0, 0][..]), (5, 1, &cname_b[..])],
+        ] {
+            assert_eq!(run(&reply(&records, &[])), Ok(Err(DnsError::NoData)));
+        }
+        // A CNAME of another class is not followed.
+        let m = reply(&[(5, 3, &cname_b)], &[]);
+        assert_eq!(run(&m), Ok(Err(DnsError::NoData)));
+        // Every record is validated before any is used: a valid answer
+        // with a broken additional record (a forward pointer) is rejected.
+        let bad = [0xc0, 0xff, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4];
+        let m = reply(&[(1, 1, &[5, 6, 7, 8])], &bad);
+        assert!(matches!(run(&m), Err(DnsReject::Malformed(_))));
+    }
+
+    #[test]
     fn mx_switched_off() {
         // `[dns] mx = false`: MX queries are refused at once; A works.
         let mut c = DnsClient::<1, 64, false, true>::new(DnsSettings::DEFAULT);
