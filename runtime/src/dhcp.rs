@@ -918,14 +918,14 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 if kind == MessageType::Nak {
                     return self.on_nak(io, app, now, server);
                 }
-                let Some(lease) = lease_from(your_ip, server, o) else {
-                    return;
-                };
                 // A new address (Requesting, or a remembered one asked for at
                 // start) is probed before use; a renewal keeps it.
                 let fresh = self.state == DhcpState::Requesting || self.lease.lease_secs == 0;
-                let renewal = !fresh && lease.cidr.address == self.lease.cidr.address;
-                self.lease = lease;
+                let renewal = !fresh && your_ip == self.lease.cidr.address;
+                // Stored in place (once, before the two ways on).
+                if !lease_from(your_ip, server, o, &mut self.lease) {
+                    return;
+                }
                 self.began = self.sent;
                 self.tries = 0;
                 if S::ARP_PROBES > 0 && fresh {
@@ -1176,11 +1176,17 @@ pub fn lease_timers(lease: u32, t1: Option<u32>, t2: Option<u32>) -> (u32, u32) 
     (t1, t2)
 }
 
-/// The lease an ACK grants, or `None` when it cannot be used (no usable
-/// address, a zero lease time).
-fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Option<Lease> {
+/// Writes the lease an ACK grants into `lease`; false (and `lease`
+/// untouched) when it cannot be used (no usable address, a zero lease
+/// time).
+fn lease_from(
+    your_ip: Ipv4Address,
+    server: Ipv4Address,
+    o: &ReplyOptions,
+    lease: &mut Lease,
+) -> bool {
     if !is_host(your_ip) {
-        return None;
+        return false;
     }
     let prefix = o
         .subnet_mask
@@ -1193,14 +1199,14 @@ fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Op
     let host_bits = !cidr.netmask_u32();
     let host = your_ip.to_u32() & host_bits;
     if prefix <= 30 && (host == 0 || host == host_bits) {
-        return None;
+        return false;
     }
     let lease_secs = o.lease_duration.unwrap_or(DEFAULT_LEASE_SECS);
     if lease_secs < MIN_LEASE_SECS {
-        return None;
+        return false;
     }
     let (renew_secs, rebind_secs) = lease_timers(lease_secs, o.renew_duration, o.rebind_duration);
-    Some(Lease {
+    *lease = Lease {
         cidr,
         router: o.router.filter(|&a| is_host(a)),
         dns: o.dns_server.filter(|&a| is_host(a)),
@@ -1209,7 +1215,8 @@ fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Op
         lease_secs,
         renew_secs,
         rebind_secs,
-    })
+    };
+    true
 }
 
 /// Reads a datagram as a reply to exchange `xid` for `mac`: its `yiaddr`,
@@ -1365,6 +1372,19 @@ mod tests {
         );
     }
 
+    /// `lease_from` as a value; a refused ACK leaves the lease untouched.
+    fn lease_of(ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Option<Lease> {
+        let mut l = Lease::EMPTY;
+        l.lease_secs = 7;
+        if lease_from(ip, server, o, &mut l) {
+            return Some(l);
+        }
+        let mut untouched = Lease::EMPTY;
+        untouched.lease_secs = 7;
+        assert_eq!(l, untouched);
+        None
+    }
+
     #[test]
     fn leases_from_acks() {
         let s = Ipv4Address([10, 0, 0, 1]);
@@ -1374,25 +1394,25 @@ mod tests {
             lease_duration: Some(600),
             ..ReplyOptions::default()
         };
-        let l = lease_from(Ipv4Address([10, 0, 0, 50]), s, &o).unwrap();
+        let l = lease_of(Ipv4Address([10, 0, 0, 50]), s, &o).unwrap();
         assert_eq!(l.cidr, Ipv4Cidr::new(Ipv4Address([10, 0, 0, 50]), 24));
         assert_eq!((l.renew_secs, l.rebind_secs), (300, 525));
-        assert!(lease_from(Ipv4Address([10, 0, 0, 255]), s, &o).is_none());
-        assert!(lease_from(Ipv4Address([10, 0, 0, 0]), s, &o).is_none());
-        assert!(lease_from(Ipv4Address::UNSPECIFIED, s, &o).is_none());
-        assert!(lease_from(Ipv4Address([224, 0, 0, 1]), s, &o).is_none());
+        assert!(lease_of(Ipv4Address([10, 0, 0, 255]), s, &o).is_none());
+        assert!(lease_of(Ipv4Address([10, 0, 0, 0]), s, &o).is_none());
+        assert!(lease_of(Ipv4Address::UNSPECIFIED, s, &o).is_none());
+        assert!(lease_of(Ipv4Address([224, 0, 0, 1]), s, &o).is_none());
         // A mask with holes: the classful prefix instead.
         o.subnet_mask = Some(Ipv4Address([255, 0, 255, 0]));
-        let l = lease_from(Ipv4Address([192, 168, 1, 9]), s, &o).unwrap();
+        let l = lease_of(Ipv4Address([192, 168, 1, 9]), s, &o).unwrap();
         assert_eq!(l.cidr.prefix_len, 24);
         o.subnet_mask = None;
-        let l = lease_from(Ipv4Address([10, 1, 2, 3]), s, &o).unwrap();
+        let l = lease_of(Ipv4Address([10, 1, 2, 3]), s, &o).unwrap();
         assert_eq!(l.cidr.prefix_len, 8);
         o.lease_duration = Some(0);
-        assert!(lease_from(Ipv4Address([10, 1, 2, 3]), s, &o).is_none());
+        assert!(lease_of(Ipv4Address([10, 1, 2, 3]), s, &o).is_none());
         o.lease_duration = None;
         assert_eq!(
-            lease_from(Ipv4Address([10, 1, 2, 3]), s, &o)
+            lease_of(Ipv4Address([10, 1, 2, 3]), s, &o)
                 .unwrap()
                 .lease_secs,
             DEFAULT_LEASE_SECS
