@@ -1208,14 +1208,20 @@ fn lease_from(
     let (renew_secs, rebind_secs) = lease_timers(lease_secs, o.renew_duration, o.rebind_duration);
     *lease = Lease {
         cidr,
-        router: o.router.filter(|&a| is_host(a)),
-        dns: o.dns_server.filter(|&a| is_host(a)),
-        ntp: o.ntp_server.filter(|&a| is_host(a)),
+        router: o.router,
+        dns: o.dns_server,
+        ntp: o.ntp_server,
         server,
         lease_secs,
         renew_secs,
         rebind_secs,
     };
+    // Only a host's address is a server: one loop for the three.
+    for a in [&mut lease.router, &mut lease.dns, &mut lease.ntp] {
+        if !a.is_some_and(is_host) {
+            *a = None;
+        }
+    }
     true
 }
 
