@@ -331,24 +331,27 @@ enum Timer {
     Expiry,
 }
 
-/// A message the client sends ([`DhcpClient::send`]): what differs
-/// between DISCOVER, REQUEST, DECLINE and RELEASE. Every other field of
-/// the header is zero (BOOTREQUEST, Ethernet, our MAC in `chaddr`).
-struct Message {
-    /// Option 53's value (the [`MessageType`] as a byte).
-    kind: u8,
-    xid: u32,
-    secs: u16,
-    broadcast: bool,
-    /// `ciaddr` (Renewing, Rebinding, RELEASE).
-    client_ip: Ipv4Address,
-    /// Option 50.
-    requested_ip: Option<Ipv4Address>,
-    /// Option 54.
-    server: Option<Ipv4Address>,
+/// What a message the client sends carries besides its type ([`DhcpClient::send`]),
+/// as bits: every address in it is the lease's (its address, its server),
+/// so a message is described by which of them go where. Every other field
+/// of the header is zero (BOOTREQUEST, Ethernet, our MAC in `chaddr`).
+struct Carries;
+
+impl Carries {
+    /// The BROADCAST flag.
+    const BROADCAST: u8 = 1;
+    /// The lease's address as `ciaddr` (Renewing, Rebinding, RELEASE).
+    const CIADDR: u8 = 2;
+    /// The lease's address as option 50, unless it is 0.0.0.0 (DISCOVER
+    /// without a hint).
+    const REQUESTED: u8 = 4;
+    /// The lease's server as option 54.
+    const SERVER_ID: u8 = 8;
+    /// Sent to the lease's server rather than broadcast.
+    const UNICAST: u8 = 16;
     /// DISCOVER and REQUEST: the host name (option 12, when configured)
-    /// and the parameter request list (option 55) go with it.
-    asks: bool,
+    /// and the parameter request list (option 55).
+    const ASKS: u8 = 32;
 }
 
 /// The client's one-bit states, in a byte.
@@ -679,50 +682,32 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// Sends the message the current state calls for and schedules the
     /// next one.
     fn transmit<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
-        let ours = self.lease.cidr.address;
         let exchange_start = match self.state {
             DhcpState::Renewing | DhcpState::Rebinding => self.t1_at().unwrap_or(self.began),
             DhcpState::Rebooting => now,
             _ => self.began,
         };
-        let mut m = Message {
-            kind: MessageType::Request.into(),
-            xid: self.xid,
-            secs: u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX),
-            broadcast: false,
-            client_ip: Ipv4Address::UNSPECIFIED,
-            requested_ip: None,
-            server: None,
-            asks: true,
-        };
-        let mut dst = Ipv4Address::BROADCAST;
-        match self.state {
-            DhcpState::Discovering => {
-                m.kind = MessageType::Discover.into();
-                m.broadcast = true;
-                m.requested_ip = Some(ours).filter(|a| !a.is_unspecified());
-            }
-            DhcpState::Requesting => {
-                m.broadcast = true;
-                m.requested_ip = Some(ours);
-                m.server = Some(self.lease.server);
-            }
-            DhcpState::Renewing => {
-                m.client_ip = ours;
-                dst = self.lease.server;
-            }
-            DhcpState::Rebinding => m.client_ip = ours,
-            DhcpState::Rebooting => {
-                // RFC 2131 §4.3.2: requested address, no server
-                // identifier, `ciaddr` zero; broadcast.
-                m.broadcast = true;
-                m.requested_ip = Some(ours);
-            }
+        // What each sending state's message carries (RFC 2131 §4.3.2,
+        // §4.4.5; INIT-REBOOT: requested address, no server identifier,
+        // `ciaddr` zero, broadcast).
+        let carries = match self.state {
+            DhcpState::Discovering => Carries::BROADCAST | Carries::REQUESTED,
+            DhcpState::Requesting => Carries::BROADCAST | Carries::REQUESTED | Carries::SERVER_ID,
+            DhcpState::Renewing => Carries::CIADDR | Carries::UNICAST,
+            DhcpState::Rebinding => Carries::CIADDR,
+            DhcpState::Rebooting => Carries::BROADCAST | Carries::REQUESTED,
             DhcpState::Off | DhcpState::Bound | DhcpState::Probing => return,
-        }
+        };
+        let kind = if self.state == DhcpState::Discovering {
+            MessageType::Discover
+        } else {
+            MessageType::Request
+        };
+        let secs = u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX);
         // Sent, or failed in a way an immediate retry would not fix: either
         // way the normal schedule applies. Not sent yet: soon again.
-        if let Err(SendError::ArpPending | SendError::Busy) = Self::send(io, dst, &m) {
+        let sent = self.send(io, kind.into(), carries | Carries::ASKS, self.xid, secs);
+        if let Err(SendError::ArpPending | SendError::Busy) = sent {
             self.next = now.after(RETRY_SOON);
             return;
         }
@@ -766,37 +751,36 @@ impl<S: DhcpSettings> DhcpClient<S> {
         app: &mut A,
         kind: MessageType,
     ) -> bool {
-        let address = self.lease.cidr.address;
-        let server = self.lease.server;
-        let mut m = Message {
-            kind: kind.into(),
-            xid: app.random_u32(),
-            secs: 0,
-            broadcast: false,
-            client_ip: Ipv4Address::UNSPECIFIED,
-            requested_ip: None,
-            server: Some(server),
-            asks: false,
-        };
-        let dst = if kind == MessageType::Release {
-            m.client_ip = address;
-            server
+        let carries = if kind == MessageType::Release {
+            Carries::CIADDR | Carries::SERVER_ID | Carries::UNICAST
         } else {
-            m.requested_ip = Some(address);
-            Ipv4Address::BROADCAST
+            Carries::REQUESTED | Carries::SERVER_ID
         };
-        Self::send(io, dst, &m).is_ok()
+        self.send(io, kind.into(), carries, app.random_u32(), 0)
+            .is_ok()
     }
 
-    /// Sends one client message from port 68 to port 67 of `dst`,
-    /// streamed: the header, the message type, the requested address and
-    /// the server identifier when given, and for DISCOVER and REQUEST the
+    /// Sends one client message of type `kind` (option 53's value) from
+    /// port 68 to port 67, broadcast or to the lease's server, streamed:
+    /// the header, the message type, then what `carries` says
+    /// ([`Carries`]): the requested address, the server identifier, the
     /// host name (`[dhcp]` settings) and the parameter request list.
     /// (Out of line: `transmit` and `tell_server` send.)
     #[inline(never)]
-    fn send<N: Nic>(io: &mut Io<'_, N>, dst: Ipv4Address, m: &Message) -> Result<(), SendError> {
+    fn send<N: Nic>(
+        &self,
+        io: &mut Io<'_, N>,
+        kind: u8,
+        carries: u8,
+        xid: u32,
+        secs: u16,
+    ) -> Result<(), SendError> {
+        let has = |bit: u8| carries & bit != 0;
+        let ours = self.lease.cidr.address;
+        let server = self.lease.server;
+        let asks = has(Carries::ASKS);
         let mut label = [0u8; crate::iface::name::MAX_LEN];
-        let hostname = if S::SEND_HOSTNAME && m.asks {
+        let hostname = if S::SEND_HOSTNAME && asks {
             // The label borrows `label` only, so the name is not copied.
             Some(S::HOSTNAME.unwrap_or_else(|| io.device_name().host_label(&mut label)))
         } else {
@@ -804,31 +788,41 @@ impl<S: DhcpSettings> DhcpClient<S> {
         };
         let header = Header {
             opcode: OpCode::Request,
-            transaction_id: m.xid,
-            secs: m.secs,
-            broadcast: m.broadcast,
+            transaction_id: xid,
+            secs,
+            broadcast: has(Carries::BROADCAST),
             addresses: [
-                m.client_ip,
+                if has(Carries::CIADDR) {
+                    ours
+                } else {
+                    Ipv4Address::UNSPECIFIED
+                },
                 Ipv4Address::UNSPECIFIED,
                 Ipv4Address::UNSPECIFIED,
                 Ipv4Address::UNSPECIFIED,
             ],
             client_hardware_address: io.mac(),
         };
-        let kind = [m.kind];
+        let kind = [kind];
+        let requested = has(Carries::REQUESTED) && !ours.is_unspecified();
         let options = [
             (option::MESSAGE_TYPE, Some(&kind[..])),
+            (option::REQUESTED_IP, requested.then_some(&ours.0[..])),
             (
-                option::REQUESTED_IP,
-                m.requested_ip.as_ref().map(|a| &a.0[..]),
+                option::SERVER_ID,
+                has(Carries::SERVER_ID).then_some(&server.0[..]),
             ),
-            (option::SERVER_ID, m.server.as_ref().map(|a| &a.0[..])),
             (option::HOSTNAME, hostname.map(str::as_bytes)),
             (
                 option::PARAMETER_REQUEST_LIST,
-                m.asks.then_some(&PARAMETERS[..]),
+                asks.then_some(&PARAMETERS[..]),
             ),
         ];
+        let dst = if has(Carries::UNICAST) {
+            server
+        } else {
+            Ipv4Address::BROADCAST
+        };
         let transport = Transport::Udp {
             src_port: CLIENT_PORT,
             dst_port: SERVER_PORT,
