@@ -781,7 +781,7 @@ impl Reply {
     /// (`last`: none yet) or `u32::MAX`. Each record is read (and so
     /// validated) on the way; after the validation scan (`process_as`)
     /// the reads cannot fail, and their errors still propagate.
-    // Out of line: seven callers; `Record::read` is inlined into it.
+    // Out of line: six call sites; `Record::read` is inlined into it.
     #[inline(never)]
     fn best<M: Message + ?Sized>(
         &self,
