@@ -682,11 +682,6 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// Sends the message the current state calls for and schedules the
     /// next one.
     fn transmit<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
-        let exchange_start = match self.state {
-            DhcpState::Renewing | DhcpState::Rebinding => self.t1_at().unwrap_or(self.began),
-            DhcpState::Rebooting => now,
-            _ => self.began,
-        };
         // What each sending state's message carries (RFC 2131 §4.3.2,
         // §4.4.5; INIT-REBOOT: requested address, no server identifier,
         // `ciaddr` zero, broadcast).
@@ -702,6 +697,15 @@ impl<S: DhcpSettings> DhcpClient<S> {
             MessageType::Discover
         } else {
             MessageType::Request
+        };
+        // `secs` counts from the exchange's start: T1 for a renewal (the
+        // states with `ciaddr`), now for INIT-REBOOT, else `began`.
+        let exchange_start = if carries & Carries::CIADDR != 0 {
+            self.t1_at().unwrap_or(self.began)
+        } else if self.state == DhcpState::Rebooting {
+            now
+        } else {
+            self.began
         };
         let secs = u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX);
         // Sent, or failed in a way an immediate retry would not fix: either
