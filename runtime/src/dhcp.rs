@@ -331,10 +331,11 @@ enum Timer {
     Expiry,
 }
 
-/// What a message the client sends carries besides its type ([`DhcpClient::send`]),
-/// as bits: every address in it is the lease's (its address, its server),
-/// so a message is described by which of them go where. Every other field
-/// of the header is zero (BOOTREQUEST, Ethernet, our MAC in `chaddr`).
+/// What a message the client sends carries besides its type
+/// ([`DhcpClient::send`]), as bits: every address in it is the lease's
+/// (its address, its server), so a message is described by which of them
+/// go where. Every other field of the header is zero (BOOTREQUEST,
+/// Ethernet, our MAC in `chaddr`).
 struct Carries;
 
 impl Carries {
