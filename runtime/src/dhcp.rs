@@ -331,24 +331,28 @@ enum Timer {
     Expiry,
 }
 
-/// A message the client sends ([`DhcpClient::send`]): what differs
-/// between DISCOVER, REQUEST, DECLINE and RELEASE. Every other field of
-/// the header is zero (BOOTREQUEST, Ethernet, our MAC in `chaddr`).
-struct Message {
-    /// Option 53's value (the [`MessageType`] as a byte).
-    kind: u8,
-    xid: u32,
-    secs: u16,
-    broadcast: bool,
-    /// `ciaddr` (Renewing, Rebinding, RELEASE).
-    client_ip: Ipv4Address,
-    /// Option 50.
-    requested_ip: Option<Ipv4Address>,
-    /// Option 54.
-    server: Option<Ipv4Address>,
+/// What a message the client sends carries besides its type
+/// ([`DhcpClient::send`]), as bits: every address in it is the lease's
+/// (its address, its server), so a message is described by which of them
+/// go where. Every other field of the header is zero (BOOTREQUEST,
+/// Ethernet, our MAC in `chaddr`).
+struct Carries;
+
+impl Carries {
+    /// The BROADCAST flag.
+    const BROADCAST: u8 = 1;
+    /// The lease's address as `ciaddr` (Renewing, Rebinding, RELEASE).
+    const CIADDR: u8 = 2;
+    /// The lease's address as option 50, unless it is 0.0.0.0 (DISCOVER
+    /// without a hint).
+    const REQUESTED: u8 = 4;
+    /// The lease's server as option 54.
+    const SERVER_ID: u8 = 8;
+    /// Sent to the lease's server rather than broadcast.
+    const UNICAST: u8 = 16;
     /// DISCOVER and REQUEST: the host name (option 12, when configured)
-    /// and the parameter request list (option 55) go with it.
-    asks: bool,
+    /// and the parameter request list (option 55).
+    const ASKS: u8 = 32;
 }
 
 /// The client's one-bit states, in a byte.
@@ -679,50 +683,36 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// Sends the message the current state calls for and schedules the
     /// next one.
     fn transmit<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
-        let ours = self.lease.cidr.address;
-        let exchange_start = match self.state {
-            DhcpState::Renewing | DhcpState::Rebinding => self.t1_at().unwrap_or(self.began),
-            DhcpState::Rebooting => now,
-            _ => self.began,
-        };
-        let mut m = Message {
-            kind: MessageType::Request.into(),
-            xid: self.xid,
-            secs: u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX),
-            broadcast: false,
-            client_ip: Ipv4Address::UNSPECIFIED,
-            requested_ip: None,
-            server: None,
-            asks: true,
-        };
-        let mut dst = Ipv4Address::BROADCAST;
-        match self.state {
-            DhcpState::Discovering => {
-                m.kind = MessageType::Discover.into();
-                m.broadcast = true;
-                m.requested_ip = Some(ours).filter(|a| !a.is_unspecified());
-            }
-            DhcpState::Requesting => {
-                m.broadcast = true;
-                m.requested_ip = Some(ours);
-                m.server = Some(self.lease.server);
-            }
-            DhcpState::Renewing => {
-                m.client_ip = ours;
-                dst = self.lease.server;
-            }
-            DhcpState::Rebinding => m.client_ip = ours,
-            DhcpState::Rebooting => {
-                // RFC 2131 §4.3.2: requested address, no server
-                // identifier, `ciaddr` zero; broadcast.
-                m.broadcast = true;
-                m.requested_ip = Some(ours);
-            }
+        // What each sending state's message carries (RFC 2131 §4.3.2,
+        // §4.4.5; INIT-REBOOT: requested address, no server identifier,
+        // `ciaddr` zero, broadcast).
+        let carries = match self.state {
+            DhcpState::Discovering => Carries::BROADCAST | Carries::REQUESTED,
+            DhcpState::Requesting => Carries::BROADCAST | Carries::REQUESTED | Carries::SERVER_ID,
+            DhcpState::Renewing => Carries::CIADDR | Carries::UNICAST,
+            DhcpState::Rebinding => Carries::CIADDR,
+            DhcpState::Rebooting => Carries::BROADCAST | Carries::REQUESTED,
             DhcpState::Off | DhcpState::Bound | DhcpState::Probing => return,
-        }
+        };
+        let kind = if self.state == DhcpState::Discovering {
+            MessageType::Discover
+        } else {
+            MessageType::Request
+        };
+        // `secs` counts from the exchange's start: T1 for a renewal (the
+        // states with `ciaddr`), now for INIT-REBOOT, else `began`.
+        let exchange_start = if carries & Carries::CIADDR != 0 {
+            self.t1_at().unwrap_or(self.began)
+        } else if self.state == DhcpState::Rebooting {
+            now
+        } else {
+            self.began
+        };
+        let secs = u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX);
         // Sent, or failed in a way an immediate retry would not fix: either
         // way the normal schedule applies. Not sent yet: soon again.
-        if let Err(SendError::ArpPending | SendError::Busy) = Self::send(io, dst, &m) {
+        let sent = self.send(io, kind.into(), carries | Carries::ASKS, self.xid, secs);
+        if let Err(SendError::ArpPending | SendError::Busy) = sent {
             self.next = now.after(RETRY_SOON);
             return;
         }
@@ -766,37 +756,36 @@ impl<S: DhcpSettings> DhcpClient<S> {
         app: &mut A,
         kind: MessageType,
     ) -> bool {
-        let address = self.lease.cidr.address;
-        let server = self.lease.server;
-        let mut m = Message {
-            kind: kind.into(),
-            xid: app.random_u32(),
-            secs: 0,
-            broadcast: false,
-            client_ip: Ipv4Address::UNSPECIFIED,
-            requested_ip: None,
-            server: Some(server),
-            asks: false,
-        };
-        let dst = if kind == MessageType::Release {
-            m.client_ip = address;
-            server
+        let carries = if kind == MessageType::Release {
+            Carries::CIADDR | Carries::SERVER_ID | Carries::UNICAST
         } else {
-            m.requested_ip = Some(address);
-            Ipv4Address::BROADCAST
+            Carries::REQUESTED | Carries::SERVER_ID
         };
-        Self::send(io, dst, &m).is_ok()
+        self.send(io, kind.into(), carries, app.random_u32(), 0)
+            .is_ok()
     }
 
-    /// Sends one client message from port 68 to port 67 of `dst`,
-    /// streamed: the header, the message type, the requested address and
-    /// the server identifier when given, and for DISCOVER and REQUEST the
+    /// Sends one client message of type `kind` (option 53's value) from
+    /// port 68 to port 67, broadcast or to the lease's server, streamed:
+    /// the header, the message type, then what `carries` says
+    /// ([`Carries`]): the requested address, the server identifier, the
     /// host name (`[dhcp]` settings) and the parameter request list.
     /// (Out of line: `transmit` and `tell_server` send.)
     #[inline(never)]
-    fn send<N: Nic>(io: &mut Io<'_, N>, dst: Ipv4Address, m: &Message) -> Result<(), SendError> {
+    fn send<N: Nic>(
+        &self,
+        io: &mut Io<'_, N>,
+        kind: u8,
+        carries: u8,
+        xid: u32,
+        secs: u16,
+    ) -> Result<(), SendError> {
+        let has = |bit: u8| carries & bit != 0;
+        let ours = self.lease.cidr.address;
+        let server = self.lease.server;
+        let asks = has(Carries::ASKS);
         let mut label = [0u8; crate::iface::name::MAX_LEN];
-        let hostname = if S::SEND_HOSTNAME && m.asks {
+        let hostname = if S::SEND_HOSTNAME && asks {
             // The label borrows `label` only, so the name is not copied.
             Some(S::HOSTNAME.unwrap_or_else(|| io.device_name().host_label(&mut label)))
         } else {
@@ -804,31 +793,41 @@ impl<S: DhcpSettings> DhcpClient<S> {
         };
         let header = Header {
             opcode: OpCode::Request,
-            transaction_id: m.xid,
-            secs: m.secs,
-            broadcast: m.broadcast,
+            transaction_id: xid,
+            secs,
+            broadcast: has(Carries::BROADCAST),
             addresses: [
-                m.client_ip,
+                if has(Carries::CIADDR) {
+                    ours
+                } else {
+                    Ipv4Address::UNSPECIFIED
+                },
                 Ipv4Address::UNSPECIFIED,
                 Ipv4Address::UNSPECIFIED,
                 Ipv4Address::UNSPECIFIED,
             ],
             client_hardware_address: io.mac(),
         };
-        let kind = [m.kind];
+        let kind = [kind];
+        let requested = has(Carries::REQUESTED) && !ours.is_unspecified();
         let options = [
             (option::MESSAGE_TYPE, Some(&kind[..])),
+            (option::REQUESTED_IP, requested.then_some(&ours.0[..])),
             (
-                option::REQUESTED_IP,
-                m.requested_ip.as_ref().map(|a| &a.0[..]),
+                option::SERVER_ID,
+                has(Carries::SERVER_ID).then_some(&server.0[..]),
             ),
-            (option::SERVER_ID, m.server.as_ref().map(|a| &a.0[..])),
             (option::HOSTNAME, hostname.map(str::as_bytes)),
             (
                 option::PARAMETER_REQUEST_LIST,
-                m.asks.then_some(&PARAMETERS[..]),
+                asks.then_some(&PARAMETERS[..]),
             ),
         ];
+        let dst = if has(Carries::UNICAST) {
+            server
+        } else {
+            Ipv4Address::BROADCAST
+        };
         let transport = Transport::Udp {
             src_port: CLIENT_PORT,
             dst_port: SERVER_PORT,
@@ -918,14 +917,14 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 if kind == MessageType::Nak {
                     return self.on_nak(io, app, now, server);
                 }
-                let Some(lease) = lease_from(your_ip, server, o) else {
-                    return;
-                };
                 // A new address (Requesting, or a remembered one asked for at
                 // start) is probed before use; a renewal keeps it.
                 let fresh = self.state == DhcpState::Requesting || self.lease.lease_secs == 0;
-                let renewal = !fresh && lease.cidr.address == self.lease.cidr.address;
-                self.lease = lease;
+                let renewal = !fresh && your_ip == self.lease.cidr.address;
+                // Stored in place (once, before the two ways on).
+                if !lease_from(your_ip, server, o, &mut self.lease) {
+                    return;
+                }
                 self.began = self.sent;
                 self.tries = 0;
                 if S::ARP_PROBES > 0 && fresh {
@@ -1176,11 +1175,17 @@ pub fn lease_timers(lease: u32, t1: Option<u32>, t2: Option<u32>) -> (u32, u32) 
     (t1, t2)
 }
 
-/// The lease an ACK grants, or `None` when it cannot be used (no usable
-/// address, a zero lease time).
-fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Option<Lease> {
+/// Writes the lease an ACK grants into `lease`; false (and `lease`
+/// untouched) when it cannot be used (no usable address, a zero lease
+/// time).
+fn lease_from(
+    your_ip: Ipv4Address,
+    server: Ipv4Address,
+    o: &ReplyOptions,
+    lease: &mut Lease,
+) -> bool {
     if !is_host(your_ip) {
-        return None;
+        return false;
     }
     let prefix = o
         .subnet_mask
@@ -1193,23 +1198,30 @@ fn lease_from(your_ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Op
     let host_bits = !cidr.netmask_u32();
     let host = your_ip.to_u32() & host_bits;
     if prefix <= 30 && (host == 0 || host == host_bits) {
-        return None;
+        return false;
     }
     let lease_secs = o.lease_duration.unwrap_or(DEFAULT_LEASE_SECS);
     if lease_secs < MIN_LEASE_SECS {
-        return None;
+        return false;
     }
     let (renew_secs, rebind_secs) = lease_timers(lease_secs, o.renew_duration, o.rebind_duration);
-    Some(Lease {
+    *lease = Lease {
         cidr,
-        router: o.router.filter(|&a| is_host(a)),
-        dns: o.dns_server.filter(|&a| is_host(a)),
-        ntp: o.ntp_server.filter(|&a| is_host(a)),
+        router: o.router,
+        dns: o.dns_server,
+        ntp: o.ntp_server,
         server,
         lease_secs,
         renew_secs,
         rebind_secs,
-    })
+    };
+    // Only a host's address is a server: one loop for the three.
+    for a in [&mut lease.router, &mut lease.dns, &mut lease.ntp] {
+        if !a.is_some_and(is_host) {
+            *a = None;
+        }
+    }
+    true
 }
 
 /// Reads a datagram as a reply to exchange `xid` for `mac`: its `yiaddr`,
@@ -1365,6 +1377,19 @@ mod tests {
         );
     }
 
+    /// `lease_from` as a value; a refused ACK leaves the lease untouched.
+    fn lease_of(ip: Ipv4Address, server: Ipv4Address, o: &ReplyOptions) -> Option<Lease> {
+        let mut l = Lease::EMPTY;
+        l.lease_secs = 7;
+        if lease_from(ip, server, o, &mut l) {
+            return Some(l);
+        }
+        let mut untouched = Lease::EMPTY;
+        untouched.lease_secs = 7;
+        assert_eq!(l, untouched);
+        None
+    }
+
     #[test]
     fn leases_from_acks() {
         let s = Ipv4Address([10, 0, 0, 1]);
@@ -1374,25 +1399,25 @@ mod tests {
             lease_duration: Some(600),
             ..ReplyOptions::default()
         };
-        let l = lease_from(Ipv4Address([10, 0, 0, 50]), s, &o).unwrap();
+        let l = lease_of(Ipv4Address([10, 0, 0, 50]), s, &o).unwrap();
         assert_eq!(l.cidr, Ipv4Cidr::new(Ipv4Address([10, 0, 0, 50]), 24));
         assert_eq!((l.renew_secs, l.rebind_secs), (300, 525));
-        assert!(lease_from(Ipv4Address([10, 0, 0, 255]), s, &o).is_none());
-        assert!(lease_from(Ipv4Address([10, 0, 0, 0]), s, &o).is_none());
-        assert!(lease_from(Ipv4Address::UNSPECIFIED, s, &o).is_none());
-        assert!(lease_from(Ipv4Address([224, 0, 0, 1]), s, &o).is_none());
+        assert!(lease_of(Ipv4Address([10, 0, 0, 255]), s, &o).is_none());
+        assert!(lease_of(Ipv4Address([10, 0, 0, 0]), s, &o).is_none());
+        assert!(lease_of(Ipv4Address::UNSPECIFIED, s, &o).is_none());
+        assert!(lease_of(Ipv4Address([224, 0, 0, 1]), s, &o).is_none());
         // A mask with holes: the classful prefix instead.
         o.subnet_mask = Some(Ipv4Address([255, 0, 255, 0]));
-        let l = lease_from(Ipv4Address([192, 168, 1, 9]), s, &o).unwrap();
+        let l = lease_of(Ipv4Address([192, 168, 1, 9]), s, &o).unwrap();
         assert_eq!(l.cidr.prefix_len, 24);
         o.subnet_mask = None;
-        let l = lease_from(Ipv4Address([10, 1, 2, 3]), s, &o).unwrap();
+        let l = lease_of(Ipv4Address([10, 1, 2, 3]), s, &o).unwrap();
         assert_eq!(l.cidr.prefix_len, 8);
         o.lease_duration = Some(0);
-        assert!(lease_from(Ipv4Address([10, 1, 2, 3]), s, &o).is_none());
+        assert!(lease_of(Ipv4Address([10, 1, 2, 3]), s, &o).is_none());
         o.lease_duration = None;
         assert_eq!(
-            lease_from(Ipv4Address([10, 1, 2, 3]), s, &o)
+            lease_of(Ipv4Address([10, 1, 2, 3]), s, &o)
                 .unwrap()
                 .lease_secs,
             DEFAULT_LEASE_SECS

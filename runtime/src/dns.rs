@@ -575,20 +575,19 @@ impl<const NAME: usize> DnsSlot<NAME> {
         if type_class != u32::from(qtype.0) << 16 | u32::from(CLASS_IN) || !asked.same {
             return Err(DnsReject::WrongQuestion);
         }
-        // Validate every record before using any.
         // Bounded: three 16-bit counts.
         let records = u32::from(h.answers)
             .wrapping_add(u32::from(h.authorities))
             .wrapping_add(u32::from(h.additionals));
-        let mut at = answers_at;
-        for _ in 0..records {
-            at = Record::read(m, at).map_err(DnsReject::Malformed)?.end();
-        }
         let r = Reply {
             answers_at,
             answers: h.answers,
             records,
         };
+        // Validate every record before using any: the lookups' scan over
+        // every section for a name no record has (an empty wire name:
+        // every name has at least its root byte), which reads each record.
+        r.best(m, Owner::Wire(&[]), Type::A, 0, false)?;
         let refused = match h.rcode() {
             Rcode::NoError => None,
             Rcode::NameError => Some(DnsError::NameError),
@@ -605,7 +604,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
             None => return Ok(self.failed::<MX>(DnsError::TooManyCnames)),
         };
         if !MX || qtype == Type::A {
-            if let Some(addr) = r.find_a(m, owner, None)? {
+            if let Some(addr) = r.find_a(m, Owner::At(owner))? {
                 return Ok(match self.sub().filter(|_| MX) {
                     Some(_) => self.sub_finished(Some(addr)),
                     None => {
@@ -676,26 +675,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
         // `u32::MAX` (`best`: none found).
         let mut last = 0u32;
         loop {
-            let mut best = u32::MAX;
-            let mut name_at = 0usize;
-            let mut at = r.answers_at;
-            for _ in 0..r.answers {
-                let rec = Record::read(m, at).map_err(DnsReject::Malformed)?;
-                at = rec.end();
-                if rec.rtype != Type::MX
-                    || rec.class != CLASS_IN
-                    || !wire::names_equal(m, rec.name_at, owner).map_err(DnsReject::Malformed)?
-                {
-                    continue;
-                }
-                let pref = rec.mx_preference(m).map_err(DnsReject::Malformed)?;
-                let key = u32::from(pref) << 16 | (rec.name_at & 0xffff) as u32;
-                if key > last && key < best {
-                    best = key;
-                    // Bounded: `data_at` is inside the message.
-                    name_at = rec.data_at.wrapping_add(2);
-                }
-            }
+            let (best, name_at) = r.best(m, Owner::At(owner), Type::MX, last, false)?;
             if best == u32::MAX {
                 break;
             }
@@ -712,7 +692,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
                     // The exchange's address from the reply's A records, as
                     // it is stored (0.0.0.0: none yet).
                     let name = name_room.get(..n).unwrap_or(&[]);
-                    let [a0, a1, a2, a3] = r.find_a(m, 0, Some(name))?.unwrap_or_default().0;
+                    let [a0, a1, a2, a3] = r.find_a(m, Owner::Wire(name))?.unwrap_or_default().0;
                     let [p0, p1] = pref.to_be_bytes();
                     crate::wire::put_slice(room, 0, &[p0, p1, a0, a1, a2, a3]);
                     // Bounded: the entry fit the slot's at most 255 bytes.
@@ -750,68 +730,121 @@ impl Reply {
         qtype: Type,
     ) -> Result<Option<usize>, DnsReject> {
         // One pass per name of the chain: the queried name, then each
-        // CNAME target.
+        // CNAME target. A record of the type ends the chain wherever it is
+        // among the name's records; otherwise its first CNAME leads on.
         let passes = if CNAME { MAX_CNAME_HOPS + 1 } else { 1 };
         let mut current = name_at;
         for _ in 0..passes {
-            let mut cname = None;
-            let mut at = self.answers_at;
-            for _ in 0..self.answers {
-                let rec = Record::read(m, at).map_err(DnsReject::Malformed)?;
-                at = rec.end();
-                if rec.class != CLASS_IN || (rec.rtype != qtype && rec.rtype != Type::CNAME) {
-                    continue;
-                }
-                if !wire::names_equal(m, rec.name_at, current).map_err(DnsReject::Malformed)? {
-                    continue;
-                }
-                if rec.rtype == qtype {
-                    return Ok(Some(current));
-                }
-                cname = cname.or(rec.data_name_at());
+            if self.best(m, Owner::At(current), qtype, 0, true)?.0 != u32::MAX {
+                return Ok(Some(current));
             }
-            match cname {
-                Some(next) => current = next,
-                None => return Ok(Some(current)),
+            match self.best(m, Owner::At(current), Type::CNAME, 0, true)? {
+                (u32::MAX, _) => return Ok(Some(current)),
+                (_, next) => current = next,
             }
         }
         Ok(None)
     }
 
-    /// The first A record (in the answer section, or with `wire` given in
-    /// any section) owned by the name at `owner` or, when `wire` is given,
-    /// by that uncompressed name.
+    /// The first A record with an address other than 0.0.0.0 owned by
+    /// `owner` (a name in the answer section, or an uncompressed name in
+    /// any section): [`Self::best`] for A.
+    #[inline(always)]
     fn find_a<M: Message + ?Sized>(
         &self,
         m: &mut M,
-        owner: usize,
-        wire: Option<&[u8]>,
+        owner: Owner<'_>,
     ) -> Result<Option<Ipv4Address>, DnsReject> {
-        let count = match wire {
-            Some(_) => self.records,
-            None => u32::from(self.answers),
+        let (_, a) = self.best(m, owner, Type::A, 0, false)?;
+        // Bounded: an A record's value is its 32-bit address.
+        let a = Ipv4Address((a as u32).to_be_bytes());
+        Ok((!a.is_unspecified()).then_some(a))
+    }
+
+    /// One scan behind every record lookup of a reply (validation, the
+    /// CNAME chain, the A answer, each MX step, each exchange's address):
+    /// among the records of `rtype` and class IN owned by `owner` (a name
+    /// in the answer section at an offset, or an uncompressed name in any
+    /// section), the one with the smallest key above `last`, as `(key,
+    /// value)`; `(u32::MAX, 0)` when there is none.
+    ///
+    /// - `any`: every record of the type counts; its key is its offset
+    ///   (the first in reply order), its value its data's offset (a
+    ///   CNAME's target name).
+    /// - A: its key is its offset, its value its address; 0.0.0.0 is
+    ///   passed over.
+    /// - MX: its key is `preference << 16 | offset` (most preferred
+    ///   first, ties in reply order), its value its exchange's offset.
+    ///
+    /// Keys are exact: a record starts after the header and below 65,535
+    /// (a UDP payload is shorter than 65,536 bytes), so no key is 0
+    /// (`last`: none yet) or `u32::MAX`. Each record is read (and so
+    /// validated) on the way; after the validation scan (`process_as`)
+    /// the reads cannot fail, and their errors still propagate.
+    // Out of line: six call sites; `Record::read` is inlined into it.
+    #[inline(never)]
+    fn best<M: Message + ?Sized>(
+        &self,
+        m: &mut M,
+        owner: Owner<'_>,
+        rtype: Type,
+        last: u32,
+        any: bool,
+    ) -> Result<(u32, usize), DnsReject> {
+        let count = match owner {
+            Owner::At(_) => u32::from(self.answers),
+            Owner::Wire(_) => self.records,
         };
+        let mut best = (u32::MAX, 0usize);
         let mut at = self.answers_at;
         for _ in 0..count {
             let rec = Record::read(m, at).map_err(DnsReject::Malformed)?;
             at = rec.end();
-            if rec.rtype != Type::A || rec.class != CLASS_IN {
+            if rec.rtype != rtype || rec.class != CLASS_IN {
                 continue;
             }
-            let same = match wire {
-                Some(w) => wire::name_matches(m, rec.name_at, w),
-                None => wire::names_equal(m, rec.name_at, owner),
+            let op = match owner {
+                Owner::At(o) => NameOp::Compare(o),
+                Owner::Wire(w) => NameOp::Match(w),
+            };
+            if !wire::walk_name(m, rec.name_at, op)
+                .map_err(DnsReject::Malformed)?
+                .same
+            {
+                continue;
             }
-            .map_err(DnsReject::Malformed)?;
-            if same {
-                let a = rec.a(m).map_err(DnsReject::Malformed)?;
-                if !a.is_unspecified() {
-                    return Ok(Some(a));
+            let (pref, value) = if any {
+                // A CNAME's target name (or, for another type, its data).
+                (0, rec.data_at)
+            } else if rtype == Type::A {
+                // 4 bytes of data: checked for every A record of class IN.
+                let a = wire::read_u32(m, rec.data_at).map_err(DnsReject::Malformed)?;
+                if a == 0 {
+                    continue;
                 }
+                (0, a as usize)
+            } else {
+                // An MX record holds its preference and a name (checked).
+                let pref = wire::read_u16(m, rec.data_at).map_err(DnsReject::Malformed)?;
+                // Bounded: `data_at` is inside the message.
+                (u32::from(pref) << 16, rec.data_at.wrapping_add(2))
+            };
+            let key = pref | (rec.name_at & 0xffff) as u32;
+            if key > last && key < best.0 {
+                best = (key, value);
             }
         }
-        Ok(None)
+        Ok(best)
     }
+}
+
+/// Whose records [`Reply::best`] looks for.
+#[derive(Clone, Copy)]
+enum Owner<'w> {
+    /// The name at this offset of the message; answer section only.
+    At(usize),
+    /// This uncompressed wire-form name; every section.
+    Wire(&'w [u8]),
 }
 
 /// A received datagram as a DNS [`Message`] (read from the NIC).
@@ -1002,6 +1035,12 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
     /// A random port no other query uses (with at most 16 slots among
     /// 16384 ports, the first draw nearly always does).
     fn pick_port<A: App>(&self, app: &mut A) -> u16 {
+        // One slot: it is the one picking (a query not sent yet, so not
+        // listening), and no other can hold the port: the first draw, as
+        // the loop would take it, without the loop.
+        if SLOTS == 1 {
+            return random_port(app);
+        }
         let mut port = EPHEMERAL_FIRST;
         for _ in 0..32 {
             port = random_port(app);
@@ -1607,6 +1646,71 @@ mod tests {
             Ok(Outcome::Answered)
         ));
         assert_eq!(s.answer(), Ipv4Address::new(10, 99, 0, 77));
+    }
+
+    #[test]
+    fn one_record_scan_serves_every_lookup() {
+        // `Reply::best`: validation, the chain's end, the A answer.
+        let reply = |records: &[(u16, u16, &[u8])], additional: &[u8]| {
+            let mut m = wire::Repr {
+                id: 1,
+                flags: 0x8180,
+                questions: 1,
+                answers: records.len() as u16,
+                additionals: u16::from(!additional.is_empty()),
+                ..Default::default()
+            }
+            .to_bytes()
+            .to_vec();
+            m.extend([1, b'a', 0, 0, 1, 0, 1]); // question "a" A IN at 12
+            for &(t, class, data) in records {
+                m.extend([0xc0, 12]);
+                m.extend(t.to_be_bytes());
+                m.extend(class.to_be_bytes());
+                m.extend([0, 0, 0, 60]);
+                m.extend((data.len() as u16).to_be_bytes());
+                m.extend(data);
+            }
+            m.extend(additional);
+            m
+        };
+        let run = |m: &[u8]| {
+            let mut s = sent("a", QueryType::A, 1);
+            let r = s.process(&mut Bytes(m));
+            r.map(|o| match o {
+                Outcome::Answered => Ok(s.answer()),
+                Outcome::Failed(e) => Err(e),
+                Outcome::Continue => Err(DnsError::Timeout),
+            })
+        };
+        let cname_b = [1, b'b', 0];
+        // 0.0.0.0 is passed over for the next A record of the name, and an
+        // A record of another class is not the name's address.
+        let m = reply(
+            &[
+                (1, 3, &[9, 9, 9, 9]),
+                (1, 1, &[0, 0, 0, 0]),
+                (1, 1, &[5, 6, 7, 8]),
+            ],
+            &[],
+        );
+        assert_eq!(run(&m), Ok(Ok(Ipv4Address::new(5, 6, 7, 8))));
+        // An A record ends the chain even when it is 0.0.0.0 and the name
+        // also has a CNAME (wherever it stands): no data, no restart.
+        for records in [
+            [(5, 1, &cname_b[..]), (1, 1, &[0, 0, 0, 0][..])],
+            [(1, 1, &[0, 0, 0, 0][..]), (5, 1, &cname_b[..])],
+        ] {
+            assert_eq!(run(&reply(&records, &[])), Ok(Err(DnsError::NoData)));
+        }
+        // A CNAME of another class is not followed.
+        let m = reply(&[(5, 3, &cname_b)], &[]);
+        assert_eq!(run(&m), Ok(Err(DnsError::NoData)));
+        // Every record is validated before any is used: a valid answer
+        // with a broken additional record (a forward pointer) is rejected.
+        let bad = [0xc0, 0xff, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4];
+        let m = reply(&[(1, 1, &[5, 6, 7, 8])], &bad);
+        assert!(matches!(run(&m), Err(DnsReject::Malformed(_))));
     }
 
     #[test]
