@@ -350,8 +350,10 @@ enum Rx {
     /// buffer (its later pieces) is ignored.
     #[default]
     Status,
-    /// The lines of a message (RETR).
-    Lines,
+    /// The header lines of a message (RETR), up to the blank line.
+    Headers,
+    /// The body lines of a message.
+    Body,
 }
 
 /// Which header a value is being collected for.
@@ -418,7 +420,6 @@ pub struct Pop3Client<S: Pop3Settings> {
     /// Bytes of the current status line so far (bounded by
     /// [`MAX_REPLY_LINE`]).
     status_len: u16,
-    in_headers: bool,
     capture: Capture,
     subject: Value,
     from: Value,
@@ -496,7 +497,6 @@ impl<S: Pop3Settings> Pop3Client<S> {
             rx: Rx::Status,
             lines: LineState::default(),
             status_len: 0,
-            in_headers: false,
             capture: Capture::None,
             subject: Value::default(),
             from: Value::default(),
@@ -637,7 +637,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         }
         let target = Self::target(mailbox);
         self.link.sending = self.link.phase == Phase::Open
-            && self.rx != Rx::Lines
+            && self.rx == Rx::Status
             && self.link.acked.wrapping_sub(self.cmd_start) < self.command_len(mailbox);
         let r = self
             .link
@@ -745,7 +745,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             self.link.touched |= b == b'\n';
             if b == b'\n' {
                 self.status_len = 0;
-            } else if self.rx != Rx::Lines {
+            } else if self.rx == Rx::Status {
                 self.status_len = self.status_len.wrapping_add(1); // < MAX_REPLY_LINE
                 if self.status_len >= MAX_REPLY_LINE {
                     return self.fail(Pop3Error::Malformed(self.step));
@@ -767,7 +767,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             // for it: the line assembler marks them).
             Rx::Status if piece.continued => {}
             Rx::Status => self.on_status(piece.len, mailbox),
-            Rx::Lines => self.on_line(piece, mailbox),
+            Rx::Headers | Rx::Body => self.on_line(piece, mailbox),
         }
     }
 
@@ -812,8 +812,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             }
             Pop3Step::Retr => {
                 self.size = number(rest);
-                self.rx = Rx::Lines;
-                self.in_headers = true;
+                self.rx = Rx::Headers;
                 self.capture = Capture::None;
                 self.subject = Value::default();
                 self.from = Value::default();
@@ -866,12 +865,12 @@ impl<S: Pop3Settings> Pop3Client<S> {
             bytes,
             more: piece.more,
         };
-        if !self.in_headers {
+        if self.rx == Rx::Body {
             mailbox.line(n, line);
             return;
         }
         if !piece.continued && bytes.is_empty() && !piece.more {
-            self.in_headers = false;
+            self.rx = Rx::Body;
             self.start_message(mailbox);
             return;
         }
@@ -912,8 +911,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
     }
 
     fn end_message<M: Mailbox>(&mut self, mailbox: &mut M) {
-        if self.in_headers {
-            self.in_headers = false;
+        if self.rx == Rx::Headers {
             self.start_message(mailbox);
         }
         self.stats.messages = self.stats.messages.saturating_add(1);
@@ -965,7 +963,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         sink: &mut dyn PayloadSink,
         mailbox: &M,
     ) {
-        if !self.owns(socket) || self.link.phase != Phase::Open || self.rx == Rx::Lines {
+        if !self.owns(socket) || self.link.phase != Phase::Open || self.rx != Rx::Status {
             return;
         }
         let rel = offset.wrapping_sub(self.cmd_start);
