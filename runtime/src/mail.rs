@@ -287,21 +287,46 @@ pub(crate) fn read_each<N: Nic>(data: &mut TcpReader<'_, N>, f: &mut dyn FnMut(&
     }
 }
 
-/// Entry `index` of `table`, entries separated by `|`; empty past the
-/// last. The clients' verbs by step: one string rather than a table of
-/// slices at 8 bytes of flash an entry (README, Decisions: the mail
-/// clients' footprint).
-#[inline(never)]
-pub(crate) fn entry(table: &'static [u8], index: usize) -> &'static [u8] {
-    let mut rest = table;
-    for _ in 0..index {
-        match rest.iter().position(|&b| b == b'|') {
-            Some(at) => rest = rest.get(at.wrapping_add(1)..).unwrap_or(&[]), // at < len
-            None => return &[],
-        }
+/// Entry `index` of `table`, entries separated by `|`, by the entries'
+/// starts ([`entry_starts`]); empty past the last. The clients' verbs by
+/// step: one string and a byte per entry rather than a table of slices
+/// at 8 bytes of flash an entry, or a search for the `|`s at run time
+/// (README, Decisions: the mail clients' footprint).
+pub(crate) fn entry(table: &'static [u8], starts: &[u8], index: usize) -> &'static [u8] {
+    // index < 256 (a step): + 1 does not wrap; every start after the
+    // first is at least 1: - 1 does not wrap.
+    match (starts.get(index), starts.get(index.wrapping_add(1))) {
+        (Some(&from), Some(&next)) => table
+            .get(usize::from(from)..usize::from(next).wrapping_sub(1))
+            .unwrap_or(&[]),
+        _ => &[],
     }
-    let end = rest.iter().position(|&b| b == b'|').unwrap_or(rest.len());
-    rest.get(..end).unwrap_or(&[])
+}
+
+/// Where each `|`-separated entry of `table` starts, and last the
+/// table's length + 1 (so one before the next start is always where an
+/// entry ends), computed at compile time for [`entry`]. `N` is the number
+/// of entries + 1; another count does not compile.
+// Compile time: the indices are checked by the evaluation (a wrong `N`
+// is a compile error), the table is below 255 bytes.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+pub(crate) const fn entry_starts<const N: usize>(table: &[u8]) -> [u8; N] {
+    let mut starts = [0u8; N];
+    let mut i = 0;
+    let mut k = 1;
+    while i < table.len() {
+        if table[i] == b'|' {
+            starts[k] = (i + 1) as u8;
+            k += 1;
+        }
+        i += 1;
+    }
+    assert!(
+        k + 1 == N && table.len() < 255,
+        "entry_starts: N is the entries + 1"
+    );
+    starts[k] = (table.len() + 1) as u8;
+    starts
 }
 
 /// A byte a command argument may contain: printable ASCII or UTF-8, no
@@ -1081,6 +1106,27 @@ mod tests {
             .decode(BASE64)
             .unwrap();
         assert_eq!(ours(|w| put_base64(w, &all)), BASE64);
+    }
+
+    #[test]
+    fn entries_are_the_pieces_between_bars() {
+        const T: &[u8] =
+            b"|||EHLO |HELO |AUTH PLAIN |AUTH LOGIN|||MAIL FROM:<|RCPT TO:<|DATA||QUIT";
+        const S: [u8; 15] = entry_starts(T);
+        let pieces: Vec<&[u8]> = T.split(|&b| b == b'|').collect();
+        assert_eq!(pieces.len(), 14);
+        for i in 0..20 {
+            assert_eq!(
+                entry(T, &S, i),
+                pieces.get(i).copied().unwrap_or(b""),
+                "{i}"
+            );
+        }
+        const U: &[u8] = b"a||bc|";
+        const V: [u8; 5] = entry_starts(U);
+        for (i, e) in [&b"a"[..], b"", b"bc", b"", b""].into_iter().enumerate() {
+            assert_eq!(entry(U, &V, i), e, "{i}");
+        }
     }
 
     #[test]

@@ -35,8 +35,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    entry, read_each, LineState, Link, LinkFailure, MailServer, Phase, Piece, ReplyText, Target,
-    Timeouts, Window, COMMAND, MAX_REPLY_LINE,
+    entry, entry_starts, read_each, LineState, Link, LinkFailure, MailServer, Phase, Piece,
+    ReplyText, Target, Timeouts, Window, COMMAND, MAX_REPLY_LINE,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -932,7 +932,8 @@ impl<S: Pop3Settings> Pop3Client<S> {
     fn command<M: Mailbox>(&self, w: &mut Window<'_>, mailbox: &M) {
         // By `Pop3Step` (steps without a command: empty).
         const VERBS: &[u8] = b"|||USER |PASS |STAT|RETR |DELE |QUIT";
-        let verb = entry(VERBS, self.step as usize);
+        const STARTS: [u8; 10] = entry_starts(VERBS);
+        let verb = entry(VERBS, &STARTS, self.step as usize);
         if verb.is_empty() || (self.step == Pop3Step::Dele && !S::DELETE) {
             return;
         }

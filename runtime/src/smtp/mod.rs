@@ -99,8 +99,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    byte_set, command_byte, domain_of, entry, put_base64, put_base64_parts, read_each, ByteSet,
-    Link, LinkFailure, MailServer, Phase, ReplyText, Target, Timeouts, Window,
+    byte_set, command_byte, domain_of, entry, entry_starts, put_base64, put_base64_parts,
+    read_each, ByteSet, Link, LinkFailure, MailServer, Phase, ReplyText, Target, Timeouts, Window,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -905,6 +905,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         // By `SmtpStep`: AUTH's user name and password have no verb.
         const VERBS: &[u8] =
             b"|||EHLO |HELO |AUTH PLAIN |AUTH LOGIN|||MAIL FROM:<|RCPT TO:<|DATA||QUIT";
+        const STARTS: [u8; 15] = entry_starts(VERBS);
         let step = self.step;
         let auth = matches!(
             step,
@@ -917,7 +918,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         {
             return;
         }
-        w.put(entry(VERBS, step as usize));
+        w.put(entry(VERBS, &STARTS, step as usize));
         match step {
             SmtpStep::Ehlo | SmtpStep::Helo => match S::HELO {
                 Some(name) => w.put_filtered(name.as_bytes(), &ADDRESS),
