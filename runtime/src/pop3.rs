@@ -541,8 +541,8 @@ impl<S: Pop3Settings> Pop3Client<S> {
         }
         self.link.start();
         self.step = Pop3Step::Resolve;
-        self.cmd_start = 0;
-        // `count` and `current` are set by STAT's reply, before any use.
+        // `count` and `current` are set by STAT's reply, `cmd_start` when
+        // the connection opens (the only way to `Open`), before any use.
         self.deleted = 0;
         self.rx = Rx::Status;
         self.lines.clear();

@@ -573,8 +573,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
         }
         self.link.start();
         self.step = SmtpStep::Resolve;
-        self.cmd_start = 0;
-        self.rcpt = 0;
+        // `cmd_start` is set when the connection opens (the only way to
+        // `Open`, where it is read), `rcpt` when MAIL FROM is accepted,
+        // before any use; `caps` stays 0 for a server that only knows
+        // HELO.
         self.caps = 0;
         self.reply = ReplyParser::default();
         self.meta = Meta {
