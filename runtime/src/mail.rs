@@ -241,7 +241,10 @@ impl<'s> Window<'s> {
         }
     }
 
-    /// Generates `value` in decimal.
+    /// Generates `value` in decimal. Out of line: one copy of the
+    /// buffer set-up for its callers (the address literal, RETR/DELE's
+    /// number, the date's fields).
+    #[inline(never)]
     pub(crate) fn put_u64(&mut self, value: u64) {
         let mut buf = [0u8; 20];
         self.put(crate::wire::text::decimal(value, &mut buf).as_bytes());
