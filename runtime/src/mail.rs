@@ -568,11 +568,15 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Starts a session: resolve or connect on the next poll.
+    /// Starts a session: resolve or connect on the next poll. Out of
+    /// line: one copy of the link's clear for both clients.
+    #[inline(never)]
     pub(crate) fn start(&mut self) {
-        self.reset();
-        self.phase = Phase::Start;
-        self.touched = true;
+        *self = Link {
+            phase: Phase::Start,
+            touched: true,
+            ..Link::default()
+        };
     }
 
     /// Whether `socket` is this session's connection.
@@ -958,13 +962,6 @@ impl Link {
     /// True once the session's connection is gone and it may report.
     pub(crate) fn finished(&self) -> bool {
         self.phase == Phase::Finished
-    }
-
-    /// Back to idle after the outcome was reported. Out of line: the
-    /// clients' four calls shared one copy of the 52-byte clear.
-    #[inline(never)]
-    pub(crate) fn reset(&mut self) {
-        *self = Link::default();
     }
 }
 

@@ -665,7 +665,9 @@ impl<S: Pop3Settings> Pop3Client<S> {
             Ok(_) => self.stats.checks = self.stats.checks.saturating_add(1),
             Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
         }
-        self.link.reset();
+        // Idle again: the rest of the link is reset when the next
+        // session starts (a finished link has no socket and no query).
+        self.link.phase = Phase::Idle;
         if self.interval > Duration::ZERO {
             self.next_check = Some(now.after(self.interval));
         }

@@ -670,7 +670,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
             Ok(()) => self.stats.sent = self.stats.sent.saturating_add(1),
             Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
         }
-        self.link.reset();
+        // Idle again: the rest of the link is reset when the next
+        // session starts (a finished link has no socket and no query).
+        self.link.phase = Phase::Idle;
         Some(outcome)
     }
 
