@@ -547,7 +547,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         self.rx = Rx::Status;
         self.lines.clear();
         self.status_len = 0;
-        self.outcome = None;
+        // `outcome` is None: taken when the last session was reported.
         Ok(())
     }
 
