@@ -835,7 +835,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
         }
         // By `SmtpStep`: the code its command's reply must have, less 200
         // (one byte), and the step that follows: a table rather than a
-        // match per pair. Steps without a command expect no reply (NONE).
+        // match per pair. Steps without a command (NONE) never read it:
+        // replies are read only while the connection is open, from the
+        // greeting on, and QUIT's returned above.
         use SmtpStep as T;
         const NONE: u8 = u8::MAX;
         const EXPECT: [(u8, SmtpStep); 14] = [
@@ -855,11 +857,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             (NONE, T::Quit),
         ];
         let (want, mut next) = EXPECT.get(step as usize).copied().unwrap_or((NONE, step));
-        let want = if want == NONE {
-            u16::MAX
-        } else {
-            u16::from(want).wrapping_add(200)
-        };
+        let want = u16::from(want).wrapping_add(200); // <= 455
         if code == want || (step == T::RcptTo && code == 251) {
             match step {
                 T::Ehlo => {
