@@ -842,8 +842,10 @@ impl Link {
         due: bool,
         random: &mut dyn FnMut() -> u32,
     ) -> Result<(), LinkFailure> {
+        // Resolving always has its query (it leaves the phase, or
+        // fails, when the answer is taken).
         let Some(h) = self.query else {
-            return Err(LinkFailure::Dns(DnsError::BadHandle));
+            return Ok(());
         };
         let dns = stack.dns();
         let r = if self.query_mx {
