@@ -917,9 +917,10 @@ impl Link {
                 self.fin_now = true;
             }
         }
-        let gone = self
-            .socket()
-            .is_none_or(|s| matches!(stack.tcp_state(s), TcpState::Closed | TcpState::TimeWait));
+        // Closing always has its socket (`close_after_peer` closes only
+        // a link with one; losing it leaves the phase): slot + 1 != 0.
+        let s = TcpHandle(self.socket.wrapping_sub(1));
+        let gone = matches!(stack.tcp_state(s), TcpState::Closed | TcpState::TimeWait);
         if gone {
             // TIME-WAIT belongs to the stack now; the session is over.
             self.socket = 0;
