@@ -679,10 +679,9 @@ impl Link {
             | TcpEvent::Reclaimed
             | TcpEvent::TimedOut
             | TcpEvent::RegenerationMismatch { .. } => {
+                // The link owns the socket, so a session is under way.
                 self.socket = 0;
-                if self.phase != Phase::Idle {
-                    self.phase = Phase::Finished;
-                }
+                self.phase = Phase::Finished;
                 true
             }
         }
