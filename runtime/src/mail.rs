@@ -706,8 +706,9 @@ impl Link {
         random: &mut dyn FnMut() -> u32,
     ) -> Result<(), LinkFailure> {
         let r = self.step(stack, nic, now, target, port, timeouts, random);
-        if r.is_err() && !matches!(self.phase, Phase::Finished | Phase::Idle) {
-            // Abort at once rather than on the next poll.
+        if r.is_err() {
+            // Abort at once rather than on the next poll (a failure comes
+            // from a live phase: Start to Open).
             self.abort_now(stack, nic, now);
         }
         r
