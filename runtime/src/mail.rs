@@ -643,7 +643,8 @@ impl Link {
 
     /// Resets the connection (or stops resolving) on the next poll.
     pub(crate) fn abort(&mut self) {
-        if !matches!(self.phase, Phase::Finished | Phase::Idle) {
+        // Never called idle: the clients fail only during a session.
+        if self.phase != Phase::Finished {
             self.phase = Phase::Aborting;
         }
     }
