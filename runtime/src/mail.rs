@@ -631,7 +631,8 @@ impl Link {
                 self.wake = None;
                 self.touched = true;
             }
-            Phase::Closing | Phase::Finished | Phase::Idle => {}
+            // Never idle: called only during a session.
+            Phase::Closing | Phase::Finished => {}
             _ => self.abort(),
         }
     }
