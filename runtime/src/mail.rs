@@ -746,7 +746,9 @@ impl Link {
             Phase::Start => self.start_step(stack, now, target, port, due, random),
             Phase::Resolving => self.resolve_step(stack, now, target, port, due, random),
             Phase::Connecting | Phase::Open => {
-                if due && !(self.phase == Phase::Open && self.sending) {
+                // `sending` is set only while open (by the client, before
+                // this poll).
+                if due && !self.sending {
                     Err(LinkFailure::Timeout)
                 } else {
                     Ok(())
