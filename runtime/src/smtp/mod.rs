@@ -876,6 +876,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 T::Helo if Self::credentials(message).is_some() => {
                     return self.fail(Failure::NoAuthMechanism);
                 }
+                // EHLO follows only the greeting: only the EHLO reply's
+                // keywords count.
+                T::Greeting => self.reply.caps = 0,
                 T::MailFrom => self.rcpt = 0,
                 T::RcptTo => {
                     let more = message.to(usize::from(self.rcpt).wrapping_add(1)).is_some();
@@ -894,9 +897,6 @@ impl<S: SmtpSettings> SmtpClient<S> {
             next = T::Helo;
         } else {
             return self.fail(Failure::Rejected(step, code));
-        }
-        if next == SmtpStep::Ehlo {
-            self.reply.caps = 0; // only the EHLO reply's keywords count
         }
         self.step = next;
     }
