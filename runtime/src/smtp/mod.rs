@@ -888,9 +888,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
                     }
                 }
                 T::Data => self.begin_message(message),
-                T::Message => {
-                    self.outcome.get_or_insert(Ok(()));
-                }
+                // No outcome yet: a failure leaves this step (QUIT after a
+                // refusal) or the open connection (an abort).
+                T::Message => self.outcome = Some(Ok(())),
                 _ => {}
             }
         } else if step == T::Ehlo && matches!(code, 500..=504 | 550) {
