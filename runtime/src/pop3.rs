@@ -828,10 +828,18 @@ impl<S: Pop3Settings> Pop3Client<S> {
                 self.next_message()
             }
             Pop3Step::Quit => {
-                self.outcome.get_or_insert(Ok(Pop3Summary {
+                let done = Ok(Pop3Summary {
                     messages: self.current,
                     deleted: self.deleted,
-                }));
+                });
+                // A failure ends the session without QUIT, so QUIT's +OK
+                // finds no outcome, but for a deletion refused with
+                // `delete = false` (which QUIT follows).
+                if S::DELETE {
+                    self.outcome = Some(done);
+                } else {
+                    self.outcome.get_or_insert(done);
+                }
                 self.link.close_after_peer();
                 Pop3Step::Quit
             }
