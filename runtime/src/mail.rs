@@ -241,7 +241,10 @@ impl<'s> Window<'s> {
         }
     }
 
-    /// Generates `value` in decimal.
+    /// Generates `value` in decimal. Out of line: one copy of the
+    /// buffer set-up for its callers (the address literal, RETR/DELE's
+    /// number, the date's fields).
+    #[inline(never)]
     pub(crate) fn put_u64(&mut self, value: u64) {
         let mut buf = [0u8; 20];
         self.put(crate::wire::text::decimal(value, &mut buf).as_bytes());
@@ -287,21 +290,46 @@ pub(crate) fn read_each<N: Nic>(data: &mut TcpReader<'_, N>, f: &mut dyn FnMut(&
     }
 }
 
-/// Entry `index` of `table`, entries separated by `|`; empty past the
-/// last. The clients' verbs by step: one string rather than a table of
-/// slices at 8 bytes of flash an entry (README, Decisions: the mail
-/// clients' footprint).
-#[inline(never)]
-pub(crate) fn entry(table: &'static [u8], index: usize) -> &'static [u8] {
-    let mut rest = table;
-    for _ in 0..index {
-        match rest.iter().position(|&b| b == b'|') {
-            Some(at) => rest = rest.get(at.wrapping_add(1)..).unwrap_or(&[]), // at < len
-            None => return &[],
-        }
+/// Entry `index` of `table`, entries separated by `|`, by the entries'
+/// starts ([`entry_starts`]); empty past the last. The clients' verbs by
+/// step: one string and a byte per entry rather than a table of slices
+/// at 8 bytes of flash an entry, or a search for the `|`s at run time
+/// (README, Decisions: the mail clients' footprint).
+pub(crate) fn entry(table: &'static [u8], starts: &[u8], index: usize) -> &'static [u8] {
+    // index < 256 (a step): + 1 does not wrap; every start after the
+    // first is at least 1: - 1 does not wrap.
+    match (starts.get(index), starts.get(index.wrapping_add(1))) {
+        (Some(&from), Some(&next)) => table
+            .get(usize::from(from)..usize::from(next).wrapping_sub(1))
+            .unwrap_or(&[]),
+        _ => &[],
     }
-    let end = rest.iter().position(|&b| b == b'|').unwrap_or(rest.len());
-    rest.get(..end).unwrap_or(&[])
+}
+
+/// Where each `|`-separated entry of `table` starts, and last the
+/// table's length + 1 (so one before the next start is always where an
+/// entry ends), computed at compile time for [`entry`]. `N` is the number
+/// of entries + 1; another count does not compile.
+// Compile time: the indices are checked by the evaluation (a wrong `N`
+// is a compile error), the table is below 255 bytes.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+pub(crate) const fn entry_starts<const N: usize>(table: &[u8]) -> [u8; N] {
+    let mut starts = [0u8; N];
+    let mut i = 0;
+    let mut k = 1;
+    while i < table.len() {
+        if table[i] == b'|' {
+            starts[k] = (i + 1) as u8;
+            k += 1;
+        }
+        i += 1;
+    }
+    assert!(
+        k + 1 == N && table.len() < 255,
+        "entry_starts: N is the entries + 1"
+    );
+    starts[k] = (table.len() + 1) as u8;
+    starts
 }
 
 /// A byte a command argument may contain: printable ASCII or UTF-8, no
@@ -540,11 +568,15 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Starts a session: resolve or connect on the next poll.
+    /// Starts a session: resolve or connect on the next poll. Out of
+    /// line: one copy of the link's clear for both clients.
+    #[inline(never)]
     pub(crate) fn start(&mut self) {
-        self.reset();
-        self.phase = Phase::Start;
-        self.touched = true;
+        *self = Link {
+            phase: Phase::Start,
+            touched: true,
+            ..Link::default()
+        };
     }
 
     /// Whether `socket` is this session's connection.
@@ -599,7 +631,8 @@ impl Link {
                 self.wake = None;
                 self.touched = true;
             }
-            Phase::Closing | Phase::Finished | Phase::Idle => {}
+            // Never idle: called only during a session.
+            Phase::Closing | Phase::Finished => {}
             _ => self.abort(),
         }
     }
@@ -611,7 +644,8 @@ impl Link {
 
     /// Resets the connection (or stops resolving) on the next poll.
     pub(crate) fn abort(&mut self) {
-        if !matches!(self.phase, Phase::Finished | Phase::Idle) {
+        // Never called idle: the clients fail only during a session.
+        if self.phase != Phase::Finished {
             self.phase = Phase::Aborting;
         }
     }
@@ -647,10 +681,9 @@ impl Link {
             | TcpEvent::Reclaimed
             | TcpEvent::TimedOut
             | TcpEvent::RegenerationMismatch { .. } => {
+                // The link owns the socket, so a session is under way.
                 self.socket = 0;
-                if self.phase != Phase::Idle {
-                    self.phase = Phase::Finished;
-                }
+                self.phase = Phase::Finished;
                 true
             }
         }
@@ -675,8 +708,9 @@ impl Link {
         random: &mut dyn FnMut() -> u32,
     ) -> Result<(), LinkFailure> {
         let r = self.step(stack, nic, now, target, port, timeouts, random);
-        if r.is_err() && !matches!(self.phase, Phase::Finished | Phase::Idle) {
-            // Abort at once rather than on the next poll.
+        if r.is_err() {
+            // Abort at once rather than on the next poll (a failure comes
+            // from a live phase: Start to Open).
             self.abort_now(stack, nic, now);
         }
         r
@@ -712,7 +746,9 @@ impl Link {
             Phase::Start => self.start_step(stack, now, target, port, due, random),
             Phase::Resolving => self.resolve_step(stack, now, target, port, due, random),
             Phase::Connecting | Phase::Open => {
-                if due && !(self.phase == Phase::Open && self.sending) {
+                // `sending` is set only while open (by the client, before
+                // this poll).
+                if due && !self.sending {
                     Err(LinkFailure::Timeout)
                 } else {
                     Ok(())
@@ -810,8 +846,10 @@ impl Link {
         due: bool,
         random: &mut dyn FnMut() -> u32,
     ) -> Result<(), LinkFailure> {
+        // Resolving always has its query (it leaves the phase, or
+        // fails, when the answer is taken).
         let Some(h) = self.query else {
-            return Err(LinkFailure::Dns(DnsError::BadHandle));
+            return Ok(());
         };
         let dns = stack.dns();
         let r = if self.query_mx {
@@ -883,9 +921,10 @@ impl Link {
                 self.fin_now = true;
             }
         }
-        let gone = self
-            .socket()
-            .is_none_or(|s| matches!(stack.tcp_state(s), TcpState::Closed | TcpState::TimeWait));
+        // Closing always has its socket (`close_after_peer` closes only
+        // a link with one; losing it leaves the phase): slot + 1 != 0.
+        let s = TcpHandle(self.socket.wrapping_sub(1));
+        let gone = matches!(stack.tcp_state(s), TcpState::Closed | TcpState::TimeWait);
         if gone {
             // TIME-WAIT belongs to the stack now; the session is over.
             self.socket = 0;
@@ -930,13 +969,6 @@ impl Link {
     /// True once the session's connection is gone and it may report.
     pub(crate) fn finished(&self) -> bool {
         self.phase == Phase::Finished
-    }
-
-    /// Back to idle after the outcome was reported. Out of line: the
-    /// clients' four calls shared one copy of the 52-byte clear.
-    #[inline(never)]
-    pub(crate) fn reset(&mut self) {
-        *self = Link::default();
     }
 }
 
@@ -1081,6 +1113,27 @@ mod tests {
             .decode(BASE64)
             .unwrap();
         assert_eq!(ours(|w| put_base64(w, &all)), BASE64);
+    }
+
+    #[test]
+    fn entries_are_the_pieces_between_bars() {
+        const T: &[u8] =
+            b"|||EHLO |HELO |AUTH PLAIN |AUTH LOGIN|||MAIL FROM:<|RCPT TO:<|DATA||QUIT";
+        const S: [u8; 15] = entry_starts(T);
+        let pieces: Vec<&[u8]> = T.split(|&b| b == b'|').collect();
+        assert_eq!(pieces.len(), 14);
+        for i in 0..20 {
+            assert_eq!(
+                entry(T, &S, i),
+                pieces.get(i).copied().unwrap_or(b""),
+                "{i}"
+            );
+        }
+        const U: &[u8] = b"a||bc|";
+        const V: [u8; 5] = entry_starts(U);
+        for (i, e) in [&b"a"[..], b"", b"bc", b"", b""].into_iter().enumerate() {
+            assert_eq!(entry(U, &V, i), e, "{i}");
+        }
     }
 
     #[test]

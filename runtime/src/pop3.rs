@@ -35,8 +35,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    entry, read_each, LineState, Link, LinkFailure, MailServer, Phase, Piece, ReplyText, Target,
-    Timeouts, Window, COMMAND, MAX_REPLY_LINE,
+    entry, entry_starts, read_each, LineState, Link, LinkFailure, MailServer, Phase, Piece,
+    ReplyText, Target, Timeouts, Window, COMMAND, MAX_REPLY_LINE,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -350,8 +350,10 @@ enum Rx {
     /// buffer (its later pieces) is ignored.
     #[default]
     Status,
-    /// The lines of a message (RETR).
-    Lines,
+    /// The header lines of a message (RETR), up to the blank line.
+    Headers,
+    /// The body lines of a message.
+    Body,
 }
 
 /// Which header a value is being collected for.
@@ -418,7 +420,6 @@ pub struct Pop3Client<S: Pop3Settings> {
     /// Bytes of the current status line so far (bounded by
     /// [`MAX_REPLY_LINE`]).
     status_len: u16,
-    in_headers: bool,
     capture: Capture,
     subject: Value,
     from: Value,
@@ -496,7 +497,6 @@ impl<S: Pop3Settings> Pop3Client<S> {
             rx: Rx::Status,
             lines: LineState::default(),
             status_len: 0,
-            in_headers: false,
             capture: Capture::None,
             subject: Value::default(),
             from: Value::default(),
@@ -541,13 +541,13 @@ impl<S: Pop3Settings> Pop3Client<S> {
         }
         self.link.start();
         self.step = Pop3Step::Resolve;
-        self.cmd_start = 0;
-        // `count` and `current` are set by STAT's reply, before any use.
+        // `count` and `current` are set by STAT's reply, `cmd_start` when
+        // the connection opens (the only way to `Open`), before any use.
         self.deleted = 0;
         self.rx = Rx::Status;
         self.lines.clear();
         self.status_len = 0;
-        self.outcome = None;
+        // `outcome` is None: taken when the last session was reported.
         Ok(())
     }
 
@@ -637,7 +637,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         }
         let target = Self::target(mailbox);
         self.link.sending = self.link.phase == Phase::Open
-            && self.rx != Rx::Lines
+            && self.rx == Rx::Status
             && self.link.acked.wrapping_sub(self.cmd_start) < self.command_len(mailbox);
         let r = self
             .link
@@ -665,7 +665,9 @@ impl<S: Pop3Settings> Pop3Client<S> {
             Ok(_) => self.stats.checks = self.stats.checks.saturating_add(1),
             Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
         }
-        self.link.reset();
+        // Idle again: the rest of the link is reset when the next
+        // session starts (a finished link has no socket and no query).
+        self.link.phase = Phase::Idle;
         if self.interval > Duration::ZERO {
             self.next_check = Some(now.after(self.interval));
         }
@@ -745,7 +747,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             self.link.touched |= b == b'\n';
             if b == b'\n' {
                 self.status_len = 0;
-            } else if self.rx != Rx::Lines {
+            } else if self.rx == Rx::Status {
                 self.status_len = self.status_len.wrapping_add(1); // < MAX_REPLY_LINE
                 if self.status_len >= MAX_REPLY_LINE {
                     return self.fail(Pop3Error::Malformed(self.step));
@@ -767,7 +769,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             // for it: the line assembler marks them).
             Rx::Status if piece.continued => {}
             Rx::Status => self.on_status(piece.len, mailbox),
-            Rx::Lines => self.on_line(piece, mailbox),
+            Rx::Headers | Rx::Body => self.on_line(piece, mailbox),
         }
     }
 
@@ -812,8 +814,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             }
             Pop3Step::Retr => {
                 self.size = number(rest);
-                self.rx = Rx::Lines;
-                self.in_headers = true;
+                self.rx = Rx::Headers;
                 self.capture = Capture::None;
                 self.subject = Value::default();
                 self.from = Value::default();
@@ -827,10 +828,18 @@ impl<S: Pop3Settings> Pop3Client<S> {
                 self.next_message()
             }
             Pop3Step::Quit => {
-                self.outcome.get_or_insert(Ok(Pop3Summary {
+                let done = Ok(Pop3Summary {
                     messages: self.current,
                     deleted: self.deleted,
-                }));
+                });
+                // A failure ends the session without QUIT, so QUIT's +OK
+                // finds no outcome, but for a deletion refused with
+                // `delete = false` (which QUIT follows).
+                if S::DELETE {
+                    self.outcome = Some(done);
+                } else {
+                    self.outcome.get_or_insert(done);
+                }
                 self.link.close_after_peer();
                 Pop3Step::Quit
             }
@@ -866,12 +875,12 @@ impl<S: Pop3Settings> Pop3Client<S> {
             bytes,
             more: piece.more,
         };
-        if !self.in_headers {
+        if self.rx == Rx::Body {
             mailbox.line(n, line);
             return;
         }
         if !piece.continued && bytes.is_empty() && !piece.more {
-            self.in_headers = false;
+            self.rx = Rx::Body;
             self.start_message(mailbox);
             return;
         }
@@ -912,8 +921,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
     }
 
     fn end_message<M: Mailbox>(&mut self, mailbox: &mut M) {
-        if self.in_headers {
-            self.in_headers = false;
+        if self.rx == Rx::Headers {
             self.start_message(mailbox);
         }
         self.stats.messages = self.stats.messages.saturating_add(1);
@@ -934,7 +942,8 @@ impl<S: Pop3Settings> Pop3Client<S> {
     fn command<M: Mailbox>(&self, w: &mut Window<'_>, mailbox: &M) {
         // By `Pop3Step` (steps without a command: empty).
         const VERBS: &[u8] = b"|||USER |PASS |STAT|RETR |DELE |QUIT";
-        let verb = entry(VERBS, self.step as usize);
+        const STARTS: [u8; 10] = entry_starts(VERBS);
+        let verb = entry(VERBS, &STARTS, self.step as usize);
         if verb.is_empty() || (self.step == Pop3Step::Dele && !S::DELETE) {
             return;
         }
@@ -965,7 +974,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         sink: &mut dyn PayloadSink,
         mailbox: &M,
     ) {
-        if !self.owns(socket) || self.link.phase != Phase::Open || self.rx == Rx::Lines {
+        if !self.owns(socket) || self.link.phase != Phase::Open || self.rx != Rx::Status {
             return;
         }
         let rel = offset.wrapping_sub(self.cmd_start);

@@ -24,11 +24,16 @@ impl<S: SmtpSettings> SmtpClient<S> {
         self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
         self.text_end = UNKNOWN;
         self.att_end = UNKNOWN;
-        for s in self.snapshots.slots_mut() {
-            *s = Snapshot::default();
+        // The table holds the start only (what `push_snapshot` would
+        // make of an empty table).
+        for (i, s) in self.snapshots.slots_mut().iter_mut().enumerate() {
+            *s = if i == 0 {
+                Snapshot::START
+            } else {
+                Snapshot::default()
+            };
         }
         self.cursor = Snapshot::START;
-        self.push_snapshot(Snapshot::START);
     }
 
     /// The message's length, once the last part's end is known.

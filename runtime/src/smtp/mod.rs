@@ -99,8 +99,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    byte_set, command_byte, domain_of, entry, put_base64, put_base64_parts, read_each, ByteSet,
-    Link, LinkFailure, MailServer, Phase, ReplyText, Target, Timeouts, Window,
+    byte_set, command_byte, domain_of, entry, entry_starts, put_base64, put_base64_parts,
+    read_each, ByteSet, Link, LinkFailure, MailServer, Phase, ReplyText, Target, Timeouts, Window,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -573,8 +573,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
         }
         self.link.start();
         self.step = SmtpStep::Resolve;
-        self.cmd_start = 0;
-        self.rcpt = 0;
+        // `cmd_start` is set when the connection opens (the only way to
+        // `Open`, where it is read), `rcpt` when MAIL FROM is accepted,
+        // before any use; `caps` stays 0 for a server that only knows
+        // HELO.
         self.caps = 0;
         self.reply = ReplyParser::default();
         self.meta = Meta {
@@ -668,7 +670,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
             Ok(()) => self.stats.sent = self.stats.sent.saturating_add(1),
             Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
         }
-        self.link.reset();
+        // Idle again: the rest of the link is reset when the next
+        // session starts (a finished link has no socket and no query).
+        self.link.phase = Phase::Idle;
         Some(outcome)
     }
 
@@ -831,7 +835,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
         }
         // By `SmtpStep`: the code its command's reply must have, less 200
         // (one byte), and the step that follows: a table rather than a
-        // match per pair. Steps without a command expect no reply (NONE).
+        // match per pair. Steps without a command (NONE) never read it:
+        // replies are read only while the connection is open, from the
+        // greeting on, and QUIT's returned above.
         use SmtpStep as T;
         const NONE: u8 = u8::MAX;
         const EXPECT: [(u8, SmtpStep); 14] = [
@@ -851,11 +857,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             (NONE, T::Quit),
         ];
         let (want, mut next) = EXPECT.get(step as usize).copied().unwrap_or((NONE, step));
-        let want = if want == NONE {
-            u16::MAX
-        } else {
-            u16::from(want).wrapping_add(200)
-        };
+        let want = u16::from(want).wrapping_add(200); // <= 455
         if code == want || (step == T::RcptTo && code == 251) {
             match step {
                 T::Ehlo => {
@@ -874,6 +876,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 T::Helo if Self::credentials(message).is_some() => {
                     return self.fail(Failure::NoAuthMechanism);
                 }
+                // EHLO follows only the greeting: only the EHLO reply's
+                // keywords count.
+                T::Greeting => self.reply.caps = 0,
                 T::MailFrom => self.rcpt = 0,
                 T::RcptTo => {
                     let more = message.to(usize::from(self.rcpt).wrapping_add(1)).is_some();
@@ -883,18 +888,15 @@ impl<S: SmtpSettings> SmtpClient<S> {
                     }
                 }
                 T::Data => self.begin_message(message),
-                T::Message => {
-                    self.outcome.get_or_insert(Ok(()));
-                }
+                // No outcome yet: a failure leaves this step (QUIT after a
+                // refusal) or the open connection (an abort).
+                T::Message => self.outcome = Some(Ok(())),
                 _ => {}
             }
         } else if step == T::Ehlo && matches!(code, 500..=504 | 550) {
             next = T::Helo;
         } else {
             return self.fail(Failure::Rejected(step, code));
-        }
-        if next == SmtpStep::Ehlo {
-            self.reply.caps = 0; // only the EHLO reply's keywords count
         }
         self.step = next;
     }
@@ -905,6 +907,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         // By `SmtpStep`: AUTH's user name and password have no verb.
         const VERBS: &[u8] =
             b"|||EHLO |HELO |AUTH PLAIN |AUTH LOGIN|||MAIL FROM:<|RCPT TO:<|DATA||QUIT";
+        const STARTS: [u8; 15] = entry_starts(VERBS);
         let step = self.step;
         let auth = matches!(
             step,
@@ -917,7 +920,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         {
             return;
         }
-        w.put(entry(VERBS, step as usize));
+        w.put(entry(VERBS, &STARTS, step as usize));
         match step {
             SmtpStep::Ehlo | SmtpStep::Helo => match S::HELO {
                 Some(name) => w.put_filtered(name.as_bytes(), &ADDRESS),
