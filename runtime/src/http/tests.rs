@@ -1152,6 +1152,12 @@ impl<const OFF: u8> HttpFeatures for Without<OFF> {
 
 const ALL_OFF: u8 = 0x7f;
 
+/// The upload of [`multipart_post`] reached the form's handler whole.
+fn assert_upload_taken(inputs: &[String]) {
+    assert!(inputs.contains(&"data:abc".to_string()), "{inputs:?}");
+    assert_eq!(inputs.last().unwrap(), "End");
+}
+
 /// A multipart upload of one small file to `/form.html`.
 fn multipart_post(expect: &str) -> String {
     let body = "--BB\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.bin\"\r\n\r\nabc\r\n--BB--\r\n";
@@ -1277,12 +1283,7 @@ fn continue_off_answers_417_and_takes_the_repeated_request() {
     let again = multipart_post("");
     let r = t.get(&again);
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
-    assert!(
-        t.app.inputs.contains(&"data:abc".to_string()),
-        "{:?}",
-        t.app.inputs
-    );
-    assert_eq!(t.app.inputs.last().unwrap(), "End");
+    assert_upload_taken(&t.app.inputs);
 
     // Without a body the expectation does not matter.
     let mut t = T::<Without<NO_CONTINUE>>::built();
@@ -1328,12 +1329,7 @@ fn continue_and_keep_alive_off_read_the_body_without_100() {
     assert!(t.pull(1460).is_empty(), "no 100 and no 417 before the body");
     let r = t.get(&req[head_len..]);
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
-    assert!(
-        t.app.inputs.contains(&"data:abc".to_string()),
-        "{:?}",
-        t.app.inputs
-    );
-    assert_eq!(t.app.inputs.last().unwrap(), "End");
+    assert_upload_taken(&t.app.inputs);
 }
 
 #[test]
