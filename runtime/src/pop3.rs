@@ -628,8 +628,9 @@ impl<S: Pop3Settings> Pop3Client<S> {
         random: &mut dyn FnMut() -> u32,
     ) -> Option<Result<Pop3Summary, Pop3Error>> {
         if self.link.phase == Phase::Idle {
+            // No check planned: `next_check` is set only while the
+            // interval is not zero (below; `set_interval` clears it).
             if self.interval == Duration::ZERO {
-                self.next_check = None;
                 return None;
             }
             let due = *self.next_check.get_or_insert(now.after(self.interval));
