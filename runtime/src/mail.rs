@@ -661,9 +661,12 @@ impl Link {
         };
         match event {
             TcpEvent::Connected { .. } => {
-                if self.phase == Phase::Connecting {
-                    self.phase = Phase::Open;
-                }
+                // Only while connecting: the socket is taken in that
+                // phase and the handshake completes once; a client fails
+                // (aborts) only from a reply, a link failure (which
+                // frees the socket at once) or a TCP event that ends
+                // the connection before it could connect.
+                self.phase = Phase::Open;
                 false
             }
             TcpEvent::Acked { offset } => {
