@@ -751,8 +751,8 @@ impl<S: Pop3Settings> Pop3Client<S> {
             }
             // A complete line is progress; single bytes are not (a server
             // dribbling one byte at a time cannot hold the step open).
-            self.link.touched |= b == b'\n';
             if b == b'\n' {
+                self.link.touched = true;
                 self.status_len = 0;
             } else if self.rx == Rx::Status {
                 self.status_len = self.status_len.wrapping_add(1); // < MAX_REPLY_LINE
