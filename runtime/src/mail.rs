@@ -653,12 +653,10 @@ impl Link {
     /// A TCP event for our socket. Returns true when the connection is
     /// gone (the socket was freed by the stack).
     pub(crate) fn on_event(&mut self, event: TcpEvent) -> bool {
-        // Progress restarts the step deadline; a resend is not progress.
-        self.touched |= match event {
-            TcpEvent::Retransmit { .. } => false,
-            TcpEvent::Acked { offset } => offset != self.acked,
-            _ => true,
-        };
+        // Progress restarts the step deadline (`touched`, set in the
+        // arms); a resend is not progress, and the connection's end
+        // needs no deadline (the session is finished: `poll_at` and
+        // `poll` do not look at the step's deadline any more).
         match event {
             TcpEvent::Connected { .. } => {
                 // Only while connecting: the socket is taken in that
@@ -667,9 +665,13 @@ impl Link {
                 // frees the socket at once) or a TCP event that ends
                 // the connection before it could connect.
                 self.phase = Phase::Open;
+                self.touched = true;
                 false
             }
             TcpEvent::Acked { offset } => {
+                if offset != self.acked {
+                    self.touched = true;
+                }
                 self.acked = offset;
                 false
             }
@@ -677,6 +679,7 @@ impl Link {
             TcpEvent::Retransmit { .. } | TcpEvent::Contended => false,
             TcpEvent::PeerClosed => {
                 self.peer_closed = true;
+                self.touched = true;
                 false
             }
             TcpEvent::Closed
