@@ -684,13 +684,9 @@ fn pop3_checks_by_itself_every_interval() {
         let Client {
             pop3, inbox, rng, ..
         } = &mut sim.app;
-        let r = pop3.poll(
-            &mut sim.client,
-            &mut sim.client_nic,
-            t,
-            inbox,
-            &mut || lcg(rng),
-        );
+        let r = pop3.poll(&mut sim.client, &mut sim.client_nic, t, inbox, &mut || {
+            lcg(rng)
+        });
         assert!(r.is_none());
         assert!(pop3.poll_at().is_none());
     }
