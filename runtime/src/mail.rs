@@ -126,9 +126,8 @@ impl ReplyText {
 
     /// Appends one byte (dropped once full).
     pub(crate) fn push(&mut self, b: u8) {
-        let c = if (0x20..0x7f).contains(&b) { b } else { b'?' };
         if let Some(slot) = self.bytes.get_mut(usize::from(self.len)) {
-            *slot = c;
+            *slot = printable(b);
             self.len = self.len.wrapping_add(1); // < REPLY_TEXT
         }
     }
@@ -136,9 +135,11 @@ impl ReplyText {
     /// The text of `bytes`, cut to [`REPLY_TEXT`].
     pub fn from_bytes(bytes: &[u8]) -> ReplyText {
         let mut t = ReplyText::EMPTY;
-        for &b in bytes.iter().take(REPLY_TEXT) {
-            t.push(b);
+        // Byte by byte as `push` does, the length stored once.
+        for (slot, &b) in t.bytes.iter_mut().zip(bytes) {
+            *slot = printable(b);
         }
+        t.len = bytes.len().min(REPLY_TEXT) as u8; // <= 60
         t
     }
 
@@ -152,6 +153,15 @@ impl ReplyText {
         {
             self.len = self.len.wrapping_sub(1);
         }
+    }
+}
+
+/// `b` when printable ASCII, else `?` (the reply text is safe to log).
+fn printable(b: u8) -> u8 {
+    if (0x20..0x7f).contains(&b) {
+        b
+    } else {
+        b'?'
     }
 }
 
@@ -653,20 +663,25 @@ impl Link {
     /// A TCP event for our socket. Returns true when the connection is
     /// gone (the socket was freed by the stack).
     pub(crate) fn on_event(&mut self, event: TcpEvent) -> bool {
-        // Progress restarts the step deadline; a resend is not progress.
-        self.touched |= match event {
-            TcpEvent::Retransmit { .. } => false,
-            TcpEvent::Acked { offset } => offset != self.acked,
-            _ => true,
-        };
+        // Progress restarts the step deadline (`touched`, set in the
+        // arms); a resend is not progress, and the connection's end
+        // needs no deadline (the session is finished: `poll_at` and
+        // `poll` do not look at the step's deadline any more).
         match event {
             TcpEvent::Connected { .. } => {
-                if self.phase == Phase::Connecting {
-                    self.phase = Phase::Open;
-                }
+                // Only while connecting: the socket is taken in that
+                // phase and the handshake completes once; a client fails
+                // (aborts) only from a reply, a link failure (which
+                // frees the socket at once) or a TCP event that ends
+                // the connection before it could connect.
+                self.phase = Phase::Open;
+                self.touched = true;
                 false
             }
             TcpEvent::Acked { offset } => {
+                if offset != self.acked {
+                    self.touched = true;
+                }
                 self.acked = offset;
                 false
             }
@@ -674,6 +689,7 @@ impl Link {
             TcpEvent::Retransmit { .. } | TcpEvent::Contended => false,
             TcpEvent::PeerClosed => {
                 self.peer_closed = true;
+                self.touched = true;
                 false
             }
             TcpEvent::Closed
@@ -1152,6 +1168,19 @@ mod tests {
     }
 
     proptest! {
+        /// `from_bytes` keeps what pushing the bytes one by one keeps:
+        /// the first 60, printable ASCII, others as `?`.
+        #[test]
+        fn reply_text_from_bytes_is_pushing_them(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let mut pushed = ReplyText::EMPTY;
+            for &b in &bytes {
+                pushed.push(b);
+            }
+            let t = ReplyText::from_bytes(&bytes);
+            prop_assert!(t == pushed);
+            prop_assert_eq!(t.as_str().len(), bytes.len().min(REPLY_TEXT));
+        }
+
         /// Against the crate, on the pieces the mail clients encode: any
         /// length through `put_base64` (48-byte pieces), the attachment's
         /// 57-byte lines, RFC 2047 words of up to 45 bytes, AUTH's parts

@@ -460,21 +460,27 @@ fn trim(b: &[u8]) -> &[u8] {
     b.trim_ascii()
 }
 
-/// The first decimal number in `b` after leading spaces.
+/// The first decimal number in `b` after leading spaces: its digits up
+/// to the first other byte, at least one and at most 9 (`None`
+/// otherwise). One pass: the digits are counted as they are added.
 fn number(b: &[u8]) -> Option<u32> {
-    let b = trim(b); // the end does not matter: digits are read from the start
-    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
-    if digits == 0 || digits > 9 {
-        return None;
-    }
-    // At most 9 digits: below 10^9, no overflow.
     let mut v = 0u32;
-    for &c in b.get(..digits)? {
+    let mut digits = 0u8;
+    // The end does not matter: digits are read from the start.
+    for &c in trim(b) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        if digits == 9 {
+            return None;
+        }
+        // At most 9 digits: below 10^9, no overflow; digits < 9.
         v = v
             .wrapping_mul(10)
             .wrapping_add(u32::from(c.wrapping_sub(b'0')));
+        digits = digits.wrapping_add(1);
     }
-    Some(v)
+    (digits > 0).then_some(v)
 }
 
 impl<S: Pop3Settings> Pop3Client<S> {
@@ -622,8 +628,9 @@ impl<S: Pop3Settings> Pop3Client<S> {
         random: &mut dyn FnMut() -> u32,
     ) -> Option<Result<Pop3Summary, Pop3Error>> {
         if self.link.phase == Phase::Idle {
+            // No check planned: `next_check` is set only while the
+            // interval is not zero (below; `set_interval` clears it).
             if self.interval == Duration::ZERO {
-                self.next_check = None;
                 return None;
             }
             let due = *self.next_check.get_or_insert(now.after(self.interval));
@@ -744,8 +751,8 @@ impl<S: Pop3Settings> Pop3Client<S> {
             }
             // A complete line is progress; single bytes are not (a server
             // dribbling one byte at a time cannot hold the step open).
-            self.link.touched |= b == b'\n';
             if b == b'\n' {
+                self.link.touched = true;
                 self.status_len = 0;
             } else if self.rx == Rx::Status {
                 self.status_len = self.status_len.wrapping_add(1); // < MAX_REPLY_LINE
@@ -1004,6 +1011,19 @@ mod tests {
         const INTERVAL: Duration = Duration::ZERO;
         type Line = [u8; 16];
         type Header = [u8; 40];
+    }
+
+    #[test]
+    fn number_is_1_to_9_digits_after_spaces() {
+        assert_eq!(number(b" 12 octets"), Some(12));
+        assert_eq!(number(b"\t007"), Some(7));
+        assert_eq!(number(b"123456789"), Some(123_456_789));
+        assert_eq!(number(b"999999999x"), Some(999_999_999));
+        assert_eq!(number(b"1234567890"), None);
+        assert_eq!(number(b"12a3"), Some(12));
+        assert_eq!(number(b""), None);
+        assert_eq!(number(b"  "), None);
+        assert_eq!(number(b"x1"), None);
     }
 
     #[derive(Debug, Clone, PartialEq, Eq)]

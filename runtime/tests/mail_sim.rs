@@ -676,4 +676,19 @@ fn pop3_checks_by_itself_every_interval() {
         "a timer, so the device can sleep"
     );
     assert_eq!(sim.app.pop3.stats().checks, 2);
+    // Interval zero: no timer (the device may sleep) and no check.
+    sim.app.pop3.set_interval(Duration::ZERO);
+    for _ in 0..15_000 {
+        sim.step();
+        let t = Instant::from_millis(sim.now);
+        let Client {
+            pop3, inbox, rng, ..
+        } = &mut sim.app;
+        let r = pop3.poll(&mut sim.client, &mut sim.client_nic, t, inbox, &mut || {
+            lcg(rng)
+        });
+        assert!(r.is_none());
+        assert!(pop3.poll_at().is_none());
+    }
+    assert_eq!(sim.app.pop3.stats().checks, 2);
 }

@@ -51,11 +51,8 @@ impl Snapshot {
     }
 
     fn set(&mut self, f: u8, on: bool) {
-        if on {
-            self.flags |= f;
-        } else {
-            self.flags &= !f;
-        }
+        // One store either way (no branch on `on`).
+        self.flags = (self.flags & !f) | if on { f } else { 0 };
     }
 }
 

@@ -24,14 +24,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
         self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
         self.text_end = UNKNOWN;
         self.att_end = UNKNOWN;
-        // The table holds the start only (what `push_snapshot` would
-        // make of an empty table).
-        for (i, s) in self.snapshots.slots_mut().iter_mut().enumerate() {
-            *s = if i == 0 {
-                Snapshot::START
-            } else {
-                Snapshot::default()
-            };
+        // An empty table: the text's start goes in when the text is
+        // first produced (`produce_text` at its offset 0 restarts from
+        // the cursor and keeps it), before any later offset can be
+        // asked for (the stack produces the stream in order; it goes
+        // back only to what it has produced).
+        for s in self.snapshots.slots_mut() {
+            *s = Snapshot::default();
         }
         self.cursor = Snapshot::START;
     }

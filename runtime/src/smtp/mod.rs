@@ -913,11 +913,11 @@ impl<S: SmtpSettings> SmtpClient<S> {
             step,
             SmtpStep::AuthPlain | SmtpStep::AuthLogin | SmtpStep::AuthUser | SmtpStep::AuthPassword
         );
-        if matches!(
-            step,
-            SmtpStep::Resolve | SmtpStep::Connect | SmtpStep::Greeting | SmtpStep::Message
-        ) || (auth && !S::AUTH)
-        {
+        // Called only while open (`poll`, `on_reply`, `tcp_produce`), so
+        // from the greeting on, and never for the message (`command_len`
+        // and `tcp_produce` take it apart): of the steps without a
+        // command only the greeting asks.
+        if step == SmtpStep::Greeting || (auth && !S::AUTH) {
             return;
         }
         w.put(entry(VERBS, &STARTS, step as usize));

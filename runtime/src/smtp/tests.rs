@@ -533,6 +533,27 @@ fn malformed_or_early_replies_abort() {
     );
 }
 
+/// Nothing goes out before the connection is open, nor before the
+/// greeting: `command` is asked only while open, from the greeting on,
+/// and the greeting is its one step without a command.
+#[test]
+fn nothing_is_sent_while_connecting_or_before_the_greeting() {
+    let msg = Msg::new(b"t", None);
+    let mut c = SmtpClient::<Auth>::new();
+    c.send(&msg, Some(0), 1).unwrap();
+    c.link.phase = Phase::Connecting;
+    c.link.set_socket(Some(SOCK));
+    let mut s = VecSink(Vec::new());
+    let mut m = msg.clone();
+    c.tcp_produce(SOCK, 0, 1460, &mut s, &mut m);
+    assert!(s.0.is_empty());
+    let mut d = Dut::new(msg);
+    assert_eq!(d.c.step, SmtpStep::Greeting);
+    assert!(d.produce(0, 1460).is_empty());
+    d.reply("220 x\r\n");
+    assert_eq!(d.produce(0, 1460), b"EHLO [10.0.0.2]\r\n");
+}
+
 #[test]
 fn peer_close_and_reset_are_typed_failures() {
     let mut d = Dut::new(Msg::new(b"t", None));
@@ -549,6 +570,15 @@ fn peer_close_and_reset_are_typed_failures() {
     );
     assert!(d.c.link.finished());
     assert!(!d.c.owns(SOCK));
+    // After QUIT: the peer's close is the expected end, not a failure
+    // (our FIN may go); the connection's end finishes the session.
+    let (mut d, _, _) = session(Msg::new(b"t", None), 1460);
+    d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
+    assert_eq!(d.c.link.phase, Phase::Closing);
+    assert!(d.c.tcp_wants_close(SOCK));
+    d.c.tcp_event(SOCK, TcpEvent::Closed);
+    assert!(d.c.link.finished());
+    assert_eq!(d.c.outcome(), Some(Ok(())));
 }
 
 fn date_text(unix: u64) -> String {
