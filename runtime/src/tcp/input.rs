@@ -289,8 +289,16 @@ fn synchronized<N: Nic, O: TcpOwner>(
     if let Some(done) = syn_again(io, t, owner, i, handle, seg) {
         return done;
     }
-    let time_wait_ms = t.config.time_wait_ms;
-    let s = t.sockets.get_mut(i).ok_or(DropReason::TcpNoSocket)?;
+    // The socket, fetched once (`i` indexes the table: the socket was
+    // found there), its in-flight records beside it (disjoint fields).
+    let TcpTables {
+        sockets,
+        segments,
+        config,
+        ..
+    } = t;
+    let time_wait_ms = config.time_wait_ms;
+    let s = sockets.get_mut(i).ok_or(DropReason::TcpNoSocket)?;
     // 1. Sequence number check.
     check_sequence(s, seg, now, time_wait_ms)?;
     // 2. RST.
@@ -307,10 +315,8 @@ fn synchronized<N: Nic, O: TcpOwner>(
     if s.state == TcpState::SynReceived {
         complete_handshake(io, s, owner, handle, seg, ack)?;
     }
-    ack_arrives(t, owner, i, handle, seg, ack, now)?;
-    // The rest works on the socket alone: fetched once (`i` indexes the
-    // table: the socket was found there).
-    let s = t.sockets.get_mut(i).ok_or(DropReason::TcpNoSocket)?;
+    let records = super::per_socket(segments, config.segments_per_socket(), i);
+    ack_arrives(s, records, config, owner, handle, seg, ack, now)?;
     if !our_fin_acked(s, owner, handle, seg, now, time_wait_ms) {
         return Ok(()); // LAST-ACK ended: the socket is free
     }
@@ -435,22 +441,17 @@ fn complete_handshake<N: Nic, O: TcpOwner>(
 /// exceeds 65535, which stands in for MAX.SND.WND): challenge ACK and
 /// drop. Else the send window, new acknowledgements, duplicate ACKs (RFC
 /// 5681 §3.2, the third resends) and a reopened zero window.
+#[allow(clippy::too_many_arguments)]
 fn ack_arrives<O: TcpOwner>(
-    t: &mut TcpTables<'_>,
+    s: &mut TcpSocket,
+    records: &mut [super::SentSegment],
+    config: &super::TcpConfig,
     owner: &mut O,
-    i: usize,
     handle: TcpHandle,
     seg: &Segment,
     ack: SeqNumber,
     now: u32,
 ) -> Result<(), DropReason> {
-    let TcpTables {
-        sockets,
-        segments,
-        config,
-        ..
-    } = t;
-    let s = sockets.get_mut(i).ok_or(DropReason::TcpNoSocket)?;
     if ack > s.snd_max() || ack < s.snd_una.sub_len(usize::from(u16::MAX)) {
         s.set(flag::ACK_NOW, true);
         return Err(DropReason::TcpOutOfWindow);
@@ -462,7 +463,6 @@ fn ack_arrives<O: TcpOwner>(
     }
     if s.snd_una < ack {
         let echoed = seg.repr.timestamp.map(|ts| ts.tsecr);
-        let records = super::per_socket(segments, config.segments_per_socket(), i);
         acknowledge(s, records, config, owner, handle, ack, now, echoed);
     } else if ack == s.snd_una && seg.repr.window_len == 0 {
         // A zero-window probe answered: the peer is alive, so probing
