@@ -103,6 +103,8 @@ impl<C: Config> Services<C> {
 }
 
 impl<C: Config, A: App> UdpOffer<A> for Services<C> {
+    const ICMP_ECHO: bool = C::ICMP_ECHO;
+
     fn offer<N: Nic>(&mut self, d: &mut UdpDatagram<'_, '_, N>, app: &mut A) -> bool {
         self.dhcp.on_udp(d, app)
             || self.dns.on_udp(d, app)
@@ -278,7 +280,6 @@ impl<C: Config> Stack<C> {
             udp: udp.slots_mut(),
             raw: raw.slots(),
             tcp: tcp.tables(),
-            icmp_echo: C::ICMP_ECHO,
             services,
         };
         for _ in 0..C::FRAMES_PER_POLL {

@@ -37,6 +37,10 @@ pub(crate) trait UdpOffer<A> {
     /// Every valid ARP packet, for address conflict detection (RFC 5227;
     /// the DHCP client's).
     fn arp_seen<N: Nic>(&mut self, io: &mut Io<'_, N>, app: &mut A, arp: &arp_wire::Repr);
+
+    /// Whether echo requests are answered (`[icmp] echo`): a constant of
+    /// the configuration, so ingress needs no field for it.
+    const ICMP_ECHO: bool;
 }
 
 /// What ingress needs besides the interface.
@@ -44,7 +48,6 @@ pub(crate) struct Sockets<'s, S> {
     pub udp: &'s mut [UdpSocket],
     pub raw: &'s [crate::raw::RawSocket],
     pub tcp: TcpTables<'s>,
-    pub icmp_echo: bool,
     pub services: &'s mut S,
 }
 
@@ -202,7 +205,7 @@ fn handle_ipv4<N: Nic, A: Owner, S: UdpOffer<A>>(
         head: l4_head,
     };
     match ip.next_header {
-        IpProtocol::Icmp => handle_icmp(io, sockets, app, &l4),
+        IpProtocol::Icmp => handle_icmp::<N, A, S>(io, app, &l4),
         IpProtocol::Udp => handle_udp(io, sockets, app, &l4),
         IpProtocol::Tcp => handle_tcp(io, sockets, app, &l4),
         IpProtocol::Unknown(p) => crate::raw::deliver(io, sockets.raw, app, p, &l4.raw()),
@@ -263,7 +266,6 @@ struct Layer4<'h> {
 
 fn handle_icmp<N: Nic, A: Owner, S: UdpOffer<A>>(
     io: &mut Io<'_, N>,
-    sockets: &Sockets<'_, S>,
     app: &mut A,
     l4: &Layer4<'_>,
 ) -> Result<(), DropReason> {
@@ -294,7 +296,7 @@ fn handle_icmp<N: Nic, A: Owner, S: UdpOffer<A>>(
         );
         return Ok(());
     }
-    if pkt.msg_type() != icmp::Message::EchoRequest || !sockets.icmp_echo || !to_us {
+    if pkt.msg_type() != icmp::Message::EchoRequest || !S::ICMP_ECHO || !to_us {
         return Err(DropReason::IcmpUnsupported);
     }
     let [_, _, _, _, r0, r1, r2, r3] = crate::wire::array::<8>(hdr, 0);

@@ -60,14 +60,14 @@ pub(crate) fn segment_arrives<N: Nic, O: TcpOwner>(
         }
         server_port |= s.has(flag::RELISTEN);
         if s.state.is_connected() && s.remote_port == r.src_port && s.remote_ip == seg.src_ip {
-            exact = Some(i);
+            exact = Some((i, s.state));
             break;
         }
         if listener.is_none() && s.state == TcpState::Listen {
-            listener = Some(i);
+            listener = Some((i, TcpState::Listen));
         }
     }
-    let Some(i) = exact.or(listener) else {
+    let Some((i, state)) = exact.or(listener) else {
         if server_port && seg.syn() && r.ack_number.is_none() {
             return super::backlog::syn_to_busy_port(io, t, owner, seg);
         }
@@ -78,11 +78,11 @@ pub(crate) fn segment_arrives<N: Nic, O: TcpOwner>(
         return Err(DropReason::TcpNoSocket);
     };
     let now = tick(io.now);
-    let state = t.sockets.get(i).map(|s| s.state).unwrap_or_default();
     match state {
         TcpState::Listen => listen(io, t, owner, i, seg),
         TcpState::SynSent => syn_sent(io, t, owner, i, handle, seg, now),
-        TcpState::Closed => Err(DropReason::TcpNoSocket),
+        // Never CLOSED: the search above takes only a connected or a
+        // listening socket.
         _ => synchronized(io, t, owner, i, handle, seg, now),
     }
 }
@@ -289,8 +289,16 @@ fn synchronized<N: Nic, O: TcpOwner>(
     if let Some(done) = syn_again(io, t, owner, i, handle, seg) {
         return done;
     }
-    let time_wait_ms = t.config.time_wait_ms;
-    let s = t.sockets.get_mut(i).ok_or(DropReason::TcpNoSocket)?;
+    // The socket, fetched once (`i` indexes the table: the socket was
+    // found there), its in-flight records beside it (disjoint fields).
+    let TcpTables {
+        sockets,
+        segments,
+        config,
+        ..
+    } = t;
+    let time_wait_ms = config.time_wait_ms;
+    let s = sockets.get_mut(i).ok_or(DropReason::TcpNoSocket)?;
     // 1. Sequence number check.
     check_sequence(s, seg, now, time_wait_ms)?;
     // 2. RST.
@@ -307,20 +315,20 @@ fn synchronized<N: Nic, O: TcpOwner>(
     if s.state == TcpState::SynReceived {
         complete_handshake(io, s, owner, handle, seg, ack)?;
     }
-    ack_arrives(t, owner, i, handle, seg, ack, now)?;
-    if !our_fin_acked(t, owner, i, handle, seg, now) {
+    let records = super::per_socket(segments, config.segments_per_socket(), i);
+    ack_arrives(s, records, config, owner, handle, seg, ack, now)?;
+    if !our_fin_acked(s, owner, handle, seg, now, time_wait_ms) {
         return Ok(()); // LAST-ACK ended: the socket is free
     }
     // 7. Data.
-    let receiving = t.sockets.get(i).is_some_and(|s| s.state.can_receive());
-    let all_data_taken = if seg.repr.payload_len > 0 && receiving {
-        deliver(io, t, owner, i, handle, seg)
+    let all_data_taken = if seg.repr.payload_len > 0 && s.state.can_receive() {
+        deliver(io, s, owner, handle, seg)
     } else {
         true
     };
     // 8. FIN, once everything before it was taken.
     if seg.fin() {
-        fin_arrives(t, owner, i, handle, seg, all_data_taken, now);
+        fin_arrives(s, owner, handle, seg, all_data_taken, now, time_wait_ms);
     }
     Ok(())
 }
@@ -433,16 +441,17 @@ fn complete_handshake<N: Nic, O: TcpOwner>(
 /// exceeds 65535, which stands in for MAX.SND.WND): challenge ACK and
 /// drop. Else the send window, new acknowledgements, duplicate ACKs (RFC
 /// 5681 §3.2, the third resends) and a reopened zero window.
+#[allow(clippy::too_many_arguments)]
 fn ack_arrives<O: TcpOwner>(
-    t: &mut TcpTables<'_>,
+    s: &mut TcpSocket,
+    records: &mut [super::SentSegment],
+    config: &super::TcpConfig,
     owner: &mut O,
-    i: usize,
     handle: TcpHandle,
     seg: &Segment,
     ack: SeqNumber,
     now: u32,
 ) -> Result<(), DropReason> {
-    let s = t.sockets.get_mut(i).ok_or(DropReason::TcpNoSocket)?;
     if ack > s.snd_max() || ack < s.snd_una.sub_len(usize::from(u16::MAX)) {
         s.set(flag::ACK_NOW, true);
         return Err(DropReason::TcpOutOfWindow);
@@ -454,7 +463,7 @@ fn ack_arrives<O: TcpOwner>(
     }
     if s.snd_una < ack {
         let echoed = seg.repr.timestamp.map(|ts| ts.tsecr);
-        acknowledge(t, owner, i, handle, ack, now, echoed);
+        acknowledge(s, records, config, owner, handle, ack, now, echoed);
     } else if ack == s.snd_una && seg.repr.window_len == 0 {
         // A zero-window probe answered: the peer is alive, so probing
         // never gives up (RFC 1122 §4.2.2.17); not a duplicate ACK.
@@ -473,14 +482,11 @@ fn ack_arrives<O: TcpOwner>(
             owner.tcp_event(handle, TcpEvent::Retransmit { offset });
         }
     }
-    if let Some(s) = t.sockets.get_mut(i) {
-        if window_opened && s.snd_una < s.snd_nxt() {
-            // The window opened without the probe being taken: resend
-            // from SND.UNA now rather than leave a hole until the
-            // backed-off RTO.
-            s.set_snd_nxt(s.snd_una);
-            s.set(flag::TIMING, false);
-        }
+    if window_opened && s.snd_una < s.snd_nxt() {
+        // The window opened without the probe being taken: resend from
+        // SND.UNA now rather than leave a hole until the backed-off RTO.
+        s.set_snd_nxt(s.snd_una);
+        s.set(flag::TIMING, false);
     }
     Ok(())
 }
@@ -488,17 +494,13 @@ fn ack_arrives<O: TcpOwner>(
 /// The state changes an acknowledged FIN of ours makes; false when the
 /// connection ended (LAST-ACK) and the socket is free.
 fn our_fin_acked<O: TcpOwner>(
-    t: &mut TcpTables<'_>,
+    s: &mut TcpSocket,
     owner: &mut O,
-    i: usize,
     handle: TcpHandle,
     seg: &Segment,
     now: u32,
+    time_wait_ms: u32,
 ) -> bool {
-    let time_wait_ms = t.config.time_wait_ms;
-    let Some(s) = t.sockets.get_mut(i) else {
-        return false;
-    };
     let fin_acked = s.has(flag::FIN_SENT) && s.snd_una == s.snd_max();
     match s.state {
         TcpState::FinWait1 if fin_acked => s.state = TcpState::FinWait2,
@@ -521,18 +523,14 @@ fn our_fin_acked<O: TcpOwner>(
 /// says where we are even when it cannot be taken yet (a gap, data left),
 /// as for out-of-order data (RFC 5681 §4.2).
 fn fin_arrives<O: TcpOwner>(
-    t: &mut TcpTables<'_>,
+    s: &mut TcpSocket,
     owner: &mut O,
-    i: usize,
     handle: TcpHandle,
     seg: &Segment,
     all_data_taken: bool,
     now: u32,
+    time_wait_ms: u32,
 ) {
-    let time_wait_ms = t.config.time_wait_ms;
-    let Some(s) = t.sockets.get_mut(i) else {
-        return;
-    };
     if s.state.can_receive() {
         s.set(flag::ACK_NOW, true);
     }
@@ -569,22 +567,21 @@ fn enter_time_wait(s: &mut TcpSocket, time_wait_ms: u32, now: u32) {
     s.set(flag::TIMER, true);
 }
 
-/// A new cumulative ACK: release records, time the RTT, rearm the timer.
-/// (Out of line: measured smaller, once per acknowledging segment.)
+/// A new cumulative ACK: release `records` (the socket's), time the RTT,
+/// rearm the timer. (Out of line: measured smaller, once per
+/// acknowledging segment.)
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn acknowledge<O: TcpOwner>(
-    t: &mut TcpTables<'_>,
+    s: &mut TcpSocket,
+    records: &mut [super::SentSegment],
+    cfg: &super::TcpConfig,
     owner: &mut O,
-    i: usize,
     handle: TcpHandle,
     ack: SeqNumber,
     now: u32,
     echoed: Option<u32>,
 ) {
-    let cfg = *t.config;
-    let Some(s) = t.sockets.get_mut(i) else {
-        return;
-    };
     // Data bytes newly acknowledged (SYN and FIN occupy one number each).
     let data_start = s.snd_una.max(s.snd_base);
     let fin_seq = s.snd_max().sub_len(1);
@@ -607,12 +604,12 @@ fn acknowledge<O: TcpOwner>(
         // as soon as one segment gets through (Karn's rule has no sample).
         Some(tsecr) if s.has(flag::TS_OK) && tsecr != 0 => {
             s.set(flag::TIMING, false);
-            rtt_sample(s, now.wrapping_sub(tsecr), &cfg);
+            rtt_sample(s, now.wrapping_sub(tsecr), cfg);
         }
         _ => {
             if s.has(flag::TIMING) && s.acks_timed(ack) {
                 s.set(flag::TIMING, false);
-                rtt_sample(s, s.timed_rtt(now), &cfg);
+                rtt_sample(s, s.timed_rtt(now), cfg);
             }
         }
     }
@@ -624,7 +621,6 @@ fn acknowledge<O: TcpOwner>(
     let offset = s.offset_of(data_end.max(s.snd_base));
     let had_data = acked_data > 0;
     // Pop whole records, trim a partly acknowledged one.
-    let records = t.records(i);
     while acked_data > 0 {
         let Some(front) = records.first_mut() else {
             break;
@@ -682,15 +678,11 @@ pub(crate) fn rtt_sample(s: &mut TcpSocket, r_ms: u32, cfg: &super::TcpConfig) {
 /// Hands in-order data to the owner; true when it took all of it.
 fn deliver<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
-    t: &mut TcpTables<'_>,
+    s: &mut TcpSocket,
     owner: &mut O,
-    i: usize,
     handle: TcpHandle,
     seg: &Segment,
 ) -> bool {
-    let Some(s) = t.sockets.get_mut(i) else {
-        return false;
-    };
     s.set(flag::ACK_NOW, true);
     let seq = seg.seq();
     if seq > s.rcv_nxt {
@@ -712,11 +704,9 @@ fn deliver<N: Nic, O: TcpOwner>(
         len: fresh,
     };
     let taken = owner.tcp_received(handle, &mut reader).min(fresh);
-    if let Some(s) = t.sockets.get_mut(i) {
-        s.rcv_nxt = s.rcv_nxt.add(taken);
-        // What remains of the window we promised (output may extend it).
-        let taken16 = u16::try_from(taken).unwrap_or(u16::MAX);
-        s.rcv_wnd = s.rcv_wnd.saturating_sub(taken16);
-    }
+    s.rcv_nxt = s.rcv_nxt.add(taken);
+    // What remains of the window we promised (output may extend it).
+    let taken16 = u16::try_from(taken).unwrap_or(u16::MAX);
+    s.rcv_wnd = s.rcv_wnd.saturating_sub(taken16);
     taken == new
 }

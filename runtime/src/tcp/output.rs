@@ -16,15 +16,18 @@ use crate::Instant;
 /// TIME-WAIT is not taken before it has sent its last ACK.)
 pub(crate) fn poll<N: Nic, O: TcpOwner>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, owner: &mut O) {
     super::backlog::serve_pending(io, t, owner);
+    let cfg = t.config;
     for i in 0..t.sockets.len() {
         let Ok(handle) = u8::try_from(i).map(TcpHandle) else {
             break;
         };
-        let state = t.sockets.get(i).map(|s| s.state).unwrap_or_default();
-        if !state.is_connected() {
+        let Some(s) = t.sockets.get_mut(i) else {
+            break;
+        };
+        if !s.state.is_connected() {
             continue;
         }
-        if timers(io, t, owner, i, handle) {
+        if timers(io, s, cfg, owner, handle) {
             send(io, t, owner, i, handle);
         }
     }
@@ -75,16 +78,12 @@ pub(crate) fn poll_at(
 /// Fires due timers; false when the socket is gone.
 fn timers<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
-    t: &mut TcpTables<'_>,
+    s: &mut TcpSocket,
+    cfg: &super::TcpConfig,
     owner: &mut O,
-    i: usize,
     handle: TcpHandle,
 ) -> bool {
-    let cfg = *t.config;
     let now = tick(io.now);
-    let Some(s) = t.sockets.get_mut(i) else {
-        return false;
-    };
     if cfg.idle_timeout_ms > 0 && due(now, s.last_rx.wrapping_add(cfg.idle_timeout_ms)) {
         give_up(io, s);
         owner.tcp_event(handle, TcpEvent::TimedOut);
@@ -392,12 +391,10 @@ fn send<N: Nic, O: TcpOwner>(
     handle: TcpHandle,
 ) {
     let now = tick(io.now);
-    let Some(window_update) = advertise(t, owner, i, handle) else {
-        return;
-    };
     let Some(s) = t.sockets.get_mut(i) else {
         return;
     };
+    let window_update = advertise(s, t.config, owner, handle);
     if s.has(flag::SEND_SYN) {
         send_syn(io, s, now);
         return;
@@ -420,37 +417,34 @@ fn send<N: Nic, O: TcpOwner>(
             Sent::Gone => return,
         }
     }
-    // FIN resend after a go-back. A first FIN goes out only from the loop
-    // above, once the owner has been asked and had nothing more.
-    if t.sockets.get(i).is_some_and(|s| s.has(flag::FIN_SENT)) {
-        send_fin(io, t, i, now);
-    }
     let Some(s) = t.sockets.get_mut(i) else {
         return;
     };
+    // FIN resend after a go-back. A first FIN goes out only from the loop
+    // above, once the owner has been asked and had nothing more.
+    if s.has(flag::FIN_SENT) {
+        send_fin(io, s, now);
+    }
     if s.has(flag::ACK_NOW) {
         let seq = s.snd_nxt();
         let _ = segment(io, s, seq, Control::None);
     }
 }
 
-/// Updates the window socket `i` advertises from its owner's room; `Some`
-/// (whether the change deserves a window update of its own) unless the
-/// socket is gone.
+/// Updates the window socket `s` advertises from its owner's room;
+/// whether the change deserves a window update of its own.
 fn advertise<O: TcpOwner>(
-    t: &mut TcpTables<'_>,
+    s: &mut TcpSocket,
+    cfg: &super::TcpConfig,
     owner: &mut O,
-    i: usize,
     handle: TcpHandle,
-) -> Option<bool> {
-    let cfg = *t.config;
-    let (window, room) = receive_window(t.sockets.get(i)?, &cfg, owner, handle);
-    let s = t.sockets.get_mut(i)?;
+) -> bool {
+    let (window, room) = receive_window(s, cfg, owner, handle);
     s.max_room = s.max_room.max(room);
     let update = window > s.rcv_wnd
         && (s.rcv_wnd == 0 || window.saturating_sub(s.rcv_wnd) >= cfg.mss.min(window));
     s.rcv_wnd = window;
-    Some(update)
+    update
 }
 
 /// Sends our SYN (active open) or SYN-ACK (passive). (Out of line: once
@@ -509,7 +503,10 @@ fn next_segment<N: Nic, O: TcpOwner>(
     handle: TcpHandle,
     eff_mss: usize,
 ) -> Option<NextSegment> {
-    let s = *t.sockets.get(i)?;
+    // The socket by reference, its records beside it (disjoint fields).
+    let cfg = t.config;
+    let records = super::per_socket(t.segments, cfg.segments_per_socket(), i);
+    let s = t.sockets.get_mut(i)?;
     let data_end = if s.has(flag::FIN_SENT) {
         s.snd_max().sub_len(1)
     } else {
@@ -517,7 +514,7 @@ fn next_segment<N: Nic, O: TcpOwner>(
     };
     let offset = s.offset_of(s.snd_nxt());
     if s.snd_nxt() < data_end {
-        let (len, expect) = resend_record(t.records(i), &s, data_end, eff_mss);
+        let (len, expect) = resend_record(records, s, data_end, eff_mss);
         // The FIN went out on the last data segment: it goes again with it.
         let fin = s.has(flag::FIN_SENT) && s.snd_nxt().add(len) == data_end;
         return Some(NextSegment {
@@ -532,7 +529,7 @@ fn next_segment<N: Nic, O: TcpOwner>(
         return None;
     }
     let now = tick(io.now);
-    let len = new_data_room(t, owner, i, handle, &s, eff_mss);
+    let len = new_data_room(records, cfg, owner, handle, s, eff_mss);
     let owner_done = match len {
         // Our window is full: the FIN takes no segment of it, so it
         // follows the data at once when the owner has no more (the peer's
@@ -543,13 +540,13 @@ fn next_segment<N: Nic, O: TcpOwner>(
         _ => !has_data(owner, handle, offset),
     };
     if owner_done {
-        drained(t, owner, i, handle);
-        send_fin(io, t, i, now);
+        drained(s, owner, handle);
+        send_fin(io, s, now);
     }
     if len == 0 || owner_done {
         return None;
     }
-    let fin = fin_rides(t, owner, i, handle, offset, len);
+    let fin = fin_rides(s, owner, handle, offset, len);
     Some(NextSegment {
         offset,
         len,
@@ -566,16 +563,12 @@ fn next_segment<N: Nic, O: TcpOwner>(
 /// peer's ACK of the data first — a round trip on every
 /// `Connection: close` response.
 fn fin_rides<O: TcpOwner>(
-    t: &mut TcpTables<'_>,
+    s: &mut TcpSocket,
     owner: &mut O,
-    i: usize,
     handle: TcpHandle,
     offset: u32,
     len: usize,
 ) -> bool {
-    let Some(s) = t.sockets.get(i) else {
-        return false;
-    };
     if s.has(flag::FIN_SENT)
         || !matches!(s.state, TcpState::Established | TcpState::CloseWait)
         || usize::from(s.snd_wnd) <= s.in_flight().saturating_add(len)
@@ -588,9 +581,7 @@ fn fin_rides<O: TcpOwner>(
     if !(closing || owner.tcp_wants_close(handle)) || has_data(owner, handle, end) {
         return false;
     }
-    if let Some(s) = t.sockets.get_mut(i) {
-        s.set(flag::CLOSE, true);
-    }
+    s.set(flag::CLOSE, true);
     true
 }
 
@@ -616,20 +607,19 @@ fn resend_record(
     (data_end.distance(s.snd_nxt()).min(eff_mss), None)
 }
 
-/// How many new bytes socket `i` may send in one segment now (0: a window
-/// is full, or no record is free): both windows, half a segment when
-/// splitting, one byte to probe a zero window.
+/// How many new bytes socket `s` may send in one segment now (0: a
+/// window is full, or none of its `records` is free): both windows, half
+/// a segment when splitting, one byte to probe a zero window.
 fn new_data_room<O: TcpOwner>(
-    t: &mut TcpTables<'_>,
+    records: &[SentSegment],
+    cfg: &super::TcpConfig,
     owner: &mut O,
-    i: usize,
     handle: TcpHandle,
     s: &TcpSocket,
     eff_mss: usize,
 ) -> usize {
-    let cfg = *t.config;
     let flight = s.in_flight();
-    if !t.records(i).iter().any(|r| r.len == 0) {
+    if !records.iter().any(|r| r.len == 0) {
         return 0;
     }
     if s.snd_wnd == 0 && flight == 0 {
@@ -713,15 +703,12 @@ fn send_data<N: Nic, O: TcpOwner>(
         Ok((0, _)) => {
             if !resend {
                 // The owner has nothing more: a requested close may go.
-                drained(t, owner, i, handle);
-                send_fin(io, t, i, now);
+                drained(sock, owner, handle);
+                send_fin(io, sock, now);
             }
             Sent::Done
         }
         Ok((n, sum)) => {
-            let Some(sock) = t.sockets.get_mut(i) else {
-                return Sent::Gone;
-            };
             let fin_len = usize::from(fin);
             sock.set_snd_nxt(sock.snd_nxt().add(n).add(fin_len));
             if fin && !resend {
@@ -741,9 +728,7 @@ fn send_data<N: Nic, O: TcpOwner>(
             Sent::More
         }
         Err(SendError::PayloadChanged) => {
-            if let Some(sock) = t.sockets.get_mut(i) {
-                give_up(io, sock);
-            }
+            give_up(io, sock);
             owner.tcp_event(handle, TcpEvent::RegenerationMismatch { offset });
             Sent::Gone
         }
@@ -799,10 +784,7 @@ fn segment_with_sum<N: Nic>(
 }
 
 /// Sends (or resends) our FIN when it is due.
-fn send_fin<N: Nic>(io: &mut Io<'_, N>, t: &mut TcpTables<'_>, i: usize, now: u32) {
-    let Some(s) = t.sockets.get_mut(i) else {
-        return;
-    };
+fn send_fin<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
     let resend = s.has(flag::FIN_SENT) && s.snd_nxt() == s.snd_max().sub_len(1);
     let first = s.has(flag::CLOSE)
         && !s.has(flag::FIN_SENT)
@@ -832,11 +814,9 @@ fn fin_sent(s: &mut TcpSocket) {
 }
 
 /// The owner produced everything it has: it may end the stream here.
-fn drained<O: TcpOwner>(t: &mut TcpTables<'_>, owner: &mut O, i: usize, handle: TcpHandle) {
-    if let Some(s) = t.sockets.get_mut(i) {
-        if !s.has(flag::CLOSE) && owner.tcp_wants_close(handle) {
-            s.set(flag::CLOSE, true);
-        }
+fn drained<O: TcpOwner>(s: &mut TcpSocket, owner: &mut O, handle: TcpHandle) {
+    if !s.has(flag::CLOSE) && owner.tcp_wants_close(handle) {
+        s.set(flag::CLOSE, true);
     }
 }
 
