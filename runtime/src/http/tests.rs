@@ -618,6 +618,27 @@ fn request_lines_are_judged_to_the_byte_at_any_cut() {
     for (k, status) in [(183, "404"), (184, "404"), (185, "414")] {
         cases.push((line(&format!("/{}", "a".repeat(k)), "1.1"), status, 1));
     }
+    // A bare LF ends the line too (one byte less), a CR must be followed
+    // by LF, and the limit counts every byte whatever the state: the
+    // method's, the query's, the version's.
+    let bare = |target: &str, end: &str| format!("GET {target} HTTP/1.1{end}Host: dev\r\n\r\n");
+    let method = |k: usize| format!("{} / HTTP/1.1\r\nHost: dev\r\n\r\n", "X".repeat(k));
+    let (a185, a186) = ("a".repeat(185), "a".repeat(186));
+    let (q174, q175) = ("q".repeat(174), "q".repeat(175));
+    for (req, status) in [
+        (bare("/page.html", "\n"), "200"),
+        (bare("/page.html", "\rX"), "400"),
+        (bare("/page.html", "\r\r\n"), "400"),
+        (bare("/page.html", " \r\n"), "400"),
+        (bare(&format!("/{a185}"), "\n"), "404"),
+        (bare(&format!("/{a186}"), "\n"), "414"),
+        (bare(&format!("/page.html?{q174}"), "\r\n"), "200"),
+        (bare(&format!("/page.html?{q175}"), "\r\n"), "414"),
+        (method(187), "501"),
+        (method(188), "414"),
+    ] {
+        cases.push((req, status, 1));
+    }
     for (req, status, minor) in cases {
         for cut in [1, 2, 3, 7, 64, req.len()] {
             let text = answer_in_pieces(&req, cut);
