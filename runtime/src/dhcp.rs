@@ -595,7 +595,12 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 true
             }
             DhcpState::Bound => false,
-            DhcpState::Probing => self.probe(io, app, now, due),
+            // Probing (RFC 5227 §2.1.1): a conflict declines the address
+            // at once; the probes go out through `transmit`'s schedule.
+            DhcpState::Probing if self.flags.get(Flags::CONFLICT) => {
+                self.decline(io, app, now);
+                true
+            }
             DhcpState::Renewing if self.passed(Timer::T2, now) => {
                 self.enter(app, DhcpState::Rebinding, now, DhcpEvent::Rebinding);
                 true
@@ -612,6 +617,13 @@ impl<S: DhcpSettings> DhcpClient<S> {
             }
             // The states that send: nothing to do until the next send.
             _ if !due => false,
+            DhcpState::Probing if self.tries >= S::ARP_PROBES => {
+                // Nobody answered: the address is ours.
+                self.state = DhcpState::Bound;
+                io.set_ipv4(Some(self.lease.ipv4()));
+                report(app, DhcpEvent::Bound(self.lease));
+                true
+            }
             DhcpState::Requesting if self.tries >= REQUEST_TRIES => {
                 self.lease = Lease::EMPTY;
                 self.enter_discovering(app, now);
@@ -632,7 +644,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 }
                 true
             }
-            // Discovering, Requesting, Renewing, Rebinding, Rebooting.
+            // Discovering, Requesting, Renewing, Rebinding, Rebooting,
+            // Probing.
             _ => {
                 self.transmit(io, app, now);
                 false
@@ -640,78 +653,47 @@ impl<S: DhcpSettings> DhcpClient<S> {
         }
     }
 
-    /// Probing the offered address (RFC 5227 §2.1.1): declines it on a
-    /// conflict, sends the next probe when due, and binds when none was
-    /// answered. True when the state changed.
-    fn probe<N: Nic, A: App>(
-        &mut self,
-        io: &mut Io<'_, N>,
-        app: &mut A,
-        now: Instant,
-        due: bool,
-    ) -> bool {
-        if self.flags.get(Flags::CONFLICT) {
-            self.decline(io, app, now);
-            return true;
-        }
-        if !due {
-            return false;
-        }
-        if self.tries < S::ARP_PROBES {
-            let address = self.lease.cidr.address;
-            match io.send_arp_probe(address) {
-                Ok(()) => {
-                    self.tries = self.tries.saturating_add(1);
-                    let wait = if self.tries < S::ARP_PROBES {
-                        PROBE_INTERVAL
-                    } else {
-                        PROBE_ANSWER_WAIT
-                    };
-                    self.next = now.after(wait);
-                }
-                Err(_) => self.next = now.after(RETRY_SOON),
-            }
-            return false;
-        }
-        // Nobody answered: the address is ours.
-        self.state = DhcpState::Bound;
-        io.set_ipv4(Some(self.lease.ipv4()));
-        report(app, DhcpEvent::Bound(self.lease));
-        true
-    }
-
     /// Sends the message the current state calls for and schedules the
     /// next one.
     fn transmit<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
         // What each sending state's message carries (RFC 2131 §4.3.2,
         // §4.4.5; INIT-REBOOT: requested address, no server identifier,
-        // `ciaddr` zero, broadcast).
+        // `ciaddr` zero, broadcast); Probing sends an ARP probe instead.
         let carries = match self.state {
             DhcpState::Discovering => Carries::BROADCAST | Carries::REQUESTED,
             DhcpState::Requesting => Carries::BROADCAST | Carries::REQUESTED | Carries::SERVER_ID,
             DhcpState::Renewing => Carries::CIADDR | Carries::UNICAST,
             DhcpState::Rebinding => Carries::CIADDR,
             DhcpState::Rebooting => Carries::BROADCAST | Carries::REQUESTED,
-            DhcpState::Off | DhcpState::Bound | DhcpState::Probing => return,
+            DhcpState::Probing => 0,
+            DhcpState::Off | DhcpState::Bound => return,
         };
-        let kind = if self.state == DhcpState::Discovering {
-            MessageType::Discover
+        // A probe that could not go out, for whatever reason, is tried
+        // again soon (RFC 5227 counts probes sent).
+        let sent = if S::ARP_PROBES > 0 && self.state == DhcpState::Probing {
+            io.send_arp_probe(self.lease.cidr.address)
+                .map_err(|_| SendError::Busy)
         } else {
-            MessageType::Request
+            let kind = if self.state == DhcpState::Discovering {
+                MessageType::Discover
+            } else {
+                MessageType::Request
+            };
+            // `secs` counts from the exchange's start: T1 for a renewal
+            // (the states with `ciaddr`), now for INIT-REBOOT, else
+            // `began`.
+            let exchange_start = if carries & Carries::CIADDR != 0 {
+                self.t1_at().unwrap_or(self.began)
+            } else if self.state == DhcpState::Rebooting {
+                now
+            } else {
+                self.began
+            };
+            let secs = u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX);
+            self.send(io, kind.into(), carries | Carries::ASKS, self.xid, secs)
         };
-        // `secs` counts from the exchange's start: T1 for a renewal (the
-        // states with `ciaddr`), now for INIT-REBOOT, else `began`.
-        let exchange_start = if carries & Carries::CIADDR != 0 {
-            self.t1_at().unwrap_or(self.began)
-        } else if self.state == DhcpState::Rebooting {
-            now
-        } else {
-            self.began
-        };
-        let secs = u16::try_from(now.since(exchange_start).secs()).unwrap_or(u16::MAX);
         // Sent, or failed in a way an immediate retry would not fix: either
         // way the normal schedule applies. Not sent yet: soon again.
-        let sent = self.send(io, kind.into(), carries | Carries::ASKS, self.xid, secs);
         if let Err(SendError::ArpPending | SendError::Busy) = sent {
             self.next = now.after(RETRY_SOON);
             return;
@@ -719,11 +701,16 @@ impl<S: DhcpSettings> DhcpClient<S> {
         let tries = self.tries;
         self.tries = tries.saturating_add(1);
         if self.state != DhcpState::Discovering {
+            // (Probing: unread until the next REQUEST sets it again.)
             self.sent = now;
         }
         let wait = match self.state {
             DhcpState::Renewing => half_left(now, self.t2_at()),
             DhcpState::Rebinding => half_left(now, self.expires_at()),
+            // Between probes (RFC 5227 PROBE_MIN..MAX), then the wait for
+            // an answer to the last (ANNOUNCE_WAIT).
+            DhcpState::Probing if self.tries < S::ARP_PROBES => PROBE_INTERVAL,
+            DhcpState::Probing => PROBE_ANSWER_WAIT,
             _ => Self::retransmit_delay(tries, app.random_u32()),
         };
         self.next = now.after(wait);
