@@ -537,6 +537,7 @@ impl<const NAME: usize> SntpClient<NAME> {
     ) {
         let now = io.now();
         // At most one pass through each step per poll.
+        let mut waiting = None;
         for _ in 0..4 {
             match self.step {
                 Step::Cancel { query, due } => {
@@ -561,13 +562,13 @@ impl<const NAME: usize> SntpClient<NAME> {
                         self.enter_arp(now, app);
                     }
                 }
+                // The waiting steps: each does its work, then one check
+                // of the step's time limit (the work first: an answer or
+                // a send at the limit still counts).
                 Step::Resolve(h) => match resolver.take_resolved(h) {
                     core::task::Poll::Pending => {
-                        if now >= self.at {
-                            resolver.cancel(h);
-                            self.fail(now, SntpFailure::Timeout(SntpStep::Resolve), app);
-                        }
-                        return;
+                        waiting = Some(SntpStep::Resolve);
+                        break;
                     }
                     core::task::Poll::Ready(Ok(addr)) => {
                         self.server = addr;
@@ -590,24 +591,28 @@ impl<const NAME: usize> SntpClient<NAME> {
                             app.event(Event::Sntp(SntpEvent::Sent {
                                 server: self.server,
                             }));
-                        }
-                        Err(SendError::ArpPending | SendError::Busy) if now < self.at => {
-                            self.mark = now.after(SEND_RETRY);
+                            return;
                         }
                         Err(SendError::ArpPending | SendError::Busy) => {
-                            self.fail(now, SntpFailure::Timeout(SntpStep::Arp), app)
+                            self.mark = now.after(SEND_RETRY);
+                            waiting = Some(SntpStep::Arp);
+                            break;
                         }
-                        Err(e) => self.fail(now, SntpFailure::Send(e), app),
+                        Err(e) => return self.fail(now, SntpFailure::Send(e), app),
                     }
-                    return;
                 }
                 Step::Wait => {
-                    if now >= self.at {
-                        self.fail(now, SntpFailure::Timeout(SntpStep::Reply), app);
-                    }
-                    return;
+                    waiting = Some(SntpStep::Reply);
+                    break;
                 }
             }
+        }
+        let Some(waiting) = waiting else { return };
+        if now >= self.at {
+            if let Step::Resolve(h) = self.step {
+                resolver.cancel(h);
+            }
+            self.fail(now, SntpFailure::Timeout(waiting), app);
         }
     }
 
