@@ -56,11 +56,6 @@ const SEND_RETRY: Duration = Duration::from_millis(200);
 /// How often a due request waits for the interface to get an address.
 const ADDRESS_WAIT: Duration = Duration::from_secs(1);
 
-/// Whole seconds of `d`, saturating at `u32::MAX` (136 years).
-fn secs_u32(d: Duration) -> u32 {
-    u32::try_from(d.secs()).unwrap_or(u32::MAX)
-}
-
 /// Whole seconds of `d`, saturating at `u16::MAX` (18 hours; `[sntp]
 /// timeout` is at most 60 s).
 fn secs_u16(d: Duration) -> u16 {
@@ -359,9 +354,12 @@ pub struct SntpClient<const NAME: usize> {
     mark: Instant,
     /// The transmit timestamp sent (a `Timestamp` in halves).
     xmt: U64Halves,
-    /// Step timeout and poll interval, in seconds (RAM is precious).
+    /// Step timeout in seconds (RAM is precious: 2 bytes).
     timeout_s: u16,
-    interval_s: u32,
+    /// The poll interval in whole seconds (zero: none), kept as the
+    /// `Duration` every deadline is computed from (a deadline is at most
+    /// 24.8 days ahead: [`Instant::after`]).
+    interval: Duration,
     last: Last,
     /// The last answer's stratum; 0: no answer yet.
     last_stratum: u8,
@@ -383,7 +381,7 @@ impl<const NAME: usize> SntpClient<NAME> {
             mark: Instant::ZERO,
             xmt: U64Halves::ZERO,
             timeout_s: secs_u16(settings.timeout),
-            interval_s: secs_u32(settings.poll_interval),
+            interval: Duration::from_secs(settings.poll_interval.secs()),
             last: Last::NONE,
             last_stratum: 0,
             counters: SntpCounters::default(),
@@ -494,8 +492,8 @@ impl<const NAME: usize> SntpClient<NAME> {
         self.counters.failed = self.counters.failed.wrapping_add(1);
         let next = match why {
             SntpFailure::KissOfDeath(code) if &code == b"DENY" || &code == b"RSTR" => None,
-            SntpFailure::KissOfDeath(_) => self.after_interval(now, self.interval()),
-            _ => self.after_interval(now, self.interval().min(RETRY_AFTER_FAILURE)),
+            SntpFailure::KissOfDeath(_) => self.after_interval(now, self.interval),
+            _ => self.after_interval(now, self.interval.min(RETRY_AFTER_FAILURE)),
         };
         self.idle(next);
         app.event(Event::Sntp(SntpEvent::Failed(why)));
@@ -503,13 +501,7 @@ impl<const NAME: usize> SntpClient<NAME> {
 
     /// `now + wait` when periodic requests are on, else `None`.
     fn after_interval(&self, now: Instant, wait: Duration) -> Option<Instant> {
-        (self.interval_s > 0).then(|| now.after(wait))
-    }
-
-    /// The poll interval (a deadline from it is at most 24.8 days ahead:
-    /// [`Instant::after`]).
-    fn interval(&self) -> Duration {
-        Duration::from_secs(u64::from(self.interval_s))
+        (self.interval != Duration::ZERO).then(|| now.after(wait))
     }
 
     fn timeout(&self) -> Duration {
@@ -741,7 +733,7 @@ impl<const NAME: usize> Service for SntpClient<NAME> {
                 };
                 self.last = Last::of(t);
                 self.last_stratum = t.stratum;
-                self.idle(self.after_interval(now, self.interval()));
+                self.idle(self.after_interval(now, self.interval));
                 self.counters.synced = self.counters.synced.wrapping_add(1);
                 app.event(Event::Sntp(SntpEvent::Synced(t)));
             }
