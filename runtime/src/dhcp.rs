@@ -624,16 +624,18 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 report(app, DhcpEvent::Bound(self.lease));
                 true
             }
-            DhcpState::Requesting if self.tries >= REQUEST_TRIES => {
-                self.lease = Lease::EMPTY;
-                self.enter_discovering(app, now);
-                true
-            }
-            // Never entered without INIT_REBOOT: the arm goes with it.
-            DhcpState::Rebooting if S::INIT_REBOOT && self.tries >= REQUEST_TRIES => {
+            // Unanswered REQUESTs (Rebooting is never entered without
+            // INIT_REBOOT).
+            DhcpState::Requesting | DhcpState::Rebooting if self.tries >= REQUEST_TRIES => {
+                if self.state == DhcpState::Requesting {
+                    // The offer is dropped: discovery asks for no address
+                    // (and, no lease held, goes below).
+                    self.lease = Lease::EMPTY;
+                }
                 if self.lease.lease_secs == 0 {
-                    // A remembered address, not used before an ACK:
-                    // discovery asks for it again.
+                    // No lease held (the offer dropped, or a remembered
+                    // address not used before an ACK, which discovery
+                    // asks for again).
                     self.enter_discovering(app, now);
                 } else {
                     // No server answered: keep using the lease in its own
