@@ -445,13 +445,19 @@ impl<const NAME: usize> SntpClient<NAME> {
     /// the next poll); the next one is due at `next` (`None`: none is).
     #[inline(never)]
     fn drop_request(&mut self, next: Option<Instant>) {
-        let due = next.is_some();
-        self.step = match self.step {
-            Step::Resolve(query) | Step::Cancel { query, .. } => Step::Cancel { query, due },
-            _ => Step::Idle { due },
+        let held = match self.step {
+            Step::Resolve(query) | Step::Cancel { query, .. } => Some(query),
+            _ => None,
         };
+        // Idle as a finished request is, then the query kept to be freed.
+        self.idle(next);
+        if let Some(query) = held {
+            self.step = Step::Cancel {
+                query,
+                due: next.is_some(),
+            };
+        }
         self.port = 0;
-        self.at = next.unwrap_or(self.at);
     }
 
     /// Stops asking (a request under way is abandoned).
@@ -472,9 +478,11 @@ impl<const NAME: usize> SntpClient<NAME> {
     /// Ends the request (it is done with its query, if any); the next
     /// one is due at `next` (`None`: none is).
     fn idle(&mut self, next: Option<Instant>) {
-        // Idle first, so `drop_request` has no query to keep.
-        self.step = Step::Idle { due: false };
-        self.drop_request(next);
+        // (`port` may stay: only the reply step listens on it.)
+        self.step = Step::Idle {
+            due: next.is_some(),
+        };
+        self.at = next.unwrap_or(self.at);
     }
 
     /// True while a request is under way.
