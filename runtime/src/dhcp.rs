@@ -998,10 +998,10 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
         let mut reboot = S::INIT_REBOOT && self.flags.take(Flags::REBOOT);
         if self.state == DhcpState::Off {
             io.set_ipv4(None);
-            if reboot && is_host(self.lease.cidr.address) {
-                // INIT-REBOOT for the address the application kept.
-                self.began = now;
-            } else {
+            // INIT-REBOOT for the address the application kept (no lease
+            // known: no timers, so `began` is not read before the ACK
+            // sets it), else discovery.
+            if !(reboot && is_host(self.lease.cidr.address)) {
                 reboot = false;
                 self.enter_discovering(app, now);
             }
