@@ -68,11 +68,11 @@ use crate::service::{earliest, App, Event, Service, ServiceConfig};
 use crate::time::{Duration, Instant};
 use crate::udp::UdpDatagram;
 use crate::wire::dhcp::{
-    emit_message, mask_prefix_len, option, Header, MessageType, OpCode, Packet, ReplyOptions,
-    CLIENT_PORT, FILE_RANGE, HEADER_LEN, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET,
-    OPTIONS_OFFSET, SERVER_PORT, SNAME_RANGE,
+    mask_prefix_len, option, Header, MessageType, OpCode, Packet, ReplyOptions, CLIENT_PORT,
+    FILE_RANGE, HEADER_LEN, HEAD_LEN, HEAD_ZEROS, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET,
+    MIN_MESSAGE_LEN, OPTIONS_OFFSET, SERVER_PORT, SNAME_RANGE,
 };
-use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use crate::wire::{put_slice, EthernetAddress, Ipv4Address, Ipv4Cidr};
 
 /// The DHCP settings a device's configuration adds to [`Config`](crate::Config)
 /// (`[dhcp]` in `stack.toml`; the generated code implements it).
@@ -141,9 +141,12 @@ const DECLINE_WAIT: Duration = Duration::from_secs(10);
 /// RFC 5227 §2.4 DEFEND_INTERVAL: one defence per this long; a second
 /// claim within it gives the address up.
 pub const DEFEND_INTERVAL: Duration = Duration::from_secs(10);
-/// Options asked for in option 55: subnet mask, router, DNS, NTP, lease
-/// time, T1, T2.
-const PARAMETERS: [u8; 7] = [
+/// The parameter request list (option 55: subnet mask, router, DNS, NTP,
+/// lease time, T1, T2), then END: the end of every DISCOVER and REQUEST
+/// (the last byte alone ends the other messages).
+const ASKS_END: [u8; 10] = [
+    option::PARAMETER_REQUEST_LIST,
+    7,
     option::SUBNET_MASK,
     option::ROUTER,
     option::DNS_SERVER,
@@ -151,7 +154,10 @@ const PARAMETERS: [u8; 7] = [
     option::LEASE_TIME,
     option::RENEWAL_TIME,
     option::REBINDING_TIME,
+    option::END,
 ];
+/// Where END alone starts in [`ASKS_END`].
+const END_AT: usize = 9;
 
 /// Where the client is (RFC 2131 §4.4, Figure 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -797,21 +803,49 @@ impl<S: DhcpSettings> DhcpClient<S> {
             ],
             client_hardware_address: io.mac(),
         };
-        let kind = [kind];
-        let requested = has(Carries::REQUESTED) && !ours.is_unspecified();
-        let options = [
-            (option::MESSAGE_TYPE, Some(&kind[..])),
-            (option::REQUESTED_IP, requested.then_some(&ours.0[..])),
-            (
-                option::SERVER_ID,
-                has(Carries::SERVER_ID).then_some(&server.0[..]),
-            ),
-            (option::HOSTNAME, hostname.map(str::as_bytes)),
-            (
-                option::PARAMETER_REQUEST_LIST,
-                asks.then_some(&PARAMETERS[..]),
-            ),
-        ];
+        let head = header.to_bytes();
+        // The cookie and the options before the host name's value: the
+        // message type, then the requested address and the server
+        // identifier when carried, then the host name's code and length
+        // (RFC 2131 §3, RFC 2132).
+        let mut pre = [0u8; 4 + 3 + 6 + 6 + 2];
+        let [c0, c1, c2, c3] = MAGIC_COOKIE.to_be_bytes();
+        put_slice(
+            &mut pre,
+            0,
+            &[c0, c1, c2, c3, option::MESSAGE_TYPE, 1, kind],
+        );
+        // Bounded: n is at most 7 + 6 + 6 + 2, the length of `pre`.
+        let mut n = 7usize;
+        if has(Carries::REQUESTED) && !ours.is_unspecified() {
+            put_slice(&mut pre, n, &[option::REQUESTED_IP, 4]);
+            put_slice(&mut pre, n.wrapping_add(2), &ours.0);
+            n = n.wrapping_add(6);
+        }
+        if has(Carries::SERVER_ID) {
+            put_slice(&mut pre, n, &[option::SERVER_ID, 4]);
+            put_slice(&mut pre, n.wrapping_add(2), &server.0);
+            n = n.wrapping_add(6);
+        }
+        // The host name's first 255 bytes (a length is a byte; the schema
+        // allows 63).
+        let name = match hostname {
+            Some(h) => {
+                let h = h.as_bytes().get(..255).unwrap_or(h.as_bytes());
+                put_slice(&mut pre, n, &[option::HOSTNAME, h.len() as u8]);
+                n = n.wrapping_add(2);
+                h
+            }
+            None => &[],
+        };
+        let pre = pre.get(..n).unwrap_or(&[]);
+        // The parameter request list and END, or END alone.
+        let tail = ASKS_END.get(if asks { 0 } else { END_AT }..).unwrap_or(&[]);
+        // Bounded: at most 236 + 21 + 255 + 10 bytes.
+        let written = (HEAD_LEN + HEAD_ZEROS)
+            .wrapping_add(pre.len())
+            .wrapping_add(name.len())
+            .wrapping_add(tail.len());
         let dst = if has(Carries::UNICAST) {
             server
         } else {
@@ -821,8 +855,15 @@ impl<S: DhcpSettings> DhcpClient<S> {
             src_port: CLIENT_PORT,
             dst_port: SERVER_PORT,
         };
+        // Streamed in the order sent; the zeros come a few at a time from
+        // the stack.
         let mut payload = FnPayload(|sink: &mut dyn PayloadSink| {
-            emit_message(&mut |b| sink.write(b), &header, &options)
+            sink.write(&head);
+            zeros(sink, HEAD_ZEROS);
+            sink.write(pre);
+            sink.write(name);
+            sink.write(tail);
+            zeros(sink, MIN_MESSAGE_LEN.saturating_sub(written));
         });
         io.send_ipv4(dst, &transport, &mut payload)
     }
@@ -1097,6 +1138,18 @@ impl<S: DhcpSettings> Service for DhcpClient<S> {
         // Down: nothing (the stack sends nothing meanwhile, the lease's
         // timers go on). Up: the network may be another one now.
         self.flags.set(Flags::REBOOT, S::INIT_REBOOT && up);
+    }
+}
+
+/// Writes `n` zero bytes, 16 at a time from the stack (no run of zeros
+/// kept in flash). Out of line: the empty fields and the padding.
+#[inline(never)]
+fn zeros(sink: &mut dyn PayloadSink, mut n: usize) {
+    let z = [0u8; 16];
+    while n > 0 {
+        let k = n.min(z.len());
+        sink.write(z.get(..k).unwrap_or(&[]));
+        n = n.saturating_sub(k);
     }
 }
 

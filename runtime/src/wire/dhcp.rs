@@ -944,6 +944,38 @@ pub struct Header {
     pub client_hardware_address: EthernetAddress,
 }
 
+/// Bytes of the fixed header that [`Header`] sets: `op` through the six
+/// Ethernet bytes of `chaddr` ([`Header::to_bytes`]).
+pub const HEAD_LEN: usize = field::CHADDR + 6;
+/// Zeros between [`HEAD_LEN`] and the cookie in every message sent: the
+/// rest of `chaddr` (10 bytes), `sname` (64) and `file` (128).
+pub const HEAD_ZEROS: usize = field::MAGIC - HEAD_LEN;
+
+impl Header {
+    /// `op` through `chaddr`'s Ethernet address, as sent; [`HEAD_ZEROS`]
+    /// zeros and the cookie follow.
+    #[inline(always)]
+    pub fn to_bytes(&self) -> [u8; HEAD_LEN] {
+        let mut head = [0u8; HEAD_LEN];
+        put_slice(
+            &mut head,
+            field::OP,
+            &[self.opcode.into(), HTYPE_ETHERNET, 6, 0],
+        );
+        put32(&mut head, field::XID, self.transaction_id);
+        put16(&mut head, field::SECS, self.secs);
+        let flags = if self.broadcast { field::BROADCAST } else { 0 };
+        put16(&mut head, field::FLAGS, flags);
+        let [ci, yi, si, gi] = self.addresses;
+        put_slice(&mut head, field::CIADDR, &ci.0);
+        put_slice(&mut head, field::YIADDR, &yi.0);
+        put_slice(&mut head, field::SIADDR, &si.0);
+        put_slice(&mut head, field::GIADDR, &gi.0);
+        put_slice(&mut head, field::CHADDR, &self.client_hardware_address.0);
+        head
+    }
+}
+
 /// Writes a message through `out` in small pieces (at most 255 bytes
 /// each): the fixed header, the cookie, each option of `options` that has
 /// a value, in the order given (at most its first 255 bytes), END, then
@@ -952,35 +984,9 @@ pub struct Header {
 /// [`Repr::emit`] writes through it; the client, which sends a handful of
 /// options, calls it with just those rather than building a [`Repr`].
 pub fn emit_message(out: &mut dyn FnMut(&[u8]), header: &Header, options: &[(u8, Option<&[u8]>)]) {
-    // op through the client's six `chaddr` bytes; the zeros after them
-    // are written with `sname` and `file`.
-    let mut head = [0u8; field::CHADDR + 6];
-    put_slice(
-        &mut head,
-        field::OP,
-        &[header.opcode.into(), HTYPE_ETHERNET, 6, 0],
-    );
-    put32(&mut head, field::XID, header.transaction_id);
-    put16(&mut head, field::SECS, header.secs);
-    let flags = if header.broadcast {
-        field::BROADCAST
-    } else {
-        0
-    };
-    put16(&mut head, field::FLAGS, flags);
-    for (i, a) in header.addresses.iter().enumerate() {
-        // Bounded: i < 4, so at most CIADDR + 12.
-        put_slice(
-            &mut head,
-            field::CIADDR.wrapping_add(i.wrapping_mul(4)),
-            &a.0,
-        );
-    }
-    put_slice(&mut head, field::CHADDR, &header.client_hardware_address.0);
     let w = &mut Counted { out, written: 0 };
-    w.put(&head);
-    // The rest of `chaddr` (10 bytes), `sname` (64) and `file` (128).
-    w.zeros(field::MAGIC.wrapping_sub(head.len()));
+    w.put(&header.to_bytes());
+    w.zeros(HEAD_ZEROS);
     w.put(&MAGIC_COOKIE.to_be_bytes());
     for &(kind, value) in options {
         put_option(w, kind, value);
