@@ -539,10 +539,13 @@ impl<const NAME: usize> SntpClient<NAME> {
         // At most one pass through each step per poll.
         let mut waiting = None;
         for _ in 0..4 {
-            match self.step {
+            // True when the server's address is known: the request is
+            // about to go out (below).
+            let ready = match self.step {
                 Step::Cancel { query, due } => {
                     resolver.cancel(query);
                     self.step = Step::Idle { due };
+                    false
                 }
                 Step::Idle { due } => {
                     if !due || now < self.at {
@@ -552,14 +555,15 @@ impl<const NAME: usize> SntpClient<NAME> {
                         self.at = now.after(ADDRESS_WAIT);
                         return;
                     }
-                    self.at = now.after(self.timeout());
-                    if !self.name.is_empty() {
+                    if self.name.is_empty() {
+                        true
+                    } else {
+                        self.at = now.after(self.timeout());
                         match resolver.start_resolve(self.name) {
                             Ok(h) => self.step = Step::Resolve(h),
                             Err(e) => return self.fail(now, SntpFailure::Resolve(e), app),
                         }
-                    } else {
-                        self.enter_arp(now, app);
+                        false
                     }
                 }
                 // The waiting steps: each does its work, then one check
@@ -572,8 +576,7 @@ impl<const NAME: usize> SntpClient<NAME> {
                     }
                     core::task::Poll::Ready(Ok(addr)) => {
                         self.server = addr;
-                        self.at = now.after(self.timeout());
-                        self.enter_arp(now, app);
+                        true
                     }
                     core::task::Poll::Ready(Err(e)) => {
                         return self.fail(now, SntpFailure::Resolve(e), app)
@@ -605,6 +608,12 @@ impl<const NAME: usize> SntpClient<NAME> {
                     waiting = Some(SntpStep::Reply);
                     break;
                 }
+            };
+            if ready {
+                // The ARP step's time starts; then the port and transmit
+                // timestamp of the request.
+                self.at = now.after(self.timeout());
+                self.enter_arp(now, app);
             }
         }
         let Some(waiting) = waiting else { return };
