@@ -463,11 +463,27 @@ fn binds_with_every_setting_from_the_server() {
 /// `chaddr` = our MAC, empty `sname`/`file`, the cookie, `options` in
 /// order, END, zeros up to 300 bytes.
 fn client_message(xid: u32, secs: u16, options: &[(u8, &[u8])]) -> Vec<u8> {
+    client_message_from(xid, secs, None, options)
+}
+
+/// [`client_message`] broadcast (`ciaddr` `None`), or unicast from
+/// `ciaddr` (a renewal, a RELEASE): BROADCAST clear, `ciaddr` set.
+fn client_message_from(
+    xid: u32,
+    secs: u16,
+    ciaddr: Option<Ipv4Address>,
+    options: &[(u8, &[u8])],
+) -> Vec<u8> {
     let mut m = vec![1, 1, 6, 0];
     m.extend_from_slice(&xid.to_be_bytes());
     m.extend_from_slice(&secs.to_be_bytes());
-    m.extend_from_slice(&[0x80, 0]);
-    m.extend_from_slice(&[0; 16]); // ciaddr, yiaddr, siaddr, giaddr
+    m.extend_from_slice(if ciaddr.is_none() {
+        &[0x80, 0]
+    } else {
+        &[0, 0]
+    });
+    m.extend_from_slice(&ciaddr.unwrap_or(Ipv4Address::UNSPECIFIED).0);
+    m.extend_from_slice(&[0; 12]); // yiaddr, siaddr, giaddr
     m.extend_from_slice(&DUT_MAC.0);
     m.extend_from_slice(&[0; 10 + 64 + 128]);
     m.extend_from_slice(&[99, 130, 83, 99]);
@@ -505,6 +521,38 @@ fn discover_and_request_are_byte_for_byte_the_rfc_layout() {
         assert_eq!(
             msg,
             &client_message(r.transaction_id, r.secs, &options)[..],
+            "{:?}",
+            r.message_type
+        );
+    }
+}
+
+/// The unicast messages too (the client writes its messages itself,
+/// `wire::dhcp::emit_message` writes the scripted server's): the renewal
+/// REQUEST (`ciaddr`, no BROADCAST, no options 50 and 54) and the RELEASE
+/// (`ciaddr`, option 54 only).
+#[test]
+fn renewal_and_release_are_byte_for_byte_the_rfc_layout() {
+    let mut b = bench::<Dut>();
+    b.server.lease = 30;
+    b.run_for(SEC);
+    let bound = b.bound_at();
+    b.run_until(bound + 16 * SEC);
+    b.stack.dhcp().set_enabled(false);
+    b.run_for(10);
+    let heard = b.server.dhcp_heard();
+    let params: &[u8] = &[1, 3, 6, 42, 51, 58, 59];
+    let (renew, release) = (heard[2], *heard.last().unwrap());
+    for (h, options) in [
+        (renew, vec![(53, &[3][..]), (12, b"DUT"), (55, params)]),
+        (release, vec![(53, &[7][..]), (54, &SERVER_ID.0)]),
+    ] {
+        let udp_len = u16::from_be_bytes([h.frame[38], h.frame[39]]) as usize;
+        let msg = &h.frame[42..34 + udp_len];
+        let r = h.dhcp();
+        assert_eq!(
+            msg,
+            &client_message_from(r.transaction_id, r.secs, Some(POOL), &options)[..],
             "{:?}",
             r.message_type
         );
