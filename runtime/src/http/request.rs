@@ -1,5 +1,6 @@
-//! The request head (RFC 9112 §3–5), parsed byte by byte as segments
-//! arrive, so a head split anywhere across segments costs no buffer.
+//! The request head (RFC 9112 §3–5), parsed as segments arrive, a token
+//! at a time (each to its delimiter) with state kept between pieces, so a
+//! head split anywhere across segments costs no buffer.
 //!
 //! Why not `httparse`: it parses a head that is complete in one buffer,
 //! which would mean holding up to `[http] max_header_bytes` per
@@ -318,7 +319,8 @@ impl Head {
     /// at a time through one state machine was most of a request's
     /// cost. A run is cut where the request line's or the header
     /// section's limit is reached, so the byte beyond it is refused (414,
-    /// 431) before it is judged.
+    /// 431) before it is judged. (Not inlined: in `consume` it measured
+    /// 20 bytes larger.)
     #[inline(never)]
     pub(crate) fn feed<F: HttpFeatures, A: HttpApp>(
         &mut self,
@@ -567,7 +569,8 @@ impl Head {
     }
 
     /// The path is complete: look it up; a form's handler is told a
-    /// request begins.
+    /// request begins. (Not inlined: once per request, and 12 bytes
+    /// smaller out of the runs' loop.)
     #[inline(never)]
     fn resolve<A: HttpApp>(&mut self, req: &mut Req, buf: &mut [u8], site: &Site, app: &mut A) {
         if self.pct.is_some() {
@@ -665,8 +668,8 @@ impl Head {
         Ok(n.wrapping_add(1))
     }
     /// Checks and buffers header-line bytes up to a CR or LF; returns
-    /// how many it took (the bytes are counted by the caller). (Not
-    /// inlined: `consume` keeps its registers for its own loop.)
+    /// how many it took (the bytes are counted by the caller). (Inlined:
+    /// one caller, the header line's run.)
     #[inline(always)]
     fn header_bytes(&mut self, bytes: &[u8], buf: &mut [u8]) -> Result<usize, u16> {
         // One pass checks each byte and keeps it: where it goes in the
