@@ -4,7 +4,7 @@
 use super::features::{AllFeatures, HttpFeatures};
 use super::form::{FieldDec, Step};
 use super::multipart::{MpOut, Multipart};
-use super::request::{deliver_field, rf, Authority, Head, HeadStep, Req};
+use super::request::{deliver_field, rf, Authority, Head, Req};
 use super::response::{pf, Framing, Kind, Resp};
 use super::rom::{Body, HttpSettings, Site};
 use super::{HttpApp, HttpEvent, Incoming, Input, Method, ResetReason};
@@ -348,18 +348,6 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         let mut chunk = [0u8; 128];
         let mut taken = 0usize;
         while taken < data.len() {
-            if matches!(c.rx, Rx::Done) {
-                // The next request waits until this response is
-                // acknowledged (pipelining); the peer sends it again.
-                // (Without keep-alive there is no next request.)
-                if !F::KEEP_ALIVE {
-                    break;
-                }
-                finish_if_done(c, c.acked, now, settings);
-                if matches!(c.rx, Rx::Done) {
-                    break;
-                }
-            }
             if matches!(c.rx, Rx::Drain) || matches!(c.rx, Rx::Free) {
                 return data.len();
             }
@@ -556,47 +544,49 @@ fn consume<const B: usize, F: HttpFeatures, A: HttpApp>(
     // The loop ends with a byte count, or with the status a failed
     // request is answered with (one exit for every failure).
     let failed = loop {
-        let Some(&b) = bytes.get(i) else {
+        if i >= bytes.len() {
             return i;
-        };
+        }
         match c.rx {
             Rx::Free | Rx::Drain => return bytes.len(),
-            Rx::Done => return i,
+            Rx::Done => {
+                // The next request waits until this response is
+                // acknowledged (pipelining); the peer sends it again.
+                // (Without keep-alive there is no next request.)
+                if F::KEEP_ALIVE {
+                    finish_if_done(c, c.acked, now, settings);
+                }
+                if matches!(c.rx, Rx::Done) {
+                    return i;
+                }
+            }
             Rx::Idle => {
-                c.req = Req::default();
+                // A fresh request and response. (From `NEW`, which holds
+                // the types' defaults (`reset_is_new`): stored directly,
+                // where `Req::default()` was built on the stack and
+                // copied.)
+                c.req = Conn::<B, F>::NEW.req;
                 c.resp = Resp {
                     start: c.next,
-                    ..Resp::default()
+                    ..Conn::<B, F>::NEW.resp
                 };
                 c.rx = Rx::Head(Head::default());
                 c.deadline = now.wrapping_add(settings.request_timeout_ms);
             }
             // In place: the head parser is large, and a copy out of and
-            // back into `rx` per byte was most of the request's cost.
+            // back into `rx` was most of the request's cost.
             Rx::Head(ref mut head) => {
-                if head.in_header_line() {
-                    let rest = bytes.get(i..).unwrap_or(&[]);
-                    match head.header_run(rest, &mut c.buf, settings) {
-                        Ok(0) => {} // at the line's CR or LF
-                        Ok(n) => {
-                            i = i.wrapping_add(n);
-                            continue;
-                        }
-                        Err(status) => break status,
-                    }
-                }
                 head.busy_forms = busy;
-                let step = head.byte::<F, A>(b, &mut c.req, &mut c.buf, site, settings, app);
-                i = i.wrapping_add(1);
-                match step {
-                    HeadStep::More => {}
-                    HeadStep::Fail(status) => break status,
-                    HeadStep::Done => {
-                        c.rx = Rx::Done;
-                        c.deadline = now.wrapping_add(settings.idle_timeout_ms);
-                        if let Err(status) = answer(c, socket, site, settings, app, now) {
-                            break status;
-                        }
+                let rest = bytes.get(i..).unwrap_or(&[]);
+                match head.feed::<F, A>(rest, &mut c.req, &mut c.buf, site, settings, app) {
+                    Ok(n) => i = i.wrapping_add(n),
+                    Err(status) => break status,
+                }
+                if head.done() {
+                    c.rx = Rx::Done;
+                    c.deadline = now.wrapping_add(settings.idle_timeout_ms);
+                    if let Err(status) = answer(c, socket, site, settings, app, now) {
+                        break status;
                     }
                 }
             }

@@ -1449,3 +1449,124 @@ fn every_file_is_found_by_its_path_and_nothing_else() {
         assert!(site.find(b"").is_none() && site.find(b"\xff").is_none());
     }
 }
+
+/// Everything a fresh connection does with `req` sent in the given
+/// pieces (what is not taken is offered again with the next piece, as
+/// TCP would): the bytes taken per call, the answer, the form's inputs,
+/// the response events and whether it closes.
+fn served_in_pieces(
+    req: &[u8],
+    ends: &[usize],
+) -> (Vec<usize>, String, Vec<String>, Vec<String>, bool) {
+    let mut t = T::new();
+    let (mut taken, mut out, mut pending, mut at) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for &end in ends.iter().chain([req.len()].iter()) {
+        pending.extend_from_slice(&req[at..end.max(at)]);
+        at = end.max(at);
+        let n = t.send(&pending);
+        taken.push(n);
+        pending.drain(..n);
+        out.extend(t.pull(1460));
+    }
+    let n = t.send(&pending);
+    taken.push(n);
+    out.extend(t.pull(1460));
+    let close = t.wants_close();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    (taken, text, t.app.inputs, t.app.events, close)
+}
+
+/// The head is taken in runs (a token at a time, each to its
+/// delimiter): a request cut anywhere — at every point in two pieces,
+/// and one byte at a time — is answered exactly as when it comes whole:
+/// the same bytes, form fields, events and close.
+#[test]
+fn a_head_cut_anywhere_is_served_as_whole() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "GET /form.html?a=%41&b=c+d&&e HTTP/1.1\r\nHost: dev\r\nAccept-Encoding: gzip\r\n\r\n",
+            "200",
+        ),
+        (
+            "POST /form.html HTTP/1.1\r\nHost: dev\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\nx=1&y=2",
+            "200",
+        ),
+        ("GET /page%2ehtml HTTP/1.0\nConnection: keep-alive\n\n", "200"),
+        ("GET /index.html HTTP/1.1\r\nHost: dev\r\nIf-None-Match: \"p1\"\r\n\r\nGET /nope HTTP/1.1\r\nHost: dev\r\n\r\n", "304"),
+        ("HEAD * HTTP/1.1\r\nHost: dev\r\n\r\n", "400"),
+        ("GET /a%4 HTTP/1.1\r\nHost: dev\r\n\r\n", "400"),
+        ("GET / HTTP/1.1\rHost: dev\r\n\r\n", "400"),
+        ("GET / HTTP/1.1\r\nHost: dev\r\r\n\r\n", "400"),
+        ("GET / HTTP/1.1\r\nHost: dev\r\nX:\u{1}\r\n\r\n", "400"),
+        ("GET / HTTP/3.0\r\nHost: dev\r\n\r\n", "505"),
+        ("TRACE / HTTP/1.1\r\nHost: dev\r\n\r\n", "501"),
+    ];
+    for &(req, status) in cases {
+        let req = req.as_bytes();
+        let whole = served_in_pieces(req, &[]);
+        assert!(
+            whole.1.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{:?}: {}",
+            String::from_utf8_lossy(req),
+            whole.1
+        );
+        let same = |got: &(Vec<usize>, String, Vec<String>, Vec<String>, bool), how: &str| {
+            assert_eq!(
+                (&got.1, &got.2, &got.3, got.4),
+                (&whole.1, &whole.2, &whole.3, whole.4),
+                "{:?} {how}",
+                String::from_utf8_lossy(req)
+            );
+        };
+        for cut in 1..req.len() {
+            same(&served_in_pieces(req, &[cut]), &format!("cut at {cut}"));
+        }
+        let bytes: Vec<usize> = (1..req.len()).collect();
+        same(&served_in_pieces(req, &bytes), "one byte at a time");
+    }
+}
+
+/// The request line's and the header section's limits hold at their
+/// largest setting too (65,535 bytes): the byte beyond is refused.
+#[test]
+fn limits_hold_at_the_largest_setting() {
+    let settings: &'static HttpSettings = Box::leak(Box::new(HttpSettings {
+        max_request_line: u16::MAX,
+        max_header_bytes: u16::MAX,
+        ..SETTINGS
+    }));
+    let serve = |req: &[u8]| {
+        let mut srv = Box::new(HttpServer::<1, 96>::new(&SITE, settings));
+        srv.adopt(0, H);
+        let mut app = TestApp::default();
+        srv.tcp_event(
+            H,
+            TcpEvent::Connected {
+                remote: crate::udp::Endpoint::new(crate::wire::Ipv4Address([10, 0, 0, 1]), 5000),
+            },
+            &mut app,
+        );
+        for piece in req.chunks(1460) {
+            let mut b = piece;
+            srv.tcp_received(H, &mut b, &mut app);
+        }
+        let mut sink = Vsink(Vec::new());
+        srv.tcp_produce(H, 0, 1460, &mut sink, &mut app);
+        String::from_utf8_lossy(&sink.0).into_owned()
+    };
+    // "GET /" + k + " HTTP/1.1\r\n" is 16 + k bytes.
+    for (k, status) in [(65_519, "404"), (65_520, "414")] {
+        let req = format!("GET /{} HTTP/1.1\r\nHost: dev\r\n\r\n", "a".repeat(k));
+        let r = serve(req.as_bytes());
+        assert!(r.starts_with(&format!("HTTP/1.1 {status} ")), "{k}: {r}");
+    }
+    // 11 (Host) + 7 + k + 2 header bytes, and the blank line's 2.
+    for (k, status) in [(65_515, "200"), (65_516, "431")] {
+        let req = format!(
+            "GET / HTTP/1.1\r\nHost: dev\r\nX-A: {}\r\n\r\n",
+            "b".repeat(k)
+        );
+        let r = serve(req.as_bytes());
+        assert!(r.starts_with(&format!("HTTP/1.1 {status} ")), "{k}: {r}");
+    }
+}
