@@ -532,6 +532,40 @@ pub(crate) enum LinkFailure {
     Timeout,
 }
 
+/// Why a session failed, as the session core records it for both
+/// clients; each turns it into its own error (with the step) when it
+/// reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    Dns(DnsError),
+    Tcp(TcpError),
+    Timeout,
+    Closed,
+    Reset,
+    Malformed,
+    /// The server refused the step's command: SMTP's reply code (POP3's
+    /// `-ERR`: 0, its text kept by the client).
+    Refused(u16),
+    /// The client's own refusal between commands: SMTP's "no AUTH
+    /// mechanism", POP3's deletion switched off.
+    Own,
+}
+
+/// A recorded failure: what and at which step (the client's step as a
+/// number, see [`Link::step`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) fault: Fault,
+    pub(crate) step: u8,
+}
+
+/// The steps both clients begin with ([`Link::step`]): each client's step
+/// enum starts `Resolve`, `Connect`, `Greeting` (checked at compile time
+/// there).
+pub(crate) const STEP_CONNECT: u8 = 1;
+/// See [`STEP_CONNECT`].
+pub(crate) const STEP_GREETING: u8 = 2;
+
 /// A session's connection: resolving, connecting, its deadline and its
 /// end. Both clients embed one.
 #[derive(Clone, Copy, Debug, Default)]
@@ -575,6 +609,16 @@ pub(crate) struct Link {
     /// its own give-up) decides, not our reply deadline — after a loss
     /// TCP's timer may back off past it.
     pub(crate) sending: bool,
+    /// The client's step as a number (its `SmtpStep`/`Pop3Step`; 0 is
+    /// `Resolve`, set by `start`): the core sets Connect and Greeting
+    /// and records it with a failure.
+    pub(crate) step: u8,
+    /// Stream offset where the current command starts (set when the
+    /// connection opens, the only way to `Open`, where it is read).
+    pub(crate) cmd_start: u32,
+    /// The session's result so far (the first failure wins); `start`
+    /// clears it.
+    pub(crate) outcome: Option<Result<(), Failure>>,
 }
 
 impl Link {
@@ -660,9 +704,34 @@ impl Link {
         }
     }
 
-    /// A TCP event for our socket. Returns true when the connection is
-    /// gone (the socket was freed by the stack).
-    pub(crate) fn on_event(&mut self, event: TcpEvent) -> bool {
+    /// Records a failure at the current step (the first one wins) and
+    /// ends the session. Returns true when the server refused a command
+    /// (or the client refuses to go on) on a connection open both ways:
+    /// the client then ends politely (SMTP's QUIT, POP3's close without
+    /// QUIT); otherwise the connection is reset on the next poll. One
+    /// copy of the failure policy for both clients.
+    #[inline(never)]
+    pub(crate) fn fail(&mut self, fault: Fault) -> bool {
+        if self.outcome.is_none() {
+            self.outcome = Some(Err(Failure {
+                fault,
+                step: self.step,
+            }));
+        }
+        let polite = matches!(fault, Fault::Refused(_) | Fault::Own)
+            && self.phase == Phase::Open
+            && !self.peer_closed;
+        if !polite {
+            self.abort();
+        }
+        polite
+    }
+
+    /// A TCP event for our socket. `expect_close`: the server may close
+    /// now without failing the session (SMTP after QUIT, POP3 while
+    /// closing). One copy for both clients.
+    #[inline(never)]
+    pub(crate) fn on_event(&mut self, event: TcpEvent, expect_close: bool) {
         // Progress restarts the step deadline (`touched`, set in the
         // arms); a resend is not progress, and the connection's end
         // needs no deadline (the session is finished: `poll_at` and
@@ -676,41 +745,62 @@ impl Link {
                 // the connection before it could connect.
                 self.phase = Phase::Open;
                 self.touched = true;
-                false
+                self.step = STEP_GREETING;
+                self.cmd_start = 0;
             }
             TcpEvent::Acked { offset } => {
                 if offset != self.acked {
                     self.touched = true;
                 }
                 self.acked = offset;
-                false
             }
             // A client socket: never contended.
-            TcpEvent::Retransmit { .. } | TcpEvent::Contended => false,
+            TcpEvent::Retransmit { .. } | TcpEvent::Contended => {}
             TcpEvent::PeerClosed => {
                 self.peer_closed = true;
                 self.touched = true;
-                false
+                self.closed_by_peer(expect_close);
             }
             TcpEvent::Closed
             | TcpEvent::Reset
             | TcpEvent::Reclaimed
             | TcpEvent::TimedOut
             | TcpEvent::RegenerationMismatch { .. } => {
-                // The link owns the socket, so a session is under way.
+                // The link owns the socket, so a session is under way;
+                // the failure recorded below leaves `Finished`.
                 self.socket = 0;
                 self.phase = Phase::Finished;
-                true
+                match event {
+                    TcpEvent::Closed => self.closed_by_peer(expect_close),
+                    TcpEvent::TimedOut => {
+                        self.fail(Fault::Timeout);
+                    }
+                    TcpEvent::Reclaimed => {}
+                    _ => {
+                        self.fail(Fault::Reset);
+                    }
+                }
             }
         }
     }
 
-    /// Runs the connection's steps. `target` and `port` say where to
-    /// connect (read when the session starts). A failure of the way to
-    /// the server or the deadline aborts the session at once (the
-    /// connection reset, the query cancelled) and is returned for the
-    /// client's outcome. One copy for both clients (README, Decisions:
-    /// the mail clients' footprint).
+    /// The server closed (or the connection is gone): a failure unless
+    /// expected; our side follows (see `close_after_peer`).
+    fn closed_by_peer(&mut self, expect_close: bool) {
+        if !expect_close {
+            self.fail(Fault::Closed);
+        }
+        self.close_after_peer();
+    }
+
+    /// Runs the session's connection: its steps, the deadlines, closing.
+    /// `target` and `port` say where to connect (read when the session
+    /// starts), `cmd_len` is the current command's length while open
+    /// (`u32::MAX`: not known yet, 0: nothing to wait for). A failure of
+    /// the way to the server or the deadline aborts the session at once
+    /// (the connection reset, the query cancelled) and is recorded.
+    /// Returns true once the session is over: the client reports its
+    /// outcome and is idle again. One copy for both clients.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     pub(crate) fn poll<C: Config, N: Nic>(
@@ -721,23 +811,70 @@ impl Link {
         target: Target<'_>,
         port: u16,
         timeouts: Timeouts,
+        cmd_len: u32,
         random: &mut dyn FnMut() -> u32,
-    ) -> Result<(), LinkFailure> {
-        let r = self.step(stack, nic, now, target, port, timeouts, random);
+    ) -> bool {
+        self.sending =
+            self.phase == Phase::Open && self.acked.wrapping_sub(self.cmd_start) < cmd_len;
+        let r = self.advance(stack, nic, now, target, port, timeouts, random);
         if r.is_err() {
             // Abort at once rather than on the next poll (a failure comes
             // from a live phase: Start to Open).
             self.abort_now(stack, nic, now);
         }
-        r
+        if self.phase == Phase::Connecting {
+            self.step = STEP_CONNECT;
+        }
+        if let Err(f) = r {
+            self.fail(match f {
+                LinkFailure::Dns(e) => Fault::Dns(e),
+                LinkFailure::Tcp(e) => Fault::Tcp(e),
+                LinkFailure::Timeout => Fault::Timeout,
+            });
+        }
+        if self.phase != Phase::Finished {
+            return false;
+        }
+        // Idle again: the rest of the link is reset when the next
+        // session starts (a finished link has no socket and no query).
+        self.phase = Phase::Idle;
+        true
+    }
+
+    /// The session's result: the first failure, or success, or (none
+    /// recorded) the server closed the connection at the current step.
+    pub(crate) fn result(&self) -> Result<(), Failure> {
+        self.outcome.unwrap_or(Err(Failure {
+            fault: Fault::Closed,
+            step: self.step,
+        }))
+    }
+
+    /// A reply came for the current command of `len` bytes: true when it
+    /// follows the whole command (the server cannot have read it
+    /// otherwise); the next command then starts where it ends.
+    pub(crate) fn replied(&mut self, len: u32) -> bool {
+        if self.acked.wrapping_sub(self.cmd_start) < len {
+            return false;
+        }
+        self.cmd_start = self.cmd_start.wrapping_add(len);
+        true
+    }
+
+    /// Where stream `offset` lies in the current command; `None` when
+    /// nothing is to be produced (not open, or before the command: long
+    /// acknowledged).
+    pub(crate) fn command_offset(&self, offset: u32) -> Option<u32> {
+        let rel = offset.wrapping_sub(self.cmd_start);
+        (self.phase == Phase::Open && rel <= u32::MAX / 2).then_some(rel)
     }
 
     /// One pass of [`poll`](Link::poll); its failure is not handled yet.
     /// Inlined into `poll`, which is the one out-of-line copy for both
-    /// clients: the seven arguments are not passed on a second time.
+    /// clients: the arguments are not passed on a second time.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn step<C: Config, N: Nic>(
+    fn advance<C: Config, N: Nic>(
         &mut self,
         stack: &mut Stack<C>,
         nic: &mut N,
@@ -983,6 +1120,7 @@ impl Link {
     }
 
     /// True once the session's connection is gone and it may report.
+    #[cfg(test)]
     pub(crate) fn finished(&self) -> bool {
         self.phase == Phase::Finished
     }

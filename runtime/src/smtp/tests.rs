@@ -548,7 +548,7 @@ fn nothing_is_sent_while_connecting_or_before_the_greeting() {
     c.tcp_produce(SOCK, 0, 1460, &mut s, &mut m);
     assert!(s.0.is_empty());
     let mut d = Dut::new(msg);
-    assert_eq!(d.c.step, SmtpStep::Greeting);
+    assert_eq!(d.c.step(), SmtpStep::Greeting);
     assert!(d.produce(0, 1460).is_empty());
     d.reply("220 x\r\n");
     assert_eq!(d.produce(0, 1460), b"EHLO [10.0.0.2]\r\n");
