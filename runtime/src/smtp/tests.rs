@@ -208,6 +208,32 @@ fn unstuff(body: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn steps_are_numbered_as_the_session_core_keeps_them() {
+    use SmtpStep as T;
+    let all = [
+        T::Resolve,
+        T::Connect,
+        T::Greeting,
+        T::Ehlo,
+        T::Helo,
+        T::AuthPlain,
+        T::AuthLogin,
+        T::AuthUser,
+        T::AuthPassword,
+        T::MailFrom,
+        T::RcptTo,
+        T::Data,
+        T::Message,
+        T::Quit,
+    ];
+    for (i, step) in all.into_iter().enumerate() {
+        assert_eq!(step as usize, i);
+        assert_eq!(SmtpStep::from_u8(step as u8), step);
+    }
+    assert_eq!(SmtpStep::from_u8(200), T::Quit);
+}
+
+#[test]
 fn whole_session_with_auth_and_attachment() {
     let att: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
     let (d, commands, data) = session(Msg::new(b"hello\n.dot\nbye", Some(att.clone())), 1460);
