@@ -99,9 +99,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    byte_set, command_byte, domain_of, entry, entry_starts, put_base64, put_base64_parts,
-    read_each, ByteSet, Failure, Fault, Link, MailServer, Phase, ReplyText, Target, Timeouts,
-    Window, STEP_CONNECT, STEP_GREETING,
+    byte_set, command_byte, domain_of, entry, entry_starts, read_each, ByteSet, Failure, Fault,
+    Link, MailServer, Phase, ReplyText, Target, Timeouts, Window, STEP_CONNECT, STEP_GREETING,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -871,68 +870,24 @@ impl<S: SmtpSettings> SmtpClient<S> {
         self.set_step(next);
     }
 
-    /// The bytes of the current command (not the message) into `w`: the
-    /// verb from a table, then its argument.
+    /// The bytes of the current command (not the message) into `w`: its
+    /// template by step, written by the message's template walker (the
+    /// arguments are its fields).
     fn command<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
-        // By `SmtpStep`: AUTH's user name and password have no verb.
-        const VERBS: &[u8] =
-            b"|||EHLO |HELO |AUTH PLAIN |AUTH LOGIN|||MAIL FROM:<|RCPT TO:<|DATA||QUIT";
-        const STARTS: [u8; 15] = entry_starts(VERBS);
-        let step = self.step();
-        let auth = matches!(
-            step,
-            SmtpStep::AuthPlain | SmtpStep::AuthLogin | SmtpStep::AuthUser | SmtpStep::AuthPassword
+        use mime::field as f;
+        // By `SmtpStep` (the steps without a command: empty).
+        const COMMANDS: &[u8] = b"|||EHLO \x89\r\n|HELO \x89\r\n|AUTH PLAIN \x8a\r\n|AUTH LOGIN\r\n|\x8b\r\n|\x8c\r\n|MAIL FROM:<\x8d>\x8f\r\n|RCPT TO:<\x8e>\r\n|DATA\r\n||QUIT\r\n";
+        const STARTS: [u8; 15] = entry_starts(COMMANDS);
+        const _: () = assert!(
+            f::HELO == 0x89
+                && f::PLAIN == 0x8a
+                && f::USER == 0x8b
+                && f::PASSWORD == 0x8c
+                && f::MAIL_FROM == 0x8d
+                && f::RCPT == 0x8e
+                && f::BODY == 0x8f
         );
-        // Called only while open (`poll`, `on_reply`, `tcp_produce`), so
-        // from the greeting on, and never for the message (`command_len`
-        // and `tcp_produce` take it apart): of the steps without a
-        // command only the greeting asks.
-        if step == SmtpStep::Greeting || (auth && !S::AUTH) {
-            return;
-        }
-        w.put(entry(VERBS, &STARTS, step as usize));
-        match step {
-            SmtpStep::Ehlo | SmtpStep::Helo => match S::HELO {
-                Some(name) => w.put_filtered(name.as_bytes(), &ADDRESS),
-                None => {
-                    w.put(b"[");
-                    for (i, o) in self.link.local.0.iter().enumerate() {
-                        if i > 0 {
-                            w.put(b".");
-                        }
-                        w.put_u64(u64::from(*o));
-                    }
-                    w.put(b"]");
-                }
-            },
-            SmtpStep::AuthPlain | SmtpStep::AuthUser | SmtpStep::AuthPassword => {
-                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
-                match step {
-                    // RFC 4616: [authzid] NUL authcid NUL passwd, as the
-                    // initial response (RFC 4954 §4), one round trip.
-                    SmtpStep::AuthPlain => {
-                        put_base64_parts(w, &[b"\0", user.as_bytes(), b"\0", password.as_bytes()])
-                    }
-                    SmtpStep::AuthUser => put_base64(w, user.as_bytes()),
-                    _ => put_base64(w, password.as_bytes()),
-                }
-            }
-            SmtpStep::MailFrom | SmtpStep::RcptTo => {
-                let mail_from = step == SmtpStep::MailFrom;
-                let addr = if mail_from {
-                    message.from()
-                } else {
-                    message.to(usize::from(self.rcpt)).unwrap_or("")
-                };
-                w.put_filtered(addr.as_bytes(), &ADDRESS);
-                w.put(b">");
-                if mail_from && self.caps & cap::EIGHT_BIT != 0 {
-                    w.put(b" BODY=8BITMIME");
-                }
-            }
-            _ => {}
-        }
-        w.put(b"\r\n");
+        self.put_template(w, entry(COMMANDS, &STARTS, self.step() as usize), message);
     }
 
     /// The stream bytes at `offset` for its socket (the command being
