@@ -4,10 +4,10 @@
 //! the attachment's base64 is a function of the position.
 
 use super::encode::{base64_part, encode_text, snap, Snapshot};
+use super::reply::cap;
 use super::{Attachment, Outgoing, SmtpClient, SmtpSettings};
 use crate::config::Table;
 use crate::iface::PayloadSink;
-use super::reply::cap;
 use crate::mail::{
     byte_set, command_byte, domain_of, put_base64, put_base64_parts, ByteSet, Window,
 };
@@ -234,7 +234,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// Writes `template`: its text, and each field's value where its code
     /// stands (see [`field`]). The commands and the message's headers
     /// alike: one walker and one field writer.
-    pub(super) fn put_template<M: Outgoing>(&self, w: &mut Window<'_>, template: &[u8], message: &M) {
+    pub(super) fn put_template<M: Outgoing>(
+        &self,
+        w: &mut Window<'_>,
+        template: &[u8],
+        message: &M,
+    ) {
         let mut rest = template;
         loop {
             let at = rest
