@@ -727,7 +727,9 @@ impl<S: Pop3Settings> Pop3Client<S> {
     }
 
     /// Records a failure and ends the session: a graceful close after
-    /// `-ERR` (no QUIT: nothing is committed), a reset otherwise.
+    /// `-ERR` (no QUIT: nothing is committed), a reset otherwise. Out of
+    /// line (seven callers).
+    #[inline(never)]
     fn fail(&mut self, fault: Fault) {
         if self.link.fail(fault) {
             self.link.close();
