@@ -31,6 +31,15 @@
 //! A program that does not use `Services` does these three steps itself
 //! (`SmtpPart` / `Pop3Part` are their interface).
 //!
+//! # One session core
+//!
+//! Both clients embed the same session core (`Link`): the way to the
+//! server and its deadlines, the step, where the current command starts,
+//! the outcome (the first failure wins), the failure policy (a refusal on
+//! a connection open both ways ends politely, anything else resets) and
+//! the TCP events. A client adds its protocol: its command writer, its
+//! reply (or line) handler, and its public error when it reports.
+//!
 //! # The command stream
 //!
 //! TCP pulls outgoing bytes by stream offset and asks for an older offset
@@ -571,8 +580,11 @@ pub(crate) const STEP_CONNECT: u8 = 1;
 /// See [`STEP_CONNECT`].
 pub(crate) const STEP_GREETING: u8 = 2;
 
-/// A session's connection: resolving, connecting, its deadline and its
-/// end. Both clients embed one.
+/// The session core both clients embed: the connection (resolving,
+/// connecting, the deadlines, the end), the step, the current command's
+/// offset, the outcome and the failure policy, the TCP events. Each
+/// client adds its protocol: its commands, its replies, its report
+/// (README, Decisions: one session core for the mail clients).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Link {
     pub(crate) phase: Phase,
