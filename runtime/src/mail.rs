@@ -31,6 +31,15 @@
 //! A program that does not use `Services` does these three steps itself
 //! (`SmtpPart` / `Pop3Part` are their interface).
 //!
+//! # One session core
+//!
+//! Both clients embed the same session core (`Link`): the way to the
+//! server and its deadlines, the step, where the current command starts,
+//! the outcome (the first failure wins), the failure policy (a refusal on
+//! a connection open both ways ends politely, anything else resets) and
+//! the TCP events. A client adds its protocol: its command writer, its
+//! reply (or line) handler, and its public error when it reports.
+//!
 //! # The command stream
 //!
 //! TCP pulls outgoing bytes by stream offset and asks for an older offset
@@ -350,22 +359,22 @@ pub(crate) const fn command_byte(b: u8) -> bool {
 
 /// The bytes a generated field may contain ([`Window::put_filtered`]):
 /// ASCII by a 128-bit map, the bytes from 0x80 (UTF-8) all in or all
-/// out. Built at compile time from the rule ([`byte_set!`]), so a field
-/// is filtered by a table lookup instead of a call per byte to a function
-/// per rule (README, Decisions: the mail clients' footprint).
+/// out (a 17th byte of the map, all ones or all zeros). Built at compile
+/// time from the rule ([`byte_set!`]), so a field is filtered by a table
+/// lookup instead of a call per byte to a function per rule (README,
+/// Decisions: the mail clients' footprint). Bytes rather than words: 17
+/// bytes a set, and no branch for the bytes from 0x80.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ByteSet {
-    pub(crate) ascii: [u32; 4],
-    pub(crate) utf8: bool,
+    pub(crate) bits: [u8; 17],
 }
 
 impl ByteSet {
     /// Whether `b` is in the set.
     pub(crate) fn has(&self, b: u8) -> bool {
-        match self.ascii.get(usize::from(b >> 5)) {
-            Some(bits) => bits >> (b & 31) & 1 != 0,
-            None => self.utf8,
-        }
+        // From 0x80 on, the 17th byte.
+        let i = usize::from(b >> 3).min(16);
+        self.bits.get(i).is_some_and(|m| m >> (b & 7) & 1 != 0)
     }
 }
 
@@ -374,19 +383,24 @@ impl ByteSet {
 /// treat every byte from 0x80 alike; a unit test checks all 256).
 macro_rules! byte_set {
     ($b:ident => $rule:expr) => {{
-        let mut ascii = [0u32; 4];
+        let mut bits = [0u8; 17];
         let mut $b = 0u8;
         while $b < 0x80 {
             if $rule {
-                // Compile time: `$b >> 5` < 4.
+                // Compile time: `$b >> 3` < 16.
                 #[allow(clippy::indexing_slicing)]
                 {
-                    ascii[($b >> 5) as usize] |= 1 << ($b & 31);
+                    bits[($b >> 3) as usize] |= 1 << ($b & 7);
                 }
             }
             $b = $b.wrapping_add(1);
         }
-        $crate::mail::ByteSet { ascii, utf8: $rule }
+        // $b is 0x80: the rule for every byte from there.
+        #[allow(clippy::indexing_slicing)]
+        {
+            bits[16] = if $rule { 0xff } else { 0 };
+        }
+        $crate::mail::ByteSet { bits }
     }};
 }
 pub(crate) use byte_set;
@@ -532,8 +546,45 @@ pub(crate) enum LinkFailure {
     Timeout,
 }
 
-/// A session's connection: resolving, connecting, its deadline and its
-/// end. Both clients embed one.
+/// Why a session failed, as the session core records it for both
+/// clients; each turns it into its own error (with the step) when it
+/// reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    Dns(DnsError),
+    Tcp(TcpError),
+    Timeout,
+    Closed,
+    Reset,
+    Malformed,
+    /// The server refused the step's command: SMTP's reply code (POP3's
+    /// `-ERR`: 0, its text kept by the client).
+    Refused(u16),
+    /// The client's own refusal between commands: SMTP's "no AUTH
+    /// mechanism", POP3's deletion switched off.
+    Own,
+}
+
+/// A recorded failure: what and at which step (the client's step as a
+/// number, see [`Link::step`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) fault: Fault,
+    pub(crate) step: u8,
+}
+
+/// The steps both clients begin with ([`Link::step`]): each client's step
+/// enum starts `Resolve`, `Connect`, `Greeting` (checked at compile time
+/// there).
+pub(crate) const STEP_CONNECT: u8 = 1;
+/// See [`STEP_CONNECT`].
+pub(crate) const STEP_GREETING: u8 = 2;
+
+/// The session core both clients embed: the connection (resolving,
+/// connecting, the deadlines, the end), the step, the current command's
+/// offset, the outcome and the failure policy, the TCP events. Each
+/// client adds its protocol: its commands, its replies, its report
+/// (README, Decisions: one session core for the mail clients).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Link {
     pub(crate) phase: Phase,
@@ -575,6 +626,16 @@ pub(crate) struct Link {
     /// its own give-up) decides, not our reply deadline — after a loss
     /// TCP's timer may back off past it.
     pub(crate) sending: bool,
+    /// The client's step as a number (its `SmtpStep`/`Pop3Step`; 0 is
+    /// `Resolve`, set by `start`): the core sets Connect and Greeting
+    /// and records it with a failure.
+    pub(crate) step: u8,
+    /// Stream offset where the current command starts (set when the
+    /// connection opens, the only way to `Open`, where it is read).
+    pub(crate) cmd_start: u32,
+    /// The session's result so far (the first failure wins); `start`
+    /// clears it.
+    pub(crate) outcome: Option<Result<(), Failure>>,
 }
 
 impl Link {
@@ -660,9 +721,34 @@ impl Link {
         }
     }
 
-    /// A TCP event for our socket. Returns true when the connection is
-    /// gone (the socket was freed by the stack).
-    pub(crate) fn on_event(&mut self, event: TcpEvent) -> bool {
+    /// Records a failure at the current step (the first one wins) and
+    /// ends the session. Returns true when the server refused a command
+    /// (or the client refuses to go on) on a connection open both ways:
+    /// the client then ends politely (SMTP's QUIT, POP3's close without
+    /// QUIT); otherwise the connection is reset on the next poll. One
+    /// copy of the failure policy for both clients.
+    #[inline(never)]
+    pub(crate) fn fail(&mut self, fault: Fault) -> bool {
+        if self.outcome.is_none() {
+            self.outcome = Some(Err(Failure {
+                fault,
+                step: self.step,
+            }));
+        }
+        let polite = matches!(fault, Fault::Refused(_) | Fault::Own)
+            && self.phase == Phase::Open
+            && !self.peer_closed;
+        if !polite {
+            self.abort();
+        }
+        polite
+    }
+
+    /// A TCP event for our socket. `expect_close`: the server may close
+    /// now without failing the session (SMTP after QUIT, POP3 while
+    /// closing). One copy for both clients.
+    #[inline(never)]
+    pub(crate) fn on_event(&mut self, event: TcpEvent, expect_close: bool) {
         // Progress restarts the step deadline (`touched`, set in the
         // arms); a resend is not progress, and the connection's end
         // needs no deadline (the session is finished: `poll_at` and
@@ -676,41 +762,62 @@ impl Link {
                 // the connection before it could connect.
                 self.phase = Phase::Open;
                 self.touched = true;
-                false
+                self.step = STEP_GREETING;
+                self.cmd_start = 0;
             }
             TcpEvent::Acked { offset } => {
                 if offset != self.acked {
                     self.touched = true;
                 }
                 self.acked = offset;
-                false
             }
             // A client socket: never contended.
-            TcpEvent::Retransmit { .. } | TcpEvent::Contended => false,
+            TcpEvent::Retransmit { .. } | TcpEvent::Contended => {}
             TcpEvent::PeerClosed => {
                 self.peer_closed = true;
                 self.touched = true;
-                false
+                self.closed_by_peer(expect_close);
             }
             TcpEvent::Closed
             | TcpEvent::Reset
             | TcpEvent::Reclaimed
             | TcpEvent::TimedOut
             | TcpEvent::RegenerationMismatch { .. } => {
-                // The link owns the socket, so a session is under way.
+                // The link owns the socket, so a session is under way;
+                // the failure recorded below leaves `Finished`.
                 self.socket = 0;
                 self.phase = Phase::Finished;
-                true
+                match event {
+                    TcpEvent::Closed => self.closed_by_peer(expect_close),
+                    TcpEvent::TimedOut => {
+                        self.fail(Fault::Timeout);
+                    }
+                    TcpEvent::Reclaimed => {}
+                    _ => {
+                        self.fail(Fault::Reset);
+                    }
+                }
             }
         }
     }
 
-    /// Runs the connection's steps. `target` and `port` say where to
-    /// connect (read when the session starts). A failure of the way to
-    /// the server or the deadline aborts the session at once (the
-    /// connection reset, the query cancelled) and is returned for the
-    /// client's outcome. One copy for both clients (README, Decisions:
-    /// the mail clients' footprint).
+    /// The server closed (or the connection is gone): a failure unless
+    /// expected; our side follows (see `close_after_peer`).
+    fn closed_by_peer(&mut self, expect_close: bool) {
+        if !expect_close {
+            self.fail(Fault::Closed);
+        }
+        self.close_after_peer();
+    }
+
+    /// Runs the session's connection: its steps, the deadlines, closing.
+    /// `target` and `port` say where to connect (read when the session
+    /// starts), `cmd_len` is the current command's length while open
+    /// (`u32::MAX`: not known yet, 0: nothing to wait for). A failure of
+    /// the way to the server or the deadline aborts the session at once
+    /// (the connection reset, the query cancelled) and is recorded.
+    /// Returns true once the session is over: the client reports its
+    /// outcome and is idle again. One copy for both clients.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     pub(crate) fn poll<C: Config, N: Nic>(
@@ -721,23 +828,70 @@ impl Link {
         target: Target<'_>,
         port: u16,
         timeouts: Timeouts,
+        cmd_len: u32,
         random: &mut dyn FnMut() -> u32,
-    ) -> Result<(), LinkFailure> {
-        let r = self.step(stack, nic, now, target, port, timeouts, random);
+    ) -> bool {
+        self.sending =
+            self.phase == Phase::Open && self.acked.wrapping_sub(self.cmd_start) < cmd_len;
+        let r = self.advance(stack, nic, now, target, port, timeouts, random);
         if r.is_err() {
             // Abort at once rather than on the next poll (a failure comes
             // from a live phase: Start to Open).
             self.abort_now(stack, nic, now);
         }
-        r
+        if self.phase == Phase::Connecting {
+            self.step = STEP_CONNECT;
+        }
+        if let Err(f) = r {
+            self.fail(match f {
+                LinkFailure::Dns(e) => Fault::Dns(e),
+                LinkFailure::Tcp(e) => Fault::Tcp(e),
+                LinkFailure::Timeout => Fault::Timeout,
+            });
+        }
+        if self.phase != Phase::Finished {
+            return false;
+        }
+        // Idle again: the rest of the link is reset when the next
+        // session starts (a finished link has no socket and no query).
+        self.phase = Phase::Idle;
+        true
+    }
+
+    /// The session's result: the first failure, or success, or (none
+    /// recorded) the server closed the connection at the current step.
+    pub(crate) fn result(&self) -> Result<(), Failure> {
+        self.outcome.unwrap_or(Err(Failure {
+            fault: Fault::Closed,
+            step: self.step,
+        }))
+    }
+
+    /// A reply came for the current command of `len` bytes: true when it
+    /// follows the whole command (the server cannot have read it
+    /// otherwise); the next command then starts where it ends.
+    pub(crate) fn replied(&mut self, len: u32) -> bool {
+        if self.acked.wrapping_sub(self.cmd_start) < len {
+            return false;
+        }
+        self.cmd_start = self.cmd_start.wrapping_add(len);
+        true
+    }
+
+    /// Where stream `offset` lies in the current command; `None` when
+    /// nothing is to be produced (not open, or before the command: long
+    /// acknowledged).
+    pub(crate) fn command_offset(&self, offset: u32) -> Option<u32> {
+        let rel = offset.wrapping_sub(self.cmd_start);
+        (self.phase == Phase::Open && rel <= u32::MAX / 2).then_some(rel)
     }
 
     /// One pass of [`poll`](Link::poll); its failure is not handled yet.
     /// Inlined into `poll`, which is the one out-of-line copy for both
-    /// clients: the seven arguments are not passed on a second time.
+    /// clients: the arguments are not passed on a second time.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn step<C: Config, N: Nic>(
+    fn advance<C: Config, N: Nic>(
         &mut self,
         stack: &mut Stack<C>,
         nic: &mut N,
@@ -983,6 +1137,7 @@ impl Link {
     }
 
     /// True once the session's connection is gone and it may report.
+    #[cfg(test)]
     pub(crate) fn finished(&self) -> bool {
         self.phase == Phase::Finished
     }

@@ -35,8 +35,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    entry, entry_starts, read_each, LineState, Link, LinkFailure, MailServer, Phase, Piece,
-    ReplyText, Target, Timeouts, Window, COMMAND, MAX_REPLY_LINE,
+    entry, entry_starts, read_each, Failure, Fault, LineState, Link, MailServer, Phase, Piece,
+    ReplyText, Target, Timeouts, Window, COMMAND, MAX_REPLY_LINE, STEP_CONNECT, STEP_GREETING,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -185,7 +185,28 @@ pub enum Pop3Step {
     Quit,
 }
 
+// The session core sets the first steps by number.
+const _: () =
+    assert!(Pop3Step::Connect as u8 == STEP_CONNECT && Pop3Step::Greeting as u8 == STEP_GREETING);
+
 impl Pop3Step {
+    /// The step numbered `n` (`as u8` the other way; the session core
+    /// keeps the step as a number). A `match` in the enum's order, which
+    /// the compiler makes a clamp rather than a table.
+    fn from_u8(n: u8) -> Pop3Step {
+        match n {
+            0 => Pop3Step::Resolve,
+            1 => Pop3Step::Connect,
+            2 => Pop3Step::Greeting,
+            3 => Pop3Step::User,
+            4 => Pop3Step::Pass,
+            5 => Pop3Step::Stat,
+            6 => Pop3Step::Retr,
+            7 => Pop3Step::Dele,
+            _ => Pop3Step::Quit,
+        }
+    }
+
     /// The step's name in logs (`RETR`).
     pub const fn name(self) -> &'static str {
         match self {
@@ -404,13 +425,12 @@ impl Value {
 /// `Config::Pop3` type) and forwards the TCP callbacks of the socket it
 /// [`owns`](Pop3Client::owns); see [`mail`](crate::mail).
 pub struct Pop3Client<S: Pop3Settings> {
+    /// The session core: the connection, the step, the command's offset,
+    /// the outcome.
     link: Link,
-    step: Pop3Step,
     timeouts: Timeouts,
     interval: Duration,
     next_check: Option<Instant>,
-    /// Stream offset where the current command starts.
-    cmd_start: u32,
     count: u32,
     current: u32,
     size: Option<u32>,
@@ -423,7 +443,9 @@ pub struct Pop3Client<S: Pop3Settings> {
     capture: Capture,
     subject: Value,
     from: Value,
-    outcome: Option<Result<Pop3Summary, Pop3Error>>,
+    /// The text of the `-ERR` that ended the session (the outcome is
+    /// recorded without it).
+    err_text: ReplyText,
     stats: Pop3Stats,
     line: S::Line,
     subject_buf: S::Header,
@@ -488,14 +510,12 @@ impl<S: Pop3Settings> Pop3Client<S> {
     pub fn new() -> Self {
         Pop3Client {
             link: Link::default(),
-            step: Pop3Step::Resolve,
             timeouts: Timeouts {
                 step: S::TIMEOUT,
                 session: S::SESSION_TIMEOUT,
             },
             interval: S::INTERVAL,
             next_check: None,
-            cmd_start: 0,
             count: 0,
             current: 0,
             size: None,
@@ -506,7 +526,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             capture: Capture::None,
             subject: Value::default(),
             from: Value::default(),
-            outcome: None,
+            err_text: ReplyText::EMPTY,
             stats: Pop3Stats::default(),
             line: S::Line::new_table(),
             subject_buf: S::Header::new_table(),
@@ -545,15 +565,14 @@ impl<S: Pop3Settings> Pop3Client<S> {
         if !S::AUTH_BY_NAME && !matches!(Self::target(mailbox), Target::Addr(_)) {
             return Err(Pop3Error::CleartextAuthByName);
         }
+        // The step, the command's offset and the outcome with it.
         self.link.start();
-        self.step = Pop3Step::Resolve;
-        // `count` and `current` are set by STAT's reply, `cmd_start` when
-        // the connection opens (the only way to `Open`), before any use.
+        // `count` and `current` are set by STAT's reply, before any use;
+        // `err_text` is read only after an `-ERR` set it.
         self.deleted = 0;
         self.rx = Rx::Status;
         self.lines.clear();
         self.status_len = 0;
-        // `outcome` is None: taken when the last session was reported.
         Ok(())
     }
 
@@ -572,6 +591,16 @@ impl<S: Pop3Settings> Pop3Client<S> {
         })
     }
 
+    /// The current step.
+    fn step(&self) -> Pop3Step {
+        Pop3Step::from_u8(self.link.step)
+    }
+
+    /// Moves to `step`.
+    fn set_step(&mut self, step: Pop3Step) {
+        self.link.step = step as u8;
+    }
+
     /// Where the session is.
     pub fn state(&self) -> Pop3State {
         match self.link.phase {
@@ -580,7 +609,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             Phase::Connecting => Pop3State::Connecting {
                 server: self.link.remote,
             },
-            Phase::Open => match self.step {
+            Phase::Open => match self.step() {
                 Pop3Step::Retr => Pop3State::Retrieving {
                     number: self.current,
                     count: self.count,
@@ -643,54 +672,67 @@ impl<S: Pop3Settings> Pop3Client<S> {
             }
         }
         let target = Self::target(mailbox);
-        self.link.sending = self.link.phase == Phase::Open
-            && self.rx == Rx::Status
-            && self.link.acked.wrapping_sub(self.cmd_start) < self.command_len(mailbox);
-        let r = self
+        // Read only while a status line is awaited (0: nothing to wait
+        // for while a multi-line response arrives).
+        let len = match (self.link.phase, self.rx) {
+            (Phase::Open, Rx::Status) => self.command_len(mailbox),
+            _ => 0,
+        };
+        if !self
             .link
-            .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
-        if self.link.phase == Phase::Connecting {
-            self.step = Pop3Step::Connect;
-        }
-        if let Err(f) = r {
-            // The link aborted the session already.
-            let step = self.step;
-            self.fail(match f {
-                LinkFailure::Dns(e) => Pop3Error::Dns(e),
-                LinkFailure::Tcp(e) => Pop3Error::Tcp(e),
-                LinkFailure::Timeout => Pop3Error::Timeout(step),
-            });
-        }
-        if !self.link.finished() {
+            .poll(stack, nic, now, target, S::PORT, self.timeouts, len, random)
+        {
             return None;
         }
-        let outcome = self
-            .outcome
-            .take()
-            .unwrap_or(Err(Pop3Error::Closed(self.step)));
+        let outcome = self.result_of(self.link.result());
         match outcome {
             Ok(_) => self.stats.checks = self.stats.checks.saturating_add(1),
             Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
         }
-        // Idle again: the rest of the link is reset when the next
-        // session starts (a finished link has no socket and no query).
-        self.link.phase = Phase::Idle;
         if self.interval > Duration::ZERO {
             self.next_check = Some(now.after(self.interval));
         }
         Some(outcome)
     }
 
+    /// The session's result as reported: the summary, or the failure's
+    /// error.
+    fn result_of(&self, r: Result<(), Failure>) -> Result<Pop3Summary, Pop3Error> {
+        let Err(f) = r else {
+            return Ok(Pop3Summary {
+                messages: self.current,
+                deleted: self.deleted,
+            });
+        };
+        let step = Pop3Step::from_u8(f.step);
+        Err(match f.fault {
+            Fault::Dns(e) => Pop3Error::Dns(e),
+            Fault::Tcp(e) => Pop3Error::Tcp(e),
+            Fault::Refused(_) => Pop3Error::Err {
+                step,
+                text: self.err_text,
+            },
+            Fault::Malformed => Pop3Error::Malformed(step),
+            Fault::Timeout => Pop3Error::Timeout(step),
+            Fault::Closed => Pop3Error::Closed(step),
+            Fault::Reset => Pop3Error::Reset(step),
+            Fault::Own => Pop3Error::Unsupported,
+        })
+    }
+
+    /// The session's result so far (the first failure wins).
+    #[cfg(test)]
+    fn outcome(&self) -> Option<Result<Pop3Summary, Pop3Error>> {
+        self.link.outcome.map(|r| self.result_of(r))
+    }
+
     /// Records a failure and ends the session: a graceful close after
-    /// `-ERR` (no QUIT: nothing is committed), a reset otherwise.
-    fn fail(&mut self, e: Pop3Error) {
-        if self.outcome.is_none() {
-            self.outcome = Some(Err(e));
-        }
-        if matches!(e, Pop3Error::Err { .. }) && !self.link.peer_closed {
+    /// `-ERR` (no QUIT: nothing is committed), a reset otherwise. Out of
+    /// line (seven callers).
+    #[inline(never)]
+    fn fail(&mut self, fault: Fault) {
+        if self.link.fail(fault) {
             self.link.close();
-        } else {
-            self.link.abort();
         }
     }
 
@@ -699,27 +741,9 @@ impl<S: Pop3Settings> Pop3Client<S> {
         if !self.owns(socket) {
             return;
         }
+        // Closing, the server closes first.
         let closing = self.link.phase == Phase::Closing;
-        let gone = self.link.on_event(event);
-        match event {
-            TcpEvent::Connected { .. } => {
-                self.step = Pop3Step::Greeting;
-                self.cmd_start = 0;
-            }
-            TcpEvent::PeerClosed if !closing => {
-                self.fail(Pop3Error::Closed(self.step));
-            }
-            TcpEvent::PeerClosed => {}
-            TcpEvent::Reset | TcpEvent::RegenerationMismatch { .. } => {
-                self.fail(Pop3Error::Reset(self.step))
-            }
-            TcpEvent::TimedOut => self.fail(Pop3Error::Timeout(self.step)),
-            TcpEvent::Closed if !closing => self.fail(Pop3Error::Closed(self.step)),
-            _ => {}
-        }
-        if gone {
-            self.link.phase = Phase::Finished;
-        }
+        self.link.on_event(event, closing);
     }
 
     /// Whether the client is done with the socket (FIN may go).
@@ -757,7 +781,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
             } else if self.rx == Rx::Status {
                 self.status_len = self.status_len.wrapping_add(1); // < MAX_REPLY_LINE
                 if self.status_len >= MAX_REPLY_LINE {
-                    return self.fail(Pop3Error::Malformed(self.step));
+                    return self.fail(Fault::Malformed);
                 }
             }
             if let Some(piece) = self.lines.push(self.line.slots_mut(), b) {
@@ -788,32 +812,29 @@ impl<S: Pop3Settings> Pop3Client<S> {
     }
 
     fn on_status<M: Mailbox>(&mut self, len: usize, mailbox: &mut M) {
-        let step = self.step;
-        let line = self.line.slots().get(..len).unwrap_or(&[]);
-        let cmd_len = self.command_len(mailbox);
-        if self.link.acked.wrapping_sub(self.cmd_start) < cmd_len {
-            return self.fail(Pop3Error::Malformed(step));
+        let step = self.step();
+        // The reply must follow the whole command; the next one starts
+        // where it ends (after `-ERR` or a malformed line the session
+        // ends: nothing more is sent).
+        if !self.link.replied(self.command_len(mailbox)) {
+            return self.fail(Fault::Malformed);
         }
-        let end = self.cmd_start.wrapping_add(cmd_len);
+        let line = self.line.slots().get(..len).unwrap_or(&[]);
         if starts_with_ci(line, b"-ERR") {
-            let text = trim(line.get(4..).unwrap_or(&[]));
-            return self.fail(Pop3Error::Err {
-                step,
-                text: ReplyText::from_bytes(text),
-            });
+            self.err_text = ReplyText::from_bytes(trim(line.get(4..).unwrap_or(&[])));
+            return self.fail(Fault::Refused(0));
         }
         if !starts_with_ci(line, b"+OK") {
-            return self.fail(Pop3Error::Malformed(step));
+            return self.fail(Fault::Malformed);
         }
         let rest = line.get(3..).unwrap_or(&[]);
-        self.cmd_start = end;
-        self.step = match step {
+        let next = match step {
             Pop3Step::Greeting => Pop3Step::User,
             Pop3Step::User => Pop3Step::Pass,
             Pop3Step::Pass => Pop3Step::Stat,
             Pop3Step::Stat => {
                 let Some(count) = number(rest) else {
-                    return self.fail(Pop3Error::Malformed(step));
+                    return self.fail(Fault::Malformed);
                 };
                 self.count = count;
                 self.current = 0;
@@ -827,7 +848,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
                 self.from = Value::default();
                 Pop3Step::Retr
             }
-            Pop3Step::Dele if !S::DELETE => return self.fail(Pop3Error::Malformed(step)),
+            Pop3Step::Dele if !S::DELETE => return self.fail(Fault::Malformed),
             Pop3Step::Dele => {
                 self.deleted = self.deleted.wrapping_add(1); // <= count < 10^9
                 self.stats.deleted = self.stats.deleted.saturating_add(1);
@@ -835,25 +856,23 @@ impl<S: Pop3Settings> Pop3Client<S> {
                 self.next_message()
             }
             Pop3Step::Quit => {
-                let done = Ok(Pop3Summary {
-                    messages: self.current,
-                    deleted: self.deleted,
-                });
                 // A failure ends the session without QUIT, so QUIT's +OK
                 // finds no outcome, but for a deletion refused with
-                // `delete = false` (which QUIT follows).
+                // `delete = false` (which QUIT follows). The summary is
+                // made when the outcome is reported.
                 if S::DELETE {
-                    self.outcome = Some(done);
+                    self.link.outcome = Some(Ok(()));
                 } else {
-                    self.outcome.get_or_insert(done);
+                    self.link.outcome.get_or_insert(Ok(()));
                 }
                 self.link.close_after_peer();
                 Pop3Step::Quit
             }
             Pop3Step::Resolve | Pop3Step::Connect => {
-                return self.fail(Pop3Error::Malformed(step));
+                return self.fail(Fault::Malformed);
             }
         };
+        self.set_step(next);
     }
 
     /// RETR for the next message, or QUIT after the last. Out of line:
@@ -933,15 +952,19 @@ impl<S: Pop3Settings> Pop3Client<S> {
         }
         self.stats.messages = self.stats.messages.saturating_add(1);
         self.rx = Rx::Status;
-        self.step = match mailbox.end(self.current) {
+        let next = match mailbox.end(self.current) {
             Disposition::Delete if S::DELETE => Pop3Step::Dele,
             Disposition::Delete => {
                 // Nothing was deleted: QUIT commits nothing.
-                self.outcome.get_or_insert(Err(Pop3Error::Unsupported));
+                self.link.outcome.get_or_insert(Err(Failure {
+                    fault: Fault::Own,
+                    step: self.link.step,
+                }));
                 Pop3Step::Quit
             }
             Disposition::Keep => self.next_message(),
         };
+        self.set_step(next);
     }
 
     /// The bytes of the current command into `w`: the verb from a table,
@@ -950,15 +973,16 @@ impl<S: Pop3Settings> Pop3Client<S> {
         // By `Pop3Step` (steps without a command: empty).
         const VERBS: &[u8] = b"|||USER |PASS |STAT|RETR |DELE |QUIT";
         const STARTS: [u8; 10] = entry_starts(VERBS);
-        let verb = entry(VERBS, &STARTS, self.step as usize);
-        if verb.is_empty() || (self.step == Pop3Step::Dele && !S::DELETE) {
+        let step = self.step();
+        let verb = entry(VERBS, &STARTS, step as usize);
+        if verb.is_empty() || (step == Pop3Step::Dele && !S::DELETE) {
             return;
         }
         w.put(verb);
-        match self.step {
+        match step {
             Pop3Step::User | Pop3Step::Pass => {
                 let (user, password) = Self::credentials(mailbox).unwrap_or(("", ""));
-                let arg = if self.step == Pop3Step::User {
+                let arg = if step == Pop3Step::User {
                     user
                 } else {
                     password
@@ -981,13 +1005,12 @@ impl<S: Pop3Settings> Pop3Client<S> {
         sink: &mut dyn PayloadSink,
         mailbox: &M,
     ) {
-        if !self.owns(socket) || self.link.phase != Phase::Open || self.rx != Rx::Status {
+        if !self.owns(socket) || self.rx != Rx::Status {
             return;
         }
-        let rel = offset.wrapping_sub(self.cmd_start);
-        if rel > u32::MAX / 2 {
+        let Some(rel) = self.link.command_offset(offset) else {
             return;
-        }
+        };
         let mut w = Window::new(sink, rel as usize, max);
         self.command(&mut w, mailbox);
     }
@@ -1011,6 +1034,27 @@ mod tests {
         const INTERVAL: Duration = Duration::ZERO;
         type Line = [u8; 16];
         type Header = [u8; 40];
+    }
+
+    #[test]
+    fn steps_are_numbered_as_the_session_core_keeps_them() {
+        use Pop3Step as T;
+        let all = [
+            T::Resolve,
+            T::Connect,
+            T::Greeting,
+            T::User,
+            T::Pass,
+            T::Stat,
+            T::Retr,
+            T::Dele,
+            T::Quit,
+        ];
+        for (i, step) in all.into_iter().enumerate() {
+            assert_eq!(step as usize, i);
+            assert_eq!(Pop3Step::from_u8(step as u8), step);
+        }
+        assert_eq!(Pop3Step::from_u8(200), T::Quit);
     }
 
     #[test]
@@ -1205,7 +1249,7 @@ mod tests {
         run(&mut d, 1000);
         assert_eq!(d.mb.ev, expected());
         assert_eq!(
-            d.c.outcome,
+            d.c.outcome(),
             Some(Ok(Pop3Summary {
                 messages: 2,
                 deleted: 1
@@ -1217,7 +1261,7 @@ mod tests {
         assert!(!d.c.tcp_wants_close(SOCK));
         d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
         assert!(d.c.tcp_wants_close(SOCK));
-        assert!(d.c.outcome.unwrap().is_ok());
+        assert!(d.c.outcome().unwrap().is_ok());
     }
 
     /// A status line longer than the line buffer (16 bytes here) is read
@@ -1239,7 +1283,7 @@ mod tests {
             for c in b"-ERR wrong password, and more text after it\r\n".chunks(chunk) {
                 d.server(c);
             }
-            match d.c.outcome {
+            match d.c.outcome() {
                 Some(Err(Pop3Error::Err {
                     step: Pop3Step::Pass,
                     text,
@@ -1301,7 +1345,7 @@ mod tests {
             }
             c.on_bytes(&reply, &mut mb);
         }
-        assert_eq!(c.outcome, Some(Err(Pop3Error::Unsupported)));
+        assert_eq!(c.outcome(), Some(Err(Pop3Error::Unsupported)));
         assert!(!mb.ev.iter().any(|e| matches!(e, Ev::Deleted(_))));
         assert_eq!(c.link.phase, Phase::Closing);
     }
@@ -1324,7 +1368,7 @@ mod tests {
         let mut d = Dut::new();
         d.server(&[b'+'; 600]);
         assert_eq!(
-            d.c.outcome,
+            d.c.outcome(),
             Some(Err(Pop3Error::Malformed(Pop3Step::Greeting)))
         );
         let mut d = Dut::new();
@@ -1339,7 +1383,7 @@ mod tests {
         let mut long = b"+OK\r\nSubject: s\r\n\r\n".to_vec();
         long.extend_from_slice(&[b'x'; 3000]);
         d.server(&long);
-        assert_eq!(d.c.outcome, None, "message lines come in pieces");
+        assert_eq!(d.c.outcome(), None, "message lines come in pieces");
     }
 
     #[test]
@@ -1370,7 +1414,7 @@ mod tests {
             }
             d.server(b"-ERR [AUTH] Authentication failed.\r\n");
             assert_eq!(
-                d.c.outcome,
+                d.c.outcome(),
                 Some(Err(Pop3Error::Err {
                     step: *step,
                     // The status line is read into the line buffer (16 here).
@@ -1388,7 +1432,7 @@ mod tests {
         let mut d = Dut::new();
         d.server(b"HELLO\r\n");
         assert_eq!(
-            d.c.outcome,
+            d.c.outcome(),
             Some(Err(Pop3Error::Malformed(Pop3Step::Greeting)))
         );
         assert_eq!(d.c.link.phase, Phase::Aborting);
@@ -1398,10 +1442,16 @@ mod tests {
             d.pull();
         }
         d.server(b"+OK many\r\n");
-        assert_eq!(d.c.outcome, Some(Err(Pop3Error::Malformed(Pop3Step::Stat))));
+        assert_eq!(
+            d.c.outcome(),
+            Some(Err(Pop3Error::Malformed(Pop3Step::Stat)))
+        );
         let mut d = Dut::new();
         d.server(b"+OK\r\n+OK early\r\n");
-        assert_eq!(d.c.outcome, Some(Err(Pop3Error::Malformed(Pop3Step::User))));
+        assert_eq!(
+            d.c.outcome(),
+            Some(Err(Pop3Error::Malformed(Pop3Step::User)))
+        );
     }
 
     #[test]
@@ -1413,7 +1463,7 @@ mod tests {
         }
         d.server(b"+OK\r\nSubject: x\r\n\r\nhalf a");
         d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
-        assert_eq!(d.c.outcome, Some(Err(Pop3Error::Closed(Pop3Step::Retr))));
+        assert_eq!(d.c.outcome(), Some(Err(Pop3Error::Closed(Pop3Step::Retr))));
         assert_eq!(d.c.link.phase, Phase::Aborting);
     }
 

@@ -4,10 +4,13 @@
 //! the attachment's base64 is a function of the position.
 
 use super::encode::{base64_part, encode_text, snap, Snapshot};
+use super::reply::cap;
 use super::{Attachment, Outgoing, SmtpClient, SmtpSettings};
 use crate::config::Table;
 use crate::iface::PayloadSink;
-use crate::mail::{byte_set, command_byte, domain_of, put_base64, ByteSet, Window};
+use crate::mail::{
+    byte_set, command_byte, domain_of, put_base64, put_base64_parts, ByteSet, Window,
+};
 
 /// What the message generator needs besides the application.
 #[derive(Clone, Copy, Debug, Default)]
@@ -229,13 +232,19 @@ impl<S: SmtpSettings> SmtpClient<S> {
     }
 
     /// Writes `template`: its text, and each field's value where its code
-    /// stands (see [`field`]).
-    fn put_template<M: Outgoing>(&self, w: &mut Window<'_>, template: &[u8], message: &M) {
+    /// stands (see [`field`]). The commands and the message's headers
+    /// alike: one walker and one field writer.
+    pub(super) fn put_template<M: Outgoing>(
+        &self,
+        w: &mut Window<'_>,
+        template: &[u8],
+        message: &M,
+    ) {
         let mut rest = template;
         loop {
             let at = rest
                 .iter()
-                .position(|&b| b < field::END)
+                .position(|&b| b & field::BIT != 0)
                 .unwrap_or(rest.len());
             if at > 0 {
                 w.put(rest.get(..at).unwrap_or(&[]));
@@ -279,6 +288,45 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 return;
             }
             field::ID => return w.put_hex(self.meta.id),
+            field::HELO => match S::HELO {
+                Some(name) => (name, &super::ADDRESS),
+                None => {
+                    w.put(b"[");
+                    for (i, o) in self.link.local.0.iter().enumerate() {
+                        if i > 0 {
+                            w.put(b".");
+                        }
+                        w.put_u64(u64::from(*o));
+                    }
+                    w.put(b"]");
+                    return;
+                }
+            },
+            // Built only with `auth` (no AUTH step is reached without).
+            field::PLAIN | field::USER | field::PASSWORD if S::AUTH => {
+                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
+                match code {
+                    // RFC 4616: [authzid] NUL authcid NUL passwd, as the
+                    // initial response (RFC 4954 §4), one round trip.
+                    field::PLAIN => {
+                        put_base64_parts(w, &[b"\0", user.as_bytes(), b"\0", password.as_bytes()])
+                    }
+                    field::USER => put_base64(w, user.as_bytes()),
+                    _ => put_base64(w, password.as_bytes()),
+                }
+                return;
+            }
+            field::MAIL_FROM => (message.from(), &super::ADDRESS),
+            field::RCPT => (
+                message.to(usize::from(self.rcpt)).unwrap_or(""),
+                &super::ADDRESS,
+            ),
+            field::BODY => {
+                if self.caps & cap::EIGHT_BIT != 0 {
+                    w.put(b" BODY=8BITMIME");
+                }
+                return;
+            }
             field::DOMAIN => (
                 domain_of(message.from()).unwrap_or("emberstack.invalid"),
                 &DOMAIN,
@@ -304,22 +352,34 @@ impl<S: SmtpSettings> SmtpClient<S> {
 /// template's text contains; TAB, LF and CR are above them) stands where
 /// the value goes. One walker and one match instead of a call per piece
 /// of text (README, Decisions: the mail clients' footprint).
-mod field {
-    pub const FROM: u8 = 1;
-    pub const TO: u8 = 2;
-    pub const SUBJECT: u8 = 3;
+pub(super) mod field {
+    pub const FROM: u8 = 0x81;
+    pub const TO: u8 = 0x82;
+    pub const SUBJECT: u8 = 0x83;
     /// The whole `Date:` line, when the time is known.
-    pub const DATE: u8 = 4;
+    pub const DATE: u8 = 0x84;
     /// The random id in 16 hex digits (Message-ID, boundary).
-    pub const ID: u8 = 5;
+    pub const ID: u8 = 0x85;
     /// The sender's domain (Message-ID).
-    pub const DOMAIN: u8 = 6;
+    pub const DOMAIN: u8 = 0x86;
     /// The attachment's content type.
-    pub const TYPE: u8 = 7;
+    pub const TYPE: u8 = 0x87;
     /// The attachment's file name.
-    pub const NAME: u8 = 8;
-    /// Codes are below this.
-    pub const END: u8 = 9;
+    pub const NAME: u8 = 0x88;
+    /// The EHLO/HELO name (or our address as a literal).
+    pub const HELO: u8 = 0x89;
+    /// AUTH PLAIN's initial response, AUTH LOGIN's user name and
+    /// password, in base64.
+    pub const PLAIN: u8 = 0x8a;
+    pub const USER: u8 = 0x8b;
+    pub const PASSWORD: u8 = 0x8c;
+    /// The sender's and the current recipient's address (in brackets).
+    pub const MAIL_FROM: u8 = 0x8d;
+    pub const RCPT: u8 = 0x8e;
+    /// ` BODY=8BITMIME` when the server offers it.
+    pub const BODY: u8 = 0x8f;
+    /// Codes have this bit (template text is ASCII).
+    pub const BIT: u8 = 0x80;
 }
 
 /// A part's end not known yet (`text_end`, `att_end`): above every real
@@ -328,23 +388,23 @@ mod field {
 pub(super) const UNKNOWN: u32 = u32::MAX;
 
 /// The message's headers, the preamble and the text part's headers.
-const HEAD: &[u8] = b"From: \x01\r\nTo: \x02\r\nSubject: \x03\r\n\x04\
-    Message-ID: <\x05.ember@\x06>\r\n\
+const HEAD: &[u8] = b"From: \x81\r\nTo: \x82\r\nSubject: \x83\r\n\x84\
+    Message-ID: <\x85.ember@\x86>\r\n\
     MIME-Version: 1.0\r\n\
-    Content-Type: multipart/mixed; boundary=\"=_ember_\x05\"\r\n\r\n\
+    Content-Type: multipart/mixed; boundary=\"=_ember_\x85\"\r\n\r\n\
     This is a multi-part message in MIME format.\r\n\
-    --=_ember_\x05\r\n\
+    --=_ember_\x85\r\n\
     Content-Type: text/plain; charset=utf-8\r\n\
     Content-Transfer-Encoding: 8bit\r\n\r\n";
 
 /// Between the text and the attachment: its part headers.
-const MIDDLE: &[u8] = b"\r\n--=_ember_\x05\r\n\
-    Content-Type: \x07; name=\"\x08\"\r\n\
-    Content-Disposition: attachment; filename=\"\x08\"\r\n\
+const MIDDLE: &[u8] = b"\r\n--=_ember_\x85\r\n\
+    Content-Type: \x87; name=\"\x88\"\r\n\
+    Content-Disposition: attachment; filename=\"\x88\"\r\n\
     Content-Transfer-Encoding: base64\r\n\r\n";
 
 /// The closing boundary and the end of DATA.
-const TRAILER: &[u8] = b"\r\n--=_ember_\x05--\r\n.\r\n";
+const TRAILER: &[u8] = b"\r\n--=_ember_\x85--\r\n.\r\n";
 
 /// The trailer's length: its text and the 16 hex digits for its one
 /// field.

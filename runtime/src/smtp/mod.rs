@@ -99,8 +99,8 @@ use crate::config::{Config, Table};
 use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    byte_set, command_byte, domain_of, entry, entry_starts, put_base64, put_base64_parts,
-    read_each, ByteSet, Link, LinkFailure, MailServer, Phase, ReplyText, Target, Timeouts, Window,
+    byte_set, command_byte, domain_of, entry, entry_starts, read_each, ByteSet, Failure, Fault,
+    Link, MailServer, Phase, ReplyText, Target, Timeouts, Window, STEP_CONNECT, STEP_GREETING,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
@@ -253,7 +253,33 @@ pub enum SmtpStep {
     Quit,
 }
 
+// The session core sets the first steps by number.
+const _: () =
+    assert!(SmtpStep::Connect as u8 == STEP_CONNECT && SmtpStep::Greeting as u8 == STEP_GREETING);
+
 impl SmtpStep {
+    /// The step numbered `n` (`as u8` the other way; the session core
+    /// keeps the step as a number). A `match` in the enum's order, which
+    /// the compiler makes a clamp rather than a table.
+    fn from_u8(n: u8) -> SmtpStep {
+        match n {
+            0 => SmtpStep::Resolve,
+            1 => SmtpStep::Connect,
+            2 => SmtpStep::Greeting,
+            3 => SmtpStep::Ehlo,
+            4 => SmtpStep::Helo,
+            5 => SmtpStep::AuthPlain,
+            6 => SmtpStep::AuthLogin,
+            7 => SmtpStep::AuthUser,
+            8 => SmtpStep::AuthPassword,
+            9 => SmtpStep::MailFrom,
+            10 => SmtpStep::RcptTo,
+            11 => SmtpStep::Data,
+            12 => SmtpStep::Message,
+            _ => SmtpStep::Quit,
+        }
+    }
+
     /// The step's name in logs (`MAIL FROM`).
     pub const fn name(self) -> &'static str {
         match self {
@@ -418,35 +444,22 @@ impl fmt::Display for SmtpError {
     }
 }
 
-/// A failure as the session records it until the outcome is reported:
-/// [`SmtpError`] without the reply text, which stays in the reply parser
-/// (frozen once a reply is refused). The client holds the 61-byte text
-/// once instead of twice (README, Decisions: the mail clients' footprint).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Failure {
-    Dns(DnsError),
-    Tcp(TcpError),
-    Rejected(SmtpStep, u16),
-    Malformed(SmtpStep),
-    Timeout(SmtpStep),
-    Closed(SmtpStep),
-    Reset(SmtpStep),
-    NoAuthMechanism,
-}
-
-impl Failure {
-    /// The error reported, with the refusal's `text`.
-    fn error(self, text: ReplyText) -> SmtpError {
-        match self {
-            Failure::Dns(e) => SmtpError::Dns(e),
-            Failure::Tcp(e) => SmtpError::Tcp(e),
-            Failure::Rejected(step, code) => SmtpError::Rejected { step, code, text },
-            Failure::Malformed(step) => SmtpError::Malformed(step),
-            Failure::Timeout(step) => SmtpError::Timeout(step),
-            Failure::Closed(step) => SmtpError::Closed(step),
-            Failure::Reset(step) => SmtpError::Reset(step),
-            Failure::NoAuthMechanism => SmtpError::NoAuthMechanism,
-        }
+/// The error of a failure the session recorded, with the refusal's
+/// `text`. The failure is kept without the text, which stays in the reply
+/// parser (frozen once a reply is refused): the client holds the 61-byte
+/// text once instead of twice (README, Decisions: the mail clients'
+/// footprint).
+fn error(f: Failure, text: ReplyText) -> SmtpError {
+    let step = SmtpStep::from_u8(f.step);
+    match f.fault {
+        Fault::Dns(e) => SmtpError::Dns(e),
+        Fault::Tcp(e) => SmtpError::Tcp(e),
+        Fault::Refused(code) => SmtpError::Rejected { step, code, text },
+        Fault::Malformed => SmtpError::Malformed(step),
+        Fault::Timeout => SmtpError::Timeout(step),
+        Fault::Closed => SmtpError::Closed(step),
+        Fault::Reset => SmtpError::Reset(step),
+        Fault::Own => SmtpError::NoAuthMechanism,
     }
 }
 
@@ -468,17 +481,14 @@ pub struct SmtpStats {
 /// `Config::Smtp` type) and forwards the TCP callbacks of the socket it
 /// [`owns`](SmtpClient::owns); see [`mail`](crate::mail).
 pub struct SmtpClient<S: SmtpSettings> {
+    /// The session core: the connection, the step, the command's offset,
+    /// the outcome.
     link: Link,
-    step: SmtpStep,
     timeouts: Timeouts,
-    /// Stream offset where the current command starts.
-    cmd_start: u32,
     rcpt: u16,
     caps: u8,
     reply: ReplyParser,
     meta: Meta,
-    /// The session's result so far (the first failure wins).
-    outcome: Option<Result<(), Failure>>,
     // The message, once DATA was accepted.
     has_attachment: bool,
     head_len: u32,
@@ -511,17 +521,14 @@ impl<S: SmtpSettings> SmtpClient<S> {
     pub fn new() -> Self {
         SmtpClient {
             link: Link::default(),
-            step: SmtpStep::Resolve,
             timeouts: Timeouts {
                 step: S::TIMEOUT,
                 session: S::SESSION_TIMEOUT,
             },
-            cmd_start: 0,
             rcpt: 0,
             caps: 0,
             reply: ReplyParser::default(),
             meta: Meta::default(),
-            outcome: None,
             has_attachment: false,
             head_len: 0,
             text_end: mime::UNKNOWN,
@@ -571,21 +578,28 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if Self::credentials(message).is_some() && by_name && !S::AUTH_BY_NAME {
             return Err(SmtpError::CleartextAuthByName);
         }
+        // The step, the command's offset and the outcome with it.
         self.link.start();
-        self.step = SmtpStep::Resolve;
-        // `cmd_start` is set when the connection opens (the only way to
-        // `Open`, where it is read), `rcpt` when MAIL FROM is accepted,
-        // before any use; `caps` stays 0 for a server that only knows
-        // HELO.
+        // `rcpt` is set when MAIL FROM is accepted, before any use;
+        // `caps` stays 0 for a server that only knows HELO.
         self.caps = 0;
         self.reply = ReplyParser::default();
         self.meta = Meta {
             id: random,
             date: unix_time,
         };
-        self.outcome = None;
         // The message's part ends are set when DATA is accepted.
         Ok(())
+    }
+
+    /// The current step.
+    fn step(&self) -> SmtpStep {
+        SmtpStep::from_u8(self.link.step)
+    }
+
+    /// Moves to `step`.
+    fn set_step(&mut self, step: SmtpStep) {
+        self.link.step = step as u8;
     }
 
     /// Where the session is.
@@ -596,10 +610,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
             Phase::Connecting => SmtpState::Connecting {
                 server: self.link.remote,
             },
-            Phase::Open => match self.step {
+            Phase::Open => match self.step() {
                 SmtpStep::RcptTo => SmtpState::Recipient { index: self.rcpt },
                 SmtpStep::Message => SmtpState::Sending {
-                    acked: self.link.acked.wrapping_sub(self.cmd_start),
+                    acked: self.link.acked.wrapping_sub(self.link.cmd_start),
                 },
                 step => SmtpState::Command(step),
             },
@@ -643,64 +657,45 @@ impl<S: SmtpSettings> SmtpClient<S> {
             return None;
         }
         let target = Self::target(message);
-        self.link.sending = self.link.phase == Phase::Open
-            && self
-                .command_len(message)
-                .is_none_or(|len| self.link.acked.wrapping_sub(self.cmd_start) < len);
-        let r = self
+        // Read only while open.
+        let len = match self.link.phase {
+            Phase::Open => self.command_len(message),
+            _ => 0,
+        };
+        if !self
             .link
-            .poll(stack, nic, now, target, S::PORT, self.timeouts, random);
-        if self.link.phase == Phase::Connecting {
-            self.step = SmtpStep::Connect;
-        }
-        if let Err(f) = r {
-            // The link aborted the session already.
-            let step = self.step;
-            self.fail(match f {
-                LinkFailure::Dns(e) => Failure::Dns(e),
-                LinkFailure::Tcp(e) => Failure::Tcp(e),
-                LinkFailure::Timeout => Failure::Timeout(step),
-            });
-        }
-        if !self.link.finished() {
+            .poll(stack, nic, now, target, S::PORT, self.timeouts, len, random)
+        {
             return None;
         }
-        let outcome = self.outcome().unwrap_or(Err(SmtpError::Closed(self.step)));
+        let outcome = self.link.result().map_err(|f| error(f, self.reply.text));
         match outcome {
             Ok(()) => self.stats.sent = self.stats.sent.saturating_add(1),
             Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
         }
-        // Idle again: the rest of the link is reset when the next
-        // session starts (a finished link has no socket and no query).
-        self.link.phase = Phase::Idle;
         Some(outcome)
     }
 
     /// The session's result so far (the first failure wins).
+    #[cfg(test)]
     fn outcome(&self) -> Option<Result<(), SmtpError>> {
-        self.outcome
-            .map(|r| r.map_err(|f| f.error(self.reply.text)))
+        self.link
+            .outcome
+            .map(|r| r.map_err(|f| error(f, self.reply.text)))
     }
 
     /// Records a failure and ends the session: QUIT when a reply refused
-    /// something between commands, a reset otherwise.
-    fn fail(&mut self, e: Failure) {
-        if self.outcome.is_none() {
-            self.outcome = Some(Err(e));
-            // The refusal's text is the error's: later replies (QUIT's)
-            // leave it.
-            self.reply.keep_text = true;
-        }
-        let polite = matches!(e, Failure::Rejected(..) | Failure::NoAuthMechanism)
-            && self.link.phase == Phase::Open
-            && self.step != SmtpStep::Quit
-            && !self.link.peer_closed;
-        if polite {
+    /// something between commands, a reset otherwise. Out of line (five
+    /// callers, one copy of the step's store).
+    #[inline(never)]
+    fn fail(&mut self, fault: Fault) {
+        // The refusal's text is the error's: later replies (QUIT's)
+        // leave it (only the first failure is reported).
+        self.reply.keep_text = true;
+        if self.link.fail(fault) {
             // The failed command's reply came, so the stream is at a
             // command boundary: QUIT starts there.
-            self.step = SmtpStep::Quit;
-        } else {
-            self.link.abort();
+            self.set_step(SmtpStep::Quit);
         }
     }
 
@@ -709,32 +704,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if !self.owns(socket) {
             return;
         }
-        let gone = self.link.on_event(event);
-        match event {
-            TcpEvent::Connected { .. } => {
-                self.step = SmtpStep::Greeting;
-                self.cmd_start = 0;
-            }
-            TcpEvent::Retransmit { .. } if self.step == SmtpStep::Message => {
-                self.stats.rewinds = self.stats.rewinds.saturating_add(1)
-            }
-            // After `Closed` the session is finished already, which
-            // `close_after_peer` (like the abort in `fail`) leaves.
-            TcpEvent::PeerClosed | TcpEvent::Closed => {
-                if self.step != SmtpStep::Quit {
-                    self.fail(Failure::Closed(self.step));
-                }
-                self.link.close_after_peer();
-            }
-            TcpEvent::Reset | TcpEvent::RegenerationMismatch { .. } => {
-                self.fail(Failure::Reset(self.step))
-            }
-            TcpEvent::TimedOut => self.fail(Failure::Timeout(self.step)),
-            _ => {}
+        let step = self.step();
+        if matches!(event, TcpEvent::Retransmit { .. }) && step == SmtpStep::Message {
+            self.stats.rewinds = self.stats.rewinds.saturating_add(1);
         }
-        if gone {
-            self.link.phase = Phase::Finished;
-        }
+        // After QUIT the server closes first.
+        self.link.on_event(event, step == SmtpStep::Quit);
     }
 
     /// Whether the client is done with the socket (FIN may go).
@@ -769,7 +744,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
             match self.reply.push(b) {
                 None => {}
                 Some(Ok(code)) => self.on_reply(code, message),
-                Some(Err(())) => self.fail(Failure::Malformed(self.step)),
+                Some(Err(())) => self.fail(Fault::Malformed),
             }
         }
     }
@@ -806,29 +781,25 @@ impl<S: SmtpSettings> SmtpClient<S> {
         })
     }
 
-    /// The length of the current command (the message's once known).
-    fn command_len<M: Outgoing>(&self, message: &M) -> Option<u32> {
-        if self.step == SmtpStep::Message {
-            return self.message_len();
+    /// The length of the current command (the message's once known,
+    /// `u32::MAX` before).
+    fn command_len<M: Outgoing>(&self, message: &M) -> u32 {
+        if self.step() == SmtpStep::Message {
+            return self.message_len().unwrap_or(u32::MAX);
         }
         let mut w = Window::counter();
         self.command(&mut w, message);
-        u32::try_from(w.pos).ok()
+        u32::try_from(w.pos).unwrap_or(u32::MAX)
     }
 
     fn on_reply<M: Outgoing>(&mut self, code: u16, message: &M) {
-        let step = self.step;
-        // The reply must follow the whole command: the server cannot have
-        // read it otherwise, and the next command starts where it ends.
-        let Some(len) = self.command_len(message) else {
-            return self.fail(Failure::Malformed(step));
-        };
-        if self.link.acked.wrapping_sub(self.cmd_start) < len {
-            return self.fail(Failure::Malformed(step));
+        let step = self.step();
+        // The reply must follow the whole command (a message of unknown
+        // length cannot be whole). Whatever the reply, the next command
+        // (QUIT after a refusal too) starts after this one.
+        if !self.link.replied(self.command_len(message)) {
+            return self.fail(Fault::Malformed);
         }
-        // Whatever the reply, the next command (QUIT after a refusal
-        // too) starts after this one.
-        self.cmd_start = self.cmd_start.wrapping_add(len);
         if step == SmtpStep::Quit {
             self.link.close_after_peer();
             return;
@@ -868,13 +839,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
                         } else if self.caps & cap::LOGIN != 0 {
                             next = T::AuthLogin;
                         } else {
-                            return self.fail(Failure::NoAuthMechanism);
+                            return self.fail(Fault::Own);
                         }
                     }
                 }
                 // HELO has no extensions, so no AUTH.
                 T::Helo if Self::credentials(message).is_some() => {
-                    return self.fail(Failure::NoAuthMechanism);
+                    return self.fail(Fault::Own);
                 }
                 // EHLO follows only the greeting: only the EHLO reply's
                 // keywords count.
@@ -890,79 +861,35 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 T::Data => self.begin_message(message),
                 // No outcome yet: a failure leaves this step (QUIT after a
                 // refusal) or the open connection (an abort).
-                T::Message => self.outcome = Some(Ok(())),
+                T::Message => self.link.outcome = Some(Ok(())),
                 _ => {}
             }
         } else if step == T::Ehlo && matches!(code, 500..=504 | 550) {
             next = T::Helo;
         } else {
-            return self.fail(Failure::Rejected(step, code));
+            return self.fail(Fault::Refused(code));
         }
-        self.step = next;
+        self.set_step(next);
     }
 
-    /// The bytes of the current command (not the message) into `w`: the
-    /// verb from a table, then its argument.
+    /// The bytes of the current command (not the message) into `w`: its
+    /// template by step, written by the message's template walker (the
+    /// arguments are its fields).
     fn command<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
-        // By `SmtpStep`: AUTH's user name and password have no verb.
-        const VERBS: &[u8] =
-            b"|||EHLO |HELO |AUTH PLAIN |AUTH LOGIN|||MAIL FROM:<|RCPT TO:<|DATA||QUIT";
-        const STARTS: [u8; 15] = entry_starts(VERBS);
-        let step = self.step;
-        let auth = matches!(
-            step,
-            SmtpStep::AuthPlain | SmtpStep::AuthLogin | SmtpStep::AuthUser | SmtpStep::AuthPassword
+        use mime::field as f;
+        // By `SmtpStep` (the steps without a command: empty).
+        const COMMANDS: &[u8] = b"|||EHLO \x89\r\n|HELO \x89\r\n|AUTH PLAIN \x8a\r\n|AUTH LOGIN\r\n|\x8b\r\n|\x8c\r\n|MAIL FROM:<\x8d>\x8f\r\n|RCPT TO:<\x8e>\r\n|DATA\r\n||QUIT\r\n";
+        const STARTS: [u8; 15] = entry_starts(COMMANDS);
+        const _: () = assert!(
+            f::HELO == 0x89
+                && f::PLAIN == 0x8a
+                && f::USER == 0x8b
+                && f::PASSWORD == 0x8c
+                && f::MAIL_FROM == 0x8d
+                && f::RCPT == 0x8e
+                && f::BODY == 0x8f
         );
-        // Called only while open (`poll`, `on_reply`, `tcp_produce`), so
-        // from the greeting on, and never for the message (`command_len`
-        // and `tcp_produce` take it apart): of the steps without a
-        // command only the greeting asks.
-        if step == SmtpStep::Greeting || (auth && !S::AUTH) {
-            return;
-        }
-        w.put(entry(VERBS, &STARTS, step as usize));
-        match step {
-            SmtpStep::Ehlo | SmtpStep::Helo => match S::HELO {
-                Some(name) => w.put_filtered(name.as_bytes(), &ADDRESS),
-                None => {
-                    w.put(b"[");
-                    for (i, o) in self.link.local.0.iter().enumerate() {
-                        if i > 0 {
-                            w.put(b".");
-                        }
-                        w.put_u64(u64::from(*o));
-                    }
-                    w.put(b"]");
-                }
-            },
-            SmtpStep::AuthPlain | SmtpStep::AuthUser | SmtpStep::AuthPassword => {
-                let (user, password) = Self::credentials(message).unwrap_or(("", ""));
-                match step {
-                    // RFC 4616: [authzid] NUL authcid NUL passwd, as the
-                    // initial response (RFC 4954 §4), one round trip.
-                    SmtpStep::AuthPlain => {
-                        put_base64_parts(w, &[b"\0", user.as_bytes(), b"\0", password.as_bytes()])
-                    }
-                    SmtpStep::AuthUser => put_base64(w, user.as_bytes()),
-                    _ => put_base64(w, password.as_bytes()),
-                }
-            }
-            SmtpStep::MailFrom | SmtpStep::RcptTo => {
-                let mail_from = step == SmtpStep::MailFrom;
-                let addr = if mail_from {
-                    message.from()
-                } else {
-                    message.to(usize::from(self.rcpt)).unwrap_or("")
-                };
-                w.put_filtered(addr.as_bytes(), &ADDRESS);
-                w.put(b">");
-                if mail_from && self.caps & cap::EIGHT_BIT != 0 {
-                    w.put(b" BODY=8BITMIME");
-                }
-            }
-            _ => {}
-        }
-        w.put(b"\r\n");
+        self.put_template(w, entry(COMMANDS, &STARTS, self.step() as usize), message);
     }
 
     /// The stream bytes at `offset` for its socket (the command being
@@ -976,14 +903,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
         sink: &mut dyn PayloadSink,
         message: &mut M,
     ) {
-        if !self.owns(socket) || self.link.phase != Phase::Open {
+        if !self.owns(socket) {
             return;
         }
-        let rel = offset.wrapping_sub(self.cmd_start);
-        if rel > u32::MAX / 2 {
-            return; // before the current command: long acknowledged
-        }
-        if self.step == SmtpStep::Message {
+        let Some(rel) = self.link.command_offset(offset) else {
+            return;
+        };
+        if self.step() == SmtpStep::Message {
             self.produce_message(rel, max, sink, message);
         } else {
             let mut w = Window::new(sink, rel as usize, max);

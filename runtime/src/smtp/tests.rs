@@ -208,6 +208,32 @@ fn unstuff(body: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn steps_are_numbered_as_the_session_core_keeps_them() {
+    use SmtpStep as T;
+    let all = [
+        T::Resolve,
+        T::Connect,
+        T::Greeting,
+        T::Ehlo,
+        T::Helo,
+        T::AuthPlain,
+        T::AuthLogin,
+        T::AuthUser,
+        T::AuthPassword,
+        T::MailFrom,
+        T::RcptTo,
+        T::Data,
+        T::Message,
+        T::Quit,
+    ];
+    for (i, step) in all.into_iter().enumerate() {
+        assert_eq!(step as usize, i);
+        assert_eq!(SmtpStep::from_u8(step as u8), step);
+    }
+    assert_eq!(SmtpStep::from_u8(200), T::Quit);
+}
+
+#[test]
 fn whole_session_with_auth_and_attachment() {
     let att: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
     let (d, commands, data) = session(Msg::new(b"hello\n.dot\nbye", Some(att.clone())), 1460);
@@ -548,7 +574,7 @@ fn nothing_is_sent_while_connecting_or_before_the_greeting() {
     c.tcp_produce(SOCK, 0, 1460, &mut s, &mut m);
     assert!(s.0.is_empty());
     let mut d = Dut::new(msg);
-    assert_eq!(d.c.step, SmtpStep::Greeting);
+    assert_eq!(d.c.step(), SmtpStep::Greeting);
     assert!(d.produce(0, 1460).is_empty());
     d.reply("220 x\r\n");
     assert_eq!(d.produce(0, 1460), b"EHLO [10.0.0.2]\r\n");
