@@ -24,7 +24,11 @@
 # head; a status body of the length ours renders), keep-alive when asked,
 # and a chargen socket; and built with `render-status`, which renders
 # /status.json for each request from the firmware's own state (the same 15
-# fields, strings JSON-escaped, numbers by core::fmt: equal work). Beside
+# fields, strings JSON-escaped, numbers by core::fmt: equal work); and
+# with `parse-request` too, which parses each request head with httparse
+# (routes the path, 404/405/400, keep-alive from the version and
+# `Connection`, `Host` required for HTTP/1.1) as a server must, where the
+# other two look only at the byte after `GET /`. Beside
 # the request rates: TCP echo (port 7, 1 MiB
 # each way) and bulk send (4 MB read from chargen, port 19), with the RAM
 # each firmware uses (benches/footprint.sh --firmware).
@@ -79,6 +83,11 @@ if ((firmware)); then
             cargo build --release --quiet --features render-status)
     cp "$ROOT/target/footprint-firmware/smoltcp-render/thumbv7m-none-eabi/release/smoltcp-firmware" \
         "$ELF/smol-render.elf"
+    (cd "$ROOT/benches/smoltcp-firmware" &&
+        CARGO_TARGET_DIR="$ROOT/target/footprint-firmware/smoltcp-parse" \
+            cargo build --release --quiet --features render-status,parse-request)
+    cp "$ROOT/target/footprint-firmware/smoltcp-parse/thumbv7m-none-eabi/release/smoltcp-firmware" \
+        "$ELF/smol-parse.elf"
 fi
 
 ns="httpbench-$$"
@@ -272,6 +281,9 @@ if ((firmware)); then
     smoltcp_done
     smoltcp "$ELF/smol-render.elf"
     matrix "QEMU: smoltcp 0.14, status rendered" /status.json
+    smoltcp_done
+    smoltcp "$ELF/smol-parse.elf"
+    matrix "QEMU: smoltcp 0.14, rendered, parsed" /status.json /app.js
     smoltcp_done
     echo
     echo "TCP echo (port 7), 1 MiB each way, median of $runs: ours $ours_echo, smoltcp $smol_echo"

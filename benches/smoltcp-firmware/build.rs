@@ -41,6 +41,17 @@ fn equal_pages(out: &std::path::Path) {
             ));
         }
     }
+    // The parsing responder's refusals (`parse-request`), each closing.
+    for (name, status) in [
+        ("BAD_REQUEST", "400 Bad Request"),
+        ("NOT_FOUND", "404 Not Found"),
+        ("METHOD_NOT_ALLOWED", "405 Method Not Allowed"),
+    ] {
+        rs.push_str(&format!(
+            "#[allow(dead_code)] pub const {name}: &[u8] = {:?}.as_bytes();\n",
+            format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        ));
+    }
     rs.push_str(&format!("pub const APP_BODY: &[u8] = &{app:?};\n"));
     rs.push_str(&format!(
         "pub const STATUS_BODY: &[u8] = {status:?}.as_bytes();\n"

@@ -440,33 +440,55 @@ mod app {
     #[derive(Clone, Copy)]
     pub struct Request {
         tail: u32,
-        #[cfg(feature = "equal-pages")]
+        #[cfg(all(feature = "equal-pages", not(feature = "parse-request")))]
         at: u16,
         #[cfg(feature = "equal-pages")]
         page: u8,
-        #[cfg(feature = "equal-pages")]
+        #[cfg(all(feature = "equal-pages", not(feature = "parse-request")))]
         keep_match: u8,
         #[cfg(feature = "equal-pages")]
         keep: bool,
+        /// With `parse-request`, the head as received (its length past
+        /// `HEAD_MAX` when it did not fit: answered 400).
+        #[cfg(feature = "parse-request")]
+        head: [u8; HEAD_MAX],
+        #[cfg(feature = "parse-request")]
+        len: u16,
     }
+
+    /// The longest request head the parsing responder takes (a browser's
+    /// is about 400-500 bytes; ab's 107).
+    #[cfg(feature = "parse-request")]
+    const HEAD_MAX: usize = 512;
 
     impl Request {
         pub const NEW: Request = Request {
             tail: 0,
-            #[cfg(feature = "equal-pages")]
+            #[cfg(all(feature = "equal-pages", not(feature = "parse-request")))]
             at: 0,
             #[cfg(feature = "equal-pages")]
             page: 0,
-            #[cfg(feature = "equal-pages")]
+            #[cfg(all(feature = "equal-pages", not(feature = "parse-request")))]
             keep_match: 0,
             #[cfg(feature = "equal-pages")]
             keep: false,
+            #[cfg(feature = "parse-request")]
+            head: [0; HEAD_MAX],
+            #[cfg(feature = "parse-request")]
+            len: 0,
         };
 
         /// One request byte; true at the end of the head.
         fn byte(&mut self, b: u8) -> bool {
             self.tail = (self.tail << 8) | u32::from(b);
-            #[cfg(feature = "equal-pages")]
+            #[cfg(feature = "parse-request")]
+            {
+                if let Some(slot) = self.head.get_mut(usize::from(self.len)) {
+                    *slot = b;
+                }
+                self.len = self.len.saturating_add(1);
+            }
+            #[cfg(all(feature = "equal-pages", not(feature = "parse-request")))]
             {
                 const KEEP: &[u8] = b"keep-alive";
                 if self.at == 5 {
@@ -495,11 +517,73 @@ mod app {
             }
         }
 
+        /// Parses the head received (httparse): sets the page and
+        /// whether to keep the connection, or answers the refusal a server
+        /// owes (400 for a malformed or too-large head or an HTTP/1.1
+        /// request without `Host`, 405 for a method other than GET, 404
+        /// for another path) and closes. True when a page is to be sent.
+        #[cfg(feature = "parse-request")]
+        fn parse(&mut self, s: &mut tcp::Socket) -> bool {
+            let mut headers = [httparse::EMPTY_HEADER; 16];
+            let mut req = httparse::Request::new(&mut headers);
+            let parsed = self
+                .head
+                .get(..usize::from(self.len))
+                .map(|head| req.parse(head));
+            let refusal: &[u8] = match parsed {
+                Some(Ok(httparse::Status::Complete(_))) => {
+                    // HTTP/1.1 keeps the connection unless told to close;
+                    // HTTP/1.0 closes unless asked to keep it (RFC 9112
+                    // §9.3).
+                    let mut keep = req.version == Some(1);
+                    let mut host = false;
+                    for h in req.headers.iter() {
+                        if h.name.eq_ignore_ascii_case("connection") {
+                            for token in h.value.split(|&b| b == b',') {
+                                let token = token.trim_ascii();
+                                if token.eq_ignore_ascii_case(b"close") {
+                                    keep = false;
+                                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                                    keep = true;
+                                }
+                            }
+                        } else if h.name.eq_ignore_ascii_case("host") {
+                            host = true;
+                        }
+                    }
+                    let page = match req.path {
+                        Some("/app.js") => Some(b'a'),
+                        Some("/status.json") => Some(b's'),
+                        _ => None,
+                    };
+                    match (req.method, page) {
+                        _ if req.version == Some(1) && !host => pages::BAD_REQUEST,
+                        (Some("GET"), Some(page)) => {
+                            self.page = page;
+                            self.keep = keep;
+                            return true;
+                        }
+                        (Some("GET"), None) => pages::NOT_FOUND,
+                        _ => pages::METHOD_NOT_ALLOWED,
+                    }
+                }
+                _ => pages::BAD_REQUEST,
+            };
+            let _ = s.send_slice(refusal);
+            s.close();
+            false
+        }
+
         /// Sends the page asked for, `/status.json` rendered now from the
         /// firmware's state; closes unless keep-alive was asked for.
         #[cfg(feature = "render-status")]
         fn answer(&mut self, s: &mut tcp::Socket, status: &mut Status) {
             use core::fmt::Write as _;
+            #[cfg(feature = "parse-request")]
+            if !self.parse(s) {
+                *self = Request::NEW;
+                return;
+            }
             status.responses = status.responses.wrapping_add(1);
             if self.page == b'a' {
                 let head = if self.keep {
@@ -532,6 +616,11 @@ mod app {
         /// Sends the page asked for; closes unless keep-alive was asked for.
         #[cfg(all(feature = "equal-pages", not(feature = "render-status")))]
         fn answer(&mut self, s: &mut tcp::Socket) {
+            #[cfg(feature = "parse-request")]
+            if !self.parse(s) {
+                *self = Request::NEW;
+                return;
+            }
             let (head, body) = match (self.page, self.keep) {
                 (b'a', false) => (pages::APP_HEAD_CLOSE, pages::APP_BODY),
                 (b'a', true) => (pages::APP_HEAD_KEEP, pages::APP_BODY),
