@@ -455,6 +455,32 @@ fn rep<F: HttpFeatures>(file: &File, gzip: bool) -> Option<&Representation> {
     }
 }
 
+/// The validator lines of a static file's 200 head, which a 304 repeats
+/// (RFC 9110 §15.4.5): `ETag`, `Cache-Control` and, when the file has a
+/// gzip twin, `Vary` — the last lines of every head codegen builds
+/// (`codegen/src/web/compress.rs`, `static_head`), so they are the head's
+/// tail of a known length instead of pieces written again. In a server
+/// built without gzip no twin is sent and the 304 leaves `Vary` out.
+fn validators<F: HttpFeatures>(file: &File, gzip: bool) -> &'static [u8] {
+    const CACHE: usize = b"\r\nCache-Control: no-cache\r\n".len();
+    const VARY: usize = b"Vary: Accept-Encoding\r\n".len();
+    let twin = matches!(file.body, Body::Static { gzip: Some(_), .. });
+    let Some(r) = rep::<F>(file, gzip) else {
+        return &[];
+    };
+    let head = r.head.bytes;
+    // Lengths of lines inside the head: no wrap (`checked_sub` for a head
+    // too short to hold them).
+    let vary = if twin { VARY } else { 0 };
+    let start = head.len().checked_sub(
+        vary.wrapping_add(CACHE)
+            .wrapping_add(r.etag.len())
+            .wrapping_add(6),
+    );
+    let end = head.len().wrapping_sub(if F::GZIP { 0 } else { vary });
+    start.and_then(|s| head.get(s..end)).unwrap_or(&[])
+}
+
 impl Resp {
     fn has(&self, f: u8) -> bool {
         self.flags & f != 0
@@ -530,14 +556,9 @@ impl Resp {
             }
             Kind::NotModified { .. } if !F::ETAG => {}
             Kind::NotModified { file: i, gzip } => {
-                w.piece(b"HTTP/1.1 304 Not Modified\r\nETag: ");
-                let f = file(i);
-                if let Some(r) = f.and_then(|f| rep::<F>(f, gzip)) {
-                    w.piece(r.etag);
-                }
-                w.piece(b"\r\nCache-Control: no-cache\r\n");
-                if F::GZIP && f.and_then(|f| rep::<F>(f, true)).is_some() {
-                    w.piece(b"Vary: Accept-Encoding\r\n");
+                w.piece(b"HTTP/1.1 304 Not Modified\r\n");
+                if let Some(f) = file(i) {
+                    w.piece(validators::<F>(f, gzip));
                 }
             }
             Kind::Dynamic { file: i } => {
@@ -888,6 +909,72 @@ mod tests {
         for code in [0, 200, 401, 500, 999, 1400, 5050, u16::MAX] {
             assert_eq!(status_body(code), b"500 Internal Server Error\n", "{code}");
         }
+    }
+
+    /// A 304 repeats the 200 head's validator lines: the head's tail, as
+    /// the lines were written one by one before (`Vary` only with a twin,
+    /// and never in a server built without gzip).
+    #[test]
+    fn validators_are_the_heads_tail() {
+        use crate::http::features::AllFeatures;
+        struct NoGzip;
+        impl HttpFeatures for NoGzip {
+            const MULTIPART: bool = true;
+            const URLENCODED: bool = true;
+            const KEEP_ALIVE: bool = true;
+            const GZIP: bool = false;
+            const CONTINUE: bool = true;
+            const ETAG: bool = true;
+            const CHUNKED: bool = true;
+        }
+        const fn rep(head: &'static [u8], etag: &'static [u8]) -> Representation {
+            Representation {
+                head: Summed::new(head),
+                body: Summed::new(b"x"),
+                etag,
+            }
+        }
+        const PLAIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nETag: \"0123456789abcdef\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n", b"\"0123456789abcdef\"");
+        const TWIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nContent-Encoding: gzip\r\nETag: \"fedcba9876543210\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n", b"\"fedcba9876543210\"");
+        const ALONE: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1\r\nETag: \"e\"\r\nCache-Control: no-cache\r\n", b"\"e\"");
+        let file = |plain, gzip| File {
+            path: "/",
+            body: Body::Static { plain, gzip },
+            form: None,
+        };
+        let (twins, alone) = (file(PLAIN, Some(TWIN)), file(ALONE, None));
+        // What the 304 said, line by line, before.
+        let lines = |etag: &[u8], vary: bool| {
+            let mut v = [b"ETag: ", etag, b"\r\nCache-Control: no-cache\r\n"].concat();
+            if vary {
+                v.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+            }
+            v
+        };
+        assert_eq!(
+            validators::<AllFeatures>(&twins, false),
+            lines(PLAIN.etag, true)
+        );
+        assert_eq!(
+            validators::<AllFeatures>(&twins, true),
+            lines(TWIN.etag, true)
+        );
+        assert_eq!(
+            validators::<AllFeatures>(&alone, false),
+            lines(ALONE.etag, false)
+        );
+        assert_eq!(
+            validators::<NoGzip>(&twins, false),
+            lines(PLAIN.etag, false)
+        );
+        assert_eq!(
+            validators::<NoGzip>(&alone, false),
+            lines(ALONE.etag, false)
+        );
+        // A dynamic page has none; a head too short for its lines gives
+        // nothing rather than a panic.
+        let short = file(rep(b"ETag", b"\"0123456789abcdef\""), None);
+        assert_eq!(validators::<AllFeatures>(&short, false), b"");
     }
 
     #[test]
