@@ -94,8 +94,10 @@ pub(crate) struct Resp {
 }
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-const CLOSE: Summed = Summed::new(b"Connection: close\r\n");
-const KEEP_ALIVE: Summed = Summed::new(b"Connection: keep-alive\r\n");
+/// The head's end: a `Connection` line, if any, and the blank line.
+const CLOSE: &[u8] = b"Connection: close\r\n\r\n";
+const KEEP_ALIVE: &[u8] = b"Connection: keep-alive\r\n\r\n";
+const HEAD_END: &[u8] = b"\r\n";
 const CRLF: &[u8] = b"\r\n";
 const CHUNK_END: &[u8] = b"0\r\n\r\n";
 
@@ -592,12 +594,14 @@ impl Resp {
                 }
             }
         }
-        if self.has(pf::CLOSE) {
-            w.summed(CLOSE);
+        // The `Connection` line, if any, and the blank line: one piece.
+        w.piece(if self.has(pf::CLOSE) {
+            CLOSE
         } else if F::KEEP_ALIVE && self.has(pf::V10) {
-            w.summed(KEEP_ALIVE);
-        }
-        w.piece(CRLF);
+            KEEP_ALIVE
+        } else {
+            HEAD_END
+        });
     }
 
     /// Writes the response bytes at `rel` (relative to its start), at most
