@@ -510,6 +510,23 @@ impl Resp {
         };
         self.head::<F>(site, &mut w);
         self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
+        // The end: after the body, when its length is known (measured as
+        // `produce` writes it).
+        let known = match kind {
+            Kind::Pending | Kind::None => false,
+            _ if self.has(pf::HEAD) => true,
+            Kind::Dynamic { .. } if framing == Framing::Length => {
+                // Offsets in one response: no wrap.
+                w.pos = w.pos.wrapping_add(self.body_len as usize);
+                true
+            }
+            Kind::Dynamic { .. } => false,
+            _ => {
+                self.static_body::<F>(site, &mut w);
+                true
+            }
+        };
+        self.end = u32::try_from(w.pos).ok().filter(|_| known);
         drop(w);
         if self.has(pf::SUMMED) {
             // The body's sum follows the head's (at its parity).
@@ -519,27 +536,19 @@ impl Resp {
         }
         self.pos = self.head_len;
         self.item = 0;
-        let body = if self.has(pf::HEAD) {
-            Some(0)
-        } else {
-            match kind {
-                Kind::None | Kind::Pending | Kind::NotModified { .. } => Some(0),
-                Kind::File { file, gzip } => site
-                    .file(file)
-                    .and_then(|f| rep::<F>(f, gzip))
-                    .map(|r| r.body.bytes.len()),
-                Kind::Status => Some(status_body(status).len()),
-                Kind::Dynamic { .. } if framing == Framing::Length => {
-                    usize::try_from(self.body_len).ok()
+    }
+
+    /// A file's or a status's body (others have none here).
+    fn static_body<F: HttpFeatures>(&self, site: &Site, w: &mut Window<'_>) {
+        match self.kind {
+            Kind::File { file, gzip } => {
+                if let Some(r) = site.file(file).and_then(|f| rep::<F>(f, gzip)) {
+                    w.summed(r.body);
                 }
-                Kind::Dynamic { .. } => None,
             }
-        };
-        self.end = match kind {
-            Kind::Pending | Kind::None => None,
-            // Head and body of a file in flash: no wrap.
-            _ => body.map(|b| self.head_len.wrapping_add(u32::try_from(b).unwrap_or(0))),
-        };
+            Kind::Status => w.piece(status_body(self.status)),
+            _ => {}
+        }
     }
 
     /// The head's pieces.
@@ -646,14 +655,8 @@ impl Resp {
             return;
         }
         match self.kind {
-            Kind::File { file, gzip } => {
-                if let Some(r) = site.file(file).and_then(|f| rep::<F>(f, gzip)) {
-                    w.summed(r.body);
-                }
-            }
-            Kind::Status => w.piece(status_body(self.status)),
             Kind::Dynamic { file } => self.walk::<F, A>(&mut w, file, site, journal, app),
-            Kind::None | Kind::Pending | Kind::NotModified { .. } => {}
+            _ => self.static_body::<F>(site, &mut w),
         }
     }
 
