@@ -208,20 +208,27 @@ fn file_tokens(f: &RomFile) -> TokenStream {
         }
         RomBody::Dynamic { head, parts } => {
             let head = Literal::byte_string(head.as_bytes());
-            let parts = parts.iter().map(|p| match p {
-                RomPart::Text(t) => {
-                    let t = Literal::byte_string(t);
-                    quote!(::emberstack::http::Part::Text(#t))
+            // The page's text in one string, each tag at its offset in it
+            // (`build` refused a page whose text does not fit 16 bits).
+            let mut text = Vec::new();
+            let mut tags = Vec::new();
+            for p in parts {
+                match p {
+                    RomPart::Text(t) => text.extend_from_slice(t),
+                    RomPart::Tag(id, e) => {
+                        let at =
+                            Literal::u16_unsuffixed(u16::try_from(text.len()).unwrap_or(u16::MAX));
+                        let id = Literal::u16_unsuffixed(u16::try_from(*id).unwrap_or(u16::MAX));
+                        let e = escape_tokens(*e);
+                        tags.push(quote!(::emberstack::http::TagSlot::new(#at, ::emberstack::http::TagId(#id), #e)));
+                    }
                 }
-                RomPart::Tag(id, e) => {
-                    let id = Literal::u16_unsuffixed(u16::try_from(*id).unwrap_or(u16::MAX));
-                    let e = escape_tokens(*e);
-                    quote!(::emberstack::http::Part::Tag(::emberstack::http::TagId(#id), #e))
-                }
-            });
+            }
+            let text = Literal::byte_string(&text);
             quote!(::emberstack::http::Body::Dynamic {
                 head: ::emberstack::http::Summed::new(#head),
-                parts: &[#(#parts),*],
+                text: #text,
+                tags: &[#(#tags),*],
             })
         }
     };

@@ -141,119 +141,87 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title> \xC2\xB7 Status</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1 data-live=\"name\"></h1></div>\n<nav><a class=\"on\" href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card\">\n<h2>Network</h2>\n<dl>\n<dt>Address</dt><dd data-live=\"ip\"></dd>\n<dt>Gateway</dt><dd data-live=\"gateway\"></dd>\n<dt>DNS server</dt><dd data-live=\"dns\"></dd>\n<dt>DHCP</dt><dd data-live=\"dhcp\"></dd>\n<dt>Lease</dt><dd data-live=\"lease\"></dd>\n<dt>MAC</dt><dd></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Time</h2>\n<dl>\n<dt>Uptime</dt><dd data-live=\"uptime\"></dd>\n<dt>Clock (SNTP)</dt><dd data-live=\"time\"></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Traffic</h2>\n<dl>\n<dt>Frames in</dt><dd data-live=\"frames_in\"></dd>\n<dt>Frames out</dt><dd data-live=\"frames_out\"></dd>\n<dt>Dropped</dt><dd data-live=\"dropped\"></dd>\n<dt>Send errors</dt><dd data-live=\"tx_errors\"></dd>\n<dt>Ping replies</dt><dd data-live=\"echo\"></dd>\n<dt>HTTP responses</dt><dd data-live=\"http\"></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Mail</h2>\n<p>Send the current status as an email.</p>\n<form method=\"post\" action=\"/mail.html\"><button type=\"submit\">Send status email</button></form>\n</section>\n</main>\n<footer><span id=\"live\">Live values refresh every 2 s</span> \xC2\xB7 emberstack</footer>\n<script src=\"/app.js\"></script>\n</body>\n</html>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            139,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b" \xC2\xB7 Status</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1 data-live=\"name\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            329,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</h1></div>\n<nav><a class=\"on\" href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card\">\n<h2>Network</h2>\n<dl>\n<dt>Address</dt><dd data-live=\"ip\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            553,
                             ::emberstack::http::TagId(10),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Gateway</dt><dd data-live=\"gateway\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            599,
                             ::emberstack::http::TagId(8),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>DNS server</dt><dd data-live=\"dns\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            644,
                             ::emberstack::http::TagId(3),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>DHCP</dt><dd data-live=\"dhcp\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            684,
                             ::emberstack::http::TagId(1),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Lease</dt><dd data-live=\"lease\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            726,
                             ::emberstack::http::TagId(11),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b"</dd>\n<dt>MAC</dt><dd>"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            748,
                             ::emberstack::http::TagId(12),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Time</h2>\n<dl>\n<dt>Uptime</dt><dd data-live=\"uptime\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            851,
                             ::emberstack::http::TagId(25),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Clock (SNTP)</dt><dd data-live=\"time\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            899,
                             ::emberstack::http::TagId(19),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Traffic</h2>\n<dl>\n<dt>Frames in</dt><dd data-live=\"frames_in\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1011,
                             ::emberstack::http::TagId(6),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Frames out</dt><dd data-live=\"frames_out\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1063,
                             ::emberstack::http::TagId(7),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Dropped</dt><dd data-live=\"dropped\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1109,
                             ::emberstack::http::TagId(4),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Send errors</dt><dd data-live=\"tx_errors\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1161,
                             ::emberstack::http::TagId(20),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Ping replies</dt><dd data-live=\"echo\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1209,
                             ::emberstack::http::TagId(5),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>HTTP responses</dt><dd data-live=\"http\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1259,
                             ::emberstack::http::TagId(9),
                             ::emberstack::http::Escape::Html,
-                        ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Mail</h2>\n<p>Send the current status as an email.</p>\n<form method=\"post\" action=\"/mail.html\"><button type=\"submit\">Send status email</button></form>\n</section>\n</main>\n<footer><span id=\"live\">Live values refresh every 2 s</span> \xC2\xB7 emberstack</footer>\n<script src=\"/app.js\"></script>\n</body>\n</html>\n",
                         ),
                     ],
                 },
@@ -289,344 +257,248 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"Render diagnostics: every {{seq}} slot below is one call of its handler, which returns a new number on each call.\n\nslot 00 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"Render diagnostics: every {{seq}} slot below is one call of its handler, which returns a new number on each call.\n\nslot 00 ........................................................ \nslot 01 ........................................................ \nslot 02 ........................................................ \nslot 03 ........................................................ \nslot 04 ........................................................ \nslot 05 ........................................................ \nslot 06 ........................................................ \nslot 07 ........................................................ \nslot 08 ........................................................ \nslot 09 ........................................................ \nslot 10 ........................................................ \nslot 11 ........................................................ \nslot 12 ........................................................ \nslot 13 ........................................................ \nslot 14 ........................................................ \nslot 15 ........................................................ \nslot 16 ........................................................ \nslot 17 ........................................................ \nslot 18 ........................................................ \nslot 19 ........................................................ \nslot 20 ........................................................ \nslot 21 ........................................................ \nslot 22 ........................................................ \nslot 23 ........................................................ \nslot 24 ........................................................ \nslot 25 ........................................................ \nslot 26 ........................................................ \nslot 27 ........................................................ \nslot 28 ........................................................ \nslot 29 ........................................................ \nslot 30 ........................................................ \nslot 31 ........................................................ \nslot 32 ........................................................ \nslot 33 ........................................................ \nslot 34 ........................................................ \nslot 35 ........................................................ \nslot 36 ........................................................ \nslot 37 ........................................................ \nslot 38 ........................................................ \nslot 39 ........................................................ \nslot 40 ........................................................ \nslot 41 ........................................................ \nslot 42 ........................................................ \nslot 43 ........................................................ \nslot 44 ........................................................ \nslot 45 ........................................................ \nslot 46 ........................................................ \nslot 47 ........................................................ \n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            180,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 01 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            246,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 02 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            312,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 03 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            378,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 04 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            444,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 05 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            510,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 06 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            576,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 07 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            642,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 08 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            708,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 09 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            774,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 10 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            840,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 11 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            906,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 12 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            972,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 13 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1038,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 14 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1104,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 15 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1170,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 16 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1236,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 17 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1302,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 18 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1368,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 19 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1434,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 20 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1500,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 21 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1566,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 22 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1632,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 23 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1698,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 24 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1764,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 25 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1830,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 26 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1896,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 27 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1962,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 28 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2028,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 29 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2094,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 30 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2160,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 31 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2226,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 32 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2292,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 33 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2358,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 34 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2424,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 35 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2490,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 36 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2556,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 37 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2622,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 38 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2688,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 39 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2754,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 40 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2820,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 41 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2886,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 42 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2952,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 43 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            3018,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 44 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            3084,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 45 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            3150,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 46 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            3216,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 47 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            3282,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(b"\n"),
                     ],
                 },
                 form: ::core::option::Option::None,
@@ -661,119 +533,87 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title> \xC2\xB7 Status</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1 data-live=\"name\"></h1></div>\n<nav><a class=\"on\" href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card\">\n<h2>Network</h2>\n<dl>\n<dt>Address</dt><dd data-live=\"ip\"></dd>\n<dt>Gateway</dt><dd data-live=\"gateway\"></dd>\n<dt>DNS server</dt><dd data-live=\"dns\"></dd>\n<dt>DHCP</dt><dd data-live=\"dhcp\"></dd>\n<dt>Lease</dt><dd data-live=\"lease\"></dd>\n<dt>MAC</dt><dd></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Time</h2>\n<dl>\n<dt>Uptime</dt><dd data-live=\"uptime\"></dd>\n<dt>Clock (SNTP)</dt><dd data-live=\"time\"></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Traffic</h2>\n<dl>\n<dt>Frames in</dt><dd data-live=\"frames_in\"></dd>\n<dt>Frames out</dt><dd data-live=\"frames_out\"></dd>\n<dt>Dropped</dt><dd data-live=\"dropped\"></dd>\n<dt>Send errors</dt><dd data-live=\"tx_errors\"></dd>\n<dt>Ping replies</dt><dd data-live=\"echo\"></dd>\n<dt>HTTP responses</dt><dd data-live=\"http\"></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Mail</h2>\n<p>Send the current status as an email.</p>\n<form method=\"post\" action=\"/mail.html\"><button type=\"submit\">Send status email</button></form>\n</section>\n</main>\n<footer><span id=\"live\">Live values refresh every 2 s</span> \xC2\xB7 emberstack</footer>\n<script src=\"/app.js\"></script>\n</body>\n</html>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            139,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b" \xC2\xB7 Status</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1 data-live=\"name\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            329,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</h1></div>\n<nav><a class=\"on\" href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card\">\n<h2>Network</h2>\n<dl>\n<dt>Address</dt><dd data-live=\"ip\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            553,
                             ::emberstack::http::TagId(10),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Gateway</dt><dd data-live=\"gateway\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            599,
                             ::emberstack::http::TagId(8),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>DNS server</dt><dd data-live=\"dns\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            644,
                             ::emberstack::http::TagId(3),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>DHCP</dt><dd data-live=\"dhcp\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            684,
                             ::emberstack::http::TagId(1),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Lease</dt><dd data-live=\"lease\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            726,
                             ::emberstack::http::TagId(11),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b"</dd>\n<dt>MAC</dt><dd>"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            748,
                             ::emberstack::http::TagId(12),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Time</h2>\n<dl>\n<dt>Uptime</dt><dd data-live=\"uptime\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            851,
                             ::emberstack::http::TagId(25),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Clock (SNTP)</dt><dd data-live=\"time\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            899,
                             ::emberstack::http::TagId(19),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Traffic</h2>\n<dl>\n<dt>Frames in</dt><dd data-live=\"frames_in\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1011,
                             ::emberstack::http::TagId(6),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Frames out</dt><dd data-live=\"frames_out\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1063,
                             ::emberstack::http::TagId(7),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Dropped</dt><dd data-live=\"dropped\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1109,
                             ::emberstack::http::TagId(4),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Send errors</dt><dd data-live=\"tx_errors\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1161,
                             ::emberstack::http::TagId(20),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Ping replies</dt><dd data-live=\"echo\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1209,
                             ::emberstack::http::TagId(5),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>HTTP responses</dt><dd data-live=\"http\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1259,
                             ::emberstack::http::TagId(9),
                             ::emberstack::http::Escape::Html,
-                        ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Mail</h2>\n<p>Send the current status as an email.</p>\n<form method=\"post\" action=\"/mail.html\"><button type=\"submit\">Send status email</button></form>\n</section>\n</main>\n<footer><span id=\"live\">Live values refresh every 2 s</span> \xC2\xB7 emberstack</footer>\n<script src=\"/app.js\"></script>\n</body>\n</html>\n",
                         ),
                     ],
                 },
@@ -785,30 +625,22 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title> \xC2\xB7 Mail</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1></h1></div>\n<nav><a href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Status email</h2>\n<p class=\"msg\" id=\"message\"></p>\n<p><a href=\"/\">Back to the status page</a></p>\n</section>\n</main>\n<footer>emberstack</footer>\n</body>\n</html>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            139,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b" \xC2\xB7 Mail</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            310,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</h1></div>\n<nav><a href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Status email</h2>\n<p class=\"msg\" id=\"message\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            521,
                             ::emberstack::http::TagId(13),
                             ::emberstack::http::Escape::Html,
-                        ),
-                        ::emberstack::http::Part::Text(
-                            b"</p>\n<p><a href=\"/\">Back to the status page</a></p>\n</section>\n</main>\n<footer>emberstack</footer>\n</body>\n</html>\n",
                         ),
                     ],
                 },
@@ -820,63 +652,47 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title> \xC2\xB7 Settings</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1></h1></div>\n<nav><a href=\"/\">Status</a><a class=\"on\" href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Settings</h2>\n<p class=\"msg \" id=\"message\"></p>\n<form method=\"post\" action=\"/settings.html\">\n<label>Device name<input name=\"name\" value=\"\" maxlength=\"15\" pattern=\"[A-Za-z0-9_\\-]{1,15}\" required></label>\n<label class=\"check\"><input type=\"checkbox\" name=\"dhcp\" > Get the address from DHCP</label>\n<fieldset>\n<legend>Static address (when DHCP is off)</legend>\n<label>Address/prefix<input name=\"address\" value=\"\" placeholder=\"10.0.0.2/24\"></label>\n<label>Gateway<input name=\"gateway\" value=\"\" placeholder=\"10.0.0.1\"></label>\n</fieldset>\n<button type=\"submit\">Apply</button>\n</form>\n</section>\n</main>\n<footer>Changes apply at once \xC2\xB7 emberstack</footer>\n</body>\n</html>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            139,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b" \xC2\xB7 Settings</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            314,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</h1></div>\n<nav><a href=\"/\">Status</a><a class=\"on\" href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Settings</h2>\n<p class=\"msg ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            518,
                             ::emberstack::http::TagId(15),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b"\" id=\"message\">"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            533,
                             ::emberstack::http::TagId(16),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</p>\n<form method=\"post\" action=\"/settings.html\">\n<label>Device name<input name=\"name\" value=\"",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            627,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\" maxlength=\"15\" pattern=\"[A-Za-z0-9_\\-]{1,15}\" required></label>\n<label class=\"check\"><input type=\"checkbox\" name=\"dhcp\" ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            749,
                             ::emberstack::http::TagId(2),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"> Get the address from DHCP</label>\n<fieldset>\n<legend>Static address (when DHCP is off)</legend>\n<label>Address/prefix<input name=\"address\" value=\"",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            897,
                             ::emberstack::http::TagId(17),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\" placeholder=\"10.0.0.2/24\"></label>\n<label>Gateway<input name=\"gateway\" value=\"",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            977,
                             ::emberstack::http::TagId(18),
                             ::emberstack::http::Escape::Html,
-                        ),
-                        ::emberstack::http::Part::Text(
-                            b"\" placeholder=\"10.0.0.1\"></label>\n</fieldset>\n<button type=\"submit\">Apply</button>\n</form>\n</section>\n</main>\n<footer>Changes apply at once \xC2\xB7 emberstack</footer>\n</body>\n</html>\n",
                         ),
                     ],
                 },
@@ -888,83 +704,83 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(b"{\"name\":\""),
-                        ::emberstack::http::Part::Tag(
+                    text: b"{\"name\":\"\",\"ip\":\"\",\"gateway\":\"\",\"dns\":\"\",\"dhcp\":\"\",\"lease\":\"\",\"uptime\":\"\",\"uptime_s\":,\"time\":\"\",\"frames_in\":,\"frames_out\":,\"dropped\":,\"tx_errors\":,\"echo\":,\"http\":}\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            9,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"ip\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            17,
                             ::emberstack::http::TagId(10),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"gateway\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            30,
                             ::emberstack::http::TagId(8),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"dns\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            39,
                             ::emberstack::http::TagId(3),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"dhcp\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            49,
                             ::emberstack::http::TagId(1),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"lease\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            60,
                             ::emberstack::http::TagId(11),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"uptime\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            72,
                             ::emberstack::http::TagId(25),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"uptime_s\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            85,
                             ::emberstack::http::TagId(26),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"time\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            94,
                             ::emberstack::http::TagId(19),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"frames_in\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            108,
                             ::emberstack::http::TagId(6),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"frames_out\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            122,
                             ::emberstack::http::TagId(7),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"dropped\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            133,
                             ::emberstack::http::TagId(4),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"tx_errors\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            146,
                             ::emberstack::http::TagId(20),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"echo\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            154,
                             ::emberstack::http::TagId(5),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"http\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            162,
                             ::emberstack::http::TagId(9),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"}\n"),
                     ],
                 },
                 form: ::core::option::Option::None,
@@ -999,49 +815,37 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title> \xC2\xB7 Upload</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1></h1></div>\n<nav><a href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a class=\"on\" href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Upload a file</h2>\n<p>The device streams the file through a CRC-32 without storing it.</p>\n<form method=\"post\" action=\"/upload.html\" enctype=\"multipart/form-data\">\n<input type=\"file\" name=\"file\" required>\n<button type=\"submit\">Upload</button>\n</form>\n</section>\n<section class=\"card wide\">\n<h2>Last upload</h2>\n<dl>\n<dt>File</dt><dd id=\"upload-name\"></dd>\n<dt>Type</dt><dd></dd>\n<dt>Size</dt><dd id=\"upload-size\"></dd>\n<dt>CRC-32</dt><dd id=\"upload-crc\"></dd>\n</dl>\n</section>\n</main>\n<footer>emberstack</footer>\n</body>\n</html>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            139,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b" \xC2\xB7 Upload</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            312,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</h1></div>\n<nav><a href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a class=\"on\" href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Upload a file</h2>\n<p>The device streams the file through a CRC-32 without storing it.</p>\n<form method=\"post\" action=\"/upload.html\" enctype=\"multipart/form-data\">\n<input type=\"file\" name=\"file\" required>\n<button type=\"submit\">Upload</button>\n</form>\n</section>\n<section class=\"card wide\">\n<h2>Last upload</h2>\n<dl>\n<dt>File</dt><dd id=\"upload-name\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            838,
                             ::emberstack::http::TagId(22),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b"</dd>\n<dt>Type</dt><dd>"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            861,
                             ::emberstack::http::TagId(24),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Size</dt><dd id=\"upload-size\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            901,
                             ::emberstack::http::TagId(23),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>CRC-32</dt><dd id=\"upload-crc\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            942,
                             ::emberstack::http::TagId(21),
                             ::emberstack::http::Escape::Html,
-                        ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n</main>\n<footer>emberstack</footer>\n</body>\n</html>\n",
                         ),
                     ],
                 },

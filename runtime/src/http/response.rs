@@ -13,7 +13,7 @@
 
 use super::features::HttpFeatures;
 use super::out::TagOut;
-use super::rom::{Body, File, Part, Representation, Site, Summed};
+use super::rom::{Body, File, Representation, Site, Summed, TagSlot};
 use super::{HttpApp, HttpEvent};
 use crate::iface::PayloadSink;
 use crate::wire::Checksum;
@@ -680,7 +680,7 @@ impl Resp {
         app: &mut A,
     ) {
         let Some(File {
-            body: Body::Dynamic { parts, .. },
+            body: Body::Dynamic { text, tags, .. },
             ..
         }) = site.file(file)
         else {
@@ -688,24 +688,24 @@ impl Resp {
         };
         w.pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
         let mut j = 0usize;
-        for part in parts.iter().skip(usize::from(self.item)) {
+        for (piece, slot) in Slots::from(text, tags, self.item) {
             if w.full() {
                 return;
             }
-            match *part {
-                Part::Text(t) => w.framed::<F>(self.framing, t),
-                Part::Tag(id, escape) => {
-                    if j >= usize::from(self.jlen)
-                        && (self.has(pf::BLOCKED) || !self.render(id, escape, journal, app))
-                    {
-                        self.flags |= pf::BLOCKED;
-                        return;
-                    }
-                    let (bytes, next) = entry(journal, j);
-                    w.framed::<F>(self.framing, bytes);
-                    j = next;
-                }
+            w.framed::<F>(self.framing, piece);
+            let Some(slot) = slot else { break };
+            if w.full() {
+                return;
             }
+            if j >= usize::from(self.jlen)
+                && (self.has(pf::BLOCKED) || !self.render(slot, journal, app))
+            {
+                self.flags |= pf::BLOCKED;
+                return;
+            }
+            let (bytes, next) = entry(journal, j);
+            w.framed::<F>(self.framing, bytes);
+            j = next;
         }
         if self.framing.chunked::<F>() {
             w.piece(CHUNK_END);
@@ -717,20 +717,15 @@ impl Resp {
     /// other tags and this one does not fit, nothing is kept (false): it
     /// is rendered again once acknowledgements made room. Alone, it keeps
     /// what fits.
-    fn render<A: HttpApp>(
-        &mut self,
-        id: super::TagId,
-        escape: super::Escape,
-        journal: &mut [u8],
-        app: &mut A,
-    ) -> bool {
+    fn render<A: HttpApp>(&mut self, slot: TagSlot, journal: &mut [u8], app: &mut A) -> bool {
+        let id = slot.tag();
         let j = usize::from(self.jlen);
         // Journal offsets: within the buffer (`[http] buffer` is at most
         // 4096 bytes), so plain arithmetic on them is exact here and below.
         let Some(space) = journal.get_mut(j.wrapping_add(2)..) else {
             return false;
         };
-        let mut out = TagOut::new(space, escape);
+        let mut out = TagOut::new(space, slot.escape());
         app.tag(id, &mut out);
         let (n, cut) = (out.len(), out.is_truncated());
         if cut && j > 0 {
@@ -751,7 +746,8 @@ impl Resp {
     /// journal emptied, when they do not all fit.
     pub(crate) fn render_all<A: HttpApp>(
         &mut self,
-        parts: &[Part],
+        text: &'static [u8],
+        tags: &'static [TagSlot],
         journal: &mut [u8],
         app: &mut A,
     ) -> Option<u32> {
@@ -760,33 +756,29 @@ impl Resp {
         self.jlen = 0;
         let mut total = 0usize;
         let mut sum = PieceSum::default();
-        for part in parts {
-            match *part {
-                Part::Text(t) => {
-                    sum.add(t);
-                    total = total.wrapping_add(t.len());
+        for (piece, slot) in Slots::from(text, tags, 0) {
+            sum.add(piece);
+            total = total.wrapping_add(piece.len());
+            if let Some(slot) = slot {
+                let j = usize::from(self.jlen);
+                let Some(space) = journal.get_mut(j.wrapping_add(2)..) else {
+                    self.jlen = 0;
+                    return None;
+                };
+                let mut out = TagOut::new(space, slot.escape());
+                app.tag(slot.tag(), &mut out);
+                if out.is_truncated() {
+                    self.jlen = 0;
+                    return None;
                 }
-                Part::Tag(id, escape) => {
-                    let j = usize::from(self.jlen);
-                    let Some(space) = journal.get_mut(j.wrapping_add(2)..) else {
-                        self.jlen = 0;
-                        return None;
-                    };
-                    let mut out = TagOut::new(space, escape);
-                    app.tag(id, &mut out);
-                    if out.is_truncated() {
-                        self.jlen = 0;
-                        return None;
-                    }
-                    let n = out.len();
-                    sum.add(out.as_bytes());
-                    let n16 = u16::try_from(n).unwrap_or(u16::MAX);
-                    if let Some(len) = journal.get_mut(j..j.wrapping_add(2)) {
-                        len.copy_from_slice(&n16.to_le_bytes());
-                    }
-                    self.jlen = self.jlen.wrapping_add(2).wrapping_add(n16);
-                    total = total.wrapping_add(n);
+                let n = out.len();
+                sum.add(out.as_bytes());
+                let n16 = u16::try_from(n).unwrap_or(u16::MAX);
+                if let Some(len) = journal.get_mut(j..j.wrapping_add(2)) {
+                    len.copy_from_slice(&n16.to_le_bytes());
                 }
+                self.jlen = self.jlen.wrapping_add(2).wrapping_add(n16);
+                total = total.wrapping_add(n);
             }
         }
         let total = u32::try_from(total).ok()?;
@@ -809,13 +801,13 @@ impl Resp {
             return;
         }
         let Some(File {
-            body: Body::Dynamic { parts, .. },
+            body: Body::Dynamic { text, tags, .. },
             ..
         }) = site.file(file)
         else {
             return;
         };
-        let dropped = self.pass_acked::<F>(parts, rel, journal);
+        let dropped = self.pass_acked::<F>(Slots::from(text, tags, self.item), rel, journal);
         if dropped > 0 {
             let used = usize::from(self.jlen);
             super::move_down(journal, dropped.min(used)..used, 0);
@@ -824,24 +816,24 @@ impl Resp {
         }
     }
 
-    /// Moves the anchor over the parts that end at or below `rel`; returns
-    /// how many journal bytes the tags among them used (from its start).
-    fn pass_acked<F: HttpFeatures>(&mut self, parts: &[Part], rel: u32, journal: &[u8]) -> usize {
-        // Offsets in one response (a page: no wrap); `item` counts its parts.
+    /// Moves the anchor over the slots (a text piece and its tag) that
+    /// end at or below `rel`; returns how many journal bytes the tags
+    /// among them used (from its start). The text after the last tag is
+    /// not passed: the anchor stays before it.
+    fn pass_acked<F: HttpFeatures>(&mut self, slots: Slots, rel: u32, journal: &[u8]) -> usize {
+        // Offsets in one response (a page: no wrap); `item` counts its slots.
         let rel = usize::try_from(rel).unwrap_or(usize::MAX);
         let mut dropped = 0usize;
-        for part in parts.iter().skip(usize::from(self.item)) {
+        for (piece, slot) in slots {
+            if slot.is_none() || dropped >= usize::from(self.jlen) {
+                return dropped; // the end, or a tag not rendered (not sent)
+            }
             let pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
-            let (len, tag_end) = match *part {
-                Part::Text(t) => (self.framing.wire_len::<F>(t.len()), None),
-                Part::Tag(..) => {
-                    if dropped >= usize::from(self.jlen) {
-                        return dropped; // not rendered: not sent, not acknowledged
-                    }
-                    let (bytes, next) = entry(journal, dropped);
-                    (self.framing.wire_len::<F>(bytes.len()), Some(next))
-                }
-            };
+            let (bytes, next) = entry(journal, dropped);
+            let len = self
+                .framing
+                .wire_len::<F>(piece.len())
+                .wrapping_add(self.framing.wire_len::<F>(bytes.len()));
             if pos.wrapping_add(len) > rel {
                 return dropped;
             }
@@ -849,11 +841,55 @@ impl Resp {
                 .pos
                 .wrapping_add(u32::try_from(len).unwrap_or(u32::MAX));
             self.item = self.item.wrapping_add(1);
-            if let Some(next) = tag_end {
-                dropped = next;
-            }
+            dropped = next;
         }
         dropped
+    }
+}
+
+/// A dynamic page's slots from one on, in order: each the text piece
+/// before a tag and the tag; the last the text after the last tag, without
+/// one.
+struct Slots {
+    text: &'static [u8],
+    tags: &'static [TagSlot],
+    /// The next slot.
+    k: usize,
+    /// Where its text piece starts.
+    from: usize,
+}
+
+impl Slots {
+    /// From slot `k` on.
+    fn from(text: &'static [u8], tags: &'static [TagSlot], k: u16) -> Self {
+        let k = usize::from(k);
+        let from = k
+            .checked_sub(1)
+            .and_then(|i| tags.get(i))
+            .map_or(0, |s| s.at());
+        Slots {
+            text,
+            tags,
+            k,
+            from,
+        }
+    }
+}
+
+impl Iterator for Slots {
+    type Item = (&'static [u8], Option<TagSlot>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.k > self.tags.len() {
+            return None;
+        }
+        let slot = self.tags.get(self.k).copied();
+        let to = slot.map_or(self.text.len(), TagSlot::at);
+        let piece = self.text.get(self.from..to).unwrap_or(&[]);
+        self.from = to;
+        // Bounded: at most `tags.len() + 1`.
+        self.k = self.k.wrapping_add(1);
+        Some((piece, slot))
     }
 }
 
@@ -982,6 +1018,48 @@ mod tests {
         // nothing rather than a panic.
         let short = file(rep(b"ETag", b"\"0123456789abcdef\""), None);
         assert_eq!(validators::<AllFeatures>(&short, false), b"");
+    }
+
+    /// A slot keeps its place, tag and escaping in 4 bytes; a page's
+    /// slots are its text pieces each with the tag after it, from any slot
+    /// on, the last piece without a tag.
+    #[test]
+    fn slots_are_the_pages_pieces_in_order() {
+        use crate::http::{Escape, TagId};
+        assert_eq!(core::mem::size_of::<TagSlot>(), 4);
+        for (id, e) in [
+            (0, Escape::Html),
+            (1, Escape::Json),
+            (0x3fff, Escape::Raw),
+            (77, Escape::Json),
+        ] {
+            let s = TagSlot::new(65_535, TagId(id), e);
+            assert_eq!((s.at(), s.tag(), s.escape()), (65_535, TagId(id), e));
+        }
+        // `{{0}}ab{{1}}{{2}}c`: an empty piece first, one between two tags.
+        static TAGS: [TagSlot; 3] = [
+            TagSlot::new(0, TagId(0), Escape::Html),
+            TagSlot::new(2, TagId(1), Escape::Raw),
+            TagSlot::new(2, TagId(2), Escape::Json),
+        ];
+        let all: std::vec::Vec<_> = Slots::from(b"abc", &TAGS, 0).collect();
+        assert_eq!(
+            all,
+            [
+                (&b""[..], Some(TAGS[0])),
+                (b"ab", Some(TAGS[1])),
+                (b"", Some(TAGS[2])),
+                (b"c", None),
+            ]
+        );
+        for k in 0..=3u16 {
+            let from: std::vec::Vec<_> = Slots::from(b"abc", &TAGS, k).collect();
+            assert_eq!(from, all[usize::from(k)..], "from {k}");
+        }
+        // Past the end, and a page without tags.
+        assert_eq!(Slots::from(b"abc", &TAGS, 4).next(), None);
+        let plain: std::vec::Vec<_> = Slots::from(b"xyz", &[], 0).collect();
+        assert_eq!(plain, [(&b"xyz"[..], None)]);
     }
 
     #[test]
