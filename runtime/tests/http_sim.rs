@@ -108,8 +108,8 @@ static FILES: [File; 2] = [
 ];
 static SITE: Site = Site {
     files: &FILES,
-    tags: &["seq"],
-    forms: &[],
+    tags: "seq",
+    forms: "",
 };
 static SETTINGS: HttpSettings = HttpSettings {
     host_name: "sim",

@@ -88,8 +88,15 @@ fn and_list(items: &[String]) -> String {
 /// The `web` module of the generated file.
 pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &str) -> TokenStream {
     let files = rom.files.iter().map(file_tokens);
-    let tag_names = rom.tags.iter().map(|t| Literal::string(&t.name));
-    let form_names = rom.forms.iter().map(|(n, _)| Literal::string(n));
+    // Names are identifiers: a space separates them.
+    let tag_names = rom.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>();
+    let tag_names = Literal::string(&tag_names.join(" "));
+    let form_names = rom
+        .forms
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>();
+    let form_names = Literal::string(&form_names.join(" "));
 
     let s = cfg;
     let port = Literal::u16_unsuffixed(s.port);
@@ -135,8 +142,8 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
             /// Every file of the web root, sorted by path.
             pub static SITE: ::emberstack::http::Site = ::emberstack::http::Site {
                 files: &[#(#files),*],
-                tags: &[#(#tag_names),*],
-                forms: &[#(#form_names),*],
+                tags: #tag_names,
+                forms: #form_names,
             };
 
             #features

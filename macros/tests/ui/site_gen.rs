@@ -163,8 +163,8 @@ pub mod web {
                 form: ::core::option::Option::None,
             },
         ],
-        tags: &["device_name", "frames", "message", "uptime"],
-        forms: &["settings"],
+        tags: "device_name frames message uptime",
+        forms: "settings",
     };
     /// The optional features of `[http]`: all on.
     #[allow(dead_code)]

@@ -73,8 +73,8 @@ static FILES: [File; 4] = [
 /// The site.
 pub static SITE: Site = Site {
     files: &FILES,
-    tags: &["last", "count"],
-    forms: &["form", "upload"],
+    tags: "last count",
+    forms: "form upload",
 };
 
 /// Small limits so the fuzzer reaches them.

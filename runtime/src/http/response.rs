@@ -1062,6 +1062,33 @@ mod tests {
         assert_eq!(plain, [(&b"xyz"[..], None)]);
     }
 
+    /// Tag and form names from their space-separated lists.
+    #[test]
+    fn names_by_number() {
+        use crate::http::{FormId, TagId};
+        let site = Site {
+            files: &[],
+            tags: "device_name dhcp uptime_secs",
+            forms: "settings",
+        };
+        let tags: std::vec::Vec<_> = (0..4).map(|i| site.tag_name(TagId(i))).collect();
+        assert_eq!(
+            tags,
+            [Some("device_name"), Some("dhcp"), Some("uptime_secs"), None]
+        );
+        assert_eq!(site.form_name(FormId(0)), Some("settings"));
+        assert_eq!(site.form_name(FormId(1)), None);
+        let none = Site {
+            files: &[],
+            tags: "",
+            forms: "",
+        };
+        assert_eq!(
+            (none.tag_name(TagId(0)), none.form_name(FormId(0))),
+            (None, None)
+        );
+    }
+
     #[test]
     fn piece_sum_is_the_checksum_of_the_pieces_in_order() {
         use proptest::prelude::*;

@@ -142,10 +142,13 @@ pub struct File {
 pub struct Site {
     /// Every file, sorted by path (byte order) for binary search.
     pub files: &'static [File],
-    /// Tag names by [`TagId`] (for logs).
-    pub tags: &'static [&'static str],
-    /// Form names by [`FormId`] (for logs).
-    pub forms: &'static [&'static str],
+    /// Tag names in [`TagId`] order, separated by spaces (for logs:
+    /// [`tag_name`](Self::tag_name)). One string rather than a table of
+    /// slices: 8 bytes of flash fewer per tag.
+    pub tags: &'static str,
+    /// Form names in [`FormId`] order, separated by spaces (for logs:
+    /// [`form_name`](Self::form_name)).
+    pub forms: &'static str,
 }
 
 impl Site {
@@ -169,6 +172,22 @@ impl Site {
     /// The file with index `i`.
     pub fn file(&self, i: u16) -> Option<&'static File> {
         self.files.get(usize::from(i))
+    }
+
+    /// The name of tag `tag` (its handler's).
+    pub fn tag_name(&self, tag: TagId) -> Option<&'static str> {
+        self.tags
+            .split(' ')
+            .nth(usize::from(tag.0))
+            .filter(|n| !n.is_empty())
+    }
+
+    /// The name of form `form` (its handler's).
+    pub fn form_name(&self, form: FormId) -> Option<&'static str> {
+        self.forms
+            .split(' ')
+            .nth(usize::from(form.0))
+            .filter(|n| !n.is_empty())
     }
 }
 

@@ -100,8 +100,8 @@ static FILES: [File; 5] = [
 
 static SITE: Site = Site {
     files: &FILES,
-    tags: &["name", "count"],
-    forms: &["form"],
+    tags: "name count",
+    forms: "form",
 };
 
 static SETTINGS: HttpSettings = HttpSettings {
@@ -933,8 +933,8 @@ static SEQ_FILES: [File; 1] = [File {
 }];
 static SEQ_SITE: Site = Site {
     files: &SEQ_FILES,
-    tags: &["name", "count"],
-    forms: &[],
+    tags: "name count",
+    forms: "",
 };
 
 struct Wide(u32);
