@@ -207,7 +207,7 @@ fn file_tokens(f: &RomFile) -> TokenStream {
             let gzip = match gzip {
                 Some(g) => {
                     let g = rep_tokens(g);
-                    quote!(::core::option::Option::Some(#g))
+                    quote!(::core::option::Option::Some(&#g))
                 }
                 None => quote!(::core::option::Option::None),
             };

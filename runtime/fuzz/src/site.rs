@@ -33,7 +33,7 @@ static FILES: [File; 4] = [
                 body: Summed::new(b"ok\n"),
                 etag: b"\"1\"",
             },
-            gzip: Some(Representation {
+            gzip: Some(&Representation {
                 head: GZIP,
                 body: Summed::new(b"gz\n"),
                 etag: b"\"2\"",

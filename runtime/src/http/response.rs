@@ -448,7 +448,7 @@ fn rep<F: HttpFeatures>(file: &File, gzip: bool) -> Option<&Representation> {
     match &file.body {
         Body::Static { plain, gzip: g } => {
             if F::GZIP && gzip {
-                g.as_ref()
+                *g
             } else {
                 Some(plain)
             }
@@ -985,7 +985,7 @@ mod tests {
             body: Body::Static { plain, gzip },
             form: None,
         };
-        let (twins, alone) = (file(PLAIN, Some(TWIN)), file(ALONE, None));
+        let (twins, alone) = (file(PLAIN, Some(&TWIN)), file(ALONE, None));
         // What the 304 said, line by line, before.
         let lines = |etag: &[u8], vary: bool| {
             let mut v = [b"ETag: ", etag, b"\r\nCache-Control: no-cache\r\n"].concat();

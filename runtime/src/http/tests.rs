@@ -57,7 +57,7 @@ static FILES: [File; 5] = [
         path: "/",
         body: Body::Static {
             plain: PLAIN,
-            gzip: Some(GZIP),
+            gzip: Some(&GZIP),
         },
         form: None,
     },
@@ -83,7 +83,7 @@ static FILES: [File; 5] = [
         path: "/index.html",
         body: Body::Static {
             plain: PLAIN,
-            gzip: Some(GZIP),
+            gzip: Some(&GZIP),
         },
         form: None,
     },
