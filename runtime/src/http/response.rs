@@ -689,7 +689,10 @@ impl Resp {
         w.pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
         let mut j = 0usize;
         for (piece, slot) in Slots::from(text, tags, self.item) {
-            if w.full() {
+            // The window is checked before each piece and each tag, as it
+            // was when the pieces were listed: an empty piece (before a
+            // first tag, between two, after a last) was no piece then.
+            if !piece.is_empty() && w.full() {
                 return;
             }
             w.framed::<F>(self.framing, piece);
@@ -1060,6 +1063,72 @@ mod tests {
         assert_eq!(Slots::from(b"abc", &TAGS, 4).next(), None);
         let plain: std::vec::Vec<_> = Slots::from(b"xyz", &[], 0).collect();
         assert_eq!(plain, [(&b"xyz"[..], None)]);
+    }
+
+    /// A close-delimited page: its end is known once the window has
+    /// passed its last piece — at once when the page ends with a tag and
+    /// the window ends right after it (an empty last piece is no piece),
+    /// not before its last text when the window ends ahead of it.
+    #[test]
+    fn the_end_is_known_when_the_last_piece_is_produced() {
+        use crate::http::features::AllFeatures;
+        use crate::http::{Escape, TagId};
+        struct Fixed(usize);
+        impl HttpApp for Fixed {
+            fn tag(&mut self, _: TagId, out: &mut TagOut<'_>) {
+                self.0 += 1;
+                out.write_str("12345");
+            }
+        }
+        static TAGS: [TagSlot; 1] = [TagSlot::new(3, TagId(0), Escape::Raw)];
+        static FILES: [File; 2] = [
+            File {
+                path: "/a",
+                body: Body::Dynamic {
+                    head: Summed::new(b"H\r\n"),
+                    text: b"abc",
+                    tags: &TAGS,
+                },
+                form: None,
+            },
+            File {
+                path: "/b",
+                body: Body::Dynamic {
+                    head: Summed::new(b"H\r\n"),
+                    text: b"abcdef",
+                    tags: &TAGS,
+                },
+                form: None,
+            },
+        ];
+        let site = Site {
+            files: &FILES,
+            tags: "t",
+            forms: "",
+        };
+        for (file, tail) in [(0u16, 0usize), (1, 3)] {
+            let mut r = Resp::default();
+            r.flags = pf::CLOSE;
+            r.set::<AllFeatures>(Kind::Dynamic { file }, 200, Framing::Close, &site);
+            let head = r.head_len as usize;
+            let (mut journal, mut app, mut sink) = ([0u8; 64], Fixed(0), Calls::default());
+            // Up to the end of the tag.
+            r.produce::<AllFeatures, _>(0, head + 3 + 5, &mut sink, &site, &mut journal, &mut app);
+            let whole = (head + 3 + 5 + tail) as u32;
+            assert_eq!(
+                r.end,
+                if tail == 0 { Some(whole) } else { None },
+                "file {file}"
+            );
+            r.produce::<AllFeatures, _>(head + 8, 100, &mut sink, &site, &mut journal, &mut app);
+            assert_eq!((r.end, app.0), (Some(whole), 1), "file {file}");
+            let b = bytes(&sink);
+            assert!(b.ends_with(if tail == 0 {
+                &b"abc12345"[..]
+            } else {
+                b"abc12345def"
+            }));
+        }
     }
 
     /// Tag and form names from their space-separated lists.
