@@ -1107,8 +1107,10 @@ mod tests {
             forms: "",
         };
         for (file, tail) in [(0u16, 0usize), (1, 3)] {
-            let mut r = Resp::default();
-            r.flags = pf::CLOSE;
+            let mut r = Resp {
+                flags: pf::CLOSE,
+                ..Resp::default()
+            };
             r.set::<AllFeatures>(Kind::Dynamic { file }, 200, Framing::Close, &site);
             let head = r.head_len as usize;
             let (mut journal, mut app, mut sink) = ([0u8; 64], Fixed(0), Calls::default());
