@@ -858,23 +858,15 @@ struct Slots {
     tags: &'static [TagSlot],
     /// The next slot.
     k: usize,
-    /// Where its text piece starts.
-    from: usize,
 }
 
 impl Slots {
     /// From slot `k` on.
     fn from(text: &'static [u8], tags: &'static [TagSlot], k: u16) -> Self {
-        let k = usize::from(k);
-        let from = k
-            .checked_sub(1)
-            .and_then(|i| tags.get(i))
-            .map_or(0, |s| s.at());
         Slots {
             text,
             tags,
-            k,
-            from,
+            k: usize::from(k),
         }
     }
 }
@@ -886,10 +878,15 @@ impl Iterator for Slots {
         if self.k > self.tags.len() {
             return None;
         }
+        // The piece runs from the previous tag's place to this one's.
+        let from = self
+            .k
+            .checked_sub(1)
+            .and_then(|i| self.tags.get(i))
+            .map_or(0, |s| s.at());
         let slot = self.tags.get(self.k).copied();
         let to = slot.map_or(self.text.len(), TagSlot::at);
-        let piece = self.text.get(self.from..to).unwrap_or(&[]);
-        self.from = to;
+        let piece = self.text.get(from..to).unwrap_or(&[]);
         // Bounded: at most `tags.len() + 1`.
         self.k = self.k.wrapping_add(1);
         Some((piece, slot))
