@@ -688,7 +688,10 @@ impl Resp {
         };
         w.pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
         let mut j = 0usize;
-        for (piece, slot) in Slots::from(text, tags, self.item) {
+        let (mut from, slots) = from_slot(tags, self.item);
+        for &slot in slots {
+            let piece = text.get(from..slot.at()).unwrap_or(&[]);
+            from = slot.at();
             // The window is checked before each piece and each tag, as it
             // was when the pieces were listed: an empty piece (before a
             // first tag, between two, after a last) was no piece then.
@@ -696,7 +699,6 @@ impl Resp {
                 return;
             }
             w.framed::<F>(self.framing, piece);
-            let Some(slot) = slot else { break };
             if w.full() {
                 return;
             }
@@ -710,6 +712,12 @@ impl Resp {
             w.framed::<F>(self.framing, bytes);
             j = next;
         }
+        // The text after the last tag.
+        let tail = text.get(from..).unwrap_or(&[]);
+        if !tail.is_empty() && w.full() {
+            return;
+        }
+        w.framed::<F>(self.framing, tail);
         if self.framing.chunked::<F>() {
             w.piece(CHUNK_END);
         }
@@ -759,31 +767,35 @@ impl Resp {
         self.jlen = 0;
         let mut total = 0usize;
         let mut sum = PieceSum::default();
-        for (piece, slot) in Slots::from(text, tags, 0) {
+        let mut from = 0usize;
+        for &slot in tags {
+            let piece = text.get(from..slot.at()).unwrap_or(&[]);
+            from = slot.at();
             sum.add(piece);
             total = total.wrapping_add(piece.len());
-            if let Some(slot) = slot {
-                let j = usize::from(self.jlen);
-                let Some(space) = journal.get_mut(j.wrapping_add(2)..) else {
-                    self.jlen = 0;
-                    return None;
-                };
-                let mut out = TagOut::new(space, slot.escape());
-                app.tag(slot.tag(), &mut out);
-                if out.is_truncated() {
-                    self.jlen = 0;
-                    return None;
-                }
-                let n = out.len();
-                sum.add(out.as_bytes());
-                let n16 = u16::try_from(n).unwrap_or(u16::MAX);
-                if let Some(len) = journal.get_mut(j..j.wrapping_add(2)) {
-                    len.copy_from_slice(&n16.to_le_bytes());
-                }
-                self.jlen = self.jlen.wrapping_add(2).wrapping_add(n16);
-                total = total.wrapping_add(n);
+            let j = usize::from(self.jlen);
+            let Some(space) = journal.get_mut(j.wrapping_add(2)..) else {
+                self.jlen = 0;
+                return None;
+            };
+            let mut out = TagOut::new(space, slot.escape());
+            app.tag(slot.tag(), &mut out);
+            if out.is_truncated() {
+                self.jlen = 0;
+                return None;
             }
+            let n = out.len();
+            sum.add(out.as_bytes());
+            let n16 = u16::try_from(n).unwrap_or(u16::MAX);
+            if let Some(len) = journal.get_mut(j..j.wrapping_add(2)) {
+                len.copy_from_slice(&n16.to_le_bytes());
+            }
+            self.jlen = self.jlen.wrapping_add(2).wrapping_add(n16);
+            total = total.wrapping_add(n);
         }
+        let tail = text.get(from..).unwrap_or(&[]);
+        sum.add(tail);
+        total = total.wrapping_add(tail.len());
         let total = u32::try_from(total).ok()?;
         self.sum = sum.fold();
         self.flags |= pf::SUMMED;
@@ -810,7 +822,7 @@ impl Resp {
         else {
             return;
         };
-        let dropped = self.pass_acked::<F>(Slots::from(text, tags, self.item), rel, journal);
+        let dropped = self.pass_acked::<F>(text, tags, rel, journal);
         if dropped > 0 {
             let used = usize::from(self.jlen);
             super::move_down(journal, dropped.min(used)..used, 0);
@@ -823,14 +835,23 @@ impl Resp {
     /// end at or below `rel`; returns how many journal bytes the tags
     /// among them used (from its start). The text after the last tag is
     /// not passed: the anchor stays before it.
-    fn pass_acked<F: HttpFeatures>(&mut self, slots: Slots, rel: u32, journal: &[u8]) -> usize {
+    fn pass_acked<F: HttpFeatures>(
+        &mut self,
+        text: &[u8],
+        tags: &[TagSlot],
+        rel: u32,
+        journal: &[u8],
+    ) -> usize {
         // Offsets in one response (a page: no wrap); `item` counts its slots.
         let rel = usize::try_from(rel).unwrap_or(usize::MAX);
         let mut dropped = 0usize;
-        for (piece, slot) in slots {
-            if slot.is_none() || dropped >= usize::from(self.jlen) {
-                return dropped; // the end, or a tag not rendered (not sent)
+        let (mut from, slots) = from_slot(tags, self.item);
+        for &slot in slots {
+            if dropped >= usize::from(self.jlen) {
+                return dropped; // a tag not rendered (not sent)
             }
+            let piece = text.get(from..slot.at()).unwrap_or(&[]);
+            from = slot.at();
             let pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
             let (bytes, next) = entry(journal, dropped);
             let len = self
@@ -850,47 +871,16 @@ impl Resp {
     }
 }
 
-/// A dynamic page's slots from one on, in order: each the text piece
-/// before a tag and the tag; the last the text after the last tag, without
-/// one.
-struct Slots {
-    text: &'static [u8],
-    tags: &'static [TagSlot],
-    /// The next slot.
-    k: usize,
-}
-
-impl Slots {
-    /// From slot `k` on.
-    fn from(text: &'static [u8], tags: &'static [TagSlot], k: u16) -> Self {
-        Slots {
-            text,
-            tags,
-            k: usize::from(k),
-        }
-    }
-}
-
-impl Iterator for Slots {
-    type Item = (&'static [u8], Option<TagSlot>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.k > self.tags.len() {
-            return None;
-        }
-        // The piece runs from the previous tag's place to this one's.
-        let from = self
-            .k
-            .checked_sub(1)
-            .and_then(|i| self.tags.get(i))
-            .map_or(0, |s| s.at());
-        let slot = self.tags.get(self.k).copied();
-        let to = slot.map_or(self.text.len(), TagSlot::at);
-        let piece = self.text.get(from..to).unwrap_or(&[]);
-        // Bounded: at most `tags.len() + 1`.
-        self.k = self.k.wrapping_add(1);
-        Some((piece, slot))
-    }
+/// A dynamic page from slot `k` on (slot `k`: the text piece before tag
+/// `k`, and the tag; after the last slot, the text after the last tag):
+/// where slot `k`'s piece starts in the text, and the tags from `k` on.
+fn from_slot(tags: &[TagSlot], k: u16) -> (usize, &[TagSlot]) {
+    let k = usize::from(k);
+    let from = k
+        .checked_sub(1)
+        .and_then(|i| tags.get(i))
+        .map_or(0, |s| s.at());
+    (from, tags.get(k..).unwrap_or(&[]))
 }
 
 /// The journal entry at `j`: its bytes and where the next one starts.
@@ -1020,11 +1010,10 @@ mod tests {
         assert_eq!(validators::<AllFeatures>(&short, false), b"");
     }
 
-    /// A slot keeps its place, tag and escaping in 4 bytes; a page's
-    /// slots are its text pieces each with the tag after it, from any slot
-    /// on, the last piece without a tag.
+    /// A slot keeps its place, tag and escaping in 4 bytes; a walk from
+    /// slot `k` starts at the previous tag's place with the tags from `k`.
     #[test]
-    fn slots_are_the_pages_pieces_in_order() {
+    fn slots_keep_their_place_tag_and_escaping() {
         use crate::http::{Escape, TagId};
         assert_eq!(core::mem::size_of::<TagSlot>(), 4);
         for (id, e) in [
@@ -1042,24 +1031,11 @@ mod tests {
             TagSlot::new(2, TagId(1), Escape::Raw),
             TagSlot::new(2, TagId(2), Escape::Json),
         ];
-        let all: std::vec::Vec<_> = Slots::from(b"abc", &TAGS, 0).collect();
-        assert_eq!(
-            all,
-            [
-                (&b""[..], Some(TAGS[0])),
-                (b"ab", Some(TAGS[1])),
-                (b"", Some(TAGS[2])),
-                (b"c", None),
-            ]
-        );
-        for k in 0..=3u16 {
-            let from: std::vec::Vec<_> = Slots::from(b"abc", &TAGS, k).collect();
-            assert_eq!(from, all[usize::from(k)..], "from {k}");
+        for (k, from) in [(0u16, 0usize), (1, 0), (2, 2), (3, 2)] {
+            let (at, rest) = from_slot(&TAGS, k);
+            assert_eq!((at, rest), (from, &TAGS[usize::from(k)..]), "from {k}");
         }
-        // Past the end, and a page without tags.
-        assert_eq!(Slots::from(b"abc", &TAGS, 4).next(), None);
-        let plain: std::vec::Vec<_> = Slots::from(b"xyz", &[], 0).collect();
-        assert_eq!(plain, [(&b"xyz"[..], None)]);
+        assert_eq!(from_slot(&[], 0), (0, &[][..]));
     }
 
     /// A close-delimited page: its end is known once the window has
