@@ -503,11 +503,7 @@ impl<L: Log> site::Handlers for Web<'_, L> {
                 ));
             }
             HttpEvent::TagTruncated { tag } => {
-                let name = site::SITE
-                    .tags
-                    .get(usize::from(tag.0))
-                    .copied()
-                    .unwrap_or("?");
+                let name = site::SITE.tag_name(tag).unwrap_or("?");
                 self.log.line(format_args!("http: tag {name} cut to fit"));
             }
             HttpEvent::Reset { socket, reason } => {

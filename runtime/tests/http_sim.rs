@@ -15,8 +15,8 @@
 use core::fmt::Write as _;
 use emberstack::config::StaticIpv4;
 use emberstack::http::{
-    Body, Escape, File, HttpApp, HttpServer, HttpSettings, Part, Representation, Site, Summed,
-    TagId, TagOut,
+    Body, Escape, File, HttpApp, HttpServer, HttpSettings, Representation, Site, Summed, TagId,
+    TagOut, TagSlot,
 };
 use emberstack::iface::arp::ArpEntry;
 use emberstack::iface::PayloadSink;
@@ -51,17 +51,35 @@ sim_config!(Cli, [2, 0, 0, 0, 0, 2], [10, 7, 0, 2]);
 
 const SERVER: Ipv4Address = Ipv4Address([10, 7, 0, 1]);
 
-const fn seq_parts() -> [Part; 97] {
-    let mut p = [Part::Text(b"\nslot ....................................... "); 97];
-    p[0] = Part::Text(b"one handler call per slot:");
-    let mut i = 2;
-    while i < 97 {
-        p[i] = Part::Tag(TagId(0), Escape::Raw);
-        i += 2;
+const SEQ_FIRST: &[u8] = b"one handler call per slot:";
+const SEQ_SLOT: &[u8] = b"\nslot ....................................... ";
+const SEQ_LEN: usize = SEQ_FIRST.len() + 48 * SEQ_SLOT.len();
+/// The first line, then 48 slots of text each followed by tag 0.
+const fn seq_text() -> [u8; SEQ_LEN] {
+    let mut t = [0u8; SEQ_LEN];
+    let mut i = 0;
+    while i < SEQ_LEN {
+        t[i] = if i < SEQ_FIRST.len() {
+            SEQ_FIRST[i]
+        } else {
+            SEQ_SLOT[(i - SEQ_FIRST.len()) % SEQ_SLOT.len()]
+        };
+        i += 1;
     }
-    p
+    t
 }
-static SEQ: [Part; 97] = seq_parts();
+const fn seq_tags() -> [TagSlot; 48] {
+    let mut s = [TagSlot::new(0, TagId(0), Escape::Raw); 48];
+    let mut i = 0;
+    while i < 48 {
+        let at = SEQ_FIRST.len() + (i + 1) * SEQ_SLOT.len();
+        s[i] = TagSlot::new(at as u16, TagId(0), Escape::Raw);
+        i += 1;
+    }
+    s
+}
+static SEQ_TEXT: [u8; SEQ_LEN] = seq_text();
+static SEQ: [TagSlot; 48] = seq_tags();
 const HEAD: Summed = Summed::new(
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n",
 );
@@ -82,15 +100,16 @@ static FILES: [File; 2] = [
         path: "/seq.txt",
         body: Body::Dynamic {
             head: HEAD,
-            parts: &SEQ,
+            text: &SEQ_TEXT,
+            tags: &SEQ,
         },
         form: None,
     },
 ];
 static SITE: Site = Site {
     files: &FILES,
-    tags: &["seq"],
-    forms: &[],
+    tags: "seq",
+    forms: "",
 };
 static SETTINGS: HttpSettings = HttpSettings {
     host_name: "sim",

@@ -79,3 +79,35 @@ pub(super) fn static_body(
         gzip: gzip_rep,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// The runtime's 304 repeats a head's last lines (`response.rs`,
+    /// `validators`): `ETag`, `Cache-Control` and, with a twin, `Vary`
+    /// must end every static head, in that order.
+    #[test]
+    fn validator_lines_end_every_head() {
+        let text = b"body { color: red }\n".repeat(40);
+        let RomBody::Static { plain, gzip } = static_body(text, "text/css", true, true) else {
+            panic!("a static body")
+        };
+        let twin = gzip.expect("repeated text compresses");
+        for r in [&plain, &twin] {
+            let tail = format!(
+                "ETag: {}\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
+                r.etag
+            );
+            assert!(r.head.ends_with(&tail), "{}", r.head);
+        }
+        let RomBody::Static { plain, gzip: None } =
+            static_body(b"x".to_vec(), "text/plain", true, true)
+        else {
+            panic!("one byte has no twin")
+        };
+        let tail = format!("ETag: {}\r\nCache-Control: no-cache\r\n", plain.etag);
+        assert!(plain.head.ends_with(&tail), "{}", plain.head);
+    }
+}

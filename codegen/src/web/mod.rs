@@ -213,6 +213,7 @@ pub fn build(cfg: &HttpSection, toml_file: &str, root: &Path) -> Result<WebRom, 
         files.push(file);
     }
     number_tags(&mut files, dyn_segments, &tag_uses);
+    check_slots(&files, tag_uses.len(), &shown_root, &mut errors);
     add_index_aliases(&mut files, &cfg.index);
     let forms = attach_forms(cfg, toml_file, &mut files, &tag_uses, &mut errors);
     if !errors.is_empty() {
@@ -361,6 +362,40 @@ fn number_tags(
         }
     }
 }
+
+/// The runtime places a page's tags by 16-bit offsets into its text and
+/// numbers tags in 14 bits (`emberstack::http::TagSlot`): a page with
+/// tags holds at most 65,535 bytes of text, a site at most 16,384 tags.
+fn check_slots(files: &[RomFile], tags: usize, root: &str, errors: &mut Vec<Diagnostic>) {
+    for f in files {
+        if let RomBody::Dynamic { parts, .. } = &f.body {
+            let text: usize = parts
+                .iter()
+                .map(|p| match p {
+                    RomPart::Text(t) => t.len(),
+                    RomPart::Tag(..) => 0,
+                })
+                .sum();
+            if text > usize::from(u16::MAX) {
+                errors.push(Diagnostic::file(
+                    &f.shown,
+                    format!(
+                        "a page with tags holds at most 65535 bytes of text besides its tags, this one {text}: split it, or move its static part to a file without tags"
+                    ),
+                ));
+            }
+        }
+    }
+    if tags > MAX_TAGS {
+        errors.push(Diagnostic::file(
+            root,
+            format!("at most {MAX_TAGS} distinct tags fit a site, this one has {tags}"),
+        ));
+    }
+}
+
+/// Distinct tags a site may have (`TagSlot` numbers them in 14 bits).
+const MAX_TAGS: usize = 1 << 14;
 
 /// Index files also answer for their directory; the files end up sorted
 /// by URL.
@@ -828,5 +863,38 @@ mod tests {
         );
         // Off: the web root is neither required nor read.
         assert!(errs(&format!("{device}[http]\nenabled = false\n")).is_empty());
+    }
+
+    /// A page's tags are placed by 16-bit offsets into its text: 65,535
+    /// bytes of text (tags not counted) are accepted, one more is refused
+    /// with the page named; the generated slots hold each tag's offset.
+    #[test]
+    fn tag_places_fit_16_bits() {
+        let fits = [b"{{t}}".as_slice(), &vec![b'a'; 65_535]].concat();
+        let over = [b"{{t}}".as_slice(), &vec![b'a'; 65_536]].concat();
+        let dir = site("slots", &[("ok.txt", &fits)]);
+        assert!(rom(&dir, TOML).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+        let dir = site("slots-over", &[("ok.txt", &fits), ("big.txt", &over)]);
+        let e = rom(&dir, TOML).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("error: web/big.txt: a page with tags holds at most 65535 bytes of text besides its tags, this one 65536"),
+            "{e:?}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+        // The text in one string, each tag at its offset.
+        let dir = site("slots-code", &[("p.html", b"ab{{t}}cd{{u|raw}}{{t}}")]);
+        let code = generate_from_str_in("stack.toml", TOML, &dir).unwrap();
+        let code: String = code.split_whitespace().collect();
+        assert!(code.contains("text:b\"abcd\","), "{code}");
+        for slot in [
+            "TagSlot::new(2,::emberstack::http::TagId(0),::emberstack::http::Escape::Html,)",
+            "TagSlot::new(4,::emberstack::http::TagId(1),::emberstack::http::Escape::Raw,)",
+            "TagSlot::new(4,::emberstack::http::TagId(0),::emberstack::http::Escape::Html,),],",
+        ] {
+            assert!(code.contains(slot), "{slot}: {code}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -88,8 +88,15 @@ fn and_list(items: &[String]) -> String {
 /// The `web` module of the generated file.
 pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &str) -> TokenStream {
     let files = rom.files.iter().map(file_tokens);
-    let tag_names = rom.tags.iter().map(|t| Literal::string(&t.name));
-    let form_names = rom.forms.iter().map(|(n, _)| Literal::string(n));
+    // Names are identifiers: a space separates them.
+    let tag_names = rom.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>();
+    let tag_names = Literal::string(&tag_names.join(" "));
+    let form_names = rom
+        .forms
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>();
+    let form_names = Literal::string(&form_names.join(" "));
 
     let s = cfg;
     let port = Literal::u16_unsuffixed(s.port);
@@ -135,8 +142,8 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
             /// Every file of the web root, sorted by path.
             pub static SITE: ::emberstack::http::Site = ::emberstack::http::Site {
                 files: &[#(#files),*],
-                tags: &[#(#tag_names),*],
-                forms: &[#(#form_names),*],
+                tags: #tag_names,
+                forms: #form_names,
             };
 
             #features
@@ -200,7 +207,7 @@ fn file_tokens(f: &RomFile) -> TokenStream {
             let gzip = match gzip {
                 Some(g) => {
                     let g = rep_tokens(g);
-                    quote!(::core::option::Option::Some(#g))
+                    quote!(::core::option::Option::Some(&#g))
                 }
                 None => quote!(::core::option::Option::None),
             };
@@ -208,20 +215,27 @@ fn file_tokens(f: &RomFile) -> TokenStream {
         }
         RomBody::Dynamic { head, parts } => {
             let head = Literal::byte_string(head.as_bytes());
-            let parts = parts.iter().map(|p| match p {
-                RomPart::Text(t) => {
-                    let t = Literal::byte_string(t);
-                    quote!(::emberstack::http::Part::Text(#t))
+            // The page's text in one string, each tag at its offset in it
+            // (`build` refused a page whose text does not fit 16 bits).
+            let mut text = Vec::new();
+            let mut tags = Vec::new();
+            for p in parts {
+                match p {
+                    RomPart::Text(t) => text.extend_from_slice(t),
+                    RomPart::Tag(id, e) => {
+                        let at =
+                            Literal::u16_unsuffixed(u16::try_from(text.len()).unwrap_or(u16::MAX));
+                        let id = Literal::u16_unsuffixed(u16::try_from(*id).unwrap_or(u16::MAX));
+                        let e = escape_tokens(*e);
+                        tags.push(quote!(::emberstack::http::TagSlot::new(#at, ::emberstack::http::TagId(#id), #e)));
+                    }
                 }
-                RomPart::Tag(id, e) => {
-                    let id = Literal::u16_unsuffixed(u16::try_from(*id).unwrap_or(u16::MAX));
-                    let e = escape_tokens(*e);
-                    quote!(::emberstack::http::Part::Tag(::emberstack::http::TagId(#id), #e))
-                }
-            });
+            }
+            let text = Literal::byte_string(&text);
             quote!(::emberstack::http::Body::Dynamic {
                 head: ::emberstack::http::Summed::new(#head),
-                parts: &[#(#parts),*],
+                text: #text,
+                tags: &[#(#tags),*],
             })
         }
     };

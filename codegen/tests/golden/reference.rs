@@ -141,119 +141,87 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title> \xC2\xB7 Status</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1 data-live=\"name\"></h1></div>\n<nav><a class=\"on\" href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card\">\n<h2>Network</h2>\n<dl>\n<dt>Address</dt><dd data-live=\"ip\"></dd>\n<dt>Gateway</dt><dd data-live=\"gateway\"></dd>\n<dt>DNS server</dt><dd data-live=\"dns\"></dd>\n<dt>DHCP</dt><dd data-live=\"dhcp\"></dd>\n<dt>Lease</dt><dd data-live=\"lease\"></dd>\n<dt>MAC</dt><dd></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Time</h2>\n<dl>\n<dt>Uptime</dt><dd data-live=\"uptime\"></dd>\n<dt>Clock (SNTP)</dt><dd data-live=\"time\"></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Traffic</h2>\n<dl>\n<dt>Frames in</dt><dd data-live=\"frames_in\"></dd>\n<dt>Frames out</dt><dd data-live=\"frames_out\"></dd>\n<dt>Dropped</dt><dd data-live=\"dropped\"></dd>\n<dt>Send errors</dt><dd data-live=\"tx_errors\"></dd>\n<dt>Ping replies</dt><dd data-live=\"echo\"></dd>\n<dt>HTTP responses</dt><dd data-live=\"http\"></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Mail</h2>\n<p>Send the current status as an email.</p>\n<form method=\"post\" action=\"/mail.html\"><button type=\"submit\">Send status email</button></form>\n</section>\n</main>\n<footer><span id=\"live\">Live values refresh every 2 s</span> \xC2\xB7 emberstack</footer>\n<script src=\"/app.js\"></script>\n</body>\n</html>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            139,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b" \xC2\xB7 Status</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1 data-live=\"name\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            329,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</h1></div>\n<nav><a class=\"on\" href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card\">\n<h2>Network</h2>\n<dl>\n<dt>Address</dt><dd data-live=\"ip\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            553,
                             ::emberstack::http::TagId(10),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Gateway</dt><dd data-live=\"gateway\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            599,
                             ::emberstack::http::TagId(8),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>DNS server</dt><dd data-live=\"dns\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            644,
                             ::emberstack::http::TagId(3),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>DHCP</dt><dd data-live=\"dhcp\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            684,
                             ::emberstack::http::TagId(1),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Lease</dt><dd data-live=\"lease\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            726,
                             ::emberstack::http::TagId(11),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b"</dd>\n<dt>MAC</dt><dd>"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            748,
                             ::emberstack::http::TagId(12),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Time</h2>\n<dl>\n<dt>Uptime</dt><dd data-live=\"uptime\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            851,
                             ::emberstack::http::TagId(25),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Clock (SNTP)</dt><dd data-live=\"time\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            899,
                             ::emberstack::http::TagId(19),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Traffic</h2>\n<dl>\n<dt>Frames in</dt><dd data-live=\"frames_in\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1011,
                             ::emberstack::http::TagId(6),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Frames out</dt><dd data-live=\"frames_out\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1063,
                             ::emberstack::http::TagId(7),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Dropped</dt><dd data-live=\"dropped\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1109,
                             ::emberstack::http::TagId(4),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Send errors</dt><dd data-live=\"tx_errors\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1161,
                             ::emberstack::http::TagId(20),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Ping replies</dt><dd data-live=\"echo\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1209,
                             ::emberstack::http::TagId(5),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>HTTP responses</dt><dd data-live=\"http\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1259,
                             ::emberstack::http::TagId(9),
                             ::emberstack::http::Escape::Html,
-                        ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Mail</h2>\n<p>Send the current status as an email.</p>\n<form method=\"post\" action=\"/mail.html\"><button type=\"submit\">Send status email</button></form>\n</section>\n</main>\n<footer><span id=\"live\">Live values refresh every 2 s</span> \xC2\xB7 emberstack</footer>\n<script src=\"/app.js\"></script>\n</body>\n</html>\n",
                         ),
                     ],
                 },
@@ -271,15 +239,17 @@ pub mod web {
                         ),
                         etag: b"\"24e48ddc58cb2c6f\"",
                     },
-                    gzip: ::core::option::Option::Some(::emberstack::http::Representation {
-                        head: ::emberstack::http::Summed::new(
-                            b"HTTP/1.1 200 OK\r\nContent-Type: text/javascript; charset=utf-8\r\nContent-Length: 430\r\nContent-Encoding: gzip\r\nETag: \"874620af47e1b5eb\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
-                        ),
-                        body: ::emberstack::http::Summed::new(
-                            b"\x1F\x8B\x08\0\0\0\0\0\x02\xFF\x95S\xCFO\xDB0\x14\xBE\xF3W|\xE3bG\x83\xB4\xDA\x11\xD4\x03\x1B\x1C\x90zc;!\x0E\xC1yi\xBC\xBA\xF6f\xBF\xA4\xABP\xFF\xF7=7%\rH\x1C\x88\x14\xC9\xC9\xFB~\xF9s2\x9Bai{B_\xB9\x8E\xD2\x15\xA8\xA7\xB8\x039\xDA\x90gl-\xB7\xA8+\xAE.\x9D\x80\x16\xE7k\xDA\x9D#\xB5a\x9B K\x84\x06\xB3\xC4\x15w\xA9\xFC\x9D\x82/\xCFt\xD3y\xC36x\xE8\x02/g\x10\xD9\x88L\xC5\x02u0]\x16-W\xC4w\x83\xFE\xF7\xDD}\xADU\x9E\xAB\xE2\xFA\x88n,\xB9:M\xF1\x7F;\x89\xF4 \x91\x0C\x87x\xE3\x9CV\x8Fc\xA4\xA7\x81h\x1B\xE8/\x03\xB3t\xE4W\xDC\x16\x88\xC4]\xF4y:\x86\x8A\xD4DJ\xED1\x9B\x0C\x88M\xAB\xD5t\x0F\xEA\x02/0\x95i\xE9\n\xCA\x87\xCB$\x9E\xA4\xB0/\x0E\x04\xA0\xE4\x96\xFCd\x9BQ\xB4\x8EV\x88\x07\x05]\\\x7F\x0CO\xAF\xD6\x07\xFB!p\x13\xE2\x9D\x18NP\xE4\xA6\xB0\xA1\x97\xB5TB.\x97w\xC3\x1C\xEDs\xC7\xA4\xD5\xD8\xC3P\xC3\xEB\x95\xEBX\xC3z\x88\x9Dp\x98\xFE\xF1\x8F\xE09\x9F\xE8\x02\xE9q\xFDt\x02\xEF'\xC4\xB1\xF1\xE7P\xEFJ\xE3\xAA\x94\x966q\x19i\x13zq\x93\x9A\xDC\x1B\xA7\xEC\x93\xDD\x8B\xC3\x19\xBF\xF3Q\xBF\xFEH<\xAA\xA1\xF0\x15\x9E\xB6\xB8\x95']\x94\x1C\x96\xC1\x88\xD0O\xBB\xA1\x07\xD9\x89_\xE9Q\xF2\xD4\x9B\xA9\xF8M%\xD3B>\xCAY\xD5\xF5\xA7C\xDERo\r\xC1\x07F\xE5\xD3\x96r\x1Eu\x8A\x93W{\xB9\xC7/'\xBFH\xC4\xF7\"\x10\xE5\x9F\xD1\xC7\xC1\x05\xBE\xCD\xE7s\x99\xEE\x8B\x8C\xF9\x0F\xB4p\0\xA0V\x03\0\0",
-                        ),
-                        etag: b"\"874620af47e1b5eb\"",
-                    }),
+                    gzip: ::core::option::Option::Some(
+                        &::emberstack::http::Representation {
+                            head: ::emberstack::http::Summed::new(
+                                b"HTTP/1.1 200 OK\r\nContent-Type: text/javascript; charset=utf-8\r\nContent-Length: 430\r\nContent-Encoding: gzip\r\nETag: \"874620af47e1b5eb\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
+                            ),
+                            body: ::emberstack::http::Summed::new(
+                                b"\x1F\x8B\x08\0\0\0\0\0\x02\xFF\x95S\xCFO\xDB0\x14\xBE\xF3W|\xE3bG\x83\xB4\xDA\x11\xD4\x03\x1B\x1C\x90zc;!\x0E\xC1yi\xBC\xBA\xF6f\xBF\xA4\xABP\xFF\xF7=7%\rH\x1C\x88\x14\xC9\xC9\xFB~\xF9s2\x9Bai{B_\xB9\x8E\xD2\x15\xA8\xA7\xB8\x039\xDA\x90gl-\xB7\xA8+\xAE.\x9D\x80\x16\xE7k\xDA\x9D#\xB5a\x9B K\x84\x06\xB3\xC4\x15w\xA9\xFC\x9D\x82/\xCFt\xD3y\xC36x\xE8\x02/g\x10\xD9\x88L\xC5\x02u0]\x16-W\xC4w\x83\xFE\xF7\xDD}\xADU\x9E\xAB\xE2\xFA\x88n,\xB9:M\xF1\x7F;\x89\xF4 \x91\x0C\x87x\xE3\x9CV\x8Fc\xA4\xA7\x81h\x1B\xE8/\x03\xB3t\xE4W\xDC\x16\x88\xC4]\xF4y:\x86\x8A\xD4DJ\xED1\x9B\x0C\x88M\xAB\xD5t\x0F\xEA\x02/0\x95i\xE9\n\xCA\x87\xCB$\x9E\xA4\xB0/\x0E\x04\xA0\xE4\x96\xFCd\x9BQ\xB4\x8EV\x88\x07\x05]\\\x7F\x0CO\xAF\xD6\x07\xFB!p\x13\xE2\x9D\x18NP\xE4\xA6\xB0\xA1\x97\xB5TB.\x97w\xC3\x1C\xEDs\xC7\xA4\xD5\xD8\xC3P\xC3\xEB\x95\xEBX\xC3z\x88\x9Dp\x98\xFE\xF1\x8F\xE09\x9F\xE8\x02\xE9q\xFDt\x02\xEF'\xC4\xB1\xF1\xE7P\xEFJ\xE3\xAA\x94\x966q\x19i\x13zq\x93\x9A\xDC\x1B\xA7\xEC\x93\xDD\x8B\xC3\x19\xBF\xF3Q\xBF\xFEH<\xAA\xA1\xF0\x15\x9E\xB6\xB8\x95']\x94\x1C\x96\xC1\x88\xD0O\xBB\xA1\x07\xD9\x89_\xE9Q\xF2\xD4\x9B\xA9\xF8M%\xD3B>\xCAY\xD5\xF5\xA7C\xDERo\r\xC1\x07F\xE5\xD3\x96r\x1Eu\x8A\x93W{\xB9\xC7/'\xBFH\xC4\xF7\"\x10\xE5\x9F\xD1\xC7\xC1\x05\xBE\xCD\xE7s\x99\xEE\x8B\x8C\xF9\x0F\xB4p\0\xA0V\x03\0\0",
+                            ),
+                            etag: b"\"874620af47e1b5eb\"",
+                        },
+                    ),
                 },
                 form: ::core::option::Option::None,
             },
@@ -289,344 +259,248 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"Render diagnostics: every {{seq}} slot below is one call of its handler, which returns a new number on each call.\n\nslot 00 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"Render diagnostics: every {{seq}} slot below is one call of its handler, which returns a new number on each call.\n\nslot 00 ........................................................ \nslot 01 ........................................................ \nslot 02 ........................................................ \nslot 03 ........................................................ \nslot 04 ........................................................ \nslot 05 ........................................................ \nslot 06 ........................................................ \nslot 07 ........................................................ \nslot 08 ........................................................ \nslot 09 ........................................................ \nslot 10 ........................................................ \nslot 11 ........................................................ \nslot 12 ........................................................ \nslot 13 ........................................................ \nslot 14 ........................................................ \nslot 15 ........................................................ \nslot 16 ........................................................ \nslot 17 ........................................................ \nslot 18 ........................................................ \nslot 19 ........................................................ \nslot 20 ........................................................ \nslot 21 ........................................................ \nslot 22 ........................................................ \nslot 23 ........................................................ \nslot 24 ........................................................ \nslot 25 ........................................................ \nslot 26 ........................................................ \nslot 27 ........................................................ \nslot 28 ........................................................ \nslot 29 ........................................................ \nslot 30 ........................................................ \nslot 31 ........................................................ \nslot 32 ........................................................ \nslot 33 ........................................................ \nslot 34 ........................................................ \nslot 35 ........................................................ \nslot 36 ........................................................ \nslot 37 ........................................................ \nslot 38 ........................................................ \nslot 39 ........................................................ \nslot 40 ........................................................ \nslot 41 ........................................................ \nslot 42 ........................................................ \nslot 43 ........................................................ \nslot 44 ........................................................ \nslot 45 ........................................................ \nslot 46 ........................................................ \nslot 47 ........................................................ \n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            180,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 01 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            246,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 02 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            312,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 03 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            378,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 04 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            444,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 05 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            510,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 06 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            576,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 07 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            642,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 08 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            708,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 09 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            774,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 10 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            840,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 11 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            906,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 12 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            972,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 13 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1038,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 14 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1104,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 15 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1170,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 16 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1236,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 17 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1302,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 18 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1368,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 19 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1434,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 20 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1500,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 21 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1566,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 22 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1632,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 23 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1698,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 24 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1764,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 25 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1830,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 26 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1896,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 27 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1962,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 28 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2028,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 29 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2094,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 30 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2160,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 31 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2226,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 32 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2292,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 33 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2358,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 34 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2424,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 35 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2490,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 36 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2556,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 37 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2622,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 38 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2688,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 39 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2754,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 40 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2820,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 41 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2886,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 42 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            2952,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 43 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            3018,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 44 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            3084,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 45 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            3150,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 46 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            3216,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\nslot 47 ........................................................ ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            3282,
                             ::emberstack::http::TagId(14),
                             ::emberstack::http::Escape::Raw,
                         ),
-                        ::emberstack::http::Part::Text(b"\n"),
                     ],
                 },
                 form: ::core::option::Option::None,
@@ -643,15 +517,17 @@ pub mod web {
                         ),
                         etag: b"\"c6f30e3690b7a6e2\"",
                     },
-                    gzip: ::core::option::Option::Some(::emberstack::http::Representation {
-                        head: ::emberstack::http::Summed::new(
-                            b"HTTP/1.1 200 OK\r\nContent-Type: image/x-icon\r\nContent-Length: 973\r\nContent-Encoding: gzip\r\nETag: \"bff1e01efe17ec2d\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
-                        ),
-                        body: ::emberstack::http::Summed::new(
-                            b"\x1F\x8B\x08\0\0\0\0\0\x02\xFF\xDD\x97\xD9K\xD4Q\x14\xC7\x7F\x8EP\xE4\x83\xF40$B\x94-\x96\xB4R\x13e\xA54&\x99i\xA5\x98B#V\x12Th\x82\tm\x10\x88Q\x06\x11D!=\xC4<DH H\xD0S\xD0K/\xE1S\x7F\x81\x99[\xB9\xA4ie\x0B-\x10\xA7\xFB\xB9\xBF\x83\xB8\xCCO\xC7-\xAC\x91\xAF\\\xCE=\xF7\xEC\xE7\xDC\xFBs\x9C\x18\xF3\x97\x94\xE4\xF0\xDFiX\xEC8K\x1C\xC7I10$'\xE8\xB8t~5\x8B\x9D\x7F\xFE\xB7\xAC\xB0\x19\xC4\x18\xF8\x0Cb\x15>\xA5\xCD\xA5Nt,4\x887\xF0\x1B$\x1A,U$*-^y|\xB3e\x8B\xCA\x8A3H0H6\x08\x18\x04\rr\x0C\xF2\x149J\x0B(O\x82\x9E\xF1\xCD\xD0\xE7\x05\xEAW\x8A\xCA\x0F\x19T\x19\xD4\x1A\xD4\x19\x84\x15uJ\xABR\x9E\xA0\x9E\xF1\xAB\x8C\xE9\xE8^\xA4\xB1MU\x99\xD5\x06\xF5\x06M\xCB\xB66KD\xB0\xE7\xF2T\xEB\x99T\x95\xB1(Z\x1BF\xE8^\xAE~\x94\xE3cR\xEA+Y\xB1\xD3\x05\xEB\xE5\xDB\x8D\xBE\x80\x87\x1D\xAE-a=\x1BTYQ\xD9\xA0\xF1Z\xAA\xE7\x88g\xE3\x9A\xCC\xD7\xB2v\x9FAV\xAB\x0B\xB3\x86\xB6:\xD8\"+\xD3\x8C=;<mhT\x19A\x95\xB9 \x8AZ\xF3k\xDC\xB0\xBDq\xFD\xA16\xD9\x90\xDF.\x1B\x0B\xDAe\xD3\x11\x17\xAC\xA1\xB1\x97\x92\xDDjmY\x95\xDE\xE2\xC6$\xB2\r\xE5*\xD3\xEFU\x93\x1A\xF78\xAD\x1Br\x17\xDET\xD8.[B\x1D\x12(\xE9\x94m'\xDE\xC8\xB6R\x85YCc\x0F\x9E\ry\xAE\x1D\xC9\x19-6?\x1E\xB9\x08\xA9\xEC\xB8HyP\xDF\x134V\xD5[\x8A;\xAD\xAE\x1D\xA7\xDE\xCA\xCE\xB2.\xD9u\xB6KvWt[\xB0\x86\xC6\x1E<\xF0\x12\x97u\xB9m6\x16+vE\xB4\xA1Ze'D\x8A\x81\xCE\x8Dd\xB5\xB3\x1E\xD9\xE8I?\xD7#{\xCE\xF7H\xC6\xA5^\xD9{\xD9\x05kh\xEC\xC1\x03o\xE0x\xA7l.\xEA\xB09\xB16\x8C\x8D\x83\xDB\x17!\xD5\xB10B\xEC\xE3u~P/Mi\x95\xDD\x12\xBC\xD8+\x99W\xDEIVM\x9F\xEC\xBF\xD6/\xD9\xD7]\xB0\x86\xC6\x1E<\xF0\xA6\x9E\xE9\xB2y\xC1\x06\xE2@.F\xD5\x83\xDB\x9BU\xAA#~d\x0Etv\xFB5>\xB5\xF8\x85\x9F\xE88p\xA3_\x0E\xDE\x1A\x90\xC3\xB7\x07$\xEF\xCE\xA0\x05kh\xEC\xC1\x03/g\xB0\x818\x90\x0B\xEA\x81\x9A\x1C\x13\x83Z\xD5\x81\xAE\x981\xB9O\xD49Zgu_\xED\x93\xDC\x9B\xEF\xAD\xBE\x82{\x1F\xA4\xF0\xFEG)\n\x7F\xB2`\r\x8D=x\xE0\xE5\x0Cq \x17\xD4\x035I\x1EF\xF5\xA6;'sT\x97o\x84\xFEX\xEDOfy\x18\x9F\x90\x9B\x7Fw\xD0\xEA:\xFA`H\x8A\xEB?K\xC9#\x17\xAC\xA1\xB1\x07\x8F\xB5\xC1\x9C!\x17\xD4\x035I_\x10\x03\xE6\xC3\x98>\xC8S]\xB1^\xFA\x89+\xBE!?\xF4pH\x8E5|\x91\xD2\xC7_\xE5\xE4\x93o\x16\xAC\xA1\xB1\x07\x0F\xBC\x9C\xA1\x1E\xC8\x83\x8DA\xC8\xADEf\xD4\xF0\x9C\xF4\xD6?*\xFE\xE4\x96\xF8\xE2#z\xD0y\xFA\xE9w){\xF6\xC3\x8254\xF6\xE0\x81\x973\xC4\x80\xBE\xA07\x99\x0F\xCC(r0\\\x87\xDE\xF1\x1FU\x7F\xD4\x17~\x11g|E_\xC5\xF3\x9FR\xF9\xE2\x97\x05kh\xEC\xC1\x03/g\xE8\x0Bz\xD3\xE6\xC0\xF4\x02s\x92Y\xCD}1I\xFD\x8D\xEB?\xEA\x8C\\\xE3'>\xA3\xF7\xC2\xCB\xDF\x16\xAC\xA1\xB1\x07\x0F\xBC\xE4\x80\xDE\xA4\x0E\x99Q\xB6\x06L\x1Fp_\xD8Y0A\xFFE\x9A?s\xA0\xDFs\xFED\x9A\xBF\xB3\x1E\xFF\xC9\xE7\xEF\xB8\xFBg\xB6\xEA/\x9A\xFB\xC7\xEB\xFE\x9Di\xFFE{\xFFN\xF4\xFE\x98\xEE\xFC\x99\xEA\xFBc\xA2\xF7\xD7T\xE7\xEFt\xDF_\xD1\xBC?\xBD\xEE\x9F\xD9x\x7F\xCE\x87\xF7\xF7|\xF8\xFE\x98/\xDF_\x1E\xB6\xFC\xD5\xEF\xCF\xFF\xF9\xF7\x07\xDE\xCBW\x04\xBE\x10\0\0",
-                        ),
-                        etag: b"\"bff1e01efe17ec2d\"",
-                    }),
+                    gzip: ::core::option::Option::Some(
+                        &::emberstack::http::Representation {
+                            head: ::emberstack::http::Summed::new(
+                                b"HTTP/1.1 200 OK\r\nContent-Type: image/x-icon\r\nContent-Length: 973\r\nContent-Encoding: gzip\r\nETag: \"bff1e01efe17ec2d\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
+                            ),
+                            body: ::emberstack::http::Summed::new(
+                                b"\x1F\x8B\x08\0\0\0\0\0\x02\xFF\xDD\x97\xD9K\xD4Q\x14\xC7\x7F\x8EP\xE4\x83\xF40$B\x94-\x96\xB4R\x13e\xA54&\x99i\xA5\x98B#V\x12Th\x82\tm\x10\x88Q\x06\x11D!=\xC4<DH H\xD0S\xD0K/\xE1S\x7F\x81\x99[\xB9\xA4ie\x0B-\x10\xA7\xFB\xB9\xBF\x83\xB8\xCCO\xC7-\xAC\x91\xAF\\\xCE=\xF7\xEC\xE7\xDC\xFBs\x9C\x18\xF3\x97\x94\xE4\xF0\xDFiX\xEC8K\x1C\xC7I10$'\xE8\xB8t~5\x8B\x9D\x7F\xFE\xB7\xAC\xB0\x19\xC4\x18\xF8\x0Cb\x15>\xA5\xCD\xA5Nt,4\x887\xF0\x1B$\x1A,U$*-^y|\xB3e\x8B\xCA\x8A3H0H6\x08\x18\x04\rr\x0C\xF2\x149J\x0B(O\x82\x9E\xF1\xCD\xD0\xE7\x05\xEAW\x8A\xCA\x0F\x19T\x19\xD4\x1A\xD4\x19\x84\x15uJ\xABR\x9E\xA0\x9E\xF1\xAB\x8C\xE9\xE8^\xA4\xB1MU\x99\xD5\x06\xF5\x06M\xCB\xB66KD\xB0\xE7\xF2T\xEB\x99T\x95\xB1(Z\x1BF\xE8^\xAE~\x94\xE3cR\xEA+Y\xB1\xD3\x05\xEB\xE5\xDB\x8D\xBE\x80\x87\x1D\xAE-a=\x1BTYQ\xD9\xA0\xF1Z\xAA\xE7\x88g\xE3\x9A\xCC\xD7\xB2v\x9FAV\xAB\x0B\xB3\x86\xB6:\xD8\"+\xD3\x8C=;<mhT\x19A\x95\xB9 \x8AZ\xF3k\xDC\xB0\xBDq\xFD\xA16\xD9\x90\xDF.\x1B\x0B\xDAe\xD3\x11\x17\xAC\xA1\xB1\x97\x92\xDDjmY\x95\xDE\xE2\xC6$\xB2\r\xE5*\xD3\xEFU\x93\x1A\xF78\xAD\x1Br\x17\xDET\xD8.[B\x1D\x12(\xE9\x94m'\xDE\xC8\xB6R\x85YCc\x0F\x9E\ry\xAE\x1D\xC9\x19-6?\x1E\xB9\x08\xA9\xEC\xB8HyP\xDF\x134V\xD5[\x8A;\xAD\xAE\x1D\xA7\xDE\xCA\xCE\xB2.\xD9u\xB6KvWt[\xB0\x86\xC6\x1E<\xF0\x12\x97u\xB9m6\x16+vE\xB4\xA1Ze'D\x8A\x81\xCE\x8Dd\xB5\xB3\x1E\xD9\xE8I?\xD7#{\xCE\xF7H\xC6\xA5^\xD9{\xD9\x05kh\xEC\xC1\x03o\xE0x\xA7l.\xEA\xB09\xB16\x8C\x8D\x83\xDB\x17!\xD5\xB10B\xEC\xE3u~P/Mi\x95\xDD\x12\xBC\xD8+\x99W\xDEIVM\x9F\xEC\xBF\xD6/\xD9\xD7]\xB0\x86\xC6\x1E<\xF0\xA6\x9E\xE9\xB2y\xC1\x06\xE2@.F\xD5\x83\xDB\x9BU\xAA#~d\x0Etv\xFB5>\xB5\xF8\x85\x9F\xE88p\xA3_\x0E\xDE\x1A\x90\xC3\xB7\x07$\xEF\xCE\xA0\x05kh\xEC\xC1\x03/g\xB0\x818\x90\x0B\xEA\x81\x9A\x1C\x13\x83Z\xD5\x81\xAE\x981\xB9O\xD49Zgu_\xED\x93\xDC\x9B\xEF\xAD\xBE\x82{\x1F\xA4\xF0\xFEG)\n\x7F\xB2`\r\x8D=x\xE0\xE5\x0Cq \x17\xD4\x035I\x1EF\xF5\xA6;'sT\x97o\x84\xFEX\xEDOfy\x18\x9F\x90\x9B\x7Fw\xD0\xEA:\xFA`H\x8A\xEB?K\xC9#\x17\xAC\xA1\xB1\x07\x8F\xB5\xC1\x9C!\x17\xD4\x035I_\x10\x03\xE6\xC3\x98>\xC8S]\xB1^\xFA\x89+\xBE!?\xF4pH\x8E5|\x91\xD2\xC7_\xE5\xE4\x93o\x16\xAC\xA1\xB1\x07\x0F\xBC\x9C\xA1\x1E\xC8\x83\x8DA\xC8\xADEf\xD4\xF0\x9C\xF4\xD6?*\xFE\xE4\x96\xF8\xE2#z\xD0y\xFA\xE9w){\xF6\xC3\x8254\xF6\xE0\x81\x973\xC4\x80\xBE\xA07\x99\x0F\xCC(r0\\\x87\xDE\xF1\x1FU\x7F\xD4\x17~\x11g|E_\xC5\xF3\x9FR\xF9\xE2\x97\x05kh\xEC\xC1\x03/g\xE8\x0Bz\xD3\xE6\xC0\xF4\x02s\x92Y\xCD}1I\xFD\x8D\xEB?\xEA\x8C\\\xE3'>\xA3\xF7\xC2\xCB\xDF\x16\xAC\xA1\xB1\x07\x0F\xBC\xE4\x80\xDE\xA4\x0E\x99Q\xB6\x06L\x1Fp_\xD8Y0A\xFFE\x9A?s\xA0\xDFs\xFED\x9A\xBF\xB3\x1E\xFF\xC9\xE7\xEF\xB8\xFBg\xB6\xEA/\x9A\xFB\xC7\xEB\xFE\x9Di\xFFE{\xFFN\xF4\xFE\x98\xEE\xFC\x99\xEA\xFBc\xA2\xF7\xD7T\xE7\xEFt\xDF_\xD1\xBC?\xBD\xEE\x9F\xD9x\x7F\xCE\x87\xF7\xF7|\xF8\xFE\x98/\xDF_\x1E\xB6\xFC\xD5\xEF\xCF\xFF\xF9\xF7\x07\xDE\xCBW\x04\xBE\x10\0\0",
+                            ),
+                            etag: b"\"bff1e01efe17ec2d\"",
+                        },
+                    ),
                 },
                 form: ::core::option::Option::None,
             },
@@ -661,119 +537,87 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title> \xC2\xB7 Status</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1 data-live=\"name\"></h1></div>\n<nav><a class=\"on\" href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card\">\n<h2>Network</h2>\n<dl>\n<dt>Address</dt><dd data-live=\"ip\"></dd>\n<dt>Gateway</dt><dd data-live=\"gateway\"></dd>\n<dt>DNS server</dt><dd data-live=\"dns\"></dd>\n<dt>DHCP</dt><dd data-live=\"dhcp\"></dd>\n<dt>Lease</dt><dd data-live=\"lease\"></dd>\n<dt>MAC</dt><dd></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Time</h2>\n<dl>\n<dt>Uptime</dt><dd data-live=\"uptime\"></dd>\n<dt>Clock (SNTP)</dt><dd data-live=\"time\"></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Traffic</h2>\n<dl>\n<dt>Frames in</dt><dd data-live=\"frames_in\"></dd>\n<dt>Frames out</dt><dd data-live=\"frames_out\"></dd>\n<dt>Dropped</dt><dd data-live=\"dropped\"></dd>\n<dt>Send errors</dt><dd data-live=\"tx_errors\"></dd>\n<dt>Ping replies</dt><dd data-live=\"echo\"></dd>\n<dt>HTTP responses</dt><dd data-live=\"http\"></dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Mail</h2>\n<p>Send the current status as an email.</p>\n<form method=\"post\" action=\"/mail.html\"><button type=\"submit\">Send status email</button></form>\n</section>\n</main>\n<footer><span id=\"live\">Live values refresh every 2 s</span> \xC2\xB7 emberstack</footer>\n<script src=\"/app.js\"></script>\n</body>\n</html>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            139,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b" \xC2\xB7 Status</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1 data-live=\"name\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            329,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</h1></div>\n<nav><a class=\"on\" href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card\">\n<h2>Network</h2>\n<dl>\n<dt>Address</dt><dd data-live=\"ip\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            553,
                             ::emberstack::http::TagId(10),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Gateway</dt><dd data-live=\"gateway\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            599,
                             ::emberstack::http::TagId(8),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>DNS server</dt><dd data-live=\"dns\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            644,
                             ::emberstack::http::TagId(3),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>DHCP</dt><dd data-live=\"dhcp\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            684,
                             ::emberstack::http::TagId(1),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Lease</dt><dd data-live=\"lease\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            726,
                             ::emberstack::http::TagId(11),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b"</dd>\n<dt>MAC</dt><dd>"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            748,
                             ::emberstack::http::TagId(12),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Time</h2>\n<dl>\n<dt>Uptime</dt><dd data-live=\"uptime\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            851,
                             ::emberstack::http::TagId(25),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Clock (SNTP)</dt><dd data-live=\"time\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            899,
                             ::emberstack::http::TagId(19),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Traffic</h2>\n<dl>\n<dt>Frames in</dt><dd data-live=\"frames_in\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1011,
                             ::emberstack::http::TagId(6),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Frames out</dt><dd data-live=\"frames_out\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1063,
                             ::emberstack::http::TagId(7),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Dropped</dt><dd data-live=\"dropped\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1109,
                             ::emberstack::http::TagId(4),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Send errors</dt><dd data-live=\"tx_errors\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1161,
                             ::emberstack::http::TagId(20),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Ping replies</dt><dd data-live=\"echo\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1209,
                             ::emberstack::http::TagId(5),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>HTTP responses</dt><dd data-live=\"http\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            1259,
                             ::emberstack::http::TagId(9),
                             ::emberstack::http::Escape::Html,
-                        ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n<section class=\"card\">\n<h2>Mail</h2>\n<p>Send the current status as an email.</p>\n<form method=\"post\" action=\"/mail.html\"><button type=\"submit\">Send status email</button></form>\n</section>\n</main>\n<footer><span id=\"live\">Live values refresh every 2 s</span> \xC2\xB7 emberstack</footer>\n<script src=\"/app.js\"></script>\n</body>\n</html>\n",
                         ),
                     ],
                 },
@@ -785,30 +629,22 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title> \xC2\xB7 Mail</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1></h1></div>\n<nav><a href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Status email</h2>\n<p class=\"msg\" id=\"message\"></p>\n<p><a href=\"/\">Back to the status page</a></p>\n</section>\n</main>\n<footer>emberstack</footer>\n</body>\n</html>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            139,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b" \xC2\xB7 Mail</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            310,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</h1></div>\n<nav><a href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Status email</h2>\n<p class=\"msg\" id=\"message\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            521,
                             ::emberstack::http::TagId(13),
                             ::emberstack::http::Escape::Html,
-                        ),
-                        ::emberstack::http::Part::Text(
-                            b"</p>\n<p><a href=\"/\">Back to the status page</a></p>\n</section>\n</main>\n<footer>emberstack</footer>\n</body>\n</html>\n",
                         ),
                     ],
                 },
@@ -820,63 +656,47 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title> \xC2\xB7 Settings</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1></h1></div>\n<nav><a href=\"/\">Status</a><a class=\"on\" href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Settings</h2>\n<p class=\"msg \" id=\"message\"></p>\n<form method=\"post\" action=\"/settings.html\">\n<label>Device name<input name=\"name\" value=\"\" maxlength=\"15\" pattern=\"[A-Za-z0-9_\\-]{1,15}\" required></label>\n<label class=\"check\"><input type=\"checkbox\" name=\"dhcp\" > Get the address from DHCP</label>\n<fieldset>\n<legend>Static address (when DHCP is off)</legend>\n<label>Address/prefix<input name=\"address\" value=\"\" placeholder=\"10.0.0.2/24\"></label>\n<label>Gateway<input name=\"gateway\" value=\"\" placeholder=\"10.0.0.1\"></label>\n</fieldset>\n<button type=\"submit\">Apply</button>\n</form>\n</section>\n</main>\n<footer>Changes apply at once \xC2\xB7 emberstack</footer>\n</body>\n</html>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            139,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b" \xC2\xB7 Settings</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            314,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</h1></div>\n<nav><a href=\"/\">Status</a><a class=\"on\" href=\"/settings.html\">Settings</a><a href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Settings</h2>\n<p class=\"msg ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            518,
                             ::emberstack::http::TagId(15),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b"\" id=\"message\">"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            533,
                             ::emberstack::http::TagId(16),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</p>\n<form method=\"post\" action=\"/settings.html\">\n<label>Device name<input name=\"name\" value=\"",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            627,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\" maxlength=\"15\" pattern=\"[A-Za-z0-9_\\-]{1,15}\" required></label>\n<label class=\"check\"><input type=\"checkbox\" name=\"dhcp\" ",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            749,
                             ::emberstack::http::TagId(2),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"> Get the address from DHCP</label>\n<fieldset>\n<legend>Static address (when DHCP is off)</legend>\n<label>Address/prefix<input name=\"address\" value=\"",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            897,
                             ::emberstack::http::TagId(17),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"\" placeholder=\"10.0.0.2/24\"></label>\n<label>Gateway<input name=\"gateway\" value=\"",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            977,
                             ::emberstack::http::TagId(18),
                             ::emberstack::http::Escape::Html,
-                        ),
-                        ::emberstack::http::Part::Text(
-                            b"\" placeholder=\"10.0.0.1\"></label>\n</fieldset>\n<button type=\"submit\">Apply</button>\n</form>\n</section>\n</main>\n<footer>Changes apply at once \xC2\xB7 emberstack</footer>\n</body>\n</html>\n",
                         ),
                     ],
                 },
@@ -888,83 +708,83 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(b"{\"name\":\""),
-                        ::emberstack::http::Part::Tag(
+                    text: b"{\"name\":\"\",\"ip\":\"\",\"gateway\":\"\",\"dns\":\"\",\"dhcp\":\"\",\"lease\":\"\",\"uptime\":\"\",\"uptime_s\":,\"time\":\"\",\"frames_in\":,\"frames_out\":,\"dropped\":,\"tx_errors\":,\"echo\":,\"http\":}\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            9,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"ip\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            17,
                             ::emberstack::http::TagId(10),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"gateway\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            30,
                             ::emberstack::http::TagId(8),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"dns\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            39,
                             ::emberstack::http::TagId(3),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"dhcp\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            49,
                             ::emberstack::http::TagId(1),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"lease\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            60,
                             ::emberstack::http::TagId(11),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"uptime\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            72,
                             ::emberstack::http::TagId(25),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"uptime_s\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            85,
                             ::emberstack::http::TagId(26),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"time\":\""),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            94,
                             ::emberstack::http::TagId(19),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"\",\"frames_in\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            108,
                             ::emberstack::http::TagId(6),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"frames_out\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            122,
                             ::emberstack::http::TagId(7),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"dropped\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            133,
                             ::emberstack::http::TagId(4),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"tx_errors\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            146,
                             ::emberstack::http::TagId(20),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"echo\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            154,
                             ::emberstack::http::TagId(5),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b",\"http\":"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            162,
                             ::emberstack::http::TagId(9),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"}\n"),
                     ],
                 },
                 form: ::core::option::Option::None,
@@ -981,15 +801,17 @@ pub mod web {
                         ),
                         etag: b"\"9f685c46395cae8e\"",
                     },
-                    gzip: ::core::option::Option::Some(::emberstack::http::Representation {
-                        head: ::emberstack::http::Summed::new(
-                            b"HTTP/1.1 200 OK\r\nContent-Type: text/css; charset=utf-8\r\nContent-Length: 1182\r\nContent-Encoding: gzip\r\nETag: \"cbcdb3114694b9f9\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
-                        ),
-                        body: ::emberstack::http::Summed::new(
-                            b"\x1F\x8B\x08\0\0\0\0\0\x02\xFF\x95VQ\x93\x9B6\x10~\xBF_\xA1I&3v\xC7\x10\xC0\xC6v\xB9\xD7\xBE\xF4\xB5\x99\xF6\xA5\xD3\x07\x81\x16\xAC\x1C F\x88\xB3\xDD\xCC\xFD\xF7\xEEJ`\x03\xE6\xD2d\x923\xC3J\xAC\xBE\xFD\xF6\xDB]%Z)\xC3\xBE=1\xE6yi\x91\xB0\x8Fy\x9Co\xF3\xE0\xD9\x1A2\xAE\x05\x99\xF2\xDC\xBD\xCB\xFA\x05_\xA3(\nB\xE1,Ug\x80\xB6\x1C\x0E\x87p\xCF\x9D\xAD\x945\xA0\t\xF6\x10\x8A\xDE\xC4\xB3\x0Cj\x83F\xF1k\xBC\x0B\xC1\x19\x95u\x06\x07\xB1\xEB\xDD\xA7\x9C\\\xA5\xDBhO[\xDE\x9E~a\xDFX\xAA.^+\xFF\x955bK\x95\x16\xA0=4=\xB3\xB7\xA7T\x89\xAB\x05^q]\xC8:a\x16t\xAE\xE8\x9C0n.\x9FC\x7F\x17\xB3\xF6\xDA\x1A\xA8\xBCNn\x98\xC7\x9B\xA6\x04\xCFY6\xEC\xC3\x17(\x14\xB0?\x7F\xFF\xB0a\x7F\xA8T\x19\x85\xB6\xDF\xE0+\xFF\xABc_x\xDD\xA2\xB9\xC5\x87\xD7\x82\x96\x16`\xA6J\xA5\x13\xF6\xCA\xF5\xCAR\xB1&c\xCA\xB3\x97B\xAB\xAE\x16\xC3JZ\xAC\t\xFC\t8\x82\xB5\0\x85l\x9B\x92_\x13\x96\x97p\xA1\x8Fx)\x8B\xDA\x93\x08\xA3M\x181\x03\x9A\xCC_\xBB\xD6\xC8\xFC\xEAe\x18\x83\xA5\xABmx\x06^\n\xE6\x0CP\xDB\xE8\xD0\x81w\xD6\xBCI\x18\xFD\x92\xA9\xA0\x97csa\xD1\xAE\xB1\xCE\x1B.\x84\xA5+\xDC\x91\xF5\xE8\xAC\x8F8\x87\x08\xFA\xB0\\\x96\xDF\x9E\xFCT\xF3Z \xF3S\xD4\x8B\x98\xDD\xE1a\xD4\xD8\x84\xF8P\xA5}\xC4g)\xCC\tW\xFA\xC3O \x8B\x93\xB9\xBF\xF7\x89\xD4\\\xC8\x0E\xBD\xC5\xC1\xA79DZ\xE2\xA5W\xD0\x13\xCFZeRg%0n\xD86\xFED\x7F\x1B\x02,\xA2\x03\xDF\xF4\xE18\x89\xAD\xD9>\xA0\xB5\x03\x8Fv\xC1\xD1e\x88\x14t\xE2B\x9DQ\"\xF8/\x0C\x90\x16]\xA4|\x15\x85\x87\r;\xEE6l\x1Bl\x98\x7Fpi\x0B1\xF4\xBB\xA2\xAC\x9EH\x80\xA8\xE8(\xA08\xAD\xE1\xDC\x07\xB4\x0FpK\t\x06\xC9\xF0(Y\x96w?\x88\xA0\"Bj\xFE\xFA\xC8\xA3\xA5l\xE7\x18\xA3\r\xDC\x126$A\x1CE\x94\xD9\xA21p1\x9E\x80Lin\xA4B0\xB5\xAAa\x92\xDF=\xC6a\xB9\x7FdtO\xD6\xDE\x7FrR\xAF\x94\x96)\xBF6\xFE8\xDE\xB0\xFB\x8FO\x84M\xE40@\xF4U=\xFB~\xC2\xF9\xC3G\x15\x97\xF5T\xF9\x85\x96\xB6c\xD0\xD3C\r\xA1\xD5\0\n\xBD\xEC\xAA\x1A\xF1jh\x80\x9B\x15\xEF\x8C\xF2rY\x96\x1BV\xC9\xBA\xE2\x97\xD5\x96H\xDF\xB00\xD7\xEB\xF5M\xED\x83\x8Cp\x837(-\xD8\x07\x83\xD1\xE5\x8E\xCA\x81\x91\xC3\tg\x81\xCB\"\xE9\x9C\x9A\x9B\x05\xF9\x18\x17-\xAD\xEF\xB4\xA2{\xF4\xD5\xAAR\x8A~\x03\xB5\xB8\xF5\x02\xEFa0\xAFAJ\x12\x1D9\xD2\xFEX\x8E\xE48\x1A\xF4\x88*t\xFF\xFD`\xB7\xBEa\xF41D@\xFA-u\x8E1\xF4\xCB>3/$\xAEO\xD1\xB4\t\xF6\n\x1Fza\xAF\xDDp;2\x8D\xD5;(\xCD`\xD5\xB7\xB9\xD2U\xC2\xBA\xA6\x01\x9D\xF1\xD6\xAA\xEDQ\xDCG\x14\xF7\xBC\x1B\xDA1`!\x8Br,y\x9B\xF6\xF7\x92N\xE9\xEB[\x1D%\xB8/\x8D\xFD\xC0\xD5\xB8\n\xD1/\x0E\xA9\xC53iM,\xD4,n\x92\x1C\x9FuWa\x03\xCF\x12fx\xDA\x95\\\x93\xA1\x9D\x95qLeLU\x92\x97\xEA\xDC\xF7W^_\xCF'\xD0@\x074c\xFFDp\xDF\xF1\x88\xAF\x85p\xEFMq\xA4\xD0\x9D\x15(~T\xF2\x14\xCAw\xBE\xB2}a1\xCAy.\x07G~v\x82\xEC\xE5g\xDA\xF5\xF1\xE1\x0C;\t&'\xC4\xEE\x04Y7\x9D\xBB\x1C\xB8\xB1*kdD\x9Aw\x87\xE1M\xF6\x07Jb0nM?^C\xFB\xC7\x815\xCC&\x8B'\xC9U\xD6\xB5\x18\xB1\xEA\x8C\xBBjD7\xCF\x0Bm}\x1Bcl\xFD\x11\x13\xD0\xB7\xE6\x85y\x94P\x8A\x16\x8C\xBDo|\x0F\xED\x1C\xAB\xE5\xF2^\xEC\xB6\xCEw\xFD\xCF\xF3\xB2.\x06\x15@\x01v\xCC\xFEX\xB6G\r\xAC\x9F\x1Dig\x8Cr]v\xB87\xB4P\xE6xi0\\\x9B\xE7\xA5\x9C-\x15\xFFd\xFA\xB3\xEF\xF4\xF8Q&\x83\xF7\xB3v\xC3y\x1C\xB5\xBC\xAC\xD3-\x1D\xD2(\xE9\xAE:\x03\xFA\xDBh\xC2\x9Eo\xC8s\xAA\t\\\rm\xBB\n\xDD8\xC2&X\xB5E\x82\xCD\xC3\\\xC7*\xB7\xD3\xB0_E\xFB\xF4\\[{\x0B\0g\xA2\nA\xC0ap\xE2\xAB\x97\xD9\x8C\xC3\x1Bl\x1E\x01\x9F\x15\x8Bz\xB9\xA1\xF2Ak5\x9F\xAC\x1F\xF3#\xC4\xB0\x9D}\x85W[\xA74\xBCm\xDB\x88m\xD3\xB5Ez/\xCF\xFF\x95B4\x91\x02\x85\x1A\xB8\x0B^\x7F\x1D\xF61\xF7xK\xFA[p\xC3Q\xB1\xAF\xF0\xCF\xFBM\x93\xCF\x97F\xF5\xF0\x1F\x02\xBD\xF8\xBF\x15\x0C\0\0",
-                        ),
-                        etag: b"\"cbcdb3114694b9f9\"",
-                    }),
+                    gzip: ::core::option::Option::Some(
+                        &::emberstack::http::Representation {
+                            head: ::emberstack::http::Summed::new(
+                                b"HTTP/1.1 200 OK\r\nContent-Type: text/css; charset=utf-8\r\nContent-Length: 1182\r\nContent-Encoding: gzip\r\nETag: \"cbcdb3114694b9f9\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
+                            ),
+                            body: ::emberstack::http::Summed::new(
+                                b"\x1F\x8B\x08\0\0\0\0\0\x02\xFF\x95VQ\x93\x9B6\x10~\xBF_\xA1I&3v\xC7\x10\xC0\xC6v\xB9\xD7\xBE\xF4\xB5\x99\xF6\xA5\xD3\x07\x81\x16\xAC\x1C F\x88\xB3\xDD\xCC\xFD\xF7\xEEJ`\x03\xE6\xD2d\x923\xC3J\xAC\xBE\xFD\xF6\xDB]%Z)\xC3\xBE=1\xE6yi\x91\xB0\x8Fy\x9Co\xF3\xE0\xD9\x1A2\xAE\x05\x99\xF2\xDC\xBD\xCB\xFA\x05_\xA3(\nB\xE1,Ug\x80\xB6\x1C\x0E\x87p\xCF\x9D\xAD\x945\xA0\t\xF6\x10\x8A\xDE\xC4\xB3\x0Cj\x83F\xF1k\xBC\x0B\xC1\x19\x95u\x06\x07\xB1\xEB\xDD\xA7\x9C\\\xA5\xDBhO[\xDE\x9E~a\xDFX\xAA.^+\xFF\x955bK\x95\x16\xA0=4=\xB3\xB7\xA7T\x89\xAB\x05^q]\xC8:a\x16t\xAE\xE8\x9C0n.\x9FC\x7F\x17\xB3\xF6\xDA\x1A\xA8\xBCNn\x98\xC7\x9B\xA6\x04\xCFY6\xEC\xC3\x17(\x14\xB0?\x7F\xFF\xB0a\x7F\xA8T\x19\x85\xB6\xDF\xE0+\xFF\xABc_x\xDD\xA2\xB9\xC5\x87\xD7\x82\x96\x16`\xA6J\xA5\x13\xF6\xCA\xF5\xCAR\xB1&c\xCA\xB3\x97B\xAB\xAE\x16\xC3JZ\xAC\t\xFC\t8\x82\xB5\0\x85l\x9B\x92_\x13\x96\x97p\xA1\x8Fx)\x8B\xDA\x93\x08\xA3M\x181\x03\x9A\xCC_\xBB\xD6\xC8\xFC\xEAe\x18\x83\xA5\xABmx\x06^\n\xE6\x0CP\xDB\xE8\xD0\x81w\xD6\xBCI\x18\xFD\x92\xA9\xA0\x97csa\xD1\xAE\xB1\xCE\x1B.\x84\xA5+\xDC\x91\xF5\xE8\xAC\x8F8\x87\x08\xFA\xB0\\\x96\xDF\x9E\xFCT\xF3Z \xF3S\xD4\x8B\x98\xDD\xE1a\xD4\xD8\x84\xF8P\xA5}\xC4g)\xCC\tW\xFA\xC3O \x8B\x93\xB9\xBF\xF7\x89\xD4\\\xC8\x0E\xBD\xC5\xC1\xA79DZ\xE2\xA5W\xD0\x13\xCFZeRg%0n\xD86\xFED\x7F\x1B\x02,\xA2\x03\xDF\xF4\xE18\x89\xAD\xD9>\xA0\xB5\x03\x8Fv\xC1\xD1e\x88\x14t\xE2B\x9DQ\"\xF8/\x0C\x90\x16]\xA4|\x15\x85\x87\r;\xEE6l\x1Bl\x98\x7Fpi\x0B1\xF4\xBB\xA2\xAC\x9EH\x80\xA8\xE8(\xA08\xAD\xE1\xDC\x07\xB4\x0FpK\t\x06\xC9\xF0(Y\x96w?\x88\xA0\"Bj\xFE\xFA\xC8\xA3\xA5l\xE7\x18\xA3\r\xDC\x126$A\x1CE\x94\xD9\xA21p1\x9E\x80Lin\xA4B0\xB5\xAAa\x92\xDF=\xC6a\xB9\x7FdtO\xD6\xDE\x7FrR\xAF\x94\x96)\xBF6\xFE8\xDE\xB0\xFB\x8FO\x84M\xE40@\xF4U=\xFB~\xC2\xF9\xC3G\x15\x97\xF5T\xF9\x85\x96\xB6c\xD0\xD3C\r\xA1\xD5\0\n\xBD\xEC\xAA\x1A\xF1jh\x80\x9B\x15\xEF\x8C\xF2rY\x96\x1BV\xC9\xBA\xE2\x97\xD5\x96H\xDF\xB00\xD7\xEB\xF5M\xED\x83\x8Cp\x837(-\xD8\x07\x83\xD1\xE5\x8E\xCA\x81\x91\xC3\tg\x81\xCB\"\xE9\x9C\x9A\x9B\x05\xF9\x18\x17-\xAD\xEF\xB4\xA2{\xF4\xD5\xAAR\x8A~\x03\xB5\xB8\xF5\x02\xEFa0\xAFAJ\x12\x1D9\xD2\xFEX\x8E\xE48\x1A\xF4\x88*t\xFF\xFD`\xB7\xBEa\xF41D@\xFA-u\x8E1\xF4\xCB>3/$\xAEO\xD1\xB4\t\xF6\n\x1Fza\xAF\xDDp;2\x8D\xD5;(\xCD`\xD5\xB7\xB9\xD2U\xC2\xBA\xA6\x01\x9D\xF1\xD6\xAA\xEDQ\xDCG\x14\xF7\xBC\x1B\xDA1`!\x8Br,y\x9B\xF6\xF7\x92N\xE9\xEB[\x1D%\xB8/\x8D\xFD\xC0\xD5\xB8\n\xD1/\x0E\xA9\xC53iM,\xD4,n\x92\x1C\x9FuWa\x03\xCF\x12fx\xDA\x95\\\x93\xA1\x9D\x95qLeLU\x92\x97\xEA\xDC\xF7W^_\xCF'\xD0@\x074c\xFFDp\xDF\xF1\x88\xAF\x85p\xEFMq\xA4\xD0\x9D\x15(~T\xF2\x14\xCAw\xBE\xB2}a1\xCAy.\x07G~v\x82\xEC\xE5g\xDA\xF5\xF1\xE1\x0C;\t&'\xC4\xEE\x04Y7\x9D\xBB\x1C\xB8\xB1*kdD\x9Aw\x87\xE1M\xF6\x07Jb0nM?^C\xFB\xC7\x815\xCC&\x8B'\xC9U\xD6\xB5\x18\xB1\xEA\x8C\xBBjD7\xCF\x0Bm}\x1Bcl\xFD\x11\x13\xD0\xB7\xE6\x85y\x94P\x8A\x16\x8C\xBDo|\x0F\xED\x1C\xAB\xE5\xF2^\xEC\xB6\xCEw\xFD\xCF\xF3\xB2.\x06\x15@\x01v\xCC\xFEX\xB6G\r\xAC\x9F\x1Dig\x8Cr]v\xB87\xB4P\xE6xi0\\\x9B\xE7\xA5\x9C-\x15\xFFd\xFA\xB3\xEF\xF4\xF8Q&\x83\xF7\xB3v\xC3y\x1C\xB5\xBC\xAC\xD3-\x1D\xD2(\xE9\xAE:\x03\xFA\xDBh\xC2\x9Eo\xC8s\xAA\t\\\rm\xBB\n\xDD8\xC2&X\xB5E\x82\xCD\xC3\\\xC7*\xB7\xD3\xB0_E\xFB\xF4\\[{\x0B\0g\xA2\nA\xC0ap\xE2\xAB\x97\xD9\x8C\xC3\x1Bl\x1E\x01\x9F\x15\x8Bz\xB9\xA1\xF2Ak5\x9F\xAC\x1F\xF3#\xC4\xB0\x9D}\x85W[\xA74\xBCm\xDB\x88m\xD3\xB5Ez/\xCF\xFF\x95B4\x91\x02\x85\x1A\xB8\x0B^\x7F\x1D\xF61\xF7xK\xFA[p\xC3Q\xB1\xAF\xF0\xCF\xFBM\x93\xCF\x97F\xF5\xF0\x1F\x02\xBD\xF8\xBF\x15\x0C\0\0",
+                            ),
+                            etag: b"\"cbcdb3114694b9f9\"",
+                        },
+                    ),
                 },
                 form: ::core::option::Option::None,
             },
@@ -999,85 +821,45 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(
-                            b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title> \xC2\xB7 Upload</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1></h1></div>\n<nav><a href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a class=\"on\" href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Upload a file</h2>\n<p>The device streams the file through a CRC-32 without storing it.</p>\n<form method=\"post\" action=\"/upload.html\" enctype=\"multipart/form-data\">\n<input type=\"file\" name=\"file\" required>\n<button type=\"submit\">Upload</button>\n</form>\n</section>\n<section class=\"card wide\">\n<h2>Last upload</h2>\n<dl>\n<dt>File</dt><dd id=\"upload-name\"></dd>\n<dt>Type</dt><dd></dd>\n<dt>Size</dt><dd id=\"upload-size\"></dd>\n<dt>CRC-32</dt><dd id=\"upload-crc\"></dd>\n</dl>\n</section>\n</main>\n<footer>emberstack</footer>\n</body>\n</html>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            139,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b" \xC2\xB7 Upload</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n<link rel=\"icon\" href=\"/favicon.ico\">\n</head>\n<body>\n<header>\n<div class=\"brand\"><span class=\"ember\"></span><h1>",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            312,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</h1></div>\n<nav><a href=\"/\">Status</a><a href=\"/settings.html\">Settings</a><a class=\"on\" href=\"/upload.html\">Upload</a></nav>\n</header>\n<main>\n<section class=\"card wide\">\n<h2>Upload a file</h2>\n<p>The device streams the file through a CRC-32 without storing it.</p>\n<form method=\"post\" action=\"/upload.html\" enctype=\"multipart/form-data\">\n<input type=\"file\" name=\"file\" required>\n<button type=\"submit\">Upload</button>\n</form>\n</section>\n<section class=\"card wide\">\n<h2>Last upload</h2>\n<dl>\n<dt>File</dt><dd id=\"upload-name\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            838,
                             ::emberstack::http::TagId(22),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b"</dd>\n<dt>Type</dt><dd>"),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            861,
                             ::emberstack::http::TagId(24),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>Size</dt><dd id=\"upload-size\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            901,
                             ::emberstack::http::TagId(23),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n<dt>CRC-32</dt><dd id=\"upload-crc\">",
-                        ),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            942,
                             ::emberstack::http::TagId(21),
                             ::emberstack::http::Escape::Html,
-                        ),
-                        ::emberstack::http::Part::Text(
-                            b"</dd>\n</dl>\n</section>\n</main>\n<footer>emberstack</footer>\n</body>\n</html>\n",
                         ),
                     ],
                 },
                 form: ::core::option::Option::Some(::emberstack::http::FormId(1)),
             },
         ],
-        tags: &[
-            "device_name",
-            "dhcp",
-            "dhcp_checked",
-            "dns",
-            "dropped",
-            "echo_replies",
-            "frames_in",
-            "frames_out",
-            "gateway",
-            "http_responses",
-            "ip",
-            "lease",
-            "mac",
-            "mail_message",
-            "seq",
-            "settings_class",
-            "settings_message",
-            "static_address",
-            "static_gateway",
-            "time",
-            "tx_errors",
-            "upload_crc",
-            "upload_name",
-            "upload_size",
-            "upload_type",
-            "uptime",
-            "uptime_secs",
-        ],
-        forms: &["settings", "upload", "mail"],
+        tags: "device_name dhcp dhcp_checked dns dropped echo_replies frames_in frames_out gateway http_responses ip lease mac mail_message seq settings_class settings_message static_address static_gateway time tx_errors upload_crc upload_name upload_size upload_type uptime uptime_secs",
+        forms: "settings upload mail",
     };
     /// The optional features of `[http]`: all on.
     #[allow(dead_code)]

@@ -41,8 +41,8 @@ fn main() {
     let mut app = App { uptime: 42, ..App::default() };
     let mut buf = [0u8; 32];
     // Tags are numbered by name: device_name, frames, message, uptime.
-    let names = web::SITE.tags;
-    assert_eq!(names, ["device_name", "frames", "message", "uptime"]);
+    let names: Vec<_> = (0..4).map(|i| web::SITE.tag_name(TagId(i))).collect();
+    assert_eq!(names, [Some("device_name"), Some("frames"), Some("message"), Some("uptime")]);
     let mut out = emberstack::http::TagOut::new(&mut buf, emberstack::http::Escape::Html);
     app.tag(TagId(3), &mut out);
     assert_eq!(out.as_bytes(), b"42");

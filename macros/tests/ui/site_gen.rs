@@ -85,18 +85,18 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(b"<h1>"),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<h1></h1>\n<p>Up  s</p>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            4,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b"</h1>\n<p>Up "),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            16,
                             ::emberstack::http::TagId(3),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b" s</p>\n"),
                     ],
                 },
                 form: ::core::option::Option::None,
@@ -107,13 +107,13 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(b"<form method=\"post\"><p>"),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<form method=\"post\"><p></p></form>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            23,
                             ::emberstack::http::TagId(2),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b"</p></form>\n"),
                     ],
                 },
                 form: ::core::option::Option::Some(::emberstack::http::FormId(0)),
@@ -124,18 +124,18 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(b"<h1>"),
-                        ::emberstack::http::Part::Tag(
+                    text: b"<h1></h1>\n<p>Up  s</p>\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            4,
                             ::emberstack::http::TagId(0),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b"</h1>\n<p>Up "),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            16,
                             ::emberstack::http::TagId(3),
                             ::emberstack::http::Escape::Html,
                         ),
-                        ::emberstack::http::Part::Text(b" s</p>\n"),
                     ],
                 },
                 form: ::core::option::Option::None,
@@ -146,25 +146,25 @@ pub mod web {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
                     ),
-                    parts: &[
-                        ::emberstack::http::Part::Text(b"{\"uptime\": "),
-                        ::emberstack::http::Part::Tag(
+                    text: b"{\"uptime\": , \"frames\": }\n",
+                    tags: &[
+                        ::emberstack::http::TagSlot::new(
+                            11,
                             ::emberstack::http::TagId(3),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b", \"frames\": "),
-                        ::emberstack::http::Part::Tag(
+                        ::emberstack::http::TagSlot::new(
+                            23,
                             ::emberstack::http::TagId(1),
                             ::emberstack::http::Escape::Json,
                         ),
-                        ::emberstack::http::Part::Text(b"}\n"),
                     ],
                 },
                 form: ::core::option::Option::None,
             },
         ],
-        tags: &["device_name", "frames", "message", "uptime"],
-        forms: &["settings"],
+        tags: "device_name frames message uptime",
+        forms: "settings",
     };
     /// The optional features of `[http]`: all on.
     #[allow(dead_code)]

@@ -4,8 +4,8 @@
 
 use core::fmt::Write as _;
 use emberstack::http::{
-    Body, Escape, File, FormId, HttpApp, HttpSettings, Input, Part, Representation, Site, Summed,
-    TagId, TagOut,
+    Body, Escape, File, FormId, HttpApp, HttpSettings, Input, Representation, Site, Summed, TagId,
+    TagOut, TagSlot,
 };
 
 const PLAIN: Summed = Summed::new(
@@ -14,18 +14,15 @@ const PLAIN: Summed = Summed::new(
 const GZIP: Summed = Summed::new(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\nETag: \"2\"\r\n");
 const DYN: Summed = Summed::new(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n");
 
-static FORM_PARTS: [Part; 5] = [
-    Part::Text(b"<p>"),
-    Part::Tag(TagId(0), Escape::Html),
-    Part::Text(b"</p><pre>"),
-    Part::Tag(TagId(1), Escape::Html),
-    Part::Text(b"</pre>"),
+/// `<p>{{0}}</p><pre>{{1}}</pre>`.
+const FORM_TEXT: &[u8] = b"<p></p><pre></pre>";
+static FORM_TAGS: [TagSlot; 2] = [
+    TagSlot::new(3, TagId(0), Escape::Html),
+    TagSlot::new(12, TagId(1), Escape::Html),
 ];
-static JSON_PARTS: [Part; 3] = [
-    Part::Text(b"{\"n\":\""),
-    Part::Tag(TagId(1), Escape::Json),
-    Part::Text(b"\"}"),
-];
+/// `{"n":"{{1}}"}`.
+const JSON_TEXT: &[u8] = b"{\"n\":\"\"}";
+static JSON_TAGS: [TagSlot; 1] = [TagSlot::new(6, TagId(1), Escape::Json)];
 
 static FILES: [File; 4] = [
     File {
@@ -36,7 +33,7 @@ static FILES: [File; 4] = [
                 body: Summed::new(b"ok\n"),
                 etag: b"\"1\"",
             },
-            gzip: Some(Representation {
+            gzip: Some(&Representation {
                 head: GZIP,
                 body: Summed::new(b"gz\n"),
                 etag: b"\"2\"",
@@ -48,7 +45,8 @@ static FILES: [File; 4] = [
         path: "/form.html",
         body: Body::Dynamic {
             head: DYN,
-            parts: &FORM_PARTS,
+            text: FORM_TEXT,
+            tags: &FORM_TAGS,
         },
         form: Some(FormId(0)),
     },
@@ -56,7 +54,8 @@ static FILES: [File; 4] = [
         path: "/s.json",
         body: Body::Dynamic {
             head: DYN,
-            parts: &JSON_PARTS,
+            text: JSON_TEXT,
+            tags: &JSON_TAGS,
         },
         form: None,
     },
@@ -64,7 +63,8 @@ static FILES: [File; 4] = [
         path: "/upload.html",
         body: Body::Dynamic {
             head: DYN,
-            parts: &FORM_PARTS,
+            text: FORM_TEXT,
+            tags: &FORM_TAGS,
         },
         form: Some(FormId(1)),
     },
@@ -73,8 +73,8 @@ static FILES: [File; 4] = [
 /// The site.
 pub static SITE: Site = Site {
     files: &FILES,
-    tags: &["last", "count"],
-    forms: &["form", "upload"],
+    tags: "last count",
+    forms: "form upload",
 };
 
 /// Small limits so the fuzzer reaches them.

@@ -7,7 +7,7 @@
 //!   under `[http] web_root` into static data — path, precomputed response
 //!   head (content type, length, strong ETag), a gzip twin when smaller —
 //!   and splits files with `{{tag}}` markers into static text and tag slots
-//!   ([`Part`]). Nothing is scanned at run time.
+//!   ([`TagSlot`]). Nothing is scanned at run time.
 //! - The **handlers**: codegen also emits a `Handlers` trait with one
 //!   method per tag and per form; `#[emberstack::http_var]` on the
 //!   application's `impl web::Handlers for App` checks it against the site
@@ -68,7 +68,7 @@ mod tests;
 pub use features::{AllFeatures, HttpFeatures};
 pub use out::TagOut;
 pub use rom::{
-    Body, Escape, File, FormId, HttpSettings, Part, Representation, Site, Summed, TagId,
+    Body, Escape, File, FormId, HttpSettings, Representation, Site, Summed, TagId, TagSlot,
 };
 
 pub use server::HttpServer;

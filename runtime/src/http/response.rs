@@ -13,7 +13,7 @@
 
 use super::features::HttpFeatures;
 use super::out::TagOut;
-use super::rom::{Body, File, Part, Representation, Site, Summed};
+use super::rom::{Body, File, Representation, Site, Summed, TagSlot};
 use super::{HttpApp, HttpEvent};
 use crate::iface::PayloadSink;
 use crate::wire::Checksum;
@@ -94,8 +94,10 @@ pub(crate) struct Resp {
 }
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-const CLOSE: Summed = Summed::new(b"Connection: close\r\n");
-const KEEP_ALIVE: Summed = Summed::new(b"Connection: keep-alive\r\n");
+/// The head's end: a `Connection` line, if any, and the blank line.
+const CLOSE: &[u8] = b"Connection: close\r\n\r\n";
+const KEEP_ALIVE: &[u8] = b"Connection: keep-alive\r\n\r\n";
+const HEAD_END: &[u8] = b"\r\n";
 const CRLF: &[u8] = b"\r\n";
 const CHUNK_END: &[u8] = b"0\r\n\r\n";
 
@@ -446,13 +448,39 @@ fn rep<F: HttpFeatures>(file: &File, gzip: bool) -> Option<&Representation> {
     match &file.body {
         Body::Static { plain, gzip: g } => {
             if F::GZIP && gzip {
-                g.as_ref()
+                *g
             } else {
                 Some(plain)
             }
         }
         Body::Dynamic { .. } => None,
     }
+}
+
+/// The validator lines of a static file's 200 head, which a 304 repeats
+/// (RFC 9110 §15.4.5): `ETag`, `Cache-Control` and, when the file has a
+/// gzip twin, `Vary` — the last lines of every head codegen builds
+/// (`codegen/src/web/compress.rs`, `static_head`), so they are the head's
+/// tail of a known length instead of pieces written again. In a server
+/// built without gzip no twin is sent and the 304 leaves `Vary` out.
+fn validators<F: HttpFeatures>(file: &File, gzip: bool) -> &'static [u8] {
+    const CACHE: usize = b"\r\nCache-Control: no-cache\r\n".len();
+    const VARY: usize = b"Vary: Accept-Encoding\r\n".len();
+    let twin = matches!(file.body, Body::Static { gzip: Some(_), .. });
+    let Some(r) = rep::<F>(file, gzip) else {
+        return &[];
+    };
+    let head = r.head.bytes;
+    // Lengths of lines inside the head: no wrap (`checked_sub` for a head
+    // too short to hold them).
+    let vary = if twin { VARY } else { 0 };
+    let start = head.len().checked_sub(
+        vary.wrapping_add(CACHE)
+            .wrapping_add(r.etag.len())
+            .wrapping_add(6),
+    );
+    let end = head.len().wrapping_sub(if F::GZIP { 0 } else { vary });
+    start.and_then(|s| head.get(s..end)).unwrap_or(&[])
 }
 
 impl Resp {
@@ -482,6 +510,23 @@ impl Resp {
         };
         self.head::<F>(site, &mut w);
         self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
+        // The end: after the body, when its length is known (measured as
+        // `produce` writes it).
+        let known = match kind {
+            Kind::Pending | Kind::None => false,
+            _ if self.has(pf::HEAD) => true,
+            Kind::Dynamic { .. } if framing == Framing::Length => {
+                // Offsets in one response: no wrap.
+                w.pos = w.pos.wrapping_add(self.body_len as usize);
+                true
+            }
+            Kind::Dynamic { .. } => false,
+            _ => {
+                self.static_body::<F>(site, &mut w);
+                true
+            }
+        };
+        self.end = u32::try_from(w.pos).ok().filter(|_| known);
         drop(w);
         if self.has(pf::SUMMED) {
             // The body's sum follows the head's (at its parity).
@@ -491,27 +536,19 @@ impl Resp {
         }
         self.pos = self.head_len;
         self.item = 0;
-        let body = if self.has(pf::HEAD) {
-            Some(0)
-        } else {
-            match kind {
-                Kind::None | Kind::Pending | Kind::NotModified { .. } => Some(0),
-                Kind::File { file, gzip } => site
-                    .file(file)
-                    .and_then(|f| rep::<F>(f, gzip))
-                    .map(|r| r.body.bytes.len()),
-                Kind::Status => Some(status_body(status).len()),
-                Kind::Dynamic { .. } if framing == Framing::Length => {
-                    usize::try_from(self.body_len).ok()
+    }
+
+    /// A file's or a status's body (others have none here).
+    fn static_body<F: HttpFeatures>(&self, site: &Site, w: &mut Window<'_>) {
+        match self.kind {
+            Kind::File { file, gzip } => {
+                if let Some(r) = site.file(file).and_then(|f| rep::<F>(f, gzip)) {
+                    w.summed(r.body);
                 }
-                Kind::Dynamic { .. } => None,
             }
-        };
-        self.end = match kind {
-            Kind::Pending | Kind::None => None,
-            // Head and body of a file in flash: no wrap.
-            _ => body.map(|b| self.head_len.wrapping_add(u32::try_from(b).unwrap_or(0))),
-        };
+            Kind::Status => w.piece(status_body(self.status)),
+            _ => {}
+        }
     }
 
     /// The head's pieces.
@@ -530,14 +567,9 @@ impl Resp {
             }
             Kind::NotModified { .. } if !F::ETAG => {}
             Kind::NotModified { file: i, gzip } => {
-                w.piece(b"HTTP/1.1 304 Not Modified\r\nETag: ");
-                let f = file(i);
-                if let Some(r) = f.and_then(|f| rep::<F>(f, gzip)) {
-                    w.piece(r.etag);
-                }
-                w.piece(b"\r\nCache-Control: no-cache\r\n");
-                if F::GZIP && f.and_then(|f| rep::<F>(f, true)).is_some() {
-                    w.piece(b"Vary: Accept-Encoding\r\n");
+                w.piece(b"HTTP/1.1 304 Not Modified\r\n");
+                if let Some(f) = file(i) {
+                    w.piece(validators::<F>(f, gzip));
                 }
             }
             Kind::Dynamic { file: i } => {
@@ -571,12 +603,14 @@ impl Resp {
                 }
             }
         }
-        if self.has(pf::CLOSE) {
-            w.summed(CLOSE);
+        // The `Connection` line, if any, and the blank line: one piece.
+        w.piece(if self.has(pf::CLOSE) {
+            CLOSE
         } else if F::KEEP_ALIVE && self.has(pf::V10) {
-            w.summed(KEEP_ALIVE);
-        }
-        w.piece(CRLF);
+            KEEP_ALIVE
+        } else {
+            HEAD_END
+        });
     }
 
     /// Writes the response bytes at `rel` (relative to its start), at most
@@ -621,14 +655,8 @@ impl Resp {
             return;
         }
         match self.kind {
-            Kind::File { file, gzip } => {
-                if let Some(r) = site.file(file).and_then(|f| rep::<F>(f, gzip)) {
-                    w.summed(r.body);
-                }
-            }
-            Kind::Status => w.piece(status_body(self.status)),
             Kind::Dynamic { file } => self.walk::<F, A>(&mut w, file, site, journal, app),
-            Kind::None | Kind::Pending | Kind::NotModified { .. } => {}
+            _ => self.static_body::<F>(site, &mut w),
         }
     }
 
@@ -652,7 +680,7 @@ impl Resp {
         app: &mut A,
     ) {
         let Some(File {
-            body: Body::Dynamic { parts, .. },
+            body: Body::Dynamic { text, tags, .. },
             ..
         }) = site.file(file)
         else {
@@ -660,25 +688,36 @@ impl Resp {
         };
         w.pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
         let mut j = 0usize;
-        for part in parts.iter().skip(usize::from(self.item)) {
+        let (mut from, slots) = from_slot(tags, self.item);
+        for &slot in slots {
+            let piece = text.get(from..slot.at()).unwrap_or(&[]);
+            from = slot.at();
+            // The window is checked before each piece and each tag, as it
+            // was when the pieces were listed: an empty piece (before a
+            // first tag, between two, after a last) was no piece then.
+            if !piece.is_empty() && w.full() {
+                return;
+            }
+            w.framed::<F>(self.framing, piece);
             if w.full() {
                 return;
             }
-            match *part {
-                Part::Text(t) => w.framed::<F>(self.framing, t),
-                Part::Tag(id, escape) => {
-                    if j >= usize::from(self.jlen)
-                        && (self.has(pf::BLOCKED) || !self.render(id, escape, journal, app))
-                    {
-                        self.flags |= pf::BLOCKED;
-                        return;
-                    }
-                    let (bytes, next) = entry(journal, j);
-                    w.framed::<F>(self.framing, bytes);
-                    j = next;
-                }
+            if j >= usize::from(self.jlen)
+                && (self.has(pf::BLOCKED) || !self.render(slot, journal, app))
+            {
+                self.flags |= pf::BLOCKED;
+                return;
             }
+            let (bytes, next) = entry(journal, j);
+            w.framed::<F>(self.framing, bytes);
+            j = next;
         }
+        // The text after the last tag.
+        let tail = text.get(from..).unwrap_or(&[]);
+        if !tail.is_empty() && w.full() {
+            return;
+        }
+        w.framed::<F>(self.framing, tail);
         if self.framing.chunked::<F>() {
             w.piece(CHUNK_END);
         }
@@ -689,20 +728,15 @@ impl Resp {
     /// other tags and this one does not fit, nothing is kept (false): it
     /// is rendered again once acknowledgements made room. Alone, it keeps
     /// what fits.
-    fn render<A: HttpApp>(
-        &mut self,
-        id: super::TagId,
-        escape: super::Escape,
-        journal: &mut [u8],
-        app: &mut A,
-    ) -> bool {
+    fn render<A: HttpApp>(&mut self, slot: TagSlot, journal: &mut [u8], app: &mut A) -> bool {
+        let id = slot.tag();
         let j = usize::from(self.jlen);
         // Journal offsets: within the buffer (`[http] buffer` is at most
         // 4096 bytes), so plain arithmetic on them is exact here and below.
         let Some(space) = journal.get_mut(j.wrapping_add(2)..) else {
             return false;
         };
-        let mut out = TagOut::new(space, escape);
+        let mut out = TagOut::new(space, slot.escape());
         app.tag(id, &mut out);
         let (n, cut) = (out.len(), out.is_truncated());
         if cut && j > 0 {
@@ -723,7 +757,8 @@ impl Resp {
     /// journal emptied, when they do not all fit.
     pub(crate) fn render_all<A: HttpApp>(
         &mut self,
-        parts: &[Part],
+        text: &'static [u8],
+        tags: &'static [TagSlot],
         journal: &mut [u8],
         app: &mut A,
     ) -> Option<u32> {
@@ -732,35 +767,35 @@ impl Resp {
         self.jlen = 0;
         let mut total = 0usize;
         let mut sum = PieceSum::default();
-        for part in parts {
-            match *part {
-                Part::Text(t) => {
-                    sum.add(t);
-                    total = total.wrapping_add(t.len());
-                }
-                Part::Tag(id, escape) => {
-                    let j = usize::from(self.jlen);
-                    let Some(space) = journal.get_mut(j.wrapping_add(2)..) else {
-                        self.jlen = 0;
-                        return None;
-                    };
-                    let mut out = TagOut::new(space, escape);
-                    app.tag(id, &mut out);
-                    if out.is_truncated() {
-                        self.jlen = 0;
-                        return None;
-                    }
-                    let n = out.len();
-                    sum.add(out.as_bytes());
-                    let n16 = u16::try_from(n).unwrap_or(u16::MAX);
-                    if let Some(len) = journal.get_mut(j..j.wrapping_add(2)) {
-                        len.copy_from_slice(&n16.to_le_bytes());
-                    }
-                    self.jlen = self.jlen.wrapping_add(2).wrapping_add(n16);
-                    total = total.wrapping_add(n);
-                }
+        let mut from = 0usize;
+        for &slot in tags {
+            let piece = text.get(from..slot.at()).unwrap_or(&[]);
+            from = slot.at();
+            sum.add(piece);
+            total = total.wrapping_add(piece.len());
+            let j = usize::from(self.jlen);
+            let Some(space) = journal.get_mut(j.wrapping_add(2)..) else {
+                self.jlen = 0;
+                return None;
+            };
+            let mut out = TagOut::new(space, slot.escape());
+            app.tag(slot.tag(), &mut out);
+            if out.is_truncated() {
+                self.jlen = 0;
+                return None;
             }
+            let n = out.len();
+            sum.add(out.as_bytes());
+            let n16 = u16::try_from(n).unwrap_or(u16::MAX);
+            if let Some(len) = journal.get_mut(j..j.wrapping_add(2)) {
+                len.copy_from_slice(&n16.to_le_bytes());
+            }
+            self.jlen = self.jlen.wrapping_add(2).wrapping_add(n16);
+            total = total.wrapping_add(n);
         }
+        let tail = text.get(from..).unwrap_or(&[]);
+        sum.add(tail);
+        total = total.wrapping_add(tail.len());
         let total = u32::try_from(total).ok()?;
         self.sum = sum.fold();
         self.flags |= pf::SUMMED;
@@ -781,13 +816,13 @@ impl Resp {
             return;
         }
         let Some(File {
-            body: Body::Dynamic { parts, .. },
+            body: Body::Dynamic { text, tags, .. },
             ..
         }) = site.file(file)
         else {
             return;
         };
-        let dropped = self.pass_acked::<F>(parts, rel, journal);
+        let dropped = self.pass_acked::<F>(text, tags, rel, journal);
         if dropped > 0 {
             let used = usize::from(self.jlen);
             super::move_down(journal, dropped.min(used)..used, 0);
@@ -796,24 +831,33 @@ impl Resp {
         }
     }
 
-    /// Moves the anchor over the parts that end at or below `rel`; returns
-    /// how many journal bytes the tags among them used (from its start).
-    fn pass_acked<F: HttpFeatures>(&mut self, parts: &[Part], rel: u32, journal: &[u8]) -> usize {
-        // Offsets in one response (a page: no wrap); `item` counts its parts.
+    /// Moves the anchor over the slots (a text piece and its tag) that
+    /// end at or below `rel`; returns how many journal bytes the tags
+    /// among them used (from its start). The text after the last tag is
+    /// not passed: the anchor stays before it.
+    fn pass_acked<F: HttpFeatures>(
+        &mut self,
+        text: &[u8],
+        tags: &[TagSlot],
+        rel: u32,
+        journal: &[u8],
+    ) -> usize {
+        // Offsets in one response (a page: no wrap); `item` counts its slots.
         let rel = usize::try_from(rel).unwrap_or(usize::MAX);
         let mut dropped = 0usize;
-        for part in parts.iter().skip(usize::from(self.item)) {
+        let (mut from, slots) = from_slot(tags, self.item);
+        for &slot in slots {
+            if dropped >= usize::from(self.jlen) {
+                return dropped; // a tag not rendered (not sent)
+            }
+            let piece = text.get(from..slot.at()).unwrap_or(&[]);
+            from = slot.at();
             let pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
-            let (len, tag_end) = match *part {
-                Part::Text(t) => (self.framing.wire_len::<F>(t.len()), None),
-                Part::Tag(..) => {
-                    if dropped >= usize::from(self.jlen) {
-                        return dropped; // not rendered: not sent, not acknowledged
-                    }
-                    let (bytes, next) = entry(journal, dropped);
-                    (self.framing.wire_len::<F>(bytes.len()), Some(next))
-                }
-            };
+            let (bytes, next) = entry(journal, dropped);
+            let len = self
+                .framing
+                .wire_len::<F>(piece.len())
+                .wrapping_add(self.framing.wire_len::<F>(bytes.len()));
             if pos.wrapping_add(len) > rel {
                 return dropped;
             }
@@ -821,12 +865,22 @@ impl Resp {
                 .pos
                 .wrapping_add(u32::try_from(len).unwrap_or(u32::MAX));
             self.item = self.item.wrapping_add(1);
-            if let Some(next) = tag_end {
-                dropped = next;
-            }
+            dropped = next;
         }
         dropped
     }
+}
+
+/// A dynamic page from slot `k` on (slot `k`: the text piece before tag
+/// `k`, and the tag; after the last slot, the text after the last tag):
+/// where slot `k`'s piece starts in the text, and the tags from `k` on.
+fn from_slot(tags: &[TagSlot], k: u16) -> (usize, &[TagSlot]) {
+    let k = usize::from(k);
+    let from = k
+        .checked_sub(1)
+        .and_then(|i| tags.get(i))
+        .map_or(0, |s| s.at());
+    (from, tags.get(k..).unwrap_or(&[]))
 }
 
 /// The journal entry at `j`: its bytes and where the next one starts.
@@ -888,6 +942,195 @@ mod tests {
         for code in [0, 200, 401, 500, 999, 1400, 5050, u16::MAX] {
             assert_eq!(status_body(code), b"500 Internal Server Error\n", "{code}");
         }
+    }
+
+    /// A 304 repeats the 200 head's validator lines: the head's tail, as
+    /// the lines were written one by one before (`Vary` only with a twin,
+    /// and never in a server built without gzip).
+    #[test]
+    fn validators_are_the_heads_tail() {
+        use crate::http::features::AllFeatures;
+        struct NoGzip;
+        impl HttpFeatures for NoGzip {
+            const MULTIPART: bool = true;
+            const URLENCODED: bool = true;
+            const KEEP_ALIVE: bool = true;
+            const GZIP: bool = false;
+            const CONTINUE: bool = true;
+            const ETAG: bool = true;
+            const CHUNKED: bool = true;
+        }
+        const fn rep(head: &'static [u8], etag: &'static [u8]) -> Representation {
+            Representation {
+                head: Summed::new(head),
+                body: Summed::new(b"x"),
+                etag,
+            }
+        }
+        const PLAIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nETag: \"0123456789abcdef\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n", b"\"0123456789abcdef\"");
+        const TWIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nContent-Encoding: gzip\r\nETag: \"fedcba9876543210\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n", b"\"fedcba9876543210\"");
+        const ALONE: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1\r\nETag: \"e\"\r\nCache-Control: no-cache\r\n", b"\"e\"");
+        let file = |plain, gzip| File {
+            path: "/",
+            body: Body::Static { plain, gzip },
+            form: None,
+        };
+        let (twins, alone) = (file(PLAIN, Some(&TWIN)), file(ALONE, None));
+        // What the 304 said, line by line, before.
+        let lines = |etag: &[u8], vary: bool| {
+            let mut v = [b"ETag: ", etag, b"\r\nCache-Control: no-cache\r\n"].concat();
+            if vary {
+                v.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+            }
+            v
+        };
+        assert_eq!(
+            validators::<AllFeatures>(&twins, false),
+            lines(PLAIN.etag, true)
+        );
+        assert_eq!(
+            validators::<AllFeatures>(&twins, true),
+            lines(TWIN.etag, true)
+        );
+        assert_eq!(
+            validators::<AllFeatures>(&alone, false),
+            lines(ALONE.etag, false)
+        );
+        assert_eq!(
+            validators::<NoGzip>(&twins, false),
+            lines(PLAIN.etag, false)
+        );
+        assert_eq!(
+            validators::<NoGzip>(&alone, false),
+            lines(ALONE.etag, false)
+        );
+        // A dynamic page has none; a head too short for its lines gives
+        // nothing rather than a panic.
+        let short = file(rep(b"ETag", b"\"0123456789abcdef\""), None);
+        assert_eq!(validators::<AllFeatures>(&short, false), b"");
+    }
+
+    /// A slot keeps its place, tag and escaping in 4 bytes; a walk from
+    /// slot `k` starts at the previous tag's place with the tags from `k`.
+    #[test]
+    fn slots_keep_their_place_tag_and_escaping() {
+        use crate::http::{Escape, TagId};
+        assert_eq!(core::mem::size_of::<TagSlot>(), 4);
+        for (id, e) in [
+            (0, Escape::Html),
+            (1, Escape::Json),
+            (0x3fff, Escape::Raw),
+            (77, Escape::Json),
+        ] {
+            let s = TagSlot::new(65_535, TagId(id), e);
+            assert_eq!((s.at(), s.tag(), s.escape()), (65_535, TagId(id), e));
+        }
+        // `{{0}}ab{{1}}{{2}}c`: an empty piece first, one between two tags.
+        static TAGS: [TagSlot; 3] = [
+            TagSlot::new(0, TagId(0), Escape::Html),
+            TagSlot::new(2, TagId(1), Escape::Raw),
+            TagSlot::new(2, TagId(2), Escape::Json),
+        ];
+        for (k, from) in [(0u16, 0usize), (1, 0), (2, 2), (3, 2)] {
+            let (at, rest) = from_slot(&TAGS, k);
+            assert_eq!((at, rest), (from, &TAGS[usize::from(k)..]), "from {k}");
+        }
+        assert_eq!(from_slot(&[], 0), (0, &[][..]));
+    }
+
+    /// A close-delimited page: its end is known once the window has
+    /// passed its last piece — at once when the page ends with a tag and
+    /// the window ends right after it (an empty last piece is no piece),
+    /// not before its last text when the window ends ahead of it.
+    #[test]
+    fn the_end_is_known_when_the_last_piece_is_produced() {
+        use crate::http::features::AllFeatures;
+        use crate::http::{Escape, TagId};
+        struct Fixed(usize);
+        impl HttpApp for Fixed {
+            fn tag(&mut self, _: TagId, out: &mut TagOut<'_>) {
+                self.0 += 1;
+                out.write_str("12345");
+            }
+        }
+        static TAGS: [TagSlot; 1] = [TagSlot::new(3, TagId(0), Escape::Raw)];
+        static FILES: [File; 2] = [
+            File {
+                path: "/a",
+                body: Body::Dynamic {
+                    head: Summed::new(b"H\r\n"),
+                    text: b"abc",
+                    tags: &TAGS,
+                },
+                form: None,
+            },
+            File {
+                path: "/b",
+                body: Body::Dynamic {
+                    head: Summed::new(b"H\r\n"),
+                    text: b"abcdef",
+                    tags: &TAGS,
+                },
+                form: None,
+            },
+        ];
+        let site = Site {
+            files: &FILES,
+            tags: "t",
+            forms: "",
+        };
+        for (file, tail) in [(0u16, 0usize), (1, 3)] {
+            let mut r = Resp {
+                flags: pf::CLOSE,
+                ..Resp::default()
+            };
+            r.set::<AllFeatures>(Kind::Dynamic { file }, 200, Framing::Close, &site);
+            let head = r.head_len as usize;
+            let (mut journal, mut app, mut sink) = ([0u8; 64], Fixed(0), Calls::default());
+            // Up to the end of the tag.
+            r.produce::<AllFeatures, _>(0, head + 3 + 5, &mut sink, &site, &mut journal, &mut app);
+            let whole = (head + 3 + 5 + tail) as u32;
+            assert_eq!(
+                r.end,
+                if tail == 0 { Some(whole) } else { None },
+                "file {file}"
+            );
+            r.produce::<AllFeatures, _>(head + 8, 100, &mut sink, &site, &mut journal, &mut app);
+            assert_eq!((r.end, app.0), (Some(whole), 1), "file {file}");
+            let b = bytes(&sink);
+            assert!(b.ends_with(if tail == 0 {
+                &b"abc12345"[..]
+            } else {
+                b"abc12345def"
+            }));
+        }
+    }
+
+    /// Tag and form names from their space-separated lists.
+    #[test]
+    fn names_by_number() {
+        use crate::http::{FormId, TagId};
+        let site = Site {
+            files: &[],
+            tags: "device_name dhcp uptime_secs",
+            forms: "settings",
+        };
+        let tags: std::vec::Vec<_> = (0..4).map(|i| site.tag_name(TagId(i))).collect();
+        assert_eq!(
+            tags,
+            [Some("device_name"), Some("dhcp"), Some("uptime_secs"), None]
+        );
+        assert_eq!(site.form_name(FormId(0)), Some("settings"));
+        assert_eq!(site.form_name(FormId(1)), None);
+        let none = Site {
+            files: &[],
+            tags: "",
+            forms: "",
+        };
+        assert_eq!(
+            (none.tag_name(TagId(0)), none.form_name(FormId(0))),
+            (None, None)
+        );
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //! is [`Body::Static`]: its 200 response head (status line, content type,
 //! length, strong ETag, cache policy) is precomputed, and a gzip twin with
 //! its own head and ETag sits beside it when compression made it smaller.
-//! A file with tags is [`Body::Dynamic`]: the build split it into
-//! [`Part`]s — static text and tag slots — so nothing is scanned at run
-//! time. Response heads and static bodies carry their checksum
+//! A file with tags is [`Body::Dynamic`]: the build split it into its
+//! static text and its tags' places ([`TagSlot`]) so nothing is scanned at
+//! run time. Response heads and static bodies carry their checksum
 //! ([`Summed`], taken by a `const fn` at build time), so a response does not
 //! sum them again; a dynamic page's text pieces are short and are summed as
 //! they go (a sum each would cost 4 bytes of flash per piece).
@@ -36,13 +36,57 @@ pub struct TagId(pub u16);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FormId(pub u8);
 
-/// A piece of a dynamic file.
+/// A tag's place in a dynamic file: where its output goes in the file's
+/// text, which tag, and how its output is escaped — in 4 bytes (a page's
+/// text pieces are the text between these places, so a page is its text
+/// and a list of these instead of a list of pieces: 8 bytes of flash per
+/// piece were most of a page's flash after its text).
+///
+/// The place is a 16-bit offset (codegen refuses a page with tags whose
+/// text is longer than 65,535 bytes) and the tag a 14-bit number (it
+/// refuses a site with more than 16,384 tags).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Part {
-    /// Bytes sent as they are.
-    Text(&'static [u8]),
-    /// The output of a tag's handler, escaped as given.
-    Tag(TagId, Escape),
+pub struct TagSlot {
+    at: u16,
+    /// The tag's number in the low 14 bits, its [`Escape`] in the top two.
+    tag: u16,
+}
+
+impl TagSlot {
+    /// Tag `tag` (below 16,384; higher bits are dropped) escaped as
+    /// `escape`, at `at` bytes into the file's text.
+    pub const fn new(at: u16, tag: TagId, escape: Escape) -> Self {
+        let e: u16 = match escape {
+            Escape::Html => 0,
+            Escape::Json => 1,
+            Escape::Raw => 2,
+        };
+        TagSlot {
+            at,
+            tag: (tag.0 & 0x3fff) | e << 14,
+        }
+    }
+
+    /// Where the tag's output goes: an offset in the file's text.
+    pub fn at(self) -> usize {
+        usize::from(self.at)
+    }
+
+    /// The tag.
+    pub fn tag(self) -> TagId {
+        TagId(self.tag & 0x3fff)
+    }
+
+    /// How its output is escaped.
+    pub fn escape(self) -> Escape {
+        // A table for the two bits (a load rather than compares: it runs
+        // for every tag of every dynamic response).
+        const BY_BITS: [Escape; 4] = [Escape::Html, Escape::Json, Escape::Raw, Escape::Raw];
+        BY_BITS
+            .get(usize::from(self.tag >> 14))
+            .copied()
+            .unwrap_or(Escape::Raw)
+    }
 }
 
 /// One representation of a static file: its 200 response head (every
@@ -66,8 +110,10 @@ pub enum Body {
     Static {
         /// As stored.
         plain: Representation,
-        /// Compressed with gzip at build time, when that was smaller.
-        gzip: Option<Representation>,
+        /// Compressed with gzip at build time, when that was smaller. (By
+        /// reference: most files have no twin, and a twin kept in every
+        /// `File` made each 28 bytes larger.)
+        gzip: Option<&'static Representation>,
     },
     /// A file with tags.
     Dynamic {
@@ -75,8 +121,10 @@ pub enum Body {
         /// the server adds the framing (`Content-Length` or
         /// `Transfer-Encoding: chunked`).
         head: Summed,
-        /// Static text and tag slots in order.
-        parts: &'static [Part],
+        /// The file's static text, every piece between its tags in order.
+        text: &'static [u8],
+        /// Its tags in page order (their places never decrease).
+        tags: &'static [TagSlot],
     },
 }
 
@@ -98,10 +146,13 @@ pub struct File {
 pub struct Site {
     /// Every file, sorted by path (byte order) for binary search.
     pub files: &'static [File],
-    /// Tag names by [`TagId`] (for logs).
-    pub tags: &'static [&'static str],
-    /// Form names by [`FormId`] (for logs).
-    pub forms: &'static [&'static str],
+    /// Tag names in [`TagId`] order, separated by spaces (for logs:
+    /// [`tag_name`](Self::tag_name)). One string rather than a table of
+    /// slices: 8 bytes of flash fewer per tag.
+    pub tags: &'static str,
+    /// Form names in [`FormId`] order, separated by spaces (for logs:
+    /// [`form_name`](Self::form_name)).
+    pub forms: &'static str,
 }
 
 impl Site {
@@ -125,6 +176,22 @@ impl Site {
     /// The file with index `i`.
     pub fn file(&self, i: u16) -> Option<&'static File> {
         self.files.get(usize::from(i))
+    }
+
+    /// The name of tag `tag` (its handler's).
+    pub fn tag_name(&self, tag: TagId) -> Option<&'static str> {
+        self.tags
+            .split(' ')
+            .nth(usize::from(tag.0))
+            .filter(|n| !n.is_empty())
+    }
+
+    /// The name of form `form` (its handler's).
+    pub fn form_name(&self, form: FormId) -> Option<&'static str> {
+        self.forms
+            .split(' ')
+            .nth(usize::from(form.0))
+            .filter(|n| !n.is_empty())
     }
 }
 

@@ -835,11 +835,11 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
                 };
             (kind, status, gz, Framing::Length)
         }
-        Body::Dynamic { parts, .. } => {
+        Body::Dynamic { text, tags, .. } => {
             // Rendered now when every tag fits (not for HEAD).
             let rendered = match c.req.method {
                 Some(Method::Head) => None,
-                _ => c.resp.render_all(parts, &mut c.buf, app),
+                _ => c.resp.render_all(text, tags, &mut c.buf, app),
             };
             let framing = if let Some(len) = rendered {
                 c.resp.body_len = len;

@@ -9,23 +9,33 @@ use proptest::prelude::*;
 
 const FILLER: &[u8] = b"........10........20........30........40....48\n";
 
-const fn big_parts() -> [Part; 80] {
-    let mut p = [Part::Text(FILLER); 80];
-    let mut i = 1;
-    while i < 80 {
-        p[i] = Part::Tag(TagId(1), Escape::Raw);
-        i += 2;
+/// 40 lines of `FILLER`, each followed by tag 1.
+const fn big_text() -> [u8; 40 * FILLER.len()] {
+    let mut t = [0u8; 40 * FILLER.len()];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = FILLER[i % FILLER.len()];
+        i += 1;
     }
-    p
+    t
 }
-static BIG: [Part; 80] = big_parts();
+const fn big_tags() -> [TagSlot; 40] {
+    let mut s = [TagSlot::new(0, TagId(1), Escape::Raw); 40];
+    let mut i = 0;
+    while i < 40 {
+        s[i] = TagSlot::new(((i + 1) * FILLER.len()) as u16, TagId(1), Escape::Raw);
+        i += 1;
+    }
+    s
+}
+static BIG_TEXT: [u8; 40 * FILLER.len()] = big_text();
+static BIG: [TagSlot; 40] = big_tags();
 
-static PAGE: [Part; 5] = [
-    Part::Text(b"<p>"),
-    Part::Tag(TagId(0), Escape::Html),
-    Part::Text(b"</p><i>"),
-    Part::Tag(TagId(1), Escape::Html),
-    Part::Text(b"</i>\n"),
+/// `<p>{{0}}</p><i>{{1}}</i>\n`.
+const PAGE_TEXT: &[u8] = b"<p></p><i></i>\n";
+static PAGE: [TagSlot; 2] = [
+    TagSlot::new(3, TagId(0), Escape::Html),
+    TagSlot::new(10, TagId(1), Escape::Html),
 ];
 
 const PLAIN: Representation = Representation {
@@ -47,7 +57,7 @@ static FILES: [File; 5] = [
         path: "/",
         body: Body::Static {
             plain: PLAIN,
-            gzip: Some(GZIP),
+            gzip: Some(&GZIP),
         },
         form: None,
     },
@@ -55,7 +65,8 @@ static FILES: [File; 5] = [
         path: "/big.txt",
         body: Body::Dynamic {
             head: DYN_HEAD,
-            parts: &BIG,
+            text: &BIG_TEXT,
+            tags: &BIG,
         },
         form: None,
     },
@@ -63,7 +74,8 @@ static FILES: [File; 5] = [
         path: "/form.html",
         body: Body::Dynamic {
             head: DYN_HEAD,
-            parts: &PAGE,
+            text: PAGE_TEXT,
+            tags: &PAGE,
         },
         form: Some(FormId(0)),
     },
@@ -71,7 +83,7 @@ static FILES: [File; 5] = [
         path: "/index.html",
         body: Body::Static {
             plain: PLAIN,
-            gzip: Some(GZIP),
+            gzip: Some(&GZIP),
         },
         form: None,
     },
@@ -79,7 +91,8 @@ static FILES: [File; 5] = [
         path: "/page.html",
         body: Body::Dynamic {
             head: DYN_HEAD,
-            parts: &PAGE,
+            text: PAGE_TEXT,
+            tags: &PAGE,
         },
         form: None,
     },
@@ -87,8 +100,8 @@ static FILES: [File; 5] = [
 
 static SITE: Site = Site {
     files: &FILES,
-    tags: &["name", "count"],
-    forms: &["form"],
+    tags: "name count",
+    forms: "form",
 };
 
 static SETTINGS: HttpSettings = HttpSettings {
@@ -882,29 +895,46 @@ proptest! {
 }
 
 /// The device's diagnostics page shape: 48 slots of text + an 8-digit tag.
-const fn seq_parts() -> [Part; 97] {
-    let mut p = [Part::Text(b"\nslot .................................................... "); 97];
-    p[0] = Part::Text(b"Render diagnostics: every {{seq}} slot below is one call.\n");
-    let mut i = 2;
-    while i < 97 {
-        p[i] = Part::Tag(TagId(1), Escape::Raw);
-        i += 2;
+const SEQ_FIRST: &[u8] = b"Render diagnostics: every {{seq}} slot below is one call.\n";
+const SEQ_SLOT: &[u8] = b"\nslot .................................................... ";
+const fn seq_text() -> [u8; SEQ_FIRST.len() + 48 * SEQ_SLOT.len()] {
+    let mut t = [0u8; SEQ_FIRST.len() + 48 * SEQ_SLOT.len()];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = if i < SEQ_FIRST.len() {
+            SEQ_FIRST[i]
+        } else {
+            SEQ_SLOT[(i - SEQ_FIRST.len()) % SEQ_SLOT.len()]
+        };
+        i += 1;
     }
-    p
+    t
 }
-static SEQ: [Part; 97] = seq_parts();
+const fn seq_tags() -> [TagSlot; 48] {
+    let mut s = [TagSlot::new(0, TagId(1), Escape::Raw); 48];
+    let mut i = 0;
+    while i < 48 {
+        let at = SEQ_FIRST.len() + (i + 1) * SEQ_SLOT.len();
+        s[i] = TagSlot::new(at as u16, TagId(1), Escape::Raw);
+        i += 1;
+    }
+    s
+}
+static SEQ_TEXT: [u8; SEQ_FIRST.len() + 48 * SEQ_SLOT.len()] = seq_text();
+static SEQ: [TagSlot; 48] = seq_tags();
 static SEQ_FILES: [File; 1] = [File {
     path: "/seq.txt",
     body: Body::Dynamic {
         head: DYN_HEAD,
-        parts: &SEQ,
+        text: &SEQ_TEXT,
+        tags: &SEQ,
     },
     form: None,
 }];
 static SEQ_SITE: Site = Site {
     files: &SEQ_FILES,
-    tags: &["name", "count"],
-    forms: &[],
+    tags: "name count",
+    forms: "",
 };
 
 struct Wide(u32);
