@@ -33,8 +33,9 @@ use emberstack::dhcp::DhcpEvent;
 use emberstack::dns::QueryType;
 use emberstack::iface::{DropReason, Event};
 use emberstack::iface::{PayloadSink, SendError};
+use emberstack::mail::MailError;
 use emberstack::nic::Nic;
-use emberstack::pop3::{Pop3Error, Pop3Summary};
+use emberstack::pop3::Pop3Summary;
 use emberstack::smtp::SmtpStats;
 use emberstack::tcp::{TcpEvent, TcpHandle, TcpReader, TcpSocket};
 use emberstack::udp::Endpoint;
@@ -753,7 +754,7 @@ impl<L: Log> SmtpApp for DeviceApp<L> {
         f(&mut self.mail.outgoing, &mut || rng.next_u32())
     }
 
-    fn sent(&mut self, outcome: Result<(), emberstack::smtp::SmtpError>, stats: SmtpStats) {
+    fn sent(&mut self, outcome: Result<(), MailError>, stats: SmtpStats) {
         let now = self.web.status.now;
         self.mail.sent(outcome, stats, now, &mut self.log);
     }
@@ -774,7 +775,7 @@ impl<L: Log> Pop3App for DeviceApp<L> {
         f(&mut self.mail.inbox(&mut self.log), &mut || rng.next_u32())
     }
 
-    fn checked(&mut self, outcome: Result<Pop3Summary, Pop3Error>) {
+    fn checked(&mut self, outcome: Result<Pop3Summary, MailError>) {
         self.mail.checked(outcome, &mut self.log);
     }
 }

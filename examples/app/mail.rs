@@ -23,10 +23,9 @@ use crate::text::Sink;
 use crate::Log;
 use core::fmt::{self, Write as _};
 use emberstack::compose::{Pop3Part, SmtpPart};
-use emberstack::pop3::{
-    Disposition, Line, Mailbox, MessageInfo, Pop3Error, Pop3State, Pop3Summary,
-};
-use emberstack::smtp::{Attachment, Outgoing, Part, SmtpError, SmtpState, SmtpStats};
+use emberstack::mail::MailError;
+use emberstack::pop3::{Disposition, Line, Mailbox, MessageInfo, Pop3State, Pop3Summary};
+use emberstack::smtp::{Attachment, Outgoing, Part, SmtpState, SmtpStats};
 use emberstack::{Duration, Instant};
 
 /// Bytes of the generated attachment when no file is given.
@@ -508,7 +507,7 @@ impl Mail {
     /// A send ended (the composition reports it): log it, repeat if asked.
     pub fn sent<L: Log>(
         &mut self,
-        outcome: Result<(), SmtpError>,
+        outcome: Result<(), MailError>,
         stats: SmtpStats,
         now: Instant,
         log: &mut L,
@@ -529,7 +528,7 @@ impl Mail {
     }
 
     /// A check ended: log it, repeat if asked.
-    pub fn checked<L: Log>(&mut self, outcome: Result<Pop3Summary, Pop3Error>, log: &mut L) {
+    pub fn checked<L: Log>(&mut self, outcome: Result<Pop3Summary, MailError>, log: &mut L) {
         if self.repeat_check > 0 {
             self.repeat_check -= 1;
             self.check_pending = true;

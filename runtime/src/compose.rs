@@ -30,10 +30,11 @@
 use crate::config::Config;
 use crate::http::{FormId, HttpApp, HttpEvent, Input, TagId, TagOut};
 use crate::iface::PayloadSink;
+use crate::mail::{MailError, MailFault};
 use crate::nic::Nic;
-use crate::pop3::{Mailbox, Pop3Client, Pop3Error, Pop3Settings, Pop3State, Pop3Summary};
+use crate::pop3::{Mailbox, Pop3Client, Pop3Settings, Pop3State, Pop3Summary};
 use crate::service::Disabled;
-use crate::smtp::{Outgoing, SmtpClient, SmtpError, SmtpSettings, SmtpState, SmtpStats};
+use crate::smtp::{Outgoing, SmtpClient, SmtpSettings, SmtpState, SmtpStats};
 use crate::stack::Stack;
 use crate::tcp::{TcpEvent, TcpHandle, TcpReader};
 use crate::time::{Duration, Instant};
@@ -102,7 +103,7 @@ pub trait SmtpApp {
 
     /// A send ended: delivered (`Ok`) or why not. `stats` are the client's
     /// counters after it. Default: nothing.
-    fn sent(&mut self, outcome: Result<(), SmtpError>, stats: SmtpStats) {
+    fn sent(&mut self, outcome: Result<(), MailError>, stats: SmtpStats) {
         let _ = (outcome, stats);
     }
 }
@@ -126,21 +127,21 @@ pub trait Pop3App {
     ) -> R;
 
     /// A check ended: what it did, or why it failed. Default: nothing.
-    fn checked(&mut self, outcome: Result<Pop3Summary, Pop3Error>) {
+    fn checked(&mut self, outcome: Result<Pop3Summary, MailError>) {
         let _ = outcome;
     }
 }
 
 /// `Config::Smtp` as the composition and the application use it: the
 /// [`SmtpClient`], or [`Disabled`] in a configuration without `[smtp]`
-/// (then nothing is owned, sends fail with [`SmtpError::Disabled`]). The
+/// (then nothing is owned, sends fail with [`MailFault::Disabled`]). The
 /// methods are the client's own; see there.
 pub trait SmtpPart: Default {
     /// Whether this is a client (`[smtp]` configured).
     const ENABLED: bool;
     /// [`SmtpClient::send`].
     fn send<M: Outgoing>(&mut self, m: &M, unix: Option<u64>, random: u64)
-        -> Result<(), SmtpError>;
+        -> Result<(), MailError>;
     /// [`SmtpClient::poll`].
     fn poll<C: Config, N: Nic, M: Outgoing>(
         &mut self,
@@ -149,7 +150,7 @@ pub trait SmtpPart: Default {
         now: Instant,
         message: &M,
         random: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<(), SmtpError>>;
+    ) -> Option<Result<(), MailError>>;
     /// [`SmtpClient::poll_at`].
     fn poll_at(&self) -> Option<Instant>;
     /// [`SmtpClient::state`].
@@ -191,7 +192,7 @@ impl<S: SmtpSettings> SmtpPart for SmtpClient<S> {
         m: &M,
         unix: Option<u64>,
         random: u64,
-    ) -> Result<(), SmtpError> {
+    ) -> Result<(), MailError> {
         SmtpClient::send(self, m, unix, random)
     }
     fn poll<C: Config, N: Nic, M: Outgoing>(
@@ -201,7 +202,7 @@ impl<S: SmtpSettings> SmtpPart for SmtpClient<S> {
         now: Instant,
         message: &M,
         random: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<(), SmtpError>> {
+    ) -> Option<Result<(), MailError>> {
         SmtpClient::poll(self, stack, nic, now, message, random)
     }
     fn poll_at(&self) -> Option<Instant> {
@@ -250,8 +251,8 @@ impl<S: SmtpSettings> SmtpPart for SmtpClient<S> {
 
 impl SmtpPart for Disabled {
     const ENABLED: bool = false;
-    fn send<M: Outgoing>(&mut self, _: &M, _: Option<u64>, _: u64) -> Result<(), SmtpError> {
-        Err(SmtpError::Disabled)
+    fn send<M: Outgoing>(&mut self, _: &M, _: Option<u64>, _: u64) -> Result<(), MailError> {
+        Err(MailError::from(MailFault::Disabled))
     }
     fn poll<C: Config, N: Nic, M: Outgoing>(
         &mut self,
@@ -260,7 +261,7 @@ impl SmtpPart for Disabled {
         _: Instant,
         _: &M,
         _: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<(), SmtpError>> {
+    ) -> Option<Result<(), MailError>> {
         None
     }
     fn poll_at(&self) -> Option<Instant> {
@@ -302,12 +303,12 @@ impl SmtpPart for Disabled {
 
 /// `Config::Pop3` as the composition and the application use it: the
 /// [`Pop3Client`], or [`Disabled`] (nothing owned, checks fail with
-/// [`Pop3Error::Disabled`]). The methods are the client's own.
+/// [`MailFault::Disabled`]). The methods are the client's own.
 pub trait Pop3Part: Default {
     /// Whether this is a client (`[pop3]` configured).
     const ENABLED: bool;
     /// [`Pop3Client::receive`].
-    fn receive<M: Mailbox>(&mut self, mailbox: &M) -> Result<(), Pop3Error>;
+    fn receive<M: Mailbox>(&mut self, mailbox: &M) -> Result<(), MailError>;
     /// [`Pop3Client::poll`].
     fn poll<C: Config, N: Nic, M: Mailbox>(
         &mut self,
@@ -316,7 +317,7 @@ pub trait Pop3Part: Default {
         now: Instant,
         mailbox: &M,
         random: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<Pop3Summary, Pop3Error>>;
+    ) -> Option<Result<Pop3Summary, MailError>>;
     /// [`Pop3Client::poll_at`].
     fn poll_at(&self) -> Option<Instant>;
     /// [`Pop3Client::state`].
@@ -353,7 +354,7 @@ pub trait Pop3Part: Default {
 
 impl<S: Pop3Settings> Pop3Part for Pop3Client<S> {
     const ENABLED: bool = true;
-    fn receive<M: Mailbox>(&mut self, mailbox: &M) -> Result<(), Pop3Error> {
+    fn receive<M: Mailbox>(&mut self, mailbox: &M) -> Result<(), MailError> {
         Pop3Client::receive(self, mailbox)
     }
     fn poll<C: Config, N: Nic, M: Mailbox>(
@@ -363,7 +364,7 @@ impl<S: Pop3Settings> Pop3Part for Pop3Client<S> {
         now: Instant,
         mailbox: &M,
         random: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<Pop3Summary, Pop3Error>> {
+    ) -> Option<Result<Pop3Summary, MailError>> {
         Pop3Client::poll(self, stack, nic, now, mailbox, random)
     }
     fn poll_at(&self) -> Option<Instant> {
@@ -412,8 +413,8 @@ impl<S: Pop3Settings> Pop3Part for Pop3Client<S> {
 
 impl Pop3Part for Disabled {
     const ENABLED: bool = false;
-    fn receive<M: Mailbox>(&mut self, _: &M) -> Result<(), Pop3Error> {
-        Err(Pop3Error::Disabled)
+    fn receive<M: Mailbox>(&mut self, _: &M) -> Result<(), MailError> {
+        Err(MailError::from(MailFault::Disabled))
     }
     fn poll<C: Config, N: Nic, M: Mailbox>(
         &mut self,
@@ -422,7 +423,7 @@ impl Pop3Part for Disabled {
         _: Instant,
         _: &M,
         _: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<Pop3Summary, Pop3Error>> {
+    ) -> Option<Result<Pop3Summary, MailError>> {
         None
     }
     fn poll_at(&self) -> Option<Instant> {

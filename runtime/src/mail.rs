@@ -38,7 +38,16 @@
 //! the outcome (the first failure wins), the failure policy (a refusal on
 //! a connection open both ways ends politely, anything else resets) and
 //! the TCP events. A client adds its protocol: its command writer, its
-//! reply (or line) handler, and its public error when it reports.
+//! reply (or line) handler, and the refusing reply's text.
+//!
+//! # One error for both clients
+//!
+//! What the core records — a [`MailFault`] at a [`MailStep`] — is the
+//! public [`MailError`], with the refusing reply's text beside it: both
+//! clients report the same type, and neither converts a failure into an
+//! error of its own. The steps of both protocols are one numbering (the
+//! shared ones first, SMTP's, `Quit`, POP3's), so the step the core keeps
+//! is the one reported and its name needs no protocol.
 //!
 //! # The command stream
 //!
@@ -546,39 +555,227 @@ pub(crate) enum LinkFailure {
     Timeout,
 }
 
-/// Why a session failed, as the session core records it for both
-/// clients; each turns it into its own error (with the step) when it
-/// reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Fault {
-    Dns(DnsError),
-    Tcp(TcpError),
-    Timeout,
-    Closed,
-    Reset,
-    Malformed,
-    /// The server refused the step's command: SMTP's reply code (POP3's
-    /// `-ERR`: 0, its text kept by the client).
-    Refused(u16),
-    /// The client's own refusal between commands: SMTP's "no AUTH
-    /// mechanism", POP3's deletion switched off.
-    Own,
-}
-
-/// A recorded failure: what and at which step (the client's step as a
-/// number, see [`Link::step`]).
+/// A recorded failure: what and at which step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Failure {
     pub(crate) fault: Fault,
-    pub(crate) step: u8,
+    pub(crate) step: MailStep,
 }
 
-/// The steps both clients begin with ([`Link::step`]): each client's step
-/// enum starts `Resolve`, `Connect`, `Greeting` (checked at compile time
-/// there).
-pub(crate) const STEP_CONNECT: u8 = 1;
-/// See [`STEP_CONNECT`].
-pub(crate) const STEP_GREETING: u8 = 2;
+/// The core records the public fault.
+pub(crate) use MailFault as Fault;
+
+/// A step of a mail session (also where a failure happened): the steps of
+/// both clients in one numbering. Both begin `Resolve`, `Connect`,
+/// `Greeting` and end `Quit`; SMTP's commands come before `Quit`, POP3's
+/// after it. One type for both, so the step the session core records *is*
+/// the one a [`MailError`] reports: no per-client conversion (README,
+/// Decisions: one public mail error).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum MailStep {
+    /// Looking up the server's address (A or MX).
+    #[default]
+    Resolve,
+    /// ARP and the TCP handshake.
+    Connect,
+    /// Waiting for the greeting (SMTP `220`, POP3 `+OK`).
+    Greeting,
+    /// SMTP `EHLO`.
+    Ehlo,
+    /// SMTP `HELO` (the server does not know EHLO).
+    Helo,
+    /// SMTP `AUTH PLAIN` with the credentials (RFC 4616).
+    AuthPlain,
+    /// SMTP `AUTH LOGIN`.
+    AuthLogin,
+    /// SMTP AUTH LOGIN's base64 user name.
+    AuthUser,
+    /// SMTP AUTH LOGIN's base64 password.
+    AuthPassword,
+    /// SMTP `MAIL FROM`.
+    MailFrom,
+    /// SMTP `RCPT TO`.
+    RcptTo,
+    /// SMTP `DATA`.
+    Data,
+    /// SMTP: the message and its final `.`.
+    Message,
+    /// `QUIT` (both).
+    Quit,
+    /// POP3 `USER`.
+    User,
+    /// POP3 `PASS`.
+    Pass,
+    /// POP3 `STAT`.
+    Stat,
+    /// POP3 `RETR`.
+    Retr,
+    /// POP3 `DELE`.
+    Dele,
+}
+
+impl MailStep {
+    /// The step's name in logs (`MAIL FROM`, `RETR`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            MailStep::Resolve => "resolve",
+            MailStep::Connect => "connect",
+            MailStep::Greeting => "greeting",
+            MailStep::Ehlo => "EHLO",
+            MailStep::Helo => "HELO",
+            MailStep::AuthPlain => "AUTH PLAIN",
+            MailStep::AuthLogin => "AUTH LOGIN",
+            MailStep::AuthUser => "AUTH user",
+            MailStep::AuthPassword => "AUTH password",
+            MailStep::MailFrom => "MAIL FROM",
+            MailStep::RcptTo => "RCPT TO",
+            MailStep::Data => "DATA",
+            MailStep::Message => "message",
+            MailStep::Quit => "QUIT",
+            MailStep::User => "USER",
+            MailStep::Pass => "PASS",
+            MailStep::Stat => "STAT",
+            MailStep::Retr => "RETR",
+            MailStep::Dele => "DELE",
+        }
+    }
+}
+
+impl fmt::Display for MailStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What went wrong in a mail session ([`MailError::fault`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailFault {
+    /// A session is under way (`send`, `receive`).
+    Busy,
+    /// SMTP: the message has no recipient.
+    NoRecipient,
+    /// No server: none in `stack.toml`, none from the application (and,
+    /// for SMTP, no `mx = true`).
+    NoServer,
+    /// POP3: no user name and password.
+    NoCredentials,
+    /// The server's name (or MX) could not be resolved.
+    Dns(DnsError),
+    /// No TCP connection could be opened (no free socket...).
+    Tcp(TcpError),
+    /// The server refused the step: SMTP answered another code than
+    /// expected (this one: 4xx try later, 5xx refused), POP3 answered
+    /// `-ERR` (0). The reply's text is [`MailError::text`].
+    Refused(u16),
+    /// A reply that is not SMTP/POP3, or one that came too early.
+    Malformed,
+    /// Nothing happened for the client's `timeout` at the step (or the
+    /// whole session took longer than `session_timeout`).
+    Timeout,
+    /// The server closed the connection during the step.
+    Closed,
+    /// The connection was reset (or TCP gave up) during the step.
+    Reset,
+    /// SMTP: there are credentials, but the server offers no AUTH
+    /// mechanism the client speaks (PLAIN, LOGIN) or does not know EHLO:
+    /// the message is not sent unauthenticated.
+    NoAuthMechanism,
+    /// There are credentials and the server was to be found by name (DNS
+    /// A or MX), which the client's `cleartext_auth_by_name` does not
+    /// allow: nothing was sent.
+    CleartextAuthByName,
+    /// The client's section (`[smtp]`, `[pop3]`) is not in `stack.toml`
+    /// (for applications generic over configurations; the clients
+    /// themselves never return it).
+    Disabled,
+    /// What `stack.toml` switched off at compile time was needed: SMTP an
+    /// attachment (`attachment = false`), credentials (`auth = false`) or
+    /// a non-ASCII subject (`encoded_subject = false`), nothing sent;
+    /// POP3 a deletion (`delete = false`), the session ended there
+    /// (QUIT), every message kept.
+    Unsupported,
+}
+
+/// Why a message was not sent ([`smtp`](crate::smtp)) or a mailbox check
+/// failed ([`pop3`](crate::pop3)): one error for both clients, exactly
+/// what the session core records (the fault and the step) with the
+/// refusing reply's text, so no client converts it (README, Decisions:
+/// one public mail error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MailError {
+    /// What went wrong.
+    pub fault: MailFault,
+    /// The step the session was at (`Resolve` for an error before a
+    /// session started: `Busy`, `NoServer`...).
+    pub step: MailStep,
+    /// With [`MailFault::Refused`], the start of the server's reply text
+    /// (after the code or `-ERR`); empty otherwise.
+    pub text: ReplyText,
+}
+
+impl MailError {
+    /// `fault` at `step`, no text.
+    pub const fn new(fault: MailFault, step: MailStep) -> MailError {
+        MailError {
+            fault,
+            step,
+            text: ReplyText::EMPTY,
+        }
+    }
+
+    /// The server's reply code, when an SMTP server refused.
+    pub fn code(&self) -> Option<u16> {
+        match self.fault {
+            MailFault::Refused(code) if code != 0 => Some(code),
+            _ => None,
+        }
+    }
+}
+
+impl From<MailFault> for MailError {
+    /// `fault` before a session (at `Resolve`).
+    fn from(fault: MailFault) -> MailError {
+        MailError::new(fault, MailStep::Resolve)
+    }
+}
+
+impl fmt::Display for MailError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.fault {
+            MailFault::Busy => "busy: a session is under way",
+            MailFault::NoRecipient => "no recipient",
+            MailFault::NoServer => "no server (none in stack.toml or from the application)",
+            MailFault::NoCredentials => "no user name and password",
+            MailFault::Dns(e) => return write!(f, "resolve failed: {e}"),
+            MailFault::Tcp(e) => return write!(f, "connect failed: {e}"),
+            MailFault::Refused(0) => return write!(f, "-ERR {} ({})", self.text, self.step),
+            MailFault::Refused(code) => return write!(f, "{code} {} ({})", self.text, self.step),
+            // With the step.
+            MailFault::Malformed => "malformed reply",
+            MailFault::Timeout => "timeout",
+            MailFault::Closed => "closed by the server",
+            MailFault::Reset => "connection reset",
+            MailFault::NoAuthMechanism => {
+                "the server offers no AUTH mechanism we speak (PLAIN, LOGIN)"
+            }
+            MailFault::CleartextAuthByName => {
+                "credentials not sent in clear text to a server found by name \
+                 (cleartext_auth_by_name)"
+            }
+            MailFault::Disabled => "the client is not enabled in stack.toml",
+            MailFault::Unsupported => "needs a feature switched off in stack.toml",
+        };
+        f.write_str(what)?;
+        if matches!(
+            self.fault,
+            MailFault::Malformed | MailFault::Timeout | MailFault::Closed | MailFault::Reset
+        ) {
+            write!(f, " ({})", self.step)?;
+        }
+        Ok(())
+    }
+}
 
 /// The session core both clients embed: the connection (resolving,
 /// connecting, the deadlines, the end), the step, the current command's
@@ -626,10 +823,9 @@ pub(crate) struct Link {
     /// its own give-up) decides, not our reply deadline — after a loss
     /// TCP's timer may back off past it.
     pub(crate) sending: bool,
-    /// The client's step as a number (its `SmtpStep`/`Pop3Step`; 0 is
-    /// `Resolve`, set by `start`): the core sets Connect and Greeting
-    /// and records it with a failure.
-    pub(crate) step: u8,
+    /// The client's step (`Resolve`, set by `start`): the core sets
+    /// Connect and Greeting and records it with a failure.
+    pub(crate) step: MailStep,
     /// Stream offset where the current command starts (set when the
     /// connection opens, the only way to `Open`, where it is read).
     pub(crate) cmd_start: u32,
@@ -735,8 +931,10 @@ impl Link {
                 step: self.step,
             }));
         }
-        let polite = matches!(fault, Fault::Refused(_) | Fault::Own)
-            && self.phase == Phase::Open
+        let polite = matches!(
+            fault,
+            Fault::Refused(_) | Fault::NoAuthMechanism | Fault::Unsupported
+        ) && self.phase == Phase::Open
             && !self.peer_closed;
         if !polite {
             self.abort();
@@ -762,7 +960,7 @@ impl Link {
                 // the connection before it could connect.
                 self.phase = Phase::Open;
                 self.touched = true;
-                self.step = STEP_GREETING;
+                self.step = MailStep::Greeting;
                 self.cmd_start = 0;
             }
             TcpEvent::Acked { offset } => {
@@ -840,7 +1038,7 @@ impl Link {
             self.abort_now(stack, nic, now);
         }
         if self.phase == Phase::Connecting {
-            self.step = STEP_CONNECT;
+            self.step = MailStep::Connect;
         }
         if let Err(f) = r {
             self.fail(match f {
@@ -859,12 +1057,31 @@ impl Link {
     }
 
     /// The session's result: the first failure, or success, or (none
-    /// recorded) the server closed the connection at the current step.
-    pub(crate) fn result(&self) -> Result<(), Failure> {
-        self.outcome.unwrap_or(Err(Failure {
+    /// recorded) the server closed the connection at the current step; a
+    /// refusal with `text`, the client's copy of the refusing reply's
+    /// text (kept beside the outcome rather than in it: SMTP's reply
+    /// parser and POP3's `-ERR` line hold it, so a link holds no second
+    /// 61-byte copy). The failure *is* the error: nothing to convert.
+    /// Inlined where the client reports, so an application that only
+    /// tells success from failure (the quiet firmware) builds nothing
+    /// of the error (out of line: +112 B of (b) code).
+    #[inline(always)]
+    pub(crate) fn result(&self, text: &ReplyText) -> Result<(), MailError> {
+        let Err(f) = self.outcome.unwrap_or(Err(Failure {
             fault: Fault::Closed,
             step: self.step,
-        }))
+        })) else {
+            return Ok(());
+        };
+        Err(MailError {
+            fault: f.fault,
+            step: f.step,
+            text: if matches!(f.fault, Fault::Refused(_)) {
+                *text
+            } else {
+                ReplyText::EMPTY
+            },
+        })
     }
 
     /// A reply came for the current command of `len` bytes: true when it
@@ -1284,6 +1501,58 @@ mod tests {
             .decode(BASE64)
             .unwrap();
         assert_eq!(ours(|w| put_base64(w, &all)), BASE64);
+    }
+
+    #[test]
+    fn mail_errors_say_what_where_and_the_reply() {
+        let text = ReplyText::from_bytes(b"no way");
+        for (e, shown) in [
+            (
+                MailError {
+                    fault: MailFault::Refused(535),
+                    step: MailStep::AuthPlain,
+                    text,
+                },
+                "535 no way (AUTH PLAIN)",
+            ),
+            (
+                MailError {
+                    fault: MailFault::Refused(0),
+                    step: MailStep::Pass,
+                    text,
+                },
+                "-ERR no way (PASS)",
+            ),
+            (
+                MailError::new(MailFault::Timeout, MailStep::Greeting),
+                "timeout (greeting)",
+            ),
+            (
+                MailError::new(MailFault::Closed, MailStep::Retr),
+                "closed by the server (RETR)",
+            ),
+            (
+                MailError::from(MailFault::Busy),
+                "busy: a session is under way",
+            ),
+            (
+                MailError::from(MailFault::Dns(DnsError::NoData)),
+                "resolve failed: NoData",
+            ),
+        ] {
+            assert_eq!(e.to_string(), shown);
+        }
+        let refused = MailError {
+            fault: MailFault::Refused(550),
+            step: MailStep::RcptTo,
+            text,
+        };
+        assert_eq!(refused.code(), Some(550));
+        assert_eq!(
+            MailError::new(MailFault::Refused(0), MailStep::User).code(),
+            None
+        );
+        assert_eq!(MailError::from(MailFault::NoServer).step, MailStep::Resolve);
     }
 
     #[test]

@@ -22,28 +22,29 @@
 //! last), never overflowing; a `Subject:`/`From:` value longer than
 //! `[pop3] header_len` is cut ([`MessageInfo::subject_cut`]).
 //!
-//! `-ERR` at any step ends the session with [`Pop3Error::Err`] (the
+//! `-ERR` at any step ends the session with [`MailFault::Refused`] (the
 //! server's text kept) and the connection closed *without* QUIT, so the
 //! server commits nothing of this session: messages deleted before the
 //! failure are offered again next time (POP3 has no other way to make the
 //! deletions conditional on a clean end). No reply within `[pop3] timeout`
-//! ([`Pop3Error::Timeout`]; TCP's own limit while a command is not yet
+//! ([`MailFault::Timeout`]; TCP's own limit while a command is not yet
 //! acknowledged), a connection the server closes or resets, or
 //! a reply that is not POP3 ends it too, with the connection reset.
 
 use crate::config::{Config, Table};
-use crate::dns::DnsError;
 use crate::iface::PayloadSink;
 use crate::mail::{
     entry, entry_starts, read_each, Failure, Fault, LineState, Link, MailServer, Phase, Piece,
-    ReplyText, Target, Timeouts, Window, COMMAND, MAX_REPLY_LINE, STEP_CONNECT, STEP_GREETING,
+    ReplyText, Target, Timeouts, Window, COMMAND, MAX_REPLY_LINE,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
-use crate::tcp::{TcpError, TcpEvent, TcpHandle, TcpReader};
+use crate::tcp::{TcpEvent, TcpHandle, TcpReader};
 use crate::time::{Duration, Instant};
 use crate::udp::Endpoint;
 use core::fmt;
+
+pub use crate::mail::{MailError, MailFault, MailStep};
 
 /// The POP3 settings from `stack.toml` (`[pop3]`), implemented by the
 /// generated `Device` when the section is present.
@@ -76,7 +77,7 @@ pub trait Pop3Settings: 'static {
     type Header: Table<u8>;
     /// Messages may be deleted (`delete`). Off, DELE is not built: a
     /// [`Disposition::Delete`] ends the session at once with QUIT and
-    /// [`Pop3Error::Unsupported`], the message kept.
+    /// [`MailFault::Unsupported`], the message kept.
     const DELETE: bool = true;
 }
 
@@ -162,73 +163,6 @@ pub trait Mailbox {
     }
 }
 
-/// A step of the session (also where a failure happened).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pop3Step {
-    /// Looking up the server's address.
-    Resolve,
-    /// ARP and the TCP handshake.
-    Connect,
-    /// Waiting for `+OK`.
-    Greeting,
-    /// `USER`.
-    User,
-    /// `PASS`.
-    Pass,
-    /// `STAT`.
-    Stat,
-    /// `RETR`.
-    Retr,
-    /// `DELE`.
-    Dele,
-    /// `QUIT`.
-    Quit,
-}
-
-// The session core sets the first steps by number.
-const _: () =
-    assert!(Pop3Step::Connect as u8 == STEP_CONNECT && Pop3Step::Greeting as u8 == STEP_GREETING);
-
-impl Pop3Step {
-    /// The step numbered `n` (`as u8` the other way; the session core
-    /// keeps the step as a number). A `match` in the enum's order, which
-    /// the compiler makes a clamp rather than a table.
-    fn from_u8(n: u8) -> Pop3Step {
-        match n {
-            0 => Pop3Step::Resolve,
-            1 => Pop3Step::Connect,
-            2 => Pop3Step::Greeting,
-            3 => Pop3Step::User,
-            4 => Pop3Step::Pass,
-            5 => Pop3Step::Stat,
-            6 => Pop3Step::Retr,
-            7 => Pop3Step::Dele,
-            _ => Pop3Step::Quit,
-        }
-    }
-
-    /// The step's name in logs (`RETR`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Pop3Step::Resolve => "resolve",
-            Pop3Step::Connect => "connect",
-            Pop3Step::Greeting => "greeting",
-            Pop3Step::User => "USER",
-            Pop3Step::Pass => "PASS",
-            Pop3Step::Stat => "STAT",
-            Pop3Step::Retr => "RETR",
-            Pop3Step::Dele => "DELE",
-            Pop3Step::Quit => "QUIT",
-        }
-    }
-}
-
-impl fmt::Display for Pop3Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// Where a session is: [`Pop3Client::state`]; `Display` gives the
 /// progress line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,7 +177,7 @@ pub enum Pop3State {
         server: Endpoint,
     },
     /// A command is out and its reply awaited.
-    Command(Pop3Step),
+    Command(MailStep),
     /// Reading message `number` of `count`.
     Retrieving {
         /// Which message.
@@ -266,78 +200,13 @@ impl fmt::Display for Pop3State {
             Pop3State::Idle => f.write_str("idle"),
             Pop3State::Resolving => f.write_str("looking up the mail server"),
             Pop3State::Connecting { server } => write!(f, "connecting to {server}"),
-            Pop3State::Command(Pop3Step::Greeting) => f.write_str("waiting for the greeting"),
+            Pop3State::Command(MailStep::Greeting) => f.write_str("waiting for the greeting"),
             Pop3State::Command(step) => write!(f, "{step}"),
             Pop3State::Retrieving { number, count } => {
                 write!(f, "reading message {number} of {count}")
             }
             Pop3State::Deleting { number } => write!(f, "deleting message {number}"),
             Pop3State::Closing => f.write_str("closing"),
-        }
-    }
-}
-
-/// Why a mailbox check failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pop3Error {
-    /// A session is under way.
-    Busy,
-    /// No server in `stack.toml` and none from the application.
-    NoServer,
-    /// No user name and password.
-    NoCredentials,
-    /// The server's name could not be resolved.
-    Dns(DnsError),
-    /// No TCP connection could be opened.
-    Tcp(TcpError),
-    /// The server answered `-ERR`.
-    Err {
-        /// The step.
-        step: Pop3Step,
-        /// The start of its text.
-        text: ReplyText,
-    },
-    /// A reply that is not POP3 (or came too early).
-    Malformed(Pop3Step),
-    /// Nothing happened for `[pop3] timeout` at this step.
-    Timeout(Pop3Step),
-    /// The server closed the connection during this step.
-    Closed(Pop3Step),
-    /// The connection was reset (or TCP gave up) during this step.
-    Reset(Pop3Step),
-    /// The server was to be found by name (DNS), which `[pop3]
-    /// cleartext_auth_by_name` does not allow for the credentials:
-    /// nothing was sent.
-    CleartextAuthByName,
-    /// `[pop3]` is not in `stack.toml` (for applications generic over
-    /// configurations; the client itself never returns it).
-    Disabled,
-    /// The application asked to delete a message with `[pop3] delete =
-    /// false`: the session ended there (QUIT), every message kept.
-    Unsupported,
-}
-
-impl fmt::Display for Pop3Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Pop3Error::Busy => f.write_str("busy: a check is under way"),
-            Pop3Error::NoServer => f.write_str("no server ([pop3] server in stack.toml)"),
-            Pop3Error::NoCredentials => f.write_str("no user name and password"),
-            Pop3Error::Dns(e) => write!(f, "resolve failed: {e}"),
-            Pop3Error::Tcp(e) => write!(f, "connect failed: {e}"),
-            Pop3Error::Err { step, text } => write!(f, "-ERR {text} ({step})"),
-            Pop3Error::Malformed(step) => write!(f, "malformed reply ({step})"),
-            Pop3Error::Timeout(step) => write!(f, "timeout ({step})"),
-            Pop3Error::Closed(step) => write!(f, "closed by the server ({step})"),
-            Pop3Error::Reset(step) => write!(f, "connection reset ({step})"),
-            Pop3Error::CleartextAuthByName => f.write_str(
-                "credentials not sent in clear text to a server found by name \
-                 ([pop3] cleartext_auth_by_name)",
-            ),
-            Pop3Error::Disabled => f.write_str("[pop3] is not enabled in stack.toml"),
-            Pop3Error::Unsupported => {
-                f.write_str("deleting is switched off in stack.toml ([pop3] delete)")
-            }
         }
     }
 }
@@ -552,18 +421,18 @@ impl<S: Pop3Settings> Pop3Client<S> {
     }
 
     /// Starts a session now.
-    pub fn receive<M: Mailbox>(&mut self, mailbox: &M) -> Result<(), Pop3Error> {
+    pub fn receive<M: Mailbox>(&mut self, mailbox: &M) -> Result<(), MailError> {
         if self.link.phase != Phase::Idle {
-            return Err(Pop3Error::Busy);
+            return Err(MailError::from(MailFault::Busy));
         }
         if mailbox.server().is_none() && S::SERVER.is_none() {
-            return Err(Pop3Error::NoServer);
+            return Err(MailError::from(MailFault::NoServer));
         }
         if Self::credentials(mailbox).is_none() {
-            return Err(Pop3Error::NoCredentials);
+            return Err(MailError::from(MailFault::NoCredentials));
         }
         if !S::AUTH_BY_NAME && !matches!(Self::target(mailbox), Target::Addr(_)) {
-            return Err(Pop3Error::CleartextAuthByName);
+            return Err(MailError::from(MailFault::CleartextAuthByName));
         }
         // The step, the command's offset and the outcome with it.
         self.link.start();
@@ -592,13 +461,13 @@ impl<S: Pop3Settings> Pop3Client<S> {
     }
 
     /// The current step.
-    fn step(&self) -> Pop3Step {
-        Pop3Step::from_u8(self.link.step)
+    fn step(&self) -> MailStep {
+        self.link.step
     }
 
     /// Moves to `step`.
-    fn set_step(&mut self, step: Pop3Step) {
-        self.link.step = step as u8;
+    fn set_step(&mut self, step: MailStep) {
+        self.link.step = step;
     }
 
     /// Where the session is.
@@ -610,11 +479,11 @@ impl<S: Pop3Settings> Pop3Client<S> {
                 server: self.link.remote,
             },
             Phase::Open => match self.step() {
-                Pop3Step::Retr => Pop3State::Retrieving {
+                MailStep::Retr => Pop3State::Retrieving {
                     number: self.current,
                     count: self.count,
                 },
-                Pop3Step::Dele => Pop3State::Deleting {
+                MailStep::Dele => Pop3State::Deleting {
                     number: self.current,
                 },
                 step => Pop3State::Command(step),
@@ -655,7 +524,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         now: Instant,
         mailbox: &M,
         random: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<Pop3Summary, Pop3Error>> {
+    ) -> Option<Result<Pop3Summary, MailError>> {
         if self.link.phase == Phase::Idle {
             // No check planned: `next_check` is set only while the
             // interval is not zero (below; `set_interval` clears it).
@@ -684,7 +553,7 @@ impl<S: Pop3Settings> Pop3Client<S> {
         {
             return None;
         }
-        let outcome = self.result_of(self.link.result());
+        let outcome = self.result();
         match outcome {
             Ok(_) => self.stats.checks = self.stats.checks.saturating_add(1),
             Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
@@ -696,34 +565,18 @@ impl<S: Pop3Settings> Pop3Client<S> {
     }
 
     /// The session's result as reported: the summary, or the failure's
-    /// error.
-    fn result_of(&self, r: Result<(), Failure>) -> Result<Pop3Summary, Pop3Error> {
-        let Err(f) = r else {
-            return Ok(Pop3Summary {
-                messages: self.current,
-                deleted: self.deleted,
-            });
-        };
-        let step = Pop3Step::from_u8(f.step);
-        Err(match f.fault {
-            Fault::Dns(e) => Pop3Error::Dns(e),
-            Fault::Tcp(e) => Pop3Error::Tcp(e),
-            Fault::Refused(_) => Pop3Error::Err {
-                step,
-                text: self.err_text,
-            },
-            Fault::Malformed => Pop3Error::Malformed(step),
-            Fault::Timeout => Pop3Error::Timeout(step),
-            Fault::Closed => Pop3Error::Closed(step),
-            Fault::Reset => Pop3Error::Reset(step),
-            Fault::Own => Pop3Error::Unsupported,
+    /// error (with the `-ERR` text).
+    fn result(&self) -> Result<Pop3Summary, MailError> {
+        self.link.result(&self.err_text).map(|()| Pop3Summary {
+            messages: self.current,
+            deleted: self.deleted,
         })
     }
 
     /// The session's result so far (the first failure wins).
     #[cfg(test)]
-    fn outcome(&self) -> Option<Result<Pop3Summary, Pop3Error>> {
-        self.link.outcome.map(|r| self.result_of(r))
+    fn outcome(&self) -> Option<Result<Pop3Summary, MailError>> {
+        self.link.outcome.map(|_| self.result())
     }
 
     /// Records a failure and ends the session: a graceful close after
@@ -829,10 +682,10 @@ impl<S: Pop3Settings> Pop3Client<S> {
         }
         let rest = line.get(3..).unwrap_or(&[]);
         let next = match step {
-            Pop3Step::Greeting => Pop3Step::User,
-            Pop3Step::User => Pop3Step::Pass,
-            Pop3Step::Pass => Pop3Step::Stat,
-            Pop3Step::Stat => {
+            MailStep::Greeting => MailStep::User,
+            MailStep::User => MailStep::Pass,
+            MailStep::Pass => MailStep::Stat,
+            MailStep::Stat => {
                 let Some(count) = number(rest) else {
                     return self.fail(Fault::Malformed);
                 };
@@ -840,22 +693,22 @@ impl<S: Pop3Settings> Pop3Client<S> {
                 self.current = 0;
                 self.next_message()
             }
-            Pop3Step::Retr => {
+            MailStep::Retr => {
                 self.size = number(rest);
                 self.rx = Rx::Headers;
                 self.capture = Capture::None;
                 self.subject = Value::default();
                 self.from = Value::default();
-                Pop3Step::Retr
+                MailStep::Retr
             }
-            Pop3Step::Dele if !S::DELETE => return self.fail(Fault::Malformed),
-            Pop3Step::Dele => {
+            MailStep::Dele if !S::DELETE => return self.fail(Fault::Malformed),
+            MailStep::Dele => {
                 self.deleted = self.deleted.wrapping_add(1); // <= count < 10^9
                 self.stats.deleted = self.stats.deleted.saturating_add(1);
                 mailbox.deleted(self.current);
                 self.next_message()
             }
-            Pop3Step::Quit => {
+            MailStep::Quit => {
                 // A failure ends the session without QUIT, so QUIT's +OK
                 // finds no outcome, but for a deletion refused with
                 // `delete = false` (which QUIT follows). The summary is
@@ -866,11 +719,10 @@ impl<S: Pop3Settings> Pop3Client<S> {
                     self.link.outcome.get_or_insert(Ok(()));
                 }
                 self.link.close_after_peer();
-                Pop3Step::Quit
+                MailStep::Quit
             }
-            Pop3Step::Resolve | Pop3Step::Connect => {
-                return self.fail(Fault::Malformed);
-            }
+            // Before the connection or SMTP's: never POP3's step.
+            _ => return self.fail(Fault::Malformed),
         };
         self.set_step(next);
     }
@@ -878,12 +730,12 @@ impl<S: Pop3Settings> Pop3Client<S> {
     /// RETR for the next message, or QUIT after the last. Out of line:
     /// three callers.
     #[inline(never)]
-    fn next_message(&mut self) -> Pop3Step {
+    fn next_message(&mut self) -> MailStep {
         if self.current < self.count {
             self.current = self.current.wrapping_add(1); // < count
-            Pop3Step::Retr
+            MailStep::Retr
         } else {
-            Pop3Step::Quit
+            MailStep::Quit
         }
     }
 
@@ -953,14 +805,14 @@ impl<S: Pop3Settings> Pop3Client<S> {
         self.stats.messages = self.stats.messages.saturating_add(1);
         self.rx = Rx::Status;
         let next = match mailbox.end(self.current) {
-            Disposition::Delete if S::DELETE => Pop3Step::Dele,
+            Disposition::Delete if S::DELETE => MailStep::Dele,
             Disposition::Delete => {
                 // Nothing was deleted: QUIT commits nothing.
                 self.link.outcome.get_or_insert(Err(Failure {
-                    fault: Fault::Own,
+                    fault: Fault::Unsupported,
                     step: self.link.step,
                 }));
-                Pop3Step::Quit
+                MailStep::Quit
             }
             Disposition::Keep => self.next_message(),
         };
@@ -970,26 +822,32 @@ impl<S: Pop3Settings> Pop3Client<S> {
     /// The bytes of the current command into `w`: the verb from a table,
     /// then its argument.
     fn command<M: Mailbox>(&self, w: &mut Window<'_>, mailbox: &M) {
-        // By `Pop3Step` (steps without a command: empty).
-        const VERBS: &[u8] = b"|||USER |PASS |STAT|RETR |DELE |QUIT";
-        const STARTS: [u8; 10] = entry_starts(VERBS);
+        // By `MailStep` from `Quit` (POP3's steps follow it; those
+        // before, without a command, wrap past the table: empty).
+        const VERBS: &[u8] = b"QUIT|USER |PASS |STAT|RETR |DELE ";
+        const STARTS: [u8; 7] = entry_starts(VERBS);
+        const _: () = assert!(MailStep::Dele as u8 == MailStep::Quit as u8 + 5);
         let step = self.step();
-        let verb = entry(VERBS, &STARTS, step as usize);
-        if verb.is_empty() || (step == Pop3Step::Dele && !S::DELETE) {
+        let verb = entry(
+            VERBS,
+            &STARTS,
+            (step as usize).wrapping_sub(MailStep::Quit as usize),
+        );
+        if verb.is_empty() || (step == MailStep::Dele && !S::DELETE) {
             return;
         }
         w.put(verb);
         match step {
-            Pop3Step::User | Pop3Step::Pass => {
+            MailStep::User | MailStep::Pass => {
                 let (user, password) = Self::credentials(mailbox).unwrap_or(("", ""));
-                let arg = if step == Pop3Step::User {
+                let arg = if step == MailStep::User {
                     user
                 } else {
                     password
                 };
                 w.put_filtered(arg.as_bytes(), &COMMAND);
             }
-            Pop3Step::Retr | Pop3Step::Dele => w.put_u64(u64::from(self.current)),
+            MailStep::Retr | MailStep::Dele => w.put_u64(u64::from(self.current)),
             _ => {}
         }
         w.put(b"\r\n");
@@ -1037,24 +895,50 @@ mod tests {
     }
 
     #[test]
-    fn steps_are_numbered_as_the_session_core_keeps_them() {
-        use Pop3Step as T;
-        let all = [
-            T::Resolve,
-            T::Connect,
-            T::Greeting,
-            T::User,
-            T::Pass,
-            T::Stat,
-            T::Retr,
-            T::Dele,
-            T::Quit,
-        ];
-        for (i, step) in all.into_iter().enumerate() {
-            assert_eq!(step as usize, i);
-            assert_eq!(Pop3Step::from_u8(step as u8), step);
+    fn commands_by_step_of_the_shared_numbering() {
+        // POP3's steps follow `Quit` in `MailStep`; every other step
+        // (the connection's, SMTP's) has no POP3 command.
+        use MailStep as T;
+        let mb = Box_::default();
+        let mut c = Pop3Client::<Small>::new();
+        c.current = 7;
+        for n in 0..=T::Dele as u8 {
+            let step = [
+                T::Resolve,
+                T::Connect,
+                T::Greeting,
+                T::Ehlo,
+                T::Helo,
+                T::AuthPlain,
+                T::AuthLogin,
+                T::AuthUser,
+                T::AuthPassword,
+                T::MailFrom,
+                T::RcptTo,
+                T::Data,
+                T::Message,
+                T::Quit,
+                T::User,
+                T::Pass,
+                T::Stat,
+                T::Retr,
+                T::Dele,
+            ][usize::from(n)];
+            assert_eq!(step as u8, n);
+            c.set_step(step);
+            let mut sink = VecSink(Vec::new());
+            c.command(&mut Window::new(&mut sink, 0, usize::MAX), &mb);
+            let want: &[u8] = match step {
+                T::Quit => b"QUIT\r\n",
+                T::User => b"USER alice\r\n",
+                T::Pass => b"PASS secret\r\n",
+                T::Stat => b"STAT\r\n",
+                T::Retr => b"RETR 7\r\n",
+                T::Dele => b"DELE 7\r\n",
+                _ => b"",
+            };
+            assert_eq!(sink.0, want, "{step}");
         }
-        assert_eq!(Pop3Step::from_u8(200), T::Quit);
     }
 
     #[test]
@@ -1284,8 +1168,9 @@ mod tests {
                 d.server(c);
             }
             match d.c.outcome() {
-                Some(Err(Pop3Error::Err {
-                    step: Pop3Step::Pass,
+                Some(Err(MailError {
+                    fault: MailFault::Refused(0),
+                    step: MailStep::Pass,
                     text,
                 })) => assert_eq!(text.as_str(), "wrong passw"),
                 other => panic!("{other:?}"),
@@ -1345,7 +1230,10 @@ mod tests {
             }
             c.on_bytes(&reply, &mut mb);
         }
-        assert_eq!(c.outcome(), Some(Err(Pop3Error::Unsupported)));
+        assert_eq!(
+            c.outcome(),
+            Some(Err(MailError::new(MailFault::Unsupported, MailStep::Retr)))
+        );
         assert!(!mb.ev.iter().any(|e| matches!(e, Ev::Deleted(_))));
         assert_eq!(c.link.phase, Phase::Closing);
     }
@@ -1369,7 +1257,10 @@ mod tests {
         d.server(&[b'+'; 600]);
         assert_eq!(
             d.c.outcome(),
-            Some(Err(Pop3Error::Malformed(Pop3Step::Greeting)))
+            Some(Err(MailError::new(
+                MailFault::Malformed,
+                MailStep::Greeting
+            )))
         );
         let mut d = Dut::new();
         d.server(b"+OK hi\r\n");
@@ -1397,13 +1288,13 @@ mod tests {
             b"+OK\r\n",
         ];
         let steps = [
-            Pop3Step::Greeting,
-            Pop3Step::User,
-            Pop3Step::Pass,
-            Pop3Step::Stat,
-            Pop3Step::Retr,
-            Pop3Step::Dele,
-            Pop3Step::Quit,
+            MailStep::Greeting,
+            MailStep::User,
+            MailStep::Pass,
+            MailStep::Stat,
+            MailStep::Retr,
+            MailStep::Dele,
+            MailStep::Quit,
         ];
         for (i, step) in steps.iter().enumerate() {
             let mut d = Dut::new();
@@ -1415,7 +1306,8 @@ mod tests {
             d.server(b"-ERR [AUTH] Authentication failed.\r\n");
             assert_eq!(
                 d.c.outcome(),
-                Some(Err(Pop3Error::Err {
+                Some(Err(MailError {
+                    fault: MailFault::Refused(0),
                     step: *step,
                     // The status line is read into the line buffer (16 here).
                     text: ReplyText::from_bytes(b"[AUTH] Auth"),
@@ -1433,7 +1325,10 @@ mod tests {
         d.server(b"HELLO\r\n");
         assert_eq!(
             d.c.outcome(),
-            Some(Err(Pop3Error::Malformed(Pop3Step::Greeting)))
+            Some(Err(MailError::new(
+                MailFault::Malformed,
+                MailStep::Greeting
+            )))
         );
         assert_eq!(d.c.link.phase, Phase::Aborting);
         let mut d = Dut::new();
@@ -1444,13 +1339,13 @@ mod tests {
         d.server(b"+OK many\r\n");
         assert_eq!(
             d.c.outcome(),
-            Some(Err(Pop3Error::Malformed(Pop3Step::Stat)))
+            Some(Err(MailError::new(MailFault::Malformed, MailStep::Stat)))
         );
         let mut d = Dut::new();
         d.server(b"+OK\r\n+OK early\r\n");
         assert_eq!(
             d.c.outcome(),
-            Some(Err(Pop3Error::Malformed(Pop3Step::User)))
+            Some(Err(MailError::new(MailFault::Malformed, MailStep::User)))
         );
     }
 
@@ -1463,7 +1358,10 @@ mod tests {
         }
         d.server(b"+OK\r\nSubject: x\r\n\r\nhalf a");
         d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
-        assert_eq!(d.c.outcome(), Some(Err(Pop3Error::Closed(Pop3Step::Retr))));
+        assert_eq!(
+            d.c.outcome(),
+            Some(Err(MailError::new(MailFault::Closed, MailStep::Retr)))
+        );
         assert_eq!(d.c.link.phase, Phase::Aborting);
     }
 

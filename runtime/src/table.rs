@@ -47,7 +47,6 @@ mod tests {
     use super::EmptySlot;
     use crate::iface::arp::ArpEntry;
     use crate::raw::RawSocket;
-    use crate::smtp::Snapshot;
     use crate::tcp::{SentSegment, TcpSocket};
     use crate::udp::UdpSocket;
     use std::format;
@@ -64,7 +63,6 @@ mod tests {
         same::<RawSocket>();
         same::<TcpSocket>();
         same::<SentSegment>();
-        same::<Snapshot>();
         same::<u8>();
     }
 }

@@ -17,16 +17,13 @@
 
 use emberstack::config::{StaticIpv4, Table};
 use emberstack::iface::PayloadSink;
-use emberstack::mail::MailServer;
+use emberstack::mail::{MailError, MailFault, MailServer, MailStep};
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
 use emberstack::nic::Nic;
 use emberstack::pop3::{
-    Disposition, Line, Mailbox, MessageInfo, Pop3Client, Pop3Error, Pop3Settings, Pop3Step,
-    Pop3Summary,
+    Disposition, Line, Mailbox, MessageInfo, Pop3Client, Pop3Settings, Pop3Summary,
 };
-use emberstack::smtp::{
-    Attachment, Outgoing, Part, SmtpClient, SmtpError, SmtpSettings, SmtpStep, Snapshot,
-};
+use emberstack::smtp::{Attachment, Outgoing, Part, SmtpClient, SmtpSettings};
 use emberstack::tcp::{
     SentSegment, TcpConfig, TcpEvent, TcpHandle, TcpReader, TcpSocket, TcpState,
 };
@@ -69,7 +66,6 @@ macro_rules! client_config {
             const TIMEOUT: Duration = Duration::from_secs(5);
             const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
             const AUTH_BY_NAME: bool = false;
-            type Snapshots = [Snapshot; $window * (1 + $split as usize) + 2];
         }
         impl Pop3Settings for $name {
             const SERVER: Option<MailServer> = Some(MailServer::Addr(Ipv4Address(SERVER_IP)));
@@ -439,7 +435,7 @@ impl<C: Config + SmtpSettings + Pop3Settings> Sim<C> {
     }
 
     /// Runs until the SMTP client reports (at most `limit_ms`).
-    fn run_smtp(&mut self, limit_ms: u64) -> Result<(), SmtpError> {
+    fn run_smtp(&mut self, limit_ms: u64) -> Result<(), MailError> {
         for _ in 0..limit_ms {
             self.step();
             let t = Instant::from_millis(self.now);
@@ -456,7 +452,7 @@ impl<C: Config + SmtpSettings + Pop3Settings> Sim<C> {
         );
     }
 
-    fn run_pop3(&mut self, limit_ms: u64) -> Result<Pop3Summary, Pop3Error> {
+    fn run_pop3(&mut self, limit_ms: u64) -> Result<Pop3Summary, MailError> {
         for _ in 0..limit_ms {
             self.step();
             let t = Instant::from_millis(self.now);
@@ -495,7 +491,7 @@ impl<C: Config + SmtpSettings + Pop3Settings> Sim<C> {
     }
 }
 
-fn send<C: Config + SmtpSettings + Pop3Settings>(sim: &mut Sim<C>) -> Result<(), SmtpError> {
+fn send<C: Config + SmtpSettings + Pop3Settings>(sim: &mut Sim<C>) -> Result<(), MailError> {
     let msg = sim.app.msg.clone();
     sim.app
         .smtp
@@ -615,7 +611,10 @@ fn a_silent_server_times_out_the_socket_is_freed_and_the_next_send_works() {
     let mut sim = Sim::<W1>::new(2, Faults::none(), false);
     sim.srv.silent = true;
     let start = sim.now;
-    assert_eq!(send(&mut sim), Err(SmtpError::Timeout(SmtpStep::Greeting)));
+    assert_eq!(
+        send(&mut sim),
+        Err(MailError::new(MailFault::Timeout, MailStep::Greeting))
+    );
     let took = sim.now - start;
     assert!(
         (5000..5100).contains(&took),
@@ -631,7 +630,7 @@ fn a_silent_server_times_out_the_socket_is_freed_and_the_next_send_works() {
     sim.app.pop3.receive(&sim.app.inbox).unwrap();
     assert_eq!(
         sim.run_pop3(60_000),
-        Err(Pop3Error::Timeout(Pop3Step::Greeting))
+        Err(MailError::new(MailFault::Timeout, MailStep::Greeting))
     );
     assert!(sim.client_sockets_free());
 }

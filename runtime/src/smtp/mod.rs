@@ -19,22 +19,22 @@
 //!    the server offers it, else **LOGIN**: user name and password in
 //!    base64, each after a `334` (the challenge text is not checked:
 //!    servers word it differently). Neither offered (or only HELO known):
-//!    [`SmtpError::NoAuthMechanism`], never an unauthenticated send. To a
+//!    [`MailFault::NoAuthMechanism`], never an unauthenticated send. To a
 //!    server found by name, only with `cleartext_auth_by_name`
-//!    ([`SmtpError::CleartextAuthByName`] from `send` otherwise).
+//!    ([`MailFault::CleartextAuthByName`] from `send` otherwise).
 //! 5. **MAIL FROM**, **RCPT TO** for every recipient (`250`/`251`),
 //!    **DATA** `354`, the message, `.`, `250`, **QUIT**.
 //!
 //! Every reply code is checked: anything but the expected one ends the
-//! session with [`SmtpError::Rejected`] carrying the server's code and
+//! session with [`MailFault::Refused`] carrying the server's code and
 //! text; QUIT is still sent politely, and the connection closed. No
-//! complete reply line within `[smtp] timeout` ([`SmtpError::Timeout`];
+//! complete reply line within `[smtp] timeout` ([`MailFault::Timeout`];
 //! while our bytes are not all acknowledged TCP's own retransmission limit
 //! applies instead, since its backed-off timer may exceed ours), the whole
 //! session over `[smtp] session_timeout` (whatever the server does: a zero
 //! window included), a reply line over 512 bytes, a connection closed
-//! or reset by the server ([`SmtpError::Closed`], [`SmtpError::Reset`]) or
-//! a reply that is not SMTP ([`SmtpError::Malformed`]) end it too, with
+//! or reset by the server ([`MailFault::Closed`], [`MailFault::Reset`]) or
+//! a reply that is not SMTP ([`MailFault::Malformed`]) end it too, with
 //! the connection reset. Either way the client is idle again when `poll`
 //! reports the outcome, and a new `send` may start.
 //!
@@ -76,9 +76,11 @@
 //! again. The attachment's encoding is a pure function of the position
 //! (57 bytes make one 76-character line), so going back is a computation.
 //! The text's encoding depends on what came before (dot-stuffing, line
-//! ends, line length), so the client keeps [`Snapshot`]s of the text
-//! encoder at the start of each segment in flight (12 bytes each, as many
-//! as segments can be in flight plus two) and restarts from the nearest one.
+//! ends, line length), so the client restarts the text encoder from its
+//! cursor (where the last production ended) when the offset asked for is
+//! at or after it, else from the text's start: a retransmission of text
+//! encodes the text again up to it (O(text), on a rare path), which needs
+//! no state per segment in flight.
 //! The application only has to give the same bytes for the same position.
 //!
 //! # Files
@@ -95,21 +97,23 @@ mod reply;
 #[cfg(test)]
 mod tests;
 
-use crate::config::{Config, Table};
-use crate::dns::DnsError;
+use crate::config::Config;
 use crate::iface::PayloadSink;
 use crate::mail::{
-    byte_set, command_byte, domain_of, entry, entry_starts, read_each, ByteSet, Failure, Fault,
-    Link, MailServer, Phase, ReplyText, Target, Timeouts, Window, STEP_CONNECT, STEP_GREETING,
+    byte_set, command_byte, domain_of, entry, entry_starts, read_each, ByteSet, Fault, Link,
+    MailServer, Phase, Target, Timeouts, Window,
 };
 use crate::nic::Nic;
 use crate::stack::Stack;
-use crate::tcp::{TcpError, TcpEvent, TcpHandle, TcpReader};
+use crate::tcp::{TcpEvent, TcpHandle, TcpReader};
 use crate::time::{Duration, Instant};
 use crate::udp::Endpoint;
 use core::fmt;
+use core::marker::PhantomData;
 
-pub use encode::Snapshot;
+pub use crate::mail::{MailError, MailFault, MailStep};
+
+use encode::Snapshot;
 
 /// A byte allowed in an address in angle brackets (or a HELO name): a
 /// command byte, no bracket, no space.
@@ -150,18 +154,16 @@ pub trait SmtpSettings: 'static {
     /// found by name through DNS (`cleartext_auth_by_name`); otherwise
     /// only to a server given as an address.
     const AUTH_BY_NAME: bool;
-    /// Text-encoder snapshots: `[Snapshot; segments in flight + 2]`.
-    type Snapshots: Table<Snapshot>;
     /// A base64 attachment may be sent (`attachment`). Off, its encoder
     /// and part headers are not built and a message with one is refused
-    /// ([`SmtpError::Unsupported`]).
+    /// ([`MailFault::Unsupported`]).
     const ATTACHMENT: bool = true;
     /// AUTH PLAIN/LOGIN (`auth`). Off, that code is not built and a
-    /// message with credentials is refused ([`SmtpError::Unsupported`]).
+    /// message with credentials is refused ([`MailFault::Unsupported`]).
     const AUTH: bool = true;
     /// A subject with non-ASCII characters is sent as RFC 2047 encoded
     /// words (`encoded_subject`). Off, the encoder is not built and such
-    /// a subject is refused ([`SmtpError::Unsupported`]).
+    /// a subject is refused ([`MailFault::Unsupported`]).
     const ENCODED_SUBJECT: bool = true;
 }
 
@@ -220,93 +222,6 @@ pub trait Outgoing {
     }
 }
 
-/// A step of the session (also where a failure happened).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmtpStep {
-    /// Looking up the server's address (A or MX).
-    Resolve,
-    /// ARP and the TCP handshake.
-    Connect,
-    /// Waiting for `220`.
-    Greeting,
-    /// `EHLO`.
-    Ehlo,
-    /// `HELO` (the server does not know EHLO).
-    Helo,
-    /// `AUTH PLAIN` with the credentials (RFC 4616).
-    AuthPlain,
-    /// `AUTH LOGIN`.
-    AuthLogin,
-    /// The base64 user name.
-    AuthUser,
-    /// The base64 password.
-    AuthPassword,
-    /// `MAIL FROM`.
-    MailFrom,
-    /// `RCPT TO`.
-    RcptTo,
-    /// `DATA`.
-    Data,
-    /// The message and its final `.`.
-    Message,
-    /// `QUIT`.
-    Quit,
-}
-
-// The session core sets the first steps by number.
-const _: () =
-    assert!(SmtpStep::Connect as u8 == STEP_CONNECT && SmtpStep::Greeting as u8 == STEP_GREETING);
-
-impl SmtpStep {
-    /// The step numbered `n` (`as u8` the other way; the session core
-    /// keeps the step as a number). A `match` in the enum's order, which
-    /// the compiler makes a clamp rather than a table.
-    fn from_u8(n: u8) -> SmtpStep {
-        match n {
-            0 => SmtpStep::Resolve,
-            1 => SmtpStep::Connect,
-            2 => SmtpStep::Greeting,
-            3 => SmtpStep::Ehlo,
-            4 => SmtpStep::Helo,
-            5 => SmtpStep::AuthPlain,
-            6 => SmtpStep::AuthLogin,
-            7 => SmtpStep::AuthUser,
-            8 => SmtpStep::AuthPassword,
-            9 => SmtpStep::MailFrom,
-            10 => SmtpStep::RcptTo,
-            11 => SmtpStep::Data,
-            12 => SmtpStep::Message,
-            _ => SmtpStep::Quit,
-        }
-    }
-
-    /// The step's name in logs (`MAIL FROM`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            SmtpStep::Resolve => "resolve",
-            SmtpStep::Connect => "connect",
-            SmtpStep::Greeting => "greeting",
-            SmtpStep::Ehlo => "EHLO",
-            SmtpStep::Helo => "HELO",
-            SmtpStep::AuthPlain => "AUTH PLAIN",
-            SmtpStep::AuthLogin => "AUTH LOGIN",
-            SmtpStep::AuthUser => "AUTH user",
-            SmtpStep::AuthPassword => "AUTH password",
-            SmtpStep::MailFrom => "MAIL FROM",
-            SmtpStep::RcptTo => "RCPT TO",
-            SmtpStep::Data => "DATA",
-            SmtpStep::Message => "message",
-            SmtpStep::Quit => "QUIT",
-        }
-    }
-}
-
-impl fmt::Display for SmtpStep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// Where a session is: [`SmtpClient::state`]. Its `Display` is the
 /// progress line a status page shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,7 +236,7 @@ pub enum SmtpState {
         server: Endpoint,
     },
     /// A command is out (or going out) and its reply awaited.
-    Command(SmtpStep),
+    Command(MailStep),
     /// `RCPT TO` for recipient `index` (from 0).
     Recipient {
         /// Which recipient.
@@ -342,7 +257,7 @@ impl fmt::Display for SmtpState {
             SmtpState::Idle => f.write_str("idle"),
             SmtpState::Resolving => f.write_str("looking up the mail server"),
             SmtpState::Connecting { server } => write!(f, "connecting to {server}"),
-            SmtpState::Command(SmtpStep::Greeting) => f.write_str("waiting for the greeting"),
+            SmtpState::Command(MailStep::Greeting) => f.write_str("waiting for the greeting"),
             SmtpState::Command(step) => write!(f, "{step}"),
             SmtpState::Recipient { index } => {
                 write!(
@@ -354,112 +269,6 @@ impl fmt::Display for SmtpState {
             SmtpState::Sending { acked } => write!(f, "sending the message ({acked} bytes)"),
             SmtpState::Closing => f.write_str("closing"),
         }
-    }
-}
-
-/// Why a message was not sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmtpError {
-    /// A session is under way ([`SmtpClient::send`]).
-    Busy,
-    /// The message has no recipient.
-    NoRecipient,
-    /// No server: none in `stack.toml`, none from the application, and no
-    /// `mx = true`.
-    NoServer,
-    /// The server's name (or MX) could not be resolved.
-    Dns(DnsError),
-    /// No TCP connection could be opened (no free socket...).
-    Tcp(TcpError),
-    /// The server answered a step with another code than expected
-    /// (4xx: try later; 5xx: refused).
-    Rejected {
-        /// The step.
-        step: SmtpStep,
-        /// The reply code (`535`).
-        code: u16,
-        /// The start of its text.
-        text: ReplyText,
-    },
-    /// A reply that is not SMTP, or one that came too early.
-    Malformed(SmtpStep),
-    /// Nothing happened for `[smtp] timeout` at this step.
-    Timeout(SmtpStep),
-    /// The server closed the connection during this step.
-    Closed(SmtpStep),
-    /// The connection was reset (or TCP gave up) during this step.
-    Reset(SmtpStep),
-    /// There are credentials, but the server offers no AUTH mechanism the
-    /// client speaks (PLAIN, LOGIN) or does not know EHLO: the message is
-    /// not sent unauthenticated.
-    NoAuthMechanism,
-    /// There are credentials and the server was to be found by name (DNS
-    /// A or MX), which `[smtp] cleartext_auth_by_name` does not allow:
-    /// nothing was sent.
-    CleartextAuthByName,
-    /// `[smtp]` is not in `stack.toml` (for applications generic over
-    /// configurations; the client itself never returns it).
-    Disabled,
-    /// The message needs what `[smtp]` switched off at compile time: an
-    /// attachment (`attachment = false`), credentials (`auth = false`) or
-    /// a non-ASCII subject (`encoded_subject = false`). Nothing was sent.
-    Unsupported,
-}
-
-impl SmtpError {
-    /// The server's reply code, when the server refused.
-    pub fn code(&self) -> Option<u16> {
-        match self {
-            SmtpError::Rejected { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for SmtpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SmtpError::Busy => f.write_str("busy: a message is being sent"),
-            SmtpError::NoRecipient => f.write_str("no recipient"),
-            SmtpError::NoServer => f.write_str("no server ([smtp] server in stack.toml)"),
-            SmtpError::Dns(e) => write!(f, "resolve failed: {e}"),
-            SmtpError::Tcp(e) => write!(f, "connect failed: {e}"),
-            SmtpError::Rejected { step, code, text } => write!(f, "{code} {text} ({step})"),
-            SmtpError::Malformed(step) => write!(f, "malformed reply ({step})"),
-            SmtpError::Timeout(step) => write!(f, "timeout ({step})"),
-            SmtpError::Closed(step) => write!(f, "closed by the server ({step})"),
-            SmtpError::Reset(step) => write!(f, "connection reset ({step})"),
-            SmtpError::NoAuthMechanism => {
-                f.write_str("the server offers no AUTH mechanism we speak (PLAIN, LOGIN)")
-            }
-            SmtpError::CleartextAuthByName => f.write_str(
-                "credentials not sent in clear text to a server found by name \
-                 ([smtp] cleartext_auth_by_name)",
-            ),
-            SmtpError::Disabled => f.write_str("[smtp] is not enabled in stack.toml"),
-            SmtpError::Unsupported => {
-                f.write_str("the message needs a feature [smtp] switched off in stack.toml")
-            }
-        }
-    }
-}
-
-/// The error of a failure the session recorded, with the refusal's
-/// `text`. The failure is kept without the text, which stays in the reply
-/// parser (frozen once a reply is refused): the client holds the 61-byte
-/// text once instead of twice (README, Decisions: the mail clients'
-/// footprint).
-fn error(f: Failure, text: ReplyText) -> SmtpError {
-    let step = SmtpStep::from_u8(f.step);
-    match f.fault {
-        Fault::Dns(e) => SmtpError::Dns(e),
-        Fault::Tcp(e) => SmtpError::Tcp(e),
-        Fault::Refused(code) => SmtpError::Rejected { step, code, text },
-        Fault::Malformed => SmtpError::Malformed(step),
-        Fault::Timeout => SmtpError::Timeout(step),
-        Fault::Closed => SmtpError::Closed(step),
-        Fault::Reset => SmtpError::Reset(step),
-        Fault::Own => SmtpError::NoAuthMechanism,
     }
 }
 
@@ -497,8 +306,8 @@ pub struct SmtpClient<S: SmtpSettings> {
     text_end: u32,
     att_end: u32,
     cursor: Snapshot,
-    snapshots: S::Snapshots,
     stats: SmtpStats,
+    settings: PhantomData<S>,
 }
 
 impl<S: SmtpSettings> Default for SmtpClient<S> {
@@ -534,8 +343,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
             text_end: mime::UNKNOWN,
             att_end: mime::UNKNOWN,
             cursor: Snapshot::START,
-            snapshots: S::Snapshots::new_table(),
             stats: SmtpStats::default(),
+            settings: PhantomData,
         }
     }
 
@@ -558,25 +367,25 @@ impl<S: SmtpSettings> SmtpClient<S> {
         message: &M,
         unix_time: Option<u64>,
         random: u64,
-    ) -> Result<(), SmtpError> {
+    ) -> Result<(), MailError> {
         if self.link.phase != Phase::Idle {
-            return Err(SmtpError::Busy);
+            return Err(MailError::from(MailFault::Busy));
         }
         if message.to(0).is_none() {
-            return Err(SmtpError::NoRecipient);
+            return Err(MailError::from(MailFault::NoRecipient));
         }
         if message.server().is_none() && S::SERVER.is_none() && !Self::mx(message) {
-            return Err(SmtpError::NoServer);
+            return Err(MailError::from(MailFault::NoServer));
         }
         if (!S::ATTACHMENT && message.attachment().is_some())
             || (!S::AUTH && message.credentials().is_some())
             || (!S::ENCODED_SUBJECT && !message.subject().is_ascii())
         {
-            return Err(SmtpError::Unsupported);
+            return Err(MailError::from(MailFault::Unsupported));
         }
         let by_name = !matches!(Self::target(message), Target::Addr(_));
         if Self::credentials(message).is_some() && by_name && !S::AUTH_BY_NAME {
-            return Err(SmtpError::CleartextAuthByName);
+            return Err(MailError::from(MailFault::CleartextAuthByName));
         }
         // The step, the command's offset and the outcome with it.
         self.link.start();
@@ -593,13 +402,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
     }
 
     /// The current step.
-    fn step(&self) -> SmtpStep {
-        SmtpStep::from_u8(self.link.step)
+    fn step(&self) -> MailStep {
+        self.link.step
     }
 
     /// Moves to `step`.
-    fn set_step(&mut self, step: SmtpStep) {
-        self.link.step = step as u8;
+    fn set_step(&mut self, step: MailStep) {
+        self.link.step = step;
     }
 
     /// Where the session is.
@@ -611,8 +420,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
                 server: self.link.remote,
             },
             Phase::Open => match self.step() {
-                SmtpStep::RcptTo => SmtpState::Recipient { index: self.rcpt },
-                SmtpStep::Message => SmtpState::Sending {
+                MailStep::RcptTo => SmtpState::Recipient { index: self.rcpt },
+                MailStep::Message => SmtpState::Sending {
                     acked: self.link.acked.wrapping_sub(self.link.cmd_start),
                 },
                 step => SmtpState::Command(step),
@@ -652,7 +461,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         now: Instant,
         message: &M,
         random: &mut dyn FnMut() -> u32,
-    ) -> Option<Result<(), SmtpError>> {
+    ) -> Option<Result<(), MailError>> {
         if self.link.phase == Phase::Idle {
             return None;
         }
@@ -668,7 +477,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         {
             return None;
         }
-        let outcome = self.link.result().map_err(|f| error(f, self.reply.text));
+        let outcome = self.link.result(&self.reply.text);
         match outcome {
             Ok(()) => self.stats.sent = self.stats.sent.saturating_add(1),
             Err(_) => self.stats.failed = self.stats.failed.saturating_add(1),
@@ -678,10 +487,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
 
     /// The session's result so far (the first failure wins).
     #[cfg(test)]
-    fn outcome(&self) -> Option<Result<(), SmtpError>> {
+    fn outcome(&self) -> Option<Result<(), MailError>> {
         self.link
             .outcome
-            .map(|r| r.map_err(|f| error(f, self.reply.text)))
+            .map(|_| self.link.result(&self.reply.text))
     }
 
     /// Records a failure and ends the session: QUIT when a reply refused
@@ -695,7 +504,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if self.link.fail(fault) {
             // The failed command's reply came, so the stream is at a
             // command boundary: QUIT starts there.
-            self.set_step(SmtpStep::Quit);
+            self.set_step(MailStep::Quit);
         }
     }
 
@@ -705,11 +514,11 @@ impl<S: SmtpSettings> SmtpClient<S> {
             return;
         }
         let step = self.step();
-        if matches!(event, TcpEvent::Retransmit { .. }) && step == SmtpStep::Message {
+        if matches!(event, TcpEvent::Retransmit { .. }) && step == MailStep::Message {
             self.stats.rewinds = self.stats.rewinds.saturating_add(1);
         }
         // After QUIT the server closes first.
-        self.link.on_event(event, step == SmtpStep::Quit);
+        self.link.on_event(event, step == MailStep::Quit);
     }
 
     /// Whether the client is done with the socket (FIN may go).
@@ -784,7 +593,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// The length of the current command (the message's once known,
     /// `u32::MAX` before).
     fn command_len<M: Outgoing>(&self, message: &M) -> u32 {
-        if self.step() == SmtpStep::Message {
+        if self.step() == MailStep::Message {
             return self.message_len().unwrap_or(u32::MAX);
         }
         let mut w = Window::counter();
@@ -800,18 +609,18 @@ impl<S: SmtpSettings> SmtpClient<S> {
         if !self.link.replied(self.command_len(message)) {
             return self.fail(Fault::Malformed);
         }
-        if step == SmtpStep::Quit {
+        if step == MailStep::Quit {
             self.link.close_after_peer();
             return;
         }
-        // By `SmtpStep`: the code its command's reply must have, less 200
+        // By `MailStep`: the code its command's reply must have, less 200
         // (one byte), and the step that follows: a table rather than a
         // match per pair. Steps without a command (NONE) never read it:
         // replies are read only while the connection is open, from the
         // greeting on, and QUIT's returned above.
-        use SmtpStep as T;
+        use MailStep as T;
         const NONE: u8 = u8::MAX;
-        const EXPECT: [(u8, SmtpStep); 14] = [
+        const EXPECT: [(u8, MailStep); 14] = [
             (NONE, T::Resolve),
             (NONE, T::Connect),
             (20, T::Ehlo),
@@ -839,13 +648,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
                         } else if self.caps & cap::LOGIN != 0 {
                             next = T::AuthLogin;
                         } else {
-                            return self.fail(Fault::Own);
+                            return self.fail(Fault::NoAuthMechanism);
                         }
                     }
                 }
                 // HELO has no extensions, so no AUTH.
                 T::Helo if Self::credentials(message).is_some() => {
-                    return self.fail(Fault::Own);
+                    return self.fail(Fault::NoAuthMechanism);
                 }
                 // EHLO follows only the greeting: only the EHLO reply's
                 // keywords count.
@@ -875,9 +684,10 @@ impl<S: SmtpSettings> SmtpClient<S> {
     /// The bytes of the current command (not the message) into `w`: its
     /// template by step, written by the message's template walker (the
     /// arguments are its fields).
+    #[inline(never)]
     fn command<M: Outgoing>(&self, w: &mut Window<'_>, message: &M) {
         use mime::field as f;
-        // By `SmtpStep` (the steps without a command: empty).
+        // By `MailStep` (the steps without a command: empty).
         const COMMANDS: &[u8] = b"|||EHLO \x89\r\n|HELO \x89\r\n|AUTH PLAIN \x8a\r\n|AUTH LOGIN\r\n|\x8b\r\n|\x8c\r\n|MAIL FROM:<\x8d>\x8f\r\n|RCPT TO:<\x8e>\r\n|DATA\r\n||QUIT\r\n";
         const STARTS: [u8; 15] = entry_starts(COMMANDS);
         const _: () = assert!(
@@ -909,7 +719,7 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let Some(rel) = self.link.command_offset(offset) else {
             return;
         };
-        if self.step() == SmtpStep::Message {
+        if self.step() == MailStep::Message {
             self.produce_message(rel, max, sink, message);
         } else {
             let mut w = Window::new(sink, rel as usize, max);

@@ -3,6 +3,7 @@
 
 use super::mime::{put_date, put_subject, LAST_DATE};
 use super::*;
+use crate::mail::ReplyText;
 use crate::wire::Ipv4Address;
 use base64::Engine as _;
 use proptest::prelude::*;
@@ -18,7 +19,6 @@ impl SmtpSettings for Auth {
     const TIMEOUT: Duration = Duration::from_secs(10);
     const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
     const AUTH_BY_NAME: bool = false;
-    type Snapshots = [Snapshot; 3];
 }
 
 #[derive(Clone)]
@@ -209,7 +209,7 @@ fn unstuff(body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn steps_are_numbered_as_the_session_core_keeps_them() {
-    use SmtpStep as T;
+    use MailStep as T;
     let all = [
         T::Resolve,
         T::Connect,
@@ -226,11 +226,12 @@ fn steps_are_numbered_as_the_session_core_keeps_them() {
         T::Message,
         T::Quit,
     ];
+    // SMTP's steps are the shared numbering's first; POP3's follow
+    // `Quit` (SMTP's reply table is indexed by step).
     for (i, step) in all.into_iter().enumerate() {
         assert_eq!(step as usize, i);
-        assert_eq!(SmtpStep::from_u8(step as u8), step);
     }
-    assert_eq!(SmtpStep::from_u8(200), T::Quit);
+    assert_eq!(MailStep::User as usize, all.len());
 }
 
 #[test]
@@ -352,7 +353,13 @@ fn ehlo_refused_falls_back_to_helo_which_cannot_authenticate() {
     assert_eq!(d.pull(1460), b"HELO [10.0.0.2]\r\n");
     d.reply("250 hi\r\n");
     // Credentials are set and HELO has no AUTH: never unauthenticated.
-    assert_eq!(d.c.outcome(), Some(Err(SmtpError::NoAuthMechanism)));
+    assert_eq!(
+        d.c.outcome(),
+        Some(Err(MailError::new(
+            MailFault::NoAuthMechanism,
+            MailStep::Helo
+        )))
+    );
     assert_eq!(d.pull(1460), b"QUIT\r\n");
 }
 
@@ -416,7 +423,13 @@ fn credentials_without_a_usable_mechanism_are_a_typed_error_not_a_plain_send() {
     d.reply("220 x\r\n");
     d.pull(1460);
     d.reply("250-x\r\n250 AUTH CRAM-MD5 GSSAPI\r\n");
-    assert_eq!(d.c.outcome(), Some(Err(SmtpError::NoAuthMechanism)));
+    assert_eq!(
+        d.c.outcome(),
+        Some(Err(MailError::new(
+            MailFault::NoAuthMechanism,
+            MailStep::Ehlo
+        )))
+    );
     assert_eq!(d.pull(1460), b"QUIT\r\n", "a refusal still ends with QUIT");
     d.reply("221 bye\r\n");
     assert_eq!(d.c.link.phase, Phase::Closing);
@@ -425,7 +438,13 @@ fn credentials_without_a_usable_mechanism_are_a_typed_error_not_a_plain_send() {
     assert!(!d.c.tcp_wants_close(SOCK));
     d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
     assert!(d.c.tcp_wants_close(SOCK));
-    assert_eq!(d.c.outcome(), Some(Err(SmtpError::NoAuthMechanism)));
+    assert_eq!(
+        d.c.outcome(),
+        Some(Err(MailError::new(
+            MailFault::NoAuthMechanism,
+            MailStep::Ehlo
+        )))
+    );
 }
 
 #[test]
@@ -436,7 +455,7 @@ fn a_reply_line_over_512_bytes_is_malformed() {
     d.reply(&format!("250-{}", "x".repeat(600)));
     assert_eq!(
         d.c.outcome(),
-        Some(Err(SmtpError::Malformed(SmtpStep::Ehlo)))
+        Some(Err(MailError::new(MailFault::Malformed, MailStep::Ehlo)))
     );
     assert_eq!(d.c.link.phase, Phase::Aborting);
 }
@@ -454,11 +473,13 @@ fn credentials_to_a_server_found_by_name_need_the_setting() {
         const TIMEOUT: Duration = Duration::from_secs(10);
         const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
         const AUTH_BY_NAME: bool = false;
-        type Snapshots = [Snapshot; 3];
     }
     let mut c = SmtpClient::<ByName>::new();
     let msg = Msg::new(b"t", None);
-    assert_eq!(c.send(&msg, None, 1), Err(SmtpError::CleartextAuthByName));
+    assert_eq!(
+        c.send(&msg, None, 1),
+        Err(MailError::from(MailFault::CleartextAuthByName))
+    );
     assert!(c.is_idle(), "nothing started");
     // An address given for the session is the user's choice.
     let mut c = SmtpClient::<Auth>::new();
@@ -478,19 +499,19 @@ fn every_refusal_is_a_typed_failure_with_code_and_text() {
         "354 go\r\n",
     ];
     let steps = [
-        SmtpStep::Greeting,
-        SmtpStep::Ehlo,
-        SmtpStep::AuthLogin,
-        SmtpStep::AuthUser,
-        SmtpStep::AuthPassword,
-        SmtpStep::MailFrom,
-        SmtpStep::RcptTo,
-        SmtpStep::Data,
-        SmtpStep::Message,
+        MailStep::Greeting,
+        MailStep::Ehlo,
+        MailStep::AuthLogin,
+        MailStep::AuthUser,
+        MailStep::AuthPassword,
+        MailStep::MailFrom,
+        MailStep::RcptTo,
+        MailStep::Data,
+        MailStep::Message,
     ];
     for (fail_at, step) in steps.iter().enumerate() {
         for code in [421u16, 451, 535, 554] {
-            if *step == SmtpStep::Ehlo && code >= 500 {
+            if *step == MailStep::Ehlo && code >= 500 {
                 continue; // 5xx to EHLO means "try HELO"
             }
             let mut d = Dut::new(Msg::new(b"t", None));
@@ -501,15 +522,15 @@ fn every_refusal_is_a_typed_failure_with_code_and_text() {
             d.reply(&format!("{code} no way\r\n"));
             assert_eq!(
                 d.c.outcome(),
-                Some(Err(SmtpError::Rejected {
+                Some(Err(MailError {
+                    fault: MailFault::Refused(code),
                     step: *step,
-                    code,
                     text: ReplyText::from_bytes(b"no way"),
                 })),
                 "{step} {code}"
             );
             assert_eq!(d.c.outcome().unwrap().unwrap_err().code(), Some(code));
-            if *step == SmtpStep::Greeting {
+            if *step == MailStep::Greeting {
                 // Nothing sent yet: QUIT is still polite.
             }
             assert_eq!(d.pull(1460), b"QUIT\r\n");
@@ -522,9 +543,9 @@ fn every_refusal_is_a_typed_failure_with_code_and_text() {
             }
             assert_eq!(
                 d.c.outcome().unwrap().unwrap_err(),
-                SmtpError::Rejected {
+                MailError {
+                    fault: MailFault::Refused(code),
                     step: *step,
-                    code,
                     text: ReplyText::from_bytes(b"no way"),
                 },
                 "{step} {code} after QUIT"
@@ -539,7 +560,10 @@ fn malformed_or_early_replies_abort() {
     d.reply("hello\r\n");
     assert_eq!(
         d.c.outcome(),
-        Some(Err(SmtpError::Malformed(SmtpStep::Greeting)))
+        Some(Err(MailError::new(
+            MailFault::Malformed,
+            MailStep::Greeting
+        )))
     );
     assert_eq!(d.c.link.phase, Phase::Aborting);
 
@@ -548,14 +572,17 @@ fn malformed_or_early_replies_abort() {
     d.reply("250 too early\r\n"); // EHLO not sent yet
     assert_eq!(
         d.c.outcome(),
-        Some(Err(SmtpError::Malformed(SmtpStep::Ehlo)))
+        Some(Err(MailError::new(MailFault::Malformed, MailStep::Ehlo)))
     );
 
     let mut d = Dut::new(Msg::new(b"t", None));
     d.reply("220-x\r\n221 other code\r\n");
     assert_eq!(
         d.c.outcome(),
-        Some(Err(SmtpError::Malformed(SmtpStep::Greeting)))
+        Some(Err(MailError::new(
+            MailFault::Malformed,
+            MailStep::Greeting
+        )))
     );
 }
 
@@ -574,7 +601,7 @@ fn nothing_is_sent_while_connecting_or_before_the_greeting() {
     c.tcp_produce(SOCK, 0, 1460, &mut s, &mut m);
     assert!(s.0.is_empty());
     let mut d = Dut::new(msg);
-    assert_eq!(d.c.step(), SmtpStep::Greeting);
+    assert_eq!(d.c.step(), MailStep::Greeting);
     assert!(d.produce(0, 1460).is_empty());
     d.reply("220 x\r\n");
     assert_eq!(d.produce(0, 1460), b"EHLO [10.0.0.2]\r\n");
@@ -586,13 +613,16 @@ fn peer_close_and_reset_are_typed_failures() {
     d.reply("220 x\r\n");
     d.pull(1460);
     d.c.tcp_event(SOCK, TcpEvent::PeerClosed);
-    assert_eq!(d.c.outcome(), Some(Err(SmtpError::Closed(SmtpStep::Ehlo))));
+    assert_eq!(
+        d.c.outcome(),
+        Some(Err(MailError::new(MailFault::Closed, MailStep::Ehlo)))
+    );
     assert_eq!(d.c.link.phase, Phase::Aborting);
     let mut d = Dut::new(Msg::new(b"t", None));
     d.c.tcp_event(SOCK, TcpEvent::Reset);
     assert_eq!(
         d.c.outcome(),
-        Some(Err(SmtpError::Reset(SmtpStep::Greeting)))
+        Some(Err(MailError::new(MailFault::Reset, MailStep::Greeting)))
     );
     assert!(d.c.link.finished());
     assert!(!d.c.owns(SOCK));
@@ -816,8 +846,8 @@ proptest! {
         let msg = Msg::new(&text, Some(att));
         // The reference: the whole message in one pull.
         let (_, _, reference) = session(msg.clone(), 1 << 20);
-        // Now in segments, with up to 3 in flight (Snapshots holds
-        // window 1 + 2; here `backs` goes back 0..2 segments).
+        // Now in segments, `backs` going back 0..2 segments (a
+        // retransmission re-encodes the text from its start).
         let mut d = Dut::new(msg);
         d.reply("220 x\r\n");
         for r in ["250-x\r\n250 AUTH LOGIN\r\n", "334 x\r\n", "334 x\r\n", "235 x\r\n", "250 x\r\n", "250 x\r\n", "354 x\r\n"] {
@@ -879,7 +909,6 @@ fn switched_off_features_are_refused_at_send() {
         const TIMEOUT: Duration = Auth::TIMEOUT;
         const SESSION_TIMEOUT: Duration = Auth::SESSION_TIMEOUT;
         const AUTH_BY_NAME: bool = false;
-        type Snapshots = [Snapshot; 3];
         const ATTACHMENT: bool = false;
         const AUTH: bool = false;
         const ENCODED_SUBJECT: bool = false;
@@ -904,12 +933,21 @@ fn switched_off_features_are_refused_at_send() {
     }
     let mut c = SmtpClient::<Lean>::new();
     let attached = Msg::new(b"t", Some(vec![1, 2, 3]));
-    assert_eq!(c.send(&attached, None, 1), Err(SmtpError::Unsupported));
+    assert_eq!(
+        c.send(&attached, None, 1),
+        Err(MailError::from(MailFault::Unsupported))
+    );
     let mut umlaut = Msg::new(b"t", None);
     umlaut.subject = "Grüße";
-    assert_eq!(c.send(&umlaut, None, 1), Err(SmtpError::Unsupported));
+    assert_eq!(
+        c.send(&umlaut, None, 1),
+        Err(MailError::from(MailFault::Unsupported))
+    );
     let creds = WithCredentials(Msg::new(b"t", None));
-    assert_eq!(c.send(&creds, None, 1), Err(SmtpError::Unsupported));
+    assert_eq!(
+        c.send(&creds, None, 1),
+        Err(MailError::from(MailFault::Unsupported))
+    );
     assert_eq!(c.link.phase, Phase::Idle);
     // A plain message: accepted, and its head is as with every switch on.
     let plain = Msg::new(b"hello\n", None);
