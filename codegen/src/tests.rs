@@ -1364,6 +1364,10 @@ fn mail_sections_parse_and_generate() {
     let c = parse_config("stack.toml", &src).unwrap();
     assert!(c.smtp.common.enabled && c.pop3.common.enabled);
     assert_eq!(c.smtp.common.port, 587);
+    assert_eq!(
+        c.smtp.snapshots, 4,
+        "window 2 (split adds nothing above window 1): 2 segments in flight + 2"
+    );
     assert_eq!(c.pop3.common.port, 110);
     assert_eq!(c.pop3.common.timeout_secs, 30);
     assert_eq!((c.pop3.line_limit, c.pop3.header_len), (128, 32));
@@ -1382,6 +1386,7 @@ fn mail_sections_parse_and_generate() {
         "constAUTH_BY_NAME:bool=false;",
         "constUSE_MX:bool=false;",
         "constHELO:::core::option::Option<&'staticstr>=::core::option::Option::Some(\"ember.test.lan\");",
+        "typeSnapshots=[::emberstack::smtp::Snapshot;4];",
         "impl::emberstack::pop3::Pop3SettingsforDevice{",
         "::emberstack::mail::MailServer::Addr(::emberstack::wire::Ipv4Address([10,0,0,1]))",
         "constINTERVAL:::emberstack::Duration=::emberstack::Duration::from_secs(300);",

@@ -47,6 +47,7 @@ mod tests {
     use super::EmptySlot;
     use crate::iface::arp::ArpEntry;
     use crate::raw::RawSocket;
+    use crate::smtp::Snapshot;
     use crate::tcp::{SentSegment, TcpSocket};
     use crate::udp::UdpSocket;
     use std::format;
@@ -63,6 +64,7 @@ mod tests {
         same::<RawSocket>();
         same::<TcpSocket>();
         same::<SentSegment>();
+        same::<Snapshot>();
         same::<u8>();
     }
 }

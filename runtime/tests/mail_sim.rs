@@ -23,7 +23,7 @@ use emberstack::nic::Nic;
 use emberstack::pop3::{
     Disposition, Line, Mailbox, MessageInfo, Pop3Client, Pop3Settings, Pop3Summary,
 };
-use emberstack::smtp::{Attachment, Outgoing, Part, SmtpClient, SmtpSettings};
+use emberstack::smtp::{Attachment, Outgoing, Part, SmtpClient, SmtpSettings, Snapshot};
 use emberstack::tcp::{
     SentSegment, TcpConfig, TcpEvent, TcpHandle, TcpReader, TcpSocket, TcpState,
 };
@@ -66,6 +66,7 @@ macro_rules! client_config {
             const TIMEOUT: Duration = Duration::from_secs(5);
             const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
             const AUTH_BY_NAME: bool = false;
+            type Snapshots = [Snapshot; $window * (1 + $split as usize) + 2];
         }
         impl Pop3Settings for $name {
             const SERVER: Option<MailServer> = Some(MailServer::Addr(Ipv4Address(SERVER_IP)));

@@ -205,6 +205,9 @@ pub struct SmtpSection {
     pub mx: bool,
     /// `helo`: the EHLO/HELO name (default: our address as a literal).
     pub helo: Option<String>,
+    /// Text-encoder snapshots: segments in flight (`[tcp] window`, one
+    /// more with `split` at window 1) plus two.
+    pub snapshots: usize,
     /// `attachment` (default true): a base64 attachment may be sent.
     pub attachment: bool,
     /// `auth` (default true): AUTH PLAIN/LOGIN is built in.
@@ -233,6 +236,7 @@ impl Default for SmtpSection {
             },
             mx: false,
             helo: None,
+            snapshots: 3,
             attachment: true,
             auth: true,
             encoded_subject: true,
@@ -250,6 +254,7 @@ impl SmtpSection {
         tcp: &TcpSection,
         diags: &mut Diagnostics<'_>,
     ) {
+        self.snapshots = tcp.segments_per_socket().saturating_add(2);
         let mx = self
             .mx_span
             .clone()
@@ -295,6 +300,7 @@ impl SmtpSection {
             Some(h) => quote!(::core::option::Option::Some(#h)),
             None => quote!(::core::option::Option::None),
         };
+        let n = Literal::usize_unsuffixed(self.snapshots);
         // The switches are written only when off (the trait's defaults
         // are on).
         let mut switches = TokenStream::new();
@@ -312,6 +318,7 @@ impl SmtpSection {
                 #consts
                 const USE_MX: bool = #mx;
                 const HELO: ::core::option::Option<&'static str> = #helo;
+                type Snapshots = [::emberstack::smtp::Snapshot; #n];
                 #switches
             }
         }
@@ -602,6 +609,7 @@ impl From<MailFile> for SmtpSection {
             common: file.common(25),
             mx: file.mx.unwrap_or(false),
             helo: file.helo,
+            snapshots: 3,
             attachment: file.attachment.unwrap_or(true),
             auth: file.auth.unwrap_or(true),
             encoded_subject: file.encoded_subject.unwrap_or(true),

@@ -86,6 +86,7 @@ impl ::emberstack::smtp::SmtpSettings for Device {
     const TIMEOUT: ::emberstack::Duration = ::emberstack::Duration::from_secs(30);
     const USE_MX: bool = false;
     const HELO: ::core::option::Option<&'static str> = ::core::option::Option::None;
+    type Snapshots = [::emberstack::smtp::Snapshot; 4];
 }
 impl ::emberstack::pop3::Pop3Settings for Device {
     const SESSION_TIMEOUT: ::emberstack::Duration = ::emberstack::Duration::from_secs(

@@ -12,7 +12,7 @@ use emberstack::mail::MailServer;
 use emberstack::nic::sim::{Faults, SimNic, SimWire};
 use emberstack::nic::Nic;
 use emberstack::pop3::{Disposition, Line, Mailbox, MessageInfo, Pop3Client, Pop3Settings};
-use emberstack::smtp::{Attachment, Outgoing, Part, SmtpClient, SmtpSettings};
+use emberstack::smtp::{Attachment, Outgoing, Part, SmtpClient, SmtpSettings, Snapshot};
 use emberstack::tcp::{SentSegment, TcpConfig, TcpEvent, TcpHandle, TcpReader, TcpSocket};
 use emberstack::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 use emberstack::{App, Duration, Instant, Stack};
@@ -52,6 +52,7 @@ impl SmtpSettings for Cli {
     const TIMEOUT: Duration = Duration::from_secs(2);
     const SESSION_TIMEOUT: Duration = Duration::from_secs(20);
     const AUTH_BY_NAME: bool = false;
+    type Snapshots = [Snapshot; 4];
 }
 impl Pop3Settings for Cli {
     const SERVER: Option<MailServer> = Some(MailServer::Addr(Ipv4Address(SERVER_IP)));

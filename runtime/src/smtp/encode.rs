@@ -1,6 +1,6 @@
 //! The body encoders: the text part (line ends, dot-stuffing, line
-//! length) with the state it restarts from, and the attachment as base64
-//! lines.
+//! length) with the snapshots that let it restart at any segment, and the
+//! attachment as base64 lines.
 
 use super::{Outgoing, Part};
 use crate::iface::PayloadSink;
@@ -9,7 +9,7 @@ use crate::mail::encode_base64;
 /// The text encoder's state at one offset of the text part; restarting
 /// from it gives the same bytes as the first time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Snapshot {
+pub struct Snapshot {
     /// Offset in the encoded text part.
     pub(super) wire: u32,
     /// Position in the application's text.
@@ -21,6 +21,7 @@ pub(super) struct Snapshot {
 
 /// `Snapshot::flags`.
 pub(super) mod snap {
+    pub const VALID: u8 = 1;
     pub const LINE_START: u8 = 2;
     /// The LF of a CR LF is still to be written.
     pub const LF: u8 = 4;
@@ -28,12 +29,21 @@ pub(super) mod snap {
     pub const DOT: u8 = 8;
 }
 
+impl crate::table::EmptySlot for Snapshot {
+    const EMPTY: Self = Snapshot {
+        wire: 0,
+        src: 0,
+        col: 0,
+        flags: 0,
+    };
+}
+
 impl Snapshot {
     pub(super) const START: Snapshot = Snapshot {
         wire: 0,
         src: 0,
         col: 0,
-        flags: snap::LINE_START,
+        flags: snap::VALID | snap::LINE_START,
     };
 
     pub(super) fn has(&self, f: u8) -> bool {

@@ -1,11 +1,12 @@
 //! The message (RFC 5322 headers, a MIME multipart/mixed body: RFC
 //! 2045–2049), produced by stream offset: the headers and part headers are
-//! regenerated, the text part restarts from the encoder's cursor or the
-//! text's start, the attachment's base64 is a function of the position.
+//! regenerated, the text part restarts from the nearest encoder snapshot,
+//! the attachment's base64 is a function of the position.
 
-use super::encode::{base64_part, encode_text, Snapshot};
+use super::encode::{base64_part, encode_text, snap, Snapshot};
 use super::reply::cap;
 use super::{Attachment, Outgoing, SmtpClient, SmtpSettings};
+use crate::config::Table;
 use crate::iface::PayloadSink;
 use crate::mail::{
     byte_set, command_byte, domain_of, put_base64, put_base64_parts, ByteSet, Window,
@@ -26,6 +27,14 @@ impl<S: SmtpSettings> SmtpClient<S> {
         self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
         self.text_end = UNKNOWN;
         self.att_end = UNKNOWN;
+        // An empty table: the text's start goes in when the text is
+        // first produced (`produce_text` at its offset 0 restarts from
+        // the cursor and keeps it), before any later offset can be
+        // asked for (the stack produces the stream in order; it goes
+        // back only to what it has produced).
+        for s in self.snapshots.slots_mut() {
+            *s = Snapshot::default();
+        }
         self.cursor = Snapshot::START;
     }
 
@@ -39,6 +48,34 @@ impl<S: SmtpSettings> SmtpClient<S> {
         };
         // A known end is below 2^31 and a segment (see UNKNOWN).
         (end != UNKNOWN).then_some(end.wrapping_add(TRAILER_LEN))
+    }
+
+    /// Keeps `st` for a later retransmission, in the first free slot or
+    /// else in the oldest's (the lowest offset). That also drops what the
+    /// stack can no longer ask for, so nothing is freed on an
+    /// acknowledgement: the stack goes back at most to the acknowledged
+    /// offset, and the latest snapshot at or before it is newer than every
+    /// one evicted before it.
+    fn push_snapshot(&mut self, st: Snapshot) {
+        // Plain loops: the iterator adapters were larger.
+        let slots = self.snapshots.slots_mut();
+        let mut free = None;
+        let mut oldest: Option<(usize, u32)> = None;
+        for (i, s) in slots.iter().enumerate() {
+            if !s.has(snap::VALID) {
+                free = free.or(Some(i));
+            } else if s.wire == st.wire {
+                return; // kept already
+            } else if oldest.is_none_or(|(_, w)| s.wire < w) {
+                oldest = Some((i, s.wire));
+            }
+        }
+        if let Some(s) = free
+            .or(oldest.map(|(i, _)| i))
+            .and_then(|i| slots.get_mut(i))
+        {
+            *s = st;
+        }
     }
 
     /// Message bytes from offset `rel` (after DATA's `354`), at most
@@ -119,12 +156,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
     }
 
     /// The text part from message offset `pos`: the encoder restarts at
-    /// the cursor (where the last production ended) when that is at or
-    /// before `pos`, else at the text's start (a retransmission), encodes
-    /// forward to `pos` without writing (the rewind), and writes until
-    /// `left` bytes are written or the text ends, which fixes `text_end`.
-    /// `None` when the text ends before `pos`. One encoder loop for both
-    /// (README, Decisions: one public mail error, the text's rewind).
+    /// the latest state at or before it (the cursor's or a snapshot's),
+    /// encodes forward to it without writing (the rewind), keeps a
+    /// snapshot there, and writes until `left` bytes are written or the
+    /// text ends, which fixes `text_end`. `None` when no state reaches
+    /// `pos`. One encoder loop for both (README, Decisions: the mail
+    /// clients' footprint).
     fn produce_text<M: Outgoing>(
         &mut self,
         pos: u32,
@@ -134,21 +171,25 @@ impl<S: SmtpSettings> SmtpClient<S> {
     ) -> Option<usize> {
         // pos >= head_len.
         let target = pos.wrapping_sub(self.head_len);
-        // No snapshots: a retransmission re-encodes from the text's
-        // start (O(text) for a rare path; the cursor serves the stream
-        // going forward, and after a retransmission the catch-up to new
-        // data is the segments in flight).
-        let mut st = if self.cursor.wire <= target {
-            self.cursor
-        } else {
-            Snapshot::START
-        };
+        // The latest valid state at or before `target` (a plain loop: the
+        // iterator chain was 248 B more).
+        let usable = |s: &Snapshot| s.has(snap::VALID) && s.wire <= target;
+        let mut best = Some(self.cursor).filter(usable);
+        for s in self.snapshots.slots() {
+            if usable(s) && best.is_none_or(|b| s.wire > b.wire) {
+                best = Some(*s);
+            }
+        }
+        let mut st = best?;
         let mut buf = [0u8; 128];
         let mut written = 0usize;
         while written < left {
             // Before `target` the bytes are only counted; from there on
             // they are written (st.wire <= target; written < left).
             let behind = target.wrapping_sub(st.wire) as usize;
+            if behind == 0 && written == 0 {
+                self.push_snapshot(st); // once: later passes have written
+            }
             let room = if behind > 0 {
                 behind
             } else {

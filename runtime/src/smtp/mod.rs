@@ -76,11 +76,9 @@
 //! again. The attachment's encoding is a pure function of the position
 //! (57 bytes make one 76-character line), so going back is a computation.
 //! The text's encoding depends on what came before (dot-stuffing, line
-//! ends, line length), so the client restarts the text encoder from its
-//! cursor (where the last production ended) when the offset asked for is
-//! at or after it, else from the text's start: a retransmission of text
-//! encodes the text again up to it (O(text), on a rare path), which needs
-//! no state per segment in flight.
+//! ends, line length), so the client keeps [`Snapshot`]s of the text
+//! encoder at the start of each segment in flight (12 bytes each, as many
+//! as segments can be in flight plus two) and restarts from the nearest one.
 //! The application only has to give the same bytes for the same position.
 //!
 //! # Files
@@ -97,7 +95,7 @@ mod reply;
 #[cfg(test)]
 mod tests;
 
-use crate::config::Config;
+use crate::config::{Config, Table};
 use crate::iface::PayloadSink;
 use crate::mail::{
     byte_set, command_byte, domain_of, entry, entry_starts, read_each, ByteSet, Fault, Link,
@@ -109,11 +107,10 @@ use crate::tcp::{TcpEvent, TcpHandle, TcpReader};
 use crate::time::{Duration, Instant};
 use crate::udp::Endpoint;
 use core::fmt;
-use core::marker::PhantomData;
 
 pub use crate::mail::{MailError, MailFault, MailStep};
 
-use encode::Snapshot;
+pub use encode::Snapshot;
 
 /// A byte allowed in an address in angle brackets (or a HELO name): a
 /// command byte, no bracket, no space.
@@ -154,6 +151,8 @@ pub trait SmtpSettings: 'static {
     /// found by name through DNS (`cleartext_auth_by_name`); otherwise
     /// only to a server given as an address.
     const AUTH_BY_NAME: bool;
+    /// Text-encoder snapshots: `[Snapshot; segments in flight + 2]`.
+    type Snapshots: Table<Snapshot>;
     /// A base64 attachment may be sent (`attachment`). Off, its encoder
     /// and part headers are not built and a message with one is refused
     /// ([`MailFault::Unsupported`]).
@@ -306,8 +305,8 @@ pub struct SmtpClient<S: SmtpSettings> {
     text_end: u32,
     att_end: u32,
     cursor: Snapshot,
+    snapshots: S::Snapshots,
     stats: SmtpStats,
-    settings: PhantomData<S>,
 }
 
 impl<S: SmtpSettings> Default for SmtpClient<S> {
@@ -343,8 +342,8 @@ impl<S: SmtpSettings> SmtpClient<S> {
             text_end: mime::UNKNOWN,
             att_end: mime::UNKNOWN,
             cursor: Snapshot::START,
+            snapshots: S::Snapshots::new_table(),
             stats: SmtpStats::default(),
-            settings: PhantomData,
         }
     }
 

@@ -19,6 +19,7 @@ impl SmtpSettings for Auth {
     const TIMEOUT: Duration = Duration::from_secs(10);
     const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
     const AUTH_BY_NAME: bool = false;
+    type Snapshots = [Snapshot; 3];
 }
 
 #[derive(Clone)]
@@ -473,6 +474,7 @@ fn credentials_to_a_server_found_by_name_need_the_setting() {
         const TIMEOUT: Duration = Duration::from_secs(10);
         const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
         const AUTH_BY_NAME: bool = false;
+        type Snapshots = [Snapshot; 3];
     }
     let mut c = SmtpClient::<ByName>::new();
     let msg = Msg::new(b"t", None);
@@ -846,8 +848,8 @@ proptest! {
         let msg = Msg::new(&text, Some(att));
         // The reference: the whole message in one pull.
         let (_, _, reference) = session(msg.clone(), 1 << 20);
-        // Now in segments, `backs` going back 0..2 segments (a
-        // retransmission re-encodes the text from its start).
+        // Now in segments, with up to 3 in flight (Snapshots holds
+        // window 1 + 2; here `backs` goes back 0..2 segments).
         let mut d = Dut::new(msg);
         d.reply("220 x\r\n");
         for r in ["250-x\r\n250 AUTH LOGIN\r\n", "334 x\r\n", "334 x\r\n", "235 x\r\n", "250 x\r\n", "250 x\r\n", "354 x\r\n"] {
@@ -909,6 +911,7 @@ fn switched_off_features_are_refused_at_send() {
         const TIMEOUT: Duration = Auth::TIMEOUT;
         const SESSION_TIMEOUT: Duration = Auth::SESSION_TIMEOUT;
         const AUTH_BY_NAME: bool = false;
+        type Snapshots = [Snapshot; 3];
         const ATTACHMENT: bool = false;
         const AUTH: bool = false;
         const ENCODED_SUBJECT: bool = false;
