@@ -102,13 +102,15 @@ impl DeviceName {
     }
 
     /// The name as a host name label (DHCP option 12, mDNS): `_`, not
-    /// allowed in host names, written as `-`; in `buf`.
-    pub fn host_label<'b>(&self, buf: &'b mut [u8; MAX_LEN]) -> &'b str {
+    /// allowed in host names, written as `-`; in `buf`. Bytes, not a
+    /// `str`: DHCP writes them as they are (no UTF-8 check to link; the
+    /// name is ASCII by construction).
+    pub fn host_label<'b>(&self, buf: &'b mut [u8; MAX_LEN]) -> &'b [u8] {
         let n = self.len();
         for (d, &s) in buf.iter_mut().zip(self.bytes.iter()) {
             *d = if s == b'_' { b'-' } else { s };
         }
-        core::str::from_utf8(buf.get(..n).unwrap_or(&[])).unwrap_or("")
+        buf.get(..n).unwrap_or(&[])
     }
 }
 
@@ -143,7 +145,7 @@ mod tests {
         let mut buf = [0; MAX_LEN];
         assert_eq!(
             DeviceName::new("my_dev").unwrap().host_label(&mut buf),
-            "my-dev"
+            b"my-dev"
         );
         assert_eq!(DeviceName::from_config("EMBER").as_str(), "EMBER");
         // Held NUL-padded: the longest name has no room for a terminator.
