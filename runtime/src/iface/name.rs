@@ -95,6 +95,12 @@ impl DeviceName {
         self.bytes.iter().position(|&b| b == 0).unwrap_or(MAX_LEN)
     }
 
+    /// The name's bytes as held: the name, then zeros to [`MAX_LEN`]
+    /// (NetBIOS compares them as they are, without measuring the name).
+    pub fn padded(&self) -> &[u8; MAX_LEN] {
+        &self.bytes
+    }
+
     /// The name as given.
     pub fn as_str(&self) -> &str {
         let b = self.bytes.get(..self.len()).unwrap_or(&[]);
