@@ -56,18 +56,16 @@ impl DeviceName {
         if b.len() > MAX_LEN {
             return Err(NameError::TooLong);
         }
-        if let Some(&c) = b
-            .iter()
-            .find(|c| !(c.is_ascii_alphanumeric() || **c == b'-' || **c == b'_'))
-        {
-            return Err(NameError::BadCharacter(c));
+        // Checked and copied in one loop (`b` fits: checked above).
+        let mut bytes = [0u8; MAX_LEN];
+        for (d, &c) in bytes.iter_mut().zip(b) {
+            if !(c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+                return Err(NameError::BadCharacter(c));
+            }
+            *d = c;
         }
         if b.first() == Some(&b'-') || b.last() == Some(&b'-') {
             return Err(NameError::EdgeHyphen);
-        }
-        let mut bytes = [0u8; MAX_LEN];
-        if let Some(dst) = bytes.get_mut(..b.len()) {
-            dst.copy_from_slice(b);
         }
         Ok(DeviceName { bytes })
     }
