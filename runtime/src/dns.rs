@@ -588,10 +588,10 @@ impl<const NAME: usize> DnsSlot<NAME> {
             answers: h.answers,
             records,
         };
-        // Validate every record before using any: the lookups' scan over
-        // every section for a name no record has (an empty wire name:
-        // every name has at least its root byte), which reads each record.
-        r.best(m, Owner::Wire(&[]), Type::A, 0, false)?;
+        // Validate every record before using any: a lookup's scan over
+        // every section (its result is not needed), which reads each
+        // record; the question's name, just validated, is the owner.
+        r.best(m, Owner::Anywhere(HEADER_LEN), Type::A, 0, false)?;
         let refused = match h.rcode() {
             Rcode::NoError => None,
             Rcode::NameError => Some(DnsError::NameError),
@@ -716,9 +716,10 @@ impl<const NAME: usize> DnsSlot<NAME> {
             match wire::copy_name(m, name_at, name_room).map_err(DnsReject::Malformed)? {
                 Some(n) => {
                     // The exchange's address from the reply's A records, as
-                    // it is stored (0.0.0.0: none yet).
-                    let name = name_room.get(..n).unwrap_or(&[]);
-                    let [a0, a1, a2, a3] = r.find_a(m, Owner::Wire(name))?.unwrap_or_default().0;
+                    // it is stored (0.0.0.0: none yet): owned by the name
+                    // just copied, compared where it is in the reply.
+                    let [a0, a1, a2, a3] =
+                        r.find_a(m, Owner::Anywhere(name_at))?.unwrap_or_default().0;
                     let [p0, p1] = pref.to_be_bytes();
                     crate::wire::put_slice(room, 0, &[p0, p1, a0, a1, a2, a3]);
                     // Bounded: the entry fit the slot's at most 255 bytes.
@@ -773,13 +774,13 @@ impl Reply {
     }
 
     /// The first A record with an address other than 0.0.0.0 owned by
-    /// `owner` (a name in the answer section, or an uncompressed name in
-    /// any section): [`Self::best`] for A.
+    /// `owner` (a name of the message, in the answer section or in any
+    /// section): [`Self::best`] for A.
     #[inline(always)]
     fn find_a<M: Message + ?Sized>(
         &self,
         m: &mut M,
-        owner: Owner<'_>,
+        owner: Owner,
     ) -> Result<Option<Ipv4Address>, DnsReject> {
         let (_, a) = self.best(m, owner, Type::A, 0, false)?;
         // Bounded: an A record's value is its 32-bit address.
@@ -789,9 +790,9 @@ impl Reply {
 
     /// One scan behind every record lookup of a reply (validation, the
     /// CNAME chain, the A answer, each MX step, each exchange's address):
-    /// among the records of `rtype` and class IN owned by `owner` (a name
-    /// in the answer section at an offset, or an uncompressed name in any
-    /// section), the one with the smallest key above `last`, as `(key,
+    /// among the records of `rtype` and class IN owned by `owner` (the
+    /// name at an offset of the message; records of the answer section,
+    /// or of every section), the one with the smallest key above `last`, as `(key,
     /// value)`; `(u32::MAX, 0)` when there is none.
     ///
     /// - `any`: every record of the type counts; its key is its offset
@@ -812,14 +813,14 @@ impl Reply {
     fn best<M: Message + ?Sized>(
         &self,
         m: &mut M,
-        owner: Owner<'_>,
+        owner: Owner,
         rtype: Type,
         last: u32,
         any: bool,
     ) -> Result<(u32, usize), DnsReject> {
-        let count = match owner {
-            Owner::At(_) => u32::from(self.answers),
-            Owner::Wire(_) => self.records,
+        let (count, owner) = match owner {
+            Owner::At(o) => (u32::from(self.answers), o),
+            Owner::Anywhere(o) => (self.records, o),
         };
         let mut best = (u32::MAX, 0usize);
         let mut at = self.answers_at;
@@ -829,11 +830,7 @@ impl Reply {
             if rec.rtype != rtype || rec.class != CLASS_IN {
                 continue;
             }
-            let op = match owner {
-                Owner::At(o) => NameOp::Compare(o),
-                Owner::Wire(w) => NameOp::Match(w),
-            };
-            if !wire::walk_name(m, rec.name_at, op)
+            if !wire::walk_name(m, rec.name_at, NameOp::Compare(owner))
                 .map_err(DnsReject::Malformed)?
                 .same
             {
@@ -864,13 +861,14 @@ impl Reply {
     }
 }
 
-/// Whose records [`Reply::best`] looks for.
+/// Whose records [`Reply::best`] looks for: the name at this offset of
+/// the message (validated), in the answer section or in any section.
 #[derive(Clone, Copy)]
-enum Owner<'w> {
-    /// The name at this offset of the message; answer section only.
+enum Owner {
+    /// Answer section only (the question's name, a CNAME target).
     At(usize),
-    /// This uncompressed wire-form name; every section.
-    Wire(&'w [u8]),
+    /// Every section (an MX exchange's address).
+    Anywhere(usize),
 }
 
 /// A received datagram as a DNS [`Message`] (read from the NIC).
@@ -1449,6 +1447,33 @@ mod tests {
         nx.extend([0, 1, 0, 1]);
         assert!(matches!(s.process(&mut Bytes(&nx)), Ok(Outcome::Answered)));
         assert_eq!(entries(&s)[1].2, None);
+    }
+
+    #[test]
+    fn an_exchange_takes_the_address_of_its_name_in_any_form() {
+        // The exchange `mx.t.lan` compressed in the MX data; the additional
+        // section names it uncompressed and in upper case (its address),
+        // and a name one letter off (not its address), either order.
+        let a_record = |name: &[u8], last: u8| {
+            let mut r = name.to_vec();
+            r.extend([0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, last]);
+            r
+        };
+        let ours = a_record(b"\x02MX\x01T\x03LAN\x00", 5);
+        let other = a_record(b"\x02MY\x01t\x03lan\x00", 6);
+        for additional in [[&ours, &other], [&other, &ours]] {
+            let mut r = mx_reply(&[(10, b"mx")]);
+            r[11] = 2;
+            for rec in additional {
+                r.extend(rec.iter());
+            }
+            let mut s = sent("t.lan", QueryType::Mx, 9);
+            assert!(matches!(s.process(&mut Bytes(&r)), Ok(Outcome::Answered)));
+            assert_eq!(
+                entries(&s),
+                [(10, "mx.t.lan".into(), Some(Ipv4Address::new(10, 0, 0, 5)))]
+            );
+        }
     }
 
     /// A reply (id 9) to an MX query for `t.lan` with one answer per
