@@ -411,7 +411,10 @@ pub struct DnsSlot<const NAME: usize> {
     server: Ipv4Address,
     /// The current attempt ends.
     deadline: Instant,
-    /// Queued: when to try sending again if no frame wakes the stack.
+    /// Queued or waiting: when the client must run again if no frame
+    /// wakes the stack (zero: at once): to look for a server again, to
+    /// try a send again (never after `deadline`), or `deadline` itself.
+    /// The one time `poll_at` reads.
     retry_at: Instant,
     buf: [u8; NAME],
 }
@@ -1127,13 +1130,14 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
                         Ok(()) => {
                             slot.phase = Phase::Waiting;
                             slot.deadline = now.after(settings.timeout);
+                            slot.retry_at = slot.deadline;
                             self.counters.sent = self.counters.sent.wrapping_add(1);
                             app.event(Event::Dns(DnsEvent::Sent {
                                 query: handle,
                                 server: slot.server,
                             }));
                         }
-                        Err(_) => slot.retry_at = now.after(SEND_RETRY),
+                        Err(_) => slot.retry_at = now.after(SEND_RETRY).min(slot.deadline),
                     }
                 }
             }
@@ -1267,15 +1271,12 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> S
     fn poll_at(&self) -> Option<Instant> {
         let mut at = None;
         for s in &self.slots {
-            let due = match s.phase {
-                // Zero until it first ran; then when it looks for a server again.
-                Phase::Queued if s.fresh => s.retry_at,
-                Phase::Queued => s.deadline.min(s.retry_at),
-                Phase::Waiting => s.deadline,
-                _ => continue,
-            };
-            // The wrapping clock's order (not `Ord`, see `crate::time`).
-            at = earliest(at, Some(due));
+            // Every change of a running query's times keeps `retry_at`
+            // the next one that matters.
+            if matches!(s.phase, Phase::Queued | Phase::Waiting) {
+                // The wrapping clock's order (not `Ord`, see `crate::time`).
+                at = earliest(at, Some(s.retry_at));
+            }
         }
         at
     }
