@@ -1013,10 +1013,10 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         query: DnsHandle,
         kind: QueryType,
     ) -> Poll<Result<Ipv4Address, DnsError>> {
-        // The slot directly, not through `result`'s `Answer`.
-        let r = match self.slot(query) {
-            None => Err(DnsError::BadHandle),
-            Some(slot) => match slot.phase {
+        // The slot directly, not through `result`'s `Answer`; a free slot
+        // or another generation is a bad handle.
+        let r = match self.slots.get(usize::from(query.slot)) {
+            Some(slot) if slot.gen == query.gen => match slot.phase {
                 Phase::Queued | Phase::Waiting => return Poll::Pending,
                 Phase::Failed(e) => Err(e),
                 Phase::Done if slot.kind != kind => Err(DnsError::BadHandle),
@@ -1042,6 +1042,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
                 Phase::Done => Ok(slot.answer()),
                 Phase::Free => Err(DnsError::BadHandle),
             },
+            _ => Err(DnsError::BadHandle),
         };
         self.release(query);
         Poll::Ready(r)
@@ -1810,5 +1811,22 @@ mod tests {
         assert_eq!(c.result(h), Poll::Ready(Err(DnsError::BadHandle)));
         c.release(h); // stale: no effect
         assert_eq!(c.result(h2), Poll::Pending);
+        // Taking an address goes by the same rules: a stale handle, one
+        // of no slot or of a freed slot is refused and frees nothing.
+        let bad = Poll::Ready(Err(DnsError::BadHandle));
+        assert_eq!(c.take_resolved(h), bad);
+        assert_eq!(
+            c.take_resolved(DnsHandle {
+                slot: 1,
+                gen: h2.gen
+            }),
+            bad
+        );
+        assert_eq!(c.take_resolved(h2), Poll::Pending);
+        c.slots[0].phase = Phase::Done;
+        assert_eq!(c.take_mx(h2), bad, "an A query's answer is no MX answer");
+        let h3 = c.query("c", QueryType::A).unwrap();
+        c.release(h3);
+        assert_eq!(c.take_resolved(h3), bad);
     }
 }
