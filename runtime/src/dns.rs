@@ -1183,6 +1183,8 @@ fn expire<const MX: bool, const NAME: usize>(
 /// reported). Every way a query ends (`process_as`, `expire`, `failed`,
 /// `next_sub`) sets the phase; an answer always leaves `sub` at
 /// [`NO_SUB`] (`next_sub` clears it, the other answers run without one).
+// Out of line: three callers (a reply, a time-out, no server).
+#[inline(never)]
 fn finish<const NAME: usize, A: App>(slot: &DnsSlot<NAME>, query: DnsHandle, app: &mut A) {
     match slot.phase {
         Phase::Done => app.event(Event::Dns(DnsEvent::Answered { query })),
