@@ -396,8 +396,6 @@ pub struct DnsSlot<const NAME: usize> {
     phase: Phase,
     kind: QueryType,
     gen: u8,
-    /// A follow-up query needs a new identifier, port and attempt budget.
-    fresh: bool,
     tries_left: u8,
     restarts: u8,
     /// MX: the offset of the entry whose address is being queried
@@ -407,6 +405,9 @@ pub struct DnsSlot<const NAME: usize> {
     /// the MX entries.
     len: u8,
     id: u16,
+    /// The query's port; 0 until it is first sent: a new query, or a
+    /// follow-up one, which needs a new identifier, port and attempt
+    /// budget ([`Self::fresh`]).
     port: u16,
     server: Ipv4Address,
     /// The current attempt ends.
@@ -425,7 +426,6 @@ impl<const NAME: usize> Default for DnsSlot<NAME> {
             phase: Phase::Free,
             kind: QueryType::A,
             gen: 0,
-            fresh: false,
             tries_left: 0,
             restarts: 0,
             sub: NO_SUB,
@@ -495,12 +495,19 @@ impl<const NAME: usize> DnsSlot<NAME> {
 
     /// Listening for a reply: a query has gone out on `port`.
     fn listening(&self) -> bool {
-        matches!(self.phase, Phase::Queued | Phase::Waiting) && !self.fresh && self.port != 0
+        matches!(self.phase, Phase::Queued | Phase::Waiting) && !self.fresh()
     }
 
+    /// Not sent yet: its first send picks an identifier and a port (never
+    /// 0: ports are drawn from the dynamic range) and starts the attempts.
+    fn fresh(&self) -> bool {
+        self.port == 0
+    }
+
+    /// A follow-up query (the next MX exchange, a CNAME restart): fresh.
     fn requeue(&mut self) {
         self.phase = Phase::Queued;
-        self.fresh = true;
+        self.port = 0;
         self.retry_at = Instant::ZERO;
     }
 
@@ -974,7 +981,6 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
             phase: Phase::Queued,
             kind,
             gen,
-            fresh: true,
             len: u8::try_from(n).map_err(|_| DnsError::NameTooLong)?,
             buf: slot.buf,
             ..DnsSlot::default()
@@ -1085,7 +1091,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         let now = io.now();
         let settings = self.settings();
         let port = match self.slots.get(i) {
-            Some(s) if s.phase == Phase::Queued && s.fresh => self.pick_port(app),
+            Some(s) if s.phase == Phase::Queued && s.fresh() => self.pick_port(app),
             _ => 0,
         };
         let Some(slot) = self.slots.get_mut(i) else {
@@ -1098,7 +1104,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         let mut expired = false;
         match slot.phase {
             Phase::Queued => {
-                if slot.fresh {
+                if slot.fresh() {
                     let Some(server) = settings.server.or(io.ipv4().and_then(|c| c.dns)) else {
                         // No server yet (a DHCP lease is on its way): wait
                         // as long as the query itself may take.
@@ -1114,7 +1120,6 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
                         finish(slot, handle, app);
                         return;
                     };
-                    slot.fresh = false;
                     slot.server = server;
                     slot.id = app.random_u32() as u16;
                     slot.port = port;
@@ -1330,7 +1335,6 @@ mod tests {
         let mut c = DnsClient::<1, 64>::new(DnsSettings::DEFAULT);
         c.query(name, kind).unwrap();
         let mut s = c.slots[0];
-        s.fresh = false;
         s.phase = Phase::Waiting;
         s.id = id;
         s.port = 50000;
@@ -1434,10 +1438,10 @@ mod tests {
             (Name(&name).to_string(), t),
             ("backup.test.lan".into(), Type::A)
         );
-        assert!(s.fresh && s.phase == Phase::Queued);
+        assert!(s.fresh() && s.phase == Phase::Queued);
         // The exchange's A query gets NXDOMAIN: the MX answer is done,
         // backup without address.
-        s.fresh = false;
+        s.port = 50000;
         s.id = 7;
         let mut nx = wire::Repr {
             id: 7,
@@ -1510,7 +1514,7 @@ mod tests {
         let mut c = DnsClient::<1, B>::new(DnsSettings::DEFAULT);
         c.query("t.lan", QueryType::Mx).unwrap();
         let s = &mut c.slots[0];
-        s.fresh = false;
+        s.port = 50000;
         s.id = 9;
         s.phase = Phase::Waiting;
         assert!(matches!(
@@ -1653,7 +1657,7 @@ mod tests {
             Ok(Outcome::Continue)
         ));
         assert_eq!(Name(s.used()).to_string(), "host.x");
-        assert!(s.fresh && s.restarts == 1);
+        assert!(s.fresh() && s.restarts == 1);
         // A CNAME loop is bounded.
         let mut l = head(1, 2);
         l.extend([1, b'a', 0, 0, 1, 0, 1]);
