@@ -969,7 +969,6 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
             .enumerate()
             .find(|(_, s)| s.phase == Phase::Free)
             .ok_or(DnsError::NoFreeSlot)?;
-        let index = u8::try_from(i).map_err(|_| DnsError::NoFreeSlot)?;
         let cap = slot.cap();
         let dst = slot.buf.get_mut(..cap).unwrap_or(&mut []);
         let n = wire::encode_name(name, dst).map_err(|e| match e {
@@ -981,11 +980,14 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
             phase: Phase::Queued,
             kind,
             gen,
-            len: u8::try_from(n).map_err(|_| DnsError::NameTooLong)?,
+            // Bounded: the name fit the slot's `cap()`, at most 255 bytes.
+            len: n as u8,
             buf: slot.buf,
             ..DnsSlot::default()
         };
-        Ok(DnsHandle { slot: index, gen })
+        // Bounded: at most 16 slots (`[dns] slots`; `drive` and `on_udp`
+        // rely on it too).
+        Ok(DnsHandle { slot: i as u8, gen })
     }
 
     fn slot(&self, h: DnsHandle) -> Option<&DnsSlot<NAME>> {
