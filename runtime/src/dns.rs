@@ -598,10 +598,10 @@ impl<const NAME: usize> DnsSlot<NAME> {
             answers: h.answers,
             records,
         };
-        // Validate every record before using any: a lookup's scan over
-        // every section (its result is not needed), which reads each
-        // record; the question's name, just validated, is the owner.
-        r.best(m, Owner::Anywhere(HEADER_LEN), Type::A, 0, false)?;
+        // Every scan reads every record of every section, so the chain's
+        // first scan validates them all before any is used (and before
+        // the RCODE is taken): a malformed reply is rejected either way.
+        let chain = r.follow_cnames::<CNAME, M>(m, HEADER_LEN, qtype)?;
         let refused = match h.rcode() {
             Rcode::NoError => None,
             Rcode::NameError => Some(DnsError::NameError),
@@ -612,7 +612,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
             self.failed::<MX>(e);
             return Ok(());
         }
-        let owner = match r.follow_cnames::<CNAME, M>(m, HEADER_LEN, qtype)? {
+        let owner = match chain {
             Some(owner) => owner,
             // Without CNAME following, `None` is an alias.
             None if !CNAME => {
@@ -828,16 +828,17 @@ impl Reply {
         last: u32,
         any: bool,
     ) -> Result<(u32, usize), DnsReject> {
-        let (count, owner) = match owner {
+        // Every record is read; `At` takes those of the answer section.
+        let (answers, owner) = match owner {
             Owner::At(o) => (u32::from(self.answers), o),
             Owner::Anywhere(o) => (self.records, o),
         };
         let mut best = (u32::MAX, 0usize);
         let mut at = self.answers_at;
-        for _ in 0..count {
+        for i in 0..self.records {
             let rec = Record::read(m, at).map_err(DnsReject::Malformed)?;
             at = rec.end();
-            if rec.rtype != rtype || rec.class != CLASS_IN {
+            if i >= answers || rec.rtype != rtype || rec.class != CLASS_IN {
                 continue;
             }
             if !wire::walk_name(m, rec.name_at, NameOp::Compare(owner))
@@ -1797,6 +1798,26 @@ mod tests {
             match s.process(&mut Bytes(&m)) {
                 Ok(Outcome::Failed(e)) => assert_eq!(e, err),
                 _ => panic!("rcode {rcode}"),
+            }
+            // The records are validated before the RCODE is taken (with
+            // CNAME following on or off): a broken record in any section
+            // rejects the reply, the query still waits.
+            let bad = [0xc0, 0xff, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4];
+            for section in [6, 8, 10] {
+                let mut broken = m.clone();
+                broken[section + 1] = 1;
+                broken.extend(bad);
+                let mut s = sent("A", QueryType::A, 1);
+                assert!(matches!(
+                    s.process(&mut Bytes(&broken)),
+                    Err(DnsReject::Malformed(_))
+                ));
+                let mut s = sent("A", QueryType::A, 1);
+                assert!(matches!(
+                    s.process_as::<true, false, _>(&mut Bytes(&broken)),
+                    Err(DnsReject::Malformed(_))
+                ));
+                assert_eq!(s.phase, Phase::Waiting);
             }
         }
     }
