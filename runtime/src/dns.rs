@@ -638,8 +638,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
                 return Ok(());
             }
         } else {
-            let stored = self.store_mx(m, &r, owner)?;
-            if stored > 0 {
+            if self.store_mx(m, &r, owner)? {
                 self.next_sub(0);
                 return Ok(());
             }
@@ -694,16 +693,15 @@ impl<const NAME: usize> DnsSlot<NAME> {
     /// Writes the MX records of `owner` into the buffer, most preferred
     /// first (ties in reply order), as many as fit, each with its
     /// exchange's address when the reply has one (any section); returns
-    /// how many.
+    /// whether it stored any (an entry is at least 7 bytes).
     fn store_mx<M: Message + ?Sized>(
         &mut self,
         m: &mut M,
         r: &Reply,
         owner: usize,
-    ) -> Result<usize, DnsReject> {
+    ) -> Result<bool, DnsReject> {
         let cap = self.cap();
         let mut w = 0usize;
-        let mut count = 0usize;
         // Each record's key is its preference, then its offset (ties in
         // reply order): `pref << 16 | offset`, exact since a record starts
         // below 65,535 (a UDP payload is shorter than 65,536 bytes) and
@@ -734,15 +732,14 @@ impl<const NAME: usize> DnsSlot<NAME> {
                     crate::wire::put_slice(room, 0, &[p0, p1, a0, a1, a2, a3]);
                     // Bounded: the entry fit the slot's at most 255 bytes.
                     w = w.wrapping_add(MX_FIXED).wrapping_add(n);
-                    count = count.wrapping_add(1);
                 }
                 None => break,
             }
         }
-        if count > 0 {
+        if w > 0 {
             self.len = u8::try_from(w).unwrap_or(0);
         }
-        Ok(count)
+        Ok(w > 0)
     }
 }
 
