@@ -517,11 +517,11 @@ impl<const NAME: usize> DnsSlot<NAME> {
         let mut at = from;
         while let Some(end) = mx_end(self.used(), at) {
             if !mx_has_address(self.used(), at) {
-                if let Ok(a) = u8::try_from(at) {
-                    self.sub = a;
-                    self.requeue();
-                    return;
-                }
+                // Bounded: an entry (at least 7 bytes) starts below the
+                // slot's at most 255 bytes, so never at `NO_SUB`.
+                self.sub = at as u8;
+                self.requeue();
+                return;
             }
             at = end;
         }
@@ -657,7 +657,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
         let dst = self.buf.get_mut(..cap).unwrap_or(&mut []);
         match wire::copy_name(m, owner, dst).map_err(DnsReject::Malformed)? {
             Some(n) => {
-                self.len = u8::try_from(n).unwrap_or(0);
+                // Bounded: the name fit the slot's `cap()`, at most 255.
+                self.len = n as u8;
                 // Bounded: below MAX_RESTARTS (checked above).
                 self.restarts = self.restarts.wrapping_add(1);
                 self.requeue();
@@ -737,7 +738,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
             }
         }
         if w > 0 {
-            self.len = u8::try_from(w).unwrap_or(0);
+            // Bounded: the entries fit the slot's `cap()`, at most 255.
+            self.len = w as u8;
         }
         Ok(w > 0)
     }
