@@ -1119,7 +1119,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
                             return;
                         }
                         slot.phase = Phase::Failed(DnsError::NoServer);
-                        finish(slot, handle, app);
+                        finish(slot, i, app);
                         return;
                     };
                     slot.server = server;
@@ -1154,7 +1154,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         }
         if expired {
             expire::<MX, NAME>(slot, now, settings.timeout);
-            finish(slot, handle, app);
+            finish(slot, i, app);
         }
     }
 }
@@ -1185,14 +1185,19 @@ fn expire<const MX: bool, const NAME: usize>(
     }
 }
 
-/// Reports how a reply or a time-out left the slot: answered or failed
+/// Reports how a reply or a time-out left slot `i`: answered or failed
 /// (a slot queued again, for a retry or a follow-up query, is not
 /// reported). Every way a query ends (`process_as`, `expire`, `failed`,
 /// `next_sub`) sets the phase; an answer always leaves `sub` at
 /// [`NO_SUB`] (`next_sub` clears it, the other answers run without one).
 // Out of line: three callers (a reply, a time-out, no server).
 #[inline(never)]
-fn finish<const NAME: usize, A: App>(slot: &DnsSlot<NAME>, query: DnsHandle, app: &mut A) {
+fn finish<const NAME: usize, A: App>(slot: &DnsSlot<NAME>, i: usize, app: &mut A) {
+    // Bounded: at most 16 slots.
+    let query = DnsHandle {
+        slot: i as u8,
+        gen: slot.gen,
+    };
     match slot.phase {
         Phase::Done => app.event(Event::Dns(DnsEvent::Answered { query })),
         Phase::Failed(error) => app.event(Event::Dns(DnsEvent::Failed { query, error })),
@@ -1247,10 +1252,6 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> S
         let Some(slot) = self.slots.get_mut(i) else {
             return false;
         };
-        let handle = DnsHandle {
-            slot: i as u8,
-            gen: slot.gen,
-        };
         let result = if d.remote() != Endpoint::new(slot.server, wire::PORT) {
             Err(DnsReject::WrongSource)
         } else {
@@ -1259,7 +1260,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> S
         match result {
             Ok(()) => {
                 self.counters.accepted = self.counters.accepted.wrapping_add(1);
-                finish(slot, handle, app);
+                finish(slot, i, app);
             }
             Err(why) => {
                 if let Some(c) = self.counters.rejected.get_mut(why.index()) {
