@@ -541,7 +541,9 @@ impl<const NAME: usize> DnsSlot<NAME> {
             // Bounded: an entry's offset inside the slot's 255 bytes.
             crate::wire::put_slice(&mut self.buf, at.wrapping_add(2), a.as_bytes());
         }
-        let next = mx_end(self.used(), at).unwrap_or(usize::from(self.len));
+        // An entry that does not end (none is stored so) ends the walk:
+        // no entry starts at 255, past the slot's last byte.
+        let next = mx_end(self.used(), at).unwrap_or(usize::from(NO_SUB));
         self.next_sub(next)
     }
 
