@@ -1039,12 +1039,10 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
                         let Some(end) = mx_end(used, at) else {
                             break Err(DnsError::NoData);
                         };
-                        if mx_has_address(used, at) {
-                            // Bounded: an entry's offset in the slot.
-                            break Ok(Ipv4Address(crate::wire::array::<4>(
-                                used,
-                                at.wrapping_add(2),
-                            )));
+                        // Bounded: an entry's offset in the slot.
+                        let a = Ipv4Address(crate::wire::array::<4>(used, at.wrapping_add(2)));
+                        if !a.is_unspecified() {
+                            break Ok(a);
                         }
                         at = end;
                     }
