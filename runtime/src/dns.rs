@@ -476,11 +476,13 @@ impl<const NAME: usize> DnsSlot<NAME> {
     /// The exchange name of the MX entry at `at` (empty if there is none).
     fn exchange_at(&self, at: usize) -> &[u8] {
         let used = self.used();
-        match mx_end(used, at) {
-            // Bounded: an entry's offset inside the slot's 255 bytes.
-            Some(end) => used.get(at.wrapping_add(MX_FIXED)..end).unwrap_or(&[]),
-            None => &[],
-        }
+        // Bounded: an entry's offset inside the slot's 255 bytes.
+        let name_at = at.wrapping_add(MX_FIXED);
+        let n = used
+            .get(name_at..)
+            .and_then(wire::wire_name_len)
+            .unwrap_or(0);
+        used.get(name_at..name_at.wrapping_add(n)).unwrap_or(&[])
     }
 
     /// MX: the offset of the entry whose address is being queried.
