@@ -782,7 +782,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         let mut label = [0u8; crate::iface::name::MAX_LEN];
         let hostname = if S::SEND_HOSTNAME && asks {
             // The label borrows `label` only, so the name is not copied.
-            Some(S::HOSTNAME.unwrap_or_else(|| io.device_name().host_label(&mut label)))
+            Some(S::HOSTNAME.map_or_else(|| io.device_name().host_label(&mut label), str::as_bytes))
         } else {
             None
         };
@@ -831,7 +831,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
         // allows 63).
         let name = match hostname {
             Some(h) => {
-                let h = h.as_bytes().get(..255).unwrap_or(h.as_bytes());
+                let h = h.get(..255).unwrap_or(h);
                 put_slice(&mut pre, n, &[option::HOSTNAME, h.len() as u8]);
                 n = n.wrapping_add(2);
                 h

@@ -396,8 +396,6 @@ pub struct DnsSlot<const NAME: usize> {
     phase: Phase,
     kind: QueryType,
     gen: u8,
-    /// A follow-up query needs a new identifier, port and attempt budget.
-    fresh: bool,
     tries_left: u8,
     restarts: u8,
     /// MX: the offset of the entry whose address is being queried
@@ -407,11 +405,17 @@ pub struct DnsSlot<const NAME: usize> {
     /// the MX entries.
     len: u8,
     id: u16,
+    /// The query's port; 0 until it is first sent: a new query, or a
+    /// follow-up one, which needs a new identifier, port and attempt
+    /// budget ([`Self::fresh`]).
     port: u16,
     server: Ipv4Address,
     /// The current attempt ends.
     deadline: Instant,
-    /// Queued: when to try sending again if no frame wakes the stack.
+    /// Queued or waiting: when the client must run again if no frame
+    /// wakes the stack (zero: at once): to look for a server again, to
+    /// try a send again (never after `deadline`), or `deadline` itself.
+    /// The one time `poll_at` reads.
     retry_at: Instant,
     buf: [u8; NAME],
 }
@@ -422,7 +426,6 @@ impl<const NAME: usize> Default for DnsSlot<NAME> {
             phase: Phase::Free,
             kind: QueryType::A,
             gen: 0,
-            fresh: false,
             tries_left: 0,
             restarts: 0,
             sub: NO_SUB,
@@ -437,7 +440,9 @@ impl<const NAME: usize> Default for DnsSlot<NAME> {
     }
 }
 
-/// What a reply did to its slot.
+/// What a reply did to its slot (tests read it from the slot's phase).
+#[cfg(test)]
+#[derive(Debug)]
 enum Outcome {
     Answered,
     Failed(DnsError),
@@ -471,11 +476,13 @@ impl<const NAME: usize> DnsSlot<NAME> {
     /// The exchange name of the MX entry at `at` (empty if there is none).
     fn exchange_at(&self, at: usize) -> &[u8] {
         let used = self.used();
-        match mx_end(used, at) {
-            // Bounded: an entry's offset inside the slot's 255 bytes.
-            Some(end) => used.get(at.wrapping_add(MX_FIXED)..end).unwrap_or(&[]),
-            None => &[],
-        }
+        // Bounded: an entry's offset inside the slot's 255 bytes.
+        let name_at = at.wrapping_add(MX_FIXED);
+        let n = used
+            .get(name_at..)
+            .and_then(wire::wire_name_len)
+            .unwrap_or(0);
+        used.get(name_at..name_at.wrapping_add(n)).unwrap_or(&[])
     }
 
     /// MX: the offset of the entry whose address is being queried.
@@ -490,45 +497,55 @@ impl<const NAME: usize> DnsSlot<NAME> {
 
     /// Listening for a reply: a query has gone out on `port`.
     fn listening(&self) -> bool {
-        matches!(self.phase, Phase::Queued | Phase::Waiting) && !self.fresh && self.port != 0
+        matches!(self.phase, Phase::Queued | Phase::Waiting) && !self.fresh()
     }
 
+    /// Not sent yet: its first send picks an identifier and a port (never
+    /// 0: ports are drawn from the dynamic range) and starts the attempts.
+    fn fresh(&self) -> bool {
+        self.port == 0
+    }
+
+    /// A follow-up query (the next MX exchange, a CNAME restart): fresh.
     fn requeue(&mut self) {
         self.phase = Phase::Queued;
-        self.fresh = true;
+        self.port = 0;
         self.retry_at = Instant::ZERO;
     }
 
     /// MX: queries the next exchange from `from` without an address
-    /// (`Continue`); `Answered` when there is none.
-    fn next_sub(&mut self, from: usize) -> Outcome {
+    /// (queued); done when there is none.
+    fn next_sub(&mut self, from: usize) {
         let mut at = from;
         while let Some(end) = mx_end(self.used(), at) {
             if !mx_has_address(self.used(), at) {
-                if let Ok(a) = u8::try_from(at) {
-                    self.sub = a;
-                    self.requeue();
-                    return Outcome::Continue;
-                }
+                // Bounded: an entry (at least 7 bytes) starts below the
+                // slot's at most 255 bytes, so never at `NO_SUB`.
+                self.sub = at as u8;
+                self.requeue();
+                return;
             }
             at = end;
         }
         self.sub = NO_SUB;
-        Outcome::Answered
+        self.phase = Phase::Done;
     }
 
     /// An MX exchange query ended (`addr` if it found one): on to the next.
     // Inlined into its two callers (measured: −12 B).
     #[inline(always)]
-    fn sub_finished(&mut self, addr: Option<Ipv4Address>) -> Outcome {
+    fn sub_finished(&mut self, addr: Option<Ipv4Address>) {
         let Some(at) = self.sub().map(usize::from) else {
-            return Outcome::Answered;
+            self.phase = Phase::Done;
+            return;
         };
         if let Some(a) = addr {
             // Bounded: an entry's offset inside the slot's 255 bytes.
             crate::wire::put_slice(&mut self.buf, at.wrapping_add(2), a.as_bytes());
         }
-        let next = mx_end(self.used(), at).unwrap_or(usize::from(self.len));
+        // An entry that does not end (none is stored so) ends the walk:
+        // no entry starts at 255, past the slot's last byte.
+        let next = mx_end(self.used(), at).unwrap_or(usize::from(NO_SUB));
         self.next_sub(next)
     }
 
@@ -536,15 +553,16 @@ impl<const NAME: usize> DnsSlot<NAME> {
     /// query, that exchange stays without address). Out of line: every
     /// way a reply can end the query calls it.
     #[inline(never)]
-    fn failed<const MX: bool>(&mut self, error: DnsError) -> Outcome {
+    fn failed<const MX: bool>(&mut self, error: DnsError) {
         if MX && self.sub().is_some() {
             self.sub_finished(None)
         } else {
-            Outcome::Failed(error)
+            self.phase = Phase::Failed(error);
         }
     }
 
-    /// Checks a reply and applies it.
+    /// Checks a reply and applies it: the slot's phase says what it did
+    /// (done, failed, or queued for a follow-up query).
     ///
     /// `MX` and `CNAME` are the client's compile-time switches: off, the
     /// code that handles MX answers or CNAME chains is not built.
@@ -553,7 +571,7 @@ impl<const NAME: usize> DnsSlot<NAME> {
     fn process_as<const MX: bool, const CNAME: bool, M: Message + ?Sized>(
         &mut self,
         m: &mut M,
-    ) -> Result<Outcome, DnsReject> {
+    ) -> Result<(), DnsReject> {
         let h = wire::Repr::read(m).map_err(|_| DnsReject::Truncated)?;
         if !h.is_response() || h.opcode() != 0 || h.id != self.id {
             return Err(DnsReject::WrongId);
@@ -584,10 +602,10 @@ impl<const NAME: usize> DnsSlot<NAME> {
             answers: h.answers,
             records,
         };
-        // Validate every record before using any: the lookups' scan over
-        // every section for a name no record has (an empty wire name:
-        // every name has at least its root byte), which reads each record.
-        r.best(m, Owner::Wire(&[]), Type::A, 0, false)?;
+        // Every scan reads every record of every section, so the chain's
+        // first scan validates them all before any is used (and before
+        // the RCODE is taken): a malformed reply is rejected either way.
+        let chain = r.follow_cnames::<CNAME, M>(m, HEADER_LEN, qtype)?;
         let refused = match h.rcode() {
             Rcode::NoError => None,
             Rcode::NameError => Some(DnsError::NameError),
@@ -595,52 +613,63 @@ impl<const NAME: usize> DnsSlot<NAME> {
             _ => Some(DnsError::Refused),
         };
         if let Some(e) = refused {
-            return Ok(self.failed::<MX>(e));
+            self.failed::<MX>(e);
+            return Ok(());
         }
-        let owner = match r.follow_cnames::<CNAME, M>(m, HEADER_LEN, qtype)? {
+        let owner = match chain {
             Some(owner) => owner,
             // Without CNAME following, `None` is an alias.
-            None if !CNAME => return Ok(self.failed::<MX>(DnsError::Unsupported)),
-            None => return Ok(self.failed::<MX>(DnsError::TooManyCnames)),
+            None if !CNAME => {
+                self.failed::<MX>(DnsError::Unsupported);
+                return Ok(());
+            }
+            None => {
+                self.failed::<MX>(DnsError::TooManyCnames);
+                return Ok(());
+            }
         };
         if !MX || qtype == Type::A {
             if let Some(addr) = r.find_a(m, Owner::At(owner))? {
-                return Ok(match self.sub().filter(|_| MX) {
+                match self.sub().filter(|_| MX) {
                     Some(_) => self.sub_finished(Some(addr)),
                     None => {
                         // The name is not needed any more.
                         crate::wire::put_slice(&mut self.buf, 0, addr.as_bytes());
                         self.len = A_LEN as u8;
-                        Outcome::Answered
+                        self.phase = Phase::Done;
                     }
-                });
+                }
+                return Ok(());
             }
         } else {
-            let stored = self.store_mx(m, &r, owner)?;
-            if stored > 0 {
-                return Ok(self.next_sub(0));
+            if self.store_mx(m, &r, owner)? {
+                self.next_sub(0);
+                return Ok(());
             }
         }
         // No record of the type: a CNAME chain the server left unresolved
         // is asked again for its last name.
         if !CNAME || owner == HEADER_LEN || (MX && self.sub().is_some()) {
-            return Ok(self.failed::<MX>(DnsError::NoData));
+            self.failed::<MX>(DnsError::NoData);
+            return Ok(());
         }
         if self.restarts >= MAX_RESTARTS {
-            return Ok(self.failed::<MX>(DnsError::TooManyCnames));
+            self.failed::<MX>(DnsError::TooManyCnames);
+            return Ok(());
         }
         let cap = self.cap();
         let dst = self.buf.get_mut(..cap).unwrap_or(&mut []);
         match wire::copy_name(m, owner, dst).map_err(DnsReject::Malformed)? {
             Some(n) => {
-                self.len = u8::try_from(n).unwrap_or(0);
+                // Bounded: the name fit the slot's `cap()`, at most 255.
+                self.len = n as u8;
                 // Bounded: below MAX_RESTARTS (checked above).
                 self.restarts = self.restarts.wrapping_add(1);
                 self.requeue();
-                Ok(Outcome::Continue)
             }
-            None => Ok(self.failed::<MX>(DnsError::NameTooLong)),
+            None => self.failed::<MX>(DnsError::NameTooLong),
         }
+        Ok(())
     }
 
     /// [`Self::question_as`] with MX on.
@@ -652,22 +681,32 @@ impl<const NAME: usize> DnsSlot<NAME> {
     /// [`Self::process_as`] with every switch on.
     #[cfg(test)]
     fn process<M: Message + ?Sized>(&mut self, m: &mut M) -> Result<Outcome, DnsReject> {
-        self.process_as::<true, true, M>(m)
+        self.process_as::<true, true, M>(m)?;
+        Ok(self.outcome())
+    }
+
+    /// What the last reply did, from the phase it left.
+    #[cfg(test)]
+    fn outcome(&self) -> Outcome {
+        match self.phase {
+            Phase::Done => Outcome::Answered,
+            Phase::Failed(e) => Outcome::Failed(e),
+            _ => Outcome::Continue,
+        }
     }
 
     /// Writes the MX records of `owner` into the buffer, most preferred
     /// first (ties in reply order), as many as fit, each with its
     /// exchange's address when the reply has one (any section); returns
-    /// how many.
+    /// whether it stored any (an entry is at least 7 bytes).
     fn store_mx<M: Message + ?Sized>(
         &mut self,
         m: &mut M,
         r: &Reply,
         owner: usize,
-    ) -> Result<usize, DnsReject> {
+    ) -> Result<bool, DnsReject> {
         let cap = self.cap();
         let mut w = 0usize;
-        let mut count = 0usize;
         // Each record's key is its preference, then its offset (ties in
         // reply order): `pref << 16 | offset`, exact since a record starts
         // below 65,535 (a UDP payload is shorter than 65,536 bytes) and
@@ -690,22 +729,23 @@ impl<const NAME: usize> DnsSlot<NAME> {
             match wire::copy_name(m, name_at, name_room).map_err(DnsReject::Malformed)? {
                 Some(n) => {
                     // The exchange's address from the reply's A records, as
-                    // it is stored (0.0.0.0: none yet).
-                    let name = name_room.get(..n).unwrap_or(&[]);
-                    let [a0, a1, a2, a3] = r.find_a(m, Owner::Wire(name))?.unwrap_or_default().0;
+                    // it is stored (0.0.0.0: none yet): owned by the name
+                    // just copied, compared where it is in the reply.
+                    let [a0, a1, a2, a3] =
+                        r.find_a(m, Owner::Anywhere(name_at))?.unwrap_or_default().0;
                     let [p0, p1] = pref.to_be_bytes();
                     crate::wire::put_slice(room, 0, &[p0, p1, a0, a1, a2, a3]);
                     // Bounded: the entry fit the slot's at most 255 bytes.
                     w = w.wrapping_add(MX_FIXED).wrapping_add(n);
-                    count = count.wrapping_add(1);
                 }
                 None => break,
             }
         }
-        if count > 0 {
-            self.len = u8::try_from(w).unwrap_or(0);
+        if w > 0 {
+            // Bounded: the entries fit the slot's `cap()`, at most 255.
+            self.len = w as u8;
         }
-        Ok(count)
+        Ok(w > 0)
     }
 }
 
@@ -747,13 +787,13 @@ impl Reply {
     }
 
     /// The first A record with an address other than 0.0.0.0 owned by
-    /// `owner` (a name in the answer section, or an uncompressed name in
-    /// any section): [`Self::best`] for A.
+    /// `owner` (a name of the message, in the answer section or in any
+    /// section): [`Self::best`] for A.
     #[inline(always)]
     fn find_a<M: Message + ?Sized>(
         &self,
         m: &mut M,
-        owner: Owner<'_>,
+        owner: Owner,
     ) -> Result<Option<Ipv4Address>, DnsReject> {
         let (_, a) = self.best(m, owner, Type::A, 0, false)?;
         // Bounded: an A record's value is its 32-bit address.
@@ -763,9 +803,9 @@ impl Reply {
 
     /// One scan behind every record lookup of a reply (validation, the
     /// CNAME chain, the A answer, each MX step, each exchange's address):
-    /// among the records of `rtype` and class IN owned by `owner` (a name
-    /// in the answer section at an offset, or an uncompressed name in any
-    /// section), the one with the smallest key above `last`, as `(key,
+    /// among the records of `rtype` and class IN owned by `owner` (the
+    /// name at an offset of the message; records of the answer section,
+    /// or of every section), the one with the smallest key above `last`, as `(key,
     /// value)`; `(u32::MAX, 0)` when there is none.
     ///
     /// - `any`: every record of the type counts; its key is its offset
@@ -786,28 +826,25 @@ impl Reply {
     fn best<M: Message + ?Sized>(
         &self,
         m: &mut M,
-        owner: Owner<'_>,
+        owner: Owner,
         rtype: Type,
         last: u32,
         any: bool,
     ) -> Result<(u32, usize), DnsReject> {
-        let count = match owner {
-            Owner::At(_) => u32::from(self.answers),
-            Owner::Wire(_) => self.records,
+        // Every record is read; `At` takes those of the answer section.
+        let (answers, owner) = match owner {
+            Owner::At(o) => (u32::from(self.answers), o),
+            Owner::Anywhere(o) => (self.records, o),
         };
         let mut best = (u32::MAX, 0usize);
         let mut at = self.answers_at;
-        for _ in 0..count {
+        for i in 0..self.records {
             let rec = Record::read(m, at).map_err(DnsReject::Malformed)?;
             at = rec.end();
-            if rec.rtype != rtype || rec.class != CLASS_IN {
+            if i >= answers || rec.rtype != rtype || rec.class != CLASS_IN {
                 continue;
             }
-            let op = match owner {
-                Owner::At(o) => NameOp::Compare(o),
-                Owner::Wire(w) => NameOp::Match(w),
-            };
-            if !wire::walk_name(m, rec.name_at, op)
+            if !wire::walk_name(m, rec.name_at, NameOp::Compare(owner))
                 .map_err(DnsReject::Malformed)?
                 .same
             {
@@ -838,13 +875,14 @@ impl Reply {
     }
 }
 
-/// Whose records [`Reply::best`] looks for.
+/// Whose records [`Reply::best`] looks for: the name at this offset of
+/// the message (validated), in the answer section or in any section.
 #[derive(Clone, Copy)]
-enum Owner<'w> {
-    /// The name at this offset of the message; answer section only.
+enum Owner {
+    /// Answer section only (the question's name, a CNAME target).
     At(usize),
-    /// This uncompressed wire-form name; every section.
-    Wire(&'w [u8]),
+    /// Every section (an MX exchange's address).
+    Anywhere(usize),
 }
 
 /// A received datagram as a DNS [`Message`] (read from the NIC).
@@ -935,7 +973,6 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
             .enumerate()
             .find(|(_, s)| s.phase == Phase::Free)
             .ok_or(DnsError::NoFreeSlot)?;
-        let index = u8::try_from(i).map_err(|_| DnsError::NoFreeSlot)?;
         let cap = slot.cap();
         let dst = slot.buf.get_mut(..cap).unwrap_or(&mut []);
         let n = wire::encode_name(name, dst).map_err(|e| match e {
@@ -947,12 +984,14 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
             phase: Phase::Queued,
             kind,
             gen,
-            fresh: true,
-            len: u8::try_from(n).map_err(|_| DnsError::NameTooLong)?,
+            // Bounded: the name fit the slot's `cap()`, at most 255 bytes.
+            len: n as u8,
             buf: slot.buf,
             ..DnsSlot::default()
         };
-        Ok(DnsHandle { slot: index, gen })
+        // Bounded: at most 16 slots (`[dns] slots`; `drive` and `on_udp`
+        // rely on it too).
+        Ok(DnsHandle { slot: i as u8, gen })
     }
 
     fn slot(&self, h: DnsHandle) -> Option<&DnsSlot<NAME>> {
@@ -986,10 +1025,10 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         query: DnsHandle,
         kind: QueryType,
     ) -> Poll<Result<Ipv4Address, DnsError>> {
-        // The slot directly, not through `result`'s `Answer`.
-        let r = match self.slot(query) {
-            None => Err(DnsError::BadHandle),
-            Some(slot) => match slot.phase {
+        // The slot directly, not through `result`'s `Answer`; a free slot
+        // or another generation is a bad handle.
+        let r = match self.slots.get(usize::from(query.slot)) {
+            Some(slot) if slot.gen == query.gen => match slot.phase {
                 Phase::Queued | Phase::Waiting => return Poll::Pending,
                 Phase::Failed(e) => Err(e),
                 Phase::Done if slot.kind != kind => Err(DnsError::BadHandle),
@@ -1002,12 +1041,10 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
                         let Some(end) = mx_end(used, at) else {
                             break Err(DnsError::NoData);
                         };
-                        if mx_has_address(used, at) {
-                            // Bounded: an entry's offset in the slot.
-                            break Ok(Ipv4Address(crate::wire::array::<4>(
-                                used,
-                                at.wrapping_add(2),
-                            )));
+                        // Bounded: an entry's offset in the slot.
+                        let a = Ipv4Address(crate::wire::array::<4>(used, at.wrapping_add(2)));
+                        if !a.is_unspecified() {
+                            break Ok(a);
                         }
                         at = end;
                     }
@@ -1015,6 +1052,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
                 Phase::Done => Ok(slot.answer()),
                 Phase::Free => Err(DnsError::BadHandle),
             },
+            _ => Err(DnsError::BadHandle),
         };
         self.release(query);
         Poll::Ready(r)
@@ -1057,7 +1095,7 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
         let now = io.now();
         let settings = self.settings();
         let port = match self.slots.get(i) {
-            Some(s) if s.phase == Phase::Queued && s.fresh => self.pick_port(app),
+            Some(s) if s.phase == Phase::Queued && s.fresh() => self.pick_port(app),
             _ => 0,
         };
         let Some(slot) = self.slots.get_mut(i) else {
@@ -1067,10 +1105,10 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
             slot: i as u8,
             gen: slot.gen,
         };
-        let mut outcome = None;
+        let mut expired = false;
         match slot.phase {
             Phase::Queued => {
-                if slot.fresh {
+                if slot.fresh() {
                     let Some(server) = settings.server.or(io.ipv4().and_then(|c| c.dns)) else {
                         // No server yet (a DHCP lease is on its way): wait
                         // as long as the query itself may take.
@@ -1083,13 +1121,9 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
                             return;
                         }
                         slot.phase = Phase::Failed(DnsError::NoServer);
-                        app.event(Event::Dns(DnsEvent::Failed {
-                            query: handle,
-                            error: DnsError::NoServer,
-                        }));
+                        finish(slot, i, app);
                         return;
                     };
-                    slot.fresh = false;
                     slot.server = server;
                     slot.id = app.random_u32() as u16;
                     slot.port = port;
@@ -1100,29 +1134,29 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool>
                 // Sends are tried on every poll (an ARP reply arriving is
                 // a poll); `retry_at` only wakes the stack when nothing does.
                 if now >= slot.deadline {
-                    outcome = expire::<MX, NAME>(slot, now, settings.timeout);
+                    expired = true;
                 } else {
                     match send::<MX, NAME, N>(slot, io) {
                         Ok(()) => {
                             slot.phase = Phase::Waiting;
                             slot.deadline = now.after(settings.timeout);
+                            slot.retry_at = slot.deadline;
                             self.counters.sent = self.counters.sent.wrapping_add(1);
                             app.event(Event::Dns(DnsEvent::Sent {
                                 query: handle,
                                 server: slot.server,
                             }));
                         }
-                        Err(_) => slot.retry_at = now.after(SEND_RETRY),
+                        Err(_) => slot.retry_at = now.after(SEND_RETRY).min(slot.deadline),
                     }
                 }
             }
-            Phase::Waiting if now >= slot.deadline => {
-                outcome = expire::<MX, NAME>(slot, now, settings.timeout);
-            }
+            Phase::Waiting if now >= slot.deadline => expired = true,
             _ => {}
         }
-        if let Some(o) = outcome {
-            finish(slot, handle, o, app);
+        if expired {
+            expire::<MX, NAME>(slot, now, settings.timeout);
+            finish(slot, i, app);
         }
     }
 }
@@ -1142,36 +1176,34 @@ fn expire<const MX: bool, const NAME: usize>(
     slot: &mut DnsSlot<NAME>,
     now: Instant,
     timeout: Duration,
-) -> Option<Outcome> {
+) {
     if slot.tries_left > 0 {
         slot.tries_left = slot.tries_left.saturating_sub(1);
         slot.phase = Phase::Queued;
         slot.deadline = now.after(timeout);
         slot.retry_at = now;
-        None
     } else {
-        Some(slot.failed::<MX>(DnsError::Timeout))
+        slot.failed::<MX>(DnsError::Timeout);
     }
 }
 
-/// Applies an outcome to its slot and reports it.
-fn finish<const NAME: usize, A: App>(
-    slot: &mut DnsSlot<NAME>,
-    query: DnsHandle,
-    outcome: Outcome,
-    app: &mut A,
-) {
-    match outcome {
-        Outcome::Answered => {
-            slot.phase = Phase::Done;
-            slot.sub = NO_SUB;
-            app.event(Event::Dns(DnsEvent::Answered { query }));
-        }
-        Outcome::Failed(error) => {
-            slot.phase = Phase::Failed(error);
-            app.event(Event::Dns(DnsEvent::Failed { query, error }));
-        }
-        Outcome::Continue => {}
+/// Reports how a reply or a time-out left slot `i`: answered or failed
+/// (a slot queued again, for a retry or a follow-up query, is not
+/// reported). Every way a query ends (`process_as`, `expire`, `failed`,
+/// `next_sub`) sets the phase; an answer always leaves `sub` at
+/// [`NO_SUB`] (`next_sub` clears it, the other answers run without one).
+// Out of line: three callers (a reply, a time-out, no server).
+#[inline(never)]
+fn finish<const NAME: usize, A: App>(slot: &DnsSlot<NAME>, i: usize, app: &mut A) {
+    // Bounded: at most 16 slots.
+    let query = DnsHandle {
+        slot: i as u8,
+        gen: slot.gen,
+    };
+    match slot.phase {
+        Phase::Done => app.event(Event::Dns(DnsEvent::Answered { query })),
+        Phase::Failed(error) => app.event(Event::Dns(DnsEvent::Failed { query, error })),
+        _ => {}
     }
 }
 
@@ -1222,19 +1254,15 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> S
         let Some(slot) = self.slots.get_mut(i) else {
             return false;
         };
-        let handle = DnsHandle {
-            slot: i as u8,
-            gen: slot.gen,
-        };
         let result = if d.remote() != Endpoint::new(slot.server, wire::PORT) {
             Err(DnsReject::WrongSource)
         } else {
             slot.process_as::<MX, CNAME, _>(&mut Datagram(d))
         };
         match result {
-            Ok(outcome) => {
+            Ok(()) => {
                 self.counters.accepted = self.counters.accepted.wrapping_add(1);
-                finish(slot, handle, outcome, app);
+                finish(slot, i, app);
             }
             Err(why) => {
                 if let Some(c) = self.counters.rejected.get_mut(why.index()) {
@@ -1256,15 +1284,12 @@ impl<const SLOTS: usize, const NAME: usize, const MX: bool, const CNAME: bool> S
     fn poll_at(&self) -> Option<Instant> {
         let mut at = None;
         for s in &self.slots {
-            let due = match s.phase {
-                // Zero until it first ran; then when it looks for a server again.
-                Phase::Queued if s.fresh => s.retry_at,
-                Phase::Queued => s.deadline.min(s.retry_at),
-                Phase::Waiting => s.deadline,
-                _ => continue,
-            };
-            // The wrapping clock's order (not `Ord`, see `crate::time`).
-            at = earliest(at, Some(due));
+            // Every change of a running query's times keeps `retry_at`
+            // the next one that matters.
+            if matches!(s.phase, Phase::Queued | Phase::Waiting) {
+                // The wrapping clock's order (not `Ord`, see `crate::time`).
+                at = earliest(at, Some(s.retry_at));
+            }
         }
         at
     }
@@ -1315,7 +1340,6 @@ mod tests {
         let mut c = DnsClient::<1, 64>::new(DnsSettings::DEFAULT);
         c.query(name, kind).unwrap();
         let mut s = c.slots[0];
-        s.fresh = false;
         s.phase = Phase::Waiting;
         s.id = id;
         s.port = 50000;
@@ -1419,10 +1443,10 @@ mod tests {
             (Name(&name).to_string(), t),
             ("backup.test.lan".into(), Type::A)
         );
-        assert!(s.fresh && s.phase == Phase::Queued);
+        assert!(s.fresh() && s.phase == Phase::Queued);
         // The exchange's A query gets NXDOMAIN: the MX answer is done,
         // backup without address.
-        s.fresh = false;
+        s.port = 50000;
         s.id = 7;
         let mut nx = wire::Repr {
             id: 7,
@@ -1436,6 +1460,33 @@ mod tests {
         nx.extend([0, 1, 0, 1]);
         assert!(matches!(s.process(&mut Bytes(&nx)), Ok(Outcome::Answered)));
         assert_eq!(entries(&s)[1].2, None);
+    }
+
+    #[test]
+    fn an_exchange_takes_the_address_of_its_name_in_any_form() {
+        // The exchange `mx.t.lan` compressed in the MX data; the additional
+        // section names it uncompressed and in upper case (its address),
+        // and a name one letter off (not its address), either order.
+        let a_record = |name: &[u8], last: u8| {
+            let mut r = name.to_vec();
+            r.extend([0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, last]);
+            r
+        };
+        let ours = a_record(b"\x02MX\x01T\x03LAN\x00", 5);
+        let other = a_record(b"\x02MY\x01t\x03lan\x00", 6);
+        for additional in [[&ours, &other], [&other, &ours]] {
+            let mut r = mx_reply(&[(10, b"mx")]);
+            r[11] = 2;
+            for rec in additional {
+                r.extend(rec.iter());
+            }
+            let mut s = sent("t.lan", QueryType::Mx, 9);
+            assert!(matches!(s.process(&mut Bytes(&r)), Ok(Outcome::Answered)));
+            assert_eq!(
+                entries(&s),
+                [(10, "mx.t.lan".into(), Some(Ipv4Address::new(10, 0, 0, 5)))]
+            );
+        }
     }
 
     /// A reply (id 9) to an MX query for `t.lan` with one answer per
@@ -1468,7 +1519,7 @@ mod tests {
         let mut c = DnsClient::<1, B>::new(DnsSettings::DEFAULT);
         c.query("t.lan", QueryType::Mx).unwrap();
         let s = &mut c.slots[0];
-        s.fresh = false;
+        s.port = 50000;
         s.id = 9;
         s.phase = Phase::Waiting;
         assert!(matches!(
@@ -1611,7 +1662,7 @@ mod tests {
             Ok(Outcome::Continue)
         ));
         assert_eq!(Name(s.used()).to_string(), "host.x");
-        assert!(s.fresh && s.restarts == 1);
+        assert!(s.fresh() && s.restarts == 1);
         // A CNAME loop is bounded.
         let mut l = head(1, 2);
         l.extend([1, b'a', 0, 0, 1, 0, 1]);
@@ -1635,14 +1686,16 @@ mod tests {
             let name = if reply == &l { "a" } else { "www.x" };
             let mut s = sent(name, QueryType::A, 1);
             assert!(matches!(
-                s.process_as::<true, false, _>(&mut Bytes(reply)),
+                s.process_as::<true, false, _>(&mut Bytes(reply))
+                    .map(|()| s.outcome()),
                 Ok(Outcome::Failed(DnsError::Unsupported))
             ));
             assert_eq!(s.restarts, 0);
         }
         let mut s = sent("www.test.lan", QueryType::A, 0x1234);
         assert!(matches!(
-            s.process_as::<true, false, _>(&mut Bytes(&hex(R_A))),
+            s.process_as::<true, false, _>(&mut Bytes(&hex(R_A)))
+                .map(|()| s.outcome()),
             Ok(Outcome::Answered)
         ));
         assert_eq!(s.answer(), Ipv4Address::new(10, 99, 0, 77));
@@ -1748,6 +1801,26 @@ mod tests {
                 Ok(Outcome::Failed(e)) => assert_eq!(e, err),
                 _ => panic!("rcode {rcode}"),
             }
+            // The records are validated before the RCODE is taken (with
+            // CNAME following on or off): a broken record in any section
+            // rejects the reply, the query still waits.
+            let bad = [0xc0, 0xff, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4];
+            for section in [6, 8, 10] {
+                let mut broken = m.clone();
+                broken[section + 1] = 1;
+                broken.extend(bad);
+                let mut s = sent("A", QueryType::A, 1);
+                assert!(matches!(
+                    s.process(&mut Bytes(&broken)),
+                    Err(DnsReject::Malformed(_))
+                ));
+                let mut s = sent("A", QueryType::A, 1);
+                assert!(matches!(
+                    s.process_as::<true, false, _>(&mut Bytes(&broken)),
+                    Err(DnsReject::Malformed(_))
+                ));
+                assert_eq!(s.phase, Phase::Waiting);
+            }
         }
     }
 
@@ -1769,5 +1842,22 @@ mod tests {
         assert_eq!(c.result(h), Poll::Ready(Err(DnsError::BadHandle)));
         c.release(h); // stale: no effect
         assert_eq!(c.result(h2), Poll::Pending);
+        // Taking an address goes by the same rules: a stale handle, one
+        // of no slot or of a freed slot is refused and frees nothing.
+        let bad = Poll::Ready(Err(DnsError::BadHandle));
+        assert_eq!(c.take_resolved(h), bad);
+        assert_eq!(
+            c.take_resolved(DnsHandle {
+                slot: 1,
+                gen: h2.gen
+            }),
+            bad
+        );
+        assert_eq!(c.take_resolved(h2), Poll::Pending);
+        c.slots[0].phase = Phase::Done;
+        assert_eq!(c.take_mx(h2), bad, "an A query's answer is no MX answer");
+        let h3 = c.query("c", QueryType::A).unwrap();
+        c.release(h3);
+        assert_eq!(c.take_resolved(h3), bad);
     }
 }

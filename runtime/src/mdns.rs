@@ -217,7 +217,8 @@ impl<S: MdnsSettings> MdnsResponder<S> {
     fn base<N: Nic>(io: &Io<'_, N>) -> DeviceName {
         let name = *io.device_name();
         let mut buf = [0u8; MAX_LEN];
-        DeviceName::new(name.host_label(&mut buf)).unwrap_or(name)
+        let label = core::str::from_utf8(name.host_label(&mut buf)).unwrap_or("");
+        DeviceName::new(label).unwrap_or(name)
     }
 
     fn start<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {

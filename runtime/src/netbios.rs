@@ -100,7 +100,7 @@ impl Service for NetBiosResponder {
             Ok(Parsed::Query(q))
                 if wire::name_is(
                     &q.encoded,
-                    d.io().device_name().as_str(),
+                    d.io().device_name().padded(),
                     wire::SUFFIX_WORKSTATION,
                 ) =>
             {

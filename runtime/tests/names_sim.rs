@@ -1010,3 +1010,47 @@ proptest! {
         let _ = b.dns().result(h);
     }
 }
+
+/// The DNS client's wake-up time (`Service::poll_at`) at each step of a
+/// query: the answer's deadline while waiting; while a send cannot go out
+/// (no ARP answer), the next try, but never past the attempt's end; right
+/// after an attempt ran out, at once (the retry); nothing once answered.
+#[test]
+fn dns_wakes_the_stack_when_its_next_step_is_due() {
+    use emberstack::service::Service;
+    let at = |ms: u64| Some(Instant::from_millis(ms));
+    let mut b = Bench::new();
+    assert_eq!(b.dns().poll_at(), None, "idle");
+    // Waiting for the answer: the attempt's end (1 s after the send).
+    let h = b.dns().query("wake.test.lan", QueryType::A).unwrap();
+    let sent = b.expect_sent(53, 10);
+    assert_eq!(b.dns().poll_at(), at(b.now + 1000));
+    b.run(400);
+    assert_eq!(b.dns().poll_at(), at(b.now + 600));
+    let good = reply(&sent.payload, 0x8180, 1, &a_record(&[0xc0, 12], GOOD));
+    b.inject(&udp_frame(SERVER, DUT_IP, 53, sent.sport, &good));
+    assert_eq!(b.a_result(h), Poll::Ready(Ok(Ipv4Address(GOOD))));
+    assert_eq!(b.dns().poll_at(), None, "answered");
+    // A server nobody answers ARP for: each failed send retries 200 ms
+    // later, capped by the attempt's end.
+    let mut settings = b.dns().settings();
+    settings.server = Some(Ipv4Address(SILENT));
+    b.dns().set_settings(settings);
+    let h = b.dns().query("wake.test.lan", QueryType::A).unwrap();
+    b.run(1);
+    let t0 = b.now;
+    assert_eq!(b.dns().poll_at(), at(t0 + 200));
+    b.run(500);
+    assert_eq!(b.dns().poll_at(), at(b.now + 200));
+    b.run(350);
+    assert_eq!(b.dns().poll_at(), at(t0 + 1000), "capped by the deadline");
+    // The attempt ran out: the retry is due at once, and its send fails
+    // again.
+    b.run(150);
+    assert_eq!(b.now, t0 + 1000);
+    assert_eq!(b.dns().poll_at(), at(b.now), "retry at once");
+    b.run(1);
+    assert_eq!(b.dns().poll_at(), at(b.now + 200));
+    b.dns().release(h);
+    assert_eq!(b.dns().poll_at(), None, "released");
+}

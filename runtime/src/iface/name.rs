@@ -56,18 +56,16 @@ impl DeviceName {
         if b.len() > MAX_LEN {
             return Err(NameError::TooLong);
         }
-        if let Some(&c) = b
-            .iter()
-            .find(|c| !(c.is_ascii_alphanumeric() || **c == b'-' || **c == b'_'))
-        {
-            return Err(NameError::BadCharacter(c));
+        // Checked and copied in one loop (`b` fits: checked above).
+        let mut bytes = [0u8; MAX_LEN];
+        for (d, &c) in bytes.iter_mut().zip(b) {
+            if !(c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+                return Err(NameError::BadCharacter(c));
+            }
+            *d = c;
         }
         if b.first() == Some(&b'-') || b.last() == Some(&b'-') {
             return Err(NameError::EdgeHyphen);
-        }
-        let mut bytes = [0u8; MAX_LEN];
-        if let Some(dst) = bytes.get_mut(..b.len()) {
-            dst.copy_from_slice(b);
         }
         Ok(DeviceName { bytes })
     }
@@ -95,6 +93,12 @@ impl DeviceName {
         self.bytes.iter().position(|&b| b == 0).unwrap_or(MAX_LEN)
     }
 
+    /// The name's bytes as held: the name, then zeros to [`MAX_LEN`]
+    /// (NetBIOS compares them as they are, without measuring the name).
+    pub fn padded(&self) -> &[u8; MAX_LEN] {
+        &self.bytes
+    }
+
     /// The name as given.
     pub fn as_str(&self) -> &str {
         let b = self.bytes.get(..self.len()).unwrap_or(&[]);
@@ -102,13 +106,15 @@ impl DeviceName {
     }
 
     /// The name as a host name label (DHCP option 12, mDNS): `_`, not
-    /// allowed in host names, written as `-`; in `buf`.
-    pub fn host_label<'b>(&self, buf: &'b mut [u8; MAX_LEN]) -> &'b str {
+    /// allowed in host names, written as `-`; in `buf`. Bytes, not a
+    /// `str`: DHCP writes them as they are (no UTF-8 check to link; the
+    /// name is ASCII by construction).
+    pub fn host_label<'b>(&self, buf: &'b mut [u8; MAX_LEN]) -> &'b [u8] {
         let n = self.len();
         for (d, &s) in buf.iter_mut().zip(self.bytes.iter()) {
             *d = if s == b'_' { b'-' } else { s };
         }
-        core::str::from_utf8(buf.get(..n).unwrap_or(&[])).unwrap_or("")
+        buf.get(..n).unwrap_or(&[])
     }
 }
 
@@ -143,7 +149,7 @@ mod tests {
         let mut buf = [0; MAX_LEN];
         assert_eq!(
             DeviceName::new("my_dev").unwrap().host_label(&mut buf),
-            "my-dev"
+            b"my-dev"
         );
         assert_eq!(DeviceName::from_config("EMBER").as_str(), "EMBER");
         // Held NUL-padded: the longest name has no room for a terminator.

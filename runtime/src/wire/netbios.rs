@@ -78,11 +78,13 @@ pub fn decode_name(encoded: &[u8; ENCODED_LEN]) -> Option<[u8; NAME_LEN]> {
 /// True when the first-level encoded name (its letters already checked:
 /// [`parse`]) is `name` (case-insensitive, the rest padded with spaces)
 /// with `suffix`. Each byte is decoded as it is compared: no decoded copy.
-pub fn name_is(encoded: &[u8; ENCODED_LEN], name: &str, suffix: u8) -> bool {
-    if name.len() > NAME_LEN - 1 {
+/// `name` ends at its end or at a zero byte, so the device name's
+/// zero-padded bytes (`DeviceName::padded`) are passed as they are held,
+/// without measuring the name first.
+pub fn name_is(encoded: &[u8; ENCODED_LEN], name: &[u8], suffix: u8) -> bool {
+    if name.len() > NAME_LEN - 1 && name.get(NAME_LEN - 1) != Some(&0) {
         return false;
     }
-    let name = name.as_bytes();
     encoded.chunks_exact(2).enumerate().all(|(i, pair)| {
         let got = match pair {
             [hi, lo] => (nibble(*hi) << 4) | nibble(*lo),
@@ -90,8 +92,8 @@ pub fn name_is(encoded: &[u8; ENCODED_LEN], name: &str, suffix: u8) -> bool {
         };
         match name.get(i) {
             _ if i == NAME_LEN - 1 => got == suffix,
+            Some(0) | None => got == b' ',
             Some(c) => got.eq_ignore_ascii_case(c),
-            None => got == b' ',
         }
     })
 }
@@ -217,6 +219,7 @@ pub fn positive_response(q: &NameQuery, ttl: u32, addr: Ipv4Address) -> [u8; RES
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::iface::name::DeviceName;
     use proptest::prelude::*;
 
     fn hex(s: &str) -> Vec<u8> {
@@ -244,12 +247,22 @@ mod tests {
             assert_eq!(q.id, id);
             assert_eq!(q.broadcast(), bcast);
             assert_eq!(&q.name()[..], b"EMBER          \0");
-            assert!(name_is(&q.encoded, "ember", 0));
-            assert!(name_is(&q.encoded, "EMBER", 0));
-            assert!(!name_is(&q.encoded, "EMBE", 0));
-            assert!(!name_is(&q.encoded, "EMBERS", 0));
-            assert!(!name_is(&q.encoded, "EMBER", 0x20));
-            assert!(!name_is(&q.encoded, "EMBER7890123456", 0));
+            assert!(name_is(&q.encoded, b"ember", 0));
+            assert!(name_is(&q.encoded, b"EMBER", 0));
+            assert!(!name_is(&q.encoded, b"EMBE", 0));
+            assert!(!name_is(&q.encoded, b"EMBERS", 0));
+            assert!(!name_is(&q.encoded, b"EMBER", 0x20));
+            assert!(!name_is(&q.encoded, b"EMBER7890123456", 0));
+            // The device name as it is held: zero-padded to 15 bytes.
+            let held = |n: &str| *DeviceName::new(n).unwrap().padded();
+            assert!(name_is(&q.encoded, &held("ember"), 0));
+            assert!(!name_is(&q.encoded, &held("embe"), 0));
+            assert!(!name_is(&q.encoded, &held("emberS"), 0));
+            assert!(!name_is(&q.encoded, &held("EMBER7890123456"), 0));
+            // A zero byte ends a name; without one, more than 15 bytes
+            // never match.
+            assert!(name_is(&q.encoded, b"EMBER\0\0\0\0\0\0\0\0\0\0\0", 0));
+            assert!(!name_is(&q.encoded, b"EMBER\0\0\0\0\0\0\0\0\0\0X", 0));
             assert_eq!(q.encoded, encode_name(b"Ember", 0));
             assert_eq!(decode_name(&q.encoded), Some(q.name()));
         }
@@ -351,10 +364,14 @@ mod tests {
         fn encoding_round_trips(name in "[A-Z0-9_-]{1,15}", suffix in any::<u8>()) {
             let e = encode_name(name.as_bytes(), suffix);
             prop_assert!(decode_name(&e).is_some());
-            prop_assert!(name_is(&e, &name.to_lowercase(), suffix));
-            prop_assert!(!name_is(&e, &name.to_lowercase(), suffix ^ 1));
+            prop_assert!(name_is(&e, name.to_lowercase().as_bytes(), suffix));
+            prop_assert!(!name_is(&e, name.to_lowercase().as_bytes(), suffix ^ 1));
             let other = format!("{name}X");
-            prop_assert_eq!(name_is(&e, &other, suffix), false);
+            prop_assert_eq!(name_is(&e, other.as_bytes(), suffix), false);
+            // The same name held as the device's (zero-padded).
+            if let Ok(d) = DeviceName::new(&name) {
+                prop_assert!(name_is(&e, d.padded(), suffix));
+            }
         }
     }
 }
