@@ -568,9 +568,8 @@ fn enter_time_wait(s: &mut TcpSocket, time_wait_ms: u32, now: u32) {
 }
 
 /// A new cumulative ACK: release `records` (the socket's), time the RTT,
-/// rearm the timer. (Out of line: measured smaller, once per
-/// acknowledging segment.)
-#[inline(never)]
+/// rearm the timer. (Inlined into its one caller: out of line measured
+/// smaller in the second session, 72 B larger on today's tree.)
 #[allow(clippy::too_many_arguments)]
 fn acknowledge<O: TcpOwner>(
     s: &mut TcpSocket,
