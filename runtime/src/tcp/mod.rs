@@ -948,9 +948,8 @@ pub(crate) fn connect(
 /// Closing means "the stream ends where the owner stops producing", so a
 /// connection still opening keeps opening and sends FIN after its data; only
 /// a listening (or free) socket is freed at once. `tcp_abort` tears down.
-/// (Out of line: `Stack::tcp_close` is inlined at two sites; one copy of
-/// this.)
-#[inline(never)]
+/// (Inlined: `Stack::tcp_close`'s copies measured 16 B smaller with
+/// it than with a call.)
 pub(crate) fn close(s: &mut TcpSocket) {
     match s.state {
         TcpState::Listen | TcpState::Closed => *s = TcpSocket::default(),

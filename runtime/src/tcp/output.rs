@@ -447,9 +447,8 @@ fn advertise<O: TcpOwner>(
     update
 }
 
-/// Sends our SYN (active open) or SYN-ACK (passive). (Out of line: once
-/// per connection, kept out of the data path's frame.)
-#[inline(never)]
+/// Sends our SYN (active open) or SYN-ACK (passive). (Inlined into
+/// `send`: out of line measured 24 B larger on today's tree.)
 fn send_syn<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
     let iss = s.snd_base.sub_len(1);
     match segment(io, s, iss, Control::Syn) {
