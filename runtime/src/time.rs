@@ -215,6 +215,9 @@ impl Duration {
     }
 
     /// A duration of `secs` seconds, saturating at [`Duration::MAX`].
+    /// (Out of line at run time: the services convert seconds at several
+    /// sites, one copy of the 64-bit saturation.)
+    #[inline(never)]
     pub const fn from_secs(secs: u64) -> Self {
         Duration::from_millis(secs.saturating_mul(1000))
     }
@@ -224,7 +227,8 @@ impl Duration {
         self.millis as u64
     }
 
-    /// Length in whole seconds.
+    /// Length in whole seconds. (Out of line: several callers, one copy.)
+    #[inline(never)]
     pub const fn secs(self) -> u64 {
         // A constant non-zero divisor: no panic, and a multiply on the MCU.
         (self.millis / 1000) as u64
