@@ -162,7 +162,6 @@ impl Instant {
 
     /// The later of two instants (the wrapping order).
     #[must_use]
-    #[inline(never)]
     pub const fn max(self, other: Instant) -> Instant {
         if self.reached(other) {
             self

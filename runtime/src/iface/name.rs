@@ -47,7 +47,9 @@ impl fmt::Display for NameError {
 }
 
 impl DeviceName {
-    /// Checks `name` and keeps it.
+    /// Checks `name` and keeps it. (Always inlined: one caller in a
+    /// stack, `Stack::set_device_name`; measured 32 B smaller.)
+    #[inline(always)]
     pub fn new(name: &str) -> Result<DeviceName, NameError> {
         let b = name.as_bytes();
         if b.is_empty() {

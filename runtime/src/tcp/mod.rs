@@ -881,7 +881,9 @@ pub(crate) fn per_socket<T>(table: &mut [T], per: usize, i: usize) -> &mut [T] {
 }
 
 /// Opens a listening socket on `port` (call it N times for N sockets on one
-/// port). The socket returns to LISTEN after each connection.
+/// port). The socket returns to LISTEN after each connection. (Always
+/// inlined into `Stack::tcp_listen`, its one caller.)
+#[inline(always)]
 pub(crate) fn listen(sockets: &mut [TcpSocket], port: u16) -> Result<TcpHandle, TcpError> {
     if port == 0 {
         return Err(TcpError::InvalidEndpoint);

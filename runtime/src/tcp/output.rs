@@ -175,9 +175,8 @@ impl Payload for Empty {
 }
 
 /// The window we advertise, and the owner's room it was derived from.
-/// (Out of line: the data path's sends and its window updates share one
-/// copy.)
-#[inline(never)]
+/// (Left to LLVM: `#[inline(never)]` saved 224 B in the fourth session,
+/// costs 24 B on today's tree.)
 fn receive_window<O: TcpOwner>(
     s: &TcpSocket,
     cfg: &super::TcpConfig,
@@ -803,7 +802,9 @@ fn send_fin<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
     }
 }
 
-/// Our first FIN went out: the state moves on (RFC 9293 §3.10.4).
+/// Our first FIN went out: the state moves on (RFC 9293 §3.10.4). (Out
+/// of line: two callers, once per connection.)
+#[inline(never)]
 fn fin_sent(s: &mut TcpSocket) {
     s.set(flag::FIN_SENT, true);
     s.state = match s.state {
