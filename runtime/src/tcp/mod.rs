@@ -547,7 +547,9 @@ impl TcpSocket {
     }
 
     /// Moves SND.UNA to `ack` (at most SND.MAX), SND.NXT with it when it
-    /// was below.
+    /// was below. (Out of line: the handshake and every ACK of new data
+    /// share one copy; 124 B smaller.)
+    #[inline(never)]
     pub(crate) fn set_snd_una(&mut self, ack: SeqNumber) {
         let acked = self.off(ack);
         self.snd_una = ack;
