@@ -226,8 +226,7 @@ impl Duration {
         self.millis as u64
     }
 
-    /// Length in whole seconds. (Out of line: several callers, one copy.)
-    #[inline(never)]
+    /// Length in whole seconds.
     pub const fn secs(self) -> u64 {
         // A constant non-zero divisor: no panic, and a multiply on the MCU.
         (self.millis / 1000) as u64
