@@ -559,7 +559,9 @@ fn next_segment<N: Nic, O: TcpOwner>(
 /// segment carries the rest of the stream, and the peer's window admits
 /// the FIN too. A FIN of its own would cost a frame and, at window 1, the
 /// peer's ACK of the data first — a round trip on every
-/// `Connection: close` response.
+/// `Connection: close` response. (Out of line: measured 8 B smaller on
+/// this tree, no instruction more per segment.)
+#[inline(never)]
 fn fin_rides<O: TcpOwner>(
     s: &mut TcpSocket,
     owner: &mut O,
