@@ -128,7 +128,8 @@ impl<F: FnMut(&mut dyn PayloadSink)> Payload for FnPayload<F> {
 }
 
 /// Reads received-frame bytes at an absolute offset. (Out of line: the
-/// TCP, UDP and echo readers share one copy; 36 B smaller.)
+/// TCP, UDP and raw readers and the copy of an echo's data from the
+/// received frame share one copy; 36 B smaller.)
 #[inline(never)]
 pub(crate) fn rx_read_at<N: Nic>(nic: &mut N, offset: usize, buf: &mut [u8]) -> usize {
     nic.rx_seek(offset);
