@@ -162,7 +162,6 @@ impl Instant {
 
     /// The later of two instants (the wrapping order).
     #[must_use]
-    #[inline(never)]
     pub const fn max(self, other: Instant) -> Instant {
         if self.reached(other) {
             self
@@ -215,6 +214,9 @@ impl Duration {
     }
 
     /// A duration of `secs` seconds, saturating at [`Duration::MAX`].
+    /// (Out of line at run time: the services convert seconds at several
+    /// sites, one copy of the 64-bit saturation.)
+    #[inline(never)]
     pub const fn from_secs(secs: u64) -> Self {
         Duration::from_millis(secs.saturating_mul(1000))
     }

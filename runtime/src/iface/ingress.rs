@@ -435,6 +435,8 @@ fn sums_to_zero(mut start: Checksum, hdr: &[u8], data: Checksum) -> bool {
 
 /// RFC 1122 §4.1.3.1: a host SHOULD send port unreachable; only for
 /// datagrams sent to our unicast address (never answer a broadcast).
+/// (Out of line: a rare path, kept out of the datagram path's frame.)
+#[inline(never)]
 fn port_unreachable<N: Nic, A: IfaceEvents>(
     io: &mut Io<'_, N>,
     app: &mut A,

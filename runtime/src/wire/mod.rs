@@ -202,9 +202,7 @@ impl Ipv4Cidr {
         Ipv4Address::from_u32(self.netmask_u32())
     }
 
-    /// The subnet's directed broadcast address. (Out of line: five
-    /// callers.)
-    #[inline(never)]
+    /// The subnet's directed broadcast address.
     pub const fn broadcast(&self) -> Ipv4Address {
         Ipv4Address::from_u32(self.address.to_u32() | !self.netmask_u32())
     }
