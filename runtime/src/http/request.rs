@@ -258,8 +258,8 @@ pub(crate) fn offset_in(buf: &[u8], part: &[u8]) -> usize {
 }
 
 /// `s` without leading and trailing spaces and tabs.
-/// (Not inlined: many callers.)
-#[inline(never)]
+// Left to LLVM, which keeps it out of line (many callers):
+// `#[inline(never)]` cost 4 B on the merged tree (inline9).
 pub(crate) fn trimmed(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
@@ -906,6 +906,9 @@ fn content_length(req: &mut Req, value: &[u8]) -> Result<(), u16> {
 
 /// `If-None-Match` for a static file: which of its ETags (plain, gzip)
 /// the client holds.
+// Always inlined into `line_end`, its one caller (LLVM kept it apart):
+// −20 B (inline9).
+#[inline(always)]
 fn if_none_match(req: &mut Req, value: &[u8], file: Option<&File>) {
     let Some(File {
         body: Body::Static { plain, gzip },
@@ -930,6 +933,9 @@ fn if_none_match(req: &mut Req, value: &[u8], file: Option<&File>) {
 }
 
 /// `Accept-Encoding`: may we send gzip? (RFC 9110 §12.5.3)
+// Always inlined into `line_end`, its one caller (LLVM kept it apart):
+// −44 B (inline9).
+#[inline(always)]
 fn accept_encoding(req: &mut Req, value: &[u8]) {
     for e in elements(value) {
         let mut parts = Items::new(e, b';');

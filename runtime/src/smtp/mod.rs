@@ -493,9 +493,9 @@ impl<S: SmtpSettings> SmtpClient<S> {
     }
 
     /// Records a failure and ends the session: QUIT when a reply refused
-    /// something between commands, a reset otherwise. Out of line (five
-    /// callers, one copy of the step's store).
-    #[inline(never)]
+    /// something between commands, a reset otherwise.
+    // Left to LLVM: `#[inline(never)]` (five callers) cost 8 B on the
+    // merged tree (inline9).
     fn fail(&mut self, fault: Fault) {
         // The refusal's text is the error's: later replies (QUIT's)
         // leave it (only the first failure is reported).
