@@ -433,8 +433,8 @@ impl<S: DhcpSettings> DhcpClient<S> {
     }
 
     /// The lease in use (Bound, Renewing, Rebinding).
-    // Out of line: the application reads it at several places.
-    #[inline(never)]
+    // Left to LLVM: `#[inline(never)]` (for the application's several
+    // reads) cost 8 B on the seventh session's merged tree (inline9).
     pub fn lease(&self) -> Option<Lease> {
         self.holds_lease().then_some(self.lease)
     }
@@ -729,6 +729,9 @@ impl<S: DhcpSettings> DhcpClient<S> {
     /// §4.4.1: broadcast, the address as option 50, the server's
     /// identifier), then discovery after [`DECLINE_WAIT`] without asking
     /// for that address again.
+    // Always inlined into `step`, its one caller (LLVM kept it apart):
+    // −40 B (inline9).
+    #[inline(always)]
     fn decline<N: Nic, A: App>(&mut self, io: &mut Io<'_, N>, app: &mut A, now: Instant) {
         self.flags.set(Flags::CONFLICT, false);
         let address = self.lease.cidr.address;
@@ -1201,7 +1204,7 @@ fn classful_prefix(a: Ipv4Address) -> u8 {
 /// the lease. The floor keeps a rogue or broken server (T1 = 0, T1 = T2)
 /// from making the client renew continually: a REQUEST storm. Meant for
 /// leases of at least [`MIN_LEASE_SECS`] (shorter ones are not taken).
-#[inline(never)]
+// Left to LLVM: `#[inline(never)]` cost 4 B on the merged tree (inline9).
 pub fn lease_timers(lease: u32, t1: Option<u32>, t2: Option<u32>) -> (u32, u32) {
     if lease == INFINITE {
         return (INFINITE, INFINITE);

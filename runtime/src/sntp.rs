@@ -526,9 +526,9 @@ impl<const NAME: usize> SntpClient<NAME> {
         io.send_ipv4(self.server, &t, &mut Bytes(&pkt))
     }
 
-    // Out of line: inlined into the stack's poll it costs more than the
-    // call (measured on the firmware).
-    #[inline(never)]
+    // Always inlined into the stack's poll, its one caller: −40 B on the
+    // merged tree (inline9; out of line had been the smaller before).
+    #[inline(always)]
     fn run<N: Nic, A: App, R: Resolver>(
         &mut self,
         io: &mut Io<'_, N>,
@@ -665,6 +665,9 @@ impl<const NAME: usize> SntpClient<NAME> {
 
 /// The server time at the moment the reply was received: its transmit
 /// time plus half the round trip less its holding time (RFC 4330 §5).
+// Always inlined into the reply's handling, its one caller (LLVM kept
+// it apart): −40 B (inline9).
+#[inline(always)]
 fn time_at_receipt(p: &wire::Packet<&[u8]>, round_trip: Duration) -> NtpTime {
     let rtt = wire::millis_to_fixed(round_trip.millis());
     let hold = if p.recv_ts().is_zero() {
