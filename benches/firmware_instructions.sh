@@ -10,7 +10,8 @@
 # Builds the quiet reference firmware (a) and smoltcp 0.14's firmware with
 # `equal-pages` (the same /app.js bytes, /status.json as a constant) and
 # with `render-status` (/status.json rendered per request; see
-# benches/http.sh), then for each case boots it in a network namespace
+# benches/http.sh), and with `render-status,parse-request` (each request
+# head parsed with httparse as a server must), then for each case boots it in a network namespace
 # under `qemu-system-arm -singlestep -d exec,nochain`, sends N keep-alive
 # requests with ab (default 60, after 10 unmeasured ones) and counts with
 # benches/firmware_trace.py: request -> answer (from the first instruction
@@ -43,7 +44,7 @@ OUT="$ROOT/target/firmware-instructions"
 mkdir -p "$OUT"
 (cd "$ROOT/examples/firmware" && CARGO_TARGET_DIR="$OUT/ours" \
     cargo build --release --quiet --features quiet)
-for f in equal-pages render-status; do
+for f in equal-pages render-status render-status,parse-request; do
     (cd "$ROOT/benches/smoltcp-firmware" && CARGO_TARGET_DIR="$OUT/$f" \
         cargo build --release --quiet --features "$f")
 done
@@ -135,7 +136,11 @@ printf '%-44s ' "smoltcp render-status, /status.json"
 trace "$(smol render-status)" "$smol_rx" "$smol_tx" -k /status.json dhcp
 printf '%-44s ' "smoltcp equal-pages, /status.json (constant)"
 trace "$(smol equal-pages)" "$smol_rx" "$smol_tx" -k /status.json dhcp
+printf '%-44s ' "smoltcp render-status,parse-request, ditto"
+trace "$(smol render-status,parse-request)" "$smol_rx" "$smol_tx" -k /status.json dhcp
 printf '%-44s ' "ours (a) quiet, /app.js"
 trace "$ours" "$ours_rx" "$ours_tx" -k /app.js
 printf '%-44s ' "smoltcp equal-pages, /app.js"
 trace "$(smol equal-pages)" "$smol_rx" "$smol_tx" -k /app.js dhcp
+printf '%-44s ' "smoltcp render-status,parse-request, ditto"
+trace "$(smol render-status,parse-request)" "$smol_rx" "$smol_tx" -k /app.js dhcp
