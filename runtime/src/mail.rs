@@ -616,6 +616,31 @@ pub enum MailStep {
 }
 
 impl MailStep {
+    /// Every step in the shared numbering's order (the tests check the
+    /// numbering both clients index their tables by).
+    #[cfg(test)]
+    pub(crate) const ALL: [MailStep; 19] = [
+        MailStep::Resolve,
+        MailStep::Connect,
+        MailStep::Greeting,
+        MailStep::Ehlo,
+        MailStep::Helo,
+        MailStep::AuthPlain,
+        MailStep::AuthLogin,
+        MailStep::AuthUser,
+        MailStep::AuthPassword,
+        MailStep::MailFrom,
+        MailStep::RcptTo,
+        MailStep::Data,
+        MailStep::Message,
+        MailStep::Quit,
+        MailStep::User,
+        MailStep::Pass,
+        MailStep::Stat,
+        MailStep::Retr,
+        MailStep::Dele,
+    ];
+
     /// The step's name in logs (`MAIL FROM`, `RETR`).
     pub const fn name(self) -> &'static str {
         match self {

@@ -903,27 +903,7 @@ mod tests {
         let mut c = Pop3Client::<Small>::new();
         c.current = 7;
         for n in 0..=T::Dele as u8 {
-            let step = [
-                T::Resolve,
-                T::Connect,
-                T::Greeting,
-                T::Ehlo,
-                T::Helo,
-                T::AuthPlain,
-                T::AuthLogin,
-                T::AuthUser,
-                T::AuthPassword,
-                T::MailFrom,
-                T::RcptTo,
-                T::Data,
-                T::Message,
-                T::Quit,
-                T::User,
-                T::Pass,
-                T::Stat,
-                T::Retr,
-                T::Dele,
-            ][usize::from(n)];
+            let step = MailStep::ALL[usize::from(n)];
             assert_eq!(step as u8, n);
             c.set_step(step);
             let mut sink = VecSink(Vec::new());
