@@ -241,7 +241,7 @@ fn parse_cidr(s: &str) -> Option<Ipv4Cidr> {
 /// An address or `none`.
 fn opt_ipv4(out: &mut TagOut<'_>, a: Option<Ipv4Address>) {
     match a {
-        Some(a) => text::whole(out, |o| text::ipv4(o, a)),
+        Some(a) => text::whole(out, |l| l.ipv4(a)),
         None => out.write_str("none"),
     }
 }
@@ -275,12 +275,13 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn mac(&mut self, out: &mut TagOut<'_>) {
-        text::mac(out, self.state.status.mac);
+        let m = self.state.status.mac;
+        text::whole(out, |l| l.mac(m));
     }
 
     fn ip(&mut self, out: &mut TagOut<'_>) {
         match self.state.status.ipv4 {
-            Some(c) => text::whole(out, |o| text::cidr(o, c.cidr)),
+            Some(c) => text::whole(out, |l| l.cidr(c.cidr)),
             None => out.write_str("none"),
         }
     }
@@ -299,7 +300,7 @@ impl<L: Log> site::Handlers for Web<'_, L> {
             o.put(dhcp_name(state));
             if let Some(l) = lease {
                 o.put(" (server ");
-                text::ipv4(o, l.server);
+                o.ipv4(l.server);
                 o.put(")");
             }
         });
@@ -307,12 +308,12 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn lease(&mut self, out: &mut TagOut<'_>) {
         match (self.state.status.lease, self.state.lease_left()) {
-            (Some(l), Some(left)) => {
-                out.write_uint(left);
-                out.write_str(" s left of ");
-                out.write_uint(l.lease_secs.into());
-                out.write_str(" s");
-            }
+            (Some(l), Some(left)) => text::whole(out, |o| {
+                o.dec(left, 0);
+                o.put(" s left of ");
+                o.dec(l.lease_secs.into(), 0);
+                o.put(" s");
+            }),
             (Some(_), None) => out.write_str("infinite"),
             (None, _) => out.write_str("none (static address)"),
         }
@@ -320,7 +321,7 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn uptime(&mut self, out: &mut TagOut<'_>) {
         let secs = self.state.status.now.since(Instant::ZERO).secs();
-        text::whole(out, |o| text::duration(o, secs));
+        text::whole(out, |l| l.duration(secs));
     }
 
     fn uptime_secs(&mut self, out: &mut TagOut<'_>) {
@@ -329,7 +330,7 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn time(&mut self, out: &mut TagOut<'_>) {
         match self.state.status.unix_time {
-            Some(t) => text::whole(out, |o| text::utc(o, t)),
+            Some(t) => text::whole(out, |l| l.utc(t)),
             None => out.write_str("not synchronised"),
         }
     }
@@ -373,13 +374,13 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn static_address(&mut self, out: &mut TagOut<'_>) {
         if let Some(s) = self.state.static_ipv4 {
-            text::whole(out, |o| text::cidr(o, s.cidr));
+            text::whole(out, |l| l.cidr(s.cidr));
         }
     }
 
     fn static_gateway(&mut self, out: &mut TagOut<'_>) {
         if let Some(g) = self.state.static_ipv4.and_then(|s| s.gateway) {
-            text::whole(out, |o| text::ipv4(o, g));
+            text::whole(out, |l| l.ipv4(g));
         }
     }
 
@@ -394,9 +395,12 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn upload_size(&mut self, out: &mut TagOut<'_>) {
+        let size = self.state.upload.size;
         if self.state.upload.done {
-            out.write_uint(self.state.upload.size);
-            out.write_str(" bytes");
+            text::whole(out, |l| {
+                l.dec(size, 0);
+                l.put(" bytes");
+            });
         } else {
             out.write_str("-");
         }
@@ -404,7 +408,8 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn upload_crc(&mut self, out: &mut TagOut<'_>) {
         if self.state.upload.done {
-            text::hex(out, self.state.upload.crc, 8);
+            let crc = self.state.upload.crc;
+            text::whole(out, |l| l.hex(crc, 8));
         } else {
             out.write_str("-");
         }
@@ -418,7 +423,8 @@ impl<L: Log> site::Handlers for Web<'_, L> {
         // Wide enough that the 48 slots never fit the connection buffer
         // at once: the page is always streamed (chunked), tag by tag.
         self.state.seq = self.state.seq.wrapping_add(1);
-        text::dec_pad(out, self.state.seq.into(), 8);
+        let seq = self.state.seq;
+        text::whole(out, |l| l.dec(seq.into(), 8));
     }
 
     fn settings(&mut self, input: Input<'_>) {
