@@ -325,7 +325,7 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn uptime_secs(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.now.since(Instant::ZERO).secs());
+        text::dec(out, self.state.status.now.since(Instant::ZERO).secs());
     }
 
     fn time(&mut self, out: &mut TagOut<'_>) {
@@ -336,27 +336,27 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn frames_in(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.counters.frames_in.into());
+        text::dec(out, self.state.status.counters.frames_in.into());
     }
 
     fn frames_out(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.counters.frames_out.into());
+        text::dec(out, self.state.status.counters.frames_out.into());
     }
 
     fn dropped(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.counters.dropped_total().into());
+        text::dec(out, self.state.status.counters.dropped_total().into());
     }
 
     fn tx_errors(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.counters.tx_errors.into());
+        text::dec(out, self.state.status.counters.tx_errors.into());
     }
 
     fn echo_replies(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.counters.echo_replies.into());
+        text::dec(out, self.state.status.counters.echo_replies.into());
     }
 
     fn http_responses(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.responses.into());
+        text::dec(out, self.state.responses.into());
     }
 
     fn settings_message(&mut self, out: &mut TagOut<'_>) {
