@@ -201,12 +201,8 @@ impl Line {
     /// Howard Hinnant's days-to-civil). Years beyond ±5 million (where the
     /// day count leaves 32 bits) are shown as `out of range`.
     pub fn utc(&mut self, unix: i64) {
-        // Floor division by 86,400 = 400 · 216 on the magnitude, in 32-bit
-        // steps (see `wire::text`).
-        let mag = unix.unsigned_abs();
-        let (q1, r1) = div_rem(mag, 400);
-        let (q, r2) = div_rem(q1, 216);
-        let rem = u32::from(r2) * 400 + u32::from(r1); // |unix| mod 86,400
+        // Floor division by 86,400 on the magnitude.
+        let (q, rem) = split_days(unix.unsigned_abs()); // rem = |unix| mod 86,400
         let (days, secs) = if unix >= 0 || rem == 0 {
             (
                 i64::try_from(q)
@@ -255,13 +251,26 @@ impl Line {
 
     /// `2 d 03:04:05`, `03:04:05`.
     pub fn duration(&mut self, secs: u64) {
-        let (q1, r1) = div_rem(secs, 400);
-        let (days, r2) = div_rem(q1, 216);
+        let (days, rest) = split_days(secs);
         if days > 0 {
             self.dec(days, 0);
             self.put(" d ");
         }
-        self.clock(u32::from(r2) * 400 + u32::from(r1));
+        self.clock(rest);
+    }
+}
+
+/// Days and the seconds left over in `secs`: one 32-bit division while
+/// `secs` fits (an uptime below 136 years, a Unix time before 2106), else
+/// long division by 86,400 = 400 · 216 in 32-bit steps (see `wire::text`).
+fn split_days(secs: u64) -> (u64, u32) {
+    match u32::try_from(secs) {
+        Ok(s) => ((s / 86_400).into(), s % 86_400),
+        Err(_) => {
+            let (q1, r1) = div_rem(secs, 400);
+            let (days, r2) = div_rem(q1, 216);
+            (days, u32::from(r2) * 400 + u32::from(r1))
+        }
     }
 }
 

@@ -295,15 +295,16 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn dhcp(&mut self, out: &mut TagOut<'_>) {
-        let (state, lease) = (self.state.status.dhcp, self.state.status.lease);
-        text::whole(out, |o| {
-            o.put(dhcp_name(state));
-            if let Some(l) = lease {
+        let name = dhcp_name(self.state.status.dhcp);
+        match self.state.status.lease {
+            Some(l) => text::whole(out, |o| {
+                o.put(name);
                 o.put(" (server ");
                 o.ipv4(l.server);
                 o.put(")");
-            }
-        });
+            }),
+            None => out.put(name),
+        }
     }
 
     fn lease(&mut self, out: &mut TagOut<'_>) {
