@@ -112,9 +112,16 @@ pub fn cidr(out: &mut dyn Sink, c: Ipv4Cidr) {
 }
 
 impl Line {
-    /// One ASCII byte (the callers pass only ASCII; a full line drops it).
+    /// One ASCII byte (a full line drops it). The callers pass only
+    /// ASCII; the mask tells the compiler so (no two-byte path).
     fn ascii(&mut self, b: u8) {
-        let _ = self.0.push(char::from(b));
+        self.push_ascii(b);
+    }
+
+    /// [`ascii`](Line::ascii) in place: the digit loop's.
+    #[inline(always)]
+    fn push_ascii(&mut self, b: u8) {
+        let _ = self.0.push(char::from(b & 0x7f));
     }
 
     /// `n` in decimal, zero-padded to `width` digits (as `{n:0width$}`).
@@ -153,7 +160,7 @@ impl Line {
         let mut rest = n;
         loop {
             // `rest < 10 * p`: one digit.
-            self.ascii(b'0' + (rest / p) as u8);
+            self.push_ascii(b'0' + (rest / p) as u8);
             rest %= p;
             if p < 10 {
                 break;
