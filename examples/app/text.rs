@@ -125,21 +125,26 @@ impl Line {
     }
 
     /// `n` in decimal, zero-padded to `width` digits (as `{n:0width$}`).
+    /// Inlined: a 32-bit value goes straight to the digit loop.
+    #[inline]
     pub fn dec(&mut self, n: u64, width: usize) {
         match u32::try_from(n) {
             Ok(n) => self.digits(n, width),
-            Err(_) => {
-                // Above 32 bits (rare: the frame counters and the uptime
-                // are 32-bit until 136 years): the digits above the low
-                // eight first, by 32-bit divisions (see `wire::text`).
-                // `n >= 2^32`, so the high part is not 0; it has 11 digits
-                // at most, and the second call is 32-bit: depth 2.
-                let (q1, r1) = div_rem(n, 10_000);
-                let (q, r2) = div_rem(q1, 10_000);
-                self.dec(q, width.saturating_sub(8));
-                self.digits(u32::from(r2) * 10_000 + u32::from(r1), 8);
-            }
+            Err(_) => self.dec_wide(n, width),
         }
+    }
+
+    /// [`dec`](Line::dec) above 32 bits (rare: the frame counters are
+    /// 32-bit and the uptime is until 136 years): the digits above the low
+    /// eight first, by 32-bit divisions (see `wire::text`). `n >= 2^32`,
+    /// so the high part is not 0; it has 11 digits at most, and the second
+    /// call is 32-bit: depth 2.
+    #[inline(never)]
+    fn dec_wide(&mut self, n: u64, width: usize) {
+        let (q1, r1) = div_rem(n, 10_000);
+        let (q, r2) = div_rem(q1, 10_000);
+        self.dec(q, width.saturating_sub(8));
+        self.digits(u32::from(r2) * 10_000 + u32::from(r1), 8);
     }
 
     /// `n` in decimal, zero-padded to `width` digits, from the most
