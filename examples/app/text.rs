@@ -135,10 +135,10 @@ impl Line {
     }
 
     /// [`dec`](Line::dec) above 32 bits (rare: the frame counters are
-    /// 32-bit and the uptime is until 136 years): the digits above the low
-    /// eight first, by 32-bit divisions (see `wire::text`). `n >= 2^32`,
-    /// so the high part is not 0; it has 11 digits at most, and the second
-    /// call is 32-bit: depth 2.
+    /// 32-bit, and an uptime in seconds fits for 136 years): the digits
+    /// above the low eight first, by 32-bit divisions (see `wire::text`).
+    /// `n >= 2^32`, so the high part is not 0; it has 11 digits at most,
+    /// and the second call is 32-bit: depth 2.
     #[inline(never)]
     fn dec_wide(&mut self, n: u64, width: usize) {
         let (q1, r1) = div_rem(n, 10_000);
@@ -252,7 +252,7 @@ impl Line {
         self.put(" UTC");
     }
 
-    /// `HH:MM:SS` for seconds within a day.
+    /// `HH:MM:SS` for seconds within a day (`secs < 86_400`).
     fn clock(&mut self, secs: u32) {
         self.digits(secs / 3600, 2);
         self.ascii(b':');
