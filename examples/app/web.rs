@@ -241,7 +241,7 @@ fn parse_cidr(s: &str) -> Option<Ipv4Cidr> {
 /// An address or `none`.
 fn opt_ipv4(out: &mut TagOut<'_>, a: Option<Ipv4Address>) {
     match a {
-        Some(a) => text::whole(out, |o| text::ipv4(o, a)),
+        Some(a) => text::whole(out, |l| l.ipv4(a)),
         None => out.write_str("none"),
     }
 }
@@ -275,12 +275,13 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn mac(&mut self, out: &mut TagOut<'_>) {
-        text::mac(out, self.state.status.mac);
+        let m = self.state.status.mac;
+        text::whole(out, |l| l.mac(m));
     }
 
     fn ip(&mut self, out: &mut TagOut<'_>) {
         match self.state.status.ipv4 {
-            Some(c) => text::whole(out, |o| text::cidr(o, c.cidr)),
+            Some(c) => text::whole(out, |l| l.cidr(c.cidr)),
             None => out.write_str("none"),
         }
     }
@@ -294,25 +295,26 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn dhcp(&mut self, out: &mut TagOut<'_>) {
-        let (state, lease) = (self.state.status.dhcp, self.state.status.lease);
-        text::whole(out, |o| {
-            o.put(dhcp_name(state));
-            if let Some(l) = lease {
+        let name = dhcp_name(self.state.status.dhcp);
+        match self.state.status.lease {
+            Some(l) => text::whole(out, |o| {
+                o.put(name);
                 o.put(" (server ");
-                text::ipv4(o, l.server);
+                o.ipv4(l.server);
                 o.put(")");
-            }
-        });
+            }),
+            None => out.put(name),
+        }
     }
 
     fn lease(&mut self, out: &mut TagOut<'_>) {
         match (self.state.status.lease, self.state.lease_left()) {
-            (Some(l), Some(left)) => {
-                out.write_uint(left);
-                out.write_str(" s left of ");
-                out.write_uint(l.lease_secs.into());
-                out.write_str(" s");
-            }
+            (Some(l), Some(left)) => text::whole(out, |o| {
+                o.dec(left, 0);
+                o.put(" s left of ");
+                o.dec(l.lease_secs.into(), 0);
+                o.put(" s");
+            }),
             (Some(_), None) => out.write_str("infinite"),
             (None, _) => out.write_str("none (static address)"),
         }
@@ -320,42 +322,42 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn uptime(&mut self, out: &mut TagOut<'_>) {
         let secs = self.state.status.now.since(Instant::ZERO).secs();
-        text::whole(out, |o| text::duration(o, secs));
+        text::whole(out, |l| l.duration(secs));
     }
 
     fn uptime_secs(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.now.since(Instant::ZERO).secs());
+        text::dec(out, self.state.status.now.since(Instant::ZERO).secs());
     }
 
     fn time(&mut self, out: &mut TagOut<'_>) {
         match self.state.status.unix_time {
-            Some(t) => text::whole(out, |o| text::utc(o, t)),
+            Some(t) => text::whole(out, |l| l.utc(t)),
             None => out.write_str("not synchronised"),
         }
     }
 
     fn frames_in(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.counters.frames_in.into());
+        text::dec(out, self.state.status.counters.frames_in.into());
     }
 
     fn frames_out(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.counters.frames_out.into());
+        text::dec(out, self.state.status.counters.frames_out.into());
     }
 
     fn dropped(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.counters.dropped_total().into());
+        text::dec(out, self.state.status.counters.dropped_total().into());
     }
 
     fn tx_errors(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.counters.tx_errors.into());
+        text::dec(out, self.state.status.counters.tx_errors.into());
     }
 
     fn echo_replies(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.status.counters.echo_replies.into());
+        text::dec(out, self.state.status.counters.echo_replies.into());
     }
 
     fn http_responses(&mut self, out: &mut TagOut<'_>) {
-        out.write_uint(self.state.responses.into());
+        text::dec(out, self.state.responses.into());
     }
 
     fn settings_message(&mut self, out: &mut TagOut<'_>) {
@@ -373,13 +375,13 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn static_address(&mut self, out: &mut TagOut<'_>) {
         if let Some(s) = self.state.static_ipv4 {
-            text::whole(out, |o| text::cidr(o, s.cidr));
+            text::whole(out, |l| l.cidr(s.cidr));
         }
     }
 
     fn static_gateway(&mut self, out: &mut TagOut<'_>) {
         if let Some(g) = self.state.static_ipv4.and_then(|s| s.gateway) {
-            text::whole(out, |o| text::ipv4(o, g));
+            text::whole(out, |l| l.ipv4(g));
         }
     }
 
@@ -394,9 +396,12 @@ impl<L: Log> site::Handlers for Web<'_, L> {
     }
 
     fn upload_size(&mut self, out: &mut TagOut<'_>) {
+        let size = self.state.upload.size;
         if self.state.upload.done {
-            out.write_uint(self.state.upload.size);
-            out.write_str(" bytes");
+            text::whole(out, |l| {
+                l.dec(size, 0);
+                l.put(" bytes");
+            });
         } else {
             out.write_str("-");
         }
@@ -404,7 +409,8 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
     fn upload_crc(&mut self, out: &mut TagOut<'_>) {
         if self.state.upload.done {
-            text::hex(out, self.state.upload.crc, 8);
+            let crc = self.state.upload.crc;
+            text::whole(out, |l| l.hex(crc, 8));
         } else {
             out.write_str("-");
         }
@@ -418,7 +424,8 @@ impl<L: Log> site::Handlers for Web<'_, L> {
         // Wide enough that the 48 slots never fit the connection buffer
         // at once: the page is always streamed (chunked), tag by tag.
         self.state.seq = self.state.seq.wrapping_add(1);
-        text::dec_pad(out, self.state.seq.into(), 8);
+        let seq = self.state.seq;
+        text::whole(out, |l| l.dec(seq.into(), 8));
     }
 
     fn settings(&mut self, input: Input<'_>) {
@@ -516,7 +523,152 @@ impl<L: Log> site::Handlers for Web<'_, L> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use emberstack::dhcp::Lease;
+    use emberstack::http::{Escape, TagId};
+    use std::string::String;
+
+    struct NoLog;
+    impl Log for NoLog {
+        fn line(&mut self, _: core::fmt::Arguments<'_>) {}
+    }
+
+    /// Renders one tag as the server does (JSON-escaped, as in
+    /// `/status.json`, or HTML as in `/`).
+    fn render(state: &mut WebState, escape: Escape, tag: &str) -> String {
+        let mut buf = [0u8; 200];
+        let mut out = TagOut::new(&mut buf, escape);
+        let mut web = Web {
+            state,
+            log: &mut NoLog,
+        };
+        let id = (0..64)
+            .map(TagId)
+            .find(|&t| site::SITE.tag_name(t) == Some(tag))
+            .unwrap();
+        emberstack::http::HttpApp::tag(&mut web, id, &mut out);
+        assert!(!out.is_truncated());
+        String::from_utf8(out.as_bytes().to_vec()).unwrap()
+    }
+
+    /// A device with every value the pages show set: 3 d 04:05:06 up,
+    /// a DHCP lease granted 100 s ago, a synchronised clock.
+    fn device() -> WebState {
+        let cidr = Ipv4Cidr::new(Ipv4Address([192, 168, 10, 200]), 24);
+        let mut w = WebState::new(
+            "ember-1",
+            EthernetAddress([0x02, 0, 0xab, 0x0c, 0xd0, 0xff]),
+            None,
+        );
+        w.status.now = Instant::from_secs(3 * 86_400 + 4 * 3600 + 5 * 60 + 6 - 100);
+        w.lease_granted();
+        w.status.now = Instant::from_millis((3 * 86_400 + 4 * 3600 + 5 * 60 + 6) * 1000 + 999);
+        w.status.ipv4 = Some(StaticIpv4 {
+            cidr,
+            gateway: Some(Ipv4Address([192, 168, 10, 1])),
+            dns: Some(Ipv4Address([8, 8, 4, 4])),
+        });
+        w.status.dhcp = Some(DhcpState::Bound);
+        w.status.lease = Some(Lease {
+            cidr,
+            router: None,
+            dns: None,
+            ntp: None,
+            server: Ipv4Address([192, 168, 10, 1]),
+            lease_secs: 86_400,
+            renew_secs: 43_200,
+            rebind_secs: 75_600,
+        });
+        w.status.unix_time = Some(1_795_295_575);
+        w.status.counters.frames_in = 4_294_967_295;
+        w.status.counters.frames_out = 1_000_000;
+        w.status.counters.tx_errors = 65_535;
+        w.status.counters.echo_replies = 7;
+        w.responses = 10;
+        w
+    }
+
+    /// The values of `/status.json` and `/`, byte for byte: the
+    /// formatters behind them are rewritten for speed, the text is not.
+    #[test]
+    fn status_tags_render_fixed_values() {
+        let cases: [(&str, &str, &str); 16] = [
+            ("device_name", "ember-1", "ember-1"),
+            ("mac", "02:00:ab:0c:d0:ff", "02:00:ab:0c:d0:ff"),
+            ("ip", "192.168.10.200/24", "192.168.10.200/24"),
+            ("gateway", "192.168.10.1", "192.168.10.1"),
+            ("dns", "8.8.4.4", "8.8.4.4"),
+            (
+                "dhcp",
+                "bound (server 192.168.10.1)",
+                "bound (server 192.168.10.1)",
+            ),
+            (
+                "lease",
+                "86300 s left of 86400 s",
+                "86300 s left of 86400 s",
+            ),
+            ("uptime", "3 d 04:05:06", "3 d 04:05:06"),
+            ("uptime_secs", "273906", "273906"),
+            ("time", "2026-11-21 21:12:55 UTC", "2026-11-21 21:12:55 UTC"),
+            ("frames_in", "4294967295", "4294967295"),
+            ("frames_out", "1000000", "1000000"),
+            ("dropped", "0", "0"),
+            ("tx_errors", "65535", "65535"),
+            ("echo_replies", "7", "7"),
+            ("http_responses", "10", "10"),
+        ];
+        let mut w = device();
+        for (tag, json, html) in cases {
+            assert_eq!(render(&mut w, Escape::Json, tag), json);
+            assert_eq!(render(&mut w, Escape::Html, tag), html);
+        }
+        // Before the first lease, DHCP and SNTP, and at start.
+        let mut w = WebState::new("d", EthernetAddress([0; 6]), None);
+        let cases: [(&str, &str); 8] = [
+            ("ip", "none"),
+            ("gateway", "none"),
+            ("dns", "none"),
+            ("dhcp", "not built in"),
+            ("lease", "none (static address)"),
+            ("uptime", "00:00:00"),
+            ("uptime_secs", "0"),
+            ("time", "not synchronised"),
+        ];
+        for (tag, want) in cases {
+            assert_eq!(render(&mut w, Escape::Json, tag), want);
+        }
+        w.status.dhcp = Some(DhcpState::Discovering);
+        assert_eq!(render(&mut w, Escape::Json, "dhcp"), "discovering");
+    }
+
+    /// The other pages' values: the upload, the settings form, the
+    /// diagnostics counter.
+    #[test]
+    fn form_tags_render_fixed_values() {
+        let mut w = device();
+        assert_eq!(render(&mut w, Escape::Html, "upload_size"), "-");
+        assert_eq!(render(&mut w, Escape::Html, "upload_crc"), "-");
+        w.upload.done = true;
+        w.upload.size = 5_000_000_000;
+        w.upload.crc = 0xcbf4_3926;
+        assert_eq!(
+            render(&mut w, Escape::Html, "upload_size"),
+            "5000000000 bytes"
+        );
+        assert_eq!(render(&mut w, Escape::Html, "upload_crc"), "cbf43926");
+        w.static_ipv4 = Some(StaticIpv4 {
+            cidr: Ipv4Cidr::new(Ipv4Address([10, 0, 0, 2]), 8),
+            gateway: Some(Ipv4Address([10, 0, 0, 1])),
+            dns: None,
+        });
+        assert_eq!(render(&mut w, Escape::Html, "static_address"), "10.0.0.2/8");
+        assert_eq!(render(&mut w, Escape::Html, "static_gateway"), "10.0.0.1");
+        assert_eq!(render(&mut w, Escape::Html, "seq"), "00000001");
+        w.seq = 123_456_788;
+        assert_eq!(render(&mut w, Escape::Html, "seq"), "123456789");
+    }
 
     #[test]
     fn addresses() {
