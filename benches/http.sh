@@ -4,7 +4,7 @@
 # "Web server performance"). A benchmark, not a test: nothing is asserted.
 #
 #   benches/http.sh [--runs N] [--requests N] [--host-only] [--firmware-only]
-#                   [--device BIN] [--config NAME]...
+#                   [--device BIN] [--config NAME]... [--cpu N]
 #
 # For each build it makes a network namespace with a TAP, starts the device
 # there (--ip 10.79.0.2/24), and runs `ab` with and without keep-alive
@@ -39,7 +39,13 @@
 # --device BIN measures another build of the host device (e.g. an older
 # checkout's target/release/examples/device) under the same conditions;
 # --config NAME (repeatable) adds `--config NAME` variants of the host
-# device (examples/configs/, e.g. web-w4). Needs root, ab, qemu-system-arm.
+# device (examples/configs/, e.g. web-w4). --cpu N runs the device (or
+# QEMU) and the clients (ab, the echo and bulk clients) on host CPU N only
+# (taskset): every hand-off between them is then a context switch on one
+# CPU instead of a wake-up across CPUs, whose cost on a virtual machine
+# (an inter-processor interrupt, a VM exit) made the firmware rates
+# bimodal (README, "Web server performance"); the Chromium load stays
+# unpinned. Needs root, ab, qemu-system-arm (and taskset for --cpu).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -49,6 +55,7 @@ host=1
 firmware=1
 device=
 configs=()
+pin=()
 while (($#)); do
     case "$1" in
         --runs) runs=$2; shift ;;
@@ -57,7 +64,8 @@ while (($#)); do
         --firmware-only) host=0 ;;
         --device) device=$2; shift ;;
         --config) configs+=("$2"); shift ;;
-        -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --cpu) pin=(taskset -c "$2"); shift ;;
+        -h|--help) sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "http.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -65,6 +73,7 @@ done
 die() { echo "http.sh: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
 for t in ab ip nstat python3; do command -v "$t" >/dev/null || die "needs $t"; done
+((${#pin[@]} == 0)) || command -v taskset >/dev/null || die "needs taskset for --cpu"
 
 if ((host)) && [[ -z $device ]]; then
     (cd "$ROOT" && cargo build --release --quiet --example device)
@@ -113,7 +122,7 @@ fresh_ns() {
 
 # launch CMD... : the device running in the namespace, answering pings.
 launch() {
-    ip netns exec "$ns" "$@" >/dev/null 2>&1 &
+    "${pin[@]}" ip netns exec "$ns" "$@" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do
         if ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1; then return 0; fi
@@ -161,7 +170,7 @@ cell() {
     dack0=$(counter TcpExtDelayedACKs)
     for _ in $(seq 1 "$runs"); do
         # shellcheck disable=SC2086
-        out=$(ip netns exec "$ns" timeout 60 ab -q -s 20 $args -n "$requests" \
+        out=$("${pin[@]}" ip netns exec "$ns" timeout 60 ab -q -s 20 $args -n "$requests" \
             "http://$ip_dev$path" 2>&1 || true)
         rate=$(awk '/^Requests per second/ { print $4 }' <<<"$out")
         rates+=("${rate:-0}")
@@ -178,7 +187,7 @@ cell() {
 echo_rate() {
     local rates=()
     for _ in $(seq 1 "$runs"); do
-        rates+=("$(ip netns exec "$ns" timeout 120 python3 -c '
+        rates+=("$("${pin[@]}" ip netns exec "$ns" timeout 120 python3 -c '
 import socket, sys, threading, time
 data = bytes((i * 7) % 251 for i in range(1 << 20))
 s = socket.create_connection((sys.argv[1], 7), timeout=30)
@@ -202,7 +211,7 @@ print(f"{got / dt / 1e6:.2f}" if got == len(data) else "0")
 bulk_rate() {
     local rates=()
     for _ in $(seq 1 "$runs"); do
-        rates+=("$(ip netns exec "$ns" timeout 120 python3 -c '
+        rates+=("$("${pin[@]}" ip netns exec "$ns" timeout 120 python3 -c '
 import socket, sys, time
 s = socket.create_connection((sys.argv[1], 19), timeout=30)
 want, got = 4_000_000, 0
@@ -251,6 +260,7 @@ matrix() {
     done
 }
 
+((${#pin[@]} == 0)) || echo "device and clients pinned: ${pin[*]}"
 echo "ApacheBench, $requests requests per run, median of $runs runs; each cell: req/s/SYN retransmissions/delayed ACKs (client kernel, all runs)"
 header
 if ((host)); then
