@@ -111,7 +111,6 @@ const STATUS: &[u8] = b"400 Bad Request\n\
 404 Not Found\n\
 405 Method Not Allowed\n\
 408 Request Timeout\n\
-411 Length Required\n\
 413 Content Too Large\n\
 414 URI Too Long\n\
 415 Unsupported Media Type\n\
@@ -931,7 +930,6 @@ mod tests {
             (404, "Not Found"),
             (405, "Method Not Allowed"),
             (408, "Request Timeout"),
-            (411, "Length Required"),
             (413, "Content Too Large"),
             (414, "URI Too Long"),
             (415, "Unsupported Media Type"),
@@ -943,7 +941,7 @@ mod tests {
         ] {
             assert_eq!(status_body(code), format!("{code} {text}\n").as_bytes());
         }
-        for code in [0, 200, 401, 500, 999, 1400, 5050, u16::MAX] {
+        for code in [0, 200, 401, 411, 500, 999, 1400, 5050, u16::MAX] {
             assert_eq!(status_body(code), b"500 Internal Server Error\n", "{code}");
         }
     }
