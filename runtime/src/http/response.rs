@@ -467,23 +467,19 @@ fn rep<F: HttpFeatures>(file: &File, gzip: bool) -> Option<&Representation> {
 /// tail of a known length instead of pieces written again. In a server
 /// built without gzip no twin is sent and the 304 leaves `Vary` out.
 fn validators<F: HttpFeatures>(file: &File, gzip: bool) -> &'static [u8] {
-    const CACHE: usize = b"\r\nCache-Control: no-cache\r\n".len();
     const VARY: usize = b"Vary: Accept-Encoding\r\n".len();
     let twin = matches!(file.body, Body::Static { gzip: Some(_), .. });
     let Some(r) = rep::<F>(file, gzip) else {
         return &[];
     };
     let head = r.head.bytes;
-    // Lengths of lines inside the head: no wrap (`checked_sub` for a head
-    // too short to hold them).
-    let vary = if twin { VARY } else { 0 };
-    let start = head.len().checked_sub(
-        vary.wrapping_add(CACHE)
-            .wrapping_add(r.etag.len())
-            .wrapping_add(6),
-    );
-    let end = head.len().wrapping_sub(if F::GZIP { 0 } else { vary });
-    start.and_then(|s| head.get(s..end)).unwrap_or(&[])
+    // The `Vary` line is inside the head when there is a twin: no wrap.
+    let end = head
+        .len()
+        .wrapping_sub(if twin && !F::GZIP { VARY } else { 0 });
+    r.etag_at(twin)
+        .and_then(|start| head.get(start..end))
+        .unwrap_or(&[])
 }
 
 impl Resp {
@@ -965,16 +961,19 @@ mod tests {
             const ETAG: bool = true;
             const CHUNKED: bool = true;
         }
-        const fn rep(head: &'static [u8], etag: &'static [u8]) -> Representation {
+        const fn rep(head: &'static [u8]) -> Representation {
             Representation {
                 head: Summed::new(head),
                 body: Summed::new(b"x"),
-                etag,
             }
         }
-        const PLAIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nETag: \"0123456789abcdef\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n", b"\"0123456789abcdef\"");
-        const TWIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nContent-Encoding: gzip\r\nETag: \"fedcba9876543210\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n", b"\"fedcba9876543210\"");
-        const ALONE: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1\r\nETag: \"e\"\r\nCache-Control: no-cache\r\n", b"\"e\"");
+        const PLAIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nETag: \"0123456789abcdef\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n");
+        const TWIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nContent-Encoding: gzip\r\nETag: \"fedcba9876543210\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n");
+        const ALONE: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1\r\nETag: \"eeeeeeeeeeeeeeee\"\r\nCache-Control: no-cache\r\n");
+        // The ETags, read from the heads.
+        assert_eq!(PLAIN.etag(true), Some(&b"\"0123456789abcdef\""[..]));
+        assert_eq!(TWIN.etag(true), Some(&b"\"fedcba9876543210\""[..]));
+        assert_eq!(ALONE.etag(false), Some(&b"\"eeeeeeeeeeeeeeee\""[..]));
         let file = |plain, gzip| File {
             path: "/",
             body: Body::Static { plain, gzip },
@@ -991,27 +990,28 @@ mod tests {
         };
         assert_eq!(
             validators::<AllFeatures>(&twins, false),
-            lines(PLAIN.etag, true)
+            lines(b"\"0123456789abcdef\"", true)
         );
         assert_eq!(
             validators::<AllFeatures>(&twins, true),
-            lines(TWIN.etag, true)
+            lines(b"\"fedcba9876543210\"", true)
         );
         assert_eq!(
             validators::<AllFeatures>(&alone, false),
-            lines(ALONE.etag, false)
+            lines(b"\"eeeeeeeeeeeeeeee\"", false)
         );
         assert_eq!(
             validators::<NoGzip>(&twins, false),
-            lines(PLAIN.etag, false)
+            lines(b"\"0123456789abcdef\"", false)
         );
         assert_eq!(
             validators::<NoGzip>(&alone, false),
-            lines(ALONE.etag, false)
+            lines(b"\"eeeeeeeeeeeeeeee\"", false)
         );
         // A dynamic page has none; a head too short for its lines gives
         // nothing rather than a panic.
-        let short = file(rep(b"ETag", b"\"0123456789abcdef\""), None);
+        let short = file(rep(b"ETag"), None);
+        assert_eq!(rep(b"ETag").etag(false), None);
         assert_eq!(validators::<AllFeatures>(&short, false), b"");
     }
 
