@@ -421,17 +421,20 @@ impl PieceSum {
     /// The folded sum, as [`Checksum::fold`] would give for the pieces'
     /// bytes in order from an even offset.
     fn fold(&self) -> u16 {
-        let fold = |mut w: u64| {
-            while w > 0xffff {
-                w = (w & 0xffff).wrapping_add(w >> 16);
-            }
-            w as u16
-        };
         // Little-endian words: an even start's sum is the byte swap of
-        // the big-endian one, an odd start's is already swapped back.
-        let mut sum = Checksum::from_folded(fold(self.even).swap_bytes(), false);
-        sum.add_checksum(Checksum::from_folded(fold(self.odd), false));
-        sum.fold()
+        // the big-endian one, an odd start's is already swapped back. A
+        // byte swap of a 16-bit one's complement sum is a multiplication
+        // by 256 modulo 65,535, which folding keeps: so the even sum
+        // times 256 plus the odd one, folded once (one loop, not one per
+        // sum). Cannot wrap: a page's pieces (its text, at most 65,535
+        // bytes, and its tags' output, at most the 4,096-byte buffer) are
+        // under 2^15 words of 32 bits, so each sum is under 2^47, and
+        // times 256 under 2^55.
+        let mut w = self.even.wrapping_shl(8).wrapping_add(self.odd);
+        while w > 0xffff {
+            w = (w & 0xffff).wrapping_add(w >> 16);
+        }
+        w as u16
     }
 }
 
@@ -1161,6 +1164,22 @@ mod tests {
             let p = &p[..(n % 8) as usize];
             ps.add(p);
             c.add_bytes(p);
+        }
+        assert_eq!(ps.fold(), c.fold());
+        // The largest page: 65,535 bytes of text and 4,096 of tags, all
+        // ones, in pieces of every length and parity.
+        let mut ps = PieceSum::default();
+        let mut c = Checksum::new();
+        let ones = [0xff; 4096];
+        let mut left = 65_535 + 4_096;
+        for n in (1..=4096).cycle() {
+            let p = &ones[..n.min(left)];
+            ps.add(p);
+            c.add_bytes(p);
+            left -= p.len();
+            if left == 0 {
+                break;
+            }
         }
         assert_eq!(ps.fold(), c.fold());
     }
