@@ -72,7 +72,8 @@ pub struct Rep {
     pub head: String,
     /// The body.
     pub body: Vec<u8>,
-    /// The strong ETag, quoted.
+    /// The strong ETag, quoted: in the head's `ETag` line, where the
+    /// runtime reads it (not emitted on its own).
     pub etag: String,
 }
 
@@ -470,13 +471,14 @@ fn attach_forms(
 
 impl Rep {
     fn bytes(&self) -> usize {
-        self.head.len() + self.body.len() + self.etag.len()
+        // The ETag is in the head only (the runtime reads it there).
+        self.head.len() + self.body.len()
     }
 }
 
 impl WebRom {
     /// Bytes of web content the ROM puts in flash: paths, precomputed
-    /// heads, bodies and their gzip twins, ETags, the text of dynamic
+    /// heads (with their ETags), bodies and their gzip twins, the text of dynamic
     /// pages (not the tables pointing at them), so that a footprint can
     /// tell the site from the server's code.
     pub fn content_bytes(&self) -> usize {
@@ -644,7 +646,6 @@ mod tests {
         let expected = "/x.bin".len()
             + plain.head.len()
             + bin.len()
-            + plain.etag.len()
             + "/p.html".len()
             + head.len()
             + "abcd".len();

@@ -21,12 +21,12 @@ fn escape_tokens(e: Escape) -> TokenStream {
 fn rep_tokens(r: &Rep) -> TokenStream {
     let head = Literal::byte_string(r.head.as_bytes());
     let body = Literal::byte_string(&r.body);
-    let etag = Literal::byte_string(r.etag.as_bytes());
+    // The ETag is not emitted on its own: the runtime reads it from the
+    // head's `ETag` line (`Representation::etag`).
     quote! {
         ::emberstack::http::Representation {
             head: ::emberstack::http::Summed::new(#head),
             body: ::emberstack::http::Summed::new(#body),
-            etag: #etag,
         }
     }
 }

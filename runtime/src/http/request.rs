@@ -745,7 +745,8 @@ impl Head {
         let colon = line.iter().position(|&c| c == b':').unwrap_or(line.len());
         let (name, rest) = line.split_at(colon);
         let value = trimmed(rest.split_first().map_or(rest, |(_, v)| v));
-        if lower_eq(name, b"content-type") {
+        let field = field_number(name);
+        if field == h::CONTENT_TYPE {
             req.flags |= rf::CTYPE;
             if (F::URLENCODED || F::MULTIPART)
                 && req.form.is_some()
@@ -760,7 +761,7 @@ impl Head {
             return Ok(());
         }
         let file = req.file.and_then(|i| site.file(i));
-        header_field::<F>(req, name, value, over, file, settings)
+        header_field::<F>(req, field, value, over, file, settings)
     }
 
     /// `Content-Type` of a POST to a form: the kind of body, and for
@@ -822,30 +823,80 @@ impl Head {
     }
 }
 
+/// The names (lowercase) of the header fields the server reads, one
+/// after the other in the order of their numbers ([`h`]).
+const NAMES: &[u8] = b"content-typehostoriginreferercontent-length\
+transfer-encodingconnectionexpectaccept-encodingif-none-match";
+/// Where field `k`'s name starts in [`NAMES`]; it ends where `k + 1`'s
+/// starts.
+const STARTS: [u8; 11] = [0, 12, 16, 22, 29, 43, 60, 70, 76, 91, 104];
+/// The field a name can be, by its [`slot`] (no two fields share one: the
+/// test `header_fields_by_slot`): a line's field is found with one
+/// comparison, where one per known name was up to ten calls per line.
+const SLOTS: [u8; 16] = [5, 10, 9, 3, 10, 4, 7, 10, 10, 0, 8, 2, 1, 6, 10, 10];
+
+/// The numbers of the header fields in [`NAMES`] (any other field is
+/// [`h::OTHER`]).
+mod h {
+    pub const CONTENT_TYPE: u8 = 0;
+    pub const HOST: u8 = 1;
+    pub const ORIGIN: u8 = 2;
+    pub const REFERER: u8 = 3;
+    pub const CONTENT_LENGTH: u8 = 4;
+    pub const TRANSFER_ENCODING: u8 = 5;
+    pub const CONNECTION: u8 = 6;
+    pub const EXPECT: u8 = 7;
+    pub const ACCEPT_ENCODING: u8 = 8;
+    pub const IF_NONE_MATCH: u8 = 9;
+    pub const OTHER: u8 = 10;
+}
+
+/// A header name's slot in [`SLOTS`]: from its length and its first
+/// letter (ASCII case-insensitive).
+fn slot(name: &[u8]) -> usize {
+    let first = name.first().map_or(0, |&c| c | 0x20);
+    // Wrapping: a hash.
+    name.len()
+        .wrapping_mul(6)
+        .wrapping_add(usize::from(first >> 1))
+        & 15
+}
+
+/// The number of header field `name` (ASCII case-insensitive) in
+/// [`NAMES`], or [`h::OTHER`].
+fn field_number(name: &[u8]) -> u8 {
+    let k = SLOTS.get(slot(name)).copied().unwrap_or(h::OTHER);
+    let at = |i: u8| STARTS.get(usize::from(i)).map(|&s| usize::from(s));
+    // Bounded: `k` is at most `h::OTHER`.
+    let known = at(k)
+        .zip(at(k.wrapping_add(1)))
+        .and_then(|(start, end)| NAMES.get(start..end));
+    match known {
+        Some(known) if lower_eq(name, known) => k,
+        _ => h::OTHER,
+    }
+}
+
 /// A header field other than `Content-Type` (which may move bytes in the
-/// buffer: [`Head::content_type`]). `over`: the line did not fit, so
-/// `value` is cut.
+/// buffer: [`Head::content_type`]), by its number ([`field_number`]).
+/// `over`: the line did not fit, so `value` is cut.
 fn header_field<F: HttpFeatures>(
     req: &mut Req,
-    name: &[u8],
+    field: u8,
     value: &[u8],
     over: bool,
     file: Option<&File>,
     settings: &HttpSettings,
 ) -> Result<(), u16> {
-    let host = lower_eq(name, b"host");
-    if host
-        || lower_eq(name, b"origin")
-        || (lower_eq(name, b"referer") && req.flags & rf::ORIGIN == 0)
-    {
+    let host = field == h::HOST;
+    if host || field == h::ORIGIN || (field == h::REFERER && req.flags & rf::ORIGIN == 0) {
         if host {
             if req.flags & rf::HOST != 0 {
                 return Err(400);
             }
             req.flags |= rf::HOST;
-        } else if name.len() == b"origin".len() {
-            // `Origin` (six letters; `Referer` has seven) wins over
-            // `Referer` in any order.
+        } else if field == h::ORIGIN {
+            // `Origin` wins over `Referer` in any order.
             req.flags |= rf::ORIGIN;
         }
         // A line cut by the buffer might end inside the authority
@@ -860,14 +911,14 @@ fn header_field<F: HttpFeatures>(
         } else {
             req.source = authority;
         }
-    } else if lower_eq(name, b"content-length") {
+    } else if field == h::CONTENT_LENGTH {
         if over {
             return Err(400);
         }
         return content_length(req, value);
-    } else if lower_eq(name, b"transfer-encoding") {
+    } else if field == h::TRANSFER_ENCODING {
         req.flags |= rf::CHUNKED;
-    } else if F::KEEP_ALIVE && lower_eq(name, b"connection") {
+    } else if F::KEEP_ALIVE && field == h::CONNECTION {
         for t in elements(value) {
             if lower_eq(t, b"close") {
                 req.flags |= rf::CLOSE;
@@ -875,15 +926,15 @@ fn header_field<F: HttpFeatures>(
                 req.flags |= rf::KEEP_ALIVE;
             }
         }
-    } else if lower_eq(name, b"expect") {
+    } else if field == h::EXPECT {
         if !over && lower_eq(value, b"100-continue") {
             req.flags |= rf::CONTINUE;
         } else if req.status == 0 {
             req.status = 417;
         }
-    } else if F::GZIP && lower_eq(name, b"accept-encoding") && !over {
+    } else if F::GZIP && field == h::ACCEPT_ENCODING && !over {
         accept_encoding(req, value);
-    } else if F::ETAG && lower_eq(name, b"if-none-match") && !over {
+    } else if F::ETAG && field == h::IF_NONE_MATCH && !over {
         if_none_match(req, value, file);
     }
     Ok(())
@@ -917,16 +968,19 @@ fn if_none_match(req: &mut Req, value: &[u8], file: Option<&File>) {
     else {
         return;
     };
+    // The ETags, from the heads (a twin makes both heads say `Vary`).
+    let plain_etag = plain.etag(gzip.is_some());
+    let gzip_etag = gzip.and_then(|g| g.etag(true));
     for tag in elements(value) {
         if tag == b"*" {
             req.flags |= rf::INM_PLAIN | rf::INM_GZIP;
         }
         // Weak comparison (RFC 9110 §13.1.2).
         let tag = tag.strip_prefix(b"W/").unwrap_or(tag);
-        if tag == plain.etag {
+        if plain_etag == Some(tag) {
             req.flags |= rf::INM_PLAIN;
         }
-        if gzip.is_some_and(|g| tag == g.etag) {
+        if gzip_etag == Some(tag) {
             req.flags |= rf::INM_GZIP;
         }
     }
@@ -998,6 +1052,59 @@ mod tests {
         HttpSettings {
             host_name: name,
             ..HttpSettings::DEFAULT
+        }
+    }
+
+    /// Each field the server reads is found by its name in any case, in
+    /// a slot of its own; other names (those of a browser's request
+    /// among them) are no field, whatever their slot.
+    #[test]
+    fn header_fields_by_slot() {
+        let fields = [
+            ("content-type", h::CONTENT_TYPE),
+            ("host", h::HOST),
+            ("origin", h::ORIGIN),
+            ("referer", h::REFERER),
+            ("content-length", h::CONTENT_LENGTH),
+            ("transfer-encoding", h::TRANSFER_ENCODING),
+            ("connection", h::CONNECTION),
+            ("expect", h::EXPECT),
+            ("accept-encoding", h::ACCEPT_ENCODING),
+            ("if-none-match", h::IF_NONE_MATCH),
+        ];
+        let mut slots = std::collections::HashSet::new();
+        for (name, k) in fields {
+            assert!(slots.insert(slot(name.as_bytes())), "{name} shares a slot");
+            let start = usize::from(STARTS[usize::from(k)]);
+            let end = usize::from(STARTS[usize::from(k) + 1]);
+            assert_eq!(&NAMES[start..end], name.as_bytes());
+            assert_eq!(field_number(name.as_bytes()), k, "{name}");
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(field_number(upper.as_bytes()), k, "{upper}");
+        }
+        assert_eq!(field_number(b"Content-Length"), h::CONTENT_LENGTH);
+        assert_eq!(STARTS[10], NAMES.len() as u8);
+        assert_eq!(SLOTS.iter().filter(|&&k| k != h::OTHER).count(), 10);
+        for name in [
+            "user-agent",
+            "accept",
+            "accept-language",
+            "cookie",
+            "x",
+            "hosts",
+            "hos",
+            "origin2",
+            "content-typ",
+            "content-typf",
+            "connectioN-x",
+            "",
+            "if-none-matcH2",
+            "sec-fetch-mode",
+            "upgrade-insecure-requests",
+            "cache-control",
+            "pragma",
+        ] {
+            assert_eq!(field_number(name.as_bytes()), h::OTHER, "{name}");
         }
     }
 

@@ -111,7 +111,6 @@ const STATUS: &[u8] = b"400 Bad Request\n\
 404 Not Found\n\
 405 Method Not Allowed\n\
 408 Request Timeout\n\
-411 Length Required\n\
 413 Content Too Large\n\
 414 URI Too Long\n\
 415 Unsupported Media Type\n\
@@ -422,17 +421,20 @@ impl PieceSum {
     /// The folded sum, as [`Checksum::fold`] would give for the pieces'
     /// bytes in order from an even offset.
     fn fold(&self) -> u16 {
-        let fold = |mut w: u64| {
-            while w > 0xffff {
-                w = (w & 0xffff).wrapping_add(w >> 16);
-            }
-            w as u16
-        };
         // Little-endian words: an even start's sum is the byte swap of
-        // the big-endian one, an odd start's is already swapped back.
-        let mut sum = Checksum::from_folded(fold(self.even).swap_bytes(), false);
-        sum.add_checksum(Checksum::from_folded(fold(self.odd), false));
-        sum.fold()
+        // the big-endian one, an odd start's is already swapped back. A
+        // byte swap of a 16-bit one's complement sum is a multiplication
+        // by 256 modulo 65,535, which folding keeps: so the even sum
+        // times 256 plus the odd one, folded once (one loop, not one per
+        // sum). Cannot wrap: a page's pieces (its text, at most 65,535
+        // bytes, and its tags' output, at most the 4,096-byte buffer) are
+        // under 2^15 words of 32 bits, so each sum is under 2^47, and
+        // times 256 under 2^55.
+        let mut w = self.even.wrapping_shl(8).wrapping_add(self.odd);
+        while w > 0xffff {
+            w = (w & 0xffff).wrapping_add(w >> 16);
+        }
+        w as u16
     }
 }
 
@@ -468,23 +470,19 @@ fn rep<F: HttpFeatures>(file: &File, gzip: bool) -> Option<&Representation> {
 /// tail of a known length instead of pieces written again. In a server
 /// built without gzip no twin is sent and the 304 leaves `Vary` out.
 fn validators<F: HttpFeatures>(file: &File, gzip: bool) -> &'static [u8] {
-    const CACHE: usize = b"\r\nCache-Control: no-cache\r\n".len();
     const VARY: usize = b"Vary: Accept-Encoding\r\n".len();
     let twin = matches!(file.body, Body::Static { gzip: Some(_), .. });
     let Some(r) = rep::<F>(file, gzip) else {
         return &[];
     };
     let head = r.head.bytes;
-    // Lengths of lines inside the head: no wrap (`checked_sub` for a head
-    // too short to hold them).
-    let vary = if twin { VARY } else { 0 };
-    let start = head.len().checked_sub(
-        vary.wrapping_add(CACHE)
-            .wrapping_add(r.etag.len())
-            .wrapping_add(6),
-    );
-    let end = head.len().wrapping_sub(if F::GZIP { 0 } else { vary });
-    start.and_then(|s| head.get(s..end)).unwrap_or(&[])
+    // The `Vary` line is inside the head when there is a twin: no wrap.
+    let end = head
+        .len()
+        .wrapping_sub(if twin && !F::GZIP { VARY } else { 0 });
+    r.etag_at(twin)
+        .and_then(|start| head.get(start..end))
+        .unwrap_or(&[])
 }
 
 impl Resp {
@@ -505,33 +503,36 @@ impl Resp {
         self.status = status;
         self.framing = framing;
         let mut sum = Sum(Checksum::new());
-        // Only a summed response's head is summed (written); any other's
-        // is only measured.
-        let mut w = if self.has(pf::SUMMED) {
-            Window::new(&mut sum, 0, usize::MAX)
-        } else {
-            Window::new(&mut sum, usize::MAX, 0)
-        };
-        self.head::<F>(site, &mut w);
-        self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
-        // The end: after the body, when its length is known (measured as
-        // `produce` writes it).
-        let known = match kind {
-            Kind::Pending | Kind::None => false,
-            _ if self.has(pf::HEAD) => true,
-            Kind::Dynamic { .. } if framing == Framing::Length => {
-                // Offsets in one response: no wrap.
-                w.pos = w.pos.wrapping_add(self.body_len as usize);
-                true
-            }
-            Kind::Dynamic { .. } => false,
-            _ => {
-                self.static_body::<F>(site, &mut w);
-                true
-            }
-        };
-        self.end = u32::try_from(w.pos).ok().filter(|_| known);
-        drop(w);
+        // The window in a block of its own: it ends (and drops) in place,
+        // where `drop(w)` moved its 92 bytes to a new slot with `memcpy`.
+        {
+            // Only a summed response's head is summed (written); any
+            // other's is only measured.
+            let mut w = if self.has(pf::SUMMED) {
+                Window::new(&mut sum, 0, usize::MAX)
+            } else {
+                Window::new(&mut sum, usize::MAX, 0)
+            };
+            self.head::<F>(site, &mut w);
+            self.head_len = u32::try_from(w.pos).unwrap_or(u32::MAX);
+            // The end: after the body, when its length is known (measured
+            // as `produce` writes it).
+            let known = match kind {
+                Kind::Pending | Kind::None => false,
+                _ if self.has(pf::HEAD) => true,
+                Kind::Dynamic { .. } if framing == Framing::Length => {
+                    // Offsets in one response: no wrap.
+                    w.pos = w.pos.wrapping_add(self.body_len as usize);
+                    true
+                }
+                Kind::Dynamic { .. } => false,
+                _ => {
+                    self.static_body::<F>(site, &mut w);
+                    true
+                }
+            };
+            self.end = u32::try_from(w.pos).ok().filter(|_| known);
+        }
         if self.has(pf::SUMMED) {
             // The body's sum follows the head's (at its parity).
             let body = Checksum::from_folded(self.sum, self.body_len % 2 == 1);
@@ -931,7 +932,6 @@ mod tests {
             (404, "Not Found"),
             (405, "Method Not Allowed"),
             (408, "Request Timeout"),
-            (411, "Length Required"),
             (413, "Content Too Large"),
             (414, "URI Too Long"),
             (415, "Unsupported Media Type"),
@@ -943,7 +943,7 @@ mod tests {
         ] {
             assert_eq!(status_body(code), format!("{code} {text}\n").as_bytes());
         }
-        for code in [0, 200, 401, 500, 999, 1400, 5050, u16::MAX] {
+        for code in [0, 200, 401, 411, 500, 999, 1400, 5050, u16::MAX] {
             assert_eq!(status_body(code), b"500 Internal Server Error\n", "{code}");
         }
     }
@@ -964,16 +964,19 @@ mod tests {
             const ETAG: bool = true;
             const CHUNKED: bool = true;
         }
-        const fn rep(head: &'static [u8], etag: &'static [u8]) -> Representation {
+        const fn rep(head: &'static [u8]) -> Representation {
             Representation {
                 head: Summed::new(head),
                 body: Summed::new(b"x"),
-                etag,
             }
         }
-        const PLAIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nETag: \"0123456789abcdef\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n", b"\"0123456789abcdef\"");
-        const TWIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nContent-Encoding: gzip\r\nETag: \"fedcba9876543210\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n", b"\"fedcba9876543210\"");
-        const ALONE: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1\r\nETag: \"e\"\r\nCache-Control: no-cache\r\n", b"\"e\"");
+        const PLAIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nETag: \"0123456789abcdef\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n");
+        const TWIN: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 1\r\nContent-Encoding: gzip\r\nETag: \"fedcba9876543210\"\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n");
+        const ALONE: Representation = rep(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1\r\nETag: \"eeeeeeeeeeeeeeee\"\r\nCache-Control: no-cache\r\n");
+        // The ETags, read from the heads.
+        assert_eq!(PLAIN.etag(true), Some(&b"\"0123456789abcdef\""[..]));
+        assert_eq!(TWIN.etag(true), Some(&b"\"fedcba9876543210\""[..]));
+        assert_eq!(ALONE.etag(false), Some(&b"\"eeeeeeeeeeeeeeee\""[..]));
         let file = |plain, gzip| File {
             path: "/",
             body: Body::Static { plain, gzip },
@@ -990,27 +993,28 @@ mod tests {
         };
         assert_eq!(
             validators::<AllFeatures>(&twins, false),
-            lines(PLAIN.etag, true)
+            lines(b"\"0123456789abcdef\"", true)
         );
         assert_eq!(
             validators::<AllFeatures>(&twins, true),
-            lines(TWIN.etag, true)
+            lines(b"\"fedcba9876543210\"", true)
         );
         assert_eq!(
             validators::<AllFeatures>(&alone, false),
-            lines(ALONE.etag, false)
+            lines(b"\"eeeeeeeeeeeeeeee\"", false)
         );
         assert_eq!(
             validators::<NoGzip>(&twins, false),
-            lines(PLAIN.etag, false)
+            lines(b"\"0123456789abcdef\"", false)
         );
         assert_eq!(
             validators::<NoGzip>(&alone, false),
-            lines(ALONE.etag, false)
+            lines(b"\"eeeeeeeeeeeeeeee\"", false)
         );
         // A dynamic page has none; a head too short for its lines gives
         // nothing rather than a panic.
-        let short = file(rep(b"ETag", b"\"0123456789abcdef\""), None);
+        let short = file(rep(b"ETag"), None);
+        assert_eq!(rep(b"ETag").etag(false), None);
         assert_eq!(validators::<AllFeatures>(&short, false), b"");
     }
 
@@ -1160,6 +1164,22 @@ mod tests {
             let p = &p[..(n % 8) as usize];
             ps.add(p);
             c.add_bytes(p);
+        }
+        assert_eq!(ps.fold(), c.fold());
+        // The largest page: 65,535 bytes of text and 4,096 of tags, all
+        // ones, in pieces of every length and parity.
+        let mut ps = PieceSum::default();
+        let mut c = Checksum::new();
+        let ones = [0xff; 4096];
+        let mut left = 65_535 + 4_096;
+        for n in (1..=4096).cycle() {
+            let p = &ones[..n.min(left)];
+            ps.add(p);
+            c.add_bytes(p);
+            left -= p.len();
+            if left == 0 {
+                break;
+            }
         }
         assert_eq!(ps.fold(), c.fold());
     }

@@ -91,17 +91,46 @@ impl TagSlot {
 
 /// One representation of a static file: its 200 response head (every
 /// header line, each ending in CRLF, without the `Connection` line and the
-/// blank line that ends the head), its body and its strong ETag (with the
-/// quotes).
+/// blank line that ends the head) and its body. The head ends with its
+/// validator lines: `ETag: "…"` (its strong ETag, with the quotes),
+/// `Cache-Control: no-cache` and, when the file has a gzip twin, `Vary:
+/// Accept-Encoding` (codegen writes every head so); the ETag is read
+/// from there, so it is stored once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Representation {
     /// `HTTP/1.1 200 OK\r\nContent-Type: …\r\nContent-Length: …\r\n…`.
     pub head: Summed,
     /// The bytes.
     pub body: Summed,
-    /// `"0123456789abcdef"`.
-    pub etag: &'static [u8],
 }
+
+impl Representation {
+    /// Where its head's `ETag` line starts: `ETag: ` and the strong ETag
+    /// codegen writes, 16 hex digits in quotes, are the line before
+    /// `Cache-Control: no-cache` and, when the file has a gzip twin
+    /// (`twin`), `Vary: Accept-Encoding`, the lines that end every head
+    /// (`None` for a head too short to hold them).
+    pub(crate) fn etag_at(&self, twin: bool) -> Option<usize> {
+        const FROM_END: usize = b"ETag: \"0123456789abcdef\"\r\nCache-Control: no-cache\r\n".len();
+        const VARY: usize = b"Vary: Accept-Encoding\r\n".len();
+        // Lengths of lines: no wrap.
+        self.head
+            .bytes
+            .len()
+            .checked_sub(FROM_END.wrapping_add(if twin { VARY } else { 0 }))
+    }
+
+    /// Its strong ETag, with the quotes (`twin` as for
+    /// [`etag_at`](Self::etag_at)).
+    pub(crate) fn etag(&self, twin: bool) -> Option<&'static [u8]> {
+        // Offsets inside the head: no wrap.
+        let at = self.etag_at(twin)?.wrapping_add(b"ETag: ".len());
+        self.head.bytes.get(at..at.wrapping_add(ETAG_LEN))
+    }
+}
+
+/// Bytes of a strong ETag codegen writes: 16 hex digits in quotes.
+const ETAG_LEN: usize = b"\"0123456789abcdef\"".len();
 
 /// What a file's body is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
