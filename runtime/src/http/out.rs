@@ -31,40 +31,48 @@ impl<'a> TagOut<'a> {
     }
 
     /// Appends text, escaped for where the tag sits.
+    ///
+    /// One pass: each byte is tested and stored in the same loop (a scan
+    /// for the next special byte and a copy of the run before it read
+    /// every byte twice; a tag's value is a few bytes, so the loop's
+    /// setup matters as much as its body).
     pub fn write_str(&mut self, s: &str) {
+        if self.truncated {
+            return;
+        }
         let special = self.escape.special();
-        let mut rest = s.as_bytes();
-        while !rest.is_empty() && !self.truncated {
-            // A run that passes through unchanged is copied whole.
-            let run = rest
-                .iter()
-                .position(|&b| is_special(special, b))
-                .unwrap_or(rest.len());
-            let (plain, tail) = rest.split_at(run);
-            // `len <= buf.len()` always (`put`).
-            let room = self.buf.len().wrapping_sub(self.len);
-            if plain.len() > room {
-                // Cut, never inside a character (escaped bytes are ASCII,
-                // so the run's end is a character boundary): back to the
-                // first byte that is not a continuation byte.
-                let mut take = room;
-                while plain.get(take).is_some_and(|&b| b & 0xc0 == 0x80) {
-                    // Bounded: a continuation byte at 0 would be no `str`.
-                    take = take.wrapping_sub(1);
+        let bytes = s.as_bytes();
+        let mut len = self.len;
+        for (i, &b) in bytes.iter().enumerate() {
+            if is_special(special, b) {
+                self.len = len;
+                self.byte(b);
+                if self.truncated {
+                    return;
                 }
-                let _ = self.put(plain.get(..take).unwrap_or(&[]));
+                len = self.len;
+            } else if let Some(d) = self.buf.get_mut(len) {
+                *d = b;
+                // Bounded: `len < buf.len()`.
+                len = len.wrapping_add(1);
+            } else {
+                // Full: cut, never inside a character. Escaped bytes are
+                // ASCII, so the character holding byte `i` began after the
+                // last escape and its first bytes were stored by this loop:
+                // take them back.
+                let mut back = i;
+                while bytes.get(back).is_some_and(|&b| b & 0xc0 == 0x80) {
+                    // Bounded: a continuation byte at 0 would be no `str`,
+                    // and each byte taken back was stored (`len >= 1`).
+                    back = back.wrapping_sub(1);
+                    len = len.wrapping_sub(1);
+                }
+                self.len = len;
                 self.truncated = true;
                 return;
             }
-            let _ = self.put(plain);
-            match tail.split_first() {
-                Some((&b, t)) => {
-                    self.byte(b);
-                    rest = t;
-                }
-                None => rest = tail,
-            }
         }
+        self.len = len;
     }
 
     /// Appends an unsigned number in decimal (no `core::fmt` needed).
