@@ -549,7 +549,7 @@ fn counted<T>(ns: &Netns, names: &[&str], run: impl FnOnce() -> T) -> (T, Vec<u6
     (t, grew)
 }
 
-/// The three stalls of a small configuration (3 sockets, window 1), each
+/// The three stalls of a small configuration (3 sockets, window 2), each
 /// counted by the client's kernel: a SYN retransmitted because no socket
 /// answered (TIME-WAIT held all three, or more clients than sockets), and
 /// an ACK delayed because a response segment arrived alone. The default
@@ -572,7 +572,7 @@ fn real_clients_never_stall_the_small_configuration() {
         assert_eq!(grew, [0], "SYN retries in {}", ab.out);
     }
     // Keep-alive, responses of 1.7 KB (dynamic) and 4.3 KB (static): more
-    // than one segment each, window 1. (A handful of delayed ACKs may fall
+    // than one segment each, window 2. (A handful of delayed ACKs may fall
     // on requests' last segments when ab pauses; one per response was the
     // stall.)
     for path in ["/", "/favicon.ico"] {

@@ -33,7 +33,7 @@ impl ::emberstack::Config for Device {
     const FRAMES_PER_POLL: usize = 8;
     const TCP: ::emberstack::tcp::TcpConfig = ::emberstack::tcp::TcpConfig {
         mss: 1460,
-        window: 1,
+        window: 2,
         retransmission: ::emberstack::tcp::Retransmission::Regenerate,
         rto_min_ms: 200,
         rto_max_ms: 60000,
