@@ -129,7 +129,7 @@ trace() {
     cat "$OUT/run-$$/result"
 }
 
-printf '%-44s %s\n' "case (keep-alive, ab -k)" "instructions: request -> answer; per request"
+printf '%-44s %s\n' "case (keep-alive, ab -k)" "instructions: request -> answer; per request; width and QEMU lookups per request"
 printf '%-44s ' "ours (a) quiet, /status.json (15 tags)"
 trace "$ours" "$ours_rx" "$ours_tx" -k /status.json
 printf '%-44s ' "smoltcp render-status, /status.json"
