@@ -336,11 +336,15 @@ impl Transport {
                 Some(IpProtocol::Udp)
             }
             Transport::Tcp(repr) => {
-                let repr = tcp::Repr {
-                    payload_len,
-                    ..repr
-                };
-                repr.emit_header(&mut tcp::Packet::new_unchecked(&mut *buf), 0);
+                // In place: the frame's header buffer always has room for
+                // the longest header `emit_into` writes.
+                if let Some(h) = buf.first_chunk_mut::<{ tcp::MAX_EMIT_LEN }>() {
+                    tcp::Repr {
+                        payload_len,
+                        ..repr
+                    }
+                    .emit_into(h, 0);
+                }
                 Some(IpProtocol::Tcp)
             }
             Transport::Icmp {

@@ -68,6 +68,9 @@ pub const HEADER_LEN: usize = field::OPTIONS;
 /// Bytes the timestamps option takes with its two aligning NOPs.
 pub const TIMESTAMPS_LEN: usize = 12;
 
+/// The longest header [`Repr::emit_into`] writes: MSS and timestamps.
+pub const MAX_EMIT_LEN: usize = HEADER_LEN + option::MSS_LEN as usize + TIMESTAMPS_LEN;
+
 /// A TCP sequence number: arithmetic and comparison are modulo 2^32
 /// (RFC 9293 section 3.4).
 ///
@@ -862,18 +865,31 @@ impl Repr {
     /// Sets ACK when [`Repr::ack_number`] is present (the field is 0
     /// otherwise), the urgent pointer to 0 and the reserved bits to 0.
     ///
-    /// The header is assembled in a local array (constant offsets, no
-    /// bounds checks) and written with one copy; a buffer shorter than
-    /// [`Repr::header_len`] is left as it is.
+    /// The header is assembled in a local array by [`Repr::emit_into`] and
+    /// written with one copy; a buffer shorter than [`Repr::header_len`] is
+    /// left as it is.
     pub fn emit_header<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>, checksum: u16) {
-        let mut h = [0u8; HEADER_LEN + option::MSS_LEN as usize + TIMESTAMPS_LEN];
-        put16(&mut h, field::SRC_PORT, self.src_port);
-        put16(&mut h, field::DST_PORT, self.dst_port);
-        put32(&mut h, field::SEQ_NUM, self.seq_number.0);
-        put32(&mut h, field::ACK_NUM, self.ack_number.map_or(0, |a| a.0));
+        let mut h = [0u8; MAX_EMIT_LEN];
+        self.emit_into(&mut h, checksum);
+        if let Some(header) = h.get(..self.header_len()) {
+            put_slice(packet.buffer.as_mut(), 0, header);
+        }
+    }
+
+    /// Writes the header as [`Repr::emit_header`] does into the first
+    /// [`Repr::header_len`] bytes of `h`, every one of them, leaving the
+    /// rest as it is. A fixed-size array gives constant offsets without
+    /// bounds checks, and a sender whose frame header buffer has room
+    /// writes the header in place: no local copy to clear and copy out
+    /// for every segment.
+    pub fn emit_into(&self, h: &mut [u8; MAX_EMIT_LEN], checksum: u16) {
+        put16(h, field::SRC_PORT, self.src_port);
+        put16(h, field::DST_PORT, self.dst_port);
+        put32(h, field::SEQ_NUM, self.seq_number.0);
+        put32(h, field::ACK_NUM, self.ack_number.map_or(0, |a| a.0));
         let len = self.header_len();
         // Bounded: at most 36 bytes, 9 words.
-        put_slice(&mut h, field::DATA_OFF, &[((len >> 2) as u8) << 4]);
+        put_slice(h, field::DATA_OFF, &[((len >> 2) as u8) << 4]);
         let control = match self.control {
             Control::None => Flags::EMPTY,
             Control::Psh => Flags::PSH,
@@ -882,13 +898,14 @@ impl Repr {
             Control::Rst => Flags::RST,
         };
         let flags = control.with(Flags::ACK, self.ack_number.is_some());
-        put_slice(&mut h, field::FLAGS, &[flags.0]);
-        put16(&mut h, field::WIN_SIZE, self.window_len);
-        put16(&mut h, field::CHECKSUM, checksum);
+        put_slice(h, field::FLAGS, &[flags.0]);
+        put16(h, field::WIN_SIZE, self.window_len);
+        put16(h, field::CHECKSUM, checksum);
+        put16(h, field::URGENT, 0);
         let mut at = field::OPTIONS;
         if let Some(mss) = self.max_seg_size {
             let [hi, lo] = mss.to_be_bytes();
-            put_slice(&mut h, at, &[option::MSS, option::MSS_LEN, hi, lo]);
+            put_slice(h, at, &[option::MSS, option::MSS_LEN, hi, lo]);
             at = at.wrapping_add(option::MSS_LEN as usize); // bounded: 24
         }
         if let Some(ts) = self.timestamp {
@@ -909,10 +926,7 @@ impl Repr {
                 e2,
                 e3,
             ];
-            put_slice(&mut h, at, &opt);
-        }
-        if let Some(header) = h.get(..len) {
-            put_slice(packet.buffer.as_mut(), 0, header);
+            put_slice(h, at, &opt);
         }
     }
 
@@ -921,7 +935,7 @@ impl Repr {
     /// then store `finish()` of the result (TCP has no "no checksum" value,
     /// so a computed 0 is sent as 0).
     pub fn header_sum(&self, src: Ipv4Address, dst: Ipv4Address) -> Checksum {
-        let mut header = [0u8; HEADER_LEN + option::MSS_LEN as usize + TIMESTAMPS_LEN];
+        let mut header = [0u8; MAX_EMIT_LEN];
         let mut packet = Packet::new_unchecked(&mut header[..]);
         self.emit_header(&mut packet, 0);
         let mut sum = ipv4::pseudo_header(src, dst, IpProtocol::Tcp, self.tcp_len());
@@ -1301,6 +1315,39 @@ mod tests {
             repr.emit_header(&mut Packet::new_unchecked(&mut buf[..]), 0);
             let p = Packet::new_header_checked(&buf[..repr.header_len()]).unwrap();
             prop_assert_eq!(Repr::parse(&p, payload_len).unwrap(), repr);
+        }
+
+        /// `emit_into` writes every byte of the header over whatever the
+        /// buffer held (the frame's header buffer is written in place)
+        /// and nothing after it.
+        #[test]
+        fn emit_into_writes_the_whole_header_over_any_bytes(
+            control in 0u8..5, seq in any::<u32>(), ack in proptest::option::of(any::<u32>()),
+            window_len in any::<u16>(), mss in proptest::option::of(any::<u16>()),
+            ts in proptest::option::of((any::<u32>(), any::<u32>())), fill in any::<u8>(),
+            checksum in any::<u16>(),
+        ) {
+            let control = [Control::None, Control::Psh, Control::Syn, Control::Fin, Control::Rst]
+                [usize::from(control)];
+            let repr = Repr {
+                src_port: 80, dst_port: 4000, control,
+                seq_number: SeqNumber(seq),
+                ack_number: ack.map(SeqNumber),
+                window_len, max_seg_size: mss,
+                timestamp: ts.map(|(tsval, tsecr)| Timestamp { tsval, tsecr }),
+                payload_len: 0,
+            };
+            let mut zeroed = [0u8; MAX_EMIT_LEN];
+            repr.emit_into(&mut zeroed, checksum);
+            let mut dirty = [fill; MAX_EMIT_LEN];
+            repr.emit_into(&mut dirty, checksum);
+            let len = repr.header_len();
+            prop_assert_eq!(&zeroed[..len], &dirty[..len]);
+            prop_assert!(dirty[len..].iter().all(|&b| b == fill));
+            let p = Packet::new_header_checked(&dirty[..len]).unwrap();
+            prop_assert_eq!(p.urgent_at(), 0);
+            prop_assert_eq!(p.checksum(), checksum);
+            prop_assert_eq!(Repr::parse(&p, 0).unwrap(), repr);
         }
 
         #[test]
