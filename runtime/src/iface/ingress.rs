@@ -17,7 +17,8 @@ use crate::wire::{arp as arp_wire, ethernet, icmp, ipv4, udp as udp_wire};
 use crate::wire::{Checksum, EtherType, EthernetAddress, IpProtocol};
 
 /// Ethernet + the largest IPv4 header + the largest transport header.
-const HEADER_BUF: usize = ethernet::HEADER_LEN + 60 + 60;
+const HEADER_BUF: usize = crate::nic::RX_HEAD_LEN;
+const _: () = assert!(HEADER_BUF == ethernet::HEADER_LEN + 60 + 60);
 
 /// The application as ingress sees it: it hears what the interface
 /// reports and receives what arrives for its UDP, TCP and raw sockets.
@@ -72,10 +73,8 @@ fn dispatch<N: Nic, A: Owner, S: UdpOffer<A>>(
     app: &mut A,
     frame_len: usize,
 ) -> Result<(), DropReason> {
-    let mut buf = [0u8; HEADER_BUF];
-    io.nic.rx_seek(0);
-    let n = io.nic.rx_read(&mut buf).min(frame_len);
-    let head = buf.get(..n).ok_or(DropReason::Truncated)?;
+    let (buf, n) = io.nic.rx_head();
+    let head = buf.get(..n.min(frame_len)).ok_or(DropReason::Truncated)?;
     let frame = ethernet::Frame::new_checked(head).map_err(|_| DropReason::Truncated)?;
     let eth = ethernet::Repr::parse(&frame).map_err(|_| DropReason::Truncated)?;
     let group = io.iface.mdns_group && eth.dst_addr == super::multicast_mac(super::MDNS_GROUP);

@@ -541,6 +541,17 @@ impl<R: Registers> Nic for Lan9118<R> {
         self.staging.0.get(offset..end)
     }
 
+    /// A copy of the staging buffer's start, the frame's first bytes
+    /// staged.
+    fn rx_head(&mut self) -> ([u8; super::RX_HEAD_LEN], usize) {
+        let n = self.rx.map_or(0, |f| f.len.min(super::RX_HEAD_LEN));
+        self.stage(n);
+        match self.staging.0.first_chunk() {
+            Some(head) => (*head, n),
+            None => ([0; super::RX_HEAD_LEN], 0),
+        }
+    }
+
     fn rx_dump(&mut self) {
         if let Some(f) = self.rx.take() {
             self.drain(f.words_left);
@@ -912,6 +923,33 @@ mod tests {
         let mut head = [0u8; 14];
         assert_eq!(n.rx_read(&mut head), 14);
         assert_eq!(head[..], f[..14], "the cursor did not move");
+    }
+
+    #[test]
+    fn head_copies_the_staged_headers_of_short_and_long_frames() {
+        let mut n = nic();
+        assert_eq!(n.rx_head().1, 0, "no frame");
+        let long = frame(300);
+        let short = frame(60);
+        n.registers().receive(&long, false);
+        n.registers().receive(&short, false);
+        assert_eq!(n.rx_pending(), Some(300));
+        let (head, len) = n.rx_head();
+        assert_eq!(len, super::super::RX_HEAD_LEN);
+        assert_eq!(head[..], long[..super::super::RX_HEAD_LEN]);
+        assert_eq!(
+            n.registers().data_reads,
+            34,
+            "staged up to the headers only"
+        );
+        let mut rest = [0u8; 300];
+        assert_eq!(n.rx_read(&mut rest), 300, "the frame reads whole after it");
+        assert_eq!(rest[..], long[..]);
+        n.rx_dump();
+        assert_eq!(n.rx_pending(), Some(60));
+        let (head, len) = n.rx_head();
+        assert_eq!(len, 60, "only the short frame's own bytes count");
+        assert_eq!(head[..60], short[..]);
     }
 
     #[test]

@@ -96,6 +96,11 @@ pub const MIN_FRAME_LEN: usize = 60;
 /// The largest Ethernet II frame without FCS (1500-byte MTU).
 pub const MAX_FRAME_LEN: usize = 1514;
 
+/// Bytes of a received frame the stack reads as headers
+/// ([`Nic::rx_head`]): Ethernet, the largest IPv4 header and the largest
+/// transport header (14 + 60 + 60).
+pub const RX_HEAD_LEN: usize = 134;
+
 /// A network controller that holds frames in its own memory.
 ///
 /// See the [module docs](self) for the contract. Implementations must not
@@ -154,6 +159,21 @@ pub trait Nic {
     fn rx_peek(&mut self, offset: usize, len: usize) -> Option<&[u8]> {
         let _ = (offset, len);
         None
+    }
+
+    /// The current frame's first bytes (up to [`RX_HEAD_LEN`]: its
+    /// headers) and how many of them are the frame's; the rest of the
+    /// array means nothing. The default clears an array and reads into it
+    /// from the frame's start (the cursor is then after them); a driver
+    /// that stages the frame in RAM anyway (as for
+    /// [`rx_peek`](Nic::rx_peek)) returns a copy of its staged bytes
+    /// instead — one fixed-size copy for every frame, no clearing — and
+    /// may leave the cursor where it was.
+    fn rx_head(&mut self) -> ([u8; RX_HEAD_LEN], usize) {
+        let mut head = [0u8; RX_HEAD_LEN];
+        self.rx_seek(0);
+        let n = self.rx_read(&mut head);
+        (head, n)
     }
 
     /// Frees the current frame; the next `rx_pending` moves to the next one.
