@@ -14,11 +14,17 @@ use emberstack::wire::text::div_rem;
 /// Bytes an echo socket holds between receiving and the peer's ACK of the
 /// echo; also its receive window.
 ///
-/// Larger than a window plus a client's block, so the room it reports stays
-/// at the window cap while an echo waits for its ACK: with less, receiver
-/// silly-window avoidance keeps the window small until the peer's delayed
-/// ACK frees the ring (~40 ms per block against Linux).
-pub const ECHO_RING: usize = 4096;
+/// At least twice the reference device's window cap (`[tcp] window = 2`
+/// segments of 1,460 bytes), so the room it reports stays at the cap while
+/// a whole window of echo waits for its ACK: with less the echo runs in
+/// lock-step — two segments in, both echoed, the peer's ACK, then a window
+/// update before the next two (4 KiB did that at window 2) — and with less
+/// than a window plus a client's block, receiver silly-window avoidance
+/// keeps the window small until the peer's delayed ACK frees the ring
+/// (~40 ms per block against Linux). A power of two: the ring is indexed
+/// by the stream offset modulo its length, which stays right across the
+/// offset's 32-bit wrap.
+pub const ECHO_RING: usize = 8192;
 
 /// What a TCP socket of the device does.
 #[derive(Clone, Copy, Debug, Default)]
