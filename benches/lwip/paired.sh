@@ -11,7 +11,9 @@
 # runs `ab` once against each (which one first alternates by round). Per
 # cell (the same paths and ab modes as http.sh's lwIP rows) it prints the
 # median req/s of each and the median of the per-round ratios ours/lwIP
-# with their lowest and highest. --cpu N pins both servers and ab to host
+# with their lowest and highest, and each server's CPU time per request
+# (its on-CPU time from /proc/PID/schedstat over all rounds of the cell,
+# user and kernel: less moved by other loads than the rates). --cpu N pins both servers and ab to host
 # CPU N, as http.sh --cpu does. Builds the device (cargo) and lwIP
 # (benches/lwip/build.sh, LWIP_SRC honoured) unless --device is given /
 # target/lwip/lwip-httpd exists. Needs root, ab, gcc and git.
@@ -77,6 +79,11 @@ serve() {
 serve "$ns_ours" "$device" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1
 serve "$ns_lwip" env PRECONFIGURED_TAPIF=tap0 "$lwip" "$ip_dev" 255.255.255.0 10.79.0.1
 
+# cpu_ns PID: the process's on-CPU time so far, in ns (its threads' sum).
+cpu_ns() {
+    awk '{ s += $1 } END { print s }' /proc/"$1"/task/*/schedstat
+}
+
 # rate NS ARGS PATH: req/s of one ab run (0 when it failed).
 rate() {
     local out
@@ -94,10 +101,13 @@ median() {
 
 ((${#pin[@]} == 0)) || echo "servers and clients pinned: ${pin[*]}"
 echo "ApacheBench, $requests requests per run, $rounds rounds, ours and lwIP alternating"
-printf '%-13s %-9s %10s %10s %8s %16s\n' path ab ours lwIP ours/lwIP "ratio low-high"
+printf '%-13s %-9s %10s %10s %8s %16s %12s %12s\n' path ab ours lwIP ours/lwIP "ratio low-high" \
+    "ours us/req" "lwIP us/req"
 for p in / /favicon.ico /app.js; do
     for m in "-c 1" "-c 4" "-k -c 1" "-k -c 4"; do
         ours=() theirs=() ratios=()
+        c0_ours=$(cpu_ns "${pids[0]}")
+        c0_lwip=$(cpu_ns "${pids[1]}")
         for r in $(seq 1 "$rounds"); do
             if ((r % 2)); then
                 a=$(rate "$ns_ours" "$m" "$p")
@@ -111,7 +121,11 @@ for p in / /favicon.ico /app.js; do
         done
         low=$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)
         high=$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)
-        printf '%-13s %-9s %10s %10s %8s %16s\n' "$p" "$m" "$(median "${ours[@]}")" \
-            "$(median "${theirs[@]}")" "$(median "${ratios[@]}")" "$low-$high"
+        us_ours=$(awk -v c="$(($(cpu_ns "${pids[0]}") - c0_ours))" -v n="$((rounds * requests))" \
+            'BEGIN { printf "%.1f", c / n / 1000 }')
+        us_lwip=$(awk -v c="$(($(cpu_ns "${pids[1]}") - c0_lwip))" -v n="$((rounds * requests))" \
+            'BEGIN { printf "%.1f", c / n / 1000 }')
+        printf '%-13s %-9s %10s %10s %8s %16s %12s %12s\n' "$p" "$m" "$(median "${ours[@]}")" \
+            "$(median "${theirs[@]}")" "$(median "${ratios[@]}")" "$low-$high" "$us_ours" "$us_lwip"
     done
 done
