@@ -81,7 +81,7 @@ serve "$ns_lwip" env PRECONFIGURED_TAPIF=tap0 "$lwip" "$ip_dev" 255.255.255.0 10
 
 # cpu_ns PID: the process's on-CPU time so far, in ns (its threads' sum).
 cpu_ns() {
-    awk '{ s += $1 } END { printf "%d", s }' /proc/"$1"/task/*/schedstat
+    awk '{ s += $1 } END { printf "%.0f", s }' /proc/"$1"/task/*/schedstat
 }
 
 # rate NS ARGS PATH: req/s of one ab run (0 when it failed).
