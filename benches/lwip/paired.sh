@@ -13,7 +13,9 @@
 # median req/s of each and the median of the per-round ratios ours/lwIP
 # with their lowest and highest, and each server's CPU time per request
 # (its on-CPU time from /proc/PID/schedstat over all rounds of the cell,
-# user and kernel: less moved by other loads than the rates). --cpu N pins both servers and ab to host
+# user and kernel: less moved by other loads than the rates; and of it the
+# time in user space, i.e. the stack and server without the TAP's system
+# calls, from /proc/PID/stat in clock ticks). --cpu N pins both servers and ab to host
 # CPU N, as http.sh --cpu does. Builds the device (cargo) and lwIP
 # (benches/lwip/build.sh, LWIP_SRC honoured) unless --device is given /
 # target/lwip/lwip-httpd exists. Needs root, ab, gcc and git.
@@ -84,6 +86,12 @@ cpu_ns() {
     awk '{ s += $1 } END { printf "%.0f", s }' /proc/"$1"/task/*/schedstat
 }
 
+# user_ticks PID: the process's user time so far, in clock ticks.
+user_ticks() {
+    awk '{ sub(/^.*\) /, ""); print $12 }' /proc/"$1"/stat
+}
+hz=$(getconf CLK_TCK)
+
 # rate NS ARGS PATH: req/s of one ab run (0 when it failed).
 rate() {
     local out
@@ -101,13 +109,15 @@ median() {
 
 ((${#pin[@]} == 0)) || echo "servers and clients pinned: ${pin[*]}"
 echo "ApacheBench, $requests requests per run, $rounds rounds, ours and lwIP alternating"
-printf '%-13s %-9s %10s %10s %8s %16s %12s %12s\n' path ab ours lwIP ours/lwIP "ratio low-high" \
-    "ours us/req" "lwIP us/req"
+printf '%-13s %-9s %10s %10s %8s %16s %12s %12s %10s %10s\n' path ab ours lwIP ours/lwIP \
+    "ratio low-high" "ours us/req" "lwIP us/req" "ours user" "lwIP user"
 for p in / /favicon.ico /app.js; do
     for m in "-c 1" "-c 4" "-k -c 1" "-k -c 4"; do
         ours=() theirs=() ratios=()
         c0_ours=$(cpu_ns "${pids[0]}")
         c0_lwip=$(cpu_ns "${pids[1]}")
+        u0_ours=$(user_ticks "${pids[0]}")
+        u0_lwip=$(user_ticks "${pids[1]}")
         for r in $(seq 1 "$rounds"); do
             if ((r % 2)); then
                 a=$(rate "$ns_ours" "$m" "$p")
@@ -125,7 +135,12 @@ for p in / /favicon.ico /app.js; do
             'BEGIN { printf "%.1f", c / n / 1000 }')
         us_lwip=$(awk -v c="$(($(cpu_ns "${pids[1]}") - c0_lwip))" -v n="$((rounds * requests))" \
             'BEGIN { printf "%.1f", c / n / 1000 }')
-        printf '%-13s %-9s %10s %10s %8s %16s %12s %12s\n' "$p" "$m" "$(median "${ours[@]}")" \
-            "$(median "${theirs[@]}")" "$(median "${ratios[@]}")" "$low-$high" "$us_ours" "$us_lwip"
+        user_ours=$(awk -v t="$(($(user_ticks "${pids[0]}") - u0_ours))" -v hz="$hz" \
+            -v n="$((rounds * requests))" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+        user_lwip=$(awk -v t="$(($(user_ticks "${pids[1]}") - u0_lwip))" -v hz="$hz" \
+            -v n="$((rounds * requests))" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+        printf '%-13s %-9s %10s %10s %8s %16s %12s %12s %10s %10s\n' "$p" "$m" \
+            "$(median "${ours[@]}")" "$(median "${theirs[@]}")" "$(median "${ratios[@]}")" \
+            "$low-$high" "$us_ours" "$us_lwip" "$user_ours" "$user_lwip"
     done
 done
