@@ -18,6 +18,7 @@
 #include "lwip/init.h"
 #include "lwip/netif.h"
 #include "lwip/ip4_addr.h"
+#include "lwip/sys.h"
 #include "lwip/timeouts.h"
 #include "lwip/apps/httpd.h"
 #include "netif/ethernet.h"
