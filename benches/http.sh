@@ -4,7 +4,7 @@
 # "Web server performance"). A benchmark, not a test: nothing is asserted.
 #
 #   benches/http.sh [--runs N] [--requests N] [--host-only] [--firmware-only]
-#                   [--device BIN] [--config NAME]... [--cpu N]
+#                   [--device BIN] [--config NAME]... [--cpu N] [--lwip]
 #
 # For each build it makes a network namespace with a TAP, starts the device
 # there (--ip 10.79.0.2/24), and runs `ab` with and without keep-alive
@@ -45,7 +45,13 @@
 # CPU instead of a wake-up across CPUs, whose cost on a virtual machine
 # (an inter-processor interrupt, a VM exit) made the firmware rates
 # bimodal (README, "Web server performance"); the Chromium load stays
-# unpinned. Needs root, ab, qemu-system-arm (and taskset for --cpu).
+# unpinned. --lwip adds lwIP's httpd on the host TAP after our host rows
+# (benches/lwip/build.sh builds it into target/lwip/, from LWIP_SRC if
+# set): its / is our index.html as an SSI page whose 15 tags lwIP fills
+# on every request (lwIP never keeps an SSI page alive), /favicon.ico and
+# /app.js are our files with makefsdata's HTTP/1.1 heads; same cells,
+# same pinning. Needs root, ab, qemu-system-arm (and taskset for --cpu,
+# gcc and git for --lwip).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -56,6 +62,7 @@ firmware=1
 device=
 configs=()
 pin=()
+lwip=0
 while (($#)); do
     case "$1" in
         --runs) runs=$2; shift ;;
@@ -65,7 +72,8 @@ while (($#)); do
         --device) device=$2; shift ;;
         --config) configs+=("$2"); shift ;;
         --cpu) pin=(taskset -c "$2"); shift ;;
-        -h|--help) sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --lwip) lwip=1 ;;
+        -h|--help) sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "http.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -78,6 +86,9 @@ for t in ab ip nstat python3; do command -v "$t" >/dev/null || die "needs $t"; d
 if ((host)) && [[ -z $device ]]; then
     (cd "$ROOT" && cargo build --release --quiet --example device)
     device="$ROOT/target/release/examples/device"
+fi
+if ((host && lwip)); then
+    "$ROOT/benches/lwip/build.sh" >/dev/null
 fi
 ELF="$ROOT/target/footprint-firmware/elf"
 if ((firmware)); then
@@ -271,6 +282,11 @@ if ((host)); then
         start "$device" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1 --config "$c"
         matrix "host: --config $c" "${PATHS[@]}"
     done
+    if ((lwip)); then
+        start env PRECONFIGURED_TAPIF=tap0 "$ROOT/target/lwip/lwip-httpd" "$ip_dev" \
+            255.255.255.0 10.79.0.1
+        matrix "host: lwIP httpd (SSI /)" / /favicon.ico /app.js
+    fi
 fi
 if ((firmware)); then
     qemu() {
