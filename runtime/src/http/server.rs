@@ -715,7 +715,6 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
     app: &mut A,
     now: u32,
 ) -> Result<(), u16> {
-    let file = c.req.file.and_then(|i| site.file(i));
     let has_body = c.req.content_length.is_some_and(|n| n > 0);
     // `Expect: 100-continue` in a server built without it (HTTP/1.0
     // clients' expectations are ignored, RFC 9110 §10.1.1). The 417 asks
@@ -749,7 +748,8 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         // RFC 9110 §10.1.1: a final status at once instead of `100
         // Continue`; the client repeats the request without it.
         417
-    } else if file.is_none() {
+    } else if c.req.file.is_none() {
+        // (`req.file` is an index `Site::find` gave: a file of the site.)
         404
     } else if c.req.method == Some(Method::Post) && c.req.form.is_none() {
         405
