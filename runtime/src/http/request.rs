@@ -22,8 +22,8 @@ pub(crate) struct Req {
     /// HTTP/1.`minor`.
     pub minor: u8,
     pub flags: u16,
-    /// The target's index in the site, when found.
-    pub file: Option<u16>,
+    /// The target, when it is a file of the site.
+    pub file: Option<&'static File>,
     /// The body length (`Content-Length`).
     pub content_length: Option<u32>,
     /// The form taking this request's input (`Input::Begin` was sent).
@@ -357,7 +357,7 @@ impl Head {
                 St::Query => self.query_run::<F, A>(run, req, buf, app)?,
                 St::Version => self.version_run(run, req)?,
                 St::Header | St::HeaderCr | St::Done => {
-                    self.header_run::<F>(run, req, buf, site, settings)?
+                    self.header_run::<F>(run, req, buf, settings)?
                 }
             };
             // The request line's end: the header section counts from
@@ -582,7 +582,7 @@ impl Head {
         } else {
             None
         };
-        req.file = found.map(|(i, _)| i);
+        req.file = found.map(|(_, f)| f);
         if req.file.is_some() {
             req.plen = 0; // the log uses the site's path
         } else {
@@ -631,14 +631,13 @@ impl Head {
         &mut self,
         req: &mut Req,
         buf: &mut [u8],
-        site: &Site,
         settings: &HttpSettings,
     ) -> Result<(), u16> {
         if self.llen == 0 {
             self.st = St::Done;
             return Ok(());
         }
-        self.header_end::<F>(req, buf, site, settings)
+        self.header_end::<F>(req, buf, settings)
     }
 
     /// A header line's bytes up to its CR or LF (its first byte too: a
@@ -651,7 +650,6 @@ impl Head {
         run: &[u8],
         req: &mut Req,
         buf: &mut [u8],
-        site: &Site,
         settings: &HttpSettings,
     ) -> Result<usize, u16> {
         let cr = self.st == St::HeaderCr;
@@ -660,7 +658,7 @@ impl Head {
         match run.get(n) {
             None => return Ok(n),
             Some(b'\r') if !cr => self.st = St::HeaderCr,
-            Some(b'\n') => self.line_end::<F>(req, buf, site, settings)?,
+            Some(b'\n') => self.line_end::<F>(req, buf, settings)?,
             // After the CR only the LF.
             Some(_) => return Err(400),
         }
@@ -721,7 +719,6 @@ impl Head {
         &mut self,
         req: &mut Req,
         buf: &mut [u8],
-        site: &Site,
         settings: &HttpSettings,
     ) -> Result<(), u16> {
         // The next line starts empty.
@@ -760,8 +757,7 @@ impl Head {
             }
             return Ok(());
         }
-        let file = req.file.and_then(|i| site.file(i));
-        header_field::<F>(req, field, value, over, file, settings)
+        header_field::<F>(req, field, value, over, req.file, settings)
     }
 
     /// `Content-Type` of a POST to a form: the kind of body, and for

@@ -749,7 +749,6 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         // Continue`; the client repeats the request without it.
         417
     } else if c.req.file.is_none() {
-        // (`req.file` is an index `Site::find` gave: a file of the site.)
         404
     } else if c.req.method == Some(Method::Post) && c.req.form.is_none() {
         405
@@ -815,10 +814,11 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
     if let Some(form) = c.req.form.take() {
         app.input(form, Input::End);
     }
-    let Some((fi, file)) = c.req.file.and_then(|i| site.file(i).map(|f| (i, f))) else {
+    let Some(file) = c.req.file else {
         respond_status(c, 404, false, socket, site, app);
         return;
     };
+    let fi = site.index_of(file);
     let (kind, status, gzip, framing) = match &file.body {
         Body::Static { gzip, .. } => {
             let gz = F::GZIP
@@ -909,7 +909,6 @@ fn start<const B: usize, F: HttpFeatures, A: HttpApp>(
     let path = c
         .req
         .file
-        .and_then(|i| site.file(i))
         .map(|f| f.path)
         .or_else(|| {
             c.buf

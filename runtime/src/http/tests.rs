@@ -1462,11 +1462,13 @@ fn form_fields_must_be_utf8_on_each_side_of_the_equals_sign() {
 }
 
 #[test]
-fn every_file_is_found_by_its_path_and_nothing_else() {
+fn every_file_is_found_by_its_path_and_its_index_and_nothing_else() {
     for site in [&SITE, &SEQ_SITE] {
         for (i, f) in site.files.iter().enumerate() {
             let (at, found) = site.find(f.path.as_bytes()).unwrap();
             assert_eq!((usize::from(at), found.path), (i, f.path));
+            // The request keeps the file; its response, the index.
+            assert_eq!(site.index_of(found), at);
             for miss in [
                 format!("{}x", f.path),
                 f.path[..f.path.len() - 1].to_string(),
