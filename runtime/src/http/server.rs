@@ -819,7 +819,7 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
         return;
     };
     let fi = site.index_of(file);
-    let (kind, status, gzip, framing) = match &file.body {
+    let (kind, status, framing) = match &file.body {
         Body::Static { gzip, .. } => {
             let gz = F::GZIP
                 && settings.gzip
@@ -833,7 +833,7 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
                 } else {
                     (Kind::File { file: fi, gzip: gz }, 200)
                 };
-            (kind, status, gz, Framing::Length)
+            (kind, status, Framing::Length)
         }
         Body::Dynamic { text, tags, .. } => {
             // Rendered now when every tag fits (not for HEAD).
@@ -849,10 +849,10 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
             } else {
                 Framing::Close
             };
-            (Kind::Dynamic { file: fi }, 200, false, framing)
+            (Kind::Dynamic { file: fi }, 200, framing)
         }
     };
-    start(c, kind, status, framing, false, socket, site, app, gzip);
+    start(c, kind, status, framing, false, socket, site, app);
 }
 
 /// The connection ends after this response: anything more the peer sends
@@ -881,8 +881,8 @@ fn flags_for(req: &Req, close: bool) -> u8 {
 /// the connection is closing or the request did not ask to keep it, and
 /// a body delimited by the close (HTTP/1.0 framing) closes it too; then
 /// the connection closes after the response when it says so or another
-/// client waits. The application hears of the response (`gzip`: the body
-/// is the gzip twin).
+/// client waits. The application hears of the response (and whether its
+/// body is a gzip twin: the kind says).
 #[allow(clippy::too_many_arguments)]
 fn start<const B: usize, F: HttpFeatures, A: HttpApp>(
     c: &mut Conn<B, F>,
@@ -893,8 +893,11 @@ fn start<const B: usize, F: HttpFeatures, A: HttpApp>(
     socket: TcpHandle,
     site: &Site,
     app: &mut A,
-    gzip: bool,
 ) {
+    let gzip = matches!(
+        kind,
+        Kind::File { gzip: true, .. } | Kind::NotModified { gzip: true, .. }
+    );
     let close = close || c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&c.req);
     c.resp.flags |= flags_for(&c.req, close);
     if framing == Framing::Close && c.req.method != Some(Method::Head) {
@@ -948,7 +951,6 @@ fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
         socket,
         site,
         app,
-        false,
     );
 }
 
