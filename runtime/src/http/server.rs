@@ -91,8 +91,8 @@ impl<const B: usize, F: HttpFeatures> Conn<B, F> {
             dlen: 0,
             plen: 0,
             status: 0,
-            host: Authority::Absent,
-            source: Authority::Absent,
+            host: Authority::ABSENT,
+            source: Authority::ABSENT,
         },
         resp: Resp {
             kind: Kind::None,
@@ -698,10 +698,13 @@ fn foreign(req: &Req) -> bool {
 /// Clients that send neither (curl, scripts) are not browsers a foreign
 /// page can drive, and pass.
 fn cross_site(req: &Req) -> bool {
-    match req.source {
-        Authority::Absent => false,
-        s if req.flags & rf::HOST != 0 => s != req.host,
-        s => !s.is_device(),
+    let s = req.source;
+    if s.is_absent() {
+        false
+    } else if req.flags & rf::HOST != 0 {
+        s != req.host
+    } else {
+        !s.is_device()
     }
 }
 
@@ -984,7 +987,7 @@ mod tests {
         let mut c = C::NEW;
         c.rx = Rx::Done;
         c.req.method = Some(Method::Post);
-        c.req.host = Authority::Invalid;
+        c.req.host = Authority::INVALID;
         c.resp.kind = Kind::Status;
         c.resp.framing = Framing::Chunked;
         c.body_left = 1;
