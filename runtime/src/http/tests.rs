@@ -556,6 +556,24 @@ fn errors() {
             assert!(head.contains("Allow: GET, HEAD\r\n"));
         }
     }
+    // Whole responses, byte for byte: the line order of a status's head.
+    for (req, want) in [
+        (
+            "GET /nope HTTP/1.1\r\nHost: dev\r\n\r\n",
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\n\r\n404 Not Found\n",
+        ),
+        (
+            "POST / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 23\r\nAllow: GET, HEAD\r\nConnection: keep-alive\r\n\r\n405 Method Not Allowed\n",
+        ),
+        (
+            "GET / HTTP/1.1\r\n\r\n",
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 16\r\nConnection: close\r\n\r\n400 Bad Request\n",
+        ),
+    ] {
+        let mut t = T::new();
+        assert_eq!(t.get(req), want, "{req:?}");
+    }
     // Limits.
     let mut t = T::new();
     let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(300));
