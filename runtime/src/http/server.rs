@@ -200,6 +200,14 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         self.index(socket).is_some()
     }
 
+    /// The connection serving `socket`, when it is one of the server's:
+    /// the composition asks once per callback and hands it to the
+    /// `slot_*` forms of the callbacks, which then need not look for it
+    /// again (the `tcp_*` forms ask themselves).
+    pub fn slot(&self, socket: TcpHandle) -> Option<ConnSlot> {
+        self.index(socket).map(ConnSlot)
+    }
+
     /// Whether a response is being sent (not yet wholly acknowledged): an
     /// application waits for this before changing the address.
     pub fn responding(&self) -> bool {
@@ -250,9 +258,21 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
 
     /// Forward of [`App::tcp_event`](crate::App::tcp_event).
     pub fn tcp_event<A: HttpApp>(&mut self, socket: TcpHandle, event: TcpEvent, app: &mut A) {
-        let Some(i) = self.index(socket) else {
-            return;
-        };
+        if let Some(slot) = self.slot(socket) {
+            self.slot_event(slot, socket, event, app);
+        }
+    }
+
+    /// [`tcp_event`](Self::tcp_event) for the connection `slot` (of
+    /// `socket`).
+    pub fn slot_event<A: HttpApp>(
+        &mut self,
+        slot: ConnSlot,
+        socket: TcpHandle,
+        event: TcpEvent,
+        app: &mut A,
+    ) {
+        let i = slot.0;
         let now = tick(self.now);
         let (site, settings) = (self.site, self.settings);
         let Some(c) = self.conns.get_mut(i) else {
@@ -336,9 +356,22 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         data: &mut I,
         app: &mut A,
     ) -> usize {
-        let Some(i) = self.index(socket) else {
-            return data.len();
-        };
+        match self.slot(socket) {
+            Some(slot) => self.slot_received(slot, socket, data, app),
+            None => data.len(),
+        }
+    }
+
+    /// [`tcp_received`](Self::tcp_received) for the connection `slot`
+    /// (of `socket`).
+    pub fn slot_received<I: Incoming, A: HttpApp>(
+        &mut self,
+        slot: ConnSlot,
+        socket: TcpHandle,
+        data: &mut I,
+        app: &mut A,
+    ) -> usize {
+        let i = slot.0;
         let now = tick(self.now);
         let (site, settings) = (self.site, self.settings);
         let busy = self.forms_in_use(i);
@@ -379,9 +412,21 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         sink: &mut dyn PayloadSink,
         app: &mut A,
     ) {
-        let Some(i) = self.index(socket) else {
-            return;
-        };
+        if let Some(slot) = self.slot(socket) {
+            self.slot_produce(slot, offset, max, sink, app);
+        }
+    }
+
+    /// [`tcp_produce`](Self::tcp_produce) for the connection `slot`.
+    pub fn slot_produce<A: HttpApp>(
+        &mut self,
+        slot: ConnSlot,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        app: &mut A,
+    ) {
+        let i = slot.0;
         let site = self.site;
         let Some(c) = self.conns.get_mut(i) else {
             return;
@@ -399,7 +444,14 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
 
     /// Forward of [`App::tcp_wants_close`](crate::App::tcp_wants_close).
     pub fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
-        let Some(c) = self.index(socket).and_then(|i| self.conns.get(i)) else {
+        self.slot(socket)
+            .is_some_and(|slot| self.slot_wants_close(slot))
+    }
+
+    /// [`tcp_wants_close`](Self::tcp_wants_close) for the connection
+    /// `slot`.
+    pub fn slot_wants_close(&mut self, slot: ConnSlot) -> bool {
+        let Some(c) = self.conns.get(slot.0) else {
             return false;
         };
         c.has(cf::CLOSING) && (c.resp.kind == Kind::None || c.resp.end.is_some())
@@ -470,6 +522,11 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
             .map(|d| self.now.after(crate::Duration::from_millis(u64::from(d))))
     }
 }
+
+/// A connection of an [`HttpServer`], found for a socket by
+/// [`HttpServer::slot`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnSlot(usize);
 
 /// Retransmissions that may each extend a response's deadline before an
 /// acknowledgement (10 % loss rarely needs more in a row; a zero-window
