@@ -944,16 +944,16 @@ fn header_field<F: HttpFeatures>(
         }
         // A line cut by the buffer might end inside the authority
         // (`http://NAME` of `http://NAME.evil.example/`): refused.
-        let authority = if over {
+        let to = if host {
+            &mut req.host
+        } else {
+            &mut req.source
+        };
+        *to = if over {
             Authority::INVALID
         } else {
             Authority::of(value, !host, settings)
         };
-        if host {
-            req.host = authority;
-        } else {
-            req.source = authority;
-        }
     } else if field == h::CONTENT_LENGTH {
         if over {
             return Err(400);
