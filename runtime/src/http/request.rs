@@ -944,11 +944,7 @@ fn header_field<F: HttpFeatures>(
         }
         // A line cut by the buffer might end inside the authority
         // (`http://NAME` of `http://NAME.evil.example/`): refused.
-        let to = if host {
-            &mut req.host
-        } else {
-            &mut req.source
-        };
+        let to = if host { &mut req.host } else { &mut req.source };
         *to = if over {
             Authority::INVALID
         } else {

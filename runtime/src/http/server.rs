@@ -245,14 +245,17 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         self.conns.iter().position(|c| c.socket == Some(socket))
     }
 
-    /// The forms (bit = form id) that connections other than `me` are in
-    /// the middle of: begun, not yet ended or aborted.
-    fn forms_in_use(&self, me: usize) -> u32 {
+    /// The forms (bit = form id) that connections are in the middle of:
+    /// begun, not yet ended or aborted. Only a request head asks, when it
+    /// looks its path up; its own request has begun no form before that,
+    /// and a connection's next request starts (fresh) only after its
+    /// response was acknowledged, which no single `tcp_received` sees:
+    /// so the asking connection's own bit is never set and it need not
+    /// be left out.
+    fn forms_in_use(&self) -> u32 {
         self.conns
             .iter()
-            .enumerate()
-            .filter(|&(i, _)| i != me)
-            .filter_map(|(_, c)| c.req.form)
+            .filter_map(|c| c.req.form)
             .fold(0, |m, f| m | 1u32.checked_shl(u32::from(f.0)).unwrap_or(0))
     }
 
@@ -374,7 +377,7 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         let i = slot.0;
         let now = tick(self.now);
         let (site, settings) = (self.site, self.settings);
-        let busy = self.forms_in_use(i);
+        let busy = self.forms_in_use();
         let Some(c) = self.conns.get_mut(i) else {
             return data.len();
         };

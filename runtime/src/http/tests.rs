@@ -1195,6 +1195,11 @@ fn concurrent_requests_to_one_form_never_interleave() {
             "End"
         ]
     );
+    // The form is free again, for the first connection's next request
+    // too (its own earlier request does not hold it).
+    let third = post_with("Host: dev\r\n").replace("a=1", "c=3");
+    assert!(t.get(&third).starts_with("HTTP/1.1 200"));
+    assert_eq!(t.app.inputs.len(), 6, "{:?}", t.app.inputs);
 }
 
 /// Features for tests: every one on except the bits of `OFF` (see the
