@@ -1074,7 +1074,6 @@ pub(crate) fn deliver_field<A: HttpApp>(
     let (name, value) = buf
         .get(..f.value_end)
         .and_then(|b| core::str::from_utf8(b).ok())
-        .filter(|_| f.value_start == f.name_end)
         .and_then(|t| t.split_at_checked(f.name_end))
         .ok_or(400u16)?;
     if let Some(form) = form {
