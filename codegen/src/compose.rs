@@ -148,25 +148,27 @@ fn http() -> Part {
         },
         init: quote!(http: web::server(),),
         bound: quote!(A: ::emberstack::compose::WebApp,),
+        // The server finds the socket's connection once per callback
+        // (`slot`) and is handed it (`slot_*`).
         tcp_event: quote! {
-            if self.http.owns(socket) {
+            if let Some(slot) = self.http.slot(socket) {
                 self.app.connection_event(socket, event);
-                return self.http.tcp_event(socket, event, &mut self.app.handlers());
+                return self.http.slot_event(slot, socket, event, &mut self.app.handlers());
             }
         },
         tcp_received: quote! {
-            if self.http.owns(socket) {
-                return self.http.tcp_received(socket, data, &mut self.app.handlers());
+            if let Some(slot) = self.http.slot(socket) {
+                return self.http.slot_received(slot, socket, data, &mut self.app.handlers());
             }
         },
         tcp_produce: quote! {
-            if self.http.owns(socket) {
-                return self.http.tcp_produce(socket, offset, max, sink, &mut self.app.handlers());
+            if let Some(slot) = self.http.slot(socket) {
+                return self.http.slot_produce(slot, offset, max, sink, &mut self.app.handlers());
             }
         },
         tcp_wants_close: quote! {
-            if self.http.owns(socket) {
-                return self.http.tcp_wants_close(socket);
+            if let Some(slot) = self.http.slot(socket) {
+                return self.http.slot_wants_close(slot);
             }
         },
         tcp_recv_space: quote! {
@@ -447,7 +449,12 @@ mod tests {
                 "tcp_produce",
                 "tcp_wants_close",
             ] {
-                let call = format!("self.{part}.owns(socket)");
+                // (The web server is asked for the socket's connection.)
+                let call = if part == "http" {
+                    "self.http.slot(socket)".to_owned()
+                } else {
+                    format!("self.{part}.owns(socket)")
+                };
                 let body = all
                     .split(&format!("fn{callback}"))
                     .nth(1)

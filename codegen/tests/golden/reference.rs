@@ -1136,9 +1136,11 @@ mod composition {
             if self.pop3.owns(socket) {
                 return self.pop3.tcp_event(socket, event);
             }
-            if self.http.owns(socket) {
+            if let Some(slot) = self.http.slot(socket) {
                 self.app.connection_event(socket, event);
-                return self.http.tcp_event(socket, event, &mut self.app.handlers());
+                return self
+                    .http
+                    .slot_event(slot, socket, event, &mut self.app.handlers());
             }
             self.app.tcp_event(socket, event)
         }
@@ -1157,8 +1159,10 @@ mod composition {
                 let pop3 = &mut self.pop3;
                 return self.app.with_mailbox(|m, _| pop3.tcp_received(socket, data, m));
             }
-            if self.http.owns(socket) {
-                return self.http.tcp_received(socket, data, &mut self.app.handlers());
+            if let Some(slot) = self.http.slot(socket) {
+                return self
+                    .http
+                    .slot_received(slot, socket, data, &mut self.app.handlers());
             }
             self.app.tcp_received(socket, data)
         }
@@ -1183,10 +1187,10 @@ mod composition {
                         pop3.tcp_produce(socket, offset, max, sink, &*m)
                     });
             }
-            if self.http.owns(socket) {
+            if let Some(slot) = self.http.slot(socket) {
                 return self
                     .http
-                    .tcp_produce(socket, offset, max, sink, &mut self.app.handlers());
+                    .slot_produce(slot, offset, max, sink, &mut self.app.handlers());
             }
             self.app.tcp_produce(socket, offset, max, sink)
         }
@@ -1197,8 +1201,8 @@ mod composition {
             if self.pop3.owns(socket) {
                 return self.pop3.tcp_wants_close(socket);
             }
-            if self.http.owns(socket) {
-                return self.http.tcp_wants_close(socket);
+            if let Some(slot) = self.http.slot(socket) {
+                return self.http.slot_wants_close(slot);
             }
             self.app.tcp_wants_close(socket)
         }

@@ -331,9 +331,11 @@ mod composition {
             socket: ::emberstack::tcp::TcpHandle,
             event: ::emberstack::tcp::TcpEvent,
         ) {
-            if self.http.owns(socket) {
+            if let Some(slot) = self.http.slot(socket) {
                 self.app.connection_event(socket, event);
-                return self.http.tcp_event(socket, event, &mut self.app.handlers());
+                return self
+                    .http
+                    .slot_event(slot, socket, event, &mut self.app.handlers());
             }
             self.app.tcp_event(socket, event)
         }
@@ -342,8 +344,10 @@ mod composition {
             socket: ::emberstack::tcp::TcpHandle,
             data: &mut ::emberstack::tcp::TcpReader<'_, N>,
         ) -> usize {
-            if self.http.owns(socket) {
-                return self.http.tcp_received(socket, data, &mut self.app.handlers());
+            if let Some(slot) = self.http.slot(socket) {
+                return self
+                    .http
+                    .slot_received(slot, socket, data, &mut self.app.handlers());
             }
             self.app.tcp_received(socket, data)
         }
@@ -354,16 +358,16 @@ mod composition {
             max: usize,
             sink: &mut dyn ::emberstack::iface::PayloadSink,
         ) {
-            if self.http.owns(socket) {
+            if let Some(slot) = self.http.slot(socket) {
                 return self
                     .http
-                    .tcp_produce(socket, offset, max, sink, &mut self.app.handlers());
+                    .slot_produce(slot, offset, max, sink, &mut self.app.handlers());
             }
             self.app.tcp_produce(socket, offset, max, sink)
         }
         fn tcp_wants_close(&mut self, socket: ::emberstack::tcp::TcpHandle) -> bool {
-            if self.http.owns(socket) {
-                return self.http.tcp_wants_close(socket);
+            if let Some(slot) = self.http.slot(socket) {
+                return self.http.slot_wants_close(slot);
             }
             self.app.tcp_wants_close(socket)
         }

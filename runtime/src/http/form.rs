@@ -22,18 +22,19 @@ pub(crate) struct FieldDec {
 pub(crate) enum Step {
     /// Keep going.
     More,
-    /// A field is complete: `(name_len, value_start, value_end)` in the
-    /// buffer. The caller delivers it, then the decoder starts the next.
+    /// A field is complete: where its name ends (and its value starts)
+    /// and where its value ends, in the buffer. The caller delivers it,
+    /// then the decoder starts the next.
     Field(FieldSpan),
     /// The field does not fit in the buffer.
     TooLong,
 }
 
-/// Where a complete field's name and value lie in the buffer.
+/// Where a complete field's name and value lie in the buffer: the name
+/// from its start, the value right after it (the decoder keeps no `=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FieldSpan {
     pub name_end: usize,
-    pub value_start: usize,
     pub value_end: usize,
 }
 
@@ -120,7 +121,6 @@ impl FieldDec {
         let name_end = eq.unwrap_or(len);
         Step::Field(FieldSpan {
             name_end,
-            value_start: name_end,
             value_end: len,
         })
     }
@@ -140,7 +140,7 @@ mod tests {
             Step::Field(f) => {
                 out.push((
                     String::from_utf8_lossy(&buf[..f.name_end]).into_owned(),
-                    String::from_utf8_lossy(&buf[f.value_start..f.value_end]).into_owned(),
+                    String::from_utf8_lossy(&buf[f.name_end..f.value_end]).into_owned(),
                 ));
                 Ok(())
             }

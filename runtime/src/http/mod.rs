@@ -71,7 +71,7 @@ pub use rom::{
     Body, Escape, File, FormId, HttpSettings, Representation, Site, Summed, TagId, TagSlot,
 };
 
-pub use server::HttpServer;
+pub use server::{ConnSlot, HttpServer};
 
 use crate::nic::Nic;
 use crate::tcp::{TcpHandle, TcpReader};

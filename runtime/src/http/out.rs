@@ -122,55 +122,37 @@ impl<'a> TagOut<'a> {
     /// byte that needs escaping, its plain runs are copied whole.)
     #[inline(never)]
     fn byte(&mut self, b: u8) {
-        let mut esc = [b'\\', b, b'0', b'0', 0, 0];
-        let n = if !is_special(self.escape.special(), b) {
-            esc[0] = b;
-            1
-        } else if self.escape == Escape::Html {
-            // `&amp;` `&lt;` `&gt;` `&quot;` `&#39;` from one table: the
-            // entity's name follows its byte.
-            let e: &[u8] = match b {
-                b'&' => b"amp",
-                b'<' => b"lt",
-                b'>' => b"gt",
-                b'"' => b"quot",
-                _ => b"#39",
-            };
-            esc[0] = b'&';
-            let n = e.len().min(4);
-            if let (Some(d), Some(s)) = (esc.get_mut(1..=n), e.get(..n)) {
-                d.copy_from_slice(s);
-            }
-            if let Some(d) = esc.get_mut(n.wrapping_add(1)) {
-                *d = b';';
-            }
-            n.wrapping_add(2)
+        /// The escapes that have a text of their own, one after the
+        /// other: the byte, the text's length, the text. HTML's cover
+        /// every byte it escapes (`&amp;` `&lt;` `&gt;` `&quot;` `&#39;`);
+        /// JSON's are its two-character ones, and any other byte it
+        /// escapes is `\u00XX`.
+        const HTML: &[u8] = b"&\x05&amp;<\x04&lt;>\x04&gt;\"\x06&quot;'\x05&#39;";
+        const JSON: &[u8] = b"\"\x02\\\"\\\x02\\\\\n\x02\\n\r\x02\\r\t\x02\\t";
+        if !is_special(self.escape.special(), b) {
+            let _ = self.put(core::slice::from_ref(&b));
+            return;
+        }
+        let mut table = if self.escape == Escape::Html {
+            HTML
         } else {
-            // JSON: two-character escapes where they exist, else `\u00XX`.
-            match b {
-                b'"' | b'\\' => 2,
-                b'\n' | b'\r' | b'\t' => {
-                    esc[1] = match b {
-                        b'\n' => b'n',
-                        b'\r' => b'r',
-                        _ => b't',
-                    };
-                    2
-                }
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    esc = [b'\\', b'u', b'0', b'0', 0, 0];
-                    if let (Some(h), Some(l)) =
-                        (HEX.get(usize::from(b >> 4)), HEX.get(usize::from(b & 15)))
-                    {
-                        esc[4] = *h;
-                        esc[5] = *l;
-                    }
-                    6
-                }
-            }
+            JSON
         };
-        let _ = self.put(esc.get(..n).unwrap_or(&[]));
+        while let [k, n, rest @ ..] = table {
+            let (text, tail) = rest.split_at(usize::from(*n).min(rest.len()));
+            if *k == b {
+                let _ = self.put(text);
+                return;
+            }
+            table = tail;
+        }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut esc = *b"\\u0000";
+        if let (Some(h), Some(l)) = (HEX.get(usize::from(b >> 4)), HEX.get(usize::from(b & 15))) {
+            esc[4] = *h;
+            esc[5] = *l;
+        }
+        let _ = self.put(&esc);
     }
 
     /// Appends `bytes` whole, or nothing (and marks the output cut).
@@ -288,6 +270,44 @@ mod tests {
             assert_eq!(is_special(Escape::Html.special(), b), html, "{b:#x}");
             assert_eq!(is_special(Escape::Json.special(), b), json, "{b:#x}");
             assert!(!is_special(Escape::Raw.special(), b));
+        }
+    }
+
+    #[test]
+    fn every_byte_is_written_as_the_rules_say() {
+        for b in 0..=255u8 {
+            let html: Vec<u8> = match b {
+                b'&' => b"&amp;".to_vec(),
+                b'<' => b"&lt;".to_vec(),
+                b'>' => b"&gt;".to_vec(),
+                b'"' => b"&quot;".to_vec(),
+                b'\'' => b"&#39;".to_vec(),
+                _ => vec![b],
+            };
+            let json: Vec<u8> = match b {
+                b'"' => b"\\\"".to_vec(),
+                b'\\' => b"\\\\".to_vec(),
+                b'\n' => b"\\n".to_vec(),
+                b'\r' => b"\\r".to_vec(),
+                b'\t' => b"\\t".to_vec(),
+                0..=0x1f | 0x7f | b'<' | b'>' | b'&' => format!("\\u{b:04x}").into_bytes(),
+                _ => vec![b],
+            };
+            for (escape, want) in [
+                (Escape::Html, html),
+                (Escape::Json, json),
+                (Escape::Raw, vec![b]),
+            ] {
+                let mut buf = [0u8; 8];
+                let mut out = TagOut::new(&mut buf, escape);
+                out.write_bytes(&[b]);
+                assert_eq!(out.as_bytes(), &want[..], "{escape:?} {b:#x}");
+                // Whole or not at all.
+                let mut small = vec![0u8; want.len() - 1];
+                let mut out = TagOut::new(&mut small, escape);
+                out.write_bytes(&[b]);
+                assert!(out.is_empty() && out.is_truncated(), "{escape:?} {b:#x}");
+            }
         }
     }
 

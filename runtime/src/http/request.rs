@@ -22,8 +22,8 @@ pub(crate) struct Req {
     /// HTTP/1.`minor`.
     pub minor: u8,
     pub flags: u16,
-    /// The target's index in the site, when found.
-    pub file: Option<u16>,
+    /// The target, when it is a file of the site.
+    pub file: Option<&'static File>,
     /// The body length (`Content-Length`).
     pub content_length: Option<u32>,
     /// The form taking this request's input (`Input::Begin` was sent).
@@ -43,23 +43,65 @@ pub(crate) struct Req {
 }
 
 /// `host[:port]` of a request's `Host`, `Origin` or `Referer`, in one of
-/// the forms that name the device (see [`HttpSettings::host_name`]).
-/// `Invalid` is anything else.
+/// the forms that name the device (see [`HttpSettings::host_name`]):
+/// absent, an IPv4 literal and port, the device's name (`NAME` or
+/// `NAME.local`) and port, or invalid (present but not a name of the
+/// device: another site, `null`). Plain fields, unused ones zero, so two
+/// authorities are equal exactly when their fields are (a `POST`'s
+/// source against its `Host`): the comparison of an enum's variants was
+/// three times the code.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Authority {
-    /// No such header.
-    #[default]
-    Absent,
-    /// An IPv4 literal and port.
-    Ip([u8; 4], u16),
-    /// The device's name (`NAME` or `NAME.local`; `local` true for the
-    /// latter) and port.
-    Name(bool, u16),
-    /// Present but not a name of the device (another site, `null`).
-    Invalid,
+#[repr(C, align(4))]
+pub(crate) struct Authority {
+    /// The IPv4 literal (zeros but for `IP`).
+    ip: [u8; 4],
+    /// The port (zero when absent or invalid).
+    port: u16,
+    /// [`ABSENT`](Self::ABSENT), `IP`, `NAME`, `LOCAL` or `INVALID` (`ak`).
+    kind: u8,
+}
+
+/// [`Authority::kind`].
+mod ak {
+    pub const ABSENT: u8 = 0;
+    pub const IP: u8 = 1;
+    pub const NAME: u8 = 2;
+    /// `NAME.local`.
+    pub const LOCAL: u8 = 3;
+    pub const INVALID: u8 = 4;
 }
 
 impl Authority {
+    /// No such header.
+    pub(crate) const ABSENT: Authority = Authority {
+        kind: ak::ABSENT,
+        ip: [0; 4],
+        port: 0,
+    };
+    /// Present but not a name of the device.
+    pub(crate) const INVALID: Authority = Authority {
+        kind: ak::INVALID,
+        ..Self::ABSENT
+    };
+
+    /// An IPv4 literal and port.
+    const fn ip(ip: [u8; 4], port: u16) -> Authority {
+        Authority {
+            kind: ak::IP,
+            ip,
+            port,
+        }
+    }
+
+    /// The device's name (`local`: `NAME.local`) and port.
+    const fn name(local: bool, port: u16) -> Authority {
+        Authority {
+            kind: if local { ak::LOCAL } else { ak::NAME },
+            ip: [0; 4],
+            port,
+        }
+    }
+
     /// The authority of a `Host` value (`host[:port]`, port 80 when
     /// absent) or, `url`, of an `Origin` (`http://host[:port]`) or
     /// `Referer` (`http://host[:port]/...`) value.
@@ -73,7 +115,7 @@ impl Authority {
                         .unwrap_or(rest.len());
                     v = rest.get(..end).unwrap_or(&[]);
                 }
-                _ => return Authority::Invalid,
+                _ => return Authority::INVALID,
             }
         }
         let (host, port) = match v.iter().rposition(|&c| c == b':') {
@@ -81,32 +123,37 @@ impl Authority {
                 let (host, digits) = v.split_at(i);
                 match parse_port(digits.get(1..).unwrap_or(&[])) {
                     Some(p) => (host, p),
-                    None => return Authority::Invalid,
+                    None => return Authority::INVALID,
                 }
             }
             None => (v, 80),
         };
         if let Some(ip) = parse_ipv4(host) {
-            return Authority::Ip(ip, port);
+            return Authority::ip(ip, port);
         }
         let name = settings.host_name.as_bytes();
         if name.is_empty() {
-            return Authority::Invalid;
+            return Authority::INVALID;
         }
         // `NAME` or `NAME.local`.
         match host.split_at_checked(name.len()) {
             Some((n, suffix)) if n.eq_ignore_ascii_case(name) => match suffix {
-                [] => Authority::Name(false, port),
-                s if lower_eq(s, b".local") => Authority::Name(true, port),
-                _ => Authority::Invalid,
+                [] => Authority::name(false, port),
+                s if lower_eq(s, b".local") => Authority::name(true, port),
+                _ => Authority::INVALID,
             },
-            _ => Authority::Invalid,
+            _ => Authority::INVALID,
         }
+    }
+
+    /// No such header.
+    pub(crate) fn is_absent(self) -> bool {
+        self.kind == ak::ABSENT
     }
 
     /// Names the device.
     pub(crate) fn is_device(self) -> bool {
-        matches!(self, Authority::Ip(..) | Authority::Name(..))
+        matches!(self.kind, ak::IP | ak::NAME | ak::LOCAL)
     }
 }
 
@@ -357,7 +404,7 @@ impl Head {
                 St::Query => self.query_run::<F, A>(run, req, buf, app)?,
                 St::Version => self.version_run(run, req)?,
                 St::Header | St::HeaderCr | St::Done => {
-                    self.header_run::<F>(run, req, buf, site, settings)?
+                    self.header_run::<F>(run, req, buf, settings)?
                 }
             };
             // The request line's end: the header section counts from
@@ -582,7 +629,7 @@ impl Head {
         } else {
             None
         };
-        req.file = found.map(|(i, _)| i);
+        req.file = found.map(|(_, f)| f);
         if req.file.is_some() {
             req.plen = 0; // the log uses the site's path
         } else {
@@ -631,14 +678,13 @@ impl Head {
         &mut self,
         req: &mut Req,
         buf: &mut [u8],
-        site: &Site,
         settings: &HttpSettings,
     ) -> Result<(), u16> {
         if self.llen == 0 {
             self.st = St::Done;
             return Ok(());
         }
-        self.header_end::<F>(req, buf, site, settings)
+        self.header_end::<F>(req, buf, settings)
     }
 
     /// A header line's bytes up to its CR or LF (its first byte too: a
@@ -651,7 +697,6 @@ impl Head {
         run: &[u8],
         req: &mut Req,
         buf: &mut [u8],
-        site: &Site,
         settings: &HttpSettings,
     ) -> Result<usize, u16> {
         let cr = self.st == St::HeaderCr;
@@ -660,7 +705,7 @@ impl Head {
         match run.get(n) {
             None => return Ok(n),
             Some(b'\r') if !cr => self.st = St::HeaderCr,
-            Some(b'\n') => self.line_end::<F>(req, buf, site, settings)?,
+            Some(b'\n') => self.line_end::<F>(req, buf, settings)?,
             // After the CR only the LF.
             Some(_) => return Err(400),
         }
@@ -721,7 +766,6 @@ impl Head {
         &mut self,
         req: &mut Req,
         buf: &mut [u8],
-        site: &Site,
         settings: &HttpSettings,
     ) -> Result<(), u16> {
         // The next line starts empty.
@@ -760,8 +804,7 @@ impl Head {
             }
             return Ok(());
         }
-        let file = req.file.and_then(|i| site.file(i));
-        header_field::<F>(req, field, value, over, file, settings)
+        header_field::<F>(req, field, value, over, req.file, settings)
     }
 
     /// `Content-Type` of a POST to a form: the kind of body, and for
@@ -901,16 +944,12 @@ fn header_field<F: HttpFeatures>(
         }
         // A line cut by the buffer might end inside the authority
         // (`http://NAME` of `http://NAME.evil.example/`): refused.
-        let authority = if over {
-            Authority::Invalid
+        let to = if host { &mut req.host } else { &mut req.source };
+        *to = if over {
+            Authority::INVALID
         } else {
             Authority::of(value, !host, settings)
         };
-        if host {
-            req.host = authority;
-        } else {
-            req.source = authority;
-        }
     } else if field == h::CONTENT_LENGTH {
         if over {
             return Err(400);
@@ -1035,7 +1074,6 @@ pub(crate) fn deliver_field<A: HttpApp>(
     let (name, value) = buf
         .get(..f.value_end)
         .and_then(|b| core::str::from_utf8(b).ok())
-        .filter(|_| f.value_start == f.name_end)
         .and_then(|t| t.split_at_checked(f.name_end))
         .ok_or(400u16)?;
     if let Some(form) = form {
@@ -1189,16 +1227,16 @@ mod tests {
     fn authorities() {
         let dev = settings("Dev");
         for (text, want) in [
-            ("10.0.0.2", Authority::Ip([10, 0, 0, 2], 80)),
-            ("10.0.0.2:8080", Authority::Ip([10, 0, 0, 2], 8080)),
-            ("10.0.0.2:", Authority::Invalid),
-            ("DEV", Authority::Name(false, 80)),
-            ("dev.LOCAL:81", Authority::Name(true, 81)),
-            ("dev.locals", Authority::Invalid),
-            ("devx.local", Authority::Invalid),
-            (".local", Authority::Invalid),
-            ("local", Authority::Invalid),
-            ("", Authority::Invalid),
+            ("10.0.0.2", Authority::ip([10, 0, 0, 2], 80)),
+            ("10.0.0.2:8080", Authority::ip([10, 0, 0, 2], 8080)),
+            ("10.0.0.2:", Authority::INVALID),
+            ("DEV", Authority::name(false, 80)),
+            ("dev.LOCAL:81", Authority::name(true, 81)),
+            ("dev.locals", Authority::INVALID),
+            ("devx.local", Authority::INVALID),
+            (".local", Authority::INVALID),
+            ("local", Authority::INVALID),
+            ("", Authority::INVALID),
         ] {
             assert_eq!(
                 Authority::of(text.as_bytes(), false, &dev),
@@ -1208,22 +1246,41 @@ mod tests {
         }
         assert_eq!(
             Authority::of(b"dev", false, &settings("")),
-            Authority::Invalid,
+            Authority::INVALID,
             "no name: literals only"
         );
         assert_eq!(
             Authority::of(b".local", false, &settings("")),
-            Authority::Invalid
+            Authority::INVALID
         );
         for (text, want) in [
-            ("http://dev", Authority::Name(false, 80)),
-            ("HTTP://10.0.0.2:81/x?y", Authority::Ip([10, 0, 0, 2], 81)),
-            ("http://dev#frag", Authority::Name(false, 80)),
-            ("https://dev", Authority::Invalid),
-            ("http:/", Authority::Invalid),
-            ("null", Authority::Invalid),
+            ("http://dev", Authority::name(false, 80)),
+            ("HTTP://10.0.0.2:81/x?y", Authority::ip([10, 0, 0, 2], 81)),
+            ("http://dev#frag", Authority::name(false, 80)),
+            ("https://dev", Authority::INVALID),
+            ("http:/", Authority::INVALID),
+            ("null", Authority::INVALID),
         ] {
             assert_eq!(Authority::of(text.as_bytes(), true, &dev), want, "{text:?}");
+        }
+        // Equal exactly when the same form names the same place (a POST's
+        // source against its `Host`).
+        let all = [
+            Authority::ABSENT,
+            Authority::INVALID,
+            Authority::ip([10, 0, 0, 2], 80),
+            Authority::ip([10, 0, 0, 2], 81),
+            Authority::ip([10, 0, 0, 3], 80),
+            Authority::name(false, 80),
+            Authority::name(true, 80),
+            Authority::name(false, 81),
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for (j, b) in all.iter().enumerate() {
+                assert_eq!(a == b, i == j, "{a:?} {b:?}");
+            }
+            assert_eq!(a.is_device(), i >= 2, "{a:?}");
+            assert_eq!(a.is_absent(), i == 0, "{a:?}");
         }
     }
 }

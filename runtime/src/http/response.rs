@@ -562,7 +562,9 @@ impl Resp {
             w.piece(CONTINUE);
         }
         let file = |i: u16| site.file(i);
-        let mut num = [0u8; 20];
+        // A `Content-Length` line after the kind's lines (a dynamic page
+        // rendered up front, a status's text): one writer for both.
+        let mut length = None;
         match self.kind {
             Kind::None | Kind::Pending => return,
             Kind::File { file: i, gzip } => {
@@ -586,11 +588,7 @@ impl Resp {
                     w.summed(*head);
                 }
                 match self.framing {
-                    Framing::Length => {
-                        w.piece(b"Content-Length: ");
-                        w.piece(decimal(self.body_len, &mut num));
-                        w.piece(CRLF);
-                    }
+                    Framing::Length => length = Some(self.body_len),
                     Framing::Chunked if F::CHUNKED => w.piece(b"Transfer-Encoding: chunked\r\n"),
                     Framing::Chunked | Framing::Close => {}
                 }
@@ -600,13 +598,19 @@ impl Resp {
                 let body = status_body(self.status);
                 w.piece(b"HTTP/1.1 ");
                 w.piece(body.split_last().map_or(body, |(_, text)| text));
-                w.piece(b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-                w.piece(decimal(u32::try_from(body.len()).unwrap_or(0), &mut num));
-                w.piece(CRLF);
-                if self.status == 405 {
-                    w.piece(b"Allow: GET, HEAD\r\n");
-                }
+                w.piece(b"\r\nContent-Type: text/plain; charset=utf-8\r\n");
+                length = u32::try_from(body.len()).ok();
             }
+        }
+        if let Some(n) = length {
+            let mut num = [0u8; 20];
+            w.piece(b"Content-Length: ");
+            w.piece(decimal(n, &mut num));
+            w.piece(CRLF);
+        }
+        // (Only a status of our own is a 405: pages are 200 or 304.)
+        if self.status == 405 {
+            w.piece(b"Allow: GET, HEAD\r\n");
         }
         // The `Connection` line, if any, and the blank line: one piece.
         w.piece(if self.has(pf::CLOSE) {

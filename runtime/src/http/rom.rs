@@ -202,6 +202,18 @@ impl Site {
         None
     }
 
+    /// The index in `files` of `file`, one of them (as [`find`](Self::find)
+    /// gave it). (A file's place from its address: the request keeps the
+    /// file itself, which its header lines and answer read, and only a
+    /// response needs the index.)
+    pub(crate) fn index_of(&self, file: &File) -> u16 {
+        // Bounded: `file` lies in `files`, so the difference is a multiple
+        // of the size (nonzero) below `files.len() * size`; the files'
+        // count fits a `u16` (`find` gives `u16` indices).
+        let at = (file as *const File as usize).wrapping_sub(self.files.as_ptr() as usize);
+        at.checked_div(core::mem::size_of::<File>()).unwrap_or(0) as u16
+    }
+
     /// The file with index `i`.
     pub fn file(&self, i: u16) -> Option<&'static File> {
         self.files.get(usize::from(i))

@@ -91,8 +91,8 @@ impl<const B: usize, F: HttpFeatures> Conn<B, F> {
             dlen: 0,
             plen: 0,
             status: 0,
-            host: Authority::Absent,
-            source: Authority::Absent,
+            host: Authority::ABSENT,
+            source: Authority::ABSENT,
         },
         resp: Resp {
             kind: Kind::None,
@@ -200,6 +200,14 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         self.index(socket).is_some()
     }
 
+    /// The connection serving `socket`, when it is one of the server's:
+    /// the composition asks once per callback and hands it to the
+    /// `slot_*` forms of the callbacks, which then need not look for it
+    /// again (the `tcp_*` forms ask themselves).
+    pub fn slot(&self, socket: TcpHandle) -> Option<ConnSlot> {
+        self.index(socket).map(ConnSlot)
+    }
+
     /// Whether a response is being sent (not yet wholly acknowledged): an
     /// application waits for this before changing the address.
     pub fn responding(&self) -> bool {
@@ -237,22 +245,37 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         self.conns.iter().position(|c| c.socket == Some(socket))
     }
 
-    /// The forms (bit = form id) that connections other than `me` are in
-    /// the middle of: begun, not yet ended or aborted.
-    fn forms_in_use(&self, me: usize) -> u32 {
+    /// The forms (bit = form id) that connections are in the middle of:
+    /// begun, not yet ended or aborted. Only a request head asks, when it
+    /// looks its path up; its own request has begun no form before that,
+    /// and a connection's next request starts (fresh) only after its
+    /// response was acknowledged, which no single `tcp_received` sees:
+    /// so the asking connection's own bit is never set and it need not
+    /// be left out.
+    fn forms_in_use(&self) -> u32 {
         self.conns
             .iter()
-            .enumerate()
-            .filter(|&(i, _)| i != me)
-            .filter_map(|(_, c)| c.req.form)
+            .filter_map(|c| c.req.form)
             .fold(0, |m, f| m | 1u32.checked_shl(u32::from(f.0)).unwrap_or(0))
     }
 
     /// Forward of [`App::tcp_event`](crate::App::tcp_event).
     pub fn tcp_event<A: HttpApp>(&mut self, socket: TcpHandle, event: TcpEvent, app: &mut A) {
-        let Some(i) = self.index(socket) else {
-            return;
-        };
+        if let Some(slot) = self.slot(socket) {
+            self.slot_event(slot, socket, event, app);
+        }
+    }
+
+    /// [`tcp_event`](Self::tcp_event) for the connection `slot` (of
+    /// `socket`).
+    pub fn slot_event<A: HttpApp>(
+        &mut self,
+        slot: ConnSlot,
+        socket: TcpHandle,
+        event: TcpEvent,
+        app: &mut A,
+    ) {
+        let i = slot.0;
         let now = tick(self.now);
         let (site, settings) = (self.site, self.settings);
         let Some(c) = self.conns.get_mut(i) else {
@@ -336,12 +359,25 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         data: &mut I,
         app: &mut A,
     ) -> usize {
-        let Some(i) = self.index(socket) else {
-            return data.len();
-        };
+        match self.slot(socket) {
+            Some(slot) => self.slot_received(slot, socket, data, app),
+            None => data.len(),
+        }
+    }
+
+    /// [`tcp_received`](Self::tcp_received) for the connection `slot`
+    /// (of `socket`).
+    pub fn slot_received<I: Incoming, A: HttpApp>(
+        &mut self,
+        slot: ConnSlot,
+        socket: TcpHandle,
+        data: &mut I,
+        app: &mut A,
+    ) -> usize {
+        let i = slot.0;
         let now = tick(self.now);
         let (site, settings) = (self.site, self.settings);
-        let busy = self.forms_in_use(i);
+        let busy = self.forms_in_use();
         let Some(c) = self.conns.get_mut(i) else {
             return data.len();
         };
@@ -379,9 +415,21 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         sink: &mut dyn PayloadSink,
         app: &mut A,
     ) {
-        let Some(i) = self.index(socket) else {
-            return;
-        };
+        if let Some(slot) = self.slot(socket) {
+            self.slot_produce(slot, offset, max, sink, app);
+        }
+    }
+
+    /// [`tcp_produce`](Self::tcp_produce) for the connection `slot`.
+    pub fn slot_produce<A: HttpApp>(
+        &mut self,
+        slot: ConnSlot,
+        offset: u32,
+        max: usize,
+        sink: &mut dyn PayloadSink,
+        app: &mut A,
+    ) {
+        let i = slot.0;
         let site = self.site;
         let Some(c) = self.conns.get_mut(i) else {
             return;
@@ -399,7 +447,14 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
 
     /// Forward of [`App::tcp_wants_close`](crate::App::tcp_wants_close).
     pub fn tcp_wants_close(&mut self, socket: TcpHandle) -> bool {
-        let Some(c) = self.index(socket).and_then(|i| self.conns.get(i)) else {
+        self.slot(socket)
+            .is_some_and(|slot| self.slot_wants_close(slot))
+    }
+
+    /// [`tcp_wants_close`](Self::tcp_wants_close) for the connection
+    /// `slot`.
+    pub fn slot_wants_close(&mut self, slot: ConnSlot) -> bool {
+        let Some(c) = self.conns.get(slot.0) else {
             return false;
         };
         c.has(cf::CLOSING) && (c.resp.kind == Kind::None || c.resp.end.is_some())
@@ -470,6 +525,11 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
             .map(|d| self.now.after(crate::Duration::from_millis(u64::from(d))))
     }
 }
+
+/// A connection of an [`HttpServer`], found for a socket by
+/// [`HttpServer::slot`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnSlot(usize);
 
 /// Retransmissions that may each extend a response's deadline before an
 /// acknowledgement (10 % loss rarely needs more in a row; a zero-window
@@ -698,10 +758,13 @@ fn foreign(req: &Req) -> bool {
 /// Clients that send neither (curl, scripts) are not browsers a foreign
 /// page can drive, and pass.
 fn cross_site(req: &Req) -> bool {
-    match req.source {
-        Authority::Absent => false,
-        s if req.flags & rf::HOST != 0 => s != req.host,
-        s => !s.is_device(),
+    let s = req.source;
+    if s.is_absent() {
+        false
+    } else if req.flags & rf::HOST != 0 {
+        s != req.host
+    } else {
+        !s.is_device()
     }
 }
 
@@ -715,7 +778,6 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
     app: &mut A,
     now: u32,
 ) -> Result<(), u16> {
-    let file = c.req.file.and_then(|i| site.file(i));
     let has_body = c.req.content_length.is_some_and(|n| n > 0);
     // `Expect: 100-continue` in a server built without it (HTTP/1.0
     // clients' expectations are ignored, RFC 9110 §10.1.1). The 417 asks
@@ -749,7 +811,7 @@ fn answer<const B: usize, F: HttpFeatures, A: HttpApp>(
         // RFC 9110 §10.1.1: a final status at once instead of `100
         // Continue`; the client repeats the request without it.
         417
-    } else if file.is_none() {
+    } else if c.req.file.is_none() {
         404
     } else if c.req.method == Some(Method::Post) && c.req.form.is_none() {
         405
@@ -815,11 +877,12 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
     if let Some(form) = c.req.form.take() {
         app.input(form, Input::End);
     }
-    let Some((fi, file)) = c.req.file.and_then(|i| site.file(i).map(|f| (i, f))) else {
+    let Some(file) = c.req.file else {
         respond_status(c, 404, false, socket, site, app);
         return;
     };
-    let (kind, status, gzip, framing) = match &file.body {
+    let fi = site.index_of(file);
+    let (kind, status, framing) = match &file.body {
         Body::Static { gzip, .. } => {
             let gz = F::GZIP
                 && settings.gzip
@@ -833,7 +896,7 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
                 } else {
                     (Kind::File { file: fi, gzip: gz }, 200)
                 };
-            (kind, status, gz, Framing::Length)
+            (kind, status, Framing::Length)
         }
         Body::Dynamic { text, tags, .. } => {
             // Rendered now when every tag fits (not for HEAD).
@@ -849,10 +912,10 @@ fn respond_page<const B: usize, F: HttpFeatures, A: HttpApp>(
             } else {
                 Framing::Close
             };
-            (Kind::Dynamic { file: fi }, 200, false, framing)
+            (Kind::Dynamic { file: fi }, 200, framing)
         }
     };
-    start(c, kind, status, framing, false, socket, site, app, gzip);
+    start(c, kind, status, framing, false, socket, site, app);
 }
 
 /// The connection ends after this response: anything more the peer sends
@@ -881,8 +944,8 @@ fn flags_for(req: &Req, close: bool) -> u8 {
 /// the connection is closing or the request did not ask to keep it, and
 /// a body delimited by the close (HTTP/1.0 framing) closes it too; then
 /// the connection closes after the response when it says so or another
-/// client waits. The application hears of the response (`gzip`: the body
-/// is the gzip twin).
+/// client waits. The application hears of the response (and whether its
+/// body is a gzip twin: the kind says).
 #[allow(clippy::too_many_arguments)]
 fn start<const B: usize, F: HttpFeatures, A: HttpApp>(
     c: &mut Conn<B, F>,
@@ -893,8 +956,11 @@ fn start<const B: usize, F: HttpFeatures, A: HttpApp>(
     socket: TcpHandle,
     site: &Site,
     app: &mut A,
-    gzip: bool,
 ) {
+    let gzip = matches!(
+        kind,
+        Kind::File { gzip: true, .. } | Kind::NotModified { gzip: true, .. }
+    );
     let close = close || c.has(cf::CLOSING | cf::PEER_CLOSED) || !keep_alive::<F>(&c.req);
     c.resp.flags |= flags_for(&c.req, close);
     if framing == Framing::Close && c.req.method != Some(Method::Head) {
@@ -909,7 +975,6 @@ fn start<const B: usize, F: HttpFeatures, A: HttpApp>(
     let path = c
         .req
         .file
-        .and_then(|i| site.file(i))
         .map(|f| f.path)
         .or_else(|| {
             c.buf
@@ -949,7 +1014,6 @@ fn respond_status<const B: usize, F: HttpFeatures, A: HttpApp>(
         socket,
         site,
         app,
-        false,
     );
 }
 
@@ -983,7 +1047,7 @@ mod tests {
         let mut c = C::NEW;
         c.rx = Rx::Done;
         c.req.method = Some(Method::Post);
-        c.req.host = Authority::Invalid;
+        c.req.host = Authority::INVALID;
         c.resp.kind = Kind::Status;
         c.resp.framing = Framing::Chunked;
         c.body_left = 1;

@@ -556,6 +556,24 @@ fn errors() {
             assert!(head.contains("Allow: GET, HEAD\r\n"));
         }
     }
+    // Whole responses, byte for byte: the line order of a status's head.
+    for (req, want) in [
+        (
+            "GET /nope HTTP/1.1\r\nHost: dev\r\n\r\n",
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\n\r\n404 Not Found\n",
+        ),
+        (
+            "POST / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 23\r\nAllow: GET, HEAD\r\nConnection: keep-alive\r\n\r\n405 Method Not Allowed\n",
+        ),
+        (
+            "GET / HTTP/1.1\r\n\r\n",
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 16\r\nConnection: close\r\n\r\n400 Bad Request\n",
+        ),
+    ] {
+        let mut t = T::new();
+        assert_eq!(t.get(req), want, "{req:?}");
+    }
     // Limits.
     let mut t = T::new();
     let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(300));
@@ -1177,6 +1195,11 @@ fn concurrent_requests_to_one_form_never_interleave() {
             "End"
         ]
     );
+    // The form is free again, for the first connection's next request
+    // too (its own earlier request does not hold it).
+    let third = post_with("Host: dev\r\n").replace("a=1", "c=3");
+    assert!(t.get(&third).starts_with("HTTP/1.1 200"));
+    assert_eq!(t.app.inputs.len(), 6, "{:?}", t.app.inputs);
 }
 
 /// Features for tests: every one on except the bits of `OFF` (see the
@@ -1462,11 +1485,13 @@ fn form_fields_must_be_utf8_on_each_side_of_the_equals_sign() {
 }
 
 #[test]
-fn every_file_is_found_by_its_path_and_nothing_else() {
+fn every_file_is_found_by_its_path_and_its_index_and_nothing_else() {
     for site in [&SITE, &SEQ_SITE] {
         for (i, f) in site.files.iter().enumerate() {
             let (at, found) = site.find(f.path.as_bytes()).unwrap();
             assert_eq!((usize::from(at), found.path), (i, f.path));
+            // The request keeps the file; its response, the index.
+            assert_eq!(site.index_of(found), at);
             for miss in [
                 format!("{}x", f.path),
                 f.path[..f.path.len() - 1].to_string(),
