@@ -134,75 +134,51 @@ pub(super) fn encode_text<M: Outgoing>(
     (n, ended)
 }
 
-/// Reads up to `buf.len()` bytes of the attachment at `at`, calling the
-/// application until the buffer is full or the part ends.
-fn read_full<M: Outgoing>(message: &mut M, at: u32, buf: &mut [u8]) -> usize {
-    let mut n = 0usize;
-    while n < buf.len() {
-        let pos = at.wrapping_add(u32::try_from(n).unwrap_or(0));
-        let got = message.read(Part::Attachment, pos, buf.get_mut(n..).unwrap_or(&mut []));
-        if got == 0 {
-            break;
-        }
-        n = n.saturating_add(got).min(buf.len());
-    }
-    n
-}
-
 /// The base64 attachment from its offset `k`: line `k / 78` encodes bytes
-/// `57 × line ..`, lines joined by CR LF (none after the last). Returns
-/// the bytes written and, once seen, the part's length.
+/// `57 × line ..` and ends with CR LF. Returns the bytes written and, once
+/// seen, the part's length *without* its last CR LF: those two bytes are
+/// the trailer's first ones (the part ends with CR LF either way), so
+/// every line is written alike and no line needs to know whether another
+/// follows (README, Decisions: the mail clients' footprint). One read
+/// per line: a read shorter than asked ends the part
+/// ([`Outgoing::read`]).
 pub(super) fn base64_part<M: Outgoing>(
     k: u32,
     max: usize,
     sink: &mut dyn PayloadSink,
     message: &mut M,
 ) -> (usize, Option<u32>) {
+    // Bounds: `k` and the line's start stay below 2^31 and a segment
+    // (`tcp_produce` asks for no offset from 2^31 on); `c` < 78,
+    // `chars` <= 76, `written` <= `max`.
     let mut k = k;
     let mut written = 0usize;
     while written < max {
         let line = super::mime::div(k, B64_LINE);
-        let c = k.wrapping_sub(line.wrapping_mul(B64_LINE)); // < B64_LINE
+        let start = line.wrapping_mul(B64_LINE);
+        let c = k.wrapping_sub(start) as usize; // < B64_LINE
         let mut raw = [0u8; B64_IN as usize];
-        let n = read_full(message, line.wrapping_mul(B64_IN), &mut raw);
+        let n = message.read(Part::Attachment, line.wrapping_mul(B64_IN), &mut raw);
         if n == 0 {
-            return (written, Some(line.wrapping_mul(B64_LINE)));
+            // Empty, or the line before was whole and the last: its
+            // CR LF is the trailer's.
+            return (written, Some(start.saturating_sub(2)));
         }
-        let mut enc = [0u8; B64_OUT as usize];
+        let mut enc = [0u8; B64_LINE as usize];
         let chars = encode_base64(raw.get(..n).unwrap_or(&[]), &mut enc);
-        let chars = u32::try_from(chars).unwrap_or(0);
-        let piece: &[u8] = if c < chars {
-            enc.get(c as usize..chars as usize).unwrap_or(&[])
-        } else if chars == B64_OUT {
-            let mut probe = [0u8; 1];
-            if read_full(
-                message,
-                line.wrapping_add(1).wrapping_mul(B64_IN),
-                &mut probe,
-            ) == 0
-            {
-                return (
-                    written,
-                    Some(line.wrapping_mul(B64_LINE).wrapping_add(B64_OUT)),
-                );
-            }
-            b"\r\n"
-                .get(c.wrapping_sub(B64_OUT) as usize..) // c >= chars == B64_OUT
-                .unwrap_or(&[])
-        } else {
-            return (
-                written,
-                Some(line.wrapping_mul(B64_LINE).wrapping_add(chars)),
-            );
-        };
-        let take = piece.len().min(max.wrapping_sub(written)); // written < max
-        let part = piece.get(..take).unwrap_or(&[]);
-        if part.is_empty() {
-            break;
+        if let Some(crlf) = enc.get_mut(chars..chars.wrapping_add(2)) {
+            crlf.copy_from_slice(b"\r\n");
         }
-        sink.write(part);
-        written = written.wrapping_add(take); // <= max
-        k = k.wrapping_add(u32::try_from(take).unwrap_or(0));
+        // A short line is the last.
+        let end = (n < raw.len()).then_some(start.wrapping_add(chars as u32));
+        let piece = enc.get(c..chars.wrapping_add(2)).unwrap_or(&[]);
+        let take = piece.len().min(max.wrapping_sub(written));
+        sink.write(piece.get(..take).unwrap_or(&[]));
+        written = written.wrapping_add(take);
+        k = k.wrapping_add(take as u32); // take < B64_LINE
+        if end.is_some() || take == 0 {
+            return (written, end);
+        }
     }
     (written, None)
 }
