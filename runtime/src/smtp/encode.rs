@@ -4,7 +4,7 @@
 
 use super::{Outgoing, Part};
 use crate::iface::PayloadSink;
-use crate::mail::encode_base64;
+use crate::mail::{put_base64, Window};
 
 /// The text encoder's state at one offset of the text part; restarting
 /// from it gives the same bytes as the first time.
@@ -148,37 +148,39 @@ pub(super) fn base64_part<M: Outgoing>(
     sink: &mut dyn PayloadSink,
     message: &mut M,
 ) -> (usize, Option<u32>) {
-    // Bounds: `k` and the line's start stay below 2^31 and a segment
-    // (`tcp_produce` asks for no offset from 2^31 on); `c` < 78,
-    // `chars` <= 76, `written` <= `max`.
-    let mut k = k;
-    let mut written = 0usize;
-    while written < max {
-        let line = super::mime::div(k, B64_LINE);
+    // Bounds: `k` and the lines' starts stay below 2^31 and a segment
+    // (`tcp_produce` asks for no offset from 2^31 on); the window
+    // generates at most `max` + 2 lines, far below 2^32 bytes.
+    let mut line = super::mime::div(k, B64_LINE);
+    let mut w = Window::new(
+        sink,
+        k.wrapping_sub(line.wrapping_mul(B64_LINE)) as usize,
+        max,
+    );
+    loop {
         let start = line.wrapping_mul(B64_LINE);
-        let c = k.wrapping_sub(start) as usize; // < B64_LINE
         let mut raw = [0u8; B64_IN as usize];
         let n = message.read(Part::Attachment, line.wrapping_mul(B64_IN), &mut raw);
         if n == 0 {
             // Empty, or the line before was whole and the last: its
             // CR LF is the trailer's.
-            return (written, Some(start.saturating_sub(2)));
+            return (
+                max.wrapping_sub(w.remaining()),
+                Some(start.saturating_sub(2)),
+            );
         }
-        let mut enc = [0u8; B64_LINE as usize];
-        let chars = encode_base64(raw.get(..n).unwrap_or(&[]), &mut enc);
-        if let Some(crlf) = enc.get_mut(chars..chars.wrapping_add(2)) {
-            crlf.copy_from_slice(b"\r\n");
-        }
+        let before = w.pos;
+        put_base64(&mut w, raw.get(..n).unwrap_or(&[]));
+        let chars = w.pos.wrapping_sub(before) as u32; // <= 76
+        w.put(b"\r\n");
+        let written = max.wrapping_sub(w.remaining());
         // A short line is the last.
-        let end = (n < raw.len()).then_some(start.wrapping_add(chars as u32));
-        let piece = enc.get(c..chars.wrapping_add(2)).unwrap_or(&[]);
-        let take = piece.len().min(max.wrapping_sub(written));
-        sink.write(piece.get(..take).unwrap_or(&[]));
-        written = written.wrapping_add(take);
-        k = k.wrapping_add(take as u32); // take < B64_LINE
-        if end.is_some() || take == 0 {
-            return (written, end);
+        if n < raw.len() {
+            return (written, Some(start.wrapping_add(chars)));
         }
+        if w.remaining() == 0 {
+            return (written, None);
+        }
+        line = line.wrapping_add(1);
     }
-    (written, None)
 }
