@@ -291,14 +291,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
             field::HELO => match S::HELO {
                 Some(name) => (name, &super::ADDRESS),
                 None => {
+                    // `[a.b.c.d]`: each octet with the byte after it.
                     w.put(b"[");
-                    for (i, o) in self.link.local.0.iter().enumerate() {
-                        if i > 0 {
-                            w.put(b".");
-                        }
+                    for (o, after) in self.link.local.0.iter().zip(b"...]") {
                         w.put_u64(u64::from(*o));
+                        w.put(core::slice::from_ref(after));
                     }
-                    w.put(b"]");
                     return;
                 }
             },
