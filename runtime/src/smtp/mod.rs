@@ -338,10 +338,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
             reply: ReplyParser::default(),
             meta: Meta::default(),
             has_attachment: false,
+            // The message's layout and the text's cursor are set when DATA
+            // is accepted (`begin_message`), before any use: zeros here
+            // (one clear with the rest of the client).
             head_len: 0,
-            text_end: mime::UNKNOWN,
-            att_end: mime::UNKNOWN,
-            cursor: Snapshot::START,
+            text_end: 0,
+            att_end: 0,
+            cursor: Snapshot::default(),
             snapshots: S::Snapshots::new_table(),
             stats: SmtpStats::default(),
         }
