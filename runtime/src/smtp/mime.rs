@@ -240,20 +240,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
         template: &[u8],
         message: &M,
     ) {
-        let mut rest = template;
-        loop {
-            let at = rest
-                .iter()
-                .position(|&b| b & field::BIT != 0)
-                .unwrap_or(rest.len());
-            if at > 0 {
-                w.put(rest.get(..at).unwrap_or(&[]));
+        // Byte by byte: smaller than finding the runs between the codes.
+        for b in template {
+            if b & field::BIT != 0 {
+                self.put_field(w, *b, message);
+            } else {
+                w.put(core::slice::from_ref(b));
             }
-            let Some(&code) = rest.get(at) else {
-                return;
-            };
-            self.put_field(w, code, message);
-            rest = rest.get(at.wrapping_add(1)..).unwrap_or(&[]); // at < len
         }
     }
 
