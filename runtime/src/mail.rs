@@ -282,18 +282,16 @@ impl<'s> Window<'s> {
         self.put(crate::wire::text::decimal(value, &mut buf).as_bytes());
     }
 
-    /// Generates `value` as 16 lowercase hex digits, in one piece.
+    /// Generates `value` as 16 lowercase hex digits.
     pub(crate) fn put_hex(&mut self, value: u64) {
-        let mut digits = [0u8; 16];
+        // Digit by digit from the top, each a slice of the digits'
+        // string (no buffer to fill backwards).
         let mut v = value;
-        for slot in digits.iter_mut().rev() {
-            *slot = b"0123456789abcdef"
-                .get((v & 0xf) as usize)
-                .copied()
-                .unwrap_or(b'0');
-            v >>= 4;
+        for _ in 0..16 {
+            let d = (v >> 60) as usize; // < 16
+            self.put(b"0123456789abcdef".get(d..=d).unwrap_or(b"0"));
+            v <<= 4;
         }
-        self.put(&digits);
     }
 }
 
