@@ -424,10 +424,56 @@ pub(crate) const COMMAND: ByteSet = byte_set!(b => command_byte(b));
 #[cfg(test)]
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// Writes `bytes` as base64 (RFC 4648, padded): [`put_base64_parts`] of
-/// one part.
+/// Encodes `input` as padded base64 (RFC 4648 §4) into `out`, four
+/// characters per started 3-byte group, as many whole groups as `out`
+/// holds; returns the characters written. Our own rather than the
+/// `base64` crate's generic engine: 884 B of flash for this (README,
+/// Decisions: the mail clients' footprint).
+pub(crate) fn encode_base64(input: &[u8], out: &mut [u8]) -> usize {
+    // Indices rather than chunk iterators (smaller). Bounds: `at` <
+    // `input.len()` and `n + 4 <= out.len()` inside the loop, so the
+    // wrapping additions never wrap.
+    let mut n = 0usize;
+    let mut at = 0usize;
+    while at < input.len() && out.len().wrapping_sub(n) >= 4 {
+        // A group of k bytes (the last may be short; past the input: 0).
+        let k = input.len().wrapping_sub(at).min(3);
+        let mut bits = 0u32;
+        for i in 0..3 {
+            bits = bits << 8 | u32::from(input.get(at.wrapping_add(i)).copied().unwrap_or(0));
+        }
+        // k + 1 characters, then `=`.
+        for i in 0..4usize {
+            let shift = 18u32.wrapping_sub((i as u32).wrapping_mul(6)); // i < 4
+            let six = (bits >> shift & 0x3f) as u8;
+            // The alphabet's ranges by arithmetic rather than a 64-byte
+            // table (six < 64: no operation wraps).
+            let c = match six {
+                _ if i > k => b'=',
+                0..=25 => six.wrapping_add(b'A'),
+                26..=51 => six.wrapping_add(b'a').wrapping_sub(26),
+                52..=61 => six.wrapping_add(b'0').wrapping_sub(52),
+                62 => b'+',
+                _ => b'/',
+            };
+            if let Some(slot) = out.get_mut(n.wrapping_add(i)) {
+                *slot = c;
+            }
+        }
+        n = n.wrapping_add(4);
+        at = at.wrapping_add(3);
+    }
+    n
+}
+
+/// Writes `bytes` as base64 (RFC 4648, padded) in 48-byte pieces (whole
+/// 3-byte groups), so any length streams through a small buffer.
 pub(crate) fn put_base64(w: &mut Window<'_>, bytes: &[u8]) {
-    put_base64_parts(w, &[bytes]);
+    for chunk in bytes.chunks(48) {
+        let mut out = [0u8; 64];
+        let n = encode_base64(chunk, &mut out);
+        w.put(out.get(..n).unwrap_or(&[]));
+    }
 }
 
 /// A session's deadlines: `step` for each step (resolving, connecting,
@@ -444,49 +490,25 @@ pub(crate) struct Timeouts {
 /// longer one is not the protocol: the session fails as malformed.
 pub const MAX_REPLY_LINE: u16 = 512;
 
-/// Writes the concatenation of `parts` as one base64 text (RFC 4648 §4,
-/// padded), a character at a time as the bits come: no buffer, and the
-/// parts need not be multiples of three bytes long. One encoder for every
-/// base64 text of the mail clients (AUTH, RFC 2047 words, the
-/// attachment's lines), our own rather than the `base64` crate's generic
-/// engine (884 B of flash for this; README, Decisions: the mail clients'
-/// footprint).
+/// Writes the concatenation of `parts` as one base64 text (RFC 4648,
+/// padded), through a 48-byte buffer: the parts need not be multiples of
+/// three bytes long.
 pub(crate) fn put_base64_parts(w: &mut Window<'_>, parts: &[&[u8]]) {
-    // `acc`'s low `bits` bits are not written yet; `bits` < 6 between
-    // bytes (8 more come with each), so the shifts stay below 32 and the
-    // bits shifted out of `acc` are written already.
-    let mut acc = 0u32;
-    let mut bits = 0u32;
+    let mut buf = [0u8; 48];
+    let mut n = 0;
     for &part in parts {
         for &b in part {
-            acc = acc << 8 | u32::from(b);
-            bits = bits.wrapping_add(8);
-            while bits >= 6 {
-                bits = bits.wrapping_sub(6);
-                put_sextet(w, acc >> bits);
+            if let Some(slot) = buf.get_mut(n) {
+                *slot = b;
+                n = n.wrapping_add(1); // < buf.len()
+            }
+            if n == buf.len() {
+                put_base64(w, &buf);
+                n = 0;
             }
         }
     }
-    // A last group of one byte leaves 2 bits (two `=`), of two 4 (one).
-    if bits > 0 {
-        put_sextet(w, acc << 6u32.wrapping_sub(bits)); // bits is 2 or 4
-        w.put(if bits == 2 { b"==" } else { b"=" });
-    }
-}
-
-/// Writes the base64 character of the low six bits of `v`: the
-/// alphabet's ranges by arithmetic rather than a 64-byte table.
-fn put_sextet(w: &mut Window<'_>, v: u32) {
-    let six = (v & 0x3f) as u8;
-    // six < 64: no operation wraps.
-    let c = match six {
-        0..=25 => six.wrapping_add(b'A'),
-        26..=51 => six.wrapping_add(b'a').wrapping_sub(26),
-        52..=61 => six.wrapping_add(b'0').wrapping_sub(52),
-        62 => b'+',
-        _ => b'/',
-    };
-    w.put(&[c]);
+    put_base64(w, buf.get(..n).unwrap_or(&[]));
 }
 
 /// How long a session waits for the server to close after its reply to
@@ -1495,11 +1517,10 @@ mod tests {
             ("fooba", "Zm9vYmE="),
             ("foobar", "Zm9vYmFy"),
         ] {
-            assert_eq!(
-                ours(|w| put_base64(w, input.as_bytes())),
-                expect.as_bytes(),
-                "{input:?}"
-            );
+            let mut out = [0u8; 8];
+            let n = encode_base64(input.as_bytes(), &mut out);
+            assert_eq!(&out[..n], expect.as_bytes(), "{input:?}");
+            assert_eq!(ours(|w| put_base64(w, input.as_bytes())), expect.as_bytes());
         }
         // The 48 bytes whose encoding is the alphabet: every 6-bit value
         // maps to its character.
@@ -1589,6 +1610,14 @@ mod tests {
         }
     }
 
+    #[test]
+    fn base64_writes_whole_groups_only() {
+        let mut out = [0u8; 6];
+        assert_eq!(encode_base64(b"foobar", &mut out), 4);
+        assert_eq!(&out[..4], b"Zm9v");
+        assert_eq!(encode_base64(b"foobar", &mut []), 0);
+    }
+
     proptest! {
         /// `from_bytes` keeps what pushing the bytes one by one keeps:
         /// the first 60, printable ASCII, others as `?`.
@@ -1604,7 +1633,7 @@ mod tests {
         }
 
         /// Against the crate, on the pieces the mail clients encode: any
-        /// length through `put_base64`, the attachment's
+        /// length through `put_base64` (48-byte pieces), the attachment's
         /// 57-byte lines, RFC 2047 words of up to 45 bytes, AUTH's parts
         /// split anywhere.
         #[test]
@@ -1612,7 +1641,10 @@ mod tests {
             prop_assert_eq!(ours(|w| put_base64(w, &bytes)), crate_base64(&bytes));
             for size in [45usize, 48, 57] {
                 for chunk in bytes.chunks(size) {
-                    prop_assert_eq!(ours(|w| put_base64(w, chunk)), crate_base64(chunk));
+                    let mut out = [0u8; 76];
+                    let n = encode_base64(chunk, &mut out);
+                    let expect = crate_base64(chunk);
+                    prop_assert_eq!(&out[..n], expect.as_slice());
                 }
             }
         }
