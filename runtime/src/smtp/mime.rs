@@ -185,8 +185,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let mut written = 0usize;
         while written < left {
             // Before `target` the bytes are only counted; from there on
-            // they are written (st.wire <= target; written < left).
-            let behind = target.wrapping_sub(st.wire) as usize;
+            // they are written (written < left). Saturating: once writing,
+            // `st.wire` is past `target` and nothing is behind (a wrapping
+            // difference made every pass after the first count the rest of
+            // the text as behind, so each call wrote 128 bytes of text and
+            // encoded the whole rest of it again, O(text) per segment).
+            let behind = target.saturating_sub(st.wire) as usize;
             if behind == 0 && written == 0 {
                 self.push_snapshot(st); // once: later passes have written
             }
