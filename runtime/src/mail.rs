@@ -264,8 +264,12 @@ impl<'s> Window<'s> {
     /// Generates the bytes of `text` in `keep` (the others are dropped:
     /// CR and LF in a header value, `<` in an address...).
     pub(crate) fn put_filtered(&mut self, text: &[u8], keep: &ByteSet) {
-        for run in text.split(|&b| !keep.has(b)) {
-            self.put(run);
+        // Byte by byte: a header field is a few dozen bytes, and the loop
+        // is smaller than core's `split` iterator over runs.
+        for b in text {
+            if keep.has(*b) {
+                self.put(core::slice::from_ref(b));
+            }
         }
     }
 
@@ -278,18 +282,16 @@ impl<'s> Window<'s> {
         self.put(crate::wire::text::decimal(value, &mut buf).as_bytes());
     }
 
-    /// Generates `value` as 16 lowercase hex digits, in one piece.
+    /// Generates `value` as 16 lowercase hex digits.
     pub(crate) fn put_hex(&mut self, value: u64) {
-        let mut digits = [0u8; 16];
+        // Digit by digit from the top, each a slice of the digits'
+        // string (no buffer to fill backwards).
         let mut v = value;
-        for slot in digits.iter_mut().rev() {
-            *slot = b"0123456789abcdef"
-                .get((v & 0xf) as usize)
-                .copied()
-                .unwrap_or(b'0');
-            v >>= 4;
+        for _ in 0..16 {
+            let d = (v >> 60) as usize; // < 16
+            self.put(b"0123456789abcdef".get(d..=d).unwrap_or(b"0"));
+            v <<= 4;
         }
-        self.put(&digits);
     }
 }
 

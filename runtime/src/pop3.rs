@@ -246,13 +246,15 @@ enum Rx {
     Body,
 }
 
-/// Which header a value is being collected for.
+/// Which header a value is being collected for; the discriminant is the
+/// length of the header's name with its colon (the value follows it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
 enum Capture {
     #[default]
-    None,
-    Subject,
-    From,
+    None = 0,
+    Subject = 8,
+    From = 5,
 }
 
 /// A collected header value.
@@ -768,15 +770,15 @@ impl<S: Pop3Settings> Pop3Client<S> {
             // keeps the whitespace and drops only the CR LF.
             bytes
         } else {
-            let (capture, skip) = if starts_with_ci(bytes, b"subject:") {
-                (Capture::Subject, 8)
+            let capture = if starts_with_ci(bytes, b"subject:") {
+                Capture::Subject
             } else if starts_with_ci(bytes, b"from:") {
-                (Capture::From, 5)
+                Capture::From
             } else {
-                (Capture::None, 0)
+                Capture::None
             };
             self.capture = capture;
-            bytes.get(skip..).unwrap_or(&[])
+            bytes.get(capture as usize..).unwrap_or(&[])
         };
         let (v, buf) = match self.capture {
             Capture::Subject => (&mut self.subject, self.subject_buf.slots_mut()),

@@ -4,7 +4,7 @@
 
 use super::{Outgoing, Part};
 use crate::iface::PayloadSink;
-use crate::mail::encode_base64;
+use crate::mail::{put_base64, Window};
 
 /// The text encoder's state at one offset of the text part; restarting
 /// from it gives the same bytes as the first time.
@@ -73,12 +73,9 @@ pub(super) fn encode_text<M: Outgoing>(
     out: &mut [u8],
 ) -> (usize, bool) {
     // Bounds for the wrapping arithmetic below: `n < out.len()` in the
-    // loop; `at` counts the loop's passes; `col` stays at most
+    // loop; `src` counts the text's bytes; `col` stays at most
     // `MAX_LINE` (a line is broken there, before the column grows).
     let mut n = 0usize;
-    let mut chunk = [0u8; 64];
-    let mut have = 0usize;
-    let mut at = 0usize;
     let mut ended = false;
     while n < out.len() {
         let emit = if st.has(snap::LF) {
@@ -91,19 +88,16 @@ pub(super) fn encode_text<M: Outgoing>(
             st.col = st.col.wrapping_add(1);
             b'.'
         } else {
-            if at >= have {
-                let room = out.len().wrapping_sub(n).clamp(1, chunk.len());
-                have = message.read(Part::Text, st.src, chunk.get_mut(..room).unwrap_or(&mut []));
-                at = 0;
-                if have == 0 {
-                    ended = true;
-                    break;
-                }
+            // A byte at a time from the application (no chunk to keep
+            // in step with `src`).
+            let mut one = [0u8; 1];
+            if message.read(Part::Text, st.src, &mut one) == 0 {
+                ended = true;
+                break;
             }
-            let b = chunk.get(at).copied().unwrap_or(b'\n');
+            let [b] = one;
             if b == b'\r' {
                 st.src = st.src.wrapping_add(1);
-                at = at.wrapping_add(1);
                 continue;
             }
             if b == b'\n' || st.col >= MAX_LINE {
@@ -111,13 +105,11 @@ pub(super) fn encode_text<M: Outgoing>(
                 // comes after the CR LF).
                 if b == b'\n' {
                     st.src = st.src.wrapping_add(1);
-                    at = at.wrapping_add(1);
                 }
                 st.set(snap::LF, true);
                 b'\r'
             } else {
                 st.src = st.src.wrapping_add(1);
-                at = at.wrapping_add(1);
                 // A dot at a line start is doubled (DOT is clear here).
                 st.set(snap::DOT, b == b'.' && st.has(snap::LINE_START));
                 st.set(snap::LINE_START, false);
@@ -134,75 +126,53 @@ pub(super) fn encode_text<M: Outgoing>(
     (n, ended)
 }
 
-/// Reads up to `buf.len()` bytes of the attachment at `at`, calling the
-/// application until the buffer is full or the part ends.
-fn read_full<M: Outgoing>(message: &mut M, at: u32, buf: &mut [u8]) -> usize {
-    let mut n = 0usize;
-    while n < buf.len() {
-        let pos = at.wrapping_add(u32::try_from(n).unwrap_or(0));
-        let got = message.read(Part::Attachment, pos, buf.get_mut(n..).unwrap_or(&mut []));
-        if got == 0 {
-            break;
-        }
-        n = n.saturating_add(got).min(buf.len());
-    }
-    n
-}
-
 /// The base64 attachment from its offset `k`: line `k / 78` encodes bytes
-/// `57 × line ..`, lines joined by CR LF (none after the last). Returns
-/// the bytes written and, once seen, the part's length.
+/// `57 × line ..` and ends with CR LF. Returns the bytes written and, once
+/// seen, the part's length *without* its last CR LF: those two bytes are
+/// the trailer's first ones (the part ends with CR LF either way), so
+/// every line is written alike and no line needs to know whether another
+/// follows (README, Decisions: the mail clients' footprint). One read
+/// per line: a read shorter than asked ends the part
+/// ([`Outgoing::read`]).
 pub(super) fn base64_part<M: Outgoing>(
     k: u32,
     max: usize,
     sink: &mut dyn PayloadSink,
     message: &mut M,
 ) -> (usize, Option<u32>) {
-    let mut k = k;
-    let mut written = 0usize;
-    while written < max {
-        let line = super::mime::div(k, B64_LINE);
-        let c = k.wrapping_sub(line.wrapping_mul(B64_LINE)); // < B64_LINE
+    // Bounds: `k` and the lines' starts stay below 2^31 and a segment
+    // (`tcp_produce` asks for no offset from 2^31 on); the window
+    // generates at most `max` + 2 lines, far below 2^32 bytes.
+    let mut line = super::mime::div(k, B64_LINE);
+    let mut w = Window::new(
+        sink,
+        k.wrapping_sub(line.wrapping_mul(B64_LINE)) as usize,
+        max,
+    );
+    loop {
+        let start = line.wrapping_mul(B64_LINE);
         let mut raw = [0u8; B64_IN as usize];
-        let n = read_full(message, line.wrapping_mul(B64_IN), &mut raw);
+        let n = message.read(Part::Attachment, line.wrapping_mul(B64_IN), &mut raw);
         if n == 0 {
-            return (written, Some(line.wrapping_mul(B64_LINE)));
-        }
-        let mut enc = [0u8; B64_OUT as usize];
-        let chars = encode_base64(raw.get(..n).unwrap_or(&[]), &mut enc);
-        let chars = u32::try_from(chars).unwrap_or(0);
-        let piece: &[u8] = if c < chars {
-            enc.get(c as usize..chars as usize).unwrap_or(&[])
-        } else if chars == B64_OUT {
-            let mut probe = [0u8; 1];
-            if read_full(
-                message,
-                line.wrapping_add(1).wrapping_mul(B64_IN),
-                &mut probe,
-            ) == 0
-            {
-                return (
-                    written,
-                    Some(line.wrapping_mul(B64_LINE).wrapping_add(B64_OUT)),
-                );
-            }
-            b"\r\n"
-                .get(c.wrapping_sub(B64_OUT) as usize..) // c >= chars == B64_OUT
-                .unwrap_or(&[])
-        } else {
+            // Empty, or the line before was whole and the last: its
+            // CR LF is the trailer's.
             return (
-                written,
-                Some(line.wrapping_mul(B64_LINE).wrapping_add(chars)),
+                max.wrapping_sub(w.remaining()),
+                Some(start.saturating_sub(2)),
             );
-        };
-        let take = piece.len().min(max.wrapping_sub(written)); // written < max
-        let part = piece.get(..take).unwrap_or(&[]);
-        if part.is_empty() {
-            break;
         }
-        sink.write(part);
-        written = written.wrapping_add(take); // <= max
-        k = k.wrapping_add(u32::try_from(take).unwrap_or(0));
+        let before = w.pos;
+        put_base64(&mut w, raw.get(..n).unwrap_or(&[]));
+        let chars = w.pos.wrapping_sub(before) as u32; // <= 76
+        w.put(b"\r\n");
+        let written = max.wrapping_sub(w.remaining());
+        // A short line is the last.
+        if n < raw.len() {
+            return (written, Some(start.wrapping_add(chars)));
+        }
+        if w.remaining() == 0 {
+            return (written, None);
+        }
+        line = line.wrapping_add(1);
     }
-    (written, None)
 }

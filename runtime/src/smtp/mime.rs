@@ -185,8 +185,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
         let mut written = 0usize;
         while written < left {
             // Before `target` the bytes are only counted; from there on
-            // they are written (st.wire <= target; written < left).
-            let behind = target.wrapping_sub(st.wire) as usize;
+            // they are written (written < left). Saturating: once writing,
+            // `st.wire` is past `target` and nothing is behind (a wrapping
+            // difference made every pass after the first count the rest of
+            // the text as behind, so each call wrote 128 bytes of text and
+            // encoded the whole rest of it again, O(text) per segment).
+            let behind = target.saturating_sub(st.wire) as usize;
             if behind == 0 && written == 0 {
                 self.push_snapshot(st); // once: later passes have written
             }
@@ -240,20 +244,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
         template: &[u8],
         message: &M,
     ) {
-        let mut rest = template;
-        loop {
-            let at = rest
-                .iter()
-                .position(|&b| b & field::BIT != 0)
-                .unwrap_or(rest.len());
-            if at > 0 {
-                w.put(rest.get(..at).unwrap_or(&[]));
+        // Byte by byte: smaller than finding the runs between the codes.
+        for b in template {
+            if b & field::BIT != 0 {
+                self.put_field(w, *b, message);
+            } else {
+                w.put(core::slice::from_ref(b));
             }
-            let Some(&code) = rest.get(at) else {
-                return;
-            };
-            self.put_field(w, code, message);
-            rest = rest.get(at.wrapping_add(1)..).unwrap_or(&[]); // at < len
         }
     }
 
@@ -291,14 +288,12 @@ impl<S: SmtpSettings> SmtpClient<S> {
             field::HELO => match S::HELO {
                 Some(name) => (name, &super::ADDRESS),
                 None => {
+                    // `[a.b.c.d]`: each octet with the byte after it.
                     w.put(b"[");
-                    for (i, o) in self.link.local.0.iter().enumerate() {
-                        if i > 0 {
-                            w.put(b".");
-                        }
+                    for (o, after) in self.link.local.0.iter().zip(b"...]") {
                         w.put_u64(u64::from(*o));
+                        w.put(core::slice::from_ref(after));
                     }
-                    w.put(b"]");
                     return;
                 }
             },
@@ -537,39 +532,37 @@ pub(super) fn put_date(w: &mut Window<'_>, unix: u64) {
     }
 }
 
-/// Days since 1970-01-01 → (year, month 1–12, day 1–31); Howard
-/// Hinnant's algorithm for the proleptic Gregorian calendar, in 32 bits:
-/// `days` is at most 2^32 / 675 (see [`LAST_DATE`]), so `z` stays under
-/// 2^23 and every product below is at most `z` (the wrapping ops never
-/// wrap).
+/// Days since 1970-01-01 → (year, month 1–12, day 1–31): Neri and
+/// Schneider's Euclidean affine functions ("Euclidean affine functions and
+/// their application to calendar algorithms", 2022) for the proleptic
+/// Gregorian calendar, three divisions where the era/year-of-era form
+/// needed nine (README, Decisions: the mail clients' footprint). Bounds:
+/// `days` is at most 2^32 / 675 (see [`LAST_DATE`]), so `n1` stays
+/// under 2^25; `n2` is below 146,100, so its product with 2,939,745
+/// needs 64 bits (one multiply, no 64-bit division: its high word is the
+/// year of the century, its low word the day of that year); `ny` is
+/// below 366 and `n3` below 2^20. No operation wraps. The unit tests
+/// compare every result with a 64-bit reference.
 pub(super) fn civil_from_days(days: u32) -> (u32, u32, u32) {
-    let z = days.wrapping_add(719_468);
-    let era = div(z, 146_097);
-    let doe = z.wrapping_sub(era.wrapping_mul(146_097));
-    let yoe = div(
-        doe.wrapping_sub(div(doe, 1460))
-            .wrapping_add(div(doe, 36_524))
-            .wrapping_sub(div(doe, 146_096)),
-        365,
-    );
-    let doy = doe.wrapping_sub(
-        yoe.wrapping_mul(365)
-            .wrapping_add(yoe / 4)
-            .wrapping_sub(div(yoe, 100)),
-    );
-    let mp = div(doy.wrapping_mul(5).wrapping_add(2), 153);
-    let d = doy
-        .wrapping_sub(div(mp.wrapping_mul(153).wrapping_add(2), 5))
-        .wrapping_add(1);
-    let m = if mp < 10 {
-        mp.wrapping_add(3)
+    // Days since 0000-03-01 (the year starting in March, so that the
+    // leap day is the year's last), as 4 × N + 3 for the centuries.
+    let n1 = days.wrapping_add(719_468).wrapping_mul(4).wrapping_add(3);
+    let century = div(n1, 146_097);
+    // 4 × day of the century + 3.
+    let n2 = n1.wrapping_sub(century.wrapping_mul(146_097)) | 3;
+    let p2 = u64::from(n2).wrapping_mul(2_939_745);
+    let year_of_century = (p2 >> 32) as u32;
+    let ny = div(p2 as u32, 4 * 2_939_745); // day of the year, from March 1
+    let n3 = ny.wrapping_mul(2141).wrapping_add(197_913);
+    let m = n3 >> 16; // 3–14
+    let d = div(n3 & 0xffff, 2141).wrapping_add(1);
+    let y = century.wrapping_mul(100).wrapping_add(year_of_century);
+    // January and February belong to the next civil year.
+    if ny >= 306 {
+        (y.wrapping_add(1), m.wrapping_sub(12), d)
     } else {
-        mp.wrapping_sub(9)
-    };
-    let y = yoe
-        .wrapping_add(era.wrapping_mul(400))
-        .wrapping_add(u32::from(m <= 2));
-    (y, m, d)
+        (y, m, d)
+    }
 }
 
 /// `n / d` by the divide instruction (Cortex-M3 has one), out of line:

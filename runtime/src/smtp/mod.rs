@@ -69,7 +69,8 @@
 //! # Pulled, never buffered, and the rewind
 //!
 //! The text and the attachment are read from the application
-//! ([`Outgoing::read`]) by position, a few dozen bytes at a time, while TCP
+//! ([`Outgoing::read`]) by position (the text a byte at a time, the
+//! attachment 57 bytes, one base64 line, at a time) while TCP
 //! pulls the stream. When TCP retransmits it asks for an older stream
 //! offset (see [`tcp`](crate::tcp)); the client then moves its reading
 //! position back — the seed's "rewind" — and produces the same bytes
@@ -338,10 +339,13 @@ impl<S: SmtpSettings> SmtpClient<S> {
             reply: ReplyParser::default(),
             meta: Meta::default(),
             has_attachment: false,
+            // The message's layout and the text's cursor are set when DATA
+            // is accepted (`begin_message`), before any use: zeros here
+            // (one clear with the rest of the client).
             head_len: 0,
-            text_end: mime::UNKNOWN,
-            att_end: mime::UNKNOWN,
-            cursor: Snapshot::START,
+            text_end: 0,
+            att_end: 0,
+            cursor: Snapshot::default(),
             snapshots: S::Snapshots::new_table(),
             stats: SmtpStats::default(),
         }
