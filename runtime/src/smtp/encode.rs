@@ -73,9 +73,12 @@ pub(super) fn encode_text<M: Outgoing>(
     out: &mut [u8],
 ) -> (usize, bool) {
     // Bounds for the wrapping arithmetic below: `n < out.len()` in the
-    // loop; `src` counts the text's bytes; `col` stays at most
+    // loop; `at` counts the loop's passes; `col` stays at most
     // `MAX_LINE` (a line is broken there, before the column grows).
     let mut n = 0usize;
+    let mut chunk = [0u8; 64];
+    let mut have = 0usize;
+    let mut at = 0usize;
     let mut ended = false;
     while n < out.len() {
         let emit = if st.has(snap::LF) {
@@ -88,16 +91,19 @@ pub(super) fn encode_text<M: Outgoing>(
             st.col = st.col.wrapping_add(1);
             b'.'
         } else {
-            // A byte at a time from the application (no chunk to keep
-            // in step with `src`).
-            let mut one = [0u8; 1];
-            if message.read(Part::Text, st.src, &mut one) == 0 {
-                ended = true;
-                break;
+            if at >= have {
+                let room = out.len().wrapping_sub(n).clamp(1, chunk.len());
+                have = message.read(Part::Text, st.src, chunk.get_mut(..room).unwrap_or(&mut []));
+                at = 0;
+                if have == 0 {
+                    ended = true;
+                    break;
+                }
             }
-            let [b] = one;
+            let b = chunk.get(at).copied().unwrap_or(b'\n');
             if b == b'\r' {
                 st.src = st.src.wrapping_add(1);
+                at = at.wrapping_add(1);
                 continue;
             }
             if b == b'\n' || st.col >= MAX_LINE {
@@ -105,11 +111,13 @@ pub(super) fn encode_text<M: Outgoing>(
                 // comes after the CR LF).
                 if b == b'\n' {
                     st.src = st.src.wrapping_add(1);
+                    at = at.wrapping_add(1);
                 }
                 st.set(snap::LF, true);
                 b'\r'
             } else {
                 st.src = st.src.wrapping_add(1);
+                at = at.wrapping_add(1);
                 // A dot at a line start is doubled (DOT is clear here).
                 st.set(snap::DOT, b == b'.' && st.has(snap::LINE_START));
                 st.set(snap::LINE_START, false);

@@ -69,8 +69,7 @@
 //! # Pulled, never buffered, and the rewind
 //!
 //! The text and the attachment are read from the application
-//! ([`Outgoing::read`]) by position (the text a byte at a time, the
-//! attachment 57 bytes, one base64 line, at a time) while TCP
+//! ([`Outgoing::read`]) by position, a few dozen bytes at a time, while TCP
 //! pulls the stream. When TCP retransmits it asks for an older stream
 //! offset (see [`tcp`](crate::tcp)); the client then moves its reading
 //! position back — the seed's "rewind" — and produces the same bytes
