@@ -8,7 +8,7 @@
 //! two letters `'A' + high nibble`, `'A' + low nibble`. NetBIOS names
 //! compare without regard to case, and senders upper-case them.
 
-use super::dns::{self, flags, CLASS_IN, HEADER_LEN};
+use super::dns::{flags, CLASS_IN, HEADER_LEN};
 use super::{be16, Ipv4Address};
 
 /// The name service port.
@@ -154,15 +154,18 @@ pub fn broadcast(query: &[u8]) -> bool {
 /// Reads the first [`QUERY_LEN`] bytes of a packet to port 137 (`head`),
 /// with `total` the datagram's length.
 pub fn parse(head: &[u8], total: usize) -> Result<Parsed, Malformed> {
-    let hdr = dns::Packet::new_checked(head).map_err(|_| Malformed::Truncated)?;
-    let h = dns::Repr::parse(&hdr).map_err(|_| Malformed::Truncated)?;
-    if h.is_response() || h.opcode() != OPCODE_QUERY {
+    if head.len() < HEADER_LEN {
+        return Err(Malformed::Truncated);
+    }
+    // The header's words where they are: a query (QR clear) with opcode
+    // 0, then one question, no answer and no authority record.
+    if be16(head, 2) & (flags::QR | flags::OPCODE) != u16::from(OPCODE_QUERY) << 11 {
         return Ok(Parsed::Other);
     }
     if total < QUERY_LEN || head.len() < QUERY_LEN {
         return Err(Malformed::Truncated);
     }
-    if h.questions != 1 || h.answers != 0 || h.authorities != 0 {
+    if head.get(4..10) != Some(&[0, 1, 0, 0, 0, 0][..]) {
         return Err(Malformed::Counts);
     }
     let label_len = head.get(HEADER_LEN).copied().unwrap_or(0);
@@ -215,6 +218,7 @@ pub fn respond(buf: &mut [u8; RESPONSE_LEN], ttl: u32, addr: Ipv4Address) {
 mod tests {
     use super::*;
     use crate::iface::name::DeviceName;
+    use crate::wire::dns;
     use proptest::prelude::*;
 
     fn hex(s: &str) -> Vec<u8> {
@@ -347,9 +351,22 @@ mod tests {
         let good = hex(UNICAST);
         assert_eq!(parse(&good[..20], 20), Err(Malformed::Truncated));
         assert_eq!(parse(&good[..11], 11), Err(Malformed::Truncated));
-        let mut counts = good.clone();
-        counts[5] = 2;
-        assert_eq!(parse(&counts, 50), Err(Malformed::Counts));
+        // One question, no answer, no authority record (each byte of the
+        // three counts); additional records do not matter.
+        for (at, v) in [(5, 2), (5, 0), (4, 1), (6, 1), (7, 1), (8, 1), (9, 1)] {
+            let mut counts = good.clone();
+            counts[at] = v;
+            assert_eq!(parse(&counts, 50), Err(Malformed::Counts), "byte {at}");
+        }
+        let mut additional = good.clone();
+        additional[11] = 1;
+        assert_eq!(parse(&additional, 50), Ok(Parsed::Query));
+        // Every opcode but 0, and a response with opcode 0, is not a query.
+        for opcode in 1..16u8 {
+            let mut other = good.clone();
+            other[2] = opcode << 3;
+            assert_eq!(parse(&other, 50), Ok(Parsed::Other), "opcode {opcode}");
+        }
         let mut label = good.clone();
         label[12] = 0x1f;
         assert_eq!(parse(&label, 50), Err(Malformed::Name));
