@@ -55,7 +55,10 @@ pub fn encode_name(name: &[u8], suffix: u8) -> [u8; ENCODED_LEN] {
 /// The nibble a first-level encoding letter stands for: `'A'..='P'` (either
 /// case) are 0 to 15; anything else gives a value above 15.
 fn nibble(c: u8) -> u8 {
-    c.to_ascii_uppercase().wrapping_sub(b'A')
+    // Setting bit 5 maps exactly `A`..=`P` and `a`..=`p` onto `a`..=`p`
+    // (no other byte lands there), which is case folding for these
+    // letters.
+    (c | 0x20).wrapping_sub(b'a')
 }
 
 /// Decodes a first-level encoded name; `None` when a byte is outside
@@ -269,6 +272,19 @@ mod tests {
         }
         // Not a query: no name.
         assert_eq!(query_name(&[0u8; 20]), [0; NAME_LEN]);
+    }
+
+    #[test]
+    fn a_nibble_is_exactly_a_letter_a_to_p_in_either_case() {
+        for c in 0..=255u8 {
+            let want = match c {
+                b'A'..=b'P' => Some(c - b'A'),
+                b'a'..=b'p' => Some(c - b'a'),
+                _ => None,
+            };
+            let got = nibble(c);
+            assert_eq!((got <= 0x0f).then_some(got), want, "byte {c:#04x}");
+        }
     }
 
     #[test]
