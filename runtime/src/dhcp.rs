@@ -1181,12 +1181,13 @@ fn half_left(now: Instant, end: Option<Instant>) -> Duration {
 }
 
 /// An address a host may have: not 0.0.0.0, broadcast, multicast,
-/// loopback or class E. (Out of line: five tests, inlined at each of its
-/// six call sites.)
+/// loopback or class E. A first byte below 224 leaves out multicast
+/// (224–239), class E (240–255) and with it the broadcast address. (Out
+/// of line: six call sites.)
 #[inline(never)]
 fn is_host(a: Ipv4Address) -> bool {
     let [first, ..] = a.0;
-    !a.is_unspecified() && !a.is_broadcast() && !a.is_multicast() && first != 127 && first < 240
+    !a.is_unspecified() && first != 127 && first < 224
 }
 
 /// The prefix an address had before subnets (RFC 1122 §3.3.1.1 defaults).
@@ -1374,6 +1375,24 @@ mod tests {
         type Dhcp = DhcpClient<Self>;
     }
     impl DhcpSettings for Dev {}
+
+    #[test]
+    fn a_host_address_is_not_zero_loopback_multicast_class_e_or_broadcast() {
+        for first in 0..=255u8 {
+            for a in [
+                Ipv4Address::new(first, 0, 0, 0),
+                Ipv4Address::new(first, 1, 2, 3),
+                Ipv4Address::new(first, 255, 255, 255),
+            ] {
+                let want = !a.is_unspecified()
+                    && !a.is_broadcast()
+                    && !a.is_multicast()
+                    && first != 127
+                    && first < 240;
+                assert_eq!(is_host(a), want, "{a}");
+            }
+        }
+    }
 
     #[test]
     fn backoff_follows_rfc_2131() {
