@@ -158,6 +158,11 @@ const ASKS_END: [u8; 10] = [
 ];
 /// Where END alone starts in [`ASKS_END`].
 const END_AT: usize = 9;
+/// The replies the client acts on, as option 53's value (RFC 2132 §9.6;
+/// [`MessageType`] names them): compared as bytes, with no conversion.
+const REPLY_OFFER: u8 = 2;
+const REPLY_ACK: u8 = 5;
+const REPLY_NAK: u8 = 6;
 
 /// Where the client is (RFC 2131 §4.4, Figure 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -912,7 +917,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
             return;
         };
         match (self.state, kind) {
-            (DhcpState::Discovering, MessageType::Offer) => {
+            (DhcpState::Discovering, REPLY_OFFER) => {
                 if !is_host(your_ip) {
                     return;
                 }
@@ -937,7 +942,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 | DhcpState::Renewing
                 | DhcpState::Rebinding
                 | DhcpState::Rebooting,
-                MessageType::Ack | MessageType::Nak,
+                REPLY_ACK | REPLY_NAK,
             ) => {
                 // In Requesting and Renewing it must be the server we
                 // asked; in Rebinding and Rebooting (where we named none)
@@ -947,7 +952,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 {
                     return;
                 }
-                if kind == MessageType::Nak {
+                if kind == REPLY_NAK {
                     return self.on_nak(io, app, now, server);
                 }
                 // A new address (Requesting, or a remembered one asked for at
@@ -1375,6 +1380,13 @@ mod tests {
         type Dhcp = DhcpClient<Self>;
     }
     impl DhcpSettings for Dev {}
+
+    #[test]
+    fn the_reply_types_acted_on_are_option_53s_values() {
+        assert_eq!(u8::from(MessageType::Offer), REPLY_OFFER);
+        assert_eq!(u8::from(MessageType::Ack), REPLY_ACK);
+        assert_eq!(u8::from(MessageType::Nak), REPLY_NAK);
+    }
 
     #[test]
     fn a_host_address_is_not_zero_loopback_multicast_class_e_or_broadcast() {
