@@ -69,8 +69,8 @@ use crate::time::{Duration, Instant};
 use crate::udp::UdpDatagram;
 use crate::wire::dhcp::{
     mask_prefix_len, option, Header, MessageType, OpCode, Packet, ReplyOptions, CLIENT_PORT,
-    FILE_RANGE, HEADER_LEN, HEAD_LEN, HEAD_ZEROS, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET,
-    MIN_MESSAGE_LEN, OPTIONS_OFFSET, SERVER_PORT, SNAME_RANGE,
+    FILE_RANGE, HEAD_LEN, HEAD_ZEROS, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET, MIN_MESSAGE_LEN,
+    OPTIONS_OFFSET, SERVER_PORT, SNAME_RANGE,
 };
 use crate::wire::{put_slice, EthernetAddress, Ipv4Address, Ipv4Cidr};
 
@@ -1287,11 +1287,12 @@ fn read_reply<N: Nic>(
     if d.len() < OPTIONS_OFFSET {
         return None;
     }
-    let mut head = [0u8; HEADER_LEN];
-    if d.read(0, &mut head) != HEADER_LEN {
-        return None;
-    }
-    let p = Packet::new_header_checked(&head[..]).ok()?;
+    // `op` through `chaddr`'s six bytes only (the rest of the fixed header
+    // is not read): the datagram holds them (its length was checked), and
+    // a read cut short would leave zeros where our MAC must be.
+    let mut head = [0u8; HEAD_LEN];
+    d.read(0, &mut head);
+    let p = Packet::new_unchecked(&head[..]);
     if p.opcode() != OpCode::Reply
         || p.hardware_type() != HTYPE_ETHERNET
         || p.hardware_len() != 6
