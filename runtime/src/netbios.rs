@@ -98,7 +98,7 @@ impl Service for NetBiosResponder {
         let mut buf = [0u8; wire::RESPONSE_LEN];
         let n = d.read(0, buf.get_mut(..wire::QUERY_LEN).unwrap_or(&mut []));
         let c = &mut self.counters;
-        match wire::parse(buf.get(..n).unwrap_or(&[]), d.len()) {
+        match wire::parse(buf.get(..n).unwrap_or(&[])) {
             Ok(Parsed::Query)
                 if wire::name_is(
                     wire::encoded(&buf),

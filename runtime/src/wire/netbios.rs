@@ -154,9 +154,9 @@ pub fn broadcast(query: &[u8]) -> bool {
     be16(query, 2) & flags::BROADCAST != 0
 }
 
-/// Reads the first [`QUERY_LEN`] bytes of a packet to port 137 (`head`),
-/// with `total` the datagram's length.
-pub fn parse(head: &[u8], total: usize) -> Result<Parsed, Malformed> {
+/// Reads the first [`QUERY_LEN`] bytes of a packet to port 137 (`head`:
+/// as many as it has, so a shorter `head` is a shorter packet).
+pub fn parse(head: &[u8]) -> Result<Parsed, Malformed> {
     if head.len() < HEADER_LEN {
         return Err(Malformed::Truncated);
     }
@@ -165,7 +165,7 @@ pub fn parse(head: &[u8], total: usize) -> Result<Parsed, Malformed> {
     if be16(head, 2) & (flags::QR | flags::OPCODE) != u16::from(OPCODE_QUERY) << 11 {
         return Ok(Parsed::Other);
     }
-    if total < QUERY_LEN || head.len() < QUERY_LEN {
+    if head.len() < QUERY_LEN {
         return Err(Malformed::Truncated);
     }
     if head.get(4..10) != Some(&[0, 1, 0, 0, 0, 0][..]) {
@@ -243,7 +243,7 @@ mod tests {
         for (text, id, bcast) in [(UNICAST, 0x4148, false), (BROADCAST, 0x7b02, true)] {
             let b = hex(text);
             assert_eq!(b.len(), QUERY_LEN);
-            assert_eq!(parse(&b, b.len()), Ok(Parsed::Query));
+            assert_eq!(parse(&b), Ok(Parsed::Query));
             assert_eq!(be16(&b, 0), id);
             assert_eq!(broadcast(&b), bcast);
             assert_eq!(&query_name(&b)[..], b"EMBER          \0");
@@ -321,7 +321,7 @@ mod tests {
     fn response_layout() {
         for (text, flags) in [(BROADCAST, 0x8500), (UNICAST, 0x8400)] {
             let b = hex(text);
-            assert_eq!(parse(&b, b.len()), Ok(Parsed::Query));
+            assert_eq!(parse(&b), Ok(Parsed::Query));
             // Whatever the buffer held past the query is overwritten.
             let mut r = [0xa5u8; RESPONSE_LEN];
             r[..QUERY_LEN].copy_from_slice(&b);
@@ -365,56 +365,56 @@ mod tests {
     #[test]
     fn malformed_and_other() {
         let good = hex(UNICAST);
-        assert_eq!(parse(&good[..20], 20), Err(Malformed::Truncated));
-        assert_eq!(parse(&good[..11], 11), Err(Malformed::Truncated));
+        assert_eq!(parse(&good[..20]), Err(Malformed::Truncated));
+        assert_eq!(parse(&good[..11]), Err(Malformed::Truncated));
         // One question, no answer, no authority record (each byte of the
         // three counts); additional records do not matter.
         for (at, v) in [(5, 2), (5, 0), (4, 1), (6, 1), (7, 1), (8, 1), (9, 1)] {
             let mut counts = good.clone();
             counts[at] = v;
-            assert_eq!(parse(&counts, 50), Err(Malformed::Counts), "byte {at}");
+            assert_eq!(parse(&counts), Err(Malformed::Counts), "byte {at}");
         }
         let mut additional = good.clone();
         additional[11] = 1;
-        assert_eq!(parse(&additional, 50), Ok(Parsed::Query));
+        assert_eq!(parse(&additional), Ok(Parsed::Query));
         // Every opcode but 0, and a response with opcode 0, is not a query.
         for opcode in 1..16u8 {
             let mut other = good.clone();
             other[2] = opcode << 3;
-            assert_eq!(parse(&other, 50), Ok(Parsed::Other), "opcode {opcode}");
+            assert_eq!(parse(&other), Ok(Parsed::Other), "opcode {opcode}");
         }
         let mut label = good.clone();
         label[12] = 0x1f;
-        assert_eq!(parse(&label, 50), Err(Malformed::Name));
+        assert_eq!(parse(&label), Err(Malformed::Name));
         let mut letter = good.clone();
         letter[20] = b'Z';
-        assert_eq!(parse(&letter, 50), Err(Malformed::Name));
+        assert_eq!(parse(&letter), Err(Malformed::Name));
         let mut qtype = good.clone();
         qtype[47] = 0x01;
-        assert_eq!(parse(&qtype, 50), Err(Malformed::Question));
+        assert_eq!(parse(&qtype), Err(Malformed::Question));
         let mut response = good.clone();
         response[2] |= 0x80;
-        assert_eq!(parse(&response, 50), Ok(Parsed::Other));
+        assert_eq!(parse(&response), Ok(Parsed::Other));
         let mut register = good.clone();
         register[2] = 0x28; // opcode 5
-        assert_eq!(parse(&register, 50), Ok(Parsed::Other));
+        assert_eq!(parse(&register), Ok(Parsed::Other));
         let mut nbstat = good.clone();
         nbstat[47] = 0x21;
-        assert_eq!(parse(&nbstat, 50), Ok(Parsed::Other));
+        assert_eq!(parse(&nbstat), Ok(Parsed::Other));
         let mut scoped = good.clone();
         scoped[45] = 3;
-        assert_eq!(parse(&scoped, 54), Ok(Parsed::Other));
+        assert_eq!(parse(&scoped), Ok(Parsed::Other));
         // Lower-case encoding is accepted.
         let mut lower = good.clone();
         lower[13..45].make_ascii_lowercase();
-        assert_eq!(parse(&lower, 50), Ok(Parsed::Query));
+        assert_eq!(parse(&lower), Ok(Parsed::Query));
     }
 
     proptest! {
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
-            let _ = parse(&bytes, bytes.len());
-            if let Ok(Parsed::Query) = parse(&bytes, bytes.len()) {
+            let _ = parse(&bytes);
+            if let Ok(Parsed::Query) = parse(&bytes) {
                 let r = response_to(&bytes, 1, Ipv4Address::new(1, 2, 3, 4));
                 prop_assert_eq!(&r[13..45], encoded(&bytes));
                 prop_assert!(decode_name(encoded(&bytes).try_into().unwrap()).is_some());
