@@ -170,8 +170,8 @@ pub(crate) fn lookup(table: &[UdpSocket], port: u16, remote: Endpoint) -> Option
     table
         .iter()
         .position(|s| s.local_port == port && s.remote.is_none_or(|r| r == remote))
-        .and_then(|i| u8::try_from(i).ok())
-        .map(UdpHandle)
+        // Bounded: `[udp] sockets` is at most 64 (schema).
+        .map(|i| UdpHandle(i as u8))
 }
 
 /// A datagram that arrived for a socket, readable from the NIC during the
