@@ -1157,7 +1157,8 @@ fn zeros(sink: &mut dyn PayloadSink, mut n: usize) {
     while n > 0 {
         let k = n.min(z.len());
         sink.write(z.get(..k).unwrap_or(&[]));
-        n = n.saturating_sub(k);
+        // Bounded: k is at most n.
+        n = n.wrapping_sub(k);
     }
 }
 
@@ -1348,13 +1349,15 @@ fn scan<N: Nic>(
             return None;
         }
         match code {
-            option::PAD => at = at.saturating_add(1),
+            // Bounded: `at` is below `to`, an area's end in the message.
+            option::PAD => at = at.wrapping_add(1),
             option::END => return Some(()),
             _ => {
                 if got < 2 {
                     return None;
                 }
-                let end = at.saturating_add(2).saturating_add(usize::from(len));
+                // Bounded: as above, plus at most 257.
+                let end = at.wrapping_add(2).wrapping_add(usize::from(len));
                 if end > avail {
                     return None;
                 }

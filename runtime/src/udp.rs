@@ -217,9 +217,11 @@ impl<'a, N: Nic> UdpDatagram<'_, 'a, N> {
         if at >= self.len {
             return 0;
         }
-        let want = self.len.saturating_sub(at).min(buf.len());
+        // Bounded: `at` is below `len`, and the datagram's `offset + len`
+        // is inside the received frame.
+        let want = self.len.wrapping_sub(at).min(buf.len());
         match buf.get_mut(..want) {
-            Some(b) => rx_read_at(self.io.nic, self.offset.saturating_add(at), b),
+            Some(b) => rx_read_at(self.io.nic, self.offset.wrapping_add(at), b),
             None => 0,
         }
     }

@@ -667,7 +667,8 @@ pub fn encode_name(text: &str, out: &mut [u8]) -> Result<usize, EncodeError> {
         if !b.iter().all(|c| c.is_ascii_graphic()) {
             return Err(EncodeError::BadCharacter);
         }
-        let end = w.saturating_add(1).saturating_add(b.len());
+        // Bounded: `w` is at most `out`'s length, a label at most 63 bytes.
+        let end = w.wrapping_add(1).wrapping_add(b.len());
         let dst = out.get_mut(w..end).ok_or(EncodeError::TooLong)?;
         if let Some((first, rest)) = dst.split_first_mut() {
             *first = b.len() as u8;
@@ -676,7 +677,8 @@ pub fn encode_name(text: &str, out: &mut [u8]) -> Result<usize, EncodeError> {
         w = end;
     }
     *out.get_mut(w).ok_or(EncodeError::TooLong)? = 0;
-    let len = w.saturating_add(1);
+    // Bounded: a byte was written at `w`.
+    let len = w.wrapping_add(1);
     if len > MAX_NAME_LEN {
         return Err(EncodeError::TooLong);
     }
