@@ -1352,10 +1352,9 @@ fn scan<N: Nic>(
             // Bounded: `at` is below `to`, an area's end in the message.
             option::PAD => at = at.wrapping_add(1),
             option::END => return Some(()),
+            // (An option whose length byte is past the datagram's end
+            // reads as length 0 and ends past it: refused below.)
             _ => {
-                if got < 2 {
-                    return None;
-                }
                 // Bounded: as above, plus at most 257.
                 let end = at.wrapping_add(2).wrapping_add(usize::from(len));
                 if end > avail {
