@@ -576,7 +576,8 @@ impl<const NAME: usize> DnsSlot<NAME> {
         m: &mut M,
     ) -> Result<(), DnsReject> {
         let h = wire::Repr::read(m).map_err(|_| DnsReject::Truncated)?;
-        if !h.is_response() || h.opcode() != 0 || h.id != self.id {
+        // A response (QR) to a standard query (opcode 0), with our id.
+        if h.flags & (flags::QR | flags::OPCODE) != flags::QR || h.id != self.id {
             return Err(DnsReject::WrongId);
         }
         if h.truncated() {
