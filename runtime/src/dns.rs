@@ -1406,6 +1406,30 @@ mod tests {
             other.process(&mut Bytes(&r)),
             Err(DnsReject::WrongQuestion)
         ));
+        // Not a response (QR clear), or a response to another opcode
+        // (each of the four bits): rejected as not ours; AA, TC, RD, RA
+        // and the RCODE bits do not make it so.
+        for (bit, ours) in [
+            (0x8000u16, false),
+            (0x4000, false),
+            (0x2000, false),
+            (0x1000, false),
+            (0x0800, false),
+            (0x0400, true),
+            (0x0100, true),
+            (0x0080, true),
+        ] {
+            let mut changed = r.clone();
+            let f = u16::from_be_bytes([changed[2], changed[3]]) ^ bit;
+            changed[2..4].copy_from_slice(&f.to_be_bytes());
+            let mut s = sent("www.test.lan", QueryType::A, 0x1234);
+            let got = s.process(&mut Bytes(&changed));
+            assert_eq!(
+                !matches!(got, Err(DnsReject::WrongId)),
+                ours,
+                "flag {bit:#06x}: {got:?}"
+            );
+        }
         let mut other = sent("www.test.lan", QueryType::Mx, 0x1234);
         assert!(matches!(
             other.process(&mut Bytes(&r)),
