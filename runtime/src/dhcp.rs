@@ -1242,7 +1242,8 @@ fn lease_from(
     let prefix = o
         .subnet_mask
         .and_then(mask_prefix_len)
-        .filter(|p| (1..=32).contains(p))
+        // (At most 32: a u32's leading ones.)
+        .filter(|&p| p != 0)
         .unwrap_or_else(|| classful_prefix(your_ip));
     let cidr = Ipv4Cidr::new(your_ip, prefix);
     // The subnet's own address (host bits all zero) or its broadcast (all
