@@ -592,7 +592,11 @@ pub fn walk_name<M: Message + ?Sized>(
                 same,
             });
         }
-        same = same && x.map(|c| c.to_ascii_lowercase()) == y.map(|c| c.to_ascii_lowercase());
+        // (Both ended: returned above; one ended: a difference.)
+        same &= match (x, y) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(&b),
+            _ => false,
+        };
         // Bounded: a name yields at most MAX_NAME_LEN bytes.
         i = i.wrapping_add(1);
     }
