@@ -69,8 +69,8 @@ use crate::time::{Duration, Instant};
 use crate::udp::UdpDatagram;
 use crate::wire::dhcp::{
     mask_prefix_len, option, Header, MessageType, OpCode, Packet, ReplyOptions, CLIENT_PORT,
-    FILE_RANGE, HEADER_LEN, HEAD_LEN, HEAD_ZEROS, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET,
-    MIN_MESSAGE_LEN, OPTIONS_OFFSET, SERVER_PORT, SNAME_RANGE,
+    FILE_RANGE, HEAD_LEN, HEAD_ZEROS, HTYPE_ETHERNET, MAGIC_COOKIE, MAGIC_OFFSET, MIN_MESSAGE_LEN,
+    OPTIONS_OFFSET, SERVER_PORT, SNAME_RANGE,
 };
 use crate::wire::{put_slice, EthernetAddress, Ipv4Address, Ipv4Cidr};
 
@@ -158,6 +158,11 @@ const ASKS_END: [u8; 10] = [
 ];
 /// Where END alone starts in [`ASKS_END`].
 const END_AT: usize = 9;
+/// The replies the client acts on, as option 53's value (RFC 2132 §9.6;
+/// [`MessageType`] names them): compared as bytes, with no conversion.
+const REPLY_OFFER: u8 = 2;
+const REPLY_ACK: u8 = 5;
+const REPLY_NAK: u8 = 6;
 
 /// Where the client is (RFC 2131 §4.4, Figure 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -912,7 +917,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
             return;
         };
         match (self.state, kind) {
-            (DhcpState::Discovering, MessageType::Offer) => {
+            (DhcpState::Discovering, REPLY_OFFER) => {
                 if !is_host(your_ip) {
                     return;
                 }
@@ -937,7 +942,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 | DhcpState::Renewing
                 | DhcpState::Rebinding
                 | DhcpState::Rebooting,
-                MessageType::Ack | MessageType::Nak,
+                REPLY_ACK | REPLY_NAK,
             ) => {
                 // In Requesting and Renewing it must be the server we
                 // asked; in Rebinding and Rebooting (where we named none)
@@ -947,7 +952,7 @@ impl<S: DhcpSettings> DhcpClient<S> {
                 {
                     return;
                 }
-                if kind == MessageType::Nak {
+                if kind == REPLY_NAK {
                     return self.on_nak(io, app, now, server);
                 }
                 // A new address (Requesting, or a remembered one asked for at
@@ -1152,7 +1157,8 @@ fn zeros(sink: &mut dyn PayloadSink, mut n: usize) {
     while n > 0 {
         let k = n.min(z.len());
         sink.write(z.get(..k).unwrap_or(&[]));
-        n = n.saturating_sub(k);
+        // Bounded: k is at most n.
+        n = n.wrapping_sub(k);
     }
 }
 
@@ -1181,12 +1187,13 @@ fn half_left(now: Instant, end: Option<Instant>) -> Duration {
 }
 
 /// An address a host may have: not 0.0.0.0, broadcast, multicast,
-/// loopback or class E. (Out of line: five tests, inlined at each of its
-/// six call sites.)
+/// loopback or class E. A first byte below 224 leaves out multicast
+/// (224–239), class E (240–255) and with it the broadcast address. (Out
+/// of line: six call sites.)
 #[inline(never)]
 fn is_host(a: Ipv4Address) -> bool {
     let [first, ..] = a.0;
-    !a.is_unspecified() && !a.is_broadcast() && !a.is_multicast() && first != 127 && first < 240
+    !a.is_unspecified() && first != 127 && first < 224
 }
 
 /// The prefix an address had before subnets (RFC 1122 §3.3.1.1 defaults).
@@ -1235,7 +1242,8 @@ fn lease_from(
     let prefix = o
         .subnet_mask
         .and_then(mask_prefix_len)
-        .filter(|p| (1..=32).contains(p))
+        // (At most 32: a u32's leading ones.)
+        .filter(|&p| p != 0)
         .unwrap_or_else(|| classful_prefix(your_ip));
     let cidr = Ipv4Cidr::new(your_ip, prefix);
     // The subnet's own address (host bits all zero) or its broadcast (all
@@ -1281,11 +1289,12 @@ fn read_reply<N: Nic>(
     if d.len() < OPTIONS_OFFSET {
         return None;
     }
-    let mut head = [0u8; HEADER_LEN];
-    if d.read(0, &mut head) != HEADER_LEN {
-        return None;
-    }
-    let p = Packet::new_header_checked(&head[..]).ok()?;
+    // `op` through `chaddr`'s six bytes only (the rest of the fixed header
+    // is not read): the datagram holds them (its length was checked), and
+    // a read cut short would leave zeros where our MAC must be.
+    let mut head = [0u8; HEAD_LEN];
+    d.read(0, &mut head);
+    let p = Packet::new_unchecked(&head[..]);
     if p.opcode() != OpCode::Reply
         || p.hardware_type() != HTYPE_ETHERNET
         || p.hardware_len() != 6
@@ -1294,10 +1303,10 @@ fn read_reply<N: Nic>(
     {
         return None;
     }
+    // (A read cut short leaves zeros: not the cookie.)
     let mut cookie = [0u8; 4];
-    if d.read(MAGIC_OFFSET, &mut cookie) != cookie.len()
-        || u32::from_be_bytes(cookie) != MAGIC_COOKIE
-    {
+    d.read(MAGIC_OFFSET, &mut cookie);
+    if u32::from_be_bytes(cookie) != MAGIC_COOKIE {
         return None;
     }
     let len = d.len();
@@ -1341,13 +1350,14 @@ fn scan<N: Nic>(
             return None;
         }
         match code {
-            option::PAD => at = at.saturating_add(1),
+            // Bounded: `at` is below `to`, an area's end in the message.
+            option::PAD => at = at.wrapping_add(1),
             option::END => return Some(()),
+            // (An option whose length byte is past the datagram's end
+            // reads as length 0 and ends past it: refused below.)
             _ => {
-                if got < 2 {
-                    return None;
-                }
-                let end = at.saturating_add(2).saturating_add(usize::from(len));
+                // Bounded: as above, plus at most 257.
+                let end = at.wrapping_add(2).wrapping_add(usize::from(len));
                 if end > avail {
                     return None;
                 }
@@ -1374,6 +1384,31 @@ mod tests {
         type Dhcp = DhcpClient<Self>;
     }
     impl DhcpSettings for Dev {}
+
+    #[test]
+    fn the_reply_types_acted_on_are_option_53s_values() {
+        assert_eq!(u8::from(MessageType::Offer), REPLY_OFFER);
+        assert_eq!(u8::from(MessageType::Ack), REPLY_ACK);
+        assert_eq!(u8::from(MessageType::Nak), REPLY_NAK);
+    }
+
+    #[test]
+    fn a_host_address_is_not_zero_loopback_multicast_class_e_or_broadcast() {
+        for first in 0..=255u8 {
+            for a in [
+                Ipv4Address::new(first, 0, 0, 0),
+                Ipv4Address::new(first, 1, 2, 3),
+                Ipv4Address::new(first, 255, 255, 255),
+            ] {
+                let want = !a.is_unspecified()
+                    && !a.is_broadcast()
+                    && !a.is_multicast()
+                    && first != 127
+                    && first < 240;
+                assert_eq!(is_host(a), want, "{a}");
+            }
+        }
+    }
 
     #[test]
     fn backoff_follows_rfc_2131() {

@@ -93,13 +93,15 @@ impl Service for NetBiosResponder {
         if d.local().port != wire::PORT {
             return false;
         }
-        let mut head = [0u8; wire::QUERY_LEN];
-        let n = d.read(0, &mut head);
+        // The query is read into the response's buffer, which it becomes
+        // in place (the name, type and class stay where they are).
+        let mut buf = [0u8; wire::RESPONSE_LEN];
+        let n = d.read(0, buf.get_mut(..wire::QUERY_LEN).unwrap_or(&mut []));
         let c = &mut self.counters;
-        match wire::parse(head.get(..n).unwrap_or(&[]), d.len()) {
-            Ok(Parsed::Query(q))
+        match wire::parse(buf.get(..n).unwrap_or(&[])) {
+            Ok(Parsed::Query)
                 if wire::name_is(
-                    &q.encoded,
+                    wire::encoded(&buf),
                     d.io().device_name().padded(),
                     wire::SUFFIX_WORKSTATION,
                 ) =>
@@ -108,12 +110,13 @@ impl Service for NetBiosResponder {
                     c.ignored = c.ignored.wrapping_add(1);
                     return true;
                 };
-                let response = wire::positive_response(&q, TTL, addr);
-                if d.reply(&mut Bytes(&response)).is_ok() {
+                let broadcast = wire::broadcast(&buf);
+                wire::respond(&mut buf, TTL, addr);
+                if d.reply(&mut Bytes(&buf)).is_ok() {
                     c.answered = c.answered.wrapping_add(1);
                     app.event(Event::NetBios(NetBiosEvent::Answered {
                         to: d.remote().addr,
-                        broadcast: q.broadcast(),
+                        broadcast,
                     }));
                 }
             }

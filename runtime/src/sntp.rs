@@ -724,7 +724,8 @@ impl<const NAME: usize> Service for SntpClient<NAME> {
     }
 
     fn on_udp<N: Nic, A: App>(&mut self, d: &mut UdpDatagram<'_, '_, N>, app: &mut A) -> bool {
-        if self.step != Step::Wait || d.local().port != self.port || self.port == 0 {
+        // (The reply step always has a port: `enter_arp` drew one.)
+        if self.step != Step::Wait || d.local().port != self.port {
             return false;
         }
         let now = d.io().now();

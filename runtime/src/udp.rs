@@ -117,9 +117,8 @@ pub(crate) fn bind(table: &mut [UdpSocket], port: u16) -> Result<UdpHandle, Bind
         local_port: port,
         remote: None,
     };
-    u8::try_from(i)
-        .map(UdpHandle)
-        .map_err(|_| BindError::NoFreeSocket)
+    // Bounded: `[udp] sockets` is at most 64 (schema).
+    Ok(UdpHandle(i as u8))
 }
 
 /// Binds a free ephemeral port, starting the search at a random point.
@@ -170,8 +169,8 @@ pub(crate) fn lookup(table: &[UdpSocket], port: u16, remote: Endpoint) -> Option
     table
         .iter()
         .position(|s| s.local_port == port && s.remote.is_none_or(|r| r == remote))
-        .and_then(|i| u8::try_from(i).ok())
-        .map(UdpHandle)
+        // Bounded: `[udp] sockets` is at most 64 (schema).
+        .map(|i| UdpHandle(i as u8))
 }
 
 /// A datagram that arrived for a socket, readable from the NIC during the
@@ -218,9 +217,11 @@ impl<'a, N: Nic> UdpDatagram<'_, 'a, N> {
         if at >= self.len {
             return 0;
         }
-        let want = self.len.saturating_sub(at).min(buf.len());
+        // Bounded: `at` is below `len`, and the datagram's `offset + len`
+        // is inside the received frame.
+        let want = self.len.wrapping_sub(at).min(buf.len());
         match buf.get_mut(..want) {
-            Some(b) => rx_read_at(self.io.nic, self.offset.saturating_add(at), b),
+            Some(b) => rx_read_at(self.io.nic, self.offset.wrapping_add(at), b),
             None => 0,
         }
     }

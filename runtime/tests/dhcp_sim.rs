@@ -871,7 +871,7 @@ fn nak_while_renewing_drops_the_address_at_once() {
 /// REQUEST.
 #[test]
 fn replies_not_for_us_are_ignored() {
-    let cases: [(&str, Tamper); 7] = [
+    let cases: [(&str, Tamper); 8] = [
         ("wrong xid", |m| m[4] ^= 0x01),
         ("wrong chaddr", |m| m[33] ^= 0x01),
         ("bad magic cookie", |m| m[dhcp::MAGIC_OFFSET] = 0),
@@ -889,6 +889,12 @@ fn replies_not_for_us_are_ignored() {
             m[end] = 12;
             m.truncate(end + 2);
             m[end + 1] = 200;
+        }),
+        ("an option's length byte cut off", |m| {
+            // The message ends with an option's code: its length is missing.
+            let end = m.iter().rposition(|&b| b == 255).unwrap();
+            m[end] = 12;
+            m.truncate(end + 1);
         }),
     ];
     for (what, tamper) in cases {

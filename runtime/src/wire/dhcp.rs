@@ -627,8 +627,10 @@ impl OptionScanner {
 /// an option wins.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReplyOptions {
-    /// Option 53.
-    pub message_type: Option<MessageType>,
+    /// Option 53, its value as sent ([`MessageType::from`] names it): the
+    /// client compares it with the types it acts on, without a
+    /// conversion.
+    pub message_type: Option<u8>,
     /// Option 54: the server to address REQUESTs to (may differ from the
     /// packet's source when a relay agent forwarded it).
     pub server_identifier: Option<Ipv4Address>,
@@ -661,7 +663,7 @@ impl ReplyOptions {
         let (addr, secs) = match kind {
             option::MESSAGE_TYPE if len == 1 => {
                 if let (None, Some(&t)) = (self.message_type, prefix.first()) {
-                    self.message_type = Some(MessageType::from(t));
+                    self.message_type = Some(t);
                 }
                 return;
             }
@@ -820,7 +822,7 @@ impl<'a> Repr<'a> {
         if reply.overload & 2 != 0 {
             repr.parse_area(buf.get(SNAME_RANGE).unwrap_or(&[]), &mut reply)?;
         }
-        let message_type = reply.message_type.ok_or(Error::Malformed)?;
+        let message_type = MessageType::from(reply.message_type.ok_or(Error::Malformed)?);
         if message_type.opcode() != op {
             return Err(Error::Malformed);
         }
@@ -1149,7 +1151,7 @@ mod tests {
             let r = parse(bytes);
             for chunk in [1, 2, 3, 5, 7, 16, 32, 64, 1000] {
                 let s = scan(bytes, chunk);
-                assert_eq!(s.message_type, Some(r.message_type));
+                assert_eq!(s.message_type, Some(u8::from(r.message_type)));
                 assert_eq!(s.server_identifier, r.server_identifier);
                 assert_eq!(s.subnet_mask, r.subnet_mask);
                 assert_eq!(s.router, r.router);
@@ -1240,7 +1242,7 @@ mod tests {
         r.absorb(option::MESSAGE_TYPE, &[5], 1);
         r.absorb(option::MESSAGE_TYPE, &[6], 1);
         assert_eq!(r.router, Some(Ipv4Address([10, 0, 0, 1])));
-        assert_eq!(r.message_type, Some(MessageType::Ack));
+        assert_eq!(r.message_type, Some(u8::from(MessageType::Ack)));
     }
 
     #[test]

@@ -592,7 +592,11 @@ pub fn walk_name<M: Message + ?Sized>(
                 same,
             });
         }
-        same = same && x.map(|c| c.to_ascii_lowercase()) == y.map(|c| c.to_ascii_lowercase());
+        // (Both ended: returned above; one ended: a difference.)
+        same &= match (x, y) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(&b),
+            _ => false,
+        };
         // Bounded: a name yields at most MAX_NAME_LEN bytes.
         i = i.wrapping_add(1);
     }
@@ -667,7 +671,8 @@ pub fn encode_name(text: &str, out: &mut [u8]) -> Result<usize, EncodeError> {
         if !b.iter().all(|c| c.is_ascii_graphic()) {
             return Err(EncodeError::BadCharacter);
         }
-        let end = w.saturating_add(1).saturating_add(b.len());
+        // Bounded: `w` is at most `out`'s length, a label at most 63 bytes.
+        let end = w.wrapping_add(1).wrapping_add(b.len());
         let dst = out.get_mut(w..end).ok_or(EncodeError::TooLong)?;
         if let Some((first, rest)) = dst.split_first_mut() {
             *first = b.len() as u8;
@@ -676,7 +681,8 @@ pub fn encode_name(text: &str, out: &mut [u8]) -> Result<usize, EncodeError> {
         w = end;
     }
     *out.get_mut(w).ok_or(EncodeError::TooLong)? = 0;
-    let len = w.saturating_add(1);
+    // Bounded: a byte was written at `w`.
+    let len = w.wrapping_add(1);
     if len > MAX_NAME_LEN {
         return Err(EncodeError::TooLong);
     }

@@ -8,7 +8,7 @@
 //! two letters `'A' + high nibble`, `'A' + low nibble`. NetBIOS names
 //! compare without regard to case, and senders upper-case them.
 
-use super::dns::{self, flags, CLASS_IN, HEADER_LEN};
+use super::dns::{flags, CLASS_IN, HEADER_LEN};
 use super::{be16, Ipv4Address};
 
 /// The name service port.
@@ -55,7 +55,10 @@ pub fn encode_name(name: &[u8], suffix: u8) -> [u8; ENCODED_LEN] {
 /// The nibble a first-level encoding letter stands for: `'A'..='P'` (either
 /// case) are 0 to 15; anything else gives a value above 15.
 fn nibble(c: u8) -> u8 {
-    c.to_ascii_uppercase().wrapping_sub(b'A')
+    // Setting bit 5 maps exactly `A`..=`P` and `a`..=`p` onto `a`..=`p`
+    // (no other byte lands there), which is case folding for these
+    // letters.
+    (c | 0x20).wrapping_sub(b'a')
 }
 
 /// Decodes a first-level encoded name; `None` when a byte is outside
@@ -76,13 +79,16 @@ pub fn decode_name(encoded: &[u8; ENCODED_LEN]) -> Option<[u8; NAME_LEN]> {
 }
 
 /// True when the first-level encoded name (its letters already checked:
-/// [`parse`]) is `name` (case-insensitive, the rest padded with spaces)
-/// with `suffix`. Each byte is decoded as it is compared: no decoded copy.
-/// `name` ends at its end or at a zero byte, so the device name's
-/// zero-padded bytes (`DeviceName::padded`) are passed as they are held,
-/// without measuring the name first.
-pub fn name_is(encoded: &[u8; ENCODED_LEN], name: &[u8], suffix: u8) -> bool {
-    if name.len() > NAME_LEN - 1 && name.get(NAME_LEN - 1) != Some(&0) {
+/// [`parse`]; [`encoded`] gives it from a query) is `name`
+/// (case-insensitive, the rest padded with spaces) with `suffix`. Each
+/// byte is decoded as it is compared: no decoded copy. `name` ends at its
+/// end or at a zero byte, so the device name's zero-padded bytes
+/// (`DeviceName::padded`) are passed as they are held, without measuring
+/// the name first. An encoded name of another length never matches.
+pub fn name_is(encoded: &[u8], name: &[u8], suffix: u8) -> bool {
+    if encoded.len() != ENCODED_LEN
+        || (name.len() > NAME_LEN - 1 && name.get(NAME_LEN - 1) != Some(&0))
+    {
         return false;
     }
     encoded.chunks_exact(2).enumerate().all(|(i, pair)| {
@@ -101,8 +107,10 @@ pub fn name_is(encoded: &[u8; ENCODED_LEN], name: &[u8], suffix: u8) -> bool {
 /// What a name service packet is, as far as a responder cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parsed {
-    /// A name query request for an unscoped name.
-    Query(NameQuery),
+    /// A name query request (RFC 1002 §4.2.12) for an unscoped name: its
+    /// fields are read where they are in the packet ([`encoded`],
+    /// [`broadcast`]), and [`respond`] turns it into the answer in place.
+    Query,
     /// Well-formed but not a query for us to consider: a response,
     /// another opcode (registration, release, refresh, WACK), a node
     /// status request, or a name with a scope.
@@ -122,55 +130,56 @@ pub enum Malformed {
     Question,
 }
 
-/// A name query request (RFC 1002 §4.2.12).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NameQuery {
-    /// NAME_TRN_ID, echoed in the response.
-    pub id: u16,
-    /// The flags word; [`flags::RD`] is echoed, [`flags::BROADCAST`] says
-    /// it was broadcast.
-    pub flags: u16,
-    /// The name as encoded in the request (echoed in the response; its
-    /// letters checked).
-    pub encoded: [u8; ENCODED_LEN],
+/// Where a query's encoded name starts (after the header and the label's
+/// length byte).
+const NAME_AT: usize = HEADER_LEN + 1;
+
+/// The encoded name of a query ([`Parsed::Query`]) as it is in the packet
+/// (empty for a packet shorter than a query).
+pub fn encoded(query: &[u8]) -> &[u8] {
+    query.get(NAME_AT..NAME_AT + ENCODED_LEN).unwrap_or(&[])
 }
 
-impl NameQuery {
-    /// The decoded name (for logs: [`name_is`] compares without it).
-    pub fn name(&self) -> [u8; NAME_LEN] {
-        decode_name(&self.encoded).unwrap_or([0; NAME_LEN])
-    }
-
-    /// True when the query was broadcast (the B flag).
-    pub fn broadcast(&self) -> bool {
-        self.flags & flags::BROADCAST != 0
-    }
+/// The name of a query ([`Parsed::Query`]) decoded (for logs: [`name_is`]
+/// compares without it); all zeros when it is not one.
+pub fn query_name(query: &[u8]) -> [u8; NAME_LEN] {
+    <&[u8; ENCODED_LEN]>::try_from(encoded(query))
+        .ok()
+        .and_then(decode_name)
+        .unwrap_or([0; NAME_LEN])
 }
 
-/// Reads the first [`QUERY_LEN`] bytes of a packet to port 137 (`head`),
-/// with `total` the datagram's length.
-pub fn parse(head: &[u8], total: usize) -> Result<Parsed, Malformed> {
-    let hdr = dns::Packet::new_checked(head).map_err(|_| Malformed::Truncated)?;
-    let h = dns::Repr::parse(&hdr).map_err(|_| Malformed::Truncated)?;
-    if h.is_response() || h.opcode() != OPCODE_QUERY {
-        return Ok(Parsed::Other);
-    }
-    if total < QUERY_LEN || head.len() < QUERY_LEN {
+/// True when the query was broadcast (the B flag).
+pub fn broadcast(query: &[u8]) -> bool {
+    be16(query, 2) & flags::BROADCAST != 0
+}
+
+/// Reads the first [`QUERY_LEN`] bytes of a packet to port 137 (`head`:
+/// as many as it has, so a shorter `head` is a shorter packet).
+pub fn parse(head: &[u8]) -> Result<Parsed, Malformed> {
+    if head.len() < HEADER_LEN {
         return Err(Malformed::Truncated);
     }
-    if h.questions != 1 || h.answers != 0 || h.authorities != 0 {
+    // The header's words where they are: a query (QR clear) with opcode
+    // 0, then one question, no answer and no authority record.
+    if be16(head, 2) & (flags::QR | flags::OPCODE) != u16::from(OPCODE_QUERY) << 11 {
+        return Ok(Parsed::Other);
+    }
+    if head.len() < QUERY_LEN {
+        return Err(Malformed::Truncated);
+    }
+    if head.get(4..10) != Some(&[0, 1, 0, 0, 0, 0][..]) {
         return Err(Malformed::Counts);
     }
     let label_len = head.get(HEADER_LEN).copied().unwrap_or(0);
     if usize::from(label_len) != ENCODED_LEN {
         return Err(Malformed::Name);
     }
-    let encoded: [u8; ENCODED_LEN] = super::array(head, HEADER_LEN + 1);
-    if encoded.iter().any(|&c| nibble(c) > 0x0f) {
+    if encoded(head).iter().any(|&c| nibble(c) > 0x0f) {
         return Err(Malformed::Name);
     }
     /// Offset of the root byte (or a scope's first label).
-    const AFTER: usize = HEADER_LEN + 1 + ENCODED_LEN;
+    const AFTER: usize = NAME_AT + ENCODED_LEN;
     let scope = head.get(AFTER).copied().unwrap_or(0);
     let qtype = be16(head, AFTER + 1);
     let qclass = be16(head, AFTER + 3);
@@ -184,42 +193,35 @@ pub fn parse(head: &[u8], total: usize) -> Result<Parsed, Malformed> {
     if qtype == TYPE_NBSTAT {
         return Ok(Parsed::Other);
     }
-    Ok(Parsed::Query(NameQuery {
-        id: h.id,
-        flags: h.flags,
-        encoded,
-    }))
+    Ok(Parsed::Query)
 }
 
-/// A positive name query response (RFC 1002 §4.2.13) to `q`: the name as
-/// asked, type NB, class IN, `ttl` seconds, one unique B-node entry with
-/// `addr`.
-pub fn positive_response(q: &NameQuery, ttl: u32, addr: Ipv4Address) -> [u8; RESPONSE_LEN] {
-    // Zeroed: the counts other than ANCOUNT, the root byte, NB_FLAGS.
-    let mut out = [0u8; RESPONSE_LEN];
-    /// Offset of the record's fixed fields (after the name's root byte).
-    const RR: usize = HEADER_LEN + 1 + ENCODED_LEN + 1;
-    // The header: no question, one answer.
-    let mut header = dns::Packet::new_unchecked(&mut out[..]);
-    header.set_id(q.id);
-    header.set_flags(flags::QR | flags::AA | (q.flags & flags::RD));
-    header.set_counts(0, 1, 0, 0);
-    super::put_slice(&mut out, HEADER_LEN, &[ENCODED_LEN as u8]);
-    super::put_slice(&mut out, HEADER_LEN + 1, &q.encoded);
-    super::put16(&mut out, RR, TYPE_NB);
-    super::put16(&mut out, RR + 2, CLASS_IN);
-    super::put32(&mut out, RR + 4, ttl);
-    super::put16(&mut out, RR + 8, 6);
-    // NB_FLAGS: G = 0 (unique), ONT = 00 (B node); then NB_ADDRESS.
-    super::put16(&mut out, RR + 10, 0);
-    super::put_slice(&mut out, RR + 12, addr.as_bytes());
-    out
+/// Turns the query in `buf` ([`Parsed::Query`], in its first
+/// [`QUERY_LEN`] bytes) into the positive name query response (RFC 1002
+/// §4.2.13), in place: the same id, the name as asked, type NB, class IN
+/// (the question's, which [`parse`] checked), `ttl` seconds, one unique
+/// B-node entry with `addr`. The name, its root byte and the type and
+/// class stay where the query had them; only the flags, the counts and
+/// the record's last fields are written.
+pub fn respond(buf: &mut [u8; RESPONSE_LEN], ttl: u32, addr: Ipv4Address) {
+    /// Offset of the record's TTL (after the name, type and class).
+    const TTL_AT: usize = QUERY_LEN;
+    let rd = be16(&buf[..], 2) & flags::RD;
+    // The header: QR, AA, RD echoed; no question, one answer.
+    super::put16(buf, 2, flags::QR | flags::AA | rd);
+    super::put_slice(buf, 4, &[0, 0, 0, 1, 0, 0, 0, 0]);
+    super::put32(buf, TTL_AT, ttl);
+    let [a, b, c, d] = addr.0;
+    // RDLENGTH 6; NB_FLAGS: G = 0 (unique), ONT = 00 (B node); then
+    // NB_ADDRESS.
+    super::put_slice(buf, TTL_AT + 4, &[0, 6, 0, 0, a, b, c, d]);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::iface::name::DeviceName;
+    use crate::wire::dns;
     use proptest::prelude::*;
 
     fn hex(s: &str) -> Vec<u8> {
@@ -241,30 +243,47 @@ mod tests {
         for (text, id, bcast) in [(UNICAST, 0x4148, false), (BROADCAST, 0x7b02, true)] {
             let b = hex(text);
             assert_eq!(b.len(), QUERY_LEN);
-            let Parsed::Query(q) = parse(&b, b.len()).unwrap() else {
-                panic!("not a query")
-            };
-            assert_eq!(q.id, id);
-            assert_eq!(q.broadcast(), bcast);
-            assert_eq!(&q.name()[..], b"EMBER          \0");
-            assert!(name_is(&q.encoded, b"ember", 0));
-            assert!(name_is(&q.encoded, b"EMBER", 0));
-            assert!(!name_is(&q.encoded, b"EMBE", 0));
-            assert!(!name_is(&q.encoded, b"EMBERS", 0));
-            assert!(!name_is(&q.encoded, b"EMBER", 0x20));
-            assert!(!name_is(&q.encoded, b"EMBER7890123456", 0));
+            assert_eq!(parse(&b), Ok(Parsed::Query));
+            assert_eq!(be16(&b, 0), id);
+            assert_eq!(broadcast(&b), bcast);
+            assert_eq!(&query_name(&b)[..], b"EMBER          \0");
+            let e = encoded(&b);
+            assert!(name_is(e, b"ember", 0));
+            assert!(name_is(e, b"EMBER", 0));
+            assert!(!name_is(e, b"EMBE", 0));
+            assert!(!name_is(e, b"EMBERS", 0));
+            assert!(!name_is(e, b"EMBER", 0x20));
+            assert!(!name_is(e, b"EMBER7890123456", 0));
             // The device name as it is held: zero-padded to 15 bytes.
             let held = |n: &str| *DeviceName::new(n).unwrap().padded();
-            assert!(name_is(&q.encoded, &held("ember"), 0));
-            assert!(!name_is(&q.encoded, &held("embe"), 0));
-            assert!(!name_is(&q.encoded, &held("emberS"), 0));
-            assert!(!name_is(&q.encoded, &held("EMBER7890123456"), 0));
+            assert!(name_is(e, &held("ember"), 0));
+            assert!(!name_is(e, &held("embe"), 0));
+            assert!(!name_is(e, &held("emberS"), 0));
+            assert!(!name_is(e, &held("EMBER7890123456"), 0));
             // A zero byte ends a name; without one, more than 15 bytes
             // never match.
-            assert!(name_is(&q.encoded, b"EMBER\0\0\0\0\0\0\0\0\0\0\0", 0));
-            assert!(!name_is(&q.encoded, b"EMBER\0\0\0\0\0\0\0\0\0\0X", 0));
-            assert_eq!(q.encoded, encode_name(b"Ember", 0));
-            assert_eq!(decode_name(&q.encoded), Some(q.name()));
+            assert!(name_is(e, b"EMBER\0\0\0\0\0\0\0\0\0\0\0", 0));
+            assert!(!name_is(e, b"EMBER\0\0\0\0\0\0\0\0\0\0X", 0));
+            // An encoded name of another length never matches.
+            assert!(!name_is(&e[..30], b"EMBER", 0));
+            assert!(!name_is(encoded(&b[..40]), b"EMBER", 0));
+            assert_eq!(e, &encode_name(b"Ember", 0)[..]);
+            assert_eq!(decode_name(e.try_into().unwrap()), Some(query_name(&b)));
+        }
+        // Not a query: no name.
+        assert_eq!(query_name(&[0u8; 20]), [0; NAME_LEN]);
+    }
+
+    #[test]
+    fn a_nibble_is_exactly_a_letter_a_to_p_in_either_case() {
+        for c in 0..=255u8 {
+            let want = match c {
+                b'A'..=b'P' => Some(c - b'A'),
+                b'a'..=b'p' => Some(c - b'a'),
+                _ => None,
+            };
+            let got = nibble(c);
+            assert_eq!((got <= 0x0f).then_some(got), want, "byte {c:#04x}");
         }
     }
 
@@ -289,74 +308,118 @@ mod tests {
         assert_eq!(decode_name(&good), Some(*b"EMBER          \0"));
     }
 
+    /// The query read into a response-sized buffer (as the responder does),
+    /// turned into the response.
+    fn response_to(query: &[u8], ttl: u32, addr: Ipv4Address) -> [u8; RESPONSE_LEN] {
+        let mut r = [0u8; RESPONSE_LEN];
+        r[..QUERY_LEN].copy_from_slice(&query[..QUERY_LEN]);
+        respond(&mut r, ttl, addr);
+        r
+    }
+
     #[test]
     fn response_layout() {
-        let b = hex(BROADCAST);
-        let Parsed::Query(q) = parse(&b, b.len()).unwrap() else {
-            panic!()
-        };
-        let r = positive_response(&q, 300, Ipv4Address::new(10, 1, 2, 3));
-        let h = dns::Repr::parse(&dns::Packet::new_checked(&r[..]).unwrap()).unwrap();
-        assert_eq!(h.id, 0x7b02);
-        // QR, opcode 0, AA, RD echoed, RCODE 0.
-        assert_eq!(h.flags, 0x8500);
-        assert_eq!((h.questions, h.answers), (0, 1));
-        // The record reads as a DNS record: name, NB, IN, TTL, 6 bytes.
-        let m = &mut dns::Bytes(&r);
-        let rec = dns::Record::read(m, HEADER_LEN).unwrap();
-        assert_eq!(rec.rtype, dns::Type::NB);
-        assert_eq!((rec.class, rec.ttl, rec.data_len), (1, 300, 6));
-        assert_eq!(rec.end(), RESPONSE_LEN);
-        assert_eq!(&r[rec.data_at..], &[0, 0, 10, 1, 2, 3]);
+        for (text, flags) in [(BROADCAST, 0x8500), (UNICAST, 0x8400)] {
+            let b = hex(text);
+            assert_eq!(parse(&b), Ok(Parsed::Query));
+            // Whatever the buffer held past the query is overwritten.
+            let mut r = [0xa5u8; RESPONSE_LEN];
+            r[..QUERY_LEN].copy_from_slice(&b);
+            respond(&mut r, 300, Ipv4Address::new(10, 1, 2, 3));
+            assert_eq!(r, response_to(&b, 300, Ipv4Address::new(10, 1, 2, 3)));
+            let h = dns::Repr::parse(&dns::Packet::new_checked(&r[..]).unwrap()).unwrap();
+            assert_eq!(h.id, be16(&b, 0));
+            // QR, opcode 0, AA, RD echoed, RCODE 0.
+            assert_eq!(h.flags, flags);
+            assert_eq!(
+                (h.questions, h.answers, h.authorities, h.additionals),
+                (0, 1, 0, 0)
+            );
+            // The record reads as a DNS record: name, NB, IN, TTL, 6 bytes.
+            let m = &mut dns::Bytes(&r);
+            let rec = dns::Record::read(m, HEADER_LEN).unwrap();
+            assert_eq!(rec.rtype, dns::Type::NB);
+            assert_eq!((rec.class, rec.ttl, rec.data_len), (1, 300, 6));
+            assert_eq!(rec.end(), RESPONSE_LEN);
+            assert_eq!(&r[rec.data_at..], &[0, 0, 10, 1, 2, 3]);
+            assert_eq!(
+                &r[HEADER_LEN + 1..HEADER_LEN + 33],
+                &b[HEADER_LEN + 1..HEADER_LEN + 33]
+            );
+        }
+        // The response to the broadcast capture, byte for byte (as the
+        // responder built it before it answered in place: RFC 1002
+        // §4.2.13), with an additional record counted in the query.
+        let mut b = hex(BROADCAST);
+        b[11] = 1;
+        let mut want = hex("7b0285000000000100000000");
+        want.extend(&hex(BROADCAST)[12..]);
+        // TTL 300, RDLENGTH 6, NB_FLAGS 0, NB_ADDRESS.
+        want.extend(hex("0000012c000600000a010203"));
         assert_eq!(
-            &r[HEADER_LEN + 1..HEADER_LEN + 33],
-            &b[HEADER_LEN + 1..HEADER_LEN + 33]
+            &response_to(&b, 300, Ipv4Address::new(10, 1, 2, 3))[..],
+            &want[..]
         );
     }
 
     #[test]
     fn malformed_and_other() {
         let good = hex(UNICAST);
-        assert_eq!(parse(&good[..20], 20), Err(Malformed::Truncated));
-        assert_eq!(parse(&good[..11], 11), Err(Malformed::Truncated));
-        let mut counts = good.clone();
-        counts[5] = 2;
-        assert_eq!(parse(&counts, 50), Err(Malformed::Counts));
+        assert_eq!(parse(&good[..20]), Err(Malformed::Truncated));
+        assert_eq!(parse(&good[..11]), Err(Malformed::Truncated));
+        // One question, no answer, no authority record (each byte of the
+        // three counts); additional records do not matter.
+        for (at, v) in [(5, 2), (5, 0), (4, 1), (6, 1), (7, 1), (8, 1), (9, 1)] {
+            let mut counts = good.clone();
+            counts[at] = v;
+            assert_eq!(parse(&counts), Err(Malformed::Counts), "byte {at}");
+        }
+        let mut additional = good.clone();
+        additional[11] = 1;
+        assert_eq!(parse(&additional), Ok(Parsed::Query));
+        // Every opcode but 0, and a response with opcode 0, is not a query.
+        for opcode in 1..16u8 {
+            let mut other = good.clone();
+            other[2] = opcode << 3;
+            assert_eq!(parse(&other), Ok(Parsed::Other), "opcode {opcode}");
+        }
         let mut label = good.clone();
         label[12] = 0x1f;
-        assert_eq!(parse(&label, 50), Err(Malformed::Name));
+        assert_eq!(parse(&label), Err(Malformed::Name));
         let mut letter = good.clone();
         letter[20] = b'Z';
-        assert_eq!(parse(&letter, 50), Err(Malformed::Name));
+        assert_eq!(parse(&letter), Err(Malformed::Name));
         let mut qtype = good.clone();
         qtype[47] = 0x01;
-        assert_eq!(parse(&qtype, 50), Err(Malformed::Question));
+        assert_eq!(parse(&qtype), Err(Malformed::Question));
         let mut response = good.clone();
         response[2] |= 0x80;
-        assert_eq!(parse(&response, 50), Ok(Parsed::Other));
+        assert_eq!(parse(&response), Ok(Parsed::Other));
         let mut register = good.clone();
         register[2] = 0x28; // opcode 5
-        assert_eq!(parse(&register, 50), Ok(Parsed::Other));
+        assert_eq!(parse(&register), Ok(Parsed::Other));
         let mut nbstat = good.clone();
         nbstat[47] = 0x21;
-        assert_eq!(parse(&nbstat, 50), Ok(Parsed::Other));
+        assert_eq!(parse(&nbstat), Ok(Parsed::Other));
         let mut scoped = good.clone();
         scoped[45] = 3;
-        assert_eq!(parse(&scoped, 54), Ok(Parsed::Other));
+        assert_eq!(parse(&scoped), Ok(Parsed::Other));
         // Lower-case encoding is accepted.
         let mut lower = good.clone();
         lower[13..45].make_ascii_lowercase();
-        assert!(matches!(parse(&lower, 50), Ok(Parsed::Query(_))));
+        assert_eq!(parse(&lower), Ok(Parsed::Query));
     }
 
     proptest! {
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
-            let _ = parse(&bytes, bytes.len());
-            if let Ok(Parsed::Query(q)) = parse(&bytes, bytes.len()) {
-                let r = positive_response(&q, 1, Ipv4Address::new(1, 2, 3, 4));
-                prop_assert_eq!(&r[13..45], &q.encoded[..]);
-                prop_assert!(decode_name(&q.encoded).is_some());
+            let _ = parse(&bytes);
+            if let Ok(Parsed::Query) = parse(&bytes) {
+                let r = response_to(&bytes, 1, Ipv4Address::new(1, 2, 3, 4));
+                prop_assert_eq!(&r[13..45], encoded(&bytes));
+                prop_assert!(decode_name(encoded(&bytes).try_into().unwrap()).is_some());
+                prop_assert_eq!(&r[..2], &bytes[..2]);
+                prop_assert_eq!(&r[45..50], &[0, 0, 0x20, 0, 1][..]);
             }
         }
 
