@@ -259,8 +259,9 @@ pub(crate) struct Head {
     /// Where header lines are buffered, and their length.
     lbase: u16,
     llen: u16,
-    /// The colon of the current header line was seen.
-    colon: bool,
+    /// Where the current header line's colon is (the name's length; 0:
+    /// not seen yet, as an empty name is refused).
+    name_end: u16,
     /// The current line did not fit in the buffer.
     over: bool,
     /// Forms (bit = [`FormId`]) that another connection is submitting:
@@ -723,7 +724,7 @@ impl Head {
         let at = usize::from(self.lbase).saturating_add(usize::from(self.llen));
         let dst = buf.get_mut(at..).unwrap_or(&mut []);
         let mut n = 0usize;
-        if !self.colon {
+        if self.name_end == 0 {
             while let Some(&b) = bytes.get(n) {
                 // The field name: token characters (a space before the
                 // colon is refused too). The bitmap inline here: a call
@@ -736,7 +737,9 @@ impl Head {
                     if self.llen == 0 && n == 0 {
                         return Err(400);
                     }
-                    self.colon = true;
+                    // Bounded: the line's bytes are counted in `used`
+                    // too, which stays within the header limit (a `u16`).
+                    self.name_end = self.llen.wrapping_add(n as u16);
                     if let Some(d) = dst.get_mut(n) {
                         *d = b;
                     }
@@ -750,7 +753,7 @@ impl Head {
                 n = n.wrapping_add(1);
             }
         }
-        if self.colon {
+        if self.name_end != 0 {
             // The value: anything but control characters (tab allowed).
             while let Some(&b) = bytes.get(n) {
                 // Visible ASCII in one compare; the rest (tab, obs-text,
@@ -788,12 +791,12 @@ impl Head {
         settings: &HttpSettings,
     ) -> Result<(), u16> {
         // The next line starts empty.
-        let (llen, over, colon) = (self.llen, self.over, self.colon);
+        let (llen, over, name_end) = (self.llen, self.over, self.name_end);
         self.st = St::Header;
         self.llen = 0;
-        self.colon = false;
+        self.name_end = 0;
         self.over = false;
-        if !colon {
+        if name_end == 0 {
             return Err(400);
         }
         let base = usize::from(self.lbase);
@@ -805,7 +808,9 @@ impl Head {
         let Some(line) = buf.get(base..base.saturating_add(kept)) else {
             return Ok(());
         };
-        let colon = line.iter().position(|&c| c == b':').unwrap_or(line.len());
+        // The colon where the name ended (a line cut short keeps its
+        // name up to the buffer's end).
+        let colon = usize::from(name_end).min(line.len());
         let (name, rest) = line.split_at(colon);
         let value = trimmed(rest.split_first().map_or(rest, |(_, v)| v));
         let field = field_number(name);
