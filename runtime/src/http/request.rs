@@ -259,8 +259,9 @@ pub(crate) struct Head {
     /// Where header lines are buffered, and their length.
     lbase: u16,
     llen: u16,
-    /// The colon of the current header line was seen.
-    colon: bool,
+    /// Where the current header line's colon is (the name's length; 0:
+    /// not seen yet, as an empty name is refused).
+    name_end: u16,
     /// The current line did not fit in the buffer.
     over: bool,
     /// Forms (bit = [`FormId`]) that another connection is submitting:
@@ -717,43 +718,64 @@ impl Head {
     /// one caller, the header line's run.)
     #[inline(always)]
     fn header_bytes(&mut self, bytes: &[u8], buf: &mut [u8]) -> Result<usize, u16> {
-        // One pass checks each byte and keeps it: where it goes in the
-        // buffer (once past the buffer's end, the line did not fit:
-        // `over`). Bounded: `at` grows by at most `bytes.len()`.
-        let mut at = usize::from(self.lbase).saturating_add(usize::from(self.llen));
+        // Two loops, the name's and the value's, each with one test per
+        // byte; each byte is kept where the line goes on in the buffer
+        // (once past the buffer's end, the line did not fit: `over`).
+        let at = usize::from(self.lbase).saturating_add(usize::from(self.llen));
+        let dst = buf.get_mut(at..).unwrap_or(&mut []);
         let mut n = 0usize;
-        for &b in bytes {
-            let ok = if self.colon {
-                // The value: anything but control characters (tab allowed).
-                (b >= 0x20 && b != 0x7f) || b == b'\t'
-            } else if b == b':' {
-                // The name's end (an empty name is refused).
-                if self.llen == 0 && n == 0 {
-                    return Err(400);
-                }
-                self.colon = true;
-                true
-            } else {
+        if self.name_end == 0 {
+            while let Some(&b) = bytes.get(n) {
                 // The field name: token characters (a space before the
                 // colon is refused too). The bitmap inline here: a call
                 // per byte of every name was a tenth of a request's head.
-                tchar_bit(b)
-            };
-            if !ok {
-                // The line's CR or LF ends the run (a line without a colon
-                // ends here and `header_end` refuses it); anything else is
-                // refused.
-                if b == b'\r' || b == b'\n' {
+                if !tchar_bit(b) {
+                    if b != b':' {
+                        break;
+                    }
+                    // The name's end (an empty name is refused).
+                    if self.llen == 0 && n == 0 {
+                        return Err(400);
+                    }
+                    // Bounded: the line's bytes are counted in `used`
+                    // too, which stays within the header limit (a `u16`).
+                    self.name_end = self.llen.wrapping_add(n as u16);
+                    if let Some(d) = dst.get_mut(n) {
+                        *d = b;
+                    }
+                    // Bounded: `n < bytes.len()`.
+                    n = n.wrapping_add(1);
                     break;
                 }
+                if let Some(d) = dst.get_mut(n) {
+                    *d = b;
+                }
+                n = n.wrapping_add(1);
+            }
+        }
+        if self.name_end != 0 {
+            // The value: anything but control characters (tab allowed).
+            while let Some(&b) = bytes.get(n) {
+                // Visible ASCII in one compare; the rest (tab, obs-text,
+                // and what ends or breaks the line) apart.
+                if b.wrapping_sub(0x20) >= 0x5f && b < 0x80 && b != b'\t' {
+                    break;
+                }
+                if let Some(d) = dst.get_mut(n) {
+                    *d = b;
+                }
+                n = n.wrapping_add(1);
+            }
+        }
+        // The line's CR or LF ends the run (a line without a colon ends
+        // here and `header_end` refuses it); anything else is refused.
+        if let Some(&b) = bytes.get(n) {
+            if b != b'\r' && b != b'\n' {
                 return Err(400);
             }
-            match buf.get_mut(at) {
-                Some(d) => *d = b,
-                None => self.over = true,
-            }
-            at = at.wrapping_add(1);
-            n = n.wrapping_add(1);
+        }
+        if dst.len() < n {
+            self.over = true;
         }
         // Bounded: the line's bytes are counted in `used` too, which stays
         // within the header limit (a `u16`).
@@ -769,12 +791,12 @@ impl Head {
         settings: &HttpSettings,
     ) -> Result<(), u16> {
         // The next line starts empty.
-        let (llen, over, colon) = (self.llen, self.over, self.colon);
+        let (llen, over, name_end) = (self.llen, self.over, self.name_end);
         self.st = St::Header;
         self.llen = 0;
-        self.colon = false;
+        self.name_end = 0;
         self.over = false;
-        if !colon {
+        if name_end == 0 {
             return Err(400);
         }
         let base = usize::from(self.lbase);
@@ -786,7 +808,9 @@ impl Head {
         let Some(line) = buf.get(base..base.saturating_add(kept)) else {
             return Ok(());
         };
-        let colon = line.iter().position(|&c| c == b':').unwrap_or(line.len());
+        // The colon where the name ended (a line cut short keeps its
+        // name up to the buffer's end).
+        let colon = usize::from(name_end).min(line.len());
         let (name, rest) = line.split_at(colon);
         let value = trimmed(rest.split_first().map_or(rest, |(_, v)| v));
         let field = field_number(name);

@@ -381,7 +381,6 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
         let Some(c) = self.conns.get_mut(i) else {
             return data.len();
         };
-        let mut chunk = [0u8; 128];
         let mut taken = 0usize;
         while taken < data.len() {
             if matches!(c.rx, Rx::Drain) || matches!(c.rx, Rx::Free) {
@@ -390,6 +389,10 @@ impl<const N: usize, const B: usize, F: HttpFeatures> HttpServer<N, B, F> {
             let used = if let Some(bytes) = data.peek(taken) {
                 consume(c, bytes, socket, site, settings, app, now, busy)
             } else {
+                // Zeroed here, where a NIC that cannot lend its bytes
+                // needs it, not on every call (128 bytes cleared per
+                // segment on the path that peeks).
+                let mut chunk = [0u8; 128];
                 let n = data.read(taken, &mut chunk);
                 let Some(bytes) = chunk.get(..n) else { break };
                 if n == 0 {

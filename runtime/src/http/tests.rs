@@ -618,6 +618,40 @@ fn header_lines_are_judged_byte_by_byte_at_any_cut() {
     }
 }
 
+/// Every byte value inside a header value and a header name, at any
+/// cut: a value takes visible ASCII, space, tab and obs-text (RFC 9110
+/// §5.5) and refuses other control bytes and DEL; a name takes token
+/// characters only. (CR and LF end the line; a colon ends the name.)
+#[test]
+fn every_byte_of_a_header_line_is_judged_by_the_rules() {
+    for b in (0..=255u8).filter(|&b| b != b'\r' && b != b'\n') {
+        let value_ok = b == b'\t' || b >= 0x20 && b != 0x7f;
+        let mut req = b"GET / HTTP/1.1\r\nHost: dev\r\nX-A: a".to_vec();
+        req.extend([b, b'b']);
+        req.extend(b"\r\n\r\n");
+        let name_ok = b == b':' || crate::http::request::is_tchar(b);
+        let mut named = b"GET / HTTP/1.1\r\nHost: dev\r\nX".to_vec();
+        named.extend([b, b'A']);
+        named.extend(b": v\r\n\r\n");
+        for (req, ok) in [(req, value_ok), (named, name_ok)] {
+            let status = if ok { "200" } else { "400" };
+            for cut in [1, 3, req.len()] {
+                let mut t = T::new();
+                let mut out = Vec::new();
+                for chunk in req.chunks(cut) {
+                    t.send(chunk);
+                    out.extend(t.pull(1460));
+                }
+                let text = String::from_utf8_lossy(&out);
+                assert!(
+                    text.starts_with(&format!("HTTP/1.1 {status} ")),
+                    "byte {b:#x} cut {cut}: {text}"
+                );
+            }
+        }
+    }
+}
+
 /// What a fresh connection answers to `req` sent `cut` bytes at a time.
 fn answer_in_pieces(req: &str, cut: usize) -> String {
     let mut t = T::new();
