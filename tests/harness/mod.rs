@@ -5,6 +5,13 @@
 //! Every wait is bounded in time; nothing leaves the namespace. Names carry
 //! the process id and a counter, so tests run in parallel, and namespaces
 //! left behind by a killed run are removed by the next one.
+//!
+//! A peer's stdout and stderr go to a log file of its own (in the system's
+//! temporary directory, named after the namespace and the peer): when a test
+//! fails, the namespace's drop prints the end of every peer's log, so a peer
+//! that refused its configuration says why (a dnsmasq that read a broken
+//! `/dev/null` as its configuration once failed tests as "pid never
+//! appeared" with nothing else to go on). The logs are removed on drop.
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod peers;
@@ -107,7 +114,12 @@ pub struct Netns {
     /// The /24 this namespace uses: 10.A.B.0.
     pub net: [u8; 2],
     children: Vec<(String, Child)>,
+    /// The peers' log files, one per [`Netns::spawn`], in start order.
+    logs: Vec<(String, PathBuf)>,
 }
+
+/// Lines of a peer's log printed when a test fails.
+const LOG_TAIL_LINES: usize = 30;
 
 impl Netns {
     /// Makes `es-TAG-PID-N` with `tap0` up at 10.A.B.1/24.
@@ -129,6 +141,7 @@ impl Netns {
             name,
             net,
             children: Vec::new(),
+            logs: Vec::new(),
         };
         ip_ok(&["-n", &ns.name, "link", "set", "lo", "up"]);
         ip_ok(&[
@@ -167,19 +180,40 @@ impl Netns {
         run_bounded(self.command(program).args(args), limit)
     }
 
-    /// Starts a long-running peer; it is killed by PID on drop.
+    /// Starts a long-running peer; it is killed by PID on drop. Its
+    /// stdout and stderr go to its log file ([`Netns::peer_log`]).
     pub fn spawn(&mut self, label: &str, program: &str, args: &[&str]) -> u32 {
+        let n = self.logs.len();
+        let path = std::env::temp_dir().join(format!("{}-peer{n}.log", self.name));
+        let log = std::fs::File::create(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        let err = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("cannot share {}: {e}", path.display()));
+        self.logs.push((label.to_string(), path));
         let child = self
             .command(program)
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log)
+            .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {label} ({program}): {e}"));
         let pid = child.id();
         self.children.push((label.to_string(), child));
         pid
+    }
+
+    /// What the peers started as `label` have written so far (stdout and
+    /// stderr together), e.g. for an assertion's message.
+    pub fn peer_log(&self, label: &str) -> String {
+        self.logs
+            .iter()
+            .filter(|(l, _)| l == label)
+            .map(|(_, p)| {
+                String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned()
+            })
+            .collect()
     }
 
     /// Stops a peer started with [`Netns::spawn`] (by its PID) and waits
@@ -252,6 +286,32 @@ impl Drop for Netns {
             let _ = child.wait();
         }
         let _ = ip(&["netns", "del", &self.name]);
+        let failing = std::thread::panicking();
+        for (label, path) in &self.logs {
+            if failing {
+                print_log_tail(&self.name, label, path);
+            }
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Prints the last [`LOG_TAIL_LINES`] lines of a peer's log to stderr (the
+/// test's captured output, shown with its failure).
+fn print_log_tail(ns: &str, label: &str, path: &std::path::Path) {
+    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.is_empty() {
+        return;
+    }
+    let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+    eprintln!(
+        "--- {ns}: peer `{label}`, last {} of {} lines of its output ---",
+        tail.len(),
+        lines.len()
+    );
+    for l in tail {
+        eprintln!("{l}");
     }
 }
 
