@@ -9,7 +9,7 @@
 //!     [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
 //!     [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
 //!     [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-session-timeout S] [--mail-interval S]
-//!     [--dhcp-reboot A.B.C.D]
+//!     [--dhcp-reboot A.B.C.D] [--quiet]
 //!     [--mail-repeat N] [--seed N] [--nic tap|enc28j60]
 //! ```
 //! `--nic enc28j60` runs the stack through the ENC28J60 driver
@@ -20,7 +20,9 @@
 //! selects the static settings from `stack.toml`). Logs one line per event
 //! (`dhcp: ...`, `arp: ...`, `icmp: ...`, `udp: ...`, `tcp: ...`, `dns: ...`,
 //! `netbios: ...`, `sntp: ...`) and prints the counters on Ctrl-C or
-//! SIGTERM, then exits 0.
+//! SIGTERM, then exits 0. `--quiet` drops the event lines (the counters
+//! are still printed at exit), as the firmware's `quiet` build compiles
+//! them out: for measuring the stack rather than the log (issue 11).
 
 use ember_device::mail::MailOptions;
 use ember_device::names::{LeaseClient, Lookups, TimeSync};
@@ -43,11 +45,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The log on stdout, written in blocks: a line is kept until the device
-/// has held lines for [`LOG_DELAY`] (the main loop's sleep ends then) or
-/// [`LOG_BLOCK`] bytes of them, so a busy device does not make a `write(2)`
-/// per event (one per request was its only system call beyond lwIP's on
-/// the TAP, issue 11). The lines and their order are unchanged.
+/// The log on stdout, written in blocks: the lines logged since the last
+/// write go out in one `write(2)` before the next frame is sent (a peer
+/// that sees a frame can read every line logged before it, as when each
+/// line was written at once), when the main loop has no more work, or at
+/// [`LOG_BLOCK`] bytes. The lines and their order are unchanged.
 struct Stdout;
 
 thread_local! {
@@ -55,14 +57,18 @@ thread_local! {
     static LOG: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
-/// The longest a log line waits for the lines after it.
-const LOG_DELAY: Duration = Duration::from_millis(50);
 /// Held lines are written at once when they reach this many bytes.
 const LOG_BLOCK: usize = 4096;
+
+/// `--quiet`: event lines are dropped (cleared before the counters).
+static QUIET: AtomicBool = AtomicBool::new(false);
 
 impl Log for Stdout {
     fn line(&mut self, args: fmt::Arguments<'_>) {
         use std::fmt::Write as _;
+        if QUIET.load(Ordering::Relaxed) {
+            return;
+        }
         LOG.with_borrow_mut(|text| {
             // Formatted as it is, then escaped only if some byte needs it
             // (`OneLine` decodes every character: an eighth of the device's
@@ -88,13 +94,8 @@ impl Log for Stdout {
     }
 }
 
-/// True while log lines are held.
-fn log_held() -> bool {
-    LOG.with_borrow(|text| !text.is_empty())
-}
-
-/// Writes the held log lines (before the device prints on its own, and
-/// when they have waited [`LOG_DELAY`]).
+/// Writes the held log lines (before a frame is sent, when the main loop
+/// has no more work, before the device prints on its own).
 fn flush_log() {
     LOG.with_borrow_mut(write_log);
 }
@@ -125,6 +126,7 @@ struct Cli {
     bytes: Option<u32>,
     names: Names,
     no_dhcp: bool,
+    quiet: bool,
     dhcp_reboot: Option<Ipv4Address>,
     mail: MailOptions,
     seed: Option<u64>,
@@ -167,7 +169,7 @@ const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [
               [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
               [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
               [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-session-timeout S] [--mail-interval S]
-              [--mail-repeat N] [--seed N] [--dhcp-reboot A.B.C.D] [--nic tap|enc28j60]";
+              [--mail-repeat N] [--seed N] [--dhcp-reboot A.B.C.D] [--nic tap|enc28j60] [--quiet]";
 
 /// A command-line string kept for the whole run (the mail settings are
 /// `&'static`, as they would be in a firmware's flash).
@@ -296,6 +298,7 @@ fn parse_cli() -> Result<Cli, String> {
                 );
             }
             "--no-dhcp" => cli.no_dhcp = true,
+            "--quiet" => cli.quiet = true,
             "--dhcp-reboot" => cli.dhcp_reboot = Some(parse_ip(&value()?)?),
             "--smtp-server" => cli.mail.smtp_server = Some(keep(value()?)),
             "--smtp-mx" => cli.mail.smtp_mx = true,
@@ -413,6 +416,8 @@ impl Nic for HostNic {
         delegate!(self, n => n.tx_rewrite(offset, bytes))
     }
     fn tx_send(&mut self) -> Result<(), NicError> {
+        // The lines logged before this frame are out before it.
+        flush_log();
         delegate!(self, n => n.tx_send())
     }
     fn tx_abort(&mut self) {
@@ -450,6 +455,7 @@ fn main() -> ExitCode {
     } else {
         FirstRun::default()
     };
+    QUIET.store(cli.quiet, Ordering::Relaxed);
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -696,8 +702,7 @@ where
 }
 
 /// The main loop: poll until idle, then sleep on the TAP until a frame
-/// arrives or the stack's next deadline (at most 100 ms, to notice Ctrl-C;
-/// at most until held log lines are due).
+/// arrives or the stack's next deadline (at most 100 ms, to notice Ctrl-C).
 fn run<C: Config, N: Nic>(
     nic: &mut N,
     options: Options,
@@ -723,8 +728,6 @@ fn run<C: Config, N: Nic>(
     for domain in &names.resolve_mx {
         device.resolve_mx(domain);
     }
-    // Since when log lines are held (see `Stdout`).
-    let mut log_since: Option<Instant> = None;
     while !stop.load(Ordering::SeqCst) {
         // Bounded: at most 64 busy rounds before checking the stop flag.
         // The clock is read each round: a slow round must not leave timers
@@ -734,29 +737,19 @@ fn run<C: Config, N: Nic>(
             rounds += 1;
         }
         let t = now();
-        let mut sleep = match device.poll_at(t) {
+        let sleep = match device.poll_at(t) {
             Some(at) => Duration::from_millis(at.since(t).millis().min(100)),
             None => Duration::from_millis(100),
         };
-        if !log_held() {
-            log_since = None;
-        } else {
-            let held = Duration::from_millis(t.since(*log_since.get_or_insert(t)).millis());
-            if held >= LOG_DELAY {
-                flush_log();
-                log_since = None;
-            } else {
-                sleep = sleep.min(LOG_DELAY.saturating_sub(held));
-            }
-        }
+        flush_log();
         if !sleep.is_zero() {
             if let Err(e) = wait(nic, sleep) {
-                flush_log();
                 println!("device: wait failed: {e}");
                 break;
             }
         }
     }
+    QUIET.store(false, Ordering::Relaxed);
     device.log_counters();
     flush_log();
     println!("device: stopped");
