@@ -7,19 +7,19 @@
 #                         [--device BIN] [--base BIN] [--paths "/favicon.ico /app.js"]
 #
 # Per server, path and ab mode (-c 1 and -k -c 1): its user and system
-# CPU per request (/proc/PID/stat over one ab run of --cpu-requests,
-# default 20,000, nothing attached), the frames on its TAP each way with
-# their TCP flags (tcpdump over a second run of 300 requests; short, so
-# that tcpdump drops none), and its system calls by kind (perf stat counting the kernel's
-# syscall tracepoints over a third run of N requests, default 2,000: all, read, failed reads (EAGAIN),
+# CPU per request (/proc/PID/stat over an ab run of --cpu-requests,
+# default 20,000, nothing attached), the TCP flags of its frames
+# (tcpdump over a run of 300 requests, per request it saw), its system
+# calls by kind (perf stat counting the kernel's syscall tracepoints over
+# a run of N requests, default 2,000: all, read, failed reads (EAGAIN),
 # write, writes to stdout/stderr (the log), poll, pselect6,
-# clock_gettime) with its sleeps and preemptions (voluntary and
-# involuntary context switches), all divided by the requests. Frames in
-# and out are its successful reads and its writes to the TAP. Counts do not depend on the machine's load; the
-# CPU figures do (a little). --cpu N pins servers and ab as paired.sh
-# does. --base BIN adds another build of the device (e.g. main's), in a
-# third namespace, measured the same way right after ours. Needs root, ab,
-# perf, tcpdump.
+# clock_gettime) and its sleeps and preemptions (voluntary and
+# involuntary context switches), per request. Frames in and out are its
+# successful reads and its writes to the TAP. The counts do not depend
+# on the machine's load; the CPU figures do (a little). --cpu N pins the
+# servers and ab as paired.sh does. --base BIN adds another build of the
+# device (e.g. main's) in a third namespace, measured the same way after
+# ours. Needs root, ab, perf, tcpdump.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -37,7 +37,7 @@ while (($#)); do
         --device) device=$2; shift ;;
         --base) base=$2; shift ;;
         --paths) paths=$2; shift ;;
-        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "count.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
