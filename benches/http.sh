@@ -276,7 +276,10 @@ echo "ApacheBench, $requests requests per run, median of $runs runs; each cell: 
 header
 if ((host)); then
     start "$device" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1
-    matrix "host: $(basename "$(dirname "$(dirname "$device")")")/device" "${PATHS[@]}"
+    # target/PROFILE/examples/device as PROFILE/device, another path as it is.
+    label=$device
+    [[ $device != */examples/device ]] || label="$(basename "$(dirname "$(dirname "$device")")")/device"
+    matrix "host: $label" "${PATHS[@]}"
     page_load "host $device"
     for c in "${configs[@]}"; do
         start "$device" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1 --config "$c"

@@ -9,7 +9,7 @@
 //!     [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
 //!     [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
 //!     [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-session-timeout S] [--mail-interval S]
-//!     [--dhcp-reboot A.B.C.D]
+//!     [--dhcp-reboot A.B.C.D] [--quiet]
 //!     [--mail-repeat N] [--seed N] [--nic tap|enc28j60]
 //! ```
 //! `--nic enc28j60` runs the stack through the ENC28J60 driver
@@ -20,7 +20,9 @@
 //! selects the static settings from `stack.toml`). Logs one line per event
 //! (`dhcp: ...`, `arp: ...`, `icmp: ...`, `udp: ...`, `tcp: ...`, `dns: ...`,
 //! `netbios: ...`, `sntp: ...`) and prints the counters on Ctrl-C or
-//! SIGTERM, then exits 0.
+//! SIGTERM, then exits 0. `--quiet` drops the event lines (the counters
+//! are still printed at exit), as the firmware's `quiet` build compiles
+//! them out: for measuring the stack rather than the log (issue 11).
 
 use ember_device::mail::MailOptions;
 use ember_device::names::{LeaseClient, Lookups, TimeSync};
@@ -43,13 +45,68 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The log on stdout, written in blocks: the lines logged since the last
+/// write go out in one `write(2)` before the next frame is sent (a peer
+/// that sees a frame can read every line logged before it, as when each
+/// line was written at once), when the main loop has no more work, or at
+/// [`LOG_BLOCK`] bytes. The lines and their order are unchanged.
 struct Stdout;
+
+thread_local! {
+    /// The lines not yet written (only the main loop's thread logs).
+    static LOG: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Held lines are written at once when they reach this many bytes.
+const LOG_BLOCK: usize = 4096;
+
+/// `--quiet`: event lines are dropped (cleared before the counters).
+static QUIET: AtomicBool = AtomicBool::new(false);
+
 impl Log for Stdout {
     fn line(&mut self, args: fmt::Arguments<'_>) {
         use std::fmt::Write as _;
-        let mut text = String::new();
-        let _ = OneLine(&mut text).write_fmt(args);
-        println!("{text}");
+        if QUIET.load(Ordering::Relaxed) {
+            return;
+        }
+        LOG.with_borrow_mut(|text| {
+            // Formatted as it is, then escaped only if some byte needs it
+            // (`OneLine` decodes every character: an eighth of the device's
+            // instructions per keep-alive request went to it).
+            let start = text.len();
+            let _ = text.write_fmt(args);
+            let plain = |b: &u8| (b' '..b'\x7f').contains(b) && *b != b'\\';
+            if !text
+                .as_bytes()
+                .get(start..)
+                .unwrap_or(&[])
+                .iter()
+                .all(plain)
+            {
+                let raw = text.split_off(start);
+                let _ = OneLine(&mut *text).write_str(&raw);
+            }
+            text.push('\n');
+            if text.len() >= LOG_BLOCK {
+                write_log(text);
+            }
+        });
+    }
+}
+
+/// Writes the held log lines (before a frame is sent, when the main loop
+/// has no more work, before the device prints on its own).
+fn flush_log() {
+    LOG.with_borrow_mut(write_log);
+}
+
+fn write_log(text: &mut String) {
+    use std::io::Write as _;
+    if !text.is_empty() {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        text.clear();
     }
 }
 
@@ -69,6 +126,7 @@ struct Cli {
     bytes: Option<u32>,
     names: Names,
     no_dhcp: bool,
+    quiet: bool,
     dhcp_reboot: Option<Ipv4Address>,
     mail: MailOptions,
     seed: Option<u64>,
@@ -111,7 +169,7 @@ const USAGE: &str = "usage: device [--tap NAME] [--ip A.B.C.D/N] [--gateway G] [
               [--smtp-server HOST | --smtp-mx] [--pop3-server HOST] [--mail-user U] [--mail-password P]
               [--mail-to ADDR [--mail-from ADDR] [--mail-body FILE] [--mail-attach FILE]]
               [--check-mail] [--mail-delete TEXT] [--mail-timeout S] [--mail-session-timeout S] [--mail-interval S]
-              [--mail-repeat N] [--seed N] [--dhcp-reboot A.B.C.D] [--nic tap|enc28j60]";
+              [--mail-repeat N] [--seed N] [--dhcp-reboot A.B.C.D] [--nic tap|enc28j60] [--quiet]";
 
 /// A command-line string kept for the whole run (the mail settings are
 /// `&'static`, as they would be in a firmware's flash).
@@ -240,6 +298,7 @@ fn parse_cli() -> Result<Cli, String> {
                 );
             }
             "--no-dhcp" => cli.no_dhcp = true,
+            "--quiet" => cli.quiet = true,
             "--dhcp-reboot" => cli.dhcp_reboot = Some(parse_ip(&value()?)?),
             "--smtp-server" => cli.mail.smtp_server = Some(keep(value()?)),
             "--smtp-mx" => cli.mail.smtp_mx = true,
@@ -357,6 +416,8 @@ impl Nic for HostNic {
         delegate!(self, n => n.tx_rewrite(offset, bytes))
     }
     fn tx_send(&mut self) -> Result<(), NicError> {
+        // The lines logged before this frame are out before it.
+        flush_log();
         delegate!(self, n => n.tx_send())
     }
     fn tx_abort(&mut self) {
@@ -394,6 +455,7 @@ fn main() -> ExitCode {
     } else {
         FirstRun::default()
     };
+    QUIET.store(cli.quiet, Ordering::Relaxed);
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -679,6 +741,7 @@ fn run<C: Config, N: Nic>(
             Some(at) => Duration::from_millis(at.since(t).millis().min(100)),
             None => Duration::from_millis(100),
         };
+        flush_log();
         if !sleep.is_zero() {
             if let Err(e) = wait(nic, sleep) {
                 println!("device: wait failed: {e}");
@@ -686,6 +749,8 @@ fn run<C: Config, N: Nic>(
             }
         }
     }
+    QUIET.store(false, Ordering::Relaxed);
     device.log_counters();
+    flush_log();
     println!("device: stopped");
 }

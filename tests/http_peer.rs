@@ -932,3 +932,41 @@ fn chromium_live_values_form_round_trip_and_screenshot() {
     );
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// `--quiet` (issue 11's host measurements: the firmware's `quiet` build
+/// compiles the log lines out) drops the device's event lines but not its
+/// service: it answers, and prints its counters at exit.
+#[test]
+fn quiet_device_serves_without_event_lines() {
+    let ns = Netns::new("httpquiet");
+    let ip = format!("{}/24", ns.device_ip());
+    let gw = ns.host_ip().to_string();
+    let dev = ns.spawn_device(&["--ip", &ip, "--gateway", &gw, "--quiet"]);
+    dev.wait_for("device: tap", SECS(10));
+    // Bounded: about 10 s of one-second tries while the device comes up.
+    let mut code = 0;
+    for _ in 0..10 {
+        code = status_of(&ns, &["--max-time", "1", &url(&ns, "/app.js")]).0;
+        if code == 200 {
+            break;
+        }
+    }
+    assert_eq!(code, 200, "no answer from the quiet device");
+    let (status, log) = dev.stop();
+    assert_eq!(status, Some(0), "{log:?}");
+    let events: Vec<&String> = log
+        .iter()
+        .filter(|l| {
+            ["http: ", "arp: ", "ip: ", "mdns: "]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .collect();
+    assert!(
+        events.is_empty(),
+        "event lines from a quiet device: {events:?}"
+    );
+    let counters = log.iter().find(|l| l.starts_with("counters: in "));
+    assert!(counters.is_some(), "no counters at exit: {log:?}");
+    assert!(log.iter().any(|l| l == "device: stopped"), "{log:?}");
+}

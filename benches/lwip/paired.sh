@@ -3,6 +3,7 @@
 # cell, so that a busy machine's drift hits both alike (issue 11).
 #
 #   benches/lwip/paired.sh [--rounds N] [--requests N] [--cpu N] [--device BIN]
+#                          [--against BIN] [--paths "/ /favicon.ico /app.js"]
 #
 # benches/http.sh --lwip measures all of ours, then all of lwIP's: on a
 # shared machine whose load changes by the minute its cells move by 2x
@@ -18,13 +19,17 @@
 # calls, from /proc/PID/stat in clock ticks). --cpu N pins both servers and ab to host
 # CPU N, as http.sh --cpu does. Builds the device (cargo) and lwIP
 # (benches/lwip/build.sh, LWIP_SRC honoured) unless --device is given /
-# target/lwip/lwip-httpd exists. Needs root, ab, gcc and git.
+# target/lwip/lwip-httpd exists. --against BIN puts another build of the
+# device (e.g. main's) where lwIP was, to pair a change with its base (the
+# "lwIP" columns are then that build's). Needs root, ab, gcc and git.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 rounds=9
 requests=2000
 device=
+against=
+paths="/ /favicon.ico /app.js"
 pin=()
 while (($#)); do
     case "$1" in
@@ -32,7 +37,9 @@ while (($#)); do
         --requests) requests=$2; shift ;;
         --cpu) pin=(taskset -c "$2"); shift ;;
         --device) device=$2; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --against) against=$2; shift ;;
+        --paths) paths=$2; shift ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "paired.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -47,7 +54,7 @@ if [[ -z $device ]]; then
     device="$ROOT/target/release/examples/device"
 fi
 lwip="$ROOT/target/lwip/lwip-httpd"
-[[ -x $lwip ]] || "$ROOT/benches/lwip/build.sh" >/dev/null
+[[ -n $against || -x $lwip ]] || "$ROOT/benches/lwip/build.sh" >/dev/null
 
 ip_dev=10.79.0.2
 ns_ours="lwpair-ours-$$"
@@ -79,7 +86,12 @@ serve() {
     die "no answer in $ns: $*"
 }
 serve "$ns_ours" "$device" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1
-serve "$ns_lwip" env PRECONFIGURED_TAPIF=tap0 "$lwip" "$ip_dev" 255.255.255.0 10.79.0.1
+if [[ -n $against ]]; then
+    serve "$ns_lwip" "$against" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1
+    echo "against $against in lwIP's place"
+else
+    serve "$ns_lwip" env PRECONFIGURED_TAPIF=tap0 "$lwip" "$ip_dev" 255.255.255.0 10.79.0.1
+fi
 
 # cpu_ns PID: the process's on-CPU time so far, in ns (its threads' sum).
 cpu_ns() {
@@ -111,7 +123,7 @@ median() {
 echo "ApacheBench, $requests requests per run, $rounds rounds, ours and lwIP alternating"
 printf '%-13s %-9s %10s %10s %8s %16s %12s %12s %10s %10s\n' path ab ours lwIP ours/lwIP \
     "ratio low-high" "ours us/req" "lwIP us/req" "ours user" "lwIP user"
-for p in / /favicon.ico /app.js; do
+for p in $paths; do
     for m in "-c 1" "-c 4" "-k -c 1" "-k -c 4"; do
         ours=() theirs=() ratios=()
         c0_ours=$(cpu_ns "${pids[0]}")

@@ -485,10 +485,13 @@ impl Nic for Tap {
                     return Some(n);
                 }
                 Err(_) => {
+                    // The error number itself, not `kind()`: an empty queue
+                    // ends every burst of frames, and `kind()`'s decoding
+                    // showed in the device's profile (issue 11).
                     let e = io::Error::last_os_error();
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock => return None,
-                        io::ErrorKind::Interrupted => {}
+                    match e.raw_os_error() {
+                        Some(libc::EAGAIN) => return None,
+                        Some(libc::EINTR) => {}
                         _ => {
                             self.last_error = Some(e);
                             return None;
