@@ -1420,6 +1420,9 @@ impl LineState {
     /// is delivered only when the next bytes show the line goes on, so a
     /// line of exactly `buf.len()` bytes is one piece; a CR not followed
     /// by LF is content.
+    /// Inlined into POP3's per-byte loop (out of line, a call per
+    /// received byte).
+    #[inline(always)]
     pub(crate) fn push(&mut self, buf: &mut [u8], b: u8) -> Option<Piece> {
         if self.stash_len > 0 {
             // Right after a piece: the buffer is empty and (at least 2
