@@ -544,6 +544,11 @@ impl Mail {
 
     /// Logs each new step of the clients (`smtp: progress ...`).
     pub fn progress<L: Log>(&mut self, smtp: SmtpState, pop3: Pop3State, log: &mut L) {
+        // Nothing to show without a log: the states are not even read
+        // (the quiet firmware: −448 B of code).
+        if !log.keeps_lines() {
+            return;
+        }
         let s = smtp_key(smtp);
         if self.shown_smtp != Some(s) {
             if self.shown_smtp.is_some() || s != SmtpState::Idle {
