@@ -633,8 +633,13 @@ impl<S: Pop3Settings> Pop3Client<S> {
             if b == b'\n' {
                 self.link.touched = true;
             }
-            if let Some(piece) = self.lines.push(self.line.slots_mut(), b) {
+            // A piece with `more` did not take `b`: it starts the next
+            // piece (an empty buffer takes it; a second pass at most).
+            while let Some(piece) = self.lines.push(self.line.slots_mut(), b) {
                 self.on_piece(piece, mailbox);
+                if !piece.more {
+                    break;
+                }
             }
         }
     }
@@ -1473,7 +1478,10 @@ mod tests {
                 if let Some(p) = st.push(&mut buf, b) {
                     prop_assert!(p.len <= buf.len());
                     out.extend_from_slice(&buf[..p.len]);
-                    if !p.more {
+                    if p.more {
+                        // Not taken: it starts the next piece.
+                        prop_assert_eq!(st.push(&mut buf, b), None);
+                    } else {
                         out.push(b'\n');
                     }
                 }
