@@ -255,6 +255,16 @@ impl Default for InboxState {
     }
 }
 
+impl<L: Log> Inbox<'_, L> {
+    /// Counts a line's piece for the `pop3: end` log line; nothing for a
+    /// log that keeps no line (the statistics are only logged).
+    fn piece(&mut self, line: &Line<'_>) {
+        if self.log.keeps_lines() {
+            self.state.piece(line);
+        }
+    }
+}
+
 impl InboxState {
     fn piece(&mut self, line: &Line<'_>) {
         self.pieces += 1;
@@ -299,11 +309,11 @@ impl<L: Log> Mailbox for Inbox<'_, L> {
         self.state.opts.user.zip(self.state.opts.password)
     }
     fn header(&mut self, _number: u32, line: Line<'_>) {
-        self.state.piece(&line);
+        self.piece(&line);
     }
     fn message(&mut self, info: &MessageInfo<'_>) {
         // The empty line between headers and body counts as a line.
-        self.state.piece(&Line {
+        self.piece(&Line {
             bytes: b"",
             more: false,
         });
@@ -329,7 +339,7 @@ impl<L: Log> Mailbox for Inbox<'_, L> {
         };
     }
     fn line(&mut self, _number: u32, line: Line<'_>) {
-        self.state.piece(&line);
+        self.piece(&line);
     }
     fn end(&mut self, number: u32) -> Disposition {
         let s = &mut *self.state;
