@@ -32,8 +32,6 @@ use emberstack::{Duration, Instant};
 pub const GENERATED_ATTACHMENT: u32 = 4096;
 /// Room for the status text of a status email.
 const STATUS_TEXT: usize = 384;
-/// Room for the last message's `From:` / `Subject:` shown by the UI.
-const LAST_LEN: usize = 64;
 
 /// Mail settings from the command line (or, later, the settings page);
 /// what is `None` comes from `stack.toml`.
@@ -223,17 +221,7 @@ pub struct InboxState {
     longest: usize,
     bytes: u64,
     crc: u32,
-    /// The current line has more pieces to come.
-    in_line: bool,
     deleting: bool,
-    /// `From:` address of the last message read.
-    pub last_from: [u8; LAST_LEN],
-    /// Its length.
-    pub last_from_len: usize,
-    /// `Subject:` of the last message read.
-    pub last_subject: [u8; LAST_LEN],
-    /// Its length.
-    pub last_subject_len: usize,
 }
 
 impl Default for InboxState {
@@ -245,12 +233,7 @@ impl Default for InboxState {
             longest: 0,
             bytes: 0,
             crc: 0,
-            in_line: false,
             deleting: false,
-            last_from: [0; LAST_LEN],
-            last_from_len: 0,
-            last_subject: [0; LAST_LEN],
-            last_subject_len: 0,
         }
     }
 }
@@ -275,7 +258,6 @@ impl InboxState {
             self.crc = crc32_update(self.crc, b"\n");
             self.lines += 1;
         }
-        self.in_line = line.more;
     }
 }
 
@@ -324,12 +306,6 @@ impl<L: Log> Mailbox for Inbox<'_, L> {
             Text(info.subject)
         ));
         let s = &mut *self.state;
-        let n = info.address().len().min(LAST_LEN);
-        s.last_from[..n].copy_from_slice(&info.address()[..n]);
-        s.last_from_len = n;
-        let n = info.subject.len().min(LAST_LEN);
-        s.last_subject[..n].copy_from_slice(&info.subject[..n]);
-        s.last_subject_len = n;
         s.deleting = match s.opts.delete_matching {
             Some(needle) => info
                 .subject
@@ -350,10 +326,6 @@ impl<L: Log> Mailbox for Inbox<'_, L> {
         let keep = !s.deleting;
         *s = InboxState {
             opts: s.opts,
-            last_from: s.last_from,
-            last_from_len: s.last_from_len,
-            last_subject: s.last_subject,
-            last_subject_len: s.last_subject_len,
             ..InboxState::default()
         };
         if keep {
@@ -444,14 +416,6 @@ impl Mail {
     /// Asks for a mailbox check.
     pub fn request_check(&mut self) {
         self.check_pending = true;
-    }
-
-    /// The last message read: (from, subject).
-    pub fn last_message(&self) -> (&[u8], &[u8]) {
-        (
-            &self.inbox.last_from[..self.inbox.last_from_len],
-            &self.inbox.last_subject[..self.inbox.last_subject_len],
-        )
     }
 
     /// True when a send waits only for the status report: the caller
