@@ -213,7 +213,7 @@ impl Outgoing for StatusMail {
 }
 
 /// The mailbox side: what the device remembers of the messages it reads.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct InboxState {
     opts: MailOptions,
     lines: u32,
@@ -222,20 +222,6 @@ pub struct InboxState {
     bytes: u64,
     crc: u32,
     deleting: bool,
-}
-
-impl Default for InboxState {
-    fn default() -> Self {
-        InboxState {
-            opts: MailOptions::default(),
-            lines: 0,
-            pieces: 0,
-            longest: 0,
-            bytes: 0,
-            crc: 0,
-            deleting: false,
-        }
-    }
 }
 
 impl<L: Log> Inbox<'_, L> {
