@@ -93,6 +93,12 @@ where
 /// subjects, server replies): a sink writes them through [`OneLine`], so
 /// none can end a line early and forge the next one.
 pub trait Log {
+    /// False for a sink that drops every line (the quiet firmware): what
+    /// is computed only to be logged (the mail clients' progress) is
+    /// then not computed at all.
+    fn keeps_lines(&self) -> bool {
+        true
+    }
     /// Writes one line (without a newline).
     fn line(&mut self, args: fmt::Arguments<'_>);
 }

@@ -32,8 +32,6 @@ use emberstack::{Duration, Instant};
 pub const GENERATED_ATTACHMENT: u32 = 4096;
 /// Room for the status text of a status email.
 const STATUS_TEXT: usize = 384;
-/// Room for the last message's `From:` / `Subject:` shown by the UI.
-const LAST_LEN: usize = 64;
 
 /// Mail settings from the command line (or, later, the settings page);
 /// what is `None` comes from `stack.toml`.
@@ -215,7 +213,7 @@ impl Outgoing for StatusMail {
 }
 
 /// The mailbox side: what the device remembers of the messages it reads.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct InboxState {
     opts: MailOptions,
     lines: u32,
@@ -223,34 +221,15 @@ pub struct InboxState {
     longest: usize,
     bytes: u64,
     crc: u32,
-    /// The current line has more pieces to come.
-    in_line: bool,
     deleting: bool,
-    /// `From:` address of the last message read.
-    pub last_from: [u8; LAST_LEN],
-    /// Its length.
-    pub last_from_len: usize,
-    /// `Subject:` of the last message read.
-    pub last_subject: [u8; LAST_LEN],
-    /// Its length.
-    pub last_subject_len: usize,
 }
 
-impl Default for InboxState {
-    fn default() -> Self {
-        InboxState {
-            opts: MailOptions::default(),
-            lines: 0,
-            pieces: 0,
-            longest: 0,
-            bytes: 0,
-            crc: 0,
-            in_line: false,
-            deleting: false,
-            last_from: [0; LAST_LEN],
-            last_from_len: 0,
-            last_subject: [0; LAST_LEN],
-            last_subject_len: 0,
+impl<L: Log> Inbox<'_, L> {
+    /// Counts a line's piece for the `pop3: end` log line; nothing for a
+    /// log that keeps no line (the statistics are only logged).
+    fn piece(&mut self, line: &Line<'_>) {
+        if self.log.keeps_lines() {
+            self.state.piece(line);
         }
     }
 }
@@ -265,7 +244,6 @@ impl InboxState {
             self.crc = crc32_update(self.crc, b"\n");
             self.lines += 1;
         }
-        self.in_line = line.more;
     }
 }
 
@@ -299,11 +277,11 @@ impl<L: Log> Mailbox for Inbox<'_, L> {
         self.state.opts.user.zip(self.state.opts.password)
     }
     fn header(&mut self, _number: u32, line: Line<'_>) {
-        self.state.piece(&line);
+        self.piece(&line);
     }
     fn message(&mut self, info: &MessageInfo<'_>) {
         // The empty line between headers and body counts as a line.
-        self.state.piece(&Line {
+        self.piece(&Line {
             bytes: b"",
             more: false,
         });
@@ -314,12 +292,6 @@ impl<L: Log> Mailbox for Inbox<'_, L> {
             Text(info.subject)
         ));
         let s = &mut *self.state;
-        let n = info.address().len().min(LAST_LEN);
-        s.last_from[..n].copy_from_slice(&info.address()[..n]);
-        s.last_from_len = n;
-        let n = info.subject.len().min(LAST_LEN);
-        s.last_subject[..n].copy_from_slice(&info.subject[..n]);
-        s.last_subject_len = n;
         s.deleting = match s.opts.delete_matching {
             Some(needle) => info
                 .subject
@@ -329,7 +301,7 @@ impl<L: Log> Mailbox for Inbox<'_, L> {
         };
     }
     fn line(&mut self, _number: u32, line: Line<'_>) {
-        self.state.piece(&line);
+        self.piece(&line);
     }
     fn end(&mut self, number: u32) -> Disposition {
         let s = &mut *self.state;
@@ -340,10 +312,6 @@ impl<L: Log> Mailbox for Inbox<'_, L> {
         let keep = !s.deleting;
         *s = InboxState {
             opts: s.opts,
-            last_from: s.last_from,
-            last_from_len: s.last_from_len,
-            last_subject: s.last_subject,
-            last_subject_len: s.last_subject_len,
             ..InboxState::default()
         };
         if keep {
@@ -434,14 +402,6 @@ impl Mail {
     /// Asks for a mailbox check.
     pub fn request_check(&mut self) {
         self.check_pending = true;
-    }
-
-    /// The last message read: (from, subject).
-    pub fn last_message(&self) -> (&[u8], &[u8]) {
-        (
-            &self.inbox.last_from[..self.inbox.last_from_len],
-            &self.inbox.last_subject[..self.inbox.last_subject_len],
-        )
     }
 
     /// True when a send waits only for the status report: the caller
@@ -544,6 +504,11 @@ impl Mail {
 
     /// Logs each new step of the clients (`smtp: progress ...`).
     pub fn progress<L: Log>(&mut self, smtp: SmtpState, pop3: Pop3State, log: &mut L) {
+        // Nothing to show without a log: the states are not even read
+        // (the quiet firmware: −448 B of code).
+        if !log.keeps_lines() {
+            return;
+        }
         let s = smtp_key(smtp);
         if self.shown_smtp != Some(s) {
             if self.shown_smtp.is_some() || s != SmtpState::Idle {

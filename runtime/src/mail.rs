@@ -1390,18 +1390,19 @@ impl Link {
 /// Assembles received bytes into lines of at most `buf.len()` bytes
 /// (at least 2): a longer line comes out in pieces (`more` set on all but
 /// the last), and the CR of the CR LF ending is removed. A piece is read
-/// from `buf` by the caller before the next byte is pushed.
+/// from `buf` by the caller before the next byte is pushed; a piece with
+/// `more` did not take the byte that showed the line goes on: the caller
+/// pushes that byte again after reading the piece (it starts the next
+/// one). So no byte is kept aside while a full buffer is read.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct LineState {
     /// Bytes of the current piece in the buffer.
     len: u16,
     /// A piece of the current line has been delivered already.
     continued: bool,
-    /// The buffer is full and a CR came: the line's end if LF follows.
+    /// The buffer is full and a CR came: the line's end if LF follows,
+    /// else the next piece's first byte.
     cr_pending: bool,
-    /// Bytes that did not fit after a full piece (they start the next).
-    stash: [u8; 2],
-    stash_len: u8,
 }
 
 /// One piece of a line from [`LineState::push`].
@@ -1411,7 +1412,8 @@ pub(crate) struct Piece {
     pub(crate) len: usize,
     /// Not the line's first piece.
     pub(crate) continued: bool,
-    /// More of the line follows.
+    /// More of the line follows (and the byte pushed was not taken:
+    /// push it again).
     pub(crate) more: bool,
 }
 
@@ -1420,24 +1422,15 @@ impl LineState {
     /// is delivered only when the next bytes show the line goes on, so a
     /// line of exactly `buf.len()` bytes is one piece; a CR not followed
     /// by LF is content.
+    /// Inlined into POP3's per-byte loop (out of line, a call per
+    /// received byte).
+    #[inline(always)]
     pub(crate) fn push(&mut self, buf: &mut [u8], b: u8) -> Option<Piece> {
-        if self.stash_len > 0 {
-            // Right after a piece: the buffer is empty and (at least 2
-            // bytes long) takes both; a second byte not stashed is not
-            // part of the line (`len` says).
-            if let Some(head) = buf.get_mut(..2) {
-                head.copy_from_slice(&self.stash);
-                self.len = u16::from(self.stash_len);
-            }
-            self.stash_len = 0;
-        }
         let len = usize::from(self.len);
         if b == b'\n' {
-            let n = if !self.cr_pending && len > 0 && buf.get(len.wrapping_sub(1)) == Some(&b'\r') {
-                len.wrapping_sub(1) // len > 0
-            } else {
-                len
-            };
+            // Without the CR it ends with (a pending one was not stored).
+            let cr = !self.cr_pending && buf.get(len.wrapping_sub(1)) == Some(&b'\r');
+            let n = len.wrapping_sub(usize::from(cr)); // cr: len > 0
             let piece = Piece {
                 len: n,
                 continued: self.continued,
@@ -1446,15 +1439,27 @@ impl LineState {
             *self = LineState::default();
             return Some(piece);
         }
-        if let Some(slot) = buf.get_mut(len) {
-            *slot = b;
-            self.len = self.len.wrapping_add(1); // < buf.len() <= 1024
+        if len < buf.len() {
+            // A pending CR is here only right after a piece (the buffer
+            // is empty and, at least 2 bytes long, takes it and `b`);
+            // otherwise `b` overwrites the CR written at `len`.
+            let at = len.wrapping_add(usize::from(self.cr_pending)); // <= 1
+            if let Some(slot) = buf.get_mut(len) {
+                *slot = b'\r';
+            }
+            if let Some(slot) = buf.get_mut(at) {
+                *slot = b;
+            }
+            self.len = at.wrapping_add(1) as u16; // <= buf.len() <= 1024
+            self.cr_pending = false;
             return None;
         }
         if b == b'\r' && !self.cr_pending {
             self.cr_pending = true;
             return None;
         }
+        // The full buffer is a piece; `b` (after a pending CR) is not
+        // taken: the caller pushes it again.
         let piece = Piece {
             len,
             continued: self.continued,
@@ -1462,11 +1467,6 @@ impl LineState {
         };
         self.continued = true;
         self.len = 0;
-        // The byte, after the CR that did not end the line (a second
-        // byte beyond `stash_len` is not used).
-        self.stash = [if self.cr_pending { b'\r' } else { b }, b];
-        self.stash_len = 1u8.wrapping_add(u8::from(self.cr_pending)); // 1 or 2
-        self.cr_pending = false;
         Some(piece)
     }
 
@@ -1601,6 +1601,35 @@ mod tests {
         for (i, e) in [&b"a"[..], b"", b"bc", b"", b""].into_iter().enumerate() {
             assert_eq!(entry(U, &V, i), e, "{i}");
         }
+    }
+
+    /// Pieces of a 4-byte buffer, the byte after a full piece pushed
+    /// again: a line of exactly the buffer is one piece, a CR that does
+    /// not end the line is content (before the next piece's byte).
+    #[test]
+    fn line_pieces_at_the_buffer_boundary() {
+        let pieces = |input: &[u8]| {
+            let (mut st, mut buf, mut out) = (LineState::default(), [0u8; 4], Vec::new());
+            for &b in input {
+                while let Some(p) = st.push(&mut buf, b) {
+                    out.push((buf[..p.len].to_vec(), p.more));
+                    if !p.more {
+                        break;
+                    }
+                }
+            }
+            out
+        };
+        let v = |b: &[u8], more| (b.to_vec(), more);
+        assert_eq!(pieces(b"abcd\r\n"), [v(b"abcd", false)]);
+        assert_eq!(pieces(b"abcd\n"), [v(b"abcd", false)]);
+        assert_eq!(pieces(b"abcde\r\n"), [v(b"abcd", true), v(b"e", false)]);
+        assert_eq!(pieces(b"abcd\rx\r\n"), [v(b"abcd", true), v(b"\rx", false)]);
+        assert_eq!(pieces(b"abcd\r\r\n"), [v(b"abcd", true), v(b"\r", false)]);
+        assert_eq!(
+            pieces(b"abcdefgh\r\nz\n"),
+            [v(b"abcd", true), v(b"efgh", false), v(b"z", false)]
+        );
     }
 
     #[test]

@@ -308,8 +308,8 @@ pub struct Pop3Client<S: Pop3Settings> {
     deleted: u32,
     rx: Rx,
     lines: LineState,
-    /// Bytes of the current status line so far (bounded by
-    /// [`MAX_REPLY_LINE`]).
+    /// Bytes of the current line's pieces so far (a status line's are
+    /// bounded by [`MAX_REPLY_LINE`]; counted per piece in `on_piece`).
     status_len: u16,
     capture: Capture,
     subject: Value,
@@ -632,15 +632,14 @@ impl<S: Pop3Settings> Pop3Client<S> {
             // dribbling one byte at a time cannot hold the step open).
             if b == b'\n' {
                 self.link.touched = true;
-                self.status_len = 0;
-            } else if self.rx == Rx::Status {
-                self.status_len = self.status_len.wrapping_add(1); // < MAX_REPLY_LINE
-                if self.status_len >= MAX_REPLY_LINE {
-                    return self.fail(Fault::Malformed);
-                }
             }
-            if let Some(piece) = self.lines.push(self.line.slots_mut(), b) {
+            // A piece with `more` did not take `b`: it starts the next
+            // piece (an empty buffer takes it; a second pass at most).
+            while let Some(piece) = self.lines.push(self.line.slots_mut(), b) {
                 self.on_piece(piece, mailbox);
+                if !piece.more {
+                    break;
+                }
             }
         }
     }
@@ -650,6 +649,15 @@ impl<S: Pop3Settings> Pop3Client<S> {
     /// call costs.
     #[inline(never)]
     fn on_piece<M: Mailbox>(&mut self, piece: Piece, mailbox: &mut M) {
+        // The line's length so far, from its pieces (a piece is at most
+        // the line buffer, below 2^16; saturating for a long message
+        // line), and no more than [`MAX_REPLY_LINE`] with its CR LF for a
+        // status line (RFC 1939 §3): counted per piece, not per byte.
+        let len = self.status_len.saturating_add(piece.len as u16);
+        self.status_len = if piece.more { len } else { 0 };
+        if self.rx == Rx::Status && len > MAX_REPLY_LINE - 2 {
+            return self.fail(Fault::Malformed);
+        }
         match self.rx {
             // A status line's later pieces: its tail, ignored (no state
             // for it: the line assembler marks them).
@@ -1160,6 +1168,69 @@ mod tests {
         }
     }
 
+    /// A status line may be 512 bytes with its CR LF (RFC 1939 §3): one
+    /// more, or one that never ends, fails the session as malformed
+    /// (counted by its pieces: here 16 bytes each); a long message
+    /// line does not, and the count starts again at each line.
+    #[test]
+    fn status_lines_over_512_bytes_are_malformed() {
+        for chunk in [1, 7, 1000] {
+            for (tail, ok) in [(506, true), (507, false)] {
+                let mut d = Dut::new();
+                // "+OK " and the tail: 510 or 511 bytes before CR LF.
+                let mut line = b"+OK ".to_vec();
+                line.extend(std::iter::repeat_n(b'x', tail));
+                line.extend_from_slice(b"\r\n");
+                for _ in 0..2 {
+                    // A second line of the same length: the count restarts.
+                    for c in line.chunks(chunk) {
+                        d.server(c);
+                    }
+                    if ok {
+                        d.pull();
+                    }
+                }
+                match d.c.outcome() {
+                    None if ok => assert_eq!(d.c.step(), MailStep::Pass),
+                    Some(Err(MailError {
+                        fault: MailFault::Malformed,
+                        // The greeting was taken at its first piece.
+                        step: MailStep::User,
+                        ..
+                    })) if !ok => {}
+                    other => panic!("{tail} {chunk}: {other:?}"),
+                }
+            }
+            // A status line without an end: failed within a piece of 512.
+            let mut d = Dut::new();
+            let endless = vec![b'+'; 528];
+            for c in endless.chunks(chunk) {
+                d.server(c);
+            }
+            assert!(matches!(
+                d.c.outcome(),
+                Some(Err(MailError {
+                    fault: MailFault::Malformed,
+                    ..
+                }))
+            ));
+            // A message line of 600 bytes is a message's.
+            let mut d = Dut::new();
+            for r in [&b"+OK\r\n"[..], b"+OK\r\n", b"+OK\r\n", b"+OK 1 700\r\n"] {
+                d.server(r);
+                d.pull();
+            }
+            let mut m = b"+OK\r\n".to_vec();
+            m.extend(std::iter::repeat_n(b'y', 600));
+            m.extend_from_slice(b"\r\n\r\nbody\r\n.\r\n");
+            for c in m.chunks(chunk) {
+                d.server(c);
+            }
+            assert_eq!(d.pull(), "QUIT\r\n");
+            assert_eq!(d.c.outcome(), None);
+        }
+    }
+
     /// `[pop3] delete = false`: DELE is never sent; asking to delete ends
     /// the session with QUIT and `Unsupported`, the message kept.
     #[test]
@@ -1407,7 +1478,10 @@ mod tests {
                 if let Some(p) = st.push(&mut buf, b) {
                     prop_assert!(p.len <= buf.len());
                     out.extend_from_slice(&buf[..p.len]);
-                    if !p.more {
+                    if p.more {
+                        // Not taken: it starts the next piece.
+                        prop_assert_eq!(st.push(&mut buf, b), None);
+                    } else {
                         out.push(b'\n');
                     }
                 }

@@ -147,6 +147,9 @@ impl ember_device::Log for Semihost {
 
 #[cfg(all(feature = "quiet", not(feature = "baseline")))]
 impl ember_device::Log for Semihost {
+    fn keeps_lines(&self) -> bool {
+        false
+    }
     fn line(&mut self, _args: core::fmt::Arguments<'_>) {}
 }
 

@@ -31,8 +31,11 @@ pub(super) struct ReplyParser {
     pub(super) text: ReplyText,
     /// `text` is a failure's: kept as it is.
     pub(super) keep_text: bool,
-    tok: [u8; 10],
-    /// Token length; 0xff: too long to be a keyword we know.
+    /// The current token's last 8 bytes in upper case, the latest in
+    /// the lowest byte (zeros before its first): a keyword is one
+    /// compare of a word ([`keyword`]), not a slice compare per keyword.
+    tok: [u8; 8],
+    /// The token's length, up to 9 (longer than any keyword we know).
     tok_len: u8,
     pub(super) caps: u8,
 }
@@ -111,15 +114,15 @@ impl ReplyParser {
                 if self.first == 0 && b != b'\r' && !self.keep_text {
                     self.text.push(b);
                 }
-                if b == b' ' || b == b'\r' {
+                // `AUTH=LOGIN`, the pre-RFC 4954 form some servers still
+                // send: `=` ends the line's first token, so what follows
+                // is read as an `AUTH` line's mechanisms.
+                if b == b' ' || b == b'\r' || (b == b'=' && self.line.tok_at == tok::FIRST) {
                     self.end_token();
-                } else if usize::from(self.tok_len) < self.tok.len() {
-                    if let Some(t) = self.tok.get_mut(usize::from(self.tok_len)) {
-                        *t = b.to_ascii_uppercase();
-                    }
-                    self.tok_len = self.tok_len.wrapping_add(1); // < tok.len()
-                } else {
-                    self.tok_len = 0xff;
+                } else if self.tok_len <= 8 {
+                    let word = u64::from_le_bytes(self.tok) << 8;
+                    self.tok = (word | u64::from(b.to_ascii_uppercase())).to_le_bytes();
+                    self.tok_len = self.tok_len.wrapping_add(1); // <= 9
                 }
             }
         }
@@ -128,34 +131,44 @@ impl ReplyParser {
     }
 
     fn end_token(&mut self) {
-        let len = usize::from(self.tok_len);
-        if len == 0 {
+        let word = u64::from_le_bytes(self.tok);
+        let len = self.tok_len;
+        self.tok = [0; 8];
+        self.tok_len = 0;
+        if len == 0 || len > 8 {
             return;
         }
-        let word = self.tok.get(..len).unwrap_or(&[]);
         match self.line.tok_at {
             tok::FIRST => {
-                self.line.tok_at = if word == b"AUTH" {
+                self.line.tok_at = if word == keyword(b"AUTH") {
                     tok::AUTH_LINE
                 } else {
                     tok::OTHER_LINE
                 };
-                // `AUTH=LOGIN`: the pre-RFC 4954 form some servers still send.
-                // Whole-array compares: no call to memcmp.
-                if len == 10 && self.tok == *b"AUTH=LOGIN" {
-                    self.caps |= cap::LOGIN;
-                }
-                if len == 10 && self.tok == *b"AUTH=PLAIN" {
-                    self.caps |= cap::PLAIN;
-                }
-                if word == b"8BITMIME" {
+                if word == keyword(b"8BITMIME") {
                     self.caps |= cap::EIGHT_BIT;
                 }
             }
-            tok::AUTH_LINE if word == b"LOGIN" => self.caps |= cap::LOGIN,
-            tok::AUTH_LINE if word == b"PLAIN" => self.caps |= cap::PLAIN,
+            tok::AUTH_LINE if word == keyword(b"LOGIN") => self.caps |= cap::LOGIN,
+            tok::AUTH_LINE if word == keyword(b"PLAIN") => self.caps |= cap::PLAIN,
             _ => {}
         }
-        self.tok_len = 0;
     }
+}
+
+/// A keyword of up to 8 bytes as [`ReplyParser`] packs a token: its
+/// last byte lowest, zeros above its first. Two different tokens of at
+/// most 8 bytes pack differently (the zeros give the length).
+const fn keyword(k: &[u8]) -> u64 {
+    let mut w = 0u64;
+    let mut i = 0;
+    while i < k.len() {
+        // Compile time (`i < k.len()`, at most 8 bytes: no bit is lost).
+        #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+        {
+            w = w << 8 | k[i] as u64;
+            i += 1;
+        }
+    }
+    w
 }

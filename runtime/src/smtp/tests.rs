@@ -429,6 +429,48 @@ fn auth_plain_in_the_old_auth_equals_form() {
     assert_eq!(d.pull(1460), b"QUIT\r\n");
 }
 
+/// The EHLO keywords from a whole reply: packed tokens of up to 8
+/// bytes, any case, `AUTH=` read as an `AUTH` line.
+#[test]
+fn ehlo_keywords_are_whole_tokens() {
+    let caps = |reply: &str| {
+        let mut p = ReplyParser::default();
+        let mut got = None;
+        for b in reply.bytes() {
+            if let Some(r) = p.push(b) {
+                got = Some(r);
+            }
+        }
+        assert_eq!(got, Some(Ok(250)), "{reply:?}");
+        p.caps
+    };
+    assert_eq!(caps("250-x\r\n250-8BITMIME\r\n250 AUTH LOGIN PLAIN\r\n"), 7);
+    assert_eq!(caps("250-x\r\n250-8bitmime\r\n250 auth plain\r\n"), 6);
+    assert_eq!(caps("250-x\r\n250 AUTH=LOGIN\r\n"), cap::LOGIN);
+    assert_eq!(caps("250-x\r\n250 AUTH=PLAIN\r\n"), cap::PLAIN);
+    // The old form with a list (as Python's smtplib reads it).
+    assert_eq!(
+        caps("250-x\r\n250 AUTH=LOGIN PLAIN\r\n"),
+        cap::LOGIN | cap::PLAIN
+    );
+    assert_eq!(
+        caps("250-x\r\n250-AUTH  CRAM-MD5 LOGIN\r\n250 HELP\r\n"),
+        cap::LOGIN
+    );
+    // Not the keywords: longer or shorter tokens, the wrong place.
+    for reply in [
+        "250-x\r\n250-X8BITMIME\r\n250 AUTHX LOGIN\r\n",
+        "250-x\r\n250-8BITMIMEX\r\n250 XAUTH PLAIN\r\n",
+        "250-x\r\n250-BITMIME\r\n250 AUTH LOGINX XPLAIN PLAI\r\n",
+        "250-x\r\n250-LOGIN PLAIN AUTH\r\n250 SIZE 8BITMIME\r\n",
+        "250-x\r\n250 AUTH LOGIN=X CRAM-MD5=PLAIN\r\n",
+        "250-x\r\n250 SIZE=8BITMIME AUTH=LOGIN\r\n",
+        "250-x\r\n250 ABCDEFGHIJKLMNO8BITMIME\r\n",
+    ] {
+        assert_eq!(caps(reply), 0, "{reply:?}");
+    }
+}
+
 #[test]
 fn base64_of_parts_matches_base64_of_their_concatenation() {
     for lens in [(0, 0), (1, 1), (5, 7), (47, 3), (48, 48), (100, 31)] {
