@@ -216,6 +216,7 @@ pub fn build(cfg: &HttpSection, toml_file: &str, root: &Path) -> Result<WebRom, 
     number_tags(&mut files, dyn_segments, &tag_uses);
     check_slots(&files, tag_uses.len(), &shown_root, &mut errors);
     add_index_aliases(&mut files, &cfg.index);
+    check_paths(&files, &shown_root, &mut errors);
     let forms = attach_forms(cfg, toml_file, &mut files, &tag_uses, &mut errors);
     if !errors.is_empty() {
         return Err(Error::new(errors));
@@ -391,6 +392,19 @@ fn check_slots(files: &[RomFile], tags: usize, root: &str, errors: &mut Vec<Diag
         errors.push(Diagnostic::file(
             root,
             format!("at most {MAX_TAGS} distinct tags fit a site, this one has {tags}"),
+        ));
+    }
+}
+
+/// The runtime places a file's URL path by 16 bits in one string of
+/// every path (`emberstack::http::File::path_at`): a site's paths (the
+/// index aliases among them) hold at most 65,535 bytes together.
+fn check_paths(files: &[RomFile], root: &str, errors: &mut Vec<Diagnostic>) {
+    let paths: usize = files.iter().map(|f| f.url.len()).sum();
+    if paths > usize::from(u16::MAX) {
+        errors.push(Diagnostic::file(
+            root,
+            format!("the URL paths of a site's files hold at most 65535 bytes together, this one's {paths}: use shorter names or fewer files"),
         ));
     }
 }
@@ -864,6 +878,39 @@ mod tests {
         );
         // Off: the web root is neither required nor read.
         assert!(errs(&format!("{device}[http]\nenabled = false\n")).is_empty());
+    }
+
+    /// A file's path is a 16-bit place in one string of every path:
+    /// 65,535 bytes of paths are accepted, more are refused; the generated
+    /// files name their places in the site's `paths`.
+    #[test]
+    fn file_paths_fit_16_bits() {
+        // 257 paths of 255 bytes: `/`, 200 bytes, `/`, 53 digits.
+        let dir_name = "d".repeat(200);
+        let names: Vec<String> = (0..257).map(|i| format!("{dir_name}/{i:053}")).collect();
+        let mut files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+        let toml = format!("{TOML}buffer = 256\n");
+        let dir = site("paths", &files);
+        if let Err(e) = rom(&dir, &toml) {
+            panic!("{e:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        files.push(("a", b"x"));
+        let dir = site("paths-over", &files);
+        let e = rom(&dir, &toml).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("the URL paths of a site's files hold at most 65535 bytes together, this one's 65537"),
+            "{e:?}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+        let dir = site("paths-code", &[("b.txt", b"b"), ("a.txt", b"a")]);
+        let code = generate_from_str_in("stack.toml", TOML, &dir).unwrap();
+        let code: String = code.split_whitespace().collect();
+        assert!(code.contains("path_at:0,path_len:6,"), "{code}");
+        assert!(code.contains("path_at:6,path_len:6,"), "{code}");
+        assert!(code.contains("paths:\"/a.txt/b.txt\","), "{code}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// A page's tags are placed by 16-bit offsets into its text: 65,535

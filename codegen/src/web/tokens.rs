@@ -87,7 +87,19 @@ fn and_list(items: &[String]) -> String {
 
 /// The `web` module of the generated file.
 pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &str) -> TokenStream {
-    let files = rom.files.iter().map(file_tokens);
+    // The files' paths in one string, each file holding its place in it
+    // (`build` refused a site whose paths do not fit 16 bits).
+    let mut paths = String::new();
+    let files: Vec<TokenStream> = rom
+        .files
+        .iter()
+        .map(|f| {
+            let at = paths.len();
+            paths.push_str(&f.url);
+            file_tokens(f, at)
+        })
+        .collect();
+    let paths = Literal::string(&paths);
     // Names are identifiers: a space separates them.
     let tag_names = rom.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>();
     let tag_names = Literal::string(&tag_names.join(" "));
@@ -142,6 +154,7 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
             /// Every file of the web root, sorted by path.
             pub static SITE: ::emberstack::http::Site = ::emberstack::http::Site {
                 files: &[#(#files),*],
+                paths: #paths,
                 tags: #tag_names,
                 forms: #form_names,
             };
@@ -198,9 +211,11 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
     }
 }
 
-/// One file of the site: `File { path, body, form }`.
-fn file_tokens(f: &RomFile) -> TokenStream {
-    let path = Literal::string(&f.url);
+/// One file of the site: `File { path_at, path_len, body, form }`, its
+/// path at `at` in the site's `paths`.
+fn file_tokens(f: &RomFile, at: usize) -> TokenStream {
+    let path_at = Literal::u16_unsuffixed(u16::try_from(at).unwrap_or(u16::MAX));
+    let path_len = Literal::u16_unsuffixed(u16::try_from(f.url.len()).unwrap_or(u16::MAX));
     let body = match &f.body {
         RomBody::Static { plain, gzip } => {
             let plain = rep_tokens(plain);
@@ -246,7 +261,7 @@ fn file_tokens(f: &RomFile) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
-    quote!(::emberstack::http::File { path: #path, body: #body, form: #form })
+    quote!(::emberstack::http::File { path_at: #path_at, path_len: #path_len, body: #body, form: #form })
 }
 
 /// The methods of the `Handlers` trait: one per tag (documented with the

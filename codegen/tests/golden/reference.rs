@@ -136,7 +136,8 @@ pub mod web {
     pub static SITE: ::emberstack::http::Site = ::emberstack::http::Site {
         files: &[
             ::emberstack::http::File {
-                path: "/",
+                path_at: 0,
+                path_len: 1,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -228,7 +229,8 @@ pub mod web {
                 form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/app.js",
+                path_at: 1,
+                path_len: 7,
                 body: ::emberstack::http::Body::Static {
                     plain: ::emberstack::http::Representation {
                         head: ::emberstack::http::Summed::new(
@@ -252,7 +254,8 @@ pub mod web {
                 form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/diag/sequence.txt",
+                path_at: 8,
+                path_len: 18,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -504,7 +507,8 @@ pub mod web {
                 form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/favicon.ico",
+                path_at: 26,
+                path_len: 12,
                 body: ::emberstack::http::Body::Static {
                     plain: ::emberstack::http::Representation {
                         head: ::emberstack::http::Summed::new(
@@ -528,7 +532,8 @@ pub mod web {
                 form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/index.html",
+                path_at: 38,
+                path_len: 11,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -620,7 +625,8 @@ pub mod web {
                 form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/mail.html",
+                path_at: 49,
+                path_len: 10,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -647,7 +653,8 @@ pub mod web {
                 form: ::core::option::Option::Some(::emberstack::http::FormId(2)),
             },
             ::emberstack::http::File {
-                path: "/settings.html",
+                path_at: 59,
+                path_len: 14,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -699,7 +706,8 @@ pub mod web {
                 form: ::core::option::Option::Some(::emberstack::http::FormId(0)),
             },
             ::emberstack::http::File {
-                path: "/status.json",
+                path_at: 73,
+                path_len: 12,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -786,7 +794,8 @@ pub mod web {
                 form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/style.css",
+                path_at: 85,
+                path_len: 10,
                 body: ::emberstack::http::Body::Static {
                     plain: ::emberstack::http::Representation {
                         head: ::emberstack::http::Summed::new(
@@ -810,7 +819,8 @@ pub mod web {
                 form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/upload.html",
+                path_at: 95,
+                path_len: 12,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -852,6 +862,7 @@ pub mod web {
                 form: ::core::option::Option::Some(::emberstack::http::FormId(1)),
             },
         ],
+        paths: "//app.js/diag/sequence.txt/favicon.ico/index.html/mail.html/settings.html/status.json/style.css/upload.html",
         tags: "device_name dhcp dhcp_checked dns dropped echo_replies frames_in frames_out gateway http_responses ip lease mac mail_message seq settings_class settings_message static_address static_gateway time tx_errors upload_crc upload_name upload_size upload_type uptime uptime_secs",
         forms: "settings upload mail",
     };

@@ -80,7 +80,8 @@ pub mod web {
     pub static SITE: ::emberstack::http::Site = ::emberstack::http::Site {
         files: &[
             ::emberstack::http::File {
-                path: "/",
+                path_at: 0,
+                path_len: 1,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -102,7 +103,8 @@ pub mod web {
                 form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/form.html",
+                path_at: 1,
+                path_len: 10,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -119,7 +121,8 @@ pub mod web {
                 form: ::core::option::Option::Some(::emberstack::http::FormId(0)),
             },
             ::emberstack::http::File {
-                path: "/index.html",
+                path_at: 11,
+                path_len: 11,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -141,7 +144,8 @@ pub mod web {
                 form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/status.json",
+                path_at: 22,
+                path_len: 12,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -163,6 +167,7 @@ pub mod web {
                 form: ::core::option::Option::None,
             },
         ],
+        paths: "//form.html/index.html/status.json",
         tags: "device_name frames message uptime",
         forms: "settings",
     };

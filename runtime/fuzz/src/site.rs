@@ -26,7 +26,8 @@ static JSON_TAGS: [TagSlot; 1] = [TagSlot::new(6, TagId(1), Escape::Json)];
 
 static FILES: [File; 4] = [
     File {
-        path: "/",
+        path_at: 0,
+        path_len: 1,
         body: Body::Static {
             plain: Representation {
                 head: PLAIN,
@@ -40,7 +41,8 @@ static FILES: [File; 4] = [
         form: None,
     },
     File {
-        path: "/form.html",
+        path_at: 1,
+        path_len: 10,
         body: Body::Dynamic {
             head: DYN,
             text: FORM_TEXT,
@@ -49,7 +51,8 @@ static FILES: [File; 4] = [
         form: Some(FormId(0)),
     },
     File {
-        path: "/s.json",
+        path_at: 11,
+        path_len: 7,
         body: Body::Dynamic {
             head: DYN,
             text: JSON_TEXT,
@@ -58,7 +61,8 @@ static FILES: [File; 4] = [
         form: None,
     },
     File {
-        path: "/upload.html",
+        path_at: 18,
+        path_len: 12,
         body: Body::Dynamic {
             head: DYN,
             text: FORM_TEXT,
@@ -71,6 +75,7 @@ static FILES: [File; 4] = [
 /// The site.
 pub static SITE: Site = Site {
     files: &FILES,
+    paths: "//form.html/s.json/upload.html",
     tags: "last count",
     forms: "form upload",
 };

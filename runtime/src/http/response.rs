@@ -982,7 +982,8 @@ mod tests {
         assert_eq!(TWIN.etag(true), Some(&b"\"fedcba9876543210\""[..]));
         assert_eq!(ALONE.etag(false), Some(&b"\"eeeeeeeeeeeeeeee\""[..]));
         let file = |plain, gzip| File {
-            path: "/",
+            path_at: 0,
+            path_len: 1,
             body: Body::Static { plain, gzip },
             form: None,
         };
@@ -1068,7 +1069,8 @@ mod tests {
         static TAGS: [TagSlot; 1] = [TagSlot::new(3, TagId(0), Escape::Raw)];
         static FILES: [File; 2] = [
             File {
-                path: "/a",
+                path_at: 0,
+                path_len: 2,
                 body: Body::Dynamic {
                     head: Summed::new(b"H\r\n"),
                     text: b"abc",
@@ -1077,7 +1079,8 @@ mod tests {
                 form: None,
             },
             File {
-                path: "/b",
+                path_at: 2,
+                path_len: 2,
                 body: Body::Dynamic {
                     head: Summed::new(b"H\r\n"),
                     text: b"abcdef",
@@ -1088,6 +1091,7 @@ mod tests {
         ];
         let site = Site {
             files: &FILES,
+            paths: "/a/b",
             tags: "t",
             forms: "",
         };
@@ -1124,6 +1128,7 @@ mod tests {
         use crate::http::{FormId, TagId};
         let site = Site {
             files: &[],
+            paths: "",
             tags: "device_name dhcp uptime_secs",
             forms: "settings",
         };
@@ -1136,6 +1141,7 @@ mod tests {
         assert_eq!(site.form_name(FormId(1)), None);
         let none = Site {
             files: &[],
+            paths: "",
             tags: "",
             forms: "",
         };

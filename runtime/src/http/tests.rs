@@ -52,7 +52,8 @@ const DYN_HEAD: Summed = Summed::new(
 
 static FILES: [File; 5] = [
     File {
-        path: "/",
+        path_at: 0,
+        path_len: 1,
         body: Body::Static {
             plain: PLAIN,
             gzip: Some(&GZIP),
@@ -60,7 +61,8 @@ static FILES: [File; 5] = [
         form: None,
     },
     File {
-        path: "/big.txt",
+        path_at: 1,
+        path_len: 8,
         body: Body::Dynamic {
             head: DYN_HEAD,
             text: &BIG_TEXT,
@@ -69,7 +71,8 @@ static FILES: [File; 5] = [
         form: None,
     },
     File {
-        path: "/form.html",
+        path_at: 9,
+        path_len: 10,
         body: Body::Dynamic {
             head: DYN_HEAD,
             text: PAGE_TEXT,
@@ -78,7 +81,8 @@ static FILES: [File; 5] = [
         form: Some(FormId(0)),
     },
     File {
-        path: "/index.html",
+        path_at: 19,
+        path_len: 11,
         body: Body::Static {
             plain: PLAIN,
             gzip: Some(&GZIP),
@@ -86,7 +90,8 @@ static FILES: [File; 5] = [
         form: None,
     },
     File {
-        path: "/page.html",
+        path_at: 30,
+        path_len: 10,
         body: Body::Dynamic {
             head: DYN_HEAD,
             text: PAGE_TEXT,
@@ -98,6 +103,7 @@ static FILES: [File; 5] = [
 
 static SITE: Site = Site {
     files: &FILES,
+    paths: "//big.txt/form.html/index.html/page.html",
     tags: "name count",
     forms: "form",
 };
@@ -975,7 +981,8 @@ const fn seq_tags() -> [TagSlot; 48] {
 static SEQ_TEXT: [u8; SEQ_FIRST.len() + 48 * SEQ_SLOT.len()] = seq_text();
 static SEQ: [TagSlot; 48] = seq_tags();
 static SEQ_FILES: [File; 1] = [File {
-    path: "/seq.txt",
+    path_at: 0,
+    path_len: 8,
     body: Body::Dynamic {
         head: DYN_HEAD,
         text: &SEQ_TEXT,
@@ -985,6 +992,7 @@ static SEQ_FILES: [File; 1] = [File {
 }];
 static SEQ_SITE: Site = Site {
     files: &SEQ_FILES,
+    paths: "/seq.txt",
     tags: "name count",
     forms: "",
 };
@@ -1522,15 +1530,13 @@ fn form_fields_must_be_utf8_on_each_side_of_the_equals_sign() {
 fn every_file_is_found_by_its_path_and_its_index_and_nothing_else() {
     for site in [&SITE, &SEQ_SITE] {
         for (i, f) in site.files.iter().enumerate() {
-            let (at, found) = site.find(f.path.as_bytes()).unwrap();
-            assert_eq!((usize::from(at), found.path), (i, f.path));
+            let path = site.path(f);
+            let (at, found) = site.find(path.as_bytes()).unwrap();
+            assert_eq!((usize::from(at), site.path(found)), (i, path));
             // The request keeps the file; its response, the index.
             assert_eq!(site.index_of(found), at);
-            for miss in [
-                format!("{}x", f.path),
-                f.path[..f.path.len() - 1].to_string(),
-            ] {
-                if site.files.iter().all(|g| g.path != miss) {
+            for miss in [format!("{path}x"), path[..path.len() - 1].to_string()] {
+                if site.files.iter().all(|g| site.path(g) != miss) {
                     assert!(site.find(miss.as_bytes()).is_none(), "{miss}");
                 }
             }
