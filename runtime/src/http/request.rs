@@ -630,13 +630,13 @@ impl Head {
         } else {
             None
         };
-        req.file = found.map(|(_, f)| f);
+        req.file = found;
         if req.file.is_some() {
             req.plen = 0; // the log uses the site's path
         } else {
             req.plen = req.plen.min(LOG_PATH);
         }
-        if let (Some(m), Some(form)) = (req.method, found.and_then(|(_, f)| f.form)) {
+        if let (Some(m), Some(form)) = (req.method, found.and_then(|f| f.form)) {
             let busy = 1u32
                 .checked_shl(u32::from(form.0))
                 .is_some_and(|bit| self.busy_forms & bit != 0);

@@ -194,8 +194,9 @@ pub struct Site {
 }
 
 impl Site {
-    /// The file at `path` (exact match), with its index in `files`.
-    pub fn find(&self, path: &[u8]) -> Option<(u16, &'static File)> {
+    /// The file at `path` (exact match); [`index_of`](Self::index_of)
+    /// gives its index in `files`.
+    pub fn find(&self, path: &[u8]) -> Option<&'static File> {
         // Binary search (`files` is sorted by path).
         let (mut lo, mut hi) = (0usize, self.files.len());
         while lo < hi {
@@ -205,7 +206,7 @@ impl Site {
             match self.path_bytes(f).cmp(path) {
                 core::cmp::Ordering::Less => lo = mid.wrapping_add(1),
                 core::cmp::Ordering::Greater => hi = mid,
-                core::cmp::Ordering::Equal => return Some((u16::try_from(mid).ok()?, f)),
+                core::cmp::Ordering::Equal => return Some(f),
             }
         }
         None
@@ -239,7 +240,8 @@ impl Site {
     pub(crate) fn index_of(&self, file: &File) -> u16 {
         // Bounded: `file` lies in `files`, so the difference is a multiple
         // of the size (nonzero) below `files.len() * size`; the files'
-        // count fits a `u16` (`find` gives `u16` indices).
+        // count fits a `u16` (each path takes at least one of the 65,535
+        // bytes codegen allows for the site's `paths`).
         let at = (file as *const File as usize).wrapping_sub(self.files.as_ptr() as usize);
         at.checked_div(core::mem::size_of::<File>()).unwrap_or(0) as u16
     }
