@@ -10,7 +10,7 @@
 //! complete.
 
 use super::features::HttpFeatures;
-use super::form::{hex, FieldDec, FieldSpan, Step};
+use super::form::{unescape, FieldDec, FieldSpan, Step, Unescape};
 use super::rom::{Body, File, FormId, HttpSettings, Site};
 use super::{HttpApp, Input, Method};
 
@@ -586,23 +586,19 @@ impl Head {
         Ok(run.len())
     }
 
-    /// A decoded path byte into the buffer.
+    /// A decoded path byte into the buffer (a bad escape is refused).
     fn path_byte(&mut self, b: u8, req: &mut Req, buf: &mut [u8]) -> Result<(), u16> {
-        let byte = match (self.pct, b) {
-            (None, b'%') => {
-                self.pct = Some(None);
-                return Ok(());
+        let byte = if self.pct.is_some() {
+            match unescape(&mut self.pct, b) {
+                Unescape::More => return Ok(()),
+                Unescape::Byte(d) => d,
+                Unescape::Not(_) => return Err(400),
             }
-            (None, _) => b,
-            (Some(None), _) => {
-                self.pct = Some(Some(hex(b).ok_or(400u16)?));
-                return Ok(());
-            }
-            (Some(Some(h)), _) => {
-                let l = hex(b).ok_or(400u16)?;
-                self.pct = None;
-                h.wrapping_shl(4) | l
-            }
+        } else if b == b'%' {
+            self.pct = Some(None);
+            return Ok(());
+        } else {
+            b
         };
         match buf.get_mut(usize::from(req.plen)) {
             Some(slot) => {
