@@ -110,6 +110,8 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
         .collect::<Vec<_>>();
     let form_names = Literal::string(&form_names.join(" "));
 
+    // Lowercase: the server folds the `Host` value to compare.
+    let host_name = device_name.to_ascii_lowercase();
     let s = cfg;
     let port = Literal::u16_unsuffixed(s.port);
     let idle = Literal::u32_unsuffixed(s.idle_timeout_secs.saturating_mul(1000));
@@ -148,7 +150,7 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
                 max_header_bytes: #hdr,
                 max_body: #body,
                 gzip: #gz,
-                host_name: #device_name,
+                host_name: #host_name,
             };
 
             /// Every file of the web root, sorted by path.

@@ -130,7 +130,7 @@ pub mod web {
         max_header_bytes: 4096,
         max_body: 4194304,
         gzip: true,
-        host_name: "EMBER",
+        host_name: "ember",
     };
     /// Every file of the web root, sorted by path.
     pub static SITE: ::emberstack::http::Site = ::emberstack::http::Site {

@@ -74,7 +74,7 @@ pub mod web {
         max_header_bytes: 4096,
         max_body: 1048576,
         gzip: true,
-        host_name: "SITE",
+        host_name: "site",
     };
     /// Every file of the web root, sorted by path.
     pub static SITE: ::emberstack::http::Site = ::emberstack::http::Site {

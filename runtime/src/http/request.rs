@@ -135,9 +135,9 @@ impl Authority {
         if name.is_empty() {
             return Authority::INVALID;
         }
-        // `NAME` or `NAME.local`.
+        // `NAME` or `NAME.local`, in any case (`host_name` is lowercase).
         match host.split_at_checked(name.len()) {
-            Some((n, suffix)) if n.eq_ignore_ascii_case(name) => match suffix {
+            Some((n, suffix)) if lower_eq(n, name) => match suffix {
                 [] => Authority::name(false, port),
                 s if lower_eq(s, b".local") => Authority::name(true, port),
                 _ => Authority::INVALID,
@@ -1284,7 +1284,7 @@ mod tests {
 
     #[test]
     fn authorities() {
-        let dev = settings("Dev");
+        let dev = settings("dev");
         for (text, want) in [
             ("10.0.0.2", Authority::ip([10, 0, 0, 2], 80)),
             ("10.0.0.2:8080", Authority::ip([10, 0, 0, 2], 8080)),

@@ -289,11 +289,13 @@ pub struct HttpSettings {
     pub max_body: u32,
     /// Send gzip twins to clients that accept gzip.
     pub gzip: bool,
-    /// The device's name (`[device] name`): besides an IPv4 literal, the
-    /// `Host` header may name the device as `NAME` or `NAME.local` (any
-    /// case, with or without a port); any other host is refused with 403,
-    /// so a page on another site that rebinds its DNS name to the device
-    /// cannot use it. Empty: only IPv4 literals.
+    /// The device's name (`[device] name`) in lowercase (codegen writes
+    /// it so; the `Host` value is compared with it folded to lowercase, so
+    /// a name with an uppercase letter is never matched): besides an IPv4
+    /// literal, the `Host` header may name the device as `NAME` or
+    /// `NAME.local` (any case, with or without a port); any other host is
+    /// refused with 403, so a page on another site that rebinds its DNS
+    /// name to the device cannot use it. Empty: only IPv4 literals.
     pub host_name: &'static str,
 }
 
