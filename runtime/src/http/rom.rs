@@ -194,8 +194,8 @@ pub struct Site {
 }
 
 impl Site {
-    /// The file at `path` (exact match); [`index_of`](Self::index_of)
-    /// gives its index in `files`.
+    /// The file at `path` (exact match). (Its index in `files`, which a
+    /// response keeps, is found from its address.)
     pub fn find(&self, path: &[u8]) -> Option<&'static File> {
         // Binary search (`files` is sorted by path).
         let (mut lo, mut hi) = (0usize, self.files.len());
