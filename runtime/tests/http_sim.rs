@@ -94,7 +94,7 @@ static FILES: [File; 2] = [
             },
             gzip: None,
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
         path_at: 1,
@@ -104,7 +104,7 @@ static FILES: [File; 2] = [
             text: &SEQ_TEXT,
             tags: &SEQ,
         },
-        form: None,
+        form: File::NO_FORM,
     },
 ];
 static SITE: Site = Site {

@@ -397,9 +397,20 @@ fn check_slots(files: &[RomFile], tags: usize, root: &str, errors: &mut Vec<Diag
 }
 
 /// The runtime places a file's URL path by 16 bits in one string of
-/// every path (`emberstack::http::File::path_at`): a site's paths (the
-/// index aliases among them) hold at most 65,535 bytes together.
+/// every path (`emberstack::http::File::path_at`) and gives its length
+/// in 8 (`path_len`): a site's paths (the index aliases among them) hold
+/// at most 65,535 bytes together, each at most [`MAX_PATH`].
 fn check_paths(files: &[RomFile], root: &str, errors: &mut Vec<Diagnostic>) {
+    for f in files.iter().filter(|f| f.url.len() > MAX_PATH) {
+        errors.push(Diagnostic::file(
+            &f.shown,
+            format!(
+                "URL path {} is {} bytes, longer than {MAX_PATH}: shorten the path",
+                f.url,
+                f.url.len()
+            ),
+        ));
+    }
     let paths: usize = files.iter().map(|f| f.url.len()).sum();
     if paths > usize::from(u16::MAX) {
         errors.push(Diagnostic::file(
@@ -408,6 +419,14 @@ fn check_paths(files: &[RomFile], root: &str, errors: &mut Vec<Diagnostic>) {
         ));
     }
 }
+
+/// Longest URL path of a file (`emberstack::http::File::path_len` is a
+/// byte).
+const MAX_PATH: usize = u8::MAX as usize;
+
+/// Distinct forms a site may have (`emberstack::http::File::form` is a
+/// byte, and `File::NO_FORM` is 255).
+const MAX_FORMS: usize = u8::MAX as usize;
 
 /// Distinct tags a site may have (`TagSlot` numbers them in 14 bits).
 const MAX_TAGS: usize = 1 << 14;
@@ -438,6 +457,15 @@ fn attach_forms(
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<(String, String)> {
     let mut forms = Vec::new();
+    if cfg.forms.len() > MAX_FORMS {
+        errors.push(Diagnostic::file(
+            toml_file,
+            format!(
+                "[http] forms: at most {MAX_FORMS} forms fit a site, this one has {}",
+                cfg.forms.len()
+            ),
+        ));
+    }
     for (fi, f) in cfg.forms.iter().enumerate() {
         let urls: Vec<&str> = files.iter().map(|x| x.url.as_str()).collect();
         if !urls.contains(&f.path.as_str()) {
@@ -910,6 +938,51 @@ mod tests {
         assert!(code.contains("path_at:0,path_len:6,"), "{code}");
         assert!(code.contains("path_at:6,path_len:6,"), "{code}");
         assert!(code.contains("paths:\"/a.txt/b.txt\","), "{code}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A file's path length and its form's number are bytes: a 255-byte
+    /// path and 255 forms are accepted (the generated file names its form
+    /// by number, `File::NO_FORM` without one); a 256-byte path and a
+    /// 256th form are refused.
+    #[test]
+    fn a_path_length_and_a_form_number_fit_a_byte() {
+        let toml = format!("{TOML}buffer = 512\n");
+        let long = format!("{}/{}", "d".repeat(200), "e".repeat(53));
+        let dir = site("byte-path", &[(long.as_str(), b"x")]);
+        if let Err(e) = rom(&dir, &toml) {
+            panic!("{e:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        let longer = format!("{long}f");
+        let dir = site("byte-path-over", &[(longer.as_str(), b"x")]);
+        let e = rom(&dir, &toml).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("is 256 bytes, longer than 255"), "{e:?}");
+        let _ = std::fs::remove_dir_all(dir);
+        let names: Vec<String> = (0..256).map(|i| format!("p{i}.html")).collect();
+        let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+        let forms = |n: usize| -> String {
+            let mut t = format!("{toml}[http.forms]\n");
+            for i in 0..n {
+                t.push_str(&format!("f{i} = \"/p{i}.html\"\n"));
+            }
+            t
+        };
+        let dir = site("byte-forms", &files);
+        let code = generate_from_str_in("stack.toml", &forms(255), &dir).unwrap();
+        let code: String = code.split_whitespace().collect();
+        assert!(code.contains("form:254,"), "{code}");
+        assert!(
+            code.contains("form:::emberstack::http::File::NO_FORM,"),
+            "{code}"
+        );
+        let e = rom(&dir, &forms(256)).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("at most 255 forms fit a site, this one has 256"),
+            "{e:?}"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -213,11 +213,12 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
     }
 }
 
-/// One file of the site: `File { path_at, path_len, body, form }`, its
+/// One file of the site: `File { path_at, path_len, form, body }`, its
 /// path at `at` in the site's `paths`.
 fn file_tokens(f: &RomFile, at: usize) -> TokenStream {
     let path_at = Literal::u16_unsuffixed(u16::try_from(at).unwrap_or(u16::MAX));
-    let path_len = Literal::u16_unsuffixed(u16::try_from(f.url.len()).unwrap_or(u16::MAX));
+    // (`build` refused a longer path and more forms than a byte numbers.)
+    let path_len = Literal::u8_unsuffixed(u8::try_from(f.url.len()).unwrap_or(u8::MAX));
     let body = match &f.body {
         RomBody::Static { plain, gzip } => {
             let plain = rep_tokens(plain);
@@ -259,11 +260,11 @@ fn file_tokens(f: &RomFile, at: usize) -> TokenStream {
     let form = match f.form {
         Some(i) => {
             let i = Literal::u8_unsuffixed(u8::try_from(i).unwrap_or(u8::MAX));
-            quote!(::core::option::Option::Some(::emberstack::http::FormId(#i)))
+            quote!(#i)
         }
-        None => quote!(::core::option::Option::None),
+        None => quote!(::emberstack::http::File::NO_FORM),
     };
-    quote!(::emberstack::http::File { path_at: #path_at, path_len: #path_len, body: #body, form: #form })
+    quote!(::emberstack::http::File { path_at: #path_at, path_len: #path_len, form: #form, body: #body })
 }
 
 /// The methods of the `Handlers` trait: one per tag (documented with the

@@ -138,6 +138,7 @@ pub mod web {
             ::emberstack::http::File {
                 path_at: 0,
                 path_len: 1,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -226,11 +227,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
                 path_at: 1,
                 path_len: 7,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Static {
                     plain: ::emberstack::http::Representation {
                         head: ::emberstack::http::Summed::new(
@@ -251,11 +252,11 @@ pub mod web {
                         },
                     ),
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
                 path_at: 8,
                 path_len: 18,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -504,11 +505,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
                 path_at: 26,
                 path_len: 12,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Static {
                     plain: ::emberstack::http::Representation {
                         head: ::emberstack::http::Summed::new(
@@ -529,11 +530,11 @@ pub mod web {
                         },
                     ),
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
                 path_at: 38,
                 path_len: 11,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -622,11 +623,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
                 path_at: 49,
                 path_len: 10,
+                form: 2,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -650,11 +651,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::Some(::emberstack::http::FormId(2)),
             },
             ::emberstack::http::File {
                 path_at: 59,
                 path_len: 14,
+                form: 0,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -703,11 +704,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::Some(::emberstack::http::FormId(0)),
             },
             ::emberstack::http::File {
                 path_at: 73,
                 path_len: 12,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -791,11 +792,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
                 path_at: 85,
                 path_len: 10,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Static {
                     plain: ::emberstack::http::Representation {
                         head: ::emberstack::http::Summed::new(
@@ -816,11 +817,11 @@ pub mod web {
                         },
                     ),
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
                 path_at: 95,
                 path_len: 12,
+                form: 1,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -859,7 +860,6 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::Some(::emberstack::http::FormId(1)),
             },
         ],
         paths: "//app.js/diag/sequence.txt/favicon.ico/index.html/mail.html/settings.html/status.json/style.css/upload.html",

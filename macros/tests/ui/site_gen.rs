@@ -82,6 +82,7 @@ pub mod web {
             ::emberstack::http::File {
                 path_at: 0,
                 path_len: 1,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -100,11 +101,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
                 path_at: 1,
                 path_len: 10,
+                form: 0,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -118,11 +119,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::Some(::emberstack::http::FormId(0)),
             },
             ::emberstack::http::File {
                 path_at: 11,
                 path_len: 11,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -141,11 +142,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
                 path_at: 22,
                 path_len: 12,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -164,7 +165,6 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
         ],
         paths: "//form.html/index.html/status.json",

@@ -38,7 +38,7 @@ static FILES: [File; 4] = [
                 body: Summed::new(b"gz\n"),
             }),
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
         path_at: 1,
@@ -48,7 +48,7 @@ static FILES: [File; 4] = [
             text: FORM_TEXT,
             tags: &FORM_TAGS,
         },
-        form: Some(FormId(0)),
+        form: 0,
     },
     File {
         path_at: 11,
@@ -58,7 +58,7 @@ static FILES: [File; 4] = [
             text: JSON_TEXT,
             tags: &JSON_TAGS,
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
         path_at: 18,
@@ -68,7 +68,7 @@ static FILES: [File; 4] = [
             text: FORM_TEXT,
             tags: &FORM_TAGS,
         },
-        form: Some(FormId(1)),
+        form: 1,
     },
 ];
 

@@ -649,7 +649,7 @@ impl Head {
         } else {
             req.plen = req.plen.min(LOG_PATH);
         }
-        if let (Some(m), Some(form)) = (req.method, found.and_then(|f| f.form)) {
+        if let (Some(m), Some(form)) = (req.method, found.and_then(File::form)) {
             let busy = 1u32
                 .checked_shl(u32::from(form.0))
                 .is_some_and(|bit| self.busy_forms & bit != 0);

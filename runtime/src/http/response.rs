@@ -985,7 +985,7 @@ mod tests {
             path_at: 0,
             path_len: 1,
             body: Body::Static { plain, gzip },
-            form: None,
+            form: File::NO_FORM,
         };
         let (twins, alone) = (file(PLAIN, Some(&TWIN)), file(ALONE, None));
         // What the 304 said, line by line, before.
@@ -1076,7 +1076,7 @@ mod tests {
                     text: b"abc",
                     tags: &TAGS,
                 },
-                form: None,
+                form: File::NO_FORM,
             },
             File {
                 path_at: 2,
@@ -1086,7 +1086,7 @@ mod tests {
                     text: b"abcdef",
                     tags: &TAGS,
                 },
-                form: None,
+                form: File::NO_FORM,
             },
         ];
         let site = Site {

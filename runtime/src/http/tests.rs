@@ -58,7 +58,7 @@ static FILES: [File; 5] = [
             plain: PLAIN,
             gzip: Some(&GZIP),
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
         path_at: 1,
@@ -68,7 +68,7 @@ static FILES: [File; 5] = [
             text: &BIG_TEXT,
             tags: &BIG,
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
         path_at: 9,
@@ -78,7 +78,7 @@ static FILES: [File; 5] = [
             text: PAGE_TEXT,
             tags: &PAGE,
         },
-        form: Some(FormId(0)),
+        form: 0,
     },
     File {
         path_at: 19,
@@ -87,7 +87,7 @@ static FILES: [File; 5] = [
             plain: PLAIN,
             gzip: Some(&GZIP),
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
         path_at: 30,
@@ -97,7 +97,7 @@ static FILES: [File; 5] = [
             text: PAGE_TEXT,
             tags: &PAGE,
         },
-        form: None,
+        form: File::NO_FORM,
     },
 ];
 
@@ -988,7 +988,7 @@ static SEQ_FILES: [File; 1] = [File {
         text: &SEQ_TEXT,
         tags: &SEQ,
     },
-    form: None,
+    form: File::NO_FORM,
 }];
 static SEQ_SITE: Site = Site {
     files: &SEQ_FILES,
