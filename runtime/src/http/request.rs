@@ -290,6 +290,16 @@ fn tchar_bit(b: u8) -> bool {
         .is_some_and(|m| (m >> (b & 7)) & 1 != 0)
 }
 
+/// A header value's byte outside visible ASCII that is still allowed:
+/// a tab or obs-text (RFC 9110 §5.5). (Cold and not inlined: the value
+/// loop then tests the visible range first, and comes here once per
+/// line, at its CR, on a well-formed request.)
+#[cold]
+#[inline(never)]
+fn tab_or_obs_text(b: u8) -> bool {
+    b == b'\t' || b >= 0x80
+}
+
 /// ASCII case-insensitive equality with a lowercase pattern. (Not
 /// inlined: it is called for many header names.)
 #[inline(never)]
@@ -770,8 +780,10 @@ impl Head {
             // The value: anything but control characters (tab allowed).
             while let Some(&b) = bytes.get(n) {
                 // Visible ASCII in one compare; the rest (tab, obs-text,
-                // and what ends or breaks the line) apart.
-                if b.wrapping_sub(0x20) >= 0x5f && b < 0x80 && b != b'\t' {
+                // and what ends or breaks the line) out of line, so the
+                // loop tests the range first (a call once per line, at
+                // its CR).
+                if b.wrapping_sub(0x20) >= 0x5f && !tab_or_obs_text(b) {
                     break;
                 }
                 if let Some(d) = dst.get_mut(n) {
