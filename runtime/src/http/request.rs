@@ -750,9 +750,10 @@ impl Head {
         if self.name_end == 0 {
             while let Some(&b) = bytes.get(n) {
                 // The field name: token characters (a space before the
-                // colon is refused too). The bitmap inline here: a call
+                // colon is refused too). A letter first, in one compare
+                // (most of a name); then the bitmap, inline here: a call
                 // per byte of every name was a tenth of a request's head.
-                if !tchar_bit(b) {
+                if (b | 0x20).wrapping_sub(b'a') >= 26 && !tchar_bit(b) {
                     if b != b':' {
                         break;
                     }
