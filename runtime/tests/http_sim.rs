@@ -85,7 +85,8 @@ const HEAD: Summed = Summed::new(
 );
 static FILES: [File; 2] = [
     File {
-        path: "/",
+        path_at: 0,
+        path_len: 1,
         body: Body::Static {
             plain: Representation {
                 head: Summed::new(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nETag: \"1111111111111111\"\r\nCache-Control: no-cache\r\n"),
@@ -93,20 +94,22 @@ static FILES: [File; 2] = [
             },
             gzip: None,
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
-        path: "/seq.txt",
+        path_at: 1,
+        path_len: 8,
         body: Body::Dynamic {
             head: HEAD,
             text: &SEQ_TEXT,
             tags: &SEQ,
         },
-        form: None,
+        form: File::NO_FORM,
     },
 ];
 static SITE: Site = Site {
     files: &FILES,
+    paths: "//seq.txt",
     tags: "seq",
     forms: "",
 };

@@ -216,6 +216,7 @@ pub fn build(cfg: &HttpSection, toml_file: &str, root: &Path) -> Result<WebRom, 
     number_tags(&mut files, dyn_segments, &tag_uses);
     check_slots(&files, tag_uses.len(), &shown_root, &mut errors);
     add_index_aliases(&mut files, &cfg.index);
+    check_paths(&files, &shown_root, &mut errors);
     let forms = attach_forms(cfg, toml_file, &mut files, &tag_uses, &mut errors);
     if !errors.is_empty() {
         return Err(Error::new(errors));
@@ -395,6 +396,38 @@ fn check_slots(files: &[RomFile], tags: usize, root: &str, errors: &mut Vec<Diag
     }
 }
 
+/// The runtime places a file's URL path by 16 bits in one string of
+/// every path (`emberstack::http::File::path_at`) and gives its length
+/// in 8 (`path_len`): a site's paths (the index aliases among them) hold
+/// at most 65,535 bytes together, each at most [`MAX_PATH`].
+fn check_paths(files: &[RomFile], root: &str, errors: &mut Vec<Diagnostic>) {
+    for f in files.iter().filter(|f| f.url.len() > MAX_PATH) {
+        errors.push(Diagnostic::file(
+            &f.shown,
+            format!(
+                "URL path {} is {} bytes, longer than {MAX_PATH}: shorten the path",
+                f.url,
+                f.url.len()
+            ),
+        ));
+    }
+    let paths: usize = files.iter().map(|f| f.url.len()).sum();
+    if paths > usize::from(u16::MAX) {
+        errors.push(Diagnostic::file(
+            root,
+            format!("the URL paths of a site's files hold at most 65535 bytes together, this one's {paths}: use shorter names or fewer files"),
+        ));
+    }
+}
+
+/// Longest URL path of a file (`emberstack::http::File::path_len` is a
+/// byte).
+const MAX_PATH: usize = u8::MAX as usize;
+
+/// Distinct forms a site may have (`emberstack::http::File::form` is a
+/// byte, and `File::NO_FORM` is 255).
+const MAX_FORMS: usize = u8::MAX as usize;
+
 /// Distinct tags a site may have (`TagSlot` numbers them in 14 bits).
 const MAX_TAGS: usize = 1 << 14;
 
@@ -424,6 +457,15 @@ fn attach_forms(
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<(String, String)> {
     let mut forms = Vec::new();
+    if cfg.forms.len() > MAX_FORMS {
+        errors.push(Diagnostic::file(
+            toml_file,
+            format!(
+                "[http] forms: at most {MAX_FORMS} forms fit a site, this one has {}",
+                cfg.forms.len()
+            ),
+        ));
+    }
     for (fi, f) in cfg.forms.iter().enumerate() {
         let urls: Vec<&str> = files.iter().map(|x| x.url.as_str()).collect();
         if !urls.contains(&f.path.as_str()) {
@@ -864,6 +906,84 @@ mod tests {
         );
         // Off: the web root is neither required nor read.
         assert!(errs(&format!("{device}[http]\nenabled = false\n")).is_empty());
+    }
+
+    /// A file's path is a 16-bit place in one string of every path:
+    /// 65,535 bytes of paths are accepted, more are refused; the generated
+    /// files name their places in the site's `paths`.
+    #[test]
+    fn file_paths_fit_16_bits() {
+        // 257 paths of 255 bytes: `/`, 200 bytes, `/`, 53 digits.
+        let dir_name = "d".repeat(200);
+        let names: Vec<String> = (0..257).map(|i| format!("{dir_name}/{i:053}")).collect();
+        let mut files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+        let toml = format!("{TOML}buffer = 256\n");
+        let dir = site("paths", &files);
+        if let Err(e) = rom(&dir, &toml) {
+            panic!("{e:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        files.push(("a", b"x"));
+        let dir = site("paths-over", &files);
+        let e = rom(&dir, &toml).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("the URL paths of a site's files hold at most 65535 bytes together, this one's 65537"),
+            "{e:?}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+        let dir = site("paths-code", &[("b.txt", b"b"), ("a.txt", b"a")]);
+        let code = generate_from_str_in("stack.toml", TOML, &dir).unwrap();
+        let code: String = code.split_whitespace().collect();
+        assert!(code.contains("path_at:0,path_len:6,"), "{code}");
+        assert!(code.contains("path_at:6,path_len:6,"), "{code}");
+        assert!(code.contains("paths:\"/a.txt/b.txt\","), "{code}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A file's path length and its form's number are bytes: a 255-byte
+    /// path and 255 forms are accepted (the generated file names its form
+    /// by number, `File::NO_FORM` without one); a 256-byte path and a
+    /// 256th form are refused.
+    #[test]
+    fn a_path_length_and_a_form_number_fit_a_byte() {
+        let toml = format!("{TOML}buffer = 512\n");
+        let long = format!("{}/{}", "d".repeat(200), "e".repeat(53));
+        let dir = site("byte-path", &[(long.as_str(), b"x")]);
+        if let Err(e) = rom(&dir, &toml) {
+            panic!("{e:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        let longer = format!("{long}f");
+        let dir = site("byte-path-over", &[(longer.as_str(), b"x")]);
+        let e = rom(&dir, &toml).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("is 256 bytes, longer than 255"), "{e:?}");
+        let _ = std::fs::remove_dir_all(dir);
+        let names: Vec<String> = (0..256).map(|i| format!("p{i}.html")).collect();
+        let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+        let forms = |n: usize| -> String {
+            let mut t = format!("{toml}[http.forms]\n");
+            for i in 0..n {
+                t.push_str(&format!("f{i} = \"/p{i}.html\"\n"));
+            }
+            t
+        };
+        let dir = site("byte-forms", &files);
+        let code = generate_from_str_in("stack.toml", &forms(255), &dir).unwrap();
+        let code: String = code.split_whitespace().collect();
+        assert!(code.contains("form:254,"), "{code}");
+        assert!(
+            code.contains("form:::emberstack::http::File::NO_FORM,"),
+            "{code}"
+        );
+        let e = rom(&dir, &forms(256)).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("at most 255 forms fit a site, this one has 256"),
+            "{e:?}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// A page's tags are placed by 16-bit offsets into its text: 65,535

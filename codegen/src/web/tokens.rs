@@ -87,7 +87,19 @@ fn and_list(items: &[String]) -> String {
 
 /// The `web` module of the generated file.
 pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &str) -> TokenStream {
-    let files = rom.files.iter().map(file_tokens);
+    // The files' paths in one string, each file holding its place in it
+    // (`build` refused a site whose paths do not fit 16 bits).
+    let mut paths = String::new();
+    let files: Vec<TokenStream> = rom
+        .files
+        .iter()
+        .map(|f| {
+            let at = paths.len();
+            paths.push_str(&f.url);
+            file_tokens(f, at)
+        })
+        .collect();
+    let paths = Literal::string(&paths);
     // Names are identifiers: a space separates them.
     let tag_names = rom.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>();
     let tag_names = Literal::string(&tag_names.join(" "));
@@ -98,6 +110,8 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
         .collect::<Vec<_>>();
     let form_names = Literal::string(&form_names.join(" "));
 
+    // Lowercase: the server folds the `Host` value to compare.
+    let host_name = device_name.to_ascii_lowercase();
     let s = cfg;
     let port = Literal::u16_unsuffixed(s.port);
     let idle = Literal::u32_unsuffixed(s.idle_timeout_secs.saturating_mul(1000));
@@ -136,12 +150,13 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
                 max_header_bytes: #hdr,
                 max_body: #body,
                 gzip: #gz,
-                host_name: #device_name,
+                host_name: #host_name,
             };
 
             /// Every file of the web root, sorted by path.
             pub static SITE: ::emberstack::http::Site = ::emberstack::http::Site {
                 files: &[#(#files),*],
+                paths: #paths,
                 tags: #tag_names,
                 forms: #form_names,
             };
@@ -198,9 +213,12 @@ pub fn tokens(rom: &WebRom, cfg: &HttpSection, device_name: &str, toml_file: &st
     }
 }
 
-/// One file of the site: `File { path, body, form }`.
-fn file_tokens(f: &RomFile) -> TokenStream {
-    let path = Literal::string(&f.url);
+/// One file of the site: `File { path_at, path_len, form, body }`, its
+/// path at `at` in the site's `paths`.
+fn file_tokens(f: &RomFile, at: usize) -> TokenStream {
+    let path_at = Literal::u16_unsuffixed(u16::try_from(at).unwrap_or(u16::MAX));
+    // (`build` refused a longer path and more forms than a byte numbers.)
+    let path_len = Literal::u8_unsuffixed(u8::try_from(f.url.len()).unwrap_or(u8::MAX));
     let body = match &f.body {
         RomBody::Static { plain, gzip } => {
             let plain = rep_tokens(plain);
@@ -242,11 +260,11 @@ fn file_tokens(f: &RomFile) -> TokenStream {
     let form = match f.form {
         Some(i) => {
             let i = Literal::u8_unsuffixed(u8::try_from(i).unwrap_or(u8::MAX));
-            quote!(::core::option::Option::Some(::emberstack::http::FormId(#i)))
+            quote!(#i)
         }
-        None => quote!(::core::option::Option::None),
+        None => quote!(::emberstack::http::File::NO_FORM),
     };
-    quote!(::emberstack::http::File { path: #path, body: #body, form: #form })
+    quote!(::emberstack::http::File { path_at: #path_at, path_len: #path_len, form: #form, body: #body })
 }
 
 /// The methods of the `Handlers` trait: one per tag (documented with the

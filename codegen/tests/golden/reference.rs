@@ -130,13 +130,15 @@ pub mod web {
         max_header_bytes: 4096,
         max_body: 4194304,
         gzip: true,
-        host_name: "EMBER",
+        host_name: "ember",
     };
     /// Every file of the web root, sorted by path.
     pub static SITE: ::emberstack::http::Site = ::emberstack::http::Site {
         files: &[
             ::emberstack::http::File {
-                path: "/",
+                path_at: 0,
+                path_len: 1,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -225,10 +227,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/app.js",
+                path_at: 1,
+                path_len: 7,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Static {
                     plain: ::emberstack::http::Representation {
                         head: ::emberstack::http::Summed::new(
@@ -249,10 +252,11 @@ pub mod web {
                         },
                     ),
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/diag/sequence.txt",
+                path_at: 8,
+                path_len: 18,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -501,10 +505,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/favicon.ico",
+                path_at: 26,
+                path_len: 12,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Static {
                     plain: ::emberstack::http::Representation {
                         head: ::emberstack::http::Summed::new(
@@ -525,10 +530,11 @@ pub mod web {
                         },
                     ),
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/index.html",
+                path_at: 38,
+                path_len: 11,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -617,10 +623,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/mail.html",
+                path_at: 49,
+                path_len: 10,
+                form: 2,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -644,10 +651,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::Some(::emberstack::http::FormId(2)),
             },
             ::emberstack::http::File {
-                path: "/settings.html",
+                path_at: 59,
+                path_len: 14,
+                form: 0,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -696,10 +704,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::Some(::emberstack::http::FormId(0)),
             },
             ::emberstack::http::File {
-                path: "/status.json",
+                path_at: 73,
+                path_len: 12,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -783,10 +792,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/style.css",
+                path_at: 85,
+                path_len: 10,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Static {
                     plain: ::emberstack::http::Representation {
                         head: ::emberstack::http::Summed::new(
@@ -807,10 +817,11 @@ pub mod web {
                         },
                     ),
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/upload.html",
+                path_at: 95,
+                path_len: 12,
+                form: 1,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -849,9 +860,9 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::Some(::emberstack::http::FormId(1)),
             },
         ],
+        paths: "//app.js/diag/sequence.txt/favicon.ico/index.html/mail.html/settings.html/status.json/style.css/upload.html",
         tags: "device_name dhcp dhcp_checked dns dropped echo_replies frames_in frames_out gateway http_responses ip lease mac mail_message seq settings_class settings_message static_address static_gateway time tx_errors upload_crc upload_name upload_size upload_type uptime uptime_secs",
         forms: "settings upload mail",
     };

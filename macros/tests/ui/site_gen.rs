@@ -74,13 +74,15 @@ pub mod web {
         max_header_bytes: 4096,
         max_body: 1048576,
         gzip: true,
-        host_name: "SITE",
+        host_name: "site",
     };
     /// Every file of the web root, sorted by path.
     pub static SITE: ::emberstack::http::Site = ::emberstack::http::Site {
         files: &[
             ::emberstack::http::File {
-                path: "/",
+                path_at: 0,
+                path_len: 1,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -99,10 +101,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/form.html",
+                path_at: 1,
+                path_len: 10,
+                form: 0,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -116,10 +119,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::Some(::emberstack::http::FormId(0)),
             },
             ::emberstack::http::File {
-                path: "/index.html",
+                path_at: 11,
+                path_len: 11,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -138,10 +142,11 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
             ::emberstack::http::File {
-                path: "/status.json",
+                path_at: 22,
+                path_len: 12,
+                form: ::emberstack::http::File::NO_FORM,
                 body: ::emberstack::http::Body::Dynamic {
                     head: ::emberstack::http::Summed::new(
                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
@@ -160,9 +165,9 @@ pub mod web {
                         ),
                     ],
                 },
-                form: ::core::option::Option::None,
             },
         ],
+        paths: "//form.html/index.html/status.json",
         tags: "device_name frames message uptime",
         forms: "settings",
     };

@@ -26,7 +26,8 @@ static JSON_TAGS: [TagSlot; 1] = [TagSlot::new(6, TagId(1), Escape::Json)];
 
 static FILES: [File; 4] = [
     File {
-        path: "/",
+        path_at: 0,
+        path_len: 1,
         body: Body::Static {
             plain: Representation {
                 head: PLAIN,
@@ -37,40 +38,44 @@ static FILES: [File; 4] = [
                 body: Summed::new(b"gz\n"),
             }),
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
-        path: "/form.html",
+        path_at: 1,
+        path_len: 10,
         body: Body::Dynamic {
             head: DYN,
             text: FORM_TEXT,
             tags: &FORM_TAGS,
         },
-        form: Some(FormId(0)),
+        form: 0,
     },
     File {
-        path: "/s.json",
+        path_at: 11,
+        path_len: 7,
         body: Body::Dynamic {
             head: DYN,
             text: JSON_TEXT,
             tags: &JSON_TAGS,
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
-        path: "/upload.html",
+        path_at: 18,
+        path_len: 12,
         body: Body::Dynamic {
             head: DYN,
             text: FORM_TEXT,
             tags: &FORM_TAGS,
         },
-        form: Some(FormId(1)),
+        form: 1,
     },
 ];
 
 /// The site.
 pub static SITE: Site = Site {
     files: &FILES,
+    paths: "//form.html/s.json/upload.html",
     tags: "last count",
     forms: "form upload",
 };

@@ -38,28 +38,48 @@ pub(crate) struct FieldSpan {
     pub value_end: usize,
 }
 
-/// A hex digit's value (either case). (Not inlined: the path and the
-/// form decoder ask, only for the bytes of a `%` escape.)
-#[inline(never)]
-pub(crate) fn hex(b: u8) -> Option<u8> {
+/// A hex digit's value (either case).
+fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// What a byte did to a `%XX` escape in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unescape {
+    /// The first hex digit: the escape goes on.
+    More,
+    /// The second: the escape's byte.
+    Byte(u8),
+    /// Not a hex digit: no escape after all; what was read of it (`%`,
+    /// then the first digit as written, if any).
+    Not(Option<u8>),
+}
+
+/// Byte `b` of a `%XX` escape in progress, `pct` (`Some(None)` after `%`,
+/// `Some(Some(d))` after `%` and the hex digit `d` as written; `None`
+/// once the escape is over): one decoder for the path's escapes and the
+/// form fields'. (Not inlined: only the bytes of an escape ask.)
+#[inline(never)]
+pub(crate) fn unescape(pct: &mut Option<Option<u8>>, b: u8) -> Unescape {
+    match (pct.take(), hex(b)) {
+        (Some(None), Some(_)) => {
+            *pct = Some(Some(b));
+            Unescape::More
+        }
+        (Some(Some(d)), Some(l)) => Unescape::Byte(hex(d).unwrap_or(0).wrapping_shl(4) | l),
+        (pending, _) => Unescape::Not(pending.flatten()),
+    }
 }
 
 impl FieldDec {
     /// Feeds one byte; decoded bytes go to `buf`.
     pub(crate) fn byte(&mut self, b: u8, buf: &mut [u8]) -> Step {
-        if let Some(pending) = self.pct.take() {
-            match (pending, hex(b)) {
-                (None, Some(_)) => {
-                    self.pct = Some(Some(b));
-                    return Step::More;
-                }
-                (Some(d), Some(l)) => {
-                    let h = hex(d).unwrap_or(0);
-                    return self.push(h.wrapping_shl(4) | l, buf);
-                }
+        if self.pct.is_some() {
+            match unescape(&mut self.pct, b) {
+                Unescape::More => return Step::More,
+                Unescape::Byte(d) => return self.push(d, buf),
                 // Not an escape: keep the text as written (WHATWG does).
-                _ => {
+                Unescape::Not(pending) => {
                     if !self.literal(pending, buf) {
                         return Step::TooLong;
                     }
@@ -184,6 +204,30 @@ mod tests {
             fields(b"s=%a&t=%aZ&u=%Fz", 64).unwrap(),
             pairs(&[("s", "%a"), ("t", "%aZ"), ("u", "%Fz")])
         );
+    }
+
+    /// Every pair of bytes after `%`: two hex digits give their byte,
+    /// anything else is no escape, with what was read of it.
+    #[test]
+    fn escapes_by_every_byte_pair() {
+        let value = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        for a in 0..=255u8 {
+            let mut pct = Some(None);
+            let first = unescape(&mut pct, a);
+            let Some(h) = value(a) else {
+                assert_eq!((first, pct), (Unescape::Not(None), None), "{a:#x}");
+                continue;
+            };
+            assert_eq!((first, pct), (Unescape::More, Some(Some(a))), "{a:#x}");
+            for b in 0..=255u8 {
+                let mut p = pct;
+                let want = match value(b) {
+                    Some(l) => Unescape::Byte(h * 16 + l),
+                    None => Unescape::Not(Some(a)),
+                };
+                assert_eq!((unescape(&mut p, b), p), (want, None), "{a:#x} {b:#x}");
+            }
+        }
     }
 
     #[test]

@@ -982,9 +982,10 @@ mod tests {
         assert_eq!(TWIN.etag(true), Some(&b"\"fedcba9876543210\""[..]));
         assert_eq!(ALONE.etag(false), Some(&b"\"eeeeeeeeeeeeeeee\""[..]));
         let file = |plain, gzip| File {
-            path: "/",
+            path_at: 0,
+            path_len: 1,
             body: Body::Static { plain, gzip },
-            form: None,
+            form: File::NO_FORM,
         };
         let (twins, alone) = (file(PLAIN, Some(&TWIN)), file(ALONE, None));
         // What the 304 said, line by line, before.
@@ -1068,26 +1069,29 @@ mod tests {
         static TAGS: [TagSlot; 1] = [TagSlot::new(3, TagId(0), Escape::Raw)];
         static FILES: [File; 2] = [
             File {
-                path: "/a",
+                path_at: 0,
+                path_len: 2,
                 body: Body::Dynamic {
                     head: Summed::new(b"H\r\n"),
                     text: b"abc",
                     tags: &TAGS,
                 },
-                form: None,
+                form: File::NO_FORM,
             },
             File {
-                path: "/b",
+                path_at: 2,
+                path_len: 2,
                 body: Body::Dynamic {
                     head: Summed::new(b"H\r\n"),
                     text: b"abcdef",
                     tags: &TAGS,
                 },
-                form: None,
+                form: File::NO_FORM,
             },
         ];
         let site = Site {
             files: &FILES,
+            paths: "/a/b",
             tags: "t",
             forms: "",
         };
@@ -1124,6 +1128,7 @@ mod tests {
         use crate::http::{FormId, TagId};
         let site = Site {
             files: &[],
+            paths: "",
             tags: "device_name dhcp uptime_secs",
             forms: "settings",
         };
@@ -1136,6 +1141,7 @@ mod tests {
         assert_eq!(site.form_name(FormId(1)), None);
         let none = Site {
             files: &[],
+            paths: "",
             tags: "",
             forms: "",
         };

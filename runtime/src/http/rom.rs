@@ -158,16 +158,34 @@ pub enum Body {
 }
 
 /// One file of the web root.
+///
+/// Its URL path is a place in the site's [`Site::paths`] ([`Site::path`]
+/// reads it) and its form a byte: 4 bytes where a `&str` and an
+/// `Option<FormId>` took 10 made a `File` 36 bytes instead of 44.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct File {
-    /// The URL path, `/` plus the path under the web root (`/index.html`;
-    /// `/` for the index file, which appears under both names).
-    pub path: &'static str,
+    /// Where its URL path starts in [`Site::paths`]: `/` plus the path
+    /// under the web root (`/index.html`; `/` for the index file, which
+    /// appears under both names).
+    pub path_at: u16,
+    /// The path's length in bytes (codegen refuses a longer one).
+    pub path_len: u8,
+    /// The number of the form whose handler takes this path's query
+    /// string and POST body, or [`NO_FORM`](Self::NO_FORM) (then POST is
+    /// answered with 405): [`form`](Self::form) reads it.
+    pub form: u8,
     /// The content.
     pub body: Body,
-    /// The form whose handler takes this path's query string and POST
-    /// body, if any. Without one, POST is answered with 405.
-    pub form: Option<FormId>,
+}
+
+impl File {
+    /// [`File::form`] of a file without a form.
+    pub const NO_FORM: u8 = u8::MAX;
+
+    /// The form taking this path's input, if any.
+    pub fn form(&self) -> Option<FormId> {
+        (self.form != Self::NO_FORM).then_some(FormId(self.form))
+    }
 }
 
 /// The whole web root.
@@ -175,6 +193,8 @@ pub struct File {
 pub struct Site {
     /// Every file, sorted by path (byte order) for binary search.
     pub files: &'static [File],
+    /// The files' URL paths ([`File::path_at`]), in one string.
+    pub paths: &'static str,
     /// Tag names in [`TagId`] order, separated by spaces (for logs:
     /// [`tag_name`](Self::tag_name)). One string rather than a table of
     /// slices: 8 bytes of flash fewer per tag.
@@ -185,21 +205,43 @@ pub struct Site {
 }
 
 impl Site {
-    /// The file at `path` (exact match), with its index in `files`.
-    pub fn find(&self, path: &[u8]) -> Option<(u16, &'static File)> {
+    /// The file at `path` (exact match). (Its index in `files`, which a
+    /// response keeps, is found from its address.)
+    pub fn find(&self, path: &[u8]) -> Option<&'static File> {
         // Binary search (`files` is sorted by path).
         let (mut lo, mut hi) = (0usize, self.files.len());
         while lo < hi {
             // Bounded: `lo < hi <= files.len()`.
             let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
             let f = self.files.get(mid)?;
-            match f.path.as_bytes().cmp(path) {
+            match self.path_bytes(f).cmp(path) {
                 core::cmp::Ordering::Less => lo = mid.wrapping_add(1),
                 core::cmp::Ordering::Greater => hi = mid,
-                core::cmp::Ordering::Equal => return Some((u16::try_from(mid).ok()?, f)),
+                core::cmp::Ordering::Equal => return Some(f),
             }
         }
         None
+    }
+
+    /// The URL path of `file`, one of [`files`](Self::files) (empty for a
+    /// place outside [`paths`](Self::paths)).
+    pub fn path(&self, file: &File) -> &'static str {
+        self.paths.get(Self::path_range(file)).unwrap_or("")
+    }
+
+    /// [`path`](Self::path) as bytes.
+    fn path_bytes(&self, file: &File) -> &'static [u8] {
+        self.paths
+            .as_bytes()
+            .get(Self::path_range(file))
+            .unwrap_or(&[])
+    }
+
+    /// Where `file`'s path lies in [`paths`](Self::paths).
+    fn path_range(file: &File) -> core::ops::Range<usize> {
+        let at = usize::from(file.path_at);
+        // Two `u16`s: no wrap in a `usize`.
+        at..at.wrapping_add(usize::from(file.path_len))
     }
 
     /// The index in `files` of `file`, one of them (as [`find`](Self::find)
@@ -209,7 +251,8 @@ impl Site {
     pub(crate) fn index_of(&self, file: &File) -> u16 {
         // Bounded: `file` lies in `files`, so the difference is a multiple
         // of the size (nonzero) below `files.len() * size`; the files'
-        // count fits a `u16` (`find` gives `u16` indices).
+        // count fits a `u16` (each path takes at least one of the 65,535
+        // bytes codegen allows for the site's `paths`).
         let at = (file as *const File as usize).wrapping_sub(self.files.as_ptr() as usize);
         at.checked_div(core::mem::size_of::<File>()).unwrap_or(0) as u16
     }
@@ -257,11 +300,13 @@ pub struct HttpSettings {
     pub max_body: u32,
     /// Send gzip twins to clients that accept gzip.
     pub gzip: bool,
-    /// The device's name (`[device] name`): besides an IPv4 literal, the
-    /// `Host` header may name the device as `NAME` or `NAME.local` (any
-    /// case, with or without a port); any other host is refused with 403,
-    /// so a page on another site that rebinds its DNS name to the device
-    /// cannot use it. Empty: only IPv4 literals.
+    /// The device's name (`[device] name`) in lowercase (codegen writes
+    /// it so; the `Host` value is compared with it folded to lowercase, so
+    /// a name with an uppercase letter is never matched): besides an IPv4
+    /// literal, the `Host` header may name the device as `NAME` or
+    /// `NAME.local` (any case, with or without a port); any other host is
+    /// refused with 403, so a page on another site that rebinds its DNS
+    /// name to the device cannot use it. Empty: only IPv4 literals.
     pub host_name: &'static str,
 }
 

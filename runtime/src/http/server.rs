@@ -978,7 +978,7 @@ fn start<const B: usize, F: HttpFeatures, A: HttpApp>(
     let path = c
         .req
         .file
-        .map(|f| f.path)
+        .map(|f| site.path(f))
         .or_else(|| {
             c.buf
                 .get(..usize::from(c.req.plen))

@@ -52,52 +52,58 @@ const DYN_HEAD: Summed = Summed::new(
 
 static FILES: [File; 5] = [
     File {
-        path: "/",
+        path_at: 0,
+        path_len: 1,
         body: Body::Static {
             plain: PLAIN,
             gzip: Some(&GZIP),
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
-        path: "/big.txt",
+        path_at: 1,
+        path_len: 8,
         body: Body::Dynamic {
             head: DYN_HEAD,
             text: &BIG_TEXT,
             tags: &BIG,
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
-        path: "/form.html",
+        path_at: 9,
+        path_len: 10,
         body: Body::Dynamic {
             head: DYN_HEAD,
             text: PAGE_TEXT,
             tags: &PAGE,
         },
-        form: Some(FormId(0)),
+        form: 0,
     },
     File {
-        path: "/index.html",
+        path_at: 19,
+        path_len: 11,
         body: Body::Static {
             plain: PLAIN,
             gzip: Some(&GZIP),
         },
-        form: None,
+        form: File::NO_FORM,
     },
     File {
-        path: "/page.html",
+        path_at: 30,
+        path_len: 10,
         body: Body::Dynamic {
             head: DYN_HEAD,
             text: PAGE_TEXT,
             tags: &PAGE,
         },
-        form: None,
+        form: File::NO_FORM,
     },
 ];
 
 static SITE: Site = Site {
     files: &FILES,
+    paths: "//big.txt/form.html/index.html/page.html",
     tags: "name count",
     forms: "form",
 };
@@ -975,16 +981,18 @@ const fn seq_tags() -> [TagSlot; 48] {
 static SEQ_TEXT: [u8; SEQ_FIRST.len() + 48 * SEQ_SLOT.len()] = seq_text();
 static SEQ: [TagSlot; 48] = seq_tags();
 static SEQ_FILES: [File; 1] = [File {
-    path: "/seq.txt",
+    path_at: 0,
+    path_len: 8,
     body: Body::Dynamic {
         head: DYN_HEAD,
         text: &SEQ_TEXT,
         tags: &SEQ,
     },
-    form: None,
+    form: File::NO_FORM,
 }];
 static SEQ_SITE: Site = Site {
     files: &SEQ_FILES,
+    paths: "/seq.txt",
     tags: "name count",
     forms: "",
 };
@@ -1522,15 +1530,13 @@ fn form_fields_must_be_utf8_on_each_side_of_the_equals_sign() {
 fn every_file_is_found_by_its_path_and_its_index_and_nothing_else() {
     for site in [&SITE, &SEQ_SITE] {
         for (i, f) in site.files.iter().enumerate() {
-            let (at, found) = site.find(f.path.as_bytes()).unwrap();
-            assert_eq!((usize::from(at), found.path), (i, f.path));
+            let path = site.path(f);
+            let found = site.find(path.as_bytes()).unwrap();
+            assert_eq!(site.path(found), path);
             // The request keeps the file; its response, the index.
-            assert_eq!(site.index_of(found), at);
-            for miss in [
-                format!("{}x", f.path),
-                f.path[..f.path.len() - 1].to_string(),
-            ] {
-                if site.files.iter().all(|g| g.path != miss) {
+            assert_eq!(usize::from(site.index_of(found)), i);
+            for miss in [format!("{path}x"), path[..path.len() - 1].to_string()] {
+                if site.files.iter().all(|g| site.path(g) != miss) {
                     assert!(site.find(miss.as_bytes()).is_none(), "{miss}");
                 }
             }
