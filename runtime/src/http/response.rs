@@ -147,9 +147,9 @@ fn status_body(code: u16) -> &'static [u8] {
 }
 
 /// Decimal digits of `n` into `out`; the used part (the one decimal
-/// writer of the crate, `wire::text::decimal`).
-fn decimal(n: u32, out: &mut [u8; 20]) -> &[u8] {
-    crate::wire::text::decimal(n.into(), out).as_bytes()
+/// writer of the crate, `wire::text::digits`; a `u32` needs 10 bytes).
+fn decimal(n: u32, out: &mut [u8; 10]) -> &[u8] {
+    crate::wire::text::digits(n.into(), out)
 }
 
 /// `len` in hex plus CRLF: a chunk's size line.
@@ -603,7 +603,7 @@ impl Resp {
             }
         }
         if let Some(n) = length {
-            let mut num = [0u8; 20];
+            let mut num = [0u8; 10];
             w.piece(b"Content-Length: ");
             w.piece(decimal(n, &mut num));
             w.piece(CRLF);
@@ -912,7 +912,7 @@ mod tests {
 
     #[test]
     fn numbers() {
-        let mut d = [0u8; 20];
+        let mut d = [0u8; 10];
         assert_eq!(decimal(0, &mut d), b"0");
         assert_eq!(decimal(4096, &mut d), b"4096");
         assert_eq!(decimal(u32::MAX, &mut d), b"4294967295");
