@@ -469,14 +469,14 @@ fn a_connection_after_one_ended_is_answered_as_new() {
     for end in [TcpEvent::Closed, TcpEvent::Reset, TcpEvent::TimedOut] {
         let (mut t, mut twin) = (T::new(), T::new());
         assert_eq!(t.get(REQ), twin.get(REQ));
-        t.event(end.clone());
-        t.event(connected.clone());
+        t.event(end);
+        t.event(connected);
         t.sent = 0;
         assert_eq!(t.get(REQ), twin.get(REQ), "after a response, then {end:?}");
         let half = b"POST /page.html HTTP/1.1\r\nHost: dev\r\nContent-Len";
         assert_eq!(t.send(half), half.len());
-        t.event(end.clone());
-        t.event(connected.clone());
+        t.event(end);
+        t.event(connected);
         t.sent = 0;
         assert_eq!(
             t.get(REQ),
