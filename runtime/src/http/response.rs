@@ -235,9 +235,15 @@ pub(crate) struct Window<'s> {
     pos: usize,
     /// Gathered bytes not yet written (the first `gathered`), when
     /// gathering.
-    buf: Option<[u8; GATHER]>,
+    buf: Option<Gather>,
     gathered: usize,
 }
+
+/// The gathering buffer, word aligned: cleared by `memclr4`'s word
+/// stores (byte aligned, `memclr` took ~90 instructions for its 64 bytes,
+/// twice a request).
+#[repr(align(4))]
+struct Gather([u8; GATHER]);
 
 impl<'s> Window<'s> {
     pub(crate) fn new(sink: &'s mut dyn PayloadSink, at: usize, max: usize) -> Self {
@@ -253,7 +259,7 @@ impl<'s> Window<'s> {
 
     /// From here on, gathers small pieces into few writes.
     fn gather(&mut self) {
-        self.buf = Some([0; GATHER]);
+        self.buf = Some(Gather([0; GATHER]));
     }
 
     /// Writes the gathered bytes.
@@ -261,7 +267,7 @@ impl<'s> Window<'s> {
     #[inline(never)]
     fn flush(&mut self) {
         let len = core::mem::take(&mut self.gathered);
-        if let Some(bytes) = self.buf.as_ref().and_then(|b| b.get(..len)) {
+        if let Some(bytes) = self.buf.as_ref().and_then(|b| b.0.get(..len)) {
             if !bytes.is_empty() {
                 self.sink.write(bytes);
             }
@@ -283,7 +289,7 @@ impl<'s> Window<'s> {
         match self
             .buf
             .as_mut()
-            .and_then(|b| b.get_mut(self.gathered..end))
+            .and_then(|b| b.0.get_mut(self.gathered..end))
         {
             Some(slot) => {
                 copy_small(slot, bytes);
