@@ -78,7 +78,7 @@ impl<'a> TagOut<'a> {
     /// Appends an unsigned number in decimal (no `core::fmt` needed).
     pub fn write_uint(&mut self, n: u64) {
         let mut digits = [0u8; 20];
-        let _ = self.put(crate::wire::text::decimal(n, &mut digits).as_bytes());
+        let _ = self.put(crate::wire::text::digits(n, &mut digits));
     }
 
     /// Appends bytes (for a `Raw` tag, any bytes; otherwise each byte is

@@ -147,9 +147,9 @@ fn status_body(code: u16) -> &'static [u8] {
 }
 
 /// Decimal digits of `n` into `out`; the used part (the one decimal
-/// writer of the crate, `wire::text::decimal`).
-fn decimal(n: u32, out: &mut [u8; 20]) -> &[u8] {
-    crate::wire::text::decimal(n.into(), out).as_bytes()
+/// writer of the crate, `wire::text::digits`; a `u32` needs 10 bytes).
+fn decimal(n: u32, out: &mut [u8; 10]) -> &[u8] {
+    crate::wire::text::digits(n.into(), out)
 }
 
 /// `len` in hex plus CRLF: a chunk's size line.
@@ -235,9 +235,15 @@ pub(crate) struct Window<'s> {
     pos: usize,
     /// Gathered bytes not yet written (the first `gathered`), when
     /// gathering.
-    buf: Option<[u8; GATHER]>,
+    buf: Option<Gather>,
     gathered: usize,
 }
+
+/// The gathering buffer, word aligned: cleared by `memclr4`'s word
+/// stores (byte aligned, `memclr` took ~90 instructions for its 64 bytes,
+/// twice a request).
+#[repr(align(4))]
+struct Gather([u8; GATHER]);
 
 impl<'s> Window<'s> {
     pub(crate) fn new(sink: &'s mut dyn PayloadSink, at: usize, max: usize) -> Self {
@@ -253,7 +259,7 @@ impl<'s> Window<'s> {
 
     /// From here on, gathers small pieces into few writes.
     fn gather(&mut self) {
-        self.buf = Some([0; GATHER]);
+        self.buf = Some(Gather([0; GATHER]));
     }
 
     /// Writes the gathered bytes.
@@ -261,7 +267,7 @@ impl<'s> Window<'s> {
     #[inline(never)]
     fn flush(&mut self) {
         let len = core::mem::take(&mut self.gathered);
-        if let Some(bytes) = self.buf.as_ref().and_then(|b| b.get(..len)) {
+        if let Some(bytes) = self.buf.as_ref().and_then(|b| b.0.get(..len)) {
             if !bytes.is_empty() {
                 self.sink.write(bytes);
             }
@@ -283,7 +289,7 @@ impl<'s> Window<'s> {
         match self
             .buf
             .as_mut()
-            .and_then(|b| b.get_mut(self.gathered..end))
+            .and_then(|b| b.0.get_mut(self.gathered..end))
         {
             Some(slot) => {
                 copy_small(slot, bytes);
@@ -603,7 +609,7 @@ impl Resp {
             }
         }
         if let Some(n) = length {
-            let mut num = [0u8; 20];
+            let mut num = [0u8; 10];
             w.piece(b"Content-Length: ");
             w.piece(decimal(n, &mut num));
             w.piece(CRLF);
@@ -912,7 +918,7 @@ mod tests {
 
     #[test]
     fn numbers() {
-        let mut d = [0u8; 20];
+        let mut d = [0u8; 10];
         assert_eq!(decimal(0, &mut d), b"0");
         assert_eq!(decimal(4096, &mut d), b"4096");
         assert_eq!(decimal(u32::MAX, &mut d), b"4294967295");

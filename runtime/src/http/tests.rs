@@ -460,6 +460,39 @@ fn http10_keep_alive_when_asked() {
     assert!(t.wants_close());
 }
 
+/// A connection whose last one ended (after a whole response, or in
+/// the middle of a request) and connects again is answered as a
+/// connection kept alive is (the page counts its renderings: a twin
+/// server asked the same on one connection gives the same bytes):
+/// `Connected` resets only a connection that was not freed, and every
+/// end frees it whole.
+#[test]
+fn a_connection_after_one_ended_is_answered_as_new() {
+    const REQ: &str = "GET /page.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    let connected = TcpEvent::Connected {
+        remote: crate::udp::Endpoint::new(crate::wire::Ipv4Address([10, 0, 0, 2]), 5001),
+    };
+    for end in [TcpEvent::Closed, TcpEvent::Reset, TcpEvent::TimedOut] {
+        let (mut t, mut twin) = (T::new(), T::new());
+        assert_eq!(t.get(REQ), twin.get(REQ));
+        t.event(end);
+        t.event(connected);
+        t.sent = 0;
+        assert_eq!(t.get(REQ), twin.get(REQ), "after a response, then {end:?}");
+        let half = b"POST /page.html HTTP/1.1\r\nHost: dev\r\nContent-Len";
+        assert_eq!(t.send(half), half.len());
+        t.event(end);
+        t.event(connected);
+        t.sent = 0;
+        assert_eq!(
+            t.get(REQ),
+            twin.get(REQ),
+            "after half a request, then {end:?}"
+        );
+        assert!(!t.wants_close());
+    }
+}
+
 /// Resends of any range give the bytes first sent, although every
 /// handler call returns a new value.
 #[test]

@@ -23,8 +23,12 @@ use crate::wire::{Checksum, EtherType, EthernetAddress, IpProtocol, Ipv4Address,
 
 /// Largest IPv4 packet the stack sends (the Ethernet MTU).
 pub const MTU: usize = 1500;
-/// Longest transport header emitted (TCP with options).
-pub const MAX_TRANSPORT_HEADER: usize = 60;
+/// Longest transport header emitted: TCP with its options (MSS and
+/// timestamps, 36 bytes; UDP's and ICMP's are 8). The frame's header
+/// buffer is this much longer than the IPv4 and Ethernet headers, and is
+/// cleared for every frame sent: 70 bytes where 60 of transport header
+/// (TCP's most) made it 94.
+pub const MAX_TRANSPORT_HEADER: usize = tcp::MAX_EMIT_LEN;
 /// Bytes moved per NIC call when a payload streams from a received frame.
 const CHUNK: usize = 64;
 /// Whether the writing pass of a `LengthFirst` send sums its bytes again to
@@ -445,7 +449,7 @@ pub(crate) fn send_ipv4<N: Nic>(
     payload: &mut dyn Payload,
 ) -> Result<Sent, SendError> {
     let th_len = transport.header_len();
-    // Bounded: `th_len <= MAX_TRANSPORT_HEADER` (60), so these stay within
+    // Bounded: `th_len <= MAX_TRANSPORT_HEADER` (36), so these stay within
     // the MTU; every payload length below is at most `max_payload` (checked
     // or the sink's limit), so a frame is at most 1,514 bytes.
     let max_payload = MTU

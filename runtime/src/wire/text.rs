@@ -37,6 +37,17 @@ pub const fn div_rem(n: u64, d: u16) -> (u64, u16) {
 
 /// `n` in decimal, written at the end of `buf`; returns the digits.
 pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &str {
+    core::str::from_utf8(digits(n, buf)).unwrap_or("")
+}
+
+/// `n`'s decimal digits (ASCII), written at the end of `buf`; returns
+/// them. `buf` holds every digit when it has 20 bytes (any `u64`) or 10
+/// (any `u32`); a shorter one is the caller's bug (digits are lost, the
+/// first stays in `buf[0]`; nothing panics). For writers that
+/// want bytes: no UTF-8 check, and a `u32`'s 10-byte buffer is cleared by
+/// a few stores where a 20-byte one costs a `memclr` call (the HTTP
+/// head's `Content-Length`, on every response).
+pub fn digits(n: u64, buf: &mut [u8]) -> &[u8] {
     let mut i = buf.len();
     let mut put = |digit: u32| {
         i = i.saturating_sub(1);
@@ -61,7 +72,7 @@ pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &str {
             break;
         }
     }
-    core::str::from_utf8(buf.get(i..).unwrap_or(&[])).unwrap_or("")
+    buf.get(i..).unwrap_or(&[])
 }
 
 #[cfg(test)]
@@ -102,5 +113,11 @@ mod tests {
         for n in [0, 7, 10, 1234, u64::from(u32::MAX), u64::MAX] {
             assert_eq!(decimal(n, &mut b), n.to_string());
         }
+        // A `u32` in 10 bytes; a shorter buffer loses digits, no panic.
+        let mut b = [0u8; 10];
+        for n in [0, 7, 10, 1234, u32::MAX] {
+            assert_eq!(digits(n.into(), &mut b), n.to_string().as_bytes());
+        }
+        assert_eq!(digits(123_456, &mut [0u8; 3]), b"156");
     }
 }
