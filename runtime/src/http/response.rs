@@ -265,6 +265,9 @@ impl<'s> Window<'s> {
     /// Writes the gathered bytes.
     // Out of line: LLVM had inlined four copies; −44 B (inline9).
     #[inline(never)]
+    // A word or byte loop on every response: in the first flash page on the
+    // firmware (`.text.hot`, examples/firmware/memory.x).
+    #[cfg_attr(target_os = "none", link_section = ".text.hot.http")]
     fn flush(&mut self) {
         let len = core::mem::take(&mut self.gathered);
         if let Some(bytes) = self.buf.as_ref().and_then(|b| b.0.get(..len)) {
@@ -303,6 +306,9 @@ impl<'s> Window<'s> {
         self.pos >= self.end
     }
 
+    // A word or byte loop on every response: in the first flash page on the
+    // firmware (`.text.hot`, examples/firmware/memory.x).
+    #[cfg_attr(target_os = "none", link_section = ".text.hot.http")]
     fn piece(&mut self, bytes: &[u8]) {
         let start = self.pos;
         // Offsets in one response (a page of the site, a few KB): no wrap.
@@ -400,6 +406,9 @@ struct PieceSum {
 }
 
 impl PieceSum {
+    // A word or byte loop on every response: in the first flash page on the
+    // firmware (`.text.hot`, examples/firmware/memory.x).
+    #[cfg_attr(target_os = "none", link_section = ".text.hot.http")]
     fn add(&mut self, bytes: &[u8]) {
         let (quads, tail) = bytes.as_chunks::<4>();
         let mut wide: u64 = 0;

@@ -413,6 +413,10 @@ impl<R: Registers> Lan9118<R> {
     }
 
     /// Pops FIFO words into the staging buffer until `upto` bytes are staged.
+    // The FIFO word loops run once per word of every frame: on QEMU a
+    // loop that straddles a 1 KiB page pays a block lookup per turn (the
+    // firmware's memory.x puts `.text.hot` first, in one page).
+    #[cfg_attr(target_os = "none", link_section = ".text.hot.lan9118")]
     fn stage(&mut self, upto: usize) {
         let Some(f) = self.rx.as_mut() else { return };
         // The words to pop, counted first: the loop then only moves words
@@ -593,6 +597,10 @@ impl<R: Registers> Nic for Lan9118<R> {
         Ok(())
     }
 
+    // The FIFO word loops run once per word of every frame: on QEMU a
+    // loop that straddles a 1 KiB page pays a block lookup per turn (the
+    // firmware's memory.x puts `.text.hot` first, in one page).
+    #[cfg_attr(target_os = "none", link_section = ".text.hot.lan9118")]
     fn tx_write(&mut self, bytes: &[u8]) {
         let Some(len) = self.tx_len else { return };
         let room = len.saturating_sub(self.tx_written);

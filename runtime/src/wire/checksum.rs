@@ -31,6 +31,9 @@ impl Checksum {
     }
 
     /// Adds bytes that follow everything added so far.
+    // A word loop on every frame: in the first flash page on the firmware
+    // (`.text.hot`, examples/firmware/memory.x).
+    #[cfg_attr(target_os = "none", link_section = ".text.hot.checksum")]
     pub fn add_bytes(&mut self, bytes: &[u8]) {
         // The bytes are summed as if they started at an even offset, then
         // added as a separate sum (`add_checksum`: byte-swapped when they
