@@ -53,42 +53,19 @@ fi
 lwip="$ROOT/target/lwip/lwip-httpd"
 [[ -x $lwip ]] || "$ROOT/benches/lwip/build.sh" >/dev/null
 
-ip_dev=10.79.0.2
+# shellcheck source=benches/lwip/servers.sh
+. "$ROOT/benches/lwip/servers.sh"
 ns_ours="lwcount-ours-$$"
 ns_lwip="lwcount-lwip-$$"
 ns_base="lwcount-base-$$"
 tmp=$(mktemp -d)
-pids=()
-teardown() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    ip netns del "$ns_ours" 2>/dev/null || true
-    ip netns del "$ns_lwip" 2>/dev/null || true
-    ip netns del "$ns_base" 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap teardown EXIT
+trap 'stop_servers; rm -rf "$tmp"' EXIT
 
-serve() {
-    local ns=$1; shift
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    ip -n "$ns" tuntap add dev tap0 mode tap
-    ip -n "$ns" addr add 10.79.0.1/24 dev tap0
-    ip -n "$ns" link set tap0 up
-    "${pin[@]}" ip netns exec "$ns" "$@" >/dev/null 2>&1 &
-    pids+=($!)
-    for _ in $(seq 1 100); do
-        if ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1; then return 0; fi
-    done
-    die "no answer in $ns: $*"
-}
-serve "$ns_ours" "$device" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1
-serve "$ns_lwip" env PRECONFIGURED_TAPIF=tap0 "$lwip" "$ip_dev" 255.255.255.0 10.79.0.1
+serve_device "$ns_ours" "$device"
+serve_lwip "$ns_lwip" "$lwip"
 who_all="ours lwip"
 if [[ -n $base ]]; then
-    serve "$ns_base" "$base" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1
+    serve_device "$ns_base" "$base"
     who_all="ours base lwip"
 fi
 # `ip netns exec` execs the command: the pid is the server's (env execs too).

@@ -56,41 +56,18 @@ fi
 lwip="$ROOT/target/lwip/lwip-httpd"
 [[ -n $against || -x $lwip ]] || "$ROOT/benches/lwip/build.sh" >/dev/null
 
-ip_dev=10.79.0.2
+# shellcheck source=benches/lwip/servers.sh
+. "$ROOT/benches/lwip/servers.sh"
 ns_ours="lwpair-ours-$$"
 ns_lwip="lwpair-lwip-$$"
-pids=()
-teardown() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    ip netns del "$ns_ours" 2>/dev/null || true
-    ip netns del "$ns_lwip" 2>/dev/null || true
-}
-trap teardown EXIT
+trap stop_servers EXIT
 
-# serve NS CMD...: a namespace with the TAP (host side 10.79.0.1/24) and
-# CMD running in it, answering pings.
-serve() {
-    local ns=$1; shift
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    ip -n "$ns" tuntap add dev tap0 mode tap
-    ip -n "$ns" addr add 10.79.0.1/24 dev tap0
-    ip -n "$ns" link set tap0 up
-    "${pin[@]}" ip netns exec "$ns" "$@" >/dev/null 2>&1 &
-    pids+=($!)
-    for _ in $(seq 1 100); do
-        if ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1; then return 0; fi
-    done
-    die "no answer in $ns: $*"
-}
-serve "$ns_ours" "$device" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1
+serve_device "$ns_ours" "$device"
 if [[ -n $against ]]; then
-    serve "$ns_lwip" "$against" --tap tap0 --ip "$ip_dev/24" --gateway 10.79.0.1
+    serve_device "$ns_lwip" "$against"
     echo "against $against in lwIP's place"
 else
-    serve "$ns_lwip" env PRECONFIGURED_TAPIF=tap0 "$lwip" "$ip_dev" 255.255.255.0 10.79.0.1
+    serve_lwip "$ns_lwip" "$lwip"
 fi
 
 # cpu_ns PID: the process's on-CPU time so far, in ns (its threads' sum).
