@@ -28,6 +28,14 @@ jump cache among them (each a hash-table search). The model is an
 estimate: it forms blocks from the trace's instructions (a block ends at a
 branch or at a page boundary) and replays the jump cache's hash
 (`tb_jmp_cache_hash_func`) over the lookups in order.
+
+Below that it lists the lookups that cross a page boundary at least
+STRADDLE_PER_REQUEST times per request, with the function they are in: a
+loop that linking placed across a 1 KiB page pays one per turn (the tenth
+session found the LAN9118's transmit word loop across 0xe800, one lookup
+per word sent, a quarter of the keep-alive rate; the per-word loops are in
+`.text.hot` since, examples/firmware/memory.x). An empty list is the
+expected output.
 """
 import re
 import subprocess
@@ -106,6 +114,34 @@ def qemu_model(seq, insns):
     return events
 
 
+# Page-crossing lookups per request worth naming (a loop's turns, not a
+# call's one crossing).
+STRADDLE_PER_REQUEST = 10
+
+
+def straddles(elf, seq, events, first, last, requests):
+    """(per request, from, to, function) of the page-crossing lookups in
+    seq[first:last] that happen at least STRADDLE_PER_REQUEST times per
+    request, most first."""
+    count = {}
+    for k in range(first, last):
+        if k in events and k + 1 < len(seq):
+            a, b = seq[k], seq[k + 1]
+            if (a >> PAGE_BITS) != (b >> PAGE_BITS):
+                count[(a, b)] = count.get((a, b), 0) + 1
+    hot = sorted(((n / requests, a, b) for (a, b), n in count.items()
+                  if n >= STRADDLE_PER_REQUEST * requests), reverse=True)
+    if not hot:
+        return []
+    names = subprocess.run(
+        ["llvm-symbolizer", f"--obj={elf}", "--functions=linkage", "--demangle",
+         "--inlining=false"],
+        input="".join(f"0x{a:x}\n" for _, a, _ in hot), capture_output=True,
+        text=True, check=True).stdout.split("\n\n")
+    return [(n, a, b, re.sub(r"::h[0-9a-f]{16}$", "", name.split("\n")[0]))
+            for (n, a, b), name in zip(hot, names)]
+
+
 def main():
     elf, trace, rx_spec, tx_spec = sys.argv[1:5]
     rx_spec, tx_spec = parse_spec(rx_spec), parse_spec(tx_spec)
@@ -126,6 +162,7 @@ def main():
     events = qemu_model(seq, disassemble(elf))
     answer, cycle, width, lookups, misses = [], [], [], [], []
     start = None  # index of the current request's first receive instruction
+    first = None  # index of the first request's start
     last_tx = None  # index of the last send instruction since that start
     for i, pc in enumerate(seq):
         if pc in tx:
@@ -139,6 +176,8 @@ def main():
                 ev = [events[k] for k in range(start, i) if k in events]
                 lookups.append(len(ev))
                 misses.append(sum(1 for e in ev if e == 2))
+            if first is None:
+                first = i
             start = i
     def median(v):
         v = sorted(v)
@@ -148,6 +187,10 @@ def main():
           f"per request {median(cycle)} (n={len(cycle)}); "
           f"distinct {median(width)}, TB lookups {median(lookups)}, "
           f"jump-cache misses {median(misses)}")
+    if cycle:
+        for n, a, b, name in straddles(elf, seq, events, first, start, len(cycle)):
+            print(f"    page-crossing lookups: {n:.0f} per request, "
+                  f"0x{a:x} -> 0x{b:x} in {name}")
 
 
 if __name__ == "__main__":
