@@ -46,15 +46,9 @@ die() { echo "count.sh: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
 for t in ab ip perf tcpdump; do command -v "$t" >/dev/null || die "needs $t"; done
 
-if [[ -z $device ]]; then
-    (cd "$ROOT" && cargo build --release --quiet --example device)
-    device="$ROOT/target/release/examples/device"
-fi
-lwip="$ROOT/target/lwip/lwip-httpd"
-[[ -x $lwip ]] || "$ROOT/benches/lwip/build.sh" >/dev/null
-
 # shellcheck source=benches/lwip/servers.sh
 . "$ROOT/benches/lwip/servers.sh"
+find_servers
 ns_ours="lwcount-ours-$$"
 ns_lwip="lwcount-lwip-$$"
 ns_base="lwcount-base-$$"

@@ -49,15 +49,9 @@ die() { echo "paired.sh: $*" >&2; exit 1; }
 for t in ab ip; do command -v "$t" >/dev/null || die "needs $t"; done
 ((${#pin[@]} == 0)) || command -v taskset >/dev/null || die "needs taskset for --cpu"
 
-if [[ -z $device ]]; then
-    (cd "$ROOT" && cargo build --release --quiet --example device)
-    device="$ROOT/target/release/examples/device"
-fi
-lwip="$ROOT/target/lwip/lwip-httpd"
-[[ -n $against || -x $lwip ]] || "$ROOT/benches/lwip/build.sh" >/dev/null
-
 # shellcheck source=benches/lwip/servers.sh
 . "$ROOT/benches/lwip/servers.sh"
+find_servers "$against"
 ns_ours="lwpair-ours-$$"
 ns_lwip="lwpair-lwip-$$"
 trap stop_servers EXIT

@@ -1,7 +1,20 @@
-# Sourced by benches/lwip/count.sh and paired.sh: each server in a network
-# namespace of its own with a TAP (the kernel's side 10.79.0.1/24, the
-# server at $ip_dev), started and torn down alike. The sourcing script
-# sets `pin` (an array: taskset, or empty) and `die` first.
+# Sourced by benches/lwip/count.sh and paired.sh: the servers found or
+# built, and each run in a network namespace of its own with a TAP (the
+# kernel's side 10.79.0.1/24, the server at $ip_dev), started and torn
+# down alike. The sourcing script sets `ROOT`, `pin` (an array: taskset,
+# or empty) and `die` first.
+
+# find_servers [NO_LWIP]: sets `device` (built with cargo unless given)
+# and `lwip` (benches/lwip/build.sh's httpd, built unless there or unless
+# NO_LWIP is non-empty: the device is paired with another build of itself).
+find_servers() {
+    if [[ -z $device ]]; then
+        (cd "$ROOT" && cargo build --release --quiet --example device)
+        device="$ROOT/target/release/examples/device"
+    fi
+    lwip="$ROOT/target/lwip/lwip-httpd"
+    [[ -n ${1:-} || -x $lwip ]] || "$ROOT/benches/lwip/build.sh" >/dev/null
+}
 
 ip_dev=10.79.0.2
 # The servers' PIDs in start order (`ip netns exec` and `env` exec the
