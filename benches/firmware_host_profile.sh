@@ -60,8 +60,9 @@ mkdir -p "$OUT"
 ours="${ours_elf:-$OUT/ours/thumbv7m-none-eabi/release/emberstack-firmware}"
 smol="$OUT/smoltcp/thumbv7m-none-eabi/release/smoltcp-firmware"
 
+# shellcheck source=benches/firmware_ns.sh
+. "$ROOT/benches/firmware_ns.sh"
 ns="fwprof-$$"
-ip_dev=10.79.0.2
 run="$OUT/run-$$"
 pids=()
 probes=0
@@ -82,38 +83,23 @@ trap cleanup EXIT
 # sets $qemu to QEMU's PID. smoltcp's firmware takes its address from
 # dnsmasq, ours from the command line.
 boot() {
-    local elf=$1 dhcp=${2:-} append=""
+    local elf=$1 dhcp=${2:-} append=$fw_append
     stop
     mkdir -p "$run"
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    ip -n "$ns" tuntap add dev tap0 mode tap
-    ip -n "$ns" addr add 10.79.0.1/24 dev tap0
-    ip -n "$ns" link set tap0 up
+    fw_netns "$ns"
     if [[ -n $dhcp ]]; then
-        ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
-            --no-hosts --port=0 --bind-interfaces --interface=tap0 --listen-address=10.79.0.1 \
-            --dhcp-range=$ip_dev,$ip_dev,255.255.255.0,2m --dhcp-authoritative --no-ping \
-            --dhcp-leasefile="$run/leases" --pid-file="$run/pid" &
+        fw_dnsmasq "$ns" "$run" &
         pids+=($!)
-    else
-        append="--ip $ip_dev/24 --gateway 10.79.0.1"
+        append=""
     fi
-    taskset -c "$cpu" ip netns exec "$ns" qemu-system-arm -machine mps2-an385 -nographic \
-        -monitor none -serial none -semihosting-config enable=on,target=native \
-        -kernel "$elf" -append "$append" \
-        -nic tap,ifname=tap0,script=no,downscript=no,model=lan9118,mac=02:00:00:00:00:02 \
+    taskset -c "$cpu" ip netns exec "$ns" "${FW_QEMU[@]}" -kernel "$elf" -append "$append" \
         >/dev/null 2>&1 &
     pids+=($!)
-    local up=
-    for _ in $(seq 1 90); do
-        if ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1; then up=1; break; fi
-    done
-    [[ -n $up ]] || die "$(basename "$elf") did not answer"
+    fw_answers "$ns" 90 || die "$(basename "$elf") did not answer"
     qemu=$(pgrep -n -f "qemu-system-arm .*-kernel $elf") || die "no QEMU process"
     # shellcheck disable=SC2086
     taskset -c "$cpu" ip netns exec "$ns" timeout 60 ab -q $ab_args -n 500 \
-        "http://$ip_dev$path" >/dev/null 2>&1 || die "ab failed (warm-up)"
+        "http://$FW_IP$path" >/dev/null 2>&1 || die "ab failed (warm-up)"
 }
 
 # profile: the parts of one boot, per request.
@@ -121,7 +107,7 @@ profile() {
     # shellcheck disable=SC2086
     perf record -q -C "$cpu" -F 4999 -o "$run/perf.data" -- \
         taskset -c "$cpu" ip netns exec "$ns" timeout 120 ab -q $ab_args -n "$requests" \
-        "http://$ip_dev$path" >"$run/ab" 2>&1 || die "ab failed"
+        "http://$FW_IP$path" >"$run/ab" 2>&1 || die "ab failed"
     grep -q "^Complete requests: *$requests" "$run/ab" || die "ab did not complete"
     python3 "$ROOT/benches/firmware_host_profile.py" "$run/perf.data" "$requests"
 }
@@ -131,7 +117,7 @@ profile() {
 counts() {
     # shellcheck disable=SC2086
     taskset -c "$cpu" ip netns exec "$ns" timeout 120 ab -q $ab_args -n "$requests" \
-        "http://$ip_dev$path" >"$run/ab" 2>&1 &
+        "http://$FW_IP$path" >"$run/ab" 2>&1 &
     local client=$!
     perf stat -x, -e probe_qemu:cpu_exec -e probe_qemu:qemu_cpu_kick \
         -e context-switches -e raw_syscalls:sys_enter -p "$qemu" -o "$run/stat" -- \

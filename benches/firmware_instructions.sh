@@ -75,8 +75,9 @@ smol_tx="smoltcp-firmware/src/main.rs:$(fn_lines "$smol_src" send)"
 [[ $ours_rx == *-* && $ours_tx == *[0-9]-[0-9]* && -n $pop_status && $smol_tx == *-* ]] ||
     die "driver functions not found ($ours_rx $ours_tx $smol_rx $smol_tx)"
 
+# shellcheck source=benches/firmware_ns.sh
+. "$ROOT/benches/firmware_ns.sh"
 ns="fwinsn-$$"
-ip_dev=10.79.0.2
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -92,37 +93,23 @@ trace() {
     cleanup
     pids=()
     mkdir -p "$OUT/run-$$"
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    ip -n "$ns" tuntap add dev tap0 mode tap
-    ip -n "$ns" addr add 10.79.0.1/24 dev tap0
-    ip -n "$ns" link set tap0 up
+    fw_netns "$ns"
     if [[ -n $dhcp ]]; then
-        ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
-            --no-hosts --port=0 --bind-interfaces --interface=tap0 --listen-address=10.79.0.1 \
-            --dhcp-range=$ip_dev,$ip_dev,255.255.255.0,2m --dhcp-authoritative --no-ping \
-            --dhcp-leasefile="$OUT/run-$$/leases" --pid-file="$OUT/run-$$/pid" &
+        fw_dnsmasq "$ns" "$OUT/run-$$" &
         pids+=($!)
     else
-        append="--ip $ip_dev/24 --gateway 10.79.0.1"
+        append=$fw_append
     fi
     local fifo="$OUT/run-$$/trace"
     mkfifo "$fifo"
     python3 "$ROOT/benches/firmware_trace.py" "$elf" "$fifo" "$rxs" "$txs" >"$OUT/run-$$/result" &
     local counter=$!
-    ip netns exec "$ns" qemu-system-arm -machine mps2-an385 -nographic -monitor none \
-        -serial none -semihosting-config enable=on,target=native -kernel "$elf" \
-        -append "$append" -singlestep -d exec,nochain -D "$fifo" \
-        -nic tap,ifname=tap0,script=no,downscript=no,model=lan9118,mac=02:00:00:00:00:02 \
-        >/dev/null 2>&1 &
+    ip netns exec "$ns" "${FW_QEMU[@]}" -kernel "$elf" -append "$append" \
+        -singlestep -d exec,nochain -D "$fifo" >/dev/null 2>&1 &
     local qemu=$!
     pids+=($qemu)
-    local up=
-    for _ in $(seq 1 90); do
-        if ip netns exec "$ns" ping -c 1 -W 1 "$ip_dev" >/dev/null 2>&1; then up=1; break; fi
-    done
-    [[ -n $up ]] || die "$(basename "$elf") did not answer"
-    ip netns exec "$ns" ab -q $ab_args -n $((requests + 10)) "http://$ip_dev$path" >/dev/null 2>&1 ||
+    fw_answers "$ns" 90 || die "$(basename "$elf") did not answer"
+    ip netns exec "$ns" ab -q $ab_args -n $((requests + 10)) "http://$FW_IP$path" >/dev/null 2>&1 ||
         die "ab failed against $(basename "$elf") $path"
     kill "$qemu"
     wait "$counter"
