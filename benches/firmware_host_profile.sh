@@ -129,13 +129,15 @@ counts() {
 }
 
 declare -A sums
+parts=() # in the order firmware_host_profile.py prints them
 echo "host CPU µs per request, ab $ab_args -n $requests $path, QEMU and ab on CPU $cpu"
 for b in $(seq 1 "$boots"); do
     for who in ours smoltcp; do
         if [[ $who == ours ]]; then boot "$ours"; else boot "$smol" dhcp; fi
-        line=$(profile)
+        line=$(profile) || exit 1
         echo "boot $b $who: $line"
         for kv in $line; do
+            ((b == 1)) && [[ $who == ours ]] && parts+=("${kv%%=*}")
             sums["$who ${kv%%=*}"]=$(awk -v a="${sums["$who ${kv%%=*}"]:-0}" -v b="${kv#*=}" 'BEGIN { print a + b }')
         done
     done
@@ -143,7 +145,7 @@ done
 for who in ours smoltcp; do
     printf 'mean %s:' "$who"
     total=0
-    for p in guest_code lookups mmio qemu_other qemu_kernel client other; do
+    for p in "${parts[@]}"; do
         v=$(awk -v s="${sums["$who $p"]:-0}" -v n="$boots" 'BEGIN { printf "%.2f", s / n }')
         total=$(awk -v a="$total" -v b="$v" 'BEGIN { print a + b }')
         printf ' %s=%s' "$p" "$v"
